@@ -1,0 +1,223 @@
+"""Plain immutable records shared by every step of the pipeline.
+
+Steps never mutate these; they make new ones (`dataclasses.replace`).
+
+>>> err = RowError("Services", 17, "Client", '"Acme Ltd" is not in Clients.')
+>>> str(err)
+'Services row 17, Client: "Acme Ltd" is not in Clients.'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+#: A value the tool writes into a cell. None clears the cell.
+CellValue = str | int | Decimal | date | datetime | None
+
+# Status names, exactly as the bookkeeper sees them (SPEC.md).
+LINE_INVOICED = "Invoiced"
+LINE_ERROR = "Error"
+LINE_SKIPPED = "Skipped"
+
+SENT = "Sent"
+OVERDUE = "Overdue"
+REISSUED = "Reissued"
+PARTIALLY_PAID = "Partially Paid"
+PAID = "Paid"
+OVERPAID = "Overpaid"
+ESCALATED = "Escalated"
+FAILED = "Failed"
+VOID = "Void"
+HOLD = "Hold"
+DRAFT = "Draft"
+#: Statuses the bookkeeper types; the tool never overwrites them.
+BOOKKEEPER_STATUSES = frozenset({VOID, HOLD})
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with the input, located for the bookkeeper.
+
+    Attributes:
+      sheet: sheet name as the bookkeeper sees it ("" for config/workbook-wide).
+      row: Excel row number (1-based), or None for a sheet-wide problem.
+      column: the header of the column at fault, or None.
+      message: one plain sentence saying what is wrong and what to fix.
+    """
+
+    sheet: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.sheet] if self.sheet else []
+        if self.row is not None:
+            where = [f"{self.sheet} row {self.row}"]
+        if self.column:
+            where.append(self.column)
+        return ", ".join(where) + ": " + self.message if where else self.message
+
+
+@dataclass(frozen=True)
+class Client:
+    """One row of the Clients sheet, validated.
+
+    Attributes:
+      key: the matching key (case- and space-insensitive form of `name`).
+      emails: one or more validated addresses; cc: optional addresses.
+      terms: the terms text as written (or the config default).
+      tax_rate: a fraction (Decimal('0.12') for twelve percent).
+    """
+
+    key: str
+    name: str
+    emails: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    address: str = ""
+    terms: str = "Net 30"
+    currency: str = "USD"
+    language: str = "en"
+    tax_rate: Decimal = Decimal("0")
+    active: bool = True
+    row: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """One row of the Services sheet, read and (where possible) validated.
+
+    Attributes:
+      row: Excel row number.
+      client_key: the normalised client name, for matching.
+      amount: Quantity x Unit Price or the Amount cell, unrounded.
+      invoice_no: the Invoice No already on the row, if any.
+    """
+
+    row: int
+    service_date: date
+    client: str
+    client_key: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal | None
+    amount: Decimal
+    invoice_no: str | None = None
+    status: str | None = None
+    error: str | None = None
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    """One row of the Invoices sheet as the workbook shows it now."""
+
+    row: int
+    invoice_no: str
+    client: str = ""
+    currency: str = ""
+    terms: str = ""
+    invoice_date: date | None = None
+    due_date: date | None = None
+    total: Decimal | None = None
+    paid_amount: Decimal | None = None
+    paid_date: date | None = None
+    balance: Decimal | None = None
+    status: str | None = None
+    sent_at: datetime | None = None
+    last_sent: datetime | None = None
+    reissue: str | None = None
+    reissue_count: int = 0
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CellUpdate:
+    """One cell the tool writes: sheet, Excel row, column header, new value."""
+
+    sheet: str
+    row: int
+    column: str
+    value: CellValue
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """A line on an invoice document."""
+
+    service_date: date
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    row: int = 0
+
+
+@dataclass(frozen=True)
+class CompanyInfo:
+    """The bookkeeper's firm, as printed on invoices and emails."""
+
+    name: str = "Your Company"
+    address: str = ""
+    email: str = ""
+    phone: str = ""
+    tax_id: str = ""
+    website: str = ""
+    bank_name: str = ""
+    account_name: str = ""
+    account_number: str = ""
+    iban: str = ""
+    swift: str = ""
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    """Everything printed on one invoice (original or reissue), ready to render.
+
+    Money is already rounded to the currency's minor unit. `reissue_number` is
+    0 for the original, n for the n-th reissue (file `<No>-R<n>.docx`).
+
+    Attributes:
+      terms_description: the terms in words, in the client's language.
+      discount_date / discounted_total: set for `P/D Net N` terms only.
+      amount_paid / balance_due: what was received so far and what is still due.
+    """
+
+    invoice_no: str
+    invoice_date: date
+    due_date: date
+    client: Client
+    currency: str
+    language: str
+    lines: tuple[InvoiceLine, ...]
+    subtotal: Decimal
+    tax_rate: Decimal
+    tax: Decimal
+    total: Decimal
+    terms: str
+    terms_description: str
+    amount_paid: Decimal = Decimal("0")
+    balance_due: Decimal = Decimal("0")
+    reissue_number: int = 0
+    reissue_date: date | None = None
+    discount_date: date | None = None
+    discounted_total: Decimal | None = None
+    company: CompanyInfo = field(default_factory=CompanyInfo)
+
+    @property
+    def file_stem(self) -> str:
+        """`INV-2026-0007` or `INV-2026-0007-R2` (made file-safe by render)."""
+        if self.reissue_number:
+            return f"{self.invoice_no}-R{self.reissue_number}"
+        return self.invoice_no
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A document written to disk for one invoice."""
+
+    invoice_no: str
+    path: Path
