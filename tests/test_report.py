@@ -1,0 +1,157 @@
+"""The receivables report: buckets, per-client totals, currencies kept apart."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from automation.report import (
+    AGING_BUCKETS,
+    AGING_SHEET,
+    OPEN_HEADERS,
+    OPEN_SHEET,
+    Receivable,
+    ReportError,
+    aging_bucket,
+    aging_rows,
+    currency_totals,
+    write_receivables_report,
+)
+
+AS_OF = date(2026, 6, 30)
+
+
+def receivable(
+    no: str,
+    client: str,
+    days_overdue: int,
+    balance: str,
+    currency: str = "USD",
+    total: str | None = None,
+) -> Receivable:
+    due = AS_OF - timedelta(days=days_overdue)
+    total_amount = Decimal(total if total is not None else balance)
+    return Receivable(
+        invoice_no=no,
+        client=client,
+        currency=currency,
+        invoice_date=due - timedelta(days=30),
+        due_date=due,
+        total=total_amount,
+        paid=total_amount - Decimal(balance),
+        balance=Decimal(balance),
+        status="Overdue" if days_overdue > 0 else "Sent",
+    )
+
+
+@pytest.mark.parametrize(
+    ("days", "bucket"),
+    [
+        (-5, "Current"),
+        (0, "Current"),
+        (1, "1-30"),
+        (30, "1-30"),
+        (31, "31-60"),
+        (60, "31-60"),
+        (61, "61-90"),
+        (90, "61-90"),
+        (91, "Over 90"),
+        (400, "Over 90"),
+    ],
+)
+def test_aging_bucket_edges(days: int, bucket: str) -> None:
+    assert aging_bucket(AS_OF - timedelta(days=days), AS_OF) == bucket
+
+
+ITEMS = [
+    receivable("INV-1", "Acme Ltd", 0, "100.00"),
+    receivable("INV-2", "Acme Ltd", 1, "10.10"),
+    receivable("INV-3", "Acme Ltd", 30, "20.20"),
+    receivable("INV-4", "Acme Ltd", 31, "30.30"),
+    receivable("INV-5", "Acme Ltd", 60, "0.05"),
+    receivable("INV-6", "Acme Ltd", 61, "61.00"),
+    receivable("INV-7", "Acme Ltd", 90, "9.00"),
+    receivable("INV-8", "Acme Ltd", 91, "91.00"),
+    receivable("INV-9", "Beta GmbH", 45, "500.00", "EUR"),
+    receivable("INV-10", "Acme Ltd", 10, "7.00", "EUR"),
+    receivable("INV-11", "Beta GmbH", 5, "1000", "JPY"),
+    receivable("INV-12", "Paid Up Inc", 70, "0.00", total="250.00"),
+    receivable("INV-13", "Acme Ltd", 200, "-5.00", total="100.00"),
+]
+
+
+def test_aging_rows_sum_per_client_and_currency() -> None:
+    rows = {(r.client, r.currency): r.buckets for r in aging_rows(ITEMS, AS_OF)}
+    d = Decimal
+    usd = ("100.00", "30.30", "30.35", "70.00", "91.00")
+    assert rows[("Acme Ltd", "USD")] == tuple(d(x) for x in usd)
+    assert rows[("Acme Ltd", "EUR")] == (d(0), d("7.00"), d(0), d(0), d(0))
+    assert rows[("Beta GmbH", "EUR")] == (d(0), d(0), d("500.00"), d(0), d(0))
+    assert ("Paid Up Inc", "USD") not in rows
+    totals = currency_totals(aging_rows(ITEMS, AS_OF))
+    assert totals["EUR"] == (d(0), d("7.00"), d("500.00"), d(0), d(0))
+    assert sum(totals["USD"]) == d("321.65")
+    assert sum(totals["JPY"]) == d("1000")
+
+
+def test_report_file(tmp_path: Path) -> None:
+    path = write_receivables_report(ITEMS, AS_OF, tmp_path / "reports")
+    assert path == tmp_path / "reports" / "receivables-2026-06-30.xlsx"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == [OPEN_SHEET, AGING_SHEET]
+
+    open_ws = wb[OPEN_SHEET]
+    values = list(open_ws.iter_rows(values_only=True))
+    assert values[0] == OPEN_HEADERS
+    numbers = {row[0] for row in values[1:]}
+    assert numbers == {f"INV-{n}" for n in range(1, 12)}  # paid and credit excluded
+    assert open_ws.freeze_panes == "A2"
+    assert open_ws.auto_filter.ref == "A1:K12"
+    by_no = {row[0]: row for row in values[1:]}
+    assert by_no["INV-8"][8:10] == (91, "Over 90")
+    assert by_no["INV-1"][8:10] == (0, "Current")
+    assert by_no["INV-3"][4].date() == date(2026, 5, 31)
+    assert open_ws.cell(row=2, column=5).number_format == "yyyy-mm-dd"
+    jpy_row = next(i for i, row in enumerate(values) if row[0] == "INV-11") + 1
+    assert open_ws.cell(row=jpy_row, column=8).number_format == "#,##0"
+    assert open_ws.cell(row=2, column=8).number_format == "#,##0.00"
+
+    aging = wb[AGING_SHEET]
+    assert len(aging._charts) == 1
+    table = list(aging.iter_rows(min_row=3, values_only=True))
+    assert table[0] == ("Client", "Currency", *AGING_BUCKETS, "Total")
+    lines = {(r[0], r[1]): r[2:8] for r in table[1:] if r[0]}
+    assert lines[("Acme Ltd", "USD")] == (100.0, 30.3, 30.35, 70.0, 91.0, 321.65)
+    assert lines[("Total EUR", "EUR")] == (0, 7.0, 500.0, 0, 0, 507.0)
+    assert lines[("Total USD", "USD")] == lines[("Acme Ltd", "USD")]
+    assert lines[("Total JPY", "JPY")][-1] == 1000
+    assert not any(label == "Total" for label, _ in lines)  # no grand total across currencies
+
+
+def test_report_with_nothing_open(tmp_path: Path) -> None:
+    paid = [receivable("INV-1", "Acme Ltd", 3, "0", total="10")]
+    path = write_receivables_report(paid, AS_OF, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    assert wb[OPEN_SHEET].max_row == 1
+    assert wb[AGING_SHEET]["A4"].value == "No open invoices."
+    assert wb[AGING_SHEET]._charts == []
+
+
+def test_report_replaces_last_copy(tmp_path: Path) -> None:
+    first = write_receivables_report(ITEMS, AS_OF, tmp_path)
+    second = write_receivables_report(ITEMS[:1], AS_OF, tmp_path)
+    assert first == second
+    assert openpyxl.load_workbook(second)[OPEN_SHEET].max_row == 2
+
+
+def test_report_error_when_target_unwritable(tmp_path: Path) -> None:
+    (tmp_path / "receivables-2026-06-30.xlsx").mkdir()  # a directory cannot be replaced by a file
+    with pytest.raises(ReportError, match="receivables-2026-06-30.xlsx"):
+        write_receivables_report(ITEMS, AS_OF, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["receivables-2026-06-30.xlsx"]
