@@ -1,0 +1,110 @@
+"""Cell values at the boundary: what the engine gives -> str, Decimal, date.
+
+Each converter raises CellError with a plain sentence a bookkeeper can act on.
+
+>>> cell_date("2026-03-05")
+datetime.date(2026, 3, 5)
+>>> cell_decimal(12.5)
+Decimal('12.5')
+>>> is_blank(float("nan")), is_blank("  "), is_blank(0)
+(True, True, False)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from .money import D, MoneyError
+
+_DMY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+
+
+class CellError(ValueError):
+    """A cell value of the wrong kind; the message says what to write instead."""
+
+
+def is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    return value is pd.NaT
+
+
+def cell_text(value: Any) -> str:
+    """A cell as trimmed text ('' for blank); whole numbers lose their '.0'."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else str(value)
+    return str(value).strip()
+
+
+def cell_date(value: Any) -> date:
+    """A date cell (or ISO / day.month.year text) as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
+        except ValueError:
+            pass
+        match = _DMY.match(text)
+        if match:
+            day, month, year = (int(g) for g in match.groups())
+            try:
+                return date(year, month, day)
+            except ValueError:
+                raise CellError(f'"{text}" is not a real date.') from None
+        raise CellError(f'"{text}" is not a date; type it as a date, e.g. 2026-03-05.')
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise CellError(
+            f"{cell_text(value)} is a plain number, not a date; format the cell as a date."
+        )
+    raise CellError(f"{value!r} is not a date; type it as a date, e.g. 2026-03-05.")
+
+
+def cell_datetime(value: Any) -> datetime | None:
+    if is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def cell_decimal(value: Any) -> Decimal:
+    """A number cell (or numeric text such as "1,250.00") as a Decimal."""
+    if isinstance(value, datetime | date):
+        raise CellError(f"{cell_text(value)} is a date, not a number.")
+    try:
+        return D(value.strip() if isinstance(value, str) else value)
+    except MoneyError:
+        raise CellError(f'"{cell_text(value)}" is not a number.') from None
+
+
+def optional_date(value: Any) -> date | None:
+    return None if is_blank(value) else cell_date(value)
+
+
+def optional_decimal(value: Any) -> Decimal | None:
+    return None if is_blank(value) else cell_decimal(value)

@@ -1,0 +1,465 @@
+"""The ledger: what has happened, in SQLite under `.billing/`.
+
+The workbook is the bookkeeper's view and input; the ledger is the record the
+tool trusts: invoice numbers, which service lines went on which invoice (by
+fingerprint), every message and its state, and cell updates still owed to the
+workbook. WAL mode with synchronous=FULL: every commit is on disk before the
+next step (an email) happens.
+
+    with Ledger.open(folder / ".billing" / "ledger.sqlite") as ledger:
+        number = ledger.allocate_number("INV-{year}-{seq:04d}", date(2026, 3, 2))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import string
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .model import CellValue, InvoiceLine, ServiceLine
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (scope TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, as_of TEXT NOT NULL,
+    finished TEXT, outcome TEXT);
+CREATE TABLE IF NOT EXISTS invoices (
+    invoice_no TEXT PRIMARY KEY, client_key TEXT NOT NULL, client TEXT NOT NULL,
+    currency TEXT NOT NULL, terms TEXT NOT NULL, invoice_date TEXT NOT NULL,
+    due_date TEXT NOT NULL, subtotal TEXT NOT NULL, tax_rate TEXT NOT NULL, tax TEXT NOT NULL,
+    total TEXT NOT NULL, lines TEXT NOT NULL, sent_at TEXT, last_sent TEXT,
+    reissue_count INTEGER NOT NULL DEFAULT 0, last_reissue TEXT, first_message_id TEXT,
+    escalated INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '', run_id INTEGER);
+CREATE TABLE IF NOT EXISTS lines (
+    fingerprint TEXT NOT NULL, invoice_no TEXT NOT NULL, row_hint INTEGER,
+    PRIMARY KEY (fingerprint, invoice_no));
+CREATE TABLE IF NOT EXISTS messages (
+    message_id TEXT PRIMARY KEY, event TEXT NOT NULL UNIQUE, invoice_no TEXT NOT NULL,
+    kind TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
+    envelope_from TEXT, recipients TEXT, raw BLOB, reply TEXT NOT NULL DEFAULT '',
+    created_run INTEGER, attempt_run INTEGER, sent_at TEXT);
+CREATE TABLE IF NOT EXISTS owed_updates (
+    sheet TEXT NOT NULL, key TEXT NOT NULL, column_name TEXT NOT NULL, value TEXT,
+    PRIMARY KEY (sheet, key, column_name));
+"""
+
+PLANNED, SENDING, SENT, FAILED = "planned", "sending", "sent", "failed"
+
+
+def fingerprint(line: ServiceLine) -> str:
+    """A stable identity for a service line: what it says, not where it is."""
+    parts = [
+        line.service_date.isoformat(),
+        line.client_key,
+        " ".join(line.description.split()),
+        str(line.quantity.normalize()),
+        str(line.amount.normalize()),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _dec(value: str | None) -> Decimal:
+    return Decimal(value) if value else Decimal(0)
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _datetime(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class LedgerInvoice:
+    """An invoice as the ledger knows it (the truth for the tool-owned columns)."""
+
+    invoice_no: str
+    client_key: str
+    client: str
+    currency: str
+    terms: str
+    invoice_date: date
+    due_date: date
+    subtotal: Decimal
+    tax_rate: Decimal
+    tax: Decimal
+    total: Decimal
+    lines: tuple[InvoiceLine, ...]
+    sent_at: datetime | None
+    last_sent: datetime | None
+    reissue_count: int
+    last_reissue: date | None
+    first_message_id: str | None
+    escalated: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class LedgerMessage:
+    message_id: str
+    event: str
+    invoice_no: str
+    kind: str
+    state: str
+    payload: dict[str, Any]
+    envelope_from: str | None
+    recipients: tuple[str, ...]
+    raw: bytes | None
+    reply: str
+    created_run: int | None
+    attempt_run: int | None
+
+
+def _lines_json(lines: Sequence[InvoiceLine]) -> str:
+    return json.dumps(
+        [
+            [
+                ln.service_date.isoformat(),
+                ln.description,
+                str(ln.quantity),
+                str(ln.unit_price),
+                str(ln.amount),
+                ln.row,
+            ]
+            for ln in lines
+        ]
+    )
+
+
+def _lines_from_json(text: str) -> tuple[InvoiceLine, ...]:
+    return tuple(
+        InvoiceLine(date.fromisoformat(d), desc, Decimal(q), Decimal(p), Decimal(a), int(r))
+        for d, desc, q, p, a, r in json.loads(text)
+    )
+
+
+def encode_value(value: CellValue) -> str:
+    if value is None:
+        return json.dumps(None)
+    if isinstance(value, datetime):
+        return json.dumps(["datetime", value.isoformat()])
+    if isinstance(value, date):
+        return json.dumps(["date", value.isoformat()])
+    if isinstance(value, Decimal):
+        return json.dumps(["decimal", str(value)])
+    if isinstance(value, int):
+        return json.dumps(["int", value])
+    return json.dumps(["str", value])
+
+
+def decode_value(text: str) -> CellValue:
+    data = json.loads(text)
+    if data is None:
+        return None
+    kind, raw = data
+    if kind == "datetime":
+        return datetime.fromisoformat(raw)
+    if kind == "date":
+        return date.fromisoformat(raw)
+    if kind == "decimal":
+        return Decimal(raw)
+    if kind == "int":
+        return int(raw)
+    return str(raw)
+
+
+def number_pattern(number_format: str) -> re.Pattern[str]:
+    """A regex recognising numbers made by `number_format`, capturing year and seq."""
+    pattern = ""
+    for literal, name, _spec, _ in string.Formatter().parse(number_format):
+        pattern += re.escape(literal)
+        if name == "year":
+            pattern += r"(?P<year>\d{4})"
+        elif name == "month":
+            pattern += r"\d{1,2}"
+        elif name == "seq":
+            pattern += r"(?P<seq>\d+)"
+        elif name is not None:
+            pattern += r".*?"
+    return re.compile(pattern + r"$")
+
+
+class Ledger:
+    """The SQLite ledger. Use `Ledger.open(path)` as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.run_id = 0
+
+    @classmethod
+    @contextmanager
+    def open(cls, path: Path) -> Iterator[Ledger]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(SCHEMA)
+            yield cls(conn, path)
+        finally:
+            conn.close()
+
+    @classmethod
+    @contextmanager
+    def open_readonly(cls, path: Path) -> Iterator[Ledger]:
+        """For a dry run: reads the ledger, can change nothing."""
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            yield cls(conn, path)
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- runs ---------------------------------------------------------------
+    def start_run(self, as_of: date) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO runs (started, as_of) VALUES (?, ?)",
+            (datetime.now().isoformat(timespec="seconds"), as_of.isoformat()),
+        )
+        self.run_id = int(cur.lastrowid or 0)
+        return self.run_id
+
+    def finish_run(self, outcome: str) -> None:
+        self.conn.execute(
+            "UPDATE runs SET finished = ?, outcome = ? WHERE id = ?",
+            (datetime.now().isoformat(timespec="seconds"), outcome, self.run_id),
+        )
+
+    # -- numbers ------------------------------------------------------------
+    def allocate_number(self, number_format: str, invoice_date: date, floor: int = 0) -> str:
+        """The next number, never reused: call inside a transaction."""
+        scope = str(invoice_date.year) if "{year" in number_format else "all"
+        if "{month" in number_format:
+            scope += f"-{invoice_date.month:02d}"
+        row = self.conn.execute("SELECT seq FROM counters WHERE scope = ?", (scope,)).fetchone()
+        seq = max(row[0] if row else 0, floor) + 1
+        self.conn.execute(
+            "INSERT INTO counters (scope, seq) VALUES (?, ?) "
+            "ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq",
+            (scope, seq),
+        )
+        return number_format.format(year=invoice_date.year, month=invoice_date.month, seq=seq)
+
+    # -- invoices -----------------------------------------------------------
+    def add_invoice(self, inv: LedgerInvoice, fingerprints: Iterable[tuple[str, int]]) -> None:
+        self.conn.execute(
+            "INSERT INTO invoices (invoice_no, client_key, client, currency, terms, invoice_date,"
+            " due_date, subtotal, tax_rate, tax, total, lines, note, run_id)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                inv.invoice_no,
+                inv.client_key,
+                inv.client,
+                inv.currency,
+                inv.terms,
+                inv.invoice_date.isoformat(),
+                inv.due_date.isoformat(),
+                str(inv.subtotal),
+                str(inv.tax_rate),
+                str(inv.tax),
+                str(inv.total),
+                _lines_json(inv.lines),
+                inv.note,
+                self.run_id,
+            ),
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO lines (fingerprint, invoice_no, row_hint) VALUES (?,?,?)",
+            [(fp, inv.invoice_no, row) for fp, row in fingerprints],
+        )
+
+    def update_invoice(self, invoice_no: str, **fields: Any) -> None:
+        def encode(value: Any) -> Any:
+            if isinstance(value, datetime | date):
+                return value.isoformat()
+            if isinstance(value, Decimal):
+                return str(value)
+            if isinstance(value, bool):
+                return int(value)
+            return value
+
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        self.conn.execute(
+            f"UPDATE invoices SET {sets} WHERE invoice_no = ?",  # noqa: S608 - names are ours
+            [encode(v) for v in fields.values()] + [invoice_no],
+        )
+
+    def invoices(self, numbers: Iterable[str] | None = None) -> dict[str, LedgerInvoice]:
+        query = "SELECT * FROM invoices"
+        self.conn.row_factory = sqlite3.Row
+        try:
+            rows = self.conn.execute(query).fetchall()
+        finally:
+            self.conn.row_factory = None
+        wanted = set(numbers) if numbers is not None else None
+        result = {}
+        for r in rows:
+            if wanted is not None and r["invoice_no"] not in wanted:
+                continue
+            result[r["invoice_no"]] = LedgerInvoice(
+                invoice_no=r["invoice_no"],
+                client_key=r["client_key"],
+                client=r["client"],
+                currency=r["currency"],
+                terms=r["terms"],
+                invoice_date=date.fromisoformat(r["invoice_date"]),
+                due_date=date.fromisoformat(r["due_date"]),
+                subtotal=_dec(r["subtotal"]),
+                tax_rate=_dec(r["tax_rate"]),
+                tax=_dec(r["tax"]),
+                total=_dec(r["total"]),
+                lines=_lines_from_json(r["lines"]),
+                sent_at=_datetime(r["sent_at"]),
+                last_sent=_datetime(r["last_sent"]),
+                reissue_count=r["reissue_count"],
+                last_reissue=_date(r["last_reissue"]),
+                first_message_id=r["first_message_id"],
+                escalated=bool(r["escalated"]),
+                note=r["note"],
+            )
+        return result
+
+    def invoiced_lines(self, fingerprints: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """fingerprint -> [(invoice_no, row_hint)] for the given fingerprints."""
+        result: dict[str, list[tuple[str, int]]] = {}
+        fps = list(fingerprints)
+        for start in range(0, len(fps), 500):
+            chunk = fps[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for fp, number, row in self.conn.execute(
+                f"SELECT fingerprint, invoice_no, row_hint FROM lines WHERE fingerprint IN ({marks})"  # noqa: S608,E501
+                " ORDER BY row_hint",
+                chunk,
+            ):
+                result.setdefault(fp, []).append((number, row))
+        return result
+
+    def max_seq_seen(self) -> int:
+        row = self.conn.execute("SELECT MAX(seq) FROM counters").fetchone()
+        return int(row[0] or 0)
+
+    # -- messages -----------------------------------------------------------
+    def plan_message(
+        self, message_id: str, event: str, invoice_no: str, kind: str, payload: dict[str, Any]
+    ) -> bool:
+        """Record a message to send once; False when that event is already recorded."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO messages (message_id, event, invoice_no, kind, state, payload,"
+            " created_run) VALUES (?,?,?,?,?,?,?)",
+            (message_id, event, invoice_no, kind, PLANNED, json.dumps(payload), self.run_id),
+        )
+        return cur.rowcount == 1
+
+    def event_state(self, event: str) -> str | None:
+        row = self.conn.execute("SELECT state FROM messages WHERE event = ?", (event,)).fetchone()
+        return row[0] if row else None
+
+    def messages(self, states: Sequence[str] | None = None) -> list[LedgerMessage]:
+        query = (
+            "SELECT message_id, event, invoice_no, kind, state, payload, envelope_from,"
+            " recipients, raw, reply, created_run, attempt_run FROM messages"
+        )
+        args: list[Any] = []
+        if states:
+            query += f" WHERE state IN ({','.join('?' * len(states))})"
+            args = list(states)
+        query += " ORDER BY rowid"
+        return [
+            LedgerMessage(
+                m,
+                e,
+                n,
+                k,
+                s,
+                json.loads(p),
+                ef,
+                tuple(json.loads(r)) if r else (),
+                raw,
+                reply,
+                cr,
+                ar,
+            )
+            for m, e, n, k, s, p, ef, r, raw, reply, cr, ar in self.conn.execute(query, args)
+        ]
+
+    def store_built(
+        self, message_id: str, envelope_from: str, recipients: Sequence[str], raw: bytes
+    ) -> None:
+        self.conn.execute(
+            "UPDATE messages SET envelope_from = ?, recipients = ?, raw = ? WHERE message_id = ?",
+            (envelope_from, json.dumps(list(recipients)), raw, message_id),
+        )
+
+    def mark_sending(self, message_id: str) -> None:
+        self.conn.execute(
+            "UPDATE messages SET state = ?, attempt_run = ? WHERE message_id = ?",
+            (SENDING, self.run_id, message_id),
+        )
+
+    def mark_sent(self, message_id: str, when: datetime) -> None:
+        # The bytes are only kept until delivery: a sent message is never resent.
+        self.conn.execute(
+            "UPDATE messages SET state = ?, sent_at = ?, raw = NULL, reply = '' "
+            "WHERE message_id = ?",
+            (SENT, when.isoformat(timespec="seconds"), message_id),
+        )
+
+    def mark_failed(self, message_id: str, reply: str, rebuild: bool) -> None:
+        """Failed: retried next run; `rebuild` drops the bytes so the current address is used."""
+        if rebuild:
+            self.conn.execute(
+                "UPDATE messages SET state = ?, reply = ?, raw = NULL, attempt_run = ? "
+                "WHERE message_id = ?",
+                (FAILED, reply, self.run_id, message_id),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE messages SET state = ?, reply = ?, attempt_run = ? WHERE message_id = ?",
+                (FAILED, reply, self.run_id, message_id),
+            )
+
+    def drop_message(self, message_id: str) -> None:
+        """Forget a message that was never handed to a server (no longer wanted)."""
+        self.conn.execute(
+            "DELETE FROM messages WHERE message_id = ? AND state IN (?, ?)",
+            (message_id, PLANNED, FAILED),
+        )
+
+    # -- updates owed to the workbook --------------------------------------
+    def owe_updates(self, updates: Iterable[tuple[str, str, str, CellValue]]) -> None:
+        self.conn.executemany(
+            "INSERT INTO owed_updates (sheet, key, column_name, value) VALUES (?,?,?,?) "
+            "ON CONFLICT(sheet, key, column_name) DO UPDATE SET value = excluded.value",
+            [(s, k, c, encode_value(v)) for s, k, c, v in updates],
+        )
+
+    def owed_updates(self) -> list[tuple[str, str, str, CellValue]]:
+        return [
+            (s, k, c, decode_value(v))
+            for s, k, c, v in self.conn.execute(
+                "SELECT sheet, key, column_name, value FROM owed_updates ORDER BY rowid"
+            )
+        ]
+
+    def clear_owed(self) -> None:
+        self.conn.execute("DELETE FROM owed_updates")

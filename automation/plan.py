@@ -1,0 +1,240 @@
+"""Plan the week's work before doing any of it.
+
+Two pure steps: `draft_invoices` groups billable service lines into invoice
+drafts (no numbers yet), and `decide_followup` looks at one sent invoice and
+the payments typed against it and says what, if anything, to send. Nothing
+here touches files, the ledger or the network.
+
+    drafts = draft_invoices(lines, book, as_of=date(2026, 3, 9), config=config)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from .config import Config
+from .model import (
+    ESCALATED,
+    FAILED,
+    HOLD,
+    OVERDUE,
+    OVERPAID,
+    PAID,
+    PARTIALLY_PAID,
+    REISSUED,
+    SENT,
+    VOID,
+    Client,
+    InvoiceLine,
+    InvoiceRow,
+    ServiceLine,
+)
+from .money import TOLERANCE, ZERO, round_money
+from .terms import BusinessCalendar, Terms, amount_due
+from .validate import ClientBook
+
+
+@dataclass(frozen=True)
+class InvoiceDraft:
+    """One invoice to issue: a client's billable lines in one currency."""
+
+    client: Client
+    terms: Terms
+    currency: str
+    invoice_date: date
+    lines: tuple[ServiceLine, ...]
+    invoice_lines: tuple[InvoiceLine, ...]
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def is_billable(line: ServiceLine, as_of: date, bill_after_days: int) -> bool:
+    """A service is billable once its date + bill_after_days is on or before the as-of date."""
+    return line.service_date + timedelta(days=bill_after_days) <= as_of
+
+
+def totals(lines: Sequence[InvoiceLine], tax_rate: Decimal, currency: str) -> tuple[Decimal, ...]:
+    """(subtotal, tax, total): each figure rounded once; subtotal + tax == total."""
+    subtotal = sum((ln.amount for ln in lines), ZERO)
+    tax = round_money(subtotal * tax_rate, currency)
+    return subtotal, tax, subtotal + tax
+
+
+def draft_invoices(
+    lines: Iterable[ServiceLine], book: ClientBook, as_of: date, config: Config
+) -> list[InvoiceDraft]:
+    """One draft per client and currency with all its billable lines, in client order."""
+    groups: dict[str, list[ServiceLine]] = defaultdict(list)
+    for line in lines:
+        client = book.clients[line.client_key]
+        if client.active and is_billable(line, as_of, config.billing.bill_after_days):
+            groups[line.client_key].append(line)
+    drafts = []
+    for key in sorted(groups, key=lambda k: book.clients[k].row):
+        client = book.clients[key]
+        currency = client.currency
+        chosen = sorted(groups[key], key=lambda ln: (ln.service_date, ln.row))
+        invoice_lines = tuple(
+            InvoiceLine(
+                service_date=ln.service_date,
+                description=ln.description,
+                quantity=ln.quantity,
+                unit_price=ln.unit_price if ln.unit_price is not None else ln.amount,
+                amount=round_money(ln.amount, currency),
+                row=ln.row,
+            )
+            for ln in chosen
+        )
+        subtotal, tax, total = totals(invoice_lines, client.tax_rate, currency)
+        drafts.append(
+            InvoiceDraft(
+                client,
+                book.terms[key],
+                currency,
+                as_of,
+                tuple(chosen),
+                invoice_lines,
+                subtotal,
+                tax,
+                total,
+            )
+        )
+    return drafts
+
+
+# -- follow-up of invoices already sent ------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceState:
+    """What the ledger knows of a sent invoice, as the follow-up needs it."""
+
+    invoice_no: str
+    currency: str
+    terms: Terms
+    invoice_date: date
+    due_date: date
+    total: Decimal
+    last_sent: date | None
+    reissue_count: int
+    last_reissue: date | None
+    escalated: bool
+    failed: bool  # its first email has not gone out yet
+
+
+@dataclass(frozen=True)
+class Payments:
+    """What the bookkeeper typed on the Invoices row."""
+
+    paid: Decimal = ZERO
+    paid_date: date | None = None
+    bookkeeper_status: str | None = None  # Void or Hold, else None
+
+    @classmethod
+    def from_row(cls, row: InvoiceRow | None) -> Payments:
+        if row is None:
+            return cls()
+        status = (row.status or "").strip().casefold()
+        held = {VOID.casefold(): VOID, HOLD.casefold(): HOLD}.get(status)
+        return cls(row.paid_amount or ZERO, row.paid_date, held)
+
+
+@dataclass(frozen=True)
+class Followup:
+    """The decision for one invoice this run.
+
+    Attributes:
+      action: None, "thanks", "underpaid", "overpaid", "reissue" or "escalate".
+      event: the ledger key that makes the action happen once.
+      amount_due: the total, or the discounted total when the discount was earned.
+    """
+
+    invoice_no: str
+    amount_due: Decimal
+    balance: Decimal
+    action: str | None = None
+    event: str | None = None
+    reissue_number: int = 0
+    new_due: date | None = None
+
+
+def balance_of(state: InvoiceState, pay: Payments) -> tuple[Decimal, Decimal]:
+    """(amount due, balance) after payments and any early-payment discount earned."""
+    due = amount_due(state.terms, state.total, state.currency, state.invoice_date, pay.paid_date)
+    return due, due - pay.paid
+
+
+def status_of(state: InvoiceState, pay: Payments, as_of: date) -> str:
+    """The Invoices Status, by the SPEC's order of precedence."""
+    if pay.bookkeeper_status:
+        return pay.bookkeeper_status
+    _, balance = balance_of(state, pay)
+    if pay.paid > ZERO and abs(balance) <= TOLERANCE:
+        return PAID
+    if balance < -TOLERANCE:
+        return OVERPAID
+    if state.escalated:
+        return ESCALATED
+    if state.failed:
+        return FAILED
+    if state.last_reissue == as_of:
+        return REISSUED
+    if pay.paid > ZERO:
+        return PARTIALLY_PAID
+    if as_of > state.due_date and balance > TOLERANCE:
+        return OVERDUE
+    if state.reissue_count:
+        return REISSUED
+    return SENT
+
+
+def _amount_key(amount: Decimal) -> str:
+    return f"{amount.quantize(Decimal('0.01'))}"
+
+
+def decide_followup(
+    state: InvoiceState,
+    pay: Payments,
+    as_of: date,
+    config: Config,
+    calendar: BusinessCalendar,
+    client_active: bool,
+    done_events: set[str],
+) -> Followup:
+    """What to send about one invoice: at most one message, never a repeat."""
+    due, balance = balance_of(state, pay)
+    base = Followup(state.invoice_no, due, balance)
+    if pay.bookkeeper_status or not client_active or state.failed or state.last_sent is None:
+        return base
+    paid_key = _amount_key(pay.paid)
+    if pay.paid > ZERO:
+        if abs(balance) <= TOLERANCE:
+            kind, event = "thanks", f"{state.invoice_no}/thanks"
+        elif balance < ZERO:
+            kind, event = "overpaid", f"{state.invoice_no}/overpaid/{paid_key}"
+        else:
+            kind, event = "underpaid", f"{state.invoice_no}/underpaid/{paid_key}"
+        if event not in done_events:
+            return Followup(state.invoice_no, due, balance, kind, event)
+    overdue = as_of > state.due_date and balance > TOLERANCE
+    waited = (as_of - state.last_sent).days >= config.reissue.every_days
+    if not overdue or not waited or state.escalated:
+        return base
+    if state.reissue_count >= config.reissue.max_count:
+        return Followup(state.invoice_no, due, balance, "escalate", None)
+    number = state.reissue_count + 1
+    new_due = calendar.adjust(as_of + timedelta(days=config.reissue.due_in_days))
+    return Followup(
+        state.invoice_no,
+        due,
+        balance,
+        "reissue",
+        f"{state.invoice_no}/reissue/{number}",
+        number,
+        new_due,
+    )

@@ -1,0 +1,171 @@
+"""Read the workbook with pandas (python-calamine engine) into raw sheet frames.
+
+Only locating happens here: which sheet, which row holds the headers, which
+column is which. Turning cells into Decimal and date is `cells`' job, and
+checking them is `validate`'s.
+
+    data = read_workbook(Path("service_log.xlsx"), config)
+    data.services.frame.loc[17, "Client"]   # index = Excel row numbers
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Config
+from .schema import CLIENTS, INVOICES, SERVICES, SHEETS, header_for, normalise_header
+
+#: How far down the header row is looked for, below any title rows.
+HEADER_SEARCH_ROWS = 50
+
+
+class WorkbookError(Exception):
+    """The workbook cannot be used at all (exit code 2); nothing is changed."""
+
+
+@dataclass(frozen=True)
+class SheetData:
+    """One sheet located in the workbook.
+
+    Attributes:
+      name: the sheet's name as it is in the workbook.
+      header_row: Excel row number of the header row.
+      headers: default column name -> header text as found (or as it will be
+        created, for a tool-owned column that is missing).
+      present: default column names actually present in the sheet.
+      frame: the cells below the header, columns named by their default name
+        (missing columns are all-empty), index = Excel row numbers, values as
+        the engine gives them (str, int, float, datetime, NaN).
+    """
+
+    name: str
+    header_row: int
+    headers: dict[str, str]
+    present: frozenset[str]
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class WorkbookData:
+    path: Path
+    clients: SheetData
+    services: SheetData
+    invoices: SheetData | None  # None when the workbook has no Invoices sheet yet
+    sheet_names: tuple[str, ...]
+
+    def header_rows(self) -> dict[str, int]:
+        """Sheet name -> header row, as the write-back needs it."""
+        sheets = [self.clients, self.services] + ([self.invoices] if self.invoices else [])
+        return {s.name: s.header_row for s in sheets}
+
+
+def _load_frames(path: Path) -> dict[str, pd.DataFrame]:
+    if not path.exists():
+        raise WorkbookError(f"the workbook {path} does not exist.")
+    if not zipfile.is_zipfile(path):
+        raise WorkbookError(
+            f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
+            '"Excel Workbook (*.xlsx)").'
+        )
+    try:
+        frames = pd.read_excel(path, sheet_name=None, header=None, engine="calamine", dtype=object)
+    except Exception as exc:  # calamine raises its own types for damaged files
+        raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
+    return {str(name): frame for name, frame in frames.items()}
+
+
+def _find_sheet(frames: dict[str, pd.DataFrame], wanted: str) -> str | None:
+    for name in frames:
+        if normalise_header(name) == normalise_header(wanted):
+            return name
+    return None
+
+
+def _locate_header(
+    frame: pd.DataFrame,
+    sheet: str,
+    expected: dict[str, str],
+    required: list[str],
+    fixed: int | None,
+) -> tuple[int, dict[str, int]]:
+    """(frame row index of the header, default column -> frame column index)."""
+    wanted = {normalise_header(h): col for col, h in expected.items()}
+    rows = [fixed - 1] if fixed else range(min(HEADER_SEARCH_ROWS, len(frame)))
+    best: tuple[int, int, list[str]] = (-1, -1, [])
+    for index in rows:
+        if index < 0 or index >= len(frame):
+            continue
+        cells = frame.iloc[index].tolist()
+        found: dict[str, int] = {}
+        for position, cell in enumerate(cells):
+            if isinstance(cell, str) and normalise_header(cell) in wanted:
+                found.setdefault(wanted[normalise_header(cell)], position)
+        if all(col in found for col in required):
+            return index, found
+        texts = [str(c).strip() for c in cells if isinstance(c, str) and c.strip()]
+        if len(found) > best[1]:
+            best = (index, len(found), texts)
+    missing = ", ".join(expected[c] for c in required)
+    if best[0] >= 0 and best[2]:
+        raise WorkbookError(
+            f"sheet {sheet!r} has no header row with the required columns {missing}; "
+            f"the closest, row {best[0] + 1}, has: {', '.join(best[2])}. Add the missing "
+            "headers, or rename them in [columns] of billing.toml."
+        )
+    raise WorkbookError(
+        f"sheet {sheet!r} has no header row with the required columns {missing} "
+        f"in its first {HEADER_SEARCH_ROWS} rows."
+    )
+
+
+def _sheet(frames: dict[str, pd.DataFrame], name: str, config: Config) -> SheetData:
+    actual = _find_sheet(frames, name)
+    renames = config.columns
+    expected = {c.name: header_for(name, c.name, renames) for c in SHEETS[name]}
+    required = [c.name for c in SHEETS[name] if c.required] or ["Invoice No"]
+    if actual is None:
+        raise WorkbookError(
+            f"the workbook has no {name!r} sheet (it has: {', '.join(frames)}). "
+            f"Add a sheet named {name}."
+        )
+    raw = frames[actual]
+    fixed = config.billing.header_rows.get(name)
+    header_index, positions = _locate_header(raw, actual, expected, required, fixed)
+    body = raw.iloc[header_index + 1 :]
+    frame = pd.DataFrame(index=pd.RangeIndex(header_index + 2, header_index + 2 + len(body)))
+    for col in expected:
+        if col in positions:
+            frame[col] = body.iloc[:, positions[col]].to_numpy()
+        else:
+            frame[col] = pd.Series([None] * len(body), index=frame.index, dtype=object)
+    return SheetData(
+        name=actual,
+        header_row=header_index + 1,
+        headers=expected,
+        present=frozenset(positions),
+        frame=frame,
+    )
+
+
+def read_workbook(path: Path, config: Config) -> WorkbookData:
+    """Locate the Clients, Services and Invoices sheets; raise WorkbookError if unusable."""
+    frames = _load_frames(path)
+    clients = _sheet(frames, CLIENTS, config)
+    services = _sheet(frames, SERVICES, config)
+    invoices: SheetData | None = None
+    actual = _find_sheet(frames, INVOICES)
+    if actual is not None:
+        if frames[actual].dropna(how="all").empty:
+            # An empty sheet the bookkeeper added: the tool writes its headers.
+            expected = {
+                c.name: header_for(INVOICES, c.name, config.columns) for c in SHEETS[INVOICES]
+            }
+            empty = pd.DataFrame({c: pd.Series(dtype=object) for c in expected})
+            invoices = SheetData(actual, 1, expected, frozenset(), empty)
+        else:
+            invoices = _sheet(frames, INVOICES, config)
+    return WorkbookData(path, clients, services, invoices, tuple(frames))

@@ -1,0 +1,238 @@
+"""Check the Clients and Services sheets; every problem becomes a RowError.
+
+Validation never raises for bad data: it returns what is usable plus the
+errors, each naming sheet, Excel row, column and the fix.
+
+    book = validate_clients(data.clients, config)
+    lines, errors = validate_services(data.services, book, config)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pandas as pd
+from babel.numbers import UnknownCurrencyError, get_currency_name
+
+from .cells import CellError, cell_date, cell_decimal, cell_text, is_blank
+from .config import LANGUAGES, Config
+from .mail import parse_addresses
+from .model import Client, RowError, ServiceLine
+from .money import TOLERANCE, MoneyError, parse_rate
+from .read import SheetData
+from .schema import CLIENTS, normalise_header
+from .terms import Terms, TermsError, parse_terms
+
+_INACTIVE = {"no", "n", "false", "0", "inactive"}
+
+
+def client_key(name: object) -> str:
+    """Clients match from Services ignoring case and spacing."""
+    return normalise_header(cell_text(name))
+
+
+@dataclass(frozen=True)
+class ClientBook:
+    """The Clients sheet, validated.
+
+    Attributes:
+      clients: key -> Client, for every row with a name (even one with problems).
+      terms: key -> parsed Terms, for clients whose terms are understood.
+      problems: key -> the sentence to put on that client's Services rows.
+      errors: problems located on the Clients sheet itself.
+    """
+
+    clients: dict[str, Client] = field(default_factory=dict)
+    terms: dict[str, Terms] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    errors: tuple[RowError, ...] = ()
+
+
+def _is_currency(code: str) -> bool:
+    if len(code) != 3 or not code.isalpha():
+        return False
+    try:
+        get_currency_name(code.upper(), locale="en")
+    except UnknownCurrencyError:
+        return False
+    return True
+
+
+def _client_row(
+    row: int, cells: dict[str, object], sheet: SheetData, config: Config
+) -> tuple[Client, Terms | None, list[RowError]]:
+    def err(column: str, message: str) -> RowError:
+        return RowError(sheet.name, row, sheet.headers[column], message)
+
+    name = cell_text(cells["Client"])
+    errors: list[RowError] = []
+    emails, bad = parse_addresses(cell_text(cells["Email"]))
+    if bad:
+        errors.append(err("Email", f"{', '.join(bad)} is not a valid email address."))
+    elif not emails:
+        errors.append(err("Email", f"{name} has no email address; add one."))
+    cc, bad_cc = parse_addresses(cell_text(cells["CC"]))
+    if bad_cc:
+        errors.append(err("CC", f"{', '.join(bad_cc)} is not a valid email address."))
+    terms_text = cell_text(cells["Terms"]) or config.billing.default_terms
+    terms: Terms | None = None
+    try:
+        terms = parse_terms(terms_text)
+    except TermsError as exc:
+        errors.append(err("Terms", str(exc)))
+    currency = (cell_text(cells["Currency"]) or config.billing.currency).upper()
+    if not _is_currency(currency):
+        errors.append(
+            err("Currency", f'"{currency}" is not an ISO currency code; use e.g. USD, EUR, KZT.')
+        )
+    language = (cell_text(cells["Language"]) or config.billing.language).lower()
+    if language not in LANGUAGES:
+        errors.append(err("Language", f'"{language}" is not supported; use en, ru or kk.'))
+    tax_rate = Decimal(0)
+    if not is_blank(cells["Tax Rate"]):
+        try:
+            tax_rate = parse_rate(cells["Tax Rate"])
+        except MoneyError:
+            errors.append(
+                err(
+                    "Tax Rate",
+                    f'"{cell_text(cells["Tax Rate"])}" is not a rate; write 12, 12% or 0.12.',
+                )
+            )
+    active = cell_text(cells["Active"]).lower() not in _INACTIVE
+    client = Client(
+        key=client_key(name),
+        name=name,
+        emails=emails,
+        cc=cc,
+        address=cell_text(cells["Address"]),
+        terms=terms.text if terms else terms_text,
+        currency=currency,
+        language=language,
+        tax_rate=tax_rate,
+        active=active,
+        row=row,
+    )
+    return client, terms, errors
+
+
+def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
+    clients: dict[str, Client] = {}
+    terms: dict[str, Terms] = {}
+    problems: dict[str, str] = {}
+    errors: list[RowError] = []
+    for row, cells in sheet.frame.iterrows():
+        values = cells.to_dict()
+        if all(is_blank(v) for v in values.values()):
+            continue
+        name = cell_text(values["Client"])
+        if not name:
+            errors.append(
+                RowError(sheet.name, int(row), sheet.headers["Client"], "the client name is empty.")
+            )
+            continue
+        client, parsed, row_errors = _client_row(int(row), values, sheet, config)
+        if client.key in clients:
+            first = clients[client.key].row
+            message = f'"{name}" appears twice in {CLIENTS} (rows {first} and {row}); keep one row.'
+            errors.append(RowError(sheet.name, int(row), sheet.headers["Client"], message))
+            problems[client.key] = message
+            continue
+        clients[client.key] = client
+        if parsed is not None:
+            terms[client.key] = parsed
+        if row_errors:
+            errors.extend(row_errors)
+            problems[client.key] = f"client {name}: " + row_errors[0].message
+    return ClientBook(clients, terms, problems, tuple(errors))
+
+
+def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
+    """Services rows with no Invoice No and something typed in them (vectorised)."""
+    frame = sheet.frame
+    invoice = frame["Invoice No"]
+    no_invoice = invoice.isna() | (invoice.astype(str).str.strip() == "")
+    own = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]
+    typed = frame[own].notna().any(axis=1)
+    return frame[no_invoice & typed]
+
+
+def _service_row(row: int, cells: dict[str, object], sheet: SheetData) -> ServiceLine | RowError:
+    def err(column: str, message: str) -> RowError:
+        return RowError(sheet.name, row, sheet.headers[column], message)
+
+    if is_blank(cells["Date"]):
+        return err("Date", "the date is missing; type the date the service was provided.")
+    try:
+        when = cell_date(cells["Date"])
+    except CellError as exc:
+        return err("Date", str(exc))
+    client = cell_text(cells["Client"])
+    if not client:
+        return err("Client", "the client is missing; type a name from the Clients sheet.")
+    description = cell_text(cells["Description"])
+    if not description:
+        return err("Description", "the description is missing; say what the service was.")
+    try:
+        quantity = Decimal(1) if is_blank(cells["Quantity"]) else cell_decimal(cells["Quantity"])
+    except CellError as exc:
+        return err("Quantity", str(exc))
+    try:
+        price = None if is_blank(cells["Unit Price"]) else cell_decimal(cells["Unit Price"])
+    except CellError as exc:
+        return err("Unit Price", str(exc))
+    try:
+        amount = None if is_blank(cells["Amount"]) else cell_decimal(cells["Amount"])
+    except CellError as exc:
+        return err("Amount", str(exc))
+    if amount is None and price is None:
+        return err("Amount", "there is no Amount and no Unit Price; fill in one of them.")
+    if price is not None:
+        expected = quantity * price
+        if amount is not None and abs(amount - expected) > TOLERANCE:
+            return err(
+                "Amount",
+                f"Amount {amount} does not equal Quantity x Unit Price "
+                f"({quantity} x {price} = {expected}); correct one of them.",
+            )
+        amount = expected if amount is None else amount
+    assert amount is not None
+    return ServiceLine(
+        row=row,
+        service_date=when,
+        client=client,
+        client_key=client_key(client),
+        description=description,
+        quantity=quantity,
+        unit_price=price if price is not None else (amount / quantity if quantity else amount),
+        amount=amount,
+    )
+
+
+def validate_services(
+    sheet: SheetData, book: ClientBook
+) -> tuple[list[ServiceLine], dict[int, RowError]]:
+    """Valid unbilled lines, and an error per bad unbilled row (row -> error)."""
+    lines: list[ServiceLine] = []
+    errors: dict[int, RowError] = {}
+    rows = unbilled_rows(sheet)
+    for row, cells in zip(rows.index, rows.to_dict("records"), strict=True):
+        result = _service_row(int(row), cells, sheet)
+        if isinstance(result, RowError):
+            errors[int(row)] = result
+            continue
+        if result.client_key not in book.clients:
+            errors[int(row)] = RowError(
+                sheet.name,
+                int(row),
+                sheet.headers["Client"],
+                f'"{result.client}" is not in {CLIENTS}; add the client there or fix the name.',
+            )
+            continue
+        problem = book.problems.get(result.client_key)
+        if problem:
+            errors[int(row)] = RowError(sheet.name, int(row), sheet.headers["Client"], problem)
+            continue
+        lines.append(result)
+    return lines, errors

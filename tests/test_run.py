@@ -1,0 +1,330 @@
+"""The weekly run end to end: real workbook, real SMTP server, real .docx files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import docx
+import openpyxl
+import pandas as pd
+from conftest import Folder, client, service, write_workbook
+
+AS_OF = "2026-03-09"
+
+
+def sheet(path: Path, name: str, header: int = 0) -> pd.DataFrame:
+    return pd.read_excel(path, sheet_name=name, header=header, engine="calamine")
+
+
+def docx_text(data: bytes) -> str:
+    document = docx.Document(io.BytesIO(data))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.extend(cell.text for cell in row.cells)
+    return "\n".join(parts)
+
+
+def attachment(message) -> tuple[str, str, bytes]:
+    for part in message.iter_attachments():
+        return part.get_filename(), part.get_content_type(), part.get_payload(decode=True)
+    raise AssertionError("no attachment")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def basic(folder: Folder, **kw) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd", Terms="Net 30", **{"Tax Rate": "10%"}),
+         client("Beta LLC", Terms="Due on receipt", CC="boss@beta.example")],
+        [service(date(2026, 3, 2), "Acme Ltd", "Bookkeeping, February", 2, 150),
+         service(date(2026, 3, 3), "acme ltd ", "Payroll run", 1, 80.5),
+         service(date(2026, 3, 4), "Beta LLC", "Tax return", 1, 400)],
+        **kw,
+    )
+
+
+def test_full_run_emails_invoices_and_writes_back(folder: Folder) -> None:
+    basic(folder, title_rows=2, extra=True)
+    assert folder.run("--as-of", AS_OF) == 0
+
+    assert len(folder.received) == 2
+    by_to = {tuple(r.rcpt_tos): r for r in folder.received}
+    acme = by_to[("acmeltd@clients.example",)].message
+    name, kind, data = attachment(acme)
+    assert name == "INV-2026-0001.docx"
+    assert kind == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    text = docx_text(data)
+    assert "Acme Ltd" in text and "Bookkeeping, February" in text and "Payroll run" in text
+    assert "INV-2026-0001" in text
+    assert "$418.55" in text  # (300 + 80.50) x 1.10, rounded half-up
+    assert "8 April 2026" in text or "April 8, 2026" in text  # Net 30 from 9 March
+    beta = by_to[("betallc@clients.example", "boss@beta.example")].message
+    assert beta["Cc"] == "boss@beta.example"
+
+    services = sheet(folder.workbook, "Services", header=2)
+    assert list(services["Invoice No"]) == ["INV-2026-0001", "INV-2026-0001", "INV-2026-0002"]
+    assert list(services["Status"]) == ["Invoiced"] * 3
+    assert services["Due Date"].iloc[0].date() == date(2026, 4, 8)
+    assert services["Due Date"].iloc[2].date() == date(2026, 3, 9)  # due on receipt
+    assert services["Amount"].tolist() == [300, 80.5, 400]  # formulas keep their values
+    invoices = sheet(folder.workbook, "Invoices")
+    row = invoices.set_index("Invoice No").loc["INV-2026-0001"]
+    assert row["Client"] == "Acme Ltd" and row["Status"] == "Sent"
+    assert Decimal(str(row["Total"])) == Decimal("418.55")
+    assert row["Terms"] == "Net 30"
+    wb = openpyxl.load_workbook(folder.workbook)
+    assert wb["Notes"]["A2"].value == "=1+2"
+    assert isinstance(wb["Invoices"]["E2"].value, datetime)
+    assert (folder.root / "invoices" / "2026" / "INV-2026-0002.docx").exists()
+    assert list((folder.root / ".billing" / "backups").glob("service_log-*.xlsx"))
+
+
+def test_second_run_sends_nothing_and_changes_nothing(folder: Folder) -> None:
+    basic(folder)
+    assert folder.run("--as-of", AS_OF) == 0
+    before = digest(folder.workbook)
+    assert folder.run("--as-of", AS_OF) == 0
+    assert len(folder.received) == 2
+    assert digest(folder.workbook) == before
+
+
+def test_numbers_continue_without_gaps(folder: Folder) -> None:
+    basic(folder)
+    assert folder.run("--as-of", AS_OF) == 0
+    services = sheet(folder.workbook, "Services")
+    assert set(services["Invoice No"]) == {"INV-2026-0001", "INV-2026-0002"}
+    # A new line next week gets the next number.
+    from automation.writeback import apply_updates
+    from automation.model import CellUpdate
+
+    apply_updates(folder.workbook, [
+        CellUpdate("Services", 5, "Date", date(2026, 3, 10)),
+        CellUpdate("Services", 5, "Client", "Beta LLC"),
+        CellUpdate("Services", 5, "Description", "Advice"),
+        CellUpdate("Services", 5, "Amount", Decimal("50")),
+    ], header_rows={"Services": 1})
+    assert folder.run("--as-of", "2026-03-16") == 0
+    services = sheet(folder.workbook, "Services")
+    assert services["Invoice No"].iloc[3] == "INV-2026-0003"
+
+
+def test_bad_rows_are_reported_and_the_rest_is_billed(folder: Folder, capsys) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd"), client("NoMail Inc", Email="not-an-address"),
+         client("Odd Terms", Terms="whenever")],
+        [service(date(2026, 3, 2), "Acme Ltd", "Good line", 1, 100),
+         service(date(2026, 3, 2), "Acme Lt", "Typo client", 1, 100),
+         service(None, "Acme Ltd", "No date", 1, 100),
+         service(date(2026, 3, 2), "Acme Ltd", "Price is text", 1, "abc"),
+         service(date(2026, 3, 2), "Acme Ltd", "Mismatch", 2, 100, Amount=150),
+         service(date(2026, 3, 2), "NoMail Inc", "Needs email", 1, 100),
+         service(date(2026, 3, 2), "Odd Terms", "Needs terms", 1, 100)],
+    )
+    assert folder.run("--as-of", AS_OF) == 1
+    out = capsys.readouterr().out
+    assert len(folder.received) == 1
+    services = sheet(folder.workbook, "Services")
+    assert services["Status"].tolist() == ["Invoiced"] + ["Error"] * 6
+    errors = services["Error"].tolist()
+    assert pd.isna(errors[0])
+    assert '"Acme Lt" is not in Clients' in errors[1]
+    assert "date is missing" in errors[2]
+    assert '"abc" is not a number' in errors[3]
+    assert "does not equal Quantity x Unit Price" in errors[4]
+    assert "not-an-address" in errors[5]
+    assert "whenever" in errors[6] and "Net 30" in errors[6]
+    assert "Services row 3, Client:" in out
+    assert "Services row 5, Unit Price:" in out
+
+
+def test_fixed_row_is_billed_and_its_error_cleared(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Acme Ltd")],
+                   [service(date(2026, 3, 2), "Acme Lt", "Typo", 1, 100)])
+    assert folder.run("--as-of", AS_OF) == 1
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    apply_updates(folder.workbook, [CellUpdate("Services", 2, "Client", "Acme Ltd")],
+                  header_rows={"Services": 1})
+    assert folder.run("--as-of", AS_OF) == 0
+    services = sheet(folder.workbook, "Services")
+    assert services["Status"].tolist() == ["Invoiced"]
+    assert pd.isna(services["Error"].iloc[0])
+
+
+def test_hostile_text_renders_literally(folder: Folder) -> None:
+    hostile = "R&D <script>alert(1)</script> {{ total }} {% if %} \U0001F600"
+    write_workbook(folder.workbook, [client("Tom & Jerry <Ltd>")],
+                   [service(date(2026, 3, 2), "Tom & Jerry <Ltd>", hostile, 1, 10)])
+    assert folder.run("--as-of", AS_OF) == 0
+    _, _, data = attachment(folder.received[0].message)
+    text = docx_text(data)
+    assert hostile in text
+    assert "Tom & Jerry <Ltd>" in text
+
+
+def test_dry_run_changes_nothing(folder: Folder, capsys) -> None:
+    basic(folder)
+    before = digest(folder.workbook)
+    assert folder.run("--as-of", AS_OF, "--dry-run") == 0
+    assert digest(folder.workbook) == before
+    assert folder.received == []
+    assert not (folder.root / ".billing").exists()
+    assert not (folder.root / "invoices").exists()
+    assert len(list((folder.root / "preview").rglob("*.docx"))) == 2
+    out = capsys.readouterr().out
+    assert "Dry run" in out and "INV-2026-0001" in out
+    # The numbers were not used up.
+    assert folder.run("--as-of", AS_OF) == 0
+    assert {r.message["Subject"] for r in folder.received} and "INV-2026-0001" in str(
+        folder.received[0].message["Subject"]) + str(folder.received[1].message["Subject"])
+
+
+def test_not_yet_billable_lines_wait(folder: Folder) -> None:
+    folder.write_config(extra="bill_after_days = 3")
+    write_workbook(folder.workbook, [client("Acme Ltd")],
+                   [service(date(2026, 3, 2), "Acme Ltd", "Old enough", 1, 100),
+                    service(date(2026, 3, 7), "Acme Ltd", "Too recent", 1, 100)])
+    assert folder.run("--as-of", AS_OF) == 0
+    services = sheet(folder.workbook, "Services")
+    assert services["Status"].iloc[0] == "Invoiced"
+    assert pd.isna(services["Status"].iloc[1]) and pd.isna(services["Invoice No"].iloc[1])
+
+
+def test_inactive_client_is_skipped(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Gone Ltd", Active="No")],
+                   [service(date(2026, 3, 2), "Gone Ltd", "Work", 1, 100)])
+    assert folder.run("--as-of", AS_OF) == 0
+    assert folder.received == []
+    assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Skipped"]
+
+
+def test_only_one_client(folder: Folder) -> None:
+    basic(folder)
+    assert folder.run("--as-of", AS_OF, "--only", "beta llc") == 0
+    assert len(folder.received) == 1
+    assert folder.received[0].rcpt_tos[0] == "betallc@clients.example"
+
+
+def test_outbox_mode_writes_eml(folder: Folder, tmp_path: Path) -> None:
+    basic(folder)
+    outbox = tmp_path / "out"
+    assert folder.run("--as-of", AS_OF, "--outbox", str(outbox)) == 0
+    assert len(list(outbox.glob("*.eml"))) == 2
+    assert folder.received == []
+
+
+def test_existing_invoice_numbers_are_not_billed_or_reused(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Acme Ltd")],
+                   [service(date(2026, 1, 5), "Acme Ltd", "Billed by hand", 1, 100,
+                            **{"Invoice No": "INV-2026-0041"}),
+                    service(date(2026, 3, 2), "Acme Ltd", "New", 1, 100)])
+    assert folder.run("--as-of", AS_OF) == 0
+    assert len(folder.received) == 1
+    numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
+    assert numbers == ["INV-2026-0041", "INV-2026-0042"]
+
+
+def test_unusable_workbooks_exit_2_and_change_nothing(folder: Folder, capsys) -> None:
+    folder.workbook.write_text("not a workbook")
+    assert folder.run("--as-of", AS_OF) == 2
+    assert "is not an Excel .xlsx workbook" in capsys.readouterr().out
+
+    wb = xlsxwriter_book(folder.workbook, {"Clients": ["Client", "Email"]})
+    assert folder.run("--as-of", AS_OF) == 2
+    assert "has no 'Services' sheet" in capsys.readouterr().out
+    del wb
+
+    xlsxwriter_book(folder.workbook, {"Clients": ["Client", "Email"],
+                                      "Services": ["Date", "Customer", "Description"]})
+    before = digest(folder.workbook)
+    assert folder.run("--as-of", AS_OF) == 2
+    out = capsys.readouterr().out
+    assert "Client" in out and "Date, Customer, Description" in out
+    assert digest(folder.workbook) == before
+    assert "Traceback" not in out
+
+    assert folder.run("--workbook", str(folder.root / "missing.xlsx")) == 2
+    assert "does not exist" in capsys.readouterr().out
+
+
+def test_renamed_columns_from_config(folder: Folder) -> None:
+    folder.write_config(extra='[columns.Services]\nClient = "Customer"\n')
+    xlsxwriter_book(folder.workbook, {
+        "Clients": ["Client", "Email"],
+        "Services": ["Date", "Customer", "Description", "Amount"],
+    }, rows={"Clients": [["Acme", "a@acme.example"]],
+             "Services": [[datetime(2026, 3, 2), "Acme", "Work", 10]]})
+    text = (folder.root / "billing.toml").read_text()
+    (folder.root / "billing.toml").write_text(text.replace("[columns.Services]", "").replace(
+        'Client = "Customer"', "") + '\n[columns.Services]\nClient = "Customer"\n')
+    assert folder.run("--as-of", AS_OF) == 0
+    assert len(folder.received) == 1
+
+
+def test_bad_config_exits_2(folder: Folder, capsys) -> None:
+    basic(folder)
+    (folder.root / "billing.toml").write_text("[email]\nmode = 'pigeon'\n")
+    assert folder.run("--as-of", AS_OF) == 2
+    assert "mode" in capsys.readouterr().out
+
+
+def test_workbook_open_in_excel_exits_3(folder: Folder, capsys) -> None:
+    basic(folder)
+    (folder.root / "~$service_log.xlsx").write_text("owner")
+    before = digest(folder.workbook)
+    assert folder.run("--as-of", AS_OF) == 3
+    assert "Close the workbook" in capsys.readouterr().out
+    assert folder.received == [] and digest(folder.workbook) == before
+
+
+def test_wrong_smtp_login_exits_2_before_numbering(tmp_path: Path, capsys) -> None:
+    from smtp_servers import Recorder, password_checker, running_server
+
+    recorder = Recorder()
+    with running_server(recorder, authenticator=password_checker("billing", "right"),
+                        auth_require_tls=False) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config(email='username = "billing"\npassword_env = "TEST_SMTP_PW"')
+        basic(folder)
+        before = digest(folder.workbook)
+        import os
+
+        os.environ["TEST_SMTP_PW"] = "wrong"
+        try:
+            assert folder.run("--as-of", AS_OF) == 2
+            assert "mail server" in capsys.readouterr().out
+            assert digest(folder.workbook) == before
+            os.environ["TEST_SMTP_PW"] = "right"
+            assert folder.run("--as-of", AS_OF) == 0
+        finally:
+            del os.environ["TEST_SMTP_PW"]
+    numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
+    assert numbers[0] == "INV-2026-0001"  # the failed login used up no number
+
+
+def xlsxwriter_book(path: Path, sheets: dict[str, list[str]],
+                    rows: dict[str, list[list]] | None = None) -> Path:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    for name, headers in sheets.items():
+        ws = wb.add_worksheet(name)
+        ws.write_row(0, 0, headers)
+        for r, values in enumerate((rows or {}).get(name, []), start=1):
+            for c, value in enumerate(values):
+                if isinstance(value, datetime):
+                    ws.write_datetime(r, c, value, wb.add_format({"num_format": "yyyy-mm-dd"}))
+                else:
+                    ws.write(r, c, value)
+    wb.close()
+    return path
