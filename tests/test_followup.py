@@ -1,0 +1,181 @@
+"""Ten weeks of follow-up: payments typed between runs, reissues, notices, escalation.
+
+Each week the bookkeeper types into the Invoices sheet (through the same
+lossless write-back the tool uses, as Excel would save it), then the weekly
+run goes through a real SMTP server on loopback. Every status, balance, due
+date, reissue flag and count is checked, and so is every email.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pandas as pd
+from conftest import Folder, client, service, write_workbook
+
+from automation.model import CellUpdate
+from automation.writeback import apply_updates
+
+WEEK0 = date(2026, 1, 5)
+CLIENTS = {
+    "Full": "Net 7",
+    "Short": "Net 7",
+    "Over": "Net 7",
+    "Silent": "Net 7",
+    "Held": "Net 7",
+    "Voided": "Net 7",
+    "Early": "2/10 Net 30",
+}
+
+
+def week(n: int) -> date:
+    return WEEK0 + timedelta(days=7 * n)
+
+
+def invoices(folder: Folder) -> pd.DataFrame:
+    frame = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    return frame.set_index("Client")
+
+
+def type_into_invoices(folder: Folder, name: str, **cells: object) -> None:
+    row = int(list(invoices(folder).index).index(name)) + 2
+    updates = [CellUpdate("Invoices", row, col.replace("_", " "), val) for col, val in cells.items()]
+    apply_updates(folder.workbook, updates, header_rows={"Invoices": 1})
+
+
+def mails_to(folder: Folder, name: str) -> list:
+    address = f"{name.lower()}@clients.example"
+    return [r.message for r in folder.received if address in r.rcpt_tos]
+
+
+def digest(folder: Folder) -> str:
+    return hashlib.sha256(folder.workbook.read_bytes()).hexdigest()
+
+
+def run_week(folder: Folder, n: int) -> None:
+    assert folder.run("--as-of", week(n).isoformat()) == 0
+    sent, state = len(folder.received), digest(folder)
+    assert folder.run("--as-of", week(n).isoformat()) == 0  # rerunning a week sends nothing
+    assert len(folder.received) == sent
+    assert digest(folder) == state
+
+
+def check(folder: Folder, name: str, status: str, balance: str, due: date,
+          reissue: str | None = None, count: int = 0) -> None:
+    row = invoices(folder).loc[name]
+    assert row["Status"] == status, (name, row["Status"], status)
+    assert Decimal(str(row["Balance"])).quantize(Decimal("0.01")) == Decimal(balance), name
+    assert row["Due Date"].date() == due, (name, row["Due Date"], due)
+    assert (None if pd.isna(row["Reissue"]) else row["Reissue"]) == reissue, name
+    assert int(row["Reissue Count"]) == count, name
+
+
+def test_ten_weeks_of_follow_up(folder: Folder) -> None:
+    folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7\nmax_count = 3")
+    write_workbook(
+        folder.workbook,
+        [client(name, Terms=terms) for name, terms in CLIENTS.items()],
+        [service(date(2026, 1, 2), name, f"Work for {name}", 1, 1000) for name in CLIENTS],
+    )
+    run_week(folder, 0)
+    assert len(folder.received) == 7
+    for name in CLIENTS:
+        due = date(2026, 2, 4) if name == "Early" else week(1)
+        check(folder, name, "Sent", "1000.00", due)
+
+    # Week 1: payments come in; one invoice is held, one voided.
+    type_into_invoices(folder, "Full", Paid_Amount=Decimal("1000"), Paid_Date=week(1))
+    type_into_invoices(folder, "Short", Paid_Amount=Decimal("400"), Paid_Date=week(1))
+    type_into_invoices(folder, "Over", Paid_Amount=Decimal("1200"), Paid_Date=week(1))
+    type_into_invoices(folder, "Early", Paid_Amount=Decimal("980"), Paid_Date=date(2026, 1, 14))
+    type_into_invoices(folder, "Held", Status="Hold")
+    type_into_invoices(folder, "Voided", Status="Void")
+    run_week(folder, 1)
+    check(folder, "Full", "Paid", "0.00", week(1))
+    check(folder, "Short", "Partially Paid", "600.00", week(1))
+    check(folder, "Over", "Overpaid", "-200.00", week(1))
+    check(folder, "Early", "Paid", "0.00", date(2026, 2, 4))  # the 2% discount was earned
+    check(folder, "Held", "Hold", "1000.00", week(1))
+    check(folder, "Voided", "Void", "1000.00", week(1))
+    check(folder, "Silent", "Sent", "1000.00", week(1))  # due today: not overdue yet
+
+    run_week(folder, 2)  # 19 Jan: overdue ones are reissued
+    check(folder, "Silent", "Reissued", "1000.00", week(3), "Yes", 1)
+    check(folder, "Short", "Reissued", "600.00", week(3), "Yes", 1)
+    check(folder, "Held", "Hold", "1000.00", week(1))
+
+    type_into_invoices(folder, "Short", Paid_Amount=Decimal("1000"), Paid_Date=week(3))
+    run_week(folder, 3)
+    check(folder, "Short", "Paid", "0.00", week(3), None, 1)
+    check(folder, "Silent", "Reissued", "1000.00", week(3), None, 1)  # due today, not overdue
+
+    run_week(folder, 4)
+    check(folder, "Silent", "Reissued", "1000.00", week(5), "Yes", 2)
+    run_week(folder, 5)
+    check(folder, "Silent", "Reissued", "1000.00", week(5), None, 2)
+    run_week(folder, 6)
+    check(folder, "Silent", "Reissued", "1000.00", week(7), "Yes", 3)
+    run_week(folder, 7)
+    run_week(folder, 8)  # due for a fourth reissue: escalated instead
+    check(folder, "Silent", "Escalated", "1000.00", week(7), None, 3)
+
+    type_into_invoices(folder, "Held", Status=None)  # the bookkeeper clears Hold
+    run_week(folder, 8)
+    check(folder, "Held", "Reissued", "1000.00", week(9), "Yes", 1)
+    run_week(folder, 9)
+    check(folder, "Silent", "Escalated", "1000.00", week(7), None, 3)
+    check(folder, "Held", "Reissued", "1000.00", week(9), None, 1)
+    check(folder, "Voided", "Void", "1000.00", week(1))
+
+    subjects = {name: [str(m["Subject"]) for m in mails_to(folder, name)] for name in CLIENTS}
+    assert [s.split(":")[0].split(" ")[0] for s in subjects["Full"]] == ["Invoice", "Thank"]
+    assert len(subjects["Short"]) == 4 and "600.00 still due" in subjects["Short"][1]
+    assert subjects["Short"][2].startswith("Reminder") and subjects["Short"][3].startswith("Thank")
+    assert len(subjects["Over"]) == 2 and "$200.00 more than due" in subjects["Over"][1]
+    assert len(subjects["Silent"]) == 4 and all(s.startswith("Reminder") for s in subjects["Silent"][1:])
+    assert len(subjects["Held"]) == 2 and len(subjects["Voided"]) == 1
+    assert [s.split(" ")[0] for s in subjects["Early"]] == ["Invoice", "Thank"]
+
+    # Reminders and notes thread under the first message about the invoice.
+    for name in CLIENTS:
+        messages = mails_to(folder, name)
+        first = messages[0]["Message-ID"]
+        assert len({m["Message-ID"] for m in messages}) == len(messages)
+        for later in messages[1:]:
+            assert later["In-Reply-To"] == first and first in later["References"]
+
+    # The reissue says what is outstanding after the part payment and carries the R1 file.
+    reminder = mails_to(folder, "Short")[2]
+    body = reminder.get_body(("plain",)).get_content()
+    assert "$600.00" in body
+    names = [part.get_filename() for part in reminder.iter_attachments()]
+    assert names == [f"{invoices(folder).loc['Short', 'Invoice No']}-R1.docx"]
+    under = mails_to(folder, "Short")[1].get_body(("plain",)).get_content()
+    assert "$400.00" in under and "$600.00" in under
+    over = mails_to(folder, "Over")[1].get_body(("plain",)).get_content()
+    assert "$200.00" in over and ("refund" in over.lower() or "credit" in over.lower())
+
+
+def test_a_run_after_missed_weeks_sends_one_reminder(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Late", Terms="Net 7")],
+                   [service(date(2026, 1, 2), "Late", "Work", 1, 500)])
+    run_week(folder, 0)
+    run_week(folder, 9)  # nine weeks later, nothing ran in between
+    assert len(mails_to(folder, "Late")) == 2
+    check(folder, "Late", "Reissued", "500.00", week(9) + timedelta(days=14), "Yes", 1)
+
+
+def test_inactive_client_gets_no_reminders(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Quiet", Terms="Net 7")],
+                   [service(date(2026, 1, 2), "Quiet", "Work", 1, 500)])
+    run_week(folder, 0)
+    from openpyxl import load_workbook  # read-only look; the change goes through write-back
+
+    assert load_workbook(folder.workbook, read_only=True)["Clients"]["I1"].value == "Active"
+    apply_updates(folder.workbook, [CellUpdate("Clients", 2, "Active", "No")],
+                  header_rows={"Clients": 1})
+    run_week(folder, 3)
+    assert len(mails_to(folder, "Quiet")) == 1
+    check(folder, "Quiet", "Overdue", "500.00", week(1))
