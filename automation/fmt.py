@@ -1,0 +1,121 @@
+"""Money, dates and amounts in words, in the client's language (en, ru, kk).
+
+Everything printed on an invoice or in an email goes through here, so one
+language always looks the same. English uses US conventions (`$1,234.50`,
+`April 5, 2026`); Russian and Kazakh use their own (Babel's CLDR data):
+
+>>> from datetime import date
+>>> from decimal import Decimal
+>>> format_money(Decimal("1234.50"), "USD", "en")
+'$1,234.50'
+>>> format_money(Decimal("1234.50"), "RUB", "ru")
+'1\\xa0234,50\\xa0₽'
+>>> format_date(date(2026, 4, 5), "ru")  # CLDR's narrow no-break space before "г."
+'5 апреля 2026\\u202fг.'
+>>> amount_in_words(Decimal("12.30"), "USD", "en")
+'Twelve dollars, thirty cents'
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_time as babel_format_time
+from babel.dates import get_datetime_format
+from babel.numbers import format_currency
+from num2words import num2words
+
+from .money import minor_unit
+
+#: Babel locale per client language. English is en_US, so that money reads
+#: "$1,234.50" (en_GB would print "US$") and dates "April 5, 2026".
+LOCALES = {"en": "en_US", "ru": "ru_RU", "kk": "kk_KZ"}
+#: num2words' own language codes (it calls Kazakh "kz").
+NUM2WORDS_LANGS = {"en": "en", "ru": "ru", "kk": "kz"}
+DEFAULT_LANGUAGE = "en"
+
+
+def locale_for(language: str) -> str:
+    """The Babel locale for a client language; unknown languages get English."""
+    return LOCALES.get(language.strip().lower(), LOCALES[DEFAULT_LANGUAGE])
+
+
+@lru_cache(maxsize=32)
+def babel_locale(language: str) -> Locale:
+    """The parsed Babel locale, cached: Babel would parse the name on every call."""
+    return Locale.parse(locale_for(language))
+
+
+def format_money(amount: Decimal, currency: str, language: str) -> str:
+    """An amount with its currency sign, e.g. "$1,234.50" or "1 234,50 ₸".
+
+    Babel formats the Decimal itself; a float never enters the path.
+    """
+    return format_currency(amount, currency.upper(), locale=babel_locale(language))
+
+
+def format_price(amount: Decimal, currency: str, language: str) -> str:
+    """A unit price: like `format_money`, but never rounds away extra digits ($0.125)."""
+    return format_currency(
+        amount, currency.upper(), locale=babel_locale(language), decimal_quantization=False
+    )
+
+
+def format_date(d: date, language: str) -> str:
+    """A date in words: "April 5, 2026", "5 апреля 2026 г.", "2026 ж. 5 сәуір"."""
+    return babel_format_date(d, format="long", locale=babel_locale(language))
+
+
+def format_short_date(d: date, language: str) -> str:
+    """A compact date for table columns: "Apr 5, 2026", "5 апр. 2026 г."."""
+    return babel_format_date(d, format="medium", locale=babel_locale(language))
+
+def format_datetime(dt: datetime, language: str) -> str:
+    """Long date and short time: "April 5, 2026, 2:30 PM", "5 апреля 2026 г., 14:30"."""
+    locale = babel_locale(language)
+    pattern = str(get_datetime_format("long", locale=locale))
+    time_text = babel_format_time(dt, format="short", locale=locale)
+    return pattern.replace("{1}", format_date(dt.date(), language)).replace("{0}", time_text)
+
+
+def amount_in_words(amount: Decimal, currency: str, language: str) -> str:
+    """The amount spelled out with its currency, capitalised, for the invoice.
+
+    num2words covers only some currencies per language (Kazakh: KZT and USD);
+    for the rest the whole units are spelled out and the currency code and
+    minor units follow as figures: "Одна тысяча EUR 50/100". Never raises.
+    """
+    currency = currency.upper()
+    lang = NUM2WORDS_LANGS.get(language.strip().lower(), NUM2WORDS_LANGS[DEFAULT_LANGUAGE])
+    unit = minor_unit(currency)
+    amount = amount.quantize(unit)
+    try:
+        # A Decimal, never an int: in currency mode num2words reads an int as cents.
+        words = num2words(amount, lang=lang, to="currency", currency=currency)
+    except (NotImplementedError, KeyError, ValueError, TypeError, OverflowError):
+        words = _words_with_code(amount, currency, lang, unit)
+    return _capitalise(words)
+
+
+def _words_with_code(amount: Decimal, currency: str, lang: str, unit: Decimal) -> str:
+    """Whole units in words, then the currency code and the minor units as figures."""
+    whole = int(abs(amount))
+    minor = int((abs(amount) - whole) / unit)
+    try:
+        words = num2words(whole, lang=lang, to="cardinal")
+    except (NotImplementedError, KeyError, ValueError, TypeError, OverflowError):
+        words = str(whole)
+    sign = "-" if amount < 0 else ""
+    text = f"{sign}{words} {currency}"
+    if unit < 1:
+        text += f" {minor:0{len(str(int(1 / unit))) - 1}d}/{int(1 / unit)}"
+    return text
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+

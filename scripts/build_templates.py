@@ -1,0 +1,544 @@
+"""Build the bundled invoice templates (English, Russian, Kazakh) with python-docx.
+
+The templates are generated, not hand-edited, so a layout change is one edit
+here and a rebuild for all three languages:
+
+    python scripts/build_templates.py            # writes templates/invoice*.docx
+    python scripts/build_templates.py OUT_DIR    # somewhere else
+
+Each template is a docxtpl (Jinja) document. It holds only labels and layout;
+every value it prints is a ready string from `automation.render.build_context`,
+so no arithmetic or formatting lives in a template.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from docx import Document
+from docx.document import Document as DocxDocument
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Length, Pt, RGBColor
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
+
+#: Calibri is metric-compatible with Carlito, which LibreOffice substitutes
+#: when converting to PDF, so line breaks and page breaks match Word.
+FONT = "Calibri"
+TEXT = RGBColor(0x22, 0x22, 0x22)
+MUTED = RGBColor(0x6B, 0x6B, 0x6B)
+ACCENT = RGBColor(0x1F, 0x4E, 0x79)
+ACCENT_HEX = "1F4E79"
+RULE_HEX = "BFBFBF"
+BANNER_FILL = "FFF4E0"
+BANNER_EDGE = "E0A030"
+HEADER_FILL = "E9EFF6"
+
+PAGE_WIDTH = Cm(21.0)
+MARGIN = Cm(1.8)
+#: Line-item columns (date, description, quantity, unit price, amount): 17.4 cm.
+ITEM_WIDTHS = (Cm(2.6), Cm(7.6), Cm(1.7), Cm(2.7), Cm(2.8))
+TOTALS_WIDTHS = (Cm(5.0), Cm(3.4))
+
+STYLES_WITH_EFFECTS = "http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects"
+
+FILES = {"en": "invoice.docx", "ru": "invoice.ru.docx", "kk": "invoice.kk.docx"}
+LANG_TAGS = {"en": "en-US", "ru": "ru-RU", "kk": "kk-KZ"}
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "INVOICE",
+        "invoice_no": "Invoice No",
+        "invoice_date": "Invoice date",
+        "due_date": "Due date",
+        "email": "Email",
+        "phone": "Phone",
+        "tax_id": "Tax ID",
+        "reissued": "REISSUED — reminder",
+        "original_date": "Original invoice date",
+        "reissue_date": "Reissued on",
+        "already_paid": "Amount already paid",
+        "outstanding": "Outstanding balance",
+        "bill_to": "BILL TO",
+        "terms": "PAYMENT TERMS",
+        "date": "Date",
+        "description": "Description",
+        "quantity": "Qty",
+        "unit_price": "Unit price",
+        "amount": "Amount",
+        "subtotal": "Subtotal",
+        "tax": "Tax",
+        "total": "Total",
+        "amount_paid": "Amount paid",
+        "balance_due": "Balance due",
+        "in_words": "Amount due in words",
+        "discount": "Early payment discount: pay {{ discounted_total }} "
+        "if payment is received by {{ discount_date }}.",
+        "bank": "PAYMENT DETAILS",
+        "bank_name": "Bank",
+        "account_name": "Account name",
+        "account_number": "Account number",
+        "iban": "IBAN",
+        "swift": "SWIFT / BIC",
+        "reference": "Please quote {{ invoice_no }} as the payment reference.",
+        "thanks": "Thank you for your business!",
+    },
+    "ru": {
+        "title": "СЧЁТ НА ОПЛАТУ",
+        "invoice_no": "Счёт №",
+        "invoice_date": "Дата счёта",
+        "due_date": "Оплатить до",
+        "email": "Эл. почта",
+        "phone": "Тел.",
+        "tax_id": "ИНН/БИН",
+        "reissued": "ВЫСТАВЛЕН ПОВТОРНО — напоминание",
+        "original_date": "Дата исходного счёта",
+        "reissue_date": "Дата повторного выставления",
+        "already_paid": "Уже оплачено",
+        "outstanding": "Остаток к оплате",
+        "bill_to": "ПЛАТЕЛЬЩИК",
+        "terms": "УСЛОВИЯ ОПЛАТЫ",
+        "date": "Дата",
+        "description": "Описание",
+        "quantity": "Кол-во",
+        "unit_price": "Цена",
+        "amount": "Сумма",
+        "subtotal": "Итого без налога",
+        "tax": "Налог",
+        "total": "Итого",
+        "amount_paid": "Оплачено",
+        "balance_due": "К оплате",
+        "in_words": "Сумма к оплате прописью",
+        "discount": "Скидка за досрочную оплату: при оплате не позднее {{ discount_date }} "
+        "сумма к оплате составит {{ discounted_total }}.",
+        "bank": "ПЛАТЁЖНЫЕ РЕКВИЗИТЫ",
+        "bank_name": "Банк",
+        "account_name": "Получатель",
+        "account_number": "Номер счёта",
+        "iban": "IBAN",
+        "swift": "SWIFT / БИК",
+        "reference": "Пожалуйста, укажите номер счёта {{ invoice_no }} в назначении платежа.",
+        "thanks": "Благодарим за сотрудничество!",
+    },
+    "kk": {
+        "title": "ТӨЛЕМ ШОТЫ",
+        "invoice_no": "Шот №",
+        "invoice_date": "Шот күні",
+        "due_date": "Төлеу мерзімі",
+        "email": "Эл. пошта",
+        "phone": "Тел.",
+        "tax_id": "БСН/ЖСН",
+        "reissued": "ҚАЙТА ЖІБЕРІЛДІ — еске салу",
+        "original_date": "Бастапқы шот күні",
+        "reissue_date": "Қайта жіберілген күні",
+        "already_paid": "Төленген сома",
+        "outstanding": "Төленбеген қалдық",
+        "bill_to": "ТӨЛЕУШІ",
+        "terms": "ТӨЛЕМ ШАРТТАРЫ",
+        "date": "Күні",
+        "description": "Сипаттамасы",
+        "quantity": "Саны",
+        "unit_price": "Бағасы",
+        "amount": "Сомасы",
+        "subtotal": "Салықсыз жиыны",
+        "tax": "Салық",
+        "total": "Барлығы",
+        "amount_paid": "Төленді",
+        "balance_due": "Төлеуге",
+        "in_words": "Төлеуге жататын сома жазбаша",
+        "discount": "Мерзімінен бұрын төлегені үшін жеңілдік: төлем {{ discount_date }} "
+        "дейін түссе, {{ discounted_total }} төлеңіз.",
+        "bank": "ТӨЛЕМ ДЕРЕКТЕМЕЛЕРІ",
+        "bank_name": "Банк",
+        "account_name": "Алушы",
+        "account_number": "Шот нөмірі",
+        "iban": "IBAN",
+        "swift": "SWIFT / БСК",
+        "reference": "Төлем мақсатында {{ invoice_no }} шот нөмірін көрсетуіңізді сұраймыз.",
+        "thanks": "Ынтымақтастығыңыз үшін рахмет!",
+    },
+}
+
+
+def build_all(out_dir: Path) -> list[Path]:
+    """Write one template per language into `out_dir`; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for language, name in FILES.items():
+        path = out_dir / name
+        build_template(language).save(str(path))
+        paths.append(path)
+    return paths
+
+
+def build_template(language: str) -> DocxDocument:
+    """The invoice template for one language, as a python-docx Document."""
+    labels = LABELS[language]
+    doc = Document()
+    _setup_document(doc, language, labels["title"])
+    _add_heading_block(doc, labels)
+    _add_reissue_banner(doc, labels)
+    _add_parties(doc, labels)
+    _add_items(doc, labels)
+    _add_totals(doc, labels)
+    _add_closing(doc, labels)
+    _add_bank_details(doc, labels)
+    _add_thanks(doc, labels)
+    _add_footer(doc)
+    return doc
+
+
+# -- document set-up ---------------------------------------------------------
+
+
+def _setup_document(doc: DocxDocument, language: str, title: str) -> None:
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = PAGE_WIDTH, Cm(29.7)
+    section.left_margin = section.right_margin = MARGIN
+    section.top_margin, section.bottom_margin = Cm(1.6), Cm(1.6)
+    section.footer_distance = Cm(0.8)
+
+    normal = doc.styles["Normal"]
+    normal.font.name = FONT
+    normal.font.size = Pt(10)
+    normal.font.color.rgb = TEXT
+    normal.paragraph_format.space_after = Pt(0)
+    normal.paragraph_format.line_spacing = 1.1
+    _set_default_fonts(doc, LANG_TAGS[language])
+
+    # python-docx's stock package carries a thumbnail of an unrelated page and
+    # a second copy of every style; neither belongs in an invoice.
+    _drop_relationships(doc.part.package.rels, RT.THUMBNAIL)
+    _drop_relationships(doc.part.rels, STYLES_WITH_EFFECTS)
+
+    props = doc.core_properties
+    props.title = title.capitalize()
+    props.author = ""
+    props.last_modified_by = ""
+    props.comments = ""
+    props.keywords = ""
+    props.subject = ""
+
+
+def _set_default_fonts(doc: DocxDocument, lang_tag: str) -> None:
+    """Name the font for every script (Cyrillic included) and the proofing language.
+
+    The stock defaults point at theme fonts, which override explicit names,
+    so the theme attributes are removed.
+    """
+    styles = doc.styles.element
+    for rfonts in styles.iter(qn("w:rFonts")):
+        for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+            rfonts.attrib.pop(qn(attr), None)
+        for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
+            rfonts.set(qn(attr), FONT)
+    for lang in styles.iter(qn("w:lang")):
+        lang.set(qn("w:val"), lang_tag)
+        lang.set(qn("w:eastAsia"), lang_tag)
+
+
+def _drop_relationships(rels: object, reltype: str) -> None:
+    for rid, rel in list(rels.items()):  # type: ignore[attr-defined]
+        if rel.reltype == reltype:
+            del rels[rid]  # type: ignore[attr-defined]
+
+
+# -- blocks ------------------------------------------------------------------
+
+
+def _add_heading_block(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 2, (Cm(9.4), Cm(8.0)))
+    left, right = table.rows[0].cells
+
+    _write(left.paragraphs[0], "{{ company_name }}", size=16, bold=True, color=ACCENT)
+    _text(left, "{{ company_address }}", color=MUTED)
+    _optional(left, "company_email", f"{labels['email']}: {{{{ company_email }}}}")
+    _optional(left, "company_phone", f"{labels['phone']}: {{{{ company_phone }}}}")
+    _optional(left, "company_website", "{{ company_website }}")
+    _optional(left, "company_tax_id", f"{labels['tax_id']}: {{{{ company_tax_id }}}}")
+
+    title = right.paragraphs[0]
+    title.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(title, labels["title"], size=20, bold=True, color=ACCENT)
+    title.paragraph_format.space_after = Pt(6)
+    for key, value in (
+        ("invoice_no", "{{ invoice_no }}"),
+        ("invoice_date", "{{ invoice_date }}"),
+        ("due_date", "{{ due_date }}"),
+    ):
+        para = right.add_paragraph()
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(para, f"{labels[key]}: ", color=MUTED)
+        _write(para, value, bold=True)
+    _spacer(doc, 10)
+
+
+def _add_reissue_banner(doc: DocxDocument, labels: dict[str, str]) -> None:
+    _control(doc, "{%p if is_reissue %}")
+    table = _plain_table(doc, 1, 1, (Cm(17.4),))
+    cell = table.rows[0].cells[0]
+    _shade(cell, BANNER_FILL)
+    _cell_borders(cell, left=(BANNER_EDGE, 24))
+    _write(cell.paragraphs[0], f"{labels['reissued']} {{{{ reissue_number }}}}",
+           size=12, bold=True, color=RGBColor(0x9C, 0x57, 0x00))
+    para = cell.add_paragraph()
+    _write(para, f"{labels['original_date']}: ", color=MUTED)
+    _write(para, "{{ original_invoice_date }}")
+    _write(para, f"     {labels['reissue_date']}: ", color=MUTED)
+    _write(para, "{{ reissue_date }}")
+    para = cell.add_paragraph()
+    _write(para, f"{labels['already_paid']}: ", color=MUTED)
+    _write(para, "{{ amount_paid }}")
+    _write(para, f"     {labels['outstanding']}: ", color=MUTED)
+    _write(para, "{{ balance_due }}", bold=True)
+    _spacer(doc, 10)
+    _control(doc, "{%p endif %}")
+
+
+def _add_parties(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 2, (Cm(9.4), Cm(8.0)))
+    left, right = table.rows[0].cells
+    _write(left.paragraphs[0], labels["bill_to"], size=8, bold=True, color=MUTED)
+    _text(left, "{{ client_name }}", bold=True, size=11)
+    _text(left, "{{ client_address }}")
+    _write(right.paragraphs[0], labels["terms"], size=8, bold=True, color=MUTED)
+    _text(right, "{{ terms_description }}")
+    _spacer(doc, 12)
+
+
+def _add_items(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 4, 5, ITEM_WIDTHS)
+    _mark_header_row(table.rows[0])
+    heads = ("date", "description", "quantity", "unit_price", "amount")
+    fields = ("date", "description", "quantity", "unit_price", "amount")
+    for index, (cell, head) in enumerate(zip(table.rows[0].cells, heads, strict=True)):
+        _shade(cell, HEADER_FILL)
+        _cell_borders(cell, bottom=(ACCENT_HEX, 8))
+        para = cell.paragraphs[0]
+        para.alignment = _column_alignment(index)
+        _write(para, labels[head], bold=True, color=ACCENT, size=9)
+    table.rows[1].cells[0].paragraphs[0].add_run("{%tr for line in lines %}")
+    for index, (cell, name) in enumerate(zip(table.rows[2].cells, fields, strict=True)):
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+        para = cell.paragraphs[0]
+        para.alignment = _column_alignment(index)
+        _write(para, f"{{{{ line.{name} }}}}")
+    table.rows[3].cells[0].paragraphs[0].add_run("{%tr endfor %}")
+    _spacer(doc, 6)
+
+
+def _add_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
+    rows = (
+        ("", labels["subtotal"], "subtotal", False),
+        ("", f"{labels['tax']} ({{{{ tax_rate }}}})", "tax", False),
+        ("", labels["total"], "total", True),
+        ("{%tr if show_paid %}", "", "", False),
+        ("", labels["amount_paid"], "amount_paid", False),
+        ("", labels["balance_due"], "balance_due", True),
+        ("{%tr endif %}", "", "", False),
+    )
+    table = _plain_table(doc, len(rows), 2, TOTALS_WIDTHS)
+    table.alignment = WD_TABLE_ALIGNMENT.RIGHT
+    for row, (control, label, field, strong) in zip(table.rows, rows, strict=True):
+        name_cell, value_cell = row.cells
+        if control:
+            name_cell.paragraphs[0].add_run(control)
+            continue
+        if strong:
+            for cell in row.cells:
+                _cell_borders(cell, top=(ACCENT_HEX, 8))
+        size = 11 if strong else 10
+        _write(name_cell.paragraphs[0], label, bold=strong, size=size,
+               color=TEXT if strong else MUTED)
+        value = value_cell.paragraphs[0]
+        value.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(value, f"{{{{ {field} }}}}", bold=strong, size=size)
+    _spacer(doc, 10)
+
+
+def _add_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
+    para = doc.add_paragraph()
+    _write(para, f"{labels['in_words']}: ", color=MUTED)
+    _write(para, "{{ amount_in_words }}", italic=True)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p if has_discount %}")
+    para = doc.add_paragraph()
+    _write(para, labels["discount"], bold=True, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p endif %}")
+    para = doc.add_paragraph()
+    _write(para, labels["reference"], bold=True)
+    para.paragraph_format.space_after = Pt(12)
+
+
+def _add_bank_details(doc: DocxDocument, labels: dict[str, str]) -> None:
+    _control(doc, "{%p if has_bank_details %}")
+    para = doc.add_paragraph()
+    _write(para, labels["bank"], size=8, bold=True, color=MUTED)
+    para.paragraph_format.space_after = Pt(2)
+    fields = ("bank_name", "account_name", "account_number", "iban", "swift")
+    table = _plain_table(doc, 3 * len(fields), 2, (Cm(3.6), Cm(13.8)))
+    for index, field in enumerate(fields):
+        opening, content, closing = table.rows[3 * index : 3 * index + 3]
+        opening.cells[0].paragraphs[0].add_run(f"{{%tr if {field} %}}")
+        _write(content.cells[0].paragraphs[0], labels[field], color=MUTED)
+        _write(content.cells[1].paragraphs[0], f"{{{{ {field} }}}}")
+        closing.cells[0].paragraphs[0].add_run("{%tr endif %}")
+    _spacer(doc, 12)
+    _control(doc, "{%p endif %}")
+
+
+def _add_thanks(doc: DocxDocument, labels: dict[str, str]) -> None:
+    para = doc.add_paragraph()
+    para.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _write(para, labels["thanks"], italic=True, size=11, color=ACCENT)
+
+
+def _add_footer(doc: DocxDocument) -> None:
+    footer = doc.sections[0].footer
+    para = footer.paragraphs[0]
+    para.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _cell_like_top_border(para)
+    _write(para, "{{ company_footer }}", size=8, color=MUTED)
+    para = footer.add_paragraph()
+    para.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _write(para, "{{ invoice_no }} · ", size=8, color=MUTED)
+    _field(para, "PAGE")
+    _write(para, " / ", size=8, color=MUTED)
+    _field(para, "NUMPAGES")
+
+
+# -- python-docx helpers -----------------------------------------------------
+
+
+def _plain_table(doc: DocxDocument, rows: int, cols: int, widths: Sequence[Length]) -> Table:
+    """A borderless fixed-layout table with the given column widths."""
+    table = doc.add_table(rows=rows, cols=cols)
+    table.autofit = False
+    tbl_pr = table._tbl.tblPr
+    layout = OxmlElement("w:tblLayout")
+    layout.set(qn("w:type"), "fixed")
+    tbl_pr.append(layout)
+    margins = OxmlElement("w:tblCellMar")
+    for side, width in (("left", 60), ("right", 60), ("top", 30), ("bottom", 30)):
+        node = OxmlElement(f"w:{side}")
+        node.set(qn("w:w"), str(width))
+        node.set(qn("w:type"), "dxa")
+        margins.append(node)
+    tbl_pr.append(margins)
+    for index, width in enumerate(widths):
+        table.columns[index].width = width
+        for cell in table.columns[index].cells:
+            cell.width = width
+    return table
+
+
+def _mark_header_row(row: object) -> None:
+    """Repeat the row at the top of every page the table spans."""
+    tr_pr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
+    header = OxmlElement("w:tblHeader")
+    tr_pr.append(header)
+
+
+def _column_alignment(index: int) -> int:
+    return WD_ALIGN_PARAGRAPH.RIGHT if index >= 2 else WD_ALIGN_PARAGRAPH.LEFT
+
+
+def _shade(cell: _Cell, fill: str) -> None:
+    shd = OxmlElement("w:shd")
+    shd.set(qn("w:val"), "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), fill)
+    cell._tc.get_or_add_tcPr().append(shd)
+
+
+def _cell_borders(cell: _Cell, **sides: tuple[str, int]) -> None:
+    """Borders on some sides of a cell: side=(hex colour, width in eighths of a point)."""
+    tc_pr = cell._tc.get_or_add_tcPr()
+    borders = OxmlElement("w:tcBorders")
+    for side in ("top", "left", "bottom", "right"):
+        if side in sides:
+            colour, size = sides[side]
+            node = OxmlElement(f"w:{side}")
+            node.set(qn("w:val"), "single")
+            node.set(qn("w:sz"), str(size))
+            node.set(qn("w:space"), "0")
+            node.set(qn("w:color"), colour)
+            borders.append(node)
+    tc_pr.append(borders)
+
+
+def _cell_like_top_border(para: Paragraph) -> None:
+    p_pr = para._p.get_or_add_pPr()
+    borders = OxmlElement("w:pBdr")
+    top = OxmlElement("w:top")
+    for key, value in (("w:val", "single"), ("w:sz", "4"), ("w:space", "4"),
+                       ("w:color", RULE_HEX)):
+        top.set(qn(key), value)
+    borders.append(top)
+    p_pr.append(borders)
+
+
+def _field(para: Paragraph, code: str) -> None:
+    """A simple Word field (PAGE, NUMPAGES) in the footer's small grey type."""
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), code)
+    run = para.add_run("1")
+    run.font.size = Pt(8)
+    run.font.color.rgb = MUTED
+    field.append(run._r)
+    para._p.append(field)
+
+
+def _write(para: Paragraph, text: str, *, size: float | None = None, bold: bool = False,
+           italic: bool = False, color: RGBColor | None = None) -> None:
+    run = para.add_run(text)
+    run.bold = bold or None
+    run.italic = italic or None
+    if size is not None:
+        run.font.size = Pt(size)
+    if color is not None:
+        run.font.color.rgb = color
+
+
+def _text(cell: _Cell, text: str, **style: object) -> None:
+    _write(cell.add_paragraph(), text, **style)  # type: ignore[arg-type]
+
+
+def _optional(cell: _Cell, variable: str, text: str) -> None:
+    """A line in a cell that disappears when `variable` is empty."""
+    cell.add_paragraph().add_run(f"{{%p if {variable} %}}")
+    _text(cell, text, color=MUTED)
+    cell.add_paragraph().add_run("{%p endif %}")
+
+
+def _control(doc: DocxDocument, tag: str) -> None:
+    """A paragraph holding only a `{%p ... %}` tag: docxtpl removes it entirely."""
+    doc.add_paragraph().add_run(tag)
+
+
+def _spacer(doc: DocxDocument, points: float) -> None:
+    """An empty paragraph of a fixed height (it also keeps Word from merging tables)."""
+    para = doc.add_paragraph()
+    para.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    para.paragraph_format.line_spacing = Pt(points)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    out_dir = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "templates"
+    for path in build_all(out_dir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

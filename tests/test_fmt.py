@@ -1,0 +1,104 @@
+"""Money, dates and amounts in words in en, ru and kk."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from automation import fmt
+
+NBSP = "\u00a0"
+
+
+def plain(text: str) -> str:
+    """CLDR puts no-break and narrow no-break spaces in dates and times."""
+    return text.replace("\u202f", " ").replace(NBSP, " ")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "language", "expected"),
+    [
+        ("1234.50", "USD", "en", "$1,234.50"),
+        ("1234.50", "EUR", "en", "€1,234.50"),
+        ("1234.50", "RUB", "ru", f"1{NBSP}234,50{NBSP}₽"),
+        ("1234.50", "KZT", "kk", f"1{NBSP}234,50{NBSP}₸"),
+        ("1234.50", "usd", "ru", f"1{NBSP}234,50{NBSP}$"),
+        ("1235", "JPY", "en", "¥1,235"),
+        ("-5.00", "USD", "en", "-$5.00"),
+        ("0", "USD", "en", "$0.00"),
+    ],
+)
+def test_format_money(amount: str, currency: str, language: str, expected: str) -> None:
+    assert fmt.format_money(Decimal(amount), currency, language) == expected
+
+
+def test_format_money_has_no_float_noise() -> None:
+    huge = Decimal("12345678901234567.89")
+    assert fmt.format_money(huge, "USD", "en") == "$12,345,678,901,234,567.89"
+    assert fmt.format_money(Decimal("0.1") + Decimal("0.2"), "USD", "en") == "$0.30"
+
+
+def test_format_price_keeps_extra_digits() -> None:
+    assert fmt.format_price(Decimal("0.125"), "USD", "en") == "$0.125"
+    assert fmt.format_price(Decimal("2"), "USD", "en") == "$2.00"
+
+
+@pytest.mark.parametrize(
+    ("language", "long", "short"),
+    [
+        ("en", "April 5, 2026", "Apr 5, 2026"),
+        ("ru", "5 апреля 2026 г.", "5 апр. 2026 г."),
+        ("kk", "2026 ж. 5 сәуір", "2026 ж. 05 сәу."),
+        ("xx", "April 5, 2026", "Apr 5, 2026"),
+    ],
+)
+def test_format_dates(language: str, long: str, short: str) -> None:
+    assert plain(fmt.format_date(date(2026, 4, 5), language)) == long
+    assert plain(fmt.format_short_date(date(2026, 4, 5), language)) == short
+
+
+def test_format_datetime() -> None:
+    moment = datetime(2026, 4, 5, 14, 30)
+    assert plain(fmt.format_datetime(moment, "en")) == "April 5, 2026, 2:30 PM"
+    assert plain(fmt.format_datetime(moment, "ru")) == "5 апреля 2026 г., 14:30"
+    assert plain(fmt.format_datetime(moment, "kk")) == "2026 ж. 5 сәуір, 14:30"
+
+
+def test_locale_for() -> None:
+    assert [fmt.locale_for(x) for x in ("en", "ru", "kk", " RU ", "de")] == [
+        "en_US", "ru_RU", "kk_KZ", "ru_RU", "en_US",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "language", "expected"),
+    [
+        ("1234.50", "USD", "en", "One thousand, two hundred and thirty-four dollars, fifty cents"),
+        ("1234.50", "RUB", "ru", "Одна тысяча двести тридцать четыре рубля, пятьдесят копеек"),
+        ("1234.50", "KZT", "ru", "Одна тысяча двести тридцать четыре тенге, пятьдесят тиынов"),
+        ("1234.50", "KZT", "kk", "Бір мың екі жүз отыз төрт теңге, елу тиын"),
+        # A whole Decimal is units, not cents (num2words reads an int as cents).
+        ("1234", "USD", "en", "One thousand, two hundred and thirty-four dollars, zero cents"),
+        # Currencies num2words does not know in that language fall back to the code.
+        ("1234.50", "EUR", "kk", "Бір мың екі жүз отыз төрт EUR 50/100"),
+        ("1234.05", "CHF", "en", "One thousand, two hundred and thirty-four CHF 05/100"),
+        ("1235", "JPY", "en", "One thousand, two hundred and thirty-five JPY"),
+        ("7.5", "GBP", "ru", "Семь GBP 50/100"),
+    ],
+)
+def test_amount_in_words(amount: str, currency: str, language: str, expected: str) -> None:
+    assert fmt.amount_in_words(Decimal(amount), currency, language) == expected
+
+
+@given(
+    amount=st.decimals(min_value=-10**12, max_value=10**12, places=2, allow_nan=False),
+    currency=st.sampled_from(["USD", "EUR", "RUB", "KZT", "JPY", "GBP", "CHF", "XYZ"]),
+    language=st.sampled_from(["en", "ru", "kk"]),
+)
+def test_amount_in_words_never_raises(amount: Decimal, currency: str, language: str) -> None:
+    words = fmt.amount_in_words(amount, currency, language)
+    assert words and words[0] == words[0].upper()

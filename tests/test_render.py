@@ -1,0 +1,346 @@
+"""Invoice documents: context, file names, the compiled renderer against docxtpl, PDF."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import pickle
+import shutil
+import zipfile
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from docx import Document
+from docxtpl import DocxTemplate
+from hypothesis import given
+from hypothesis import strategies as st
+from lxml import etree
+
+from automation import pdf
+from automation.model import CompanyInfo, InvoiceDocument, InvoiceLine
+from automation.render import (
+    InvoiceRenderer,
+    build_context,
+    invoice_path,
+    safe_filename,
+    sample_document,
+    undeclared_variables,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+TEMPLATE_FILES = sorted(TEMPLATES.glob("invoice*.docx"))
+CURRENCIES = {"en": "USD", "ru": "RUB", "kk": "KZT"}
+HOSTILE = 'Fish & Chips <b>bold</b> {{ total }} {% if x %} "quoted" \'q\' 🎉\x01\x0c end'
+
+
+def plain(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def texts(data: bytes) -> list[str]:
+    """Paragraph and table cell texts of a .docx, in document order."""
+    doc = Document(io.BytesIO(data))
+    found = [p.text for p in doc.paragraphs]
+    for table in doc.tables:
+        for row in table.rows:
+            found.append(" | ".join(cell.text for cell in row.cells))
+    return found
+
+
+def canonical(data: bytes, part: str) -> bytes:
+    """A part's XML in canonical form: same content, whatever the serialiser."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return bytes(etree.tostring(etree.fromstring(archive.read(part)), method="c14n"))
+
+
+def docxtpl_bytes(template: Path, context: dict[str, object]) -> bytes:
+    reference = DocxTemplate(str(template))
+    reference.render(context, autoescape=True)
+    buffer = io.BytesIO()
+    reference.save(buffer)
+    return buffer.getvalue()
+
+
+def hostile_document(language: str) -> InvoiceDocument:
+    doc = sample_document(language, CURRENCIES[language], lines=3)
+    line = replace(doc.lines[0], description=HOSTILE + "\nsecond line\ttabbed")
+    return replace(
+        doc,
+        lines=(line, *doc.lines[1:]),
+        client=replace(doc.client, name='Smith & Sons <"Ltd">', address="{{ x }}\r\n<y>"),
+        company=CompanyInfo(name="A&B {%p endif %}"),  # no bank details, no contacts
+        terms_description="Net 30 & <more>",
+    )
+
+
+def documents(language: str) -> list[InvoiceDocument]:
+    currency = CURRENCIES[language]
+    return [
+        sample_document(language, currency, lines=3),
+        sample_document(language, currency, lines=120),
+        sample_document(language, currency, lines=2, reissue_number=2),
+        hostile_document(language),
+    ]
+
+
+@pytest.fixture(scope="module")
+def renderer() -> InvoiceRenderer:
+    return InvoiceRenderer(TEMPLATES)
+
+
+# -- context -----------------------------------------------------------------
+
+
+def test_context_holds_ready_strings() -> None:
+    ctx = build_context(sample_document("en", lines=2))
+    assert ctx["tax_rate"] == "12%"
+    assert ctx["subtotal"] == "$376.50"
+    assert ctx["total"] == "$421.68"
+    assert ctx["invoice_date"] == "April 5, 2026"
+    assert ctx["client_address_lines"] == ["12 Harbour Road", "Suite 400", "Almaty 050000"]
+    assert ctx["lines"] == [
+        {"date": "Mar 2, 2026", "description": "Bookkeeping, monthly close", "quantity": "1",
+         "unit_price": "$125.50", "amount": "$125.50"},
+        {"date": "Mar 9, 2026", "description": "Payroll for 12 employees", "quantity": "2",
+         "unit_price": "$125.50", "amount": "$251.00"},
+    ]
+    assert ctx["amount_in_words"] == "Four hundred and twenty-one dollars, sixty-eight cents"
+    assert ctx["is_reissue"] is False and ctx["show_paid"] is False
+    assert ctx["has_discount"] is True and ctx["discounted_total"] == "$413.25"
+    assert ctx["company_footer"] == (
+        "Ledgerwise Bookkeeping · billing@ledgerwise.example · +7 727 000 0000 · ledgerwise.example"
+    )
+
+
+def test_context_for_a_reissue_shows_balance_and_drops_expired_discount() -> None:
+    ctx = build_context(sample_document("ru", "RUB", lines=2, reissue_number=2))
+    assert ctx["is_reissue"] is True and ctx["reissue_number"] == 2
+    assert plain(str(ctx["reissue_date"])) == "5 мая 2026 г."
+    assert plain(str(ctx["amount_paid"])) == "100,00 ₽"
+    assert plain(str(ctx["balance_due"])) == "321,68 ₽"
+    assert str(ctx["amount_in_words"]).startswith("Триста двадцать один рубль")
+    assert ctx["has_discount"] is False
+
+
+def test_context_strips_unprintable_characters() -> None:
+    ctx = build_context(hostile_document("en"))
+    description = ctx["lines"][0]["description"]  # type: ignore[index]
+    assert "\x01" not in description and "\x0c" not in description
+    assert "🎉" in description and "{{ total }}" in description
+    assert ctx["client_address"] == "{{ x }}\n<y>"
+    assert ctx["has_bank_details"] is False
+
+
+def test_tax_rate_keeps_fractions_of_a_percent() -> None:
+    doc = replace(sample_document("en"), tax_rate=Decimal("0.125"))
+    assert build_context(doc)["tax_rate"] == "12.5%"
+
+
+# -- file names --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stem", "expected"),
+    [
+        ("INV-2026-0007", "INV-2026-0007"),
+        ("INV-2026-0007-R2", "INV-2026-0007-R2"),
+        ('a/b\\c:d*e?f"g<h>i|j', "a_b_c_d_e_f_g_h_i_j"),
+        ("CON", "_CON"),
+        ("nul.tar", "_nul.tar"),
+        ("com1 ", "_com1"),
+        ("trailing. . ", "trailing"),
+        ("..", "invoice"),
+        ("", "invoice"),
+        ("   ", "invoice"),
+        (".hidden", "_hidden"),
+        ("tab\there\nnew", "tab_here_new"),
+        ("Счёт №7", "Счёт №7"),
+    ],
+)
+def test_safe_filename(stem: str, expected: str) -> None:
+    assert safe_filename(stem) == expected
+
+
+@given(st.text(max_size=400))
+def test_safe_filename_is_always_safe(stem: str) -> None:
+    name = safe_filename(stem)
+    assert name and name == name.strip() and not name.endswith(".")
+    assert not set(name) & set('<>:"/\\|?*') and all(ord(ch) >= 32 for ch in name)
+    assert len(name.encode("utf-8")) <= 151
+    assert name.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}
+
+
+def test_invoice_path() -> None:
+    doc = replace(sample_document(reissue_number=2), invoice_no="INV/2026:7")
+    assert invoice_path(Path("out"), doc) == Path("out/2026/INV_2026_7-R2.docx")
+
+
+# -- templates ---------------------------------------------------------------
+
+
+def test_bundled_templates_exist() -> None:
+    names = [p.name for p in TEMPLATE_FILES]
+    assert names == ["invoice.docx", "invoice.kk.docx", "invoice.ru.docx"]
+
+
+@pytest.mark.parametrize("template", TEMPLATE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("reissue", [0, 1])
+def test_templates_use_only_context_variables(template: Path, reissue: int) -> None:
+    context = build_context(sample_document(reissue_number=reissue))
+    assert undeclared_variables(template, context) == set()
+
+
+def test_templates_match_the_build_script(tmp_path: Path) -> None:
+    script = ROOT / "scripts" / "build_templates.py"
+    spec = importlib.util.spec_from_file_location("build_templates", script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for built in module.build_all(tmp_path):
+        with zipfile.ZipFile(built) as new, zipfile.ZipFile(TEMPLATES / built.name) as old:
+            for name in ("word/document.xml", "word/footer1.xml", "word/styles.xml"):
+                assert new.read(name) == old.read(name), f"rebuild templates: {built.name} {name}"
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_fast_rendering_gives_docxtpl_text(renderer: InvoiceRenderer, language: str) -> None:
+    template = renderer.template_path(language)
+    for doc in documents(language):
+        context = build_context(doc)
+        fast = renderer.render_bytes(doc)
+        reference = docxtpl_bytes(template, context)
+        assert texts(fast) == texts(reference)
+        for part in ("word/document.xml", "word/footer1.xml"):
+            assert canonical(fast, part) == canonical(reference, part)
+        footer = Document(io.BytesIO(fast)).sections[0].footer.paragraphs
+        assert footer[1].text.startswith(doc.invoice_no)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", ["INVOICE", "Northwind Traders LLC", "$421.68", "April 5, 2026",
+                "Four hundred and twenty-one dollars, sixty-eight cents",
+                "Please quote INV-2026-0007 as the payment reference."]),
+        ("ru", ["СЧЁТ НА ОПЛАТУ", "Northwind Traders LLC", "421,68 ₽", "5 апреля 2026 г.",
+                "Четыреста двадцать один рубль, шестьдесят восемь копеек", "Благодарим"]),
+        ("kk", ["ТӨЛЕМ ШОТЫ", "Northwind Traders LLC", "421,68 ₸", "2026 ж. 5 сәуір",
+                "Төрт жүз жиырма бір теңге, алпыс сегіз тиын", "рахмет"]),
+    ],
+)
+def test_each_language_renders_its_text(
+    renderer: InvoiceRenderer, tmp_path: Path, language: str, expected: list[str]
+) -> None:
+    doc = sample_document(language, CURRENCIES[language], lines=2)
+    path = renderer.render(doc, tmp_path)
+    assert path == tmp_path / "2026" / "INV-2026-0007.docx"
+    text = plain("\n".join(texts(path.read_bytes())))
+    for fragment in expected:
+        assert fragment in text
+    assert "{{" not in text and "{%" not in text and "REISSUED" not in text
+
+
+def test_reissue_banner(renderer: InvoiceRenderer) -> None:
+    text = "\n".join(texts(renderer.render_bytes(sample_document(reissue_number=3))))
+    assert "REISSUED — reminder 3" in text
+    assert "Original invoice date: April 5, 2026" in text and "Reissued on: May 5, 2026" in text
+    assert "Amount already paid: $100.00" in text and "Outstanding balance: $883.92" in text
+
+
+def test_hostile_text_renders_literally(renderer: InvoiceRenderer) -> None:
+    text = "\n".join(texts(renderer.render_bytes(hostile_document("en"))))
+    assert 'Fish & Chips <b>bold</b> {{ total }} {% if x %} "quoted" \'q\' 🎉 end' in text
+    assert "second line\ttabbed" in text
+    assert 'Smith & Sons <"Ltd">' in text and "A&B {%p endif %}" in text
+
+
+def test_render_overwrites_atomically(renderer: InvoiceRenderer, tmp_path: Path) -> None:
+    doc = sample_document()
+    first = renderer.render(doc, tmp_path)
+    second = renderer.render(replace(doc, client=replace(doc.client, name="Renamed Ltd")), tmp_path)
+    assert first == second
+    assert "Renamed Ltd" in "\n".join(texts(second.read_bytes()))
+    assert [p.name for p in second.parent.iterdir()] == ["INV-2026-0007.docx"]
+    assert zipfile.ZipFile(second).testzip() is None
+
+
+def test_missing_language_falls_back_to_english(tmp_path: Path) -> None:
+    shutil.copy(TEMPLATES / "invoice.docx", tmp_path / "invoice.docx")
+    renderer = InvoiceRenderer(tmp_path)
+    data = renderer.render_bytes(sample_document("kk", "KZT"))
+    assert "INVOICE" in texts(data)[-1] or "INVOICE" in "\n".join(texts(data))
+
+
+def test_templated_properties_are_rendered_by_docxtpl(tmp_path: Path) -> None:
+    template = Document(str(TEMPLATES / "invoice.docx"))
+    template.core_properties.title = "Invoice {{ invoice_no }}"
+    template.save(str(tmp_path / "invoice.docx"))
+    data = InvoiceRenderer(tmp_path).render_bytes(sample_document())
+    assert Document(io.BytesIO(data)).core_properties.title == "Invoice INV-2026-0007"
+
+
+def test_render_many_in_processes_keeps_order(tmp_path: Path) -> None:
+    docs = [
+        replace(sample_document(lang, CURRENCIES[lang], lines=2), invoice_no=f"INV-2026-{i:04d}")
+        for i, lang in enumerate(["en", "ru", "kk"] * 15)
+    ]
+    paths = InvoiceRenderer(TEMPLATES).render_many(docs, tmp_path, workers=2)
+    assert [p.name for p in paths] == [f"INV-2026-{i:04d}.docx" for i in range(45)]
+    assert "Төлеуші".upper() in "\n".join(texts(paths[2].read_bytes()))
+
+
+def test_render_many_in_process_for_few(tmp_path: Path) -> None:
+    docs = [sample_document(), sample_document(reissue_number=1)]
+    paths = InvoiceRenderer(TEMPLATES).render_many(docs, tmp_path)
+    assert [p.name for p in paths] == ["INV-2026-0007.docx", "INV-2026-0007-R1.docx"]
+
+
+def test_lines_table_holds_every_line(renderer: InvoiceRenderer) -> None:
+    doc = sample_document(lines=120)
+    tables = Document(io.BytesIO(renderer.render_bytes(doc))).tables
+    items = next(t for t in tables if t.rows[0].cells[1].text == "Description")
+    assert len(items.rows) == 121
+    line: InvoiceLine = doc.lines[-1]
+    assert items.rows[-1].cells[1].text == line.description
+
+
+# -- PDF ---------------------------------------------------------------------
+
+
+needs_soffice = pytest.mark.skipif(
+    pdf.soffice_path() is None and not os.environ.get("CI"),
+    reason="LibreOffice is not installed (required when CI is set)",
+)
+
+
+@needs_soffice
+def test_convert_to_pdf(renderer: InvoiceRenderer, tmp_path: Path) -> None:
+    docx = [
+        renderer.render(sample_document("ru", "RUB"), tmp_path / "docs"),
+        renderer.render(sample_document(reissue_number=1), tmp_path / "docs"),
+    ]
+    pdfs = pdf.convert_to_pdf(docx, tmp_path / "pdf", timeout=120)
+    assert [p.name for p in pdfs] == ["INV-2026-0007.pdf", "INV-2026-0007-R1.pdf"]
+    for path in pdfs:
+        assert path.read_bytes().startswith(b"%PDF")
+
+
+def test_missing_soffice_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(pdf, "soffice_path", lambda: None)
+    with pytest.raises(pdf.PdfError, match='libreoffice-writer-nogui.*attach = "docx"'):
+        pdf.convert_to_pdf([tmp_path / "x.docx"], tmp_path)
+    assert pdf.convert_to_pdf([], tmp_path) == []
+
+
+def test_renderer_pickles_without_its_compiled_templates(renderer: InvoiceRenderer) -> None:
+    # Spawned pool workers (Windows, macOS) receive the renderer pickled.
+    renderer.render_bytes(sample_document())
+    clone = pickle.loads(pickle.dumps(renderer))
+    assert clone.template_dir == renderer.template_dir
+    assert texts(clone.render_bytes(sample_document())) == texts(
+        renderer.render_bytes(sample_document())
+    )
