@@ -1,0 +1,516 @@
+"""automation.mail against real aiosmtpd servers on 127.0.0.1: bytes on the wire, not mocks."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import jinja2
+import jinja2.meta
+import pytest
+from smtp_servers import Recorder, make_test_ca, password_checker, running_server
+
+from automation.config import LANGUAGES, EmailConfig
+from automation.mail import (
+    CONTEXT_KEYS,
+    TEMPLATE_DIR,
+    TEMPLATE_KINDS,
+    AddressError,
+    BuiltMessage,
+    MailError,
+    MailLoginError,
+    OutboxSender,
+    OutgoingMail,
+    SmtpSender,
+    build_message,
+    make_message_id,
+    open_sender,
+    parse_addresses,
+    render_email,
+    smtp_password,
+)
+from automation.model import CompanyInfo
+
+pytestmark = pytest.mark.timeout(30)
+
+COMPANY = CompanyInfo(name="Acme & Sons", email="billing@acme.test", phone="+7 701 000 0000")
+HOSTILE = "Tom & Jerry <b>bold</b> {{ 7*7 }} {% raw %} 🚀"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+SECRET = "correct horse battery staple"
+CONTEXT = {
+    "client_name": HOSTILE,
+    "invoice_no": "INV-2026-0007",
+    "invoice_date": "2026-03-01",
+    "due_date": "2026-03-31",
+    "total": "1,200.00 USD",
+    "amount_paid": "1,000.00 USD",
+    "balance": "200.00 USD",
+    "excess": "15.00 USD",
+    "company_name": "Acme & Sons",
+    "company_email": "billing@acme.test",
+    "company_phone": "+7 701 000 0000",
+    "reissue_number": "2",
+    "original_date": "2026-02-01",
+    "reissue_date": "2026-04-07",
+    "discount_text": "",
+}
+
+
+def smtp_config(port: int, **changes: object) -> EmailConfig:
+    base = EmailConfig(
+        mode="smtp",
+        host="127.0.0.1",
+        port=port,
+        security="none",
+        sender="billing@acme.test",
+        timeout=5.0,
+        max_retries=2,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def outgoing(number: int = 1, cfg: EmailConfig | None = None, **changes: object) -> OutgoingMail:
+    mail = OutgoingMail(
+        kind="invoice",
+        invoice_no=f"INV-2026-{number:04d}",
+        to=("client@example.com",),
+        cc=(),
+        subject=f"Invoice INV-2026-{number:04d}",
+        text=f"Plain text body {number}\n",
+        html=f"<p>HTML body {number}</p>",
+        attachments=(),
+        message_id=make_message_id(cfg or EmailConfig(sender="billing@acme.test"), COMPANY),
+        date=datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+    )
+    return replace(mail, **changes)  # type: ignore[arg-type]
+
+
+def parse(raw: bytes) -> EmailMessage:
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def sender(cfg: EmailConfig) -> SmtpSender:
+    return SmtpSender(cfg, retry_delay=0.01)
+
+
+# -- addresses, ids, headers --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "valid", "invalid"),
+    [
+        ("a@example.com; b@example.org", ("a@example.com", "b@example.org"), ()),
+        ("a@example.com,b@example.org,", ("a@example.com", "b@example.org"), ()),
+        ("  ;  ,  ", (), ()),
+        ("Ann Lee <ann@example.com>", ("ann@example.com",), ()),
+        ("ann@example.com; ANN@example.com", ("ann@example.com",), ()),
+        ("not-an-address; x@y", (), ("not-an-address", "x@y")),
+        ("a@example.com b@example.com", (), ("a@example.com b@example.com",)),
+        ("a@example.com\r\nBcc: evil@example.net", (), ("a@example.com\r\nBcc: evil@example.net",)),
+    ],
+)
+def test_parse_addresses(text: str, valid: tuple[str, ...], invalid: tuple[str, ...]) -> None:
+    assert parse_addresses(text) == (valid, invalid)
+
+
+def test_message_ids_are_unique_and_in_the_sender_domain() -> None:
+    cfg = EmailConfig(sender="billing@acme.test")
+    ids = {make_message_id(cfg, COMPANY) for _ in range(200)}
+    assert len(ids) == 200
+    assert all(re.fullmatch(r"<[^@<>]+@acme\.test>", i) for i in ids)
+
+
+def test_built_message_headers_and_envelope() -> None:
+    cfg = EmailConfig(
+        sender="billing@acme.test", reply_to="office@acme.test", bcc="archive@acme.test"
+    )
+    first = outgoing(1)
+    mail = replace(
+        outgoing(1, kind="reissue"), cc=("boss@example.com",), in_reply_to=first.message_id
+    )
+    built = build_message(mail, cfg, COMPANY)
+    msg = parse(built.raw)
+    assert msg["From"].addresses[0].display_name == "Acme & Sons"
+    assert msg["From"].addresses[0].addr_spec == "billing@acme.test"
+    assert str(msg["Reply-To"]) == "office@acme.test"
+    assert str(msg["To"]) == "client@example.com"
+    assert str(msg["Cc"]) == "boss@example.com"
+    assert msg["Bcc"] is None and b"archive@acme.test" not in built.raw
+    assert msg["Message-ID"] == mail.message_id == built.message_id
+    assert "yagmail" not in built.raw.decode()
+    assert msg["In-Reply-To"] == msg["References"] == first.message_id
+    assert msg["Date"].datetime == mail.date
+    assert built.envelope_from == "billing@acme.test"
+    assert built.recipients == ("client@example.com", "boss@example.com", "archive@acme.test")
+    assert b"\r\n" in built.raw and b"\n" not in built.raw.replace(b"\r\n", b"")
+
+
+def test_text_and_html_alternatives_keep_hostile_text_literally() -> None:
+    mail = outgoing(text=HOSTILE + "\nline two\n", html="<p>Tom &amp; Jerry</p>")
+    msg = parse(build_message(mail, EmailConfig(sender="billing@acme.test"), COMPANY).raw)
+    body = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert body is not None and html is not None
+    assert body.get_content() == HOSTILE + "\nline two\n"
+    assert html.get_content() == "<p>Tom &amp; Jerry</p>"
+    assert list(msg.iter_attachments()) == []
+
+
+def test_a_body_that_names_a_file_is_not_attached(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not send me")
+    mail = outgoing(text=str(secret), html=str(secret), subject=str(secret))
+    raw = build_message(mail, EmailConfig(sender="billing@acme.test"), COMPANY).raw
+    msg = parse(raw)
+    assert list(msg.iter_attachments()) == []
+    assert b"do not send me" not in raw
+    body = msg.get_body(("plain",))
+    assert body is not None and body.get_content() == str(secret)
+
+
+def test_attachments_by_path_with_types_names_and_bytes(tmp_path: Path) -> None:
+    docx = tmp_path / "Счёт INV-2026-0001.docx"
+    pdf = tmp_path / "INV-2026-0001.pdf"
+    docx.write_bytes(b"PK\x03\x04 pretend docx " + bytes(range(256)))
+    pdf.write_bytes(b"%PDF-1.7 pretend pdf")
+    mail = outgoing(attachments=(docx, pdf))
+    msg = parse(build_message(mail, EmailConfig(sender="billing@acme.test"), COMPANY).raw)
+    parts = list(msg.iter_attachments())
+    assert [p.get_content_type() for p in parts] == [DOCX_TYPE, "application/pdf"]
+    assert [p.get_filename() for p in parts] == [docx.name, pdf.name]
+    assert [p.get_content_disposition() for p in parts] == ["attachment", "attachment"]
+    assert [p.get_content() for p in parts] == [docx.read_bytes(), pdf.read_bytes()]
+
+
+def test_attachment_must_be_an_existing_path(tmp_path: Path) -> None:
+    cfg = EmailConfig(sender="billing@acme.test")
+    with pytest.raises(MailError, match="does not exist"):
+        build_message(outgoing(attachments=(tmp_path / "gone.pdf",)), cfg, COMPANY)
+    with pytest.raises(MailError, match="must be a Path"):
+        build_message(outgoing(attachments=(str(tmp_path),)), cfg, COMPANY)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"subject": "Invoice\r\nBcc: evil@example.net"}, MailError),
+        ({"subject": "Invoice\nX-Evil: 1"}, MailError),
+        ({"to": ("client@example.com\r\nBcc: evil@example.net",)}, AddressError),
+        ({"cc": ("bad address",)}, AddressError),
+        ({"to": ()}, AddressError),
+        ({"message_id": "<a@b>\r\nX-Evil: 1"}, MailError),
+        ({"in_reply_to": "no-brackets"}, MailError),
+        ({"kind": "spam"}, MailError),
+    ],
+)
+def test_unsafe_headers_are_refused(changes: dict[str, object], error: type[Exception]) -> None:
+    mail = replace(outgoing(), **changes)  # type: ignore[arg-type]
+    with pytest.raises(error):
+        build_message(mail, EmailConfig(sender="billing@acme.test"), COMPANY)
+
+
+def test_unsafe_config_values_are_refused() -> None:
+    mail = outgoing()
+    with pytest.raises(MailError):
+        build_message(mail, EmailConfig(sender="billing@acme.test", from_name="A\r\nB"), COMPANY)
+    with pytest.raises(AddressError):
+        build_message(mail, EmailConfig(sender="billing@acme.test", bcc="x\n@y.z"), COMPANY)
+    with pytest.raises(AddressError, match="no sender"):
+        build_message(mail, EmailConfig(), CompanyInfo())
+
+
+def test_redirect_to_replaces_every_recipient_and_marks_the_subject() -> None:
+    cfg = EmailConfig(
+        sender="billing@acme.test", bcc="archive@acme.test", redirect_to="qa@acme.test"
+    )
+    mail = outgoing(cc=("boss@example.com",))
+    built = build_message(mail, cfg, COMPANY)
+    msg = parse(built.raw)
+    assert built.recipients == ("qa@acme.test",)
+    assert str(msg["To"]) == "qa@acme.test" and msg["Cc"] is None
+    assert msg["Subject"] == (
+        "[TEST for client@example.com, boss@example.com] Invoice INV-2026-0001"
+    )
+
+
+# -- templates ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", TEMPLATE_KINDS)
+def test_render_every_kind_and_language(kind: str, language: str) -> None:
+    subject, text, html = render_email(kind, language, CONTEXT)
+    assert subject and "\n" not in subject and "INV-2026-0007" in subject
+    assert "INV-2026-0007" in text and "INV-2026-0007" in html
+    needed = {
+        "invoice": ("total", "due_date"),
+        "reissue": ("original_date", "balance", "due_date", "reissue_date"),
+        "underpaid": ("amount_paid", "balance"),
+        "overpaid": ("excess",),
+        "thanks": ("amount_paid",),
+    }[kind]
+    for key in needed:
+        assert CONTEXT[key] in text, key
+    assert HOSTILE in text and "{{" not in text.replace(HOSTILE, "")
+    assert "Tom &amp; Jerry &lt;b&gt;bold&lt;/b&gt; {{ 7*7 }} {% raw %} 🚀" in html
+    assert "<b>bold" not in html
+    if language != "en":
+        assert subject != render_email(kind, "en", CONTEXT)[0]
+
+
+def test_templates_use_only_known_context_keys() -> None:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR))
+    for path in TEMPLATE_DIR.rglob("*.*"):
+        source = path.read_text(encoding="utf-8")
+        used = jinja2.meta.find_undeclared_variables(env.parse(source))
+        assert used <= CONTEXT_KEYS, (path, used - CONTEXT_KEYS)
+
+
+def test_discount_text_and_phone_are_optional() -> None:
+    with_discount = dict(CONTEXT, discount_text="2% off if paid by 2026-03-11.")
+    assert "2% off" in render_email("invoice", "en", with_discount)[1]
+    no_phone = dict(CONTEXT, company_phone="")
+    subject, text, html = render_email("invoice", "kk", no_phone)
+    assert "+7 701" not in text and "+7 701" not in html
+
+
+def test_render_falls_back_to_english_and_reports_problems(tmp_path: Path) -> None:
+    assert render_email("thanks", "de", CONTEXT) == render_email("thanks", "en", CONTEXT)
+    assert render_email("thanks", "../en", CONTEXT) == render_email("thanks", "en", CONTEXT)
+    with pytest.raises(MailError, match="needs a value"):
+        render_email("thanks", "ru", {"invoice_no": "INV-1"})
+    with pytest.raises(MailError, match="no email templates"):
+        render_email("report", "en", CONTEXT)
+    with pytest.raises(MailError, match="missing"):
+        render_email("thanks", "en", CONTEXT, template_dir=tmp_path)
+
+
+# -- outbox and sender choice ---------------------------------------------------------
+
+
+def test_outbox_writes_one_eml_per_message_id(tmp_path: Path) -> None:
+    cfg = EmailConfig(sender="billing@acme.test")
+    first = build_message(outgoing(1), cfg, COMPANY)
+    again = build_message(replace(outgoing(1), message_id=first.message_id), cfg, COMPANY)
+    other = build_message(outgoing(2, kind="thanks"), cfg, COMPANY)
+    with OutboxSender(tmp_path / "out") as outbox:
+        results = [outbox.send(m) for m in (first, again, other)]
+    assert {r.status for r in results} == {"sent"}
+    files = sorted((tmp_path / "out").iterdir())
+    assert len(files) == 2
+    assert files[0].name.startswith("INV-2026-0001-invoice-")
+    assert files[1].name.startswith("INV-2026-0002-thanks-")
+    assert files[0].read_bytes() == again.raw
+
+
+def test_open_sender_picks_outbox_or_smtp(tmp_path: Path) -> None:
+    cfg = EmailConfig(sender="billing@acme.test")
+    assert isinstance(open_sender(cfg, COMPANY), OutboxSender)
+    smtp = replace(cfg, mode="smtp")
+    assert isinstance(open_sender(smtp, COMPANY), SmtpSender)
+    chosen = open_sender(smtp, COMPANY, outbox_dir=tmp_path)
+    assert isinstance(chosen, OutboxSender) and chosen.folder == tmp_path
+    with pytest.raises(AddressError):
+        open_sender(EmailConfig(), CompanyInfo())
+
+
+def test_smtp_password_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = EmailConfig(username="me", password_env="TEST_MAIL_PASSWORD")
+    monkeypatch.setenv("TEST_MAIL_PASSWORD", SECRET)
+    assert smtp_password(cfg) == SECRET
+    monkeypatch.delenv("TEST_MAIL_PASSWORD")
+    with pytest.raises(MailLoginError, match="TEST_MAIL_PASSWORD"):
+        smtp_password(cfg)
+    monkeypatch.setitem(sys.modules, "keyring", None)
+    with pytest.raises(MailLoginError, match="keyring package is not installed"):
+        smtp_password(replace(cfg, use_keyring=True))
+
+
+# -- real SMTP ----------------------------------------------------------------------
+
+
+def test_batch_over_one_connection_without_auth() -> None:
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        cfg = smtp_config(port, bcc="archive@acme.test")
+        first = outgoing(1, cfg)
+        mails = [
+            first,
+            replace(outgoing(2, cfg), cc=("boss@example.com",)),
+            replace(outgoing(1, cfg, kind="reissue"), in_reply_to=first.message_id),
+        ]
+        built = [build_message(m, cfg, COMPANY) for m in mails]
+        with sender(cfg) as smtp:
+            results = [smtp.send(b) for b in built]
+    assert [r.status for r in results] == ["sent"] * 3
+    assert len(recorder.sessions) == 1
+    assert len(set(recorder.message_ids)) == 3
+    assert [r.data for r in recorder.received] == [b.raw for b in built]
+    got = recorder.received
+    assert got[0].mail_from == "billing@acme.test"
+    assert got[1].rcpt_tos == ["client@example.com", "boss@example.com", "archive@acme.test"]
+    assert str(got[1].message["Cc"]) == "boss@example.com"
+    assert all(r.message["Bcc"] is None for r in got)
+    assert got[2].message["In-Reply-To"] == got[2].message["References"] == first.message_id
+
+
+def test_auth_with_the_right_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_MAIL_PASSWORD", SECRET)
+    recorder = Recorder()
+    checker = password_checker("me", SECRET)
+    with running_server(recorder, authenticator=checker, auth_require_tls=False) as port:
+        cfg = smtp_config(port, username="me", password_env="TEST_MAIL_PASSWORD")
+        with sender(cfg) as smtp:
+            result = smtp.send(build_message(outgoing(1, cfg), cfg, COMPANY))
+    assert result.status == "sent" and len(recorder.received) == 1
+
+
+def test_a_wrong_password_fails_at_enter_without_leaking_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_MAIL_PASSWORD", "wrong " + SECRET[::-1])
+    recorder = Recorder()
+    checker = password_checker("me", SECRET)
+    with running_server(recorder, authenticator=checker, auth_require_tls=False) as port:
+        cfg = smtp_config(port, username="me", password_env="TEST_MAIL_PASSWORD")
+        with pytest.raises(MailLoginError) as caught, sender(cfg):
+            pytest.fail("entered despite a wrong password")
+    assert "refused the login for me" in str(caught.value)
+    assert SECRET[::-1] not in str(caught.value) and caught.value.__cause__ is None
+    assert recorder.received == [] and recorder.mail_commands == 0
+
+
+def test_starttls_with_auth_and_a_private_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_MAIL_PASSWORD", SECRET)
+    ca = make_test_ca(tmp_path)
+    recorder = Recorder()
+    with running_server(
+        recorder,
+        tls_context=ca.server_context,
+        require_starttls=True,
+        authenticator=password_checker("me", SECRET),
+    ) as port:
+        cfg = smtp_config(
+            port, security="starttls", ca_file=str(ca.ca_file), username="me",
+            password_env="TEST_MAIL_PASSWORD",
+        )  # fmt: skip
+        with sender(cfg) as smtp:
+            result = smtp.send(build_message(outgoing(1, cfg), cfg, COMPANY))
+        with pytest.raises(MailLoginError, match="certificate"), sender(replace(cfg, ca_file="")):
+            pass
+    assert result.status == "sent" and len(recorder.received) == 1
+
+
+def test_implicit_tls_with_a_private_ca(tmp_path: Path) -> None:
+    ca = make_test_ca(tmp_path)
+    recorder = Recorder()
+    with running_server(recorder, ssl_context=ca.server_context) as port:
+        cfg = smtp_config(port, security="ssl", ca_file=str(ca.ca_file))
+        with sender(cfg) as smtp:
+            results = [smtp.send(build_message(outgoing(n, cfg), cfg, COMPANY)) for n in (1, 2)]
+    assert [r.status for r in results] == ["sent", "sent"]
+    assert len(recorder.sessions) == 1 and len(recorder.received) == 2
+
+
+def test_partial_refusal_is_reported_with_the_server_reply() -> None:
+    recorder = Recorder(refuse=frozenset({"nobody@example.com"}))
+    with running_server(recorder) as port:
+        cfg = smtp_config(port)
+        both = outgoing(1, cfg, to=("client@example.com", "nobody@example.com"))
+        only_bad = outgoing(2, cfg, to=("nobody@example.com",))
+        with sender(cfg) as smtp:
+            partial = smtp.send(build_message(both, cfg, COMPANY))
+            refused = smtp.send(build_message(only_bad, cfg, COMPANY))
+    assert partial.status == "refused" and partial.refused == ("nobody@example.com",)
+    assert "550 5.1.1" in partial.reply and "no such mailbox" in partial.reply
+    assert refused.status == "refused" and refused.refused == ("nobody@example.com",)
+    assert [r.rcpt_tos for r in recorder.received] == [["client@example.com"]]
+    assert recorder.mail_commands == 2  # a permanent refusal is not retried
+
+
+def test_a_dropped_connection_is_reopened_and_nothing_is_sent_twice() -> None:
+    recorder = Recorder(close_after=frozenset({2}))
+    with running_server(recorder) as port:
+        cfg = smtp_config(port)
+        built = [build_message(outgoing(n, cfg), cfg, COMPANY) for n in range(1, 6)]
+        with sender(cfg) as smtp:
+            results = [smtp.send(b) for b in built]
+    assert [r.status for r in results] == ["sent"] * 5
+    assert recorder.message_ids == [b.message_id for b in built]
+    assert len(recorder.sessions) == 2
+
+
+def test_a_connection_lost_after_the_data_is_not_resent() -> None:
+    recorder = Recorder(vanish_on=frozenset({1}))
+    with running_server(recorder) as port:
+        cfg = smtp_config(port)
+        built = [build_message(outgoing(n, cfg), cfg, COMPANY) for n in (1, 2)]
+        with sender(cfg) as smtp:
+            results = [smtp.send(b) for b in built]
+    assert [r.status for r in results] == ["temporary", "sent"]
+    assert "not resent" in results[0].reply
+    assert recorder.message_ids == [b.message_id for b in built]
+
+
+def test_421_is_retried_then_reported_temporary() -> None:
+    recorder = Recorder(busy_times=100)
+    with running_server(recorder) as port:
+        cfg = smtp_config(port, max_retries=2)
+        with sender(cfg) as smtp:
+            result = smtp.send(build_message(outgoing(1, cfg), cfg, COMPANY))
+    assert result.status == "temporary" and result.reply.startswith("421 4.3.2")
+    assert recorder.mail_commands == 3 and recorder.received == []
+
+
+def test_421_once_then_accepted_is_sent_once() -> None:
+    recorder = Recorder(busy_times=1)
+    with running_server(recorder) as port:
+        cfg = smtp_config(port)
+        built = build_message(outgoing(1, cfg), cfg, COMPANY)
+        with sender(cfg) as smtp:
+            result = smtp.send(built)
+            resend = smtp.send(built)  # the ledger's resend: identical bytes, same Message-ID
+    assert result.status == resend.status == "sent"
+    assert [r.data for r in recorder.received] == [built.raw, built.raw]
+
+
+def test_starttls_required_but_not_offered_is_a_login_error() -> None:
+    with running_server(Recorder()) as port:
+        cfg = smtp_config(port, security="starttls")
+        with pytest.raises(MailLoginError, match="STARTTLS"), sender(cfg):
+            pass
+
+
+def test_a_text_only_message_has_no_html_part() -> None:
+    msg = parse(build_message(outgoing(html=""), EmailConfig(sender="b@acme.test"), COMPANY).raw)
+    assert [p.get_content_type() for p in msg.walk()][-1] == "text/plain"
+    assert msg.get_body(("html",)) is None
+
+
+def test_unencrypted_smtp_is_refused_for_a_remote_host() -> None:
+    cfg = smtp_config(2525, host="mail.example.com")
+    with pytest.raises(MailLoginError, match="unencrypted"), sender(cfg):
+        pass
+
+
+def test_an_unreachable_server_is_a_login_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(MailLoginError, match="cannot connect"), sender(smtp_config(port)):
+        pass
+
+
+def test_built_message_is_plain_data() -> None:
+    built = build_message(outgoing(), EmailConfig(sender="billing@acme.test"), COMPANY)
+    assert BuiltMessage(built.message_id, built.envelope_from, built.recipients, built.raw) == built
