@@ -62,6 +62,7 @@ KIND_WORDS = {
 }
 
 log = logging.getLogger("automation")
+log.addHandler(logging.NullHandler())  # the run log file is the only place logs go
 
 
 def _date(text: str) -> date:
@@ -135,8 +136,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         console.print(table)
     else:
         console.print("Nothing to send this week.")
-    for currency, amount in sorted(summary.outstanding.items()):
-        console.print(f"Outstanding {currency}: {amount:,}")
+    for currency, outstanding in sorted(summary.outstanding.items()):
+        console.print(f"Outstanding {currency}: {outstanding:,}")
     if summary.errors:
         console.print(f"[bold]{len(summary.errors)} rows need attention:[/bold]")
         for error in summary.errors:
@@ -149,7 +150,7 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
 
 def _progress_factory(console: Console) -> tuple[AbstractContextManager[object], Callable]:
     if not console.is_terminal:
-        return nullcontext(), lambda label, total: (lambda: None)
+        return nullcontext(), lambda label, total: lambda: None
     progress = Progress(console=console, transient=True)
 
     def factory(label: str, total: int) -> Callable[[], None]:
@@ -245,9 +246,12 @@ def command_init(args: argparse.Namespace, console: Console) -> int:
     console.print(f"Created {len(created)} files in {args.directory}:", markup=False)
     for path in created:
         console.print(f"  {path}", markup=False, highlight=False)
-    console.print("Next: fill in billing.toml and the workbook, then "
-                  f"python run_billing.py --workbook {Path(args.directory) / 'service_log.xlsx'} "
-                  "--dry-run", markup=False)
+    console.print(
+        "Next: fill in billing.toml and the workbook, then "
+        f"python run_billing.py --workbook {Path(args.directory) / 'service_log.xlsx'} "
+        "--dry-run",
+        markup=False,
+    )
     return EXIT_OK
 
 
@@ -256,8 +260,12 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
 
     _config, workbook = resolve(args)
     script = REPO / "run_billing.py"
-    console.print(schedule_text(sys.executable, script, workbook.resolve().parent),
-                  markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        schedule_text(sys.executable, script, workbook.resolve().parent),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     return EXIT_OK
 
 
@@ -275,7 +283,9 @@ def command_demo(args: argparse.Namespace, console: Console) -> int:
     code = command_run(args, console)
     console.print(
         f"Open {DEMO_DIR / 'invoices'} for the invoices, {DEMO_DIR / 'outbox'} for the emails "
-        f"and {args.workbook} for the updated workbook.", markup=False, highlight=False,
+        f"and {args.workbook} for the updated workbook.",
+        markup=False,
+        highlight=False,
     )
     return code
 
@@ -303,12 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("Stopped. What was sent is recorded; the next run finishes the rest.")
         return EXIT_ATTENTION
-    except Exception as exc:  # the bookkeeper never sees a traceback
-        log.error("unexpected error\n%s", traceback.format_exc())
+    except Exception as exc:  # the bookkeeper never sees a traceback (it is in the run log)
         console.print(
             f"The run stopped on an unexpected problem: {exc!r}. What was sent is recorded, "
             "and the next run finishes the rest. Details are in .billing/logs/.",
-            markup=False, highlight=False,
+            markup=False,
+            highlight=False,
         )
         return EXIT_ATTENTION
 

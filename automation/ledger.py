@@ -181,7 +181,7 @@ def number_pattern(number_format: str) -> re.Pattern[str]:
         if name == "year":
             pattern += r"(?P<year>\d{4})"
         elif name == "month":
-            pattern += r"\d{1,2}"
+            pattern += r"(?P<month>\d{1,2})"
         elif name == "seq":
             pattern += r"(?P<seq>\d+)"
         elif name is not None:
@@ -246,13 +246,23 @@ class Ledger:
         )
 
     # -- numbers ------------------------------------------------------------
-    def allocate_number(self, number_format: str, invoice_date: date, floor: int = 0) -> str:
-        """The next number, never reused: call inside a transaction."""
+    @staticmethod
+    def _scope(number_format: str, invoice_date: date) -> str:
         scope = str(invoice_date.year) if "{year" in number_format else "all"
         if "{month" in number_format:
             scope += f"-{invoice_date.month:02d}"
+        return scope
+
+    def seq_for(self, number_format: str, invoice_date: date) -> int:
+        """The last sequence number used in this numbering scope (0 if none)."""
+        scope = self._scope(number_format, invoice_date)
         row = self.conn.execute("SELECT seq FROM counters WHERE scope = ?", (scope,)).fetchone()
-        seq = max(row[0] if row else 0, floor) + 1
+        return int(row[0]) if row else 0
+
+    def allocate_number(self, number_format: str, invoice_date: date, floor: int = 0) -> str:
+        """The next number, never reused: call inside a transaction."""
+        scope = self._scope(number_format, invoice_date)
+        seq = max(self.seq_for(number_format, invoice_date), floor) + 1
         self.conn.execute(
             "INSERT INTO counters (scope, seq) VALUES (?, ?) "
             "ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq",
@@ -353,10 +363,6 @@ class Ledger:
             ):
                 result.setdefault(fp, []).append((number, row))
         return result
-
-    def max_seq_seen(self) -> int:
-        row = self.conn.execute("SELECT MAX(seq) FROM counters").fetchone()
-        return int(row[0] or 0)
 
     # -- messages -----------------------------------------------------------
     def plan_message(

@@ -133,11 +133,14 @@ class SendResult:
         (try again next run).
       reply: the server's words, for the Note column.
       refused: the recipients the server refused.
+      maybe_delivered: the connection died after the message was handed over,
+        so it may have arrived: resend it only byte for byte identical.
     """
 
     status: str
     reply: str = ""
     refused: tuple[str, ...] = ()
+    maybe_delivered: bool = False
 
 
 # -- addresses and headers ---------------------------------------------------------
@@ -530,6 +533,7 @@ class SmtpSender:
                 TEMPORARY,
                 f"connection lost after the message was handed over ({_describe(exc)}); "
                 "not resent now in case it arrived",
+                maybe_delivered=True,
             )
         return f"connection lost ({_describe(exc)})"
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import cells
 from .config import Config
+from .faults import checkpoint
 from .fmt import format_date, format_money
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage, fingerprint
 from .mail import (
@@ -793,19 +794,26 @@ def _real_run(
     if drafts or followups or pending:
         try:
             sender = stack.enter_context(
-                open_sender(config.email, config.company, request.outbox and paths.outbox)
+                open_sender(
+                    config.email,
+                    config.company,
+                    paths.outbox if request.outbox or config.email.mode == "outbox" else None,
+                )
             )
         except MailLoginError as exc:
             raise UnusableError(f"the mail server cannot be used: {exc}") from None
+        except MailError as exc:
+            raise UnusableError(f"billing.toml [email]: {exc}") from None
 
     # Number and record everything planned, in one transaction, before any email.
     invoiced: dict[int, tuple[str, date]] = {}
     with ledger.transaction():
-        floor = existing_seq_floor(data, config)
+        floor = existing_seq_floor(data, config, as_of)
         for draft in drafts:
             _record_draft(ledger, draft, config, calendar, as_of, floor, invoiced)
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
+    checkpoint("after-numbering")
     for row, number in restored.items():
         invoiced[row] = (number, ledger.invoices([number])[number].due_date)
     if restored:
@@ -834,21 +842,28 @@ def _real_run(
     return summary
 
 
-def existing_seq_floor(data: WorkbookData, config: Config) -> int:
-    """The highest sequence number already used in the workbook, so none is reused."""
+def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
+    """The highest sequence number already in the workbook for this numbering scope.
+
+    Numbers typed by hand, or issued before the ledger existed, are never reused.
+    """
     from .ledger import number_pattern
 
     pattern = number_pattern(config.billing.number_format)
-    year = None
-    best = 0
-    numbers: set[str] = set()
-    numbers.update(data.services.frame["Invoice No"].dropna().map(cells.cell_text))
+    numbers: set[str] = set(data.services.frame["Invoice No"].dropna().map(cells.cell_text))
     if data.invoices is not None:
         numbers.update(data.invoices.frame["Invoice No"].dropna().map(cells.cell_text))
+    best = 0
     for number in numbers:
         match = pattern.match(number)
-        if match and (year is None or True):
-            best = max(best, int(match.group("seq")))
+        if match is None:
+            continue
+        found = match.groupdict()
+        if found.get("year") and int(found["year"]) != invoice_date.year:
+            continue
+        if found.get("month") and int(found["month"]) != invoice_date.month:
+            continue
+        best = max(best, int(found["seq"]))
     return best
 
 
@@ -988,6 +1003,7 @@ def _send_all(
         for doc, path in zip(documents, rendered, strict=True):
             files[doc.file_stem] = path
             tick()
+        checkpoint("after-render")
     built: dict[str, BuiltMessage] = {}
     with ledger.transaction():
         for job in jobs:
@@ -1025,6 +1041,7 @@ def _send_all(
         message = built[msg.message_id]
         ledger.mark_sending(msg.message_id)
         result = sender.send(message)
+        checkpoint("after-send")
         tick()
         inv = job.invoice
         now = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
@@ -1035,7 +1052,23 @@ def _send_all(
                 ledger.mark_sent(msg.message_id, now)
                 _record_sent(ledger, job, now, as_of, where, due_changes)
             note = "resent after an interrupted run" if msg.state == SENDING else ""
+            if note:
+                summary.notes.append(
+                    f"{inv.invoice_no}: a message cut off by an interrupted run was sent again, "
+                    "identical and with the same Message-ID, so the client's mail program "
+                    "drops any copy it already has."
+                )
             summary.sent.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, note))
+        elif result.maybe_delivered:
+            # Unknown outcome: stays `sending`, so the next run resends these very bytes
+            # (same Message-ID): a copy the client already has is dropped, not doubled.
+            reply = result.reply
+            ledger.update_invoice(
+                inv.invoice_no,
+                note=f"Email ({msg.kind}) not confirmed on {as_of.isoformat()}: {reply}; "
+                "the identical message is sent again at the next run.",
+            )
+            summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, reply))
         else:
             reply = result.reply or result.status
             with ledger.transaction():
@@ -1108,7 +1141,11 @@ def _write_back(
     if not len(updates):
         ledger.clear_owed()
         return
+    checkpoint("before-writeback")
+    why = open_elsewhere(paths.workbook)
     try:
+        if why:
+            raise WriteBackError(f"{why}.")
         result = apply_updates(
             paths.workbook,
             updates.values(),
@@ -1128,6 +1165,7 @@ def _write_back(
             f"{len(updates)} cell updates are kept and applied by the next run."
         )
         return
+    checkpoint("after-replace")
     ledger.clear_owed()
     summary.workbook_written = result.changed
     backup_ledger(ledger, paths.billing / "backups")
@@ -1213,7 +1251,10 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
         restored = restored_lines(lines, data.services, ledger)
         fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
         drafts = draft_invoices(fresh, book, as_of, config)
-        floor = max(existing_seq_floor(data, config), ledger.max_seq_seen() if ledger else 0)
+        floor = max(
+            existing_seq_floor(data, config, as_of),
+            ledger.seq_for(config.billing.number_format, as_of) if ledger else 0,
+        )
         documents = []
         for index, draft in enumerate(drafts, start=1):
             number = config.billing.number_format.format(

@@ -18,10 +18,13 @@ from __future__ import annotations
 import copy
 import io
 import math
+import multiprocessing
 import os
 import re
 import secrets
 import struct
+import threading
+import time
 import unicodedata
 import zipfile
 import zlib
@@ -306,13 +309,18 @@ class InvoiceRenderer:
         workers = workers or _cpu_count()
         if len(docs) <= PARALLEL_THRESHOLD or workers <= 1:
             return [self.render(doc, out_root) for doc in docs]
-        # Compiled here, the templates reach forked workers for free; spawned
-        # workers (Windows, macOS) get a pickled renderer and compile their own.
-        for language in {doc.language for doc in docs}:
-            self._template(self.template_path(language))
+        # Workers come from a fresh interpreter (forkserver, or spawn where there
+        # is none), never a plain fork: a forked worker would inherit the run's
+        # lock and pipes and, orphaned by a killed run, hold them. Each worker
+        # gets a pickled renderer and compiles the templates once for itself.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         chunk = max(1, math.ceil(len(docs) / (workers * 4)))
         with ProcessPoolExecutor(
-            max_workers=workers, initializer=_init_worker, initargs=(self,)
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self, os.getpid()),
         ) as pool:
             return list(pool.map(_render_in_worker, docs, [out_root] * len(docs), chunksize=chunk))
 
@@ -333,9 +341,22 @@ class InvoiceRenderer:
 _WORKER_RENDERER: InvoiceRenderer | None = None
 
 
-def _init_worker(renderer: InvoiceRenderer) -> None:
+def _init_worker(renderer: InvoiceRenderer, run_pid: int) -> None:
     global _WORKER_RENDERER
     _WORKER_RENDERER = renderer
+    threading.Thread(target=_exit_with, args=(run_pid,), daemon=True).start()
+
+
+def _exit_with(run_pid: int) -> None:
+    """A worker outlives a killed run by at most a moment: no orphans left behind."""
+    while True:
+        time.sleep(0.2)
+        try:
+            os.kill(run_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except (PermissionError, OSError):
+            return  # cannot tell (another user's pid, or no signals here): stop watching
 
 
 def _render_in_worker(doc: InvoiceDocument, out_root: Path) -> Path:
@@ -512,8 +533,12 @@ def _deflated(member: _Member, payload: bytes) -> _Member:
     compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
     data = compressor.compress(payload) + compressor.flush()
     return replace(
-        member, flags=member.flags & _UTF8_NAME, method=_DEFLATED, crc=zlib.crc32(payload),
-        size=len(payload), data=data,
+        member,
+        flags=member.flags & _UTF8_NAME,
+        method=_DEFLATED,
+        crc=zlib.crc32(payload),
+        size=len(payload),
+        data=data,
     )
 
 
@@ -525,15 +550,41 @@ def _zip_bytes(members: Sequence[_Member]) -> bytes:
         version = 20 if member.method == _DEFLATED else 10
         offset = len(out)
         out += _LOCAL_HEADER.pack(
-            b"PK\x03\x04", version, 0, member.flags, member.method, member.dos_time,
-            member.dos_date, member.crc, len(member.data), member.size, len(name), 0,
+            b"PK\x03\x04",
+            version,
+            0,
+            member.flags,
+            member.method,
+            member.dos_time,
+            member.dos_date,
+            member.crc,
+            len(member.data),
+            member.size,
+            len(name),
+            0,
         )
         out += name
         out += member.data
         central += _CENTRAL_HEADER.pack(
-            b"PK\x01\x02", 20, member.create_system, version, 0, member.flags, member.method,
-            member.dos_time, member.dos_date, member.crc, len(member.data), member.size,
-            len(name), 0, 0, 0, 0, member.external_attr, offset,
+            b"PK\x01\x02",
+            20,
+            member.create_system,
+            version,
+            0,
+            member.flags,
+            member.method,
+            member.dos_time,
+            member.dos_date,
+            member.crc,
+            len(member.data),
+            member.size,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            member.external_attr,
+            offset,
         )
         central += name
     end = _END_RECORD.pack(

@@ -41,7 +41,9 @@ def invoices(folder: Folder) -> pd.DataFrame:
 
 def type_into_invoices(folder: Folder, name: str, **cells: object) -> None:
     row = int(list(invoices(folder).index).index(name)) + 2
-    updates = [CellUpdate("Invoices", row, col.replace("_", " "), val) for col, val in cells.items()]
+    updates = [
+        CellUpdate("Invoices", row, col.replace("_", " "), val) for col, val in cells.items()
+    ]
     apply_updates(folder.workbook, updates, header_rows={"Invoices": 1})
 
 
@@ -134,7 +136,8 @@ def test_ten_weeks_of_follow_up(folder: Folder) -> None:
     assert len(subjects["Short"]) == 4 and "600.00 still due" in subjects["Short"][1]
     assert subjects["Short"][2].startswith("Reminder") and subjects["Short"][3].startswith("Thank")
     assert len(subjects["Over"]) == 2 and "$200.00 more than due" in subjects["Over"][1]
-    assert len(subjects["Silent"]) == 4 and all(s.startswith("Reminder") for s in subjects["Silent"][1:])
+    assert len(subjects["Silent"]) == 4
+    assert all(s.startswith("Reminder") for s in subjects["Silent"][1:])
     assert len(subjects["Held"]) == 2 and len(subjects["Voided"]) == 1
     assert [s.split(" ")[0] for s in subjects["Early"]] == ["Invoice", "Thank"]
 

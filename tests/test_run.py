@@ -102,8 +102,8 @@ def test_numbers_continue_without_gaps(folder: Folder) -> None:
     services = sheet(folder.workbook, "Services")
     assert set(services["Invoice No"]) == {"INV-2026-0001", "INV-2026-0002"}
     # A new line next week gets the next number.
-    from automation.writeback import apply_updates
     from automation.model import CellUpdate
+    from automation.writeback import apply_updates
 
     apply_updates(folder.workbook, [
         CellUpdate("Services", 5, "Date", date(2026, 3, 10)),

@@ -1,0 +1,29 @@
+"""Named points where the crash-safety tests kill the run.
+
+Set `BILLING_FAULT=<point>` and the process dies there with SIGKILL, as if
+the power went out: no cleanup, no `finally`. Unset (always, in real use),
+`checkpoint` does nothing.
+
+>>> checkpoint("after-numbering")  # no BILLING_FAULT set: a no-op
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+#: Every point the pipeline passes through, in order.
+POINTS = (
+    "after-numbering",
+    "after-render",
+    "after-send",
+    "before-writeback",
+    "mid-writeback",
+    "after-replace",
+)
+
+
+def checkpoint(point: str) -> None:
+    """Die here when BILLING_FAULT names this point (tests only)."""
+    if os.environ.get("BILLING_FAULT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)

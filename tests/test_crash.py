@@ -1,0 +1,291 @@
+"""Never twice, never lost: kill the run at every phase, then run again.
+
+Each scenario runs the real CLI in a child process against a real SMTP server
+in this process, kills it with SIGKILL (through BILLING_FAULT, or from outside
+while it renders), reruns it, and checks the invariants: every invoice was
+delivered, duplicates only as identical Message-IDs, numbers unique and
+gapless, the workbook opens and agrees with the ledger.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import filelock
+import openpyxl
+import pandas as pd
+import pytest
+from conftest import Folder, client, service, write_workbook
+from smtp_servers import Recorder, running_server
+
+from automation.faults import POINTS
+
+REPO = Path(__file__).resolve().parent.parent
+AS_OF = "2026-03-09"
+CLIENTS = [f"Client {i:02d}" for i in range(1, 7)]
+
+
+def make_log(folder: Folder, clients: list[str] = CLIENTS) -> None:
+    write_workbook(
+        folder.workbook,
+        [client(name) for name in clients],
+        [service(date(2026, 3, 2), name, f"Work {k}", 1, 100 + k)
+         for name in clients for k in range(2)],
+    )
+
+
+def run_child(folder: Folder, fault: str | None = None, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "BILLING_FAULT"}
+    if fault:
+        env["BILLING_FAULT"] = fault
+    # Output goes to a file: a pipe would also wait for any process the run left behind.
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "run_billing.py"), "--workbook", str(folder.workbook),
+         "--as-of", AS_OF, *args],
+        env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    log.close()
+    return proc
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+    proc.wait(timeout=timeout)
+    path = Path(proc.log_path)  # type: ignore[attr-defined]
+    out = path.read_text()
+    path.unlink()
+    return proc.returncode, out
+
+
+def ledger_rows(folder: Folder, query: str) -> list[tuple]:
+    conn = sqlite3.connect(folder.root / ".billing" / "ledger.sqlite")
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
+
+
+def assert_invariants(folder: Folder, clients: list[str] = CLIENTS) -> None:
+    # Every invoice delivered; a repeat is only the identical Message-ID.
+    invoices = ledger_rows(folder, "SELECT invoice_no, client FROM invoices ORDER BY invoice_no")
+    assert [n for n, _ in invoices] == [f"INV-2026-{i:04d}" for i in range(1, len(clients) + 1)]
+    assert sorted(c for _, c in invoices) == sorted(clients)
+    for name in clients:
+        address = "".join(ch for ch in name.lower() if ch.isalnum()) + "@clients.example"
+        got = [r for r in folder.received if address in r.rcpt_tos]
+        assert got, f"{name} never received the invoice"
+        assert len({str(r.message["Message-ID"]) for r in got}) == 1, name
+        assert len({r.data for r in got}) == 1, f"{name}: a repeat that is not identical"
+    states = {s for (s,) in ledger_rows(folder, "SELECT state FROM messages")}
+    assert states == {"sent"}
+    # The workbook opens and matches the ledger.
+    openpyxl.load_workbook(folder.workbook).close()
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    sheet = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert services["Status"].tolist() == ["Invoiced"] * len(services)
+    owner = dict(ledger_rows(folder, "SELECT client, invoice_no FROM invoices"))
+    assert services["Invoice No"].tolist() == [owner[c] for c in services["Client"]]
+    assert sorted(sheet["Invoice No"]) == sorted(owner.values())
+    assert set(sheet["Status"]) == {"Sent"}
+    assert services["Amount"].notna().all()  # cached formula results survived
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_kill_at_each_phase_then_rerun(folder: Folder, point: str) -> None:
+    make_log(folder)
+    code, out = finish(run_child(folder, point))
+    assert code == -signal.SIGKILL, out
+    code, out = finish(run_child(folder))
+    assert code == 0, out
+    if point == "after-send":
+        assert "cut off by an interrupted run was sent again" in out
+        # The message that was cut off arrived twice, byte for byte the same.
+        first = CLIENTS[0].lower().replace(" ", "") + "@clients.example"
+        assert len([r for r in folder.received if first in r.rcpt_tos]) == 2
+    assert_invariants(folder)
+    code, out = finish(run_child(folder))
+    assert code == 0 and len(folder.received) <= len(CLIENTS) + 1
+
+
+def test_kill_from_outside_while_rendering(folder: Folder) -> None:
+    many = [f"Firm {i:03d}" for i in range(60)]
+    make_log(folder, many)
+    proc = run_child(folder)
+    invoices = folder.root / "invoices"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if invoices.exists() and any(invoices.rglob("*.docx")):
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    code, out = finish(proc)
+    assert code == -signal.SIGKILL, "the run finished before it could be killed: " + out
+    # Render workers must not keep the run's lock: the rerun is not told "busy".
+    code, out = finish(run_child(folder))
+    assert code == 0, out
+    assert_invariants(folder, many)
+
+
+def test_server_that_hangs_mid_batch(tmp_path: Path) -> None:
+    recorder = HangingRecorder(hang_on=3)
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config(email="timeout = 1.5\nmax_retries = 1")
+        make_log(folder)
+        code, out = finish(run_child(folder))
+        assert code == 1, out  # the hung message is reported, the rest went out
+        assert "Client 03" in out
+        recorder.hang_on = 0
+        code, out = finish(run_child(folder))
+        assert code == 0, out
+        assert_invariants(folder)
+
+
+class HangingRecorder(Recorder):
+    """Stores message n, then never answers (the client times out)."""
+
+    def __init__(self, hang_on: int) -> None:
+        super().__init__()
+        self.hang_on = hang_on
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        result = await super().handle_DATA(server, session, envelope)
+        if self.hang_on and len(self.received) == self.hang_on:
+            await asyncio.sleep(5)
+        return result
+
+
+class MeddlingRecorder(Recorder):
+    """Lets the bookkeeper save the workbook while the run is emailing."""
+
+    def __init__(self, workbook: Path, on: int) -> None:
+        super().__init__()
+        self.workbook, self.on = workbook, on
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        result = await super().handle_DATA(server, session, envelope)
+        if len(self.received) == self.on:
+            stat = self.workbook.stat()
+            os.utime(self.workbook, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+        return result
+
+
+def test_workbook_changed_mid_run_keeps_updates_for_next_run(tmp_path: Path) -> None:
+    recorder = MeddlingRecorder(tmp_path / "service_log.xlsx", on=2)
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config()
+        make_log(folder)
+        before = folder.workbook.read_bytes()
+        code, out = finish(run_child(folder))
+        assert code == 1, out
+        assert "not updated" in out and "next run" in out
+        assert folder.workbook.read_bytes() == before  # not overwritten
+        assert len(folder.received) == len(CLIENTS)
+        owed = ledger_rows(folder, "SELECT COUNT(*) FROM owed_updates")[0][0]
+        assert owed > 0
+        recorder.on = 0
+        code, out = finish(run_child(folder))
+        assert code == 0, out
+        assert "left over from an earlier run" in out
+        assert len(folder.received) == len(CLIENTS)
+        assert_invariants(folder)
+
+
+def test_owner_file_appearing_mid_run(tmp_path: Path) -> None:
+    class OpensExcel(Recorder):
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            result = await super().handle_DATA(server, session, envelope)
+            (tmp_path / "~$service_log.xlsx").write_text("someone")
+            return result
+
+    recorder = OpensExcel()
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config()
+        make_log(folder)
+        code, out = finish(run_child(folder))
+        assert code == 1 and "open in another program" in out, out
+        (tmp_path / "~$service_log.xlsx").unlink()
+        code, out = finish(run_child(folder))
+        assert code == 0, out
+        assert_invariants(folder)
+
+
+def test_second_run_at_once_exits_3(folder: Folder) -> None:
+    make_log(folder)
+    before = folder.workbook.read_bytes()
+    (folder.root / ".billing").mkdir()
+    with filelock.FileLock(str(folder.root / ".billing" / "run.lock")):
+        code, out = finish(run_child(folder))
+    assert code == 3, out
+    assert "another billing run" in out
+    assert folder.workbook.read_bytes() == before and folder.received == []
+
+
+def test_two_runs_started_together(tmp_path: Path) -> None:
+    recorder = SlowRecorder()
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config()
+        make_log(folder)
+        first = run_child(folder)
+        deadline = time.monotonic() + 30
+        while not recorder.received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = run_child(folder)
+        code2, out2 = finish(second)
+        code1, out1 = finish(first)
+    assert sorted([code1, code2]) == [0, 3], (out1, out2)
+    assert_invariants(folder)
+
+
+class SlowRecorder(Recorder):
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        await asyncio.sleep(0.3)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_restoring_last_weeks_copy_bills_nothing_twice(folder: Folder) -> None:
+    make_log(folder)
+    copy = folder.root / "copy.xlsx"
+    shutil.copy2(folder.workbook, copy)
+    assert finish(run_child(folder))[0] == 0
+    shutil.copy2(copy, folder.workbook)  # the bookkeeper restores an older copy
+    code, out = finish(run_child(folder))
+    assert code == 0, out
+    assert "lost their Invoice No" in out
+    assert len(folder.received) == len(CLIENTS)
+    assert_invariants(folder)
+
+
+def test_identical_lines_on_one_day_are_both_billed(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Twin")],
+                   [service(date(2026, 3, 2), "Twin", "Consultation", 1, 100)])
+    assert folder.run("--as-of", AS_OF) == 0
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    apply_updates(folder.workbook, [
+        CellUpdate("Services", 3, "Date", date(2026, 3, 2)),
+        CellUpdate("Services", 3, "Client", "Twin"),
+        CellUpdate("Services", 3, "Description", "Consultation"),
+        CellUpdate("Services", 3, "Amount", 100),
+    ], header_rows={"Services": 1})
+    assert folder.run("--as-of", "2026-03-10") == 0
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert services["Invoice No"].tolist() == ["INV-2026-0001", "INV-2026-0002"]
