@@ -10,6 +10,7 @@ point is finished by the next run without a duplicate.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from .model import (
     ServiceLine,
 )
 from .money import ZERO
+from .pdf import PdfError, convert_to_pdf, soffice_path
 from .plan import (
     Followup,
     InvoiceDraft,
@@ -126,6 +128,13 @@ class RunSummary:
     workbook_written: bool = False
     updates_owed: bool = False
     report: Path | None = None
+    #: seconds per phase (read, plan, render, send, write-back, report)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def has_news(self) -> bool:
+        """Anything happened that the bookkeeper should hear about."""
+        return bool(self.sent or self.failed or self.escalated or self.errors)
 
     @property
     def exit_code(self) -> int:
@@ -419,7 +428,7 @@ def _ghost(inv: LedgerInvoice) -> Client:
     return Client(key=inv.client_key, name=inv.client, emails=())
 
 
-def compose(job: Job, attachment: Path | None, config: Config) -> OutgoingMail:
+def compose(job: Job, attachments: tuple[Path, ...], config: Config) -> OutgoingMail:
     ctx = email_context(job.invoice, job.client, config, job.message.payload, job.due)
     subject, text, html = render_email(job.message.kind, job.client.language, ctx)
     first = job.invoice.first_message_id
@@ -431,7 +440,7 @@ def compose(job: Job, attachment: Path | None, config: Config) -> OutgoingMail:
         subject=subject,
         text=text,
         html=html,
-        attachments=(attachment,) if attachment else (),
+        attachments=attachments,
         message_id=job.message.message_id,
         in_reply_to=first if job.message.kind != "invoice" else None,
     )
@@ -712,11 +721,24 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
         if why:
             raise BusyError(f"{why}. Close the workbook and run again; nothing was changed.")
         stamp = stamp_file(paths.workbook)
+        started = time.perf_counter()
         data, book, lines, errors = load(request)
+        read_seconds = time.perf_counter() - started
         calendar = calendar_for(request.config)
         ledger = stack.enter_context(Ledger.open(paths.billing / "ledger.sqlite"))
         return _real_run(
-            request, paths, stack, ledger, data, book, lines, errors, calendar, stamp, progress
+            read_seconds,
+            request,
+            paths,
+            stack,
+            ledger,
+            data,
+            book,
+            lines,
+            errors,
+            calendar,
+            stamp,
+            progress,
         )
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -755,6 +777,7 @@ def _followups(
 
 
 def _real_run(
+    read_seconds: float,
     request: RunRequest,
     paths: Paths,
     stack: ExitStack,
@@ -769,6 +792,8 @@ def _real_run(
 ) -> RunSummary:
     config, as_of = request.config, request.as_of
     summary = RunSummary(as_of)
+    summary.timings["read"] = read_seconds
+    started = time.perf_counter()
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
     owed_before = ledger.owed_updates()
@@ -804,6 +829,12 @@ def _real_run(
             raise UnusableError(f"the mail server cannot be used: {exc}") from None
         except MailError as exc:
             raise UnusableError(f"billing.toml [email]: {exc}") from None
+        if config.email.attach != "docx" and soffice_path() is None:
+            raise UnusableError(
+                f'attach = "{config.email.attach}" needs LibreOffice to make PDFs, and it is '
+                "not installed: install it (Debian/Ubuntu: apt-get install "
+                'libreoffice-writer-nogui) or set attach = "docx" in [email].'
+            )
 
     # Number and record everything planned, in one transaction, before any email.
     invoiced: dict[int, tuple[str, date]] = {}
@@ -814,8 +845,10 @@ def _real_run(
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
     checkpoint("after-numbering")
+    summary.timings["plan"] = time.perf_counter() - started
+    known = ledger.invoices(set(restored.values())) if restored else {}
     for row, number in restored.items():
-        invoiced[row] = (number, ledger.invoices([number])[number].due_date)
+        invoiced[row] = (number, known[number].due_date)
     if restored:
         summary.notes.append(
             f"{len(restored)} Services rows had lost their Invoice No (an older copy of the "
@@ -833,13 +866,71 @@ def _real_run(
         m.invoice_no for m in ledger.messages() if m.kind == "invoice" and m.state != "sent"
     }
 
+    started = time.perf_counter()
     updates = UpdateSet()
     services_updates(data, book, lines, errors, invoiced, due_changes, as_of, config, updates)
     summary.outstanding = invoices_updates(data, invoices, rows, failed_now, as_of, updates, config)
     _write_back(request, paths, ledger, data, updates, stamp, summary)
+    summary.timings["write-back"] = time.perf_counter() - started
+    started = time.perf_counter()
     _write_report(paths, invoices, rows, failed_now, as_of, summary)
+    if sender is not None and config.email.report_to and summary.has_news:
+        _email_summary(config, summary, sender)
+    summary.timings["report"] = time.perf_counter() - started
     ledger.finish_run("attention" if summary.exit_code else "ok")
     return summary
+
+
+def summary_lines(summary: RunSummary) -> list[str]:
+    """The run summary as plain text lines (for the emailed report and the log)."""
+    lines = [f"Billing run as of {summary.as_of.isoformat()}", ""]
+    for title, items in (
+        ("Sent", summary.sent),
+        ("Failed (tried again at the next run)", summary.failed),
+        ("Escalated: please call the client", summary.escalated),
+    ):
+        if items:
+            lines.append(f"{title}:")
+            lines.extend(
+                f"  {i.kind:<10} {i.invoice_no:<16} {i.client:<30} {i.amount:>14}  {i.note}"
+                for i in items
+            )
+            lines.append("")
+    for currency, amount in sorted(summary.outstanding.items()):
+        lines.append(f"Outstanding {currency}: {amount:,}")
+    if summary.errors:
+        lines.append("")
+        lines.append(f"{len(summary.errors)} rows need attention:")
+        lines.extend(f"  {e}" for e in summary.errors)
+    lines.extend(summary.notes)
+    return lines
+
+
+def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
+    """Send the bookkeeper the summary and the receivables report (`[email] report_to`)."""
+    counts = f"{len(summary.sent)} sent, {len(summary.failed)} failed"
+    if summary.errors:
+        counts += f", {len(summary.errors)} rows need attention"
+    mail = OutgoingMail(
+        kind="report",
+        invoice_no="",
+        to=tuple(a.strip() for a in config.email.report_to.replace(";", ",").split(",")),
+        cc=(),
+        subject=f"Billing run {summary.as_of.isoformat()}: {counts}",
+        text="\n".join(summary_lines(summary)) + "\n",
+        html="",
+        attachments=(summary.report,) if summary.report else (),
+        message_id=make_message_id(config.email, config.company),
+    )
+    try:
+        result = sender.send(build_message(mail, config.email, config.company))
+    except MailError as exc:
+        summary.notes.append(f"The summary email to {config.email.report_to} failed: {exc}")
+        return
+    if result.status != "sent":
+        summary.notes.append(
+            f"The summary email to {config.email.report_to} was not delivered: {result.reply}"
+        )
 
 
 def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
@@ -995,15 +1086,19 @@ def _send_all(
         summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, "", why))
 
     documents = [j.document for j in jobs if j.document is not None]
-    files: dict[str, Path] = {}
+    files: dict[str, tuple[Path, ...]] = {}
+    started = time.perf_counter()
     if documents:
         renderer = InvoiceRenderer(paths.templates)
         tick = progress("Rendering invoices", len(documents))
         rendered = renderer.render_many(documents, paths.invoices)
         for doc, path in zip(documents, rendered, strict=True):
-            files[doc.file_stem] = path
+            files[doc.file_stem] = (path,)
             tick()
+        if config.email.attach != "docx":
+            files = attach_pdfs(files, config.email.attach)
         checkpoint("after-render")
+    summary.timings["render"] = time.perf_counter() - started
     built: dict[str, BuiltMessage] = {}
     with ledger.transaction():
         for job in jobs:
@@ -1013,10 +1108,10 @@ def _send_all(
                     msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw
                 )
                 continue
-            attachment = files.get(job.document.file_stem) if job.document else None
+            attached = files.get(job.document.file_stem, ()) if job.document else ()
             try:
                 message = build_message(
-                    compose(job, attachment, config), config.email, config.company
+                    compose(job, attached, config), config.email, config.company
                 )
             except MailError as exc:
                 ledger.mark_failed(msg.message_id, str(exc), rebuild=True)
@@ -1033,6 +1128,7 @@ def _send_all(
             built[msg.message_id] = message
 
     due_changes: dict[str, date] = {}
+    started = time.perf_counter()
     tick = progress("Sending email", len(built))
     for job in jobs:
         msg = job.message
@@ -1079,7 +1175,26 @@ def _send_all(
                     "it is tried again at the next run.",
                 )
             summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, reply))
+    summary.timings["send"] = time.perf_counter() - started
     return due_changes
+
+
+def attach_pdfs(files: dict[str, tuple[Path, ...]], attach: str) -> dict[str, tuple[Path, ...]]:
+    """Convert the rendered .docx files to PDF (one LibreOffice call per folder)."""
+    by_folder: dict[Path, list[Path]] = {}
+    for (docx,) in files.values():
+        by_folder.setdefault(docx.parent, []).append(docx)
+    pdf_of: dict[Path, Path] = {}
+    for folder, docs in by_folder.items():
+        try:
+            pdfs = convert_to_pdf(docs, folder)
+        except PdfError as exc:
+            raise UnusableError(str(exc)) from None
+        pdf_of.update(zip(docs, pdfs, strict=True))
+    return {
+        stem: ((docx, pdf_of[docx]) if attach == "both" else (pdf_of[docx],))
+        for stem, (docx,) in files.items()
+    }
 
 
 def _amount_for(job: Job) -> str:

@@ -328,3 +328,104 @@ def xlsxwriter_book(path: Path, sheets: dict[str, list[str]],
                     ws.write(r, c, value)
     wb.close()
     return path
+
+
+def test_pdf_and_docx_attached(folder: Folder) -> None:
+    folder.write_config(email='attach = "both"')
+    write_workbook(folder.workbook, [client("Acme Ltd")],
+                   [service(date(2026, 3, 2), "Acme Ltd", "Work", 1, 100)])
+    assert folder.run("--as-of", AS_OF) == 0
+    parts = {p.get_filename(): (p.get_content_type(), p.get_payload(decode=True))
+             for p in folder.received[0].message.iter_attachments()}
+    assert set(parts) == {"INV-2026-0001.docx", "INV-2026-0001.pdf"}
+    assert parts["INV-2026-0001.pdf"][0] == "application/pdf"
+    assert parts["INV-2026-0001.pdf"][1].startswith(b"%PDF")
+
+
+def test_pdf_without_libreoffice_is_a_clear_error(folder: Folder, monkeypatch, capsys) -> None:
+    import automation.pipeline
+
+    monkeypatch.setattr(automation.pipeline, "soffice_path", lambda: None)
+    folder.write_config(email='attach = "pdf"')
+    basic(folder)
+    before = digest(folder.workbook)
+    assert folder.run("--as-of", AS_OF) == 2
+    assert "needs LibreOffice" in capsys.readouterr().out
+    assert folder.received == [] and digest(folder.workbook) == before
+
+
+def test_summary_emailed_to_the_bookkeeper(folder: Folder) -> None:
+    folder.write_config(email='report_to = "me@ledgerwise.example"')
+    basic(folder)
+    assert folder.run("--as-of", AS_OF) == 0
+    reports = [r for r in folder.received if r.rcpt_tos == ["me@ledgerwise.example"]]
+    assert len(reports) == 1
+    body = reports[0].message.get_body(("plain",)).get_content()
+    assert "INV-2026-0001" in body and "Acme Ltd" in body
+    names = [p.get_filename() for p in reports[0].message.iter_attachments()]
+    assert names == ["receivables-2026-03-09.xlsx"]
+    assert folder.run("--as-of", AS_OF) == 0  # nothing new: no second report
+    assert len([r for r in folder.received if r.rcpt_tos == ["me@ledgerwise.example"]]) == 1
+
+
+TERMS_CASES = [
+    # terms, due date for an invoice dated (and emailed) Monday 9 March 2026
+    ("Net 30", date(2026, 4, 8)),
+    ("NET10", date(2026, 3, 19)),
+    ("45 days", date(2026, 4, 23)),
+    ("Due on receipt", date(2026, 3, 9)),
+    ("Receipt", date(2026, 3, 9)),
+    ("Receipt 15", date(2026, 3, 24)),
+    ("10 days after receipt", date(2026, 3, 19)),
+    ("EOM", date(2026, 3, 31)),
+    ("EOM 10", date(2026, 4, 10)),
+    ("30 EOM", date(2026, 4, 30)),
+    ("15 MFI", date(2026, 4, 15)),
+    ("31 prox", date(2026, 4, 30)),
+    ("2/10 Net 30", date(2026, 4, 8)),
+    ("1.5/15 net 45", date(2026, 4, 23)),
+]
+
+
+def test_every_form_of_terms_gets_its_due_date(folder: Folder) -> None:
+    folder.write_config(extra="receipt_lag_days = 0")
+    names = [f"Client {i:02d}" for i in range(len(TERMS_CASES))]
+    write_workbook(
+        folder.workbook,
+        [client(name, Terms=terms) for name, (terms, _) in zip(names, TERMS_CASES, strict=True)],
+        [service(date(2026, 3, 2), name, "Work", 1, 100) for name in names],
+    )
+    assert folder.run("--as-of", AS_OF) == 0
+    invoices = sheet(folder.workbook, "Invoices").set_index("Client")
+    services = sheet(folder.workbook, "Services").set_index("Client")
+    for name, (terms, due) in zip(names, TERMS_CASES, strict=True):
+        assert invoices.loc[name, "Due Date"].date() == due, terms
+        assert services.loc[name, "Due Date"].date() == due, terms
+
+
+def test_receipt_lag_and_business_days(folder: Folder) -> None:
+    folder.write_config(extra='receipt_lag_days = 2\nbusiness_days = true\nholidays_country = "US"')
+    write_workbook(folder.workbook,
+                   [client("Lag", Terms="Receipt 3"), client("Fourth", Terms="Net 5")],
+                   [service(date(2026, 6, 20), "Lag", "Work", 1, 100),
+                    service(date(2026, 6, 20), "Fourth", "Work", 1, 100)])
+    assert folder.run("--as-of", "2026-06-29") == 0  # a Monday
+    invoices = sheet(folder.workbook, "Invoices").set_index("Client")
+    # Receipt 1 July + 3 = Saturday 4 July (Independence Day): next business day, Monday 6 July.
+    assert invoices.loc["Lag", "Due Date"].date() == date(2026, 7, 6)
+    # 29 June + 5 = Saturday 4 July, too.
+    assert invoices.loc["Fourth", "Due Date"].date() == date(2026, 7, 6)
+
+
+def test_terms_are_frozen_on_the_invoice(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Acme Ltd", Terms="Net 7")],
+                   [service(date(2026, 3, 2), "Acme Ltd", "Work", 1, 100)])
+    assert folder.run("--as-of", AS_OF) == 0
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    apply_updates(folder.workbook, [CellUpdate("Clients", 2, "Terms", "Net 60")],
+                  header_rows={"Clients": 1})
+    assert folder.run("--as-of", "2026-03-10") == 0
+    row = sheet(folder.workbook, "Invoices").iloc[0]
+    assert row["Terms"] == "Net 7" and row["Due Date"].date() == date(2026, 3, 16)
