@@ -31,21 +31,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from .config import Config, ConfigError, find_config, load_config
-from .pipeline import (
-    EXIT_ATTENTION,
-    EXIT_BUSY,
-    EXIT_OK,
-    EXIT_UNUSABLE,
-    REPO_TEMPLATES,
-    BusyError,
-    RunRequest,
-    RunSummary,
-    UnusableError,
-    load,
-    payment_errors,
-    run_billing,
-)
+from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
+from .pipeline import REPO_TEMPLATES, RunRequest, load, run_billing
 from .read import WorkbookError
+from .summary import RunSummary
+from .updates import payment_errors
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_WORKBOOK = REPO / "workbooks" / "service_log.xlsx"

@@ -74,6 +74,7 @@ def format_short_date(d: date, language: str) -> str:
     """A compact date for table columns: "Apr 5, 2026", "5 апр. 2026 г."."""
     return babel_format_date(d, format="medium", locale=babel_locale(language))
 
+
 def format_datetime(dt: datetime, language: str) -> str:
     """Long date and short time: "April 5, 2026, 2:30 PM", "5 апреля 2026 г., 14:30"."""
     locale = babel_locale(language)
@@ -118,4 +119,3 @@ def _words_with_code(amount: Decimal, currency: str, lang: str, unit: Decimal) -
 
 def _capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
-

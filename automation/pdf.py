@@ -45,9 +45,7 @@ def soffice_path() -> str | None:
     return next((path for path in KNOWN_LOCATIONS if Path(path).is_file()), None)
 
 
-def convert_to_pdf(
-    docx_paths: Sequence[Path], out_dir: Path, timeout: float = 180
-) -> list[Path]:
+def convert_to_pdf(docx_paths: Sequence[Path], out_dir: Path, timeout: float = 180) -> list[Path]:
     """Convert documents to `out_dir/<stem>.pdf`; the PDF paths, in input order."""
     if not docx_paths:
         return []
@@ -82,14 +80,22 @@ def _convert_batch(soffice: str, paths: list[Path], out_dir: Path, timeout: floa
         command = [
             soffice,
             f"-env:UserInstallation={Path(profile).resolve().as_uri()}",
-            "--headless", "--norestore", "--nolockcheck", "--nodefault",
-            "--convert-to", "pdf:writer_pdf_Export",
-            "--outdir", str(out_dir),
+            "--headless",
+            "--norestore",
+            "--nolockcheck",
+            "--nodefault",
+            "--convert-to",
+            "pdf:writer_pdf_Export",
+            "--outdir",
+            str(out_dir),
             *(str(path) for path in paths),
         ]
         output = _run(command, timeout)
-    missing = [str(path) for path, target in zip(paths, targets, strict=True)
-               if not target.is_file() or target.stat().st_size == 0]
+    missing = [
+        str(path)
+        for path, target in zip(paths, targets, strict=True)
+        if not target.is_file() or target.stat().st_size == 0
+    ]
     if missing:
         raise PdfError(
             f"LibreOffice did not convert {', '.join(missing)} to PDF: {output.strip()[-500:]}"

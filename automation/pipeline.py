@@ -11,20 +11,20 @@ point is finished by the next run without a duplicate.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import filelock
 import pandas as pd
 
-from . import cells
+from .compose import Job, amount_text, attach_pdfs, compose, make_document, prepare_jobs
 from .config import Config
+from .errors import BusyError, UnusableError
 from .faults import checkpoint
-from .fmt import format_date, format_money
+from .fmt import format_money
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage, fingerprint
 from .mail import (
     BuiltMessage,
@@ -35,62 +35,45 @@ from .mail import (
     build_message,
     make_message_id,
     open_sender,
-    render_email,
 )
 from .model import (
-    BOOKKEEPER_STATUSES,
     DRAFT,
-    LINE_ERROR,
-    LINE_INVOICED,
-    LINE_SKIPPED,
-    CellUpdate,
-    CellValue,
-    Client,
-    InvoiceDocument,
     InvoiceRow,
     RowError,
     ServiceLine,
 )
-from .money import ZERO
-from .pdf import PdfError, convert_to_pdf, soffice_path
+from .pdf import soffice_path
 from .plan import (
     Followup,
     InvoiceDraft,
-    InvoiceState,
     Payments,
     decide_followup,
     draft_invoices,
-    is_billable,
-    status_of,
 )
-from .read import SheetData, WorkbookData, read_workbook
+from .read import WorkbookData, read_workbook
+from .reconcile import existing_seq_floor, restored_lines
 from .render import InvoiceRenderer
-from .report import Receivable, ReportError, write_receivables_report
-from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
+from .report import ReportError, write_receivables_report
+from .schema import INVOICES, sheet_headers
+from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
     CalendarError,
-    Terms,
-    TermsError,
-    describe_terms,
-    discount_date,
-    discounted_total,
     due_date,
-    parse_terms,
+)
+from .updates import (
+    UpdateSet,
+    invoice_rows,
+    invoices_updates,
+    payment_errors,
+    receivables,
+    services_updates,
+    state_of,
 )
 from .validate import ClientBook, client_key, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-EXIT_OK, EXIT_ATTENTION, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
-
-
-class UnusableError(Exception):
-    """Config, workbook or mail login cannot be used: exit 2, nothing changed."""
-
-
-class BusyError(Exception):
-    """The workbook is open elsewhere or another run holds the lock: exit 3."""
 
 
 @dataclass(frozen=True)
@@ -101,46 +84,6 @@ class RunRequest:
     dry_run: bool = False
     outbox: Path | None = None
     only: str | None = None
-
-
-@dataclass(frozen=True)
-class SentItem:
-    invoice_no: str
-    client: str
-    kind: str
-    amount: str  # formatted, in the invoice's currency
-    note: str = ""
-
-
-@dataclass
-class RunSummary:
-    """What the run did, for the end-of-run table and the exit code."""
-
-    as_of: date
-    dry_run: bool = False
-    sent: list[SentItem] = field(default_factory=list)
-    failed: list[SentItem] = field(default_factory=list)
-    escalated: list[SentItem] = field(default_factory=list)
-    previews: list[SentItem] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    outstanding: dict[str, Decimal] = field(default_factory=dict)
-    workbook_written: bool = False
-    updates_owed: bool = False
-    report: Path | None = None
-    #: seconds per phase (read, plan, render, send, write-back, report)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def has_news(self) -> bool:
-        """Anything happened that the bookkeeper should hear about."""
-        return bool(self.sent or self.failed or self.escalated or self.errors)
-
-    @property
-    def exit_code(self) -> int:
-        if self.errors or self.failed or self.updates_owed:
-            return EXIT_ATTENTION
-        return EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -219,475 +162,10 @@ def load(
 # -- reconciling the workbook with the ledger -------------------------------
 
 
-def restored_lines(
-    lines: Sequence[ServiceLine], services: SheetData, ledger: Ledger | None
-) -> dict[int, str]:
-    """Rows that lost an Invoice No the ledger gave them: row -> invoice number."""
-    if ledger is None or not lines:
-        return {}
-    prints = {line.row: fingerprint(line) for line in lines}
-    known = ledger.invoiced_lines(set(prints.values()))
-    if not known:
-        return {}
-    # Invoice numbers already shown on some row with the same fingerprint are
-    # accounted for; only the rest were lost from the workbook.
-    candidates = {ln.row: ln for ln in lines if prints[ln.row] in known}
-    dates = {ln.service_date for ln in candidates.values()}
-    frame = services.frame
-    billed = frame[frame["Invoice No"].notna()]
-    shown: set[tuple[str, str]] = set()
-    for row, values in billed.iterrows():
-        try:
-            when = cells.cell_date(values["Date"])
-        except cells.CellError:
-            continue
-        if when not in dates:
-            continue
-        number = cells.cell_text(values["Invoice No"])
-        try:
-            probe = ServiceLine(
-                int(row),
-                when,
-                cells.cell_text(values["Client"]),
-                client_key(values["Client"]),
-                cells.cell_text(values["Description"]),
-                cells.cell_decimal(values["Quantity"])
-                if not cells.is_blank(values["Quantity"])
-                else Decimal(1),
-                None,
-                cells.cell_decimal(values["Amount"])
-                if not cells.is_blank(values["Amount"])
-                else ZERO,
-            )
-        except cells.CellError:
-            continue
-        shown.add((fingerprint(probe), number))
-    result: dict[int, str] = {}
-    used: set[tuple[str, str]] = set(shown)
-    for row in sorted(candidates):
-        fp = prints[row]
-        for number, _hint in known[fp]:
-            if (fp, number) not in used:
-                used.add((fp, number))
-                result[row] = number
-                break
-    return result
-
-
 # -- documents and messages -------------------------------------------------
 
 
-def _terms(text: str) -> Terms:
-    try:
-        return parse_terms(text)
-    except TermsError:
-        return parse_terms("Due on receipt")
-
-
-def make_document(
-    inv: LedgerInvoice,
-    client: Client,
-    company_config: Config,
-    due: date,
-    reissue_number: int = 0,
-    reissue_date: date | None = None,
-    amount_paid: Decimal = ZERO,
-) -> InvoiceDocument:
-    terms = _terms(inv.terms)
-    language = client.language
-    discount_by = discount_date(terms, inv.invoice_date)
-    discounted = discounted_total(terms, inv.total, inv.currency)
-    discount_text = format_money(discounted, inv.currency, language) if discounted else None
-    description = describe_terms(
-        terms,
-        inv.invoice_date,
-        due,
-        language,
-        lambda d: format_date(d, language),
-        discount_text,
-    )
-    return InvoiceDocument(
-        invoice_no=inv.invoice_no,
-        invoice_date=inv.invoice_date,
-        due_date=due,
-        client=client,
-        currency=inv.currency,
-        language=language,
-        lines=inv.lines,
-        subtotal=inv.subtotal,
-        tax_rate=inv.tax_rate,
-        tax=inv.tax,
-        total=inv.total,
-        terms=inv.terms,
-        terms_description=description,
-        amount_paid=amount_paid,
-        balance_due=inv.total - amount_paid,
-        reissue_number=reissue_number,
-        reissue_date=reissue_date,
-        discount_date=discount_by if reissue_number == 0 else None,
-        discounted_total=discounted if reissue_number == 0 else None,
-        company=company_config.company,
-    )
-
-
-def email_context(
-    inv: LedgerInvoice, client: Client, config: Config, payload: dict[str, str], due: date
-) -> dict[str, str]:
-    lang = client.language
-
-    def money(value: str | Decimal | None) -> str:
-        return format_money(Decimal(value or 0), inv.currency, lang)
-
-    company = config.company
-    return {
-        "client_name": client.name,
-        "invoice_no": inv.invoice_no,
-        "invoice_date": format_date(inv.invoice_date, lang),
-        "due_date": format_date(due, lang),
-        "total": money(inv.total),
-        "amount_paid": money(payload.get("paid")),
-        "balance": money(payload.get("balance")),
-        "excess": money(-Decimal(payload.get("balance") or 0)),
-        "company_name": company.name,
-        "company_email": company.email,
-        "company_phone": company.phone,
-        "reissue_number": str(payload.get("reissue_number", "")),
-        "original_date": format_date(inv.invoice_date, lang),
-        "reissue_date": format_date(date.fromisoformat(payload["as_of"]), lang)
-        if payload.get("as_of")
-        else "",
-        "discount_text": "",
-    }
-
-
-@dataclass(frozen=True)
-class Job:
-    """A message to build (render + compose) and send, with its document."""
-
-    message: LedgerMessage
-    invoice: LedgerInvoice
-    client: Client
-    due: date
-    document: InvoiceDocument | None
-
-
-def due_on_sending(
-    inv: LedgerInvoice, config: Config, calendar: BusinessCalendar, sent: date
-) -> date:
-    """The due date, with receipt-based terms counted from the actual send."""
-    terms = _terms(inv.terms)
-    receipt = sent + pd.Timedelta(days=config.billing.receipt_lag_days).to_pytimedelta()
-    return due_date(terms, inv.invoice_date, receipt, calendar)
-
-
-def prepare_jobs(
-    messages: Iterable[LedgerMessage],
-    invoices: dict[str, LedgerInvoice],
-    book: ClientBook,
-    config: Config,
-    calendar: BusinessCalendar,
-    as_of: date,
-) -> tuple[list[Job], list[tuple[LedgerMessage, str]]]:
-    """Jobs for messages still to send, and those that cannot be built (with why)."""
-    jobs: list[Job] = []
-    unbuildable: list[tuple[LedgerMessage, str]] = []
-    for msg in messages:
-        inv = invoices[msg.invoice_no]
-        client = book.clients.get(inv.client_key)
-        if msg.raw is not None:
-            jobs.append(Job(msg, inv, client or _ghost(inv), inv.due_date, None))
-            continue
-        if client is None:
-            unbuildable.append((msg, f"{inv.client} is no longer in the Clients sheet."))
-            continue
-        if inv.client_key in book.problems:
-            unbuildable.append((msg, book.problems[inv.client_key]))
-            continue
-        paid = Decimal(msg.payload.get("paid", "0"))
-        if msg.kind == "invoice":
-            due = due_on_sending(inv, config, calendar, as_of)
-            doc = make_document(inv, client, config, due)
-        elif msg.kind == "reissue":
-            due = date.fromisoformat(msg.payload["new_due"])
-            doc = make_document(
-                inv,
-                client,
-                config,
-                due,
-                int(msg.payload["reissue_number"]),
-                date.fromisoformat(msg.payload["as_of"]),
-                paid,
-            )
-        else:
-            due, doc = inv.due_date, None
-        jobs.append(Job(msg, inv, client, due, doc))
-    return jobs, unbuildable
-
-
-def _ghost(inv: LedgerInvoice) -> Client:
-    return Client(key=inv.client_key, name=inv.client, emails=())
-
-
-def compose(job: Job, attachments: tuple[Path, ...], config: Config) -> OutgoingMail:
-    ctx = email_context(job.invoice, job.client, config, job.message.payload, job.due)
-    subject, text, html = render_email(job.message.kind, job.client.language, ctx)
-    first = job.invoice.first_message_id
-    return OutgoingMail(
-        kind=job.message.kind,
-        invoice_no=job.invoice.invoice_no,
-        to=job.client.emails,
-        cc=job.client.cc,
-        subject=subject,
-        text=text,
-        html=html,
-        attachments=attachments,
-        message_id=job.message.message_id,
-        in_reply_to=first if job.message.kind != "invoice" else None,
-    )
-
-
 # -- cell updates -------------------------------------------------------------
-
-
-def _differs(current: object, new: CellValue) -> bool:
-    if new is None:
-        return not cells.is_blank(current)
-    if cells.is_blank(current):
-        return True
-    if isinstance(new, datetime):
-        old = cells.cell_datetime(current)
-        return old is None or abs((old - new).total_seconds()) >= 1
-    if isinstance(new, date):
-        try:
-            return cells.cell_date(current) != new
-        except cells.CellError:
-            return True
-    if isinstance(new, Decimal | int):
-        try:
-            return cells.cell_decimal(current) != Decimal(new)
-        except cells.CellError:
-            return True
-    return cells.cell_text(current) != new
-
-
-class UpdateSet:
-    """Cell updates, keeping only those that change something."""
-
-    def __init__(self) -> None:
-        self.updates: dict[tuple[str, int, str], CellUpdate] = {}
-
-    def set(
-        self,
-        sheet: SheetData | None,
-        sheet_name: str,
-        row: int,
-        column: str,
-        value: CellValue,
-        headers: dict[str, str],
-    ) -> None:
-        current = None
-        if sheet is not None and row in sheet.frame.index and column in sheet.present:
-            current = sheet.frame.at[row, column]
-        if (
-            sheet is not None
-            and row in sheet.frame.index
-            and column in sheet.present
-            and not _differs(current, value)
-        ):
-            return
-        if value is None and (
-            sheet is None or column not in sheet.present or row not in sheet.frame.index
-        ):
-            return
-        self.updates[(sheet_name, row, column)] = CellUpdate(
-            sheet_name, row, headers[column], value
-        )
-
-    def __len__(self) -> int:
-        return len(self.updates)
-
-    def values(self) -> list[CellUpdate]:
-        return list(self.updates.values())
-
-
-def services_updates(
-    data: WorkbookData,
-    book: ClientBook,
-    lines: Sequence[ServiceLine],
-    errors: dict[int, RowError],
-    invoiced: dict[int, tuple[str, date]],
-    due_changes: dict[str, date],
-    as_of: date,
-    config: Config,
-    updates: UpdateSet,
-) -> None:
-    sheet = data.services
-    h = sheet.headers
-
-    def put(row: int, column: str, value: CellValue) -> None:
-        updates.set(sheet, sheet.name, row, column, value, h)
-
-    for row, error in errors.items():
-        put(row, "Status", LINE_ERROR)
-        put(row, "Error", error.message)
-    for line in lines:
-        if line.row in invoiced:
-            number, due = invoiced[line.row]
-            put(line.row, "Invoice No", number)
-            put(line.row, "Due Date", due)
-            put(line.row, "Status", LINE_INVOICED)
-            put(line.row, "Error", None)
-        elif not book.clients[line.client_key].active and is_billable(
-            line, as_of, config.billing.bill_after_days
-        ):
-            put(line.row, "Status", LINE_SKIPPED)
-            put(line.row, "Error", None)
-        else:
-            put(line.row, "Status", None)
-            put(line.row, "Error", None)
-    if due_changes:
-        numbers = sheet.frame["Invoice No"].map(cells.cell_text)
-        for row in sheet.frame.index[numbers.isin(due_changes)]:
-            put(int(row), "Due Date", due_changes[numbers[row]])
-
-
-def invoice_rows(sheet: SheetData | None) -> dict[str, InvoiceRow]:
-    """Invoices sheet rows by Invoice No (the bookkeeper's payments are read here)."""
-    if sheet is None:
-        return {}
-    result: dict[str, InvoiceRow] = {}
-    frame = sheet.frame[sheet.frame["Invoice No"].notna()]
-    for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
-        number = cells.cell_text(values["Invoice No"])
-        if not number or number in result:
-            continue
-        try:
-            paid = cells.optional_decimal(values["Paid Amount"])
-        except cells.CellError:
-            paid = None
-        try:
-            paid_date = cells.optional_date(values["Paid Date"])
-        except cells.CellError:
-            paid_date = None
-        result[number] = InvoiceRow(
-            row=int(row),
-            invoice_no=number,
-            paid_amount=paid,
-            paid_date=paid_date,
-            status=cells.cell_text(values["Status"]) or None,
-        )
-    return result
-
-
-def payment_errors(sheet: SheetData | None, numbers: set[str]) -> list[RowError]:
-    """Unreadable Paid Amount / Paid Date cells on the tool's invoices."""
-    if sheet is None:
-        return []
-    errors = []
-    frame = sheet.frame[sheet.frame["Invoice No"].map(cells.cell_text).isin(numbers)]
-    for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
-        for column, convert in (
-            ("Paid Amount", cells.optional_decimal),
-            ("Paid Date", cells.optional_date),
-        ):
-            try:
-                convert(values[column])
-            except cells.CellError as exc:
-                errors.append(
-                    RowError(
-                        sheet.name,
-                        int(row),
-                        sheet.headers[column],
-                        f"{exc} The payment is ignored until it is fixed.",
-                    )
-                )
-    return errors
-
-
-def state_of(inv: LedgerInvoice, failed: bool) -> InvoiceState:
-    return InvoiceState(
-        invoice_no=inv.invoice_no,
-        currency=inv.currency,
-        terms=_terms(inv.terms),
-        invoice_date=inv.invoice_date,
-        due_date=inv.due_date,
-        total=inv.total,
-        last_sent=inv.last_sent.date() if inv.last_sent else None,
-        reissue_count=inv.reissue_count,
-        last_reissue=inv.last_reissue,
-        escalated=inv.escalated,
-        failed=failed,
-    )
-
-
-def invoices_updates(
-    data: WorkbookData,
-    invoices: dict[str, LedgerInvoice],
-    rows: dict[str, InvoiceRow],
-    failed: set[str],
-    as_of: date,
-    updates: UpdateSet,
-    config: Config,
-) -> dict[str, Decimal]:
-    """Bring the Invoices sheet in line with the ledger; returns outstanding per currency."""
-    sheet = data.invoices
-    name = sheet.name if sheet else INVOICES
-    headers = (
-        sheet.headers
-        if sheet
-        else dict(
-            zip(
-                [c.name for c in INVOICES_COLUMNS],
-                sheet_headers(INVOICES, config.columns),
-                strict=True,
-            )
-        )
-    )
-    if sheet is not None and len(sheet.frame.dropna(how="all")):
-        next_row = int(sheet.frame.dropna(how="all").index.max()) + 1
-    else:
-        next_row = (sheet.header_row if sheet else 1) + 1
-    outstanding: dict[str, Decimal] = {}
-    for number in sorted(invoices, key=lambda n: (invoices[n].invoice_date, n)):
-        inv = invoices[number]
-        existing = rows.get(number)
-        pay = Payments.from_row(existing)
-        state = state_of(inv, number in failed)
-        status = status_of(state, pay, as_of)
-        _, balance = _balance(state, pay)
-        if status not in BOOKKEEPER_STATUSES and balance > 0:
-            outstanding[inv.currency] = outstanding.get(inv.currency, ZERO) + balance
-        if existing is None:
-            row, target = next_row, None
-            next_row += 1
-        else:
-            row, target = existing.row, sheet
-        values: dict[str, CellValue] = {
-            "Invoice No": number,
-            "Client": inv.client,
-            "Currency": inv.currency,
-            "Terms": inv.terms,
-            "Invoice Date": inv.invoice_date,
-            "Due Date": inv.due_date,
-            "Total": inv.total,
-            "Balance": balance,
-            "Sent At": inv.sent_at,
-            "Last Sent": inv.last_sent,
-            "Reissue": "Yes" if inv.last_reissue == as_of else None,
-            "Reissue Count": inv.reissue_count,
-            "Note": inv.note or None,
-        }
-        if status not in BOOKKEEPER_STATUSES:
-            values["Status"] = status
-        for column, value in values.items():
-            updates.set(target, name, row, column, value, headers)
-    return outstanding
-
-
-def _balance(state: InvoiceState, pay: Payments) -> tuple[Decimal, Decimal]:
-    from .plan import balance_of
-
-    return balance_of(state, pay)
 
 
 # -- the run ------------------------------------------------------------------
@@ -881,31 +359,6 @@ def _real_run(
     return summary
 
 
-def summary_lines(summary: RunSummary) -> list[str]:
-    """The run summary as plain text lines (for the emailed report and the log)."""
-    lines = [f"Billing run as of {summary.as_of.isoformat()}", ""]
-    for title, items in (
-        ("Sent", summary.sent),
-        ("Failed (tried again at the next run)", summary.failed),
-        ("Escalated: please call the client", summary.escalated),
-    ):
-        if items:
-            lines.append(f"{title}:")
-            lines.extend(
-                f"  {i.kind:<10} {i.invoice_no:<16} {i.client:<30} {i.amount:>14}  {i.note}"
-                for i in items
-            )
-            lines.append("")
-    for currency, amount in sorted(summary.outstanding.items()):
-        lines.append(f"Outstanding {currency}: {amount:,}")
-    if summary.errors:
-        lines.append("")
-        lines.append(f"{len(summary.errors)} rows need attention:")
-        lines.extend(f"  {e}" for e in summary.errors)
-    lines.extend(summary.notes)
-    return lines
-
-
 def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
     """Send the bookkeeper the summary and the receivables report (`[email] report_to`)."""
     counts = f"{len(summary.sent)} sent, {len(summary.failed)} failed"
@@ -931,31 +384,6 @@ def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
         summary.notes.append(
             f"The summary email to {config.email.report_to} was not delivered: {result.reply}"
         )
-
-
-def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
-    """The highest sequence number already in the workbook for this numbering scope.
-
-    Numbers typed by hand, or issued before the ledger existed, are never reused.
-    """
-    from .ledger import number_pattern
-
-    pattern = number_pattern(config.billing.number_format)
-    numbers: set[str] = set(data.services.frame["Invoice No"].dropna().map(cells.cell_text))
-    if data.invoices is not None:
-        numbers.update(data.invoices.frame["Invoice No"].dropna().map(cells.cell_text))
-    best = 0
-    for number in numbers:
-        match = pattern.match(number)
-        if match is None:
-            continue
-        found = match.groupdict()
-        if found.get("year") and int(found["year"]) != invoice_date.year:
-            continue
-        if found.get("month") and int(found["month"]) != invoice_date.month:
-            continue
-        best = max(best, int(found["seq"]))
-    return best
 
 
 def _record_draft(
@@ -1141,7 +569,7 @@ def _send_all(
         tick()
         inv = job.invoice
         now = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
-        amount = _amount_for(job)
+        amount = amount_text(job)
         if result.status == "sent":
             where = ", ".join(job.client.emails) or "the same recipients"
             with ledger.transaction():
@@ -1177,34 +605,6 @@ def _send_all(
             summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, reply))
     summary.timings["send"] = time.perf_counter() - started
     return due_changes
-
-
-def attach_pdfs(files: dict[str, tuple[Path, ...]], attach: str) -> dict[str, tuple[Path, ...]]:
-    """Convert the rendered .docx files to PDF (one LibreOffice call per folder)."""
-    by_folder: dict[Path, list[Path]] = {}
-    for (docx,) in files.values():
-        by_folder.setdefault(docx.parent, []).append(docx)
-    pdf_of: dict[Path, Path] = {}
-    for folder, docs in by_folder.items():
-        try:
-            pdfs = convert_to_pdf(docs, folder)
-        except PdfError as exc:
-            raise UnusableError(str(exc)) from None
-        pdf_of.update(zip(docs, pdfs, strict=True))
-    return {
-        stem: ((docx, pdf_of[docx]) if attach == "both" else (pdf_of[docx],))
-        for stem, (docx,) in files.items()
-    }
-
-
-def _amount_for(job: Job) -> str:
-    payload = job.message.payload
-    lang = "en"
-    if job.message.kind == "invoice":
-        return format_money(job.invoice.total, job.invoice.currency, lang)
-    if job.message.kind == "thanks":
-        return format_money(Decimal(payload.get("paid", "0")), job.invoice.currency, lang)
-    return format_money(Decimal(payload.get("balance", "0")), job.invoice.currency, lang)
 
 
 def _record_sent(
@@ -1301,33 +701,6 @@ def backup_ledger(ledger: Ledger, folder: Path, keep: int = 20) -> Path:
     for old in sorted(folder.glob("ledger-*.sqlite"))[:-keep]:
         old.unlink(missing_ok=True)
     return target
-
-
-def receivables(
-    invoices: dict[str, LedgerInvoice], rows: dict[str, InvoiceRow], failed: set[str], as_of: date
-) -> list[Receivable]:
-    items = []
-    for number, inv in invoices.items():
-        pay = Payments.from_row(rows.get(number))
-        state = state_of(inv, number in failed)
-        status = status_of(state, pay, as_of)
-        if status == "Void":
-            continue
-        _, balance = _balance(state, pay)
-        items.append(
-            Receivable(
-                number,
-                inv.client,
-                inv.currency,
-                inv.invoice_date,
-                inv.due_date,
-                inv.total,
-                pay.paid,
-                balance,
-                status,
-            )
-        )
-    return items
 
 
 def _write_report(

@@ -74,8 +74,13 @@ def _load_frames(path: Path) -> dict[str, pd.DataFrame]:
     try:
         # Only empty cells are missing: a client called "None" or "NA" is a name.
         frames = pd.read_excel(
-            path, sheet_name=None, header=None, engine="calamine", dtype=object,
-            keep_default_na=False, na_values=[""],
+            path,
+            sheet_name=None,
+            header=None,
+            engine="calamine",
+            dtype=object,
+            keep_default_na=False,
+            na_values=[""],
         )
     except Exception as exc:  # calamine raises its own types for damaged files
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None

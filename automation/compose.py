@@ -1,0 +1,240 @@
+"""Compose what goes out: invoice documents and the emails that carry them.
+
+Everything here is built from the ledger's record of an invoice plus the
+client's current details, so a message can be rebuilt at any later run.
+
+    doc = make_document(invoice, client, config, due=date(2026, 4, 8))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Config
+from .errors import UnusableError
+from .fmt import format_date, format_money
+from .ledger import LedgerInvoice, LedgerMessage
+from .mail import (
+    OutgoingMail,
+    render_email,
+)
+from .model import (
+    Client,
+    InvoiceDocument,
+)
+from .money import ZERO
+from .pdf import PdfError, convert_to_pdf
+from .terms import (
+    BusinessCalendar,
+    Terms,
+    TermsError,
+    describe_terms,
+    discount_date,
+    discounted_total,
+    due_date,
+    parse_terms,
+)
+from .validate import ClientBook
+
+
+def terms_of(text: str) -> Terms:
+    try:
+        return parse_terms(text)
+    except TermsError:
+        return parse_terms("Due on receipt")
+
+
+def make_document(
+    inv: LedgerInvoice,
+    client: Client,
+    company_config: Config,
+    due: date,
+    reissue_number: int = 0,
+    reissue_date: date | None = None,
+    amount_paid: Decimal = ZERO,
+) -> InvoiceDocument:
+    terms = terms_of(inv.terms)
+    language = client.language
+    discount_by = discount_date(terms, inv.invoice_date)
+    discounted = discounted_total(terms, inv.total, inv.currency)
+    discount_text = format_money(discounted, inv.currency, language) if discounted else None
+    description = describe_terms(
+        terms,
+        inv.invoice_date,
+        due,
+        language,
+        lambda d: format_date(d, language),
+        discount_text,
+    )
+    return InvoiceDocument(
+        invoice_no=inv.invoice_no,
+        invoice_date=inv.invoice_date,
+        due_date=due,
+        client=client,
+        currency=inv.currency,
+        language=language,
+        lines=inv.lines,
+        subtotal=inv.subtotal,
+        tax_rate=inv.tax_rate,
+        tax=inv.tax,
+        total=inv.total,
+        terms=inv.terms,
+        terms_description=description,
+        amount_paid=amount_paid,
+        balance_due=inv.total - amount_paid,
+        reissue_number=reissue_number,
+        reissue_date=reissue_date,
+        discount_date=discount_by if reissue_number == 0 else None,
+        discounted_total=discounted if reissue_number == 0 else None,
+        company=company_config.company,
+    )
+
+
+def email_context(
+    inv: LedgerInvoice, client: Client, config: Config, payload: dict[str, str], due: date
+) -> dict[str, str]:
+    lang = client.language
+
+    def money(value: str | Decimal | None) -> str:
+        return format_money(Decimal(value or 0), inv.currency, lang)
+
+    company = config.company
+    return {
+        "client_name": client.name,
+        "invoice_no": inv.invoice_no,
+        "invoice_date": format_date(inv.invoice_date, lang),
+        "due_date": format_date(due, lang),
+        "total": money(inv.total),
+        "amount_paid": money(payload.get("paid")),
+        "balance": money(payload.get("balance")),
+        "excess": money(-Decimal(payload.get("balance") or 0)),
+        "company_name": company.name,
+        "company_email": company.email,
+        "company_phone": company.phone,
+        "reissue_number": str(payload.get("reissue_number", "")),
+        "original_date": format_date(inv.invoice_date, lang),
+        "reissue_date": format_date(date.fromisoformat(payload["as_of"]), lang)
+        if payload.get("as_of")
+        else "",
+        "discount_text": "",
+    }
+
+
+@dataclass(frozen=True)
+class Job:
+    """A message to build (render + compose) and send, with its document."""
+
+    message: LedgerMessage
+    invoice: LedgerInvoice
+    client: Client
+    due: date
+    document: InvoiceDocument | None
+
+
+def due_on_sending(
+    inv: LedgerInvoice, config: Config, calendar: BusinessCalendar, sent: date
+) -> date:
+    """The due date, with receipt-based terms counted from the actual send."""
+    terms = terms_of(inv.terms)
+    receipt = sent + pd.Timedelta(days=config.billing.receipt_lag_days).to_pytimedelta()
+    return due_date(terms, inv.invoice_date, receipt, calendar)
+
+
+def prepare_jobs(
+    messages: Iterable[LedgerMessage],
+    invoices: dict[str, LedgerInvoice],
+    book: ClientBook,
+    config: Config,
+    calendar: BusinessCalendar,
+    as_of: date,
+) -> tuple[list[Job], list[tuple[LedgerMessage, str]]]:
+    """Jobs for messages still to send, and those that cannot be built (with why)."""
+    jobs: list[Job] = []
+    unbuildable: list[tuple[LedgerMessage, str]] = []
+    for msg in messages:
+        inv = invoices[msg.invoice_no]
+        client = book.clients.get(inv.client_key)
+        if msg.raw is not None:
+            jobs.append(Job(msg, inv, client or ghost_client(inv), inv.due_date, None))
+            continue
+        if client is None:
+            unbuildable.append((msg, f"{inv.client} is no longer in the Clients sheet."))
+            continue
+        if inv.client_key in book.problems:
+            unbuildable.append((msg, book.problems[inv.client_key]))
+            continue
+        paid = Decimal(msg.payload.get("paid", "0"))
+        if msg.kind == "invoice":
+            due = due_on_sending(inv, config, calendar, as_of)
+            doc = make_document(inv, client, config, due)
+        elif msg.kind == "reissue":
+            due = date.fromisoformat(msg.payload["new_due"])
+            doc = make_document(
+                inv,
+                client,
+                config,
+                due,
+                int(msg.payload["reissue_number"]),
+                date.fromisoformat(msg.payload["as_of"]),
+                paid,
+            )
+        else:
+            due, doc = inv.due_date, None
+        jobs.append(Job(msg, inv, client, due, doc))
+    return jobs, unbuildable
+
+
+def ghost_client(inv: LedgerInvoice) -> Client:
+    return Client(key=inv.client_key, name=inv.client, emails=())
+
+
+def compose(job: Job, attachments: tuple[Path, ...], config: Config) -> OutgoingMail:
+    ctx = email_context(job.invoice, job.client, config, job.message.payload, job.due)
+    subject, text, html = render_email(job.message.kind, job.client.language, ctx)
+    first = job.invoice.first_message_id
+    return OutgoingMail(
+        kind=job.message.kind,
+        invoice_no=job.invoice.invoice_no,
+        to=job.client.emails,
+        cc=job.client.cc,
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=attachments,
+        message_id=job.message.message_id,
+        in_reply_to=first if job.message.kind != "invoice" else None,
+    )
+
+
+def attach_pdfs(files: dict[str, tuple[Path, ...]], attach: str) -> dict[str, tuple[Path, ...]]:
+    """Convert the rendered .docx files to PDF (one LibreOffice call per folder)."""
+    by_folder: dict[Path, list[Path]] = {}
+    for (docx,) in files.values():
+        by_folder.setdefault(docx.parent, []).append(docx)
+    pdf_of: dict[Path, Path] = {}
+    for folder, docs in by_folder.items():
+        try:
+            pdfs = convert_to_pdf(docs, folder)
+        except PdfError as exc:
+            raise UnusableError(str(exc)) from None
+        pdf_of.update(zip(docs, pdfs, strict=True))
+    return {
+        stem: ((docx, pdf_of[docx]) if attach == "both" else (pdf_of[docx],))
+        for stem, (docx,) in files.items()
+    }
+
+
+def amount_text(job: Job) -> str:
+    payload = job.message.payload
+    lang = "en"
+    if job.message.kind == "invoice":
+        return format_money(job.invoice.total, job.invoice.currency, lang)
+    if job.message.kind == "thanks":
+        return format_money(Decimal(payload.get("paid", "0")), job.invoice.currency, lang)
+    return format_money(Decimal(payload.get("balance", "0")), job.invoice.currency, lang)

@@ -1,0 +1,105 @@
+"""Reconcile the workbook with the ledger before planning.
+
+The ledger is the record of what happened; the workbook may be an older
+copy, or hold numbers typed by hand. These functions find what the workbook
+lost and which numbers are already taken, so nothing is billed or numbered
+twice.
+
+    restored = restored_lines(lines, data.services, ledger)   # row -> Invoice No
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from . import cells
+from .config import Config
+from .ledger import Ledger, fingerprint
+from .model import (
+    ServiceLine,
+)
+from .money import ZERO
+from .read import SheetData, WorkbookData
+from .validate import client_key
+
+
+def restored_lines(
+    lines: Sequence[ServiceLine], services: SheetData, ledger: Ledger | None
+) -> dict[int, str]:
+    """Rows that lost an Invoice No the ledger gave them: row -> invoice number."""
+    if ledger is None or not lines:
+        return {}
+    prints = {line.row: fingerprint(line) for line in lines}
+    known = ledger.invoiced_lines(set(prints.values()))
+    if not known:
+        return {}
+    # Invoice numbers already shown on some row with the same fingerprint are
+    # accounted for; only the rest were lost from the workbook.
+    candidates = {ln.row: ln for ln in lines if prints[ln.row] in known}
+    dates = {ln.service_date for ln in candidates.values()}
+    frame = services.frame
+    billed = frame[frame["Invoice No"].notna()]
+    shown: set[tuple[str, str]] = set()
+    for row, values in billed.iterrows():
+        try:
+            when = cells.cell_date(values["Date"])
+        except cells.CellError:
+            continue
+        if when not in dates:
+            continue
+        number = cells.cell_text(values["Invoice No"])
+        try:
+            probe = ServiceLine(
+                int(row),
+                when,
+                cells.cell_text(values["Client"]),
+                client_key(values["Client"]),
+                cells.cell_text(values["Description"]),
+                cells.cell_decimal(values["Quantity"])
+                if not cells.is_blank(values["Quantity"])
+                else Decimal(1),
+                None,
+                cells.cell_decimal(values["Amount"])
+                if not cells.is_blank(values["Amount"])
+                else ZERO,
+            )
+        except cells.CellError:
+            continue
+        shown.add((fingerprint(probe), number))
+    result: dict[int, str] = {}
+    used: set[tuple[str, str]] = set(shown)
+    for row in sorted(candidates):
+        fp = prints[row]
+        for number, _hint in known[fp]:
+            if (fp, number) not in used:
+                used.add((fp, number))
+                result[row] = number
+                break
+    return result
+
+
+def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
+    """The highest sequence number already in the workbook for this numbering scope.
+
+    Numbers typed by hand, or issued before the ledger existed, are never reused.
+    """
+    from .ledger import number_pattern
+
+    pattern = number_pattern(config.billing.number_format)
+    numbers: set[str] = set(data.services.frame["Invoice No"].dropna().map(cells.cell_text))
+    if data.invoices is not None:
+        numbers.update(data.invoices.frame["Invoice No"].dropna().map(cells.cell_text))
+    best = 0
+    for number in numbers:
+        match = pattern.match(number)
+        if match is None:
+            continue
+        found = match.groupdict()
+        if found.get("year") and int(found["year"]) != invoice_date.year:
+            continue
+        if found.get("month") and int(found["month"]) != invoice_date.month:
+            continue
+        best = max(best, int(found["seq"]))
+    return best

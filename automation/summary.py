@@ -1,0 +1,80 @@
+"""What a run did, for the end-of-run table, the emailed summary and the log.
+
+summary = RunSummary(date(2026, 3, 9))
+summary.exit_code   # 0: nothing needs attention
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from .errors import EXIT_ATTENTION, EXIT_OK
+from .model import RowError
+
+
+@dataclass(frozen=True)
+class SentItem:
+    invoice_no: str
+    client: str
+    kind: str
+    amount: str  # formatted, in the invoice's currency
+    note: str = ""
+
+
+@dataclass
+class RunSummary:
+    """What the run did, for the end-of-run table and the exit code."""
+
+    as_of: date
+    dry_run: bool = False
+    sent: list[SentItem] = field(default_factory=list)
+    failed: list[SentItem] = field(default_factory=list)
+    escalated: list[SentItem] = field(default_factory=list)
+    previews: list[SentItem] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    outstanding: dict[str, Decimal] = field(default_factory=dict)
+    workbook_written: bool = False
+    updates_owed: bool = False
+    report: Path | None = None
+    #: seconds per phase (read, plan, render, send, write-back, report)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def has_news(self) -> bool:
+        """Anything happened that the bookkeeper should hear about."""
+        return bool(self.sent or self.failed or self.escalated or self.errors)
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors or self.failed or self.updates_owed:
+            return EXIT_ATTENTION
+        return EXIT_OK
+
+
+def summary_lines(summary: RunSummary) -> list[str]:
+    """The run summary as plain text lines (for the emailed report and the log)."""
+    lines = [f"Billing run as of {summary.as_of.isoformat()}", ""]
+    for title, items in (
+        ("Sent", summary.sent),
+        ("Failed (tried again at the next run)", summary.failed),
+        ("Escalated: please call the client", summary.escalated),
+    ):
+        if items:
+            lines.append(f"{title}:")
+            lines.extend(
+                f"  {i.kind:<10} {i.invoice_no:<16} {i.client:<30} {i.amount:>14}  {i.note}"
+                for i in items
+            )
+            lines.append("")
+    for currency, amount in sorted(summary.outstanding.items()):
+        lines.append(f"Outstanding {currency}: {amount:,}")
+    if summary.errors:
+        lines.append("")
+        lines.append(f"{len(summary.errors)} rows need attention:")
+        lines.extend(f"  {e}" for e in summary.errors)
+    lines.extend(summary.notes)
+    return lines

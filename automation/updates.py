@@ -1,0 +1,299 @@
+"""The cells the run writes back, derived from the ledger and the validation.
+
+The workbook's tool-owned cells always converge to what the ledger says:
+each run computes them afresh and keeps only the updates that change
+something, so a restored copy or a lost write-back heals by itself.
+
+    updates = UpdateSet()
+    services_updates(data, book, lines, errors, invoiced, {}, as_of, config, updates)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from . import cells
+from .compose import terms_of
+from .config import Config
+from .ledger import LedgerInvoice
+from .model import (
+    BOOKKEEPER_STATUSES,
+    LINE_ERROR,
+    LINE_INVOICED,
+    LINE_SKIPPED,
+    CellUpdate,
+    CellValue,
+    InvoiceRow,
+    RowError,
+    ServiceLine,
+)
+from .money import ZERO
+from .plan import InvoiceState, Payments, balance_of, is_billable, status_of
+from .read import SheetData, WorkbookData
+from .report import Receivable
+from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
+from .validate import ClientBook
+
+
+def _differs(current: object, new: CellValue) -> bool:
+    if new is None:
+        return not cells.is_blank(current)
+    if cells.is_blank(current):
+        return True
+    if isinstance(new, datetime):
+        old = cells.cell_datetime(current)
+        return old is None or abs((old - new).total_seconds()) >= 1
+    if isinstance(new, date):
+        try:
+            return cells.cell_date(current) != new
+        except cells.CellError:
+            return True
+    if isinstance(new, Decimal | int):
+        try:
+            return cells.cell_decimal(current) != Decimal(new)
+        except cells.CellError:
+            return True
+    return cells.cell_text(current) != new
+
+
+class UpdateSet:
+    """Cell updates, keeping only those that change something."""
+
+    def __init__(self) -> None:
+        self.updates: dict[tuple[str, int, str], CellUpdate] = {}
+
+    def set(
+        self,
+        sheet: SheetData | None,
+        sheet_name: str,
+        row: int,
+        column: str,
+        value: CellValue,
+        headers: dict[str, str],
+    ) -> None:
+        current = None
+        if sheet is not None and row in sheet.frame.index and column in sheet.present:
+            current = sheet.frame.at[row, column]
+        if (
+            sheet is not None
+            and row in sheet.frame.index
+            and column in sheet.present
+            and not _differs(current, value)
+        ):
+            return
+        if value is None and (
+            sheet is None or column not in sheet.present or row not in sheet.frame.index
+        ):
+            return
+        self.updates[(sheet_name, row, column)] = CellUpdate(
+            sheet_name, row, headers[column], value
+        )
+
+    def __len__(self) -> int:
+        return len(self.updates)
+
+    def values(self) -> list[CellUpdate]:
+        return list(self.updates.values())
+
+
+def services_updates(
+    data: WorkbookData,
+    book: ClientBook,
+    lines: Sequence[ServiceLine],
+    errors: dict[int, RowError],
+    invoiced: dict[int, tuple[str, date]],
+    due_changes: dict[str, date],
+    as_of: date,
+    config: Config,
+    updates: UpdateSet,
+) -> None:
+    sheet = data.services
+    h = sheet.headers
+
+    def put(row: int, column: str, value: CellValue) -> None:
+        updates.set(sheet, sheet.name, row, column, value, h)
+
+    for row, error in errors.items():
+        put(row, "Status", LINE_ERROR)
+        put(row, "Error", error.message)
+    for line in lines:
+        if line.row in invoiced:
+            number, due = invoiced[line.row]
+            put(line.row, "Invoice No", number)
+            put(line.row, "Due Date", due)
+            put(line.row, "Status", LINE_INVOICED)
+            put(line.row, "Error", None)
+        elif not book.clients[line.client_key].active and is_billable(
+            line, as_of, config.billing.bill_after_days
+        ):
+            put(line.row, "Status", LINE_SKIPPED)
+            put(line.row, "Error", None)
+        else:
+            put(line.row, "Status", None)
+            put(line.row, "Error", None)
+    if due_changes:
+        numbers = sheet.frame["Invoice No"].map(cells.cell_text)
+        for row in sheet.frame.index[numbers.isin(due_changes)]:
+            put(int(row), "Due Date", due_changes[numbers[row]])
+
+
+def invoice_rows(sheet: SheetData | None) -> dict[str, InvoiceRow]:
+    """Invoices sheet rows by Invoice No (the bookkeeper's payments are read here)."""
+    if sheet is None:
+        return {}
+    result: dict[str, InvoiceRow] = {}
+    frame = sheet.frame[sheet.frame["Invoice No"].notna()]
+    for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
+        number = cells.cell_text(values["Invoice No"])
+        if not number or number in result:
+            continue
+        try:
+            paid = cells.optional_decimal(values["Paid Amount"])
+        except cells.CellError:
+            paid = None
+        try:
+            paid_date = cells.optional_date(values["Paid Date"])
+        except cells.CellError:
+            paid_date = None
+        result[number] = InvoiceRow(
+            row=int(row),
+            invoice_no=number,
+            paid_amount=paid,
+            paid_date=paid_date,
+            status=cells.cell_text(values["Status"]) or None,
+        )
+    return result
+
+
+def payment_errors(sheet: SheetData | None, numbers: set[str]) -> list[RowError]:
+    """Unreadable Paid Amount / Paid Date cells on the tool's invoices."""
+    if sheet is None:
+        return []
+    errors = []
+    frame = sheet.frame[sheet.frame["Invoice No"].map(cells.cell_text).isin(numbers)]
+    for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
+        for column, convert in (
+            ("Paid Amount", cells.optional_decimal),
+            ("Paid Date", cells.optional_date),
+        ):
+            try:
+                convert(values[column])
+            except cells.CellError as exc:
+                errors.append(
+                    RowError(
+                        sheet.name,
+                        int(row),
+                        sheet.headers[column],
+                        f"{exc} The payment is ignored until it is fixed.",
+                    )
+                )
+    return errors
+
+
+def state_of(inv: LedgerInvoice, failed: bool) -> InvoiceState:
+    return InvoiceState(
+        invoice_no=inv.invoice_no,
+        currency=inv.currency,
+        terms=terms_of(inv.terms),
+        invoice_date=inv.invoice_date,
+        due_date=inv.due_date,
+        total=inv.total,
+        last_sent=inv.last_sent.date() if inv.last_sent else None,
+        reissue_count=inv.reissue_count,
+        last_reissue=inv.last_reissue,
+        escalated=inv.escalated,
+        failed=failed,
+    )
+
+
+def invoices_updates(
+    data: WorkbookData,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    failed: set[str],
+    as_of: date,
+    updates: UpdateSet,
+    config: Config,
+) -> dict[str, Decimal]:
+    """Bring the Invoices sheet in line with the ledger; returns outstanding per currency."""
+    sheet = data.invoices
+    name = sheet.name if sheet else INVOICES
+    headers = (
+        sheet.headers
+        if sheet
+        else dict(
+            zip(
+                [c.name for c in INVOICES_COLUMNS],
+                sheet_headers(INVOICES, config.columns),
+                strict=True,
+            )
+        )
+    )
+    if sheet is not None and len(sheet.frame.dropna(how="all")):
+        next_row = int(sheet.frame.dropna(how="all").index.max()) + 1
+    else:
+        next_row = (sheet.header_row if sheet else 1) + 1
+    outstanding: dict[str, Decimal] = {}
+    for number in sorted(invoices, key=lambda n: (invoices[n].invoice_date, n)):
+        inv = invoices[number]
+        existing = rows.get(number)
+        pay = Payments.from_row(existing)
+        state = state_of(inv, number in failed)
+        status = status_of(state, pay, as_of)
+        _, balance = balance_of(state, pay)
+        if status not in BOOKKEEPER_STATUSES and balance > 0:
+            outstanding[inv.currency] = outstanding.get(inv.currency, ZERO) + balance
+        if existing is None:
+            row, target = next_row, None
+            next_row += 1
+        else:
+            row, target = existing.row, sheet
+        values: dict[str, CellValue] = {
+            "Invoice No": number,
+            "Client": inv.client,
+            "Currency": inv.currency,
+            "Terms": inv.terms,
+            "Invoice Date": inv.invoice_date,
+            "Due Date": inv.due_date,
+            "Total": inv.total,
+            "Balance": balance,
+            "Sent At": inv.sent_at,
+            "Last Sent": inv.last_sent,
+            "Reissue": "Yes" if inv.last_reissue == as_of else None,
+            "Reissue Count": inv.reissue_count,
+            "Note": inv.note or None,
+        }
+        if status not in BOOKKEEPER_STATUSES:
+            values["Status"] = status
+        for column, value in values.items():
+            updates.set(target, name, row, column, value, headers)
+    return outstanding
+
+
+def receivables(
+    invoices: dict[str, LedgerInvoice], rows: dict[str, InvoiceRow], failed: set[str], as_of: date
+) -> list[Receivable]:
+    items = []
+    for number, inv in invoices.items():
+        pay = Payments.from_row(rows.get(number))
+        state = state_of(inv, number in failed)
+        status = status_of(state, pay, as_of)
+        if status == "Void":
+            continue
+        _, balance = balance_of(state, pay)
+        items.append(
+            Receivable(
+                number,
+                inv.client,
+                inv.currency,
+                inv.invoice_date,
+                inv.due_date,
+                inv.total,
+                pay.paid,
+                balance,
+                status,
+            )
+        )
+    return items
