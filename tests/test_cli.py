@@ -1,0 +1,112 @@
+"""The commands a bookkeeper types: check, init, schedule, --demo, --help."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import client, service, write_workbook
+
+import automation.cli as cli
+from automation.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_check_clean_workbook_exits_0(tmp_path: Path, capsys) -> None:
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
+                          [service(date(2026, 3, 2), "Acme", "Work")])
+    before = digest(book)
+    assert main(["check", "--workbook", str(book)]) == 0
+    assert "no problems found" in capsys.readouterr().out
+    assert digest(book) == before and not (tmp_path / ".billing").exists()
+
+
+def test_check_lists_every_problem_and_changes_nothing(tmp_path: Path, capsys) -> None:
+    book = write_workbook(tmp_path / "log.xlsx",
+                          [client("Acme", Currency="XYZ"), client("Beta", Language="fr")],
+                          [service(date(2026, 3, 2), "Acme", "Work"),
+                           service(date(2026, 3, 2), "Gamma", "Work"),
+                           service(date(2026, 3, 2), "Beta", "")])
+    before = digest(book)
+    assert main(["check", "--workbook", str(book)]) == 1
+    out = capsys.readouterr().out
+    assert 'Clients row 2, Currency: "XYZ" is not an ISO currency code' in out
+    assert 'Clients row 3, Language: "fr" is not supported' in out
+    assert 'Services row 3, Client: "Gamma" is not in Clients' in out
+    assert "Services row 4, Description: the description is missing" in out
+    assert digest(book) == before
+
+
+def test_check_unusable_workbook_exits_2(tmp_path: Path, capsys) -> None:
+    book = tmp_path / "log.xlsx"
+    book.write_bytes(b"PK\x03\x04 broken zip")
+    assert main(["check", "--workbook", str(book)]) == 2
+    assert "Cannot run" in capsys.readouterr().out
+
+
+def test_init_makes_a_folder_where_a_dry_run_works(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "billing"
+    assert main(["init", str(target)]) == 0
+    assert (target / "service_log.xlsx").exists() and (target / "billing.toml").exists()
+    assert (target / "templates" / "invoice.docx").exists()
+    assert (target / "templates" / "email" / "en" / "invoice.txt").exists()
+    capsys.readouterr()
+    assert main(["--workbook", str(target / "service_log.xlsx"), "--dry-run"]) == 0
+    assert "Dry run" in capsys.readouterr().out
+    assert list((target / "preview").rglob("*.docx"))
+    assert main(["init", str(target)]) == 2  # never overwrites
+
+
+def test_schedule_prints_entries_for_these_paths(tmp_path: Path, capsys) -> None:
+    book = write_workbook(tmp_path / "my log.xlsx", [client("Acme")], [])
+    assert main(["schedule", "--workbook", str(book)]) == 0
+    out = capsys.readouterr().out
+    cron = next(line for line in out.splitlines() if line.startswith("0 7 * * 1"))
+    words = shlex.split(cron.split(" ", 5)[5])
+    assert str(tmp_path) in words and sys.executable in words
+    assert "Persistent=true" in out and "schtasks /Create" in out
+
+
+def test_demo_runs_on_a_copy(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(cli, "DEMO_DIR", tmp_path / "demo")
+    sample = REPO / "workbooks" / "service_log.xlsx"
+    before = digest(sample)
+    assert main(["--demo", "--as-of", "2026-11-23"]) == 1  # the sample has two bad rows
+    out = capsys.readouterr().out
+    assert "INV-2026-0001" in out and "Acme Dental Clinic" in out
+    assert "Acme Dentall Clinic" in out  # the mistake is reported with its row
+    assert digest(sample) == before
+    demo = tmp_path / "demo"
+    assert len(list((demo / "outbox").glob("*.eml"))) == 8
+    assert len(list((demo / "invoices" / "2026").glob("*.docx"))) == 8
+    services = pd.read_excel(demo / "service_log.xlsx", sheet_name="Services", header=3,
+                             engine="calamine")
+    assert (services["Status"] == "Invoiced").sum() == 18
+    assert (demo / "reports" / "receivables-2026-11-23.xlsx").exists()
+
+
+def test_help_and_bad_arguments() -> None:
+    ok = subprocess.run([sys.executable, str(REPO / "run_billing.py"), "--help"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "--as-of" in ok.stdout
+    bad = subprocess.run([sys.executable, str(REPO / "run_billing.py"), "--as-of", "soon"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a date like" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("argv", [["--config", "/nowhere/billing.toml"]])
+def test_missing_config_exits_2(argv: list[str], capsys) -> None:
+    assert main(argv) == 2
+    assert "does not exist" in capsys.readouterr().out
