@@ -126,7 +126,9 @@ def test_libreoffice_opens_the_billed_workbook(folder: Folder, tmp_path: Path) -
     sheets = libreoffice_csv(folder.workbook, tmp_path)
     services = sheets["Services"].splitlines()
     # LibreOffice writes raw values, dates in its default (US) form.
-    assert services[3] == "03/02/2026,Acme & Sons,Audit,3,120,360,INV-2026-0001,03/23/2026,Invoiced,"
+    assert services[3] == (
+        "03/02/2026,Acme & Sons,Audit,3,120,360,INV-2026-0001,03/23/2026,Invoiced,"
+    )
     assert sheets["Invoices"].splitlines()[1].startswith("INV-2026-0001,Acme & Sons,USD,Net 14,")
     assert sheets["Summary"].splitlines()[0] == "Total logged,811"
 
