@@ -197,7 +197,10 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
             ) from None
         why = open_elsewhere(paths.workbook)
         if why:
-            raise BusyError(f"{why}. Close the workbook and run again; nothing was changed.")
+            raise BusyError(
+                f"{why}. Nothing was changed and nothing was sent. Close the workbook, then "
+                "run again now, or leave it to the next scheduled run."
+            )
         stamp = stamp_file(paths.workbook)
         started = time.perf_counter()
         data, book, lines, errors = load(request)

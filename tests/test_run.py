@@ -429,3 +429,39 @@ def test_terms_are_frozen_on_the_invoice(folder: Folder) -> None:
     assert folder.run("--as-of", "2026-03-10") == 0
     row = sheet(folder.workbook, "Invoices").iloc[0]
     assert row["Terms"] == "Net 7" and row["Due Date"].date() == date(2026, 3, 16)
+
+
+def test_refused_address_fails_then_goes_to_the_corrected_address(tmp_path: Path) -> None:
+    from smtp_servers import Recorder, running_server
+
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    recorder = Recorder(refuse=frozenset({"old@acme.example"}))
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config()
+        write_workbook(folder.workbook,
+                       [client("Acme", Email="old@acme.example", Terms="Receipt 10"),
+                        client("Beta")],
+                       [service(date(2026, 3, 2), "Acme", "Work", 1, 100),
+                        service(date(2026, 3, 2), "Beta", "Work", 1, 100)])
+        assert folder.run("--as-of", AS_OF) == 1
+        assert [r.rcpt_tos for r in recorder.received] == [["beta@clients.example"]]
+        row = sheet(folder.workbook, "Invoices").set_index("Client").loc["Acme"]
+        assert row["Status"] == "Failed" and "550" in row["Note"]
+        assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Invoiced"] * 2
+
+        apply_updates(folder.workbook, [CellUpdate("Clients", 2, "Email", "new@acme.example")],
+                      header_rows={"Clients": 1})
+        assert folder.run("--as-of", "2026-03-16") == 0
+        assert recorder.received[-1].rcpt_tos == ["new@acme.example"]
+        assert len(recorder.received) == 2
+        invoices = sheet(folder.workbook, "Invoices").set_index("Client")
+        acme = invoices.loc["Acme"]
+        assert acme["Invoice No"] == "INV-2026-0001" and acme["Status"] == "Sent"
+        assert acme["Invoice Date"].date() == date(2026, 3, 9)
+        # Receipt-based terms count from the day it actually went out.
+        assert acme["Due Date"].date() == date(2026, 3, 26)
+        assert sheet(folder.workbook, "Services")["Due Date"][0].date() == date(2026, 3, 26)
+        assert len(invoices) == 2
