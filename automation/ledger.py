@@ -315,17 +315,25 @@ class Ledger:
         )
 
     def invoices(self, numbers: Iterable[str] | None = None) -> dict[str, LedgerInvoice]:
-        query = "SELECT * FROM invoices"
         self.conn.row_factory = sqlite3.Row
         try:
-            rows = self.conn.execute(query).fetchall()
+            if numbers is None:
+                rows = self.conn.execute("SELECT * FROM invoices ORDER BY rowid").fetchall()
+            else:
+                rows = []
+                wanted = sorted(set(numbers))
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows += self.conn.execute(
+                        f"SELECT rowid AS seq_, * FROM invoices WHERE invoice_no IN ({marks})",  # noqa: S608,E501
+                        chunk,
+                    ).fetchall()
+                rows.sort(key=lambda r: r["seq_"])
         finally:
             self.conn.row_factory = None
-        wanted = set(numbers) if numbers is not None else None
         result = {}
         for r in rows:
-            if wanted is not None and r["invoice_no"] not in wanted:
-                continue
             result[r["invoice_no"]] = LedgerInvoice(
                 invoice_no=r["invoice_no"],
                 client_key=r["client_key"],

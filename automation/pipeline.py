@@ -287,8 +287,8 @@ def _real_run(
     restored = restored_lines(lines, data.services, ledger)
     fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
     drafts = draft_invoices(fresh, book, as_of, config)
-    rows = invoice_rows(data.invoices)
     invoices = ledger.invoices()
+    rows = invoice_rows(data.invoices, invoices.keys())
     summary.errors.extend(payment_errors(data.invoices, set(invoices)))
     all_messages = ledger.messages()
     done_events = {m.event for m in all_messages}
@@ -337,6 +337,8 @@ def _real_run(
         )
 
     invoices = ledger.invoices()
+    # The invoices numbered just now: their rows, should the sheet hold any.
+    rows.update(invoice_rows(data.invoices, invoices.keys() - rows.keys()))
     due_changes = _send_all(
         request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress
     )
@@ -789,7 +791,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
             failed = {
                 m.invoice_no for m in all_messages if m.kind == "invoice" and m.state != "sent"
             }
-            rows = invoice_rows(data.invoices)
+            rows = invoice_rows(data.invoices, invoices.keys())
             for inv, decision in _followups(
                 request, invoices, rows, book, {m.event for m in all_messages}, failed, calendar
             ):

@@ -63,7 +63,12 @@ class WorkbookData:
         return {s.name: s.header_row for s in sheets}
 
 
-def _load_frames(path: Path) -> dict[str, pd.DataFrame]:
+def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
+    """The Clients, Services and Invoices sheets as raw frames, and every sheet's name.
+
+    Other sheets (summaries, notes, charts' data) are never parsed: a report
+    sheet that grows with the history would otherwise slow every run.
+    """
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
     if not zipfile.is_zipfile(path):
@@ -72,19 +77,25 @@ def _load_frames(path: Path) -> dict[str, pd.DataFrame]:
             '"Excel Workbook (*.xlsx)").'
         )
     try:
-        # Only empty cells are missing: a client called "None" or "NA" is a name.
-        frames = pd.read_excel(
-            path,
-            sheet_name=None,
-            header=None,
-            engine="calamine",
-            dtype=object,
-            keep_default_na=False,
-            na_values=[""],
-        )
+        with pd.ExcelFile(path, engine="calamine") as book:
+            names = tuple(str(name) for name in book.sheet_names)
+            wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES))]
+            # Only empty cells are missing: a client called "None" or "NA" is a name.
+            frames = pd.read_excel(
+                book,
+                sheet_name=wanted,
+                header=None,
+                dtype=object,
+                keep_default_na=False,
+                na_values=[""],
+            )
     except Exception as exc:  # calamine raises its own types for damaged files
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
-    return {str(name): frame for name, frame in frames.items()}
+    return {str(name): frame for name, frame in frames.items()}, names
+
+
+def _is_one_of(name: str, sheets: tuple[str, ...]) -> bool:
+    return normalise_header(name) in {normalise_header(s) for s in sheets}
 
 
 def _find_sheet(frames: dict[str, pd.DataFrame], wanted: str) -> str | None:
@@ -131,14 +142,16 @@ def _locate_header(
     )
 
 
-def _sheet(frames: dict[str, pd.DataFrame], name: str, config: Config) -> SheetData:
+def _sheet(
+    frames: dict[str, pd.DataFrame], name: str, config: Config, names: tuple[str, ...]
+) -> SheetData:
     actual = _find_sheet(frames, name)
     renames = config.columns
     expected = {c.name: header_for(name, c.name, renames) for c in SHEETS[name]}
     required = [c.name for c in SHEETS[name] if c.required] or ["Invoice No"]
     if actual is None:
         raise WorkbookError(
-            f"the workbook has no {name!r} sheet (it has: {', '.join(frames)}). "
+            f"the workbook has no {name!r} sheet (it has: {', '.join(names)}). "
             f"Add a sheet named {name}."
         )
     raw = frames[actual]
@@ -162,9 +175,9 @@ def _sheet(frames: dict[str, pd.DataFrame], name: str, config: Config) -> SheetD
 
 def read_workbook(path: Path, config: Config) -> WorkbookData:
     """Locate the Clients, Services and Invoices sheets; raise WorkbookError if unusable."""
-    frames = _load_frames(path)
-    clients = _sheet(frames, CLIENTS, config)
-    services = _sheet(frames, SERVICES, config)
+    frames, names = _load_frames(path)
+    clients = _sheet(frames, CLIENTS, config, names)
+    services = _sheet(frames, SERVICES, config, names)
     invoices: SheetData | None = None
     actual = _find_sheet(frames, INVOICES)
     if actual is not None:
@@ -176,5 +189,5 @@ def read_workbook(path: Path, config: Config) -> WorkbookData:
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in expected})
             invoices = SheetData(actual, 1, expected, frozenset(), empty)
         else:
-            invoices = _sheet(frames, INVOICES, config)
-    return WorkbookData(path, clients, services, invoices, tuple(frames))
+            invoices = _sheet(frames, INVOICES, config, names)
+    return WorkbookData(path, clients, services, invoices, names)

@@ -11,8 +11,10 @@ twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+
+import pandas as pd
 
 from . import cells
 from .config import Config
@@ -22,7 +24,7 @@ from .model import (
 )
 from .money import ZERO
 from .read import SheetData, WorkbookData
-from .validate import client_key
+from .validate import client_key, column_text
 
 
 def restored_lines(
@@ -40,9 +42,9 @@ def restored_lines(
     candidates = {ln.row: ln for ln in lines if prints[ln.row] in known}
     dates = {ln.service_date for ln in candidates.values()}
     frame = services.frame
-    billed = frame[frame["Invoice No"].notna()]
+    billed = frame[frame["Invoice No"].notna() & _maybe_on(frame["Date"], dates)]
     shown: set[tuple[str, str]] = set()
-    for row, values in billed.iterrows():
+    for row, values in zip(billed.index, billed.to_dict("records"), strict=True):
         try:
             when = cells.cell_date(values["Date"])
         except cells.CellError:
@@ -80,6 +82,19 @@ def restored_lines(
     return result
 
 
+def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:
+    """False where a cell is surely not one of `dates`: the history is not looked at row by row.
+
+    Date cells (datetimes) are compared in one vectorised pass; anything else
+    (text typed as a date, an unreadable value) stays True for `cell_date` to judge.
+    """
+    kinds = column.map(type)
+    stamps = kinds.isin([datetime, pd.Timestamp])
+    when = pd.to_datetime(column.where(stamps), errors="coerce").dt.normalize()
+    wanted = pd.to_datetime(pd.Series(sorted(dates), dtype=object))
+    return ~stamps | when.isna() | when.isin(wanted)
+
+
 def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
     """The highest sequence number already in the workbook for this numbering scope.
 
@@ -88,9 +103,9 @@ def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -
     from .ledger import number_pattern
 
     pattern = number_pattern(config.billing.number_format)
-    numbers: set[str] = set(data.services.frame["Invoice No"].dropna().map(cells.cell_text))
+    numbers: set[str] = set(column_text(data.services.frame["Invoice No"].dropna()))
     if data.invoices is not None:
-        numbers.update(data.invoices.frame["Invoice No"].dropna().map(cells.cell_text))
+        numbers.update(column_text(data.invoices.frame["Invoice No"].dropna()))
     best = 0
     for number in numbers:
         match = pattern.match(number)

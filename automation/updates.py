@@ -10,9 +10,11 @@ something, so a restored copy or a lost write-back heals by itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+
+import pandas as pd
 
 from . import cells
 from .compose import terms_of
@@ -34,7 +36,7 @@ from .plan import InvoiceState, Payments, balance_of, is_billable, status_of
 from .read import SheetData, WorkbookData
 from .report import Receivable
 from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
-from .validate import ClientBook
+from .validate import ClientBook, column_text
 
 
 def _differs(current: object, new: CellValue) -> bool:
@@ -63,6 +65,31 @@ class UpdateSet:
 
     def __init__(self) -> None:
         self.updates: dict[tuple[str, int, str], CellUpdate] = {}
+        # (id of a sheet's frame, column) -> (Excel row of its first cell, its
+        # cells): a frame lookup per cell (`row in index`, `.at`) costs more
+        # than the comparison itself.
+        self._columns: dict[tuple[int, str], tuple[int, Sequence[object]] | None] = {}
+
+    def _current(self, sheet: SheetData, row: int, column: str) -> tuple[bool, object]:
+        """(whether the sheet has this cell, its value)."""
+        if column not in sheet.present:
+            return False, None
+        key = (id(sheet.frame), column)
+        if key not in self._columns:
+            index = sheet.frame.index
+            fast = isinstance(index, pd.RangeIndex) and index.step == 1
+            self._columns[key] = (
+                (int(index.start), sheet.frame[column].to_numpy()) if fast else None
+            )
+        found = self._columns[key]
+        if found is None:  # not how read.py builds frames, but still answered right
+            if row not in sheet.frame.index:
+                return False, None
+            return True, sheet.frame.at[row, column]
+        start, values = found
+        if start <= row < start + len(values):
+            return True, values[row - start]
+        return False, None
 
     def set(
         self,
@@ -73,19 +100,10 @@ class UpdateSet:
         value: CellValue,
         headers: dict[str, str],
     ) -> None:
-        current = None
-        if sheet is not None and row in sheet.frame.index and column in sheet.present:
-            current = sheet.frame.at[row, column]
-        if (
-            sheet is not None
-            and row in sheet.frame.index
-            and column in sheet.present
-            and not _differs(current, value)
-        ):
+        present, current = self._current(sheet, row, column) if sheet is not None else (False, None)
+        if present and not _differs(current, value):
             return
-        if value is None and (
-            sheet is None or column not in sheet.present or row not in sheet.frame.index
-        ):
+        if value is None and not present:
             return
         self.updates[(sheet_name, row, column)] = CellUpdate(
             sheet_name, row, headers[column], value
@@ -134,17 +152,25 @@ def services_updates(
             put(line.row, "Status", None)
             put(line.row, "Error", None)
     if due_changes:
-        numbers = sheet.frame["Invoice No"].map(cells.cell_text)
+        numbers = column_text(sheet.frame["Invoice No"])
         for row in sheet.frame.index[numbers.isin(due_changes)]:
             put(int(row), "Due Date", due_changes[numbers[row]])
 
 
-def invoice_rows(sheet: SheetData | None) -> dict[str, InvoiceRow]:
-    """Invoices sheet rows by Invoice No (the bookkeeper's payments are read here)."""
+def invoice_rows(
+    sheet: SheetData | None, numbers: Collection[str] | None = None
+) -> dict[str, InvoiceRow]:
+    """Invoices sheet rows by Invoice No (the bookkeeper's payments are read here).
+
+    With `numbers`, only the rows of those invoices: the years of history the
+    ledger does not track are not turned into records every run.
+    """
     if sheet is None:
         return {}
     result: dict[str, InvoiceRow] = {}
     frame = sheet.frame[sheet.frame["Invoice No"].notna()]
+    if numbers is not None:
+        frame = frame[column_text(frame["Invoice No"]).isin(set(numbers)).to_numpy(dtype=bool)]
     for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
         number = cells.cell_text(values["Invoice No"])
         if not number or number in result:
@@ -172,7 +198,8 @@ def payment_errors(sheet: SheetData | None, numbers: set[str]) -> list[RowError]
     if sheet is None:
         return []
     errors = []
-    frame = sheet.frame[sheet.frame["Invoice No"].map(cells.cell_text).isin(numbers)]
+    wanted = column_text(sheet.frame["Invoice No"]).isin(numbers).to_numpy(dtype=bool)
+    frame = sheet.frame[wanted]
     for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
         for column, convert in (
             ("Paid Amount", cells.optional_decimal),

@@ -1,0 +1,98 @@
+"""The fast paths for a long history: same answers as the plain ones, history untouched."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from conftest import Folder, client, service, write_workbook
+
+from automation.cells import cell_text
+from automation.config import Config
+from automation.read import read_workbook
+from automation.updates import UpdateSet, invoice_rows
+from automation.validate import column_text
+
+AS_OF = "2026-03-09"
+HISTORY = 3000
+CLIENTS = [f"Client {i:02d}" for i in range(20)]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def long_log(folder: Folder) -> None:
+    """3,000 invoiced history rows (one invoice per client and week), 40 new lines."""
+    services = []
+    invoices = []
+    seen: set[str] = set()
+    for i in range(HISTORY):
+        week = i // len(CLIENTS)
+        number = f"INV-2025-{week * len(CLIENTS) + i % len(CLIENTS) + 1:04d}"
+        day = date(2025, 1, 6) + timedelta(weeks=week % 50)
+        services.append(
+            service(day, CLIENTS[i % len(CLIENTS)], f"Visit {i}", 1, 50,
+                    **{"Invoice No": number, "Due Date": day, "Status": "Invoiced"})
+        )  # fmt: skip
+        if number not in seen:
+            seen.add(number)
+            invoices.append({"Invoice No": number, "Client": CLIENTS[i % len(CLIENTS)],
+                             "Total": 50, "Paid Amount": 50, "Status": "Paid"})  # fmt: skip
+    for i in range(40):
+        services.append(service(date(2026, 3, 2 + i % 5), CLIENTS[i % 20], f"New work {i}"))
+    write_workbook(
+        folder.workbook, [client(name) for name in CLIENTS], services, invoices=invoices,
+        extra=True,
+    )  # fmt: skip
+
+
+def test_second_run_on_a_long_log_writes_nothing_and_leaves_history(folder: Folder) -> None:
+    long_log(folder)
+    before = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert folder.run("--as-of", AS_OF) == 0
+    assert len(folder.received) == len(CLIENTS)
+    after = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    pd.testing.assert_frame_equal(before.iloc[:HISTORY], after.iloc[:HISTORY])
+    # Numbering continues above the history's numbers of the same year only.
+    assert set(after["Invoice No"].iloc[HISTORY:]) == {f"INV-2026-{n:04d}" for n in range(1, 21)}
+
+    written = digest(folder.workbook)
+    assert folder.run("--as-of", AS_OF) == 0
+    assert digest(folder.workbook) == written
+    assert len(folder.received) == len(CLIENTS)
+
+
+def test_column_text_is_cell_text_for_every_kind_of_cell() -> None:
+    values = ["  INV-1 ", None, float("nan"), 7.0, 7.5, datetime(2026, 1, 2), "", "  ", "NA",
+              3, pd.NaT, True, pd.NA]  # fmt: skip
+    column = pd.Series(values, dtype=object, index=range(5, 5 + len(values)))
+    assert column_text(column).tolist() == column.map(cell_text).tolist()
+    assert column_text(column).index.equals(column.index)
+
+
+def test_invoice_rows_for_some_numbers_match_all_rows(folder: Folder) -> None:
+    long_log(folder)
+    data = read_workbook(folder.workbook, Config())
+    every = invoice_rows(data.invoices)
+    wanted = {"INV-2025-0001", "INV-2025-0150", "INV-2099-0001"}
+    assert invoice_rows(data.invoices, wanted) == {n: every[n] for n in wanted if n in every}
+    assert len(invoice_rows(data.invoices, wanted)) == 2
+
+
+def test_update_set_compares_with_the_cells_present(folder: Folder) -> None:
+    long_log(folder)
+    data = read_workbook(folder.workbook, Config())
+    services, h = data.services, data.services.headers
+    updates = UpdateSet()
+    updates.set(services, services.name, 2, "Status", "Invoiced", h)  # unchanged
+    updates.set(services, services.name, 2, "Error", None, h)  # blank stays blank
+    updates.set(services, services.name, 3, "Status", "Error", h)
+    updates.set(services, services.name, HISTORY + 500, "Status", None, h)  # no such row
+    updates.set(services, services.name, HISTORY + 500, "Status", "Invoiced", h)
+    assert [(u.row, u.column, u.value) for u in updates.values()] == [
+        (3, "Status", "Error"),
+        (HISTORY + 500, "Status", "Invoiced"),
+    ]
