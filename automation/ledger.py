@@ -384,6 +384,18 @@ class Ledger:
         )
         return cur.rowcount == 1
 
+    def replan_message(self, event: str, payload: dict[str, Any]) -> None:
+        """A follow-up planned or refused before, planned again as of this run.
+
+        Its bytes are dropped so it is rebuilt (new date, new due date, the
+        current address); one that may have reached the server is left alone.
+        """
+        self.conn.execute(
+            "UPDATE messages SET payload = ?, raw = NULL, envelope_from = NULL, recipients = NULL"
+            " WHERE event = ? AND state IN (?, ?)",
+            (json.dumps(payload), event, PLANNED, FAILED),
+        )
+
     def event_state(self, event: str) -> str | None:
         row = self.conn.execute("SELECT state FROM messages WHERE event = ?", (event,)).fetchone()
         return row[0] if row else None

@@ -339,19 +339,23 @@ def _real_run(
     invoices = ledger.invoices()
     # The invoices numbered just now: their rows, should the sheet hold any.
     rows.update(invoice_rows(data.invoices, invoices.keys() - rows.keys()))
-    due_changes = _send_all(
-        request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress
+    wanted = {decision.event for _, decision in followups if decision.event}
+    _send_all(
+        request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress, wanted
     )
     invoices = ledger.invoices()
     for row, (number, _due) in list(invoiced.items()):
         invoiced[row] = (number, invoices[number].due_date)
-    failed_now = {
-        m.invoice_no for m in ledger.messages() if m.kind == "invoice" and m.state != "sent"
+    failed_now = {  # not (yet) delivered: the invoice itself, or its latest reminder or note
+        m.invoice_no
+        for m in ledger.messages((PLANNED, SENDING, FAILED))
+        if m.kind == "invoice" or m.state != PLANNED
     }
 
     started = time.perf_counter()
     updates = UpdateSet()
-    services_updates(data, book, lines, errors, invoiced, due_changes, as_of, config, updates)
+    due_dates = {number: inv.due_date for number, inv in invoices.items()}
+    services_updates(data, book, lines, errors, invoiced, due_dates, as_of, config, updates)
     summary.outstanding = invoices_updates(data, invoices, rows, failed_now, as_of, updates, config)
     _write_back(request, paths, ledger, data, updates, stamp, summary)
     summary.timings["write-back"] = time.perf_counter() - started
@@ -471,13 +475,15 @@ def _record_followup(
         assert decision.new_due is not None
         payload["reissue_number"] = str(decision.reissue_number)
         payload["new_due"] = decision.new_due.isoformat()
-    ledger.plan_message(
+    planned = ledger.plan_message(
         make_message_id(config.email, config.company),
         decision.event,
         inv.invoice_no,
         decision.action,
         payload,
     )
+    if not planned:
+        ledger.replan_message(decision.event, payload)
 
 
 def _send_all(
@@ -491,8 +497,13 @@ def _send_all(
     sender: Sender | None,
     summary: RunSummary,
     progress: ProgressFactory,
-) -> dict[str, date]:
-    """Build and send every message still owed; returns invoices whose due date moved."""
+    wanted: set[str],
+) -> None:
+    """Build and send every message still owed.
+
+    `wanted` holds the follow-up events this run decided on; older follow-ups
+    not among them are dropped unless they may already have been delivered.
+    """
     config, as_of = request.config, request.as_of
     queue: list[LedgerMessage] = []
     seen: set[str] = set()
@@ -503,13 +514,19 @@ def _send_all(
             continue  # failed in this very run: retried at the next one
         if not _only(request, inv.client_key) or msg.invoice_no in seen:
             continue  # at most one message per invoice per run
+        if msg.kind != "invoice" and msg.state != SENDING and msg.event not in wanted:
+            # A reminder or note from an earlier run that no longer fits (the client
+            # paid since, the invoice was put on hold...): it is not sent at all.
+            with ledger.transaction():
+                ledger.drop_message(msg.message_id)
+            continue
         held = Payments.from_row(rows.get(msg.invoice_no)).bookkeeper_status
         if held or (client is not None and not client.active):
             continue  # Void, Hold and inactive clients get no automatic mail
         seen.add(msg.invoice_no)
         queue.append(msg)
     if not queue or sender is None:
-        return {}
+        return
     jobs, unbuildable = prepare_jobs(queue, invoices, book, config, calendar, as_of)
     for msg, why in unbuildable:
         with ledger.transaction():
@@ -560,7 +577,6 @@ def _send_all(
                 ledger.update_invoice(msg.invoice_no, due_date=job.due)
             built[msg.message_id] = message
 
-    due_changes: dict[str, date] = {}
     started = time.perf_counter()
     tick = progress("Sending email", len(built))
     for job in jobs:
@@ -579,7 +595,7 @@ def _send_all(
             where = ", ".join(job.client.emails) or "the same recipients"
             with ledger.transaction():
                 ledger.mark_sent(msg.message_id, now)
-                _record_sent(ledger, job, now, as_of, where, due_changes)
+                _record_sent(ledger, job, now, as_of, where)
             note = "resent after an interrupted run" if msg.state == SENDING else ""
             if note:
                 summary.notes.append(
@@ -609,12 +625,9 @@ def _send_all(
                 )
             summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, reply))
     summary.timings["send"] = time.perf_counter() - started
-    return due_changes
 
 
-def _record_sent(
-    ledger: Ledger, job: Job, now: datetime, as_of: date, where: str, due_changes: dict[str, date]
-) -> None:
+def _record_sent(ledger: Ledger, job: Job, now: datetime, as_of: date, where: str) -> None:
     msg, inv = job.message, job.invoice
     day = as_of.isoformat()
     if msg.kind == "invoice":
@@ -626,8 +639,6 @@ def _record_sent(
             first_message_id=inv.first_message_id or msg.message_id,
             note=f"Emailed to {where} on {day}.",
         )
-        if job.due != inv.due_date:
-            due_changes[inv.invoice_no] = job.due
     elif msg.kind == "reissue":
         number = int(msg.payload["reissue_number"])
         ledger.update_invoice(
@@ -639,7 +650,6 @@ def _record_sent(
             note=f"Reissued (reminder {number}) to {where} on {day}; new due date "
             f"{job.due.isoformat()}.",
         )
-        due_changes[inv.invoice_no] = job.due
     else:
         words = {
             "thanks": "Thank-you note for the payment",

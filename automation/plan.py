@@ -209,7 +209,13 @@ def decide_followup(
     """What to send about one invoice: at most one message, never a repeat."""
     due, balance = balance_of(state, pay)
     base = Followup(state.invoice_no, due, balance)
-    if pay.bookkeeper_status or not client_active or state.failed or state.last_sent is None:
+    if (
+        pay.bookkeeper_status
+        or not client_active
+        or state.failed
+        or state.last_sent is None
+        or state.escalated  # a person follows up now: no more automatic mail at all
+    ):
         return base
     paid_key = _amount_key(pay.paid)
     if pay.paid > ZERO:
@@ -223,7 +229,7 @@ def decide_followup(
             return Followup(state.invoice_no, due, balance, kind, event)
     overdue = as_of > state.due_date and balance > TOLERANCE
     waited = (as_of - state.last_sent).days >= config.reissue.every_days
-    if not overdue or not waited or state.escalated:
+    if not overdue or not waited:
         return base
     if state.reissue_count >= config.reissue.max_count:
         return Followup(state.invoice_no, due, balance, "escalate", None)

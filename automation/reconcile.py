@@ -12,19 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import Decimal
 
 import pandas as pd
 
 from . import cells
 from .config import Config
 from .ledger import Ledger, fingerprint
-from .model import (
-    ServiceLine,
-)
-from .money import ZERO
+from .model import RowError, ServiceLine
 from .read import SheetData, WorkbookData
-from .validate import client_key, column_text
+from .validate import column_text, read_service_line
 
 
 def restored_lines(
@@ -52,22 +48,8 @@ def restored_lines(
         if when not in dates:
             continue
         number = cells.cell_text(values["Invoice No"])
-        try:
-            probe = ServiceLine(
-                int(row),
-                when,
-                cells.cell_text(values["Client"]),
-                client_key(values["Client"]),
-                cells.cell_text(values["Description"]),
-                cells.cell_decimal(values["Quantity"])
-                if not cells.is_blank(values["Quantity"])
-                else Decimal(1),
-                None,
-                cells.cell_decimal(values["Amount"])
-                if not cells.is_blank(values["Amount"])
-                else ZERO,
-            )
-        except cells.CellError:
+        probe = read_service_line(int(row), values, services)
+        if isinstance(probe, RowError):
             continue
         shown.add((fingerprint(probe), number))
     result: dict[int, str] = {}

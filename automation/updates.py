@@ -10,7 +10,7 @@ something, so a restored copy or a lost write-back heals by itself.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -122,7 +122,7 @@ def services_updates(
     lines: Sequence[ServiceLine],
     errors: dict[int, RowError],
     invoiced: dict[int, tuple[str, date]],
-    due_changes: dict[str, date],
+    due_dates: Mapping[str, date],
     as_of: date,
     config: Config,
     updates: UpdateSet,
@@ -151,10 +151,15 @@ def services_updates(
         else:
             put(line.row, "Status", None)
             put(line.row, "Error", None)
-    if due_changes:
-        numbers = column_text(sheet.frame["Invoice No"])
-        for row in sheet.frame.index[numbers.isin(due_changes)]:
-            put(int(row), "Due Date", due_changes[numbers[row]])
+    # Every line of a tracked invoice shows that invoice's current due date (it
+    # moves on a reissue); compared in one vectorised pass, written where it differs.
+    numbers = column_text(sheet.frame["Invoice No"])
+    tracked = numbers.isin(due_dates)
+    if tracked.any():
+        wanted = pd.to_datetime(numbers[tracked].map(due_dates))
+        shown = pd.to_datetime(sheet.frame.loc[tracked, "Due Date"], errors="coerce")
+        for row in wanted.index[(shown.dt.normalize() != wanted).to_numpy()]:
+            put(int(row), "Due Date", due_dates[numbers[row]])
 
 
 def invoice_rows(

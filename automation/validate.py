@@ -174,7 +174,11 @@ def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
     return frame[no_invoice & typed]
 
 
-def _service_row(row: int, cells: dict[str, object], sheet: SheetData) -> ServiceLine | RowError:
+def read_service_line(
+    row: int, cells: dict[str, object], sheet: SheetData
+) -> ServiceLine | RowError:
+    """One Services row as a line (amount worked out as for billing), or why it cannot be."""
+
     def err(column: str, message: str) -> RowError:
         return RowError(sheet.name, row, sheet.headers[column], message)
 
@@ -234,7 +238,7 @@ def validate_services(
     errors: dict[int, RowError] = {}
     rows = unbilled_rows(sheet)
     for row, cells in zip(rows.index, rows.to_dict("records"), strict=True):
-        result = _service_row(int(row), cells, sheet)
+        result = read_service_line(int(row), cells, sheet)
         if isinstance(result, RowError):
             errors[int(row)] = result
             continue

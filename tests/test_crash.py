@@ -289,3 +289,46 @@ def test_identical_lines_on_one_day_are_both_billed(folder: Folder) -> None:
     assert folder.run("--as-of", "2026-03-10") == 0
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     assert services["Invoice No"].tolist() == ["INV-2026-0001", "INV-2026-0002"]
+
+
+def test_identical_line_without_amount_is_billed_too(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Twin")],
+                   [service(date(2026, 3, 2), "Twin", "Consultation", 1, 100, Amount=None)])
+    assert folder.run("--as-of", AS_OF) == 0
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    apply_updates(folder.workbook, [
+        CellUpdate("Services", 3, "Date", date(2026, 3, 2)),
+        CellUpdate("Services", 3, "Client", "Twin"),
+        CellUpdate("Services", 3, "Description", "Consultation"),
+        CellUpdate("Services", 3, "Quantity", 1),
+        CellUpdate("Services", 3, "Unit Price", 100),
+    ], header_rows={"Services": 1})
+    assert folder.run("--as-of", "2026-03-10") == 0
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert services["Invoice No"].tolist() == ["INV-2026-0001", "INV-2026-0002"]
+    assert len(folder.received) == 2
+
+
+def test_reissue_due_date_reaches_services_after_a_lost_write_back(folder: Folder) -> None:
+    folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7")
+    write_workbook(folder.workbook, [client("Late", Terms="Net 7")],
+                   [service(date(2026, 3, 2), "Late", "Work", 1, 100)])
+    assert finish(run_child(folder))[0] == 0  # as of 9 March: due 16 March
+    env_run = subprocess.run(
+        [sys.executable, str(REPO / "run_billing.py"), "--workbook", str(folder.workbook),
+         "--as-of", "2026-03-23"],
+        env={**os.environ, "BILLING_FAULT": "before-writeback"}, capture_output=True,
+    )
+    assert env_run.returncode == -signal.SIGKILL
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "run_billing.py"), "--workbook", str(folder.workbook),
+         "--as-of", "2026-03-23"], capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    sheet = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert sheet["Due Date"][0].date() == date(2026, 3, 30)
+    assert services["Due Date"][0].date() == date(2026, 3, 30)
+    assert len(folder.received) == 2

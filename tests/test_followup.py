@@ -182,3 +182,50 @@ def test_inactive_client_gets_no_reminders(folder: Folder) -> None:
     run_week(folder, 3)
     assert len(mails_to(folder, "Quiet")) == 1
     check(folder, "Quiet", "Overdue", "500.00", week(1))
+
+
+def test_refused_reminder_is_planned_again_as_of_the_retry(folder: Folder) -> None:
+    folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7")
+    write_workbook(folder.workbook, [client("Slow", Terms="Net 7")],
+                   [service(date(2026, 1, 2), "Slow", "Work", 1, 500)])
+    run_week(folder, 0)
+    folder.recorder.refuse = frozenset({"slow@clients.example"})
+    assert folder.run("--as-of", week(2).isoformat()) == 1
+    row = invoices(folder).loc["Slow"]
+    assert row["Status"] == "Failed" and "550" in row["Note"]
+    assert int(row["Reissue Count"]) == 0
+    folder.recorder.refuse = frozenset()
+    run_week(folder, 3)
+    check(folder, "Slow", "Reissued", "500.00", week(4), "Yes", 1)
+    reminder = mails_to(folder, "Slow")[-1]
+    body = reminder.get_body(("plain",)).get_content()
+    assert "January 26, 2026" in body and "February 2, 2026" in body  # as of the retry
+    assert len(mails_to(folder, "Slow")) == 2
+
+
+def test_a_refused_reminder_is_dropped_once_the_client_pays(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Payer", Terms="Net 7")],
+                   [service(date(2026, 1, 2), "Payer", "Work", 1, 500)])
+    run_week(folder, 0)
+    folder.recorder.refuse = frozenset({"payer@clients.example"})
+    assert folder.run("--as-of", week(2).isoformat()) == 1
+    folder.recorder.refuse = frozenset()
+    type_into_invoices(folder, "Payer", Paid_Amount=Decimal("500"), Paid_Date=week(2))
+    run_week(folder, 3)
+    subjects = [str(m["Subject"]) for m in mails_to(folder, "Payer")]
+    assert len(subjects) == 2 and subjects[1].startswith("Thank you")
+    check(folder, "Payer", "Paid", "0.00", week(1))
+
+
+def test_escalated_invoices_get_no_more_automatic_mail(folder: Folder) -> None:
+    folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7\nmax_count = 1")
+    write_workbook(folder.workbook, [client("Gone", Terms="Net 7")],
+                   [service(date(2026, 1, 2), "Gone", "Work", 1, 500)])
+    run_week(folder, 0)
+    run_week(folder, 2)  # reissue 1
+    run_week(folder, 4)  # would be reissue 2: escalated
+    check(folder, "Gone", "Escalated", "500.00", week(3), None, 1)
+    type_into_invoices(folder, "Gone", Paid_Amount=Decimal("100"), Paid_Date=week(4))
+    run_week(folder, 5)
+    check(folder, "Gone", "Escalated", "400.00", week(3), None, 1)
+    assert len(mails_to(folder, "Gone")) == 2
