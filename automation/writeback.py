@@ -708,6 +708,7 @@ def _resolve_columns(edit: _SheetEdit, header_row: int, wanted: Iterable[str]) -
     """Column numbers for every header named; missing ones are added after the last."""
     found, last = _read_headers(edit, header_row)
     columns: dict[str, int] = {}
+    used = False
     for header in wanted:
         key = normalise_header(header)
         if not key:
@@ -715,6 +716,10 @@ def _resolve_columns(edit: _SheetEdit, header_row: int, wanted: Iterable[str]) -
         if key in columns:
             continue
         if key not in found:
+            if not used:
+                # After the last column used anywhere, not just the last header:
+                # a note typed in an unlabelled column beside the data is kept.
+                last, used = max(last, _last_used_column(edit)), True
             last += 1
             if last > MAX_COL:
                 raise WriteBackError("The sheet has no room for another column.")
@@ -722,6 +727,23 @@ def _resolve_columns(edit: _SheetEdit, header_row: int, wanted: Iterable[str]) -
             _write_cell(edit, header_row, last, header.strip())
         columns[key] = found[key]
     return columns
+
+
+_CELL_COLUMN = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br\s*=\s*[\"']([A-Z]{1,3})\d+[\"']")
+
+
+def _last_used_column(edit: _SheetEdit) -> int:
+    """The rightmost column holding any cell: from <dimension>, else by scanning the sheet."""
+    head = edit.xml[: edit.body[0]]
+    p = re.escape(edit.root.prefix)
+    m = re.search(b"<" + p + rb"dimension\s+ref\s*=\s*[\"']([^\"']*)[\"']", head)
+    if m:
+        try:
+            return _split_range(m.group(1).decode())[3]
+        except ValueError:
+            pass
+    letters = set(_CELL_COLUMN.findall(edit.xml))
+    return max((_col_index(ref.decode()) for ref in letters), default=0)
 
 
 def _translate(formula: str, origin: str, dest: str) -> str:

@@ -147,3 +147,20 @@ def test_dates_written_where_the_sheet_had_none(folder: Folder, tmp_path: Path) 
     assert due.value == datetime(2026, 4, 8) and due.is_date
     assert date(2026, 4, 8) == pd.read_excel(folder.workbook, sheet_name="Services",
                                              engine="calamine")["Due Date"][0].date()
+
+
+def test_new_columns_go_after_everything_in_use(folder: Folder) -> None:
+    wb = xlsxwriter.Workbook(str(folder.workbook))
+    wb.add_worksheet("Clients").write_row(0, 0, ["Client", "Email"])
+    wb.get_worksheet_by_name("Clients").write_row(1, 0, ["Plain", "p@plain.example"])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, ["Date", "Client", "Description", "Amount"])
+    ws.write_datetime(1, 0, datetime(2026, 3, 2), wb.add_format({"num_format": "yyyy-mm-dd"}))
+    ws.write_row(1, 1, ["Plain", "Work", 50])
+    ws.write(4, 6, "stray note in G")  # an unlabelled column beside the data
+    wb.close()
+    assert folder.run("--as-of", AS_OF) == 0
+    sheet = openpyxl.load_workbook(folder.workbook)["Services"]
+    assert sheet["G5"].value == "stray note in G"
+    assert [c.value for c in sheet[1]][7:] == ["Invoice No", "Due Date", "Status"]
+    assert sheet["H2"].value == "INV-2026-0001"
