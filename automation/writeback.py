@@ -739,9 +739,11 @@ def _last_used_column(edit: _SheetEdit) -> int:
     m = re.search(b"<" + p + rb"dimension\s+ref\s*=\s*[\"']([^\"']*)[\"']", head)
     if m:
         try:
-            return _split_range(m.group(1).decode())[3]
+            bounds = _split_range(m.group(1).decode())
         except ValueError:
-            pass
+            bounds = (1, 1, 1, 1)
+        if bounds != (1, 1, 1, 1):  # "A1" is what an empty (or careless) sheet says
+            return bounds[3]
     letters = set(_CELL_COLUMN.findall(edit.xml))
     return max((_col_index(ref.decode()) for ref in letters), default=0)
 
