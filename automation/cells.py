@@ -25,6 +25,10 @@ from .money import D, MoneyError
 _DMY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
 
 
+#: No amount, price or quantity on an invoice comes near this (a trillion).
+LARGEST = Decimal("1e12")
+
+
 class CellError(ValueError):
     """A cell value of the wrong kind; the message says what to write instead."""
 
@@ -97,9 +101,12 @@ def cell_decimal(value: Any) -> Decimal:
     if isinstance(value, datetime | date):
         raise CellError(f"{cell_text(value)} is a date, not a number.")
     try:
-        return D(value.strip() if isinstance(value, str) else value)
+        number = D(value.strip() if isinstance(value, str) else value)
     except MoneyError:
         raise CellError(f'"{cell_text(value)}" is not a number.') from None
+    if abs(number) >= LARGEST:
+        raise CellError(f'"{cell_text(value)}" is too large to be an amount or a quantity.')
+    return number
 
 
 def optional_date(value: Any) -> date | None:

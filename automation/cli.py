@@ -32,7 +32,7 @@ from rich.table import Table
 
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
-from .pipeline import REPO_TEMPLATES, RunRequest, load, run_billing
+from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
 from .read import WorkbookError
 from .summary import RunSummary
 from .updates import payment_errors
@@ -207,6 +207,9 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
 def command_check(args: argparse.Namespace, console: Console) -> int:
     config, workbook = resolve(args)
     request = RunRequest(workbook=workbook, as_of=args.as_of or date.today(), config=config)
+    if not workbook.is_file():
+        raise UnusableError(f"the workbook {workbook} does not exist.")
+    ensure_not_busy(Paths.for_request(request))
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     numbers: set[str] = set()
@@ -290,6 +293,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.outbox is not None:
+        args.outbox = args.outbox.absolute()  # as typed: from the current folder
     console = Console(highlight=False, soft_wrap=True)
     command = command_demo if args.demo else COMMANDS[args.command]
     try:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-
-import pandas as pd
 
 from .config import Config
 from .errors import UnusableError
@@ -142,7 +140,7 @@ def due_on_sending(
 ) -> date:
     """The due date, with receipt-based terms counted from the actual send."""
     terms = terms_of(inv.terms)
-    receipt = sent + pd.Timedelta(days=config.billing.receipt_lag_days).to_pytimedelta()
+    receipt = sent + timedelta(days=config.billing.receipt_lag_days)
     return due_date(terms, inv.invoice_date, receipt, calendar)
 
 

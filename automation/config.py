@@ -15,12 +15,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import list_currencies
+
 from .model import CompanyInfo
+from .terms import TermsError, parse_terms
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
 SECURITY_MODES = ("ssl", "starttls", "none")
 ATTACH_MODES = ("docx", "pdf", "both")
 LANGUAGES = ("en", "ru", "kk")
+
+
+#: Upper bounds of whole-number options (day counts default to ten years).
+MAX_DAYS = 3650
+LIMITS = {"port": 65535, "max_count": 100, "max_retries": 10}
 
 
 class ConfigError(Exception):
@@ -111,8 +119,9 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
         if isinstance(default, int) and not isinstance(default, bool):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"[{section}] {key} must be a whole number, not {value!r}.")
-            if value < 0:
-                raise ConfigError(f"[{section}] {key} must not be negative.")
+            highest = LIMITS.get(name, MAX_DAYS)
+            if not 0 <= value <= highest:
+                raise ConfigError(f"[{section}] {key} must be between 0 and {highest}.")
         if isinstance(default, float) and not isinstance(value, int | float):
             raise ConfigError(f"[{section}] {key} must be a number, not {value!r}.")
         if isinstance(default, str) and not isinstance(value, str):
@@ -170,6 +179,18 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         ) from None
     if "{seq" not in billing.number_format:
         raise ConfigError("[billing] number_format must contain {seq} so numbers are unique.")
+    _check_header_rows(billing.header_rows)
+    if email.timeout <= 0:
+        raise ConfigError("[email] timeout must be a positive number of seconds.")
+    try:
+        parse_terms(billing.default_terms)
+    except TermsError as exc:
+        raise ConfigError(f"[billing] default_terms: {exc}") from None
+    if billing.currency.upper() not in list_currencies():
+        raise ConfigError(
+            f"[billing] currency {billing.currency!r} is not an ISO currency code "
+            '(use e.g. "USD", "EUR", "KZT").'
+        )
     if billing.holidays_country:
         import holidays
 
@@ -181,6 +202,17 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 'code the holidays package knows (use ISO codes such as "US", "GB", "KZ").'
             ) from None
     return Config(company, billing, reissue, email, columns, path)
+
+
+def _check_header_rows(header_rows: object) -> None:
+    if not isinstance(header_rows, dict) or not all(
+        isinstance(sheet, str) and isinstance(row, int) and not isinstance(row, bool) and row >= 1
+        for sheet, row in header_rows.items()
+    ):
+        raise ConfigError(
+            "[billing] header_rows must map sheet names to Excel row numbers, "
+            "e.g. header_rows = { Services = 4 }."
+        )
 
 
 def find_config(explicit: Path | None, workbook: Path | None) -> Path | None:

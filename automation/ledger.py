@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
 import string
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -212,13 +214,20 @@ class Ledger:
 
     @classmethod
     @contextmanager
-    def open_readonly(cls, path: Path) -> Iterator[Ledger]:
-        """For a dry run: reads the ledger, can change nothing."""
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-        try:
-            yield cls(conn, path)
-        finally:
-            conn.close()
+    def open_copy(cls, path: Path) -> Iterator[Ledger]:
+        """For a dry run: a private copy of the ledger, so nothing in .billing/ changes.
+
+        Even a read-only SQLite connection creates -wal/-shm files beside the
+        database; a copy (with any WAL a crash left behind) reads the same.
+        """
+        with tempfile.TemporaryDirectory(prefix="billing-dry-run-") as folder:
+            copy = Path(folder) / path.name
+            shutil.copy2(path, copy)
+            wal = path.with_name(path.name + "-wal")
+            if wal.exists():
+                shutil.copy2(wal, copy.with_name(copy.name + "-wal"))
+            with cls.open(copy) as ledger:
+                yield ledger
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

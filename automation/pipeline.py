@@ -10,15 +10,15 @@ point is finished by the next run without a duplicate.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import filelock
-import pandas as pd
 
 from .compose import Job, amount_text, attach_pdfs, compose, make_document, prepare_jobs
 from .config import Config
@@ -121,6 +121,43 @@ class Paths:
 # -- checks before anything happens ------------------------------------------
 
 
+BUSY_RUN = (
+    "another billing run is in progress (it holds .billing/run.lock); "
+    "run again when it has finished."
+)
+
+
+def ensure_not_busy(paths: Paths, locked: bool = False) -> None:
+    """Raise BusyError (exit 3) when the workbook is open elsewhere or a run is going.
+
+    `check` and `--dry-run` stop too: the file on disk may lack what is still
+    unsaved in Excel, and a run in progress may be halfway through its updates.
+    """
+    why = open_elsewhere(paths.workbook)
+    if why:
+        raise BusyError(
+            f"{why}. Nothing was changed and nothing was sent. Close the workbook, then "
+            "run again now, or leave it to the next scheduled run."
+        )
+    lock_file = paths.billing / "run.lock"
+    if not locked and lock_file.exists():
+        try:
+            with filelock.FileLock(str(lock_file), timeout=0):
+                pass
+        except filelock.Timeout:
+            raise BusyError(BUSY_RUN) from None
+
+
+def check_only(request: RunRequest, book: ClientBook) -> None:
+    """`--only` must name a client of the Clients sheet (else nothing would happen, silently)."""
+    if request.only is None or client_key(request.only) in book.clients:
+        return
+    names = [c.name for c in book.clients.values()]
+    close = difflib.get_close_matches(request.only, names, n=3)
+    hint = f" Did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
+    raise UnusableError(f"--only {request.only!r} matches no client in Clients.{hint}")
+
+
 def open_elsewhere(workbook: Path) -> str | None:
     """Why the workbook looks open in another program, or None."""
     owner = workbook.with_name("~$" + workbook.name)
@@ -184,6 +221,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
     if request.dry_run:
+        ensure_not_busy(paths)
         return _dry_run(request, paths)
     with ExitStack() as stack:
         paths.billing.mkdir(parents=True, exist_ok=True)
@@ -191,19 +229,12 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
         try:
             stack.enter_context(lock)
         except filelock.Timeout:
-            raise BusyError(
-                "another billing run is in progress (it holds .billing/run.lock); "
-                "run again when it has finished."
-            ) from None
-        why = open_elsewhere(paths.workbook)
-        if why:
-            raise BusyError(
-                f"{why}. Nothing was changed and nothing was sent. Close the workbook, then "
-                "run again now, or leave it to the next scheduled run."
-            )
+            raise BusyError(BUSY_RUN) from None
+        ensure_not_busy(paths, locked=True)
         stamp = stamp_file(paths.workbook)
         started = time.perf_counter()
         data, book, lines, errors = load(request)
+        check_only(request, book)
         read_seconds = time.perf_counter() - started
         calendar = calendar_for(request.config)
         ledger = stack.enter_context(Ledger.open(paths.billing / "ledger.sqlite"))
@@ -395,19 +426,17 @@ def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
         )
 
 
-def _record_draft(
-    ledger: Ledger,
-    draft: InvoiceDraft,
-    config: Config,
-    calendar: BusinessCalendar,
-    as_of: date,
-    floor: int,
-    invoiced: dict[int, tuple[str, date]],
-) -> None:
-    number = ledger.allocate_number(config.billing.number_format, draft.invoice_date, floor)
-    receipt = as_of + pd.Timedelta(days=config.billing.receipt_lag_days).to_pytimedelta()
-    due = due_date(draft.terms, draft.invoice_date, receipt, calendar)
-    inv = LedgerInvoice(
+def issue(
+    draft: InvoiceDraft, number: str, config: Config, calendar: BusinessCalendar, note: str = ""
+) -> LedgerInvoice:
+    """The ledger's record of a drafted invoice under its number.
+
+    The due date assumes the invoice is emailed today (receipt-based terms are
+    counted again from the actual send if it goes out later).
+    """
+    lag = timedelta(days=config.billing.receipt_lag_days)
+    due = due_date(draft.terms, draft.invoice_date, draft.invoice_date + lag, calendar)
+    return LedgerInvoice(
         invoice_no=number,
         client_key=draft.client.key,
         client=draft.client.name,
@@ -426,8 +455,22 @@ def _record_draft(
         last_reissue=None,
         first_message_id=None,
         escalated=False,
-        note="Issued; waiting to be emailed.",
+        note=note,
     )
+
+
+def _record_draft(
+    ledger: Ledger,
+    draft: InvoiceDraft,
+    config: Config,
+    calendar: BusinessCalendar,
+    as_of: date,
+    floor: int,
+    invoiced: dict[int, tuple[str, date]],
+) -> None:
+    number = ledger.allocate_number(config.billing.number_format, draft.invoice_date, floor)
+    inv = issue(draft, number, config, calendar, note="Issued; waiting to be emailed.")
+    due = inv.due_date
     ledger.add_invoice(inv, [(fingerprint(ln), ln.row) for ln in draft.lines])
     ledger.plan_message(
         make_message_id(config.email, config.company),
@@ -742,6 +785,7 @@ def _write_report(
 def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     config, as_of = request.config, request.as_of
     data, book, lines, errors = load(request)
+    check_only(request, book)
     calendar = calendar_for(config)
     summary = RunSummary(as_of, dry_run=True)
     summary.errors.extend(book.errors)
@@ -749,7 +793,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:
         ledger = (
-            stack.enter_context(Ledger.open_readonly(ledger_path)) if ledger_path.exists() else None
+            stack.enter_context(Ledger.open_copy(ledger_path)) if ledger_path.exists() else None
         )
         restored = restored_lines(lines, data.services, ledger)
         fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
@@ -763,30 +807,8 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
             number = config.billing.number_format.format(
                 year=as_of.year, month=as_of.month, seq=floor + index
             )
-            receipt = as_of + pd.Timedelta(days=config.billing.receipt_lag_days).to_pytimedelta()
-            due = due_date(draft.terms, as_of, receipt, calendar)
-            inv = LedgerInvoice(
-                number,
-                draft.client.key,
-                draft.client.name,
-                draft.currency,
-                draft.terms.text,
-                as_of,
-                due,
-                draft.subtotal,
-                draft.client.tax_rate,
-                draft.tax,
-                draft.total,
-                draft.invoice_lines,
-                None,
-                None,
-                0,
-                None,
-                None,
-                False,
-                "",
-            )
-            documents.append(make_document(inv, draft.client, config, due))
+            inv = issue(draft, number, config, calendar)
+            documents.append(make_document(inv, draft.client, config, inv.due_date))
             summary.previews.append(
                 SentItem(
                     number,
@@ -802,6 +824,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                 m.invoice_no for m in all_messages if m.kind == "invoice" and m.state != "sent"
             }
             rows = invoice_rows(data.invoices, invoices.keys())
+            summary.errors.extend(payment_errors(data.invoices, set(invoices)))
             for inv, decision in _followups(
                 request, invoices, rows, book, {m.event for m in all_messages}, failed, calendar
             ):

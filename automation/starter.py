@@ -61,7 +61,8 @@ swift = ""
 [billing]
 # The service log workbook (keep it beside this file).
 workbook = "service_log.xlsx"
-# Where invoices/<year>/ and .billing/ go; empty = beside the workbook.
+# Where invoices/<year>/, reports/ and preview/ go; empty = beside the workbook.
+# (.billing/, the ledger and backups, always stays beside the workbook.)
 output_dir = ""
 # Invoice numbers; may use {year}, {month} and {seq} (must contain {seq}).
 number_format = "INV-{year}-{seq:04d}"
@@ -107,7 +108,7 @@ from_name = ""              # empty = [company] name
 reply_to = ""
 bcc = ""                    # a copy of every message, e.g. for your archive
 redirect_to = ""            # for testing: send everything here instead of to clients
-allow_insecure = false      # allow a server without a valid TLS certificate
+allow_insecure = false      # allow security = "none" to a server that is not on this computer
 ca_file = ""                # your own certificate authority, if the server uses one
 attach = "docx"             # docx, pdf or both
 report_to = ""              # where to email the run summary; empty = nobody

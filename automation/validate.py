@@ -138,7 +138,7 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
         clients[client.key] = client
         if parsed is not None:
             terms[client.key] = parsed
-        if row_errors:
+        if row_errors and client.active:  # an inactive client is never billed: no nagging
             errors.extend(row_errors)
             problems[client.key] = f"client {name}: " + row_errors[0].message
     return ClientBook(clients, terms, problems, tuple(errors))

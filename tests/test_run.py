@@ -465,3 +465,79 @@ def test_refused_address_fails_then_goes_to_the_corrected_address(tmp_path: Path
         assert acme["Due Date"].date() == date(2026, 3, 26)
         assert sheet(folder.workbook, "Services")["Due Date"][0].date() == date(2026, 3, 26)
         assert len(invoices) == 2
+
+
+def test_dry_run_after_a_real_run_leaves_billing_folder_alone(folder: Folder) -> None:
+    basic(folder)
+    assert folder.run("--as-of", AS_OF) == 0
+    billing = folder.root / ".billing"
+    before = {p: p.stat().st_mtime_ns for p in billing.rglob("*") if p.is_file()}
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Paid Amount", "about 50")],
+                  header_rows={"Invoices": 1})
+    assert folder.run("--as-of", "2026-04-20", "--dry-run") == 1  # the same code as check
+    assert main_check(folder) == 1
+    after = {p: p.stat().st_mtime_ns for p in billing.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def main_check(folder: Folder) -> int:
+    from automation.cli import main
+
+    return main(["check", "--workbook", str(folder.workbook)])
+
+
+def test_absurd_numbers_are_row_errors(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Acme Ltd")],
+                   [service(date(2026, 3, 2), "Acme Ltd", "Huge", "1e400", 10),
+                    service(date(2026, 3, 2), "Acme Ltd", "Fine", 1, 10)])
+    assert folder.run("--as-of", AS_OF) == 1
+    services = sheet(folder.workbook, "Services")
+    assert services["Status"].tolist() == ["Error", "Invoiced"]
+    assert "too large" in services["Error"][0]
+
+
+def test_config_mistakes_exit_2(folder: Folder, capsys) -> None:
+    basic(folder)
+    for extra, words in [("header_rows = 3", "header_rows"),
+                         ('default_terms = "sometime"', "default_terms"),
+                         ('currency = "XYZ"', "currency"),
+                         ("receipt_lag_days = 100000000", "receipt_lag_days")]:
+        folder.write_config(extra=extra)
+        assert folder.run("--as-of", AS_OF) == 2, extra
+        assert words in capsys.readouterr().out
+    assert folder.received == []
+
+
+def test_only_an_unknown_client_is_an_error(folder: Folder, capsys) -> None:
+    basic(folder)
+    assert folder.run("--as-of", AS_OF, "--only", "Acmee Ltd") == 2
+    assert "Did you mean 'Acme Ltd'" in capsys.readouterr().out
+    assert folder.received == []
+
+
+def test_inactive_client_with_incomplete_details_is_just_skipped(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Old", Email=None, Active="No", Terms="whenever")],
+                   [service(date(2026, 3, 2), "Old", "Work", 1, 100)])
+    assert folder.run("--as-of", AS_OF) == 0
+    assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Skipped"]
+
+
+def test_check_and_dry_run_stop_while_the_workbook_is_open(folder: Folder) -> None:
+    basic(folder)
+    (folder.root / f".~lock.{folder.workbook.name}#").write_text("LibreOffice")
+    assert folder.run("--as-of", AS_OF, "--dry-run") == 3
+    assert main_check(folder) == 3
+    assert not (folder.root / "preview").exists()
+
+
+def test_relative_outbox_is_from_the_current_folder(folder: Folder, tmp_path: Path,
+                                                   monkeypatch) -> None:
+    basic(folder)
+    elsewhere = tmp_path / "here"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert folder.run("--as-of", AS_OF, "--outbox", "mail") == 0
+    assert len(list((elsewhere / "mail").glob("*.eml"))) == 2
