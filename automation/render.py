@@ -22,15 +22,13 @@ import multiprocessing
 import os
 import re
 import secrets
-import struct
 import threading
 import time
 import unicodedata
 import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +45,7 @@ from lxml import etree
 
 from . import fmt
 from .model import Client, CompanyInfo, InvoiceDocument, InvoiceLine
+from .zipcopy import ZipCopier, raw_member
 
 #: More documents than this are spread over processes by `render_many`; fewer
 #: are not worth the start-up of a process pool.
@@ -432,7 +431,7 @@ class _CompiledTemplate:
             if part.blob:
                 xml = etree.tostring(parse_xml(part.blob), encoding="unicode")
                 self._parts[part.partname.lstrip("/")] = self._compile(env, xml)
-        self._members = _read_members(path)
+        self._members = _read_members(path)  # the unchanged parts, stored bytes as they are
 
     def _compile(self, env: Environment, xml: str) -> Template:
         xml = self._docxtpl.patch_xml(xml)
@@ -443,11 +442,15 @@ class _CompiledTemplate:
         for name, template in self._parts.items():
             xml = self._render_part(template, context)
             rendered[name] = serialize_part_xml(parse_xml(xml))
-        members = [
-            _deflated(member, rendered[member.filename]) if member.filename in rendered else member
-            for member in self._members
-        ]
-        return _zip_bytes(members)
+        out = io.BytesIO()
+        zipped = ZipCopier(out)
+        for info, raw in self._members:
+            if info.filename in rendered:
+                zipped.replace(info, rendered[info.filename])
+            else:
+                zipped.copy(info, raw)
+        zipped.close()
+        return out.getvalue()
 
     def _render_part(self, template: Template, context: Mapping[str, object]) -> str:
         xml = template.render(context)
@@ -473,124 +476,15 @@ def _split_around(root: Any, child: Any) -> tuple[bytes, bytes]:
     return head, tail
 
 
-# -- zip writing -------------------------------------------------------------
-#
-# zipfile can only write a member by compressing it again, and the stock
-# styles.xml alone is 350 kB of XML; copying the template's compressed bytes
-# as they are makes writing an invoice a memory copy.
+def _read_members(path: Path) -> list[tuple[zipfile.ZipInfo, bytes]]:
+    """Every member of the template with its stored bytes: copied, not recompressed.
 
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
-_CENTRAL_HEADER = struct.Struct("<4s4B4HL2L5H2L")
-_END_RECORD = struct.Struct("<4s4H2LH")
-_UTF8_NAME = 0x800
-_DEFLATED = 8
-
-
-@dataclass(frozen=True)
-class _Member:
-    """One zip member, with its data exactly as stored (compressed or not)."""
-
-    filename: str
-    flags: int
-    method: int
-    dos_time: int
-    dos_date: int
-    crc: int
-    size: int
-    data: bytes
-    external_attr: int
-    create_system: int
-
-
-def _read_members(path: Path) -> list[_Member]:
-    members = []
-    with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
-        for info in archive.infolist():
-            raw.seek(info.header_offset)
-            header = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
-            raw.seek(header[-2] + header[-1], os.SEEK_CUR)  # name and extra field
-            year, month, day, hour, minute, second = info.date_time
-            members.append(
-                _Member(
-                    filename=info.filename,
-                    # Keep the name encoding and deflate options; sizes are now
-                    # in the local header, so no data descriptor follows.
-                    flags=info.flag_bits & (_UTF8_NAME | 0x6),
-                    method=info.compress_type,
-                    dos_time=(hour << 11) | (minute << 5) | (second // 2),
-                    dos_date=((year - 1980) << 9) | (month << 5) | day,
-                    crc=info.CRC,
-                    size=info.file_size,
-                    data=raw.read(info.compress_size),
-                    external_attr=info.external_attr,
-                    create_system=info.create_system,
-                )
-            )
-    return members
-
-
-def _deflated(member: _Member, payload: bytes) -> _Member:
-    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    data = compressor.compress(payload) + compressor.flush()
-    return replace(
-        member,
-        flags=member.flags & _UTF8_NAME,
-        method=_DEFLATED,
-        crc=zlib.crc32(payload),
-        size=len(payload),
-        data=data,
-    )
-
-
-def _zip_bytes(members: Sequence[_Member]) -> bytes:
-    out = bytearray()
-    central = bytearray()
-    for member in members:
-        name = member.filename.encode("utf-8" if member.flags & _UTF8_NAME else "cp437")
-        version = 20 if member.method == _DEFLATED else 10
-        offset = len(out)
-        out += _LOCAL_HEADER.pack(
-            b"PK\x03\x04",
-            version,
-            0,
-            member.flags,
-            member.method,
-            member.dos_time,
-            member.dos_date,
-            member.crc,
-            len(member.data),
-            member.size,
-            len(name),
-            0,
-        )
-        out += name
-        out += member.data
-        central += _CENTRAL_HEADER.pack(
-            b"PK\x01\x02",
-            20,
-            member.create_system,
-            version,
-            0,
-            member.flags,
-            member.method,
-            member.dos_time,
-            member.dos_date,
-            member.crc,
-            len(member.data),
-            member.size,
-            len(name),
-            0,
-            0,
-            0,
-            0,
-            member.external_attr,
-            offset,
-        )
-        central += name
-    end = _END_RECORD.pack(
-        b"PK\x05\x06", 0, 0, len(members), len(members), len(central), len(out), 0
-    )
-    return bytes(out + central + end)
+    The stock styles.xml alone is 350 kB of XML; copying its compressed bytes
+    makes writing an invoice a memory copy.
+    """
+    data = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(info, bytes(raw_member(data, info))) for info in archive.infolist()]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -30,10 +30,8 @@ import os
 import posixpath
 import re
 import shutil
-import struct
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -46,6 +44,7 @@ from lxml import etree
 from automation.faults import checkpoint
 from automation.model import CellUpdate, CellValue
 from automation.schema import normalise_header
+from automation.zipcopy import ZipCopier, ZipCopyError, raw_member
 
 # --------------------------------------------------------------------------- records
 
@@ -1054,85 +1053,6 @@ def _drop_calc_chain(pkg: _Package, parts: dict[str, bytes], removed: set[str]) 
 # --------------------------------------------------------------------------- zip output
 
 
-class _ZipOut:
-    """A minimal zip writer that can copy members' compressed bytes unchanged."""
-
-    def __init__(self, fp: BinaryIO) -> None:
-        self._fp = fp
-        self._central: list[bytes] = []
-        self._offset = 0
-
-    def _write(self, data: bytes | memoryview) -> None:
-        self._fp.write(data)
-        self._offset += len(data)
-
-    def add(
-        self, info: zipfile.ZipInfo, raw: bytes | memoryview, crc: int, size: int, method: int
-    ) -> None:
-        """One member: its already-compressed bytes, their CRC and sizes."""
-        if max(self._offset, len(raw), size) >= 0xFFFFFFFF or len(self._central) >= 0xFFFF:
-            raise WriteBackError("The workbook is too large to be written back.")
-        utf8 = 0x800 if info.flag_bits & 0x800 or not info.filename.isascii() else 0
-        name = info.filename.encode("utf-8" if utf8 else "cp437")
-        y, mo, d, h, mi, s = info.date_time
-        dos_time = (h << 11) | (mi << 5) | (s // 2)
-        dos_date = (max(y, 1980) - 1980) << 9 | (mo << 5) | d
-        flags = utf8 | (info.flag_bits & 0x6 if method == zipfile.ZIP_DEFLATED else 0)
-        version = 20
-        fixed = (flags, method, dos_time, dos_date, crc, len(raw), size, len(name))
-        offset = self._offset
-        self._write(struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", version, 0, *fixed, 0) + name)
-        self._write(raw)
-        self._central.append(
-            struct.pack(
-                "<4s4B4HL2L5H2L",
-                b"PK\x01\x02",
-                info.create_version,
-                info.create_system,
-                version,
-                0,
-                *fixed,
-                0,
-                0,
-                0,
-                info.internal_attr,
-                info.external_attr,
-                offset,
-            )
-            + name
-        )
-
-    def close(self, comment: bytes) -> None:
-        start = self._offset
-        for entry in self._central:
-            self._write(entry)
-        count = len(self._central)
-        self._write(
-            struct.pack(
-                "<4s4H2LH",
-                b"PK\x05\x06",
-                0,
-                0,
-                count,
-                count,
-                self._offset - start,
-                start,
-                len(comment),
-            )
-            + comment
-        )
-
-
-def _raw_member(data: bytes, info: zipfile.ZipInfo) -> memoryview:
-    """The compressed bytes of a member, straight from the source archive."""
-    at = info.header_offset
-    if data[at : at + 4] != b"PK\x03\x04" or info.flag_bits & 0x1:
-        raise WriteBackError("The workbook's zip structure is damaged or encrypted.")
-    name_len, extra_len = struct.unpack("<HH", data[at + 26 : at + 30])
-    start = at + 30 + name_len + extra_len
-    return memoryview(data)[start : start + info.compress_size]
-
-
 def _write_package(
     fp: BinaryIO,
     data: bytes,
@@ -1141,29 +1061,29 @@ def _write_package(
     removed: set[str],
 ) -> None:
     """Copy the package, replacing `parts` in place and appending new ones."""
-    out = _ZipOut(fp)
-    for info in pkg.zf.infolist():
-        if info.filename in removed:
-            continue
-        if info.filename in parts:
-            _add_compressed(out, info, parts[info.filename])
-        else:
-            out.add(info, _raw_member(data, info), info.CRC, info.file_size, info.compress_type)
-    for name, content in parts.items():
-        if name not in pkg.names:
-            info = zipfile.ZipInfo(name, datetime.now().timetuple()[:6])
-            info.create_system = 0
-            info.external_attr = 0
-            _add_compressed(out, info, content)
-    out.close(pkg.zf.comment)
+    out = ZipCopier(fp)
+    try:
+        for info in pkg.zf.infolist():
+            if info.filename in removed:
+                continue
+            if info.filename in parts:
+                out.replace(info, parts[info.filename], _level(parts[info.filename]))
+            else:
+                out.copy(info, raw_member(data, info))
+        for name, content in parts.items():
+            if name not in pkg.names:
+                info = zipfile.ZipInfo(name, datetime.now().timetuple()[:6])
+                info.create_system = 0
+                info.external_attr = 0
+                out.replace(info, content, _level(content))
+        out.close(pkg.zf.comment)
+    except ZipCopyError as exc:
+        raise WriteBackError(f"The workbook cannot be written back: {exc}.") from None
 
 
-def _add_compressed(out: _ZipOut, info: zipfile.ZipInfo, content: bytes) -> None:
+def _level(content: bytes) -> int:
     # A big sheet at level 6 costs half the run; level 3 is 2.5x faster, ~13 % larger.
-    level = 3 if len(content) > FAST_COMPRESS_OVER else 6
-    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
-    raw = packer.compress(content) + packer.flush()
-    out.add(info, raw, zlib.crc32(content), len(content), zipfile.ZIP_DEFLATED)
+    return 3 if len(content) > FAST_COMPRESS_OVER else 6
 
 
 # --------------------------------------------------------------------------- commit

@@ -1,0 +1,117 @@
+"""Write a zip package copying untouched members' compressed bytes as they are.
+
+`zipfile` can only add a member by compressing it again. Both the write-back
+(an .xlsx whose 35 MB sheet must not be recompressed when one row changes,
+and whose other parts must stay byte for byte) and the renderer (a .docx
+template whose 350 kB styles.xml is the same in every invoice) copy members
+through unchanged and replace only a few:
+
+    with zipfile.ZipFile(src) as zf:
+        data = src.read_bytes()
+        out = ZipCopier(fp)
+        for info in zf.infolist():
+            out.copy(info, raw_member(data, info))
+        out.close(zf.comment)
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from typing import BinaryIO
+
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_END = struct.Struct("<4s4H2LH")
+_UTF8_NAME = 0x800
+_DEFLATE_OPTIONS = 0x6
+
+
+class ZipCopyError(ValueError):
+    """The source is damaged or encrypted, or the result would need ZIP64."""
+
+
+def raw_member(data: bytes | memoryview, info: zipfile.ZipInfo) -> memoryview:
+    """The stored (compressed) bytes of a member, straight from the source archive."""
+    at = info.header_offset
+    view = memoryview(data)
+    if bytes(view[at : at + 4]) != b"PK\x03\x04" or info.flag_bits & 0x1:
+        raise ZipCopyError("the zip structure is damaged or encrypted")
+    name_len, extra_len = struct.unpack("<HH", view[at + 26 : at + 30])
+    start = at + 30 + name_len + extra_len
+    return view[start : start + info.compress_size]
+
+
+def deflate(content: bytes, level: int = 6) -> bytes:
+    """Raw deflate, as stored in a zip member."""
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return packer.compress(content) + packer.flush()
+
+
+class ZipCopier:
+    """A minimal zip writer: members go in as stored bytes, in the order added."""
+
+    def __init__(self, fp: BinaryIO) -> None:
+        self._fp = fp
+        self._central: list[bytes] = []
+        self._offset = 0
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self._fp.write(data)
+        self._offset += len(data)
+
+    def copy(self, info: zipfile.ZipInfo, raw: bytes | memoryview) -> None:
+        """An unchanged member: its stored bytes, CRC and sizes as in the source."""
+        self._add(info, raw, info.CRC, info.file_size, info.compress_type)
+
+    def replace(self, info: zipfile.ZipInfo, content: bytes, level: int = 6) -> None:
+        """A member with new content (deflated), keeping its name, date and attributes."""
+        self._add(
+            info, deflate(content, level), zlib.crc32(content), len(content), zipfile.ZIP_DEFLATED
+        )
+
+    def _add(
+        self, info: zipfile.ZipInfo, raw: bytes | memoryview, crc: int, size: int, method: int
+    ) -> None:
+        if max(self._offset, len(raw), size) >= 0xFFFFFFFF or len(self._central) >= 0xFFFF:
+            raise ZipCopyError("the package is too large for a plain zip")
+        utf8 = _UTF8_NAME if info.flag_bits & _UTF8_NAME or not info.filename.isascii() else 0
+        name = info.filename.encode("utf-8" if utf8 else "cp437")
+        y, mo, d, h, mi, s = info.date_time
+        dos_time = (h << 11) | (mi << 5) | (s // 2)
+        dos_date = (max(y, 1980) - 1980) << 9 | (mo << 5) | d
+        # Sizes go in the local header, so no data descriptor follows (bit 3 off).
+        flags = utf8 | (info.flag_bits & _DEFLATE_OPTIONS if method == zipfile.ZIP_DEFLATED else 0)
+        version = 20
+        fixed = (flags, method, dos_time, dos_date, crc, len(raw), size, len(name))
+        offset = self._offset
+        self._write(_LOCAL.pack(b"PK\x03\x04", version, 0, *fixed, 0) + name)
+        self._write(raw)
+        self._central.append(
+            _CENTRAL.pack(
+                b"PK\x01\x02",
+                info.create_version,
+                info.create_system,
+                version,
+                0,
+                *fixed,
+                0,
+                0,
+                0,
+                info.internal_attr,
+                info.external_attr,
+                offset,
+            )
+            + name
+        )
+
+    def close(self, comment: bytes = b"") -> None:
+        start = self._offset
+        for entry in self._central:
+            self._write(entry)
+        count = len(self._central)
+        self._write(
+            _END.pack(b"PK\x05\x06", 0, 0, count, count, self._offset - start, start, len(comment))
+            + comment
+        )
