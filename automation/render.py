@@ -343,7 +343,8 @@ _WORKER_RENDERER: InvoiceRenderer | None = None
 def _init_worker(renderer: InvoiceRenderer, run_pid: int) -> None:
     global _WORKER_RENDERER
     _WORKER_RENDERER = renderer
-    threading.Thread(target=_exit_with, args=(run_pid,), daemon=True).start()
+    if os.name == "posix":  # on Windows os.kill(pid, 0) would terminate the run itself
+        threading.Thread(target=_exit_with, args=(run_pid,), daemon=True).start()
 
 
 def _exit_with(run_pid: int) -> None:
