@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS invoices (
     due_date TEXT NOT NULL, subtotal TEXT NOT NULL, tax_rate TEXT NOT NULL, tax TEXT NOT NULL,
     total TEXT NOT NULL, lines TEXT NOT NULL, sent_at TEXT, last_sent TEXT,
     reissue_count INTEGER NOT NULL DEFAULT 0, last_reissue TEXT, first_message_id TEXT,
-    escalated INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '', run_id INTEGER);
+    escalated INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '', run_id INTEGER,
+    settled TEXT);
 CREATE TABLE IF NOT EXISTS lines (
     fingerprint TEXT NOT NULL, invoice_no TEXT NOT NULL, row_hint INTEGER,
     PRIMARY KEY (fingerprint, invoice_no));
@@ -208,6 +209,9 @@ class Ledger:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(invoices)")}
+            if "settled" not in columns:  # a ledger from before settling existed
+                conn.execute("ALTER TABLE invoices ADD COLUMN settled TEXT")
             yield cls(conn, path)
         finally:
             conn.close()
@@ -322,6 +326,54 @@ class Ledger:
             f"UPDATE invoices SET {sets} WHERE invoice_no = ?",  # noqa: S608 - names are ours
             [encode(v) for v in fields.values()] + [invoice_no],
         )
+
+    # -- settled invoices ------------------------------------------------------
+    #
+    # A Paid, Overpaid or Void invoice with nothing left to send is "settled":
+    # the ledger keeps what its payment cells said when it was settled, and runs
+    # leave it alone until those cells change. The cost of a run then follows the
+    # open invoices, not years of paid ones.
+
+    def settled(self) -> dict[str, str]:
+        """Settled invoice number -> the payment cells' signature when settled."""
+        return dict(
+            self.conn.execute("SELECT invoice_no, settled FROM invoices WHERE settled IS NOT NULL")
+        )
+
+    def unsettled_numbers(self) -> set[str]:
+        return {
+            n for (n,) in self.conn.execute("SELECT invoice_no FROM invoices WHERE settled IS NULL")
+        }
+
+    def mark_settled(self, signatures: dict[str, str | None]) -> None:
+        """Settle (a signature) or reopen (None) invoices."""
+        self.conn.executemany(
+            "UPDATE invoices SET settled = ? WHERE invoice_no = ?",
+            [(sig, number) for number, sig in signatures.items()],
+        )
+
+    def due_dates(self) -> dict[str, date]:
+        """Every invoice's current due date (a light query: no lines are read)."""
+        return {
+            n: date.fromisoformat(d)
+            for n, d in self.conn.execute("SELECT invoice_no, due_date FROM invoices")
+        }
+
+    def events(self, numbers: Iterable[str]) -> set[str]:
+        """The message events already recorded for these invoices."""
+        result: set[str] = set()
+        wanted = sorted(set(numbers))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            result.update(
+                e
+                for (e,) in self.conn.execute(
+                    f"SELECT event FROM messages WHERE invoice_no IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+            )
+        return result
 
     def invoices(self, numbers: Iterable[str] | None = None) -> dict[str, LedgerInvoice]:
         self.conn.row_factory = sqlite3.Row

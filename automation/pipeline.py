@@ -37,6 +37,7 @@ from .mail import (
     open_sender,
 )
 from .model import (
+    BOOKKEEPER_STATUSES,
     DRAFT,
     InvoiceRow,
     RowError,
@@ -49,6 +50,7 @@ from .plan import (
     Payments,
     decide_followup,
     draft_invoices,
+    status_of,
 )
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
@@ -62,12 +64,16 @@ from .terms import (
     due_date,
 )
 from .updates import (
+    CLOSED,
     UpdateSet,
     invoice_rows,
     invoices_updates,
+    payment_cells,
     payment_errors,
     receivables,
+    remembered_row,
     services_updates,
+    signature,
     state_of,
 )
 from .validate import ClientBook, client_key, validate_clients, validate_services
@@ -318,16 +324,17 @@ def _real_run(
     restored = restored_lines(lines, data.services, ledger)
     fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
     drafts = draft_invoices(fresh, book, as_of, config)
-    invoices = ledger.invoices()
-    rows = invoice_rows(data.invoices, invoices.keys())
+    pending = ledger.messages((PLANNED, SENDING, FAILED))
+    active, lost_rows = open_invoices(ledger, data)
+    active |= {m.invoice_no for m in pending}
+    invoices = ledger.invoices(active)
+    rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
     summary.errors.extend(payment_errors(data.invoices, set(invoices)))
-    all_messages = ledger.messages()
-    done_events = {m.event for m in all_messages}
-    failed_first = {m.invoice_no for m in all_messages if m.kind == "invoice" and m.state != "sent"}
+    done_events = ledger.events(invoices.keys())
+    failed_first = {m.invoice_no for m in pending if m.kind == "invoice"}
     followups = _followups(request, invoices, rows, book, done_events, failed_first, calendar)
 
     sender: Sender | None = None
-    pending = [m for m in all_messages if m.state in (PLANNED, SENDING, FAILED)]
     if drafts or followups or pending:
         try:
             sender = stack.enter_context(
@@ -353,7 +360,7 @@ def _real_run(
     with ledger.transaction():
         floor = existing_seq_floor(data, config, as_of)
         for draft in drafts:
-            _record_draft(ledger, draft, config, calendar, as_of, floor, invoiced)
+            active.add(_record_draft(ledger, draft, config, calendar, as_of, floor, invoiced))
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
     checkpoint("after-numbering")
@@ -367,16 +374,17 @@ def _real_run(
             "workbook?); it is written back and they are not billed again."
         )
 
-    invoices = ledger.invoices()
+    invoices = ledger.invoices(active)
     # The invoices numbered just now: their rows, should the sheet hold any.
     rows.update(invoice_rows(data.invoices, invoices.keys() - rows.keys()))
     wanted = {decision.event for _, decision in followups if decision.event}
     _send_all(
         request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress, wanted
     )
-    invoices = ledger.invoices()
+    invoices = ledger.invoices(active)
+    due_dates = ledger.due_dates()
     for row, (number, _due) in list(invoiced.items()):
-        invoiced[row] = (number, invoices[number].due_date)
+        invoiced[row] = (number, due_dates[number])
     failed_now = {  # not (yet) delivered: the invoice itself, or its latest reminder or note
         m.invoice_no
         for m in ledger.messages((PLANNED, SENDING, FAILED))
@@ -385,10 +393,11 @@ def _real_run(
 
     started = time.perf_counter()
     updates = UpdateSet()
-    due_dates = {number: inv.due_date for number, inv in invoices.items()}
     services_updates(data, book, lines, errors, invoiced, due_dates, as_of, config, updates)
     summary.outstanding = invoices_updates(data, invoices, rows, failed_now, as_of, updates, config)
     _write_back(request, paths, ledger, data, updates, stamp, summary)
+    if not summary.updates_owed:  # the sheet now shows what the ledger settles on
+        settle(ledger, data, invoices, rows, failed_now, as_of)
     summary.timings["write-back"] = time.perf_counter() - started
     started = time.perf_counter()
     _write_report(paths, invoices, rows, failed_now, as_of, summary)
@@ -459,6 +468,50 @@ def issue(
     )
 
 
+def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[str, InvoiceRow]]:
+    """The invoices this run must look at: all but the settled ones left as they were.
+
+    Also returns, for settled invoices whose row the workbook lost (an older
+    copy restored), their remembered payment cells.
+    """
+    settled = ledger.settled()
+    now = payment_cells(data.invoices, settled.keys())
+    reopened = {n for n, sig in settled.items() if n not in now or signature(now[n]) != sig}
+    lost = {n: remembered_row(n, settled[n]) for n in reopened if n not in now}
+    return ledger.unsettled_numbers() | reopened, lost
+
+
+def settle(
+    ledger: Ledger,
+    data: WorkbookData,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    failed: set[str],
+    as_of: date,
+) -> None:
+    """Set aside Paid, Overpaid and Void invoices with nothing left to send.
+
+    The signature is the payment cells as the sheet now shows them (the
+    bookkeeper's Paid Amount and Paid Date, and the Status the run wrote); a
+    later run looks at the invoice again only when one of them changes.
+    """
+    pending = {m.invoice_no for m in ledger.messages((PLANNED, SENDING, FAILED))}
+    cells_now = payment_cells(data.invoices, invoices.keys())
+    marks: dict[str, str | None] = {}
+    for number, inv in invoices.items():
+        row = rows.get(number)
+        status = status_of(state_of(inv, number in failed), Payments.from_row(row), as_of)
+        if status in CLOSED and number in cells_now and number not in pending:
+            paid, paid_date, shown = cells_now[number]
+            written = shown if status in BOOKKEEPER_STATUSES else status
+            if inv.last_reissue != as_of:  # the Reissue flag must clear first
+                marks[number] = signature((paid, paid_date, written))
+                continue
+        marks[number] = None
+    with ledger.transaction():
+        ledger.mark_settled(marks)
+
+
 def _record_draft(
     ledger: Ledger,
     draft: InvoiceDraft,
@@ -467,7 +520,7 @@ def _record_draft(
     as_of: date,
     floor: int,
     invoiced: dict[int, tuple[str, date]],
-) -> None:
+) -> str:
     number = ledger.allocate_number(config.billing.number_format, draft.invoice_date, floor)
     inv = issue(draft, number, config, calendar, note="Issued; waiting to be emailed.")
     due = inv.due_date
@@ -481,6 +534,7 @@ def _record_draft(
     )
     for line in draft.lines:
         invoiced[line.row] = (number, due)
+    return number
 
 
 def _record_followup(

@@ -25,6 +25,9 @@ from .model import (
     LINE_ERROR,
     LINE_INVOICED,
     LINE_SKIPPED,
+    OVERPAID,
+    PAID,
+    VOID,
     CellUpdate,
     CellValue,
     InvoiceRow,
@@ -275,9 +278,9 @@ def invoices_updates(
         state = state_of(inv, number in failed)
         status = status_of(state, pay, as_of)
         _, balance = balance_of(state, pay)
-        if status not in BOOKKEEPER_STATUSES and balance > 0:
+        if status not in CLOSED and balance > 0:
             outstanding[inv.currency] = outstanding.get(inv.currency, ZERO) + balance
-        if existing is None:
+        if existing is None or not existing.row:
             row, target = next_row, None
             next_row += 1
         else:
@@ -299,9 +302,53 @@ def invoices_updates(
         }
         if status not in BOOKKEEPER_STATUSES:
             values["Status"] = status
+        if existing is not None and not existing.row:  # a row lost, rebuilt from the ledger
+            values["Paid Amount"] = existing.paid_amount
+            values["Paid Date"] = existing.paid_date
+            if status in BOOKKEEPER_STATUSES:
+                values["Status"] = status
         for column, value in values.items():
             updates.set(target, name, row, column, value, headers)
     return outstanding
+
+
+#: Statuses after which nothing is owed and nothing more is sent unprompted.
+CLOSED = frozenset({PAID, OVERPAID, VOID})
+#: What a settled invoice remembers of its row: the cells only the bookkeeper types.
+PAYMENT_CELLS = ("Paid Amount", "Paid Date", "Status")
+
+
+def payment_cells(sheet: SheetData | None, numbers: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Invoice No -> the text of its payment cells (vectorised over the sheet)."""
+    if sheet is None or not numbers:
+        return {}
+    frame = sheet.frame[sheet.frame["Invoice No"].notna()]
+    keys = column_text(frame["Invoice No"])
+    mine = keys.isin(set(numbers)).to_numpy(dtype=bool)
+    if not mine.any():
+        return {}
+    parts = [column_text(frame.loc[mine, column]).tolist() for column in PAYMENT_CELLS]
+    return dict(zip(keys[mine], zip(*parts, strict=True), strict=True))
+
+
+def signature(cells: tuple[str, ...]) -> str:
+    """Payment cells as one text, as the ledger keeps it for a settled invoice."""
+    return "\x1f".join(cells)
+
+
+def remembered_row(number: str, sig: str) -> InvoiceRow:
+    """A settled invoice's payment cells, for a workbook that lost its row (row 0).
+
+    An older copy restored by the bookkeeper must not turn a paid invoice
+    into an unpaid one: what was typed when it was settled is written back.
+    """
+    paid, paid_date, status = sig.split("\x1f")
+    try:
+        amount = cells.optional_decimal(paid)
+        when = cells.optional_date(paid_date)
+    except cells.CellError:
+        amount, when = None, None
+    return InvoiceRow(0, number, paid_amount=amount, paid_date=when, status=status or None)
 
 
 def receivables(
@@ -312,8 +359,8 @@ def receivables(
         pay = Payments.from_row(rows.get(number))
         state = state_of(inv, number in failed)
         status = status_of(state, pay, as_of)
-        if status == "Void":
-            continue
+        if status in CLOSED:
+            continue  # nothing more is owed (a cent either way is not a debt)
         _, balance = balance_of(state, pay)
         items.append(
             Receivable(

@@ -229,3 +229,56 @@ def test_escalated_invoices_get_no_more_automatic_mail(folder: Folder) -> None:
     run_week(folder, 5)
     check(folder, "Gone", "Escalated", "400.00", week(3), None, 1)
     assert len(mails_to(folder, "Gone")) == 2
+
+
+def ledger_settled(folder: Folder) -> dict[str, str | None]:
+    import sqlite3
+
+    conn = sqlite3.connect(folder.root / ".billing" / "ledger.sqlite")
+    try:
+        return dict(conn.execute("SELECT client, settled FROM invoices"))
+    finally:
+        conn.close()
+
+
+def test_settled_invoices_are_left_alone_until_their_payment_changes(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in ("Paid", "Gone", "Open")],
+                   [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in ("Paid", "Gone", "Open")])
+    run_week(folder, 0)
+    type_into_invoices(folder, "Paid", Paid_Amount=Decimal("1000"), Paid_Date=week(1))
+    type_into_invoices(folder, "Gone", Status="Void")
+    run_week(folder, 1)
+    settled = ledger_settled(folder)
+    assert settled["Paid"] and settled["Gone"] and settled["Open"] is None
+
+    # Typing a different amount reopens the invoice: the overpayment is noticed.
+    type_into_invoices(folder, "Paid", Paid_Amount=Decimal("1200"))
+    run_week(folder, 2)
+    check(folder, "Paid", "Overpaid", "-200.00", week(1))
+    assert str(mails_to(folder, "Paid")[-1]["Subject"]).endswith("$200.00 more than due")
+    # Clearing Void reopens it too: it is overdue and gets its reminder.
+    type_into_invoices(folder, "Gone", Status=None)
+    run_week(folder, 3)
+    check(folder, "Gone", "Reissued", "1000.00", week(5), "Yes", 1)
+    assert ledger_settled(folder)["Gone"] is None
+
+
+def test_a_settled_invoice_missing_from_a_restored_copy_is_written_back(folder: Folder) -> None:
+    import shutil
+
+    write_workbook(folder.workbook, [client("Paid", Terms="Net 7")],
+                   [service(date(2026, 1, 2), "Paid", "Work", 1, 1000)])
+    old_copy = folder.root / "before.xlsx"
+    shutil.copy2(folder.workbook, old_copy)
+    run_week(folder, 0)
+    type_into_invoices(folder, "Paid", Paid_Amount=Decimal("1000"), Paid_Date=week(1))
+    run_week(folder, 1)
+    assert ledger_settled(folder)["Paid"]
+    shutil.copy2(old_copy, folder.workbook)  # no Invoices sheet, no Invoice No
+    run_week(folder, 2)
+    row = invoices(folder).loc["Paid"]
+    assert row["Invoice No"] == "INV-2026-0001" and row["Total"] == 1000
+    # The payment typed before is written back with the row: still Paid, no reminder.
+    assert row["Paid Amount"] == 1000 and row["Paid Date"].date() == week(1)
+    check(folder, "Paid", "Paid", "0.00", week(1))
+    assert len(mails_to(folder, "Paid")) == 2  # nothing sent again
