@@ -9,7 +9,7 @@ client's current details, so a message can be rebuilt at any later run.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -56,20 +56,19 @@ def make_document(
     reissue_number: int = 0,
     reissue_date: date | None = None,
     amount_paid: Decimal = ZERO,
+    balance: Decimal | None = None,
 ) -> InvoiceDocument:
+    """The document for an invoice, or for its n-th reissue (with the balance still due).
+
+    A reissue never offers the early-payment discount: its window has passed.
+    """
     terms = terms_of(inv.terms)
-    language = client.language
+    if reissue_number:
+        terms = replace(terms, discount_percent=None, discount_days=0)
+    description = terms_in_words(inv, terms, client.language, due)
     discount_by = discount_date(terms, inv.invoice_date)
     discounted = discounted_total(terms, inv.total, inv.currency)
-    discount_text = format_money(discounted, inv.currency, language) if discounted else None
-    description = describe_terms(
-        terms,
-        inv.invoice_date,
-        due,
-        language,
-        lambda d: format_date(d, language),
-        discount_text,
-    )
+    language = client.language
     return InvoiceDocument(
         invoice_no=inv.invoice_no,
         invoice_date=inv.invoice_date,
@@ -85,17 +84,35 @@ def make_document(
         terms=inv.terms,
         terms_description=description,
         amount_paid=amount_paid,
-        balance_due=inv.total - amount_paid,
+        balance_due=inv.total - amount_paid if balance is None else balance,
         reissue_number=reissue_number,
         reissue_date=reissue_date,
-        discount_date=discount_by if reissue_number == 0 else None,
-        discounted_total=discounted if reissue_number == 0 else None,
+        discount_date=discount_by,
+        discounted_total=discounted,
         company=company_config.company,
     )
 
 
+def terms_in_words(inv: LedgerInvoice, terms: Terms, language: str, due: date) -> str:
+    """The terms as printed on the invoice, naming the discounted amount when there is one."""
+    discounted = discounted_total(terms, inv.total, inv.currency)
+    return describe_terms(
+        terms,
+        inv.invoice_date,
+        due,
+        language,
+        lambda d: format_date(d, language),
+        format_money(discounted, inv.currency, language) if discounted else None,
+    )
+
+
 def email_context(
-    inv: LedgerInvoice, client: Client, config: Config, payload: dict[str, str], due: date
+    inv: LedgerInvoice,
+    client: Client,
+    config: Config,
+    payload: dict[str, str],
+    due: date,
+    kind: str = "invoice",
 ) -> dict[str, str]:
     lang = client.language
 
@@ -120,8 +137,16 @@ def email_context(
         "reissue_date": format_date(date.fromisoformat(payload["as_of"]), lang)
         if payload.get("as_of")
         else "",
-        "discount_text": "",
+        "discount_text": discount_offer(inv, lang, due) if kind == "invoice" else "",
     }
+
+
+def discount_offer(inv: LedgerInvoice, language: str, due: date) -> str:
+    """For the first email of a `P/D Net N` invoice: the discount in words, else ""."""
+    terms = terms_of(inv.terms)
+    if terms.discount_percent is None:
+        return ""
+    return terms_in_words(inv, terms, language, due)
 
 
 @dataclass(frozen=True)
@@ -181,6 +206,7 @@ def prepare_jobs(
                 int(msg.payload["reissue_number"]),
                 date.fromisoformat(msg.payload["as_of"]),
                 paid,
+                Decimal(msg.payload["balance"]),
             )
         else:
             due, doc = inv.due_date, None
@@ -193,7 +219,9 @@ def ghost_client(inv: LedgerInvoice) -> Client:
 
 
 def compose(job: Job, attachments: tuple[Path, ...], config: Config) -> OutgoingMail:
-    ctx = email_context(job.invoice, job.client, config, job.message.payload, job.due)
+    ctx = email_context(
+        job.invoice, job.client, config, job.message.payload, job.due, job.message.kind
+    )
     subject, text, html = render_email(job.message.kind, job.client.language, ctx)
     first = job.invoice.first_message_id
     return OutgoingMail(

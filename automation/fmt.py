@@ -29,7 +29,7 @@ from babel.dates import get_datetime_format
 from babel.numbers import format_currency
 from num2words import num2words
 
-from .money import minor_unit
+from .money import minor_unit, round_money
 
 #: Babel locale per client language. English is en_US, so that money reads
 #: "$1,234.50" (en_GB would print "US$") and dates "April 5, 2026".
@@ -53,9 +53,13 @@ def babel_locale(language: str) -> Locale:
 def format_money(amount: Decimal, currency: str, language: str) -> str:
     """An amount with its currency sign, e.g. "$1,234.50" or "1 234,50 ₸".
 
-    Babel formats the Decimal itself; a float never enters the path.
+    Babel formats the Decimal itself; a float never enters the path. The
+    amount is rounded first by the one rule (half-up, `money.round_money`):
+    Babel's own rounding is half-even, which would print ¥2.5 as ¥2.
     """
-    return format_currency(amount, currency.upper(), locale=babel_locale(language))
+    return format_currency(
+        round_money(amount, currency), currency.upper(), locale=babel_locale(language)
+    )
 
 
 def format_price(amount: Decimal, currency: str, language: str) -> str:

@@ -165,8 +165,10 @@ class Followup:
 
 def balance_of(state: InvoiceState, pay: Payments) -> tuple[Decimal, Decimal]:
     """(amount due, balance) after payments and any early-payment discount earned."""
-    due = amount_due(state.terms, state.total, state.currency, state.invoice_date, pay.paid_date)
-    return due, due - pay.paid
+    due = amount_due(
+        state.terms, state.total, state.currency, state.invoice_date, pay.paid_date, pay.paid
+    )
+    return due, round_money(due - pay.paid, state.currency)
 
 
 def status_of(state: InvoiceState, pay: Payments, as_of: date) -> str:

@@ -44,7 +44,7 @@ from typing import Any
 
 import holidays
 
-from .money import round_money
+from .money import TOLERANCE, round_money
 
 NET = "net"
 RECEIPT = "receipt"
@@ -368,16 +368,24 @@ def discounted_total(terms: Terms, total: Decimal, currency: str) -> Decimal | N
 
 
 def amount_due(
-    terms: Terms, total: Decimal, currency: str, invoice_date: date, paid_date: date | None
+    terms: Terms,
+    total: Decimal,
+    currency: str,
+    invoice_date: date,
+    paid_date: date | None,
+    paid: Decimal | None = None,
 ) -> Decimal:
     """What settles the invoice: the discounted total if paid by the discount date, else total.
 
-    Only the payment date decides; comparing the amount paid with this
-    figure is the caller's job.
+    With `paid` (the cumulative amount received), the discount is earned only
+    when at least the discounted total arrived by the discount date: a part
+    payment on time earns nothing.
     """
     last_day = discount_date(terms, invoice_date)
     discounted = discounted_total(terms, total, currency)
     if discounted is None or last_day is None or paid_date is None or paid_date > last_day:
+        return total
+    if paid is not None and paid < discounted - TOLERANCE:
         return total
     return discounted
 

@@ -1,0 +1,93 @@
+"""Money through the whole run: discounts, rounding, currencies without cents, languages."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import docx
+import pandas as pd
+from conftest import Folder, client, service, write_workbook
+
+from automation.model import CellUpdate
+from automation.writeback import apply_updates
+
+
+def invoices(folder: Folder) -> pd.DataFrame:
+    return pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine",
+                         keep_default_na=False, na_values=[""]).set_index("Client")
+
+
+def pay(folder: Folder, row: int, amount: object, when: date) -> None:
+    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Paid Amount", amount),
+                                    CellUpdate("Invoices", row, "Paid Date", when)],
+                  header_rows={"Invoices": 1})
+
+
+def body(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def docx_text(message) -> str:
+    for part in message.iter_attachments():
+        document = docx.Document(io.BytesIO(part.get_payload(decode=True)))
+        texts = [p.text for p in document.paragraphs]
+        texts += [c.text for t in document.tables for r in t.rows for c in r.cells]
+        return "\n".join(texts)
+    raise AssertionError("no attachment")
+
+
+def test_a_part_payment_on_time_earns_no_discount(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Disc", Terms="2/10 Net 30")],
+                   [service(date(2026, 3, 2), "Disc", "Work", 1, 1250)])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    invoice_mail = folder.received[0].message
+    assert "2% discount" in body(invoice_mail) and "$1,225.00" in body(invoice_mail)
+    pay(folder, 2, Decimal("500"), date(2026, 3, 12))
+    assert folder.run("--as-of", "2026-03-20") == 0
+    row = invoices(folder).loc["Disc"]
+    assert row["Status"] == "Partially Paid" and row["Balance"] == 750
+    assert "$750.00" in body(folder.received[-1].message)
+    assert folder.run("--as-of", "2026-04-20") == 0  # overdue: reissued
+    reminder = folder.received[-1].message
+    text = docx_text(reminder)
+    assert "$750.00" in text and "discount" not in text.lower()
+    assert "$750.00" in body(reminder)
+
+
+def test_paying_the_discounted_amount_in_time_settles_it(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Disc", Terms="2/10 Net 30")],
+                   [service(date(2026, 3, 2), "Disc", "Work", 1, 1250)])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    pay(folder, 2, Decimal("1225"), date(2026, 3, 19))
+    assert folder.run("--as-of", "2026-03-20") == 0
+    row = invoices(folder).loc["Disc"]
+    assert row["Status"] == "Paid" and row["Balance"] == 0
+
+
+def test_yen_balances_are_whole_yen_everywhere(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Tokyo", Currency="JPY", **{"Tax Rate": "8.25%"})],
+                   [service(date(2026, 3, 2), "Tokyo", "Work", 1, 1000.4)])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    row = invoices(folder).loc["Tokyo"]
+    assert row["Total"] == 1083  # 1,000 + 82.5 tax, each rounded half-up to whole yen
+    pay(folder, 2, Decimal("1082.5"), date(2026, 3, 10))
+    assert folder.run("--as-of", "2026-03-11") == 0
+    row = invoices(folder).loc["Tokyo"]
+    assert row["Status"] == "Partially Paid" and row["Balance"] == 1
+    note = body(folder.received[-1].message)
+    assert "¥1" in note and "¥0" not in note
+
+
+def test_russian_client_gets_russian_mail_and_invoice(folder: Folder) -> None:
+    write_workbook(folder.workbook,
+                   [client("Гранит", Email="buh@granit.example", Language="ru", Currency="RUB",
+                           Terms="2/10 Net 30")],
+                   [service(date(2026, 3, 2), "Гранит", "Консультация", 2, 12000)])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    message = folder.received[0].message
+    text = body(message).replace("\xa0", " ").replace("\u202f", " ")  # Babel's spaces
+    assert "Гранит" in text and "г.." not in text and "24 000,00" in text
+    assert "апреля 2026" in text
+    assert "СЧЁТ" in docx_text(message).upper()
