@@ -242,8 +242,9 @@ def ledger_settled(folder: Folder) -> dict[str, str | None]:
 
 
 def test_settled_invoices_are_left_alone_until_their_payment_changes(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in ("Paid", "Gone", "Open")],
-                   [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in ("Paid", "Gone", "Open")])
+    names = ("Paid", "Gone", "Open")
+    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in names],
+                   [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in names])
     run_week(folder, 0)
     type_into_invoices(folder, "Paid", Paid_Amount=Decimal("1000"), Paid_Date=week(1))
     type_into_invoices(folder, "Gone", Status="Void")
