@@ -323,7 +323,9 @@ def _real_run(
 
     restored = restored_lines(lines, data.services, ledger)
     fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
-    drafts = draft_invoices(fresh, book, as_of, config)
+    drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
+    errors = {**errors, **refused}
+    summary.errors.extend(refused[r] for r in sorted(refused))
     pending = ledger.messages((PLANNED, SENDING, FAILED))
     active, lost_rows = open_invoices(ledger, data)
     active |= {m.invoice_no for m in pending}
@@ -466,6 +468,31 @@ def issue(
         escalated=False,
         note=note,
     )
+
+
+def refuse_non_positive(
+    drafts: list[InvoiceDraft], data: WorkbookData
+) -> tuple[list[InvoiceDraft], dict[int, RowError]]:
+    """Drafts whose total is zero or less are not issued: their lines become row errors.
+
+    A credit (a refund line, a discount) can go on an invoice with other work;
+    an invoice for nothing or less than nothing is not something to email.
+    """
+    sheet = data.services
+    keep: list[InvoiceDraft] = []
+    refused: dict[int, RowError] = {}
+    for draft in drafts:
+        if draft.total > 0:
+            keep.append(draft)
+            continue
+        total = format_money(draft.total, draft.currency, "en")
+        message = (
+            f"the unbilled lines for {draft.client.name} add up to {total}; an invoice must "
+            "be for more than zero (record a credit by hand, or bill it with later work)."
+        )
+        for line in draft.lines:
+            refused[line.row] = RowError(sheet.name, line.row, sheet.headers["Amount"], message)
+    return keep, refused
 
 
 def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[str, InvoiceRow]]:
@@ -851,7 +878,8 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
         )
         restored = restored_lines(lines, data.services, ledger)
         fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
-        drafts = draft_invoices(fresh, book, as_of, config)
+        drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
+        summary.errors.extend(refused[r] for r in sorted(refused))
         floor = max(
             existing_seq_floor(data, config, as_of),
             ledger.seq_for(config.billing.number_format, as_of) if ledger else 0,

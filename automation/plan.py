@@ -65,6 +65,13 @@ def totals(lines: Sequence[InvoiceLine], tax_rate: Decimal, currency: str) -> tu
     return subtotal, tax, subtotal + tax
 
 
+def unit_price(line: ServiceLine, currency: str) -> Decimal:
+    """The price per unit when only Amount was typed: Amount / Quantity, rounded to the currency."""
+    if not line.quantity:
+        return round_money(line.amount, currency)
+    return round_money(line.amount / line.quantity, currency)
+
+
 def draft_invoices(
     lines: Iterable[ServiceLine], book: ClientBook, as_of: date, config: Config
 ) -> list[InvoiceDraft]:
@@ -84,7 +91,7 @@ def draft_invoices(
                 service_date=ln.service_date,
                 description=ln.description,
                 quantity=ln.quantity,
-                unit_price=ln.unit_price if ln.unit_price is not None else ln.amount,
+                unit_price=ln.unit_price if ln.unit_price is not None else unit_price(ln, currency),
                 amount=round_money(ln.amount, currency),
                 row=ln.row,
             )

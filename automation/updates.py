@@ -140,6 +140,8 @@ def services_updates(
         put(row, "Status", LINE_ERROR)
         put(row, "Error", error.message)
     for line in lines:
+        if line.row in errors:
+            continue  # a valid line refused as a whole (an invoice for zero or less)
         if line.row in invoiced:
             number, due = invoiced[line.row]
             put(line.row, "Invoice No", number)

@@ -218,6 +218,11 @@ def read_service_line(
             )
         amount = expected if amount is None else amount
     assert amount is not None
+    if quantity == 0 and amount != 0:
+        return err(
+            "Quantity",
+            f"Quantity is 0 but the Amount is {amount}; correct the Quantity or the Amount.",
+        )
     return ServiceLine(
         row=row,
         service_date=when,
@@ -225,7 +230,7 @@ def read_service_line(
         client_key=client_key(client),
         description=description,
         quantity=quantity,
-        unit_price=price if price is not None else (amount / quantity if quantity else amount),
+        unit_price=price,  # None: not typed; the invoice shows Amount / Quantity, rounded
         amount=amount,
     )
 

@@ -91,3 +91,29 @@ def test_russian_client_gets_russian_mail_and_invoice(folder: Folder) -> None:
     assert "Гранит" in text and "г.." not in text and "24 000,00" in text
     assert "апреля 2026" in text
     assert "СЧЁТ" in docx_text(message).upper()
+
+
+def test_invoices_for_zero_or_less_are_not_issued(folder: Folder) -> None:
+    write_workbook(folder.workbook,
+                   [client("Refund"), client("Nothing"), client("Mixed"), client("Zero qty")],
+                   [service(date(2026, 3, 2), "Refund", "Refund", 1, -100),
+                    service(date(2026, 3, 2), "Nothing", "Free check-up", 1, 0),
+                    service(date(2026, 3, 2), "Mixed", "Audit", 1, 500),
+                    service(date(2026, 3, 2), "Mixed", "Goodwill discount", 1, -50),
+                    service(date(2026, 3, 2), "Zero qty", "Odd", 0, None, Amount=50)])
+    assert folder.run("--as-of", "2026-03-09") == 1
+    assert [r.rcpt_tos for r in folder.received] == [["mixed@clients.example"]]
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert services["Status"].tolist() == ["Error", "Error", "Invoiced", "Invoiced", "Error"]
+    assert "add up to -$100.00" in services["Error"][0]
+    assert "add up to $0.00" in services["Error"][1]
+    assert "Quantity is 0" in services["Error"][4]
+    assert invoices(folder).loc["Mixed", "Total"] == 450
+
+
+def test_unit_price_worked_out_from_amount_is_rounded(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Thirds", Currency="RUB", Language="ru")],
+                   [service(date(2026, 3, 2), "Thirds", "Work", 3, None, Amount=100)])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    text = docx_text(folder.received[0].message).replace("\xa0", " ")
+    assert "33,33 ₽" in text and "33,333" not in text and "100,00 ₽" in text
