@@ -35,7 +35,7 @@ from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError
 from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
 from .read import WorkbookError
 from .summary import RunSummary
-from .updates import payment_errors
+from .updates import invoice_rows, payment_errors
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_WORKBOOK = REPO / "workbooks" / "service_log.xlsx"
@@ -212,10 +212,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     ensure_not_busy(Paths.for_request(request))
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
-    numbers: set[str] = set()
-    if data.invoices is not None:
-        numbers = set(data.invoices.frame["Invoice No"].dropna().astype(str))
-    problems += payment_errors(data.invoices, numbers)
+    problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     if not problems:
         console.print(f"{workbook.name}: no problems found.")
         return EXIT_OK

@@ -132,6 +132,9 @@ class InvoiceRow:
     reissue: str | None = None
     reissue_count: int = 0
     note: str | None = None
+    #: why the payment cells cannot be used (the payment is then ignored), and where
+    problem: str | None = None
+    problem_column: str | None = None
 
 
 @dataclass(frozen=True)

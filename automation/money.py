@@ -10,6 +10,8 @@ Decimal('0.3')
 Decimal('10.01')
 >>> round_money(Decimal("1234.5"), "JPY")
 Decimal('1235')
+>>> D("1.250,00"), D("1,250.00"), D("12,5")
+(Decimal('1250.00'), Decimal('1250.00'), Decimal('12.5'))
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def D(value: Any) -> Decimal:  # noqa: N802 - the conventional name (Beancount's
         text = value.strip().replace("\u00a0", "").replace(" ", "")
         for sign in ("$", "€", "£", "₸", "₽"):
             text = text.replace(sign, "")
-        if "," in text and "." not in text and re.fullmatch(r"-?\d+,\d{1,2}", text):
+        if "," in text and "." in text and text.rfind(",") > text.rfind("."):
+            text = text.replace(".", "").replace(",", ".")  # 1.250,00: European
+        elif "," in text and "." not in text and re.fullmatch(r"-?\d+,\d{1,2}", text):
             text = text.replace(",", ".")  # a decimal comma: 12,50
         text = text.replace(",", "")
         if text.startswith("(") and text.endswith(")"):

@@ -331,7 +331,7 @@ def _real_run(
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
     rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
-    summary.errors.extend(payment_errors(data.invoices, set(invoices)))
+    summary.errors.extend(payment_errors(data.invoices, rows))
     done_events = ledger.events(invoices.keys())
     failed_first = {m.invoice_no for m in pending if m.kind == "invoice"}
     followups = _followups(request, invoices, rows, book, done_events, failed_first, calendar)
@@ -906,7 +906,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                 m.invoice_no for m in all_messages if m.kind == "invoice" and m.state != "sent"
             }
             rows = invoice_rows(data.invoices, invoices.keys())
-            summary.errors.extend(payment_errors(data.invoices, set(invoices)))
+            summary.errors.extend(payment_errors(data.invoices, rows))
             for inv, decision in _followups(
                 request, invoices, rows, book, {m.event for m in all_messages}, failed, calendar
             ):

@@ -141,6 +141,7 @@ class Payments:
     paid: Decimal = ZERO
     paid_date: date | None = None
     bookkeeper_status: str | None = None  # Void or Hold, else None
+    blocked: bool = False  # the payment cells need fixing: nothing is mailed meanwhile
 
     @classmethod
     def from_row(cls, row: InvoiceRow | None) -> Payments:
@@ -148,7 +149,7 @@ class Payments:
             return cls()
         status = (row.status or "").strip().casefold()
         held = {VOID.casefold(): VOID, HOLD.casefold(): HOLD}.get(status)
-        return cls(row.paid_amount or ZERO, row.paid_date, held)
+        return cls(row.paid_amount or ZERO, row.paid_date, held, row.problem is not None)
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ def decide_followup(
     base = Followup(state.invoice_no, due, balance)
     if (
         pay.bookkeeper_status
+        or pay.blocked
         or not client_active
         or state.failed
         or state.last_sent is None

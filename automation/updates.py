@@ -173,7 +173,9 @@ def invoice_rows(
     """Invoices sheet rows by Invoice No (the bookkeeper's payments are read here).
 
     With `numbers`, only the rows of those invoices: the years of history the
-    ledger does not track are not turned into records every run.
+    ledger does not track are not turned into records every run. A row whose
+    payment cells cannot be used carries the reason in `problem`, and its
+    payment is ignored (and nothing is mailed about it) until it is fixed.
     """
     if sheet is None:
         return {}
@@ -185,48 +187,65 @@ def invoice_rows(
         number = cells.cell_text(values["Invoice No"])
         if not number or number in result:
             continue
+        status = cells.cell_text(values["Status"]) or None
         try:
-            paid = cells.optional_decimal(values["Paid Amount"])
-        except cells.CellError:
-            paid = None
-        try:
-            paid_date = cells.optional_date(values["Paid Date"])
-        except cells.CellError:
-            paid_date = None
+            paid, paid_date = read_payment(values)
+        except PaymentProblem as exc:
+            result[number] = InvoiceRow(
+                int(row), number, status=status, problem=str(exc), problem_column=exc.column
+            )
+            continue
         result[number] = InvoiceRow(
-            row=int(row),
-            invoice_no=number,
-            paid_amount=paid,
-            paid_date=paid_date,
-            status=cells.cell_text(values["Status"]) or None,
+            int(row), number, paid_amount=paid, paid_date=paid_date, status=status
         )
     return result
 
 
-def payment_errors(sheet: SheetData | None, numbers: set[str]) -> list[RowError]:
-    """Unreadable Paid Amount / Paid Date cells on the tool's invoices."""
+class PaymentProblem(ValueError):
+    """Payment cells a careful bookkeeper would not mean; `column` is the one at fault."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def read_payment(values: Mapping[str, object]) -> tuple[Decimal | None, date | None]:
+    """(Paid Amount, Paid Date) of an Invoices row, or PaymentProblem saying what to fix."""
+    ignored = " The payment is ignored until it is fixed."
+    try:
+        paid = cells.optional_decimal(values["Paid Amount"])
+    except cells.CellError as exc:
+        raise PaymentProblem("Paid Amount", f"{exc}{ignored}") from None
+    try:
+        paid_date = cells.optional_date(values["Paid Date"])
+    except cells.CellError as exc:
+        raise PaymentProblem("Paid Date", f"{exc}{ignored}") from None
+    if paid is not None and paid < 0:
+        raise PaymentProblem("Paid Amount", f"a payment cannot be negative ({paid}).{ignored}")
+    if paid and paid_date is None:
+        raise PaymentProblem("Paid Date", f"type the date the payment of {paid} arrived.{ignored}")
+    try:
+        issued = cells.optional_date(values.get("Invoice Date"))
+    except cells.CellError:
+        issued = None
+    if paid_date is not None and issued is not None and paid_date < issued:
+        raise PaymentProblem(
+            "Paid Date",
+            f"the payment date {paid_date.isoformat()} is before the invoice date "
+            f"{issued.isoformat()}; check it.{ignored}",
+        )
+    return paid, paid_date
+
+
+def payment_errors(sheet: SheetData | None, rows: Mapping[str, InvoiceRow]) -> list[RowError]:
+    """The Invoices rows whose payment cells cannot be used, located for the bookkeeper."""
     if sheet is None:
         return []
-    errors = []
-    wanted = column_text(sheet.frame["Invoice No"]).isin(numbers).to_numpy(dtype=bool)
-    frame = sheet.frame[wanted]
-    for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
-        for column, convert in (
-            ("Paid Amount", cells.optional_decimal),
-            ("Paid Date", cells.optional_date),
-        ):
-            try:
-                convert(values[column])
-            except cells.CellError as exc:
-                errors.append(
-                    RowError(
-                        sheet.name,
-                        int(row),
-                        sheet.headers[column],
-                        f"{exc} The payment is ignored until it is fixed.",
-                    )
-                )
-    return errors
+    return [
+        RowError(sheet.name, r.row, sheet.headers[r.problem_column or "Paid Amount"], r.problem)
+        for r in sorted(rows.values(), key=lambda r: r.row)
+        if r.problem and r.row
+    ]
 
 
 def state_of(inv: LedgerInvoice, failed: bool) -> InvoiceState:

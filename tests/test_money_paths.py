@@ -117,3 +117,34 @@ def test_unit_price_worked_out_from_amount_is_rounded(folder: Folder) -> None:
     assert folder.run("--as-of", "2026-03-09") == 0
     text = docx_text(folder.received[0].message).replace("\xa0", " ")
     assert "33,33 ₽" in text and "33,333" not in text and "100,00 ₽" in text
+
+
+def test_payments_a_bookkeeper_would_not_mean_are_errors_and_mail_waits(
+    folder: Folder, capsys
+) -> None:
+    names = ["Negative", "Early date", "No date", "European"]
+    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in names],
+                   [service(date(2026, 3, 2), n, "Work", 1, 1250) for n in names])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    apply_updates(folder.workbook, [
+        CellUpdate("Invoices", 2, "Paid Amount", Decimal("-100")),
+        CellUpdate("Invoices", 2, "Paid Date", date(2026, 3, 10)),
+        CellUpdate("Invoices", 3, "Paid Amount", Decimal("1250")),
+        CellUpdate("Invoices", 3, "Paid Date", date(2026, 3, 1)),
+        CellUpdate("Invoices", 4, "Paid Amount", Decimal("1250")),
+        CellUpdate("Invoices", 5, "Paid Amount", "1.250,00"),
+        CellUpdate("Invoices", 5, "Paid Date", date(2026, 3, 10)),
+    ], header_rows={"Invoices": 1})
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-30") == 1  # overdue, but the cells need fixing
+    out = capsys.readouterr().out
+    assert "Invoices row 2, Paid Amount: a payment cannot be negative" in out
+    assert "Invoices row 3, Paid Date: the payment date 2026-03-01 is before the invoice" in out
+    assert "Invoices row 4, Paid Date: type the date the payment of 1250 arrived" in out
+    sent = [r.rcpt_tos[0] for r in folder.received[4:]]
+    assert sent == ["european@clients.example"]  # its thank-you; the others wait
+    rows = invoices(folder)
+    assert rows.loc["European", "Status"] == "Paid"
+    from automation.cli import main
+
+    assert main(["check", "--workbook", str(folder.workbook)]) == 1
