@@ -56,7 +56,7 @@ from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
 from .render import InvoiceRenderer
 from .report import ReportError, write_receivables_report
-from .schema import INVOICES, sheet_headers
+from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -807,6 +807,7 @@ def _write_back(
             expected=stamp,
             backup_dir=paths.billing / "backups",
             new_sheet_headers={INVOICES: sheet_headers(INVOICES, request.config.columns)},
+            ensure_headers=wanted_headers(data, request.config),
         )
     except WriteBackError as exc:
         with ledger.transaction():
@@ -823,6 +824,18 @@ def _write_back(
     ledger.clear_owed()
     summary.workbook_written = result.changed
     backup_ledger(ledger, paths.billing / "backups")
+
+
+def wanted_headers(data: WorkbookData, config: Config) -> dict[str, list[str]]:
+    """Columns a written sheet must have: the tool's own, and Paid Amount/Date to type in."""
+    renames = config.columns
+    services = [
+        header_for(SERVICES, c.name, renames) for c in SERVICES_COLUMNS if c.owner == "tool"
+    ]
+    wanted = {data.services.name: services}
+    if data.invoices is not None:
+        wanted[data.invoices.name] = sheet_headers(INVOICES, renames)
+    return wanted
 
 
 def backup_ledger(ledger: Ledger, folder: Path, keep: int = 20) -> Path:

@@ -37,6 +37,8 @@ class SheetData:
       headers: default column name -> header text as found (or as it will be
         created, for a tool-owned column that is missing).
       present: default column names actually present in the sheet.
+      last_row: Excel row number of the last row holding anything, in any column
+        (the header row when there is nothing below it).
       frame: the cells below the header, columns named by their default name
         (missing columns are all-empty), index = Excel row numbers, values as
         the engine gives them (str, int, float, datetime, NaN).
@@ -47,6 +49,7 @@ class SheetData:
     headers: dict[str, str]
     present: frozenset[str]
     frame: pd.DataFrame
+    last_row: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,12 +167,15 @@ def _sheet(
             frame[col] = body.iloc[:, positions[col]].to_numpy()
         else:
             frame[col] = pd.Series([None] * len(body), index=frame.index, dtype=object)
+    filled = raw.notna().any(axis=1).to_numpy()
+    last_row = int(filled.nonzero()[0].max()) + 1 if filled.any() else header_index + 1
     return SheetData(
         name=actual,
         header_row=header_index + 1,
         headers=expected,
         present=frozenset(positions),
         frame=frame,
+        last_row=max(last_row, header_index + 1),
     )
 
 
@@ -187,7 +193,7 @@ def read_workbook(path: Path, config: Config) -> WorkbookData:
                 c.name: header_for(INVOICES, c.name, config.columns) for c in SHEETS[INVOICES]
             }
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in expected})
-            invoices = SheetData(actual, 1, expected, frozenset(), empty)
+            invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1)
         else:
             invoices = _sheet(frames, INVOICES, config, names)
     return WorkbookData(path, clients, services, invoices, names)

@@ -287,10 +287,8 @@ def invoices_updates(
             )
         )
     )
-    if sheet is not None and len(sheet.frame.dropna(how="all")):
-        next_row = int(sheet.frame.dropna(how="all").index.max()) + 1
-    else:
-        next_row = (sheet.header_row if sheet else 1) + 1
+    # New rows go below everything in the sheet, whatever column it is in.
+    next_row = (sheet.last_row if sheet else 1) + 1
     outstanding: dict[str, Decimal] = {}
     for number in sorted(invoices, key=lambda n: (invoices[n].invoice_date, n)):
         inv = invoices[number]

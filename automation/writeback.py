@@ -1194,14 +1194,16 @@ def apply_updates(
     backup_dir: Path | None = None,
     keep_backups: int = 20,
     new_sheet_headers: Mapping[str, Sequence[str]] | None = None,
+    ensure_headers: Mapping[str, Sequence[str]] | None = None,
 ) -> WriteResult:
     """Write cell updates into the workbook at `path`, keeping everything else as it was.
 
     `CellUpdate.row` is the Excel row; `column` is a header in the sheet's
     header row (`header_rows[sheet]`, default 1), matched ignoring case and
     spaces. Unknown headers become new columns; unknown sheets new sheets
-    (headers from `new_sheet_headers`). With `expected`, the file must still be
-    the one stamped, else WorkbookChangedError and nothing is written.
+    (headers from `new_sheet_headers`). A sheet that is written to also gets
+    any of its `ensure_headers` it lacks. With `expected`, the file must still
+    be the one stamped, else WorkbookChangedError and nothing is written.
     """
     path = Path(path)
     data, stamp = _read_verified(path, expected)
@@ -1228,7 +1230,8 @@ def apply_updates(
                 raise WriteBackError(f'"{sheet}" cannot be used as a sheet name.')
             new_sheets.append(sheet)
         xml = pkg.read(part) if part else _new_sheet_xml()
-        headers = (new_sheet_headers or {}).get(sheet, ()) if part is None else ()
+        wanted = (new_sheet_headers if part is None else ensure_headers) or {}
+        headers = wanted.get(sheet, ())
         try:
             new_xml, changed = _edit_sheet(xml, sheet_updates, header_row, headers, ctx)
         except (etree.XMLSyntaxError, ValueError) as exc:

@@ -162,5 +162,26 @@ def test_new_columns_go_after_everything_in_use(folder: Folder) -> None:
     assert folder.run("--as-of", AS_OF) == 0
     sheet = openpyxl.load_workbook(folder.workbook)["Services"]
     assert sheet["G5"].value == "stray note in G"
-    assert [c.value for c in sheet[1]][7:] == ["Invoice No", "Due Date", "Status"]
+    assert [c.value for c in sheet[1]][7:] == ["Invoice No", "Due Date", "Status", "Error"]
     assert sheet["H2"].value == "INV-2026-0001"
+
+
+def test_an_invoices_sheet_the_bookkeeper_started(folder: Folder) -> None:
+    wb = xlsxwriter.Workbook(str(folder.workbook))
+    wb.add_worksheet("Clients").write_row(0, 0, ["Client", "Email"])
+    wb.get_worksheet_by_name("Clients").write_row(1, 0, ["Acme", "a@acme.example"])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, ["Date", "Client", "Description", "Amount"])
+    ws.write_datetime(1, 0, datetime(2026, 3, 2), wb.add_format({"num_format": "yyyy-mm-dd"}))
+    ws.write_row(1, 1, ["Acme", "Work", 50])
+    inv = wb.add_worksheet("Invoices")
+    inv.write_row(0, 0, ["Invoice No", "Client", "Total", "Comment"])
+    inv.write(1, 3, "keep me")  # a note in the bookkeeper's own column
+    wb.close()
+    assert folder.run("--as-of", AS_OF) == 0
+    sheet = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:4] == ["Invoice No", "Client", "Total", "Comment"]
+    assert {"Paid Amount", "Paid Date", "Status", "Reissue", "Note"} <= set(headers)
+    assert sheet["D2"].value == "keep me" and sheet["A2"].value is None
+    assert sheet["A3"].value == "INV-2026-0001" and sheet["C3"].value == 50
