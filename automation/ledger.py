@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS invoices (
     total TEXT NOT NULL, lines TEXT NOT NULL, sent_at TEXT, last_sent TEXT,
     reissue_count INTEGER NOT NULL DEFAULT 0, last_reissue TEXT, first_message_id TEXT,
     escalated INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '', run_id INTEGER,
-    settled TEXT);
+    settled TEXT, first_due TEXT);
 CREATE TABLE IF NOT EXISTS lines (
     fingerprint TEXT NOT NULL, invoice_no TEXT NOT NULL, row_hint INTEGER,
     PRIMARY KEY (fingerprint, invoice_no));
@@ -105,6 +105,12 @@ class LedgerInvoice:
     first_message_id: str | None
     escalated: bool
     note: str
+    #: the due date it was first sent with (reissues move `due_date`; aging does not)
+    first_due: date | None = None
+
+    @property
+    def original_due(self) -> date:
+        return self.first_due or self.due_date
 
 
 @dataclass(frozen=True)
@@ -210,8 +216,9 @@ class Ledger:
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(invoices)")}
-            if "settled" not in columns:  # a ledger from before settling existed
-                conn.execute("ALTER TABLE invoices ADD COLUMN settled TEXT")
+            for added in ("settled", "first_due"):  # a ledger made by an earlier version
+                if added not in columns:
+                    conn.execute(f"ALTER TABLE invoices ADD COLUMN {added} TEXT")
             yield cls(conn, path)
         finally:
             conn.close()
@@ -287,8 +294,8 @@ class Ledger:
     def add_invoice(self, inv: LedgerInvoice, fingerprints: Iterable[tuple[str, int]]) -> None:
         self.conn.execute(
             "INSERT INTO invoices (invoice_no, client_key, client, currency, terms, invoice_date,"
-            " due_date, subtotal, tax_rate, tax, total, lines, note, run_id)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " due_date, subtotal, tax_rate, tax, total, lines, note, run_id, first_due)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 inv.invoice_no,
                 inv.client_key,
@@ -304,6 +311,7 @@ class Ledger:
                 _lines_json(inv.lines),
                 inv.note,
                 self.run_id,
+                inv.due_date.isoformat(),
             ),
         )
         self.conn.executemany(
@@ -415,6 +423,7 @@ class Ledger:
                 first_message_id=r["first_message_id"],
                 escalated=bool(r["escalated"]),
                 note=r["note"],
+                first_due=_date(r["first_due"]),
             )
         return result
 

@@ -760,6 +760,7 @@ def _record_sent(ledger: Ledger, job: Job, now: datetime, as_of: date, where: st
             sent_at=inv.sent_at or now,
             last_sent=now,
             due_date=job.due,
+            first_due=job.due,
             first_message_id=inv.first_message_id or msg.message_id,
             note=f"Emailed to {where} on {day}.",
         )

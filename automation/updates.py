@@ -387,7 +387,7 @@ def receivables(
                 inv.client,
                 inv.currency,
                 inv.invoice_date,
-                inv.due_date,
+                inv.original_due,  # aging counts from the first due date, not a reissue's
                 inv.total,
                 pay.paid,
                 balance,

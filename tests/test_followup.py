@@ -283,3 +283,19 @@ def test_a_settled_invoice_missing_from_a_restored_copy_is_written_back(folder: 
     assert row["Paid Amount"] == 1000 and row["Paid Date"].date() == week(1)
     check(folder, "Paid", "Paid", "0.00", week(1))
     assert len(mails_to(folder, "Paid")) == 2  # nothing sent again
+
+
+def test_aging_counts_from_the_first_due_date(folder: Folder) -> None:
+    import openpyxl
+
+    write_workbook(folder.workbook, [client("Slow", Terms="Net 30")],
+                   [service(date(2026, 3, 6), "Slow", "Work", 1, 500)])
+    assert folder.run("--as-of", "2026-03-09") == 0  # due 8 April
+    assert folder.run("--as-of", "2026-04-20") == 0  # reissued: due 4 May
+    check(folder, "Slow", "Reissued", "500.00", date(2026, 5, 4), "Yes", 1)
+    report = folder.root / "reports" / "receivables-2026-04-20.xlsx"
+    sheet = openpyxl.load_workbook(report)["Open invoices"]
+    header = [c.value for c in sheet[1]]
+    row = [c.value for c in sheet[2]]
+    record = dict(zip(header, row, strict=False))
+    assert record["Days Overdue"] == 12 and record["Bucket"] == "1-30"
