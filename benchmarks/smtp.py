@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yagmail
-from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from smtp_servers import running_server  # noqa: E402 - the tests' loopback server
 
 from automation.config import EmailConfig  # noqa: E402 - after the path fix above
 from automation.mail import OutgoingMail, SmtpSender, build_message, make_message_id  # noqa: E402
@@ -42,31 +42,6 @@ class Sink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.count += 1
         return "250 OK"
-
-
-class _BoundController(Controller):
-    def __init__(self, handler: Any) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        # Accepted sockets inherit this; without it aiosmtpd's line-by-line EHLO
-        # reply meets Nagle + delayed ACK and every new connection stalls ~40 ms.
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().__init__(
-            handler, hostname="127.0.0.1", port=self.sock.getsockname()[1], server_hostname="bench"
-        )
-
-    def _create_server(self) -> Any:
-        return self.loop.create_server(self._factory_invoker, sock=self.sock)
-
-
-@contextmanager
-def server(sink: Sink) -> Iterator[int]:
-    controller = _BoundController(sink)
-    controller.start()
-    try:
-        yield controller.port
-    finally:
-        controller.stop()
 
 
 def with_one_connection(port: int, attachment: Path, count: int) -> None:
@@ -114,7 +89,7 @@ def with_a_connection_each(port: int, attachment: Path, count: int) -> None:
 
 def measure(name: str, run: Callable[[int, Path, int], None], attachment: Path, n: int) -> None:
     sink = Sink()
-    with server(sink) as port:
+    with running_server(sink) as port:
         start = time.perf_counter()
         run(port, attachment, n)
         elapsed = time.perf_counter() - start

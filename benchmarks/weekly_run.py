@@ -29,13 +29,10 @@ import json
 import math
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -188,30 +185,12 @@ class Sink:
         return "250 2.0.0 queued"
 
 
-@contextmanager
-def smtp_server(sink: Sink) -> Iterator[int]:
-    from aiosmtpd.controller import Controller
+def smtp_server(sink: Sink) -> Any:
+    """The tests' loopback aiosmtpd server (TCP_NODELAY, port bound before start)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from smtp_servers import running_server
 
-    class Bound(Controller):
-        def __init__(self) -> None:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.bind(("127.0.0.1", 0))
-            # Without it aiosmtpd's line-by-line EHLO reply meets Nagle + delayed
-            # ACK and every new connection stalls ~40 ms.
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().__init__(
-                sink, hostname="127.0.0.1", port=self.sock.getsockname()[1], server_hostname="b"
-            )
-
-        def _create_server(self) -> Any:
-            return self.loop.create_server(self._factory_invoker, sock=self.sock)
-
-    controller = Bound()
-    controller.start()
-    try:
-        yield controller.port
-    finally:
-        controller.stop()
+    return running_server(sink)
 
 
 # -- the two approaches (each runs in a child process) -------------------------
