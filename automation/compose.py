@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from .config import Config
@@ -31,7 +32,6 @@ from .pdf import PdfError, convert_to_pdf
 from .terms import (
     BusinessCalendar,
     Terms,
-    TermsError,
     describe_terms,
     discount_date,
     discounted_total,
@@ -41,11 +41,10 @@ from .terms import (
 from .validate import ClientBook
 
 
+@lru_cache(maxsize=256)
 def terms_of(text: str) -> Terms:
-    try:
-        return parse_terms(text)
-    except TermsError:
-        return parse_terms("Due on receipt")
+    """The terms frozen on an invoice (the ledger keeps their canonical text, always valid)."""
+    return parse_terms(text)
 
 
 def make_document(
