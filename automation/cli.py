@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_WORKBOOK = REPO / "workbooks" / "service_log.xlsx"
 SAMPLE_CONFIG = REPO / "workbooks" / "billing.toml"
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
+KEEP_LOGS = 200
 KIND_WORDS = {
     "invoice": "invoice",
     "reissue": "reissued",
@@ -160,6 +161,8 @@ def _log_to_file(workbook: Path) -> logging.Handler | None:
     except OSError:
         return None
     path = folder / f"run-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.log"
+    for old in sorted(folder.glob("run-*.log"))[: -(KEEP_LOGS - 1)]:
+        old.unlink(missing_ok=True)  # about four years of weekly runs are kept
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
