@@ -466,10 +466,6 @@ class Ledger:
             (json.dumps(payload), event, PLANNED, FAILED),
         )
 
-    def event_state(self, event: str) -> str | None:
-        row = self.conn.execute("SELECT state FROM messages WHERE event = ?", (event,)).fetchone()
-        return row[0] if row else None
-
     def messages(self, states: Sequence[str] | None = None) -> list[LedgerMessage]:
         query = (
             "SELECT message_id, event, invoice_no, kind, state, payload, envelope_from,"

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 #: A value the tool writes into a cell. None clears the cell.
 CellValue = str | int | Decimal | date | datetime | None
@@ -216,11 +215,3 @@ class InvoiceDocument:
         if self.reissue_number:
             return f"{self.invoice_no}-R{self.reissue_number}"
         return self.invoice_no
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    """A document written to disk for one invoice."""
-
-    invoice_no: str
-    path: Path
