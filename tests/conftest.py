@@ -12,6 +12,12 @@ from typing import Any
 
 import pytest
 import xlsxwriter
+from hypothesis import settings
+
+# No per-example deadline: a loaded CI machine must not turn a slow first
+# look-up (a locale, a year of holidays) into a failure.
+settings.register_profile("billing", deadline=None)
+settings.load_profile("billing")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
