@@ -294,6 +294,37 @@ def _followups(
     return result
 
 
+def look_at_open_invoices(
+    request: RunRequest,
+    ledger: Ledger,
+    data: WorkbookData,
+    book: ClientBook,
+    calendar: BusinessCalendar,
+    summary: RunSummary,
+) -> tuple[
+    list[LedgerMessage],
+    set[str],
+    dict[str, LedgerInvoice],
+    dict[str, InvoiceRow],
+    list[tuple[LedgerInvoice, Followup]],
+]:
+    """The invoices this run follows up, their payments, and what to send about them.
+
+    Returns (messages still owed, open invoice numbers, their records, their
+    Invoices rows, follow-up decisions); payment problems go into the summary.
+    """
+    pending = ledger.messages((PLANNED, SENDING, FAILED))
+    active, lost_rows = open_invoices(ledger, data)
+    active |= {m.invoice_no for m in pending}
+    invoices = ledger.invoices(active)
+    rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
+    summary.errors.extend(payment_errors(data.invoices, rows))
+    done_events = ledger.events(invoices.keys())
+    unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
+    followups = _followups(request, invoices, rows, book, done_events, unsent, calendar)
+    return pending, active, invoices, rows, followups
+
+
 def _real_run(
     read_seconds: float,
     request: RunRequest,
@@ -326,15 +357,9 @@ def _real_run(
     drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
     errors = {**errors, **refused}
     summary.errors.extend(refused[r] for r in sorted(refused))
-    pending = ledger.messages((PLANNED, SENDING, FAILED))
-    active, lost_rows = open_invoices(ledger, data)
-    active |= {m.invoice_no for m in pending}
-    invoices = ledger.invoices(active)
-    rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
-    summary.errors.extend(payment_errors(data.invoices, rows))
-    done_events = ledger.events(invoices.keys())
-    failed_first = {m.invoice_no for m in pending if m.kind == "invoice"}
-    followups = _followups(request, invoices, rows, book, done_events, failed_first, calendar)
+    pending, active, invoices, rows, followups = look_at_open_invoices(
+        request, ledger, data, book, calendar, summary
+    )
 
     sender: Sender | None = None
     if drafts or followups or pending:
@@ -914,16 +939,8 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                 )
             )
         if ledger is not None:
-            invoices = ledger.invoices()
-            all_messages = ledger.messages()
-            failed = {
-                m.invoice_no for m in all_messages if m.kind == "invoice" and m.state != "sent"
-            }
-            rows = invoice_rows(data.invoices, invoices.keys())
-            summary.errors.extend(payment_errors(data.invoices, rows))
-            for inv, decision in _followups(
-                request, invoices, rows, book, {m.event for m in all_messages}, failed, calendar
-            ):
+            *_, followups = look_at_open_invoices(request, ledger, data, book, calendar, summary)
+            for inv, decision in followups:
                 summary.previews.append(
                     SentItem(
                         inv.invoice_no,
