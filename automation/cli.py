@@ -32,6 +32,7 @@ from rich.table import Table
 
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
+from .mail import MailError, sender_address
 from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
 from .read import WorkbookError
 from .summary import RunSummary
@@ -213,6 +214,10 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     if not workbook.is_file():
         raise UnusableError(f"the workbook {workbook} does not exist.")
     ensure_not_busy(Paths.for_request(request))
+    try:
+        sender_address(config.email, config.company)
+    except MailError as exc:
+        raise UnusableError(f"billing.toml [email]: {exc}") from None
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))

@@ -23,7 +23,12 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def config_beside(folder: Path) -> None:
+    (folder / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
+
+
 def test_check_clean_workbook_exits_0(tmp_path: Path, capsys) -> None:
+    config_beside(tmp_path)
     book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
                           [service(date(2026, 3, 2), "Acme", "Work")])
     before = digest(book)
@@ -33,6 +38,7 @@ def test_check_clean_workbook_exits_0(tmp_path: Path, capsys) -> None:
 
 
 def test_check_lists_every_problem_and_changes_nothing(tmp_path: Path, capsys) -> None:
+    config_beside(tmp_path)
     book = write_workbook(tmp_path / "log.xlsx",
                           [client("Acme", Currency="XYZ"), client("Beta", Language="fr")],
                           [service(date(2026, 3, 2), "Acme", "Work"),
@@ -110,3 +116,11 @@ def test_help_and_bad_arguments() -> None:
 def test_missing_config_exits_2(argv: list[str], capsys) -> None:
     assert main(argv) == 2
     assert "does not exist" in capsys.readouterr().out
+
+
+def test_check_reports_a_missing_sender_address(tmp_path: Path, capsys) -> None:
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
+                          [service(date(2026, 3, 2), "Acme", "Work")])
+    (tmp_path / "billing.toml").write_text("[email]\nmode = 'outbox'\n")
+    assert main(["check", "--workbook", str(book)]) == 2
+    assert "no sender address" in capsys.readouterr().out
