@@ -217,11 +217,14 @@ def ghost_client(inv: LedgerInvoice) -> Client:
     return Client(key=inv.client_key, name=inv.client, emails=())
 
 
-def compose(job: Job, attachments: tuple[Path, ...], config: Config) -> OutgoingMail:
+def compose(
+    job: Job, attachments: tuple[Path, ...], config: Config, templates: Path | None = None
+) -> OutgoingMail:
+    """The email for a job; `templates` is a folder of per-language email templates."""
     ctx = email_context(
         job.invoice, job.client, config, job.message.payload, job.due, job.message.kind
     )
-    subject, text, html = render_email(job.message.kind, job.client.language, ctx)
+    subject, text, html = render_email(job.message.kind, job.client.language, ctx, templates)
     first = job.invoice.first_message_id
     return OutgoingMail(
         kind=job.message.kind,

@@ -102,6 +102,12 @@ class Paths:
     reports: Path
     templates: Path
 
+    @property
+    def email_templates(self) -> Path | None:
+        """The folder's own email templates (from `init`), else None for the bundled ones."""
+        folder = self.templates / "email"
+        return folder if self.templates != REPO_TEMPLATES and folder.is_dir() else None
+
     @classmethod
     def for_request(cls, request: RunRequest) -> Paths:
         folder = request.workbook.resolve().parent
@@ -710,7 +716,9 @@ def _send_all(
             attached = files.get(job.document.file_stem, ()) if job.document else ()
             try:
                 message = build_message(
-                    compose(job, attached, config), config.email, config.company
+                    compose(job, attached, config, paths.email_templates),
+                    config.email,
+                    config.company,
                 )
             except MailError as exc:
                 ledger.mark_failed(msg.message_id, str(exc), rebuild=True)

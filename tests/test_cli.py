@@ -124,3 +124,18 @@ def test_check_reports_a_missing_sender_address(tmp_path: Path, capsys) -> None:
     (tmp_path / "billing.toml").write_text("[email]\nmode = 'outbox'\n")
     assert main(["check", "--workbook", str(book)]) == 2
     assert "no sender address" in capsys.readouterr().out
+
+
+def test_the_folders_own_templates_are_used(tmp_path: Path) -> None:
+    target = tmp_path / "billing"
+    assert main(["init", str(target)]) == 0
+    subject = target / "templates" / "email" / "en" / "invoice.subject"
+    subject.write_text("Our bill {{ invoice_no }}")
+    outbox = tmp_path / "out"
+    workbook = target / "service_log.xlsx"
+    assert main(["--workbook", str(workbook), "--outbox", str(outbox)]) == 0
+    from email import message_from_bytes, policy
+
+    [eml] = list(outbox.glob("*.eml"))
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert str(message["Subject"]).startswith("Our bill INV-")
