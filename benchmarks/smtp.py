@@ -23,6 +23,7 @@ import yagmail
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from measure import plain_yagmail  # noqa: E402
 from smtp_servers import running_server  # noqa: E402 - the tests' loopback server
 
 from automation.config import EmailConfig  # noqa: E402 - after the path fix above
@@ -66,15 +67,7 @@ def with_one_connection(port: int, attachment: Path, count: int) -> None:
 
 
 def with_a_connection_each(port: int, attachment: Path, count: int) -> None:
-    yag = yagmail.SMTP(
-        "billing@bench.test",
-        host="127.0.0.1",
-        port=port,
-        smtp_ssl=False,
-        smtp_starttls=False,
-        smtp_skip_login=True,
-        soft_email_validation=False,
-    )
+    yag = plain_yagmail("billing@bench.test", port)
     for n in range(count):
         # Each send() opens and logs in a fresh connection (and leaves the old one open).
         yag.send(

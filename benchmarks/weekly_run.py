@@ -27,7 +27,6 @@ import argparse
 import hashlib
 import json
 import math
-import resource
 import shutil
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from measure import peak_rss_mb, plain_yagmail  # noqa: E402 - benchmarks/ is on sys.path
 
 AS_OF = date(2026, 6, 1)
 NUMBER_FORMAT = "INV-{year}-{seq:04d}"
@@ -240,7 +241,6 @@ def run_naive(workbook: Path, port: int) -> dict[str, Any]:
     """The obvious script, with the same libraries and the same results in the workbook."""
     import openpyxl
     import pandas as pd
-    import yagmail
     from docxtpl import DocxTemplate
 
     from automation.compose import email_context, make_document
@@ -324,15 +324,7 @@ def run_naive(workbook: Path, port: int) -> dict[str, Any]:
     for (inv, client, _rows), path in zip(drafts, files, strict=True):
         ctx = email_context(inv, client, config, {"as_of": AS_OF.isoformat()}, inv.due_date)
         subject, text, html = render_email("invoice", client.language, ctx)
-        yag = yagmail.SMTP(
-            "billing@ledgerwise.example",
-            host="127.0.0.1",
-            port=port,
-            smtp_ssl=False,
-            smtp_starttls=False,
-            smtp_skip_login=True,
-            soft_email_validation=False,
-        )
+        yag = plain_yagmail("billing@ledgerwise.example", port)
         yag.send(list(client.emails), subject, contents=[text, html], attachments=str(path))
         yag.close()
     timings["send"] = time.perf_counter() - started
@@ -360,17 +352,6 @@ def run_naive(workbook: Path, port: int) -> dict[str, Any]:
         "errors": 0,
         "written": True,
     }
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM: this program's alone)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(approach: str, workbook: Path, port: int) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from measure import peak_rss_mb  # benchmarks/ is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADERS = [
@@ -143,21 +144,6 @@ def run_openpyxl(path: Path, rows: int) -> float:
         ws.cell(row, columns[sheet][header], value)
     wb.save(path)
     return time.perf_counter() - began
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory.
-
-    /proc's VmHWM belongs to this program alone; ru_maxrss (the fallback off
-    Linux) also remembers the parent's peak from before exec.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(approach: str, path: Path, rows: int) -> None:

@@ -76,6 +76,21 @@ def build(path: Path, tmp: Path, vba: bool = False) -> None:
     wb.close()
 
 
+def small_book(path: Path, date_as_text: bool = False) -> xlsxwriter.Workbook:
+    """One client, one service, Amount typed; the caller adds to it and closes it."""
+    wb = xlsxwriter.Workbook(str(path))
+    wb.add_worksheet("Clients").write_row(0, 0, ["Client", "Email"])
+    wb.get_worksheet_by_name("Clients").write_row(1, 0, ["Acme", "a@acme.example"])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, ["Date", "Client", "Description", "Amount"])
+    if date_as_text:
+        ws.write_string(1, 0, "2026-03-02")
+    else:
+        ws.write_datetime(1, 0, datetime(2026, 3, 2), wb.add_format({"num_format": "yyyy-mm-dd"}))
+    ws.write_row(1, 1, ["Acme", "Work", 50])
+    return wb
+
+
 @pytest.mark.parametrize("suffix", [".xlsx", ".xlsm"])
 def test_billing_touches_only_what_it_owns(folder: Folder, tmp_path: Path, suffix: str) -> None:
     folder.workbook = tmp_path / f"service_log{suffix}"
@@ -134,14 +149,7 @@ def test_libreoffice_opens_the_billed_workbook(folder: Folder, tmp_path: Path) -
 
 
 def test_dates_written_where_the_sheet_had_none(folder: Folder, tmp_path: Path) -> None:
-    wb = xlsxwriter.Workbook(str(folder.workbook))
-    wb.add_worksheet("Clients").write_row(0, 0, ["Client", "Email"])
-    wb.get_worksheet_by_name("Clients").write_row(1, 0, ["Plain", "p@plain.example"])
-    ws = wb.add_worksheet("Services")
-    ws.write_row(0, 0, ["Date", "Client", "Description", "Amount"])
-    ws.write_row(1, 1, ["Plain", "Work", 50])
-    ws.write_string(1, 0, "2026-03-02")  # a date typed as text
-    wb.close()
+    small_book(folder.workbook, date_as_text=True).close()  # a date typed as text
     assert folder.run("--as-of", AS_OF) == 0
     due = openpyxl.load_workbook(folder.workbook)["Services"]["F2"]
     assert due.value == datetime(2026, 4, 8) and due.is_date
@@ -150,14 +158,8 @@ def test_dates_written_where_the_sheet_had_none(folder: Folder, tmp_path: Path) 
 
 
 def test_new_columns_go_after_everything_in_use(folder: Folder) -> None:
-    wb = xlsxwriter.Workbook(str(folder.workbook))
-    wb.add_worksheet("Clients").write_row(0, 0, ["Client", "Email"])
-    wb.get_worksheet_by_name("Clients").write_row(1, 0, ["Plain", "p@plain.example"])
-    ws = wb.add_worksheet("Services")
-    ws.write_row(0, 0, ["Date", "Client", "Description", "Amount"])
-    ws.write_datetime(1, 0, datetime(2026, 3, 2), wb.add_format({"num_format": "yyyy-mm-dd"}))
-    ws.write_row(1, 1, ["Plain", "Work", 50])
-    ws.write(4, 6, "stray note in G")  # an unlabelled column beside the data
+    wb = small_book(folder.workbook)
+    wb.get_worksheet_by_name("Services").write(4, 6, "stray note in G")  # unlabelled column
     wb.close()
     assert folder.run("--as-of", AS_OF) == 0
     sheet = openpyxl.load_workbook(folder.workbook)["Services"]
@@ -167,13 +169,7 @@ def test_new_columns_go_after_everything_in_use(folder: Folder) -> None:
 
 
 def test_an_invoices_sheet_the_bookkeeper_started(folder: Folder) -> None:
-    wb = xlsxwriter.Workbook(str(folder.workbook))
-    wb.add_worksheet("Clients").write_row(0, 0, ["Client", "Email"])
-    wb.get_worksheet_by_name("Clients").write_row(1, 0, ["Acme", "a@acme.example"])
-    ws = wb.add_worksheet("Services")
-    ws.write_row(0, 0, ["Date", "Client", "Description", "Amount"])
-    ws.write_datetime(1, 0, datetime(2026, 3, 2), wb.add_format({"num_format": "yyyy-mm-dd"}))
-    ws.write_row(1, 1, ["Acme", "Work", 50])
+    wb = small_book(folder.workbook)
     inv = wb.add_worksheet("Invoices")
     inv.write_row(0, 0, ["Invoice No", "Client", "Total", "Comment"])
     inv.write(1, 3, "keep me")  # a note in the bookkeeper's own column
