@@ -15,7 +15,6 @@ another run is going.
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import shutil
 import sys
@@ -35,7 +34,7 @@ from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError
 from .mail import MailError, sender_address
 from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
 from .read import WorkbookError
-from .summary import RunSummary
+from .summary import RunSummary, summary_lines
 from .updates import invoice_rows, payment_errors
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,12 +170,6 @@ def _log_to_file(workbook: Path) -> logging.Handler | None:
     return handler
 
 
-def _write_summary_log(summary: RunSummary) -> None:
-    console = Console(record=True, width=120, file=io.StringIO())
-    _summary_table(summary, console)
-    log.info("summary\n%s", console.export_text())
-
-
 def command_run(args: argparse.Namespace, console: Console) -> int:
     config, workbook = resolve(args)
     request = RunRequest(
@@ -194,7 +187,7 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
         with display:
             summary = run_billing(request, factory)
         _summary_table(summary, console)
-        _write_summary_log(summary)
+        log.info("summary\n%s", "\n".join(summary_lines(summary)))
         return summary.exit_code
     except (ConfigError, WorkbookError, UnusableError, BusyError) as exc:
         log.error("run stopped: %s", exc)
