@@ -41,7 +41,15 @@ from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
-from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
+from .pipeline import (
+    REPO_TEMPLATES,
+    Paths,
+    RunRequest,
+    ensure_not_busy,
+    load,
+    run_billing,
+    vet_templates,
+)
 from .read import WorkbookError
 from .summary import RunSummary, summary_lines
 from .updates import invoice_rows, payment_errors
@@ -248,7 +256,9 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     request = RunRequest(workbook=workbook, as_of=args.as_of or date.today(), config=config)
     if not workbook.is_file():
         raise UnusableError(f"the workbook {workbook} does not exist.")
-    ensure_not_busy(Paths.for_request(request))
+    paths = Paths.for_request(request)
+    ensure_not_busy(paths)
+    vet_templates(paths)
     try:
         sender_address(config.email, config.company)
     except MailError as exc:

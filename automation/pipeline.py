@@ -36,6 +36,7 @@ from .mail import (
     build_message,
     make_message_id,
     open_sender,
+    vet_email_templates,
 )
 from .model import (
     BOOKKEEPER_STATUSES,
@@ -224,6 +225,18 @@ def load(
 ProgressFactory = Callable[[str, int], Callable[[], None]]
 
 
+def vet_templates(paths: Paths) -> None:
+    """The folder's own templates, tried once in the sandbox before anything is numbered.
+
+    A template that reaches beyond its data raises TemplateRefusedError (exit 2);
+    the bundled templates are the package's own and need no trial.
+    """
+    if paths.templates != REPO_TEMPLATES:
+        InvoiceRenderer(paths.templates).vet()
+    if paths.email_templates is not None:
+        vet_email_templates(paths.email_templates)
+
+
 def _no_progress(label: str, total: int) -> Callable[[], None]:
     return lambda: None
 
@@ -233,6 +246,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     paths = Paths.for_request(request)
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
+    vet_templates(paths)
     if request.dry_run:
         ensure_not_busy(paths)
         return _dry_run(request, paths)

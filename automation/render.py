@@ -43,7 +43,7 @@ from docxtpl import DocxTemplate
 from jinja2 import Environment, Template
 from lxml import etree
 
-from . import fmt
+from . import fmt, sandbox
 from .model import Client, CompanyInfo, InvoiceDocument, InvoiceLine
 from .zipcopy import ZipCopier, raw_member
 
@@ -299,7 +299,30 @@ class InvoiceRenderer:
 
     def render_bytes(self, doc: InvoiceDocument) -> bytes:
         """The .docx file for one invoice, in memory."""
-        return self._template(self.template_path(doc.language)).render_bytes(build_context(doc))
+        path = self.template_path(doc.language)
+        try:
+            return self._template(path).render_bytes(build_context(doc))
+        except sandbox.SecurityError as exc:
+            raise sandbox.refused(path, exc) from None
+
+    def vet(self) -> None:
+        """Render every Word template in the folder once on a sample invoice.
+
+        A template reaching beyond its data raises TemplateRefusedError before
+        anything is numbered; any other .docx there (a credit note, a
+        statement) is tried too, with the fields it shares with an invoice.
+        """
+        for path in sorted(self.template_dir.glob("*.docx")):
+            if path.name.startswith("~$"):
+                continue  # Word's owner file beside an open template
+            language = path.suffixes[0].lstrip(".") if len(path.suffixes) > 1 else "en"
+            document = sample_document(language if language in fmt.LOCALES else "en")
+            try:
+                self._template(path).render_bytes(build_context(document))
+            except sandbox.SecurityError as exc:
+                raise sandbox.refused(path, exc) from None
+            except Exception:  # other faults show on the real document
+                continue
 
     def render_many(
         self, docs: Sequence[InvoiceDocument], out_root: Path, workers: int | None = None
@@ -400,7 +423,7 @@ class _DocxtplTemplate:
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
         template = DocxTemplate(str(self.path))
-        template.render(dict(context), autoescape=True)
+        template.render(dict(context), sandbox.environment(autoescape=True), autoescape=True)
         buffer = io.BytesIO()
         template.save(buffer)
         return buffer.getvalue()
@@ -419,7 +442,7 @@ class _CompiledTemplate:
 
     def __init__(self, path: Path, docx: Any) -> None:
         self._docxtpl = DocxTemplate(str(path))  # only for its stateless helpers
-        env = Environment(autoescape=True)
+        env = sandbox.environment(autoescape=True)
         body = docx.element.body
         self._body = self._compile(env, etree.tostring(body, encoding="unicode"))
         self._document_name = docx.part.partname.lstrip("/")
