@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config
+from .package_check import check_package
 from .schema import CLIENTS, INVOICES, SERVICES, SHEETS, header_for, normalise_header
 
 #: How far down the header row is looked for, below any title rows.
@@ -79,6 +80,7 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
+    check_package(path, (CLIENTS, SERVICES, INVOICES))  # zip bombs, stray far cells, ...
     try:
         with pd.ExcelFile(path, engine="calamine") as book:
             names = tuple(str(name) for name in book.sheet_names)
