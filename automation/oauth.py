@@ -107,10 +107,11 @@ class Endpoints:
 
 @dataclass(frozen=True)
 class Tokens:
-    """What a grant returned. `expires_at` is on the `time.monotonic` clock."""
+    """What a grant returned. Times are on the `time.monotonic` clock."""
 
     access_token: str = field(repr=False)
     expires_at: float
+    issued_at: float
     refresh_token: str = field(default="", repr=False)
 
 
@@ -241,7 +242,8 @@ def _tokens(answer: dict[str, Any], host: str, clock: Callable[[], float]) -> To
     except (TypeError, ValueError):
         lifetime = 3600.0
     refresh = answer.get("refresh_token")
-    return Tokens(access, clock() + lifetime, refresh if isinstance(refresh, str) else "")
+    now = clock()
+    return Tokens(access, now + lifetime, now, refresh if isinstance(refresh, str) else "")
 
 
 def _client(ep: Endpoints) -> dict[str, str]:
@@ -566,7 +568,11 @@ class SignIn:
     def expiring(self) -> bool:
         """True when the next message should go out on a freshly signed-in connection."""
         tokens = self._tokens
-        return tokens is None or tokens.expires_at - REFRESH_MARGIN <= self.clock()
+        if tokens is None:
+            return True
+        # A token that lives only minutes would otherwise be renewed before every message.
+        margin = min(REFRESH_MARGIN, (tokens.expires_at - tokens.issued_at) / 4)
+        return tokens.expires_at - margin <= self.clock()
 
     def current(self) -> tuple[str, bool]:
         """(access token, whether it was obtained just now)."""
