@@ -222,11 +222,12 @@ def describe_error(answer: dict[str, Any], *hide: str) -> str:
     """
     code = str(answer.get("error", ""))
     code = code if re.fullmatch(r"[A-Za-z0-9_.:-]{1,60}", code) else "error"
-    description = str(answer.get("error_description") or "").strip().splitlines()
-    text = description[0][:200] if description else ""
-    for secret in hide:
+    text = str(answer.get("error_description") or "")
+    for secret in hide:  # before shortening, so no piece of a secret survives the cut
         if secret:
             text = text.replace(secret, "***")
+    lines = text.strip().splitlines()
+    text = lines[0][:200] if lines else ""
     return f"{code}: {text}" if text else code
 
 
@@ -264,7 +265,7 @@ def refresh_tokens(
     host = urlsplit(ep.token_url).hostname or ep.token_url
     if "error" in answer:
         why = describe_error(answer, refresh_token, ep.client_secret)
-        if answer["error"] in REFUSED_CODES:
+        if str(answer["error"]) in REFUSED_CODES:
             raise SignInRefused(
                 f"{ep.title} refused the stored sign-in for {ep.username} ({why}); "
                 f"it has expired or was revoked: {SIGN_IN_AGAIN}."

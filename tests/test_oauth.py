@@ -47,6 +47,7 @@ from automation.oauth import (
     SignIn,
     SignInRefused,
     TokenStore,
+    describe_error,
     endpoints_for,
     login,
     request_device_code,
@@ -385,6 +386,14 @@ def test_revoked_sign_in_names_the_way_out_and_hides_the_token(
     assert stale not in text and stale not in repr(caught.value)
     assert "Trace ID" not in text  # one line of the description, not the whole answer
     assert caught.value.__context__ is None or stale not in repr(caught.value.__context__)
+
+
+def test_an_error_description_never_shows_a_piece_of_a_secret() -> None:
+    secret = "RT-" + "x" * 300
+    answer = {"error": "invalid_grant", "error_description": f"{'y' * 150} {secret} end"}
+    text = describe_error(answer, secret)
+    assert "xxx" not in text and text.startswith("invalid_grant: yyy")
+    assert describe_error({"error": ["odd"], "error_description": 5}) == "error: 5"
 
 
 def test_no_keyring_means_an_owner_only_file(
