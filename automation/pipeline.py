@@ -21,6 +21,7 @@ from pathlib import Path
 
 import filelock
 
+from .bundled import TEMPLATES
 from .compose import Job, amount_text, attach_pdfs, compose, make_document, prepare_jobs
 from .config import Config
 from .corrections import (
@@ -98,7 +99,7 @@ from .updates import (
 from .validate import ClientBook, client_key, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
-REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
 #: Messages that stay owed until delivered; other kinds are re-decided every run.
 KEPT_KINDS = frozenset({"invoice", "credit_note", "resend"})
 

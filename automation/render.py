@@ -44,6 +44,7 @@ from jinja2 import Environment, Template
 from lxml import etree
 
 from . import fmt
+from .bundled import TEMPLATES
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
 from .zipcopy import ZipCopier, raw_member
 
@@ -51,7 +52,7 @@ from .zipcopy import ZipCopier, raw_member
 #: are not worth the start-up of a process pool.
 PARALLEL_THRESHOLD = 40
 #: The templates shipped with the tool: a folder's own set may predate credit notes.
-BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+BUNDLED_TEMPLATES = TEMPLATES
 #: What the renderer renders: an invoice (original, reissue, copy) or a credit note.
 Document_ = InvoiceDocument | CreditNoteDocument
 #: Longest file name stem in UTF-8 bytes: well inside every file system's 255.
