@@ -34,7 +34,7 @@ from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError
 from .mail import MailError, sender_address
 from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
 from .read import WorkbookError
-from .summary import RunSummary, summary_lines
+from .summary import RunSummary, outstanding_lines, summary_lines
 from .updates import invoice_rows, payment_errors
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,8 +127,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         console.print(table)
     else:
         console.print("Nothing to send this week.")
-    for currency, outstanding in sorted(summary.outstanding.items()):
-        console.print(f"Outstanding {currency}: {outstanding:,}")
+    for line in outstanding_lines(summary):
+        console.print(line, markup=False, highlight=False)
     if summary.errors:
         console.print(f"[bold]{len(summary.errors)} rows need attention:[/bold]")
         for error in summary.errors:

@@ -346,7 +346,7 @@ def _real_run(
     progress: ProgressFactory,
 ) -> RunSummary:
     config, as_of = request.config, request.as_of
-    summary = RunSummary(as_of)
+    summary = RunSummary(as_of, language=config.billing.language)
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
@@ -615,7 +615,7 @@ def _record_followup(
                 inv.invoice_no,
                 inv.client,
                 "escalated",
-                format_money(decision.balance, inv.currency, "en"),
+                format_money(decision.balance, inv.currency, config.billing.language),
             )
         )
         return
@@ -747,7 +747,7 @@ def _send_all(
         tick()
         inv = job.invoice
         now = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
-        amount = amount_text(job)
+        amount = amount_text(job, config.billing.language)
         if result.status == "sent":
             where = ", ".join(job.client.emails) or "the same recipients"
             with ledger.transaction():
@@ -915,7 +915,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     data, book, lines, errors = load(request)
     check_only(request, book)
     calendar = calendar_for(config)
-    summary = RunSummary(as_of, dry_run=True)
+    summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
     ledger_path = paths.billing / "ledger.sqlite"
@@ -943,7 +943,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                     number,
                     draft.client.name,
                     DRAFT,
-                    format_money(draft.total, draft.currency, "en"),
+                    format_money(draft.total, draft.currency, config.billing.language),
                 )
             )
         if ledger is not None:
@@ -954,7 +954,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         inv.invoice_no,
                         inv.client,
                         decision.action or "",
-                        format_money(decision.balance, inv.currency, "en"),
+                        format_money(decision.balance, inv.currency, config.billing.language),
                     )
                 )
     if documents:
