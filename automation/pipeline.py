@@ -57,6 +57,7 @@ from .reconcile import existing_seq_floor, restored_lines
 from .render import InvoiceRenderer
 from .report import ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
+from .statement_facts import record_paid_cells
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -391,6 +392,7 @@ def _real_run(
     # Number and record everything planned, in one transaction, before any email.
     invoiced: dict[int, tuple[str, date]] = {}
     with ledger.transaction():
+        record_paid_cells(ledger, rows, as_of)  # dates each part payment on statements
         floor = existing_seq_floor(data, config, as_of)
         for draft in drafts:
             active.add(_record_draft(ledger, draft, config, calendar, as_of, floor, invoiced))
