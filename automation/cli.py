@@ -5,6 +5,7 @@
     python run_billing.py check            # validate the workbook and config
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
+    python run_billing.py statement        # last month's statements of account
     python run_billing.py --demo           # the whole run on a copy of the sample
     python run_billing.py init --help      # each command's options and an example
 
@@ -103,6 +104,22 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def add_init_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", help="the folder to create (or an empty one)")
+
+
+def add_statement_options(parser: argparse.ArgumentParser) -> None:
+    add_check_options(parser)
+    parser.add_argument(
+        "client", nargs="?", metavar="CLIENT",
+        help="one client (default: every client with activity or a balance)",
+    )
+    parser.add_argument(
+        "--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+        help="first day of the period (default: the first day of last month)",
+    )
+    parser.add_argument(
+        "--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+        help="last day of the period (default: the last day of last month)",
+    )
 
 
 def add_schedule_options(parser: argparse.ArgumentParser) -> None:
@@ -305,6 +322,19 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def command_statement(args: argparse.Namespace, console: Console) -> int:
+    from .statement_run import StatementRequest, make_statements, statement_lines
+
+    config, workbook = resolve(args)
+    request = StatementRequest(
+        workbook, args.as_of or date.today(), config, args.client, args.start, args.end
+    )
+    result = make_statements(request)
+    for line in statement_lines(result, config.billing.language):
+        console.print(line, markup=False, highlight=False)
+    return EXIT_ATTENTION if result.errors else EXIT_OK
+
+
 def command_demo(args: argparse.Namespace, console: Console) -> int:
     """The whole run on a fresh copy of the bundled sample; the sample is never touched."""
     if DEMO_DIR.exists():
@@ -355,6 +385,13 @@ COMMANDS: tuple[Command, ...] = (
         "%(prog)s --workbook ~/billing/service_log.xlsx --day Fri --time 08:30",
         add_schedule_options,
         command_schedule,
+    ),
+    Command(
+        "statement",
+        "statements of account (last month by default) as Word documents",
+        "%(prog)s 'Acme Dental Clinic' --from 2026-10-01 --to 2026-10-31",
+        add_statement_options,
+        command_statement,
     ),
 )
 DEFAULT_COMMAND = "run"

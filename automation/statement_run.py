@@ -18,6 +18,7 @@ import filelock
 
 from .config import Config
 from .errors import BusyError, UnusableError
+from .fmt import format_money
 from .ledger import Ledger
 from .model import RowError
 from .pdf import PdfError, convert_to_pdf
@@ -98,6 +99,22 @@ def make_statements(request: StatementRequest) -> StatementResult:
         raise BusyError(BUSY_RUN) from None
     save_statements(statements, book, request.config, paths, result)
     return result
+
+
+def statement_lines(result: StatementResult, language: str = "en") -> list[str]:
+    """What the command prints: the period, one line per statement, then problems."""
+    period = f"{result.start.isoformat()} to {result.end.isoformat()}"
+    lines = [f"Statements of account, {period}:" if result.files else
+             f"No client had activity or a balance from {period}."]
+    for st, files in result.files:
+        closing = format_money(st.closing, st.currency, language)
+        lines.append(f"  {st.client} ({st.currency}), closing balance {closing}: "
+                     + ", ".join(str(f) for f in files))
+    if result.errors:
+        lines.append(f"{len(result.errors)} rows need attention (their payments are left out):")
+        lines.extend(f"  {e}" for e in result.errors)
+    lines.extend(result.notes)
+    return lines
 
 
 def save_statements(

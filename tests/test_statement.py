@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
 
+from automation.cli import main
 from automation.config import load_config
 from automation.fmt import format_money
 from automation.model import CellUpdate
@@ -206,3 +207,18 @@ def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     # A quiet month: nothing happened, but each client's 100 paid too much is still stated.
     assert sorted(st.client for st, _ in quiet.files) == sorted(LANGUAGES)
     assert all(st.items == () and st.closing == D("-100.00") for st, _ in quiet.files)
+
+
+def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str]) -> None:
+    def statement(*args: str) -> int:
+        return main(["statement", "--workbook", str(two_months.workbook), *args])
+
+    assert statement("ames", "--as-of", "2026-11-09") == 0
+    out = capsys.readouterr().out
+    assert "Statements of account, 2026-10-01 to 2026-10-31:" in out
+    assert "Ames (USD), closing balance $1,100.00:" in out
+    assert "Ames-2026-10-31.docx" in out and "Borisov" not in out
+    assert statement("Nobody", "--as-of", "2026-11-09") == 2
+    assert "'Nobody' matches no client" in capsys.readouterr().out
+    code = statement("--from", "2026-11-02", "--to", "2026-11-01")
+    assert code == 2 and "is before --from" in capsys.readouterr().out
