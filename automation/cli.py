@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
@@ -46,9 +47,6 @@ from .read import WorkbookError
 from .summary import RunSummary, outstanding_lines, summary_lines
 from .updates import invoice_rows, payment_errors
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_WORKBOOK = REPO / "workbooks" / "service_log.xlsx"
-SAMPLE_CONFIG = REPO / "workbooks" / "billing.toml"
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
 KEEP_LOGS = 200
 KIND_WORDS = {
@@ -310,10 +308,14 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
     from .schedule import ScheduleError, schedule_text
 
     _config, workbook = resolve(args)
-    script = REPO / "run_billing.py"
+    script = Path(__file__).resolve().parent.parent / "run_billing.py"
     try:
         text = schedule_text(
-            sys.executable, script, workbook.resolve().parent, args.day, args.time
+            sys.executable,
+            script if script.is_file() else None,  # installed: python -m automation
+            workbook.resolve().parent,
+            args.day,
+            args.time,
         )
     except ScheduleError as exc:
         console.print(f"schedule: {exc}", markup=False, highlight=False)

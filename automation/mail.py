@@ -34,11 +34,12 @@ from typing import Any, Protocol
 import jinja2
 from yagmail.message import prepare_message
 
+from .bundled import TEMPLATES
 from .config import EmailConfig
 from .model import CompanyInfo
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+TEMPLATE_DIR = TEMPLATES / "email"
 #: Kinds that have body templates; "report" mail is composed by the caller.
 TEMPLATE_KINDS = ("invoice", "reissue", "underpaid", "overpaid", "thanks")
 MAIL_KINDS = (*TEMPLATE_KINDS, "report")
