@@ -5,6 +5,7 @@
     python run_billing.py check            # validate the workbook and config
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
+    python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
     python run_billing.py statement        # last month's statements of account
     python run_billing.py --demo           # the whole run on a copy of the sample
     python run_billing.py init --help      # each command's options and an example
@@ -124,6 +125,10 @@ def add_schedule_options(parser: argparse.ArgumentParser) -> None:
     add_folder_options(parser)
     parser.add_argument("--day", default="Mon", help="weekday of the run (default Mon)")
     parser.add_argument("--time", default="07:00", help="time of day, HH:MM (default 07:00)")
+
+
+def add_login_options(parser: argparse.ArgumentParser) -> None:
+    add_folder_options(parser)
 
 
 @dataclass(frozen=True)
@@ -270,6 +275,14 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         sender_address(config.email, config.company)
     except MailError as exc:
         raise UnusableError(f"billing.toml [email]: {exc}") from None
+    if config.email.auth == "oauth2":
+        from .oauth import OAuthError, check_sign_in
+
+        try:
+            said = check_sign_in(config.email, Paths.for_request(request).billing)
+        except OAuthError as exc:
+            raise UnusableError(str(exc)) from None
+        console.print(said, markup=False, highlight=False)
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
@@ -337,6 +350,47 @@ def command_statement(args: argparse.Namespace, console: Console) -> int:
     return EXIT_ATTENTION if result.errors else EXIT_OK
 
 
+def command_login(args: argparse.Namespace, console: Console) -> int:
+    """Sign the sending mailbox in once (OAuth 2.0) and check the mail server accepts it."""
+    import webbrowser
+
+    from .mail import MailLoginError, SmtpSender
+    from .oauth import OAuthError, SignIn, login
+
+    config, workbook = resolve(args)
+    cfg = config.email
+    if cfg.auth != "oauth2":
+        raise UnusableError(
+            'login is for Microsoft 365 and Google mail: set auth = "oauth2", oauth_provider '
+            "and client_id in [email] (see the README). With password sign-in, the password "
+            f"comes from the environment variable {cfg.password_env or 'named by password_env'}."
+        )
+    billing = Paths.for_request(RunRequest(workbook, date.today(), config)).billing
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    try:
+        where = login(cfg, billing, say, webbrowser.open)
+    except OAuthError as exc:
+        say(f"Not signed in: {exc}")
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        say("Sign-in cancelled; nothing was stored.")
+        return EXIT_ATTENTION
+    say(f"Signed in as {cfg.username}. The sign-in is kept in {where}; scheduled runs use it.")
+    if cfg.mode != "smtp":
+        return EXIT_OK
+    try:
+        with SmtpSender(cfg, sign_in=SignIn(cfg, billing)):
+            pass
+    except (MailLoginError, OAuthError) as exc:
+        say(f"But the mail server cannot be used yet: {exc}")
+        return EXIT_UNUSABLE
+    say(f"The mail server {cfg.host} accepted the sign-in (nothing was sent).")
+    return EXIT_OK
+
+
 def command_demo(args: argparse.Namespace, console: Console) -> int:
     """The whole run on a fresh copy of the bundled sample; the sample is never touched."""
     if DEMO_DIR.exists():
@@ -387,6 +441,13 @@ COMMANDS: tuple[Command, ...] = (
         "%(prog)s --workbook ~/billing/service_log.xlsx --day Fri --time 08:30",
         add_schedule_options,
         command_schedule,
+    ),
+    Command(
+        "login",
+        "sign the sending mailbox in to Microsoft 365 or Google (OAuth 2.0), once",
+        "%(prog)s --workbook ~/billing/service_log.xlsx",
+        add_login_options,
+        command_login,
     ),
     Command(
         "statement",

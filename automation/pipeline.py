@@ -377,6 +377,7 @@ def _real_run(
                     config.email,
                     config.company,
                     paths.outbox if request.outbox or config.email.mode == "outbox" else None,
+                    paths.billing,
                 )
             )
         except MailLoginError as exc:
