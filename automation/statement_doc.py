@@ -105,6 +105,7 @@ def statement_context(st: Statement, client: Client, company: CompanyInfo) -> di
         "client_name": _clean(client.name),
         "client_address": "\n".join(_lines(client.address)),
         "statement_date": fmt.format_date(st.end, lang),
+        "footer_reference": f"{_clean(client.name)} · {fmt.format_date(st.end, lang)}",
         "period_start": fmt.format_short_date(st.start, lang),
         "period_end": fmt.format_short_date(st.end, lang),
         "period": f"{fmt.format_date(st.start, lang)} – {fmt.format_date(st.end, lang)}",

@@ -18,10 +18,11 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from .compose import ghost_client, terms_of
-from .ledger import Ledger, LedgerInvoice
+from .compose import ghost_client
+from .ledger import CreditNote, Ledger, LedgerInvoice
 from .model import Client, InvoiceRow
 from .money import ZERO
+from .plan import Payments, balance_of
 from .statement import (
     DISCOUNT,
     CreditFact,
@@ -31,7 +32,7 @@ from .statement import (
     build_statement,
     payments_from_history,
 )
-from .terms import amount_due
+from .updates import state_of
 from .validate import ClientBook, client_key
 
 #: Payment cells as seen: (cumulative Paid Amount, Paid Date).
@@ -65,6 +66,7 @@ def gather_statements(
     """One statement per client and currency with activity in the period or a balance."""
     invoices = ledger.invoices()
     history = ledger.paid_cells()
+    notes = ledger.credit_notes()
     groups: dict[tuple[str, str], list[LedgerInvoice]] = defaultdict(list)
     for inv in invoices.values():
         if only is None or inv.client_key == only:
@@ -76,7 +78,7 @@ def gather_statements(
         payments = [
             p for inv in group for p in payment_facts(inv, history, rows.get(inv.invoice_no))
         ]
-        credits = credit_facts(group)
+        credits = credit_facts(notes, group)
         st = build_statement(client.name, currency, facts, payments, credits, start, end)
         if st.has_activity or only is not None:
             statements.append(st)
@@ -88,7 +90,13 @@ def payment_facts(
     history: dict[str, list[PaidCells]],
     row: InvoiceRow | None,
 ) -> list[PaymentFact]:
-    """The invoice's payments (dated by the runs that saw them) and any discount earned."""
+    """The invoice's payments (dated by the runs that saw them), then any discount.
+
+    "Discount" is what the Invoices sheet's Balance lets go beyond credit notes
+    and payments: an early-payment discount earned, or the cent a payment
+    within a cent of the amount due settles (`plan.balance_of`). It is dated
+    with the latest payment, so the statement agrees with the sheet to the cent.
+    """
     seen = list(history.get(inv.invoice_no, []))
     if row is not None and row.problem is None:
         now = (row.paid_amount or ZERO, row.paid_date)
@@ -97,14 +105,20 @@ def payment_facts(
     facts = payments_from_history(inv.invoice_no, seen)
     paid, paid_date = seen[-1] if seen else (ZERO, None)
     if paid and paid_date is not None:
-        due = amount_due(
-            terms_of(inv.terms), inv.total, inv.currency, inv.invoice_date, paid_date, paid
-        )
-        if due < inv.total:
-            facts.append(PaymentFact(inv.invoice_no, paid_date, inv.total - due, DISCOUNT))
+        _, balance = balance_of(state_of(inv, False), Payments(paid, paid_date))
+        let_go = inv.total - inv.credited - paid - balance
+        if let_go > ZERO:
+            facts.append(PaymentFact(inv.invoice_no, paid_date, let_go, DISCOUNT))
     return facts
 
 
-def credit_facts(invoices: Iterable[LedgerInvoice]) -> list[CreditFact]:
-    """Credit notes issued against these invoices (none until the ledger records them)."""
-    return []
+def credit_facts(
+    notes: Iterable[CreditNote], invoices: Iterable[LedgerInvoice]
+) -> list[CreditFact]:
+    """The credit notes (as the ledger recorded them) issued against these invoices."""
+    numbers = {inv.invoice_no for inv in invoices}
+    return [
+        CreditFact(note.credit_note_no, note.invoice_no, note.note_date, note.amount)
+        for note in notes
+        if note.invoice_no in numbers
+    ]

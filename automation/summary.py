@@ -36,6 +36,10 @@ class RunSummary:
     sent: list[SentItem] = field(default_factory=list)
     failed: list[SentItem] = field(default_factory=list)
     escalated: list[SentItem] = field(default_factory=list)
+    #: credit notes issued this run (kind: void, rebill or credit; note: the number)
+    credit_notes: list[SentItem] = field(default_factory=list)
+    #: void invoices the client had paid towards: the money is owed back
+    owed_back: list[SentItem] = field(default_factory=list)
     previews: list[SentItem] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -49,7 +53,7 @@ class RunSummary:
     @property
     def has_news(self) -> bool:
         """Anything happened that the bookkeeper should hear about."""
-        return bool(self.sent or self.failed or self.escalated or self.errors)
+        return bool(self.sent or self.failed or self.escalated or self.errors or self.credit_notes)
 
     @property
     def exit_code(self) -> int:
@@ -73,6 +77,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
                 for i in items
             )
             lines.append("")
+    lines.extend(correction_lines(summary))
     lines.extend(outstanding_lines(summary))
     if summary.errors:
         lines.append("")
@@ -88,3 +93,22 @@ def outstanding_lines(summary: RunSummary) -> list[str]:
         f"Outstanding: {format_money(amount, currency, summary.language)}"
         for currency, amount in sorted(summary.outstanding.items())
     ]
+
+
+def correction_lines(summary: RunSummary) -> list[str]:
+    """Credit notes issued and money owed back, as plain text lines ([] when none)."""
+    lines: list[str] = []
+    if summary.credit_notes:
+        lines.append("Credit notes issued:")
+        lines.extend(
+            f"  {i.note:<16} on {i.invoice_no:<16} {i.client:<30} {i.amount:>14}  ({i.kind})"
+            for i in summary.credit_notes
+        )
+        lines.append("")
+    if summary.owed_back:
+        lines.append("Owed back to clients (void invoices they had paid; refund or credit):")
+        lines.extend(
+            f"  {i.invoice_no:<16} {i.client:<30} {i.amount:>14}" for i in summary.owed_back
+        )
+        lines.append("")
+    return lines

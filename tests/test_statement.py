@@ -1,9 +1,9 @@
 """Statements of account: the pure model, and documents checked against the workbook.
 
 Three clients (English in USD, Russian in RUB, Kazakh in KZT) go through two
-months of weekly runs with a part payment, a full payment and an
-overpayment; each month's statement, read back with python-docx, must agree
-to the cent with the Invoices sheet.
+months of weekly runs with a part payment, a credit note, a full payment and
+an overpayment; each month's statement, read back with python-docx, must
+agree to the cent with the Invoices sheet.
 """
 
 from __future__ import annotations
@@ -109,15 +109,15 @@ def invoices_sheet(folder: Folder) -> pd.DataFrame:
     return pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
 
 
-def pay(folder: Folder, number: str, amount: str, when: date) -> None:
+def type_in(folder: Folder, number: str, **cells: object) -> None:
     frame = invoices_sheet(folder)
     row = int(frame.index[frame["Invoice No"] == number][0]) + 2
-    apply_updates(
-        folder.workbook,
-        [CellUpdate("Invoices", row, "Paid Amount", D(amount)),
-         CellUpdate("Invoices", row, "Paid Date", when)],
-        header_rows={"Invoices": 1},
-    )
+    updates = [CellUpdate("Invoices", row, k.replace("_", " "), v) for k, v in cells.items()]
+    apply_updates(folder.workbook, updates, header_rows={"Invoices": 1})
+
+
+def pay(folder: Folder, number: str, amount: str, when: date) -> None:
+    type_in(folder, number, Paid_Amount=D(amount), Paid_Date=when)
 
 
 def numbers_of(folder: Folder, name: str) -> list[str]:
@@ -150,13 +150,14 @@ def two_months(tmp_path_factory: pytest.TempPathFactory) -> Folder:
         assert folder.run("--as-of", "2026-10-01") == 0  # INV 1-3: 1,000 each (Sep 28 work)
         assert folder.run("--as-of", "2026-10-12") == 0  # INV 4-6: 500 each
         for name in LANGUAGES:
-            first, _ = numbers_of(folder, name)
+            first, second = numbers_of(folder, name)
             pay(folder, first, "400", date(2026, 10, 15))
+            type_in(folder, second, Credit_Amount=D("50"))  # a goodwill credit: a credit note
         assert folder.run("--as-of", "2026-10-20") == 0  # part payments seen (and noted)
         for name in LANGUAGES:
             first, second = numbers_of(folder, name)
             pay(folder, first, "1000", date(2026, 11, 5))
-            pay(folder, second, "600", date(2026, 11, 6))  # 100 too much
+            pay(folder, second, "600", date(2026, 11, 6))  # 150 too much
         assert folder.run("--as-of", "2026-11-09") == 0
         yield folder
 
@@ -175,26 +176,31 @@ def test_statements_agree_with_the_workbook(two_months: Folder, name: str) -> No
     ((st, (path,)),) = october.files
     assert (october.start, october.end) == (date(2026, 10, 1), date(2026, 10, 31))
     assert path == folder.root / "account-statements" / "2026" / f"{name}-2026-10-31.docx"
-    assert (st.opening, st.closing) == (D("0"), D("1100.00"))
-    assert [(i.reference or i.invoice_no, i.amount) for i in st.items] == [
-        (first, D("1000.00")), (second, D("500.00")), (first, D("-400.00"))]
+    assert (st.opening, st.closing) == (D("0"), D("1050.00"))
+    (note,) = (i.reference for i in st.items if i.kind == CREDIT_NOTE)
+    assert note.startswith("CN-2026-")
+    assert [(i.kind, i.reference or i.invoice_no, i.amount) for i in st.items] == [
+        (INVOICE, first, D("1000.00")), (INVOICE, second, D("500.00")),
+        (PAYMENT, first, D("-400.00")), (CREDIT_NOTE, note, D("-50.00"))]
+    assert [(o.invoice_no, o.open_amount) for o in st.open_items] == [
+        (first, D("600.00")), (second, D("450.00"))]
     text = document_text(path)
-    for figure in ("1000", "500", "400", "1100", "600"):
+    for figure in ("1000", "500", "400", "50", "1050", "600", "450"):
         assert money(figure) in text, (figure, text)
-    assert first in text and second in text
+    assert first in text and second in text and note in text
 
     november = make_statements(StatementRequest(
         folder.workbook, date(2026, 11, 9), config, name, date(2026, 11, 1), date(2026, 11, 30)))
     ((st, (path,)),) = november.files
-    assert (st.opening, st.closing) == (D("1100.00"), D("-100.00"))
+    assert (st.opening, st.closing) == (D("1050.00"), D("-150.00"))
     assert [i.amount for i in st.items] == [D("-600.00"), D("-600.00")]
-    assert st.open_items == () and st.unapplied == D("-100.00")
+    assert st.open_items == () and st.unapplied == D("-150.00")
     # To the cent with the Invoices sheet: the closing balance is the sum of Balance.
     frame = invoices_sheet(folder)
     balances = frame.loc[frame["Client"] == name, "Balance"]
     assert st.closing == sum((D(str(b)).quantize(D("0.01")) for b in balances), D("0"))
     text = document_text(path)
-    assert money("1100") in text and money("100") in text and money("-100") in text
+    assert money("1050") in text and money("150") in text and money("-150") in text
 
 
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
@@ -204,9 +210,9 @@ def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     quiet = make_statements(StatementRequest(
         two_months.workbook, date(2026, 11, 9), config, None, date(2026, 12, 1),
         date(2026, 12, 31)))
-    # A quiet month: nothing happened, but each client's 100 paid too much is still stated.
+    # A quiet month: nothing happened, but each client's 150 paid too much is still stated.
     assert sorted(st.client for st, _ in quiet.files) == sorted(LANGUAGES)
-    assert all(st.items == () and st.closing == D("-100.00") for st, _ in quiet.files)
+    assert all(st.items == () and st.closing == D("-150.00") for st, _ in quiet.files)
 
 
 def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str]) -> None:
@@ -216,7 +222,7 @@ def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str
     assert statement("ames", "--as-of", "2026-11-09") == 0
     out = capsys.readouterr().out
     assert "Statements of account, 2026-10-01 to 2026-10-31:" in out
-    assert "Ames (USD), closing balance $1,100.00:" in out
+    assert "Ames (USD), closing balance $1,050.00:" in out
     assert "Ames-2026-10-31.docx" in out and "Borisov" not in out
     assert statement("Nobody", "--as-of", "2026-11-09") == 2
     assert "'Nobody' matches no client" in capsys.readouterr().out
