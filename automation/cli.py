@@ -29,12 +29,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
 from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
 from .read import WorkbookError
-from .summary import RunSummary, summary_lines
+from .summary import RunSummary, phases_line, summary_lines
 from .updates import invoice_rows, payment_errors
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,10 +185,14 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
     try:
         log.info("run as of %s on %s (dry run: %s)", request.as_of, workbook, args.dry_run)
         display, factory = _progress_factory(console)
+        startup = process_age()
         with display:
             summary = run_billing(request, factory)
+        if startup is not None:
+            summary.timings["start-up"] = startup
         _summary_table(summary, console)
         log.info("summary\n%s", "\n".join(summary_lines(summary)))
+        log.info("%s", phases_line(summary.timings))
         return summary.exit_code
     except (ConfigError, WorkbookError, UnusableError, BusyError) as exc:
         log.error("run stopped: %s", exc)

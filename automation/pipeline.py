@@ -704,6 +704,7 @@ def _send_all(
             files = attach_pdfs(files, config.email.attach)
         checkpoint("after-render")
     summary.timings["render"] = time.perf_counter() - started
+    started = time.perf_counter()
     built: dict[str, BuiltMessage] = {}
     with ledger.transaction():
         for job in jobs:
@@ -733,6 +734,7 @@ def _send_all(
             if msg.kind == "invoice":
                 ledger.update_invoice(msg.invoice_no, due_date=job.due)
             built[msg.message_id] = message
+    summary.timings["message build"] = time.perf_counter() - started
 
     started = time.perf_counter()
     tick = progress("Sending email", len(built))
