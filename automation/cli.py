@@ -34,8 +34,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
@@ -163,6 +161,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
             )
         )
     if groups:
+        from rich.table import Table
+
         table = Table(show_lines=False)
         for name in ("What", "Invoice", "Client", "Amount", "Note"):
             table.add_column(name, overflow="fold")
@@ -187,6 +187,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
 def _progress_factory(console: Console) -> tuple[AbstractContextManager[object], Callable]:
     if not console.is_terminal:
         return nullcontext(), lambda label, total: lambda: None
+    from rich.progress import Progress  # ~0.1 s to import: only on a terminal
+
     progress = Progress(console=console, transient=True)
 
     def factory(label: str, total: int) -> Callable[[], None]:

@@ -54,7 +54,6 @@ from .plan import (
 )
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
-from .render import InvoiceRenderer
 from .report import ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .summary import RunSummary, SentItem, summary_lines
@@ -694,6 +693,8 @@ def _send_all(
     files: dict[str, tuple[Path, ...]] = {}
     started = time.perf_counter()
     if documents:
+        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
         renderer = InvoiceRenderer(paths.templates)
         tick = progress("Rendering invoices", len(documents))
         rendered = renderer.render_many(documents, paths.invoices)
@@ -960,6 +961,8 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                     )
                 )
     if documents:
+        from .render import InvoiceRenderer
+
         InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
         summary.notes.append(f"Preview documents are in {paths.preview}.")
     return summary
