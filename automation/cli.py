@@ -5,6 +5,7 @@
     python run_billing.py check            # validate the workbook and config
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
+    python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
     python run_billing.py --demo           # the whole run on a copy of the sample
     python run_billing.py init --help      # each command's options and an example
 
@@ -35,6 +36,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
@@ -44,9 +46,6 @@ from .read import WorkbookError
 from .summary import RunSummary, phases_line, summary_lines
 from .updates import invoice_rows, payment_errors
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_WORKBOOK = REPO / "workbooks" / "service_log.xlsx"
-SAMPLE_CONFIG = REPO / "workbooks" / "billing.toml"
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
 KEEP_LOGS = 200
 KIND_WORDS = {
@@ -108,6 +107,10 @@ def add_schedule_options(parser: argparse.ArgumentParser) -> None:
     add_folder_options(parser)
     parser.add_argument("--day", default="Mon", help="weekday of the run (default Mon)")
     parser.add_argument("--time", default="07:00", help="time of day, HH:MM (default 07:00)")
+
+
+def add_login_options(parser: argparse.ArgumentParser) -> None:
+    add_folder_options(parser)
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,14 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         sender_address(config.email, config.company)
     except MailError as exc:
         raise UnusableError(f"billing.toml [email]: {exc}") from None
+    if config.email.auth == "oauth2":
+        from .oauth import OAuthError, check_sign_in
+
+        try:
+            said = check_sign_in(config.email, Paths.for_request(request).billing)
+        except OAuthError as exc:
+            raise UnusableError(str(exc)) from None
+        console.print(said, markup=False, highlight=False)
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
@@ -300,15 +311,60 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
     from .schedule import ScheduleError, schedule_text
 
     _config, workbook = resolve(args)
-    script = REPO / "run_billing.py"
+    script = Path(__file__).resolve().parent.parent / "run_billing.py"
     try:
         text = schedule_text(
-            sys.executable, script, workbook.resolve().parent, args.day, args.time
+            sys.executable,
+            script if script.is_file() else None,  # installed: python -m automation
+            workbook.resolve().parent,
+            args.day,
+            args.time,
         )
     except ScheduleError as exc:
         console.print(f"schedule: {exc}", markup=False, highlight=False)
         return EXIT_UNUSABLE
     console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def command_login(args: argparse.Namespace, console: Console) -> int:
+    """Sign the sending mailbox in once (OAuth 2.0) and check the mail server accepts it."""
+    import webbrowser
+
+    from .mail import MailLoginError, SmtpSender
+    from .oauth import OAuthError, SignIn, login
+
+    config, workbook = resolve(args)
+    cfg = config.email
+    if cfg.auth != "oauth2":
+        raise UnusableError(
+            'login is for Microsoft 365 and Google mail: set auth = "oauth2", oauth_provider '
+            "and client_id in [email] (see the README). With password sign-in, the password "
+            f"comes from the environment variable {cfg.password_env or 'named by password_env'}."
+        )
+    billing = Paths.for_request(RunRequest(workbook, date.today(), config)).billing
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    try:
+        where = login(cfg, billing, say, webbrowser.open)
+    except OAuthError as exc:
+        say(f"Not signed in: {exc}")
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        say("Sign-in cancelled; nothing was stored.")
+        return EXIT_ATTENTION
+    say(f"Signed in as {cfg.username}. The sign-in is kept in {where}; scheduled runs use it.")
+    if cfg.mode != "smtp":
+        return EXIT_OK
+    try:
+        with SmtpSender(cfg, sign_in=SignIn(cfg, billing)):
+            pass
+    except (MailLoginError, OAuthError) as exc:
+        say(f"But the mail server cannot be used yet: {exc}")
+        return EXIT_UNUSABLE
+    say(f"The mail server {cfg.host} accepted the sign-in (nothing was sent).")
     return EXIT_OK
 
 
@@ -362,6 +418,13 @@ COMMANDS: tuple[Command, ...] = (
         "%(prog)s --workbook ~/billing/service_log.xlsx --day Fri --time 08:30",
         add_schedule_options,
         command_schedule,
+    ),
+    Command(
+        "login",
+        "sign the sending mailbox in to Microsoft 365 or Google (OAuth 2.0), once",
+        "%(prog)s --workbook ~/billing/service_log.xlsx",
+        add_login_options,
+        command_login,
     ),
 )
 DEFAULT_COMMAND = "run"
