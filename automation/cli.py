@@ -41,9 +41,17 @@ from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
-from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
+from .pipeline import (
+    REPO_TEMPLATES,
+    Paths,
+    RunRequest,
+    correction_problems,
+    ensure_not_busy,
+    load,
+    run_billing,
+)
 from .read import WorkbookError
-from .summary import RunSummary, phases_line, summary_lines
+from .summary import RunSummary, correction_lines, phases_line, summary_lines
 from .updates import invoice_rows, payment_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
@@ -54,6 +62,8 @@ KIND_WORDS = {
     "thanks": "thank-you",
     "underpaid": "part-payment note",
     "overpaid": "overpayment note",
+    "credit_note": "credit note",
+    "resend": "copy resent",
     "escalated": "escalated",
     "Draft": "draft",
 }
@@ -175,6 +185,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         console.print(table)
     else:
         console.print("Nothing to send this week.")
+    for line in correction_lines(summary):
+        console.print(line, markup=False, highlight=False)
     for currency, outstanding in sorted(summary.outstanding.items()):
         console.print(f"Outstanding {currency}: {outstanding:,}")
     if summary.errors:
@@ -276,6 +288,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
+    problems += correction_problems(request, data, book)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")
         return EXIT_OK
@@ -355,7 +368,7 @@ def command_login(args: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt:
         say("Sign-in cancelled; nothing was stored.")
         return EXIT_ATTENTION
-    say(f"Signed in as {cfg.username}. The sign-in is kept in {where}; scheduled runs use it.")
+    say(f"Signed in for {cfg.username}. The sign-in is kept in {where}; scheduled runs use it.")
     if cfg.mode != "smtp":
         return EXIT_OK
     try:
