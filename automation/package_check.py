@@ -21,14 +21,19 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import UnusableError
+from .lazy import lazy_import
 from .schema import normalise_header
 from .writeback.package import open_package
 from .writeback.records import WriteBackError
 from .writeback.xmlscan import col_letters
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # imported when a workbook is checked, not at start-up
 
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
 MAX_MEMBERS = 10_000
@@ -41,8 +46,8 @@ MAX_RATIO, RATIO_FLOOR = 100, 4 << 20
 GRID_BUDGET, SPARSITY = 5_000_000, 4
 CHUNK = 4 << 20
 
-_SPACES = np.array([ord(c) for c in " \t\r\n"], dtype=np.uint8)
-_QUOTES = np.array([ord('"'), ord("'")], dtype=np.uint8)
+_SPACES = tuple(ord(c) for c in " \t\r\n")
+_QUOTES = (ord('"'), ord("'"))
 _PAD = 16  # past a chunk's end, so that reading a reference's next bytes stays inside
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
