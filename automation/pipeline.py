@@ -246,16 +246,19 @@ def load(
 ProgressFactory = Callable[[str, int], Callable[[], None]]
 
 
-def vet_templates(paths: Paths) -> None:
+def vet_templates(paths: Paths, word: bool = True) -> None:
     """The folder's own templates, tried once in the sandbox before anything is numbered.
 
     A template that reaches beyond its data raises TemplateRefusedError (exit 2);
-    the bundled templates are the package's own and need no trial.
+    the bundled templates are the package's own and need no trial. Word
+    templates (`word`) are tried once there is something to render.
     """
-    if paths.templates != REPO_TEMPLATES:
-        InvoiceRenderer(paths.templates).vet()
     if paths.email_templates is not None:
         vet_email_templates(paths.email_templates)
+    if word and paths.templates != REPO_TEMPLATES:
+        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
+        InvoiceRenderer(paths.templates).vet()
 
 
 def _no_progress(label: str, total: int) -> Callable[[], None]:
@@ -267,7 +270,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     paths = Paths.for_request(request)
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
-    vet_templates(paths)
+    vet_templates(paths, word=False)  # Word: in _real_run once there is work; dry runs render
     if request.dry_run:
         ensure_not_busy(paths)
         return _dry_run(request, paths)
@@ -415,6 +418,7 @@ def _real_run(
 
     sender: Sender | None = None
     if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends:
+        vet_templates(paths)
         try:
             sender = stack.enter_context(
                 open_sender(
