@@ -41,6 +41,7 @@ from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
+from .literal import LogFormatter, one_line
 from .mail import MailError, sender_address
 from .pipeline import (
     REPO_TEMPLATES,
@@ -53,9 +54,11 @@ from .pipeline import (
     vet_templates,
 )
 from .read import WorkbookError
+from .reconcile import sequence_errors
 from .summary import (
     RunSummary,
     correction_lines,
+    needs_attention,
     outstanding_lines,
     phases_line,
     summary_lines,
@@ -199,13 +202,14 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         )
     if groups:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(show_lines=False)
         for name in ("What", "Invoice", "Client", "Amount", "Note"):
             table.add_column(name, overflow="fold")
         for kind, items in groups:
-            for number, client, amount, note in items:
-                table.add_row(kind, number, client, amount, note)
+            for cells in items:  # Text, not str: a name like "[bold]X[/]" is not markup
+                table.add_row(kind, *(Text(one_line(cell)) for cell in cells))
         console.print(table)
     else:
         console.print("Nothing to send this week.")
@@ -214,11 +218,11 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
     for line in outstanding_lines(summary):
         console.print(line, markup=False, highlight=False)
     if summary.errors:
-        console.print(f"[bold]{len(summary.errors)} rows need attention:[/bold]")
+        console.print(f"[bold]{needs_attention(len(summary.errors))}:[/bold]")
         for error in summary.errors:
-            console.print(f"  {error}", markup=False, highlight=False)
+            console.print(f"  {one_line(error)}", markup=False, highlight=False)
     for note in summary.notes:
-        console.print(note, markup=False, highlight=False)
+        console.print(one_line(note), markup=False, highlight=False)
     if summary.report:
         console.print(f"Receivables report: {summary.report}", markup=False, highlight=False)
 
@@ -250,7 +254,7 @@ def _log_to_file(workbook: Path) -> logging.Handler | None:
     for old in sorted(folder.glob("run-*.log"))[: -(KEEP_LOGS - 1)]:
         old.unlink(missing_ok=True)  # about four years of weekly runs are kept
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     return handler
@@ -312,15 +316,16 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
             raise UnusableError(str(exc)) from None
         console.print(said, markup=False, highlight=False)
     data, book, _lines, errors = load(request)
-    problems = list(book.errors) + [errors[r] for r in sorted(errors)]
+    problems = list(book.errors) + sequence_errors(data, config)
+    problems += [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     problems += correction_problems(request, data, book)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")
         return EXIT_OK
-    console.print(f"{workbook.name}: {len(problems)} rows need attention:")
+    console.print(f"{workbook.name}: {needs_attention(len(problems))}:", markup=False)
     for problem in problems:
-        console.print(f"  {problem}", markup=False, highlight=False)
+        console.print(f"  {one_line(problem)}", markup=False, highlight=False)
     return EXIT_ATTENTION
 
 
@@ -545,10 +550,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args, console)
     except (ConfigError, WorkbookError, UnusableError) as exc:
-        console.print(f"Cannot run: {exc}", markup=False, highlight=False)
+        console.print(f"Cannot run: {one_line(exc)}", markup=False, highlight=False)
         return EXIT_UNUSABLE
     except BusyError as exc:
-        console.print(f"Not now: {exc}", markup=False, highlight=False)
+        console.print(f"Not now: {one_line(exc)}", markup=False, highlight=False)
         return EXIT_BUSY
     except KeyboardInterrupt:
         console.print("Stopped. What was sent is recorded; the next run finishes the rest.")

@@ -74,11 +74,11 @@ from .plan import (
     status_of,
 )
 from .read import WorkbookData, read_workbook
-from .reconcile import existing_seq_floor, restored_lines
+from .reconcile import existing_seq_floor, restored_lines, sequence_errors
 from .report import ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .statement_facts import record_paid_cells
-from .summary import RunSummary, SentItem, summary_lines
+from .summary import RunSummary, SentItem, needs_attention, summary_lines
 from .terms import (
     BusinessCalendar,
     CalendarError,
@@ -389,6 +389,7 @@ def _real_run(
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
+    summary.errors.extend(sequence_errors(data, config))
     summary.errors.extend(errors[r] for r in sorted(errors))
     owed_before = ledger.owed_updates()
     if owed_before:
@@ -648,7 +649,7 @@ def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
     """Send the bookkeeper the summary and the receivables report (`[email] report_to`)."""
     counts = f"{len(summary.sent)} sent, {len(summary.failed)} failed"
     if summary.errors:
-        counts += f", {len(summary.errors)} rows need attention"
+        counts += f", {needs_attention(len(summary.errors))}"
     mail = OutgoingMail(
         kind="report",
         invoice_no="",
@@ -1165,6 +1166,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     calendar = calendar_for(config)
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
+    summary.errors.extend(sequence_errors(data, config))
     summary.errors.extend(errors[r] for r in sorted(errors))
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:

@@ -26,6 +26,7 @@ from .pipeline import BUSY_RUN, REPO_TEMPLATES, Paths, RunRequest, load
 from .statement import Statement, previous_month
 from .statement_doc import render_statement, statement_context, statement_path
 from .statement_facts import client_for, gather_statements, record_paid_cells
+from .summary import needs_attention
 from .updates import invoice_rows, payment_errors
 from .validate import ClientBook, client_key
 
@@ -111,7 +112,7 @@ def statement_lines(result: StatementResult, language: str = "en") -> list[str]:
         lines.append(f"  {st.client} ({st.currency}), closing balance {closing}: "
                      + ", ".join(str(f) for f in files))
     if result.errors:
-        lines.append(f"{len(result.errors)} rows need attention (their payments are left out):")
+        lines.append(f"{needs_attention(len(result.errors))} (their payments are left out):")
         lines.extend(f"  {e}" for e in result.errors)
     lines.extend(result.notes)
     return lines
