@@ -271,6 +271,53 @@ def rebill_lines(
     return tuple(lines), ""
 
 
+def moved_rows(
+    billed: Mapping[str, Sequence[BilledRow]], invoices: Mapping[str, LedgerInvoice]
+) -> dict[int, ServiceLine]:
+    """Rows still carrying a rebilled invoice's number: row -> the line, with its new number.
+
+    Normally the Rebill's own run writes the new number; this finishes the job
+    after a run that was cut off before its write-back (or a restored copy).
+    """
+    result: dict[int, ServiceLine] = {}
+    for number, rows in billed.items():
+        old = invoices.get(number)
+        if old is None or not old.replaced_by:
+            continue
+        free = [
+            (new, i)
+            for new in old.replaced_by
+            if new in invoices
+            for i in range(len(invoices[new].lines))
+        ]
+        lines = sorted((r for r in rows if isinstance(r, ServiceLine)), key=lambda r: r.row)
+        for same_row in (True, False):
+            for line in lines:
+                if line.row in result:
+                    continue
+                for new, i in free:
+                    billed_line, inv = invoices[new].lines[i], invoices[new]
+                    key = _line_key(
+                        line.service_date,
+                        line.client_key,
+                        line.description,
+                        line.quantity,
+                        round_money(line.amount, inv.currency),
+                    )
+                    ledger_key = _line_key(
+                        billed_line.service_date,
+                        inv.client_key,
+                        billed_line.description,
+                        billed_line.quantity,
+                        billed_line.amount,
+                    )
+                    if key == ledger_key and (not same_row or billed_line.row == line.row):
+                        free.remove((new, i))
+                        result[line.row] = replace(line, invoice_no=new)
+                        break
+    return result
+
+
 # -- rows changed after billing ---------------------------------------------
 
 

@@ -29,6 +29,7 @@ from .corrections import (
     billed_rows,
     changed_lines,
     decide_corrections,
+    moved_rows,
 )
 from .errors import BusyError, UnusableError
 from .faults import checkpoint
@@ -514,6 +515,7 @@ def look_at_corrections(
         for found in found_rows
         if isinstance(found, ServiceLine) and found.row not in changed
     ]
+    checked += moved_rows(billed, invoices).values()
     return fixes, checked, changed
 
 
