@@ -70,6 +70,7 @@ class Corrections:
       resends: invoices to email a copy of (Resend = Yes).
       cleared: invoices whose Resend cell was honoured already: only cleared.
       refused_credit: invoices whose typed Credit Amount is left as typed (an error).
+      troubled: invoices whose row has an error here: never set aside as settled.
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -78,6 +79,7 @@ class Corrections:
     cleared: tuple[str, ...] = ()
     errors: tuple[RowError, ...] = ()
     refused_credit: frozenset[str] = frozenset()
+    troubled: frozenset[str] = frozenset()
 
     @property
     def rebilling(self) -> frozenset[str]:
@@ -190,6 +192,7 @@ def decide_corrections(
             if any(c.invoice_no == number and c.amount > ZERO for c in credits):
                 continue  # the credit note is this run's message; the copy goes next run
             resends.append(number)
+    by_row = {r.row: n for n, r in rows.items() if r.row}
     return Corrections(
         tuple(credits),
         tuple(rebills),
@@ -197,6 +200,7 @@ def decide_corrections(
         tuple(cleared),
         tuple(errors),
         frozenset(refused),
+        frozenset(by_row[e.row] for e in errors if e.row in by_row),
     )
 
 

@@ -471,7 +471,7 @@ def _real_run(
     )
     _write_back(request, paths, ledger, data, updates, stamp, summary)
     if not summary.updates_owed:  # the sheet now shows what the ledger settles on
-        settle(ledger, data, invoices, rows, failed_now, as_of)
+        settle(ledger, data, invoices, rows, failed_now, as_of, fixes.troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
             for number in [n for n, inv in invoices.items() if inv.resend_pending]:
                 ledger.update_invoice(number, resend_pending=False)
@@ -732,8 +732,11 @@ def settle(
     rows: dict[str, InvoiceRow],
     failed: set[str],
     as_of: date,
+    troubled: frozenset[str] = frozenset(),
 ) -> None:
     """Set aside Paid, Overpaid and Void invoices with nothing left to send.
+
+    One whose row has an error to fix (`troubled`) stays open until it is fixed.
 
     The signature is the payment cells as the sheet now shows them (the
     bookkeeper's Paid Amount and Paid Date, and the Status the run wrote); a
@@ -745,7 +748,7 @@ def settle(
     for number, inv in invoices.items():
         row = rows.get(number)
         status = status_of(state_of(inv, number in failed), Payments.from_row(row), as_of)
-        if status in CLOSED and number in cells_now and number not in pending:
+        if status in CLOSED and number in cells_now and number not in pending | troubled:
             paid, paid_date, shown, credit, resend = cells_now[number]
             written = shown if status in BOOKKEEPER_STATUSES and not inv.voided else status
             if inv.last_reissue != as_of:  # the Reissue flag must clear first
