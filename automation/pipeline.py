@@ -76,7 +76,7 @@ from .plan import (
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
 from .render import InvoiceRenderer
-from .report import ReportError, write_receivables_report
+from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
@@ -478,7 +478,7 @@ def _real_run(
     owed_back(invoices, rows, failed_now, as_of, summary)
     summary.timings["write-back"] = time.perf_counter() - started
     started = time.perf_counter()
-    _write_report(paths, invoices, rows, failed_now, as_of, summary)
+    _write_report(ledger, paths, invoices, rows, failed_now, as_of, summary)
     if sender is not None and config.email.report_to and summary.has_news:
         _email_summary(config, summary, sender)
     summary.timings["report"] = time.perf_counter() - started
@@ -1100,7 +1100,27 @@ def backup_ledger(ledger: Ledger, folder: Path, keep: int = 20) -> Path:
     return target
 
 
+def year_credit_notes(ledger: Ledger, as_of: date) -> list[CreditNoteItem]:
+    """The credit notes of the as-of year, for the receivables report."""
+    notes = [n for n in ledger.credit_notes() if n.note_date.year == as_of.year]
+    invoices = ledger.invoices({n.invoice_no for n in notes}) if notes else {}
+    return [
+        CreditNoteItem(
+            n.credit_note_no,
+            n.note_date,
+            n.invoice_no,
+            invoices[n.invoice_no].client,
+            invoices[n.invoice_no].currency,
+            n.amount,
+            n.reason,
+        )
+        for n in notes
+        if n.invoice_no in invoices
+    ]
+
+
 def _write_report(
+    ledger: Ledger,
     paths: Paths,
     invoices: dict[str, LedgerInvoice],
     rows: dict[str, InvoiceRow],
@@ -1110,7 +1130,10 @@ def _write_report(
 ) -> None:
     try:
         path = write_receivables_report(
-            receivables(invoices, rows, failed, as_of), as_of, paths.reports
+            receivables(invoices, rows, failed, as_of),
+            as_of,
+            paths.reports,
+            year_credit_notes(ledger, as_of),
         )
     except (ReportError, OSError) as exc:
         summary.notes.append(f"The receivables report was not written: {exc}")

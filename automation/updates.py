@@ -421,6 +421,7 @@ def receivables(
                 pay.paid,
                 balance,
                 status,
+                inv.credited,
             )
         )
     return items

@@ -205,6 +205,14 @@ def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: F
     printed = docx_text(folder.root / "invoices" / "2026" / "CN-2026-0002.docx")
     assert "Credited before" in printed and "$150.00" in printed and "$50.00" in printed
     assert "$300.00" in printed and "cancels" not in printed
+    # The receivables report ages the balance after credits and lists the credit notes.
+    report = folder.root / "reports" / "receivables-2026-03-17.xlsx"
+    open_sheet = pd.read_excel(report, sheet_name="Open invoices").set_index("Invoice No")
+    assert open_sheet.loc["INV-2026-0003", "Balance"] == 300
+    assert open_sheet.loc["INV-2026-0003", "Credited"] == 200
+    listed = pd.read_excel(report, sheet_name="Credit notes")
+    assert list(listed["Credit Note No"]) == ["CN-2026-0001", "CN-2026-0002"]
+    assert list(listed["Amount"]) == [150, 50] and set(listed["Invoice No"]) == {"INV-2026-0003"}
     # More than is open: nothing is issued, the Note and the summary say so (exit 1).
     type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("900"))
     run(folder, date(2026, 3, 18), expect=1)
