@@ -35,10 +35,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
+from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
@@ -52,7 +51,7 @@ from .pipeline import (
     run_billing,
 )
 from .read import WorkbookError
-from .summary import RunSummary, correction_lines, summary_lines
+from .summary import RunSummary, correction_lines, phases_line, summary_lines
 from .updates import invoice_rows, payment_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
@@ -175,6 +174,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
             )
         )
     if groups:
+        from rich.table import Table
+
         table = Table(show_lines=False)
         for name in ("What", "Invoice", "Client", "Amount", "Note"):
             table.add_column(name, overflow="fold")
@@ -201,6 +202,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
 def _progress_factory(console: Console) -> tuple[AbstractContextManager[object], Callable]:
     if not console.is_terminal:
         return nullcontext(), lambda label, total: lambda: None
+    from rich.progress import Progress  # ~0.1 s to import: only on a terminal
+
     progress = Progress(console=console, transient=True)
 
     def factory(label: str, total: int) -> Callable[[], None]:
@@ -243,10 +246,14 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
     try:
         log.info("run as of %s on %s (dry run: %s)", request.as_of, workbook, args.dry_run)
         display, factory = _progress_factory(console)
+        startup = process_age()
         with display:
             summary = run_billing(request, factory)
+        if startup is not None:
+            summary.timings["start-up"] = startup
         _summary_table(summary, console)
         log.info("summary\n%s", "\n".join(summary_lines(summary)))
+        log.info("%s", phases_line(summary.timings))
         return summary.exit_code
     except (ConfigError, WorkbookError, UnusableError, BusyError) as exc:
         log.error("run stopped: %s", exc)

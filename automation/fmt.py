@@ -27,7 +27,6 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
 from babel.dates import get_datetime_format
 from babel.numbers import format_currency
-from num2words import num2words
 
 from .money import minor_unit, round_money
 
@@ -94,6 +93,8 @@ def amount_in_words(amount: Decimal, currency: str, language: str) -> str:
     for the rest the whole units are spelled out and the currency code and
     minor units follow as figures: "Одна тысяча EUR 50/100". Never raises.
     """
+    from num2words import num2words  # ~0.1 s to import: only the renderers need it
+
     currency = currency.upper()
     lang = NUM2WORDS_LANGS.get(language.strip().lower(), NUM2WORDS_LANGS[DEFAULT_LANGUAGE])
     unit = minor_unit(currency)
@@ -108,6 +109,8 @@ def amount_in_words(amount: Decimal, currency: str, language: str) -> str:
 
 def _words_with_code(amount: Decimal, currency: str, lang: str, unit: Decimal) -> str:
     """Whole units in words, then the currency code and the minor units as figures."""
+    from num2words import num2words
+
     whole = int(abs(amount))
     minor = int((abs(amount) - whole) / unit)
     try:

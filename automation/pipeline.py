@@ -75,7 +75,6 @@ from .plan import (
 )
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
-from .render import InvoiceRenderer
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .summary import RunSummary, SentItem, summary_lines
@@ -883,6 +882,8 @@ def _send_all(
     files: dict[str, tuple[Path, ...]] = {}
     started = time.perf_counter()
     if documents:
+        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
         renderer = InvoiceRenderer(paths.templates)
         tick = progress("Rendering invoices", len(documents))
         rendered = renderer.render_many(documents, paths.invoices)
@@ -893,6 +894,7 @@ def _send_all(
             files = attach_pdfs(files, config.email.attach)
         checkpoint("after-render")
     summary.timings["render"] = time.perf_counter() - started
+    started = time.perf_counter()
     built: dict[str, BuiltMessage] = {}
     with ledger.transaction():
         for job in jobs:
@@ -922,6 +924,7 @@ def _send_all(
             if msg.kind == "invoice":
                 ledger.update_invoice(msg.invoice_no, due_date=job.due)
             built[msg.message_id] = message
+    summary.timings["message build"] = time.perf_counter() - started
 
     started = time.perf_counter()
     tick = progress("Sending email", len(built))
@@ -1211,6 +1214,8 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                     )
                 )
     if documents:
+        from .render import InvoiceRenderer
+
         InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
         summary.notes.append(f"Preview documents are in {paths.preview}.")
     return summary

@@ -14,6 +14,11 @@ from pathlib import Path
 from .errors import EXIT_ATTENTION, EXIT_OK
 from .model import RowError
 
+#: A run's phases in order; `start-up` (interpreter, imports, config) is the CLI's.
+PHASES = (
+    "start-up", "read", "plan", "render", "message build", "send", "write-back", "report"
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class SentItem:
@@ -44,7 +49,7 @@ class RunSummary:
     workbook_written: bool = False
     updates_owed: bool = False
     report: Path | None = None
-    #: seconds per phase (read, plan, render, send, write-back, report)
+    #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -83,6 +88,17 @@ def summary_lines(summary: RunSummary) -> list[str]:
         lines.extend(f"  {e}" for e in summary.errors)
     lines.extend(summary.notes)
     return lines
+
+
+def phases_line(timings: dict[str, float]) -> str:
+    """The phases' seconds on one line, for the run log (and the benchmarks that read it).
+
+    >>> phases_line({"read": 0.912, "start-up": 0.3})
+    'phases: start-up 0.300 s, read 0.912 s'
+    """
+    known = [p for p in PHASES if p in timings]
+    others = sorted(set(timings) - set(PHASES))
+    return "phases: " + ", ".join(f"{p} {timings[p]:.3f} s" for p in known + others)
 
 
 def correction_lines(summary: RunSummary) -> list[str]:
