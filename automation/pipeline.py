@@ -1203,7 +1203,28 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                 )
             )
         if ledger is not None:
-            *_, followups = look_at_open_invoices(request, ledger, data, book, calendar, summary)
+            pending, _, invoices, rows, followups = look_at_open_invoices(
+                request, ledger, data, book, calendar, summary
+            )
+            fixes, _, changed = look_at_corrections(request, data, book, invoices, rows, pending)
+            summary.errors.extend(fixes.errors)
+            summary.errors.extend(changed[r] for r in sorted(changed))
+            for credit in fixes.credits:
+                inv = invoices[credit.invoice_no]
+                summary.previews.append(
+                    SentItem(
+                        inv.invoice_no,
+                        inv.client,
+                        "credit_note",
+                        format_money(credit.amount, inv.currency, "en"),
+                        credit.reason,
+                    )
+                )
+            for number in fixes.resends:
+                inv = invoices[number]
+                summary.previews.append(SentItem(number, inv.client, "resend", ""))
+            busy = fixes.mailing | fixes.rebilling
+            followups = [(inv, d) for inv, d in followups if inv.invoice_no not in busy]
             for inv, decision in followups:
                 summary.previews.append(
                     SentItem(

@@ -283,3 +283,18 @@ def test_discount_window_balances_are_exact(
     assert len(mails_to(folder, "Early")) == 1 + notes
     if status == "Paid":
         assert str(mails_to(folder, "Early")[-1]["Subject"]).startswith("Thank you")
+
+
+def test_dry_run_previews_corrections_and_changes_nothing(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = billed
+    type_into_invoices(folder, "Acme", Status="Void")
+    type_into_invoices(folder, "Birch", Resend="Yes")
+    before = digest(folder)
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-16", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "credit note" in out and "INV-2026-0001" in out and "copy resent" in out
+    assert digest(folder) == before and len(folder.received) == 3
+    assert not (folder.root / "invoices" / "2026" / "CN-2026-0001.docx").exists()
