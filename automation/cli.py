@@ -6,6 +6,7 @@
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
     python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
+    python run_billing.py statement        # last month's statements of account
     python run_billing.py --demo           # the whole run on a copy of the sample
     python run_billing.py init --help      # each command's options and an example
 
@@ -51,7 +52,13 @@ from .pipeline import (
     run_billing,
 )
 from .read import WorkbookError
-from .summary import RunSummary, correction_lines, phases_line, summary_lines
+from .summary import (
+    RunSummary,
+    correction_lines,
+    outstanding_lines,
+    phases_line,
+    summary_lines,
+)
 from .updates import invoice_rows, payment_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
@@ -111,6 +118,22 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def add_init_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", help="the folder to create (or an empty one)")
+
+
+def add_statement_options(parser: argparse.ArgumentParser) -> None:
+    add_check_options(parser)
+    parser.add_argument(
+        "client", nargs="?", metavar="CLIENT",
+        help="one client (default: every client with activity or a balance)",
+    )
+    parser.add_argument(
+        "--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+        help="first day of the period (default: the first day of last month)",
+    )
+    parser.add_argument(
+        "--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+        help="last day of the period (default: the last day of last month)",
+    )
 
 
 def add_schedule_options(parser: argparse.ArgumentParser) -> None:
@@ -187,8 +210,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         console.print("Nothing to send this week.")
     for line in correction_lines(summary):
         console.print(line, markup=False, highlight=False)
-    for currency, outstanding in sorted(summary.outstanding.items()):
-        console.print(f"Outstanding {currency}: {outstanding:,}")
+    for line in outstanding_lines(summary):
+        console.print(line, markup=False, highlight=False)
     if summary.errors:
         console.print(f"[bold]{len(summary.errors)} rows need attention:[/bold]")
         for error in summary.errors:
@@ -340,6 +363,19 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def command_statement(args: argparse.Namespace, console: Console) -> int:
+    from .statement_run import StatementRequest, make_statements, statement_lines
+
+    config, workbook = resolve(args)
+    request = StatementRequest(
+        workbook, args.as_of or date.today(), config, args.client, args.start, args.end
+    )
+    result = make_statements(request)
+    for line in statement_lines(result, config.billing.language):
+        console.print(line, markup=False, highlight=False)
+    return EXIT_ATTENTION if result.errors else EXIT_OK
+
+
 def command_login(args: argparse.Namespace, console: Console) -> int:
     """Sign the sending mailbox in once (OAuth 2.0) and check the mail server accepts it."""
     import webbrowser
@@ -438,6 +474,13 @@ COMMANDS: tuple[Command, ...] = (
         "%(prog)s --workbook ~/billing/service_log.xlsx",
         add_login_options,
         command_login,
+    ),
+    Command(
+        "statement",
+        "statements of account (last month by default) as Word documents",
+        "%(prog)s 'Acme Dental Clinic' --from 2026-10-01 --to 2026-10-31",
+        add_statement_options,
+        command_statement,
     ),
 )
 DEFAULT_COMMAND = "run"

@@ -77,6 +77,7 @@ from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
+from .statement_facts import record_paid_cells
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -368,7 +369,7 @@ def _real_run(
     progress: ProgressFactory,
 ) -> RunSummary:
     config, as_of = request.config, request.as_of
-    summary = RunSummary(as_of)
+    summary = RunSummary(as_of, language=config.billing.language)
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
@@ -424,6 +425,7 @@ def _real_run(
     # Number and record everything planned, in one transaction, before any email.
     invoiced: dict[int, tuple[str, date]] = {}
     with ledger.transaction():
+        record_paid_cells(ledger, rows, as_of)  # dates each part payment on statements
         floor = existing_seq_floor(data, config, as_of)
         for draft in rebill_drafts + drafts:
             active.add(_record_draft(ledger, draft, config, calendar, as_of, floor, invoiced))
@@ -803,7 +805,7 @@ def _record_followup(
                 inv.invoice_no,
                 inv.client,
                 "escalated",
-                format_money(decision.balance, inv.currency, "en"),
+                format_money(decision.balance, inv.currency, config.billing.language),
             )
         )
         return
@@ -939,7 +941,7 @@ def _send_all(
         tick()
         inv = job.invoice
         now = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
-        amount = amount_text(job)
+        amount = amount_text(job, config.billing.language)
         if result.status == "sent":
             where = ", ".join(job.client.emails) or "the same recipients"
             with ledger.transaction():
@@ -1171,7 +1173,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     data, book, lines, errors = load(request)
     check_only(request, book)
     calendar = calendar_for(config)
-    summary = RunSummary(as_of, dry_run=True)
+    summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
     ledger_path = paths.billing / "ledger.sqlite"
@@ -1199,7 +1201,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                     number,
                     draft.client.name,
                     DRAFT,
-                    format_money(draft.total, draft.currency, "en"),
+                    format_money(draft.total, draft.currency, config.billing.language),
                 )
             )
         if ledger is not None:
@@ -1231,7 +1233,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         inv.invoice_no,
                         inv.client,
                         decision.action or "",
-                        format_money(decision.balance, inv.currency, "en"),
+                        format_money(decision.balance, inv.currency, config.billing.language),
                     )
                 )
     if documents:
