@@ -425,6 +425,7 @@ def receivables(
                 pay.paid,
                 balance,
                 status,
+                inv.credited,
             )
         )
     return items
