@@ -72,6 +72,7 @@ KIND_WORDS = {
     "credit_note": "credit note",
     "resend": "copy resent",
     "escalated": "escalated",
+    "statement": "statement of account",
     "Draft": "draft",
 }
 
