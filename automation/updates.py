@@ -287,8 +287,8 @@ def invoices_updates(
             )
         )
     )
-    # New rows go below everything in the sheet, whatever column it is in.
-    next_row = (sheet.last_row if sheet else 1) + 1
+    # New rows go into the sheet's table, else below everything in the sheet.
+    next_row = sheet.append_at if sheet else 2
     outstanding: dict[str, Decimal] = {}
     for number in sorted(invoices, key=lambda n: (invoices[n].invoice_date, n)):
         inv = invoices[number]

@@ -28,11 +28,14 @@ class WriteResult:
       cells: how many cells actually changed (headers written for new columns
         are not counted).
       backup: the copy of the previous workbook, when one was taken.
+      warnings: what could not be written in full, one sentence per sheet and
+        reason (e.g. no free column left), for the run's summary.
     """
 
     changed: bool
     cells: int
     backup: Path | None
+    warnings: tuple[str, ...] = ()
 
 
 class WriteBackError(Exception):
