@@ -20,6 +20,7 @@ from pathlib import Path
 
 import filelock
 
+from .bundled import TEMPLATES
 from .compose import Job, amount_text, attach_pdfs, compose, make_document, prepare_jobs
 from .config import Config
 from .errors import BusyError, UnusableError
@@ -79,7 +80,7 @@ from .updates import (
 from .validate import ClientBook, client_key, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
-REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
 
 
 @dataclass(frozen=True)
@@ -375,6 +376,7 @@ def _real_run(
                     config.email,
                     config.company,
                     paths.outbox if request.outbox or config.email.mode == "outbox" else None,
+                    paths.billing,
                 )
             )
         except MailLoginError as exc:
