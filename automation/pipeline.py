@@ -44,6 +44,7 @@ from .model import (
     RowError,
     ServiceLine,
 )
+from .notices import split_far_ahead, workbook_notices
 from .pdf import soffice_path
 from .plan import (
     Followup,
@@ -177,7 +178,9 @@ def open_elsewhere(workbook: Path) -> str | None:
     lo_lock = workbook.with_name(f".~lock.{workbook.name}#")
     for marker in (owner, lo_lock):
         if marker.exists():
-            return f"{workbook.name} is open in another program ({marker.name} is beside it)"
+            return f"{workbook.name} is open in another program ({marker.name} is beside it)" + (
+                stale_owner_hint(marker, workbook) if marker is owner else ""
+            )
     try:
         with workbook.open("r+b"):
             pass
@@ -186,6 +189,25 @@ def open_elsewhere(workbook: Path) -> str | None:
     except OSError as exc:
         return f"{workbook.name} cannot be opened for writing ({exc.strerror})"
     return None
+
+
+def stale_owner_hint(owner: Path, workbook: Path) -> str:
+    """Why an Excel owner file older than the workbook's last save may be a leftover.
+
+    Excel writes ~$name when it opens a workbook and deletes it on close; one
+    left by a crash blocks every run. Saving in Excel does not renew it, so
+    an older owner file proves nothing alone: the hint says how to be sure.
+    """
+    try:
+        if owner.stat().st_mtime >= workbook.stat().st_mtime:
+            return ""
+    except OSError:
+        return ""
+    return (
+        f"; {owner.name} is older than the workbook's last save, so it may be stale, left "
+        "by an Excel that crashed: when Excel is closed (on every computer that opens this "
+        f"folder), deleting {owner.name} is safe"
+    )
 
 
 def calendar_for(config: Config) -> BusinessCalendar:
@@ -206,7 +228,8 @@ def load(
     data = read_workbook(request.workbook, request.config)
     book = validate_clients(data.clients, request.config)
     lines, errors = validate_services(data.services, book)
-    return data, book, lines, errors
+    lines, far_ahead = split_far_ahead(lines, data.services, request.as_of)
+    return data, book, lines, {**errors, **far_ahead}
 
 
 # -- reconciling the workbook with the ledger -------------------------------
@@ -352,6 +375,7 @@ def _real_run(
     started = time.perf_counter()
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
     if owed_before:
         summary.notes.append(
@@ -859,6 +883,8 @@ def _write_back(
     checkpoint("after-replace")
     ledger.clear_owed()
     summary.workbook_written = result.changed
+    summary.notes.extend([*result.warnings, *result.notes])
+    summary.workbook_incomplete = bool(result.warnings)
     backup_ledger(ledger, paths.billing / "backups")
 
 
@@ -920,6 +946,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     summary = RunSummary(as_of, dry_run=True)
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:
         ledger = (

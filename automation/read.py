@@ -47,6 +47,8 @@ class SheetData:
         table when it can grow (its spare empty rows first, then where its
         totals row is, which moves down), else below everything in the sheet.
       append_note: why added rows cannot join the sheet's table, when they cannot.
+      date_order: how slash dates typed as text in this sheet are read ("DMY",
+        "MDY" or "": only when they cannot be misread), from the config.
       frame: the cells below the header, columns named by their default name
         (missing columns are all-empty), index = Excel row numbers, values as
         the engine gives them (str, int, float, datetime, NaN).
@@ -60,6 +62,7 @@ class SheetData:
     last_row: int = 0
     append_at: int = 0
     append_note: str | None = None
+    date_order: str = ""
 
     def __post_init__(self) -> None:
         if not self.append_at:  # no table: below everything in the sheet
@@ -216,6 +219,7 @@ def _sheet(
         last_row=last_row,
         append_at=append_at,
         append_note=note,
+        date_order=config.billing.date_order.upper(),
     )
 
 

@@ -37,6 +37,8 @@ COMMON_TERMS = ("Net 30", "Net 15", "Due on receipt", "EOM", "EOM 10", "15 MFI",
 #: Rows covered by the drop-down lists (the bookkeeper rarely has more clients).
 LIST_LAST_ROW = 500
 EXAMPLE_CLIENT = "Example Client (delete me)"
+#: The company name the example billing.toml carries until the bookkeeper changes it.
+PLACEHOLDER_COMPANY = "Your Company"
 
 EXAMPLE_CONFIG = """\
 # billing.toml: settings for the weekly billing run.

@@ -189,7 +189,7 @@ def invoice_rows(
             continue
         status = cells.cell_text(values["Status"]) or None
         try:
-            paid, paid_date = read_payment(values)
+            paid, paid_date = read_payment(values, sheet.date_order)
         except PaymentProblem as exc:
             result[number] = InvoiceRow(
                 int(row), number, status=status, problem=str(exc), problem_column=exc.column
@@ -209,7 +209,9 @@ class PaymentProblem(ValueError):
         self.column = column
 
 
-def read_payment(values: Mapping[str, object]) -> tuple[Decimal | None, date | None]:
+def read_payment(
+    values: Mapping[str, object], date_order: str = ""
+) -> tuple[Decimal | None, date | None]:
     """(Paid Amount, Paid Date) of an Invoices row, or PaymentProblem saying what to fix."""
     ignored = " The payment is ignored until it is fixed."
     try:
@@ -217,7 +219,7 @@ def read_payment(values: Mapping[str, object]) -> tuple[Decimal | None, date | N
     except cells.CellError as exc:
         raise PaymentProblem("Paid Amount", f"{exc}{ignored}") from None
     try:
-        paid_date = cells.optional_date(values["Paid Date"])
+        paid_date = cells.optional_date(values["Paid Date"], date_order)
     except cells.CellError as exc:
         raise PaymentProblem("Paid Date", f"{exc}{ignored}") from None
     if paid is not None and paid < 0:
@@ -225,7 +227,7 @@ def read_payment(values: Mapping[str, object]) -> tuple[Decimal | None, date | N
     if paid and paid_date is None:
         raise PaymentProblem("Paid Date", f"type the date the payment of {paid} arrived.{ignored}")
     try:
-        issued = cells.optional_date(values.get("Invoice Date"))
+        issued = cells.optional_date(values.get("Invoice Date"), date_order)
     except cells.CellError:
         issued = None
     if paid_date is not None and issued is not None and paid_date < issued:

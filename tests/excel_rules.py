@@ -64,7 +64,8 @@ def _target(part: str, target: str) -> str:
 
 
 def _text(el: Any) -> str:
-    return "".join(t.text or "" for t in el.iter(f"{{{MAIN}}}t") if t.getparent().tag != f"{{{MAIN}}}rPh")
+    phonetic = f"{{{MAIN}}}rPh"
+    return "".join(t.text or "" for t in el.iter(f"{{{MAIN}}}t") if t.getparent().tag != phonetic)
 
 
 class _Book:
@@ -291,7 +292,7 @@ def _worksheet(
                         book.bad(f"{name}: cell {ref} is out of order in row {number}")
                     last_col = col
                     if int(c.get("s", "0")) >= styles["cellXfs"]:
-                        book.bad(f"{name}: cell {ref} uses style {c.get('s')} of {styles['cellXfs']}")
+                        book.bad(f"{name}: cell {ref} uses missing style {c.get('s')}")
                     kind = c.get("t", "n")
                     v = c.find(f"{{{MAIN}}}v")
                     if kind == "s":

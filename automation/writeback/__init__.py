@@ -122,6 +122,7 @@ def apply_updates(
     cells = 0
     new_sheets = []
     warnings: list[str] = []
+    notes: list[str] = []
     filters: dict[str, str] = {}
     for sheet, sheet_updates in _group(updates, pkg.sheets).items():
         header_row = header_rows.get(sheet, 1)
@@ -145,13 +146,14 @@ def apply_updates(
         del xml  # a big sheet should not be held twice while the package is written
         cells += result.cells
         warnings.extend(result.warnings)
+        notes.extend(result.notes)
         if result.filter_ref:
             filters[sheet] = result.filter_ref
         if result.xml is not None:
             parts[part or sheet] = result.xml
             parts.update((t.part, t.to_bytes()) for t in tables if t.changed)
     if not parts:
-        return WriteResult(changed=False, cells=0, backup=None, warnings=tuple(warnings))
+        return WriteResult(False, 0, None, tuple(warnings), tuple(notes))
     if new_sheets:
         for sheet, part in add_sheets(pkg, new_sheets, parts).items():
             parts[part] = parts.pop(sheet)
@@ -173,7 +175,7 @@ def apply_updates(
         backup_dir,
         keep_backups,
     )
-    return WriteResult(changed=True, cells=cells, backup=backup, warnings=tuple(warnings))
+    return WriteResult(True, cells, backup, tuple(warnings), tuple(notes))
 
 
 def load_tables(pkg: Package, part: str) -> list[TableDoc]:

@@ -33,13 +33,15 @@ class Placement:
       columns: normalised header -> sheet column.
       joined: (column, header text) of columns the sheet's table takes in, left to right.
       unplaced: headers for which the sheet has no free column.
-      warnings: sentences for the bookkeeper.
+      warnings: what could not be written, for the bookkeeper.
+      notes: what was done differently than asked (columns beside a table).
     """
 
     columns: dict[str, int] = field(default_factory=dict)
     joined: list[tuple[int, str]] = field(default_factory=list)
     unplaced: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _read_headers(edit: SheetEdit, header_row: int) -> tuple[dict[str, int], dict[int, str], int]:
@@ -98,7 +100,7 @@ def resolve_columns(
                 placed.joined.append((col, header))
             else:
                 joinable = False
-                placed.warnings.append(
+                placed.notes.append(
                     f"{sheet}: new columns are added beside the table {main.info.name}, not in "
                     f"it, because {blocker}. Make room to the right of the table (or add the "
                     "columns to it yourself) so sorting and filtering keep them together."

@@ -45,7 +45,8 @@ class SheetResult:
     Attributes:
       xml: the new worksheet part, or None when nothing changed.
       cells: how many cells changed (headers of new columns not counted).
-      warnings: what could not be done, for the bookkeeper.
+      warnings: what could not be written, for the bookkeeper.
+      notes: what was done differently than asked, for the bookkeeper.
       filter_ref: the sheet's autofilter range when it grew ("$A$1:$K$20"), else None.
     """
 
@@ -53,6 +54,7 @@ class SheetResult:
     cells: int
     warnings: tuple[str, ...] = ()
     filter_ref: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def edit_sheet(
@@ -91,9 +93,10 @@ def edit_sheet(
         main.set_last_row(grown[1] + main.info.totals_rows)
     filter_ref = _grow_filter(edit, old_filter, placed.columns.values(), writes)
     repair_shared(edit)
+    warnings, notes = tuple(placed.warnings), tuple(placed.notes)
     if not edit.dirty:
-        return SheetResult(None, 0, tuple(placed.warnings))
-    return SheetResult(finish_sheet(edit), edit.cells, tuple(placed.warnings), filter_ref)
+        return SheetResult(None, 0, warnings, notes=notes)
+    return SheetResult(finish_sheet(edit), edit.cells, warnings, filter_ref, notes)
 
 
 def _column_formats(table: TableDoc, ctx: Context) -> dict[int, str]:
