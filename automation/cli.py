@@ -351,7 +351,7 @@ def command_login(args: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt:
         say("Sign-in cancelled; nothing was stored.")
         return EXIT_ATTENTION
-    say(f"Signed in as {cfg.username}. The sign-in is kept in {where}; scheduled runs use it.")
+    say(f"Signed in for {cfg.username}. The sign-in is kept in {where}; scheduled runs use it.")
     if cfg.mode != "smtp":
         return EXIT_OK
     try:

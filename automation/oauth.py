@@ -107,10 +107,11 @@ class Endpoints:
 
 @dataclass(frozen=True)
 class Tokens:
-    """What a grant returned. `expires_at` is on the `time.monotonic` clock."""
+    """What a grant returned. Times are on the `time.monotonic` clock."""
 
     access_token: str = field(repr=False)
     expires_at: float
+    issued_at: float
     refresh_token: str = field(default="", repr=False)
 
 
@@ -221,11 +222,12 @@ def describe_error(answer: dict[str, Any], *hide: str) -> str:
     """
     code = str(answer.get("error", ""))
     code = code if re.fullmatch(r"[A-Za-z0-9_.:-]{1,60}", code) else "error"
-    description = str(answer.get("error_description") or "").strip().splitlines()
-    text = description[0][:200] if description else ""
-    for secret in hide:
+    text = str(answer.get("error_description") or "")
+    for secret in hide:  # before shortening, so no piece of a secret survives the cut
         if secret:
             text = text.replace(secret, "***")
+    lines = text.strip().splitlines()
+    text = lines[0][:200] if lines else ""
     return f"{code}: {text}" if text else code
 
 
@@ -241,7 +243,8 @@ def _tokens(answer: dict[str, Any], host: str, clock: Callable[[], float]) -> To
     except (TypeError, ValueError):
         lifetime = 3600.0
     refresh = answer.get("refresh_token")
-    return Tokens(access, clock() + lifetime, refresh if isinstance(refresh, str) else "")
+    now = clock()
+    return Tokens(access, now + lifetime, now, refresh if isinstance(refresh, str) else "")
 
 
 def _client(ep: Endpoints) -> dict[str, str]:
@@ -262,7 +265,7 @@ def refresh_tokens(
     host = urlsplit(ep.token_url).hostname or ep.token_url
     if "error" in answer:
         why = describe_error(answer, refresh_token, ep.client_secret)
-        if answer["error"] in REFUSED_CODES:
+        if str(answer["error"]) in REFUSED_CODES:
             raise SignInRefused(
                 f"{ep.title} refused the stored sign-in for {ep.username} ({why}); "
                 f"it has expired or was revoked: {SIGN_IN_AGAIN}."
@@ -566,7 +569,11 @@ class SignIn:
     def expiring(self) -> bool:
         """True when the next message should go out on a freshly signed-in connection."""
         tokens = self._tokens
-        return tokens is None or tokens.expires_at - REFRESH_MARGIN <= self.clock()
+        if tokens is None:
+            return True
+        # A token that lives only minutes would otherwise be renewed before every message.
+        margin = min(REFRESH_MARGIN, (tokens.expires_at - tokens.issued_at) / 4)
+        return tokens.expires_at - margin <= self.clock()
 
     def current(self) -> tuple[str, bool]:
         """(access token, whether it was obtained just now)."""
@@ -580,9 +587,18 @@ class SignIn:
         ep = self.endpoints
         refresh_token, self.place = self.store.load()
         if not refresh_token:
+            looked = "the OS keyring and " if _usable_keyring() is not None else ""
+            hint = (
+                ""
+                if looked
+                else " This process cannot reach an OS keyring (a scheduled job often cannot "
+                "reach the desktop's): sign in with PYTHON_KEYRING_BACKEND="
+                "keyring.backends.null.Keyring set, and set it for the scheduled job too, "
+                "so both use the file."
+            )
             raise SignInRefused(
-                f"no sign-in is stored for {ep.username} (looked in the OS keyring and in "
-                f"{self.store.file}): {SIGN_IN_AGAIN}."
+                f"no sign-in is stored for {ep.username} (looked in {looked}"
+                f"{self.store.file}): {SIGN_IN_AGAIN}.{hint}"
             )
         tokens = refresh_tokens(ep, refresh_token, self.clock)
         if tokens.refresh_token and tokens.refresh_token != refresh_token:

@@ -47,6 +47,7 @@ from automation.oauth import (
     SignIn,
     SignInRefused,
     TokenStore,
+    describe_error,
     endpoints_for,
     login,
     request_device_code,
@@ -269,11 +270,13 @@ class Browser:
 
     def __init__(self, ident: Identity, outcome: str = "ok", state: str | None = None) -> None:
         self.ident, self.outcome, self.state = ident, outcome, state
+        self.url = ""
         self.query: dict[str, str] = {}
         self.page = ""
         self.thread: threading.Thread | None = None
 
     def __call__(self, url: str) -> None:
+        self.url = url
         self.query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
         self.thread = threading.Thread(target=self._come_back)
         self.thread.start()
@@ -354,6 +357,21 @@ def test_refresh_keeps_a_rotated_refresh_token(
     assert again.renew() in ident.valid_access
 
 
+def test_a_short_lived_token_is_renewed_in_its_last_quarter(
+    identity: tuple[Identity, str], memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    ident, url = identity
+    ident.expires_in = 60
+    memory_keyring.entries[(KEYRING_SERVICE, USER)] = ident.seed()
+    clock = Clock()
+    sign_in = SignIn(oauth_email(url), tmp_path, clock)
+    token, _ = sign_in.current()
+    clock.now += 44
+    assert sign_in.current() == (token, False)
+    clock.now += 2
+    assert sign_in.current()[1] and ident.grants == ["refresh_token"] * 2
+
+
 def test_revoked_sign_in_names_the_way_out_and_hides_the_token(
     identity: tuple[Identity, str], memory_keyring: MemoryKeyring, tmp_path: Path
 ) -> None:
@@ -368,6 +386,14 @@ def test_revoked_sign_in_names_the_way_out_and_hides_the_token(
     assert stale not in text and stale not in repr(caught.value)
     assert "Trace ID" not in text  # one line of the description, not the whole answer
     assert caught.value.__context__ is None or stale not in repr(caught.value.__context__)
+
+
+def test_an_error_description_never_shows_a_piece_of_a_secret() -> None:
+    secret = "RT-" + "x" * 300
+    answer = {"error": "invalid_grant", "error_description": f"{'y' * 150} {secret} end"}
+    text = describe_error(answer, secret)
+    assert "xxx" not in text and text.startswith("invalid_grant: yyy")
+    assert describe_error({"error": ["odd"], "error_description": 5}) == "error: 5"
 
 
 def test_no_keyring_means_an_owner_only_file(
@@ -572,7 +598,8 @@ def test_run_login_check_and_a_batch_outliving_its_token_leak_no_token(
     assert len(received) == 4 and len(set(folder.recorder.message_ids)) == 4
     assert sorted(ledger_numbers(folder)) == [f"INV-2026-000{n}" for n in range(1, 5)]
     assert folder.run("--as-of", AS_OF) == 0  # a second run sends nothing twice
-    out += capfd.readouterr().out
+    captured = capfd.readouterr()
+    out += captured.out + captured.err
     assert len(folder.received) == 4
 
     secrets = [t for t in ident.issued if not t.startswith("CODE")]
@@ -633,6 +660,16 @@ def test_check_and_run_without_any_sign_in(
     assert folder.received == [] and ledger_numbers(folder) == []
 
 
+def test_no_sign_in_without_a_keyring_says_how_a_scheduled_job_gets_one(
+    identity: tuple[Identity, str], no_keyring: None, tmp_path: Path
+) -> None:
+    _ident, url = identity
+    with pytest.raises(SignInRefused) as caught:
+        SignIn(oauth_email(url), tmp_path).renew()
+    assert "cannot reach an OS keyring" in str(caught.value)
+    assert "PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring" in str(caught.value)
+
+
 def test_login_refuses_password_folders(folder: Folder, capfd) -> None:
     assert command(folder, "login") == 2
     assert 'set auth = "oauth2"' in capfd.readouterr().out
@@ -651,3 +688,26 @@ def test_a_google_folder_without_its_secret_stops_before_numbering(
     assert folder.run("--as-of", AS_OF) == 2
     assert "set the environment variable TEST_NO_SUCH_SECRET" in capfd.readouterr().out
     assert ledger_numbers(folder) == []
+
+
+def test_google_login_from_the_command_line(
+    oauth_folder: tuple[Folder, Identity], memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch, capfd,
+) -> None:  # fmt: skip
+    folder, ident = oauth_folder
+    ident.client_secret = "desktop-secret"
+    monkeypatch.setenv("TEST_GOOGLE_SECRET", "desktop-secret")
+    text = (folder.root / "billing.toml").read_text()
+    text = text.replace('"microsoft"', '"google"').replace(
+        "oauth_device_url", 'client_secret_env = "TEST_GOOGLE_SECRET"\n# oauth_device_url'
+    )
+    (folder.root / "billing.toml").write_text(text)
+    browser = Browser(ident)
+    monkeypatch.setattr("webbrowser.open", browser)
+    assert command(folder, "login") == 0
+    out = capfd.readouterr().out
+    assert "Opening the Google sign-in page" in out and "accepted the sign-in" in out
+    assert browser.url in out  # the address to open by hand, should no browser open
+    assert memory_keyring.entries[(KEYRING_SERVICE, USER)] in ident.refresh_tokens
+    assert "desktop-secret" not in out and not [t for t in ident.issued if t in out]
+    assert folder.run("--as-of", AS_OF) == 0 and len(folder.received) == 4
