@@ -81,6 +81,9 @@ receipt_lag_days = 0
 business_days = false
 holidays_country = ""       # e.g. "US", "GB", "KZ"
 holidays_subdivision = ""   # e.g. "CA" for California; empty for national holidays
+# How dates typed as text with slashes are read: "DMY" (05/03/2026 is 5 March)
+# or "MDY" (May 3). Empty: only when they cannot be misread (25/03/2026).
+date_order = ""
 # Excel row of each sheet's header when it cannot be found automatically,
 # e.g. { Services = 3 }. Empty = find it automatically.
 header_rows = {}
