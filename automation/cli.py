@@ -43,9 +43,17 @@ from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
 from .notices import workbook_notices
-from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
+from .pipeline import (
+    REPO_TEMPLATES,
+    Paths,
+    RunRequest,
+    correction_problems,
+    ensure_not_busy,
+    load,
+    run_billing,
+)
 from .read import WorkbookError
-from .summary import RunSummary, summary_lines
+from .summary import RunSummary, correction_lines, summary_lines
 from .updates import invoice_rows, payment_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
@@ -56,6 +64,8 @@ KIND_WORDS = {
     "thanks": "thank-you",
     "underpaid": "part-payment note",
     "overpaid": "overpayment note",
+    "credit_note": "credit note",
+    "resend": "copy resent",
     "escalated": "escalated",
     "Draft": "draft",
 }
@@ -175,6 +185,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         console.print(table)
     else:
         console.print("Nothing to send this week.")
+    for line in correction_lines(summary):
+        console.print(line, markup=False, highlight=False)
     for currency, outstanding in sorted(summary.outstanding.items()):
         console.print(f"Outstanding {currency}: {outstanding:,}")
     if summary.errors:
@@ -270,6 +282,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     data, book, lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
+    problems += correction_problems(request, data, book)
     for note in workbook_notices(data, book, lines, request.as_of, config):
         console.print(note, markup=False, highlight=False)
     if not problems:

@@ -42,7 +42,9 @@ from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, xoauth2_string
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
 TEMPLATE_DIR = TEMPLATES / "email"
 #: Kinds that have body templates; "report" mail is composed by the caller.
-TEMPLATE_KINDS = ("invoice", "reissue", "underpaid", "overpaid", "thanks")
+TEMPLATE_KINDS = (
+    "invoice", "reissue", "underpaid", "overpaid", "thanks", "credit_note", "resend",
+)  # fmt: skip
 MAIL_KINDS = (*TEMPLATE_KINDS, "report")
 FALLBACK_LANGUAGE = "en"
 #: Every name a template may use; the pipeline passes them all as ready strings.
@@ -51,6 +53,8 @@ CONTEXT_KEYS = frozenset(
         "client_name", "invoice_no", "invoice_date", "due_date", "total", "amount_paid",
         "balance", "excess", "company_name", "company_email", "company_phone",
         "reissue_number", "original_date", "reissue_date", "discount_text",
+        "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
+        "replacement", "cancels_invoice", "balance_open",
     }
 )  # fmt: skip
 #: Types we set ourselves: Python's mimetypes table may not know .docx.
@@ -91,7 +95,8 @@ class OutgoingMail:
     """One message the pipeline wants sent, before it is built.
 
     Attributes:
-      kind: "invoice", "reissue", "underpaid", "overpaid", "thanks" or "report".
+      kind: "invoice", "reissue", "underpaid", "overpaid", "thanks", "credit_note",
+        "resend" or "report".
       message_id: "<...@sender-domain>", from `make_message_id`.
       in_reply_to: Message-ID of the first message about this invoice, so the
         client's mail program threads reminders under the invoice.
