@@ -22,10 +22,16 @@ import xlsxwriter
 from conftest import CLIENT_HEADERS, Folder
 from lxml import etree
 
+from automation.schema import INVOICES_COLUMNS
+from automation.writeback.xmlscan import col_letters
+
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 INVOICE_COLUMNS = ["Invoice No", "Client", "Invoice Date", "Due Date", "Total", "Paid Amount",
                    "Paid Date", "Balance", "Status"]
 FIRST_RUN, SECOND_RUN = "2026-03-09", "2026-03-16"
+#: The tool's Invoices columns the test table lacks: they join it, in the schema's order.
+ADDED = [c.name for c in INVOICES_COLUMNS if c.name not in INVOICE_COLUMNS]
+LAST = col_letters(len(INVOICE_COLUMNS) + 1 + len(ADDED))  # + the bookkeeper's "Open"
 
 
 def plain(columns: list[dict[str, Any]], totals: bool) -> list[dict[str, Any]]:
@@ -166,12 +172,13 @@ def test_two_runs_grow_the_tables_and_keep_totals_last(folder: Folder) -> None:
     found = tables(folder.workbook)
     inv, svc = found["tblInvoices"], found["tblServices"]
     # Invoices: header, the typed invoice, three new ones, the totals row last.
-    assert inv.get("ref") == "A1:Q6" and inv.get("totalsRowCount") == "1"
-    assert inv.find(f"{MAIN}autoFilter").get("ref") == "A1:Q5"
+    assert inv.get("ref") == f"A1:{LAST}6" and inv.get("totalsRowCount") == "1"
+    assert inv.find(f"{MAIN}autoFilter").get("ref") == f"A1:{LAST}5"
     names = [name for _, name in table_columns(inv)]
     assert names[:10] == [*INVOICE_COLUMNS, "Open"]
-    assert names[10:] == ["Currency", "Terms", "Sent At", "Last Sent", "Reissue",
-                          "Reissue Count", "Note"]
+    assert names[10:] == ADDED
+    assert ADDED[:7] == ["Currency", "Terms", "Sent At", "Last Sent", "Reissue",
+                         "Reissue Count", "Note"]
     ids = [i for i, _ in table_columns(inv)]
     assert len(set(ids)) == len(ids) == int(inv.find(f"{MAIN}tableColumns").get("count"))
     # Services: the four tool columns joined the table; its totals row stays where it was.
@@ -204,10 +211,10 @@ def test_spare_rows_are_filled_before_the_table_grows(folder: Folder) -> None:
     setup_folder(folder, invoices_totals=False, spare_rows=3)
     assert folder.run("--as-of", FIRST_RUN) == 0
     inv = tables(folder.workbook)["tblInvoices"]
-    assert inv.get("ref") == "A1:Q5"  # 1 typed + 3 spare rows: two of them used, none added
+    assert inv.get("ref") == f"A1:{LAST}5"  # 1 typed + 3 spare rows: two of them used, none added
     assert folder.run("--as-of", SECOND_RUN) == 0
     inv = tables(folder.workbook)["tblInvoices"]
-    assert inv.get("ref") == "A1:Q5" and inv.find(f"{MAIN}autoFilter").get("ref") == "A1:Q5"
+    assert inv.get("ref") == inv.find(f"{MAIN}autoFilter").get("ref") == f"A1:{LAST}5"
     ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
     assert [ws.cell(r, 1).value for r in range(2, 7)] == [
         "INV-2026-0001", "INV-2026-0002", "INV-2026-0003", "INV-2026-0004", None]
@@ -217,10 +224,10 @@ def test_exact_table_without_totals_grows_one_row_per_invoice(folder: Folder) ->
     setup_folder(folder, services_totals=False, invoices_totals=False,
                  tool_columns_in_services=True)
     assert folder.run("--as-of", FIRST_RUN) == 0
-    assert tables(folder.workbook)["tblInvoices"].get("ref") == "A1:Q4"
+    assert tables(folder.workbook)["tblInvoices"].get("ref") == f"A1:{LAST}4"
     assert folder.run("--as-of", SECOND_RUN) == 0
     found = tables(folder.workbook)
-    assert found["tblInvoices"].get("ref") == "A1:Q5"
+    assert found["tblInvoices"].get("ref") == f"A1:{LAST}5"
     assert found["tblServices"].get("ref") == "A1:J4"  # its tool columns were there already
     assert len(table_columns(found["tblServices"])) == 10
 
@@ -239,7 +246,7 @@ def test_something_below_the_table_is_said_and_kept(folder: Folder, capsys) -> N
     out = capsys.readouterr().out
     assert "outside the table tblInvoices" in out and "row 5" in out
     inv = tables(folder.workbook)["tblInvoices"]
-    assert inv.get("ref") == "A1:Q3"  # the new columns joined it, the new rows could not
+    assert inv.get("ref") == f"A1:{LAST}3"  # the new columns joined it, the new rows could not
     ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
     assert ws["A5"].value == "Invoices before 2026 are in the old book."
     assert [ws.cell(r, 1).value for r in (6, 7)] == ["INV-2026-0002", "INV-2026-0003"]
