@@ -15,12 +15,16 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .datetext import DateTextError, read_date_text
+from .lazy import lazy_import
 from .money import D, MoneyError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
 #: No amount, price or quantity on an invoice comes near this (a trillion).
 LARGEST = Decimal("1e12")

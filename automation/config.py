@@ -22,6 +22,7 @@ from babel.numbers import list_currencies
 
 from .datetext import DATE_ORDERS
 from .model import CompanyInfo
+from .payqr import check_bank_details
 from .terms import TermsError, parse_terms
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
@@ -164,6 +165,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             + "."
         )
     company = _build(CompanyInfo, "company", data.get("company"))
+    for problem in check_bank_details(company):
+        raise ConfigError(f"[company] {problem}")
     billing = _build(BillingConfig, "billing", data.get("billing"))
     reissue = _build(ReissueConfig, "reissue", data.get("reissue"))
     email = _build(EmailConfig, "email", data.get("email"), {"from": "sender"})

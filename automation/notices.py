@@ -21,7 +21,6 @@ from .config import Config
 from .model import RowError, ServiceLine
 from .plan import is_billable
 from .read import SheetData, WorkbookData
-from .starter import EXAMPLE_CLIENT, PLACEHOLDER_COMPANY
 from .validate import ClientBook, client_key
 
 
@@ -84,6 +83,8 @@ def workbook_notices(
     config: Config,
 ) -> list[str]:
     """Sentences for the run's output and `check` (none of them changes the exit code)."""
+    from .starter import EXAMPLE_CLIENT, PLACEHOLDER_COMPANY  # starter loads XlsxWriter
+
     notes = []
     ahead = waiting(lines, book, as_of, config.billing.bill_after_days)
     if ahead is not None:
