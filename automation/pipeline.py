@@ -29,6 +29,7 @@ from .corrections import (
     billed_rows,
     changed_lines,
     decide_corrections,
+    moved_rows,
 )
 from .errors import BusyError, UnusableError
 from .faults import checkpoint
@@ -75,7 +76,7 @@ from .plan import (
 )
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
-from .report import ReportError, write_receivables_report
+from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .statement_facts import record_paid_cells
 from .summary import RunSummary, SentItem, summary_lines
@@ -495,14 +496,14 @@ def _real_run(
     )
     _write_back(request, paths, ledger, data, updates, stamp, summary)
     if not summary.updates_owed:  # the sheet now shows what the ledger settles on
-        settle(ledger, data, invoices, rows, failed_now, as_of)
+        settle(ledger, data, invoices, rows, failed_now, as_of, fixes.troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
             for number in [n for n, inv in invoices.items() if inv.resend_pending]:
                 ledger.update_invoice(number, resend_pending=False)
     owed_back(invoices, rows, failed_now, as_of, summary)
     summary.timings["write-back"] = time.perf_counter() - started
     started = time.perf_counter()
-    _write_report(paths, invoices, rows, failed_now, as_of, summary)
+    _write_report(ledger, paths, invoices, rows, failed_now, as_of, summary)
     if sender is not None and config.email.report_to and summary.has_news:
         _email_summary(config, summary, sender)
     summary.timings["report"] = time.perf_counter() - started
@@ -539,6 +540,7 @@ def look_at_corrections(
         for found in found_rows
         if isinstance(found, ServiceLine) and found.row not in changed
     ]
+    checked += moved_rows(billed, invoices).values()
     return fixes, checked, changed
 
 
@@ -755,8 +757,11 @@ def settle(
     rows: dict[str, InvoiceRow],
     failed: set[str],
     as_of: date,
+    troubled: frozenset[str] = frozenset(),
 ) -> None:
     """Set aside Paid, Overpaid and Void invoices with nothing left to send.
+
+    One whose row has an error to fix (`troubled`) stays open until it is fixed.
 
     The signature is the payment cells as the sheet now shows them (the
     bookkeeper's Paid Amount and Paid Date, and the Status the run wrote); a
@@ -768,7 +773,7 @@ def settle(
     for number, inv in invoices.items():
         row = rows.get(number)
         status = status_of(state_of(inv, number in failed), Payments.from_row(row), as_of)
-        if status in CLOSED and number in cells_now and number not in pending:
+        if status in CLOSED and number in cells_now and number not in pending | troubled:
             paid, paid_date, shown, credit, resend = cells_now[number]
             written = shown if status in BOOKKEEPER_STATUSES and not inv.voided else status
             if inv.last_reissue != as_of:  # the Reissue flag must clear first
@@ -1126,7 +1131,27 @@ def backup_ledger(ledger: Ledger, folder: Path, keep: int = 20) -> Path:
     return target
 
 
+def year_credit_notes(ledger: Ledger, as_of: date) -> list[CreditNoteItem]:
+    """The credit notes of the as-of year, for the receivables report."""
+    notes = [n for n in ledger.credit_notes() if n.note_date.year == as_of.year]
+    invoices = ledger.invoices({n.invoice_no for n in notes}) if notes else {}
+    return [
+        CreditNoteItem(
+            n.credit_note_no,
+            n.note_date,
+            n.invoice_no,
+            invoices[n.invoice_no].client,
+            invoices[n.invoice_no].currency,
+            n.amount,
+            n.reason,
+        )
+        for n in notes
+        if n.invoice_no in invoices
+    ]
+
+
 def _write_report(
+    ledger: Ledger,
     paths: Paths,
     invoices: dict[str, LedgerInvoice],
     rows: dict[str, InvoiceRow],
@@ -1136,7 +1161,10 @@ def _write_report(
 ) -> None:
     try:
         path = write_receivables_report(
-            receivables(invoices, rows, failed, as_of), as_of, paths.reports
+            receivables(invoices, rows, failed, as_of),
+            as_of,
+            paths.reports,
+            year_credit_notes(ledger, as_of),
         )
     except (ReportError, OSError) as exc:
         summary.notes.append(f"The receivables report was not written: {exc}")
@@ -1204,7 +1232,28 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                 )
             )
         if ledger is not None:
-            *_, followups = look_at_open_invoices(request, ledger, data, book, calendar, summary)
+            pending, _, invoices, rows, followups = look_at_open_invoices(
+                request, ledger, data, book, calendar, summary
+            )
+            fixes, _, changed = look_at_corrections(request, data, book, invoices, rows, pending)
+            summary.errors.extend(fixes.errors)
+            summary.errors.extend(changed[r] for r in sorted(changed))
+            for credit in fixes.credits:
+                inv = invoices[credit.invoice_no]
+                summary.previews.append(
+                    SentItem(
+                        inv.invoice_no,
+                        inv.client,
+                        "credit_note",
+                        format_money(credit.amount, inv.currency, "en"),
+                        credit.reason,
+                    )
+                )
+            for number in fixes.resends:
+                inv = invoices[number]
+                summary.previews.append(SentItem(number, inv.client, "resend", ""))
+            busy = fixes.mailing | fixes.rebilling
+            followups = [(inv, d) for inv, d in followups if inv.invoice_no not in busy]
             for inv, decision in followups:
                 summary.previews.append(
                     SentItem(

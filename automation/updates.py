@@ -427,6 +427,7 @@ def receivables(
                 pay.paid,
                 balance,
                 status,
+                inv.credited,
             )
         )
     return items
