@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
+from .datetext import DATE_ORDERS
 from .model import CompanyInfo
 from .payqr import check_bank_details
 from .terms import TermsError, parse_terms
@@ -59,6 +60,9 @@ class BillingConfig:
     business_days: bool = False
     holidays_country: str = ""
     holidays_subdivision: str = ""
+    #: How slash dates typed as text are read: "DMY" (05/03 = 5 March), "MDY", or "" (only
+    #: when unambiguous).
+    date_order: str = ""
     #: Excel row of each sheet's header, when automatic detection is not wanted.
     header_rows: dict[str, int] = field(default_factory=dict)
 
@@ -223,6 +227,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             'have their own series (e.g. "CN-{year}-{seq:04d}").'
         )
     _check_header_rows(billing.header_rows)
+    if billing.date_order.upper() not in ("", *DATE_ORDERS):
+        raise ConfigError(
+            f'[billing] date_order must be "DMY" (05/03/2026 is 5 March) or "MDY" '
+            f"(05/03/2026 is May 3), not {billing.date_order!r}."
+        )
     if email.timeout <= 0:
         raise ConfigError("[email] timeout must be a positive number of seconds.")
     _check_oauth(email)
