@@ -383,10 +383,7 @@ class InvoiceRenderer:
         else:
             path = self.template_path(doc.language)
             context = build_context(doc)
-        try:
-            return self._template(path).render_bytes(context)
-        except sandbox.SecurityError as exc:
-            raise sandbox.refused(path, exc) from None
+        return self._template(path).render_bytes(context)
 
     def vet(self) -> None:
         """Render every Word template in the folder once on a sample invoice.
@@ -402,8 +399,8 @@ class InvoiceRenderer:
             document = sample_document(language if language in fmt.LOCALES else "en")
             try:
                 self._template(path).render_bytes(build_context(document))
-            except sandbox.SecurityError as exc:
-                raise sandbox.refused(path, exc) from None
+            except sandbox.TemplateRefusedError:
+                raise
             except Exception:  # other faults show on the real document
                 continue
 
@@ -485,8 +482,22 @@ def load_template(path: Path) -> _Template:
     """
     docx = Document(str(path))
     if _has_footnotes(docx) or _has_templated_properties(docx):
-        return _DocxtplTemplate(path)
-    return _CompiledTemplate(path, docx)
+        return _Refusing(path, _DocxtplTemplate(path))
+    return _Refusing(path, _CompiledTemplate(path, docx))
+
+
+@dataclass(frozen=True)
+class _Refusing:
+    """A template that reaches beyond its data stops the run, naming its file (sandbox.py)."""
+
+    path: Path
+    template: _Template
+
+    def render_bytes(self, context: Mapping[str, object]) -> bytes:
+        try:
+            return self.template.render_bytes(context)
+        except sandbox.SecurityError as exc:
+            raise sandbox.refused(self.path, exc) from None
 
 
 def _has_footnotes(docx: Any) -> bool:
