@@ -28,6 +28,8 @@ from automation.package_check import (
 )
 from automation.zipcopy import ZipCopier, raw_member
 
+#: Every workbook here is broken on purpose.
+pytestmark = pytest.mark.broken_workbooks
 REPO = Path(__file__).resolve().parent.parent
 MEMORY = 1536 << 20  # the whole tool, pandas included, runs in far less
 SERVICES_PART = "xl/worksheets/sheet2.xml"
