@@ -198,6 +198,9 @@ class _Formats:
         self.header = workbook.add_format(header)
         # Numbers and dates sit right in their cells; so do their headers.
         self.header_right = workbook.add_format({**header, "align": "right"})
+        # Text right of a column of right-aligned numbers starts a space in, not against them.
+        self.header_indented = workbook.add_format({**header, "indent": 1})
+        self.indented = workbook.add_format({"indent": 1})
         self.title = workbook.add_format({"bold": True, "font_size": 13})
         self.subtitle = workbook.add_format({"bold": True, "font_size": 11})
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
@@ -230,6 +233,7 @@ class _Sheet:
         self.sheet: Worksheet = workbook.add_worksheet(name)
         self.formats = formats
         self.widths: dict[int, int] = {}
+        self.indent: set[int] = set()  # text columns right of a number column
         self.sheet.write_string(0, 0, f"{title}, as of {as_of.isoformat()}", formats.title)
         self.sheet.set_landscape()
         self.sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
@@ -243,17 +247,21 @@ class _Sheet:
         """A header row, aligned like its column's data; repeated on every printed page."""
         for col, (text, kind) in enumerate(zip(headers, kinds, strict=True)):
             right = kind in ("money", "int", "date")
-            self.sheet.write_string(
-                row, col, text, self.formats.header_right if right else self.formats.header
-            )
+            fmt = self.formats.header_right if right else self.formats.header
+            if not right and col and kinds[col - 1] in ("money", "int", "date"):
+                fmt = self.formats.header_indented
+                self.indent.add(col)
+            self.sheet.write_string(row, col, text, fmt)
             # Bold type is wider than the digits below it: a fifth more, and a space.
             self._seen(col, round(len(text) * 1.2) + 1)
         if repeat:
             self.sheet.repeat_rows(row)
 
     def text(self, row: int, col: int, value: str, fmt: Any = None) -> None:
+        if fmt is None and col in self.indent:
+            fmt = self.formats.indented
         self.sheet.write_string(row, col, value, fmt)
-        self._seen(col, len(value))
+        self._seen(col, len(value) + (1 if col in self.indent else 0))
 
     def date(self, row: int, col: int, value: date) -> None:
         self.sheet.write_datetime(row, col, value, self.formats.date)
