@@ -17,6 +17,8 @@ from typing import Any
 
 from babel.numbers import list_currencies
 
+from .bank.record import BankConfig
+from .bank.settings import BankConfigError, parse_bank
 from .model import CompanyInfo
 from .terms import TermsError, parse_terms
 
@@ -97,6 +99,7 @@ class Config:
     #: sheet -> {default header: the bookkeeper's header}
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     path: Path | None = None
+    bank: BankConfig = field(default_factory=BankConfig)
 
 
 def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = None) -> Any:
@@ -132,7 +135,7 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML, checking every value."""
-    known_sections = {"company", "billing", "reissue", "email", "columns"}
+    known_sections = {"company", "billing", "reissue", "email", "columns", "bank"}
     unknown = sorted(set(data) - known_sections)
     if unknown:
         raise ConfigError(
@@ -201,7 +204,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 f"[billing] holidays_country {billing.holidays_country!r} is not a country "
                 'code the holidays package knows (use ISO codes such as "US", "GB", "KZ").'
             ) from None
-    return Config(company, billing, reissue, email, columns, path)
+    try:
+        bank = parse_bank(data.get("bank"))
+    except BankConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    return Config(company, billing, reissue, email, columns, path, bank)
 
 
 def _check_header_rows(header_rows: object) -> None:
