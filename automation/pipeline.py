@@ -20,6 +20,14 @@ from pathlib import Path
 
 import filelock
 
+from .bank.apply import (
+    import_payments,
+    inbox_files,
+    inbox_of,
+    move_imported,
+    payments_updates,
+    summary_note,
+)
 from .compose import Job, amount_text, attach_pdfs, compose, make_document, prepare_jobs
 from .config import Config
 from .errors import BusyError, UnusableError
@@ -56,7 +64,7 @@ from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
 from .render import InvoiceRenderer
 from .report import ReportError, write_receivables_report
-from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
+from .schema import INVOICES, PAYMENTS, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -90,6 +98,10 @@ class RunRequest:
     dry_run: bool = False
     outbox: Path | None = None
     only: str | None = None
+    #: statement files to import besides those in the [bank] inbox (`payments FILE...`)
+    statements: tuple[Path, ...] = ()
+    #: `payments`: import and apply bank statements only; bill and remind nobody
+    payments_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -280,7 +292,9 @@ def _followups(
     failed: set[str],
     calendar: BusinessCalendar,
 ) -> list[tuple[LedgerInvoice, Followup]]:
-    result = []
+    result: list[tuple[LedgerInvoice, Followup]] = []
+    if request.payments_only:
+        return result
     for number, inv in invoices.items():
         if not _only(request, inv.client_key):
             continue
@@ -325,10 +339,32 @@ def look_at_open_invoices(
     invoices = ledger.invoices(active)
     rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
     summary.errors.extend(payment_errors(data.invoices, rows))
+    rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
     done_events = ledger.events(invoices.keys())
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     followups = _followups(request, invoices, rows, book, done_events, unsent, calendar)
     return pending, active, invoices, rows, followups
+
+
+def apply_bank_statements(
+    request: RunRequest,
+    ledger: Ledger,
+    data: WorkbookData,
+    book: ClientBook,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    summary: RunSummary,
+) -> dict[str, InvoiceRow]:
+    """Import new statements (inbox and `payments FILE...`), match, record; the rows they pay."""
+    files = [*inbox_files(inbox_of(request.workbook, request.config)), *request.statements]
+    rows, outcome = import_payments(ledger, data, book, invoices, rows, files, request.config)
+    summary.errors.extend(outcome.errors)
+    summary.awaiting_review = outcome.review
+    summary.statements_done = outcome.files_done
+    note = summary_note(outcome, len(files))
+    if note:
+        summary.notes.append(f"Dry run, nothing recorded. {note}" if request.dry_run else note)
+    return rows
 
 
 def _real_run(
@@ -360,6 +396,8 @@ def _real_run(
 
     restored = restored_lines(lines, data.services, ledger)
     fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
+    if request.payments_only:
+        fresh = []
     drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
     errors = {**errors, **refused}
     summary.errors.extend(refused[r] for r in sorted(refused))
@@ -428,7 +466,9 @@ def _real_run(
     updates = UpdateSet()
     services_updates(data, book, lines, errors, invoiced, due_dates, as_of, config, updates)
     summary.outstanding = invoices_updates(data, invoices, rows, failed_now, as_of, updates, config)
+    payments_updates(data, ledger, config, updates)
     _write_back(request, paths, ledger, data, updates, stamp, summary)
+    summary.notes.extend(move_imported(summary.statements_done, inbox_of(paths.workbook, config)))
     if not summary.updates_owed:  # the sheet now shows what the ledger settles on
         settle(ledger, data, invoices, rows, failed_now, as_of)
     summary.timings["write-back"] = time.perf_counter() - started
@@ -840,7 +880,10 @@ def _write_back(
             header_rows=data.header_rows(),
             expected=stamp,
             backup_dir=paths.billing / "backups",
-            new_sheet_headers={INVOICES: sheet_headers(INVOICES, request.config.columns)},
+            new_sheet_headers={
+                INVOICES: sheet_headers(INVOICES, request.config.columns),
+                PAYMENTS: sheet_headers(PAYMENTS, request.config.columns),
+            },
             ensure_headers=wanted_headers(data, request.config),
         )
     except WriteBackError as exc:
@@ -869,6 +912,10 @@ def wanted_headers(data: WorkbookData, config: Config) -> dict[str, list[str]]:
     wanted = {data.services.name: services}
     if data.invoices is not None:
         wanted[data.invoices.name] = sheet_headers(INVOICES, renames)
+    payments = data.payments.name if data.payments else None
+    payments = payments or next((n for n in data.sheet_names if n.casefold() == "payments"), None)
+    if payments and not data.payments_problem:
+        wanted[payments] = sheet_headers(PAYMENTS, renames)
     return wanted
 
 
@@ -925,6 +972,8 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
         )
         restored = restored_lines(lines, data.services, ledger)
         fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
+        if request.payments_only:
+            fresh = []
         drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
         summary.errors.extend(refused[r] for r in sorted(refused))
         floor = max(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config
-from .schema import CLIENTS, INVOICES, SERVICES, SHEETS, header_for, normalise_header
+from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 
 #: How far down the header row is looked for, below any title rows.
 HEADER_SEARCH_ROWS = 50
@@ -59,10 +59,15 @@ class WorkbookData:
     services: SheetData
     invoices: SheetData | None  # None when the workbook has no Invoices sheet yet
     sheet_names: tuple[str, ...]
+    #: the tool's Payments sheet (bank lines), None until it exists
+    payments: SheetData | None = None
+    #: why a sheet named Payments is not the tool's (it has no Bank Ref column)
+    payments_problem: str = ""
 
     def header_rows(self) -> dict[str, int]:
         """Sheet name -> header row, as the write-back needs it."""
         sheets = [self.clients, self.services] + ([self.invoices] if self.invoices else [])
+        sheets += [self.payments] if self.payments else []
         return {s.name: s.header_row for s in sheets}
 
 
@@ -82,7 +87,7 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     try:
         with pd.ExcelFile(path, engine="calamine") as book:
             names = tuple(str(name) for name in book.sheet_names)
-            wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES))]
+            wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
             # Only empty cells are missing: a client called "None" or "NA" is a name.
             frames = pd.read_excel(
                 book,
@@ -196,4 +201,22 @@ def read_workbook(path: Path, config: Config) -> WorkbookData:
             invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1)
         else:
             invoices = _sheet(frames, INVOICES, config, names)
-    return WorkbookData(path, clients, services, invoices, names)
+    payments, problem = _payments_sheet(frames, config, names)
+    return WorkbookData(path, clients, services, invoices, names, payments, problem)
+
+
+def _payments_sheet(
+    frames: dict[str, pd.DataFrame], config: Config, names: tuple[str, ...]
+) -> tuple[SheetData | None, str]:
+    """The tool's Payments sheet, or (None, why) for a sheet of that name that is not the tool's.
+
+    A bookkeeper's own sheet called Payments must not stop a run that imports
+    no statement; the bank import says so when it has lines to write.
+    """
+    actual = _find_sheet(frames, PAYMENTS)
+    if actual is None or frames[actual].dropna(how="all").empty:
+        return None, ""
+    try:
+        return _sheet(frames, PAYMENTS, config, names), ""
+    except WorkbookError as exc:
+        return None, str(exc)

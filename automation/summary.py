@@ -42,6 +42,10 @@ class RunSummary:
     report: Path | None = None
     #: seconds per phase (read, plan, render, send, write-back, report)
     timings: dict[str, float] = field(default_factory=dict)
+    #: bank lines waiting for the bookkeeper (Payments sheet, Status Review)
+    awaiting_review: int = 0
+    #: inbox statement files fully imported this run (moved to imported/ after write-back)
+    statements_done: list[Path] = field(default_factory=list)
 
     @property
     def has_news(self) -> bool:

@@ -196,9 +196,22 @@ def invoice_rows(
             )
             continue
         result[number] = InvoiceRow(
-            int(row), number, paid_amount=paid, paid_date=paid_date, status=status
+            int(row),
+            number,
+            paid_amount=paid,
+            paid_date=paid_date,
+            status=status,
+            paid_by_bank=_bank_part(values.get("Paid By Bank")),
         )
     return result
+
+
+def _bank_part(value: object) -> Decimal | None:
+    """Paid By Bank as written by the tool; a cell it cannot read counts as not written."""
+    try:
+        return cells.optional_decimal(value)
+    except cells.CellError:
+        return None
 
 
 class PaymentProblem(ValueError):
@@ -326,6 +339,11 @@ def invoices_updates(
             values["Paid Date"] = existing.paid_date
             if status in BOOKKEEPER_STATUSES:
                 values["Status"] = status
+        if existing is not None and existing.paid_by_bank is not None:
+            # Payments from bank statements (bank.apply): the tool writes the payment cells.
+            values["Paid Amount"] = existing.paid_amount
+            values["Paid Date"] = existing.paid_date
+            values["Paid By Bank"] = existing.paid_by_bank
         for column, value in values.items():
             updates.set(target, name, row, column, value, headers)
     return outstanding

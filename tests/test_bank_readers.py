@@ -21,14 +21,15 @@ from statements import (
     onec_russian,
 )
 
-from automation.bank import BankConfig, read_statement
 from automation.bank import match as match_module
 from automation.bank import record as record_module
 from automation.bank import settings as settings_module
 from automation.bank.camt import read_camt
+from automation.bank.detect import read_statement
 from automation.bank.mt940 import read_mt940
 from automation.bank.ofx import read_ofx
 from automation.bank.onec import read_onec
+from automation.bank.record import BankConfig
 from automation.config import parse_config
 
 D = Decimal

@@ -67,6 +67,16 @@ class TypedPayment:
     paid_date: date
 
 
+def payer_key(ident: str) -> str:
+    """An identifier as compared; a number typed into Excel loses its leading zeros, so both do.
+
+    >>> payer_key("051140004354") == payer_key("51140004354")
+    True
+    """
+    key = normal_id(ident)
+    return key.lstrip("0") or key if key.isdigit() else key
+
+
 @dataclass(frozen=True)
 class Payers:
     """Who pays: normalised Payer ID -> client key, and client key -> client key (names)."""
@@ -76,7 +86,7 @@ class Payers:
 
     def client_of(self, line: BankLine) -> str | None:
         for ident in line.payer_ids:
-            found = self.by_id.get(normal_id(ident))
+            found = self.by_id.get(payer_key(ident))
             if found:
                 return found
         name = " ".join(line.payer.split()).casefold()
