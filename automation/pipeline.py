@@ -361,6 +361,7 @@ def apply_bank_statements(
     summary.errors.extend(outcome.errors)
     summary.awaiting_review = outcome.review
     summary.statements_done = outcome.files_done
+    summary.bank_lines = outcome.decided
     note = summary_note(outcome, len(files))
     if note:
         summary.notes.append(f"Dry run, nothing recorded. {note}" if request.dry_run else note)
@@ -406,7 +407,8 @@ def _real_run(
     )
 
     sender: Sender | None = None
-    if drafts or followups or pending:
+    # `payments` only imports statements: what is owed is sent by the weekly run.
+    if (drafts or followups or pending) and not request.payments_only:
         try:
             sender = stack.enter_context(
                 open_sender(
@@ -449,9 +451,11 @@ def _real_run(
     # The invoices numbered just now: their rows, should the sheet hold any.
     rows.update(invoice_rows(data.invoices, invoices.keys() - rows.keys()))
     wanted = {decision.event for _, decision in followups if decision.event}
-    _send_all(
-        request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress, wanted
-    )
+    if not request.payments_only:
+        _send_all(
+            request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress,
+            wanted,
+        )  # fmt: skip
     invoices = ledger.invoices(active)
     due_dates = ledger.due_dates()
     for row, (number, _due) in list(invoiced.items()):
@@ -473,7 +477,8 @@ def _real_run(
         settle(ledger, data, invoices, rows, failed_now, as_of)
     summary.timings["write-back"] = time.perf_counter() - started
     started = time.perf_counter()
-    _write_report(paths, invoices, rows, failed_now, as_of, summary)
+    if not request.payments_only:
+        _write_report(paths, invoices, rows, failed_now, as_of, summary)
     if sender is not None and config.email.report_to and summary.has_news:
         _email_summary(config, summary, sender)
     summary.timings["report"] = time.perf_counter() - started

@@ -31,6 +31,7 @@ from ..money import ZERO, round_money
 from ..plan import Payments, balance_of
 from ..read import WorkbookData
 from ..schema import PAYMENTS, PAYMENTS_COLUMNS, sheet_headers
+from ..summary import SentItem
 from ..updates import UpdateSet, invoice_rows, state_of
 from ..validate import ClientBook, column_text
 from .match import (
@@ -62,7 +63,8 @@ class BankOutcome:
     ignored: int = 0
     files_done: list[Path] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    #: one item per incoming line decided this run, for the output
+    decided: list[SentItem] = field(default_factory=list)
 
 
 def inbox_of(workbook: Path, config: Config) -> Path:
@@ -269,6 +271,16 @@ def import_payments(
         outcome.applied += decision.status == APPLIED
         outcome.review += decision.status == REVIEW
         outcome.ignored += decision.status == IGNORED
+        paid = [(a.invoice_no, a.amount) for a in decision.allocations]
+        outcome.decided.append(
+            SentItem(
+                allocation_text(paid, line.currency) if paid else "",
+                line.payer or line.payer_id,
+                decision.status,
+                f"{line.amount:,.2f} {line.currency}".strip(),
+                "; ".join(p for p in (decision.rule, decision.note) if p),
+            )
+        )
     return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
 
 
