@@ -356,8 +356,10 @@ def apply_bank_statements(
     summary: RunSummary,
 ) -> dict[str, InvoiceRow]:
     """Import new statements (inbox and `payments FILE...`), match, record; the rows they pay."""
+    started = time.perf_counter()
     files = [*inbox_files(inbox_of(request.workbook, request.config)), *request.statements]
     rows, outcome = import_payments(ledger, data, book, invoices, rows, files, request.config)
+    summary.timings["bank"] = time.perf_counter() - started
     summary.errors.extend(outcome.errors)
     summary.awaiting_review = outcome.review
     summary.statements_done = outcome.files_done

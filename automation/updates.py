@@ -82,7 +82,7 @@ class UpdateSet:
             index = sheet.frame.index
             fast = isinstance(index, pd.RangeIndex) and index.step == 1
             self._columns[key] = (
-                (int(index.start), sheet.frame[column].to_numpy()) if fast else None
+                (int(index.start), sheet.frame[column].to_numpy(dtype=object)) if fast else None
             )
         found = self._columns[key]
         if found is None:  # not how read.py builds frames, but still answered right

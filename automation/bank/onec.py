@@ -20,6 +20,7 @@ UTF-8 with or without a BOM. Keys are matched ignoring case (some banks write
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from decimal import Decimal
@@ -78,6 +79,7 @@ def decode(data: bytes) -> str:
     return data.decode("cp1251", errors="replace")
 
 
+@functools.lru_cache(maxsize=512)
 def _key(text: str) -> str:
     return text.strip().casefold()
 
@@ -103,7 +105,7 @@ def read_onec(
     kind, start = "", 0
     for number, raw in enumerate(text.splitlines(), start=1):
         name, sep, value = raw.partition("=")
-        key = _key(name)
+        key = _key(name)  # a statement repeats a few dozen keys: cached
         if key == SECTION_DOC:
             current, kind, start = {}, value.strip(), number
             continue
@@ -151,7 +153,12 @@ def account_currency(header: dict[str, str], ours: set[str]) -> str:
 
 
 def _get(fields: dict[str, str], *names: str) -> str:
-    return first(fields, *(_key(n) for n in names))
+    """The first of several alternative keys with a value (values are stored stripped)."""
+    for name in names:
+        value = fields.get(_key(name))
+        if value:
+            return value
+    return ""
 
 
 def _date(text: str, what: str) -> date:

@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -100,13 +101,16 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def normal_id(text: str) -> str:
     """An identifier as compared: upper case, no spaces, dashes or dots.
 
     >>> normal_id(" kz12 3456-7890.12 ")
     'KZ123456789012'
     """
-    return "".join(ch for ch in text.upper() if ch.isalnum())
+    return _NOT_ALNUM.sub("", text.upper())
 
 
 def content_ref(prefix: str, parts: Iterable[str]) -> str:

@@ -62,12 +62,13 @@ def stored_lines(ledger: Ledger, statuses: Collection[str] | None = None) -> lis
         query += f" WHERE status IN ({','.join('?' * len(statuses))})"
         args = list(statuses)
     allocations: dict[str, list[Allocation]] = {}
-    for ref, number, amount, fee, typed in ledger.conn.execute(
-        "SELECT bank_ref, invoice_no, amount, fee, typed FROM bank_allocations ORDER BY rowid"
-    ):
-        allocations.setdefault(ref, []).append(
-            Allocation(number, Decimal(amount), Decimal(fee), bool(typed))
-        )
+    if statuses is None or set(statuses) - {REVIEW}:  # a Review line has paid nothing
+        for ref, number, amount, fee, typed in ledger.conn.execute(
+            "SELECT bank_ref, invoice_no, amount, fee, typed FROM bank_allocations ORDER BY rowid"
+        ):
+            allocations.setdefault(ref, []).append(
+                Allocation(number, Decimal(amount), Decimal(fee), bool(typed))
+            )
     result = []
     for row in ledger.conn.execute(query + " ORDER BY rowid", args):
         ref, day, amount, currency, direction, payer, ids, reference, file, line = row[:10]
