@@ -6,6 +6,7 @@
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
     python run_billing.py payments FILE... # import bank statements, match, apply
+    python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
     python run_billing.py --demo           # the whole run on a copy of the sample
     python run_billing.py init --help      # each command's options and an example
 
@@ -38,17 +39,23 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
-from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
+from .pipeline import (
+    REPO_TEMPLATES,
+    Paths,
+    RunRequest,
+    correction_problems,
+    ensure_not_busy,
+    load,
+    run_billing,
+)
 from .read import WorkbookError
-from .summary import RunSummary, summary_lines
+from .summary import RunSummary, correction_lines, summary_lines
 from .updates import invoice_rows, payment_errors
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_WORKBOOK = REPO / "workbooks" / "service_log.xlsx"
-SAMPLE_CONFIG = REPO / "workbooks" / "billing.toml"
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
 KEEP_LOGS = 200
 KIND_WORDS = {
@@ -57,6 +64,8 @@ KIND_WORDS = {
     "thanks": "thank-you",
     "underpaid": "part-payment note",
     "overpaid": "overpayment note",
+    "credit_note": "credit note",
+    "resend": "copy resent",
     "escalated": "escalated",
     "Draft": "draft",
 }
@@ -123,6 +132,10 @@ def add_schedule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time", default="07:00", help="time of day, HH:MM (default 07:00)")
 
 
+def add_login_options(parser: argparse.ArgumentParser) -> None:
+    add_folder_options(parser)
+
+
 @dataclass(frozen=True)
 class Command:
     """One subcommand: its name, what it is for, how it is typed, and what runs it.
@@ -183,6 +196,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         console.print(table)
     else:
         console.print("Nothing to send this week.")
+    for line in correction_lines(summary):
+        console.print(line, markup=False, highlight=False)
     for currency, outstanding in sorted(summary.outstanding.items()):
         console.print(f"Outstanding {currency}: {outstanding:,}")
     if summary.errors:
@@ -267,9 +282,18 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         sender_address(config.email, config.company)
     except MailError as exc:
         raise UnusableError(f"billing.toml [email]: {exc}") from None
+    if config.email.auth == "oauth2":
+        from .oauth import OAuthError, check_sign_in
+
+        try:
+            said = check_sign_in(config.email, Paths.for_request(request).billing)
+        except OAuthError as exc:
+            raise UnusableError(str(exc)) from None
+        console.print(said, markup=False, highlight=False)
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
+    problems += correction_problems(request, data, book)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")
         return EXIT_OK
@@ -338,15 +362,60 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
     from .schedule import ScheduleError, schedule_text
 
     _config, workbook = resolve(args)
-    script = REPO / "run_billing.py"
+    script = Path(__file__).resolve().parent.parent / "run_billing.py"
     try:
         text = schedule_text(
-            sys.executable, script, workbook.resolve().parent, args.day, args.time
+            sys.executable,
+            script if script.is_file() else None,  # installed: python -m automation
+            workbook.resolve().parent,
+            args.day,
+            args.time,
         )
     except ScheduleError as exc:
         console.print(f"schedule: {exc}", markup=False, highlight=False)
         return EXIT_UNUSABLE
     console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def command_login(args: argparse.Namespace, console: Console) -> int:
+    """Sign the sending mailbox in once (OAuth 2.0) and check the mail server accepts it."""
+    import webbrowser
+
+    from .mail import MailLoginError, SmtpSender
+    from .oauth import OAuthError, SignIn, login
+
+    config, workbook = resolve(args)
+    cfg = config.email
+    if cfg.auth != "oauth2":
+        raise UnusableError(
+            'login is for Microsoft 365 and Google mail: set auth = "oauth2", oauth_provider '
+            "and client_id in [email] (see the README). With password sign-in, the password "
+            f"comes from the environment variable {cfg.password_env or 'named by password_env'}."
+        )
+    billing = Paths.for_request(RunRequest(workbook, date.today(), config)).billing
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    try:
+        where = login(cfg, billing, say, webbrowser.open)
+    except OAuthError as exc:
+        say(f"Not signed in: {exc}")
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        say("Sign-in cancelled; nothing was stored.")
+        return EXIT_ATTENTION
+    say(f"Signed in for {cfg.username}. The sign-in is kept in {where}; scheduled runs use it.")
+    if cfg.mode != "smtp":
+        return EXIT_OK
+    try:
+        with SmtpSender(cfg, sign_in=SignIn(cfg, billing)):
+            pass
+    except (MailLoginError, OAuthError) as exc:
+        say(f"But the mail server cannot be used yet: {exc}")
+        return EXIT_UNUSABLE
+    say(f"The mail server {cfg.host} accepted the sign-in (nothing was sent).")
     return EXIT_OK
 
 
@@ -407,6 +476,13 @@ COMMANDS: tuple[Command, ...] = (
         "%(prog)s --workbook ~/billing/service_log.xlsx --day Fri --time 08:30",
         add_schedule_options,
         command_schedule,
+    ),
+    Command(
+        "login",
+        "sign the sending mailbox in to Microsoft 365 or Google (OAuth 2.0), once",
+        "%(prog)s --workbook ~/billing/service_log.xlsx",
+        add_login_options,
+        command_login,
     ),
 )
 DEFAULT_COMMAND = "run"

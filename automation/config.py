@@ -10,10 +10,13 @@ the current directory. Every option has a default, so an empty file works:
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
@@ -23,9 +26,15 @@ from .model import CompanyInfo
 from .terms import TermsError, parse_terms
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
+DEFAULT_CREDIT_NOTE_FORMAT = "CN-{year}-{seq:04d}"
 SECURITY_MODES = ("ssl", "starttls", "none")
 ATTACH_MODES = ("docx", "pdf", "both")
 LANGUAGES = ("en", "ru", "kk")
+AUTH_MODES = ("password", "oauth2")
+OAUTH_PROVIDERS = ("microsoft", "google")
+#: The options that only mean something with auth = "oauth2" (tenant has a default).
+OAUTH_OPTIONS = ("oauth_provider", "client_id", "client_secret_env", "oauth_device_url",
+                 "oauth_token_url")  # fmt: skip
 
 
 #: Upper bounds of whole-number options (day counts default to ten years).
@@ -42,6 +51,7 @@ class BillingConfig:
     workbook: str = "service_log.xlsx"
     output_dir: str = ""
     number_format: str = DEFAULT_NUMBER_FORMAT
+    credit_note_format: str = DEFAULT_CREDIT_NOTE_FORMAT
     bill_after_days: int = 0
     default_terms: str = "Net 30"
     currency: str = "USD"
@@ -82,6 +92,15 @@ class EmailConfig:
     report_to: str = ""
     timeout: float = 30.0
     max_retries: int = 3
+    #: "password", or "oauth2" for Microsoft 365 / Google (see automation/oauth.py).
+    auth: str = "password"
+    oauth_provider: str = ""
+    client_id: str = ""
+    #: Names the environment variable holding the client secret (confidential apps, Google).
+    client_secret_env: str = ""
+    tenant: str = "organizations"
+    oauth_device_url: str = ""
+    oauth_token_url: str = ""
 
     @property
     def effective_port(self) -> int:
@@ -173,18 +192,31 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         raise ConfigError(
             f"[billing] language must be one of {', '.join(LANGUAGES)}, not {billing.language!r}."
         )
-    try:
+    for option, example in (
+        ("number_format", DEFAULT_NUMBER_FORMAT),
+        ("credit_note_format", DEFAULT_CREDIT_NOTE_FORMAT),
+    ):
+        text = getattr(billing, option)
+        try:
+            text.format(year=2026, seq=1, month=1)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ConfigError(
+                f"[billing] {option} {text!r} is not usable ({exc}); "
+                f'it may use {{year}}, {{month}} and {{seq}}, e.g. "{example}".'
+            ) from None
+        if "{seq" not in text:
+            raise ConfigError(f"[billing] {option} must contain {{seq}} so numbers are unique.")
+    if billing.credit_note_format.format(year=2026, seq=1, month=1) == (
         billing.number_format.format(year=2026, seq=1, month=1)
-    except (KeyError, ValueError, IndexError) as exc:
+    ):
         raise ConfigError(
-            f"[billing] number_format {billing.number_format!r} is not usable ({exc}); "
-            'it may use {year}, {month} and {seq}, e.g. "INV-{year}-{seq:04d}".'
-        ) from None
-    if "{seq" not in billing.number_format:
-        raise ConfigError("[billing] number_format must contain {seq} so numbers are unique.")
+            "[billing] credit_note_format must differ from number_format: credit notes "
+            'have their own series (e.g. "CN-{year}-{seq:04d}").'
+        )
     _check_header_rows(billing.header_rows)
     if email.timeout <= 0:
         raise ConfigError("[email] timeout must be a positive number of seconds.")
+    _check_oauth(email)
     try:
         parse_terms(billing.default_terms)
     except TermsError as exc:
@@ -220,6 +252,91 @@ def _check_header_rows(header_rows: object) -> None:
             "[billing] header_rows must map sheet names to Excel row numbers, "
             "e.g. header_rows = { Services = 4 }."
         )
+
+
+def _check_oauth(email: EmailConfig) -> None:
+    """The OAuth 2.0 options: complete for auth = "oauth2", absent otherwise."""
+    if email.auth not in AUTH_MODES:
+        raise ConfigError(f'[email] auth must be "password" or "oauth2", not {email.auth!r}.')
+    if email.auth == "password":
+        stray = [name for name in OAUTH_OPTIONS if getattr(email, name)]
+        if stray:
+            raise ConfigError(
+                f'[email] {stray[0]} is set but auth is "password": set auth = "oauth2" '
+                f"to sign in with Microsoft 365 or Google, or remove {stray[0]}."
+            )
+        return
+    if email.oauth_provider not in OAUTH_PROVIDERS:
+        raise ConfigError(
+            '[email] auth = "oauth2" needs oauth_provider = "microsoft" or "google", '
+            f"not {email.oauth_provider!r}."
+        )
+    if not email.client_id.strip():
+        raise ConfigError(
+            '[email] auth = "oauth2" needs client_id: the Application (client) ID of the '
+            "app registered for the billing run (see the README)."
+        )
+    if not email.username:
+        raise ConfigError(
+            '[email] auth = "oauth2" needs username: the mailbox that signs in and sends, '
+            'e.g. username = "billing@ledgerwise.example".'
+        )
+    if email.client_secret_env and not re.fullmatch(
+        r"[A-Za-z_][A-Za-z0-9_]*", email.client_secret_env
+    ):
+        raise ConfigError(
+            f"[email] client_secret_env must name an environment variable, e.g. "
+            f'"BILLING_OAUTH_SECRET", not {email.client_secret_env!r}.'
+        )
+    if email.oauth_provider == "google":
+        if not email.client_secret_env:
+            raise ConfigError(
+                '[email] oauth_provider = "google" needs client_secret_env: Google asks '
+                "for the client secret of a desktop-app client; name the environment "
+                'variable that holds it, e.g. client_secret_env = "BILLING_OAUTH_SECRET".'
+            )
+        if email.oauth_device_url:
+            raise ConfigError(
+                "[email] oauth_device_url is for Microsoft's device-code sign-in; Google "
+                "signs in through the browser on this computer: remove oauth_device_url."
+            )
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", email.tenant):
+        raise ConfigError(
+            f"[email] tenant must be a directory (tenant) ID, a domain such as "
+            f'"ledgerwise.example", or "organizations", not {email.tenant!r}.'
+        )
+    for name in ("oauth_device_url", "oauth_token_url"):
+        url = getattr(email, name)
+        if url:
+            problem = endpoint_problem(url)
+            if problem:
+                raise ConfigError(f"[email] {name} {url!r} {problem}.")
+
+
+def endpoint_problem(url: str) -> str:
+    """Why `url` cannot be a sign-in endpoint ("" when it can): https, or http on loopback.
+
+    >>> endpoint_problem("http://127.0.0.1:8080/token"), endpoint_problem("ftp://x.example/")
+    ('', 'must start with https://')
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return ""
+    if parts.scheme == "http" and parts.hostname:
+        if is_loopback(parts.hostname):
+            return ""
+        return "must use https:// (plain http only on this computer: 127.0.0.1, ::1, localhost)"
+    return "must start with https://"
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def find_config(explicit: Path | None, workbook: Path | None) -> Path | None:

@@ -34,13 +34,17 @@ from typing import Any, Protocol
 import jinja2
 from yagmail.message import prepare_message
 
+from .bundled import TEMPLATES
 from .config import EmailConfig
 from .model import CompanyInfo
+from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, xoauth2_string
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+TEMPLATE_DIR = TEMPLATES / "email"
 #: Kinds that have body templates; "report" mail is composed by the caller.
-TEMPLATE_KINDS = ("invoice", "reissue", "underpaid", "overpaid", "thanks")
+TEMPLATE_KINDS = (
+    "invoice", "reissue", "underpaid", "overpaid", "thanks", "credit_note", "resend",
+)  # fmt: skip
 MAIL_KINDS = (*TEMPLATE_KINDS, "report")
 FALLBACK_LANGUAGE = "en"
 #: Every name a template may use; the pipeline passes them all as ready strings.
@@ -49,6 +53,8 @@ CONTEXT_KEYS = frozenset(
         "client_name", "invoice_no", "invoice_date", "due_date", "total", "amount_paid",
         "balance", "excess", "company_name", "company_email", "company_phone",
         "reissue_number", "original_date", "reissue_date", "discount_text",
+        "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
+        "replacement", "cancels_invoice", "balance_open",
     }
 )  # fmt: skip
 #: Types we set ourselves: Python's mimetypes table may not know .docx.
@@ -89,7 +95,8 @@ class OutgoingMail:
     """One message the pipeline wants sent, before it is built.
 
     Attributes:
-      kind: "invoice", "reissue", "underpaid", "overpaid", "thanks" or "report".
+      kind: "invoice", "reissue", "underpaid", "overpaid", "thanks", "credit_note",
+        "resend" or "report".
       message_id: "<...@sender-domain>", from `make_message_id`.
       in_reply_to: Message-ID of the first message about this invoice, so the
         client's mail program threads reminders under the invoice.
@@ -459,11 +466,18 @@ class SmtpSender:
     before the server had the message) is retried `max_retries` times with
     backoff `retry_delay * 2**n` seconds, reconnecting as needed; a connection
     lost after the message went out is not retried (it may have arrived).
+
+    With a `sign_in` (auth = "oauth2") `__enter__` first refreshes the access
+    token; sessions sign in with XOAUTH2, and a new session is opened when the
+    token nears its end or the server stops accepting it.
     """
 
-    def __init__(self, cfg: EmailConfig, retry_delay: float = 0.2) -> None:
+    def __init__(
+        self, cfg: EmailConfig, retry_delay: float = 0.2, sign_in: SignIn | None = None
+    ) -> None:
         self.cfg = cfg
         self.retry_delay = retry_delay
+        self._sign_in = sign_in
         self._password = ""
         self._conn: _TrackedSMTP | None = None
         # A zero timeout would make smtplib's sockets non-blocking, not patient.
@@ -471,7 +485,12 @@ class SmtpSender:
 
     def __enter__(self) -> SmtpSender:
         self._check_security()
-        if self.cfg.username:
+        if self._sign_in is not None:
+            try:
+                self._sign_in.current()  # a refused sign-in stops the run here, before numbering
+            except OAuthError as exc:
+                raise MailLoginError(str(exc)) from None
+        elif self.cfg.username:
             self._password = smtp_password(self.cfg)
         self._conn = self._connect()
         return self
@@ -546,6 +565,12 @@ class SmtpSender:
 
     def _rejected(self, code: int, error: bytes | str) -> SendResult | str:
         reply = f"{code} {_text(error)}"
+        if code in (530, 535) and self._sign_in is not None and self._conn is not None:
+            # The session's token is no longer accepted: nothing was handed over, so
+            # a new session (signed in afresh) may retry the message.
+            self._conn.close()
+            self._conn = None
+            return reply
         if 400 <= code < 500:
             self._drop_if_closed()
             return reply
@@ -557,6 +582,8 @@ class SmtpSender:
             self._conn = None
 
     def _connection(self) -> _TrackedSMTP:
+        if self._conn is not None and self._sign_in is not None and self._sign_in.expiring():
+            self.close()  # a session cannot sign in twice: the next one uses a new token
         if self._conn is None:
             self._conn = self._connect()
         return self._conn
@@ -584,12 +611,25 @@ class SmtpSender:
         if not cfg.username:
             return conn
         try:
-            conn.login(cfg.username, self._password)
+            if self._sign_in is not None:
+                self._login_xoauth2(conn)
+            else:
+                conn.login(cfg.username, self._password)
+        except OAuthError as exc:
+            conn.close()
+            raise MailLoginError(str(exc)) from None
         except smtplib.SMTPAuthenticationError as exc:
             conn.close()
+            hint = (
+                " The sign-in service accepted the mailbox but the mail server did not: check "
+                "that SMTP AUTH is enabled for it and that you signed in as "
+                f"{cfg.username}; then {SIGN_IN_AGAIN}."
+                if self._sign_in is not None
+                else ""
+            )
             raise MailLoginError(
                 f"{where} refused the login for {cfg.username}: "
-                f"{exc.smtp_code} {self._scrub(_text(exc.smtp_error))}."
+                f"{exc.smtp_code} {self._scrub(_text(exc.smtp_error))}.{hint}"
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             conn.close()
@@ -597,6 +637,24 @@ class SmtpSender:
                 f"cannot log in to {where}: {self._scrub(_describe(exc))}."
             ) from None
         return conn
+
+    def _login_xoauth2(self, conn: _TrackedSMTP) -> None:
+        """SASL XOAUTH2; a token the server refuses is refreshed once and tried again."""
+        sign_in = self._sign_in
+        assert sign_in is not None
+        conn.ehlo_or_helo_if_needed()
+        offered = conn.esmtp_features.get("auth", "").upper().split()
+        if "XOAUTH2" not in offered:
+            raise smtplib.SMTPNotSupportedError(
+                f"it offers no AUTH XOAUTH2, only {' '.join(offered) or 'no AUTH at all'}"
+            )
+        token, fresh = sign_in.current()
+        try:
+            conn.auth("XOAUTH2", _XOAuth2(self.cfg.username, token))
+        except smtplib.SMTPAuthenticationError:
+            if fresh:
+                raise
+            conn.auth("XOAUTH2", _XOAuth2(self.cfg.username, sign_in.renew()))
 
     def _open(self) -> _TrackedSMTP:
         cfg = self.cfg
@@ -617,7 +675,23 @@ class SmtpSender:
         return conn
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text
+        hidden = (self._password, *(self._sign_in.hidden() if self._sign_in else ()))
+        for secret in hidden:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+class _XOAuth2:
+    """smtplib's auth object for XOAUTH2 (its repr shows no token)."""
+
+    def __init__(self, username: str, token: str) -> None:
+        self._response = xoauth2_string(username, token)
+
+    def __call__(self, challenge: bytes | None = None, /) -> str:
+        # A challenge after the first response is the server's error report;
+        # RFC 7628 wants an empty answer, after which the server says 535.
+        return "" if challenge is not None else self._response
 
 
 def _is_loopback(host: str) -> bool:
@@ -679,11 +753,25 @@ def _keyring_password(cfg: EmailConfig) -> str:
     return str(password)
 
 
-def open_sender(cfg: EmailConfig, company: CompanyInfo, outbox_dir: Path | None = None) -> Sender:
-    """The sender for this run: an outbox folder, or SMTP. Checks the sender address."""
+def open_sender(
+    cfg: EmailConfig,
+    company: CompanyInfo,
+    outbox_dir: Path | None = None,
+    billing_dir: Path | None = None,
+) -> Sender:
+    """The sender for this run: an outbox folder, or SMTP. Checks the sender address.
+
+    `billing_dir` (the folder's `.billing`) is where an OAuth sign-in may be kept.
+    """
     sender_address(cfg, company)
     if outbox_dir is not None:
         return OutboxSender(outbox_dir)
     if cfg.mode == "outbox":
         return OutboxSender(Path(cfg.outbox_dir))
+    if cfg.auth == "oauth2":
+        try:
+            sign_in = SignIn(cfg, billing_dir or Path.cwd() / ".billing")
+        except OAuthError as exc:
+            raise MailLoginError(str(exc)) from None
+        return SmtpSender(cfg, sign_in=sign_in)
     return SmtpSender(cfg)

@@ -66,6 +66,8 @@ workbook = "service_log.xlsx"
 output_dir = ""
 # Invoice numbers; may use {year}, {month} and {seq} (must contain {seq}).
 number_format = "INV-{year}-{seq:04d}"
+# Credit notes (Void, Rebill, Credit Amount) have their own series; {year} is the note's date.
+credit_note_format = "CN-{year}-{seq:04d}"
 # A service is billed once its date + this many days is on or before the run date.
 bill_after_days = 0
 # Defaults for clients whose Terms / Currency / Language cells are empty.
@@ -114,6 +116,16 @@ attach = "docx"             # docx, pdf or both
 report_to = ""              # where to email the run summary; empty = nobody
 timeout = 30.0              # seconds to wait for the mail server
 max_retries = 3
+# Microsoft 365 and Google Workspace: sign in with OAuth 2.0 instead of a password
+# (see the README): auth = "oauth2", the provider and the app's client ID, then
+# run `run_billing.py login` once. No password is needed then.
+auth = "password"           # "password" or "oauth2"
+oauth_provider = ""         # "microsoft" or "google"
+client_id = ""              # the Application (client) ID of the app you registered
+client_secret_env = ""      # Google: the environment variable holding the client secret
+tenant = "organizations"    # Microsoft: your Directory (tenant) ID or domain
+oauth_device_url = ""       # empty = the provider's own sign-in addresses
+oauth_token_url = ""
 
 # Your own column headers: default header = your header. One table per sheet
 # ([columns.Clients], [columns.Services], [columns.Invoices]). For example:
@@ -162,10 +174,12 @@ def init_folder(target: Path, template_dir: Path, today: date | None = None) -> 
 
 
 def _template_copies(template_dir: Path, dest_dir: Path) -> list[tuple[Path, Path]]:
-    """(source, destination) of each invoice template and email template that exists."""
+    """(source, destination) of each Word template and email template that exists."""
     if not template_dir.is_dir():
         return []
-    sources = sorted(template_dir.glob("invoice*.docx"))
+    sources = sorted(template_dir.glob("invoice*.docx")) + sorted(
+        template_dir.glob("credit_note*.docx")
+    )
     email_dir = template_dir / "email"
     if email_dir.is_dir():
         # Skip editor and OS leftovers (.DS_Store, ~$ lock files, backups).

@@ -33,6 +33,10 @@ class RunSummary:
     sent: list[SentItem] = field(default_factory=list)
     failed: list[SentItem] = field(default_factory=list)
     escalated: list[SentItem] = field(default_factory=list)
+    #: credit notes issued this run (kind: void, rebill or credit; note: the number)
+    credit_notes: list[SentItem] = field(default_factory=list)
+    #: void invoices the client had paid towards: the money is owed back
+    owed_back: list[SentItem] = field(default_factory=list)
     previews: list[SentItem] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -53,7 +57,7 @@ class RunSummary:
     @property
     def has_news(self) -> bool:
         """Anything happened that the bookkeeper should hear about."""
-        return bool(self.sent or self.failed or self.escalated or self.errors)
+        return bool(self.sent or self.failed or self.escalated or self.errors or self.credit_notes)
 
     @property
     def exit_code(self) -> int:
@@ -84,6 +88,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
             for i in summary.bank_lines
         )
         lines.append("")
+    lines.extend(correction_lines(summary))
     for currency, amount in sorted(summary.outstanding.items()):
         lines.append(f"Outstanding {currency}: {amount:,}")
     if summary.errors:
@@ -91,4 +96,23 @@ def summary_lines(summary: RunSummary) -> list[str]:
         lines.append(f"{len(summary.errors)} rows need attention:")
         lines.extend(f"  {e}" for e in summary.errors)
     lines.extend(summary.notes)
+    return lines
+
+
+def correction_lines(summary: RunSummary) -> list[str]:
+    """Credit notes issued and money owed back, as plain text lines ([] when none)."""
+    lines: list[str] = []
+    if summary.credit_notes:
+        lines.append("Credit notes issued:")
+        lines.extend(
+            f"  {i.note:<16} on {i.invoice_no:<16} {i.client:<30} {i.amount:>14}  ({i.kind})"
+            for i in summary.credit_notes
+        )
+        lines.append("")
+    if summary.owed_back:
+        lines.append("Owed back to clients (void invoices they had paid; refund or credit):")
+        lines.extend(
+            f"  {i.invoice_no:<16} {i.client:<30} {i.amount:>14}" for i in summary.owed_back
+        )
+        lines.append("")
     return lines

@@ -379,13 +379,14 @@ def amount_due(
 
     With `paid` (the cumulative amount received), the discount is earned only
     when at least the discounted total arrived by the discount date: a part
-    payment on time earns nothing.
+    payment on time earns nothing, and a client who paid the full total
+    inside the window has simply paid it (not overpaid).
     """
     last_day = discount_date(terms, invoice_date)
     discounted = discounted_total(terms, total, currency)
     if discounted is None or last_day is None or paid_date is None or paid_date > last_day:
         return total
-    if paid is not None and paid < discounted - TOLERANCE:
+    if paid is not None and (paid < discounted - TOLERANCE or paid >= total - TOLERANCE):
         return total
     return discounted
 

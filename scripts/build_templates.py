@@ -1,14 +1,15 @@
-"""Build the bundled invoice templates (English, Russian, Kazakh) with python-docx.
+"""Build the bundled invoice and credit note templates (English, Russian, Kazakh).
 
-The templates are generated, not hand-edited, so a layout change is one edit
-here and a rebuild for all three languages:
+The templates are generated with python-docx, not hand-edited, so a layout
+change is one edit here and a rebuild for all three languages; a credit note
+is made of the invoice's own blocks, so the two look like one family:
 
-    python scripts/build_templates.py            # writes templates/invoice*.docx
+    python scripts/build_templates.py            # templates/invoice*.docx, credit_note*.docx
     python scripts/build_templates.py OUT_DIR    # somewhere else
 
 Each template is a docxtpl (Jinja) document. It holds only labels and layout;
-every value it prints is a ready string from `automation.render.build_context`,
-so no arithmetic or formatting lives in a template.
+every value it prints is a ready string from `automation.render.build_context`
+(`credit_note_context` for credit notes), so no arithmetic or formatting lives in a template.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ TOTALS_WIDTHS = (Cm(5.0), Cm(3.4))
 STYLES_WITH_EFFECTS = "http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects"
 
 FILES = {"en": "invoice.docx", "ru": "invoice.ru.docx", "kk": "invoice.kk.docx"}
+CREDIT_NOTE_FILES = {
+    "en": "credit_note.docx",
+    "ru": "credit_note.ru.docx",
+    "kk": "credit_note.kk.docx",
+}
 LANG_TAGS = {"en": "en-US", "ru": "ru-RU", "kk": "kk-KZ"}
 
 LABELS: dict[str, dict[str, str]] = {
@@ -167,15 +173,195 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+CREDIT_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "CREDIT NOTE",
+        "credit_note_no": "Credit note No",
+        "credit_note_date": "Date",
+        "against": "Against invoice",
+        "banner": "Credit against invoice {{ invoice_no }} of {{ invoice_date }} "
+        "for {{ invoice_total }}",
+        "cancels": "This credit note cancels the invoice in full.",
+        "replaced": "The corrected invoice is {{ replacement }}.",
+        "invoice_total": "Invoice total",
+        "earlier_credit": "Credited before",
+        "this_credit": "This credit note",
+        "amount_paid": "Amount paid",
+        "new_balance": "New balance due",
+        "in_words": "Amount credited in words",
+        "owed_back": "You have paid {{ owed_back }} more than you now owe: we will refund "
+        "it or set it against your next invoice, as you prefer.",
+        "reference": "Please keep this credit note with invoice {{ invoice_no }}.",
+        "thanks": "Thank you for your business!",
+        "bill_to": "CLIENT",
+    },
+    "ru": {
+        "title": "КРЕДИТ-НОТА",
+        "credit_note_no": "Кредит-нота №",
+        "credit_note_date": "Дата",
+        "against": "К счёту",
+        "banner": "Корректировка счёта {{ invoice_no }} от {{ invoice_date }} "
+        "на сумму {{ invoice_total }}",
+        "cancels": "Настоящая кредит-нота полностью аннулирует счёт.",
+        "replaced": "Исправленный счёт: {{ replacement }}.",
+        "invoice_total": "Сумма счёта",
+        "earlier_credit": "Ранее уменьшено",
+        "this_credit": "Сумма кредит-ноты",
+        "amount_paid": "Оплачено",
+        "new_balance": "Новый остаток к оплате",
+        "in_words": "Сумма кредит-ноты прописью",
+        "owed_back": "Вы оплатили на {{ owed_back }} больше, чем теперь должны: мы вернём эту "
+        "сумму или зачтём её в счёт следующего счёта, как Вам удобнее.",
+        "reference": "Пожалуйста, сохраните эту кредит-ноту вместе со счётом {{ invoice_no }}.",
+        "thanks": "Благодарим за сотрудничество!",
+        "bill_to": "КЛИЕНТ",
+    },
+    "kk": {
+        "title": "КРЕДИТ-НОТА",
+        "credit_note_no": "Кредит-нота №",
+        "credit_note_date": "Күні",
+        "against": "Шотқа",
+        "banner": "{{ invoice_date }} күнгі {{ invoice_no }} шотын ({{ invoice_total }}) "
+        "түзету",
+        "cancels": "Бұл кредит-нота шотты толығымен жояды.",
+        "replaced": "Түзетілген шот: {{ replacement }}.",
+        "invoice_total": "Шот сомасы",
+        "earlier_credit": "Бұрын азайтылды",
+        "this_credit": "Кредит-нота сомасы",
+        "amount_paid": "Төленді",
+        "new_balance": "Жаңа төлеу қалдығы",
+        "in_words": "Кредит-нота сомасы жазбаша",
+        "owed_back": "Сіз қазіргі қарызыңыздан {{ owed_back }} артық төледіңіз: бұл соманы "
+        "қайтарамыз немесе келесі шотқа есептейміз, қалауыңызша.",
+        "reference": "Бұл кредит-нотаны {{ invoice_no }} шотымен бірге сақтауыңызды сұраймыз.",
+        "thanks": "Ынтымақтастығыңыз үшін рахмет!",
+        "bill_to": "КЛИЕНТ",
+    },
+}
+
+
 def build_all(out_dir: Path) -> list[Path]:
-    """Write one template per language into `out_dir`; return their paths."""
+    """Write the invoice and credit note templates per language into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for language, name in FILES.items():
         path = out_dir / name
         build_template(language).save(str(path))
         paths.append(path)
+    for language, name in CREDIT_NOTE_FILES.items():
+        path = out_dir / name
+        build_credit_note(language).save(str(path))
+        paths.append(path)
     return paths
+
+
+def build_credit_note(language: str) -> DocxDocument:
+    """The credit note template for one language: the invoice's blocks, a credit's words."""
+    labels = CREDIT_LABELS[language]
+    doc = Document()
+    _setup_document(doc, language, labels["title"])
+    _add_credit_heading(doc, labels)
+    _add_credit_banner(doc, labels)
+    _add_credit_parties(doc, labels)
+    _add_credit_totals(doc, labels)
+    _add_credit_closing(doc, labels)
+    _add_thanks(doc, labels)
+    _add_footer(doc, "credit_note_no")
+    return doc
+
+
+def _add_credit_heading(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 2, (Cm(9.4), Cm(8.0)))
+    left, right = table.rows[0].cells
+    _write(left.paragraphs[0], "{{ company_name }}", size=16, bold=True, color=ACCENT)
+    _text(left, "{{ company_address }}", color=MUTED)
+    _optional(left, "company_email", "{{ company_email }}")
+    _optional(left, "company_phone", "{{ company_phone }}")
+    _optional(left, "company_tax_id", "{{ company_tax_id }}")
+    title = right.paragraphs[0]
+    title.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(title, labels["title"], size=20, bold=True, color=ACCENT)
+    title.paragraph_format.space_after = Pt(6)
+    for key, value in (
+        ("credit_note_no", "{{ credit_note_no }}"),
+        ("credit_note_date", "{{ credit_note_date }}"),
+        ("against", "{{ invoice_no }}"),
+    ):
+        para = right.add_paragraph()
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(para, f"{labels[key]}: ", color=MUTED)
+        _write(para, value, bold=True)
+    _spacer(doc, 10)
+
+
+def _add_credit_banner(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 1, (Cm(17.4),))
+    cell = table.rows[0].cells[0]
+    _shade(cell, HEADER_FILL)
+    _cell_borders(cell, left=(ACCENT_HEX, 24))
+    _write(cell.paragraphs[0], labels["banner"], size=12, bold=True, color=ACCENT)
+    cell.add_paragraph().add_run("{%p if cancels_invoice %}")
+    _text(cell, labels["cancels"])
+    cell.add_paragraph().add_run("{%p endif %}")
+    cell.add_paragraph().add_run("{%p if replacement %}")
+    _text(cell, labels["replaced"], bold=True)
+    cell.add_paragraph().add_run("{%p endif %}")
+    _spacer(doc, 10)
+
+
+def _add_credit_parties(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 1, (Cm(17.4),))
+    cell = table.rows[0].cells[0]
+    _write(cell.paragraphs[0], labels["bill_to"], size=8, bold=True, color=MUTED)
+    _text(cell, "{{ client_name }}", bold=True, size=11)
+    _text(cell, "{{ client_address }}")
+    _spacer(doc, 12)
+
+
+def _add_credit_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
+    rows = (
+        ("", labels["invoice_total"], "invoice_total", False),
+        ("{%tr if has_earlier_credit %}", "", "", False),
+        ("", labels["earlier_credit"], "earlier_credit", False),
+        ("{%tr endif %}", "", "", False),
+        ("", labels["this_credit"], "credit_amount", True),
+        ("{%tr if has_payment %}", "", "", False),
+        ("", labels["amount_paid"], "amount_paid", False),
+        ("{%tr endif %}", "", "", False),
+        ("", labels["new_balance"], "new_balance", True),
+    )
+    table = _plain_table(doc, len(rows), 2, TOTALS_WIDTHS)
+    table.alignment = WD_TABLE_ALIGNMENT.RIGHT
+    for row, (control, label, field, strong) in zip(table.rows, rows, strict=True):
+        name_cell, value_cell = row.cells
+        if control:
+            name_cell.paragraphs[0].add_run(control)
+            continue
+        if strong:
+            for cell in row.cells:
+                _cell_borders(cell, top=(ACCENT_HEX, 8))
+        size = 11 if strong else 10
+        _write(name_cell.paragraphs[0], label, bold=strong, size=size,
+               color=TEXT if strong else MUTED)
+        value = value_cell.paragraphs[0]
+        value.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(value, f"{{{{ {field} }}}}", bold=strong, size=size)
+    _spacer(doc, 10)
+
+
+def _add_credit_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
+    para = doc.add_paragraph()
+    _write(para, f"{labels['in_words']}: ", color=MUTED)
+    _write(para, "{{ credit_in_words }}", italic=True)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p if owed_back %}")
+    para = doc.add_paragraph()
+    _write(para, labels["owed_back"], bold=True, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p endif %}")
+    para = doc.add_paragraph()
+    _write(para, labels["reference"], bold=True)
+    para.paragraph_format.space_after = Pt(12)
 
 
 def build_template(language: str) -> DocxDocument:
@@ -402,7 +588,7 @@ def _add_thanks(doc: DocxDocument, labels: dict[str, str]) -> None:
     _write(para, labels["thanks"], italic=True, size=11, color=ACCENT)
 
 
-def _add_footer(doc: DocxDocument) -> None:
+def _add_footer(doc: DocxDocument, number: str = "invoice_no") -> None:
     footer = doc.sections[0].footer
     para = footer.paragraphs[0]
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -410,7 +596,7 @@ def _add_footer(doc: DocxDocument) -> None:
     _write(para, "{{ company_footer }}", size=8, color=MUTED)
     para = footer.add_paragraph()
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _write(para, "{{ invoice_no }} · ", size=8, color=MUTED)
+    _write(para, f"{{{{ {number} }}}} · ", size=8, color=MUTED)
     _field(para, "PAGE")
     _write(para, " / ", size=8, color=MUTED)
     _field(para, "NUMPAGES")

@@ -193,3 +193,12 @@ def test_init_hint_names_both_ways_to_run(tmp_path: Path, capsys) -> None:
     assert main(["init", str(tmp_path / "books")]) == 0
     out = capsys.readouterr().out
     assert "run-billing --workbook" in out and "python run_billing.py --workbook" in out
+
+
+def test_schedule_refuses_a_folder_path_with_a_newline(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "Books\n0 * * * * touch forged"
+    folder.mkdir()
+    book = write_workbook(folder / "log.xlsx", [client("Acme")], [])
+    assert main(["schedule", "--workbook", str(book)]) == 2
+    out = capsys.readouterr().out
+    assert "contains a line break" in out and "\n0 * * * *" not in out

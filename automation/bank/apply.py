@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..config import Config
 from ..ledger import Ledger, LedgerInvoice
-from ..model import VOID, CellValue, InvoiceRow, RowError
+from ..model import REBILL, VOID, CellValue, InvoiceRow, RowError
 from ..money import ZERO, round_money
 from ..plan import Payments, balance_of
 from ..read import WorkbookData
@@ -144,8 +144,8 @@ def _open_invoices(
     for number, inv in invoices.items():
         row = rows.get(number)
         pay = Payments.from_row(row)
-        if pay.bookkeeper_status == VOID:
-            continue
+        if inv.voided is not None or pay.bookkeeper_status in (VOID, REBILL):
+            continue  # cancelled, or about to be: a payment for it needs a person
         _, balance = balance_of(state_of(inv, False), pay)
         blocked = bool(row and row.problem)
         result.append(
