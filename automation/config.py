@@ -23,6 +23,7 @@ from babel.numbers import list_currencies
 from .bank.record import BankConfig
 from .bank.settings import BankConfigError, parse_bank
 from .model import CompanyInfo
+from .payqr import check_bank_details
 from .terms import TermsError, parse_terms
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
@@ -163,6 +164,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             + "."
         )
     company = _build(CompanyInfo, "company", data.get("company"))
+    for problem in check_bank_details(company):
+        raise ConfigError(f"[company] {problem}")
     billing = _build(BillingConfig, "billing", data.get("billing"))
     reissue = _build(ReissueConfig, "reissue", data.get("reissue"))
     email = _build(EmailConfig, "email", data.get("email"), {"from": "sender"})

@@ -82,9 +82,9 @@ from .plan import (
 )
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
-from .render import InvoiceRenderer
 from .report import ReportError, write_receivables_report
 from .schema import INVOICES, PAYMENTS, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
+from .statement_facts import record_paid_cells
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -407,7 +407,7 @@ def _real_run(
     progress: ProgressFactory,
 ) -> RunSummary:
     config, as_of = request.config, request.as_of
-    summary = RunSummary(as_of)
+    summary = RunSummary(as_of, language=config.billing.language)
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
@@ -469,6 +469,7 @@ def _real_run(
     # Number and record everything planned, in one transaction, before any email.
     invoiced: dict[int, tuple[str, date]] = {}
     with ledger.transaction():
+        record_paid_cells(ledger, rows, as_of)  # dates each part payment on statements
         floor = existing_seq_floor(data, config, as_of)
         for draft in rebill_drafts + drafts:
             active.add(_record_draft(ledger, draft, config, calendar, as_of, floor, invoiced))
@@ -849,7 +850,7 @@ def _record_followup(
                 inv.invoice_no,
                 inv.client,
                 "escalated",
-                format_money(decision.balance, inv.currency, "en"),
+                format_money(decision.balance, inv.currency, config.billing.language),
             )
         )
         return
@@ -928,6 +929,8 @@ def _send_all(
     files: dict[str, tuple[Path, ...]] = {}
     started = time.perf_counter()
     if documents:
+        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
         renderer = InvoiceRenderer(paths.templates)
         tick = progress("Rendering invoices", len(documents))
         rendered = renderer.render_many(documents, paths.invoices)
@@ -938,6 +941,7 @@ def _send_all(
             files = attach_pdfs(files, config.email.attach)
         checkpoint("after-render")
     summary.timings["render"] = time.perf_counter() - started
+    started = time.perf_counter()
     built: dict[str, BuiltMessage] = {}
     with ledger.transaction():
         for job in jobs:
@@ -967,6 +971,7 @@ def _send_all(
             if msg.kind == "invoice":
                 ledger.update_invoice(msg.invoice_no, due_date=job.due)
             built[msg.message_id] = message
+    summary.timings["message build"] = time.perf_counter() - started
 
     started = time.perf_counter()
     tick = progress("Sending email", len(built))
@@ -981,7 +986,7 @@ def _send_all(
         tick()
         inv = job.invoice
         now = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
-        amount = amount_text(job)
+        amount = amount_text(job, config.billing.language)
         if result.status == "sent":
             where = ", ".join(job.client.emails) or "the same recipients"
             with ledger.transaction():
@@ -1197,7 +1202,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     data, book, lines, errors = load(request)
     check_only(request, book)
     calendar = calendar_for(config)
-    summary = RunSummary(as_of, dry_run=True)
+    summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
     ledger_path = paths.billing / "ledger.sqlite"
@@ -1227,7 +1232,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                     number,
                     draft.client.name,
                     DRAFT,
-                    format_money(draft.total, draft.currency, "en"),
+                    format_money(draft.total, draft.currency, config.billing.language),
                 )
             )
         if ledger is not None:
@@ -1238,10 +1243,12 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         inv.invoice_no,
                         inv.client,
                         decision.action or "",
-                        format_money(decision.balance, inv.currency, "en"),
+                        format_money(decision.balance, inv.currency, config.billing.language),
                     )
                 )
     if documents:
+        from .render import InvoiceRenderer
+
         InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
         summary.notes.append(f"Preview documents are in {paths.preview}.")
     return summary

@@ -57,6 +57,16 @@ account_name = ""
 account_number = ""
 iban = ""
 swift = ""
+# A payment QR code goes on EUR invoices and statements when iban and a BIC are
+# set (EPC "GiroCode"; bic, else swift), and on RUB ones with the Russian bank
+# details below (GOST R 56042-2014). Leave them empty for no code.
+bic = ""
+ru_account = ""         # расчётный счёт, 20 digits
+ru_bank_name = ""
+ru_bic = ""             # БИК, 9 digits
+ru_corr_account = ""    # корр. счёт, 20 digits
+ru_inn = ""             # optional: ИНН получателя
+ru_kpp = ""             # optional: КПП получателя
 
 [billing]
 # The service log workbook (keep it beside this file).
@@ -179,6 +189,8 @@ def _template_copies(template_dir: Path, dest_dir: Path) -> list[tuple[Path, Pat
         return []
     sources = sorted(template_dir.glob("invoice*.docx")) + sorted(
         template_dir.glob("credit_note*.docx")
+    ) + sorted(
+        template_dir.glob("statement*.docx")
     )
     email_dir = template_dir / "email"
     if email_dir.is_dir():

@@ -12,7 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from .errors import EXIT_ATTENTION, EXIT_OK
+from .fmt import format_money
 from .model import RowError
+
+#: A run's phases in order; `start-up` (interpreter, imports, config) is the CLI's.
+PHASES = (
+    "start-up", "read", "plan", "render", "message build", "send", "write-back", "report"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ class RunSummary:
 
     as_of: date
     dry_run: bool = False
+    #: `[billing] language`: how amounts are written for the bookkeeper
+    language: str = "en"
     sent: list[SentItem] = field(default_factory=list)
     failed: list[SentItem] = field(default_factory=list)
     escalated: list[SentItem] = field(default_factory=list)
@@ -44,7 +52,7 @@ class RunSummary:
     workbook_written: bool = False
     updates_owed: bool = False
     report: Path | None = None
-    #: seconds per phase (read, plan, render, send, write-back, report)
+    #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
     #: bank lines waiting for the bookkeeper (Payments sheet, Status Review)
     awaiting_review: int = 0
@@ -89,14 +97,32 @@ def summary_lines(summary: RunSummary) -> list[str]:
         )
         lines.append("")
     lines.extend(correction_lines(summary))
-    for currency, amount in sorted(summary.outstanding.items()):
-        lines.append(f"Outstanding {currency}: {amount:,}")
+    lines.extend(outstanding_lines(summary))
     if summary.errors:
         lines.append("")
         lines.append(f"{len(summary.errors)} rows need attention:")
         lines.extend(f"  {e}" for e in summary.errors)
     lines.extend(summary.notes)
     return lines
+
+
+def outstanding_lines(summary: RunSummary) -> list[str]:
+    """`Outstanding: KZT 394,800.56`, one line per currency, in the configured language."""
+    return [
+        f"Outstanding: {format_money(amount, currency, summary.language)}"
+        for currency, amount in sorted(summary.outstanding.items())
+    ]
+
+
+def phases_line(timings: dict[str, float]) -> str:
+    """The phases' seconds on one line, for the run log (and the benchmarks that read it).
+
+    >>> phases_line({"read": 0.912, "start-up": 0.3})
+    'phases: start-up 0.300 s, read 0.912 s'
+    """
+    known = [p for p in PHASES if p in timings]
+    others = sorted(set(timings) - set(PHASES))
+    return "phases: " + ", ".join(f"{p} {timings[p]:.3f} s" for p in known + others)
 
 
 def correction_lines(summary: RunSummary) -> list[str]:

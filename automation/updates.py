@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from . import cells
 from .compose import terms_of
 from .config import Config
+from .lazy import lazy_import
 from .ledger import LedgerInvoice
 from .model import (
     BOOKKEEPER_STATUSES,
@@ -41,6 +40,11 @@ from .read import SheetData, WorkbookData
 from .report import Receivable
 from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
 from .validate import ClientBook, column_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
 
 def _differs(current: object, new: CellValue) -> bool:

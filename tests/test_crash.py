@@ -256,7 +256,7 @@ class SlowRecorder(Recorder):
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         import asyncio
 
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.0)  # six messages: the first run outlives a slow start-up
         return await super().handle_DATA(server, session, envelope)
 
 

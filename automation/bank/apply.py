@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..config import Config
+from ..lazy import lazy_import
 from ..ledger import Ledger, LedgerInvoice
 from ..model import REBILL, VOID, CellValue, InvoiceRow, RowError
 from ..money import ZERO, round_money
@@ -48,6 +48,11 @@ from .match import (
 )
 from .record import IN, BankLine, line_error
 from .store import BankTotal, bank_totals, known_refs, record, stored_lines
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
 #: Files in the inbox that are never statements (hidden files, Office lock files).
 SKIPPED_PREFIXES = (".", "~$")
