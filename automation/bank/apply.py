@@ -332,7 +332,7 @@ def payments_updates(data: WorkbookData, ledger: Ledger, config: Config, updates
             if ref and ref not in where:
                 where[ref] = int(row)
                 typed_numbers[ref] = number
-        next_row = sheet.last_row + 1
+        next_row = sheet.append_at
     for item in stored:
         line = item.line
         row = where.get(line.bank_ref)
