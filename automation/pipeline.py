@@ -63,6 +63,7 @@ from .model import (
     RowError,
     ServiceLine,
 )
+from .notices import split_far_ahead, workbook_notices
 from .pdf import soffice_path
 from .plan import (
     Followup,
@@ -78,6 +79,13 @@ from .reconcile import existing_seq_floor, restored_lines
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .statement_facts import record_paid_cells
+from .statement_mail import (
+    STATEMENT,
+    plan_monthly_statements,
+    send_statements,
+    statement_month_due,
+    statement_rows_for,
+)
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -199,7 +207,9 @@ def open_elsewhere(workbook: Path) -> str | None:
     lo_lock = workbook.with_name(f".~lock.{workbook.name}#")
     for marker in (owner, lo_lock):
         if marker.exists():
-            return f"{workbook.name} is open in another program ({marker.name} is beside it)"
+            return f"{workbook.name} is open in another program ({marker.name} is beside it)" + (
+                stale_owner_hint(marker, workbook) if marker is owner else ""
+            )
     try:
         with workbook.open("r+b"):
             pass
@@ -208,6 +218,25 @@ def open_elsewhere(workbook: Path) -> str | None:
     except OSError as exc:
         return f"{workbook.name} cannot be opened for writing ({exc.strerror})"
     return None
+
+
+def stale_owner_hint(owner: Path, workbook: Path) -> str:
+    """Why an Excel owner file older than the workbook's last save may be a leftover.
+
+    Excel writes ~$name when it opens a workbook and deletes it on close; one
+    left by a crash blocks every run. Saving in Excel does not renew it, so
+    an older owner file proves nothing alone: the hint says how to be sure.
+    """
+    try:
+        if owner.stat().st_mtime >= workbook.stat().st_mtime:
+            return ""
+    except OSError:
+        return ""
+    return (
+        f"; {owner.name} is older than the workbook's last save, so it may be stale, left "
+        "by an Excel that crashed: when Excel is closed (on every computer that opens this "
+        f"folder), deleting {owner.name} is safe"
+    )
 
 
 def calendar_for(config: Config) -> BusinessCalendar:
@@ -228,7 +257,8 @@ def load(
     data = read_workbook(request.workbook, request.config)
     book = validate_clients(data.clients, request.config)
     lines, errors = validate_services(data.services, book)
-    return data, book, lines, errors
+    lines, far_ahead = split_far_ahead(lines, data.services, request.as_of)
+    return data, book, lines, {**errors, **far_ahead}
 
 
 # -- reconciling the workbook with the ledger -------------------------------
@@ -374,6 +404,7 @@ def _real_run(
     started = time.perf_counter()
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
     if owed_before:
         summary.notes.append(
@@ -400,8 +431,11 @@ def _real_run(
     rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
     rebill_drafts = draft_invoices(rebilled, book, as_of, config)
 
+    monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+    statement_rows = statement_rows_for(data, pending, monthly)
+
     sender: Sender | None = None
-    if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends:
+    if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends or monthly:
         try:
             sender = stack.enter_context(
                 open_sender(
@@ -433,6 +467,8 @@ def _real_run(
         _record_corrections(ledger, fixes, invoices, rows, invoiced, config, as_of, summary)
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
+        if monthly:
+            plan_monthly_statements(ledger, statement_rows, book, config, as_of, monthly)
     checkpoint("after-numbering")
     summary.timings["plan"] = time.perf_counter() - started
     known = ledger.invoices(set(restored.values())) if restored else {}
@@ -451,6 +487,9 @@ def _real_run(
     _send_all(
         request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress, wanted
     )
+    if request.only is None:
+        send_statements(ledger, sender, paths.templates, paths.email_templates,
+                        paths.invoices.parent, statement_rows, book, config, as_of, summary)
     invoices = ledger.invoices(active)
     due_dates = ledger.due_dates()
     for row, (number, _due) in list(invoiced.items()):
@@ -857,6 +896,8 @@ def _send_all(
     queue: list[LedgerMessage] = []
     seen: set[str] = set()
     for msg in ledger.messages((PLANNED, SENDING, FAILED)):
+        if msg.kind == STATEMENT:
+            continue  # a client's monthly statement: statement_mail.send_statements sends it
         inv = invoices[msg.invoice_no]
         client = book.clients.get(inv.client_key)
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
@@ -1077,6 +1118,8 @@ def _write_back(
     checkpoint("after-replace")
     ledger.clear_owed()
     summary.workbook_written = result.changed
+    summary.notes.extend([*result.warnings, *result.notes])
+    summary.workbook_incomplete = bool(result.warnings)
     backup_ledger(ledger, paths.billing / "backups")
 
 
@@ -1180,6 +1223,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:
         ledger = (

@@ -51,6 +51,8 @@ class RunSummary:
     outstanding: dict[str, Decimal] = field(default_factory=dict)
     workbook_written: bool = False
     updates_owed: bool = False
+    #: the workbook was written, but not in full (e.g. no free column): said in notes
+    workbook_incomplete: bool = False
     report: Path | None = None
     #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
@@ -62,7 +64,7 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        if self.errors or self.failed or self.updates_owed:
+        if self.errors or self.failed or self.updates_owed or self.workbook_incomplete:
             return EXIT_ATTENTION
         return EXIT_OK
 
