@@ -73,6 +73,7 @@ KIND_WORDS = {
     "credit_note": "credit note",
     "resend": "copy resent",
     "escalated": "escalated",
+    "statement": "statement of account",
     "Draft": "draft",
 }
 

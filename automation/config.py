@@ -39,7 +39,7 @@ OAUTH_OPTIONS = ("oauth_provider", "client_id", "client_secret_env", "oauth_devi
 
 #: Upper bounds of whole-number options (day counts default to ten years).
 MAX_DAYS = 3650
-LIMITS = {"port": 65535, "max_count": 100, "max_retries": 10}
+LIMITS = {"port": 65535, "max_count": 100, "max_retries": 10, "day": 31}
 
 
 class ConfigError(Exception):
@@ -113,6 +113,14 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class StatementsConfig:
+    """`[statements] day = N`: the first run on or after day N of a month emails
+    last month's statement to every client with an open balance (0: never)."""
+
+    day: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     company: CompanyInfo = field(default_factory=CompanyInfo)
     billing: BillingConfig = field(default_factory=BillingConfig)
@@ -121,6 +129,7 @@ class Config:
     #: sheet -> {default header: the bookkeeper's header}
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     path: Path | None = None
+    statements: StatementsConfig = field(default_factory=StatementsConfig)
 
 
 def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = None) -> Any:
@@ -156,7 +165,7 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML, checking every value."""
-    known_sections = {"company", "billing", "reissue", "email", "columns"}
+    known_sections = {"company", "billing", "reissue", "email", "columns", "statements"}
     unknown = sorted(set(data) - known_sections)
     if unknown:
         raise ConfigError(
@@ -245,7 +254,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 f"[billing] holidays_country {billing.holidays_country!r} is not a country "
                 'code the holidays package knows (use ISO codes such as "US", "GB", "KZ").'
             ) from None
-    return Config(company, billing, reissue, email, columns, path)
+    statements = _build(StatementsConfig, "statements", data.get("statements"))
+    return Config(company, billing, reissue, email, columns, path, statements)
 
 
 def _check_header_rows(header_rows: object) -> None:

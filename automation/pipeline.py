@@ -79,6 +79,13 @@ from .reconcile import existing_seq_floor, restored_lines
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .statement_facts import record_paid_cells
+from .statement_mail import (
+    STATEMENT,
+    plan_monthly_statements,
+    send_statements,
+    statement_month_due,
+    statement_rows_for,
+)
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -424,8 +431,11 @@ def _real_run(
     rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
     rebill_drafts = draft_invoices(rebilled, book, as_of, config)
 
+    monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+    statement_rows = statement_rows_for(data, pending, monthly)
+
     sender: Sender | None = None
-    if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends:
+    if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends or monthly:
         try:
             sender = stack.enter_context(
                 open_sender(
@@ -457,6 +467,8 @@ def _real_run(
         _record_corrections(ledger, fixes, invoices, rows, invoiced, config, as_of, summary)
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
+        if monthly:
+            plan_monthly_statements(ledger, statement_rows, book, config, as_of, monthly)
     checkpoint("after-numbering")
     summary.timings["plan"] = time.perf_counter() - started
     known = ledger.invoices(set(restored.values())) if restored else {}
@@ -475,6 +487,9 @@ def _real_run(
     _send_all(
         request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress, wanted
     )
+    if request.only is None:
+        send_statements(ledger, sender, paths.templates, paths.email_templates,
+                        paths.invoices.parent, statement_rows, book, config, as_of, summary)
     invoices = ledger.invoices(active)
     due_dates = ledger.due_dates()
     for row, (number, _due) in list(invoiced.items()):
@@ -877,6 +892,8 @@ def _send_all(
     queue: list[LedgerMessage] = []
     seen: set[str] = set()
     for msg in ledger.messages((PLANNED, SENDING, FAILED)):
+        if msg.kind == STATEMENT:
+            continue  # a client's monthly statement: statement_mail.send_statements sends it
         inv = invoices[msg.invoice_no]
         client = book.clients.get(inv.client_key)
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:

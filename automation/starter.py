@@ -108,6 +108,12 @@ due_in_days = 14
 # ...at most this many times; after that it is Escalated for a person to follow up.
 max_count = 3
 
+[statements]
+# From this day of each month, the first run emails last month's statement of
+# account to every client with an open balance, once. 0 = never (run
+# `statement` by hand instead).
+day = 0
+
 [email]
 # "outbox" writes .eml files to outbox_dir (nothing is sent); "smtp" sends mail.
 mode = "outbox"
