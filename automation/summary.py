@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import EXIT_ATTENTION, EXIT_OK
 from .model import RowError
+from .text import one_line
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class SentItem:
     amount: str  # formatted, in the invoice's currency
     note: str = ""
 
+    def __post_init__(self) -> None:
+        # Client names and server replies are shown in the terminal and the log.
+        for name in ("invoice_no", "client", "note"):
+            object.__setattr__(self, name, one_line(getattr(self, name)))
+
 
 @dataclass
 class RunSummary:
@@ -32,6 +38,8 @@ class RunSummary:
     dry_run: bool = False
     sent: list[SentItem] = field(default_factory=list)
     failed: list[SentItem] = field(default_factory=list)
+    #: delivered to every To address, but a CC or the bcc copy was refused
+    partial: list[SentItem] = field(default_factory=list)
     escalated: list[SentItem] = field(default_factory=list)
     previews: list[SentItem] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -40,17 +48,20 @@ class RunSummary:
     workbook_written: bool = False
     updates_owed: bool = False
     report: Path | None = None
+    #: outbox mode: the folder the messages were written to, and how many
+    outbox: Path | None = None
+    outbox_count: int = 0
     #: seconds per phase (read, plan, render, send, write-back, report)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def has_news(self) -> bool:
         """Anything happened that the bookkeeper should hear about."""
-        return bool(self.sent or self.failed or self.escalated or self.errors)
+        return bool(self.sent or self.failed or self.partial or self.escalated or self.errors)
 
     @property
     def exit_code(self) -> int:
-        if self.errors or self.failed or self.updates_owed:
+        if self.errors or self.failed or self.partial or self.updates_owed:
             return EXIT_ATTENTION
         return EXIT_OK
 
@@ -59,8 +70,9 @@ def summary_lines(summary: RunSummary) -> list[str]:
     """The run summary as plain text lines (for the emailed report and the log)."""
     lines = [f"Billing run as of {summary.as_of.isoformat()}", ""]
     for title, items in (
-        ("Sent", summary.sent),
+        ("Written to the outbox" if summary.outbox else "Sent", summary.sent),
         ("Failed (tried again at the next run)", summary.failed),
+        ("Delivered, but not to every address", summary.partial),
         ("Escalated: please call the client", summary.escalated),
     ):
         if items:
@@ -76,5 +88,20 @@ def summary_lines(summary: RunSummary) -> list[str]:
         lines.append("")
         lines.append(f"{len(summary.errors)} rows need attention:")
         lines.extend(f"  {e}" for e in summary.errors)
-    lines.extend(summary.notes)
+    lines.extend(one_line(note) for note in summary.notes)
+    outbox = outbox_line(summary)
+    if outbox:
+        lines.append(outbox)
     return lines
+
+
+def outbox_line(summary: RunSummary) -> str:
+    """Outbox mode: how many messages wait where, and that nothing was emailed."""
+    if summary.outbox is None or summary.dry_run:
+        return ""
+    count = summary.outbox_count
+    waiting = f"{count} new messages wait" if count != 1 else "1 new message waits"
+    return (
+        f"Outbox mode: nothing was emailed. {waiting} in {summary.outbox} "
+        "(send them from your mail program, or set mode = \"smtp\" in [email])."
+    )
