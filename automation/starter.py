@@ -109,11 +109,12 @@ reply_to = ""
 bcc = ""                    # a copy of every message, e.g. for your archive
 redirect_to = ""            # for testing: send everything here instead of to clients
 allow_insecure = false      # allow security = "none" to a server that is not on this computer
-ca_file = ""                # your own certificate authority, if the server uses one
+ca_file = ""                # your own certificate authority (added to the system's), if any
 attach = "docx"             # docx, pdf or both
 report_to = ""              # where to email the run summary; empty = nobody
 timeout = 30.0              # seconds to wait for the mail server
-max_retries = 3
+retry_window = 300          # seconds to keep retrying "try again later" (greylisting)
+max_retries = 6             # retries within that window, the waits doubling
 
 # Your own column headers: default header = your header. One table per sheet
 # ([columns.Clients], [columns.Services], [columns.Invoices]). For example:
