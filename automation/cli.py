@@ -34,7 +34,8 @@ from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError
 from .mail import MailError, sender_address
 from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
 from .read import WorkbookError
-from .summary import RunSummary, summary_lines
+from .summary import RunSummary, outbox_line, summary_lines
+from .text import one_line
 from .updates import invoice_rows, payment_errors
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,6 +111,13 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         groups.append(
             ("FAILED", [(i.invoice_no, i.client, i.amount, i.note) for i in summary.failed])
         )
+    if summary.partial:
+        groups.append(
+            (
+                "COPY REFUSED",
+                [(i.invoice_no, i.client, i.amount, i.note) for i in summary.partial],
+            )
+        )
     if summary.escalated:
         groups.append(
             (
@@ -134,9 +142,11 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         for error in summary.errors:
             console.print(f"  {error}", markup=False, highlight=False)
     for note in summary.notes:
-        console.print(note, markup=False, highlight=False)
+        console.print(one_line(note), markup=False, highlight=False)
     if summary.report:
         console.print(f"Receivables report: {summary.report}", markup=False, highlight=False)
+    if outbox_line(summary):
+        console.print(outbox_line(summary), markup=False, highlight=False)
 
 
 def _progress_factory(console: Console) -> tuple[AbstractContextManager[object], Callable]:
@@ -247,10 +257,12 @@ def command_init(args: argparse.Namespace, console: Console) -> int:
 
 
 def command_schedule(args: argparse.Namespace, console: Console) -> int:
-    from .schedule import schedule_text
+    from .schedule import outbox_warning, schedule_text
 
-    _config, workbook = resolve(args)
+    config, workbook = resolve(args)
     script = REPO / "run_billing.py"
+    if outbox_warning(config.email):
+        console.print(outbox_warning(config.email), markup=False, highlight=False)
     console.print(
         schedule_text(sys.executable, script, workbook.resolve().parent),
         markup=False,
