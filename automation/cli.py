@@ -5,7 +5,14 @@
     python run_billing.py check            # validate the workbook and config
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
+    python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
     python run_billing.py --demo           # the whole run on a copy of the sample
+    python run_billing.py init --help      # each command's options and an example
+
+Each command is one `Command` entry in COMMANDS (name, purpose, example, the
+function adding its options, the function running it); `run` is the default
+when no command is named. Installed with pip, the same commands are
+`run-billing ...`.
 
 Exit codes: 0 all done; 1 rows need attention or emails failed; 2 the config,
 workbook or mail login cannot be used; 3 the workbook is open elsewhere or
@@ -16,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import shutil
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -29,6 +38,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
@@ -38,9 +48,6 @@ from .summary import RunSummary, outbox_line, summary_lines
 from .text import one_line
 from .updates import invoice_rows, payment_errors
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_WORKBOOK = REPO / "workbooks" / "service_log.xlsx"
-SAMPLE_CONFIG = REPO / "workbooks" / "billing.toml"
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
 KEEP_LOGS = 200
 KIND_WORDS = {
@@ -64,24 +71,64 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-09") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="run_billing.py",
-        description="Weekly billing from the service-log workbook.",
-        epilog="Exit codes: 0 done, 1 needs attention, 2 unusable input, 3 busy (try later).",
-    )
+EXIT_CODES = """exit codes:
+  0  all done
+  1  finished, but rows need attention or emails failed (all listed)
+  2  the configuration, the workbook or the mail login cannot be used; nothing changed
+  3  the workbook is open in another program or another run is going; run again later"""
+
+
+def add_folder_options(parser: argparse.ArgumentParser) -> None:
+    """--config and --workbook: which billing folder the command works on."""
+    parser.add_argument("--config", type=Path, metavar="PATH", help="billing.toml to use")
+    parser.add_argument("--workbook", type=Path, metavar="PATH", help="the service-log workbook")
+
+
+def add_check_options(parser: argparse.ArgumentParser) -> None:
+    add_folder_options(parser)
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "check", "init", "schedule"]
+        "--as-of", type=_date, metavar="YYYY-MM-DD", help="behave as if today were this date"
     )
-    parser.add_argument("directory", nargs="?", help="for init: the folder to create")
-    parser.add_argument("--config", type=Path, help="billing.toml to use")
-    parser.add_argument("--workbook", type=Path, help="the service-log workbook")
-    parser.add_argument("--as-of", type=_date, help="behave as if today were this date")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    add_check_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="preview only; change nothing")
-    parser.add_argument("--outbox", type=Path, help="write emails as .eml files here instead")
+    parser.add_argument(
+        "--outbox", type=Path, metavar="DIR", help="write emails as .eml files here instead"
+    )
     parser.add_argument("--only", metavar="CLIENT", help="bill and remind only this client")
     parser.add_argument("--demo", action="store_true", help="run on a copy of the sample")
-    return parser
+
+
+def add_init_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", metavar="DIR", help="the folder to create (or an empty one)")
+
+
+def add_schedule_options(parser: argparse.ArgumentParser) -> None:
+    add_folder_options(parser)
+    parser.add_argument("--day", default="Mon", help="weekday of the run (default Mon)")
+    parser.add_argument("--time", default="07:00", help="time of day, HH:MM (default 07:00)")
+
+
+def add_login_options(parser: argparse.ArgumentParser) -> None:
+    add_folder_options(parser)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name, what it is for, how it is typed, and what runs it.
+
+    To add a command, write `add_<name>_options(parser)` and
+    `command_<name>(args, console) -> exit code` (in its own module if it is
+    more than argument handling) and add one `Command(...)` to COMMANDS.
+    """
+
+    name: str
+    purpose: str
+    example: str
+    add_options: Callable[[argparse.ArgumentParser], None]
+    handler: Callable[[argparse.Namespace, Console], int]
 
 
 def resolve(args: argparse.Namespace) -> tuple[Config, Path]:
@@ -221,6 +268,14 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         sender_address(config.email, config.company)
     except MailError as exc:
         raise UnusableError(f"billing.toml [email]: {exc}") from None
+    if config.email.auth == "oauth2":
+        from .oauth import OAuthError, check_sign_in
+
+        try:
+            said = check_sign_in(config.email, Paths.for_request(request).billing)
+        except OAuthError as exc:
+            raise UnusableError(str(exc)) from None
+        console.print(said, markup=False, highlight=False)
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
@@ -236,9 +291,6 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
 def command_init(args: argparse.Namespace, console: Console) -> int:
     from .starter import StarterError, init_folder
 
-    if not args.directory:
-        console.print("init needs a folder: python run_billing.py init DIR")
-        return EXIT_UNUSABLE
     try:
         created = init_folder(Path(args.directory), REPO_TEMPLATES)
     except StarterError as exc:
@@ -247,28 +299,77 @@ def command_init(args: argparse.Namespace, console: Console) -> int:
     console.print(f"Created {len(created)} files in {args.directory}:", markup=False)
     for path in created:
         console.print(f"  {path}", markup=False, highlight=False)
+    workbook = shlex.quote(str(Path(args.directory) / "service_log.xlsx"))
     console.print(
-        "Next: fill in billing.toml and the workbook, then "
-        f"python run_billing.py --workbook {Path(args.directory) / 'service_log.xlsx'} "
-        "--dry-run",
+        "Next: fill in billing.toml and the workbook, then preview the run with\n"
+        f"  run-billing --workbook {workbook} --dry-run\n"
+        f"(or, from a copy of the project: python run_billing.py --workbook {workbook} --dry-run)",
         markup=False,
+        highlight=False,
     )
     return EXIT_OK
 
 
 def command_schedule(args: argparse.Namespace, console: Console) -> int:
-    from .schedule import outbox_warning, schedule_text
+    from .schedule import ScheduleError, outbox_warning, schedule_text
 
     config, workbook = resolve(args)
-    script = REPO / "run_billing.py"
+    script = Path(__file__).resolve().parent.parent / "run_billing.py"
+    try:
+        text = schedule_text(
+            sys.executable,
+            script if script.is_file() else None,  # installed: python -m automation
+            workbook.resolve().parent,
+            args.day,
+            args.time,
+        )
+    except ScheduleError as exc:
+        console.print(f"schedule: {exc}", markup=False, highlight=False)
+        return EXIT_UNUSABLE
     if outbox_warning(config.email):
         console.print(outbox_warning(config.email), markup=False, highlight=False)
-    console.print(
-        schedule_text(sys.executable, script, workbook.resolve().parent),
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def command_login(args: argparse.Namespace, console: Console) -> int:
+    """Sign the sending mailbox in once (OAuth 2.0) and check the mail server accepts it."""
+    import webbrowser
+
+    from .mail import MailLoginError, SmtpSender
+    from .oauth import OAuthError, SignIn, login
+
+    config, workbook = resolve(args)
+    cfg = config.email
+    if cfg.auth != "oauth2":
+        raise UnusableError(
+            'login is for Microsoft 365 and Google mail: set auth = "oauth2", oauth_provider '
+            "and client_id in [email] (see the README). With password sign-in, the password "
+            f"comes from the environment variable {cfg.password_env or 'named by password_env'}."
+        )
+    billing = Paths.for_request(RunRequest(workbook, date.today(), config)).billing
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    try:
+        where = login(cfg, billing, say, webbrowser.open)
+    except OAuthError as exc:
+        say(f"Not signed in: {exc}")
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        say("Sign-in cancelled; nothing was stored.")
+        return EXIT_ATTENTION
+    say(f"Signed in for {cfg.username}. The sign-in is kept in {where}; scheduled runs use it.")
+    if cfg.mode != "smtp":
+        return EXIT_OK
+    try:
+        with SmtpSender(cfg, sign_in=SignIn(cfg, billing)):
+            pass
+    except (MailLoginError, OAuthError) as exc:
+        say(f"But the mail server cannot be used yet: {exc}")
+        return EXIT_UNUSABLE
+    say(f"The mail server {cfg.host} accepted the sign-in (nothing was sent).")
     return EXIT_OK
 
 
@@ -293,20 +394,100 @@ def command_demo(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
-    "run": command_run,
-    "check": command_check,
-    "init": command_init,
-    "schedule": command_schedule,
-}
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "run",
+        "the weekly run: bill, number, email, remind, write back",
+        "%(prog)s --as-of 2026-03-09 --dry-run\n"
+        "  %(prog)s --demo          # the whole run on a copy of the sample",
+        add_run_options,
+        command_run,
+    ),
+    Command(
+        "check",
+        "validate the workbook and config; change nothing",
+        "%(prog)s --workbook ~/billing/service_log.xlsx",
+        add_check_options,
+        command_check,
+    ),
+    Command(
+        "init",
+        "make a starter folder: workbook, billing.toml and templates",
+        "%(prog)s ~/billing",
+        add_init_options,
+        command_init,
+    ),
+    Command(
+        "schedule",
+        "print cron, systemd and Task Scheduler entries for the weekly run",
+        "%(prog)s --workbook ~/billing/service_log.xlsx --day Fri --time 08:30",
+        add_schedule_options,
+        command_schedule,
+    ),
+    Command(
+        "login",
+        "sign the sending mailbox in to Microsoft 365 or Google (OAuth 2.0), once",
+        "%(prog)s --workbook ~/billing/service_log.xlsx",
+        add_login_options,
+        command_login,
+    ),
+)
+DEFAULT_COMMAND = "run"
+HELP_FLAGS = {"-h", "--help"}
+
+
+def program_name() -> str:
+    """`run-billing` when installed as that command, else the script's own name."""
+    name = Path(sys.argv[0]).name
+    return "run-billing" if name.startswith("run-billing") else "run_billing.py"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=program_name(),
+        description="Weekly billing from the service-log workbook. "
+        "`%(prog)s COMMAND --help` shows a command's options and an example.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(
+        title="commands (run is the default)", dest="command", metavar="COMMAND", required=True
+    )
+    synopses: list[str] = []
+    for command in COMMANDS:
+        sub = commands.add_parser(
+            command.name,
+            help=command.purpose,
+            description=command.purpose[0].upper() + command.purpose[1:] + ".",
+            epilog=f"example:\n  {command.example}\n\n{EXIT_CODES}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_options(sub)
+        sub.set_defaults(handler=command.handler)
+        synopsis = " ".join(sub.format_usage().removeprefix("usage: ").replace(" [-h]", "").split())
+        if command.name == DEFAULT_COMMAND:
+            synopsis = synopsis.replace(f" {DEFAULT_COMMAND} ", f" [{DEFAULT_COMMAND}] ", 1)
+        synopses.append(synopsis)
+    # Every command's own synopsis heads --help: what can be typed, at a glance.
+    parser.usage = "\n       ".join(synopses)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Arguments with `run` put in front when no command is named (`--demo`, `--as-of ...`)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    names = {c.name for c in COMMANDS}
+    if not words or (words[0] not in names and words[0] not in HELP_FLAGS):
+        words.insert(0, DEFAULT_COMMAND)
+    return build_parser().parse_args(words)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.outbox is not None:
+    args = parse_args(argv)
+    if getattr(args, "outbox", None) is not None:
         args.outbox = args.outbox.absolute()  # as typed: from the current folder
     console = Console(highlight=False, soft_wrap=True)
-    command = command_demo if args.demo else COMMANDS[args.command]
+    command = command_demo if getattr(args, "demo", False) else args.handler
     try:
         return command(args, console)
     except (ConfigError, WorkbookError, UnusableError) as exc:

@@ -10,10 +10,13 @@ the current directory. Every option has a default, so an empty file works:
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
@@ -24,6 +27,11 @@ DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
 SECURITY_MODES = ("ssl", "starttls", "none")
 ATTACH_MODES = ("docx", "pdf", "both")
 LANGUAGES = ("en", "ru", "kk")
+AUTH_MODES = ("password", "oauth2")
+OAUTH_PROVIDERS = ("microsoft", "google")
+#: The options that only mean something with auth = "oauth2" (tenant has a default).
+OAUTH_OPTIONS = ("oauth_provider", "client_id", "client_secret_env", "oauth_device_url",
+                 "oauth_token_url")  # fmt: skip
 
 
 #: Upper bounds of whole-number options (day counts default to ten years).
@@ -83,6 +91,15 @@ class EmailConfig:
     retry_window: float = 300.0
     #: retries within that window, the waits doubling, the last at its end
     max_retries: int = 6
+    #: "password", or "oauth2" for Microsoft 365 / Google (see automation/oauth.py).
+    auth: str = "password"
+    oauth_provider: str = ""
+    client_id: str = ""
+    #: Names the environment variable holding the client secret (confidential apps, Google).
+    client_secret_env: str = ""
+    tenant: str = "organizations"
+    oauth_device_url: str = ""
+    oauth_token_url: str = ""
 
     @property
     def effective_port(self) -> int:
@@ -187,6 +204,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         raise ConfigError("[email] timeout must be a positive number of seconds.")
     if not 0 <= email.retry_window <= 86400:
         raise ConfigError("[email] retry_window must be between 0 and 86400 seconds.")
+    _check_oauth(email)
     try:
         parse_terms(billing.default_terms)
     except TermsError as exc:
@@ -218,6 +236,91 @@ def _check_header_rows(header_rows: object) -> None:
             "[billing] header_rows must map sheet names to Excel row numbers, "
             "e.g. header_rows = { Services = 4 }."
         )
+
+
+def _check_oauth(email: EmailConfig) -> None:
+    """The OAuth 2.0 options: complete for auth = "oauth2", absent otherwise."""
+    if email.auth not in AUTH_MODES:
+        raise ConfigError(f'[email] auth must be "password" or "oauth2", not {email.auth!r}.')
+    if email.auth == "password":
+        stray = [name for name in OAUTH_OPTIONS if getattr(email, name)]
+        if stray:
+            raise ConfigError(
+                f'[email] {stray[0]} is set but auth is "password": set auth = "oauth2" '
+                f"to sign in with Microsoft 365 or Google, or remove {stray[0]}."
+            )
+        return
+    if email.oauth_provider not in OAUTH_PROVIDERS:
+        raise ConfigError(
+            '[email] auth = "oauth2" needs oauth_provider = "microsoft" or "google", '
+            f"not {email.oauth_provider!r}."
+        )
+    if not email.client_id.strip():
+        raise ConfigError(
+            '[email] auth = "oauth2" needs client_id: the Application (client) ID of the '
+            "app registered for the billing run (see the README)."
+        )
+    if not email.username:
+        raise ConfigError(
+            '[email] auth = "oauth2" needs username: the mailbox that signs in and sends, '
+            'e.g. username = "billing@ledgerwise.example".'
+        )
+    if email.client_secret_env and not re.fullmatch(
+        r"[A-Za-z_][A-Za-z0-9_]*", email.client_secret_env
+    ):
+        raise ConfigError(
+            f"[email] client_secret_env must name an environment variable, e.g. "
+            f'"BILLING_OAUTH_SECRET", not {email.client_secret_env!r}.'
+        )
+    if email.oauth_provider == "google":
+        if not email.client_secret_env:
+            raise ConfigError(
+                '[email] oauth_provider = "google" needs client_secret_env: Google asks '
+                "for the client secret of a desktop-app client; name the environment "
+                'variable that holds it, e.g. client_secret_env = "BILLING_OAUTH_SECRET".'
+            )
+        if email.oauth_device_url:
+            raise ConfigError(
+                "[email] oauth_device_url is for Microsoft's device-code sign-in; Google "
+                "signs in through the browser on this computer: remove oauth_device_url."
+            )
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", email.tenant):
+        raise ConfigError(
+            f"[email] tenant must be a directory (tenant) ID, a domain such as "
+            f'"ledgerwise.example", or "organizations", not {email.tenant!r}.'
+        )
+    for name in ("oauth_device_url", "oauth_token_url"):
+        url = getattr(email, name)
+        if url:
+            problem = endpoint_problem(url)
+            if problem:
+                raise ConfigError(f"[email] {name} {url!r} {problem}.")
+
+
+def endpoint_problem(url: str) -> str:
+    """Why `url` cannot be a sign-in endpoint ("" when it can): https, or http on loopback.
+
+    >>> endpoint_problem("http://127.0.0.1:8080/token"), endpoint_problem("ftp://x.example/")
+    ('', 'must start with https://')
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return ""
+    if parts.scheme == "http" and parts.hostname:
+        if is_loopback(parts.hostname):
+            return ""
+        return "must use https:// (plain http only on this computer: 127.0.0.1, ::1, localhost)"
+    return "must start with https://"
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def find_config(explicit: Path | None, workbook: Path | None) -> Path | None:

@@ -22,7 +22,7 @@ import smtplib
 import ssl
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email import errors as email_errors
 from email.message import Message
@@ -39,12 +39,14 @@ import idna
 import jinja2
 from yagmail.message import prepare_message
 
+from .bundled import TEMPLATES
 from .config import EmailConfig
 from .model import CompanyInfo
+from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, xoauth2_string
 from .text import one_line
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+TEMPLATE_DIR = TEMPLATES / "email"
 #: Kinds that have body templates; "report" mail is composed by the caller.
 TEMPLATE_KINDS = ("invoice", "reissue", "underpaid", "overpaid", "thanks")
 MAIL_KINDS = (*TEMPLATE_KINDS, "report")
@@ -633,10 +635,17 @@ class SmtpSender:
     per recipient, DATA) and reports each recipient's fate; it never waits or
     retries itself. A connection lost after the message went out leaves those
     recipients UNKNOWN: it may have arrived, so only an identical resend is safe.
+
+    With a `sign_in` (auth = "oauth2") `__enter__` first refreshes the access
+    token; sessions sign in with XOAUTH2, and a new session is opened when the
+    token nears its end or the server stops accepting it.
     """
 
-    def __init__(self, cfg: EmailConfig) -> None:
+    def __init__(self, cfg: EmailConfig, sign_in: SignIn | None = None) -> None:
         self.cfg = cfg
+        self._sign_in = sign_in
+        #: the connection has carried no message yet (a refusal on it is not stale)
+        self._fresh = False
         self._password = ""
         self._conn: _TrackedSMTP | None = None
         # A zero timeout would make smtplib's sockets non-blocking, not patient.
@@ -644,9 +653,15 @@ class SmtpSender:
 
     def __enter__(self) -> SmtpSender:
         self._check_security()
-        if self.cfg.username:
+        if self._sign_in is not None:
+            try:
+                self._sign_in.current()  # a refused sign-in stops the run here, before numbering
+            except OAuthError as exc:
+                raise MailLoginError(str(exc)) from None
+        elif self.cfg.username:
             self._password = smtp_password(self.cfg)
         self._conn = self._connect()
+        self._fresh = True
         return self
 
     def __exit__(
@@ -672,12 +687,14 @@ class SmtpSender:
 
     def send(self, msg: BuiltMessage, recipients: Sequence[str] | None = None) -> SendResult:
         wanted = tuple(msg.recipients if recipients is None else recipients)
-        reused = self._conn is not None
+        reused = self._conn is not None and not self._fresh
         result = self._send_once(msg, wanted)
         if reused and self._conn is None and result.lost_early:
-            # The server had closed the idle connection: nothing was handed
-            # over, so a fresh connection tries at once (this is no retry).
+            # The session the server had ended (idle timeout, 421 closing, an
+            # access token no longer accepted) took nothing: a new session tries
+            # at once; this is no retry of a refusal.
             result = self._send_once(msg, wanted)
+        self._fresh = False
         return result
 
     def _send_once(self, msg: BuiltMessage, wanted: tuple[str, ...]) -> SendResult:
@@ -720,7 +737,13 @@ class SmtpSender:
         text: bytes | str
         code, text = conn.mail(msg.envelope_from, options)
         if code != 250:
-            return self._whole_message(conn, code, text, len(msg.raw), wanted)
+            result = self._whole_message(conn, code, text, len(msg.raw), wanted)
+            if code in (530, 535) and self._sign_in is not None:
+                # The session's token is no longer accepted: a new session signs in afresh.
+                self._drop(conn)
+                reply = _reply(code, text)
+                return SendResult(every_recipient(wanted, TEMPORARY, reply), reply, lost_early=True)
+            return replace(result, lost_early=code == 421)
         accepted: list[str] = []
         for address in wanted:
             code, text = conn.rcpt(address)
@@ -806,8 +829,11 @@ class SmtpSender:
             self._conn = None
 
     def _connection(self) -> _TrackedSMTP:
+        if self._conn is not None and self._sign_in is not None and self._sign_in.expiring():
+            self.close()  # a session cannot sign in twice: the next one uses a new token
         if self._conn is None:
             self._conn = self._connect()
+            self._fresh = True
         return self._conn
 
     def _check_security(self) -> None:
@@ -834,12 +860,25 @@ class SmtpSender:
         if not cfg.username:
             return conn
         try:
-            conn.login(cfg.username, self._password)
+            if self._sign_in is not None:
+                self._login_xoauth2(conn)
+            else:
+                conn.login(cfg.username, self._password)
+        except OAuthError as exc:
+            conn.close()
+            raise MailLoginError(str(exc)) from None
         except smtplib.SMTPAuthenticationError as exc:
             conn.close()
+            hint = (
+                " The sign-in service accepted the mailbox but the mail server did not: check "
+                "that SMTP AUTH is enabled for it and that you signed in as "
+                f"{cfg.username}; then {SIGN_IN_AGAIN}."
+                if self._sign_in is not None
+                else ""
+            )
             raise MailLoginError(
                 f"{where} refused the login for {cfg.username}: "
-                f"{exc.smtp_code} {self._scrub(_text(exc.smtp_error))}."
+                f"{exc.smtp_code} {self._scrub(_text(exc.smtp_error))}.{hint}"
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             conn.close()
@@ -847,6 +886,24 @@ class SmtpSender:
                 f"cannot log in to {where}: {self._scrub(_describe(exc))}."
             ) from None
         return conn
+
+    def _login_xoauth2(self, conn: _TrackedSMTP) -> None:
+        """SASL XOAUTH2; a token the server refuses is refreshed once and tried again."""
+        sign_in = self._sign_in
+        assert sign_in is not None
+        conn.ehlo_or_helo_if_needed()
+        offered = conn.esmtp_features.get("auth", "").upper().split()
+        if "XOAUTH2" not in offered:
+            raise smtplib.SMTPNotSupportedError(
+                f"it offers no AUTH XOAUTH2, only {' '.join(offered) or 'no AUTH at all'}"
+            )
+        token, fresh = sign_in.current()
+        try:
+            conn.auth("XOAUTH2", _XOAuth2(self.cfg.username, token))
+        except smtplib.SMTPAuthenticationError:
+            if fresh:
+                raise
+            conn.auth("XOAUTH2", _XOAuth2(self.cfg.username, sign_in.renew()))
 
     def _open(self) -> _TrackedSMTP:
         cfg = self.cfg
@@ -867,7 +924,23 @@ class SmtpSender:
         return conn
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text
+        hidden = (self._password, *(self._sign_in.hidden() if self._sign_in else ()))
+        for secret in hidden:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+class _XOAuth2:
+    """smtplib's auth object for XOAUTH2 (its repr shows no token)."""
+
+    def __init__(self, username: str, token: str) -> None:
+        self._response = xoauth2_string(username, token)
+
+    def __call__(self, challenge: bytes | None = None, /) -> str:
+        # A challenge after the first response is the server's error report;
+        # RFC 7628 wants an empty answer, after which the server says 535.
+        return "" if challenge is not None else self._response
 
 
 def tls_context(cfg: EmailConfig) -> ssl.SSLContext:
@@ -958,11 +1031,25 @@ def _keyring_password(cfg: EmailConfig) -> str:
     return str(password)
 
 
-def open_sender(cfg: EmailConfig, company: CompanyInfo, outbox_dir: Path | None = None) -> Sender:
-    """The sender for this run: an outbox folder, or SMTP. Checks the sender address."""
+def open_sender(
+    cfg: EmailConfig,
+    company: CompanyInfo,
+    outbox_dir: Path | None = None,
+    billing_dir: Path | None = None,
+) -> Sender:
+    """The sender for this run: an outbox folder, or SMTP. Checks the sender address.
+
+    `billing_dir` (the folder's `.billing`) is where an OAuth sign-in may be kept.
+    """
     sender_address(cfg, company)
     if outbox_dir is not None:
         return OutboxSender(outbox_dir)
     if cfg.mode == "outbox":
         return OutboxSender(Path(cfg.outbox_dir))
+    if cfg.auth == "oauth2":
+        try:
+            sign_in = SignIn(cfg, billing_dir or Path.cwd() / ".billing")
+        except OAuthError as exc:
+            raise MailLoginError(str(exc)) from None
+        return SmtpSender(cfg, sign_in=sign_in)
     return SmtpSender(cfg)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import filelock
 
+from .bundled import TEMPLATES
 from .compose import Job, attach_pdfs, compose, make_document, prepare_jobs
 from .config import Config
 from .delivery import Parcel, RetryPolicy, deliver
@@ -81,7 +82,7 @@ from .updates import (
 from .validate import ClientBook, client_key, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
-REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
 
 
 @dataclass(frozen=True)
@@ -378,7 +379,9 @@ def _real_run(
     if drafts or followups or pending:
         try:
             sender = stack.enter_context(
-                open_sender(config.email, config.company, outbox_folder(request, paths))
+                open_sender(
+                    config.email, config.company, outbox_folder(request, paths), paths.billing
+                )
             )
         except MailLoginError as exc:
             raise UnusableError(f"the mail server cannot be used: {exc}") from None

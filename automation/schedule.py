@@ -62,13 +62,19 @@ def parse_time(time: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def cron_entry(python: str, script: Path, workdir: Path, weekday: str, time: str) -> str:
+def tool_words(python: str, script: Path | None) -> list[str]:
+    """How the tool is started: its script, or `-m automation` for an installed package."""
+    return [python, str(script)] if script is not None else [python, "-m", "automation"]
+
+
+def cron_entry(python: str, script: Path | None, workdir: Path, weekday: str, time: str) -> str:
     """One crontab line; the log folder is made first, as a failed redirect runs nothing."""
     day = parse_weekday(weekday)[0]
     hour, minute = parse_time(time)
+    tool = " ".join(shlex.quote(word) for word in tool_words(python, script))
     command = (
         f"cd {shlex.quote(str(workdir))} && mkdir -p {shlex.quote(str(Path(CRON_LOG).parent))}"
-        f" && {shlex.quote(python)} {shlex.quote(str(script))} run >> {CRON_LOG} 2>&1"
+        f" && {tool} run >> {CRON_LOG} 2>&1"
     )
     # cron turns an unescaped % into a newline.
     return f"{minute} {hour} * * {day} " + command.replace("%", "\\%")
@@ -85,11 +91,13 @@ def _systemd_quote(arg: str) -> str:
     return '"' + _systemd_escape(escaped) + '"'
 
 
-def systemd_units(python: str, script: Path, workdir: Path, weekday: str, time: str) -> str:
+def systemd_units(
+    python: str, script: Path | None, workdir: Path, weekday: str, time: str
+) -> str:
     """The contents of billing.service and billing.timer."""
     day = parse_weekday(weekday)[1]
     hour, minute = parse_time(time)
-    exec_start = " ".join(_systemd_quote(a) for a in (python, str(script), "run"))
+    exec_start = " ".join(_systemd_quote(a) for a in (*tool_words(python, script), "run"))
     return (
         "# ~/.config/systemd/user/billing.service\n"
         "[Unit]\n"
@@ -127,14 +135,14 @@ def _windows_quoted(path: str) -> str:
     return '\\"' + body + '\\"'
 
 
-def schtasks_command(python: str, script: Path, workdir: Path, weekday: str, time: str) -> str:
+def schtasks_command(
+    python: str, script: Path | None, workdir: Path, weekday: str, time: str
+) -> str:
     """One schtasks line for cmd.exe; `cd /d` because tasks start in System32."""
     day = parse_weekday(weekday)[2]
     hour, minute = parse_time(time)
-    action = (
-        f"cmd /c cd /d {_windows_quoted(str(workdir))} && "
-        f"{_windows_quoted(python)} {_windows_quoted(str(script))} run"
-    )
+    tool = " ".join(_windows_quoted(word) for word in tool_words(python, script))
+    action = f"cmd /c cd /d {_windows_quoted(str(workdir))} && {tool} run"
     return (
         f"schtasks /Create /SC WEEKLY /D {day} /ST {hour:02d}:{minute:02d} "
         f'/TN "{TASK_NAME}" /TR "{action}"'
@@ -142,9 +150,19 @@ def schtasks_command(python: str, script: Path, workdir: Path, weekday: str, tim
 
 
 def schedule_text(
-    python: str, script: Path, workdir: Path, weekday: str = "Mon", time: str = "07:00"
+    python: str, script: Path | None, workdir: Path, weekday: str = "Mon", time: str = "07:00"
 ) -> str:
-    """All three entries, each introduced by what it does and where it goes."""
+    """All three entries, each introduced by what it does and where it goes.
+
+    A path with a line break is refused: it would split an entry into lines
+    that cron or the unit file reads as commands of their own.
+    """
+    for path in (python, str(script or ""), str(workdir)):
+        if "\n" in path or "\r" in path:
+            raise ScheduleError(
+                f"the path {path!r} contains a line break, which no scheduler entry can hold; "
+                "rename the folder (or move the billing folder) and run schedule again."
+            )
     hour, minute = parse_time(time)
     when = f"every {parse_weekday(weekday)[1]} at {hour:02d}:{minute:02d}"
     return "\n".join(

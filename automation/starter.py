@@ -115,6 +115,16 @@ report_to = ""              # where to email the run summary; empty = nobody
 timeout = 30.0              # seconds to wait for the mail server
 retry_window = 300          # seconds to keep retrying "try again later" (greylisting)
 max_retries = 6             # retries within that window, the waits doubling
+# Microsoft 365 and Google Workspace: sign in with OAuth 2.0 instead of a password
+# (see the README): auth = "oauth2", the provider and the app's client ID, then
+# run `run_billing.py login` once. No password is needed then.
+auth = "password"           # "password" or "oauth2"
+oauth_provider = ""         # "microsoft" or "google"
+client_id = ""              # the Application (client) ID of the app you registered
+client_secret_env = ""      # Google: the environment variable holding the client secret
+tenant = "organizations"    # Microsoft: your Directory (tenant) ID or domain
+oauth_device_url = ""       # empty = the provider's own sign-in addresses
+oauth_token_url = ""
 
 # Your own column headers: default header = your header. One table per sheet
 # ([columns.Clients], [columns.Services], [columns.Invoices]). For example:

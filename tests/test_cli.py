@@ -139,3 +139,66 @@ def test_the_folders_own_templates_are_used(tmp_path: Path) -> None:
     [eml] = list(outbox.glob("*.eml"))
     message = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert str(message["Subject"]).startswith("Our bill INV-")
+
+
+def test_top_level_help_lists_commands_and_exit_codes(capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    flat = " ".join(out.split())  # argparse wraps to the terminal's width
+    for command in cli.COMMANDS:
+        assert f"{command.name} {command.purpose}" in flat
+    assert "[run] [--config PATH]" in out  # run is the default command
+    for code in ("0  all done", "1  finished", "2  the configuration", "3  the workbook is open"):
+        assert code in out
+
+
+@pytest.mark.parametrize("name", [c.name for c in cli.COMMANDS])
+def test_each_command_has_its_own_help_with_an_example(name: str, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main([name, "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    command = next(c for c in cli.COMMANDS if c.name == name)
+    assert out.startswith(f"usage: run_billing.py {name}")
+    assert command.purpose[1:] in " ".join(out.split())
+    assert "example:\n  run_billing.py " + name in out
+
+
+def test_init_needs_a_folder_and_schedule_refuses_a_bad_day(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["init"])
+    assert stop.value.code == 2
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")], [])
+    assert main(["schedule", "--workbook", str(book), "--day", "Someday"]) == 2
+    assert "is not a weekday" in capsys.readouterr().out
+
+
+def test_a_new_command_is_one_entry(monkeypatch, capsys) -> None:
+    def add_options(parser) -> None:
+        parser.add_argument("word")
+
+    def handler(args, console) -> int:
+        console.print(f"echo {args.word}")
+        return 0
+
+    extra = cli.Command("echo", "say a word back", "%(prog)s hello", add_options, handler)
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, extra))
+    assert main(["echo", "hello"]) == 0
+    assert "echo hello" in capsys.readouterr().out
+
+
+def test_init_hint_names_both_ways_to_run(tmp_path: Path, capsys) -> None:
+    assert main(["init", str(tmp_path / "books")]) == 0
+    out = capsys.readouterr().out
+    assert "run-billing --workbook" in out and "python run_billing.py --workbook" in out
+
+
+def test_schedule_refuses_a_folder_path_with_a_newline(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "Books\n0 * * * * touch forged"
+    folder.mkdir()
+    book = write_workbook(folder / "log.xlsx", [client("Acme")], [])
+    assert main(["schedule", "--workbook", str(book)]) == 2
+    out = capsys.readouterr().out
+    assert "contains a line break" in out and "\n0 * * * *" not in out

@@ -123,3 +123,16 @@ def test_other_day_and_time() -> None:
     assert any(line.startswith("30 18 * * 5 cd ") for line in text.splitlines())
     assert "OnCalendar=Fri *-*-* 18:30:00" in text
     assert "/SC WEEKLY /D FRI /ST 18:30 " in text
+
+
+def test_installed_package_is_started_as_a_module() -> None:
+    text = schedule_text(PYTHON, None, WORKDIR)
+    words = shlex.split(cron_line(text).split(" ", 5)[5])
+    assert words[words.index(PYTHON):][:4] == [PYTHON, "-m", "automation", "run"]
+    assert f'ExecStart="{PYTHON}" "-m" "automation" "run"' in text
+
+
+@pytest.mark.parametrize("folder", ["/home/ann/Books\n0 * * * * rm -rf ~", "/home/ann/B\rooks"])
+def test_a_folder_with_a_line_break_is_refused(folder: str) -> None:
+    with pytest.raises(ScheduleError, match="contains a line break"):
+        schedule_text(PYTHON, SCRIPT, Path(folder))

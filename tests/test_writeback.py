@@ -263,13 +263,13 @@ def test_changed_workbook_is_refused_and_left_alone(book: Path) -> None:
 def test_change_during_write_is_caught(book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import automation.writeback as wb
 
-    real = wb._write_package
+    real = wb.write_package
 
     def meddle(*args: object) -> None:
         real(*args)  # type: ignore[arg-type]
         book.write_bytes(book.read_bytes() + b"\0")  # someone saves meanwhile
 
-    monkeypatch.setattr(wb, "_write_package", meddle)
+    monkeypatch.setattr(wb, "write_package", meddle)
     with pytest.raises(WorkbookChangedError):
         write(book, SERVICE_UPDATES)
     assert [p.name for p in book.parent.iterdir() if p.suffix == ".tmp"] == []
@@ -279,7 +279,7 @@ def test_unwritable_folder_is_a_plain_error(book: Path, monkeypatch: pytest.Monk
     def refuse(**_: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("automation.writeback.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("automation.writeback.commit.tempfile.mkstemp", refuse)
     with pytest.raises(WriteBackError, match="Permission denied"):
         write(book, SERVICE_UPDATES)
 

@@ -1,0 +1,181 @@
+"""Write cell values back into the bookkeeper's workbook without losing anything.
+
+An .xlsx file is a zip of XML parts. openpyxl rebuilds the whole package and
+drops what it does not model (cached formula results, images, sparklines,
+shapes); this module edits the package instead. Only the worksheet parts that
+hold changed cells are rewritten, and inside them only the touched ``<row>``
+elements are parsed (a 100,000-row sheet is scanned as bytes, never built into
+a tree). ``styles.xml`` changes only when a date style must be added, and
+``workbook.xml``, its relationships and ``[Content_Types].xml`` only when a
+sheet is added. Every other member is copied through as the same compressed
+bytes, in the original order.
+
+The package's modules, each one concern: ``package`` (zip parts and
+relationships), ``sheet`` (rows and cells), ``columns`` (headers),
+``values`` (cell values), ``strings`` (shared strings), ``styles``
+(cell formats), ``formulas`` (shared formulas), ``commit`` (the atomic swap).
+
+The new file is built beside the original, checked against the stamp taken
+when the workbook was read, backed up, and swapped in atomically.
+
+>>> from automation.model import CellUpdate
+>>> stamp = stamp_file(path)                                   # doctest: +SKIP
+>>> apply_updates(path, [CellUpdate("Services", 17, "Status", "Invoiced")],
+...               header_rows={"Services": 1}, expected=stamp,
+...               backup_dir=path.parent / ".billing")         # doctest: +SKIP
+WriteResult(changed=True, cells=1, backup=PosixPath('.billing/log-20260105-...xlsx'))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from lxml import etree
+
+from automation.model import CellUpdate, CellValue
+from automation.schema import normalise_header
+from automation.writeback.columns import resolve_columns
+from automation.writeback.commit import commit_file, read_verified, stamp_file, write_package
+from automation.writeback.formulas import repair_shared
+from automation.writeback.package import (
+    add_sheets,
+    drop_calc_chain,
+    new_sheet_xml,
+    open_package,
+    sheet_name_ok,
+)
+from automation.writeback.records import (
+    FileStamp,
+    WorkbookChangedError,
+    WriteBackError,
+    WriteResult,
+)
+from automation.writeback.sheet import finish_sheet, open_sheet, write_cell
+from automation.writeback.strings import SharedStrings
+from automation.writeback.styles import Styles
+from automation.writeback.values import Context
+
+__all__ = [
+    "FileStamp",
+    "WorkbookChangedError",
+    "WriteBackError",
+    "WriteResult",
+    "apply_updates",
+    "stamp_file",
+]
+
+MAX_ROW = 1_048_576
+
+
+def edit_sheet(
+    xml: bytes,
+    updates: Mapping[tuple[int, str], CellValue],
+    header_row: int,
+    headers: Sequence[str],
+    ctx: Context,
+) -> tuple[bytes | None, int]:
+    """Apply one sheet's updates; (new bytes or None when nothing changed, cells)."""
+    edit = open_sheet(xml, ctx)
+    columns = resolve_columns(edit, header_row, [*headers, *(col for _, col in updates)])
+    for (row, header), value in updates.items():
+        if write_cell(edit, row, columns[normalise_header(header)], value):
+            edit.cells += 1
+    repair_shared(edit)
+    if not edit.dirty:
+        return None, 0
+    return finish_sheet(edit), edit.cells
+
+
+def _group(
+    updates: Sequence[CellUpdate], sheets: Iterable[str]
+) -> dict[str, dict[tuple[int, str], CellValue]]:
+    """Updates per workbook sheet name (matched case-insensitively); the last wins."""
+    by_lower = {name.casefold(): name for name in sheets}
+    grouped: dict[str, dict[tuple[int, str], CellValue]] = {}
+    keys: dict[tuple[str, int, str], str] = {}
+    for u in updates:
+        sheet = by_lower.setdefault(u.sheet.casefold(), u.sheet)
+        if not 1 <= u.row <= MAX_ROW:
+            raise WriteBackError(f"{sheet} row {u.row} is outside the sheet.")
+        cells = grouped.setdefault(sheet, {})
+        key = keys.setdefault((sheet, u.row, normalise_header(u.column)), u.column)
+        cells.pop((u.row, key), None)  # re-insert so the order is the order last written
+        cells[(u.row, key)] = u.value
+    return grouped
+
+
+def apply_updates(
+    path: Path,
+    updates: Sequence[CellUpdate],
+    *,
+    header_rows: Mapping[str, int],
+    expected: FileStamp | None = None,
+    backup_dir: Path | None = None,
+    keep_backups: int = 20,
+    new_sheet_headers: Mapping[str, Sequence[str]] | None = None,
+    ensure_headers: Mapping[str, Sequence[str]] | None = None,
+) -> WriteResult:
+    """Write cell updates into the workbook at `path`, keeping everything else as it was.
+
+    `CellUpdate.row` is the Excel row; `column` is a header in the sheet's
+    header row (`header_rows[sheet]`, default 1), matched ignoring case and
+    spaces. Unknown headers become new columns; unknown sheets new sheets
+    (headers from `new_sheet_headers`). A sheet that is written to also gets
+    any of its `ensure_headers` it lacks. With `expected`, the file must still
+    be the one stamped, else WorkbookChangedError and nothing is written.
+    """
+    path = Path(path)
+    data, stamp = read_verified(path, expected)
+    if not os.access(path, os.W_OK):
+        raise WriteBackError(f"The workbook {path.name} is read-only; nothing was written.")
+    pkg = open_package(data, path)
+    ctx = Context(
+        SharedStrings(pkg.read(pkg.shared_strings) if pkg.shared_strings in pkg.names else None),
+        Styles(pkg.read(pkg.styles) if pkg.styles else None),
+        pkg.date1904,
+    )
+    parts: dict[str, bytes] = {}
+    cells = 0
+    new_sheets = []
+    for sheet, sheet_updates in _group(updates, pkg.sheets).items():
+        header_row = header_rows.get(sheet, 1)
+        if any(row <= header_row for row, _ in sheet_updates):
+            raise WriteBackError(f"{sheet}: only rows below the header row can be written.")
+        part = pkg.sheets.get(sheet)
+        if part == "" or (part is not None and part not in pkg.names):
+            raise WriteBackError(f"{sheet} is not a worksheet that can be written to.")
+        if part is None:
+            if not sheet_name_ok(sheet):
+                raise WriteBackError(f'"{sheet}" cannot be used as a sheet name.')
+            new_sheets.append(sheet)
+        xml = pkg.read(part) if part else new_sheet_xml()
+        wanted = (new_sheet_headers if part is None else ensure_headers) or {}
+        headers = wanted.get(sheet, ())
+        try:
+            new_xml, changed = edit_sheet(xml, sheet_updates, header_row, headers, ctx)
+        except (etree.XMLSyntaxError, ValueError) as exc:
+            raise WriteBackError(f"The sheet {sheet} could not be read: {exc}.") from exc
+        del xml  # a big sheet should not be held twice while the package is written
+        cells += changed
+        if new_xml is not None:
+            parts[part or sheet] = new_xml
+    if not parts:
+        return WriteResult(changed=False, cells=0, backup=None)
+    if new_sheets:
+        for sheet, part in add_sheets(pkg, new_sheets, parts).items():
+            parts[part] = parts.pop(sheet)
+    if ctx.styles.changed and pkg.styles:
+        parts[pkg.styles] = ctx.styles.to_bytes()
+    removed: set[str] = set()
+    if ctx.formulas_removed:
+        drop_calc_chain(pkg, parts, removed)
+    backup = commit_file(
+        path,
+        lambda fh: write_package(fh, data, pkg, parts, removed),
+        stamp,
+        backup_dir,
+        keep_backups,
+    )
+    return WriteResult(changed=True, cells=cells, backup=backup)

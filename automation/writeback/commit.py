@@ -1,0 +1,162 @@
+"""Writing the new package beside the original, backing up, and swapping it in.
+
+The file is re-checked against the stamp taken when it was read, so an edit
+made meanwhile (Excel saving) is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from automation.faults import checkpoint
+from automation.writeback.package import Package
+from automation.writeback.records import FileStamp, WorkbookChangedError, WriteBackError
+from automation.zipcopy import ZipCopier, ZipCopyError, raw_member
+
+BACKUP_STAMP = "%Y%m%d-%H%M%S-%f"
+FAST_COMPRESS_OVER = 4 << 20  # bytes
+
+
+def stamp_file(path: Path) -> FileStamp:
+    """Size, modification time and SHA-256 of a file, to notice later edits."""
+    st = os.stat(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return FileStamp(st.st_size, st.st_mtime_ns, digest.hexdigest())
+
+
+def read_verified(path: Path, expected: FileStamp | None) -> tuple[bytes, FileStamp]:
+    """The workbook's bytes, refusing a file that is not the one stamped."""
+    try:
+        st = os.stat(path)
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise WriteBackError(f"The workbook {path} does not exist.") from exc
+    except OSError as exc:
+        raise WriteBackError(f"The workbook {path} cannot be read: {exc.strerror}.") from exc
+    stamp = FileStamp(len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    if expected is not None and stamp != expected:
+        raise WorkbookChangedError(
+            f"The workbook {path.name} was changed after it was read; nothing was written. "
+            "Run again."
+        )
+    return data, stamp
+
+
+def write_package(
+    fp: BinaryIO,
+    data: bytes,
+    pkg: Package,
+    parts: Mapping[str, bytes],
+    removed: set[str],
+) -> None:
+    """Copy the package, replacing `parts` in place and appending new ones."""
+    out = ZipCopier(fp)
+    try:
+        for info in pkg.zf.infolist():
+            if info.filename in removed:
+                continue
+            if info.filename in parts:
+                out.replace(info, parts[info.filename], _level(parts[info.filename]))
+            else:
+                out.copy(info, raw_member(data, info))
+        for name, content in parts.items():
+            if name not in pkg.names:
+                info = zipfile.ZipInfo(name, datetime.now().timetuple()[:6])
+                info.create_system = 0
+                info.external_attr = 0
+                out.replace(info, content, _level(content))
+        out.close(pkg.zf.comment)
+    except ZipCopyError as exc:
+        raise WriteBackError(f"The workbook cannot be written back: {exc}.") from None
+
+
+def _level(content: bytes) -> int:
+    # A big sheet at level 6 costs half the run; level 3 is 2.5x faster, ~13 % larger.
+    return 3 if len(content) > FAST_COMPRESS_OVER else 6
+
+
+def commit_file(
+    path: Path,
+    writer: Callable[[BinaryIO], None],
+    stamp: FileStamp,
+    backup_dir: Path | None,
+    keep_backups: int,
+) -> Path | None:
+    """Write beside the original, re-check it, back it up and swap atomically."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    except OSError as exc:
+        raise WriteBackError(f"Cannot write in the folder of {path.name}: {exc.strerror}.") from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            writer(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        shutil.copymode(path, tmp)
+        if stamp_file(path) != stamp:
+            raise WorkbookChangedError(
+                f"The workbook {path.name} was changed while it was being updated; "
+                "nothing was written. Run again."
+            )
+        backup = _backup(path, backup_dir, keep_backups) if backup_dir is not None else None
+        checkpoint("mid-writeback")
+        os.replace(tmp, path)
+    except WriteBackError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteBackError(
+            f"Cannot write the workbook {path.name} (is it open in another program?): "
+            f"{exc.strerror or exc}."
+        ) from exc
+    _sync_dir(path.parent)
+    return backup
+
+
+def _backup(path: Path, backup_dir: Path, keep: int) -> Path:
+    """Copy the workbook to backup_dir with a timestamp; keep only the newest `keep`."""
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now()
+    while True:
+        target = backup_dir / f"{path.stem}-{now.strftime(BACKUP_STAMP)}{path.suffix}"
+        if not target.exists():
+            break
+        now = now.replace(microsecond=(now.microsecond + 1) % 1_000_000)
+    shutil.copy2(path, target)
+    with open(target, "rb") as fh:
+        os.fsync(fh.fileno())
+    pattern = re.compile(
+        re.escape(path.stem) + r"-\d{8}-\d{6}-\d{6}" + re.escape(path.suffix) + "$"
+    )
+    ours = sorted(p for p in backup_dir.iterdir() if pattern.match(p.name))
+    for old in ours[: -max(keep, 1)]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX only; Windows has no directory fsync)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

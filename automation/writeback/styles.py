@@ -1,0 +1,149 @@
+"""styles.xml: finding or adding the cell formats written values need.
+
+The part is parsed only when a date is written and rewritten only when a
+format is missing.
+
+>>> _is_date_code("dd/mm/yyyy")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree
+
+from automation.writeback.records import WriteBackError
+from automation.writeback.xmlscan import MAIN_NS, PARSER
+
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+BUILTIN_DATE_FORMATS = frozenset({14})
+BUILTIN_DATETIME_FORMATS = frozenset({22})
+# Formats that show a number "as is": writing a date there must switch to a date style.
+GENERAL_FORMATS = frozenset({0, 49})
+_DATE_CODE_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+
+def _is_date_code(code: str) -> tuple[bool, bool]:
+    """(shows a full date, shows a time) for a custom number format code."""
+    plain = _DATE_CODE_NOISE.sub("", code.split(";")[0]).lower()
+    has_date = "d" in plain and "y" in plain and "m" in plain
+    return has_date, has_date and "h" in plain
+
+
+class Styles:
+    """styles.xml, parsed only when a date is written; edited only if a style is missing."""
+
+    def __init__(self, xml: bytes | None) -> None:
+        self._xml = xml
+        self._tree: Any = None
+        self._ns = MAIN_NS
+        self.changed = False
+        self._memo: dict[tuple[int, str], int] = {}
+
+    def _load(self) -> Any:
+        if self._tree is None:
+            if self._xml is None:
+                raise WriteBackError("The workbook has no styles part, so dates cannot be written.")
+            self._tree = etree.fromstring(self._xml, PARSER)
+            self._ns = etree.QName(self._tree).namespace
+        return self._tree
+
+    def _find(self, local: str) -> Any:
+        return self._load().find(f"{{{self._ns}}}{local}")
+
+    def _xfs(self) -> list[Any]:
+        cell_xfs = self._find("cellXfs")
+        return [] if cell_xfs is None else list(cell_xfs.iterfind(f"{{{self._ns}}}xf"))
+
+    def _custom_formats(self) -> dict[int, str]:
+        num_fmts = self._find("numFmts")
+        if num_fmts is None:
+            return {}
+        return {
+            int(f.get("numFmtId")): f.get("formatCode", "")
+            for f in num_fmts.iterfind(f"{{{self._ns}}}numFmt")
+        }
+
+    def _format_kind(self, fmt_id: int, custom: dict[int, str]) -> str:
+        if fmt_id in BUILTIN_DATE_FORMATS:
+            return "date"
+        if fmt_id in BUILTIN_DATETIME_FORMATS:
+            return "datetime"
+        if fmt_id in custom:
+            has_date, has_time = _is_date_code(custom[fmt_id])
+            return "datetime" if has_time else "date" if has_date else ""
+        return ""
+
+    def needs_date_style(self, style: int | None) -> bool:
+        """True when a cell with this style would show a date as a bare number."""
+        xfs = self._xfs()
+        style = style or 0
+        if style >= len(xfs):
+            return True
+        return int(xfs[style].get("numFmtId", "0")) in GENERAL_FORMATS
+
+    def date_style(self, base: int | None, kind: str) -> int:
+        """A cellXfs index like `base` but showing `kind` ("date"/"datetime")."""
+        key = (base or 0, kind)
+        if key not in self._memo:
+            self._memo[key] = self._find_or_add(base or 0, kind)
+        return self._memo[key]
+
+    def _find_or_add(self, base: int, kind: str) -> int:
+        xfs = self._xfs()
+        custom = self._custom_formats()
+        template = dict(xfs[base].attrib) if base < len(xfs) else {}
+        template.pop("numFmtId", None)
+        template.pop("applyNumberFormat", None)
+        for index, xf in enumerate(xfs):
+            attrs = dict(xf.attrib)
+            fmt = int(attrs.pop("numFmtId", "0"))
+            attrs.pop("applyNumberFormat", None)
+            if (
+                self._format_kind(fmt, custom) == kind
+                and attrs == template
+                and len(xf) == (len(xfs[base]) if base < len(xfs) else 0)
+            ):
+                return index
+        return self._add_xf(base, self._format_id(kind, custom))
+
+    def _format_id(self, kind: str, custom: dict[int, str]) -> int:
+        for fmt_id in sorted(custom):
+            if self._format_kind(fmt_id, custom) == kind:
+                return fmt_id
+        if kind == "date":
+            return min(BUILTIN_DATE_FORMATS)
+        fmt_id = max([163, *custom]) + 1
+        num_fmts = self._find("numFmts")
+        if num_fmts is None:
+            num_fmts = etree.Element(f"{{{self._ns}}}numFmts")
+            self._load().insert(0, num_fmts)  # numFmts must come first in styleSheet
+        etree.SubElement(
+            num_fmts, f"{{{self._ns}}}numFmt", numFmtId=str(fmt_id), formatCode=DATETIME_FORMAT
+        )
+        num_fmts.set("count", str(len(num_fmts)))
+        return fmt_id
+
+    def _add_xf(self, base: int, fmt_id: int) -> int:
+        cell_xfs = self._find("cellXfs")
+        if cell_xfs is None:
+            raise WriteBackError("The workbook's styles are damaged (no cell formats).")
+        xfs = self._xfs()
+        if base < len(xfs):
+            new = etree.fromstring(etree.tostring(xfs[base]), PARSER)
+        else:
+            new = etree.Element(f"{{{self._ns}}}xf", fontId="0", fillId="0", borderId="0", xfId="0")
+        new.set("numFmtId", str(fmt_id))
+        new.set("applyNumberFormat", "1")
+        cell_xfs.append(new)
+        cell_xfs.set("count", str(len(xfs) + 1))
+        self.changed = True
+        return len(xfs)
+
+    def to_bytes(self) -> bytes:
+        out: bytes = etree.tostring(
+            self._load(), xml_declaration=True, encoding="UTF-8", standalone=True
+        )
+        return out
