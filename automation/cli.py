@@ -6,6 +6,7 @@
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
     python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
+    python run_billing.py statement        # last month's statements of account
     python run_billing.py --demo           # the whole run on a copy of the sample
     python run_billing.py init --help      # each command's options and an example
 
@@ -35,16 +36,30 @@ from datetime import date, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
+from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
-from .pipeline import REPO_TEMPLATES, Paths, RunRequest, ensure_not_busy, load, run_billing
+from .pipeline import (
+    REPO_TEMPLATES,
+    Paths,
+    RunRequest,
+    correction_problems,
+    ensure_not_busy,
+    load,
+    run_billing,
+)
 from .read import WorkbookError
-from .summary import RunSummary, outbox_line, summary_lines
+from .summary import (
+    RunSummary,
+    correction_lines,
+    outbox_line,
+    outstanding_lines,
+    phases_line,
+    summary_lines,
+)
 from .text import one_line
 from .updates import invoice_rows, payment_errors
 
@@ -56,6 +71,8 @@ KIND_WORDS = {
     "thanks": "thank-you",
     "underpaid": "part-payment note",
     "overpaid": "overpayment note",
+    "credit_note": "credit note",
+    "resend": "copy resent",
     "escalated": "escalated",
     "Draft": "draft",
 }
@@ -103,6 +120,22 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def add_init_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", help="the folder to create (or an empty one)")
+
+
+def add_statement_options(parser: argparse.ArgumentParser) -> None:
+    add_check_options(parser)
+    parser.add_argument(
+        "client", nargs="?", metavar="CLIENT",
+        help="one client (default: every client with activity or a balance)",
+    )
+    parser.add_argument(
+        "--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+        help="first day of the period (default: the first day of last month)",
+    )
+    parser.add_argument(
+        "--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+        help="last day of the period (default: the last day of last month)",
+    )
 
 
 def add_schedule_options(parser: argparse.ArgumentParser) -> None:
@@ -173,6 +206,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
             )
         )
     if groups:
+        from rich.table import Table
+
         table = Table(show_lines=False)
         for name in ("What", "Invoice", "Client", "Amount", "Note"):
             table.add_column(name, overflow="fold")
@@ -182,8 +217,10 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         console.print(table)
     else:
         console.print("Nothing to send this week.")
-    for currency, outstanding in sorted(summary.outstanding.items()):
-        console.print(f"Outstanding {currency}: {outstanding:,}")
+    for line in correction_lines(summary):
+        console.print(line, markup=False, highlight=False)
+    for line in outstanding_lines(summary):
+        console.print(line, markup=False, highlight=False)
     if summary.errors:
         console.print(f"[bold]{len(summary.errors)} rows need attention:[/bold]")
         for error in summary.errors:
@@ -199,6 +236,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
 def _progress_factory(console: Console) -> tuple[AbstractContextManager[object], Callable]:
     if not console.is_terminal:
         return nullcontext(), lambda label, total: lambda: None
+    from rich.progress import Progress  # ~0.1 s to import: only on a terminal
+
     progress = Progress(console=console, transient=True)
 
     def factory(label: str, total: int) -> Callable[[], None]:
@@ -241,10 +280,14 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
     try:
         log.info("run as of %s on %s (dry run: %s)", request.as_of, workbook, args.dry_run)
         display, factory = _progress_factory(console)
+        startup = process_age()
         with display:
             summary = run_billing(request, factory)
+        if startup is not None:
+            summary.timings["start-up"] = startup
         _summary_table(summary, console)
         log.info("summary\n%s", "\n".join(summary_lines(summary)))
+        log.info("%s", phases_line(summary.timings))
         return summary.exit_code
     except (ConfigError, WorkbookError, UnusableError, BusyError) as exc:
         log.error("run stopped: %s", exc)
@@ -279,6 +322,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     data, book, _lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
+    problems += correction_problems(request, data, book)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")
         return EXIT_OK
@@ -330,6 +374,19 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
         console.print(outbox_warning(config.email), markup=False, highlight=False)
     console.print(text, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def command_statement(args: argparse.Namespace, console: Console) -> int:
+    from .statement_run import StatementRequest, make_statements, statement_lines
+
+    config, workbook = resolve(args)
+    request = StatementRequest(
+        workbook, args.as_of or date.today(), config, args.client, args.start, args.end
+    )
+    result = make_statements(request)
+    for line in statement_lines(result, config.billing.language):
+        console.print(line, markup=False, highlight=False)
+    return EXIT_ATTENTION if result.errors else EXIT_OK
 
 
 def command_login(args: argparse.Namespace, console: Console) -> int:
@@ -430,6 +487,13 @@ COMMANDS: tuple[Command, ...] = (
         "%(prog)s --workbook ~/billing/service_log.xlsx",
         add_login_options,
         command_login,
+    ),
+    Command(
+        "statement",
+        "statements of account (last month by default) as Word documents",
+        "%(prog)s 'Acme Dental Clinic' --from 2026-10-01 --to 2026-10-31",
+        add_statement_options,
+        command_statement,
     ),
 )
 DEFAULT_COMMAND = "run"

@@ -25,6 +25,7 @@ from .mail import (
 )
 from .model import (
     Client,
+    CreditNoteDocument,
     InvoiceDocument,
 )
 from .money import ZERO
@@ -56,13 +57,18 @@ def make_document(
     reissue_date: date | None = None,
     amount_paid: Decimal = ZERO,
     balance: Decimal | None = None,
+    copy_number: int = 0,
 ) -> InvoiceDocument:
-    """The document for an invoice, or for its n-th reissue (with the balance still due).
+    """The document for an invoice, its n-th reissue, or its n-th copy (Resend).
 
-    A reissue never offers the early-payment discount: its window has passed.
+    A reissue never offers the early-payment discount: its window has passed;
+    neither does a copy sent after the window closed (`reissue_date`: the copy's date).
     """
     terms = terms_of(inv.terms)
-    if reissue_number:
+    closed = discount_date(terms, inv.invoice_date)
+    if reissue_number or (
+        copy_number and reissue_date and (closed is None or reissue_date > closed)
+    ):
         terms = replace(terms, discount_percent=None, discount_days=0)
     description = terms_in_words(inv, terms, client.language, due)
     discount_by = discount_date(terms, inv.invoice_date)
@@ -85,10 +91,34 @@ def make_document(
         amount_paid=amount_paid,
         balance_due=inv.total - amount_paid if balance is None else balance,
         reissue_number=reissue_number,
-        reissue_date=reissue_date,
+        reissue_date=reissue_date if reissue_number else None,
         discount_date=discount_by,
         discounted_total=discounted,
         company=company_config.company,
+        copy_number=copy_number,
+    )
+
+
+def make_credit_note(
+    inv: LedgerInvoice, client: Client, config: Config, payload: dict[str, str]
+) -> CreditNoteDocument:
+    """The credit note a `credit_note` message carries, from what the ledger recorded."""
+    return CreditNoteDocument(
+        credit_note_no=payload["credit_note_no"],
+        note_date=date.fromisoformat(payload["as_of"]),
+        invoice_no=inv.invoice_no,
+        invoice_date=inv.invoice_date,
+        invoice_total=inv.total,
+        client=client,
+        currency=inv.currency,
+        language=client.language,
+        amount=Decimal(payload["amount"]),
+        credited_before=Decimal(payload["credited_before"]),
+        amount_paid=Decimal(payload["paid"]),
+        balance=Decimal(payload["balance"]),
+        cancels=payload["reason"] in ("void", "rebill"),
+        replacement=tuple(n for n in payload.get("replacement", "").split("; ") if n),
+        company=config.company,
     )
 
 
@@ -119,7 +149,18 @@ def email_context(
         return format_money(Decimal(value or 0), inv.currency, lang)
 
     company = config.company
+    balance = Decimal(payload.get("balance") or 0)
     return {
+        "credit_note_no": payload.get("credit_note_no", ""),
+        "credit_note_date": format_date(date.fromisoformat(payload["as_of"]), lang)
+        if payload.get("as_of")
+        else "",
+        "credit_amount": money(payload.get("amount")),
+        "new_balance": money(max(balance, ZERO)),
+        "owed_back": money(-balance) if balance < 0 else "",
+        "replacement": ", ".join(n for n in payload.get("replacement", "").split("; ") if n),
+        "cancels_invoice": "yes" if payload.get("reason") in ("void", "rebill") else "",
+        "balance_open": "yes" if balance > 0 else "",
         "client_name": client.name,
         "invoice_no": inv.invoice_no,
         "invoice_date": format_date(inv.invoice_date, lang),
@@ -156,7 +197,7 @@ class Job:
     invoice: LedgerInvoice
     client: Client
     due: date
-    document: InvoiceDocument | None
+    document: InvoiceDocument | CreditNoteDocument | None
 
 
 def due_on_sending(
@@ -192,6 +233,7 @@ def prepare_jobs(
             unbuildable.append((msg, book.problems[inv.client_key]))
             continue
         paid = Decimal(msg.payload.get("paid", "0"))
+        doc: InvoiceDocument | CreditNoteDocument | None
         if msg.kind == "invoice":
             due = due_on_sending(inv, config, calendar, as_of)
             doc = make_document(inv, client, config, due)
@@ -206,6 +248,20 @@ def prepare_jobs(
                 date.fromisoformat(msg.payload["as_of"]),
                 paid,
                 Decimal(msg.payload["balance"]),
+            )
+        elif msg.kind == "credit_note":
+            due, doc = inv.due_date, make_credit_note(inv, client, config, msg.payload)
+        elif msg.kind == "resend":
+            due = inv.due_date
+            doc = make_document(
+                inv,
+                client,
+                config,
+                due,
+                reissue_date=date.fromisoformat(msg.payload["as_of"]),
+                amount_paid=paid,
+                balance=Decimal(msg.payload["balance"]),
+                copy_number=int(msg.payload["copy_number"]),
             )
         else:
             due, doc = inv.due_date, None
@@ -224,6 +280,8 @@ def compose(
     ctx = email_context(
         job.invoice, job.client, config, job.message.payload, job.due, job.message.kind
     )
+    if templates is not None and not (templates / "en" / f"{job.message.kind}.txt").is_file():
+        templates = None  # a folder's own set that predates this kind: the bundled texts
     subject, text, html = render_email(job.message.kind, job.client.language, ctx, templates)
     first = job.invoice.first_message_id
     return OutgoingMail(
@@ -258,11 +316,13 @@ def attach_pdfs(files: dict[str, tuple[Path, ...]], attach: str) -> dict[str, tu
     }
 
 
-def amount_text(job: Job) -> str:
+def amount_text(job: Job, lang: str = "en") -> str:
+    """The amount a message is about, for the bookkeeper's summary (`[billing] language`)."""
     payload = job.message.payload
-    lang = "en"
     if job.message.kind == "invoice":
         return format_money(job.invoice.total, job.invoice.currency, lang)
     if job.message.kind == "thanks":
         return format_money(Decimal(payload.get("paid", "0")), job.invoice.currency, lang)
+    if job.message.kind == "credit_note":
+        return format_money(Decimal(payload.get("amount", "0")), job.invoice.currency, lang)
     return format_money(Decimal(payload.get("balance", "0")), job.invoice.currency, lang)

@@ -21,9 +21,11 @@ from urllib.parse import urlsplit
 from babel.numbers import list_currencies
 
 from .model import CompanyInfo
+from .payqr import check_bank_details
 from .terms import TermsError, parse_terms
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
+DEFAULT_CREDIT_NOTE_FORMAT = "CN-{year}-{seq:04d}"
 SECURITY_MODES = ("ssl", "starttls", "none")
 ATTACH_MODES = ("docx", "pdf", "both")
 LANGUAGES = ("en", "ru", "kk")
@@ -48,6 +50,7 @@ class BillingConfig:
     workbook: str = "service_log.xlsx"
     output_dir: str = ""
     number_format: str = DEFAULT_NUMBER_FORMAT
+    credit_note_format: str = DEFAULT_CREDIT_NOTE_FORMAT
     bill_after_days: int = 0
     default_terms: str = "Net 30"
     currency: str = "USD"
@@ -161,6 +164,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             + "."
         )
     company = _build(CompanyInfo, "company", data.get("company"))
+    for problem in check_bank_details(company):
+        raise ConfigError(f"[company] {problem}")
     billing = _build(BillingConfig, "billing", data.get("billing"))
     reissue = _build(ReissueConfig, "reissue", data.get("reissue"))
     email = _build(EmailConfig, "email", data.get("email"), {"from": "sender"})
@@ -190,15 +195,27 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         raise ConfigError(
             f"[billing] language must be one of {', '.join(LANGUAGES)}, not {billing.language!r}."
         )
-    try:
+    for option, example in (
+        ("number_format", DEFAULT_NUMBER_FORMAT),
+        ("credit_note_format", DEFAULT_CREDIT_NOTE_FORMAT),
+    ):
+        text = getattr(billing, option)
+        try:
+            text.format(year=2026, seq=1, month=1)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ConfigError(
+                f"[billing] {option} {text!r} is not usable ({exc}); "
+                f'it may use {{year}}, {{month}} and {{seq}}, e.g. "{example}".'
+            ) from None
+        if "{seq" not in text:
+            raise ConfigError(f"[billing] {option} must contain {{seq}} so numbers are unique.")
+    if billing.credit_note_format.format(year=2026, seq=1, month=1) == (
         billing.number_format.format(year=2026, seq=1, month=1)
-    except (KeyError, ValueError, IndexError) as exc:
+    ):
         raise ConfigError(
-            f"[billing] number_format {billing.number_format!r} is not usable ({exc}); "
-            'it may use {year}, {month} and {seq}, e.g. "INV-{year}-{seq:04d}".'
-        ) from None
-    if "{seq" not in billing.number_format:
-        raise ConfigError("[billing] number_format must contain {seq} so numbers are unique.")
+            "[billing] credit_note_format must differ from number_format: credit notes "
+            'have their own series (e.g. "CN-{year}-{seq:04d}").'
+        )
     _check_header_rows(billing.header_rows)
     if email.timeout <= 0:
         raise ConfigError("[email] timeout must be a positive number of seconds.")

@@ -14,6 +14,7 @@ import signal
 
 #: Every point the pipeline passes through, in order.
 POINTS = (
+    "before-credit-notes",
     "after-numbering",
     "after-render",
     "after-send",

@@ -54,12 +54,32 @@ CREATE TABLE IF NOT EXISTS deliveries (
     message_id TEXT NOT NULL, address TEXT NOT NULL, state TEXT NOT NULL,
     reply TEXT NOT NULL DEFAULT '', run_id INTEGER, at TEXT,
     PRIMARY KEY (message_id, address));
+CREATE TABLE IF NOT EXISTS paid_cells (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, invoice_no TEXT NOT NULL, paid TEXT NOT NULL,
+    paid_date TEXT, seen TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS paid_cells_invoice ON paid_cells (invoice_no, seq);
+CREATE TABLE IF NOT EXISTS credit_notes (
+    credit_note_no TEXT PRIMARY KEY, invoice_no TEXT NOT NULL, note_date TEXT NOT NULL,
+    amount TEXT NOT NULL, credited_after TEXT NOT NULL, reason TEXT NOT NULL,
+    replacement TEXT NOT NULL DEFAULT '', run_id INTEGER);
 CREATE TABLE IF NOT EXISTS owed_updates (
     sheet TEXT NOT NULL, key TEXT NOT NULL, column_name TEXT NOT NULL, value TEXT,
     PRIMARY KEY (sheet, key, column_name));
 """
 
 PLANNED, SENDING, SENT, FAILED = "planned", "sending", "sent", "failed"
+#: Columns added to `invoices` after its first version: (name, SQL type).
+ADDED_INVOICE_COLUMNS = (
+    ("settled", "TEXT"),
+    ("first_due", "TEXT"),
+    ("credited", "TEXT"),  # the credit notes' amounts, together
+    ("voided", "TEXT"),  # the date a credit note cancelled it (Void or Rebill)
+    ("replaced_by", "TEXT"),  # a Rebill's new invoice numbers, "; "-joined
+    ("credit_notes", "TEXT"),  # its credit note numbers, "; "-joined
+    ("resend_pending", "INTEGER"),  # a Resend was honoured; the cell is not cleared yet
+)
+#: Numbering scopes of credit notes are kept apart from the invoices' in `counters`.
+CREDIT_NOTE_SERIES = "cn:"
 
 
 def fingerprint(line: ServiceLine) -> str:
@@ -111,10 +131,39 @@ class LedgerInvoice:
     note: str
     #: the due date it was first sent with (reissues move `due_date`; aging does not)
     first_due: date | None = None
+    #: what its credit notes took off, together; the date it was voided by one
+    credited: Decimal = Decimal(0)
+    voided: date | None = None
+    replaced_by: tuple[str, ...] = ()
+    credit_notes: tuple[str, ...] = ()
+    #: a Resend was sent and the workbook's Resend cell is not known to be cleared yet
+    resend_pending: bool = False
 
     @property
     def original_due(self) -> date:
         return self.first_due or self.due_date
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    """A credit note as the ledger records it, before anything is emailed.
+
+    Attributes:
+      amount: what this note credits; credited_after: the invoice's credits with it.
+      reason: "void", "rebill" or "credit"; replacement: a Rebill's new invoices.
+    """
+
+    credit_note_no: str
+    invoice_no: str
+    note_date: date
+    amount: Decimal
+    credited_after: Decimal
+    reason: str
+    replacement: tuple[str, ...] = ()
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(p for p in (text or "").split("; ") if p)
 
 
 @dataclass(frozen=True)
@@ -223,9 +272,9 @@ class Ledger:
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(invoices)")}
-            for added in ("settled", "first_due"):  # a ledger made by an earlier version
+            for added, kind in ADDED_INVOICE_COLUMNS:  # a ledger made by an earlier version
                 if added not in columns:
-                    conn.execute(f"ALTER TABLE invoices ADD COLUMN {added} TEXT")
+                    conn.execute(f"ALTER TABLE invoices ADD COLUMN {added} {kind}")
             columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
             for added in ("to_addresses", "cc_addresses"):  # who is To and Cc (else all To)
                 if added not in columns:
@@ -278,22 +327,27 @@ class Ledger:
 
     # -- numbers ------------------------------------------------------------
     @staticmethod
-    def _scope(number_format: str, invoice_date: date) -> str:
+    def _scope(number_format: str, invoice_date: date, series: str = "") -> str:
         scope = str(invoice_date.year) if "{year" in number_format else "all"
         if "{month" in number_format:
             scope += f"-{invoice_date.month:02d}"
-        return scope
+        return series + scope
 
-    def seq_for(self, number_format: str, invoice_date: date) -> int:
+    def seq_for(self, number_format: str, invoice_date: date, series: str = "") -> int:
         """The last sequence number used in this numbering scope (0 if none)."""
-        scope = self._scope(number_format, invoice_date)
+        scope = self._scope(number_format, invoice_date, series)
         row = self.conn.execute("SELECT seq FROM counters WHERE scope = ?", (scope,)).fetchone()
         return int(row[0]) if row else 0
 
-    def allocate_number(self, number_format: str, invoice_date: date, floor: int = 0) -> str:
-        """The next number, never reused: call inside a transaction."""
-        scope = self._scope(number_format, invoice_date)
-        seq = max(self.seq_for(number_format, invoice_date), floor) + 1
+    def allocate_number(
+        self, number_format: str, invoice_date: date, floor: int = 0, series: str = ""
+    ) -> str:
+        """The next number, never reused: call inside a transaction.
+
+        `series` keeps another sequence (credit notes: CREDIT_NOTE_SERIES) apart.
+        """
+        scope = self._scope(number_format, invoice_date, series)
+        seq = max(self.seq_for(number_format, invoice_date, series), floor) + 1
         self.conn.execute(
             "INSERT INTO counters (scope, seq) VALUES (?, ?) "
             "ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq",
@@ -435,8 +489,62 @@ class Ledger:
                 escalated=bool(r["escalated"]),
                 note=r["note"],
                 first_due=_date(r["first_due"]),
+                credited=_dec(r["credited"]),
+                voided=_date(r["voided"]),
+                replaced_by=_split(r["replaced_by"]),
+                credit_notes=_split(r["credit_notes"]),
+                resend_pending=bool(r["resend_pending"]),
             )
         return result
+
+    # -- credit notes -------------------------------------------------------
+    def add_credit_note(self, note: CreditNote) -> None:
+        """Record a credit note against its invoice: call inside a transaction."""
+        self.conn.execute(
+            "INSERT INTO credit_notes (credit_note_no, invoice_no, note_date, amount,"
+            " credited_after, reason, replacement, run_id) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                note.credit_note_no,
+                note.invoice_no,
+                note.note_date.isoformat(),
+                str(note.amount),
+                str(note.credited_after),
+                note.reason,
+                "; ".join(note.replacement),
+                self.run_id,
+            ),
+        )
+        (numbers,) = self.conn.execute(
+            "SELECT credit_notes FROM invoices WHERE invoice_no = ?", (note.invoice_no,)
+        ).fetchone()
+        fields: dict[str, Any] = {
+            "credited": note.credited_after,
+            "credit_notes": "; ".join((*_split(numbers), note.credit_note_no)),
+        }
+        if note.reason in ("void", "rebill"):
+            fields["voided"] = note.note_date
+        if note.replacement:
+            fields["replaced_by"] = "; ".join(note.replacement)
+        self.update_invoice(note.invoice_no, **fields)
+
+    def credit_notes(self, invoice_no: str | None = None) -> list[CreditNote]:
+        """Credit notes in the order they were issued (of one invoice, or all)."""
+        query = (
+            "SELECT credit_note_no, invoice_no, note_date, amount, credited_after, reason,"
+            " replacement FROM credit_notes"
+        )
+        args: tuple[str, ...] = ()
+        if invoice_no is not None:
+            query += " WHERE invoice_no = ?"
+            args = (invoice_no,)
+        return [
+            CreditNote(n, i, date.fromisoformat(d), Decimal(a), Decimal(c), r, _split(rep))
+            for n, i, d, a, c, r, rep in self.conn.execute(query + " ORDER BY rowid", args)
+        ]
+
+    def forget_lines(self, invoice_no: str) -> None:
+        """A rebilled invoice's lines are on its replacement now, not on it."""
+        self.conn.execute("DELETE FROM lines WHERE invoice_no = ?", (invoice_no,))
 
     def invoiced_lines(self, fingerprints: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """fingerprint -> [(invoice_no, row_hint)] for the given fingerprints."""
@@ -622,3 +730,43 @@ class Ledger:
 
     def clear_owed(self) -> None:
         self.conn.execute("DELETE FROM owed_updates")
+
+    # -- payment history (for statements of account) ---------------------------
+    #
+    # The sheet holds only the cumulative Paid Amount and the latest Paid Date;
+    # each change a run sees is kept here, so a statement can date every part
+    # payment (statement.payments_from_history turns them into payments).
+
+    def record_paid_cells(self, cells: dict[str, tuple[Decimal, date | None]], seen: date) -> int:
+        """Keep the payment cells that differ from the last ones recorded; how many were new."""
+        latest = self.paid_cells(cells.keys())
+        new = [
+            (number, str(paid), paid_date.isoformat() if paid_date else None, seen.isoformat())
+            for number, (paid, paid_date) in cells.items()
+            if (latest.get(number) or [(Decimal(0), None)])[-1] != (paid, paid_date)
+        ]
+        self.conn.executemany(
+            "INSERT INTO paid_cells (invoice_no, paid, paid_date, seen) VALUES (?,?,?,?)", new
+        )
+        return len(new)
+
+    def paid_cells(
+        self, numbers: Iterable[str] | None = None
+    ) -> dict[str, list[tuple[Decimal, date | None]]]:
+        """Invoice No -> the payment cells seen over time, oldest first."""
+        query = "SELECT invoice_no, paid, paid_date FROM paid_cells"
+        rows: list[tuple[str, str, str | None]] = []
+        if numbers is None:
+            rows = self.conn.execute(query + " ORDER BY seq").fetchall()
+        else:
+            wanted = sorted(set(numbers))
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self.conn.execute(
+                    f"{query} WHERE invoice_no IN ({marks}) ORDER BY seq", chunk  # noqa: S608
+                ).fetchall()
+        result: dict[str, list[tuple[Decimal, date | None]]] = {}
+        for number, paid, paid_date in rows:
+            result.setdefault(number, []).append((Decimal(paid), _date(paid_date)))
+        return result

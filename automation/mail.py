@@ -37,7 +37,6 @@ from urllib.parse import quote
 
 import idna
 import jinja2
-from yagmail.message import prepare_message
 
 from .bundled import TEMPLATES
 from .config import EmailConfig
@@ -48,7 +47,9 @@ from .text import one_line
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
 TEMPLATE_DIR = TEMPLATES / "email"
 #: Kinds that have body templates; "report" mail is composed by the caller.
-TEMPLATE_KINDS = ("invoice", "reissue", "underpaid", "overpaid", "thanks")
+TEMPLATE_KINDS = (
+    "invoice", "reissue", "underpaid", "overpaid", "thanks", "credit_note", "resend",
+)  # fmt: skip
 MAIL_KINDS = (*TEMPLATE_KINDS, "report")
 FALLBACK_LANGUAGE = "en"
 #: Every name a template may use; the pipeline passes them all as ready strings.
@@ -57,6 +58,8 @@ CONTEXT_KEYS = frozenset(
         "client_name", "invoice_no", "invoice_date", "due_date", "total", "amount_paid",
         "balance", "excess", "company_name", "company_email", "company_phone",
         "reissue_number", "original_date", "reissue_date", "discount_text",
+        "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
+        "replacement", "cancels_invoice", "balance_open",
     }
 )  # fmt: skip
 #: Types we set ourselves: Python's mimetypes table may not know .docx.
@@ -99,7 +102,8 @@ class OutgoingMail:
     """One message the pipeline wants sent, before it is built.
 
     Attributes:
-      kind: "invoice", "reissue", "underpaid", "overpaid", "thanks" or "report".
+      kind: "invoice", "reissue", "underpaid", "overpaid", "thanks", "credit_note",
+        "resend" or "report".
       message_id: "<...@sender-domain>", from `make_message_id`.
       in_reply_to: Message-ID of the first message about this invoice, so the
         client's mail program threads reminders under the invoice.
@@ -424,6 +428,8 @@ def _assemble(mail: OutgoingMail, envelope_from: str, to: tuple[str, ...]) -> MI
             raise MailError(f"attachment {path!r} must be a Path.")
         if not path.is_file():
             raise MailError(f"the attachment {path} does not exist.")
+    from yagmail.message import prepare_message  # ~0.15 s to import: not for idle runs
+
     # yagmail gets no body strings: it would attach a body that names a file, and
     # it puts every content into both the text and the HTML part.
     msg = prepare_message(

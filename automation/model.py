@@ -33,9 +33,11 @@ ESCALATED = "Escalated"
 FAILED = "Failed"
 VOID = "Void"
 HOLD = "Hold"
+#: Typed by the bookkeeper to cancel an invoice and bill its lines again; the run makes it Void.
+REBILL = "Rebill"
 DRAFT = "Draft"
-#: Statuses the bookkeeper types; the tool never overwrites them.
-BOOKKEEPER_STATUSES = frozenset({VOID, HOLD})
+#: Statuses the bookkeeper types; the tool never overwrites them (but a processed Rebill).
+BOOKKEEPER_STATUSES = frozenset({VOID, HOLD, REBILL})
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,12 @@ class InvoiceRow:
     #: why the payment cells cannot be used (the payment is then ignored), and where
     problem: str | None = None
     problem_column: str | None = None
+    #: the cumulative credit the bookkeeper typed (None: blank, or not a number: see problem)
+    credit_amount: Decimal | None = None
+    #: the Resend cell says Yes
+    resend: bool = False
+    #: the Credit Amount cell cannot be read as money (the reason)
+    credit_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,15 @@ class CompanyInfo:
     account_number: str = ""
     iban: str = ""
     swift: str = ""
+    #: the BIC for EPC payment QR codes on EUR invoices (else `swift` is used)
+    bic: str = ""
+    #: Russian bank details: a GOST R 56042-2014 payment QR code on RUB invoices
+    ru_account: str = ""
+    ru_bank_name: str = ""
+    ru_bic: str = ""
+    ru_corr_account: str = ""
+    ru_inn: str = ""
+    ru_kpp: str = ""
 
 
 @dataclass(frozen=True)
@@ -218,10 +235,55 @@ class InvoiceDocument:
     discount_date: date | None = None
     discounted_total: Decimal | None = None
     company: CompanyInfo = field(default_factory=CompanyInfo)
+    #: n for the n-th copy sent on request (Resend), file `<No>-C<n>.docx`
+    copy_number: int = 0
 
     @property
     def file_stem(self) -> str:
-        """`INV-2026-0007` or `INV-2026-0007-R2` (made file-safe by render)."""
+        """`INV-2026-0007`, `INV-2026-0007-R2` or `INV-2026-0007-C1` (made file-safe by render)."""
         if self.reissue_number:
             return f"{self.invoice_no}-R{self.reissue_number}"
+        if self.copy_number:
+            return f"{self.invoice_no}-C{self.copy_number}"
         return self.invoice_no
+
+    @property
+    def file_year(self) -> int:
+        return self.invoice_date.year
+
+
+@dataclass(frozen=True)
+class CreditNoteDocument:
+    """Everything printed on one credit note, ready to render (money already rounded).
+
+    Attributes:
+      amount: what this note credits; credited_before: earlier credit notes, together.
+      balance: what the client owes once this note is applied (negative: owed back).
+      cancels: the note cancels the invoice (Void, Rebill); replacement: a Rebill's new invoices.
+    """
+
+    credit_note_no: str
+    note_date: date
+    invoice_no: str
+    invoice_date: date
+    invoice_total: Decimal
+    client: Client
+    currency: str
+    language: str
+    amount: Decimal
+    credited_before: Decimal
+    amount_paid: Decimal
+    balance: Decimal
+    cancels: bool = False
+    replacement: tuple[str, ...] = ()
+    company: CompanyInfo = field(default_factory=CompanyInfo)
+
+    @property
+    def file_stem(self) -> str:
+        """`CN-2026-0003` (made file-safe by render)."""
+        return self.credit_note_no
+
+    @property
+    def file_year(self) -> int:
+        """The credit note's own year: saved as `invoices/<year>/<Credit Note No>.docx`."""
+        return self.note_date.year

@@ -587,9 +587,18 @@ class SignIn:
         ep = self.endpoints
         refresh_token, self.place = self.store.load()
         if not refresh_token:
+            looked = "the OS keyring and " if _usable_keyring() is not None else ""
+            hint = (
+                ""
+                if looked
+                else " This process cannot reach an OS keyring (a scheduled job often cannot "
+                "reach the desktop's): sign in with PYTHON_KEYRING_BACKEND="
+                "keyring.backends.null.Keyring set, and set it for the scheduled job too, "
+                "so both use the file."
+            )
             raise SignInRefused(
-                f"no sign-in is stored for {ep.username} (looked in the OS keyring and in "
-                f"{self.store.file}): {SIGN_IN_AGAIN}."
+                f"no sign-in is stored for {ep.username} (looked in {looked}"
+                f"{self.store.file}): {SIGN_IN_AGAIN}.{hint}"
             )
         tokens = refresh_tokens(ep, refresh_token, self.clock)
         if tokens.refresh_token and tokens.refresh_token != refresh_token:

@@ -14,7 +14,7 @@ import difflib
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -23,11 +23,27 @@ import filelock
 from .bundled import TEMPLATES
 from .compose import Job, attach_pdfs, compose, make_document, prepare_jobs
 from .config import Config
+from .corrections import (
+    Corrections,
+    billed_rows,
+    changed_lines,
+    decide_corrections,
+)
 from .delivery import Parcel, RetryPolicy, deliver
 from .errors import BusyError, UnusableError
 from .faults import checkpoint
 from .fmt import format_money
-from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage, fingerprint
+from .ledger import (
+    CREDIT_NOTE_SERIES,
+    FAILED,
+    PLANNED,
+    SENDING,
+    CreditNote,
+    Ledger,
+    LedgerInvoice,
+    LedgerMessage,
+    fingerprint,
+)
 from .mail import (
     BuiltMessage,
     MailError,
@@ -41,6 +57,7 @@ from .mail import (
 from .model import (
     BOOKKEEPER_STATUSES,
     DRAFT,
+    REBILL,
     InvoiceRow,
     RowError,
     ServiceLine,
@@ -50,16 +67,17 @@ from .plan import (
     Followup,
     InvoiceDraft,
     Payments,
+    balance_of,
     decide_followup,
     draft_invoices,
     status_of,
 )
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
-from .render import InvoiceRenderer
 from .report import ReportError, write_receivables_report
 from .schema import CLIENTS, INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .sending import SendStage, utf8_refusal, utf8_row_error
+from .statement_facts import record_paid_cells
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -83,6 +101,8 @@ from .validate import ClientBook, client_key, validate_clients, validate_service
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
 REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
+#: Messages that stay owed until delivered; other kinds are re-decided every run.
+KEPT_KINDS = frozenset({"invoice", "credit_note", "resend"})
 
 
 @dataclass(frozen=True)
@@ -354,7 +374,9 @@ def _real_run(
     progress: ProgressFactory,
 ) -> RunSummary:
     config, as_of = request.config, request.as_of
-    summary = RunSummary(as_of, outbox=outbox_folder(request, paths))
+    summary = RunSummary(
+        as_of, language=config.billing.language, outbox=outbox_folder(request, paths)
+    )
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
@@ -374,9 +396,19 @@ def _real_run(
     pending, active, invoices, rows, followups = look_at_open_invoices(
         request, ledger, data, book, calendar, summary
     )
+    fixes, unchanged, changed = look_at_corrections(request, data, book, invoices, rows, pending)
+    summary.errors.extend(fixes.errors)
+    summary.errors.extend(changed[r] for r in sorted(changed))
+    errors = {**errors, **changed}
+    # A correction is the invoice's one message of the run; a rebilled one gets no reminder.
+    followups = [
+        (inv, d) for inv, d in followups if inv.invoice_no not in fixes.mailing | fixes.rebilling
+    ]
+    rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
+    rebill_drafts = draft_invoices(rebilled, book, as_of, config)
 
     sender: Sender | None = None
-    if drafts or followups or pending:
+    if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends:
         try:
             sender = stack.enter_context(
                 open_sender(
@@ -397,9 +429,12 @@ def _real_run(
     # Number and record everything planned, in one transaction, before any email.
     invoiced: dict[int, tuple[str, date]] = {}
     with ledger.transaction():
+        record_paid_cells(ledger, rows, as_of)  # dates each part payment on statements
         floor = existing_seq_floor(data, config, as_of)
-        for draft in drafts:
+        for draft in rebill_drafts + drafts:
             active.add(_record_draft(ledger, draft, config, calendar, as_of, floor, invoiced))
+        checkpoint("before-credit-notes")  # inside the transaction: all of it, or none
+        _record_corrections(ledger, fixes, invoices, rows, invoiced, config, as_of, summary)
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
     checkpoint("after-numbering")
@@ -430,13 +465,22 @@ def _real_run(
         if m.kind == "invoice" or m.state != PLANNED
     }
 
+    for line in unchanged:
+        invoiced[line.row] = (line.invoice_no or "", due_dates[line.invoice_no or ""])
     started = time.perf_counter()
     updates = UpdateSet()
-    services_updates(data, book, lines, errors, invoiced, due_dates, as_of, config, updates)
-    summary.outstanding = invoices_updates(data, invoices, rows, failed_now, as_of, updates, config)
+    shown = [*lines, *rebilled, *unchanged]
+    services_updates(data, book, shown, errors, invoiced, due_dates, as_of, config, updates)
+    summary.outstanding = invoices_updates(
+        data, invoices, rows, failed_now, as_of, updates, config, fixes.refused_credit
+    )
     _write_back(request, paths, ledger, data, updates, stamp, summary)
     if not summary.updates_owed:  # the sheet now shows what the ledger settles on
         settle(ledger, data, invoices, rows, failed_now, as_of)
+        with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
+            for number in [n for n, inv in invoices.items() if inv.resend_pending]:
+                ledger.update_invoice(number, resend_pending=False)
+    owed_back(invoices, rows, failed_now, as_of, summary)
     summary.timings["write-back"] = time.perf_counter() - started
     started = time.perf_counter()
     _write_report(paths, invoices, rows, failed_now, as_of, summary)
@@ -445,6 +489,146 @@ def _real_run(
     summary.timings["report"] = time.perf_counter() - started
     ledger.finish_run("attention" if summary.exit_code else "ok")
     return summary
+
+
+def look_at_corrections(
+    request: RunRequest,
+    data: WorkbookData,
+    book: ClientBook,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    pending: list[LedgerMessage],
+) -> tuple[Corrections, list[ServiceLine], dict[int, RowError]]:
+    """Void, Rebill, Credit Amount and Resend typed into the Invoices sheet, and edited rows.
+
+    Returns the corrections to make, the billed Services rows found unchanged
+    (with their Invoice No, so their cells stay in step), and the changed ones.
+    """
+    mine = {n: inv for n, inv in invoices.items() if _only(request, inv.client_key)}
+    billed = billed_rows(data.services, mine.keys())
+    unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
+    fixes = decide_corrections(
+        mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices
+    )
+    typed_rebill = {n for n in mine if Payments.from_row(rows.get(n)).bookkeeper_status == REBILL}
+    skip = typed_rebill | fixes.rebilling
+    changed = changed_lines(billed, mine, skip, data.services)
+    checked = [
+        replace(found, invoice_no=number)
+        for number, found_rows in billed.items()
+        if number not in skip and mine[number].voided is None
+        for found in found_rows
+        if isinstance(found, ServiceLine) and found.row not in changed
+    ]
+    return fixes, checked, changed
+
+
+def _record_corrections(
+    ledger: Ledger,
+    fixes: Corrections,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    invoiced: dict[int, tuple[str, date]],
+    config: Config,
+    as_of: date,
+    summary: RunSummary,
+) -> None:
+    """Number and record the credit notes and copies, each with its message, before any email."""
+    day = as_of.isoformat()
+    replaced: dict[str, tuple[str, ...]] = {}
+    for rebill in fixes.rebills:
+        replaced[rebill.invoice_no] = tuple(sorted({invoiced[ln.row][0] for ln in rebill.lines}))
+        ledger.forget_lines(rebill.invoice_no)  # its lines are on the new invoice now
+    for credit in fixes.credits:
+        number = credit.invoice_no
+        inv = invoices[number]
+        pay = Payments.from_row(rows.get(number))
+        replacement = replaced.get(number, ())
+        if credit.amount <= 0:  # credited in full already: only the status changes
+            ledger.update_invoice(
+                number, voided=as_of, replaced_by="; ".join(replacement), note=f"Void on {day}."
+            )
+            continue
+        note_no = ledger.allocate_number(
+            config.billing.credit_note_format, as_of, series=CREDIT_NOTE_SERIES
+        )
+        ledger.add_credit_note(
+            CreditNote(
+                note_no,
+                number,
+                as_of,
+                credit.amount,
+                credit.credited_after,
+                credit.reason,
+                replacement,
+            )
+        )
+        ledger.plan_message(
+            make_message_id(config.email, config.company),
+            f"{number}/credit/{note_no}",
+            number,
+            "credit_note",
+            {
+                "as_of": day,
+                "credit_note_no": note_no,
+                "amount": str(credit.amount),
+                "credited_before": str(inv.credited),
+                "paid": str(pay.paid),
+                "balance": str(credit.balance_after),
+                "reason": credit.reason,
+                "replacement": "; ".join(replacement),
+            },
+        )
+        amount = format_money(credit.amount, inv.currency, "en")
+        ledger.update_invoice(
+            number, note=f"Credit note {note_no} for {amount} issued on {day}; being emailed."
+        )
+        summary.credit_notes.append(SentItem(number, inv.client, credit.reason, amount, note_no))
+    done = ledger.events(fixes.resends)
+    for number in fixes.resends:
+        inv = invoices[number]
+        pay = Payments.from_row(rows.get(number))
+        _, balance = balance_of(state_of(inv, False), pay)
+        copy = 1 + sum(1 for e in done if e.startswith(f"{number}/resend/"))
+        ledger.plan_message(
+            make_message_id(config.email, config.company),
+            f"{number}/resend/{copy}",
+            number,
+            "resend",
+            {
+                "as_of": day,
+                "copy_number": str(copy),
+                "paid": str(pay.paid),
+                "balance": str(balance),
+            },
+        )
+        ledger.update_invoice(number, resend_pending=True)
+    by_row = {row.row: number for number, row in rows.items() if row.row}
+    for error in fixes.errors:
+        if error.row in by_row:
+            ledger.update_invoice(by_row[error.row], note=f"Not done on {day}: {error.message}")
+
+
+def owed_back(
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    failed: set[str],
+    as_of: date,
+    summary: RunSummary,
+) -> None:
+    """Void invoices the client had paid towards: the money is owed back (summary)."""
+    for number, inv in invoices.items():
+        state = state_of(inv, number in failed)
+        pay = Payments.from_row(rows.get(number))
+        if not state.voided:
+            continue
+        _, balance = balance_of(state, pay)
+        if balance < 0:
+            summary.owed_back.append(
+                SentItem(
+                    number, inv.client, "owed back", format_money(-balance, inv.currency, "en")
+                )
+            )
 
 
 def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
@@ -566,10 +750,10 @@ def settle(
         row = rows.get(number)
         status = status_of(state_of(inv, number in failed), Payments.from_row(row), as_of)
         if status in CLOSED and number in cells_now and number not in pending:
-            paid, paid_date, shown = cells_now[number]
-            written = shown if status in BOOKKEEPER_STATUSES else status
+            paid, paid_date, shown, credit, resend = cells_now[number]
+            written = shown if status in BOOKKEEPER_STATUSES and not inv.voided else status
             if inv.last_reissue != as_of:  # the Reissue flag must clear first
-                marks[number] = signature((paid, paid_date, written))
+                marks[number] = signature((paid, paid_date, written, credit, resend))
                 continue
         marks[number] = None
     with ledger.transaction():
@@ -621,14 +805,14 @@ def _record_followup(
                 inv.invoice_no,
                 inv.client,
                 "escalated",
-                format_money(decision.balance, inv.currency, "en"),
+                format_money(decision.balance, inv.currency, config.billing.language),
             )
         )
         return
     assert decision.event is not None and decision.action is not None
     payload = {
         "as_of": as_of.isoformat(),
-        "paid": str(decision.amount_due - decision.balance),
+        "paid": str(decision.paid),
         "balance": str(decision.balance),
         "amount_due": str(decision.amount_due),
     }
@@ -675,15 +859,15 @@ def _send_all(
             continue  # failed in this very run: retried at the next one
         if not _only(request, inv.client_key) or msg.invoice_no in seen:
             continue  # at most one message per invoice per run
-        if msg.kind != "invoice" and msg.state != SENDING and msg.event not in wanted:
+        if msg.kind not in KEPT_KINDS and msg.state != SENDING and msg.event not in wanted:
             # A reminder or note from an earlier run that no longer fits (the client
             # paid since, the invoice was put on hold...): it is not sent at all.
             with ledger.transaction():
                 ledger.drop_message(msg.message_id)
             continue
         held = Payments.from_row(rows.get(msg.invoice_no)).bookkeeper_status
-        if held or (client is not None and not client.active):
-            continue  # Void, Hold and inactive clients get no automatic mail
+        if msg.kind != "credit_note" and (held or (client is not None and not client.active)):
+            continue  # Void, Hold and inactive clients get no automatic mail (a credit note goes)
         seen.add(msg.invoice_no)
         queue.append(msg)
     if not queue or sender is None:
@@ -700,6 +884,8 @@ def _send_all(
     files: dict[str, tuple[Path, ...]] = {}
     started = time.perf_counter()
     if documents:
+        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
         renderer = InvoiceRenderer(paths.templates)
         tick = progress("Rendering invoices", len(documents))
         rendered = renderer.render_many(documents, paths.invoices)
@@ -710,6 +896,7 @@ def _send_all(
             files = attach_pdfs(files, config.email.attach)
         checkpoint("after-render")
     summary.timings["render"] = time.perf_counter() - started
+    started = time.perf_counter()
     built: dict[str, BuiltMessage] = {}
     with ledger.transaction():
         for job in jobs:
@@ -741,6 +928,7 @@ def _send_all(
             if msg.kind == "invoice":
                 ledger.update_invoice(msg.invoice_no, due_date=job.due)
             built[msg.message_id] = message
+    summary.timings["message build"] = time.perf_counter() - started
 
     started = time.perf_counter()
     outbox = outbox_folder(request, paths)
@@ -870,6 +1058,25 @@ def _write_report(
     summary.report = path
 
 
+def correction_problems(
+    request: RunRequest, data: WorkbookData, book: ClientBook
+) -> list[RowError]:
+    """For `check`: billed rows edited since, and corrections that cannot be made.
+
+    Read from a private copy of the ledger (nothing in .billing/ changes).
+    """
+    ledger_path = Paths.for_request(request).billing / "ledger.sqlite"
+    if not ledger_path.exists():
+        return []
+    with Ledger.open_copy(ledger_path) as ledger:
+        active, lost = open_invoices(ledger, data)
+        invoices = ledger.invoices(active)
+        rows = {**lost, **invoice_rows(data.invoices, invoices.keys())}
+        pending = ledger.messages((PLANNED, SENDING, FAILED))
+        fixes, _, changed = look_at_corrections(request, data, book, invoices, rows, pending)
+    return [*fixes.errors, *(changed[r] for r in sorted(changed))]
+
+
 # -- dry run --------------------------------------------------------------------
 
 
@@ -878,7 +1085,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     data, book, lines, errors = load(request)
     check_only(request, book)
     calendar = calendar_for(config)
-    summary = RunSummary(as_of, dry_run=True)
+    summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
     ledger_path = paths.billing / "ledger.sqlite"
@@ -906,7 +1113,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                     number,
                     draft.client.name,
                     DRAFT,
-                    format_money(draft.total, draft.currency, "en"),
+                    format_money(draft.total, draft.currency, config.billing.language),
                 )
             )
         if ledger is not None:
@@ -917,10 +1124,12 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         inv.invoice_no,
                         inv.client,
                         decision.action or "",
-                        format_money(decision.balance, inv.currency, "en"),
+                        format_money(decision.balance, inv.currency, config.billing.language),
                     )
                 )
     if documents:
+        from .render import InvoiceRenderer
+
         InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
         summary.notes.append(f"Preview documents are in {paths.preview}.")
     return summary

@@ -25,6 +25,7 @@ from .model import (
     OVERPAID,
     PAID,
     PARTIALLY_PAID,
+    REBILL,
     REISSUED,
     SENT,
     VOID,
@@ -132,6 +133,8 @@ class InvoiceState:
     last_reissue: date | None
     escalated: bool
     failed: bool  # its first email has not gone out yet
+    credited: Decimal = ZERO  # the credit notes issued against it, together
+    voided: bool = False  # cancelled by a credit note (Void or Rebill)
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ class Payments:
 
     paid: Decimal = ZERO
     paid_date: date | None = None
-    bookkeeper_status: str | None = None  # Void or Hold, else None
+    bookkeeper_status: str | None = None  # Void, Hold or Rebill, else None
     blocked: bool = False  # the payment cells need fixing: nothing is mailed meanwhile
 
     @classmethod
@@ -148,7 +151,7 @@ class Payments:
         if row is None:
             return cls()
         status = (row.status or "").strip().casefold()
-        held = {VOID.casefold(): VOID, HOLD.casefold(): HOLD}.get(status)
+        held = {s.casefold(): s for s in (VOID, HOLD, REBILL)}.get(status)
         return cls(row.paid_amount or ZERO, row.paid_date, held, row.problem is not None)
 
 
@@ -166,21 +169,43 @@ class Followup:
     amount_due: Decimal
     balance: Decimal
     action: str | None = None
+    paid: Decimal = ZERO
     event: str | None = None
     reissue_number: int = 0
     new_due: date | None = None
 
 
 def balance_of(state: InvoiceState, pay: Payments) -> tuple[Decimal, Decimal]:
-    """(amount due, balance) after payments and any early-payment discount earned."""
-    due = amount_due(
-        state.terms, state.total, state.currency, state.invoice_date, pay.paid_date, pay.paid
-    )
-    return due, round_money(due - pay.paid, state.currency)
+    """(amount due, balance) after credit notes, payments and any early-payment discount earned.
+
+    The amount due is the total less what credit notes took off it (the
+    discount, when earned, applies to that). A payment within a cent of the
+    amount due settles it: the balance is then exactly zero, never a stray cent.
+
+    >>> from .terms import parse_terms
+    >>> state = InvoiceState("INV-1", "USD", parse_terms("2/10 Net 30"), date(2026, 3, 2),
+    ...                      date(2026, 4, 1), Decimal("100.00"), None, 0, None, False, False)
+    >>> balance_of(state, Payments(Decimal("97.99"), date(2026, 3, 5)))
+    (Decimal('98.00'), Decimal('0'))
+    >>> balance_of(state, Payments(Decimal("100.00"), date(2026, 3, 5)))  # paid in full: fine
+    (Decimal('100.00'), Decimal('0'))
+    """
+    net = state.total - state.credited
+    due = amount_due(state.terms, net, state.currency, state.invoice_date, pay.paid_date, pay.paid)
+    balance = round_money(due - pay.paid, state.currency)
+    if pay.paid > ZERO and abs(balance) <= TOLERANCE:
+        return due, ZERO
+    return due, balance
 
 
 def status_of(state: InvoiceState, pay: Payments, as_of: date) -> str:
-    """The Invoices Status, by the SPEC's order of precedence."""
+    """The Invoices Status, by the SPEC's order of precedence.
+
+    An invoice cancelled by a credit note is `Void` whatever its row says (a
+    processed `Rebill` becomes `Void`); one fully credited is `Void` too.
+    """
+    if state.voided or (state.credited and state.credited >= state.total):
+        return VOID
     if pay.bookkeeper_status:
         return pay.bookkeeper_status
     _, balance = balance_of(state, pay)
@@ -218,9 +243,10 @@ def decide_followup(
 ) -> Followup:
     """What to send about one invoice: at most one message, never a repeat."""
     due, balance = balance_of(state, pay)
-    base = Followup(state.invoice_no, due, balance)
+    base = Followup(state.invoice_no, due, balance, paid=pay.paid)
     if (
-        pay.bookkeeper_status
+        state.voided
+        or pay.bookkeeper_status
         or pay.blocked
         or not client_active
         or state.failed
@@ -237,13 +263,13 @@ def decide_followup(
         else:
             kind, event = "underpaid", f"{state.invoice_no}/underpaid/{paid_key}"
         if event not in done_events:
-            return Followup(state.invoice_no, due, balance, kind, event)
+            return Followup(state.invoice_no, due, balance, kind, pay.paid, event)
     overdue = as_of > state.due_date and balance > TOLERANCE
     waited = (as_of - state.last_sent).days >= config.reissue.every_days
     if not overdue or not waited:
         return base
     if state.reissue_count >= config.reissue.max_count:
-        return Followup(state.invoice_no, due, balance, "escalate", None)
+        return Followup(state.invoice_no, due, balance, "escalate", pay.paid)
     number = state.reissue_count + 1
     new_due = calendar.adjust(as_of + timedelta(days=config.reissue.due_in_days))
     return Followup(
@@ -251,6 +277,7 @@ def decide_followup(
         due,
         balance,
         "reissue",
+        pay.paid,
         f"{state.invoice_no}/reissue/{number}",
         number,
         new_due,

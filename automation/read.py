@@ -13,11 +13,16 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .config import Config
+from .lazy import lazy_import
 from .schema import CLIENTS, INVOICES, SERVICES, SHEETS, header_for, normalise_header
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
 #: How far down the header row is looked for, below any title rows.
 HEADER_SEARCH_ROWS = 50

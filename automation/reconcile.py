@@ -12,15 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import cells
 from .config import Config
+from .lazy import lazy_import
 from .ledger import Ledger, fingerprint
 from .model import RowError, ServiceLine
 from .read import SheetData, WorkbookData
 from .validate import column_text, read_service_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
 
 def restored_lines(

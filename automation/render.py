@@ -39,18 +39,24 @@ from docx import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.oxml import parse_xml, serialize_part_xml
 from docx.oxml.ns import nsmap
-from docxtpl import DocxTemplate
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
 from jinja2 import Environment, Template
 from lxml import etree
 
 from . import fmt
-from .model import Client, CompanyInfo, InvoiceDocument, InvoiceLine
+from .bundled import TEMPLATES
+from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
+from .payqr import payment_qr
 from .zipcopy import ZipCopier, raw_member
 
 #: More documents than this are spread over processes by `render_many`; fewer
 #: are not worth the start-up of a process pool.
 PARALLEL_THRESHOLD = 40
-DEFAULT_TEMPLATE = "invoice.docx"
+#: The templates shipped with the tool: a folder's own set may predate credit notes.
+BUNDLED_TEMPLATES = TEMPLATES
+#: What the renderer renders: an invoice (original, reissue, copy) or a credit note.
+Document_ = InvoiceDocument | CreditNoteDocument
 #: Longest file name stem in UTF-8 bytes: well inside every file system's 255.
 MAX_STEM_BYTES = 150
 #: Core properties docxtpl renders as templates (DocxTemplate.render_properties).
@@ -59,6 +65,30 @@ FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml
 
 
 # -- context -----------------------------------------------------------------
+
+
+#: Printed size of a payment QR code: 30 mm scans well from paper and screen.
+QR_WIDTH_MM = 30
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """A picture for a template variable (a payment QR code), placed where `{{ name }}` is."""
+
+    png: bytes
+    width_mm: float = QR_WIDTH_MM
+
+
+def qr_context(
+    company: CompanyInfo, currency: str, amount: Decimal, reference: str, purpose: str, lang: str
+) -> dict[str, object]:
+    """`payment_qr` (an ImagePart, or "" where no standard applies) and its caption's values."""
+    code = payment_qr(company, currency, amount, reference, purpose)
+    return {
+        "payment_qr": ImagePart(code.png) if code else "",
+        "payment_qr_amount": fmt.format_money(amount, currency, lang) if code else "",
+        "payment_qr_reference": _clean(reference) if code else "",
+    }
 
 
 def build_context(doc: InvoiceDocument) -> dict[str, object]:
@@ -118,8 +148,50 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
             if doc.discounted_total is not None
             else ""
         ),
+        **qr_context(
+            company, cur, amount_due, doc.invoice_no, f"Оплата по счёту № {doc.invoice_no}", lang
+        ),
     }
     return context
+
+
+def credit_note_context(doc: CreditNoteDocument) -> dict[str, object]:
+    """Everything the credit note template prints, as ready strings in the client's language."""
+    lang, cur = doc.language, doc.currency
+    company = doc.company
+    footer_parts = (company.name, company.email, company.phone, company.website)
+
+    def money(amount: Decimal) -> str:
+        return fmt.format_money(amount, cur, lang)
+
+    return {
+        "language": lang,
+        "currency": cur,
+        "credit_note_no": _clean(doc.credit_note_no),
+        "credit_note_date": fmt.format_date(doc.note_date, lang),
+        "invoice_no": _clean(doc.invoice_no),
+        "invoice_date": fmt.format_date(doc.invoice_date, lang),
+        "invoice_total": money(doc.invoice_total),
+        "company_name": _clean(company.name),
+        "company_address": "\n".join(_lines(company.address)),
+        "company_email": _clean(company.email),
+        "company_phone": _clean(company.phone),
+        "company_tax_id": _clean(company.tax_id),
+        "company_website": _clean(company.website),
+        "company_footer": " · ".join(_clean(p) for p in footer_parts if p.strip()),
+        "client_name": _clean(doc.client.name),
+        "client_address": "\n".join(_lines(doc.client.address)),
+        "credit_amount": money(doc.amount),
+        "credit_in_words": fmt.amount_in_words(doc.amount, cur, lang),
+        "has_earlier_credit": doc.credited_before > 0,
+        "earlier_credit": money(doc.credited_before),
+        "has_payment": doc.amount_paid > 0,
+        "amount_paid": money(doc.amount_paid),
+        "new_balance": money(max(doc.balance, Decimal(0))),
+        "owed_back": money(-doc.balance) if doc.balance < 0 else "",
+        "cancels_invoice": doc.cancels,
+        "replacement": ", ".join(_clean(n) for n in doc.replacement),
+    }
 
 
 def _discount_open(doc: InvoiceDocument) -> bool:
@@ -256,9 +328,9 @@ def safe_filename(stem: str) -> str:
     return text
 
 
-def invoice_path(out_root: Path, doc: InvoiceDocument) -> Path:
-    """Where an invoice goes: `<out_root>/<year>/<Invoice No>[-R<n>].docx`."""
-    return out_root / f"{doc.invoice_date.year}" / f"{safe_filename(doc.file_stem)}.docx"
+def invoice_path(out_root: Path, doc: Document_) -> Path:
+    """Where a document goes: `<out_root>/<year>/<Invoice No>[-R<n>].docx`, `<CN No>.docx`."""
+    return out_root / f"{doc.file_year}" / f"{safe_filename(doc.file_stem)}.docx"
 
 
 # -- templates ---------------------------------------------------------------
@@ -285,24 +357,33 @@ class InvoiceRenderer:
         self.template_dir = Path(template_dir)
         self._templates: dict[Path, _Template] = {}
 
-    def template_path(self, language: str) -> Path:
-        """The template file used for a client language."""
-        specific = self.template_dir / f"invoice.{language}.docx"
-        return specific if specific.is_file() else self.template_dir / DEFAULT_TEMPLATE
+    def template_path(self, language: str, kind: str = "invoice") -> Path:
+        """The template file used for a client language (`kind`: "invoice" or "credit_note").
 
-    def render(self, doc: InvoiceDocument, out_root: Path) -> Path:
-        """Write the invoice under `out_root` (atomically) and return its path."""
+        A folder whose own templates predate credit notes uses the bundled ones for them.
+        """
+        for folder in (self.template_dir, BUNDLED_TEMPLATES):
+            for name in (f"{kind}.{language}.docx", f"{kind}.docx"):
+                if (folder / name).is_file():
+                    return folder / name
+        return self.template_dir / f"{kind}.docx"
+
+    def render(self, doc: Document_, out_root: Path) -> Path:
+        """Write the document under `out_root` (atomically) and return its path."""
         data = self.render_bytes(doc)
         path = invoice_path(Path(out_root), doc)
         _write_atomic(path, data)
         return path
 
-    def render_bytes(self, doc: InvoiceDocument) -> bytes:
-        """The .docx file for one invoice, in memory."""
+    def render_bytes(self, doc: Document_) -> bytes:
+        """The .docx file for one invoice or credit note, in memory."""
+        if isinstance(doc, CreditNoteDocument):
+            template = self._template(self.template_path(doc.language, "credit_note"))
+            return template.render_bytes(credit_note_context(doc))
         return self._template(self.template_path(doc.language)).render_bytes(build_context(doc))
 
     def render_many(
-        self, docs: Sequence[InvoiceDocument], out_root: Path, workers: int | None = None
+        self, docs: Sequence[Document_], out_root: Path, workers: int | None = None
     ) -> list[Path]:
         """Render many invoices, over all cores when there are enough; paths in order."""
         workers = workers or _cpu_count()
@@ -359,7 +440,7 @@ def _exit_with(run_pid: int) -> None:
             return  # cannot tell (another user's pid, or no signals here): stop watching
 
 
-def _render_in_worker(doc: InvoiceDocument, out_root: Path) -> Path:
+def _render_in_worker(doc: Document_, out_root: Path) -> Path:
     assert _WORKER_RENDERER is not None, "worker started without _init_worker"
     return _WORKER_RENDERER.render(doc, out_root)
 
@@ -400,7 +481,15 @@ class _DocxtplTemplate:
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
         template = DocxTemplate(str(self.path))
-        template.render(dict(context), autoescape=True)
+        context = {
+            key: (
+                InlineImage(template, io.BytesIO(value.png), width=Mm(value.width_mm))
+                if isinstance(value, ImagePart)
+                else value
+            )
+            for key, value in context.items()
+        }
+        template.render(context, autoescape=True)
         buffer = io.BytesIO()
         template.save(buffer)
         return buffer.getvalue()
@@ -418,6 +507,7 @@ class _CompiledTemplate:
     """
 
     def __init__(self, path: Path, docx: Any) -> None:
+        self._path = path
         self._docxtpl = DocxTemplate(str(path))  # only for its stateless helpers
         env = Environment(autoescape=True)
         body = docx.element.body
@@ -439,6 +529,9 @@ class _CompiledTemplate:
         return env.from_string(re.sub(r"<w:p([ >])", r"\n<w:p\1", xml))
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
+        if any(isinstance(value, ImagePart) for value in context.values()):
+            # A picture adds a part and a relationship to the package: docxtpl's job.
+            return _DocxtplTemplate(self._path).render_bytes(context)
         rendered = {self._document_name: self._render_document(context)}
         for name, template in self._parts.items():
             xml = self._render_part(template, context)

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-import xlsxwriter
-from xlsxwriter.exceptions import FileCreateError
-from xlsxwriter.workbook import Workbook
-from xlsxwriter.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from .money import ZERO, minor_unit, round_money
+
+if TYPE_CHECKING:
+    from xlsxwriter.workbook import Workbook
+    from xlsxwriter.worksheet import Worksheet
 
 AGING_BUCKETS = ("Current", "1-30", "31-60", "61-90", "Over 90")
 #: Upper bound (days overdue, inclusive) of each bucket but the last.
@@ -142,6 +141,9 @@ def write_receivables_report(items: Sequence[Receivable], as_of: date, out_dir: 
     The file is written to a temporary name and moved into place, so a reader
     never sees half a report.
     """
+    import xlsxwriter  # imported where used: it is not needed before reading
+    from xlsxwriter.exceptions import FileCreateError
+
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"receivables-{as_of.isoformat()}.xlsx"
     handle, temp_name = tempfile.mkstemp(prefix=".receivables-", suffix=".xlsx", dir=out_dir)

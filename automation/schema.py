@@ -72,6 +72,9 @@ INVOICES_COLUMNS: tuple[Column, ...] = (
     Column("Reissue", owner="tool"),
     Column("Reissue Count", "int", owner="tool"),
     Column("Note", owner="tool"),
+    Column("Credit Amount", "money"),
+    Column("Credit Notes", owner="tool"),
+    Column("Resend"),
 )
 
 SHEETS: dict[str, tuple[Column, ...]] = {

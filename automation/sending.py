@@ -20,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from .compose import Job, amount_text
 from .delivery import Outcome, Parcel
 from .faults import checkpoint
+from .fmt import format_money
 from .ledger import SENDING, Ledger
 from .mail import SENT, TEMPORARY, UNKNOWN, BuiltMessage, RecipientResult, eml_name
 from .model import RowError
@@ -111,6 +113,9 @@ class SendStage:
         self.folder = folder
         self.retry_window = retry_window
 
+    def _amount(self, job: Job) -> str:
+        return amount_text(job, self.summary.language)
+
     def _now(self) -> datetime:
         return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
 
@@ -183,7 +188,7 @@ class SendStage:
                 "identical and with the same Message-ID, so the client's mail program "
                 "drops any copy it already has."
             )
-        amount = amount_text(job)
+        amount = self._amount(job)
         self.summary.sent.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, note))
         if self.outbox is not None:
             self.summary.outbox_count += 1
@@ -203,7 +208,7 @@ class SendStage:
             "the identical message is sent again at the next run.",
         )
         self.summary.failed.append(
-            SentItem(inv.invoice_no, inv.client, msg.kind, amount_text(job), reply)
+            SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
         )
 
     def _failed(
@@ -243,7 +248,7 @@ class SendStage:
             self.ledger.mark_failed(msg.message_id, reply, rebuild=True)
             self.ledger.update_invoice(inv.invoice_no, note=note)
         self.summary.failed.append(
-            SentItem(inv.invoice_no, inv.client, msg.kind, amount_text(job), reply)
+            SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
         )
 
 
@@ -274,6 +279,9 @@ def record_sent(
             note=f"Reissued (reminder {number}), {where} on {day}; new due date "
             f"{job.due.isoformat()}.{missed}",
         )
+    elif msg.kind in ("credit_note", "resend"):
+        note = correction_note(job, where, day) + missed
+        ledger.update_invoice(inv.invoice_no, last_sent=now, note=note)
     else:
         words = {
             "thanks": "Thank-you note for the payment",
@@ -282,6 +290,26 @@ def record_sent(
         }.get(msg.kind, msg.kind.capitalize())
         note = f"{words}, {where} on {day}.{missed}"
         ledger.update_invoice(inv.invoice_no, last_sent=now, note=note)
+
+
+def correction_note(job: Job, where: str, day: str) -> str:
+    """The Note once a credit note or a copy went out; `where` is "emailed to ..."."""
+    payload, inv = job.message.payload, job.invoice
+    if job.message.kind == "resend":
+        return f"A copy of the invoice was {where} on {day}, as asked in Resend."
+    amount = format_money(Decimal(payload["amount"]), inv.currency, "en")
+    balance = Decimal(payload["balance"])
+    sent = f"credit note {payload['credit_note_no']} for {amount} {where} on {day}"
+    if payload["reason"] == "credit":
+        return (
+            f"{sent[0].upper()}{sent[1:]}; balance now {format_money(balance, inv.currency, 'en')}."
+        )
+    text = f"Void: {sent}"
+    if payload.get("replacement"):
+        text += f"; replaced by {payload['replacement']}"
+    if balance < 0:
+        text += f"; {format_money(-balance, inv.currency, 'en')} received is owed back"
+    return text + "."
 
 
 def utf8_refusal(message: BuiltMessage, host: str) -> str | None:

@@ -57,6 +57,16 @@ account_name = ""
 account_number = ""
 iban = ""
 swift = ""
+# A payment QR code goes on EUR invoices and statements when iban and a BIC are
+# set (EPC "GiroCode"; bic, else swift), and on RUB ones with the Russian bank
+# details below (GOST R 56042-2014). Leave them empty for no code.
+bic = ""
+ru_account = ""         # расчётный счёт, 20 digits
+ru_bank_name = ""
+ru_bic = ""             # БИК, 9 digits
+ru_corr_account = ""    # корр. счёт, 20 digits
+ru_inn = ""             # optional: ИНН получателя
+ru_kpp = ""             # optional: КПП получателя
 
 [billing]
 # The service log workbook (keep it beside this file).
@@ -66,6 +76,8 @@ workbook = "service_log.xlsx"
 output_dir = ""
 # Invoice numbers; may use {year}, {month} and {seq} (must contain {seq}).
 number_format = "INV-{year}-{seq:04d}"
+# Credit notes (Void, Rebill, Credit Amount) have their own series; {year} is the note's date.
+credit_note_format = "CN-{year}-{seq:04d}"
 # A service is billed once its date + this many days is on or before the run date.
 bill_after_days = 0
 # Defaults for clients whose Terms / Currency / Language cells are empty.
@@ -173,10 +185,14 @@ def init_folder(target: Path, template_dir: Path, today: date | None = None) -> 
 
 
 def _template_copies(template_dir: Path, dest_dir: Path) -> list[tuple[Path, Path]]:
-    """(source, destination) of each invoice template and email template that exists."""
+    """(source, destination) of each Word template and email template that exists."""
     if not template_dir.is_dir():
         return []
-    sources = sorted(template_dir.glob("invoice*.docx"))
+    sources = sorted(template_dir.glob("invoice*.docx")) + sorted(
+        template_dir.glob("credit_note*.docx")
+    ) + sorted(
+        template_dir.glob("statement*.docx")
+    )
     email_dir = template_dir / "email"
     if email_dir.is_dir():
         # Skip editor and OS leftovers (.DS_Store, ~$ lock files, backups).

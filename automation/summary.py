@@ -12,8 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from .errors import EXIT_ATTENTION, EXIT_OK
+from .fmt import format_money
 from .model import RowError
 from .text import one_line
+
+#: A run's phases in order; `start-up` (interpreter, imports, config) is the CLI's.
+PHASES = (
+    "start-up", "read", "plan", "render", "message build", "send", "write-back", "report"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,11 +42,17 @@ class RunSummary:
 
     as_of: date
     dry_run: bool = False
+    #: `[billing] language`: how amounts are written for the bookkeeper
+    language: str = "en"
     sent: list[SentItem] = field(default_factory=list)
     failed: list[SentItem] = field(default_factory=list)
     #: delivered to every To address, but a CC or the bcc copy was refused
     partial: list[SentItem] = field(default_factory=list)
     escalated: list[SentItem] = field(default_factory=list)
+    #: credit notes issued this run (kind: void, rebill or credit; note: the number)
+    credit_notes: list[SentItem] = field(default_factory=list)
+    #: void invoices the client had paid towards: the money is owed back
+    owed_back: list[SentItem] = field(default_factory=list)
     previews: list[SentItem] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -51,13 +63,16 @@ class RunSummary:
     #: outbox mode: the folder the messages were written to, and how many
     outbox: Path | None = None
     outbox_count: int = 0
-    #: seconds per phase (read, plan, render, send, write-back, report)
+    #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def has_news(self) -> bool:
         """Anything happened that the bookkeeper should hear about."""
-        return bool(self.sent or self.failed or self.partial or self.escalated or self.errors)
+        return bool(
+            self.sent or self.failed or self.partial or self.escalated or self.errors
+            or self.credit_notes
+        )
 
     @property
     def exit_code(self) -> int:
@@ -82,8 +97,8 @@ def summary_lines(summary: RunSummary) -> list[str]:
                 for i in items
             )
             lines.append("")
-    for currency, amount in sorted(summary.outstanding.items()):
-        lines.append(f"Outstanding {currency}: {amount:,}")
+    lines.extend(correction_lines(summary))
+    lines.extend(outstanding_lines(summary))
     if summary.errors:
         lines.append("")
         lines.append(f"{len(summary.errors)} rows need attention:")
@@ -105,3 +120,41 @@ def outbox_line(summary: RunSummary) -> str:
         f"Outbox mode: nothing was emailed. {waiting} in {summary.outbox} "
         "(send them from your mail program, or set mode = \"smtp\" in [email])."
     )
+
+
+def outstanding_lines(summary: RunSummary) -> list[str]:
+    """`Outstanding: KZT 394,800.56`, one line per currency, in the configured language."""
+    return [
+        f"Outstanding: {format_money(amount, currency, summary.language)}"
+        for currency, amount in sorted(summary.outstanding.items())
+    ]
+
+
+def phases_line(timings: dict[str, float]) -> str:
+    """The phases' seconds on one line, for the run log (and the benchmarks that read it).
+
+    >>> phases_line({"read": 0.912, "start-up": 0.3})
+    'phases: start-up 0.300 s, read 0.912 s'
+    """
+    known = [p for p in PHASES if p in timings]
+    others = sorted(set(timings) - set(PHASES))
+    return "phases: " + ", ".join(f"{p} {timings[p]:.3f} s" for p in known + others)
+
+
+def correction_lines(summary: RunSummary) -> list[str]:
+    """Credit notes issued and money owed back, as plain text lines ([] when none)."""
+    lines: list[str] = []
+    if summary.credit_notes:
+        lines.append("Credit notes issued:")
+        lines.extend(
+            f"  {i.note:<16} on {i.invoice_no:<16} {i.client:<30} {i.amount:>14}  ({i.kind})"
+            for i in summary.credit_notes
+        )
+        lines.append("")
+    if summary.owed_back:
+        lines.append("Owed back to clients (void invoices they had paid; refund or credit):")
+        lines.extend(
+            f"  {i.invoice_no:<16} {i.client:<30} {i.amount:>14}" for i in summary.owed_back
+        )
+        lines.append("")
+    return lines

@@ -42,8 +42,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import holidays
-
 from .money import TOLERANCE, round_money
 
 NET = "net"
@@ -241,6 +239,8 @@ def parse_terms(text: str) -> Terms:
 
 @lru_cache(maxsize=256)
 def _holidays_for(country: str, subdivision: str, year: int) -> Any:
+    import holidays  # ~0.1 s to import: only runs that count business days pay it
+
     # expand=False keeps the cached object from growing when asked about other years.
     return holidays.country_holidays(country, subdiv=subdivision or None, years=year, expand=False)
 
@@ -264,6 +264,8 @@ class BusinessCalendar:
 
     def __post_init__(self) -> None:
         if self.country:
+            import holidays
+
             try:
                 holidays.country_holidays(self._country, subdiv=self._subdivision or None)
             except NotImplementedError:
@@ -379,13 +381,14 @@ def amount_due(
 
     With `paid` (the cumulative amount received), the discount is earned only
     when at least the discounted total arrived by the discount date: a part
-    payment on time earns nothing.
+    payment on time earns nothing, and a client who paid the full total
+    inside the window has simply paid it (not overpaid).
     """
     last_day = discount_date(terms, invoice_date)
     discounted = discounted_total(terms, total, currency)
     if discounted is None or last_day is None or paid_date is None or paid_date > last_day:
         return total
-    if paid is not None and paid < discounted - TOLERANCE:
+    if paid is not None and (paid < discounted - TOLERANCE or paid >= total - TOLERANCE):
         return total
     return discounted
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from . import cells
 from .compose import terms_of
 from .config import Config
+from .lazy import lazy_import
 from .ledger import LedgerInvoice
 from .model import (
     BOOKKEEPER_STATUSES,
@@ -40,6 +40,11 @@ from .read import SheetData, WorkbookData
 from .report import Receivable
 from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
 from .validate import ClientBook, column_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
 
 def _differs(current: object, new: CellValue) -> bool:
@@ -188,17 +193,33 @@ def invoice_rows(
         if not number or number in result:
             continue
         status = cells.cell_text(values["Status"]) or None
+        corrections = read_corrections(values)
         try:
             paid, paid_date = read_payment(values)
         except PaymentProblem as exc:
             result[number] = InvoiceRow(
-                int(row), number, status=status, problem=str(exc), problem_column=exc.column
+                int(row),
+                number,
+                status=status,
+                problem=str(exc),
+                problem_column=exc.column,
+                **corrections,
             )
             continue
         result[number] = InvoiceRow(
-            int(row), number, paid_amount=paid, paid_date=paid_date, status=status
+            int(row), number, paid_amount=paid, paid_date=paid_date, status=status, **corrections
         )
     return result
+
+
+def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
+    """The Credit Amount and Resend cells of an Invoices row, as InvoiceRow fields."""
+    resend = cells.cell_text(values.get("Resend")).casefold() in ("yes", "y", "да", "иә")
+    try:
+        credit = cells.optional_decimal(values.get("Credit Amount"))
+    except cells.CellError as exc:
+        return {"resend": resend, "credit_problem": str(exc)}
+    return {"resend": resend, "credit_amount": credit}
 
 
 class PaymentProblem(ValueError):
@@ -261,6 +282,8 @@ def state_of(inv: LedgerInvoice, failed: bool) -> InvoiceState:
         last_reissue=inv.last_reissue,
         escalated=inv.escalated,
         failed=failed,
+        credited=inv.credited,
+        voided=inv.voided is not None,
     )
 
 
@@ -272,8 +295,13 @@ def invoices_updates(
     as_of: date,
     updates: UpdateSet,
     config: Config,
+    typed_credit: Collection[str] = (),
 ) -> dict[str, Decimal]:
-    """Bring the Invoices sheet in line with the ledger; returns outstanding per currency."""
+    """Bring the Invoices sheet in line with the ledger; returns outstanding per currency.
+
+    `typed_credit`: invoices whose Credit Amount, as typed, was refused: it is
+    left for the bookkeeper to correct (elsewhere the ledger's credits are shown).
+    """
     sheet = data.invoices
     name = sheet.name if sheet else INVOICES
     headers = (
@@ -318,8 +346,13 @@ def invoices_updates(
             "Reissue": "Yes" if inv.last_reissue == as_of else None,
             "Reissue Count": inv.reissue_count,
             "Note": inv.note or None,
+            "Credit Notes": "; ".join(inv.credit_notes) or None,
         }
-        if status not in BOOKKEEPER_STATUSES:
+        if number not in typed_credit:
+            values["Credit Amount"] = inv.credited or None
+        if inv.resend_pending:
+            values["Resend"] = None  # honoured: the copy is sent (or owed until it is)
+        if status not in BOOKKEEPER_STATUSES or state.voided:
             values["Status"] = status
         if existing is not None and not existing.row:  # a row lost, rebuilt from the ledger
             values["Paid Amount"] = existing.paid_amount
@@ -334,7 +367,7 @@ def invoices_updates(
 #: Statuses after which nothing is owed and nothing more is sent unprompted.
 CLOSED = frozenset({PAID, OVERPAID, VOID})
 #: What a settled invoice remembers of its row: the cells only the bookkeeper types.
-PAYMENT_CELLS = ("Paid Amount", "Paid Date", "Status")
+PAYMENT_CELLS = ("Paid Amount", "Paid Date", "Status", "Credit Amount", "Resend")
 
 
 def payment_cells(sheet: SheetData | None, numbers: Collection[str]) -> dict[str, tuple[str, ...]]:
@@ -361,7 +394,7 @@ def remembered_row(number: str, sig: str) -> InvoiceRow:
     An older copy restored by the bookkeeper must not turn a paid invoice
     into an unpaid one: what was typed when it was settled is written back.
     """
-    paid, paid_date, status = sig.split("\x1f")
+    paid, paid_date, status, *_ = sig.split("\x1f")  # older ledgers kept three cells
     try:
         amount = cells.optional_decimal(paid)
         when = cells.optional_date(paid_date)

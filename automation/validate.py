@@ -11,18 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from babel.numbers import list_currencies
 
 from .cells import CellError, cell_date, cell_decimal, cell_text, is_blank
 from .config import LANGUAGES, Config
+from .lazy import lazy_import
 from .mail import parse_addresses
 from .model import Client, RowError, ServiceLine
 from .money import TOLERANCE, MoneyError, parse_rate
 from .read import SheetData
 from .schema import CLIENTS, normalise_header
 from .terms import Terms, TermsError, parse_terms
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
 _INACTIVE = {"no", "n", "false", "0", "inactive"}
 _CURRENCIES = frozenset(list_currencies())

@@ -1,14 +1,15 @@
-"""Build the bundled invoice templates (English, Russian, Kazakh) with python-docx.
+"""Build the bundled invoice and credit note templates (English, Russian, Kazakh).
 
-The templates are generated, not hand-edited, so a layout change is one edit
-here and a rebuild for all three languages:
+The templates are generated with python-docx, not hand-edited, so a layout
+change is one edit here and a rebuild for all three languages; a credit note
+is made of the invoice's own blocks, so the two look like one family:
 
-    python scripts/build_templates.py            # writes templates/invoice*.docx
+    python scripts/build_templates.py            # templates/invoice*.docx, credit_note*.docx
     python scripts/build_templates.py OUT_DIR    # somewhere else
 
 Each template is a docxtpl (Jinja) document. It holds only labels and layout;
-every value it prints is a ready string from `automation.render.build_context`,
-so no arithmetic or formatting lives in a template.
+every value it prints is a ready string from `automation.render.build_context`
+(`credit_note_context` for credit notes), so no arithmetic or formatting lives in a template.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ TOTALS_WIDTHS = (Cm(5.0), Cm(3.4))
 STYLES_WITH_EFFECTS = "http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects"
 
 FILES = {"en": "invoice.docx", "ru": "invoice.ru.docx", "kk": "invoice.kk.docx"}
+CREDIT_NOTE_FILES = {
+    "en": "credit_note.docx",
+    "ru": "credit_note.ru.docx",
+    "kk": "credit_note.kk.docx",
+}
 LANG_TAGS = {"en": "en-US", "ru": "ru-RU", "kk": "kk-KZ"}
 
 LABELS: dict[str, dict[str, str]] = {
@@ -89,6 +95,8 @@ LABELS: dict[str, dict[str, str]] = {
         "swift": "SWIFT / BIC",
         "reference": "Please quote {{ invoice_no }} as the payment reference.",
         "thanks": "Thank you for your business!",
+        "scan_to_pay": "Scan with your banking app to pay {{ payment_qr_amount }} "
+        "quoting {{ payment_qr_reference }}.",
     },
     "ru": {
         "title": "СЧЁТ НА ОПЛАТУ",
@@ -126,6 +134,8 @@ LABELS: dict[str, dict[str, str]] = {
         "swift": "SWIFT / БИК",
         "reference": "Пожалуйста, укажите номер счёта {{ invoice_no }} в назначении платежа.",
         "thanks": "Благодарим за сотрудничество!",
+        "scan_to_pay": "Отсканируйте в приложении банка, чтобы оплатить "
+        "{{ payment_qr_amount }} с назначением {{ payment_qr_reference }}.",
     },
     "kk": {
         "title": "ТӨЛЕМ ШОТЫ",
@@ -163,19 +173,205 @@ LABELS: dict[str, dict[str, str]] = {
         "swift": "SWIFT / БСК",
         "reference": "Төлем мақсатында {{ invoice_no }} шот нөмірін көрсетуіңізді сұраймыз.",
         "thanks": "Ынтымақтастығыңыз үшін рахмет!",
+        "scan_to_pay": "{{ payment_qr_amount }} сомасын {{ payment_qr_reference }} мақсатымен "
+        "төлеу үшін банк қосымшасында сканерлеңіз.",
+    },
+}
+
+
+CREDIT_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "CREDIT NOTE",
+        "credit_note_no": "Credit note No",
+        "credit_note_date": "Date",
+        "against": "Against invoice",
+        "banner": "Credit against invoice {{ invoice_no }} of {{ invoice_date }} "
+        "for {{ invoice_total }}",
+        "cancels": "This credit note cancels the invoice in full.",
+        "replaced": "The corrected invoice is {{ replacement }}.",
+        "invoice_total": "Invoice total",
+        "earlier_credit": "Credited before",
+        "this_credit": "This credit note",
+        "amount_paid": "Amount paid",
+        "new_balance": "New balance due",
+        "in_words": "Amount credited in words",
+        "owed_back": "You have paid {{ owed_back }} more than you now owe: we will refund "
+        "it or set it against your next invoice, as you prefer.",
+        "reference": "Please keep this credit note with invoice {{ invoice_no }}.",
+        "thanks": "Thank you for your business!",
+        "bill_to": "CLIENT",
+    },
+    "ru": {
+        "title": "КРЕДИТ-НОТА",
+        "credit_note_no": "Кредит-нота №",
+        "credit_note_date": "Дата",
+        "against": "К счёту",
+        "banner": "Корректировка счёта {{ invoice_no }} от {{ invoice_date }} "
+        "на сумму {{ invoice_total }}",
+        "cancels": "Настоящая кредит-нота полностью аннулирует счёт.",
+        "replaced": "Исправленный счёт: {{ replacement }}.",
+        "invoice_total": "Сумма счёта",
+        "earlier_credit": "Ранее уменьшено",
+        "this_credit": "Сумма кредит-ноты",
+        "amount_paid": "Оплачено",
+        "new_balance": "Новый остаток к оплате",
+        "in_words": "Сумма кредит-ноты прописью",
+        "owed_back": "Вы оплатили на {{ owed_back }} больше, чем теперь должны: мы вернём эту "
+        "сумму или зачтём её в счёт следующего счёта, как Вам удобнее.",
+        "reference": "Пожалуйста, сохраните эту кредит-ноту вместе со счётом {{ invoice_no }}.",
+        "thanks": "Благодарим за сотрудничество!",
+        "bill_to": "КЛИЕНТ",
+    },
+    "kk": {
+        "title": "КРЕДИТ-НОТА",
+        "credit_note_no": "Кредит-нота №",
+        "credit_note_date": "Күні",
+        "against": "Шотқа",
+        "banner": "{{ invoice_date }} күнгі {{ invoice_no }} шотын ({{ invoice_total }}) "
+        "түзету",
+        "cancels": "Бұл кредит-нота шотты толығымен жояды.",
+        "replaced": "Түзетілген шот: {{ replacement }}.",
+        "invoice_total": "Шот сомасы",
+        "earlier_credit": "Бұрын азайтылды",
+        "this_credit": "Кредит-нота сомасы",
+        "amount_paid": "Төленді",
+        "new_balance": "Жаңа төлеу қалдығы",
+        "in_words": "Кредит-нота сомасы жазбаша",
+        "owed_back": "Сіз қазіргі қарызыңыздан {{ owed_back }} артық төледіңіз: бұл соманы "
+        "қайтарамыз немесе келесі шотқа есептейміз, қалауыңызша.",
+        "reference": "Бұл кредит-нотаны {{ invoice_no }} шотымен бірге сақтауыңызды сұраймыз.",
+        "thanks": "Ынтымақтастығыңыз үшін рахмет!",
+        "bill_to": "КЛИЕНТ",
     },
 }
 
 
 def build_all(out_dir: Path) -> list[Path]:
-    """Write one template per language into `out_dir`; return their paths."""
+    """Write the invoice, credit note and statement templates per language into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for language, name in FILES.items():
         path = out_dir / name
         build_template(language).save(str(path))
         paths.append(path)
+    for language, name in CREDIT_NOTE_FILES.items():
+        path = out_dir / name
+        build_credit_note(language).save(str(path))
+        paths.append(path)
+    for language, name in STATEMENT_FILES.items():
+        path = out_dir / name
+        build_statement_template(language).save(str(path))
+        paths.append(path)
     return paths
+
+
+def build_credit_note(language: str) -> DocxDocument:
+    """The credit note template for one language: the invoice's blocks, a credit's words."""
+    labels = CREDIT_LABELS[language]
+    doc = Document()
+    _setup_document(doc, language, labels["title"])
+    _add_credit_heading(doc, labels)
+    _add_credit_banner(doc, labels)
+    _add_credit_parties(doc, labels)
+    _add_credit_totals(doc, labels)
+    _add_credit_closing(doc, labels)
+    _add_thanks(doc, labels)
+    _add_footer(doc, "credit_note_no")
+    return doc
+
+
+def _add_credit_heading(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 2, (Cm(9.4), Cm(8.0)))
+    left, right = table.rows[0].cells
+    _write(left.paragraphs[0], "{{ company_name }}", size=16, bold=True, color=ACCENT)
+    _text(left, "{{ company_address }}", color=MUTED)
+    _optional(left, "company_email", "{{ company_email }}")
+    _optional(left, "company_phone", "{{ company_phone }}")
+    _optional(left, "company_tax_id", "{{ company_tax_id }}")
+    title = right.paragraphs[0]
+    title.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(title, labels["title"], size=20, bold=True, color=ACCENT)
+    title.paragraph_format.space_after = Pt(6)
+    for key, value in (
+        ("credit_note_no", "{{ credit_note_no }}"),
+        ("credit_note_date", "{{ credit_note_date }}"),
+        ("against", "{{ invoice_no }}"),
+    ):
+        para = right.add_paragraph()
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(para, f"{labels[key]}: ", color=MUTED)
+        _write(para, value, bold=True)
+    _spacer(doc, 10)
+
+
+def _add_credit_banner(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 1, (Cm(17.4),))
+    cell = table.rows[0].cells[0]
+    _shade(cell, HEADER_FILL)
+    _cell_borders(cell, left=(ACCENT_HEX, 24))
+    _write(cell.paragraphs[0], labels["banner"], size=12, bold=True, color=ACCENT)
+    cell.add_paragraph().add_run("{%p if cancels_invoice %}")
+    _text(cell, labels["cancels"])
+    cell.add_paragraph().add_run("{%p endif %}")
+    cell.add_paragraph().add_run("{%p if replacement %}")
+    _text(cell, labels["replaced"], bold=True)
+    cell.add_paragraph().add_run("{%p endif %}")
+    _spacer(doc, 10)
+
+
+def _add_credit_parties(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 1, (Cm(17.4),))
+    cell = table.rows[0].cells[0]
+    _write(cell.paragraphs[0], labels["bill_to"], size=8, bold=True, color=MUTED)
+    _text(cell, "{{ client_name }}", bold=True, size=11)
+    _text(cell, "{{ client_address }}")
+    _spacer(doc, 12)
+
+
+def _add_credit_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
+    rows = (
+        ("", labels["invoice_total"], "invoice_total", False),
+        ("{%tr if has_earlier_credit %}", "", "", False),
+        ("", labels["earlier_credit"], "earlier_credit", False),
+        ("{%tr endif %}", "", "", False),
+        ("", labels["this_credit"], "credit_amount", True),
+        ("{%tr if has_payment %}", "", "", False),
+        ("", labels["amount_paid"], "amount_paid", False),
+        ("{%tr endif %}", "", "", False),
+        ("", labels["new_balance"], "new_balance", True),
+    )
+    table = _plain_table(doc, len(rows), 2, TOTALS_WIDTHS)
+    table.alignment = WD_TABLE_ALIGNMENT.RIGHT
+    for row, (control, label, field, strong) in zip(table.rows, rows, strict=True):
+        name_cell, value_cell = row.cells
+        if control:
+            name_cell.paragraphs[0].add_run(control)
+            continue
+        if strong:
+            for cell in row.cells:
+                _cell_borders(cell, top=(ACCENT_HEX, 8))
+        size = 11 if strong else 10
+        _write(name_cell.paragraphs[0], label, bold=strong, size=size,
+               color=TEXT if strong else MUTED)
+        value = value_cell.paragraphs[0]
+        value.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(value, f"{{{{ {field} }}}}", bold=strong, size=size)
+    _spacer(doc, 10)
+
+
+def _add_credit_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
+    para = doc.add_paragraph()
+    _write(para, f"{labels['in_words']}: ", color=MUTED)
+    _write(para, "{{ credit_in_words }}", italic=True)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p if owed_back %}")
+    para = doc.add_paragraph()
+    _write(para, labels["owed_back"], bold=True, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p endif %}")
+    para = doc.add_paragraph()
+    _write(para, labels["reference"], bold=True)
+    para.paragraph_format.space_after = Pt(12)
 
 
 def build_template(language: str) -> DocxDocument:
@@ -190,6 +386,7 @@ def build_template(language: str) -> DocxDocument:
     _add_totals(doc, labels)
     _add_closing(doc, labels)
     _add_bank_details(doc, labels)
+    _add_payment_qr(doc, labels)
     _add_thanks(doc, labels)
     _add_footer(doc)
     return doc
@@ -396,13 +593,24 @@ def _add_bank_details(doc: DocxDocument, labels: dict[str, str]) -> None:
     _control(doc, "{%p endif %}")
 
 
+def _add_payment_qr(doc: DocxDocument, labels: dict[str, str]) -> None:
+    """The payment QR code (EPC or GOST) with a line saying what it pays; absent without one."""
+    _control(doc, "{%p if payment_qr %}")
+    table = _plain_table(doc, 1, 2, (Cm(3.4), Cm(14.0)))
+    picture, caption = table.rows[0].cells
+    _write(picture.paragraphs[0], "{{ payment_qr }}")
+    _write(caption.paragraphs[0], labels["scan_to_pay"], color=MUTED)
+    _spacer(doc, 10)
+    _control(doc, "{%p endif %}")
+
+
 def _add_thanks(doc: DocxDocument, labels: dict[str, str]) -> None:
     para = doc.add_paragraph()
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _write(para, labels["thanks"], italic=True, size=11, color=ACCENT)
 
 
-def _add_footer(doc: DocxDocument) -> None:
+def _add_footer(doc: DocxDocument, number: str = "invoice_no") -> None:
     footer = doc.sections[0].footer
     para = footer.paragraphs[0]
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -410,10 +618,321 @@ def _add_footer(doc: DocxDocument) -> None:
     _write(para, "{{ company_footer }}", size=8, color=MUTED)
     para = footer.add_paragraph()
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _write(para, "{{ invoice_no }} · ", size=8, color=MUTED)
+    _write(para, f"{{{{ {number} }}}} · ", size=8, color=MUTED)
     _field(para, "PAGE")
     _write(para, " / ", size=8, color=MUTED)
     _field(para, "NUMPAGES")
+
+
+# -- statements of account ----------------------------------------------------
+
+STATEMENT_FILES = {"en": "statement.docx", "ru": "statement.ru.docx", "kk": "statement.kk.docx"}
+#: Statement lines (date, document, charges, credits, balance): 17.4 cm.
+STATEMENT_WIDTHS = (Cm(2.6), Cm(6.6), Cm(2.7), Cm(2.7), Cm(2.8))
+#: Open items (invoice, invoice date, due date, days overdue, total, open): 17.4 cm.
+OPEN_WIDTHS = (Cm(3.4), Cm(2.9), Cm(2.9), Cm(2.2), Cm(3.0), Cm(3.0))
+
+STATEMENT_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "STATEMENT OF ACCOUNT",
+        "statement_date": "Statement date",
+        "period": "Period",
+        "currency": "Currency",
+        "to": "STATEMENT FOR",
+        "summary": "ACCOUNT SUMMARY",
+        "opening": "Opening balance",
+        "invoiced": "Invoiced",
+        "credited": "Credit notes",
+        "received": "Payments and discounts",
+        "closing": "Closing balance",
+        "date": "Date",
+        "document": "Document",
+        "charges": "Charges",
+        "credits": "Credits",
+        "balance": "Balance",
+        "brought_forward": "Balance brought forward",
+        "no_activity": "No invoices, payments or credit notes in this period.",
+        "carried_forward": "Closing balance",
+        "aging": "OPEN ITEMS BY AGE (DAYS PAST DUE)",
+        "current": "Current",
+        "over_90": "Over 90",
+        "total": "Total",
+        "open_items": "OPEN ITEMS",
+        "invoice_no": "Invoice No",
+        "invoice_date": "Invoice date",
+        "due_date": "Due date",
+        "days": "Days overdue",
+        "invoice_total": "Total",
+        "open": "Open",
+        "unapplied": "Paid in advance (your credit)",
+        "amount_due": "Amount due",
+        "in_credit": "Your account is in credit by {{ credit_balance }}; "
+        "we will refund it or set it against your next invoice, as you prefer.",
+        "settled": "Your account is settled. Thank you!",
+        "query": "If anything here does not match your records, please reply to this "
+        "statement and we will look into it.",
+    },
+    "ru": {
+        "title": "АКТ СВЕРКИ ВЗАИМОРАСЧЁТОВ",
+        "statement_date": "Дата",
+        "period": "Период",
+        "currency": "Валюта",
+        "to": "КОНТРАГЕНТ",
+        "summary": "СВОДКА ПО СЧЁТУ",
+        "opening": "Сальдо на начало периода",
+        "invoiced": "Выставлено счетов",
+        "credited": "Кредит-ноты",
+        "received": "Оплаты и скидки",
+        "closing": "Сальдо на конец периода",
+        "date": "Дата",
+        "document": "Документ",
+        "charges": "Начислено",
+        "credits": "Оплачено",
+        "balance": "Сальдо",
+        "brought_forward": "Сальдо на начало периода",
+        "no_activity": "За период нет счетов, оплат и кредит-нот.",
+        "carried_forward": "Сальдо на конец периода",
+        "aging": "НЕОПЛАЧЕННЫЕ СЧЕТА ПО СРОКУ ПРОСРОЧКИ (ДНЕЙ)",
+        "current": "В срок",
+        "over_90": "Более 90",
+        "total": "Итого",
+        "open_items": "НЕОПЛАЧЕННЫЕ СЧЕТА",
+        "invoice_no": "Счёт №",
+        "invoice_date": "Дата счёта",
+        "due_date": "Срок оплаты",
+        "days": "Дней просрочки",
+        "invoice_total": "Сумма",
+        "open": "Остаток",
+        "unapplied": "Аванс (в вашу пользу)",
+        "amount_due": "К оплате",
+        "in_credit": "На вашем счёте переплата {{ credit_balance }}; мы вернём её или "
+        "зачтём в следующий счёт — как вам удобнее.",
+        "settled": "Задолженности нет. Спасибо!",
+        "query": "Если данные расходятся с вашими, пожалуйста, ответьте на это письмо — "
+        "мы всё проверим.",
+    },
+    "kk": {
+        "title": "ӨЗАРА ЕСЕП АЙЫРЫСУДЫ САЛЫСТЫРУ АКТІСІ",
+        "statement_date": "Күні",
+        "period": "Кезең",
+        "currency": "Валюта",
+        "to": "КОНТРАГЕНТ",
+        "summary": "ШОТ БОЙЫНША ҚЫСҚАША",
+        "opening": "Кезең басындағы сальдо",
+        "invoiced": "Шоттар",
+        "credited": "Кредит-ноталар",
+        "received": "Төлемдер мен жеңілдіктер",
+        "closing": "Кезең соңындағы сальдо",
+        "date": "Күні",
+        "document": "Құжат",
+        "charges": "Есептелді",
+        "credits": "Төленді",
+        "balance": "Сальдо",
+        "brought_forward": "Кезең басындағы сальдо",
+        "no_activity": "Осы кезеңде шоттар, төлемдер мен кредит-ноталар жоқ.",
+        "carried_forward": "Кезең соңындағы сальдо",
+        "aging": "ТӨЛЕНБЕГЕН ШОТТАР, МЕРЗІМІ ӨТКЕН КҮНДЕР БОЙЫНША",
+        "current": "Мерзімінде",
+        "over_90": "90-нан артық",
+        "total": "Барлығы",
+        "open_items": "ТӨЛЕНБЕГЕН ШОТТАР",
+        "invoice_no": "Шот №",
+        "invoice_date": "Шот күні",
+        "due_date": "Төлеу мерзімі",
+        "days": "Кешіктірілген күн",
+        "invoice_total": "Сомасы",
+        "open": "Қалдық",
+        "unapplied": "Алдын ала төлем (сіздің пайдаңызға)",
+        "amount_due": "Төлеуге",
+        "in_credit": "Шотыңызда {{ credit_balance }} артық төлем бар; оны қайтарамыз немесе "
+        "келесі шотқа есептейміз.",
+        "settled": "Берешек жоқ. Рахмет!",
+        "query": "Деректер сіздің есебіңізбен сәйкес келмесе, осы хатқа жауап беріңіз — "
+        "бәрін тексереміз.",
+    },
+}
+
+
+def build_statement_template(language: str) -> DocxDocument:
+    """The statement-of-account template for one language (same look as the invoice)."""
+    labels = STATEMENT_LABELS[language]
+    invoice_labels = LABELS[language]
+    doc = Document()
+    _setup_document(doc, language, labels["title"])
+    _add_statement_heading(doc, labels, invoice_labels)
+    _add_statement_parties(doc, labels)
+    _add_statement_lines(doc, labels)
+    _add_statement_aging(doc, labels)
+    _add_statement_open_items(doc, labels)
+    _add_statement_closing(doc, labels)
+    _add_bank_details(doc, invoice_labels)
+    _add_payment_qr(doc, invoice_labels)
+    _add_footer(doc, "footer_reference")
+    return doc
+
+
+def _add_statement_heading(
+    doc: DocxDocument, labels: dict[str, str], invoice_labels: dict[str, str]
+) -> None:
+    table = _plain_table(doc, 1, 2, (Cm(8.4), Cm(9.0)))
+    left, right = table.rows[0].cells
+    _write(left.paragraphs[0], "{{ company_name }}", size=16, bold=True, color=ACCENT)
+    _text(left, "{{ company_address }}", color=MUTED)
+    _optional(left, "company_email", f"{invoice_labels['email']}: {{{{ company_email }}}}")
+    _optional(left, "company_phone", f"{invoice_labels['phone']}: {{{{ company_phone }}}}")
+    _optional(left, "company_tax_id", f"{invoice_labels['tax_id']}: {{{{ company_tax_id }}}}")
+    title = right.paragraphs[0]
+    title.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(title, labels["title"], size=16, bold=True, color=ACCENT)
+    title.paragraph_format.space_after = Pt(6)
+    for key, value in (
+        ("statement_date", "{{ statement_date }}"),
+        ("period", "{{ period }}"),
+        ("currency", "{{ currency }}"),
+    ):
+        para = right.add_paragraph()
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(para, f"{labels[key]}: ", color=MUTED)
+        _write(para, value, bold=True)
+    _spacer(doc, 10)
+
+
+def _add_statement_parties(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 2, (Cm(8.4), Cm(9.0)))
+    left, right = table.rows[0].cells
+    _write(left.paragraphs[0], labels["to"], size=8, bold=True, color=MUTED)
+    _text(left, "{{ client_name }}", bold=True, size=11)
+    _text(left, "{{ client_address }}")
+    _write(right.paragraphs[0], labels["summary"], size=8, bold=True, color=MUTED)
+    rows = (
+        ("opening", "opening_balance", False),
+        ("invoiced", "total_invoiced", False),
+        ("credited", "total_credited", False),
+        ("received", "total_received", False),
+        ("closing", "closing_balance", True),
+    )
+    summary = right.add_table(rows=len(rows), cols=2)
+    for row, (label, field, strong) in zip(summary.rows, rows, strict=True):
+        name_cell, value_cell = row.cells
+        name_cell.width, value_cell.width = Cm(5.4), Cm(3.4)
+        if strong:
+            for cell in row.cells:
+                _cell_borders(cell, top=(ACCENT_HEX, 8))
+        _write(name_cell.paragraphs[0], labels[label], bold=strong,
+               color=TEXT if strong else MUTED)
+        value = value_cell.paragraphs[0]
+        value.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(value, f"{{{{ {field} }}}}", bold=strong)
+    _spacer(doc, 12)
+
+
+def _header_cells(row: object, heads: Sequence[str], right_from: int) -> None:
+    for index, (cell, head) in enumerate(zip(row.cells, heads, strict=True)):  # type: ignore[attr-defined]
+        _shade(cell, HEADER_FILL)
+        _cell_borders(cell, bottom=(ACCENT_HEX, 8))
+        para = cell.paragraphs[0]
+        right = index >= right_from
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT if right else WD_ALIGN_PARAGRAPH.LEFT
+        _write(para, head, bold=True, color=ACCENT, size=9)
+
+
+def _add_statement_lines(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 6, 5, STATEMENT_WIDTHS)
+    _mark_header_row(table.rows[0])
+    heads = [labels[k] for k in ("date", "document", "charges", "credits", "balance")]
+    _header_cells(table.rows[0], heads, right_from=2)
+    opening = table.rows[1].cells
+    _write(opening[0].paragraphs[0], "{{ period_start }}")
+    _write(opening[1].paragraphs[0], labels["brought_forward"], italic=True)
+    balance = opening[4].paragraphs[0]
+    balance.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(balance, "{{ opening_balance }}", italic=True)
+    for cell in opening:
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+    table.rows[2].cells[0].paragraphs[0].add_run("{%tr for item in items %}")
+    fields = ("date", "document", "charge", "credit", "balance")
+    for index, (cell, name) in enumerate(zip(table.rows[3].cells, fields, strict=True)):
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+        para = cell.paragraphs[0]
+        para.alignment = _column_alignment(index)
+        _write(para, f"{{{{ item.{name} }}}}")
+    table.rows[4].cells[0].paragraphs[0].add_run("{%tr endfor %}")
+    closing = table.rows[5].cells
+    for cell in closing:
+        _cell_borders(cell, top=(ACCENT_HEX, 8))
+    _write(closing[0].paragraphs[0], "{{ period_end }}", bold=True)
+    _write(closing[1].paragraphs[0], labels["carried_forward"], bold=True)
+    balance = closing[4].paragraphs[0]
+    balance.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(balance, "{{ closing_balance }}", bold=True)
+    _control(doc, "{%p if not items %}")
+    para = doc.add_paragraph()
+    _write(para, labels["no_activity"], italic=True, color=MUTED)
+    _control(doc, "{%p endif %}")
+    _spacer(doc, 12)
+
+
+def _add_statement_aging(doc: DocxDocument, labels: dict[str, str]) -> None:
+    para = doc.add_paragraph()
+    _write(para, labels["aging"], size=8, bold=True, color=MUTED)
+    para.paragraph_format.space_after = Pt(2)
+    heads = (labels["current"], "1-30", "31-60", "61-90", labels["over_90"], labels["total"])
+    table = _plain_table(doc, 2, 6, (Cm(2.9),) * 6)
+    _header_cells(table.rows[0], heads, right_from=0)
+    for index, cell in enumerate(table.rows[1].cells):
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+        para = cell.paragraphs[0]
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(para, f"{{{{ aging[{index}] }}}}", bold=index == 5)
+    _spacer(doc, 12)
+
+
+def _add_statement_open_items(doc: DocxDocument, labels: dict[str, str]) -> None:
+    _control(doc, "{%p if open_items %}")
+    para = doc.add_paragraph()
+    _write(para, labels["open_items"], size=8, bold=True, color=MUTED)
+    para.paragraph_format.space_after = Pt(2)
+    table = _plain_table(doc, 4, 6, OPEN_WIDTHS)
+    _mark_header_row(table.rows[0])
+    heads = [labels[k] for k in
+             ("invoice_no", "invoice_date", "due_date", "days", "invoice_total", "open")]
+    _header_cells(table.rows[0], heads, right_from=3)
+    table.rows[1].cells[0].paragraphs[0].add_run("{%tr for item in open_items %}")
+    fields = ("invoice_no", "invoice_date", "due_date", "days", "total", "open")
+    for index, (cell, name) in enumerate(zip(table.rows[2].cells, fields, strict=True)):
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+        para = cell.paragraphs[0]
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT if index >= 3 else WD_ALIGN_PARAGRAPH.LEFT
+        _write(para, f"{{{{ item.{name} }}}}")
+    table.rows[3].cells[0].paragraphs[0].add_run("{%tr endfor %}")
+    _spacer(doc, 12)
+    _control(doc, "{%p endif %}")
+
+
+def _add_statement_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
+    _control(doc, "{%p if has_unapplied %}")
+    para = doc.add_paragraph()
+    _write(para, f"{labels['unapplied']}: ", color=MUTED)
+    _write(para, "{{ unapplied }}")
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p endif %}")
+    _control(doc, "{%p if owes %}")
+    para = doc.add_paragraph()
+    _write(para, f"{labels['amount_due']}: ", bold=True, size=12, color=ACCENT)
+    _write(para, "{{ closing_balance }}", bold=True, size=12, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p elif in_credit %}")
+    para = doc.add_paragraph()
+    _write(para, labels["in_credit"], bold=True, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p else %}")
+    para = doc.add_paragraph()
+    _write(para, labels["settled"], bold=True, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p endif %}")
+    para = doc.add_paragraph()
+    _write(para, labels["query"], color=MUTED)
+    para.paragraph_format.space_after = Pt(12)
 
 
 # -- python-docx helpers -----------------------------------------------------

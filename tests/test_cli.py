@@ -6,6 +6,7 @@ import hashlib
 import shlex
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -139,6 +140,32 @@ def test_the_folders_own_templates_are_used(tmp_path: Path) -> None:
     [eml] = list(outbox.glob("*.eml"))
     message = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert str(message["Subject"]).startswith("Our bill INV-")
+
+
+def test_run_log_has_every_phase_of_the_run(tmp_path: Path) -> None:
+    config_beside(tmp_path)
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
+                          [service(date(2026, 3, 2), "Acme", "Work")])
+    code = main(["--workbook", str(book), "--as-of", "2026-03-09",
+                 "--outbox", str(tmp_path / "outbox")])
+    assert code == 0
+    (log,) = (tmp_path / ".billing" / "logs").glob("run-*.log")
+    (line,) = [ln for ln in log.read_text().splitlines() if " phases: " in ln]
+    names = [part.rsplit(" ", 2)[0] for part in line.split(" phases: ")[1].split(", ")]
+    assert names == ["start-up", "read", "plan", "render", "message build", "send",
+                     "write-back", "report"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process start time from /proc")
+def test_process_age_counts_from_the_process_start() -> None:
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", "from automation.clock import process_age; print(process_age())"],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )
+    elapsed = time.perf_counter() - began
+    age = float(done.stdout)
+    assert 0 < age <= elapsed + 0.02  # the kernel counts in 10 ms ticks
 
 
 def test_top_level_help_lists_commands_and_exit_codes(capsys) -> None:

@@ -100,7 +100,7 @@ def test_ten_weeks_of_follow_up(folder: Folder) -> None:
     check(folder, "Over", "Overpaid", "-200.00", week(1))
     check(folder, "Early", "Paid", "0.00", date(2026, 2, 4))  # the 2% discount was earned
     check(folder, "Held", "Hold", "1000.00", week(1))
-    check(folder, "Voided", "Void", "1000.00", week(1))
+    check(folder, "Voided", "Void", "0.00", week(1))  # cancelled by its credit note
     check(folder, "Silent", "Sent", "1000.00", week(1))  # due today: not overdue yet
 
     run_week(folder, 2)  # 19 Jan: overdue ones are reissued
@@ -129,7 +129,7 @@ def test_ten_weeks_of_follow_up(folder: Folder) -> None:
     run_week(folder, 9)
     check(folder, "Silent", "Escalated", "1000.00", week(7), None, 3)
     check(folder, "Held", "Reissued", "1000.00", week(9), None, 1)
-    check(folder, "Voided", "Void", "1000.00", week(1))
+    check(folder, "Voided", "Void", "0.00", week(1))
 
     subjects = {name: [str(m["Subject"]) for m in mails_to(folder, name)] for name in CLIENTS}
     assert [s.split(":")[0].split(" ")[0] for s in subjects["Full"]] == ["Invoice", "Thank"]
@@ -138,7 +138,8 @@ def test_ten_weeks_of_follow_up(folder: Folder) -> None:
     assert len(subjects["Over"]) == 2 and "$200.00 more than due" in subjects["Over"][1]
     assert len(subjects["Silent"]) == 4
     assert all(s.startswith("Reminder") for s in subjects["Silent"][1:])
-    assert len(subjects["Held"]) == 2 and len(subjects["Voided"]) == 1
+    assert len(subjects["Held"]) == 2 and len(subjects["Voided"]) == 2
+    assert subjects["Voided"][1].startswith("Credit note CN-2026-0001 for invoice")
     assert [s.split(" ")[0] for s in subjects["Early"]] == ["Invoice", "Thank"]
 
     # Reminders and notes thread under the first message about the invoice.
@@ -257,11 +258,13 @@ def test_settled_invoices_are_left_alone_until_their_payment_changes(folder: Fol
     run_week(folder, 2)
     check(folder, "Paid", "Overpaid", "-200.00", week(1))
     assert str(mails_to(folder, "Paid")[-1]["Subject"]).endswith("$200.00 more than due")
-    # Clearing Void reopens it too: it is overdue and gets its reminder.
+    # Clearing Void reopens it too, but its credit note stands: it stays Void, no mail.
     type_into_invoices(folder, "Gone", Status=None)
+    sent = len(mails_to(folder, "Gone"))
     run_week(folder, 3)
-    check(folder, "Gone", "Reissued", "1000.00", week(5), "Yes", 1)
-    assert ledger_settled(folder)["Gone"] is None
+    check(folder, "Gone", "Void", "0.00", week(1))
+    assert len(mails_to(folder, "Gone")) == sent
+    assert ledger_settled(folder)["Gone"]
 
 
 def test_a_settled_invoice_missing_from_a_restored_copy_is_written_back(folder: Folder) -> None:

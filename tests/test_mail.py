@@ -59,6 +59,14 @@ CONTEXT = {
     "original_date": "2026-02-01",
     "reissue_date": "2026-04-07",
     "discount_text": "",
+    "credit_note_no": "CN-2026-0003",
+    "credit_note_date": "2026-04-09",
+    "credit_amount": "300.00 USD",
+    "new_balance": "0.00 USD",
+    "owed_back": "",
+    "replacement": "INV-2026-0011",
+    "cancels_invoice": "yes",
+    "balance_open": "yes",
 }
 
 
@@ -262,6 +270,8 @@ def test_render_every_kind_and_language(kind: str, language: str) -> None:
         "underpaid": ("amount_paid", "balance"),
         "overpaid": ("excess",),
         "thanks": ("amount_paid",),
+        "credit_note": ("credit_note_no", "invoice_date", "total", "credit_amount", "new_balance"),
+        "resend": ("invoice_date", "total", "balance", "due_date"),
     }[kind]
     for key in needed:
         assert CONTEXT[key] in text, key

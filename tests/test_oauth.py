@@ -660,6 +660,16 @@ def test_check_and_run_without_any_sign_in(
     assert folder.received == [] and ledger_numbers(folder) == []
 
 
+def test_no_sign_in_without_a_keyring_says_how_a_scheduled_job_gets_one(
+    identity: tuple[Identity, str], no_keyring: None, tmp_path: Path
+) -> None:
+    _ident, url = identity
+    with pytest.raises(SignInRefused) as caught:
+        SignIn(oauth_email(url), tmp_path).renew()
+    assert "cannot reach an OS keyring" in str(caught.value)
+    assert "PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring" in str(caught.value)
+
+
 def test_login_refuses_password_folders(folder: Folder, capfd) -> None:
     assert command(folder, "login") == 2
     assert 'set auth = "oauth2"' in capfd.readouterr().out

@@ -1,0 +1,418 @@
+"""Corrections the accountant's way: credit notes, Void, Rebill, Credit Amount, Resend.
+
+An issued invoice is never edited: it is reduced or cancelled by a credit
+note, and a corrected invoice is issued. Everything here is pure: from the
+invoices the ledger knows, their Invoices rows and the Services rows that
+carry their numbers, `decide_corrections` says which credit notes to issue,
+which invoices to bill again, which copies to resend and which rows are
+wrong; `changed_lines` finds Services rows edited after they were billed.
+Nothing here touches files, the ledger or the network.
+
+    billed = billed_rows(data.services, invoices.keys())
+    fixes = decide_corrections(invoices, rows, billed, book, unsent, as_of, config, data.invoices)
+    errors = changed_lines(billed, invoices, fixes.rebilling, data.services)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+
+from .config import Config
+from .fmt import format_money
+from .ledger import LedgerInvoice
+from .model import HOLD, REBILL, VOID, InvoiceLine, InvoiceRow, RowError, ServiceLine
+from .money import ZERO, round_money
+from .plan import InvoiceState, Payments, balance_of, is_billable, totals
+from .read import SheetData
+from .schema import INVOICES
+from .updates import state_of
+from .validate import ClientBook, column_text, read_service_line
+
+#: A Services row as it reads now: a line, or why it cannot be read.
+BilledRow = ServiceLine | RowError
+
+VOID_REASON, REBILL_REASON, CREDIT_REASON = "void", "rebill", "credit"
+
+
+@dataclass(frozen=True)
+class CreditDecision:
+    """A credit note to issue against one invoice (amount 0: only the status changes).
+
+    Attributes:
+      reason: "void", "rebill" or "credit" (an increase of Credit Amount).
+      credited_after: the invoice's credits with this note.
+      balance_after: what the client owes after it (negative: owed back).
+    """
+
+    invoice_no: str
+    reason: str
+    amount: Decimal
+    credited_after: Decimal
+    balance_after: Decimal
+
+
+@dataclass(frozen=True)
+class RebillDecision:
+    """An invoice to cancel and bill again: its Services rows as they stand now."""
+
+    invoice_no: str
+    lines: tuple[ServiceLine, ...]
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """What the bookkeeper's corrections make the run do.
+
+    Attributes:
+      resends: invoices to email a copy of (Resend = Yes).
+      cleared: invoices whose Resend cell was honoured already: only cleared.
+      refused_credit: invoices whose typed Credit Amount is left as typed (an error).
+    """
+
+    credits: tuple[CreditDecision, ...] = ()
+    rebills: tuple[RebillDecision, ...] = ()
+    resends: tuple[str, ...] = ()
+    cleared: tuple[str, ...] = ()
+    errors: tuple[RowError, ...] = ()
+    refused_credit: frozenset[str] = frozenset()
+
+    @property
+    def rebilling(self) -> frozenset[str]:
+        """Invoices typed `Rebill` (their Services rows may differ from what was billed)."""
+        return frozenset(r.invoice_no for r in self.rebills)
+
+    @property
+    def mailing(self) -> frozenset[str]:
+        """Invoices that get their one message of the run from a correction."""
+        notes = {c.invoice_no for c in self.credits if c.amount > ZERO}
+        return frozenset(notes | set(self.resends))
+
+
+def billed_rows(services: SheetData, numbers: Collection[str]) -> dict[str, list[BilledRow]]:
+    """Invoice No -> the Services rows carrying it, read as they stand now (vectorised filter)."""
+    frame = services.frame
+    if not numbers or frame.empty:
+        return {}
+    carried = column_text(frame["Invoice No"])
+    mine = carried.isin(set(numbers)).to_numpy(dtype=bool)
+    result: dict[str, list[BilledRow]] = {}
+    rows = frame[mine]
+    for row, values, number in zip(rows.index, rows.to_dict("records"), carried[mine], strict=True):
+        result.setdefault(number, []).append(read_service_line(int(row), values, services))
+    return result
+
+
+def decide_corrections(
+    invoices: Mapping[str, LedgerInvoice],
+    rows: Mapping[str, InvoiceRow],
+    billed: Mapping[str, Sequence[BilledRow]],
+    book: ClientBook,
+    unsent: Collection[str],
+    as_of: date,
+    config: Config,
+    sheet: SheetData | None,
+) -> Corrections:
+    """The corrections typed into the Invoices sheet, checked against the ledger.
+
+    The ledger's credits are the truth: a credit note already issued is never
+    issued again, whatever the workbook says (an interrupted run, an older copy).
+    """
+    name = sheet.name if sheet else INVOICES
+
+    def err(row: InvoiceRow, column: str, message: str) -> RowError:
+        header = sheet.headers.get(column, column) if sheet else column
+        return RowError(name, row.row, header, message)
+
+    credits: list[CreditDecision] = []
+    rebills: list[RebillDecision] = []
+    resends: list[str] = []
+    cleared: list[str] = []
+    errors: list[RowError] = []
+    refused: set[str] = set()
+    for number in sorted(invoices):
+        row = rows.get(number)
+        if row is None or not row.row:
+            continue  # no row in the workbook: nothing was typed
+        inv = invoices[number]
+        state = state_of(inv, number in unsent)
+        pay = Payments.from_row(row)
+        typed = pay.bookkeeper_status
+        if row.resend and inv.resend_pending:
+            cleared.append(number)  # honoured already; the cell was not cleared yet
+        if inv.voided is not None or (inv.credited and inv.credited >= inv.total):
+            if row.resend and not inv.resend_pending:
+                errors.append(
+                    err(row, "Resend", f"{number} is void, so no copy is sent; clear Resend.")
+                )
+            continue
+        if typed == HOLD:
+            continue  # corrections wait while the bookkeeper holds the invoice
+        if typed in (VOID, REBILL):
+            if typed == REBILL:
+                lines, why = rebill_lines(number, inv, billed.get(number, ()), book, as_of, config)
+                if why:
+                    errors.append(err(row, "Status", why))
+                    continue
+                rebills.append(RebillDecision(number, lines))
+            reason = REBILL_REASON if typed == REBILL else VOID_REASON
+            after = _after_credit(state, pay, inv.total)
+            credits.append(
+                CreditDecision(number, reason, inv.total - inv.credited, inv.total, after)
+            )
+            continue
+        if row.credit_problem:
+            errors.append(err(row, "Credit Amount", f"{row.credit_problem} Nothing was credited."))
+            refused.add(number)
+        elif row.credit_amount is not None:
+            wanted = round_money(row.credit_amount, inv.currency)
+            increase = wanted - inv.credited
+            if increase > ZERO:
+                _, open_amount = balance_of(state, pay)
+                if increase > open_amount:
+                    refused.add(number)
+                    errors.append(
+                        err(
+                            row,
+                            "Credit Amount",
+                            f"a credit of {_money(increase, inv)} more is larger than the "
+                            f"{_money(max(open_amount, ZERO), inv)} still open on {number}, so "
+                            "no credit note was issued; lower Credit Amount (or type Void "
+                            "in Status to cancel the whole invoice).",
+                        )
+                    )
+                else:
+                    after = _after_credit(state, pay, wanted)
+                    credits.append(CreditDecision(number, CREDIT_REASON, increase, wanted, after))
+        if row.resend and not inv.resend_pending and number not in unsent:
+            if any(c.invoice_no == number and c.amount > ZERO for c in credits):
+                continue  # the credit note is this run's message; the copy goes next run
+            resends.append(number)
+    return Corrections(
+        tuple(credits),
+        tuple(rebills),
+        tuple(resends),
+        tuple(cleared),
+        tuple(errors),
+        frozenset(refused),
+    )
+
+
+def _after_credit(state: InvoiceState, pay: Payments, credited: Decimal) -> Decimal:
+    """The balance once the invoice's credits reach `credited`."""
+    _, balance = balance_of(replace(state, credited=credited), pay)
+    return balance
+
+
+def _money(amount: Decimal, inv: LedgerInvoice) -> str:
+    return format_money(amount, inv.currency, "en")
+
+
+def rebill_lines(
+    number: str,
+    inv: LedgerInvoice,
+    rows: Sequence[BilledRow],
+    book: ClientBook,
+    as_of: date,
+    config: Config,
+) -> tuple[tuple[ServiceLine, ...], str]:
+    """The Services rows a Rebill bills again, or why it must wait (nothing happens then)."""
+    if not rows:
+        return (), (
+            f"no Services row carries {number}, so there is nothing to bill again; type Void "
+            "to cancel it without a new invoice, or put its number back on its rows."
+        )
+    lines: list[ServiceLine] = []
+    for found in sorted(rows, key=lambda r: r.row or 0):
+        if isinstance(found, RowError):
+            return (), f"Rebill waits: Services row {found.row}: {found.message}"
+        client = book.clients.get(found.client_key)
+        if client is None:
+            return (), (
+                f'Rebill waits: Services row {found.row}: "{found.client}" is not in Clients; '
+                "add the client there or fix the name."
+            )
+        if found.client_key in book.problems or found.client_key not in book.terms:
+            problem = book.problems.get(found.client_key, "the client's terms are not valid.")
+            return (), f"Rebill waits: Services row {found.row}: {problem}"
+        if not client.active:
+            return (), (
+                f"Rebill waits: Services row {found.row}: {client.name} is inactive (Active = "
+                "No); type Void instead, or make the client active."
+            )
+        if not is_billable(found, as_of, config.billing.bill_after_days):
+            return (), (
+                f"Rebill waits: Services row {found.row} is dated "
+                f"{found.service_date.isoformat()}, not billable yet on {as_of.isoformat()}."
+            )
+        lines.append(found)
+    for key in {ln.client_key for ln in lines}:
+        client = book.clients[key]
+        mine = [ln for ln in lines if ln.client_key == key]
+        invoice_lines = [
+            InvoiceLine(
+                ln.service_date,
+                ln.description,
+                ln.quantity,
+                ZERO,
+                round_money(ln.amount, client.currency),
+            )
+            for ln in mine
+        ]
+        *_, total = totals(invoice_lines, client.tax_rate, client.currency)
+        if total <= ZERO:
+            return (), (
+                f"Rebill waits: the corrected lines for {client.name} add up to "
+                f"{format_money(total, client.currency, 'en')}; an invoice must be for more "
+                "than zero (type Void to cancel the invoice instead)."
+            )
+    return tuple(lines), ""
+
+
+# -- rows changed after billing ---------------------------------------------
+
+
+def _text(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _line_key(
+    when: date, client_key: str, description: str, quantity: Decimal, amount: Decimal
+) -> tuple[object, ...]:
+    return (when, client_key, _text(description), quantity.normalize(), amount.normalize())
+
+
+def changed_lines(
+    billed: Mapping[str, Sequence[BilledRow]],
+    invoices: Mapping[str, LedgerInvoice],
+    skip: Collection[str],
+    services: SheetData,
+) -> dict[int, RowError]:
+    """Services rows whose billed Date, Client, Description, Quantity, Unit Price or Amount changed.
+
+    Each row is paired with the line the ledger billed (same content first,
+    then the same row, then what is left in order), and the error names what
+    changed and the way out. Void invoices and those in `skip` (being rebilled)
+    are not looked at: their rows are history, or about to be billed again.
+    """
+    errors: dict[int, RowError] = {}
+    for number, rows in billed.items():
+        inv = invoices.get(number)
+        if inv is None or number in skip or inv.voided is not None:
+            continue
+        for row, message, column in _compare(inv, rows):
+            errors[row] = RowError(services.name, row, services.headers[column], message)
+    return errors
+
+
+def _compare(inv: LedgerInvoice, rows: Sequence[BilledRow]) -> list[tuple[int, str, str]]:
+    """(row, message, column) for each row of `inv` that no longer matches its billed line."""
+    number = inv.invoice_no
+    way_out = (
+        f"type Rebill in {number}'s Status on the Invoices sheet to bill it as it stands "
+        "now, or change it back."
+    )
+    ledger_keys = [
+        _line_key(ln.service_date, inv.client_key, ln.description, ln.quantity, ln.amount)
+        for ln in inv.lines
+    ]
+    free = list(range(len(inv.lines)))
+    problems: list[tuple[int, str, str]] = []
+    pending: list[ServiceLine] = []
+    readable = [r for r in rows if isinstance(r, ServiceLine)]
+    for found in rows:
+        if isinstance(found, RowError):
+            problems.append(
+                (
+                    found.row or 0,
+                    f"{found.message.rstrip('.')}; this row was billed on {number}: {way_out}",
+                    _column_of(found),
+                )
+            )
+    # Same content on the same row first, then same content anywhere.
+    for same_row in (True, False):
+        left = []
+        for line in readable if same_row else pending:
+            key = _line_key(
+                line.service_date,
+                line.client_key,
+                line.description,
+                line.quantity,
+                round_money(line.amount, inv.currency),
+            )
+            match = next(
+                (
+                    i
+                    for i in free
+                    if ledger_keys[i] == key
+                    and (not same_row or inv.lines[i].row == line.row)
+                    and _same_price(line, inv.lines[i])
+                ),
+                None,
+            )
+            if match is None:
+                left.append(line)
+            else:
+                free.remove(match)
+        pending = left
+    for line in pending:
+        index = next((i for i in free if inv.lines[i].row == line.row), None)
+        if index is None and free:
+            index = free[0]
+        if index is None:
+            problems.append(
+                (
+                    line.row,
+                    f"this row carries {number} but was not billed on it; clear its Invoice "
+                    f"No to bill it as new work, or {way_out}",
+                    "Invoice No",
+                )
+            )
+            continue
+        free.remove(index)
+        changes = _changes(line, inv.lines[index], inv)
+        column = changes[0][0] if changes else "Amount"
+        said = " and ".join(f"{col} from {old} to {new}" for col, old, new in changes)
+        problems.append(
+            (line.row, f"{said} changed after the row was billed on {number}; {way_out}", column)
+        )
+    return problems
+
+
+def _same_price(line: ServiceLine, billed: InvoiceLine) -> bool:
+    return line.unit_price is None or line.unit_price.normalize() == billed.unit_price.normalize()
+
+
+def _column_of(error: RowError) -> str:
+    for column in ("Date", "Client", "Description", "Quantity", "Unit Price", "Amount"):
+        if error.column and error.column.casefold() == column.casefold():
+            return column
+    return "Amount"
+
+
+def _changes(
+    line: ServiceLine, billed: InvoiceLine, inv: LedgerInvoice
+) -> list[tuple[str, str, str]]:
+    """(column, was, now) for each field that differs, in the sheet's column order."""
+    found: list[tuple[str, str, str]] = []
+    if line.service_date != billed.service_date:
+        found.append(("Date", billed.service_date.isoformat(), line.service_date.isoformat()))
+    if line.client_key != inv.client_key:
+        found.append(("Client", f'"{inv.client}"', f'"{line.client}"'))
+    if _text(line.description) != _text(billed.description):
+        found.append(("Description", f'"{billed.description}"', f'"{line.description}"'))
+    if line.quantity.normalize() != billed.quantity.normalize():
+        found.append(("Quantity", _plain(billed.quantity), _plain(line.quantity)))
+    if not _same_price(line, billed):
+        assert line.unit_price is not None
+        found.append(("Unit Price", _plain(billed.unit_price), _plain(line.unit_price)))
+    amount = round_money(line.amount, inv.currency)
+    if amount != billed.amount:
+        found.append(("Amount", _plain(billed.amount), _plain(amount)))
+    return found
+
+
+def _plain(value: Decimal) -> str:
+    return f"{value.normalize():f}"

@@ -1,0 +1,277 @@
+"""Corrections through the real run: Void, Rebill, Credit Amount, Resend, edited rows.
+
+Each test types into the workbook as a bookkeeper would (through the same
+lossless write-back the tool uses), runs the weekly job against a real SMTP
+server on loopback, and checks the cells, the emails (threaded under the
+invoice) and the credit note documents read back with python-docx.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import Folder, client, service, write_workbook
+from docx import Document
+from test_followup import digest, invoices, mails_to, type_into_invoices
+
+from automation.cli import main
+from automation.model import CellUpdate
+from automation.writeback import apply_updates
+
+DAY0 = date(2026, 3, 9)
+
+
+def run(folder: Folder, day: date, expect: int = 0) -> None:
+    """One run, then a rerun on the same date that sends and changes nothing."""
+    assert folder.run("--as-of", day.isoformat()) == expect
+    sent, state = len(folder.received), digest(folder)
+    assert folder.run("--as-of", day.isoformat()) == expect
+    assert len(folder.received) == sent and digest(folder) == state
+
+
+def services(folder: Folder) -> pd.DataFrame:
+    return pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+
+
+def type_into_services(folder: Folder, row: int, **cells: object) -> None:
+    updates = [CellUpdate("Services", row, c.replace("_", " "), v) for c, v in cells.items()]
+    apply_updates(folder.workbook, updates, header_rows={"Services": 1})
+
+
+def docx_text(path: Path) -> str:
+    doc = Document(str(path))
+    parts = [p.text for p in doc.paragraphs]
+    for table in doc.tables:
+        for row in table.rows:
+            parts.extend(cell.text for cell in row.cells)
+    return "\n".join(parts)
+
+
+def attachment_names(message: EmailMessage) -> list[str]:
+    return [part.get_filename() or "" for part in message.iter_attachments()]
+
+
+def body(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def cell(folder: Folder, name: str, column: str) -> object:
+    value = invoices(folder).loc[name, column]
+    return None if pd.isna(value) else value
+
+
+@pytest.fixture
+def billed(folder: Folder) -> Folder:
+    """Three clients invoiced on 9 March 2026 (two lines each, $300 + $200)."""
+    names = ("Acme", "Birch", "Cedar")
+    write_workbook(
+        folder.workbook,
+        [client(n, Terms="Net 14") for n in names],
+        [
+            service(date(2026, 3, 2), n, line, qty, price)
+            for n in names
+            for line, qty, price in (("Bookkeeping", 3, 100), ("Payroll", 2, 100))
+        ],
+    )
+    run(folder, DAY0)
+    assert len(folder.received) == 3
+    return folder
+
+
+def test_void_issues_a_credit_note_in_the_thread_and_stops_all_mail(billed: Folder) -> None:
+    folder = billed
+    type_into_invoices(folder, "Acme", Paid_Amount=Decimal("120"), Paid_Date=date(2026, 3, 12))
+    type_into_invoices(folder, "Acme", Status="Void")
+    run(folder, date(2026, 3, 16))
+    first, note = mails_to(folder, "Acme")
+    assert note["In-Reply-To"] == first["Message-ID"] and first["Message-ID"] in note["References"]
+    assert str(note["Subject"]) == "Credit note CN-2026-0001 for invoice INV-2026-0001"
+    text = body(note)
+    assert "INV-2026-0001 of March 9, 2026 for $500.00" in text
+    assert "It credits $500.00 and cancels the invoice in full" in text
+    assert "You have paid $120.00 more than you now owe" in text
+    assert attachment_names(note) == ["CN-2026-0001.docx"]
+    saved = folder.root / "invoices" / "2026" / "CN-2026-0001.docx"
+    printed = docx_text(saved)
+    for words in ("CREDIT NOTE", "CN-2026-0001", "INV-2026-0001", "March 9, 2026", "$500.00",
+                  "cancels the invoice in full", "You have paid $120.00 more", "Acme"):
+        assert words in printed, words
+    assert cell(folder, "Acme", "Status") == "Void"
+    assert cell(folder, "Acme", "Balance") == -120
+    assert cell(folder, "Acme", "Credit Amount") == 500
+    assert cell(folder, "Acme", "Credit Notes") == "CN-2026-0001"
+    assert "$120.00 received is owed back" in str(cell(folder, "Acme", "Note"))
+    # Weeks later: overdue or not, a void invoice gets nothing more.
+    run(folder, date(2026, 4, 20))
+    assert len(mails_to(folder, "Acme")) == 2
+    assert cell(folder, "Acme", "Status") == "Void"
+
+
+def test_void_summary_lists_the_money_owed_back(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = billed
+    type_into_invoices(folder, "Birch", Paid_Amount=Decimal("500"), Paid_Date=date(2026, 3, 12),
+                       Status="Void")
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-16") == 0
+    out = capsys.readouterr().out
+    assert "credit note" in out and "CN-2026-0001" in out
+    assert "Owed back to clients" in out and "$500.00" in out
+
+
+def test_rebill_cancels_and_bills_the_rows_again_as_they_stand(billed: Folder) -> None:
+    folder = billed
+    # The bookkeeper finds the quantity was 4, not 3, and corrects the row.
+    type_into_services(folder, 2, Quantity=4, Amount=400)
+    assert folder.run("--as-of", "2026-03-16") == 1  # an edited billed row is an error
+    row = services(folder).iloc[0]
+    assert row["Status"] == "Error" and row["Invoice No"] == "INV-2026-0001"
+    assert row["Error"] == (
+        "Quantity from 3 to 4 and Amount from 300 to 400 changed after the row was billed on "
+        "INV-2026-0001; type Rebill in INV-2026-0001's Status on the Invoices sheet to bill it "
+        "as it stands now, or change it back."
+    )
+    assert main(["check", "--workbook", str(folder.workbook)]) == 1
+    assert len(folder.received) == 3  # nothing was billed twice, nothing sent
+
+    type_into_invoices(folder, "Acme", Status="Rebill")
+    run(folder, date(2026, 3, 16))
+    mails = mails_to(folder, "Acme")
+    # The corrected invoice and the credit note travel as two emails.
+    assert [str(m["Subject"]).split(" ")[0] for m in mails] == ["Invoice", "Invoice", "Credit"]
+    new, credit = mails[1], mails[2]
+    assert credit["In-Reply-To"] == mails[0]["Message-ID"]
+    assert "INV-2026-0004" in body(credit) and "$500.00" in body(credit)
+    assert attachment_names(new) == ["INV-2026-0004.docx"]
+    printed = docx_text(folder.root / "invoices" / "2026" / "INV-2026-0004.docx")
+    assert "$600.00" in printed and "Bookkeeping" in printed
+    sheet = invoices(folder)
+    old = sheet[sheet["Invoice No"] == "INV-2026-0001"].iloc[0]
+    assert old["Status"] == "Void" and old["Balance"] == 0
+    assert "replaced by INV-2026-0004" in old["Note"] and "CN-2026-0001" in old["Note"]
+    assert old["Credit Notes"] == "CN-2026-0001"
+    fresh = sheet[sheet["Invoice No"] == "INV-2026-0004"].iloc[0]
+    assert fresh["Status"] == "Sent" and fresh["Total"] == 600
+    rows = services(folder)
+    acme = rows[rows["Client"] == "Acme"]
+    assert list(acme["Invoice No"]) == ["INV-2026-0004"] * 2
+    assert list(acme["Status"]) == ["Invoiced"] * 2 and acme["Error"].isna().all()
+
+
+def test_rebill_to_another_client_and_a_refused_rebill(billed: Folder) -> None:
+    folder = billed
+    type_into_services(folder, 4, Client="Acme")  # Birch's first line belonged to Acme
+    type_into_invoices(folder, "Birch", Status="Rebill")
+    type_into_services(folder, 6, Date="not a date")  # Cedar's row is now unreadable
+    type_into_invoices(folder, "Cedar", Status="Rebill")
+    assert folder.run("--as-of", "2026-03-16") == 1
+    rows = services(folder)
+    assert list(rows["Invoice No"][2:4]) == ["INV-2026-0004", "INV-2026-0005"]
+    sheet = invoices(folder).reset_index().set_index("Invoice No")
+    assert sheet.loc["INV-2026-0004", "Client"] == "Acme"
+    assert sheet.loc["INV-2026-0004", "Total"] == 300
+    assert sheet.loc["INV-2026-0005", "Client"] == "Birch"
+    assert sheet.loc["INV-2026-0002", "Status"] == "Void"
+    # Cedar's Rebill waits, with the reason in Note; no credit note for it.
+    assert sheet.loc["INV-2026-0003", "Status"] == "Rebill"
+    assert "Rebill waits: Services row 6" in sheet.loc["INV-2026-0003", "Note"]
+    assert pd.isna(sheet.loc["INV-2026-0003", "Credit Notes"])
+    assert len(mails_to(folder, "Cedar")) == 1
+
+
+def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: Folder) -> None:
+    folder = billed
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("150"))
+    run(folder, date(2026, 3, 16))
+    assert cell(folder, "Cedar", "Balance") == 350
+    assert cell(folder, "Cedar", "Credit Notes") == "CN-2026-0001"
+    assert cell(folder, "Cedar", "Status") == "Sent"
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("200"))
+    run(folder, date(2026, 3, 17))
+    assert cell(folder, "Cedar", "Balance") == 300
+    assert cell(folder, "Cedar", "Credit Notes") == "CN-2026-0001; CN-2026-0002"
+    second = mails_to(folder, "Cedar")[-1]
+    text = body(second)
+    assert "It credits $50.00." in text
+    assert "The new balance of invoice INV-2026-0003 is $300.00" in text
+    printed = docx_text(folder.root / "invoices" / "2026" / "CN-2026-0002.docx")
+    assert "Credited before" in printed and "$150.00" in printed and "$50.00" in printed
+    assert "$300.00" in printed and "cancels" not in printed
+    # More than is open: nothing is issued, the Note and the summary say so (exit 1).
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("900"))
+    run(folder, date(2026, 3, 18), expect=1)
+    assert cell(folder, "Cedar", "Credit Amount") == 900  # as typed, for the bookkeeper to fix
+    assert cell(folder, "Cedar", "Balance") == 300
+    assert "larger than the $300.00 still open" in str(cell(folder, "Cedar", "Note"))
+    assert len(mails_to(folder, "Cedar")) == 3
+    # Paying the rest after the credits: Paid, balance exactly 0.00.
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("200"), Paid_Amount=Decimal("300"),
+                       Paid_Date=date(2026, 3, 20))
+    run(folder, date(2026, 3, 23))
+    assert cell(folder, "Cedar", "Status") == "Paid" and cell(folder, "Cedar", "Balance") == 0
+
+
+def test_resend_sends_one_copy_in_the_thread_and_clears_the_cell(billed: Folder) -> None:
+    folder = billed
+    type_into_invoices(folder, "Birch", Paid_Amount=Decimal("100"), Paid_Date=date(2026, 3, 10))
+    run(folder, date(2026, 3, 10))  # the part-payment note goes out
+    type_into_invoices(folder, "Birch", Resend="Yes")
+    run(folder, date(2026, 3, 11))
+    mails = mails_to(folder, "Birch")
+    assert len(mails) == 3
+    copy = mails[-1]
+    assert str(copy["Subject"]) == "Copy of invoice INV-2026-0002"
+    assert copy["In-Reply-To"] == mails[0]["Message-ID"]
+    assert attachment_names(copy) == ["INV-2026-0002-C1.docx"]
+    assert "The balance still due is $400.00" in body(copy)
+    assert cell(folder, "Birch", "Resend") is None
+    assert "copy of the invoice was emailed to birch@" in str(cell(folder, "Birch", "Note"))
+    printed = docx_text(folder.root / "invoices" / "2026" / "INV-2026-0002-C1.docx")
+    assert "INV-2026-0002" in printed and "$400.00" in printed
+
+
+def test_a_changed_row_undone_clears_its_error(billed: Folder) -> None:
+    folder = billed
+    type_into_services(folder, 3, Description="Payroll (March)")
+    assert folder.run("--as-of", "2026-03-10") == 1
+    assert services(folder).iloc[1]["Error"].startswith(
+        'Description from "Payroll" to "Payroll (March)" changed after the row was billed'
+    )
+    type_into_services(folder, 3, Description="Payroll")
+    assert folder.run("--as-of", "2026-03-11") == 0
+    row = services(folder).iloc[1]
+    assert row["Status"] == "Invoiced" and pd.isna(row["Error"])
+    assert len(folder.received) == 3
+
+
+@pytest.mark.parametrize(
+    ("paid", "when", "status", "balance", "notes"),
+    [
+        ("1000.00", date(2026, 3, 12), "Paid", 0, 1),  # the full amount inside the window
+        ("980.00", date(2026, 3, 12), "Paid", 0, 1),  # the discounted amount, on time
+        ("979.99", date(2026, 3, 12), "Paid", 0, 1),  # a cent short: Paid, Balance 0.00
+        ("980.00", date(2026, 3, 25), "Partially Paid", 20, 1),  # too late for the discount
+        ("1100.00", date(2026, 3, 12), "Overpaid", -100, 1),
+    ],
+)
+def test_discount_window_balances_are_exact(
+    folder: Folder, paid: str, when: date, status: str, balance: int, notes: int
+) -> None:
+    write_workbook(folder.workbook, [client("Early", Terms="2/10 Net 30")],
+                   [service(date(2026, 3, 2), "Early", "Work", 1, 1000)])
+    run(folder, DAY0)
+    type_into_invoices(folder, "Early", Paid_Amount=Decimal(paid), Paid_Date=when)
+    run(folder, when)
+    assert cell(folder, "Early", "Status") == status
+    assert Decimal(str(cell(folder, "Early", "Balance"))) == Decimal(balance)
+    assert len(mails_to(folder, "Early")) == 1 + notes
+    if status == "Paid":
+        assert str(mails_to(folder, "Early")[-1]["Subject"]).startswith("Thank you")
