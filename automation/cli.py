@@ -42,6 +42,7 @@ from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
+from .notices import workbook_notices
 from .pipeline import (
     REPO_TEMPLATES,
     Paths,
@@ -74,6 +75,7 @@ KIND_WORDS = {
     "credit_note": "credit note",
     "resend": "copy resent",
     "escalated": "escalated",
+    "statement": "statement of account",
     "Draft": "draft",
 }
 
@@ -319,10 +321,12 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         except OAuthError as exc:
             raise UnusableError(str(exc)) from None
         console.print(said, markup=False, highlight=False)
-    data, book, _lines, errors = load(request)
+    data, book, lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     problems += correction_problems(request, data, book)
+    for note in workbook_notices(data, book, lines, request.as_of, config):
+        console.print(note, markup=False, highlight=False)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")
         return EXIT_OK

@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS paid_cells (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, invoice_no TEXT NOT NULL, paid TEXT NOT NULL,
     paid_date TEXT, seen TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS paid_cells_invoice ON paid_cells (invoice_no, seq);
+CREATE TABLE IF NOT EXISTS statement_months (
+    month TEXT PRIMARY KEY, run_id INTEGER, planned INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS credit_notes (
     credit_note_no TEXT PRIMARY KEY, invoice_no TEXT NOT NULL, note_date TEXT NOT NULL,
     amount TEXT NOT NULL, credited_after TEXT NOT NULL, reason TEXT NOT NULL,
@@ -770,3 +772,16 @@ class Ledger:
         for number, paid, paid_date in rows:
             result.setdefault(number, []).append((Decimal(paid), _date(paid_date)))
         return result
+
+    # -- monthly statements --------------------------------------------------
+    def statement_month_done(self, month: str) -> bool:
+        """Whether a run already decided which statements `month` ("2026-10") sends."""
+        row = self.conn.execute("SELECT 1 FROM statement_months WHERE month = ?", (month,))
+        return row.fetchone() is not None
+
+    def mark_statement_month(self, month: str, planned: int) -> None:
+        """Record the month as decided (inside the transaction that plans its messages)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO statement_months (month, run_id, planned) VALUES (?,?,?)",
+            (month, self.run_id, planned),
+        )

@@ -10,14 +10,17 @@ checking them is `validate`'s.
 
 from __future__ import annotations
 
+import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Config
 from .lazy import lazy_import
 from .schema import CLIENTS, INVOICES, SERVICES, SHEETS, header_for, normalise_header
+from .writeback.package import damaged_part, readable_copy
+from .writeback.tables import TableInfo, read_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,7 +46,14 @@ class SheetData:
         created, for a tool-owned column that is missing).
       present: default column names actually present in the sheet.
       last_row: Excel row number of the last row holding anything, in any column
-        (the header row when there is nothing below it).
+        (the header row when there is nothing below it); a table's totals row
+        does not count.
+      append_at: the Excel row where rows the tool adds go: inside the sheet's
+        table when it can grow (its spare empty rows first, then where its
+        totals row is, which moves down), else below everything in the sheet.
+      append_note: why added rows cannot join the sheet's table, when they cannot.
+      date_order: how slash dates typed as text in this sheet are read ("DMY",
+        "MDY" or "": only when they cannot be misread), from the config.
       frame: the cells below the header, columns named by their default name
         (missing columns are all-empty), index = Excel row numbers, values as
         the engine gives them (str, int, float, datetime, NaN).
@@ -55,6 +65,13 @@ class SheetData:
     present: frozenset[str]
     frame: pd.DataFrame
     last_row: int = 0
+    append_at: int = 0
+    append_note: str | None = None
+    date_order: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.append_at:  # no table: below everything in the sheet
+            object.__setattr__(self, "append_at", max(self.last_row, self.header_row) + 1)
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,7 @@ class WorkbookData:
     services: SheetData
     invoices: SheetData | None  # None when the workbook has no Invoices sheet yet
     sheet_names: tuple[str, ...]
+    tables: dict[str, list[TableInfo]] = field(default_factory=dict)
 
     def header_rows(self) -> dict[str, int]:
         """Sheet name -> header row, as the write-back needs it."""
@@ -85,20 +103,37 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             '"Excel Workbook (*.xlsx)").'
         )
     try:
-        with pd.ExcelFile(path, engine="calamine") as book:
-            names = tuple(str(name) for name in book.sheet_names)
-            wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES))]
-            # Only empty cells are missing: a client called "None" or "NA" is a name.
-            frames = pd.read_excel(
-                book,
-                sheet_name=wanted,
-                header=None,
-                dtype=object,
-                keep_default_na=False,
-                na_values=[""],
-            )
+        return _read_frames(path)
     except Exception as exc:  # calamine raises its own types for damaged files
+        first = exc
+    # calamine refuses a whole workbook for one part it does not know (an Excel
+    # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
+    try:
+        copy, names, skipped = readable_copy(path, (CLIENTS, SERVICES, INVOICES))
+    except ValueError as exc:
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
+    try:
+        frames, _ = _read_frames(io.BytesIO(copy))
+    except Exception as exc:
+        cause = damaged_part(path, (CLIENTS, SERVICES, INVOICES)) or str(exc) or str(first)
+        raise WorkbookError(f"{path.name} could not be read as a workbook: {cause}.") from None
+    del skipped  # the other sheets were never needed
+    return frames, names
+
+
+def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
+    with pd.ExcelFile(source, engine="calamine") as book:
+        names = tuple(str(name) for name in book.sheet_names)
+        wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES))]
+        # Only empty cells are missing: a client called "None" or "NA" is a name.
+        frames = pd.read_excel(
+            book,
+            sheet_name=wanted,
+            header=None,
+            dtype=object,
+            keep_default_na=False,
+            na_values=[""],
+        )
     return {str(name): frame for name, frame in frames.items()}, names
 
 
@@ -151,7 +186,11 @@ def _locate_header(
 
 
 def _sheet(
-    frames: dict[str, pd.DataFrame], name: str, config: Config, names: tuple[str, ...]
+    frames: dict[str, pd.DataFrame],
+    name: str,
+    config: Config,
+    names: tuple[str, ...],
+    tables: dict[str, list[TableInfo]],
 ) -> SheetData:
     actual = _find_sheet(frames, name)
     renames = config.columns
@@ -162,7 +201,7 @@ def _sheet(
             f"the workbook has no {name!r} sheet (it has: {', '.join(names)}). "
             f"Add a sheet named {name}."
         )
-    raw = frames[actual]
+    raw = _without_totals(frames[actual], tables.get(actual, []))
     fixed = config.billing.header_rows.get(name)
     header_index, positions = _locate_header(raw, actual, expected, required, fixed)
     body = raw.iloc[header_index + 1 :]
@@ -174,21 +213,63 @@ def _sheet(
             frame[col] = pd.Series([None] * len(body), index=frame.index, dtype=object)
     filled = raw.notna().any(axis=1).to_numpy()
     last_row = int(filled.nonzero()[0].max()) + 1 if filled.any() else header_index + 1
+    last_row = max(last_row, header_index + 1)
+    append_at, note = _append_place(actual, header_index + 1, last_row, raw, tables.get(actual, []))
     return SheetData(
         name=actual,
         header_row=header_index + 1,
         headers=expected,
         present=frozenset(positions),
         frame=frame,
-        last_row=max(last_row, header_index + 1),
+        last_row=last_row,
+        append_at=append_at,
+        append_note=note,
+        date_order=config.billing.date_order.upper(),
     )
+
+
+def _without_totals(raw: pd.DataFrame, tables: list[TableInfo]) -> pd.DataFrame:
+    """The sheet with its tables' totals rows blanked: a total is not a service or an invoice."""
+    rows = [t.totals_row for t in tables if t.totals_row is not None]
+    rows = [r for r in rows if r - 1 < len(raw)]
+    if not rows:
+        return raw
+    raw = raw.copy()
+    for t in tables:
+        if t.totals_row is not None and t.totals_row - 1 < len(raw):
+            _, c1, _, c2 = t.ref
+            raw.iloc[t.totals_row - 1, c1 - 1 : min(c2, raw.shape[1])] = None
+    return raw
+
+
+def _append_place(
+    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, tables: list[TableInfo]
+) -> tuple[int, str | None]:
+    """(row where added rows go, why they cannot join the sheet's table)."""
+    table = next((t for t in tables if t.header_row == header_row), None)
+    if table is None:
+        return last_row + 1, None
+    _, c1, _, c2 = table.ref
+    typed = [c - 1 for c in range(c1, c2 + 1) if c not in table.calculated and c - 1 < raw.shape[1]]
+    # A spare row holds only the calculated columns' formulas: it is free.
+    filled = raw.iloc[:, typed].notna().any(axis=1).to_numpy()
+    below = [r + 1 for r in filled.nonzero()[0] if r + 1 > table.ref[2]]
+    if below:
+        return last_row + 1, (
+            f"{sheet}: rows the tool adds go below row {last_row}, outside the table "
+            f"{table.name}, because row {below[0]} below the table is not empty. Move what is "
+            "below the table, so new rows join it (and its totals and filters count them)."
+        )
+    inside = [r + 1 for r in filled[: table.data_last].nonzero()[0] if r + 1 >= table.data_first]
+    return (max(inside) if inside else table.data_first - 1) + 1, None
 
 
 def read_workbook(path: Path, config: Config) -> WorkbookData:
     """Locate the Clients, Services and Invoices sheets; raise WorkbookError if unusable."""
     frames, names = _load_frames(path)
-    clients = _sheet(frames, CLIENTS, config, names)
-    services = _sheet(frames, SERVICES, config, names)
+    tables = read_tables(path, frozenset(frames))
+    clients = _sheet(frames, CLIENTS, config, names, tables)
+    services = _sheet(frames, SERVICES, config, names, tables)
     invoices: SheetData | None = None
     actual = _find_sheet(frames, INVOICES)
     if actual is not None:
@@ -198,7 +279,7 @@ def read_workbook(path: Path, config: Config) -> WorkbookData:
                 c.name: header_for(INVOICES, c.name, config.columns) for c in SHEETS[INVOICES]
             }
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in expected})
-            invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1)
+            invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1, append_at=2)
         else:
-            invoices = _sheet(frames, INVOICES, config, names)
-    return WorkbookData(path, clients, services, invoices, names)
+            invoices = _sheet(frames, INVOICES, config, names, tables)
+    return WorkbookData(path, clients, services, invoices, names, tables)

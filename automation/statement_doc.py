@@ -12,16 +12,22 @@ so it is rendered the same way. Files are saved as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from . import fmt
+from .bundled import TEMPLATES
+from .config import Config
 from .model import Client, CompanyInfo
 from .money import ZERO
+from .pdf import PdfError, convert_to_pdf
 from .render import _clean, _lines, _write_atomic, load_template, qr_context, safe_filename
 from .statement import CREDIT_NOTE, DISCOUNT, INVOICE, PAYMENT, Statement
+from .statement_facts import client_for
+from .validate import ClientBook
 
 STATEMENTS_DIR = "account-statements"
 DEFAULT_TEMPLATE = "statement.docx"
@@ -158,3 +164,47 @@ def render_statement(
     data = load_template(statement_template(template_dir, language)).render_bytes(context)
     _write_atomic(path, data)
     return path
+
+
+def write_statement_files(
+    statements: Sequence[Statement],
+    book: ClientBook,
+    config: Config,
+    templates: Path,
+    out_root: Path,
+) -> tuple[list[tuple[Statement, tuple[Path, ...]]], list[str]]:
+    """Each statement as a .docx (and a PDF when `[email] attach` asks): files, and notes.
+
+    `templates` is the folder's own template folder, or the bundled one; a
+    folder made before statements existed has no statement.docx, so the
+    bundled one is used.
+    """
+    if not (templates / DEFAULT_TEMPLATE).is_file():
+        templates = TEMPLATES
+    currencies: dict[str, set[str]] = defaultdict(set)
+    for st in statements:
+        currencies[st.client].add(st.currency)
+    docs: list[tuple[Statement, Path]] = []
+    for st in statements:
+        client = client_for(book, st)
+        context = statement_context(st, client, config.company)
+        path = statement_path(out_root, st, len(currencies[st.client]) > 1)
+        docs.append((st, render_statement(templates, context, client.language, path)))
+    notes: list[str] = []
+    pdfs: dict[Path, Path] = {}
+    if config.email.attach != "docx" and docs:
+        by_folder: dict[Path, list[Path]] = defaultdict(list)
+        for _, docx in docs:
+            by_folder[docx.parent].append(docx)
+        try:
+            for folder, in_folder in by_folder.items():
+                pdfs.update(zip(in_folder, convert_to_pdf(in_folder, folder), strict=True))
+        except PdfError as exc:
+            notes.append(f"The statements were not converted to PDF: {exc}")
+    files: list[tuple[Statement, tuple[Path, ...]]] = []
+    for st, docx in docs:
+        paths: tuple[Path, ...] = (docx,)
+        if docx in pdfs:
+            paths = (pdfs[docx],) if config.email.attach == "pdf" else (docx, pdfs[docx])
+        files.append((st, paths))
+    return files, notes

@@ -9,7 +9,6 @@ statement (`statement.build_statement`) and renders it (`statement_doc`).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,11 +20,10 @@ from .errors import BusyError, UnusableError
 from .fmt import format_money
 from .ledger import Ledger
 from .model import RowError
-from .pdf import PdfError, convert_to_pdf
-from .pipeline import BUSY_RUN, REPO_TEMPLATES, Paths, RunRequest, load
+from .pipeline import BUSY_RUN, Paths, RunRequest, load
 from .statement import Statement, previous_month
-from .statement_doc import render_statement, statement_context, statement_path
-from .statement_facts import client_for, gather_statements, record_paid_cells
+from .statement_doc import write_statement_files
+from .statement_facts import gather_statements, record_paid_cells
 from .updates import invoice_rows, payment_errors
 from .validate import ClientBook, client_key
 
@@ -124,32 +122,9 @@ def save_statements(
     paths: Paths,
     result: StatementResult,
 ) -> None:
-    """Render each statement (and convert to PDF when `attach` asks) into `result.files`."""
-    templates = paths.templates
-    if not (templates / "statement.docx").is_file():  # a folder made before statements
-        templates = REPO_TEMPLATES
-    currencies: dict[str, set[str]] = defaultdict(set)
-    for st in statements:
-        currencies[st.client].add(st.currency)
-    out_root = paths.invoices.parent
-    docs: list[tuple[Statement, Path]] = []
-    for st in statements:
-        client = client_for(book, st)
-        context = statement_context(st, client, config.company)
-        path = statement_path(out_root, st, len(currencies[st.client]) > 1)
-        docs.append((st, render_statement(templates, context, client.language, path)))
-    pdfs: dict[Path, Path] = {}
-    if config.email.attach != "docx" and docs:
-        by_folder: dict[Path, list[Path]] = defaultdict(list)
-        for _, docx in docs:
-            by_folder[docx.parent].append(docx)
-        try:
-            for folder, paths_in in by_folder.items():
-                pdfs.update(zip(paths_in, convert_to_pdf(paths_in, folder), strict=True))
-        except PdfError as exc:
-            result.notes.append(f"The statements were not converted to PDF: {exc}")
-    for st, docx in docs:
-        files: tuple[Path, ...] = (docx,)
-        if docx in pdfs:
-            files = (pdfs[docx],) if config.email.attach == "pdf" else (docx, pdfs[docx])
-        result.files.append((st, files))
+    """Render each statement (and its PDF when `attach` asks) into `result.files`."""
+    files, notes = write_statement_files(
+        statements, book, config, paths.templates, paths.invoices.parent
+    )
+    result.files.extend(files)
+    result.notes.extend(notes)

@@ -59,6 +59,8 @@ class RunSummary:
     outstanding: dict[str, Decimal] = field(default_factory=dict)
     workbook_written: bool = False
     updates_owed: bool = False
+    #: the workbook was written, but not in full (e.g. no free column): said in notes
+    workbook_incomplete: bool = False
     report: Path | None = None
     #: outbox mode: the folder the messages were written to, and how many
     outbox: Path | None = None
@@ -76,7 +78,13 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        if self.errors or self.failed or self.partial or self.updates_owed:
+        if (
+            self.errors
+            or self.failed
+            or self.partial
+            or self.updates_owed
+            or self.workbook_incomplete
+        ):
             return EXIT_ATTENTION
         return EXIT_OK
 

@@ -8,8 +8,11 @@ agree to the cent with the Invoices sheet.
 
 from __future__ import annotations
 
+import io
+import os
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import docx
 import pandas as pd
@@ -228,3 +231,76 @@ def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str
     assert "'Nobody' matches no client" in capsys.readouterr().out
     code = statement("--from", "2026-11-02", "--to", "2026-11-01")
     assert code == 2 and "is before --from" in capsys.readouterr().out
+
+
+# -- the monthly statement email ---------------------------------------------------
+
+
+def attachment_text(message) -> str:
+    for part in message.iter_attachments():
+        document = docx.Document(io.BytesIO(part.get_payload(decode=True)))
+        texts = [p.text for p in document.paragraphs]
+        texts += [" | ".join(c.text for c in r.cells) for t in document.tables for r in t.rows]
+        return "\n".join(texts)
+    raise AssertionError("no attachment")
+
+
+def statements_to(folder: Folder, name: str) -> list:
+    address = "".join(ch for ch in name.lower() if ch.isalnum()) + "@clients.example"
+    return [r.message for r in folder.received
+            if address in r.rcpt_tos and r.message["X-Billing-Kind"] == "statement"]
+
+
+def test_monthly_statement_is_emailed_once(folder: Folder) -> None:
+    folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 3')
+    write_workbook(
+        folder.workbook,
+        [client("Ames"), client("Borisov", Language="ru", Currency="RUB")],
+        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000),
+         service(date(2026, 9, 28), "Borisov", "Monthly bookkeeping", 1, 700)],
+    )
+    assert folder.run("--as-of", "2026-10-01") == 0
+    assert folder.run("--as-of", "2026-10-05") == 0  # October: September had no balance
+    ames, borisov = numbers_of(folder, "Ames")[0], numbers_of(folder, "Borisov")[0]
+    pay(folder, ames, "250", date(2026, 10, 20))
+    pay(folder, borisov, "700", date(2026, 11, 1))  # paid after October ended: no statement
+    assert folder.run("--as-of", "2026-11-02") == 0  # before day 3: nothing yet
+    assert statements_to(folder, "Ames") == []
+    assert folder.run("--as-of", "2026-11-03") == 0
+    (mail,) = statements_to(folder, "Ames")
+    assert statements_to(folder, "Borisov") == []
+    assert mail["Subject"] == "Statement of account for October 1, 2026 – October 31, 2026: " \
+                              "$750.00 due"
+    assert "The balance due on October 31, 2026 was $750.00." in mail.get_body(
+        ("plain",)).get_content()
+    text = attachment_text(mail)
+    assert "STATEMENT OF ACCOUNT" in text and ames in text and "$250.00" in text
+    assert "Amount due: $750.00" in text
+    received = len(folder.received)
+    assert folder.run("--as-of", "2026-11-03") == 0  # a rerun sends nothing
+    assert folder.run("--as-of", "2026-11-20") == 0  # nor a later run that month
+    assert len(statements_to(folder, "Ames")) == 1
+    assert all(r.message["X-Billing-Kind"] != "statement" for r in folder.received[received:])
+    assert folder.run("--as-of", "2026-12-04") == 0  # December: November's statement
+    assert len(statements_to(folder, "Ames")) == 2
+
+
+def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder) -> None:
+    import subprocess
+    import sys
+
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)])
+    assert folder.run("--as-of", "2026-10-01") == 0
+    script = str(Path(__file__).resolve().parent.parent / "run_billing.py")
+    env = {**os.environ, "BILLING_FAULT": "after-statement-send"}
+    killed = subprocess.run([sys.executable, script, "--workbook", str(folder.workbook),
+                             "--as-of", "2026-11-01"], env=env, capture_output=True)
+    assert killed.returncode == -9
+    (first,) = statements_to(folder, "Ames")
+    assert folder.run("--as-of", "2026-11-01") == 0
+    assert folder.run("--as-of", "2026-11-02") == 0
+    sent = statements_to(folder, "Ames")
+    assert len(sent) == 2 and sent[0]["Message-ID"] == sent[1]["Message-ID"]
+    assert sent[0].as_bytes() == sent[1].as_bytes()
