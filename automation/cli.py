@@ -5,6 +5,7 @@
     python run_billing.py check            # validate the workbook and config
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
+    python run_billing.py payments FILE... # import bank statements, match, apply
     python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
     python run_billing.py statement        # last month's statements of account
     python run_billing.py --demo           # the whole run on a copy of the sample
@@ -41,7 +42,6 @@ from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
-from .literal import LogFormatter, one_line
 from .mail import MailError, sender_address
 from .notices import workbook_notices
 from .pipeline import (
@@ -56,14 +56,17 @@ from .pipeline import (
 )
 from .read import WorkbookError
 from .reconcile import sequence_errors
+from .runlog import LogFormatter
 from .summary import (
     RunSummary,
     correction_lines,
     needs_attention,
+    outbox_line,
     outstanding_lines,
     phases_line,
     summary_lines,
 )
+from .text import one_line
 from .updates import invoice_rows, payment_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
@@ -120,6 +123,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--only", metavar="CLIENT", help="bill and remind only this client")
     parser.add_argument("--demo", action="store_true", help="run on a copy of the sample")
+
+
+def add_payments_options(parser: argparse.ArgumentParser) -> None:
+    add_check_options(parser)
+    parser.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE",
+        help="statement files: 1C, camt.053/054, MT940, OFX/QFX or CSV ([bank.csv])",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show what would be matched; change nothing"
+    )
 
 
 def add_init_options(parser: argparse.ArgumentParser) -> None:
@@ -195,6 +209,13 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         groups.append(
             ("FAILED", [(i.invoice_no, i.client, i.amount, i.note) for i in summary.failed])
         )
+    if summary.partial:
+        groups.append(
+            (
+                "COPY REFUSED",
+                [(i.invoice_no, i.client, i.amount, i.note) for i in summary.partial],
+            )
+        )
     if summary.escalated:
         groups.append(
             (
@@ -211,7 +232,7 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
             table.add_column(name, overflow="fold")
         for kind, items in groups:
             for cells in items:  # Text, not str: a name like "[bold]X[/]" is not markup
-                table.add_row(kind, *(Text(one_line(cell)) for cell in cells))
+                table.add_row(kind, *(Text(one_line(str(cell))) for cell in cells))
         console.print(table)
     else:
         console.print("Nothing to send this week.")
@@ -222,11 +243,13 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
     if summary.errors:
         console.print(f"[bold]{needs_attention(len(summary.errors))}:[/bold]")
         for error in summary.errors:
-            console.print(f"  {one_line(error)}", markup=False, highlight=False)
+            console.print(f"  {one_line(str(error))}", markup=False, highlight=False)
     for note in summary.notes:
         console.print(one_line(note), markup=False, highlight=False)
     if summary.report:
         console.print(f"Receivables report: {summary.report}", markup=False, highlight=False)
+    if outbox_line(summary):
+        console.print(outbox_line(summary), markup=False, highlight=False)
 
 
 def _progress_factory(console: Console) -> tuple[AbstractContextManager[object], Callable]:
@@ -329,8 +352,43 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         return EXIT_OK
     console.print(f"{workbook.name}: {needs_attention(len(problems))}:", markup=False)
     for problem in problems:
-        console.print(f"  {one_line(problem)}", markup=False, highlight=False)
+        console.print(f"  {one_line(str(problem))}", markup=False, highlight=False)
     return EXIT_ATTENTION
+
+
+def command_payments(args: argparse.Namespace, console: Console) -> int:
+    """Import statements and apply what matches; exit 1 while lines wait for review."""
+    config, workbook = resolve(args)
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        raise UnusableError(f"no such statement file: {', '.join(missing)}.")
+    request = RunRequest(
+        workbook=workbook,
+        as_of=args.as_of or date.today(),
+        config=config,
+        dry_run=args.dry_run,
+        statements=tuple(f.absolute() for f in args.files),
+        payments_only=True,
+    )
+    summary = run_billing(request)
+    title = "Dry run (nothing recorded, nothing written)" if args.dry_run else "Bank payments"
+    console.print(f"[bold]{title} as of {summary.as_of.isoformat()}[/bold]")
+    if summary.bank_lines:
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for name in ("Status", "Amount", "Payer", "Invoice No", "Rule / note"):
+            table.add_column(name, overflow="fold")
+        for item in summary.bank_lines:
+            table.add_row(item.kind, item.amount, item.client, item.invoice_no, item.note)
+        console.print(table)
+    else:
+        console.print("No new incoming payments.")
+    for error in summary.errors:
+        console.print(f"  {error}", markup=False, highlight=False)
+    for note in summary.notes:
+        console.print(note, markup=False, highlight=False)
+    return max(summary.exit_code, EXIT_ATTENTION if summary.awaiting_review else EXIT_OK)
 
 
 def command_init(args: argparse.Namespace, console: Console) -> int:
@@ -356,9 +414,9 @@ def command_init(args: argparse.Namespace, console: Console) -> int:
 
 
 def command_schedule(args: argparse.Namespace, console: Console) -> int:
-    from .schedule import ScheduleError, schedule_text
+    from .schedule import ScheduleError, outbox_warning, schedule_text
 
-    _config, workbook = resolve(args)
+    config, workbook = resolve(args)
     script = Path(__file__).resolve().parent.parent / "run_billing.py"
     try:
         text = schedule_text(
@@ -371,6 +429,8 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
     except ScheduleError as exc:
         console.print(f"schedule: {exc}", markup=False, highlight=False)
         return EXIT_UNUSABLE
+    if outbox_warning(config.email):
+        console.print(outbox_warning(config.email), markup=False, highlight=False)
     console.print(text, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
 
@@ -467,6 +527,13 @@ COMMANDS: tuple[Command, ...] = (
         command_check,
     ),
     Command(
+        "payments",
+        "import bank statements, match payments to open invoices, and apply them",
+        "%(prog)s statements/kaspi-2026-03.txt --dry-run",
+        add_payments_options,
+        command_payments,
+    ),
+    Command(
         "init",
         "make a starter folder: workbook, billing.toml and templates",
         "%(prog)s ~/billing",
@@ -554,10 +621,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args, console)
     except (ConfigError, WorkbookError, UnusableError) as exc:
-        console.print(f"Cannot run: {one_line(exc)}", markup=False, highlight=False)
+        console.print(f"Cannot run: {one_line(str(exc))}", markup=False, highlight=False)
         return EXIT_UNUSABLE
     except BusyError as exc:
-        console.print(f"Not now: {one_line(exc)}", markup=False, highlight=False)
+        console.print(f"Not now: {one_line(str(exc))}", markup=False, highlight=False)
         return EXIT_BUSY
     except KeyboardInterrupt:
         console.print("Stopped. What was sent is recorded; the next run finishes the rest.")

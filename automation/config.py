@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
+from .bank.record import BankConfig
+from .bank.settings import BankConfigError, parse_bank
 from .datetext import DATE_ORDERS
 from .model import CompanyInfo
 from .payqr import check_bank_details
@@ -94,7 +96,10 @@ class EmailConfig:
     attach: str = "docx"
     report_to: str = ""
     timeout: float = 30.0
-    max_retries: int = 3
+    #: seconds a temporary refusal (4xx) is retried within the run, in all
+    retry_window: float = 300.0
+    #: retries within that window, the waits doubling, the last at its end
+    max_retries: int = 6
     #: "password", or "oauth2" for Microsoft 365 / Google (see automation/oauth.py).
     auth: str = "password"
     oauth_provider: str = ""
@@ -130,6 +135,7 @@ class Config:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     path: Path | None = None
     statements: StatementsConfig = field(default_factory=StatementsConfig)
+    bank: BankConfig = field(default_factory=BankConfig)
 
 
 def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = None) -> Any:
@@ -165,7 +171,7 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML, checking every value."""
-    known_sections = {"company", "billing", "reissue", "email", "columns", "statements"}
+    known_sections = {"company", "billing", "reissue", "email", "columns", "statements", "bank"}
     unknown = sorted(set(data) - known_sections)
     if unknown:
         raise ConfigError(
@@ -234,6 +240,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         )
     if email.timeout <= 0:
         raise ConfigError("[email] timeout must be a positive number of seconds.")
+    if not 0 <= email.retry_window <= 86400:
+        raise ConfigError("[email] retry_window must be between 0 and 86400 seconds.")
     _check_oauth(email)
     try:
         parse_terms(billing.default_terms)
@@ -255,7 +263,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 'code the holidays package knows (use ISO codes such as "US", "GB", "KZ").'
             ) from None
     statements = _build(StatementsConfig, "statements", data.get("statements"))
-    return Config(company, billing, reissue, email, columns, path, statements)
+    try:
+        bank = parse_bank(data.get("bank"))
+    except BankConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    return Config(company, billing, reissue, email, columns, path, statements, bank)
 
 
 def _check_header_rows(header_rows: object) -> None:

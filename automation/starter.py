@@ -27,7 +27,7 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from .schema import CLIENTS, SERVICES, SHEETS, Column
+from .schema import CLIENTS, PAYMENTS, SERVICES, SHEETS, Column
 
 WORKBOOK_NAME = "service_log.xlsx"
 CONFIG_NAME = "billing.toml"
@@ -132,11 +132,12 @@ reply_to = ""
 bcc = ""                    # a copy of every message, e.g. for your archive
 redirect_to = ""            # for testing: send everything here instead of to clients
 allow_insecure = false      # allow security = "none" to a server that is not on this computer
-ca_file = ""                # your own certificate authority, if the server uses one
+ca_file = ""                # your own certificate authority (added to the system's), if any
 attach = "docx"             # docx, pdf or both
 report_to = ""              # where to email the run summary; empty = nobody
 timeout = 30.0              # seconds to wait for the mail server
-max_retries = 3
+retry_window = 300          # seconds to keep retrying "try again later" (greylisting)
+max_retries = 6             # retries within that window, the waits doubling
 # Microsoft 365 and Google Workspace: sign in with OAuth 2.0 instead of a password
 # (see the README): auth = "oauth2", the provider and the app's client ID, then
 # run `run_billing.py login` once. No password is needed then.
@@ -218,7 +219,12 @@ def write_starter_workbook(path: Path, today: date) -> None:
     os.close(handle)
     try:
         workbook = xlsxwriter.Workbook(temp_name)
-        sheets = {name: _add_sheet(workbook, name, columns) for name, columns in SHEETS.items()}
+        # Payments is made by the first statement import (`payments`, or the [bank] inbox).
+        sheets = {
+            name: _add_sheet(workbook, name, columns)
+            for name, columns in SHEETS.items()
+            if name != PAYMENTS
+        }
         _add_clients_extras(sheets[CLIENTS])
         _add_services_extras(workbook, sheets[SERVICES], today)
         workbook.close()

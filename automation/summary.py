@@ -13,8 +13,8 @@ from pathlib import Path
 
 from .errors import EXIT_ATTENTION, EXIT_OK
 from .fmt import format_money
-from .literal import one_line
 from .model import RowError
+from .text import one_line
 
 #: A run's phases in order; `start-up` (interpreter, imports, config) is the CLI's.
 PHASES = (
@@ -30,6 +30,11 @@ class SentItem:
     amount: str  # formatted, in the invoice's currency
     note: str = ""
 
+    def __post_init__(self) -> None:
+        # Client names and server replies are shown in the terminal and the log.
+        for name in ("invoice_no", "client", "note"):
+            object.__setattr__(self, name, one_line(getattr(self, name)))
+
 
 @dataclass
 class RunSummary:
@@ -41,6 +46,8 @@ class RunSummary:
     language: str = "en"
     sent: list[SentItem] = field(default_factory=list)
     failed: list[SentItem] = field(default_factory=list)
+    #: delivered to every To address, but a CC or the bcc copy was refused
+    partial: list[SentItem] = field(default_factory=list)
     escalated: list[SentItem] = field(default_factory=list)
     #: credit notes issued this run (kind: void, rebill or credit; note: the number)
     credit_notes: list[SentItem] = field(default_factory=list)
@@ -55,17 +62,36 @@ class RunSummary:
     #: the workbook was written, but not in full (e.g. no free column): said in notes
     workbook_incomplete: bool = False
     report: Path | None = None
+    #: outbox mode: the folder the messages were written to, and how many
+    outbox: Path | None = None
+    outbox_count: int = 0
     #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
+    #: bank lines waiting for the bookkeeper (Payments sheet, Status Review)
+    awaiting_review: int = 0
+    #: inbox statement files fully imported this run (moved to imported/ after write-back)
+    statements_done: list[Path] = field(default_factory=list)
+    #: incoming bank lines decided this run: invoice_no = the invoices paid, client =
+    #: the payer, kind = Applied / Review / Ignored, note = the rule or why
+    bank_lines: list[SentItem] = field(default_factory=list)
 
     @property
     def has_news(self) -> bool:
         """Anything happened that the bookkeeper should hear about."""
-        return bool(self.sent or self.failed or self.escalated or self.errors or self.credit_notes)
+        return bool(
+            self.sent or self.failed or self.partial or self.escalated or self.errors
+            or self.credit_notes
+        )
 
     @property
     def exit_code(self) -> int:
-        if self.errors or self.failed or self.updates_owed or self.workbook_incomplete:
+        if (
+            self.errors
+            or self.failed
+            or self.partial
+            or self.updates_owed
+            or self.workbook_incomplete
+        ):
             return EXIT_ATTENTION
         return EXIT_OK
 
@@ -74,8 +100,9 @@ def summary_lines(summary: RunSummary) -> list[str]:
     """The run summary as plain text lines (for the emailed report and the log)."""
     lines = [f"Billing run as of {summary.as_of.isoformat()}", ""]
     for title, items in (
-        ("Sent", summary.sent),
+        ("Written to the outbox" if summary.outbox else "Sent", summary.sent),
         ("Failed (tried again at the next run)", summary.failed),
+        ("Delivered, but not to every address", summary.partial),
         ("Escalated: please call the client", summary.escalated),
     ):
         if items:
@@ -85,6 +112,13 @@ def summary_lines(summary: RunSummary) -> list[str]:
                 for i in items
             )
             lines.append("")
+    if summary.bank_lines:
+        lines.append("Bank payments:")
+        lines.extend(
+            f"  {i.kind:<8} {i.amount:>18}  {i.client:<30} {i.invoice_no}  {i.note}"
+            for i in summary.bank_lines
+        )
+        lines.append("")
     lines.extend(correction_lines(summary))
     lines.extend(outstanding_lines(summary))
     if summary.errors:
@@ -92,12 +126,27 @@ def summary_lines(summary: RunSummary) -> list[str]:
         lines.append(f"{needs_attention(len(summary.errors))}:")
         lines.extend(f"  {e}" for e in summary.errors)
     lines.extend(summary.notes)
+    outbox = outbox_line(summary)
+    if outbox:
+        lines.append(outbox)
     return [one_line(line) for line in lines]  # cell text never breaks a line of the log
 
 
 def needs_attention(count: int) -> str:
     """`1 row needs attention`, `3 rows need attention`."""
     return f"{count} row needs attention" if count == 1 else f"{count} rows need attention"
+
+
+def outbox_line(summary: RunSummary) -> str:
+    """Outbox mode: how many messages wait where, and that nothing was emailed."""
+    if summary.outbox is None or summary.dry_run:
+        return ""
+    count = summary.outbox_count
+    waiting = f"{count} new messages wait" if count != 1 else "1 new message waits"
+    return (
+        f"Outbox mode: nothing was emailed. {waiting} in {summary.outbox} "
+        "(send them from your mail program, or set mode = \"smtp\" in [email])."
+    )
 
 
 def outstanding_lines(summary: RunSummary) -> list[str]:

@@ -7,11 +7,11 @@ import re
 from datetime import date
 from pathlib import Path
 
-import pytest
 from conftest import client, service, write_workbook
 
 from automation.cli import main
-from automation.literal import LogFormatter, one_line
+from automation.runlog import LogFormatter
+from automation.text import one_line
 
 NAMES = [
     "Bad [/x] Client",
@@ -19,21 +19,6 @@ NAMES = [
     "[link=https://evil.example/pay]Pay here[/link]",
     "Acme\r\n2026-03-09 07:00:00,000 INFO all invoices paid",
 ]
-
-
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        ("Acme\r\nForged", "Acme␍␊Forged"),
-        ("line\nbreak", "line␊break"),
-        ("tab\there", "tab here"),
-        ("\x1b[2Jclear", "␛[2Jclear"),
-        ("sep\u2028arator\x85", "sep␤arator␤"),
-        ("[bold]kept[/bold]", "[bold]kept[/bold]"),
-    ],
-)
-def test_one_line(text: str, shown: str) -> None:
-    assert one_line(text) == shown
 
 
 def test_log_formatter_marks_every_later_line() -> None:

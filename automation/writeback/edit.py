@@ -18,7 +18,7 @@ from lxml import etree
 
 from automation.model import CellValue
 from automation.schema import normalise_header
-from automation.writeback.columns import resolve_columns
+from automation.writeback.columns import column_width, resolve_columns
 from automation.writeback.formulas import repair_shared, translate
 from automation.writeback.records import WriteBackError
 from automation.writeback.sheet import (
@@ -31,6 +31,7 @@ from automation.writeback.sheet import (
     place_cell,
     read_col_styles,
     sheet_filter,
+    widen,
     write_cell,
 )
 from automation.writeback.tables import TableDoc
@@ -75,6 +76,7 @@ def edit_sheet(
     placed = resolve_columns(
         edit, header_row, [*headers, *(col for _, col in updates)], sheet, main, tables
     )
+    edit.new_widths = {col: column_width(header) for col, header in placed.added}
     if main is not None:
         for _, name in placed.joined:
             main.add_column(name)
@@ -180,6 +182,7 @@ def _move_totals(edit: SheetEdit, table: TableDoc, to: int, sheet: str) -> None:
         source.remove(c)
         c.set("r", dest)
         place_cell(target, c, col)
+        widen(edit, to, col)
     edit.dirty.update({origin, to})
 
 
