@@ -113,16 +113,16 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
         first = exc
     # calamine refuses a whole workbook for one part it does not know (an Excel
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
+    needed = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
     try:
-        copy, names, skipped = readable_copy(path, (CLIENTS, SERVICES, INVOICES, PAYMENTS))
+        copy, names, _ = readable_copy(path, needed)
     except ValueError as exc:
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
     try:
         frames, _ = _read_frames(io.BytesIO(copy))
     except Exception as exc:
-        cause = damaged_part(path, (CLIENTS, SERVICES, INVOICES)) or str(exc) or str(first)
+        cause = damaged_part(path, needed) or str(exc) or str(first)
         raise WorkbookError(f"{path.name} could not be read as a workbook: {cause}.") from None
-    del skipped  # the other sheets were never needed
     return frames, names
 
 
