@@ -115,7 +115,7 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
     needed = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
     try:
-        copy, names, _ = readable_copy(path, needed)
+        copy, names = readable_copy(path, needed)
     except ValueError as exc:
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
     try:
