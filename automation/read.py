@@ -20,7 +20,7 @@ from .config import Config
 from .lazy import lazy_import
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
-from .writeback.tables import TableInfo, read_tables
+from .writeback.tables import TableInfo, main_table, read_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -219,7 +219,9 @@ def _sheet(
     filled = raw.notna().any(axis=1).to_numpy()
     last_row = int(filled.nonzero()[0].max()) + 1 if filled.any() else header_index + 1
     last_row = max(last_row, header_index + 1)
-    append_at, note = _append_place(actual, header_index + 1, last_row, raw, tables.get(actual, []))
+    first = min(positions.values(), default=-1) + 1
+    table = main_table(tables.get(actual, []), header_index + 1, expected.values(), first)
+    append_at, note = _append_place(actual, header_index + 1, last_row, raw, table)
     return SheetData(
         name=actual,
         header_row=header_index + 1,
@@ -248,10 +250,9 @@ def _without_totals(raw: pd.DataFrame, tables: list[TableInfo]) -> pd.DataFrame:
 
 
 def _append_place(
-    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, tables: list[TableInfo]
+    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, table: TableInfo | None
 ) -> tuple[int, str | None]:
     """(row where added rows go, why they cannot join the sheet's table)."""
-    table = next((t for t in tables if t.header_row == header_row), None)
     if table is None:
         return last_row + 1, None
     _, c1, _, c2 = table.ref
