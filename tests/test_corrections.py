@@ -242,7 +242,7 @@ def test_resend_sends_one_copy_in_the_thread_and_clears_the_cell(billed: Folder)
     assert attachment_names(copy) == ["INV-2026-0002-C1.docx"]
     assert "The balance still due is $400.00" in body(copy)
     assert cell(folder, "Birch", "Resend") is None
-    assert "copy of the invoice was sent" in str(cell(folder, "Birch", "Note"))
+    assert "copy of the invoice was emailed to birch@" in str(cell(folder, "Birch", "Note"))
     printed = docx_text(folder.root / "invoices" / "2026" / "INV-2026-0002-C1.docx")
     assert "INV-2026-0002" in printed and "$400.00" in printed
 
