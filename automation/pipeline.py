@@ -645,6 +645,10 @@ def _record_corrections(
     for rebill in fixes.rebills:
         replaced[rebill.invoice_no] = tuple(sorted({invoiced[ln.row][0] for ln in rebill.lines}))
         ledger.forget_lines(rebill.invoice_no)  # its lines are on the new invoice now
+    cancelled = {c.invoice_no for c in fixes.credits if c.reason != "credit"}
+    for msg in ledger.messages((PLANNED, FAILED)):
+        if msg.invoice_no in cancelled:
+            ledger.drop_message(msg.message_id)  # never handed over: a void invoice is not sent
     for credit in fixes.credits:
         number = credit.invoice_no
         inv = invoices[number]

@@ -18,7 +18,7 @@ from lxml import etree
 
 from automation.model import CellValue
 from automation.schema import normalise_header
-from automation.writeback.columns import header_columns, resolve_columns
+from automation.writeback.columns import column_width, header_columns, resolve_columns
 from automation.writeback.formulas import repair_shared, translate
 from automation.writeback.records import WriteBackError
 from automation.writeback.sheet import (
@@ -77,6 +77,7 @@ def edit_sheet(
     main = next((t for t in tables if t.info is found), None)
     old_filter = sheet_filter(edit)
     placed = resolve_columns(edit, header_row, wanted, sheet, main, tables)
+    edit.new_widths = {col: column_width(header) for col, header in placed.added}
     if main is not None:
         for _, name in placed.joined:
             main.add_column(name)
