@@ -207,11 +207,11 @@ def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: F
     assert "$300.00" in printed and "cancels" not in printed
     # The receivables report ages the balance after credits and lists the credit notes.
     report = folder.root / "reports" / "receivables-2026-03-17.xlsx"
-    open_sheet = pd.read_excel(report, sheet_name="Open invoices", engine="calamine")
+    open_sheet = pd.read_excel(report, sheet_name="Open invoices", engine="calamine", header=2)
     open_sheet = open_sheet.set_index("Invoice No")
     assert open_sheet.loc["INV-2026-0003", "Balance"] == 300
     assert open_sheet.loc["INV-2026-0003", "Credited"] == 200
-    listed = pd.read_excel(report, sheet_name="Credit notes", engine="calamine")
+    listed = pd.read_excel(report, sheet_name="Credit notes", engine="calamine", header=2)
     assert list(listed["Credit Note No"]) == ["CN-2026-0001", "CN-2026-0002"]
     assert list(listed["Amount"]) == [150, 50] and set(listed["Invoice No"]) == {"INV-2026-0003"}
     # More than is open: nothing is issued, the Note and the summary say so (exit 1).
