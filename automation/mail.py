@@ -911,7 +911,7 @@ class SmtpSender:
         except smtplib.SMTPAuthenticationError:
             if fresh:
                 raise
-            conn.auth("XOAUTH2", _XOAuth2(self.cfg.username, sign_in.renew()))
+            conn.auth("XOAUTH2", _XOAuth2(self.cfg.username, sign_in.renew(token)))
 
     def _open(self) -> _TrackedSMTP:
         cfg = self.cfg
