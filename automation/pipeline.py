@@ -599,7 +599,12 @@ def _real_run(
     _write_back(request, paths, ledger, data, updates, stamp, summary)
     summary.notes.extend(move_imported(summary.statements_done, inbox_of(paths.workbook, config)))
     if not summary.updates_owed:  # the sheet now shows what the ledger settles on
-        settle(ledger, data, invoices, rows, failed_now, as_of, fixes.troubled)
+        # Only invoices this run followed up: `payments` and `--only` leave the others'
+        # thank-you or payment note owed, and a settled invoice is not looked at again.
+        followed = {} if request.payments_only else {
+            n: inv for n, inv in invoices.items() if _only(request, inv.client_key)
+        }
+        settle(ledger, data, followed, rows, failed_now, as_of, fixes.troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
             for number in [n for n, inv in invoices.items() if inv.resend_pending]:
                 ledger.update_invoice(number, resend_pending=False)
