@@ -11,9 +11,12 @@ checking them is `validate`'s.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 else:
     pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
+NAN = float("nan")
 #: How far down the header row is looked for, below any title rows.
 HEADER_SEARCH_ROWS = 50
 
@@ -71,11 +75,13 @@ class WorkbookData:
         return {s.name: s.header_row for s in sheets}
 
 
-def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
-    """The Clients, Services and Invoices sheets as raw frames, and every sheet's name.
+def _load_frames(path: Path) -> tuple[dict[str, list[list[Any]]], tuple[str, ...]]:
+    """The Clients, Services and Invoices sheets as rows of raw cells, and every sheet's name.
 
     Other sheets (summaries, notes, charts' data) are never parsed: a report
-    sheet that grows with the history would otherwise slow every run.
+    sheet that grows with the history would otherwise slow every run. Cells
+    are as calamine gives them ("" for an empty cell); `_cells` turns them
+    into what the rest of the tool expects, a column at a time.
     """
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
@@ -84,29 +90,69 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
+    from python_calamine import CalamineWorkbook
+
     try:
-        with pd.ExcelFile(path, engine="calamine") as book:
+        book = CalamineWorkbook.from_path(str(path))
+        try:
             names = tuple(str(name) for name in book.sheet_names)
             wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES))]
-            # Only empty cells are missing: a client called "None" or "NA" is a name.
-            frames = pd.read_excel(
-                book,
-                sheet_name=wanted,
-                header=None,
-                dtype=object,
-                keep_default_na=False,
-                na_values=[""],
-            )
+            frames = {
+                name: book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                for name in wanted
+            }
+        finally:
+            book.close()
     except Exception as exc:  # calamine raises its own types for damaged files
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
-    return {str(name): frame for name, frame in frames.items()}, names
+    return frames, names
+
+
+def _cell(value: Any) -> Any:
+    """One raw cell as the sheet frames hold it (what `_cells` does for a whole column)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, str):
+        return NAN if value == "" else value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def _cells(values: Sequence[Any]) -> Any:
+    """A column of raw cells as an object array, each converted as `_cell` converts one.
+
+    Only empty cells become NaN (a client called "None" or "NA" is a name);
+    whole floats become int and dates datetime, as pandas' own Excel reader
+    gives them. A column holds one or two kinds of cell, so the usual kinds
+    get a plain comprehension and only the rest a call per cell: a call per
+    cell was most of the time it took to read a long log.
+    """
+    import numpy as np
+
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        converted = [v or NAN for v in values]
+    elif kinds <= {str, float}:
+        converted = [
+            (v or NAN) if v.__class__ is str else (int(v) if v.is_integer() else v) for v in values
+        ]
+    elif kinds <= {str, date}:
+        converted = [
+            (v or NAN) if v.__class__ is str else datetime(v.year, v.month, v.day) for v in values
+        ]
+    else:
+        converted = [_cell(v) for v in values]
+    column = np.empty(len(converted), dtype=object)
+    column[:] = converted  # an object array: pandas infers the column's type as before
+    return column
 
 
 def _is_one_of(name: str, sheets: tuple[str, ...]) -> bool:
     return normalise_header(name) in {normalise_header(s) for s in sheets}
 
 
-def _find_sheet(frames: dict[str, pd.DataFrame], wanted: str) -> str | None:
+def _find_sheet(frames: dict[str, list[list[Any]]], wanted: str) -> str | None:
     for name in frames:
         if normalise_header(name) == normalise_header(wanted):
             return name
@@ -114,7 +160,7 @@ def _find_sheet(frames: dict[str, pd.DataFrame], wanted: str) -> str | None:
 
 
 def _locate_header(
-    frame: pd.DataFrame,
+    rows: list[list[Any]],
     sheet: str,
     expected: dict[str, str],
     required: list[str],
@@ -122,12 +168,12 @@ def _locate_header(
 ) -> tuple[int, dict[str, int]]:
     """(frame row index of the header, default column -> frame column index)."""
     wanted = {normalise_header(h): col for col, h in expected.items()}
-    rows = [fixed - 1] if fixed else range(min(HEADER_SEARCH_ROWS, len(frame)))
+    candidates = [fixed - 1] if fixed else range(min(HEADER_SEARCH_ROWS, len(rows)))
     best: tuple[int, int, list[str]] = (-1, -1, [])
-    for index in rows:
-        if index < 0 or index >= len(frame):
+    for index in candidates:
+        if index < 0 or index >= len(rows):
             continue
-        cells = frame.iloc[index].tolist()
+        cells = [_cell(value) for value in rows[index]]
         found: dict[str, int] = {}
         for position, cell in enumerate(cells):
             if isinstance(cell, str) and normalise_header(cell) in wanted:
@@ -151,7 +197,7 @@ def _locate_header(
 
 
 def _sheet(
-    frames: dict[str, pd.DataFrame], name: str, config: Config, names: tuple[str, ...]
+    frames: dict[str, list[list[Any]]], name: str, config: Config, names: tuple[str, ...]
 ) -> SheetData:
     actual = _find_sheet(frames, name)
     renames = config.columns
@@ -165,23 +211,35 @@ def _sheet(
     raw = frames[actual]
     fixed = config.billing.header_rows.get(name)
     header_index, positions = _locate_header(raw, actual, expected, required, fixed)
-    body = raw.iloc[header_index + 1 :]
+    body = raw[header_index + 1 :]
+    width = max(map(len, body), default=0)
+    if any(len(row) < width for row in body):  # calamine's rows are all as wide; others may not be
+        body = [list(row) + [""] * (width - len(row)) for row in body]
     frame = pd.DataFrame(index=pd.RangeIndex(header_index + 2, header_index + 2 + len(body)))
     for col in expected:
         if col in positions:
-            frame[col] = body.iloc[:, positions[col]].to_numpy()
+            position = positions[col]
+            cells = list(map(itemgetter(position), body)) if position < width else [""] * len(body)
+            frame[col] = _cells(cells)
         else:
             frame[col] = pd.Series([None] * len(body), index=frame.index, dtype=object)
-    filled = raw.notna().any(axis=1).to_numpy()
-    last_row = int(filled.nonzero()[0].max()) + 1 if filled.any() else header_index + 1
+    last_row = max(_last_filled(raw) + 1, header_index + 1)
     return SheetData(
         name=actual,
         header_row=header_index + 1,
         headers=expected,
         present=frozenset(positions),
         frame=frame,
-        last_row=max(last_row, header_index + 1),
+        last_row=last_row,
     )
+
+
+def _last_filled(rows: list[list[Any]]) -> int:
+    """Index of the last row with any cell filled in (-1 for none)."""
+    for index in range(len(rows) - 1, -1, -1):
+        if any(value != "" for value in rows[index]):
+            return index
+    return -1
 
 
 def read_workbook(path: Path, config: Config) -> WorkbookData:
@@ -192,7 +250,7 @@ def read_workbook(path: Path, config: Config) -> WorkbookData:
     invoices: SheetData | None = None
     actual = _find_sheet(frames, INVOICES)
     if actual is not None:
-        if frames[actual].dropna(how="all").empty:
+        if _last_filled(frames[actual]) < 0:
             # An empty sheet the bookkeeper added: the tool writes its headers.
             expected = {
                 c.name: header_for(INVOICES, c.name, config.columns) for c in SHEETS[INVOICES]
