@@ -22,7 +22,7 @@ from pathlib import Path
 import filelock
 
 from .bundled import TEMPLATES
-from .compose import Job, amount_text, attach_pdfs, compose, make_document, prepare_jobs
+from .compose import Job, amount_text, attach_pdfs, make_document, prepare_jobs
 from .config import Config
 from .corrections import (
     Corrections,
@@ -72,6 +72,7 @@ from .plan import (
     draft_invoices,
     status_of,
 )
+from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
 from .report import ReportError, write_receivables_report
@@ -875,9 +876,22 @@ def _send_all(
 
     documents = [j.document for j in jobs if j.document is not None]
     files: dict[str, tuple[Path, ...]] = {}
+    made: dict[str, Made] = {}  # messages built where their document was rendered
     started = time.perf_counter()
-    if documents:
+    if config.email.attach == "docx" and any(j.message.raw is None for j in jobs):
         from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
+        tick = progress("Rendering invoices", len(documents))
+        todo = [j for j in jobs if j.message.raw is None]
+        for item in make_messages(
+            todo, InvoiceRenderer(paths.templates), paths.invoices, config, paths.email_templates
+        ):
+            made[item.job.message.message_id] = item
+            if item.files:
+                tick()
+        checkpoint("after-render")
+    elif documents:
+        from .render import InvoiceRenderer
 
         renderer = InvoiceRenderer(paths.templates)
         tick = progress("Rendering invoices", len(documents))
@@ -899,18 +913,16 @@ def _send_all(
                     msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw
                 )
                 continue
-            attached = files.get(job.document.file_stem, ()) if job.document else ()
-            try:
-                message = build_message(
-                    compose(job, attached, config, paths.email_templates),
-                    config.email,
-                    config.company,
-                )
-            except MailError as exc:
-                ledger.mark_failed(msg.message_id, str(exc), rebuild=True)
-                ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {exc}")
+            item = made.get(msg.message_id) or make_message_here(
+                job, files.get(job.document.file_stem, ()) if job.document else (), config,
+                paths.email_templates,
+            )  # fmt: skip
+            message = item.message
+            if message is None:
+                ledger.mark_failed(msg.message_id, item.error, rebuild=True)
+                ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {item.error}")
                 summary.failed.append(
-                    SentItem(job.invoice.invoice_no, job.invoice.client, msg.kind, "", str(exc))
+                    SentItem(job.invoice.invoice_no, job.invoice.client, msg.kind, "", item.error)
                 )
                 continue
             ledger.store_built(
