@@ -2,8 +2,8 @@
 
 Each converter raises CellError with a plain sentence a bookkeeper can act on.
 
->>> cell_date("2026-03-05")
-datetime.date(2026, 3, 5)
+>>> cell_date("2026-03-05"), cell_date("03/05/2026", order="MDY")
+(datetime.date(2026, 3, 5), datetime.date(2026, 3, 5))
 >>> cell_decimal(12.5)
 Decimal('12.5')
 >>> is_blank(float("nan")), is_blank("  "), is_blank(0)
@@ -13,11 +13,11 @@ Decimal('12.5')
 from __future__ import annotations
 
 import math
-import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .datetext import DateTextError, read_date_text
 from .lazy import lazy_import
 from .money import D, MoneyError
 
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     import pandas as pd
 else:
     pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
-
-_DMY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
-
 
 #: No amount, price or quantity on an invoice comes near this (a trillion).
 LARGEST = Decimal("1e12")
@@ -58,26 +55,17 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def cell_date(value: Any) -> date:
-    """A date cell (or ISO / day.month.year text) as a date."""
+def cell_date(value: Any, order: str = "") -> date:
+    """A date cell (or date text, see `datetext`; slash dates follow `order`) as a date."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
     if isinstance(value, str):
-        text = value.strip()
         try:
-            return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
-        except ValueError:
-            pass
-        match = _DMY.match(text)
-        if match:
-            day, month, year = (int(g) for g in match.groups())
-            try:
-                return date(year, month, day)
-            except ValueError:
-                raise CellError(f'"{text}" is not a real date.') from None
-        raise CellError(f'"{text}" is not a date; type it as a date, e.g. 2026-03-05.')
+            return read_date_text(value, order)
+        except DateTextError as exc:
+            raise CellError(str(exc)) from None
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise CellError(
             f"{cell_text(value)} is a plain number, not a date; format the cell as a date."
@@ -113,8 +101,8 @@ def cell_decimal(value: Any) -> Decimal:
     return number
 
 
-def optional_date(value: Any) -> date | None:
-    return None if is_blank(value) else cell_date(value)
+def optional_date(value: Any, order: str = "") -> date | None:
+    return None if is_blank(value) else cell_date(value, order)
 
 
 def optional_decimal(value: Any) -> Decimal | None:

@@ -6,6 +6,7 @@
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
     python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
+    python run_billing.py statement        # last month's statements of account
     python run_billing.py --demo           # the whole run on a copy of the sample
     python run_billing.py init --help      # each command's options and an example
 
@@ -41,6 +42,7 @@ from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
 from .mail import MailError, sender_address
+from .notices import workbook_notices
 from .pipeline import (
     REPO_TEMPLATES,
     Paths,
@@ -51,7 +53,13 @@ from .pipeline import (
     run_billing,
 )
 from .read import WorkbookError
-from .summary import RunSummary, correction_lines, phases_line, summary_lines
+from .summary import (
+    RunSummary,
+    correction_lines,
+    outstanding_lines,
+    phases_line,
+    summary_lines,
+)
 from .updates import invoice_rows, payment_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
@@ -65,6 +73,7 @@ KIND_WORDS = {
     "credit_note": "credit note",
     "resend": "copy resent",
     "escalated": "escalated",
+    "statement": "statement of account",
     "Draft": "draft",
 }
 
@@ -111,6 +120,22 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def add_init_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", help="the folder to create (or an empty one)")
+
+
+def add_statement_options(parser: argparse.ArgumentParser) -> None:
+    add_check_options(parser)
+    parser.add_argument(
+        "client", nargs="?", metavar="CLIENT",
+        help="one client (default: every client with activity or a balance)",
+    )
+    parser.add_argument(
+        "--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+        help="first day of the period (default: the first day of last month)",
+    )
+    parser.add_argument(
+        "--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+        help="last day of the period (default: the last day of last month)",
+    )
 
 
 def add_schedule_options(parser: argparse.ArgumentParser) -> None:
@@ -187,8 +212,8 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         console.print("Nothing to send this week.")
     for line in correction_lines(summary):
         console.print(line, markup=False, highlight=False)
-    for currency, outstanding in sorted(summary.outstanding.items()):
-        console.print(f"Outstanding {currency}: {outstanding:,}")
+    for line in outstanding_lines(summary):
+        console.print(line, markup=False, highlight=False)
     if summary.errors:
         console.print(f"[bold]{len(summary.errors)} rows need attention:[/bold]")
         for error in summary.errors:
@@ -285,10 +310,12 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         except OAuthError as exc:
             raise UnusableError(str(exc)) from None
         console.print(said, markup=False, highlight=False)
-    data, book, _lines, errors = load(request)
+    data, book, lines, errors = load(request)
     problems = list(book.errors) + [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     problems += correction_problems(request, data, book)
+    for note in workbook_notices(data, book, lines, request.as_of, config):
+        console.print(note, markup=False, highlight=False)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")
         return EXIT_OK
@@ -338,6 +365,19 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
         return EXIT_UNUSABLE
     console.print(text, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def command_statement(args: argparse.Namespace, console: Console) -> int:
+    from .statement_run import StatementRequest, make_statements, statement_lines
+
+    config, workbook = resolve(args)
+    request = StatementRequest(
+        workbook, args.as_of or date.today(), config, args.client, args.start, args.end
+    )
+    result = make_statements(request)
+    for line in statement_lines(result, config.billing.language):
+        console.print(line, markup=False, highlight=False)
+    return EXIT_ATTENTION if result.errors else EXIT_OK
 
 
 def command_login(args: argparse.Namespace, console: Console) -> int:
@@ -438,6 +478,13 @@ COMMANDS: tuple[Command, ...] = (
         "%(prog)s --workbook ~/billing/service_log.xlsx",
         add_login_options,
         command_login,
+    ),
+    Command(
+        "statement",
+        "statements of account (last month by default) as Word documents",
+        "%(prog)s 'Acme Dental Clinic' --from 2026-10-01 --to 2026-10-31",
+        add_statement_options,
+        command_statement,
     ),
 )
 DEFAULT_COMMAND = "run"

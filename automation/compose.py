@@ -316,9 +316,9 @@ def attach_pdfs(files: dict[str, tuple[Path, ...]], attach: str) -> dict[str, tu
     }
 
 
-def amount_text(job: Job) -> str:
+def amount_text(job: Job, lang: str = "en") -> str:
+    """The amount a message is about, for the bookkeeper's summary (`[billing] language`)."""
     payload = job.message.payload
-    lang = "en"
     if job.message.kind == "invoice":
         return format_money(job.invoice.total, job.invoice.currency, lang)
     if job.message.kind == "thanks":

@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
+from .datetext import DATE_ORDERS
 from .model import CompanyInfo
+from .payqr import check_bank_details
 from .terms import TermsError, parse_terms
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
@@ -37,7 +39,7 @@ OAUTH_OPTIONS = ("oauth_provider", "client_id", "client_secret_env", "oauth_devi
 
 #: Upper bounds of whole-number options (day counts default to ten years).
 MAX_DAYS = 3650
-LIMITS = {"port": 65535, "max_count": 100, "max_retries": 10}
+LIMITS = {"port": 65535, "max_count": 100, "max_retries": 10, "day": 31}
 
 
 class ConfigError(Exception):
@@ -58,6 +60,9 @@ class BillingConfig:
     business_days: bool = False
     holidays_country: str = ""
     holidays_subdivision: str = ""
+    #: How slash dates typed as text are read: "DMY" (05/03 = 5 March), "MDY", or "" (only
+    #: when unambiguous).
+    date_order: str = ""
     #: Excel row of each sheet's header, when automatic detection is not wanted.
     header_rows: dict[str, int] = field(default_factory=dict)
 
@@ -108,6 +113,14 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class StatementsConfig:
+    """`[statements] day = N`: the first run on or after day N of a month emails
+    last month's statement to every client with an open balance (0: never)."""
+
+    day: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     company: CompanyInfo = field(default_factory=CompanyInfo)
     billing: BillingConfig = field(default_factory=BillingConfig)
@@ -116,6 +129,7 @@ class Config:
     #: sheet -> {default header: the bookkeeper's header}
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     path: Path | None = None
+    statements: StatementsConfig = field(default_factory=StatementsConfig)
 
 
 def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = None) -> Any:
@@ -151,7 +165,7 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML, checking every value."""
-    known_sections = {"company", "billing", "reissue", "email", "columns"}
+    known_sections = {"company", "billing", "reissue", "email", "columns", "statements"}
     unknown = sorted(set(data) - known_sections)
     if unknown:
         raise ConfigError(
@@ -160,6 +174,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             + "."
         )
     company = _build(CompanyInfo, "company", data.get("company"))
+    for problem in check_bank_details(company):
+        raise ConfigError(f"[company] {problem}")
     billing = _build(BillingConfig, "billing", data.get("billing"))
     reissue = _build(ReissueConfig, "reissue", data.get("reissue"))
     email = _build(EmailConfig, "email", data.get("email"), {"from": "sender"})
@@ -211,6 +227,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             'have their own series (e.g. "CN-{year}-{seq:04d}").'
         )
     _check_header_rows(billing.header_rows)
+    if billing.date_order.upper() not in ("", *DATE_ORDERS):
+        raise ConfigError(
+            f'[billing] date_order must be "DMY" (05/03/2026 is 5 March) or "MDY" '
+            f"(05/03/2026 is May 3), not {billing.date_order!r}."
+        )
     if email.timeout <= 0:
         raise ConfigError("[email] timeout must be a positive number of seconds.")
     _check_oauth(email)
@@ -233,7 +254,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 f"[billing] holidays_country {billing.holidays_country!r} is not a country "
                 'code the holidays package knows (use ISO codes such as "US", "GB", "KZ").'
             ) from None
-    return Config(company, billing, reissue, email, columns, path)
+    statements = _build(StatementsConfig, "statements", data.get("statements"))
+    return Config(company, billing, reissue, email, columns, path, statements)
 
 
 def _check_header_rows(header_rows: object) -> None:

@@ -70,6 +70,7 @@ class Corrections:
       resends: invoices to email a copy of (Resend = Yes).
       cleared: invoices whose Resend cell was honoured already: only cleared.
       refused_credit: invoices whose typed Credit Amount is left as typed (an error).
+      troubled: invoices whose row has an error here: never set aside as settled.
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -78,6 +79,7 @@ class Corrections:
     cleared: tuple[str, ...] = ()
     errors: tuple[RowError, ...] = ()
     refused_credit: frozenset[str] = frozenset()
+    troubled: frozenset[str] = frozenset()
 
     @property
     def rebilling(self) -> frozenset[str]:
@@ -190,6 +192,7 @@ def decide_corrections(
             if any(c.invoice_no == number and c.amount > ZERO for c in credits):
                 continue  # the credit note is this run's message; the copy goes next run
             resends.append(number)
+    by_row = {r.row: n for n, r in rows.items() if r.row}
     return Corrections(
         tuple(credits),
         tuple(rebills),
@@ -197,6 +200,7 @@ def decide_corrections(
         tuple(cleared),
         tuple(errors),
         frozenset(refused),
+        frozenset(by_row[e.row] for e in errors if e.row in by_row),
     )
 
 
@@ -269,6 +273,53 @@ def rebill_lines(
                 "than zero (type Void to cancel the invoice instead)."
             )
     return tuple(lines), ""
+
+
+def moved_rows(
+    billed: Mapping[str, Sequence[BilledRow]], invoices: Mapping[str, LedgerInvoice]
+) -> dict[int, ServiceLine]:
+    """Rows still carrying a rebilled invoice's number: row -> the line, with its new number.
+
+    Normally the Rebill's own run writes the new number; this finishes the job
+    after a run that was cut off before its write-back (or a restored copy).
+    """
+    result: dict[int, ServiceLine] = {}
+    for number, rows in billed.items():
+        old = invoices.get(number)
+        if old is None or not old.replaced_by:
+            continue
+        free = [
+            (new, i)
+            for new in old.replaced_by
+            if new in invoices
+            for i in range(len(invoices[new].lines))
+        ]
+        lines = sorted((r for r in rows if isinstance(r, ServiceLine)), key=lambda r: r.row)
+        for same_row in (True, False):
+            for line in lines:
+                if line.row in result:
+                    continue
+                for new, i in free:
+                    billed_line, inv = invoices[new].lines[i], invoices[new]
+                    key = _line_key(
+                        line.service_date,
+                        line.client_key,
+                        line.description,
+                        line.quantity,
+                        round_money(line.amount, inv.currency),
+                    )
+                    ledger_key = _line_key(
+                        billed_line.service_date,
+                        inv.client_key,
+                        billed_line.description,
+                        billed_line.quantity,
+                        billed_line.amount,
+                    )
+                    if key == ledger_key and (not same_row or billed_line.row == line.row):
+                        free.remove((new, i))
+                        result[line.row] = replace(line, invoice_no=new)
+                        break
+    return result
 
 
 # -- rows changed after billing ---------------------------------------------

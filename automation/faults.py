@@ -22,6 +22,8 @@ POINTS = (
     "mid-writeback",
     "after-replace",
 )
+#: Points only a run that emails monthly statements passes.
+STATEMENT_POINTS = ("after-statement-send",)
 
 
 def checkpoint(point: str) -> None:

@@ -10,6 +10,8 @@ language always looks the same. English uses US conventions (`$1,234.50`,
 '$1,234.50'
 >>> format_money(Decimal("1234.50"), "RUB", "ru")
 '1\\xa0234,50\\xa0₽'
+>>> format_money(Decimal("394800.56"), "KZT", "en")  # a code is a word: spaced
+'KZT\\xa0394,800.56'
 >>> format_date(date(2026, 4, 5), "ru")  # CLDR's narrow no-break space before "г."
 '5 апреля 2026\\u202fг.'
 >>> amount_in_words(Decimal("12.30"), "USD", "en")
@@ -18,6 +20,7 @@ language always looks the same. English uses US conventions (`$1,234.50`,
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -36,6 +39,10 @@ LOCALES = {"en": "en_US", "ru": "ru_RU", "kk": "kk_KZ"}
 #: num2words' own language codes (it calls Kazakh "kz").
 NUM2WORDS_LANGS = {"en": "en", "ru": "ru", "kk": "kz"}
 DEFAULT_LANGUAGE = "en"
+#: A currency code glued to the number ("KZT394,800.56", "-CHF5.00"): CLDR
+#: puts a symbol like "$" right against the digits and treats a code the same.
+_GLUED_CODE = re.compile(r"^(-?)([A-Z]{3})(?=[\d.,])")
+_GLUED_CODE_AFTER = re.compile(r"(?<=\d)([A-Z]{3})$")
 
 
 def locale_for(language: str) -> str:
@@ -56,15 +63,24 @@ def format_money(amount: Decimal, currency: str, language: str) -> str:
     amount is rounded first by the one rule (half-up, `money.round_money`):
     Babel's own rounding is half-even, which would print ¥2.5 as ¥2.
     """
-    return format_currency(
+    text = format_currency(
         round_money(amount, currency), currency.upper(), locale=babel_locale(language)
     )
+    return _space_code(text)
+
+
+def _space_code(text: str) -> str:
+    """`KZT394,800.56` -> `KZT 394,800.56` (no-break space), as people write it."""
+    text = _GLUED_CODE.sub("\\1\\2\u00a0", text)
+    return _GLUED_CODE_AFTER.sub("\u00a0\\1", text)
 
 
 def format_price(amount: Decimal, currency: str, language: str) -> str:
     """A unit price: like `format_money`, but never rounds away extra digits ($0.125)."""
-    return format_currency(
-        amount, currency.upper(), locale=babel_locale(language), decimal_quantization=False
+    return _space_code(
+        format_currency(
+            amount, currency.upper(), locale=babel_locale(language), decimal_quantization=False
+        )
     )
 
 

@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS messages (
     kind TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
     envelope_from TEXT, recipients TEXT, raw BLOB, reply TEXT NOT NULL DEFAULT '',
     created_run INTEGER, attempt_run INTEGER, sent_at TEXT);
+CREATE TABLE IF NOT EXISTS paid_cells (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, invoice_no TEXT NOT NULL, paid TEXT NOT NULL,
+    paid_date TEXT, seen TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS paid_cells_invoice ON paid_cells (invoice_no, seq);
+CREATE TABLE IF NOT EXISTS statement_months (
+    month TEXT PRIMARY KEY, run_id INTEGER, planned INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS credit_notes (
     credit_note_no TEXT PRIMARY KEY, invoice_no TEXT NOT NULL, note_date TEXT NOT NULL,
     amount TEXT NOT NULL, credited_after TEXT NOT NULL, reason TEXT NOT NULL,
@@ -659,3 +665,56 @@ class Ledger:
 
     def clear_owed(self) -> None:
         self.conn.execute("DELETE FROM owed_updates")
+
+    # -- payment history (for statements of account) ---------------------------
+    #
+    # The sheet holds only the cumulative Paid Amount and the latest Paid Date;
+    # each change a run sees is kept here, so a statement can date every part
+    # payment (statement.payments_from_history turns them into payments).
+
+    def record_paid_cells(self, cells: dict[str, tuple[Decimal, date | None]], seen: date) -> int:
+        """Keep the payment cells that differ from the last ones recorded; how many were new."""
+        latest = self.paid_cells(cells.keys())
+        new = [
+            (number, str(paid), paid_date.isoformat() if paid_date else None, seen.isoformat())
+            for number, (paid, paid_date) in cells.items()
+            if (latest.get(number) or [(Decimal(0), None)])[-1] != (paid, paid_date)
+        ]
+        self.conn.executemany(
+            "INSERT INTO paid_cells (invoice_no, paid, paid_date, seen) VALUES (?,?,?,?)", new
+        )
+        return len(new)
+
+    def paid_cells(
+        self, numbers: Iterable[str] | None = None
+    ) -> dict[str, list[tuple[Decimal, date | None]]]:
+        """Invoice No -> the payment cells seen over time, oldest first."""
+        query = "SELECT invoice_no, paid, paid_date FROM paid_cells"
+        rows: list[tuple[str, str, str | None]] = []
+        if numbers is None:
+            rows = self.conn.execute(query + " ORDER BY seq").fetchall()
+        else:
+            wanted = sorted(set(numbers))
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self.conn.execute(
+                    f"{query} WHERE invoice_no IN ({marks}) ORDER BY seq", chunk  # noqa: S608
+                ).fetchall()
+        result: dict[str, list[tuple[Decimal, date | None]]] = {}
+        for number, paid, paid_date in rows:
+            result.setdefault(number, []).append((Decimal(paid), _date(paid_date)))
+        return result
+
+    # -- monthly statements --------------------------------------------------
+    def statement_month_done(self, month: str) -> bool:
+        """Whether a run already decided which statements `month` ("2026-10") sends."""
+        row = self.conn.execute("SELECT 1 FROM statement_months WHERE month = ?", (month,))
+        return row.fetchone() is not None
+
+    def mark_statement_month(self, month: str, planned: int) -> None:
+        """Record the month as decided (inside the transaction that plans its messages)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO statement_months (month, run_id, planned) VALUES (?,?,?)",
+            (month, self.run_id, planned),
+        )

@@ -43,6 +43,7 @@ TEMPLATE_DIR = TEMPLATES / "email"
 #: Kinds that have body templates; "report" mail is composed by the caller.
 TEMPLATE_KINDS = (
     "invoice", "reissue", "underpaid", "overpaid", "thanks", "credit_note", "resend",
+    "statement",
 )  # fmt: skip
 MAIL_KINDS = (*TEMPLATE_KINDS, "report")
 FALLBACK_LANGUAGE = "en"
@@ -54,6 +55,7 @@ CONTEXT_KEYS = frozenset(
         "reissue_number", "original_date", "reissue_date", "discount_text",
         "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
         "replacement", "cancels_invoice", "balance_open",
+        "period", "statement_date", "closing_balance",
     }
 )  # fmt: skip
 #: Types we set ourselves: Python's mimetypes table may not know .docx.

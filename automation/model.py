@@ -181,6 +181,15 @@ class CompanyInfo:
     account_number: str = ""
     iban: str = ""
     swift: str = ""
+    #: the BIC for EPC payment QR codes on EUR invoices (else `swift` is used)
+    bic: str = ""
+    #: Russian bank details: a GOST R 56042-2014 payment QR code on RUB invoices
+    ru_account: str = ""
+    ru_bank_name: str = ""
+    ru_bic: str = ""
+    ru_corr_account: str = ""
+    ru_inn: str = ""
+    ru_kpp: str = ""
 
 
 @dataclass(frozen=True)

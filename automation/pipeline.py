@@ -29,6 +29,7 @@ from .corrections import (
     billed_rows,
     changed_lines,
     decide_corrections,
+    moved_rows,
 )
 from .errors import BusyError, UnusableError
 from .faults import checkpoint
@@ -62,6 +63,7 @@ from .model import (
     RowError,
     ServiceLine,
 )
+from .notices import split_far_ahead, workbook_notices
 from .pdf import soffice_path
 from .plan import (
     Followup,
@@ -75,8 +77,16 @@ from .plan import (
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
-from .report import ReportError, write_receivables_report
+from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
+from .statement_facts import record_paid_cells
+from .statement_mail import (
+    STATEMENT,
+    plan_monthly_statements,
+    send_statements,
+    statement_month_due,
+    statement_rows_for,
+)
 from .summary import RunSummary, SentItem, summary_lines
 from .terms import (
     BusinessCalendar,
@@ -198,7 +208,9 @@ def open_elsewhere(workbook: Path) -> str | None:
     lo_lock = workbook.with_name(f".~lock.{workbook.name}#")
     for marker in (owner, lo_lock):
         if marker.exists():
-            return f"{workbook.name} is open in another program ({marker.name} is beside it)"
+            return f"{workbook.name} is open in another program ({marker.name} is beside it)" + (
+                stale_owner_hint(marker, workbook) if marker is owner else ""
+            )
     try:
         with workbook.open("r+b"):
             pass
@@ -207,6 +219,25 @@ def open_elsewhere(workbook: Path) -> str | None:
     except OSError as exc:
         return f"{workbook.name} cannot be opened for writing ({exc.strerror})"
     return None
+
+
+def stale_owner_hint(owner: Path, workbook: Path) -> str:
+    """Why an Excel owner file older than the workbook's last save may be a leftover.
+
+    Excel writes ~$name when it opens a workbook and deletes it on close; one
+    left by a crash blocks every run. Saving in Excel does not renew it, so
+    an older owner file proves nothing alone: the hint says how to be sure.
+    """
+    try:
+        if owner.stat().st_mtime >= workbook.stat().st_mtime:
+            return ""
+    except OSError:
+        return ""
+    return (
+        f"; {owner.name} is older than the workbook's last save, so it may be stale, left "
+        "by an Excel that crashed: when Excel is closed (on every computer that opens this "
+        f"folder), deleting {owner.name} is safe"
+    )
 
 
 def calendar_for(config: Config) -> BusinessCalendar:
@@ -227,7 +258,8 @@ def load(
     data = read_workbook(request.workbook, request.config)
     book = validate_clients(data.clients, request.config)
     lines, errors = validate_services(data.services, book)
-    return data, book, lines, errors
+    lines, far_ahead = split_far_ahead(lines, data.services, request.as_of)
+    return data, book, lines, {**errors, **far_ahead}
 
 
 # -- reconciling the workbook with the ledger -------------------------------
@@ -368,11 +400,12 @@ def _real_run(
     progress: ProgressFactory,
 ) -> RunSummary:
     config, as_of = request.config, request.as_of
-    summary = RunSummary(as_of)
+    summary = RunSummary(as_of, language=config.billing.language)
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
     if owed_before:
         summary.notes.append(
@@ -399,8 +432,11 @@ def _real_run(
     rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
     rebill_drafts = draft_invoices(rebilled, book, as_of, config)
 
+    monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+    statement_rows = statement_rows_for(data, pending, monthly)
+
     sender: Sender | None = None
-    if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends:
+    if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends or monthly:
         try:
             sender = stack.enter_context(
                 open_sender(
@@ -424,6 +460,7 @@ def _real_run(
     # Number and record everything planned, in one transaction, before any email.
     invoiced: dict[int, tuple[str, date]] = {}
     with ledger.transaction():
+        record_paid_cells(ledger, rows, as_of)  # dates each part payment on statements
         floor = existing_seq_floor(data, config, as_of)
         for draft in rebill_drafts + drafts:
             active.add(_record_draft(ledger, draft, config, calendar, as_of, floor, invoiced))
@@ -431,6 +468,8 @@ def _real_run(
         _record_corrections(ledger, fixes, invoices, rows, invoiced, config, as_of, summary)
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
+        if monthly:
+            plan_monthly_statements(ledger, statement_rows, book, config, as_of, monthly)
     checkpoint("after-numbering")
     summary.timings["plan"] = time.perf_counter() - started
     known = ledger.invoices(set(restored.values())) if restored else {}
@@ -449,6 +488,9 @@ def _real_run(
     _send_all(
         request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress, wanted
     )
+    if request.only is None:
+        send_statements(ledger, sender, paths.templates, paths.email_templates,
+                        paths.invoices.parent, statement_rows, book, config, as_of, summary)
     invoices = ledger.invoices(active)
     due_dates = ledger.due_dates()
     for row, (number, _due) in list(invoiced.items()):
@@ -470,14 +512,14 @@ def _real_run(
     )
     _write_back(request, paths, ledger, data, updates, stamp, summary)
     if not summary.updates_owed:  # the sheet now shows what the ledger settles on
-        settle(ledger, data, invoices, rows, failed_now, as_of)
+        settle(ledger, data, invoices, rows, failed_now, as_of, fixes.troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
             for number in [n for n, inv in invoices.items() if inv.resend_pending]:
                 ledger.update_invoice(number, resend_pending=False)
     owed_back(invoices, rows, failed_now, as_of, summary)
     summary.timings["write-back"] = time.perf_counter() - started
     started = time.perf_counter()
-    _write_report(paths, invoices, rows, failed_now, as_of, summary)
+    _write_report(ledger, paths, invoices, rows, failed_now, as_of, summary)
     if sender is not None and config.email.report_to and summary.has_news:
         _email_summary(config, summary, sender)
     summary.timings["report"] = time.perf_counter() - started
@@ -514,6 +556,7 @@ def look_at_corrections(
         for found in found_rows
         if isinstance(found, ServiceLine) and found.row not in changed
     ]
+    checked += moved_rows(billed, invoices).values()
     return fixes, checked, changed
 
 
@@ -730,8 +773,11 @@ def settle(
     rows: dict[str, InvoiceRow],
     failed: set[str],
     as_of: date,
+    troubled: frozenset[str] = frozenset(),
 ) -> None:
     """Set aside Paid, Overpaid and Void invoices with nothing left to send.
+
+    One whose row has an error to fix (`troubled`) stays open until it is fixed.
 
     The signature is the payment cells as the sheet now shows them (the
     bookkeeper's Paid Amount and Paid Date, and the Status the run wrote); a
@@ -743,7 +789,7 @@ def settle(
     for number, inv in invoices.items():
         row = rows.get(number)
         status = status_of(state_of(inv, number in failed), Payments.from_row(row), as_of)
-        if status in CLOSED and number in cells_now and number not in pending:
+        if status in CLOSED and number in cells_now and number not in pending | troubled:
             paid, paid_date, shown, credit, resend = cells_now[number]
             written = shown if status in BOOKKEEPER_STATUSES and not inv.voided else status
             if inv.last_reissue != as_of:  # the Reissue flag must clear first
@@ -799,7 +845,7 @@ def _record_followup(
                 inv.invoice_no,
                 inv.client,
                 "escalated",
-                format_money(decision.balance, inv.currency, "en"),
+                format_money(decision.balance, inv.currency, config.billing.language),
             )
         )
         return
@@ -847,6 +893,8 @@ def _send_all(
     queue: list[LedgerMessage] = []
     seen: set[str] = set()
     for msg in ledger.messages((PLANNED, SENDING, FAILED)):
+        if msg.kind == STATEMENT:
+            continue  # a client's monthly statement: statement_mail.send_statements sends it
         inv = invoices[msg.invoice_no]
         client = book.clients.get(inv.client_key)
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
@@ -946,7 +994,7 @@ def _send_all(
         tick()
         inv = job.invoice
         now = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
-        amount = amount_text(job)
+        amount = amount_text(job, config.billing.language)
         if result.status == "sent":
             where = ", ".join(job.client.emails) or "the same recipients"
             with ledger.transaction():
@@ -1078,6 +1126,8 @@ def _write_back(
     checkpoint("after-replace")
     ledger.clear_owed()
     summary.workbook_written = result.changed
+    summary.notes.extend([*result.warnings, *result.notes])
+    summary.workbook_incomplete = bool(result.warnings)
     backup_ledger(ledger, paths.billing / "backups")
 
 
@@ -1110,7 +1160,27 @@ def backup_ledger(ledger: Ledger, folder: Path, keep: int = 20) -> Path:
     return target
 
 
+def year_credit_notes(ledger: Ledger, as_of: date) -> list[CreditNoteItem]:
+    """The credit notes of the as-of year, for the receivables report."""
+    notes = [n for n in ledger.credit_notes() if n.note_date.year == as_of.year]
+    invoices = ledger.invoices({n.invoice_no for n in notes}) if notes else {}
+    return [
+        CreditNoteItem(
+            n.credit_note_no,
+            n.note_date,
+            n.invoice_no,
+            invoices[n.invoice_no].client,
+            invoices[n.invoice_no].currency,
+            n.amount,
+            n.reason,
+        )
+        for n in notes
+        if n.invoice_no in invoices
+    ]
+
+
 def _write_report(
+    ledger: Ledger,
     paths: Paths,
     invoices: dict[str, LedgerInvoice],
     rows: dict[str, InvoiceRow],
@@ -1120,7 +1190,10 @@ def _write_report(
 ) -> None:
     try:
         path = write_receivables_report(
-            receivables(invoices, rows, failed, as_of), as_of, paths.reports
+            receivables(invoices, rows, failed, as_of),
+            as_of,
+            paths.reports,
+            year_credit_notes(ledger, as_of),
         )
     except (ReportError, OSError) as exc:
         summary.notes.append(f"The receivables report was not written: {exc}")
@@ -1155,9 +1228,10 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     data, book, lines, errors = load(request)
     check_only(request, book)
     calendar = calendar_for(config)
-    summary = RunSummary(as_of, dry_run=True)
+    summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:
         ledger = (
@@ -1183,18 +1257,39 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                     number,
                     draft.client.name,
                     DRAFT,
-                    format_money(draft.total, draft.currency, "en"),
+                    format_money(draft.total, draft.currency, config.billing.language),
                 )
             )
         if ledger is not None:
-            *_, followups = look_at_open_invoices(request, ledger, data, book, calendar, summary)
+            pending, _, invoices, rows, followups = look_at_open_invoices(
+                request, ledger, data, book, calendar, summary
+            )
+            fixes, _, changed = look_at_corrections(request, data, book, invoices, rows, pending)
+            summary.errors.extend(fixes.errors)
+            summary.errors.extend(changed[r] for r in sorted(changed))
+            for credit in fixes.credits:
+                inv = invoices[credit.invoice_no]
+                summary.previews.append(
+                    SentItem(
+                        inv.invoice_no,
+                        inv.client,
+                        "credit_note",
+                        format_money(credit.amount, inv.currency, "en"),
+                        credit.reason,
+                    )
+                )
+            for number in fixes.resends:
+                inv = invoices[number]
+                summary.previews.append(SentItem(number, inv.client, "resend", ""))
+            busy = fixes.mailing | fixes.rebilling
+            followups = [(inv, d) for inv, d in followups if inv.invoice_no not in busy]
             for inv, decision in followups:
                 summary.previews.append(
                     SentItem(
                         inv.invoice_no,
                         inv.client,
                         decision.action or "",
-                        format_money(decision.balance, inv.currency, "en"),
+                        format_money(decision.balance, inv.currency, config.billing.language),
                     )
                 )
     if documents:

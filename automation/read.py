@@ -1,4 +1,4 @@
-"""Read the workbook with pandas (python-calamine engine) into raw sheet frames.
+"""Read the workbook with python-calamine into raw sheet frames (pandas).
 
 Only locating happens here: which sheet, which row holds the headers, which
 column is which. Turning cells into Decimal and date is `cells`' job, and
@@ -10,9 +10,10 @@ checking them is `validate`'s.
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from operator import itemgetter
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from .config import Config
 from .lazy import lazy_import
 from .schema import CLIENTS, INVOICES, SERVICES, SHEETS, header_for, normalise_header
+from .writeback.package import damaged_part, readable_copy
+from .writeback.tables import TableInfo, read_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +50,14 @@ class SheetData:
         created, for a tool-owned column that is missing).
       present: default column names actually present in the sheet.
       last_row: Excel row number of the last row holding anything, in any column
-        (the header row when there is nothing below it).
+        (the header row when there is nothing below it); a table's totals row
+        does not count.
+      append_at: the Excel row where rows the tool adds go: inside the sheet's
+        table when it can grow (its spare empty rows first, then where its
+        totals row is, which moves down), else below everything in the sheet.
+      append_note: why added rows cannot join the sheet's table, when they cannot.
+      date_order: how slash dates typed as text in this sheet are read ("DMY",
+        "MDY" or "": only when they cannot be misread), from the config.
       frame: the cells below the header, columns named by their default name
         (missing columns are all-empty), index = Excel row numbers, values as
         the engine gives them (str, int, float, datetime, NaN).
@@ -59,6 +69,13 @@ class SheetData:
     present: frozenset[str]
     frame: pd.DataFrame
     last_row: int = 0
+    append_at: int = 0
+    append_note: str | None = None
+    date_order: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.append_at:  # no table: below everything in the sheet
+            object.__setattr__(self, "append_at", max(self.last_row, self.header_row) + 1)
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ class WorkbookData:
     services: SheetData
     invoices: SheetData | None  # None when the workbook has no Invoices sheet yet
     sheet_names: tuple[str, ...]
+    tables: dict[str, list[TableInfo]] = field(default_factory=dict)
 
     def header_rows(self) -> dict[str, int]:
         """Sheet name -> header row, as the write-back needs it."""
@@ -75,13 +93,11 @@ class WorkbookData:
         return {s.name: s.header_row for s in sheets}
 
 
-def _load_frames(path: Path) -> tuple[dict[str, list[list[Any]]], tuple[str, ...]]:
-    """The Clients, Services and Invoices sheets as rows of raw cells, and every sheet's name.
+def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
+    """The Clients, Services and Invoices sheets as raw frames, and every sheet's name.
 
     Other sheets (summaries, notes, charts' data) are never parsed: a report
-    sheet that grows with the history would otherwise slow every run. Cells
-    are as calamine gives them ("" for an empty cell); `_cells` turns them
-    into what the rest of the tool expects, a column at a time.
+    sheet that grows with the history would otherwise slow every run.
     """
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
@@ -90,22 +106,49 @@ def _load_frames(path: Path) -> tuple[dict[str, list[list[Any]]], tuple[str, ...
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
+    try:
+        return _read_frames(path)
+    except Exception as exc:  # calamine raises its own types for damaged files
+        first = exc
+    # calamine refuses a whole workbook for one part it does not know (an Excel
+    # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
+    try:
+        copy, names, skipped = readable_copy(path, (CLIENTS, SERVICES, INVOICES))
+    except ValueError as exc:
+        raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
+    try:
+        frames, _ = _read_frames(io.BytesIO(copy))
+    except Exception as exc:
+        cause = damaged_part(path, (CLIENTS, SERVICES, INVOICES)) or str(exc) or str(first)
+        raise WorkbookError(f"{path.name} could not be read as a workbook: {cause}.") from None
+    del skipped  # the other sheets were never needed
+    return frames, names
+
+
+def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
+    """The wanted sheets as frames of raw cells (columns 0, 1, ...; rows from A1)."""
     from python_calamine import CalamineWorkbook
 
+    if isinstance(source, Path):
+        book = CalamineWorkbook.from_path(str(source))
+    else:
+        book = CalamineWorkbook.from_filelike(source)
     try:
-        book = CalamineWorkbook.from_path(str(path))
-        try:
-            names = tuple(str(name) for name in book.sheet_names)
-            wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES))]
-            frames = {
-                name: book.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                for name in wanted
-            }
-        finally:
-            book.close()
-    except Exception as exc:  # calamine raises its own types for damaged files
-        raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
-    return frames, names
+        names = tuple(str(name) for name in book.sheet_names)
+        wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES))]
+        rows = {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wanted}
+    finally:
+        book.close()
+    return {name: _raw_frame(cells) for name, cells in rows.items()}, names
+
+
+def _raw_frame(rows: list[list[Any]]) -> pd.DataFrame:
+    """Rows of calamine cells as an object frame, converted a column at a time."""
+    width = max(map(len, rows), default=0)
+    if any(len(row) < width for row in rows):  # calamine's rows are all as wide; just in case
+        rows = [list(row) + [""] * (width - len(row)) for row in rows]
+    columns = {i: _cells(list(map(itemgetter(i), rows))) for i in range(width)}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), dtype=object)
 
 
 def _cell(value: Any) -> Any:
@@ -122,11 +165,12 @@ def _cell(value: Any) -> Any:
 def _cells(values: Sequence[Any]) -> Any:
     """A column of raw cells as an object array, each converted as `_cell` converts one.
 
-    Only empty cells become NaN (a client called "None" or "NA" is a name);
-    whole floats become int and dates datetime, as pandas' own Excel reader
-    gives them. A column holds one or two kinds of cell, so the usual kinds
-    get a plain comprehension and only the rest a call per cell: a call per
-    cell was most of the time it took to read a long log.
+    This is what pandas' own Excel reader gives (with dtype=object and only
+    "" as missing: a client called "None" or "NA" is a name): empty cells
+    NaN, whole floats int, dates datetime. A column holds one or two kinds of
+    cell, so the usual kinds get a plain comprehension and only the rest a
+    call per cell: a call per cell was most of the time it took to read a
+    long log.
     """
     import numpy as np
 
@@ -144,7 +188,7 @@ def _cells(values: Sequence[Any]) -> Any:
     else:
         converted = [_cell(v) for v in values]
     column = np.empty(len(converted), dtype=object)
-    column[:] = converted  # an object array: pandas infers the column's type as before
+    column[:] = converted
     return column
 
 
@@ -152,7 +196,7 @@ def _is_one_of(name: str, sheets: tuple[str, ...]) -> bool:
     return normalise_header(name) in {normalise_header(s) for s in sheets}
 
 
-def _find_sheet(frames: dict[str, list[list[Any]]], wanted: str) -> str | None:
+def _find_sheet(frames: dict[str, pd.DataFrame], wanted: str) -> str | None:
     for name in frames:
         if normalise_header(name) == normalise_header(wanted):
             return name
@@ -160,7 +204,7 @@ def _find_sheet(frames: dict[str, list[list[Any]]], wanted: str) -> str | None:
 
 
 def _locate_header(
-    rows: list[list[Any]],
+    frame: pd.DataFrame,
     sheet: str,
     expected: dict[str, str],
     required: list[str],
@@ -168,12 +212,12 @@ def _locate_header(
 ) -> tuple[int, dict[str, int]]:
     """(frame row index of the header, default column -> frame column index)."""
     wanted = {normalise_header(h): col for col, h in expected.items()}
-    candidates = [fixed - 1] if fixed else range(min(HEADER_SEARCH_ROWS, len(rows)))
+    rows = [fixed - 1] if fixed else range(min(HEADER_SEARCH_ROWS, len(frame)))
     best: tuple[int, int, list[str]] = (-1, -1, [])
-    for index in candidates:
-        if index < 0 or index >= len(rows):
+    for index in rows:
+        if index < 0 or index >= len(frame):
             continue
-        cells = [_cell(value) for value in rows[index]]
+        cells = frame.iloc[index].tolist()
         found: dict[str, int] = {}
         for position, cell in enumerate(cells):
             if isinstance(cell, str) and normalise_header(cell) in wanted:
@@ -197,7 +241,11 @@ def _locate_header(
 
 
 def _sheet(
-    frames: dict[str, list[list[Any]]], name: str, config: Config, names: tuple[str, ...]
+    frames: dict[str, pd.DataFrame],
+    name: str,
+    config: Config,
+    names: tuple[str, ...],
+    tables: dict[str, list[TableInfo]],
 ) -> SheetData:
     actual = _find_sheet(frames, name)
     renames = config.columns
@@ -208,22 +256,20 @@ def _sheet(
             f"the workbook has no {name!r} sheet (it has: {', '.join(names)}). "
             f"Add a sheet named {name}."
         )
-    raw = frames[actual]
+    raw = _without_totals(frames[actual], tables.get(actual, []))
     fixed = config.billing.header_rows.get(name)
     header_index, positions = _locate_header(raw, actual, expected, required, fixed)
-    body = raw[header_index + 1 :]
-    width = max(map(len, body), default=0)
-    if any(len(row) < width for row in body):  # calamine's rows are all as wide; others may not be
-        body = [list(row) + [""] * (width - len(row)) for row in body]
+    body = raw.iloc[header_index + 1 :]
     frame = pd.DataFrame(index=pd.RangeIndex(header_index + 2, header_index + 2 + len(body)))
     for col in expected:
         if col in positions:
-            position = positions[col]
-            cells = list(map(itemgetter(position), body)) if position < width else [""] * len(body)
-            frame[col] = _cells(cells)
+            frame[col] = body.iloc[:, positions[col]].to_numpy()
         else:
             frame[col] = pd.Series([None] * len(body), index=frame.index, dtype=object)
-    last_row = max(_last_filled(raw) + 1, header_index + 1)
+    filled = raw.notna().any(axis=1).to_numpy()
+    last_row = int(filled.nonzero()[0].max()) + 1 if filled.any() else header_index + 1
+    last_row = max(last_row, header_index + 1)
+    append_at, note = _append_place(actual, header_index + 1, last_row, raw, tables.get(actual, []))
     return SheetData(
         name=actual,
         header_row=header_index + 1,
@@ -231,32 +277,64 @@ def _sheet(
         present=frozenset(positions),
         frame=frame,
         last_row=last_row,
+        append_at=append_at,
+        append_note=note,
+        date_order=config.billing.date_order.upper(),
     )
 
 
-def _last_filled(rows: list[list[Any]]) -> int:
-    """Index of the last row with any cell filled in (-1 for none)."""
-    for index in range(len(rows) - 1, -1, -1):
-        if any(value != "" for value in rows[index]):
-            return index
-    return -1
+def _without_totals(raw: pd.DataFrame, tables: list[TableInfo]) -> pd.DataFrame:
+    """The sheet with its tables' totals rows blanked: a total is not a service or an invoice."""
+    rows = [t.totals_row for t in tables if t.totals_row is not None]
+    rows = [r for r in rows if r - 1 < len(raw)]
+    if not rows:
+        return raw
+    raw = raw.copy()
+    for t in tables:
+        if t.totals_row is not None and t.totals_row - 1 < len(raw):
+            _, c1, _, c2 = t.ref
+            raw.iloc[t.totals_row - 1, c1 - 1 : min(c2, raw.shape[1])] = None
+    return raw
+
+
+def _append_place(
+    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, tables: list[TableInfo]
+) -> tuple[int, str | None]:
+    """(row where added rows go, why they cannot join the sheet's table)."""
+    table = next((t for t in tables if t.header_row == header_row), None)
+    if table is None:
+        return last_row + 1, None
+    _, c1, _, c2 = table.ref
+    typed = [c - 1 for c in range(c1, c2 + 1) if c not in table.calculated and c - 1 < raw.shape[1]]
+    # A spare row holds only the calculated columns' formulas: it is free.
+    filled = raw.iloc[:, typed].notna().any(axis=1).to_numpy()
+    below = [r + 1 for r in filled.nonzero()[0] if r + 1 > table.ref[2]]
+    if below:
+        return last_row + 1, (
+            f"{sheet}: rows the tool adds go below row {last_row}, outside the table "
+            f"{table.name}, because row {below[0]} below the table is not empty. Move what is "
+            "below the table, so new rows join it (and its totals and filters count them)."
+        )
+    inside = [r + 1 for r in filled[: table.data_last].nonzero()[0] if r + 1 >= table.data_first]
+    return (max(inside) if inside else table.data_first - 1) + 1, None
 
 
 def read_workbook(path: Path, config: Config) -> WorkbookData:
     """Locate the Clients, Services and Invoices sheets; raise WorkbookError if unusable."""
     frames, names = _load_frames(path)
-    clients = _sheet(frames, CLIENTS, config, names)
-    services = _sheet(frames, SERVICES, config, names)
+    tables = read_tables(path, frozenset(frames))
+    clients = _sheet(frames, CLIENTS, config, names, tables)
+    services = _sheet(frames, SERVICES, config, names, tables)
     invoices: SheetData | None = None
     actual = _find_sheet(frames, INVOICES)
     if actual is not None:
-        if _last_filled(frames[actual]) < 0:
+        if frames[actual].dropna(how="all").empty:
             # An empty sheet the bookkeeper added: the tool writes its headers.
             expected = {
                 c.name: header_for(INVOICES, c.name, config.columns) for c in SHEETS[INVOICES]
             }
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in expected})
-            invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1)
+            invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1, append_at=2)
         else:
-            invoices = _sheet(frames, INVOICES, config, names)
-    return WorkbookData(path, clients, services, invoices, names)
+            invoices = _sheet(frames, INVOICES, config, names, tables)
+    return WorkbookData(path, clients, services, invoices, names, tables)

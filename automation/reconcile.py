@@ -47,7 +47,7 @@ def restored_lines(
     shown: set[tuple[str, str]] = set()
     for row, values in zip(billed.index, billed.to_dict("records"), strict=True):
         try:
-            when = cells.cell_date(values["Date"])
+            when = cells.cell_date(values["Date"], services.date_order)
         except cells.CellError:
             continue
         if when not in dates:

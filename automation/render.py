@@ -39,13 +39,15 @@ from docx import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.oxml import parse_xml, serialize_part_xml
 from docx.oxml.ns import nsmap
-from docxtpl import DocxTemplate
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
 from jinja2 import Environment, Template
 from lxml import etree
 
 from . import fmt
 from .bundled import TEMPLATES
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
+from .payqr import payment_qr
 from .zipcopy import ZipCopier, raw_member
 
 T = TypeVar("T")
@@ -66,6 +68,30 @@ FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml
 
 
 # -- context -----------------------------------------------------------------
+
+
+#: Printed size of a payment QR code: 30 mm scans well from paper and screen.
+QR_WIDTH_MM = 30
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """A picture for a template variable (a payment QR code), placed where `{{ name }}` is."""
+
+    png: bytes
+    width_mm: float = QR_WIDTH_MM
+
+
+def qr_context(
+    company: CompanyInfo, currency: str, amount: Decimal, reference: str, purpose: str, lang: str
+) -> dict[str, object]:
+    """`payment_qr` (an ImagePart, or "" where no standard applies) and its caption's values."""
+    code = payment_qr(company, currency, amount, reference, purpose)
+    return {
+        "payment_qr": ImagePart(code.png) if code else "",
+        "payment_qr_amount": fmt.format_money(amount, currency, lang) if code else "",
+        "payment_qr_reference": _clean(reference) if code else "",
+    }
 
 
 def build_context(doc: InvoiceDocument) -> dict[str, object]:
@@ -124,6 +150,9 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
             fmt.format_money(doc.discounted_total, cur, lang)
             if doc.discounted_total is not None
             else ""
+        ),
+        **qr_context(
+            company, cur, amount_due, doc.invoice_no, f"Оплата по счёту № {doc.invoice_no}", lang
         ),
     }
     return context
@@ -476,7 +505,15 @@ class _DocxtplTemplate:
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
         template = DocxTemplate(str(self.path))
-        template.render(dict(context), autoescape=True)
+        context = {
+            key: (
+                InlineImage(template, io.BytesIO(value.png), width=Mm(value.width_mm))
+                if isinstance(value, ImagePart)
+                else value
+            )
+            for key, value in context.items()
+        }
+        template.render(context, autoescape=True)
         buffer = io.BytesIO()
         template.save(buffer)
         return buffer.getvalue()
@@ -494,6 +531,7 @@ class _CompiledTemplate:
     """
 
     def __init__(self, path: Path, docx: Any) -> None:
+        self._path = path
         self._docxtpl = DocxTemplate(str(path))  # only for its stateless helpers
         env = Environment(autoescape=True)
         body = docx.element.body
@@ -515,6 +553,9 @@ class _CompiledTemplate:
         return env.from_string(re.sub(r"<w:p([ >])", r"\n<w:p\1", xml))
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
+        if any(isinstance(value, ImagePart) for value in context.values()):
+            # A picture adds a part and a relationship to the package: docxtpl's job.
+            return _DocxtplTemplate(self._path).render_bytes(context)
         rendered = {self._document_name: self._render_document(context)}
         for name, template in self._parts.items():
             xml = self._render_part(template, context)

@@ -1,9 +1,10 @@
 """The receivables report: open invoices and their aging, written fresh each run.
 
 One workbook per as-of date, `receivables-<as-of>.xlsx`, with two sheets:
-"Open invoices" (one row per invoice with a balance) and "Aging" (balances per
-client and currency in buckets of days past due, totals per currency and a
-chart). Currencies are never added together.
+"Open invoices" (one row per invoice with a balance, after its credit notes)
+and "Aging" (balances per client and currency in buckets of days past due,
+totals per currency and a chart), and a third, "Credit notes", listing the
+year's credit notes when there are any. Currencies are never added together.
 
 >>> aging_bucket(date(2026, 3, 1), date(2026, 3, 31))
 '1-30'
@@ -46,8 +47,12 @@ OPEN_HEADERS = (
     "Days Overdue",
     "Bucket",
     "Status",
+    "Credited",
 )
-OPEN_WIDTHS = (16, 28, 9, 12, 12, 14, 14, 14, 12, 10, 15)
+OPEN_WIDTHS = (16, 28, 9, 12, 12, 14, 14, 14, 12, 10, 15, 14)
+CREDIT_SHEET = "Credit notes"
+CREDIT_HEADERS = ("Credit Note No", "Date", "Invoice No", "Client", "Currency", "Amount", "Reason")
+CREDIT_WIDTHS = (16, 12, 16, 28, 9, 14, 10)
 #: Aging table starts below a title line.
 _AGING_HEADER_ROW = 2
 
@@ -74,6 +79,20 @@ class Receivable:
     paid: Decimal
     balance: Decimal
     status: str
+    credited: Decimal = ZERO  # the credit notes against it, together
+
+
+@dataclass(frozen=True)
+class CreditNoteItem:
+    """One credit note as the report lists it (reason: void, rebill or credit)."""
+
+    credit_note_no: str
+    note_date: date
+    invoice_no: str
+    client: str
+    currency: str
+    amount: Decimal
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -135,7 +154,12 @@ def currency_totals(rows: Iterable[AgingRow]) -> dict[str, tuple[Decimal, ...]]:
     return totals
 
 
-def write_receivables_report(items: Sequence[Receivable], as_of: date, out_dir: Path) -> Path:
+def write_receivables_report(
+    items: Sequence[Receivable],
+    as_of: date,
+    out_dir: Path,
+    credit_notes: Sequence[CreditNoteItem] = (),
+) -> Path:
     """Write `out_dir/receivables-<as-of>.xlsx` and return its path.
 
     The file is written to a temporary name and moved into place, so a reader
@@ -154,6 +178,8 @@ def write_receivables_report(items: Sequence[Receivable], as_of: date, out_dir: 
         _write_open_sheet(workbook.add_worksheet(OPEN_SHEET), formats, open_items(items), as_of)
         rows = aging_rows(items, as_of)
         _write_aging_sheet(workbook, formats, rows, as_of)
+        if credit_notes:
+            _write_credit_sheet(workbook.add_worksheet(CREDIT_SHEET), formats, credit_notes)
         workbook.close()
         os.replace(temp_name, target)
     except (OSError, FileCreateError) as exc:
@@ -213,8 +239,27 @@ def _write_open_sheet(
         sheet.write_number(row, 8, days_overdue(item.due_date, as_of))
         sheet.write_string(row, 9, aging_bucket(item.due_date, as_of))
         sheet.write_string(row, 10, item.status)
+        sheet.write_number(row, 11, _number(round_money(item.credited, item.currency)), money)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(items), 1), len(OPEN_HEADERS) - 1)
+
+
+def _write_credit_sheet(
+    sheet: Worksheet, formats: _Formats, notes: Sequence[CreditNoteItem]
+) -> None:
+    sheet.write_row(0, 0, CREDIT_HEADERS, formats.header)
+    for col, width in enumerate(CREDIT_WIDTHS):
+        sheet.set_column(col, col, width)
+    for row, note in enumerate(notes, start=1):
+        sheet.write_string(row, 0, note.credit_note_no)
+        sheet.write_datetime(row, 1, note.note_date, formats.date)
+        sheet.write_string(row, 2, note.invoice_no)
+        sheet.write_string(row, 3, note.client)
+        sheet.write_string(row, 4, note.currency)
+        money = formats.money(note.currency)
+        sheet.write_number(row, 5, _number(round_money(note.amount, note.currency)), money)
+        sheet.write_string(row, 6, note.reason)
+    sheet.freeze_panes(1, 0)
 
 
 def _write_aging_sheet(

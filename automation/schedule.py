@@ -78,9 +78,7 @@ def _systemd_quote(arg: str) -> str:
     return '"' + _systemd_escape(escaped) + '"'
 
 
-def systemd_units(
-    python: str, script: Path | None, workdir: Path, weekday: str, time: str
-) -> str:
+def systemd_units(python: str, script: Path | None, workdir: Path, weekday: str, time: str) -> str:
     """The contents of billing.service and billing.timer."""
     day = parse_weekday(weekday)[1]
     hour, minute = parse_time(time)

@@ -37,6 +37,8 @@ COMMON_TERMS = ("Net 30", "Net 15", "Due on receipt", "EOM", "EOM 10", "15 MFI",
 #: Rows covered by the drop-down lists (the bookkeeper rarely has more clients).
 LIST_LAST_ROW = 500
 EXAMPLE_CLIENT = "Example Client (delete me)"
+#: The company name the example billing.toml carries until the bookkeeper changes it.
+PLACEHOLDER_COMPANY = "Your Company"
 
 EXAMPLE_CONFIG = """\
 # billing.toml: settings for the weekly billing run.
@@ -57,6 +59,16 @@ account_name = ""
 account_number = ""
 iban = ""
 swift = ""
+# A payment QR code goes on EUR invoices and statements when iban and a BIC are
+# set (EPC "GiroCode"; bic, else swift), and on RUB ones with the Russian bank
+# details below (GOST R 56042-2014). Leave them empty for no code.
+bic = ""
+ru_account = ""         # расчётный счёт, 20 digits
+ru_bank_name = ""
+ru_bic = ""             # БИК, 9 digits
+ru_corr_account = ""    # корр. счёт, 20 digits
+ru_inn = ""             # optional: ИНН получателя
+ru_kpp = ""             # optional: КПП получателя
 
 [billing]
 # The service log workbook (keep it beside this file).
@@ -81,6 +93,9 @@ receipt_lag_days = 0
 business_days = false
 holidays_country = ""       # e.g. "US", "GB", "KZ"
 holidays_subdivision = ""   # e.g. "CA" for California; empty for national holidays
+# How dates typed as text with slashes are read: "DMY" (05/03/2026 is 5 March)
+# or "MDY" (May 3). Empty: only when they cannot be misread (25/03/2026).
+date_order = ""
 # Excel row of each sheet's header when it cannot be found automatically,
 # e.g. { Services = 3 }. Empty = find it automatically.
 header_rows = {}
@@ -92,6 +107,12 @@ every_days = 7
 due_in_days = 14
 # ...at most this many times; after that it is Escalated for a person to follow up.
 max_count = 3
+
+[statements]
+# From this day of each month, the first run emails last month's statement of
+# account to every client with an open balance, once. 0 = never (run
+# `statement` by hand instead).
+day = 0
 
 [email]
 # "outbox" writes .eml files to outbox_dir (nothing is sent); "smtp" sends mail.
@@ -179,6 +200,8 @@ def _template_copies(template_dir: Path, dest_dir: Path) -> list[tuple[Path, Pat
         return []
     sources = sorted(template_dir.glob("invoice*.docx")) + sorted(
         template_dir.glob("credit_note*.docx")
+    ) + sorted(
+        template_dir.glob("statement*.docx")
     )
     email_dir = template_dir / "email"
     if email_dir.is_dir():

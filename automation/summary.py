@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .errors import EXIT_ATTENTION, EXIT_OK
+from .fmt import format_money
 from .model import RowError
 
 #: A run's phases in order; `start-up` (interpreter, imports, config) is the CLI's.
@@ -35,6 +36,8 @@ class RunSummary:
 
     as_of: date
     dry_run: bool = False
+    #: `[billing] language`: how amounts are written for the bookkeeper
+    language: str = "en"
     sent: list[SentItem] = field(default_factory=list)
     failed: list[SentItem] = field(default_factory=list)
     escalated: list[SentItem] = field(default_factory=list)
@@ -48,6 +51,8 @@ class RunSummary:
     outstanding: dict[str, Decimal] = field(default_factory=dict)
     workbook_written: bool = False
     updates_owed: bool = False
+    #: the workbook was written, but not in full (e.g. no free column): said in notes
+    workbook_incomplete: bool = False
     report: Path | None = None
     #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
@@ -59,7 +64,7 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        if self.errors or self.failed or self.updates_owed:
+        if self.errors or self.failed or self.updates_owed or self.workbook_incomplete:
             return EXIT_ATTENTION
         return EXIT_OK
 
@@ -80,14 +85,21 @@ def summary_lines(summary: RunSummary) -> list[str]:
             )
             lines.append("")
     lines.extend(correction_lines(summary))
-    for currency, amount in sorted(summary.outstanding.items()):
-        lines.append(f"Outstanding {currency}: {amount:,}")
+    lines.extend(outstanding_lines(summary))
     if summary.errors:
         lines.append("")
         lines.append(f"{len(summary.errors)} rows need attention:")
         lines.extend(f"  {e}" for e in summary.errors)
     lines.extend(summary.notes)
     return lines
+
+
+def outstanding_lines(summary: RunSummary) -> list[str]:
+    """`Outstanding: KZT 394,800.56`, one line per currency, in the configured language."""
+    return [
+        f"Outstanding: {format_money(amount, currency, summary.language)}"
+        for currency, amount in sorted(summary.outstanding.items())
+    ]
 
 
 def phases_line(timings: dict[str, float]) -> str:

@@ -195,7 +195,7 @@ def invoice_rows(
         status = cells.cell_text(values["Status"]) or None
         corrections = read_corrections(values)
         try:
-            paid, paid_date = read_payment(values)
+            paid, paid_date = read_payment(values, sheet.date_order)
         except PaymentProblem as exc:
             result[number] = InvoiceRow(
                 int(row),
@@ -230,7 +230,9 @@ class PaymentProblem(ValueError):
         self.column = column
 
 
-def read_payment(values: Mapping[str, object]) -> tuple[Decimal | None, date | None]:
+def read_payment(
+    values: Mapping[str, object], date_order: str = ""
+) -> tuple[Decimal | None, date | None]:
     """(Paid Amount, Paid Date) of an Invoices row, or PaymentProblem saying what to fix."""
     ignored = " The payment is ignored until it is fixed."
     try:
@@ -238,7 +240,7 @@ def read_payment(values: Mapping[str, object]) -> tuple[Decimal | None, date | N
     except cells.CellError as exc:
         raise PaymentProblem("Paid Amount", f"{exc}{ignored}") from None
     try:
-        paid_date = cells.optional_date(values["Paid Date"])
+        paid_date = cells.optional_date(values["Paid Date"], date_order)
     except cells.CellError as exc:
         raise PaymentProblem("Paid Date", f"{exc}{ignored}") from None
     if paid is not None and paid < 0:
@@ -246,7 +248,7 @@ def read_payment(values: Mapping[str, object]) -> tuple[Decimal | None, date | N
     if paid and paid_date is None:
         raise PaymentProblem("Paid Date", f"type the date the payment of {paid} arrived.{ignored}")
     try:
-        issued = cells.optional_date(values.get("Invoice Date"))
+        issued = cells.optional_date(values.get("Invoice Date"), date_order)
     except cells.CellError:
         issued = None
     if paid_date is not None and issued is not None and paid_date < issued:
@@ -315,8 +317,8 @@ def invoices_updates(
             )
         )
     )
-    # New rows go below everything in the sheet, whatever column it is in.
-    next_row = (sheet.last_row if sheet else 1) + 1
+    # New rows go into the sheet's table, else below everything in the sheet.
+    next_row = sheet.append_at if sheet else 2
     outstanding: dict[str, Decimal] = {}
     for number in sorted(invoices, key=lambda n: (invoices[n].invoice_date, n)):
         inv = invoices[number]
@@ -425,6 +427,7 @@ def receivables(
                 pay.paid,
                 balance,
                 status,
+                inv.credited,
             )
         )
     return items

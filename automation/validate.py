@@ -191,7 +191,7 @@ def read_service_line(
     if is_blank(cells["Date"]):
         return err("Date", "the date is missing; type the date the service was provided.")
     try:
-        when = cell_date(cells["Date"])
+        when = cell_date(cells["Date"], sheet.date_order)
     except CellError as exc:
         return err("Date", str(exc))
     client = cell_text(cells["Client"])

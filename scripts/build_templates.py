@@ -95,6 +95,8 @@ LABELS: dict[str, dict[str, str]] = {
         "swift": "SWIFT / BIC",
         "reference": "Please quote {{ invoice_no }} as the payment reference.",
         "thanks": "Thank you for your business!",
+        "scan_to_pay": "Scan with your banking app to pay {{ payment_qr_amount }} "
+        "quoting {{ payment_qr_reference }}.",
     },
     "ru": {
         "title": "СЧЁТ НА ОПЛАТУ",
@@ -132,6 +134,8 @@ LABELS: dict[str, dict[str, str]] = {
         "swift": "SWIFT / БИК",
         "reference": "Пожалуйста, укажите номер счёта {{ invoice_no }} в назначении платежа.",
         "thanks": "Благодарим за сотрудничество!",
+        "scan_to_pay": "Отсканируйте в приложении банка, чтобы оплатить "
+        "{{ payment_qr_amount }} с назначением {{ payment_qr_reference }}.",
     },
     "kk": {
         "title": "ТӨЛЕМ ШОТЫ",
@@ -169,6 +173,8 @@ LABELS: dict[str, dict[str, str]] = {
         "swift": "SWIFT / БСК",
         "reference": "Төлем мақсатында {{ invoice_no }} шот нөмірін көрсетуіңізді сұраймыз.",
         "thanks": "Ынтымақтастығыңыз үшін рахмет!",
+        "scan_to_pay": "{{ payment_qr_amount }} сомасын {{ payment_qr_reference }} мақсатымен "
+        "төлеу үшін банк қосымшасында сканерлеңіз.",
     },
 }
 
@@ -241,7 +247,7 @@ CREDIT_LABELS: dict[str, dict[str, str]] = {
 
 
 def build_all(out_dir: Path) -> list[Path]:
-    """Write the invoice and credit note templates per language into `out_dir`."""
+    """Write the invoice, credit note and statement templates per language into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for language, name in FILES.items():
@@ -251,6 +257,10 @@ def build_all(out_dir: Path) -> list[Path]:
     for language, name in CREDIT_NOTE_FILES.items():
         path = out_dir / name
         build_credit_note(language).save(str(path))
+        paths.append(path)
+    for language, name in STATEMENT_FILES.items():
+        path = out_dir / name
+        build_statement_template(language).save(str(path))
         paths.append(path)
     return paths
 
@@ -376,6 +386,7 @@ def build_template(language: str) -> DocxDocument:
     _add_totals(doc, labels)
     _add_closing(doc, labels)
     _add_bank_details(doc, labels)
+    _add_payment_qr(doc, labels)
     _add_thanks(doc, labels)
     _add_footer(doc)
     return doc
@@ -582,6 +593,17 @@ def _add_bank_details(doc: DocxDocument, labels: dict[str, str]) -> None:
     _control(doc, "{%p endif %}")
 
 
+def _add_payment_qr(doc: DocxDocument, labels: dict[str, str]) -> None:
+    """The payment QR code (EPC or GOST) with a line saying what it pays; absent without one."""
+    _control(doc, "{%p if payment_qr %}")
+    table = _plain_table(doc, 1, 2, (Cm(3.4), Cm(14.0)))
+    picture, caption = table.rows[0].cells
+    _write(picture.paragraphs[0], "{{ payment_qr }}")
+    _write(caption.paragraphs[0], labels["scan_to_pay"], color=MUTED)
+    _spacer(doc, 10)
+    _control(doc, "{%p endif %}")
+
+
 def _add_thanks(doc: DocxDocument, labels: dict[str, str]) -> None:
     para = doc.add_paragraph()
     para.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -600,6 +622,317 @@ def _add_footer(doc: DocxDocument, number: str = "invoice_no") -> None:
     _field(para, "PAGE")
     _write(para, " / ", size=8, color=MUTED)
     _field(para, "NUMPAGES")
+
+
+# -- statements of account ----------------------------------------------------
+
+STATEMENT_FILES = {"en": "statement.docx", "ru": "statement.ru.docx", "kk": "statement.kk.docx"}
+#: Statement lines (date, document, charges, credits, balance): 17.4 cm.
+STATEMENT_WIDTHS = (Cm(2.6), Cm(6.6), Cm(2.7), Cm(2.7), Cm(2.8))
+#: Open items (invoice, invoice date, due date, days overdue, total, open): 17.4 cm.
+OPEN_WIDTHS = (Cm(3.4), Cm(2.9), Cm(2.9), Cm(2.2), Cm(3.0), Cm(3.0))
+
+STATEMENT_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "STATEMENT OF ACCOUNT",
+        "statement_date": "Statement date",
+        "period": "Period",
+        "currency": "Currency",
+        "to": "STATEMENT FOR",
+        "summary": "ACCOUNT SUMMARY",
+        "opening": "Opening balance",
+        "invoiced": "Invoiced",
+        "credited": "Credit notes",
+        "received": "Payments and discounts",
+        "closing": "Closing balance",
+        "date": "Date",
+        "document": "Document",
+        "charges": "Charges",
+        "credits": "Credits",
+        "balance": "Balance",
+        "brought_forward": "Balance brought forward",
+        "no_activity": "No invoices, payments or credit notes in this period.",
+        "carried_forward": "Closing balance",
+        "aging": "OPEN ITEMS BY AGE (DAYS PAST DUE)",
+        "current": "Current",
+        "over_90": "Over 90",
+        "total": "Total",
+        "open_items": "OPEN ITEMS",
+        "invoice_no": "Invoice No",
+        "invoice_date": "Invoice date",
+        "due_date": "Due date",
+        "days": "Days overdue",
+        "invoice_total": "Total",
+        "open": "Open",
+        "unapplied": "Paid in advance (your credit)",
+        "amount_due": "Amount due",
+        "in_credit": "Your account is in credit by {{ credit_balance }}; "
+        "we will refund it or set it against your next invoice, as you prefer.",
+        "settled": "Your account is settled. Thank you!",
+        "query": "If anything here does not match your records, please reply to this "
+        "statement and we will look into it.",
+    },
+    "ru": {
+        "title": "АКТ СВЕРКИ ВЗАИМОРАСЧЁТОВ",
+        "statement_date": "Дата",
+        "period": "Период",
+        "currency": "Валюта",
+        "to": "КОНТРАГЕНТ",
+        "summary": "СВОДКА ПО СЧЁТУ",
+        "opening": "Сальдо на начало периода",
+        "invoiced": "Выставлено счетов",
+        "credited": "Кредит-ноты",
+        "received": "Оплаты и скидки",
+        "closing": "Сальдо на конец периода",
+        "date": "Дата",
+        "document": "Документ",
+        "charges": "Начислено",
+        "credits": "Оплачено",
+        "balance": "Сальдо",
+        "brought_forward": "Сальдо на начало периода",
+        "no_activity": "За период нет счетов, оплат и кредит-нот.",
+        "carried_forward": "Сальдо на конец периода",
+        "aging": "НЕОПЛАЧЕННЫЕ СЧЕТА ПО СРОКУ ПРОСРОЧКИ (ДНЕЙ)",
+        "current": "В срок",
+        "over_90": "Более 90",
+        "total": "Итого",
+        "open_items": "НЕОПЛАЧЕННЫЕ СЧЕТА",
+        "invoice_no": "Счёт №",
+        "invoice_date": "Дата счёта",
+        "due_date": "Срок оплаты",
+        "days": "Дней просрочки",
+        "invoice_total": "Сумма",
+        "open": "Остаток",
+        "unapplied": "Аванс (в вашу пользу)",
+        "amount_due": "К оплате",
+        "in_credit": "На вашем счёте переплата {{ credit_balance }}; мы вернём её или "
+        "зачтём в следующий счёт — как вам удобнее.",
+        "settled": "Задолженности нет. Спасибо!",
+        "query": "Если данные расходятся с вашими, пожалуйста, ответьте на это письмо — "
+        "мы всё проверим.",
+    },
+    "kk": {
+        "title": "ӨЗАРА ЕСЕП АЙЫРЫСУДЫ САЛЫСТЫРУ АКТІСІ",
+        "statement_date": "Күні",
+        "period": "Кезең",
+        "currency": "Валюта",
+        "to": "КОНТРАГЕНТ",
+        "summary": "ШОТ БОЙЫНША ҚЫСҚАША",
+        "opening": "Кезең басындағы сальдо",
+        "invoiced": "Шоттар",
+        "credited": "Кредит-ноталар",
+        "received": "Төлемдер мен жеңілдіктер",
+        "closing": "Кезең соңындағы сальдо",
+        "date": "Күні",
+        "document": "Құжат",
+        "charges": "Есептелді",
+        "credits": "Төленді",
+        "balance": "Сальдо",
+        "brought_forward": "Кезең басындағы сальдо",
+        "no_activity": "Осы кезеңде шоттар, төлемдер мен кредит-ноталар жоқ.",
+        "carried_forward": "Кезең соңындағы сальдо",
+        "aging": "ТӨЛЕНБЕГЕН ШОТТАР, МЕРЗІМІ ӨТКЕН КҮНДЕР БОЙЫНША",
+        "current": "Мерзімінде",
+        "over_90": "90-нан артық",
+        "total": "Барлығы",
+        "open_items": "ТӨЛЕНБЕГЕН ШОТТАР",
+        "invoice_no": "Шот №",
+        "invoice_date": "Шот күні",
+        "due_date": "Төлеу мерзімі",
+        "days": "Кешіктірілген күн",
+        "invoice_total": "Сомасы",
+        "open": "Қалдық",
+        "unapplied": "Алдын ала төлем (сіздің пайдаңызға)",
+        "amount_due": "Төлеуге",
+        "in_credit": "Шотыңызда {{ credit_balance }} артық төлем бар; оны қайтарамыз немесе "
+        "келесі шотқа есептейміз.",
+        "settled": "Берешек жоқ. Рахмет!",
+        "query": "Деректер сіздің есебіңізбен сәйкес келмесе, осы хатқа жауап беріңіз — "
+        "бәрін тексереміз.",
+    },
+}
+
+
+def build_statement_template(language: str) -> DocxDocument:
+    """The statement-of-account template for one language (same look as the invoice)."""
+    labels = STATEMENT_LABELS[language]
+    invoice_labels = LABELS[language]
+    doc = Document()
+    _setup_document(doc, language, labels["title"])
+    _add_statement_heading(doc, labels, invoice_labels)
+    _add_statement_parties(doc, labels)
+    _add_statement_lines(doc, labels)
+    _add_statement_aging(doc, labels)
+    _add_statement_open_items(doc, labels)
+    _add_statement_closing(doc, labels)
+    _add_bank_details(doc, invoice_labels)
+    _add_payment_qr(doc, invoice_labels)
+    _add_footer(doc, "footer_reference")
+    return doc
+
+
+def _add_statement_heading(
+    doc: DocxDocument, labels: dict[str, str], invoice_labels: dict[str, str]
+) -> None:
+    table = _plain_table(doc, 1, 2, (Cm(8.4), Cm(9.0)))
+    left, right = table.rows[0].cells
+    _write(left.paragraphs[0], "{{ company_name }}", size=16, bold=True, color=ACCENT)
+    _text(left, "{{ company_address }}", color=MUTED)
+    _optional(left, "company_email", f"{invoice_labels['email']}: {{{{ company_email }}}}")
+    _optional(left, "company_phone", f"{invoice_labels['phone']}: {{{{ company_phone }}}}")
+    _optional(left, "company_tax_id", f"{invoice_labels['tax_id']}: {{{{ company_tax_id }}}}")
+    title = right.paragraphs[0]
+    title.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(title, labels["title"], size=16, bold=True, color=ACCENT)
+    title.paragraph_format.space_after = Pt(6)
+    for key, value in (
+        ("statement_date", "{{ statement_date }}"),
+        ("period", "{{ period }}"),
+        ("currency", "{{ currency }}"),
+    ):
+        para = right.add_paragraph()
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(para, f"{labels[key]}: ", color=MUTED)
+        _write(para, value, bold=True)
+    _spacer(doc, 10)
+
+
+def _add_statement_parties(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 1, 2, (Cm(8.4), Cm(9.0)))
+    left, right = table.rows[0].cells
+    _write(left.paragraphs[0], labels["to"], size=8, bold=True, color=MUTED)
+    _text(left, "{{ client_name }}", bold=True, size=11)
+    _text(left, "{{ client_address }}")
+    _write(right.paragraphs[0], labels["summary"], size=8, bold=True, color=MUTED)
+    rows = (
+        ("opening", "opening_balance", False),
+        ("invoiced", "total_invoiced", False),
+        ("credited", "total_credited", False),
+        ("received", "total_received", False),
+        ("closing", "closing_balance", True),
+    )
+    summary = right.add_table(rows=len(rows), cols=2)
+    for row, (label, field, strong) in zip(summary.rows, rows, strict=True):
+        name_cell, value_cell = row.cells
+        name_cell.width, value_cell.width = Cm(5.4), Cm(3.4)
+        if strong:
+            for cell in row.cells:
+                _cell_borders(cell, top=(ACCENT_HEX, 8))
+        _write(name_cell.paragraphs[0], labels[label], bold=strong,
+               color=TEXT if strong else MUTED)
+        value = value_cell.paragraphs[0]
+        value.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(value, f"{{{{ {field} }}}}", bold=strong)
+    _spacer(doc, 12)
+
+
+def _header_cells(row: object, heads: Sequence[str], right_from: int) -> None:
+    for index, (cell, head) in enumerate(zip(row.cells, heads, strict=True)):  # type: ignore[attr-defined]
+        _shade(cell, HEADER_FILL)
+        _cell_borders(cell, bottom=(ACCENT_HEX, 8))
+        para = cell.paragraphs[0]
+        right = index >= right_from
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT if right else WD_ALIGN_PARAGRAPH.LEFT
+        _write(para, head, bold=True, color=ACCENT, size=9)
+
+
+def _add_statement_lines(doc: DocxDocument, labels: dict[str, str]) -> None:
+    table = _plain_table(doc, 6, 5, STATEMENT_WIDTHS)
+    _mark_header_row(table.rows[0])
+    heads = [labels[k] for k in ("date", "document", "charges", "credits", "balance")]
+    _header_cells(table.rows[0], heads, right_from=2)
+    opening = table.rows[1].cells
+    _write(opening[0].paragraphs[0], "{{ period_start }}")
+    _write(opening[1].paragraphs[0], labels["brought_forward"], italic=True)
+    balance = opening[4].paragraphs[0]
+    balance.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(balance, "{{ opening_balance }}", italic=True)
+    for cell in opening:
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+    table.rows[2].cells[0].paragraphs[0].add_run("{%tr for item in items %}")
+    fields = ("date", "document", "charge", "credit", "balance")
+    for index, (cell, name) in enumerate(zip(table.rows[3].cells, fields, strict=True)):
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+        para = cell.paragraphs[0]
+        para.alignment = _column_alignment(index)
+        _write(para, f"{{{{ item.{name} }}}}")
+    table.rows[4].cells[0].paragraphs[0].add_run("{%tr endfor %}")
+    closing = table.rows[5].cells
+    for cell in closing:
+        _cell_borders(cell, top=(ACCENT_HEX, 8))
+    _write(closing[0].paragraphs[0], "{{ period_end }}", bold=True)
+    _write(closing[1].paragraphs[0], labels["carried_forward"], bold=True)
+    balance = closing[4].paragraphs[0]
+    balance.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _write(balance, "{{ closing_balance }}", bold=True)
+    _control(doc, "{%p if not items %}")
+    para = doc.add_paragraph()
+    _write(para, labels["no_activity"], italic=True, color=MUTED)
+    _control(doc, "{%p endif %}")
+    _spacer(doc, 12)
+
+
+def _add_statement_aging(doc: DocxDocument, labels: dict[str, str]) -> None:
+    para = doc.add_paragraph()
+    _write(para, labels["aging"], size=8, bold=True, color=MUTED)
+    para.paragraph_format.space_after = Pt(2)
+    heads = (labels["current"], "1-30", "31-60", "61-90", labels["over_90"], labels["total"])
+    table = _plain_table(doc, 2, 6, (Cm(2.9),) * 6)
+    _header_cells(table.rows[0], heads, right_from=0)
+    for index, cell in enumerate(table.rows[1].cells):
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+        para = cell.paragraphs[0]
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _write(para, f"{{{{ aging[{index}] }}}}", bold=index == 5)
+    _spacer(doc, 12)
+
+
+def _add_statement_open_items(doc: DocxDocument, labels: dict[str, str]) -> None:
+    _control(doc, "{%p if open_items %}")
+    para = doc.add_paragraph()
+    _write(para, labels["open_items"], size=8, bold=True, color=MUTED)
+    para.paragraph_format.space_after = Pt(2)
+    table = _plain_table(doc, 4, 6, OPEN_WIDTHS)
+    _mark_header_row(table.rows[0])
+    heads = [labels[k] for k in
+             ("invoice_no", "invoice_date", "due_date", "days", "invoice_total", "open")]
+    _header_cells(table.rows[0], heads, right_from=3)
+    table.rows[1].cells[0].paragraphs[0].add_run("{%tr for item in open_items %}")
+    fields = ("invoice_no", "invoice_date", "due_date", "days", "total", "open")
+    for index, (cell, name) in enumerate(zip(table.rows[2].cells, fields, strict=True)):
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+        para = cell.paragraphs[0]
+        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT if index >= 3 else WD_ALIGN_PARAGRAPH.LEFT
+        _write(para, f"{{{{ item.{name} }}}}")
+    table.rows[3].cells[0].paragraphs[0].add_run("{%tr endfor %}")
+    _spacer(doc, 12)
+    _control(doc, "{%p endif %}")
+
+
+def _add_statement_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
+    _control(doc, "{%p if has_unapplied %}")
+    para = doc.add_paragraph()
+    _write(para, f"{labels['unapplied']}: ", color=MUTED)
+    _write(para, "{{ unapplied }}")
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p endif %}")
+    _control(doc, "{%p if owes %}")
+    para = doc.add_paragraph()
+    _write(para, f"{labels['amount_due']}: ", bold=True, size=12, color=ACCENT)
+    _write(para, "{{ closing_balance }}", bold=True, size=12, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p elif in_credit %}")
+    para = doc.add_paragraph()
+    _write(para, labels["in_credit"], bold=True, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p else %}")
+    para = doc.add_paragraph()
+    _write(para, labels["settled"], bold=True, color=ACCENT)
+    para.paragraph_format.space_after = Pt(6)
+    _control(doc, "{%p endif %}")
+    para = doc.add_paragraph()
+    _write(para, labels["query"], color=MUTED)
+    para.paragraph_format.space_after = Pt(12)
 
 
 # -- python-docx helpers -----------------------------------------------------

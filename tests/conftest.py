@@ -21,6 +21,7 @@ settings.load_profile("billing")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from excel_rules import excel_problems, xlsx_files  # noqa: E402
 from smtp_servers import Recorder, running_server  # noqa: E402
 
 from automation.cli import main  # noqa: E402
@@ -155,3 +156,19 @@ def folder(tmp_path: Path, smtp: tuple[Recorder, int]) -> Folder:
     result = Folder(tmp_path, recorder, port)
     result.write_config()
     return result
+
+
+@pytest.fixture(autouse=True)
+def _excel_rules(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every workbook a test leaves in its tmp_path must pass Excel's file rules.
+
+    Inputs built with XlsxWriter, workbooks the tool wrote back, backups and
+    reports alike. A test that builds a deliberately broken file says so with
+    ``@pytest.mark.broken_workbooks``.
+    """
+    yield
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is None or request.node.get_closest_marker("broken_workbooks"):
+        return
+    found = {str(p.relative_to(tmp)): excel_problems(p) for p in xlsx_files(tmp)}
+    assert {name: problems for name, problems in found.items() if problems} == {}

@@ -205,6 +205,15 @@ def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: F
     printed = docx_text(folder.root / "invoices" / "2026" / "CN-2026-0002.docx")
     assert "Credited before" in printed and "$150.00" in printed and "$50.00" in printed
     assert "$300.00" in printed and "cancels" not in printed
+    # The receivables report ages the balance after credits and lists the credit notes.
+    report = folder.root / "reports" / "receivables-2026-03-17.xlsx"
+    open_sheet = pd.read_excel(report, sheet_name="Open invoices", engine="calamine")
+    open_sheet = open_sheet.set_index("Invoice No")
+    assert open_sheet.loc["INV-2026-0003", "Balance"] == 300
+    assert open_sheet.loc["INV-2026-0003", "Credited"] == 200
+    listed = pd.read_excel(report, sheet_name="Credit notes", engine="calamine")
+    assert list(listed["Credit Note No"]) == ["CN-2026-0001", "CN-2026-0002"]
+    assert list(listed["Amount"]) == [150, 50] and set(listed["Invoice No"]) == {"INV-2026-0003"}
     # More than is open: nothing is issued, the Note and the summary say so (exit 1).
     type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("900"))
     run(folder, date(2026, 3, 18), expect=1)
@@ -275,3 +284,18 @@ def test_discount_window_balances_are_exact(
     assert len(mails_to(folder, "Early")) == 1 + notes
     if status == "Paid":
         assert str(mails_to(folder, "Early")[-1]["Subject"]).startswith("Thank you")
+
+
+def test_dry_run_previews_corrections_and_changes_nothing(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = billed
+    type_into_invoices(folder, "Acme", Status="Void")
+    type_into_invoices(folder, "Birch", Resend="Yes")
+    before = digest(folder)
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-16", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "credit note" in out and "INV-2026-0001" in out and "copy resent" in out
+    assert digest(folder) == before and len(folder.received) == 3
+    assert not (folder.root / "invoices" / "2026" / "CN-2026-0001.docx").exists()

@@ -256,7 +256,7 @@ class SlowRecorder(Recorder):
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         import asyncio
 
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.0)  # six messages: the first run outlives a slow start-up
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -320,3 +320,69 @@ def test_reissue_due_date_reaches_services_after_a_lost_write_back(folder: Folde
     assert sheet["Due Date"][0].date() == date(2026, 3, 30)
     assert services["Due Date"][0].date() == date(2026, 3, 30)
     assert len(folder.received) == 2
+
+
+# -- corrections: credit notes are numbered and recorded before anything is emailed --
+
+
+def _type(folder: Folder, sheet: str, row: int, **cells: object) -> None:
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    updates = [CellUpdate(sheet, row, c.replace("_", " "), v) for c, v in cells.items()]
+    apply_updates(folder.workbook, updates, header_rows={sheet: 1})
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_kill_while_correcting_then_rerun(folder: Folder, point: str) -> None:
+    from decimal import Decimal
+
+    make_log(folder, CLIENTS[:4])
+    assert folder.run("--as-of", AS_OF) == 0  # INV-2026-0001..0004, one per client
+    # Client 01: void, part paid; 02: rebill after a quantity fix; 03: a credit; 04: a copy.
+    _type(folder, "Invoices", 2, Paid_Amount=Decimal("50"), Paid_Date=date(2026, 3, 10),
+          Status="Void")
+    _type(folder, "Services", 4, Quantity=2, Amount=200)
+    _type(folder, "Invoices", 3, Status="Rebill")
+    _type(folder, "Invoices", 4, Credit_Amount=Decimal("25.50"))
+    _type(folder, "Invoices", 5, Resend="Yes")
+    before = len(folder.received)
+    code, out = finish(run_child(folder, point, "--as-of", "2026-03-16"))
+    assert code == -signal.SIGKILL, out
+    code, out = finish(run_child(folder, None, "--as-of", "2026-03-16"))
+    assert code == 0, out
+    code, out = finish(run_child(folder, None, "--as-of", "2026-03-16"))
+    assert code == 0 and "Nothing to send" in out, out
+
+    # One credit note per correction, the series gapless; one replacement invoice.
+    notes = ledger_rows(
+        folder, "SELECT credit_note_no, invoice_no, amount, reason FROM credit_notes"
+        " ORDER BY credit_note_no")
+    assert [n[0] for n in notes] == ["CN-2026-0001", "CN-2026-0002", "CN-2026-0003"]
+    assert sorted((n[1], n[2], n[3]) for n in notes) == [
+        ("INV-2026-0001", "201.00", "void"),
+        ("INV-2026-0002", "201.00", "rebill"),
+        ("INV-2026-0003", "25.50", "credit"),
+    ]
+    numbers = [n for (n,) in ledger_rows(folder, "SELECT invoice_no FROM invoices")]
+    assert sorted(numbers) == [f"INV-2026-{i:04d}" for i in range(1, 6)]
+    assert {s for (s,) in ledger_rows(folder, "SELECT state FROM messages")} == {"sent"}
+    # Each message arrived; a repeat only as the identical bytes with the same Message-ID.
+    later = folder.received[before:]
+    by_id: dict[str, set[bytes]] = {}
+    for got in later:
+        by_id.setdefault(str(got.message["Message-ID"]), set()).add(got.data)
+    assert all(len(copies) == 1 for copies in by_id.values())
+    kinds = {str(m.message["Message-ID"]): str(m.message["X-Billing-Kind"]) for m in later}
+    assert sorted(kinds.values()) == ["credit_note"] * 3 + ["invoice", "resend"]
+    sheet = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    sheet = sheet.set_index("Invoice No")
+    assert sheet.loc["INV-2026-0001", "Status"] == "Void"
+    assert sheet.loc["INV-2026-0001", "Balance"] == -50
+    assert sheet.loc["INV-2026-0002", "Status"] == "Void"
+    assert "INV-2026-0005" in sheet.loc["INV-2026-0002", "Note"]
+    assert sheet.loc["INV-2026-0003", "Balance"] == pytest.approx(175.5)
+    assert pd.isna(sheet.loc["INV-2026-0004", "Resend"])
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert list(services["Invoice No"][2:4]) == ["INV-2026-0005"] * 2
+    assert set(services["Status"]) == {"Invoiced"}

@@ -102,3 +102,33 @@ def test_amount_in_words(amount: str, currency: str, language: str, expected: st
 def test_amount_in_words_never_raises(amount: Decimal, currency: str, language: str) -> None:
     words = fmt.amount_in_words(amount, currency, language)
     assert words and words[0] == words[0].upper()
+
+
+@pytest.mark.parametrize(
+    ("currency", "language", "expected"),
+    [
+        ("KZT", "en", f"KZT{NBSP}394,800.56"),
+        ("KZT", "kk", f"394{NBSP}800,56{NBSP}₸"),
+        ("CHF", "en", f"-CHF{NBSP}394,800.56"),
+        ("RUB", "ru", f"394{NBSP}800,56{NBSP}₽"),
+    ],
+)
+def test_currency_codes_never_touch_the_digits(currency: str, language: str, expected: str) -> None:
+    amount = Decimal("-394800.56") if expected.startswith("-") else Decimal("394800.56")
+    assert fmt.format_money(amount, currency, language) == expected
+    assert fmt.format_price(amount, currency, language) == expected
+
+
+def test_summary_outstanding_follows_the_configured_language() -> None:
+    from automation.summary import RunSummary, outstanding_lines, summary_lines
+
+    summary = RunSummary(date(2026, 11, 30), language="en")
+    summary.outstanding = {"KZT": Decimal("394800.56"), "USD": Decimal("1250")}
+    assert outstanding_lines(summary) == [
+        f"Outstanding: KZT{NBSP}394,800.56",
+        "Outstanding: $1,250.00",
+    ]
+    assert f"Outstanding: KZT{NBSP}394,800.56" in summary_lines(summary)
+    summary = RunSummary(date(2026, 11, 30), language="kk")
+    summary.outstanding = {"KZT": Decimal("394800.56")}
+    assert plain(outstanding_lines(summary)[0]) == "Outstanding: 394 800,56 ₸"

@@ -67,6 +67,9 @@ CONTEXT = {
     "replacement": "INV-2026-0011",
     "cancels_invoice": "yes",
     "balance_open": "yes",
+    "period": "2026-10-01 – 2026-10-31",
+    "statement_date": "2026-10-31",
+    "closing_balance": "750.00 USD",
 }
 
 
@@ -256,8 +259,10 @@ def test_redirect_to_replaces_every_recipient_and_marks_the_subject() -> None:
 @pytest.mark.parametrize("kind", TEMPLATE_KINDS)
 def test_render_every_kind_and_language(kind: str, language: str) -> None:
     subject, text, html = render_email(kind, language, CONTEXT)
-    assert subject and "\n" not in subject and "INV-2026-0007" in subject
-    assert "INV-2026-0007" in text and "INV-2026-0007" in html
+    # What names the message: the invoice, or for a statement of account its period.
+    marker = CONTEXT["period"] if kind == "statement" else "INV-2026-0007"
+    assert subject and "\n" not in subject and marker in subject
+    assert marker in text and marker in html
     needed = {
         "invoice": ("total", "due_date"),
         "reissue": ("original_date", "balance", "due_date", "reissue_date"),
@@ -266,6 +271,7 @@ def test_render_every_kind_and_language(kind: str, language: str) -> None:
         "thanks": ("amount_paid",),
         "credit_note": ("credit_note_no", "invoice_date", "total", "credit_amount", "new_balance"),
         "resend": ("invoice_date", "total", "balance", "due_date"),
+        "statement": ("statement_date", "closing_balance"),
     }[kind]
     for key in needed:
         assert CONTEXT[key] in text, key

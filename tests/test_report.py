@@ -112,7 +112,7 @@ def test_report_file(tmp_path: Path) -> None:
     numbers = {row[0] for row in values[1:]}
     assert numbers == {f"INV-{n}" for n in range(1, 12)}  # paid and credit excluded
     assert open_ws.freeze_panes == "A2"
-    assert open_ws.auto_filter.ref == "A1:K12"
+    assert open_ws.auto_filter.ref == "A1:L12"
     by_no = {row[0]: row for row in values[1:]}
     assert by_no["INV-8"][8:10] == (91, "Over 90")
     assert by_no["INV-1"][8:10] == (0, "Current")

@@ -137,10 +137,15 @@ def test_only_the_touched_sheet_changes(book: Path) -> None:
     after = members(book)
     assert result.changed and result.cells == len(SERVICE_UPDATES)
     assert list(after) == list(before)  # same members, same order
-    assert [n for n in before if before[n] != after[n]] == [SERVICES_PART]
+    # workbook.xml: the autofilter's hidden name grows with the new columns (I, J);
+    # sharedStrings.xml: its count of references drops for the strings overwritten.
+    touched = [SERVICES_PART, "xl/workbook.xml", "xl/sharedStrings.xml"]
+    assert [n for n in before if before[n] != after[n]] == touched
+    assert b">Services!$A$3:$J$8</definedName>" in after["xl/workbook.xml"]
+    assert b'fullCalcOnLoad="1"' in after["xl/workbook.xml"]
     with zipfile.ZipFile(book) as new, zipfile.ZipFile(result.backup or "") as old:
         for info in old.infolist():  # untouched members: the same compressed bytes
-            if info.filename != SERVICES_PART:
+            if info.filename not in touched:
                 assert new.getinfo(info.filename).compress_size == info.compress_size
                 assert new.getinfo(info.filename).CRC == info.CRC
 
@@ -173,7 +178,8 @@ def test_written_cells_read_back_with_their_types(book: Path) -> None:
     assert ws["C6"].value == 2.5 and ws["B6"].value is None
     assert ws["I3"].value == "Error" and ws["J3"].value == "Paid"
     assert ws["A1"].value == "Service log 2026" and ws.freeze_panes == "A4"
-    assert ws.auto_filter.ref == "A3:H8" and ws["B4"].comment is not None
+    # The filter takes in the columns added right of it (SPEC: it grows with them).
+    assert ws.auto_filter.ref == "A3:J8" and ws["B4"].comment is not None
     assert len(ws.data_validations.dataValidation) == 1
     assert ws.max_row == 12
 
@@ -303,7 +309,8 @@ def test_xlsm_keeps_its_macros(tmp_path: Path) -> None:
     write(path, SERVICE_UPDATES[:3])
     after = members(path)
     assert after["xl/vbaProject.bin"] == (tmp_path / "vbaProject.bin").read_bytes()
-    assert [n for n in before if before[n] != after[n]] == [SERVICES_PART]
+    # sharedStrings.xml: one string cell overwritten, so one reference fewer in its count.
+    assert [n for n in before if before[n] != after[n]] == [SERVICES_PART, "xl/sharedStrings.xml"]
     assert b"macroEnabled" in after["[Content_Types].xml"]
 
 

@@ -36,15 +36,16 @@ from lxml import etree
 
 from automation.model import CellUpdate, CellValue
 from automation.schema import normalise_header
-from automation.writeback.columns import resolve_columns
 from automation.writeback.commit import commit_file, read_verified, stamp_file, write_package
-from automation.writeback.formulas import repair_shared
+from automation.writeback.edit import edit_sheet
 from automation.writeback.package import (
+    Package,
     add_sheets,
     drop_calc_chain,
     new_sheet_xml,
     open_package,
     sheet_name_ok,
+    update_workbook,
 )
 from automation.writeback.records import (
     FileStamp,
@@ -52,9 +53,9 @@ from automation.writeback.records import (
     WriteBackError,
     WriteResult,
 )
-from automation.writeback.sheet import finish_sheet, open_sheet, write_cell
-from automation.writeback.strings import SharedStrings
+from automation.writeback.strings import SharedStrings, recount_shared_strings
 from automation.writeback.styles import Styles
+from automation.writeback.tables import TableDoc, table_parts
 from automation.writeback.values import Context
 
 __all__ = [
@@ -67,25 +68,6 @@ __all__ = [
 ]
 
 MAX_ROW = 1_048_576
-
-
-def edit_sheet(
-    xml: bytes,
-    updates: Mapping[tuple[int, str], CellValue],
-    header_row: int,
-    headers: Sequence[str],
-    ctx: Context,
-) -> tuple[bytes | None, int]:
-    """Apply one sheet's updates; (new bytes or None when nothing changed, cells)."""
-    edit = open_sheet(xml, ctx)
-    columns = resolve_columns(edit, header_row, [*headers, *(col for _, col in updates)])
-    for (row, header), value in updates.items():
-        if write_cell(edit, row, columns[normalise_header(header)], value):
-            edit.cells += 1
-    repair_shared(edit)
-    if not edit.dirty:
-        return None, 0
-    return finish_sheet(edit), edit.cells
 
 
 def _group(
@@ -139,6 +121,9 @@ def apply_updates(
     parts: dict[str, bytes] = {}
     cells = 0
     new_sheets = []
+    warnings: list[str] = []
+    notes: list[str] = []
+    filters: dict[str, str] = {}
     for sheet, sheet_updates in _group(updates, pkg.sheets).items():
         header_row = header_rows.get(sheet, 1)
         if any(row <= header_row for row, _ in sheet_updates):
@@ -154,20 +139,32 @@ def apply_updates(
         wanted = (new_sheet_headers if part is None else ensure_headers) or {}
         headers = wanted.get(sheet, ())
         try:
-            new_xml, changed = edit_sheet(xml, sheet_updates, header_row, headers, ctx)
+            tables = load_tables(pkg, part) if part else []
+            result = edit_sheet(xml, sheet_updates, header_row, headers, ctx, sheet, tables)
         except (etree.XMLSyntaxError, ValueError) as exc:
             raise WriteBackError(f"The sheet {sheet} could not be read: {exc}.") from exc
         del xml  # a big sheet should not be held twice while the package is written
-        cells += changed
-        if new_xml is not None:
-            parts[part or sheet] = new_xml
+        cells += result.cells
+        warnings.extend(result.warnings)
+        notes.extend(result.notes)
+        if result.filter_ref:
+            filters[sheet] = result.filter_ref
+        if result.xml is not None:
+            parts[part or sheet] = result.xml
+            parts.update((t.part, t.to_bytes()) for t in tables if t.changed)
     if not parts:
-        return WriteResult(changed=False, cells=0, backup=None)
+        return WriteResult(False, 0, None, tuple(warnings), tuple(notes))
     if new_sheets:
         for sheet, part in add_sheets(pkg, new_sheets, parts).items():
             parts[part] = parts.pop(sheet)
     if ctx.styles.changed and pkg.styles:
         parts[pkg.styles] = ctx.styles.to_bytes()
+    if ctx.shared_strings_dropped and pkg.shared_strings in pkg.names:
+        assert pkg.shared_strings is not None
+        parts[pkg.shared_strings] = recount_shared_strings(
+            pkg.read(pkg.shared_strings), ctx.shared_strings_dropped
+        )
+    update_workbook(pkg, parts, filters)
     removed: set[str] = set()
     if ctx.formulas_removed:
         drop_calc_chain(pkg, parts, removed)
@@ -178,4 +175,15 @@ def apply_updates(
         backup_dir,
         keep_backups,
     )
-    return WriteResult(changed=True, cells=cells, backup=backup)
+    return WriteResult(True, cells, backup, tuple(warnings), tuple(notes))
+
+
+def load_tables(pkg: Package, part: str) -> list[TableDoc]:
+    """The tables on a worksheet part, ready to be edited."""
+    docs = []
+    for table_part in table_parts(pkg.zf, set(pkg.names), part):
+        try:
+            docs.append(TableDoc(table_part, pkg.read(table_part)))
+        except (etree.XMLSyntaxError, ValueError) as exc:
+            raise WriteBackError(f"The table part {table_part} is damaged ({exc}).") from exc
+    return docs

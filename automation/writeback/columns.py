@@ -1,25 +1,54 @@
-"""Header cells: finding the column of each header, adding missing columns."""
+"""Header cells: finding the column of each header, adding missing columns.
+
+A missing column goes into the sheet's table when the column right of the
+table is free (the table takes it in), else after the last column used
+anywhere, so a note typed beside the data is kept. When the sheet has no
+column left (something sits in XFD), the column is reported, not added.
+"""
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from lxml import etree
 
 from automation.schema import normalise_header
 from automation.writeback.records import WriteBackError
 from automation.writeback.sheet import SheetEdit, get_row, write_cell
+from automation.writeback.tables import TableDoc
 from automation.writeback.values import current_value
-from automation.writeback.xmlscan import col_index, split_range, split_ref
+from automation.writeback.xmlscan import col_index, col_letters, split_ref
 
 MAX_COL = 16_384
 
 
-def _read_headers(edit: SheetEdit, header_row: int) -> tuple[dict[str, int], int]:
-    """Normalised header -> column, and the last column holding a header."""
+@dataclass
+class Placement:
+    """Where each wanted header is, and what could not be placed.
+
+    Attributes:
+      columns: normalised header -> sheet column.
+      joined: (column, header text) of columns the sheet's table takes in, left to right.
+      unplaced: headers for which the sheet has no free column.
+      warnings: what could not be written, for the bookkeeper.
+      notes: what was done differently than asked (columns beside a table).
+    """
+
+    columns: dict[str, int] = field(default_factory=dict)
+    joined: list[tuple[int, str]] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_headers(edit: SheetEdit, header_row: int) -> tuple[dict[str, int], dict[int, str], int]:
+    """(normalised header -> column, column -> header text, last column holding a header)."""
     row = get_row(edit, header_row, create=False)
     found: dict[str, int] = {}
+    texts: dict[int, str] = {}
     last = 0
     for c in [] if row is None else row:
         if etree.QName(c).localname != "c":
@@ -29,49 +58,136 @@ def _read_headers(edit: SheetEdit, header_row: int) -> tuple[dict[str, int], int
             continue
         col = split_ref(c.get("r"))[1]
         found.setdefault(normalise_header(text), col)
+        texts[col] = text or ""
         last = max(last, col)
-    return found, last
+    return found, texts, last
 
 
-def resolve_columns(edit: SheetEdit, header_row: int, wanted: Iterable[str]) -> dict[str, int]:
-    """Column numbers for every header named; missing ones are added after the last."""
-    found, last = _read_headers(edit, header_row)
-    columns: dict[str, int] = {}
-    used = False
+def resolve_columns(
+    edit: SheetEdit,
+    header_row: int,
+    wanted: Iterable[str],
+    sheet: str,
+    main: TableDoc | None = None,
+    tables: Sequence[TableDoc] = (),
+) -> Placement:
+    """Column numbers for every header named; missing ones are added (see the module doc)."""
+    found, texts, last = _read_headers(edit, header_row)
+    keys: dict[str, str] = {}
     for header in wanted:
         key = normalise_header(header)
         if not key:
             raise WriteBackError("A column with an empty header cannot be written.")
-        if key in columns:
+        keys.setdefault(key, header.strip())
+    placed = Placement()
+    edge = main.info.ref[3] if main is not None else 0
+    if main is not None:
+        # Columns the tool added beside the table before it knew tables join it now.
+        while texts.get(edge + 1) is not None and normalise_header(texts[edge + 1]) in keys:
+            edge += 1
+            placed.joined.append((edge, texts[edge]))
+    joinable = main is not None
+    used = False
+    for key, header in keys.items():
+        if key in found:
+            placed.columns[key] = found[key]
             continue
-        if key not in found:
+        col = 0
+        if joinable and main is not None:
+            blocker = _blocked(edit, main, edge + 1, tables)
+            if blocker is None:
+                edge = col = edge + 1
+                placed.joined.append((col, header))
+            else:
+                joinable = False
+                placed.notes.append(
+                    f"{sheet}: new columns are added beside the table {main.info.name}, not in "
+                    f"it, because {blocker}. Make room to the right of the table (or add the "
+                    "columns to it yourself) so sorting and filtering keep them together."
+                )
+        if not col:
             if not used:
                 # After the last column used anywhere, not just the last header:
                 # a note typed in an unlabelled column beside the data is kept.
-                last, used = max(last, _last_used_column(edit)), True
-            last += 1
-            if last > MAX_COL:
-                raise WriteBackError("The sheet has no room for another column.")
-            found[key] = last
-            write_cell(edit, header_row, last, header.strip())
-        columns[key] = found[key]
-    return columns
+                last, used = max(last, edge, _last_used_column(edit)), True
+            if last >= MAX_COL:
+                placed.unplaced.append(header)
+                continue
+            last = col = last + 1
+        found[key] = placed.columns[key] = col
+        write_cell(edit, header_row, col, header)
+    if placed.unplaced:
+        placed.warnings.append(
+            f"{sheet}: there is no free column for {', '.join(placed.unplaced)} (the sheet "
+            f"uses its last column, {col_letters(MAX_COL)}); those cells were not written. "
+            f"Delete what is in column {col_letters(MAX_COL)} and the empty columns after your "
+            "data, then run again."
+        )
+    return placed
 
 
-_CELL_COLUMN = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br\s*=\s*[\"']([A-Z]{1,3})\d+[\"']")
+def _blocked(edit: SheetEdit, table: TableDoc, col: int, tables: Sequence[TableDoc]) -> str | None:
+    """Why column `col` cannot join the table (None when it can)."""
+    r1, _, r2, _ = table.info.ref
+    if col > MAX_COL:
+        return "the table already reaches the last column"
+    for other in tables:
+        o1, oc1, o2, oc2 = other.info.ref
+        if other is not table and oc1 <= col <= oc2 and o1 <= r2 and r1 <= o2:
+            return f"the table {other.info.name} is next to it"
+    row = column_content_row(edit, col, r1, r2)
+    if row is not None:
+        return f"cell {col_letters(col)}{row} next to it is not empty"
+    return None
+
+
+def _content_cell(letters: bytes = rb"[A-Z]{1,3}") -> re.Pattern[bytes]:
+    """A <c> start tag in the given column(s) whose first child is a value or formula."""
+    return re.compile(
+        rb"<(?:\w+:)?c\s[^>]*?\br\s*=\s*[\"'](" + letters + rb")(\d+)[\"'][^>]*(?<!/)>"
+        rb"\s*<(?:\w+:)?(?:v|f|is)[\s/>]"
+    )
+
+
+_ANY_CONTENT = _content_cell()
+
+
+def column_content_row(edit: SheetEdit, col: int, first: int, last: int) -> int | None:
+    """The first row in first..last whose cell in column `col` holds something."""
+    for number, row in edit.rows.items():  # rows already edited in this run
+        if first <= number <= last:
+            for c in row[0]:
+                ref = c.get("r")
+                if (
+                    ref
+                    and split_ref(ref)[1] == col
+                    and current_value(c, edit.root.ns, edit.ctx)[0] != "empty"
+                ):
+                    return number
+    start = bisect.bisect_left(edit.row_numbers, first)
+    stop = bisect.bisect_right(edit.row_numbers, last)
+    if start >= stop:
+        return None
+    begin = edit.row_spans[start][0]
+    end = edit.row_spans[stop][0] if stop < len(edit.row_spans) else edit.body[1]
+    pattern = _content_cell(re.escape(col_letters(col).encode()))
+    for m in pattern.finditer(edit.xml, begin, end):
+        number = int(m.group(2))
+        if number not in edit.rows:
+            return number
+    return None
 
 
 def _last_used_column(edit: SheetEdit) -> int:
-    """The rightmost column holding any cell: from <dimension>, else by scanning the sheet."""
-    head = edit.xml[: edit.body[0]]
-    p = re.escape(edit.root.prefix)
-    m = re.search(b"<" + p + rb"dimension\s+ref\s*=\s*[\"']([^\"']*)[\"']", head)
-    if m:
-        try:
-            bounds = split_range(m.group(1).decode())
-        except ValueError:
-            bounds = (1, 1, 1, 1)
-        if bounds != (1, 1, 1, 1):  # "A1" is what an empty (or careless) sheet says
-            return bounds[3]
-    letters = set(_CELL_COLUMN.findall(edit.xml))
-    return max((col_index(ref.decode()) for ref in letters), default=0)
+    """The rightmost column holding a value, found by scanning the cells.
+
+    ``<dimension>`` is only a hint that programs write carelessly (too small,
+    or "A1" for everything), so it is never trusted.
+    """
+    letters = {m.group(1) for m in _ANY_CONTENT.finditer(edit.xml, *edit.body)}
+    used = max((col_index(ref.decode()) for ref in letters), default=0)
+    for row in edit.rows.values():
+        for c in row[0]:
+            if c.get("r") and current_value(c, edit.root.ns, edit.ctx)[0] != "empty":
+                used = max(used, split_ref(c.get("r"))[1])
+    return used

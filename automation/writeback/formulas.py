@@ -6,7 +6,7 @@ from automation.writeback.sheet import SheetEdit, get_row
 from automation.writeback.xmlscan import col_letters, split_range, split_ref
 
 
-def _translate(formula: str, origin: str, dest: str) -> str:
+def translate(formula: str, origin: str, dest: str) -> str:
     from openpyxl.formula.translate import Translator  # only needed in this rare case
 
     translated: str = Translator("=" + formula, origin=origin).translate_formula(dest)
@@ -33,7 +33,7 @@ def repair_shared(edit: SheetEdit) -> None:
                 here = c.get("r")
                 if not c1 <= split_ref(here)[1] <= c2:
                     continue
-                f.text = _translate(text, origin, here)
+                f.text = translate(text, origin, here)
                 edit.dirty.add(number)
                 if vector:
                     f.set("ref", f"{here}:{col_letters(c2)}{r2}")

@@ -69,14 +69,9 @@ def relationships(pkg_names: Mapping[str, zipfile.ZipInfo], zf: zipfile.ZipFile,
     return etree.fromstring(zf.read(pkg_names[name]), PARSER)
 
 
-def open_package(data: bytes, path: Path) -> Package:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        names = {info.filename: info for info in zf.infolist()}
-        root_rels = relationships(names, zf, "")
-    except (zipfile.BadZipFile, etree.XMLSyntaxError, KeyError) as exc:
-        raise WriteBackError(f"{path.name} is not an Excel workbook (.xlsx/.xlsm).") from exc
-    workbook = next(
+def _workbook_part(names: Mapping[str, zipfile.ZipInfo], zf: zipfile.ZipFile) -> str:
+    root_rels = relationships(names, zf, "")
+    return next(
         (
             resolve_target("", rel.get("Target"))
             for rel in root_rels
@@ -84,18 +79,47 @@ def open_package(data: bytes, path: Path) -> Package:
         ),
         "xl/workbook.xml",
     )
-    if workbook not in names:
-        raise WriteBackError(f"{path.name} is not an Excel workbook (.xlsx/.xlsm).")
+
+
+def _sheet_targets(
+    names: Mapping[str, zipfile.ZipInfo], zf: zipfile.ZipFile, workbook: str
+) -> tuple[Any, dict[str, tuple[str, str]], list[tuple[str, str, str]]]:
+    """(workbook tree, rId -> (type, part), [(sheet name, rel type, part)] in tab order)."""
     book = etree.fromstring(zf.read(names[workbook]), PARSER)
     ns = etree.QName(book).namespace
     rels = {
         rel.get("Id"): (rel.get("Type", ""), resolve_target(workbook, rel.get("Target", "")))
         for rel in relationships(names, zf, workbook)
     }
-    sheets = {}
+    sheets = []
     for sheet in book.iterfind(f"{{{ns}}}sheets/{{{ns}}}sheet"):
         rel_type, target = rels.get(sheet.get(f"{{{REL_NS}}}id"), ("", ""))
-        sheets[sheet.get("name")] = target if rel_type == REL_WORKSHEET else ""
+        sheets.append((sheet.get("name", ""), rel_type, target))
+    return book, rels, sheets
+
+
+def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Worksheet name -> its part (chartsheets and macro sheets left out)."""
+    names = {info.filename: info for info in zf.infolist()}
+    workbook = _workbook_part(names, zf)
+    if workbook not in names:
+        return {}
+    _, _, sheets = _sheet_targets(names, zf, workbook)
+    return {name: part for name, rel_type, part in sheets if rel_type == REL_WORKSHEET}
+
+
+def open_package(data: bytes, path: Path) -> Package:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        names = {info.filename: info for info in zf.infolist()}
+        workbook = _workbook_part(names, zf)
+    except (zipfile.BadZipFile, etree.XMLSyntaxError, KeyError) as exc:
+        raise WriteBackError(f"{path.name} is not an Excel workbook (.xlsx/.xlsm).") from exc
+    if workbook not in names:
+        raise WriteBackError(f"{path.name} is not an Excel workbook (.xlsx/.xlsm).")
+    book, rels, listed = _sheet_targets(names, zf, workbook)
+    ns = etree.QName(book).namespace
+    sheets = {name: part if rel_type == REL_WORKSHEET else "" for name, rel_type, part in listed}
     pr = book.find(f"{{{ns}}}workbookPr")
     by_type = {rel_type: target for rel_type, target in rels.values()}
     return Package(
@@ -195,3 +219,148 @@ def drop_calc_chain(pkg: Package, parts: dict[str, bytes], removed: set[str]) ->
     parts[pkg.workbook_rels] = xml_bytes(rels)
     parts["[Content_Types].xml"] = xml_bytes(types)
     removed.add(pkg.calc_chain)
+
+
+#: CT_Workbook's children that come before calcPr, in schema order.
+_BEFORE_CALC_PR = (
+    "fileVersion",
+    "fileSharing",
+    "workbookPr",
+    "workbookProtection",
+    "bookViews",
+    "sheets",
+    "functionGroups",
+    "externalReferences",
+    "definedNames",
+)
+FILTER_DATABASE = "_xlnm._FilterDatabase"
+
+
+def update_workbook(pkg: Package, parts: dict[str, bytes], filters: Mapping[str, str]) -> None:
+    """Ask for recalculation on open, and keep the sheets' filter names in step.
+
+    Formulas elsewhere that read the cells just written still hold their old
+    cached results; ``fullCalcOnLoad`` makes Excel (and LibreOffice) work them
+    out again when the file is opened. `filters` maps a sheet name to the new
+    range of its autofilter, which Excel mirrors in a hidden defined name.
+    """
+    book = etree.fromstring(parts.get(pkg.workbook) or pkg.read(pkg.workbook), PARSER)
+    ns = etree.QName(book).namespace
+    calc = book.find(f"{{{ns}}}calcPr")
+    if calc is None:
+        calc = etree.Element(f"{{{ns}}}calcPr")
+        anchor = None
+        for child in book:
+            if isinstance(child.tag, str) and etree.QName(child).localname in _BEFORE_CALC_PR:
+                anchor = child
+        if anchor is None:
+            book.insert(0, calc)
+        else:
+            anchor.addnext(calc)
+    asked = calc.get("fullCalcOnLoad") in {"1", "true"}
+    if asked and not filters and pkg.workbook not in parts:
+        return  # already asks (XlsxWriter files do): the part stays byte for byte
+    calc.set("fullCalcOnLoad", "1")
+    if filters:
+        order = [s.get("name", "") for s in book.iterfind(f"{{{ns}}}sheets/{{{ns}}}sheet")]
+        for name in book.iterfind(f"{{{ns}}}definedNames/{{{ns}}}definedName"):
+            local = name.get("localSheetId") or ""
+            if name.get("name") != FILTER_DATABASE or not local.isdigit():
+                continue
+            sheet = order[int(local)] if int(local) < len(order) else ""
+            if sheet in filters:
+                name.text = f"{quote_sheet(sheet)}!{filters[sheet]}"
+    parts[pkg.workbook] = xml_bytes(book)
+
+
+def quote_sheet(name: str) -> str:
+    """A sheet name as a formula writes it: quoted unless it is a plain word."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) and not re.fullmatch(
+        r"[A-Za-z]{1,3}\d+", name
+    ):
+        return name
+    return "'" + name.replace("'", "''") + "'"
+
+
+def readable_copy(path: Path, wanted: Sequence[str]) -> tuple[bytes, tuple[str, ...], list[str]]:
+    """A copy of the workbook holding only the worksheets named `wanted` (any case).
+
+    For reading only: a reader that refuses the whole file for one part it
+    does not know (an Excel 4.0 macro sheet, a dialog sheet) reads this copy.
+    Returns (the copy's bytes, every sheet name of the original, the sheets
+    left out). Raises ValueError naming the part at fault when even the
+    workbook's own list of sheets cannot be read.
+    """
+    keys = {" ".join(w.split()).casefold() for w in wanted}
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ValueError(str(exc)) from None
+    with zf:
+        names = {info.filename: info for info in zf.infolist()}
+        try:
+            workbook = _workbook_part(names, zf)
+            book, _, listed = _sheet_targets(names, zf, workbook)
+        except (etree.XMLSyntaxError, KeyError) as exc:
+            raise ValueError(f"its list of sheets ({exc}) cannot be read") from None
+        ns = etree.QName(book).namespace
+        dropped_parts = set()
+        skipped = []
+        for element, (name, rel_type, part) in zip(
+            list(book.iterfind(f"{{{ns}}}sheets/{{{ns}}}sheet")), listed, strict=True
+        ):
+            keep = rel_type == REL_WORKSHEET and " ".join(name.split()).casefold() in keys
+            if not keep:
+                element.getparent().remove(element)
+                skipped.append(f"{name} ({part or 'no part'})")
+                dropped_parts.add(part)
+        defined = book.find(f"{{{ns}}}definedNames")
+        if defined is not None:  # they may name the sheets left out
+            book.remove(defined)
+        dropped_parts |= {rels_path(part) for part in dropped_parts if part}
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as copy:
+            for info in zf.infolist():
+                if info.filename in dropped_parts:
+                    continue
+                data = xml_bytes(book) if info.filename == workbook else zf.read(info)
+                copy.writestr(info.filename, data)
+        return out.getvalue(), tuple(n for n, _, _ in listed), skipped
+
+
+def damaged_part(path: Path, sheets: Sequence[str]) -> str | None:
+    """The first part among the named sheets, shared strings and styles that is not valid XML."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = {info.filename: info for info in zf.infolist()}
+            workbook = _workbook_part(names, zf)
+            _, rels, listed = _sheet_targets(names, zf, workbook)
+            keys = {" ".join(s.split()).casefold() for s in sheets}
+            parts = [
+                (f"the sheet {name}", part)
+                for name, rel_type, part in listed
+                if " ".join(name.split()).casefold() in keys
+            ]
+            parts += [
+                (kind, target)
+                for rel_type, target in rels.values()
+                for suffix, kind in (
+                    ("/sharedStrings", "the shared strings"),
+                    ("/styles", "the styles"),
+                )
+                if rel_type.endswith(suffix)
+            ]
+            for what, part in parts:
+                if part not in names:
+                    return f"{what} ({part}) is missing from the file"
+                try:
+                    with zf.open(names[part]) as fh:
+                        for _, element in etree.iterparse(
+                            fh, events=("end",), huge_tree=True, resolve_entities=False
+                        ):
+                            element.clear()  # a big sheet is checked, not kept
+                except etree.XMLSyntaxError as exc:
+                    return f"{what} ({part}) is damaged: {exc}"
+    except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError, KeyError) as exc:
+        return str(exc)
+    return None

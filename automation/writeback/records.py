@@ -28,11 +28,17 @@ class WriteResult:
       cells: how many cells actually changed (headers written for new columns
         are not counted).
       backup: the copy of the previous workbook, when one was taken.
+      warnings: what could not be written in full, one sentence per sheet and
+        reason (e.g. no free column left), for the run's summary.
+      notes: what was written differently than asked (new columns beside a
+        table rather than in it).
     """
 
     changed: bool
     cells: int
     backup: Path | None
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 class WriteBackError(Exception):

@@ -48,6 +48,10 @@ class SheetEdit:
     orphans: list[tuple[str, str, str, str]] = field(default_factory=list)
     cells: int = 0
     bounds: list[int] = field(default_factory=list)  # min row, min col, max row, max col
+    header_row: int = 0
+    col_styles: list[tuple[int, int, str]] = field(default_factory=list)  # <cols>: min, max, style
+    col_formats: dict[int, str] = field(default_factory=dict)  # a table column's own format
+    filter_ref: str | None = None  # the sheet's autofilter range, when it changes
 
     def tag(self, local: str) -> str:
         return f"{{{self.root.ns}}}{local}"
@@ -115,25 +119,40 @@ def _number_cells(row: Any, number: int) -> None:
 
 def _cell(edit: SheetEdit, row: Any, number: int, col: int, create: bool) -> Any | None:
     """The <c> element of a column in a parsed row, inserted in column order."""
-    before = None
+    found, _ = _position(row, col)
+    if found is not None or not create:
+        return found
+    cell = etree.Element(edit.tag("c"), r=f"{col_letters(col)}{number}")
+    place_cell(row, cell, col)
+    return cell
+
+
+def find_cell(edit: SheetEdit, number: int, col: int) -> Any | None:
+    """The cell at (row, column) as it stands in this edit, or None."""
+    row = get_row(edit, number, create=False)
+    return None if row is None else _cell(edit, row, number, col, create=False)
+
+
+def _position(row: Any, col: int) -> tuple[Any | None, Any | None]:
+    """(the row's cell in column `col`, or None; the element a new one goes before)."""
     for c in row:
         if etree.QName(c).localname != "c":
-            before = c  # extLst: cells go before it
-            break
+            return None, c  # extLst: cells go before it
         at = split_ref(c.get("r"))[1]
         if at == col:
-            return c
+            return c, None
         if at > col:
-            before = c
-            break
-    if not create:
-        return None
-    cell = etree.Element(edit.tag("c"), r=f"{col_letters(col)}{number}")
+            return None, c
+    return None, None
+
+
+def place_cell(row: Any, cell: Any, col: int) -> None:
+    """Put a <c> element into a parsed row, in column order."""
+    _, before = _position(row, col)
     if before is None:
         row.append(cell)
     else:
         before.addprevious(cell)
-    return cell
 
 
 def write_cell(edit: SheetEdit, row_number: int, col: int, value: CellValue) -> bool:
@@ -155,6 +174,10 @@ def write_cell(edit: SheetEdit, row_number: int, col: int, value: CellValue) -> 
             edit.orphans.append(
                 (formula.get("si", ""), formula.get("ref"), formula.text or "", cell.get("r"))
             )
+    if cell.get("t") == "s":
+        edit.ctx.shared_strings_dropped += 1
+    if cell.get("s") is None and new[0] != "empty":
+        inherit_style(edit, cell, row_number, col)
     _store(edit, cell, new)
     edit.dirty.add(row_number)
     if new[0] != "empty":
@@ -181,13 +204,39 @@ def _store(edit: SheetEdit, cell: Any, new: tuple[str, str | None]) -> None:
         return
     if kind == "b":
         cell.set("t", "b")
-    if kind in {"date", "datetime"}:
-        style = int(cell.get("s", "0"))
-        if edit.ctx.styles.needs_date_style(style):
-            cell.set("s", str(edit.ctx.styles.date_style(style, kind)))
+    if kind in {"date", "datetime", "money"}:
+        _give_format(edit, cell, kind)
     v = etree.Element(edit.tag("v"))
     v.text = text
     cell.insert(0, v)
+
+
+def inherit_style(edit: SheetEdit, cell: Any, row_number: int, col: int) -> None:
+    """Give a new cell its column's look: the data cell above it, else the column's style."""
+    style = None
+    if row_number - 1 > edit.header_row:
+        model = find_cell(edit, row_number - 1, col)
+        style = None if model is None else model.get("s")
+    if style is None:
+        style = next((st for lo, hi, st in edit.col_styles if lo <= col <= hi), None)
+    if style is not None and style != "0":
+        cell.set("s", style)
+
+
+def _give_format(edit: SheetEdit, cell: Any, kind: str) -> None:
+    """Dates and amounts get a number format when their cell has none (or a wrong one)."""
+    styles = edit.ctx.styles
+    style = int(cell.get("s", "0"))
+    if styles.fits(style, kind):
+        return
+    col = split_ref(cell.get("r"))[1]
+    code = edit.col_formats.get(col)
+    if code is not None and styles.code_fits(code, kind):
+        cell.set("s", str(styles.format_style(style, code)))
+    elif kind == "money":
+        cell.set("s", str(styles.money_style(style)))
+    else:
+        cell.set("s", str(styles.date_style(style, kind)))
 
 
 def _widen(edit: SheetEdit, row: int, col: int) -> None:
@@ -227,8 +276,46 @@ def finish_sheet(edit: SheetEdit) -> bytes:
         for start, end, data in inserts:  # sorted by row number, so by position
             out += [view[pos:start], data]
             pos = end
+    found = _sheet_filter(edit) if edit.filter_ref is not None else None
+    if found is not None and edit.filter_ref is not None:
+        out += [view[pos : found[0]], edit.filter_ref.encode()]
+        pos = found[1]
     out.append(view[pos:])
     return b"".join(out)
+
+
+def _sheet_filter(edit: SheetEdit) -> tuple[int, int] | None:
+    """Where the sheet's own <autoFilter ref> value is (after the sheet data)."""
+    p = re.escape(edit.root.prefix)
+    pattern = re.compile(b"<" + p + rb"autoFilter\s[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
+    m = pattern.search(edit.xml, edit.body[1])
+    return m.span(1) if m else None
+
+
+def sheet_filter(edit: SheetEdit) -> tuple[int, int, int, int] | None:
+    """The sheet's autofilter range (not a table's), or None."""
+    found = _sheet_filter(edit)
+    if found is None:
+        return None
+    try:
+        return split_range(edit.xml[found[0] : found[1]].decode())
+    except ValueError:
+        return None
+
+
+def read_col_styles(edit: SheetEdit) -> list[tuple[int, int, str]]:
+    """(first column, last column, style) of the <cols> entries that give a style."""
+    head = edit.xml[: edit.body[0]]
+    p = re.escape(edit.root.prefix)
+    m = re.search(b"<" + p + rb"cols[\s>].*?</" + p + rb"cols>", head, re.S)
+    if not m:
+        return []
+    styles = []
+    for col in parse_fragment(m.group(0), edit.root)[0]:
+        style, first, last = col.get("style"), col.get("min", ""), col.get("max", "")
+        if style and style != "0" and first.isdigit() and last.isdigit():
+            styles.append((int(first), int(last), style))
+    return styles
 
 
 def _insert_point(edit: SheetEdit, number: int) -> int:

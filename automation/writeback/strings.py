@@ -5,6 +5,8 @@ Cells the tool writes are inline strings, so this part is never rewritten.
 
 from __future__ import annotations
 
+import re
+
 from automation.writeback.xmlscan import (
     MAIN_NS,
     Root,
@@ -39,3 +41,19 @@ class SharedStrings:
         si = parse_fragment(self._xml[span[0] : end], self._root)[0]
         self._cache[index] = text = text_of(si, self._root.ns)
         return text
+
+
+_SST_COUNT = re.compile(rb"""(<(?:\w+:)?sst\b[^>]*?\bcount\s*=\s*["'])(\d+)(["'])""")
+
+
+def recount_shared_strings(xml: bytes, dropped: int) -> bytes:
+    """sharedStrings.xml with its `count` (cells referring to it) lowered by `dropped`.
+
+    The strings themselves stay: another cell may still use them, and Excel
+    only asks that `uniqueCount` match the list and `count` the references.
+    """
+    m = _SST_COUNT.search(xml, 0, 2048)
+    if not m:
+        return xml
+    count = max(int(m.group(2)) - dropped, 0)
+    return xml[: m.start(2)] + str(count).encode() + xml[m.end(2) :]

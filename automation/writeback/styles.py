@@ -1,7 +1,7 @@
 """styles.xml: finding or adding the cell formats written values need.
 
-The part is parsed only when a date is written and rewritten only when a
-format is missing.
+The part is parsed only when a date or an amount is written and rewritten
+only when a format is missing.
 
 >>> _is_date_code("dd/mm/yyyy")
 (True, False)
@@ -10,6 +10,7 @@ format is missing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
@@ -20,6 +21,11 @@ from automation.writeback.xmlscan import MAIN_NS, PARSER
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 BUILTIN_DATE_FORMATS = frozenset({14})
 BUILTIN_DATETIME_FORMATS = frozenset({22})
+#: Excel's built-in number formats that a written value may need (id -> code).
+BUILTIN_CODES = {1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 14: "mm-dd-yy"}
+#: Amounts the tool writes show two decimals and thousands separators, unless
+#: their column already has a format of its own.
+MONEY_FORMAT = "#,##0.00"
 # Formats that show a number "as is": writing a date there must switch to a date style.
 GENERAL_FORMATS = frozenset({0, 49})
 _DATE_CODE_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
@@ -78,22 +84,78 @@ class Styles:
 
     def needs_date_style(self, style: int | None) -> bool:
         """True when a cell with this style would show a date as a bare number."""
+        return self.is_general(style)
+
+    def is_general(self, style: int | None) -> bool:
+        """True when a cell with this style shows a number "as is" (no number format)."""
         xfs = self._xfs()
         style = style or 0
         if style >= len(xfs):
             return True
         return int(xfs[style].get("numFmtId", "0")) in GENERAL_FORMATS
 
+    def fits(self, style: int | None, kind: str) -> bool:
+        """Whether a cell with this style shows a value of `kind` (date/datetime/money) well."""
+        xfs = self._xfs()
+        style = style or 0
+        fmt = int(xfs[style].get("numFmtId", "0")) if style < len(xfs) else 0
+        if fmt in GENERAL_FORMATS:
+            return False
+        shows = self._format_kind(fmt, self._custom_formats())
+        return shows in {"date", "datetime"} if kind in {"date", "datetime"} else shows == ""
+
+    def code_fits(self, code: str, kind: str) -> bool:
+        """Whether a number format code suits a value of `kind`."""
+        if code.strip().lower() in {"general", "@"}:
+            return False
+        has_date, _ = _is_date_code(code)
+        return has_date if kind in {"date", "datetime"} else not has_date
+
     def date_style(self, base: int | None, kind: str) -> int:
         """A cellXfs index like `base` but showing `kind` ("date"/"datetime")."""
         key = (base or 0, kind)
         if key not in self._memo:
-            self._memo[key] = self._find_or_add(base or 0, kind)
+            custom = self._custom_formats()
+            self._memo[key] = self._find_or_add(
+                base or 0,
+                lambda fmt: self._format_kind(fmt, custom) == kind,
+                lambda: self._format_id(kind, custom),
+            )
         return self._memo[key]
 
-    def _find_or_add(self, base: int, kind: str) -> int:
+    def money_style(self, base: int | None) -> int:
+        """A cellXfs index like `base` but showing amounts as 1,234.50."""
+        return self.format_style(base, MONEY_FORMAT)
+
+    def format_style(self, base: int | None, code: str) -> int:
+        """A cellXfs index like `base` but with the number format `code`."""
+        key = (base or 0, "code:" + code)
+        if key not in self._memo:
+            custom = self._custom_formats()
+            wanted = {i for i, c in {**BUILTIN_CODES, **custom}.items() if c == code}
+            self._memo[key] = self._find_or_add(
+                base or 0, lambda fmt: fmt in wanted, lambda: self._code_id(code, custom)
+            )
+        return self._memo[key]
+
+    def dxf_format(self, dxf_id: int) -> str | None:
+        """The number format code a table column's differential format applies, if any."""
+        dxfs = self._find("dxfs")
+        items = [] if dxfs is None else list(dxfs.iterfind(f"{{{self._ns}}}dxf"))
+        if not 0 <= dxf_id < len(items):
+            return None
+        num = items[dxf_id].find(f"{{{self._ns}}}numFmt")
+        if num is None:
+            return None
+        code = num.get("formatCode")
+        if code is None and (num.get("numFmtId") or "").isdigit():
+            code = BUILTIN_CODES.get(int(num.get("numFmtId", "0")))
+        return code
+
+    def _find_or_add(
+        self, base: int, accept: Callable[[int], bool], make_format: Callable[[], int]
+    ) -> int:
         xfs = self._xfs()
-        custom = self._custom_formats()
         template = dict(xfs[base].attrib) if base < len(xfs) else {}
         template.pop("numFmtId", None)
         template.pop("applyNumberFormat", None)
@@ -102,12 +164,18 @@ class Styles:
             fmt = int(attrs.pop("numFmtId", "0"))
             attrs.pop("applyNumberFormat", None)
             if (
-                self._format_kind(fmt, custom) == kind
+                accept(fmt)
                 and attrs == template
                 and len(xf) == (len(xfs[base]) if base < len(xfs) else 0)
             ):
                 return index
-        return self._add_xf(base, self._format_id(kind, custom))
+        return self._add_xf(base, make_format())
+
+    def _code_id(self, code: str, custom: dict[int, str]) -> int:
+        for fmt_id, text in {**BUILTIN_CODES, **custom}.items():
+            if text == code:
+                return fmt_id
+        return self._add_format(code, custom)
 
     def _format_id(self, kind: str, custom: dict[int, str]) -> int:
         for fmt_id in sorted(custom):
@@ -115,15 +183,17 @@ class Styles:
                 return fmt_id
         if kind == "date":
             return min(BUILTIN_DATE_FORMATS)
+        return self._add_format(DATETIME_FORMAT, custom)
+
+    def _add_format(self, code: str, custom: dict[int, str]) -> int:
         fmt_id = max([163, *custom]) + 1
         num_fmts = self._find("numFmts")
         if num_fmts is None:
             num_fmts = etree.Element(f"{{{self._ns}}}numFmts")
             self._load().insert(0, num_fmts)  # numFmts must come first in styleSheet
-        etree.SubElement(
-            num_fmts, f"{{{self._ns}}}numFmt", numFmtId=str(fmt_id), formatCode=DATETIME_FORMAT
-        )
+        etree.SubElement(num_fmts, f"{{{self._ns}}}numFmt", numFmtId=str(fmt_id), formatCode=code)
         num_fmts.set("count", str(len(num_fmts)))
+        self.changed = True
         return fmt_id
 
     def _add_xf(self, base: int, fmt_id: int) -> int:

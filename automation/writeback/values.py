@@ -31,6 +31,7 @@ class Context:
     styles: Styles
     date1904: bool
     formulas_removed: bool = False
+    shared_strings_dropped: int = 0  # cells that referred to sharedStrings.xml and no longer do
 
 
 def _clean_text(text: str) -> str:
@@ -70,7 +71,7 @@ def _number_text(value: Decimal) -> str:
 
 
 def encode_value(value: CellValue, ctx: Context) -> tuple[str, str | None]:
-    """(kind, text) of a value as it is stored: kinds s/n/b/date/datetime/empty."""
+    """(kind, text) of a value as it is stored: kinds s/n/money/b/date/datetime/empty."""
     if value is None or value == "":
         return "empty", None
     if isinstance(value, str):
@@ -81,7 +82,9 @@ def encode_value(value: CellValue, ctx: Context) -> tuple[str, str | None]:
         return "datetime", _number_text(_serial(value, ctx.date1904))
     if isinstance(value, date):
         return "date", _number_text(_serial(value, ctx.date1904))
-    if isinstance(value, int | Decimal):
+    if isinstance(value, Decimal):
+        return "money", _number_text(value)  # every Decimal the tool writes is an amount
+    if isinstance(value, int):
         return "n", _number_text(Decimal(value))
     raise WriteBackError(f"A value of type {type(value).__name__} cannot be written to a cell.")
 

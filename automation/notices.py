@@ -1,0 +1,111 @@
+"""What a run and `check` say about the workbook besides row errors.
+
+Services dated ahead wait without an error (the output says how many and
+when the first becomes billable); one dated more than a year ahead is a
+typing mistake and a row error. A fresh `init` folder still holding its
+placeholder company or example client is pointed out, so the first real run
+does not bill "Example Client (delete me)".
+
+    lines, far = split_far_ahead(lines, data.services, as_of)
+    for note in workbook_notices(data, book, lines, as_of, config):
+        print(note)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .config import Config
+from .model import RowError, ServiceLine
+from .plan import is_billable
+from .read import SheetData, WorkbookData
+from .validate import ClientBook, client_key
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Valid services not billable yet: how many, and the first date one becomes billable."""
+
+    count: int
+    earliest: date
+
+
+def one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def split_far_ahead(
+    lines: Sequence[ServiceLine], sheet: SheetData, as_of: date
+) -> tuple[list[ServiceLine], dict[int, RowError]]:
+    """(lines dated at most a year after `as_of`, a row error for each of the others)."""
+    limit = one_year_after(as_of)
+    kept, errors = [], {}
+    for line in lines:
+        if line.service_date > limit:
+            errors[line.row] = RowError(
+                sheet.name,
+                line.row,
+                sheet.headers["Date"],
+                f"the date {line.service_date.isoformat()} is more than a year after "
+                f"{as_of.isoformat()}; check the year.",
+            )
+        else:
+            kept.append(line)
+    return kept, errors
+
+
+def waiting(
+    lines: Sequence[ServiceLine], book: ClientBook, as_of: date, bill_after_days: int
+) -> Waiting | None:
+    """The services of active clients that are valid but not billable yet."""
+    dates = [
+        line.service_date
+        for line in lines
+        if not is_billable(line, as_of, bill_after_days)
+        and (client := book.clients.get(line.client_key)) is not None
+        and client.active
+    ]
+    if not dates:
+        return None
+    return Waiting(len(dates), min(dates) + timedelta(days=bill_after_days))
+
+
+def workbook_notices(
+    data: WorkbookData,
+    book: ClientBook,
+    lines: Sequence[ServiceLine],
+    as_of: date,
+    config: Config,
+) -> list[str]:
+    """Sentences for the run's output and `check` (none of them changes the exit code)."""
+    from .starter import EXAMPLE_CLIENT, PLACEHOLDER_COMPANY  # starter loads XlsxWriter
+
+    notes = []
+    ahead = waiting(lines, book, as_of, config.billing.bill_after_days)
+    if ahead is not None:
+        services = "service waits" if ahead.count == 1 else "services wait"
+        notes.append(
+            f"{ahead.count} {services} until billable; the first becomes billable on "
+            f"{ahead.earliest.isoformat()}."
+        )
+    if config.company.name.strip() == PLACEHOLDER_COMPANY:
+        notes.append(
+            f'billing.toml still has the example company name "{PLACEHOLDER_COMPANY}" '
+            "under [company]: put your own name (and address, bank details) there before "
+            "invoices go out."
+        )
+    if client_key(EXAMPLE_CLIENT) in book.clients:
+        row = book.clients[client_key(EXAMPLE_CLIENT)].row
+        notes.append(
+            f'{data.clients.name} row {row} is still the example client "{EXAMPLE_CLIENT}"; '
+            "delete it (and its rows in Services) so it is not billed."
+        )
+    for sheet in (data.services, data.invoices):
+        if sheet is not None and sheet.append_note:
+            notes.append(sheet.append_note)
+    return notes

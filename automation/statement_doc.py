@@ -1,0 +1,210 @@
+"""A statement of account as a Word document: ready strings, the template, the file.
+
+The context holds only ready strings in the client's language (like the
+invoice's, `render.build_context`); the template (`statement.<lang>.docx`,
+else `statement.docx`) goes through the invoice renderer's `load_template`,
+so it is rendered the same way. Files are saved as
+`account-statements/<year>/<Client>-<last day>.docx`:
+
+>>> statement_stem("Acme: Ltd", "USD", date(2026, 10, 31), several_currencies=False)
+'Acme_ Ltd-2026-10-31'
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from . import fmt
+from .bundled import TEMPLATES
+from .config import Config
+from .model import Client, CompanyInfo
+from .money import ZERO
+from .pdf import PdfError, convert_to_pdf
+from .render import _clean, _lines, _write_atomic, load_template, qr_context, safe_filename
+from .statement import CREDIT_NOTE, DISCOUNT, INVOICE, PAYMENT, Statement
+from .statement_facts import client_for
+from .validate import ClientBook
+
+STATEMENTS_DIR = "account-statements"
+DEFAULT_TEMPLATE = "statement.docx"
+
+#: What each statement line is, in the client's language ({ref}: its number, {inv}: the invoice).
+ITEM_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        INVOICE: "Invoice {ref}",
+        PAYMENT: "Payment received, invoice {inv}",
+        CREDIT_NOTE: "Credit note {ref}, invoice {inv}",
+        DISCOUNT: "Early payment discount, invoice {inv}",
+    },
+    "ru": {
+        INVOICE: "Счёт {ref}",
+        PAYMENT: "Оплата по счёту {inv}",
+        CREDIT_NOTE: "Кредит-нота {ref} к счёту {inv}",
+        DISCOUNT: "Скидка за досрочную оплату, счёт {inv}",
+    },
+    "kk": {
+        INVOICE: "Шот {ref}",
+        PAYMENT: "{inv} шоты бойынша төлем",
+        CREDIT_NOTE: "{inv} шотына {ref} кредит-нотасы",
+        DISCOUNT: "Мерзімінен бұрын төлеу жеңілдігі, {inv} шоты",
+    },
+}
+#: The payment purpose a GOST code carries for a statement's open invoices.
+GOST_PURPOSE = "Оплата по счетам {numbers}"
+
+
+def statement_context(st: Statement, client: Client, company: CompanyInfo) -> dict[str, object]:
+    """Everything the statement template prints, as ready strings."""
+    lang, cur = client.language, st.currency
+    words = ITEM_WORDS.get(lang, ITEM_WORDS["en"])
+
+    def money(amount: Decimal) -> str:
+        return fmt.format_money(amount, cur, lang)
+
+    items = [
+        {
+            "date": fmt.format_short_date(item.day, lang),
+            "document": _clean(words[item.kind].format(ref=item.reference, inv=item.invoice_no)),
+            "charge": money(item.amount) if item.amount > ZERO else "",
+            "credit": money(-item.amount) if item.amount < ZERO else "",
+            "balance": money(item.balance),
+        }
+        for item in st.items
+    ]
+    open_items = [
+        {
+            "invoice_no": _clean(o.invoice_no),
+            "invoice_date": fmt.format_short_date(o.invoice_date, lang),
+            "due_date": fmt.format_short_date(o.due_date, lang),
+            "days": str(o.days_overdue) if o.days_overdue else "",
+            "total": money(o.total),
+            "open": money(o.open_amount),
+        }
+        for o in st.open_items
+    ]
+    numbers = ", ".join(o.invoice_no for o in st.open_items)
+    footer_parts = (company.name, company.email, company.phone, company.website)
+    bank = {
+        "bank_name": _clean(company.bank_name),
+        "account_name": _clean(company.account_name),
+        "account_number": _clean(company.account_number),
+        "iban": _clean(company.iban),
+        "swift": _clean(company.swift),
+    }
+    received = st.total_of(PAYMENT) + st.total_of(DISCOUNT)
+    return {
+        "language": lang,
+        "currency": cur,
+        "company_name": _clean(company.name),
+        "company_address": "\n".join(_lines(company.address)),
+        "company_email": _clean(company.email),
+        "company_phone": _clean(company.phone),
+        "company_tax_id": _clean(company.tax_id),
+        "company_website": _clean(company.website),
+        "company_footer": " · ".join(_clean(p) for p in footer_parts if p.strip()),
+        "has_bank_details": any(bank.values()),
+        **bank,
+        "client_name": _clean(client.name),
+        "client_address": "\n".join(_lines(client.address)),
+        "statement_date": fmt.format_date(st.end, lang),
+        "footer_reference": f"{_clean(client.name)} · {fmt.format_date(st.end, lang)}",
+        "period_start": fmt.format_short_date(st.start, lang),
+        "period_end": fmt.format_short_date(st.end, lang),
+        "period": f"{fmt.format_date(st.start, lang)} – {fmt.format_date(st.end, lang)}",
+        "opening_balance": money(st.opening),
+        "total_invoiced": money(st.total_of(INVOICE)),
+        "total_credited": money(-st.total_of(CREDIT_NOTE)),
+        "total_received": money(-received),
+        "closing_balance": money(st.closing),
+        "items": items,
+        "aging": [money(amount) for amount in st.aging] + [money(sum(st.aging, ZERO))],
+        "open_items": open_items,
+        "has_unapplied": st.unapplied < ZERO,
+        "unapplied": money(-st.unapplied),
+        "owes": st.closing > ZERO,
+        "in_credit": st.closing < ZERO,
+        "credit_balance": money(-st.closing),
+        **qr_context(
+            company,
+            cur,
+            st.closing,
+            numbers if 0 < len(numbers) <= 140 else f"{client.name} {st.end.isoformat()}",
+            GOST_PURPOSE.format(numbers=numbers),
+            lang,
+        ),
+    }
+
+
+def statement_stem(client: str, currency: str, end: date, several_currencies: bool) -> str:
+    """`<Client>-<last day>`, with the currency when the client has statements in several."""
+    stem = f"{client}-{end.isoformat()}" + (f"-{currency}" if several_currencies else "")
+    return safe_filename(stem)
+
+
+def statement_path(out_root: Path, st: Statement, several_currencies: bool = False) -> Path:
+    """`<out_root>/account-statements/<year>/<Client>-<last day>.docx`."""
+    stem = statement_stem(st.client, st.currency, st.end, several_currencies)
+    return out_root / STATEMENTS_DIR / str(st.end.year) / f"{stem}.docx"
+
+
+def statement_template(template_dir: Path, language: str) -> Path:
+    """`statement.<language>.docx` when present, else `statement.docx`."""
+    specific = template_dir / f"statement.{language}.docx"
+    return specific if specific.is_file() else template_dir / DEFAULT_TEMPLATE
+
+
+def render_statement(
+    template_dir: Path, context: Mapping[str, object], language: str, path: Path
+) -> Path:
+    """Write the statement document to `path` (atomically) and return it."""
+    data = load_template(statement_template(template_dir, language)).render_bytes(context)
+    _write_atomic(path, data)
+    return path
+
+
+def write_statement_files(
+    statements: Sequence[Statement],
+    book: ClientBook,
+    config: Config,
+    templates: Path,
+    out_root: Path,
+) -> tuple[list[tuple[Statement, tuple[Path, ...]]], list[str]]:
+    """Each statement as a .docx (and a PDF when `[email] attach` asks): files, and notes.
+
+    `templates` is the folder's own template folder, or the bundled one; a
+    folder made before statements existed has no statement.docx, so the
+    bundled one is used.
+    """
+    if not (templates / DEFAULT_TEMPLATE).is_file():
+        templates = TEMPLATES
+    currencies: dict[str, set[str]] = defaultdict(set)
+    for st in statements:
+        currencies[st.client].add(st.currency)
+    docs: list[tuple[Statement, Path]] = []
+    for st in statements:
+        client = client_for(book, st)
+        context = statement_context(st, client, config.company)
+        path = statement_path(out_root, st, len(currencies[st.client]) > 1)
+        docs.append((st, render_statement(templates, context, client.language, path)))
+    notes: list[str] = []
+    pdfs: dict[Path, Path] = {}
+    if config.email.attach != "docx" and docs:
+        by_folder: dict[Path, list[Path]] = defaultdict(list)
+        for _, docx in docs:
+            by_folder[docx.parent].append(docx)
+        try:
+            for folder, in_folder in by_folder.items():
+                pdfs.update(zip(in_folder, convert_to_pdf(in_folder, folder), strict=True))
+        except PdfError as exc:
+            notes.append(f"The statements were not converted to PDF: {exc}")
+    files: list[tuple[Statement, tuple[Path, ...]]] = []
+    for st, docx in docs:
+        paths: tuple[Path, ...] = (docx,)
+        if docx in pdfs:
+            paths = (pdfs[docx],) if config.email.attach == "pdf" else (docx, pdfs[docx])
+        files.append((st, paths))
+    return files, notes

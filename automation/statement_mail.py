@@ -1,0 +1,234 @@
+"""The monthly statement email: decided once a month, sent like every other message.
+
+With `[statements] day = N`, the first run on or after day N of a month (the
+last day, in a month shorter than N) decides, in one ledger transaction, which
+clients get last month's statement: every active client whose balance was
+open at the end of that month and is still open on the run's date. Each gets
+one `statement` message in the ledger; the month is recorded as decided in
+the same transaction, so a rerun, or any later run that month, plans nothing.
+Sending goes through the ledger's states like any message (planned ->
+sending -> sent): built bytes are kept until delivery, a message cut off by a
+crash is resent byte for byte with the same Message-ID, and one that was sent
+is never sent again.
+
+    period = statement_month_due(ledger, config, as_of)     # None on most runs
+    plan_monthly_statements(ledger, rows, book, config, as_of, period)
+    send_statements(ledger, sender, paths, rows, book, config, as_of, summary)
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from . import fmt
+from .config import Config
+from .faults import checkpoint
+from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerMessage
+from .mail import (
+    BuiltMessage,
+    MailError,
+    OutgoingMail,
+    Sender,
+    build_message,
+    make_message_id,
+    render_email,
+)
+from .model import InvoiceRow
+from .money import ZERO
+from .read import WorkbookData
+from .statement import Statement, previous_month
+from .statement_doc import write_statement_files
+from .statement_facts import client_for, gather_statements
+from .summary import RunSummary, SentItem
+from .updates import invoice_rows
+from .validate import ClientBook
+
+STATEMENT = "statement"
+
+
+def statement_month_due(ledger: Ledger, config: Config, as_of: date) -> tuple[date, date] | None:
+    """Last month's period when this run is the month's first on or after `day`, else None."""
+    day = config.statements.day
+    if not day:
+        return None
+    last_day = calendar.monthrange(as_of.year, as_of.month)[1]
+    if as_of.day < min(day, last_day):
+        return None
+    start, end = previous_month(as_of)
+    return None if ledger.statement_month_done(month_of(end)) else (start, end)
+
+
+def statement_rows_for(
+    data: WorkbookData, pending: Sequence[LedgerMessage], period: tuple[date, date] | None
+) -> dict[str, InvoiceRow]:
+    """Every Invoices row, when statements are planned or owed this run (else none: cheap)."""
+    if period is None and not any(m.kind == STATEMENT for m in pending):
+        return {}
+    return invoice_rows(data.invoices)
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def plan_monthly_statements(
+    ledger: Ledger,
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    config: Config,
+    as_of: date,
+    period: tuple[date, date],
+) -> int:
+    """Plan the month's statement messages and mark the month decided; how many were planned.
+
+    Call inside a ledger transaction: the plan and the mark land together.
+    """
+    start, end = period
+    now_open = {
+        (st.client, st.currency): st.closing
+        for st in gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end))
+    }
+    planned = 0
+    for st in gather_statements(ledger, rows, book, start, end):
+        client = client_for(book, st)
+        still_open = now_open.get((st.client, st.currency), st.closing)
+        if st.closing <= ZERO or still_open <= ZERO:
+            continue
+        if not client.active or not client.emails or client.key in book.problems:
+            continue  # inactive clients get no automatic mail; a broken row cannot be mailed
+        payload = {
+            "client_key": client.key,
+            "currency": st.currency,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "as_of": as_of.isoformat(),
+        }
+        event = f"{STATEMENT}/{month_of(end)}/{client.key}/{st.currency}"
+        message_id = make_message_id(config.email, config.company)
+        planned += ledger.plan_message(message_id, event, "", STATEMENT, payload)
+    ledger.mark_statement_month(month_of(end), planned)
+    return planned
+
+
+def send_statements(
+    ledger: Ledger,
+    sender: Sender | None,
+    templates: Path,
+    email_templates: Path | None,
+    out_root: Path,
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    config: Config,
+    as_of: date,
+    summary: RunSummary,
+) -> None:
+    """Build and send every statement message still owed (planned, sending or failed)."""
+    owed = [m for m in ledger.messages((PLANNED, SENDING, FAILED)) if m.kind == STATEMENT]
+    if not owed or sender is None:
+        return
+    for msg in owed:
+        if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
+            continue  # refused in this very run: tried again at the next one
+        client = book.clients.get(msg.payload["client_key"])
+        if msg.raw is None and (client is None or not client.active):
+            with ledger.transaction():
+                ledger.drop_message(msg.message_id)  # gone or inactive since: no mail
+            continue
+        built, amount, name = _built(msg, ledger, templates, email_templates, out_root, rows,
+                                     book, config, summary)
+        if built is None:
+            continue
+        ledger.mark_sending(msg.message_id)
+        result = sender.send(built)
+        checkpoint("after-statement-send")
+        if result.status == "sent":
+            when = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
+            with ledger.transaction():
+                ledger.mark_sent(msg.message_id, when)
+            note = "resent after an interrupted run" if msg.state == SENDING else ""
+            summary.sent.append(SentItem("", name, STATEMENT, amount, note))
+        elif result.maybe_delivered:
+            summary.failed.append(SentItem("", name, STATEMENT, amount, result.reply))
+        else:
+            with ledger.transaction():
+                ledger.mark_failed(msg.message_id, result.reply or result.status, rebuild=True)
+            summary.failed.append(SentItem("", name, STATEMENT, amount, result.reply))
+
+
+def _built(
+    msg: LedgerMessage,
+    ledger: Ledger,
+    templates: Path,
+    email_templates: Path | None,
+    out_root: Path,
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    config: Config,
+    summary: RunSummary,
+) -> tuple[BuiltMessage | None, str, str]:
+    """The message's bytes (kept ones, or built now and stored), its amount and client."""
+    payload = msg.payload
+    client = book.clients.get(payload["client_key"])
+    name = client.name if client else payload["client_key"]
+    if msg.raw is not None:
+        built = BuiltMessage(msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw)
+        return built, "", name
+    assert client is not None
+    start, end = date.fromisoformat(payload["start"]), date.fromisoformat(payload["end"])
+    found = [
+        st
+        for st in gather_statements(ledger, rows, book, start, end, client.key)
+        if st.currency == payload["currency"]
+    ]
+    if not found:
+        with ledger.transaction():
+            ledger.drop_message(msg.message_id)
+        return None, "", name
+    st = found[0]
+    amount = fmt.format_money(st.closing, st.currency, config.billing.language)
+    files, notes = write_statement_files([st], book, config, templates, out_root)
+    summary.notes.extend(notes)
+    lang = client.language
+    context = email_context(st, client.name, config, lang)
+    try:
+        subject, text, html = render_email(STATEMENT, lang, context, email_templates)
+        built = build_message(
+            OutgoingMail(
+                kind=STATEMENT,
+                invoice_no="",
+                to=client.emails,
+                cc=client.cc,
+                subject=subject,
+                text=text,
+                html=html,
+                attachments=files[0][1],
+                message_id=msg.message_id,
+            ),
+            config.email,
+            config.company,
+        )
+    except MailError as exc:
+        with ledger.transaction():
+            ledger.mark_failed(msg.message_id, str(exc), rebuild=True)
+        summary.failed.append(SentItem("", name, STATEMENT, amount, str(exc)))
+        return None, amount, name
+    with ledger.transaction():
+        ledger.store_built(built.message_id, built.envelope_from, built.recipients, built.raw)
+    return built, amount, name
+
+
+def email_context(st: Statement, client_name: str, config: Config, lang: str) -> Mapping[str, str]:
+    """The statement email's values, as ready strings in the client's language."""
+    company = config.company
+    return {
+        "client_name": client_name,
+        "company_name": company.name,
+        "company_email": company.email,
+        "company_phone": company.phone,
+        "period": f"{fmt.format_date(st.start, lang)} – {fmt.format_date(st.end, lang)}",
+        "statement_date": fmt.format_date(st.end, lang),
+        "closing_balance": fmt.format_money(st.closing, st.currency, lang),
+    }

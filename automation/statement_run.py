@@ -1,0 +1,130 @@
+"""The `statement` command: statements of account for a period, saved as documents.
+
+Reads the workbook, gathers the facts (`statement_facts`), builds each
+statement (`statement.build_statement`) and renders it (`statement_doc`).
+
+    result = make_statements(StatementRequest(workbook, as_of=date(2026, 11, 3)))
+    [path for _, path in result.files]   # account-statements/2026/<Client>-2026-10-31.docx
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import filelock
+
+from .config import Config
+from .errors import BusyError, UnusableError
+from .fmt import format_money
+from .ledger import Ledger
+from .model import RowError
+from .pipeline import BUSY_RUN, Paths, RunRequest, load
+from .statement import Statement, previous_month
+from .statement_doc import write_statement_files
+from .statement_facts import gather_statements, record_paid_cells
+from .updates import invoice_rows, payment_errors
+from .validate import ClientBook, client_key
+
+
+@dataclass(frozen=True)
+class StatementRequest:
+    """`statement [CLIENT] [--from DATE] [--to DATE]`; the period defaults to last month."""
+
+    workbook: Path
+    as_of: date
+    config: Config = field(default_factory=Config)
+    client: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass
+class StatementResult:
+    """The statements made, their files (the .docx, and the PDF when `attach` asks)."""
+
+    start: date
+    end: date
+    files: list[tuple[Statement, tuple[Path, ...]]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def statement_period(as_of: date, start: date | None, end: date | None) -> tuple[date, date]:
+    """The period asked for: --from/--to, else the calendar month before `as_of`.
+
+    >>> statement_period(date(2026, 11, 3), None, None)
+    (datetime.date(2026, 10, 1), datetime.date(2026, 10, 31))
+    >>> statement_period(date(2026, 11, 3), None, date(2026, 11, 20))
+    (datetime.date(2026, 11, 1), datetime.date(2026, 11, 20))
+    """
+    if start is None and end is None:
+        return previous_month(as_of)
+    end = end or as_of
+    start = start or end.replace(day=1)
+    if end < start:
+        raise UnusableError(f"--to {end.isoformat()} is before --from {start.isoformat()}.")
+    return start, end
+
+
+def make_statements(request: StatementRequest) -> StatementResult:
+    """Statements for one client (or all with activity or a balance), saved as documents."""
+    start, end = statement_period(request.as_of, request.start, request.end)
+    paths = Paths.for_request(RunRequest(request.workbook, request.as_of, request.config))
+    if not paths.workbook.is_file():
+        raise UnusableError(f"the workbook {paths.workbook} does not exist.")
+    ledger_path = paths.billing / "ledger.sqlite"
+    result = StatementResult(start, end)
+    if not ledger_path.exists():
+        result.notes.append("No invoices have been issued yet, so there is nothing to state.")
+        return result
+    data, book, _, _ = load(RunRequest(request.workbook, request.as_of, request.config))
+    only = None
+    if request.client is not None:
+        only = client_key(request.client)
+        if only not in book.clients:
+            raise UnusableError(f"{request.client!r} matches no client in Clients.")
+    lock = filelock.FileLock(str(paths.billing / "run.lock"), timeout=0)
+    try:
+        with lock, Ledger.open(ledger_path) as ledger:
+            rows = invoice_rows(data.invoices)
+            result.errors.extend(payment_errors(data.invoices, rows))
+            with ledger.transaction():
+                record_paid_cells(ledger, rows, request.as_of)
+            statements = gather_statements(ledger, rows, book, start, end, only)
+    except filelock.Timeout:
+        raise BusyError(BUSY_RUN) from None
+    save_statements(statements, book, request.config, paths, result)
+    return result
+
+
+def statement_lines(result: StatementResult, language: str = "en") -> list[str]:
+    """What the command prints: the period, one line per statement, then problems."""
+    period = f"{result.start.isoformat()} to {result.end.isoformat()}"
+    lines = [f"Statements of account, {period}:" if result.files else
+             f"No client had activity or a balance from {period}."]
+    for st, files in result.files:
+        closing = format_money(st.closing, st.currency, language)
+        lines.append(f"  {st.client} ({st.currency}), closing balance {closing}: "
+                     + ", ".join(str(f) for f in files))
+    if result.errors:
+        lines.append(f"{len(result.errors)} rows need attention (their payments are left out):")
+        lines.extend(f"  {e}" for e in result.errors)
+    lines.extend(result.notes)
+    return lines
+
+
+def save_statements(
+    statements: list[Statement],
+    book: ClientBook,
+    config: Config,
+    paths: Paths,
+    result: StatementResult,
+) -> None:
+    """Render each statement (and its PDF when `attach` asks) into `result.files`."""
+    files, notes = write_statement_files(
+        statements, book, config, paths.templates, paths.invoices.parent
+    )
+    result.files.extend(files)
+    result.notes.extend(notes)

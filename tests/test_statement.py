@@ -1,0 +1,306 @@
+"""Statements of account: the pure model, and documents checked against the workbook.
+
+Three clients (English in USD, Russian in RUB, Kazakh in KZT) go through two
+months of weekly runs with a part payment, a credit note, a full payment and
+an overpayment; each month's statement, read back with python-docx, must
+agree to the cent with the Invoices sheet.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import docx
+import pandas as pd
+import pytest
+from conftest import Folder, client, service, write_workbook
+
+from automation.cli import main
+from automation.config import load_config
+from automation.fmt import format_money
+from automation.model import CellUpdate
+from automation.statement import (
+    AGING_BUCKETS,
+    CREDIT_NOTE,
+    DISCOUNT,
+    INVOICE,
+    PAYMENT,
+    CreditFact,
+    InvoiceFact,
+    PaymentFact,
+    build_statement,
+    payments_from_history,
+)
+from automation.statement_run import StatementRequest, make_statements, statement_period
+from automation.writeback import apply_updates
+
+D = Decimal
+LANGUAGES = {"Ames": ("en", "USD"), "Borisov": ("ru", "RUB"), "Zhanar": ("kk", "KZT")}
+
+
+# -- the pure model ------------------------------------------------------------
+
+
+def test_running_balance_opening_closing_and_aging() -> None:
+    invoices = [
+        InvoiceFact("INV-1", date(2026, 6, 15), date(2026, 7, 15), D("1000.00")),
+        InvoiceFact("INV-2", date(2026, 9, 10), date(2026, 10, 10), D("250.00")),
+        InvoiceFact("INV-3", date(2026, 9, 20), date(2026, 9, 20), D("80.00")),
+        InvoiceFact("INV-4", date(2026, 10, 5), date(2026, 11, 4), D("99.99")),  # after the end
+    ]
+    payments = [
+        PaymentFact("INV-1", date(2026, 8, 3), D("300.00")),
+        PaymentFact("INV-3", date(2026, 9, 21), D("100.00")),  # 20.00 too much
+        PaymentFact("INV-2", date(2026, 9, 12), D("5.00"), DISCOUNT),
+    ]
+    credits = [CreditFact("CN-1", "INV-1", date(2026, 9, 15), D("50.00"))]
+    st = build_statement("Acme", "USD", invoices, payments, credits,
+                         date(2026, 9, 1), date(2026, 9, 30))
+    assert st.opening == D("700.00")
+    assert [(i.day.day, i.kind, i.amount, i.balance) for i in st.items] == [
+        (10, INVOICE, D("250.00"), D("950.00")),
+        (12, DISCOUNT, D("-5.00"), D("945.00")),
+        (15, CREDIT_NOTE, D("-50.00"), D("895.00")),
+        (20, INVOICE, D("80.00"), D("975.00")),
+        (21, PAYMENT, D("-100.00"), D("875.00")),
+    ]
+    assert st.closing == D("875.00")
+    assert [(o.invoice_no, o.open_amount, o.bucket) for o in st.open_items] == [
+        ("INV-1", D("650.00"), "61-90"),
+        ("INV-2", D("245.00"), "Current"),
+    ]
+    assert dict(zip(AGING_BUCKETS, st.aging, strict=True))["61-90"] == D("650.00")
+    assert st.unapplied == D("-20.00")
+    assert sum(st.aging) + st.unapplied == st.closing
+
+
+def test_a_quiet_month_still_states_the_balance() -> None:
+    invoices = [InvoiceFact("INV-1", date(2026, 1, 5), date(2026, 2, 4), D("10.00"))]
+    st = build_statement("Acme", "USD", invoices, [], [], date(2026, 9, 1), date(2026, 9, 30))
+    assert st.items == () and st.opening == st.closing == D("10.00") and st.has_activity
+    assert st.open_items[0].days_overdue == 238 and st.open_items[0].bucket == "Over 90"
+    nothing = build_statement("Acme", "USD", [], [], [], date(2026, 9, 1), date(2026, 9, 30))
+    assert not nothing.has_activity
+
+
+def test_payment_history_dates_each_part_payment_and_takes_back_corrections() -> None:
+    history = [
+        (D("400"), date(2026, 10, 10)),
+        (D("4000"), date(2026, 11, 5)),  # a typo...
+        (D("1000"), date(2026, 11, 5)),  # ...corrected
+        (D("1000"), date(2026, 11, 6)),  # and the date fixed
+    ]
+    facts = payments_from_history("INV-1", history)
+    assert [(f.paid_on.day, f.amount) for f in facts] == [(10, D("400")), (6, D("600"))]
+
+
+def test_default_period_is_the_previous_month() -> None:
+    assert statement_period(date(2026, 1, 4), None, None) == (date(2025, 12, 1),
+                                                              date(2025, 12, 31))
+    assert statement_period(date(2026, 1, 4), date(2025, 11, 1), None) == (date(2025, 11, 1),
+                                                                           date(2026, 1, 4))
+
+
+# -- two months in the workbook, three languages --------------------------------
+
+
+def invoices_sheet(folder: Folder) -> pd.DataFrame:
+    return pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+
+
+def type_in(folder: Folder, number: str, **cells: object) -> None:
+    frame = invoices_sheet(folder)
+    row = int(frame.index[frame["Invoice No"] == number][0]) + 2
+    updates = [CellUpdate("Invoices", row, k.replace("_", " "), v) for k, v in cells.items()]
+    apply_updates(folder.workbook, updates, header_rows={"Invoices": 1})
+
+
+def pay(folder: Folder, number: str, amount: str, when: date) -> None:
+    type_in(folder, number, Paid_Amount=D(amount), Paid_Date=when)
+
+
+def numbers_of(folder: Folder, name: str) -> list[str]:
+    frame = invoices_sheet(folder)
+    return sorted(frame.loc[frame["Client"] == name, "Invoice No"])
+
+
+def document_text(path) -> str:
+    document = docx.Document(str(path))
+    texts = [p.text for p in document.paragraphs]
+    texts += [" | ".join(c.text for c in r.cells) for t in document.tables for r in t.rows]
+    return "\n".join(texts)
+
+
+@pytest.fixture(scope="module")
+def two_months(tmp_path_factory: pytest.TempPathFactory) -> Folder:
+    from smtp_servers import Recorder, running_server
+
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path_factory.mktemp("statements"), recorder, port)
+        folder.write_config(extra='default_terms = "Net 30"')
+        write_workbook(
+            folder.workbook,
+            [client(name, Language=lang, Currency=cur) for name, (lang, cur) in LANGUAGES.items()],
+            [service(date(2026, 9, 28), name, "Monthly bookkeeping", 1, 1000)
+             for name in LANGUAGES]
+            + [service(date(2026, 10, 9), name, "Payroll", 1, 500) for name in LANGUAGES],
+        )
+        assert folder.run("--as-of", "2026-10-01") == 0  # INV 1-3: 1,000 each (Sep 28 work)
+        assert folder.run("--as-of", "2026-10-12") == 0  # INV 4-6: 500 each
+        for name in LANGUAGES:
+            first, second = numbers_of(folder, name)
+            pay(folder, first, "400", date(2026, 10, 15))
+            type_in(folder, second, Credit_Amount=D("50"))  # a goodwill credit: a credit note
+        assert folder.run("--as-of", "2026-10-20") == 0  # part payments seen (and noted)
+        for name in LANGUAGES:
+            first, second = numbers_of(folder, name)
+            pay(folder, first, "1000", date(2026, 11, 5))
+            pay(folder, second, "600", date(2026, 11, 6))  # 150 too much
+        assert folder.run("--as-of", "2026-11-09") == 0
+        yield folder
+
+
+@pytest.mark.parametrize("name", list(LANGUAGES))
+def test_statements_agree_with_the_workbook(two_months: Folder, name: str) -> None:
+    folder = two_months
+    language, currency = LANGUAGES[name]
+    config = load_config(folder.root / "billing.toml")
+    first, second = numbers_of(folder, name)
+
+    def money(amount: str) -> str:
+        return format_money(D(amount), currency, language)
+
+    october = make_statements(StatementRequest(folder.workbook, date(2026, 11, 9), config, name))
+    ((st, (path,)),) = october.files
+    assert (october.start, october.end) == (date(2026, 10, 1), date(2026, 10, 31))
+    assert path == folder.root / "account-statements" / "2026" / f"{name}-2026-10-31.docx"
+    assert (st.opening, st.closing) == (D("0"), D("1050.00"))
+    (note,) = (i.reference for i in st.items if i.kind == CREDIT_NOTE)
+    assert note.startswith("CN-2026-")
+    assert [(i.kind, i.reference or i.invoice_no, i.amount) for i in st.items] == [
+        (INVOICE, first, D("1000.00")), (INVOICE, second, D("500.00")),
+        (PAYMENT, first, D("-400.00")), (CREDIT_NOTE, note, D("-50.00"))]
+    assert [(o.invoice_no, o.open_amount) for o in st.open_items] == [
+        (first, D("600.00")), (second, D("450.00"))]
+    text = document_text(path)
+    for figure in ("1000", "500", "400", "50", "1050", "600", "450"):
+        assert money(figure) in text, (figure, text)
+    assert first in text and second in text and note in text
+
+    november = make_statements(StatementRequest(
+        folder.workbook, date(2026, 11, 9), config, name, date(2026, 11, 1), date(2026, 11, 30)))
+    ((st, (path,)),) = november.files
+    assert (st.opening, st.closing) == (D("1050.00"), D("-150.00"))
+    assert [i.amount for i in st.items] == [D("-600.00"), D("-600.00")]
+    assert st.open_items == () and st.unapplied == D("-150.00")
+    # To the cent with the Invoices sheet: the closing balance is the sum of Balance.
+    frame = invoices_sheet(folder)
+    balances = frame.loc[frame["Client"] == name, "Balance"]
+    assert st.closing == sum((D(str(b)).quantize(D("0.01")) for b in balances), D("0"))
+    text = document_text(path)
+    assert money("1050") in text and money("150") in text and money("-150") in text
+
+
+def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
+    config = load_config(two_months.root / "billing.toml")
+    result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))
+    assert sorted(st.client for st, _ in result.files) == sorted(LANGUAGES)
+    quiet = make_statements(StatementRequest(
+        two_months.workbook, date(2026, 11, 9), config, None, date(2026, 12, 1),
+        date(2026, 12, 31)))
+    # A quiet month: nothing happened, but each client's 150 paid too much is still stated.
+    assert sorted(st.client for st, _ in quiet.files) == sorted(LANGUAGES)
+    assert all(st.items == () and st.closing == D("-150.00") for st, _ in quiet.files)
+
+
+def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str]) -> None:
+    def statement(*args: str) -> int:
+        return main(["statement", "--workbook", str(two_months.workbook), *args])
+
+    assert statement("ames", "--as-of", "2026-11-09") == 0
+    out = capsys.readouterr().out
+    assert "Statements of account, 2026-10-01 to 2026-10-31:" in out
+    assert "Ames (USD), closing balance $1,050.00:" in out
+    assert "Ames-2026-10-31.docx" in out and "Borisov" not in out
+    assert statement("Nobody", "--as-of", "2026-11-09") == 2
+    assert "'Nobody' matches no client" in capsys.readouterr().out
+    code = statement("--from", "2026-11-02", "--to", "2026-11-01")
+    assert code == 2 and "is before --from" in capsys.readouterr().out
+
+
+# -- the monthly statement email ---------------------------------------------------
+
+
+def attachment_text(message) -> str:
+    for part in message.iter_attachments():
+        document = docx.Document(io.BytesIO(part.get_payload(decode=True)))
+        texts = [p.text for p in document.paragraphs]
+        texts += [" | ".join(c.text for c in r.cells) for t in document.tables for r in t.rows]
+        return "\n".join(texts)
+    raise AssertionError("no attachment")
+
+
+def statements_to(folder: Folder, name: str) -> list:
+    address = "".join(ch for ch in name.lower() if ch.isalnum()) + "@clients.example"
+    return [r.message for r in folder.received
+            if address in r.rcpt_tos and r.message["X-Billing-Kind"] == "statement"]
+
+
+def test_monthly_statement_is_emailed_once(folder: Folder) -> None:
+    folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 3')
+    write_workbook(
+        folder.workbook,
+        [client("Ames"), client("Borisov", Language="ru", Currency="RUB")],
+        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000),
+         service(date(2026, 9, 28), "Borisov", "Monthly bookkeeping", 1, 700)],
+    )
+    assert folder.run("--as-of", "2026-10-01") == 0
+    assert folder.run("--as-of", "2026-10-05") == 0  # October: September had no balance
+    ames, borisov = numbers_of(folder, "Ames")[0], numbers_of(folder, "Borisov")[0]
+    pay(folder, ames, "250", date(2026, 10, 20))
+    pay(folder, borisov, "700", date(2026, 11, 1))  # paid after October ended: no statement
+    assert folder.run("--as-of", "2026-11-02") == 0  # before day 3: nothing yet
+    assert statements_to(folder, "Ames") == []
+    assert folder.run("--as-of", "2026-11-03") == 0
+    (mail,) = statements_to(folder, "Ames")
+    assert statements_to(folder, "Borisov") == []
+    assert mail["Subject"] == "Statement of account for October 1, 2026 – October 31, 2026: " \
+                              "$750.00 due"
+    assert "The balance due on October 31, 2026 was $750.00." in mail.get_body(
+        ("plain",)).get_content()
+    text = attachment_text(mail)
+    assert "STATEMENT OF ACCOUNT" in text and ames in text and "$250.00" in text
+    assert "Amount due: $750.00" in text
+    received = len(folder.received)
+    assert folder.run("--as-of", "2026-11-03") == 0  # a rerun sends nothing
+    assert folder.run("--as-of", "2026-11-20") == 0  # nor a later run that month
+    assert len(statements_to(folder, "Ames")) == 1
+    assert all(r.message["X-Billing-Kind"] != "statement" for r in folder.received[received:])
+    assert folder.run("--as-of", "2026-12-04") == 0  # December: November's statement
+    assert len(statements_to(folder, "Ames")) == 2
+
+
+def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder) -> None:
+    import subprocess
+    import sys
+
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)])
+    assert folder.run("--as-of", "2026-10-01") == 0
+    script = str(Path(__file__).resolve().parent.parent / "run_billing.py")
+    env = {**os.environ, "BILLING_FAULT": "after-statement-send"}
+    killed = subprocess.run([sys.executable, script, "--workbook", str(folder.workbook),
+                             "--as-of", "2026-11-01"], env=env, capture_output=True)
+    assert killed.returncode == -9
+    (first,) = statements_to(folder, "Ames")
+    assert folder.run("--as-of", "2026-11-01") == 0
+    assert folder.run("--as-of", "2026-11-02") == 0
+    sent = statements_to(folder, "Ames")
+    assert len(sent) == 2 and sent[0]["Message-ID"] == sent[1]["Message-ID"]
+    assert sent[0].as_bytes() == sent[1].as_bytes()

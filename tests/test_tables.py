@@ -1,0 +1,320 @@
+"""Excel Tables: Services and Invoices formatted with Ctrl+T, run twice.
+
+Workbooks are built with XlsxWriter's add_table, then calcPr's
+fullCalcOnLoad is taken out, as in a file Excel saved. After two runs the
+table XML, the autofilters, the totals rows, the number formats, the
+recalculation flag and LibreOffice's recalculated values are checked.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import xlsxwriter
+from conftest import CLIENT_HEADERS, Folder
+from lxml import etree
+
+from automation.schema import INVOICES_COLUMNS
+from automation.writeback.xmlscan import col_letters
+
+MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+INVOICE_COLUMNS = ["Invoice No", "Client", "Invoice Date", "Due Date", "Total", "Paid Amount",
+                   "Paid Date", "Balance", "Status"]
+FIRST_RUN, SECOND_RUN = "2026-03-09", "2026-03-16"
+#: The tool's Invoices columns the test table lacks: they join it, in the schema's order.
+ADDED = [c.name for c in INVOICES_COLUMNS if c.name not in INVOICE_COLUMNS]
+LAST = col_letters(len(INVOICE_COLUMNS) + 1 + len(ADDED))  # + the bookkeeper's "Open"
+
+
+def plain(columns: list[dict[str, Any]], totals: bool) -> list[dict[str, Any]]:
+    """Without a totals row, no totals options (XlsxWriter would write them anyway)."""
+    if totals:
+        return columns
+    return [{k: v for k, v in c.items() if not k.startswith("total_")} for c in columns]
+
+
+def like_excel(path: Path) -> None:
+    """Drop fullCalcOnLoad, which XlsxWriter sets and Excel does not save."""
+    data = {i.filename: zipfile.ZipFile(path).read(i) for i in zipfile.ZipFile(path).infolist()}
+    data["xl/workbook.xml"] = data["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, content in data.items():
+            out.writestr(name, content)
+
+
+def build(
+    path: Path,
+    *,
+    services_totals: bool = True,
+    invoices_totals: bool = True,
+    spare_rows: int = 0,
+    tool_columns_in_services: bool = False,
+    tool_columns_beside: bool = False,
+    note_below_invoices: bool = False,
+    short_formulas: bool = False,
+) -> None:
+    """Clients plain; Services and Invoices as tables; a Summary using structured references.
+
+    Services: two services billable on 9 March, one only on 16 March. Invoices:
+    one invoice typed by hand (paid), plus `spare_rows` empty table rows.
+    """
+    wb = xlsxwriter.Workbook(str(path))
+    day = wb.add_format({"num_format": "dd/mm/yyyy"})
+    money = wb.add_format({"num_format": "#,##0.00;[Red]-#,##0.00"})
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS)
+    ws.write_row(1, 0, ["Acme Ltd", "acme@clients.example", "", "", "Net 30"])
+    ws.write_row(2, 0, ["Beta LLC", "beta@clients.example", "", "", "Net 14"])
+
+    ws = wb.add_worksheet("Services")
+    rows = [
+        [datetime(2026, 3, 2), "Acme Ltd", "Bookkeeping, February", 2, 150],
+        [datetime(2026, 3, 3), "Beta LLC", "Payroll run", 1, 80],
+        [datetime(2026, 3, 12), "Acme Ltd", "Tax return", 1, 400],
+    ]
+    amount = "=[@Quantity]*[@[Unit Price]]" if short_formulas else (
+        "=tblServices[[#This Row],[Quantity]]*tblServices[[#This Row],[Unit Price]]")
+    columns: list[dict[str, Any]] = [
+        {"header": "Date", "format": day, "total_string": "Total"},
+        {"header": "Client"},
+        {"header": "Description"},
+        {"header": "Quantity"},
+        {"header": "Unit Price", "format": money},
+        {"header": "Amount", "formula": amount, "format": money,
+         "total_function": "sum" if short_formulas else "=SUBTOTAL(109,tblServices[Amount])"},
+    ]
+    if tool_columns_in_services:
+        columns += [{"header": h} for h in ("Invoice No", "Due Date", "Status", "Error")]
+    last = len(rows) + (1 if services_totals else 0)
+    ws.add_table(0, 0, last, len(columns) - 1, {
+        "name": "tblServices", "total_row": services_totals,
+        "columns": plain(columns, services_totals),
+        "data": [r + [None] * (len(columns) - 5) for r in rows],
+    })
+    for r, row in enumerate(rows, start=1):  # cached results, as Excel saves them
+        ws.write_formula(r, 5, amount, money, row[3] * row[4])
+    if tool_columns_beside:  # what an earlier version of the tool left next to the table
+        ws.write_row(0, len(columns), ["Invoice No", "Due Date", "Status", "Error"])
+
+    ws = wb.add_worksheet("Invoices")
+    balance_total = ("sum" if short_formulas else "=SUBTOTAL(109,tblInvoices[Balance])")
+    inv_columns: list[dict[str, Any]] = [
+        {"header": "Invoice No", "total_string": "Total"},
+        {"header": "Client"},
+        {"header": "Invoice Date", "format": day},
+        {"header": "Due Date", "format": day},
+        {"header": "Total", "format": money},
+        {"header": "Paid Amount", "format": money},
+        {"header": "Paid Date", "format": day},
+        {"header": "Balance", "format": money, "total_function": balance_total},
+        {"header": "Status"},
+        {"header": "Open", "formula": "=IF(tblInvoices[[#This Row],[Balance]]>0,1,0)"},
+    ]
+    typed = [["INV-2026-0001", "Acme Ltd", datetime(2026, 2, 2), datetime(2026, 3, 4), 50, 50,
+              datetime(2026, 2, 20), 0, "Paid"]]
+    last = len(typed) + spare_rows + (1 if invoices_totals else 0)
+    ws.add_table(0, 0, last, len(inv_columns) - 1, {
+        "name": "tblInvoices", "total_row": invoices_totals,
+        "columns": plain(inv_columns, invoices_totals),
+        "data": [r + [None] for r in typed],
+    })
+    ws.write_datetime(1, 2, datetime(2026, 2, 2), day)
+    if note_below_invoices:
+        ws.write(last + 2, 0, "Invoices before 2026 are in the old book.")
+
+    ws = wb.add_worksheet("Summary")
+    ws.write_column(0, 0, ["Open balance", "Billed", "Open invoices"])
+    ws.write_formula(1 - 1, 1, "=SUM(tblInvoices[Balance])", None, 0)
+    ws.write_formula(1, 1, "=SUM(tblServices[Amount])", None, 780)
+    ws.write_formula(2, 1, "=SUM(tblInvoices[Open])", None, 0)
+    wb.close()
+    like_excel(path)
+
+
+def tables(path: Path) -> dict[str, Any]:
+    with zipfile.ZipFile(path) as zf:
+        found = {}
+        for name in zf.namelist():
+            if name.startswith("xl/tables/"):
+                root = etree.fromstring(zf.read(name))
+                found[root.get("displayName")] = root
+        return found
+
+
+def table_columns(table: Any) -> list[tuple[str, str]]:
+    return [(c.get("id"), c.get("name")) for c in table.iter(f"{MAIN}tableColumn")]
+
+
+def sheet_xml(path: Path, part: str) -> bytes:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(part)
+
+
+def setup_folder(folder: Folder, **kw: Any) -> None:
+    build(folder.workbook, **kw)
+    folder.write_config(extra='date_order = "DMY"')
+
+
+def test_two_runs_grow_the_tables_and_keep_totals_last(folder: Folder) -> None:
+    setup_folder(folder)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    assert folder.run("--as-of", SECOND_RUN) == 0
+    assert len(folder.received) == 3  # Acme and Beta, then Acme's tax return
+
+    found = tables(folder.workbook)
+    inv, svc = found["tblInvoices"], found["tblServices"]
+    # Invoices: header, the typed invoice, three new ones, the totals row last.
+    assert inv.get("ref") == f"A1:{LAST}6" and inv.get("totalsRowCount") == "1"
+    assert inv.find(f"{MAIN}autoFilter").get("ref") == f"A1:{LAST}5"
+    names = [name for _, name in table_columns(inv)]
+    assert names[:10] == [*INVOICE_COLUMNS, "Open"]
+    assert names[10:] == ADDED
+    assert ADDED[:7] == ["Currency", "Terms", "Sent At", "Last Sent", "Reissue",
+                         "Reissue Count", "Note"]
+    ids = [i for i, _ in table_columns(inv)]
+    assert len(set(ids)) == len(ids) == int(inv.find(f"{MAIN}tableColumns").get("count"))
+    # Services: the four tool columns joined the table; its totals row stays where it was.
+    assert svc.get("ref") == "A1:J5"
+    assert [n for _, n in table_columns(svc)][6:] == ["Invoice No", "Due Date", "Status", "Error"]
+    assert svc.find(f"{MAIN}autoFilter").get("ref") == "A1:J4"
+
+    book = openpyxl.load_workbook(folder.workbook)
+    ws = book["Invoices"]
+    assert [ws.cell(r, 1).value for r in range(1, 7)] == [
+        "Invoice No", "INV-2026-0001", "INV-2026-0002", "INV-2026-0003", "INV-2026-0004", "Total"]
+    assert ws["H6"].value == "=SUBTOTAL(109,tblInvoices[Balance])"  # moved down twice, intact
+    for r in (3, 4, 5):
+        assert ws.cell(r, 3).number_format == "dd/mm/yyyy"  # the column's own date format
+        assert ws.cell(r, 5).number_format == "#,##0.00;[Red]-#,##0.00"  # the column's own
+        assert ws.cell(r, 8).number_format == "#,##0.00;[Red]-#,##0.00"
+        assert ws.cell(r, 10).value == "=IF(tblInvoices[[#This Row],[Balance]]>0,1,0)"
+        assert ws.cell(r, 13).is_date  # Sent At: a date and time format of its own
+    services = book["Services"]
+    assert services["A5"].value == "Total" and services["G5"].value is None  # never written
+    assert services["I5"].value is None and services["J5"].value is None
+    assert [services.cell(r, 7).value for r in (2, 3, 4)] == [
+        "INV-2026-0002", "INV-2026-0003", "INV-2026-0004"]
+    assert services["H2"].is_date  # Due Date: the workbook's date format
+    with zipfile.ZipFile(folder.workbook) as zf:
+        assert b'fullCalcOnLoad="1"' in zf.read("xl/workbook.xml")
+
+
+def test_spare_rows_are_filled_before_the_table_grows(folder: Folder) -> None:
+    setup_folder(folder, invoices_totals=False, spare_rows=3)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    inv = tables(folder.workbook)["tblInvoices"]
+    assert inv.get("ref") == f"A1:{LAST}5"  # 1 typed + 3 spare rows: two of them used, none added
+    assert folder.run("--as-of", SECOND_RUN) == 0
+    inv = tables(folder.workbook)["tblInvoices"]
+    assert inv.get("ref") == inv.find(f"{MAIN}autoFilter").get("ref") == f"A1:{LAST}5"
+    ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    assert [ws.cell(r, 1).value for r in range(2, 7)] == [
+        "INV-2026-0001", "INV-2026-0002", "INV-2026-0003", "INV-2026-0004", None]
+
+
+def test_exact_table_without_totals_grows_one_row_per_invoice(folder: Folder) -> None:
+    setup_folder(folder, services_totals=False, invoices_totals=False,
+                 tool_columns_in_services=True)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    assert tables(folder.workbook)["tblInvoices"].get("ref") == f"A1:{LAST}4"
+    assert folder.run("--as-of", SECOND_RUN) == 0
+    found = tables(folder.workbook)
+    assert found["tblInvoices"].get("ref") == f"A1:{LAST}5"
+    assert found["tblServices"].get("ref") == "A1:J4"  # its tool columns were there already
+    assert len(table_columns(found["tblServices"])) == 10
+
+
+def test_tool_columns_beside_the_table_join_it(folder: Folder) -> None:
+    setup_folder(folder, tool_columns_beside=True)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    svc = tables(folder.workbook)["tblServices"]
+    assert svc.get("ref") == "A1:J5"
+    assert [n for _, n in table_columns(svc)][6:] == ["Invoice No", "Due Date", "Status", "Error"]
+
+
+def test_something_below_the_table_is_said_and_kept(folder: Folder, capsys) -> None:
+    setup_folder(folder, note_below_invoices=True)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    out = capsys.readouterr().out
+    assert "outside the table tblInvoices" in out and "row 5" in out
+    inv = tables(folder.workbook)["tblInvoices"]
+    assert inv.get("ref") == f"A1:{LAST}3"  # the new columns joined it, the new rows could not
+    ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    assert ws["A5"].value == "Invoices before 2026 are in the old book."
+    assert [ws.cell(r, 1).value for r in (6, 7)] == ["INV-2026-0002", "INV-2026-0003"]
+
+
+def test_short_excel_formulas_survive_the_move(folder: Folder) -> None:
+    setup_folder(folder, short_formulas=True)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    assert folder.run("--as-of", SECOND_RUN) == 0
+    ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    assert ws["A6"].value == "Total" and ws["H6"].value == "=SUBTOTAL(109,[Balance])"
+    assert ws["H5"].value is not None and not str(ws["H5"].value).startswith("=")
+
+
+def libreoffice_values(path: Path, tmp: Path) -> dict[str, list[list[str]]]:
+    """Every sheet as CSV rows after LibreOffice opened the file and recalculated it.
+
+    LibreOffice 7.x decides by its own setting whether to recalculate an
+    .xlsx on load; the profile used here says "always", as Excel does for a
+    file asking fullCalcOnLoad (checked separately in the XML).
+    """
+    profile = tmp / "lo"
+    (profile / "user").mkdir(parents=True, exist_ok=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><oor:items '
+        'xmlns:oor="http://openoffice.org/2001/registry" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<item oor:path="/org.openoffice.Office.Calc/Formula/Load">'
+        '<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>'
+        "</oor:items>"
+    )
+    out = tmp / "csv"
+    cmd = [
+        str(shutil.which("soffice")),
+        f"-env:UserInstallation=file://{profile}",
+        "--headless",
+        "--convert-to",
+        "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
+        "--outdir",
+        str(out),
+        str(path),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return {
+        p.stem.split("-", 1)[1]: [line.split(",") for line in p.read_text().splitlines()]
+        for p in out.glob("*.csv")
+    }
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_recalculates_structured_references(folder: Folder, tmp_path: Path) -> None:
+    setup_folder(folder)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    assert folder.run("--as-of", SECOND_RUN) == 0
+    values = libreoffice_values(folder.workbook, tmp_path / "lo-out")
+    summary = {row[0]: row[1] for row in values["Summary"]}
+    # 300 (Acme) + 80 (Beta) + 400 (Acme's tax return); the typed invoice is paid.
+    assert summary == {"Open balance": "780", "Billed": "780", "Open invoices": "3"}
+    invoices = values["Invoices"]
+    assert invoices[-1][0] == "Total" and invoices[-1][7] == "780"
+    assert [row[9] for row in invoices[1:5]] == ["0", "1", "1", "1"]  # the calculated column
+
+
+def test_written_workbook_dates_are_not_text(folder: Folder) -> None:
+    setup_folder(folder)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    xml = sheet_xml(folder.workbook, "xl/worksheets/sheet3.xml")
+    assert re.search(rb'<c r="C3" s="\d+"><v>46090</v>', xml)  # 9 March 2026, a styled serial
+    assert date(2026, 3, 9).toordinal() - date(1899, 12, 30).toordinal() == 46090
