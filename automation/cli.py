@@ -5,6 +5,7 @@
     python run_billing.py check            # validate the workbook and config
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
+    python run_billing.py payments FILE... # import bank statements, match, apply
     python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
     python run_billing.py statement        # last month's statements of account
     python run_billing.py --demo           # the whole run on a copy of the sample
@@ -116,6 +117,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--only", metavar="CLIENT", help="bill and remind only this client")
     parser.add_argument("--demo", action="store_true", help="run on a copy of the sample")
+
+
+def add_payments_options(parser: argparse.ArgumentParser) -> None:
+    add_check_options(parser)
+    parser.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE",
+        help="statement files: 1C, camt.053/054, MT940, OFX/QFX or CSV ([bank.csv])",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show what would be matched; change nothing"
+    )
 
 
 def add_init_options(parser: argparse.ArgumentParser) -> None:
@@ -325,6 +337,41 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     return EXIT_ATTENTION
 
 
+def command_payments(args: argparse.Namespace, console: Console) -> int:
+    """Import statements and apply what matches; exit 1 while lines wait for review."""
+    config, workbook = resolve(args)
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        raise UnusableError(f"no such statement file: {', '.join(missing)}.")
+    request = RunRequest(
+        workbook=workbook,
+        as_of=args.as_of or date.today(),
+        config=config,
+        dry_run=args.dry_run,
+        statements=tuple(f.absolute() for f in args.files),
+        payments_only=True,
+    )
+    summary = run_billing(request)
+    title = "Dry run (nothing recorded, nothing written)" if args.dry_run else "Bank payments"
+    console.print(f"[bold]{title} as of {summary.as_of.isoformat()}[/bold]")
+    if summary.bank_lines:
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for name in ("Status", "Amount", "Payer", "Invoice No", "Rule / note"):
+            table.add_column(name, overflow="fold")
+        for item in summary.bank_lines:
+            table.add_row(item.kind, item.amount, item.client, item.invoice_no, item.note)
+        console.print(table)
+    else:
+        console.print("No new incoming payments.")
+    for error in summary.errors:
+        console.print(f"  {error}", markup=False, highlight=False)
+    for note in summary.notes:
+        console.print(note, markup=False, highlight=False)
+    return max(summary.exit_code, EXIT_ATTENTION if summary.awaiting_review else EXIT_OK)
+
+
 def command_init(args: argparse.Namespace, console: Console) -> int:
     from .starter import StarterError, init_folder
 
@@ -457,6 +504,13 @@ COMMANDS: tuple[Command, ...] = (
         "%(prog)s --workbook ~/billing/service_log.xlsx",
         add_check_options,
         command_check,
+    ),
+    Command(
+        "payments",
+        "import bank statements, match payments to open invoices, and apply them",
+        "%(prog)s statements/kaspi-2026-03.txt --dry-run",
+        add_payments_options,
+        command_payments,
     ),
     Command(
         "init",

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
+from .bank.record import BankConfig
+from .bank.settings import BankConfigError, parse_bank
 from .datetext import DATE_ORDERS
 from .model import CompanyInfo
 from .payqr import check_bank_details
@@ -130,6 +132,7 @@ class Config:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     path: Path | None = None
     statements: StatementsConfig = field(default_factory=StatementsConfig)
+    bank: BankConfig = field(default_factory=BankConfig)
 
 
 def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = None) -> Any:
@@ -165,7 +168,7 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML, checking every value."""
-    known_sections = {"company", "billing", "reissue", "email", "columns", "statements"}
+    known_sections = {"company", "billing", "reissue", "email", "columns", "statements", "bank"}
     unknown = sorted(set(data) - known_sections)
     if unknown:
         raise ConfigError(
@@ -255,7 +258,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 'code the holidays package knows (use ISO codes such as "US", "GB", "KZ").'
             ) from None
     statements = _build(StatementsConfig, "statements", data.get("statements"))
-    return Config(company, billing, reissue, email, columns, path, statements)
+    try:
+        bank = parse_bank(data.get("bank"))
+    except BankConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    return Config(company, billing, reissue, email, columns, path, statements, bank)
 
 
 def _check_header_rows(header_rows: object) -> None:

@@ -63,6 +63,17 @@ CREATE TABLE IF NOT EXISTS credit_notes (
 CREATE TABLE IF NOT EXISTS owed_updates (
     sheet TEXT NOT NULL, key TEXT NOT NULL, column_name TEXT NOT NULL, value TEXT,
     PRIMARY KEY (sheet, key, column_name));
+CREATE TABLE IF NOT EXISTS bank_lines (
+    bank_ref TEXT PRIMARY KEY, line_date TEXT NOT NULL, amount TEXT NOT NULL,
+    currency TEXT NOT NULL, direction TEXT NOT NULL, payer TEXT NOT NULL,
+    payer_ids TEXT NOT NULL, reference TEXT NOT NULL, file TEXT NOT NULL, line INTEGER,
+    status TEXT NOT NULL, rule TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',
+    run_id INTEGER);
+CREATE TABLE IF NOT EXISTS bank_allocations (
+    bank_ref TEXT NOT NULL, invoice_no TEXT NOT NULL, amount TEXT NOT NULL,
+    fee TEXT NOT NULL DEFAULT '0', typed INTEGER NOT NULL DEFAULT 0, line_date TEXT NOT NULL,
+    PRIMARY KEY (bank_ref, invoice_no));
+CREATE INDEX IF NOT EXISTS bank_allocations_invoice ON bank_allocations (invoice_no);
 """
 
 PLANNED, SENDING, SENT, FAILED = "planned", "sending", "sent", "failed"

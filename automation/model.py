@@ -85,6 +85,8 @@ class Client:
     tax_rate: Decimal = Decimal("0")
     active: bool = True
     row: int = 0
+    #: the identifiers the client pays from (BIN/IIN/INN, IBAN, account), for bank matching
+    payer_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class InvoiceRow:
     reissue: str | None = None
     reissue_count: int = 0
     note: str | None = None
+    #: the part of paid_amount that came from bank statements (tool-written)
+    paid_by_bank: Decimal | None = None
     #: why the payment cells cannot be used (the payment is then ignored), and where
     problem: str | None = None
     problem_column: str | None = None

@@ -21,6 +21,14 @@ from pathlib import Path
 
 import filelock
 
+from .bank.apply import (
+    import_payments,
+    inbox_files,
+    inbox_of,
+    move_imported,
+    payments_updates,
+    summary_note,
+)
 from .bundled import TEMPLATES
 from .compose import Job, amount_text, attach_pdfs, make_document, prepare_jobs
 from .config import Config
@@ -78,7 +86,7 @@ from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
 from .report import CreditNoteItem, ReportError, write_receivables_report
-from .schema import INVOICES, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
+from .schema import INVOICES, PAYMENTS, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
 from .statement_facts import record_paid_cells
 from .statement_mail import (
     STATEMENT,
@@ -122,6 +130,10 @@ class RunRequest:
     dry_run: bool = False
     outbox: Path | None = None
     only: str | None = None
+    #: statement files to import besides those in the [bank] inbox (`payments FILE...`)
+    statements: tuple[Path, ...] = ()
+    #: `payments`: import and apply bank statements only; bill and remind nobody
+    payments_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -334,7 +346,9 @@ def _followups(
     failed: set[str],
     calendar: BusinessCalendar,
 ) -> list[tuple[LedgerInvoice, Followup]]:
-    result = []
+    result: list[tuple[LedgerInvoice, Followup]] = []
+    if request.payments_only:
+        return result
     for number, inv in invoices.items():
         if not _only(request, inv.client_key):
             continue
@@ -379,10 +393,36 @@ def look_at_open_invoices(
     invoices = ledger.invoices(active)
     rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
     summary.errors.extend(payment_errors(data.invoices, rows))
+    rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
     done_events = ledger.events(invoices.keys())
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     followups = _followups(request, invoices, rows, book, done_events, unsent, calendar)
     return pending, active, invoices, rows, followups
+
+
+def apply_bank_statements(
+    request: RunRequest,
+    ledger: Ledger,
+    data: WorkbookData,
+    book: ClientBook,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    summary: RunSummary,
+) -> dict[str, InvoiceRow]:
+    """Import new statements (inbox and `payments FILE...`), match, record; the rows they pay."""
+    started = time.perf_counter()
+    files = [*inbox_files(inbox_of(request.workbook, request.config)), *request.statements]
+    rows, outcome = import_payments(ledger, data, book, invoices, rows, files, request.config)
+    if files:  # part of "plan"; shown on its own when there were statements to read
+        summary.timings["bank"] = time.perf_counter() - started
+    summary.errors.extend(outcome.errors)
+    summary.awaiting_review = outcome.review
+    summary.statements_done = outcome.files_done
+    summary.bank_lines = outcome.decided
+    note = summary_note(outcome, len(files))
+    if note:
+        summary.notes.append(f"Dry run, nothing recorded. {note}" if request.dry_run else note)
+    return rows
 
 
 def _real_run(
@@ -415,6 +455,8 @@ def _real_run(
 
     restored = restored_lines(lines, data.services, ledger)
     fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
+    if request.payments_only:
+        fresh = []
     drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
     errors = {**errors, **refused}
     summary.errors.extend(refused[r] for r in sorted(refused))
@@ -422,6 +464,8 @@ def _real_run(
         request, ledger, data, book, calendar, summary
     )
     fixes, unchanged, changed = look_at_corrections(request, data, book, invoices, rows, pending)
+    if request.payments_only:  # corrections are the weekly run's: nothing numbered or mailed now
+        fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=())
     summary.errors.extend(fixes.errors)
     summary.errors.extend(changed[r] for r in sorted(changed))
     errors = {**errors, **changed}
@@ -432,11 +476,19 @@ def _real_run(
     rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
     rebill_drafts = draft_invoices(rebilled, book, as_of, config)
 
-    monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+    monthly = (
+        statement_month_due(ledger, config, as_of)
+        if request.only is None and not request.payments_only
+        else None
+    )
     statement_rows = statement_rows_for(data, pending, monthly)
 
     sender: Sender | None = None
-    if drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends or monthly:
+    # `payments` only imports statements: what is owed is sent by the weekly run.
+    mail_wanted = (
+        drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends or monthly
+    )
+    if mail_wanted and not request.payments_only:
         try:
             sender = stack.enter_context(
                 open_sender(
@@ -485,10 +537,12 @@ def _real_run(
     # The invoices numbered just now: their rows, should the sheet hold any.
     rows.update(invoice_rows(data.invoices, invoices.keys() - rows.keys()))
     wanted = {decision.event for _, decision in followups if decision.event}
-    _send_all(
-        request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress, wanted
-    )
-    if request.only is None:
+    if not request.payments_only:
+        _send_all(
+            request, paths, ledger, invoices, book, rows, calendar, sender, summary, progress,
+            wanted,
+        )  # fmt: skip
+    if request.only is None and not request.payments_only:
         send_statements(ledger, sender, paths.templates, paths.email_templates,
                         paths.invoices.parent, statement_rows, book, config, as_of, summary)
     invoices = ledger.invoices(active)
@@ -510,7 +564,9 @@ def _real_run(
     summary.outstanding = invoices_updates(
         data, invoices, rows, failed_now, as_of, updates, config, fixes.refused_credit
     )
+    payments_updates(data, ledger, config, updates)
     _write_back(request, paths, ledger, data, updates, stamp, summary)
+    summary.notes.extend(move_imported(summary.statements_done, inbox_of(paths.workbook, config)))
     if not summary.updates_owed:  # the sheet now shows what the ledger settles on
         settle(ledger, data, invoices, rows, failed_now, as_of, fixes.troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
@@ -519,7 +575,8 @@ def _real_run(
     owed_back(invoices, rows, failed_now, as_of, summary)
     summary.timings["write-back"] = time.perf_counter() - started
     started = time.perf_counter()
-    _write_report(ledger, paths, invoices, rows, failed_now, as_of, summary)
+    if not request.payments_only:
+        _write_report(ledger, paths, invoices, rows, failed_now, as_of, summary)
     if sender is not None and config.email.report_to and summary.has_news:
         _email_summary(config, summary, sender)
     summary.timings["report"] = time.perf_counter() - started
@@ -1109,7 +1166,10 @@ def _write_back(
             header_rows=data.header_rows(),
             expected=stamp,
             backup_dir=paths.billing / "backups",
-            new_sheet_headers={INVOICES: sheet_headers(INVOICES, request.config.columns)},
+            new_sheet_headers={
+                INVOICES: sheet_headers(INVOICES, request.config.columns),
+                PAYMENTS: sheet_headers(PAYMENTS, request.config.columns),
+            },
             ensure_headers=wanted_headers(data, request.config),
         )
     except WriteBackError as exc:
@@ -1140,6 +1200,10 @@ def wanted_headers(data: WorkbookData, config: Config) -> dict[str, list[str]]:
     wanted = {data.services.name: services}
     if data.invoices is not None:
         wanted[data.invoices.name] = sheet_headers(INVOICES, renames)
+    payments = data.payments.name if data.payments else None
+    payments = payments or next((n for n in data.sheet_names if n.casefold() == "payments"), None)
+    if payments and not data.payments_problem:
+        wanted[payments] = sheet_headers(PAYMENTS, renames)
     return wanted
 
 
@@ -1239,6 +1303,8 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
         )
         restored = restored_lines(lines, data.services, ledger)
         fresh = [ln for ln in lines if ln.row not in restored and _only(request, ln.client_key)]
+        if request.payments_only:
+            fresh = []
         drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
         summary.errors.extend(refused[r] for r in sorted(refused))
         floor = max(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
-from .schema import CLIENTS, INVOICES, SERVICES, SHEETS, header_for, normalise_header
+from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
 from .writeback.tables import TableInfo, read_tables
 
@@ -86,10 +86,15 @@ class WorkbookData:
     invoices: SheetData | None  # None when the workbook has no Invoices sheet yet
     sheet_names: tuple[str, ...]
     tables: dict[str, list[TableInfo]] = field(default_factory=dict)
+    #: the tool's Payments sheet (bank lines), None until it exists
+    payments: SheetData | None = None
+    #: why a sheet named Payments is not the tool's (it has no Bank Ref column)
+    payments_problem: str = ""
 
     def header_rows(self) -> dict[str, int]:
         """Sheet name -> header row, as the write-back needs it."""
         sheets = [self.clients, self.services] + ([self.invoices] if self.invoices else [])
+        sheets += [self.payments] if self.payments else []
         return {s.name: s.header_row for s in sheets}
 
 
@@ -113,7 +118,7 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     # calamine refuses a whole workbook for one part it does not know (an Excel
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
     try:
-        copy, names, skipped = readable_copy(path, (CLIENTS, SERVICES, INVOICES))
+        copy, names, skipped = readable_copy(path, (CLIENTS, SERVICES, INVOICES, PAYMENTS))
     except ValueError as exc:
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
     try:
@@ -135,7 +140,7 @@ def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tu
         book = CalamineWorkbook.from_filelike(source)
     try:
         names = tuple(str(name) for name in book.sheet_names)
-        wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES))]
+        wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
         rows = {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wanted}
     finally:
         book.close()
@@ -337,4 +342,28 @@ def read_workbook(path: Path, config: Config) -> WorkbookData:
             invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1, append_at=2)
         else:
             invoices = _sheet(frames, INVOICES, config, names, tables)
-    return WorkbookData(path, clients, services, invoices, names, tables)
+    payments, problem = _payments_sheet(frames, config, names, tables)
+    return WorkbookData(
+        path, clients, services, invoices, names, tables, payments=payments,
+        payments_problem=problem,
+    )  # fmt: skip
+
+
+def _payments_sheet(
+    frames: dict[str, pd.DataFrame],
+    config: Config,
+    names: tuple[str, ...],
+    tables: dict[str, list[TableInfo]],
+) -> tuple[SheetData | None, str]:
+    """The tool's Payments sheet, or (None, why) for a sheet of that name that is not the tool's.
+
+    A bookkeeper's own sheet called Payments must not stop a run that imports
+    no statement; the bank import says so when it has lines to write.
+    """
+    actual = _find_sheet(frames, PAYMENTS)
+    if actual is None or frames[actual].dropna(how="all").empty:
+        return None, ""
+    try:
+        return _sheet(frames, PAYMENTS, config, names, tables), ""
+    except WorkbookError as exc:
+        return None, str(exc)

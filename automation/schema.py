@@ -18,6 +18,7 @@ Owner = Literal["bookkeeper", "tool"]
 CLIENTS = "Clients"
 SERVICES = "Services"
 INVOICES = "Invoices"
+PAYMENTS = "Payments"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ CLIENTS_COLUMNS: tuple[Column, ...] = (
     Column("Language"),
     Column("Tax Rate"),
     Column("Active"),
+    Column("Payer ID"),
 )
 
 SERVICES_COLUMNS: tuple[Column, ...] = (
@@ -75,12 +77,31 @@ INVOICES_COLUMNS: tuple[Column, ...] = (
     Column("Credit Amount", "money"),
     Column("Credit Notes", owner="tool"),
     Column("Resend"),
+    Column("Paid By Bank", "money", owner="tool"),
+)
+
+#: One row per incoming bank line (the tool creates the sheet); the bookkeeper
+#: may type Invoice No, or Ignore in Status, on a Review line.
+PAYMENTS_COLUMNS: tuple[Column, ...] = (
+    Column("Date", "date", owner="tool"),
+    Column("Amount", "money", owner="tool"),
+    Column("Currency", owner="tool"),
+    Column("Payer", owner="tool"),
+    Column("Payer ID", owner="tool"),
+    Column("Reference", owner="tool"),
+    Column("Bank Ref", required=True, owner="tool"),
+    Column("File", owner="tool"),
+    Column("Invoice No"),
+    Column("Rule", owner="tool"),
+    Column("Status"),
+    Column("Note", owner="tool"),
 )
 
 SHEETS: dict[str, tuple[Column, ...]] = {
     CLIENTS: CLIENTS_COLUMNS,
     SERVICES: SERVICES_COLUMNS,
     INVOICES: INVOICES_COLUMNS,
+    PAYMENTS: PAYMENTS_COLUMNS,
 }
 
 

@@ -27,7 +27,7 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from .schema import CLIENTS, SERVICES, SHEETS, Column
+from .schema import CLIENTS, PAYMENTS, SERVICES, SHEETS, Column
 
 WORKBOOK_NAME = "service_log.xlsx"
 CONFIG_NAME = "billing.toml"
@@ -218,7 +218,12 @@ def write_starter_workbook(path: Path, today: date) -> None:
     os.close(handle)
     try:
         workbook = xlsxwriter.Workbook(temp_name)
-        sheets = {name: _add_sheet(workbook, name, columns) for name, columns in SHEETS.items()}
+        # Payments is made by the first statement import (`payments`, or the [bank] inbox).
+        sheets = {
+            name: _add_sheet(workbook, name, columns)
+            for name, columns in SHEETS.items()
+            if name != PAYMENTS
+        }
         _add_clients_extras(sheets[CLIENTS])
         _add_services_extras(workbook, sheets[SERVICES], today)
         workbook.close()

@@ -56,6 +56,13 @@ class RunSummary:
     report: Path | None = None
     #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
+    #: bank lines waiting for the bookkeeper (Payments sheet, Status Review)
+    awaiting_review: int = 0
+    #: inbox statement files fully imported this run (moved to imported/ after write-back)
+    statements_done: list[Path] = field(default_factory=list)
+    #: incoming bank lines decided this run: invoice_no = the invoices paid, client =
+    #: the payer, kind = Applied / Review / Ignored, note = the rule or why
+    bank_lines: list[SentItem] = field(default_factory=list)
 
     @property
     def has_news(self) -> bool:
@@ -84,6 +91,13 @@ def summary_lines(summary: RunSummary) -> list[str]:
                 for i in items
             )
             lines.append("")
+    if summary.bank_lines:
+        lines.append("Bank payments:")
+        lines.extend(
+            f"  {i.kind:<8} {i.amount:>18}  {i.client:<30} {i.invoice_no}  {i.note}"
+            for i in summary.bank_lines
+        )
+        lines.append("")
     lines.extend(correction_lines(summary))
     lines.extend(outstanding_lines(summary))
     if summary.errors:

@@ -87,7 +87,7 @@ class UpdateSet:
             index = sheet.frame.index
             fast = isinstance(index, pd.RangeIndex) and index.step == 1
             self._columns[key] = (
-                (int(index.start), sheet.frame[column].to_numpy()) if fast else None
+                (int(index.start), sheet.frame[column].to_numpy(dtype=object)) if fast else None
             )
         found = self._columns[key]
         if found is None:  # not how read.py builds frames, but still answered right
@@ -207,7 +207,13 @@ def invoice_rows(
             )
             continue
         result[number] = InvoiceRow(
-            int(row), number, paid_amount=paid, paid_date=paid_date, status=status, **corrections
+            int(row),
+            number,
+            paid_amount=paid,
+            paid_date=paid_date,
+            status=status,
+            paid_by_bank=_bank_part(values.get("Paid By Bank")),
+            **corrections,
         )
     return result
 
@@ -220,6 +226,14 @@ def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
     except cells.CellError as exc:
         return {"resend": resend, "credit_problem": str(exc)}
     return {"resend": resend, "credit_amount": credit}
+
+
+def _bank_part(value: object) -> Decimal | None:
+    """Paid By Bank as written by the tool; a cell it cannot read counts as not written."""
+    try:
+        return cells.optional_decimal(value)
+    except cells.CellError:
+        return None
 
 
 class PaymentProblem(ValueError):
@@ -361,6 +375,11 @@ def invoices_updates(
             values["Paid Date"] = existing.paid_date
             if status in BOOKKEEPER_STATUSES:
                 values["Status"] = status
+        if existing is not None and existing.paid_by_bank is not None:
+            # Payments from bank statements (bank.apply): the tool writes the payment cells.
+            values["Paid Amount"] = existing.paid_amount
+            values["Paid Date"] = existing.paid_date
+            values["Paid By Bank"] = existing.paid_by_bank
         for column, value in values.items():
             updates.set(target, name, row, column, value, headers)
     return outstanding

@@ -9,6 +9,7 @@ errors, each naming sheet, Excel row, column and the fix.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -115,8 +116,14 @@ def _client_row(
         tax_rate=tax_rate,
         active=active,
         row=row,
+        payer_ids=split_payer_ids(cells.get("Payer ID")),
     )
     return client, terms, errors
+
+
+def split_payer_ids(value: object) -> tuple[str, ...]:
+    """`180940012345; KZ22722C000024901213` -> each identifier, as typed."""
+    return tuple(p.strip() for p in re.split(r"[;,\n]", cell_text(value)) if p.strip())
 
 
 def validate_clients(sheet: SheetData, config: Config) -> ClientBook:

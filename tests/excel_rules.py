@@ -123,7 +123,8 @@ def excel_problems(path: Path) -> list[str]:
             if sheet_filter:
                 filters[name] = sheet_filter
             for table_part in _sheet_tables(book, part):
-                tables.append((name, table_part, headers))
+                if table_part in book.names:  # a missing one is a broken relationship
+                    tables.append((name, table_part, headers))
         _check_string_counts(book, workbook, strings, references)
         _tables(book, tables, styles)
         _filter_names(book, workbook, [n for n, _ in sheets], filters)
@@ -142,6 +143,10 @@ def _content_types(book: _Book) -> None:
             continue
         if name not in overrides and name.rsplit(".", 1)[-1].lower() not in defaults:
             book.bad(f"{name} has no content type")
+        elif name not in overrides and name.startswith(("xl/", "docProps/")) and name.endswith(
+            ".xml"
+        ):  # the generic "application/xml" default does not say what the part is
+            book.bad(f"{name} has no content type of its own")
     for name in overrides - book.names:
         book.bad(f"[Content_Types].xml names {name}, which is not in the file")
 

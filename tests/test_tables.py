@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import zipfile
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +319,57 @@ def test_written_workbook_dates_are_not_text(folder: Folder) -> None:
     xml = sheet_xml(folder.workbook, "xl/worksheets/sheet3.xml")
     assert re.search(rb'<c r="C3" s="\d+"><v>46090</v>', xml)  # 9 March 2026, a styled serial
     assert date(2026, 3, 9).toordinal() - date(1899, 12, 30).toordinal() == 46090
+
+
+def payments_book(path: Path, *, neighbour: bool) -> Path:
+    """A Payments table (any sheet the tool appends to) with a totals row."""
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Payments")
+    money = wb.add_format({"num_format": "0.00"})
+    ws.add_table("A1:C3", {"name": "tblPayments", "total_row": True,
+                           "data": [[datetime(2026, 3, 1), 100, "BANK-1"]],
+                           "columns": [{"header": "Date", "total_string": "Total"},
+                                       {"header": "Amount", "format": money,
+                                        "total_function": "=SUBTOTAL(109,tblPayments[Amount])"},
+                                       {"header": "Bank Ref"}]})
+    if neighbour:  # another table right beside it: new columns cannot join
+        ws.add_table("D1:E3", {"name": "tblRates", "columns": [{"header": "Code"},
+                                                               {"header": "Rate"}]})
+    wb.close()
+    return path
+
+
+def test_any_sheet_table_takes_appended_rows_and_new_columns(tmp_path: Path) -> None:
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    path = payments_book(tmp_path / "log.xlsx", neighbour=False)
+    result = apply_updates(path, [
+        CellUpdate("Payments", 3, "Date", date(2026, 3, 9)),
+        CellUpdate("Payments", 3, "Amount", Decimal("250.5")),
+        CellUpdate("Payments", 3, "Status", "Applied"),  # a column the table lacks
+        CellUpdate("Payments", 4, "Date", date(2026, 3, 10)),
+        CellUpdate("Payments", 4, "Amount", Decimal("10")),
+    ], header_rows={"Payments": 1})
+    assert result.warnings == () and result.notes == ()
+    table = tables(path)["tblPayments"]
+    assert table.get("ref") == "A1:D5" and table.find(f"{MAIN}autoFilter").get("ref") == "A1:D4"
+    assert [n for _, n in table_columns(table)] == ["Date", "Amount", "Bank Ref", "Status"]
+    ws = openpyxl.load_workbook(path)["Payments"]
+    assert ws["A5"].value == "Total" and ws["B5"].value == "=SUBTOTAL(109,tblPayments[Amount])"
+    assert ws["B3"].number_format == ws["B4"].number_format == "0.00"  # the column's own
+    assert ws["A3"].is_date and ws["D1"].value == "Status"
+
+
+def test_a_table_next_door_keeps_new_columns_out_and_says_so(tmp_path: Path) -> None:
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    path = payments_book(tmp_path / "log.xlsx", neighbour=True)
+    result = apply_updates(path, [CellUpdate("Payments", 2, "Status", "Applied")],
+                           header_rows={"Payments": 1})
+    assert len(result.notes) == 1 and "the table tblRates is next to it" in result.notes[0]
+    found = tables(path)
+    assert found["tblPayments"].get("ref") == "A1:C3" and found["tblRates"].get("ref") == "D1:E3"
+    ws = openpyxl.load_workbook(path)["Payments"]
+    assert ws["F1"].value == "Status" and ws["F2"].value == "Applied"

@@ -31,6 +31,7 @@ from automation.writeback.sheet import (
     place_cell,
     read_col_styles,
     sheet_filter,
+    widen,
     write_cell,
 )
 from automation.writeback.tables import TableDoc
@@ -180,6 +181,7 @@ def _move_totals(edit: SheetEdit, table: TableDoc, to: int, sheet: str) -> None:
         source.remove(c)
         c.set("r", dest)
         place_cell(target, c, col)
+        widen(edit, to, col)
     edit.dirty.update({origin, to})
 
 

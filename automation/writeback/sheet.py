@@ -181,7 +181,7 @@ def write_cell(edit: SheetEdit, row_number: int, col: int, value: CellValue) -> 
     _store(edit, cell, new)
     edit.dirty.add(row_number)
     if new[0] != "empty":
-        _widen(edit, row_number, col)
+        widen(edit, row_number, col)
     return True
 
 
@@ -239,7 +239,8 @@ def _give_format(edit: SheetEdit, cell: Any, kind: str) -> None:
         cell.set("s", str(styles.date_style(style, kind)))
 
 
-def _widen(edit: SheetEdit, row: int, col: int) -> None:
+def widen(edit: SheetEdit, row: int, col: int) -> None:
+    """Make the sheet's <dimension> cover a cell written or moved."""
     if not edit.bounds:
         edit.bounds = [row, col, row, col]
     b = edit.bounds

@@ -1,0 +1,385 @@
+"""Bank statements in the run: import, match, record, and what the workbook shows.
+
+Called by the pipeline before follow-ups are decided, so an applied payment
+gets its thank-you (or part-payment or overpayment note) in the same run:
+
+    rows, outcome = import_payments(ledger, data, book, invoices, rows, files, config)
+    ...
+    payments_updates(data, ledger, config, updates)       # the Payments sheet
+    move_imported(outcome.files_done, inbox)               # after the write-back
+
+The invariant that keeps hand-typed payments safe: on an Invoices row,
+Paid Amount = what the bookkeeper typed + Paid By Bank. The typed part is
+read as Paid Amount - Paid By Bank, and Paid By Bank is always the ledger's
+total, so a re-run, a restored older copy or a failed write-back all converge.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ..lazy import lazy_import
+from ..ledger import Ledger, LedgerInvoice
+from ..model import REBILL, VOID, CellValue, InvoiceRow, RowError
+from ..money import ZERO, round_money
+from ..plan import Payments, balance_of
+from ..read import WorkbookData
+from ..schema import PAYMENTS, PAYMENTS_COLUMNS, sheet_headers
+from ..summary import SentItem
+from ..updates import UpdateSet, invoice_rows, state_of
+from ..validate import ClientBook, column_text
+from .match import (
+    APPLIED,
+    IGNORED,
+    REVIEW,
+    Instruction,
+    OpenInvoice,
+    Payers,
+    TypedPayment,
+    match_lines,
+    parse_instruction,
+    payer_key,
+)
+from .record import IN, BankLine, line_error
+from .store import BankTotal, bank_totals, known_refs, record, stored_lines
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
+
+#: Files in the inbox that are never statements (hidden files, Office lock files).
+SKIPPED_PREFIXES = (".", "~$")
+
+
+@dataclass
+class BankOutcome:
+    """What the bank step did this run, for the summary and the file moves."""
+
+    new_lines: int = 0
+    applied: int = 0
+    review: int = 0
+    ignored: int = 0
+    files_done: list[Path] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    #: one item per incoming line decided this run, for the output
+    decided: list[SentItem] = field(default_factory=list)
+
+
+def inbox_of(workbook: Path, config: Config) -> Path:
+    inbox = Path(config.bank.inbox)
+    return inbox if inbox.is_absolute() else workbook.resolve().parent / inbox
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """Statement files waiting in the inbox (not its `imported/` folder), oldest name first."""
+    if not inbox.is_dir():
+        return []
+    return sorted(
+        p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(SKIPPED_PREFIXES)
+    )
+
+
+def build_payers(book: ClientBook) -> tuple[Payers, list[RowError]]:
+    """Payer ID and exact client name -> client; an ID on two clients is an error (and unused)."""
+    by_id: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    errors: list[RowError] = []
+    clash: set[str] = set()
+    for client in book.clients.values():
+        for ident in client.payer_ids:
+            key = payer_key(ident)
+            if not key:
+                continue
+            if key in by_id and by_id[key] != client.key:
+                clash.add(key)
+                errors.append(
+                    RowError("Clients", client.row, "Payer ID",
+                             f"{ident} is also the Payer ID of {owners[key]}; a payer must be "
+                             "one client (it is not used for matching until fixed).")
+                )  # fmt: skip
+                continue
+            by_id[key], owners[key] = client.key, client.name
+    for key in clash:
+        by_id.pop(key, None)
+    by_name = {key: key for key in book.clients}
+    return Payers(by_id, by_name), errors
+
+
+def heal_rows(
+    rows: Mapping[str, InvoiceRow],
+    invoices: Mapping[str, LedgerInvoice],
+    totals: Mapping[str, BankTotal],
+) -> dict[str, InvoiceRow]:
+    """The Invoices rows with the ledger's bank payments in Paid Amount and Paid By Bank.
+
+    A row in the sheet: typed part = Paid Amount - Paid By Bank (as the sheet
+    shows them). A row the workbook lost (rebuilt from what was remembered when
+    it was settled, which already held the bank part): typed = the rest.
+    """
+    result = dict(rows)
+    for number, total in totals.items():
+        if number not in invoices or not total.bank:
+            continue
+        row = rows.get(number) or InvoiceRow(0, number)
+        if row.problem:
+            continue  # the bookkeeper fixes the cells first; nothing is written meanwhile
+        paid = row.paid_amount or ZERO
+        typed = paid - (row.paid_by_bank or ZERO) if row.row else max(paid - total.bank, ZERO)
+        days = [d for d in (row.paid_date, total.latest) if d is not None]
+        result[number] = replace(
+            row,
+            paid_amount=typed + total.bank,
+            paid_date=max(days) if days else None,
+            paid_by_bank=total.bank,
+        )
+    return result
+
+
+def _open_invoices(
+    invoices: Mapping[str, LedgerInvoice], rows: Mapping[str, InvoiceRow]
+) -> list[OpenInvoice]:
+    result = []
+    for number, inv in invoices.items():
+        row = rows.get(number)
+        pay = Payments.from_row(row)
+        if inv.voided is not None or pay.bookkeeper_status in (VOID, REBILL):
+            continue  # cancelled, or about to be: a payment for it needs a person
+        _, balance = balance_of(state_of(inv, False), pay)
+        blocked = bool(row and row.problem)
+        result.append(
+            OpenInvoice(number, inv.client_key, inv.currency, inv.invoice_date, balance, blocked)
+        )
+    return result
+
+
+def _typed_payments(
+    ledger: Ledger, data: WorkbookData, lines: Sequence[BankLine], totals: Mapping[str, BankTotal]
+) -> list[TypedPayment]:
+    """Payments typed by hand on a date some incoming line has, not yet recognised.
+
+    Paid invoices long settled count too: the statement often arrives after the
+    bookkeeper typed the payment from the bank's app.
+    """
+    sheet = data.invoices
+    if sheet is None or not lines:
+        return []
+    days = {ln.date for ln in lines}
+    paid_dates = sheet.frame["Paid Date"]
+    text = paid_dates.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    stamps = pd.to_datetime(paid_dates.where(~text), errors="coerce")
+    wanted = pd.Series(sorted(days), dtype="datetime64[ns]")
+    # Date cells are compared in one pass; a date typed as text is read row by row.
+    maybe = stamps.dt.normalize().isin(wanted).to_numpy(dtype=bool) | text
+    numbers = set(column_text(sheet.frame.loc[maybe, "Invoice No"])) - {""}
+    if not numbers:
+        return []
+    rows = invoice_rows(sheet, numbers)
+    owners = ledger.invoices(numbers)
+    result = []
+    for number, row in rows.items():
+        if row.problem or row.paid_date not in days or number not in owners:
+            continue
+        typed = (row.paid_amount or ZERO) - (row.paid_by_bank or ZERO)
+        typed -= totals.get(number, BankTotal()).typed
+        if typed > 0:
+            result.append(TypedPayment(number, owners[number].client_key, typed, row.paid_date))
+    return result
+
+
+def _instructions(data: WorkbookData, review: set[str]) -> dict[str, Instruction]:
+    """What the bookkeeper typed on Review lines of the Payments sheet."""
+    sheet = data.payments
+    if sheet is None or not review:
+        return {}
+    frame = sheet.frame
+    refs = column_text(frame["Bank Ref"])
+    mine = refs.isin(review).to_numpy(dtype=bool)
+    found: dict[str, Instruction] = {}
+    for ref, number, status in zip(
+        refs[mine], column_text(frame.loc[mine, "Invoice No"]),
+        column_text(frame.loc[mine, "Status"]), strict=True,
+    ):  # fmt: skip
+        told = parse_instruction(ref, number, status)
+        if told is not None:
+            found.setdefault(ref, told)
+    return found
+
+
+def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], BankOutcome]:
+    from .detect import read_statement  # the readers load only when there is a statement
+
+    outcome = BankOutcome()
+    lines: list[BankLine] = []
+    seen: set[str] = set()
+    for path in files:
+        read, errors = read_statement(path, config.bank)
+        outcome.errors.extend(errors)
+        if not errors:
+            outcome.files_done.append(path)
+        for line in read:
+            if line.bank_ref not in seen:  # overlapping statements in one import
+                seen.add(line.bank_ref)
+                lines.append(line)
+    return lines, outcome
+
+
+def import_payments(
+    ledger: Ledger,
+    data: WorkbookData,
+    book: ClientBook,
+    invoices: Mapping[str, LedgerInvoice],
+    rows: Mapping[str, InvoiceRow],
+    files: Sequence[Path],
+    config: Config,
+) -> tuple[dict[str, InvoiceRow], BankOutcome]:
+    """Read `files`, decide new and Review lines, record them, and return the healed rows."""
+    lines, outcome = _read_files(files, config)
+    known = known_refs(ledger) if lines else set()
+    new = [ln for ln in lines if ln.bank_ref not in known]
+    outcome.new_lines = sum(1 for ln in new if ln.direction == IN)
+    waiting = [s.line for s in stored_lines(ledger, (REVIEW,))]
+    if not new and not waiting:
+        return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
+    if data.payments_problem:
+        outcome.errors.append(line_error("Payments", None, None, data.payments_problem + (
+            " The sheet named Payments is not the tool's (it has no Bank Ref column); rename "
+            "it so the tool can make its own.")))  # fmt: skip
+        return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
+    totals = bank_totals(ledger)
+    now = heal_rows(rows, invoices, totals)
+    payers, payer_errors = build_payers(book)
+    outcome.errors.extend(payer_errors)
+    candidates = [*new, *waiting]
+    incoming = [ln for ln in candidates if ln.direction == IN]
+    all_numbers = {n for (n,) in ledger.conn.execute("SELECT invoice_no FROM invoices")}
+    decisions = match_lines(
+        _open_invoices(invoices, now),
+        payers,
+        candidates,
+        config.bank.fee_tolerance,
+        typed=_typed_payments(ledger, data, incoming, totals),
+        instructions=_instructions(data, {ln.bank_ref for ln in waiting}),
+        known_closed=all_numbers - set(invoices),
+    )
+    with ledger.transaction():
+        record(ledger, new, {d.bank_ref: d for d in decisions})
+    for line, decision in zip(candidates, decisions, strict=True):
+        if line.direction != IN:
+            continue
+        outcome.applied += decision.status == APPLIED
+        outcome.review += decision.status == REVIEW
+        outcome.ignored += decision.status == IGNORED
+        paid = [(a.invoice_no, a.amount) for a in decision.allocations]
+        outcome.decided.append(
+            SentItem(
+                allocation_text(paid, line.currency) if paid else "",
+                line.payer or line.payer_id,
+                decision.status,
+                f"{line.amount:,.2f} {line.currency}".strip(),
+                "; ".join(p for p in (decision.rule, decision.note) if p),
+            )
+        )
+    return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
+
+
+def summary_note(outcome: BankOutcome, files: int) -> str | None:
+    """One sentence for the run's output, or None when no statement was looked at."""
+    if not files and not (outcome.applied or outcome.review or outcome.ignored):
+        return None
+    parts = [f"{outcome.applied} applied"]
+    if outcome.review:
+        parts.append(f"{outcome.review} wait for review in the Payments sheet")
+    if outcome.ignored:
+        parts.append(f"{outcome.ignored} ignored")
+    return (
+        f"Bank statements: {files} file(s), {outcome.new_lines} new incoming line(s); "
+        + ", ".join(parts) + "."
+    )
+
+
+def allocation_text(decision_allocations: Sequence[tuple[str, Decimal]], currency: str) -> str:
+    """`INV-2026-0007`, or with amounts when split: `INV-2026-0007 100.00; INV-2026-0008 50.00`."""
+    if len(decision_allocations) == 1:
+        return decision_allocations[0][0]
+    return "; ".join(f"{n} {round_money(a, currency)}" for n, a in decision_allocations)
+
+
+def payments_updates(data: WorkbookData, ledger: Ledger, config: Config, updates: UpdateSet) -> int:
+    """The Payments sheet shows every incoming line the ledger holds; returns rows written."""
+    stored = [s for s in stored_lines(ledger) if s.line.direction == IN]
+    if not stored or data.payments_problem:
+        return 0
+    sheet = data.payments
+    names = [c.name for c in PAYMENTS_COLUMNS]
+    headers = sheet.headers if sheet else dict(
+        zip(names, sheet_headers(PAYMENTS, config.columns), strict=True)
+    )  # fmt: skip
+    name = sheet.name if sheet else PAYMENTS
+    where: dict[str, int] = {}
+    typed_numbers: dict[str, str] = {}
+    next_row = 2
+    if sheet is not None:
+        refs = column_text(sheet.frame["Bank Ref"])
+        typed = column_text(sheet.frame["Invoice No"])
+        for row, ref, number in zip(sheet.frame.index, refs, typed, strict=True):
+            if ref and ref not in where:
+                where[ref] = int(row)
+                typed_numbers[ref] = number
+        next_row = sheet.append_at
+    for item in stored:
+        line = item.line
+        row = where.get(line.bank_ref)
+        if row is None:
+            row, next_row = next_row, next_row + 1
+        if item.status == REVIEW:
+            invoice_no: CellValue = typed_numbers.get(line.bank_ref) or None
+        else:
+            invoice_no = allocation_text(
+                [(a.invoice_no, a.amount) for a in item.allocations], line.currency
+            ) or None
+        values: dict[str, CellValue] = {
+            "Date": line.date,
+            "Amount": line.amount,
+            "Currency": line.currency or None,
+            "Payer": line.payer or None,
+            "Payer ID": line.payer_id or None,
+            "Reference": line.reference or None,
+            "Bank Ref": line.bank_ref,
+            "File": line.file or None,
+            "Invoice No": invoice_no,
+            "Rule": item.rule or None,
+            "Status": item.status,
+            "Note": item.note or None,
+        }
+        target = sheet if line.bank_ref in where else None
+        for column, value in values.items():
+            updates.set(target, name, row, column, value, headers)
+    return len(stored)
+
+
+def move_imported(files: Sequence[Path], inbox: Path) -> list[str]:
+    """Move applied inbox files to `imported/` (a name taken there gets a number)."""
+    problems = []
+    done = inbox / "imported"
+    for path in files:
+        if path.parent.resolve() != inbox.resolve():
+            continue  # a file named on the command line stays where it is
+        try:
+            done.mkdir(parents=True, exist_ok=True)
+            target = done / path.name
+            count = 1
+            while target.exists():
+                count += 1
+                target = done / f"{path.stem}-{count}{path.suffix}"
+            shutil.move(str(path), target)
+        except OSError as exc:
+            problems.append(f"{path.name} could not be moved to {done}: {exc.strerror}.")
+    return problems
+

@@ -1,0 +1,164 @@
+"""ISO 20022 camt.053 (statement) and camt.054 (debit/credit notification), read with lxml.
+
+Elements are found by local name, so every version's namespace reads the
+same (`urn:iso:std:iso:20022:tech:xsd:camt.053.001.02` to `.001.08` and
+later). An entry (`Ntry`) with several transactions (`NtryDtls/TxDtls`, a
+batch booking) gives one line per transaction. The bank ref is the
+transaction's `AcctSvcrRef`, else the entry's `AcctSvcrRef` or `NtryRef`
+(numbered per transaction), else a hash of the content. Only booked entries
+are read (`Sts` BOOK, not PDNG or INFO).
+
+    lines, errors = read_camt(path.read_bytes(), "ing-2026-03.xml")
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from lxml import etree
+
+from ..model import RowError
+from ..money import D, MoneyError
+from .record import (
+    IN,
+    OUT,
+    BankLine,
+    Direction,
+    StatementError,
+    clean,
+    content_ref,
+    line_error,
+    normal_id,
+    number_repeats,
+)
+
+
+def is_camt(head: bytes) -> bool:
+    return b"camt.053" in head or b"camt.054" in head or b"BkToCstmrStmt" in head
+
+
+def _text(node: etree._Element | None, path: str) -> str:
+    if node is None:
+        return ""
+    found = node.find(path)
+    return clean(found.text or "") if found is not None and found.text else ""
+
+
+def _texts(node: etree._Element, path: str) -> list[str]:
+    return [clean(e.text or "") for e in node.iterfind(path) if e.text and e.text.strip()]
+
+
+def read_camt(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise StatementError(f"{file} is not well-formed XML: {exc}.") from None
+    reports = root.findall("./{*}BkToCstmrStmt/{*}Stmt") + root.findall(
+        "./{*}BkToCstmrDbtCdtNtfctn/{*}Ntfctn"
+    )
+    if not reports:
+        raise StatementError(
+            f"{file} is XML but holds no camt.053 statement (Stmt) or camt.054 notification."
+        )
+    lines: list[BankLine] = []
+    errors: list[RowError] = []
+    for report in reports:
+        account_currency = _text(report, "./{*}Acct/{*}Ccy")
+        for entry in report.iterfind("./{*}Ntry"):
+            where = entry.sourceline or 0
+            try:
+                lines.extend(_entry(entry, account_currency, file))
+            except ValueError as exc:
+                errors.append(line_error(file, where, None, str(exc)))
+    return number_repeats(lines), errors
+
+
+def _amount(node: etree._Element | None, path: str) -> tuple[Decimal, str] | None:
+    if node is None:
+        return None
+    found = node.find(path)
+    if found is None or not (found.text or "").strip():
+        return None
+    try:
+        value = D(found.text.strip())
+    except MoneyError:
+        raise ValueError(f"the amount {found.text!r} is not a number.") from None
+    return abs(value), (found.get("Ccy") or "").upper()
+
+
+def _date(entry: etree._Element) -> date:
+    for path in ("./{*}BookgDt/{*}Dt", "./{*}BookgDt/{*}DtTm", "./{*}ValDt/{*}Dt",
+                 "./{*}ValDt/{*}DtTm"):  # fmt: skip
+        text = _text(entry, path)
+        if text:
+            try:
+                # A DtTm keeps the bank's own local date: its offset is not applied.
+                return datetime.fromisoformat(text[:10]).date()
+            except ValueError:
+                raise ValueError(f"the booking date {text!r} is not a date.") from None
+    raise ValueError("the entry has no booking date (BookgDt).")
+
+
+def _status(entry: etree._Element) -> str:
+    return (_text(entry, "./{*}Sts/{*}Cd") or _text(entry, "./{*}Sts")).upper()
+
+
+def _entry(entry: etree._Element, account_currency: str, file: str) -> list[BankLine]:
+    if _status(entry) in ("PDNG", "INFO", "FUTR"):
+        return []
+    found = _amount(entry, "./{*}Amt")
+    if found is None:
+        raise ValueError("the entry has no amount (Amt).")
+    amount, currency = found
+    mark = _text(entry, "./{*}CdtDbtInd").upper()
+    if mark not in ("CRDT", "DBIT"):
+        raise ValueError(f"CdtDbtInd {mark!r} is neither CRDT nor DBIT.")
+    direction: Direction = IN if mark == "CRDT" else OUT
+    when = _date(entry)
+    entry_ref = _text(entry, "./{*}AcctSvcrRef") or _text(entry, "./{*}NtryRef")
+    details = entry.findall("./{*}NtryDtls/{*}TxDtls")
+    info = _text(entry, "./{*}AddtlNtryInf")
+    line = entry.sourceline or 0
+    if not details:
+        ref = entry_ref or content_ref("CAMT", [when.isoformat(), str(amount), mark, info])
+        return [BankLine(when, amount, currency or account_currency, direction, "", (), info,
+                         ref, file, line)]  # fmt: skip
+    result = []
+    for index, tx in enumerate(details, start=1):
+        tx_amount = _amount(tx, "./{*}Amt") or _amount(tx, "./{*}AmtDtls/{*}TxAmt/{*}Amt")
+        if tx_amount is None:
+            if len(details) > 1:
+                raise ValueError("a batch entry's transaction has no amount of its own.")
+            tx_amount = (amount, currency)
+        value, tx_currency = tx_amount
+        tx_mark = _text(tx, "./{*}CdtDbtInd").upper() or mark
+        tx_direction: Direction = IN if tx_mark == "CRDT" else OUT
+        party = "Dbtr" if tx_direction == IN else "Cdtr"
+        name = (_text(tx, f"./{{*}}RltdPties/{{*}}{party}/{{*}}Nm")
+                or _text(tx, f"./{{*}}RltdPties/{{*}}{party}/{{*}}Pty/{{*}}Nm"))  # fmt: skip
+        ids = [
+            _text(tx, f"./{{*}}RltdPties/{{*}}{party}Acct/{{*}}Id/{{*}}IBAN"),
+            _text(tx, f"./{{*}}RltdPties/{{*}}{party}Acct/{{*}}Id/{{*}}Othr/{{*}}Id"),
+            *_texts(tx, f"./{{*}}RltdPties/{{*}}{party}//{{*}}OrgId/{{*}}Othr/{{*}}Id"),
+        ]
+        payer_ids = tuple(dict.fromkeys(normal_id(i) for i in ids if i))
+        remittance = _texts(tx, "./{*}RmtInf/{*}Ustrd") + _texts(
+            tx, "./{*}RmtInf/{*}Strd/{*}CdtrRefInf/{*}Ref"
+        )
+        reference = " ".join(remittance) or _text(tx, "./{*}AddtlTxInf") or info
+        own = _text(tx, "./{*}Refs/{*}AcctSvcrRef")
+        if own:
+            ref = own
+        elif entry_ref:
+            ref = entry_ref if len(details) == 1 else f"{entry_ref}/{index}"
+        else:
+            end_to_end = _text(tx, "./{*}Refs/{*}EndToEndId")
+            ref = content_ref("CAMT", [when.isoformat(), str(value), tx_mark, *payer_ids,
+                                       reference, end_to_end])  # fmt: skip
+        result.append(
+            BankLine(when, value, tx_currency or currency or account_currency, tx_direction,
+                     name, payer_ids, reference, ref, file, tx.sourceline or line)
+        )  # fmt: skip
+    return result

@@ -1,0 +1,451 @@
+"""Match incoming bank lines to open invoices: a pure function, no I/O.
+
+The rules, first that fits wins (a line the bookkeeper has typed an Invoice
+No or `Ignore` for is decided by that instead):
+
+0. The bank line is a payment the bookkeeper already typed by hand (same
+   amount and date on an invoice of that payer): recognised, not added again.
+1. `Reference`: an invoice number appears in the reference text (any case,
+   spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`).
+2. `Amount`: the payer is a client (Payer ID, else the exact client name) and
+   the amount equals the balance of one of its open invoices (oldest first).
+3. `Split`: the amount equals the balances of its oldest open invoices added
+   up (two or more, oldest first): one payment split across them.
+4. `Bank fee`: the amount falls short of one open balance by no more than the
+   fee tolerance: paid in full, the difference noted as a bank fee.
+5. Otherwise `Review`: nothing is applied; so is any line in a currency other
+   than the invoice's. Outgoing lines are `Ignored`.
+
+>>> from datetime import date
+>>> inv = OpenInvoice("INV-2026-0007", "acme", "USD", date(2026, 3, 1), Decimal("100.00"))
+>>> line = BankLine(date(2026, 3, 9), Decimal("100.00"), "USD", "in", "Acme", (),
+...                 "Payment for inv 2026 7", "R1")
+>>> [d.rule for d in match_lines([inv], Payers({}, {}), [line], Decimal("0"))]
+['Reference']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from ..money import ZERO, round_money
+from .record import IN, BankLine, normal_id
+
+APPLIED, REVIEW, IGNORED = "Applied", "Review", "Ignored"
+RULE_TYPED = "Typed by hand"
+RULE_REFERENCE = "Reference"
+RULE_AMOUNT = "Amount"
+RULE_SPLIT = "Split"
+RULE_FEE = "Bank fee"
+RULE_BOOKKEEPER = "Bookkeeper"
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    """An invoice a payment may go to. `balance` <= 0: known, but nothing is owed."""
+
+    invoice_no: str
+    client_key: str
+    currency: str
+    invoice_date: date
+    balance: Decimal
+    #: the payment cells of its row cannot be used now: nothing is applied to it
+    blocked: bool = False
+
+
+@dataclass(frozen=True)
+class TypedPayment:
+    """A payment typed by hand on an invoice, not yet recognised in a bank line."""
+
+    invoice_no: str
+    client_key: str
+    amount: Decimal
+    paid_date: date
+
+
+def payer_key(ident: str) -> str:
+    """An identifier as compared; a number typed into Excel loses its leading zeros, so both do.
+
+    >>> payer_key("051140004354") == payer_key("51140004354")
+    True
+    """
+    key = normal_id(ident)
+    return key.lstrip("0") or key if key.isdigit() else key
+
+
+@dataclass(frozen=True)
+class Payers:
+    """Who pays: normalised Payer ID -> client key, and client key -> client key (names)."""
+
+    by_id: Mapping[str, str]
+    by_name: Mapping[str, str]
+
+    def client_of(self, line: BankLine) -> str | None:
+        for ident in line.payer_ids:
+            found = self.by_id.get(payer_key(ident))
+            if found:
+                return found
+        name = " ".join(line.payer.split()).casefold()
+        return self.by_name.get(name) if name else None
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Money a line gives one invoice: `amount` counts towards its Paid Amount.
+
+    `fee` is the bank's charge counted as paid (rule 4), already inside `amount`;
+    `typed` marks a payment the bookkeeper typed by hand (recognised, not added).
+    """
+
+    invoice_no: str
+    amount: Decimal
+    fee: Decimal = ZERO
+    typed: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    bank_ref: str
+    status: str
+    rule: str = ""
+    allocations: tuple[Allocation, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """What the bookkeeper typed on a Review line: invoices (with amounts, if split) or Ignore."""
+
+    bank_ref: str
+    invoices: tuple[tuple[str, Decimal | None], ...] = ()
+    ignore: bool = False
+
+
+# -- invoice numbers in free text ------------------------------------------------
+
+_TOKEN = re.compile(r"[^\W\d_]+|\d+")
+
+
+def _tokens(text: str) -> list[str]:
+    """Letter runs and digit runs, upper case; digits without leading zeros."""
+    return [t.lstrip("0") or "0" if t.isdigit() else t for t in _TOKEN.findall(text.upper())]
+
+
+def number_keys(number: str) -> set[tuple[str, ...]]:
+    """The token sequences a reference may write an invoice number as.
+
+    >>> sorted(number_keys("INV-2026-0007"))
+    [('INV', '2026', '7'), ('INV', '20260007')]
+    """
+    keys = {tuple(_tokens(number))}
+    joined = "".join(ch for ch in number if ch.isalnum())
+    keys.add(tuple(_tokens(joined)))
+    # A number that is a single token (`00042`) is only recognised written in full.
+    return {k if len(k) > 1 else (f"={joined.upper()}",) for k in keys if k}
+
+
+class NumberIndex:
+    """Finds invoice numbers in reference texts, in the order they appear."""
+
+    def __init__(self, numbers: Iterable[str]) -> None:
+        self.keys: dict[tuple[str, ...], str] = {}
+        for number in numbers:
+            for key in number_keys(number):
+                self.keys.setdefault(key, number)
+        self.lengths = sorted({len(k) for k in self.keys}, reverse=True)
+
+    def find(self, text: str) -> list[str]:
+        tokens = _tokens(text)
+        whole = [f"={t}" for t in _TOKEN.findall(text.upper())]
+        found: dict[str, None] = {}
+        for length in self.lengths:
+            source = whole if length == 1 else tokens
+            for start in range(len(source) - length + 1):
+                number = self.keys.get(tuple(source[start : start + length]))
+                if number is not None:
+                    found.setdefault(number)
+        if len(found) > 1:  # report them in the order the text names them
+            position = {n: text.upper().find(n.upper()[:3]) for n in found}
+            return sorted(found, key=lambda n: position[n])
+        return list(found)
+
+
+def parse_instruction(bank_ref: str, invoice_text: str, status_text: str) -> Instruction | None:
+    """The bookkeeper's Invoice No / Status on a Review line, or None when nothing is typed.
+
+    >>> parse_instruction("R1", "INV-2026-0007 60.00; INV-2026-0008", "Review").invoices
+    (('INV-2026-0007', Decimal('60.00')), ('INV-2026-0008', None))
+    >>> parse_instruction("R1", "", "ignore").ignore
+    True
+    """
+    if status_text.strip().casefold() in ("ignore", "ignored"):
+        return Instruction(bank_ref, ignore=True)
+    parts = [p.strip() for p in re.split(r"[;\n]", invoice_text) if p.strip()]
+    if not parts:
+        return None
+    wanted: list[tuple[str, Decimal | None]] = []
+    for part in parts:
+        # An amount needs its decimals (`60.00`): `inv 2026 7` is a number, not `inv 2026` + 7.
+        match = re.fullmatch(r"(.+?)(?:\s*[:=]?\s+(\d[\d ]*[.,]\d{1,2}))?", part)
+        assert match is not None
+        number, amount = match.group(1).strip(), match.group(2)
+        wanted.append((number, Decimal(amount.replace(" ", "").replace(",", ".")) if amount
+                       else None))  # fmt: skip
+    return Instruction(bank_ref, tuple(wanted))
+
+
+# -- the rules ---------------------------------------------------------------------
+
+
+@dataclass
+class _Book:
+    """Balances as this import changes them, and the invoices by client, oldest first."""
+
+    invoices: dict[str, OpenInvoice]
+    balances: dict[str, Decimal]
+    by_client: dict[str, list[OpenInvoice]] = field(default_factory=dict)
+
+    def pay(self, allocations: Sequence[Allocation]) -> None:
+        for a in allocations:
+            if not a.typed:
+                self.balances[a.invoice_no] -= a.amount
+
+    def open_of(self, client: str, currency: str) -> list[OpenInvoice]:
+        return [
+            inv
+            for inv in self.by_client.get(client, [])
+            if inv.currency == currency and self.balances[inv.invoice_no] > 0 and not inv.blocked
+        ]
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{round_money(amount, currency):,.2f} {currency}" if currency else f"{amount:,.2f}"
+
+
+def match_lines(
+    invoices: Sequence[OpenInvoice],
+    payers: Payers,
+    lines: Sequence[BankLine],
+    fee_tolerance: Decimal,
+    typed: Sequence[TypedPayment] = (),
+    instructions: Mapping[str, Instruction] | None = None,
+    known_closed: Collection[str] = (),
+) -> list[Decision]:
+    """One decision per line, in the order of `lines`.
+
+    Lines are decided oldest first, each seeing the balances the earlier ones
+    left, so two payments never both pay the same invoice in full.
+    `known_closed` are invoice numbers that exist but are not open (paid, void):
+    a reference naming one goes to Review rather than to another invoice.
+    """
+    ordered = sorted(invoices, key=lambda i: (i.invoice_date, i.invoice_no))
+    book = _Book({i.invoice_no: i for i in ordered}, {i.invoice_no: i.balance for i in ordered})
+    for inv in ordered:
+        book.by_client.setdefault(inv.client_key, []).append(inv)
+    index = NumberIndex([*book.invoices, *known_closed])
+    remaining_typed = {(t.invoice_no, t.paid_date): t for t in typed}
+    typed_left = {(t.invoice_no, t.paid_date): t.amount for t in typed}
+    decided: dict[str, Decision] = {}
+    for line in sorted(lines, key=lambda ln: (ln.date, ln.file, ln.line, ln.bank_ref)):
+        instruction = (instructions or {}).get(line.bank_ref)
+        if line.direction != IN:
+            decision = Decision(line.bank_ref, IGNORED, "", (), "outgoing payment")
+        elif instruction is not None:
+            decision = _follow(line, instruction, book, index)
+        else:
+            decision = _recognise_typed(line, payers, index, remaining_typed, typed_left) or _match(
+                line, payers, book, index, fee_tolerance
+            )
+        book.pay(decision.allocations)
+        decided[line.bank_ref] = decision
+    return [decided[line.bank_ref] for line in lines]
+
+
+def _recognise_typed(
+    line: BankLine,
+    payers: Payers,
+    index: NumberIndex,
+    typed: Mapping[tuple[str, date], TypedPayment],
+    left: dict[tuple[str, date], Decimal],
+) -> Decision | None:
+    client = payers.client_of(line)
+    named = set(index.find(line.reference))
+    for key, payment in typed.items():
+        if payment.paid_date != line.date or left[key] < line.amount:
+            continue
+        if payment.client_key != client and payment.invoice_no not in named:
+            continue
+        left[key] -= line.amount
+        note = (
+            f"already typed by hand on {payment.invoice_no} (Paid Amount and Paid Date); "
+            "not added again."
+        )
+        allocation = Allocation(payment.invoice_no, line.amount, typed=True)
+        return Decision(line.bank_ref, APPLIED, RULE_TYPED, (allocation,), note)
+    return None
+
+
+def _currency_note(line: BankLine, invoices: Iterable[OpenInvoice]) -> str:
+    other = sorted({f"{i.invoice_no} ({i.currency})" for i in invoices})
+    return (
+        f"paid in {line.currency or 'an unknown currency'}, but {', '.join(other)} "
+        f"{'is' if len(other) == 1 else 'are'} in another currency; record it by hand."
+    )
+
+
+def _match(
+    line: BankLine, payers: Payers, book: _Book, index: NumberIndex, tolerance: Decimal
+) -> Decision:
+    named = index.find(line.reference)
+    if named:
+        return _by_reference(line, named, book, tolerance)
+    client = payers.client_of(line)
+    if client is None:
+        who = line.payer or "the payer"
+        ids = f" ({line.payer_id})" if line.payer_ids else ""
+        return Decision(
+            line.bank_ref,
+            REVIEW,
+            note=f"{who}{ids} is not a client (no Payer ID or client name matches) and the "
+            "reference names no open invoice: type the Invoice No, or Ignore.",
+        )
+    candidates = book.open_of(client, line.currency)
+    if not candidates:
+        others = [i for i in book.by_client.get(client, []) if book.balances[i.invoice_no] > 0]
+        note = (
+            _currency_note(line, others)
+            if others
+            else "the payer is a client with no open invoice: type the Invoice No, or Ignore."
+        )
+        return Decision(line.bank_ref, REVIEW, note=note)
+    amount = line.amount
+    for inv in candidates:
+        if book.balances[inv.invoice_no] == amount:
+            return Decision(line.bank_ref, APPLIED, RULE_AMOUNT,
+                            (Allocation(inv.invoice_no, amount),))  # fmt: skip
+    running = ZERO
+    for count, inv in enumerate(candidates, start=1):
+        running += book.balances[inv.invoice_no]
+        if running > amount:
+            break
+        if count >= 2 and running == amount:
+            parts = tuple(
+                Allocation(i.invoice_no, book.balances[i.invoice_no]) for i in candidates[:count]
+            )
+            return Decision(line.bank_ref, APPLIED, RULE_SPLIT, parts, "")
+    for inv in candidates:
+        short = book.balances[inv.invoice_no] - amount
+        if ZERO < short <= tolerance:
+            fee = _money(short, line.currency)
+            return Decision(
+                line.bank_ref,
+                APPLIED,
+                RULE_FEE,
+                (Allocation(inv.invoice_no, amount + short, fee=short),),
+                f"{fee} short: counted as a bank fee; the invoice is paid in full.",
+            )
+    listed = ", ".join(
+        f"{i.invoice_no} {_money(book.balances[i.invoice_no], i.currency)}" for i in candidates[:5]
+    )
+    return Decision(
+        line.bank_ref,
+        REVIEW,
+        note=f"from a client, but the amount matches no open balance ({listed}): type the "
+        "Invoice No (with amounts to split), or Ignore.",
+    )
+
+
+def _by_reference(line: BankLine, named: list[str], book: _Book, tolerance: Decimal) -> Decision:
+    open_named = [book.invoices[n] for n in named
+                  if n in book.invoices and book.balances[n] > 0]  # fmt: skip
+    if not open_named:
+        return Decision(
+            line.bank_ref,
+            REVIEW,
+            note=f"the reference names {', '.join(named)}, which "
+            f"{'is' if len(named) == 1 else 'are'} not open (paid, void or paid by another "
+            "line): type the Invoice No it should go to, or Ignore.",
+        )
+    blocked = [i for i in open_named if i.blocked]
+    if blocked:
+        return Decision(
+            line.bank_ref,
+            REVIEW,
+            note=f"the payment cells of {blocked[0].invoice_no} need fixing first (see its row).",
+        )
+    wrong = [i for i in open_named if i.currency != line.currency]
+    if wrong:
+        return Decision(line.bank_ref, REVIEW, note=_currency_note(line, wrong))
+    ordered = sorted(open_named, key=lambda i: (i.invoice_date, i.invoice_no))
+    if len(ordered) == 1:
+        inv = ordered[0]
+        short = book.balances[inv.invoice_no] - line.amount
+        if ZERO < short <= tolerance:
+            fee = _money(short, line.currency)
+            allocation = Allocation(inv.invoice_no, line.amount + short, fee=short)
+            note = f"{fee} short: counted as a bank fee; the invoice is paid in full."
+            return Decision(line.bank_ref, APPLIED, RULE_REFERENCE, (allocation,), note)
+        return Decision(line.bank_ref, APPLIED, RULE_REFERENCE,
+                        (Allocation(inv.invoice_no, line.amount),))  # fmt: skip
+    return Decision(line.bank_ref, APPLIED, RULE_REFERENCE, _spread(line.amount, ordered, book))
+
+
+def _spread(amount: Decimal, ordered: Sequence[OpenInvoice], book: _Book) -> tuple[Allocation, ...]:
+    """Oldest first, each up to its balance; what is left goes to the last one."""
+    parts: list[Allocation] = []
+    left = amount
+    for position, inv in enumerate(ordered):
+        last = position == len(ordered) - 1
+        share = left if last else min(left, max(book.balances[inv.invoice_no], ZERO))
+        if share > 0:
+            parts.append(Allocation(inv.invoice_no, share))
+        left -= share
+    return tuple(parts)
+
+
+def _follow(line: BankLine, instruction: Instruction, book: _Book, index: NumberIndex) -> Decision:
+    """Apply what the bookkeeper typed on a Review line, or say why it cannot be."""
+    if instruction.ignore:
+        return Decision(line.bank_ref, IGNORED, RULE_BOOKKEEPER, (), "ignored by the bookkeeper.")
+    chosen: list[tuple[OpenInvoice, Decimal | None]] = []
+    for typed_number, amount in instruction.invoices:
+        found = index.find(typed_number)
+        number = found[0] if found else typed_number.strip()
+        inv = book.invoices.get(number)
+        if inv is None:
+            return Decision(
+                line.bank_ref,
+                REVIEW,
+                note=f"{typed_number!r} is not an open invoice the tool issued; check the number.",
+            )
+        if inv.currency != line.currency:
+            return Decision(line.bank_ref, REVIEW, note=_currency_note(line, [inv]))
+        if inv.blocked:
+            return Decision(line.bank_ref, REVIEW,
+                            note=f"the payment cells of {number} need fixing first.")  # fmt: skip
+        chosen.append((inv, amount))
+    given = sum((a for _, a in chosen if a is not None), ZERO)
+    if all(a is not None for _, a in chosen):
+        if given != line.amount:
+            return Decision(
+                line.bank_ref,
+                REVIEW,
+                note=f"the amounts typed add up to {given}, not the {line.amount} received.",
+            )
+        parts = tuple(Allocation(inv.invoice_no, a) for inv, a in chosen if a)
+    else:
+        rest = [inv for inv, a in chosen if a is None]
+        fixed = [Allocation(inv.invoice_no, a) for inv, a in chosen if a is not None]
+        if given > line.amount:
+            return Decision(
+                line.bank_ref,
+                REVIEW,
+                note=f"the amounts typed ({given}) are more than the {line.amount} received.",
+            )
+        ordered = sorted(rest, key=lambda i: (i.invoice_date, i.invoice_no))
+        parts = (*fixed, *_spread(line.amount - given, ordered, book))
+    return Decision(line.bank_ref, APPLIED, RULE_BOOKKEEPER, parts, "as typed by the bookkeeper.")

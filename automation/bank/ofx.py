@@ -1,0 +1,123 @@
+"""OFX statements: OFX 1.x (SGML, unclosed tags), OFX 2.x (XML) and Quicken's QFX.
+
+A small reader of our own. `ofxtools` is GPLv3 (not usable here) and
+`ofxparse` (MIT) converts posting times to UTC, which moves a payment booked
+at 21:00 in New York to the next day: the Paid Date must be the bank's date.
+Only what a payment needs is read: each `STMTTRN` of each (credit card)
+statement, with the statement's `CURDEF`.
+
+    lines, errors = read_ofx(path.read_bytes(), "checking.qfx")
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date
+
+from ..model import RowError
+from ..money import D, MoneyError
+from .record import (
+    IN,
+    OUT,
+    BankLine,
+    StatementError,
+    clean,
+    content_ref,
+    line_error,
+    number_repeats,
+)
+
+_STATEMENT = re.compile(r"<(CC)?STMTRS>(.*?)</(?:CC)?STMTRS>", re.S | re.I)
+_TRANSACTION = re.compile(r"<STMTTRN>(.*?)</STMTTRN>", re.S | re.I)
+#: `<TAG>value` up to the next tag (SGML leaves elements unclosed; XML closes them).
+_FIELD = re.compile(r"<([A-Z0-9.]+)>([^<]*)", re.I)
+
+
+def is_ofx(head: bytes) -> bool:
+    upper = head.upper()
+    return b"OFXHEADER" in upper or b"<OFX>" in upper
+
+
+def decode(data: bytes) -> str:
+    """OFX 1 names its charset in the header (`CHARSET:1252`), OFX 2 in the XML declaration."""
+    head = data[:1000].decode("latin-1")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    declared = re.search(r'encoding="([A-Za-z0-9_-]+)"', head)
+    charset = re.search(r"CHARSET:\s*([A-Za-z0-9_-]+)", head)
+    encoding = re.search(r"^ENCODING:\s*([A-Za-z0-9_-]+)", head, re.M)
+    candidates = []
+    if declared:
+        candidates.append(declared.group(1))
+    if encoding and encoding.group(1).upper().replace("-", "") == "UTF8":
+        candidates.append("utf-8")
+    if charset and charset.group(1).isdigit():
+        candidates.append(f"cp{charset.group(1)}")
+    candidates += ["utf-8", "cp1252"]
+    for name in candidates:
+        try:
+            return data.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("cp1252", errors="replace")
+
+
+def _fields(block: str) -> dict[str, str]:
+    """Tag -> value; a nested `PAYEE/NAME` is kept as `NAME` unless NAME is already there."""
+    found: dict[str, str] = {}
+    for tag, value in _FIELD.findall(block):
+        text = clean(html.unescape(value))
+        if text:
+            found.setdefault(tag.upper(), text)
+    return found
+
+
+def _date(text: str) -> date:
+    """`20260302`, `20260302120000.000[-5:EST]`: the bank's own calendar date."""
+    match = re.match(r"(\d{4})(\d{2})(\d{2})", text)
+    if not match:
+        raise ValueError(f"DTPOSTED {text!r} is not a date.")
+    try:
+        return date(*(int(g) for g in match.groups()))
+    except ValueError:
+        raise ValueError(f"DTPOSTED {text!r} is not a real date.") from None
+
+
+def read_ofx(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
+    text = decode(data)
+    statements = _STATEMENT.findall(text)
+    if not statements:
+        raise StatementError(f"{file} is OFX but holds no bank or credit card statement.")
+    lines: list[BankLine] = []
+    errors: list[RowError] = []
+    offset = 0
+    for _card, body in statements:
+        head = body.split("<BANKTRANLIST>", 1)[0] if "<BANKTRANLIST>" in body else body
+        currency = _fields(head).get("CURDEF", "").upper()
+        for match in _TRANSACTION.finditer(body):
+            offset += 1
+            where = text[: text.find(match.group(0))].count("\n") + 1
+            try:
+                lines.append(_transaction(_fields(match.group(1)), currency, file, where))
+            except ValueError as exc:
+                errors.append(line_error(file, where, None, str(exc)))
+    return number_repeats(lines), errors
+
+
+def _transaction(fields: dict[str, str], currency: str, file: str, where: int) -> BankLine:
+    amount_text = fields.get("TRNAMT", "")
+    try:
+        amount = D(amount_text)
+    except MoneyError:
+        raise ValueError(f"TRNAMT {amount_text!r} is not an amount.") from None
+    when = _date(fields.get("DTPOSTED") or fields.get("DTUSER", ""))
+    own_currency = fields.get("CURSYM", "").upper() or currency
+    name = fields.get("NAME", "")
+    reference = fields.get("MEMO", "") or name
+    direction = IN if amount > 0 else OUT
+    ref = fields.get("FITID") or content_ref(
+        "OFX", [when.isoformat(), str(amount), name, reference, fields.get("CHECKNUM", "")]
+    )
+    return BankLine(when, abs(amount), own_currency, direction, name, (), reference, ref, file,
+                    where)  # fmt: skip

@@ -1,0 +1,281 @@
+"""The 1C client-bank exchange file (`1CClientBankExchange`), as banks in Kazakhstan
+and Russia export it ("выписка в 1С").
+
+Two dialects share the `key=value` layout:
+
+- Russian (format 1.02/1.03; Sberbank, Tochka...): `СекцияДокумент=Платежное
+  поручение` with `Сумма`, `ПлательщикСчет`/`ПолучательСчет`; which way the
+  money went is seen by comparing those accounts with the statement's own
+  `РасчСчет`. The date the money arrived is `ДатаПоступило`.
+- Kazakh (format 1.01/2.00; Kaspi, Halyk, Jusan...): `СекцияДокумент=выписка`
+  with `СуммаПриход` / `СуммаРасход`, `ПлательщикБИН_ИИН`, `ПлательщикИИК`,
+  `ДатаОперации` and `КодНазначенияПлатежа`.
+
+Encodings: Windows-1251 (`Кодировка=Windows`), CP866 (`Кодировка=DOS`) and
+UTF-8 with or without a BOM. Keys are matched ignoring case (some banks write
+`СЕКЦИЯДОКУМЕНТ`).
+
+    lines, errors = read_onec(path.read_bytes(), "kaspi.txt", default_currency="KZT")
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from datetime import date
+from decimal import Decimal
+
+from ..model import RowError
+from ..money import D, MoneyError
+from .record import (
+    IN,
+    OUT,
+    BankLine,
+    Direction,
+    StatementError,
+    content_ref,
+    first,
+    line_error,
+    normal_id,
+    number_repeats,
+)
+
+MAGIC = b"1CClientBankExchange"
+BOM = b"\xef\xbb\xbf"
+
+#: Digits 6-8 of a Russian account number are the currency's ISO 4217 numeric code.
+NUMERIC_CURRENCIES = {
+    "810": "RUB", "643": "RUB", "840": "USD", "978": "EUR", "398": "KZT",
+    "156": "CNY", "933": "BYN", "974": "BYN", "826": "GBP", "756": "CHF",
+    "417": "KGS", "860": "UZS", "051": "AMD", "944": "AZN", "981": "GEL",
+}  # fmt: skip
+#: What an IBAN's country says about the account's usual currency.
+IBAN_CURRENCIES = {"KZ": "KZT", "BY": "BYN", "KG": "KGS", "UZ": "UZS"}
+
+
+def is_onec(head: bytes) -> bool:
+    return head.removeprefix(BOM).lstrip().startswith(MAGIC)
+
+
+def decode(data: bytes) -> str:
+    """The file's text: UTF-8 (with or without BOM), else Windows-1251 or CP866.
+
+    `Кодировка=` names the encoding, but in that very encoding, so the bytes
+    are searched for the key as each candidate would write it.
+    """
+    if data.startswith(BOM):
+        return data[len(BOM) :].decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    for encoding in ("cp1251", "cp866"):
+        if "Кодировка".encode(encoding) in data[:4000]:
+            return data.decode(encoding, errors="replace")
+    for encoding in ("cp1251", "cp866"):
+        for key in ("СекцияДокумент", "СЕКЦИЯДОКУМЕНТ"):
+            if key.encode(encoding) in data:
+                return data.decode(encoding, errors="replace")
+    return data.decode("cp1251", errors="replace")
+
+
+@functools.lru_cache(maxsize=512)
+def _key(text: str) -> str:
+    return text.strip().casefold()
+
+
+SECTION_DOC = _key("СекцияДокумент")
+END_DOC = _key("КонецДокумента")
+SECTION_ACCOUNT = _key("СекцияРасчСчет")
+END_ACCOUNT = _key("КонецРасчСчет")
+ACCOUNT = _key("РасчСчет")
+
+
+def read_onec(
+    data: bytes, file: str, default_currency: str = ""
+) -> tuple[list[BankLine], list[RowError]]:
+    """Every document of the file as a BankLine; errors for documents that cannot be read."""
+    text = decode(data)
+    if not text.lstrip().startswith("1CClientBankExchange"):
+        raise StatementError(f"{file} does not start with 1CClientBankExchange.")
+    ours: set[str] = set()
+    header: dict[str, str] = {}
+    documents: list[tuple[int, str, dict[str, str]]] = []
+    current: dict[str, str] | None = None
+    kind, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        name, sep, value = raw.partition("=")
+        key = _key(name)  # a statement repeats a few dozen keys: cached
+        if key == SECTION_DOC:
+            current, kind, start = {}, value.strip(), number
+            continue
+        if key == END_DOC:
+            if current is not None:
+                documents.append((start, kind, current))
+            current = None
+            continue
+        if not sep:
+            continue  # section markers, КонецФайла, blank lines
+        if key == ACCOUNT and current is None:
+            ours.add(normal_id(value))
+        target = current if current is not None else header
+        # The first value of a key wins: a repeated key in one document is a bank's slip.
+        target.setdefault(key, value.strip())
+    if current is not None:
+        documents.append((start, kind, current))
+    currency = account_currency(header, ours) or default_currency
+    lines: list[BankLine] = []
+    errors: list[RowError] = []
+    for start, kind, fields in documents:
+        try:
+            line = _document(fields, kind, ours, currency, file, start)
+        except ValueError as exc:
+            errors.append(line_error(file, start, None, str(exc)))
+            continue
+        if line is not None:
+            lines.append(line)
+    return number_repeats(lines), errors
+
+
+def account_currency(header: dict[str, str], ours: set[str]) -> str:
+    """The statement's currency: a `Валюта` key, else what its account number implies."""
+    named = first(header, _key("Валюта"), _key("ВалютаСчета"), _key("КодВалюты"))
+    if re.fullmatch(r"[A-Za-z]{3}", named):
+        return named.upper()
+    if named in NUMERIC_CURRENCIES:
+        return NUMERIC_CURRENCIES[named]
+    for account in sorted(ours):
+        if re.fullmatch(r"\d{20}", account):
+            return NUMERIC_CURRENCIES.get(account[5:8], "")
+        if account[:2] in IBAN_CURRENCIES and account[2:4].isdigit():
+            return IBAN_CURRENCIES[account[:2]]
+    return ""
+
+
+def _get(fields: dict[str, str], *names: str) -> str:
+    """The first of several alternative keys with a value (values are stored stripped)."""
+    for name in names:
+        value = fields.get(_key(name))
+        if value:
+            return value
+    return ""
+
+
+def _date(text: str, what: str) -> date:
+    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s.*)?", text.strip())
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+    else:
+        iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
+        if not iso:
+            raise ValueError(f"{what} {text!r} is not a date like 05.03.2026.")
+        year, month, day = (int(g) for g in iso.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a real date.") from None
+
+
+def _amount(text: str, what: str) -> Decimal:
+    try:
+        value = D(text)
+    except MoneyError:
+        raise ValueError(f"{what} {text!r} is not an amount.") from None
+    if value < 0:
+        raise ValueError(f"{what} {text!r} is negative.")
+    return value
+
+
+def _purpose(fields: dict[str, str]) -> str:
+    """`НазначениеПлатежа`, or the older numbered lines `НазначениеПлатежа1..6`."""
+    whole = _get(fields, "НазначениеПлатежа")
+    if whole:
+        return whole
+    parts = [_get(fields, f"НазначениеПлатежа{i}") for i in range(1, 7)]
+    return " ".join(p for p in parts if p)
+
+
+def _payer_name(fields: dict[str, str], side: str) -> str:
+    name = _get(fields, f"{side}1", f"{side}Наименование")
+    if name:
+        return name
+    # `Плательщик=ИНН 7701234567 ООО "Ромашка"`: the name follows the tax number.
+    return re.sub(r"^ИНН\s*\d+\s*", "", _get(fields, side))
+
+
+def _document(
+    fields: dict[str, str], kind: str, ours: set[str], currency: str, file: str, start: int
+) -> BankLine | None:
+    if _get(fields, "СуммаПриход", "СуммаРасход"):
+        return _kazakh(fields, kind, currency, file, start)
+    return _russian(fields, kind, ours, currency, file, start)
+
+
+def _kazakh(fields: dict[str, str], kind: str, currency: str, file: str, start: int) -> BankLine:
+    came = _amount(_get(fields, "СуммаПриход") or "0", "СуммаПриход")
+    went = _amount(_get(fields, "СуммаРасход") or "0", "СуммаРасход")
+    if came and went:
+        raise ValueError("has both СуммаПриход and СуммаРасход; which way did the money go?")
+    direction: Direction = IN if came else OUT
+    side = "Плательщик" if direction == IN else "Получатель"
+    day = _get(fields, "ДатаОперации", "ДатаДокумента", "Дата")
+    when = _date(day, "ДатаОперации")
+    ids = tuple(
+        i for i in (normal_id(_get(fields, f"{side}БИН_ИИН", f"{side}ИНН")),
+                    normal_id(_get(fields, f"{side}ИИК", f"{side}Счет"))) if i
+    )  # fmt: skip
+    amount = came or went
+    line_currency = _get(fields, "Валюта", "КодВалюты").upper() or currency
+    purpose = _purpose(fields)
+    number = _get(fields, "НомерДокумента", "Номер")
+    parts = [when.isoformat(), str(amount), direction, *ids, purpose, number,
+             _get(fields, "КодНазначенияПлатежа"), kind]  # fmt: skip
+    return BankLine(
+        when, amount, NUMERIC_CURRENCIES.get(line_currency, line_currency), direction,
+        _payer_name(fields, side), ids, purpose, _ref(parts), file, start,
+    )  # fmt: skip
+
+
+def _russian(
+    fields: dict[str, str], kind: str, ours: set[str], currency: str, file: str, start: int
+) -> BankLine:
+    amount_text = _get(fields, "Сумма")
+    if not amount_text:
+        raise ValueError("has no Сумма (amount).")
+    amount = _amount(amount_text, "Сумма")
+    payer_account = normal_id(_get(fields, "ПлательщикСчет", "ПлательщикРасчСчет"))
+    payee_account = normal_id(_get(fields, "ПолучательСчет", "ПолучательРасчСчет"))
+    arrived = _get(fields, "ДатаПоступило")
+    left = _get(fields, "ДатаСписано")
+    if payee_account in ours and payer_account not in ours:
+        direction: Direction = IN
+    elif payer_account in ours:
+        direction = OUT  # paid by us, or a transfer between our own accounts
+    elif arrived and not left:
+        direction = IN
+    elif left:
+        direction = OUT
+    else:
+        raise ValueError(
+            "neither ПлательщикСчет nor ПолучательСчет is the statement's РасчСчет, and "
+            "there is no ДатаПоступило or ДатаСписано: it cannot tell which way the money went."
+        )
+    if direction == IN:
+        when = _date(arrived or _get(fields, "Дата"), "ДатаПоступило")
+        side, account = "Плательщик", payer_account
+    else:
+        when = _date(left or _get(fields, "Дата"), "ДатаСписано")
+        side, account = "Получатель", payee_account
+    ids = tuple(i for i in (normal_id(_get(fields, f"{side}ИНН")), account) if i)
+    purpose = _purpose(fields)
+    number = _get(fields, "Номер")
+    parts = [when.isoformat(), str(amount), direction, *ids, purpose, number,
+             _get(fields, "Дата"), kind]  # fmt: skip
+    return BankLine(
+        when, amount, currency, direction, _payer_name(fields, side), ids, purpose,
+        _ref(parts), file, start,
+    )  # fmt: skip
+
+
+def _ref(parts: list[str]) -> str:
+    return content_ref("1C", parts)

@@ -1,0 +1,154 @@
+"""The one record every statement reader returns, and what they share.
+
+A reader turns a bank's file into `BankLine`s (plain, frozen, money as
+Decimal) plus `RowError`s for lines it could not read; a file it cannot read
+at all raises `StatementError`.
+
+>>> ref = content_ref("1C", ["2026-03-02", "1250.00", "in", "Acme"])
+>>> ref.startswith("1C-") and len(ref) == 19
+True
+>>> [line_error("kaspi.txt", 12, "Сумма", "'abc' is not an amount").message]
+["Сумма: 'abc' is not an amount"]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from ..model import RowError
+
+Direction = Literal["in", "out"]
+IN: Direction = "in"
+OUT: Direction = "out"
+
+
+class StatementError(ValueError):
+    """A file that is not a statement this tool can read (the whole file is skipped)."""
+
+
+@dataclass(frozen=True)
+class BankLine:
+    """One transaction of a bank statement.
+
+    Attributes:
+      date: the date the money arrived (or left): the booking date.
+      amount: always positive; `direction` says which way it went.
+      payer: the payer's name as the bank prints it (the counterparty for "out").
+      payer_ids: the payer's identifiers: tax number (BIN/IIN/INN), IBAN or account.
+      reference: the payment purpose text (remittance information).
+      bank_ref: the bank's own id of the transaction, or a hash of its content.
+      file, line: where it came from, for messages (line: 1-based line or entry number).
+    """
+
+    date: date
+    amount: Decimal
+    currency: str
+    direction: Direction
+    payer: str
+    payer_ids: tuple[str, ...]
+    reference: str
+    bank_ref: str
+    file: str = ""
+    line: int = 0
+
+    @property
+    def payer_id(self) -> str:
+        """The identifiers as one cell: `;`-separated."""
+        return "; ".join(self.payer_ids)
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """`[bank.csv]`: which columns of a bank's CSV hold what, and how it is written."""
+
+    date: str = ""
+    amount: str = ""
+    currency: str = ""
+    payer: str = ""
+    payer_id: str = ""
+    reference: str = ""
+    bank_ref: str = ""
+    date_format: str = "%Y-%m-%d"
+    decimal: str = "."
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.date and self.amount and self.reference)
+
+
+@dataclass(frozen=True)
+class BankConfig:
+    """`[bank]`: where statements arrive, the bank-fee tolerance, the CSV layout."""
+
+    inbox: str = "statements"
+    fee_tolerance: Decimal = Decimal("0")
+    csv: CsvLayout = field(default_factory=CsvLayout)
+    #: the currency of lines whose file does not say (a CSV without a currency column)
+    currency: str = ""
+
+
+def clean(text: str) -> str:
+    """Whitespace folded to single spaces (bank texts wrap and pad freely)."""
+    return " ".join(text.split())
+
+
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def normal_id(text: str) -> str:
+    """An identifier as compared: upper case, no spaces, dashes or dots.
+
+    >>> normal_id(" kz12 3456-7890.12 ")
+    'KZ123456789012'
+    """
+    return _NOT_ALNUM.sub("", text.upper())
+
+
+def content_ref(prefix: str, parts: Iterable[str]) -> str:
+    """A stable id for a line without a bank id: a hash of what it says.
+
+    The decoded text is hashed, so the same file saved in two encodings gives
+    the same ids.
+    """
+    joined = "\x1f".join(clean(p) for p in parts)
+    return f"{prefix}-{hashlib.sha256(joined.encode()).hexdigest()[:16]}"
+
+
+def number_repeats(lines: list[BankLine]) -> list[BankLine]:
+    """Two identical lines in one file (two equal payments on one day) keep apart.
+
+    The second and later copies of a ref get `#2`, `#3`...: in an overlapping
+    statement the same copies get the same numbers again.
+    """
+    seen: Counter[str] = Counter()
+    result = []
+    for line in lines:
+        seen[line.bank_ref] += 1
+        count = seen[line.bank_ref]
+        result.append(line if count == 1 else replace(line, bank_ref=f"{line.bank_ref}#{count}"))
+    return result
+
+
+def line_error(file: str, line: int | None, field_name: str | None, message: str) -> RowError:
+    """A problem with one line of a statement, as the run's other row errors are shown."""
+    where = f"{file}, line {line}" if line else file
+    text = f"{field_name}: {message}" if field_name else message
+    return RowError(where, None, None, text)
+
+
+def first(fields: Mapping[str, str], *names: str) -> str:
+    """The first of several alternative fields that has a value."""
+    for name in names:
+        value = fields.get(name, "").strip()
+        if value:
+            return value
+    return ""

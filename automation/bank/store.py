@@ -1,0 +1,142 @@
+"""The ledger's record of bank lines and of what each one paid.
+
+Every imported line is kept (its Bank Ref is the key, so importing the same
+line again changes nothing), with its decision and its allocations. The
+workbook's Paid By Bank and the Payments sheet are rebuilt from here each
+run, so a restored older workbook is healed.
+
+    totals = bank_totals(ledger)          # invoice -> what the bank paid on it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ..ledger import Ledger
+from ..money import ZERO
+from .match import REVIEW, Allocation, Decision
+from .record import BankLine
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    """A bank line as the ledger keeps it, with its decision."""
+
+    line: BankLine
+    status: str
+    rule: str
+    note: str
+    allocations: tuple[Allocation, ...] = ()
+
+
+@dataclass(frozen=True)
+class BankTotal:
+    """What bank lines gave one invoice.
+
+    Attributes:
+      bank: added to Paid Amount by the tool (bank fees counted as paid included).
+      typed: recognised as payments the bookkeeper had typed by hand.
+      latest: the latest bank date of the added money (None when only recognised).
+    """
+
+    bank: Decimal = ZERO
+    typed: Decimal = ZERO
+    latest: date | None = None
+
+
+def known_refs(ledger: Ledger) -> set[str]:
+    return {ref for (ref,) in ledger.conn.execute("SELECT bank_ref FROM bank_lines")}
+
+
+def stored_lines(ledger: Ledger, statuses: Collection[str] | None = None) -> list[StoredLine]:
+    """Lines in import order (optionally only those with the given statuses)."""
+    query = (
+        "SELECT bank_ref, line_date, amount, currency, direction, payer, payer_ids, reference,"
+        " file, line, status, rule, note FROM bank_lines"
+    )
+    args: list[str] = []
+    if statuses:
+        query += f" WHERE status IN ({','.join('?' * len(statuses))})"
+        args = list(statuses)
+    allocations: dict[str, list[Allocation]] = {}
+    if statuses is None or set(statuses) - {REVIEW}:  # a Review line has paid nothing
+        for ref, number, amount, fee, typed in ledger.conn.execute(
+            "SELECT bank_ref, invoice_no, amount, fee, typed FROM bank_allocations ORDER BY rowid"
+        ):
+            allocations.setdefault(ref, []).append(
+                Allocation(number, Decimal(amount), Decimal(fee), bool(typed))
+            )
+    result = []
+    for row in ledger.conn.execute(query + " ORDER BY rowid", args):
+        ref, day, amount, currency, direction, payer, ids, reference, file, line = row[:10]
+        bank_line = BankLine(
+            date.fromisoformat(day), Decimal(amount), currency, direction, payer,
+            tuple(i for i in ids.split("\x1f") if i), reference, ref, file, line or 0,
+        )  # fmt: skip
+        status, rule, note = row[10:]
+        result.append(StoredLine(bank_line, status, rule, note, tuple(allocations.get(ref, ()))))
+    return result
+
+
+def record(ledger: Ledger, new: Sequence[BankLine], decisions: Mapping[str, Decision]) -> None:
+    """Keep new lines and every decision; call inside a transaction.
+
+    A line already decided (Applied or Ignored) is final: only Review lines
+    take a new decision, so a payment is never applied twice.
+    """
+    ledger.conn.executemany(
+        "INSERT OR IGNORE INTO bank_lines (bank_ref, line_date, amount, currency, direction,"
+        " payer, payer_ids, reference, file, line, status, run_id)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (ln.bank_ref, ln.date.isoformat(), str(ln.amount), ln.currency, ln.direction,
+             ln.payer, "\x1f".join(ln.payer_ids), ln.reference, ln.file, ln.line, REVIEW,
+             ledger.run_id)
+            for ln in new
+        ],
+    )  # fmt: skip
+    open_refs = {
+        ref
+        for (ref,) in ledger.conn.execute(
+            "SELECT bank_ref FROM bank_lines WHERE status = ?", (REVIEW,)
+        )
+    }
+    wanted = [d for d in decisions.values() if d.bank_ref in open_refs]
+    ledger.conn.executemany(
+        "UPDATE bank_lines SET status = ?, rule = ?, note = ?, run_id = ? WHERE bank_ref = ?",
+        [(d.status, d.rule, d.note, ledger.run_id, d.bank_ref) for d in wanted],
+    )
+    dates = dict(
+        ledger.conn.execute("SELECT bank_ref, line_date FROM bank_lines")
+    ) if wanted else {}  # fmt: skip
+    ledger.conn.executemany(
+        "INSERT OR IGNORE INTO bank_allocations (bank_ref, invoice_no, amount, fee, typed,"
+        " line_date) VALUES (?,?,?,?,?,?)",
+        [
+            (d.bank_ref, a.invoice_no, str(a.amount), str(a.fee), int(a.typed), dates[d.bank_ref])
+            for d in wanted
+            for a in d.allocations
+        ],
+    )
+
+
+def bank_totals(ledger: Ledger, numbers: Iterable[str] | None = None) -> dict[str, BankTotal]:
+    """Invoice No -> what the bank gave it, summed in Decimal (never in SQL floats)."""
+    wanted = set(numbers) if numbers is not None else None
+    totals: dict[str, BankTotal] = {}
+    for number, amount, typed, day in ledger.conn.execute(
+        "SELECT invoice_no, amount, typed, line_date FROM bank_allocations"
+    ):
+        if wanted is not None and number not in wanted:
+            continue
+        now = totals.get(number, BankTotal())
+        when = date.fromisoformat(day)
+        if typed:
+            totals[number] = BankTotal(now.bank, now.typed + Decimal(amount), now.latest)
+        else:
+            latest = when if now.latest is None or when > now.latest else now.latest
+            totals[number] = BankTotal(now.bank + Decimal(amount), now.typed, latest)
+    return totals

@@ -1,0 +1,181 @@
+"""The matching rules, one by one, on plain records (no files, no workbook)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from automation.bank.match import (
+    APPLIED,
+    IGNORED,
+    REVIEW,
+    Allocation,
+    Instruction,
+    OpenInvoice,
+    Payers,
+    TypedPayment,
+    match_lines,
+    parse_instruction,
+)
+from automation.bank.record import BankLine
+
+D = Decimal
+ACME, BETA = "acme ltd", "beta llp"
+PAYERS = Payers({"180940012345": ACME, "KZ22722C000024901213": ACME}, {ACME: ACME, BETA: BETA})
+
+
+def inv(number: str, client: str, balance: str, day: int, currency: str = "KZT") -> OpenInvoice:
+    return OpenInvoice(number, client, currency, date(2026, 2, day), D(balance))
+
+
+INVOICES = [
+    inv("INV-2026-0007", ACME, "100000.00", 1),
+    inv("INV-2026-0008", ACME, "50000.00", 5),
+    inv("INV-2026-0009", ACME, "25000.00", 9),
+    inv("INV-2026-0010", BETA, "7000.00", 10),
+]
+
+
+def line(amount: str, reference: str = "", payer: str = "", ids: tuple[str, ...] = (),
+         currency: str = "KZT", direction: str = "in", ref: str = "R1",
+         day: date = date(2026, 3, 2)) -> BankLine:  # fmt: skip
+    return BankLine(day, D(amount), currency, direction, payer, ids, reference, ref)  # type: ignore[arg-type]
+
+
+def decide(*lines: BankLine, tolerance: str = "0", **kw):  # type: ignore[no-untyped-def]
+    return match_lines(INVOICES, PAYERS, lines, D(tolerance), **kw)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["Оплата по счету №INV-2026-0008 от 05.02.2026", "inv 2026 8", "№INV-2026-0008",
+     "INV20260008", "payment for invoice inv-2026-08.", "Счет INV 2026 0008"],
+)  # fmt: skip
+def test_rule_1_invoice_number_in_the_reference(reference: str) -> None:
+    (d,) = decide(line("50000.00", reference, payer="Someone Else"))
+    assert (d.status, d.rule) == (APPLIED, "Reference")
+    assert d.allocations == (Allocation("INV-2026-0008", D("50000.00")),)
+
+
+def test_rule_1_does_not_read_numbers_into_other_digits() -> None:
+    (d,) = decide(line("50000.00", "INV-2026-00081 and 2026 8 apples"))
+    assert d.status == REVIEW
+
+
+def test_underpayment_with_a_reference_is_a_part_payment() -> None:
+    (d,) = decide(line("30000.00", "INV-2026-0007 part 1", payer="Acme Ltd"))
+    assert (d.status, d.rule) == (APPLIED, "Reference")
+    assert d.allocations == (Allocation("INV-2026-0007", D("30000.00")),)
+
+
+def test_rule_2_payer_id_and_exact_balance_oldest_first() -> None:
+    (d,) = decide(line("25000.00", "services", payer="TOO ACME", ids=("180940012345",)))
+    assert (d.status, d.rule) == (APPLIED, "Amount")
+    assert d.allocations == (Allocation("INV-2026-0009", D("25000.00")),)
+
+
+def test_rule_2_by_exact_client_name() -> None:
+    (d,) = decide(line("7000.00", "for February", payer="Beta  LLP"))
+    assert (d.rule, d.allocations[0].invoice_no) == ("Amount", "INV-2026-0010")
+
+
+def test_rule_3_one_transfer_pays_three_invoices() -> None:
+    (d,) = decide(line("175000.00", "all open bills", ids=("KZ22722C000024901213",)))
+    assert (d.status, d.rule) == (APPLIED, "Split")
+    assert d.allocations == (
+        Allocation("INV-2026-0007", D("100000.00")),
+        Allocation("INV-2026-0008", D("50000.00")),
+        Allocation("INV-2026-0009", D("25000.00")),
+    )
+
+
+def test_rule_4_a_fee_within_tolerance_pays_in_full() -> None:
+    (d,) = decide(line("49850.00", "", ids=("180940012345",)), tolerance="200")
+    assert (d.status, d.rule) == (APPLIED, "Bank fee")
+    assert d.allocations == (Allocation("INV-2026-0008", D("50000.00"), fee=D("150.00")),)
+    assert "150.00 KZT short" in d.note
+
+
+def test_a_shortfall_beyond_the_tolerance_waits_for_review() -> None:
+    (d,) = decide(line("49000.00", "", ids=("180940012345",)), tolerance="200")
+    assert d.status == REVIEW and d.allocations == ()
+    assert "INV-2026-0007 100,000.00 KZT" in d.note
+
+
+def test_a_strangers_payment_waits_for_review() -> None:
+    (d,) = decide(line("50000.00", "gift", payer="Unknown Person", ids=("999999999999",)))
+    assert d.status == REVIEW and d.allocations == ()
+    assert "Unknown Person (999999999999) is not a client" in d.note
+
+
+def test_a_payment_in_the_wrong_currency_waits_for_review() -> None:
+    (by_ref,) = decide(line("50000.00", "INV-2026-0008", currency="USD"))
+    (by_payer,) = decide(line("50000.00", "", ids=("180940012345",), currency="RUB"))
+    for d in (by_ref, by_payer):
+        assert d.status == REVIEW and d.allocations == ()
+        assert "in another currency" in d.note
+
+
+def test_an_outgoing_debit_is_ignored() -> None:
+    (d,) = decide(line("50000.00", "INV-2026-0008", direction="out"))
+    assert d.status == IGNORED and d.allocations == ()
+
+
+def test_two_lines_never_pay_the_same_balance_twice() -> None:
+    first, second = decide(
+        line("50000.00", "INV-2026-0008", ref="A"), line("50000.00", "INV-2026-0008", ref="B")
+    )
+    assert first.status == APPLIED
+    assert second.status == REVIEW and "not open" in second.note
+
+
+def test_a_reference_naming_a_paid_invoice_is_not_given_to_another() -> None:
+    (d,) = decide(line("100000.00", "INV-2026-0003", ids=("180940012345",)),
+                  known_closed={"INV-2026-0003"})  # fmt: skip
+    assert d.status == REVIEW and "INV-2026-0003" in d.note
+
+
+def test_several_invoices_in_the_reference_are_paid_oldest_first() -> None:
+    (d,) = decide(line("160000.00", "INV-2026-0009, INV-2026-0007"))
+    assert d.allocations == (
+        Allocation("INV-2026-0007", D("100000.00")),
+        Allocation("INV-2026-0009", D("60000.00")),  # the rest: an overpayment
+    )
+
+
+def test_a_payment_typed_by_hand_is_recognised_not_added() -> None:
+    typed = [TypedPayment("INV-2026-0005", ACME, D("42000.00"), date(2026, 3, 2))]
+    (d,) = decide(line("42000.00", "", ids=("180940012345",)), typed=typed)
+    assert (d.status, d.rule) == (APPLIED, "Typed by hand")
+    assert d.allocations == (Allocation("INV-2026-0005", D("42000.00"), typed=True),)
+    (other_day,) = decide(line("42000.00", "", ids=("180940012345",),
+                               day=date(2026, 3, 3)), typed=typed)  # fmt: skip
+    assert other_day.rule != "Typed by hand"
+
+
+def test_the_bookkeepers_instruction_on_a_review_line() -> None:
+    stranger = line("80000.00", "gift", payer="Unknown")
+    told = {"R1": Instruction("R1", (("inv 2026 8", D("30000.00")), ("INV-2026-0007", None)))}
+    (d,) = decide(stranger, instructions=told)
+    assert (d.status, d.rule) == (APPLIED, "Bookkeeper")
+    assert d.allocations == (
+        Allocation("INV-2026-0008", D("30000.00")),
+        Allocation("INV-2026-0007", D("50000.00")),
+    )
+    (ignored,) = decide(stranger, instructions={"R1": Instruction("R1", ignore=True)})
+    assert ignored.status == IGNORED
+    (wrong,) = decide(stranger, instructions={"R1": Instruction("R1", (("INV-9", None),))})
+    assert wrong.status == REVIEW and "INV-9" in wrong.note
+
+
+def test_parse_instruction_forms() -> None:
+    assert parse_instruction("R", " ", "Review") is None
+    assert parse_instruction("R", "INV-2026-0007", "") == Instruction(
+        "R", (("INV-2026-0007", None),)
+    )
+    assert parse_instruction("R", "inv 2026 7", "").invoices == (("inv 2026 7", None),)
+    assert parse_instruction("R", "INV-1 1 250,50; INV-2: 10.00", "").invoices == (
+        ("INV-1", D("1250.50")), ("INV-2", D("10.00"))
+    )

@@ -1,0 +1,247 @@
+"""Every statement format and encoding read into the same BankLine records."""
+
+from __future__ import annotations
+
+import doctest
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from statements import (
+    CSV_CONFIG,
+    Tx,
+    camt053,
+    csv_bank,
+    mt940_ing,
+    mt940_rabobank,
+    ofx_sgml,
+    ofx_xml,
+    onec_kazakh,
+    onec_russian,
+)
+
+from automation.bank import match as match_module
+from automation.bank import record as record_module
+from automation.bank import settings as settings_module
+from automation.bank.camt import read_camt
+from automation.bank.detect import read_statement
+from automation.bank.mt940 import read_mt940
+from automation.bank.ofx import read_ofx
+from automation.bank.onec import read_onec
+from automation.bank.record import BankConfig
+from automation.config import parse_config
+
+D = Decimal
+KZ = [
+    Tx(date(2026, 3, 2), D("150000.00"), 'ТОО "Алатау Сервис"', "180940012345",
+       "KZ22722C000024901213", "Оплата по счету №INV-2026-0007 от 01.03.2026", number="47437099"),
+    Tx(date(2026, 3, 3), D("-4000.00"), "Яна Петровна О.", "910308400020",
+       "KZ22722C000024901299", "Прочие переводы денег на карту Kaspi Gold *3305",
+       number="47437100"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "cp866", "utf-8", "utf-8-sig"])
+def test_kazakh_1c_in_every_encoding(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "kaspi.txt"
+    path.write_bytes(onec_kazakh(KZ, encoding))
+    lines, errors = read_statement(path, BankConfig())
+    assert errors == []
+    incoming, outgoing = lines
+    assert incoming.date == date(2026, 3, 2)
+    assert incoming.amount == D("150000.00") and incoming.currency == "KZT"
+    assert incoming.direction == "in" and outgoing.direction == "out"
+    assert incoming.payer == 'ТОО "Алатау Сервис"'
+    assert incoming.payer_ids == ("180940012345", "KZ22722C000024901213")
+    assert incoming.reference == "Оплата по счету №INV-2026-0007 от 01.03.2026"
+    assert outgoing.payer == "Яна Петровна О." and outgoing.amount == D("4000.00")
+    assert incoming.file == "kaspi.txt" and incoming.line > 10
+
+
+def test_the_same_file_in_two_encodings_gives_the_same_bank_refs() -> None:
+    refs = {
+        enc: [line.bank_ref for line in read_onec(onec_kazakh(KZ, enc), "x.txt")[0]]
+        for enc in ("cp1251", "cp866", "utf-8-sig")
+    }
+    assert refs["cp1251"] == refs["cp866"] == refs["utf-8-sig"]
+    assert len(set(refs["cp1251"])) == 2
+
+
+def test_two_identical_payments_on_one_day_stay_two_lines() -> None:
+    same = [KZ[0], KZ[0]]
+    lines, _ = read_onec(onec_kazakh(same), "x.txt")
+    assert len({line.bank_ref for line in lines}) == 2
+    again, _ = read_onec(onec_kazakh([*same, KZ[1]]), "y.txt")
+    assert [ln.bank_ref for ln in again[:2]] == [ln.bank_ref for ln in lines]
+
+
+RU = [
+    Tx(date(2026, 3, 4), D("25000.00"), 'ООО "Ромашка"', "7701234567", "40702810500000012345",
+       "Оплата по счету INV-2026-0012 за услуги. Без НДС"),
+    Tx(date(2026, 3, 5), D("-1200.50"), 'ООО "Аренда"', "7709876543", "40702810600000054321",
+       "Аренда за март"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "cp866", "utf-8-sig"])
+@pytest.mark.parametrize("version", ["1.02", "1.03"])
+def test_russian_1c_direction_from_the_statements_own_account(encoding: str, version: str) -> None:
+    lines, errors = read_onec(onec_russian(RU, encoding, version=version), "sber.txt")
+    assert errors == []
+    came, went = lines
+    assert (came.direction, went.direction) == ("in", "out")
+    assert came.currency == "RUB"  # digits 6-8 of 40702810...: 810
+    assert came.payer == 'ООО "Ромашка"' and came.payer_ids == ("7701234567",
+                                                                 "40702810500000012345")
+    assert came.date == date(2026, 3, 4) and came.amount == D("25000.00")
+    assert went.amount == D("1200.50") and went.payer == 'ООО "Аренда"'
+
+
+def test_russian_1c_paid_date_is_the_date_the_money_arrived() -> None:
+    text = onec_russian(RU[:1], "utf-8").decode()
+    text = text.replace("ДатаПоступило=04.03.2026", "ДатаПоступило=06.03.2026")
+    (line,), _ = read_onec(text.encode(), "sber.txt")
+    assert line.date == date(2026, 3, 6)
+
+
+def test_a_broken_1c_document_is_an_error_and_the_rest_is_read() -> None:
+    text = onec_kazakh(KZ, "utf-8").decode().replace("СуммаПриход=150000.00", "СуммаПриход=abc")
+    lines, errors = read_onec(text.encode(), "halyk.txt")
+    assert len(lines) == 1 and len(errors) == 1
+    assert "halyk.txt, line" in str(errors[0]) and "'abc' is not an amount" in str(errors[0])
+
+
+def test_uppercase_1c_keys_from_jusan_are_read() -> None:
+    text = onec_kazakh(KZ[:1], "utf-8").decode()
+    text = text.replace("СекцияДокумент=выписка", "СЕКЦИЯДОКУМЕНТ=Выписка")
+    text = text.replace("КонецДокумента", "КОНЕЦДОКУМЕНТА")
+    (line,), errors = read_onec(text.encode(), "jusan.txt")
+    assert errors == [] and line.amount == D("150000.00")
+
+
+EU = [
+    Tx(date(2026, 3, 2), D("1210.00"), "Acme B.V.", account="NL91ABNA0417164300",
+       purpose="Invoice INV-2026-0007", ref="2026030200001"),
+    Tx(date(2026, 3, 3), D("-45.10"), "Office Rent BV", account="NL02RABO0123456789",
+       purpose="Huur maart", ref="2026030300002"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ["02", "04", "08"])
+def test_camt053_versions(version: str) -> None:
+    batch = [
+        Tx(date(2026, 3, 4), D("100.00"), "Beta GmbH", account="DE89370400440532013000",
+           purpose="RE INV-2026-0008", ref="B1"),
+        Tx(date(2026, 3, 4), D("250.50"), "Gamma SA", account="BE68539007547034",
+           purpose="INV-2026-0009", ref="B2"),
+    ]  # fmt: skip
+    lines, errors = read_camt(camt053(EU, version, batch=batch), "ing.xml")
+    assert errors == []
+    assert [(ln.direction, ln.amount) for ln in lines] == [
+        ("in", D("1210.00")), ("out", D("45.10")), ("in", D("100.00")), ("in", D("250.50"))
+    ]
+    first = lines[0]
+    assert first.payer == "Acme B.V." and first.payer_ids == ("NL91ABNA0417164300",)
+    assert first.reference == "Invoice INV-2026-0007" and first.bank_ref == "2026030200001"
+    assert first.currency == "EUR" and first.date == date(2026, 3, 2)
+    assert lines[1].payer == "Office Rent BV"  # the creditor of a debit
+    assert [ln.bank_ref for ln in lines[2:]] == ["B1-TX", "B2-TX"]
+
+
+def test_camt054_and_pending_entries() -> None:
+    data = camt053(EU[:1], "04", kind="054")
+    (line,), _ = read_camt(data, "ntf.xml")
+    assert line.amount == D("1210.00")
+    pending = camt053(EU[:1], "08").replace(b"<Cd>BOOK</Cd>", b"<Cd>PDNG</Cd>")
+    assert read_camt(pending, "x.xml") == ([], [])
+
+
+def test_mt940_ing() -> None:
+    txs = [*EU, Tx(date(2026, 3, 4), D("99.99"), "A Very Long Company Name Trading As Something",
+                   account="NL20INGB0001234567", purpose="Payment of invoice INV-2026-0011 thanks",
+                   ref="00000000001007")]  # fmt: skip
+    lines, errors = read_mt940(mt940_ing(txs), "ing.sta")
+    assert errors == []
+    assert [(ln.direction, ln.amount, ln.bank_ref) for ln in lines] == [
+        ("in", D("1210.00"), "2026030200001"),
+        ("out", D("45.10"), "2026030300002"),
+        ("in", D("99.99"), "00000000001007"),
+    ]
+    assert lines[0].payer == "Acme B.V." and lines[0].payer_ids == ("NL91ABNA0417164300",)
+    assert lines[0].reference == "Invoice INV-2026-0007"
+    # wrapped at 65 characters, in the middle of a word, and joined again
+    assert lines[2].reference == "Payment of invoice INV-2026-0011 thanks"
+    assert lines[2].payer == "A Very Long Company Name Trading As Something"
+
+
+def test_mt940_rabobank() -> None:
+    lines, errors = read_mt940(mt940_rabobank(EU), "rabo.swi")
+    assert errors == []
+    came = lines[0]
+    assert came.payer == "Acme B.V." and came.reference == "Invoice INV-2026-0007"
+    assert came.payer_ids == ("NL91ABNA0417164300",) and came.date == date(2026, 3, 2)
+    assert lines[1].direction == "out"
+
+
+def test_mt940_short_sequence_references_are_not_trusted_as_ids() -> None:
+    txs = [Tx(date(2026, 3, 2), D("10.00"), "A", account="NL91ABNA0417164300", purpose="x",
+              ref="1"), Tx(date(2026, 3, 9), D("20.00"), "B", account="NL91ABNA0417164300",
+                           purpose="y", ref="1")]  # fmt: skip
+    lines, _ = read_mt940(mt940_ing(txs), "ing.sta")
+    assert lines[0].bank_ref != lines[1].bank_ref and lines[0].bank_ref.startswith("MT940-")
+
+
+@pytest.mark.parametrize("build", [ofx_sgml, ofx_xml])
+def test_ofx(build) -> None:  # type: ignore[no-untyped-def]
+    txs = [*EU[:1], Tx(date(2026, 3, 3), D("-45.10"), "Rent & Co", purpose="Rent",
+                       ref="FIT2")]  # fmt: skip
+    lines, errors = read_ofx(build(txs, "USD"), "bank.qfx")
+    assert errors == []
+    came, went = lines
+    # 21:00 in New York on March 2 is March 2 at the bank, not March 3 in UTC
+    assert came.date == date(2026, 3, 2)
+    assert (came.amount, came.currency, came.direction) == (D("1210.00"), "USD", "in")
+    assert came.bank_ref == "2026030200001" and came.reference == "Invoice INV-2026-0007"
+    assert went.payer == "Rent & Co" and went.direction == "out"
+
+
+def test_csv_described_by_the_config(tmp_path: Path) -> None:
+    import tomllib
+
+    config = parse_config(tomllib.loads(CSV_CONFIG)).bank
+    path = tmp_path / "umsaetze.csv"
+    path.write_bytes(csv_bank([*EU, Tx(date(2026, 3, 5), D("1234567.89"), "Müller & Söhne",
+                                       purpose="Rechnung INV-2026-0010")]))  # fmt: skip
+    lines, errors = read_statement(path, config)
+    assert errors == []
+    assert [(ln.direction, ln.amount) for ln in lines] == [
+        ("in", D("1210.00")), ("out", D("45.10")), ("in", D("1234567.89"))
+    ]
+    assert lines[2].payer == "Müller & Söhne" and lines[2].bank_ref.startswith("CSV-")
+    assert lines[0].bank_ref == "2026030200001" and lines[0].payer_ids == ("NL91ABNA0417164300",)
+
+
+def test_csv_bad_cells_are_located(tmp_path: Path) -> None:
+    import tomllib
+
+    config = parse_config(tomllib.loads(CSV_CONFIG)).bank
+    path = tmp_path / "b.csv"
+    data = csv_bank(EU).decode("cp1252").replace("02.03.2026", "2026-03-02")
+    path.write_bytes(data.encode("cp1252"))
+    lines, errors = read_statement(path, config)
+    assert len(lines) == 1
+    assert str(errors[0]).startswith("b.csv, line 2: Buchungstag: '2026-03-02' does not match")
+
+
+def test_an_unknown_file_says_what_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    lines, (error,) = read_statement(path, BankConfig())
+    assert lines == [] and "1C (1CClientBankExchange), camt.053/camt.054, MT940" in str(error)
+    assert "[bank.csv]" in str(error)
+
+
+def test_doctests() -> None:
+    for module in (match_module, record_module, settings_module):
+        assert doctest.testmod(module).failed == 0

@@ -1,0 +1,205 @@
+"""Bank statements end to end: the inbox, the weekly run, the Payments sheet, the emails.
+
+A bookkeeper's folder bills five KZT clients over three weeks, types one
+payment by hand, then drops a Kaspi "выписка в 1С" (Windows-1251) and a
+camt.053 into statements/. The weekly run matches every rule, writes the
+Payments and Invoices sheets and emails the thank-you and part-payment notes
+through a real SMTP server on loopback. An overlapping statement (CP866)
+imported with `payments` changes nothing; the bookkeeper's Invoice No and
+Ignore on Review lines are applied by the next run; and a restored older copy
+of the workbook is healed from the ledger without a second email.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+from conftest import Folder, client, service, write_workbook
+from statements import Tx, camt053, onec_kazakh
+
+from automation.cli import main
+from automation.model import CellUpdate
+from automation.writeback import apply_updates
+
+D = Decimal
+NAMES = ["Alatau Service", "Beta LLP", "Gamma Trade", "Delta Group", "Epsilon"]
+PAYER_IDS = {"Alatau Service": "180940012345", "Gamma Trade": "KZ22722C000024901213",
+             "Delta Group": "020540003431", "Epsilon": "761015300455"}  # fmt: skip
+
+KASPI = [
+    Tx(date(2026, 2, 2), D("150000"), 'ТОО "Алатау Сервис"', "180940012345",
+       purpose="Оплата по счету №INV-2026-0001 от 05.01.2026", number="101"),
+    Tx(date(2026, 2, 2), D("69800"), "Beta LLP", "990000000001",
+       purpose="Services January", number="102"),
+    Tx(date(2026, 2, 2), D("80000"), "Epsilon", "761015300455", purpose="Оплата", number="103"),
+    Tx(date(2026, 2, 3), D("175000"), 'ТОО "Гамма Трейд"', "150340009876",
+       "KZ22722C000024901213", "Оплата за услуги январь", number="104"),
+    Tx(date(2026, 2, 3), D("120000"), "Delta Group", "20540003431",
+       purpose="inv 2026 4 частичная оплата", number="105"),
+    Tx(date(2026, 2, 3), D("33000"), "ИП Неизвестный", "870000000000",
+       purpose="Возврат займа", number="106"),
+    Tx(date(2026, 2, 3), D("-4000"), "Яна О.", "910308400020", purpose="Перевод на карту",
+       number="107"),
+]  # fmt: skip
+CAMT = [Tx(date(2026, 2, 4), D("300.00"), "Gamma Trade", account="KZ22722C000024901213",
+           purpose="INV-2026-0004", ref="CAMT-0001")]  # fmt: skip
+
+
+def sheet(folder: Folder, name: str, key: str) -> pd.DataFrame:
+    frame = pd.read_excel(folder.workbook, sheet_name=name, engine="calamine")
+    return frame.set_index(key)
+
+
+def type_into(folder: Folder, name: str, key: str, value: str, **cells: object) -> None:
+    row = int(list(sheet(folder, name, key).index).index(value)) + 2
+    apply_updates(
+        folder.workbook,
+        [CellUpdate(name, row, col.replace("_", " "), val) for col, val in cells.items()],
+        header_rows={name: 1},
+    )
+
+
+def digest(folder: Folder) -> str:
+    return hashlib.sha256(folder.workbook.read_bytes()).hexdigest()
+
+
+def money(value: object) -> Decimal:
+    return D(str(value)).quantize(D("0.01"))
+
+
+def subjects(folder: Folder, start: int = 0) -> list[tuple[str, str]]:
+    return sorted((r.rcpt_tos[0], str(r.message["Subject"])) for r in folder.received[start:])
+
+
+def test_statements_from_the_inbox_pay_invoices_and_the_notes_go_out(folder: Folder) -> None:
+    folder.write_config(extra="currency = \"KZT\"\n[bank]\nfee_tolerance = 500")
+    jan = [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19)]
+    amounts = {"Alatau Service": 150000, "Beta LLP": 70000, "Gamma Trade": 100000,
+               "Delta Group": 200000, "Epsilon": 80000}  # fmt: skip
+    services = [service(jan[0], n, f"Bookkeeping for {n}", 1, amounts[n]) for n in NAMES]
+    services += [service(jan[1], "Gamma Trade", "Payroll", 1, 50000),
+                 service(jan[2], "Gamma Trade", "Tax return", 1, 25000)]  # fmt: skip
+    write_workbook(folder.workbook, [client(n, Currency="KZT") for n in NAMES], services)
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Clients", NAMES.index(n) + 2, "Payer ID", v) for n, v in PAYER_IDS.items()],
+        header_rows={"Clients": 1},
+    )
+    for day in jan:
+        assert folder.run("--as-of", day.isoformat()) == 0
+    invoices = sheet(folder, "Invoices", "Invoice No")
+    assert list(invoices["Client"]) == [*NAMES, "Gamma Trade", "Gamma Trade"]
+    type_into(folder, "Invoices", "Invoice No", "INV-2026-0005",
+              Paid_Amount=D("80000"), Paid_Date=date(2026, 2, 2))  # fmt: skip
+    before_import = folder.root / "before-import.xlsx"
+    shutil.copy2(folder.workbook, before_import)
+
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    (inbox / "kaspi-2026-02.txt").write_bytes(onec_kazakh(KASPI, "cp1251"))
+    (inbox / "camt053-2026-02-04.xml").write_bytes(camt053(CAMT, "08", currency="EUR"))
+    sent_before, state = len(folder.received), digest(folder)
+    code = main(["payments", "--dry-run", "--workbook", str(folder.workbook),
+                 str(inbox / "kaspi-2026-02.txt"), "--as-of", "2026-02-05"])  # fmt: skip
+    assert code == 1  # the dry run shows two lines that would wait for review
+    assert digest(folder) == state and len(folder.received) == sent_before
+    assert not (inbox / "imported").exists()
+
+    assert folder.run("--as-of", "2026-02-05") == 0
+
+    # -- the Payments sheet: one row per incoming line, the rule that matched
+    payments = sheet(folder, "Payments", "Reference")
+    assert len(payments) == 7  # the outgoing transfer is not listed
+    expect = {
+        "Оплата по счету №INV-2026-0001 от 05.01.2026": ("Applied", "Reference", "INV-2026-0001"),
+        "Services January": ("Applied", "Bank fee", "INV-2026-0002"),
+        "Оплата": ("Applied", "Typed by hand", "INV-2026-0005"),
+        "Оплата за услуги январь": (
+            "Applied", "Split",
+            "INV-2026-0003 100000.00; INV-2026-0006 50000.00; INV-2026-0007 25000.00"),
+        "inv 2026 4 частичная оплата": ("Applied", "Reference", "INV-2026-0004"),
+        "Возврат займа": ("Review", None, None),
+        "INV-2026-0004": ("Review", None, None),
+    }  # fmt: skip
+    for reference, (status, rule, number) in expect.items():
+        row = payments.loc[reference]
+        got_rule = None if pd.isna(row["Rule"]) else row["Rule"]
+        got_number = None if pd.isna(row["Invoice No"]) else row["Invoice No"]
+        assert (row["Status"], got_rule, got_number) == (status, rule, number), reference
+    assert "200.00 KZT short: counted as a bank fee" in payments.loc["Services January", "Note"]
+    assert "is not a client" in payments.loc["Возврат займа", "Note"]
+    assert "paid in EUR" in payments.loc["INV-2026-0004", "Note"]
+    assert payments.loc["Возврат займа", "Payer ID"] == "870000000000; KZ00722C870000000000"
+    assert payments.loc["Оплата", "File"] == "kaspi-2026-02.txt"
+    assert pd.Timestamp(payments.loc["Оплата за услуги январь", "Date"]).date() == date(2026, 2, 3)
+
+    # -- the Invoices sheet: Paid Amount, Paid By Bank, Paid Date, Status, Balance
+    invoices = sheet(folder, "Invoices", "Invoice No")
+    want = {  # number: (paid, by bank, paid date, status, balance)
+        "INV-2026-0001": ("150000", "150000", date(2026, 2, 2), "Paid", "0"),
+        "INV-2026-0002": ("70000", "70000", date(2026, 2, 2), "Paid", "0"),
+        "INV-2026-0003": ("100000", "100000", date(2026, 2, 3), "Paid", "0"),
+        "INV-2026-0004": ("120000", "120000", date(2026, 2, 3), "Partially Paid", "80000"),
+        "INV-2026-0005": ("80000", None, date(2026, 2, 2), "Paid", "0"),
+        "INV-2026-0006": ("50000", "50000", date(2026, 2, 3), "Paid", "0"),
+        "INV-2026-0007": ("25000", "25000", date(2026, 2, 3), "Paid", "0"),
+    }
+    for number, (paid, bank, day, status, balance) in want.items():
+        row = invoices.loc[number]
+        assert money(row["Paid Amount"]) == money(paid), number
+        by_bank = None if pd.isna(row["Paid By Bank"]) else money(row["Paid By Bank"])
+        assert by_bank == (money(bank) if bank else None), number
+        assert pd.Timestamp(row["Paid Date"]).date() == day, number
+        assert (row["Status"], money(row["Balance"])) == (status, money(balance)), number
+
+    # -- the notes emailed in the same run, one per invoice
+    mails = subjects(folder, sent_before)
+    thanks = [to for to, subject in mails if subject.startswith("Thank")]
+    assert sorted(thanks) == sorted([
+        "alatauservice@clients.example", "betallp@clients.example",
+        *["gammatrade@clients.example"] * 3, "epsilon@clients.example"])  # fmt: skip
+    part = [s for to, s in mails if to == "deltagroup@clients.example"]
+    assert len(part) == 1 and "80,000.00 still due" in part[0], part
+    assert len(mails) == 7
+    assert sorted(p.name for p in (inbox / "imported").iterdir()) == [
+        "camt053-2026-02-04.xml", "kaspi-2026-02.txt"]  # fmt: skip
+    assert not list(inbox.glob("*.*"))
+
+    # -- an overlapping statement, in another encoding, imported by hand: nothing changes
+    state, sent = digest(folder), len(folder.received)
+    overlap = folder.root / "halyk-overlap.txt"
+    overlap.write_bytes(onec_kazakh(KASPI[3:], "cp866"))
+    code = main(["payments", "--workbook", str(folder.workbook), str(overlap), "--as-of",
+                 "2026-02-06"])  # fmt: skip
+    assert code == 1  # two lines still wait for review
+    assert digest(folder) == state and len(folder.received) == sent
+    assert overlap.exists()  # a file named on the command line stays where it is
+
+    # -- the bookkeeper decides the Review lines; the next run applies them
+    type_into(folder, "Payments", "Reference", "Возврат займа", Invoice_No="inv-2026-0004")
+    type_into(folder, "Payments", "Reference", "INV-2026-0004", Status="Ignore")
+    assert folder.run("--as-of", "2026-02-06") == 0
+    payments = sheet(folder, "Payments", "Reference")
+    assert tuple(payments.loc["Возврат займа", ["Status", "Rule", "Invoice No"]]) == (
+        "Applied", "Bookkeeper", "INV-2026-0004")
+    assert payments.loc["INV-2026-0004", "Status"] == "Ignored"
+    delta = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0004"]
+    assert money(delta["Paid Amount"]) == money("153000") == money(delta["Paid By Bank"])
+    assert money(delta["Balance"]) == money("47000")
+    new = subjects(folder, sent)
+    assert len(new) == 1 and "47,000.00 still due" in new[0][1]
+
+    # -- a restored copy from before the import is healed from the ledger, no mail again
+    state_cells = sheet(folder, "Invoices", "Invoice No")[["Paid Amount", "Paid By Bank",
+                                                            "Status"]]  # fmt: skip
+    shutil.copy2(before_import, folder.workbook)
+    sent = len(folder.received)
+    assert folder.run("--as-of", "2026-02-06") == 0
+    assert len(folder.received) == sent
+    healed = sheet(folder, "Invoices", "Invoice No")[["Paid Amount", "Paid By Bank", "Status"]]
+    pd.testing.assert_frame_equal(healed, state_cells)
+    assert len(sheet(folder, "Payments", "Reference")) == 7
