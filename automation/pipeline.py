@@ -581,6 +581,7 @@ def _real_run(
         _email_summary(config, summary, sender)
     summary.timings["report"] = time.perf_counter() - started
     ledger.finish_run("attention" if summary.exit_code else "ok")
+    ledger.reclaim()
     return summary
 
 
@@ -1212,6 +1213,7 @@ def backup_ledger(ledger: Ledger, folder: Path, keep: int = 20) -> Path:
     import sqlite3
 
     folder.mkdir(parents=True, exist_ok=True)
+    ledger.reclaim()  # else each copy carries the pages of this run's dropped message bytes
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = folder / f"ledger-{stamp}.sqlite"
     copy = sqlite3.connect(target)
