@@ -57,10 +57,12 @@ from .read import WorkbookError
 from .summary import (
     RunSummary,
     correction_lines,
+    outbox_line,
     outstanding_lines,
     phases_line,
     summary_lines,
 )
+from .text import one_line
 from .updates import invoice_rows, payment_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
@@ -203,6 +205,13 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         groups.append(
             ("FAILED", [(i.invoice_no, i.client, i.amount, i.note) for i in summary.failed])
         )
+    if summary.partial:
+        groups.append(
+            (
+                "COPY REFUSED",
+                [(i.invoice_no, i.client, i.amount, i.note) for i in summary.partial],
+            )
+        )
     if summary.escalated:
         groups.append(
             (
@@ -231,9 +240,11 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         for error in summary.errors:
             console.print(f"  {error}", markup=False, highlight=False)
     for note in summary.notes:
-        console.print(note, markup=False, highlight=False)
+        console.print(one_line(note), markup=False, highlight=False)
     if summary.report:
         console.print(f"Receivables report: {summary.report}", markup=False, highlight=False)
+    if outbox_line(summary):
+        console.print(outbox_line(summary), markup=False, highlight=False)
 
 
 def _progress_factory(console: Console) -> tuple[AbstractContextManager[object], Callable]:
@@ -395,9 +406,9 @@ def command_init(args: argparse.Namespace, console: Console) -> int:
 
 
 def command_schedule(args: argparse.Namespace, console: Console) -> int:
-    from .schedule import ScheduleError, schedule_text
+    from .schedule import ScheduleError, outbox_warning, schedule_text
 
-    _config, workbook = resolve(args)
+    config, workbook = resolve(args)
     script = Path(__file__).resolve().parent.parent / "run_billing.py"
     try:
         text = schedule_text(
@@ -410,6 +421,8 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
     except ScheduleError as exc:
         console.print(f"schedule: {exc}", markup=False, highlight=False)
         return EXIT_UNUSABLE
+    if outbox_warning(config.email):
+        console.print(outbox_warning(config.email), markup=False, highlight=False)
     console.print(text, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
 

@@ -96,7 +96,10 @@ class EmailConfig:
     attach: str = "docx"
     report_to: str = ""
     timeout: float = 30.0
-    max_retries: int = 3
+    #: seconds a temporary refusal (4xx) is retried within the run, in all
+    retry_window: float = 300.0
+    #: retries within that window, the waits doubling, the last at its end
+    max_retries: int = 6
     #: "password", or "oauth2" for Microsoft 365 / Google (see automation/oauth.py).
     auth: str = "password"
     oauth_provider: str = ""
@@ -237,6 +240,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         )
     if email.timeout <= 0:
         raise ConfigError("[email] timeout must be a positive number of seconds.")
+    if not 0 <= email.retry_window <= 86400:
+        raise ConfigError("[email] retry_window must be between 0 and 86400 seconds.")
     _check_oauth(email)
     try:
         parse_terms(billing.default_terms)

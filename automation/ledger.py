@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS messages (
     kind TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
     envelope_from TEXT, recipients TEXT, raw BLOB, reply TEXT NOT NULL DEFAULT '',
     created_run INTEGER, attempt_run INTEGER, sent_at TEXT);
+CREATE TABLE IF NOT EXISTS deliveries (
+    message_id TEXT NOT NULL, address TEXT NOT NULL, state TEXT NOT NULL,
+    reply TEXT NOT NULL DEFAULT '', run_id INTEGER, at TEXT,
+    PRIMARY KEY (message_id, address));
 CREATE TABLE IF NOT EXISTS paid_cells (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, invoice_no TEXT NOT NULL, paid TEXT NOT NULL,
     paid_date TEXT, seen TEXT NOT NULL);
@@ -189,6 +193,9 @@ class LedgerMessage:
     reply: str
     created_run: int | None
     attempt_run: int | None
+    #: the envelope addresses that are To and Cc (the rest are blind copies)
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
 
 
 def _lines_json(lines: Sequence[InvoiceLine]) -> str:
@@ -283,6 +290,10 @@ class Ledger:
             for added, kind in ADDED_INVOICE_COLUMNS:  # a ledger made by an earlier version
                 if added not in columns:
                     conn.execute(f"ALTER TABLE invoices ADD COLUMN {added} {kind}")
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+            for added in ("to_addresses", "cc_addresses"):  # who is To and Cc (else all To)
+                if added not in columns:
+                    conn.execute(f"ALTER TABLE messages ADD COLUMN {added} TEXT")
             yield cls(conn, path)
         finally:
             conn.close()
@@ -610,7 +621,8 @@ class Ledger:
     def messages(self, states: Sequence[str] | None = None) -> list[LedgerMessage]:
         query = (
             "SELECT message_id, event, invoice_no, kind, state, payload, envelope_from,"
-            " recipients, raw, reply, created_run, attempt_run FROM messages"
+            " recipients, raw, reply, created_run, attempt_run, to_addresses, cc_addresses"
+            " FROM messages"
         )
         args: list[Any] = []
         if states:
@@ -631,17 +643,72 @@ class Ledger:
                 reply,
                 cr,
                 ar,
+                tuple(json.loads(to)) if to else (),
+                tuple(json.loads(cc)) if cc else (),
             )
-            for m, e, n, k, s, p, ef, r, raw, reply, cr, ar in self.conn.execute(query, args)
+            for m, e, n, k, s, p, ef, r, raw, reply, cr, ar, to, cc in self.conn.execute(
+                query, args
+            )
         ]
 
     def store_built(
-        self, message_id: str, envelope_from: str, recipients: Sequence[str], raw: bytes
+        self,
+        message_id: str,
+        envelope_from: str,
+        recipients: Sequence[str],
+        raw: bytes,
+        to: Sequence[str] = (),
+        cc: Sequence[str] = (),
     ) -> None:
         self.conn.execute(
-            "UPDATE messages SET envelope_from = ?, recipients = ?, raw = ? WHERE message_id = ?",
-            (envelope_from, json.dumps(list(recipients)), raw, message_id),
+            "UPDATE messages SET envelope_from = ?, recipients = ?, raw = ?, to_addresses = ?,"
+            " cc_addresses = ? WHERE message_id = ?",
+            (
+                envelope_from,
+                json.dumps(list(recipients)),
+                raw,
+                json.dumps(list(to)),
+                json.dumps(list(cc)),
+                message_id,
+            ),
         )
+
+    # -- who has each message -------------------------------------------------
+    #
+    # One row per message and envelope address, written after every attempt:
+    # a later attempt (this run or the next) goes only to the addresses that
+    # do not have the message yet, so nobody gets it twice.
+
+    def record_deliveries(
+        self, message_id: str, results: Iterable[tuple[str, str, str]], when: datetime
+    ) -> None:
+        """(address, state, server reply) per recipient of one attempt; call in a transaction."""
+        self.conn.executemany(
+            "INSERT INTO deliveries (message_id, address, state, reply, run_id, at)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT(message_id, address) DO UPDATE SET"
+            " state = excluded.state, reply = excluded.reply, run_id = excluded.run_id,"
+            " at = excluded.at",
+            [
+                (message_id, address.lower(), state, reply, self.run_id, when.isoformat())
+                for address, state, reply in results
+            ],
+        )
+
+    def deliveries(self, message_id: str) -> dict[str, tuple[str, str]]:
+        """address (lower case) -> (state, reply) for every recipient tried so far."""
+        return {
+            address: (state, reply)
+            for address, state, reply in self.conn.execute(
+                "SELECT address, state, reply FROM deliveries WHERE message_id = ?",
+                (message_id,),
+            )
+        }
+
+    def delivered_to(self, message_id: str) -> set[str]:
+        """The addresses (lower case) whose server accepted this message."""
+        return {
+            a for a, (state, _reply) in self.deliveries(message_id).items() if state == SENT
+        }
 
     def mark_sending(self, message_id: str) -> None:
         self.conn.execute(

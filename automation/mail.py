@@ -3,7 +3,8 @@
 A message is built once (yagmail assembles the MIME, we set every header), kept
 as exact bytes in a `BuiltMessage`, and a resend after a crash sends those very
 bytes again, with the same Message-ID. One authenticated connection carries the
-whole batch; a message is never handed to the server twice in one run.
+whole batch; the server answers for each recipient, and a later attempt (a
+4xx retry, the next run) goes only to the recipients that do not have it yet.
 
 >>> parse_addresses("ann@example.com; bad, Bob <bob@example.org>")
 (('ann@example.com', 'bob@example.org'), ('bad',))
@@ -11,6 +12,7 @@ whole batch; a message is never handed to the server twice in one run.
 
 from __future__ import annotations
 
+import email.policy
 import functools
 import ipaddress
 import mimetypes
@@ -18,25 +20,29 @@ import os
 import re
 import smtplib
 import ssl
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from email import errors as email_errors
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
+from urllib.parse import quote
 
+import idna
 import jinja2
 
 from .bundled import TEMPLATES
 from .config import EmailConfig
 from .model import CompanyInfo
 from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, xoauth2_string
+from .text import one_line
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
 TEMPLATE_DIR = TEMPLATES / "email"
@@ -70,11 +76,13 @@ KIND_HEADER = "X-Billing-Kind"
 SENT = "sent"
 REFUSED = "refused"
 TEMPORARY = "temporary"
+UNKNOWN = "unknown"
 
-_ADDRESS_RE = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+#: A dot-atom local part (RFC 5322), letters beyond ASCII allowed (RFC 6531).
+_LOCAL_RE = re.compile(
+    r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*", re.UNICODE
 )
+_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -124,31 +132,93 @@ class BuiltMessage:
     Attributes:
       recipients: the envelope: to + cc + bcc, or the redirect_to addresses.
       raw: the exact RFC 5322 bytes (CRLF line ends).
+      to, cc: the envelope addresses that are the message's To and Cc; the rest
+        of `recipients` are blind copies (`bcc`). The message counts as
+        delivered once every `to` address accepted it.
     """
 
     message_id: str
     envelope_from: str
     recipients: tuple[str, ...]
     raw: bytes
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+
+    @property
+    def smtputf8(self) -> bool:
+        """The envelope needs a server that offers SMTPUTF8 (a non-ASCII local part)."""
+        return any(needs_smtputf8(a) for a in (self.envelope_from, *self.recipients))
+
+    def role(self, address: str) -> str:
+        """"to", "cc" or "bcc" (an old ledger row without roles counts every address as To)."""
+        key = address.lower()
+        if not self.to or key in {a.lower() for a in self.to}:
+            return "to"
+        return "cc" if key in {a.lower() for a in self.cc} else "bcc"
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    """What the server said about one recipient of one message.
+
+    Attributes:
+      state: SENT (accepted), REFUSED (permanent: fix the address or the
+        message), TEMPORARY (4xx: try again later) or UNKNOWN (the connection
+        died after the message went out: it may have arrived).
+      reply: the server's words, one line.
+    """
+
+    address: str
+    state: str
+    reply: str = ""
 
 
 @dataclass(frozen=True)
 class SendResult:
-    """What happened to one message.
+    """What happened to one attempt at one message, recipient by recipient.
 
     Attributes:
-      status: "sent", "refused" (permanent: fix the address) or "temporary"
-        (try again next run).
-      reply: the server's words, for the Note column.
-      refused: the recipients the server refused.
-      maybe_delivered: the connection died after the message was handed over,
-        so it may have arrived: resend it only byte for byte identical.
+      recipients: one result per envelope address tried.
+      reply: what the server said about the message as a whole, when it
+        refused or lost it before any recipient mattered ("" otherwise).
+      too_big: refused for its size; waiting will not help.
     """
 
-    status: str
+    recipients: tuple[RecipientResult, ...]
     reply: str = ""
-    refused: tuple[str, ...] = ()
-    maybe_delivered: bool = False
+    too_big: bool = False
+    #: the connection was gone before the server had heard of this message
+    lost_early: bool = False
+
+    def addresses(self, state: str) -> tuple[str, ...]:
+        return tuple(r.address for r in self.recipients if r.state == state)
+
+    @property
+    def status(self) -> str:
+        """SENT when every recipient accepted, REFUSED when any refused, else TEMPORARY."""
+        states = {r.state for r in self.recipients}
+        if states <= {SENT}:
+            return SENT
+        return REFUSED if REFUSED in states else TEMPORARY
+
+    @property
+    def refused(self) -> tuple[str, ...]:
+        return self.addresses(REFUSED)
+
+    @property
+    def summary(self) -> str:
+        """The server's words for everyone who did not accept, e.g. "x@y: 550 no such user"."""
+        if self.reply:
+            return self.reply
+        return "; ".join(
+            f"{r.address}: {r.reply}" for r in self.recipients if r.state != SENT and r.reply
+        )
+
+
+def every_recipient(
+    addresses: Sequence[str], state: str, reply: str
+) -> tuple[RecipientResult, ...]:
+    return tuple(RecipientResult(a, state, reply) for a in addresses)
 
 
 # -- addresses and headers ---------------------------------------------------------
@@ -157,15 +227,18 @@ class SendResult:
 def parse_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Split a cell of addresses on `;` and `,` into (valid addresses, invalid pieces).
 
-    Display names are dropped; duplicates (case-insensitive) are kept once.
+    Each piece is read with the standard library's RFC 5322 parser, so a quoted
+    display name may hold commas (`"Ann, Accounts" <ann@client.example>`).
+    Display names are dropped; domains come back in their IDNA (`xn--`) form;
+    duplicates (case-insensitive) are kept once.
+
+    >>> parse_addresses('"Ann, Accounts" <ann@client.example>; info@пример.рф')
+    (('ann@client.example', 'info@xn--e1afmkfd.xn--p1ai'), ())
     """
     valid: list[str] = []
     invalid: list[str] = []
     seen: set[str] = set()
-    for piece in re.split(r"[;,]", text):
-        piece = piece.strip()
-        if not piece:
-            continue
+    for piece in _split_addresses(text):
         address = _bare_address(piece)
         if address is None:
             invalid.append(piece)
@@ -175,18 +248,80 @@ def parse_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(valid), tuple(invalid)
 
 
+def _split_addresses(text: str) -> list[str]:
+    """Pieces between `;` and `,` that are outside quotes, <angle brackets> and (comments)."""
+    pieces: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    depth = {"<": 0, "(": 0}
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "<(":
+            depth[char] += 1
+        elif not quoted and char in ">)":
+            opener = "<" if char == ">" else "("
+            depth[opener] = max(0, depth[opener] - 1)
+        elif not quoted and not any(depth.values()) and char in ";,":
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    pieces.append("".join(current))
+    return [p.strip() for p in pieces if p.strip()]
+
+
 def _bare_address(piece: str) -> str | None:
+    """The address in one piece, its domain in IDNA form, or None when it is not one."""
     if any(c in piece for c in "\r\n\0"):
         return None
-    _name, address = parseaddr(piece)
-    return address if _ADDRESS_RE.fullmatch(address) else None
+    header = email.policy.default.header_factory("To", piece)
+    addresses = header.addresses
+    tolerated = (email_errors.NonASCIILocalPartDefect,)
+    if len(addresses) != 1 or any(not isinstance(d, tolerated) for d in header.defects):
+        return None
+    local, domain = addresses[0].username, addresses[0].domain
+    ascii_domain = idna_domain(domain)
+    if not local or ascii_domain is None or not _LOCAL_RE.fullmatch(local):
+        return None
+    return f"{local}@{ascii_domain}"
+
+
+def idna_domain(domain: str) -> str | None:
+    """The domain as sent over SMTP (IDNA, lower case), or None when it is not a host name.
+
+    >>> idna_domain("Пример.РФ"), idna_domain("xn--e1afmkfd.xn--p1ai"), idna_domain("x")
+    ('xn--e1afmkfd.xn--p1ai', 'xn--e1afmkfd.xn--p1ai', None)
+    """
+    try:
+        ascii_domain = idna.encode(domain.strip().rstrip("."), uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or len(ascii_domain) > 253:
+        return None
+    if not all(_LABEL_RE.fullmatch(label) for label in labels):
+        return None
+    return None if labels[-1].isdigit() else ascii_domain
+
+
+def needs_smtputf8(address: str) -> bool:
+    """True for an address with letters other than ASCII before the @ (RFC 6531)."""
+    return not address.rpartition("@")[0].isascii()
 
 
 def _checked_addresses(addresses: tuple[str, ...], field: str) -> tuple[str, ...]:
+    checked = []
     for address in addresses:
-        if not _ADDRESS_RE.fullmatch(address):
+        bare = _bare_address(address)
+        if bare is None:
             raise AddressError(f"{field} address {address!r} is not a valid email address.")
-    return addresses
+        checked.append(bare)
+    return tuple(checked)
 
 
 def _config_addresses(text: str, option: str) -> tuple[str, ...]:
@@ -208,9 +343,10 @@ def sender_address(cfg: EmailConfig, company: CompanyInfo) -> str:
     address = cfg.sender or company.email
     if not address:
         raise AddressError("no sender address: set `from` in [email] or `email` in [company].")
-    if not _ADDRESS_RE.fullmatch(address):
+    bare = _bare_address(address)
+    if bare is None:
         raise AddressError(f"the sender address {address!r} is not a valid email address.")
-    return address
+    return bare
 
 
 def make_message_id(cfg: EmailConfig, company: CompanyInfo) -> str:
@@ -244,8 +380,12 @@ def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) ->
         if value:
             msg[name] = value
     recipients = tuple(dict.fromkeys(to + cc + bcc))
-    raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-    return BuiltMessage(mail.message_id, envelope_from, recipients, raw)
+    # An address with a non-ASCII local part cannot be RFC 2047-encoded: such a
+    # message carries raw UTF-8 headers and needs a server that offers SMTPUTF8.
+    utf8 = any(needs_smtputf8(a) for a in to + cc)
+    policy = email.policy.SMTPUTF8.clone(refold_source="none") if utf8 else msg.policy
+    raw = msg.as_bytes(policy=policy.clone(linesep="\r\n"))
+    return BuiltMessage(mail.message_id, envelope_from, recipients, raw, to, cc)
 
 
 def _headers(
@@ -323,8 +463,29 @@ def _label_attachment(part: Message, path: Path) -> None:
     )
     for header in ("Content-Type", "Content-Disposition"):
         del part[header]
-    part.add_header("Content-Type", content_type, name=path.name)
-    part.add_header("Content-Disposition", "attachment", filename=path.name)
+    fallback = ascii_filename(path.name)
+    part.add_header("Content-Type", content_type, name=fallback)
+    disposition = f'attachment; filename="{fallback}"'
+    if fallback != path.name:
+        # RFC 2231/6266: mail programs that read `filename*` show the real name,
+        # older ones the ASCII `filename` beside it.
+        disposition += f"; filename*=utf-8''{quote(path.name, safe='')}"
+    part["Content-Disposition"] = disposition
+
+
+def ascii_filename(name: str) -> str:
+    """An ASCII stand-in for a file name: accents dropped, other letters as `_`.
+
+    >>> ascii_filename("Счёт INV-7.docx"), ascii_filename("Facture été.pdf")
+    ('____ INV-7.docx', 'Facture ete.pdf')
+    """
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    if len(plain) != len(name):  # letters with no ASCII form: keep their place
+        plain = "".join(
+            c if c.isascii() else ("" if unicodedata.combining(c) else "_")
+            for c in unicodedata.normalize("NFKD", name)
+        )
+    return re.sub(r'["\\\x00-\x1f\x7f]', "_", plain)
 
 
 # -- rendering --------------------------------------------------------------------
@@ -386,7 +547,12 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, str]) -> s
 
 
 class Sender(Protocol):
-    """Delivers built messages; used as a context manager around a batch."""
+    """Delivers built messages; used as a context manager around a batch.
+
+    `send` makes one attempt at one message for the given envelope recipients
+    (all of them by default) and says what happened to each; waiting and
+    retrying are the caller's (`automation.delivery`).
+    """
 
     def __enter__(self) -> Sender: ...
 
@@ -397,7 +563,12 @@ class Sender(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def send(self, msg: BuiltMessage) -> SendResult: ...
+    def send(self, msg: BuiltMessage, recipients: Sequence[str] | None = None) -> SendResult: ...
+
+    @property
+    def smtputf8(self) -> bool:
+        """Addresses with a non-ASCII local part can be delivered."""
+        ...
 
 
 class OutboxSender:
@@ -405,6 +576,8 @@ class OutboxSender:
 
     The same Message-ID always lands in the same file, so a resend overwrites.
     """
+
+    smtputf8 = True
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -421,12 +594,13 @@ class OutboxSender:
     ) -> None:
         return None
 
-    def send(self, msg: BuiltMessage) -> SendResult:
+    def send(self, msg: BuiltMessage, recipients: Sequence[str] | None = None) -> SendResult:
         path = self.folder / eml_name(msg)
         partial = path.with_suffix(".eml.part")
         partial.write_bytes(msg.raw)
         os.replace(partial, path)
-        return SendResult(SENT, f"written to {path}")
+        wanted = msg.recipients if recipients is None else tuple(recipients)
+        return SendResult(every_recipient(wanted, SENT, f"written to {path}"))
 
 
 def eml_name(msg: BuiltMessage) -> str:
@@ -465,22 +639,21 @@ class SmtpSender:
     """One authenticated SMTP connection for a whole batch, reopened if it drops.
 
     `__enter__` connects and logs in, so a bad password raises MailLoginError
-    before anything is sent. A temporary failure (4xx, or a connection lost
-    before the server had the message) is retried `max_retries` times with
-    backoff `retry_delay * 2**n` seconds, reconnecting as needed; a connection
-    lost after the message went out is not retried (it may have arrived).
+    before anything is sent. `send` is one SMTP transaction (MAIL, one RCPT
+    per recipient, DATA) and reports each recipient's fate; it never waits or
+    retries itself. A connection lost after the message went out leaves those
+    recipients UNKNOWN: it may have arrived, so only an identical resend is safe.
 
     With a `sign_in` (auth = "oauth2") `__enter__` first refreshes the access
     token; sessions sign in with XOAUTH2, and a new session is opened when the
     token nears its end or the server stops accepting it.
     """
 
-    def __init__(
-        self, cfg: EmailConfig, retry_delay: float = 0.2, sign_in: SignIn | None = None
-    ) -> None:
+    def __init__(self, cfg: EmailConfig, sign_in: SignIn | None = None) -> None:
         self.cfg = cfg
-        self.retry_delay = retry_delay
         self._sign_in = sign_in
+        #: the connection has carried no message yet (a refusal on it is not stale)
+        self._fresh = False
         self._password = ""
         self._conn: _TrackedSMTP | None = None
         # A zero timeout would make smtplib's sockets non-blocking, not patient.
@@ -496,6 +669,7 @@ class SmtpSender:
         elif self.cfg.username:
             self._password = smtp_password(self.cfg)
         self._conn = self._connect()
+        self._fresh = True
         return self
 
     def __exit__(
@@ -514,74 +688,152 @@ class SmtpSender:
             except (OSError, smtplib.SMTPException):
                 conn.close()
 
-    def send(self, msg: BuiltMessage) -> SendResult:
-        for attempt in range(self.cfg.max_retries + 1):
-            if attempt:
-                time.sleep(self.retry_delay * 2 ** (attempt - 1))
-            outcome = self._attempt(msg)
-            if isinstance(outcome, SendResult):
-                return outcome
-        return SendResult(TEMPORARY, f"{outcome} (tried {self.cfg.max_retries + 1} times)")
+    @property
+    def smtputf8(self) -> bool:
+        conn = self._conn
+        return conn is not None and conn.has_extn("smtputf8")
 
-    def _attempt(self, msg: BuiltMessage) -> SendResult | str:
-        """The result, or the reason for a temporary failure worth retrying."""
+    def send(self, msg: BuiltMessage, recipients: Sequence[str] | None = None) -> SendResult:
+        wanted = tuple(msg.recipients if recipients is None else recipients)
+        reused = self._conn is not None and not self._fresh
+        result = self._send_once(msg, wanted)
+        if reused and self._conn is None and result.lost_early:
+            # The session the server had ended (idle timeout, 421 closing, an
+            # access token no longer accepted) took nothing: a new session tries
+            # at once; this is no retry of a refusal.
+            result = self._send_once(msg, wanted)
+        self._fresh = False
+        return result
+
+    def _send_once(self, msg: BuiltMessage, wanted: tuple[str, ...]) -> SendResult:
         try:
             conn = self._connection()
         except MailLoginError as exc:
-            return str(exc)
+            return SendResult(every_recipient(wanted, TEMPORARY, str(exc)), str(exc))
         conn.body_sent = False
+        results: dict[str, RecipientResult] = {}
         try:
-            refused = conn.sendmail(msg.envelope_from, list(msg.recipients), msg.raw)
-        except smtplib.SMTPRecipientsRefused as exc:
-            return self._all_refused(exc.recipients)
-        except smtplib.SMTPResponseException as exc:
-            return self._rejected(exc.smtp_code, exc.smtp_error)
+            conn.ehlo_or_helo_if_needed()
+            limit = _size_limit(conn)
+            if limit and len(msg.raw) > limit:
+                reply = self._too_big(len(msg.raw), limit, "")
+                return SendResult(every_recipient(wanted, REFUSED, reply), reply, too_big=True)
+            return self._transaction(conn, msg, wanted, results)
         except smtplib.SMTPServerDisconnected as exc:
-            return self._lost(conn, exc)
-        except smtplib.SMTPException as exc:
-            return SendResult(REFUSED, _describe(exc))
+            return self._lost(conn, exc, wanted, results)
+        except smtplib.SMTPNotSupportedError as exc:
+            reply = _describe(exc)
+            self._reset(conn)
+            return SendResult(every_recipient(wanted, REFUSED, reply), reply)
         except OSError as exc:
-            return self._lost(conn, exc)
-        if refused:
-            return SendResult(REFUSED, _describe_refusals(refused), tuple(refused))
-        return SendResult(SENT)
+            return self._lost(conn, exc, wanted, results)
 
-    def _lost(self, conn: _TrackedSMTP, exc: BaseException) -> SendResult | str:
+    def _transaction(
+        self,
+        conn: _TrackedSMTP,
+        msg: BuiltMessage,
+        wanted: tuple[str, ...],
+        results: dict[str, RecipientResult],
+    ) -> SendResult:
+        options = []
+        if conn.has_extn("size"):
+            options.append(f"SIZE={len(msg.raw)}")
+        if msg.smtputf8 and conn.has_extn("smtputf8"):
+            options.append("SMTPUTF8")
+            if conn.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+        text: bytes | str
+        code, text = conn.mail(msg.envelope_from, options)
+        if code != 250:
+            result = self._whole_message(conn, code, text, len(msg.raw), wanted)
+            if code in (530, 535) and self._sign_in is not None:
+                # The session's token is no longer accepted: a new session signs in afresh.
+                self._drop(conn)
+                reply = _reply(code, text)
+                return SendResult(every_recipient(wanted, TEMPORARY, reply), reply, lost_early=True)
+            return replace(result, lost_early=code == 421)
+        accepted: list[str] = []
+        for address in wanted:
+            code, text = conn.rcpt(address)
+            if code in (250, 251):
+                accepted.append(address)
+                continue
+            results[address] = RecipientResult(address, _state(code), _reply(code, text))
+            if code == 421:  # the server is closing: the rest must wait
+                self._drop(conn)
+                for rest in wanted:
+                    results.setdefault(rest, RecipientResult(rest, TEMPORARY, _reply(code, text)))
+                return SendResult(tuple(results[a] for a in wanted))
+        if not accepted:
+            self._reset(conn)
+            return SendResult(tuple(results[a] for a in wanted))
+        try:
+            code, text = conn.data(msg.raw)
+        except smtplib.SMTPDataError as exc:
+            code, text = exc.smtp_code, exc.smtp_error
+        if code != 250:
+            whole = self._whole_message(conn, code, text, len(msg.raw), tuple(accepted))
+            results.update((r.address, r) for r in whole.recipients)
+            return SendResult(tuple(results[a] for a in wanted), whole.reply, whole.too_big)
+        for address in accepted:
+            results[address] = RecipientResult(address, SENT, _reply(code, text))
+        return SendResult(tuple(results[a] for a in wanted))
+
+    def _whole_message(
+        self, conn: _TrackedSMTP, code: int, text: bytes | str, size: int, who: tuple[str, ...]
+    ) -> SendResult:
+        """MAIL or DATA refused: the same answer for every recipient of the message."""
+        reply = _reply(code, text)
+        too_big = code == 552 or "5.3.4" in reply or "size" in reply.lower()
+        if too_big and code >= 500:
+            reply = self._too_big(size, _size_limit(conn), reply)
+        if code == 421:
+            self._drop(conn)
+        else:
+            self._reset(conn)
+        return SendResult(every_recipient(who, _state(code), reply), reply, too_big and code >= 500)
+
+    def _too_big(self, size: int, limit: int, reply: str) -> str:
+        said = f" ({reply})" if reply else ""
+        most = f"accepts at most {_megabytes(limit)} (its SIZE limit)" if limit else "refused it"
+        return (
+            f"the message is {_megabytes(size)} and {self.cfg.host} {most}{said}; "
+            'send the invoice as PDF (attach = "pdf" in [email]) or make the attachment smaller'
+        )
+
+    def _lost(
+        self,
+        conn: _TrackedSMTP,
+        exc: BaseException,
+        wanted: tuple[str, ...],
+        results: dict[str, RecipientResult],
+    ) -> SendResult:
         # No QUIT: on a stalled connection it would wait out another timeout.
         conn.close()
         self._conn = None
         if conn.body_sent:
-            return SendResult(
-                TEMPORARY,
+            reply = (
                 f"connection lost after the message was handed over ({_describe(exc)}); "
-                "not resent now in case it arrived",
-                maybe_delivered=True,
+                "not resent now in case it arrived"
             )
-        return f"connection lost ({_describe(exc)})"
+            state = UNKNOWN
+        else:
+            reply, state = f"connection lost ({_describe(exc)})", TEMPORARY
+        early = not conn.body_sent and not results
+        for address in wanted:
+            results.setdefault(address, RecipientResult(address, state, reply))
+        return SendResult(tuple(results[a] for a in wanted), reply, lost_early=early)
 
-    def _all_refused(self, refusals: dict[str, tuple[int, bytes]]) -> SendResult | str:
-        reply = _describe_refusals(refusals)
-        if all(400 <= code < 500 for code, _ in refusals.values()):
-            self._drop_if_closed()
-            return reply
-        return SendResult(REFUSED, reply, tuple(refusals))
+    def _reset(self, conn: _TrackedSMTP) -> None:
+        """Leave the connection ready for the next message, or forget it."""
+        try:
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop(conn)
 
-    def _rejected(self, code: int, error: bytes | str) -> SendResult | str:
-        reply = f"{code} {_text(error)}"
-        if code in (530, 535) and self._sign_in is not None and self._conn is not None:
-            # The session's token is no longer accepted: nothing was handed over, so
-            # a new session (signed in afresh) may retry the message.
-            self._conn.close()
-            self._conn = None
-            return reply
-        if 400 <= code < 500:
-            self._drop_if_closed()
-            return reply
-        return SendResult(REFUSED, reply)
-
-    def _drop_if_closed(self) -> None:
-        # smtplib closes the socket itself after a 421; forget it so we reconnect.
-        if self._conn is not None and self._conn.sock is None:
+    def _drop(self, conn: _TrackedSMTP) -> None:
+        conn.close()
+        if self._conn is conn:
             self._conn = None
 
     def _connection(self) -> _TrackedSMTP:
@@ -589,6 +841,7 @@ class SmtpSender:
             self.close()  # a session cannot sign in twice: the next one uses a new token
         if self._conn is None:
             self._conn = self._connect()
+            self._fresh = True
         return self._conn
 
     def _check_security(self) -> None:
@@ -604,6 +857,7 @@ class SmtpSender:
         where = f"{cfg.host}:{cfg.effective_port}"
         try:
             conn = self._open()
+            conn.ehlo_or_helo_if_needed()  # what the server offers (SIZE, SMTPUTF8) is known now
         except ssl.SSLCertVerificationError as exc:
             raise MailLoginError(
                 f"the certificate of {where} could not be verified ({exc.verify_message}); "
@@ -661,7 +915,7 @@ class SmtpSender:
 
     def _open(self) -> _TrackedSMTP:
         cfg = self.cfg
-        context = ssl.create_default_context(cafile=cfg.ca_file or None)
+        context = tls_context(cfg)
         if cfg.security == "ssl":
             return _TrackedSMTPSSL(
                 cfg.host, cfg.effective_port, timeout=self._timeout, context=context
@@ -697,6 +951,37 @@ class _XOAuth2:
         return "" if challenge is not None else self._response
 
 
+def tls_context(cfg: EmailConfig) -> ssl.SSLContext:
+    """The system's trusted certificates, plus `ca_file` when set (added, not instead)."""
+    context = ssl.create_default_context()
+    if cfg.ca_file:
+        try:
+            context.load_verify_locations(cafile=cfg.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise MailLoginError(f"ca_file {cfg.ca_file} cannot be used: {exc}.") from None
+    return context
+
+
+def _size_limit(conn: smtplib.SMTP) -> int:
+    """The server's SIZE limit in bytes (0: none announced)."""
+    value = conn.esmtp_features.get("size", "").strip()
+    return int(value) if value.isdigit() else 0
+
+
+def _megabytes(size: int) -> str:
+    if size < 1_000_000:
+        return f"{max(1, round(size / 1000))} KB"
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def _state(code: int) -> str:
+    return TEMPORARY if 400 <= code < 500 else REFUSED
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    return f"{code} {_text(text)}"
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -707,7 +992,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    """A server's words on one line (multi-line replies are joined with " / ")."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return one_line(" / ".join(part.strip() for part in text.splitlines() if part.strip()))
 
 
 def _describe(exc: BaseException) -> str:
@@ -715,11 +1002,7 @@ def _describe(exc: BaseException) -> str:
         return f"the server does not support it ({exc})"
     if isinstance(exc, TimeoutError):
         return "no answer in time"
-    return str(exc) or type(exc).__name__
-
-
-def _describe_refusals(refusals: Mapping[str, tuple[int, bytes]]) -> str:
-    return "; ".join(f"{addr}: {code} {_text(reply)}" for addr, (code, reply) in refusals.items())
+    return one_line(str(exc)) or type(exc).__name__
 
 
 def smtp_password(cfg: EmailConfig) -> str:

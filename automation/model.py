@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from .text import one_line
+
 #: A value the tool writes into a cell. None clears the cell.
 CellValue = str | int | Decimal | date | datetime | None
 
@@ -53,6 +55,14 @@ class RowError:
     row: int | None
     column: str | None
     message: str
+
+    def __post_init__(self) -> None:
+        # Cell text quoted in a message goes to the terminal, the log and an
+        # Error cell: a line break in it must not start a line of its own there.
+        for name in ("sheet", "column", "message"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, one_line(value))
 
     def __str__(self) -> str:
         where = [self.sheet] if self.sheet else []
@@ -231,6 +241,8 @@ class InvoiceDocument:
     company: CompanyInfo = field(default_factory=CompanyInfo)
     #: n for the n-th copy sent on request (Resend), file `<No>-C<n>.docx`
     copy_number: int = 0
+    #: what credit notes took off the total so far (shown on reissues and copies)
+    credited: Decimal = Decimal("0")
 
     @property
     def file_stem(self) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import filelock
@@ -30,7 +29,7 @@ from .bank.apply import (
     summary_note,
 )
 from .bundled import TEMPLATES
-from .compose import Job, amount_text, attach_pdfs, make_document, prepare_jobs
+from .compose import Job, attach_pdfs, make_document, prepare_jobs
 from .config import Config
 from .corrections import (
     Corrections,
@@ -39,6 +38,7 @@ from .corrections import (
     decide_corrections,
     moved_rows,
 )
+from .delivery import Parcel, RetryPolicy, deliver
 from .errors import BusyError, UnusableError
 from .faults import checkpoint
 from .fmt import format_money
@@ -86,7 +86,16 @@ from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines
 from .report import CreditNoteItem, ReportError, write_receivables_report
-from .schema import INVOICES, PAYMENTS, SERVICES, SERVICES_COLUMNS, header_for, sheet_headers
+from .schema import (
+    CLIENTS,
+    INVOICES,
+    PAYMENTS,
+    SERVICES,
+    SERVICES_COLUMNS,
+    header_for,
+    sheet_headers,
+)
+from .sending import SendStage, utf8_refusal, utf8_row_error
 from .statement_facts import record_paid_cells
 from .statement_mail import (
     STATEMENT,
@@ -333,6 +342,11 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def outbox_folder(request: RunRequest, paths: Paths) -> Path | None:
+    """Where messages are written instead of emailed (outbox mode or --outbox), else None."""
+    return paths.outbox if request.outbox or request.config.email.mode == "outbox" else None
+
+
 def _only(request: RunRequest, key: str) -> bool:
     return request.only is None or client_key(request.only) == key
 
@@ -440,7 +454,9 @@ def _real_run(
     progress: ProgressFactory,
 ) -> RunSummary:
     config, as_of = request.config, request.as_of
-    summary = RunSummary(as_of, language=config.billing.language)
+    summary = RunSummary(
+        as_of, language=config.billing.language, outbox=outbox_folder(request, paths)
+    )
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
@@ -492,10 +508,7 @@ def _real_run(
         try:
             sender = stack.enter_context(
                 open_sender(
-                    config.email,
-                    config.company,
-                    paths.outbox if request.outbox or config.email.mode == "outbox" else None,
-                    paths.billing,
+                    config.email, config.company, outbox_folder(request, paths), paths.billing
                 )
             )
         except MailLoginError as exc:
@@ -634,6 +647,10 @@ def _record_corrections(
     for rebill in fixes.rebills:
         replaced[rebill.invoice_no] = tuple(sorted({invoiced[ln.row][0] for ln in rebill.lines}))
         ledger.forget_lines(rebill.invoice_no)  # its lines are on the new invoice now
+    cancelled = {c.invoice_no for c in fixes.credits if c.reason != "credit"}
+    for msg in ledger.messages((PLANNED, FAILED)):
+        if msg.invoice_no in cancelled:
+            ledger.drop_message(msg.message_id)  # never handed over: a void invoice is not sent
     for credit in fixes.credits:
         number = credit.invoice_no
         inv = invoices[number]
@@ -749,7 +766,7 @@ def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
         return
     if result.status != "sent":
         summary.notes.append(
-            f"The summary email to {config.email.report_to} was not delivered: {result.reply}"
+            f"The summary email to {config.email.report_to} was not delivered: {result.summary}"
         )
 
 
@@ -988,9 +1005,9 @@ def _send_all(
         from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
 
         tick = progress("Rendering invoices", len(documents))
-        todo = [j for j in jobs if j.message.raw is None]
+        unbuilt = [j for j in jobs if j.message.raw is None]
         for item in make_messages(
-            todo, InvoiceRenderer(paths.templates), paths.invoices, config, paths.email_templates
+            unbuilt, InvoiceRenderer(paths.templates), paths.invoices, config, paths.email_templates
         ):
             made[item.job.message.message_id] = item
             if item.files:
@@ -1016,8 +1033,9 @@ def _send_all(
             msg = job.message
             if msg.raw is not None:
                 built[msg.message_id] = BuiltMessage(
-                    msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw
-                )
+                    msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw,
+                    msg.to, msg.cc,
+                )  # fmt: skip
                 continue
             item = made.get(msg.message_id) or make_message_here(
                 job, files.get(job.document.file_stem, ()) if job.document else (), config,
@@ -1032,116 +1050,50 @@ def _send_all(
                 )
                 continue
             ledger.store_built(
-                message.message_id, message.envelope_from, message.recipients, message.raw
-            )
+                message.message_id, message.envelope_from, message.recipients, message.raw,
+                message.to, message.cc,
+            )  # fmt: skip
             if msg.kind == "invoice":
                 ledger.update_invoice(msg.invoice_no, due_date=job.due)
             built[msg.message_id] = message
     summary.timings["message build"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    tick = progress("Sending email", len(built))
-    for job in jobs:
-        msg = job.message
-        if msg.message_id not in built:
+    outbox = outbox_folder(request, paths)
+    by_id = {job.message.message_id: job for job in jobs if job.message.message_id in built}
+    stage = SendStage(
+        ledger,
+        by_id,
+        as_of,
+        summary,
+        progress("Sending email", len(by_id)),
+        outbox,
+        paths.workbook.parent,
+        config.email.retry_window,
+    )
+    parcels = []
+    for message_id, job in by_id.items():
+        message = built[message_id]
+        refusal = None if sender.smtputf8 else utf8_refusal(message, config.email.host)
+        if refusal:
+            _not_sendable(ledger, job, refusal, summary)
+            email_header = header_for(CLIENTS, "Email", config.columns)
+            summary.errors.append(utf8_row_error(job, refusal, CLIENTS, email_header))
             continue
-        message = built[msg.message_id]
-        ledger.mark_sending(msg.message_id)
-        result = sender.send(message)
-        checkpoint("after-send")
-        tick()
-        inv = job.invoice
-        now = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
-        amount = amount_text(job, config.billing.language)
-        if result.status == "sent":
-            where = ", ".join(job.client.emails) or "the same recipients"
-            with ledger.transaction():
-                ledger.mark_sent(msg.message_id, now)
-                _record_sent(ledger, job, now, as_of, where)
-            note = "resent after an interrupted run" if msg.state == SENDING else ""
-            if note:
-                summary.notes.append(
-                    f"{inv.invoice_no}: a message cut off by an interrupted run was sent again, "
-                    "identical and with the same Message-ID, so the client's mail program "
-                    "drops any copy it already has."
-                )
-            summary.sent.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, note))
-        elif result.maybe_delivered:
-            # Unknown outcome: stays `sending`, so the next run resends these very bytes
-            # (same Message-ID): a copy the client already has is dropped, not doubled.
-            reply = result.reply
-            ledger.update_invoice(
-                inv.invoice_no,
-                note=f"Email ({msg.kind}) not confirmed on {as_of.isoformat()}: {reply}; "
-                "the identical message is sent again at the next run.",
-            )
-            summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, reply))
-        else:
-            reply = result.reply or result.status
-            with ledger.transaction():
-                ledger.mark_failed(msg.message_id, reply, rebuild=True)
-                ledger.update_invoice(
-                    inv.invoice_no,
-                    note=f"Email ({msg.kind}) not delivered on {as_of.isoformat()}: {reply}; "
-                    "it is tried again at the next run.",
-                )
-            summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, reply))
+        have = ledger.delivered_to(message_id)
+        todo = tuple(a for a in message.recipients if a.lower() not in have)
+        parcels.append(Parcel(message, todo))
+    policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
+    deliver(parcels, sender, policy, stage)
     summary.timings["send"] = time.perf_counter() - started
 
 
-def _record_sent(ledger: Ledger, job: Job, now: datetime, as_of: date, where: str) -> None:
+def _not_sendable(ledger: Ledger, job: Job, why: str, summary: RunSummary) -> None:
     msg, inv = job.message, job.invoice
-    day = as_of.isoformat()
-    if msg.kind == "invoice":
-        ledger.update_invoice(
-            inv.invoice_no,
-            sent_at=inv.sent_at or now,
-            last_sent=now,
-            due_date=job.due,
-            first_due=job.due,
-            first_message_id=inv.first_message_id or msg.message_id,
-            note=f"Emailed to {where} on {day}.",
-        )
-    elif msg.kind == "reissue":
-        number = int(msg.payload["reissue_number"])
-        ledger.update_invoice(
-            inv.invoice_no,
-            last_sent=now,
-            reissue_count=max(inv.reissue_count, number),
-            last_reissue=date.fromisoformat(msg.payload["as_of"]),
-            due_date=job.due,
-            note=f"Reissued (reminder {number}) to {where} on {day}; new due date "
-            f"{job.due.isoformat()}.",
-        )
-    elif msg.kind in ("credit_note", "resend"):
-        ledger.update_invoice(inv.invoice_no, last_sent=now, note=correction_note(job, where, day))
-    else:
-        words = {
-            "thanks": "Thank-you note for the payment",
-            "underpaid": "Note about the part payment",
-            "overpaid": "Note about the overpayment",
-        }[msg.kind]
-        ledger.update_invoice(inv.invoice_no, last_sent=now, note=f"{words} sent on {day}.")
-
-
-def correction_note(job: Job, where: str, day: str) -> str:
-    """The Note once a credit note or a copy went out: what happened, in plain words."""
-    payload, inv = job.message.payload, job.invoice
-    if job.message.kind == "resend":
-        return f"A copy of the invoice was sent to {where} on {day}, as asked in Resend."
-    amount = format_money(Decimal(payload["amount"]), inv.currency, "en")
-    balance = Decimal(payload["balance"])
-    sent = f"credit note {payload['credit_note_no']} for {amount} sent to {where} on {day}"
-    if payload["reason"] == "credit":
-        return (
-            f"{sent[0].upper()}{sent[1:]}; balance now {format_money(balance, inv.currency, 'en')}."
-        )
-    text = f"Void: {sent}"
-    if payload.get("replacement"):
-        text += f"; replaced by {payload['replacement']}"
-    if balance < 0:
-        text += f"; {format_money(-balance, inv.currency, 'en')} received is owed back"
-    return text + "."
+    with ledger.transaction():
+        ledger.mark_failed(msg.message_id, why, rebuild=True)
+        ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {why}.")
+    summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, "", why))
 
 
 def _write_back(

@@ -99,7 +99,7 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
     lang, cur = doc.language, doc.currency
     company = doc.company
     is_reissue = doc.reissue_number > 0
-    show_paid = is_reissue or doc.amount_paid > 0
+    show_paid = is_reissue or doc.amount_paid > 0 or doc.credited > 0
     amount_due = doc.balance_due if show_paid else doc.total
     address_lines = _lines(doc.client.address)
     bank = {
@@ -136,6 +136,8 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
         "tax": fmt.format_money(doc.tax, cur, lang),
         "total": fmt.format_money(doc.total, cur, lang),
         "show_paid": show_paid,
+        "show_credit": doc.credited > 0,
+        "credited": fmt.format_money(-doc.credited, cur, lang),
         "amount_paid": fmt.format_money(doc.amount_paid, cur, lang),
         "balance_due": fmt.format_money(doc.balance_due, cur, lang),
         "amount_due": fmt.format_money(amount_due, cur, lang),

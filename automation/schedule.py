@@ -14,6 +14,8 @@ import re
 import shlex
 from pathlib import Path
 
+from .config import EmailConfig
+
 #: weekday -> (cron number, systemd name, schtasks name)
 WEEKDAYS = {
     "monday": ("1", "Mon", "MON"),
@@ -26,6 +28,17 @@ WEEKDAYS = {
 }
 CRON_LOG = ".billing/logs/cron.log"
 TASK_NAME = "Weekly billing"
+
+
+def outbox_warning(email: EmailConfig) -> str:
+    """A warning for a schedule that would only ever write .eml files, or ""."""
+    if email.mode != "outbox":
+        return ""
+    return (
+        f"Warning: billing.toml is in outbox mode, so the scheduled run emails nothing: it "
+        f"writes each message to {email.outbox_dir}/ for you to send. Set mode = \"smtp\" "
+        "and the server details in [email] to have it mailed."
+    )
 
 
 class ScheduleError(ValueError):

@@ -132,11 +132,12 @@ reply_to = ""
 bcc = ""                    # a copy of every message, e.g. for your archive
 redirect_to = ""            # for testing: send everything here instead of to clients
 allow_insecure = false      # allow security = "none" to a server that is not on this computer
-ca_file = ""                # your own certificate authority, if the server uses one
+ca_file = ""                # your own certificate authority (added to the system's), if any
 attach = "docx"             # docx, pdf or both
 report_to = ""              # where to email the run summary; empty = nobody
 timeout = 30.0              # seconds to wait for the mail server
-max_retries = 3
+retry_window = 300          # seconds to keep retrying "try again later" (greylisting)
+max_retries = 6             # retries within that window, the waits doubling
 # Microsoft 365 and Google Workspace: sign in with OAuth 2.0 instead of a password
 # (see the README): auth = "oauth2", the provider and the app's client ID, then
 # run `run_billing.py login` once. No password is needed then.

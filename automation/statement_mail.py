@@ -28,6 +28,7 @@ from .config import Config
 from .faults import checkpoint
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerMessage
 from .mail import (
+    UNKNOWN,
     BuiltMessage,
     MailError,
     OutgoingMail,
@@ -150,12 +151,12 @@ def send_statements(
                 ledger.mark_sent(msg.message_id, when)
             note = "resent after an interrupted run" if msg.state == SENDING else ""
             summary.sent.append(SentItem("", name, STATEMENT, amount, note))
-        elif result.maybe_delivered:
-            summary.failed.append(SentItem("", name, STATEMENT, amount, result.reply))
+        elif any(r.state == UNKNOWN for r in result.recipients):
+            summary.failed.append(SentItem("", name, STATEMENT, amount, result.summary))
         else:
             with ledger.transaction():
-                ledger.mark_failed(msg.message_id, result.reply or result.status, rebuild=True)
-            summary.failed.append(SentItem("", name, STATEMENT, amount, result.reply))
+                ledger.mark_failed(msg.message_id, result.summary or result.status, rebuild=True)
+            summary.failed.append(SentItem("", name, STATEMENT, amount, result.summary))
 
 
 def _built(

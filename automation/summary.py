@@ -14,6 +14,7 @@ from pathlib import Path
 from .errors import EXIT_ATTENTION, EXIT_OK
 from .fmt import format_money
 from .model import RowError
+from .text import one_line
 
 #: A run's phases in order; `start-up` (interpreter, imports, config) is the CLI's.
 PHASES = (
@@ -29,6 +30,11 @@ class SentItem:
     amount: str  # formatted, in the invoice's currency
     note: str = ""
 
+    def __post_init__(self) -> None:
+        # Client names and server replies are shown in the terminal and the log.
+        for name in ("invoice_no", "client", "note"):
+            object.__setattr__(self, name, one_line(getattr(self, name)))
+
 
 @dataclass
 class RunSummary:
@@ -40,6 +46,8 @@ class RunSummary:
     language: str = "en"
     sent: list[SentItem] = field(default_factory=list)
     failed: list[SentItem] = field(default_factory=list)
+    #: delivered to every To address, but a CC or the bcc copy was refused
+    partial: list[SentItem] = field(default_factory=list)
     escalated: list[SentItem] = field(default_factory=list)
     #: credit notes issued this run (kind: void, rebill or credit; note: the number)
     credit_notes: list[SentItem] = field(default_factory=list)
@@ -54,6 +62,9 @@ class RunSummary:
     #: the workbook was written, but not in full (e.g. no free column): said in notes
     workbook_incomplete: bool = False
     report: Path | None = None
+    #: outbox mode: the folder the messages were written to, and how many
+    outbox: Path | None = None
+    outbox_count: int = 0
     #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
     #: bank lines waiting for the bookkeeper (Payments sheet, Status Review)
@@ -67,11 +78,20 @@ class RunSummary:
     @property
     def has_news(self) -> bool:
         """Anything happened that the bookkeeper should hear about."""
-        return bool(self.sent or self.failed or self.escalated or self.errors or self.credit_notes)
+        return bool(
+            self.sent or self.failed or self.partial or self.escalated or self.errors
+            or self.credit_notes
+        )
 
     @property
     def exit_code(self) -> int:
-        if self.errors or self.failed or self.updates_owed or self.workbook_incomplete:
+        if (
+            self.errors
+            or self.failed
+            or self.partial
+            or self.updates_owed
+            or self.workbook_incomplete
+        ):
             return EXIT_ATTENTION
         return EXIT_OK
 
@@ -80,8 +100,9 @@ def summary_lines(summary: RunSummary) -> list[str]:
     """The run summary as plain text lines (for the emailed report and the log)."""
     lines = [f"Billing run as of {summary.as_of.isoformat()}", ""]
     for title, items in (
-        ("Sent", summary.sent),
+        ("Written to the outbox" if summary.outbox else "Sent", summary.sent),
         ("Failed (tried again at the next run)", summary.failed),
+        ("Delivered, but not to every address", summary.partial),
         ("Escalated: please call the client", summary.escalated),
     ):
         if items:
@@ -104,8 +125,23 @@ def summary_lines(summary: RunSummary) -> list[str]:
         lines.append("")
         lines.append(f"{len(summary.errors)} rows need attention:")
         lines.extend(f"  {e}" for e in summary.errors)
-    lines.extend(summary.notes)
+    lines.extend(one_line(note) for note in summary.notes)
+    outbox = outbox_line(summary)
+    if outbox:
+        lines.append(outbox)
     return lines
+
+
+def outbox_line(summary: RunSummary) -> str:
+    """Outbox mode: how many messages wait where, and that nothing was emailed."""
+    if summary.outbox is None or summary.dry_run:
+        return ""
+    count = summary.outbox_count
+    waiting = f"{count} new messages wait" if count != 1 else "1 new message waits"
+    return (
+        f"Outbox mode: nothing was emailed. {waiting} in {summary.outbox} "
+        "(send them from your mail program, or set mode = \"smtp\" in [email])."
+    )
 
 
 def outstanding_lines(summary: RunSummary) -> list[str]:

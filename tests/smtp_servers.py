@@ -26,6 +26,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 MISSING_MAILBOX = "550 5.1.1 <{}>: no such mailbox"
 TRY_LATER = "421 4.3.2 service busy, try later"
+GREYLISTED = "450 4.2.0 <{}>: greylisted, try again later"
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Recorder:
 
     Attributes:
       refuse: recipients answered with 550 at RCPT.
+      defer: recipient -> how many times RCPT is answered 450 (greylisting)
+        before it is accepted.
       busy_times: how many MAIL commands to answer with 421 before accepting.
       close_after: message numbers (1-based) after which the connection dies: the
         250 goes out, and the next MAIL on that connection meets a hang-up.
@@ -57,11 +60,13 @@ class Recorder:
     """
 
     refuse: frozenset[str] = frozenset()
+    defer: dict[str, int] = field(default_factory=dict)
     busy_times: int = 0
     close_after: frozenset[int] = frozenset()
     vanish_on: frozenset[int] = frozenset()
     received: list[Received] = field(default_factory=list)
     mail_commands: int = 0
+    rcpt_commands: list[str] = field(default_factory=list)
     sessions: list[Any] = field(default_factory=list)
     doomed: list[Any] = field(default_factory=list)
 
@@ -84,8 +89,12 @@ class Recorder:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        self.rcpt_commands.append(address)
         if address in self.refuse:
             return MISSING_MAILBOX.format(address)
+        if self.defer.get(address, 0) > 0:
+            self.defer[address] -= 1
+            return GREYLISTED.format(address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -103,6 +112,10 @@ class Recorder:
     @property
     def message_ids(self) -> list[str]:
         return [str(r.message["Message-ID"]) for r in self.received]
+
+    def copies(self, address: str) -> int:
+        """How many messages reached this mailbox."""
+        return sum(address in r.rcpt_tos for r in self.received)
 
 
 class _BoundController(Controller):

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -236,27 +237,36 @@ def test_second_run_at_once_exits_3(folder: Folder) -> None:
 
 
 def test_two_runs_started_together(tmp_path: Path) -> None:
-    recorder = SlowRecorder()
+    recorder = GatedRecorder()
     with running_server(recorder) as port:
         folder = Folder(tmp_path, recorder, port)
         folder.write_config()
         make_log(folder)
         first = run_child(folder)
-        deadline = time.monotonic() + 30
-        while not recorder.received and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert recorder.waiting.wait(60), "the first run never reached the mail server"
+        # The first run holds the lock, mid-send, until the second has finished.
         second = run_child(folder)
         code2, out2 = finish(second)
+        recorder.gate.set()
         code1, out1 = finish(first)
-    assert sorted([code1, code2]) == [0, 3], (out1, out2)
+    assert (code1, code2) == (0, 3), (out1, out2)
     assert_invariants(folder)
 
 
-class SlowRecorder(Recorder):
+class GatedRecorder(Recorder):
+    """Holds the first message at DATA until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+        self.gate = threading.Event()
+
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         import asyncio
 
-        await asyncio.sleep(1.0)  # six messages: the first run outlives a slow start-up
+        self.waiting.set()
+        while not self.gate.is_set():
+            await asyncio.sleep(0.02)
         return await super().handle_DATA(server, session, envelope)
 
 

@@ -109,7 +109,7 @@ def parse(raw: bytes) -> EmailMessage:
 
 
 def sender(cfg: EmailConfig) -> SmtpSender:
-    return SmtpSender(cfg, retry_delay=0.01)
+    return SmtpSender(cfg)
 
 
 # -- addresses, ids, headers --------------------------------------------------------
@@ -193,12 +193,18 @@ def test_attachments_by_path_with_types_names_and_bytes(tmp_path: Path) -> None:
     docx.write_bytes(b"PK\x03\x04 pretend docx " + bytes(range(256)))
     pdf.write_bytes(b"%PDF-1.7 pretend pdf")
     mail = outgoing(attachments=(docx, pdf))
-    msg = parse(build_message(mail, EmailConfig(sender="billing@acme.test"), COMPANY).raw)
+    raw = build_message(mail, EmailConfig(sender="billing@acme.test"), COMPANY).raw
+    msg = parse(raw)
     parts = list(msg.iter_attachments())
     assert [p.get_content_type() for p in parts] == [DOCX_TYPE, "application/pdf"]
-    assert [p.get_filename() for p in parts] == [docx.name, pdf.name]
     assert [p.get_content_disposition() for p in parts] == ["attachment", "attachment"]
     assert [p.get_content() for p in parts] == [docx.read_bytes(), pdf.read_bytes()]
+    assert parts[1].get_filename() == pdf.name
+    # The real name for RFC 2231 readers, an ASCII stand-in beside it for older ones.
+    assert b'filename="____ INV-2026-0001.docx"' in raw
+    assert b"filename*=utf-8''%D0%A1%D1%87%D1%91%D1%82%20INV-2026-0001.docx" in raw
+    assert parts[0].get_filename() == "____ INV-2026-0001.docx"  # a reader taking the first
+    assert raw.isascii()
 
 
 def test_attachment_must_be_an_existing_path(tmp_path: Path) -> None:
@@ -448,7 +454,8 @@ def test_partial_refusal_is_reported_with_the_server_reply() -> None:
             partial = smtp.send(build_message(both, cfg, COMPANY))
             refused = smtp.send(build_message(only_bad, cfg, COMPANY))
     assert partial.status == "refused" and partial.refused == ("nobody@example.com",)
-    assert "550 5.1.1" in partial.reply and "no such mailbox" in partial.reply
+    assert "550 5.1.1" in partial.summary and "no such mailbox" in partial.summary
+    assert partial.addresses("sent") == ("client@example.com",)
     assert refused.status == "refused" and refused.refused == ("nobody@example.com",)
     assert [r.rcpt_tos for r in recorder.received] == [["client@example.com"]]
     assert recorder.mail_commands == 2  # a permanent refusal is not retried
@@ -478,14 +485,14 @@ def test_a_connection_lost_after_the_data_is_not_resent() -> None:
     assert recorder.message_ids == [b.message_id for b in built]
 
 
-def test_421_is_retried_then_reported_temporary() -> None:
+def test_421_is_reported_temporary_without_waiting() -> None:
     recorder = Recorder(busy_times=100)
     with running_server(recorder) as port:
-        cfg = smtp_config(port, max_retries=2)
+        cfg = smtp_config(port)
         with sender(cfg) as smtp:
             result = smtp.send(build_message(outgoing(1, cfg), cfg, COMPANY))
     assert result.status == "temporary" and result.reply.startswith("421 4.3.2")
-    assert recorder.mail_commands == 3 and recorder.received == []
+    assert recorder.mail_commands == 1 and recorder.received == []
 
 
 def test_421_once_then_accepted_is_sent_once() -> None:
@@ -494,10 +501,61 @@ def test_421_once_then_accepted_is_sent_once() -> None:
         cfg = smtp_config(port)
         built = build_message(outgoing(1, cfg), cfg, COMPANY)
         with sender(cfg) as smtp:
+            first = smtp.send(built)
             result = smtp.send(built)
             resend = smtp.send(built)  # the ledger's resend: identical bytes, same Message-ID
+    assert first.status == "temporary"
     assert result.status == resend.status == "sent"
     assert [r.data for r in recorder.received] == [built.raw, built.raw]
+
+
+def test_each_recipient_gets_its_own_answer() -> None:
+    recorder = Recorder(
+        refuse=frozenset({"typo@example.com"}), defer={"grey@example.com": 1}
+    )
+    with running_server(recorder) as port:
+        cfg = smtp_config(port, bcc="typo@example.com")
+        mail = outgoing(1, cfg, to=("client@example.com", "grey@example.com"))
+        built = build_message(mail, cfg, COMPANY)
+        with sender(cfg) as smtp:
+            first = smtp.send(built)
+            again = smtp.send(built, ["grey@example.com"])
+    states = {r.address: r.state for r in first.recipients}
+    assert states == {
+        "client@example.com": "sent", "grey@example.com": "temporary",
+        "typo@example.com": "refused",
+    }  # fmt: skip
+    assert "450 4.2.0" in first.summary and "550 5.1.1" in first.summary
+    assert again.status == "sent" and again.addresses("sent") == ("grey@example.com",)
+    assert [r.rcpt_tos for r in recorder.received] == [["client@example.com"], ["grey@example.com"]]
+    assert recorder.received[0].data == recorder.received[1].data == built.raw
+
+
+def test_a_message_over_the_servers_size_limit_names_both_sizes() -> None:
+    recorder = Recorder()
+    with running_server(recorder, data_size_limit=2_000_000) as port:
+        cfg = smtp_config(port)
+        big = build_message(outgoing(1, cfg, text="x" * 3_000_000), cfg, COMPANY)
+        with sender(cfg) as smtp:
+            result = smtp.send(big)
+    assert result.status == "refused" and result.too_big
+    assert f"the message is {len(big.raw) / 1e6:.1f} MB" in result.reply
+    assert "at most 2.0 MB (its SIZE limit)" in result.reply
+    assert 'attach = "pdf"' in result.reply and "smaller" in result.reply
+    assert recorder.mail_commands == 0 and recorder.received == []
+
+
+def test_a_size_refusal_at_data_is_named_too() -> None:
+    class Strict(Recorder):
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            return "552 5.3.4 Message size exceeds fixed limit"
+
+    with running_server(Strict()) as port:
+        cfg = smtp_config(port)
+        with sender(cfg) as smtp:
+            result = smtp.send(build_message(outgoing(1, cfg), cfg, COMPANY))
+    assert result.too_big and result.status == "refused"
+    assert "552 5.3.4" in result.reply and 'attach = "pdf"' in result.reply
 
 
 def test_starttls_required_but_not_offered_is_a_login_error() -> None:
@@ -529,4 +587,7 @@ def test_an_unreachable_server_is_a_login_error() -> None:
 
 def test_built_message_is_plain_data() -> None:
     built = build_message(outgoing(), EmailConfig(sender="billing@acme.test"), COMPANY)
-    assert BuiltMessage(built.message_id, built.envelope_from, built.recipients, built.raw) == built
+    copy = BuiltMessage(
+        built.message_id, built.envelope_from, built.recipients, built.raw, built.to, built.cc
+    )
+    assert copy == built and built.to == ("client@example.com",)

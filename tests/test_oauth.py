@@ -479,7 +479,7 @@ def test_token_refused_mid_batch_signs_in_again_and_sends_once(
     recorder.after_message = lambda count: ident.expire_access() if count == 2 else None
     memory_keyring.entries[(KEYRING_SERVICE, USER)] = ident.seed()
     cfg = oauth_email(url, port=port)
-    with SmtpSender(cfg, retry_delay=0.01, sign_in=SignIn(cfg, tmp_path)) as sender:
+    with SmtpSender(cfg, sign_in=SignIn(cfg, tmp_path)) as sender:
         results = [sender.send(message(n)).status for n in (1, 2, 3, 4)]
     assert results == ["sent"] * 4
     assert recorder.message_ids == [f"<m{n}@ledgerwise.example>" for n in (1, 2, 3, 4)]

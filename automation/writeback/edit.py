@@ -18,7 +18,7 @@ from lxml import etree
 
 from automation.model import CellValue
 from automation.schema import normalise_header
-from automation.writeback.columns import resolve_columns
+from automation.writeback.columns import column_width, resolve_columns
 from automation.writeback.formulas import repair_shared, translate
 from automation.writeback.records import WriteBackError
 from automation.writeback.sheet import (
@@ -76,6 +76,7 @@ def edit_sheet(
     placed = resolve_columns(
         edit, header_row, [*headers, *(col for _, col in updates)], sheet, main, tables
     )
+    edit.new_widths = {col: column_width(header) for col, header in placed.added}
     if main is not None:
         for _, name in placed.joined:
             main.add_column(name)

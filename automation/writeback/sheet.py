@@ -53,6 +53,7 @@ class SheetEdit:
     col_styles: list[tuple[int, int, str]] = field(default_factory=list)  # <cols>: min, max, style
     col_formats: dict[int, str] = field(default_factory=dict)  # a table column's own format
     filter_ref: str | None = None  # the sheet's autofilter range, when it changes
+    new_widths: dict[int, float] = field(default_factory=dict)  # columns created: width
 
     def tag(self, local: str) -> str:
         return f"{{{self.root.ns}}}{local}"
@@ -284,7 +285,7 @@ def finish_sheet(edit: SheetEdit) -> bytes:
             at = _insert_point(edit, number)
             inserts.append((at, at, data))
     view = memoryview(xml)  # slices of a view are not copies: the sheet may be 50 MB
-    head = _fix_dimension(xml[: edit.body[0]], edit)
+    head = _add_col_widths(_fix_dimension(xml[: edit.body[0]], edit), edit)
     out: list[bytes | memoryview] = [head]
     if edit.data_empty:
         rows = b"".join(data for _, _, data in inserts)
@@ -355,6 +356,42 @@ def _fix_spans(row: Any) -> None:
         row.attrib.pop("spans")
         return
     row.set("spans", f"{min(numbers + cols)}:{max(numbers + cols)}")
+
+
+def _add_col_widths(head: bytes, edit: SheetEdit) -> bytes:
+    """Give the columns the tool created a width (a <col> each), leaving every other alone.
+
+    A column some <col> range already covers keeps what the bookkeeper set.
+    The <cols> element goes right before <sheetData>, where the schema wants it.
+    """
+    if not edit.new_widths:
+        return head
+    p = edit.root.prefix
+    m = re.search(b"<" + re.escape(p) + rb"cols[\s>].*?</" + re.escape(p) + rb"cols>", head, re.S)
+    # Parsed inside a wrapper with the part's namespaces, so new elements inherit them.
+    wrapper = parse_fragment(m.group(0) if m else b"", edit.root)
+    cols = wrapper[0] if m else etree.SubElement(wrapper, edit.tag("cols"))
+    taken: list[tuple[int, int]] = []
+    for col in cols:
+        first, last = col.get("min", ""), col.get("max", "")
+        if first.isdigit() and last.isdigit():
+            taken.append((int(first), int(last)))
+    new = {
+        c: w for c, w in edit.new_widths.items() if not any(a <= c <= b for a, b in taken)
+    }
+    if not new:
+        return head
+    for c, width in new.items():
+        element = etree.SubElement(cols, edit.tag("col"))
+        for name, value in (("min", c), ("max", c), ("width", width), ("customWidth", 1)):
+            element.set(name, str(value))
+    cols[:] = sorted(cols, key=lambda e: int(e.get("min", "0") or 0))
+    data = serialize_fragment(wrapper)
+    if m:
+        return head[: m.start()] + data + head[m.end() :]
+    at = re.search(b"<" + re.escape(p) + rb"sheetData(?=[\s/>])", head)
+    where = at.start() if at else len(head)
+    return head[:where] + data + head[where:]
 
 
 def _fix_dimension(xml: bytes, edit: SheetEdit) -> bytes:

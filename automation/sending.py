@@ -1,0 +1,329 @@
+"""The send stage of a run: deliver built messages and record who has each one.
+
+`SendStage` is the `delivery.Journal` of a run: before each attempt the
+message is marked `sending`; after it, every recipient's answer is written to
+the ledger; when the loop is done with a message, `judge` decides what it
+means for the invoice and the stage writes the Note and the summary line.
+
+A message counts as delivered once every To address accepted it. A refused
+CC or bcc copy is reported but does not make the invoice `Failed`; when some
+To addresses refused, the next run sends the same message (same Message-ID)
+to the addresses without it, and to nobody else.
+
+>>> judge(("a@x.example",), ("a@x.example", "arch@x.example"), {
+...     "a@x.example": ("sent", "250 ok"), "arch@x.example": ("refused", "550 full")})
+Verdict(delivered=True, uncertain=(), missing=(), copies_missed=(('arch@x.example', '550 full'),))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from .compose import Job, amount_text
+from .delivery import Outcome, Parcel
+from .faults import checkpoint
+from .fmt import format_money
+from .ledger import SENDING, Ledger
+from .mail import SENT, TEMPORARY, UNKNOWN, BuiltMessage, RecipientResult, eml_name
+from .model import RowError
+from .summary import RunSummary, SentItem
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the recipients' answers mean for the message.
+
+    Attributes:
+      delivered: every To address has it.
+      uncertain: To addresses that may have it (the connection died after the
+        message went out): only the identical message may follow.
+      missing: (address, server reply) for To addresses without it.
+      copies_missed: (address, server reply) for CC and bcc addresses without it.
+    """
+
+    delivered: bool
+    uncertain: tuple[str, ...]
+    missing: tuple[tuple[str, str], ...]
+    copies_missed: tuple[tuple[str, str], ...]
+
+
+def judge(
+    to: Sequence[str], recipients: Sequence[str], deliveries: Mapping[str, tuple[str, str]]
+) -> Verdict:
+    """The verdict from the ledger's per-recipient record (`Ledger.deliveries`).
+
+    `to` empty (a message recorded before roles were kept) counts every
+    recipient as To.
+    """
+    to_keys = {a.lower() for a in (to or recipients)}
+    uncertain: list[str] = []
+    missing: list[tuple[str, str]] = []
+    copies: list[tuple[str, str]] = []
+    for address in recipients:
+        state, reply = deliveries.get(address.lower(), ("", "not tried"))
+        if state == SENT:
+            continue
+        if address.lower() not in to_keys:
+            copies.append((address, reply))
+        elif state == UNKNOWN:
+            uncertain.append(address)
+        else:
+            missing.append((address, reply))
+    delivered = not missing and not uncertain
+    return Verdict(delivered, tuple(uncertain), tuple(missing), tuple(copies))
+
+
+def recipients_text(message: BuiltMessage, only: Sequence[str] | None = None) -> str:
+    """The To and CC addresses, e.g. "ann@a.example, bob@a.example, cc boss@a.example"."""
+    keep = {a.lower() for a in only} if only is not None else None
+    to = [a for a in message.to or message.recipients if keep is None or a.lower() in keep]
+    cc = [a for a in message.cc if keep is None or a.lower() in keep]
+    return ", ".join(to + [f"cc {a}" for a in cc]) or "nobody new"
+
+
+def _role_words(message: BuiltMessage, address: str) -> str:
+    role = message.role(address)
+    return {"cc": f"cc {address}", "bcc": f"the bcc copy to {address}"}.get(role, address)
+
+
+class SendStage:
+    """Records every step of the delivery loop in the ledger, then in the summary."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        jobs: Mapping[str, Job],
+        as_of: date,
+        summary: RunSummary,
+        tick: Callable[[], None],
+        outbox: Path | None,
+        folder: Path,
+        retry_window: float,
+    ) -> None:
+        self.ledger = ledger
+        self.jobs = jobs
+        self.as_of = as_of
+        self.summary = summary
+        self.tick = tick
+        self.outbox = outbox
+        self.folder = folder
+        self.retry_window = retry_window
+
+    def _amount(self, job: Job) -> str:
+        return amount_text(job, self.summary.language)
+
+    def _now(self) -> datetime:
+        return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
+
+    # -- delivery.Journal ---------------------------------------------------
+    def attempting(self, parcel: Parcel) -> None:
+        self.ledger.mark_sending(parcel.message.message_id)
+
+    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
+        # A crash here (the server has it, the ledger does not know yet) is
+        # finished by the next run with the identical message: a copy, never a variant.
+        checkpoint("after-send")
+        with self.ledger.transaction():
+            self.ledger.record_deliveries(
+                parcel.message.message_id,
+                [(r.address, r.state, r.reply) for r in results],
+                self._now(),
+            )
+
+    def finished(self, outcome: Outcome) -> None:
+        message = outcome.parcel.message
+        job = self.jobs[message.message_id]
+        deliveries = self.ledger.deliveries(message.message_id)
+        verdict = judge(message.to, message.recipients, deliveries)
+        self.tick()
+        if verdict.delivered:
+            self._delivered(job, message, outcome, verdict)
+        elif verdict.uncertain and not verdict.missing:
+            self._uncertain(job, verdict)
+        else:
+            self._failed(job, message, outcome, verdict)
+
+    # -- what it means -----------------------------------------------------
+    def _where(self, message: BuiltMessage, outcome: Outcome) -> str:
+        """"emailed to ..." or "written to outbox/<file>.eml for ..."."""
+        reached = outcome.addresses(SENT)
+        names = recipients_text(message, reached if reached else None)
+        if self.outbox is None:
+            return f"emailed to {names}"
+        path = self.outbox / eml_name(message)
+        try:
+            shown = path.relative_to(self.folder)
+        except ValueError:
+            shown = path
+        return f"written to {shown.as_posix()} for {names}"
+
+    def _delivered(
+        self, job: Job, message: BuiltMessage, outcome: Outcome, verdict: Verdict
+    ) -> None:
+        now = self._now()
+        msg, inv = job.message, job.invoice
+        where = self._where(message, outcome)
+        tried = {a.lower() for a in outcome.parcel.recipients}
+        earlier = [
+            a
+            for a in (message.to or message.recipients) + message.cc
+            if tried and a.lower() not in tried
+        ]
+        missed = "".join(
+            f" Not delivered to {_role_words(message, address)}: {reply}."
+            for address, reply in verdict.copies_missed
+        )
+        already = f" ({', '.join(earlier)} had it already)" if earlier else ""
+        with self.ledger.transaction():
+            self.ledger.mark_sent(msg.message_id, now)
+            record_sent(self.ledger, job, now, self.as_of, f"{where}{already}", missed)
+        note = "resent after an interrupted run" if msg.state == SENDING else ""
+        if note:
+            self.summary.notes.append(
+                f"{inv.invoice_no}: a message cut off by an interrupted run was sent again, "
+                "identical and with the same Message-ID, so the client's mail program "
+                "drops any copy it already has."
+            )
+        amount = self._amount(job)
+        self.summary.sent.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, note))
+        if self.outbox is not None:
+            self.summary.outbox_count += 1
+        if verdict.copies_missed:
+            self.summary.partial.append(
+                SentItem(inv.invoice_no, inv.client, msg.kind, amount, missed.strip())
+            )
+
+    def _uncertain(self, job: Job, verdict: Verdict) -> None:
+        # Unknown outcome: stays `sending`, so the next run resends these very bytes
+        # (same Message-ID): a copy the client already has is dropped, not doubled.
+        inv, msg = job.invoice, job.message
+        reply = self.ledger.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
+        self.ledger.update_invoice(
+            inv.invoice_no,
+            note=f"Email ({msg.kind}) not confirmed on {self.as_of.isoformat()}: {reply}; "
+            "the identical message is sent again at the next run.",
+        )
+        self.summary.failed.append(
+            SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
+        )
+
+    def _failed(
+        self, job: Job, message: BuiltMessage, outcome: Outcome, verdict: Verdict
+    ) -> None:
+        inv, msg = job.invoice, job.message
+        day = self.as_of.isoformat()
+        if outcome.too_big:
+            reply = verdict.missing[0][1]
+            note = (
+                f"Email ({msg.kind}) not sent on {day}: {reply}. The next run tries again, "
+                "and the server refuses it again until the message is smaller."
+            )
+        else:
+            reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing)
+            temporary = {
+                a for a, (state, _r) in self.ledger.deliveries(message.message_id).items()
+                if state == TEMPORARY
+            }
+            waited = (
+                f" (the server asked to try later; retried for {self.retry_window:g} seconds)"
+                if any(a.lower() in temporary for a, _ in verdict.missing)
+                else ""
+            )
+            have = self.ledger.delivered_to(message.message_id)
+            alone = ""
+            if have:
+                named = [a for a in message.recipients if a.lower() in have]
+                verb = "has" if len(named) == 1 else "have"
+                alone = f", to those addresses alone ({', '.join(named)} already {verb} it)"
+            missing = ", ".join(a for a, _ in verdict.missing)
+            note = (
+                f"Email ({msg.kind}) not delivered to {missing} on {day}: {reply}{waited}; "
+                f"it is tried again at the next run{alone}."
+            )
+        with self.ledger.transaction():
+            self.ledger.mark_failed(msg.message_id, reply, rebuild=True)
+            self.ledger.update_invoice(inv.invoice_no, note=note)
+        self.summary.failed.append(
+            SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
+        )
+
+
+def record_sent(
+    ledger: Ledger, job: Job, now: datetime, as_of: date, where: str, missed: str = ""
+) -> None:
+    """The invoice's record after a delivered message; `where` is "emailed to ..."."""
+    msg, inv = job.message, job.invoice
+    day = as_of.isoformat()
+    if msg.kind == "invoice":
+        ledger.update_invoice(
+            inv.invoice_no,
+            sent_at=inv.sent_at or now,
+            last_sent=now,
+            due_date=job.due,
+            first_due=job.due,
+            first_message_id=inv.first_message_id or msg.message_id,
+            note=f"{where[:1].upper()}{where[1:]} on {day}.{missed}",
+        )
+    elif msg.kind == "reissue":
+        number = int(msg.payload["reissue_number"])
+        ledger.update_invoice(
+            inv.invoice_no,
+            last_sent=now,
+            reissue_count=max(inv.reissue_count, number),
+            last_reissue=date.fromisoformat(msg.payload["as_of"]),
+            due_date=job.due,
+            note=f"Reissued (reminder {number}), {where} on {day}; new due date "
+            f"{job.due.isoformat()}.{missed}",
+        )
+    elif msg.kind in ("credit_note", "resend"):
+        note = correction_note(job, where, day) + missed
+        ledger.update_invoice(inv.invoice_no, last_sent=now, note=note)
+    else:
+        words = {
+            "thanks": "Thank-you note for the payment",
+            "underpaid": "Note about the part payment",
+            "overpaid": "Note about the overpayment",
+        }.get(msg.kind, msg.kind.capitalize())
+        note = f"{words}, {where} on {day}.{missed}"
+        ledger.update_invoice(inv.invoice_no, last_sent=now, note=note)
+
+
+def correction_note(job: Job, where: str, day: str) -> str:
+    """The Note once a credit note or a copy went out; `where` is "emailed to ..."."""
+    payload, inv = job.message.payload, job.invoice
+    if job.message.kind == "resend":
+        return f"A copy of the invoice was {where} on {day}, as asked in Resend."
+    amount = format_money(Decimal(payload["amount"]), inv.currency, "en")
+    balance = Decimal(payload["balance"])
+    sent = f"credit note {payload['credit_note_no']} for {amount} {where} on {day}"
+    if payload["reason"] == "credit":
+        return (
+            f"{sent[0].upper()}{sent[1:]}; balance now {format_money(balance, inv.currency, 'en')}."
+        )
+    text = f"Void: {sent}"
+    if payload.get("replacement"):
+        text += f"; replaced by {payload['replacement']}"
+    if balance < 0:
+        text += f"; {format_money(-balance, inv.currency, 'en')} received is owed back"
+    return text + "."
+
+
+def utf8_refusal(message: BuiltMessage, host: str) -> str | None:
+    """Why a message cannot go to a server without SMTPUTF8, or None when it can."""
+    if not message.smtputf8:
+        return None
+    address = next(a for a in (message.envelope_from, *message.recipients) if not a.isascii())
+    return (
+        f"the address {address} has letters other than ASCII before the @, and the mail "
+        f"server {host} does not accept such addresses (it does not offer SMTPUTF8); give "
+        "the client an ASCII address, or send through a server that offers SMTPUTF8"
+    )
+
+
+def utf8_row_error(job: Job, why: str, sheet: str, column: str) -> RowError:
+    """The Clients row to fix for an address the server cannot take."""
+    return RowError(sheet, job.client.row or None, column, why[:1].upper() + why[1:] + ".")

@@ -1,0 +1,405 @@
+"""Delivery recipient by recipient, through the whole run, against aiosmtpd on loopback.
+
+A refused CC or bcc copy is reported but never re-mails anyone; some To
+addresses refused: Failed, and the next run goes to those addresses alone
+with the same Message-ID; a greylisting 450 is retried in the run without
+holding the batch; a message too big names both sizes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import ssl
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import Folder, client, service, write_workbook
+from smtp_servers import Recorder, running_server
+
+from automation.config import EmailConfig
+from automation.delivery import Outcome, Parcel, RetryPolicy, deliver
+from automation.ledger import Ledger
+from automation.mail import (
+    BuiltMessage,
+    OutgoingMail,
+    RecipientResult,
+    SmtpSender,
+    build_message,
+    make_message_id,
+    tls_context,
+)
+from automation.model import CompanyInfo
+
+pytestmark = pytest.mark.timeout(60)
+
+AS_OF = "2026-03-09"
+WEEKS = ("2026-03-09", "2026-03-16", "2026-03-23")
+QUICK = "retry_window = 0.4\nmax_retries = 3"
+
+
+def invoices(folder: Folder) -> pd.DataFrame:
+    frame = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    return frame.set_index("Client")
+
+
+def three_clients(folder: Folder, **extra: object) -> None:
+    names = ("Acme", "Beta", "Gamma")
+    write_workbook(
+        folder.workbook,
+        [client(n, **extra) for n in names],  # type: ignore[arg-type]
+        [service(date(2026, 3, 2), n, "Bookkeeping", 1, 100) for n in names],
+    )
+
+
+def server_folder(tmp_path: Path, recorder: Recorder, port: int, email: str = "") -> Folder:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    folder = Folder(tmp_path, recorder, port)
+    folder.write_config(email=f"{QUICK}\n{email}")
+    return folder
+
+
+# -- refused copies ---------------------------------------------------------------
+
+
+def test_a_refused_bcc_over_three_weekly_runs_mails_each_client_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = Recorder(refuse=frozenset({"archive@ledgerwise.example"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port, 'bcc = "archive@ledgerwise.example"')
+        three_clients(folder)
+        codes = []
+        for week in WEEKS:
+            codes.append(folder.run("--as-of", week))
+        out = capsys.readouterr().out
+    assert codes == [1, 0, 0]  # reported once, in the run that met the refusal
+    for name in ("acme", "beta", "gamma"):
+        assert recorder.copies(f"{name}@clients.example") == 1, name
+    assert recorder.copies("archive@ledgerwise.example") == 0
+    sheet = invoices(folder)
+    assert set(sheet["Status"]) == {"Sent"}
+    note = sheet.loc["Acme", "Note"]
+    assert note.startswith("Emailed to acme@clients.example on 2026-03-09.")
+    assert "Not delivered to the bcc copy to archive@ledgerwise.example: 550 5.1.1" in note
+    assert "COPY REFUSED" in out.replace("\n", " ").replace("┃", "")
+    (log,) = [p for p in (folder.root / ".billing" / "logs").glob("run-*.log")
+              if "2026-03-09" in p.read_text(encoding="utf-8")]
+    assert "Delivered, but not to every address:" in log.read_text(encoding="utf-8")
+    # The ledger knows who has each message.
+    conn = sqlite3.connect(folder.root / ".billing" / "ledger.sqlite")
+    rows = conn.execute("SELECT address, state FROM deliveries ORDER BY address").fetchall()
+    conn.close()
+    assert sorted(set(rows)) == [
+        ("acme@clients.example", "sent"), ("archive@ledgerwise.example", "refused"),
+        ("beta@clients.example", "sent"), ("gamma@clients.example", "sent"),
+    ]  # fmt: skip
+
+
+def test_a_refused_cc_keeps_the_invoice_sent_and_is_named(tmp_path: Path) -> None:
+    recorder = Recorder(refuse=frozenset({"boss@acme.example"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email='"Ann, Accounts" <ann@acme.example>', CC="boss@acme.example")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 1
+        assert folder.run("--as-of", "2026-03-16") == 0
+    assert [r.rcpt_tos for r in recorder.received] == [["ann@acme.example"]]
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Sent"
+    assert row["Note"].startswith(
+        "Emailed to ann@acme.example on 2026-03-09. Not delivered to cc boss@acme.example: "
+        "550 5.1.1 <boss@acme.example>: no such mailbox."
+    )
+
+
+def test_some_to_refused_fails_then_goes_to_those_alone_with_the_same_message_id(
+    tmp_path: Path,
+) -> None:
+    recorder = Recorder(refuse=frozenset({"bob@acme.example"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port, 'bcc = "archive@ledgerwise.example"')
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.example", CC="cc@acme.example")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 1
+        row = invoices(folder).loc["Acme"]
+        assert row["Status"] == "Failed"
+        assert "not delivered to bob@acme.example" in row["Note"]
+        assert "to those addresses alone" in row["Note"]
+        recorder.refuse = frozenset()  # the mailbox is set up
+        assert folder.run("--as-of", "2026-03-16") == 0
+    first, second = recorder.received
+    assert sorted(first.rcpt_tos) == sorted(
+        ["ann@acme.example", "cc@acme.example", "archive@ledgerwise.example"]
+    )
+    assert second.rcpt_tos == ["bob@acme.example"]
+    assert first.message["Message-ID"] == second.message["Message-ID"]
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Sent"
+    assert row["Note"] == (
+        "Emailed to bob@acme.example (ann@acme.example, cc@acme.example had it already) "
+        "on 2026-03-16."
+    )
+
+
+# -- temporary refusals --------------------------------------------------------------
+
+
+def test_greylisting_is_retried_in_the_run_without_holding_the_batch(tmp_path: Path) -> None:
+    recorder = Recorder(defer={"acme@clients.example": 2})
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        three_clients(folder)
+        assert folder.run("--as-of", AS_OF) == 0
+    order = [r.rcpt_tos[0] for r in recorder.received]
+    # Beta and Gamma went while Acme waited; Acme's copy came last, once.
+    assert order == ["beta@clients.example", "gamma@clients.example", "acme@clients.example"]
+    assert recorder.rcpt_commands.count("acme@clients.example") == 3
+    assert set(invoices(folder)["Status"]) == {"Sent"}
+
+
+def test_a_4xx_that_outlasts_the_window_is_failed_for_the_next_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = Recorder(defer={"acme@clients.example": 100})
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        three_clients(folder)
+        started = time.monotonic()
+        assert folder.run("--as-of", AS_OF) == 1
+        assert time.monotonic() - started < 15
+        assert recorder.rcpt_commands.count("acme@clients.example") == 4  # 1 + max_retries
+        row = invoices(folder).loc["Acme"]
+        assert row["Status"] == "Failed"
+        assert "450 4.2.0" in row["Note"] and "retried for 0.4 seconds" in row["Note"]
+        assert "tried again at the next run" in row["Note"]
+        recorder.defer.clear()
+        assert folder.run("--as-of", "2026-03-16") == 0
+    assert recorder.copies("acme@clients.example") == 1
+    assert invoices(folder).loc["Acme", "Status"] == "Sent"
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_a_message_too_big_says_so_with_both_sizes(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with running_server(recorder, data_size_limit=20_000) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        three_clients(folder)
+        assert folder.run("--as-of", AS_OF) == 1
+    assert recorder.received == []
+    note = invoices(folder).loc["Acme", "Note"]
+    assert "KB and 127.0.0.1 accepts at most 20 KB (its SIZE limit)" in note
+    assert 'attach = "pdf"' in note and "refuses it again until the message is smaller" in note
+    assert invoices(folder).loc["Acme", "Status"] == "Failed"
+
+
+# -- the loop itself -----------------------------------------------------------------
+
+
+class Log:
+    """A Journal that remembers what the loop told it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, tuple[str, ...]]] = []
+        self.outcomes: list[Outcome] = []
+
+    def attempting(self, parcel: Parcel) -> None:
+        self.events.append(("attempt", parcel.message.message_id, parcel.recipients))
+
+    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
+        self.events.append(("answer", parcel.message.message_id, tuple(r.state for r in results)))
+
+    def finished(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+
+
+def built(cfg: EmailConfig, n: int, to: tuple[str, ...]) -> BuiltMessage:
+    company = CompanyInfo(name="Acme", email="billing@acme.test")
+    mail = OutgoingMail(
+        "invoice", f"INV-{n}", to, (), f"Invoice {n}", "text", "", (),
+        make_message_id(cfg, company),
+    )  # fmt: skip
+    return build_message(mail, cfg, company)
+
+
+def test_the_retry_queue_waits_doubling_and_tries_only_the_deferred() -> None:
+    recorder = Recorder(defer={"grey@example.com": 2})
+    with running_server(recorder) as port:
+        cfg = EmailConfig(
+            mode="smtp", host="127.0.0.1", port=port, security="none", sender="b@acme.test"
+        )
+        first = built(cfg, 1, ("ok@example.com", "grey@example.com"))
+        second = built(cfg, 2, ("other@example.com",))
+        log = Log()
+        moments: list[float] = []
+        clock = time.monotonic
+
+        def sleep(seconds: float) -> None:
+            moments.append(seconds)
+            time.sleep(seconds)
+
+        with SmtpSender(cfg) as sender:
+            parcels = [Parcel(m, m.recipients) for m in (first, second)]
+            deliver(parcels, sender, RetryPolicy(0.3, 2), log, clock, sleep)
+    assert [o.parcel.message.message_id for o in log.outcomes] == [
+        second.message_id, first.message_id,
+    ]  # fmt: skip
+    retries = [e for e in log.events if e[0] == "attempt" and e[1] == first.message_id]
+    assert [e[2] for e in retries] == [
+        ("ok@example.com", "grey@example.com"), ("grey@example.com",), ("grey@example.com",),
+    ]  # fmt: skip
+    final = log.outcomes[1]
+    assert final.addresses("sent") == ("ok@example.com", "grey@example.com")
+    assert final.attempts == 3
+    assert RetryPolicy(0.3, 2).delay(1) == pytest.approx(0.1)
+    assert RetryPolicy(0.3, 2).delay(2) == pytest.approx(0.3)
+    assert RetryPolicy(0.3, 2).delay(3) is None
+    assert sum(moments) < 0.35
+
+
+# -- addresses ------------------------------------------------------------------------
+
+
+def test_display_names_with_commas_and_idna_domains_are_delivered(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Ann", Email='"Ann, Accounts" <ann@client.example>'),
+             client("Rf", Email="info@xn--e1afmkfd.xn--p1ai"),
+             client("Kz", Email="есеп@пример.рф".replace("есеп", "esep"))],
+            [service(date(2026, 3, 2), n, "Work", 1, 100) for n in ("Ann", "Rf", "Kz")],
+        )  # fmt: skip
+        assert folder.run("--as-of", AS_OF) == 0
+    assert sorted(r.rcpt_tos[0] for r in recorder.received) == [
+        "ann@client.example", "esep@xn--e1afmkfd.xn--p1ai", "info@xn--e1afmkfd.xn--p1ai",
+    ]  # fmt: skip
+
+
+def test_a_unicode_local_part_needs_smtputf8(tmp_path: Path) -> None:
+    def run(folder: Folder) -> int:
+        write_workbook(
+            folder.workbook,
+            [client("Иван", Email="иван@пример.рф"), client("Beta")],
+            [service(date(2026, 3, 2), n, "Work", 1, 100) for n in ("Иван", "Beta")],
+        )
+        return folder.run("--as-of", AS_OF)
+
+    plain = Recorder()
+    with running_server(plain, enable_SMTPUTF8=False) as port:
+        folder = server_folder(tmp_path / "plain", plain, port)
+        assert run(folder) == 1
+    assert [r.rcpt_tos for r in plain.received] == [["beta@clients.example"]]
+    row = invoices(folder).loc["Иван"]
+    assert row["Status"] == "Failed" and "does not offer SMTPUTF8" in row["Note"]
+
+    modern = Recorder()
+    with running_server(modern, enable_SMTPUTF8=True) as port:
+        folder = server_folder(tmp_path / "modern", modern, port)
+        assert run(folder) == 0
+    got = {r.rcpt_tos[0]: r for r in modern.received}
+    assert "иван@xn--e1afmkfd.xn--p1ai" in got
+    assert str(got["иван@xn--e1afmkfd.xn--p1ai"].message["To"]) == "иван@xn--e1afmkfd.xn--p1ai"
+
+
+def test_line_breaks_from_cells_never_reach_output_or_error_cells_raw(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Acme")],
+        [service(date(2026, 3, 2), "Acme\nInjected: fake line", "Work", 1, 100)],
+    )
+    assert folder.run("--as-of", AS_OF) == 1
+    out = capsys.readouterr().out
+    assert "Injected: fake line" in out
+    assert not any(line.startswith("Injected") for line in out.splitlines())
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    error = services["Error"][0]
+    assert "Acme\\nInjected" in error and "\n" not in error
+    logs = list((folder.root / ".billing" / "logs").glob("run-*.log"))
+    text = logs[0].read_text(encoding="utf-8")
+    assert not any(line.startswith("Injected") for line in text.splitlines())
+
+
+# -- TLS, outbox, ledger ------------------------------------------------------------------
+
+
+def test_ca_file_is_added_to_the_system_trust_store(tmp_path: Path) -> None:
+    from smtp_servers import make_test_ca
+
+    ca = make_test_ca(tmp_path)
+    system = len(ssl.create_default_context().get_ca_certs())
+    context = tls_context(EmailConfig(ca_file=str(ca.ca_file)))
+    assert len(context.get_ca_certs()) == system + 1
+    assert len(tls_context(EmailConfig()).get_ca_certs()) == system
+
+
+def test_outbox_mode_says_written_never_emailed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = Folder(tmp_path, Recorder(), 0)
+    (tmp_path / "billing.toml").write_text(
+        '[company]\nname = "Ledgerwise"\nemail = "billing@ledgerwise.example"\n'
+    )
+    write_workbook(
+        folder.workbook,
+        [client("Acme", CC="boss@acme.example"), client("Beta")],
+        [service(date(2026, 3, 2), n, "Work", 1, 100) for n in ("Acme", "Beta")],
+    )
+    assert folder.run("--as-of", AS_OF) == 0
+    out = capsys.readouterr().out
+    files = sorted(p.name for p in (tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    note = invoices(folder).loc["Acme", "Note"]
+    assert note == (
+        f"Written to outbox/{files[0]} for acme@clients.example, cc boss@acme.example "
+        "on 2026-03-09."
+    )
+    assert "Emailed" not in note
+    assert "Outbox mode: nothing was emailed. 2 new messages wait in" in out
+    assert str(tmp_path / "outbox") in out
+
+
+def test_schedule_warns_when_the_config_is_in_outbox_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from automation.cli import main
+
+    (tmp_path / "billing.toml").write_text('[email]\nmode = "outbox"\n')
+    assert main(["schedule", "--config", str(tmp_path / "billing.toml")]) == 0
+    assert "outbox mode" in capsys.readouterr().out.lower()
+    (tmp_path / "billing.toml").write_text('[email]\nmode = "smtp"\n')
+    assert main(["schedule", "--config", str(tmp_path / "billing.toml")]) == 0
+    assert "outbox mode" not in capsys.readouterr().out.lower()
+
+
+def test_an_old_ledger_gains_the_delivery_columns_once(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE messages (message_id TEXT PRIMARY KEY, event TEXT NOT NULL UNIQUE,"
+        " invoice_no TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT"
+        " NULL, envelope_from TEXT, recipients TEXT, raw BLOB, reply TEXT NOT NULL DEFAULT '',"
+        " created_run INTEGER, attempt_run INTEGER, sent_at TEXT)"
+    )
+    conn.execute(
+        "INSERT INTO messages (message_id, event, invoice_no, kind, state, payload, recipients)"
+        " VALUES ('<a@b>', 'INV-1/invoice', 'INV-1', 'invoice', 'failed', '{}', '[\"x@y.z\"]')"
+    )
+    conn.commit()
+    conn.close()
+    for _ in range(2):
+        with Ledger.open(path) as ledger:
+            (message,) = ledger.messages()
+            assert message.to == () and message.recipients == ("x@y.z",)
+            assert ledger.delivered_to("<a@b>") == set()
