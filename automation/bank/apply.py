@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Config
+from ..fmt import format_money
 from ..lazy import lazy_import
 from ..ledger import Ledger, LedgerInvoice
 from ..model import REBILL, VOID, CellValue, InvoiceRow, RowError
@@ -282,7 +283,9 @@ def import_payments(
                 allocation_text(paid, line.currency) if paid else "",
                 line.payer or line.payer_id,
                 decision.status,
-                f"{line.amount:,.2f} {line.currency}".strip(),
+                format_money(line.amount, line.currency, config.billing.language)
+                if line.currency
+                else f"{line.amount:,.2f}",
                 "; ".join(p for p in (decision.rule, decision.note) if p),
             )
         )
