@@ -219,8 +219,12 @@ def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], 
     outcome = BankOutcome()
     lines: list[BankLine] = []
     seen: set[str] = set()
+    # A file that does not say its currency (a CSV without that column) is in
+    # [bank] currency, else the currency clients are billed in by default.
+    fallback = (config.bank.currency or config.billing.currency).upper()
     for path in files:
         read, errors = read_statement(path, config.bank)
+        read = [ln if ln.currency else replace(ln, currency=fallback) for ln in read]
         outcome.errors.extend(errors)
         if not errors:
             outcome.files_done.append(path)
