@@ -373,3 +373,24 @@ def test_a_table_next_door_keeps_new_columns_out_and_says_so(tmp_path: Path) -> 
     assert found["tblPayments"].get("ref") == "A1:C3" and found["tblRates"].get("ref") == "D1:E3"
     ws = openpyxl.load_workbook(path)["Payments"]
     assert ws["F1"].value == "Status" and ws["F2"].value == "Applied"
+
+
+def test_a_lookup_table_sharing_the_header_row_is_not_the_data(tmp_path: Path) -> None:
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Payments")
+    ws.write_row(0, 0, ["Date", "Amount"])  # plain data, not a table
+    ws.add_table("E1:F2", {"name": "tblRates", "data": [["EUR", 1.1]],
+                           "columns": [{"header": "Code"}, {"header": "Rate"}]})
+    wb.close()
+    apply_updates(path, [CellUpdate("Payments", 2, "Amount", Decimal(5)),
+                         CellUpdate("Payments", 3, "Amount", Decimal(6)),
+                         CellUpdate("Payments", 3, "Status", "Applied")],
+                  header_rows={"Payments": 1})
+    rates = tables(path)["tblRates"]
+    assert rates.get("ref") == "E1:F2" and len(table_columns(rates)) == 2
+    ws = openpyxl.load_workbook(path)["Payments"]
+    assert ws["G1"].value == "Status" and ws["B3"].value == 6
