@@ -65,3 +65,68 @@ def test_a_typed_payment_is_thanked_after_a_payments_import_or_an_only_run(
     thanks = [s for s in subjects_to(folder, "blue@clients.example") if "thank" in s.lower()]
     assert len(thanks) == 1, subjects_to(folder, "blue@clients.example")
     assert invoices(folder).loc["INV-2026-0002", "Status"] == "Paid"
+
+
+def services_row(folder: Folder, row: int, **cells: object) -> None:
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Services", row, c.replace("_", " "), v) for c, v in cells.items()],
+        header_rows={"Services": 1},
+    )
+
+
+def test_a_dry_run_numbers_a_rebill_and_new_work_as_the_run_then_does(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Acme")],
+        [service(date(2026, 11, 2), "Acme", "Audit", 1, 100),
+         service(date(2026, 12, 3), "Acme", "Later work", 1, 60)],
+    )  # fmt: skip
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    services_row(folder, 2, Quantity=D(2), Amount=D(200))
+    row = int(list(invoices(folder).index).index("INV-2026-0001")) + 2
+    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Status", "Rebill")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-12-07", "--dry-run") == 0
+    preview = capsys.readouterr().out
+    previewed = sorted(p.name for p in (folder.root / "preview").rglob("*.docx"))
+    assert folder.run("--as-of", "2026-12-07") == 0
+    made = invoices(folder)
+    assert made.loc["INV-2026-0002", "Total"] == 200 and made.loc["INV-2026-0003", "Total"] == 60
+    assert previewed == ["INV-2026-0002.docx", "INV-2026-0003.docx"]
+    assert "$200.00" in preview and "$60.00" in preview
+
+
+def test_a_dry_run_shows_the_amount_a_thank_you_is_for(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 11, 2), "Acme", "Audit")])
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    type_paid(folder, "INV-2026-0001", "100.00", date(2026, 12, 4))
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-12-07", "--dry-run") == 0
+    assert "$100.00" in capsys.readouterr().out  # what was paid, as the run shows it
+
+
+def test_check_lists_what_the_run_would(folder: Folder, capsys: pytest.CaptureFixture[str]) -> None:
+    """An invoice that would add up to zero or less, and a statement file the run cannot read."""
+    write_workbook(
+        folder.workbook,
+        [client("Acme"), client("Zed")],
+        [service(date(2026, 11, 2), "Zed", "Work"),
+         service(date(2026, 11, 9), "Acme", "Refund", 1, -50)],
+    )  # fmt: skip
+    assert folder.run("--as-of", NOV30.isoformat()) == 1
+    ran = capsys.readouterr().out
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    (inbox / "notes.txt").write_text("not a statement")
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-12-07"]) == 1
+    checked = capsys.readouterr().out
+    assert "add up to -$50.00" in ran and "add up to -$50.00" in checked
+    assert "notes.txt" in checked
+    assert folder.run("--as-of", "2026-12-07") == 1
+    assert "notes.txt" in capsys.readouterr().out
