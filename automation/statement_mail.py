@@ -77,6 +77,32 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def statements_to_send(
+    ledger: Ledger,
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    as_of: date,
+    period: tuple[date, date],
+) -> list[Statement]:
+    """The month's statements that go out: open at the month's end and still open today,
+    to active clients that can be mailed."""
+    start, end = period
+    now_open = {
+        (st.client, st.currency): st.closing
+        for st in gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end))
+    }
+    chosen = []
+    for st in gather_statements(ledger, rows, book, start, end):
+        client = client_for(book, st)
+        still_open = now_open.get((st.client, st.currency), st.closing)
+        if st.closing <= ZERO or still_open <= ZERO:
+            continue
+        if not client.active or not client.emails or client.key in book.problems:
+            continue  # inactive clients get no automatic mail; a broken row cannot be mailed
+        chosen.append(st)
+    return chosen
+
+
 def plan_monthly_statements(
     ledger: Ledger,
     rows: dict[str, InvoiceRow],
@@ -90,18 +116,9 @@ def plan_monthly_statements(
     Call inside a ledger transaction: the plan and the mark land together.
     """
     start, end = period
-    now_open = {
-        (st.client, st.currency): st.closing
-        for st in gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end))
-    }
     planned = 0
-    for st in gather_statements(ledger, rows, book, start, end):
+    for st in statements_to_send(ledger, rows, book, as_of, period):
         client = client_for(book, st)
-        still_open = now_open.get((st.client, st.currency), st.closing)
-        if st.closing <= ZERO or still_open <= ZERO:
-            continue
-        if not client.active or not client.emails or client.key in book.problems:
-            continue  # inactive clients get no automatic mail; a broken row cannot be mailed
         payload = {
             "client_key": client.key,
             "currency": st.currency,
