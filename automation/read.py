@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .config import Config
 from .lazy import lazy_import
+from .package_check import check_package
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
 from .writeback.tables import TableInfo, main_table, read_tables
@@ -107,6 +108,7 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
+    check_package(path, (CLIENTS, SERVICES, INVOICES))  # zip bombs, stray far cells, ...
     try:
         return _read_frames(path)
     except Exception as exc:  # calamine raises its own types for damaged files
