@@ -6,14 +6,15 @@ clients get last month's statement: every active client whose balance was
 open at the end of that month and is still open on the run's date. Each gets
 one `statement` message in the ledger; the month is recorded as decided in
 the same transaction, so a rerun, or any later run that month, plans nothing.
-Sending goes through the ledger's states like any message (planned ->
-sending -> sent): built bytes are kept until delivery, a message cut off by a
-crash is resent byte for byte with the same Message-ID, and one that was sent
-is never sent again.
+Sending goes through the shared delivery loop (`delivery.deliver`) and the
+ledger's states like any message (planned -> sending -> sent): built bytes
+are kept until delivery, a message cut off by a crash is resent byte for
+byte with the same Message-ID, and an address that has it never gets it again.
 
     period = statement_month_due(ledger, config, as_of)     # None on most runs
-    plan_monthly_statements(ledger, rows, book, config, as_of, period)
-    send_statements(ledger, sender, paths, rows, book, config, as_of, summary)
+    plan_monthly_statements(ledger, rows, book, config, as_of, period)   # in a transaction
+    send_statements(ledger, sender, templates, email_templates, out_root, rows, book,
+                    config, as_of, summary)
 """
 
 from __future__ import annotations
