@@ -90,8 +90,50 @@ def _role_words(message: BuiltMessage, address: str) -> str:
     return {"cc": f"cc {address}", "bcc": f"the bcc copy to {address}"}.get(role, address)
 
 
-class SendStage:
-    """Records every step of the delivery loop in the ledger, then in the summary."""
+class LedgerJournal:
+    """The recording half of a `delivery.Journal`: each step in the ledger before the next.
+
+    Before an attempt the message is marked `sending`; after it, every
+    recipient's answer is written to `deliveries`. Subclasses say in
+    `finished` what the verdict means for their kind of message.
+    """
+
+    def __init__(self, ledger: Ledger, as_of: date, fault: str = "after-send") -> None:
+        self.ledger = ledger
+        self.as_of = as_of
+        self.fault = fault
+
+    def _now(self) -> datetime:
+        return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
+
+    def attempting(self, parcel: Parcel) -> None:
+        self.ledger.mark_sending(parcel.message.message_id)
+
+    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
+        # A crash here (the server has it, the ledger does not know yet) is
+        # finished by the next run with the identical message: a copy, never a variant.
+        checkpoint(self.fault)
+        with self.ledger.transaction():
+            self.ledger.record_deliveries(
+                parcel.message.message_id,
+                [(r.address, r.state, r.reply) for r in results],
+                self._now(),
+            )
+
+    def verdict(self, message: BuiltMessage) -> Verdict:
+        return judge(message.to, message.recipients, self.ledger.deliveries(message.message_id))
+
+
+def copies_missed_text(message: BuiltMessage, verdict: Verdict) -> str:
+    """" Not delivered to cc x@y: 550 ..." for each CC or bcc copy refused ("" for none)."""
+    return "".join(
+        f" Not delivered to {_role_words(message, address)}: {reply}."
+        for address, reply in verdict.copies_missed
+    )
+
+
+class SendStage(LedgerJournal):
+    """The invoice messages' journal: ledger first, then the invoice's Note and the summary."""
 
     def __init__(
         self,
@@ -104,9 +146,8 @@ class SendStage:
         folder: Path,
         retry_window: float,
     ) -> None:
-        self.ledger = ledger
+        super().__init__(ledger, as_of)
         self.jobs = jobs
-        self.as_of = as_of
         self.summary = summary
         self.tick = tick
         self.outbox = outbox
@@ -116,29 +157,11 @@ class SendStage:
     def _amount(self, job: Job) -> str:
         return amount_text(job, self.summary.language)
 
-    def _now(self) -> datetime:
-        return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
-
     # -- delivery.Journal ---------------------------------------------------
-    def attempting(self, parcel: Parcel) -> None:
-        self.ledger.mark_sending(parcel.message.message_id)
-
-    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
-        # A crash here (the server has it, the ledger does not know yet) is
-        # finished by the next run with the identical message: a copy, never a variant.
-        checkpoint("after-send")
-        with self.ledger.transaction():
-            self.ledger.record_deliveries(
-                parcel.message.message_id,
-                [(r.address, r.state, r.reply) for r in results],
-                self._now(),
-            )
-
     def finished(self, outcome: Outcome) -> None:
         message = outcome.parcel.message
         job = self.jobs[message.message_id]
-        deliveries = self.ledger.deliveries(message.message_id)
-        verdict = judge(message.to, message.recipients, deliveries)
+        verdict = self.verdict(message)
         self.tick()
         if verdict.delivered:
             self._delivered(job, message, outcome, verdict)
@@ -173,10 +196,7 @@ class SendStage:
             for a in (message.to or message.recipients) + message.cc
             if tried and a.lower() not in tried
         ]
-        missed = "".join(
-            f" Not delivered to {_role_words(message, address)}: {reply}."
-            for address, reply in verdict.copies_missed
-        )
+        missed = copies_missed_text(message, verdict)
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
         with self.ledger.transaction():
             self.ledger.mark_sent(msg.message_id, now)

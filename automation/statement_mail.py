@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from . import fmt
 from .config import Config
-from .faults import checkpoint
+from .delivery import Outcome, Parcel, RetryPolicy, deliver
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerMessage
 from .mail import (
-    UNKNOWN,
     BuiltMessage,
     MailError,
     OutgoingMail,
@@ -40,6 +39,7 @@ from .mail import (
 from .model import InvoiceRow
 from .money import ZERO
 from .read import WorkbookData
+from .sending import LedgerJournal, copies_missed_text
 from .statement import Statement, previous_month
 from .statement_doc import write_statement_files
 from .statement_facts import client_for, gather_statements
@@ -130,6 +130,8 @@ def send_statements(
     owed = [m for m in ledger.messages((PLANNED, SENDING, FAILED)) if m.kind == STATEMENT]
     if not owed or sender is None:
         return
+    parcels: list[Parcel] = []
+    owed_now: dict[str, tuple[LedgerMessage, str, str]] = {}
     for msg in owed:
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
             continue  # refused in this very run: tried again at the next one
@@ -142,21 +144,47 @@ def send_statements(
                                      book, config, summary)
         if built is None:
             continue
-        ledger.mark_sending(msg.message_id)
-        result = sender.send(built)
-        checkpoint("after-statement-send")
-        if result.status == "sent":
-            when = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
-            with ledger.transaction():
-                ledger.mark_sent(msg.message_id, when)
+        owed_now[built.message_id] = (msg, amount, name)
+        have = ledger.delivered_to(built.message_id)
+        parcels.append(Parcel(built, tuple(a for a in built.recipients if a.lower() not in have)))
+    policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
+    deliver(parcels, sender, policy, _StatementJournal(ledger, as_of, summary, owed_now))
+
+
+class _StatementJournal(LedgerJournal):
+    """Statements through the same delivery loop: refused copies never re-mail a client."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        as_of: date,
+        summary: RunSummary,
+        owed: dict[str, tuple[LedgerMessage, str, str]],
+    ) -> None:
+        super().__init__(ledger, as_of, "after-statement-send")
+        self.summary = summary
+        self.owed = owed
+
+    def finished(self, outcome: Outcome) -> None:
+        message = outcome.parcel.message
+        msg, amount, name = self.owed[message.message_id]
+        verdict = self.verdict(message)
+        if verdict.delivered:
+            with self.ledger.transaction():
+                self.ledger.mark_sent(msg.message_id, self._now())
             note = "resent after an interrupted run" if msg.state == SENDING else ""
-            summary.sent.append(SentItem("", name, STATEMENT, amount, note))
-        elif any(r.state == UNKNOWN for r in result.recipients):
-            summary.failed.append(SentItem("", name, STATEMENT, amount, result.summary))
-        else:
-            with ledger.transaction():
-                ledger.mark_failed(msg.message_id, result.summary or result.status, rebuild=True)
-            summary.failed.append(SentItem("", name, STATEMENT, amount, result.summary))
+            self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
+            if self.summary.outbox is not None:
+                self.summary.outbox_count += 1
+            missed = copies_missed_text(message, verdict).strip()
+            if missed:
+                self.summary.partial.append(SentItem("", name, STATEMENT, amount, missed))
+            return
+        reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing) or "not confirmed"
+        if not verdict.uncertain or verdict.missing:
+            with self.ledger.transaction():
+                self.ledger.mark_failed(msg.message_id, reply, rebuild=True)
+        self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
 
 
 def _built(
@@ -175,7 +203,9 @@ def _built(
     client = book.clients.get(payload["client_key"])
     name = client.name if client else payload["client_key"]
     if msg.raw is not None:
-        built = BuiltMessage(msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw)
+        built = BuiltMessage(
+            msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw, msg.to, msg.cc
+        )
         return built, "", name
     assert client is not None
     start, end = date.fromisoformat(payload["start"]), date.fromisoformat(payload["end"])
@@ -217,7 +247,9 @@ def _built(
         summary.failed.append(SentItem("", name, STATEMENT, amount, str(exc)))
         return None, amount, name
     with ledger.transaction():
-        ledger.store_built(built.message_id, built.envelope_from, built.recipients, built.raw)
+        ledger.store_built(
+            built.message_id, built.envelope_from, built.recipients, built.raw, built.to, built.cc
+        )
     return built, amount, name
 
 
