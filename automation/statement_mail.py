@@ -148,7 +148,11 @@ def send_statements(
         have = ledger.delivered_to(built.message_id)
         parcels.append(Parcel(built, tuple(a for a in built.recipients if a.lower() not in have)))
     policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
-    deliver(parcels, sender, policy, _StatementJournal(ledger, as_of, summary, owed_now))
+    journal = _StatementJournal(ledger, as_of, summary, owed_now)
+    try:
+        deliver(parcels, sender, policy, journal)
+    finally:
+        journal.flush()
 
 
 class _StatementJournal(LedgerJournal):
@@ -171,6 +175,7 @@ class _StatementJournal(LedgerJournal):
         verdict = self.verdict(message)
         if verdict.delivered:
             with self.ledger.transaction():
+                self.record(msg.message_id)
                 self.ledger.mark_sent(msg.message_id, self._now())
             note = "resent after an interrupted run" if msg.state == SENDING else ""
             self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
@@ -181,8 +186,9 @@ class _StatementJournal(LedgerJournal):
                 self.summary.partial.append(SentItem("", name, STATEMENT, amount, missed))
             return
         reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing) or "not confirmed"
-        if not verdict.uncertain or verdict.missing:
-            with self.ledger.transaction():
+        with self.ledger.transaction():
+            self.record(msg.message_id)
+            if not verdict.uncertain or verdict.missing:
                 self.ledger.mark_failed(msg.message_id, reply, rebuild=True)
         self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
 
