@@ -96,6 +96,7 @@ def make_document(
         discounted_total=discounted,
         company=company_config.company,
         copy_number=copy_number,
+        credited=inv.credited if reissue_number or copy_number else ZERO,
     )
 
 

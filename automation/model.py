@@ -241,6 +241,8 @@ class InvoiceDocument:
     company: CompanyInfo = field(default_factory=CompanyInfo)
     #: n for the n-th copy sent on request (Resend), file `<No>-C<n>.docx`
     copy_number: int = 0
+    #: what credit notes took off the total so far (shown on reissues and copies)
+    credited: Decimal = Decimal("0")
 
     @property
     def file_stem(self) -> str:

@@ -29,7 +29,7 @@ from .bank.apply import (
     summary_note,
 )
 from .bundled import TEMPLATES
-from .compose import Job, attach_pdfs, compose, make_document, prepare_jobs
+from .compose import Job, attach_pdfs, make_document, prepare_jobs
 from .config import Config
 from .corrections import (
     Corrections,
@@ -62,6 +62,7 @@ from .mail import (
     build_message,
     make_message_id,
     open_sender,
+    vet_email_templates,
 )
 from .model import (
     BOOKKEEPER_STATUSES,
@@ -82,8 +83,9 @@ from .plan import (
     draft_invoices,
     status_of,
 )
+from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
-from .reconcile import existing_seq_floor, restored_lines
+from .reconcile import existing_seq_floor, restored_lines, sequence_errors
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import (
     CLIENTS,
@@ -103,7 +105,7 @@ from .statement_mail import (
     statement_month_due,
     statement_rows_for,
 )
-from .summary import RunSummary, SentItem, summary_lines
+from .summary import RunSummary, SentItem, needs_attention, summary_lines
 from .terms import (
     BusinessCalendar,
     CalendarError,
@@ -297,6 +299,21 @@ def load(
 ProgressFactory = Callable[[str, int], Callable[[], None]]
 
 
+def vet_templates(paths: Paths, word: bool = True) -> None:
+    """The folder's own templates, tried once in the sandbox before anything is numbered.
+
+    A template that reaches beyond its data raises TemplateRefusedError (exit 2);
+    the bundled templates are the package's own and need no trial. Word
+    templates (`word`) are tried once there is something to render.
+    """
+    if paths.email_templates is not None:
+        vet_email_templates(paths.email_templates)
+    if word and paths.templates != REPO_TEMPLATES:
+        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
+        InvoiceRenderer(paths.templates).vet()
+
+
 def _no_progress(label: str, total: int) -> Callable[[], None]:
     return lambda: None
 
@@ -306,6 +323,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     paths = Paths.for_request(request)
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
+    vet_templates(paths, word=False)  # Word: in _real_run once there is work; dry runs render
     if request.dry_run:
         ensure_not_busy(paths)
         return _dry_run(request, paths)
@@ -459,6 +477,7 @@ def _real_run(
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
+    summary.errors.extend(sequence_errors(data, config))
     summary.errors.extend(errors[r] for r in sorted(errors))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
@@ -504,6 +523,7 @@ def _real_run(
         drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends or monthly
     )
     if mail_wanted and not request.payments_only:
+        vet_templates(paths)
         try:
             sender = stack.enter_context(
                 open_sender(
@@ -593,6 +613,7 @@ def _real_run(
         _email_summary(config, summary, sender)
     summary.timings["report"] = time.perf_counter() - started
     ledger.finish_run("attention" if summary.exit_code else "ok")
+    ledger.reclaim()
     return summary
 
 
@@ -645,6 +666,10 @@ def _record_corrections(
     for rebill in fixes.rebills:
         replaced[rebill.invoice_no] = tuple(sorted({invoiced[ln.row][0] for ln in rebill.lines}))
         ledger.forget_lines(rebill.invoice_no)  # its lines are on the new invoice now
+    cancelled = {c.invoice_no for c in fixes.credits if c.reason != "credit"}
+    for msg in ledger.messages((PLANNED, FAILED)):
+        if msg.invoice_no in cancelled:
+            ledger.drop_message(msg.message_id)  # never handed over: a void invoice is not sent
     for credit in fixes.credits:
         number = credit.invoice_no
         inv = invoices[number]
@@ -741,7 +766,7 @@ def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
     """Send the bookkeeper the summary and the receivables report (`[email] report_to`)."""
     counts = f"{len(summary.sent)} sent, {len(summary.failed)} failed"
     if summary.errors:
-        counts += f", {len(summary.errors)} rows need attention"
+        counts += f", {needs_attention(len(summary.errors))}"
     mail = OutgoingMail(
         kind="report",
         invoice_no="",
@@ -993,9 +1018,22 @@ def _send_all(
 
     documents = [j.document for j in jobs if j.document is not None]
     files: dict[str, tuple[Path, ...]] = {}
+    made: dict[str, Made] = {}  # messages built where their document was rendered
     started = time.perf_counter()
-    if documents:
+    if config.email.attach == "docx" and any(j.message.raw is None for j in jobs):
         from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
+        tick = progress("Rendering invoices", len(documents))
+        unbuilt = [j for j in jobs if j.message.raw is None]
+        for item in make_messages(
+            unbuilt, InvoiceRenderer(paths.templates), paths.invoices, config, paths.email_templates
+        ):
+            made[item.job.message.message_id] = item
+            if item.files:
+                tick()
+        checkpoint("after-render")
+    elif documents:
+        from .render import InvoiceRenderer
 
         renderer = InvoiceRenderer(paths.templates)
         tick = progress("Rendering invoices", len(documents))
@@ -1018,18 +1056,16 @@ def _send_all(
                     msg.to, msg.cc,
                 )  # fmt: skip
                 continue
-            attached = files.get(job.document.file_stem, ()) if job.document else ()
-            try:
-                message = build_message(
-                    compose(job, attached, config, paths.email_templates),
-                    config.email,
-                    config.company,
-                )
-            except MailError as exc:
-                ledger.mark_failed(msg.message_id, str(exc), rebuild=True)
-                ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {exc}")
+            item = made.get(msg.message_id) or make_message_here(
+                job, files.get(job.document.file_stem, ()) if job.document else (), config,
+                paths.email_templates,
+            )  # fmt: skip
+            message = item.message
+            if message is None:
+                ledger.mark_failed(msg.message_id, item.error, rebuild=True)
+                ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {item.error}")
                 summary.failed.append(
-                    SentItem(job.invoice.invoice_no, job.invoice.client, msg.kind, "", str(exc))
+                    SentItem(job.invoice.invoice_no, job.invoice.client, msg.kind, "", item.error)
                 )
                 continue
             ledger.store_built(
@@ -1151,6 +1187,7 @@ def backup_ledger(ledger: Ledger, folder: Path, keep: int = 20) -> Path:
     import sqlite3
 
     folder.mkdir(parents=True, exist_ok=True)
+    ledger.reclaim()  # else each copy carries the pages of this run's dropped message bytes
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = folder / f"ledger-{stamp}.sqlite"
     copy = sqlite3.connect(target)
@@ -1233,6 +1270,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     calendar = calendar_for(config)
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
+    summary.errors.extend(sequence_errors(data, config))
     summary.errors.extend(errors[r] for r in sorted(errors))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"

@@ -1,4 +1,4 @@
-"""Read the workbook with pandas (python-calamine engine) into raw sheet frames.
+"""Read the workbook with python-calamine into raw sheet frames (pandas).
 
 Only locating happens here: which sheet, which row holds the headers, which
 column is which. Turning cells into Decimal and date is `cells`' job, and
@@ -12,21 +12,26 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
+from .package_check import check_package
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
-from .writeback.tables import TableInfo, read_tables
+from .writeback.tables import TableInfo, main_table, read_tables
 
 if TYPE_CHECKING:
     import pandas as pd
 else:
     pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
+NAN = float("nan")
 #: How far down the header row is looked for, below any title rows.
 HEADER_SEARCH_ROWS = 50
 
@@ -107,39 +112,91 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
+    check_package(path, (CLIENTS, SERVICES, INVOICES))  # zip bombs, stray far cells, ...
     try:
         return _read_frames(path)
     except Exception as exc:  # calamine raises its own types for damaged files
         first = exc
     # calamine refuses a whole workbook for one part it does not know (an Excel
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
+    needed = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
     try:
-        copy, names, skipped = readable_copy(path, (CLIENTS, SERVICES, INVOICES, PAYMENTS))
+        copy, names = readable_copy(path, needed)
     except ValueError as exc:
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
     try:
         frames, _ = _read_frames(io.BytesIO(copy))
     except Exception as exc:
-        cause = damaged_part(path, (CLIENTS, SERVICES, INVOICES)) or str(exc) or str(first)
+        cause = damaged_part(path, needed) or str(exc) or str(first)
         raise WorkbookError(f"{path.name} could not be read as a workbook: {cause}.") from None
-    del skipped  # the other sheets were never needed
     return frames, names
 
 
 def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
-    with pd.ExcelFile(source, engine="calamine") as book:
+    """The wanted sheets as frames of raw cells (columns 0, 1, ...; rows from A1)."""
+    from python_calamine import CalamineWorkbook
+
+    if isinstance(source, Path):
+        book = CalamineWorkbook.from_path(str(source))
+    else:
+        book = CalamineWorkbook.from_filelike(source)
+    try:
         names = tuple(str(name) for name in book.sheet_names)
         wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
-        # Only empty cells are missing: a client called "None" or "NA" is a name.
-        frames = pd.read_excel(
-            book,
-            sheet_name=wanted,
-            header=None,
-            dtype=object,
-            keep_default_na=False,
-            na_values=[""],
-        )
-    return {str(name): frame for name, frame in frames.items()}, names
+        rows = {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wanted}
+    finally:
+        book.close()
+    return {name: _raw_frame(cells) for name, cells in rows.items()}, names
+
+
+def _raw_frame(rows: list[list[Any]]) -> pd.DataFrame:
+    """Rows of calamine cells as an object frame, converted a column at a time."""
+    width = max(map(len, rows), default=0)
+    if any(len(row) < width for row in rows):  # calamine's rows are all as wide; just in case
+        rows = [list(row) + [""] * (width - len(row)) for row in rows]
+    columns = {i: _cells(list(map(itemgetter(i), rows))) for i in range(width)}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), dtype=object)
+
+
+def _cell(value: Any) -> Any:
+    """One raw cell as the sheet frames hold it (what `_cells` does for a whole column)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, str):
+        return NAN if value == "" else value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def _cells(values: Sequence[Any]) -> Any:
+    """A column of raw cells as an object array, each converted as `_cell` converts one.
+
+    This is what pandas' own Excel reader gives (with dtype=object and only
+    "" as missing: a client called "None" or "NA" is a name): empty cells
+    NaN, whole floats int, dates datetime. A column holds one or two kinds of
+    cell, so the usual kinds get a plain comprehension and only the rest a
+    call per cell: a call per cell was most of the time it took to read a
+    long log.
+    """
+    import numpy as np
+
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        converted = [v or NAN for v in values]
+    elif kinds <= {str, float}:
+        converted = [
+            (v or NAN) if v.__class__ is str else (int(v) if v.is_integer() else v) for v in values
+        ]
+    elif kinds <= {str, date}:
+        converted = [
+            (v or NAN) if v.__class__ is str else datetime(v.year, v.month, v.day) for v in values
+        ]
+    else:
+        converted = [_cell(v) for v in values]
+    column = np.empty(len(converted), dtype=object)
+    column[:] = converted
+    return column
 
 
 def _is_one_of(name: str, sheets: tuple[str, ...]) -> bool:
@@ -219,7 +276,9 @@ def _sheet(
     filled = raw.notna().any(axis=1).to_numpy()
     last_row = int(filled.nonzero()[0].max()) + 1 if filled.any() else header_index + 1
     last_row = max(last_row, header_index + 1)
-    append_at, note = _append_place(actual, header_index + 1, last_row, raw, tables.get(actual, []))
+    first = min(positions.values(), default=-1) + 1
+    table = main_table(tables.get(actual, []), header_index + 1, expected.values(), first)
+    append_at, note = _append_place(actual, header_index + 1, last_row, raw, table)
     return SheetData(
         name=actual,
         header_row=header_index + 1,
@@ -248,10 +307,9 @@ def _without_totals(raw: pd.DataFrame, tables: list[TableInfo]) -> pd.DataFrame:
 
 
 def _append_place(
-    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, tables: list[TableInfo]
+    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, table: TableInfo | None
 ) -> tuple[int, str | None]:
     """(row where added rows go, why they cannot join the sheet's table)."""
-    table = next((t for t in tables if t.header_row == header_row), None)
     if table is None:
         return last_row + 1, None
     _, c1, _, c2 = table.ref

@@ -82,19 +82,37 @@ def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:
     return ~stamps | when.isna() | when.isin(wanted)
 
 
+#: The largest sequence number an invoice number may carry (nine digits). A larger one,
+#: typed by mistake, would make every new invoice follow it (and overflow the ledger).
+MAX_SEQ = 999_999_999
+
+
+def _numbers(data: WorkbookData) -> list[tuple[SheetData, int, str]]:
+    """Every Invoice No in Services and Invoices: (sheet, Excel row, text)."""
+    found: list[tuple[SheetData, int, str]] = []
+    for sheet in (data.services, data.invoices):
+        if sheet is None:
+            continue
+        column = sheet.frame["Invoice No"].dropna()
+        found.extend(
+            (sheet, int(row), text)
+            for row, text in zip(column.index, column_text(column), strict=True)
+            if text
+        )
+    return found
+
+
 def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
     """The highest sequence number already in the workbook for this numbering scope.
 
     Numbers typed by hand, or issued before the ledger existed, are never reused.
+    A sequence number above MAX_SEQ is not followed (`sequence_errors` reports it).
     """
     from .ledger import number_pattern
 
     pattern = number_pattern(config.billing.number_format)
-    numbers: set[str] = set(column_text(data.services.frame["Invoice No"].dropna()))
-    if data.invoices is not None:
-        numbers.update(column_text(data.invoices.frame["Invoice No"].dropna()))
     best = 0
-    for number in numbers:
+    for number in {text for _sheet, _row, text in _numbers(data)}:
         match = pattern.match(number)
         if match is None:
             continue
@@ -103,5 +121,34 @@ def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -
             continue
         if found.get("month") and int(found["month"]) != invoice_date.month:
             continue
-        best = max(best, int(found["seq"]))
+        seq = found["seq"].lstrip("0")
+        if len(seq) <= len(str(MAX_SEQ)):
+            best = max(best, int(seq or 0))
     return best
+
+
+def sequence_errors(data: WorkbookData, config: Config) -> list[RowError]:
+    """Invoice numbers whose sequence number is too large to be real: one row error each."""
+    from .ledger import number_pattern
+
+    pattern = number_pattern(config.billing.number_format)
+    errors = []
+    for sheet, row, number in _numbers(data):
+        match = pattern.match(number)
+        seq = (match.groupdict().get("seq") or "").lstrip("0") if match else ""
+        if len(seq) > len(str(MAX_SEQ)):
+            errors.append(
+                RowError(
+                    sheet.name,
+                    row,
+                    sheet.headers.get("Invoice No", "Invoice No"),
+                    f'"{_shortened(number)}" has a sequence number of {len(seq)} digits; '
+                    "invoice numbers here have at most 9. Correct the number: new invoices "
+                    "are numbered after the highest one in the workbook.",
+                )
+            )
+    return errors
+
+
+def _shortened(text: str, keep: int = 40) -> str:
+    return text if len(text) <= keep else text[: keep - 1] + "…"

@@ -26,13 +26,13 @@ import threading
 import time
 import unicodedata
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from babel.numbers import format_decimal, format_percent
 from docx import Document
@@ -44,11 +44,14 @@ from docxtpl import DocxTemplate, InlineImage
 from jinja2 import Environment, Template
 from lxml import etree
 
-from . import fmt
+from . import fmt, sandbox
 from .bundled import TEMPLATES
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
 from .payqr import payment_qr
 from .zipcopy import ZipCopier, raw_member
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: More documents than this are spread over processes by `render_many`; fewer
 #: are not worth the start-up of a process pool.
@@ -96,7 +99,7 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
     lang, cur = doc.language, doc.currency
     company = doc.company
     is_reissue = doc.reissue_number > 0
-    show_paid = is_reissue or doc.amount_paid > 0
+    show_paid = is_reissue or doc.amount_paid > 0 or doc.credited > 0
     amount_due = doc.balance_due if show_paid else doc.total
     address_lines = _lines(doc.client.address)
     bank = {
@@ -133,6 +136,8 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
         "tax": fmt.format_money(doc.tax, cur, lang),
         "total": fmt.format_money(doc.total, cur, lang),
         "show_paid": show_paid,
+        "show_credit": doc.credited > 0,
+        "credited": fmt.format_money(-doc.credited, cur, lang),
         "amount_paid": fmt.format_money(doc.amount_paid, cur, lang),
         "balance_due": fmt.format_money(doc.balance_due, cur, lang),
         "amount_due": fmt.format_money(amount_due, cur, lang),
@@ -378,31 +383,69 @@ class InvoiceRenderer:
     def render_bytes(self, doc: Document_) -> bytes:
         """The .docx file for one invoice or credit note, in memory."""
         if isinstance(doc, CreditNoteDocument):
-            template = self._template(self.template_path(doc.language, "credit_note"))
-            return template.render_bytes(credit_note_context(doc))
-        return self._template(self.template_path(doc.language)).render_bytes(build_context(doc))
+            path = self.template_path(doc.language, "credit_note")
+            context = credit_note_context(doc)
+        else:
+            path = self.template_path(doc.language)
+            context = build_context(doc)
+        return self._template(path).render_bytes(context)
+
+    def vet(self) -> None:
+        """Render every Word template in the folder once on a sample invoice.
+
+        A template reaching beyond its data raises TemplateRefusedError before
+        anything is numbered; any other .docx there (a credit note, a
+        statement) is tried too, with the fields it shares with an invoice.
+        """
+        for path in sorted(self.template_dir.glob("*.docx")):
+            if path.name.startswith("~$"):
+                continue  # Word's owner file beside an open template
+            language = path.suffixes[0].lstrip(".") if len(path.suffixes) > 1 else "en"
+            document = sample_document(language if language in fmt.LOCALES else "en")
+            try:
+                self._template(path).render_bytes(build_context(document))
+            except sandbox.TemplateRefusedError:
+                raise
+            except Exception:  # other faults show on the real document
+                continue
 
     def render_many(
         self, docs: Sequence[Document_], out_root: Path, workers: int | None = None
     ) -> list[Path]:
         """Render many invoices, over all cores when there are enough; paths in order."""
+        return list(self.map(_render_one, [(doc, out_root) for doc in docs], workers))
+
+    def map(
+        self,
+        work: Callable[[InvoiceRenderer, T], R],
+        items: Sequence[T],
+        workers: int | None = None,
+        chunk: int | None = None,
+    ) -> Iterator[R]:
+        """`work(renderer, item)` for each item, over all cores when there are enough.
+
+        Results come in the order of `items`, each as soon as it and those
+        before it are done, so a caller can act on the first while the rest
+        are still being rendered. `work` must be a module-level function.
+        """
         workers = workers or _cpu_count()
-        if len(docs) <= PARALLEL_THRESHOLD or workers <= 1:
-            return [self.render(doc, out_root) for doc in docs]
+        if len(items) <= PARALLEL_THRESHOLD or workers <= 1:
+            yield from (work(self, item) for item in items)
+            return
         # Workers come from a fresh interpreter (forkserver, or spawn where there
         # is none), never a plain fork: a forked worker would inherit the run's
         # lock and pipes and, orphaned by a killed run, hold them. Each worker
         # gets a pickled renderer and compiles the templates once for itself.
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        chunk = max(1, math.ceil(len(docs) / (workers * 4)))
+        chunk = chunk or max(1, math.ceil(len(items) / (workers * 4)))
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
             initargs=(self, os.getpid()),
         ) as pool:
-            return list(pool.map(_render_in_worker, docs, [out_root] * len(docs), chunksize=chunk))
+            yield from pool.map(_work_in_worker, [work] * len(items), items, chunksize=chunk)
 
     def __getstate__(self) -> dict[str, object]:
         return {"template_dir": self.template_dir}
@@ -440,9 +483,14 @@ def _exit_with(run_pid: int) -> None:
             return  # cannot tell (another user's pid, or no signals here): stop watching
 
 
-def _render_in_worker(doc: Document_, out_root: Path) -> Path:
+def _work_in_worker(work: Callable[[InvoiceRenderer, T], R], item: T) -> R:
     assert _WORKER_RENDERER is not None, "worker started without _init_worker"
-    return _WORKER_RENDERER.render(doc, out_root)
+    return work(_WORKER_RENDERER, item)
+
+
+def _render_one(renderer: InvoiceRenderer, item: tuple[Document_, Path]) -> Path:
+    doc, out_root = item
+    return renderer.render(doc, out_root)
 
 
 def _cpu_count() -> int:
@@ -460,8 +508,22 @@ def load_template(path: Path) -> _Template:
     """
     docx = Document(str(path))
     if _has_footnotes(docx) or _has_templated_properties(docx):
-        return _DocxtplTemplate(path)
-    return _CompiledTemplate(path, docx)
+        return _Refusing(path, _DocxtplTemplate(path))
+    return _Refusing(path, _CompiledTemplate(path, docx))
+
+
+@dataclass(frozen=True)
+class _Refusing:
+    """A template that reaches beyond its data stops the run, naming its file (sandbox.py)."""
+
+    path: Path
+    template: _Template
+
+    def render_bytes(self, context: Mapping[str, object]) -> bytes:
+        try:
+            return self.template.render_bytes(context)
+        except sandbox.SecurityError as exc:
+            raise sandbox.refused(self.path, exc) from None
 
 
 def _has_footnotes(docx: Any) -> bool:
@@ -489,7 +551,7 @@ class _DocxtplTemplate:
             )
             for key, value in context.items()
         }
-        template.render(context, autoescape=True)
+        template.render(context, sandbox.environment(autoescape=True), autoescape=True)
         buffer = io.BytesIO()
         template.save(buffer)
         return buffer.getvalue()
@@ -509,7 +571,7 @@ class _CompiledTemplate:
     def __init__(self, path: Path, docx: Any) -> None:
         self._path = path
         self._docxtpl = DocxTemplate(str(path))  # only for its stateless helpers
-        env = Environment(autoescape=True)
+        env = sandbox.environment(autoescape=True)
         body = docx.element.body
         self._body = self._compile(env, etree.tostring(body, encoding="unicode"))
         self._document_name = docx.part.partname.lstrip("/")

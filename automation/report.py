@@ -1,10 +1,13 @@
 """The receivables report: open invoices and their aging, written fresh each run.
 
-One workbook per as-of date, `receivables-<as-of>.xlsx`, with two sheets:
-"Open invoices" (one row per invoice with a balance, after its credit notes)
-and "Aging" (balances per client and currency in buckets of days past due,
-totals per currency and a chart), and a third, "Credit notes", listing the
-year's credit notes when there are any. Currencies are never added together.
+One workbook per as-of date, `receivables-<as-of>.xlsx`: "Open invoices" (one
+row per invoice with a balance, after its credit notes), "Aging" (balances per
+client and currency in buckets of days past due, totals per currency and one
+chart per currency, each on its own scale), "By client" (each client's open
+invoices with subtotals, a page per client when printed) and "Credit notes"
+(the year's credit notes, when there are any). Currencies are never added
+together. Every sheet has a title with the as-of date above its table and is
+set up to print: landscape, one page wide, the header row on every page.
 
 >>> aging_bucket(date(2026, 3, 1), date(2026, 3, 31))
 '1-30'
@@ -24,17 +27,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .money import ZERO, minor_unit, round_money
+from .statement import AGING_BUCKETS, aging_bucket, days_overdue
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
     from xlsxwriter.worksheet import Worksheet
 
-AGING_BUCKETS = ("Current", "1-30", "31-60", "61-90", "Over 90")
-#: Upper bound (days overdue, inclusive) of each bucket but the last.
-_BUCKET_LIMITS = ((0, "Current"), (30, "1-30"), (60, "31-60"), (90, "61-90"))
 
 OPEN_SHEET = "Open invoices"
 AGING_SHEET = "Aging"
+CLIENT_SHEET = "By client"
 OPEN_HEADERS = (
     "Invoice No",
     "Client",
@@ -49,12 +51,20 @@ OPEN_HEADERS = (
     "Status",
     "Credited",
 )
-OPEN_WIDTHS = (16, 28, 9, 12, 12, 14, 14, 14, 12, 10, 15, 14)
+OPEN_KINDS = ("text", "text", "text", "date", "date", "money", "money", "money", "int",
+              "text", "text", "money")  # fmt: skip
 CREDIT_SHEET = "Credit notes"
 CREDIT_HEADERS = ("Credit Note No", "Date", "Invoice No", "Client", "Currency", "Amount", "Reason")
-CREDIT_WIDTHS = (16, 12, 16, 28, 9, 14, 10)
-#: Aging table starts below a title line.
-_AGING_HEADER_ROW = 2
+CREDIT_KINDS = ("text", "date", "text", "text", "text", "money", "text")
+CLIENT_HEADERS = ("Invoice No", "Invoice Date", "Due Date", "Total", "Paid", "Balance",
+                  "Days Overdue", "Bucket", "Status")  # fmt: skip
+CLIENT_KINDS = ("text", "date", "date", "money", "money", "money", "int", "text", "text")
+#: Every table starts below its sheet's title (row 0) and a blank row.
+HEADER_ROW = 2
+#: Column widths in characters: never narrower or wider than these.
+MIN_WIDTH, MAX_WIDTH = 6, 50
+#: XlsxWriter's limit on manual page breaks in one sheet.
+MAX_PAGE_BREAKS = 1023
 
 
 class ReportError(Exception):
@@ -106,20 +116,6 @@ class AgingRow:
     @property
     def total(self) -> Decimal:
         return sum(self.buckets, ZERO)
-
-
-def days_overdue(due: date, as_of: date) -> int:
-    """Whole days past the due date; 0 when not yet due."""
-    return max(0, (as_of - due).days)
-
-
-def aging_bucket(due: date, as_of: date) -> str:
-    """The aging bucket of an invoice due on `due`, seen on `as_of`."""
-    days = (as_of - due).days
-    for limit, name in _BUCKET_LIMITS:
-        if days <= limit:
-            return name
-    return AGING_BUCKETS[-1]
 
 
 def open_items(items: Iterable[Receivable]) -> list[Receivable]:
@@ -175,11 +171,12 @@ def write_receivables_report(
     try:
         workbook = xlsxwriter.Workbook(temp_name)
         formats = _Formats(workbook)
-        _write_open_sheet(workbook.add_worksheet(OPEN_SHEET), formats, open_items(items), as_of)
-        rows = aging_rows(items, as_of)
-        _write_aging_sheet(workbook, formats, rows, as_of)
+        still_open = open_items(items)
+        _write_open_sheet(workbook, formats, still_open, as_of)
+        _write_aging_sheet(workbook, formats, aging_rows(items, as_of), as_of)
+        _write_client_sheet(workbook, formats, still_open, as_of)
         if credit_notes:
-            _write_credit_sheet(workbook.add_worksheet(CREDIT_SHEET), formats, credit_notes)
+            _write_credit_sheet(workbook, formats, credit_notes, as_of)
         workbook.close()
         os.replace(temp_name, target)
     except (OSError, FileCreateError) as exc:
@@ -197,8 +194,15 @@ class _Formats:
 
     def __init__(self, workbook: Workbook) -> None:
         self._workbook = workbook
-        self.header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7"})
+        header = {"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "valign": "bottom"}
+        self.header = workbook.add_format(header)
+        # Numbers and dates sit right in their cells; so do their headers.
+        self.header_right = workbook.add_format({**header, "align": "right"})
+        # Text right of a column of right-aligned numbers starts a space in, not against them.
+        self.header_indented = workbook.add_format({**header, "indent": 1})
+        self.indented = workbook.add_format({"indent": 1})
         self.title = workbook.add_format({"bold": True, "font_size": 13})
+        self.subtitle = workbook.add_format({"bold": True, "font_size": 11})
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.bold = workbook.add_format({"bold": True, "top": 1})
         self._money: dict[tuple[int, bool], Any] = {}
@@ -220,103 +224,218 @@ def _number(amount: Decimal) -> float:
     return float(amount)
 
 
+class _Sheet:
+    """One report sheet: its title, print set-up, and column widths fitted to what is written."""
+
+    def __init__(
+        self, workbook: Workbook, name: str, title: str, as_of: date, formats: _Formats
+    ) -> None:
+        self.sheet: Worksheet = workbook.add_worksheet(name)
+        self.formats = formats
+        self.widths: dict[int, int] = {}
+        self.indent: set[int] = set()  # text columns right of a number column
+        self.sheet.write_string(0, 0, f"{title}, as of {as_of.isoformat()}", formats.title)
+        self.sheet.set_landscape()
+        self.sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
+        self.sheet.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
+        self.sheet.set_header(f"&L&8{name}&R&8as of {as_of.isoformat()}")
+        self.sheet.set_footer("&C&8Page &P of &N")
+
+    def headers(
+        self, row: int, headers: Sequence[str], kinds: Sequence[str], repeat: bool = True
+    ) -> None:
+        """A header row, aligned like its column's data; repeated on every printed page."""
+        for col, (text, kind) in enumerate(zip(headers, kinds, strict=True)):
+            right = kind in ("money", "int", "date")
+            fmt = self.formats.header_right if right else self.formats.header
+            if not right and col and kinds[col - 1] in ("money", "int", "date"):
+                fmt = self.formats.header_indented
+                self.indent.add(col)
+            self.sheet.write_string(row, col, text, fmt)
+            # Bold type is wider than the digits below it: a fifth more, and a space.
+            self._seen(col, round(len(text) * 1.2) + 1)
+        if repeat:
+            self.sheet.repeat_rows(row)
+
+    def text(self, row: int, col: int, value: str, fmt: Any = None) -> None:
+        if fmt is None and col in self.indent:
+            fmt = self.formats.indented
+        self.sheet.write_string(row, col, value, fmt)
+        self._seen(col, len(value) + (1 if col in self.indent else 0))
+
+    def date(self, row: int, col: int, value: date) -> None:
+        self.sheet.write_datetime(row, col, value, self.formats.date)
+        self._seen(col, 10)
+
+    def money(
+        self, row: int, col: int, amount: Decimal, currency: str, bold: bool = False
+    ) -> None:
+        rounded = round_money(amount, currency)
+        self.sheet.write_number(row, col, _number(rounded), self.formats.money(currency, bold))
+        self._seen(col, len(f"{rounded:,}"))
+
+    def integer(self, row: int, col: int, value: int) -> None:
+        self.sheet.write_number(row, col, value)
+        self._seen(col, len(str(value)))
+
+    def _seen(self, col: int, length: int) -> None:
+        self.widths[col] = max(self.widths.get(col, 0), length)
+
+    def fit_columns(self) -> None:
+        """Each column as wide as its widest entry (within MIN_WIDTH..MAX_WIDTH), plus a margin."""
+        for col, length in self.widths.items():
+            width = min(MAX_WIDTH, max(MIN_WIDTH, length + 2))
+            self.sheet.set_column(col, col, width)
+
+
 def _write_open_sheet(
-    sheet: Worksheet, formats: _Formats, items: list[Receivable], as_of: date
+    workbook: Workbook, formats: _Formats, items: list[Receivable], as_of: date
 ) -> None:
-    sheet.write_row(0, 0, OPEN_HEADERS, formats.header)
-    for col, width in enumerate(OPEN_WIDTHS):
-        sheet.set_column(col, col, width)
-    for row, item in enumerate(items, start=1):
-        money = formats.money(item.currency)
-        sheet.write_string(row, 0, item.invoice_no)
-        sheet.write_string(row, 1, item.client)
-        sheet.write_string(row, 2, item.currency)
-        sheet.write_datetime(row, 3, item.invoice_date, formats.date)
-        sheet.write_datetime(row, 4, item.due_date, formats.date)
-        sheet.write_number(row, 5, _number(round_money(item.total, item.currency)), money)
-        sheet.write_number(row, 6, _number(round_money(item.paid, item.currency)), money)
-        sheet.write_number(row, 7, _number(round_money(item.balance, item.currency)), money)
-        sheet.write_number(row, 8, days_overdue(item.due_date, as_of))
-        sheet.write_string(row, 9, aging_bucket(item.due_date, as_of))
-        sheet.write_string(row, 10, item.status)
-        sheet.write_number(row, 11, _number(round_money(item.credited, item.currency)), money)
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(len(items), 1), len(OPEN_HEADERS) - 1)
+    out = _Sheet(workbook, OPEN_SHEET, "Open invoices", as_of, formats)
+    out.headers(HEADER_ROW, OPEN_HEADERS, OPEN_KINDS)
+    for row, item in enumerate(items, start=HEADER_ROW + 1):
+        cur = item.currency
+        out.text(row, 0, item.invoice_no)
+        out.text(row, 1, item.client)
+        out.text(row, 2, cur)
+        out.date(row, 3, item.invoice_date)
+        out.date(row, 4, item.due_date)
+        out.money(row, 5, item.total, cur)
+        out.money(row, 6, item.paid, cur)
+        out.money(row, 7, item.balance, cur)
+        out.integer(row, 8, days_overdue(item.due_date, as_of))
+        out.text(row, 9, aging_bucket(item.due_date, as_of))
+        out.text(row, 10, item.status)
+        out.money(row, 11, item.credited, cur)
+    out.sheet.freeze_panes(HEADER_ROW + 1, 0)
+    out.sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + max(len(items), 1), len(OPEN_HEADERS) - 1)
+    out.fit_columns()
 
 
 def _write_credit_sheet(
-    sheet: Worksheet, formats: _Formats, notes: Sequence[CreditNoteItem]
+    workbook: Workbook, formats: _Formats, notes: Sequence[CreditNoteItem], as_of: date
 ) -> None:
-    sheet.write_row(0, 0, CREDIT_HEADERS, formats.header)
-    for col, width in enumerate(CREDIT_WIDTHS):
-        sheet.set_column(col, col, width)
-    for row, note in enumerate(notes, start=1):
-        sheet.write_string(row, 0, note.credit_note_no)
-        sheet.write_datetime(row, 1, note.note_date, formats.date)
-        sheet.write_string(row, 2, note.invoice_no)
-        sheet.write_string(row, 3, note.client)
-        sheet.write_string(row, 4, note.currency)
-        money = formats.money(note.currency)
-        sheet.write_number(row, 5, _number(round_money(note.amount, note.currency)), money)
-        sheet.write_string(row, 6, note.reason)
-    sheet.freeze_panes(1, 0)
+    out = _Sheet(workbook, CREDIT_SHEET, "Credit notes this year", as_of, formats)
+    out.headers(HEADER_ROW, CREDIT_HEADERS, CREDIT_KINDS)
+    for row, note in enumerate(notes, start=HEADER_ROW + 1):
+        out.text(row, 0, note.credit_note_no)
+        out.date(row, 1, note.note_date)
+        out.text(row, 2, note.invoice_no)
+        out.text(row, 3, note.client)
+        out.text(row, 4, note.currency)
+        out.money(row, 5, note.amount, note.currency)
+        out.text(row, 6, note.reason)
+    out.sheet.freeze_panes(HEADER_ROW + 1, 0)
+    out.fit_columns()
+
+
+def _write_client_sheet(
+    workbook: Workbook, formats: _Formats, items: list[Receivable], as_of: date
+) -> None:
+    """Each client's open invoices, oldest due first, a subtotal per currency; a page each."""
+    out = _Sheet(workbook, CLIENT_SHEET, "Open invoices by client", as_of, formats)
+    by_client: dict[str, list[Receivable]] = {}
+    for item in items:
+        by_client.setdefault(item.client, []).append(item)
+    if not by_client:
+        out.text(HEADER_ROW, 0, "No open invoices.")
+        out.fit_columns()
+        return
+    row = HEADER_ROW
+    breaks: list[int] = []
+    for client in sorted(by_client, key=str.casefold):
+        if row > HEADER_ROW:
+            breaks.append(row)
+        out.text(row, 0, client, formats.subtitle)
+        out.headers(row + 1, CLIENT_HEADERS, CLIENT_KINDS, repeat=False)
+        row += 2
+        totals: dict[str, Decimal] = {}
+        for item in by_client[client]:
+            cur = item.currency
+            out.text(row, 0, item.invoice_no)
+            out.date(row, 1, item.invoice_date)
+            out.date(row, 2, item.due_date)
+            out.money(row, 3, item.total, cur)
+            out.money(row, 4, item.paid, cur)
+            out.money(row, 5, item.balance, cur)
+            out.integer(row, 6, days_overdue(item.due_date, as_of))
+            out.text(row, 7, aging_bucket(item.due_date, as_of))
+            out.text(row, 8, item.status)
+            totals[cur] = totals.get(cur, ZERO) + item.balance
+            row += 1
+        for cur, total in sorted(totals.items()):
+            out.text(row, 0, f"Total {cur}", formats.bold)
+            out.money(row, 5, total, cur, bold=True)
+            row += 1
+        row += 1
+    if len(breaks) <= MAX_PAGE_BREAKS:
+        out.sheet.set_h_pagebreaks(breaks)
+    out.fit_columns()
 
 
 def _write_aging_sheet(
     workbook: Workbook, formats: _Formats, rows: list[AgingRow], as_of: date
 ) -> None:
-    sheet = workbook.add_worksheet(AGING_SHEET)
-    sheet.write_string(0, 0, f"Balances by days past due, as of {as_of.isoformat()}", formats.title)
+    out = _Sheet(workbook, AGING_SHEET, "Balances by days past due", as_of, formats)
     headers = ("Client", "Currency", *AGING_BUCKETS, "Total")
-    sheet.write_row(_AGING_HEADER_ROW, 0, headers, formats.header)
-    sheet.set_column(0, 0, 28)
-    sheet.set_column(1, 1, 9)
-    sheet.set_column(2, len(headers) - 1, 14)
-    sheet.freeze_panes(_AGING_HEADER_ROW + 1, 0)
+    kinds = ("text", "text", *("money",) * (len(AGING_BUCKETS) + 1))
+    out.headers(HEADER_ROW, headers, kinds)
+    out.sheet.freeze_panes(HEADER_ROW + 1, 0)
     if not rows:
-        sheet.write_string(_AGING_HEADER_ROW + 1, 0, "No open invoices.")
+        out.text(HEADER_ROW + 1, 0, "No open invoices.")
+        out.fit_columns()
         return
-    row = _AGING_HEADER_ROW + 1
+    row = HEADER_ROW + 1
     total_rows: dict[str, int] = {}
     for currency, buckets in currency_totals(rows).items():
-        money = formats.money(currency)
         for item in (r for r in rows if r.currency == currency):
-            _write_aging_line(sheet, row, (item.client, None), currency, item.buckets, money)
+            _write_aging_line(out, row, item.client, currency, item.buckets)
             row += 1
-        label = (f"Total {currency}", formats.bold)
-        _write_aging_line(sheet, row, label, currency, buckets, formats.money(currency, True))
+        _write_aging_line(out, row, f"Total {currency}", currency, buckets, bold=True)
         total_rows[currency] = row
         row += 2  # a blank row between currencies
-    _insert_chart(workbook, sheet, total_rows, anchor_row=row + 1)
+    out.fit_columns()
+    _insert_charts(workbook, out.sheet, total_rows, anchor_row=row + 1)
 
 
 def _write_aging_line(
-    sheet: Worksheet,
+    out: _Sheet,
     row: int,
-    label: tuple[str, Any],
+    label: str,
     currency: str,
     buckets: Sequence[Decimal],
-    money: Any,
+    bold: bool = False,
 ) -> None:
-    sheet.write_string(row, 0, *label)
-    sheet.write_string(row, 1, currency)
+    out.text(row, 0, label, out.formats.bold if bold else None)
+    out.text(row, 1, currency)
     for offset, amount in enumerate(buckets):
-        sheet.write_number(row, 2 + offset, _number(amount), money)
-    sheet.write_number(row, 2 + len(buckets), _number(sum(buckets, ZERO)), money)
+        out.money(row, 2 + offset, amount, currency, bold)
+    out.money(row, 2 + len(buckets), sum(buckets, ZERO), currency, bold)
 
 
-def _insert_chart(
+#: Rows one chart takes on the sheet (15 px rows; the chart is 288 px high).
+_CHART_ROWS = 21
+
+
+def _insert_charts(
     workbook: Workbook, sheet: Worksheet, total_rows: dict[str, int], anchor_row: int
 ) -> None:
-    # Clustered, one series per currency: stacking would add USD to EUR.
-    chart = workbook.add_chart({"type": "column"})
+    """One chart per currency, each on its own scale: 394,800 KZT must not flatten 120 USD."""
     last = 1 + len(AGING_BUCKETS)
-    categories = [AGING_SHEET, _AGING_HEADER_ROW, 2, _AGING_HEADER_ROW, last]
-    for currency, row in total_rows.items():
+    categories = [AGING_SHEET, HEADER_ROW, 2, HEADER_ROW, last]
+    for index, (currency, row) in enumerate(total_rows.items()):
+        chart = workbook.add_chart({"type": "column"})
         chart.add_series(
-            {"name": currency, "categories": categories, "values": [AGING_SHEET, row, 2, row, last]}
+            {
+                "name": currency,
+                "categories": categories,
+                "values": [AGING_SHEET, row, 2, row, last],
+                "data_labels": {"value": True},
+            }
         )
-    chart.set_title({"name": "Open balances by days past due"})
-    chart.set_x_axis({"name": "Days past due"})
-    chart.set_y_axis({"name": "Balance (each currency separately)"})
-    sheet.insert_chart(anchor_row, 0, chart, {"x_scale": 1.4, "y_scale": 1.2})
+        chart.set_title({"name": f"Open balances in {currency} by days past due"})
+        chart.set_x_axis({"name": "Days past due"})
+        chart.set_y_axis({"name": currency, "num_format": "#,##0"})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 600, "height": 288})
+        sheet.insert_chart(anchor_row + index * _CHART_ROWS, 0, chart)

@@ -41,7 +41,6 @@ from .money import ZERO
 from .read import WorkbookData
 from .sending import LedgerJournal, copies_missed_text
 from .statement import Statement, previous_month
-from .statement_doc import write_statement_files
 from .statement_facts import client_for, gather_statements
 from .summary import RunSummary, SentItem
 from .updates import invoice_rows
@@ -126,7 +125,13 @@ def send_statements(
     as_of: date,
     summary: RunSummary,
 ) -> None:
-    """Build and send every statement message still owed (planned, sending or failed)."""
+    """Build every statement message still owed and send it through the delivery loop.
+
+    The loop is the one every message goes through (`delivery.deliver`): per
+    recipient, 4xx retried within `retry_window`, each attempt recorded in the
+    ledger before the next step; a To address that already has the message is
+    never sent it again.
+    """
     owed = [m for m in ledger.messages((PLANNED, SENDING, FAILED)) if m.kind == STATEMENT]
     if not owed or sender is None:
         return
@@ -140,8 +145,9 @@ def send_statements(
             with ledger.transaction():
                 ledger.drop_message(msg.message_id)  # gone or inactive since: no mail
             continue
-        built, amount, name = _built(msg, ledger, templates, email_templates, out_root, rows,
-                                     book, config, summary)
+        built, amount, name = _built(
+            msg, ledger, templates, email_templates, out_root, rows, book, config, summary
+        )
         if built is None:
             continue
         owed_now[built.message_id] = (msg, amount, name)
@@ -185,7 +191,10 @@ class _StatementJournal(LedgerJournal):
             if missed:
                 self.summary.partial.append(SentItem("", name, STATEMENT, amount, missed))
             return
-        reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing) or "not confirmed"
+        if verdict.missing:
+            reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing)
+        else:  # stays `sending`: the next run sends these very bytes (same Message-ID)
+            reply = self.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
         with self.ledger.transaction():
             self.record(msg.message_id)
             if not verdict.uncertain or verdict.missing:
@@ -226,6 +235,8 @@ def _built(
         return None, "", name
     st = found[0]
     amount = fmt.format_money(st.closing, st.currency, config.billing.language)
+    from .statement_doc import write_statement_files  # docx: only when statements go out
+
     files, notes = write_statement_files([st], book, config, templates, out_root)
     summary.notes.extend(notes)
     lang = client.language

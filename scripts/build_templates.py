@@ -83,6 +83,7 @@ LABELS: dict[str, dict[str, str]] = {
         "tax": "Tax",
         "total": "Total",
         "amount_paid": "Amount paid",
+        "credited": "Less credit notes",
         "balance_due": "Balance due",
         "in_words": "Amount due in words",
         "discount": "Early payment discount: pay {{ discounted_total }} "
@@ -122,6 +123,7 @@ LABELS: dict[str, dict[str, str]] = {
         "tax": "Налог",
         "total": "Итого",
         "amount_paid": "Оплачено",
+        "credited": "За вычетом кредит-нот",
         "balance_due": "К оплате",
         "in_words": "Сумма к оплате прописью",
         "discount": "Скидка за досрочную оплату: при оплате не позднее {{ discount_date }} "
@@ -161,6 +163,7 @@ LABELS: dict[str, dict[str, str]] = {
         "tax": "Салық",
         "total": "Барлығы",
         "amount_paid": "Төленді",
+        "credited": "Кредит-ноталар шегерілді",
         "balance_due": "Төлеуге",
         "in_words": "Төлеуге жататын сома жазбаша",
         "discount": "Мерзімінен бұрын төлегені үшін жеңілдік: төлем {{ discount_date }} "
@@ -538,6 +541,9 @@ def _add_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
         ("", f"{labels['tax']} ({{{{ tax_rate }}}})", "tax", False),
         ("", labels["total"], "total", True),
         ("{%tr if show_paid %}", "", "", False),
+        ("{%tr if show_credit %}", "", "", False),
+        ("", labels["credited"], "credited", False),
+        ("{%tr endif %}", "", "", False),
         ("", labels["amount_paid"], "amount_paid", False),
         ("", labels["balance_due"], "balance_due", True),
         ("{%tr endif %}", "", "", False),

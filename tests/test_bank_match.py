@@ -179,3 +179,13 @@ def test_parse_instruction_forms() -> None:
     assert parse_instruction("R", "INV-1 1 250,50; INV-2: 10.00", "").invoices == (
         ("INV-1", D("1250.50")), ("INV-2", D("10.00"))
     )
+
+
+def test_a_payment_older_than_the_invoice_is_never_applied_to_it() -> None:
+    later = [inv("INV-2026-0020", ACME, "5000.00", 20)]
+    early = line("5000.00", "", ids=("180940012345",), day=date(2026, 2, 10))
+    (d,) = match_lines(later, PAYERS, [early], D("0"))
+    assert d.status == REVIEW
+    (named,) = match_lines(later, PAYERS, [line("5000.00", "INV-2026-0020",
+                                               day=date(2026, 2, 10))], D("0"))  # fmt: skip
+    assert named.status == REVIEW and "before INV-2026-0020 was issued" in named.note

@@ -207,11 +207,11 @@ def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: F
     assert "$300.00" in printed and "cancels" not in printed
     # The receivables report ages the balance after credits and lists the credit notes.
     report = folder.root / "reports" / "receivables-2026-03-17.xlsx"
-    open_sheet = pd.read_excel(report, sheet_name="Open invoices", engine="calamine")
+    open_sheet = pd.read_excel(report, sheet_name="Open invoices", engine="calamine", header=2)
     open_sheet = open_sheet.set_index("Invoice No")
     assert open_sheet.loc["INV-2026-0003", "Balance"] == 300
     assert open_sheet.loc["INV-2026-0003", "Credited"] == 200
-    listed = pd.read_excel(report, sheet_name="Credit notes", engine="calamine")
+    listed = pd.read_excel(report, sheet_name="Credit notes", engine="calamine", header=2)
     assert list(listed["Credit Note No"]) == ["CN-2026-0001", "CN-2026-0002"]
     assert list(listed["Amount"]) == [150, 50] and set(listed["Invoice No"]) == {"INV-2026-0003"}
     # More than is open: nothing is issued, the Note and the summary say so (exit 1).
@@ -299,3 +299,19 @@ def test_dry_run_previews_corrections_and_changes_nothing(
     assert "credit note" in out and "INV-2026-0001" in out and "copy resent" in out
     assert digest(folder) == before and len(folder.received) == 3
     assert not (folder.root / "invoices" / "2026" / "CN-2026-0001.docx").exists()
+
+
+def test_void_before_the_invoice_could_be_emailed(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Gone")],
+                   [service(date(2026, 3, 2), "Gone", "Work", 1, 100)])
+    folder.recorder.refuse = frozenset({"gone@clients.example"})
+    assert folder.run("--as-of", "2026-03-09") == 1
+    assert cell(folder, "Gone", "Status") == "Failed"
+    folder.recorder.refuse = frozenset()
+    type_into_invoices(folder, "Gone", Status="Void")
+    run(folder, date(2026, 3, 16))
+    # The refused invoice is not sent after all; the credit note records the cancellation.
+    assert [str(m["Subject"]).split(" ")[0] for m in mails_to(folder, "Gone")] == ["Credit"]
+    assert cell(folder, "Gone", "Status") == "Void" and cell(folder, "Gone", "Balance") == 0
+    run(folder, date(2026, 3, 23))
+    assert len(mails_to(folder, "Gone")) == 1

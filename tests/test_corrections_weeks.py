@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pandas as pd
 from conftest import Folder, client, service, write_workbook
-from test_corrections import body, type_into_services
+from test_corrections import body, docx_text, type_into_services
 from test_followup import digest, mails_to, type_into_invoices, week
 
 from automation.model import CellUpdate
@@ -117,6 +117,10 @@ def test_twelve_weeks_of_corrections_and_payments(folder: Folder) -> None:
     assert "larger than the $0.00 still open" in str(cells["Note"])
     expect(folder, "INV-2026-0008", "Paid", "0.00")
     expect(folder, "INV-2026-0010", "Sent", "200.00")
+    # The reminder for the credited invoice shows the credit, so its figures add up.
+    reissued = docx_text(folder.root / "invoices" / "2026" / f"{number['Creditor']}-R1.docx")
+    assert "Less credit notes" in reissued and "-$100.00" in reissued
+    assert "$900.00" in reissued
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     assert list(services.loc[1:2, "Invoice No"]) == ["INV-2026-0009"] * 2
     assert list(services.loc[1:2, "Status"]) == ["Invoiced"] * 2

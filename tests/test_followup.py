@@ -298,7 +298,7 @@ def test_aging_counts_from_the_first_due_date(folder: Folder) -> None:
     check(folder, "Slow", "Reissued", "500.00", date(2026, 5, 4), "Yes", 1)
     report = folder.root / "reports" / "receivables-2026-04-20.xlsx"
     sheet = openpyxl.load_workbook(report)["Open invoices"]
-    header = [c.value for c in sheet[1]]
-    row = [c.value for c in sheet[2]]
+    header = [c.value for c in sheet[3]]  # below the title and a blank row
+    row = [c.value for c in sheet[4]]
     record = dict(zip(header, row, strict=False))
     assert record["Days Overdue"] == 12 and record["Bucket"] == "1-30"

@@ -118,3 +118,31 @@ def test_bank_details_are_checked_in_the_config() -> None:
         parse_config({"company": {"ru_bic": "04452"}})
     with pytest.raises(ConfigError, match="bic 'NOPE' is not a BIC"):
         parse_config({"company": {"bic": "NOPE"}})
+
+
+def test_statement_carries_a_code_for_its_closing_balance(tmp_path: Path) -> None:
+    from datetime import date
+
+    from automation.statement import InvoiceFact, PaymentFact, build_statement
+    from automation.statement_doc import render_statement, statement_context
+
+    invoices = [
+        InvoiceFact("INV-2026-0031", date(2026, 9, 3), date(2026, 10, 3), Decimal("1480.00")),
+        InvoiceFact("INV-2026-0052", date(2026, 10, 5), date(2026, 11, 4), Decimal("965.60")),
+    ]
+    paid = [PaymentFact("INV-2026-0031", date(2026, 10, 20), Decimal("1000.00"))]
+    st = build_statement("Northwind", "EUR", invoices, paid, [], date(2026, 10, 1),
+                         date(2026, 10, 31))
+    client = dataclasses.replace(sample_document().client, currency="EUR")
+    path = render_statement(TEMPLATES, statement_context(st, client, EUR_COMPANY), "en",
+                            tmp_path / "statement.docx")
+    (png,) = docx_images(path.read_bytes())
+    lines = decode(png).split("\n")
+    assert lines[7] == "EUR1445.6" and st.closing == Decimal("1445.60")  # EPC drops the 0
+    assert lines[-1] == "INV-2026-0031, INV-2026-0052"
+    rub = build_statement("Northwind", "RUB", invoices, paid, [], date(2026, 10, 1),
+                          date(2026, 10, 31))
+    context = statement_context(rub, dataclasses.replace(client, currency="RUB"), RUB_COMPANY)
+    path = render_statement(TEMPLATES, context, "ru", tmp_path / "statement.ru.docx")
+    (png,) = docx_images(path.read_bytes())
+    assert "|Sum=144560|Purpose=Оплата по счетам INV-2026-0031, INV-2026-0052" in decode(png)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import tempfile
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +16,7 @@ import pytest
 from automation.report import (
     AGING_BUCKETS,
     AGING_SHEET,
+    CLIENT_SHEET,
     OPEN_HEADERS,
     OPEN_SHEET,
     Receivable,
@@ -104,26 +109,42 @@ def test_report_file(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
 
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [OPEN_SHEET, AGING_SHEET]
+    assert wb.sheetnames == [OPEN_SHEET, AGING_SHEET, CLIENT_SHEET]
+    for sheet in wb:  # a title with the as-of date on every sheet, and print set-up
+        assert sheet["A1"].value.endswith("as of 2026-06-30"), sheet.title
+        assert sheet.page_setup.orientation == "landscape"
+        # One page wide (1 is the default, left out of the file), any number long.
+        assert (sheet.page_setup.fitToWidth or 1) == 1 and sheet.page_setup.fitToHeight == 0
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.page_margins.left == 0.5
+    assert wb[OPEN_SHEET].print_title_rows == "$3:$3"
 
     open_ws = wb[OPEN_SHEET]
-    values = list(open_ws.iter_rows(values_only=True))
+    values = list(open_ws.iter_rows(min_row=3, values_only=True))
     assert values[0] == OPEN_HEADERS
     numbers = {row[0] for row in values[1:]}
     assert numbers == {f"INV-{n}" for n in range(1, 12)}  # paid and credit excluded
-    assert open_ws.freeze_panes == "A2"
-    assert open_ws.auto_filter.ref == "A1:L12"
+    assert open_ws.freeze_panes == "A4"
+    assert open_ws.auto_filter.ref == "A3:L14"
     by_no = {row[0]: row for row in values[1:]}
     assert by_no["INV-8"][8:10] == (91, "Over 90")
     assert by_no["INV-1"][8:10] == (0, "Current")
     assert by_no["INV-3"][4].date() == date(2026, 5, 31)
-    assert open_ws.cell(row=2, column=5).number_format == "yyyy-mm-dd"
-    jpy_row = next(i for i, row in enumerate(values) if row[0] == "INV-11") + 1
+    assert open_ws.cell(row=4, column=5).number_format == "yyyy-mm-dd"
+    jpy_row = next(i for i, row in enumerate(values) if row[0] == "INV-11") + 3
     assert open_ws.cell(row=jpy_row, column=8).number_format == "#,##0"
-    assert open_ws.cell(row=2, column=8).number_format == "#,##0.00"
+    assert open_ws.cell(row=4, column=8).number_format == "#,##0.00"
+    # Headers sit where their data sits: numbers and dates right, text left.
+    header = {c.value: c.alignment.horizontal for c in open_ws[3]}
+    assert header["Balance"] == header["Invoice Date"] == header["Days Overdue"] == "right"
+    assert header["Client"] is None and header["Invoice No"] is None
+    # Columns as wide as their content: the client names fit.
+    widths = {c: open_ws.column_dimensions[c].width for c in "ABH"}
+    assert widths["B"] >= len("Acme Ltd") + 2 and widths["B"] < 20
+    assert widths["A"] >= len("Invoice No") and widths["H"] >= len("1,000")
 
     aging = wb[AGING_SHEET]
-    assert len(aging._charts) == 1
+    assert len(aging._charts) == 3  # one per currency, each on its own scale
     table = list(aging.iter_rows(min_row=3, values_only=True))
     assert table[0] == ("Client", "Currency", *AGING_BUCKETS, "Total")
     lines = {(r[0], r[1]): r[2:8] for r in table[1:] if r[0]}
@@ -133,13 +154,62 @@ def test_report_file(tmp_path: Path) -> None:
     assert lines[("Total JPY", "JPY")][-1] == 1000
     assert not any(label == "Total" for label, _ in lines)  # no grand total across currencies
 
+    by_client = [r for r in wb[CLIENT_SHEET].iter_rows(min_row=3, values_only=True) if r[0]]
+    clients = [r[0] for r in by_client if r[1] is None and not str(r[0]).startswith("Total")]
+    assert clients == ["Acme Ltd", "Beta GmbH"]
+    totals = [(r[0], r[5]) for r in by_client if str(r[0]).startswith("Total")]
+    assert totals == [("Total EUR", 7), ("Total USD", 321.65), ("Total EUR", 500),
+                      ("Total JPY", 1000)]
+    assert len(wb[CLIENT_SHEET].row_breaks.brk) == 1  # a page per client
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdfinfo") is None,
+                    reason="needs LibreOffice and poppler-utils")
+def test_report_prints_one_page_wide(tmp_path: Path) -> None:
+    many = ITEMS + [
+        receivable(f"INV-{n}", f"Client with a rather long registered name {n} LLP", n % 120,
+                   f"{n * 1234.5:.2f}", ("USD", "EUR", "KZT")[n % 3])
+        for n in range(20, 50)
+    ]
+    report = write_receivables_report(many, AS_OF, tmp_path)
+    pdf_dir = tmp_path / "pdf"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            ["soffice", f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
+             "--convert-to", "pdf", "--outdir", str(pdf_dir), str(report)],
+            check=True, capture_output=True, timeout=180,
+        )
+    pdf = pdf_dir / "receivables-2026-06-30.pdf"
+    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "999", str(pdf)], check=True,
+                          capture_output=True, text=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    sizes = re.findall(r"^Page\s+\d+ size:\s+([\d.]+) x ([\d.]+)", info, re.M)
+    assert len(sizes) == pages
+    assert all(float(w) > float(h) for w, h in sizes)  # landscape, every page
+    # One page wide: a sheet too wide would print its last columns on pages of their
+    # own; here every page of a sheet holds its first and its last column.
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout.split("\f")[:pages]
+    clients = len({item.client for item in many if item.balance > 0})
+    # Each page carries its sheet's name in the page header.
+    client_pages = [p for p in text if CLIENT_SHEET in p]
+    aging_pages = [p for p in text if AGING_SHEET in p and p not in client_pages]
+    open_pages = [p for p in text if OPEN_SHEET in p and p not in client_pages + aging_pages]
+    assert len(open_pages) + len(aging_pages) + len(client_pages) == pages
+    assert all("Invoice No" in p and "Credited" in p for p in open_pages)  # header repeated
+    assert all("Client" in p and "Over 90" in p for p in aging_pages if "Currency" in p)
+    assert len(client_pages) == clients  # a page per client, each whole
+    assert all("Invoice No" in p and "Status" in p for p in client_pages)
+    assert len(open_pages) <= 3 and len(aging_pages) <= 5
+
 
 def test_report_with_nothing_open(tmp_path: Path) -> None:
     paid = [receivable("INV-1", "Acme Ltd", 3, "0", total="10")]
     path = write_receivables_report(paid, AS_OF, tmp_path)
     wb = openpyxl.load_workbook(path)
-    assert wb[OPEN_SHEET].max_row == 1
+    assert wb[OPEN_SHEET].max_row == 3  # title, blank row, headers
     assert wb[AGING_SHEET]["A4"].value == "No open invoices."
+    assert wb[CLIENT_SHEET]["A3"].value == "No open invoices."
     assert wb[AGING_SHEET]._charts == []
 
 
@@ -147,7 +217,7 @@ def test_report_replaces_last_copy(tmp_path: Path) -> None:
     first = write_receivables_report(ITEMS, AS_OF, tmp_path)
     second = write_receivables_report(ITEMS[:1], AS_OF, tmp_path)
     assert first == second
-    assert openpyxl.load_workbook(second)[OPEN_SHEET].max_row == 2
+    assert openpyxl.load_workbook(second)[OPEN_SHEET].max_row == 4
 
 
 def test_report_error_when_target_unwritable(tmp_path: Path) -> None:

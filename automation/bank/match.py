@@ -214,11 +214,15 @@ class _Book:
             if not a.typed:
                 self.balances[a.invoice_no] -= a.amount
 
-    def open_of(self, client: str, currency: str) -> list[OpenInvoice]:
+    def open_of(self, client: str, currency: str, paid_on: date) -> list[OpenInvoice]:
+        """The client's open invoices in that currency that existed when the money came."""
         return [
             inv
             for inv in self.by_client.get(client, [])
-            if inv.currency == currency and self.balances[inv.invoice_no] > 0 and not inv.blocked
+            if inv.currency == currency
+            and self.balances[inv.invoice_no] > 0
+            and not inv.blocked
+            and inv.invoice_date <= paid_on
         ]
 
 
@@ -247,7 +251,9 @@ def match_lines(
     for inv in ordered:
         book.by_client.setdefault(inv.client_key, []).append(inv)
     index = NumberIndex([*book.invoices, *known_closed])
-    remaining_typed = {(t.invoice_no, t.paid_date): t for t in typed}
+    typed_on: dict[date, dict[tuple[str, date], TypedPayment]] = {}
+    for t in typed:
+        typed_on.setdefault(t.paid_date, {})[(t.invoice_no, t.paid_date)] = t
     typed_left = {(t.invoice_no, t.paid_date): t.amount for t in typed}
     decided: dict[str, Decision] = {}
     for line in sorted(lines, key=lambda ln: (ln.date, ln.file, ln.line, ln.bank_ref)):
@@ -257,9 +263,10 @@ def match_lines(
         elif instruction is not None:
             decision = _follow(line, instruction, book, index)
         else:
-            decision = _recognise_typed(line, payers, index, remaining_typed, typed_left) or _match(
-                line, payers, book, index, fee_tolerance
-            )
+            same_day = typed_on.get(line.date)
+            decision = (
+                same_day and _recognise_typed(line, payers, index, same_day, typed_left)
+            ) or _match(line, payers, book, index, fee_tolerance)
         book.pay(decision.allocations)
         decided[line.bank_ref] = decision
     return [decided[line.bank_ref] for line in lines]
@@ -289,6 +296,14 @@ def _recognise_typed(
     return None
 
 
+def _early_note(line: BankLine, inv: OpenInvoice) -> str:
+    """A payment older than the invoice: a prepayment, which a person records."""
+    return (
+        f"the money arrived on {line.date.isoformat()}, before {inv.invoice_no} was issued "
+        f"({inv.invoice_date.isoformat()}): record a prepayment by hand, or Ignore."
+    )
+
+
 def _currency_note(line: BankLine, invoices: Iterable[OpenInvoice]) -> str:
     other = sorted({f"{i.invoice_no} ({i.currency})" for i in invoices})
     return (
@@ -313,7 +328,7 @@ def _match(
             note=f"{who}{ids} is not a client (no Payer ID or client name matches) and the "
             "reference names no open invoice: type the Invoice No, or Ignore.",
         )
-    candidates = book.open_of(client, line.currency)
+    candidates = book.open_of(client, line.currency, line.date)
     if not candidates:
         others = [i for i in book.by_client.get(client, []) if book.balances[i.invoice_no] > 0]
         note = (
@@ -362,6 +377,9 @@ def _match(
 def _by_reference(line: BankLine, named: list[str], book: _Book, tolerance: Decimal) -> Decision:
     open_named = [book.invoices[n] for n in named
                   if n in book.invoices and book.balances[n] > 0]  # fmt: skip
+    early = [i for i in open_named if i.invoice_date > line.date]
+    if early:
+        return Decision(line.bank_ref, REVIEW, note=_early_note(line, early[0]))
     if not open_named:
         return Decision(
             line.bank_ref,
@@ -427,6 +445,8 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
         if inv.blocked:
             return Decision(line.bank_ref, REVIEW,
                             note=f"the payment cells of {number} need fixing first.")  # fmt: skip
+        if inv.invoice_date > line.date:
+            return Decision(line.bank_ref, REVIEW, note=_early_note(line, inv))
         chosen.append((inv, amount))
     given = sum((a for _, a in chosen if a is not None), ZERO)
     if all(a is not None for _, a in chosen):

@@ -35,6 +35,7 @@ class Placement:
       unplaced: headers for which the sheet has no free column.
       warnings: what could not be written, for the bookkeeper.
       notes: what was done differently than asked (columns beside a table).
+      added: (column, header text) of the columns created now, for their widths.
     """
 
     columns: dict[str, int] = field(default_factory=dict)
@@ -42,6 +43,7 @@ class Placement:
     unplaced: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    added: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _read_headers(edit: SheetEdit, header_row: int) -> tuple[dict[str, int], dict[int, str], int]:
@@ -61,6 +63,11 @@ def _read_headers(edit: SheetEdit, header_row: int) -> tuple[dict[str, int], dic
         texts[col] = text or ""
         last = max(last, col)
     return found, texts, last
+
+
+def header_columns(edit: SheetEdit, header_row: int) -> list[int]:
+    """The columns whose header cell holds text."""
+    return sorted(_read_headers(edit, header_row)[1])
 
 
 def resolve_columns(
@@ -115,6 +122,7 @@ def resolve_columns(
                 continue
             last = col = last + 1
         found[key] = placed.columns[key] = col
+        placed.added.append((col, header))
         write_cell(edit, header_row, col, header)
     if placed.unplaced:
         placed.warnings.append(
@@ -191,3 +199,23 @@ def _last_used_column(edit: SheetEdit) -> int:
             if c.get("r") and current_value(c, edit.root.ns, edit.ctx)[0] != "empty":
                 used = max(used, split_ref(c.get("r"))[1])
     return used
+
+
+#: Widths (in characters) of the columns the tool creates, by the kind of what they hold.
+KIND_WIDTHS = {"date": 12, "datetime": 17, "money": 14, "number": 10, "int": 10, "text": 14}
+#: Text columns that hold more than a word: room for a sentence or a name.
+WIDE_COLUMNS = {"note": 48, "error": 48, "client": 28, "credit notes": 20, "invoice no": 16}
+
+
+def column_width(header: str) -> float:
+    """A sensible width for a column the tool creates: its header, or what it will hold.
+
+    >>> column_width("Due Date"), column_width("Note"), column_width("Reissue Count")
+    (12, 48, 15)
+    """
+    from automation.schema import SHEETS
+
+    key = normalise_header(header)
+    kinds = {normalise_header(c.name): c.kind for cols in SHEETS.values() for c in cols}
+    fits = WIDE_COLUMNS.get(key) or KIND_WIDTHS.get(kinds.get(key, "text"), 14)
+    return max(fits, len(header.strip()) + 2)

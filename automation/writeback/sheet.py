@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -52,6 +53,7 @@ class SheetEdit:
     col_styles: list[tuple[int, int, str]] = field(default_factory=list)  # <cols>: min, max, style
     col_formats: dict[int, str] = field(default_factory=dict)  # a table column's own format
     filter_ref: str | None = None  # the sheet's autofilter range, when it changes
+    new_widths: dict[int, float] = field(default_factory=dict)  # columns created: width
 
     def tag(self, local: str) -> str:
         return f"{{{self.root.ns}}}{local}"
@@ -133,12 +135,29 @@ def find_cell(edit: SheetEdit, number: int, col: int) -> Any | None:
     return None if row is None else _cell(edit, row, number, col, create=False)
 
 
+def ref_column(ref: str) -> int:
+    """The column of a cell reference, as split_ref gives it, without parsing the row.
+
+    Finding a cell's place scans its row's references: with 28,000 cells
+    written, parsing each reference again was most of the write-back.
+    """
+    if not ref or not ref[-1].isdigit():
+        return split_ref(ref)[1]  # not a reference: split_ref says so
+    return _letters_column(ref.rstrip("0123456789"))
+
+
+@lru_cache(maxsize=1024)
+def _letters_column(letters: str) -> int:
+    return split_ref(letters + "1")[1]
+
+
 def _position(row: Any, col: int) -> tuple[Any | None, Any | None]:
     """(the row's cell in column `col`, or None; the element a new one goes before)."""
+    cell_tag = row.tag[: -len("row")] + "c"  # the row's own namespace
     for c in row:
-        if etree.QName(c).localname != "c":
+        if c.tag != cell_tag:
             return None, c  # extLst: cells go before it
-        at = split_ref(c.get("r"))[1]
+        at = ref_column(c.get("r"))
         if at == col:
             return c, None
         if at > col:
@@ -266,7 +285,7 @@ def finish_sheet(edit: SheetEdit) -> bytes:
             at = _insert_point(edit, number)
             inserts.append((at, at, data))
     view = memoryview(xml)  # slices of a view are not copies: the sheet may be 50 MB
-    head = _fix_dimension(xml[: edit.body[0]], edit)
+    head = _add_col_widths(_fix_dimension(xml[: edit.body[0]], edit), edit)
     out: list[bytes | memoryview] = [head]
     if edit.data_empty:
         rows = b"".join(data for _, _, data in inserts)
@@ -327,7 +346,7 @@ def _insert_point(edit: SheetEdit, number: int) -> int:
 
 def _fix_spans(row: Any) -> None:
     """Widen the row's spans hint to the columns it now holds."""
-    cols = [split_ref(c.get("r"))[1] for c in row if etree.QName(c).localname == "c"]
+    cols = [ref_column(c.get("r")) for c in row if etree.QName(c).localname == "c"]
     old = row.get("spans")
     if old is None or not cols:
         return
@@ -337,6 +356,42 @@ def _fix_spans(row: Any) -> None:
         row.attrib.pop("spans")
         return
     row.set("spans", f"{min(numbers + cols)}:{max(numbers + cols)}")
+
+
+def _add_col_widths(head: bytes, edit: SheetEdit) -> bytes:
+    """Give the columns the tool created a width (a <col> each), leaving every other alone.
+
+    A column some <col> range already covers keeps what the bookkeeper set.
+    The <cols> element goes right before <sheetData>, where the schema wants it.
+    """
+    if not edit.new_widths:
+        return head
+    p = edit.root.prefix
+    m = re.search(b"<" + re.escape(p) + rb"cols[\s>].*?</" + re.escape(p) + rb"cols>", head, re.S)
+    # Parsed inside a wrapper with the part's namespaces, so new elements inherit them.
+    wrapper = parse_fragment(m.group(0) if m else b"", edit.root)
+    cols = wrapper[0] if m else etree.SubElement(wrapper, edit.tag("cols"))
+    taken: list[tuple[int, int]] = []
+    for col in cols:
+        first, last = col.get("min", ""), col.get("max", "")
+        if first.isdigit() and last.isdigit():
+            taken.append((int(first), int(last)))
+    new = {
+        c: w for c, w in edit.new_widths.items() if not any(a <= c <= b for a, b in taken)
+    }
+    if not new:
+        return head
+    for c, width in new.items():
+        element = etree.SubElement(cols, edit.tag("col"))
+        for name, value in (("min", c), ("max", c), ("width", width), ("customWidth", 1)):
+            element.set(name, str(value))
+    cols[:] = sorted(cols, key=lambda e: int(e.get("min", "0") or 0))
+    data = serialize_fragment(wrapper)
+    if m:
+        return head[: m.start()] + data + head[m.end() :]
+    at = re.search(b"<" + re.escape(p) + rb"sheetData(?=[\s/>])", head)
+    where = at.start() if at else len(head)
+    return head[:where] + data + head[where:]
 
 
 def _fix_dimension(xml: bytes, edit: SheetEdit) -> bytes:
