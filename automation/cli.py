@@ -38,6 +38,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from .bank.apply import build_payers
 from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
@@ -52,11 +53,15 @@ from .pipeline import (
     ensure_not_busy,
     load,
     run_billing,
+    vet_templates,
 )
 from .read import WorkbookError
+from .reconcile import sequence_errors
+from .runlog import LogFormatter
 from .summary import (
     RunSummary,
     correction_lines,
+    needs_attention,
     outbox_line,
     outstanding_lines,
     phases_line,
@@ -221,13 +226,14 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         )
     if groups:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(show_lines=False)
         for name in ("What", "Invoice", "Client", "Amount", "Note"):
             table.add_column(name, overflow="fold")
         for kind, items in groups:
-            for number, client, amount, note in items:
-                table.add_row(kind, number, client, amount, note)
+            for cells in items:  # Text, not str: a name like "[bold]X[/]" is not markup
+                table.add_row(kind, *(Text(one_line(str(cell))) for cell in cells))
         console.print(table)
     else:
         console.print("Nothing to send this week.")
@@ -236,9 +242,9 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
     for line in outstanding_lines(summary):
         console.print(line, markup=False, highlight=False)
     if summary.errors:
-        console.print(f"[bold]{len(summary.errors)} rows need attention:[/bold]")
+        console.print(f"[bold]{needs_attention(len(summary.errors))}:[/bold]")
         for error in summary.errors:
-            console.print(f"  {error}", markup=False, highlight=False)
+            console.print(f"  {one_line(str(error))}", markup=False, highlight=False)
     for note in summary.notes:
         console.print(one_line(note), markup=False, highlight=False)
     if summary.report:
@@ -274,7 +280,7 @@ def _log_to_file(workbook: Path) -> logging.Handler | None:
     for old in sorted(folder.glob("run-*.log"))[: -(KEEP_LOGS - 1)]:
         old.unlink(missing_ok=True)  # about four years of weekly runs are kept
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     return handler
@@ -320,7 +326,9 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     request = RunRequest(workbook=workbook, as_of=args.as_of or date.today(), config=config)
     if not workbook.is_file():
         raise UnusableError(f"the workbook {workbook} does not exist.")
-    ensure_not_busy(Paths.for_request(request))
+    paths = Paths.for_request(request)
+    ensure_not_busy(paths)
+    vet_templates(paths)
     try:
         sender_address(config.email, config.company)
     except MailError as exc:
@@ -334,17 +342,19 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
             raise UnusableError(str(exc)) from None
         console.print(said, markup=False, highlight=False)
     data, book, lines, errors = load(request)
-    problems = list(book.errors) + [errors[r] for r in sorted(errors)]
+    problems = list(book.errors) + sequence_errors(data, config)
+    problems += [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     problems += correction_problems(request, data, book)
+    problems += build_payers(book)[1]  # a Payer ID on two clients
     for note in workbook_notices(data, book, lines, request.as_of, config):
-        console.print(note, markup=False, highlight=False)
+        console.print(one_line(note), markup=False, highlight=False)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")
         return EXIT_OK
-    console.print(f"{workbook.name}: {len(problems)} rows need attention:")
+    console.print(f"{workbook.name}: {needs_attention(len(problems))}:", markup=False)
     for problem in problems:
-        console.print(f"  {problem}", markup=False, highlight=False)
+        console.print(f"  {one_line(str(problem))}", markup=False, highlight=False)
     return EXIT_ATTENTION
 
 
@@ -613,10 +623,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args, console)
     except (ConfigError, WorkbookError, UnusableError) as exc:
-        console.print(f"Cannot run: {exc}", markup=False, highlight=False)
+        console.print(f"Cannot run: {one_line(str(exc))}", markup=False, highlight=False)
         return EXIT_UNUSABLE
     except BusyError as exc:
-        console.print(f"Not now: {exc}", markup=False, highlight=False)
+        console.print(f"Not now: {one_line(str(exc))}", markup=False, highlight=False)
         return EXIT_BUSY
     except KeyboardInterrupt:
         console.print("Stopped. What was sent is recorded; the next run finishes the rest.")

@@ -38,6 +38,7 @@ from urllib.parse import quote
 import idna
 import jinja2
 
+from . import sandbox
 from .bundled import TEMPLATES
 from .config import EmailConfig
 from .model import CompanyInfo
@@ -509,7 +510,7 @@ def render_email(
     lang = language if _has_templates(root, language, kind) else FALLBACK_LANGUAGE
     env = _environment(root)
     subject, text, html = (
-        _render(env, f"{lang}/{kind}.{ext}", context) for ext in ("subject", "txt", "html")
+        _render(env, root, f"{lang}/{kind}.{ext}", context) for ext in ("subject", "txt", "html")
     )
     return " ".join(subject.split()), text, html
 
@@ -521,20 +522,40 @@ def _has_templates(root: Path, language: str, kind: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(root: Path) -> jinja2.Environment:
-    return jinja2.Environment(
+def _environment(root: Path, undefined: type[jinja2.Undefined] = jinja2.StrictUndefined) -> Any:
+    """The sandbox (sandbox.py) over one folder of templates; `undefined` relaxed for checks."""
+    return sandbox.environment(
         loader=jinja2.FileSystemLoader(root),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=jinja2.StrictUndefined,
+        undefined=undefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
 
 
-def _render(env: jinja2.Environment, name: str, context: Mapping[str, str]) -> str:
+def vet_email_templates(template_dir: Path) -> None:
+    """Render every email template once on empty data: one reaching beyond it stops the run.
+
+    Runs before anything is numbered. Other problems (a missing value, a syntax
+    error) are left to the message that uses the template, as before.
+    """
+    root = template_dir.resolve()
+    env = _environment(root, jinja2.ChainableUndefined)
+    for name in env.list_templates(filter_func=lambda n: n.endswith((".subject", ".txt", ".html"))):
+        try:
+            _render(env, root, name, {})
+        except sandbox.TemplateRefusedError:
+            raise
+        except Exception:  # on empty data anything may fail; real data is the real test
+            continue
+
+
+def _render(env: jinja2.Environment, root: Path, name: str, context: Mapping[str, str]) -> str:
     try:
         return env.get_template(name).render(dict(context))
+    except sandbox.SecurityError as exc:
+        raise sandbox.refused(root / name, exc) from None
     except jinja2.TemplateNotFound:
         raise MailError(f"the email template {name} is missing.") from None
     except jinja2.UndefinedError as exc:
@@ -911,7 +932,7 @@ class SmtpSender:
         except smtplib.SMTPAuthenticationError:
             if fresh:
                 raise
-            conn.auth("XOAUTH2", _XOAuth2(self.cfg.username, sign_in.renew()))
+            conn.auth("XOAUTH2", _XOAuth2(self.cfg.username, sign_in.renew(token)))
 
     def _open(self) -> _TrackedSMTP:
         cfg = self.cfg

@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -547,6 +548,8 @@ class SignIn:
     The first `current()` refreshes (the run's check before anything is
     numbered); later calls refresh only when the token is within
     REFRESH_MARGIN of its end, so a long batch re-authenticates in time.
+    Connections on several threads may share one: a refresh happens once, so
+    a provider that retires each refresh token as it rotates sees no reuse.
     """
 
     def __init__(
@@ -559,6 +562,7 @@ class SignIn:
         self.store = TokenStore(cfg.username, billing_dir)
         self.clock = clock
         self._tokens: Tokens | None = None
+        self._lock = threading.RLock()
         #: Where the refresh token was found: "the OS keyring" or the file's path.
         self.place = ""
 
@@ -577,13 +581,25 @@ class SignIn:
 
     def current(self) -> tuple[str, bool]:
         """(access token, whether it was obtained just now)."""
-        if self.expiring():
-            return self.renew(), True
-        assert self._tokens is not None
-        return self._tokens.access_token, False
+        with self._lock:
+            if self.expiring():
+                return self.renew(), True
+            assert self._tokens is not None
+            return self._tokens.access_token, False
 
-    def renew(self) -> str:
-        """Refresh now (the server refused the token we had); keeps a rotated refresh token."""
+    def renew(self, refused: str = "") -> str:
+        """Refresh now, because the server refused the token `refused` (or we must).
+
+        Another connection may have renewed it meanwhile: then that token is used.
+        Keeps a rotated refresh token.
+        """
+        with self._lock:
+            tokens = self._tokens
+            if refused and tokens is not None and tokens.access_token != refused:
+                return tokens.access_token
+            return self._refresh()
+
+    def _refresh(self) -> str:
         ep = self.endpoints
         refresh_token, self.place = self.store.load()
         if not refresh_token:

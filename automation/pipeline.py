@@ -62,6 +62,7 @@ from .mail import (
     build_message,
     make_message_id,
     open_sender,
+    vet_email_templates,
 )
 from .model import (
     BOOKKEEPER_STATUSES,
@@ -83,7 +84,12 @@ from .plan import (
     status_of,
 )
 from .read import WorkbookData, read_workbook
-from .reconcile import existing_credit_floor, existing_seq_floor, restored_lines
+from .reconcile import (
+    existing_credit_floor,
+    existing_seq_floor,
+    restored_lines,
+    sequence_errors,
+)
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import (
     CLIENTS,
@@ -103,7 +109,7 @@ from .statement_mail import (
     statement_month_due,
     statement_rows_for,
 )
-from .summary import RunSummary, SentItem, summary_lines
+from .summary import RunSummary, SentItem, needs_attention, summary_lines
 from .terms import (
     BusinessCalendar,
     CalendarError,
@@ -297,6 +303,21 @@ def load(
 ProgressFactory = Callable[[str, int], Callable[[], None]]
 
 
+def vet_templates(paths: Paths, word: bool = True) -> None:
+    """The folder's own templates, tried once in the sandbox before anything is numbered.
+
+    A template that reaches beyond its data raises TemplateRefusedError (exit 2);
+    the bundled templates are the package's own and need no trial. Word
+    templates (`word`) are tried once there is something to render.
+    """
+    if paths.email_templates is not None:
+        vet_email_templates(paths.email_templates)
+    if word and paths.templates != REPO_TEMPLATES:
+        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
+        InvoiceRenderer(paths.templates).vet()
+
+
 def _no_progress(label: str, total: int) -> Callable[[], None]:
     return lambda: None
 
@@ -306,6 +327,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     paths = Paths.for_request(request)
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
+    vet_templates(paths, word=False)  # Word: in _real_run once there is work; dry runs render
     if request.dry_run:
         ensure_not_busy(paths)
         return _dry_run(request, paths)
@@ -459,6 +481,7 @@ def _real_run(
     summary.timings["read"] = read_seconds
     started = time.perf_counter()
     summary.errors.extend(book.errors)
+    summary.errors.extend(sequence_errors(data, config))
     summary.errors.extend(errors[r] for r in sorted(errors))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
@@ -504,6 +527,7 @@ def _real_run(
         drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends or monthly
     )
     if mail_wanted and not request.payments_only:
+        vet_templates(paths)
         try:
             sender = stack.enter_context(
                 open_sender(
@@ -752,7 +776,7 @@ def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
     """Send the bookkeeper the summary and the receivables report (`[email] report_to`)."""
     counts = f"{len(summary.sent)} sent, {len(summary.failed)} failed"
     if summary.errors:
-        counts += f", {len(summary.errors)} rows need attention"
+        counts += f", {needs_attention(len(summary.errors))}"
     mail = OutgoingMail(
         kind="report",
         invoice_no="",
@@ -1241,6 +1265,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     calendar = calendar_for(config)
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
+    summary.errors.extend(sequence_errors(data, config))
     summary.errors.extend(errors[r] for r in sorted(errors))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"

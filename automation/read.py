@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from .config import Config
 from .lazy import lazy_import
+from .package_check import check_package
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
-from .writeback.tables import TableInfo, read_tables
+from .writeback.tables import TableInfo, main_table, read_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,22 +108,23 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
+    check_package(path, (CLIENTS, SERVICES, INVOICES))  # zip bombs, stray far cells, ...
     try:
         return _read_frames(path)
     except Exception as exc:  # calamine raises its own types for damaged files
         first = exc
     # calamine refuses a whole workbook for one part it does not know (an Excel
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
+    needed = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
     try:
-        copy, names, skipped = readable_copy(path, (CLIENTS, SERVICES, INVOICES, PAYMENTS))
+        copy, names = readable_copy(path, needed)
     except ValueError as exc:
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
     try:
         frames, _ = _read_frames(io.BytesIO(copy))
     except Exception as exc:
-        cause = damaged_part(path, (CLIENTS, SERVICES, INVOICES)) or str(exc) or str(first)
+        cause = damaged_part(path, needed) or str(exc) or str(first)
         raise WorkbookError(f"{path.name} could not be read as a workbook: {cause}.") from None
-    del skipped  # the other sheets were never needed
     return frames, names
 
 
@@ -219,7 +221,9 @@ def _sheet(
     filled = raw.notna().any(axis=1).to_numpy()
     last_row = int(filled.nonzero()[0].max()) + 1 if filled.any() else header_index + 1
     last_row = max(last_row, header_index + 1)
-    append_at, note = _append_place(actual, header_index + 1, last_row, raw, tables.get(actual, []))
+    first = min(positions.values(), default=-1) + 1
+    table = main_table(tables.get(actual, []), header_index + 1, expected.values(), first)
+    append_at, note = _append_place(actual, header_index + 1, last_row, raw, table)
     return SheetData(
         name=actual,
         header_row=header_index + 1,
@@ -248,10 +252,9 @@ def _without_totals(raw: pd.DataFrame, tables: list[TableInfo]) -> pd.DataFrame:
 
 
 def _append_place(
-    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, tables: list[TableInfo]
+    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, table: TableInfo | None
 ) -> tuple[int, str | None]:
     """(row where added rows go, why they cannot join the sheet's table)."""
-    table = next((t for t in tables if t.header_row == header_row), None)
     if table is None:
         return last_row + 1, None
     _, c1, _, c2 = table.ref

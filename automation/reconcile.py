@@ -82,22 +82,41 @@ def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:
     return ~stamps | when.isna() | when.isin(wanted)
 
 
+#: The largest sequence number an invoice number may carry (nine digits). A larger one,
+#: typed by mistake, would make every new invoice follow it (and overflow the ledger).
+MAX_SEQ = 999_999_999
+
+
+def _numbers(data: WorkbookData) -> list[tuple[SheetData, int, str]]:
+    """Every Invoice No in Services and Invoices: (sheet, Excel row, text)."""
+    found: list[tuple[SheetData, int, str]] = []
+    for sheet in (data.services, data.invoices):
+        if sheet is None:
+            continue
+        column = sheet.frame["Invoice No"].dropna()
+        found.extend(
+            (sheet, int(row), text)
+            for row, text in zip(column.index, column_text(column), strict=True)
+            if text
+        )
+    return found
+
+
 def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
     """The highest sequence number already in the workbook for this numbering scope.
 
     Numbers typed by hand, or issued before the ledger existed, are never reused.
+    A sequence number above MAX_SEQ is not followed (`sequence_errors` reports it).
     """
-    numbers: set[str] = set(column_text(data.services.frame["Invoice No"].dropna()))
-    if data.invoices is not None:
-        numbers.update(column_text(data.invoices.frame["Invoice No"].dropna()))
+    numbers = {text for _sheet, _row, text in _numbers(data)}
     return highest_seq(numbers, config.billing.number_format, invoice_date)
 
 
 def existing_credit_floor(data: WorkbookData, config: Config, note_date: date) -> int:
     """The highest credit note sequence the Invoices sheet shows for this scope.
 
-    A ledger restored from an older backup must not number a credit note the
-    client already has.
+    A lost ledger, started afresh, must not number a credit note the client
+    already has.
     """
     if data.invoices is None:
         return 0
@@ -107,7 +126,10 @@ def existing_credit_floor(data: WorkbookData, config: Config, note_date: date) -
 
 
 def highest_seq(numbers: set[str], number_format: str, when: date) -> int:
-    """The highest {seq} among `numbers` made by `number_format` in `when`'s scope (0 if none)."""
+    """The highest {seq} among `numbers` made by `number_format` in `when`'s scope (0 if none).
+
+    A sequence number above MAX_SEQ is not followed.
+    """
     from .ledger import number_pattern
 
     pattern = number_pattern(number_format)
@@ -121,5 +143,34 @@ def highest_seq(numbers: set[str], number_format: str, when: date) -> int:
             continue
         if found.get("month") and int(found["month"]) != when.month:
             continue
-        best = max(best, int(found["seq"]))
+        seq = found["seq"].lstrip("0")
+        if len(seq) <= len(str(MAX_SEQ)):
+            best = max(best, int(seq or 0))
     return best
+
+
+def sequence_errors(data: WorkbookData, config: Config) -> list[RowError]:
+    """Invoice numbers whose sequence number is too large to be real: one row error each."""
+    from .ledger import number_pattern
+
+    pattern = number_pattern(config.billing.number_format)
+    errors = []
+    for sheet, row, number in _numbers(data):
+        match = pattern.match(number)
+        seq = (match.groupdict().get("seq") or "").lstrip("0") if match else ""
+        if len(seq) > len(str(MAX_SEQ)):
+            errors.append(
+                RowError(
+                    sheet.name,
+                    row,
+                    sheet.headers.get("Invoice No", "Invoice No"),
+                    f'"{_shortened(number)}" has a sequence number of {len(seq)} digits; '
+                    "invoice numbers here have at most 9. Correct the number: new invoices "
+                    "are numbered after the highest one in the workbook.",
+                )
+            )
+    return errors
+
+
+def _shortened(text: str, keep: int = 40) -> str:
+    return text if len(text) <= keep else text[: keep - 1] + "…"

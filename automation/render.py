@@ -44,7 +44,7 @@ from docxtpl import DocxTemplate, InlineImage
 from jinja2 import Environment, Template
 from lxml import etree
 
-from . import fmt
+from . import fmt, sandbox
 from .bundled import TEMPLATES
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
 from .payqr import payment_qr
@@ -380,9 +380,31 @@ class InvoiceRenderer:
     def render_bytes(self, doc: Document_) -> bytes:
         """The .docx file for one invoice or credit note, in memory."""
         if isinstance(doc, CreditNoteDocument):
-            template = self._template(self.template_path(doc.language, "credit_note"))
-            return template.render_bytes(credit_note_context(doc))
-        return self._template(self.template_path(doc.language)).render_bytes(build_context(doc))
+            path = self.template_path(doc.language, "credit_note")
+            context = credit_note_context(doc)
+        else:
+            path = self.template_path(doc.language)
+            context = build_context(doc)
+        return self._template(path).render_bytes(context)
+
+    def vet(self) -> None:
+        """Render every Word template in the folder once on a sample invoice.
+
+        A template reaching beyond its data raises TemplateRefusedError before
+        anything is numbered; any other .docx there (a credit note, a
+        statement) is tried too, with the fields it shares with an invoice.
+        """
+        for path in sorted(self.template_dir.glob("*.docx")):
+            if path.name.startswith("~$"):
+                continue  # Word's owner file beside an open template
+            language = path.suffixes[0].lstrip(".") if len(path.suffixes) > 1 else "en"
+            document = sample_document(language if language in fmt.LOCALES else "en")
+            try:
+                self._template(path).render_bytes(build_context(document))
+            except sandbox.TemplateRefusedError:
+                raise
+            except Exception:  # other faults show on the real document
+                continue
 
     def render_many(
         self, docs: Sequence[Document_], out_root: Path, workers: int | None = None
@@ -462,8 +484,22 @@ def load_template(path: Path) -> _Template:
     """
     docx = Document(str(path))
     if _has_footnotes(docx) or _has_templated_properties(docx):
-        return _DocxtplTemplate(path)
-    return _CompiledTemplate(path, docx)
+        return _Refusing(path, _DocxtplTemplate(path))
+    return _Refusing(path, _CompiledTemplate(path, docx))
+
+
+@dataclass(frozen=True)
+class _Refusing:
+    """A template that reaches beyond its data stops the run, naming its file (sandbox.py)."""
+
+    path: Path
+    template: _Template
+
+    def render_bytes(self, context: Mapping[str, object]) -> bytes:
+        try:
+            return self.template.render_bytes(context)
+        except sandbox.SecurityError as exc:
+            raise sandbox.refused(self.path, exc) from None
 
 
 def _has_footnotes(docx: Any) -> bool:
@@ -491,7 +527,7 @@ class _DocxtplTemplate:
             )
             for key, value in context.items()
         }
-        template.render(context, autoescape=True)
+        template.render(context, sandbox.environment(autoescape=True), autoescape=True)
         buffer = io.BytesIO()
         template.save(buffer)
         return buffer.getvalue()
@@ -511,7 +547,7 @@ class _CompiledTemplate:
     def __init__(self, path: Path, docx: Any) -> None:
         self._path = path
         self._docxtpl = DocxTemplate(str(path))  # only for its stateless helpers
-        env = Environment(autoescape=True)
+        env = sandbox.environment(autoescape=True)
         body = docx.element.body
         self._body = self._compile(env, etree.tostring(body, encoding="unicode"))
         self._document_name = docx.part.partname.lstrip("/")

@@ -25,13 +25,14 @@ from pathlib import Path
 
 from . import fmt
 from .config import Config
+from .delivery import Outcome, Parcel, RetryPolicy, deliver
 from .faults import checkpoint
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerMessage
 from .mail import (
-    UNKNOWN,
     BuiltMessage,
     MailError,
     OutgoingMail,
+    RecipientResult,
     Sender,
     build_message,
     make_message_id,
@@ -40,6 +41,7 @@ from .mail import (
 from .model import InvoiceRow
 from .money import ZERO
 from .read import WorkbookData
+from .sending import judge
 from .statement import Statement, previous_month
 from .statement_doc import write_statement_files
 from .statement_facts import client_for, gather_statements
@@ -126,10 +128,18 @@ def send_statements(
     as_of: date,
     summary: RunSummary,
 ) -> None:
-    """Build and send every statement message still owed (planned, sending or failed)."""
+    """Build every statement message still owed and send it through the delivery loop.
+
+    The loop is the one every message goes through (`delivery.deliver`): per
+    recipient, 4xx retried within `retry_window`, each attempt recorded in the
+    ledger before the next step; a To address that already has the message is
+    never sent it again.
+    """
     owed = [m for m in ledger.messages((PLANNED, SENDING, FAILED)) if m.kind == STATEMENT]
     if not owed or sender is None:
         return
+    parcels: list[Parcel] = []
+    labels: dict[str, tuple[str, str, str]] = {}  # message id -> client, amount, state
     for msg in owed:
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
             continue  # refused in this very run: tried again at the next one
@@ -138,25 +148,67 @@ def send_statements(
             with ledger.transaction():
                 ledger.drop_message(msg.message_id)  # gone or inactive since: no mail
             continue
-        built, amount, name = _built(msg, ledger, templates, email_templates, out_root, rows,
-                                     book, config, summary)
+        built, amount, name = _built(
+            msg, ledger, templates, email_templates, out_root, rows, book, config, summary
+        )
         if built is None:
             continue
-        ledger.mark_sending(msg.message_id)
-        result = sender.send(built)
+        have = ledger.delivered_to(built.message_id)
+        parcels.append(Parcel(built, tuple(a for a in built.recipients if a.lower() not in have)))
+        labels[built.message_id] = (name, amount, msg.state)
+    journal = _StatementJournal(ledger, labels, as_of, summary)
+    deliver(parcels, sender, RetryPolicy(config.email.retry_window, config.email.max_retries),
+            journal)  # fmt: skip
+
+
+class _StatementJournal:
+    """Records each attempt at a statement message in the ledger, then in the summary."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        labels: dict[str, tuple[str, str, str]],
+        as_of: date,
+        summary: RunSummary,
+    ) -> None:
+        self.ledger, self.labels, self.as_of, self.summary = ledger, labels, as_of, summary
+
+    def _now(self) -> datetime:
+        return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
+
+    def attempting(self, parcel: Parcel) -> None:
+        self.ledger.mark_sending(parcel.message.message_id)
+
+    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
         checkpoint("after-statement-send")
-        if result.status == "sent":
-            when = datetime.combine(as_of, datetime.now().time()).replace(microsecond=0)
-            with ledger.transaction():
-                ledger.mark_sent(msg.message_id, when)
-            note = "resent after an interrupted run" if msg.state == SENDING else ""
-            summary.sent.append(SentItem("", name, STATEMENT, amount, note))
-        elif any(r.state == UNKNOWN for r in result.recipients):
-            summary.failed.append(SentItem("", name, STATEMENT, amount, result.summary))
+        with self.ledger.transaction():
+            self.ledger.record_deliveries(
+                parcel.message.message_id,
+                [(r.address, r.state, r.reply) for r in results],
+                self._now(),
+            )
+
+    def finished(self, outcome: Outcome) -> None:
+        message = outcome.parcel.message
+        name, amount, state = self.labels[message.message_id]
+        verdict = judge(message.to, message.recipients, self.ledger.deliveries(message.message_id))
+        if verdict.delivered:
+            with self.ledger.transaction():
+                self.ledger.mark_sent(message.message_id, self._now())
+            note = "resent after an interrupted run" if state == SENDING else ""
+            self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
+            if verdict.copies_missed:
+                missed = "; ".join(f"{a}: {r}" for a, r in verdict.copies_missed)
+                self.summary.partial.append(SentItem("", name, STATEMENT, amount, missed))
+        elif verdict.uncertain and not verdict.missing:
+            # Stays `sending`: the next run sends these very bytes (same Message-ID).
+            reply = self.ledger.deliveries(message.message_id)[verdict.uncertain[0].lower()][1]
+            self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
         else:
-            with ledger.transaction():
-                ledger.mark_failed(msg.message_id, result.summary or result.status, rebuild=True)
-            summary.failed.append(SentItem("", name, STATEMENT, amount, result.summary))
+            reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing)
+            with self.ledger.transaction():
+                self.ledger.mark_failed(message.message_id, reply, rebuild=True)
+            self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
 
 
 def _built(
@@ -175,7 +227,9 @@ def _built(
     client = book.clients.get(payload["client_key"])
     name = client.name if client else payload["client_key"]
     if msg.raw is not None:
-        built = BuiltMessage(msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw)
+        built = BuiltMessage(
+            msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw, msg.to, msg.cc
+        )
         return built, "", name
     assert client is not None
     start, end = date.fromisoformat(payload["start"]), date.fromisoformat(payload["end"])
@@ -217,7 +271,9 @@ def _built(
         summary.failed.append(SentItem("", name, STATEMENT, amount, str(exc)))
         return None, amount, name
     with ledger.transaction():
-        ledger.store_built(built.message_id, built.envelope_from, built.recipients, built.raw)
+        ledger.store_built(
+            built.message_id, built.envelope_from, built.recipients, built.raw, built.to, built.cc
+        )
     return built, amount, name
 
 

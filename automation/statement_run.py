@@ -24,6 +24,7 @@ from .pipeline import BUSY_RUN, Paths, RunRequest, load
 from .statement import Statement, previous_month
 from .statement_doc import write_statement_files
 from .statement_facts import gather_statements, record_paid_cells
+from .summary import needs_attention
 from .updates import invoice_rows, payment_errors
 from .validate import ClientBook, client_key
 
@@ -109,7 +110,7 @@ def statement_lines(result: StatementResult, language: str = "en") -> list[str]:
         lines.append(f"  {st.client} ({st.currency}), closing balance {closing}: "
                      + ", ".join(str(f) for f in files))
     if result.errors:
-        lines.append(f"{len(result.errors)} rows need attention (their payments are left out):")
+        lines.append(f"{needs_attention(len(result.errors))} (their payments are left out):")
         lines.extend(f"  {e}" for e in result.errors)
     lines.extend(result.notes)
     return lines

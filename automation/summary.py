@@ -123,13 +123,18 @@ def summary_lines(summary: RunSummary) -> list[str]:
     lines.extend(outstanding_lines(summary))
     if summary.errors:
         lines.append("")
-        lines.append(f"{len(summary.errors)} rows need attention:")
+        lines.append(f"{needs_attention(len(summary.errors))}:")
         lines.extend(f"  {e}" for e in summary.errors)
-    lines.extend(one_line(note) for note in summary.notes)
+    lines.extend(summary.notes)
     outbox = outbox_line(summary)
     if outbox:
         lines.append(outbox)
-    return lines
+    return [one_line(line) for line in lines]  # cell text never breaks a line of the log
+
+
+def needs_attention(count: int) -> str:
+    """`1 row needs attention`, `3 rows need attention`."""
+    return f"{count} row needs attention" if count == 1 else f"{count} rows need attention"
 
 
 def outbox_line(summary: RunSummary) -> str:
@@ -147,7 +152,7 @@ def outbox_line(summary: RunSummary) -> str:
 def outstanding_lines(summary: RunSummary) -> list[str]:
     """`Outstanding: KZT 394,800.56`, one line per currency, in the configured language."""
     return [
-        f"Outstanding: {format_money(amount, currency, summary.language)}"
+        one_line(f"Outstanding: {format_money(amount, currency, summary.language)}")
         for currency, amount in sorted(summary.outstanding.items())
     ]
 
@@ -179,4 +184,4 @@ def correction_lines(summary: RunSummary) -> list[str]:
             f"  {i.invoice_no:<16} {i.client:<30} {i.amount:>14}" for i in summary.owed_back
         )
         lines.append("")
-    return lines
+    return [one_line(line) for line in lines]

@@ -229,3 +229,38 @@ def test_schedule_refuses_a_folder_path_with_a_newline(tmp_path: Path, capsys) -
     assert main(["schedule", "--workbook", str(book)]) == 2
     out = capsys.readouterr().out
     assert "contains a line break" in out and "\n0 * * * *" not in out
+
+
+def attention_lines(out: str) -> set[str]:
+    """The located problems a command listed (the indented lines after "need(s) attention")."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "attention" in line)
+    return {line.strip() for line in lines[start + 1:] if line.startswith("  ")}
+
+
+def test_check_reports_everything_the_run_would(tmp_path: Path, capsys) -> None:
+    config_beside(tmp_path)
+    absurd = "INV-2026-" + "9" * 30
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme"), client("Beta", Currency="XYZ"), client("Gamma", Terms="Net soon")],
+        [service(date(2026, 3, 2), "Acme", "Work"),
+         service(date(2026, 3, 2), "Acme", "Old work", **{"Invoice No": absurd}),
+         service(date(2026, 3, 2), "Nobody", "Work"),
+         service(date(2026, 3, 2), "Acme", ""),
+         service(date(2026, 3, 2), "Acme", "Huge", 10**20, 1),
+         service("05/03/2026", "Acme", "Ambiguous date"),
+         service(date(2026, 3, 2), "Beta", "Work"),
+         service(date(2026, 3, 2), "Gamma", "Work")],
+        invoices=[{"Invoice No": absurd, "Client": "Acme", "Total": 100},
+                  {"Invoice No": "INV-2026-0001", "Client": "Acme", "Total": 100,
+                   "Paid Amount": "lots"}],
+    )
+    assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == 1
+    checked = attention_lines(capsys.readouterr().out)
+    assert main(["--workbook", str(book), "--as-of", "2026-03-09",
+                 "--outbox", str(tmp_path / "out")]) == 1
+    ran = attention_lines(capsys.readouterr().out)
+    assert any("30 digits" in line for line in checked)
+    assert len(checked) >= 9
+    assert checked == ran

@@ -372,6 +372,25 @@ def test_a_short_lived_token_is_renewed_in_its_last_quarter(
     assert sign_in.current()[1] and ident.grants == ["refresh_token"] * 2
 
 
+def test_connections_sharing_a_sign_in_refresh_once_per_refusal(
+    identity: tuple[Identity, str], memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    ident, url = identity
+    ident.rotate = True  # a reused refresh token would be refused
+    memory_keyring.entries[(KEYRING_SERVICE, USER)] = ident.seed()
+    sign_in = SignIn(oauth_email(url), tmp_path)
+    old, _ = sign_in.current()
+    renewed: list[str] = []
+    threads = [threading.Thread(target=lambda: renewed.append(sign_in.renew(old)))
+               for _ in range(4)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(renewed)) == 1 and renewed[0] != old
+    assert ident.grants == ["refresh_token"] * 2
+
+
 def test_revoked_sign_in_names_the_way_out_and_hides_the_token(
     identity: tuple[Identity, str], memory_keyring: MemoryKeyring, tmp_path: Path
 ) -> None:

@@ -304,3 +304,15 @@ def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder
     sent = statements_to(folder, "Ames")
     assert len(sent) == 2 and sent[0]["Message-ID"] == sent[1]["Message-ID"]
     assert sent[0].as_bytes() == sent[1].as_bytes()
+
+
+def test_monthly_statement_with_a_refused_copy_reaches_the_client_once(folder: Folder) -> None:
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(folder.workbook, [client("Ames", CC="gone@clients.example")],
+                   [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)])
+    assert folder.run("--as-of", "2026-10-01") == 0
+    folder.recorder.refuse = frozenset({"gone@clients.example"})
+    assert folder.run("--as-of", "2026-11-01") == 1  # the refused copy is reported
+    assert folder.run("--as-of", "2026-11-02") == 0  # and nobody is sent it again
+    (mail,) = statements_to(folder, "Ames")
+    assert mail["Cc"] == "gone@clients.example"

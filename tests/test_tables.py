@@ -373,3 +373,52 @@ def test_a_table_next_door_keeps_new_columns_out_and_says_so(tmp_path: Path) -> 
     assert found["tblPayments"].get("ref") == "A1:C3" and found["tblRates"].get("ref") == "D1:E3"
     ws = openpyxl.load_workbook(path)["Payments"]
     assert ws["F1"].value == "Status" and ws["F2"].value == "Applied"
+
+
+def test_a_lookup_table_sharing_the_header_row_is_not_the_data(tmp_path: Path) -> None:
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Payments")
+    ws.write_row(0, 0, ["Date", "Amount"])  # plain data, not a table
+    ws.add_table("E1:F2", {"name": "tblRates", "data": [["EUR", 1.1]],
+                           "columns": [{"header": "Code"}, {"header": "Rate"}]})
+    wb.close()
+    apply_updates(path, [CellUpdate("Payments", 2, "Amount", Decimal(5)),
+                         CellUpdate("Payments", 3, "Amount", Decimal(6)),
+                         CellUpdate("Payments", 3, "Status", "Applied")],
+                  header_rows={"Payments": 1})
+    rates = tables(path)["tblRates"]
+    assert rates.get("ref") == "E1:F2" and len(table_columns(rates)) == 2
+    ws = openpyxl.load_workbook(path)["Payments"]
+    assert ws["G1"].value == "Status" and ws["B3"].value == 6
+
+
+def test_formats_come_from_the_column_else_sensible_defaults(tmp_path: Path) -> None:
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Invoices")
+    ws.write_row(0, 0, ["Invoice No", "Total", "Balance", "Invoice Date", "Sent At"])
+    ws.set_column(1, 1, 12, wb.add_format({"num_format": "[$€-x-euro2] #,##0.00"}))  # <col style>
+    ws.write(1, 0, "INV-1")
+    ws.write_datetime(1, 3, datetime(2026, 3, 2), wb.add_format({"num_format": "d mmm yyyy"}))
+    wb.close()
+    apply_updates(path, [
+        CellUpdate("Invoices", 3, "Invoice No", "INV-2"),
+        CellUpdate("Invoices", 3, "Total", Decimal("10.5")),  # the column's style
+        CellUpdate("Invoices", 3, "Balance", Decimal("10.5")),  # no format anywhere: default
+        CellUpdate("Invoices", 2, "Invoice Date", date(2026, 3, 9)),  # keeps its own
+        CellUpdate("Invoices", 3, "Invoice Date", date(2026, 3, 9)),  # like the cell above
+        CellUpdate("Invoices", 3, "Sent At", datetime(2026, 3, 9, 10, 30)),
+    ], header_rows={"Invoices": 1})
+    ws = openpyxl.load_workbook(path)["Invoices"]
+    assert ws["B3"].number_format == "[$€-x-euro2] #,##0.00"
+    assert ws["C3"].number_format == "#,##0.00"
+    assert ws["D2"].number_format == "d mmm yyyy"
+    assert ws["D3"].number_format == "d mmm yyyy"
+    assert ws["E3"].number_format == "yyyy-mm-dd hh:mm"  # a new date-and-time format

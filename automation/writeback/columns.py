@@ -65,6 +65,11 @@ def _read_headers(edit: SheetEdit, header_row: int) -> tuple[dict[str, int], dic
     return found, texts, last
 
 
+def header_columns(edit: SheetEdit, header_row: int) -> list[int]:
+    """The columns whose header cell holds text."""
+    return sorted(_read_headers(edit, header_row)[1])
+
+
 def resolve_columns(
     edit: SheetEdit,
     header_row: int,

@@ -18,7 +18,7 @@ from lxml import etree
 
 from automation.model import CellValue
 from automation.schema import normalise_header
-from automation.writeback.columns import column_width, resolve_columns
+from automation.writeback.columns import column_width, header_columns, resolve_columns
 from automation.writeback.formulas import repair_shared, translate
 from automation.writeback.records import WriteBackError
 from automation.writeback.sheet import (
@@ -34,7 +34,7 @@ from automation.writeback.sheet import (
     widen,
     write_cell,
 )
-from automation.writeback.tables import TableDoc
+from automation.writeback.tables import TableDoc, main_table
 from automation.writeback.values import Context, current_value
 from automation.writeback.xmlscan import col_letters, split_range, split_ref
 
@@ -71,11 +71,12 @@ def edit_sheet(
     edit = open_sheet(xml, ctx)
     edit.header_row = header_row
     edit.col_styles = read_col_styles(edit)
-    main = next((t for t in tables if t.info.header_row == header_row), None)
+    wanted = [*headers, *(col for _, col in updates)]
+    first = min(header_columns(edit, header_row), default=0)
+    found = main_table([t.info for t in tables], header_row, wanted, first)
+    main = next((t for t in tables if t.info is found), None)
     old_filter = sheet_filter(edit)
-    placed = resolve_columns(
-        edit, header_row, [*headers, *(col for _, col in updates)], sheet, main, tables
-    )
+    placed = resolve_columns(edit, header_row, wanted, sheet, main, tables)
     edit.new_widths = {col: column_width(header) for col, header in placed.added}
     if main is not None:
         for _, name in placed.joined:

@@ -282,14 +282,14 @@ def quote_sheet(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
-def readable_copy(path: Path, wanted: Sequence[str]) -> tuple[bytes, tuple[str, ...], list[str]]:
+def readable_copy(path: Path, wanted: Sequence[str]) -> tuple[bytes, tuple[str, ...]]:
     """A copy of the workbook holding only the worksheets named `wanted` (any case).
 
     For reading only: a reader that refuses the whole file for one part it
     does not know (an Excel 4.0 macro sheet, a dialog sheet) reads this copy.
-    Returns (the copy's bytes, every sheet name of the original, the sheets
-    left out). Raises ValueError naming the part at fault when even the
-    workbook's own list of sheets cannot be read.
+    Returns (the copy's bytes, every sheet name of the original). Raises
+    ValueError naming the part at fault when even the workbook's own list of
+    sheets cannot be read.
     """
     keys = {" ".join(w.split()).casefold() for w in wanted}
     try:
@@ -305,14 +305,12 @@ def readable_copy(path: Path, wanted: Sequence[str]) -> tuple[bytes, tuple[str, 
             raise ValueError(f"its list of sheets ({exc}) cannot be read") from None
         ns = etree.QName(book).namespace
         dropped_parts = set()
-        skipped = []
         for element, (name, rel_type, part) in zip(
             list(book.iterfind(f"{{{ns}}}sheets/{{{ns}}}sheet")), listed, strict=True
         ):
             keep = rel_type == REL_WORKSHEET and " ".join(name.split()).casefold() in keys
             if not keep:
                 element.getparent().remove(element)
-                skipped.append(f"{name} ({part or 'no part'})")
                 dropped_parts.add(part)
         defined = book.find(f"{{{ns}}}definedNames")
         if defined is not None:  # they may name the sheets left out
@@ -325,7 +323,7 @@ def readable_copy(path: Path, wanted: Sequence[str]) -> tuple[bytes, tuple[str, 
                     continue
                 data = xml_bytes(book) if info.filename == workbook else zf.read(info)
                 copy.writestr(info.filename, data)
-        return out.getvalue(), tuple(n for n, _, _ in listed), skipped
+        return out.getvalue(), tuple(n for n, _, _ in listed)
 
 
 def damaged_part(path: Path, sheets: Sequence[str]) -> str | None:

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from automation.schema import normalise_header
 from automation.writeback.xmlscan import (
     PARSER,
     PKG_REL_NS,
@@ -76,6 +77,24 @@ class TableInfo:
     def covers(self, row: int, col: int) -> bool:
         r1, c1, r2, c2 = self.ref
         return r1 <= row <= r2 and c1 <= col <= c2
+
+
+def main_table(
+    tables: Sequence[TableInfo], header_row: int, headers: Iterable[str], first_column: int
+) -> TableInfo | None:
+    """The table holding the sheet's data: on its header row, with one of `headers`
+    among its columns or covering the first header cell (`first_column`).
+
+    A small lookup table that merely shares the header row is not the data's table.
+    """
+    keys = {normalise_header(h) for h in headers}
+    for table in tables:
+        if table.header_row != header_row:
+            continue
+        names = {normalise_header(c) for c in table.columns}
+        if keys & names or table.ref[1] <= first_column <= table.ref[3]:
+            return table
+    return None
 
 
 def _count(value: str | None, default: int) -> int:

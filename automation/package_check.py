@@ -1,0 +1,277 @@
+"""Look at a workbook file before any parser reads it: refuse what would crash or exhaust it.
+
+An .xlsx is a zip of XML parts. The spreadsheet reader trusts it: a part that
+inflates to gigabytes, two parts with the same name, or one stray cell at
+XFD1048576 (the reader allocates the whole grid from A1 to it: 512 GiB) would
+stop the run with a crash instead of a message. `check_package` reads only the
+zip's directory and streams the sheets it will read, in bounded memory, and
+raises `UnsafeWorkbookError` (exit 2) naming what is wrong and how to fix it:
+
+    check_package(Path("service_log.xlsx"), ("Clients", "Services", "Invoices"))
+
+The grid a sheet needs is measured from its cells' own references, never
+from its `<dimension>` element, which any program may leave stale.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import UnusableError
+from .lazy import lazy_import
+from .schema import normalise_header
+from .writeback.package import open_package
+from .writeback.records import WriteBackError
+from .writeback.xmlscan import col_letters
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # imported when a workbook is checked, not at start-up
+
+EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
+MAX_MEMBERS = 10_000
+MAX_PART_BYTES = 1 << 30  # one part, inflated: a 1,048,576-row sheet fits
+MAX_TOTAL_BYTES = 3 << 29  # all parts together, inflated (1.5 GiB)
+#: Sheet XML deflates 5-30 times; a part above this ratio (and above RATIO_FLOOR) is a zip bomb.
+MAX_RATIO, RATIO_FLOOR = 100, 4 << 20
+#: The reader allocates a grid from the first to the last cell of a sheet: a grid above
+#: GRID_BUDGET cells must be mostly filled (at least 1 cell in SPARSITY) to be read.
+GRID_BUDGET, SPARSITY = 5_000_000, 4
+CHUNK = 4 << 20
+
+_SPACES = tuple(ord(c) for c in " \t\r\n")
+_QUOTES = (ord('"'), ord("'"))
+_PAD = 16  # past a chunk's end, so that reading a reference's next bytes stays inside
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class UnsafeWorkbookError(UnusableError):
+    """The workbook file is damaged, a zip bomb, or beyond Excel's limits: exit 2."""
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The cells of one sheet that hold anything.
+
+    Attributes:
+      cells: how many cells the sheet lists.
+      first_row, last_row, first_col, last_col: the grid they span (0 when no cells).
+    """
+
+    cells: int = 0
+    first_row: int = 0
+    last_row: int = 0
+    first_col: int = 0
+    last_col: int = 0
+
+    @property
+    def grid(self) -> int:
+        """How many cells the reader allocates for this sheet."""
+        if not self.cells:
+            return 0
+        return (self.last_row - self.first_row + 1) * (self.last_col - self.first_col + 1)
+
+    @property
+    def corners(self) -> str:
+        first = f"{col_letters(self.first_col)}{self.first_row}"
+        return f"{first}:{col_letters(self.last_col)}{self.last_row}"
+
+
+def check_package(path: Path, sheets: Iterable[str]) -> None:
+    """Raise UnsafeWorkbookError unless `path` is a zip the reader can take, sheets included."""
+    name = path.name
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            check_members(name, members)
+            pkg = open_package(path.read_bytes(), path)
+            wanted = {normalise_header(s) for s in sheets}
+            parts = [
+                (sheet, part)
+                for sheet, part in pkg.sheets.items()
+                if normalise_header(sheet) in wanted and part in pkg.names
+            ]
+            for sheet, part in parts:
+                extent = sheet_extent(name, sheet, _stream(archive, pkg.names[part]))
+                check_extent(name, sheet, extent)
+            for other in (pkg.workbook, pkg.shared_strings, pkg.styles):
+                if other and other in pkg.names:
+                    for chunk in _stream(archive, pkg.names[other]):
+                        _refuse_dtd(name, other, chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, WriteBackError, EOFError, OSError) as exc:
+        raise UnsafeWorkbookError(
+            f"{name} is damaged or is not an Excel workbook ({exc}). Open it in Excel and "
+            'save it again as "Excel Workbook (*.xlsx)", or use the latest backup from '
+            ".billing/backups/."
+        ) from None
+
+
+def check_members(name: str, members: list[zipfile.ZipInfo]) -> None:
+    """The zip's directory alone: how many parts, their names, sizes and compression."""
+    if len(members) > MAX_MEMBERS:
+        raise UnsafeWorkbookError(
+            f"{name} holds {len(members):,} parts; a workbook has a few dozen "
+            f"(at most {MAX_MEMBERS:,} are read). It is not a workbook this tool can open."
+        )
+    counts = Counter(m.filename.replace("\\", "/").casefold() for m in members)
+    doubled = sorted(n for n, k in counts.items() if k > 1)
+    if doubled:
+        raise UnsafeWorkbookError(
+            f"{name} holds two parts named {doubled[0]!r}: programs disagree on which one is "
+            "the workbook, so it is not read at all. Open it in Excel and save it again, or "
+            "use the latest backup from .billing/backups/."
+        )
+    total = 0
+    for member in members:
+        size = member.file_size
+        total += size
+        if size > MAX_PART_BYTES or total > MAX_TOTAL_BYTES:
+            what, limit = (
+                (f"its part {member.filename!r} inflates", MAX_PART_BYTES)
+                if size > MAX_PART_BYTES
+                else ("its parts together inflate", MAX_TOTAL_BYTES)
+            )
+            raise UnsafeWorkbookError(
+                f"{name} is too large once unpacked: {what} to "
+                f"{max(size, total) / (1 << 30):.1f} GiB, more than the {limit / (1 << 30):.1f} "
+                "GiB a workbook within Excel's limits needs. It is not read."
+            )
+        if size > RATIO_FLOOR and size > MAX_RATIO * max(member.compress_size, 1):
+            raise UnsafeWorkbookError(
+                f"{name} is a zip bomb: its part {member.filename!r} is "
+                f"{member.compress_size:,} bytes packed and {size:,} bytes unpacked "
+                f"({size // max(member.compress_size, 1):,} times larger). It is not read."
+            )
+
+
+def sheet_extent(name: str, sheet: str, chunks: Iterable[bytes]) -> Extent:
+    """Scan a sheet's XML (streamed) for the grid its cells with content really span.
+
+    Cells without content (`<c r="Z9" s="1"/>`, formatting only) are left out,
+    as the reader leaves them out. The scan is vectorised with numpy: a
+    1,048,576-row sheet is hundreds of megabytes of XML.
+    """
+    total = Extent()
+    for chunk in chunks:
+        _refuse_dtd(name, sheet, chunk)
+        part = _chunk_extent(chunk)
+        if isinstance(part, str):
+            _beyond(name, sheet, part)
+        elif part.cells:
+            total = _merge(total, part)
+    return total
+
+
+def _merge(a: Extent, b: Extent) -> Extent:
+    if not a.cells:
+        return b
+    return Extent(
+        a.cells + b.cells,
+        min(a.first_row, b.first_row),
+        max(a.last_row, b.last_row),
+        min(a.first_col, b.first_col),
+        max(a.last_col, b.last_col),
+    )
+
+
+def _chunk_extent(chunk: bytes) -> Extent | str:
+    """The extent of the cells with content in whole tags, or the reference beyond Excel."""
+    data = np.frombuffer(chunk + b"\0" * _PAD, dtype=np.uint8)
+    # Every attribute named r, however quoted: whitespace, r, =, quote; then a letter (a
+    # row's r has digits only). Found from the few "=" signs rather than every byte.
+    eq = np.flatnonzero(data == ord("="))
+    eq = eq[(eq >= 2) & (eq < len(chunk) - 1)]
+    eq = eq[(data[eq - 1] == ord("r")) & np.isin(data[eq - 2], _SPACES)]
+    eq = eq[np.isin(data[eq + 1], _QUOTES)]
+    starts = eq + 2
+    first = data[starts] & 0xDF  # a-z as A-Z
+    starts = starts[(first >= ord("A")) & (first <= ord("Z"))]
+    if not len(starts):
+        return Extent()
+    closes = np.flatnonzero(data[: len(chunk)] == ord(">"))
+    ends = closes[np.minimum(np.searchsorted(closes, starts), len(closes) - 1)]
+    starts = starts[data[ends - 1] != ord("/")]  # <c r="A1" s="2"/> holds nothing
+    if not len(starts):
+        return Extent()
+    cols = np.zeros(len(starts), dtype=np.int64)
+    length = np.zeros(len(starts), dtype=np.int64)
+    going = np.ones(len(starts), dtype=bool)
+    for j in range(4):
+        char = data[starts + j] & 0xDF
+        going &= (char >= ord("A")) & (char <= ord("Z"))
+        cols = np.where(going, cols * 26 + char.astype(np.int64) - 64, cols)
+        length += going
+    rows = np.zeros(len(starts), dtype=np.int64)
+    digits = np.zeros(len(starts), dtype=np.int64)
+    going = np.ones(len(starts), dtype=bool)
+    for j in range(8):
+        char = data[starts + length + j]
+        going &= (char >= ord("0")) & (char <= ord("9"))
+        rows = np.where(going, rows * 10 + char.astype(np.int64) - 48, rows)
+        digits += going
+    wrong = (length > 3) | (digits == 0) | (digits > 7) | (rows < 1) | (rows > EXCEL_ROWS)
+    wrong |= cols > EXCEL_COLUMNS
+    if wrong.any():
+        at = int(starts[int(np.argmax(wrong))])
+        return re.split(rb"[\"'>\s]", bytes(data[at : at + _PAD]))[0].decode("latin-1")
+    return Extent(len(starts), int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
+
+
+def check_extent(name: str, sheet: str, extent: Extent) -> None:
+    """A grid the reader can allocate: small, or mostly filled."""
+    if extent.grid <= max(GRID_BUDGET, SPARSITY * extent.cells):
+        return
+    raise UnsafeWorkbookError(
+        f"{name}, sheet {sheet!r}: its cells reach {extent.corners}, a grid of "
+        f"{extent.grid:,} cells, but only {extent.cells:,} hold anything; reading it would "
+        "need more memory than this computer has. A cell far below or to the right of the "
+        "data was probably typed or pasted by accident: in Excel press Ctrl+End on that "
+        "sheet to go to it, delete the rows and columns between it and your data, save, "
+        "and run again."
+    )
+
+
+def _beyond(name: str, sheet: str, ref: str) -> None:
+    raise UnsafeWorkbookError(
+        f"{name}, sheet {sheet!r}: the cell reference {ref!r} is beyond Excel's limits "
+        f"({EXCEL_ROWS:,} rows, {EXCEL_COLUMNS:,} columns); the file is damaged or was not "
+        "made by a spreadsheet program. Open it in Excel and save it again."
+    )
+
+
+def _refuse_dtd(name: str, part: str, chunk: bytes) -> None:
+    if _DTD.search(chunk):
+        raise UnsafeWorkbookError(
+            f"{name}: {part} declares XML entities, which no spreadsheet program writes "
+            "(they can expand without limit). Open it in Excel and save it again."
+        )
+
+
+def _stream(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A part's XML in chunks of whole tags (each ends where the next tag begins).
+
+    zipfile stops at the size the zip's directory declares and checks the CRC,
+    so a part cannot inflate beyond what was checked. A stretch with no tag at
+    all for several chunks is no XML a spreadsheet program writes.
+    """
+    carry = b""
+    with archive.open(member) as stream:
+        while block := stream.read(CHUNK):
+            data = carry + block
+            cut = data.rfind(b"<")
+            if cut <= 0:
+                if len(data) > 4 * CHUNK:
+                    raise zipfile.BadZipFile(f"{member.filename} is not XML")
+                carry = data
+                continue
+            carry = data[cut:]
+            yield data[:cut]
+    if carry:
+        yield carry

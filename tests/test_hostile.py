@@ -1,0 +1,226 @@
+"""Hostile workbooks stop with exit 2 and a message, in bounded time and memory, never a crash.
+
+Each case runs the real command in a child process whose address space is
+capped (`resource.setrlimit`) and which has a timeout: before the package check
+the far-away cell made the reader ask for 512 GiB and abort with a Rust backtrace.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import zipfile
+import zlib
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import client, service, write_workbook
+
+from automation.package_check import (
+    GRID_BUDGET,
+    Extent,
+    UnsafeWorkbookError,
+    check_package,
+    sheet_extent,
+)
+from automation.zipcopy import ZipCopier, raw_member
+
+#: Every workbook here is broken on purpose.
+pytestmark = pytest.mark.broken_workbooks
+REPO = Path(__file__).resolve().parent.parent
+MEMORY = 1536 << 20  # the whole tool, pandas included, runs in far less
+SERVICES_PART = "xl/worksheets/sheet2.xml"
+
+
+def limited_run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, str(REPO / "run_billing.py"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, preexec_fn=cap,
+    )
+
+
+def base_book(folder: Path) -> Path:
+    (folder / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
+    return write_workbook(folder / "service_log.xlsx", [client("Acme")],
+                          [service(date(2026, 3, 2), "Acme", "Work")])
+
+
+def rebuild(book: Path, parts: dict[str, bytes], raw: dict[str, tuple[bytes, int, int]] | None
+            = None, duplicate: str | None = None) -> None:
+    """Rewrite `book` with some parts replaced (`raw`: deflated bytes, size, CRC as given)."""
+    data = book.read_bytes()
+    with zipfile.ZipFile(book) as zf:
+        infos = zf.infolist()
+    with book.open("wb") as out:
+        writer = ZipCopier(out)
+        for info in infos:
+            if info.filename in parts:
+                writer.replace(info, parts[info.filename])
+            elif raw and info.filename in raw:
+                deflated, size, crc = raw[info.filename]
+                info.file_size, info.CRC, info.compress_type = size, crc, zipfile.ZIP_DEFLATED
+                writer.copy(info, deflated)
+            else:
+                writer.copy(info, raw_member(data, info))
+            if info.filename == duplicate:
+                writer.replace(info, b"<worksheet/>")
+        writer.close()
+
+
+def services_xml(book: Path) -> bytes:
+    with zipfile.ZipFile(book) as zf:
+        return zf.read(SERVICES_PART)
+
+
+def refused(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "panicked" not in result.stderr
+    for word in words:
+        assert word in out, out
+    return out
+
+
+def test_one_cell_at_xfd1048576(tmp_path: Path) -> None:
+    book = base_book(tmp_path)
+    xml = services_xml(book).replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+    )
+    rebuild(book, {SERVICES_PART: xml})
+    assert book.stat().st_size < 10_000
+    before = book.read_bytes()
+    out = refused(limited_run("--workbook", str(book), "--as-of", "2026-03-09", cwd=tmp_path),
+                  "sheet 'Services': its cells reach A1:XFD1048576",
+                  "a grid of 17,179,869,184 cells", "Ctrl+End")
+    assert out.startswith("Cannot run: service_log.xlsx")
+    assert book.read_bytes() == before and not (tmp_path / ".billing" / "ledger.sqlite").exists()
+
+
+def test_zip_bomb(tmp_path: Path) -> None:
+    """6 MiB of sheet XML per KiB packed, 1.2 GiB in all: a small file that inflates hugely."""
+    book = base_book(tmp_path)
+    xml = services_xml(book)
+    head, tail = xml.split(b"</sheetData>")
+    block, blocks = b" " * (1 << 20), 1200
+
+    def segment(data: bytes, final: bool = False) -> bytes:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return packer.compress(data) + packer.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
+
+    crc = zlib.crc32(head)
+    for _ in range(blocks):
+        crc = zlib.crc32(block, crc)
+    crc = zlib.crc32(b"</sheetData>" + tail, crc)
+    deflated = segment(head) + segment(block) * blocks + segment(b"</sheetData>" + tail, True)
+    size = len(head) + len(block) * blocks + len(tail) + len(b"</sheetData>")
+    rebuild(book, {}, {SERVICES_PART: (deflated, size, crc)})
+    assert book.stat().st_size < 3 << 20
+    refused(limited_run("check", "--workbook", str(book), cwd=tmp_path),
+            f"service_log.xlsx is too large once unpacked: its part '{SERVICES_PART}' inflates "
+            "to 1.2 GiB, more than the 1.0 GiB")
+
+
+def test_zip_bomb_by_ratio_alone(tmp_path: Path) -> None:
+    book = base_book(tmp_path)
+    head, tail = services_xml(book).split(b"</sheetData>")
+    rebuild(book, {SERVICES_PART: head + b" " * (64 << 20) + b"</sheetData>" + tail})
+    refused(limited_run("check", "--workbook", str(book), cwd=tmp_path),
+            "service_log.xlsx is a zip bomb", "times larger")
+
+
+def test_duplicate_member_names(tmp_path: Path) -> None:
+    book = base_book(tmp_path)
+    rebuild(book, {}, duplicate=SERVICES_PART)
+    with zipfile.ZipFile(book) as zf:
+        assert [i.filename for i in zf.infolist()].count(SERVICES_PART) == 2
+    refused(limited_run("--workbook", str(book), "--as-of", "2026-03-09", cwd=tmp_path),
+            f"holds two parts named '{SERVICES_PART}'")
+
+
+def test_damaged_part(tmp_path: Path) -> None:
+    book = base_book(tmp_path)
+    with zipfile.ZipFile(book) as zf:
+        info = zf.getinfo(SERVICES_PART)
+    data = bytearray(book.read_bytes())
+    middle = info.header_offset + 30 + len(SERVICES_PART) + info.compress_size // 2
+    data[middle] ^= 0xFF
+    book.write_bytes(bytes(data))
+    refused(limited_run("check", "--workbook", str(book), cwd=tmp_path),
+            "service_log.xlsx is damaged or is not an Excel workbook")
+
+
+def test_not_a_zip_at_all(tmp_path: Path) -> None:
+    book = base_book(tmp_path)
+    book.write_bytes(book.read_bytes()[: book.stat().st_size // 2])
+    refused(limited_run("check", "--workbook", str(book), cwd=tmp_path),
+            "is not an Excel .xlsx workbook")
+
+
+@pytest.mark.parametrize("ref", ["XFE1", "A1048577", "AAAA1", "A12345678"])
+def test_reference_beyond_excels_limits(tmp_path: Path, ref: str) -> None:
+    book = base_book(tmp_path)
+    xml = services_xml(book).replace(
+        b"</sheetData>", b'<row r="9"><c r="' + ref.encode() + b'"><v>1</v></c></row></sheetData>'
+    )
+    rebuild(book, {SERVICES_PART: xml})
+    with pytest.raises(UnsafeWorkbookError, match=f"the cell reference '{ref}' is beyond"):
+        check_package(book, ["Services"])
+
+
+def test_entity_declarations(tmp_path: Path) -> None:
+    book = base_book(tmp_path)
+    with zipfile.ZipFile(book) as zf:
+        strings = zf.read("xl/sharedStrings.xml")
+    bomb = b'<!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+    rebuild(book, {"xl/sharedStrings.xml": strings.replace(b"?>", b"?>" + bomb, 1)})
+    with pytest.raises(UnsafeWorkbookError, match="declares XML entities"):
+        check_package(book, ["Services"])
+
+
+def test_a_wide_but_small_sheet_is_read(tmp_path: Path) -> None:
+    """Within Excel's limits: a note in column XFD of a short sheet is a small grid."""
+    book = base_book(tmp_path)
+    xml = services_xml(book).replace(
+        b"</sheetData>", b'<row r="3"><c r="XFD3" t="inlineStr"><is><t>note</t></is></c></row>'
+        b'<row r="1048576"><c r="XFD1048576" s="0"/></row></sheetData>'  # formatting only
+    )
+    rebuild(book, {SERVICES_PART: xml})
+    result = limited_run("check", "--workbook", str(book), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_long_sheet_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    (tmp_path / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
+    rows = [service(date(2026, 3, 2), "Acme", f"Work {i}") for i in range(15_000)]
+    book = write_workbook(tmp_path / "service_log.xlsx", [client("Acme")], rows)
+    result = limited_run("check", "--workbook", str(book), "--as-of", "2026-03-01",
+                         cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("xml", "extent"),
+    [
+        (b'<row r="2"><c r="B2"><v>1</v></c><c r="D7" t="s"><v>0</v></c></row>',
+         Extent(2, 2, 7, 2, 4)),
+        (b"<x:row r='5'><x:c t=\"n\"\nr='c5'><x:v>1</x:v></x:c></x:row>", Extent(1, 5, 5, 3, 3)),
+        (b'<row r="1"><c r="A1" s="1"/><c r="ZZ900"/></row>', Extent()),
+        (b'<row r="1"><c s="1" r="AB10" t="inlineStr"><is><t>x</t></is></c></row>',
+         Extent(1, 10, 10, 28, 28)),
+    ],
+)
+def test_extent_reads_the_cells_own_references(xml: bytes, extent: Extent) -> None:
+    assert sheet_extent("book.xlsx", "Services", [xml]) == extent
+
+
+def test_extent_across_chunks_and_the_grid_budget() -> None:
+    chunks = [b'<row r="1"><c r="A1"><v>1</v></c></row>', b'<row r="3000"><c r="Z3000"><v>1</v>']
+    extent = sheet_extent("book.xlsx", "Services", chunks)
+    assert extent == Extent(2, 1, 3000, 1, 26) and extent.grid == 78_000 < GRID_BUDGET

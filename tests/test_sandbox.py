@@ -1,0 +1,130 @@
+"""Templates cannot run code: the payloads that did create no file and stop the run with exit 2."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from contextlib import closing
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import Folder, client, service, write_workbook
+from docx import Document
+
+from automation.cli import main
+from automation.mail import render_email
+from automation.render import InvoiceRenderer, sample_document
+from automation.sandbox import TemplateRefusedError
+
+
+def payload(marker: Path) -> str:
+    return "{{ cycler.__init__.__globals__.os.popen('touch " + str(marker) + "').read() }}"
+
+
+def billing_folder(tmp_path: Path) -> Path:
+    """An init'd folder with one billable service; returns its workbook."""
+    target = tmp_path / "books"
+    assert main(["init", str(target)]) == 0
+    write_workbook(target / "service_log.xlsx", [client("Acme")],
+                   [service(date(2026, 3, 2), "Acme", "Work")])
+    return target / "service_log.xlsx"
+
+
+def poison_word(template: Path, text: str) -> None:
+    document = Document(str(template))
+    document.add_paragraph(text)
+    document.save(str(template))
+
+
+def numbered(ledger: Path) -> int:
+    """How many invoice numbers the ledger has used up (none when there is no ledger)."""
+    if not ledger.exists():
+        return 0
+    with closing(sqlite3.connect(ledger)) as db:
+        return int(db.execute("SELECT count(*) FROM invoices").fetchone()[0])
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+@pytest.mark.parametrize("where", ["email/en/invoice.txt", "invoice.docx"])
+def test_a_template_reaching_beyond_its_data_stops_the_run(
+    tmp_path: Path, capsys, where: str, dry_run: bool
+) -> None:
+    workbook = billing_folder(tmp_path)
+    marker = tmp_path / "pwned"
+    template = workbook.parent / "templates" / where
+    if where.endswith(".docx"):
+        poison_word(template, payload(marker))
+    else:
+        template.write_text(template.read_text() + payload(marker))
+    before = digest(workbook)
+    capsys.readouterr()
+    argv = ["--workbook", str(workbook), "--as-of", "2026-03-09"]
+    assert main(argv + (["--dry-run"] if dry_run else [])) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"the template {template} tries to reach beyond the data it is given" in out
+    assert not marker.exists()
+    assert digest(workbook) == before
+    assert not (workbook.parent / "invoices").exists() and not (workbook.parent / "outbox").exists()
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+    assert main(["check", "--workbook", str(workbook)]) == 2
+    assert not marker.exists()
+
+
+def test_a_payload_hidden_behind_real_data_is_caught_when_it_renders(
+    folder: Folder, capsys
+) -> None:
+    """Vetting on empty data skips `{% if client_name %}`; the sandbox still holds at send time."""
+    marker = folder.root / "pwned"
+    assert main(["init", str(folder.root / "books")]) == 0
+    templates = folder.root / "books" / "templates"
+    (folder.root / "templates").mkdir()
+    for path in templates.rglob("*"):
+        if path.is_file():
+            target = folder.root / "templates" / path.relative_to(templates)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    subject = folder.root / "templates" / "email" / "en" / "invoice.subject"
+    subject.write_text("{% if client_name %}" + payload(marker) + "{% endif %}Invoice")
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-09") == 2
+    assert f"the template {subject} tries to reach beyond" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    assert not marker.exists() and not folder.received
+
+
+def test_email_rendering_is_sandboxed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    (tmp_path / "en").mkdir()
+    for ext in ("subject", "txt", "html"):
+        (tmp_path / "en" / f"invoice.{ext}").write_text("Hi {{ client_name }}")
+    (tmp_path / "en" / "invoice.txt").write_text(payload(marker))
+    with pytest.raises(TemplateRefusedError, match="invoice.txt tries to reach beyond"):
+        render_email("invoice", "en", {"client_name": "Acme"}, tmp_path)
+    assert not marker.exists()
+
+
+def test_word_rendering_is_sandboxed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    template = tmp_path / "invoice.docx"
+    template.write_bytes((Path(__file__).parent.parent / "templates" / "invoice.docx").read_bytes())
+    poison_word(template, payload(marker))
+    with pytest.raises(TemplateRefusedError, match="invoice.docx tries to reach beyond"):
+        InvoiceRenderer(tmp_path).render_bytes(sample_document())
+    assert not marker.exists()
+
+
+def test_templates_cannot_change_their_data(tmp_path: Path) -> None:
+    """The immutable sandbox: a template cannot append to a list it is given."""
+    (tmp_path / "en").mkdir()
+    for ext in ("subject", "txt", "html"):
+        (tmp_path / "en" / f"invoice.{ext}").write_text("x")
+    (tmp_path / "en" / "invoice.txt").write_text("{{ lines.append(1) }}")
+    with pytest.raises(TemplateRefusedError):
+        render_email("invoice", "en", {"lines": []}, tmp_path)  # type: ignore[dict-item]
