@@ -109,6 +109,7 @@ from .statement_mail import (
     send_statements,
     statement_month_due,
     statement_rows_for,
+    statements_to_send,
 )
 from .summary import RunSummary, SentItem, needs_attention, summary_lines
 from .terms import (
@@ -1344,6 +1345,15 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         format_money(decision.balance, inv.currency, config.billing.language),
                     )
                 )
+            monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+            if monthly:
+                summary.previews.extend(
+                    SentItem("", st.client, STATEMENT,
+                             format_money(st.closing, st.currency, config.billing.language))
+                    for st in statements_to_send(
+                        ledger, invoice_rows(data.invoices), book, as_of, monthly
+                    )
+                )  # fmt: skip
     if documents:
         from .render import InvoiceRenderer
 
