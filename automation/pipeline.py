@@ -85,7 +85,12 @@ from .plan import (
 )
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
-from .reconcile import existing_seq_floor, restored_lines, sequence_errors
+from .reconcile import (
+    existing_credit_floor,
+    existing_seq_floor,
+    restored_lines,
+    sequence_errors,
+)
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import (
     CLIENTS,
@@ -550,7 +555,10 @@ def _real_run(
         for draft in rebill_drafts + drafts:
             active.add(_record_draft(ledger, draft, config, calendar, as_of, floor, invoiced))
         checkpoint("before-credit-notes")  # inside the transaction: all of it, or none
-        _record_corrections(ledger, fixes, invoices, rows, invoiced, config, as_of, summary)
+        credit_floor = existing_credit_floor(data, config, as_of)
+        _record_corrections(
+            ledger, fixes, invoices, rows, invoiced, config, as_of, summary, credit_floor
+        )
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
         if monthly:
@@ -660,8 +668,12 @@ def _record_corrections(
     config: Config,
     as_of: date,
     summary: RunSummary,
+    credit_floor: int = 0,
 ) -> None:
-    """Number and record the credit notes and copies, each with its message, before any email."""
+    """Number and record the credit notes and copies, each with its message, before any email.
+
+    `credit_floor`: the highest credit note number the workbook already shows.
+    """
     day = as_of.isoformat()
     replaced: dict[str, tuple[str, ...]] = {}
     for rebill in fixes.rebills:
@@ -682,7 +694,7 @@ def _record_corrections(
             )
             continue
         note_no = ledger.allocate_number(
-            config.billing.credit_note_format, as_of, series=CREDIT_NOTE_SERIES
+            config.billing.credit_note_format, as_of, credit_floor, CREDIT_NOTE_SERIES
         )
         ledger.add_credit_note(
             CreditNote(
