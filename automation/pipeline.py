@@ -1116,7 +1116,10 @@ def _send_all(
         todo = tuple(a for a in message.recipients if a.lower() not in have)
         parcels.append(Parcel(message, todo))
     policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
-    deliver(parcels, sender, policy, stage)
+    try:
+        deliver(parcels, sender, policy, stage)
+    finally:
+        stage.flush()
     summary.timings["send"] = time.perf_counter() - started
 
 
