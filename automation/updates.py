@@ -22,6 +22,7 @@ from .lazy import lazy_import
 from .ledger import LedgerInvoice
 from .model import (
     BOOKKEEPER_STATUSES,
+    INVOICE_STATUSES,
     LINE_ERROR,
     LINE_INVOICED,
     LINE_SKIPPED,
@@ -196,6 +197,7 @@ def invoice_rows(
         corrections = read_corrections(values)
         try:
             paid, paid_date = read_payment(values, sheet.date_order)
+            check_status(status)
         except PaymentProblem as exc:
             result[number] = InvoiceRow(
                 int(row),
@@ -234,6 +236,16 @@ def _bank_part(value: object) -> Decimal | None:
         return cells.optional_decimal(value)
     except cells.CellError:
         return None
+
+
+def check_status(status: str | None) -> None:
+    """A Status the tool does not know (a typo for Void?) is pointed out, never overwritten."""
+    if status and status.casefold() not in {s.casefold() for s in INVOICE_STATUSES}:
+        raise PaymentProblem(
+            "Status",
+            f'"{status}" is not a status; type Void, Hold or Rebill, or clear the cell. '
+            "Nothing is sent about this invoice until it is fixed.",
+        )
 
 
 class PaymentProblem(ValueError):
@@ -368,7 +380,8 @@ def invoices_updates(
             values["Credit Amount"] = inv.credited or None
         if inv.resend_pending:
             values["Resend"] = None  # honoured: the copy is sent (or owed until it is)
-        if status not in BOOKKEEPER_STATUSES or state.voided:
+        mistyped = existing is not None and existing.problem_column == "Status"
+        if (status not in BOOKKEEPER_STATUSES and not mistyped) or state.voided:
             values["Status"] = status
         if existing is not None and not existing.row:  # a row lost, rebuilt from the ledger
             values["Paid Amount"] = existing.paid_amount
