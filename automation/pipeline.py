@@ -120,6 +120,7 @@ from .terms import (
 from .updates import (
     CLOSED,
     UpdateSet,
+    flag_unknown_statuses,
     invoice_rows,
     invoices_updates,
     payment_cells,
@@ -428,7 +429,7 @@ def look_at_open_invoices(
     active, lost_rows = open_invoices(ledger, data)
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
-    rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
+    rows = flag_unknown_statuses({**lost_rows, **invoice_rows(data.invoices, invoices.keys())})
     summary.errors.extend(payment_errors(data.invoices, rows))
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
     done_events = ledger.events(invoices.keys())

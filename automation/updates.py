@@ -11,6 +11,7 @@ something, so a restored copy or a lost write-back heals by itself.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -197,7 +198,6 @@ def invoice_rows(
         corrections = read_corrections(values)
         try:
             paid, paid_date = read_payment(values, sheet.date_order)
-            check_status(status)
         except PaymentProblem as exc:
             result[number] = InvoiceRow(
                 int(row),
@@ -238,14 +238,25 @@ def _bank_part(value: object) -> Decimal | None:
         return None
 
 
-def check_status(status: str | None) -> None:
-    """A Status the tool does not know (a typo for Void?) is pointed out, never overwritten."""
-    if status and status.casefold() not in {s.casefold() for s in INVOICE_STATUSES}:
-        raise PaymentProblem(
-            "Status",
-            f'"{status}" is not a status; type Void, Hold or Rebill, or clear the cell. '
-            "Nothing is sent about this invoice until it is fixed.",
+def flag_unknown_statuses(rows: Mapping[str, InvoiceRow]) -> dict[str, InvoiceRow]:
+    """The rows of the invoices the run follows, a Status it does not know made a problem.
+
+    "Viod" meant Void: pointed out, never overwritten, and nothing is sent
+    about the invoice until it is fixed. Rows of invoices billed before the
+    tool (not in the ledger) are not read, so their own statuses stay fine.
+    """
+    known = {s.casefold() for s in INVOICE_STATUSES}
+    return {
+        number: row
+        if row.problem or not row.status or row.status.casefold() in known
+        else replace(
+            row,
+            problem=f'"{row.status}" is not a status; type Void, Hold or Rebill, or clear '
+            "the cell. Nothing is sent about this invoice until it is fixed.",
+            problem_column="Status",
         )
+        for number, row in rows.items()
+    }
 
 
 class PaymentProblem(ValueError):
