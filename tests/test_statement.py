@@ -20,6 +20,7 @@ import docx
 import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
+from statements import Tx, camt053
 
 from automation.cli import main
 from automation.config import load_config
@@ -293,6 +294,39 @@ def test_monthly_statement_is_emailed_once(
     assert all(r.message["X-Billing-Kind"] != "statement" for r in folder.received[received:])
     assert folder.run("--as-of", "2026-12-04") == 0  # December: November's statement
     assert len(statements_to(folder, "Ames")) == 2
+
+
+def test_monthly_statement_counts_bank_payments_imported_in_the_same_run(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """October's statements go out on the run that also imports October's bank payments."""
+    folder.write_config(extra='currency = "EUR"\n[statements]\nday = 1')
+    write_workbook(
+        folder.workbook,
+        [client("Acme", Currency="EUR"), client("Beta", Currency="EUR")],
+        [service(date(2026, 10, 5), "Acme", "Work", 1, 100),
+         service(date(2026, 10, 5), "Beta", "Work", 1, 100)],
+    )
+    assert folder.run("--as-of", "2026-10-05") == 0
+    acme, beta = numbers_of(folder, "Acme")[0], numbers_of(folder, "Beta")[0]
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 10, 20), D("100.00"), "Acme", purpose=acme, ref="B-1"),
+            Tx(date(2026, 10, 20), D("60.00"), "Beta", purpose=beta, ref="B-2")]
+    (inbox / "october.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    sent = len(folder.received)
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-11-02", "--dry-run") == 0
+    previewed = [ln for ln in capsys.readouterr().out.splitlines() if "statement of acc" in ln]
+    assert len(previewed) == 1 and "Beta" in previewed[0] and "€40.00" in previewed[0]
+    assert folder.run("--as-of", "2026-11-02") == 0
+    kinds = sorted((r.rcpt_tos[0], r.message["X-Billing-Kind"]) for r in folder.received[sent:])
+    assert ("acme@clients.example", "statement") not in kinds  # paid in full in October
+    assert any(who == "acme@clients.example" for who, _ in kinds)  # its thank-you
+    (mail,) = statements_to(folder, "Beta")
+    assert mail["Subject"].endswith(": €40.00 due")
+    text = attachment_text(mail)
+    assert "Amount due: €40.00" in text and "€60.00" in text
 
 
 def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder) -> None:
