@@ -209,6 +209,24 @@ def test_statements_agree_with_the_workbook(two_months: Folder, name: str) -> No
     assert money("1050") in text and money("150") in text and money("-150") in text
 
 
+def test_a_cent_paid_too_much_closes_at_zero_as_the_sheet_does(folder: Folder) -> None:
+    """100.01 paid on 100.00: the sheet says Paid, Balance 0.00; so must the statement."""
+    folder.write_config()
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 10, 1), "Ames", "Bookkeeping", 1, 100)])  # fmt: skip
+    assert folder.run("--as-of", "2026-10-01") == 0
+    (number,) = numbers_of(folder, "Ames")
+    pay(folder, number, "100.01", date(2026, 10, 10))
+    assert folder.run("--as-of", "2026-10-12") == 0
+    row = invoices_sheet(folder).set_index("Invoice No").loc[number]
+    assert (row["Status"], D(str(row["Balance"]))) == ("Paid", D("0"))
+    config = load_config(folder.root / "billing.toml")
+    october = make_statements(StatementRequest(folder.workbook, date(2026, 11, 2), config, "Ames"))
+    ((st, _),) = october.files
+    assert st.closing == D("0.00") and st.unapplied == D("0")
+    assert sum(i.amount for i in st.items) == D("0.00")
+
+
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))
