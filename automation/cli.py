@@ -54,6 +54,7 @@ from .pipeline import (
     run_billing,
     vet_templates,
 )
+from .private import owner_only
 from .read import WorkbookError
 from .reconcile import sequence_errors
 from .runlog import LogFormatter
@@ -619,7 +620,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False, soft_wrap=True)
     command = command_demo if getattr(args, "demo", False) else args.handler
     try:
-        return command(args, console)
+        with owner_only():  # everything the command creates is the owner's alone
+            return command(args, console)
     except (ConfigError, WorkbookError, UnusableError) as exc:
         console.print(f"Cannot run: {one_line(str(exc))}", markup=False, highlight=False)
         return EXIT_UNUSABLE

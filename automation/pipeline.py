@@ -83,6 +83,7 @@ from .plan import (
     draft_invoices,
     status_of,
 )
+from .private import restrict_folders
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines, sequence_errors
 from .report import CreditNoteItem, ReportError, write_receivables_report
@@ -323,6 +324,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
     vet_templates(paths, word=False)  # Word: in _real_run once there is work; dry runs render
+    restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
         ensure_not_busy(paths)
         return _dry_run(request, paths)
