@@ -69,6 +69,7 @@ from .summary import (
 )
 from .text import one_line
 from .updates import invoice_rows, payment_errors
+from .validate import listed_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
 KEEP_LOGS = 200
@@ -343,7 +344,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         console.print(said, markup=False, highlight=False)
     data, book, lines, errors = load(request)
     problems = list(book.errors) + sequence_errors(data, config)
-    problems += [errors[r] for r in sorted(errors)]
+    problems += listed_errors(errors, book)
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     problems += correction_problems(request, data, book)
     for note in workbook_notices(data, book, lines, request.as_of, config):

@@ -124,7 +124,7 @@ from .updates import (
     signature,
     state_of,
 )
-from .validate import ClientBook, client_key, validate_clients, validate_services
+from .validate import ClientBook, client_key, listed_errors, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
 REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
@@ -479,7 +479,7 @@ def _real_run(
     started = time.perf_counter()
     summary.errors.extend(book.errors)
     summary.errors.extend(sequence_errors(data, config))
-    summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
     if owed_before:
@@ -1256,7 +1256,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(sequence_errors(data, config))
-    summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:
