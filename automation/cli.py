@@ -196,6 +196,25 @@ def resolve(args: argparse.Namespace) -> tuple[Config, Path]:
     return config, workbook
 
 
+def require_workbook(args: argparse.Namespace, workbook: Path) -> None:
+    """Stop (exit 2) when there is no workbook, saying where it was looked for and what to do."""
+    if workbook.is_file():
+        return
+    places = [workbook.parent] if args.workbook else []
+    places += [] if Path.cwd() in places else [Path.cwd()]
+    found = args.config or find_config(None, args.workbook)
+    config = (
+        f" (the settings came from {found})"
+        if found
+        else ", and no billing.toml in " + " or ".join(str(p) for p in places)
+    )
+    raise UnusableError(
+        f"there is no workbook at {workbook}{config}. To start a billing folder, run "
+        "`run-billing init DIR` (or `python run_billing.py init DIR`); to use one elsewhere, "
+        "pass --workbook PATH or run from its folder."
+    )
+
+
 def _summary_table(summary: RunSummary, console: Console) -> None:
     title = "Dry run (nothing sent, nothing written)" if summary.dry_run else "Billing run"
     console.print(f"[bold]{title} as of {summary.as_of.isoformat()}[/bold]")
@@ -289,6 +308,7 @@ def _log_to_file(workbook: Path) -> logging.Handler | None:
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
     config, workbook = resolve(args)
+    require_workbook(args, workbook)
     request = RunRequest(
         workbook=workbook,
         as_of=args.as_of or date.today(),
@@ -325,8 +345,7 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
 def command_check(args: argparse.Namespace, console: Console) -> int:
     config, workbook = resolve(args)
     request = RunRequest(workbook=workbook, as_of=args.as_of or date.today(), config=config)
-    if not workbook.is_file():
-        raise UnusableError(f"the workbook {workbook} does not exist.")
+    require_workbook(args, workbook)
     paths = Paths.for_request(request)
     ensure_not_busy(paths)
     vet_templates(paths)
