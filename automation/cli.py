@@ -38,6 +38,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from .bank.apply import build_payers
 from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
@@ -366,6 +367,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     problems += listed_errors(errors, book)
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     problems += correction_problems(request, data, book)
+    problems += build_payers(book)[1]  # a Payer ID on two clients
     for note in workbook_notices(data, book, lines, request.as_of, config):
         console.print(one_line(note), markup=False, highlight=False)
     if not problems:

@@ -29,7 +29,7 @@ from .bank.apply import (
     summary_note,
 )
 from .bundled import TEMPLATES
-from .compose import Job, attach_pdfs, compose, make_document, prepare_jobs
+from .compose import Job, attach_pdfs, make_document, prepare_jobs
 from .config import Config
 from .corrections import (
     Corrections,
@@ -84,6 +84,7 @@ from .plan import (
     status_of,
 )
 from .private import restrict_folders
+from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
 from .reconcile import existing_seq_floor, restored_lines, sequence_errors
 from .report import CreditNoteItem, ReportError, write_receivables_report
@@ -614,6 +615,7 @@ def _real_run(
         _email_summary(config, summary, sender)
     summary.timings["report"] = time.perf_counter() - started
     ledger.finish_run("attention" if summary.exit_code else "ok")
+    ledger.reclaim()
     return summary
 
 
@@ -1018,9 +1020,22 @@ def _send_all(
 
     documents = [j.document for j in jobs if j.document is not None]
     files: dict[str, tuple[Path, ...]] = {}
+    made: dict[str, Made] = {}  # messages built where their document was rendered
     started = time.perf_counter()
-    if documents:
+    if config.email.attach == "docx" and any(j.message.raw is None for j in jobs):
         from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
+        tick = progress("Rendering invoices", len(documents))
+        unbuilt = [j for j in jobs if j.message.raw is None]
+        for item in make_messages(
+            unbuilt, InvoiceRenderer(paths.templates), paths.invoices, config, paths.email_templates
+        ):
+            made[item.job.message.message_id] = item
+            if item.files:
+                tick()
+        checkpoint("after-render")
+    elif documents:
+        from .render import InvoiceRenderer
 
         renderer = InvoiceRenderer(paths.templates)
         tick = progress("Rendering invoices", len(documents))
@@ -1043,18 +1058,16 @@ def _send_all(
                     msg.to, msg.cc,
                 )  # fmt: skip
                 continue
-            attached = files.get(job.document.file_stem, ()) if job.document else ()
-            try:
-                message = build_message(
-                    compose(job, attached, config, paths.email_templates),
-                    config.email,
-                    config.company,
-                )
-            except MailError as exc:
-                ledger.mark_failed(msg.message_id, str(exc), rebuild=True)
-                ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {exc}")
+            item = made.get(msg.message_id) or make_message_here(
+                job, files.get(job.document.file_stem, ()) if job.document else (), config,
+                paths.email_templates,
+            )  # fmt: skip
+            message = item.message
+            if message is None:
+                ledger.mark_failed(msg.message_id, item.error, rebuild=True)
+                ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {item.error}")
                 summary.failed.append(
-                    SentItem(job.invoice.invoice_no, job.invoice.client, msg.kind, "", str(exc))
+                    SentItem(job.invoice.invoice_no, job.invoice.client, msg.kind, "", item.error)
                 )
                 continue
             ledger.store_built(
@@ -1173,6 +1186,7 @@ def backup_ledger(ledger: Ledger, folder: Path, keep: int = 20) -> Path:
     import sqlite3
 
     folder.mkdir(parents=True, exist_ok=True)
+    ledger.reclaim()  # else each copy carries the pages of this run's dropped message bytes
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = folder / f"ledger-{stamp}.sqlite"
     copy = sqlite3.connect(target)

@@ -1,4 +1,4 @@
-"""Read the workbook with pandas (python-calamine engine) into raw sheet frames.
+"""Read the workbook with python-calamine into raw sheet frames (pandas).
 
 Only locating happens here: which sheet, which row holds the headers, which
 column is which. Turning cells into Decimal and date is `cells`' job, and
@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 else:
     pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
+NAN = float("nan")
 #: How far down the header row is looked for, below any title rows.
 HEADER_SEARCH_ROWS = 50
 
@@ -129,19 +133,70 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
 
 
 def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
-    with pd.ExcelFile(source, engine="calamine") as book:
+    """The wanted sheets as frames of raw cells (columns 0, 1, ...; rows from A1)."""
+    from python_calamine import CalamineWorkbook
+
+    if isinstance(source, Path):
+        book = CalamineWorkbook.from_path(str(source))
+    else:
+        book = CalamineWorkbook.from_filelike(source)
+    try:
         names = tuple(str(name) for name in book.sheet_names)
         wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
-        # Only empty cells are missing: a client called "None" or "NA" is a name.
-        frames = pd.read_excel(
-            book,
-            sheet_name=wanted,
-            header=None,
-            dtype=object,
-            keep_default_na=False,
-            na_values=[""],
-        )
-    return {str(name): frame for name, frame in frames.items()}, names
+        rows = {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wanted}
+    finally:
+        book.close()
+    return {name: _raw_frame(cells) for name, cells in rows.items()}, names
+
+
+def _raw_frame(rows: list[list[Any]]) -> pd.DataFrame:
+    """Rows of calamine cells as an object frame, converted a column at a time."""
+    width = max(map(len, rows), default=0)
+    if any(len(row) < width for row in rows):  # calamine's rows are all as wide; just in case
+        rows = [list(row) + [""] * (width - len(row)) for row in rows]
+    columns = {i: _cells(list(map(itemgetter(i), rows))) for i in range(width)}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), dtype=object)
+
+
+def _cell(value: Any) -> Any:
+    """One raw cell as the sheet frames hold it (what `_cells` does for a whole column)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, str):
+        return NAN if value == "" else value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def _cells(values: Sequence[Any]) -> Any:
+    """A column of raw cells as an object array, each converted as `_cell` converts one.
+
+    This is what pandas' own Excel reader gives (with dtype=object and only
+    "" as missing: a client called "None" or "NA" is a name): empty cells
+    NaN, whole floats int, dates datetime. A column holds one or two kinds of
+    cell, so the usual kinds get a plain comprehension and only the rest a
+    call per cell: a call per cell was most of the time it took to read a
+    long log.
+    """
+    import numpy as np
+
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        converted = [v or NAN for v in values]
+    elif kinds <= {str, float}:
+        converted = [
+            (v or NAN) if v.__class__ is str else (int(v) if v.is_integer() else v) for v in values
+        ]
+    elif kinds <= {str, date}:
+        converted = [
+            (v or NAN) if v.__class__ is str else datetime(v.year, v.month, v.day) for v in values
+        ]
+    else:
+        converted = [_cell(v) for v in values]
+    column = np.empty(len(converted), dtype=object)
+    column[:] = converted
+    return column
 
 
 def _is_one_of(name: str, sheets: tuple[str, ...]) -> bool:

@@ -26,13 +26,13 @@ import threading
 import time
 import unicodedata
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from babel.numbers import format_decimal, format_percent
 from docx import Document
@@ -49,6 +49,9 @@ from .bundled import TEMPLATES
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
 from .payqr import payment_qr
 from .zipcopy import ZipCopier, raw_member
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: More documents than this are spread over processes by `render_many`; fewer
 #: are not worth the start-up of a process pool.
@@ -413,23 +416,39 @@ class InvoiceRenderer:
         self, docs: Sequence[Document_], out_root: Path, workers: int | None = None
     ) -> list[Path]:
         """Render many invoices, over all cores when there are enough; paths in order."""
+        return list(self.map(_render_one, [(doc, out_root) for doc in docs], workers))
+
+    def map(
+        self,
+        work: Callable[[InvoiceRenderer, T], R],
+        items: Sequence[T],
+        workers: int | None = None,
+        chunk: int | None = None,
+    ) -> Iterator[R]:
+        """`work(renderer, item)` for each item, over all cores when there are enough.
+
+        Results come in the order of `items`, each as soon as it and those
+        before it are done, so a caller can act on the first while the rest
+        are still being rendered. `work` must be a module-level function.
+        """
         workers = workers or _cpu_count()
-        if len(docs) <= PARALLEL_THRESHOLD or workers <= 1:
-            return [self.render(doc, out_root) for doc in docs]
+        if len(items) <= PARALLEL_THRESHOLD or workers <= 1:
+            yield from (work(self, item) for item in items)
+            return
         # Workers come from a fresh interpreter (forkserver, or spawn where there
         # is none), never a plain fork: a forked worker would inherit the run's
         # lock and pipes and, orphaned by a killed run, hold them. Each worker
         # gets a pickled renderer and compiles the templates once for itself.
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        chunk = max(1, math.ceil(len(docs) / (workers * 4)))
+        chunk = chunk or max(1, math.ceil(len(items) / (workers * 4)))
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
             initargs=(self, os.getpid()),
         ) as pool:
-            return list(pool.map(_render_in_worker, docs, [out_root] * len(docs), chunksize=chunk))
+            yield from pool.map(_work_in_worker, [work] * len(items), items, chunksize=chunk)
 
     def __getstate__(self) -> dict[str, object]:
         return {"template_dir": self.template_dir}
@@ -467,9 +486,14 @@ def _exit_with(run_pid: int) -> None:
             return  # cannot tell (another user's pid, or no signals here): stop watching
 
 
-def _render_in_worker(doc: Document_, out_root: Path) -> Path:
+def _work_in_worker(work: Callable[[InvoiceRenderer, T], R], item: T) -> R:
     assert _WORKER_RENDERER is not None, "worker started without _init_worker"
-    return _WORKER_RENDERER.render(doc, out_root)
+    return work(_WORKER_RENDERER, item)
+
+
+def _render_one(renderer: InvoiceRenderer, item: tuple[Document_, Path]) -> Path:
+    doc, out_root = item
+    return renderer.render(doc, out_root)
 
 
 def _cpu_count() -> int:

@@ -43,7 +43,6 @@ from .money import ZERO
 from .read import WorkbookData
 from .sending import judge
 from .statement import Statement, previous_month
-from .statement_doc import write_statement_files
 from .statement_facts import client_for, gather_statements
 from .summary import RunSummary, SentItem
 from .updates import invoice_rows
@@ -244,6 +243,8 @@ def _built(
         return None, "", name
     st = found[0]
     amount = fmt.format_money(st.closing, st.currency, config.billing.language)
+    from .statement_doc import write_statement_files  # docx: only when statements go out
+
     files, notes = write_statement_files([st], book, config, templates, out_root)
     summary.notes.extend(notes)
     lang = client.language

@@ -315,3 +315,14 @@ def test_no_workbook_says_where_it_looked_and_suggests_init(
     assert f"there is no workbook at {tmp_path / 'service_log.xlsx'}, and no billing.toml in " \
         f"{tmp_path}." in out
     assert "run-billing init DIR" in out and "python run_billing.py init DIR" in out
+
+
+def test_start_up_imports_no_heavy_library() -> None:
+    """The run reaches its first read without pandas, docx, yagmail and the like (each
+    is imported where it is used): their imports were most of the start-up."""
+    heavy = ["pandas.core.frame", "docx", "docxtpl", "yagmail", "num2words", "holidays",
+             "xlsxwriter", "rich.progress", "openpyxl"]  # fmt: skip
+    code = f"import sys, automation.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=REPO)  # fmt: skip
+    assert done.stdout.strip() == "[]"

@@ -12,6 +12,7 @@ from conftest import Folder, client, service, write_workbook
 from automation.cells import cell_text
 from automation.config import Config
 from automation.read import read_workbook
+from automation.render import PARALLEL_THRESHOLD
 from automation.updates import UpdateSet, invoice_rows
 from automation.validate import column_text
 
@@ -96,3 +97,22 @@ def test_update_set_compares_with_the_cells_present(folder: Folder) -> None:
         (3, "Status", "Error"),
         (HISTORY + 500, "Status", "Invoiced"),
     ]
+
+
+def test_messages_built_in_the_render_workers_carry_their_own_invoice(folder: Folder) -> None:
+    names = [f"Firm {i:02d}" for i in range(PARALLEL_THRESHOLD + 5)]  # enough for workers
+    write_workbook(folder.workbook, [client(n) for n in names],
+                   [service(date(2026, 3, 2), n, f"Audit {n}", 1, 100 + i)
+                    for i, n in enumerate(names)])  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0
+    assert len(folder.received) == len(names)
+    for received in folder.received:
+        message = received.message
+        number = message["X-Invoice-No"]
+        (part,) = [p for p in message.iter_attachments()]
+        assert part.get_filename() == f"{number}.docx"
+        on_disk = folder.root / "invoices" / "2026" / f"{number}.docx"
+        assert part.get_content() == on_disk.read_bytes()
+        text = message.get_body(("plain",)).get_content()
+        assert number in text and number in str(message["Subject"])
+    assert len({r.message["Message-ID"] for r in folder.received}) == len(names)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Config
+from ..fmt import format_money
 from ..lazy import lazy_import
 from ..ledger import Ledger, LedgerInvoice
 from ..model import REBILL, VOID, CellValue, InvoiceRow, RowError
@@ -218,8 +219,12 @@ def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], 
     outcome = BankOutcome()
     lines: list[BankLine] = []
     seen: set[str] = set()
+    # A file that does not say its currency (a CSV without that column) is in
+    # [bank] currency, else the currency clients are billed in by default.
+    fallback = (config.bank.currency or config.billing.currency).upper()
     for path in files:
         read, errors = read_statement(path, config.bank)
+        read = [ln if ln.currency else replace(ln, currency=fallback) for ln in read]
         outcome.errors.extend(errors)
         if not errors:
             outcome.files_done.append(path)
@@ -282,7 +287,9 @@ def import_payments(
                 allocation_text(paid, line.currency) if paid else "",
                 line.payer or line.payer_id,
                 decision.status,
-                f"{line.amount:,.2f} {line.currency}".strip(),
+                format_money(line.amount, line.currency, config.billing.language)
+                if line.currency
+                else f"{line.amount:,.2f}",
                 "; ".join(p for p in (decision.rule, decision.note) if p),
             )
         )

@@ -26,12 +26,12 @@ def format_of(data: bytes, config: BankConfig) -> str:
         return "1c"
     if is_ofx(head):
         return "ofx"
+    if looks_like(head, config.csv):  # the configured header row is the surest sign
+        return "csv"
     if is_camt(head):
         return "camt"
     if is_mt940(head):
         return "mt940"
-    if looks_like(head, config.csv):
-        return "csv"
     hint = (
         "" if config.csv.configured else " (for a CSV file, describe its columns in [bank.csv])"
     )

@@ -1,0 +1,90 @@
+"""Render each document and build its email in the same worker process.
+
+Building a MIME message (the email texts, the base64 of the attachment, the
+headers) costs about as much as rendering the document, so it is done where
+the document was just rendered, spread over the cores, instead of one by one
+in the run's own process afterwards. The run only records and sends:
+
+    for made in make_messages(jobs, renderer, paths.invoices, config, templates):
+        ledger.store_built(...)             # then send it while the rest render
+
+Only for .docx attachments: PDFs are converted by one LibreOffice call for
+the whole batch, after rendering, so their messages are built afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .compose import Job, compose
+from .config import Config
+from .mail import BuiltMessage, MailError, build_message
+
+if TYPE_CHECKING:
+    from .render import InvoiceRenderer
+
+#: Jobs handed to a worker at a time: small, so the first messages are ready
+#: (to send) soon after the run starts rendering, large enough to keep the
+#: pipes quiet.
+CHUNK = 8
+
+
+@dataclass(frozen=True)
+class Made:
+    """One job done: the files it attaches and its message, or why it has none.
+
+    Attributes:
+      job: the job as given.
+      files: the rendered document (empty for a message without one).
+      message: the built message; None when it could not be built.
+      error: why it could not be built (a MailError's sentence), else "".
+    """
+
+    job: Job
+    files: tuple[Path, ...]
+    message: BuiltMessage | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class _Task:
+    job: Job
+    out_root: Path
+    config: Config
+    templates: Path | None
+
+
+def make_message(renderer: InvoiceRenderer, task: _Task) -> Made:
+    """Render the job's document (if any) and build its message."""
+    job = task.job
+    files = (renderer.render(job.document, task.out_root),) if job.document is not None else ()
+    return make_message_here(job, files, task.config, task.templates)
+
+
+def make_message_here(
+    job: Job, files: tuple[Path, ...], config: Config, templates: Path | None
+) -> Made:
+    """Build the job's message around files already made."""
+    try:
+        message = build_message(
+            compose(job, files, config, templates), config.email, config.company
+        )
+    except MailError as exc:
+        return Made(job, files, None, str(exc))
+    return Made(job, files, message)
+
+
+def make_messages(
+    jobs: Sequence[Job],
+    renderer: InvoiceRenderer,
+    out_root: Path,
+    config: Config,
+    templates: Path | None,
+    workers: int | None = None,
+) -> Iterator[Made]:
+    """`make_message` for every job, over all cores when there are enough; in order."""
+    tasks = [_Task(job, out_root, config, templates) for job in jobs]
+    return renderer.map(make_message, tasks, workers, chunk=CHUNK)

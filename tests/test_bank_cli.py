@@ -1,0 +1,120 @@
+"""The `payments` command and `[bank]` settings: a CSV bank, renamed columns, bad input."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import Folder, client, service, write_workbook
+from statements import CSV_CONFIG, Tx, csv_bank
+
+from automation.cli import main
+from automation.config import ConfigError, parse_config
+from automation.ledger import Ledger
+from automation.model import CellUpdate
+from automation.writeback import apply_updates
+
+D = Decimal
+
+
+def billed_folder(folder: Folder, extra: str = "") -> None:
+    folder.write_config(extra="currency = \"EUR\"\n" + CSV_CONFIG + extra)
+    write_workbook(folder.workbook, [client("Acme GmbH", Currency="EUR"),
+                                     client("Beta BV", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Acme GmbH", "Audit", 1, 1200),
+                    service(date(2026, 3, 2), "Beta BV", "Payroll", 1, 300)])  # fmt: skip
+    apply_updates(folder.workbook, [CellUpdate("Clients", 3, "Payer ID", "NL91ABNA0417164300")],
+                  header_rows={"Clients": 1})  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+
+
+def payments(folder: Folder, *args: str) -> int:
+    return main(["payments", "--workbook", str(folder.workbook), *args])
+
+
+def test_a_csv_bank_with_renamed_payments_columns(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    billed_folder(folder, '\n[columns.Payments]\nStatus = "State"\n"Invoice No" = "Invoice"\n')
+    path = folder.root / "umsaetze.csv"
+    path.write_bytes(csv_bank([
+        Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH", account="DE89370400440532013000",
+           purpose="Rechnung INV-2026-0001", ref="T1"),
+        Tx(date(2026, 3, 6), D("300.00"), "B.V. Beta", account="NL91 ABNA 0417 1643 00",
+           purpose="Maart", ref="T2"),
+        Tx(date(2026, 3, 6), D("-19.99"), "Telekom", purpose="Rechnung 4711", ref="T3"),
+    ]))  # fmt: skip
+    assert payments(folder, str(path), "--as-of", "2026-03-09") == 0
+    out = capsys.readouterr().out
+    assert "1 file(s), 2 new incoming line(s); 2 applied." in out and "1,200.00" in out
+    sheet = pd.read_excel(folder.workbook, sheet_name="Payments", engine="calamine")
+    assert list(sheet.columns) == ["Date", "Amount", "Currency", "Payer", "Payer ID",
+                                   "Reference", "Bank Ref", "File", "Invoice", "Rule", "State",
+                                   "Note"]  # fmt: skip
+    assert list(sheet["State"]) == ["Applied", "Applied"]
+    assert list(sheet["Rule"]) == ["Reference", "Amount"]  # Beta by its IBAN, spaces and all
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert list(invoices["Status"]) == ["Paid", "Paid"]
+    assert folder.run("--as-of", "2026-03-09") == 0  # the weekly run thanks them
+    assert sum("Thank" in str(r.message["Subject"]) for r in folder.received) == 2
+
+
+def test_missing_and_unreadable_statement_files(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    billed_folder(folder)
+    assert payments(folder, str(folder.root / "nope.txt")) == 2
+    assert "no such statement file" in capsys.readouterr().out
+    junk = folder.root / "photo.jpg"
+    junk.write_bytes(b"\xff\xd8\xff\xe0 not a statement")
+    before = folder.workbook.read_bytes()
+    assert payments(folder, str(junk), "--as-of", "2026-03-09") == 1
+    assert "photo.jpg: it is not a statement format the tool reads" in capsys.readouterr().out
+    assert folder.workbook.read_bytes() == before
+
+
+def test_a_broken_inbox_file_stays_and_is_listed(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    billed_folder(folder)
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    (inbox / "bad.csv").write_bytes(
+        csv_bank([Tx(date(2026, 3, 5), D("1200.00"), "X", purpose="INV-2026-0001", ref="T1")])
+        .replace(b"05.03.2026", b"2026-03-05")
+    )
+    assert folder.run("--as-of", "2026-03-09") == 1
+    assert "bad.csv, line 2: Buchungstag" in capsys.readouterr().out
+    assert (inbox / "bad.csv").exists() and not (inbox / "imported").exists()
+
+
+def test_check_lists_a_payer_id_on_two_clients(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    billed_folder(folder)
+    apply_updates(folder.workbook, [CellUpdate("Clients", 2, "Payer ID", "NL91ABNA0417164300")],
+                  header_rows={"Clients": 1})  # fmt: skip
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-09"]) == 1
+    assert "is also the Payer ID of" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [({"fee_tolerance": -1}, "cannot be negative"),
+     ({"fee_tolerance": "a lot"}, "must be an amount"),
+     ({"csv": {"date": "D", "reference": "R"}}, "must name the amount column"),
+     ({"csv": {"date": "D", "amount": "A", "reference": "R", "decimal": ";"}}, "decimal"),
+     ({"inbox": ""}, "inbox"),
+     ({"folder": "x"}, "unknown option 'folder'")],
+)  # fmt: skip
+def test_bank_settings_are_checked(section: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"bank": section})
+
+
+def test_a_ledger_from_before_bank_import_gains_its_tables(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with Ledger.open(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TABLE bank_lines; DROP TABLE bank_allocations;")
+    conn.close()
+    with Ledger.open(path) as ledger:
+        tables = {n for (n,) in ledger.conn.execute("SELECT name FROM sqlite_master")}
+    assert {"bank_lines", "bank_allocations"} <= tables
