@@ -207,10 +207,10 @@ def require_workbook(args: argparse.Namespace, workbook: Path) -> None:
     config = (
         f" (the settings came from {found})"
         if found
-        else ", and no billing.toml in " + " or ".join(str(p) for p in places)
+        else ", and there is no billing.toml in " + " or ".join(str(p) for p in places)
     )
     raise UnusableError(
-        f"there is no workbook at {workbook}{config}. To start a billing folder, run "
+        f"the workbook {workbook} does not exist{config}. To start a billing folder, run "
         "`run-billing init DIR` (or `python run_billing.py init DIR`); to use one elsewhere, "
         "pass --workbook PATH or run from its folder."
     )

@@ -312,8 +312,8 @@ def test_no_workbook_says_where_it_looked_and_suggests_init(
     monkeypatch.chdir(tmp_path)
     assert main([]) == 2
     out = " ".join(capsys.readouterr().out.split())
-    assert f"there is no workbook at {tmp_path / 'service_log.xlsx'}, and no billing.toml in " \
-        f"{tmp_path}." in out
+    assert f"the workbook {tmp_path / 'service_log.xlsx'} does not exist, and there is no " \
+        f"billing.toml in {tmp_path}." in out
     assert "run-billing init DIR" in out and "python run_billing.py init DIR" in out
 
 
