@@ -6,14 +6,15 @@ clients get last month's statement: every active client whose balance was
 open at the end of that month and is still open on the run's date. Each gets
 one `statement` message in the ledger; the month is recorded as decided in
 the same transaction, so a rerun, or any later run that month, plans nothing.
-Sending goes through the ledger's states like any message (planned ->
-sending -> sent): built bytes are kept until delivery, a message cut off by a
-crash is resent byte for byte with the same Message-ID, and one that was sent
-is never sent again.
+Sending goes through the shared delivery loop (`delivery.deliver`) and the
+ledger's states like any message (planned -> sending -> sent): built bytes
+are kept until delivery, a message cut off by a crash is resent byte for
+byte with the same Message-ID, and an address that has it never gets it again.
 
     period = statement_month_due(ledger, config, as_of)     # None on most runs
-    plan_monthly_statements(ledger, rows, book, config, as_of, period)
-    send_statements(ledger, sender, paths, rows, book, config, as_of, summary)
+    plan_monthly_statements(ledger, rows, book, config, as_of, period)   # in a transaction
+    send_statements(ledger, sender, templates, email_templates, out_root, rows, book,
+                    config, as_of, summary)
 """
 
 from __future__ import annotations
@@ -76,6 +77,32 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def statements_to_send(
+    ledger: Ledger,
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    as_of: date,
+    period: tuple[date, date],
+) -> list[Statement]:
+    """The month's statements that go out: open at the month's end and still open today,
+    to active clients that can be mailed."""
+    start, end = period
+    now_open = {
+        (st.client, st.currency): st.closing
+        for st in gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end))
+    }
+    chosen = []
+    for st in gather_statements(ledger, rows, book, start, end):
+        client = client_for(book, st)
+        still_open = now_open.get((st.client, st.currency), st.closing)
+        if st.closing <= ZERO or still_open <= ZERO:
+            continue
+        if not client.active or not client.emails or client.key in book.problems:
+            continue  # inactive clients get no automatic mail; a broken row cannot be mailed
+        chosen.append(st)
+    return chosen
+
+
 def plan_monthly_statements(
     ledger: Ledger,
     rows: dict[str, InvoiceRow],
@@ -89,18 +116,9 @@ def plan_monthly_statements(
     Call inside a ledger transaction: the plan and the mark land together.
     """
     start, end = period
-    now_open = {
-        (st.client, st.currency): st.closing
-        for st in gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end))
-    }
     planned = 0
-    for st in gather_statements(ledger, rows, book, start, end):
+    for st in statements_to_send(ledger, rows, book, as_of, period):
         client = client_for(book, st)
-        still_open = now_open.get((st.client, st.currency), st.closing)
-        if st.closing <= ZERO or still_open <= ZERO:
-            continue
-        if not client.active or not client.emails or client.key in book.problems:
-            continue  # inactive clients get no automatic mail; a broken row cannot be mailed
         payload = {
             "client_key": client.key,
             "currency": st.currency,
