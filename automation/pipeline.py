@@ -83,6 +83,7 @@ from .plan import (
     draft_invoices,
     status_of,
 )
+from .private import restrict_folders
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
 from .reconcile import (
@@ -130,7 +131,7 @@ from .updates import (
     signature,
     state_of,
 )
-from .validate import ClientBook, client_key, validate_clients, validate_services
+from .validate import ClientBook, client_key, listed_errors, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
 REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
@@ -330,6 +331,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
     vet_templates(paths, word=False)  # Word: in _real_run once there is work; dry runs render
+    restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
         ensure_not_busy(paths)
         return _dry_run(request, paths)
@@ -484,7 +486,7 @@ def _real_run(
     started = time.perf_counter()
     summary.errors.extend(book.errors)
     summary.errors.extend(sequence_errors(data, config))
-    summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
     if owed_before:
@@ -1288,7 +1290,7 @@ def _dry_run(
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(sequence_errors(data, config))
-    summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:
