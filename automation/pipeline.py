@@ -83,6 +83,7 @@ from .plan import (
     draft_invoices,
     status_of,
 )
+from .private import restrict_folders
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
 from .reconcile import (
@@ -131,7 +132,7 @@ from .updates import (
     signature,
     state_of,
 )
-from .validate import ClientBook, client_key, validate_clients, validate_services
+from .validate import ClientBook, client_key, listed_errors, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
 REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
@@ -331,6 +332,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
     vet_templates(paths, word=False)  # Word: in _real_run once there is work; dry runs render
+    restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
         ensure_not_busy(paths)
         return _dry_run(request, paths)
@@ -485,7 +487,7 @@ def _real_run(
     started = time.perf_counter()
     summary.errors.extend(book.errors)
     summary.errors.extend(sequence_errors(data, config))
-    summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
     if owed_before:
@@ -522,7 +524,7 @@ def _real_run(
         if request.only is None and not request.payments_only
         else None
     )
-    statement_rows = statement_rows_for(data, pending, monthly)
+    statement_rows = statement_rows_for(data, pending, monthly, rows)  # after the bank import
 
     sender: Sender | None = None
     # `payments` only imports statements: what is owed is sent by the weekly run.
@@ -1289,7 +1291,7 @@ def _dry_run(
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(sequence_errors(data, config))
-    summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:
@@ -1351,7 +1353,8 @@ def _dry_run(
                     SentItem("", st.client, STATEMENT,
                              format_money(st.closing, st.currency, config.billing.language))
                     for st in statements_to_send(
-                        ledger, invoice_rows(data.invoices), book, as_of, monthly
+                        ledger, statement_rows_for(data, pending, monthly, rows), book, as_of,
+                        monthly,
                     )
                 )  # fmt: skip
         # Numbered as the run numbers them: the replacements for Rebill first.
