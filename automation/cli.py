@@ -377,19 +377,21 @@ def command_payments(args: argparse.Namespace, console: Console) -> int:
     console.print(f"[bold]{title} as of {summary.as_of.isoformat()}[/bold]")
     if summary.bank_lines:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(show_lines=False)
         for name in ("Status", "Amount", "Payer", "Invoice No", "Rule / note"):
             table.add_column(name, overflow="fold")
-        for item in summary.bank_lines:
-            table.add_row(item.kind, item.amount, item.client, item.invoice_no, item.note)
+        for item in summary.bank_lines:  # payer and purpose come from the bank: shown literally
+            cells = (item.kind, item.amount, item.client, item.invoice_no, item.note)
+            table.add_row(*(Text(one_line(cell)) for cell in cells))
         console.print(table)
     else:
         console.print("No new incoming payments.")
     for error in summary.errors:
-        console.print(f"  {error}", markup=False, highlight=False)
+        console.print(f"  {one_line(str(error))}", markup=False, highlight=False)
     for note in summary.notes:
-        console.print(note, markup=False, highlight=False)
+        console.print(one_line(note), markup=False, highlight=False)
     return max(summary.exit_code, EXIT_ATTENTION if summary.awaiting_review else EXIT_OK)
 
 

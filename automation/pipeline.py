@@ -86,7 +86,12 @@ from .plan import (
 )
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
-from .reconcile import existing_seq_floor, restored_lines, sequence_errors
+from .reconcile import (
+    existing_credit_floor,
+    existing_seq_floor,
+    restored_lines,
+    sequence_errors,
+)
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .schema import (
     CLIENTS,
@@ -105,6 +110,7 @@ from .statement_mail import (
     send_statements,
     statement_month_due,
     statement_rows_for,
+    statements_to_send,
 )
 from .summary import RunSummary, SentItem, needs_attention, summary_lines
 from .terms import (
@@ -552,7 +558,10 @@ def _real_run(
         for draft in rebill_drafts + drafts:
             active.add(_record_draft(ledger, draft, config, calendar, as_of, floor, invoiced))
         checkpoint("before-credit-notes")  # inside the transaction: all of it, or none
-        _record_corrections(ledger, fixes, invoices, rows, invoiced, config, as_of, summary)
+        credit_floor = existing_credit_floor(data, config, as_of)
+        _record_corrections(
+            ledger, fixes, invoices, rows, invoiced, config, as_of, summary, credit_floor
+        )
         for inv, decision in followups:
             _record_followup(ledger, inv, decision, config, as_of, summary)
         if monthly:
@@ -662,8 +671,12 @@ def _record_corrections(
     config: Config,
     as_of: date,
     summary: RunSummary,
+    credit_floor: int = 0,
 ) -> None:
-    """Number and record the credit notes and copies, each with its message, before any email."""
+    """Number and record the credit notes and copies, each with its message, before any email.
+
+    `credit_floor`: the highest credit note number the workbook already shows.
+    """
     day = as_of.isoformat()
     replaced: dict[str, tuple[str, ...]] = {}
     for rebill in fixes.rebills:
@@ -684,7 +697,7 @@ def _record_corrections(
             )
             continue
         note_no = ledger.allocate_number(
-            config.billing.credit_note_format, as_of, series=CREDIT_NOTE_SERIES
+            config.billing.credit_note_format, as_of, credit_floor, CREDIT_NOTE_SERIES
         )
         ledger.add_credit_note(
             CreditNote(
@@ -1066,7 +1079,10 @@ def _send_all(
     policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
     # Overlap only pays when the render workers make messages while this process sends;
     # rendered here, one at a time, all are made first (as retries expect their turn).
-    deliver(parcels() if _overlap(jobs, config) else list(parcels()), sender, policy, stage)
+    try:
+        deliver(parcels() if _overlap(jobs, config) else list(parcels()), sender, policy, stage)
+    finally:
+        stage.flush()
     # Render and send overlap: "send" is the whole stretch, rendering included.
     summary.timings["send"] = time.perf_counter() - started
 
@@ -1383,6 +1399,15 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         format_money(decision.balance, inv.currency, config.billing.language),
                     )
                 )
+            monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+            if monthly:
+                summary.previews.extend(
+                    SentItem("", st.client, STATEMENT,
+                             format_money(st.closing, st.currency, config.billing.language))
+                    for st in statements_to_send(
+                        ledger, invoice_rows(data.invoices), book, as_of, monthly
+                    )
+                )  # fmt: skip
     if documents:
         from .render import InvoiceRenderer
 

@@ -108,18 +108,40 @@ def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -
     Numbers typed by hand, or issued before the ledger existed, are never reused.
     A sequence number above MAX_SEQ is not followed (`sequence_errors` reports it).
     """
+    numbers = {text for _sheet, _row, text in _numbers(data)}
+    return highest_seq(numbers, config.billing.number_format, invoice_date)
+
+
+def existing_credit_floor(data: WorkbookData, config: Config, note_date: date) -> int:
+    """The highest credit note sequence the Invoices sheet shows for this scope.
+
+    A lost ledger, started afresh, must not number a credit note the client
+    already has.
+    """
+    if data.invoices is None:
+        return 0
+    cells = column_text(data.invoices.frame["Credit Notes"].dropna())
+    numbers = {part.strip() for cell in cells for part in cell.split(";") if part.strip()}
+    return highest_seq(numbers, config.billing.credit_note_format, note_date)
+
+
+def highest_seq(numbers: set[str], number_format: str, when: date) -> int:
+    """The highest {seq} among `numbers` made by `number_format` in `when`'s scope (0 if none).
+
+    A sequence number above MAX_SEQ is not followed.
+    """
     from .ledger import number_pattern
 
-    pattern = number_pattern(config.billing.number_format)
+    pattern = number_pattern(number_format)
     best = 0
-    for number in {text for _sheet, _row, text in _numbers(data)}:
+    for number in numbers:
         match = pattern.match(number)
         if match is None:
             continue
         found = match.groupdict()
-        if found.get("year") and int(found["year"]) != invoice_date.year:
+        if found.get("year") and int(found["year"]) != when.year:
             continue
-        if found.get("month") and int(found["month"]) != invoice_date.month:
+        if found.get("month") and int(found["month"]) != when.month:
             continue
         seq = found["seq"].lstrip("0")
         if len(seq) <= len(str(MAX_SEQ)):

@@ -90,8 +90,74 @@ def _role_words(message: BuiltMessage, address: str) -> str:
     return {"cc": f"cc {address}", "bcc": f"the bcc copy to {address}"}.get(role, address)
 
 
-class SendStage:
-    """Records every step of the delivery loop in the ledger, then in the summary."""
+class LedgerJournal:
+    """The recording half of a `delivery.Journal`: each step in the ledger before the next.
+
+    Before an attempt the message is marked `sending`; after it, every
+    recipient's answer is written to `deliveries`. Subclasses say in
+    `finished` what the verdict means for their kind of message.
+    """
+
+    def __init__(self, ledger: Ledger, as_of: date, fault: str = "after-send") -> None:
+        self.ledger = ledger
+        self.as_of = as_of
+        self.fault = fault
+        #: answers not yet in the ledger: written with the next commit about the message
+        self._unrecorded: dict[str, list[tuple[str, str, str]]] = {}
+
+    def _now(self) -> datetime:
+        return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
+
+    def attempting(self, parcel: Parcel) -> None:
+        message_id = parcel.message.message_id
+        with self.ledger.transaction():
+            self.record(message_id)  # a retry: who has it already is on disk first
+            self.ledger.mark_sending(message_id)
+
+    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
+        # A crash here (the server has it, the ledger does not know yet) is
+        # finished by the next run with the identical message: a copy, never a variant.
+        # The answers go to disk with the next commit about this message (the next
+        # attempt, or its final state): one durable commit fewer per message.
+        checkpoint(self.fault)
+        self._unrecorded.setdefault(parcel.message.message_id, []).extend(
+            (r.address, r.state, r.reply) for r in results
+        )
+
+    def record(self, message_id: str) -> None:
+        """Write the answers held for this message; call inside a ledger transaction."""
+        answers = self._unrecorded.pop(message_id, None)
+        if answers:
+            self.ledger.record_deliveries(message_id, answers, self._now())
+
+    def flush(self) -> None:
+        """Write every answer still held (the loop stopped early: an interrupt, an error)."""
+        if self._unrecorded:
+            with self.ledger.transaction():
+                for message_id in list(self._unrecorded):
+                    self.record(message_id)
+
+    def deliveries(self, message_id: str) -> dict[str, tuple[str, str]]:
+        """address (lower case) -> (state, reply): the ledger's, and the answers not yet in it."""
+        known = self.ledger.deliveries(message_id)
+        for address, state, reply in self._unrecorded.get(message_id, ()):
+            known[address.lower()] = (state, reply)
+        return known
+
+    def verdict(self, message: BuiltMessage) -> Verdict:
+        return judge(message.to, message.recipients, self.deliveries(message.message_id))
+
+
+def copies_missed_text(message: BuiltMessage, verdict: Verdict) -> str:
+    """" Not delivered to cc x@y: 550 ..." for each CC or bcc copy refused ("" for none)."""
+    return "".join(
+        f" Not delivered to {_role_words(message, address)}: {reply}."
+        for address, reply in verdict.copies_missed
+    )
+
+
+class SendStage(LedgerJournal):
+    """The invoice messages' journal: ledger first, then the invoice's Note and the summary."""
 
     def __init__(
         self,
@@ -104,9 +170,8 @@ class SendStage:
         folder: Path,
         retry_window: float,
     ) -> None:
-        self.ledger = ledger
+        super().__init__(ledger, as_of)
         self.jobs = jobs
-        self.as_of = as_of
         self.summary = summary
         self.tick = tick
         self.outbox = outbox
@@ -116,29 +181,11 @@ class SendStage:
     def _amount(self, job: Job) -> str:
         return amount_text(job, self.summary.language)
 
-    def _now(self) -> datetime:
-        return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
-
     # -- delivery.Journal ---------------------------------------------------
-    def attempting(self, parcel: Parcel) -> None:
-        self.ledger.mark_sending(parcel.message.message_id)
-
-    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
-        # A crash here (the server has it, the ledger does not know yet) is
-        # finished by the next run with the identical message: a copy, never a variant.
-        checkpoint("after-send")
-        with self.ledger.transaction():
-            self.ledger.record_deliveries(
-                parcel.message.message_id,
-                [(r.address, r.state, r.reply) for r in results],
-                self._now(),
-            )
-
     def finished(self, outcome: Outcome) -> None:
         message = outcome.parcel.message
         job = self.jobs[message.message_id]
-        deliveries = self.ledger.deliveries(message.message_id)
-        verdict = judge(message.to, message.recipients, deliveries)
+        verdict = self.verdict(message)
         self.tick()
         if verdict.delivered:
             self._delivered(job, message, outcome, verdict)
@@ -173,12 +220,10 @@ class SendStage:
             for a in (message.to or message.recipients) + message.cc
             if tried and a.lower() not in tried
         ]
-        missed = "".join(
-            f" Not delivered to {_role_words(message, address)}: {reply}."
-            for address, reply in verdict.copies_missed
-        )
+        missed = copies_missed_text(message, verdict)
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
         with self.ledger.transaction():
+            self.record(msg.message_id)
             self.ledger.mark_sent(msg.message_id, now)
             record_sent(self.ledger, job, now, self.as_of, f"{where}{already}", missed)
         note = "resent after an interrupted run" if msg.state == SENDING else ""
@@ -201,12 +246,14 @@ class SendStage:
         # Unknown outcome: stays `sending`, so the next run resends these very bytes
         # (same Message-ID): a copy the client already has is dropped, not doubled.
         inv, msg = job.invoice, job.message
-        reply = self.ledger.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
-        self.ledger.update_invoice(
-            inv.invoice_no,
-            note=f"Email ({msg.kind}) not confirmed on {self.as_of.isoformat()}: {reply}; "
-            "the identical message is sent again at the next run.",
-        )
+        reply = self.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
+        with self.ledger.transaction():
+            self.record(msg.message_id)
+            self.ledger.update_invoice(
+                inv.invoice_no,
+                note=f"Email ({msg.kind}) not confirmed on {self.as_of.isoformat()}: {reply}; "
+                "the identical message is sent again at the next run.",
+            )
         self.summary.failed.append(
             SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
         )
@@ -225,7 +272,7 @@ class SendStage:
         else:
             reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing)
             temporary = {
-                a for a, (state, _r) in self.ledger.deliveries(message.message_id).items()
+                a for a, (state, _r) in self.deliveries(message.message_id).items()
                 if state == TEMPORARY
             }
             waited = (
@@ -233,7 +280,10 @@ class SendStage:
                 if any(a.lower() in temporary for a, _ in verdict.missing)
                 else ""
             )
-            have = self.ledger.delivered_to(message.message_id)
+            have = {
+                a for a, (state, _r) in self.deliveries(message.message_id).items()
+                if state == SENT
+            }
             alone = ""
             if have:
                 named = [a for a in message.recipients if a.lower() in have]
@@ -245,6 +295,7 @@ class SendStage:
                 f"it is tried again at the next run{alone}."
             )
         with self.ledger.transaction():
+            self.record(msg.message_id)
             self.ledger.mark_failed(msg.message_id, reply, rebuild=True)
             self.ledger.update_invoice(inv.invoice_no, note=note)
         self.summary.failed.append(

@@ -6,33 +6,32 @@ clients get last month's statement: every active client whose balance was
 open at the end of that month and is still open on the run's date. Each gets
 one `statement` message in the ledger; the month is recorded as decided in
 the same transaction, so a rerun, or any later run that month, plans nothing.
-Sending goes through the ledger's states like any message (planned ->
-sending -> sent): built bytes are kept until delivery, a message cut off by a
-crash is resent byte for byte with the same Message-ID, and one that was sent
-is never sent again.
+Sending goes through the shared delivery loop (`delivery.deliver`) and the
+ledger's states like any message (planned -> sending -> sent): built bytes
+are kept until delivery, a message cut off by a crash is resent byte for
+byte with the same Message-ID, and an address that has it never gets it again.
 
     period = statement_month_due(ledger, config, as_of)     # None on most runs
-    plan_monthly_statements(ledger, rows, book, config, as_of, period)
-    send_statements(ledger, sender, paths, rows, book, config, as_of, summary)
+    plan_monthly_statements(ledger, rows, book, config, as_of, period)   # in a transaction
+    send_statements(ledger, sender, templates, email_templates, out_root, rows, book,
+                    config, as_of, summary)
 """
 
 from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from . import fmt
 from .config import Config
 from .delivery import Outcome, Parcel, RetryPolicy, deliver
-from .faults import checkpoint
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerMessage
 from .mail import (
     BuiltMessage,
     MailError,
     OutgoingMail,
-    RecipientResult,
     Sender,
     build_message,
     make_message_id,
@@ -41,7 +40,7 @@ from .mail import (
 from .model import InvoiceRow
 from .money import ZERO
 from .read import WorkbookData
-from .sending import judge
+from .sending import LedgerJournal, copies_missed_text
 from .statement import Statement, previous_month
 from .statement_facts import client_for, gather_statements
 from .summary import RunSummary, SentItem
@@ -76,6 +75,32 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def statements_to_send(
+    ledger: Ledger,
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    as_of: date,
+    period: tuple[date, date],
+) -> list[Statement]:
+    """The month's statements that go out: open at the month's end and still open today,
+    to active clients that can be mailed."""
+    start, end = period
+    now_open = {
+        (st.client, st.currency): st.closing
+        for st in gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end))
+    }
+    chosen = []
+    for st in gather_statements(ledger, rows, book, start, end):
+        client = client_for(book, st)
+        still_open = now_open.get((st.client, st.currency), st.closing)
+        if st.closing <= ZERO or still_open <= ZERO:
+            continue
+        if not client.active or not client.emails or client.key in book.problems:
+            continue  # inactive clients get no automatic mail; a broken row cannot be mailed
+        chosen.append(st)
+    return chosen
+
+
 def plan_monthly_statements(
     ledger: Ledger,
     rows: dict[str, InvoiceRow],
@@ -89,18 +114,9 @@ def plan_monthly_statements(
     Call inside a ledger transaction: the plan and the mark land together.
     """
     start, end = period
-    now_open = {
-        (st.client, st.currency): st.closing
-        for st in gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end))
-    }
     planned = 0
-    for st in gather_statements(ledger, rows, book, start, end):
+    for st in statements_to_send(ledger, rows, book, as_of, period):
         client = client_for(book, st)
-        still_open = now_open.get((st.client, st.currency), st.closing)
-        if st.closing <= ZERO or still_open <= ZERO:
-            continue
-        if not client.active or not client.emails or client.key in book.problems:
-            continue  # inactive clients get no automatic mail; a broken row cannot be mailed
         payload = {
             "client_key": client.key,
             "currency": st.currency,
@@ -138,7 +154,7 @@ def send_statements(
     if not owed or sender is None:
         return
     parcels: list[Parcel] = []
-    labels: dict[str, tuple[str, str, str]] = {}  # message id -> client, amount, state
+    owed_now: dict[str, tuple[LedgerMessage, str, str]] = {}
     for msg in owed:
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
             continue  # refused in this very run: tried again at the next one
@@ -152,62 +168,56 @@ def send_statements(
         )
         if built is None:
             continue
+        owed_now[built.message_id] = (msg, amount, name)
         have = ledger.delivered_to(built.message_id)
         parcels.append(Parcel(built, tuple(a for a in built.recipients if a.lower() not in have)))
-        labels[built.message_id] = (name, amount, msg.state)
-    journal = _StatementJournal(ledger, labels, as_of, summary)
-    deliver(parcels, sender, RetryPolicy(config.email.retry_window, config.email.max_retries),
-            journal)  # fmt: skip
+    policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
+    journal = _StatementJournal(ledger, as_of, summary, owed_now)
+    try:
+        deliver(parcels, sender, policy, journal)
+    finally:
+        journal.flush()
 
 
-class _StatementJournal:
-    """Records each attempt at a statement message in the ledger, then in the summary."""
+class _StatementJournal(LedgerJournal):
+    """Statements through the same delivery loop: refused copies never re-mail a client."""
 
     def __init__(
         self,
         ledger: Ledger,
-        labels: dict[str, tuple[str, str, str]],
         as_of: date,
         summary: RunSummary,
+        owed: dict[str, tuple[LedgerMessage, str, str]],
     ) -> None:
-        self.ledger, self.labels, self.as_of, self.summary = ledger, labels, as_of, summary
-
-    def _now(self) -> datetime:
-        return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
-
-    def attempting(self, parcel: Parcel) -> None:
-        self.ledger.mark_sending(parcel.message.message_id)
-
-    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
-        checkpoint("after-statement-send")
-        with self.ledger.transaction():
-            self.ledger.record_deliveries(
-                parcel.message.message_id,
-                [(r.address, r.state, r.reply) for r in results],
-                self._now(),
-            )
+        super().__init__(ledger, as_of, "after-statement-send")
+        self.summary = summary
+        self.owed = owed
 
     def finished(self, outcome: Outcome) -> None:
         message = outcome.parcel.message
-        name, amount, state = self.labels[message.message_id]
-        verdict = judge(message.to, message.recipients, self.ledger.deliveries(message.message_id))
+        msg, amount, name = self.owed[message.message_id]
+        verdict = self.verdict(message)
         if verdict.delivered:
             with self.ledger.transaction():
-                self.ledger.mark_sent(message.message_id, self._now())
-            note = "resent after an interrupted run" if state == SENDING else ""
+                self.record(msg.message_id)
+                self.ledger.mark_sent(msg.message_id, self._now())
+            note = "resent after an interrupted run" if msg.state == SENDING else ""
             self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
-            if verdict.copies_missed:
-                missed = "; ".join(f"{a}: {r}" for a, r in verdict.copies_missed)
+            if self.summary.outbox is not None:
+                self.summary.outbox_count += 1
+            missed = copies_missed_text(message, verdict).strip()
+            if missed:
                 self.summary.partial.append(SentItem("", name, STATEMENT, amount, missed))
-        elif verdict.uncertain and not verdict.missing:
-            # Stays `sending`: the next run sends these very bytes (same Message-ID).
-            reply = self.ledger.deliveries(message.message_id)[verdict.uncertain[0].lower()][1]
-            self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
-        else:
+            return
+        if verdict.missing:
             reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing)
-            with self.ledger.transaction():
-                self.ledger.mark_failed(message.message_id, reply, rebuild=True)
-            self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
+        else:  # stays `sending`: the next run sends these very bytes (same Message-ID)
+            reply = self.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
+        with self.ledger.transaction():
+            self.record(msg.message_id)
+            if not verdict.uncertain or verdict.missing:
+                self.ledger.mark_failed(msg.message_id, reply, rebuild=True)
+        self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
 
 
 def _built(

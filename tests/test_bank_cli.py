@@ -118,3 +118,14 @@ def test_a_ledger_from_before_bank_import_gains_its_tables(tmp_path: Path) -> No
     with Ledger.open(path) as ledger:
         tables = {n for (n,) in ledger.conn.execute("SELECT name FROM sqlite_master")}
     assert {"bank_lines", "bank_allocations"} <= tables
+
+
+def test_bank_text_is_shown_literally(folder: Folder, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "250")
+    billed_folder(folder)
+    path = folder.root / "b.csv"
+    path.write_bytes(csv_bank([Tx(date(2026, 3, 5), D("5.00"), "[bold red]Evil[/]",
+                                  purpose="[link=https://evil.example]pay[/link]", ref="X1")]))
+    assert payments(folder, str(path), "--as-of", "2026-03-09") == 1  # a stranger: review
+    out = capsys.readouterr().out
+    assert "[bold red]Evil[/]" in out

@@ -315,3 +315,29 @@ def test_void_before_the_invoice_could_be_emailed(folder: Folder) -> None:
     assert cell(folder, "Gone", "Status") == "Void" and cell(folder, "Gone", "Balance") == 0
     run(folder, date(2026, 3, 23))
     assert len(mails_to(folder, "Gone")) == 1
+
+
+def test_a_lost_ledger_never_reuses_a_credit_note_number(billed: Folder) -> None:
+    import shutil
+
+    folder = billed
+    type_into_invoices(folder, "Acme", Credit_Amount=Decimal("100"))
+    run(folder, date(2026, 3, 10))
+    assert cell(folder, "Acme", "Credit Notes") == "CN-2026-0001"
+    shutil.rmtree(folder.root / ".billing")  # the ledger is lost; the workbook remains
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Services", 8, c, v) for c, v in
+         {"Date": date(2026, 3, 11), "Client": "Birch", "Description": "Audit", "Quantity": 1,
+          "Unit Price": 80, "Amount": 80}.items()],
+        header_rows={"Services": 1},
+    )
+    assert folder.run("--as-of", "2026-03-12") == 0
+    sheet = invoices(folder).reset_index().set_index("Invoice No")
+    assert sheet.loc["INV-2026-0004", "Total"] == 80  # numbers go on from the workbook's
+    row = list(sheet.index).index("INV-2026-0004") + 2
+    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Credit Amount", 30)],
+                  header_rows={"Invoices": 1})
+    assert folder.run("--as-of", "2026-03-13") == 0
+    sheet = invoices(folder).reset_index().set_index("Invoice No")
+    assert sheet.loc["INV-2026-0004", "Credit Notes"] == "CN-2026-0002"  # not a second 0001

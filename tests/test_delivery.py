@@ -403,3 +403,21 @@ def test_an_old_ledger_gains_the_delivery_columns_once(tmp_path: Path) -> None:
             (message,) = ledger.messages()
             assert message.to == () and message.recipients == ("x@y.z",)
             assert ledger.delivered_to("<a@b>") == set()
+
+
+def test_a_monthly_statement_with_a_refused_bcc_goes_once(tmp_path: Path) -> None:
+    recorder = Recorder(refuse=frozenset({"archive@ledgerwise.example"}))
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config(
+            extra="[statements]\nday = 1", email='bcc = "archive@ledgerwise.example"'
+        )
+        write_workbook(folder.workbook, [client("Ames")],
+                       [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)])
+        assert folder.run("--as-of", "2026-10-01") == 1  # the invoice; the bcc copy refused
+        assert folder.run("--as-of", "2026-11-01") == 1  # the statement; the same
+        assert folder.run("--as-of", "2026-11-02") == 0
+    kinds = sorted(str(r.message["X-Billing-Kind"]) for r in recorder.received)
+    assert kinds == ["invoice", "reissue", "statement"]  # each once, the statement included
+    assert recorder.copies("ames@clients.example") == 3
+    assert len(set(recorder.message_ids)) == 3

@@ -8,8 +8,10 @@ agree to the cent with the Invoices sheet.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
+import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -251,7 +253,9 @@ def statements_to(folder: Folder, name: str) -> list:
             if address in r.rcpt_tos and r.message["X-Billing-Kind"] == "statement"]
 
 
-def test_monthly_statement_is_emailed_once(folder: Folder) -> None:
+def test_monthly_statement_is_emailed_once(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 3')
     write_workbook(
         folder.workbook,
@@ -265,6 +269,12 @@ def test_monthly_statement_is_emailed_once(folder: Folder) -> None:
     pay(folder, ames, "250", date(2026, 10, 20))
     pay(folder, borisov, "700", date(2026, 11, 1))  # paid after October ended: no statement
     assert folder.run("--as-of", "2026-11-02") == 0  # before day 3: nothing yet
+    assert statements_to(folder, "Ames") == []
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-11-03", "--dry-run") == 0  # previewed, not sent
+    preview = capsys.readouterr().out
+    assert "statement of account" in preview and "$750.00" in preview
+    assert "Borisov" not in preview.split("statement of account", 1)[1].split("\n", 1)[0]
     assert statements_to(folder, "Ames") == []
     assert folder.run("--as-of", "2026-11-03") == 0
     (mail,) = statements_to(folder, "Ames")
@@ -316,3 +326,14 @@ def test_monthly_statement_with_a_refused_copy_reaches_the_client_once(folder: F
     assert folder.run("--as-of", "2026-11-02") == 0  # and nobody is sent it again
     (mail,) = statements_to(folder, "Ames")
     assert mail["Cc"] == "gone@clients.example"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice")
+def test_statement_as_pdf_when_attach_asks(two_months: Folder) -> None:
+    config = load_config(two_months.root / "billing.toml")
+    config = dataclasses.replace(config, email=dataclasses.replace(config.email, attach="both"))
+    result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config,
+                                              "Borisov"))
+    ((st, (docx_path, pdf_path)),) = result.files
+    assert docx_path.suffix == ".docx" and pdf_path == docx_path.with_suffix(".pdf")
+    assert pdf_path.read_bytes().startswith(b"%PDF") and not result.notes

@@ -379,7 +379,7 @@ def move_imported(files: Sequence[Path], inbox: Path) -> list[str]:
         if path.parent.resolve() != inbox.resolve():
             continue  # a file named on the command line stays where it is
         try:
-            done.mkdir(parents=True, exist_ok=True)
+            done.mkdir(mode=0o700, parents=True, exist_ok=True)  # bank data: owner only
             target = done / path.name
             count = 1
             while target.exists():
