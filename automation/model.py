@@ -18,7 +18,7 @@ from .text import one_line
 #: A value the tool writes into a cell. None clears the cell.
 CellValue = str | int | Decimal | date | datetime | None
 
-# Status names, exactly as the bookkeeper sees them (SPEC.md).
+# Status names, exactly as the bookkeeper sees them (docs/workbook.md).
 LINE_INVOICED = "Invoiced"
 LINE_ERROR = "Error"
 LINE_SKIPPED = "Skipped"
