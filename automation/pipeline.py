@@ -526,7 +526,7 @@ def _real_run(
         if request.only is None and not request.payments_only
         else None
     )
-    statement_rows = statement_rows_for(data, pending, monthly)
+    statement_rows = statement_rows_for(data, pending, monthly, rows)  # after the bank import
 
     sender: Sender | None = None
     # `payments` only imports statements: what is owed is sent by the weekly run.
@@ -1403,7 +1403,8 @@ def _dry_run(
                     SentItem("", st.client, STATEMENT,
                              format_money(st.closing, st.currency, config.billing.language))
                     for st in statements_to_send(
-                        ledger, invoice_rows(data.invoices), book, as_of, monthly
+                        ledger, statement_rows_for(data, pending, monthly, rows), book, as_of,
+                        monthly,
                     )
                 )  # fmt: skip
         # Numbered as the run numbers them: the replacements for Rebill first.
