@@ -431,7 +431,10 @@ def look_at_open_invoices(
     rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
     summary.errors.extend(payment_errors(data.invoices, rows))
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
-    done_events = ledger.events(invoices.keys())
+    # A note still owed (planned, or refused by some address) is decided again, so
+    # that it stays wanted while it still fits and is retried rather than dropped.
+    owed = {m.event for m in pending if m.state in (PLANNED, FAILED)}
+    done_events = ledger.events(invoices.keys()) - owed
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     followups = _followups(request, invoices, rows, book, done_events, unsent, calendar)
     return pending, active, invoices, rows, followups
