@@ -465,3 +465,26 @@ def test_a_thank_you_refused_by_one_to_address_reaches_it_at_the_next_run(
         "Thank-you note for the payment, emailed to bob@acme.example "
         "(ann@acme.example had it already) on 2026-03-23."
     )
+
+
+def test_a_message_half_delivered_and_half_refused_is_resent_byte_identical(
+    tmp_path: Path,
+) -> None:
+    # ann's copy went out but the connection died before the server's answer; bob was refused.
+    recorder = Recorder(refuse=frozenset({"bob@acme.example"}), vanish_on=frozenset({1}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.example")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 1
+        assert invoices(folder).loc["Acme", "Status"] == "Failed"
+        recorder.refuse, recorder.vanish_on = frozenset(), frozenset()
+        assert folder.run("--as-of", "2026-03-16") == 0
+    first, second = recorder.received
+    assert first.rcpt_tos == ["ann@acme.example"]
+    assert sorted(second.rcpt_tos) == ["ann@acme.example", "bob@acme.example"]
+    assert second.data == first.data  # the same message: a copy ann has is dropped
+    assert invoices(folder).loc["Acme", "Status"] == "Sent"
