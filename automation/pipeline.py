@@ -60,6 +60,7 @@ from .mail import (
     OutgoingMail,
     Sender,
     build_message,
+    config_addresses,
     make_message_id,
     open_sender,
     vet_email_templates,
@@ -783,18 +784,18 @@ def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
     counts = f"{len(summary.sent)} sent, {len(summary.failed)} failed"
     if summary.errors:
         counts += f", {needs_attention(len(summary.errors))}"
-    mail = OutgoingMail(
-        kind="report",
-        invoice_no="",
-        to=tuple(a.strip() for a in config.email.report_to.replace(";", ",").split(",")),
-        cc=(),
-        subject=f"Billing run {summary.as_of.isoformat()}: {counts}",
-        text="\n".join(summary_lines(summary)) + "\n",
-        html="",
-        attachments=(summary.report,) if summary.report else (),
-        message_id=make_message_id(config.email, config.company),
-    )
     try:
+        mail = OutgoingMail(
+            kind="report",
+            invoice_no="",
+            to=config_addresses(config.email.report_to, "report_to"),
+            cc=(),
+            subject=f"Billing run {summary.as_of.isoformat()}: {counts}",
+            text="\n".join(summary_lines(summary)) + "\n",
+            html="",
+            attachments=(summary.report,) if summary.report else (),
+            message_id=make_message_id(config.email, config.company),
+        )
         result = sender.send(build_message(mail, config.email, config.company))
     except MailError as exc:
         summary.notes.append(f"The summary email to {config.email.report_to} failed: {exc}")

@@ -488,3 +488,16 @@ def test_a_message_half_delivered_and_half_refused_is_resent_byte_identical(
     assert sorted(second.rcpt_tos) == ["ann@acme.example", "bob@acme.example"]
     assert second.data == first.data  # the same message: a copy ann has is dropped
     assert invoices(folder).loc["Acme", "Status"] == "Sent"
+
+
+def test_report_to_is_read_like_client_addresses(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        folder = server_folder(
+            tmp_path, recorder, port,
+            'report_to = \'"Ann, Accounts" <ann@ledgerwise.example>; boss@ledgerwise.example\'',
+        )  # fmt: skip
+        three_clients(folder)
+        assert folder.run("--as-of", AS_OF) == 0
+    (report,) = [r for r in recorder.received if r.message["X-Billing-Kind"] == "report"]
+    assert sorted(report.rcpt_tos) == ["ann@ledgerwise.example", "boss@ledgerwise.example"]
