@@ -49,10 +49,10 @@ from .pipeline import (
     REPO_TEMPLATES,
     Paths,
     RunRequest,
-    correction_problems,
     ensure_not_busy,
     load,
     run_billing,
+    run_problems,
     vet_templates,
 )
 from .read import WorkbookError
@@ -341,12 +341,14 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         except OAuthError as exc:
             raise UnusableError(str(exc)) from None
         console.print(said, markup=False, highlight=False)
-    data, book, lines, errors = load(request)
+    loaded = load(request)
+    data, book, lines, errors = loaded
     problems = list(book.errors) + sequence_errors(data, config)
     problems += [errors[r] for r in sorted(errors)]
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
-    problems += correction_problems(request, data, book)
     problems += build_payers(book)[1]  # a Payer ID on two clients
+    # Whatever else the run would list: corrections, empty invoices, bank statements.
+    problems += [p for p in run_problems(request, loaded) if p not in problems]
     for note in workbook_notices(data, book, lines, request.as_of, config):
         console.print(one_line(note), markup=False, highlight=False)
     if not problems:

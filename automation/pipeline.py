@@ -613,7 +613,12 @@ def _real_run(
     _write_back(request, paths, ledger, data, updates, stamp, summary)
     summary.notes.extend(move_imported(summary.statements_done, inbox_of(paths.workbook, config)))
     if not summary.updates_owed:  # the sheet now shows what the ledger settles on
-        settle(ledger, data, invoices, rows, failed_now, as_of, fixes.troubled)
+        # Only invoices this run followed up: `payments` and `--only` leave the others'
+        # thank-you or payment note owed, and a settled invoice is not looked at again.
+        followed = {} if request.payments_only else {
+            n: inv for n, inv in invoices.items() if _only(request, inv.client_key)
+        }
+        settle(ledger, data, followed, rows, failed_now, as_of, fixes.troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
             for number in [n for n, inv in invoices.items() if inv.resend_pending]:
                 ledger.update_invoice(number, resend_pending=False)
@@ -1258,31 +1263,30 @@ def _write_report(
     summary.report = path
 
 
-def correction_problems(
-    request: RunRequest, data: WorkbookData, book: ClientBook
+def run_problems(
+    request: RunRequest,
+    loaded: tuple[WorkbookData, ClientBook, list[ServiceLine], dict[int, RowError]],
 ) -> list[RowError]:
-    """For `check`: billed rows edited since, and corrections that cannot be made.
+    """For `check`: every problem a run on the same date would list.
 
-    Read from a private copy of the ledger (nothing in .billing/ changes).
+    A dry run's look at the workbook, the ledger (a private copy: nothing in
+    .billing/ changes) and the bank inbox, without making documents.
     """
-    ledger_path = Paths.for_request(request).billing / "ledger.sqlite"
-    if not ledger_path.exists():
-        return []
-    with Ledger.open_copy(ledger_path) as ledger:
-        active, lost = open_invoices(ledger, data)
-        invoices = ledger.invoices(active)
-        rows = {**lost, **invoice_rows(data.invoices, invoices.keys())}
-        pending = ledger.messages((PLANNED, SENDING, FAILED))
-        fixes, _, changed = look_at_corrections(request, data, book, invoices, rows, pending)
-    return [*fixes.errors, *(changed[r] for r in sorted(changed))]
+    summary = _dry_run(request, Paths.for_request(request), loaded=loaded, render=False)
+    return summary.errors
 
 
 # -- dry run --------------------------------------------------------------------
 
 
-def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
+def _dry_run(
+    request: RunRequest,
+    paths: Paths,
+    loaded: tuple[WorkbookData, ClientBook, list[ServiceLine], dict[int, RowError]] | None = None,
+    render: bool = True,
+) -> RunSummary:
     config, as_of = request.config, request.as_of
-    data, book, lines, errors = load(request)
+    data, book, lines, errors = loaded or load(request)
     check_only(request, book)
     calendar = calendar_for(config)
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
@@ -1305,21 +1309,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
             existing_seq_floor(data, config, as_of),
             ledger.seq_for(config.billing.number_format, as_of) if ledger else 0,
         )
-        documents = []
-        for index, draft in enumerate(drafts, start=1):
-            number = config.billing.number_format.format(
-                year=as_of.year, month=as_of.month, seq=floor + index
-            )
-            inv = issue(draft, number, config, calendar)
-            documents.append(make_document(inv, draft.client, config, inv.due_date))
-            summary.previews.append(
-                SentItem(
-                    number,
-                    draft.client.name,
-                    DRAFT,
-                    format_money(draft.total, draft.currency, config.billing.language),
-                )
-            )
+        rebill_drafts: list[InvoiceDraft] = []
         if ledger is not None:
             pending, _, invoices, rows, followups = look_at_open_invoices(
                 request, ledger, data, book, calendar, summary
@@ -1327,6 +1317,8 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
             fixes, _, changed = look_at_corrections(request, data, book, invoices, rows, pending)
             summary.errors.extend(fixes.errors)
             summary.errors.extend(changed[r] for r in sorted(changed))
+            rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
+            rebill_drafts = draft_invoices(rebilled, book, as_of, config)
             for credit in fixes.credits:
                 inv = invoices[credit.invoice_no]
                 summary.previews.append(
@@ -1334,7 +1326,7 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         inv.invoice_no,
                         inv.client,
                         "credit_note",
-                        format_money(credit.amount, inv.currency, "en"),
+                        format_money(credit.amount, inv.currency, config.billing.language),
                         credit.reason,
                     )
                 )
@@ -1349,7 +1341,11 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         inv.invoice_no,
                         inv.client,
                         decision.action or "",
-                        format_money(decision.balance, inv.currency, config.billing.language),
+                        format_money(
+                            decision.paid if decision.action == "thanks" else decision.balance,
+                            inv.currency,
+                            config.billing.language,
+                        ),
                     )
                 )
             monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
@@ -1361,7 +1357,25 @@ def _dry_run(request: RunRequest, paths: Paths) -> RunSummary:
                         ledger, invoice_rows(data.invoices), book, as_of, monthly
                     )
                 )  # fmt: skip
-    if documents:
+        # Numbered as the run numbers them: the replacements for Rebill first.
+        documents = []
+        drafted = []
+        for index, draft in enumerate(rebill_drafts + drafts, start=1):
+            number = config.billing.number_format.format(
+                year=as_of.year, month=as_of.month, seq=floor + index
+            )
+            issued = issue(draft, number, config, calendar)
+            documents.append(make_document(issued, draft.client, config, issued.due_date))
+            drafted.append(
+                SentItem(
+                    number,
+                    draft.client.name,
+                    DRAFT,
+                    format_money(draft.total, draft.currency, config.billing.language),
+                )
+            )
+        summary.previews[:0] = drafted
+    if documents and render:
         from .render import InvoiceRenderer
 
         InvoiceRenderer(paths.templates).render_many(documents, paths.preview)

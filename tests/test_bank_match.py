@@ -155,6 +155,38 @@ def test_a_payment_typed_by_hand_is_recognised_not_added() -> None:
     assert other_day.rule != "Typed by hand"
 
 
+def test_a_typed_payment_is_recognised_only_on_its_invoice_and_exact_amount() -> None:
+    """Typed 1000 on INV-1 that day; the statement pays 200 on INV-2 and 1000 on INV-1."""
+    invoices = [inv("INV-2026-0001", ACME, "0.00", 1, "USD"),  # the typed 1000 settled it
+                inv("INV-2026-0002", ACME, "200.00", 2, "USD")]  # fmt: skip
+    typed = [TypedPayment("INV-2026-0001", ACME, D("1000.00"), date(2026, 3, 9))]
+    day = date(2026, 3, 9)
+    small = line("200.00", "Payment INV-2026-0002", payer="Acme Ltd", currency="USD",
+                 ref="A", day=day)  # fmt: skip
+    full = line("1000.00", "Payment INV-2026-0001", payer="Acme Ltd", currency="USD",
+                ref="B", day=day)  # fmt: skip
+    first, second = match_lines(invoices, PAYERS, [small, full], D("0"), typed=typed)
+    assert (first.status, first.rule) == (APPLIED, "Reference")
+    assert first.allocations == (Allocation("INV-2026-0002", D("200.00")),)
+    assert (second.status, second.rule) == (APPLIED, "Typed by hand")
+    assert second.allocations == (Allocation("INV-2026-0001", D("1000.00"), typed=True),)
+    # No reference, same client, not the typed amount: not taken for the typed payment.
+    (part,) = match_lines(invoices, PAYERS, [line("200.00", "", payer="Acme Ltd",
+                          currency="USD", day=day)], D("0"), typed=typed)  # fmt: skip
+    assert (part.rule, part.allocations) == ("Amount", (Allocation("INV-2026-0002", D("200.00")),))
+
+
+def test_lines_with_a_reference_are_decided_before_lines_matched_by_client() -> None:
+    """The older line without a reference must not take the invoice the newer one names."""
+    plain = line("50000.00", "", ids=("180940012345",), ref="P", day=date(2026, 3, 2))
+    named = line("50000.00", "INV-2026-0008", ref="N", day=date(2026, 3, 3))
+    invoices = [inv("INV-2026-0008", ACME, "50000.00", 5),
+                inv("INV-2026-0011", ACME, "50000.00", 11)]
+    first, second = match_lines(invoices, PAYERS, [plain, named], D("0"))
+    assert second.allocations == (Allocation("INV-2026-0008", D("50000.00")),)
+    assert first.allocations == (Allocation("INV-2026-0011", D("50000.00")),)
+
+
 def test_the_bookkeepers_instruction_on_a_review_line() -> None:
     stranger = line("80000.00", "gift", payer="Unknown")
     told = {"R1": Instruction("R1", (("inv 2026 8", D("30000.00")), ("INV-2026-0007", None)))}

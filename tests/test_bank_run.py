@@ -203,3 +203,24 @@ def test_statements_from_the_inbox_pay_invoices_and_the_notes_go_out(folder: Fol
     healed = sheet(folder, "Invoices", "Invoice No")[["Paid Amount", "Paid By Bank", "Status"]]
     pd.testing.assert_frame_equal(healed, state_cells)
     assert len(sheet(folder, "Payments", "Reference")) == 7
+
+
+def test_a_payment_naming_an_invoice_void_this_run_waits_for_review(folder: Folder) -> None:
+    """INV-0001 is Void (typed this run): its payment must not go to INV-0002 of equal balance."""
+    folder.write_config(extra="currency = \"KZT\"")
+    write_workbook(folder.workbook, [client("Beta LLP", Currency="KZT")],
+                   [service(date(2026, 1, 5), "Beta LLP", "January", 1, 70000),
+                    service(date(2026, 1, 12), "Beta LLP", "Payroll", 1, 70000)])  # fmt: skip
+    for day in ("2026-01-05", "2026-01-12"):
+        assert folder.run("--as-of", day) == 0
+    type_into(folder, "Invoices", "Invoice No", "INV-2026-0001", Status="Void")
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 2, 2), D("70000.00"), "Beta LLP", purpose="INV-2026-0001", ref="B-1")]
+    (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="KZT"))
+    folder.run("--as-of", "2026-02-05")
+    line = sheet(folder, "Payments", "Bank Ref").loc["B-1"]
+    assert line["Status"] == "Review" and pd.isna(line["Invoice No"])
+    assert "INV-2026-0001" in line["Note"]
+    second = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0002"]
+    assert pd.isna(second["Paid Amount"]) and pd.isna(second["Paid By Bank"])

@@ -264,14 +264,17 @@ def import_payments(
     candidates = [*new, *waiting]
     incoming = [ln for ln in candidates if ln.direction == IN]
     all_numbers = {n for (n,) in ledger.conn.execute("SELECT invoice_no FROM invoices")}
+    open_invoices = _open_invoices(invoices, now)
     decisions = match_lines(
-        _open_invoices(invoices, now),
+        open_invoices,
         payers,
         candidates,
         config.bank.fee_tolerance,
         typed=_typed_payments(ledger, data, incoming, totals),
         instructions=_instructions(data, {ln.bank_ref for ln in waiting}),
-        known_closed=all_numbers - set(invoices),
+        # Not open includes Void/Rebill typed this run: a reference naming one
+        # must reach a person, not pay another invoice of the same balance.
+        known_closed=all_numbers - {o.invoice_no for o in open_invoices},
     )
     with ledger.transaction():
         record(ledger, new, {d.bank_ref: d for d in decisions})

@@ -3,8 +3,10 @@
 The rules, first that fits wins (a line the bookkeeper has typed an Invoice
 No or `Ignore` for is decided by that instead):
 
-0. The bank line is a payment the bookkeeper already typed by hand (same
-   amount and date on an invoice of that payer): recognised, not added again.
+0. The bank line is a payment the bookkeeper already typed by hand (the same
+   date, exactly the typed amount or what is left of it, on an invoice of that
+   payer or the one the reference names, and the reference names no other
+   invoice): recognised, not added again.
 1. `Reference`: an invoice number appears in the reference text (any case,
    spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`).
 2. `Amount`: the payer is a client (Payer ID, else the exact client name) and
@@ -241,8 +243,10 @@ def match_lines(
 ) -> list[Decision]:
     """One decision per line, in the order of `lines`.
 
-    Lines are decided oldest first, each seeing the balances the earlier ones
-    left, so two payments never both pay the same invoice in full.
+    Lines whose reference names an invoice are decided first (the strongest
+    evidence), then the rest; each group oldest first, each line seeing the
+    balances the earlier ones left, so two payments never both pay the same
+    invoice in full.
     `known_closed` are invoice numbers that exist but are not open (paid, void):
     a reference naming one goes to Review rather than to another invoice.
     """
@@ -250,13 +254,16 @@ def match_lines(
     book = _Book({i.invoice_no: i for i in ordered}, {i.invoice_no: i.balance for i in ordered})
     for inv in ordered:
         book.by_client.setdefault(inv.client_key, []).append(inv)
-    index = NumberIndex([*book.invoices, *known_closed])
+    index = NumberIndex([*book.invoices, *known_closed, *(t.invoice_no for t in typed)])
     typed_on: dict[date, dict[tuple[str, date], TypedPayment]] = {}
     for t in typed:
         typed_on.setdefault(t.paid_date, {})[(t.invoice_no, t.paid_date)] = t
     typed_left = {(t.invoice_no, t.paid_date): t.amount for t in typed}
     decided: dict[str, Decision] = {}
-    for line in sorted(lines, key=lambda ln: (ln.date, ln.file, ln.line, ln.bank_ref)):
+    def order(ln: BankLine) -> tuple[bool, date, str, int, str]:
+        return (not index.find(ln.reference), ln.date, ln.file, ln.line, ln.bank_ref)
+
+    for line in sorted(lines, key=order):
         instruction = (instructions or {}).get(line.bank_ref)
         if line.direction != IN:
             decision = Decision(line.bank_ref, IGNORED, "", (), "outgoing payment")
@@ -282,9 +289,14 @@ def _recognise_typed(
     client = payers.client_of(line)
     named = set(index.find(line.reference))
     for key, payment in typed.items():
-        if payment.paid_date != line.date or left[key] < line.amount:
+        if payment.paid_date != line.date or left[key] <= 0:
             continue
-        if payment.client_key != client and payment.invoice_no not in named:
+        # Only an exact amount is the same payment; a smaller one is another payment.
+        if line.amount not in (payment.amount, left[key]) or left[key] < line.amount:
+            continue
+        if named and payment.invoice_no not in named:
+            continue  # the reference names another invoice: that one is paid
+        if not named and payment.client_key != client:
             continue
         left[key] -= line.amount
         note = (

@@ -1,0 +1,132 @@
+"""Features used together, the way a bookkeeper's week goes: bank import, corrections,
+follow-ups and partial runs in one folder, through the command line."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from conftest import Folder, client, service, write_workbook
+from statements import Tx, camt053
+
+from automation.cli import main
+from automation.model import CellUpdate
+from automation.writeback import apply_updates
+
+D = Decimal
+NOV30 = date(2026, 11, 30)
+
+
+def invoices(folder: Folder) -> pd.DataFrame:
+    frame = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    return frame.set_index("Invoice No")
+
+
+def type_paid(folder: Folder, number: str, amount: str, day: date) -> None:
+    row = int(list(invoices(folder).index).index(number)) + 2
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Invoices", row, "Paid Amount", D(amount)),
+         CellUpdate("Invoices", row, "Paid Date", day)],
+        header_rows={"Invoices": 1},
+    )  # fmt: skip
+
+
+def subjects_to(folder: Folder, address: str) -> list[str]:
+    return [str(r.message["Subject"]) for r in folder.received if address in r.rcpt_tos]
+
+
+@pytest.mark.parametrize("between", ["payments", "only"])
+def test_a_typed_payment_is_thanked_after_a_payments_import_or_an_only_run(
+    folder: Folder, between: str
+) -> None:
+    """`payments` and `run --only` send no follow-ups for other invoices; they must not
+    set those invoices aside as settled, or the thank-you is never sent."""
+    write_workbook(
+        folder.workbook,
+        [client("Acme"), client("Blue", Terms="2/10 Net 30")],
+        [service(date(2026, 11, 2), "Acme", "Audit"), service(date(2026, 11, 5), "Blue", "Pay")],
+    )
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    type_paid(folder, "INV-2026-0002", "98.00", date(2026, 12, 5))  # discount earned
+    if between == "payments":
+        statement = folder.root / "other.xml"
+        statement.write_bytes(camt053([Tx(date(2026, 12, 6), D("1.00"), "Stranger",
+                                          purpose="gift", ref="S-1")], currency="USD"))
+        main(["payments", "--workbook", str(folder.workbook), "--as-of", "2026-12-07",
+              str(statement)])  # fmt: skip
+    else:
+        assert folder.run("--as-of", "2026-12-07", "--only", "Acme") == 0
+    assert not any("thank" in s.lower() for s in subjects_to(folder, "blue@clients.example"))
+
+    assert folder.run("--as-of", "2026-12-07") == 0
+    thanks = [s for s in subjects_to(folder, "blue@clients.example") if "thank" in s.lower()]
+    assert len(thanks) == 1, subjects_to(folder, "blue@clients.example")
+    assert invoices(folder).loc["INV-2026-0002", "Status"] == "Paid"
+
+
+def services_row(folder: Folder, row: int, **cells: object) -> None:
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Services", row, c.replace("_", " "), v) for c, v in cells.items()],
+        header_rows={"Services": 1},
+    )
+
+
+def test_a_dry_run_numbers_a_rebill_and_new_work_as_the_run_then_does(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Acme")],
+        [service(date(2026, 11, 2), "Acme", "Audit", 1, 100),
+         service(date(2026, 12, 3), "Acme", "Later work", 1, 60)],
+    )  # fmt: skip
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    services_row(folder, 2, Quantity=D(2), Amount=D(200))
+    row = int(list(invoices(folder).index).index("INV-2026-0001")) + 2
+    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Status", "Rebill")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-12-07", "--dry-run") == 0
+    preview = capsys.readouterr().out
+    previewed = sorted(p.name for p in (folder.root / "preview").rglob("*.docx"))
+    assert folder.run("--as-of", "2026-12-07") == 0
+    made = invoices(folder)
+    assert made.loc["INV-2026-0002", "Total"] == 200 and made.loc["INV-2026-0003", "Total"] == 60
+    assert previewed == ["INV-2026-0002.docx", "INV-2026-0003.docx"]
+    assert "$200.00" in preview and "$60.00" in preview
+
+
+def test_a_dry_run_shows_the_amount_a_thank_you_is_for(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 11, 2), "Acme", "Audit")])
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    type_paid(folder, "INV-2026-0001", "100.00", date(2026, 12, 4))
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-12-07", "--dry-run") == 0
+    assert "$100.00" in capsys.readouterr().out  # what was paid, as the run shows it
+
+
+def test_check_lists_what_the_run_would(folder: Folder, capsys: pytest.CaptureFixture[str]) -> None:
+    """An invoice that would add up to zero or less, and a statement file the run cannot read."""
+    write_workbook(
+        folder.workbook,
+        [client("Acme"), client("Zed")],
+        [service(date(2026, 11, 2), "Zed", "Work"),
+         service(date(2026, 11, 9), "Acme", "Refund", 1, -50)],
+    )  # fmt: skip
+    assert folder.run("--as-of", NOV30.isoformat()) == 1
+    ran = capsys.readouterr().out
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    (inbox / "notes.txt").write_text("not a statement")
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-12-07"]) == 1
+    checked = capsys.readouterr().out
+    assert "add up to -$50.00" in ran and "add up to -$50.00" in checked
+    assert "notes.txt" in checked
+    assert folder.run("--as-of", "2026-12-07") == 1
+    assert "notes.txt" in capsys.readouterr().out
