@@ -55,6 +55,7 @@ from .pipeline import (
     run_problems,
     vet_templates,
 )
+from .private import owner_only
 from .read import WorkbookError
 from .reconcile import sequence_errors
 from .runlog import LogFormatter
@@ -69,6 +70,7 @@ from .summary import (
 )
 from .text import one_line
 from .updates import invoice_rows, payment_errors
+from .validate import listed_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
 KEEP_LOGS = 200
@@ -195,6 +197,25 @@ def resolve(args: argparse.Namespace) -> tuple[Config, Path]:
     return config, workbook
 
 
+def require_workbook(args: argparse.Namespace, workbook: Path) -> None:
+    """Stop (exit 2) when there is no workbook, saying where it was looked for and what to do."""
+    if workbook.is_file():
+        return
+    places = [workbook.parent] if args.workbook else []
+    places += [] if Path.cwd() in places else [Path.cwd()]
+    found = args.config or find_config(None, args.workbook)
+    config = (
+        f" (the settings came from {found})"
+        if found
+        else ", and there is no billing.toml in " + " or ".join(str(p) for p in places)
+    )
+    raise UnusableError(
+        f"the workbook {workbook} does not exist{config}. To start a billing folder, run "
+        "`run-billing init DIR` (or `python run_billing.py init DIR`); to use one elsewhere, "
+        "pass --workbook PATH or run from its folder."
+    )
+
+
 def _summary_table(summary: RunSummary, console: Console) -> None:
     title = "Dry run (nothing sent, nothing written)" if summary.dry_run else "Billing run"
     console.print(f"[bold]{title} as of {summary.as_of.isoformat()}[/bold]")
@@ -288,6 +309,7 @@ def _log_to_file(workbook: Path) -> logging.Handler | None:
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
     config, workbook = resolve(args)
+    require_workbook(args, workbook)
     request = RunRequest(
         workbook=workbook,
         as_of=args.as_of or date.today(),
@@ -324,8 +346,7 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
 def command_check(args: argparse.Namespace, console: Console) -> int:
     config, workbook = resolve(args)
     request = RunRequest(workbook=workbook, as_of=args.as_of or date.today(), config=config)
-    if not workbook.is_file():
-        raise UnusableError(f"the workbook {workbook} does not exist.")
+    require_workbook(args, workbook)
     paths = Paths.for_request(request)
     ensure_not_busy(paths)
     vet_templates(paths)
@@ -344,7 +365,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     loaded = load(request)
     data, book, lines, errors = loaded
     problems = list(book.errors) + sequence_errors(data, config)
-    problems += [errors[r] for r in sorted(errors)]
+    problems += listed_errors(errors, book)
     problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     problems += build_payers(book)[1]  # a Payer ID on two clients
     # Whatever else the run would list: corrections, empty invoices, bank statements.
@@ -625,7 +646,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False, soft_wrap=True)
     command = command_demo if getattr(args, "demo", False) else args.handler
     try:
-        return command(args, console)
+        with owner_only():  # everything the command creates is the owner's alone
+            return command(args, console)
     except (ConfigError, WorkbookError, UnusableError) as exc:
         console.print(f"Cannot run: {one_line(str(exc))}", markup=False, highlight=False)
         return EXIT_UNUSABLE

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import UnusableError
-from .fmt import format_date, format_money
+from .fmt import format_date, format_date_until, format_money
 from .ledger import LedgerInvoice, LedgerMessage
 from .mail import (
     OutgoingMail,
@@ -166,6 +166,7 @@ def email_context(
         "invoice_no": inv.invoice_no,
         "invoice_date": format_date(inv.invoice_date, lang),
         "due_date": format_date(due, lang),
+        "due_date_until": format_date_until(due, lang),  # kk: the dative "дейін" takes
         "total": money(inv.total),
         "amount_paid": money(payload.get("paid")),
         "balance": money(payload.get("balance")),
@@ -187,7 +188,8 @@ def discount_offer(inv: LedgerInvoice, language: str, due: date) -> str:
     terms = terms_of(inv.terms)
     if terms.discount_percent is None:
         return ""
-    return terms_in_words(inv, terms, language, due)
+    sentence = terms_in_words(inv, terms, language, due)
+    return sentence if sentence.endswith(".") else sentence + "."  # a sentence of the email
 
 
 @dataclass(frozen=True)

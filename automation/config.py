@@ -22,6 +22,7 @@ from babel.numbers import list_currencies
 
 from .bank.record import BankConfig
 from .bank.settings import BankConfigError, parse_bank
+from .config_text import at_line, toml_problem, unknown_option
 from .datetext import DATE_ORDERS
 from .model import CompanyInfo
 from .payqr import check_bank_details
@@ -148,10 +149,9 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
     for key, value in data.items():
         name = (renames or {}).get(key, key)
         if name not in known:
-            raise ConfigError(
-                f"[{section}] has an unknown option {key!r}; "
-                f"known options: {', '.join(sorted(k for k in known if k != 'path'))}."
-            )
+            shown = {v: k for k, v in (renames or {}).items()}  # as the file spells them
+            names = [shown.get(k, k) for k in known if k != "path"]
+            raise ConfigError(unknown_option(section, key, names))
         default = getattr(cls(), name)
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"[{section}] {key} must be true or false, not {value!r}.")
@@ -384,10 +384,15 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        text = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name} is not UTF-8 text; save it as UTF-8.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name} is not valid TOML: {exc}.") from None
+        raise ConfigError(toml_problem(path.name, text, str(exc))) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}.") from None
-    return parse_config(data, path.resolve())
+    try:
+        return parse_config(data, path.resolve())
+    except ConfigError as exc:
+        raise ConfigError(at_line(path.name, text, str(exc))) from None

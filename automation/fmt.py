@@ -102,6 +102,32 @@ def format_datetime(dt: datetime, language: str) -> str:
     return pattern.replace("{1}", format_date(dt.date(), language)).replace("{0}", time_text)
 
 
+#: Kazakh month names and their dative (барыс септік), which "дейін" (until) takes:
+#: "5 желтоқсанға дейін". The ending follows vowel harmony and the last sound.
+KK_MONTH_DATIVE = {
+    "қаңтар": "қаңтарға", "ақпан": "ақпанға", "наурыз": "наурызға", "сәуір": "сәуірге",
+    "мамыр": "мамырға", "маусым": "маусымға", "шілде": "шілдеге", "тамыз": "тамызға",
+    "қыркүйек": "қыркүйекке", "қазан": "қазанға", "қараша": "қарашаға",
+    "желтоқсан": "желтоқсанға",
+}
+
+
+def format_date_until(value: date, language: str) -> str:
+    """A date as it reads before "until": "December 5, 2026", "5 декабря 2026 г.";
+    in Kazakh the month takes the dative before "дейін": "2026 ж. 5 желтоқсанға".
+
+    >>> format_date_until(date(2026, 12, 5), "kk")
+    '2026 ж. 5 желтоқсанға'
+    """
+    text = format_date(value, language)
+    if language != "kk":
+        return text
+    for month, dative in KK_MONTH_DATIVE.items():
+        if text.endswith(month):
+            return text[: -len(month)] + dative
+    return text
+
+
 def amount_in_words(amount: Decimal, currency: str, language: str) -> str:
     """The amount spelled out with its currency, capitalised, for the invoice.
 
@@ -118,9 +144,24 @@ def amount_in_words(amount: Decimal, currency: str, language: str) -> str:
     try:
         # A Decimal, never an int: in currency mode num2words reads an int as cents.
         words = num2words(amount, lang=lang, to="currency", currency=currency)
+        if lang == "ru" and unit < 1:
+            words = _minor_in_figures(words, amount, currency, unit)
     except (NotImplementedError, KeyError, ValueError, TypeError, OverflowError):
         words = _words_with_code(amount, currency, lang, unit)
     return _capitalise(words)
+
+
+def _minor_in_figures(words: str, amount: Decimal, currency: str, unit: Decimal) -> str:
+    """Russian documents spell the roubles and give the kopecks in figures, even 00:
+    "Одна тысяча пятьсот рублей 00 копеек", "Семьдесят шесть рублей 01 копейка"."""
+    from num2words import CONVERTER_CLASSES
+
+    converter = CONVERTER_CLASSES["ru"]
+    minor_forms = converter.CURRENCY_FORMS[currency][1]
+    minor = int((abs(amount) - int(abs(amount))) / unit)
+    major = words.rsplit(",", 1)[0]  # num2words: "... рублей, ноль копеек"
+    digits = len(str(int(1 / unit))) - 1
+    return f"{major} {minor:0{digits}d} {converter.pluralize(minor, minor_forms)}"
 
 
 def _words_with_code(amount: Decimal, currency: str, lang: str, unit: Decimal) -> str:

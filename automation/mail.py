@@ -57,7 +57,8 @@ FALLBACK_LANGUAGE = "en"
 #: Every name a template may use; the pipeline passes them all as ready strings.
 CONTEXT_KEYS = frozenset(
     {
-        "client_name", "invoice_no", "invoice_date", "due_date", "total", "amount_paid",
+        "client_name", "invoice_no", "invoice_date", "due_date", "due_date_until", "total",
+        "amount_paid",
         "balance", "excess", "company_name", "company_email", "company_phone",
         "reissue_number", "original_date", "reissue_date", "discount_text",
         "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",

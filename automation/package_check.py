@@ -145,9 +145,10 @@ def check_members(name: str, members: list[zipfile.ZipInfo]) -> None:
             )
         if size > RATIO_FLOOR and size > MAX_RATIO * max(member.compress_size, 1):
             raise UnsafeWorkbookError(
-                f"{name} is a zip bomb: its part {member.filename!r} is "
-                f"{member.compress_size:,} bytes packed and {size:,} bytes unpacked "
-                f"({size // max(member.compress_size, 1):,} times larger). It is not read."
+                f"{name} is not read: its part {member.filename!r} unpacks from "
+                f"{member.compress_size:,} to {size:,} bytes "
+                f"({size // max(member.compress_size, 1):,} times larger), as a zip bomb does; "
+                "no spreadsheet program writes that. If it came by email, ask for the original."
             )
 
 

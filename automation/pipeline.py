@@ -84,6 +84,7 @@ from .plan import (
     draft_invoices,
     status_of,
 )
+from .private import restrict_folders
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData, read_workbook
 from .reconcile import (
@@ -121,6 +122,7 @@ from .terms import (
 from .updates import (
     CLOSED,
     UpdateSet,
+    flag_unknown_statuses,
     invoice_rows,
     invoices_updates,
     payment_cells,
@@ -131,7 +133,7 @@ from .updates import (
     signature,
     state_of,
 )
-from .validate import ClientBook, client_key, validate_clients, validate_services
+from .validate import ClientBook, client_key, listed_errors, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
 REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
@@ -331,6 +333,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
     vet_templates(paths, word=False)  # Word: in _real_run once there is work; dry runs render
+    restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
         ensure_not_busy(paths)
         return _dry_run(request, paths)
@@ -429,7 +432,7 @@ def look_at_open_invoices(
     active, lost_rows = open_invoices(ledger, data)
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
-    rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
+    rows = flag_unknown_statuses({**lost_rows, **invoice_rows(data.invoices, invoices.keys())})
     summary.errors.extend(payment_errors(data.invoices, rows))
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
     # A note still owed (planned, or refused by some address) is decided again, so
@@ -488,7 +491,7 @@ def _real_run(
     started = time.perf_counter()
     summary.errors.extend(book.errors)
     summary.errors.extend(sequence_errors(data, config))
-    summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     owed_before = ledger.owed_updates()
     if owed_before:
@@ -525,7 +528,7 @@ def _real_run(
         if request.only is None and not request.payments_only
         else None
     )
-    statement_rows = statement_rows_for(data, pending, monthly)
+    statement_rows = statement_rows_for(data, pending, monthly, rows)  # after the bank import
 
     sender: Sender | None = None
     # `payments` only imports statements: what is owed is sent by the weekly run.
@@ -1292,7 +1295,7 @@ def _dry_run(
     summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
     summary.errors.extend(book.errors)
     summary.errors.extend(sequence_errors(data, config))
-    summary.errors.extend(errors[r] for r in sorted(errors))
+    summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
     ledger_path = paths.billing / "ledger.sqlite"
     with ExitStack() as stack:
@@ -1354,7 +1357,8 @@ def _dry_run(
                     SentItem("", st.client, STATEMENT,
                              format_money(st.closing, st.currency, config.billing.language))
                     for st in statements_to_send(
-                        ledger, invoice_rows(data.invoices), book, as_of, monthly
+                        ledger, statement_rows_for(data, pending, monthly, rows), book, as_of,
+                        monthly,
                     )
                 )  # fmt: skip
         # Numbered as the run numbers them: the replacements for Rebill first.

@@ -148,6 +148,9 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
         "reissue_date": fmt.format_date(doc.reissue_date, lang) if doc.reissue_date else "",
         "has_discount": _discount_open(doc),
         "discount_date": fmt.format_date(doc.discount_date, lang) if doc.discount_date else "",
+        "discount_date_until": fmt.format_date_until(doc.discount_date, lang)
+        if doc.discount_date
+        else "",
         "discounted_total": (
             fmt.format_money(doc.discounted_total, cur, lang)
             if doc.discounted_total is not None

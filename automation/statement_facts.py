@@ -107,7 +107,7 @@ def payment_facts(
     if paid and paid_date is not None:
         _, balance = balance_of(state_of(inv, False), Payments(paid, paid_date))
         let_go = inv.total - inv.credited - paid - balance
-        if let_go > ZERO:
+        if let_go != ZERO:  # a cent paid too much and let go is negative: it closes at 0 too
             facts.append(PaymentFact(inv.invoice_no, paid_date, let_go, DISCOUNT))
     return facts
 

@@ -63,12 +63,20 @@ def statement_month_due(ledger: Ledger, config: Config, as_of: date) -> tuple[da
 
 
 def statement_rows_for(
-    data: WorkbookData, pending: Sequence[LedgerMessage], period: tuple[date, date] | None
+    data: WorkbookData,
+    pending: Sequence[LedgerMessage],
+    period: tuple[date, date] | None,
+    corrected: Mapping[str, InvoiceRow],
 ) -> dict[str, InvoiceRow]:
-    """Every Invoices row, when statements are planned or owed this run (else none: cheap)."""
+    """Every Invoices row, when statements are planned or owed this run (else none: cheap).
+
+    `corrected` are the rows as this run leaves them (bank payments imported,
+    lost rows healed): they win over the sheet as read, or a payment imported
+    now would look taken back and the statement would ask for it again.
+    """
     if period is None and not any(m.kind == STATEMENT for m in pending):
         return {}
-    return invoice_rows(data.invoices)
+    return {**invoice_rows(data.invoices), **corrected}
 
 
 def month_of(day: date) -> str:

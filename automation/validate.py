@@ -121,6 +121,14 @@ def _client_row(
     return client, terms, errors
 
 
+def listed_errors(errors: dict[int, RowError], book: ClientBook) -> list[RowError]:
+    """The Services errors to list, in row order: a client's problem is listed once,
+    on its Clients row, not again for each of its Services rows (their Error cells
+    still point to it)."""
+    echoes = set(book.problems.values())
+    return [errors[r] for r in sorted(errors) if errors[r].message not in echoes]
+
+
 def split_payer_ids(value: object) -> tuple[str, ...]:
     """`180940012345; KZ22722C000024901213` -> each identifier, as typed."""
     return tuple(p.strip() for p in re.split(r"[;,\n]", cell_text(value)) if p.strip())
@@ -146,14 +154,17 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
             first = clients[client.key].row
             message = f'"{name}" appears twice in {CLIENTS} (rows {first} and {row}); keep one row.'
             errors.append(RowError(sheet.name, int(row), sheet.headers["Client"], message))
-            problems[client.key] = message
+            problems[client.key] = f"not billed until {CLIENTS} rows {first} and {row} are one."
             continue
         clients[client.key] = client
         if parsed is not None:
             terms[client.key] = parsed
         if row_errors and client.active:  # an inactive client is never billed: no nagging
             errors.extend(row_errors)
-            problems[client.key] = f"client {name}: " + row_errors[0].message
+            # Said in full once, on the Clients row; the client's Services rows point
+            # there with the gist (no list of accepted terms on every line).
+            gist = row_errors[0].message.split(";")[0].rstrip(".")
+            problems[client.key] = f"not billed until {CLIENTS} row {row} is fixed: {gist}."
     return ClientBook(clients, terms, problems, tuple(errors))
 
 

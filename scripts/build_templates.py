@@ -166,7 +166,7 @@ LABELS: dict[str, dict[str, str]] = {
         "credited": "Кредит-ноталар шегерілді",
         "balance_due": "Төлеуге",
         "in_words": "Төлеуге жататын сома жазбаша",
-        "discount": "Мерзімінен бұрын төлегені үшін жеңілдік: төлем {{ discount_date }} "
+        "discount": "Мерзімінен бұрын төлегені үшін жеңілдік: төлем {{ discount_date_until }} "
         "дейін түссе, {{ discounted_total }} төлеңіз.",
         "bank": "ТӨЛЕМ ДЕРЕКТЕМЕЛЕРІ",
         "bank_name": "Банк",

@@ -78,8 +78,10 @@ def test_locale_for() -> None:
     ("amount", "currency", "language", "expected"),
     [
         ("1234.50", "USD", "en", "One thousand, two hundred and thirty-four dollars, fifty cents"),
-        ("1234.50", "RUB", "ru", "Одна тысяча двести тридцать четыре рубля, пятьдесят копеек"),
-        ("1234.50", "KZT", "ru", "Одна тысяча двести тридцать четыре тенге, пятьдесят тиынов"),
+        ("1234.50", "RUB", "ru", "Одна тысяча двести тридцать четыре рубля 50 копеек"),
+        ("1500.00", "RUB", "ru", "Одна тысяча пятьсот рублей 00 копеек"),
+        ("76.01", "RUB", "ru", "Семьдесят шесть рублей 01 копейка"),
+        ("1234.50", "KZT", "ru", "Одна тысяча двести тридцать четыре тенге 50 тиынов"),
         ("1234.50", "KZT", "kk", "Бір мың екі жүз отыз төрт теңге, елу тиын"),
         # A whole Decimal is units, not cents (num2words reads an int as cents).
         ("1234", "USD", "en", "One thousand, two hundred and thirty-four dollars, zero cents"),
@@ -132,3 +134,13 @@ def test_summary_outstanding_follows_the_configured_language() -> None:
     summary = RunSummary(date(2026, 11, 30), language="kk")
     summary.outstanding = {"KZT": Decimal("394800.56")}
     assert plain(outstanding_lines(summary)[0]) == "Outstanding: 394 800,56 ₸"
+
+
+@pytest.mark.parametrize(
+    ("month", "dative"),
+    [(1, "қаңтарға"), (4, "сәуірге"), (7, "шілдеге"), (9, "қыркүйекке"), (12, "желтоқсанға")],
+)
+def test_kazakh_date_before_deyin_takes_the_dative(month: int, dative: str) -> None:
+    assert fmt.format_date_until(date(2026, month, 5), "kk").endswith(f"5 {dative}")
+    assert fmt.format_date_until(date(2026, month, 5), "en") == fmt.format_date(
+        date(2026, month, 5), "en")

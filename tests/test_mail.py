@@ -48,6 +48,7 @@ CONTEXT = {
     "invoice_no": "INV-2026-0007",
     "invoice_date": "2026-03-01",
     "due_date": "2026-03-31",
+    "due_date_until": "2026-03-31",
     "total": "1,200.00 USD",
     "amount_paid": "1,000.00 USD",
     "balance": "200.00 USD",

@@ -227,7 +227,7 @@ def test_fast_rendering_gives_docxtpl_text(renderer: InvoiceRenderer, language: 
                 "Four hundred and twenty-one dollars, sixty-eight cents",
                 "Please quote INV-2026-0007 as the payment reference."]),
         ("ru", ["СЧЁТ НА ОПЛАТУ", "Northwind Traders LLC", "421,68 ₽", "5 апреля 2026 г.",
-                "Четыреста двадцать один рубль, шестьдесят восемь копеек", "Благодарим"]),
+                "Четыреста двадцать один рубль 68 копеек", "Благодарим"]),
         ("kk", ["ТӨЛЕМ ШОТЫ", "Northwind Traders LLC", "421,68 ₸", "2026 ж. 5 сәуір",
                 "Төрт жүз жиырма бір теңге, алпыс сегіз тиын", "рахмет"]),
     ],

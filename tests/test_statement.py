@@ -20,6 +20,7 @@ import docx
 import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
+from statements import Tx, camt053
 
 from automation.cli import main
 from automation.config import load_config
@@ -208,6 +209,24 @@ def test_statements_agree_with_the_workbook(two_months: Folder, name: str) -> No
     assert money("1050") in text and money("150") in text and money("-150") in text
 
 
+def test_a_cent_paid_too_much_closes_at_zero_as_the_sheet_does(folder: Folder) -> None:
+    """100.01 paid on 100.00: the sheet says Paid, Balance 0.00; so must the statement."""
+    folder.write_config()
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 10, 1), "Ames", "Bookkeeping", 1, 100)])  # fmt: skip
+    assert folder.run("--as-of", "2026-10-01") == 0
+    (number,) = numbers_of(folder, "Ames")
+    pay(folder, number, "100.01", date(2026, 10, 10))
+    assert folder.run("--as-of", "2026-10-12") == 0
+    row = invoices_sheet(folder).set_index("Invoice No").loc[number]
+    assert (row["Status"], D(str(row["Balance"]))) == ("Paid", D("0"))
+    config = load_config(folder.root / "billing.toml")
+    october = make_statements(StatementRequest(folder.workbook, date(2026, 11, 2), config, "Ames"))
+    ((st, _),) = october.files
+    assert st.closing == D("0.00") and st.unapplied == D("0")
+    assert sum(i.amount for i in st.items) == D("0.00")
+
+
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))
@@ -293,6 +312,39 @@ def test_monthly_statement_is_emailed_once(
     assert all(r.message["X-Billing-Kind"] != "statement" for r in folder.received[received:])
     assert folder.run("--as-of", "2026-12-04") == 0  # December: November's statement
     assert len(statements_to(folder, "Ames")) == 2
+
+
+def test_monthly_statement_counts_bank_payments_imported_in_the_same_run(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """October's statements go out on the run that also imports October's bank payments."""
+    folder.write_config(extra='currency = "EUR"\n[statements]\nday = 1')
+    write_workbook(
+        folder.workbook,
+        [client("Acme", Currency="EUR"), client("Beta", Currency="EUR")],
+        [service(date(2026, 10, 5), "Acme", "Work", 1, 100),
+         service(date(2026, 10, 5), "Beta", "Work", 1, 100)],
+    )
+    assert folder.run("--as-of", "2026-10-05") == 0
+    acme, beta = numbers_of(folder, "Acme")[0], numbers_of(folder, "Beta")[0]
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 10, 20), D("100.00"), "Acme", purpose=acme, ref="B-1"),
+            Tx(date(2026, 10, 20), D("60.00"), "Beta", purpose=beta, ref="B-2")]
+    (inbox / "october.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    sent = len(folder.received)
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-11-02", "--dry-run") == 0
+    previewed = [ln for ln in capsys.readouterr().out.splitlines() if "statement of acc" in ln]
+    assert len(previewed) == 1 and "Beta" in previewed[0] and "€40.00" in previewed[0]
+    assert folder.run("--as-of", "2026-11-02") == 0
+    kinds = sorted((r.rcpt_tos[0], r.message["X-Billing-Kind"]) for r in folder.received[sent:])
+    assert ("acme@clients.example", "statement") not in kinds  # paid in full in October
+    assert any(who == "acme@clients.example" for who, _ in kinds)  # its thank-you
+    (mail,) = statements_to(folder, "Beta")
+    assert mail["Subject"].endswith(": €40.00 due")
+    text = attachment_text(mail)
+    assert "Amount due: €40.00" in text and "€60.00" in text
 
 
 def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from automation.faults import checkpoint
+from automation.private import restrict
 from automation.writeback.package import Package
 from automation.writeback.records import FileStamp, WorkbookChangedError, WriteBackError
 from automation.zipcopy import ZipCopier, ZipCopyError, raw_member
@@ -137,6 +138,7 @@ def _backup(path: Path, backup_dir: Path, keep: int) -> Path:
             break
         now = now.replace(microsecond=(now.microsecond + 1) % 1_000_000)
     shutil.copy2(path, target)
+    restrict(target)  # copy2 copies the workbook's mode; a backup is the owner's alone
     with open(target, "rb") as fh:
         os.fsync(fh.fileno())
     pattern = re.compile(

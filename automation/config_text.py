@@ -1,0 +1,56 @@
+"""billing.toml problems said in words, at their line: what is wrong and what to type.
+
+    billing.toml, line 3: curly quotes (“ ”) pasted from Word or Mail; type straight quotes "...".
+    billing.toml, line 2: [email] has an unknown option 'moed' (did you mean 'mode'?); ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+CURLY = "\u201c\u201d\u2018\u2019\u00ab\u00bb"
+_AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def toml_problem(name: str, text: str, message: str) -> str:
+    """A TOML syntax error, with the line and the likely cause named."""
+    found = _AT_LINE.search(message)
+    number = int(found[1]) if found else 0
+    lines = text.splitlines()
+    line = lines[number - 1] if 0 < number <= len(lines) else ""
+    where = f"{name}, line {number}" if number else name
+    if any(ch in line for ch in CURLY):
+        return (
+            f"{where}: curly quotes (“ ” or ‘ ’), as Word or a mail program types them; "
+            f'TOML needs straight quotes: {_straightened(line.strip())}'
+        )
+    value = line.split("=", 1)[1] if "=" in line else line
+    if value.count('"') % 2 or value.count("'") % 2:
+        return f"{where}: the quote is not closed; end the text with the same quote it starts with."
+    return f"{where}: {_AT_LINE.sub('', message).strip()} ({line.strip()})."
+
+
+def _straightened(line: str) -> str:
+    return line.translate(str.maketrans("\u201c\u201d\u00ab\u00bb\u2018\u2019", "\"\"\"\"''"))
+
+
+def unknown_option(section: str, key: str, known: list[str]) -> str:
+    """`[email] has an unknown option 'moed' (did you mean 'mode'?); known options: ...`."""
+    close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"[{section}] has an unknown option {key!r}{hint}; "
+        f"known options: {', '.join(sorted(known))}."
+    )
+
+
+def at_line(name: str, text: str, message: str) -> str:
+    """Prefix a config error that names an option with the line where that option is."""
+    found = re.search(r"option '([^']+)'", message)
+    if found:
+        key = re.escape(found[1])
+        for number, line in enumerate(text.splitlines(), start=1):
+            if re.match(rf"\s*[\"']?{key}[\"']?\s*=", line):
+                return f"{name}, line {number}: {message}"
+    return f"{name}: {message}"
