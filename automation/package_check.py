@@ -7,7 +7,11 @@ stop the run with a crash instead of a message. `check_package` reads only the
 zip's directory and streams the sheets it will read, in bounded memory, and
 raises `UnsafeWorkbookError` (exit 2) naming what is wrong and how to fix it:
 
-    check_package(Path("service_log.xlsx"), ("Clients", "Services", "Invoices"))
+    errors = check_package(Path("service_log.xlsx"), ("Clients", "Services", "Invoices"))
+
+It also returns the cells that hold an Excel error (`#DIV/0!`, `#REF!`, ...):
+the reader underneath shows them as empty, and a broken Amount formula must
+be reported, not billed as Quantity x Unit Price.
 
 The grid a sheet needs is measured from its cells' own references, never
 from its `<dimension>` element, which any program may leave stale.
@@ -84,9 +88,17 @@ class Extent:
         return f"{first}:{col_letters(self.last_col)}{self.last_row}"
 
 
-def check_package(path: Path, sheets: Iterable[str]) -> None:
-    """Raise UnsafeWorkbookError unless `path` is a zip the reader can take, sheets included."""
+#: Per sheet, the Excel error cells found: (row, column) from 1 -> the error's text.
+ErrorCells = dict[str, dict[tuple[int, int], str]]
+
+
+def check_package(path: Path, sheets: Iterable[str]) -> ErrorCells:
+    """Raise UnsafeWorkbookError unless `path` is a zip the reader can take, sheets included.
+
+    Returns the cells of those sheets that hold an Excel error value.
+    """
     name = path.name
+    errors: ErrorCells = {}
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -99,8 +111,12 @@ def check_package(path: Path, sheets: Iterable[str]) -> None:
                 if normalise_header(sheet) in wanted and part in pkg.names
             ]
             for sheet, part in parts:
-                extent = sheet_extent(name, sheet, _stream(archive, pkg.names[part]))
+                found: dict[tuple[int, int], str] = {}
+                chunks = _with_errors(_stream(archive, pkg.names[part]), found)
+                extent = sheet_extent(name, sheet, chunks)
                 check_extent(name, sheet, extent)
+                if found:
+                    errors[sheet] = found
             for other in (pkg.workbook, pkg.shared_strings, pkg.styles):
                 if other and other in pkg.names:
                     for chunk in _stream(archive, pkg.names[other]):
@@ -111,6 +127,36 @@ def check_package(path: Path, sheets: Iterable[str]) -> None:
             'save it again as "Excel Workbook (*.xlsx)", or use the latest backup from '
             ".billing/backups/."
         ) from None
+    return errors
+
+
+_ERROR_CELL = re.compile(  # <c ... t="e">, its formula if any, then <v>#DIV/0!</v>
+    rb"<(?:\w+:)?c\s[^>]*?\bt=[\"']e[\"'][^>]*>"
+    rb"(?:<(?:\w+:)?f[^<]*</(?:\w+:)?f>|<(?:\w+:)?f[^>]*/>)?"
+    rb"(?:<(?:\w+:)?v>([^<]*)<)?"
+)
+_REF = re.compile(rb"\br=[\"']([A-Za-z]{1,3})([0-9]{1,7})[\"']")
+
+
+def _with_errors(
+    chunks: Iterable[bytes], found: dict[tuple[int, int], str]
+) -> Iterator[bytes]:
+    """Pass the chunks through, noting each error cell (`t="e"`) in `found`.
+
+    Most sheets hold none, so a chunk is searched only when it has the marker.
+    """
+    for chunk in chunks:
+        if b't="e"' in chunk or b"t='e'" in chunk:
+            for match in _ERROR_CELL.finditer(chunk):
+                ref = _REF.search(match.group(0))
+                if ref is None:
+                    continue
+                col = 0
+                for letter in ref.group(1).upper():
+                    col = col * 26 + letter - 64
+                text = (match.group(1) or b"").decode("utf-8", "replace").strip()
+                found[(int(ref.group(2)), col)] = text or "#ERROR"
+        yield chunk
 
 
 def check_members(name: str, members: list[zipfile.ZipInfo]) -> None:

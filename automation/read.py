@@ -112,11 +112,14 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
-    check_package(path, (CLIENTS, SERVICES, INVOICES))  # zip bombs, stray far cells, ...
+    # zip bombs, stray far cells, ...; and the error cells calamine shows as empty
+    errors = check_package(path, (CLIENTS, SERVICES, INVOICES))
     try:
-        return _read_frames(path)
+        frames, names = _read_frames(path)
     except Exception as exc:  # calamine raises its own types for damaged files
         first = exc
+    else:
+        return _show_errors(frames, errors), names
     # calamine refuses a whole workbook for one part it does not know (an Excel
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
     needed = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
@@ -129,7 +132,27 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     except Exception as exc:
         cause = damaged_part(path, needed) or str(exc) or str(first)
         raise WorkbookError(f"{path.name} could not be read as a workbook: {cause}.") from None
-    return frames, names
+    return _show_errors(frames, errors), names
+
+
+def _show_errors(
+    frames: dict[str, pd.DataFrame], errors: dict[str, dict[tuple[int, int], str]]
+) -> dict[str, pd.DataFrame]:
+    """Put each Excel error value (`#DIV/0!`, `#REF!`) back into its cell as text.
+
+    calamine reads an error cell as empty, so a broken Amount formula would be
+    billed as Quantity x Unit Price without a word; as text, the row fails
+    validation with the error named ("Amount: "#DIV/0!" is not a number").
+    """
+    for sheet, cells in errors.items():
+        frame = frames.get(sheet)
+        if frame is None:
+            continue
+        rows, cols = frame.shape
+        for (row, col), text in cells.items():
+            if row <= rows and col <= cols:
+                frame.iat[row - 1, col - 1] = text
+    return frames
 
 
 def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
