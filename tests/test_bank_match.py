@@ -221,3 +221,17 @@ def test_a_payment_older_than_the_invoice_is_never_applied_to_it() -> None:
     (named,) = match_lines(later, PAYERS, [line("5000.00", "INV-2026-0020",
                                                day=date(2026, 2, 10))], D("0"))  # fmt: skip
     assert named.status == REVIEW and "before INV-2026-0020 was issued" in named.note
+
+
+def test_rule_2_accepts_the_discounted_amount_within_the_discount_window() -> None:
+    early = OpenInvoice("INV-2026-0030", BETA, "KZT", date(2026, 3, 2), D("100.00"),
+                        discounted=D("98.00"), discount_until=date(2026, 3, 12))  # fmt: skip
+    paid = line("98.00", "", payer="Beta LLP", day=date(2026, 3, 9))
+    rest = line("2.00", "", payer="Beta LLP", ref="R2", day=date(2026, 3, 10))
+    d, after = match_lines([early], PAYERS, [paid, rest], D("0"))
+    assert (d.status, d.rule) == (APPLIED, "Amount")
+    assert d.allocations == (Allocation("INV-2026-0030", D("98.00"), discount=D("2.00")),)
+    assert after.status == REVIEW  # the discount settled it: nothing is left to pay
+    (late,) = match_lines([early], PAYERS, [line("98.00", "", payer="Beta LLP",
+                                                day=date(2026, 3, 13))], D("0"))  # fmt: skip
+    assert late.status == REVIEW
