@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from ..money import ZERO, round_money
+from ..fmt import format_money
+from ..money import ZERO
 from .record import IN, BankLine, normal_id
 
 APPLIED, REVIEW, IGNORED = "Applied", "Review", "Ignored"
@@ -242,7 +243,8 @@ class _Book:
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return f"{round_money(amount, currency):,.2f} {currency}" if currency else f"{amount:,.2f}"
+    """An amount in a note (the Payments sheet's notes are in English)."""
+    return format_money(amount, currency, "en")
 
 
 def match_lines(
@@ -489,7 +491,8 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
             return Decision(
                 line.bank_ref,
                 REVIEW,
-                note=f"the amounts typed add up to {given}, not the {line.amount} received.",
+                note=f"the amounts typed add up to {_money(given, line.currency)}, not the "
+                f"{_money(line.amount, line.currency)} received.",
             )
         parts = tuple(Allocation(inv.invoice_no, a) for inv, a in chosen if a)
     else:
@@ -499,7 +502,8 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
             return Decision(
                 line.bank_ref,
                 REVIEW,
-                note=f"the amounts typed ({given}) are more than the {line.amount} received.",
+                note=f"the amounts typed ({_money(given, line.currency)}) are more than the "
+                f"{_money(line.amount, line.currency)} received.",
             )
         ordered = sorted(rest, key=lambda i: (i.invoice_date, i.invoice_no))
         parts = (*fixed, *_spread(line.amount - given, ordered, book))
