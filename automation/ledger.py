@@ -610,12 +610,14 @@ class Ledger:
         """A follow-up planned or refused before, planned again as of this run.
 
         Its bytes are dropped so it is rebuilt (new date, new due date, the
-        current address); one that may have reached the server is left alone.
+        current address); one that may have reached the server, or that some
+        recipient has or may have, is left alone: it is resent identical.
         """
         self.conn.execute(
             "UPDATE messages SET payload = ?, raw = NULL, envelope_from = NULL, recipients = NULL"
-            " WHERE event = ? AND state IN (?, ?)",
-            (json.dumps(payload), event, PLANNED, FAILED),
+            " WHERE event = ? AND state IN (?, ?) AND NOT EXISTS (SELECT 1 FROM deliveries d"
+            " WHERE d.message_id = messages.message_id AND d.state IN (?, ?))",
+            (json.dumps(payload), event, PLANNED, FAILED, SENT, "unknown"),  # mail.UNKNOWN
         )
 
     def messages(self, states: Sequence[str] | None = None) -> list[LedgerMessage]:

@@ -326,7 +326,8 @@ def _checked_addresses(addresses: tuple[str, ...], field: str) -> tuple[str, ...
     return tuple(checked)
 
 
-def _config_addresses(text: str, option: str) -> tuple[str, ...]:
+def config_addresses(text: str, option: str) -> tuple[str, ...]:
+    """The addresses of an `[email]` option, read like a client's Email cell (RFC 5322)."""
     valid, invalid = parse_addresses(text)
     if invalid:
         raise AddressError(f"[email] {option} has an invalid address: {invalid[0]!r}.")
@@ -370,11 +371,11 @@ def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) ->
     cc = _checked_addresses(mail.cc, "Cc")
     if not to:
         raise AddressError(f"{mail.invoice_no}: the message has no recipient.")
-    bcc = _config_addresses(cfg.bcc, "bcc")
+    bcc = config_addresses(cfg.bcc, "bcc")
     subject = mail.subject
     if cfg.redirect_to:
         subject = f"[TEST for {', '.join(to + cc)}] {subject}"
-        to, cc, bcc = _config_addresses(cfg.redirect_to, "redirect_to"), (), ()
+        to, cc, bcc = config_addresses(cfg.redirect_to, "redirect_to"), (), ()
     headers = _headers(mail, cfg, company, envelope_from, to, cc, subject)
     msg = _assemble(mail, envelope_from, to)
     for name, value in headers.items():

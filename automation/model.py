@@ -38,6 +38,10 @@ REBILL = "Rebill"
 DRAFT = "Draft"
 #: Statuses the bookkeeper types; the tool never overwrites them (but a processed Rebill).
 BOOKKEEPER_STATUSES = frozenset({VOID, HOLD, REBILL})
+#: Every status an Invoices row may show; anything else typed there is a mistake to point out.
+INVOICE_STATUSES = frozenset(
+    {SENT, OVERDUE, REISSUED, PARTIALLY_PAID, PAID, OVERPAID, ESCALATED, FAILED, VOID, HOLD, REBILL}
+)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ from .mail import (
     OutgoingMail,
     Sender,
     build_message,
+    config_addresses,
     make_message_id,
     open_sender,
     vet_email_templates,
@@ -121,6 +122,7 @@ from .terms import (
 from .updates import (
     CLOSED,
     UpdateSet,
+    flag_unknown_statuses,
     invoice_rows,
     invoices_updates,
     payment_cells,
@@ -430,10 +432,13 @@ def look_at_open_invoices(
     active, lost_rows = open_invoices(ledger, data)
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
-    rows = {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}
+    rows = flag_unknown_statuses({**lost_rows, **invoice_rows(data.invoices, invoices.keys())})
     summary.errors.extend(payment_errors(data.invoices, rows))
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
-    done_events = ledger.events(invoices.keys())
+    # A note still owed (planned, or refused by some address) is decided again, so
+    # that it stays wanted while it still fits and is retried rather than dropped.
+    owed = {m.event for m in pending if m.state in (PLANNED, FAILED)}
+    done_events = ledger.events(invoices.keys()) - owed
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     followups = _followups(request, invoices, rows, book, done_events, unsent, calendar)
     return pending, active, invoices, rows, followups
@@ -787,18 +792,18 @@ def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:
     counts = f"{len(summary.sent)} sent, {len(summary.failed)} failed"
     if summary.errors:
         counts += f", {needs_attention(len(summary.errors))}"
-    mail = OutgoingMail(
-        kind="report",
-        invoice_no="",
-        to=tuple(a.strip() for a in config.email.report_to.replace(";", ",").split(",")),
-        cc=(),
-        subject=f"Billing run {summary.as_of.isoformat()}: {counts}",
-        text="\n".join(summary_lines(summary)) + "\n",
-        html="",
-        attachments=(summary.report,) if summary.report else (),
-        message_id=make_message_id(config.email, config.company),
-    )
     try:
+        mail = OutgoingMail(
+            kind="report",
+            invoice_no="",
+            to=config_addresses(config.email.report_to, "report_to"),
+            cc=(),
+            subject=f"Billing run {summary.as_of.isoformat()}: {counts}",
+            text="\n".join(summary_lines(summary)) + "\n",
+            html="",
+            attachments=(summary.report,) if summary.report else (),
+            message_id=make_message_id(config.email, config.company),
+        )
         result = sender.send(build_message(mail, config.email, config.company))
     except MailError as exc:
         summary.notes.append(f"The summary email to {config.email.report_to} failed: {exc}")

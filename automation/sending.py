@@ -147,6 +147,14 @@ class LedgerJournal:
     def verdict(self, message: BuiltMessage) -> Verdict:
         return judge(message.to, message.recipients, self.deliveries(message.message_id))
 
+    def may_have_reached(self, message_id: str) -> bool:
+        """Whether some recipient has, or may have, the message: then only its bytes may follow.
+
+        A retry under the same Message-ID must be the identical message, so the
+        stored bytes are kept rather than rebuilt with a new date or due date.
+        """
+        return any(state in (SENT, UNKNOWN) for state, _r in self.deliveries(message_id).values())
+
 
 def copies_missed_text(message: BuiltMessage, verdict: Verdict) -> str:
     """" Not delivered to cc x@y: 550 ..." for each CC or bcc copy refused ("" for none)."""
@@ -294,9 +302,10 @@ class SendStage(LedgerJournal):
                 f"Email ({msg.kind}) not delivered to {missing} on {day}: {reply}{waited}; "
                 f"it is tried again at the next run{alone}."
             )
+        rebuild = not self.may_have_reached(msg.message_id)
         with self.ledger.transaction():
             self.record(msg.message_id)
-            self.ledger.mark_failed(msg.message_id, reply, rebuild=True)
+            self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)
             self.ledger.update_invoice(inv.invoice_no, note=note)
         self.summary.failed.append(
             SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)

@@ -221,10 +221,11 @@ class _StatementJournal(LedgerJournal):
             reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing)
         else:  # stays `sending`: the next run sends these very bytes (same Message-ID)
             reply = self.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
+        rebuild = not self.may_have_reached(msg.message_id)
         with self.ledger.transaction():
             self.record(msg.message_id)
             if not verdict.uncertain or verdict.missing:
-                self.ledger.mark_failed(msg.message_id, reply, rebuild=True)
+                self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)
         self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
 
 

@@ -11,6 +11,7 @@ something, so a restored copy or a lost write-back heals by itself.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from .lazy import lazy_import
 from .ledger import LedgerInvoice
 from .model import (
     BOOKKEEPER_STATUSES,
+    INVOICE_STATUSES,
     LINE_ERROR,
     LINE_INVOICED,
     LINE_SKIPPED,
@@ -236,6 +238,27 @@ def _bank_part(value: object) -> Decimal | None:
         return None
 
 
+def flag_unknown_statuses(rows: Mapping[str, InvoiceRow]) -> dict[str, InvoiceRow]:
+    """The rows of the invoices the run follows, a Status it does not know made a problem.
+
+    "Viod" meant Void: pointed out, never overwritten, and nothing is sent
+    about the invoice until it is fixed. Rows of invoices billed before the
+    tool (not in the ledger) are not read, so their own statuses stay fine.
+    """
+    known = {s.casefold() for s in INVOICE_STATUSES}
+    return {
+        number: row
+        if row.problem or not row.status or row.status.casefold() in known
+        else replace(
+            row,
+            problem=f'"{row.status}" is not a status; type Void, Hold or Rebill, or clear '
+            "the cell. Nothing is sent about this invoice until it is fixed.",
+            problem_column="Status",
+        )
+        for number, row in rows.items()
+    }
+
+
 class PaymentProblem(ValueError):
     """Payment cells a careful bookkeeper would not mean; `column` is the one at fault."""
 
@@ -368,7 +391,8 @@ def invoices_updates(
             values["Credit Amount"] = inv.credited or None
         if inv.resend_pending:
             values["Resend"] = None  # honoured: the copy is sent (or owed until it is)
-        if status not in BOOKKEEPER_STATUSES or state.voided:
+        mistyped = existing is not None and existing.problem_column == "Status"
+        if (status not in BOOKKEEPER_STATUSES and not mistyped) or state.voided:
             values["Status"] = status
         if existing is not None and not existing.row:  # a row lost, rebuilt from the ledger
             values["Paid Amount"] = existing.paid_amount

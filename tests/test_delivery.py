@@ -12,6 +12,7 @@ import sqlite3
 import ssl
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -421,3 +422,82 @@ def test_a_monthly_statement_with_a_refused_bcc_goes_once(tmp_path: Path) -> Non
     assert kinds == ["invoice", "reissue", "statement"]  # each once, the statement included
     assert recorder.copies("ames@clients.example") == 3
     assert len(set(recorder.message_ids)) == 3
+
+
+# -- payment notes ------------------------------------------------------------------------
+
+
+def pay_in_full(folder: Folder, when: date) -> None:
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    total = Decimal(str(invoices(folder).loc["Acme", "Total"]))
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Paid Amount", total),
+                                    CellUpdate("Invoices", 2, "Paid Date", when)],
+                  header_rows={"Invoices": 1})  # fmt: skip
+
+
+def test_a_thank_you_refused_by_one_to_address_reaches_it_at_the_next_run(
+    tmp_path: Path,
+) -> None:
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.example")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 0
+        pay_in_full(folder, date(2026, 3, 12))
+        recorder.refuse = frozenset({"bob@acme.example"})
+        assert folder.run("--as-of", "2026-03-16") == 1
+        assert "tried again at the next run" in invoices(folder).loc["Acme", "Note"]
+        recorder.refuse = frozenset()
+        assert folder.run("--as-of", "2026-03-23") == 0
+        assert folder.run("--as-of", "2026-03-30") == 0
+    thanks = [r for r in recorder.received if r.message["X-Billing-Kind"] == "thanks"]
+    assert [r.rcpt_tos for r in thanks] == [["ann@acme.example"], ["bob@acme.example"]]
+    assert thanks[0].message["Message-ID"] == thanks[1].message["Message-ID"]
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Paid"
+    assert row["Note"] == (
+        "Thank-you note for the payment, emailed to bob@acme.example "
+        "(ann@acme.example had it already) on 2026-03-23."
+    )
+
+
+def test_a_message_half_delivered_and_half_refused_is_resent_byte_identical(
+    tmp_path: Path,
+) -> None:
+    # ann's copy went out but the connection died before the server's answer; bob was refused.
+    recorder = Recorder(refuse=frozenset({"bob@acme.example"}), vanish_on=frozenset({1}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.example")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 1
+        assert invoices(folder).loc["Acme", "Status"] == "Failed"
+        recorder.refuse, recorder.vanish_on = frozenset(), frozenset()
+        assert folder.run("--as-of", "2026-03-16") == 0
+    first, second = recorder.received
+    assert first.rcpt_tos == ["ann@acme.example"]
+    assert sorted(second.rcpt_tos) == ["ann@acme.example", "bob@acme.example"]
+    assert second.data == first.data  # the same message: a copy ann has is dropped
+    assert invoices(folder).loc["Acme", "Status"] == "Sent"
+
+
+def test_report_to_is_read_like_client_addresses(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        folder = server_folder(
+            tmp_path, recorder, port,
+            'report_to = \'"Ann, Accounts" <ann@ledgerwise.example>; boss@ledgerwise.example\'',
+        )  # fmt: skip
+        three_clients(folder)
+        assert folder.run("--as-of", AS_OF) == 0
+    (report,) = [r for r in recorder.received if r.message["X-Billing-Kind"] == "report"]
+    assert sorted(report.rcpt_tos) == ["ann@ledgerwise.example", "boss@ledgerwise.example"]

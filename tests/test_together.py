@@ -130,3 +130,35 @@ def test_check_lists_what_the_run_would(folder: Folder, capsys: pytest.CaptureFi
     assert "notes.txt" in checked
     assert folder.run("--as-of", "2026-12-07") == 1
     assert "notes.txt" in capsys.readouterr().out
+
+
+def test_a_mistyped_status_is_pointed_out_kept_and_nothing_is_sent(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """"Viod" was meant as Void: it must not be overwritten with Overdue and reminded.
+
+    A row billed before the tool keeps whatever status the bookkeeper gave it.
+    """
+    old = {"Invoice No": "OLD-17", "Client": "Acme", "Total": 50, "Status": "Paid by cheque"}
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 11, 2), "Acme", "Audit")],
+                   invoices=[old])  # fmt: skip
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    row = int(list(invoices(folder).index).index("INV-2026-0001")) + 2
+    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Status", "Viod")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    sent = len(folder.received)
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2027-01-11"]) == 1
+    assert folder.run("--as-of", "2027-01-11") == 1  # overdue and due a reminder
+    out = capsys.readouterr().out
+    assert f"Invoices row {row}, Status:" in out and '"Viod" is not a status' in out
+    assert len(folder.received) == sent
+    assert invoices(folder).loc["INV-2026-0001", "Status"] == "Viod"
+    assert "OLD-17" not in out and invoices(folder).loc["OLD-17", "Status"] == "Paid by cheque"
+
+    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Status", "Void")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    assert folder.run("--as-of", "2027-01-18") == 0
+    assert [str(r.message["Subject"]) for r in folder.received[sent:]] == [
+        "Credit note CN-2027-0001 for invoice INV-2026-0001"
+    ]
+    assert invoices(folder).loc["INV-2026-0001", "Status"] == "Void"
