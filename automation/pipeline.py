@@ -11,8 +11,9 @@ point is finished by the next run without a duplicate.
 from __future__ import annotations
 
 import difflib
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -136,6 +137,8 @@ from .updates import (
 from .validate import ClientBook, client_key, listed_errors, validate_clients, validate_services
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
+#: Messages recorded in the ledger per durable commit while sending goes on.
+RECORD_BATCH = 8
 REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
 #: Messages that stay owed until delivered; other kinds are re-decided every run.
 KEPT_KINDS = frozenset({"invoice", "credit_note", "resend"})
@@ -1041,57 +1044,134 @@ def _send_all(
         inv = invoices[msg.invoice_no]
         summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, "", why))
 
-    documents = [j.document for j in jobs if j.document is not None]
-    files: dict[str, tuple[Path, ...]] = {}
-    made: dict[str, Made] = {}  # messages built where their document was rendered
-    started = time.perf_counter()
-    if config.email.attach == "docx" and any(j.message.raw is None for j in jobs):
-        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+    documents = sum(1 for j in jobs if j.document is not None and j.message.raw is None)
+    started, began_at = time.perf_counter(), time.time()
+    made = _made_messages(jobs, documents, paths, config, progress)
+    outbox = outbox_folder(request, paths)
+    by_id: dict[str, Job] = {}  # the messages handed to the sender so far
+    stage = SendStage(
+        ledger,
+        by_id,
+        as_of,
+        summary,
+        progress("Sending email", len(jobs)),
+        outbox,
+        paths.workbook.parent,
+        config.email.retry_window,
+    )
 
-        tick = progress("Rendering invoices", len(documents))
-        unbuilt = [j for j in jobs if j.message.raw is None]
-        for item in make_messages(
-            unbuilt, InvoiceRenderer(paths.templates), paths.invoices, config, paths.email_templates
-        ):
-            made[item.job.message.message_id] = item
+    def parcels() -> Iterator[Parcel]:
+        """Each message as soon as it is built and recorded: sending overlaps rendering.
+
+        Messages are recorded a few at a time (one durable commit for each
+        batch), never sent before their bytes are in the ledger.
+        """
+        building, last_made = 0.0, began_at
+        while batch := list(itertools.islice(made, RECORD_BATCH)):
+            for _, item in batch:
+                if isinstance(item, Made):
+                    last_made = max(last_made, item.made_at)
+            began = time.perf_counter()
+            recorded = _record_built(ledger, batch, summary)
+            building += time.perf_counter() - began
+            for job, message in recorded:
+                refusal = None if sender.smtputf8 else utf8_refusal(message, config.email.host)
+                if refusal:
+                    _not_sendable(ledger, job, refusal, summary)
+                    email_header = header_for(CLIENTS, "Email", config.columns)
+                    summary.errors.append(utf8_row_error(job, refusal, CLIENTS, email_header))
+                    continue
+                have = ledger.delivered_to(message.message_id)
+                todo = tuple(a for a in message.recipients if a.lower() not in have)
+                by_id[message.message_id] = job
+                yield Parcel(message, todo)
+        summary.timings["render"] = last_made - began_at  # the workers' last message, built
+        summary.timings["message build"] = building  # recording them in the ledger
+
+    policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
+    # Overlap only pays when the render workers make messages while this process sends;
+    # rendered here, one at a time, all are made first (as retries expect their turn).
+    try:
+        deliver(parcels() if _overlap(jobs, config) else list(parcels()), sender, policy, stage)
+    finally:
+        stage.flush()
+    # Render and send overlap: "send" is the whole stretch, rendering included.
+    summary.timings["send"] = time.perf_counter() - started
+
+
+def _overlap(jobs: list[Job], config: Config) -> bool:
+    """Whether messages are sent while the render workers still make the rest."""
+    unbuilt = sum(1 for j in jobs if j.message.raw is None)
+    if not unbuilt or config.email.attach != "docx":
+        return False
+    from .render import PARALLEL_THRESHOLD
+
+    return unbuilt > PARALLEL_THRESHOLD
+
+
+def _made_messages(
+    jobs: list[Job],
+    documents: int,
+    paths: Paths,
+    config: Config,
+    progress: ProgressFactory,
+) -> Iterator[tuple[Job, Made | BuiltMessage]]:
+    """Every job with its message: built before (bytes kept in the ledger), or made now.
+
+    With .docx attachments the render workers make each message beside its
+    document and hand it over as soon as it is ready; PDFs need the whole
+    batch rendered and converted first (one LibreOffice call).
+    """
+    for job in jobs:
+        msg = job.message
+        if msg.raw is not None:  # built by an earlier run: the very same bytes go again
+            yield job, BuiltMessage(
+                msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw,
+                msg.to, msg.cc,
+            )  # fmt: skip
+    unbuilt = [j for j in jobs if j.message.raw is None]
+    if not unbuilt:
+        return
+    from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
+    renderer = InvoiceRenderer(paths.templates)
+    tick = progress("Rendering invoices", documents)
+    if config.email.attach == "docx":
+        for item in make_messages(unbuilt, renderer, paths.invoices, config, paths.email_templates):
             if item.files:
                 tick()
+            yield item.job, item
         checkpoint("after-render")
-    elif documents:
-        from .render import InvoiceRenderer
+        return
+    mine = [j.document for j in unbuilt if j.document is not None]
+    files: dict[str, tuple[Path, ...]] = {}
+    for doc, path in zip(mine, renderer.render_many(mine, paths.invoices), strict=True):
+        files[doc.file_stem] = (path,)
+        tick()
+    files = attach_pdfs(files, config.email.attach)
+    checkpoint("after-render")
+    for job in unbuilt:
+        attached = files.get(job.document.file_stem, ()) if job.document else ()
+        yield job, make_message_here(job, attached, config, paths.email_templates)
 
-        renderer = InvoiceRenderer(paths.templates)
-        tick = progress("Rendering invoices", len(documents))
-        rendered = renderer.render_many(documents, paths.invoices)
-        for doc, path in zip(documents, rendered, strict=True):
-            files[doc.file_stem] = (path,)
-            tick()
-        if config.email.attach != "docx":
-            files = attach_pdfs(files, config.email.attach)
-        checkpoint("after-render")
-    summary.timings["render"] = time.perf_counter() - started
-    started = time.perf_counter()
-    built: dict[str, BuiltMessage] = {}
+
+def _record_built(
+    ledger: Ledger, batch: list[tuple[Job, Made | BuiltMessage]], summary: RunSummary
+) -> list[tuple[Job, BuiltMessage]]:
+    """Keep the messages' bytes in the ledger before they are sent; those that could be built."""
+    recorded: list[tuple[Job, BuiltMessage]] = []
+    failed: list[tuple[Job, str]] = []
     with ledger.transaction():
-        for job in jobs:
+        for job, item in batch:
             msg = job.message
-            if msg.raw is not None:
-                built[msg.message_id] = BuiltMessage(
-                    msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw,
-                    msg.to, msg.cc,
-                )  # fmt: skip
+            if isinstance(item, BuiltMessage):  # kept from an earlier run: already recorded
+                recorded.append((job, item))
                 continue
-            item = made.get(msg.message_id) or make_message_here(
-                job, files.get(job.document.file_stem, ()) if job.document else (), config,
-                paths.email_templates,
-            )  # fmt: skip
             message = item.message
             if message is None:
                 ledger.mark_failed(msg.message_id, item.error, rebuild=True)
                 ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {item.error}")
-                summary.failed.append(
-                    SentItem(job.invoice.invoice_no, job.invoice.client, msg.kind, "", item.error)
-                )
+                failed.append((job, item.error))
                 continue
             ledger.store_built(
                 message.message_id, message.envelope_from, message.recipients, message.raw,
@@ -1099,40 +1179,11 @@ def _send_all(
             )  # fmt: skip
             if msg.kind == "invoice":
                 ledger.update_invoice(msg.invoice_no, due_date=job.due)
-            built[msg.message_id] = message
-    summary.timings["message build"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    outbox = outbox_folder(request, paths)
-    by_id = {job.message.message_id: job for job in jobs if job.message.message_id in built}
-    stage = SendStage(
-        ledger,
-        by_id,
-        as_of,
-        summary,
-        progress("Sending email", len(by_id)),
-        outbox,
-        paths.workbook.parent,
-        config.email.retry_window,
-    )
-    parcels = []
-    for message_id, job in by_id.items():
-        message = built[message_id]
-        refusal = None if sender.smtputf8 else utf8_refusal(message, config.email.host)
-        if refusal:
-            _not_sendable(ledger, job, refusal, summary)
-            email_header = header_for(CLIENTS, "Email", config.columns)
-            summary.errors.append(utf8_row_error(job, refusal, CLIENTS, email_header))
-            continue
-        have = ledger.delivered_to(message_id)
-        todo = tuple(a for a in message.recipients if a.lower() not in have)
-        parcels.append(Parcel(message, todo))
-    policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
-    try:
-        deliver(parcels, sender, policy, stage)
-    finally:
-        stage.flush()
-    summary.timings["send"] = time.perf_counter() - started
+            recorded.append((job, message))
+    for job, why in failed:
+        inv = job.invoice
+        summary.failed.append(SentItem(inv.invoice_no, inv.client, job.message.kind, "", why))
+    return recorded
 
 
 def _not_sendable(ledger: Ledger, job: Job, why: str, summary: RunSummary) -> None:

@@ -14,8 +14,9 @@ the whole batch, after rendering, so their messages are built afterwards.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,12 +42,15 @@ class Made:
       files: the rendered document (empty for a message without one).
       message: the built message; None when it could not be built.
       error: why it could not be built (a MailError's sentence), else "".
+      made_at: when it was ready (time.time(), in whichever process made it), so
+        the run can tell when rendering ended while it was busy sending.
     """
 
     job: Job
     files: tuple[Path, ...]
     message: BuiltMessage | None
     error: str = ""
+    made_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)

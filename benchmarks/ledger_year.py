@@ -128,7 +128,7 @@ def one_run(
 def _plain_backup(ledger: Ledger, folder: Path, keep: int = 20) -> None:
     """The backup as it was before reclaiming (free pages and all)."""
     folder.mkdir(parents=True, exist_ok=True)
-    copy = sqlite3.connect(folder / f"ledger-{len(list(folder.iterdir())):04d}.sqlite")
+    copy = sqlite3.connect(folder / f"ledger-{ledger.run_id:04d}.sqlite")
     ledger.conn.backup(copy)
     copy.close()
     for old in sorted(folder.glob("ledger-*.sqlite"))[:-keep]:

@@ -29,6 +29,7 @@ from conftest import Folder, client, service, write_workbook
 from smtp_servers import Recorder, running_server
 
 from automation.faults import POINTS
+from automation.render import PARALLEL_THRESHOLD
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = "2026-03-09"
@@ -396,3 +397,17 @@ def test_kill_while_correcting_then_rerun(folder: Folder, point: str) -> None:
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     assert list(services["Invoice No"][2:4]) == ["INV-2026-0005"] * 2
     assert set(services["Status"]) == {"Invoiced"}
+
+
+#: Enough clients for the render workers, so sending overlaps rendering.
+MANY = [f"Client {i:02d}" for i in range(PARALLEL_THRESHOLD + 5)]
+
+
+@pytest.mark.parametrize("point", ["after-send", "after-render"])
+def test_kill_while_sending_overlaps_rendering_then_rerun(folder: Folder, point: str) -> None:
+    make_log(folder, MANY)
+    code, out = finish(run_child(folder, point))
+    assert code == -signal.SIGKILL, out
+    code, out = finish(run_child(folder))
+    assert code == 0, out
+    assert_invariants(folder, MANY)
