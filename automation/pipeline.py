@@ -231,7 +231,9 @@ def check_only(request: RunRequest, book: ClientBook) -> None:
     if request.only is None or client_key(request.only) in book.clients:
         return
     names = [c.name for c in book.clients.values()]
-    close = difflib.get_close_matches(request.only, names, n=3)
+    # "Acme" for "Acme Dental Clinic" is too short for difflib alone: names containing it count.
+    part = [n for n in names if client_key(request.only) in client_key(n)]
+    close = list(dict.fromkeys(part + difflib.get_close_matches(request.only, names, n=3)))[:3]
     hint = f" Did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
     raise UnusableError(f"--only {request.only!r} matches no client in Clients.{hint}")
 

@@ -162,3 +162,13 @@ def test_a_mistyped_status_is_pointed_out_kept_and_nothing_is_sent(
         "Credit note CN-2027-0001 for invoice INV-2026-0001"
     ]
     assert invoices(folder).loc["INV-2026-0001", "Status"] == "Void"
+
+
+def test_only_with_part_of_a_name_suggests_the_client(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_workbook(folder.workbook, [client("Acme Dental Clinic"), client("Blue")],
+                   [service(date(2026, 11, 2), "Blue", "Audit")])  # fmt: skip
+    assert folder.run("--as-of", NOV30.isoformat(), "--only", "acme") == 2
+    assert "Did you mean 'Acme Dental Clinic'?" in capsys.readouterr().out
+    assert folder.received == []
