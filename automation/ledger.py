@@ -727,12 +727,17 @@ class Ledger:
         )
 
     def mark_failed(self, message_id: str, reply: str, rebuild: bool) -> None:
-        """Failed: retried next run; `rebuild` drops the bytes so the current address is used."""
+        """Failed: retried next run; `rebuild` drops the bytes so the current address is used.
+
+        Bytes that some recipient has, or may have, are kept whatever `rebuild`
+        says: a retry under the same Message-ID must be the identical message.
+        """
         if rebuild:
             self.conn.execute(
-                "UPDATE messages SET state = ?, reply = ?, raw = NULL, attempt_run = ? "
-                "WHERE message_id = ?",
-                (FAILED, reply, self.run_id, message_id),
+                "UPDATE messages SET state = ?, reply = ?, attempt_run = ?, raw = CASE WHEN"
+                " EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.message_id"
+                " AND d.state IN (?, ?)) THEN raw END WHERE message_id = ?",
+                (FAILED, reply, self.run_id, SENT, "unknown", message_id),  # mail.UNKNOWN
             )
         else:
             self.conn.execute(

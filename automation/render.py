@@ -47,6 +47,7 @@ from lxml import etree
 from . import fmt, sandbox
 from .bundled import TEMPLATES
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
+from .money import round_money
 from .payqr import payment_qr
 from .zipcopy import ZipCopier, raw_member
 
@@ -263,7 +264,7 @@ def sample_document(
         for i in range(lines)
     )
     subtotal = sum((item.amount for item in items), Decimal("0"))
-    tax = (subtotal * Decimal("0.12")).quantize(Decimal("0.01"))
+    tax = round_money(subtotal * Decimal("0.12"), currency)
     total = subtotal + tax
     paid = Decimal("100.00") if reissue_number else Decimal("0")
     return InvoiceDocument(
@@ -293,7 +294,7 @@ def sample_document(
         reissue_number=reissue_number,
         reissue_date=date(2026, 5, 5) if reissue_number else None,
         discount_date=date(2026, 4, 15),
-        discounted_total=(total * Decimal("0.98")).quantize(Decimal("0.01")),
+        discounted_total=round_money(total * Decimal("0.98"), currency),
         company=CompanyInfo(
             name="Ledgerwise Bookkeeping",
             address="5 Abay Avenue, Office 12\nAlmaty 050010, Kazakhstan",

@@ -95,13 +95,13 @@ def test_rule_4_a_fee_within_tolerance_pays_in_full() -> None:
     (d,) = decide(line("49850.00", "", ids=("180940012345",)), tolerance="200")
     assert (d.status, d.rule) == (APPLIED, "Bank fee")
     assert d.allocations == (Allocation("INV-2026-0008", D("50000.00"), fee=D("150.00")),)
-    assert "150.00 KZT short" in d.note
+    assert "KZT\u00a0150.00 short" in d.note
 
 
 def test_a_shortfall_beyond_the_tolerance_waits_for_review() -> None:
     (d,) = decide(line("49000.00", "", ids=("180940012345",)), tolerance="200")
     assert d.status == REVIEW and d.allocations == ()
-    assert "INV-2026-0007 100,000.00 KZT" in d.note
+    assert "INV-2026-0007 KZT\u00a0100,000.00" in d.note
 
 
 def test_a_strangers_payment_waits_for_review() -> None:
@@ -221,3 +221,31 @@ def test_a_payment_older_than_the_invoice_is_never_applied_to_it() -> None:
     (named,) = match_lines(later, PAYERS, [line("5000.00", "INV-2026-0020",
                                                day=date(2026, 2, 10))], D("0"))  # fmt: skip
     assert named.status == REVIEW and "before INV-2026-0020 was issued" in named.note
+
+
+def test_rule_2_accepts_the_discounted_amount_within_the_discount_window() -> None:
+    early = OpenInvoice("INV-2026-0030", BETA, "KZT", date(2026, 3, 2), D("100.00"),
+                        discounted=D("98.00"), discount_until=date(2026, 3, 12))  # fmt: skip
+    paid = line("98.00", "", payer="Beta LLP", day=date(2026, 3, 9))
+    rest = line("2.00", "", payer="Beta LLP", ref="R2", day=date(2026, 3, 10))
+    d, after = match_lines([early], PAYERS, [paid, rest], D("0"))
+    assert (d.status, d.rule) == (APPLIED, "Amount")
+    assert d.allocations == (Allocation("INV-2026-0030", D("98.00"), discount=D("2.00")),)
+    assert after.status == REVIEW  # the discount settled it: nothing is left to pay
+    (late,) = match_lines([early], PAYERS, [line("98.00", "", payer="Beta LLP",
+                                                day=date(2026, 3, 13))], D("0"))  # fmt: skip
+    assert late.status == REVIEW
+
+
+def test_notes_write_money_as_the_invoices_do() -> None:
+    """JPY has no decimals; amounts in notes are formatted, never raw Decimals."""
+    yen = [OpenInvoice("INV-2026-0040", BETA, "JPY", date(2026, 3, 2), D("10000"))]
+    (fee,) = match_lines(yen, PAYERS, [line("9990", "", payer="Beta LLP", currency="JPY")],
+                         D("20"))  # fmt: skip
+    assert fee.note.startswith("¥10 short") and ".00" not in fee.note
+    (none,) = match_lines(yen, PAYERS, [line("5000", "", payer="Beta LLP", currency="JPY")],
+                          D("0"))  # fmt: skip
+    assert "INV-2026-0040 ¥10,000" in none.note
+    told = {"R1": Instruction("R1", (("INV-2026-0007", D("1000.50")),))}
+    (d,) = decide(line("2000.00", "gift", payer="Unknown"), instructions=told)
+    assert "add up to KZT\u00a01,000.50, not the KZT\u00a02,000.00 received" in d.note

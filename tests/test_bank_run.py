@@ -130,7 +130,8 @@ def test_statements_from_the_inbox_pay_invoices_and_the_notes_go_out(folder: Fol
         got_rule = None if pd.isna(row["Rule"]) else row["Rule"]
         got_number = None if pd.isna(row["Invoice No"]) else row["Invoice No"]
         assert (row["Status"], got_rule, got_number) == (status, rule, number), reference
-    assert "200.00 KZT short: counted as a bank fee" in payments.loc["Services January", "Note"]
+    fee_note = payments.loc["Services January", "Note"]
+    assert "KZT\u00a0200.00 short: counted as a bank fee" in fee_note
     assert "is not a client" in payments.loc["Возврат займа", "Note"]
     assert "paid in EUR" in payments.loc["INV-2026-0004", "Note"]
     assert payments.loc["Возврат займа", "Payer ID"] == "870000000000; KZ00722C870000000000"
@@ -224,3 +225,30 @@ def test_a_payment_naming_an_invoice_void_this_run_waits_for_review(folder: Fold
     assert "INV-2026-0001" in line["Note"]
     second = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0002"]
     assert pd.isna(second["Paid Amount"]) and pd.isna(second["Paid By Bank"])
+
+
+def test_a_discounted_payment_without_a_reference_earns_the_discount(folder: Folder) -> None:
+    """2/10 Net 30 over 100: 98 within the window settles it; 98 after the window waits."""
+    folder.write_config(extra="currency = \"EUR\"")
+    write_workbook(folder.workbook,
+                   [client("Early Bird", Currency="EUR", Terms="2/10 Net 30"),
+                    client("Late Owl", Currency="EUR", Terms="2/10 Net 30")],
+                   [service(date(2026, 3, 2), "Early Bird", "March", 1, 100),
+                    service(date(2026, 3, 2), "Late Owl", "March", 1, 100)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 9), D("98.00"), "Early Bird", purpose="March", ref="E-1"),
+            Tx(date(2026, 3, 20), D("98.00"), "Late Owl", purpose="March", ref="L-1")]
+    (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    folder.run("--as-of", "2026-03-23")
+    lines = sheet(folder, "Payments", "Bank Ref")
+    assert (lines.loc["E-1", "Status"], lines.loc["E-1", "Rule"]) == ("Applied", "Amount")
+    assert lines.loc["E-1", "Invoice No"] == "INV-2026-0001"
+    assert "discount" in lines.loc["E-1", "Note"]
+    assert lines.loc["L-1", "Status"] == "Review"
+    invoices = sheet(folder, "Invoices", "Invoice No")
+    assert invoices.loc["INV-2026-0001", "Status"] == "Paid"
+    assert money(invoices.loc["INV-2026-0001", "Balance"]) == D("0.00")
+    assert money(invoices.loc["INV-2026-0001", "Paid By Bank"]) == D("98.00")
+    assert pd.isna(invoices.loc["INV-2026-0002", "Paid Amount"])

@@ -501,3 +501,17 @@ def test_report_to_is_read_like_client_addresses(tmp_path: Path) -> None:
         assert folder.run("--as-of", AS_OF) == 0
     (report,) = [r for r in recorder.received if r.message["X-Billing-Kind"] == "report"]
     assert sorted(report.rcpt_tos) == ["ann@ledgerwise.example", "boss@ledgerwise.example"]
+
+
+def test_a_failed_message_someone_has_keeps_its_bytes_whoever_marks_it(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger, ledger.transaction():
+        for n, state in ((1, "sent"), (2, "unknown"), (3, "refused")):
+            mid = f"<m{n}@x>"
+            ledger.plan_message(mid, f"INV-{n}/invoice", f"INV-{n}", "invoice", {})
+            ledger.store_built(mid, "b@x.example", ("a@y.example",), b"bytes", ("a@y.example",))
+            ledger.record_deliveries(mid, [("a@y.example", state, "")], datetime(2026, 3, 9))
+            ledger.mark_failed(mid, "no", rebuild=True)
+        raws = {m.message_id: m.raw for m in ledger.messages()}
+    assert raws == {"<m1@x>": b"bytes", "<m2@x>": b"bytes", "<m3@x>": None}

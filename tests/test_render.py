@@ -344,3 +344,11 @@ def test_renderer_pickles_without_its_compiled_templates(renderer: InvoiceRender
     assert texts(clone.render_bytes(sample_document())) == texts(
         renderer.render_bytes(sample_document())
     )
+
+
+def test_sample_document_rounds_money_by_the_currency() -> None:
+    """The one rounding rule (money.round_money): no cents on a yen invoice's tax."""
+    yen = sample_document("en", "JPY")
+    assert yen.tax.as_tuple().exponent == 0 and yen.discounted_total is not None
+    assert yen.discounted_total.as_tuple().exponent == 0
+    assert sample_document("en", "USD").tax.as_tuple().exponent == -2

@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,10 +30,11 @@ from ..lazy import lazy_import
 from ..ledger import Ledger, LedgerInvoice
 from ..model import REBILL, VOID, CellValue, InvoiceRow, RowError
 from ..money import ZERO, round_money
-from ..plan import Payments, balance_of
+from ..plan import InvoiceState, Payments, balance_of
 from ..read import WorkbookData
 from ..schema import PAYMENTS, PAYMENTS_COLUMNS, sheet_headers
 from ..summary import SentItem
+from ..terms import amount_due, discount_date
 from ..updates import UpdateSet, invoice_rows, state_of
 from ..validate import ClientBook, column_text
 from .match import (
@@ -152,12 +154,29 @@ def _open_invoices(
         pay = Payments.from_row(row)
         if inv.voided is not None or pay.bookkeeper_status in (VOID, REBILL):
             continue  # cancelled, or about to be: a payment for it needs a person
-        _, balance = balance_of(state_of(inv, False), pay)
+        state = state_of(inv, False)
+        _, balance = balance_of(state, pay)
         blocked = bool(row and row.problem)
+        discounted, until = _discount_left(state, pay, balance)
         result.append(
-            OpenInvoice(number, inv.client_key, inv.currency, inv.invoice_date, balance, blocked)
+            OpenInvoice(number, inv.client_key, inv.currency, inv.invoice_date, balance, blocked,
+                        discounted, until)  # fmt: skip
         )
     return result
+
+
+def _discount_left(
+    state: InvoiceState, pay: Payments, balance: Decimal
+) -> tuple[Decimal | None, date | None]:
+    """What settles the invoice if the rest arrives by its discount date; (None, None) if no
+    discount is left to earn. The Invoices sheet then shows it Paid (`plan.balance_of`)."""
+    last_day = discount_date(state.terms, state.invoice_date)
+    if last_day is None or balance <= ZERO:
+        return None, None
+    net = state.total - state.credited
+    due = amount_due(state.terms, net, state.currency, state.invoice_date, last_day)
+    left = round_money(due - pay.paid, state.currency)
+    return (left, last_day) if ZERO < left < balance else (None, None)
 
 
 def _typed_payments(

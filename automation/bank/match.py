@@ -10,7 +10,9 @@ No or `Ignore` for is decided by that instead):
 1. `Reference`: an invoice number appears in the reference text (any case,
    spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`).
 2. `Amount`: the payer is a client (Payer ID, else the exact client name) and
-   the amount equals the balance of one of its open invoices (oldest first).
+   the amount equals the balance of one of its open invoices (oldest first),
+   or what is left of it after an early-payment discount earned on the day
+   the money arrived.
 3. `Split`: the amount equals the balances of its oldest open invoices added
    up (two or more, oldest first): one payment split across them.
 4. `Bank fee`: the amount falls short of one open balance by no more than the
@@ -34,7 +36,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from ..money import ZERO, round_money
+from ..fmt import format_money
+from ..money import ZERO
 from .record import IN, BankLine, normal_id
 
 APPLIED, REVIEW, IGNORED = "Applied", "Review", "Ignored"
@@ -57,6 +60,9 @@ class OpenInvoice:
     balance: Decimal
     #: the payment cells of its row cannot be used now: nothing is applied to it
     blocked: bool = False
+    #: what settles it when paid by `discount_until` (its early-payment discount), else None
+    discounted: Decimal | None = None
+    discount_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -100,13 +106,15 @@ class Allocation:
     """Money a line gives one invoice: `amount` counts towards its Paid Amount.
 
     `fee` is the bank's charge counted as paid (rule 4), already inside `amount`;
-    `typed` marks a payment the bookkeeper typed by hand (recognised, not added).
+    `typed` marks a payment the bookkeeper typed by hand (recognised, not added);
+    `discount` is the early-payment discount it earns: not paid, no longer owed.
     """
 
     invoice_no: str
     amount: Decimal
     fee: Decimal = ZERO
     typed: bool = False
+    discount: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -214,7 +222,13 @@ class _Book:
     def pay(self, allocations: Sequence[Allocation]) -> None:
         for a in allocations:
             if not a.typed:
-                self.balances[a.invoice_no] -= a.amount
+                self.balances[a.invoice_no] -= a.amount + a.discount
+
+    def discounted_left(self, inv: OpenInvoice, paid_on: date) -> Decimal | None:
+        """What settles `inv` with its early-payment discount, if money on `paid_on` earns it."""
+        if inv.discounted is None or inv.discount_until is None or paid_on > inv.discount_until:
+            return None
+        return inv.discounted - (inv.balance - self.balances[inv.invoice_no])
 
     def open_of(self, client: str, currency: str, paid_on: date) -> list[OpenInvoice]:
         """The client's open invoices in that currency that existed when the money came."""
@@ -229,7 +243,8 @@ class _Book:
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return f"{round_money(amount, currency):,.2f} {currency}" if currency else f"{amount:,.2f}"
+    """An amount in a note (the Payments sheet's notes are in English)."""
+    return format_money(amount, currency, "en")
 
 
 def match_lines(
@@ -354,6 +369,16 @@ def _match(
         if book.balances[inv.invoice_no] == amount:
             return Decision(line.bank_ref, APPLIED, RULE_AMOUNT,
                             (Allocation(inv.invoice_no, amount),))  # fmt: skip
+    for inv in candidates:
+        if book.discounted_left(inv, line.date) == amount:
+            discount = book.balances[inv.invoice_no] - amount
+            until = inv.discount_until.isoformat() if inv.discount_until else ""
+            note = (
+                f"paid by {until}: the early-payment discount of "
+                f"{_money(discount, line.currency)} is earned; the invoice is paid."
+            )
+            allocation = Allocation(inv.invoice_no, amount, discount=discount)
+            return Decision(line.bank_ref, APPLIED, RULE_AMOUNT, (allocation,), note)
     running = ZERO
     for count, inv in enumerate(candidates, start=1):
         running += book.balances[inv.invoice_no]
@@ -466,7 +491,8 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
             return Decision(
                 line.bank_ref,
                 REVIEW,
-                note=f"the amounts typed add up to {given}, not the {line.amount} received.",
+                note=f"the amounts typed add up to {_money(given, line.currency)}, not the "
+                f"{_money(line.amount, line.currency)} received.",
             )
         parts = tuple(Allocation(inv.invoice_no, a) for inv, a in chosen if a)
     else:
@@ -476,7 +502,8 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
             return Decision(
                 line.bank_ref,
                 REVIEW,
-                note=f"the amounts typed ({given}) are more than the {line.amount} received.",
+                note=f"the amounts typed ({_money(given, line.currency)}) are more than the "
+                f"{_money(line.amount, line.currency)} received.",
             )
         ordered = sorted(rest, key=lambda i: (i.invoice_date, i.invoice_no))
         parts = (*fixed, *_spread(line.amount - given, ordered, book))
