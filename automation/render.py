@@ -95,6 +95,32 @@ def qr_context(
     }
 
 
+def company_context(company: CompanyInfo) -> dict[str, object]:
+    """The company's name, address and contacts as every document prints them."""
+    footer_parts = (company.name, company.email, company.phone, company.website)
+    return {
+        "company_name": _clean(company.name),
+        "company_address": "\n".join(_lines(company.address)),
+        "company_email": _clean(company.email),
+        "company_phone": _clean(company.phone),
+        "company_tax_id": _clean(company.tax_id),
+        "company_website": _clean(company.website),
+        "company_footer": " · ".join(_clean(p) for p in footer_parts if p.strip()),
+    }
+
+
+def bank_context(company: CompanyInfo) -> dict[str, object]:
+    """The bank details a client pays to (invoices and statements), and whether there are any."""
+    bank = {
+        "bank_name": _clean(company.bank_name),
+        "account_name": _clean(company.account_name),
+        "account_number": _clean(company.account_number),
+        "iban": _clean(company.iban),
+        "swift": _clean(company.swift),
+    }
+    return {"has_bank_details": any(bank.values()), **bank}
+
+
 def build_context(doc: InvoiceDocument) -> dict[str, object]:
     """Everything the template prints, as ready strings in the client's language."""
     lang, cur = doc.language, doc.currency
@@ -103,14 +129,6 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
     show_paid = is_reissue or doc.amount_paid > 0 or doc.credited > 0
     amount_due = doc.balance_due if show_paid else doc.total
     address_lines = _lines(doc.client.address)
-    bank = {
-        "bank_name": _clean(company.bank_name),
-        "account_name": _clean(company.account_name),
-        "account_number": _clean(company.account_number),
-        "iban": _clean(company.iban),
-        "swift": _clean(company.swift),
-    }
-    footer_parts = (company.name, company.email, company.phone, company.website)
     context: dict[str, object] = {
         "language": lang,
         "currency": cur,
@@ -119,15 +137,8 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
         "due_date": fmt.format_date(doc.due_date, lang),
         "terms": _clean(doc.terms),
         "terms_description": _clean(doc.terms_description),
-        "company_name": _clean(company.name),
-        "company_address": "\n".join(_lines(company.address)),
-        "company_email": _clean(company.email),
-        "company_phone": _clean(company.phone),
-        "company_tax_id": _clean(company.tax_id),
-        "company_website": _clean(company.website),
-        "company_footer": " · ".join(_clean(p) for p in footer_parts if p.strip()),
-        "has_bank_details": any(bank.values()),
-        **bank,
+        **company_context(company),
+        **bank_context(company),
         "client_name": _clean(doc.client.name),
         "client_address": "\n".join(address_lines),
         "client_address_lines": address_lines,
@@ -168,7 +179,6 @@ def credit_note_context(doc: CreditNoteDocument) -> dict[str, object]:
     """Everything the credit note template prints, as ready strings in the client's language."""
     lang, cur = doc.language, doc.currency
     company = doc.company
-    footer_parts = (company.name, company.email, company.phone, company.website)
 
     def money(amount: Decimal) -> str:
         return fmt.format_money(amount, cur, lang)
@@ -181,13 +191,7 @@ def credit_note_context(doc: CreditNoteDocument) -> dict[str, object]:
         "invoice_no": _clean(doc.invoice_no),
         "invoice_date": fmt.format_date(doc.invoice_date, lang),
         "invoice_total": money(doc.invoice_total),
-        "company_name": _clean(company.name),
-        "company_address": "\n".join(_lines(company.address)),
-        "company_email": _clean(company.email),
-        "company_phone": _clean(company.phone),
-        "company_tax_id": _clean(company.tax_id),
-        "company_website": _clean(company.website),
-        "company_footer": " · ".join(_clean(p) for p in footer_parts if p.strip()),
+        **company_context(company),
         "client_name": _clean(doc.client.name),
         "client_address": "\n".join(_lines(doc.client.address)),
         "credit_amount": money(doc.amount),

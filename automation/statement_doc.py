@@ -24,7 +24,16 @@ from .config import Config
 from .model import Client, CompanyInfo
 from .money import ZERO
 from .pdf import PdfError, convert_to_pdf
-from .render import _clean, _lines, _write_atomic, load_template, qr_context, safe_filename
+from .render import (
+    _clean,
+    _lines,
+    _write_atomic,
+    bank_context,
+    company_context,
+    load_template,
+    qr_context,
+    safe_filename,
+)
 from .statement import CREDIT_NOTE, DISCOUNT, INVOICE, PAYMENT, Statement
 from .statement_facts import client_for
 from .validate import ClientBook
@@ -87,27 +96,12 @@ def statement_context(st: Statement, client: Client, company: CompanyInfo) -> di
         for o in st.open_items
     ]
     numbers = ", ".join(o.invoice_no for o in st.open_items)
-    footer_parts = (company.name, company.email, company.phone, company.website)
-    bank = {
-        "bank_name": _clean(company.bank_name),
-        "account_name": _clean(company.account_name),
-        "account_number": _clean(company.account_number),
-        "iban": _clean(company.iban),
-        "swift": _clean(company.swift),
-    }
     received = st.total_of(PAYMENT) + st.total_of(DISCOUNT)
     return {
         "language": lang,
         "currency": cur,
-        "company_name": _clean(company.name),
-        "company_address": "\n".join(_lines(company.address)),
-        "company_email": _clean(company.email),
-        "company_phone": _clean(company.phone),
-        "company_tax_id": _clean(company.tax_id),
-        "company_website": _clean(company.website),
-        "company_footer": " · ".join(_clean(p) for p in footer_parts if p.strip()),
-        "has_bank_details": any(bank.values()),
-        **bank,
+        **company_context(company),
+        **bank_context(company),
         "client_name": _clean(client.name),
         "client_address": "\n".join(_lines(client.address)),
         "statement_date": fmt.format_date(st.end, lang),
