@@ -301,21 +301,9 @@ def moved_rows(
                     continue
                 for new, i in free:
                     billed_line, inv = invoices[new].lines[i], invoices[new]
-                    key = _line_key(
-                        line.service_date,
-                        line.client_key,
-                        line.description,
-                        line.quantity,
-                        round_money(line.amount, inv.currency),
-                    )
-                    ledger_key = _line_key(
-                        billed_line.service_date,
-                        inv.client_key,
-                        billed_line.description,
-                        billed_line.quantity,
-                        billed_line.amount,
-                    )
-                    if key == ledger_key and (not same_row or billed_line.row == line.row):
+                    if _row_key(line, inv.currency) == _billed_key(inv, billed_line) and (
+                        not same_row or billed_line.row == line.row
+                    ):
                         free.remove((new, i))
                         result[line.row] = replace(line, invoice_no=new)
                         break
@@ -333,6 +321,17 @@ def _line_key(
     when: date, client_key: str, description: str, quantity: Decimal, amount: Decimal
 ) -> tuple[object, ...]:
     return (when, client_key, _text(description), quantity.normalize(), amount.normalize())
+
+
+def _row_key(line: ServiceLine, currency: str) -> tuple[object, ...]:
+    """A Services row as it reads now, comparable with `_billed_key` (amount as billed: rounded)."""
+    amount = round_money(line.amount, currency)
+    return _line_key(line.service_date, line.client_key, line.description, line.quantity, amount)
+
+
+def _billed_key(inv: LedgerInvoice, ln: InvoiceLine) -> tuple[object, ...]:
+    """A line of `inv` as the ledger recorded it when billed."""
+    return _line_key(ln.service_date, inv.client_key, ln.description, ln.quantity, ln.amount)
 
 
 def changed_lines(
@@ -365,10 +364,7 @@ def _compare(inv: LedgerInvoice, rows: Sequence[BilledRow]) -> list[tuple[int, s
         f"type Rebill in {number}'s Status on the Invoices sheet to bill it as it stands "
         "now, or change it back."
     )
-    ledger_keys = [
-        _line_key(ln.service_date, inv.client_key, ln.description, ln.quantity, ln.amount)
-        for ln in inv.lines
-    ]
+    ledger_keys = [_billed_key(inv, ln) for ln in inv.lines]
     free = list(range(len(inv.lines)))
     problems: list[tuple[int, str, str]] = []
     pending: list[ServiceLine] = []
@@ -386,13 +382,7 @@ def _compare(inv: LedgerInvoice, rows: Sequence[BilledRow]) -> list[tuple[int, s
     for same_row in (True, False):
         left = []
         for line in readable if same_row else pending:
-            key = _line_key(
-                line.service_date,
-                line.client_key,
-                line.description,
-                line.quantity,
-                round_money(line.amount, inv.currency),
-            )
+            key = _row_key(line, inv.currency)
             match = next(
                 (
                     i
