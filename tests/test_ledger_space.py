@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 from conftest import Folder, client, service, write_workbook
 
+from automation.backups import backup_ledger, kept_copies
 from automation.ledger import Ledger
 
 CLIENTS = [f"Client {i:02d}" for i in range(6)]
@@ -33,8 +36,12 @@ def test_a_run_leaves_no_free_pages_and_an_empty_log(folder: Folder) -> None:
     with Ledger.open(ledger) as opened:
         messages = opened.messages()
     assert len(messages) == len(CLIENTS) and all(m.raw is None for m in messages)
-    backups = sorted((folder.root / ".billing" / "backups").glob("ledger-*.sqlite"))
-    assert backups and pragma(backups[-1], "freelist_count") == 0
+    (backup,) = (folder.root / ".billing" / "backups").glob("ledger-*.sqlite.gz")
+    copy = folder.root / "restored.sqlite"
+    copy.write_bytes(gzip.decompress(backup.read_bytes()))  # what gunzip gives back
+    assert pragma(copy, "freelist_count") == 0
+    with Ledger.open(copy) as restored:
+        assert [m.message_id for m in restored.messages()] == [m.message_id for m in messages]
 
 
 def test_a_ledger_from_before_is_converted_and_keeps_its_records(tmp_path: Path) -> None:
@@ -153,3 +160,45 @@ def test_message_bytes_follow_the_message_state(tmp_path: Path) -> None:
         ledger.drop_message("<new@x>")
         count = ledger.conn.execute("SELECT count(*) FROM message_bytes").fetchone()
         assert count == (0,) and ledger.messages(["planned"]) == []
+
+
+def test_ledger_copies_are_compressed_and_thinned_to_recent_runs_and_month_ends(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    earlier = folder / "ledger-20250301-100000-000000.sqlite"  # an earlier version's copy
+    earlier.write_bytes(b"old copy")
+    workbook = folder / "ledger-20250301-100000-000000.xlsx"  # a workbook named ledger.xlsx
+    workbook.write_bytes(b"not ours")
+    (folder / "ledger-20250302-100000-000000.sqlite.partial").write_bytes(b"a stopped run")
+    made = []
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.start_run(date(2026, 1, 5))
+        with ledger.transaction():
+            ledger.allocate_number("INV-{year}-{seq:04d}", date(2026, 1, 5))
+        day = datetime(2025, 3, 3, 10)
+        for week in range(60):  # weekly runs from March 2025 to April 2026
+            with mock.patch("automation.backups.datetime", wraps=datetime) as clock:
+                clock.now.return_value = day + timedelta(weeks=week)
+                made.append(backup_ledger(ledger, folder, keep=4, months=6))
+    assert made[-1].name == "ledger-20260420-100000-000000.sqlite.gz"
+    months = [f"ledger-{day}-100000-000000.sqlite.gz" for day in  # October's newest ... March's
+              ("20251027", "20251124", "20251229", "20260126", "20260223", "20260330")]  # fmt: skip
+    assert {p.name for p in folder.iterdir()} == {
+        *(p.name for p in made[-4:]), *months, workbook.name
+    }  # the earlier version's copy was too old, the stopped run's file is gone
+    restored = tmp_path / "restored.sqlite"
+    restored.write_bytes(gzip.decompress(made[-1].read_bytes()))
+    with Ledger.open(restored) as copy:
+        assert copy.seq_for("INV-{year}-{seq:04d}", date(2026, 1, 5)) == 1
+
+
+def test_kept_copies_counts_months_back_from_the_newest_copy() -> None:
+    names = [f"ledger-{day}-100000-000000.sqlite.gz" for day in
+             ("20240110", "20240120", "20240215", "20250105", "20250107")]  # fmt: skip
+    # January 2025's newest, and the newest of each of the 12 months before it
+    assert kept_copies(names, recent=1, months=12) == {names[1], names[2], names[4]}
+    assert kept_copies(names, recent=1, months=11) == {names[2], names[4]}
+    assert kept_copies(names, recent=2, months=0) == {names[3], names[4]}
+    assert kept_copies(["ledger.sqlite", "notes.txt"]) == set()
