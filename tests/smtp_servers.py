@@ -60,6 +60,7 @@ class Recorder:
         reply (the client cannot know the message arrived).
       data_delay: seconds each DATA takes before its answer (a busy server), so
         messages on several connections overlap; `peak_data` counts how many did.
+      linger: recipient -> seconds a DATA to it takes (one slow mailbox).
       max_sessions: sessions beyond this many are hung up on at EHLO (0: no cap).
     """
 
@@ -76,6 +77,7 @@ class Recorder:
     data_delay: float = 0.0
     in_data: int = 0
     peak_data: int = 0
+    linger: dict[str, float] = field(default_factory=dict)
     max_sessions: int = 0
     greeted: list[Any] = field(default_factory=list)
     turned_away: int = 0
@@ -125,6 +127,8 @@ class Recorder:
             self.peak_data = max(self.peak_data, self.in_data)
             await asyncio.sleep(self.data_delay)
             self.in_data -= 1
+        for address in envelope.rcpt_tos:
+            await asyncio.sleep(self.linger.get(address, 0.0))
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
         )

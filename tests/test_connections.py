@@ -144,6 +144,30 @@ def test_three_lanes_send_at_once_and_record_in_order_on_one_thread() -> None:
             assert log.events.index(("attempt", message_id)) < log.events.index((what, message_id))
 
 
+def test_a_slow_message_holds_at_most_two_attempts_per_lane_unrecorded() -> None:
+    recorder = Recorder(linger={"c0@example.com": 1.0})
+    with running_server(recorder) as port:
+        cfg = EmailConfig(
+            mode="smtp", host="127.0.0.1", port=port, security="none", sender="b@acme.test",
+            connections=3,
+        )  # fmt: skip
+        messages = [built(cfg, n) for n in range(20)]
+        arrived_by_first_answer: list[int] = []
+
+        class Watch(Log):
+            def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
+                if parcel.message.message_id == messages[0].message_id:
+                    arrived_by_first_answer.append(len(recorder.received))
+                super().attempted(parcel, results)
+
+        log = Watch()
+        with open_sender(cfg, COMPANY) as sender:
+            deliver([Parcel(m, m.recipients) for m in messages], sender, RetryPolicy(1, 2), log)
+    assert len(recorder.received) == 20
+    # While the first answer was awaited, the two other lanes took 5 more (window 2 x 3).
+    assert arrived_by_first_answer == [6]
+
+
 def test_a_greylisted_message_waits_while_the_other_lanes_go_on() -> None:
     recorder = Recorder(defer={"c0@example.com": 2})
     with running_server(recorder) as port:
