@@ -321,12 +321,20 @@ def test_check_reports_the_connections(folder: Folder, capsys: pytest.CaptureFix
     folder.write_config(email="connections = 3")
     main(["check", "--workbook", str(folder.workbook)])
     assert "sends over 3 SMTP connections at once" in capsys.readouterr().out
-    folder.write_config(email='connections = 3\nmode = "outbox"')
-    (folder.root / "billing.toml").write_text(
-        (folder.root / "billing.toml").read_text().replace('mode = "smtp"\n', "")
-    )
+    config = folder.root / "billing.toml"
+    config.write_text(config.read_text().replace('mode = "smtp"', 'mode = "outbox"'))
     main(["check", "--workbook", str(folder.workbook)])
     assert "connections = 3 has no effect in outbox mode" in capsys.readouterr().out
+
+
+def test_outbox_mode_ignores_connections(folder: Folder) -> None:
+    folder.write_config(email="connections = 3")
+    config = folder.root / "billing.toml"
+    config.write_text(config.read_text().replace('mode = "smtp"', 'mode = "outbox"'))
+    make_log(folder, names(4))
+    assert folder.run("--as-of", AS_OF) == 0
+    assert len(list((folder.root / "outbox").glob("*.eml"))) == 4
+    assert folder.received == [] and folder.recorder.greeted == []
 
 
 # -- crash safety ---------------------------------------------------------------------
