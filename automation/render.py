@@ -34,7 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_percent
 from docx import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.oxml import parse_xml, serialize_part_xml
@@ -226,7 +226,7 @@ def _line_context(line: InvoiceLine, currency: str, language: str) -> dict[str, 
     return {
         "date": fmt.format_short_date(line.service_date, language),
         "description": _clean(line.description),
-        "quantity": format_decimal(line.quantity.normalize(), locale=fmt.babel_locale(language)),
+        "quantity": fmt.format_number(line.quantity.normalize(), language),
         "unit_price": fmt.format_price(line.unit_price, currency, language),
         "amount": fmt.format_money(line.amount, currency, language),
     }
