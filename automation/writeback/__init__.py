@@ -77,12 +77,15 @@ def _group(
     by_lower = {name.casefold(): name for name in sheets}
     grouped: dict[str, dict[tuple[int, str], CellValue]] = {}
     keys: dict[tuple[str, int, str], str] = {}
+    header_keys: dict[str, str] = {}  # 28,000 updates name a dozen headers
     for u in updates:
         sheet = by_lower.setdefault(u.sheet.casefold(), u.sheet)
         if not 1 <= u.row <= MAX_ROW:
             raise WriteBackError(f"{sheet} row {u.row} is outside the sheet.")
         cells = grouped.setdefault(sheet, {})
-        key = keys.setdefault((sheet, u.row, normalise_header(u.column)), u.column)
+        if u.column not in header_keys:
+            header_keys[u.column] = normalise_header(u.column)
+        key = keys.setdefault((sheet, u.row, header_keys[u.column]), u.column)
         cells.pop((u.row, key), None)  # re-insert so the order is the order last written
         cells[(u.row, key)] = u.value
     return grouped
