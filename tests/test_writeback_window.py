@@ -18,7 +18,7 @@ import pytest
 import xlsxwriter
 
 from automation.model import CellUpdate
-from automation.writeback import apply_updates
+from automation.writeback import WriteBackError, apply_updates, package
 from automation.writeback.columns import columns_after
 from automation.writeback.sheet import get_row, open_sheet, row_numbers_between, row_start
 from automation.writeback.strings import SharedStrings
@@ -126,3 +126,55 @@ def test_columns_after(col: int, inside: list[str], outside: list[str]) -> None:
         assert pattern.fullmatch(letters.encode() + b"1"), letters
     for letters in outside:
         assert not pattern.fullmatch(letters.encode() + b"1"), letters
+
+
+def unzipped(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def test_a_part_inflated_in_pieces_gives_the_same_workbook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big parts are inflated piece by piece into one buffer; the result is the same.
+
+    Pieces of 997 bytes put row and cell boundaries inside a piece and at
+    its edges; the rows written span many pieces.
+    """
+    source = tmp_path / "source.xlsx"
+    gappy_workbook(source)
+    updates = [
+        CellUpdate("Services", row, "Status", f"Invoiced {row}") for row in [*PRESENT[1:], 151]
+    ] + [CellUpdate("Services", 42, "Error", "far from the end")]
+    whole, pieces = tmp_path / "whole.xlsx", tmp_path / "pieces.xlsx"
+    for target in (whole, pieces):
+        target.write_bytes(source.read_bytes())
+    apply_updates(whole, updates, header_rows={"Services": 1})
+    monkeypatch.setattr(package, "BIG_PART", 0)
+    monkeypatch.setattr(package, "READ_PIECE", 997)
+    apply_updates(pieces, updates, header_rows={"Services": 1})
+    assert unzipped(pieces) == unzipped(whole) != unzipped(source)
+    ws = openpyxl.load_workbook(pieces)["Services"]
+    assert ws["E151"].value == "Invoiced 151" and ws["F42"].value == "far from the end"
+
+
+def test_a_part_shorter_than_its_header_says_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.xlsx"
+    gappy_workbook(path)
+    monkeypatch.setattr(package, "BIG_PART", 0)
+    real_infolist = zipfile.ZipFile.infolist
+
+    def lying_sizes(self: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+        infos = real_infolist(self)
+        for info in infos:
+            if info.filename == "xl/worksheets/sheet1.xml":
+                info.file_size += 10
+        return infos
+
+    monkeypatch.setattr(zipfile.ZipFile, "infolist", lying_sizes)
+    before = path.read_bytes()
+    with pytest.raises(WriteBackError, match="could not be read"):
+        apply_updates(path, [CellUpdate("Services", 3, "Status", "x")], header_rows={"Services": 1})
+    assert path.read_bytes() == before

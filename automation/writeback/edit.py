@@ -45,14 +45,15 @@ class SheetResult:
     """What editing one sheet gave.
 
     Attributes:
-      xml: the new worksheet part, or None when nothing changed.
+      pieces: the new worksheet part in pieces (to be joined or compressed in
+        order), or None when nothing changed.
       cells: how many cells changed (headers of new columns not counted).
       warnings: what could not be written, for the bookkeeper.
       notes: what was done differently than asked, for the bookkeeper.
       filter_ref: the sheet's autofilter range when it grew ("$A$1:$K$20"), else None.
     """
 
-    xml: bytes | None
+    pieces: list[bytes | memoryview] | None
     cells: int
     warnings: tuple[str, ...] = ()
     filter_ref: str | None = None

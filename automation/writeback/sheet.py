@@ -416,8 +416,12 @@ def widen(edit: SheetEdit, row: int, col: int) -> None:
     edit.bounds = [min(b[0], row), min(b[1], col), max(b[2], row), max(b[3], col)]
 
 
-def finish_sheet(edit: SheetEdit) -> bytes:
-    """The part's bytes with the dirty rows spliced in, in row order."""
+def finish_sheet(edit: SheetEdit) -> list[bytes | memoryview]:
+    """The part's bytes with the dirty rows spliced in, in row order, as pieces.
+
+    The untouched stretches are views of the original bytes: a 500 MB sheet
+    is not copied again to be joined, its pieces are compressed as they are.
+    """
     xml = edit.xml
     p = edit.root.prefix
     inserts: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
@@ -451,7 +455,7 @@ def finish_sheet(edit: SheetEdit) -> bytes:
         out += [view[pos : found[0]], edit.filter_ref.encode()]
         pos = found[1]
     out.append(view[pos:])
-    return b"".join(out)
+    return out
 
 
 def _sheet_filter(edit: SheetEdit) -> tuple[int, int] | None:
