@@ -16,11 +16,13 @@ from pathlib import Path
 import filelock
 
 from .config import Config
+from .decide import load
 from .errors import BusyError, UnusableError
 from .fmt import format_money
 from .ledger import Ledger
 from .model import RowError
-from .pipeline import BUSY_RUN, Paths, RunRequest, load
+from .prechecks import BUSY_RUN
+from .request import Paths, RunRequest
 from .statement import Statement, previous_month
 from .statement_doc import write_statement_files
 from .statement_facts import gather_statements, record_paid_cells

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import client, service, write_workbook  # noqa: E402
 
-import automation.pipeline as pipeline  # noqa: E402
+import automation.decide as decide  # noqa: E402
 from automation.config import Config, EmailConfig  # noqa: E402
 from automation.model import CellUpdate  # noqa: E402
 from automation.pipeline import RunRequest, run_billing  # noqa: E402
@@ -45,7 +45,7 @@ def steady_run(folder: Path, count: int, settle: bool) -> tuple[float, dict[str,
         return time.perf_counter() - began, summary.timings
 
     if not settle:
-        pipeline.open_invoices = lambda ledger, data: (set(ledger.invoices()), {})  # type: ignore[assignment]
+        decide.open_invoices = lambda ledger, data: (set(ledger.invoices()), {})  # type: ignore[assignment]
     run(date(2026, 1, 5))
     paid = [
         update

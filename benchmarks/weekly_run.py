@@ -16,7 +16,14 @@ its own process so that time and peak memory are its own, on identical copies:
 
     python benchmarks/weekly_run.py                        # every shape
     python benchmarks/weekly_run.py --shapes base,5000 --repeat 3
-    python benchmarks/weekly_run.py --skip-naive --connections 2
+    python benchmarks/weekly_run.py --skip-naive --connections 1,2,4
+    python benchmarks/weekly_run.py --limit --ledger      # and Excel's last row, a ledger year
+
+With several --connections counts, the first is the run shown against the
+straightforward script and the others are extra runs of ours whose send phase
+and whole run are printed beside it. --limit and --ledger run
+benchmarks/excel_limit.py and benchmarks/ledger_year.py after the shapes, so
+that every figure the performance targets name comes out of one command.
 
 The machine is shared, so each figure notes the load average when it was taken;
 with --repeat the fastest of the runs is shown (the least disturbed). Built
@@ -600,30 +607,40 @@ class ShapeResult:
     rerun: Measured
     rerun_unchanged: bool
     walls: list[float]  # every repeat of ours
+    by_connections: dict[int, Measured]  # ours again with other [email] connections
 
 
 def measure_shape(
-    shape: Shape, work: Path, port: int, sink: Sink, repeat: int, naive: bool, connections: int
-) -> ShapeResult:
+    shape: Shape, work: Path, port: int, sink: Sink, repeat: int, naive: bool,
+    connections: list[int],
+) -> ShapeResult:  # fmt: skip
     source, facts = cached_workbook(shape)
     runs = []
     for attempt in range(repeat):
-        folder = fresh_copy(source, work / shape.name / f"ours{attempt}", port, connections)
+        folder = fresh_copy(source, work / shape.name / f"ours{attempt}", port, connections[0])
         runs.append((run_ours(folder, sink), folder))
     best, folder = min(runs, key=lambda r: r[0].wall)
     workbook = folder / "service_log.xlsx"
     before = digest(workbook)
     rerun = min((run_ours(folder, sink) for _ in range(repeat)), key=lambda m: m.wall)
     unchanged = digest(workbook) == before
+    others = {connections[0]: best} if len(connections) > 1 else {}
+    for count in connections[1:]:
+        extra = work / shape.name / f"ours-c{count}"
+        others[count] = min(
+            (run_ours(fresh_copy(source, extra, port, count), sink) for _ in range(repeat)),
+            key=lambda m: m.wall,
+        )
+        shutil.rmtree(extra, ignore_errors=True)
     naive_result = None
     if naive:
-        naive_folder = fresh_copy(source, work / shape.name / "naive", port, connections)
+        naive_folder = fresh_copy(source, work / shape.name / "naive", port, connections[0])
         naive_result = run_naive_process(naive_folder, port, sink)
     for _, old in runs:
         if old != folder:
             shutil.rmtree(old, ignore_errors=True)
     return ShapeResult(
-        shape, facts, best, naive_result, rerun, unchanged, [m.wall for m, _ in runs]
+        shape, facts, best, naive_result, rerun, unchanged, [m.wall for m, _ in runs], others
     )
 
 
@@ -676,6 +693,14 @@ def show(result: ShapeResult) -> None:
         + (f", naive {naive.messages} over {naive.connections}" if naive else "")
         + f"; exit {ours.exit_code}; {loads}"
     )
+    if result.by_connections:
+        print("   by [email] connections:")
+        for count, m in sorted(result.by_connections.items()):
+            print(
+                f"     {count}: send {m.timings.get('send', 0.0):5.2f} s, whole run "
+                f"{m.wall:5.2f} s, {m.messages} messages over {m.connections} session(s), "
+                f"load {m.load:.1f}"
+            )
     if len(result.walls) > 1:
         walls = sorted(result.walls)
         print(
@@ -710,7 +735,17 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of ours per shape (fastest shown)"
     )
-    parser.add_argument("--connections", type=int, default=1, help="[email] connections for ours")
+    parser.add_argument(
+        "--connections",
+        default="1",
+        help="[email] connections for ours, comma-separated (e.g. 1,2,4: the first is compared)",
+    )
+    parser.add_argument(
+        "--limit", action="store_true", help="then benchmarks/excel_limit.py (Excel's last row)"
+    )
+    parser.add_argument(
+        "--ledger", action="store_true", help="then benchmarks/ledger_year.py (a year's ledger)"
+    )
     parser.add_argument("--rows", type=int, help="Services rows for every shape (a quick look)")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--code", type=Path, help="measure run_billing.py of this checkout")
@@ -725,6 +760,7 @@ def main() -> None:
     if args.code:
         CODE[0] = args.code.resolve()
     chosen = [s for s in SHAPES if s.name in args.shapes.split(",")]
+    connections = [int(n) for n in args.connections.split(",")]
     adopt_orphans()
     if args.rows:
         chosen = [replace(s, rows=max(args.rows, s.new_lines)) for s in chosen]
@@ -741,19 +777,46 @@ def main() -> None:
             results = []
             for shape in chosen:
                 result = measure_shape(
-                    shape, work, port, sink, args.repeat, not args.skip_naive, args.connections
+                    shape, work, port, sink, args.repeat, not args.skip_naive, connections
                 )
                 show(result)
                 results.append(result)
         if len(results) > 1:
-            print("\nwhole run per shape (ours / naive):")
-            for r in results:
-                ratio = f"{r.naive.wall / r.ours.wall:5.1f}x" if r.naive else "     "
-                naive_wall = f"{r.naive.wall:6.1f}" if r.naive else "     -"
-                print(
-                    f"  {r.shape.name:<12} {r.ours.wall:6.2f} s / {naive_wall} s  {ratio}"
-                    f"  rerun {r.rerun.wall:.2f} s  peak {r.ours.peak_mb:.0f} MB"
-                )
+            summary_table(results)
+    for flag, script in ((args.limit, "excel_limit.py"), (args.ledger, "ledger_year.py")):
+        if flag:
+            print(f"\n== {script}", flush=True)
+            subprocess.run([sys.executable, str(ROOT / "benchmarks" / script)], check=True)
+
+
+def summary_table(results: list[ShapeResult]) -> None:
+    """Every shape on one line each: ours / straightforward, and the targets met."""
+
+    def pair(ours: float | None, naive: float | None, digits: int = 2) -> str:
+        a = f"{ours:.{digits}f}" if ours is not None else "-"
+        b = f"{naive:.{digits}f}" if naive is not None else "-"
+        return f"{a} / {b}"
+
+    print("\nper shape, ours / straightforward (seconds, MB):")
+    head = ("shape", "whole run", "ratio", "start-up", "read", "msg build", "write-back",
+            "peak MB", "rerun")  # fmt: skip
+    print("  " + "".join(f"{h:<15}" for h in head))
+    for r in results:
+        ours, naive = r.ours, r.naive
+        t, n = ours.timings, (naive.timings if naive else {})
+        ratio = f"{naive.wall / ours.wall:.1f}x" if naive else "-"
+        cells = (
+            r.shape.name,
+            pair(ours.wall, naive.wall if naive else None, 1),
+            ratio,
+            pair(t.get("start-up"), n.get("start-up")),
+            pair(t.get("read"), n.get("read")),
+            pair(t.get("message build"), n.get("message build")),
+            pair(t.get("write-back"), n.get("write-back")),
+            pair(ours.peak_mb, naive.peak_mb if naive else None, 0),
+            f"{r.rerun.wall:.2f}",
+        )
+        print("  " + "".join(f"{c:<15}" for c in cells))
 
 
 if __name__ == "__main__":

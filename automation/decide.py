@@ -1,0 +1,248 @@
+"""What a run decides before it acts, shared by the weekly run and the dry run.
+
+Reads and validates the workbook, then looks at the open invoices (bank
+statements first, so a payment just imported counts), at the corrections typed
+into the Invoices sheet, and drafts what is to be issued. Nothing here sends
+or writes the workbook; the weekly run records what it decides in the ledger.
+
+    data, book, lines, errors = load(request)
+    pending, active, invoices, rows, followups = look_at_open_invoices(
+        request, ledger, data, book, calendar, summary)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+from .bank.apply import import_payments, inbox_files, inbox_of, summary_note
+from .config import Config
+from .corrections import Corrections, billed_rows, changed_lines, decide_corrections, moved_rows
+from .fmt import format_money
+from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage
+from .model import REBILL, InvoiceRow, RowError, ServiceLine
+from .notices import split_far_ahead
+from .plan import Followup, InvoiceDraft, Payments, decide_followup
+from .read import WorkbookData, read_workbook
+from .request import RunRequest
+from .summary import RunSummary
+from .terms import BusinessCalendar, due_date
+from .updates import (
+    flag_unknown_statuses,
+    invoice_rows,
+    payment_cells,
+    payment_errors,
+    remembered_row,
+    signature,
+    state_of,
+)
+from .validate import ClientBook, validate_clients, validate_services
+
+#: What `load` returns: the workbook, its clients, the valid Services lines, row errors.
+Loaded = tuple[WorkbookData, ClientBook, list[ServiceLine], dict[int, RowError]]
+
+
+def load(request: RunRequest) -> Loaded:
+    """Read and validate; raises read.WorkbookError when the workbook is unusable."""
+    data = read_workbook(request.workbook, request.config)
+    book = validate_clients(data.clients, request.config)
+    lines, errors = validate_services(data.services, book)
+    lines, far_ahead = split_far_ahead(lines, data.services, request.as_of)
+    return data, book, lines, {**errors, **far_ahead}
+
+
+def look_at_open_invoices(
+    request: RunRequest,
+    ledger: Ledger,
+    data: WorkbookData,
+    book: ClientBook,
+    calendar: BusinessCalendar,
+    summary: RunSummary,
+) -> tuple[
+    list[LedgerMessage],
+    set[str],
+    dict[str, LedgerInvoice],
+    dict[str, InvoiceRow],
+    list[tuple[LedgerInvoice, Followup]],
+]:
+    """The invoices this run follows up, their payments, and what to send about them.
+
+    Returns (messages still owed, open invoice numbers, their records, their
+    Invoices rows, follow-up decisions); payment problems go into the summary.
+    """
+    pending = ledger.messages((PLANNED, SENDING, FAILED))
+    active, lost_rows = open_invoices(ledger, data)
+    active |= {m.invoice_no for m in pending}
+    invoices = ledger.invoices(active)
+    rows = flag_unknown_statuses({**lost_rows, **invoice_rows(data.invoices, invoices.keys())})
+    summary.errors.extend(payment_errors(data.invoices, rows))
+    rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
+    # A note still owed (planned, or refused by some address) is decided again, so
+    # that it stays wanted while it still fits and is retried rather than dropped.
+    owed = {m.event for m in pending if m.state in (PLANNED, FAILED)}
+    done_events = ledger.events(invoices.keys()) - owed
+    unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
+    followups = decide_followups(request, invoices, rows, book, done_events, unsent, calendar)
+    return pending, active, invoices, rows, followups
+
+
+def apply_bank_statements(
+    request: RunRequest,
+    ledger: Ledger,
+    data: WorkbookData,
+    book: ClientBook,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    summary: RunSummary,
+) -> dict[str, InvoiceRow]:
+    """Import new statements (inbox and `payments FILE...`), match, record; the rows they pay."""
+    started = time.perf_counter()
+    files = [*inbox_files(inbox_of(request.workbook, request.config)), *request.statements]
+    rows, outcome = import_payments(ledger, data, book, invoices, rows, files, request.config)
+    if files:  # part of "plan"; shown on its own when there were statements to read
+        summary.timings["bank"] = time.perf_counter() - started
+    summary.errors.extend(outcome.errors)
+    summary.awaiting_review = outcome.review
+    summary.statements_done = outcome.files_done
+    summary.bank_lines = outcome.decided
+    note = summary_note(outcome, len(files))
+    if note:
+        summary.notes.append(f"Dry run, nothing recorded. {note}" if request.dry_run else note)
+    return rows
+
+
+def decide_followups(
+    request: RunRequest,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    done_events: set[str],
+    failed: set[str],
+    calendar: BusinessCalendar,
+) -> list[tuple[LedgerInvoice, Followup]]:
+    """The reminder, reissue, thank-you or escalation each open invoice is due today."""
+    result: list[tuple[LedgerInvoice, Followup]] = []
+    if request.payments_only:
+        return result
+    for number, inv in invoices.items():
+        if not request.covers(inv.client_key):
+            continue
+        client = book.clients.get(inv.client_key)
+        pay = Payments.from_row(rows.get(number))
+        decision = decide_followup(
+            state_of(inv, number in failed),
+            pay,
+            request.as_of,
+            request.config,
+            calendar,
+            bool(client and client.active and inv.client_key not in book.problems),
+            done_events,
+        )
+        if decision.action:
+            result.append((inv, decision))
+    return result
+
+
+def look_at_corrections(
+    request: RunRequest,
+    data: WorkbookData,
+    book: ClientBook,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    pending: list[LedgerMessage],
+) -> tuple[Corrections, list[ServiceLine], dict[int, RowError]]:
+    """Void, Rebill, Credit Amount and Resend typed into the Invoices sheet, and edited rows.
+
+    Returns the corrections to make, the billed Services rows found unchanged
+    (with their Invoice No, so their cells stay in step), and the changed ones.
+    """
+    mine = {n: inv for n, inv in invoices.items() if request.covers(inv.client_key)}
+    billed = billed_rows(data.services, mine.keys())
+    unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
+    fixes = decide_corrections(
+        mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices
+    )
+    typed_rebill = {n for n in mine if Payments.from_row(rows.get(n)).bookkeeper_status == REBILL}
+    skip = typed_rebill | fixes.rebilling
+    changed = changed_lines(billed, mine, skip, data.services)
+    checked = [
+        replace(found, invoice_no=number)
+        for number, found_rows in billed.items()
+        if number not in skip and mine[number].voided is None
+        for found in found_rows
+        if isinstance(found, ServiceLine) and found.row not in changed
+    ]
+    checked += moved_rows(billed, invoices).values()
+    return fixes, checked, changed
+
+
+def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[str, InvoiceRow]]:
+    """The invoices this run must look at: all but the settled ones left as they were.
+
+    Also returns, for settled invoices whose row the workbook lost (an older
+    copy restored), their remembered payment cells.
+    """
+    settled = ledger.settled()
+    now = payment_cells(data.invoices, settled.keys())
+    reopened = {n for n, sig in settled.items() if n not in now or signature(now[n]) != sig}
+    lost = {n: remembered_row(n, settled[n]) for n in reopened if n not in now}
+    return ledger.unsettled_numbers() | reopened, lost
+
+
+def refuse_non_positive(
+    drafts: list[InvoiceDraft], data: WorkbookData
+) -> tuple[list[InvoiceDraft], dict[int, RowError]]:
+    """Drafts whose total is zero or less are not issued: their lines become row errors.
+
+    A credit (a refund line, a discount) can go on an invoice with other work;
+    an invoice for nothing or less than nothing is not something to email.
+    """
+    sheet = data.services
+    keep: list[InvoiceDraft] = []
+    refused: dict[int, RowError] = {}
+    for draft in drafts:
+        if draft.total > 0:
+            keep.append(draft)
+            continue
+        total = format_money(draft.total, draft.currency, "en")
+        message = (
+            f"the unbilled lines for {draft.client.name} add up to {total}; an invoice must "
+            "be for more than zero (record a credit by hand, or bill it with later work)."
+        )
+        for line in draft.lines:
+            refused[line.row] = RowError(sheet.name, line.row, sheet.headers["Amount"], message)
+    return keep, refused
+
+
+def issue(
+    draft: InvoiceDraft, number: str, config: Config, calendar: BusinessCalendar, note: str = ""
+) -> LedgerInvoice:
+    """The ledger's record of a drafted invoice under its number.
+
+    The due date assumes the invoice is emailed today (receipt-based terms are
+    counted again from the actual send if it goes out later).
+    """
+    lag = timedelta(days=config.billing.receipt_lag_days)
+    due = due_date(draft.terms, draft.invoice_date, draft.invoice_date + lag, calendar)
+    return LedgerInvoice(
+        invoice_no=number,
+        client_key=draft.client.key,
+        client=draft.client.name,
+        currency=draft.currency,
+        terms=draft.terms.text,
+        invoice_date=draft.invoice_date,
+        due_date=due,
+        subtotal=draft.subtotal,
+        tax_rate=draft.client.tax_rate,
+        tax=draft.tax,
+        total=draft.total,
+        lines=draft.invoice_lines,
+        sent_at=None,
+        last_sent=None,
+        reissue_count=0,
+        last_reissue=None,
+        first_message_id=None,
+        escalated=False,
+        note=note,
+    )

@@ -1,0 +1,150 @@
+"""The dry run (`--dry-run`) and `check`: what a run on the same date would do.
+
+Decides as the weekly run does, on a private copy of the ledger, and sends,
+numbers and writes nothing; a dry run renders the invoices it would issue
+into preview/ so they can be looked at.
+
+    summary = dry_run(request, Paths.for_request(request))
+    [item.invoice_no for item in summary.previews]   # what would go out
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from .compose import make_document
+from .decide import (
+    Loaded,
+    issue,
+    load,
+    look_at_corrections,
+    look_at_open_invoices,
+    refuse_non_positive,
+)
+from .fmt import format_money
+from .ledger import Ledger
+from .model import DRAFT, RowError
+from .notices import workbook_notices
+from .plan import InvoiceDraft, draft_invoices
+from .prechecks import calendar_for, check_only
+from .reconcile import existing_seq_floor, restored_lines, sequence_errors
+from .request import Paths, RunRequest
+from .statement_mail import STATEMENT, statement_month_due, statement_rows_for, statements_to_send
+from .summary import RunSummary, SentItem
+from .validate import listed_errors
+
+
+def run_problems(request: RunRequest, loaded: Loaded) -> list[RowError]:
+    """For `check`: every problem a run on the same date would list.
+
+    A dry run's look at the workbook, the ledger (a private copy: nothing in
+    .billing/ changes) and the bank inbox, without making documents.
+    """
+    summary = dry_run(request, Paths.for_request(request), loaded=loaded, render=False)
+    return summary.errors
+
+
+def dry_run(
+    request: RunRequest,
+    paths: Paths,
+    loaded: Loaded | None = None,
+    render: bool = True,
+) -> RunSummary:
+    """What a run would number and send; previews rendered unless `render` is False."""
+    config, as_of = request.config, request.as_of
+    data, book, lines, errors = loaded or load(request)
+    check_only(request, book)
+    calendar = calendar_for(config)
+    summary = RunSummary(as_of, dry_run=True, language=config.billing.language)
+    summary.errors.extend(book.errors)
+    summary.errors.extend(sequence_errors(data, config))
+    summary.errors.extend(listed_errors(errors, book))
+    summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
+    ledger_path = paths.billing / "ledger.sqlite"
+    with ExitStack() as stack:
+        ledger = (
+            stack.enter_context(Ledger.open_copy(ledger_path)) if ledger_path.exists() else None
+        )
+        restored = restored_lines(lines, data.services, ledger)
+        fresh = [ln for ln in lines if ln.row not in restored and request.covers(ln.client_key)]
+        if request.payments_only:
+            fresh = []
+        drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
+        summary.errors.extend(refused[r] for r in sorted(refused))
+        floor = max(
+            existing_seq_floor(data, config, as_of),
+            ledger.seq_for(config.billing.number_format, as_of) if ledger else 0,
+        )
+        rebill_drafts: list[InvoiceDraft] = []
+        if ledger is not None:
+            pending, _, invoices, rows, followups = look_at_open_invoices(
+                request, ledger, data, book, calendar, summary
+            )
+            fixes, _, changed = look_at_corrections(request, data, book, invoices, rows, pending)
+            summary.errors.extend(fixes.errors)
+            summary.errors.extend(changed[r] for r in sorted(changed))
+            rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
+            rebill_drafts = draft_invoices(rebilled, book, as_of, config)
+            for credit in fixes.credits:
+                inv = invoices[credit.invoice_no]
+                summary.previews.append(
+                    SentItem(
+                        inv.invoice_no,
+                        inv.client,
+                        "credit_note",
+                        format_money(credit.amount, inv.currency, config.billing.language),
+                        credit.reason,
+                    )
+                )
+            for number in fixes.resends:
+                inv = invoices[number]
+                summary.previews.append(SentItem(number, inv.client, "resend", ""))
+            busy = fixes.mailing | fixes.rebilling
+            followups = [(inv, d) for inv, d in followups if inv.invoice_no not in busy]
+            for inv, decision in followups:
+                summary.previews.append(
+                    SentItem(
+                        inv.invoice_no,
+                        inv.client,
+                        decision.action or "",
+                        format_money(
+                            decision.paid if decision.action == "thanks" else decision.balance,
+                            inv.currency,
+                            config.billing.language,
+                        ),
+                    )
+                )
+            monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+            if monthly:
+                summary.previews.extend(
+                    SentItem("", st.client, STATEMENT,
+                             format_money(st.closing, st.currency, config.billing.language))
+                    for st in statements_to_send(
+                        ledger, statement_rows_for(data, pending, monthly, rows), book, as_of,
+                        monthly,
+                    )
+                )  # fmt: skip
+        # Numbered as the run numbers them: the replacements for Rebill first.
+        documents = []
+        drafted = []
+        for index, draft in enumerate(rebill_drafts + drafts, start=1):
+            number = config.billing.number_format.format(
+                year=as_of.year, month=as_of.month, seq=floor + index
+            )
+            issued = issue(draft, number, config, calendar)
+            documents.append(make_document(issued, draft.client, config, issued.due_date))
+            drafted.append(
+                SentItem(
+                    number,
+                    draft.client.name,
+                    DRAFT,
+                    format_money(draft.total, draft.currency, config.billing.language),
+                )
+            )
+        summary.previews[:0] = drafted
+    if documents and render:
+        from .render import InvoiceRenderer
+
+        InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
+        summary.notes.append(f"Preview documents are in {paths.preview}.")
+    return summary

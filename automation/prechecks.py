@@ -1,0 +1,137 @@
+"""Checks before anything happens: the workbook not open elsewhere, no other run
+going, `--only` naming a client, a usable business calendar, trusted templates.
+
+Each raises the error the command line turns into an exit code (BusyError: 3,
+UnusableError: 2); none of them changes anything.
+
+    with ExitStack() as stack:
+        hold_run_lock(stack, paths)      # BusyError while another run holds it
+        ensure_not_busy(paths, locked=True)
+"""
+
+from __future__ import annotations
+
+import difflib
+from contextlib import ExitStack
+from pathlib import Path
+
+import filelock
+
+from .config import Config
+from .errors import BusyError, UnusableError
+from .mail import vet_email_templates
+from .request import REPO_TEMPLATES, Paths, RunRequest
+from .terms import BusinessCalendar, CalendarError
+from .validate import ClientBook, client_key
+
+BUSY_RUN = (
+    "another billing run is in progress (it holds .billing/run.lock); "
+    "run again when it has finished."
+)
+
+
+def hold_run_lock(stack: ExitStack, paths: Paths) -> None:
+    """Take .billing/run.lock for the rest of `stack`; BusyError (exit 3) when it is held."""
+    paths.billing.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(paths.billing / "run.lock"), timeout=0)
+    try:
+        stack.enter_context(lock)
+    except filelock.Timeout:
+        raise BusyError(BUSY_RUN) from None
+
+
+def ensure_not_busy(paths: Paths, locked: bool = False) -> None:
+    """Raise BusyError (exit 3) when the workbook is open elsewhere or a run is going.
+
+    `check` and `--dry-run` stop too: the file on disk may lack what is still
+    unsaved in Excel, and a run in progress may be halfway through its updates.
+    """
+    why = open_elsewhere(paths.workbook)
+    if why:
+        raise BusyError(
+            f"{why}. Nothing was changed and nothing was sent. Close the workbook, then "
+            "run again now, or leave it to the next scheduled run."
+        )
+    lock_file = paths.billing / "run.lock"
+    if not locked and lock_file.exists():
+        try:
+            with filelock.FileLock(str(lock_file), timeout=0):
+                pass
+        except filelock.Timeout:
+            raise BusyError(BUSY_RUN) from None
+
+
+def check_only(request: RunRequest, book: ClientBook) -> None:
+    """`--only` must name a client of the Clients sheet (else nothing would happen, silently)."""
+    if request.only is None or client_key(request.only) in book.clients:
+        return
+    names = [c.name for c in book.clients.values()]
+    # "Acme" for "Acme Dental Clinic" is too short for difflib alone: names containing it count.
+    part = [n for n in names if client_key(request.only) in client_key(n)]
+    close = list(dict.fromkeys(part + difflib.get_close_matches(request.only, names, n=3)))[:3]
+    hint = f" Did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
+    raise UnusableError(f"--only {request.only!r} matches no client in Clients.{hint}")
+
+
+def open_elsewhere(workbook: Path) -> str | None:
+    """Why the workbook looks open in another program, or None."""
+    owner = workbook.with_name("~$" + workbook.name)
+    lo_lock = workbook.with_name(f".~lock.{workbook.name}#")
+    for marker in (owner, lo_lock):
+        if marker.exists():
+            return f"{workbook.name} is open in another program ({marker.name} is beside it)" + (
+                stale_owner_hint(marker, workbook) if marker is owner else ""
+            )
+    try:
+        with workbook.open("r+b"):
+            pass
+    except PermissionError:
+        return f"{workbook.name} cannot be opened for writing (open in another program?)"
+    except OSError as exc:
+        return f"{workbook.name} cannot be opened for writing ({exc.strerror})"
+    return None
+
+
+def stale_owner_hint(owner: Path, workbook: Path) -> str:
+    """Why an Excel owner file older than the workbook's last save may be a leftover.
+
+    Excel writes ~$name when it opens a workbook and deletes it on close; one
+    left by a crash blocks every run. Saving in Excel does not renew it, so
+    an older owner file proves nothing alone: the hint says how to be sure.
+    """
+    try:
+        if owner.stat().st_mtime >= workbook.stat().st_mtime:
+            return ""
+    except OSError:
+        return ""
+    return (
+        f"; {owner.name} is older than the workbook's last save, so it may be stale, left "
+        "by an Excel that crashed: when Excel is closed (on every computer that opens this "
+        f"folder), deleting {owner.name} is safe"
+    )
+
+
+def calendar_for(config: Config) -> BusinessCalendar:
+    try:
+        return BusinessCalendar(
+            config.billing.business_days,
+            config.billing.holidays_country,
+            config.billing.holidays_subdivision,
+        )
+    except CalendarError as exc:
+        raise UnusableError(f"billing.toml: {exc}") from None
+
+
+def vet_templates(paths: Paths, word: bool = True) -> None:
+    """The folder's own templates, tried once in the sandbox before anything is numbered.
+
+    A template that reaches beyond its data raises TemplateRefusedError (exit 2);
+    the bundled templates are the package's own and need no trial. Word
+    templates (`word`) are tried once there is something to render.
+    """
+    if paths.email_templates is not None:
+        vet_email_templates(paths.email_templates)
+    if word and paths.templates != REPO_TEMPLATES:
+        from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
+
+        InvoiceRenderer(paths.templates).vet()

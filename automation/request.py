@@ -1,0 +1,79 @@
+"""What a run is asked to do (`RunRequest`) and the folders it works in (`Paths`).
+
+request = RunRequest(workbook=Path("service_log.xlsx"), as_of=date(2026, 11, 30))
+paths = Paths.for_request(request)   # .billing/, invoices/, outbox/, reports/ beside it
+request.covers("acme ltd")           # True unless `--only` names another client
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .bundled import TEMPLATES
+from .config import Config
+from .validate import client_key
+
+REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    workbook: Path
+    as_of: date
+    config: Config = field(default_factory=Config)
+    dry_run: bool = False
+    outbox: Path | None = None
+    only: str | None = None
+    #: statement files to import besides those in the [bank] inbox (`payments FILE...`)
+    statements: tuple[Path, ...] = ()
+    #: `payments`: import and apply bank statements only; bill and remind nobody
+    payments_only: bool = False
+
+    def covers(self, key: str) -> bool:
+        """Whether the client (by key) is in this run: all are, unless `--only` names one."""
+        return self.only is None or client_key(self.only) == key
+
+
+@dataclass(frozen=True)
+class Paths:
+    workbook: Path
+    billing: Path
+    invoices: Path
+    preview: Path
+    outbox: Path
+    reports: Path
+    templates: Path
+
+    @property
+    def email_templates(self) -> Path | None:
+        """The folder's own email templates (from `init`), else None for the bundled ones."""
+        folder = self.templates / "email"
+        return folder if self.templates != REPO_TEMPLATES and folder.is_dir() else None
+
+    @classmethod
+    def for_request(cls, request: RunRequest) -> Paths:
+        folder = request.workbook.resolve().parent
+        out = Path(request.config.billing.output_dir or folder)
+        out = out if out.is_absolute() else folder / out
+        outbox = request.outbox or Path(request.config.email.outbox_dir)
+        outbox = outbox if outbox.is_absolute() else folder / outbox
+        local_templates = folder / "templates"
+        templates = (
+            local_templates if (local_templates / "invoice.docx").exists() else REPO_TEMPLATES
+        )
+        return cls(
+            workbook=request.workbook.resolve(),
+            billing=folder / ".billing",
+            invoices=out / "invoices",
+            preview=out / "preview",
+            outbox=outbox,
+            reports=out / "reports",
+            templates=templates,
+        )
+
+
+def outbox_folder(request: RunRequest, paths: Paths) -> Path | None:
+    """Where messages are written instead of emailed (outbox mode or --outbox), else None."""
+    return paths.outbox if request.outbox or request.config.email.mode == "outbox" else None
