@@ -46,7 +46,7 @@ def client_for(book: ClientBook, st: Statement) -> Client:
 
 def record_paid_cells(ledger: Ledger, rows: dict[str, InvoiceRow], seen: date) -> int:
     """Keep the payment cells of the tool's invoices as they stand (usable ones only)."""
-    known = set(ledger.due_dates())
+    known = ledger.known_numbers(rows)
     cells = {
         number: (row.paid_amount or ZERO, row.paid_date)
         for number, row in rows.items()

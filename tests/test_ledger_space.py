@@ -64,7 +64,8 @@ def test_a_ledger_from_before_is_converted_and_keeps_its_records(tmp_path: Path)
     assert path.stat().st_size < before / 10  # the schema's tables and indexes remain
 
 
-#: The tables whose shape version 1 changed, as every earlier version created them.
+#: The tables whose shape version 1 changed, as earlier versions created them (`invoices`
+#: as the first one did, before the columns and the index on `settled`).
 VERSION_0 = """
 CREATE TABLE invoices (
     invoice_no TEXT PRIMARY KEY, client_key TEXT NOT NULL, client TEXT NOT NULL,
@@ -72,8 +73,7 @@ CREATE TABLE invoices (
     due_date TEXT NOT NULL, subtotal TEXT NOT NULL, tax_rate TEXT NOT NULL, tax TEXT NOT NULL,
     total TEXT NOT NULL, lines TEXT NOT NULL, sent_at TEXT, last_sent TEXT,
     reissue_count INTEGER NOT NULL DEFAULT 0, last_reissue TEXT, first_message_id TEXT,
-    escalated INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '', run_id INTEGER,
-    settled TEXT, first_due TEXT);
+    escalated INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '', run_id INTEGER);
 CREATE TABLE lines (
     fingerprint TEXT NOT NULL, invoice_no TEXT NOT NULL, row_hint INTEGER,
     PRIMARY KEY (fingerprint, invoice_no));
@@ -86,6 +86,9 @@ CREATE TABLE deliveries (
     message_id TEXT NOT NULL, address TEXT NOT NULL, state TEXT NOT NULL,
     reply TEXT NOT NULL DEFAULT '', run_id INTEGER, at TEXT,
     PRIMARY KEY (message_id, address));
+INSERT INTO invoices (invoice_no, client_key, client, currency, terms, invoice_date, due_date,
+    subtotal, tax_rate, tax, total, lines) VALUES ('INV-2', 'ames', 'Ames', 'USD', 'Net 30',
+    '2026-03-09', '2026-04-08', '100', '0', '0', '100', '[]');
 INSERT INTO lines VALUES ('f1', 'INV-1', 7), ('f2', 'INV-1', 8), ('f3', 'INV-2', 9);
 INSERT INTO messages (message_id, event, invoice_no, kind, state, payload, envelope_from,
     recipients, raw, sent_at) VALUES
@@ -130,6 +133,17 @@ def test_a_version_0_ledger_is_migrated_once_and_keeps_every_record(tmp_path: Pa
             assert ledger.deliveries("<owed@x>")["cc@c.kz"] == ("temporary", "451 later")
             stored = ledger.conn.execute("SELECT count(*) FROM messages WHERE raw IS NOT NULL")
             assert stored.fetchone() == (0,)  # the bytes live in message_bytes now
+            assert ledger.unsettled_numbers() == {"INV-2"} and ledger.events(["INV-2"]) == {
+                "INV-2/invoice"}  # fmt: skip
+            plans = [
+                ledger.conn.execute(f"EXPLAIN QUERY PLAN {query}", args).fetchall()[-1][-1]
+                for query, args in [
+                    ("SELECT invoice_no FROM invoices WHERE settled IS NULL", ()),
+                    ("SELECT event FROM messages WHERE invoice_no IN (?, ?)", ("a", "b")),
+                    ("SELECT 1 FROM messages WHERE state IN (?, ?)", ("planned", "failed")),
+                ]
+            ]
+            assert all("USING" in plan and "INDEX" in plan for plan in plans), plans
         assert pragma(path, "user_version") == 1
         assert without_rowid(path, "lines") and without_rowid(path, "deliveries")
 
