@@ -59,6 +59,7 @@ from .private import owner_only
 from .read import WorkbookError
 from .reconcile import sequence_errors
 from .runlog import LogFormatter
+from .smtp_pool import connections_text
 from .summary import (
     RunSummary,
     correction_lines,
@@ -354,6 +355,8 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         sender_address(config.email, config.company)
     except MailError as exc:
         raise UnusableError(f"billing.toml [email]: {exc}") from None
+    if config.email.connections > 1:
+        console.print(connections_text(config.email), markup=False, highlight=False)
     if config.email.auth == "oauth2":
         from .oauth import OAuthError, check_sign_in
 
