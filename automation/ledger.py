@@ -4,7 +4,8 @@ The workbook is the bookkeeper's view and input; the ledger is the record the
 tool trusts: invoice numbers, which service lines went on which invoice (by
 fingerprint), every message and its state, and cell updates still owed to the
 workbook. WAL mode with synchronous=FULL: every commit is on disk before the
-next step (an email) happens.
+next step (an email) happens. A commit that no email or workbook write waits
+on (what a server answered) may skip its own flush: see `transaction`.
 
     with Ledger.open(folder / ".billing" / "ledger.sqlite") as ledger:
         number = ledger.allocate_number("INV-{year}-{seq:04d}", date(2026, 3, 2))
@@ -316,14 +317,32 @@ class Ledger:
                 yield ledger
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
+    def transaction(self, durable: bool = True) -> Iterator[None]:
+        """All of the block's writes, or none.
+
+        durable=False commits without waiting for the disk (synchronous=NORMAL):
+        for a record that nothing outside the ledger acts on before the next
+        durable commit, such as an answer from the mail server. The write-ahead
+        log is one file written in order, so the next durable commit (the mark
+        before the next message goes out) flushes this one with it; a crash of
+        the program loses neither, and a power cut before that flush leaves the
+        message as "sending", which the next run resends under the same
+        Message-ID: the same window as a cut just after the server's answer.
+        It halves the disk flushes of a send (one per message, not two).
+        """
+        if not durable:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        finally:
+            if not durable:
+                self.conn.execute("PRAGMA synchronous=FULL")
 
     def reclaim(self) -> None:
         """Give the file back the pages freed since the last run (dropped message bytes).
