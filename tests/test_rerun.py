@@ -7,6 +7,7 @@ Anything a run reads that changes in between makes the second run a full one.
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import sqlite3
@@ -128,8 +129,9 @@ def restore_older_workbook(folder: Folder) -> None:
 
 
 def restore_older_ledger(folder: Folder) -> None:
-    backup = next((folder.root / ".billing" / "backups").glob("ledger-*.sqlite"))
-    shutil.copy(backup, folder.root / ".billing" / "ledger.sqlite")
+    backup = next((folder.root / ".billing" / "backups").glob("ledger-*.sqlite.gz"))
+    with gzip.open(backup) as copy:
+        (folder.root / ".billing" / "ledger.sqlite").write_bytes(copy.read())
 
 
 CHANGES = {
