@@ -267,7 +267,7 @@ def test_greylisting_on_three_connections_is_retried_within_the_run(tmp_path: Pa
 
 
 def test_a_server_taking_fewer_connections_is_used_with_those_it_takes(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clients = names(6)
     recorder = Recorder(max_sessions=2, data_delay=0.02)
@@ -281,6 +281,8 @@ def test_a_server_taking_fewer_connections_is_used_with_those_it_takes(
     assert recorder.turned_away == 2
     assert "2 of 4 SMTP connections to 127.0.0.1 could be opened" in caplog.text
     assert "Lower [email] connections" in caplog.text
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 of 4 SMTP connections to 127.0.0.1 could be opened" in out  # the run's notes
 
 
 def test_a_refused_login_stops_the_run_before_anything_is_numbered(
