@@ -11,8 +11,10 @@ checking them is `validate`'s.
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
@@ -115,14 +117,16 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
-    # zip bombs, stray far cells, ...; and the error cells calamine shows as empty
-    errors = check_package(path, (CLIENTS, SERVICES, INVOICES))
-    try:
-        frames, names = _read_frames(path)
-    except Exception as exc:  # calamine raises its own types for damaged files
-        first = exc
-    else:
-        return _show_errors(frames, errors), names
+    with _SheetReader(path) as reader:
+        # zip bombs, stray far cells, ...; and the error cells calamine shows as empty.
+        # Each sheet is parsed as soon as it has passed, while the next is checked.
+        errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.start)
+        try:
+            frames, names = reader.frames()
+        except Exception as exc:  # calamine raises its own types for damaged files
+            first = exc
+        else:
+            return _show_errors(frames, errors), names
     # calamine refuses a whole workbook for one part it does not know (an Excel
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
     needed = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
@@ -156,6 +160,60 @@ def _show_errors(
             if row <= rows and col <= cols:
                 frame.iat[row - 1, col - 1] = text
     return frames
+
+
+class _SheetReader:
+    """The wanted sheets parsed by calamine on two threads, each once it has been checked.
+
+    calamine lets go of the interpreter while it parses a sheet, so the
+    Services sheet is parsed while the Invoices sheet is still being checked,
+    and then both side by side on two cores. Each thread has its own
+    calamine workbook (one cannot be used by two threads at once).
+
+        with _SheetReader(path) as reader:
+            check_package(path, sheets, reader.start)
+            frames, names = reader.frames()
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
+        self.started: dict[str, Future[pd.DataFrame]] = {}
+        self.local = threading.local()
+        self.books: list[Any] = []
+
+    def __enter__(self) -> _SheetReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for book in self.books:
+            book.close()
+
+    def start(self, sheet: str) -> None:
+        """Parse `sheet` (a name as the workbook spells it) on a reading thread."""
+        if sheet not in self.started:
+            self.started[sheet] = self.pool.submit(self._parse, sheet)
+
+    def frames(self) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
+        """Every wanted sheet's frame (as `_read_frames`), and every sheet's name."""
+        names = tuple(str(name) for name in self._book().sheet_names)
+        wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
+        for name in wanted:
+            self.start(name)
+        return {name: self.started[name].result() for name in wanted}, names
+
+    def _parse(self, sheet: str) -> pd.DataFrame:
+        return _raw_frame(self._book().get_sheet_by_name(sheet))
+
+    def _book(self) -> Any:
+        book = getattr(self.local, "book", None)
+        if book is None:
+            from python_calamine import CalamineWorkbook
+
+            book = self.local.book = CalamineWorkbook.from_path(str(self.path))
+            self.books.append(book)
+        return book
 
 
 def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
