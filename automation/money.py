@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from babel.numbers import get_currency_precision
@@ -72,8 +73,13 @@ def to_money(value: Any) -> Decimal:
     return D(value)
 
 
+@lru_cache(maxsize=256)
 def minor_unit(currency: str) -> Decimal:
-    """The smallest unit of a currency: Decimal('0.01') for USD, ('1') for JPY."""
+    """The smallest unit of a currency: Decimal('0.01') for USD, ('1') for JPY.
+
+    Cached: every amount printed is rounded through here, and Babel looks the
+    currency up in its tables on each call.
+    """
     try:
         digits = get_currency_precision(currency.upper())
     except Exception:  # babel raises on nothing for unknown codes, but be safe

@@ -20,11 +20,12 @@ import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-
-import segno
-import segno.helpers
+from typing import TYPE_CHECKING
 
 from .model import CompanyInfo
+
+if TYPE_CHECKING:
+    import segno
 
 EPC = "EPC"
 GOST = "GOST"
@@ -69,6 +70,11 @@ def payment_qr(
     """
     if amount <= 0:
         return None
+    # segno (and the urllib it imports) only where a code is made: config.py
+    # checks bank details with this module at every start-up.
+    import segno
+    import segno.helpers
+
     currency = currency.upper()
     if currency == "EUR" and epc_ready(company) and amount <= EPC_MAX:
         text = _single_line(reference)[:EPC_TEXT_MAX]

@@ -827,7 +827,8 @@ def _record_built(
     """Keep the messages' bytes in the ledger before they are sent; those that could be built."""
     recorded: list[tuple[Job, BuiltMessage]] = []
     failed: list[tuple[Job, str]] = []
-    with ledger.transaction():
+    # No flush of its own: each message's durable "sending" mark comes before it goes.
+    with ledger.transaction(durable=False):
         for job, item in batch:
             msg = job.message
             if isinstance(item, BuiltMessage):  # kept from an earlier run: already recorded

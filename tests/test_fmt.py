@@ -144,3 +144,36 @@ def test_kazakh_date_before_deyin_takes_the_dative(month: int, dative: str) -> N
     assert fmt.format_date_until(date(2026, month, 5), "kk").endswith(f"5 {dative}")
     assert fmt.format_date_until(date(2026, month, 5), "en") == fmt.format_date(
         date(2026, month, 5), "en")
+
+
+#: Currencies with 0, 2 and 3 minor digits, a symbol, a code, one Babel does not know.
+SAME_AS_BABEL_CURRENCIES = ("USD", "EUR", "RUB", "KZT", "JPY", "BHD", "GBP", "CHF", "XYZ")
+amounts = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
+    lambda d: abs(d) < Decimal("1e20")
+) | st.sampled_from(
+    [Decimal("0"), Decimal("-0"), Decimal("-0.00"), Decimal("1E+3"), Decimal("0.125"),
+     Decimal("999.995"), Decimal("-1234567.891"), Decimal("0.0000001"), Decimal("1.10")]
+)  # fmt: skip
+
+
+@given(
+    amount=amounts,
+    currency=st.sampled_from(SAME_AS_BABEL_CURRENCIES),
+    language=st.sampled_from(["en", "ru", "kk", "xx"]),
+    quantize=st.booleans(),
+)
+def test_number_format_is_babels(
+    amount: Decimal, currency: str, language: str, quantize: bool
+) -> None:
+    """The formats looked up once print exactly what Babel prints, rounding included."""
+    from babel.numbers import format_currency, format_decimal
+
+    locale = fmt.babel_locale(language)
+    money = fmt.number_format(language, currency)
+    number = fmt.number_format(language)
+    assert money is not None and number is not None  # en, ru and kk take the fast path
+    assert money.apply(amount, quantize) == format_currency(
+        amount, currency, locale=locale, decimal_quantization=quantize
+    )
+    assert number.apply(amount) == format_decimal(amount, locale=locale)
+    assert fmt.format_number(amount, language) == format_decimal(amount, locale=locale)
