@@ -21,7 +21,7 @@ import sqlite3
 import string
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -294,9 +294,12 @@ def _migrate(conn: sqlite3.Connection) -> None:
     key stored once), and message bytes still waiting to be sent move from
     `messages.raw` to `message_bytes`. Every step checks the ledger's shape, inside one
     transaction, so a crash or a second process in between leaves nothing half done.
+    A ledger that had tables rebuilt is then compacted once (VACUUM): its message
+    rows, emptied of their bytes over the years, would otherwise keep their pages.
     """
     if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
+    rebuilt = False
     conn.execute("BEGIN IMMEDIATE")
     try:
         for table, columns in KEYED_TABLES.items():
@@ -305,6 +308,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
             ).fetchone()
             if "WITHOUT ROWID" in sql.upper():
                 continue
+            rebuilt = True
             conn.execute(f"ALTER TABLE {table} RENAME TO {table}_before")
             # The new table is made by SCHEMA's own statement, so both shapes stay one.
             (create,) = [s for s in SCHEMA.split(";") if f"EXISTS {table} (" in s]
@@ -323,6 +327,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    if rebuilt:  # busy, or no room for the copy: only the space is not given back
+        with suppress(sqlite3.OperationalError):
+            conn.execute("VACUUM")  # also makes an old ledger incremental (see `open`)
 
 
 class Ledger:

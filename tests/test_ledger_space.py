@@ -148,6 +148,35 @@ def test_a_version_0_ledger_is_migrated_once_and_keeps_every_record(tmp_path: Pa
         assert without_rowid(path, "lines") and without_rowid(path, "deliveries")
 
 
+def test_a_version_0_ledger_gives_back_the_pages_its_sent_messages_emptied(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # as version 0 made ledgers at the end
+    conn.executescript(VERSION_0)
+    # Bytes stored with each message, dropped once sent: the rows shrink to a tenth,
+    # their pages stay, and no page is free for incremental vacuuming to give back.
+    conn.executemany(
+        "INSERT INTO messages (message_id, event, invoice_no, kind, state, payload, raw)"
+        " VALUES (?, ?, ?, 'invoice', 'planned', '{}', ?)",
+        [(f"<{n}@x>", f"INV-{n + 10}/invoice", f"INV-{n + 10}", bytes(1_500)) for n in range(3000)],
+    )
+    conn.commit()
+    conn.execute("UPDATE messages SET state = 'sent', raw = NULL WHERE kind = 'invoice'"
+                 " AND message_id LIKE '<%@x>' AND message_id != '<owed@x>'")  # fmt: skip
+    conn.commit()
+    conn.execute("PRAGMA incremental_vacuum")
+    conn.close()
+    assert pragma(path, "freelist_count") == 0
+    before = path.stat().st_size
+    with Ledger.open(path) as ledger:
+        ledger.reclaim()
+        assert len(ledger.messages()) == 3002
+        assert [m.raw for m in ledger.messages(["failed"])] == [b"\r\nbody"]
+    assert path.stat().st_size < before / 4
+
+
 def test_message_bytes_follow_the_message_state(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     version_0_ledger(path)
