@@ -39,6 +39,10 @@ NAN = float("nan")
 HEADER_SEARCH_ROWS = 50
 #: Rows taken from the reader and converted at a time (bounds the raw rows held at once).
 BLOCK_ROWS = 1 << 15
+#: calamine's parse of a sheet peaks near twice the sheet's XML: two sheets are parsed
+#: side by side only while their XML together is under this (a 100,000-row log's is
+#: 44 MB; a Services sheet at Excel's last row, 471 MB, is parsed on its own).
+PARALLEL_XML = 128 << 20
 
 
 class WorkbookError(Exception):
@@ -167,8 +171,9 @@ class _SheetReader:
 
     calamine lets go of the interpreter while it parses a sheet, so the
     Services sheet is parsed while the Invoices sheet is still being checked,
-    and then both side by side on two cores. Each thread has its own
-    calamine workbook (one cannot be used by two threads at once).
+    and then both side by side on two cores, unless that would hold too much
+    at once (PARALLEL_XML). Each thread has its own calamine workbook (one
+    cannot be used by two threads at once).
 
         with _SheetReader(path) as reader:
             check_package(path, sheets, reader.start)
@@ -181,6 +186,8 @@ class _SheetReader:
         self.started: dict[str, Future[pd.DataFrame]] = {}
         self.local = threading.local()
         self.books: list[Any] = []
+        self.parsing = 0  # XML bytes of the sheets being parsed
+        self.turn = threading.Condition()
 
     def __enter__(self) -> _SheetReader:
         return self
@@ -190,10 +197,10 @@ class _SheetReader:
         for book in self.books:
             book.close()
 
-    def start(self, sheet: str) -> None:
-        """Parse `sheet` (a name as the workbook spells it) on a reading thread."""
+    def start(self, sheet: str, size: int = 0) -> None:
+        """Parse `sheet` (a name as the workbook spells it; its XML `size` bytes) on a thread."""
         if sheet not in self.started:
-            self.started[sheet] = self.pool.submit(self._parse, sheet)
+            self.started[sheet] = self.pool.submit(self._parse, sheet, size)
 
     def frames(self) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
         """Every wanted sheet's frame (as `_read_frames`), and every sheet's name."""
@@ -203,8 +210,16 @@ class _SheetReader:
             self.start(name)
         return {name: self.started[name].result() for name in wanted}, names
 
-    def _parse(self, sheet: str) -> pd.DataFrame:
-        return _raw_frame(self._book().get_sheet_by_name(sheet))
+    def _parse(self, sheet: str, size: int) -> pd.DataFrame:
+        with self.turn:
+            self.turn.wait_for(lambda: not self.parsing or self.parsing + size <= PARALLEL_XML)
+            self.parsing += size
+        try:
+            return _raw_frame(self._book().get_sheet_by_name(sheet))
+        finally:
+            with self.turn:
+                self.parsing -= size
+                self.turn.notify_all()
 
     def _book(self) -> Any:
         book = getattr(self.local, "book", None)
