@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import xlsxwriter
 from conftest import client, service, write_workbook
@@ -168,9 +169,9 @@ def test_big_sheets_are_parsed_one_at_a_time(
         invoices=[{"Invoice No": "INV-1", "Client": "Acme"}],
     )
     active, most = [0], [0]
-    real = read._raw_frame
+    real = read._raw_cells
 
-    def raw_frame(sheet: Any) -> Any:
+    def raw_cells(sheet: Any) -> Any:
         active[0] += 1
         most[0] = max(most[0], active[0])
         try:
@@ -179,7 +180,7 @@ def test_big_sheets_are_parsed_one_at_a_time(
         finally:
             active[0] -= 1
 
-    monkeypatch.setattr(read, "_raw_frame", raw_frame)
+    monkeypatch.setattr(read, "_raw_cells", raw_cells)
     monkeypatch.setattr(read, "PARALLEL_XML", 1)
     data = read_workbook(book, Config())
     assert most[0] == 1
@@ -219,3 +220,27 @@ def test_no_sheet_is_handed_on_before_the_shared_parts_pass(tmp_path: Path) -> N
     with pytest.raises(UnsafeWorkbookError, match="the cell reference 'XFE9' is beyond"):
         check_package(book, ["Clients", "Services"], lambda sheet, size: passed.append(sheet))
     assert passed == []
+
+
+def test_the_reading_threads_leave_pandas_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas is imported lazily, and a lazy module touched first by two threads at once is
+    half-loaded for one of them: only the thread that called read_workbook may touch it."""
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme")],
+        [service(date(2026, 3, 2), "Acme", "Work")],
+        invoices=[{"Invoice No": "INV-1", "Client": "Acme"}],
+    )
+    touched: set[str] = set()
+
+    class Watched:
+        def __getattr__(self, name: str) -> Any:
+            touched.add(threading.current_thread().name)
+            return getattr(pd, name)
+
+    monkeypatch.setattr(read, "pd", Watched())
+    data = read_workbook(book, Config())
+    assert touched == {threading.current_thread().name}
+    assert data.services.frame.loc[2, "Client"] == "Acme"
