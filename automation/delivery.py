@@ -276,6 +276,6 @@ def _record_what_came_back(handed: collections.deque[_Handed], journal: Journal)
     for done in handed:
         try:
             result = done.future.result()
-        except BaseException:  # noqa: BLE001 - a lane that failed has nothing to record
-            continue
+        except Exception:  # noqa: BLE001 - a lane that failed has nothing to record
+            continue  # (a second Ctrl-C is not caught here: it stops the wait)
         journal.attempted(done.attempt, result.recipients)

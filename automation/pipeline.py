@@ -93,6 +93,7 @@ from .schema import (
     sheet_headers,
 )
 from .sending import SendStage, utf8_refusal, utf8_row_error
+from .smtp_pool import SmtpPool
 from .statement_facts import record_paid_cells
 from .statement_mail import (
     STATEMENT,
@@ -362,6 +363,8 @@ class Run:
             raise UnusableError(f"the mail server cannot be used: {exc}") from None
         except MailError as exc:
             raise UnusableError(f"billing.toml [email]: {exc}") from None
+        if isinstance(self.sender, SmtpPool) and self.sender.shortfall:
+            self.summary.notes.append(self.sender.shortfall)  # fewer connections than asked
         if config.email.attach != "docx" and soffice_path() is None:
             raise UnusableError(
                 f'attach = "{config.email.attach}" needs LibreOffice to make PDFs, and it is '

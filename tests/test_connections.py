@@ -168,6 +168,30 @@ def test_a_slow_message_holds_at_most_two_attempts_per_lane_unrecorded() -> None
     assert arrived_by_first_answer == [6]
 
 
+def test_an_interrupt_records_the_answers_of_messages_already_out() -> None:
+    recorder = Recorder(data_delay=0.05)
+    with running_server(recorder) as port:
+        cfg = EmailConfig(
+            mode="smtp", host="127.0.0.1", port=port, security="none", sender="b@acme.test",
+            connections=3,
+        )  # fmt: skip
+        messages = [built(cfg, n) for n in range(12)]
+
+        class Interrupted(Log):
+            def attempting(self, parcel: Parcel) -> None:
+                if parcel.message.message_id == messages[6].message_id:
+                    raise KeyboardInterrupt  # Ctrl-C while three are on the wire
+                super().attempting(parcel)
+
+        log = Interrupted()
+        with open_sender(cfg, COMPANY) as sender, pytest.raises(KeyboardInterrupt):
+            deliver([Parcel(m, m.recipients) for m in messages], sender, RetryPolicy(1, 2), log)
+    arrived = set(recorder.message_ids)
+    answered = {m for what, m in log.events if what == "answer"}
+    assert arrived and arrived == answered  # whatever reached the server is recorded
+    assert messages[6].message_id not in arrived
+
+
 def test_a_greylisted_message_waits_while_the_other_lanes_go_on() -> None:
     recorder = Recorder(defer={"c0@example.com": 2})
     with running_server(recorder) as port:
@@ -267,7 +291,7 @@ def test_greylisting_on_three_connections_is_retried_within_the_run(tmp_path: Pa
 
 
 def test_a_server_taking_fewer_connections_is_used_with_those_it_takes(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clients = names(6)
     recorder = Recorder(max_sessions=2, data_delay=0.02)
@@ -281,6 +305,8 @@ def test_a_server_taking_fewer_connections_is_used_with_those_it_takes(
     assert recorder.turned_away == 2
     assert "2 of 4 SMTP connections to 127.0.0.1 could be opened" in caplog.text
     assert "Lower [email] connections" in caplog.text
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 of 4 SMTP connections to 127.0.0.1 could be opened" in out  # the run's notes
 
 
 def test_a_refused_login_stops_the_run_before_anything_is_numbered(
