@@ -228,3 +228,33 @@ def test_a_workbook_packed_in_small_blocks_reads_the_same(
     with zipfile.ZipFile(blocks) as zf:
         assert zf.testzip() is None
     assert openpyxl.load_workbook(blocks)["Services"]["E150"].value == "Paid 150"
+
+
+def test_totals_row_moves_onto_formatted_empty_cells(tmp_path: Path) -> None:
+    """Where the totals row moves to, formatted empty cells give way: one cell per column."""
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Payments")
+    shaded = wb.add_format({"bg_color": "#DDEEFF"})
+    ws.add_table("A1:C4", {
+        "name": "tblPayments", "total_row": True,
+        "data": [["P-1", "Acme", 10], ["P-2", "Bolt", 20]],
+        "columns": [{"header": "Ref", "total_string": "Total"}, {"header": "Payer"},
+                    {"header": "Amount", "total_function": "sum"}],
+    })  # fmt: skip
+    for col in range(3):
+        ws.write_blank(5, col, None, shaded)  # row 6: where the totals row goes
+    wb.close()
+    updates = [
+        CellUpdate("Payments", row, column, value)
+        for row, values in ((4, ("P-3", "Cole", 30)), (5, ("P-4", "Dune", 40)))
+        for column, value in zip(("Ref", "Payer", "Amount"), values, strict=True)
+    ]
+    apply_updates(path, updates, header_rows={"Payments": 1})
+    xml = sheet_xml(path)
+    row6 = re.search(rb'<row r="6".*?</row>', xml)
+    assert row6 is not None
+    assert re.findall(rb'<c r="([A-Z]+6)"', row6.group(0)) == [b"A6", b"B6", b"C6"]
+    sheet = openpyxl.load_workbook(path)["Payments"]
+    assert [sheet.cell(6, c).value for c in (1, 3)] == ["Total", "=SUBTOTAL(109,[Amount])"]
+    assert sheet["C5"].value == 40 and sheet["A4"].value == "P-3"
