@@ -258,3 +258,29 @@ def test_totals_row_moves_onto_formatted_empty_cells(tmp_path: Path) -> None:
     sheet = openpyxl.load_workbook(path)["Payments"]
     assert [sheet.cell(6, c).value for c in (1, 3)] == ["Total", "=SUBTOTAL(109,[Amount])"]
     assert sheet["C5"].value == 40 and sheet["A4"].value == "P-3"
+
+
+def test_a_prefixed_part_with_single_quotes_is_searched_the_same(tmp_path: Path) -> None:
+    """<x:row r='5'>: another way to write the same part (some writers do)."""
+    plain = tmp_path / "plain.xlsx"
+    gappy_workbook(plain)
+    xml = re.sub(rb"<(/?)(?![?!])([A-Za-z]+)", rb"<\1x:\2", sheet_xml(plain))
+    xml = xml.replace(b'xmlns="http', b'xmlns:x="http', 1)
+    xml = re.sub(rb'(<x:row[^>]*?) r="(\d+)"', rb"\1 r='\2'", xml)
+    path = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = xml if info.filename == "xl/worksheets/sheet1.xml" else src.read(info)
+            dst.writestr(info.filename, data)
+    edit = open_sheet(xml, context(), 100)
+    assert edit.tail_row == 100 and edit.row_numbers == [100, 101, 102, 150]
+    assert row_numbers_between(edit, 1, 12) == [n for n in PRESENT if n <= 12]
+    updates = [
+        CellUpdate("Services", 101, "Status", "Invoiced"),
+        CellUpdate("Services", 125, "Error", "in a gap, new column"),
+    ]
+    assert apply_updates(path, updates, header_rows={"Services": 1}).cells == 2
+    ws = openpyxl.load_workbook(path)["Services"]
+    assert ws["E101"].value == "Invoiced" and ws["F125"].value == "in a gap, new column"
+    assert ws["F1"].value == "Error" and ws["B100"].value == "Client 100"
+    assert b"<x:row r=\"125\"" in sheet_xml(path) or b"<x:row r='125'" in sheet_xml(path)
