@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 CHUNK = 8
 
 
+#: What building a message imports on first use (mail.py, fmt.py), imported once
+#: in the process the render workers are forked from rather than in each worker.
+WORKER_IMPORTS = ("yagmail.message", "num2words", "idna.uts46data")
+
+
 @dataclass(frozen=True)
 class Made:
     """One job done: the files it attaches and its message, or why it has none.
@@ -108,7 +113,7 @@ def make_messages(
 ) -> Iterator[Made]:
     """`make_message` for every job, over all cores when there are enough; in order."""
     tasks = [_Task(job, out_root, config, templates) for job in jobs]
-    results = renderer.map(_make_result, tasks, workers, chunk=CHUNK)
+    results = renderer.map(_make_result, tasks, workers, chunk=CHUNK, preload=WORKER_IMPORTS)
     for job, result in zip(jobs, results, strict=True):
         if result.message_id != job.message.message_id:  # never a message under another job
             raise RuntimeError(f"render workers answered out of order at {job.invoice.invoice_no}")
