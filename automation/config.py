@@ -43,6 +43,8 @@ OAUTH_OPTIONS = ("oauth_provider", "client_id", "client_secret_env", "oauth_devi
 #: Upper bounds of whole-number options (day counts default to ten years).
 MAX_DAYS = 3650
 LIMITS = {"port": 65535, "max_count": 100, "max_retries": 10, "day": 31}
+#: The most SMTP connections a run opens at once (`[email] connections`).
+MAX_CONNECTIONS = 10
 
 
 class ConfigError(Exception):
@@ -110,6 +112,8 @@ class EmailConfig:
     tenant: str = "organizations"
     oauth_device_url: str = ""
     oauth_token_url: str = ""
+    #: SMTP connections used at once (1..MAX_CONNECTIONS); each message goes over one of them.
+    connections: int = 1
 
     @property
     def effective_port(self) -> int:
@@ -184,6 +188,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         raise ConfigError(f"[company] {problem}")
     billing = _build(BillingConfig, "billing", data.get("billing"))
     reissue = _build(ReissueConfig, "reissue", data.get("reissue"))
+    _check_connections(data.get("email"))  # its own words, before the generic range check
     email = _build(EmailConfig, "email", data.get("email"), {"from": "sender"})
     columns_raw = data.get("columns", {})
     columns: dict[str, dict[str, str]] = {}
@@ -278,6 +283,17 @@ def _check_header_rows(header_rows: object) -> None:
         raise ConfigError(
             "[billing] header_rows must map sheet names to Excel row numbers, "
             "e.g. header_rows = { Services = 4 }."
+        )
+
+
+def _check_connections(section: Any) -> None:
+    """`connections`: a whole number from 1 to MAX_CONNECTIONS (checked before its type's range)."""
+    value = section.get("connections", 1) if isinstance(section, dict) else 1
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONNECTIONS:
+        raise ConfigError(
+            f"[email] connections must be a whole number from 1 to "
+            f"{MAX_CONNECTIONS} (how many SMTP connections send at once; many providers "
+            f"accept 2 to 4), not {value!r}."
         )
 
 

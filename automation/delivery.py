@@ -16,14 +16,17 @@ note...): it sees only built bytes and envelope addresses.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .mail import TEMPORARY, BuiltMessage, RecipientResult, Sender
+from .mail import TEMPORARY, BuiltMessage, RecipientResult, Sender, SendResult
+from .smtp_pool import SmtpPool
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,12 @@ def deliver(
     Messages are taken in order; before each one, any waiting message whose
     time has come goes first. When only waiting messages are left, the loop
     sleeps until the next is due. `journal.finished` is called exactly once
-    per parcel.
+    per parcel. A sender with several connections (`SmtpPool`) sends on all of
+    them at once (`_deliver_on_lanes`), with the same journal steps.
     """
+    if isinstance(sender, SmtpPool) and len(sender.lanes) > 1:
+        _deliver_on_lanes(parcels, sender.lanes, policy, journal, clock, sleep)
+        return
     fresh = iter(parcels)
     waiting: list[_Waiting] = []
     order = itertools.count()
@@ -138,31 +145,137 @@ def deliver(
                 journal.finished(Outcome(parcel, (), attempts=0))
                 continue
             item = _Waiting(now, next(order), now, 0, parcel, {})
-        _attempt(item, sender, journal)
-        deferred = tuple(
-            a for a in item.parcel.recipients if item.results[a].state == TEMPORARY
-        )
-        delay = policy.delay(item.retries + 1) if deferred and not item.too_big else None
-        if delay is None:
-            results = tuple(item.results[a] for a in item.parcel.recipients)
-            journal.finished(Outcome(item.parcel, results, item.too_big, item.retries + 1))
-            continue
-        item.retries += 1
-        item.due = item.first + delay
-        item.order = next(order)
-        heapq.heappush(waiting, item)
+        attempt = _attempt_for(item)
+        journal.attempting(attempt)
+        result = sender.send(item.parcel.message, attempt.recipients)
+        journal.attempted(attempt, result.recipients)
+        _settle(item, result, policy, journal, waiting, order)
 
 
-def _attempt(item: _Waiting, sender: Sender, journal: Journal) -> None:
-    """One attempt at the recipients still without the message (first: all of them)."""
+def _attempt_for(item: _Waiting) -> Parcel:
+    """The recipients still without the message (first: all of them)."""
     todo = tuple(
         a
         for a in item.parcel.recipients
         if a not in item.results or item.results[a].state == TEMPORARY
     )
-    attempt = Parcel(item.parcel.message, todo)
-    journal.attempting(attempt)
-    result = sender.send(item.parcel.message, todo)
-    journal.attempted(attempt, result.recipients)
+    return Parcel(item.parcel.message, todo)
+
+
+def _settle(
+    item: _Waiting,
+    result: SendResult,
+    policy: RetryPolicy,
+    journal: Journal,
+    waiting: list[_Waiting],
+    order: Iterator[int],
+) -> None:
+    """After an attempt: the message is finished, or waits for its next retry."""
     item.results.update((r.address, r) for r in result.recipients)
     item.too_big = item.too_big or result.too_big
+    deferred = tuple(a for a in item.parcel.recipients if item.results[a].state == TEMPORARY)
+    delay = policy.delay(item.retries + 1) if deferred and not item.too_big else None
+    if delay is None:
+        results = tuple(item.results[a] for a in item.parcel.recipients)
+        journal.finished(Outcome(item.parcel, results, item.too_big, item.retries + 1))
+        return
+    item.retries += 1
+    item.due = item.first + delay
+    item.order = next(order)
+    heapq.heappush(waiting, item)
+
+
+@dataclass
+class _Handed:
+    """An attempt handed to one lane; its answer is recorded in the order handed out."""
+
+    item: _Waiting
+    attempt: Parcel
+    lane: int
+    future: Future[SendResult]
+
+
+def _deliver_on_lanes(
+    parcels: Iterable[Parcel],
+    lanes: Sequence[Sender],
+    policy: RetryPolicy,
+    journal: Journal,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    """`deliver` over several connections at once, the journal on this thread alone.
+
+    Each attempt is marked in the journal (`attempting`: the ledger says
+    `sending`) before it is handed to a free lane; a message is on at most
+    one lane at a time. The lanes' threads only talk SMTP; every answer comes
+    back here and is recorded in the order the attempts were handed out, so
+    the ledger, the Notes and the summary read as with one connection. At most
+    two attempts per lane are out unrecorded, which bounds what a crash can
+    leave `sending` (each resent identical, with its Message-ID, by the next run).
+    """
+    fresh = iter(parcels)
+    exhausted = False
+    waiting: list[_Waiting] = []
+    order = itertools.count()
+    handed: collections.deque[_Handed] = collections.deque()
+    window = 2 * len(lanes)
+    with ThreadPoolExecutor(len(lanes), thread_name_prefix="smtp") as workers:
+        try:
+            while True:
+                while handed and handed[0].future.done():
+                    done = handed.popleft()
+                    result = done.future.result()
+                    journal.attempted(done.attempt, result.recipients)
+                    _settle(done.item, result, policy, journal, waiting, order)
+                busy = {h.lane for h in handed if not h.future.done()}
+                free = [n for n in range(len(lanes)) if n not in busy]
+                room = bool(free) and len(handed) < window
+                item: _Waiting | None = None
+                now = clock()
+                if room:
+                    if waiting and waiting[0].due <= now:
+                        item = heapq.heappop(waiting)
+                    elif not exhausted:
+                        parcel = next(fresh, None)
+                        if parcel is None:
+                            exhausted = True
+                            continue
+                        if not parcel.recipients:
+                            journal.finished(Outcome(parcel, (), attempts=0))
+                            continue
+                        item = _Waiting(now, next(order), now, 0, parcel, {})
+                if item is not None:
+                    attempt = _attempt_for(item)
+                    journal.attempting(attempt)
+                    lane = free[0]
+                    message = item.parcel.message
+                    future = workers.submit(lanes[lane].send, message, attempt.recipients)
+                    handed.append(_Handed(item, attempt, lane, future))
+                    continue
+                out = [h.future for h in handed if not h.future.done()]
+                if not handed and exhausted and not waiting:
+                    return
+                # A retry's time matters only when a lane could take it; else wait for a lane.
+                due = max(0.0, waiting[0].due - now) if waiting and room else None
+                if out:
+                    wait(out, timeout=due, return_when=FIRST_COMPLETED)
+                elif due is not None and not handed:
+                    sleep(due)
+        except BaseException:
+            _record_what_came_back(handed, journal)
+            raise
+
+
+def _record_what_came_back(handed: collections.deque[_Handed], journal: Journal) -> None:
+    """The loop stopped (an interrupt, an error): record the answers of attempts already out.
+
+    Sends under way are not cut off mid-message; their answers are waited for
+    (each bounded by the connection's timeout) and kept, so the journal's
+    flush writes who has the message. Whatever is not recorded stays `sending`.
+    """
+    for done in handed:
+        try:
+            result = done.future.result()
+        except Exception:  # noqa: BLE001 - a lane that failed has nothing to record
+            continue  # (a second Ctrl-C is not caught here: it stops the wait)
+        journal.attempted(done.attempt, result.recipients)

@@ -9,6 +9,8 @@ point is finished by the next run without a duplicate.
 
 `run_billing` reads as the list of stages; each is a method of `Run`, the one
 object that holds what this run was asked, what it read and what it has done.
+A rerun on inputs that a run left with nothing to do is answered from their
+fingerprint instead (`rerun`), reading and writing nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .compose import Job, attach_pdfs, prepare_jobs
 from .config import Config
 from .corrections import Corrections
 from .decide import (
+    decide_followups,
     issue,
     load,
     look_at_corrections,
@@ -79,6 +82,7 @@ from .read import WorkbookData
 from .reconcile import existing_credit_floor, existing_seq_floor, restored_lines, sequence_errors
 from .report import CreditNoteItem, ReportError, write_receivables_report
 from .request import REPO_TEMPLATES, Paths, RunRequest, outbox_folder
+from .rerun import Quiet, forget, remember, replay
 from .schema import (
     CLIENTS,
     INVOICES,
@@ -89,6 +93,7 @@ from .schema import (
     sheet_headers,
 )
 from .sending import SendStage, utf8_refusal, utf8_row_error
+from .smtp_pool import SmtpPool
 from .statement_facts import record_paid_cells
 from .statement_mail import (
     STATEMENT,
@@ -151,18 +156,29 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     if request.dry_run:
         ensure_not_busy(paths)
         return dry_run(request, paths)
-    with ExitStack() as stack:
-        run = Run.begin(request, paths, stack, progress)
-        run.list_problems()
-        run.ledger.start_run(request.as_of)
-        plan = run.decide()
-        if plan.mailing:
-            run.open_sender()
-        run.number(plan)
-        run.send(plan)
-        run.write_back(plan)
-        run.report()
-        return run.finish()
+    with ExitStack() as held:
+        hold_run_lock(held, paths)
+        ensure_not_busy(paths, locked=True)
+        unchanged = replay(request, paths)  # nothing changed since a run with nothing owed
+        if unchanged is not None:
+            return unchanged
+        forget(paths)
+        with ExitStack() as stack:
+            run = Run.begin(request, paths, stack, progress)
+            run.list_problems()
+            run.ledger.start_run(request.as_of)
+            plan = run.decide()
+            if plan.mailing:
+                run.open_sender()
+            run.number(plan)
+            run.send(plan)
+            run.write_back(plan)
+            run.report()
+            quiet = run.quiet(plan)
+            summary = run.finish()
+        if quiet is not None:  # the ledger is closed now: its bytes are the ones a rerun finds
+            remember(request, paths, quiet)
+        return summary
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -227,6 +243,7 @@ class Run:
     rows: dict[str, InvoiceRow] = field(default_factory=dict)
     invoiced: dict[int, tuple[str, date]] = field(default_factory=dict)
     failed_now: set[str] = field(default_factory=set)
+    notices: list[str] = field(default_factory=list)  # about the workbook as read
 
     @property
     def config(self) -> Config:
@@ -240,9 +257,7 @@ class Run:
     def begin(
         cls, request: RunRequest, paths: Paths, stack: ExitStack, progress: ProgressFactory
     ) -> Run:
-        """Take the run lock, check nothing else has the workbook, read it, open the ledger."""
-        hold_run_lock(stack, paths)
-        ensure_not_busy(paths, locked=True)
+        """Read the workbook and open the ledger (under the run lock)."""
         stamp = stamp_file(paths.workbook)
         started = time.perf_counter()
         data, book, lines, errors = load(request)
@@ -267,7 +282,8 @@ class Run:
         summary.errors.extend(self.book.errors)
         summary.errors.extend(sequence_errors(self.data, config))
         summary.errors.extend(listed_errors(self.errors, self.book))
-        summary.notes.extend(workbook_notices(self.data, self.book, self.lines, self.as_of, config))
+        self.notices = workbook_notices(self.data, self.book, self.lines, self.as_of, config)
+        summary.notes.extend(self.notices)
         owed_before = self.ledger.owed_updates()
         if owed_before:
             summary.notes.append(
@@ -344,6 +360,8 @@ class Run:
             raise UnusableError(f"the mail server cannot be used: {exc}") from None
         except MailError as exc:
             raise UnusableError(f"billing.toml [email]: {exc}") from None
+        if isinstance(self.sender, SmtpPool) and self.sender.shortfall:
+            self.summary.notes.append(self.sender.shortfall)  # fewer connections than asked
         if config.email.attach != "docx" and soffice_path() is None:
             raise UnusableError(
                 f'attach = "{config.email.attach}" needs LibreOffice to make PDFs, and it is '
@@ -445,6 +463,44 @@ class Run:
         self.ledger.finish_run("attention" if self.summary.exit_code else "ok")
         self.ledger.reclaim()
         return self.summary
+
+    def quiet(self, plan: Plan) -> Quiet | None:
+        """What a rerun on the same inputs would show, when it would find nothing to do.
+
+        Only a run that ends with nothing owed, nothing to correct and nothing to
+        say but the state (the amounts outstanding, the workbook's notices) can
+        vouch for that; a follow-up that a rerun would find due today, with
+        what the ledger holds now, rules it out as well.
+        """
+        request, summary, ledger = self.request, self.summary, self.ledger
+        news = (
+            summary.exit_code or summary.escalated or summary.credit_notes or summary.owed_back
+            or summary.bank_lines or summary.awaiting_review or summary.statements_done
+        )  # fmt: skip
+        appended = any(
+            sheet is not None and sheet.append_note
+            for sheet in (self.data.services, self.data.invoices, self.data.payments)
+        )
+        if (
+            news
+            or appended
+            or summary.report is None
+            or summary.notes != self.notices
+            or plan.fixes != Corrections()
+            or request.only is not None
+            or request.payments_only
+            or request.statements
+            or ledger.messages((PLANNED, SENDING, FAILED))
+            or ledger.owed_updates()
+            or statement_month_due(ledger, self.config, self.as_of)
+        ):
+            return None
+        done = ledger.events(self.invoices.keys())
+        if decide_followups(
+            request, self.invoices, self.rows, self.book, done, set(), self.calendar
+        ):
+            return None
+        return Quiet(dict(summary.outstanding), tuple(self.notices), summary.report)
 
     # -- what the stages above do, one record or one message at a time -------------
 
@@ -827,7 +883,8 @@ def _record_built(
     """Keep the messages' bytes in the ledger before they are sent; those that could be built."""
     recorded: list[tuple[Job, BuiltMessage]] = []
     failed: list[tuple[Job, str]] = []
-    with ledger.transaction():
+    # No flush of its own: each message's durable "sending" mark comes before it goes.
+    with ledger.transaction(durable=False):
         for job, item in batch:
             msg = job.message
             if isinstance(item, BuiltMessage):  # kept from an earlier run: already recorded

@@ -87,18 +87,18 @@ def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:
 MAX_SEQ = 999_999_999
 
 
-def _numbers(data: WorkbookData) -> list[tuple[SheetData, int, str]]:
-    """Every Invoice No in Services and Invoices: (sheet, Excel row, text)."""
-    found: list[tuple[SheetData, int, str]] = []
+def _numbers(data: WorkbookData) -> list[tuple[SheetData, pd.Series]]:
+    """Every Invoice No in Services and Invoices: per sheet, its texts by Excel row.
+
+    A long history holds each number on several rows: callers look at the
+    distinct texts (`.unique()`) and go back to rows only for the rare bad one.
+    """
+    found: list[tuple[SheetData, pd.Series]] = []
     for sheet in (data.services, data.invoices):
         if sheet is None:
             continue
-        column = sheet.frame["Invoice No"].dropna()
-        found.extend(
-            (sheet, int(row), text)
-            for row, text in zip(column.index, column_text(column), strict=True)
-            if text
-        )
+        texts = column_text(sheet.frame["Invoice No"].dropna())
+        found.append((sheet, texts[texts != ""]))
     return found
 
 
@@ -108,7 +108,7 @@ def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -
     Numbers typed by hand, or issued before the ledger existed, are never reused.
     A sequence number above MAX_SEQ is not followed (`sequence_errors` reports it).
     """
-    numbers = {text for _sheet, _row, text in _numbers(data)}
+    numbers = {text for _sheet, texts in _numbers(data) for text in texts.unique()}
     return highest_seq(numbers, config.billing.number_format, invoice_date)
 
 
@@ -154,17 +154,21 @@ def sequence_errors(data: WorkbookData, config: Config) -> list[RowError]:
     from .ledger import number_pattern
 
     pattern = number_pattern(config.billing.number_format)
-    errors = []
-    for sheet, row, number in _numbers(data):
+
+    def digits(number: str) -> int:
         match = pattern.match(number)
-        seq = (match.groupdict().get("seq") or "").lstrip("0") if match else ""
-        if len(seq) > len(str(MAX_SEQ)):
+        return len((match.groupdict().get("seq") or "").lstrip("0")) if match else 0
+
+    errors = []
+    for sheet, texts in _numbers(data):
+        too_long = {n for n in texts.unique() if digits(n) > len(str(MAX_SEQ))}
+        for row, number in texts[texts.isin(too_long)].items() if too_long else ():
             errors.append(
                 RowError(
                     sheet.name,
-                    row,
+                    int(row),
                     sheet.headers.get("Invoice No", "Invoice No"),
-                    f'"{_shortened(number)}" has a sequence number of {len(seq)} digits; '
+                    f'"{_shortened(number)}" has a sequence number of {digits(number)} digits; '
                     "invoice numbers here have at most 9. Correct the number: new invoices "
                     "are numbered after the highest one in the workbook.",
                 )

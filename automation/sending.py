@@ -230,7 +230,7 @@ class SendStage(LedgerJournal):
         ]
         missed = copies_missed_text(message, verdict)
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
-        with self.ledger.transaction():
+        with self.ledger.transaction(durable=False):
             self.record(msg.message_id)
             self.ledger.mark_sent(msg.message_id, now)
             record_sent(self.ledger, job, now, self.as_of, f"{where}{already}", missed)
@@ -255,7 +255,7 @@ class SendStage(LedgerJournal):
         # (same Message-ID): a copy the client already has is dropped, not doubled.
         inv, msg = job.invoice, job.message
         reply = self.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
-        with self.ledger.transaction():
+        with self.ledger.transaction(durable=False):
             self.record(msg.message_id)
             self.ledger.update_invoice(
                 inv.invoice_no,
@@ -303,7 +303,7 @@ class SendStage(LedgerJournal):
                 f"it is tried again at the next run{alone}."
             )
         rebuild = not self.may_have_reached(msg.message_id)
-        with self.ledger.transaction():
+        with self.ledger.transaction(durable=False):
             self.record(msg.message_id)
             self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)
             self.ledger.update_invoice(inv.invoice_no, note=note)

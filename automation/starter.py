@@ -138,6 +138,7 @@ report_to = ""              # where to email the run summary; empty = nobody
 timeout = 30.0              # seconds to wait for the mail server
 retry_window = 300          # seconds to keep retrying "try again later" (greylisting)
 max_retries = 6             # retries within that window, the waits doubling
+connections = 1             # SMTP connections sending at once (1-10; many providers accept 2-4)
 # Microsoft 365 and Google Workspace: sign in with OAuth 2.0 instead of a password
 # (see the README): auth = "oauth2", the provider and the app's client ID, then
 # run `run_billing.py login` once. No password is needed then.

@@ -206,7 +206,7 @@ class _StatementJournal(LedgerJournal):
         msg, amount, name = self.owed[message.message_id]
         verdict = self.verdict(message)
         if verdict.delivered:
-            with self.ledger.transaction():
+            with self.ledger.transaction(durable=False):
                 self.record(msg.message_id)
                 self.ledger.mark_sent(msg.message_id, self._now())
             note = "resent after an interrupted run" if msg.state == SENDING else ""
@@ -222,7 +222,7 @@ class _StatementJournal(LedgerJournal):
         else:  # stays `sending`: the next run sends these very bytes (same Message-ID)
             reply = self.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
         rebuild = not self.may_have_reached(msg.message_id)
-        with self.ledger.transaction():
+        with self.ledger.transaction(durable=False):
             self.record(msg.message_id)
             if not verdict.uncertain or verdict.missing:
                 self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import cells
 from .compose import terms_of
@@ -70,6 +70,18 @@ def _differs(current: object, new: CellValue) -> bool:
     return cells.cell_text(current) != new
 
 
+def _cells(column: pd.Series) -> Sequence[object]:
+    """A column's cells as `.at` gives them, each one by position.
+
+    A date column stays as it is (its cells become Timestamps one by one, when
+    looked at): converting all of a long history's dates costs more than the run
+    looks at.
+    """
+    if column.dtype.kind == "M":
+        return cast("Sequence[object]", column.array)
+    return cast("Sequence[object]", column.to_numpy(dtype=object))
+
+
 class UpdateSet:
     """Cell updates, keeping only those that change something."""
 
@@ -88,9 +100,7 @@ class UpdateSet:
         if key not in self._columns:
             index = sheet.frame.index
             fast = isinstance(index, pd.RangeIndex) and index.step == 1
-            self._columns[key] = (
-                (int(index.start), sheet.frame[column].to_numpy(dtype=object)) if fast else None
-            )
+            self._columns[key] = (int(index.start), _cells(sheet.frame[column])) if fast else None
         found = self._columns[key]
         if found is None:  # not how read.py builds frames, but still answered right
             if row not in sheet.frame.index:

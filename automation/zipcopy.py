@@ -19,6 +19,8 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import BinaryIO
 
 _LOCAL = struct.Struct("<4s2B4HL2L2H")
@@ -49,6 +51,35 @@ def deflate(content: bytes, level: int = 6) -> bytes:
     return packer.compress(content) + packer.flush()
 
 
+@dataclass(frozen=True)
+class Packed:
+    """A member's new content, deflated.
+
+    Attributes:
+      raw: the deflated bytes as stored in the zip, in pieces (not joined:
+        a big sheet's would be held twice).
+      crc: CRC-32 of the content.
+      size: length of the content.
+    """
+
+    raw: tuple[bytes, ...]
+    crc: int
+    size: int
+
+
+def pack(pieces: Iterable[bytes | memoryview], level: int = 6) -> Packed:
+    """Deflate content given in pieces (slices of a big part need not be joined first)."""
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+    out = []
+    crc = size = 0
+    for piece in pieces:
+        crc = zlib.crc32(piece, crc)
+        size += len(piece)
+        out.append(packer.compress(piece))
+    out.append(packer.flush())
+    return Packed(tuple(out), crc, size)
+
+
 class ZipCopier:
     """A minimal zip writer: members go in as stored bytes, in the order added."""
 
@@ -63,18 +94,27 @@ class ZipCopier:
 
     def copy(self, info: zipfile.ZipInfo, raw: bytes | memoryview) -> None:
         """An unchanged member: its stored bytes, CRC and sizes as in the source."""
-        self._add(info, raw, info.CRC, info.file_size, info.compress_type)
+        self._add(info, (raw,), info.CRC, info.file_size, info.compress_type)
 
     def replace(self, info: zipfile.ZipInfo, content: bytes, level: int = 6) -> None:
         """A member with new content (deflated), keeping its name, date and attributes."""
-        self._add(
-            info, deflate(content, level), zlib.crc32(content), len(content), zipfile.ZIP_DEFLATED
-        )
+        raw = (deflate(content, level),)
+        self._add(info, raw, zlib.crc32(content), len(content), zipfile.ZIP_DEFLATED)
+
+    def add_packed(self, info: zipfile.ZipInfo, packed: Packed) -> None:
+        """A member with new content deflated beforehand (see `pack`)."""
+        self._add(info, packed.raw, packed.crc, packed.size, zipfile.ZIP_DEFLATED)
 
     def _add(
-        self, info: zipfile.ZipInfo, raw: bytes | memoryview, crc: int, size: int, method: int
+        self,
+        info: zipfile.ZipInfo,
+        raw: tuple[bytes | memoryview, ...],
+        crc: int,
+        size: int,
+        method: int,
     ) -> None:
-        if max(self._offset, len(raw), size) >= 0xFFFFFFFF or len(self._central) >= 0xFFFF:
+        stored = sum(len(piece) for piece in raw)
+        if max(self._offset, stored, size) >= 0xFFFFFFFF or len(self._central) >= 0xFFFF:
             raise ZipCopyError("the package is too large for a plain zip")
         utf8 = _UTF8_NAME if info.flag_bits & _UTF8_NAME or not info.filename.isascii() else 0
         name = info.filename.encode("utf-8" if utf8 else "cp437")
@@ -84,10 +124,11 @@ class ZipCopier:
         # Sizes go in the local header, so no data descriptor follows (bit 3 off).
         flags = utf8 | (info.flag_bits & _DEFLATE_OPTIONS if method == zipfile.ZIP_DEFLATED else 0)
         version = 20
-        fixed = (flags, method, dos_time, dos_date, crc, len(raw), size, len(name))
+        fixed = (flags, method, dos_time, dos_date, crc, stored, size, len(name))
         offset = self._offset
         self._write(_LOCAL.pack(b"PK\x03\x04", version, 0, *fixed, 0) + name)
-        self._write(raw)
+        for piece in raw:
+            self._write(piece)
         self._central.append(
             _CENTRAL.pack(
                 b"PK\x01\x02",

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from automation.mail import (  # noqa: E402
     make_message_id,
 )
 from automation.model import CompanyInfo  # noqa: E402
+from automation.smtp_pool import SmtpPool  # noqa: E402
 
 COMPANY = CompanyInfo(name="Bench Co", email="billing@bench.test")
 ATTACHMENT_BYTES = 40 * 1024
@@ -184,17 +186,52 @@ def greylisting(attachment: Path, n: int, rounds: int = 5) -> None:
     )
 
 
+def over_connections(attachment: Path, n: int, count: int, latency: float) -> None:
+    """The batch through the delivery loop over `count` connections; prints wall and CPU."""
+    recorder = Recorder(data_delay=latency)
+    with running_server(recorder) as port:
+        cfg = replace(bench_config(port), connections=count)
+        messages = [
+            invoice_mail(cfg, i, attachment, f"client{i:04d}@example.com") for i in range(n)
+        ]
+        tally = Tally()
+        start, cpu = time.perf_counter(), time.process_time()
+        sender = SmtpPool(cfg) if count > 1 else SmtpSender(cfg)
+        with sender:
+            deliver((Parcel(m, m.recipients) for m in messages), sender, RetryPolicy(1, 2), tally)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert tally.delivered == n and len(recorder.received) == n
+    assert len(set(recorder.message_ids)) == n
+    print(
+        f"connections {count}, {1000 * latency:3.0f} ms/message at the server: "
+        f"{elapsed:6.2f} s ({1000 * elapsed / n:5.2f} ms/message), CPU {cpu:5.2f} s "
+        f"(client and server threads), peak DATA at once "
+        f"{recorder.peak_data if latency else '-'}, load {os.getloadavg()[0]:.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=500, help="messages per variant")
+    parser.add_argument(
+        "--only-connections", help="only the connections part, e.g. 1,2,4", default=""
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.02, help="seconds per message at the slow server"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         attachment = Path(folder) / "INV-0000.docx"
         attachment.write_bytes(os.urandom(ATTACHMENT_BYTES))
         print(f"{args.n} messages, {ATTACHMENT_BYTES // 1024} KB attachment, 127.0.0.1")
-        measure("SmtpSender, one connection", with_one_connection, attachment, args.n)
-        measure("yagmail send(), one per message", with_a_connection_each, attachment, args.n)
-        greylisting(attachment, args.n)
+        if not args.only_connections:
+            measure("SmtpSender, one connection", with_one_connection, attachment, args.n)
+            measure("yagmail send(), one per message", with_a_connection_each, attachment, args.n)
+            greylisting(attachment, args.n)
+        counts = [int(c) for c in (args.only_connections or "1,2,4").split(",")]
+        for latency in (0.0, args.latency):
+            for count in counts:
+                over_connections(attachment, args.n, count, latency)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ it accepted, so tests check the bytes that actually arrived.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from collections.abc import Iterator
@@ -57,6 +58,10 @@ class Recorder:
         250 goes out, and the next MAIL on that connection meets a hang-up.
       vanish_on: message numbers the server stores and then hangs up without a
         reply (the client cannot know the message arrived).
+      data_delay: seconds each DATA takes before its answer (a busy server), so
+        messages on several connections overlap; `peak_data` counts how many did.
+      linger: recipient -> seconds a DATA to it takes (one slow mailbox).
+      max_sessions: sessions beyond this many are hung up on at EHLO (0: no cap).
     """
 
     refuse: frozenset[str] = frozenset()
@@ -69,6 +74,24 @@ class Recorder:
     rcpt_commands: list[str] = field(default_factory=list)
     sessions: list[Any] = field(default_factory=list)
     doomed: list[Any] = field(default_factory=list)
+    data_delay: float = 0.0
+    in_data: int = 0
+    peak_data: int = 0
+    linger: dict[str, float] = field(default_factory=dict)
+    max_sessions: int = 0
+    greeted: list[Any] = field(default_factory=list)
+    turned_away: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        if session not in self.greeted:
+            self.greeted.append(session)
+            if self.max_sessions and len(self.greeted) > self.max_sessions:
+                self.turned_away += 1
+                server.transport.abort()
+        session.host_name = hostname
+        return responses
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -99,6 +122,13 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_delay:
+            self.in_data += 1
+            self.peak_data = max(self.peak_data, self.in_data)
+            await asyncio.sleep(self.data_delay)
+            self.in_data -= 1
+        for address in envelope.rcpt_tos:
+            await asyncio.sleep(self.linger.get(address, 0.0))
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
         )

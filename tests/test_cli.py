@@ -326,3 +326,37 @@ def test_start_up_imports_no_heavy_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=REPO)  # fmt: skip
     assert done.stdout.strip() == "[]"
+
+
+def _summary_text(sent: int, failed: int = 0) -> str:
+    import io
+
+    from rich.console import Console
+
+    from automation.summary import RunSummary, SentItem
+
+    summary = RunSummary(date(2026, 6, 1))
+    summary.sent.extend(
+        SentItem(f"INV-2026-{i:05d}", f"Client {i:04d} [bold]LLP[/]", "invoice", "$789.04", "")
+        for i in range(sent)
+    )
+    summary.failed.extend(
+        SentItem(f"INV-2026-9{i:04d}", f"Late {i}", "invoice", "$1.00", "550 no such user")
+        for i in range(failed)
+    )
+    out = io.StringIO()
+    cli._summary_table(summary, Console(file=out, width=100))
+    return out.getvalue()
+
+
+def test_a_long_summary_lists_every_row_plainly_and_a_short_one_is_a_table() -> None:
+    short = _summary_text(3)
+    assert "┃ What" in short and "INV-2026-00002" in short
+    long = _summary_text(cli.TABLE_ROWS, failed=2)
+    lines = long.splitlines()
+    assert "┃" not in long and lines[1] == "invoice:"
+    rows = [line for line in lines if line.startswith("  INV-2026-")]
+    assert len(rows) == cli.TABLE_ROWS + 2  # every invoice, each on one line
+    assert "Client 0007 [bold]LLP[/]" in long  # names are shown literally, not as markup
+    failed = lines.index("FAILED:")
+    assert "550 no such user" in lines[failed + 1]

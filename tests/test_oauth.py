@@ -37,7 +37,8 @@ from smtp_servers import Recorder, password_checker, running_server
 
 from automation.cli import main
 from automation.config import ConfigError, EmailConfig, parse_config
-from automation.mail import BuiltMessage, MailLoginError, SmtpSender, open_sender
+from automation.delivery import Outcome, Parcel, RetryPolicy, deliver
+from automation.mail import BuiltMessage, MailLoginError, RecipientResult, SmtpSender, open_sender
 from automation.model import CompanyInfo
 from automation.oauth import (
     KEYRING_SERVICE,
@@ -53,6 +54,7 @@ from automation.oauth import (
     request_device_code,
     wait_for_device_sign_in,
 )
+from automation.smtp_pool import SmtpPool
 
 USER = "billing@ledgerwise.example"
 AS_OF = "2026-03-09"
@@ -504,6 +506,42 @@ def test_token_refused_mid_batch_signs_in_again_and_sends_once(
     assert recorder.message_ids == [f"<m{n}@ledgerwise.example>" for n in (1, 2, 3, 4)]
     assert ident.grants == ["refresh_token", "refresh_token"]
     assert len(set(recorder.presented)) == 2  # the old token, then the renewed one
+
+
+class _Answers:
+    """A journal keeping each message's last answers."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, tuple[str, ...]] = {}
+
+    def attempting(self, parcel: Parcel) -> None:
+        pass
+
+    def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
+        self.states[parcel.message.message_id] = tuple(r.state for r in results)
+
+    def finished(self, outcome: Outcome) -> None:
+        pass
+
+
+def test_three_connections_share_one_renewal_when_the_token_is_refused_mid_batch(
+    xoauth2: tuple[Identity, str, XOAuth2Recorder, int], memory_keyring: MemoryKeyring,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    ident, url, recorder, port = xoauth2
+    recorder.after_message = lambda count: ident.expire_access() if count == 4 else None
+    memory_keyring.entries[(KEYRING_SERVICE, USER)] = ident.seed()
+    cfg = replace(oauth_email(url, port=port), connections=3)
+    journal = _Answers()
+    with open_sender(cfg, CompanyInfo(name="L", email=USER), billing_dir=tmp_path) as sender:
+        assert isinstance(sender, SmtpPool) and len(sender.lanes) == 3
+        messages = [message(n) for n in range(1, 13)]
+        deliver([Parcel(m, m.recipients) for m in messages], sender, RetryPolicy(1, 2), journal)
+    assert sorted(recorder.message_ids) == sorted(m.message_id for m in messages)
+    assert set(journal.states.values()) == {("sent",)}
+    # One refresh at the start, one when the server stopped taking the token: not one per lane.
+    assert ident.grants == ["refresh_token", "refresh_token"]
+    assert len(set(recorder.presented) - {""}) == 2
 
 
 def test_a_long_batch_signs_in_afresh_before_the_token_ends(

@@ -116,3 +116,22 @@ def test_messages_built_in_the_render_workers_carry_their_own_invoice(folder: Fo
         text = message.get_body(("plain",)).get_content()
         assert number in text and number in str(message["Subject"])
     assert len({r.message["Message-ID"] for r in folder.received}) == len(names)
+
+
+def test_sequence_checks_look_at_each_number_once_and_report_every_row(folder: Folder) -> None:
+    from automation.reconcile import existing_seq_floor, sequence_errors
+
+    too_long = "INV-2026-" + "9" * 12
+    rows = [
+        service(date(2026, 3, 2), "Client 00", f"Visit {i}", **{"Invoice No": number})
+        for i, number in enumerate(["INV-2026-0007", too_long, "INV-2026-0007", too_long,
+                                    "INV-2025-0900", "inv 12", "INV-2026-000000031"])
+    ]  # fmt: skip
+    invoices = [{"Invoice No": too_long, "Client": "Client 00", "Total": 50}]
+    write_workbook(folder.workbook, [client("Client 00")], rows, invoices=invoices)
+    config = Config()
+    data = read_workbook(folder.workbook, config)
+    errors = sequence_errors(data, config)
+    assert [(e.sheet, e.row) for e in errors] == [("Services", 3), ("Services", 5), ("Invoices", 2)]
+    assert all("12 digits" in e.message for e in errors)
+    assert existing_seq_floor(data, config, date(2026, 3, 9)) == 31  # not the 12-digit one

@@ -24,13 +24,15 @@ pytestmark = [
 ]
 
 CLIENTS = ("Acme", "Beta", "Gamma")
+#: Clients of the run over two connections (mailboxes of their own: copies are counted).
+PAIRED = tuple(f"Pair{i}" for i in range(1, 7))
 ARCHIVE = "archive@ledgerwise.example"
 TYPO = "acounts@delta.example"
 
 
 @pytest.fixture(scope="module")
 def postfix() -> Iterator[Postfix]:
-    mailboxes = {f"{n.lower()}@clients.example" for n in (*CLIENTS, "Grey")}
+    mailboxes = {f"{n.lower()}@clients.example" for n in (*CLIENTS, *PAIRED, "Grey")}
     mailboxes |= {"ann@delta.example"}
     with running_postfix(mailboxes, refuse={ARCHIVE, TYPO}, greylist={}) as server:
         yield server
@@ -91,3 +93,22 @@ def test_greylisting_and_a_refused_to_address(tmp_path: Path, postfix: Postfix) 
     assert postfix.copies("ann@delta.example") == 1
     (raw,) = postfix.mailbox("ann@delta.example")
     assert message_from_bytes(raw)["Message-ID"]
+
+
+def test_two_connections_deliver_each_client_once_with_greylisting(
+    tmp_path: Path, postfix: Postfix
+) -> None:
+    postfix.greylist["pair3@clients.example"] = 1
+    folder = folder_for(tmp_path, postfix, "connections = 2")
+    write_workbook(
+        folder.workbook,
+        [client(n) for n in PAIRED],
+        [service(date(2026, 3, 2), n, "Bookkeeping", 1, 100) for n in PAIRED],
+    )
+    codes = [folder.run("--as-of", week) for week in ("2026-03-09", "2026-03-16")]
+    postfix.settle()
+    assert codes == [1, 0], postfix.log()  # 1: the archive copy is refused, as above
+    assert postfix.greylist["pair3@clients.example"] == 0
+    for name in PAIRED:
+        assert postfix.copies(f"{name.lower()}@clients.example") == 1, name
+    assert set(statuses(folder).values()) == {"Sent"}

@@ -29,6 +29,8 @@ WriteResult(changed=True, cells=1, backup=PosixPath('.billing/log-20260105-...xl
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -36,7 +38,13 @@ from lxml import etree
 
 from automation.model import CellUpdate, CellValue
 from automation.schema import normalise_header
-from automation.writeback.commit import commit_file, read_verified, stamp_file, write_package
+from automation.writeback.commit import (
+    commit_file,
+    level_for,
+    read_verified,
+    stamp_file,
+    write_package,
+)
 from automation.writeback.edit import edit_sheet
 from automation.writeback.package import (
     Package,
@@ -57,6 +65,7 @@ from automation.writeback.strings import SharedStrings, recount_shared_strings
 from automation.writeback.styles import Styles
 from automation.writeback.tables import TableDoc, table_parts
 from automation.writeback.values import Context
+from automation.zipcopy import Packed, pack
 
 __all__ = [
     "FileStamp",
@@ -77,12 +86,15 @@ def _group(
     by_lower = {name.casefold(): name for name in sheets}
     grouped: dict[str, dict[tuple[int, str], CellValue]] = {}
     keys: dict[tuple[str, int, str], str] = {}
+    header_keys: dict[str, str] = {}  # 28,000 updates name a dozen headers
     for u in updates:
         sheet = by_lower.setdefault(u.sheet.casefold(), u.sheet)
         if not 1 <= u.row <= MAX_ROW:
             raise WriteBackError(f"{sheet} row {u.row} is outside the sheet.")
         cells = grouped.setdefault(sheet, {})
-        key = keys.setdefault((sheet, u.row, normalise_header(u.column)), u.column)
+        if u.column not in header_keys:
+            header_keys[u.column] = normalise_header(u.column)
+        key = keys.setdefault((sheet, u.row, header_keys[u.column]), u.column)
         cells.pop((u.row, key), None)  # re-insert so the order is the order last written
         cells[(u.row, key)] = u.value
     return grouped
@@ -119,6 +131,7 @@ def apply_updates(
         pkg.date1904,
     )
     parts: dict[str, bytes] = {}
+    packed: dict[str, Packed] = {}  # sheets, compressed as soon as edited
     cells = 0
     new_sheets = []
     warnings: list[str] = []
@@ -135,7 +148,10 @@ def apply_updates(
             if not sheet_name_ok(sheet):
                 raise WriteBackError(f'"{sheet}" cannot be used as a sheet name.')
             new_sheets.append(sheet)
-        xml = pkg.read(part) if part else new_sheet_xml()
+        try:
+            xml = pkg.read_big(part) if part else new_sheet_xml()
+        except (zipfile.BadZipFile, zlib.error) as exc:
+            raise WriteBackError(f"The sheet {sheet} could not be read: {exc}.") from exc
         wanted = (new_sheet_headers if part is None else ensure_headers) or {}
         headers = wanted.get(sheet, ())
         try:
@@ -143,20 +159,21 @@ def apply_updates(
             result = edit_sheet(xml, sheet_updates, header_row, headers, ctx, sheet, tables)
         except (etree.XMLSyntaxError, ValueError) as exc:
             raise WriteBackError(f"The sheet {sheet} could not be read: {exc}.") from exc
-        del xml  # a big sheet should not be held twice while the package is written
         cells += result.cells
         warnings.extend(result.warnings)
         notes.extend(result.notes)
         if result.filter_ref:
             filters[sheet] = result.filter_ref
-        if result.xml is not None:
-            parts[part or sheet] = result.xml
+        if result.pieces is not None:
+            size = sum(len(piece) for piece in result.pieces)
+            packed[part or sheet] = pack(result.pieces, level_for(size))
             parts.update((t.part, t.to_bytes()) for t in tables if t.changed)
-    if not parts:
+        del xml, result  # only one big sheet is held at a time, and only once
+    if not parts and not packed:
         return WriteResult(False, 0, None, tuple(warnings), tuple(notes))
     if new_sheets:
         for sheet, part in add_sheets(pkg, new_sheets, parts).items():
-            parts[part] = parts.pop(sheet)
+            packed[part] = packed.pop(sheet)
     if ctx.styles.changed and pkg.styles:
         parts[pkg.styles] = ctx.styles.to_bytes()
     if ctx.shared_strings_dropped and pkg.shared_strings in pkg.names:
@@ -170,7 +187,7 @@ def apply_updates(
         drop_calc_chain(pkg, parts, removed)
     backup = commit_file(
         path,
-        lambda fh: write_package(fh, data, pkg, parts, removed),
+        lambda fh: write_package(fh, data, pkg, parts, removed, packed),
         stamp,
         backup_dir,
         keep_backups,

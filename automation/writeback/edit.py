@@ -30,6 +30,7 @@ from automation.writeback.sheet import (
     open_sheet,
     place_cell,
     read_col_styles,
+    remove_cell,
     sheet_filter,
     widen,
     write_cell,
@@ -44,14 +45,15 @@ class SheetResult:
     """What editing one sheet gave.
 
     Attributes:
-      xml: the new worksheet part, or None when nothing changed.
+      pieces: the new worksheet part in pieces (to be joined or compressed in
+        order), or None when nothing changed.
       cells: how many cells changed (headers of new columns not counted).
       warnings: what could not be written, for the bookkeeper.
       notes: what was done differently than asked, for the bookkeeper.
       filter_ref: the sheet's autofilter range when it grew ("$A$1:$K$20"), else None.
     """
 
-    xml: bytes | None
+    pieces: list[bytes | memoryview] | None
     cells: int
     warnings: tuple[str, ...] = ()
     filter_ref: str | None = None
@@ -68,7 +70,9 @@ def edit_sheet(
     tables: Sequence[TableDoc] = (),
 ) -> SheetResult:
     """Apply one sheet's updates."""
-    edit = open_sheet(xml, ctx)
+    # Rows above the first one written (less the row whose style a new cell
+    # takes) are found only when needed, so history rows are not indexed.
+    edit = open_sheet(xml, ctx, min((row for row, _ in updates), default=0) - 1)
     edit.header_row = header_row
     edit.col_styles = read_col_styles(edit)
     wanted = [*headers, *(col for _, col in updates)]
@@ -82,10 +86,11 @@ def edit_sheet(
         for _, name in placed.joined:
             main.add_column(name)
         edit.col_formats = _column_formats(main, ctx)
+    key_of = {header: normalise_header(header) for _, header in updates}  # a few headers
     writes = {
-        (row, placed.columns[normalise_header(header)]): value
+        (row, placed.columns[key_of[header]]): value
         for (row, header), value in updates.items()
-        if normalise_header(header) in placed.columns
+        if key_of[header] in placed.columns
     }
     grown = _grow_rows(edit, main, tables, writes, sheet) if main is not None else None
     for (row, col), value in writes.items():
@@ -180,9 +185,9 @@ def _move_totals(edit: SheetEdit, table: TableDoc, to: int, sheet: str) -> None:
         if formula is not None:
             _move_formula(formula, ref, dest, origin, to, sheet)
             edit.ctx.formulas_removed = True  # calcChain names the old cell
-        source.remove(c)
+        remove_cell(edit, origin, c, col)
         c.set("r", dest)
-        place_cell(target, c, col)
+        place_cell(edit, to, c, col)
         widen(edit, to, col)
     edit.dirty.update({origin, to})
 
@@ -229,7 +234,7 @@ def _fill_new_rows(edit: SheetEdit, table: TableDoc, rows: tuple[int, int]) -> N
                 formula = etree.SubElement(cell, edit.tag("f"))
                 formula.text = _calculated(edit, calculated[col], number, col)
             if fresh and (cell.get("s") is not None or len(cell)):
-                place_cell(row, cell, col)
+                place_cell(edit, number, cell, col)
         edit.dirty.add(number)
 
 

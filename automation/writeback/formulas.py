@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from automation.writeback.sheet import SheetEdit, get_row
+from automation.writeback.sheet import SheetEdit, get_row, row_numbers_between
 from automation.writeback.xmlscan import col_letters, split_range, split_ref
 
 
@@ -24,7 +24,7 @@ def repair_shared(edit: SheetEdit) -> None:
     for si, ref, text, origin in edit.orphans:
         r1, c1, r2, c2 = split_range(ref)
         vector = r1 == r2 or c1 == c2
-        for number in [n for n in edit.row_numbers if r1 <= n <= r2]:
+        for number in row_numbers_between(edit, r1, r2):
             row = get_row(edit, number, create=False)
             for c in list(row) if row is not None else []:
                 f = c.find(f"{{{ns}}}f")

@@ -34,17 +34,28 @@ from automation.writeback.xmlscan import (
 
 @dataclass
 class SheetEdit:
-    """One worksheet part being edited: its bytes, row index and parsed rows."""
+    """One worksheet part being edited: its bytes, row index and parsed rows.
+
+    Only the rows from `tail_row` on (the window the updates fall in, less
+    one row for the style above) are indexed by one scan; a row above the
+    window is found by a binary search over the bytes (rows are in ascending
+    order in a valid part). A part whose rows do not all carry their number
+    is indexed whole, as before.
+    """
 
     xml: bytes
     root: Root
     ctx: Context
     body: tuple[int, int]  # inside <sheetData>..</sheetData>, or the empty tag
     data_empty: bool
-    row_numbers: list[int] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)  # the window's rows, in order
     row_spans: list[Span] = field(default_factory=list)
     row_at: dict[int, int] = field(default_factory=dict)
+    tail_row: int = 0  # rows numbered from this on are all in row_numbers
+    tail_from: int = 0  # where the window starts in the bytes
+    above: dict[int, Span | None] = field(default_factory=dict)  # rows found above the window
     rows: dict[int, Any] = field(default_factory=dict)  # row number -> wrapper
+    cols: dict[int, dict[int, Any]] = field(default_factory=dict)  # row -> column -> <c>
     dirty: set[int] = field(default_factory=set)
     orphans: list[tuple[str, str, str, str]] = field(default_factory=list)
     cells: int = 0
@@ -59,7 +70,12 @@ class SheetEdit:
         return f"{{{self.root.ns}}}{local}"
 
 
-def open_sheet(xml: bytes, ctx: Context) -> SheetEdit:
+class _Unnumbered(Exception):
+    """A row without its r attribute: the part must be indexed whole."""
+
+
+def open_sheet(xml: bytes, ctx: Context, first_row: int = 0) -> SheetEdit:
+    """The part ready to edit; rows before `first_row` are not indexed up front."""
     root = read_root(xml)
     p = root.prefix
     m = re.search(b"<" + re.escape(p) + rb"sheetData(?=[\s/>])[^>]*>", xml)
@@ -73,66 +89,191 @@ def open_sheet(xml: bytes, ctx: Context) -> SheetEdit:
         if close < 0:
             raise WriteBackError("A worksheet of the workbook is damaged (sheet data not closed).")
         body = (m.end(), close)
-    edit = SheetEdit(xml, root, ctx, body, empty)
+    edit = SheetEdit(xml, root, ctx, body, empty, tail_from=body[0])
     if not empty:
-        found = [(m.start(), m.end(), m.group(1)) for m in row_pattern(p).finditer(xml, *body)]
-        edit.row_spans = [(start, tag_end) for start, tag_end, _ in found]
-        if all(r is not None for _, _, r in found):
-            edit.row_numbers = [int(r) for _, _, r in found]
-        else:
-            previous = 0
-            for _, _, r in found:
-                previous = int(r) if r is not None else previous + 1
-                edit.row_numbers.append(previous)
-        edit.row_at = {n: i for i, n in reversed(list(enumerate(edit.row_numbers)))}
+        try:
+            _index_window(edit, first_row)
+        except _Unnumbered:
+            _index_whole(edit)
     return edit
+
+
+def _index_window(edit: SheetEdit, first_row: int) -> None:
+    """Index the rows numbered `first_row` and after (one scan from where they start).
+
+    A binary search by number needs every row to carry its number: one
+    without (numbered by its place) makes the whole part be indexed.
+    """
+    start = None
+    if first_row > 1:
+        p = re.escape(edit.root.prefix)
+        unnumbered = b"<" + p + rb"""row(?=[\s/>])(?![^>]*?\sr\s*=\s*["']\d+["'])"""
+        if re.compile(unnumbered).search(edit.xml, *edit.body):  # 20 ms for 100,000 rows
+            raise _Unnumbered
+        start = _lower_bound(edit, first_row, edit.body[0], edit.body[1])
+    begin = edit.body[0] if start is None else start
+    numbers, spans = [], []
+    previous = 0
+    for m in row_pattern(edit.root.prefix).finditer(edit.xml, begin, edit.body[1]):
+        if m.group(1) is None:
+            raise _Unnumbered
+        number = int(m.group(1))
+        if number <= previous:
+            raise _Unnumbered  # out of order: only a whole index can be trusted
+        previous = number
+        numbers.append(number)
+        spans.append(m.span())
+    edit.row_numbers, edit.row_spans = numbers, spans
+    edit.row_at = {n: i for i, n in enumerate(numbers)}
+    edit.tail_row = first_row if start is not None else 0
+    edit.tail_from = begin
+
+
+def _index_whole(edit: SheetEdit) -> None:
+    """Index every row, numbering those without r from the row before (as Excel does)."""
+    p = edit.root.prefix
+    rows = row_pattern(p).finditer(edit.xml, *edit.body)
+    found = [(m.start(), m.end(), m.group(1)) for m in rows]
+    edit.row_spans = [(start, tag_end) for start, tag_end, _ in found]
+    edit.row_numbers = []
+    previous = 0
+    for _, _, r in found:
+        previous = int(r) if r is not None else previous + 1
+        edit.row_numbers.append(previous)
+    edit.row_at = {n: i for i, n in reversed(list(enumerate(edit.row_numbers)))}
+    edit.tail_row, edit.tail_from = 0, edit.body[0]
+    edit.above.clear()
+
+
+def _lower_bound(edit: SheetEdit, number: int, lo: int, hi: int) -> int:
+    """Where the first row numbered `number` or more starts in xml[lo:hi] (else `hi`).
+
+    A binary search over byte positions: from a middle position the next row
+    tag tells which half holds the answer, so a row deep in a 100 MB part is
+    found after reading a few dozen tags.
+    """
+    pattern = row_pattern(edit.root.prefix)
+    best = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        m = pattern.search(edit.xml, mid, edit.body[1])
+        if m is None or m.start() >= hi:
+            hi = mid  # no row starts in [mid, hi)
+            continue
+        if m.group(1) is None:
+            raise _Unnumbered
+        if int(m.group(1)) < number:
+            lo = m.end()
+        else:
+            best, hi = m.start(), mid
+    return best
+
+
+def row_start(edit: SheetEdit, number: int) -> int:
+    """Where the first row numbered `number` or more starts (the end of the data if none)."""
+    if number >= edit.tail_row:
+        i = bisect.bisect_left(edit.row_numbers, number)
+        return edit.row_spans[i][0] if i < len(edit.row_spans) else edit.body[1]
+    try:
+        return _lower_bound(edit, number, edit.body[0], edit.tail_from)
+    except _Unnumbered:
+        _index_whole(edit)
+        return row_start(edit, number)
+
+
+def row_numbers_between(edit: SheetEdit, first: int, last: int) -> list[int]:
+    """The numbers of the rows the part holds from `first` to `last`."""
+    if first >= edit.tail_row:
+        lo = bisect.bisect_left(edit.row_numbers, first)
+        return edit.row_numbers[lo : bisect.bisect_right(edit.row_numbers, last)]
+    begin, end = row_start(edit, first), row_start(edit, last + 1)
+    if first < edit.tail_row:  # still a window (not indexed whole meanwhile)
+        found = row_pattern(edit.root.prefix).finditer(edit.xml, begin, end)
+        return [int(m.group(1)) for m in found]
+    return row_numbers_between(edit, first, last)
+
+
+def _locate(edit: SheetEdit, number: int) -> Span | None:
+    """Where a row's start tag is, or None when the part has no such row."""
+    if number in edit.row_at:
+        return edit.row_spans[edit.row_at[number]]
+    if number >= edit.tail_row:
+        return None
+    if number not in edit.above:
+        at = row_start(edit, number)
+        if number >= edit.tail_row:  # indexed whole meanwhile
+            return _locate(edit, number)
+        m = row_pattern(edit.root.prefix).match(edit.xml, at) if at < edit.tail_from else None
+        here = m is not None and m.group(1) is not None and int(m.group(1)) == number
+        edit.above[number] = m.span() if m is not None and here else None
+    return edit.above[number]
 
 
 def get_row(edit: SheetEdit, number: int, create: bool) -> Any | None:
     """The parsed <row> element for a row number (made when `create`)."""
     if number in edit.rows:
         return edit.rows[number][0]
-    if number in edit.row_at:
-        span = edit.row_spans[edit.row_at[number]]
+    span = _locate(edit, number)
+    if span is not None:
         end = span_end(edit.xml, span, edit.root.prefix, b"row")
         wrapper = parse_fragment(edit.xml[span[0] : end], edit.root)
-        _number_cells(wrapper[0], number)
+        edit.cols[number] = _number_cells(wrapper[0], number)
     elif create:
         wrapper = parse_fragment(b"", edit.root)
         etree.SubElement(wrapper, edit.tag("row"), r=str(number))
+        edit.cols[number] = {}
     else:
         return None
     edit.rows[number] = wrapper
     return wrapper[0]
 
 
-def _number_cells(row: Any, number: int) -> None:
-    """Give every cell an explicit r, so cells can be found and ordered by column."""
+def _number_cells(row: Any, number: int) -> dict[int, Any]:
+    """Give every cell an explicit r; the row's cells by column.
+
+    Cells after something that is not a cell (an extLst) are left out, as
+    new cells go before it.
+    """
     row.set("r", str(number))
+    cell_tag = row.tag[: -len("row")] + "c"  # the row's own namespace
     col = 0
+    cells: dict[int, Any] = {}
     for c in row:
-        if etree.QName(c).localname != "c":
-            continue
+        if c.tag != cell_tag:
+            if isinstance(c.tag, str):
+                break
+            continue  # a comment or processing instruction
         ref = c.get("r")
-        col = split_ref(ref)[1] if ref else col + 1
+        col = ref_column(ref) if ref else col + 1
         if not ref:
             c.set("r", f"{col_letters(col)}{number}")
+        cells.setdefault(col, c)
+    return cells
 
 
-def _cell(edit: SheetEdit, row: Any, number: int, col: int, create: bool) -> Any | None:
+def _cell(edit: SheetEdit, number: int, col: int, create: bool) -> Any | None:
     """The <c> element of a column in a parsed row, inserted in column order."""
-    found, _ = _position(row, col)
+    cells = edit.cols[number]
+    found = cells.get(col)
     if found is not None or not create:
         return found
-    cell = etree.Element(edit.tag("c"), r=f"{col_letters(col)}{number}")
-    place_cell(row, cell, col)
+    ref = f"{col_letters(col)}{number}"
+    row = edit.rows[number][0]
+    last = cells[max(cells)] if cells else None
+    if (last is None and not len(row)) or (
+        last is not None and col > max(cells) and row[-1] is last
+    ):
+        cells[col] = cell = etree.SubElement(row, edit.tag("c"), r=ref)  # the usual: at the end
+        return cell
+    cell = etree.Element(edit.tag("c"), r=ref)
+    place_cell(edit, number, cell, col)
     return cell
 
 
 def find_cell(edit: SheetEdit, number: int, col: int) -> Any | None:
     """The cell at (row, column) as it stands in this edit, or None."""
     row = get_row(edit, number, create=False)
-    return None if row is None else _cell(edit, row, number, col, create=False)
+    return None if row is None else edit.cols[number].get(col)
 
 
 def ref_column(ref: str) -> int:
@@ -151,34 +292,35 @@ def _letters_column(letters: str) -> int:
     return split_ref(letters + "1")[1]
 
 
-def _position(row: Any, col: int) -> tuple[Any | None, Any | None]:
-    """(the row's cell in column `col`, or None; the element a new one goes before)."""
-    cell_tag = row.tag[: -len("row")] + "c"  # the row's own namespace
-    for c in row:
-        if c.tag != cell_tag:
-            return None, c  # extLst: cells go before it
-        at = ref_column(c.get("r"))
-        if at == col:
-            return c, None
-        if at > col:
-            return None, c
-    return None, None
-
-
-def place_cell(row: Any, cell: Any, col: int) -> None:
-    """Put a <c> element into a parsed row, in column order."""
-    _, before = _position(row, col)
-    if before is None:
-        row.append(cell)
+def place_cell(edit: SheetEdit, number: int, cell: Any, col: int) -> None:
+    """Put a <c> element into a parsed row, in column order (replacing one there)."""
+    row = edit.rows[number][0]
+    cells = edit.cols[number]
+    after = [c for c in cells if c > col]
+    if col in cells:
+        cells[col].addprevious(cell)
+        row.remove(cells[col])
+    elif after:
+        cells[min(after)].addprevious(cell)
+    elif cells:
+        cells[max(cells)].addnext(cell)  # before an extLst, if the row has one
     else:
-        before.addprevious(cell)
+        row.insert(0, cell)
+    cells[col] = cell
+
+
+def remove_cell(edit: SheetEdit, number: int, cell: Any, col: int) -> None:
+    """Take a cell (in column `col`) out of a parsed row."""
+    if edit.cols[number].get(col) is cell:
+        del edit.cols[number][col]
+    cell.getparent().remove(cell)
 
 
 def write_cell(edit: SheetEdit, row_number: int, col: int, value: CellValue) -> bool:
     """Put one value into a cell; False when the cell already held it."""
     new = encode_value(value, edit.ctx)
     row = get_row(edit, row_number, create=new[0] != "empty")
-    cell = None if row is None else _cell(edit, row, row_number, col, create=new[0] != "empty")
+    cell = None if row is None else _cell(edit, row_number, col, create=new[0] != "empty")
     ns = edit.root.ns
     if cell is None:
         return False
@@ -207,27 +349,35 @@ def write_cell(edit: SheetEdit, row_number: int, col: int, value: CellValue) -> 
 def _store(edit: SheetEdit, cell: Any, new: tuple[str, str | None]) -> None:
     """Replace a cell's content, keeping its style (and giving dates a date style)."""
     kind, text = new
-    for child in list(cell):
-        if etree.QName(child).localname in {"f", "v", "is"}:
-            cell.remove(child)
+    if len(cell):
+        for child in list(cell):
+            if etree.QName(child).localname in {"f", "v", "is"}:
+                cell.remove(child)
+    attrib = cell.attrib
     for attr in ("t", "cm", "vm"):  # metadata described the old value
-        cell.attrib.pop(attr, None)
+        if attr in attrib:
+            del attrib[attr]
     if kind == "empty":
         return
+    # Made inside the cell (a free element would be a document of its own), then
+    # moved first, before an extLst the cell may have.
     if kind == "s":
         cell.set("t", "inlineStr")
-        t = etree.SubElement(etree.Element(edit.tag("is")), edit.tag("t"))
+        inline = etree.SubElement(cell, edit.tag("is"))
+        t = etree.SubElement(inline, edit.tag("t"))
         t.text = text
         t.set(XML_SPACE, "preserve")
-        cell.insert(0, t.getparent())
+        if len(cell) > 1:
+            cell.insert(0, inline)
         return
     if kind == "b":
         cell.set("t", "b")
     if kind in {"date", "datetime", "money"}:
         _give_format(edit, cell, kind)
-    v = etree.Element(edit.tag("v"))
+    v = etree.SubElement(cell, edit.tag("v"))
     v.text = text
-    cell.insert(0, v)
+    if len(cell) > 1:
+        cell.insert(0, v)
 
 
 def inherit_style(edit: SheetEdit, cell: Any, row_number: int, col: int) -> None:
@@ -266,20 +416,24 @@ def widen(edit: SheetEdit, row: int, col: int) -> None:
     edit.bounds = [min(b[0], row), min(b[1], col), max(b[2], row), max(b[3], col)]
 
 
-def finish_sheet(edit: SheetEdit) -> bytes:
-    """The part's bytes with the dirty rows spliced in, in row order."""
+def finish_sheet(edit: SheetEdit) -> list[bytes | memoryview]:
+    """The part's bytes with the dirty rows spliced in, in row order, as pieces.
+
+    The untouched stretches are views of the original bytes: a 500 MB sheet
+    is not copied again to be joined, its pieces are compressed as they are.
+    """
     xml = edit.xml
     p = edit.root.prefix
     inserts: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
     for number in sorted(edit.dirty):
         wrapper = edit.rows[number]
         row = wrapper[0]
-        if not len(row) and number not in edit.row_at:
+        span = _locate(edit, number)
+        if not len(row) and span is None:
             continue
-        _fix_spans(row)
+        _fix_spans(row, edit.cols[number])
         data = serialize_fragment(wrapper)
-        if number in edit.row_at:
-            span = edit.row_spans[edit.row_at[number]]
+        if span is not None:
             inserts.append((span[0], span_end(xml, span, p, b"row"), data))
         else:
             at = _insert_point(edit, number)
@@ -301,7 +455,7 @@ def finish_sheet(edit: SheetEdit) -> bytes:
         out += [view[pos : found[0]], edit.filter_ref.encode()]
         pos = found[1]
     out.append(view[pos:])
-    return b"".join(out)
+    return out
 
 
 def _sheet_filter(edit: SheetEdit) -> tuple[int, int] | None:
@@ -340,13 +494,12 @@ def read_col_styles(edit: SheetEdit) -> list[tuple[int, int, str]]:
 
 def _insert_point(edit: SheetEdit, number: int) -> int:
     """Where a new row goes: before the first existing row after it."""
-    i = bisect.bisect_right(edit.row_numbers, number)  # rows are sorted in a valid sheet
-    return edit.row_spans[i][0] if i < len(edit.row_spans) else edit.body[1]
+    return row_start(edit, number + 1)  # rows are sorted in a valid sheet
 
 
-def _fix_spans(row: Any) -> None:
+def _fix_spans(row: Any, cells: dict[int, Any]) -> None:
     """Widen the row's spans hint to the columns it now holds."""
-    cols = [ref_column(c.get("r")) for c in row if etree.QName(c).localname == "c"]
+    cols = list(cells)
     old = row.get("spans")
     if old is None or not cols:
         return

@@ -47,6 +47,7 @@ class Styles:
         self._ns = MAIN_NS
         self.changed = False
         self._memo: dict[tuple[int, str], int] = {}
+        self._fits: dict[tuple[int, str], bool] = {}
 
     def _load(self) -> Any:
         if self._tree is None:
@@ -96,13 +97,21 @@ class Styles:
 
     def fits(self, style: int | None, kind: str) -> bool:
         """Whether a cell with this style shows a value of `kind` (date/datetime/money) well."""
+        key = (style or 0, kind)
+        if key in self._fits:  # a style, once there, never changes: asked once per style
+            return self._fits[key]
         xfs = self._xfs()
         style = style or 0
         fmt = int(xfs[style].get("numFmtId", "0")) if style < len(xfs) else 0
         if fmt in GENERAL_FORMATS:
-            return False
-        shows = self._format_kind(fmt, self._custom_formats())
-        return shows in {"date", "datetime"} if kind in {"date", "datetime"} else shows == ""
+            answer = False
+        else:
+            shows = self._format_kind(fmt, self._custom_formats())
+            dated = kind in {"date", "datetime"}
+            answer = shows in {"date", "datetime"} if dated else shows == ""
+        if style < len(xfs):  # an index not there yet may be added by this run
+            self._fits[key] = answer
+        return answer
 
     def code_fits(self, code: str, kind: str) -> bool:
         """Whether a number format code suits a value of `kind`."""

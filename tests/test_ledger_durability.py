@@ -1,0 +1,111 @@
+"""Which ledger commits wait for the disk.
+
+Before a message goes out, the mark that it is being sent is flushed to disk
+(synchronous=FULL), so that no crash or power cut can forget that it may have
+left. What the server answered is committed without its own flush: the next
+durable commit (the next message's mark) flushes it with it. One flush per
+message instead of two, checked here on a real run against aiosmtpd.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Folder, client, service, write_workbook
+from smtp_servers import Recorder, running_server
+
+from automation import ledger as ledger_module
+from automation.ledger import Ledger
+
+pytestmark = pytest.mark.timeout(60)
+
+FULL, NORMAL = 2, 1
+
+
+def synchronous(ledger: Ledger) -> int:
+    return int(ledger.conn.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_a_quick_commit_keeps_its_writes_and_puts_full_back(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.conn.execute("CREATE TABLE t (a)")
+        with ledger.transaction(durable=False):
+            assert synchronous(ledger) == NORMAL
+            ledger.conn.execute("INSERT INTO t VALUES (1)")
+        assert synchronous(ledger) == FULL
+        with pytest.raises(RuntimeError), ledger.transaction(durable=False):
+            ledger.conn.execute("INSERT INTO t VALUES (2)")
+            raise RuntimeError("interrupted")
+        assert synchronous(ledger) == FULL
+        with ledger.transaction():
+            assert synchronous(ledger) == FULL
+    with Ledger.open(tmp_path / "ledger.sqlite") as again:
+        assert again.conn.execute("SELECT a FROM t").fetchall() == [(1,)]
+
+
+class Traced:
+    """Every COMMIT of the run's ledger, with the synchronous mode it was made under."""
+
+    def __init__(self) -> None:
+        self.mode = FULL
+        self.statements: list[str] = []
+        self.commits: list[tuple[int, list[str]]] = []
+
+    def __call__(self, sql: str) -> None:
+        text = " ".join(sql.split())
+        if text.startswith("PRAGMA synchronous="):
+            self.mode = FULL if text.endswith("FULL") else NORMAL
+        elif text == "COMMIT":
+            self.commits.append((self.mode, self.statements))
+            self.statements = []
+        elif text.startswith("BEGIN"):
+            self.statements = []
+        else:
+            self.statements.append(text)
+
+
+def test_each_message_is_marked_sending_on_disk_and_answered_without_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traced = Traced()
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(traced)
+        return conn
+
+    monkeypatch.setattr(ledger_module.sqlite3, "connect", connect)
+    names = [f"Client {i}" for i in range(6)]
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config()
+        write_workbook(
+            folder.workbook,
+            [client(n) for n in names],
+            [service(date(2026, 3, 2), n, "Bookkeeping", 1, 100) for n in names],
+        )
+        assert folder.run("--as-of", "2026-03-09") == 0
+    assert len(recorder.received) == len(names)
+
+    sending = [
+        (mode, sql)
+        for mode, sql in traced.commits
+        if any(s.startswith("UPDATE messages SET state") and "attempt_run" in s for s in sql)
+    ]
+    answered = [
+        (mode, sql)
+        for mode, sql in traced.commits
+        if any(s.startswith("UPDATE messages SET state") and "sent_at" in s for s in sql)
+    ]
+    assert len(sending) == len(names)
+    assert all(mode == FULL for mode, _ in sending)  # on disk before each DATA
+    assert len(answered) == len(names)
+    assert all(mode == NORMAL for mode, _ in answered)  # flushed by the next mark
+    # The run ends on durable commits, so the last answers are flushed too.
+    assert traced.commits[-1][0] == FULL
