@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,10 +92,14 @@ class Extent:
 ErrorCells = dict[str, dict[tuple[int, int], str]]
 
 
-def check_package(path: Path, sheets: Iterable[str]) -> ErrorCells:
+def check_package(
+    path: Path, sheets: Iterable[str], checked: Callable[[str], object] | None = None
+) -> ErrorCells:
     """Raise UnsafeWorkbookError unless `path` is a zip the reader can take, sheets included.
 
     Returns the cells of those sheets that hold an Excel error value.
+    `checked(sheet)` is called as soon as a sheet has passed, so that the
+    reader can start on it while the next one is looked at.
     """
     name = path.name
     errors: ErrorCells = {}
@@ -117,6 +121,8 @@ def check_package(path: Path, sheets: Iterable[str]) -> ErrorCells:
                 check_extent(name, sheet, extent)
                 if found:
                     errors[sheet] = found
+                if checked is not None:
+                    checked(sheet)
             for other in (pkg.workbook, pkg.shared_strings, pkg.styles):
                 if other and other in pkg.names:
                     for chunk in _stream(archive, pkg.names[other]):

@@ -11,10 +11,13 @@ checking them is `validate`'s.
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +37,8 @@ else:
 NAN = float("nan")
 #: How far down the header row is looked for, below any title rows.
 HEADER_SEARCH_ROWS = 50
+#: Rows taken from the reader and converted at a time (bounds the raw rows held at once).
+BLOCK_ROWS = 1 << 15
 
 
 class WorkbookError(Exception):
@@ -112,14 +117,16 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
             f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
             '"Excel Workbook (*.xlsx)").'
         )
-    # zip bombs, stray far cells, ...; and the error cells calamine shows as empty
-    errors = check_package(path, (CLIENTS, SERVICES, INVOICES))
-    try:
-        frames, names = _read_frames(path)
-    except Exception as exc:  # calamine raises its own types for damaged files
-        first = exc
-    else:
-        return _show_errors(frames, errors), names
+    with _SheetReader(path) as reader:
+        # zip bombs, stray far cells, ...; and the error cells calamine shows as empty.
+        # Each sheet is parsed as soon as it has passed, while the next is checked.
+        errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.start)
+        try:
+            frames, names = reader.frames()
+        except Exception as exc:  # calamine raises its own types for damaged files
+            first = exc
+        else:
+            return _show_errors(frames, errors), names
     # calamine refuses a whole workbook for one part it does not know (an Excel
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
     needed = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
@@ -155,6 +162,60 @@ def _show_errors(
     return frames
 
 
+class _SheetReader:
+    """The wanted sheets parsed by calamine on two threads, each once it has been checked.
+
+    calamine lets go of the interpreter while it parses a sheet, so the
+    Services sheet is parsed while the Invoices sheet is still being checked,
+    and then both side by side on two cores. Each thread has its own
+    calamine workbook (one cannot be used by two threads at once).
+
+        with _SheetReader(path) as reader:
+            check_package(path, sheets, reader.start)
+            frames, names = reader.frames()
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
+        self.started: dict[str, Future[pd.DataFrame]] = {}
+        self.local = threading.local()
+        self.books: list[Any] = []
+
+    def __enter__(self) -> _SheetReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for book in self.books:
+            book.close()
+
+    def start(self, sheet: str) -> None:
+        """Parse `sheet` (a name as the workbook spells it) on a reading thread."""
+        if sheet not in self.started:
+            self.started[sheet] = self.pool.submit(self._parse, sheet)
+
+    def frames(self) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
+        """Every wanted sheet's frame (as `_read_frames`), and every sheet's name."""
+        names = tuple(str(name) for name in self._book().sheet_names)
+        wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
+        for name in wanted:
+            self.start(name)
+        return {name: self.started[name].result() for name in wanted}, names
+
+    def _parse(self, sheet: str) -> pd.DataFrame:
+        return _raw_frame(self._book().get_sheet_by_name(sheet))
+
+    def _book(self) -> Any:
+        book = getattr(self.local, "book", None)
+        if book is None:
+            from python_calamine import CalamineWorkbook
+
+            book = self.local.book = CalamineWorkbook.from_path(str(self.path))
+            self.books.append(book)
+        return book
+
+
 def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     """The wanted sheets as frames of raw cells (columns 0, 1, ...; rows from A1)."""
     from python_calamine import CalamineWorkbook
@@ -166,19 +227,40 @@ def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tu
     try:
         names = tuple(str(name) for name in book.sheet_names)
         wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
-        rows = {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wanted}
+        frames = {n: _raw_frame(book.get_sheet_by_name(n)) for n in wanted}
     finally:
         book.close()
-    return {name: _raw_frame(cells) for name, cells in rows.items()}, names
+    return frames, names
 
 
-def _raw_frame(rows: list[list[Any]]) -> pd.DataFrame:
-    """Rows of calamine cells as an object frame, converted a column at a time."""
-    width = max(map(len, rows), default=0)
-    if any(len(row) < width for row in rows):  # calamine's rows are all as wide; just in case
-        rows = [list(row) + [""] * (width - len(row)) for row in rows]
-    columns = {i: _cells(list(map(itemgetter(i), rows))) for i in range(width)}
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), dtype=object)
+def _raw_frame(sheet: Any) -> pd.DataFrame:
+    """A calamine sheet's cells from A1 as an object frame, converted a column at a time.
+
+    The rows are taken from calamine a block at a time and converted at once,
+    so that a sheet at Excel's last row is never held as a million Python row
+    lists besides the converted columns (that was most of the memory a long
+    log took to read).
+    """
+    import numpy as np
+
+    start = sheet.start
+    if start is None:  # nothing in the sheet
+        return pd.DataFrame(index=pd.RangeIndex(0), dtype=object)
+    lead, width = start[1], sheet.width  # calamine leaves out the empty columns before `lead`
+    cells: list[list[Any]] = [[] for _ in range(width)]
+    seen: list[dict[Any, Any]] = [{} for _ in range(width)]
+    rows = sheet.iter_rows()  # from row 1: the empty rows above the cells come as ""
+    while block := list(islice(rows, BLOCK_ROWS)):
+        for i, column in enumerate(cells):
+            column.extend(_cells(list(map(itemgetter(i), block)), seen[i]))
+    del rows, block, seen
+    height = len(cells[0]) if cells else 0
+    columns = {i: np.full(height, NAN, dtype=object) for i in range(lead)}
+    for i, column in enumerate(cells):
+        columns[lead + i] = np.empty(height, dtype=object)
+        columns[lead + i][:] = column
+        column.clear()
+    return pd.DataFrame(columns, index=pd.RangeIndex(height), dtype=object)
 
 
 def _cell(value: Any) -> Any:
@@ -192,34 +274,34 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _cells(values: Sequence[Any]) -> Any:
-    """A column of raw cells as an object array, each converted as `_cell` converts one.
+def _cells(values: Sequence[Any], seen: dict[Any, Any]) -> list[Any]:
+    """A column of raw cells, each converted as `_cell` converts one.
 
     This is what pandas' own Excel reader gives (with dtype=object and only
     "" as missing: a client called "None" or "NA" is a name): empty cells
-    NaN, whole floats int, dates datetime. A column holds one or two kinds of
-    cell, so the usual kinds get a plain comprehension and only the rest a
-    call per cell: a call per cell was most of the time it took to read a
-    long log.
+    NaN, whole floats int, dates datetime. The usual kinds of cell (text,
+    numbers, dates) are converted inline and only the rare others get a call
+    each: a call per cell was most of the time it took to read a long log.
+    `seen` (one per column) maps each text, day and time met so far to the
+    one object the column holds for it: a client's name or a day is kept
+    once, not once per row.
     """
-    import numpy as np
+    get, keep = seen.get, seen.setdefault
+    return [
+        ((get(v) or keep(v, v)) if v else NAN)
+        if v.__class__ is str
+        else (int(v) if v.is_integer() else v)
+        if v.__class__ is float
+        else get(v) or _seen_cell(v, seen)
+        for v in values
+    ]
 
-    kinds = set(map(type, values))
-    if kinds <= {str}:
-        converted = [v or NAN for v in values]
-    elif kinds <= {str, float}:
-        converted = [
-            (v or NAN) if v.__class__ is str else (int(v) if v.is_integer() else v) for v in values
-        ]
-    elif kinds <= {str, date}:
-        converted = [
-            (v or NAN) if v.__class__ is str else datetime(v.year, v.month, v.day) for v in values
-        ]
-    else:
-        converted = [_cell(v) for v in values]
-    column = np.empty(len(converted), dtype=object)
-    column[:] = converted
-    return column
+
+def _seen_cell(value: Any, seen: dict[Any, Any]) -> Any:
+    """A cell that is neither text nor a number: a day or a time is remembered in `seen`."""
+    if value.__class__ is date or value.__class__ is datetime:
+        return seen.setdefault(value, _cell(value))
+    return _cell(value)
 
 
 def _is_one_of(name: str, sheets: tuple[str, ...]) -> bool:
@@ -296,8 +378,8 @@ def _sheet(
             frame[col] = body.iloc[:, positions[col]].to_numpy()
         else:
             frame[col] = pd.Series([None] * len(body), index=frame.index, dtype=object)
-    filled = raw.notna().any(axis=1).to_numpy()
-    last_row = int(filled.nonzero()[0].max()) + 1 if filled.any() else header_index + 1
+    last = _last_filled(raw, 0, len(raw))
+    last_row = last + 1 if last >= 0 else header_index + 1
     last_row = max(last_row, header_index + 1)
     first = min(positions.values(), default=-1) + 1
     table = main_table(tables.get(actual, []), header_index + 1, expected.values(), first)
@@ -338,16 +420,51 @@ def _append_place(
     _, c1, _, c2 = table.ref
     typed = [c - 1 for c in range(c1, c2 + 1) if c not in table.calculated and c - 1 < raw.shape[1]]
     # A spare row holds only the calculated columns' formulas: it is free.
-    filled = raw.iloc[:, typed].notna().any(axis=1).to_numpy()
-    below = [r + 1 for r in filled.nonzero()[0] if r + 1 > table.ref[2]]
-    if below:
+    below = _first_filled(raw, table.ref[2], len(raw), typed)
+    if below >= 0:
         return last_row + 1, (
             f"{sheet}: rows the tool adds go below row {last_row}, outside the table "
-            f"{table.name}, because row {below[0]} below the table is not empty. Move what is "
+            f"{table.name}, because row {below + 1} below the table is not empty. Move what is "
             "below the table, so new rows join it (and its totals and filters count them)."
         )
-    inside = [r + 1 for r in filled[: table.data_last].nonzero()[0] if r + 1 >= table.data_first]
-    return (max(inside) if inside else table.data_first - 1) + 1, None
+    inside = _last_filled(raw, table.data_first - 1, table.data_last, typed)
+    return (inside + 1 if inside >= 0 else table.data_first - 1) + 1, None
+
+
+#: Rows looked at a time when looking for the last (or first) row that holds anything.
+SCAN_ROWS = 512
+
+
+def _last_filled(
+    raw: pd.DataFrame, start: int, stop: int, columns: list[int] | None = None
+) -> int:
+    """The last frame row in start..stop-1 with anything in `columns` (all if None), or -1.
+
+    Looked for from the bottom up, a few rows at a time: a long log's last
+    rows are filled, so the whole sheet is not gone through.
+    """
+    cells = raw if columns is None else raw.iloc[:, columns]
+    start, stop = max(start, 0), min(stop, len(raw))
+    while stop > start:
+        lo = max(start, stop - SCAN_ROWS)
+        filled = cells.iloc[lo:stop].notna().to_numpy().any(axis=1).nonzero()[0]
+        if len(filled):
+            return lo + int(filled[-1])
+        stop = lo
+    return -1
+
+
+def _first_filled(raw: pd.DataFrame, start: int, stop: int, columns: list[int]) -> int:
+    """The first frame row in start..stop-1 with anything in `columns`, or -1."""
+    cells = raw.iloc[:, columns]
+    start, stop = max(start, 0), min(stop, len(raw))
+    while start < stop:
+        hi = min(stop, start + SCAN_ROWS)
+        filled = cells.iloc[start:hi].notna().to_numpy().any(axis=1).nonzero()[0]
+        if len(filled):
+            return start + int(filled[0])
+        start = hi
+    return -1
 
 
 def read_workbook(path: Path, config: Config) -> WorkbookData:

@@ -1,0 +1,155 @@
+"""The sheet frames: every cell as `_cell` makes it, wherever the sheet's cells start.
+
+The reader takes calamine's rows a block at a time and converts whole columns
+at once; these tests hold that to the plain rule (one cell at a time, from A1)
+on sheets that cross block boundaries and mix every kind of cell, and check
+that a sheet is parsed only once the package check has passed it.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xlsxwriter
+from conftest import client, service, write_workbook
+from python_calamine import CalamineWorkbook
+
+from automation import read
+from automation.config import Config
+from automation.package_check import UnsafeWorkbookError, check_package
+from automation.read import read_workbook
+
+
+def cells_one_by_one(path: Path, sheet: str) -> list[list[Any]]:
+    """The rule: calamine's grid from A1, each cell through `_cell`."""
+    book = CalamineWorkbook.from_path(str(path))
+    try:
+        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    finally:
+        book.close()
+    return [[read._cell(v) for v in row] for row in rows]
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+KINDS = 9
+
+
+def write_kind(ws: Any, r: int, c: int, kind: int, i: int, formats: dict[str, Any]) -> None:
+    """One cell of kind `kind` (text, blank-looking text, whole, decimal, day, stamp, ...)."""
+    if kind == 0:
+        ws.write_string(r, c, f"text {i % 7}")
+    elif kind == 1:
+        ws.write_string(r, c, " ")  # blank-looking text is text
+    elif kind == 2:
+        ws.write_number(r, c, i % 4)  # whole: int
+    elif kind == 3:
+        ws.write_number(r, c, i + 0.25)
+    elif kind == 4:
+        ws.write_datetime(r, c, datetime(2026, 1, 1 + i % 28), formats["day"])
+    elif kind == 5:
+        ws.write_datetime(r, c, datetime(2026, 2, 1, 9, i % 60), formats["stamp"])
+    elif kind == 6:
+        ws.write_boolean(r, c, bool(i % 2))
+    elif kind == 7:
+        ws.write_datetime(r, c, datetime(1899, 12, 31, 10, 30), formats["clock"])
+    # kind 8: left empty
+
+
+def mixed_sheet(path: Path, first_row: int, first_col: int, rows: int) -> Path:
+    """A sheet starting at (first_row, first_col), each column changing kind down the rows."""
+    wb = xlsxwriter.Workbook(str(path))
+    formats = {
+        "day": wb.add_format({"num_format": "yyyy-mm-dd"}),
+        "stamp": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+        "clock": wb.add_format({"num_format": "hh:mm"}),
+    }
+    ws = wb.add_worksheet("Services")
+    for i in range(rows):
+        for j in range(6):  # each column's kind shifts with the row
+            write_kind(ws, first_row + i, first_col + j, (i // 3 + j) % KINDS, i, formats)
+    wb.close()
+    return path
+
+
+@pytest.mark.parametrize(("first_row", "first_col"), [(0, 0), (4, 2)])
+def test_frames_match_the_cell_rule_across_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_row: int, first_col: int
+) -> None:
+    monkeypatch.setattr(read, "BLOCK_ROWS", 5)  # many blocks, each column's kinds changing
+    book = mixed_sheet(tmp_path / "mixed.xlsx", first_row, first_col, rows=47)
+    frames, names = read._read_frames(book)
+    frame = frames["Services"]
+    expected = cells_one_by_one(book, "Services")
+    assert names == ("Services",)
+    assert frame.shape == (len(expected), len(expected[0])) == (first_row + 47, first_col + 6)
+    assert list(frame.index) == list(range(len(expected)))
+    kinds = set()
+    for r, row in enumerate(expected):
+        for c, want in enumerate(row):
+            got = frame.iat[r, c]
+            kinds.add(type(got))
+            assert same(got, want), (r, c, got, want)
+    assert {str, int, float, datetime, bool, time} <= kinds
+
+
+def test_an_empty_sheet_is_an_empty_frame(tmp_path: Path) -> None:
+    wb = xlsxwriter.Workbook(str(tmp_path / "empty.xlsx"))
+    wb.add_worksheet("Clients")
+    wb.close()
+    frames, _ = read._read_frames(tmp_path / "empty.xlsx")
+    assert frames["Clients"].shape == (0, 0)
+
+
+def test_a_day_is_kept_once_per_column(tmp_path: Path) -> None:
+    rows = [service(date(2026, 3, 2), "Acme", f"Work {i}") for i in range(30)]
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")], rows)
+    frame = read._read_frames(book)[0]["Services"]
+    days = frame.iloc[1:, 0].tolist()
+    assert days == [datetime(2026, 3, 2)] * 30
+    assert len({id(d) for d in days}) == 1
+    assert len({id(c) for c in frame.iloc[1:, 1]}) == 1  # "Acme", once
+
+
+def test_a_sheet_is_parsed_only_after_it_passed_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stray far cell in Services: Clients is checked (and may be parsed), Services never."""
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
+    far = tmp_path / "far.xlsx"
+    wb = xlsxwriter.Workbook(str(far))
+    wb.add_worksheet("Clients").write_row(0, 0, ["Client", "Email"])
+    services = wb.add_worksheet("Services")
+    services.write_row(0, 0, ["Date", "Client"])
+    services.write(1_048_575, 16_383, "stray")
+    wb.close()
+    passed: list[str] = []
+    with pytest.raises(UnsafeWorkbookError, match="XFD1048576"):
+        check_package(far, ["Clients", "Services"], passed.append)
+    assert passed == ["Clients"]
+
+    parsed: list[str] = []
+    real_parse = read._SheetReader._parse
+
+    def parse(self: read._SheetReader, sheet: str) -> Any:
+        parsed.append(sheet)
+        return real_parse(self, sheet)
+
+    monkeypatch.setattr(read._SheetReader, "_parse", parse)
+    with pytest.raises(UnsafeWorkbookError, match="XFD1048576"):
+        read_workbook(far, Config())
+    assert "Services" not in parsed
+    parsed.clear()
+    data = read_workbook(book, Config())
+    assert sorted(parsed) == ["Clients", "Services"]
+    assert data.services.frame.loc[2, "Client"] == "Acme"
