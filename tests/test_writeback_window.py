@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import openpyxl
 import pytest
 import xlsxwriter
 
+from automation import zipcopy
 from automation.model import CellUpdate
 from automation.writeback import WriteBackError, apply_updates, package
 from automation.writeback.columns import columns_after
@@ -178,3 +180,51 @@ def test_a_part_shorter_than_its_header_says_is_refused(
     with pytest.raises(WriteBackError, match="could not be read"):
         apply_updates(path, [CellUpdate("Services", 3, "Status", "x")], header_rows={"Services": 1})
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [],
+        [0],
+        [10],
+        [1000],  # exactly one block
+        [2000],
+        [3000],  # three blocks: deflated on threads
+        [999, 1, 1000, 1],  # block edges between pieces
+        [1, 0, 5000, 0, 3, 2997, 1500],  # pieces straddling several blocks
+        [70_000],  # each block primed with a full 32 kB window of the one before
+    ],
+)
+def test_pack_joins_blocks_into_one_stream(
+    monkeypatch: pytest.MonkeyPatch, sizes: list[int]
+) -> None:
+    monkeypatch.setattr(zipcopy, "PACK_BLOCK", 1000)
+    source = b"".join(b"<row r=%d><c><v>%d</v></c></row>" % (i, i * 7) for i in range(20_000))
+    pieces: list[bytes | memoryview] = []
+    at = 0
+    for n in sizes:
+        pieces.append(memoryview(source)[at : at + n] if n % 2 else source[at : at + n])
+        at += n
+    content = b"".join(pieces)
+    packed = zipcopy.pack(pieces, 3)
+    assert zlib.decompress(b"".join(packed.raw), -15) == content
+    assert (packed.crc, packed.size) == (zlib.crc32(content), len(content))
+
+
+def test_a_workbook_packed_in_small_blocks_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "source.xlsx"
+    gappy_workbook(source)
+    updates = [CellUpdate("Services", row, "Status", f"Paid {row}") for row in PRESENT[1:]]
+    whole, blocks = tmp_path / "whole.xlsx", tmp_path / "blocks.xlsx"
+    for target in (whole, blocks):
+        target.write_bytes(source.read_bytes())
+    apply_updates(whole, updates, header_rows={"Services": 1})
+    monkeypatch.setattr(zipcopy, "PACK_BLOCK", 333)
+    apply_updates(blocks, updates, header_rows={"Services": 1})
+    assert unzipped(blocks) == unzipped(whole)
+    with zipfile.ZipFile(blocks) as zf:
+        assert zf.testzip() is None
+    assert openpyxl.load_workbook(blocks)["Services"]["E150"].value == "Paid 150"

@@ -75,7 +75,7 @@ def edit_sheet(
     edit = open_sheet(xml, ctx, min((row for row, _ in updates), default=0) - 1)
     edit.header_row = header_row
     edit.col_styles = read_col_styles(edit)
-    wanted = [*headers, *(col for _, col in updates)]
+    wanted = list(dict.fromkeys([*headers, *(col for _, col in updates)]))  # a dozen, not 28,000
     first = min(header_columns(edit, header_row), default=0)
     found = main_table([t.info for t in tables], header_row, wanted, first)
     main = next((t for t in tables if t.info is found), None)

@@ -40,7 +40,10 @@ def _clean_text(text: str) -> str:
     Control characters are dropped. Excel reads "_x0041_" in cell text as an
     escaped character, so a literal one is protected as "_x005F_x0041_".
     """
-    return _EXCEL_ESCAPE.sub(r"_x005F\1", _ILLEGAL_XML.sub("", text)[:MAX_TEXT])
+    if not text.isprintable():  # printable text has no control characters or surrogates
+        text = _ILLEGAL_XML.sub("", text)
+    text = text[:MAX_TEXT]
+    return _EXCEL_ESCAPE.sub(r"_x005F\1", text) if "_x" in text else text
 
 
 def _serial(value: date, date1904: bool) -> Decimal:
@@ -91,7 +94,7 @@ def encode_value(value: CellValue, ctx: Context) -> tuple[str, str | None]:
 
 def current_value(c: Any, ns: str, ctx: Context) -> tuple[str, str | None]:
     """(kind, text) of what a cell holds now, in the terms of `encode_value`."""
-    if c is None:
+    if c is None or not len(c):  # no <v>, <f> or <is>: nothing in it
         return "empty", None
     kind = c.get("t", "n")
     v = c.find(f"{{{ns}}}v")
