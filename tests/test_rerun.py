@@ -319,3 +319,15 @@ def test_a_workbook_edited_to_the_same_size_and_time_runs_in_full(
     out = " ".join(capsys.readouterr().out.split())
     assert NOTHING_CHANGED not in out and 'from "Tax return" to "Tax RETURN"' in out
     assert runs(folder) == 3
+
+
+def test_the_busy_checks_still_apply(folder: Folder, capsys: pytest.CaptureFixture[str]) -> None:
+    basic(folder)
+    first_run(folder, capsys)
+    owner = folder.workbook.with_name("~$" + folder.workbook.name)
+    owner.write_bytes(b"\0" * 165)  # Excel has the workbook open
+    assert folder.run("--as-of", AS_OF) == 3
+    assert "is open in another program" in capsys.readouterr().out
+    owner.unlink()
+    assert folder.run("--as-of", AS_OF) == 0
+    assert NOTHING_CHANGED in " ".join(capsys.readouterr().out.split()) and runs(folder) == 1
