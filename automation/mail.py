@@ -3,8 +3,9 @@
 A message is built once (yagmail assembles the MIME, we set every header), kept
 as exact bytes in a `BuiltMessage`, and a resend after a crash sends those very
 bytes again, with the same Message-ID. One authenticated connection carries the
-whole batch; the server answers for each recipient, and a later attempt (a
-4xx retry, the next run) goes only to the recipients that do not have it yet.
+whole batch (or `[email] connections` of them: `smtp_pool`); the server answers
+for each recipient, and a later attempt (a 4xx retry, the next run) goes only
+to the recipients that do not have it yet.
 
 >>> parse_addresses("ann@example.com; bad, Bob <bob@example.org>")
 (('ann@example.com', 'bob@example.org'), ('bad',))
@@ -18,8 +19,10 @@ import ipaddress
 import mimetypes
 import os
 import re
+import secrets
 import smtplib
 import ssl
+import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -383,6 +386,7 @@ def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) ->
         to, cc, bcc = config_addresses(cfg.redirect_to, "redirect_to"), (), ()
     headers = _headers(mail, cfg, company, envelope_from, to, cc, subject)
     msg = _assemble(mail, envelope_from, to)
+    _set_boundaries(msg)
     for name, value in headers.items():
         del msg[name]
         if value:
@@ -394,6 +398,19 @@ def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) ->
     policy = email.policy.SMTPUTF8.clone(refold_source="none") if utf8 else msg.policy
     raw = msg.as_bytes(policy=policy.clone(linesep="\r\n"))
     return BuiltMessage(mail.message_id, envelope_from, recipients, raw, to, cc)
+
+
+def _set_boundaries(msg: Message) -> None:
+    """A boundary for each multipart, in the generator's own form, set before flattening.
+
+    Left unset, the generator picks one and searches the whole flattened text
+    for it, a third of the time `as_bytes` takes. The search cannot succeed
+    here: every leaf part is base64 (no "-" in its alphabet) and a header line
+    never starts with "--", so no line reads "--" + boundary.
+    """
+    for part in msg.walk():
+        if part.is_multipart() and part.get_boundary() is None:
+            part.set_boundary("=" * 15 + f"{secrets.randbelow(sys.maxsize):019d}" + "==")
 
 
 def _headers(

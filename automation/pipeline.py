@@ -244,6 +244,8 @@ class Run:
     invoiced: dict[int, tuple[str, date]] = field(default_factory=dict)
     failed_now: set[str] = field(default_factory=set)
     notices: list[str] = field(default_factory=list)  # about the workbook as read
+    #: row errors that stand while the rows do (read, Clients, numbering, refused drafts)
+    standing: list[RowError] = field(default_factory=list)
 
     @property
     def config(self) -> Config:
@@ -306,6 +308,7 @@ class Run:
         drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
         self.errors = {**self.errors, **refused}
         summary.errors.extend(refused[r] for r in sorted(refused))
+        self.standing = list(summary.errors)
         pending, self.active, self.invoices, self.rows, followups = look_at_open_invoices(
             request, self.ledger, data, book, self.calendar, summary
         )
@@ -468,14 +471,17 @@ class Run:
         """What a rerun on the same inputs would show, when it would find nothing to do.
 
         Only a run that ends with nothing owed, nothing to correct and nothing to
-        say but the state (the amounts outstanding, the workbook's notices) can
-        vouch for that; a follow-up that a rerun would find due today, with
-        what the ledger holds now, rules it out as well.
+        say but the state (the amounts outstanding, the workbook's notices, the
+        row errors of rows it did not bill) can vouch for that; a follow-up that
+        a rerun would find due today, with what the ledger holds now, rules it
+        out as well.
         """
         request, summary, ledger = self.request, self.summary, self.ledger
         news = (
-            summary.exit_code or summary.escalated or summary.credit_notes or summary.owed_back
-            or summary.bank_lines or summary.awaiting_review or summary.statements_done
+            summary.failed or summary.partial or summary.updates_owed
+            or summary.workbook_incomplete or summary.escalated or summary.credit_notes
+            or summary.owed_back or summary.bank_lines or summary.awaiting_review
+            or summary.statements_done or summary.errors != self.standing
         )  # fmt: skip
         appended = any(
             sheet is not None and sheet.append_note
@@ -500,7 +506,9 @@ class Run:
             request, self.invoices, self.rows, self.book, done, set(), self.calendar
         ):
             return None
-        return Quiet(dict(summary.outstanding), tuple(self.notices), summary.report)
+        return Quiet(
+            dict(summary.outstanding), tuple(self.notices), summary.report, tuple(self.standing)
+        )
 
     # -- what the stages above do, one record or one message at a time -------------
 

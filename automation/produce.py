@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 CHUNK = 8
 
 
+#: What building a message imports on first use (mail.py, fmt.py), imported once
+#: in the process the render workers are forked from rather than in each worker.
+WORKER_IMPORTS = ("yagmail.message", "num2words", "idna.uts46data")
+
+
 @dataclass(frozen=True)
 class Made:
     """One job done: the files it attaches and its message, or why it has none.
@@ -61,11 +66,28 @@ class _Task:
     templates: Path | None
 
 
+@dataclass(frozen=True)
+class _Result:
+    """What a worker sends back: a Made without its job, which the run already has
+    (unpickling a job's Decimals and dates took longer than the message's bytes)."""
+
+    message_id: str
+    files: tuple[Path, ...]
+    message: BuiltMessage | None
+    error: str
+    made_at: float
+
+
 def make_message(renderer: InvoiceRenderer, task: _Task) -> Made:
     """Render the job's document (if any) and build its message."""
     job = task.job
     files = (renderer.render(job.document, task.out_root),) if job.document is not None else ()
     return make_message_here(job, files, task.config, task.templates)
+
+
+def _make_result(renderer: InvoiceRenderer, task: _Task) -> _Result:
+    made = make_message(renderer, task)
+    return _Result(task.job.message.message_id, made.files, made.message, made.error, made.made_at)
 
 
 def make_message_here(
@@ -91,4 +113,8 @@ def make_messages(
 ) -> Iterator[Made]:
     """`make_message` for every job, over all cores when there are enough; in order."""
     tasks = [_Task(job, out_root, config, templates) for job in jobs]
-    return renderer.map(make_message, tasks, workers, chunk=CHUNK)
+    results = renderer.map(_make_result, tasks, workers, chunk=CHUNK, preload=WORKER_IMPORTS)
+    for job, result in zip(jobs, results, strict=True):
+        if result.message_id != job.message.message_id:  # never a message under another job
+            raise RuntimeError(f"render workers answered out of order at {job.invoice.invoice_no}")
+        yield Made(job, result.files, result.message, result.error, result.made_at)

@@ -1,11 +1,12 @@
 """A rerun with nothing to do, proved from its inputs and answered without reading them.
 
 A weekly run that leaves nothing owed (every message delivered, every cell
-written, no follow-up or statement due today, nothing to report) keeps, in
-.billing/rerun.json, a key over everything a run reads and what a run would
-then show. A later run whose inputs give the same key can do nothing but
-show that again: it says so, and writes nothing (no ledger row, no backup, no
-report, not a byte of the workbook). Anything else runs in full.
+written, no follow-up or statement due today, nothing new to report but the
+row errors of rows it could not bill) keeps, in .billing/rerun.json, a key
+over everything a run reads and what a run would then show. A later run
+whose inputs give the same key can do nothing but show that again: it says
+so, and writes nothing (no ledger row, no backup, no report, not a byte of
+the workbook). Anything else runs in full.
 
 The key covers the as-of date, the settings, the program itself, the
 templates, the bytes of the workbook, of the ledger and of the report, and
@@ -27,12 +28,13 @@ from functools import cache
 from pathlib import Path
 
 from .bank.apply import inbox_files, inbox_of
+from .model import RowError
 from .request import Paths, RunRequest, outbox_folder
 from .summary import RunSummary
 
 #: The record's name in .billing/; its `format` changes whenever what it holds does.
 RECORD = "rerun.json"
-FORMAT = 1
+FORMAT = 2
 NOTHING_CHANGED = (
     "Nothing has changed since the last run (the workbook, the ledger, the settings and "
     "the date are the same): there is nothing to do, and nothing was written."
@@ -47,11 +49,13 @@ class Quiet:
         outstanding: the amounts still owed, per currency.
         notes: the workbook's notices (services waiting to become billable...).
         report: the receivables report of the as-of date, as it stands.
+        errors: the row errors of rows no run bills until they are fixed.
     """
 
     outstanding: dict[str, Decimal]
     notes: tuple[str, ...]
     report: Path
+    errors: tuple[RowError, ...] = ()
 
 
 def replay(request: RunRequest, paths: Paths) -> RunSummary | None:
@@ -71,6 +75,7 @@ def replay(request: RunRequest, paths: Paths) -> RunSummary | None:
         language=request.config.billing.language,
         outbox=outbox_folder(request, paths),
     )
+    summary.errors = list(quiet.errors)
     summary.outstanding = dict(quiet.outstanding)
     summary.notes = [*quiet.notes, NOTHING_CHANGED]
     summary.report = quiet.report
@@ -89,6 +94,7 @@ def remember(request: RunRequest, paths: Paths, quiet: Quiet) -> None:
         "outstanding": {currency: str(amount) for currency, amount in quiet.outstanding.items()},
         "notes": list(quiet.notes),
         "report": str(quiet.report),
+        "errors": [[e.sheet, e.row, e.column, e.message] for e in quiet.errors],
     }
     target = paths.billing / RECORD
     partial = target.with_name(target.name + ".part")
@@ -155,6 +161,7 @@ def _read_record(paths: Paths) -> tuple[Quiet, str] | None:
             {currency: Decimal(amount) for currency, amount in record["outstanding"].items()},
             tuple(record["notes"]),
             Path(record["report"]),
+            tuple(RowError(*error) for error in record["errors"]),
         )
         return quiet, str(record["key"])
     except (OSError, ValueError, KeyError, TypeError, ArithmeticError):

@@ -176,6 +176,27 @@ def test_text_and_html_alternatives_keep_hostile_text_literally() -> None:
     assert list(msg.iter_attachments()) == []
 
 
+def test_every_leaf_part_is_base64_so_no_line_can_be_a_boundary(tmp_path: Path) -> None:
+    """build_message sets the multipart boundaries itself, unchecked against the text:
+    safe while every leaf part is base64 (no "-" in its alphabet)."""
+    docx = tmp_path / "INV-2026-0001.docx"
+    docx.write_bytes(b"--" + bytes(range(256)) * 40)
+    mail = outgoing(text="--\n-- hi\n" + HOSTILE, html="<p>--</p>", attachments=(docx,))
+    raw = build_message(mail, EmailConfig(sender="billing@acme.test"), COMPANY).raw
+    msg = parse(raw)
+    leaves = [part for part in msg.walk() if not part.is_multipart()]
+    assert len(leaves) == 3
+    assert all(part["Content-Transfer-Encoding"] == "base64" for part in leaves)
+    boundaries = [part.get_boundary() for part in msg.walk() if part.is_multipart()]
+    assert len(boundaries) == 2 and len(set(boundaries)) == 2
+    assert all(re.fullmatch(r"={15}\d{19}==", b or "") for b in boundaries)
+    for boundary in boundaries:  # each line "--boundary" is a delimiter, nothing else
+        lines = raw.split(b"\r\n")
+        assert lines.count(f"--{boundary}".encode()) == len(
+            next(p for p in msg.walk() if p.get_boundary() == boundary).get_payload()
+        )
+
+
 def test_a_body_that_names_a_file_is_not_attached(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("do not send me")

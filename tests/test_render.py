@@ -25,6 +25,7 @@ from automation.render import (
     InvoiceRenderer,
     build_context,
     invoice_path,
+    load_template,
     safe_filename,
     sample_document,
     undeclared_variables,
@@ -281,6 +282,38 @@ def test_templated_properties_are_rendered_by_docxtpl(tmp_path: Path) -> None:
     template.save(str(tmp_path / "invoice.docx"))
     data = InvoiceRenderer(tmp_path).render_bytes(sample_document())
     assert Document(io.BytesIO(data)).core_properties.title == "Invoice INV-2026-0007"
+
+
+def column_template(path: Path) -> Path:
+    """A template whose loop repeats cells (docxtpl's `{%tc %}`): rendered, a row may hold
+    more or fewer cells than its grid has columns, which fix_tables repairs."""
+    doc = Document()
+    looped = doc.add_table(rows=1, cols=3)  # "narrow": no row fills the grid for few cols
+    for cell, text in zip(looped.rows[0].cells, ("{%tc for c in cols %}", "{{ c }}",
+                                                 "{%tc endfor %}"), strict=True):  # fmt: skip
+        cell.text = text
+    if path.stem == "wide":  # a row of three: more columns are added, none dropped
+        for cell, text in zip(looped.add_row().cells, ("a", "{{ name }}", "c"), strict=True):
+            cell.text = text
+    static = doc.add_table(rows=2, cols=2)
+    static.cell(0, 0).text, static.cell(1, 1).text = "{{ name }}", "Line 1\nLine 2"
+    merged = static.cell(1, 0).merge(static.cell(1, 1))  # a gridSpan of 2
+    merged.add_paragraph("{{ name }}\ttabbed")
+    doc.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("columns", [0, 1, 3, 6])
+@pytest.mark.parametrize("stem", ["wide", "narrow"])
+def test_table_grids_are_repaired_as_docxtpl_does(
+    tmp_path: Path, columns: int, stem: str
+) -> None:
+    template = column_template(tmp_path / f"{stem}.docx")
+    context = {"cols": [f"col {i} & <{i}>" for i in range(columns)], "name": "Ann\nB\tC"}
+    fast = load_template(template).render_bytes(context)
+    reference = docxtpl_bytes(template, context)
+    assert canonical(fast, "word/document.xml") == canonical(reference, "word/document.xml")
+    assert texts(fast) == texts(reference)
 
 
 def test_render_many_in_processes_keeps_order(tmp_path: Path) -> None:

@@ -48,11 +48,11 @@ def runs(folder: Folder) -> int:
 
 
 def snapshot(folder: Folder) -> dict[str, tuple[bytes, int]]:
-    """Every file of the folder but the run logs: its bytes and its modification time."""
+    """Every file of the folder but the run logs (and a twin): bytes and modification time."""
     return {
         str(p.relative_to(folder.root)): (p.read_bytes(), p.stat().st_mtime_ns)
         for p in sorted(folder.root.rglob("*"))
-        if p.is_file() and "logs" not in p.parts and p.name != "run.lock"
+        if p.is_file() and not {"logs", "twin"} & set(p.parts) and p.name != "run.lock"
     }
 
 
@@ -203,20 +203,37 @@ def test_dry_run_check_and_payments_never_skip(
     assert runs(folder) == 3
 
 
-def test_row_errors_are_reported_again(folder: Folder, capsys: pytest.CaptureFixture[str]) -> None:
+def test_row_errors_are_shown_again_as_a_run_in_full_shows_them(
+    folder: Folder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_workbook(
         folder.workbook,
-        [client("Acme Ltd")],
+        [client("Acme Ltd"), client("Vague Co", Terms="whenever"),
+         client("Refund Co"), client("Gone Ltd", Active="No")],
         [service(date(2026, 3, 2), "Acme Ltd", "Bookkeeping", 2, 150),
-         service(date(2026, 3, 3), "Nobody Inc", "Payroll", 1, 80)],
+         service(date(2026, 3, 3), "Nobody Inc", "Payroll", 1, 80),
+         service("soon", "Acme Ltd", "Advice", 1, 50),
+         service(date(2026, 3, 4), "Vague Co", "Audit", 1, 500),
+         service(date(2026, 3, 4), "Refund Co", "Refund", 1, -40),
+         service(date(2026, 3, 5), "Gone Ltd", "Filing", 1, 70),
+         service(date(2028, 3, 5), "Acme Ltd", "Far ahead", 1, 70)],
     )  # fmt: skip
     assert folder.run("--as-of", AS_OF) == 1
-    first = capsys.readouterr().out
-    assert "Nobody Inc" in first and not (folder.root / ".billing" / RECORD).exists()
+    assert len(folder.received) == 1 and (folder.root / ".billing" / RECORD).is_file()
+    capsys.readouterr()
+    twin = Folder(tmp_path / "twin", folder.recorder, folder.port)
+    shutil.copytree(folder.root, twin.root, ignore=shutil.ignore_patterns("twin"))
+    (twin.root / ".billing" / RECORD).unlink()
+    before = snapshot(folder)
+
     assert folder.run("--as-of", AS_OF) == 1
-    again = capsys.readouterr().out
-    assert "1 row needs attention" in again and "Nobody Inc" in again
-    assert runs(folder) == 2
+    skipped = " ".join(capsys.readouterr().out.split())
+    assert twin.run("--as-of", AS_OF) == 1
+    full = " ".join(capsys.readouterr().out.replace(str(twin.root), str(folder.root)).split())
+    assert runs(folder) == 1 and runs(twin) == 2 and snapshot(folder) == before
+    assert "rows need attention" in full and "Nobody Inc" in full and "whenever" in full
+    assert "Refund Co" in full and "2028-03-05" in full
+    assert skipped == full.replace("Receivables report:", NOTHING_CHANGED + " Receivables report:")
 
 
 def test_a_message_still_owed_is_not_skipped(
@@ -302,3 +319,15 @@ def test_a_workbook_edited_to_the_same_size_and_time_runs_in_full(
     out = " ".join(capsys.readouterr().out.split())
     assert NOTHING_CHANGED not in out and 'from "Tax return" to "Tax RETURN"' in out
     assert runs(folder) == 3
+
+
+def test_the_busy_checks_still_apply(folder: Folder, capsys: pytest.CaptureFixture[str]) -> None:
+    basic(folder)
+    first_run(folder, capsys)
+    owner = folder.workbook.with_name("~$" + folder.workbook.name)
+    owner.write_bytes(b"\0" * 165)  # Excel has the workbook open
+    assert folder.run("--as-of", AS_OF) == 3
+    assert "is open in another program" in capsys.readouterr().out
+    owner.unlink()
+    assert folder.run("--as-of", AS_OF) == 0
+    assert NOTHING_CHANGED in " ".join(capsys.readouterr().out.split()) and runs(folder) == 1
