@@ -11,7 +11,10 @@ it (the ledger) before the next step.
     deliver(parcels, sender, RetryPolicy(window=300, retries=6), journal)
 
 The loop is the same for every kind of message (invoice, reminder, credit
-note...): it sees only built bytes and envelope addresses.
+note...): it sees only built bytes and envelope addresses. Over several
+connections (`[email] connections`, an `SmtpPool`) the connections' threads
+only talk SMTP; the journal is called from the caller's thread alone, in the
+order the messages were handed out, so the ledger has one writer.
 """
 
 from __future__ import annotations

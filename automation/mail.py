@@ -3,8 +3,9 @@
 A message is built once (yagmail assembles the MIME, we set every header), kept
 as exact bytes in a `BuiltMessage`, and a resend after a crash sends those very
 bytes again, with the same Message-ID. One authenticated connection carries the
-whole batch; the server answers for each recipient, and a later attempt (a
-4xx retry, the next run) goes only to the recipients that do not have it yet.
+whole batch (or `[email] connections` of them: `smtp_pool`); the server answers
+for each recipient, and a later attempt (a 4xx retry, the next run) goes only
+to the recipients that do not have it yet.
 
 >>> parse_addresses("ann@example.com; bad, Bob <bob@example.org>")
 (('ann@example.com', 'bob@example.org'), ('bad',))

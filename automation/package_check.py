@@ -24,13 +24,14 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import UnusableError
 from .lazy import lazy_import
 from .schema import normalise_header
-from .writeback.package import open_package
+from .writeback.package import Package, open_package
 from .writeback.records import WriteBackError
 from .writeback.xmlscan import col_letters
 
@@ -52,12 +53,40 @@ CHUNK = 4 << 20
 
 _SPACES = tuple(ord(c) for c in " \t\r\n")
 _QUOTES = (ord('"'), ord("'"))
+
+
+class _ByteClasses:
+    """Which of the 256 byte values are spaces, quotes, letters: looked up, not compared."""
+
+    def __init__(self) -> None:
+        self.space = self._of(_SPACES)
+        self.quote = self._of(_QUOTES)
+        self.letter = self._of(range(ord("A"), ord("Z") + 1)) | self._of(
+            range(ord("a"), ord("z") + 1)
+        )
+
+    @staticmethod
+    def _of(values: Iterable[int]) -> np.ndarray:
+        table = np.zeros(256, dtype=bool)
+        table[list(values)] = True
+        return table
+
+
+@cache
+def _byte_classes() -> _ByteClasses:
+    return _ByteClasses()  # numpy is imported when a workbook is checked, not at start-up
+
+
 _PAD = 16  # past a chunk's end, so that reading a reference's next bytes stays inside
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 class UnsafeWorkbookError(UnusableError):
     """The workbook file is damaged, a zip bomb, or beyond Excel's limits: exit 2."""
+
+
+#: What reading a damaged zip or package raises.
+_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, WriteBackError, EOFError, OSError)
 
 
 @dataclass(frozen=True)
@@ -93,13 +122,14 @@ ErrorCells = dict[str, dict[tuple[int, int], str]]
 
 
 def check_package(
-    path: Path, sheets: Iterable[str], checked: Callable[[str], object] | None = None
+    path: Path, sheets: Iterable[str], checked: Callable[[str, int], object] | None = None
 ) -> ErrorCells:
     """Raise UnsafeWorkbookError unless `path` is a zip the reader can take, sheets included.
 
     Returns the cells of those sheets that hold an Excel error value.
-    `checked(sheet)` is called as soon as a sheet has passed, so that the
-    reader can start on it while the next one is looked at.
+    `checked(sheet, size)` is called as soon as a sheet has passed (`size`:
+    its XML's, inflated), so that the reader can start on it while the next
+    one is looked at.
     """
     name = path.name
     errors: ErrorCells = {}
@@ -114,6 +144,10 @@ def check_package(
                 for sheet, part in pkg.sheets.items()
                 if normalise_header(sheet) in wanted and part in pkg.names
             ]
+            # The parts the reader opens with any sheet are looked at first, so that no
+            # sheet is handed to it before they pass; what is wrong there is still
+            # reported after what is wrong in the sheets, as before.
+            shared = _shared_parts_problem(name, archive, pkg)
             for sheet, part in parts:
                 found: dict[tuple[int, int], str] = {}
                 chunks = _with_errors(_stream(archive, pkg.names[part]), found)
@@ -121,19 +155,29 @@ def check_package(
                 check_extent(name, sheet, extent)
                 if found:
                     errors[sheet] = found
-                if checked is not None:
-                    checked(sheet)
-            for other in (pkg.workbook, pkg.shared_strings, pkg.styles):
-                if other and other in pkg.names:
-                    for chunk in _stream(archive, pkg.names[other]):
-                        _refuse_dtd(name, other, chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, WriteBackError, EOFError, OSError) as exc:
+                if checked is not None and shared is None:
+                    checked(sheet, pkg.names[part].file_size)
+            if shared is not None:
+                raise shared
+    except _DAMAGED as exc:
         raise UnsafeWorkbookError(
             f"{name} is damaged or is not an Excel workbook ({exc}). Open it in Excel and "
             'save it again as "Excel Workbook (*.xlsx)", or use the latest backup from '
             ".billing/backups/."
         ) from None
     return errors
+
+
+def _shared_parts_problem(name: str, archive: zipfile.ZipFile, pkg: Package) -> Exception | None:
+    """What is wrong with the workbook, shared strings and styles parts, if anything."""
+    try:
+        for other in (pkg.workbook, pkg.shared_strings, pkg.styles):
+            if other and other in pkg.names:
+                for chunk in _stream(archive, pkg.names[other]):
+                    _refuse_dtd(name, other, chunk)
+    except (UnsafeWorkbookError, *_DAMAGED) as exc:
+        return exc
+    return None
 
 
 _ERROR_CELL = re.compile(  # <c ... t="e">, its formula if any, then <v>#DIV/0!</v>
@@ -241,11 +285,11 @@ def _chunk_extent(chunk: bytes) -> Extent | str:
     # row's r has digits only). Found from the few "=" signs rather than every byte.
     eq = np.flatnonzero(data == ord("="))
     eq = eq[(eq >= 2) & (eq < len(chunk) - 1)]
-    eq = eq[(data[eq - 1] == ord("r")) & np.isin(data[eq - 2], _SPACES)]
-    eq = eq[np.isin(data[eq + 1], _QUOTES)]
+    classes = _byte_classes()
+    eq = eq[data[eq - 1] == ord("r")]  # the rarest test first: the rest look at fewer
+    eq = eq[classes.space[data[eq - 2]] & classes.quote[data[eq + 1]]]
     starts = eq + 2
-    first = data[starts] & 0xDF  # a-z as A-Z
-    starts = starts[(first >= ord("A")) & (first <= ord("Z"))]
+    starts = starts[classes.letter[data[starts]]]
     if not len(starts):
         return Extent()
     closes = np.flatnonzero(data[: len(chunk)] == ord(">"))

@@ -39,6 +39,10 @@ NAN = float("nan")
 HEADER_SEARCH_ROWS = 50
 #: Rows taken from the reader and converted at a time (bounds the raw rows held at once).
 BLOCK_ROWS = 1 << 15
+#: calamine's parse of a sheet peaks near twice the sheet's XML: two sheets are parsed
+#: side by side only while their XML together is under this (a 100,000-row log's is
+#: 44 MB; a Services sheet at Excel's last row, 471 MB, is parsed on its own).
+PARALLEL_XML = 128 << 20
 
 
 class WorkbookError(Exception):
@@ -167,8 +171,9 @@ class _SheetReader:
 
     calamine lets go of the interpreter while it parses a sheet, so the
     Services sheet is parsed while the Invoices sheet is still being checked,
-    and then both side by side on two cores. Each thread has its own
-    calamine workbook (one cannot be used by two threads at once).
+    and then both side by side on two cores, unless that would hold too much
+    at once (PARALLEL_XML). Each thread has its own calamine workbook (one
+    cannot be used by two threads at once).
 
         with _SheetReader(path) as reader:
             check_package(path, sheets, reader.start)
@@ -176,11 +181,16 @@ class _SheetReader:
     """
 
     def __init__(self, path: Path) -> None:
+        import numpy
+
+        numpy.empty  # noqa: B018 - loaded on this thread, before the reading threads use it
         self.path = path
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
-        self.started: dict[str, Future[pd.DataFrame]] = {}
+        self.started: dict[str, Future[RawCells]] = {}
         self.local = threading.local()
         self.books: list[Any] = []
+        self.parsing = 0  # XML bytes of the sheets being parsed
+        self.turn = threading.Condition()
 
     def __enter__(self) -> _SheetReader:
         return self
@@ -190,21 +200,35 @@ class _SheetReader:
         for book in self.books:
             book.close()
 
-    def start(self, sheet: str) -> None:
-        """Parse `sheet` (a name as the workbook spells it) on a reading thread."""
+    def start(self, sheet: str, size: int = 0) -> None:
+        """Parse `sheet` (a name as the workbook spells it; its XML `size` bytes) on a thread."""
         if sheet not in self.started:
-            self.started[sheet] = self.pool.submit(self._parse, sheet)
+            self.started[sheet] = self.pool.submit(self._parse, sheet, size)
 
     def frames(self) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
-        """Every wanted sheet's frame (as `_read_frames`), and every sheet's name."""
+        """Every wanted sheet's frame (as `_read_frames`), and every sheet's name.
+
+        pandas is imported here, on this thread, while the sheets are parsed:
+        a module imported lazily must be first touched by one thread only (the
+        reading threads use numpy alone, loaded before they start).
+        """
         names = tuple(str(name) for name in self._book().sheet_names)
         wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
         for name in wanted:
             self.start(name)
-        return {name: self.started[name].result() for name in wanted}, names
+        pd.DataFrame  # noqa: B018 - imports pandas now, beside the parsing
+        return {name: _frame(self.started[name].result()) for name in wanted}, names
 
-    def _parse(self, sheet: str) -> pd.DataFrame:
-        return _raw_frame(self._book().get_sheet_by_name(sheet))
+    def _parse(self, sheet: str, size: int) -> RawCells:
+        with self.turn:
+            self.turn.wait_for(lambda: not self.parsing or self.parsing + size <= PARALLEL_XML)
+            self.parsing += size
+        try:
+            return _raw_cells(self._book().get_sheet_by_name(sheet))
+        finally:
+            with self.turn:
+                self.parsing -= size
+                self.turn.notify_all()
 
     def _book(self) -> Any:
         book = getattr(self.local, "book", None)
@@ -227,25 +251,29 @@ def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tu
     try:
         names = tuple(str(name) for name in book.sheet_names)
         wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
-        frames = {n: _raw_frame(book.get_sheet_by_name(n)) for n in wanted}
+        frames = {n: _frame(_raw_cells(book.get_sheet_by_name(n))) for n in wanted}
     finally:
         book.close()
     return frames, names
 
 
-def _raw_frame(sheet: Any) -> pd.DataFrame:
-    """A calamine sheet's cells from A1 as an object frame, converted a column at a time.
+#: A sheet's cells from A1: column number (from 0) -> its cells, and how many rows.
+RawCells = tuple[dict[int, Any], int]
+
+
+def _raw_cells(sheet: Any) -> RawCells:
+    """A calamine sheet's cells from A1 as object arrays, converted a column at a time.
 
     The rows are taken from calamine a block at a time and converted at once,
     so that a sheet at Excel's last row is never held as a million Python row
     lists besides the converted columns (that was most of the memory a long
-    log took to read).
+    log took to read). Runs on the reading threads: numpy only, no pandas.
     """
     import numpy as np
 
     start = sheet.start
     if start is None:  # nothing in the sheet
-        return pd.DataFrame(index=pd.RangeIndex(0), dtype=object)
+        return {}, 0
     lead, width = start[1], sheet.width  # calamine leaves out the empty columns before `lead`
     cells: list[list[Any]] = [[] for _ in range(width)]
     seen: list[dict[Any, Any]] = [{} for _ in range(width)]
@@ -260,6 +288,12 @@ def _raw_frame(sheet: Any) -> pd.DataFrame:
         columns[lead + i] = np.empty(height, dtype=object)
         columns[lead + i][:] = column
         column.clear()
+    return columns, height
+
+
+def _frame(raw: RawCells) -> pd.DataFrame:
+    """The object frame of a sheet's cells (index: rows from 0, that is Excel row - 1)."""
+    columns, height = raw
     return pd.DataFrame(columns, index=pd.RangeIndex(height), dtype=object)
 
 

@@ -68,6 +68,14 @@ def pooled_folder(tmp_path: Path, recorder: Recorder, port: int, email: str = ""
     return folder
 
 
+def pooled_run(tmp_path: Path, recorder: Recorder, clients: list[str]) -> tuple[Folder, int]:
+    """One weekly run on three connections against this server: the folder and exit code."""
+    with running_server(recorder) as port:
+        folder = pooled_folder(tmp_path, recorder, port)
+        make_log(folder, clients)
+        return folder, folder.run("--as-of", AS_OF)
+
+
 def statuses(folder: Folder) -> dict[str, str]:
     frame = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
     return dict(zip(frame["Client"], frame["Status"], strict=True))
@@ -107,6 +115,13 @@ class Log:
         self.outcomes.append(outcome)
 
 
+def three_lanes(port: int) -> EmailConfig:
+    return EmailConfig(
+        mode="smtp", host="127.0.0.1", port=port, security="none", sender="b@acme.test",
+        connections=3,
+    )  # fmt: skip
+
+
 def built(cfg: EmailConfig, n: int) -> BuiltMessage:
     mail = OutgoingMail(
         "invoice", f"INV-{n}", (f"c{n}@example.com",), (), f"Invoice {n}", "text", "", (),
@@ -118,10 +133,7 @@ def built(cfg: EmailConfig, n: int) -> BuiltMessage:
 def test_three_lanes_send_at_once_and_record_in_order_on_one_thread() -> None:
     recorder = Recorder(data_delay=0.05)
     with running_server(recorder) as port:
-        cfg = EmailConfig(
-            mode="smtp", host="127.0.0.1", port=port, security="none", sender="b@acme.test",
-            connections=3,
-        )  # fmt: skip
+        cfg = three_lanes(port)
         messages = [built(cfg, n) for n in range(12)]
         log = Log()
         with open_sender(cfg, COMPANY) as sender:
@@ -147,10 +159,7 @@ def test_three_lanes_send_at_once_and_record_in_order_on_one_thread() -> None:
 def test_a_slow_message_holds_at_most_two_attempts_per_lane_unrecorded() -> None:
     recorder = Recorder(linger={"c0@example.com": 1.0})
     with running_server(recorder) as port:
-        cfg = EmailConfig(
-            mode="smtp", host="127.0.0.1", port=port, security="none", sender="b@acme.test",
-            connections=3,
-        )  # fmt: skip
+        cfg = three_lanes(port)
         messages = [built(cfg, n) for n in range(20)]
         arrived_by_first_answer: list[int] = []
 
@@ -171,10 +180,7 @@ def test_a_slow_message_holds_at_most_two_attempts_per_lane_unrecorded() -> None
 def test_an_interrupt_records_the_answers_of_messages_already_out() -> None:
     recorder = Recorder(data_delay=0.05)
     with running_server(recorder) as port:
-        cfg = EmailConfig(
-            mode="smtp", host="127.0.0.1", port=port, security="none", sender="b@acme.test",
-            connections=3,
-        )  # fmt: skip
+        cfg = three_lanes(port)
         messages = [built(cfg, n) for n in range(12)]
 
         class Interrupted(Log):
@@ -195,10 +201,7 @@ def test_an_interrupt_records_the_answers_of_messages_already_out() -> None:
 def test_a_greylisted_message_waits_while_the_other_lanes_go_on() -> None:
     recorder = Recorder(defer={"c0@example.com": 2})
     with running_server(recorder) as port:
-        cfg = EmailConfig(
-            mode="smtp", host="127.0.0.1", port=port, security="none", sender="b@acme.test",
-            connections=3,
-        )  # fmt: skip
+        cfg = three_lanes(port)
         messages = [built(cfg, n) for n in range(6)]
         log = Log()
         with open_sender(cfg, COMPANY) as sender:
@@ -238,10 +241,8 @@ def test_a_connection_dropped_mid_batch_is_reopened_while_the_others_go_on(
     clients = names(9)
     # After the 2nd and 5th messages their connections die: the next MAIL meets a hang-up.
     recorder = Recorder(close_after=frozenset({2, 5}), data_delay=0.02)
-    with running_server(recorder) as port:
-        folder = pooled_folder(tmp_path, recorder, port)
-        make_log(folder, clients)
-        assert folder.run("--as-of", AS_OF) == 0
+    folder, code = pooled_run(tmp_path, recorder, clients)
+    assert code == 0
     each_once(recorder, clients)
     assert len(recorder.greeted) == 5  # three, and one new session for each dropped one
     assert set(statuses(folder).values()) == {"Sent"}
@@ -269,10 +270,8 @@ def test_a_message_lost_after_data_on_one_lane_is_resent_identical_next_run(
 def test_a_421_on_one_connection_goes_through_the_retry_queue(tmp_path: Path) -> None:
     clients = names(6)
     recorder = Recorder(busy_times=1)
-    with running_server(recorder) as port:
-        folder = pooled_folder(tmp_path, recorder, port)
-        make_log(folder, clients)
-        assert folder.run("--as-of", AS_OF) == 0
+    folder, code = pooled_run(tmp_path, recorder, clients)
+    assert code == 0
     each_once(recorder, clients)
     assert recorder.mail_commands == 7
     assert set(statuses(folder).values()) == {"Sent"}
@@ -281,10 +280,8 @@ def test_a_421_on_one_connection_goes_through_the_retry_queue(tmp_path: Path) ->
 def test_greylisting_on_three_connections_is_retried_within_the_run(tmp_path: Path) -> None:
     clients = names(6)
     recorder = Recorder(defer={address(clients[0]): 2})
-    with running_server(recorder) as port:
-        folder = pooled_folder(tmp_path, recorder, port)
-        make_log(folder, clients)
-        assert folder.run("--as-of", AS_OF) == 0
+    folder, code = pooled_run(tmp_path, recorder, clients)
+    assert code == 0
     each_once(recorder, clients)
     assert recorder.rcpt_commands.count(address(clients[0])) == 3
     assert recorder.received[-1].rcpt_tos == [address(clients[0])]

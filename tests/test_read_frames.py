@@ -9,10 +9,13 @@ that a sheet is parsed only once the package check has passed it.
 from __future__ import annotations
 
 import math
+import threading
+import zipfile
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import xlsxwriter
 from conftest import client, service, write_workbook
@@ -135,15 +138,15 @@ def test_a_sheet_is_parsed_only_after_it_passed_the_check(
     wb.close()
     passed: list[str] = []
     with pytest.raises(UnsafeWorkbookError, match="XFD1048576"):
-        check_package(far, ["Clients", "Services"], passed.append)
+        check_package(far, ["Clients", "Services"], lambda sheet, size: passed.append(sheet))
     assert passed == ["Clients"]
 
     parsed: list[str] = []
     real_parse = read._SheetReader._parse
 
-    def parse(self: read._SheetReader, sheet: str) -> Any:
+    def parse(self: read._SheetReader, sheet: str, size: int) -> Any:
         parsed.append(sheet)
-        return real_parse(self, sheet)
+        return real_parse(self, sheet, size)
 
     monkeypatch.setattr(read._SheetReader, "_parse", parse)
     with pytest.raises(UnsafeWorkbookError, match="XFD1048576"):
@@ -152,4 +155,92 @@ def test_a_sheet_is_parsed_only_after_it_passed_the_check(
     parsed.clear()
     data = read_workbook(book, Config())
     assert sorted(parsed) == ["Clients", "Services"]
+    assert data.services.frame.loc[2, "Client"] == "Acme"
+
+
+def test_big_sheets_are_parsed_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PARALLEL_XML together, no two sheets are in calamine at once (memory)."""
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme")],
+        [service(date(2026, 3, 2), "Acme", "Work")],
+        invoices=[{"Invoice No": "INV-1", "Client": "Acme"}],
+    )
+    active, most = [0], [0]
+    real = read._raw_cells
+
+    def raw_cells(sheet: Any) -> Any:
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        try:
+            threading.Event().wait(0.05)  # long enough for another thread to come in
+            return real(sheet)
+        finally:
+            active[0] -= 1
+
+    monkeypatch.setattr(read, "_raw_cells", raw_cells)
+    monkeypatch.setattr(read, "PARALLEL_XML", 1)
+    data = read_workbook(book, Config())
+    assert most[0] == 1
+    assert data.invoices is not None and data.invoices.frame.loc[2, "Invoice No"] == "INV-1"
+
+
+def with_part_replaced(book: Path, part: str, edit: Any) -> Path:
+    """`book` rewritten with `part`'s bytes passed through `edit`."""
+    with zipfile.ZipFile(book) as zf:
+        parts = {info.filename: zf.read(info) for info in zf.infolist()}
+    parts[part] = edit(parts[part])
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return book
+
+
+def test_no_sheet_is_handed_on_before_the_shared_parts_pass(tmp_path: Path) -> None:
+    """Entities in the shared strings: no sheet is passed on; a sheet's own fault is told first."""
+    bomb = b'<!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa">]>'
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
+    strings = "xl/sharedStrings.xml"
+    with_part_replaced(book, strings, lambda xml: xml.replace(b"?>", b"?>" + bomb, 1))
+    passed: list[str] = []
+    with pytest.raises(UnsafeWorkbookError, match="declares XML entities"):
+        check_package(book, ["Clients", "Services"], lambda sheet, size: passed.append(sheet))
+    assert passed == []
+    with_part_replaced(
+        book,
+        "xl/worksheets/sheet2.xml",
+        lambda xml: xml.replace(
+            b"</sheetData>", b'<row r="9"><c r="XFE9"><v>1</v></c></row></sheetData>'
+        ),
+    )
+    with pytest.raises(UnsafeWorkbookError, match="the cell reference 'XFE9' is beyond"):
+        check_package(book, ["Clients", "Services"], lambda sheet, size: passed.append(sheet))
+    assert passed == []
+
+
+def test_the_reading_threads_leave_pandas_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas is imported lazily, and a lazy module touched first by two threads at once is
+    half-loaded for one of them: only the thread that called read_workbook may touch it."""
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme")],
+        [service(date(2026, 3, 2), "Acme", "Work")],
+        invoices=[{"Invoice No": "INV-1", "Client": "Acme"}],
+    )
+    touched: set[str] = set()
+
+    class Watched:
+        def __getattr__(self, name: str) -> Any:
+            touched.add(threading.current_thread().name)
+            return getattr(pd, name)
+
+    monkeypatch.setattr(read, "pd", Watched())
+    data = read_workbook(book, Config())
+    assert touched == {threading.current_thread().name}
     assert data.services.frame.loc[2, "Client"] == "Acme"

@@ -228,3 +228,59 @@ def test_a_workbook_packed_in_small_blocks_reads_the_same(
     with zipfile.ZipFile(blocks) as zf:
         assert zf.testzip() is None
     assert openpyxl.load_workbook(blocks)["Services"]["E150"].value == "Paid 150"
+
+
+def test_totals_row_moves_onto_formatted_empty_cells(tmp_path: Path) -> None:
+    """Where the totals row moves to, formatted empty cells give way: one cell per column."""
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Payments")
+    shaded = wb.add_format({"bg_color": "#DDEEFF"})
+    ws.add_table("A1:C4", {
+        "name": "tblPayments", "total_row": True,
+        "data": [["P-1", "Acme", 10], ["P-2", "Bolt", 20]],
+        "columns": [{"header": "Ref", "total_string": "Total"}, {"header": "Payer"},
+                    {"header": "Amount", "total_function": "sum"}],
+    })  # fmt: skip
+    for col in range(3):
+        ws.write_blank(5, col, None, shaded)  # row 6: where the totals row goes
+    wb.close()
+    updates = [
+        CellUpdate("Payments", row, column, value)
+        for row, values in ((4, ("P-3", "Cole", 30)), (5, ("P-4", "Dune", 40)))
+        for column, value in zip(("Ref", "Payer", "Amount"), values, strict=True)
+    ]
+    apply_updates(path, updates, header_rows={"Payments": 1})
+    xml = sheet_xml(path)
+    row6 = re.search(rb'<row r="6".*?</row>', xml)
+    assert row6 is not None
+    assert re.findall(rb'<c r="([A-Z]+6)"', row6.group(0)) == [b"A6", b"B6", b"C6"]
+    sheet = openpyxl.load_workbook(path)["Payments"]
+    assert [sheet.cell(6, c).value for c in (1, 3)] == ["Total", "=SUBTOTAL(109,[Amount])"]
+    assert sheet["C5"].value == 40 and sheet["A4"].value == "P-3"
+
+
+def test_a_prefixed_part_with_single_quotes_is_searched_the_same(tmp_path: Path) -> None:
+    """<x:row r='5'>: another way to write the same part (some writers do)."""
+    plain = tmp_path / "plain.xlsx"
+    gappy_workbook(plain)
+    xml = re.sub(rb"<(/?)(?![?!])([A-Za-z]+)", rb"<\1x:\2", sheet_xml(plain))
+    xml = xml.replace(b'xmlns="http', b'xmlns:x="http', 1)
+    xml = re.sub(rb'(<x:row[^>]*?) r="(\d+)"', rb"\1 r='\2'", xml)
+    path = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = xml if info.filename == "xl/worksheets/sheet1.xml" else src.read(info)
+            dst.writestr(info.filename, data)
+    edit = open_sheet(xml, context(), 100)
+    assert edit.tail_row == 100 and edit.row_numbers == [100, 101, 102, 150]
+    assert row_numbers_between(edit, 1, 12) == [n for n in PRESENT if n <= 12]
+    updates = [
+        CellUpdate("Services", 101, "Status", "Invoiced"),
+        CellUpdate("Services", 125, "Error", "in a gap, new column"),
+    ]
+    assert apply_updates(path, updates, header_rows={"Services": 1}).cells == 2
+    ws = openpyxl.load_workbook(path)["Services"]
+    assert ws["E101"].value == "Invoiced" and ws["F125"].value == "in a gap, new column"
+    assert ws["F1"].value == "Error" and ws["B100"].value == "Client 100"
+    assert b"<x:row r=\"125\"" in sheet_xml(path) or b"<x:row r='125'" in sheet_xml(path)

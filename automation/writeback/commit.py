@@ -92,8 +92,10 @@ def write_package(
 
 def level_for(size: int) -> int:
     """The deflate level for a part of `size` bytes."""
-    # A big sheet at level 6 costs half the run; level 3 is 2.5x faster, ~13 % larger.
-    return 3 if size > FAST_COMPRESS_OVER else 6
+    # A big sheet at level 6 costs half the run. Level 2 is 4x faster and 20 % larger;
+    # on a 35 MB sheet it takes 0.14 s and 5.7 MB where level 3 took 0.25 s and 5.5 MB
+    # (level 1 is no faster than 2 and 12 % larger again).
+    return 2 if size > FAST_COMPRESS_OVER else 6
 
 
 def commit_file(

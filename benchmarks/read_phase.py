@@ -1,0 +1,85 @@
+"""Benchmark: the read phase alone (package check, calamine, frames, validation), per shape.
+
+What the weekly run logs as "read": from the workbook's path to the validated
+Services lines (`decide.load` and `prechecks.check_only`), each shape in a
+fresh process, as a run meets it: pandas not yet imported, nothing cached.
+Prints wall and CPU seconds (CPU counts every thread: the sheets are parsed on
+two) and the process's peak memory. Uses weekly_run.py's cached workbooks
+(built once; the 1,048,575-row one with --limit takes about 20 minutes).
+
+    python benchmarks/read_phase.py                    # every weekly_run shape
+    python benchmarks/read_phase.py --shapes base,inline --repeat 3
+    python benchmarks/read_phase.py --shapes base --limit
+
+Targets on the 2-core machine: under 1 s for 100,000 rows. Not run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import weekly_run as w  # benchmarks/ is on sys.path
+
+CHILD = """
+import json, resource, sys, time
+from datetime import date
+from pathlib import Path
+import automation.cli  # the run's start-up, as run_billing.py has it
+from automation.decide import load
+from automation.prechecks import check_only
+from automation.request import RunRequest
+request = RunRequest(workbook=Path(sys.argv[1]), as_of=date.fromisoformat(sys.argv[2]))
+wall, cpu = time.perf_counter(), time.process_time()
+data, book, lines, errors = load(request)
+check_only(request, book)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"wall": wall, "cpu": cpu, "peak": peak, "lines": len(lines)}))
+"""
+
+
+def measure(path: Path) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(w.ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), w.AS_OF.isoformat()],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", default=",".join(s.name for s in w.SHAPES))
+    parser.add_argument("--repeat", type=int, default=1, help="runs per shape; the fastest shown")
+    parser.add_argument("--limit", action="store_true", help="also the 1,048,575-row sheet")
+    args = parser.parse_args()
+    print(w.machine())
+    by_name = {s.name: s for s in w.SHAPES}
+    shapes = [by_name[n] for n in args.shapes.split(",")]
+    if args.limit:
+        base = w.Shape("limit", "Excel's last row", new_lines=5000, inline=True)
+        shapes.append(replace(base, rows=1_048_575))
+    print(f"\n{'shape':<12}{'rows':>11}{'wall s':>9}{'CPU s':>8}{'peak MB':>9}  load")
+    for shape in shapes:
+        path, _facts = w.cached_workbook(shape)
+        runs = []
+        for _ in range(args.repeat):
+            load = os.getloadavg()[0]
+            runs.append((measure(path), load))
+        best, load = min(runs, key=lambda r: r[0]["wall"])
+        print(
+            f"{shape.name:<12}{shape.rows:>11,}{best['wall']:>9.2f}{best['cpu']:>8.2f}"
+            f"{best['peak']:>9.0f}  {load:.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
