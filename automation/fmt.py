@@ -200,11 +200,17 @@ def format_price(amount: Decimal, currency: str, language: str) -> str:
     return _space_code(_format_currency(amount, currency.upper(), language, False))
 
 
+@lru_cache(maxsize=4096)
 def format_date(d: date, language: str) -> str:
-    """A date in words: "April 5, 2026", "5 апреля 2026 г.", "2026 ж. 5 сәуір"."""
+    """A date in words: "April 5, 2026", "5 апреля 2026 г.", "2026 ж. 5 сәуір".
+
+    Cached, like `format_short_date`: a run prints the same few dates (the
+    invoice date, the due date, the week's service dates) on every document.
+    """
     return babel_format_date(d, format="long", locale=babel_locale(language))
 
 
+@lru_cache(maxsize=4096)
 def format_short_date(d: date, language: str) -> str:
     """A compact date for table columns: "Apr 5, 2026", "5 апр. 2026 г."."""
     return babel_format_date(d, format="medium", locale=babel_locale(language))

@@ -595,7 +595,7 @@ class _CompiledTemplate:
         self._body = self._compile(env, etree.tostring(body, encoding="unicode"))
         self._document_name = docx.part.partname.lstrip("/")
         self._document_head, self._document_tail = _split_around(docx.element, body)
-        self._parts: dict[str, Template] = {}
+        self._parts: dict[str, _Part] = {}
         for rel in docx.part.rels.values():
             if rel.is_external or rel.reltype not in (RT.HEADER, RT.FOOTER):
                 continue
@@ -606,9 +606,8 @@ class _CompiledTemplate:
         self._last_parts: dict[str, tuple[str, bytes]] = {}  # name: (rendered XML, its bytes)
         self._members = _read_members(path)  # the unchanged parts, stored bytes as they are
 
-    def _compile(self, env: Environment, xml: str) -> Template:
-        xml = self._docxtpl.patch_xml(xml)
-        return env.from_string(re.sub(r"<w:p([ >])", r"\n<w:p\1", xml))
+    def _compile(self, env: Environment, xml: str) -> _Part:
+        return _Part(env, self._docxtpl.patch_xml(xml))
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
         if any(isinstance(value, ImagePart) for value in context.values()):
@@ -627,7 +626,7 @@ class _CompiledTemplate:
         zipped.close()
         return out.getvalue()
 
-    def _render_other(self, name: str, template: Template, context: Mapping[str, object]) -> bytes:
+    def _render_other(self, name: str, template: _Part, context: Mapping[str, object]) -> bytes:
         """A header or footer, parsed and serialised by python-docx as docxtpl saves it."""
         xml = self._render_part(template, context)
         last = self._last_parts.get(name)
@@ -637,9 +636,8 @@ class _CompiledTemplate:
         self._last_parts[name] = (xml, data)
         return data
 
-    def _render_part(self, template: Template, context: Mapping[str, object]) -> str:
+    def _render_part(self, template: _Part, context: Mapping[str, object]) -> str:
         xml = template.render(context)
-        xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%")
         xml = xml.replace("%_}", "%}")
         return _resolve_listing(self._docxtpl, xml)
@@ -652,6 +650,38 @@ class _CompiledTemplate:
         return bytes(self._document_head + body + self._document_tail)
 
 
+class _Part:
+    """A patched XML part compiled by Jinja as docxtpl renders it (render_xml_part).
+
+    docxtpl puts a line break before every paragraph for Jinja's error
+    messages and takes one line break before every paragraph out of the
+    result. Where the patched XML holds no line break before a paragraph and
+    the result rendered without them holds none either, both steps together
+    change nothing (Jinja's whitespace control only ever drops such a break),
+    so the part is compiled as it is; otherwise it is rendered docxtpl's way.
+    """
+
+    def __init__(self, env: Environment, xml: str) -> None:
+        self._env, self._xml = env, xml
+        # A paragraph tag inside a Jinja expression (a string literal) would get the
+        # line break too, and a comparison could tell: such parts go docxtpl's way.
+        in_code = any(kind != "data" and "<w:p" in text for _, kind, text in env.lex(xml))
+        plain = not (in_code or _BEFORE_PARAGRAPH.search(xml))
+        self._plain = env.from_string(xml) if plain else None
+        self._broken: Template | None = None
+
+    def render(self, context: Mapping[str, object]) -> str:
+        if self._plain is not None:
+            xml = self._plain.render(context)
+            if not _BEFORE_PARAGRAPH.search(xml):
+                return xml
+        if self._broken is None:
+            self._broken = self._env.from_string(_PARAGRAPH_START.sub(r"\n<w:p\1", self._xml))
+        return _BEFORE_PARAGRAPH.sub(r"<w:p\1", self._broken.render(context))
+
+
+_PARAGRAPH_START = re.compile(r"<w:p([ >])")
+_BEFORE_PARAGRAPH = re.compile(r"\n<w:p([ >])")
 #: Deflate level for the rendered parts: the smallest document.xml takes 2.7
 #: times as long at level 6 for 7% fewer bytes (a 23 kB .docx either way).
 RENDERED_LEVEL = 1

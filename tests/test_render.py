@@ -316,6 +316,27 @@ def test_table_grids_are_repaired_as_docxtpl_does(
     assert texts(fast) == texts(reference)
 
 
+RAW_PARAGRAPH = "<w:p><w:r><w:t>raw</w:t></w:r></w:p>"
+
+
+@pytest.mark.parametrize(
+    "value", ["plain", "ends with a break\n", f"x\n{RAW_PARAGRAPH}\n\n{RAW_PARAGRAPH}y"]
+)
+def test_a_value_before_a_paragraph_renders_as_docxtpl_does(tmp_path: Path, value: str) -> None:
+    """docxtpl takes one line break before each paragraph out of what Jinja renders,
+    those a value brings included: a template printing XML as it is (`|safe`) sees it."""
+    doc = Document()
+    doc.add_paragraph("Before {{ name }}")
+    doc.add_paragraph("{{p x|safe }}")
+    doc.add_paragraph("After")
+    template = tmp_path / "value.docx"
+    doc.save(str(template))
+    context = {"x": value, "name": "Ann\nLee"}
+    fast = load_template(template).render_bytes(context)
+    reference = docxtpl_bytes(template, context)
+    assert canonical(fast, "word/document.xml") == canonical(reference, "word/document.xml")
+
+
 def test_render_many_in_processes_keeps_order(tmp_path: Path) -> None:
     docs = [
         replace(sample_document(lang, CURRENCIES[lang], lines=2), invoice_no=f"INV-2026-{i:04d}")
