@@ -6,6 +6,11 @@ newest RECENT copies, and the newest copy of each of the MONTHS calendar months
 before, so a copy from before a mistake noticed weeks later is still there.
 
     backup_ledger(ledger, paths.billing / "backups")  # .billing/backups/ledger-<stamp>.sqlite.gz
+
+Compressing grows with the ledger (about 0.7 s a year of 1,000 invoices a
+week), so a run starts it with `start_backup` and goes on with its report
+while a thread compresses; it waits for it (`PendingBackup.wait`) before it
+lets go of the run lock.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +39,34 @@ NAME = re.compile(r"ledger-(\d{4})(\d{2})\d{2}-\d{6}-\d{6}\.sqlite(?:\.gz)?$")
 
 def backup_ledger(ledger: Ledger, folder: Path, keep: int = RECENT, months: int = MONTHS) -> Path:
     """A consistent, compressed copy of the ledger in `folder`; older copies thinned out."""
+    return start_backup(ledger, folder, keep, months).wait()
+
+
+class PendingBackup:
+    """A ledger copy being compressed and the older ones thinned, on a thread of its own."""
+
+    def __init__(self, target: Path, work: threading.Thread) -> None:
+        self.target = target
+        self._work = work
+        self.failure: BaseException | None = None
+
+    def join(self) -> None:
+        """Wait for the thread, whatever became of it (a run stopping on another error)."""
+        self._work.join()
+
+    def wait(self) -> Path:
+        """The finished copy; what stopped the thread (a full disk...) is raised here."""
+        self._work.join()
+        if self.failure is not None:
+            raise self.failure
+        return self.target
+
+
+def start_backup(
+    ledger: Ledger, folder: Path, keep: int = RECENT, months: int = MONTHS
+) -> PendingBackup:
+    """Copy the ledger now (SQLite's backup, on this thread: the connection is this
+    thread's); compress the copy and thin out the older ones on another thread."""
     folder.mkdir(parents=True, exist_ok=True)
     ledger.reclaim()  # else each copy carries the pages of this run's dropped message bytes
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -47,13 +81,26 @@ def backup_ledger(ledger: Ledger, folder: Path, keep: int = RECENT, months: int 
             ledger.conn.backup(copy)  # SQLite's own copy: consistent, whatever the WAL holds
         finally:
             copy.close()
-        _compress(staging, target, plain.name)
-    finally:
+    except BaseException:
         staging.unlink(missing_ok=True)
-    names = [p.name for p in folder.iterdir() if NAME.match(p.name)]
-    for name in set(names) - kept_copies(names, keep, months):
-        (folder / name).unlink(missing_ok=True)
-    return target
+        raise
+
+    def finish() -> None:
+        try:
+            try:
+                _compress(staging, target, plain.name)
+            finally:
+                staging.unlink(missing_ok=True)
+            names = [p.name for p in folder.iterdir() if NAME.match(p.name)]
+            for name in set(names) - kept_copies(names, keep, months):
+                (folder / name).unlink(missing_ok=True)
+        except BaseException as exc:  # handed to wait(), on the run's thread
+            pending.failure = exc
+
+    # Not a daemon: should the run stop on an error first, the copy is still finished.
+    pending = PendingBackup(target, threading.Thread(target=finish, name="ledger-backup"))
+    pending._work.start()
+    return pending
 
 
 def _compress(source: Path, target: Path, inner_name: str) -> None:

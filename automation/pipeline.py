@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from .backups import backup_ledger
+from .backups import PendingBackup, backup_ledger, start_backup
 from .bank.apply import inbox_of, move_imported, payments_updates
 from .compose import Job, attach_pdfs, prepare_jobs
 from .config import Config
@@ -246,6 +246,7 @@ class Run:
     notices: list[str] = field(default_factory=list)  # about the workbook as read
     #: row errors that stand while the rows do (read, Clients, numbering, refused drafts)
     standing: list[RowError] = field(default_factory=list)
+    backup: PendingBackup | None = None  # the ledger copy being compressed
 
     @property
     def config(self) -> Config:
@@ -465,6 +466,8 @@ class Run:
         """Close the run in the ledger: "ok", or "attention" when the summary says so."""
         self.ledger.finish_run("attention" if self.summary.exit_code else "ok")
         self.ledger.reclaim()
+        if self.backup is not None:
+            self.backup.wait()  # before the run lets go of its lock
         return self.summary
 
     def quiet(self, plan: Plan) -> Quiet | None:
@@ -843,7 +846,9 @@ class Run:
         summary.workbook_written = result.changed
         summary.notes.extend([*result.warnings, *result.notes])
         summary.workbook_incomplete = bool(result.warnings)
-        backup_ledger(ledger, paths.billing / "backups")
+        # Compressed on a thread while the run settles and writes its report.
+        self.backup = start_backup(ledger, paths.billing / "backups")
+        self.stack.callback(self.backup.join)  # the run lock is held until it is done
 
     def _settle(self, troubled: frozenset[str]) -> None:
         """Set aside what is done with, once the sheet shows what the ledger settles on."""

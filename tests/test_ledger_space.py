@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from conftest import Folder, client, service, write_workbook
 
 from automation.backups import backup_ledger, kept_copies
@@ -245,3 +246,22 @@ def test_kept_copies_counts_months_back_from_the_newest_copy() -> None:
     assert kept_copies(names, recent=1, months=11) == {names[2], names[4]}
     assert kept_copies(names, recent=2, months=0) == {names[3], names[4]}
     assert kept_copies(["ledger.sqlite", "notes.txt"]) == set()
+
+
+def test_a_backup_compressed_on_its_thread_reports_its_failure_to_the_run(
+    tmp_path: Path,
+) -> None:
+    from automation import backups
+
+    folder = tmp_path / "backups"
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.start_run(date(2026, 1, 5))
+        first = backups.start_backup(ledger, folder)
+        assert first.wait() == first.target and first.target.exists()
+        with mock.patch.object(backups, "_compress", side_effect=OSError(28, "No space left")):
+            pending = backups.start_backup(ledger, folder)
+            pending.join()  # a run stopping on another error only waits
+            with pytest.raises(OSError, match="No space left"):
+                pending.wait()
+    # The copy that could not be compressed leaves nothing behind; the good one stays.
+    assert {p.name for p in folder.iterdir()} == {first.target.name}
