@@ -102,6 +102,8 @@ ADDED_INVOICE_COLUMNS = (
     ("credit_notes", "TEXT"),  # its credit note numbers, "; "-joined
     ("resend_pending", "INTEGER"),  # a Resend was honoured; the cell is not cleared yet
 )
+#: Keys per `IN (...)` query, well under SQLite's limit on a statement's parameters.
+IN_CHUNK = 500
 #: Numbering scopes of credit notes are kept apart from the invoices' in `counters`.
 CREDIT_NOTE_SERIES = "cn:"
 
@@ -410,6 +412,16 @@ class Ledger:
             if not durable:
                 self.conn.execute("PRAGMA synchronous=FULL")
 
+    def _rows_in(self, query: str, keys: Sequence[str]) -> Iterator[Any]:
+        """The rows of `query` for `keys`, its `{marks}` being the `IN (...)` list.
+
+        Asked IN_CHUNK keys at a time: SQLite limits a statement's parameters.
+        """
+        for start in range(0, len(keys), IN_CHUNK):
+            chunk = keys[start : start + IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            yield from self.conn.execute(query.format(marks=marks), chunk)
+
     def reclaim(self) -> None:
         """Give the file back the pages freed since the last run (dropped message bytes).
 
@@ -545,19 +557,8 @@ class Ledger:
 
     def known_numbers(self, numbers: Iterable[str]) -> set[str]:
         """Those of `numbers` that are the ledger's invoices (a key lookup each, no scan)."""
-        found: set[str] = set()
-        wanted = sorted(set(numbers))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                n
-                for (n,) in self.conn.execute(
-                    f"SELECT invoice_no FROM invoices WHERE invoice_no IN ({marks})",  # noqa: S608
-                    chunk,
-                )
-            )
-        return found
+        query = "SELECT invoice_no FROM invoices WHERE invoice_no IN ({marks})"
+        return {n for (n,) in self._rows_in(query, sorted(set(numbers)))}
 
     def due_dates(self) -> dict[str, date]:
         """Every invoice's current due date (a light query: no lines are read)."""
@@ -568,19 +569,8 @@ class Ledger:
 
     def events(self, numbers: Iterable[str]) -> set[str]:
         """The message events already recorded for these invoices."""
-        result: set[str] = set()
-        wanted = sorted(set(numbers))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            result.update(
-                e
-                for (e,) in self.conn.execute(
-                    f"SELECT event FROM messages WHERE invoice_no IN ({marks})",  # noqa: S608
-                    chunk,
-                )
-            )
-        return result
+        query = "SELECT event FROM messages WHERE invoice_no IN ({marks})"
+        return {e for (e,) in self._rows_in(query, sorted(set(numbers)))}
 
     def invoices(self, numbers: Iterable[str] | None = None) -> dict[str, LedgerInvoice]:
         self.conn.row_factory = sqlite3.Row
@@ -588,16 +578,8 @@ class Ledger:
             if numbers is None:
                 rows = self.conn.execute("SELECT * FROM invoices ORDER BY rowid").fetchall()
             else:
-                rows = []
-                wanted = sorted(set(numbers))
-                for start in range(0, len(wanted), 500):
-                    chunk = wanted[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows += self.conn.execute(
-                        f"SELECT rowid AS seq_, * FROM invoices WHERE invoice_no IN ({marks})",  # noqa: S608,E501
-                        chunk,
-                    ).fetchall()
-                rows.sort(key=lambda r: r["seq_"])
+                query = "SELECT rowid AS seq_, * FROM invoices WHERE invoice_no IN ({marks})"
+                rows = sorted(self._rows_in(query, sorted(set(numbers))), key=lambda r: r["seq_"])
         finally:
             self.conn.row_factory = None
         result = {}
@@ -683,16 +665,12 @@ class Ledger:
     def invoiced_lines(self, fingerprints: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """fingerprint -> [(invoice_no, row_hint)] for the given fingerprints."""
         result: dict[str, list[tuple[str, int]]] = {}
-        fps = list(fingerprints)
-        for start in range(0, len(fps), 500):
-            chunk = fps[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for fp, number, row in self.conn.execute(
-                f"SELECT fingerprint, invoice_no, row_hint FROM lines WHERE fingerprint IN ({marks})"  # noqa: S608,E501
-                " ORDER BY row_hint",
-                chunk,
-            ):
-                result.setdefault(fp, []).append((number, row))
+        query = (
+            "SELECT fingerprint, invoice_no, row_hint FROM lines WHERE fingerprint IN ({marks})"
+            " ORDER BY row_hint"
+        )
+        for fp, number, row in self._rows_in(query, list(fingerprints)):
+            result.setdefault(fp, []).append((number, row))
         return result
 
     # -- messages -----------------------------------------------------------
@@ -915,13 +893,8 @@ class Ledger:
         if numbers is None:
             rows = self.conn.execute(query + " ORDER BY seq").fetchall()
         else:
-            wanted = sorted(set(numbers))
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows += self.conn.execute(
-                    f"{query} WHERE invoice_no IN ({marks}) ORDER BY seq", chunk  # noqa: S608
-                ).fetchall()
+            in_query = query + " WHERE invoice_no IN ({marks}) ORDER BY seq"
+            rows = list(self._rows_in(in_query, sorted(set(numbers))))
         result: dict[str, list[tuple[Decimal, date | None]]] = {}
         for number, paid, paid_date in rows:
             result.setdefault(number, []).append((Decimal(paid), _date(paid_date)))
