@@ -63,6 +63,7 @@ from .smtp_pool import connections_text
 from .summary import (
     RunSummary,
     correction_lines,
+    item_text,
     needs_attention,
     outbox_line,
     outstanding_lines,
@@ -256,7 +257,7 @@ def _summary_table(summary: RunSummary, console: Console) -> None:
         for kind, items in groups:
             lines.append(f"{kind}:")
             lines.extend(
-                one_line(f"  {number:<16} {name:<30} {amount:>14}  {note}".rstrip())
+                one_line(f"  {item_text(number, name, amount, note)}".rstrip())
                 for number, name, amount, note in items
             )
         console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)

@@ -108,7 +108,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
         if items:
             lines.append(f"{title}:")
             lines.extend(
-                f"  {i.kind:<10} {i.invoice_no:<16} {i.client:<30} {i.amount:>14}  {i.note}"
+                f"  {i.kind:<10} {item_text(i.invoice_no, i.client, i.amount, i.note)}"
                 for i in items
             )
             lines.append("")
@@ -130,6 +130,11 @@ def summary_lines(summary: RunSummary) -> list[str]:
     if outbox:
         lines.append(outbox)
     return [one_line(line) for line in lines]  # cell text never breaks a line of the log
+
+
+def item_text(invoice_no: str, client: str, amount: str, note: str) -> str:
+    """One row of the summary as aligned plain text (the log, the report email, long lists)."""
+    return f"{invoice_no:<16} {client:<30} {amount:>14}  {note}"
 
 
 def needs_attention(count: int) -> str:
