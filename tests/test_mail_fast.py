@@ -1,6 +1,6 @@
 """mail's fast ways against the slow ones they stand in for: the message bytes written
 directly (mail.written_bytes, automation/mime.py) against the bytes yagmail and the email
-package's generator make."""
+package's generator make; a plain address read without the RFC 5322 parser against the parser."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ from automation.mail import (
     SMTPUTF8_SMTP,
     BuiltMessage,
     OutgoingMail,
+    _parsed_address,
+    _plain_address,
     build_message,
 )
 from automation.model import CompanyInfo
@@ -243,3 +245,49 @@ def test_fold_is_the_policys_at_the_end_of_the_line(header: tuple[str, str]) -> 
     name, value = header
     assert mime.fold(mime.COMPAT32_SMTP, name, value) == mime.COMPAT32_SMTP.fold_binary(name, value)
 
+
+# -- addresses ----------------------------------------------------------------------
+
+ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
+label = st.one_of(
+    st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=8),
+    st.text(string.ascii_lowercase, min_size=60, max_size=66),  # about the 63 limit
+    st.sampled_from(["xn--p1ai", "xn--zz", "ab--cd", "-a", "a-", "123", "COM", "a_b", "рф"]),
+)
+local_part = st.one_of(
+    st.lists(st.text(ATEXT, min_size=1, max_size=10), min_size=1, max_size=3).map(".".join),
+    st.text(ATEXT + '. "\\(),:;<>@[]é', min_size=1, max_size=12),
+)
+odd = st.sampled_from(["", " ", ".", "@", "\n", "\t", "..", "-"])
+
+
+@st.composite
+def address_like(draw: st.DrawFn) -> str:
+    """local@label.label...: mostly plausible, with odd pieces here and there."""
+    labels = draw(st.lists(label, min_size=1, max_size=5))
+    parts = [draw(odd) if draw(st.integers(0, 9)) == 0 else "", draw(local_part), "@"]
+    parts += [".".join(labels), draw(odd) if draw(st.integers(0, 9)) == 0 else ""]
+    return "".join(parts)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(
+        address_like(),
+        st.from_regex(mail_module._PLAIN_ADDRESS, fullmatch=True),
+        st.text(max_size=40),
+    )
+)
+def test_a_plain_address_reads_as_the_parser_reads_it(piece: str) -> None:
+    plain = _plain_address(piece)
+    event("plain" if plain is not None else "parsed")
+    if plain is not None:
+        assert plain == _parsed_address(piece)
+
+
+def test_plain_addresses_skip_the_parser() -> None:
+    mixed = "Ann.Lee+bills@Clients.Example.COM"
+    assert _plain_address(mixed) == "Ann.Lee+bills@clients.example.com"
+    assert _plain_address("client0001@clients.example") == "client0001@clients.example"
+    for other in ("info@пример.рф", "x@xn--p1ai.example", "Ann <ann@example.com>", "a@b.1"):
+        assert _plain_address(other) is None
