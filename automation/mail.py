@@ -244,7 +244,7 @@ def parse_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     invalid: list[str] = []
     seen: set[str] = set()
     for piece in _split_addresses(text):
-        address = _bare_address(piece)
+        address = _plain_address(piece) or _bare_address(piece)
         if address is None:
             invalid.append(piece)
         elif address.lower() not in seen:
@@ -278,6 +278,31 @@ def _split_addresses(text: str) -> list[str]:
         current.append(char)
     pieces.append("".join(current))
     return [p.strip() for p in pieces if p.strip()]
+
+
+#: The address most cells hold: an ASCII dot-atom, @, host name labels of letters, digits
+#: and hyphens ending in a letter-led one (IDNA "xn--" labels excluded, see below).
+_PLAIN_RE = re.compile(
+    r"([A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*)@"
+    r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+)
+
+
+def _plain_address(piece: str) -> str | None:
+    """`_bare_address` of a plain address, read without the RFC 5322 parser and the IDNA
+    codec (a tenth of a millisecond each: most of reading a long Clients sheet); None for
+    any other piece, which then goes the full way.
+
+    >>> _plain_address("Ann.Lee+billing@Client.Example"), _plain_address("Ann <a@b.example>")
+    ('Ann.Lee+billing@client.example', None)
+    """
+    match = _PLAIN_RE.fullmatch(piece)
+    if match is None or len(match[2]) > 253:
+        return None
+    domain = match[2].lower()  # what the IDNA codec makes of an ASCII host name
+    if any(label[2:4] == "--" for label in domain.split(".")):  # xn--: the codec decides
+        return None
+    return f"{match[1]}@{domain}"
 
 
 @functools.lru_cache(maxsize=4096)
