@@ -7,6 +7,8 @@ import io
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import zipfile
 from dataclasses import replace
 from decimal import Decimal
@@ -345,6 +347,20 @@ def test_render_many_in_processes_keeps_order(tmp_path: Path) -> None:
     paths = InvoiceRenderer(TEMPLATES).render_many(docs, tmp_path, workers=2)
     assert [p.name for p in paths] == [f"INV-2026-{i:04d}.docx" for i in range(45)]
     assert "Төлеуші".upper() in "\n".join(texts(paths[2].read_bytes()))
+
+
+def test_workers_importing_the_main_script_again_get_no_command_line() -> None:
+    """Each render worker runs the main script again as "__mp_main__" (multiprocessing):
+    run_billing.py then imports nothing, the CLI and its pipeline stay out of the workers."""
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); "
+        "print(sorted(m for m in sys.modules if m.startswith('automation')))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "run_billing.py")],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert found.stdout.strip() == "[]"
 
 
 def test_render_many_in_process_for_few(tmp_path: Path) -> None:
