@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from automation import pdf
+from automation import pdf, zipcopy
 from automation.model import CompanyInfo, InvoiceDocument, InvoiceLine
 from automation.render import (
     InvoiceRenderer,
@@ -367,6 +367,31 @@ def test_render_many_in_process_for_few(tmp_path: Path) -> None:
     docs = [sample_document(), sample_document(reissue_number=1)]
     paths = InvoiceRenderer(TEMPLATES).render_many(docs, tmp_path)
     assert [p.name for p in paths] == ["INV-2026-0007.docx", "INV-2026-0007-R1.docx"]
+
+
+def test_members_packed_once_give_the_same_package_as_copied_ones() -> None:
+    """The renderer packs each template member's headers once (zipcopy.entry) and puts
+    them into every invoice: the bytes are those ZipCopier.copy writes, package after package."""
+    data = (TEMPLATES / "invoice.docx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+    members = [zipcopy.entry(i, (zipcopy.raw_member(data, i),), i.CRC, i.file_size,
+                             i.compress_type) for i in infos]  # fmt: skip
+    copied = io.BytesIO()
+    writer = zipcopy.ZipCopier(copied)
+    for info in infos:
+        writer.copy(info, zipcopy.raw_member(data, info))
+    writer.close()
+    for _ in range(2):
+        out = io.BytesIO()
+        writer = zipcopy.ZipCopier(out)
+        for member in members:
+            writer.add(member)
+        writer.close()
+        assert out.getvalue() == copied.getvalue()
+    with zipfile.ZipFile(copied) as archive:
+        assert archive.testzip() is None
+        assert [i.filename for i in archive.infolist()] == [i.filename for i in infos]
 
 
 def test_lines_table_holds_every_line(renderer: InvoiceRenderer) -> None:
