@@ -246,6 +246,31 @@ def test_fold_is_the_policys_at_the_end_of_the_line(header: tuple[str, str]) -> 
     assert mime.fold(mime.COMPAT32_SMTP, name, value) == mime.COMPAT32_SMTP.fold_binary(name, value)
 
 
+WORD_CHARACTERS = "".join(c for c in PRINTABLE if c not in ";,")
+long_ascii = st.lists(
+    st.tuples(
+        st.text(WORD_CHARACTERS + ";,", min_size=1, max_size=40),
+        st.sampled_from([" ", " ", " ", "  ", "\t", " \t", "; ", ", "]),
+    ),
+    min_size=1,
+    max_size=12,
+).map(lambda pairs: "".join(word + space for word, space in pairs))
+
+
+@modest
+@given(
+    name=header_names,
+    value=st.one_of(long_ascii, long_ascii.map(str.strip), near_the_line_end().map(lambda h: h[1])),
+    others=st.lists(st.permutations(WORD_CHARACTERS), min_size=1, max_size=3),
+)
+def test_ascii_of_one_shape_folds_alike(name: str, value: str, others: list[list[str]]) -> None:
+    """The shape's folding, made for the first value, serves values with other words."""
+    for letters in ([*WORD_CHARACTERS], *others):
+        variant = value.translate(str.maketrans(WORD_CHARACTERS, "".join(letters)))
+        folded = mime.fold(mime.COMPAT32_SMTP, name, variant)
+        assert folded == mime.COMPAT32_SMTP.fold_binary(name, variant)
+
+
 # -- addresses ----------------------------------------------------------------------
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
