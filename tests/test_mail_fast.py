@@ -316,3 +316,42 @@ def test_plain_addresses_skip_the_parser() -> None:
     assert _plain_address("client0001@clients.example") == "client0001@clients.example"
     for other in ("info@пример.рф", "x@xn--p1ai.example", "Ann <ann@example.com>", "a@b.1"):
         assert _plain_address(other) is None
+
+
+#: Characters alike for RFC 2047: the same length in UTF-8 and in the "Q" encoding.
+ALIKE = (
+    string.ascii_letters + string.digits + "-!*+/ ",
+    "\"#$%&'(),.:;<=>?@[\\]^_`{|}~\t\x01",
+    "éёқәіңғүұөһЁЙЖ\u00a0\u00e0",
+    "€₸中文日本\u202f\u2014",
+    "😀🚀𝄞",
+)
+
+
+@st.composite
+def encoded_alike(draw: st.DrawFn) -> list[str]:
+    """Values beyond ASCII, up to a few lines long, of one shape (`mime._encoded_shape`)."""
+    kinds = draw(st.lists(st.sampled_from(range(len(ALIKE))), min_size=1, max_size=150))
+    kinds.insert(draw(st.integers(0, len(kinds))), draw(st.integers(2, 4)))
+    count = draw(st.integers(2, 4))
+    return ["".join(draw(st.sampled_from(ALIKE[k])) for k in kinds) for _ in range(count)]
+
+
+@modest
+@given(name=header_names, values=encoded_alike())
+def test_encoded_values_of_one_shape_fold_alike(name: str, values: list[str]) -> None:
+    for value in values:
+        assert mime.fold(mime.COMPAT32_SMTP, name, value) == mime.COMPAT32_SMTP.fold_binary(
+            name, value
+        )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["\x85", "Счёт\u2028INV-1", "a\x1cб", "б\x0b", "\u2029X-Evil: 1 ё", "Счёт\ud800", "ё" * 200],
+)
+def test_odd_values_beyond_ascii_fold_as_the_policy_folds_them(value: str) -> None:
+    for policy in (mime.COMPAT32_SMTP, SMTPUTF8_SMTP):
+        assert outcome(lambda p=policy: mime.fold(p, "Subject", value)) == outcome(  # type: ignore[misc]
+            lambda p=policy: p.fold_binary("Subject", value)
+        )
