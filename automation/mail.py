@@ -32,6 +32,7 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
+from email.policy import Policy
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from types import TracebackType
@@ -41,9 +42,10 @@ from urllib.parse import quote
 import idna
 import jinja2
 
-from . import sandbox
+from . import mime, sandbox
 from .bundled import TEMPLATES
 from .config import EmailConfig
+from .mime import COMPAT32_SMTP
 from .model import CompanyInfo
 from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, xoauth2_string
 from .text import one_line
@@ -88,8 +90,14 @@ _LOCAL_RE = re.compile(
     r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*", re.UNICODE
 )
 _LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(
+    rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL_RE.pattern}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
+)
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: How a message with raw UTF-8 headers is written (`needs_smtputf8`).
+SMTPUTF8_SMTP = email.policy.SMTPUTF8.clone(refold_source="none", linesep="\r\n")
 
 
 class MailError(Exception):
@@ -285,8 +293,31 @@ def _bare_address(piece: str) -> str | None:
     """The address in one piece, its domain in IDNA form, or None when it is not one.
 
     Cached: the same sender is parsed for every Message-ID and every message
-    (the email package's header parser costs about half a millisecond).
+    (the email package's header parser costs about half a millisecond). A
+    plain address (most of them) needs no parser.
     """
+    plain = _plain_address(piece)
+    return plain if plain is not None else _parsed_address(piece)
+
+
+def _plain_address(piece: str) -> str | None:
+    """`local@domain` in ASCII that `_parsed_address` returns as it is, the domain
+    in lower case (IDNA's mapping of ASCII letters); None for any other piece.
+
+    The local part is a dot-atom; the domain's labels are letters, digits and
+    hyphens, never two hyphens together (IDNA has rules for those), the last
+    one starting with a letter.
+    """
+    if not _PLAIN_ADDRESS.fullmatch(piece):
+        return None
+    local, _, domain = piece.rpartition("@")
+    if "--" in domain or len(domain) > 253:
+        return None
+    return f"{local}@{domain.lower()}"
+
+
+def _parsed_address(piece: str) -> str | None:
+    """`_bare_address` by the email package's RFC 5322 parser and IDNA."""
     if any(c in piece for c in "\r\n\0"):
         return None
     header = email.policy.default.header_factory("To", piece)
@@ -385,32 +416,113 @@ def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) ->
         subject = f"[TEST for {', '.join(to + cc)}] {subject}"
         to, cc, bcc = config_addresses(cfg.redirect_to, "redirect_to"), (), ()
     headers = _headers(mail, cfg, company, envelope_from, to, cc, subject)
-    msg = _assemble(mail, envelope_from, to)
-    _set_boundaries(msg)
-    for name, value in headers.items():
-        del msg[name]
-        if value:
-            msg[name] = value
+    _check_attachments(mail.attachments)
     recipients = tuple(dict.fromkeys(to + cc + bcc))
     # An address with a non-ASCII local part cannot be RFC 2047-encoded: such a
     # message carries raw UTF-8 headers and needs a server that offers SMTPUTF8.
     utf8 = any(needs_smtputf8(a) for a in to + cc)
-    policy = email.policy.SMTPUTF8.clone(refold_source="none") if utf8 else msg.policy
-    raw = msg.as_bytes(policy=policy.clone(linesep="\r\n"))
+    policy = SMTPUTF8_SMTP if utf8 else COMPAT32_SMTP
+    boundaries = (new_boundary(), new_boundary())
+    if writable(mail.attachments):
+        raw = written_bytes(mail, headers, policy, boundaries)
+    else:
+        raw = generated_bytes(mail, envelope_from, to, headers, policy, boundaries)
     return BuiltMessage(mail.message_id, envelope_from, recipients, raw, to, cc)
 
 
-def _set_boundaries(msg: Message) -> None:
-    """A boundary for each multipart, in the generator's own form, set before flattening.
+def new_boundary() -> str:
+    """A multipart boundary in the email generator's own form, drawn at random.
 
-    Left unset, the generator picks one and searches the whole flattened text
-    for it, a third of the time `as_bytes` takes. The search cannot succeed
+    Left to the generator, a boundary is searched for in the whole flattened
+    text, a third of the time `as_bytes` takes. The search cannot succeed
     here: every leaf part is base64 (no "-" in its alphabet) and a header line
     never starts with "--", so no line reads "--" + boundary.
     """
-    for part in msg.walk():
-        if part.is_multipart() and part.get_boundary() is None:
-            part.set_boundary("=" * 15 + f"{secrets.randbelow(sys.maxsize):019d}" + "==")
+    return "=" * 15 + f"{secrets.randbelow(sys.maxsize):019d}" + "=="
+
+
+def writable(attachments: Sequence[Path]) -> bool:
+    """`written_bytes` knows the parts yagmail makes for these attachments: .docx and .pdf."""
+    return all(path.suffix.lower() in ATTACHMENT_TYPES for path in attachments)
+
+
+def written_bytes(
+    mail: OutgoingMail, headers: Mapping[str, str], policy: Policy, boundaries: tuple[str, str]
+) -> bytes:
+    """The bytes `generated_bytes` makes, written directly (`mime.flatten`).
+
+    For `writable` attachments; they carry the tree yagmail and the email
+    package assemble, header for header, without the cost of assembling it
+    (MIMEText's charset machinery, yagmail's guessing, a second base64 pass)
+    and of the generator's many small writes. tests/test_mail_fast.py holds
+    the two to the same bytes.
+    """
+    outer, inner = boundaries
+    bodies = [_text_part("plain", mail.text)]
+    if mail.html:
+        bodies.append(_text_part("html", mail.html))
+    alternative = mime.Multipart(
+        (("Content-Type", f'multipart/alternative; boundary="{inner}"'), _MIME_VERSION),
+        inner,
+        tuple(bodies),
+    )
+    attached = tuple(
+        mime.Leaf(
+            (_MIME_VERSION, ("Content-Transfer-Encoding", "base64"), *_attachment_labels(path)),
+            path.read_bytes(),
+        )
+        for path in mail.attachments
+    )
+    top = (("Content-Type", f'multipart/mixed; boundary="{outer}"'), _MIME_VERSION)
+    mixed = mime.Multipart(
+        (*top, *((name, value) for name, value in headers.items() if value)),
+        outer,
+        (alternative, *attached),
+    )
+    return mime.flatten(mixed, policy)
+
+
+_MIME_VERSION = ("MIME-Version", "1.0")
+
+
+def _text_part(subtype: str, text: str) -> mime.Leaf:
+    """A body as `MIMEText(text, subtype, "utf-8")` holds it."""
+    headers = (
+        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        _MIME_VERSION,
+        ("Content-Transfer-Encoding", "base64"),
+    )
+    return mime.Leaf(headers, text.encode("utf-8"))
+
+
+def generated_bytes(
+    mail: OutgoingMail,
+    envelope_from: str,
+    to: tuple[str, ...],
+    headers: Mapping[str, str],
+    policy: Policy,
+    boundaries: tuple[str, str],
+) -> bytes:
+    """The message as yagmail assembles it and the email package's generator writes it.
+
+    The way for attachments other than .docx and .pdf (yagmail treats some
+    kinds its own way, images with a preamble), and the measure
+    `written_bytes` is tested against.
+    """
+    msg = _assemble(mail, envelope_from, to)
+    _set_boundaries(msg, boundaries)
+    for name, value in headers.items():
+        del msg[name]
+        if value:
+            msg[name] = value
+    return msg.as_bytes(policy=policy)
+
+
+def _set_boundaries(msg: Message, boundaries: Sequence[str]) -> None:
+    """The given boundaries for the multiparts, in order, set before flattening (`new_boundary`)."""
+    multiparts = [part for part in msg.walk() if part.is_multipart()]
+    for part, boundary in zip(multiparts, boundaries, strict=True):
+        part.set_boundary(boundary)
 
 
 def _headers(
@@ -448,13 +560,16 @@ def _headers(
     return {name: _check_header(name, value) for name, value in values.items()}
 
 
-def _assemble(mail: OutgoingMail, envelope_from: str, to: tuple[str, ...]) -> MIMEMultipart:
-    for path in mail.attachments:
+def _check_attachments(attachments: Sequence[Path]) -> None:
+    for path in attachments:
         if not isinstance(path, Path):
             # yagmail attaches any string that happens to name a file.
             raise MailError(f"attachment {path!r} must be a Path.")
         if not path.is_file():
             raise MailError(f"the attachment {path} does not exist.")
+
+
+def _assemble(mail: OutgoingMail, envelope_from: str, to: tuple[str, ...]) -> MIMEMultipart:
     from yagmail.message import prepare_message  # ~0.15 s to import: not for idle runs
 
     # yagmail gets no body strings: it would attach a body that names a file, and
@@ -483,19 +598,34 @@ def _assemble(mail: OutgoingMail, envelope_from: str, to: tuple[str, ...]) -> MI
 
 
 def _label_attachment(part: Message, path: Path) -> None:
+    content_type, fallback, disposition = _attachment_names(path)
+    for header in ("Content-Type", "Content-Disposition"):
+        del part[header]
+    part.add_header("Content-Type", content_type, name=fallback)
+    part["Content-Disposition"] = disposition
+
+
+def _attachment_labels(path: Path) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The Content-Type and Content-Disposition `_label_attachment` gives the file."""
+    content_type, fallback, disposition = _attachment_names(path)
+    # Message.add_header's form of name=: quoted, nothing to escape (the stand-in
+    # holds no quote or backslash), never empty (it keeps the .docx or .pdf).
+    content = f'{content_type}; name="{fallback}"'
+    return ("Content-Type", content), ("Content-Disposition", disposition)
+
+
+def _attachment_names(path: Path) -> tuple[str, str, str]:
+    """(content type, ASCII stand-in for the name, Content-Disposition) of an attachment."""
     content_type = ATTACHMENT_TYPES.get(path.suffix.lower()) or (
         mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     )
-    for header in ("Content-Type", "Content-Disposition"):
-        del part[header]
     fallback = ascii_filename(path.name)
-    part.add_header("Content-Type", content_type, name=fallback)
     disposition = f'attachment; filename="{fallback}"'
     if fallback != path.name:
         # RFC 2231/6266: mail programs that read `filename*` show the real name,
         # older ones the ASCII `filename` beside it.
         disposition += f"; filename*=utf-8''{quote(path.name, safe='')}"
-    part["Content-Disposition"] = disposition
+    return content_type, fallback, disposition
 
 
 def ascii_filename(name: str) -> str:

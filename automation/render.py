@@ -26,6 +26,7 @@ import threading
 import time
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from .bundled import TEMPLATES
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
 from .money import round_money
 from .payqr import payment_qr
-from .zipcopy import ZipCopier, raw_member
+from .zipcopy import Entry, ZipCopier, deflate, entry, raw_member
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -451,7 +452,12 @@ class InvoiceRenderer:
         if "forkserver" in methods:
             # The fork server imports the work's modules once; every worker forked
             # from it has them (each imported them for itself: 0.15 s of CPU apiece).
-            context.set_forkserver_preload(["__main__", __name__, work.__module__, *preload])
+            # Not "__main__": up to Python 3.13 the fork server is never told the
+            # main script's path, so each worker runs the script again itself, as
+            # "__mp_main__". run_billing.py imports nothing then (0.08 s apiece
+            # when it imported the command line); `python -m automation` is
+            # skipped by multiprocessing altogether.
+            context.set_forkserver_preload([__name__, work.__module__, *preload])
         chunk = chunk or max(1, math.ceil(len(items) / (workers * 4)))
         with ProcessPoolExecutor(
             max_workers=workers,
@@ -604,7 +610,13 @@ class _CompiledTemplate:
                 xml = etree.tostring(parse_xml(part.blob), encoding="unicode")
                 self._parts[part.partname.lstrip("/")] = self._compile(env, xml)
         self._last_parts: dict[str, tuple[str, bytes]] = {}  # name: (rendered XML, its bytes)
-        self._members = _read_members(path)  # the unchanged parts, stored bytes as they are
+        self._last_entries: dict[str, tuple[bytes, Entry]] = {}  # name: (content, its member)
+        # Every member with its headers packed once: the unchanged ones go into
+        # each invoice as they are, stored bytes and all.
+        self._members = [
+            (info, entry(info, (raw,), info.CRC, info.file_size, info.compress_type))
+            for info, raw in _read_members(path)
+        ]
 
     def _compile(self, env: Environment, xml: str) -> _Part:
         return _Part(env, self._docxtpl.patch_xml(xml))
@@ -618,13 +630,21 @@ class _CompiledTemplate:
             rendered[name] = self._render_other(name, template, context)
         out = io.BytesIO()
         zipped = ZipCopier(out)
-        for info, raw in self._members:
-            if info.filename in rendered:
-                zipped.replace(info, rendered[info.filename], RENDERED_LEVEL)
-            else:
-                zipped.copy(info, raw)
+        for info, member in self._members:
+            content = rendered.get(info.filename)
+            zipped.add(member if content is None else self._entry(info, content))
         zipped.close()
         return out.getvalue()
+
+    def _entry(self, info: zipfile.ZipInfo, content: bytes) -> Entry:
+        """A rendered member, deflated; packed once while it stays the same (a footer)."""
+        last = self._last_entries.get(info.filename)
+        if last is not None and last[0] == content:
+            return last[1]
+        deflated = (deflate(content, RENDERED_LEVEL),)
+        member = entry(info, deflated, zlib.crc32(content), len(content), zipfile.ZIP_DEFLATED)
+        self._last_entries[info.filename] = (content, member)
+        return member
 
     def _render_other(self, name: str, template: _Part, context: Mapping[str, object]) -> bytes:
         """A header or footer, parsed and serialised by python-docx as docxtpl saves it."""

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 _LOCAL = struct.Struct("<4s2B4HL2L2H")
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+#: A central directory record up to its offset field, which `_OFFSET` packs.
+_CENTRAL_HEAD = struct.Struct("<4s4B4HL2L5HL")
+_OFFSET = struct.Struct("<L")
 _END = struct.Struct("<4s4H2LH")
 _UTF8_NAME = 0x800
 _DEFLATE_OPTIONS = 0x6
@@ -132,6 +134,61 @@ def _deflate_block(job: tuple[list[bytes | memoryview], bytes, bool, int]) -> by
     return b"".join(out)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A member ready to write: its local header and stored bytes, and its central
+    directory record but for the member's offset (known only once it is written).
+
+    Made once, an unchanged member goes into any number of packages without its
+    headers being packed again (the renderer's template members: one per invoice).
+
+    Attributes:
+      local: the local header (with the name) and the stored bytes, in pieces.
+      central: the central directory record up to its offset field.
+      name: the encoded name, which follows the offset.
+    """
+
+    local: tuple[bytes | memoryview, ...]
+    central: bytes
+    name: bytes
+
+
+def entry(
+    info: zipfile.ZipInfo,
+    raw: tuple[bytes | memoryview, ...],
+    crc: int,
+    size: int,
+    method: int,
+) -> Entry:
+    """The member `info` holding `raw` (stored bytes, `method`-compressed from `size` bytes)."""
+    stored = sum(len(piece) for piece in raw)
+    if max(stored, size) >= 0xFFFFFFFF:
+        raise ZipCopyError("the package is too large for a plain zip")
+    utf8 = _UTF8_NAME if info.flag_bits & _UTF8_NAME or not info.filename.isascii() else 0
+    name = info.filename.encode("utf-8" if utf8 else "cp437")
+    y, mo, d, h, mi, s = info.date_time
+    dos_time = (h << 11) | (mi << 5) | (s // 2)
+    dos_date = (max(y, 1980) - 1980) << 9 | (mo << 5) | d
+    # Sizes go in the local header, so no data descriptor follows (bit 3 off).
+    flags = utf8 | (info.flag_bits & _DEFLATE_OPTIONS if method == zipfile.ZIP_DEFLATED else 0)
+    version = 20
+    fixed = (flags, method, dos_time, dos_date, crc, stored, size, len(name))
+    central = _CENTRAL_HEAD.pack(
+        b"PK\x01\x02",
+        info.create_version,
+        info.create_system,
+        version,
+        0,
+        *fixed,
+        0,
+        0,
+        0,
+        info.internal_attr,
+        info.external_attr,
+    )
+    return Entry((_LOCAL.pack(b"PK\x03\x04", version, 0, *fixed, 0) + name, *raw), central, name)
+
+
 class ZipCopier:
     """A minimal zip writer: members go in as stored bytes, in the order added."""
 
@@ -146,58 +203,25 @@ class ZipCopier:
 
     def copy(self, info: zipfile.ZipInfo, raw: bytes | memoryview) -> None:
         """An unchanged member: its stored bytes, CRC and sizes as in the source."""
-        self._add(info, (raw,), info.CRC, info.file_size, info.compress_type)
+        self.add(entry(info, (raw,), info.CRC, info.file_size, info.compress_type))
 
     def replace(self, info: zipfile.ZipInfo, content: bytes, level: int = 6) -> None:
         """A member with new content (deflated), keeping its name, date and attributes."""
         raw = (deflate(content, level),)
-        self._add(info, raw, zlib.crc32(content), len(content), zipfile.ZIP_DEFLATED)
+        self.add(entry(info, raw, zlib.crc32(content), len(content), zipfile.ZIP_DEFLATED))
 
     def add_packed(self, info: zipfile.ZipInfo, packed: Packed) -> None:
         """A member with new content deflated beforehand (see `pack`)."""
-        self._add(info, packed.raw, packed.crc, packed.size, zipfile.ZIP_DEFLATED)
+        self.add(entry(info, packed.raw, packed.crc, packed.size, zipfile.ZIP_DEFLATED))
 
-    def _add(
-        self,
-        info: zipfile.ZipInfo,
-        raw: tuple[bytes | memoryview, ...],
-        crc: int,
-        size: int,
-        method: int,
-    ) -> None:
-        stored = sum(len(piece) for piece in raw)
-        if max(self._offset, stored, size) >= 0xFFFFFFFF or len(self._central) >= 0xFFFF:
+    def add(self, member: Entry) -> None:
+        """A member made by `entry`, at the end of the package so far."""
+        if self._offset >= 0xFFFFFFFF or len(self._central) >= 0xFFFF:
             raise ZipCopyError("the package is too large for a plain zip")
-        utf8 = _UTF8_NAME if info.flag_bits & _UTF8_NAME or not info.filename.isascii() else 0
-        name = info.filename.encode("utf-8" if utf8 else "cp437")
-        y, mo, d, h, mi, s = info.date_time
-        dos_time = (h << 11) | (mi << 5) | (s // 2)
-        dos_date = (max(y, 1980) - 1980) << 9 | (mo << 5) | d
-        # Sizes go in the local header, so no data descriptor follows (bit 3 off).
-        flags = utf8 | (info.flag_bits & _DEFLATE_OPTIONS if method == zipfile.ZIP_DEFLATED else 0)
-        version = 20
-        fixed = (flags, method, dos_time, dos_date, crc, stored, size, len(name))
         offset = self._offset
-        self._write(_LOCAL.pack(b"PK\x03\x04", version, 0, *fixed, 0) + name)
-        for piece in raw:
+        for piece in member.local:
             self._write(piece)
-        self._central.append(
-            _CENTRAL.pack(
-                b"PK\x01\x02",
-                info.create_version,
-                info.create_system,
-                version,
-                0,
-                *fixed,
-                0,
-                0,
-                0,
-                info.internal_attr,
-                info.external_attr,
-                offset,
-            )
-            + name
-        )
+        self._central.append(member.central + _OFFSET.pack(offset) + member.name)
 
     def close(self, comment: bytes = b"") -> None:
         start = self._offset

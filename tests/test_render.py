@@ -7,6 +7,8 @@ import io
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import zipfile
 from dataclasses import replace
 from decimal import Decimal
@@ -19,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from automation import pdf
+from automation import pdf, zipcopy
 from automation.model import CompanyInfo, InvoiceDocument, InvoiceLine
 from automation.render import (
     InvoiceRenderer,
@@ -347,10 +349,49 @@ def test_render_many_in_processes_keeps_order(tmp_path: Path) -> None:
     assert "Төлеуші".upper() in "\n".join(texts(paths[2].read_bytes()))
 
 
+def test_workers_importing_the_main_script_again_get_no_command_line() -> None:
+    """Each render worker runs the main script again as "__mp_main__" (multiprocessing):
+    run_billing.py then imports nothing, the CLI and its pipeline stay out of the workers."""
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); "
+        "print(sorted(m for m in sys.modules if m.startswith('automation')))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "run_billing.py")],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert found.stdout.strip() == "[]"
+
+
 def test_render_many_in_process_for_few(tmp_path: Path) -> None:
     docs = [sample_document(), sample_document(reissue_number=1)]
     paths = InvoiceRenderer(TEMPLATES).render_many(docs, tmp_path)
     assert [p.name for p in paths] == ["INV-2026-0007.docx", "INV-2026-0007-R1.docx"]
+
+
+def test_members_packed_once_give_the_same_package_as_copied_ones() -> None:
+    """The renderer packs each template member's headers once (zipcopy.entry) and puts
+    them into every invoice: the bytes are those ZipCopier.copy writes, package after package."""
+    data = (TEMPLATES / "invoice.docx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+    members = [zipcopy.entry(i, (zipcopy.raw_member(data, i),), i.CRC, i.file_size,
+                             i.compress_type) for i in infos]  # fmt: skip
+    copied = io.BytesIO()
+    writer = zipcopy.ZipCopier(copied)
+    for info in infos:
+        writer.copy(info, zipcopy.raw_member(data, info))
+    writer.close()
+    for _ in range(2):
+        out = io.BytesIO()
+        writer = zipcopy.ZipCopier(out)
+        for member in members:
+            writer.add(member)
+        writer.close()
+        assert out.getvalue() == copied.getvalue()
+    with zipfile.ZipFile(copied) as archive:
+        assert archive.testzip() is None
+        assert [i.filename for i in archive.infolist()] == [i.filename for i in infos]
 
 
 def test_lines_table_holds_every_line(renderer: InvoiceRenderer) -> None:

@@ -11,7 +11,8 @@ sheet is added. Every other member is copied through as the same compressed
 bytes, in the original order.
 
 The package's modules, each one concern: ``package`` (zip parts and
-relationships), ``sheet`` (rows and cells), ``columns`` (headers),
+relationships), ``sheet`` (rows and cells), ``rowbytes`` (new rows written
+straight as bytes), ``columns`` (headers),
 ``values`` (cell values), ``strings`` (shared strings), ``styles``
 (cell formats), ``formulas`` (shared formulas), ``commit`` (the atomic swap).
 

@@ -16,7 +16,7 @@ from lxml import etree
 
 from automation.schema import normalise_header
 from automation.writeback.records import WriteBackError
-from automation.writeback.sheet import SheetEdit, get_row, row_start, write_cell
+from automation.writeback.sheet import SheetEdit, get_row, row_start, unpark_rows, write_cell
 from automation.writeback.tables import TableDoc
 from automation.writeback.values import current_value
 from automation.writeback.xmlscan import col_index, col_letters, split_ref
@@ -197,6 +197,7 @@ def columns_after(col: int) -> bytes:
 
 def column_content_row(edit: SheetEdit, col: int, first: int, last: int) -> int | None:
     """The first row in first..last whose cell in column `col` holds something."""
+    unpark_rows(edit)
     for number, row in edit.rows.items():  # rows already edited in this run
         if first <= number <= last:
             for c in row[0]:
@@ -224,6 +225,7 @@ def _last_used_column(edit: SheetEdit, known: int = 0) -> int:
     trusted. Only cells right of column `known` are looked at.
     """
     found = _content_cells(edit, columns_after(known), *edit.body)
+    unpark_rows(edit)
     used = max((col for _, col in found), default=known)
     for row in edit.rows.values():
         for c in row[0]:

@@ -21,6 +21,7 @@ from automation.schema import normalise_header
 from automation.writeback.columns import column_width, header_columns, resolve_columns
 from automation.writeback.formulas import repair_shared, translate
 from automation.writeback.records import WriteBackError
+from automation.writeback.rowbytes import write_row
 from automation.writeback.sheet import (
     SheetEdit,
     find_cell,
@@ -33,7 +34,6 @@ from automation.writeback.sheet import (
     remove_cell,
     sheet_filter,
     widen,
-    write_cell,
 )
 from automation.writeback.tables import TableDoc, main_table
 from automation.writeback.values import Context, current_value
@@ -93,9 +93,7 @@ def edit_sheet(
         if key_of[header] in placed.columns
     }
     grown = _grow_rows(edit, main, tables, writes, sheet) if main is not None else None
-    for (row, col), value in writes.items():
-        if write_cell(edit, row, col, value):
-            edit.cells += 1
+    _write_rows(edit, writes)
     if main is not None and grown is not None:
         _fill_new_rows(edit, main, grown)
         main.set_last_row(grown[1] + main.info.totals_rows)
@@ -105,6 +103,20 @@ def edit_sheet(
     if not edit.dirty:
         return SheetResult(None, 0, warnings, notes=notes)
     return SheetResult(finish_sheet(edit), edit.cells, warnings, filter_ref, notes)
+
+
+def _write_rows(edit: SheetEdit, writes: Mapping[tuple[int, int], CellValue]) -> None:
+    """Write the cells in their order, a run of cells of one row at a time."""
+    number = 0
+    run: list[tuple[int, CellValue]] = []
+    for (row, col), value in writes.items():
+        if row != number:
+            if run:
+                write_row(edit, number, run)
+            number, run = row, []
+        run.append((col, value))
+    if run:
+        write_row(edit, number, run)
 
 
 def _column_formats(table: TableDoc, ctx: Context) -> dict[int, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import html
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -67,6 +68,13 @@ class SheetEdit:
     filter_ref: str | None = None  # the sheet's autofilter range, when it changes
     new_widths: dict[int, float] = field(default_factory=dict)  # columns created: width
     blank: Any = None  # an empty wrapper with the part's namespaces, copied for each new row
+    # Rows edited and set aside as their final bytes (see `park_rows`), parsed again if touched.
+    done: dict[int, bytes] = field(default_factory=dict)
+    # The styles of the cells of rows written straight as bytes (`rowbytes`): row -> column -> s.
+    row_styles: dict[int, dict[int, str | None]] = field(default_factory=dict)
+    fast_rows: bool | None = None  # whether new rows may be written as bytes (checked once)
+    extended: set[int] = field(default_factory=set)  # rows of the part given cells as bytes
+    plain_blocks: dict[int, bool] = field(default_factory=dict)  # see `rowbytes.extend_row`
 
     def tag(self, local: str) -> str:
         return _clark(self.root.ns, local)
@@ -75,6 +83,11 @@ class SheetEdit:
 @lru_cache(maxsize=64)
 def _clark(ns: str, local: str) -> str:
     return f"{{{ns}}}{local}"
+
+
+#: An element given empty text ("" written as a string): the one thing that a parse of the
+#: serialised row does not give back as it was.
+EMPTY_TEXT = re.compile(rb"<[^/>!?][^>]*(?<!/)></")
 
 
 class _Unnumbered(Exception):
@@ -200,7 +213,7 @@ def row_numbers_between(edit: SheetEdit, first: int, last: int) -> list[int]:
     return row_numbers_between(edit, first, last)
 
 
-def _locate(edit: SheetEdit, number: int) -> Span | None:
+def locate_row(edit: SheetEdit, number: int) -> Span | None:
     """Where a row's start tag is, or None when the part has no such row."""
     if number in edit.row_at:
         return edit.row_spans[edit.row_at[number]]
@@ -209,7 +222,7 @@ def _locate(edit: SheetEdit, number: int) -> Span | None:
     if number not in edit.above:
         at = row_start(edit, number)
         if number >= edit.tail_row:  # indexed whole meanwhile
-            return _locate(edit, number)
+            return locate_row(edit, number)
         m = row_pattern(edit.root.prefix).match(edit.xml, at) if at < edit.tail_from else None
         here = m is not None and m.group(1) is not None and int(m.group(1)) == number
         edit.above[number] = m.span() if m is not None and here else None
@@ -220,7 +233,14 @@ def get_row(edit: SheetEdit, number: int, create: bool) -> Any | None:
     """The parsed <row> element for a row number (made when `create`)."""
     if number in edit.rows:
         return edit.rows[number][0]
-    span = _locate(edit, number)
+    if number in edit.done:  # edited already and set aside: its bytes are its current state
+        wrapper = parse_fragment(edit.done.pop(number), edit.root)
+        edit.row_styles.pop(number, None)
+        edit.extended.discard(number)
+        edit.cols[number] = _number_cells(wrapper[0], number)
+        edit.rows[number] = wrapper
+        return wrapper[0]
+    span = locate_row(edit, number)
     if span is not None:
         end = span_end(edit.xml, span, edit.root.prefix, b"row")
         wrapper = parse_fragment(edit.xml[span[0] : end], edit.root)
@@ -395,30 +415,58 @@ def _store(edit: SheetEdit, cell: Any, new: tuple[str, str | None]) -> None:
 
 def inherit_style(edit: SheetEdit, cell: Any, row_number: int, col: int) -> None:
     """Give a new cell its column's look: the data cell above it, else the column's style."""
+    style = inherited_style(edit, row_number, col)
+    if style is not None:
+        cell.set("s", style)
+
+
+def inherited_style(edit: SheetEdit, row_number: int, col: int) -> str | None:
+    """The style a new cell takes: the data cell above's, else the column's (None for none)."""
     style = None
     if row_number - 1 > edit.header_row:
-        model = find_cell(edit, row_number - 1, col)
-        style = None if model is None else model.get("s")
+        written = edit.row_styles.get(row_number - 1)  # a row written as bytes
+        if written is not None and (col in written or row_number - 1 not in edit.extended):
+            style = written.get(col)
+        elif written is not None:  # a cell the row had: read from its bytes
+            style = style_in_bytes(edit, edit.done[row_number - 1], col)
+        else:
+            model = find_cell(edit, row_number - 1, col)
+            style = None if model is None else model.get("s")
     if style is None:
         style = next((st for lo, hi, st in edit.col_styles if lo <= col <= hi), None)
-    if style is not None and style != "0":
-        cell.set("s", style)
+    return None if style == "0" else style
+
+
+def style_in_bytes(edit: SheetEdit, row: bytes, col: int) -> str | None:
+    """The s attribute of the first cell in column `col` of a row as serialised (None if none)."""
+    p = re.escape(edit.root.prefix)
+    letters = _letters(col).encode()
+    m = re.search(b"<" + p + rb'c\s(?:[^>]*?\s)?r="' + letters + rb'\d+"[^>]*>', row)
+    if m is None:
+        return None
+    s = re.search(rb'\ss="([^"]*)"', m.group(0))
+    return None if s is None else html.unescape(s.group(1).decode())
 
 
 def _give_format(edit: SheetEdit, cell: Any, kind: str) -> None:
     """Dates and amounts get a number format when their cell has none (or a wrong one)."""
+    style = formatted_style(edit, cell.get("s"), split_ref(cell.get("r"))[1], kind)
+    if style is not None:
+        cell.set("s", style)
+
+
+def formatted_style(edit: SheetEdit, style: str | None, col: int, kind: str) -> str | None:
+    """The style a date or an amount needs in a cell styled `style`, or None to keep it."""
     styles = edit.ctx.styles
-    style = int(cell.get("s", "0"))
-    if styles.fits(style, kind):
-        return
-    col = split_ref(cell.get("r"))[1]
+    number = int("0" if style is None else style)
+    if styles.fits(number, kind):
+        return None
     code = edit.col_formats.get(col)
     if code is not None and styles.code_fits(code, kind):
-        cell.set("s", str(styles.format_style(style, code)))
-    elif kind == "money":
-        cell.set("s", str(styles.money_style(style)))
-    else:
-        cell.set("s", str(styles.date_style(style, kind)))
+        return str(styles.format_style(number, code))
+    if kind == "money":
+        return str(styles.money_style(number))
+    return str(styles.date_style(number, kind))
 
 
 def widen(edit: SheetEdit, row: int, col: int) -> None:
@@ -437,6 +485,33 @@ def widen(edit: SheetEdit, row: int, col: int) -> None:
         b[3] = col
 
 
+def park_rows(edit: SheetEdit, below: int) -> None:
+    """Set aside the parsed rows numbered below `below`, so that few are held at a time.
+
+    An edited row is kept as its final bytes (parsed again should anything
+    touch it later); an untouched one is dropped (it is still in the part).
+    25,000 parsed rows held to the end took 300 MB.
+    """
+    for number in [n for n in edit.rows if n < below]:
+        wrapper = edit.rows[number]
+        if number in edit.dirty:
+            row = wrapper[0]
+            if not len(row) and locate_row(edit, number) is None:
+                continue  # an empty new row is left out at the end: it stays as it is
+            _fix_spans(row, edit.cols[number])
+            data = serialize_fragment(wrapper)
+            if EMPTY_TEXT.search(data):
+                continue  # parsed again, <t></t> would come back as <t/>: kept as it is
+            edit.done[number] = data
+        del edit.rows[number], edit.cols[number]
+
+
+def unpark_rows(edit: SheetEdit) -> None:
+    """Parse again every row set aside, for a look at all the rows edited so far."""
+    for number in list(edit.done):
+        get_row(edit, number, create=False)
+
+
 def finish_sheet(edit: SheetEdit) -> list[bytes | memoryview]:
     """The part's bytes with the dirty rows spliced in, in row order, as pieces.
 
@@ -447,13 +522,15 @@ def finish_sheet(edit: SheetEdit) -> list[bytes | memoryview]:
     p = edit.root.prefix
     inserts: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
     for number in sorted(edit.dirty):
-        wrapper = edit.rows[number]
-        row = wrapper[0]
-        span = _locate(edit, number)
-        if not len(row) and span is None:
-            continue
-        _fix_spans(row, edit.cols[number])
-        data = serialize_fragment(wrapper)
+        span = locate_row(edit, number)
+        data = edit.done.pop(number, None)
+        if data is None:
+            wrapper = edit.rows[number]
+            row = wrapper[0]
+            if not len(row) and span is None:
+                continue
+            _fix_spans(row, edit.cols[number])
+            data = serialize_fragment(wrapper)
         if span is not None:
             inserts.append((span[0], span_end(xml, span, p, b"row"), data))
         else:
