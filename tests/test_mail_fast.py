@@ -1,7 +1,7 @@
 """mail's fast ways against the slow ones they stand in for: the message bytes written
 directly (mail.written_bytes, automation/mime.py) against the bytes yagmail and the email
 package's generator make; a plain address read without the RFC 5322 parser against the parser;
-an email's language chosen with what the template loader already knows."""
+an email's language chosen and its amounts formatted with what a run already knows."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from email.policy import Compat32
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from hypothesis import strategies as st
 
 from automation import mail as mail_module
 from automation import mime
+from automation.compose import _money_text
 from automation.config import EmailConfig
+from automation.fmt import format_money
 from automation.mail import (
     MAIL_KINDS,
     SMTPUTF8_SMTP,
@@ -361,6 +364,17 @@ def test_odd_values_beyond_ascii_fold_as_the_policy_folds_them(value: str) -> No
 
 
 # -- composing ----------------------------------------------------------------------
+
+
+@modest
+@given(
+    amount=st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**9, max_value=10**9)
+    | st.sampled_from([Decimal("0"), Decimal("-0"), Decimal("0.00"), Decimal("1E+2")]),
+    currency=st.sampled_from(["USD", "KZT", "RUB", "JPY", "EUR"]),
+    language=st.sampled_from(["en", "ru", "kk"]),
+)
+def test_money_text_is_format_money(amount: Decimal, currency: str, language: str) -> None:
+    assert _money_text(str(amount), currency, language) == format_money(amount, currency, language)
 
 
 def language_folder(root: Path, language: str, **texts: str) -> None:
