@@ -8,6 +8,7 @@ styles part included.
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import zipfile
@@ -24,7 +25,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from automation.model import CellUpdate, CellValue
-from automation.writeback import WriteBackError, apply_updates, rowbytes
+from automation.writeback import WriteBackError, apply_updates, rowbytes, strings
 from automation.writeback.rowbytes import (
     Cell,
     escape_attr,
@@ -400,3 +401,56 @@ def test_whole_workbooks_equal_the_element_path(
     assert {n: p for n, p in fast_parts.items() if slow_parts[n] != p} == {}
     if table:
         assert re.search(rb'<table [^>]*ref="A1:[A-Z]+19"', fast_parts["xl/tables/table1.xml"])
+
+
+# -- shared strings, read only as far as needed ------------------------------
+
+
+def shared_strings_part(prefix: str, count: int) -> bytes:
+    p = f"{prefix}:" if prefix else ""
+    items = []
+    for i in range(count):
+        if i % 7 == 3:
+            items.append(f"<{p}si/>")  # an empty string
+        elif i % 5 == 1:  # rich text, split in runs
+            runs = f"<{p}r><{p}t>run {i} </{p}t></{p}r><{p}r><{p}t>&amp;more</{p}t></{p}r>"
+            items.append(f"<{p}si>{runs}</{p}si>")
+        else:
+            items.append(f'<{p}si><{p}t xml:space="preserve"> text {i} &lt;x&gt; </{p}t></{p}si>')
+    decl = f'xmlns{":" + prefix if prefix else ""}="{MAIN_NS}"'
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<{p}sst {decl} count="{count}" uniqueCount="{count}">{"".join(items)}</{p}sst>'
+    ).encode()
+
+
+def expected_string(i: int) -> str:
+    if i % 7 == 3:
+        return ""
+    return f"run {i} &more" if i % 5 == 1 else f" text {i} <x> "
+
+
+@pytest.mark.parametrize("prefix", ["", "x"])
+@pytest.mark.parametrize("piece", [7, 100, 1 << 16])
+def test_shared_strings_are_read_only_as_far_as_asked(
+    monkeypatch: pytest.MonkeyPatch, prefix: str, piece: int
+) -> None:
+    monkeypatch.setattr(strings, "READ_PIECE", piece)
+    xml = shared_strings_part(prefix, 400)
+    read: list[int] = []
+
+    class Stream(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            data = super().read(size)
+            read.append(len(data))
+            return data
+
+    shared = SharedStrings(None, lambda: Stream(xml))
+    assert [shared.get(i) for i in (0, 1, 3, 5, 2)] == [expected_string(i) for i in (0, 1, 3, 5, 2)]
+    if piece < 1 << 16:
+        assert sum(read) < len(xml) / 2  # the first strings need the start of the part only
+    assert [shared.get(i) for i in range(400)] == [expected_string(i) for i in range(400)]
+    assert shared.get(400) == "" and shared.get(-1) == ""
+    assert sum(read) == len(xml)
+    assert SharedStrings(xml).get(399) == expected_string(399)
+    assert SharedStrings(None).get(0) == ""

@@ -34,8 +34,9 @@ import os
 import sys
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from lxml import etree
 
@@ -188,7 +189,7 @@ def _apply(
         raise WriteBackError(f"The workbook {path.name} is read-only; nothing was written.")
     pkg = open_package(data, path)
     ctx = Context(
-        SharedStrings(pkg.read(pkg.shared_strings) if pkg.shared_strings in pkg.names else None),
+        SharedStrings(None, _opener(pkg, pkg.shared_strings)),
         Styles(pkg.read(pkg.styles) if pkg.styles else None),
         pkg.date1904,
     )
@@ -257,6 +258,14 @@ def _apply(
         keep_backups,
     )
     return WriteResult(True, cells, backup, tuple(warnings), tuple(notes))
+
+
+def _opener(pkg: Package, part: str | None) -> Callable[[], IO[bytes]] | None:
+    """What inflates a part piece by piece (None when the package has no such part)."""
+    if part is None or part not in pkg.names:
+        return None
+    info = pkg.names[part]
+    return lambda: pkg.zf.open(info)
 
 
 def load_tables(pkg: Package, part: str) -> list[TableDoc]:

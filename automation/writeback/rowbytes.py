@@ -186,9 +186,10 @@ def _new_cells(
         if kind in _FORMATTED:
             style = formatted_style(edit, style, col, kind) or style
         written.append((col, style, kind, text))
-        widen(edit, number, col)
     if written:
         written.sort(key=lambda cell: cell[0])
+        widen(edit, number, written[0][0])  # the dimension takes in the first and last
+        widen(edit, number, written[-1][0])
         edit.cells += len(written)
         edit.dirty.add(number)
     return written

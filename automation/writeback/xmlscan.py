@@ -33,7 +33,7 @@ WORKSHEET_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsh
 
 PARSER = etree.XMLParser(resolve_entities=False, huge_tree=True, remove_blank_text=False)
 _XMLNS = re.compile(rb"""\sxmlns(?::[\w.-]+)?\s*=\s*(?:"[^"]*"|'[^']*')""")
-_ROOT_TAG = re.compile(rb"<(?![?!])(?:([\w.-]+):)?([\w.-]+)([^>]*)>")
+ROOT_TAG = re.compile(rb"<(?![?!])(?:([\w.-]+):)?([\w.-]+)([^>]*)>")
 _CELL_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
 
 
@@ -78,7 +78,7 @@ class Root:
 
 
 def read_root(xml: bytes) -> Root:
-    m = _ROOT_TAG.search(xml)
+    m = ROOT_TAG.search(xml)
     if not m:
         raise WriteBackError("A part of the workbook is not valid XML.")
     prefix = m.group(1) or b""
