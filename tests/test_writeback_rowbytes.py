@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from automation.model import CellUpdate, CellValue
 from automation.writeback import WriteBackError, apply_updates, rowbytes, strings
+from automation.writeback import sheet as sheet_module
 from automation.writeback.rowbytes import (
     Cell,
     escape_attr,
@@ -389,6 +390,7 @@ def test_whole_workbooks_equal_the_element_path(
         with monkeypatch.context() as patch:
             if fast:
                 patch.setattr(rowbytes, "PARK_AT", 4)  # set aside often
+                patch.setattr(sheet_module, "JOIN_ROWS", 64)  # rows joined in small pieces
             else:
                 patch.setattr(rowbytes, "write_new_row", lambda *args: False)
                 patch.setattr(rowbytes, "PARK_AT", 10**9)

@@ -10,6 +10,7 @@ import bisect
 import copy
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -528,10 +529,53 @@ def finish_sheet(edit: SheetEdit) -> list[bytes | memoryview]:
 
     The untouched stretches are views of the original bytes: a 500 MB sheet
     is not copied again to be joined, its pieces are compressed as they are.
+    Rows edited one after the other are joined into pieces of about 1 MB: a
+    piece (and a view) per row was 18 MB for 25,000 rows.
     """
     xml = edit.xml
     p = edit.root.prefix
-    inserts: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
+    view = memoryview(xml)  # slices of a view are not copies: the sheet may be 50 MB
+    head = _add_col_widths(_fix_dimension(xml[: edit.body[0]], edit), edit)
+    out: list[bytes | memoryview] = [head]
+    run: list[bytes] = []  # edited rows with nothing between them, not joined yet
+    size = 0
+    if edit.data_empty:
+        out.append(b"<" + p + b"sheetData>")
+        pos = edit.body[1]
+    else:
+        pos = edit.body[0]
+    for start, end, data in _row_edits(edit):  # sorted by row number, so by position
+        if start != pos and not edit.data_empty:
+            if run:
+                out.append(b"".join(run))
+                run, size = [], 0
+            out.append(view[pos:start])
+        run.append(data)
+        size += len(data)
+        if size >= JOIN_ROWS:
+            out.append(b"".join(run))
+            run, size = [], 0
+        if not edit.data_empty:
+            pos = end
+    if run:
+        out.append(b"".join(run))
+    if edit.data_empty:
+        out.append(b"</" + p + b"sheetData>")
+    found = _sheet_filter(edit) if edit.filter_ref is not None else None
+    if found is not None and edit.filter_ref is not None:
+        out += [view[pos : found[0]], edit.filter_ref.encode()]
+        pos = found[1]
+    out.append(view[pos:])
+    return out
+
+
+#: Edited rows next to each other are joined into pieces of about this size.
+JOIN_ROWS = 1 << 20
+
+
+def _row_edits(edit: SheetEdit) -> Iterator[tuple[int, int, bytes]]:
+    """(start, end, new bytes) of each edited row in the part, in row order."""
+    xml, p = edit.xml, edit.root.prefix
     for number in sorted(edit.dirty):
         span = locate_row(edit, number)
         data = edit.done.pop(number, None)
@@ -543,28 +587,10 @@ def finish_sheet(edit: SheetEdit) -> list[bytes | memoryview]:
             _fix_spans(row, edit.cols[number])
             data = serialize_fragment(wrapper)
         if span is not None:
-            inserts.append((span[0], span_end(xml, span, p, b"row"), data))
+            yield span[0], span_end(xml, span, p, b"row"), data
         else:
             at = _insert_point(edit, number)
-            inserts.append((at, at, data))
-    view = memoryview(xml)  # slices of a view are not copies: the sheet may be 50 MB
-    head = _add_col_widths(_fix_dimension(xml[: edit.body[0]], edit), edit)
-    out: list[bytes | memoryview] = [head]
-    if edit.data_empty:
-        rows = b"".join(data for _, _, data in inserts)
-        out.append(b"<" + p + b"sheetData>" + rows + b"</" + p + b"sheetData>")
-        pos = edit.body[1]
-    else:
-        pos = edit.body[0]
-        for start, end, data in inserts:  # sorted by row number, so by position
-            out += [view[pos:start], data]
-            pos = end
-    found = _sheet_filter(edit) if edit.filter_ref is not None else None
-    if found is not None and edit.filter_ref is not None:
-        out += [view[pos : found[0]], edit.filter_ref.encode()]
-        pos = found[1]
-    out.append(view[pos:])
-    return out
+            yield at, at, data
 
 
 def _sheet_filter(edit: SheetEdit) -> tuple[int, int] | None:
