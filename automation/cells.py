@@ -35,6 +35,11 @@ class CellError(ValueError):
 
 
 def is_blank(value: Any) -> bool:
+    kind = value.__class__  # the usual cells first: this is asked of every cell validated
+    if kind is str:
+        return not value.strip()
+    if kind is float:
+        return value != value  # NaN
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
@@ -46,6 +51,8 @@ def is_blank(value: Any) -> bool:
 
 def cell_text(value: Any) -> str:
     """A cell as trimmed text ('' for blank); whole numbers lose their '.0'."""
+    if value.__class__ is str:  # most cells: the same as below, without the calls
+        return value.strip()
     if is_blank(value):
         return ""
     if isinstance(value, float) and value.is_integer():

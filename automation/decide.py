@@ -45,8 +45,13 @@ Loaded = tuple[WorkbookData, ClientBook, list[ServiceLine], dict[int, RowError]]
 
 def load(request: RunRequest) -> Loaded:
     """Read and validate; raises read.WorkbookError when the workbook is unusable."""
-    data = read_workbook(request.workbook, request.config)
-    book = validate_clients(data.clients, request.config)
+    books: list[ClientBook] = []  # the clients are validated while Services is still parsed
+    data = read_workbook(
+        request.workbook,
+        request.config,
+        lambda clients: books.append(validate_clients(clients, request.config)),
+    )
+    book = books[-1]  # of data.clients: read_workbook hands on the sheet it returns last
     lines, errors = validate_services(data.services, book)
     lines, far_ahead = split_far_ahead(lines, data.services, request.as_of)
     return data, book, lines, {**errors, **far_ahead}

@@ -21,14 +21,32 @@ tests/test_mail_fast.py holds this module to the email package's own output.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
+from email import base64mime, quoprimime
 from email.policy import Compat32, Policy, compat32
 
 #: The policy `email.mime` messages carry, with SMTP's line ends.
 COMPAT32_SMTP = compat32.clone(linesep="\r\n")
 #: Printable ASCII words with single spaces between them: nothing compat32 folding changes.
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
+#: Printable ASCII, spaces and tabs: compat32 folds it by its shape (`_SHAPE`).
+_ASCII_TEXT = re.compile(r"[\t -~]*")
+#: What compat32's folding looks at in ASCII: where the spaces, tabs, ";" and "," are.
+_SHAPE = str.maketrans({c: "x" for c in map(chr, range(0x21, 0x7F)) if c not in ";,"})
+_WORD = re.compile(r"[^ \t\r\n]+")
+#: What compat32's RFC 2047 encoding of a value looks at: how many bytes each character
+#: takes in UTF-8 and in the "Q" encoding (1 or 3 for ASCII, 3 a byte beyond it).
+_ENCODED_SHAPE = str.maketrans(
+    {chr(c): "x" if quoprimime.header_length(bytes([c])) == 1 else "#" for c in range(128)}
+)
+_UTF8_LENGTHS = (
+    (re.compile("[\u0080-\u07ff]"), "\u00e9"),
+    (re.compile("[\u0800-\uffff]"), "\u20ac"),
+    (re.compile("[\U00010000-\U0010ffff]"), "\U0001f600"),
+)
+_ENCODED_WORD = re.compile(r"=\?utf-8\?([bq])\?([^?]*)\?=")
 #: base64 line length (RFC 2045), as `email.base64mime` and `base64.encodebytes` write it.
 _LINE = 76
 
@@ -76,20 +94,95 @@ def _write(part: Leaf | Multipart, policy: Policy, nl: bytes, out: list[bytes]) 
 
 
 def fold(policy: Policy, name: str, value: str) -> bytes:
-    """`policy.fold_binary(name, value)`, without its Header machinery for a short plain value.
+    """`policy.fold_binary(name, value)`, with compat32's Header machinery run less often.
 
     compat32 writes a value of printable ASCII words with single spaces that
-    fits on the line (78 characters with the name) as it is.
+    fits on the line (78 characters with the name) as it is. A longer ASCII
+    value it breaks at spaces and tabs, preferring those after a ";" or ",",
+    by the lengths of the words alone; the words come through whole. So the
+    folding of one value of a shape (each word character made "x") is the
+    folding of every value of that shape, its words put back in order.
+
+    A value beyond ASCII it encodes whole as RFC 2047 words (base64 or Q,
+    whichever is shorter), cut where the next character would overfill the
+    line: by what each character costs encoded, not by which it is. So the
+    folding of one value of a shape (`_encoded_shape`) is again that of every
+    value of that shape, each word encoded anew from the value's own characters.
     """
-    if (
-        type(policy) is Compat32
-        and policy.max_line_length
-        and len(name) + 2 + len(value) <= policy.max_line_length
-        and _PLAIN_VALUE.fullmatch(value)
-        and name.isascii()
-    ):
+    if type(policy) is not Compat32 or not policy.max_line_length or not name.isascii():
+        return policy.fold_binary(name, value)
+    if len(name) + 2 + len(value) <= policy.max_line_length and _PLAIN_VALUE.fullmatch(value):
         return f"{name}: {value}{policy.linesep}".encode("ascii")
+    if _ASCII_TEXT.fullmatch(value):
+        words = iter(_WORD.findall(value))
+        shape = value.translate(_SHAPE)
+        folded = _WORD.sub(lambda _: next(words), _folded_shape(policy, name, shape))
+        return f"{name}: {folded}".encode("ascii")
+    if not value.isascii() and _encodable(value):
+        template = _encoded_template(policy, name, _encoded_shape(value))
+        if template is not None:
+            return _fill(value, *template)
     return policy.fold_binary(name, value)
+
+
+@functools.lru_cache(maxsize=256)
+def _folded_shape(policy: Policy, name: str, shape: str) -> str:
+    """compat32's folding of a value of this shape, after the "name: " it starts with."""
+    return policy.fold_binary(name, shape).decode("ascii")[len(name) + 2 :]
+
+
+def _encodable(value: str) -> bool:
+    """One line (as `str.splitlines` sees it) that UTF-8 can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return value.splitlines() == [value]
+
+
+def _encoded_shape(value: str) -> str:
+    """`value` with each character replaced by one of the same UTF-8 and Q lengths."""
+    shape = value.translate(_ENCODED_SHAPE)
+    for pattern, like in _UTF8_LENGTHS:
+        shape = pattern.sub(like, shape)
+    return shape
+
+
+_Template = tuple[tuple[str, ...], tuple[tuple[str, int], ...]]
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_template(policy: Policy, name: str, shape: str) -> _Template | None:
+    """compat32's folding of a value of this shape, as the text around its encoded words
+    and each word's encoding ("b" or "q") and length in characters."""
+    folded = policy.fold_binary(name, shape).decode("ascii")
+    words = _ENCODED_WORD.findall(folded)
+    lengths = tuple(
+        (kind, len(_decoded(kind, text).decode("utf-8"))) for kind, text in words
+    )
+    around = tuple(_ENCODED_WORD.split(folded)[::3])
+    if sum(length for _, length in lengths) != len(shape):
+        return None  # not one run of encoded words: leave it to the policy
+    return around, lengths
+
+
+def _decoded(kind: str, text: str) -> bytes:
+    if kind == "b":
+        return base64.b64decode(text)
+    return quoprimime.header_decode(text).encode("latin-1")
+
+
+def _fill(value: str, around: tuple[str, ...], lengths: tuple[tuple[str, int], ...]) -> bytes:
+    """The template's encoded words made again from `value`'s own characters."""
+    out = [around[0]]
+    start = 0
+    for (kind, length), after in zip(lengths, around[1:], strict=True):
+        piece = value[start : start + length].encode("utf-8")
+        start += length
+        encoder = base64mime.header_encode if kind == "b" else quoprimime.header_encode
+        out.append(encoder(piece, "utf-8"))
+        out.append(after)
+    return "".join(out).encode("ascii")
 
 
 def base64_body(data: bytes, nl: bytes = b"\r\n") -> bytes:

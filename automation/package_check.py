@@ -150,8 +150,7 @@ def check_package(
             shared = _shared_parts_problem(name, archive, pkg)
             for sheet, part in parts:
                 found: dict[tuple[int, int], str] = {}
-                chunks = _with_errors(_stream(archive, pkg.names[part]), found)
-                extent = sheet_extent(name, sheet, chunks)
+                extent = sheet_extent(name, sheet, _stream(archive, pkg.names[part]), found)
                 check_extent(name, sheet, extent)
                 if found:
                     errors[sheet] = found
@@ -188,25 +187,17 @@ _ERROR_CELL = re.compile(  # <c ... t="e">, its formula if any, then <v>#DIV/0!<
 _REF = re.compile(rb"\br=[\"']([A-Za-z]{1,3})([0-9]{1,7})[\"']")
 
 
-def _with_errors(
-    chunks: Iterable[bytes], found: dict[tuple[int, int], str]
-) -> Iterator[bytes]:
-    """Pass the chunks through, noting each error cell (`t="e"`) in `found`.
-
-    Most sheets hold none, so a chunk is searched only when it has the marker.
-    """
-    for chunk in chunks:
-        if b't="e"' in chunk or b"t='e'" in chunk:
-            for match in _ERROR_CELL.finditer(chunk):
-                ref = _REF.search(match.group(0))
-                if ref is None:
-                    continue
-                col = 0
-                for letter in ref.group(1).upper():
-                    col = col * 26 + letter - 64
-                text = (match.group(1) or b"").decode("utf-8", "replace").strip()
-                found[(int(ref.group(2)), col)] = text or "#ERROR"
-        yield chunk
+def _note_errors(chunk: bytes, found: dict[tuple[int, int], str]) -> None:
+    """Note each error cell (`t="e"`) of a chunk in `found`: (row, column) -> its text."""
+    for match in _ERROR_CELL.finditer(chunk):
+        ref = _REF.search(match.group(0))
+        if ref is None:
+            continue
+        col = 0
+        for letter in ref.group(1).upper():
+            col = col * 26 + letter - 64
+        text = (match.group(1) or b"").decode("utf-8", "replace").strip()
+        found[(int(ref.group(2)), col)] = text or "#ERROR"
 
 
 def check_members(name: str, members: list[zipfile.ZipInfo]) -> None:
@@ -248,17 +239,26 @@ def check_members(name: str, members: list[zipfile.ZipInfo]) -> None:
             )
 
 
-def sheet_extent(name: str, sheet: str, chunks: Iterable[bytes]) -> Extent:
+def sheet_extent(
+    name: str,
+    sheet: str,
+    chunks: Iterable[bytes],
+    found: dict[tuple[int, int], str] | None = None,
+) -> Extent:
     """Scan a sheet's XML (streamed) for the grid its cells with content really span.
 
     Cells without content (`<c r="Z9" s="1"/>`, formatting only) are left out,
     as the reader leaves them out. The scan is vectorised with numpy: a
-    1,048,576-row sheet is hundreds of megabytes of XML.
+    1,048,576-row sheet is hundreds of megabytes of XML. The error cells met
+    go into `found`; most sheets hold none, so only a chunk with the marker
+    is searched for them.
     """
     total = Extent()
     for chunk in chunks:
         _refuse_dtd(name, sheet, chunk)
-        part = _chunk_extent(chunk)
+        part, marked = _scan_chunk(chunk)
+        if marked and found is not None:
+            _note_errors(chunk, found)
         if isinstance(part, str):
             _beyond(name, sheet, part)
         elif part.cells:
@@ -278,47 +278,69 @@ def _merge(a: Extent, b: Extent) -> Extent:
     )
 
 
-def _chunk_extent(chunk: bytes) -> Extent | str:
-    """The extent of the cells with content in whole tags, or the reference beyond Excel."""
+def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool]:
+    """The extent of the cells with content in whole tags (or the reference beyond
+    Excel), and whether the chunk may hold an error cell (`t="e"`).
+
+    Both are read off the few "=" signs rather than every byte: an attribute
+    named r (whitespace, r, =, quote, then a letter: a row's r has digits only)
+    starts a cell's reference; t= followed by a quoted e marks an error cell.
+    """
+    size = len(chunk)
     data = np.frombuffer(chunk + b"\0" * _PAD, dtype=np.uint8)
-    # Every attribute named r, however quoted: whitespace, r, =, quote; then a letter (a
-    # row's r has digits only). Found from the few "=" signs rather than every byte.
-    eq = np.flatnonzero(data == ord("="))
-    eq = eq[(eq >= 2) & (eq < len(chunk) - 1)]
+    eq = np.flatnonzero(data[2 : size - 1] == ord("=")) + 2
     classes = _byte_classes()
-    eq = eq[data[eq - 1] == ord("r")]  # the rarest test first: the rest look at fewer
-    eq = eq[classes.space[data[eq - 2]] & classes.quote[data[eq + 1]]]
+    before = data[eq - 1]
+    marked = eq[before == ord("t")]
+    errors = bool(
+        (
+            classes.quote[data[marked + 1]]
+            & (data[marked + 2] == ord("e"))
+            & classes.quote[data[marked + 3]]
+        ).any()
+    )
+    eq = eq[before == ord("r")]  # the rarest test first: the rest look at fewer
+    eq = eq[
+        classes.space[data[eq - 2]] & classes.quote[data[eq + 1]] & classes.letter[data[eq + 2]]
+    ]
+    if not len(eq):
+        return Extent(), errors
     starts = eq + 2
-    starts = starts[classes.letter[data[starts]]]
-    if not len(starts):
-        return Extent()
-    closes = np.flatnonzero(data[: len(chunk)] == ord(">"))
+    closes = np.flatnonzero(data[:size] == ord(">"))
     ends = closes[np.minimum(np.searchsorted(closes, starts), len(closes) - 1)]
     starts = starts[data[ends - 1] != ord("/")]  # <c r="A1" s="2"/> holds nothing
     if not len(starts):
-        return Extent()
+        return Extent(), errors
+    # Letters, then digits, a position at a time while any reference still has one
+    # (most end within a few): at most 4 letters and 8 digits are looked at.
     cols = np.zeros(len(starts), dtype=np.int64)
     length = np.zeros(len(starts), dtype=np.int64)
     going = np.ones(len(starts), dtype=bool)
     for j in range(4):
-        char = data[starts + j] & 0xDF
+        char = (data[starts + j] & 0xDF).astype(np.int64)
         going &= (char >= ord("A")) & (char <= ord("Z"))
-        cols = np.where(going, cols * 26 + char.astype(np.int64) - 64, cols)
+        if not going.any():
+            break
+        cols = np.where(going, cols * 26 + char - 64, cols)
         length += going
+    at = starts + length
     rows = np.zeros(len(starts), dtype=np.int64)
     digits = np.zeros(len(starts), dtype=np.int64)
     going = np.ones(len(starts), dtype=bool)
     for j in range(8):
-        char = data[starts + length + j]
+        char = data[at + j].astype(np.int64)
         going &= (char >= ord("0")) & (char <= ord("9"))
-        rows = np.where(going, rows * 10 + char.astype(np.int64) - 48, rows)
+        if not going.any():
+            break
+        rows = np.where(going, rows * 10 + char - 48, rows)
         digits += going
     wrong = (length > 3) | (digits == 0) | (digits > 7) | (rows < 1) | (rows > EXCEL_ROWS)
     wrong |= cols > EXCEL_COLUMNS
     if wrong.any():
-        at = int(starts[int(np.argmax(wrong))])
-        return re.split(rb"[\"'>\s]", bytes(data[at : at + _PAD]))[0].decode("latin-1")
-    return Extent(len(starts), int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
+        at0 = int(starts[int(np.argmax(wrong))])
+        return re.split(rb"[\"'>\s]", bytes(data[at0 : at0 + _PAD]))[0].decode("latin-1"), errors
+    extent = Extent(len(starts), int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
+    return extent, errors
 
 
 def check_extent(name: str, sheet: str, extent: Extent) -> None:
@@ -344,7 +366,7 @@ def _beyond(name: str, sheet: str, ref: str) -> None:
 
 
 def _refuse_dtd(name: str, part: str, chunk: bytes) -> None:
-    if _DTD.search(chunk):
+    if b"!" in chunk and _DTD.search(chunk):  # a rare byte first: most chunks have none
         raise UnsafeWorkbookError(
             f"{name}: {part} declares XML entities, which no spreadsheet program writes "
             "(they can expand without limit). Open it in Excel and save it again."

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import threading
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -108,11 +108,22 @@ class WorkbookData:
         return {s.name: s.header_row for s in sheets}
 
 
-def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
+#: What a sheet's first frame is handed to, while the other sheets are still parsed:
+#: (the frames so far, every sheet's name, the names of the sheets being read).
+FirstFrame = Callable[[dict[str, "pd.DataFrame"], tuple[str, ...], frozenset[str]], object]
+#: The sheets the tool reads (a Payments sheet only once it exists).
+READ_SHEETS = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
+
+
+def _load_frames(
+    path: Path, first_ready: FirstFrame | None = None
+) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     """The Clients, Services and Invoices sheets as raw frames, and every sheet's name.
 
     Other sheets (summaries, notes, charts' data) are never parsed: a report
     sheet that grows with the history would otherwise slow every run.
+    `first_ready` gets the Clients sheet's frame as soon as it is there, while
+    the long Services sheet is still parsed, so that work on it overlaps.
     """
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
@@ -126,22 +137,31 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
         # Each sheet is parsed as soon as it has passed, while the next is checked.
         errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.start)
         try:
-            frames, names = reader.frames()
+            names, wanted = reader.start_all()
+            first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
+            frames = _show_errors(reader.frames(first), errors)
         except Exception as exc:  # calamine raises its own types for damaged files
-            first = exc
+            failure = exc
         else:
-            return _show_errors(frames, errors), names
+            if first_ready is not None:  # outside the try: its failures are its own
+                first_ready(frames, names, frozenset(wanted))
+            try:
+                rest = [name for name in wanted if name not in frames]
+                frames.update(_show_errors(reader.frames(rest), errors))
+            except Exception as exc:
+                failure = exc
+            else:
+                return {name: frames[name] for name in wanted}, names
     # calamine refuses a whole workbook for one part it does not know (an Excel
     # 4.0 macro sheet, say): read a copy holding only the sheets the tool needs.
-    needed = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
     try:
-        copy, names = readable_copy(path, needed)
+        copy, names = readable_copy(path, READ_SHEETS)
     except ValueError as exc:
         raise WorkbookError(f"{path.name} could not be read as a workbook: {exc}.") from None
     try:
         frames, _ = _read_frames(io.BytesIO(copy))
     except Exception as exc:
-        cause = damaged_part(path, needed) or str(exc) or str(first)
+        cause = damaged_part(path, READ_SHEETS) or str(exc) or str(failure)
         raise WorkbookError(f"{path.name} could not be read as a workbook: {cause}.") from None
     return _show_errors(frames, errors), names
 
@@ -205,19 +225,23 @@ class _SheetReader:
         if sheet not in self.started:
             self.started[sheet] = self.pool.submit(self._parse, sheet, size)
 
-    def frames(self) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
-        """Every wanted sheet's frame (as `_read_frames`), and every sheet's name.
+    def start_all(self) -> tuple[tuple[str, ...], list[str]]:
+        """Every sheet's name, and the sheets read (each started, if it was not yet)."""
+        names = tuple(str(name) for name in self._book().sheet_names)
+        wanted = [n for n in names if _is_one_of(n, READ_SHEETS)]
+        for name in wanted:
+            self.start(name)
+        return names, wanted
+
+    def frames(self, sheets: list[str]) -> dict[str, pd.DataFrame]:
+        """The frames (as `_read_frames`) of `sheets`, once they are parsed.
 
         pandas is imported here, on this thread, while the sheets are parsed:
         a module imported lazily must be first touched by one thread only (the
         reading threads use numpy alone, loaded before they start).
         """
-        names = tuple(str(name) for name in self._book().sheet_names)
-        wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
-        for name in wanted:
-            self.start(name)
         pd.DataFrame  # noqa: B018 - imports pandas now, beside the parsing
-        return {name: _frame(self.started[name].result()) for name in wanted}, names
+        return {name: _frame(self.started[name].result()) for name in sheets}
 
     def _parse(self, sheet: str, size: int) -> RawCells:
         with self.turn:
@@ -250,7 +274,7 @@ def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tu
         book = CalamineWorkbook.from_filelike(source)
     try:
         names = tuple(str(name) for name in book.sheet_names)
-        wanted = [n for n in names if _is_one_of(n, (CLIENTS, SERVICES, INVOICES, PAYMENTS))]
+        wanted = [n for n in names if _is_one_of(n, READ_SHEETS)]
         frames = {n: _frame(_raw_cells(book.get_sheet_by_name(n))) for n in wanted}
     finally:
         book.close()
@@ -501,11 +525,38 @@ def _first_filled(raw: pd.DataFrame, start: int, stop: int, columns: list[int]) 
     return -1
 
 
-def read_workbook(path: Path, config: Config) -> WorkbookData:
-    """Locate the Clients, Services and Invoices sheets; raise WorkbookError if unusable."""
-    frames, names = _load_frames(path)
-    tables = read_tables(path, frozenset(frames))
-    clients = _sheet(frames, CLIENTS, config, names, tables)
+def read_workbook(
+    path: Path, config: Config, clients_read: Callable[[SheetData], object] | None = None
+) -> WorkbookData:
+    """Locate the Clients, Services and Invoices sheets; raise WorkbookError if unusable.
+
+    `clients_read(clients)` is called (on this thread) as soon as the Clients
+    sheet is located, while the Services sheet is still parsed: what it does
+    with the clients (validate them) then costs the run no time of its own.
+    It is not called when the workbook turns out unusable before that.
+    """
+    early: list[tuple[pd.DataFrame, SheetData, dict[str, list[TableInfo]]]] = []
+
+    def located(
+        frames: dict[str, pd.DataFrame], names: tuple[str, ...], read: frozenset[str]
+    ) -> None:
+        tables = read_tables(path, read)
+        try:
+            sheet = _sheet(frames, CLIENTS, config, names, tables)
+        except WorkbookError:
+            return  # raised in its turn below, after what is wrong with the workbook as a whole
+        early.append((frames[sheet.name], sheet, tables))
+        if clients_read is not None:
+            clients_read(sheet)
+
+    frames, names = _load_frames(path, located)
+    if early and frames.get(early[0][1].name) is early[0][0]:  # located in the frames read
+        _, clients, tables = early[0]
+    else:
+        tables = read_tables(path, frozenset(frames))
+        clients = _sheet(frames, CLIENTS, config, names, tables)
+        if clients_read is not None:
+            clients_read(clients)
     services = _sheet(frames, SERVICES, config, names, tables)
     invoices: SheetData | None = None
     actual = _find_sheet(frames, INVOICES)

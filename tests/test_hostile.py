@@ -224,3 +224,18 @@ def test_extent_across_chunks_and_the_grid_budget() -> None:
     chunks = [b'<row r="1"><c r="A1"><v>1</v></c></row>', b'<row r="3000"><c r="Z3000"><v>1</v>']
     extent = sheet_extent("book.xlsx", "Services", chunks)
     assert extent == Extent(2, 1, 3000, 1, 26) and extent.grid == 78_000 < GRID_BUDGET
+
+
+def test_error_cells_are_found_however_quoted() -> None:
+    """The marker is read off the "=" signs: single quotes, mixed quotes and an attribute
+    right after a quote still mark an error cell; text that only looks like one does not."""
+    chunks = [
+        b"<row r='2'><c r='B2' t='e'><v>#REF!</v></c></row>",
+        b'<row r="3"><c r="C3" s="1"t="e"><f>1/0</f><v>#DIV/0!</v></c>'
+        b"<c r=\"D3\" t=\"e'><v>#N/A</v></c></row>",
+        b'<row r="4"><c r="A4" t="inlineStr"><is><t>t="e" is text</t></is></c></row>',
+    ]
+    found: dict[tuple[int, int], str] = {}
+    extent = sheet_extent("book.xlsx", "Services", chunks, found)
+    assert found == {(2, 2): "#REF!", (3, 3): "#DIV/0!", (3, 4): "#N/A"}
+    assert extent == Extent(4, 2, 4, 1, 4)

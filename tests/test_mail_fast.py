@@ -246,6 +246,31 @@ def test_fold_is_the_policys_at_the_end_of_the_line(header: tuple[str, str]) -> 
     assert mime.fold(mime.COMPAT32_SMTP, name, value) == mime.COMPAT32_SMTP.fold_binary(name, value)
 
 
+WORD_CHARACTERS = "".join(c for c in PRINTABLE if c not in ";,")
+long_ascii = st.lists(
+    st.tuples(
+        st.text(WORD_CHARACTERS + ";,", min_size=1, max_size=40),
+        st.sampled_from([" ", " ", " ", "  ", "\t", " \t", "; ", ", "]),
+    ),
+    min_size=1,
+    max_size=12,
+).map(lambda pairs: "".join(word + space for word, space in pairs))
+
+
+@modest
+@given(
+    name=header_names,
+    value=st.one_of(long_ascii, long_ascii.map(str.strip), near_the_line_end().map(lambda h: h[1])),
+    others=st.lists(st.permutations(WORD_CHARACTERS), min_size=1, max_size=3),
+)
+def test_ascii_of_one_shape_folds_alike(name: str, value: str, others: list[list[str]]) -> None:
+    """The shape's folding, made for the first value, serves values with other words."""
+    for letters in ([*WORD_CHARACTERS], *others):
+        variant = value.translate(str.maketrans(WORD_CHARACTERS, "".join(letters)))
+        folded = mime.fold(mime.COMPAT32_SMTP, name, variant)
+        assert folded == mime.COMPAT32_SMTP.fold_binary(name, variant)
+
+
 # -- addresses ----------------------------------------------------------------------
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
@@ -291,3 +316,42 @@ def test_plain_addresses_skip_the_parser() -> None:
     assert _plain_address("client0001@clients.example") == "client0001@clients.example"
     for other in ("info@пример.рф", "x@xn--p1ai.example", "Ann <ann@example.com>", "a@b.1"):
         assert _plain_address(other) is None
+
+
+#: Characters alike for RFC 2047: the same length in UTF-8 and in the "Q" encoding.
+ALIKE = (
+    string.ascii_letters + string.digits + "-!*+/ ",
+    "\"#$%&'(),.:;<=>?@[\\]^_`{|}~\t\x01",
+    "éёқәіңғүұөһЁЙЖ\u00a0\u00e0",
+    "€₸中文日本\u202f\u2014",
+    "😀🚀𝄞",
+)
+
+
+@st.composite
+def encoded_alike(draw: st.DrawFn) -> list[str]:
+    """Values beyond ASCII, up to a few lines long, of one shape (`mime._encoded_shape`)."""
+    kinds = draw(st.lists(st.sampled_from(range(len(ALIKE))), min_size=1, max_size=150))
+    kinds.insert(draw(st.integers(0, len(kinds))), draw(st.integers(2, 4)))
+    count = draw(st.integers(2, 4))
+    return ["".join(draw(st.sampled_from(ALIKE[k])) for k in kinds) for _ in range(count)]
+
+
+@modest
+@given(name=header_names, values=encoded_alike())
+def test_encoded_values_of_one_shape_fold_alike(name: str, values: list[str]) -> None:
+    for value in values:
+        assert mime.fold(mime.COMPAT32_SMTP, name, value) == mime.COMPAT32_SMTP.fold_binary(
+            name, value
+        )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["\x85", "Счёт\u2028INV-1", "a\x1cб", "б\x0b", "\u2029X-Evil: 1 ё", "Счёт\ud800", "ё" * 200],
+)
+def test_odd_values_beyond_ascii_fold_as_the_policy_folds_them(value: str) -> None:
+    for policy in (mime.COMPAT32_SMTP, SMTPUTF8_SMTP):
+        assert outcome(lambda p=policy: mime.fold(p, "Subject", value)) == outcome(  # type: ignore[misc]
+            lambda p=policy: p.fold_binary("Subject", value)
+        )

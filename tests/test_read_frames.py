@@ -244,3 +244,63 @@ def test_the_reading_threads_leave_pandas_alone(
     data = read_workbook(book, Config())
     assert touched == {threading.current_thread().name}
     assert data.services.frame.loc[2, "Client"] == "Acme"
+
+
+def test_the_clients_are_handed_on_while_services_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`clients_read` gets the Clients sheet before the Services sheet is converted, once,
+    and it is the very sheet the workbook data holds (so its validation is the run's)."""
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme"), client("Beta")],
+        [service(date(2026, 3, 2), "Acme", "Work")],
+    )
+    handed: list[read.SheetData] = []
+    seen = threading.Event()
+    services_waited: list[bool] = []
+    real = read._raw_cells
+
+    def raw_cells(sheet: Any) -> Any:
+        if sheet.name == "Services":
+            services_waited.append(seen.wait(10))
+        return real(sheet)
+
+    def clients_read(clients: read.SheetData) -> None:
+        handed.append(clients)
+        seen.set()
+
+    monkeypatch.setattr(read, "_raw_cells", raw_cells)
+    data = read_workbook(book, Config(), clients_read)
+    assert services_waited == [True]
+    assert len(handed) == 1 and handed[0] is data.clients
+    assert data.clients.frame["Client"].tolist() == ["Acme", "Beta"]
+
+
+@pytest.mark.broken_workbooks
+def test_a_workbook_unusable_after_its_clients_says_so_first(tmp_path: Path) -> None:
+    """Clients without its header and a Services sheet calamine cannot parse: the damage is
+    what is told (as when the sheets were located one after the other), and the clients
+    are not handed on."""
+    wb = xlsxwriter.Workbook(str(tmp_path / "log.xlsx"))
+    wb.add_worksheet("Clients").write_row(0, 0, ["Name", "Mail"])
+    wb.add_worksheet("Services").write_row(0, 0, ["Date", "Client", "Description"])
+    wb.close()
+    book = with_part_replaced(
+        tmp_path / "log.xlsx",
+        "xl/worksheets/sheet2.xml",
+        lambda xml: xml.replace(
+            b"</sheetData>", b'<row r="2"><c r="A2"><v>1</c></row></sheetData>'
+        ),
+    )
+    handed: list[read.SheetData] = []
+    with pytest.raises(read.WorkbookError, match="could not be read as a workbook"):
+        read_workbook(book, Config(), handed.append)
+    assert handed == []
+    plain = tmp_path / "plain.xlsx"
+    wb = xlsxwriter.Workbook(str(plain))
+    wb.add_worksheet("Clients").write_row(0, 0, ["Name", "Mail"])
+    wb.close()
+    with pytest.raises(read.WorkbookError, match="sheet 'Clients' has no header row"):
+        read_workbook(plain, Config(), handed.append)
+    assert handed == []

@@ -64,18 +64,39 @@ ROWS = (
     '<c r="B1" t="inlineStr"><is><t>Amount</t></is></c></row>'
     '<row r="2" spans="1:3"><c r="A2" s="1"><v>46000</v></c><c r="B2" s="2"><v>1.5</v></c>'
     '<c r="C2" t="inlineStr"><is><t>x</t></is></c></row>'
-    '<row r="3" spans="1:2"><c r="A3" s="3"><v>46001</v></c><c r="B3"><v>2</v></c></row>'
+    '<row r="3" spans="2:2"><c r="A3" s="3"><v>46001</v></c><c r="B3"><v>2</v></c></row>'
     '<row r="6"><c r="A6" s="1"><v>46002</v></c><c r="D6" s="2"><v>3</v></c></row>'
+    '<row r="8" spans="2:3" ht="20" customHeight="1"/>'
+)
+#: Plain rows that lxml writes otherwise (quotes, an empty element written long, a space).
+REWRITTEN_ROWS = (
+    ROWS.replace('r="A1"', "r='A1'")
+    .replace('<row r="6">', '<row r="6" >')
+    .replace('<c r="B3"><v>2</v></c>', '<c r="B3"></c>')
+)
+#: Plain rows the element path rewrites: cells out of order, a row number written "08".
+UNORDERED_ROWS = ROWS.replace(
+    '<c r="A6" s="1"><v>46002</v></c><c r="D6" s="2"><v>3</v></c>',
+    '<c r="D6" s="2"><v>3</v></c><c r="A6" s="1"><v>46002</v></c>',
+).replace('<row r="8" ', '<row r="08" ')
+#: Rows lxml does not give back as they are, or that hold more than plain cells.
+ODD_ROWS = (
+    "<row r='1'><c r='A1' t='inlineStr'><is><t>Date</t></is></c></row>"
+    '<row r="2" spans="1:3"><c s="1"><v>46000</v></c><!-- a comment --><c r="B2"><v>1</v></c></row>'
+    '<row r="3"><c r="A3" t="inlineStr"><is><r><t>rich</t></r></is></c><c r="C3"/></row>'
+    '<row r="6" ><c r="D6" s="2"><v>3</v></c><c r="A6" s="1"><v>46002</v></c></row>'
+    '<row r="08"><c r="A8" s="3"><v>1</v></c></row>'
 )
 
 
-def sheet(prefix: str = "", twice: bool = False) -> bytes:
-    """A worksheet part: header, rows 2, 3 and 6 (4 and 5 are gaps), a column style on E."""
+def sheet(prefix: str = "", twice: bool = False, rows: str = ROWS) -> bytes:
+    """A worksheet part: header, rows 2, 3, 6 and 8 (the rest are gaps), a column style on E."""
     p = f"{prefix}:" if prefix else ""
     decl = f'xmlns{":" + prefix if prefix else ""}="{MAIN_NS}"'
     if twice:  # the main namespace declared under two prefixes
         decl += f' xmlns:y="{MAIN_NS}"'
-    rows = ROWS.replace("<", f"<{p}").replace(f"<{p}/", f"</{p}")
+    rows = rows.replace("<", f"<{p}").replace(f"<{p}/", f"</{p}")
+    rows = rows.replace(f"<{p}!", "<!")
     return (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<{p}worksheet {decl} xmlns:r="{REL_NS}"><{p}dimension ref="A1:D6"/>'
@@ -140,14 +161,21 @@ def edited(xml: bytes, writes: dict[tuple[int, int], CellValue], fast: bool) -> 
 
 
 @settings(max_examples=150, deadline=None)
-@example(writes=[(2, 1, "\x08"), (3, 1, "x"), (4, 1, "y"), (2, 2, None)], prefix="", park=1)
-@example(writes=[(8, 1, "\x08"), (9, 1, "x"), (8, 2, 1)], prefix="x", park=1)
-@given(writes=WRITES, prefix=st.sampled_from(["", "x"]), park=st.sampled_from([1, 2, 256]))
+@example(
+    writes=[(2, 1, "\x08"), (3, 1, "x"), (4, 1, "y"), (2, 2, None)], prefix="", park=1, rows=ROWS
+)
+@example(writes=[(8, 1, "\x08"), (9, 1, "x"), (8, 2, 1)], prefix="x", park=1, rows=ROWS)
+@given(
+    writes=WRITES,
+    prefix=st.sampled_from(["", "x"]),
+    park=st.sampled_from([1, 2, 256]),
+    rows=st.sampled_from([ROWS, ODD_ROWS, REWRITTEN_ROWS, UNORDERED_ROWS]),
+)
 def test_fast_rows_equal_the_element_path(
-    writes: list[tuple[int, int, CellValue]], prefix: str, park: int
+    writes: list[tuple[int, int, CellValue]], prefix: str, park: int, rows: str
 ) -> None:
     cells = {(row, col): value for row, col, value in writes}
-    xml = sheet(prefix)
+    xml = sheet(prefix, rows=rows)
     try:
         slow = edited(xml, cells, fast=False)
     except WriteBackError as exc:  # both ways refuse the same value
@@ -179,11 +207,50 @@ def test_rows_appended_and_rows_written_twice() -> None:
 
 @pytest.mark.parametrize("prefix", ["", "x"])
 def test_rows_are_written_as_bytes_when_the_part_allows(prefix: str) -> None:
-    edit = open_sheet(sheet(prefix), context(), 6)
+    p = f"{prefix}:" if prefix else ""
+    edit = open_sheet(sheet(prefix), context(), 2)
     edit.header_row = 1
-    write_row(edit, 9, [(1, "new"), (3, Decimal("2.50"))])
+    edit.col_styles = read_col_styles(edit)
+    write_row(edit, 6, [(6, "after D6"), (5, 12)])  # given cells after its last one
+    write_row(edit, 8, [(4, "first cell")])  # <row .../> with no cells
+    write_row(edit, 9, [(1, "new"), (3, Decimal("2.50"))])  # a new row
     assert 9 in edit.done and 9 not in edit.rows
-    assert edit.done[9].startswith(f'<{prefix + ":" if prefix else ""}row r="9">'.encode())
+    assert edit.done[9].startswith(f'<{p}row r="9">'.encode())
+    write_row(edit, 2, [(2, "B2 is there")])  # a cell it has: the element path
+    assert edit.extended == {6, 8} and 2 in edit.rows
+    assert edit.done[6].endswith(
+        f'<{p}c r="E6" s="3"><{p}v>12</{p}v></{p}c><{p}c r="F6" t="inlineStr"><{p}is>'
+        f'<{p}t xml:space="preserve">after D6</{p}t></{p}is></{p}c></{p}row>'.encode()
+    )
+    assert edit.done[8].startswith(f'<{p}row r="8" spans="2:4" ht="20" customHeight="1">'.encode())
+
+
+def test_a_new_cell_below_a_row_given_cells_takes_the_style_it_had() -> None:
+    cells: dict[tuple[int, int], CellValue] = {
+        (6, 5): "E6, after D6",
+        (7, 4): 5,  # below D6 (s="2"), a cell row 6 had
+        (7, 1): date(2026, 6, 1),  # below A6 (s="1", a date format)
+        (7, 5): "below E6 (the column's style)",
+    }
+    fast = edited(sheet(), cells, fast=True)
+    assert fast == edited(sheet(), cells, fast=False)
+    assert b'<c r="D7" s="2"><v>5</v></c>' in fast[0]
+    assert b'<c r="A7" s="1"><v>46174</v></c>' in fast[0]
+    assert b'<c r="E7" s="3" t="inlineStr">' in fast[0]
+
+
+def test_rows_lxml_would_rewrite_take_the_element_path() -> None:
+    for rows in (ODD_ROWS, REWRITTEN_ROWS):
+        edit = open_sheet(sheet(rows=rows), context(), 1)
+        edit.header_row = 1
+        for number in (2, 3, 6, 8):
+            write_row(edit, number, [(10, "far right")])
+        assert edit.extended == set() and edit.plain_blocks == {0: False}
+    edit = open_sheet(sheet(rows=UNORDERED_ROWS), context(), 1)
+    edit.header_row = 1
+    for number in (2, 3, 6, 8):
+        write_row(edit, number, [(10, "far right")])
+    assert edit.plain_blocks == {0: True} and edit.extended == {2, 3}
 
 
 def test_a_namespace_under_two_prefixes_takes_the_element_path() -> None:

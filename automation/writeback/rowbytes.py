@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from lxml import etree
 
@@ -26,12 +27,18 @@ from automation.writeback.sheet import (
     inherited_style,
     locate_row,
     park_rows,
-    parse_fragment,
     widen,
     write_cell,
 )
 from automation.writeback.values import encode_value
-from automation.writeback.xmlscan import XML_SPACE, col_letters, serialize_fragment
+from automation.writeback.xmlscan import (
+    XML_SPACE,
+    col_index,
+    col_letters,
+    parse_fragment,
+    serialize_fragment,
+    span_end,
+)
 
 #: How many parsed rows an edit holds before the ones behind it are set aside.
 PARK_AT = 256
@@ -58,12 +65,23 @@ def escape_attr(value: str) -> str:
     return _ATTR_SPECIAL.sub(lambda m: _ATTR_ESCAPES[m.group(0)], value)
 
 
-def render_row(prefix: str, number: int, cells: Sequence[Cell]) -> bytes:
-    """A <row> holding `cells` (in column order), as the element path serialises it."""
+@lru_cache(maxsize=1024)
+def letters(col: int) -> str:
+    return col_letters(col)
+
+
+@lru_cache(maxsize=1024)
+def column_of(name: bytes) -> int:
+    """The column of a reference's letters (b"AB" -> 28)."""
+    return col_index(name.decode())
+
+
+def render_cells(prefix: str, number: int, cells: Sequence[Cell]) -> bytes:
+    """`cells` (in column order) as the element path serialises them."""
     p = prefix
-    out = [f'<{p}row r="{number}">']
+    out = []
     for col, style, kind, text in cells:
-        head = f'<{p}c r="{col_letters(col)}{number}"'
+        head = f'<{p}c r="{letters(col)}{number}"'
         if style is not None:
             head += f' s="{escape_attr(style)}"'
         if kind == "s":
@@ -74,8 +92,13 @@ def render_row(prefix: str, number: int, cells: Sequence[Cell]) -> bytes:
         else:
             typed = ' t="b"' if kind == "b" else ""
             out.append(f"{head}{typed}><{p}v>{escape_text(text)}</{p}v></{p}c>")
-    out.append(f"</{p}row>")
     return "".join(out).encode()
+
+
+def render_row(prefix: str, number: int, cells: Sequence[Cell]) -> bytes:
+    """A new <row> holding `cells` (in column order), as the element path serialises it."""
+    cells_bytes = render_cells(prefix, number, cells)
+    return f'<{prefix}row r="{number}">'.encode() + cells_bytes + f"</{prefix}row>".encode()
 
 
 def render_by_elements(edit: SheetEdit, number: int, cells: Sequence[Cell]) -> bytes:
@@ -126,27 +149,148 @@ def write_new_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellV
         return False
     if locate_row(edit, number) is not None:
         return False
+    encoded = _encoded(edit, cells)
+    if encoded is None:
+        return False
+    written = _new_cells(edit, number, encoded)
+    if written:
+        edit.row_styles[number] = {col: style for col, style, _, _ in written}
+        edit.done[number] = render_row(edit.root.prefix.decode(), number, written)
+    return True
+
+
+def _encoded(
+    edit: SheetEdit, cells: Sequence[tuple[int, CellValue]]
+) -> list[tuple[int, str, str | None]] | None:
+    """(column, kind, text) of each value, or None when one must take the element path."""
     encoded = [(col, *encode_value(value, edit.ctx)) for col, value in cells]
     if any(kind == "s" and not text for _, kind, text in encoded):
-        return False  # <t></t> parsed again would be <t/>: the element path keeps it right
+        return None  # <t></t> parsed again would be <t/>: the element path keeps it right
+    return encoded
+
+
+def _new_cells(
+    edit: SheetEdit, number: int, encoded: Sequence[tuple[int, str, str | None]]
+) -> list[Cell]:
+    """New cells for a row, styled as `write_cell` styles them, in column order.
+
+    The styles are worked out in the order the values were written (a
+    format added to styles.xml gets the same index); empty values make no
+    cell. The row is counted as changed when it gets any.
+    """
     written: list[Cell] = []
-    styles: dict[int, str | None] = {}
     for col, kind, text in encoded:
         if kind == "empty" or text is None:
-            continue  # an empty value makes no cell in a row that has none
+            continue
         style = inherited_style(edit, number, col)
         if kind in _FORMATTED:
             style = formatted_style(edit, style, col, kind) or style
         written.append((col, style, kind, text))
-        styles[col] = style
         widen(edit, number, col)
+    if written:
+        written.sort(key=lambda cell: cell[0])
+        edit.cells += len(written)
+        edit.dirty.add(number)
+    return written
+
+
+#: Rows checked at a time for being what lxml writes (see `_plain_block`).
+BLOCK = 256
+_ROW_TAGS = (b"row", b"c", b"v", b"f", b"is", b"t")
+_TAG_NAME = re.compile(rb"<([^\s/>!?]+)")
+_SPANS = re.compile(rb'\sspans="([^"]*)"')
+
+
+def _plain_block(edit: SheetEdit, index: int) -> bool:
+    """Whether the block of indexed rows holding row `index` can be given cells as bytes.
+
+    It can when lxml gives its bytes back unchanged (parsed, then serialised)
+    and it holds only rows of cells that carry their references, and cells of
+    values, formulas and plain inline strings: then a new cell put after a
+    row's last one is what the element path would write. Checked once per
+    block of 256 rows, in one parse.
+    """
+    block = index // BLOCK
+    plain = edit.plain_blocks.get(block)
+    if plain is None:
+        spans, p = edit.row_spans, edit.root.prefix
+        last = min(len(spans), (block + 1) * BLOCK) - 1
+        start = spans[block * BLOCK][0]
+        data = bytes(edit.xml[start : span_end(edit.xml, spans[last], p, b"row")])
+        names = set(_TAG_NAME.findall(data))
+        plain = names <= {p + name for name in _ROW_TAGS} and b"<!" not in data
+        if plain:
+            try:
+                wrapper = parse_fragment(data, edit.root)
+            except etree.XMLSyntaxError:
+                wrapper = None
+            m = {"m": edit.root.ns}
+            plain = (
+                wrapper is not None
+                and not wrapper.xpath("count(*[not(self::m:row)] | m:row[not(@r)])", namespaces=m)
+                and not wrapper.xpath("count(m:row/*[not(self::m:c) or not(@r)])", namespaces=m)
+                and serialize_fragment(wrapper) == data
+            )
+        edit.plain_blocks[block] = plain
+    return plain
+
+
+@lru_cache(maxsize=8)
+def _cell_refs(prefix: bytes) -> re.Pattern[bytes]:
+    return re.compile(b"<" + re.escape(prefix) + rb'c\s(?:[^>]*?\s)?r="([A-Z]{1,3})\d+"')
+
+
+def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValue]]) -> bool:
+    """Give a row of the part new cells after its last one, as bytes; False if it cannot be.
+
+    The 5,000 (or 25,000) Services rows billed this week get their Invoice
+    No, Due Date and Status this way: the row's bytes stay as they are
+    (they are what lxml writes, see `_plain_block`), its spans hint widens,
+    and the new cells go before ``</row>``.
+    """
+    index = edit.row_at.get(number)
+    if index is None or number in edit.rows or number in edit.done or not bytes_ok(edit):
+        return False
+    if not _plain_block(edit, index):
+        return False
+    p = edit.root.prefix
+    span = edit.row_spans[index]
+    row = bytes(edit.xml[span[0] : span_end(edit.xml, span, p, b"row")])
+    head = row[: span[1] - span[0]]
+    if f' r="{number}"'.encode() not in head:
+        return False  # a number written otherwise ("0017") is rewritten by the element path
+    refs = _cell_refs(p).findall(row)
+    if len(refs) != row.count(b"<" + p + b"c "):
+        return False
+    have = [column_of(name) for name in refs]
+    if any(b <= a for a, b in zip(have, have[1:], strict=False)):
+        return False  # cells out of order: the element path places new ones
+    right = have[-1] if have else 0
+    encoded = _encoded(edit, cells)
+    if encoded is None or any(col <= right for col, _, _ in encoded):
+        return False
+    spans = _SPANS.search(head)
+    if spans is not None:
+        try:
+            bounds = [int(n) for part in spans.group(1).split() for n in part.split(b":")]
+        except ValueError:
+            return False
+    written = _new_cells(edit, number, encoded)
     if not written:
-        return True
-    written.sort(key=lambda cell: cell[0])
-    edit.cells += len(written)
-    edit.dirty.add(number)
-    edit.row_styles[number] = styles
-    edit.done[number] = render_row(edit.root.prefix.decode(), number, written)
+        return True  # only empty values for cells the row does not have: nothing changes
+    if spans is not None:
+        every = bounds + have + [col for col, _, _, _ in written]
+        hint = f"{min(every)}:{max(every)}".encode()
+        head = head[: spans.start(1)] + hint + head[spans.end(1) :]
+    new = render_cells(p.decode(), number, written)
+    if len(row) == span[1] - span[0]:  # <row .../>: no cells yet
+        data = head[:-2] + b">" + new + b"</" + p + b"row>"
+    else:
+        close = len(row) - len(b"</" + p + b"row>")
+        data = head + row[span[1] - span[0] : close] + new + row[close:]
+    edit.done[number] = data
+    edit.row_styles[number] = {col: style for col, style, _, _ in written}
+    edit.extended.add(number)
     return True
 
 
@@ -156,7 +300,7 @@ def write_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValue
     The parsed rows left behind are set aside now and then, so a long run
     holds a few hundred of them, not all.
     """
-    if not write_new_row(edit, number, cells):
+    if not write_new_row(edit, number, cells) and not extend_row(edit, number, cells):
         for col, value in cells:
             if write_cell(edit, number, col, value):
                 edit.cells += 1

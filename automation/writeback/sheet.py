@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import html
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -72,6 +73,8 @@ class SheetEdit:
     # The styles of the cells of rows written straight as bytes (`rowbytes`): row -> column -> s.
     row_styles: dict[int, dict[int, str | None]] = field(default_factory=dict)
     fast_rows: bool | None = None  # whether new rows may be written as bytes (checked once)
+    extended: set[int] = field(default_factory=set)  # rows of the part given cells as bytes
+    plain_blocks: dict[int, bool] = field(default_factory=dict)  # see `rowbytes.extend_row`
 
     def tag(self, local: str) -> str:
         return _clark(self.root.ns, local)
@@ -233,6 +236,7 @@ def get_row(edit: SheetEdit, number: int, create: bool) -> Any | None:
     if number in edit.done:  # edited already and set aside: its bytes are its current state
         wrapper = parse_fragment(edit.done.pop(number), edit.root)
         edit.row_styles.pop(number, None)
+        edit.extended.discard(number)
         edit.cols[number] = _number_cells(wrapper[0], number)
         edit.rows[number] = wrapper
         return wrapper[0]
@@ -421,14 +425,27 @@ def inherited_style(edit: SheetEdit, row_number: int, col: int) -> str | None:
     style = None
     if row_number - 1 > edit.header_row:
         written = edit.row_styles.get(row_number - 1)  # a row written as bytes
-        if written is not None:
+        if written is not None and (col in written or row_number - 1 not in edit.extended):
             style = written.get(col)
+        elif written is not None:  # a cell the row had: read from its bytes
+            style = style_in_bytes(edit, edit.done[row_number - 1], col)
         else:
             model = find_cell(edit, row_number - 1, col)
             style = None if model is None else model.get("s")
     if style is None:
         style = next((st for lo, hi, st in edit.col_styles if lo <= col <= hi), None)
     return None if style == "0" else style
+
+
+def style_in_bytes(edit: SheetEdit, row: bytes, col: int) -> str | None:
+    """The s attribute of the first cell in column `col` of a row as serialised (None if none)."""
+    p = re.escape(edit.root.prefix)
+    letters = _letters(col).encode()
+    m = re.search(b"<" + p + rb'c\s(?:[^>]*?\s)?r="' + letters + rb'\d+"[^>]*>', row)
+    if m is None:
+        return None
+    s = re.search(rb'\ss="([^"]*)"', m.group(0))
+    return None if s is None else html.unescape(s.group(1).decode())
 
 
 def _give_format(edit: SheetEdit, cell: Any, kind: str) -> None:

@@ -1,0 +1,80 @@
+"""Cell values at the boundary: the quick paths for the usual cells say what the rule says.
+
+`is_blank` and `cell_text` answer plain text and floats without the general
+checks (they are asked of every cell validated); every other kind of value,
+subclasses included, goes the general way. `frame_records` is pandas'
+`to_dict("records")` taken a column at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automation.cells import cell_text, is_blank
+from automation.validate import frame_records
+
+
+class Text(str):
+    """A str subclass (numpy's str_ is one): not the quick path's exact class."""
+
+
+def general_is_blank(value: Any) -> bool:
+    """The rule, as it was written before the quick paths."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    return value is pd.NaT
+
+
+def general_cell_text(value: Any) -> str:
+    if general_is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else str(value)
+    return str(value).strip()
+
+
+VALUES = [
+    "", " ", "\u00a0", " Acme ", "0", "NaN", Text(""), Text(" x "), np.str_(" y "),
+    float("nan"), float("inf"), -0.0, 0.0, 12.0, 12.5, 1e20, np.float64("nan"), np.float64(3.0),
+    0, 7, True, False, None, pd.NaT, pd.NA, Decimal("1.50"), date(2026, 3, 5),
+    datetime(2026, 3, 5), datetime(2026, 3, 5, 9, 30), pd.Timestamp("2026-03-05"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_the_quick_paths_follow_the_rule(value: Any) -> None:
+    assert is_blank(value) == general_is_blank(value)
+    assert cell_text(value) == general_cell_text(value)
+    assert type(cell_text(value)) is str
+
+
+def test_frame_records_are_to_dict_records() -> None:
+    frame = pd.DataFrame(index=pd.RangeIndex(5, 9))
+    frame["Date"] = np.array([datetime(2026, 3, 5), None, datetime(2026, 3, 6), None], object)
+    frame["Client"] = np.array(["Acme", "Beta", float("nan"), "Gamma"], object)
+    frame["Quantity"] = np.array([1, 2.5, "3", float("nan")], object)
+    frame["Count"] = [1, 2, 3, 4]
+    frame["Seen"] = pd.Series([None] * 4, index=frame.index, dtype=object)
+    assert {str(t) for t in frame.dtypes} >= {"datetime64[us]", "str", "object", "int64"}
+    got = list(frame_records(frame))
+    want = frame.to_dict("records")
+    assert [row for row, _ in got] == [5, 6, 7, 8]
+    for (_, cells), expected in zip(got, want, strict=True):
+        assert list(cells) == list(expected)
+        for name, value in cells.items():
+            assert type(value) is type(expected[name]), name
+            assert repr(value) == repr(expected[name]), name
+    assert list(frame_records(frame.iloc[:0])) == []
