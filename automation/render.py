@@ -381,6 +381,7 @@ class InvoiceRenderer:
     def __init__(self, template_dir: Path) -> None:
         self.template_dir = Path(template_dir)
         self._templates: dict[Path, _Template] = {}
+        self._chosen: dict[tuple[str, str], Path] = {}  # (language, kind): template_path
 
     def template_path(self, language: str, kind: str = "invoice") -> Path:
         """The template file used for a client language (`kind`: "invoice" or "credit_note").
@@ -403,11 +404,12 @@ class InvoiceRenderer:
     def render_bytes(self, doc: Document_) -> bytes:
         """The .docx file for one invoice or credit note, in memory."""
         if isinstance(doc, CreditNoteDocument):
-            path = self.template_path(doc.language, "credit_note")
-            context = credit_note_context(doc)
+            kind, context = "credit_note", credit_note_context(doc)
         else:
-            path = self.template_path(doc.language)
-            context = build_context(doc)
+            kind, context = "invoice", build_context(doc)
+        path = self._chosen.get((doc.language, kind))
+        if path is None:  # looked up once per language: up to four file checks
+            path = self._chosen[doc.language, kind] = self.template_path(doc.language, kind)
         return self._template(path).render_bytes(context)
 
     def vet(self) -> None:
@@ -1105,12 +1107,15 @@ def _read_members(path: Path) -> list[tuple[zipfile.ZipInfo, bytes]]:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # os.open honours the umask, unlike mkstemp's private 0600 files.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        # os.open honours the umask, unlike mkstemp's private 0600 files.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         fd = os.open(temp, flags, 0o666)
+    except FileNotFoundError:  # the year's folder: made once, not checked for every file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temp, flags, 0o666)
+    try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(temp, path)
