@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .mail import TEMPORARY, BuiltMessage, RecipientResult, Sender, SendResult
+from .mail import TEMPORARY, BuiltMessage, RecipientResult, Sender, SendResult, SmtpSender
 from .smtp_pool import SmtpPool
 
 
@@ -124,11 +124,14 @@ def deliver(
     Messages are taken in order; before each one, any waiting message whose
     time has come goes first. When only waiting messages are left, the loop
     sleeps until the next is due. `journal.finished` is called exactly once
-    per parcel. A sender with several connections (`SmtpPool`) sends on all of
-    them at once (`_deliver_on_lanes`), with the same journal steps.
+    per parcel. An SMTP sender, with one connection or several (`SmtpPool`),
+    goes through `_deliver_on_lanes`, with the same journal steps: its
+    connections' threads talk SMTP while this thread records the answers and
+    marks the next message. Other senders (the outbox) go one message at a time.
     """
-    if isinstance(sender, SmtpPool) and len(sender.lanes) > 1:
-        _deliver_on_lanes(parcels, sender.lanes, policy, journal, clock, sleep)
+    lanes = sender.lanes if isinstance(sender, SmtpPool) else (sender,)
+    if isinstance(sender, SmtpPool | SmtpSender):
+        _deliver_on_lanes(parcels, lanes, policy, journal, clock, sleep)
         return
     fresh = iter(parcels)
     waiting: list[_Waiting] = []
@@ -206,21 +209,29 @@ def _deliver_on_lanes(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> None:
-    """`deliver` over several connections at once, the journal on this thread alone.
+    """`deliver` over one or more connections, the journal on this thread alone.
 
     Each attempt is marked in the journal (`attempting`: the ledger says
-    `sending`) before it is handed to a free lane; a message is on at most
-    one lane at a time. The lanes' threads only talk SMTP; every answer comes
-    back here and is recorded in the order the attempts were handed out, so
-    the ledger, the Notes and the summary read as with one connection. At most
-    two attempts per lane are out unrecorded, which bounds what a crash can
-    leave `sending` (each resent identical, with its Message-ID, by the next run).
+    `sending`, a flush to disk) before it is handed to a free lane; a message
+    is on at most one lane at a time. The lanes' threads only talk SMTP; every
+    answer comes back here and is recorded in the order the attempts were
+    handed out, so the ledger, the Notes and the summary read as with one
+    connection. At most two attempts per lane are out unrecorded, which bounds
+    what a crash can leave `sending` (each resent identical, with its
+    Message-ID, by the next run).
+
+    While every lane is busy, the next attempt is already marked (`ready`), so
+    its flush to disk overlaps the messages on the wire instead of following
+    them; it is handed over as soon as a lane is free and the answers before it
+    are recorded. A marked attempt that never left is resent by the next run
+    like any other `sending` one: it reaches the client once.
     """
     fresh = iter(parcels)
     exhausted = False
     waiting: list[_Waiting] = []
     order = itertools.count()
     handed: collections.deque[_Handed] = collections.deque()
+    ready: tuple[_Waiting, Parcel] | None = None  # marked `sending`, not yet handed to a lane
     window = 2 * len(lanes)
     with ThreadPoolExecutor(len(lanes), thread_name_prefix="smtp") as workers:
         try:
@@ -232,12 +243,19 @@ def _deliver_on_lanes(
                     _settle(done.item, result, policy, journal, waiting, order)
                 busy = {h.lane for h in handed if not h.future.done()}
                 free = [n for n in range(len(lanes)) if n not in busy]
-                room = bool(free) and len(handed) < window
-                item: _Waiting | None = None
+                room = len(handed) < window
+                if ready is not None and free and room:
+                    item, attempt = ready
+                    ready = None
+                    future = workers.submit(lanes[free[0]].send, item.parcel.message,
+                                            attempt.recipients)  # fmt: skip
+                    handed.append(_Handed(item, attempt, free[0], future))
+                    continue
                 now = clock()
-                if room:
+                if ready is None and room:
+                    picked: _Waiting | None = None
                     if waiting and waiting[0].due <= now:
-                        item = heapq.heappop(waiting)
+                        picked = heapq.heappop(waiting)
                     elif not exhausted:
                         parcel = next(fresh, None)
                         if parcel is None:
@@ -246,20 +264,17 @@ def _deliver_on_lanes(
                         if not parcel.recipients:
                             journal.finished(Outcome(parcel, (), attempts=0))
                             continue
-                        item = _Waiting(now, next(order), now, 0, parcel, {})
-                if item is not None:
-                    attempt = _attempt_for(item)
-                    journal.attempting(attempt)
-                    lane = free[0]
-                    message = item.parcel.message
-                    future = workers.submit(lanes[lane].send, message, attempt.recipients)
-                    handed.append(_Handed(item, attempt, lane, future))
-                    continue
+                        picked = _Waiting(now, next(order), now, 0, parcel, {})
+                    if picked is not None:
+                        attempt = _attempt_for(picked)
+                        journal.attempting(attempt)
+                        ready = (picked, attempt)
+                        continue
                 out = [h.future for h in handed if not h.future.done()]
-                if not handed and exhausted and not waiting:
+                if not handed and ready is None and exhausted and not waiting:
                     return
-                # A retry's time matters only when a lane could take it; else wait for a lane.
-                due = max(0.0, waiting[0].due - now) if waiting and room else None
+                # A retry's time matters only when it could be marked; else wait for a lane.
+                due = max(0.0, waiting[0].due - now) if waiting and room and not ready else None
                 if out:
                     wait(out, timeout=due, return_when=FIRST_COMPLETED)
                 elif due is not None and not handed:

@@ -13,9 +13,11 @@ copies only.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sqlite3
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -211,6 +213,43 @@ def test_a_greylisted_message_waits_while_the_other_lanes_go_on() -> None:
     last = log.outcomes[-1]
     assert last.parcel.message.message_id == messages[0].message_id and last.attempts == 3
     assert last.addresses("sent") == ("c0@example.com",)
+
+
+def test_one_connection_marks_the_next_message_while_one_is_on_the_wire() -> None:
+    """The next `sending` flush overlaps the message on the wire, never the next send.
+
+    With one connection the next attempt is marked before the previous answer
+    is back, but it goes out only after that answer is recorded: a crash can
+    leave at most one message that the server has and the ledger does not.
+    """
+    recorder = Recorder(data_delay=0.05)
+    with running_server(recorder) as port:
+        cfg = replace(three_lanes(port), connections=1)
+        messages = [built(cfg, n) for n in range(6)]
+        at_answer: list[int] = []
+
+        class Watch(Log):
+            def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
+                at_answer.append(len(recorder.received))
+                super().attempted(parcel, results)
+
+        log = Watch()
+        with open_sender(cfg, COMPANY) as sender:
+            assert not isinstance(sender, SmtpPool)
+            deliver([Parcel(m, m.recipients) for m in messages], sender, RetryPolicy(1, 2), log)
+    assert recorder.message_ids == [m.message_id for m in messages]
+    assert log.threads == {"MainThread"}
+    events = log.events
+    for before, after in itertools.pairwise(messages):
+        # marked while the one before was still out ...
+        assert events.index(("attempt", after.message_id)) < events.index(
+            ("answer", before.message_id)
+        )
+    # ... and handed over only once the one before was recorded.
+    assert at_answer == [1, 2, 3, 4, 5, 6]
+    assert [o.parcel.message.message_id for o in log.outcomes] == [
+        m.message_id for m in messages
+    ]
 
 
 # -- whole runs ----------------------------------------------------------------------
