@@ -715,7 +715,8 @@ class _Canonical:
     empty element, which must parse strictly:
     - every branch is balanced XML, so that any rendering is well-formed;
     - values are printed as text, never inside a tag, and without a filter
-      or a call (`|safe` and friends print markup);
+      or a call, in the value or the loop it comes from (`|safe` and
+      friends print markup);
     - the fixed text holds no character reference, comment, CDATA or
       processing instruction, no tab or line break (resolve_listing
       rewrites those), and no drawing (fix_docpr_ids renumbers them);
@@ -807,8 +808,13 @@ def _skeleton(env: Environment, xml: str) -> str | None:
                     return None
             out.append(f"<{_VALUE}/>")
         elif kind == "block_begin":
-            words = [text for _, inner, text in _until(tokens, "block_end") if inner == "name"]
+            statement = list(_until(tokens, "block_end"))
+            words = [text for _, inner, text in statement if inner == "name"]
             keyword = words[0] if words else ""
+            if keyword == "for" and any(
+                inner == "operator" and text in ("|", "(") for _, inner, text in statement
+            ):
+                return None  # a loop over filtered or computed values may print markup
             if keyword in _OPENING:
                 out.append(f"<{_BRANCH}>")
             elif keyword in _BRANCHING:

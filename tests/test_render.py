@@ -557,6 +557,9 @@ CELL = "<w:tc><w:p/></w:tc>"
         (RUN.format("{{ a|safe }}"), False),  # markup printed as it is
         (RUN.format("{{ a|e }}"), False),  # no filter at all
         (RUN.format("{{ lipsum() }}"), False),  # a call may return markup
+        ("{% for p in ps|map('safe') %}" + RUN.format("{{ p }}") + "{% endfor %}", False),
+        ("{% for p in ps if p|length %}" + RUN.format("{{ p }}") + "{% endfor %}", False),
+        (RUN.format("{% if a|length > 1 and b() %}{{ a }}{% endif %}"), True),  # not printed
         (RUN.format("{% set x = 1 %}{{ x }}"), False),
         ('<w:p><w:r><w:t xml:space="{{ a }}">x</w:t></w:r></w:p>', False),  # inside a tag
         ("{% if a %}<w:p>{% endif %}</w:p>", False),  # a block cuts an element
