@@ -147,7 +147,7 @@ def email_context(
     lang = client.language
 
     def money(value: str | Decimal | None) -> str:
-        return format_money(Decimal(value or 0), inv.currency, lang)
+        return _money_text(str(Decimal(value or 0)), inv.currency, lang)
 
     company = config.company
     balance = Decimal(payload.get("balance") or 0)
@@ -181,6 +181,13 @@ def email_context(
         else "",
         "discount_text": discount_offer(inv, lang, due) if kind == "invoice" else "",
     }
+
+
+@lru_cache(maxsize=1024)
+def _money_text(amount: str, currency: str, language: str) -> str:
+    """`format_money` of a Decimal's text: most of a message's amounts are the same few
+    (nothing paid, nothing credited). Keyed by the text, which tells 0 from -0."""
+    return format_money(Decimal(amount), currency, language)
 
 
 def discount_offer(inv: LedgerInvoice, language: str, due: date) -> str:

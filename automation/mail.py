@@ -660,19 +660,39 @@ def render_email(
     """
     if kind not in TEMPLATE_KINDS:
         raise MailError(f"no email templates for {kind!r}; kinds: {', '.join(TEMPLATE_KINDS)}.")
-    root = (template_dir or TEMPLATE_DIR).resolve()
-    lang = language if _has_templates(root, language, kind) else FALLBACK_LANGUAGE
+    root = _resolved(template_dir or TEMPLATE_DIR)
     env = _environment(root)
+    lang = language if _has_templates(env, language, kind) else FALLBACK_LANGUAGE
     subject, text, html = (
         _render(env, root, f"{lang}/{kind}.{ext}", context) for ext in ("subject", "txt", "html")
     )
     return " ".join(subject.split()), text, html
 
 
-def _has_templates(root: Path, language: str, kind: str) -> bool:
+@functools.lru_cache(maxsize=8)
+def _resolved(folder: Path) -> Path:
+    """The template folder's real path (one per folder: resolving costs a system call a level)."""
+    return folder.resolve()
+
+
+def _has_templates(env: jinja2.Environment, language: str, kind: str) -> bool:
+    """All three templates of the kind are there in the language's folder.
+
+    Asked of the environment's loader, which looks for the file as a
+    `Path.is_file` would and keeps what it found while the file is unchanged
+    (the look-up the render makes anyway). A template that is there but does
+    not load counts as there: rendering it says what is wrong.
+    """
     if not re.fullmatch(r"[a-z]{2,3}", language):
         return False
-    return all((root / language / f"{kind}.{ext}").is_file() for ext in ("subject", "txt", "html"))
+    for ext in ("subject", "txt", "html"):
+        try:
+            env.get_template(f"{language}/{kind}.{ext}")
+        except jinja2.TemplateNotFound:
+            return False
+        except Exception:  # not this check's to report
+            continue
+    return True
 
 
 @functools.lru_cache(maxsize=8)

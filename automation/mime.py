@@ -191,5 +191,7 @@ def base64_body(data: bytes, nl: bytes = b"\r\n") -> bytes:
 
     One `b64encode` and a join: `encodebytes` encodes 57 bytes a call, one line.
     """
+    if not data:
+        return b""
     text = base64.b64encode(data)
-    return b"".join([text[i : i + _LINE] + nl for i in range(0, len(text), _LINE)])
+    return nl.join([text[i : i + _LINE] for i in range(0, len(text), _LINE)]) + nl

@@ -1,6 +1,7 @@
 """mail's fast ways against the slow ones they stand in for: the message bytes written
 directly (mail.written_bytes, automation/mime.py) against the bytes yagmail and the email
-package's generator make; a plain address read without the RFC 5322 parser against the parser."""
+package's generator make; a plain address read without the RFC 5322 parser against the parser;
+an email's language chosen and its amounts formatted with what a run already knows."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from email.policy import Compat32
 from pathlib import Path
 from typing import Any
@@ -23,15 +25,19 @@ from hypothesis import strategies as st
 
 from automation import mail as mail_module
 from automation import mime
+from automation.compose import _money_text
 from automation.config import EmailConfig
+from automation.fmt import format_money
 from automation.mail import (
     MAIL_KINDS,
     SMTPUTF8_SMTP,
     BuiltMessage,
+    MailError,
     OutgoingMail,
     _parsed_address,
     _plain_address,
     build_message,
+    render_email,
 )
 from automation.model import CompanyInfo
 from automation.render import InvoiceRenderer, sample_document
@@ -355,3 +361,37 @@ def test_odd_values_beyond_ascii_fold_as_the_policy_folds_them(value: str) -> No
         assert outcome(lambda p=policy: mime.fold(p, "Subject", value)) == outcome(  # type: ignore[misc]
             lambda p=policy: p.fold_binary("Subject", value)
         )
+
+
+# -- composing ----------------------------------------------------------------------
+
+
+@modest
+@given(
+    amount=st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**9, max_value=10**9)
+    | st.sampled_from([Decimal("0"), Decimal("-0"), Decimal("0.00"), Decimal("1E+2")]),
+    currency=st.sampled_from(["USD", "KZT", "RUB", "JPY", "EUR"]),
+    language=st.sampled_from(["en", "ru", "kk"]),
+)
+def test_money_text_is_format_money(amount: Decimal, currency: str, language: str) -> None:
+    assert _money_text(str(amount), currency, language) == format_money(amount, currency, language)
+
+
+def language_folder(root: Path, language: str, **texts: str) -> None:
+    (root / language).mkdir(parents=True, exist_ok=True)
+    for ext, text in texts.items():
+        (root / language / f"thanks.{ext}").write_text(text)
+
+
+def test_a_language_is_used_only_with_all_three_templates(tmp_path: Path) -> None:
+    context = {"invoice_no": "INV-1"}
+    language_folder(tmp_path, "en", subject="Thanks {{ invoice_no }}", txt="T", html="H")
+    language_folder(tmp_path, "ru", subject="Спасибо {{ invoice_no", txt="Т")  # no .html
+    assert render_email("thanks", "ru", context, tmp_path) == ("Thanks INV-1", "T", "H")
+    (tmp_path / "ru" / "thanks.html").write_text("Х")  # now all three: the broken one shows
+    with pytest.raises(MailError, match="ru/thanks.subject, line 1"):
+        render_email("thanks", "ru", context, tmp_path)
+    (tmp_path / "ru" / "thanks.subject").write_text("Спасибо {{ invoice_no }}")
+    assert render_email("thanks", "ru", context, tmp_path) == ("Спасибо INV-1", "Т", "Х")
+    (tmp_path / "ru" / "thanks.txt").unlink()  # gone since it was last used: English again
+    assert render_email("thanks", "ru", context, tmp_path) == ("Thanks INV-1", "T", "H")
