@@ -1,21 +1,6 @@
-"""`python -m automation ...` works like `run_billing.py ...` (scheduled runs of an install).
+"""`python -m automation ...` works like `run_billing.py ...` (scheduled runs of an install)."""
 
-`main` is also the installed `run-billing` command. It imports the command
-line when it runs, not when this module is imported: the `run-billing`
-script imports this module at its top, and each render worker imports the
-program's main script again (multiprocessing), where the command line is
-not needed.
-"""
-
-from __future__ import annotations
-
-
-def main() -> int:
-    """The command line (automation.cli) on this process's arguments."""
-    from .cli import main as run_command_line
-
-    return run_command_line()
-
+from .cli import program
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(program())

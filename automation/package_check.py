@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -134,7 +135,10 @@ def check_package(
     name = path.name
     errors: ErrorCells = {}
     try:
-        with zipfile.ZipFile(path) as archive:
+        with (
+            zipfile.ZipFile(path) as archive,
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as scanners,
+        ):
             members = archive.infolist()
             check_members(name, members)
             pkg = open_package(path.read_bytes(), path)
@@ -148,9 +152,14 @@ def check_package(
             # sheet is handed to it before they pass; what is wrong there is still
             # reported after what is wrong in the sheets, as before.
             shared = _shared_parts_problem(name, archive, pkg)
+            largest = max((pkg.names[part].file_size for _, part in parts), default=0)
             for sheet, part in parts:
                 found: dict[tuple[int, int], str] = {}
-                extent = sheet_extent(name, sheet, _stream(archive, pkg.names[part]), found)
+                # The long log is scanned on two threads besides this one's inflating: the
+                # reader is idle still (nothing long has passed yet); the others on this one.
+                helpers = scanners if pkg.names[part].file_size == largest else None
+                chunks = _stream(archive, pkg.names[part])
+                extent = sheet_extent(name, sheet, chunks, found, helpers)
                 check_extent(name, sheet, extent)
                 if found:
                     errors[sheet] = found
@@ -244,6 +253,7 @@ def sheet_extent(
     sheet: str,
     chunks: Iterable[bytes],
     found: dict[tuple[int, int], str] | None = None,
+    helpers: Executor | None = None,
 ) -> Extent:
     """Scan a sheet's XML (streamed) for the grid its cells with content really span.
 
@@ -251,12 +261,13 @@ def sheet_extent(
     as the reader leaves them out. The scan is vectorised with numpy: a
     1,048,576-row sheet is hundreds of megabytes of XML. The error cells met
     go into `found`; most sheets hold none, so only a chunk with the marker
-    is searched for them.
+    is searched for them. With `helpers`, the chunks are scanned on those
+    threads a few ahead (numpy lets go of the interpreter); what is wrong is
+    still told for the first chunk it is in.
     """
     total = Extent()
-    for chunk in chunks:
+    for chunk, (part, marked) in _scans(chunks, helpers):
         _refuse_dtd(name, sheet, chunk)
-        part, marked = _scan_chunk(chunk)
         if marked and found is not None:
             _note_errors(chunk, found)
         if isinstance(part, str):
@@ -264,6 +275,30 @@ def sheet_extent(
         elif part.cells:
             total = _merge(total, part)
     return total
+
+
+#: Chunks scanned ahead of the one looked at, at most (each holds CHUNK bytes).
+AHEAD = 3
+
+
+def _scans(
+    chunks: Iterable[bytes], helpers: Executor | None
+) -> Iterator[tuple[bytes, tuple[Extent | str, bool]]]:
+    """Each chunk with its `_scan_chunk`, in order; by `helpers` (if any) up to AHEAD ahead."""
+    if helpers is None:
+        for chunk in chunks:
+            yield chunk, _scan_chunk(chunk)
+        return
+    _byte_classes()  # numpy imported (lazily) on this thread, before the helpers use it
+    pending: deque[tuple[bytes, Future[tuple[Extent | str, bool]]]] = deque()
+    for chunk in chunks:
+        pending.append((chunk, helpers.submit(_scan_chunk, chunk)))
+        if len(pending) > AHEAD:
+            first, scan = pending.popleft()
+            yield first, scan.result()
+    while pending:
+        first, scan = pending.popleft()
+        yield first, scan.result()
 
 
 def _merge(a: Extent, b: Extent) -> Extent:

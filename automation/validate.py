@@ -205,7 +205,10 @@ def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
     """Services rows with no Invoice No and something typed in them (vectorised)."""
     frame = sheet.frame
     invoice = frame["Invoice No"]
-    no_invoice = invoice.isna() | (invoice.astype(str).str.strip() == "")
+    # Blank text is the only blank a typed cell can be (a number or a day never is):
+    # looked at in one pass, not through pandas' string methods.
+    blank = [isinstance(v, str) and not v.strip() for v in invoice.tolist()]
+    no_invoice = invoice.isna() | pd.Series(blank, index=invoice.index, dtype=bool)
     own = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]
     typed = frame[own].notna().any(axis=1)
     return frame[no_invoice & typed]

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from automation.cells import cell_text, is_blank
-from automation.validate import frame_records
+from automation.read import SheetData
+from automation.validate import frame_records, unbilled_rows
 
 
 class Text(str):
@@ -78,3 +79,20 @@ def test_frame_records_are_to_dict_records() -> None:
             assert type(value) is type(expected[name]), name
             assert repr(value) == repr(expected[name]), name
     assert list(frame_records(frame.iloc[:0])) == []
+
+
+def test_a_row_is_unbilled_when_its_invoice_cell_is_empty_or_blank_text() -> None:
+    """As `isna() | astype(str).str.strip() == ""` says, for every kind of cell."""
+    invoice = [
+        "INV-1", "", " ", "\t", float("nan"), None, 0, 12.5, datetime(2026, 1, 1), pd.NaT,
+        pd.NA, " INV-2 ", Text(" "), True,
+    ]  # fmt: skip
+    frame = pd.DataFrame(index=pd.RangeIndex(2, 2 + len(invoice)))
+    frame["Invoice No"] = np.array(invoice, dtype=object)
+    for column in ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]:
+        frame[column] = np.array(["x"] * len(invoice), dtype=object)
+    sheet = SheetData("Services", 1, {c: c for c in frame.columns}, frozenset(), frame)
+    cells = frame["Invoice No"]
+    rule = cells.isna() | (cells.astype(str).str.strip() == "")
+    assert unbilled_rows(sheet).index.tolist() == frame.index[rule.to_numpy()].tolist()
+    assert unbilled_rows(sheet).index.tolist() == [3, 4, 5, 6, 7, 11, 12, 14]

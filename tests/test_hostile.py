@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -239,3 +240,27 @@ def test_error_cells_are_found_however_quoted() -> None:
     extent = sheet_extent("book.xlsx", "Services", chunks, found)
     assert found == {(2, 2): "#REF!", (3, 3): "#DIV/0!", (3, 4): "#N/A"}
     assert extent == Extent(4, 2, 4, 1, 4)
+
+
+def test_scanning_on_helper_threads_tells_the_same() -> None:
+    """Chunks scanned ahead on other threads: the same extent and error cells, and what is
+    wrong is told for the first chunk it is in, as when they are scanned one by one."""
+    good = [
+        f'<row r="{r}"><c r="B{r}"><v>1</v></c><c r="C{r}" t="e"><v>#REF!</v></c></row>'.encode()
+        for r in range(1, 40)
+    ]
+    beyond = b'<row r="9"><c r="XFE9"><v>1</v></c></row>'
+    entity = b'<!DOCTYPE x [<!ENTITY a "a">]><row r="8"><c r="A8"><v>1</v></c></row>'
+    with ThreadPoolExecutor(max_workers=2) as helpers:
+        one_by_one: dict[tuple[int, int], str] = {}
+        ahead: dict[tuple[int, int], str] = {}
+        assert sheet_extent("b.xlsx", "S", good, ahead, helpers) == sheet_extent(
+            "b.xlsx", "S", good, one_by_one
+        )
+        assert ahead == one_by_one and len(ahead) == 39
+        for chunks, message in [
+            ([*good[:5], entity, *good[5:], beyond], "declares XML entities"),
+            ([*good[:7], beyond, *good[7:], entity], "'XFE9' is beyond"),
+        ]:
+            with pytest.raises(UnsafeWorkbookError, match=message):
+                sheet_extent("b.xlsx", "S", chunks, {}, helpers)

@@ -29,7 +29,9 @@ WriteResult(changed=True, cells=1, backup=PosixPath('.billing/log-20260105-...xl
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -80,25 +82,42 @@ __all__ = [
 MAX_ROW = 1_048_576
 
 
-def _group(
+def _sheets_of(
     updates: Sequence[CellUpdate], sheets: Iterable[str]
-) -> dict[str, dict[tuple[int, str], CellValue]]:
-    """Updates per workbook sheet name (matched case-insensitively); the last wins."""
+) -> tuple[list[str], list[int]]:
+    """The sheets written (workbook names, matched case-insensitively), in the order first
+    written, and the index of each update's sheet in that list."""
     by_lower = {name.casefold(): name for name in sheets}
-    grouped: dict[str, dict[tuple[int, str], CellValue]] = {}
-    keys: dict[tuple[str, int, str], str] = {}
-    header_keys: dict[str, str] = {}  # 28,000 updates name a dozen headers
+    order: dict[str, int] = {}
+    index = []
     for u in updates:
         sheet = by_lower.setdefault(u.sheet.casefold(), u.sheet)
         if not 1 <= u.row <= MAX_ROW:
             raise WriteBackError(f"{sheet} row {u.row} is outside the sheet.")
-        cells = grouped.setdefault(sheet, {})
+        index.append(order.setdefault(sheet, len(order)))
+    return list(order), index
+
+
+def _group(
+    updates: Sequence[CellUpdate], index: Sequence[int], which: int
+) -> dict[tuple[int, str], CellValue]:
+    """One sheet's updates (those whose `index` is `which`); the last wins.
+
+    Grouped one sheet at a time: 140,000 updates grouped at once held 12 MB
+    through the whole write-back.
+    """
+    cells: dict[tuple[int, str], CellValue] = {}
+    keys: dict[tuple[int, str], str] = {}
+    header_keys: dict[str, str] = {}  # 28,000 updates name a dozen headers
+    for u, at in zip(updates, index, strict=True):
+        if at != which:
+            continue
         if u.column not in header_keys:
             header_keys[u.column] = normalise_header(u.column)
-        key = keys.setdefault((sheet, u.row, header_keys[u.column]), u.column)
+        key = keys.setdefault((u.row, header_keys[u.column]), u.column)
         cells.pop((u.row, key), None)  # re-insert so the order is the order last written
         cells[(u.row, key)] = u.value
-    return grouped
+    return cells
 
 
 def apply_updates(
@@ -121,7 +140,49 @@ def apply_updates(
     any of its `ensure_headers` it lacks. With `expected`, the file must still
     be the one stamped, else WorkbookChangedError and nothing is written.
     """
-    path = Path(path)
+    try:
+        return _apply(
+            Path(path),
+            updates,
+            header_rows=header_rows,
+            expected=expected,
+            backup_dir=backup_dir,
+            keep_backups=keep_backups,
+            new_sheet_headers=new_sheet_headers,
+            ensure_headers=ensure_headers,
+        )
+    finally:
+        give_back_memory()
+
+
+def give_back_memory() -> None:
+    """Hand the memory the write-back freed back to the system.
+
+    glibc keeps freed heap memory for the process's next allocations: after a
+    big sheet was edited the run held 45 MB more than before, through the
+    report. malloc_trim returns the free pages (Linux with glibc; elsewhere
+    there is nothing to call).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return  # not glibc (musl has no malloc_trim)
+    trim(0)
+
+
+def _apply(
+    path: Path,
+    updates: Sequence[CellUpdate],
+    *,
+    header_rows: Mapping[str, int],
+    expected: FileStamp | None,
+    backup_dir: Path | None,
+    keep_backups: int,
+    new_sheet_headers: Mapping[str, Sequence[str]] | None,
+    ensure_headers: Mapping[str, Sequence[str]] | None,
+) -> WriteResult:
     data, stamp = read_verified(path, expected)
     if not os.access(path, os.W_OK):
         raise WriteBackError(f"The workbook {path.name} is read-only; nothing was written.")
@@ -138,7 +199,9 @@ def apply_updates(
     warnings: list[str] = []
     notes: list[str] = []
     filters: dict[str, str] = {}
-    for sheet, sheet_updates in _group(updates, pkg.sheets).items():
+    written, index = _sheets_of(updates, pkg.sheets)
+    for which, sheet in enumerate(written):
+        sheet_updates = _group(updates, index, which)
         header_row = header_rows.get(sheet, 1)
         if any(row <= header_row for row, _ in sheet_updates):
             raise WriteBackError(f"{sheet}: only rows below the header row can be written.")
@@ -169,7 +232,7 @@ def apply_updates(
             size = sum(len(piece) for piece in result.pieces)
             packed[part or sheet] = pack(result.pieces, level_for(size))
             parts.update((t.part, t.to_bytes()) for t in tables if t.changed)
-        del xml, result  # only one big sheet is held at a time, and only once
+        del xml, result, sheet_updates  # one big sheet is held at a time, and only once
     if not parts and not packed:
         return WriteResult(False, 0, None, tuple(warnings), tuple(notes))
     if new_sheets:

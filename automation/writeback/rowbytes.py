@@ -154,7 +154,7 @@ def write_new_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellV
         return False
     written = _new_cells(edit, number, encoded)
     if written:
-        edit.row_styles[number] = {col: style for col, style, _, _ in written}
+        edit.recent = (number, {col: style for col, style, _, _ in written}, True)
         edit.done[number] = render_row(edit.root.prefix.decode(), number, written)
     return True
 
@@ -289,8 +289,7 @@ def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValu
         close = len(row) - len(b"</" + p + b"row>")
         data = head + row[span[1] - span[0] : close] + new + row[close:]
     edit.done[number] = data
-    edit.row_styles[number] = {col: style for col, style, _, _ in written}
-    edit.extended.add(number)
+    edit.recent = (number, {col: style for col, style, _, _ in written}, False)
     return True
 
 

@@ -68,12 +68,14 @@ class SheetEdit:
     filter_ref: str | None = None  # the sheet's autofilter range, when it changes
     new_widths: dict[int, float] = field(default_factory=dict)  # columns created: width
     blank: Any = None  # an empty wrapper with the part's namespaces, copied for each new row
-    # Rows edited and set aside as their final bytes (see `park_rows`), parsed again if touched.
+    # Rows edited and set aside as their final bytes, parsed again if touched: rows written
+    # as bytes (`rowbytes`), and parsed rows set aside (`park_rows`), which are in `parked`.
     done: dict[int, bytes] = field(default_factory=dict)
-    # The styles of the cells of rows written straight as bytes (`rowbytes`): row -> column -> s.
-    row_styles: dict[int, dict[int, str | None]] = field(default_factory=dict)
+    parked: set[int] = field(default_factory=set)
+    # The row last written as bytes: (number, its new cells' styles, whether it has no others),
+    # where the row below finds its cells' styles without searching the bytes.
+    recent: tuple[int, dict[int, str | None], bool] = (0, {}, True)
     fast_rows: bool | None = None  # whether new rows may be written as bytes (checked once)
-    extended: set[int] = field(default_factory=set)  # rows of the part given cells as bytes
     plain_blocks: dict[int, bool] = field(default_factory=dict)  # see `rowbytes.extend_row`
 
     def tag(self, local: str) -> str:
@@ -235,8 +237,7 @@ def get_row(edit: SheetEdit, number: int, create: bool) -> Any | None:
         return edit.rows[number][0]
     if number in edit.done:  # edited already and set aside: its bytes are its current state
         wrapper = parse_fragment(edit.done.pop(number), edit.root)
-        edit.row_styles.pop(number, None)
-        edit.extended.discard(number)
+        edit.parked.discard(number)
         edit.cols[number] = _number_cells(wrapper[0], number)
         edit.rows[number] = wrapper
         return wrapper[0]
@@ -424,11 +425,13 @@ def inherited_style(edit: SheetEdit, row_number: int, col: int) -> str | None:
     """The style a new cell takes: the data cell above's, else the column's (None for none)."""
     style = None
     if row_number - 1 > edit.header_row:
-        written = edit.row_styles.get(row_number - 1)  # a row written as bytes
-        if written is not None and (col in written or row_number - 1 not in edit.extended):
-            style = written.get(col)
-        elif written is not None:  # a cell the row had: read from its bytes
-            style = style_in_bytes(edit, edit.done[row_number - 1], col)
+        above = row_number - 1
+        if above in edit.done and above not in edit.parked:  # a row written as bytes
+            number, styles, whole = edit.recent
+            if number == above and (whole or col in styles):
+                style = styles.get(col)
+            else:
+                style = style_in_bytes(edit, edit.done[above], col)
         else:
             model = find_cell(edit, row_number - 1, col)
             style = None if model is None else model.get("s")
@@ -438,14 +441,21 @@ def inherited_style(edit: SheetEdit, row_number: int, col: int) -> str | None:
 
 
 def style_in_bytes(edit: SheetEdit, row: bytes, col: int) -> str | None:
-    """The s attribute of the first cell in column `col` of a row as serialised (None if none)."""
-    p = re.escape(edit.root.prefix)
-    letters = _letters(col).encode()
-    m = re.search(b"<" + p + rb'c\s(?:[^>]*?\s)?r="' + letters + rb'\d+"[^>]*>', row)
+    """The s attribute of the first cell in column `col` of a row written as bytes, or None.
+
+    Such a row holds only cells, each with its reference, as lxml writes them.
+    """
+    m = _cell_in_column(edit.root.prefix, col).search(row)
     if m is None:
         return None
     s = re.search(rb'\ss="([^"]*)"', m.group(0))
     return None if s is None else html.unescape(s.group(1).decode())
+
+
+@lru_cache(maxsize=256)
+def _cell_in_column(prefix: bytes, col: int) -> re.Pattern[bytes]:
+    letters = _letters(col).encode()
+    return re.compile(b"<" + re.escape(prefix) + rb'c\s(?:[^>]*?\s)?r="' + letters + rb'\d+"[^>]*>')
 
 
 def _give_format(edit: SheetEdit, cell: Any, kind: str) -> None:
@@ -503,6 +513,7 @@ def park_rows(edit: SheetEdit, below: int) -> None:
             if EMPTY_TEXT.search(data):
                 continue  # parsed again, <t></t> would come back as <t/>: kept as it is
             edit.done[number] = data
+            edit.parked.add(number)
         del edit.rows[number], edit.cols[number]
 
 
