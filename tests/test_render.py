@@ -36,6 +36,14 @@ from automation.render import (
     sample_document,
     undeclared_variables,
 )
+from automation.statement import (
+    DISCOUNT,
+    CreditFact,
+    InvoiceFact,
+    PaymentFact,
+    build_statement,
+)
+from automation.statement_doc import statement_context, statement_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -500,6 +508,27 @@ def test_the_body_written_as_rendered_is_what_lxml_writes(language: str) -> None
             template._canonical.as_serialised(listed)
         )
     assert taken >= len(cases) - 1  # all but the hostile document (a tab)
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_statements_take_the_shortcut_to_the_same_bytes(language: str) -> None:
+    """Statements of account go through the same compiled templates (statement_doc)."""
+    facts = [InvoiceFact("INV-1", date(2026, 6, 15), date(2026, 7, 15), Decimal("1000.00")),
+             InvoiceFact("INV-2", date(2026, 9, 10), date(2026, 10, 10), Decimal("250.00"))]
+    paid = [PaymentFact("INV-1", date(2026, 8, 3), Decimal("300.00")),
+            PaymentFact("INV-2", date(2026, 9, 12), Decimal("5.00"), DISCOUNT)]
+    credits = [CreditFact("CN-1", "INV-1", date(2026, 9, 15), Decimal("50.00"))]
+    statement = build_statement("Acme", "USD", facts, paid, credits, date(2026, 9, 1),
+                                date(2026, 9, 30))  # fmt: skip
+    doc = sample_document(language, CURRENCIES[language])
+    context = statement_context(statement, doc.client, doc.company)
+    refusing = load_template(statement_template(TEMPLATES, language))
+    assert isinstance(refusing.template, render._CompiledTemplate)
+    template = refusing.template
+    assert template._canonical is not None
+    assert template._canonical.may_hold(context, template._body.render(context))
+    fast, parsed = both_ways(template, context)
+    assert fast == parsed
 
 
 def credit_notes(language: str) -> list[CreditNoteDocument]:
