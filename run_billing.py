@@ -6,6 +6,6 @@ and needs none of the command line.
 """
 
 if __name__ == "__main__":
-    from automation.cli import main
+    from automation.cli import program
 
-    raise SystemExit(main())
+    raise SystemExit(program())

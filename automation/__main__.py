@@ -1,6 +1,6 @@
 """`python -m automation ...` works like `run_billing.py ...` (scheduled runs of an install)."""
 
-from .cli import main
+from .cli import program
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(program())

@@ -360,3 +360,37 @@ def test_a_long_summary_lists_every_row_plainly_and_a_short_one_is_a_table() -> 
     assert "Client 0007 [bold]LLP[/]" in long  # names are shown literally, not as markup
     failed = lines.index("FAILED:")
     assert "550 no such user" in lines[failed + 1]
+
+
+PROGRAM_PROBE = """
+import gc
+from automation import cli
+
+seen = {}
+
+def fake_main(argv):
+    seen["young"] = gc.get_threshold()[0]
+    seen["frozen"] = gc.get_freeze_count()
+    seen["made by the run"] = [[n] for n in range(100)]
+    return 3
+
+cli.main = fake_main
+code = cli.program([])
+print(code, seen["young"], seen["frozen"] > 1000, gc.get_freeze_count() > seen["frozen"])
+"""
+
+
+def test_the_program_sets_the_imported_modules_aside_from_the_cycle_collector() -> None:
+    """`program` (every entry point's) freezes what was imported, collects young objects
+    less often, and sets everything aside before the process ends."""
+    out = subprocess.run(
+        [sys.executable, "-c", PROGRAM_PROBE], capture_output=True, text=True, cwd=REPO,
+        check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["3", str(cli.GC_YOUNG_THRESHOLD), "True", "True"]
+
+
+def test_every_entry_point_goes_through_the_program() -> None:
+    assert "raise SystemExit(program())" in (REPO / "run_billing.py").read_text()
+    assert "raise SystemExit(program())" in (REPO / "automation" / "__main__.py").read_text()
+    assert 'run-billing = "automation.cli:program"' in (REPO / "pyproject.toml").read_text()

@@ -316,6 +316,26 @@ def test_a_plain_address_reads_as_the_parser_reads_it(piece: str) -> None:
         assert plain == _parsed_address(piece)
 
 
+LONG_LABEL = "a" * 63
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [
+        f"x@{LONG_LABEL}.{LONG_LABEL}.{LONG_LABEL}.{'b' * 61}",  # 253 characters: a domain
+        f"x@{LONG_LABEL}.{LONG_LABEL}.{LONG_LABEL}.{'b' * 62}",  # 254: not one
+        "l" * 300 + "@example.com",
+        "x@example.com.",
+        "X@EXAMPLE.COM",
+        "x@a.b-",
+        "x@a.co--uk",
+    ],
+)
+def test_plain_address_edges(piece: str) -> None:
+    plain = _plain_address(piece)
+    assert plain is None or plain == _parsed_address(piece)
+
+
 def test_plain_addresses_skip_the_parser() -> None:
     mixed = "Ann.Lee+bills@Clients.Example.COM"
     assert _plain_address(mixed) == "Ann.Lee+bills@clients.example.com"
