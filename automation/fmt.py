@@ -21,7 +21,7 @@ language always looks the same. English uses US conventions (`$1,234.50`,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -93,10 +93,11 @@ class NumberFormat:
         is_negative = int(value.is_signed())
         value = abs(value).normalize()
         low, high = self.frac_prec
-        exponent = value.as_tuple().exponent
-        if not isinstance(exponent, int):  # infinity or NaN: Babel's own words for them
+        if not value.is_finite():  # infinity or NaN: Babel's own words for them
             raise ValueError(f"{value} is not a finite number")
-        if not decimal_quantization and exponent < 0:
+        if not decimal_quantization:
+            exponent = value.as_tuple().exponent
+            assert isinstance(exponent, int)  # finite
             high = max(high, -exponent)
         quantum = _QUANTA[high] if high < len(_QUANTA) else Decimal(10) ** -high
         whole, _, fraction = f"{value.quantize(quantum):f}".partition(".")
@@ -156,12 +157,33 @@ def number_format(language: str, currency: str | None = None) -> NumberFormat | 
     return NumberFormat(pattern, prefix, suffix, group, decimal, frac_prec)
 
 
+@lru_cache(maxsize=256)
+def spaced_format(language: str, currency: str) -> NumberFormat | None:
+    """`number_format(language, currency)` with its currency code spaced from the
+    digits as `_space_code` spaces it ("KZT 394,800.56"), or None (see NumberFormat).
+
+    The formatted text is prefix + digits + suffix, the digits starting and
+    ending with a digit: `_space_code` finds a code at the very start or end of
+    the text, so it finds the same one in the prefix followed by a digit and in
+    a digit followed by the suffix, once per format instead of twice a call.
+    """
+    known = number_format(language, currency)
+    if known is None:
+        return None
+    prefix = tuple(_GLUED_CODE.sub("\\1\\2\u00a0", affix + "0")[:-1] for affix in known.prefix)
+    suffix = tuple(_GLUED_CODE_AFTER.sub("\u00a0\\1", "0" + affix)[1:] for affix in known.suffix)
+    return replace(known, prefix=(prefix[0], prefix[1]), suffix=(suffix[0], suffix[1]))
+
+
 def _format_currency(amount: Decimal, currency: str, language: str, quantize: bool) -> str:
-    known = number_format(language, currency) if _finite(amount) else None
+    """The amount with its currency, a code spaced from the digits (`_space_code`)."""
+    known = spaced_format(language, currency) if _finite(amount) else None
     if known is not None:
         return known.apply(amount, quantize)
-    return format_currency(
-        amount, currency, locale=babel_locale(language), decimal_quantization=quantize
+    return _space_code(
+        format_currency(
+            amount, currency, locale=babel_locale(language), decimal_quantization=quantize
+        )
     )
 
 
@@ -186,7 +208,7 @@ def format_money(amount: Decimal, currency: str, language: str) -> str:
     ¥2.5 as ¥2.
     """
     currency = currency.upper()
-    return _space_code(_format_currency(round_money(amount, currency), currency, language, True))
+    return _format_currency(round_money(amount, currency), currency, language, True)
 
 
 def _space_code(text: str) -> str:
@@ -197,7 +219,7 @@ def _space_code(text: str) -> str:
 
 def format_price(amount: Decimal, currency: str, language: str) -> str:
     """A unit price: like `format_money`, but never rounds away extra digits ($0.125)."""
-    return _space_code(_format_currency(amount, currency.upper(), language, False))
+    return _format_currency(amount, currency.upper(), language, False)
 
 
 @lru_cache(maxsize=4096)

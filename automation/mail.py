@@ -96,6 +96,8 @@ _PLAIN_ADDRESS = re.compile(
 )
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: What str.splitlines() breaks a line on, and NUL.
+_LINE_BREAK = re.compile("[\r\n\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 #: How a message with raw UTF-8 headers is written (`needs_smtputf8`).
 SMTPUTF8_SMTP = email.policy.SMTPUTF8.clone(refold_source="none", linesep="\r\n")
 
@@ -306,9 +308,10 @@ def _plain_address(piece: str) -> str | None:
 
     The local part is a dot-atom; the domain's labels are letters, digits and
     hyphens, never two hyphens together (IDNA has rules for those), the last
-    one starting with a letter.
+    one starting with a letter. A piece starting "=?" is left to the parser: it
+    reads an RFC 2047 encoded word there (and refuses the address).
     """
-    if not _PLAIN_ADDRESS.fullmatch(piece):
+    if not _PLAIN_ADDRESS.fullmatch(piece) or piece.startswith("=?"):
         return None
     local, _, domain = piece.rpartition("@")
     if "--" in domain or len(domain) > 253:
@@ -374,8 +377,10 @@ def config_addresses(text: str, option: str) -> tuple[str, ...]:
 
 
 def _check_header(name: str, value: str) -> str:
-    # A line break in a header value would let text inject headers of its own.
-    if any(c in value for c in "\r\n\0"):
+    # A line break in a header value would let text inject headers of its own:
+    # the email package's folding also breaks lines at \v, \f, \x1c-\x1e, \x85,
+    # \u2028 and \u2029 (str.splitlines), and writes no indent after them.
+    if _LINE_BREAK.search(value):
         raise MailError(f"the {name} must be one line; it contains a line break.")
     return value
 

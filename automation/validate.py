@@ -136,15 +136,29 @@ def split_payer_ids(value: object) -> tuple[str, ...]:
 
 
 def frame_records(frame: pd.DataFrame) -> Iterator[tuple[int, dict[str, object]]]:
-    """(Excel row, column -> cell) for each row: `frame.to_dict("records")` with the rows.
+    """(Excel row, column -> cell) for each row, as `frame.to_dict("records")` gives them,
+    except that a column pandas holds as datetime64 gives datetime (None where empty)
+    rather than Timestamp (NaT): the same days, read alike by `cells`.
 
-    Taken a column at a time: pandas' own goes through every cell in Python
-    to box it, which was most of the time a long list of new lines took.
+    Taken a column at a time: pandas' own goes through every cell in Python to
+    box it, and makes a Timestamp for each day, which was most of the time a
+    long list of new lines took.
     """
     names = list(frame.columns)
-    columns = [frame.iloc[:, i].tolist() for i in range(len(names))]
+    columns = [_column_cells(frame.iloc[:, i]) for i in range(len(names))]
     for row, values in zip(frame.index.tolist(), zip(*columns, strict=True), strict=True):
         yield int(row), dict(zip(names, values, strict=True))
+
+
+def _column_cells(column: pd.Series) -> list[object]:
+    kind = column.dtype
+    if kind.kind == "M" and str(kind) in _DAY_TYPES:  # numpy makes the datetimes at once
+        return column.to_numpy().astype(object).tolist()
+    return column.tolist()
+
+
+#: datetime64 units whose values are all datetimes (numpy gives ints for finer ones).
+_DAY_TYPES = frozenset({"datetime64[s]", "datetime64[ms]", "datetime64[us]"})
 
 
 def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
@@ -201,6 +215,10 @@ def column_text(column: pd.Series) -> pd.Series:
     return result
 
 
+#: The Services columns a line is read from (and that make a row more than empty).
+LINE_COLUMNS = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]
+
+
 def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
     """Services rows with no Invoice No and something typed in them (vectorised)."""
     frame = sheet.frame
@@ -209,8 +227,7 @@ def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
     # looked at in one pass, not through pandas' string methods.
     blank = [isinstance(v, str) and not v.strip() for v in invoice.tolist()]
     no_invoice = invoice.isna() | pd.Series(blank, index=invoice.index, dtype=bool)
-    own = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]
-    typed = frame[own].notna().any(axis=1)
+    typed = frame[LINE_COLUMNS].notna().any(axis=1)
     return frame[no_invoice & typed]
 
 
@@ -282,7 +299,7 @@ def validate_services(
     lines: list[ServiceLine] = []
     errors: dict[int, RowError] = {}
     rows = unbilled_rows(sheet)
-    for row, cells in frame_records(rows):
+    for row, cells in frame_records(rows[LINE_COLUMNS]):
         result = read_service_line(row, cells, sheet)
         if isinstance(result, RowError):
             errors[int(row)] = result

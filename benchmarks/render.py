@@ -64,11 +64,14 @@ def render_parallel(docs: Sequence[InvoiceDocument], out_root: Path) -> None:
 def measure(name: str, run: Callable[[Sequence[InvoiceDocument], Path], None],
             docs: Sequence[InvoiceDocument]) -> float:
     with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run(docs, Path(out))
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     per_invoice = elapsed * 1000 / len(docs)
-    print(f"{name:<34} {per_invoice:7.2f} ms/invoice  ({elapsed:.2f} s total)")
+    # CPU of this process only (render_many's workers are not in it): on a shared
+    # machine it moves less with the load than the wall time does.
+    print(f"{name:<34} {per_invoice:7.2f} ms/invoice  ({elapsed:.2f} s total, "
+          f"CPU here {cpu * 1000 / len(docs):.2f} ms/invoice)")
     return per_invoice
 
 

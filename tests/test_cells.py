@@ -11,15 +11,18 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import client, service, write_workbook
 
-from automation.cells import cell_text, is_blank
-from automation.read import SheetData
-from automation.validate import frame_records, unbilled_rows
+from automation.cells import cell_date, cell_text, is_blank
+from automation.config import Config
+from automation.read import SheetData, read_workbook
+from automation.validate import frame_records, unbilled_rows, validate_clients, validate_services
 
 
 class Text(str):
@@ -64,7 +67,8 @@ def test_the_quick_paths_follow_the_rule(value: Any) -> None:
 
 def test_frame_records_are_to_dict_records() -> None:
     frame = pd.DataFrame(index=pd.RangeIndex(5, 9))
-    frame["Date"] = np.array([datetime(2026, 3, 5), None, datetime(2026, 3, 6), None], object)
+    days = [datetime(2026, 3, 5), None, datetime(2026, 3, 6, 9, 30), None]
+    frame["Date"] = np.array(days, object)
     frame["Client"] = np.array(["Acme", "Beta", float("nan"), "Gamma"], object)
     frame["Quantity"] = np.array([1, 2.5, "3", float("nan")], object)
     frame["Count"] = [1, 2, 3, 4]
@@ -76,9 +80,22 @@ def test_frame_records_are_to_dict_records() -> None:
     for (_, cells), expected in zip(got, want, strict=True):
         assert list(cells) == list(expected)
         for name, value in cells.items():
+            if name == "Date":  # datetime64: the same days as datetime, None for NaT
+                stamp = expected[name]
+                assert value is None if stamp is pd.NaT else type(value) is datetime
+                assert value is None or value == stamp.to_pydatetime()
+                assert is_blank(value) == is_blank(stamp)
+                assert cell_text(value) == cell_text(stamp)
+                assert value is None or cell_date(value) == cell_date(stamp)
+                continue
             assert type(value) is type(expected[name]), name
             assert repr(value) == repr(expected[name]), name
     assert list(frame_records(frame.iloc[:0])) == []
+    stamps = pd.DataFrame({"At": pd.to_datetime(["2026-03-05 09:30:00.000000001", None])})
+    assert str(stamps["At"].dtype) == "datetime64[ns]"  # finer than datetime: as pandas gives
+    got_stamps = [cells["At"] for _, cells in frame_records(stamps)]
+    assert [type(v) for v in got_stamps] == [pd.Timestamp, type(pd.NaT)]
+    assert got_stamps[0] == stamps["At"][0]
 
 
 def test_a_row_is_unbilled_when_its_invoice_cell_is_empty_or_blank_text() -> None:
@@ -96,3 +113,17 @@ def test_a_row_is_unbilled_when_its_invoice_cell_is_empty_or_blank_text() -> Non
     rule = cells.isna() | (cells.astype(str).str.strip() == "")
     assert unbilled_rows(sheet).index.tolist() == frame.index[rule.to_numpy()].tolist()
     assert unbilled_rows(sheet).index.tolist() == [3, 4, 5, 6, 7, 11, 12, 14]
+
+
+def test_a_missing_day_in_a_column_of_days_is_said_to_be_missing(tmp_path: Path) -> None:
+    """A Date column pandas holds as datetime64: the empty cell of a typed row is told as
+    missing, the others are read as their days."""
+    rows = [service(date(2026, 3, 2), "Acme", "Work"), service(None, "Acme", "More work")]
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")], rows)
+    data = read_workbook(book, Config())
+    assert str(data.services.frame["Date"].dtype).startswith("datetime64")
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert [line.service_date for line in lines] == [date(2026, 3, 2)]
+    assert [(e.row, e.column, e.message) for e in errors.values()] == [
+        (3, "Date", "the date is missing; type the date the service was provided.")
+    ]

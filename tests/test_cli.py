@@ -393,4 +393,13 @@ def test_the_program_sets_the_imported_modules_aside_from_the_cycle_collector() 
 def test_every_entry_point_goes_through_the_program() -> None:
     assert "raise SystemExit(program())" in (REPO / "run_billing.py").read_text()
     assert "raise SystemExit(program())" in (REPO / "automation" / "__main__.py").read_text()
-    assert 'run-billing = "automation.cli:program"' in (REPO / "pyproject.toml").read_text()
+    assert "from .cli import program as run_command_line" in (
+        REPO / "automation" / "__main__.py"
+    ).read_text()
+    assert 'run-billing = "automation.__main__:program"' in (REPO / "pyproject.toml").read_text()
+    # The installed run-billing script imports that module at its top, as does each render
+    # worker (the program's main script): the command line is imported only when it runs.
+    code = "import automation.__main__, sys; print('automation.cli' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=REPO)  # fmt: skip
+    assert found.stdout.strip() == "False"

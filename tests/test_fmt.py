@@ -177,3 +177,40 @@ def test_number_format_is_babels(
     )
     assert number.apply(amount) == format_decimal(amount, locale=locale)
     assert fmt.format_number(amount, language) == format_decimal(amount, locale=locale)
+
+
+@given(
+    amount=amounts,
+    currency=st.sampled_from(SAME_AS_BABEL_CURRENCIES),
+    language=st.sampled_from(["en", "ru", "kk", "xx"]),
+)
+def test_money_with_a_code_is_spaced_as_babels_text_would_be(
+    amount: Decimal, currency: str, language: str
+) -> None:
+    """spaced_format spaces a currency code once per format: the same text as
+    spacing each amount Babel prints (`_space_code`), rounding included."""
+    from babel.numbers import format_currency
+
+    from automation.money import round_money
+
+    locale = fmt.babel_locale(language)
+    rounded = round_money(amount, currency)
+    assert fmt.format_money(amount, currency, language) == fmt._space_code(
+        format_currency(rounded, currency, locale=locale, decimal_quantization=True)
+    )
+    assert fmt.format_price(amount, currency, language) == fmt._space_code(
+        format_currency(amount, currency, locale=locale, decimal_quantization=False)
+    )
+
+
+@given(rate=amounts.filter(lambda d: abs(d) < 1000), language=st.sampled_from(["en", "ru", "kk"]))
+def test_tax_rates_print_as_babel_prints_them(rate: Decimal, language: str) -> None:
+    from babel.numbers import format_percent
+
+    from automation.render import format_rate
+
+    expected = format_percent(
+        rate, format="#,##0.###%", locale=fmt.babel_locale(language), decimal_quantization=False
+    )
+    assert format_rate(rate, language) == expected
+    assert format_rate(rate, language) == expected  # cached: the same text again

@@ -6,11 +6,13 @@ import importlib.util
 import io
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
 import zipfile
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,18 +22,28 @@ from docxtpl import DocxTemplate
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
+from markupsafe import Markup
 
-from automation import pdf, zipcopy
-from automation.model import CompanyInfo, InvoiceDocument, InvoiceLine
+from automation import pdf, render, sandbox, zipcopy
+from automation.model import CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
 from automation.render import (
     InvoiceRenderer,
     build_context,
+    credit_note_context,
     invoice_path,
     load_template,
     safe_filename,
     sample_document,
     undeclared_variables,
 )
+from automation.statement import (
+    DISCOUNT,
+    CreditFact,
+    InvoiceFact,
+    PaymentFact,
+    build_statement,
+)
+from automation.statement_doc import statement_context, statement_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -447,3 +459,219 @@ def test_sample_document_rounds_money_by_the_currency() -> None:
     assert yen.tax.as_tuple().exponent == 0 and yen.discounted_total is not None
     assert yen.discounted_total.as_tuple().exponent == 0
     assert sample_document("en", "USD").tax.as_tuple().exponent == -2
+
+
+# -- the body written without lxml's parse and serialise ------------------------
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+#: The paragraphs docxtpl's resolve_listing rewrites one by one.
+PARAGRAPH = re.compile(r"<w:p(?: [^>]*)?>.*?</w:p>", flags=re.DOTALL)
+TRICKY = ["\n", "\t", "\r", "\a", "\f", "\x0b", "\x00", "\x85", "\x7f", "\ufffe", "\uffff",
+          "'", '"', "&", "<", ">", "#", "&#39;", "{_{", "%_}", "{{ x }}", " ", "",
+          "🎉", "ж"]  # fmt: skip
+#: Values as a context may hold them (build_context cleans its own; a template's
+#: context need not be built there): text around tricky characters, so that
+#: a good share of the examples can take the shortcut.
+WORDS = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=5)
+VALUES = st.tuples(WORDS, st.lists(st.sampled_from(TRICKY) | st.text(max_size=3), max_size=3),
+                   WORDS).map(lambda t: t[0] + "".join(t[1]) + t[2])  # fmt: skip
+
+
+def compiled(language: str, kind: str = "invoice") -> render._CompiledTemplate:
+    refusing = load_template(InvoiceRenderer(TEMPLATES).template_path(language, kind))
+    assert isinstance(refusing.template, render._CompiledTemplate)
+    return refusing.template
+
+
+def both_ways(
+    template: render._CompiledTemplate, context: dict[str, object]
+) -> tuple[bytes, bytes]:
+    return template._render_document(context), template._render_document(context, shortcut=False)
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_the_body_written_as_rendered_is_what_lxml_writes(language: str) -> None:
+    template, notes = compiled(language), compiled(language, "credit_note")
+    assert template._canonical is not None  # the bundled templates take the shortcut
+    assert notes._canonical is not None
+    taken = 0
+    cases = [(template, build_context(doc)) for doc in documents(language)]
+    cases.append((template, build_context(sample_document(language, lines=0))))
+    cases += [(notes, credit_note_context(note)) for note in credit_notes(language)]
+    for template, context in cases:
+        assert template._canonical is not None
+        fast, parsed = both_ways(template, context)
+        assert fast == parsed
+        rendered = render._unescape_tags(template._body.render(context))
+        listed = render._resolve_listing(template._docxtpl, rendered)
+        taken += template._canonical.may_hold(context, rendered) and bool(
+            template._canonical.as_serialised(listed)
+        )
+    assert taken >= len(cases) - 1  # all but the hostile document (a tab)
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_statements_take_the_shortcut_to_the_same_bytes(language: str) -> None:
+    """Statements of account go through the same compiled templates (statement_doc)."""
+    facts = [InvoiceFact("INV-1", date(2026, 6, 15), date(2026, 7, 15), Decimal("1000.00")),
+             InvoiceFact("INV-2", date(2026, 9, 10), date(2026, 10, 10), Decimal("250.00"))]
+    paid = [PaymentFact("INV-1", date(2026, 8, 3), Decimal("300.00")),
+            PaymentFact("INV-2", date(2026, 9, 12), Decimal("5.00"), DISCOUNT)]
+    credits = [CreditFact("CN-1", "INV-1", date(2026, 9, 15), Decimal("50.00"))]
+    statement = build_statement("Acme", "USD", facts, paid, credits, date(2026, 9, 1),
+                                date(2026, 9, 30))  # fmt: skip
+    doc = sample_document(language, CURRENCIES[language])
+    context = statement_context(statement, doc.client, doc.company)
+    refusing = load_template(statement_template(TEMPLATES, language))
+    assert isinstance(refusing.template, render._CompiledTemplate)
+    template = refusing.template
+    assert template._canonical is not None
+    assert template._canonical.may_hold(context, template._body.render(context))
+    fast, parsed = both_ways(template, context)
+    assert fast == parsed
+
+
+def credit_notes(language: str) -> list[CreditNoteDocument]:
+    invoice = sample_document(language, CURRENCIES[language])
+    note = CreditNoteDocument(
+        credit_note_no="CN-2026-0001", note_date=date(2026, 5, 5), invoice_no=invoice.invoice_no,
+        invoice_date=invoice.invoice_date, invoice_total=invoice.total, client=invoice.client,
+        currency=invoice.currency, language=language, amount=Decimal("50.00"),
+        credited_before=Decimal("0"), amount_paid=Decimal("0"), balance=invoice.total - 50,
+        company=invoice.company,
+    )  # fmt: skip
+    return [note, replace(note, cancels=True, replacement=("INV-2026-0008", "INV-2026-0009"),
+                          amount_paid=Decimal("25.50"), balance=Decimal("-25.50"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@given(name=VALUES, address=VALUES, description=VALUES, iban=VALUES)
+def test_any_text_gives_the_bytes_of_a_parsed_body(
+    language: str, name: str, address: str, description: str, iban: str
+) -> None:
+    template = compiled(language)
+    context = build_context(sample_document(language, CURRENCIES[language], lines=2))
+    lines = context["lines"]
+    assert isinstance(lines, list)
+    context.update(client_name=name, client_address=address, iban=iban, bank_name="",
+                   lines=[{**lines[0], "description": description}, lines[1]])  # fmt: skip
+    try:
+        parsed = template._render_document(context, shortcut=False)
+    except (ValueError, etree.LxmlError) as exc:  # lxml refuses the text: so must the shortcut
+        with pytest.raises(type(exc)):
+            template._render_document(context)
+        return
+    assert template._render_document(context) == parsed
+
+
+def body(xml: str) -> str:
+    return f'<w:body xmlns:w="{W_NS}">{xml}</w:body>'
+
+
+def canonical_shortcut(xml: str) -> render._Canonical | None:
+    return render._Canonical.of(sandbox.environment(autoescape=True), body(xml))
+
+
+RUN = "<w:p><w:r><w:t>{}</w:t></w:r></w:p>"
+GRID = "<w:tblGrid><w:gridCol/><w:gridCol/></w:tblGrid>"
+CELL = "<w:tc><w:p/></w:tc>"
+
+
+@pytest.mark.parametrize(
+    ("xml", "taken"),
+    [
+        (RUN.format("{{ a }} and {{ b.c }}"), True),
+        (RUN.format("{% if a %}x{% elif b %}{{ b }}{% else %}y{% endif %}{# note #}"), True),
+        ("{% for p in ps %}" + RUN.format("{{ p }}") + "{% else %}<w:p/>{% endfor %}", True),
+        (RUN.format("{{ a|safe }}"), False),  # markup printed as it is
+        (RUN.format("{{ a|e }}"), False),  # no filter at all
+        (RUN.format("{{ lipsum() }}"), False),  # a call may return markup
+        ("{% for p in ps|map('safe') %}" + RUN.format("{{ p }}") + "{% endfor %}", False),
+        ("{% for p in ps if p|length %}" + RUN.format("{{ p }}") + "{% endfor %}", False),
+        (RUN.format("{% if a|length > 1 and b() %}{{ a }}{% endif %}"), True),  # not printed
+        (RUN.format("{% set x = 1 %}{{ x }}"), False),
+        ('<w:p><w:r><w:t xml:space="{{ a }}">x</w:t></w:r></w:p>', False),  # inside a tag
+        ("{% if a %}<w:p>{% endif %}</w:p>", False),  # a block cuts an element
+        ("<w:p>{% if a %}</w:p><w:p>{% endif %}</w:p>", False),
+        (RUN.format("a&#10;b {{ a }}"), False),  # a character reference
+        (RUN.format("<!-- note -->{{ a }}"), False),
+        (RUN.format("line\nbreak {{ a }}"), False),  # resolve_listing's text in the template
+        ('<w:p><w:r><w:drawing><wp:docPr xmlns:wp="urn:x" id="1"/></w:drawing></w:r></w:p>', False),
+        (f"<w:tbl>{GRID}<w:tr>{CELL}{CELL}</w:tr>{{% for r in rs %}}<w:tr>{CELL}"
+         f"<w:tc>{RUN.format('{{ r }}')}</w:tc></w:tr>{{% endfor %}}</w:tbl>", True),
+        (f"<w:tbl>{GRID}<w:tr>{{% for c in cs %}}{CELL}{{% endfor %}}</w:tr></w:tbl>", False),
+        (f"<w:tbl>{GRID}<w:tr>{CELL}{CELL}{CELL}</w:tr></w:tbl>", False),  # wider than its grid
+        (f"<w:tbl>{GRID}<w:tr>{CELL}</w:tr></w:tbl>", False),  # no row fills the grid
+        (f"<w:tbl><w:tr>{CELL}</w:tr></w:tbl>", False),  # no grid
+        (f"<w:tbl>{GRID}<w:tr><w:tc><w:tcPr><w:gridSpan w:val='2.0'/></w:tcPr><w:p/></w:tc>"
+         "</w:tr></w:tbl>", False),  # a span fix_tables reads otherwise
+        (f"<w:tbl>{GRID}<w:tr><w:tc>{{% if a %}}<w:tcPr><w:gridSpan w:val='2'/></w:tcPr>"
+         f"{{% endif %}}<w:p/></w:tc>{CELL}</w:tr></w:tbl>", False),
+    ],
+)
+def test_which_templates_take_the_shortcut(xml: str, taken: bool) -> None:
+    assert (canonical_shortcut(xml) is not None) is taken
+
+
+def test_a_table_whose_rows_are_all_in_blocks_needs_a_rendered_row() -> None:
+    rows = f"{{% if a %}}<w:tr>{CELL}{CELL}</w:tr>{{% endif %}}"
+    shortcut = canonical_shortcut(f"<w:tbl>{GRID}{rows}</w:tbl>")
+    assert shortcut is not None
+    with_row = body(f"<w:tbl>{GRID}<w:tr>{CELL}{CELL}</w:tr></w:tbl>")
+    assert shortcut.as_serialised(with_row) == with_row.encode()
+    # No row: fix_tables drops the grid's columns.
+    assert shortcut.as_serialised(body(f"<w:tbl>{GRID}</w:tbl>")) is None
+
+
+@pytest.mark.parametrize(
+    ("xml", "written"),
+    [
+        (RUN.format("Tom&#39;s &#34;A&amp;B&#34; &lt;x&gt;"),
+         RUN.format("Tom's \"A&amp;B\" &lt;x&gt;")),  # fmt: skip
+        (RUN.format(""), None),  # lxml writes <w:t/>
+        ("<w:p><w:r><w:t/></w:r></w:p>", "<w:p><w:r><w:t/></w:r></w:p>"),
+        (RUN.format("a\x0bb"), None),
+        (RUN.format("a\ufffeb"), None),
+        (RUN.format("a\ud800b"), None),
+        (RUN.format("a\x85\x7f\nb"), RUN.format("a\x85\x7f\nb")),
+    ],
+)
+def test_what_the_shortcut_writes_or_leaves_to_lxml(xml: str, written: str | None) -> None:
+    shortcut = canonical_shortcut(RUN.format("{{ a }}"))
+    assert shortcut is not None
+    result = shortcut.as_serialised(body(xml))
+    assert result == (None if written is None else body(written).encode())
+    if written is not None:
+        tree = etree.fromstring(body(xml).replace("&#39;", "'"), etree.XMLParser(recover=True))
+        assert etree.tostring(tree, encoding="UTF-8") == result
+
+
+def test_values_that_print_markup_or_tabs_are_left_to_lxml() -> None:
+    shortcut = canonical_shortcut(RUN.format("{{ a }}"))
+    assert shortcut is not None
+    assert shortcut.may_hold({"a": "x", "n": [1, {"d": date(2026, 1, 1)}], "z": None}, "<w:p/>")
+    assert not shortcut.may_hold({"a": Markup("<w:br/>")}, "<w:p/>")
+    assert not shortcut.may_hold({"a": [object()]}, "<w:p/>")
+    assert not shortcut.may_hold({"a": "x"}, RUN.format("a\tb"))
+
+
+PIECES = st.lists(
+    st.sampled_from(["<w:p>", '<w:p w:x="1">', "<w:pPr>", "</w:p>", "<w:p", "<w:r>", "</w:r>",
+                     "<w:t>", '<w:t xml:space="preserve">', "</w:t>", "<w:rPr><w:b/></w:rPr>",
+                     "<w:t/>", "text", "\n", "\t", "\a", "\f", ">", "<", "/"]),  # fmt: skip
+    max_size=30,
+).map("".join)
+
+
+@given(PIECES)
+def test_paragraphs_are_the_ones_resolve_listing_rewrites(xml: str) -> None:
+    spans = [m.span() for m in PARAGRAPH.finditer(xml)]
+    assert list(render._paragraphs(xml)) == spans
+    docxtpl = DocxTemplate(str(TEMPLATES / "invoice.docx"))
+    assert render._resolve_listing(docxtpl, xml) == docxtpl.resolve_listing(xml)
+
+
+@given(PIECES)
+def test_an_empty_element_is_found_wherever_it_is(xml: str) -> None:
+    expected = re.search(r"<[^/<>][^<>]*(?<!/)></", xml) is not None
+    assert render._has_empty_element(xml) is expected
