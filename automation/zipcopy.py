@@ -3,7 +3,7 @@
 `zipfile` can only add a member by compressing it again. Both the write-back
 (an .xlsx whose 35 MB sheet must not be recompressed when one row changes,
 and whose other parts must stay byte for byte) and the renderer (a .docx
-template whose 350 kB styles.xml is the same in every invoice) copy members
+template whose styles.xml, up to 350 kB from Word, is the same in every invoice) copy members
 through unchanged and replace only a few:
 
     with zipfile.ZipFile(src) as zf:
