@@ -675,3 +675,25 @@ def test_paragraphs_are_the_ones_resolve_listing_rewrites(xml: str) -> None:
 def test_an_empty_element_is_found_wherever_it_is(xml: str) -> None:
     expected = re.search(r"<[^/<>][^<>]*(?<!/)></", xml) is not None
     assert render._has_empty_element(xml) is expected
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES.glob("*.docx")), ids=lambda p: p.name)
+def test_templates_define_the_styles_they_use_and_no_others(template: Path) -> None:
+    """The build keeps the styles the documents name (and what those are based on),
+    not python-docx's 164 stock ones: every emailed invoice carries them."""
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    with zipfile.ZipFile(template) as archive:
+        styles = etree.fromstring(archive.read("word/styles.xml"))
+        named = set()
+        for part in archive.namelist():
+            if part.startswith("word/") and part.endswith(".xml") and part != "word/styles.xml":
+                root = etree.fromstring(archive.read(part))
+                for tag in ("pStyle", "rStyle", "tblStyle", "numStyleLink", "styleLink"):
+                    named |= {e.get(f"{w}val") for e in root.iter(f"{w}{tag}")}
+    defined = {s.get(f"{w}styleId"): s for s in styles.iter(f"{w}style")}
+    assert named <= set(defined)  # nothing the document names went missing
+    for style in defined.values():
+        for tag in ("basedOn", "next", "link"):
+            assert all(e.get(f"{w}val") in defined for e in style.iter(f"{w}{tag}"))
+    assert len(defined) <= 20
+    assert styles.find(f"{w}latentStyles") is not None  # Word can still add built-in ones
