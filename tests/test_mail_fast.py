@@ -415,3 +415,39 @@ def test_a_language_is_used_only_with_all_three_templates(tmp_path: Path) -> Non
     assert render_email("thanks", "ru", context, tmp_path) == ("Спасибо INV-1", "Т", "Х")
     (tmp_path / "ru" / "thanks.txt").unlink()  # gone since it was last used: English again
     assert render_email("thanks", "ru", context, tmp_path) == ("Thanks INV-1", "T", "H")
+
+
+WITHOUT_YAGMAIL = """
+import sys, tempfile
+from pathlib import Path
+from automation.config import EmailConfig
+from automation.mail import OutgoingMail, build_message, make_message_id
+from automation.model import CompanyInfo
+from automation.render import InvoiceRenderer, sample_document
+from automation.produce import WORKER_IMPORTS
+
+folder = Path(tempfile.mkdtemp())
+docx = InvoiceRenderer(Path("templates")).render(sample_document(), folder)
+pdf = folder / "invoice.pdf"
+pdf.write_bytes(b"%PDF-1.4 test")
+cfg, company = EmailConfig(sender="b@acme.test"), CompanyInfo(name="Acme", email="b@acme.test")
+for files in ((docx,), (pdf,), (docx, pdf)):
+    mail = OutgoingMail("invoice", "INV-1", ("c@example.com",), (), "Invoice", "text", "<p>x</p>",
+                        files, make_message_id(cfg, company))
+    build_message(mail, cfg, company)
+print("yagmail" in sys.modules, any(m.startswith("yagmail") for m in WORKER_IMPORTS))
+"""
+
+
+def test_invoice_messages_are_built_without_yagmail_so_workers_do_not_preload_it() -> None:
+    """The render workers' fork server imports WORKER_IMPORTS once per run; yagmail (0.09 s)
+    is not among them because .docx and .pdf messages never need it."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", WITHOUT_YAGMAIL], capture_output=True, text=True, cwd=root,
+        check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["False", "False"]
