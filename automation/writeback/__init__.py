@@ -91,8 +91,11 @@ def _sheets_of(
     by_lower = {name.casefold(): name for name in sheets}
     order: dict[str, int] = {}
     index = []
+    named: dict[str, str] = {}  # as the updates spell it -> the sheet (a few spellings)
     for u in updates:
-        sheet = by_lower.setdefault(u.sheet.casefold(), u.sheet)
+        sheet = named.get(u.sheet)
+        if sheet is None:
+            sheet = named[u.sheet] = by_lower.setdefault(u.sheet.casefold(), u.sheet)
         if not 1 <= u.row <= MAX_ROW:
             raise WriteBackError(f"{sheet} row {u.row} is outside the sheet.")
         index.append(order.setdefault(sheet, len(order)))

@@ -86,7 +86,7 @@ def edit_sheet(
         for _, name in placed.joined:
             main.add_column(name)
         edit.col_formats = _column_formats(main, ctx)
-    key_of = {header: normalise_header(header) for _, header in updates}  # a few headers
+    key_of = {header: normalise_header(header) for header in wanted}  # a dozen headers
     columns = {h: placed.columns[key] for h, key in key_of.items() if key in placed.columns}
     writes = Writes(updates, columns)
     grown = _grow_rows(edit, main, tables, writes, sheet) if main is not None else None
