@@ -233,6 +233,18 @@ def _deliver_on_lanes(
     handed: collections.deque[_Handed] = collections.deque()
     ready: tuple[_Waiting, Parcel] | None = None  # marked `sending`, not yet handed to a lane
     window = 2 * len(lanes)
+
+    def hand_over(ready: tuple[_Waiting, Parcel] | None) -> tuple[_Waiting, Parcel] | None:
+        """The marked attempt to a free lane, if one is free and there is room: None once handed."""
+        busy = {h.lane for h in handed if not h.future.done()}
+        free = [n for n in range(len(lanes)) if n not in busy]
+        if ready is None or not free or len(handed) >= window:
+            return ready
+        item, attempt = ready
+        future = workers.submit(lanes[free[0]].send, item.parcel.message, attempt.recipients)
+        handed.append(_Handed(item, attempt, free[0], future))
+        return None
+
     with ThreadPoolExecutor(len(lanes), thread_name_prefix="smtp") as workers:
         try:
             while True:
@@ -240,17 +252,15 @@ def _deliver_on_lanes(
                     done = handed.popleft()
                     result = done.future.result()
                     journal.attempted(done.attempt, result.recipients)
+                    # Its answers are in the ledger: the next message may go before
+                    # this one is judged (Notes, summary), so the lane waits less.
+                    ready = hand_over(ready)
                     _settle(done.item, result, policy, journal, waiting, order)
-                busy = {h.lane for h in handed if not h.future.done()}
-                free = [n for n in range(len(lanes)) if n not in busy]
                 room = len(handed) < window
-                if ready is not None and free and room:
-                    item, attempt = ready
-                    ready = None
-                    future = workers.submit(lanes[free[0]].send, item.parcel.message,
-                                            attempt.recipients)  # fmt: skip
-                    handed.append(_Handed(item, attempt, free[0], future))
-                    continue
+                if ready is not None:
+                    ready = hand_over(ready)
+                    if ready is None:
+                        continue
                 now = clock()
                 if ready is None and room:
                     picked: _Waiting | None = None

@@ -117,12 +117,16 @@ class LedgerJournal:
     def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
         # A crash here (the server has it, the ledger does not know yet) is
         # finished by the next run with the identical message: a copy, never a variant.
-        # The answers go to disk with the next commit about this message (the next
-        # attempt, or its final state): one durable commit fewer per message.
+        # The answers are written at once, without a flush of their own (the next
+        # `sending` mark flushes them): the delivery loop hands the next message
+        # to the connection as soon as they are in, before judging this one.
         checkpoint(self.fault)
-        self._unrecorded.setdefault(parcel.message.message_id, []).extend(
+        message_id = parcel.message.message_id
+        self._unrecorded.setdefault(message_id, []).extend(
             (r.address, r.state, r.reply) for r in results
         )
+        with self.ledger.transaction(durable=False):
+            self.record(message_id)
 
     def record(self, message_id: str) -> None:
         """Write the answers held for this message; call inside a ledger transaction."""
