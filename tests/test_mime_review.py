@@ -11,7 +11,6 @@ import string
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -21,45 +20,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from smtp_servers import Recorder, running_server
-from test_mail_fast import outcome, written_and_generated
+from test_mail_fast import ATEXT, COMPANY, CONFIG, outcome, outgoing, written_and_generated
 
 from automation import mime
-from automation.config import EmailConfig
 from automation.mail import (
     SMTPUTF8_SMTP,
     BuiltMessage,
     MailError,
-    OutgoingMail,
     SmtpSender,
     _parsed_address,
     _plain_address,
     build_message,
     parse_addresses,
 )
-from automation.model import CompanyInfo
 
-COMPANY = CompanyInfo(name="Acme & Sons", email="billing@acme.test")
-CONFIG = EmailConfig(sender="billing@acme.test")
 #: Everything str.splitlines() breaks a line on; CR and LF were refused before this review.
 OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 #: A non-ASCII local part: the message is written with raw UTF-8 headers (SMTPUTF8).
 UTF8_RECIPIENT = "дмитрий@пример.рф"
-
-
-def outgoing(**changes: object) -> OutgoingMail:
-    mail = OutgoingMail(
-        kind="invoice",
-        invoice_no="INV-2026-0001",
-        to=("client@example.com",),
-        cc=(),
-        subject="Invoice INV-2026-0001",
-        text="Hello\n",
-        html="<p>Hello</p>",
-        attachments=(),
-        message_id="<1.2.3@acme.test>",
-        date=datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
-    )
-    return replace(mail, **changes)  # type: ignore[arg-type]
 
 
 def header_names(raw: bytes) -> list[str]:
@@ -153,7 +131,6 @@ def test_an_encoded_word_local_part_reads_as_the_parser_reads_it(piece: str) -> 
     assert parse_addresses(piece)[0] == tuple(a for a in [_parsed_address(piece)] if a)
 
 
-ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
 encoded_word = st.builds(
     lambda cs, kind, text: f"=?{cs}?{kind}?{text}?=",
     st.sampled_from(["utf-8", "us-ascii", "UTF-8", "x", ""]),
