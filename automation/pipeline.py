@@ -756,10 +756,7 @@ class Run:
         policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
         # Overlap only pays when the render workers make messages while this process sends;
         # rendered here, one at a time, all are made first (as retries expect their turn).
-        try:
-            deliver(parcels() if _overlap(jobs, config) else list(parcels()), sender, policy, stage)
-        finally:
-            stage.flush()
+        deliver(parcels() if _overlap(jobs, config) else list(parcels()), sender, policy, stage)
         # Render and send overlap: "send" is the whole stretch, rendering included.
         summary.timings["send"] = time.perf_counter() - started
 

@@ -102,17 +102,13 @@ class LedgerJournal:
         self.ledger = ledger
         self.as_of = as_of
         self.fault = fault
-        #: answers not yet in the ledger: written with the next commit about the message
-        self._unrecorded: dict[str, list[tuple[str, str, str]]] = {}
 
     def _now(self) -> datetime:
         return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
 
     def attempting(self, parcel: Parcel) -> None:
-        message_id = parcel.message.message_id
         with self.ledger.transaction():
-            self.record(message_id)  # a retry: who has it already is on disk first
-            self.ledger.mark_sending(message_id)
+            self.ledger.mark_sending(parcel.message.message_id)
 
     def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
         # A crash here (the server has it, the ledger does not know yet) is
@@ -121,32 +117,14 @@ class LedgerJournal:
         # `sending` mark flushes them): the delivery loop hands the next message
         # to the connection as soon as they are in, before judging this one.
         checkpoint(self.fault)
-        message_id = parcel.message.message_id
-        self._unrecorded.setdefault(message_id, []).extend(
-            (r.address, r.state, r.reply) for r in results
-        )
-        with self.ledger.transaction(durable=False):
-            self.record(message_id)
-
-    def record(self, message_id: str) -> None:
-        """Write the answers held for this message; call inside a ledger transaction."""
-        answers = self._unrecorded.pop(message_id, None)
+        answers = [(r.address, r.state, r.reply) for r in results]
         if answers:
-            self.ledger.record_deliveries(message_id, answers, self._now())
-
-    def flush(self) -> None:
-        """Write every answer still held (the loop stopped early: an interrupt, an error)."""
-        if self._unrecorded:
-            with self.ledger.transaction():
-                for message_id in list(self._unrecorded):
-                    self.record(message_id)
+            with self.ledger.transaction(durable=False):
+                self.ledger.record_deliveries(parcel.message.message_id, answers, self._now())
 
     def deliveries(self, message_id: str) -> dict[str, tuple[str, str]]:
-        """address (lower case) -> (state, reply): the ledger's, and the answers not yet in it."""
-        known = self.ledger.deliveries(message_id)
-        for address, state, reply in self._unrecorded.get(message_id, ()):
-            known[address.lower()] = (state, reply)
-        return known
+        """address (lower case) -> (state, reply) for every recipient tried so far."""
+        return self.ledger.deliveries(message_id)
 
     def verdict(self, message: BuiltMessage) -> Verdict:
         return judge(message.to, message.recipients, self.deliveries(message.message_id))
@@ -235,7 +213,6 @@ class SendStage(LedgerJournal):
         missed = copies_missed_text(message, verdict)
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
         with self.ledger.transaction(durable=False):
-            self.record(msg.message_id)
             self.ledger.mark_sent(msg.message_id, now)
             record_sent(self.ledger, job, now, self.as_of, f"{where}{already}", missed)
         note = "resent after an interrupted run" if msg.state == SENDING else ""
@@ -260,7 +237,6 @@ class SendStage(LedgerJournal):
         inv, msg = job.invoice, job.message
         reply = self.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
         with self.ledger.transaction(durable=False):
-            self.record(msg.message_id)
             self.ledger.update_invoice(
                 inv.invoice_no,
                 note=f"Email ({msg.kind}) not confirmed on {self.as_of.isoformat()}: {reply}; "
@@ -308,7 +284,6 @@ class SendStage(LedgerJournal):
             )
         rebuild = not self.may_have_reached(msg.message_id)
         with self.ledger.transaction(durable=False):
-            self.record(msg.message_id)
             self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)
             self.ledger.update_invoice(inv.invoice_no, note=note)
         self.summary.failed.append(

@@ -181,10 +181,7 @@ def send_statements(
         parcels.append(Parcel(built, tuple(a for a in built.recipients if a.lower() not in have)))
     policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
     journal = _StatementJournal(ledger, as_of, summary, owed_now)
-    try:
-        deliver(parcels, sender, policy, journal)
-    finally:
-        journal.flush()
+    deliver(parcels, sender, policy, journal)
 
 
 class _StatementJournal(LedgerJournal):
@@ -207,7 +204,6 @@ class _StatementJournal(LedgerJournal):
         verdict = self.verdict(message)
         if verdict.delivered:
             with self.ledger.transaction(durable=False):
-                self.record(msg.message_id)
                 self.ledger.mark_sent(msg.message_id, self._now())
             note = "resent after an interrupted run" if msg.state == SENDING else ""
             self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
@@ -223,7 +219,6 @@ class _StatementJournal(LedgerJournal):
             reply = self.deliveries(msg.message_id)[verdict.uncertain[0].lower()][1]
         rebuild = not self.may_have_reached(msg.message_id)
         with self.ledger.transaction(durable=False):
-            self.record(msg.message_id)
             if not verdict.uncertain or verdict.missing:
                 self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)
         self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
