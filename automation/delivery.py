@@ -236,9 +236,11 @@ def _deliver_on_lanes(
 
     def hand_over(ready: tuple[_Waiting, Parcel] | None) -> tuple[_Waiting, Parcel] | None:
         """The marked attempt to a free lane, if one is free and there is room: None once handed."""
+        if ready is None or len(handed) >= window:
+            return ready
         busy = {h.lane for h in handed if not h.future.done()}
         free = [n for n in range(len(lanes)) if n not in busy]
-        if ready is None or not free or len(handed) >= window:
+        if not free:
             return ready
         item, attempt = ready
         future = workers.submit(lanes[free[0]].send, item.parcel.message, attempt.recipients)
