@@ -249,6 +249,7 @@ class Run:
     standing: list[RowError] = field(default_factory=list)
     backup: PendingBackup | None = None  # the ledger copy being compressed
     pending_report: PendingReport | None = None  # begun with the write-back
+    prints: dict[int, str] = field(default_factory=dict)  # fingerprints of `lines`, by row
 
     @property
     def config(self) -> Config:
@@ -302,7 +303,8 @@ class Run:
             self.request, self.data, self.book, self.config, self.as_of
         )  # fmt: skip
         summary = self.summary
-        restored = restored_lines(self.lines, data.services, self.ledger)
+        self.prints = {line.row: fingerprint(line) for line in self.lines}
+        restored = restored_lines(self.lines, data.services, self.ledger, self.prints)
         fresh = [
             ln for ln in self.lines if ln.row not in restored and request.covers(ln.client_key)
         ]
@@ -381,8 +383,9 @@ class Run:
         with ledger.transaction():
             record_paid_cells(ledger, self.rows, as_of)  # dates each part payment on statements
             floor = existing_seq_floor(data, config, as_of)
-            for draft in plan.rebill_drafts + plan.drafts:
-                self.active.add(self._record_draft(draft, floor))
+            # Replacements first: their lines were read from other rows (no prints kept).
+            self.active.update(self._record_drafts(plan.rebill_drafts, floor, {}))
+            self.active.update(self._record_drafts(plan.drafts, floor, self.prints))
             checkpoint("before-credit-notes")  # inside the transaction: all of it, or none
             self._record_corrections(plan.fixes, existing_credit_floor(data, config, as_of))
             for inv, decision in plan.followups:
@@ -519,23 +522,36 @@ class Run:
 
     # -- what the stages above do, one record or one message at a time -------------
 
-    def _record_draft(self, draft: InvoiceDraft, floor: int) -> str:
-        """Number a drafted invoice, record it and its message; its rows show the number."""
+    def _record_drafts(
+        self, drafts: list[InvoiceDraft], floor: int, prints: dict[int, str]
+    ) -> list[str]:
+        """Number drafted invoices, record them and their messages; their rows show the numbers.
+
+        `prints`: the fingerprints of the lines as read, by row, when the drafts are of those
+        lines (a fingerprint is a hash of the line: worked out once a line, not twice).
+        """
         ledger, config = self.ledger, self.config
-        number = ledger.allocate_number(config.billing.number_format, draft.invoice_date, floor)
-        inv = issue(draft, number, config, self.calendar, note="Issued; waiting to be emailed.")
-        due = inv.due_date
-        ledger.add_invoice(inv, [(fingerprint(ln), ln.row) for ln in draft.lines])
-        ledger.plan_message(
-            make_message_id(config.email, config.company),
-            f"{number}/invoice",
-            number,
-            "invoice",
-            {"as_of": self.as_of.isoformat()},
+        numbers = ledger.allocate_numbers(
+            config.billing.number_format, [d.invoice_date for d in drafts], floor
         )
-        for line in draft.lines:
-            self.invoiced[line.row] = (number, due)
-        return number
+        note = "Issued; waiting to be emailed."
+        issued = [
+            issue(draft, number, config, self.calendar, note=note)
+            for draft, number in zip(drafts, numbers, strict=True)
+        ]
+        ledger.add_invoices([
+            (inv, [(prints.get(ln.row) or fingerprint(ln), ln.row) for ln in draft.lines])
+            for inv, draft in zip(issued, drafts, strict=True)
+        ])  # fmt: skip
+        payload = {"as_of": self.as_of.isoformat()}
+        ledger.plan_messages([
+            (make_message_id(config.email, config.company), f"{n}/invoice", n, "invoice", payload)
+            for n in numbers
+        ])  # fmt: skip
+        for inv, draft in zip(issued, drafts, strict=True):
+            for line in draft.lines:
+                self.invoiced[line.row] = (inv.invoice_no, inv.due_date)
+        return numbers
 
     def _record_corrections(self, fixes: Corrections, credit_floor: int = 0) -> None:
         """Number and record the credit notes and copies, each with its message, before any email.

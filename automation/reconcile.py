@@ -10,7 +10,7 @@ twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -29,12 +29,19 @@ else:
 
 
 def restored_lines(
-    lines: Sequence[ServiceLine], services: SheetData, ledger: Ledger | None
+    lines: Sequence[ServiceLine],
+    services: SheetData,
+    ledger: Ledger | None,
+    prints: Mapping[int, str] | None = None,
 ) -> dict[int, str]:
-    """Rows that lost an Invoice No the ledger gave them: row -> invoice number."""
+    """Rows that lost an Invoice No the ledger gave them: row -> invoice number.
+
+    `prints`: the lines' fingerprints by row, when the caller has them already.
+    """
     if ledger is None or not lines:
         return {}
-    prints = {line.row: fingerprint(line) for line in lines}
+    if prints is None:
+        prints = {line.row: fingerprint(line) for line in lines}
     known = ledger.invoiced_lines(set(prints.values()))
     if not known:
         return {}
