@@ -79,7 +79,14 @@ from .prechecks import (
 from .private import restrict_folders
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData
-from .reconcile import existing_credit_floor, existing_seq_floor, restored_lines, sequence_errors
+from .reconcile import (
+    InvoiceNumbers,
+    existing_credit_floor,
+    existing_seq_floor,
+    invoice_numbers,
+    restored_lines,
+    sequence_errors,
+)
 from .report import CreditNoteItem, ReportError
 from .report_worker import PendingReport, start_report
 from .request import REPO_TEMPLATES, Paths, RunRequest, outbox_folder
@@ -250,6 +257,7 @@ class Run:
     backup: PendingBackup | None = None  # the ledger copy being compressed
     pending_report: PendingReport | None = None  # begun with the write-back
     prints: dict[int, str] = field(default_factory=dict)  # fingerprints of `lines`, by row
+    numbers: InvoiceNumbers | None = None  # the workbook's Invoice Nos, as read
 
     @property
     def config(self) -> Config:
@@ -286,7 +294,8 @@ class Run:
         """Row errors and notices about the workbook as read; updates an earlier run owes."""
         summary, config = self.summary, self.config
         summary.errors.extend(self.book.errors)
-        summary.errors.extend(sequence_errors(self.data, config))
+        self.numbers = invoice_numbers(self.data)
+        summary.errors.extend(sequence_errors(self.data, config, self.numbers))
         summary.errors.extend(listed_errors(self.errors, self.book))
         self.notices = workbook_notices(self.data, self.book, self.lines, self.as_of, config)
         summary.notes.extend(self.notices)
@@ -382,7 +391,7 @@ class Run:
         ledger, data, config, as_of = self.ledger, self.data, self.config, self.as_of
         with ledger.transaction():
             record_paid_cells(ledger, self.rows, as_of)  # dates each part payment on statements
-            floor = existing_seq_floor(data, config, as_of)
+            floor = existing_seq_floor(data, config, as_of, self.numbers)
             # Replacements first: their lines were read from other rows (no prints kept).
             self.active.update(self._record_drafts(plan.rebill_drafts, floor, {}))
             self.active.update(self._record_drafts(plan.drafts, floor, self.prints))
@@ -568,7 +577,7 @@ class Run:
             )
             ledger.forget_lines(rebill.invoice_no)  # its lines are on the new invoice now
         cancelled = {c.invoice_no for c in fixes.credits if c.reason != "credit"}
-        for msg in ledger.messages((PLANNED, FAILED)):
+        for msg in ledger.messages((PLANNED, FAILED)) if cancelled else ():
             if msg.invoice_no in cancelled:
                 ledger.drop_message(msg.message_id)  # never handed over: a void invoice is not sent
         for credit in fixes.credits:

@@ -94,11 +94,16 @@ def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:
 MAX_SEQ = 999_999_999
 
 
-def _numbers(data: WorkbookData) -> list[tuple[SheetData, pd.Series]]:
+#: Every Invoice No of a workbook: per sheet, its texts by Excel row (`invoice_numbers`).
+InvoiceNumbers = list[tuple[SheetData, "pd.Series"]]
+
+
+def invoice_numbers(data: WorkbookData) -> InvoiceNumbers:
     """Every Invoice No in Services and Invoices: per sheet, its texts by Excel row.
 
     A long history holds each number on several rows: callers look at the
     distinct texts (`.unique()`) and go back to rows only for the rare bad one.
+    A run works them out once for `sequence_errors` and `existing_seq_floor`.
     """
     found: list[tuple[SheetData, pd.Series]] = []
     for sheet in (data.services, data.invoices):
@@ -109,14 +114,17 @@ def _numbers(data: WorkbookData) -> list[tuple[SheetData, pd.Series]]:
     return found
 
 
-def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
+def existing_seq_floor(
+    data: WorkbookData, config: Config, invoice_date: date, numbers: InvoiceNumbers | None = None
+) -> int:
     """The highest sequence number already in the workbook for this numbering scope.
 
     Numbers typed by hand, or issued before the ledger existed, are never reused.
     A sequence number above MAX_SEQ is not followed (`sequence_errors` reports it).
     """
-    numbers = {text for _sheet, texts in _numbers(data) for text in texts.unique()}
-    return highest_seq(numbers, config.billing.number_format, invoice_date)
+    found = invoice_numbers(data) if numbers is None else numbers
+    texts = {text for _sheet, column in found for text in column.unique()}
+    return highest_seq(texts, config.billing.number_format, invoice_date)
 
 
 def existing_credit_floor(data: WorkbookData, config: Config, note_date: date) -> int:
@@ -156,7 +164,9 @@ def highest_seq(numbers: set[str], number_format: str, when: date) -> int:
     return best
 
 
-def sequence_errors(data: WorkbookData, config: Config) -> list[RowError]:
+def sequence_errors(
+    data: WorkbookData, config: Config, numbers: InvoiceNumbers | None = None
+) -> list[RowError]:
     """Invoice numbers whose sequence number is too large to be real: one row error each."""
     from .ledger import number_pattern
 
@@ -167,7 +177,7 @@ def sequence_errors(data: WorkbookData, config: Config) -> list[RowError]:
         return len((match.groupdict().get("seq") or "").lstrip("0")) if match else 0
 
     errors = []
-    for sheet, texts in _numbers(data):
+    for sheet, texts in invoice_numbers(data) if numbers is None else numbers:
         too_long = {n for n in texts.unique() if digits(n) > len(str(MAX_SEQ))}
         for row, number in texts[texts.isin(too_long)].items() if too_long else ():
             errors.append(
