@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -60,9 +60,18 @@ class SheetResult:
     notes: tuple[str, ...] = ()
 
 
+class CellWrites(Protocol):
+    """One sheet's updates, one per cell, in their order: a dict of (row, header) -> value,
+    or anything iterated as one."""
+
+    def __iter__(self) -> Iterator[tuple[int, str]]: ...
+
+    def items(self) -> Iterable[tuple[tuple[int, str], CellValue]]: ...
+
+
 def edit_sheet(
     xml: bytes,
-    updates: Mapping[tuple[int, str], CellValue],
+    updates: CellWrites,
     header_row: int,
     headers: Sequence[str],
     ctx: Context,
@@ -111,7 +120,7 @@ class Writes:
     no two updates land on one cell.
     """
 
-    updates: Mapping[tuple[int, str], CellValue]
+    updates: CellWrites
     columns: Mapping[str, int]  # header as the updates spell it -> sheet column
 
     def items(self) -> Iterator[tuple[tuple[int, int], CellValue]]:
