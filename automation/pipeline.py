@@ -80,7 +80,8 @@ from .private import restrict_folders
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData
 from .reconcile import existing_credit_floor, existing_seq_floor, restored_lines, sequence_errors
-from .report import CreditNoteItem, ReportError, write_receivables_report
+from .report import CreditNoteItem, ReportError
+from .report_worker import PendingReport, start_report
 from .request import REPO_TEMPLATES, Paths, RunRequest, outbox_folder
 from .rerun import Quiet, forget, remember, replay
 from .schema import (
@@ -247,6 +248,7 @@ class Run:
     #: row errors that stand while the rows do (read, Clients, numbering, refused drafts)
     standing: list[RowError] = field(default_factory=list)
     backup: PendingBackup | None = None  # the ledger copy being compressed
+    pending_report: PendingReport | None = None  # begun with the write-back
 
     @property
     def config(self) -> Config:
@@ -433,6 +435,8 @@ class Run:
         for line in plan.unchanged:
             self.invoiced[line.row] = (line.invoice_no or "", due_dates[line.invoice_no or ""])
         self.started = time.perf_counter()
+        if not self.request.payments_only:  # what it shows is settled now: written meanwhile
+            self.pending_report = self._start_report()
         updates = UpdateSet()
         shown = [*self.lines, *plan.rebilled, *plan.unchanged]
         services_updates(
@@ -860,14 +864,21 @@ class Run:
             for number in [n for n, inv in self.invoices.items() if inv.resend_pending]:
                 ledger.update_invoice(number, resend_pending=False)
 
+    def _start_report(self) -> PendingReport:
+        """The receivables report of the invoices as they stand after sending, begun now."""
+        pending = start_report(
+            receivables(self.invoices, self.rows, self.failed_now, self.as_of),
+            self.as_of,
+            self.paths.reports,
+            year_credit_notes(self.ledger, self.as_of),
+        )
+        self.stack.callback(pending.abandon)  # a run stopping on an error leaves no worker
+        return pending
+
     def _write_report(self) -> None:
+        pending = self.pending_report or self._start_report()
         try:
-            path = write_receivables_report(
-                receivables(self.invoices, self.rows, self.failed_now, self.as_of),
-                self.as_of,
-                self.paths.reports,
-                year_credit_notes(self.ledger, self.as_of),
-            )
+            path = pending.wait()
         except (ReportError, OSError) as exc:
             self.summary.notes.append(f"The receivables report was not written: {exc}")
             return

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
-from .package_check import check_package
+from .package_check import CheckedSheet, check_package
+from .readcopy import Copy, make_copy, opened
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
 from .writeback.tables import TableInfo, main_table, read_tables
@@ -43,6 +44,13 @@ BLOCK_ROWS = 1 << 15
 #: side by side only while their XML together is under this (a 100,000-row log's is
 #: 44 MB; a Services sheet at Excel's last row, 471 MB, is parsed on its own).
 PARALLEL_XML = 128 << 20
+#: A sheet whose XML (inflated) is this long or longer, up to KEEP_XML, is read from a
+#: copy of the workbook in one pass (see `readcopy`); a shorter one costs less to read
+#: twice than the copy's shared strings cost to read again.
+COPY_XML = 4 << 20
+#: The longest sheet XML kept in memory from the package check for that (a longer
+#: sheet, up to Excel's last row, is read from the workbook itself).
+KEEP_XML = 64 << 20
 
 
 class WorkbookError(Exception):
@@ -135,7 +143,7 @@ def _load_frames(
     with _SheetReader(path) as reader:
         # zip bombs, stray far cells, ...; and the error cells calamine shows as empty.
         # Each sheet is parsed as soon as it has passed, while the next is checked.
-        errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.start)
+        errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML)
         try:
             names, wanted = reader.start_all()
             first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
@@ -196,8 +204,12 @@ class _SheetReader:
     cannot be used by two threads at once).
 
         with _SheetReader(path) as reader:
-            check_package(path, sheets, reader.start)
-            frames, names = reader.frames()
+            check_package(path, sheets, reader.checked, KEEP_XML)
+            names, wanted = reader.start_all()
+            frames = reader.frames(wanted)
+
+    A long sheet is read from a copy of the workbook made of what the check
+    looked at (`readcopy`), a short one from the workbook itself.
     """
 
     def __init__(self, path: Path) -> None:
@@ -207,6 +219,7 @@ class _SheetReader:
         self.path = path
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
         self.started: dict[str, Future[RawCells]] = {}
+        self.copies: dict[str, CheckedSheet] = {}  # sheets to read from a copy, XML in hand
         self.local = threading.local()
         self.books: list[Any] = []
         self.parsing = 0  # XML bytes of the sheets being parsed
@@ -219,6 +232,12 @@ class _SheetReader:
         self.pool.shutdown(wait=True, cancel_futures=True)
         for book in self.books:
             book.close()
+
+    def checked(self, sheet: CheckedSheet) -> None:
+        """Parse a sheet that passed the package check, on a thread (a long one from a copy)."""
+        if sheet.size >= COPY_XML and sheet.xml and sheet.name not in self.started:
+            self.copies[sheet.name] = sheet  # taken by the thread; gone once copied
+        self.start(sheet.name, sheet.size)
 
     def start(self, sheet: str, size: int = 0) -> None:
         """Parse `sheet` (a name as the workbook spells it; its XML `size` bytes) on a thread."""
@@ -248,7 +267,12 @@ class _SheetReader:
             self.turn.wait_for(lambda: not self.parsing or self.parsing + size <= PARALLEL_XML)
             self.parsing += size
         try:
-            return _raw_cells(self._book().get_sheet_by_name(sheet))
+            with self.turn:
+                kept = self.copies.pop(sheet, None)
+            copy = None if kept is None else make_copy(kept)
+            del kept  # the sheet's XML, now in the copy
+            cells = None if copy is None else _copy_cells(sheet, copy)
+            return cells if cells is not None else _raw_cells(self._book().get_sheet_by_name(sheet))
         finally:
             with self.turn:
                 self.parsing -= size
@@ -262,6 +286,16 @@ class _SheetReader:
             book = self.local.book = CalamineWorkbook.from_path(str(self.path))
             self.books.append(book)
         return book
+
+
+def _copy_cells(sheet: str, copy: Copy) -> RawCells | None:
+    """A sheet's cells read from its copy (`readcopy`); None when the copy cannot be read:
+    the workbook itself is then read, and tells what is wrong with it."""
+    try:
+        with opened(copy) as book:
+            return _raw_cells(book.get_sheet_by_name(sheet))
+    except Exception:
+        return None
 
 
 def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:

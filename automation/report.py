@@ -161,32 +161,50 @@ def write_receivables_report(
     The file is written to a temporary name and moved into place, so a reader
     never sees half a report.
     """
-    import xlsxwriter  # imported where used: it is not needed before reading
     from xlsxwriter.exceptions import FileCreateError
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"receivables-{as_of.isoformat()}.xlsx"
-    handle, temp_name = tempfile.mkstemp(prefix=".receivables-", suffix=".xlsx", dir=out_dir)
-    os.close(handle)
+    target, temp_name = report_names(out_dir, as_of)
     try:
-        workbook = xlsxwriter.Workbook(temp_name)
-        formats = _Formats(workbook)
-        still_open = open_items(items)
-        _write_open_sheet(workbook, formats, still_open, as_of)
-        _write_aging_sheet(workbook, formats, aging_rows(items, as_of), as_of)
-        _write_client_sheet(workbook, formats, still_open, as_of)
-        if credit_notes:
-            _write_credit_sheet(workbook, formats, credit_notes, as_of)
-        workbook.close()
+        write_workbook(temp_name, items, as_of, credit_notes)
         os.replace(temp_name, target)
     except (OSError, FileCreateError) as exc:
-        raise ReportError(
-            f"cannot write {target.name} ({exc}); close it if it is open in Excel and run again."
-        ) from None
+        raise cannot_write(target, exc) from None
     finally:
         if os.path.exists(temp_name):
             os.remove(temp_name)
     return target
+
+
+def report_names(out_dir: Path, as_of: date) -> tuple[Path, str]:
+    """The report's path, and a new empty file beside it to write it under first."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=".receivables-", suffix=".xlsx", dir=out_dir)
+    os.close(handle)
+    return out_dir / f"receivables-{as_of.isoformat()}.xlsx", temp_name
+
+
+def cannot_write(target: Path, exc: Exception) -> ReportError:
+    """What the bookkeeper is told when the report cannot be written or put in place."""
+    return ReportError(
+        f"cannot write {target.name} ({exc}); close it if it is open in Excel and run again."
+    )
+
+
+def write_workbook(
+    path: str, items: Sequence[Receivable], as_of: date, credit_notes: Sequence[CreditNoteItem]
+) -> None:
+    """The report's workbook, written at `path` (OSError or FileCreateError when it cannot be)."""
+    import xlsxwriter  # imported where used: it is not needed before reading
+
+    workbook = xlsxwriter.Workbook(path)
+    formats = _Formats(workbook)
+    still_open = open_items(items)
+    _write_open_sheet(workbook, formats, still_open, as_of)
+    _write_aging_sheet(workbook, formats, aging_rows(items, as_of), as_of)
+    _write_client_sheet(workbook, formats, still_open, as_of)
+    if credit_notes:
+        _write_credit_sheet(workbook, formats, credit_notes, as_of)
+    workbook.close()
 
 
 class _Formats:
