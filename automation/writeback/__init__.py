@@ -36,6 +36,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO
 
@@ -136,10 +137,14 @@ class SheetUpdates:
     updates: Sequence[CellUpdate]
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        return ((u.row, u.column) for u in self.updates)
+        return map(_CELL, self.updates)
 
     def items(self) -> Iterator[tuple[tuple[int, str], CellValue]]:
-        return (((u.row, u.column), u.value) for u in self.updates)
+        return zip(map(_CELL, self.updates), map(_VALUE, self.updates), strict=True)
+
+
+_CELL = attrgetter("row", "column")
+_VALUE = attrgetter("value")
 
 
 def apply_updates(
@@ -226,7 +231,7 @@ def _apply(
     for which, sheet in enumerate(written):
         sheet_updates = _group(updates, index, which)
         header_row = header_rows.get(sheet, 1)
-        if any(row <= header_row for row, _ in sheet_updates):
+        if min(map(itemgetter(0), sheet_updates), default=header_row + 1) <= header_row:
             raise WriteBackError(f"{sheet}: only rows below the header row can be written.")
         part = pkg.sheets.get(sheet)
         if part == "" or (part is not None and part not in pkg.names):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Protocol
 
 from lxml import etree
@@ -81,10 +82,10 @@ def edit_sheet(
     """Apply one sheet's updates."""
     # Rows above the first one written (less the row whose style a new cell
     # takes) are found only when needed, so history rows are not indexed.
-    edit = open_sheet(xml, ctx, min((row for row, _ in updates), default=0) - 1)
+    edit = open_sheet(xml, ctx, min(map(itemgetter(0), updates), default=0) - 1)
     edit.header_row = header_row
     edit.col_styles = read_col_styles(edit)
-    wanted = list(dict.fromkeys([*headers, *(col for _, col in updates)]))  # a dozen, not 28,000
+    wanted = list(dict.fromkeys([*headers, *map(itemgetter(1), updates)]))  # a dozen, not 28,000
     first = min(header_columns(edit, header_row), default=0)
     found = main_table([t.info for t in tables], header_row, wanted, first)
     main = next((t for t in tables if t.info is found), None)

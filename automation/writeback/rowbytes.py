@@ -166,9 +166,13 @@ def _encoded(
     edit: SheetEdit, cells: Sequence[tuple[int, CellValue]]
 ) -> list[tuple[int, str, str | None]] | None:
     """(column, kind, text) of each value, or None when one must take the element path."""
-    encoded = [(col, *encode_value(value, edit.ctx)) for col, value in cells]
-    if any(kind == "s" and not text for _, kind, text in encoded):
-        return None  # <t></t> parsed again would be <t/>: the element path keeps it right
+    ctx = edit.ctx
+    encoded = []
+    for col, value in cells:
+        kind, text = encode_value(value, ctx)
+        if kind == "s" and not text:
+            return None  # <t></t> parsed again would be <t/>: the element path keeps it right
+        encoded.append((col, kind, text))
     return encoded
 
 
@@ -341,12 +345,12 @@ def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValu
     refs = _cell_refs(p).findall(row)
     if len(refs) != row.count(b"<" + p + b"c "):
         return False
-    have = [column_of(name) for name in refs]
-    if any(b <= a for a, b in zip(have, have[1:], strict=False)):
+    have = list(map(column_of, refs))
+    if len(set(have)) != len(have) or have != sorted(have):
         return False  # cells out of order: the element path places new ones
     right = have[-1] if have else 0
     encoded = _encoded(edit, cells)
-    if encoded is None or any(col <= right for col, _, _ in encoded):
+    if encoded is None or min((col for col, _, _ in encoded), default=right + 1) <= right:
         return False
     spans = _SPANS.search(head)
     if spans is not None:

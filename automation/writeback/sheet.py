@@ -445,6 +445,8 @@ def inherited_style(edit: SheetEdit, row_number: int, col: int) -> str | None:
 
 def column_style(edit: SheetEdit, col: int) -> str | None:
     """The style <cols> gives a column (None for none, or the default "0")."""
+    if not edit.col_styles:
+        return None
     style = next((st for lo, hi, st in edit.col_styles if lo <= col <= hi), None)
     return None if style == "0" else style
 
