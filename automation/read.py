@@ -220,6 +220,7 @@ class _SheetReader:
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
         self.started: dict[str, Future[RawCells]] = {}
         self.copies: dict[str, CheckedSheet] = {}  # sheets to read from a copy, XML in hand
+        self.names: tuple[str, ...] = ()  # every sheet's name, once a book has been opened
         self.local = threading.local()
         self.books: list[Any] = []
         self.parsing = 0  # XML bytes of the sheets being parsed
@@ -246,7 +247,9 @@ class _SheetReader:
 
     def start_all(self) -> tuple[tuple[str, ...], list[str]]:
         """Every sheet's name, and the sheets read (each started, if it was not yet)."""
-        names = tuple(str(name) for name in self._book().sheet_names)
+        # As a reading thread found them, if one opened the workbook: opening it here as
+        # well would read its shared strings once more, beside the parsing.
+        names = self.names or self._names(self._book())
         wanted = [n for n in names if _is_one_of(n, READ_SHEETS)]
         for name in wanted:
             self.start(name)
@@ -285,7 +288,14 @@ class _SheetReader:
 
             book = self.local.book = CalamineWorkbook.from_path(str(self.path))
             self.books.append(book)
+            self._names(book)
         return book
+
+    def _names(self, book: Any) -> tuple[str, ...]:
+        """Every sheet's name, as `book` (of the workbook itself, not yet in use) lists them."""
+        names = tuple(str(name) for name in book.sheet_names)
+        self.names = self.names or names
+        return names
 
 
 def _copy_cells(sheet: str, copy: Copy) -> RawCells | None:

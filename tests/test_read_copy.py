@@ -261,3 +261,29 @@ def test_a_copy_that_cannot_be_read_leaves_the_workbook_to_be_read(
     assert sorted(seen) == ["Clients", "Services"]
     assert_same_data(before, after)
     assert after.services.frame.loc[5, "Date"] == datetime(2026, 3, 5)
+
+
+def test_the_sheet_names_come_from_a_reading_thread_s_book_when_it_has_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a reading thread has opened the workbook, its list of sheets is the one used:
+    the workbook (its shared strings) is not opened once more just for the names."""
+    path = service_log(tmp_path / "log.xlsx", merged=False)
+    opened: list[str] = []
+    real = CalamineWorkbook.from_path
+
+    def counting(source: str) -> Any:
+        opened.append(source)
+        return real(source)
+
+    monkeypatch.setattr(CalamineWorkbook, "from_path", staticmethod(counting))
+    with read._SheetReader(path) as reader:
+        reader.start("Clients")
+        reader.started["Clients"].result()
+        assert opened == [str(path)]
+        names, wanted = reader.start_all()
+        assert opened == [str(path)]
+        assert names == ("Clients", "Services") and wanted == ["Clients", "Services"]
+        assert reader.frames(wanted)["Services"].iat[0, 0] == "Service log, March 2026"
+    with read._SheetReader(path) as reader:  # nothing opened yet: opened here
+        assert reader.start_all()[0] == names
