@@ -14,6 +14,10 @@ other parts are the checked file's own bytes, so the cells come out the same.
     with opened(copy) as book:
         sheet = book.get_sheet_by_name(checked.name)
 
+A longer sheet can be cut into pieces of consecutive rows (`split_xml`), each
+a worksheet of its own in its own copy, so that one piece is parsed while the
+cells of another are converted.
+
 The copy lives in memory: in an anonymous in-memory file where the system has
 them (Linux), which calamine opens by its /proc path as a file, else in a
 buffer it copies in.
@@ -51,6 +55,77 @@ def sheet_pieces(xml: tuple[bytes, ...]) -> tuple[bytes, ...] | None:
         marker = b"<" + prefix + b"mergeCells/>"
         return (*xml[:i], chunk[:at], marker, chunk[at:], *xml[i + 1 :])
     return None
+
+
+#: A row's start tag (any prefix): where a sheet's cells can be cut in two.
+_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
+#: The root element's name (any prefix), which a piece's end closes.
+_ROOT = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?worksheet)[\s>/]")
+
+
+def split_xml(xml: tuple[bytes, ...], parts: int) -> list[tuple[bytes, ...]]:
+    """The sheet's XML as up to `parts` worksheets of consecutive rows, about as long each.
+
+    Each begins as the sheet does, up to its first row (so each has the
+    sheet's `<sheetData>`), goes on with its rows, and ends with the closing
+    tags; the last keeps the sheet's own end. Fewer (the XML whole) when it
+    has fewer rows to cut at, or no root and sheetData to close.
+    """
+    first = _find(xml, _ROW, 0, 0)
+    if first is None:
+        return [xml]
+    head = _slice(xml, (0, 0), first)
+    joined = b"".join(head)
+    root, cells = _ROOT.search(joined), _SHEET_DATA.search(joined)
+    if root is None or cells is None:
+        return [xml]
+    prefix = cells.group(1) + b":" if cells.group(1) else b""
+    end = b"</" + prefix + b"sheetData></" + root.group(1) + b">"
+    total = sum(len(chunk) for chunk in xml)
+    cuts = [first]
+    for k in range(1, parts):
+        at = _position(xml, total * k // parts)
+        cut = _find(xml, _ROW, *at) if at > cuts[-1] else None
+        if cut is not None and cut > cuts[-1]:
+            cuts.append(cut)
+    if len(cuts) == 1:
+        return [xml]
+    pieces = [(*_slice(xml, (0, 0), cuts[1]), end)]
+    for start, stop in zip(cuts[1:], [*cuts[2:], (len(xml), 0)], strict=True):
+        tail = (end,) if stop != (len(xml), 0) else ()
+        pieces.append((*head, *_slice(xml, start, stop), *tail))
+    return pieces
+
+
+def _position(xml: tuple[bytes, ...], offset: int) -> tuple[int, int]:
+    """(chunk, offset in it) of the byte `offset` bytes into the XML."""
+    for i, chunk in enumerate(xml):
+        if offset < len(chunk):
+            return i, offset
+        offset -= len(chunk)
+    return len(xml), 0
+
+
+def _find(
+    xml: tuple[bytes, ...], pattern: re.Pattern[bytes], chunk: int, at: int
+) -> tuple[int, int] | None:
+    """Where `pattern` first starts from (chunk, at) on (a tag never spans two chunks)."""
+    for i in range(chunk, len(xml)):
+        found = pattern.search(xml[i], at if i == chunk else 0)
+        if found is not None:
+            return i, found.start()
+    return None
+
+
+def _slice(xml: tuple[bytes, ...], start: tuple[int, int], stop: tuple[int, int]) -> list[bytes]:
+    """The XML from `start` up to `stop`, both (chunk, offset in it)."""
+    (i, a), (j, b) = start, stop
+    if i == j:
+        return [xml[i][a:b]]
+    out = [xml[i][a:] if a else xml[i], *xml[i + 1 : j]]
+    if j < len(xml) and b:
+        out.append(xml[j][:b])
+    return out
 
 
 def write_copy(checked: CheckedSheet, pieces: tuple[bytes, ...], out: BinaryIO) -> None:

@@ -5,7 +5,9 @@ inflated it, stored, with an empty mergeCells element ahead of the cells so
 that calamine's merged-cells pass ends at once. These tests hold its cells
 to the workbook's own, with merged ranges and without, shared strings and
 inline ones, a namespace prefix, without an in-memory file, and when no copy
-can be made or read; and `read_workbook` to what it read before copies.
+can be made or read; a sheet cut in pieces of rows to every row once, and
+joined again to the sheet read whole (rows starting in different columns,
+empty rows between); and `read_workbook` to what it read before copies.
 """
 
 from __future__ import annotations
@@ -261,3 +263,110 @@ def test_a_copy_that_cannot_be_read_leaves_the_workbook_to_be_read(
     assert sorted(seen) == ["Clients", "Services"]
     assert_same_data(before, after)
     assert after.services.frame.loc[5, "Date"] == datetime(2026, 3, 5)
+
+
+def test_the_sheet_names_come_from_a_reading_thread_s_book_when_it_has_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a reading thread has opened the workbook, its list of sheets is the one used:
+    the workbook (its shared strings) is not opened once more just for the names."""
+    path = service_log(tmp_path / "log.xlsx", merged=False)
+    opened: list[str] = []
+    real = CalamineWorkbook.from_path
+
+    def counting(source: str) -> Any:
+        opened.append(source)
+        return real(source)
+
+    monkeypatch.setattr(CalamineWorkbook, "from_path", staticmethod(counting))
+    with read._SheetReader(path) as reader:
+        reader.start("Clients")
+        reader.started["Clients"].result()
+        assert opened == [str(path)]
+        names, wanted = reader.start_all()
+        assert opened == [str(path)]
+        assert names == ("Clients", "Services") and wanted == ["Clients", "Services"]
+        assert reader.frames(wanted)["Services"].iat[0, 0] == "Service log, March 2026"
+    with read._SheetReader(path) as reader:  # nothing opened yet: opened here
+        assert reader.start_all()[0] == names
+
+
+def ragged_log(path: Path) -> Path:
+    """Rows that start and end in different columns, with empty rows between them."""
+    wb = xlsxwriter.Workbook(str(path))
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    wb.add_worksheet("Clients").write_row(0, 0, CLIENT_HEADERS)
+    ws = wb.add_worksheet("Services")
+    ws.write_row(1, 1, SERVICE_HEADERS)
+    for r in range(3, 90):
+        if r % 7 == 0:
+            continue  # an empty row
+        first = 1 + r % 3 if r < 40 else 2  # no cell in column A at all
+        for c in range(first, 4 + r // 20):
+            if (r + c) % 5 == 0:
+                ws.write_datetime(r, c, datetime(2026, 3, 1 + (r + c) % 28), day)
+            elif (r + c) % 5 == 1:
+                ws.write_number(r, c, r * 0.5)
+            else:
+                ws.write_string(r, c, f"t{(r * c) % 11}" if (r + c) % 5 != 2 else "")
+    wb.close()
+    return path
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_a_sheet_cut_in_pieces_covers_every_row_once(tmp_path: Path, parts: int) -> None:
+    path = prefixed(service_log(tmp_path / "log.xlsx", merged=True))
+    xml = tuple(
+        bytes(piece)
+        for chunk in checked_sheets(path)["Services"].xml
+        for piece in (chunk[: len(chunk) // 3], chunk[len(chunk) // 3 :])
+        if piece
+    )  # more chunk ends than the check's, cut anywhere but inside a tag
+    pieces = readcopy.split_xml(xml, parts)
+    assert 1 < len(pieces) <= parts
+    rows = [re.findall(rb'<x:row r="(\d+)"', b"".join(piece)) for piece in pieces]
+    assert [r for piece in rows for r in piece] == re.findall(rb'<x:row r="(\d+)"', b"".join(xml))
+    whole = b"".join(xml)
+    head = whole[: whole.index(b"<x:row ")]
+    for k, piece in enumerate(pieces):
+        text = b"".join(piece)
+        assert text.startswith(head)
+        if k < len(pieces) - 1:
+            assert text.endswith(b"</x:sheetData></x:worksheet>")
+        else:
+            assert text.endswith(whole[whole.index(b"</x:sheetData>") :])
+    assert readcopy.split_xml((b"<worksheet><sheetData/></worksheet>",), 2) == [
+        (b"<worksheet><sheetData/></worksheet>",)
+    ]
+
+
+def _log_with_cells_everywhere(path: Path) -> Path:
+    return service_log(path, merged=True)
+
+
+@pytest.mark.parametrize("build", [ragged_log, _log_with_cells_everywhere, lambda p: prefixed(
+    service_log(p, merged=False, inline=True))], ids=["ragged", "merged", "prefixed inline"])
+def test_read_workbook_gives_the_same_data_from_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build: Any
+) -> None:
+    path = build(tmp_path / "log.xlsx")
+    monkeypatch.setattr(read, "SPLIT_XML", 0)
+    with copies_seen(monkeypatch) as seen:
+        before, after = read_both(path, monkeypatch)
+    assert seen.count("Services") > 1  # read in pieces
+    assert_same_data(before, after)
+    frames, _ = read._load_frames(path)  # from pieces still: the raw frames alike
+    monkeypatch.setattr(read, "COPY_XML", 1 << 60)
+    for name, frame in read._load_frames(path)[0].items():
+        pd.testing.assert_frame_equal(frames[name], frame)
+
+
+def test_a_piece_that_cannot_be_read_leaves_the_sheet_to_be_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = ragged_log(tmp_path / "log.xlsx")
+    monkeypatch.setattr(read, "SPLIT_XML", 0)
+    with copies_seen(monkeypatch, fail=True) as seen:
+        before, after = read_both(path, monkeypatch)
+    assert seen.count("Services") > 1
+    assert_same_data(before, after)
