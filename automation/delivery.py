@@ -20,6 +20,7 @@ order the messages were handed out, so the ledger has one writer.
 from __future__ import annotations
 
 import collections
+import contextlib
 import heapq
 import itertools
 import time
@@ -201,6 +202,12 @@ class _Handed:
     future: Future[SendResult]
 
 
+#: Attempts a lane holds at once: one on the wire and the next queued behind it,
+#: so the connection goes on to the next message the moment the server answers,
+#: without waiting for this thread to record the answer and hand one over.
+LANE_DEPTH = 2
+
+
 def _deliver_on_lanes(
     parcels: Iterable[Parcel],
     lanes: Sequence[Sender],
@@ -212,59 +219,56 @@ def _deliver_on_lanes(
     """`deliver` over one or more connections, the journal on this thread alone.
 
     Each attempt is marked in the journal (`attempting`: the ledger says
-    `sending`, a flush to disk) before it is handed to a free lane; a message
-    is on at most one lane at a time. The lanes' threads only talk SMTP; every
-    answer comes back here and is recorded in the order the attempts were
-    handed out, so the ledger, the Notes and the summary read as with one
-    connection. At most two attempts per lane are out unrecorded, which bounds
-    what a crash can leave `sending` (each resent identical, with its
-    Message-ID, by the next run).
+    `sending`, a flush to disk) before it is handed to a lane; a message is on
+    at most one lane at a time. Each lane is one connection with its own
+    thread, which only talks SMTP and takes its attempts in the order they
+    were handed to it: one on the wire and the next queued behind it
+    (`LANE_DEPTH`), so the connection goes on to the next message the moment
+    the server answered, while this thread records that answer. Every answer
+    comes back here and is recorded in the order the attempts were handed out,
+    so the ledger, the Notes and the summary read as with one connection. At
+    most two attempts per lane are out unrecorded (one on the wire and one
+    queued, or one answered and one on the wire), which bounds what a crash
+    can leave `sending`: each is resent identical, with its Message-ID, by the
+    next run; a queued one never left, so it reaches the client once.
 
-    While every lane is busy, the next attempt is already marked (`ready`), so
-    its flush to disk overlaps the messages on the wire instead of following
-    them; it is handed over as soon as a lane is free and the answers before it
-    are recorded. A marked attempt that never left is resent by the next run
-    like any other `sending` one: it reaches the client once.
+    The next attempt is marked while the one before it is on the wire, so
+    its flush to disk overlaps the message instead of following it. On an
+    interrupt the queued attempts are taken back unsent; the answers of those
+    on the wire are waited for and recorded.
     """
     fresh = iter(parcels)
     exhausted = False
     waiting: list[_Waiting] = []
     order = itertools.count()
     handed: collections.deque[_Handed] = collections.deque()
-    ready: tuple[_Waiting, Parcel] | None = None  # marked `sending`, not yet handed to a lane
-    window = 2 * len(lanes)
+    window = LANE_DEPTH * len(lanes)
 
-    def hand_over(ready: tuple[_Waiting, Parcel] | None) -> tuple[_Waiting, Parcel] | None:
-        """The marked attempt to a free lane, if one is free and there is room: None once handed."""
-        if ready is None or len(handed) >= window:
-            return ready
-        busy = {h.lane for h in handed if not h.future.done()}
-        free = [n for n in range(len(lanes)) if n not in busy]
-        if not free:
-            return ready
-        item, attempt = ready
-        future = workers.submit(lanes[free[0]].send, item.parcel.message, attempt.recipients)
-        handed.append(_Handed(item, attempt, free[0], future))
-        return None
+    def hand_over(item: _Waiting, attempt: Parcel) -> None:
+        """The marked attempt to the least busy lane (there is room: see `window`)."""
+        load = [0] * len(lanes)
+        for h in handed:
+            if not h.future.done():
+                load[h.lane] += 1
+        lane = min(range(len(lanes)), key=load.__getitem__)
+        future = threads[lane].submit(lanes[lane].send, item.parcel.message, attempt.recipients)
+        handed.append(_Handed(item, attempt, lane, future))
 
-    with ThreadPoolExecutor(len(lanes), thread_name_prefix="smtp") as workers:
+    with contextlib.ExitStack() as stack:
+        threads = [
+            stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix=f"smtp{n}"))
+            for n in range(len(lanes))
+        ]
         try:
             while True:
-                while handed and handed[0].future.done():
+                if handed and handed[0].future.done():  # one answer, then feed the lanes
                     done = handed.popleft()
                     result = done.future.result()
                     journal.attempted(done.attempt, result.recipients)
-                    # Its answers are in the ledger: the next message may go before
-                    # this one is judged (Notes, summary), so the lane waits less.
-                    ready = hand_over(ready)
                     _settle(done.item, result, policy, journal, waiting, order)
-                room = len(handed) < window
-                if ready is not None:
-                    ready = hand_over(ready)
-                    if ready is None:
-                        continue
                 now = clock()
-                if ready is None and room:
+                room = len(handed) < window
+                if room:
                     picked: _Waiting | None = None
                     if waiting and waiting[0].due <= now:
                         picked = heapq.heappop(waiting)
@@ -280,16 +284,18 @@ def _deliver_on_lanes(
                     if picked is not None:
                         attempt = _attempt_for(picked)
                         journal.attempting(attempt)
-                        ready = (picked, attempt)
+                        hand_over(picked, attempt)
                         continue
-                out = [h.future for h in handed if not h.future.done()]
-                if not handed and ready is None and exhausted and not waiting:
+                if handed and handed[0].future.done():
+                    continue
+                if not handed and exhausted and not waiting:
                     return
                 # A retry's time matters only when it could be marked; else wait for a lane.
-                due = max(0.0, waiting[0].due - now) if waiting and room and not ready else None
+                due = max(0.0, waiting[0].due - now) if waiting and room else None
+                out = [h.future for h in handed if not h.future.done()]
                 if out:
                     wait(out, timeout=due, return_when=FIRST_COMPLETED)
-                elif due is not None and not handed:
+                elif due is not None:
                     sleep(due)
         except BaseException:
             _record_what_came_back(handed, journal)
@@ -301,8 +307,11 @@ def _record_what_came_back(handed: collections.deque[_Handed], journal: Journal)
 
     Sends under way are not cut off mid-message; their answers are waited for
     (each bounded by the connection's timeout) and kept, so the journal's
-    flush writes who has the message. Whatever is not recorded stays `sending`.
+    flush writes who has the message. Attempts still queued behind them are
+    taken back unsent. Whatever is not recorded stays `sending`.
     """
+    for queued in handed:
+        queued.future.cancel()  # only those not yet started: the others are on the wire
     for done in handed:
         try:
             result = done.future.result()
