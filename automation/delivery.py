@@ -23,9 +23,10 @@ import collections
 import contextlib
 import heapq
 import itertools
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -192,14 +193,81 @@ def _settle(
     heapq.heappush(waiting, item)
 
 
-@dataclass
 class _Handed:
-    """An attempt handed to one lane; its answer is recorded in the order handed out."""
+    """An attempt handed to one lane; its answer is recorded in the order handed out.
 
-    item: _Waiting
-    attempt: Parcel
-    lane: int
-    future: Future[SendResult]
+    The lane's thread sets `result` (or `error`) and then `done`; this thread
+    reads them once `done` is set. `started` and `cancelled` are changed under
+    the lane's lock, so an attempt queued behind the wire is either sent or
+    taken back, never both.
+    """
+
+    __slots__ = ("item", "attempt", "lane", "result", "error", "done", "started", "cancelled")
+
+    def __init__(self, item: _Waiting, attempt: Parcel, lane: int) -> None:
+        self.item = item
+        self.attempt = attempt
+        self.lane = lane
+        self.result: SendResult | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.started = False
+        self.cancelled = False
+
+    def outcome(self) -> SendResult:
+        """The server's answers; the lane's exception, raised here, if the send failed."""
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+class _Lane:
+    """One connection and the thread that talks SMTP on it, attempt after attempt.
+
+    Attempts are taken in the order handed over; after each one a token goes
+    to `answered`, which is what the delivery loop waits on. Plain queues and
+    flags rather than an executor and futures: per message, this is the
+    bookkeeping the loop's thread does while the lane is on the wire.
+    """
+
+    def __init__(self, sender: Sender, answered: queue.SimpleQueue[int], number: int) -> None:
+        self.sender = sender
+        self.answered = answered
+        self.number = number
+        self.inbox: queue.SimpleQueue[_Handed | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._work, name=f"smtp{number}", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        broken = False  # after an exception nothing more goes out on this lane
+        while (handed := self.inbox.get()) is not None:
+            with self.lock:
+                if broken or handed.cancelled:
+                    handed.cancelled = True
+                    continue
+                handed.started = True
+            message, recipients = handed.item.parcel.message, handed.attempt.recipients
+            try:
+                handed.result = self.sender.send(message, recipients)
+            except BaseException as exc:  # noqa: BLE001 - handed back to the loop's thread
+                handed.error = exc
+                broken = True
+            handed.done = True
+            self.answered.put(self.number)
+
+    def take_back(self, handed: _Handed) -> bool:
+        """Cancel an attempt not yet started: True when it never left."""
+        with self.lock:
+            if not handed.started:
+                handed.cancelled = True
+            return handed.cancelled
+
+    def stop(self) -> None:
+        """Let the thread end once the attempts handed to it are done, and wait for it."""
+        self.inbox.put(None)
+        self.thread.join()
 
 
 #: Attempts a lane holds at once: one on the wire and the next queued behind it,
@@ -243,66 +311,70 @@ def _deliver_on_lanes(
     order = itertools.count()
     handed: collections.deque[_Handed] = collections.deque()
     window = LANE_DEPTH * len(lanes)
+    answered: queue.SimpleQueue[int] = queue.SimpleQueue()
+    threads = [_Lane(sender, answered, n) for n, sender in enumerate(lanes)]
 
     def hand_over(item: _Waiting, attempt: Parcel) -> None:
         """The marked attempt to the least busy lane (there is room: see `window`)."""
         load = [0] * len(lanes)
         for h in handed:
-            if not h.future.done():
+            if not h.done:
                 load[h.lane] += 1
-        lane = min(range(len(lanes)), key=load.__getitem__)
-        future = threads[lane].submit(lanes[lane].send, item.parcel.message, attempt.recipients)
-        handed.append(_Handed(item, attempt, lane, future))
+        lane = load.index(min(load))
+        h = _Handed(item, attempt, lane)
+        handed.append(h)
+        threads[lane].inbox.put(h)
 
-    with contextlib.ExitStack() as stack:
-        threads = [
-            stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix=f"smtp{n}"))
-            for n in range(len(lanes))
-        ]
-        try:
-            while True:
-                if handed and handed[0].future.done():  # one answer, then feed the lanes
-                    done = handed.popleft()
-                    result = done.future.result()
-                    journal.attempted(done.attempt, result.recipients)
-                    _settle(done.item, result, policy, journal, waiting, order)
-                now = clock()
-                room = len(handed) < window
-                if room:
-                    picked: _Waiting | None = None
-                    if waiting and waiting[0].due <= now:
-                        picked = heapq.heappop(waiting)
-                    elif not exhausted:
-                        parcel = next(fresh, None)
-                        if parcel is None:
-                            exhausted = True
-                            continue
-                        if not parcel.recipients:
-                            journal.finished(Outcome(parcel, (), attempts=0))
-                            continue
-                        picked = _Waiting(now, next(order), now, 0, parcel, {})
-                    if picked is not None:
-                        attempt = _attempt_for(picked)
-                        journal.attempting(attempt)
-                        hand_over(picked, attempt)
+    try:
+        while True:
+            if handed and handed[0].done:  # one answer, then feed the lanes
+                done = handed.popleft()
+                result = done.outcome()
+                journal.attempted(done.attempt, result.recipients)
+                _settle(done.item, result, policy, journal, waiting, order)
+            now = clock()
+            room = len(handed) < window
+            if room:
+                picked: _Waiting | None = None
+                if waiting and waiting[0].due <= now:
+                    picked = heapq.heappop(waiting)
+                elif not exhausted:
+                    parcel = next(fresh, None)
+                    if parcel is None:
+                        exhausted = True
                         continue
-                if handed and handed[0].future.done():
+                    if not parcel.recipients:
+                        journal.finished(Outcome(parcel, (), attempts=0))
+                        continue
+                    picked = _Waiting(now, next(order), now, 0, parcel, {})
+                if picked is not None:
+                    attempt = _attempt_for(picked)
+                    journal.attempting(attempt)
+                    hand_over(picked, attempt)
                     continue
-                if not handed and exhausted and not waiting:
-                    return
-                # A retry's time matters only when it could be marked; else wait for a lane.
-                due = max(0.0, waiting[0].due - now) if waiting and room else None
-                out = [h.future for h in handed if not h.future.done()]
-                if out:
-                    wait(out, timeout=due, return_when=FIRST_COMPLETED)
-                elif due is not None:
-                    sleep(due)
-        except BaseException:
-            _record_what_came_back(handed, journal)
-            raise
+            if handed and handed[0].done:
+                continue
+            if not handed and exhausted and not waiting:
+                break
+            # A retry's time matters only when it could be marked; else wait for a lane.
+            due = max(0.0, waiting[0].due - now) if waiting and room else None
+            if any(not h.done for h in handed):
+                # Woken by any lane's answer (a token may be an old one: look again).
+                with contextlib.suppress(queue.Empty):
+                    answered.get(timeout=due)
+            elif due is not None:
+                sleep(due)
+    except BaseException:
+        _record_what_came_back(handed, threads, journal)
+        raise
+    finally:
+        for lane in threads:
+            lane.stop()
 
 
-def _record_what_came_back(handed: collections.deque[_Handed], journal: Journal) -> None:
+def _record_what_came_back(
+    handed: collections.deque[_Handed], lanes: Sequence[_Lane], journal: Journal
+) -> None:
     """The loop stopped (an interrupt, an error): record the answers of attempts already out.
 
     Sends under way are not cut off mid-message; their answers are waited for
@@ -310,11 +382,9 @@ def _record_what_came_back(handed: collections.deque[_Handed], journal: Journal)
     flush writes who has the message. Attempts still queued behind them are
     taken back unsent. Whatever is not recorded stays `sending`.
     """
-    for queued in handed:
-        queued.future.cancel()  # only those not yet started: the others are on the wire
-    for done in handed:
-        try:
-            result = done.future.result()
-        except Exception:  # noqa: BLE001 - a lane that failed has nothing to record
-            continue  # (a second Ctrl-C is not caught here: it stops the wait)
-        journal.attempted(done.attempt, result.recipients)
+    out = [h for h in handed if not lanes[h.lane].take_back(h)]
+    for lane in lanes:  # the attempts on the wire finish (a second Ctrl-C stops the wait)
+        lane.stop()
+    for done in out:
+        if done.done and done.error is None and done.result is not None:
+            journal.attempted(done.attempt, done.result.recipients)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -33,6 +35,8 @@ from automation.mail import (
     BuiltMessage,
     OutgoingMail,
     RecipientResult,
+    SendResult,
+    SmtpSender,
     build_message,
     make_message_id,
     open_sender,
@@ -256,7 +260,7 @@ def test_one_connection_goes_on_to_the_next_message_while_an_answer_is_recorded(
 
 
 def test_an_interrupt_takes_back_the_attempts_queued_behind_the_wire() -> None:
-    recorder = Recorder(data_delay=0.3)
+    recorder = Recorder(data_delay=0.6)
     with running_server(recorder) as port:
         cfg = replace(three_lanes(port), connections=1)
         messages = [built(cfg, n) for n in range(6)]
@@ -265,6 +269,7 @@ def test_an_interrupt_takes_back_the_attempts_queued_behind_the_wire() -> None:
         def clock() -> float:
             marked = [m for what, m in log.events if what == "attempt"]
             if len(marked) == 2:  # Ctrl-C: one on the wire, the next queued behind it
+                time.sleep(0.2)  # the first is at the server (which takes 0.6 s to answer)
                 raise KeyboardInterrupt
             return time.monotonic()
 
@@ -279,6 +284,30 @@ def test_an_interrupt_takes_back_the_attempts_queued_behind_the_wire() -> None:
     assert [m for what, m in log.events if what == "attempt"] == [
         messages[0].message_id, messages[1].message_id
     ]  # fmt: skip
+
+
+def test_a_lane_that_fails_stops_the_loop_and_leaves_no_thread_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        cfg = replace(three_lanes(port), connections=1)
+        messages = [built(cfg, n) for n in range(4)]
+        real_send = SmtpSender.send
+
+        def send(self: SmtpSender, message: BuiltMessage, recipients: Sequence[str]) -> SendResult:
+            if message.message_id == messages[1].message_id:
+                raise RuntimeError("the lane broke")
+            return real_send(self, message, recipients)
+
+        monkeypatch.setattr(SmtpSender, "send", send)
+        log = Log()
+        before = threading.active_count()
+        with open_sender(cfg, COMPANY) as sender, pytest.raises(RuntimeError, match="lane broke"):
+            deliver([Parcel(m, m.recipients) for m in messages], sender, RetryPolicy(1, 2), log)
+        assert threading.active_count() == before
+    assert recorder.message_ids == [messages[0].message_id]
+    assert [m for what, m in log.events if what == "answer"] == [messages[0].message_id]
 
 
 # -- whole runs ----------------------------------------------------------------------
