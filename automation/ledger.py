@@ -476,42 +476,66 @@ class Ledger:
 
         `series` keeps another sequence (credit notes: CREDIT_NOTE_SERIES) apart.
         """
-        scope = self._scope(number_format, invoice_date, series)
-        seq = max(self.seq_for(number_format, invoice_date, series), floor) + 1
-        self.conn.execute(
+        return self.allocate_numbers(number_format, [invoice_date], floor, series)[0]
+
+    def allocate_numbers(
+        self, number_format: str, dates: Sequence[date], floor: int = 0, series: str = ""
+    ) -> list[str]:
+        """The next numbers, one per date in order, as `allocate_number` each would give them.
+
+        A counter is read and written once per numbering scope, not once per number.
+        """
+        last: dict[str, int] = {}
+        numbers = []
+        for when in dates:
+            scope = self._scope(number_format, when, series)
+            if scope not in last:
+                last[scope] = max(self.seq_for(number_format, when, series), floor)
+            last[scope] += 1
+            numbers.append(number_format.format(year=when.year, month=when.month, seq=last[scope]))
+        self.conn.executemany(
             "INSERT INTO counters (scope, seq) VALUES (?, ?) "
             "ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq",
-            (scope, seq),
+            list(last.items()),
         )
-        return number_format.format(year=invoice_date.year, month=invoice_date.month, seq=seq)
+        return numbers
 
     # -- invoices -----------------------------------------------------------
     def add_invoice(self, inv: LedgerInvoice, fingerprints: Iterable[tuple[str, int]]) -> None:
-        self.conn.execute(
+        self.add_invoices([(inv, fingerprints)])
+
+    def add_invoices(
+        self, issued: Sequence[tuple[LedgerInvoice, Iterable[tuple[str, int]]]]
+    ) -> None:
+        """Record invoices, each with its lines' (fingerprint, row): one statement per table."""
+        self.conn.executemany(
             "INSERT INTO invoices (invoice_no, client_key, client, currency, terms, invoice_date,"
             " due_date, subtotal, tax_rate, tax, total, lines, note, run_id, first_due)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                inv.invoice_no,
-                inv.client_key,
-                inv.client,
-                inv.currency,
-                inv.terms,
-                inv.invoice_date.isoformat(),
-                inv.due_date.isoformat(),
-                str(inv.subtotal),
-                str(inv.tax_rate),
-                str(inv.tax),
-                str(inv.total),
-                _lines_json(inv.lines),
-                inv.note,
-                self.run_id,
-                inv.due_date.isoformat(),
-            ),
+            [
+                (
+                    inv.invoice_no,
+                    inv.client_key,
+                    inv.client,
+                    inv.currency,
+                    inv.terms,
+                    inv.invoice_date.isoformat(),
+                    inv.due_date.isoformat(),
+                    str(inv.subtotal),
+                    str(inv.tax_rate),
+                    str(inv.tax),
+                    str(inv.total),
+                    _lines_json(inv.lines),
+                    inv.note,
+                    self.run_id,
+                    inv.due_date.isoformat(),
+                )
+                for inv, _ in issued
+            ],
         )
         self.conn.executemany(
             "INSERT OR IGNORE INTO lines (fingerprint, invoice_no, row_hint) VALUES (?,?,?)",
-            [(fp, inv.invoice_no, row) for fp, row in fingerprints],
+            [(fp, inv.invoice_no, row) for inv, prints in issued for fp, row in prints],
         )
 
     def update_invoice(self, invoice_no: str, **fields: Any) -> None:
@@ -684,6 +708,17 @@ class Ledger:
             (message_id, event, invoice_no, kind, PLANNED, json.dumps(payload), self.run_id),
         )
         return cur.rowcount == 1
+
+    def plan_messages(self, planned: Sequence[tuple[str, str, str, str, dict[str, Any]]]) -> None:
+        """`plan_message` for each (message_id, event, invoice_no, kind, payload), at once."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO messages (message_id, event, invoice_no, kind, state, payload,"
+            " created_run) VALUES (?,?,?,?,?,?,?)",
+            [
+                (message_id, event, invoice_no, kind, PLANNED, json.dumps(payload), self.run_id)
+                for message_id, event, invoice_no, kind, payload in planned
+            ],
+        )
 
     def replan_message(self, event: str, payload: dict[str, Any]) -> None:
         """A follow-up planned or refused before, planned again as of this run.

@@ -263,8 +263,19 @@ def parse_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(valid), tuple(invalid)
 
 
+#: What makes a `;` or `,` part of an address rather than a separator, and the separators.
+_GROUPING, _SEPARATORS = re.compile(r'["<>()]'), re.compile(r"[;,]")
+
+
 def _split_addresses(text: str) -> list[str]:
     """Pieces between `;` and `,` that are outside quotes, <angle brackets> and (comments)."""
+    if not _GROUPING.search(text):  # most cells: plain addresses, split without the walk
+        return [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
+    return _walk_addresses(text)
+
+
+def _walk_addresses(text: str) -> list[str]:
+    """`_split_addresses` a character at a time, minding quotes, brackets and comments."""
     pieces: list[str] = []
     current: list[str] = []
     quoted = escaped = False

@@ -83,7 +83,7 @@ def workbook_notices(
     config: Config,
 ) -> list[str]:
     """Sentences for the run's output and `check` (none of them changes the exit code)."""
-    from .starter import EXAMPLE_CLIENT, PLACEHOLDER_COMPANY  # starter loads XlsxWriter
+    from .starter import EXAMPLE_CLIENT, PLACEHOLDER_COMPANY  # not needed before reading
 
     notes = []
     ahead = waiting(lines, book, as_of, config.billing.bill_after_days)

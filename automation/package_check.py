@@ -11,7 +11,10 @@ raises `UnsafeWorkbookError` (exit 2) naming what is wrong and how to fix it:
 
 It also returns the cells that hold an Excel error (`#DIV/0!`, `#REF!`, ...):
 the reader underneath shows them as empty, and a broken Amount formula must
-be reported, not billed as Quantity x Unit Price.
+be reported, not billed as Quantity x Unit Price. Each sheet that passes is
+handed on at once (`CheckedSheet`), with its XML as inflated for the check
+when it is asked for, so that the reader can start on it without inflating
+it again.
 
 The grid a sheet needs is measured from its cells' own references, never
 from its `<dimension>` element, which any program may leave stale.
@@ -19,12 +22,13 @@ from its `<dimension>` element, which any program may leave stale.
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,26 +126,51 @@ class Extent:
 ErrorCells = dict[str, dict[tuple[int, int], str]]
 
 
+@dataclass(frozen=True)
+class CheckedSheet:
+    """A sheet that passed the check.
+
+    Attributes:
+      name: the sheet's name as the workbook spells it.
+      part: its XML part in the zip.
+      size: its XML's size, inflated.
+      package: the workbook file's bytes, as checked.
+      xml: the sheet's XML as checked, in pieces of whole tags, when it was
+        kept (see `check_package`); else empty.
+    """
+
+    name: str
+    part: str
+    size: int
+    package: bytes = field(repr=False, default=b"")
+    xml: tuple[bytes, ...] = field(repr=False, default=())
+
+
 def check_package(
-    path: Path, sheets: Iterable[str], checked: Callable[[str, int], object] | None = None
+    path: Path,
+    sheets: Iterable[str],
+    checked: Callable[[CheckedSheet], object] | None = None,
+    keep_xml: int = 0,
 ) -> ErrorCells:
     """Raise UnsafeWorkbookError unless `path` is a zip the reader can take, sheets included.
 
     Returns the cells of those sheets that hold an Excel error value.
-    `checked(sheet, size)` is called as soon as a sheet has passed (`size`:
-    its XML's, inflated), so that the reader can start on it while the next
-    one is looked at.
+    `checked(sheet)` is called as soon as a sheet has passed, so that the
+    reader can start on it while the next one is looked at; the XML of a
+    sheet of at most `keep_xml` bytes (inflated) comes with it. The file is
+    read once: what is checked is what is handed on.
     """
     name = path.name
     errors: ErrorCells = {}
     try:
+        data = path.read_bytes()
         with (
-            zipfile.ZipFile(path) as archive,
+            zipfile.ZipFile(io.BytesIO(data)) as archive,
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as scanners,
         ):
             members = archive.infolist()
             check_members(name, members)
-            pkg = open_package(path.read_bytes(), path)
+            pkg = open_package(data, path)
             wanted = {normalise_header(s) for s in sheets}
             parts = [
                 (sheet, part)
@@ -155,16 +184,20 @@ def check_package(
             largest = max((pkg.names[part].file_size for _, part in parts), default=0)
             for sheet, part in parts:
                 found: dict[tuple[int, int], str] = {}
+                size = pkg.names[part].file_size
                 # The long log is scanned on two threads besides this one's inflating: the
                 # reader is idle still (nothing long has passed yet); the others on this one.
-                helpers = scanners if pkg.names[part].file_size == largest else None
+                helpers = scanners if size == largest else None
+                kept: list[bytes] = []
                 chunks = _stream(archive, pkg.names[part])
+                if checked is not None and size <= keep_xml:
+                    chunks = _keeping(chunks, kept)
                 extent = sheet_extent(name, sheet, chunks, found, helpers)
                 check_extent(name, sheet, extent)
                 if found:
                     errors[sheet] = found
                 if checked is not None and shared is None:
-                    checked(sheet, pkg.names[part].file_size)
+                    checked(CheckedSheet(sheet, part, size, data, tuple(kept)))
             if shared is not None:
                 raise shared
     except _DAMAGED as exc:
@@ -406,6 +439,13 @@ def _refuse_dtd(name: str, part: str, chunk: bytes) -> None:
             f"{name}: {part} declares XML entities, which no spreadsheet program writes "
             "(they can expand without limit). Open it in Excel and save it again."
         )
+
+
+def _keeping(chunks: Iterable[bytes], kept: list[bytes]) -> Iterator[bytes]:
+    """`chunks`, each also put in `kept`."""
+    for chunk in chunks:
+        kept.append(chunk)
+        yield chunk
 
 
 def _stream(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[bytes]:

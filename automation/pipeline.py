@@ -79,8 +79,16 @@ from .prechecks import (
 from .private import restrict_folders
 from .produce import Made, make_message_here, make_messages
 from .read import WorkbookData
-from .reconcile import existing_credit_floor, existing_seq_floor, restored_lines, sequence_errors
-from .report import CreditNoteItem, ReportError, write_receivables_report
+from .reconcile import (
+    InvoiceNumbers,
+    existing_credit_floor,
+    existing_seq_floor,
+    invoice_numbers,
+    restored_lines,
+    sequence_errors,
+)
+from .report import CreditNoteItem, ReportError
+from .report_worker import PendingReport, start_report
 from .request import REPO_TEMPLATES, Paths, RunRequest, outbox_folder
 from .rerun import Quiet, forget, remember, replay
 from .schema import (
@@ -247,6 +255,9 @@ class Run:
     #: row errors that stand while the rows do (read, Clients, numbering, refused drafts)
     standing: list[RowError] = field(default_factory=list)
     backup: PendingBackup | None = None  # the ledger copy being compressed
+    pending_report: PendingReport | None = None  # begun with the write-back
+    prints: dict[int, str] = field(default_factory=dict)  # fingerprints of `lines`, by row
+    numbers: InvoiceNumbers | None = None  # the workbook's Invoice Nos, as read
 
     @property
     def config(self) -> Config:
@@ -283,7 +294,8 @@ class Run:
         """Row errors and notices about the workbook as read; updates an earlier run owes."""
         summary, config = self.summary, self.config
         summary.errors.extend(self.book.errors)
-        summary.errors.extend(sequence_errors(self.data, config))
+        self.numbers = invoice_numbers(self.data)
+        summary.errors.extend(sequence_errors(self.data, config, self.numbers))
         summary.errors.extend(listed_errors(self.errors, self.book))
         self.notices = workbook_notices(self.data, self.book, self.lines, self.as_of, config)
         summary.notes.extend(self.notices)
@@ -300,7 +312,8 @@ class Run:
             self.request, self.data, self.book, self.config, self.as_of
         )  # fmt: skip
         summary = self.summary
-        restored = restored_lines(self.lines, data.services, self.ledger)
+        self.prints = {line.row: fingerprint(line) for line in self.lines}
+        restored = restored_lines(self.lines, data.services, self.ledger, self.prints)
         fresh = [
             ln for ln in self.lines if ln.row not in restored and request.covers(ln.client_key)
         ]
@@ -378,9 +391,10 @@ class Run:
         ledger, data, config, as_of = self.ledger, self.data, self.config, self.as_of
         with ledger.transaction():
             record_paid_cells(ledger, self.rows, as_of)  # dates each part payment on statements
-            floor = existing_seq_floor(data, config, as_of)
-            for draft in plan.rebill_drafts + plan.drafts:
-                self.active.add(self._record_draft(draft, floor))
+            floor = existing_seq_floor(data, config, as_of, self.numbers)
+            # Replacements first: their lines were read from other rows (no prints kept).
+            self.active.update(self._record_drafts(plan.rebill_drafts, floor, {}))
+            self.active.update(self._record_drafts(plan.drafts, floor, self.prints))
             checkpoint("before-credit-notes")  # inside the transaction: all of it, or none
             self._record_corrections(plan.fixes, existing_credit_floor(data, config, as_of))
             for inv, decision in plan.followups:
@@ -433,6 +447,8 @@ class Run:
         for line in plan.unchanged:
             self.invoiced[line.row] = (line.invoice_no or "", due_dates[line.invoice_no or ""])
         self.started = time.perf_counter()
+        if not self.request.payments_only:  # what it shows is settled now: written meanwhile
+            self.pending_report = self._start_report()
         updates = UpdateSet()
         shown = [*self.lines, *plan.rebilled, *plan.unchanged]
         services_updates(
@@ -515,23 +531,36 @@ class Run:
 
     # -- what the stages above do, one record or one message at a time -------------
 
-    def _record_draft(self, draft: InvoiceDraft, floor: int) -> str:
-        """Number a drafted invoice, record it and its message; its rows show the number."""
+    def _record_drafts(
+        self, drafts: list[InvoiceDraft], floor: int, prints: dict[int, str]
+    ) -> list[str]:
+        """Number drafted invoices, record them and their messages; their rows show the numbers.
+
+        `prints`: the fingerprints of the lines as read, by row, when the drafts are of those
+        lines (a fingerprint is a hash of the line: worked out once a line, not twice).
+        """
         ledger, config = self.ledger, self.config
-        number = ledger.allocate_number(config.billing.number_format, draft.invoice_date, floor)
-        inv = issue(draft, number, config, self.calendar, note="Issued; waiting to be emailed.")
-        due = inv.due_date
-        ledger.add_invoice(inv, [(fingerprint(ln), ln.row) for ln in draft.lines])
-        ledger.plan_message(
-            make_message_id(config.email, config.company),
-            f"{number}/invoice",
-            number,
-            "invoice",
-            {"as_of": self.as_of.isoformat()},
+        numbers = ledger.allocate_numbers(
+            config.billing.number_format, [d.invoice_date for d in drafts], floor
         )
-        for line in draft.lines:
-            self.invoiced[line.row] = (number, due)
-        return number
+        note = "Issued; waiting to be emailed."
+        issued = [
+            issue(draft, number, config, self.calendar, note=note)
+            for draft, number in zip(drafts, numbers, strict=True)
+        ]
+        ledger.add_invoices([
+            (inv, [(prints.get(ln.row) or fingerprint(ln), ln.row) for ln in draft.lines])
+            for inv, draft in zip(issued, drafts, strict=True)
+        ])  # fmt: skip
+        payload = {"as_of": self.as_of.isoformat()}
+        ledger.plan_messages([
+            (make_message_id(config.email, config.company), f"{n}/invoice", n, "invoice", payload)
+            for n in numbers
+        ])  # fmt: skip
+        for inv, draft in zip(issued, drafts, strict=True):
+            for line in draft.lines:
+                self.invoiced[line.row] = (inv.invoice_no, inv.due_date)
+        return numbers
 
     def _record_corrections(self, fixes: Corrections, credit_floor: int = 0) -> None:
         """Number and record the credit notes and copies, each with its message, before any email.
@@ -548,7 +577,7 @@ class Run:
             )
             ledger.forget_lines(rebill.invoice_no)  # its lines are on the new invoice now
         cancelled = {c.invoice_no for c in fixes.credits if c.reason != "credit"}
-        for msg in ledger.messages((PLANNED, FAILED)):
+        for msg in ledger.messages((PLANNED, FAILED)) if cancelled else ():
             if msg.invoice_no in cancelled:
                 ledger.drop_message(msg.message_id)  # never handed over: a void invoice is not sent
         for credit in fixes.credits:
@@ -862,14 +891,21 @@ class Run:
             for number in [n for n, inv in self.invoices.items() if inv.resend_pending]:
                 ledger.update_invoice(number, resend_pending=False)
 
+    def _start_report(self) -> PendingReport:
+        """The receivables report of the invoices as they stand after sending, begun now."""
+        pending = start_report(
+            receivables(self.invoices, self.rows, self.failed_now, self.as_of),
+            self.as_of,
+            self.paths.reports,
+            year_credit_notes(self.ledger, self.as_of),
+        )
+        self.stack.callback(pending.abandon)  # a run stopping on an error leaves no worker
+        return pending
+
     def _write_report(self) -> None:
+        pending = self.pending_report or self._start_report()
         try:
-            path = write_receivables_report(
-                receivables(self.invoices, self.rows, self.failed_now, self.as_of),
-                self.as_of,
-                self.paths.reports,
-                year_credit_notes(self.ledger, self.as_of),
-            )
+            path = pending.wait()
         except (ReportError, OSError) as exc:
             self.summary.notes.append(f"The receivables report was not written: {exc}")
             return

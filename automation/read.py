@@ -15,7 +15,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import islice
 from operator import itemgetter
@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
-from .package_check import check_package
+from .package_check import CheckedSheet, check_package
+from .readcopy import Copy, make_copy, opened, split_xml
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
 from .writeback.tables import TableInfo, main_table, read_tables
@@ -43,6 +44,16 @@ BLOCK_ROWS = 1 << 15
 #: side by side only while their XML together is under this (a 100,000-row log's is
 #: 44 MB; a Services sheet at Excel's last row, 471 MB, is parsed on its own).
 PARALLEL_XML = 128 << 20
+#: A sheet whose XML (inflated) is this long or longer, up to KEEP_XML, is read from a
+#: copy of the workbook in one pass (see `readcopy`); a shorter one costs less to read
+#: twice than the copy's shared strings cost to read again.
+COPY_XML = 4 << 20
+#: The longest sheet XML kept in memory from the package check for that (a longer
+#: sheet, up to Excel's last row, is read from the workbook itself).
+KEEP_XML = 64 << 20
+#: A sheet read from a copy whose XML is this long or longer is cut in two copies of
+#: consecutive rows: the second is parsed while the first one's cells are converted.
+SPLIT_XML = 16 << 20
 
 
 class WorkbookError(Exception):
@@ -135,7 +146,7 @@ def _load_frames(
     with _SheetReader(path) as reader:
         # zip bombs, stray far cells, ...; and the error cells calamine shows as empty.
         # Each sheet is parsed as soon as it has passed, while the next is checked.
-        errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.start)
+        errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML)
         try:
             names, wanted = reader.start_all()
             first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
@@ -196,8 +207,16 @@ class _SheetReader:
     cannot be used by two threads at once).
 
         with _SheetReader(path) as reader:
-            check_package(path, sheets, reader.start)
-            frames, names = reader.frames()
+            check_package(path, sheets, reader.checked, KEEP_XML)
+            names, wanted = reader.start_all()
+            frames = reader.frames(wanted)
+
+    A long sheet is read from a copy of the workbook made of what the check
+    looked at (`readcopy`), a short one from the workbook itself; a longer
+    one (SPLIT_XML) in two pieces of rows on two threads, so that the cells
+    of the first are converted (which holds the interpreter) while calamine
+    parses the second (which does not). Three threads: the Invoices sheet is
+    parsed beside the two pieces.
     """
 
     def __init__(self, path: Path) -> None:
@@ -205,8 +224,11 @@ class _SheetReader:
 
         numpy.empty  # noqa: B018 - loaded on this thread, before the reading threads use it
         self.path = path
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read")
-        self.started: dict[str, Future[RawCells]] = {}
+        self.pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="read")
+        self.started: dict[str, Future[RawCells] | _Pieces] = {}
+        self.copies: dict[str, CheckedSheet] = {}  # sheets to read from a copy, XML in hand
+        self.pieces: dict[tuple[str, int], CheckedSheet] = {}  # the same, of a sheet cut up
+        self.names: tuple[str, ...] = ()  # every sheet's name, once a book has been opened
         self.local = threading.local()
         self.books: list[Any] = []
         self.parsing = 0  # XML bytes of the sheets being parsed
@@ -220,6 +242,26 @@ class _SheetReader:
         for book in self.books:
             book.close()
 
+    def checked(self, sheet: CheckedSheet) -> None:
+        """Parse a sheet that passed the package check, on a thread (a long one from a copy,
+        a longer one from two, see SPLIT_XML)."""
+        if sheet.size >= COPY_XML and sheet.xml and sheet.name not in self.started:
+            parts = split_xml(sheet.xml, 2) if sheet.size >= SPLIT_XML else [sheet.xml]
+            if len(parts) > 1:
+                self.started[sheet.name] = self._start_pieces(sheet, parts)
+                return
+            self.copies[sheet.name] = sheet  # taken by the thread; gone once copied
+        self.start(sheet.name, sheet.size)
+
+    def _start_pieces(self, sheet: CheckedSheet, parts: list[tuple[bytes, ...]]) -> _Pieces:
+        futures = []
+        seen: dict[int, dict[Any, Any]] = {}  # column -> its texts and days, in every piece
+        for k, xml in enumerate(parts):
+            size = sum(len(chunk) for chunk in xml)
+            self.pieces[sheet.name, k] = replace(sheet, size=size, xml=xml)
+            futures.append(self.pool.submit(self._parse_piece, sheet.name, k, size, seen))
+        return _Pieces(self, sheet.name, futures)
+
     def start(self, sheet: str, size: int = 0) -> None:
         """Parse `sheet` (a name as the workbook spells it; its XML `size` bytes) on a thread."""
         if sheet not in self.started:
@@ -227,7 +269,9 @@ class _SheetReader:
 
     def start_all(self) -> tuple[tuple[str, ...], list[str]]:
         """Every sheet's name, and the sheets read (each started, if it was not yet)."""
-        names = tuple(str(name) for name in self._book().sheet_names)
+        # As a reading thread found them, if one opened the workbook: opening it here as
+        # well would read its shared strings once more, beside the parsing.
+        names = self.names or self._names(self._book())
         wanted = [n for n in names if _is_one_of(n, READ_SHEETS)]
         for name in wanted:
             self.start(name)
@@ -248,7 +292,35 @@ class _SheetReader:
             self.turn.wait_for(lambda: not self.parsing or self.parsing + size <= PARALLEL_XML)
             self.parsing += size
         try:
-            return _raw_cells(self._book().get_sheet_by_name(sheet))
+            with self.turn:
+                kept = self.copies.pop(sheet, None)
+            copy = None if kept is None else make_copy(kept)
+            del kept  # the sheet's XML, now in the copy
+            cells = None if copy is None else _copy_cells(sheet, copy)
+            return cells if cells is not None else _raw_cells(self._book().get_sheet_by_name(sheet))
+        finally:
+            with self.turn:
+                self.parsing -= size
+                self.turn.notify_all()
+
+    def _parse_piece(
+        self, sheet: str, k: int, size: int, seen: dict[int, dict[Any, Any]]
+    ) -> Piece | None:
+        """The `k`th piece of a sheet cut up, from its copy; None when that cannot be read."""
+        with self.turn:
+            self.turn.wait_for(lambda: not self.parsing or self.parsing + size <= PARALLEL_XML)
+            self.parsing += size
+            kept = self.pieces.pop((sheet, k))
+        try:
+            copy = make_copy(kept)
+            del kept  # its XML, now in the copy
+            if copy is None:
+                return None
+            try:
+                with opened(copy) as book:
+                    return _piece_cells(book.get_sheet_by_name(sheet), seen)
+            except Exception:
+                return None
         finally:
             with self.turn:
                 self.parsing -= size
@@ -261,7 +333,76 @@ class _SheetReader:
 
             book = self.local.book = CalamineWorkbook.from_path(str(self.path))
             self.books.append(book)
+            self._names(book)
         return book
+
+    def _names(self, book: Any) -> tuple[str, ...]:
+        """Every sheet's name, as `book` (of the workbook itself, not yet in use) lists them."""
+        names = tuple(str(name) for name in book.sheet_names)
+        self.names = self.names or names
+        return names
+
+
+class _Pieces:
+    """A sheet being read in pieces (`_SheetReader._start_pieces`), as a future of its cells."""
+
+    def __init__(self, reader: _SheetReader, sheet: str, futures: list[Future[Piece | None]]):
+        self.reader, self.sheet, self.futures = reader, sheet, futures
+
+    def result(self) -> RawCells:
+        """The pieces joined; the sheet read whole from the workbook if one could not be read."""
+        pieces = [future.result() for future in self.futures]
+        if any(piece is None for piece in pieces):
+            return _raw_cells(self.reader._book().get_sheet_by_name(self.sheet))
+        return _joined([piece for piece in pieces if piece is not None])
+
+
+#: Some rows of a sheet: the Excel row (from 0) of the first, how many, and column
+#: number (from 0) -> their cells.
+Piece = tuple[int, int, dict[int, list[Any]]]
+
+
+def _piece_cells(sheet: Any, seen: dict[int, dict[Any, Any]]) -> Piece:
+    """A piece's cells, from its first row with anything, converted as `_cells` converts them.
+
+    `seen` (column -> texts and days met) is shared by the pieces of a sheet.
+    """
+    start = sheet.start
+    if start is None:
+        return 0, 0, {}
+    first, lead = start
+    rows = sheet.to_python()  # from the first row and column with anything
+    columns = {
+        lead + i: _cells(list(map(itemgetter(i), rows)), seen.setdefault(lead + i, {}))
+        for i in range(sheet.width)
+    }
+    return first, len(rows), columns
+
+
+def _joined(pieces: list[Piece]) -> RawCells:
+    """The pieces of a sheet as its cells from A1 (as `_raw_cells` gives a sheet read whole)."""
+    filled = [piece for piece in pieces if piece[1]]
+    if not filled:
+        return {}, 0
+    import numpy as np
+
+    height = max(first + rows for first, rows, _ in filled)
+    width = max(max(columns) + 1 for _, _, columns in filled)
+    joined = {i: np.full(height, NAN, dtype=object) for i in range(width)}
+    for first, rows, columns in filled:
+        for i, cells in columns.items():
+            joined[i][first : first + rows] = cells
+    return joined, height
+
+
+def _copy_cells(sheet: str, copy: Copy) -> RawCells | None:
+    """A sheet's cells read from its copy (`readcopy`); None when the copy cannot be read:
+    the workbook itself is then read, and tells what is wrong with it."""
+    try:
+        with opened(copy) as book:
+            return _raw_cells(book.get_sheet_by_name(sheet))
+    except Exception:
+        return None
 
 
 def _read_frames(source: Path | io.BytesIO) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:

@@ -10,7 +10,7 @@ twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -29,12 +29,19 @@ else:
 
 
 def restored_lines(
-    lines: Sequence[ServiceLine], services: SheetData, ledger: Ledger | None
+    lines: Sequence[ServiceLine],
+    services: SheetData,
+    ledger: Ledger | None,
+    prints: Mapping[int, str] | None = None,
 ) -> dict[int, str]:
-    """Rows that lost an Invoice No the ledger gave them: row -> invoice number."""
+    """Rows that lost an Invoice No the ledger gave them: row -> invoice number.
+
+    `prints`: the lines' fingerprints by row, when the caller has them already.
+    """
     if ledger is None or not lines:
         return {}
-    prints = {line.row: fingerprint(line) for line in lines}
+    if prints is None:
+        prints = {line.row: fingerprint(line) for line in lines}
     known = ledger.invoiced_lines(set(prints.values()))
     if not known:
         return {}
@@ -87,11 +94,16 @@ def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:
 MAX_SEQ = 999_999_999
 
 
-def _numbers(data: WorkbookData) -> list[tuple[SheetData, pd.Series]]:
+#: Every Invoice No of a workbook: per sheet, its texts by Excel row (`invoice_numbers`).
+InvoiceNumbers = list[tuple[SheetData, "pd.Series"]]
+
+
+def invoice_numbers(data: WorkbookData) -> InvoiceNumbers:
     """Every Invoice No in Services and Invoices: per sheet, its texts by Excel row.
 
     A long history holds each number on several rows: callers look at the
     distinct texts (`.unique()`) and go back to rows only for the rare bad one.
+    A run works them out once for `sequence_errors` and `existing_seq_floor`.
     """
     found: list[tuple[SheetData, pd.Series]] = []
     for sheet in (data.services, data.invoices):
@@ -102,14 +114,17 @@ def _numbers(data: WorkbookData) -> list[tuple[SheetData, pd.Series]]:
     return found
 
 
-def existing_seq_floor(data: WorkbookData, config: Config, invoice_date: date) -> int:
+def existing_seq_floor(
+    data: WorkbookData, config: Config, invoice_date: date, numbers: InvoiceNumbers | None = None
+) -> int:
     """The highest sequence number already in the workbook for this numbering scope.
 
     Numbers typed by hand, or issued before the ledger existed, are never reused.
     A sequence number above MAX_SEQ is not followed (`sequence_errors` reports it).
     """
-    numbers = {text for _sheet, texts in _numbers(data) for text in texts.unique()}
-    return highest_seq(numbers, config.billing.number_format, invoice_date)
+    found = invoice_numbers(data) if numbers is None else numbers
+    texts = {text for _sheet, column in found for text in column.unique()}
+    return highest_seq(texts, config.billing.number_format, invoice_date)
 
 
 def existing_credit_floor(data: WorkbookData, config: Config, note_date: date) -> int:
@@ -149,7 +164,9 @@ def highest_seq(numbers: set[str], number_format: str, when: date) -> int:
     return best
 
 
-def sequence_errors(data: WorkbookData, config: Config) -> list[RowError]:
+def sequence_errors(
+    data: WorkbookData, config: Config, numbers: InvoiceNumbers | None = None
+) -> list[RowError]:
     """Invoice numbers whose sequence number is too large to be real: one row error each."""
     from .ledger import number_pattern
 
@@ -160,7 +177,7 @@ def sequence_errors(data: WorkbookData, config: Config) -> list[RowError]:
         return len((match.groupdict().get("seq") or "").lstrip("0")) if match else 0
 
     errors = []
-    for sheet, texts in _numbers(data):
+    for sheet, texts in invoice_numbers(data) if numbers is None else numbers:
         too_long = {n for n in texts.unique() if digits(n) > len(str(MAX_SEQ))}
         for row, number in texts[texts.isin(too_long)].items() if too_long else ():
             errors.append(

@@ -161,32 +161,50 @@ def write_receivables_report(
     The file is written to a temporary name and moved into place, so a reader
     never sees half a report.
     """
-    import xlsxwriter  # imported where used: it is not needed before reading
     from xlsxwriter.exceptions import FileCreateError
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"receivables-{as_of.isoformat()}.xlsx"
-    handle, temp_name = tempfile.mkstemp(prefix=".receivables-", suffix=".xlsx", dir=out_dir)
-    os.close(handle)
+    target, temp_name = report_names(out_dir, as_of)
     try:
-        workbook = xlsxwriter.Workbook(temp_name)
-        formats = _Formats(workbook)
-        still_open = open_items(items)
-        _write_open_sheet(workbook, formats, still_open, as_of)
-        _write_aging_sheet(workbook, formats, aging_rows(items, as_of), as_of)
-        _write_client_sheet(workbook, formats, still_open, as_of)
-        if credit_notes:
-            _write_credit_sheet(workbook, formats, credit_notes, as_of)
-        workbook.close()
+        write_workbook(temp_name, items, as_of, credit_notes)
         os.replace(temp_name, target)
     except (OSError, FileCreateError) as exc:
-        raise ReportError(
-            f"cannot write {target.name} ({exc}); close it if it is open in Excel and run again."
-        ) from None
+        raise cannot_write(target, exc) from None
     finally:
         if os.path.exists(temp_name):
             os.remove(temp_name)
     return target
+
+
+def report_names(out_dir: Path, as_of: date) -> tuple[Path, str]:
+    """The report's path, and a new empty file beside it to write it under first."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=".receivables-", suffix=".xlsx", dir=out_dir)
+    os.close(handle)
+    return out_dir / f"receivables-{as_of.isoformat()}.xlsx", temp_name
+
+
+def cannot_write(target: Path, exc: Exception) -> ReportError:
+    """What the bookkeeper is told when the report cannot be written or put in place."""
+    return ReportError(
+        f"cannot write {target.name} ({exc}); close it if it is open in Excel and run again."
+    )
+
+
+def write_workbook(
+    path: str, items: Sequence[Receivable], as_of: date, credit_notes: Sequence[CreditNoteItem]
+) -> None:
+    """The report's workbook, written at `path` (OSError or FileCreateError when it cannot be)."""
+    import xlsxwriter  # imported where used: it is not needed before reading
+
+    workbook = xlsxwriter.Workbook(path)
+    formats = _Formats(workbook)
+    still_open = open_items(items)
+    _write_open_sheet(workbook, formats, still_open, as_of)
+    _write_aging_sheet(workbook, formats, aging_rows(items, as_of), as_of)
+    _write_client_sheet(workbook, formats, still_open, as_of)
+    if credit_notes:
+        _write_credit_sheet(workbook, formats, credit_notes, as_of)
+    workbook.close()
 
 
 class _Formats:
@@ -206,22 +224,46 @@ class _Formats:
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.bold = workbook.add_format({"bold": True, "top": 1})
         self._money: dict[tuple[int, bool], Any] = {}
+        self._money_of: dict[tuple[str, bool], Any] = {}
+        self._serials: dict[date, float] = {}
 
     def money(self, currency: str, bold: bool = False) -> Any:
-        digits = max(0, -minor_unit(currency).adjusted())
-        key = (digits, bold)
-        if key not in self._money:
-            pattern = "#,##0" + ("." + "0" * digits if digits else "")
-            props: dict[str, Any] = {"num_format": pattern}
-            if bold:
-                props.update(bold=True, top=1)
-            self._money[key] = self._workbook.add_format(props)
-        return self._money[key]
+        """The number format of amounts in `currency`: one per number of decimals."""
+        fmt = self._money_of.get((currency, bold))
+        if fmt is None:
+            digits = max(0, -minor_unit(currency).adjusted())
+            key = (digits, bold)
+            if key not in self._money:
+                pattern = "#,##0" + ("." + "0" * digits if digits else "")
+                props: dict[str, Any] = {"num_format": pattern}
+                if bold:
+                    props.update(bold=True, top=1)
+                self._money[key] = self._workbook.add_format(props)
+            fmt = self._money_of[(currency, bold)] = self._money[key]
+        return fmt
+
+    def serial(self, day: date) -> float:
+        """`day` as Excel counts days, as XlsxWriter's write_datetime would store it.
+
+        Worked out once per date: a report repeats few dates over many rows.
+        """
+        serial = self._serials.get(day)
+        if serial is None:
+            days = (day - EXCEL_EPOCH).days
+            # Excel takes 1900 for a leap year: its serials skip a 29 February that never was.
+            serial = self._serials[day] = float(days + 1 if days > 59 else days)
+        return serial
 
 
 def _number(amount: Decimal) -> float:
     """XlsxWriter takes no Decimal: convert only here, after all arithmetic."""
     return float(amount)
+
+
+#: Day 0 of Excel's (1900) date system: 1900-01-01 is day 1.
+EXCEL_EPOCH = date(1899, 12, 31)
+#: Kinds of column whose values sit right in their cells (their headers too).
+RIGHT_KINDS = ("money", "int", "date")
 
 
 class _Sheet:
@@ -234,6 +276,8 @@ class _Sheet:
         self.formats = formats
         self.widths: dict[int, int] = {}
         self.indent: set[int] = set()  # text columns right of a number column
+        # A header row's cells (text, format, width), made once for a row written many times.
+        self._header_rows: dict[tuple[str, ...], list[tuple[str, Any, int]]] = {}
         self.sheet.write_string(0, 0, f"{title}, as of {as_of.isoformat()}", formats.title)
         self.sheet.set_landscape()
         self.sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
@@ -245,26 +289,44 @@ class _Sheet:
         self, row: int, headers: Sequence[str], kinds: Sequence[str], repeat: bool = True
     ) -> None:
         """A header row, aligned like its column's data; repeated on every printed page."""
-        for col, (text, kind) in enumerate(zip(headers, kinds, strict=True)):
-            right = kind in ("money", "int", "date")
-            fmt = self.formats.header_right if right else self.formats.header
-            if not right and col and kinds[col - 1] in ("money", "int", "date"):
-                fmt = self.formats.header_indented
-                self.indent.add(col)
-            self.sheet.write_string(row, col, text, fmt)
-            # Bold type is wider than the digits below it: a fifth more, and a space.
-            self._seen(col, round(len(text) * 1.2) + 1)
+        key = (*headers, *kinds)
+        cells = self._header_rows.get(key)
+        if cells is None:
+            cells = self._header_rows[key] = self._header_cells(headers, kinds)
+        write = self.sheet.write_string
+        for col, (text, fmt, width) in enumerate(cells):
+            write(row, col, text, fmt)
+            self._seen(col, width)
         if repeat:
             self.sheet.repeat_rows(row)
 
+    def _header_cells(
+        self, headers: Sequence[str], kinds: Sequence[str]
+    ) -> list[tuple[str, Any, int]]:
+        cells = []
+        for col, (text, kind) in enumerate(zip(headers, kinds, strict=True)):
+            right = kind in RIGHT_KINDS
+            fmt = self.formats.header_right if right else self.formats.header
+            if not right and col and kinds[col - 1] in RIGHT_KINDS:
+                fmt = self.formats.header_indented
+                self.indent.add(col)
+            # Bold type is wider than the digits below it: a fifth more, and a space.
+            cells.append((text, fmt, round(len(text) * 1.2) + 1))
+        return cells
+
     def text(self, row: int, col: int, value: str, fmt: Any = None) -> None:
-        if fmt is None and col in self.indent:
-            fmt = self.formats.indented
+        length = len(value)
+        if col in self.indent:
+            length += 1
+            if fmt is None:
+                fmt = self.formats.indented
         self.sheet.write_string(row, col, value, fmt)
-        self._seen(col, len(value) + (1 if col in self.indent else 0))
+        if length > self.widths.get(col, -1):
+            self.widths[col] = length
 
     def date(self, row: int, col: int, value: date) -> None:
-        self.sheet.write_datetime(row, col, value, self.formats.date)
+        # As write_datetime stores it (a number in a date format), without its conversion a cell.
+        self.sheet.write_number(row, col, self.formats.serial(value), self.formats.date)
         self._seen(col, 10)
 
     def money(
@@ -272,14 +334,17 @@ class _Sheet:
     ) -> None:
         rounded = round_money(amount, currency)
         self.sheet.write_number(row, col, _number(rounded), self.formats.money(currency, bold))
-        self._seen(col, len(f"{rounded:,}"))
+        length = len(f"{rounded:,}")
+        if length > self.widths.get(col, -1):
+            self.widths[col] = length
 
     def integer(self, row: int, col: int, value: int) -> None:
         self.sheet.write_number(row, col, value)
         self._seen(col, len(str(value)))
 
     def _seen(self, col: int, length: int) -> None:
-        self.widths[col] = max(self.widths.get(col, 0), length)
+        if length > self.widths.get(col, -1):
+            self.widths[col] = length
 
     def fit_columns(self) -> None:
         """Each column as wide as its widest entry (within MIN_WIDTH..MAX_WIDTH), plus a margin."""

@@ -20,14 +20,13 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name
-from xlsxwriter.workbook import Workbook
-from xlsxwriter.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from .schema import CLIENTS, PAYMENTS, SERVICES, SHEETS, Column
+
+if TYPE_CHECKING:
+    from xlsxwriter.workbook import Workbook
+    from xlsxwriter.worksheet import Worksheet
 
 WORKBOOK_NAME = "service_log.xlsx"
 CONFIG_NAME = "billing.toml"
@@ -216,6 +215,9 @@ def _template_copies(template_dir: Path, dest_dir: Path) -> list[tuple[Path, Pat
 
 def write_starter_workbook(path: Path, today: date) -> None:
     """Write the starter workbook (temp file, then moved into place)."""
+    # Imported here: a weekly run reads this module's example names, not its workbook.
+    import xlsxwriter
+
     handle, temp_name = tempfile.mkstemp(prefix=".starter-", suffix=".xlsx", dir=path.parent)
     os.close(handle)
     try:
@@ -286,6 +288,8 @@ def _add_clients_extras(sheet: Worksheet) -> None:
 
 
 def _add_services_extras(workbook: Workbook, sheet: Worksheet, today: date) -> None:
+    from xlsxwriter.utility import xl_col_to_name
+
     client = _col(SERVICES, "Client")
     client_col = xl_col_to_name(_col(CLIENTS, "Client"))
     sheet.data_validation(

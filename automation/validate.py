@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from babel.numbers import list_currencies
@@ -38,7 +39,28 @@ _CURRENCIES = frozenset(list_currencies())
 
 def client_key(name: object) -> str:
     """Clients match from Services ignoring case and spacing."""
-    return normalise_header(cell_text(name))
+    return _text_key(cell_text(name))
+
+
+@lru_cache(maxsize=1 << 14)
+def _text_key(text: str) -> str:
+    """`client_key` of a text: remembered, as a client's name comes back row after row."""
+    return normalise_header(text)
+
+
+def _line_number(value: object) -> Decimal:
+    """`cell_decimal` of a Services cell; a typed number or text is remembered, as a log's
+    quantities and prices come back row after row."""
+    kind = value.__class__
+    # Not a float zero: 0.0 and -0.0 are one key, but Decimal("0") and Decimal("-0").
+    if (kind is float and value) or kind is int or kind is str:
+        return _remembered_number(value)
+    return cell_decimal(value)
+
+
+@lru_cache(maxsize=1 << 14, typed=True)  # typed: the cell 1 and the cell 1.0 apart
+def _remembered_number(value: float | int | str) -> Decimal:
+    return cell_decimal(value)
 
 
 @dataclass(frozen=True)
@@ -252,15 +274,15 @@ def read_service_line(
     if not description:
         return err("Description", "the description is missing; say what the service was.")
     try:
-        quantity = Decimal(1) if is_blank(cells["Quantity"]) else cell_decimal(cells["Quantity"])
+        quantity = Decimal(1) if is_blank(cells["Quantity"]) else _line_number(cells["Quantity"])
     except CellError as exc:
         return err("Quantity", str(exc))
     try:
-        price = None if is_blank(cells["Unit Price"]) else cell_decimal(cells["Unit Price"])
+        price = None if is_blank(cells["Unit Price"]) else _line_number(cells["Unit Price"])
     except CellError as exc:
         return err("Unit Price", str(exc))
     try:
-        amount = None if is_blank(cells["Amount"]) else cell_decimal(cells["Amount"])
+        amount = None if is_blank(cells["Amount"]) else _line_number(cells["Amount"])
     except CellError as exc:
         return err("Amount", str(exc))
     if amount is None and price is None:
@@ -284,7 +306,7 @@ def read_service_line(
         row=row,
         service_date=when,
         client=client,
-        client_key=client_key(client),
+        client_key=_text_key(client),
         description=description,
         quantity=quantity,
         unit_price=price,  # None: not typed; the invoice shows Amount / Quantity, rounded

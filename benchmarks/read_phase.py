@@ -31,6 +31,7 @@ import json, resource, sys, time
 from datetime import date
 from pathlib import Path
 import automation.cli  # the run's start-up, as run_billing.py has it
+automation.cli.set_collector()  # and its cycle collector's settings
 from automation.decide import load
 from automation.prechecks import check_only
 from automation.request import RunRequest

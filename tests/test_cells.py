@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 from conftest import client, service, write_workbook
 
-from automation.cells import cell_date, cell_text, is_blank
+from automation import validate
+from automation.cells import CellError, cell_date, cell_decimal, cell_text, is_blank
 from automation.config import Config
 from automation.read import SheetData, read_workbook
 from automation.validate import frame_records, unbilled_rows, validate_clients, validate_services
@@ -63,6 +64,24 @@ def test_the_quick_paths_follow_the_rule(value: Any) -> None:
     assert is_blank(value) == general_is_blank(value)
     assert cell_text(value) == general_cell_text(value)
     assert type(cell_text(value)) is str
+
+
+def _number_or_error(read: Any, value: Any) -> str:
+    try:
+        return repr(read(value))
+    except CellError as exc:
+        return f"CellError: {exc}"
+
+
+@pytest.mark.parametrize("value", [*VALUES, "1,250.00", "abc", -2.5, 10**13], ids=repr)
+def test_a_remembered_number_is_the_cell_decimal_of_that_very_cell(value: Any) -> None:
+    """Quantities and prices are remembered between rows; each cell still reads as
+    `cell_decimal` reads it, whatever was read before (1 after True, -0.0 after 0.0)."""
+    for before in (True, 1, 1.0, 0.0, -0.0, "1"):
+        _number_or_error(validate._line_number, before)
+        assert _number_or_error(validate._line_number, value) == _number_or_error(
+            cell_decimal, value
+        )
 
 
 def test_frame_records_are_to_dict_records() -> None:

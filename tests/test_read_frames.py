@@ -138,15 +138,15 @@ def test_a_sheet_is_parsed_only_after_it_passed_the_check(
     wb.close()
     passed: list[str] = []
     with pytest.raises(UnsafeWorkbookError, match="XFD1048576"):
-        check_package(far, ["Clients", "Services"], lambda sheet, size: passed.append(sheet))
+        check_package(far, ["Clients", "Services"], lambda sheet: passed.append(sheet.name))
     assert passed == ["Clients"]
 
     parsed: list[str] = []
     real_parse = read._SheetReader._parse
 
-    def parse(self: read._SheetReader, sheet: str, size: int) -> Any:
+    def parse(self: read._SheetReader, sheet: str, size: int, copy: Any = None) -> Any:
         parsed.append(sheet)
-        return real_parse(self, sheet, size)
+        return real_parse(self, sheet, size, copy)
 
     monkeypatch.setattr(read._SheetReader, "_parse", parse)
     with pytest.raises(UnsafeWorkbookError, match="XFD1048576"):

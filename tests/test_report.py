@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -225,3 +226,30 @@ def test_report_error_when_target_unwritable(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="receivables-2026-06-30.xlsx"):
         write_receivables_report(ITEMS, AS_OF, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["receivables-2026-06-30.xlsx"]
+
+
+def test_dates_stored_as_write_datetime_stores_them(tmp_path: Path) -> None:
+    """The report writes each date's serial number itself: the cells are XlsxWriter's own."""
+    import xlsxwriter
+
+    from automation.report import _Formats
+
+    days = [date(1900, 1, 1), date(1900, 2, 28), date(1900, 3, 1), date(1999, 12, 31),
+            date(2026, 6, 30), date(9999, 12, 31)]  # fmt: skip
+    sheets = []
+    for name in ("datetime", "serial"):
+        workbook = xlsxwriter.Workbook(str(tmp_path / f"{name}.xlsx"))
+        formats = _Formats(workbook)
+        sheet = workbook.add_worksheet()
+        for row, day in enumerate(days * 2):  # the second time from the cache
+            if name == "datetime":
+                sheet.write_datetime(row, 0, day, formats.date)
+            else:
+                sheet.write_number(row, 0, formats.serial(day), formats.date)
+        workbook.close()
+        with zipfile.ZipFile(tmp_path / f"{name}.xlsx") as package:
+            sheets.append(package.read("xl/worksheets/sheet1.xml"))
+    assert sheets[0] == sheets[1]
+    assert b"<v>61</v>" in sheets[1] and b"<v>2958465</v>" in sheets[1]
+    values = [c.value.date() for (c,) in openpyxl.load_workbook(tmp_path / "serial.xlsx").active]
+    assert values == days * 2

@@ -233,9 +233,11 @@ def _instructions(data: WorkbookData, review: set[str]) -> dict[str, Instruction
 
 
 def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], BankOutcome]:
+    outcome = BankOutcome()
+    if not files:
+        return [], outcome
     from .detect import read_statement  # the readers load only when there is a statement
 
-    outcome = BankOutcome()
     lines: list[BankLine] = []
     seen: set[str] = set()
     # A file that does not say its currency (a CSV without that column) is in

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -60,9 +61,18 @@ class SheetResult:
     notes: tuple[str, ...] = ()
 
 
+class CellWrites(Protocol):
+    """One sheet's updates, one per cell, in their order: a dict of (row, header) -> value,
+    or anything iterated as one."""
+
+    def __iter__(self) -> Iterator[tuple[int, str]]: ...
+
+    def items(self) -> Iterable[tuple[tuple[int, str], CellValue]]: ...
+
+
 def edit_sheet(
     xml: bytes,
-    updates: Mapping[tuple[int, str], CellValue],
+    updates: CellWrites,
     header_row: int,
     headers: Sequence[str],
     ctx: Context,
@@ -72,10 +82,10 @@ def edit_sheet(
     """Apply one sheet's updates."""
     # Rows above the first one written (less the row whose style a new cell
     # takes) are found only when needed, so history rows are not indexed.
-    edit = open_sheet(xml, ctx, min((row for row, _ in updates), default=0) - 1)
+    edit = open_sheet(xml, ctx, min(map(itemgetter(0), updates), default=0) - 1)
     edit.header_row = header_row
     edit.col_styles = read_col_styles(edit)
-    wanted = list(dict.fromkeys([*headers, *(col for _, col in updates)]))  # a dozen, not 28,000
+    wanted = list(dict.fromkeys([*headers, *map(itemgetter(1), updates)]))  # a dozen, not 28,000
     first = min(header_columns(edit, header_row), default=0)
     found = main_table([t.info for t in tables], header_row, wanted, first)
     main = next((t for t in tables if t.info is found), None)
@@ -111,7 +121,7 @@ class Writes:
     no two updates land on one cell.
     """
 
-    updates: Mapping[tuple[int, str], CellValue]
+    updates: CellWrites
     columns: Mapping[str, int]  # header as the updates spell it -> sheet column
 
     def items(self) -> Iterator[tuple[tuple[int, int], CellValue]]:

@@ -35,7 +35,7 @@ from automation.writeback.xmlscan import (
 #: Parts larger than this (uncompressed) are inflated into one buffer (see `Package.read_big`).
 BIG_PART = 16 << 20
 #: How much of a big part is inflated at a time.
-READ_PIECE = 1 << 22
+READ_PIECE = 1 << 18
 
 
 @dataclass

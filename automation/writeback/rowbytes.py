@@ -23,6 +23,7 @@ from lxml import etree
 from automation.model import CellValue
 from automation.writeback.sheet import (
     SheetEdit,
+    column_style,
     formatted_style,
     inherited_style,
     locate_row,
@@ -66,11 +67,6 @@ def escape_attr(value: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def letters(col: int) -> str:
-    return col_letters(col)
-
-
-@lru_cache(maxsize=1024)
 def column_of(name: bytes) -> int:
     """The column of a reference's letters (b"AB" -> 28)."""
     return col_index(name.decode())
@@ -78,21 +74,28 @@ def column_of(name: bytes) -> int:
 
 def render_cells(prefix: str, number: int, cells: Sequence[Cell]) -> bytes:
     """`cells` (in column order) as the element path serialises them."""
-    p = prefix
-    out = []
+    n = str(number)
+    out: list[str] = []
     for col, style, kind, text in cells:
-        head = f'<{p}c r="{letters(col)}{number}"'
-        if style is not None:
-            head += f' s="{escape_attr(style)}"'
-        if kind == "s":
-            out.append(
-                f'{head} t="inlineStr"><{p}is><{p}t xml:space="preserve">{escape_text(text)}'
-                f"</{p}t></{p}is></{p}c>"
-            )
-        else:
-            typed = ' t="b"' if kind == "b" else ""
-            out.append(f"{head}{typed}><{p}v>{escape_text(text)}</{p}v></{p}c>")
+        start, middle, end = _cell_template(prefix, col, style, kind)
+        out += (start, n, middle, escape_text(text), end)
     return "".join(out).encode()
+
+
+@lru_cache(maxsize=4096)
+def _cell_template(prefix: str, col: int, style: str | None, kind: str) -> tuple[str, str, str]:
+    """A cell's bytes around its row number and its text: 25,000 rows have a few kinds of cell.
+
+    The start tag's attributes come as the element path sets them (r, then s, then t).
+    """
+    p = prefix
+    start = f'<{p}c r="{col_letters(col)}'
+    styled = "" if style is None else f' s="{escape_attr(style)}"'
+    if kind == "s":
+        opened = f'"{styled} t="inlineStr"><{p}is><{p}t xml:space="preserve">'
+        return start, opened, f"</{p}t></{p}is></{p}c>"
+    typed = ' t="b"' if kind == "b" else ""
+    return start, f'"{styled}{typed}><{p}v>', f"</{p}v></{p}c>"
 
 
 def render_row(prefix: str, number: int, cells: Sequence[Cell]) -> bytes:
@@ -163,9 +166,13 @@ def _encoded(
     edit: SheetEdit, cells: Sequence[tuple[int, CellValue]]
 ) -> list[tuple[int, str, str | None]] | None:
     """(column, kind, text) of each value, or None when one must take the element path."""
-    encoded = [(col, *encode_value(value, edit.ctx)) for col, value in cells]
-    if any(kind == "s" and not text for _, kind, text in encoded):
-        return None  # <t></t> parsed again would be <t/>: the element path keeps it right
+    ctx = edit.ctx
+    encoded = []
+    for col, value in cells:
+        kind, text = encode_value(value, ctx)
+        if kind == "s" and not text:
+            return None  # <t></t> parsed again would be <t/>: the element path keeps it right
+        encoded.append((col, kind, text))
     return encoded
 
 
@@ -179,20 +186,51 @@ def _new_cells(
     cell. The row is counted as changed when it gets any.
     """
     written: list[Cell] = []
+    above, whole = _styles_above(edit, number) or (None, False)
+    formatted = edit.formatted
     for col, kind, text in encoded:
         if kind == "empty" or text is None:
             continue
-        style = inherited_style(edit, number, col)
+        if above is not None and (whole or col in above):
+            style = above.get(col)
+            if style is None:
+                style = column_style(edit, col)
+            elif style == "0":
+                style = None
+        else:
+            style = inherited_style(edit, number, col)
         if kind in _FORMATTED:
-            style = formatted_style(edit, style, col, kind) or style
+            key = (style, col, kind)
+            if key not in formatted:
+                formatted[key] = formatted_style(edit, style, col, kind) or style
+            style = formatted[key]
         written.append((col, style, kind, text))
     if written:
-        written.sort(key=lambda cell: cell[0])
+        written.sort(key=_column)
         widen(edit, number, written[0][0])  # the dimension takes in the first and last
         widen(edit, number, written[-1][0])
         edit.cells += len(written)
         edit.dirty.add(number)
     return written
+
+
+def _column(cell: Cell) -> int:
+    return cell[0]
+
+
+def _styles_above(edit: SheetEdit, number: int) -> tuple[dict[int, str | None], bool] | None:
+    """The styles of the row above's cells when it was the row just written as bytes.
+
+    Then a new cell takes the style of the cell above it (`inherited_style`)
+    without a search. With them, whether the row has no other cells: when it
+    has, a column not among them is left to `inherited_style` (its bytes).
+    """
+    above, styles, whole = edit.recent
+    if above != number - 1 or above <= edit.header_row or above in edit.parked:
+        return None
+    if above not in edit.done:
+        return None
+    return styles, whole
 
 
 #: Rows checked at a time for being what lxml writes (see `_plain_block`).
@@ -209,7 +247,8 @@ def _plain_block(edit: SheetEdit, index: int) -> bool:
     and it holds only rows of cells that carry their references, and cells of
     values, formulas and plain inline strings: then a new cell put after a
     row's last one is what the element path would write. Checked once per
-    block of 256 rows, in one parse.
+    block of 256 rows: rows in the form lxml writes by one pattern
+    (`canonical_rows`), any others in one parse.
     """
     block = index // BLOCK
     plain = edit.plain_blocks.get(block)
@@ -218,22 +257,65 @@ def _plain_block(edit: SheetEdit, index: int) -> bool:
         last = min(len(spans), (block + 1) * BLOCK) - 1
         start = spans[block * BLOCK][0]
         data = bytes(edit.xml[start : span_end(edit.xml, spans[last], p, b"row")])
-        names = set(_TAG_NAME.findall(data))
-        plain = names <= {p + name for name in _ROW_TAGS} and b"<!" not in data
-        if plain:
-            try:
-                wrapper = parse_fragment(data, edit.root)
-            except etree.XMLSyntaxError:
-                wrapper = None
-            m = {"m": edit.root.ns}
-            plain = (
-                wrapper is not None
-                and not wrapper.xpath("count(*[not(self::m:row)] | m:row[not(@r)])", namespaces=m)
-                and not wrapper.xpath("count(m:row/*[not(self::m:c) or not(@r)])", namespaces=m)
-                and serialize_fragment(wrapper) == data
-            )
+        plain = canonical_rows(data, p) or _round_trips(edit, data)
         edit.plain_blocks[block] = plain
     return plain
+
+
+def _round_trips(edit: SheetEdit, data: bytes) -> bool:
+    """Whether rows hold only plain cells and lxml gives their bytes back unchanged."""
+    p = edit.root.prefix
+    names = set(_TAG_NAME.findall(data))
+    if not names <= {p + name for name in _ROW_TAGS} or b"<!" in data:
+        return False
+    try:
+        wrapper = parse_fragment(data, edit.root)
+    except etree.XMLSyntaxError:
+        return False
+    m = {"m": edit.root.ns}
+    return (
+        not wrapper.xpath("count(*[not(self::m:row)] | m:row[not(@r)])", namespaces=m)
+        and not wrapper.xpath("count(m:row/*[not(self::m:c) or not(@r)])", namespaces=m)
+        and serialize_fragment(wrapper) == data
+    )
+
+
+def canonical_rows(data: bytes, prefix: bytes) -> bool:
+    """Whether `data` is rows of plain cells written exactly as lxml writes them.
+
+    A sufficient test, without a parse, for what `_round_trips` finds: ASCII
+    only (no byte sequence to validate), every attribute known, in schema
+    order, once, double-quoted, nothing escaped in values or text (no &, <,
+    > or control characters but tab and newline), no empty element written
+    long (lxml writes <v/>), no whitespace between elements. XlsxWriter's and
+    Excel's rows of values and formulas are in this form; rows that are not
+    are checked by a parse.
+    """
+    return data.isascii() and _canonical_pattern(prefix).fullmatch(data) is not None
+
+
+@lru_cache(maxsize=8)
+def _canonical_pattern(prefix: bytes) -> re.Pattern[bytes]:
+    p = re.escape(prefix)
+    text = rb"[^&<>\x00-\x08\x0b-\x1f]+"
+
+    def start(tag: bytes, *names: bytes) -> bytes:
+        value = rb'="[^"&<>\x00-\x1f]*"'
+        return b"<" + p + tag + b"".join(b"(?: " + name + value + b")?" for name in names)
+
+    def leaf(tag: bytes, *names: bytes) -> bytes:  # <x/> or <x>text</x>
+        return start(tag, *names) + b"(?:/>|>" + text + b"</" + p + tag + b">)"
+
+    inline = b"<" + p + b"is>" + leaf(b"t", b"xml:space") + b"</" + p + b"is>"
+    formula = leaf(b"f", b"t", b"ref", b"si", b"ca")
+    value = leaf(b"v")
+    content = b"(?:" + inline + b"|" + formula + b"(?:" + value + b")?|" + value + b")"
+    cell_start = start(b'c r="[A-Z]{1,3}[0-9]+"', b"s", b"t", b"cm", b"vm", b"ph")
+    cell = cell_start + b"(?:/>|>" + content + b"</" + p + b"c>)"
+    row_names = (b"spans", b"s", b"customFormat", b"ht", b"hidden", b"customHeight",
+                 b"outlineLevel", b"collapsed", b"thickTop", b"thickBot", b"ph")  # fmt: skip
+    row = start(b'row r="[0-9]+"', *row_names) + b"(?:/>|>(?:" + cell + b")+</" + p + b"row>)"
+    return re.compile(b"(?:" + row + b")+")
 
 
 @lru_cache(maxsize=8)
@@ -263,12 +345,12 @@ def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValu
     refs = _cell_refs(p).findall(row)
     if len(refs) != row.count(b"<" + p + b"c "):
         return False
-    have = [column_of(name) for name in refs]
-    if any(b <= a for a, b in zip(have, have[1:], strict=False)):
+    have = list(map(column_of, refs))
+    if len(set(have)) != len(have) or have != sorted(have):
         return False  # cells out of order: the element path places new ones
     right = have[-1] if have else 0
     encoded = _encoded(edit, cells)
-    if encoded is None or any(col <= right for col, _, _ in encoded):
+    if encoded is None or min((col for col, _, _ in encoded), default=right + 1) <= right:
         return False
     spans = _SPANS.search(head)
     if spans is not None:

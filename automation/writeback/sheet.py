@@ -78,6 +78,8 @@ class SheetEdit:
     recent: tuple[int, dict[int, str | None], bool] = (0, {}, True)
     fast_rows: bool | None = None  # whether new rows may be written as bytes (checked once)
     plain_blocks: dict[int, bool] = field(default_factory=dict)  # see `rowbytes.extend_row`
+    # (style, column, kind) -> the style a date or amount written there takes (`formatted_style`)
+    formatted: dict[tuple[str | None, int, str], str | None] = field(default_factory=dict)
 
     def tag(self, local: str) -> str:
         return _clark(self.root.ns, local)
@@ -437,7 +439,15 @@ def inherited_style(edit: SheetEdit, row_number: int, col: int) -> str | None:
             model = find_cell(edit, row_number - 1, col)
             style = None if model is None else model.get("s")
     if style is None:
-        style = next((st for lo, hi, st in edit.col_styles if lo <= col <= hi), None)
+        return column_style(edit, col)
+    return None if style == "0" else style
+
+
+def column_style(edit: SheetEdit, col: int) -> str | None:
+    """The style <cols> gives a column (None for none, or the default "0")."""
+    if not edit.col_styles:
+        return None
+    style = next((st for lo, hi, st in edit.col_styles if lo <= col <= hi), None)
     return None if style == "0" else style
 
 
