@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Sequence
 from contextlib import suppress
@@ -205,6 +206,9 @@ def _write_in_worker(answer: Connection, as_of: date, temp_name: str, target_nam
     It stays until the run lets go of the pipe, then leaves no file of its own
     behind: a run killed meanwhile leaves no half report and no worker.
     """
+    # Ctrl-C reaches the whole process group: the run stops, and stops the worker
+    # (`abandon`); the worker itself neither stops on its own nor prints a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         from xlsxwriter.exceptions import FileCreateError
 

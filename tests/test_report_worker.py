@@ -221,3 +221,17 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_ctrl_c_leaves_the_run_to_stop_the_worker(tmp_path: Path) -> None:
+    """Ctrl-C reaches the worker too: it keeps its finished file for the run to place."""
+    items = receivables(300)
+    pending = start_report(items, AS_OF, tmp_path, background_from=1)
+    answers, worker = pending._answers, pending._worker
+    assert answers is not None and worker is not None
+    assert answers.poll(60)  # written and answered; the run is still busy elsewhere
+    os.kill(worker.pid or 0, signal.SIGINT)
+    time.sleep(0.3)
+    assert worker.is_alive()
+    path = pending.wait()
+    assert parts(path) == parts(write_receivables_report(items, AS_OF, tmp_path / "here"))
