@@ -14,7 +14,8 @@ its start-up.
 
 The worker only writes the file under a temporary name; `wait` moves it into
 place, so a run that stops before it collects the report leaves last week's
-copy as it was (`abandon` stops the worker and removes the temporary file).
+copy as it was (`abandon` stops the worker and removes the temporary file; a
+killed run's worker removes it itself once it sees the run gone).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -78,46 +80,45 @@ class PendingReport:
         """The report in place: the worker's, or written now. ReportError when it cannot be."""
         if self._worker is None:
             return write_receivables_report(*self._args)
-        outcome, text = self._outcome()
-        if outcome == CRASHED:  # not the file: the worker. Written here, as it always was.
-            self._remove_temp()
-            return write_receivables_report(*self._args)
         try:
-            if outcome == REFUSED:
-                raise ReportError(text)
-            try:
-                os.replace(self._temp_name, self._target)
-            except OSError as exc:
-                raise cannot_write(self._target, exc) from None
+            outcome, text = self._answer()
+            if outcome == WRITTEN:
+                try:
+                    os.replace(self._temp_name, self._target)
+                except OSError as exc:
+                    raise cannot_write(self._target, exc) from None
         finally:
-            self._remove_temp()
+            self._let_go()
+        if outcome == REFUSED:
+            raise ReportError(text)
+        if outcome == CRASHED:  # not the file: the worker. Written here, as it always was.
+            return write_receivables_report(*self._args)
         return self._target
 
     def abandon(self) -> None:
         """The run stops without it: the worker is stopped and its unfinished file removed."""
-        worker = self._worker
-        if worker is None:
+        if self._worker is None:
             return
-        if worker.is_alive():
-            worker.terminate()
-        self._outcome()
-        self._remove_temp()
+        if self._worker.is_alive():
+            self._worker.terminate()
+        self._let_go()
 
-    def _outcome(self) -> tuple[str, str]:
-        """What the worker answered (once); CRASHED when it ended without an answer."""
+    def _answer(self) -> tuple[str, str]:
+        """What the worker answered; CRASHED when it ended without an answer."""
+        assert self._answers is not None
+        try:
+            outcome, text = self._answers.recv()
+        except (EOFError, OSError):
+            return CRASHED, ""
+        return outcome, text
+
+    def _let_go(self) -> None:
+        """Close the pipe (the worker's cue to end), wait for the worker, drop what is left."""
         worker, answers = self._worker, self._answers
         assert worker is not None and answers is not None
         self._worker = self._answers = None
-        try:
-            outcome, text = answers.recv()
-        except (EOFError, OSError):
-            outcome, text = CRASHED, ""
-        finally:
-            answers.close()
-            worker.join()
-        return outcome, text
-
-    def _remove_temp(self) -> None:
+        answers.close()
+        worker.join()
         if self._temp_name and os.path.exists(self._temp_name):
             os.remove(self._temp_name)
 
@@ -147,7 +148,7 @@ def start_report(
     pending._target, pending._temp_name = target, temp_name
     try:
         context = _context()
-        answers, answer = context.Pipe(duplex=False)
+        answers, answer = context.Pipe()
         worker = context.Process(
             target=_write_in_worker,
             args=(answer, [flat(item) for item in still_open], as_of, list(credit_notes),
@@ -160,7 +161,8 @@ def start_report(
         finally:
             answer.close()  # the worker's end: EOF here once the worker is gone
     except Exception:  # no worker: written when collected
-        pending._remove_temp()
+        with suppress(OSError):
+            os.remove(temp_name)
         pending._temp_name = ""
         return pending
     pending._worker, pending._answers = worker, answers
@@ -192,7 +194,11 @@ def _write_in_worker(
     temp_name: str,
     target_name: str,
 ) -> None:
-    """In the worker: write the workbook, answer how it went; never a traceback on screen."""
+    """In the worker: write the workbook, answer how it went; never a traceback on screen.
+
+    It stays until the run lets go of the pipe, then leaves no file of its own
+    behind: a run killed meanwhile leaves no half report and no worker.
+    """
     try:
         from xlsxwriter.exceptions import FileCreateError
 
@@ -206,10 +212,15 @@ def _write_in_worker(
         reply = (CRASHED, repr(exc))
     try:
         answer.send(reply)
-    except OSError:
-        pass  # the run is gone: nobody to answer
+        # The run moves the file into place, then closes its end of the pipe: what is
+        # still under the temporary name then is a stopped run's (killed, or given up).
+        answer.recv()
+    except (EOFError, OSError):
+        pass  # the run has let go, or is gone
     finally:
         answer.close()
+        with suppress(OSError):
+            os.remove(temp_name)
 
 
 def _context() -> ForkServerContext | SpawnContext:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from datetime import date, timedelta
 from decimal import Decimal
@@ -168,3 +172,52 @@ def test_run_tells_when_background_report_refused(
     assert code == 0
     assert len(folder.received) == 1
     assert os.listdir(folder.root / "reports") == ["receivables-2026-03-09.xlsx"]
+
+
+KILLED_RUN = """
+import os, signal, sys
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from automation.report import Receivable
+from automation.report_worker import start_report
+
+if __name__ == "__main__":
+    items = [Receivable(f"INV-{i}", f"Client {i % 700}", "USD", date(2026, 5, 1),
+                        date(2026, 5, 31) - timedelta(days=i % 90), Decimal("100.00"),
+                        Decimal("0"), Decimal("100.00"), "Sent") for i in range(3000)]
+    pending = start_report(items, date(2026, 6, 30), Path(sys.argv[1]), background_from=1)
+    assert pending.in_background
+    print(pending._worker.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # as the power going out, mid write-back
+"""
+
+
+def test_killed_run_leaves_no_report_file_nor_worker(tmp_path: Path) -> None:
+    script = tmp_path / "killed_run.py"
+    script.write_text(KILLED_RUN)
+    reports = tmp_path / "reports"
+    run = subprocess.run(
+        [sys.executable, str(script), str(reports)],
+        capture_output=True, text=True, timeout=120,  # until the worker, too, lets go of them
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )  # fmt: skip
+    assert run.returncode == -signal.SIGKILL
+    worker = int(run.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(worker)
+    assert list(reports.iterdir()) == []  # neither the report nor its temporary file
+    assert "Traceback" not in run.stderr
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (an orphan's zombie, left to a PID 1 that does not
+    reap, counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

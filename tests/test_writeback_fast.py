@@ -18,6 +18,8 @@ import pytest
 import xlsxwriter
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
+from test_writeback_rowbytes import ROWS as PART_ROWS
+from test_writeback_rowbytes import edited, sheet
 
 from automation.model import CellUpdate, CellValue
 from automation.writeback import SheetUpdates, _group, _sheets_of, apply_updates, rowbytes
@@ -247,3 +249,16 @@ def test_a_date_is_stored_as_its_serial_number(day: date, d1904: bool) -> None:
     assert encode_value(day, ctx) == expected
     assert encode_value(day, ctx) == expected  # and again, from what was kept
     assert encode_value(datetime(day.year, day.month, day.day), ctx)[0] == "datetime"
+
+
+# -- a row's spans hint, read once per distinct hint ---------------------------
+
+
+@pytest.mark.parametrize("hint", ["1:2 4:5", "", "3:3", "x:1"])
+def test_a_rows_spans_hint_grows_as_the_element_path_grows_it(hint: str) -> None:
+    rows = PART_ROWS.replace('<row r="3" spans="2:2">', f'<row r="3" spans="{hint}">')
+    cells: dict[tuple[int, int], CellValue] = {(3, 7): "G3", (3, 9): Decimal("1.5"), (4, 2): 1}
+    fast = edited(sheet(rows=rows), cells, fast=True)
+    assert fast == edited(sheet(rows=rows), cells, fast=False)
+    if hint == "1:2 4:5":
+        assert b'<row r="3" spans="1:9">' in fast[0]

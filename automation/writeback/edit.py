@@ -136,7 +136,11 @@ def _write_rows(edit: SheetEdit, writes: Writes) -> None:
     """Write the cells in their order, a run of cells of one row at a time."""
     number = 0
     run: list[tuple[int, CellValue]] = []
-    for (row, col), value in writes.items():
+    columns = writes.columns
+    for (row, header), value in writes.updates.items():  # Writes.items, one generator less
+        col = columns.get(header)
+        if col is None:
+            continue
         if row != number:
             if run:
                 write_row(edit, number, run)

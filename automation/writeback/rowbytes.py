@@ -353,17 +353,16 @@ def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValu
     if encoded is None or min((col for col, _, _ in encoded), default=right + 1) <= right:
         return False
     spans = _SPANS.search(head)
-    if spans is not None:
-        try:
-            bounds = [int(n) for part in spans.group(1).split() for n in part.split(b":")]
-        except ValueError:
-            return False
+    bounds = None if spans is None else _span_bounds(spans.group(1))
+    if spans is not None and bounds is None:
+        return False
     written = _new_cells(edit, number, encoded)
     if not written:
         return True  # only empty values for cells the row does not have: nothing changes
-    if spans is not None:
-        every = bounds + have + [col for col, _, _, _ in written]
-        hint = f"{min(every)}:{max(every)}".encode()
+    if spans is not None and bounds is not None:
+        low = min((*bounds, *have[:1], written[0][0]))  # both in column order
+        high = max((*bounds, written[-1][0]))  # the new cells are right of the others
+        hint = f"{low}:{high}".encode()
         head = head[: spans.start(1)] + hint + head[spans.end(1) :]
     new = render_cells(p.decode(), number, written)
     if len(row) == span[1] - span[0]:  # <row .../>: no cells yet
@@ -374,6 +373,19 @@ def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValu
     edit.done[number] = data
     edit.recent = (number, {col: style for col, style, _, _ in written}, False)
     return True
+
+
+@lru_cache(maxsize=256)
+def _span_bounds(hint: bytes) -> tuple[int, ...] | None:
+    """The lowest and highest column a row's spans hint names ("1:9", "1:3 5:9"), or None.
+
+    An empty hint names none: ().
+    """
+    try:
+        numbers = [int(n) for part in hint.split() for n in part.split(b":")]
+    except ValueError:
+        return None
+    return (min(numbers), max(numbers)) if numbers else ()
 
 
 def write_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValue]]) -> None:
