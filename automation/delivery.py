@@ -20,11 +20,13 @@ order the messages were handed out, so the ledger has one writer.
 from __future__ import annotations
 
 import collections
+import contextlib
 import heapq
 import itertools
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -191,14 +193,87 @@ def _settle(
     heapq.heappush(waiting, item)
 
 
-@dataclass
 class _Handed:
-    """An attempt handed to one lane; its answer is recorded in the order handed out."""
+    """An attempt handed to one lane; its answer is recorded in the order handed out.
 
-    item: _Waiting
-    attempt: Parcel
-    lane: int
-    future: Future[SendResult]
+    The lane's thread sets `result` (or `error`) and then `done`; this thread
+    reads them once `done` is set. `started` and `cancelled` are changed under
+    the lane's lock, so an attempt queued behind the wire is either sent or
+    taken back, never both.
+    """
+
+    __slots__ = ("item", "attempt", "lane", "result", "error", "done", "started", "cancelled")
+
+    def __init__(self, item: _Waiting, attempt: Parcel, lane: int) -> None:
+        self.item = item
+        self.attempt = attempt
+        self.lane = lane
+        self.result: SendResult | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.started = False
+        self.cancelled = False
+
+    def outcome(self) -> SendResult:
+        """The server's answers; the lane's exception, raised here, if the send failed."""
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+class _Lane:
+    """One connection and the thread that talks SMTP on it, attempt after attempt.
+
+    Attempts are taken in the order handed over; after each one a token goes
+    to `answered`, which is what the delivery loop waits on. Plain queues and
+    flags rather than an executor and futures: per message, this is the
+    bookkeeping the loop's thread does while the lane is on the wire.
+    """
+
+    def __init__(self, sender: Sender, answered: queue.SimpleQueue[int], number: int) -> None:
+        self.sender = sender
+        self.answered = answered
+        self.number = number
+        self.inbox: queue.SimpleQueue[_Handed | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._work, name=f"smtp{number}", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        broken = False  # after an exception nothing more goes out on this lane
+        while (handed := self.inbox.get()) is not None:
+            with self.lock:
+                if broken or handed.cancelled:
+                    handed.cancelled = True
+                    continue
+                handed.started = True
+            message, recipients = handed.item.parcel.message, handed.attempt.recipients
+            try:
+                handed.result = self.sender.send(message, recipients)
+            except BaseException as exc:  # noqa: BLE001 - handed back to the loop's thread
+                handed.error = exc
+                broken = True
+            handed.done = True
+            self.answered.put(self.number)
+
+    def take_back(self, handed: _Handed) -> bool:
+        """Cancel an attempt not yet started: True when it never left."""
+        with self.lock:
+            if not handed.started:
+                handed.cancelled = True
+            return handed.cancelled
+
+    def stop(self) -> None:
+        """Let the thread end once the attempts handed to it are done, and wait for it."""
+        self.inbox.put(None)
+        self.thread.join()
+
+
+#: Attempts a lane holds at once: one on the wire and the next queued behind it,
+#: so the connection goes on to the next message the moment the server answers,
+#: without waiting for this thread to record the answer and hand one over.
+LANE_DEPTH = 2
 
 
 def _deliver_on_lanes(
@@ -212,100 +287,104 @@ def _deliver_on_lanes(
     """`deliver` over one or more connections, the journal on this thread alone.
 
     Each attempt is marked in the journal (`attempting`: the ledger says
-    `sending`, a flush to disk) before it is handed to a free lane; a message
-    is on at most one lane at a time. The lanes' threads only talk SMTP; every
-    answer comes back here and is recorded in the order the attempts were
-    handed out, so the ledger, the Notes and the summary read as with one
-    connection. At most two attempts per lane are out unrecorded, which bounds
-    what a crash can leave `sending` (each resent identical, with its
-    Message-ID, by the next run).
+    `sending`, a flush to disk) before it is handed to a lane; a message is on
+    at most one lane at a time. Each lane is one connection with its own
+    thread, which only talks SMTP and takes its attempts in the order they
+    were handed to it: one on the wire and the next queued behind it
+    (`LANE_DEPTH`), so the connection goes on to the next message the moment
+    the server answered, while this thread records that answer. Every answer
+    comes back here and is recorded in the order the attempts were handed out,
+    so the ledger, the Notes and the summary read as with one connection. At
+    most two attempts per lane are out unrecorded (one on the wire and one
+    queued, or one answered and one on the wire), which bounds what a crash
+    can leave `sending`: each is resent identical, with its Message-ID, by the
+    next run; a queued one never left, so it reaches the client once.
 
-    While every lane is busy, the next attempt is already marked (`ready`), so
-    its flush to disk overlaps the messages on the wire instead of following
-    them; it is handed over as soon as a lane is free and the answers before it
-    are recorded. A marked attempt that never left is resent by the next run
-    like any other `sending` one: it reaches the client once.
+    The next attempt is marked while the one before it is on the wire, so
+    its flush to disk overlaps the message instead of following it. On an
+    interrupt the queued attempts are taken back unsent; the answers of those
+    on the wire are waited for and recorded.
     """
     fresh = iter(parcels)
     exhausted = False
     waiting: list[_Waiting] = []
     order = itertools.count()
     handed: collections.deque[_Handed] = collections.deque()
-    ready: tuple[_Waiting, Parcel] | None = None  # marked `sending`, not yet handed to a lane
-    window = 2 * len(lanes)
+    window = LANE_DEPTH * len(lanes)
+    answered: queue.SimpleQueue[int] = queue.SimpleQueue()
+    threads = [_Lane(sender, answered, n) for n, sender in enumerate(lanes)]
 
-    def hand_over(ready: tuple[_Waiting, Parcel] | None) -> tuple[_Waiting, Parcel] | None:
-        """The marked attempt to a free lane, if one is free and there is room: None once handed."""
-        if ready is None or len(handed) >= window:
-            return ready
-        busy = {h.lane for h in handed if not h.future.done()}
-        free = [n for n in range(len(lanes)) if n not in busy]
-        if not free:
-            return ready
-        item, attempt = ready
-        future = workers.submit(lanes[free[0]].send, item.parcel.message, attempt.recipients)
-        handed.append(_Handed(item, attempt, free[0], future))
-        return None
+    def hand_over(item: _Waiting, attempt: Parcel) -> None:
+        """The marked attempt to the least busy lane (there is room: see `window`)."""
+        load = [0] * len(lanes)
+        for h in handed:
+            if not h.done:
+                load[h.lane] += 1
+        lane = load.index(min(load))
+        h = _Handed(item, attempt, lane)
+        handed.append(h)
+        threads[lane].inbox.put(h)
 
-    with ThreadPoolExecutor(len(lanes), thread_name_prefix="smtp") as workers:
-        try:
-            while True:
-                while handed and handed[0].future.done():
-                    done = handed.popleft()
-                    result = done.future.result()
-                    journal.attempted(done.attempt, result.recipients)
-                    # Its answers are in the ledger: the next message may go before
-                    # this one is judged (Notes, summary), so the lane waits less.
-                    ready = hand_over(ready)
-                    _settle(done.item, result, policy, journal, waiting, order)
-                room = len(handed) < window
-                if ready is not None:
-                    ready = hand_over(ready)
-                    if ready is None:
+    try:
+        while True:
+            if handed and handed[0].done:  # one answer, then feed the lanes
+                done = handed.popleft()
+                result = done.outcome()
+                journal.attempted(done.attempt, result.recipients)
+                _settle(done.item, result, policy, journal, waiting, order)
+            now = clock()
+            room = len(handed) < window
+            if room:
+                picked: _Waiting | None = None
+                if waiting and waiting[0].due <= now:
+                    picked = heapq.heappop(waiting)
+                elif not exhausted:
+                    parcel = next(fresh, None)
+                    if parcel is None:
+                        exhausted = True
                         continue
-                now = clock()
-                if ready is None and room:
-                    picked: _Waiting | None = None
-                    if waiting and waiting[0].due <= now:
-                        picked = heapq.heappop(waiting)
-                    elif not exhausted:
-                        parcel = next(fresh, None)
-                        if parcel is None:
-                            exhausted = True
-                            continue
-                        if not parcel.recipients:
-                            journal.finished(Outcome(parcel, (), attempts=0))
-                            continue
-                        picked = _Waiting(now, next(order), now, 0, parcel, {})
-                    if picked is not None:
-                        attempt = _attempt_for(picked)
-                        journal.attempting(attempt)
-                        ready = (picked, attempt)
+                    if not parcel.recipients:
+                        journal.finished(Outcome(parcel, (), attempts=0))
                         continue
-                out = [h.future for h in handed if not h.future.done()]
-                if not handed and ready is None and exhausted and not waiting:
-                    return
-                # A retry's time matters only when it could be marked; else wait for a lane.
-                due = max(0.0, waiting[0].due - now) if waiting and room and not ready else None
-                if out:
-                    wait(out, timeout=due, return_when=FIRST_COMPLETED)
-                elif due is not None and not handed:
-                    sleep(due)
-        except BaseException:
-            _record_what_came_back(handed, journal)
-            raise
+                    picked = _Waiting(now, next(order), now, 0, parcel, {})
+                if picked is not None:
+                    attempt = _attempt_for(picked)
+                    journal.attempting(attempt)
+                    hand_over(picked, attempt)
+                    continue
+            if handed and handed[0].done:
+                continue
+            if not handed and exhausted and not waiting:
+                break
+            # A retry's time matters only when it could be marked; else wait for a lane.
+            due = max(0.0, waiting[0].due - now) if waiting and room else None
+            if any(not h.done for h in handed):
+                # Woken by any lane's answer (a token may be an old one: look again).
+                with contextlib.suppress(queue.Empty):
+                    answered.get(timeout=due)
+            elif due is not None:
+                sleep(due)
+    except BaseException:
+        _record_what_came_back(handed, threads, journal)
+        raise
+    finally:
+        for lane in threads:
+            lane.stop()
 
 
-def _record_what_came_back(handed: collections.deque[_Handed], journal: Journal) -> None:
+def _record_what_came_back(
+    handed: collections.deque[_Handed], lanes: Sequence[_Lane], journal: Journal
+) -> None:
     """The loop stopped (an interrupt, an error): record the answers of attempts already out.
 
     Sends under way are not cut off mid-message; their answers are waited for
     (each bounded by the connection's timeout) and kept, so the journal's
-    flush writes who has the message. Whatever is not recorded stays `sending`.
+    flush writes who has the message. Attempts still queued behind them are
+    taken back unsent. Whatever is not recorded stays `sending`.
     """
-    for done in handed:
-        try:
-            result = done.future.result()
-        except Exception:  # noqa: BLE001 - a lane that failed has nothing to record
-            continue  # (a second Ctrl-C is not caught here: it stops the wait)
-        journal.attempted(done.attempt, result.recipients)
+    out = [h for h in handed if not lanes[h.lane].take_back(h)]
+    for lane in lanes:  # the attempts on the wire finish (a second Ctrl-C stops the wait)
+        lane.stop()
+    for done in out:
+        if done.done and done.error is None and done.result is not None:
+            journal.attempted(done.attempt, done.result.recipients)

@@ -757,8 +757,9 @@ class Run:
         def parcels() -> Iterator[Parcel]:
             """Each message as soon as it is built and recorded: sending overlaps rendering.
 
-            Messages are recorded a few at a time (one durable commit for each
-            batch), never sent before their bytes are in the ledger.
+            Messages are recorded and marked `sending` a few at a time (one
+            durable commit for each batch), never sent before their bytes and
+            mark are in the ledger.
             """
             building, last_made = 0.0, began_at
             while batch := list(itertools.islice(made, RECORD_BATCH)):
@@ -768,6 +769,7 @@ class Run:
                 began = time.perf_counter()
                 recorded = _record_built(ledger, batch, summary)
                 building += time.perf_counter() - began
+                stage.marked.update(message.message_id for _, message in recorded)
                 for job, message in recorded:
                     refusal = None if sender.smtputf8 else utf8_refusal(message, config.email.host)
                     if refusal:
@@ -926,14 +928,20 @@ def _overlap(jobs: list[Job], config: Config) -> bool:
 def _record_built(
     ledger: Ledger, batch: list[tuple[Job, Made | BuiltMessage]], summary: RunSummary
 ) -> list[tuple[Job, BuiltMessage]]:
-    """Keep the messages' bytes in the ledger before they are sent; those that could be built."""
+    """Keep the messages' bytes in the ledger and mark them `sending`: those that could be built.
+
+    One flush to disk for the batch, before any of its messages goes out: the
+    `sending` marks of a batch come together rather than one flush a message
+    (a slow disk would otherwise set the pace of the sending). A crash leaves
+    those not yet sent marked: the next run sends them, identical, once.
+    """
     recorded: list[tuple[Job, BuiltMessage]] = []
     failed: list[tuple[Job, str]] = []
-    # No flush of its own: each message's durable "sending" mark comes before it goes.
-    with ledger.transaction(durable=False):
+    with ledger.transaction():
         for job, item in batch:
             msg = job.message
             if isinstance(item, BuiltMessage):  # kept from an earlier run: already recorded
+                ledger.mark_sending(msg.message_id)
                 recorded.append((job, item))
                 continue
             message = item.message
@@ -948,6 +956,7 @@ def _record_built(
             )  # fmt: skip
             if msg.kind == "invoice":
                 ledger.update_invoice(msg.invoice_no, due_date=job.due)
+            ledger.mark_sending(msg.message_id)
             recorded.append((job, message))
     for job, why in failed:
         inv = job.invoice

@@ -102,20 +102,28 @@ class LedgerJournal:
         self.ledger = ledger
         self.as_of = as_of
         self.fault = fault
+        #: Messages marked `sending` (durably) when their bytes were stored, in
+        #: batches, and not attempted since: their first attempt needs no mark.
+        self.marked: set[str] = set()
 
     def _now(self) -> datetime:
         return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
 
     def attempting(self, parcel: Parcel) -> None:
+        message_id = parcel.message.message_id
+        if message_id in self.marked:
+            self.marked.discard(message_id)
+            return
         with self.ledger.transaction():
-            self.ledger.mark_sending(parcel.message.message_id)
+            self.ledger.mark_sending(message_id)
 
     def attempted(self, parcel: Parcel, results: tuple[RecipientResult, ...]) -> None:
         # A crash here (the server has it, the ledger does not know yet) is
         # finished by the next run with the identical message: a copy, never a variant.
-        # The answers are written at once, without a flush of their own (the next
-        # `sending` mark flushes them): the delivery loop hands the next message
-        # to the connection as soon as they are in, before judging this one.
+        # The answers are written at once, without a flush of their own: the next
+        # durable commit (the next batch's `sending` marks, a few messages on)
+        # flushes them. Only a power cut before it loses them; those messages are
+        # then resent identical, under the same Message-ID.
         checkpoint(self.fault)
         answers = [(r.address, r.state, r.reply) for r in results]
         if answers:
@@ -215,12 +223,14 @@ class SendStage(LedgerJournal):
         with self.ledger.transaction(durable=False):
             self.ledger.mark_sent(msg.message_id, now)
             record_sent(self.ledger, job, now, self.as_of, f"{where}{already}", missed)
-        note = "resent after an interrupted run" if msg.state == SENDING else ""
+        note = "sent after an interrupted run" if msg.state == SENDING else ""
         if note:
+            # The run before marked it `sending` (its batch was flushed) and then
+            # stopped: it may have gone out just before, or not at all.
             self.summary.notes.append(
-                f"{inv.invoice_no}: a message cut off by an interrupted run was sent again, "
-                "identical and with the same Message-ID, so the client's mail program "
-                "drops any copy it already has."
+                f"{inv.invoice_no}: the interrupted run before this one was sending this "
+                "message (it may have gone out); it was sent now, identical and with the "
+                "same Message-ID, so the client's mail program drops any copy it already has."
             )
         amount = self._amount(job)
         self.summary.sent.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, note))

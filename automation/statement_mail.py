@@ -205,7 +205,7 @@ class _StatementJournal(LedgerJournal):
         if verdict.delivered:
             with self.ledger.transaction(durable=False):
                 self.ledger.mark_sent(msg.message_id, self._now())
-            note = "resent after an interrupted run" if msg.state == SENDING else ""
+            note = "sent after an interrupted run" if msg.state == SENDING else ""
             self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
             if self.summary.outbox is not None:
                 self.summary.outbox_count += 1

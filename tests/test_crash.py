@@ -102,21 +102,47 @@ def assert_invariants(folder: Folder, clients: list[str] = CLIENTS) -> None:
     assert services["Amount"].notna().all()  # cached formula results survived
 
 
+def test_a_batch_is_marked_sending_before_its_first_message_goes(folder: Folder) -> None:
+    """One flush to disk marks a batch of messages; a crash leaves them all `sending`.
+
+    Killed as the first answer comes back, the six messages of the batch are
+    all marked though five never left: the next run sends each of them once.
+    """
+    make_log(folder)
+    code, out = finish(run_child(folder, "after-send"))
+    assert code == -signal.SIGKILL, out
+    before = len(folder.received)
+    assert 1 <= before <= 2  # the first, and the one queued behind it if it had left
+    states = ledger_rows(folder, "SELECT state FROM messages")
+    assert [s for (s,) in states] == ["sending"] * len(CLIENTS)
+    code, out = finish(run_child(folder))
+    assert code == 0, out
+    assert out.count("the interrupted run before this one was sending this message") == len(
+        CLIENTS
+    )
+    assert_invariants(folder)
+    assert len(folder.received) == len(CLIENTS) + before  # those that had left: twice, identical
+
+
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_at_each_phase_then_rerun(folder: Folder, point: str) -> None:
     make_log(folder)
     code, out = finish(run_child(folder, point))
     assert code == -signal.SIGKILL, out
+    before = len(folder.received)
     code, out = finish(run_child(folder))
     assert code == 0, out
     if point == "after-send":
-        assert "cut off by an interrupted run was sent again" in out
-        # The message that was cut off arrived twice, byte for byte the same.
+        assert "the interrupted run before this one was sending this message" in out
+        # The message whose answer was not recorded arrived twice, byte for byte the
+        # same; so did the next one if it had left, queued behind it, before the kill.
         first = CLIENTS[0].lower().replace(" ", "") + "@clients.example"
         assert len([r for r in folder.received if first in r.rcpt_tos]) == 2
+        assert 1 <= before <= 2
     assert_invariants(folder)
     code, out = finish(run_child(folder))
-    assert code == 0 and len(folder.received) <= len(CLIENTS) + 1
+    repeats = before if point == "after-send" else 0  # only what was out when it died
+    assert code == 0 and len(folder.received) == len(CLIENTS) + repeats
 
 
 def test_kill_from_outside_while_rendering(folder: Folder) -> None:

@@ -2,9 +2,10 @@
 
 Before a message goes out, the mark that it is being sent is flushed to disk
 (synchronous=FULL), so that no crash or power cut can forget that it may have
-left. What the server answered is committed without its own flush: the next
-durable commit (the next message's mark) flushes it with it. One flush per
-message instead of two, checked here on a real run against aiosmtpd.
+left; the marks of a batch of messages are flushed together with their bytes.
+What the server answered is committed without its own flush: the next durable
+commit flushes it with it. One flush per batch of messages instead of two per
+message, checked here on a real run against aiosmtpd.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Traced:
             self.statements.append(text)
 
 
-def test_each_message_is_marked_sending_on_disk_and_answered_without_a_flush(
+def test_a_batch_is_marked_sending_on_disk_with_its_bytes_and_answered_without_a_flush(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     traced = Traced()
@@ -103,8 +104,13 @@ def test_each_message_is_marked_sending_on_disk_and_answered_without_a_flush(
         for mode, sql in traced.commits
         if any(s.startswith("UPDATE messages SET state") and "sent_at" in s for s in sql)
     ]
-    assert len(sending) == len(names)
-    assert all(mode == FULL for mode, _ in sending)  # on disk before each DATA
+    # The six messages fit one batch: their bytes and marks in one flush, before any DATA.
+    assert len(sending) == 1
+    mode, sql = sending[0]
+    assert mode == FULL
+    marks = [s for s in sql if s.startswith("UPDATE messages SET state")]
+    stored = [s for s in sql if s.startswith("INSERT INTO message_bytes")]
+    assert len(marks) == len(stored) == len(names)
     assert len(answered) == len(names)
     assert all(mode == NORMAL for mode, _ in answered)  # flushed by the next mark
     # The run ends on durable commits, so the last answers are flushed too.
