@@ -233,10 +233,6 @@ class _SheetReader:
         self.books: list[Any] = []
         self.parsing = 0  # XML bytes of the sheets being parsed
         self.turn = threading.Condition()
-        # pandas, imported while the workbook is checked (which leaves the interpreter
-        # mostly free), not after it, when converting the cells keeps it busy.
-        self.pandas = threading.Thread(target=_import_pandas, name="read-pandas", daemon=True)
-        self.pandas.start()
 
     def __enter__(self) -> _SheetReader:
         return self
@@ -245,7 +241,6 @@ class _SheetReader:
         self.pool.shutdown(wait=True, cancel_futures=True)
         for book in self.books:
             book.close()
-        self.pandas.join()  # no other thread touches pandas while it is being imported
 
     def checked(self, sheet: CheckedSheet) -> None:
         """Parse a sheet that passed the package check, on a thread (a long one from a copy,
@@ -285,13 +280,11 @@ class _SheetReader:
     def frames(self, sheets: list[str]) -> dict[str, pd.DataFrame]:
         """The frames (as `_read_frames`) of `sheets`, once they are parsed.
 
-        pandas is imported on a thread of its own from the start (see
-        `__init__`), and touched here only once that thread is done: a module
-        imported lazily must be first touched by one thread only (the reading
-        and checking threads use numpy alone, loaded before they start).
+        pandas is imported here, on this thread, while the sheets are parsed:
+        a module imported lazily must be first touched by one thread only (the
+        reading threads use numpy alone, loaded before they start).
         """
-        self.pandas.join()
-        pd.DataFrame  # noqa: B018 - imported by now (or why it cannot be is raised here)
+        pd.DataFrame  # noqa: B018 - imports pandas now, beside the parsing
         return {name: _frame(self.started[name].result()) for name in sheets}
 
     def _parse(self, sheet: str, size: int) -> RawCells:
@@ -400,13 +393,6 @@ def _joined(pieces: list[Piece]) -> RawCells:
         for i, cells in columns.items():
             joined[i][first : first + rows] = cells
     return joined, height
-
-
-def _import_pandas() -> None:
-    try:
-        pd.DataFrame  # noqa: B018 - the first touch imports it (lazy_import)
-    except Exception:  # said where pandas is first used on the reading's own thread
-        return
 
 
 def _copy_cells(sheet: str, copy: Copy) -> RawCells | None:
