@@ -59,7 +59,7 @@ def parts(path: Path) -> dict[str, bytes]:
 
 
 def test_worker_writes_the_same_workbook(tmp_path: Path) -> None:
-    items = receivables(300)
+    items = receivables(4000)  # more than the pipe holds: handed over while the worker reads
     here = write_receivables_report(items, AS_OF, tmp_path / "here", NOTES)
     pending = start_report(items, AS_OF, tmp_path / "there", NOTES, background_from=1)
     assert pending.in_background
@@ -67,7 +67,7 @@ def test_worker_writes_the_same_workbook(tmp_path: Path) -> None:
     assert there == tmp_path / "there" / "receivables-2026-06-30.xlsx"
     assert parts(there) == parts(here)
     assert [p.name for p in there.parent.iterdir()] == [there.name]  # no temporary file left
-    assert openpyxl.load_workbook(there)[OPEN_SHEET].max_row > 200
+    assert openpyxl.load_workbook(there)[OPEN_SHEET].max_row > 2000
 
 
 def test_small_report_written_when_collected(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_worker_refused_is_the_same_error(tmp_path: Path) -> None:
 
 
 def test_worker_killed_report_written_here(tmp_path: Path) -> None:
-    items = receivables(200)
+    items = receivables(4000)  # the worker killed before it has taken them all
     pending = start_report(items, AS_OF, tmp_path, background_from=1)
     worker = pending._worker  # as if the system had stopped it (out of memory)
     assert worker is not None
@@ -106,7 +106,7 @@ def test_worker_killed_report_written_here(tmp_path: Path) -> None:
 def test_abandoned_report_leaves_last_copy(tmp_path: Path) -> None:
     last = write_receivables_report(receivables(3), AS_OF, tmp_path)
     before = last.read_bytes()
-    pending = start_report(receivables(400), AS_OF, tmp_path, background_from=1)
+    pending = start_report(receivables(4000), AS_OF, tmp_path, background_from=1)
     worker = pending._worker
     assert worker is not None
     pending.abandon()
