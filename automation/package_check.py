@@ -28,6 +28,7 @@ import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -166,7 +167,7 @@ def check_package(
         data = path.read_bytes()
         with (
             zipfile.ZipFile(io.BytesIO(data)) as archive,
-            ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as scanners,
+            _scanners() as scanners,
         ):
             members = archive.infolist()
             check_members(name, members)
@@ -207,6 +208,17 @@ def check_package(
             ".billing/backups/."
         ) from None
     return errors
+
+
+@contextmanager
+def _scanners() -> Iterator[ThreadPoolExecutor]:
+    """Two threads to scan a long sheet on; not waited for at the end: they are idle by
+    then (or scanning what is no longer needed), and the reading must go on."""
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="check")
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _shared_parts_problem(name: str, archive: zipfile.ZipFile, pkg: Package) -> Exception | None:

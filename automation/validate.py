@@ -249,8 +249,8 @@ def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
     # looked at in one pass, not through pandas' string methods.
     blank = [isinstance(v, str) and not v.strip() for v in invoice.tolist()]
     no_invoice = invoice.isna() | pd.Series(blank, index=invoice.index, dtype=bool)
-    typed = frame[LINE_COLUMNS].notna().any(axis=1)
-    return frame[no_invoice & typed]
+    unbilled = frame[no_invoice]  # a long history is mostly billed: the rest looked at
+    return unbilled[unbilled[LINE_COLUMNS].notna().any(axis=1)]
 
 
 def read_service_line(

@@ -144,9 +144,9 @@ def test_a_sheet_is_parsed_only_after_it_passed_the_check(
     parsed: list[str] = []
     real_parse = read._SheetReader._parse
 
-    def parse(self: read._SheetReader, sheet: str, size: int, copy: Any = None) -> Any:
+    def parse(self: read._SheetReader, sheet: str, size: int) -> Any:
         parsed.append(sheet)
-        return real_parse(self, sheet, size, copy)
+        return real_parse(self, sheet, size)
 
     monkeypatch.setattr(read._SheetReader, "_parse", parse)
     with pytest.raises(UnsafeWorkbookError, match="XFD1048576"):
