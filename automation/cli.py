@@ -347,6 +347,7 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
         _summary_table(summary, console)
         log.info("summary\n%s", "\n".join(summary_lines(summary)))
         log.info("%s", phases_line(summary.timings))
+        log.info("write-back: %d cell updates", summary.cells_written)
         return summary.exit_code
     except (ConfigError, WorkbookError, UnusableError, BusyError) as exc:
         log.error("run stopped: %s", exc)

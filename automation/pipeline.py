@@ -872,6 +872,7 @@ class Run:
         checkpoint("after-replace")
         ledger.clear_owed()
         summary.workbook_written = result.changed
+        summary.cells_written = len(updates)
         summary.notes.extend([*result.warnings, *result.notes])
         summary.workbook_incomplete = bool(result.warnings)
         # Compressed on a thread while the run settles and writes its report.

@@ -58,6 +58,7 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     outstanding: dict[str, Decimal] = field(default_factory=dict)
     workbook_written: bool = False
+    cells_written: int = 0  # cell updates the write-back applied
     updates_owed: bool = False
     #: the workbook was written, but not in full (e.g. no free column): said in notes
     workbook_incomplete: bool = False

@@ -154,6 +154,10 @@ def test_run_log_has_every_phase_of_the_run(tmp_path: Path) -> None:
     names = [part.rsplit(" ", 2)[0] for part in line.split(" phases: ")[1].split(", ")]
     assert names == ["start-up", "read", "plan", "render", "message build", "send",
                      "write-back", "report"]
+    # One invoice: Invoice No, Due Date and Status of its Services row, its Invoices row.
+    (cells,) = [ln for ln in log.read_text().splitlines() if " write-back: " in ln]
+    updates = int(cells.split(" write-back: ")[1].split()[0])
+    assert 3 < updates < 40 and cells.endswith(f"write-back: {updates} cell updates")
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="process start time from /proc")
