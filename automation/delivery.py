@@ -287,7 +287,7 @@ def _deliver_on_lanes(
     """`deliver` over one or more connections, the journal on this thread alone.
 
     Each attempt is marked in the journal (`attempting`: the ledger says
-    `sending`, a flush to disk) before it is handed to a lane; a message is on
+    `sending`, on disk) before it is handed to a lane; a message is on
     at most one lane at a time. Each lane is one connection with its own
     thread, which only talks SMTP and takes its attempts in the order they
     were handed to it: one on the wire and the next queued behind it
@@ -301,7 +301,8 @@ def _deliver_on_lanes(
     next run; a queued one never left, so it reaches the client once.
 
     The next attempt is marked while the one before it is on the wire, so
-    its flush to disk overlaps the message instead of following it. On an
+    any flush to disk it needs (the run's messages come already marked, in
+    batches: `SendStage.marked`) overlaps the message instead of following it. On an
     interrupt the queued attempts are taken back unsent; the answers of those
     on the wire are waited for and recorded.
     """

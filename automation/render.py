@@ -19,7 +19,6 @@ import copy
 import io
 import itertools
 import math
-import multiprocessing
 import os
 import re
 import secrets
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -52,6 +52,7 @@ from .bundled import TEMPLATES
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
 from .money import round_money
 from .payqr import payment_qr
+from .processes import cpu_count, fresh_context
 from .zipcopy import Entry, ZipCopier, deflate, entry, raw_member
 
 T = TypeVar("T")
@@ -452,17 +453,14 @@ class InvoiceRenderer:
         are still being rendered. `work` must be a module-level function;
         `preload` names modules it imports on first use.
         """
-        workers = workers or _cpu_count()
+        workers = workers or cpu_count()
         if len(items) <= PARALLEL_THRESHOLD or workers <= 1:
             yield from (work(self, item) for item in items)
             return
-        # Workers come from a fresh interpreter (forkserver, or spawn where there
-        # is none), never a plain fork: a forked worker would inherit the run's
-        # lock and pipes and, orphaned by a killed run, hold them. Each worker
-        # gets a pickled renderer and compiles the templates once for itself.
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
+        # Workers come from a fresh interpreter, never a plain fork (processes.py).
+        # Each gets a pickled renderer and compiles the templates once for itself.
+        context = fresh_context()
+        if isinstance(context, ForkServerContext):
             # The fork server imports the work's modules once; every worker forked
             # from it has them (each imported them for itself: 0.15 s of CPU apiece).
             # Not "__main__": up to Python 3.13 the fork server is never told the
@@ -524,13 +522,6 @@ def _work_in_worker(work: Callable[[InvoiceRenderer, T], R], item: T) -> R:
 def _render_one(renderer: InvoiceRenderer, item: tuple[Document_, Path]) -> Path:
     doc, out_root = item
     return renderer.render(doc, out_root)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def load_template(path: Path) -> _Template:

@@ -20,7 +20,6 @@ killed run's worker removes it itself once it sees the run gone).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -31,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .processes import cpu_count, fresh_context
 from .report import (
     CreditNoteItem,
     Receivable,
@@ -43,7 +43,6 @@ from .report import (
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
-    from multiprocessing.context import ForkServerContext, SpawnContext
     from multiprocessing.process import BaseProcess
 
 #: Open invoices from which the report is worth a process of its own: fewer
@@ -144,7 +143,7 @@ def start_report(
     pending = PendingReport(items, as_of, out_dir, credit_notes)
     still_open = [item for item in items if item.balance > 0]
     least = BACKGROUND_FROM if background_from is None else background_from
-    if len(still_open) < least or _cpu_count() < 2:
+    if len(still_open) < least or cpu_count() < 2:
         return pending
     try:
         target, temp_name = report_names(out_dir, as_of)
@@ -152,7 +151,7 @@ def start_report(
         return pending
     pending._target, pending._temp_name = target, temp_name
     try:
-        context = _context()
+        context = fresh_context()
         answers, answer = context.Pipe()
         worker = context.Process(
             target=_write_in_worker,
@@ -234,15 +233,3 @@ def _write_in_worker(answer: Connection, as_of: date, temp_name: str, target_nam
             os.remove(temp_name)
 
 
-def _context() -> ForkServerContext | SpawnContext:
-    """A fresh interpreter to fork the worker from, never a fork of the run (see render.py)."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("forkserver")
-    return multiprocessing.get_context("spawn")
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
