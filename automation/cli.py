@@ -151,15 +151,23 @@ def add_init_options(parser: argparse.ArgumentParser) -> None:
 def add_statement_options(parser: argparse.ArgumentParser) -> None:
     add_check_options(parser)
     parser.add_argument(
-        "client", nargs="?", metavar="CLIENT",
+        "client",
+        nargs="?",
+        metavar="CLIENT",
         help="one client (default: every client with activity or a balance)",
     )
     parser.add_argument(
-        "--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+        "--from",
+        dest="start",
+        type=_date,
+        metavar="YYYY-MM-DD",
         help="first day of the period (default: the first day of last month)",
     )
     parser.add_argument(
-        "--to", dest="end", type=_date, metavar="YYYY-MM-DD",
+        "--to",
+        dest="end",
+        type=_date,
+        metavar="YYYY-MM-DD",
         help="last day of the period (default: the last day of last month)",
     )
 

@@ -1,7 +1,7 @@
 """billing.toml problems said in words, at their line: what is wrong and what to type.
 
-    billing.toml, line 3: curly quotes (“ ”) pasted from Word or Mail; type straight quotes "...".
-    billing.toml, line 2: [email] has an unknown option 'moed' (did you mean 'mode'?); ...
+billing.toml, line 3: curly quotes (“ ”) pasted from Word or Mail; type straight quotes "...".
+billing.toml, line 2: [email] has an unknown option 'moed' (did you mean 'mode'?); ...
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def toml_problem(name: str, text: str, message: str) -> str:
     if any(ch in line for ch in CURLY):
         return (
             f"{where}: curly quotes (“ ” or ‘ ’), as Word or a mail program types them; "
-            f'TOML needs straight quotes: {_straightened(line.strip())}'
+            f"TOML needs straight quotes: {_straightened(line.strip())}"
         )
     value = line.split("=", 1)[1] if "=" in line else line
     if value.count('"') % 2 or value.count("'") % 2:
@@ -32,7 +32,7 @@ def toml_problem(name: str, text: str, message: str) -> str:
 
 
 def _straightened(line: str) -> str:
-    return line.translate(str.maketrans("\u201c\u201d\u00ab\u00bb\u2018\u2019", "\"\"\"\"''"))
+    return line.translate(str.maketrans("\u201c\u201d\u00ab\u00bb\u2018\u2019", '""""\'\''))
 
 
 def unknown_option(section: str, key: str, known: list[str]) -> str:

@@ -147,9 +147,7 @@ def number_format(language: str, currency: str | None = None) -> NumberFormat | 
         return None
     if currency is not None:
         symbol = get_currency_symbol(currency, locale)
-        affixes = tuple(
-            a.replace("¤¤", currency.upper()).replace("¤", symbol) for a in affixes
-        )
+        affixes = tuple(a.replace("¤¤", currency.upper()).replace("¤", symbol) for a in affixes)
     group, decimal = get_group_symbol(locale), get_decimal_symbol(locale)
     if any(ch in text for text in (*affixes, group, decimal) for ch in "'¤"):
         return None  # Babel would unquote or substitute across the whole text
@@ -249,9 +247,17 @@ def format_datetime(dt: datetime, language: str) -> str:
 #: Kazakh month names and their dative (барыс септік), which "дейін" (until) takes:
 #: "5 желтоқсанға дейін". The ending follows vowel harmony and the last sound.
 KK_MONTH_DATIVE = {
-    "қаңтар": "қаңтарға", "ақпан": "ақпанға", "наурыз": "наурызға", "сәуір": "сәуірге",
-    "мамыр": "мамырға", "маусым": "маусымға", "шілде": "шілдеге", "тамыз": "тамызға",
-    "қыркүйек": "қыркүйекке", "қазан": "қазанға", "қараша": "қарашаға",
+    "қаңтар": "қаңтарға",
+    "ақпан": "ақпанға",
+    "наурыз": "наурызға",
+    "сәуір": "сәуірге",
+    "мамыр": "мамырға",
+    "маусым": "маусымға",
+    "шілде": "шілдеге",
+    "тамыз": "тамызға",
+    "қыркүйек": "қыркүйекке",
+    "қазан": "қазанға",
+    "қараша": "қарашаға",
     "желтоқсан": "желтоқсанға",
 }
 

@@ -837,9 +837,7 @@ class Ledger:
 
     def delivered_to(self, message_id: str) -> set[str]:
         """The addresses (lower case) whose server accepted this message."""
-        return {
-            a for a, (state, _reply) in self.deliveries(message_id).items() if state == SENT
-        }
+        return {a for a, (state, _reply) in self.deliveries(message_id).items() if state == SENT}
 
     def mark_sending(self, message_id: str) -> None:
         self.conn.execute(

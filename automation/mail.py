@@ -86,9 +86,7 @@ TEMPORARY = "temporary"
 UNKNOWN = "unknown"
 
 #: A dot-atom local part (RFC 5322), letters beyond ASCII allowed (RFC 6531).
-_LOCAL_RE = re.compile(
-    r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*", re.UNICODE
-)
+_LOCAL_RE = re.compile(r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*", re.UNICODE)
 _LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ADDRESS = re.compile(
@@ -165,7 +163,7 @@ class BuiltMessage:
         return any(needs_smtputf8(a) for a in (self.envelope_from, *self.recipients))
 
     def role(self, address: str) -> str:
-        """"to", "cc" or "bcc" (an old ledger row without roles counts every address as To)."""
+        """ "to", "cc" or "bcc" (an old ledger row without roles counts every address as To)."""
         key = address.lower()
         if not self.to or key in {a.lower() for a in self.to}:
             return "to"

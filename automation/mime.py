@@ -157,9 +157,7 @@ def _encoded_template(policy: Policy, name: str, shape: str) -> _Template | None
     and each word's encoding ("b" or "q") and length in characters."""
     folded = policy.fold_binary(name, shape).decode("ascii")
     words = _ENCODED_WORD.findall(folded)
-    lengths = tuple(
-        (kind, len(_decoded(kind, text).decode("utf-8"))) for kind, text in words
-    )
+    lengths = tuple((kind, len(_decoded(kind, text).decode("utf-8"))) for kind, text in words)
     around = tuple(_ENCODED_WORD.split(folded)[::3])
     if sum(length for _, length in lengths) != len(shape):
         return None  # not one run of encoded words: leave it to the policy

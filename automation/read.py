@@ -391,7 +391,7 @@ def _joined(pieces: list[Piece]) -> RawCells:
     joined = {i: np.full(height, NAN, dtype=object) for i in range(width)}
     for first, rows, columns in filled:
         for i, cells in columns.items():
-            joined[i][first : first + rows] = cells
+            joined[i][first : first + rows] = _array(cells)
     return joined, height
 
 
@@ -450,10 +450,20 @@ def _raw_cells(sheet: Any) -> RawCells:
     height = len(cells[0]) if cells else 0
     columns = {i: np.full(height, NAN, dtype=object) for i in range(lead)}
     for i, column in enumerate(cells):
-        columns[lead + i] = np.empty(height, dtype=object)
-        columns[lead + i][:] = column
+        columns[lead + i] = _array(column)
         column.clear()
     return columns, height
+
+
+def _array(cells: list[Any]) -> Any:
+    """A list of cells as an object array, each cell as it is (a list is not taken apart).
+
+    Given to numpy as a list, each cell would be looked at to see whether it is a
+    sequence to unpack: twice as long, for a long column.
+    """
+    import numpy as np
+
+    return np.fromiter(cells, dtype=object, count=len(cells))
 
 
 def _frame(raw: RawCells) -> pd.DataFrame:
@@ -571,12 +581,16 @@ def _sheet(
     fixed = config.billing.header_rows.get(name)
     header_index, positions = _locate_header(raw, actual, expected, required, fixed)
     body = raw.iloc[header_index + 1 :]
-    frame = pd.DataFrame(index=pd.RangeIndex(header_index + 2, header_index + 2 + len(body)))
-    for col in expected:
-        if col in positions:
-            frame[col] = body.iloc[:, positions[col]].to_numpy()
-        else:
-            frame[col] = pd.Series([None] * len(body), index=frame.index, dtype=object)
+    import numpy as np
+
+    # Every column as the cells were read (object), built at once: no column is turned
+    # into pandas' own dates or strings, which took a pass over each long column.
+    empty = np.full(len(body), None, dtype=object)
+    frame = pd.DataFrame(
+        {c: body.iloc[:, positions[c]].to_numpy() if c in positions else empty for c in expected},
+        index=pd.RangeIndex(header_index + 2, header_index + 2 + len(body)),
+        dtype=object,
+    )
     last = _last_filled(raw, 0, len(raw))
     last_row = last + 1 if last >= 0 else header_index + 1
     last_row = max(last_row, header_index + 1)
@@ -634,9 +648,7 @@ def _append_place(
 SCAN_ROWS = 512
 
 
-def _last_filled(
-    raw: pd.DataFrame, start: int, stop: int, columns: list[int] | None = None
-) -> int:
+def _last_filled(raw: pd.DataFrame, start: int, stop: int, columns: list[int] | None = None) -> int:
     """The last frame row in start..stop-1 with anything in `columns` (all if None), or -1.
 
     Looked for from the bottom up, a few rows at a time: a long log's last

@@ -329,9 +329,7 @@ class _Sheet:
         self.sheet.write_number(row, col, self.formats.serial(value), self.formats.date)
         self._seen(col, 10)
 
-    def money(
-        self, row: int, col: int, amount: Decimal, currency: str, bold: bool = False
-    ) -> None:
+    def money(self, row: int, col: int, amount: Decimal, currency: str, bold: bool = False) -> None:
         rounded = round_money(amount, currency)
         self.sheet.write_number(row, col, _number(rounded), self.formats.money(currency, bold))
         length = len(f"{rounded:,}")

@@ -231,5 +231,3 @@ def _write_in_worker(answer: Connection, as_of: date, temp_name: str, target_nam
         answer.close()
         with suppress(OSError):
             os.remove(temp_name)
-
-

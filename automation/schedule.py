@@ -36,7 +36,7 @@ def outbox_warning(email: EmailConfig) -> str:
         return ""
     return (
         f"Warning: billing.toml is in outbox mode, so the scheduled run emails nothing: it "
-        f"writes each message to {email.outbox_dir}/ for you to send. Set mode = \"smtp\" "
+        f'writes each message to {email.outbox_dir}/ for you to send. Set mode = "smtp" '
         "and the server details in [email] to have it mailed."
     )
 

@@ -147,7 +147,7 @@ class LedgerJournal:
 
 
 def copies_missed_text(message: BuiltMessage, verdict: Verdict) -> str:
-    """" Not delivered to cc x@y: 550 ..." for each CC or bcc copy refused ("" for none)."""
+    """ " Not delivered to cc x@y: 550 ..." for each CC or bcc copy refused ("" for none)."""
     return "".join(
         f" Not delivered to {_role_words(message, address)}: {reply}."
         for address, reply in verdict.copies_missed
@@ -194,7 +194,7 @@ class SendStage(LedgerJournal):
 
     # -- what it means -----------------------------------------------------
     def _where(self, message: BuiltMessage, outcome: Outcome) -> str:
-        """"emailed to ..." or "written to outbox/<file>.eml for ..."."""
+        """ "emailed to ..." or "written to outbox/<file>.eml for ..."."""
         reached = outcome.addresses(SENT)
         names = recipients_text(message, reached if reached else None)
         if self.outbox is None:
@@ -256,9 +256,7 @@ class SendStage(LedgerJournal):
             SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
         )
 
-    def _failed(
-        self, job: Job, message: BuiltMessage, outcome: Outcome, verdict: Verdict
-    ) -> None:
+    def _failed(self, job: Job, message: BuiltMessage, outcome: Outcome, verdict: Verdict) -> None:
         inv, msg = job.invoice, job.message
         day = self.as_of.isoformat()
         if outcome.too_big:
@@ -270,7 +268,8 @@ class SendStage(LedgerJournal):
         else:
             reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing)
             temporary = {
-                a for a, (state, _r) in self.deliveries(message.message_id).items()
+                a
+                for a, (state, _r) in self.deliveries(message.message_id).items()
                 if state == TEMPORARY
             }
             waited = (
@@ -279,8 +278,7 @@ class SendStage(LedgerJournal):
                 else ""
             )
             have = {
-                a for a, (state, _r) in self.deliveries(message.message_id).items()
-                if state == SENT
+                a for a, (state, _r) in self.deliveries(message.message_id).items() if state == SENT
             }
             alone = ""
             if have:

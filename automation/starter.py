@@ -199,10 +199,10 @@ def _template_copies(template_dir: Path, dest_dir: Path) -> list[tuple[Path, Pat
     """(source, destination) of each Word template and email template that exists."""
     if not template_dir.is_dir():
         return []
-    sources = sorted(template_dir.glob("invoice*.docx")) + sorted(
-        template_dir.glob("credit_note*.docx")
-    ) + sorted(
-        template_dir.glob("statement*.docx")
+    sources = (
+        sorted(template_dir.glob("invoice*.docx"))
+        + sorted(template_dir.glob("credit_note*.docx"))
+        + sorted(template_dir.glob("statement*.docx"))
     )
     email_dir = template_dir / "email"
     if email_dir.is_dir():

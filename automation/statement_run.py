@@ -105,12 +105,17 @@ def make_statements(request: StatementRequest) -> StatementResult:
 def statement_lines(result: StatementResult, language: str = "en") -> list[str]:
     """What the command prints: the period, one line per statement, then problems."""
     period = f"{result.start.isoformat()} to {result.end.isoformat()}"
-    lines = [f"Statements of account, {period}:" if result.files else
-             f"No client had activity or a balance from {period}."]
+    lines = [
+        f"Statements of account, {period}:"
+        if result.files
+        else f"No client had activity or a balance from {period}."
+    ]
     for st, files in result.files:
         closing = format_money(st.closing, st.currency, language)
-        lines.append(f"  {st.client} ({st.currency}), closing balance {closing}: "
-                     + ", ".join(str(f) for f in files))
+        lines.append(
+            f"  {st.client} ({st.currency}), closing balance {closing}: "
+            + ", ".join(str(f) for f in files)
+        )
     if result.errors:
         lines.append(f"{needs_attention(len(result.errors))} (their payments are left out):")
         lines.extend(f"  {e}" for e in result.errors)

@@ -80,7 +80,11 @@ class RunSummary:
     def has_news(self) -> bool:
         """Anything happened that the bookkeeper should hear about."""
         return bool(
-            self.sent or self.failed or self.partial or self.escalated or self.errors
+            self.sent
+            or self.failed
+            or self.partial
+            or self.escalated
+            or self.errors
             or self.credit_notes
         )
 
@@ -151,7 +155,7 @@ def outbox_line(summary: RunSummary) -> str:
     waiting = f"{count} new messages wait" if count != 1 else "1 new message waits"
     return (
         f"Outbox mode: nothing was emailed. {waiting} in {summary.outbox} "
-        "(send them from your mail program, or set mode = \"smtp\" in [email])."
+        '(send them from your mail program, or set mode = "smtp" in [email]).'
     )
 
 

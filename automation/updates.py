@@ -71,38 +71,9 @@ def _differs(current: object, new: CellValue) -> bool:
 
 
 def _cells(column: pd.Series) -> Sequence[object]:
-    """A column's cells as `.at` gives them, each one by position.
-
-    A date column stays as it is (its cells become Timestamps one by one, when
-    looked at): converting all of a long history's dates costs more than the run
-    looks at.
-    """
-    if column.dtype.kind == "M":
-        return _DateCells(column.array)
+    """A column's cells as `.at` gives them, each one by position (the frames hold the
+    cells as read, see `read._sheet`)."""
     return cast("Sequence[object]", column.to_numpy(dtype=object))
-
-
-class _DateCells(Sequence[object]):
-    """A date column's cells, each made a Timestamp only when looked at; NaT when empty.
-
-    The 25,000 empty Due Date cells of a week's new lines are answered from the
-    column's integers: pandas makes an empty cell's NaT as slowly as a date.
-    """
-
-    def __init__(self, array: Any) -> None:
-        self._array = array
-        self._ints = array.asi8  # a view of the nanoseconds, NaT the smallest int64
-
-    def __len__(self) -> int:
-        return len(self._ints)
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, int) and self._ints[i] == _NAT:
-            return pd.NaT
-        return self._array[i]
-
-
-_NAT = -(2**63)
 
 
 _UNSEEN: Any = object()

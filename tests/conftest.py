@@ -26,10 +26,29 @@ from smtp_servers import Recorder, running_server  # noqa: E402
 
 from automation.cli import main  # noqa: E402
 
-CLIENT_HEADERS = ["Client", "Email", "CC", "Address", "Terms", "Currency", "Language", "Tax Rate",
-                  "Active"]
-SERVICE_HEADERS = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount",
-                   "Invoice No", "Due Date", "Status", "Error"]
+CLIENT_HEADERS = [
+    "Client",
+    "Email",
+    "CC",
+    "Address",
+    "Terms",
+    "Currency",
+    "Language",
+    "Tax Rate",
+    "Active",
+]
+SERVICE_HEADERS = [
+    "Date",
+    "Client",
+    "Description",
+    "Quantity",
+    "Unit Price",
+    "Amount",
+    "Invoice No",
+    "Due Date",
+    "Status",
+    "Error",
+]
 
 
 def client(name: str, **values: Any) -> dict[str, Any]:
@@ -39,10 +58,16 @@ def client(name: str, **values: Any) -> dict[str, Any]:
     return row
 
 
-def service(day: date, client_name: str, description: str, qty: Any = 1, price: Any = 100,
-            **values: Any) -> dict[str, Any]:
-    row = {"Date": day, "Client": client_name, "Description": description, "Quantity": qty,
-           "Unit Price": price}
+def service(
+    day: date, client_name: str, description: str, qty: Any = 1, price: Any = 100, **values: Any
+) -> dict[str, Any]:
+    row = {
+        "Date": day,
+        "Client": client_name,
+        "Description": description,
+        "Quantity": qty,
+        "Unit Price": price,
+    }
     row.update(values)
     return row
 

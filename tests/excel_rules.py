@@ -143,8 +143,10 @@ def _content_types(book: _Book) -> None:
             continue
         if name not in overrides and name.rsplit(".", 1)[-1].lower() not in defaults:
             book.bad(f"{name} has no content type")
-        elif name not in overrides and name.startswith(("xl/", "docProps/")) and name.endswith(
-            ".xml"
+        elif (
+            name not in overrides
+            and name.startswith(("xl/", "docProps/"))
+            and name.endswith(".xml")
         ):  # the generic "application/xml" default does not say what the part is
             book.bad(f"{name} has no content type of its own")
     for name in overrides - book.names:

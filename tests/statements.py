@@ -43,8 +43,13 @@ def _ru(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def onec_kazakh(txs: Sequence[Tx], encoding: str = "cp1251", our: str = OUR_KZ_ACCOUNT,
-                start: date | None = None, end: date | None = None) -> bytes:
+def onec_kazakh(
+    txs: Sequence[Tx],
+    encoding: str = "cp1251",
+    our: str = OUR_KZ_ACCOUNT,
+    start: date | None = None,
+    end: date | None = None,
+) -> bytes:
     """A Kaspi/Halyk "выписка в 1С": format 1.01, `СекцияДокумент=выписка`, CRLF."""
     first = start or min(t.day for t in txs)
     last = end or max(t.day for t in txs)
@@ -59,10 +64,20 @@ def onec_kazakh(txs: Sequence[Tx], encoding: str = "cp1251", our: str = OUR_KZ_A
     ]  # fmt: skip
     for tx in txs:
         incoming = tx.amount > 0
-        them = [f"Наименование={tx.payer}", f"БИН_ИИН={tx.payer_id}",
-                f"ИИК={tx.account or their_account(tx)}", "БанкБИК=CASPKZKA", "КБЕ=17"]
-        us = ["Наименование=ТОО \"Ledgerwise\"", "БИН_ИИН=181140004063", f"ИИК={our}",
-              "БанкБИК=CASPKZKA", "КБЕ=17"]
+        them = [
+            f"Наименование={tx.payer}",
+            f"БИН_ИИН={tx.payer_id}",
+            f"ИИК={tx.account or their_account(tx)}",
+            "БанкБИК=CASPKZKA",
+            "КБЕ=17",
+        ]
+        us = [
+            'Наименование=ТОО "Ledgerwise"',
+            "БИН_ИИН=181140004063",
+            f"ИИК={our}",
+            "БанкБИК=CASPKZKA",
+            "КБЕ=17",
+        ]
         payer, payee = (them, us) if incoming else (us, them)
         out += [
             "СекцияДокумент=выписка", f"НомерДокумента={tx.number}",
@@ -79,8 +94,9 @@ def onec_kazakh(txs: Sequence[Tx], encoding: str = "cp1251", our: str = OUR_KZ_A
     return text.encode(encoding)
 
 
-def onec_russian(txs: Sequence[Tx], encoding: str = "cp1251", our: str = OUR_RU_ACCOUNT,
-                 version: str = "1.03") -> bytes:
+def onec_russian(
+    txs: Sequence[Tx], encoding: str = "cp1251", our: str = OUR_RU_ACCOUNT, version: str = "1.03"
+) -> bytes:
     """A Sberbank/Tochka 1C export: `СекцияДокумент=Платежное поручение`, CRLF."""
     first, last = min(t.day for t in txs), max(t.day for t in txs)
     coding = {"cp1251": "Windows", "cp866": "DOS"}.get(encoding, "UTF-8")
@@ -97,8 +113,8 @@ def onec_russian(txs: Sequence[Tx], encoding: str = "cp1251", our: str = OUR_RU_
         incoming = tx.amount > 0
         them_account = tx.account or "40702810400000012399"
         payer_acc, payee_acc = (them_account, our) if incoming else (our, them_account)
-        payer_name = tx.payer if incoming else "ООО \"Леджервайз\""
-        payee_name = "ООО \"Леджервайз\"" if incoming else tx.payer
+        payer_name = tx.payer if incoming else 'ООО "Леджервайз"'
+        payee_name = 'ООО "Леджервайз"' if incoming else tx.payer
         payer_inn = tx.payer_id if incoming else "7707083893"
         payee_inn = "7707083893" if incoming else tx.payer_id
         out += [
@@ -122,26 +138,45 @@ def onec_russian(txs: Sequence[Tx], encoding: str = "cp1251", our: str = OUR_RU_
     return text.encode(encoding)
 
 
-def camt053(txs: Sequence[Tx], version: str = "08", currency: str = "EUR",
-            batch: Sequence[Tx] = (), kind: str = "053") -> bytes:
+def camt053(
+    txs: Sequence[Tx],
+    version: str = "08",
+    currency: str = "EUR",
+    batch: Sequence[Tx] = (),
+    kind: str = "053",
+) -> bytes:
     """camt.053 (or .054) as ISO 20022's examples: one entry per tx, plus one batch entry."""
     v08 = int(version) >= 8
 
     def party(tx: Tx, role: str) -> str:
         name = f"<Nm>{escape(tx.payer)}</Nm>"
         inner = f"<Pty>{name}</Pty>" if v08 else name
-        account = (f"<{role}Acct><Id><IBAN>{tx.account}</IBAN></Id></{role}Acct>"
-                   if tx.account else "")
+        account = (
+            f"<{role}Acct><Id><IBAN>{tx.account}</IBAN></Id></{role}Acct>" if tx.account else ""
+        )
         return f"<{role}>{inner}</{role}>{account}"
 
     def details(tx: Tx, own_amount: bool) -> str:
         role = "Dbtr" if tx.amount > 0 else "Cdtr"
-        amount = (f'<Amt Ccy="{currency}">{abs(tx.amount):.2f}</Amt>' if v08 else
-                  f'<AmtDtls><TxAmt><Amt Ccy="{currency}">{abs(tx.amount):.2f}</Amt></TxAmt>'
-                  "</AmtDtls>") if own_amount else ""
-        refs = f"<Refs><AcctSvcrRef>{tx.ref}-TX</AcctSvcrRef><EndToEndId>NOTPROVIDED</EndToEndId></Refs>" if tx.ref and own_amount else "<Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>"  # noqa: E501
-        return (f"<TxDtls>{refs}{amount}<RltdPties>{party(tx, role)}</RltdPties>"
-                f"<RmtInf><Ustrd>{escape(tx.purpose)}</Ustrd></RmtInf></TxDtls>")
+        amount = (
+            (
+                f'<Amt Ccy="{currency}">{abs(tx.amount):.2f}</Amt>'
+                if v08
+                else f'<AmtDtls><TxAmt><Amt Ccy="{currency}">{abs(tx.amount):.2f}</Amt></TxAmt>'
+                "</AmtDtls>"
+            )
+            if own_amount
+            else ""
+        )
+        refs = (
+            f"<Refs><AcctSvcrRef>{tx.ref}-TX</AcctSvcrRef><EndToEndId>NOTPROVIDED</EndToEndId></Refs>"
+            if tx.ref and own_amount
+            else "<Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>"
+        )  # noqa: E501
+        return (
+            f"<TxDtls>{refs}{amount}<RltdPties>{party(tx, role)}</RltdPties>"
+            f"<RmtInf><Ustrd>{escape(tx.purpose)}</Ustrd></RmtInf></TxDtls>"
+        )
 
     status = "<Sts><Cd>BOOK</Cd></Sts>" if v08 else "<Sts>BOOK</Sts>"
     entries = []
@@ -164,8 +199,9 @@ def camt053(txs: Sequence[Tx], version: str = "08", currency: str = "EUR",
             f"{len(batch)}</NbOfTxs></Btch>{''.join(details(t, True) for t in batch)}"
             "</NtryDtls></Ntry>"
         )
-    root, report = (("BkToCstmrStmt", "Stmt") if kind == "053"
-                    else ("BkToCstmrDbtCdtNtfctn", "Ntfctn"))
+    root, report = (
+        ("BkToCstmrStmt", "Stmt") if kind == "053" else ("BkToCstmrDbtCdtNtfctn", "Ntfctn")
+    )
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.{kind}.001.{version}" '
@@ -185,15 +221,22 @@ def _mt_amount(value: Decimal) -> str:
 def mt940_ing(txs: Sequence[Tx], currency: str = "EUR") -> bytes:
     """ING's MT940: SEPA codes in `:86:`, wrapped at 65 characters."""
     day = min(t.day for t in txs)
-    out = [":20:P" + day.strftime("%y%m%d") + "000000001", f":25:NL69INGB0123456789{currency}",
-           ":28C:00000", f":60F:C{day:%y%m%d}{currency}1000,00"]
+    out = [
+        ":20:P" + day.strftime("%y%m%d") + "000000001",
+        f":25:NL69INGB0123456789{currency}",
+        ":28C:00000",
+        f":60F:C{day:%y%m%d}{currency}1000,00",
+    ]
     for tx in txs:
         mark = "C" if tx.amount > 0 else "D"
-        out.append(f":61:{tx.day:%y%m%d}{tx.day:%m%d}{mark}{_mt_amount(tx.amount)}NTRFEREF//"
-                   f"{tx.ref}")
+        out.append(
+            f":61:{tx.day:%y%m%d}{tx.day:%m%d}{mark}{_mt_amount(tx.amount)}NTRFEREF//{tx.ref}"
+        )
         out.append("/TRCD/00100/")
-        details = (f"/EREF/NOTPROVIDED//CNTP/{tx.account}/INGBNL2A/{tx.payer}/AMSTERDAM///"
-                   f"REMI/USTD//{tx.purpose}/")
+        details = (
+            f"/EREF/NOTPROVIDED//CNTP/{tx.account}/INGBNL2A/{tx.payer}/AMSTERDAM///"
+            f"REMI/USTD//{tx.purpose}/"
+        )
         chunks = [details[i : i + 65] for i in range(0, len(details), 65)]
         out.append(":86:" + chunks[0])
         out.extend(chunks[1:6])
@@ -204,29 +247,41 @@ def mt940_ing(txs: Sequence[Tx], currency: str = "EUR") -> bytes:
 def mt940_rabobank(txs: Sequence[Tx], currency: str = "EUR") -> bytes:
     """Rabobank's MT940: counter account after `:61:`, `/ORDP//NAME/` in `:86:`."""
     day = min(t.day for t in txs)
-    out = [":940:", ":20:940S" + day.strftime("%y%m%d"), f":25:NL31RABO0300087233 {currency}",
-           ":28C:25311", f":60F:C{day:%y%m%d}{currency}000000001000,00"]
+    out = [
+        ":940:",
+        ":20:940S" + day.strftime("%y%m%d"),
+        f":25:NL31RABO0300087233 {currency}",
+        ":28C:25311",
+        f":60F:C{day:%y%m%d}{currency}000000001000,00",
+    ]
     for tx in txs:
         mark = "C" if tx.amount > 0 else "D"
         out.append(f":61:{tx.day:%y%m%d}{mark}{_mt_amount(tx.amount):>015}N541EREF//{tx.ref}")
         out.append(tx.account)
         party = "ORDP" if tx.amount > 0 else "BENM"
-        out.append(f":86:/EREF/{tx.ref}E2E/{party}//NAME/{tx.payer}/REMI/{tx.purpose}"
-                   f"/ISDT/{tx.day.isoformat()}")
+        out.append(
+            f":86:/EREF/{tx.ref}E2E/{party}//NAME/{tx.payer}/REMI/{tx.purpose}"
+            f"/ISDT/{tx.day.isoformat()}"
+        )
     out += [f":62F:C{max(t.day for t in txs):%y%m%d}{currency}000000001000,00"]
     return ("\r\n".join(out) + "\r\n").encode("latin-1")
 
 
 def ofx_sgml(txs: Sequence[Tx], currency: str = "USD") -> bytes:
     """OFX 1.02 (SGML: elements left unclosed), as US banks' "Quicken/Money" download."""
-    head = ("OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\n"
-            "ENCODING:USASCII\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\n"
-            "NEWFILEUID:NONE\r\n\r\n")
-    body = ["<OFX>", "<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS>",
-            "<DTSERVER>20260310120000[-5:EST]<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>",
-            "<BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>",
-            f"<STMTRS><CURDEF>{currency}<BANKACCTFROM><BANKID>121000248<ACCTID>1234567890",
-            "<ACCTTYPE>CHECKING</BANKACCTFROM><BANKTRANLIST><DTSTART>20260301<DTEND>20260310"]
+    head = (
+        "OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\n"
+        "ENCODING:USASCII\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\n"
+        "NEWFILEUID:NONE\r\n\r\n"
+    )
+    body = [
+        "<OFX>",
+        "<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS>",
+        "<DTSERVER>20260310120000[-5:EST]<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>",
+        "<BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>",
+        f"<STMTRS><CURDEF>{currency}<BANKACCTFROM><BANKID>121000248<ACCTID>1234567890",
+        "<ACCTTYPE>CHECKING</BANKACCTFROM><BANKTRANLIST><DTSTART>20260301<DTEND>20260310",
+    ]
     for tx in txs:
         kind = "CREDIT" if tx.amount > 0 else "DEBIT"
         body.append(
@@ -234,8 +289,10 @@ def ofx_sgml(txs: Sequence[Tx], currency: str = "USD") -> bytes:
             f"<TRNAMT>{tx.amount:.2f}<FITID>{tx.ref}<NAME>{escape(tx.payer)}"
             f"<MEMO>{escape(tx.purpose)}</STMTTRN>"
         )
-    body += ["</BANKTRANLIST><LEDGERBAL><BALAMT>5000.00<DTASOF>20260310</LEDGERBAL>",
-             "</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"]
+    body += [
+        "</BANKTRANLIST><LEDGERBAL><BALAMT>5000.00<DTASOF>20260310</LEDGERBAL>",
+        "</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>",
+    ]
     return (head + "\r\n".join(body) + "\r\n").encode("cp1252")
 
 
@@ -265,8 +322,9 @@ def csv_bank(txs: Sequence[Tx], currency: str = "EUR") -> bytes:
     out = ["Buchungstag;Betrag;Währung;Auftraggeber;IBAN;Verwendungszweck;Referenz"]
     for tx in txs:
         amount = f"{tx.amount:.2f}".replace(".", ",")
-        out.append(f"{tx.day:%d.%m.%Y};{amount};{currency};{tx.payer};{tx.account};"
-                   f"{tx.purpose};{tx.ref}")
+        out.append(
+            f"{tx.day:%d.%m.%Y};{amount};{currency};{tx.payer};{tx.account};{tx.purpose};{tx.ref}"
+        )
     return ("\r\n".join(out) + "\r\n").encode("cp1252")
 
 

@@ -22,7 +22,7 @@ D = Decimal
 
 
 def billed_folder(folder: Folder, extra: str = "") -> None:
-    folder.write_config(extra="currency = \"EUR\"\n" + CSV_CONFIG + extra)
+    folder.write_config(extra='currency = "EUR"\n' + CSV_CONFIG + extra)
     write_workbook(folder.workbook, [client("Acme GmbH", Currency="EUR"),
                                      client("Beta BV", Currency="EUR")],
                    [service(date(2026, 3, 2), "Acme GmbH", "Audit", 1, 1200),
@@ -78,8 +78,9 @@ def test_a_broken_inbox_file_stays_and_is_listed(folder: Folder, capsys) -> None
     inbox = folder.root / "statements"
     inbox.mkdir()
     (inbox / "bad.csv").write_bytes(
-        csv_bank([Tx(date(2026, 3, 5), D("1200.00"), "X", purpose="INV-2026-0001", ref="T1")])
-        .replace(b"05.03.2026", b"2026-03-05")
+        csv_bank(
+            [Tx(date(2026, 3, 5), D("1200.00"), "X", purpose="INV-2026-0001", ref="T1")]
+        ).replace(b"05.03.2026", b"2026-03-05")
     )
     assert folder.run("--as-of", "2026-03-09") == 1
     assert "bad.csv, line 2: Buchungstag" in capsys.readouterr().out
@@ -124,8 +125,19 @@ def test_bank_text_is_shown_literally(folder: Folder, capsys, monkeypatch) -> No
     monkeypatch.setenv("COLUMNS", "250")
     billed_folder(folder)
     path = folder.root / "b.csv"
-    path.write_bytes(csv_bank([Tx(date(2026, 3, 5), D("5.00"), "[bold red]Evil[/]",
-                                  purpose="[link=https://evil.example]pay[/link]", ref="X1")]))
+    path.write_bytes(
+        csv_bank(
+            [
+                Tx(
+                    date(2026, 3, 5),
+                    D("5.00"),
+                    "[bold red]Evil[/]",
+                    purpose="[link=https://evil.example]pay[/link]",
+                    ref="X1",
+                )
+            ]
+        )
+    )
     assert payments(folder, str(path), "--as-of", "2026-03-09") == 1  # a stranger: review
     out = capsys.readouterr().out
     assert "[bold red]Evil[/]" in out

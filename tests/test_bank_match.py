@@ -180,8 +180,10 @@ def test_lines_with_a_reference_are_decided_before_lines_matched_by_client() -> 
     """The older line without a reference must not take the invoice the newer one names."""
     plain = line("50000.00", "", ids=("180940012345",), ref="P", day=date(2026, 3, 2))
     named = line("50000.00", "INV-2026-0008", ref="N", day=date(2026, 3, 3))
-    invoices = [inv("INV-2026-0008", ACME, "50000.00", 5),
-                inv("INV-2026-0011", ACME, "50000.00", 11)]
+    invoices = [
+        inv("INV-2026-0008", ACME, "50000.00", 5),
+        inv("INV-2026-0011", ACME, "50000.00", 11),
+    ]
     first, second = match_lines(invoices, PAYERS, [plain, named], D("0"))
     assert second.allocations == (Allocation("INV-2026-0008", D("50000.00")),)
     assert first.allocations == (Allocation("INV-2026-0011", D("50000.00")),)
@@ -209,7 +211,8 @@ def test_parse_instruction_forms() -> None:
     )
     assert parse_instruction("R", "inv 2026 7", "").invoices == (("inv 2026 7", None),)
     assert parse_instruction("R", "INV-1 1 250,50; INV-2: 10.00", "").invoices == (
-        ("INV-1", D("1250.50")), ("INV-2", D("10.00"))
+        ("INV-1", D("1250.50")),
+        ("INV-2", D("10.00")),
     )
 
 

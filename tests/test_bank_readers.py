@@ -92,8 +92,10 @@ def test_russian_1c_direction_from_the_statements_own_account(encoding: str, ver
     came, went = lines
     assert (came.direction, went.direction) == ("in", "out")
     assert came.currency == "RUB"  # digits 6-8 of 40702810...: 810
-    assert came.payer == 'ООО "Ромашка"' and came.payer_ids == ("7701234567",
-                                                                 "40702810500000012345")
+    assert came.payer == 'ООО "Ромашка"' and came.payer_ids == (
+        "7701234567",
+        "40702810500000012345",
+    )
     assert came.date == date(2026, 3, 4) and came.amount == D("25000.00")
     assert went.amount == D("1200.50") and went.payer == 'ООО "Аренда"'
 
@@ -139,7 +141,10 @@ def test_camt053_versions(version: str) -> None:
     lines, errors = read_camt(camt053(EU, version, batch=batch), "ing.xml")
     assert errors == []
     assert [(ln.direction, ln.amount) for ln in lines] == [
-        ("in", D("1210.00")), ("out", D("45.10")), ("in", D("100.00")), ("in", D("250.50"))
+        ("in", D("1210.00")),
+        ("out", D("45.10")),
+        ("in", D("100.00")),
+        ("in", D("250.50")),
     ]
     first = lines[0]
     assert first.payer == "Acme B.V." and first.payer_ids == ("NL91ABNA0417164300",)
@@ -216,7 +221,9 @@ def test_csv_described_by_the_config(tmp_path: Path) -> None:
     lines, errors = read_statement(path, config)
     assert errors == []
     assert [(ln.direction, ln.amount) for ln in lines] == [
-        ("in", D("1210.00")), ("out", D("45.10")), ("in", D("1234567.89"))
+        ("in", D("1210.00")),
+        ("out", D("45.10")),
+        ("in", D("1234567.89")),
     ]
     assert lines[2].payer == "Müller & Söhne" and lines[2].bank_ref.startswith("CSV-")
     assert lines[0].bank_ref == "2026030200001" and lines[0].payer_ids == ("NL91ABNA0417164300",)

@@ -76,7 +76,7 @@ def subjects(folder: Folder, start: int = 0) -> list[tuple[str, str]]:
 
 
 def test_statements_from_the_inbox_pay_invoices_and_the_notes_go_out(folder: Folder) -> None:
-    folder.write_config(extra="currency = \"KZT\"\n[bank]\nfee_tolerance = 500")
+    folder.write_config(extra='currency = "KZT"\n[bank]\nfee_tolerance = 500')
     jan = [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19)]
     amounts = {"Alatau Service": 150000, "Beta LLP": 70000, "Gamma Trade": 100000,
                "Delta Group": 200000, "Epsilon": 80000}  # fmt: skip
@@ -186,7 +186,10 @@ def test_statements_from_the_inbox_pay_invoices_and_the_notes_go_out(folder: Fol
     assert folder.run("--as-of", "2026-02-06") == 0
     payments = sheet(folder, "Payments", "Reference")
     assert tuple(payments.loc["Возврат займа", ["Status", "Rule", "Invoice No"]]) == (
-        "Applied", "Bookkeeper", "INV-2026-0004")
+        "Applied",
+        "Bookkeeper",
+        "INV-2026-0004",
+    )
     assert payments.loc["INV-2026-0004", "Status"] == "Ignored"
     delta = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0004"]
     assert money(delta["Paid Amount"]) == money("153000") == money(delta["Paid By Bank"])
@@ -208,7 +211,7 @@ def test_statements_from_the_inbox_pay_invoices_and_the_notes_go_out(folder: Fol
 
 def test_a_payment_naming_an_invoice_void_this_run_waits_for_review(folder: Folder) -> None:
     """INV-0001 is Void (typed this run): its payment must not go to INV-0002 of equal balance."""
-    folder.write_config(extra="currency = \"KZT\"")
+    folder.write_config(extra='currency = "KZT"')
     write_workbook(folder.workbook, [client("Beta LLP", Currency="KZT")],
                    [service(date(2026, 1, 5), "Beta LLP", "January", 1, 70000),
                     service(date(2026, 1, 12), "Beta LLP", "Payroll", 1, 70000)])  # fmt: skip
@@ -229,7 +232,7 @@ def test_a_payment_naming_an_invoice_void_this_run_waits_for_review(folder: Fold
 
 def test_a_discounted_payment_without_a_reference_earns_the_discount(folder: Folder) -> None:
     """2/10 Net 30 over 100: 98 within the window settles it; 98 after the window waits."""
-    folder.write_config(extra="currency = \"EUR\"")
+    folder.write_config(extra='currency = "EUR"')
     write_workbook(folder.workbook,
                    [client("Early Bird", Currency="EUR", Terms="2/10 Net 30"),
                     client("Late Owl", Currency="EUR", Terms="2/10 Net 30")],
@@ -238,8 +241,10 @@ def test_a_discounted_payment_without_a_reference_earns_the_discount(folder: Fol
     assert folder.run("--as-of", "2026-03-02") == 0
     inbox = folder.root / "statements"
     inbox.mkdir()
-    paid = [Tx(date(2026, 3, 9), D("98.00"), "Early Bird", purpose="March", ref="E-1"),
-            Tx(date(2026, 3, 20), D("98.00"), "Late Owl", purpose="March", ref="L-1")]
+    paid = [
+        Tx(date(2026, 3, 9), D("98.00"), "Early Bird", purpose="March", ref="E-1"),
+        Tx(date(2026, 3, 20), D("98.00"), "Late Owl", purpose="March", ref="L-1"),
+    ]
     (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="EUR"))
     folder.run("--as-of", "2026-03-23")
     lines = sheet(folder, "Payments", "Bank Ref")

@@ -30,8 +30,9 @@ def config_beside(folder: Path) -> None:
 
 def test_check_clean_workbook_exits_0(tmp_path: Path, capsys) -> None:
     config_beside(tmp_path)
-    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
-                          [service(date(2026, 3, 2), "Acme", "Work")])
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
     before = digest(book)
     assert main(["check", "--workbook", str(book)]) == 0
     assert "no problems found" in capsys.readouterr().out
@@ -40,11 +41,15 @@ def test_check_clean_workbook_exits_0(tmp_path: Path, capsys) -> None:
 
 def test_check_lists_every_problem_and_changes_nothing(tmp_path: Path, capsys) -> None:
     config_beside(tmp_path)
-    book = write_workbook(tmp_path / "log.xlsx",
-                          [client("Acme", Currency="XYZ"), client("Beta", Language="fr")],
-                          [service(date(2026, 3, 2), "Acme", "Work"),
-                           service(date(2026, 3, 2), "Gamma", "Work"),
-                           service(date(2026, 3, 2), "Beta", "")])
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme", Currency="XYZ"), client("Beta", Language="fr")],
+        [
+            service(date(2026, 3, 2), "Acme", "Work"),
+            service(date(2026, 3, 2), "Gamma", "Work"),
+            service(date(2026, 3, 2), "Beta", ""),
+        ],
+    )
     before = digest(book)
     assert main(["check", "--workbook", str(book)]) == 1
     out = capsys.readouterr().out
@@ -97,18 +102,23 @@ def test_demo_runs_on_a_copy(tmp_path: Path, monkeypatch, capsys) -> None:
     demo = tmp_path / "demo"
     assert len(list((demo / "outbox").glob("*.eml"))) == 8
     assert len(list((demo / "invoices" / "2026").glob("*.docx"))) == 8
-    services = pd.read_excel(demo / "service_log.xlsx", sheet_name="Services", header=3,
-                             engine="calamine")
+    services = pd.read_excel(
+        demo / "service_log.xlsx", sheet_name="Services", header=3, engine="calamine"
+    )
     assert (services["Status"] == "Invoiced").sum() == 18
     assert (demo / "reports" / "receivables-2026-11-23.xlsx").exists()
 
 
 def test_help_and_bad_arguments() -> None:
-    ok = subprocess.run([sys.executable, str(REPO / "run_billing.py"), "--help"],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, str(REPO / "run_billing.py"), "--help"], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and "--as-of" in ok.stdout
-    bad = subprocess.run([sys.executable, str(REPO / "run_billing.py"), "--as-of", "soon"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(REPO / "run_billing.py"), "--as-of", "soon"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "not a date like" in bad.stderr
     assert "Traceback" not in bad.stderr
 
@@ -120,8 +130,9 @@ def test_missing_config_exits_2(argv: list[str], capsys) -> None:
 
 
 def test_check_reports_a_missing_sender_address(tmp_path: Path, capsys) -> None:
-    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
-                          [service(date(2026, 3, 2), "Acme", "Work")])
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
     (tmp_path / "billing.toml").write_text("[email]\nmode = 'outbox'\n")
     assert main(["check", "--workbook", str(book)]) == 2
     assert "no sender address" in capsys.readouterr().out
@@ -144,16 +155,26 @@ def test_the_folders_own_templates_are_used(tmp_path: Path) -> None:
 
 def test_run_log_has_every_phase_of_the_run(tmp_path: Path) -> None:
     config_beside(tmp_path)
-    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
-                          [service(date(2026, 3, 2), "Acme", "Work")])
-    code = main(["--workbook", str(book), "--as-of", "2026-03-09",
-                 "--outbox", str(tmp_path / "outbox")])
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
+    code = main(
+        ["--workbook", str(book), "--as-of", "2026-03-09", "--outbox", str(tmp_path / "outbox")]
+    )
     assert code == 0
     (log,) = (tmp_path / ".billing" / "logs").glob("run-*.log")
     (line,) = [ln for ln in log.read_text().splitlines() if " phases: " in ln]
     names = [part.rsplit(" ", 2)[0] for part in line.split(" phases: ")[1].split(", ")]
-    assert names == ["start-up", "read", "plan", "render", "message build", "send",
-                     "write-back", "report"]
+    assert names == [
+        "start-up",
+        "read",
+        "plan",
+        "render",
+        "message build",
+        "send",
+        "write-back",
+        "report",
+    ]
     # One invoice: Invoice No, Due Date and Status of its Services row, its Invoices row.
     (cells,) = [ln for ln in log.read_text().splitlines() if " write-back: " in ln]
     updates = int(cells.split(" write-back: ")[1].split()[0])
@@ -165,7 +186,10 @@ def test_process_age_counts_from_the_process_start() -> None:
     began = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", "from automation.clock import process_age; print(process_age())"],
-        capture_output=True, text=True, check=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
     )
     elapsed = time.perf_counter() - began
     age = float(done.stdout)
@@ -239,7 +263,7 @@ def attention_lines(out: str) -> set[str]:
     """The located problems a command listed (the indented lines after "need(s) attention")."""
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if "attention" in line)
-    return {line.strip() for line in lines[start + 1:] if line.startswith("  ")}
+    return {line.strip() for line in lines[start + 1 :] if line.startswith("  ")}
 
 
 def test_check_reports_everything_the_run_would(tmp_path: Path, capsys) -> None:
@@ -248,22 +272,27 @@ def test_check_reports_everything_the_run_would(tmp_path: Path, capsys) -> None:
     book = write_workbook(
         tmp_path / "log.xlsx",
         [client("Acme"), client("Beta", Currency="XYZ"), client("Gamma", Terms="Net soon")],
-        [service(date(2026, 3, 2), "Acme", "Work"),
-         service(date(2026, 3, 2), "Acme", "Old work", **{"Invoice No": absurd}),
-         service(date(2026, 3, 2), "Nobody", "Work"),
-         service(date(2026, 3, 2), "Acme", ""),
-         service(date(2026, 3, 2), "Acme", "Huge", 10**20, 1),
-         service("05/03/2026", "Acme", "Ambiguous date"),
-         service(date(2026, 3, 2), "Beta", "Work"),
-         service(date(2026, 3, 2), "Gamma", "Work")],
-        invoices=[{"Invoice No": absurd, "Client": "Acme", "Total": 100},
-                  {"Invoice No": "INV-2026-0001", "Client": "Acme", "Total": 100,
-                   "Paid Amount": "lots"}],
+        [
+            service(date(2026, 3, 2), "Acme", "Work"),
+            service(date(2026, 3, 2), "Acme", "Old work", **{"Invoice No": absurd}),
+            service(date(2026, 3, 2), "Nobody", "Work"),
+            service(date(2026, 3, 2), "Acme", ""),
+            service(date(2026, 3, 2), "Acme", "Huge", 10**20, 1),
+            service("05/03/2026", "Acme", "Ambiguous date"),
+            service(date(2026, 3, 2), "Beta", "Work"),
+            service(date(2026, 3, 2), "Gamma", "Work"),
+        ],
+        invoices=[
+            {"Invoice No": absurd, "Client": "Acme", "Total": 100},
+            {"Invoice No": "INV-2026-0001", "Client": "Acme", "Total": 100, "Paid Amount": "lots"},
+        ],
     )
     assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == 1
     checked = attention_lines(capsys.readouterr().out)
-    assert main(["--workbook", str(book), "--as-of", "2026-03-09",
-                 "--outbox", str(tmp_path / "out")]) == 1
+    assert (
+        main(["--workbook", str(book), "--as-of", "2026-03-09", "--outbox", str(tmp_path / "out")])
+        == 1
+    )
     ran = attention_lines(capsys.readouterr().out)
     assert any("30 digits" in line for line in checked)
     assert len(checked) >= 7
@@ -272,8 +301,11 @@ def test_check_reports_everything_the_run_would(tmp_path: Path, capsys) -> None:
 
 def test_a_client_problem_is_reported_once(tmp_path: Path, capsys) -> None:
     config_beside(tmp_path)
-    book = write_workbook(tmp_path / "log.xlsx", [client("Acme", Terms="Net soon")],
-                          [service(date(2026, 3, 2), "Acme", f"Work {i}") for i in range(3)])
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme", Terms="Net soon")],
+        [service(date(2026, 3, 2), "Acme", f"Work {i}") for i in range(3)],
+    )
     assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == 1
     out = capsys.readouterr().out
     assert "log.xlsx: 1 row needs attention:" in out
@@ -289,13 +321,16 @@ def test_a_client_problem_is_reported_once(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("toml", "said"),
     [
-        ('[email]\nmoed = "smtp"\n',
-         "billing.toml, line 2: [email] has an unknown option 'moed' (did you mean 'mode'?)"),
-        ('[email]\nfrom = \u201cme@firm.example\u201d\n',
-         'billing.toml, line 2: curly quotes (“ ” or ‘ ’), as Word or a mail program types '
-         'them; TOML needs straight quotes: from = "me@firm.example"'),
-        ('[company]\nname = "Ledgerwise\n',
-         "billing.toml, line 2: the quote is not closed"),
+        (
+            '[email]\nmoed = "smtp"\n',
+            "billing.toml, line 2: [email] has an unknown option 'moed' (did you mean 'mode'?)",
+        ),
+        (
+            "[email]\nfrom = \u201cme@firm.example\u201d\n",
+            "billing.toml, line 2: curly quotes (“ ” or ‘ ’), as Word or a mail program types "
+            'them; TOML needs straight quotes: from = "me@firm.example"',
+        ),
+        ('[company]\nname = "Ledgerwise\n', "billing.toml, line 2: the quote is not closed"),
     ],
 )
 def test_config_errors_name_the_line_and_the_cause(
@@ -316,8 +351,10 @@ def test_no_workbook_says_where_it_looked_and_suggests_init(
     monkeypatch.chdir(tmp_path)
     assert main([]) == 2
     out = " ".join(capsys.readouterr().out.split())
-    assert f"the workbook {tmp_path / 'service_log.xlsx'} does not exist, and there is no " \
+    assert (
+        f"the workbook {tmp_path / 'service_log.xlsx'} does not exist, and there is no "
         f"billing.toml in {tmp_path}." in out
+    )
     assert "run-billing init DIR" in out and "python run_billing.py init DIR" in out
 
 
@@ -397,9 +434,10 @@ def test_the_program_sets_the_imported_modules_aside_from_the_cycle_collector() 
 def test_every_entry_point_goes_through_the_program() -> None:
     assert "raise SystemExit(program())" in (REPO / "run_billing.py").read_text()
     assert "raise SystemExit(program())" in (REPO / "automation" / "__main__.py").read_text()
-    assert "from .cli import program as run_command_line" in (
-        REPO / "automation" / "__main__.py"
-    ).read_text()
+    assert (
+        "from .cli import program as run_command_line"
+        in (REPO / "automation" / "__main__.py").read_text()
+    )
     assert 'run-billing = "automation.__main__:program"' in (REPO / "pyproject.toml").read_text()
     # The installed run-billing script imports that module at its top, as does each render
     # worker (the program's main script): the command line is imported only when it runs.

@@ -12,8 +12,11 @@ from automation.writeback import apply_updates
 
 
 def test_created_invoices_sheet_has_readable_columns(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Northwind Traders International LLC")],
-                   [service(date(2026, 3, 2), "Northwind Traders International LLC", "Work")])
+    write_workbook(
+        folder.workbook,
+        [client("Northwind Traders International LLC")],
+        [service(date(2026, 3, 2), "Northwind Traders International LLC", "Work")],
+    )
     assert folder.run("--as-of", "2026-03-09") == 0
     sheet = openpyxl.load_workbook(folder.workbook)["Invoices"]
     width = {c.value: sheet.column_dimensions[c.column_letter].width for c in sheet[1]}
@@ -31,8 +34,9 @@ def test_a_bookkeepers_column_widths_are_kept(tmp_path) -> None:  # type: ignore
     ws.append(["Invoice No", "Client"])
     ws.column_dimensions["B"].width = 60
     wb.save(path)
-    apply_updates(path, [CellUpdate("Invoices", 2, "Note", "Emailed.")],
-                  header_rows={"Invoices": 1})
+    apply_updates(
+        path, [CellUpdate("Invoices", 2, "Note", "Emailed.")], header_rows={"Invoices": 1}
+    )
     sheet = openpyxl.load_workbook(path)["Invoices"]
     assert sheet["C1"].value == "Note"
     assert sheet.column_dimensions["B"].width == 60  # as the bookkeeper set it

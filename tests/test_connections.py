@@ -254,9 +254,7 @@ def test_one_connection_goes_on_to_the_next_message_while_an_answer_is_recorded(
     # Each next message was delivered while the answer before it was being recorded:
     # never more than one message ahead of the ledger.
     assert after_answer == [2, 3, 4, 5, 6, 6]
-    assert [o.parcel.message.message_id for o in log.outcomes] == [
-        m.message_id for m in messages
-    ]
+    assert [o.parcel.message.message_id for o in log.outcomes] == [m.message_id for m in messages]
 
 
 def test_an_interrupt_takes_back_the_attempts_queued_behind_the_wire() -> None:

@@ -100,8 +100,16 @@ def test_void_issues_a_credit_note_in_the_thread_and_stops_all_mail(billed: Fold
     assert attachment_names(note) == ["CN-2026-0001.docx"]
     saved = folder.root / "invoices" / "2026" / "CN-2026-0001.docx"
     printed = docx_text(saved)
-    for words in ("CREDIT NOTE", "CN-2026-0001", "INV-2026-0001", "March 9, 2026", "$500.00",
-                  "cancels the invoice in full", "You have paid $120.00 more", "Acme"):
+    for words in (
+        "CREDIT NOTE",
+        "CN-2026-0001",
+        "INV-2026-0001",
+        "March 9, 2026",
+        "$500.00",
+        "cancels the invoice in full",
+        "You have paid $120.00 more",
+        "Acme",
+    ):
         assert words in printed, words
     assert cell(folder, "Acme", "Status") == "Void"
     assert cell(folder, "Acme", "Balance") == -120
@@ -118,8 +126,9 @@ def test_void_summary_lists_the_money_owed_back(
     billed: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = billed
-    type_into_invoices(folder, "Birch", Paid_Amount=Decimal("500"), Paid_Date=date(2026, 3, 12),
-                       Status="Void")
+    type_into_invoices(
+        folder, "Birch", Paid_Amount=Decimal("500"), Paid_Date=date(2026, 3, 12), Status="Void"
+    )
     capsys.readouterr()
     assert folder.run("--as-of", "2026-03-16") == 0
     out = capsys.readouterr().out
@@ -222,8 +231,13 @@ def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: F
     assert "larger than the $300.00 still open" in str(cell(folder, "Cedar", "Note"))
     assert len(mails_to(folder, "Cedar")) == 3
     # Paying the rest after the credits: Paid, balance exactly 0.00.
-    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("200"), Paid_Amount=Decimal("300"),
-                       Paid_Date=date(2026, 3, 20))
+    type_into_invoices(
+        folder,
+        "Cedar",
+        Credit_Amount=Decimal("200"),
+        Paid_Amount=Decimal("300"),
+        Paid_Date=date(2026, 3, 20),
+    )
     run(folder, date(2026, 3, 23))
     assert cell(folder, "Cedar", "Status") == "Paid" and cell(folder, "Cedar", "Balance") == 0
 
@@ -251,8 +265,12 @@ def test_a_changed_row_undone_clears_its_error(billed: Folder) -> None:
     folder = billed
     type_into_services(folder, 3, Description="Payroll (March)")
     assert folder.run("--as-of", "2026-03-10") == 1
-    assert services(folder).iloc[1]["Error"].startswith(
-        'Description from "Payroll" to "Payroll (March)" changed after the row was billed'
+    assert (
+        services(folder)
+        .iloc[1]["Error"]
+        .startswith(
+            'Description from "Payroll" to "Payroll (March)" changed after the row was billed'
+        )
     )
     type_into_services(folder, 3, Description="Payroll")
     assert folder.run("--as-of", "2026-03-11") == 0
@@ -274,8 +292,11 @@ def test_a_changed_row_undone_clears_its_error(billed: Folder) -> None:
 def test_discount_window_balances_are_exact(
     folder: Folder, paid: str, when: date, status: str, balance: int, notes: int
 ) -> None:
-    write_workbook(folder.workbook, [client("Early", Terms="2/10 Net 30")],
-                   [service(date(2026, 3, 2), "Early", "Work", 1, 1000)])
+    write_workbook(
+        folder.workbook,
+        [client("Early", Terms="2/10 Net 30")],
+        [service(date(2026, 3, 2), "Early", "Work", 1, 1000)],
+    )
     run(folder, DAY0)
     type_into_invoices(folder, "Early", Paid_Amount=Decimal(paid), Paid_Date=when)
     run(folder, when)
@@ -302,8 +323,9 @@ def test_dry_run_previews_corrections_and_changes_nothing(
 
 
 def test_void_before_the_invoice_could_be_emailed(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Gone")],
-                   [service(date(2026, 3, 2), "Gone", "Work", 1, 100)])
+    write_workbook(
+        folder.workbook, [client("Gone")], [service(date(2026, 3, 2), "Gone", "Work", 1, 100)]
+    )
     folder.recorder.refuse = frozenset({"gone@clients.example"})
     assert folder.run("--as-of", "2026-03-09") == 1
     assert cell(folder, "Gone", "Status") == "Failed"
@@ -327,17 +349,28 @@ def test_a_lost_ledger_never_reuses_a_credit_note_number(billed: Folder) -> None
     shutil.rmtree(folder.root / ".billing")  # the ledger is lost; the workbook remains
     apply_updates(
         folder.workbook,
-        [CellUpdate("Services", 8, c, v) for c, v in
-         {"Date": date(2026, 3, 11), "Client": "Birch", "Description": "Audit", "Quantity": 1,
-          "Unit Price": 80, "Amount": 80}.items()],
+        [
+            CellUpdate("Services", 8, c, v)
+            for c, v in {
+                "Date": date(2026, 3, 11),
+                "Client": "Birch",
+                "Description": "Audit",
+                "Quantity": 1,
+                "Unit Price": 80,
+                "Amount": 80,
+            }.items()
+        ],
         header_rows={"Services": 1},
     )
     assert folder.run("--as-of", "2026-03-12") == 0
     sheet = invoices(folder).reset_index().set_index("Invoice No")
     assert sheet.loc["INV-2026-0004", "Total"] == 80  # numbers go on from the workbook's
     row = list(sheet.index).index("INV-2026-0004") + 2
-    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Credit Amount", 30)],
-                  header_rows={"Invoices": 1})
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Invoices", row, "Credit Amount", 30)],
+        header_rows={"Invoices": 1},
+    )
     assert folder.run("--as-of", "2026-03-13") == 0
     sheet = invoices(folder).reset_index().set_index("Invoice No")
     assert sheet.loc["INV-2026-0004", "Credit Notes"] == "CN-2026-0002"  # not a second 0001

@@ -17,52 +17,98 @@ from automation.terms import parse_terms
 from automation.validate import ClientBook
 
 D = Decimal
-SERVICES = SheetData("Services", 1, {c: c for c in ("Date", "Client", "Description", "Quantity",
-                                                    "Unit Price", "Amount", "Invoice No")},
-                     frozenset(), pd.DataFrame())
-INVOICES = SheetData("Invoices", 1, {c: c for c in ("Status", "Credit Amount", "Resend")},
-                     frozenset(), pd.DataFrame())
+SERVICES = SheetData(
+    "Services",
+    1,
+    {
+        c: c
+        for c in ("Date", "Client", "Description", "Quantity", "Unit Price", "Amount", "Invoice No")
+    },
+    frozenset(),
+    pd.DataFrame(),
+)
+INVOICES = SheetData(
+    "Invoices",
+    1,
+    {c: c for c in ("Status", "Credit Amount", "Resend")},
+    frozenset(),
+    pd.DataFrame(),
+)
 
 
-def ledger_invoice(*lines: tuple[int, str, str, str], number: str = "INV-1",
-                   **changes: object) -> LedgerInvoice:
-    billed = tuple(InvoiceLine(date(2026, 3, 2), text, D(q), D(p), D(q) * D(p), row)
-                   for row, text, q, p in lines)
+def ledger_invoice(
+    *lines: tuple[int, str, str, str], number: str = "INV-1", **changes: object
+) -> LedgerInvoice:
+    billed = tuple(
+        InvoiceLine(date(2026, 3, 2), text, D(q), D(p), D(q) * D(p), row)
+        for row, text, q, p in lines
+    )
     total = sum((ln.amount for ln in billed), D(0))
     values: dict[str, object] = dict(
-        invoice_no=number, client_key="acme", client="Acme", currency="USD", terms="Net 30",
-        invoice_date=date(2026, 3, 9), due_date=date(2026, 4, 8), subtotal=total,
-        tax_rate=D(0), tax=D(0), total=total, lines=billed, sent_at=None, last_sent=None,
-        reissue_count=0, last_reissue=None, first_message_id=None, escalated=False, note="")
+        invoice_no=number,
+        client_key="acme",
+        client="Acme",
+        currency="USD",
+        terms="Net 30",
+        invoice_date=date(2026, 3, 9),
+        due_date=date(2026, 4, 8),
+        subtotal=total,
+        tax_rate=D(0),
+        tax=D(0),
+        total=total,
+        lines=billed,
+        sent_at=None,
+        last_sent=None,
+        reissue_count=0,
+        last_reissue=None,
+        first_message_id=None,
+        escalated=False,
+        note="",
+    )
     values.update(changes)
     return LedgerInvoice(**values)  # type: ignore[arg-type]
 
 
-def line(row: int, text: str, qty: str, price: str | None, amount: str | None = None,
-         client: str = "Acme", day: date = date(2026, 3, 2)) -> ServiceLine:
+def line(
+    row: int,
+    text: str,
+    qty: str,
+    price: str | None,
+    amount: str | None = None,
+    client: str = "Acme",
+    day: date = date(2026, 3, 2),
+) -> ServiceLine:
     total = D(amount) if amount else D(qty) * D(price or 0)
-    return ServiceLine(row, day, client, client.lower(), text, D(qty),
-                       None if price is None else D(price), total)
+    return ServiceLine(
+        row, day, client, client.lower(), text, D(qty), None if price is None else D(price), total
+    )
 
 
 def test_rows_sorted_or_moved_are_not_changes() -> None:
-    inv = ledger_invoice((2, "Bookkeeping", "3", "100"), (3, "Payroll", "2", "100"),
-                         (4, "Payroll", "2", "100"))
-    rows = [line(7, "Payroll", "2", "100"), line(8, "Bookkeeping", "3", "100"),
-            line(9, "Payroll", "2", None, "200")]  # the same, typed as an Amount only
+    inv = ledger_invoice(
+        (2, "Bookkeeping", "3", "100"), (3, "Payroll", "2", "100"), (4, "Payroll", "2", "100")
+    )
+    rows = [
+        line(7, "Payroll", "2", "100"),
+        line(8, "Bookkeeping", "3", "100"),
+        line(9, "Payroll", "2", None, "200"),
+    ]  # the same, typed as an Amount only
     assert changed_lines({"INV-1": rows}, {"INV-1": inv}, set(), SERVICES) == {}
 
 
 def test_each_change_is_named_with_the_way_out() -> None:
     inv = ledger_invoice((2, "Bookkeeping", "3", "100"), (3, "Payroll", "2", "100"))
-    rows = [line(2, "Bookkeeping", "3", "100"),
-            line(3, "Payroll", "2", "100", client="Birch", day=date(2026, 3, 3))]
+    rows = [
+        line(2, "Bookkeeping", "3", "100"),
+        line(3, "Payroll", "2", "100", client="Birch", day=date(2026, 3, 3)),
+    ]
     errors = changed_lines({"INV-1": rows}, {"INV-1": inv}, set(), SERVICES)
     assert list(errors) == [3]
     assert errors[3].column == "Date"
     assert errors[3].message.startswith(
         'Date from 2026-03-02 to 2026-03-03 and Client from "Acme" to "Birch" changed after '
-        "the row was billed on INV-1; type Rebill in INV-1's Status")
+        "the row was billed on INV-1; type Rebill in INV-1's Status"
+    )
     assert errors[3].message.endswith("or change it back.")
 
 
@@ -85,8 +131,12 @@ def test_an_unreadable_billed_row_and_skipped_invoices() -> None:
 
 
 def test_rows_of_a_rebilled_invoice_find_their_new_number() -> None:
-    old = ledger_invoice((2, "Work", "1", "100"), (3, "Work", "1", "100"),
-                         replaced_by=("INV-2",), voided=date(2026, 3, 16))
+    old = ledger_invoice(
+        (2, "Work", "1", "100"),
+        (3, "Work", "1", "100"),
+        replaced_by=("INV-2",),
+        voided=date(2026, 3, 16),
+    )
     new = ledger_invoice((2, "Work", "1", "100"), (3, "Work", "1", "100"), number="INV-2")
     rows = [line(2, "Work", "1", "100"), line(3, "Work", "1", "100")]
     moved = moved_rows({"INV-1": rows}, {"INV-1": old, "INV-2": new})
@@ -100,9 +150,16 @@ BOOK = ClientBook(
 
 
 def decide(inv: LedgerInvoice, row: InvoiceRow, billed: list[ServiceLine] | None = None):  # type: ignore[no-untyped-def]
-    return decide_corrections({inv.invoice_no: inv}, {inv.invoice_no: row},
-                              {inv.invoice_no: billed or []}, BOOK, set(), date(2026, 3, 16),
-                              Config(), INVOICES)
+    return decide_corrections(
+        {inv.invoice_no: inv},
+        {inv.invoice_no: row},
+        {inv.invoice_no: billed or []},
+        BOOK,
+        set(),
+        date(2026, 3, 16),
+        Config(),
+        INVOICES,
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,8 +177,13 @@ def test_credit_amount_issues_only_the_increase(
     typed: str, credited: str, paid: str | None, amount: str | None, after: str | None
 ) -> None:
     inv = ledger_invoice((2, "Work", "5", "100"), credited=D(credited))
-    row = InvoiceRow(5, "INV-1", credit_amount=D(typed), paid_amount=D(paid) if paid else None,
-                     paid_date=date(2026, 3, 12) if paid else None)
+    row = InvoiceRow(
+        5,
+        "INV-1",
+        credit_amount=D(typed),
+        paid_amount=D(paid) if paid else None,
+        paid_date=date(2026, 3, 12) if paid else None,
+    )
     fixes = decide(inv, row)
     if amount is None:
         assert fixes.credits == ()

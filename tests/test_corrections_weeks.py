@@ -42,8 +42,14 @@ def row(folder: Folder, number: str) -> dict[str, object]:
     return {k: (None if pd.isna(v) else v) for k, v in values.items()}
 
 
-def expect(folder: Folder, number: str, status: str, balance: str, credit: str | None = None,
-           notes: str | None = None) -> None:
+def expect(
+    folder: Folder,
+    number: str,
+    status: str,
+    balance: str,
+    credit: str | None = None,
+    notes: str | None = None,
+) -> None:
     cells = row(folder, number)
     assert cells["Status"] == status, (number, cells)
     assert Decimal(str(cells["Balance"])).quantize(Decimal("0.01")) == Decimal(balance), cells
@@ -59,21 +65,29 @@ def subjects(folder: Folder, name: str) -> list[str]:
     return [str(m["Subject"]) for m in mails_to(folder, name)]
 
 
-def add_service(folder: Folder, excel_row: int, day: date, name: str, text: str,
-                amount: int) -> None:
-    values = {"Date": day, "Client": name, "Description": text, "Quantity": 1,
-              "Unit Price": amount, "Amount": amount}
-    apply_updates(folder.workbook,
-                  [CellUpdate("Services", excel_row, c, v) for c, v in values.items()],
-                  header_rows={"Services": 1})
+def add_service(
+    folder: Folder, excel_row: int, day: date, name: str, text: str, amount: int
+) -> None:
+    values = {
+        "Date": day,
+        "Client": name,
+        "Description": text,
+        "Quantity": 1,
+        "Unit Price": amount,
+        "Amount": amount,
+    }
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Services", excel_row, c, v) for c, v in values.items()],
+        header_rows={"Services": 1},
+    )
 
 
 def test_twelve_weeks_of_corrections_and_payments(folder: Folder) -> None:
     folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7\nmax_count = 5")
     lines = [service(date(2026, 1, 2), n, f"Work for {n}", 1, 1000) for n in NAMES]
     lines.insert(2, service(date(2026, 1, 2), "Fixer", "Payroll", 2, 150))  # row 4
-    write_workbook(folder.workbook, [client(n, Terms=TERMS.get(n, "Net 7")) for n in NAMES],
-                   lines)
+    write_workbook(folder.workbook, [client(n, Terms=TERMS.get(n, "Net 7")) for n in NAMES], lines)
     run(folder, 0)
     number = {n: f"INV-2026-{i:04d}" for i, n in enumerate(NAMES, start=1)}
     assert row(folder, number["Fixer"])["Total"] == 1300
@@ -102,9 +116,14 @@ def test_twelve_weeks_of_corrections_and_payments(folder: Folder) -> None:
     type_into_invoices(folder, "Voider", Status="Void")
     type_into_invoices(folder, "Fixer", Status="Rebill")
     type_into_invoices(folder, "Greedy", Credit_Amount=Decimal("50"))
-    apply_updates(folder.workbook, [CellUpdate("Invoices", 9, "Paid Amount", Decimal("200")),
-                                    CellUpdate("Invoices", 9, "Paid Date", week(2))],
-                  header_rows={"Invoices": 1})
+    apply_updates(
+        folder.workbook,
+        [
+            CellUpdate("Invoices", 9, "Paid Amount", Decimal("200")),
+            CellUpdate("Invoices", 9, "Paid Date", week(2)),
+        ],
+        header_rows={"Invoices": 1},
+    )
     add_service(folder, next_row, week(2), "Weekly", "Week 2 work", 200)
     next_row += 1
     run(folder, 2, expect=1)  # Greedy's credit is refused: exit 1
@@ -140,21 +159,22 @@ def test_twelve_weeks_of_corrections_and_payments(folder: Folder) -> None:
     type_into_invoices(folder, "Creditor", Credit_Amount=Decimal("250"))
     sheet_now = sheet(folder)
     fixer_new = list(sheet_now.index).index("INV-2026-0009") + 2
-    apply_updates(folder.workbook,
-                  [CellUpdate("Invoices", fixer_new, "Paid Amount", Decimal("1450")),
-                   CellUpdate("Invoices", fixer_new, "Paid Date", week(5))],
-                  header_rows={"Invoices": 1})
+    apply_updates(
+        folder.workbook,
+        [
+            CellUpdate("Invoices", fixer_new, "Paid Amount", Decimal("1450")),
+            CellUpdate("Invoices", fixer_new, "Paid Date", week(5)),
+        ],
+        header_rows={"Invoices": 1},
+    )
     run(folder, 5)
-    expect(folder, number["Creditor"], "Reissued", "750.00", "250",
-           "CN-2026-0001; CN-2026-0004")
+    expect(folder, number["Creditor"], "Reissued", "750.00", "250", "CN-2026-0001; CN-2026-0004")
     expect(folder, "INV-2026-0009", "Paid", "0.00")
 
     for n in range(6, 12):
         if n == 7:
-            type_into_invoices(folder, "Creditor", Paid_Amount=Decimal("750"),
-                               Paid_Date=week(7))
-            type_into_invoices(folder, "Loser", Paid_Amount=Decimal("1000"),
-                               Paid_Date=week(7))
+            type_into_invoices(folder, "Creditor", Paid_Amount=Decimal("750"), Paid_Date=week(7))
+            type_into_invoices(folder, "Loser", Paid_Amount=Decimal("1000"), Paid_Date=week(7))
         run(folder, n)
     expect(folder, number["Creditor"], "Paid", "0.00", "250", "CN-2026-0001; CN-2026-0004")
     expect(folder, number["Loser"], "Paid", "0.00")

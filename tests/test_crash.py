@@ -40,8 +40,11 @@ def make_log(folder: Folder, clients: list[str] = CLIENTS) -> None:
     write_workbook(
         folder.workbook,
         [client(name) for name in clients],
-        [service(date(2026, 3, 2), name, f"Work {k}", 1, 100 + k)
-         for name in clients for k in range(2)],
+        [
+            service(date(2026, 3, 2), name, f"Work {k}", 1, 100 + k)
+            for name in clients
+            for k in range(2)
+        ],
     )
 
 
@@ -52,9 +55,19 @@ def run_child(folder: Folder, fault: str | None = None, *args: str) -> subproces
     # Output goes to a file: a pipe would also wait for any process the run left behind.
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "run_billing.py"), "--workbook", str(folder.workbook),
-         "--as-of", AS_OF, *args],
-        env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(REPO / "run_billing.py"),
+            "--workbook",
+            str(folder.workbook),
+            "--as-of",
+            AS_OF,
+            *args,
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     proc.log_path = log.name  # type: ignore[attr-defined]
     log.close()
@@ -117,9 +130,7 @@ def test_a_batch_is_marked_sending_before_its_first_message_goes(folder: Folder)
     assert [s for (s,) in states] == ["sending"] * len(CLIENTS)
     code, out = finish(run_child(folder))
     assert code == 0, out
-    assert out.count("the interrupted run before this one was sending this message") == len(
-        CLIENTS
-    )
+    assert out.count("the interrupted run before this one was sending this message") == len(CLIENTS)
     assert_invariants(folder)
     assert len(folder.received) == len(CLIENTS) + before  # those that had left: twice, identical
 
@@ -320,15 +331,21 @@ def test_restoring_last_weeks_copy_bills_nothing_twice(folder: Folder) -> None:
 def test_identical_lines_on_one_day_are_both_billed(
     folder: Folder, first: dict, second: dict
 ) -> None:
-    write_workbook(folder.workbook, [client("Twin")],
-                   [service(date(2026, 3, 2), "Twin", "Consultation", 1, 100, **first)])
+    write_workbook(
+        folder.workbook,
+        [client("Twin")],
+        [service(date(2026, 3, 2), "Twin", "Consultation", 1, 100, **first)],
+    )
     assert folder.run("--as-of", AS_OF) == 0
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
     typed = {"Date": date(2026, 3, 2), "Client": "Twin", "Description": "Consultation", **second}
-    apply_updates(folder.workbook, [CellUpdate("Services", 3, k, v) for k, v in typed.items()],
-                  header_rows={"Services": 1})
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Services", 3, k, v) for k, v in typed.items()],
+        header_rows={"Services": 1},
+    )
     assert folder.run("--as-of", "2026-03-10") == 0
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     assert services["Invoice No"].tolist() == ["INV-2026-0001", "INV-2026-0002"]
@@ -338,18 +355,36 @@ def test_identical_lines_on_one_day_are_both_billed(
 
 def test_reissue_due_date_reaches_services_after_a_lost_write_back(folder: Folder) -> None:
     folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7")
-    write_workbook(folder.workbook, [client("Late", Terms="Net 7")],
-                   [service(date(2026, 3, 2), "Late", "Work", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Late", Terms="Net 7")],
+        [service(date(2026, 3, 2), "Late", "Work", 1, 100)],
+    )
     assert finish(run_child(folder))[0] == 0  # as of 9 March: due 16 March
     env_run = subprocess.run(
-        [sys.executable, str(REPO / "run_billing.py"), "--workbook", str(folder.workbook),
-         "--as-of", "2026-03-23"],
-        env={**os.environ, "BILLING_FAULT": "before-writeback"}, capture_output=True,
+        [
+            sys.executable,
+            str(REPO / "run_billing.py"),
+            "--workbook",
+            str(folder.workbook),
+            "--as-of",
+            "2026-03-23",
+        ],
+        env={**os.environ, "BILLING_FAULT": "before-writeback"},
+        capture_output=True,
     )
     assert env_run.returncode == -signal.SIGKILL
     proc = subprocess.run(
-        [sys.executable, str(REPO / "run_billing.py"), "--workbook", str(folder.workbook),
-         "--as-of", "2026-03-23"], capture_output=True, text=True,
+        [
+            sys.executable,
+            str(REPO / "run_billing.py"),
+            "--workbook",
+            str(folder.workbook),
+            "--as-of",
+            "2026-03-23",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
@@ -377,8 +412,9 @@ def test_kill_while_correcting_then_rerun(folder: Folder, point: str) -> None:
     make_log(folder, CLIENTS[:4])
     assert folder.run("--as-of", AS_OF) == 0  # INV-2026-0001..0004, one per client
     # Client 01: void, part paid; 02: rebill after a quantity fix; 03: a credit; 04: a copy.
-    _type(folder, "Invoices", 2, Paid_Amount=Decimal("50"), Paid_Date=date(2026, 3, 10),
-          Status="Void")
+    _type(
+        folder, "Invoices", 2, Paid_Amount=Decimal("50"), Paid_Date=date(2026, 3, 10), Status="Void"
+    )
     _type(folder, "Services", 4, Quantity=2, Amount=200)
     _type(folder, "Invoices", 3, Status="Rebill")
     _type(folder, "Invoices", 4, Credit_Amount=Decimal("25.50"))
@@ -393,8 +429,10 @@ def test_kill_while_correcting_then_rerun(folder: Folder, point: str) -> None:
 
     # One credit note per correction, the series gapless; one replacement invoice.
     notes = ledger_rows(
-        folder, "SELECT credit_note_no, invoice_no, amount, reason FROM credit_notes"
-        " ORDER BY credit_note_no")
+        folder,
+        "SELECT credit_note_no, invoice_no, amount, reason FROM credit_notes"
+        " ORDER BY credit_note_no",
+    )
     assert [n[0] for n in notes] == ["CN-2026-0001", "CN-2026-0002", "CN-2026-0003"]
     assert sorted((n[1], n[2], n[3]) for n in notes) == [
         ("INV-2026-0001", "201.00", "void"),

@@ -86,8 +86,11 @@ def test_a_refused_bcc_over_three_weekly_runs_mails_each_client_once(
     assert note.startswith("Emailed to acme@clients.example on 2026-03-09.")
     assert "Not delivered to the bcc copy to archive@ledgerwise.example: 550 5.1.1" in note
     assert "COPY REFUSED" in out.replace("\n", " ").replace("┃", "")
-    (log,) = [p for p in (folder.root / ".billing" / "logs").glob("run-*.log")
-              if "2026-03-09" in p.read_text(encoding="utf-8")]
+    (log,) = [
+        p
+        for p in (folder.root / ".billing" / "logs").glob("run-*.log")
+        if "2026-03-09" in p.read_text(encoding="utf-8")
+    ]
     assert "Delivered, but not to every address:" in log.read_text(encoding="utf-8")
     # The ledger knows who has each message.
     conn = sqlite3.connect(folder.root / ".billing" / "ledger.sqlite")
@@ -413,8 +416,11 @@ def test_a_monthly_statement_with_a_refused_bcc_goes_once(tmp_path: Path) -> Non
         folder.write_config(
             extra="[statements]\nday = 1", email='bcc = "archive@ledgerwise.example"'
         )
-        write_workbook(folder.workbook, [client("Ames")],
-                       [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)])
+        write_workbook(
+            folder.workbook,
+            [client("Ames")],
+            [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
+        )
         assert folder.run("--as-of", "2026-10-01") == 1  # the invoice; the bcc copy refused
         assert folder.run("--as-of", "2026-11-01") == 1  # the statement; the same
         assert folder.run("--as-of", "2026-11-02") == 0

@@ -46,8 +46,9 @@ def services_without_tool_columns(path: Path, *, in_xfd: bool) -> Path:
     ws.write_row(1, 0, ["Acme Ltd", "acme@clients.example", "", "", "Net 30"])
     ws = wb.add_worksheet("Services")
     ws.write_row(0, 0, ["Date", "Client", "Description", "Quantity", "Unit Price"])
-    ws.write_datetime(1, 0, pd.Timestamp(2026, 3, 2).to_pydatetime(),
-                      wb.add_format({"num_format": "yyyy-mm-dd"}))
+    ws.write_datetime(
+        1, 0, pd.Timestamp(2026, 3, 2).to_pydatetime(), wb.add_format({"num_format": "yyyy-mm-dd"})
+    )
     ws.write_row(1, 1, ["Acme Ltd", "Bookkeeping", 1, 100])
     if in_xfd:
         ws.write(5, 16383, "stray")  # XFD6: the sheet's last column
@@ -55,14 +56,17 @@ def services_without_tool_columns(path: Path, *, in_xfd: bool) -> Path:
     return path
 
 
-def test_no_free_column_is_one_clear_message_and_the_rest_is_written(folder: Folder,
-                                                                       capsys) -> None:
+def test_no_free_column_is_one_clear_message_and_the_rest_is_written(
+    folder: Folder, capsys
+) -> None:
     services_without_tool_columns(folder.workbook, in_xfd=True)
     assert folder.run("--as-of", AS_OF) == 1
     out = " ".join(capsys.readouterr().out.split())
     assert out.count("there is no free column") == 1
-    assert ("Services: there is no free column for Invoice No, Due Date, Status, Error "
-            "(the sheet uses its last column, XFD)") in out
+    assert (
+        "Services: there is no free column for Invoice No, Due Date, Status, Error "
+        "(the sheet uses its last column, XFD)"
+    ) in out
     assert "Delete what is in column XFD" in out
     invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
     assert invoices["Invoice No"].tolist() == ["INV-2026-0001"]  # the rest was written
@@ -82,8 +86,9 @@ def test_dimension_is_not_trusted(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         xml = zf.read(part)
     rewrite(path, {part: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:B1"/>', xml)})
-    apply_updates(path, [CellUpdate("Services", 2, "Status", "Invoiced")],
-                  header_rows={"Services": 1})
+    apply_updates(
+        path, [CellUpdate("Services", 2, "Status", "Invoiced")], header_rows={"Services": 1}
+    )
     ws = openpyxl.load_workbook(path)["Services"]
     assert ws["G4"].value == "note typed in G4" and ws["H1"].value == "Status"
     assert ws["H2"].value == "Invoiced"
@@ -100,22 +105,38 @@ MACRO_SHEET = (
 def add_macro_sheet(path: Path) -> None:
     """An Excel 4.0 macro sheet, as Excel saves one in an .xlsm."""
     with zipfile.ZipFile(path) as zf:
-        book, rels, types = (zf.read(n) for n in (
-            "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"))
+        book, rels, types = (
+            zf.read(n)
+            for n in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml")
+        )
     book = book.replace(b"</sheets>", b'<sheet name="Macro1" sheetId="99" r:id="rId99"/></sheets>')
-    rels = rels.replace(b"</Relationships>", (
-        b'<Relationship Id="rId99" Type="http://schemas.microsoft.com/office/2006/relationships/'
-        b'xlMacrosheet" Target="macrosheets/sheet1.xml"/></Relationships>'))
-    types = types.replace(b"</Types>", (
-        b'<Override PartName="/xl/macrosheets/sheet1.xml" '
-        b'ContentType="application/vnd.ms-excel.macrosheet+xml"/></Types>'))
-    rewrite(path, {"xl/workbook.xml": book, "xl/_rels/workbook.xml.rels": rels,
-                   "[Content_Types].xml": types}, {"xl/macrosheets/sheet1.xml": MACRO_SHEET})
+    rels = rels.replace(
+        b"</Relationships>",
+        (
+            b'<Relationship Id="rId99" Type="http://schemas.microsoft.com/office/2006/relationships/'
+            b'xlMacrosheet" Target="macrosheets/sheet1.xml"/></Relationships>'
+        ),
+    )
+    types = types.replace(
+        b"</Types>",
+        (
+            b'<Override PartName="/xl/macrosheets/sheet1.xml" '
+            b'ContentType="application/vnd.ms-excel.macrosheet+xml"/></Types>'
+        ),
+    )
+    rewrite(
+        path,
+        {"xl/workbook.xml": book, "xl/_rels/workbook.xml.rels": rels, "[Content_Types].xml": types},
+        {"xl/macrosheets/sheet1.xml": MACRO_SHEET},
+    )
 
 
 def test_a_macro_sheet_does_not_stop_the_run(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Acme Ltd")],
-                   [service(date(2026, 3, 2), "Acme Ltd", "Bookkeeping")])
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd")],
+        [service(date(2026, 3, 2), "Acme Ltd", "Bookkeeping")],
+    )
     add_macro_sheet(folder.workbook)
     assert folder.run("--as-of", AS_OF) == 0
     assert len(folder.received) == 1
@@ -126,8 +147,9 @@ def test_a_macro_sheet_does_not_stop_the_run(folder: Folder) -> None:
 @pytest.mark.broken_workbooks
 def test_a_damaged_sheet_is_named(tmp_path: Path, capsys) -> None:
     (tmp_path / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
-    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
-                          [service(date(2026, 3, 2), "Acme", "Work")])
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
     add_macro_sheet(book)
     with zipfile.ZipFile(book) as zf:
         services = zf.read("xl/worksheets/sheet2.xml")
@@ -138,8 +160,11 @@ def test_a_damaged_sheet_is_named(tmp_path: Path, capsys) -> None:
 
 
 def test_a_stale_owner_file_says_it_may_be_left_over(folder: Folder, capsys) -> None:
-    write_workbook(folder.workbook, [client("Acme Ltd")],
-                   [service(date(2026, 3, 2), "Acme Ltd", "Bookkeeping")])
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd")],
+        [service(date(2026, 3, 2), "Acme Ltd", "Bookkeeping")],
+    )
     owner = folder.root / f"~${folder.workbook.name}"
     owner.write_text("bookkeeper")
     saved = folder.workbook.stat().st_mtime

@@ -70,7 +70,11 @@ def test_format_datetime() -> None:
 
 def test_locale_for() -> None:
     assert [fmt.locale_for(x) for x in ("en", "ru", "kk", " RU ", "de")] == [
-        "en_US", "ru_RU", "kk_KZ", "ru_RU", "en_US",
+        "en_US",
+        "ru_RU",
+        "kk_KZ",
+        "ru_RU",
+        "en_US",
     ]
 
 
@@ -97,7 +101,7 @@ def test_amount_in_words(amount: str, currency: str, language: str, expected: st
 
 
 @given(
-    amount=st.decimals(min_value=-10**12, max_value=10**12, places=2, allow_nan=False),
+    amount=st.decimals(min_value=-(10**12), max_value=10**12, places=2, allow_nan=False),
     currency=st.sampled_from(["USD", "EUR", "RUB", "KZT", "JPY", "GBP", "CHF", "XYZ"]),
     language=st.sampled_from(["en", "ru", "kk"]),
 )
@@ -143,7 +147,8 @@ def test_summary_outstanding_follows_the_configured_language() -> None:
 def test_kazakh_date_before_deyin_takes_the_dative(month: int, dative: str) -> None:
     assert fmt.format_date_until(date(2026, month, 5), "kk").endswith(f"5 {dative}")
     assert fmt.format_date_until(date(2026, month, 5), "en") == fmt.format_date(
-        date(2026, month, 5), "en")
+        date(2026, month, 5), "en"
+    )
 
 
 #: Currencies with 0, 2 and 3 minor digits, a symbol, a code, one Babel does not know.

@@ -64,8 +64,15 @@ def run_week(folder: Folder, n: int) -> None:
     assert digest(folder) == state
 
 
-def check(folder: Folder, name: str, status: str, balance: str, due: date,
-          reissue: str | None = None, count: int = 0) -> None:
+def check(
+    folder: Folder,
+    name: str,
+    status: str,
+    balance: str,
+    due: date,
+    reissue: str | None = None,
+    count: int = 0,
+) -> None:
     row = invoices(folder).loc[name]
     assert row["Status"] == status, (name, row["Status"], status)
     assert Decimal(str(row["Balance"])).quantize(Decimal("0.01")) == Decimal(balance), name
@@ -163,8 +170,11 @@ def test_ten_weeks_of_follow_up(folder: Folder) -> None:
 
 
 def test_a_run_after_missed_weeks_sends_one_reminder(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Late", Terms="Net 7")],
-                   [service(date(2026, 1, 2), "Late", "Work", 1, 500)])
+    write_workbook(
+        folder.workbook,
+        [client("Late", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Late", "Work", 1, 500)],
+    )
     run_week(folder, 0)
     run_week(folder, 9)  # nine weeks later, nothing ran in between
     assert len(mails_to(folder, "Late")) == 2
@@ -172,14 +182,18 @@ def test_a_run_after_missed_weeks_sends_one_reminder(folder: Folder) -> None:
 
 
 def test_inactive_client_gets_no_reminders(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Quiet", Terms="Net 7")],
-                   [service(date(2026, 1, 2), "Quiet", "Work", 1, 500)])
+    write_workbook(
+        folder.workbook,
+        [client("Quiet", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Quiet", "Work", 1, 500)],
+    )
     run_week(folder, 0)
     from openpyxl import load_workbook  # read-only look; the change goes through write-back
 
     assert load_workbook(folder.workbook, read_only=True)["Clients"]["I1"].value == "Active"
-    apply_updates(folder.workbook, [CellUpdate("Clients", 2, "Active", "No")],
-                  header_rows={"Clients": 1})
+    apply_updates(
+        folder.workbook, [CellUpdate("Clients", 2, "Active", "No")], header_rows={"Clients": 1}
+    )
     run_week(folder, 3)
     assert len(mails_to(folder, "Quiet")) == 1
     check(folder, "Quiet", "Overdue", "500.00", week(1))
@@ -187,8 +201,11 @@ def test_inactive_client_gets_no_reminders(folder: Folder) -> None:
 
 def test_refused_reminder_is_planned_again_as_of_the_retry(folder: Folder) -> None:
     folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7")
-    write_workbook(folder.workbook, [client("Slow", Terms="Net 7")],
-                   [service(date(2026, 1, 2), "Slow", "Work", 1, 500)])
+    write_workbook(
+        folder.workbook,
+        [client("Slow", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Slow", "Work", 1, 500)],
+    )
     run_week(folder, 0)
     folder.recorder.refuse = frozenset({"slow@clients.example"})
     assert folder.run("--as-of", week(2).isoformat()) == 1
@@ -205,8 +222,11 @@ def test_refused_reminder_is_planned_again_as_of_the_retry(folder: Folder) -> No
 
 
 def test_a_refused_reminder_is_dropped_once_the_client_pays(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Payer", Terms="Net 7")],
-                   [service(date(2026, 1, 2), "Payer", "Work", 1, 500)])
+    write_workbook(
+        folder.workbook,
+        [client("Payer", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Payer", "Work", 1, 500)],
+    )
     run_week(folder, 0)
     folder.recorder.refuse = frozenset({"payer@clients.example"})
     assert folder.run("--as-of", week(2).isoformat()) == 1
@@ -220,8 +240,11 @@ def test_a_refused_reminder_is_dropped_once_the_client_pays(folder: Folder) -> N
 
 def test_escalated_invoices_get_no_more_automatic_mail(folder: Folder) -> None:
     folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7\nmax_count = 1")
-    write_workbook(folder.workbook, [client("Gone", Terms="Net 7")],
-                   [service(date(2026, 1, 2), "Gone", "Work", 1, 500)])
+    write_workbook(
+        folder.workbook,
+        [client("Gone", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Gone", "Work", 1, 500)],
+    )
     run_week(folder, 0)
     run_week(folder, 2)  # reissue 1
     run_week(folder, 4)  # would be reissue 2: escalated
@@ -244,8 +267,11 @@ def ledger_settled(folder: Folder) -> dict[str, str | None]:
 
 def test_settled_invoices_are_left_alone_until_their_payment_changes(folder: Folder) -> None:
     names = ("Paid", "Gone", "Open")
-    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in names],
-                   [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in names])
+    write_workbook(
+        folder.workbook,
+        [client(n, Terms="Net 7") for n in names],
+        [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in names],
+    )
     run_week(folder, 0)
     type_into_invoices(folder, "Paid", Paid_Amount=Decimal("1000"), Paid_Date=week(1))
     type_into_invoices(folder, "Gone", Status="Void")
@@ -270,8 +296,11 @@ def test_settled_invoices_are_left_alone_until_their_payment_changes(folder: Fol
 def test_a_settled_invoice_missing_from_a_restored_copy_is_written_back(folder: Folder) -> None:
     import shutil
 
-    write_workbook(folder.workbook, [client("Paid", Terms="Net 7")],
-                   [service(date(2026, 1, 2), "Paid", "Work", 1, 1000)])
+    write_workbook(
+        folder.workbook,
+        [client("Paid", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Paid", "Work", 1, 1000)],
+    )
     old_copy = folder.root / "before.xlsx"
     shutil.copy2(folder.workbook, old_copy)
     run_week(folder, 0)
@@ -291,8 +320,11 @@ def test_a_settled_invoice_missing_from_a_restored_copy_is_written_back(folder: 
 def test_aging_counts_from_the_first_due_date(folder: Folder) -> None:
     import openpyxl
 
-    write_workbook(folder.workbook, [client("Slow", Terms="Net 30")],
-                   [service(date(2026, 3, 6), "Slow", "Work", 1, 500)])
+    write_workbook(
+        folder.workbook,
+        [client("Slow", Terms="Net 30")],
+        [service(date(2026, 3, 6), "Slow", "Work", 1, 500)],
+    )
     assert folder.run("--as-of", "2026-03-09") == 0  # due 8 April
     assert folder.run("--as-of", "2026-04-20") == 0  # reissued: due 4 May
     check(folder, "Slow", "Reissued", "500.00", date(2026, 5, 4), "Yes", 1)

@@ -43,18 +43,28 @@ def limited_run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, str(REPO / "run_billing.py"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, preexec_fn=cap,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap,
     )
 
 
 def base_book(folder: Path) -> Path:
     (folder / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
-    return write_workbook(folder / "service_log.xlsx", [client("Acme")],
-                          [service(date(2026, 3, 2), "Acme", "Work")])
+    return write_workbook(
+        folder / "service_log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
 
 
-def rebuild(book: Path, parts: dict[str, bytes], raw: dict[str, tuple[bytes, int, int]] | None
-            = None, duplicate: str | None = None) -> None:
+def rebuild(
+    book: Path,
+    parts: dict[str, bytes],
+    raw: dict[str, tuple[bytes, int, int]] | None = None,
+    duplicate: str | None = None,
+) -> None:
     """Rewrite `book` with some parts replaced (`raw`: deflated bytes, size, CRC as given)."""
     data = book.read_bytes()
     with zipfile.ZipFile(book) as zf:
@@ -97,9 +107,12 @@ def test_one_cell_at_xfd1048576(tmp_path: Path) -> None:
     rebuild(book, {SERVICES_PART: xml})
     assert book.stat().st_size < 10_000
     before = book.read_bytes()
-    out = refused(limited_run("--workbook", str(book), "--as-of", "2026-03-09", cwd=tmp_path),
-                  "sheet 'Services': its cells reach A1:XFD1048576",
-                  "a grid of 17,179,869,184 cells", "Ctrl+End")
+    out = refused(
+        limited_run("--workbook", str(book), "--as-of", "2026-03-09", cwd=tmp_path),
+        "sheet 'Services': its cells reach A1:XFD1048576",
+        "a grid of 17,179,869,184 cells",
+        "Ctrl+End",
+    )
     assert out.startswith("Cannot run: service_log.xlsx")
     assert book.read_bytes() == before and not (tmp_path / ".billing" / "ledger.sqlite").exists()
 
@@ -123,17 +136,22 @@ def test_zip_bomb(tmp_path: Path) -> None:
     size = len(head) + len(block) * blocks + len(tail) + len(b"</sheetData>")
     rebuild(book, {}, {SERVICES_PART: (deflated, size, crc)})
     assert book.stat().st_size < 3 << 20
-    refused(limited_run("check", "--workbook", str(book), cwd=tmp_path),
-            f"service_log.xlsx is too large once unpacked: its part '{SERVICES_PART}' inflates "
-            "to 1.2 GiB, more than the 1.0 GiB")
+    refused(
+        limited_run("check", "--workbook", str(book), cwd=tmp_path),
+        f"service_log.xlsx is too large once unpacked: its part '{SERVICES_PART}' inflates "
+        "to 1.2 GiB, more than the 1.0 GiB",
+    )
 
 
 def test_zip_bomb_by_ratio_alone(tmp_path: Path) -> None:
     book = base_book(tmp_path)
     head, tail = services_xml(book).split(b"</sheetData>")
     rebuild(book, {SERVICES_PART: head + b" " * (64 << 20) + b"</sheetData>" + tail})
-    refused(limited_run("check", "--workbook", str(book), cwd=tmp_path),
-            "service_log.xlsx is not read", "times larger), as a zip bomb does")
+    refused(
+        limited_run("check", "--workbook", str(book), cwd=tmp_path),
+        "service_log.xlsx is not read",
+        "times larger), as a zip bomb does",
+    )
 
 
 def test_duplicate_member_names(tmp_path: Path) -> None:
@@ -141,8 +159,10 @@ def test_duplicate_member_names(tmp_path: Path) -> None:
     rebuild(book, {}, duplicate=SERVICES_PART)
     with zipfile.ZipFile(book) as zf:
         assert [i.filename for i in zf.infolist()].count(SERVICES_PART) == 2
-    refused(limited_run("--workbook", str(book), "--as-of", "2026-03-09", cwd=tmp_path),
-            f"holds two parts named '{SERVICES_PART}'")
+    refused(
+        limited_run("--workbook", str(book), "--as-of", "2026-03-09", cwd=tmp_path),
+        f"holds two parts named '{SERVICES_PART}'",
+    )
 
 
 def test_damaged_part(tmp_path: Path) -> None:
@@ -153,15 +173,19 @@ def test_damaged_part(tmp_path: Path) -> None:
     middle = info.header_offset + 30 + len(SERVICES_PART) + info.compress_size // 2
     data[middle] ^= 0xFF
     book.write_bytes(bytes(data))
-    refused(limited_run("check", "--workbook", str(book), cwd=tmp_path),
-            "service_log.xlsx is damaged or is not an Excel workbook")
+    refused(
+        limited_run("check", "--workbook", str(book), cwd=tmp_path),
+        "service_log.xlsx is damaged or is not an Excel workbook",
+    )
 
 
 def test_not_a_zip_at_all(tmp_path: Path) -> None:
     book = base_book(tmp_path)
     book.write_bytes(book.read_bytes()[: book.stat().st_size // 2])
-    refused(limited_run("check", "--workbook", str(book), cwd=tmp_path),
-            "is not an Excel .xlsx workbook")
+    refused(
+        limited_run("check", "--workbook", str(book), cwd=tmp_path),
+        "is not an Excel .xlsx workbook",
+    )
 
 
 @pytest.mark.parametrize("ref", ["XFE1", "A1048577", "AAAA1", "A12345678"])
@@ -189,8 +213,9 @@ def test_a_wide_but_small_sheet_is_read(tmp_path: Path) -> None:
     """Within Excel's limits: a note in column XFD of a short sheet is a small grid."""
     book = base_book(tmp_path)
     xml = services_xml(book).replace(
-        b"</sheetData>", b'<row r="3"><c r="XFD3" t="inlineStr"><is><t>note</t></is></c></row>'
-        b'<row r="1048576"><c r="XFD1048576" s="0"/></row></sheetData>'  # formatting only
+        b"</sheetData>",
+        b'<row r="3"><c r="XFD3" t="inlineStr"><is><t>note</t></is></c></row>'
+        b'<row r="1048576"><c r="XFD1048576" s="0"/></row></sheetData>',  # formatting only
     )
     rebuild(book, {SERVICES_PART: xml})
     result = limited_run("check", "--workbook", str(book), cwd=tmp_path)
@@ -201,20 +226,23 @@ def test_a_long_sheet_is_read_in_bounded_memory(tmp_path: Path) -> None:
     (tmp_path / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
     rows = [service(date(2026, 3, 2), "Acme", f"Work {i}") for i in range(15_000)]
     book = write_workbook(tmp_path / "service_log.xlsx", [client("Acme")], rows)
-    result = limited_run("check", "--workbook", str(book), "--as-of", "2026-03-01",
-                         cwd=tmp_path)
+    result = limited_run("check", "--workbook", str(book), "--as-of", "2026-03-01", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
     ("xml", "extent"),
     [
-        (b'<row r="2"><c r="B2"><v>1</v></c><c r="D7" t="s"><v>0</v></c></row>',
-         Extent(2, 2, 7, 2, 4)),
+        (
+            b'<row r="2"><c r="B2"><v>1</v></c><c r="D7" t="s"><v>0</v></c></row>',
+            Extent(2, 2, 7, 2, 4),
+        ),
         (b"<x:row r='5'><x:c t=\"n\"\nr='c5'><x:v>1</x:v></x:c></x:row>", Extent(1, 5, 5, 3, 3)),
         (b'<row r="1"><c r="A1" s="1"/><c r="ZZ900"/></row>', Extent()),
-        (b'<row r="1"><c s="1" r="AB10" t="inlineStr"><is><t>x</t></is></c></row>',
-         Extent(1, 10, 10, 28, 28)),
+        (
+            b'<row r="1"><c s="1" r="AB10" t="inlineStr"><is><t>x</t></is></c></row>',
+            Extent(1, 10, 10, 28, 28),
+        ),
     ],
 )
 def test_extent_reads_the_cells_own_references(xml: bytes, extent: Extent) -> None:
@@ -233,7 +261,7 @@ def test_error_cells_are_found_however_quoted() -> None:
     chunks = [
         b"<row r='2'><c r='B2' t='e'><v>#REF!</v></c></row>",
         b'<row r="3"><c r="C3" s="1"t="e"><f>1/0</f><v>#DIV/0!</v></c>'
-        b"<c r=\"D3\" t=\"e'><v>#N/A</v></c></row>",
+        b'<c r="D3" t="e\'><v>#N/A</v></c></row>',
         b'<row r="4"><c r="A4" t="inlineStr"><is><t>t="e" is text</t></is></c></row>',
     ]
     found: dict[tuple[int, int], str] = {}

@@ -230,7 +230,9 @@ def test_ledger_copies_are_compressed_and_thinned_to_recent_runs_and_month_ends(
     months = [f"ledger-{day}-100000-000000.sqlite.gz" for day in  # October's newest ... March's
               ("20251027", "20251124", "20251229", "20260126", "20260223", "20260330")]  # fmt: skip
     assert {p.name for p in folder.iterdir()} == {
-        *(p.name for p in made[-4:]), *months, workbook.name
+        *(p.name for p in made[-4:]),
+        *months,
+        workbook.name,
     }  # the earlier version's copy was too old, the stopped run's file is gone
     restored = tmp_path / "restored.sqlite"
     restored.write_bytes(gzip.decompress(made[-1].read_bytes()))

@@ -36,8 +36,9 @@ def test_names_are_shown_literally_and_forge_no_log_line(
     services = [service(date(2026, 3, 2), name, "Work") for name in NAMES]
     services.append(service(date(2026, 3, 2), "[red]Nobody[/red]", "Work"))
     book = write_workbook(tmp_path / "log.xlsx", clients, services)
-    code = main(["--workbook", str(book), "--as-of", "2026-03-09",
-                 "--outbox", str(tmp_path / "out")])
+    code = main(
+        ["--workbook", str(book), "--as-of", "2026-03-09", "--outbox", str(tmp_path / "out")]
+    )
     out = capsys.readouterr().out
     assert code == 1, out  # the unknown client's row; every named client was billed
     assert len(list((tmp_path / "out").glob("*.eml"))) == len(NAMES)

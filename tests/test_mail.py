@@ -542,9 +542,7 @@ def test_421_once_then_accepted_is_sent_once() -> None:
 
 
 def test_each_recipient_gets_its_own_answer() -> None:
-    recorder = Recorder(
-        refuse=frozenset({"typo@example.com"}), defer={"grey@example.com": 1}
-    )
+    recorder = Recorder(refuse=frozenset({"typo@example.com"}), defer={"grey@example.com": 1})
     with running_server(recorder) as port:
         cfg = smtp_config(port, bcc="typo@example.com")
         mail = outgoing(1, cfg, to=("client@example.com", "grey@example.com"))

@@ -15,14 +15,24 @@ from automation.writeback import apply_updates
 
 
 def invoices(folder: Folder) -> pd.DataFrame:
-    return pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine",
-                         keep_default_na=False, na_values=[""]).set_index("Client")
+    return pd.read_excel(
+        folder.workbook,
+        sheet_name="Invoices",
+        engine="calamine",
+        keep_default_na=False,
+        na_values=[""],
+    ).set_index("Client")
 
 
 def pay(folder: Folder, row: int, amount: object, when: date) -> None:
-    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Paid Amount", amount),
-                                    CellUpdate("Invoices", row, "Paid Date", when)],
-                  header_rows={"Invoices": 1})
+    apply_updates(
+        folder.workbook,
+        [
+            CellUpdate("Invoices", row, "Paid Amount", amount),
+            CellUpdate("Invoices", row, "Paid Date", when),
+        ],
+        header_rows={"Invoices": 1},
+    )
 
 
 def body(message) -> str:
@@ -39,8 +49,11 @@ def docx_text(message) -> str:
 
 
 def test_a_part_payment_on_time_earns_no_discount(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Disc", Terms="2/10 Net 30")],
-                   [service(date(2026, 3, 2), "Disc", "Work", 1, 1250)])
+    write_workbook(
+        folder.workbook,
+        [client("Disc", Terms="2/10 Net 30")],
+        [service(date(2026, 3, 2), "Disc", "Work", 1, 1250)],
+    )
     assert folder.run("--as-of", "2026-03-09") == 0
     invoice_mail = folder.received[0].message
     assert "2% discount" in body(invoice_mail) and "$1,225.00" in body(invoice_mail)
@@ -57,8 +70,11 @@ def test_a_part_payment_on_time_earns_no_discount(folder: Folder) -> None:
 
 
 def test_paying_the_discounted_amount_in_time_settles_it(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Disc", Terms="2/10 Net 30")],
-                   [service(date(2026, 3, 2), "Disc", "Work", 1, 1250)])
+    write_workbook(
+        folder.workbook,
+        [client("Disc", Terms="2/10 Net 30")],
+        [service(date(2026, 3, 2), "Disc", "Work", 1, 1250)],
+    )
     assert folder.run("--as-of", "2026-03-09") == 0
     pay(folder, 2, Decimal("1225"), date(2026, 3, 19))
     assert folder.run("--as-of", "2026-03-20") == 0
@@ -67,8 +83,11 @@ def test_paying_the_discounted_amount_in_time_settles_it(folder: Folder) -> None
 
 
 def test_yen_balances_are_whole_yen_everywhere(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Tokyo", Currency="JPY", **{"Tax Rate": "8.25%"})],
-                   [service(date(2026, 3, 2), "Tokyo", "Work", 1, 1000.4)])
+    write_workbook(
+        folder.workbook,
+        [client("Tokyo", Currency="JPY", **{"Tax Rate": "8.25%"})],
+        [service(date(2026, 3, 2), "Tokyo", "Work", 1, 1000.4)],
+    )
     assert folder.run("--as-of", "2026-03-09") == 0
     row = invoices(folder).loc["Tokyo"]
     assert row["Total"] == 1083  # 1,000 + 82.5 tax, each rounded half-up to whole yen
@@ -81,10 +100,19 @@ def test_yen_balances_are_whole_yen_everywhere(folder: Folder) -> None:
 
 
 def test_russian_client_gets_russian_mail_and_invoice(folder: Folder) -> None:
-    write_workbook(folder.workbook,
-                   [client("Гранит", Email="buh@granit.example", Language="ru", Currency="RUB",
-                           Terms="2/10 Net 30")],
-                   [service(date(2026, 3, 2), "Гранит", "Консультация", 2, 12000)])
+    write_workbook(
+        folder.workbook,
+        [
+            client(
+                "Гранит",
+                Email="buh@granit.example",
+                Language="ru",
+                Currency="RUB",
+                Terms="2/10 Net 30",
+            )
+        ],
+        [service(date(2026, 3, 2), "Гранит", "Консультация", 2, 12000)],
+    )
     assert folder.run("--as-of", "2026-03-09") == 0
     message = folder.received[0].message
     text = body(message).replace("\xa0", " ").replace("\u202f", " ")  # Babel's spaces
@@ -94,13 +122,17 @@ def test_russian_client_gets_russian_mail_and_invoice(folder: Folder) -> None:
 
 
 def test_invoices_for_zero_or_less_are_not_issued(folder: Folder) -> None:
-    write_workbook(folder.workbook,
-                   [client("Refund"), client("Nothing"), client("Mixed"), client("Zero qty")],
-                   [service(date(2026, 3, 2), "Refund", "Refund", 1, -100),
-                    service(date(2026, 3, 2), "Nothing", "Free check-up", 1, 0),
-                    service(date(2026, 3, 2), "Mixed", "Audit", 1, 500),
-                    service(date(2026, 3, 2), "Mixed", "Goodwill discount", 1, -50),
-                    service(date(2026, 3, 2), "Zero qty", "Odd", 0, None, Amount=50)])
+    write_workbook(
+        folder.workbook,
+        [client("Refund"), client("Nothing"), client("Mixed"), client("Zero qty")],
+        [
+            service(date(2026, 3, 2), "Refund", "Refund", 1, -100),
+            service(date(2026, 3, 2), "Nothing", "Free check-up", 1, 0),
+            service(date(2026, 3, 2), "Mixed", "Audit", 1, 500),
+            service(date(2026, 3, 2), "Mixed", "Goodwill discount", 1, -50),
+            service(date(2026, 3, 2), "Zero qty", "Odd", 0, None, Amount=50),
+        ],
+    )
     assert folder.run("--as-of", "2026-03-09") == 1
     assert [r.rcpt_tos for r in folder.received] == [["mixed@clients.example"]]
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
@@ -112,8 +144,11 @@ def test_invoices_for_zero_or_less_are_not_issued(folder: Folder) -> None:
 
 
 def test_unit_price_worked_out_from_amount_is_rounded(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Thirds", Currency="RUB", Language="ru")],
-                   [service(date(2026, 3, 2), "Thirds", "Work", 3, None, Amount=100)])
+    write_workbook(
+        folder.workbook,
+        [client("Thirds", Currency="RUB", Language="ru")],
+        [service(date(2026, 3, 2), "Thirds", "Work", 3, None, Amount=100)],
+    )
     assert folder.run("--as-of", "2026-03-09") == 0
     text = docx_text(folder.received[0].message).replace("\xa0", " ")
     assert "33,33 ₽" in text and "33,333" not in text and "100,00 ₽" in text
@@ -123,18 +158,25 @@ def test_payments_a_bookkeeper_would_not_mean_are_errors_and_mail_waits(
     folder: Folder, capsys
 ) -> None:
     names = ["Negative", "Early date", "No date", "European"]
-    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in names],
-                   [service(date(2026, 3, 2), n, "Work", 1, 1250) for n in names])
+    write_workbook(
+        folder.workbook,
+        [client(n, Terms="Net 7") for n in names],
+        [service(date(2026, 3, 2), n, "Work", 1, 1250) for n in names],
+    )
     assert folder.run("--as-of", "2026-03-09") == 0
-    apply_updates(folder.workbook, [
-        CellUpdate("Invoices", 2, "Paid Amount", Decimal("-100")),
-        CellUpdate("Invoices", 2, "Paid Date", date(2026, 3, 10)),
-        CellUpdate("Invoices", 3, "Paid Amount", Decimal("1250")),
-        CellUpdate("Invoices", 3, "Paid Date", date(2026, 3, 1)),
-        CellUpdate("Invoices", 4, "Paid Amount", Decimal("1250")),
-        CellUpdate("Invoices", 5, "Paid Amount", "1.250,00"),
-        CellUpdate("Invoices", 5, "Paid Date", date(2026, 3, 10)),
-    ], header_rows={"Invoices": 1})
+    apply_updates(
+        folder.workbook,
+        [
+            CellUpdate("Invoices", 2, "Paid Amount", Decimal("-100")),
+            CellUpdate("Invoices", 2, "Paid Date", date(2026, 3, 10)),
+            CellUpdate("Invoices", 3, "Paid Amount", Decimal("1250")),
+            CellUpdate("Invoices", 3, "Paid Date", date(2026, 3, 1)),
+            CellUpdate("Invoices", 4, "Paid Amount", Decimal("1250")),
+            CellUpdate("Invoices", 5, "Paid Amount", "1.250,00"),
+            CellUpdate("Invoices", 5, "Paid Date", date(2026, 3, 10)),
+        ],
+        header_rows={"Invoices": 1},
+    )
     capsys.readouterr()
     assert folder.run("--as-of", "2026-03-30") == 1  # overdue, but the cells need fixing
     out = capsys.readouterr().out

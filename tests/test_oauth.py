@@ -489,8 +489,9 @@ def test_xoauth2_sends_with_the_current_token(
     assert recorder.presented == [ident.issued[-1]] and len(recorder.sessions) == 1
 
 
-@pytest.mark.parametrize("stale_reply", ["530 5.7.0 Authentication required",
-                                         "421 4.7.0 Access token expired, closing"])
+@pytest.mark.parametrize(
+    "stale_reply", ["530 5.7.0 Authentication required", "421 4.7.0 Access token expired, closing"]
+)
 def test_token_refused_mid_batch_signs_in_again_and_sends_once(
     xoauth2: tuple[Identity, str, XOAuth2Recorder, int], memory_keyring: MemoryKeyring,
     tmp_path: Path, stale_reply: str,
@@ -605,13 +606,15 @@ def oauth_folder(
 ) -> Iterator[tuple[Folder, Identity]]:
     ident, url, recorder, port = xoauth2
     folder = Folder(tmp_path, recorder, port)
-    folder.write_config(email=f"""username = "{USER}"
+    folder.write_config(
+        email=f"""username = "{USER}"
 auth = "oauth2"
 oauth_provider = "microsoft"
 client_id = "{ident.client_id}"
 oauth_device_url = "{url}/devicecode"
 oauth_token_url = "{url}/token"
-""")
+"""
+    )
     names = ["Acme Ltd", "Beta LLC", "Gamma Co", "Delta Inc"]
     write_workbook(
         folder.workbook,
@@ -707,9 +710,7 @@ def test_a_revoked_sign_in_sends_nothing_and_numbers_nothing(
     assert SIGN_IN_AGAIN in capfd.readouterr().out
 
 
-def test_check_and_run_without_any_sign_in(
-    oauth_folder: tuple[Folder, Identity], capfd
-) -> None:
+def test_check_and_run_without_any_sign_in(oauth_folder: tuple[Folder, Identity], capfd) -> None:
     folder, _ident = oauth_folder
     assert command(folder, "check") == 2
     assert "no sign-in is stored for billing@ledgerwise.example" in capfd.readouterr().out

@@ -65,8 +65,9 @@ def test_eur_invoice_carries_an_epc_code_for_its_amount_and_number() -> None:
     assert lines[7] == f"EUR{doc.total:.2f}" == "EUR983.92"
     assert lines[-1] == doc.invoice_no == "INV-2026-0007"
     text = "\n".join(p.text for p in Document(io.BytesIO(data)).paragraphs)
-    tables = "\n".join(c.text for t in Document(io.BytesIO(data)).tables for r in t.rows
-                       for c in r.cells)
+    tables = "\n".join(
+        c.text for t in Document(io.BytesIO(data)).tables for r in t.rows for c in r.cells
+    )
     assert "Scan with your banking app to pay €983.92 quoting INV-2026-0007." in text + tables
 
 
@@ -131,17 +132,20 @@ def test_statement_carries_a_code_for_its_closing_balance(tmp_path: Path) -> Non
         InvoiceFact("INV-2026-0052", date(2026, 10, 5), date(2026, 11, 4), Decimal("965.60")),
     ]
     paid = [PaymentFact("INV-2026-0031", date(2026, 10, 20), Decimal("1000.00"))]
-    st = build_statement("Northwind", "EUR", invoices, paid, [], date(2026, 10, 1),
-                         date(2026, 10, 31))
+    st = build_statement(
+        "Northwind", "EUR", invoices, paid, [], date(2026, 10, 1), date(2026, 10, 31)
+    )
     client = dataclasses.replace(sample_document().client, currency="EUR")
-    path = render_statement(TEMPLATES, statement_context(st, client, EUR_COMPANY), "en",
-                            tmp_path / "statement.docx")
+    path = render_statement(
+        TEMPLATES, statement_context(st, client, EUR_COMPANY), "en", tmp_path / "statement.docx"
+    )
     (png,) = docx_images(path.read_bytes())
     lines = decode(png).split("\n")
     assert lines[7] == "EUR1445.6" and st.closing == Decimal("1445.60")  # EPC drops the 0
     assert lines[-1] == "INV-2026-0031, INV-2026-0052"
-    rub = build_statement("Northwind", "RUB", invoices, paid, [], date(2026, 10, 1),
-                          date(2026, 10, 31))
+    rub = build_statement(
+        "Northwind", "RUB", invoices, paid, [], date(2026, 10, 1), date(2026, 10, 31)
+    )
     context = statement_context(rub, dataclasses.replace(client, currency="RUB"), RUB_COMPANY)
     path = render_statement(TEMPLATES, context, "ru", tmp_path / "statement.ru.docx")
     (png,) = docx_images(path.read_bytes())

@@ -13,7 +13,7 @@ from automation.cells import cell_text
 from automation.config import Config
 from automation.read import read_workbook
 from automation.render import PARALLEL_THRESHOLD
-from automation.updates import UpdateSet, _cells, invoice_rows
+from automation.updates import UpdateSet, invoice_rows
 from automation.validate import column_text
 
 AS_OF = "2026-03-09"
@@ -99,25 +99,10 @@ def test_update_set_compares_with_the_cells_present(folder: Folder) -> None:
     ]
 
 
-def test_date_cells_are_looked_at_as_pandas_gives_them() -> None:
-    """A date column's cells, empty ones (NaT) answered from its integers, as `.array` has them."""
-    for column in (
-        pd.Series(pd.to_datetime(["2026-01-02", None, "2026-03-04 10:00"], format="mixed")),
-        pd.Series(pd.to_datetime(["2026-01-02", None], utc=True)),
-        pd.Series(pd.array(["2026-01-02", "NaT"], dtype="datetime64[s]")),
-    ):
-        cells = _cells(column)
-        assert len(cells) == len(column)
-        looked = [cells[i] for i in range(len(column))]
-        assert looked == [column.array[i] for i in range(len(column))]
-        assert looked[1] is pd.NaT and str(cells[-1]) == str(column.array[-1])
-
-
 def test_update_set_compares_dates_with_the_dates_present(folder: Folder) -> None:
     long_log(folder)
     data = read_workbook(folder.workbook, Config())
     services, h = data.services, data.services.headers
-    assert services.frame["Due Date"].dtype.kind == "M"
     shown = services.frame["Due Date"].iloc[0].date()
     updates = UpdateSet()
     updates.set(services, services.name, 2, "Due Date", shown, h)  # unchanged

@@ -32,8 +32,9 @@ def mode(path: Path) -> int:
 
 def test_the_runs_files_are_owner_only(tmp_path: Path, open_umask: None) -> None:
     (tmp_path / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
-    book = write_workbook(tmp_path / "service_log.xlsx", [client("Acme")],
-                          [service(date(2026, 3, 2), "Acme", "Work")])
+    book = write_workbook(
+        tmp_path / "service_log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
     os.chmod(book, 0o644)
     (tmp_path / "invoices").mkdir(mode=0o755)  # left by an earlier version
     assert main(["--workbook", str(book), "--as-of", "2026-03-09", "--dry-run"]) == 0

@@ -351,8 +351,15 @@ def _log_with_cells_everywhere(path: Path) -> Path:
     return service_log(path, merged=True)
 
 
-@pytest.mark.parametrize("build", [ragged_log, _log_with_cells_everywhere, lambda p: prefixed(
-    service_log(p, merged=False, inline=True))], ids=["ragged", "merged", "prefixed inline"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        ragged_log,
+        _log_with_cells_everywhere,
+        lambda p: prefixed(service_log(p, merged=False, inline=True)),
+    ],
+    ids=["ragged", "merged", "prefixed inline"],
+)
 def test_read_workbook_gives_the_same_data_from_pieces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build: Any
 ) -> None:

@@ -111,8 +111,12 @@ def test_no_link_leaves_the_repository() -> None:
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"README line {b.line}" for b in BLOCKS])
 def test_readme_commands_run(block: Block, tmp_path: Path) -> None:
     if not block.commands:
-        pytest.skip("; ".join(f"{c.split('#')[0].strip()}: needs {NEEDS.search(c)[1]}"  # type: ignore[index]
-                              for c in block.skipped))
+        pytest.skip(
+            "; ".join(
+                f"{c.split('#')[0].strip()}: needs {NEEDS.search(c)[1]}"  # type: ignore[index]
+                for c in block.skipped
+            )
+        )
     home, work, shims = tmp_path / "home", tmp_path / "work", tmp_path / "bin"
     for folder in (home, work, shims):
         folder.mkdir()
@@ -127,12 +131,23 @@ def test_readme_commands_run(block: Block, tmp_path: Path) -> None:
     for command in block.commands:
         line = command.replace("/path/to/run_billing.py", str(REPO / "run_billing.py"))
         line = re.sub(r"^python run_billing\.py", f'python "{REPO / "run_billing.py"}"', line)
-        script.append(f"{line}\necho \"__exit=$?\"")
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp_path),
-           "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO),
-           "COLUMNS": "120"}
-    done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=300)
+        script.append(f'{line}\necho "__exit=$?"')
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "TMPDIR": str(tmp_path),
+        "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(REPO),
+        "COLUMNS": "120",
+    }
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     codes = [int(c) for c in re.findall(r"__exit=(\d+)", done.stdout)]
     report = f"{block.commands}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert len(codes) == len(block.commands), report

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 TEMPLATE_FILES = sorted(TEMPLATES.glob("invoice*.docx"))
 CURRENCIES = {"en": "USD", "ru": "RUB", "kk": "KZT"}
-HOSTILE = 'Fish & Chips <b>bold</b> {{ total }} {% if x %} "quoted" \'q\' 🎉\x01\x0c end'
+HOSTILE = "Fish & Chips <b>bold</b> {{ total }} {% if x %} \"quoted\" 'q' 🎉\x01\x0c end"
 
 
 def plain(text: str) -> str:
@@ -118,10 +118,20 @@ def test_context_holds_ready_strings() -> None:
     assert ctx["invoice_date"] == "April 5, 2026"
     assert ctx["client_address_lines"] == ["12 Harbour Road", "Suite 400", "Almaty 050000"]
     assert ctx["lines"] == [
-        {"date": "Mar 2, 2026", "description": "Bookkeeping, monthly close", "quantity": "1",
-         "unit_price": "$125.50", "amount": "$125.50"},
-        {"date": "Mar 9, 2026", "description": "Payroll for 12 employees", "quantity": "2",
-         "unit_price": "$125.50", "amount": "$251.00"},
+        {
+            "date": "Mar 2, 2026",
+            "description": "Bookkeeping, monthly close",
+            "quantity": "1",
+            "unit_price": "$125.50",
+            "amount": "$125.50",
+        },
+        {
+            "date": "Mar 9, 2026",
+            "description": "Payroll for 12 employees",
+            "quantity": "2",
+            "unit_price": "$125.50",
+            "amount": "$251.00",
+        },
     ]
     assert ctx["amount_in_words"] == "Four hundred and twenty-one dollars, sixty-eight cents"
     assert ctx["is_reissue"] is False and ctx["show_paid"] is False
@@ -238,13 +248,39 @@ def test_fast_rendering_gives_docxtpl_text(renderer: InvoiceRenderer, language: 
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("en", ["INVOICE", "Northwind Traders LLC", "$421.68", "April 5, 2026",
+        (
+            "en",
+            [
+                "INVOICE",
+                "Northwind Traders LLC",
+                "$421.68",
+                "April 5, 2026",
                 "Four hundred and twenty-one dollars, sixty-eight cents",
-                "Please quote INV-2026-0007 as the payment reference."]),
-        ("ru", ["СЧЁТ НА ОПЛАТУ", "Northwind Traders LLC", "421,68 ₽", "5 апреля 2026 г.",
-                "Четыреста двадцать один рубль 68 копеек", "Благодарим"]),
-        ("kk", ["ТӨЛЕМ ШОТЫ", "Northwind Traders LLC", "421,68 ₸", "2026 ж. 5 сәуір",
-                "Төрт жүз жиырма бір теңге, алпыс сегіз тиын", "рахмет"]),
+                "Please quote INV-2026-0007 as the payment reference.",
+            ],
+        ),
+        (
+            "ru",
+            [
+                "СЧЁТ НА ОПЛАТУ",
+                "Northwind Traders LLC",
+                "421,68 ₽",
+                "5 апреля 2026 г.",
+                "Четыреста двадцать один рубль 68 копеек",
+                "Благодарим",
+            ],
+        ),
+        (
+            "kk",
+            [
+                "ТӨЛЕМ ШОТЫ",
+                "Northwind Traders LLC",
+                "421,68 ₸",
+                "2026 ж. 5 сәуір",
+                "Төрт жүз жиырма бір теңге, алпыс сегіз тиын",
+                "рахмет",
+            ],
+        ),
     ],
 )
 def test_each_language_renders_its_text(
@@ -268,7 +304,7 @@ def test_reissue_banner(renderer: InvoiceRenderer) -> None:
 
 def test_hostile_text_renders_literally(renderer: InvoiceRenderer) -> None:
     text = "\n".join(texts(renderer.render_bytes(hostile_document("en"))))
-    assert 'Fish & Chips <b>bold</b> {{ total }} {% if x %} "quoted" \'q\' 🎉 end' in text
+    assert "Fish & Chips <b>bold</b> {{ total }} {% if x %} \"quoted\" 'q' 🎉 end" in text
     assert "second line\ttabbed" in text
     assert 'Smith & Sons <"Ltd">' in text and "A&B {%p endif %}" in text
 
@@ -319,9 +355,7 @@ def column_template(path: Path) -> Path:
 
 @pytest.mark.parametrize("columns", [0, 1, 3, 6])
 @pytest.mark.parametrize("stem", ["wide", "narrow"])
-def test_table_grids_are_repaired_as_docxtpl_does(
-    tmp_path: Path, columns: int, stem: str
-) -> None:
+def test_table_grids_are_repaired_as_docxtpl_does(tmp_path: Path, columns: int, stem: str) -> None:
     template = column_template(tmp_path / f"{stem}.docx")
     context = {"cols": [f"col {i} & <{i}>" for i in range(columns)], "name": "Ann\nB\tC"}
     fast = load_template(template).render_bytes(context)
@@ -370,7 +404,10 @@ def test_workers_importing_the_main_script_again_get_no_command_line() -> None:
     )
     found = subprocess.run(
         [sys.executable, "-c", code, str(ROOT / "run_billing.py")],
-        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert found.stdout.strip() == "[]"
 
@@ -513,10 +550,14 @@ def test_the_body_written_as_rendered_is_what_lxml_writes(language: str) -> None
 @pytest.mark.parametrize("language", ["en", "ru", "kk"])
 def test_statements_take_the_shortcut_to_the_same_bytes(language: str) -> None:
     """Statements of account go through the same compiled templates (statement_doc)."""
-    facts = [InvoiceFact("INV-1", date(2026, 6, 15), date(2026, 7, 15), Decimal("1000.00")),
-             InvoiceFact("INV-2", date(2026, 9, 10), date(2026, 10, 10), Decimal("250.00"))]
-    paid = [PaymentFact("INV-1", date(2026, 8, 3), Decimal("300.00")),
-            PaymentFact("INV-2", date(2026, 9, 12), Decimal("5.00"), DISCOUNT)]
+    facts = [
+        InvoiceFact("INV-1", date(2026, 6, 15), date(2026, 7, 15), Decimal("1000.00")),
+        InvoiceFact("INV-2", date(2026, 9, 10), date(2026, 10, 10), Decimal("250.00")),
+    ]
+    paid = [
+        PaymentFact("INV-1", date(2026, 8, 3), Decimal("300.00")),
+        PaymentFact("INV-2", date(2026, 9, 12), Decimal("5.00"), DISCOUNT),
+    ]
     credits = [CreditFact("CN-1", "INV-1", date(2026, 9, 15), Decimal("50.00"))]
     statement = build_statement("Acme", "USD", facts, paid, credits, date(2026, 9, 1),
                                 date(2026, 9, 30))  # fmt: skip
@@ -597,16 +638,25 @@ CELL = "<w:tc><w:p/></w:tc>"
         (RUN.format("<!-- note -->{{ a }}"), False),
         (RUN.format("line\nbreak {{ a }}"), False),  # resolve_listing's text in the template
         ('<w:p><w:r><w:drawing><wp:docPr xmlns:wp="urn:x" id="1"/></w:drawing></w:r></w:p>', False),
-        (f"<w:tbl>{GRID}<w:tr>{CELL}{CELL}</w:tr>{{% for r in rs %}}<w:tr>{CELL}"
-         f"<w:tc>{RUN.format('{{ r }}')}</w:tc></w:tr>{{% endfor %}}</w:tbl>", True),
+        (
+            f"<w:tbl>{GRID}<w:tr>{CELL}{CELL}</w:tr>{{% for r in rs %}}<w:tr>{CELL}"
+            f"<w:tc>{RUN.format('{{ r }}')}</w:tc></w:tr>{{% endfor %}}</w:tbl>",
+            True,
+        ),
         (f"<w:tbl>{GRID}<w:tr>{{% for c in cs %}}{CELL}{{% endfor %}}</w:tr></w:tbl>", False),
         (f"<w:tbl>{GRID}<w:tr>{CELL}{CELL}{CELL}</w:tr></w:tbl>", False),  # wider than its grid
         (f"<w:tbl>{GRID}<w:tr>{CELL}</w:tr></w:tbl>", False),  # no row fills the grid
         (f"<w:tbl><w:tr>{CELL}</w:tr></w:tbl>", False),  # no grid
-        (f"<w:tbl>{GRID}<w:tr><w:tc><w:tcPr><w:gridSpan w:val='2.0'/></w:tcPr><w:p/></w:tc>"
-         "</w:tr></w:tbl>", False),  # a span fix_tables reads otherwise
-        (f"<w:tbl>{GRID}<w:tr><w:tc>{{% if a %}}<w:tcPr><w:gridSpan w:val='2'/></w:tcPr>"
-         f"{{% endif %}}<w:p/></w:tc>{CELL}</w:tr></w:tbl>", False),
+        (
+            f"<w:tbl>{GRID}<w:tr><w:tc><w:tcPr><w:gridSpan w:val='2.0'/></w:tcPr><w:p/></w:tc>"
+            "</w:tr></w:tbl>",
+            False,
+        ),  # a span fix_tables reads otherwise
+        (
+            f"<w:tbl>{GRID}<w:tr><w:tc>{{% if a %}}<w:tcPr><w:gridSpan w:val='2'/></w:tcPr>"
+            f"{{% endif %}}<w:p/></w:tc>{CELL}</w:tr></w:tbl>",
+            False,
+        ),
     ],
 )
 def test_which_templates_take_the_shortcut(xml: str, taken: bool) -> None:
@@ -626,8 +676,10 @@ def test_a_table_whose_rows_are_all_in_blocks_needs_a_rendered_row() -> None:
 @pytest.mark.parametrize(
     ("xml", "written"),
     [
-        (RUN.format("Tom&#39;s &#34;A&amp;B&#34; &lt;x&gt;"),
-         RUN.format("Tom's \"A&amp;B\" &lt;x&gt;")),  # fmt: skip
+        (
+            RUN.format("Tom&#39;s &#34;A&amp;B&#34; &lt;x&gt;"),
+            RUN.format('Tom\'s "A&amp;B" &lt;x&gt;'),
+        ),  # fmt: skip
         (RUN.format(""), None),  # lxml writes <w:t/>
         ("<w:p><w:r><w:t/></w:r></w:p>", "<w:p><w:r><w:t/></w:r></w:p>"),
         (RUN.format("a\x0bb"), None),
@@ -656,9 +708,30 @@ def test_values_that_print_markup_or_tabs_are_left_to_lxml() -> None:
 
 
 PIECES = st.lists(
-    st.sampled_from(["<w:p>", '<w:p w:x="1">', "<w:pPr>", "</w:p>", "<w:p", "<w:r>", "</w:r>",
-                     "<w:t>", '<w:t xml:space="preserve">', "</w:t>", "<w:rPr><w:b/></w:rPr>",
-                     "<w:t/>", "text", "\n", "\t", "\a", "\f", ">", "<", "/"]),  # fmt: skip
+    st.sampled_from(
+        [
+            "<w:p>",
+            '<w:p w:x="1">',
+            "<w:pPr>",
+            "</w:p>",
+            "<w:p",
+            "<w:r>",
+            "</w:r>",
+            "<w:t>",
+            '<w:t xml:space="preserve">',
+            "</w:t>",
+            "<w:rPr><w:b/></w:rPr>",
+            "<w:t/>",
+            "text",
+            "\n",
+            "\t",
+            "\a",
+            "\f",
+            ">",
+            "<",
+            "/",
+        ]
+    ),  # fmt: skip
     max_size=30,
 ).map("".join)
 

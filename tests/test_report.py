@@ -159,38 +159,61 @@ def test_report_file(tmp_path: Path) -> None:
     clients = [r[0] for r in by_client if r[1] is None and not str(r[0]).startswith("Total")]
     assert clients == ["Acme Ltd", "Beta GmbH"]
     totals = [(r[0], r[5]) for r in by_client if str(r[0]).startswith("Total")]
-    assert totals == [("Total EUR", 7), ("Total USD", 321.65), ("Total EUR", 500),
-                      ("Total JPY", 1000)]
+    assert totals == [
+        ("Total EUR", 7),
+        ("Total USD", 321.65),
+        ("Total EUR", 500),
+        ("Total JPY", 1000),
+    ]
     assert len(wb[CLIENT_SHEET].row_breaks.brk) == 1  # a page per client
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdfinfo") is None,
-                    reason="needs LibreOffice and poppler-utils")
+@pytest.mark.skipif(
+    shutil.which("soffice") is None or shutil.which("pdfinfo") is None,
+    reason="needs LibreOffice and poppler-utils",
+)
 def test_report_prints_one_page_wide(tmp_path: Path) -> None:
     many = ITEMS + [
-        receivable(f"INV-{n}", f"Client with a rather long registered name {n} LLP", n % 120,
-                   f"{n * 1234.5:.2f}", ("USD", "EUR", "KZT")[n % 3])
+        receivable(
+            f"INV-{n}",
+            f"Client with a rather long registered name {n} LLP",
+            n % 120,
+            f"{n * 1234.5:.2f}",
+            ("USD", "EUR", "KZT")[n % 3],
+        )
         for n in range(20, 50)
     ]
     report = write_receivables_report(many, AS_OF, tmp_path)
     pdf_dir = tmp_path / "pdf"
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            ["soffice", f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
-             "--convert-to", "pdf", "--outdir", str(pdf_dir), str(report)],
-            check=True, capture_output=True, timeout=180,
+            [
+                "soffice",
+                f"-env:UserInstallation={Path(profile).as_uri()}",
+                "--headless",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(pdf_dir),
+                str(report),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=180,
         )
     pdf = pdf_dir / "receivables-2026-06-30.pdf"
-    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "999", str(pdf)], check=True,
-                          capture_output=True, text=True).stdout
+    info = subprocess.run(
+        ["pdfinfo", "-f", "1", "-l", "999", str(pdf)], check=True, capture_output=True, text=True
+    ).stdout
     pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
     sizes = re.findall(r"^Page\s+\d+ size:\s+([\d.]+) x ([\d.]+)", info, re.M)
     assert len(sizes) == pages
     assert all(float(w) > float(h) for w, h in sizes)  # landscape, every page
     # One page wide: a sheet too wide would print its last columns on pages of their
     # own; here every page of a sheet holds its first and its last column.
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout.split("\f")[:pages]
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout.split("\f")[:pages]
     clients = len({item.client for item in many if item.balance > 0})
     # Each page carries its sheet's name in the page header.
     client_pages = [p for p in text if CLIENT_SHEET in p]

@@ -42,11 +42,15 @@ def digest(path: Path) -> str:
 def basic(folder: Folder, **kw) -> None:
     write_workbook(
         folder.workbook,
-        [client("Acme Ltd", Terms="Net 30", **{"Tax Rate": "10%"}),
-         client("Beta LLC", Terms="Due on receipt", CC="boss@beta.example")],
-        [service(date(2026, 3, 2), "Acme Ltd", "Bookkeeping, February", 2, 150),
-         service(date(2026, 3, 3), "acme ltd ", "Payroll run", 1, 80.5),
-         service(date(2026, 3, 4), "Beta LLC", "Tax return", 1, 400)],
+        [
+            client("Acme Ltd", Terms="Net 30", **{"Tax Rate": "10%"}),
+            client("Beta LLC", Terms="Due on receipt", CC="boss@beta.example"),
+        ],
+        [
+            service(date(2026, 3, 2), "Acme Ltd", "Bookkeeping, February", 2, 150),
+            service(date(2026, 3, 3), "acme ltd ", "Payroll run", 1, 80.5),
+            service(date(2026, 3, 4), "Beta LLC", "Tax return", 1, 400),
+        ],
         **kw,
     )
 
@@ -105,12 +109,16 @@ def test_numbers_continue_without_gaps(folder: Folder) -> None:
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
-    apply_updates(folder.workbook, [
-        CellUpdate("Services", 5, "Date", date(2026, 3, 10)),
-        CellUpdate("Services", 5, "Client", "Beta LLC"),
-        CellUpdate("Services", 5, "Description", "Advice"),
-        CellUpdate("Services", 5, "Amount", Decimal("50")),
-    ], header_rows={"Services": 1})
+    apply_updates(
+        folder.workbook,
+        [
+            CellUpdate("Services", 5, "Date", date(2026, 3, 10)),
+            CellUpdate("Services", 5, "Client", "Beta LLC"),
+            CellUpdate("Services", 5, "Description", "Advice"),
+            CellUpdate("Services", 5, "Amount", Decimal("50")),
+        ],
+        header_rows={"Services": 1},
+    )
     assert folder.run("--as-of", "2026-03-16") == 0
     services = sheet(folder.workbook, "Services")
     assert services["Invoice No"].iloc[3] == "INV-2026-0003"
@@ -119,15 +127,20 @@ def test_numbers_continue_without_gaps(folder: Folder) -> None:
 def test_bad_rows_are_reported_and_the_rest_is_billed(folder: Folder, capsys) -> None:
     write_workbook(
         folder.workbook,
-        [client("Acme Ltd"), client("NoMail Inc", Email="not-an-address"),
-         client("Odd Terms", Terms="whenever")],
-        [service(date(2026, 3, 2), "Acme Ltd", "Good line", 1, 100),
-         service(date(2026, 3, 2), "Acme Lt", "Typo client", 1, 100),
-         service(None, "Acme Ltd", "No date", 1, 100),
-         service(date(2026, 3, 2), "Acme Ltd", "Price is text", 1, "abc"),
-         service(date(2026, 3, 2), "Acme Ltd", "Mismatch", 2, 100, Amount=150),
-         service(date(2026, 3, 2), "NoMail Inc", "Needs email", 1, 100),
-         service(date(2026, 3, 2), "Odd Terms", "Needs terms", 1, 100)],
+        [
+            client("Acme Ltd"),
+            client("NoMail Inc", Email="not-an-address"),
+            client("Odd Terms", Terms="whenever"),
+        ],
+        [
+            service(date(2026, 3, 2), "Acme Ltd", "Good line", 1, 100),
+            service(date(2026, 3, 2), "Acme Lt", "Typo client", 1, 100),
+            service(None, "Acme Ltd", "No date", 1, 100),
+            service(date(2026, 3, 2), "Acme Ltd", "Price is text", 1, "abc"),
+            service(date(2026, 3, 2), "Acme Ltd", "Mismatch", 2, 100, Amount=150),
+            service(date(2026, 3, 2), "NoMail Inc", "Needs email", 1, 100),
+            service(date(2026, 3, 2), "Odd Terms", "Needs terms", 1, 100),
+        ],
     )
     assert folder.run("--as-of", AS_OF) == 1
     out = capsys.readouterr().out
@@ -148,14 +161,20 @@ def test_bad_rows_are_reported_and_the_rest_is_billed(folder: Folder, capsys) ->
 
 
 def test_fixed_row_is_billed_and_its_error_cleared(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Acme Ltd")],
-                   [service(date(2026, 3, 2), "Acme Lt", "Typo", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd")],
+        [service(date(2026, 3, 2), "Acme Lt", "Typo", 1, 100)],
+    )
     assert folder.run("--as-of", AS_OF) == 1
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
-    apply_updates(folder.workbook, [CellUpdate("Services", 2, "Client", "Acme Ltd")],
-                  header_rows={"Services": 1})
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Services", 2, "Client", "Acme Ltd")],
+        header_rows={"Services": 1},
+    )
     assert folder.run("--as-of", AS_OF) == 0
     services = sheet(folder.workbook, "Services")
     assert services["Status"].tolist() == ["Invoiced"]
@@ -163,9 +182,12 @@ def test_fixed_row_is_billed_and_its_error_cleared(folder: Folder) -> None:
 
 
 def test_hostile_text_renders_literally(folder: Folder) -> None:
-    hostile = "R&D <script>alert(1)</script> {{ total }} {% if %} \U0001F600"
-    write_workbook(folder.workbook, [client("Tom & Jerry <Ltd>")],
-                   [service(date(2026, 3, 2), "Tom & Jerry <Ltd>", hostile, 1, 10)])
+    hostile = "R&D <script>alert(1)</script> {{ total }} {% if %} \U0001f600"
+    write_workbook(
+        folder.workbook,
+        [client("Tom & Jerry <Ltd>")],
+        [service(date(2026, 3, 2), "Tom & Jerry <Ltd>", hostile, 1, 10)],
+    )
     assert folder.run("--as-of", AS_OF) == 0
     _, _, data = attachment(folder.received[0].message)
     text = docx_text(data)
@@ -187,14 +209,20 @@ def test_dry_run_changes_nothing(folder: Folder, capsys) -> None:
     # The numbers were not used up.
     assert folder.run("--as-of", AS_OF) == 0
     assert {r.message["Subject"] for r in folder.received} and "INV-2026-0001" in str(
-        folder.received[0].message["Subject"]) + str(folder.received[1].message["Subject"])
+        folder.received[0].message["Subject"]
+    ) + str(folder.received[1].message["Subject"])
 
 
 def test_not_yet_billable_lines_wait(folder: Folder) -> None:
     folder.write_config(extra="bill_after_days = 3")
-    write_workbook(folder.workbook, [client("Acme Ltd")],
-                   [service(date(2026, 3, 2), "Acme Ltd", "Old enough", 1, 100),
-                    service(date(2026, 3, 7), "Acme Ltd", "Too recent", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd")],
+        [
+            service(date(2026, 3, 2), "Acme Ltd", "Old enough", 1, 100),
+            service(date(2026, 3, 7), "Acme Ltd", "Too recent", 1, 100),
+        ],
+    )
     assert folder.run("--as-of", AS_OF) == 0
     services = sheet(folder.workbook, "Services")
     assert services["Status"].iloc[0] == "Invoiced"
@@ -202,8 +230,11 @@ def test_not_yet_billable_lines_wait(folder: Folder) -> None:
 
 
 def test_inactive_client_is_skipped(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Gone Ltd", Active="No")],
-                   [service(date(2026, 3, 2), "Gone Ltd", "Work", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Gone Ltd", Active="No")],
+        [service(date(2026, 3, 2), "Gone Ltd", "Work", 1, 100)],
+    )
     assert folder.run("--as-of", AS_OF) == 0
     assert folder.received == []
     assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Skipped"]
@@ -225,10 +256,21 @@ def test_outbox_mode_writes_eml(folder: Folder, tmp_path: Path) -> None:
 
 
 def test_existing_invoice_numbers_are_not_billed_or_reused(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Acme Ltd")],
-                   [service(date(2026, 1, 5), "Acme Ltd", "Billed by hand", 1, 100,
-                            **{"Invoice No": "INV-2026-0041"}),
-                    service(date(2026, 3, 2), "Acme Ltd", "New", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd")],
+        [
+            service(
+                date(2026, 1, 5),
+                "Acme Ltd",
+                "Billed by hand",
+                1,
+                100,
+                **{"Invoice No": "INV-2026-0041"},
+            ),
+            service(date(2026, 3, 2), "Acme Ltd", "New", 1, 100),
+        ],
+    )
     assert folder.run("--as-of", AS_OF) == 0
     assert len(folder.received) == 1
     numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
@@ -245,8 +287,10 @@ def test_unusable_workbooks_exit_2_and_change_nothing(folder: Folder, capsys) ->
     assert "has no 'Services' sheet" in capsys.readouterr().out
     del wb
 
-    xlsxwriter_book(folder.workbook, {"Clients": ["Client", "Email"],
-                                      "Services": ["Date", "Customer", "Description"]})
+    xlsxwriter_book(
+        folder.workbook,
+        {"Clients": ["Client", "Email"], "Services": ["Date", "Customer", "Description"]},
+    )
     before = digest(folder.workbook)
     assert folder.run("--as-of", AS_OF) == 2
     out = capsys.readouterr().out
@@ -260,14 +304,22 @@ def test_unusable_workbooks_exit_2_and_change_nothing(folder: Folder, capsys) ->
 
 def test_renamed_columns_from_config(folder: Folder) -> None:
     folder.write_config(extra='[columns.Services]\nClient = "Customer"\n')
-    xlsxwriter_book(folder.workbook, {
-        "Clients": ["Client", "Email"],
-        "Services": ["Date", "Customer", "Description", "Amount"],
-    }, rows={"Clients": [["Acme", "a@acme.example"]],
-             "Services": [[datetime(2026, 3, 2), "Acme", "Work", 10]]})
+    xlsxwriter_book(
+        folder.workbook,
+        {
+            "Clients": ["Client", "Email"],
+            "Services": ["Date", "Customer", "Description", "Amount"],
+        },
+        rows={
+            "Clients": [["Acme", "a@acme.example"]],
+            "Services": [[datetime(2026, 3, 2), "Acme", "Work", 10]],
+        },
+    )
     text = (folder.root / "billing.toml").read_text()
-    (folder.root / "billing.toml").write_text(text.replace("[columns.Services]", "").replace(
-        'Client = "Customer"', "") + '\n[columns.Services]\nClient = "Customer"\n')
+    (folder.root / "billing.toml").write_text(
+        text.replace("[columns.Services]", "").replace('Client = "Customer"', "")
+        + '\n[columns.Services]\nClient = "Customer"\n'
+    )
     assert folder.run("--as-of", AS_OF) == 0
     assert len(folder.received) == 1
 
@@ -292,8 +344,9 @@ def test_wrong_smtp_login_exits_2_before_numbering(tmp_path: Path, capsys) -> No
     from smtp_servers import Recorder, password_checker, running_server
 
     recorder = Recorder()
-    with running_server(recorder, authenticator=password_checker("billing", "right"),
-                        auth_require_tls=False) as port:
+    with running_server(
+        recorder, authenticator=password_checker("billing", "right"), auth_require_tls=False
+    ) as port:
         folder = Folder(tmp_path, recorder, port)
         folder.write_config(email='username = "billing"\npassword_env = "TEST_SMTP_PW"')
         basic(folder)
@@ -313,8 +366,9 @@ def test_wrong_smtp_login_exits_2_before_numbering(tmp_path: Path, capsys) -> No
     assert numbers[0] == "INV-2026-0001"  # the failed login used up no number
 
 
-def xlsxwriter_book(path: Path, sheets: dict[str, list[str]],
-                    rows: dict[str, list[list]] | None = None) -> Path:
+def xlsxwriter_book(
+    path: Path, sheets: dict[str, list[str]], rows: dict[str, list[list]] | None = None
+) -> Path:
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path))
@@ -333,11 +387,16 @@ def xlsxwriter_book(path: Path, sheets: dict[str, list[str]],
 
 def test_pdf_and_docx_attached(folder: Folder) -> None:
     folder.write_config(email='attach = "both"')
-    write_workbook(folder.workbook, [client("Acme Ltd")],
-                   [service(date(2026, 3, 2), "Acme Ltd", "Work", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd")],
+        [service(date(2026, 3, 2), "Acme Ltd", "Work", 1, 100)],
+    )
     assert folder.run("--as-of", AS_OF) == 0
-    parts = {p.get_filename(): (p.get_content_type(), p.get_payload(decode=True))
-             for p in folder.received[0].message.iter_attachments()}
+    parts = {
+        p.get_filename(): (p.get_content_type(), p.get_payload(decode=True))
+        for p in folder.received[0].message.iter_attachments()
+    }
     assert set(parts) == {"INV-2026-0001.docx", "INV-2026-0001.pdf"}
     assert parts["INV-2026-0001.pdf"][0] == "application/pdf"
     assert parts["INV-2026-0001.pdf"][1].startswith(b"%PDF")
@@ -406,10 +465,14 @@ def test_every_form_of_terms_gets_its_due_date(folder: Folder) -> None:
 
 def test_receipt_lag_and_business_days(folder: Folder) -> None:
     folder.write_config(extra='receipt_lag_days = 2\nbusiness_days = true\nholidays_country = "US"')
-    write_workbook(folder.workbook,
-                   [client("Lag", Terms="Receipt 3"), client("Fourth", Terms="Net 5")],
-                   [service(date(2026, 6, 20), "Lag", "Work", 1, 100),
-                    service(date(2026, 6, 20), "Fourth", "Work", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Lag", Terms="Receipt 3"), client("Fourth", Terms="Net 5")],
+        [
+            service(date(2026, 6, 20), "Lag", "Work", 1, 100),
+            service(date(2026, 6, 20), "Fourth", "Work", 1, 100),
+        ],
+    )
     assert folder.run("--as-of", "2026-06-29") == 0  # a Monday
     invoices = sheet(folder.workbook, "Invoices").set_index("Client")
     # Receipt 1 July + 3 = Saturday 4 July (Independence Day): next business day, Monday 6 July.
@@ -419,14 +482,18 @@ def test_receipt_lag_and_business_days(folder: Folder) -> None:
 
 
 def test_terms_are_frozen_on_the_invoice(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Acme Ltd", Terms="Net 7")],
-                   [service(date(2026, 3, 2), "Acme Ltd", "Work", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd", Terms="Net 7")],
+        [service(date(2026, 3, 2), "Acme Ltd", "Work", 1, 100)],
+    )
     assert folder.run("--as-of", AS_OF) == 0
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
-    apply_updates(folder.workbook, [CellUpdate("Clients", 2, "Terms", "Net 60")],
-                  header_rows={"Clients": 1})
+    apply_updates(
+        folder.workbook, [CellUpdate("Clients", 2, "Terms", "Net 60")], header_rows={"Clients": 1}
+    )
     assert folder.run("--as-of", "2026-03-10") == 0
     row = sheet(folder.workbook, "Invoices").iloc[0]
     assert row["Terms"] == "Net 7" and row["Due Date"].date() == date(2026, 3, 16)
@@ -442,19 +509,25 @@ def test_refused_address_fails_then_goes_to_the_corrected_address(tmp_path: Path
     with running_server(recorder) as port:
         folder = Folder(tmp_path, recorder, port)
         folder.write_config()
-        write_workbook(folder.workbook,
-                       [client("Acme", Email="old@acme.example", Terms="Receipt 10"),
-                        client("Beta")],
-                       [service(date(2026, 3, 2), "Acme", "Work", 1, 100),
-                        service(date(2026, 3, 2), "Beta", "Work", 1, 100)])
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="old@acme.example", Terms="Receipt 10"), client("Beta")],
+            [
+                service(date(2026, 3, 2), "Acme", "Work", 1, 100),
+                service(date(2026, 3, 2), "Beta", "Work", 1, 100),
+            ],
+        )
         assert folder.run("--as-of", AS_OF) == 1
         assert [r.rcpt_tos for r in recorder.received] == [["beta@clients.example"]]
         row = sheet(folder.workbook, "Invoices").set_index("Client").loc["Acme"]
         assert row["Status"] == "Failed" and "550" in row["Note"]
         assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Invoiced"] * 2
 
-        apply_updates(folder.workbook, [CellUpdate("Clients", 2, "Email", "new@acme.example")],
-                      header_rows={"Clients": 1})
+        apply_updates(
+            folder.workbook,
+            [CellUpdate("Clients", 2, "Email", "new@acme.example")],
+            header_rows={"Clients": 1},
+        )
         assert folder.run("--as-of", "2026-03-16") == 0
         assert recorder.received[-1].rcpt_tos == ["new@acme.example"]
         assert len(recorder.received) == 2
@@ -476,8 +549,11 @@ def test_dry_run_after_a_real_run_leaves_billing_folder_alone(folder: Folder) ->
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
-    apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Paid Amount", "about 50")],
-                  header_rows={"Invoices": 1})
+    apply_updates(
+        folder.workbook,
+        [CellUpdate("Invoices", 2, "Paid Amount", "about 50")],
+        header_rows={"Invoices": 1},
+    )
     assert folder.run("--as-of", "2026-04-20", "--dry-run") == 1  # the same code as check
     assert main_check(folder) == 1
     after = {p: p.stat().st_mtime_ns for p in billing.rglob("*") if p.is_file()}
@@ -491,9 +567,14 @@ def main_check(folder: Folder) -> int:
 
 
 def test_absurd_numbers_are_row_errors(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Acme Ltd")],
-                   [service(date(2026, 3, 2), "Acme Ltd", "Huge", "1e400", 10),
-                    service(date(2026, 3, 2), "Acme Ltd", "Fine", 1, 10)])
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd")],
+        [
+            service(date(2026, 3, 2), "Acme Ltd", "Huge", "1e400", 10),
+            service(date(2026, 3, 2), "Acme Ltd", "Fine", 1, 10),
+        ],
+    )
     assert folder.run("--as-of", AS_OF) == 1
     services = sheet(folder.workbook, "Services")
     assert services["Status"].tolist() == ["Error", "Invoiced"]
@@ -502,10 +583,12 @@ def test_absurd_numbers_are_row_errors(folder: Folder) -> None:
 
 def test_config_mistakes_exit_2(folder: Folder, capsys) -> None:
     basic(folder)
-    for extra, words in [("header_rows = 3", "header_rows"),
-                         ('default_terms = "sometime"', "default_terms"),
-                         ('currency = "XYZ"', "currency"),
-                         ("receipt_lag_days = 100000000", "receipt_lag_days")]:
+    for extra, words in [
+        ("header_rows = 3", "header_rows"),
+        ('default_terms = "sometime"', "default_terms"),
+        ('currency = "XYZ"', "currency"),
+        ("receipt_lag_days = 100000000", "receipt_lag_days"),
+    ]:
         folder.write_config(extra=extra)
         assert folder.run("--as-of", AS_OF) == 2, extra
         assert words in capsys.readouterr().out
@@ -520,8 +603,11 @@ def test_only_an_unknown_client_is_an_error(folder: Folder, capsys) -> None:
 
 
 def test_inactive_client_with_incomplete_details_is_just_skipped(folder: Folder) -> None:
-    write_workbook(folder.workbook, [client("Old", Email=None, Active="No", Terms="whenever")],
-                   [service(date(2026, 3, 2), "Old", "Work", 1, 100)])
+    write_workbook(
+        folder.workbook,
+        [client("Old", Email=None, Active="No", Terms="whenever")],
+        [service(date(2026, 3, 2), "Old", "Work", 1, 100)],
+    )
     assert folder.run("--as-of", AS_OF) == 0
     assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Skipped"]
 
@@ -534,8 +620,9 @@ def test_check_and_dry_run_stop_while_the_workbook_is_open(folder: Folder) -> No
     assert not (folder.root / "preview").exists()
 
 
-def test_relative_outbox_is_from_the_current_folder(folder: Folder, tmp_path: Path,
-                                                   monkeypatch) -> None:
+def test_relative_outbox_is_from_the_current_folder(
+    folder: Folder, tmp_path: Path, monkeypatch
+) -> None:
     basic(folder)
     elsewhere = tmp_path / "here"
     elsewhere.mkdir()

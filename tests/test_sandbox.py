@@ -26,8 +26,9 @@ def billing_folder(tmp_path: Path) -> Path:
     """An init'd folder with one billable service; returns its workbook."""
     target = tmp_path / "books"
     assert main(["init", str(target)]) == 0
-    write_workbook(target / "service_log.xlsx", [client("Acme")],
-                   [service(date(2026, 3, 2), "Acme", "Work")])
+    write_workbook(
+        target / "service_log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
+    )
     return target / "service_log.xlsx"
 
 

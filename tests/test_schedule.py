@@ -128,7 +128,7 @@ def test_other_day_and_time() -> None:
 def test_installed_package_is_started_as_a_module() -> None:
     text = schedule_text(PYTHON, None, WORKDIR)
     words = shlex.split(cron_line(text).split(" ", 5)[5])
-    assert words[words.index(PYTHON):][:4] == [PYTHON, "-m", "automation", "run"]
+    assert words[words.index(PYTHON) :][:4] == [PYTHON, "-m", "automation", "run"]
     assert f'ExecStart="{PYTHON}" "-m" "automation" "run"' in text
 
 

@@ -61,8 +61,9 @@ def test_running_balance_opening_closing_and_aging() -> None:
         PaymentFact("INV-2", date(2026, 9, 12), D("5.00"), DISCOUNT),
     ]
     credits = [CreditFact("CN-1", "INV-1", date(2026, 9, 15), D("50.00"))]
-    st = build_statement("Acme", "USD", invoices, payments, credits,
-                         date(2026, 9, 1), date(2026, 9, 30))
+    st = build_statement(
+        "Acme", "USD", invoices, payments, credits, date(2026, 9, 1), date(2026, 9, 30)
+    )
     assert st.opening == D("700.00")
     assert [(i.day.day, i.kind, i.amount, i.balance) for i in st.items] == [
         (10, INVOICE, D("250.00"), D("950.00")),
@@ -102,10 +103,11 @@ def test_payment_history_dates_each_part_payment_and_takes_back_corrections() ->
 
 
 def test_default_period_is_the_previous_month() -> None:
-    assert statement_period(date(2026, 1, 4), None, None) == (date(2025, 12, 1),
-                                                              date(2025, 12, 31))
-    assert statement_period(date(2026, 1, 4), date(2025, 11, 1), None) == (date(2025, 11, 1),
-                                                                           date(2026, 1, 4))
+    assert statement_period(date(2026, 1, 4), None, None) == (date(2025, 12, 1), date(2025, 12, 31))
+    assert statement_period(date(2026, 1, 4), date(2025, 11, 1), None) == (
+        date(2025, 11, 1),
+        date(2026, 1, 4),
+    )
 
 
 # -- two months in the workbook, three languages --------------------------------
@@ -149,8 +151,7 @@ def two_months(tmp_path_factory: pytest.TempPathFactory) -> Folder:
         write_workbook(
             folder.workbook,
             [client(name, Language=lang, Currency=cur) for name, (lang, cur) in LANGUAGES.items()],
-            [service(date(2026, 9, 28), name, "Monthly bookkeeping", 1, 1000)
-             for name in LANGUAGES]
+            [service(date(2026, 9, 28), name, "Monthly bookkeeping", 1, 1000) for name in LANGUAGES]
             + [service(date(2026, 10, 9), name, "Payroll", 1, 500) for name in LANGUAGES],
         )
         assert folder.run("--as-of", "2026-10-01") == 0  # INV 1-3: 1,000 each (Sep 28 work)
@@ -186,17 +187,25 @@ def test_statements_agree_with_the_workbook(two_months: Folder, name: str) -> No
     (note,) = (i.reference for i in st.items if i.kind == CREDIT_NOTE)
     assert note.startswith("CN-2026-")
     assert [(i.kind, i.reference or i.invoice_no, i.amount) for i in st.items] == [
-        (INVOICE, first, D("1000.00")), (INVOICE, second, D("500.00")),
-        (PAYMENT, first, D("-400.00")), (CREDIT_NOTE, note, D("-50.00"))]
+        (INVOICE, first, D("1000.00")),
+        (INVOICE, second, D("500.00")),
+        (PAYMENT, first, D("-400.00")),
+        (CREDIT_NOTE, note, D("-50.00")),
+    ]
     assert [(o.invoice_no, o.open_amount) for o in st.open_items] == [
-        (first, D("600.00")), (second, D("450.00"))]
+        (first, D("600.00")),
+        (second, D("450.00")),
+    ]
     text = document_text(path)
     for figure in ("1000", "500", "400", "50", "1050", "600", "450"):
         assert money(figure) in text, (figure, text)
     assert first in text and second in text and note in text
 
-    november = make_statements(StatementRequest(
-        folder.workbook, date(2026, 11, 9), config, name, date(2026, 11, 1), date(2026, 11, 30)))
+    november = make_statements(
+        StatementRequest(
+            folder.workbook, date(2026, 11, 9), config, name, date(2026, 11, 1), date(2026, 11, 30)
+        )
+    )
     ((st, (path,)),) = november.files
     assert (st.opening, st.closing) == (D("1050.00"), D("-150.00"))
     assert [i.amount for i in st.items] == [D("-600.00"), D("-600.00")]
@@ -231,9 +240,16 @@ def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))
     assert sorted(st.client for st, _ in result.files) == sorted(LANGUAGES)
-    quiet = make_statements(StatementRequest(
-        two_months.workbook, date(2026, 11, 9), config, None, date(2026, 12, 1),
-        date(2026, 12, 31)))
+    quiet = make_statements(
+        StatementRequest(
+            two_months.workbook,
+            date(2026, 11, 9),
+            config,
+            None,
+            date(2026, 12, 1),
+            date(2026, 12, 31),
+        )
+    )
     # A quiet month: nothing happened, but each client's 150 paid too much is still stated.
     assert sorted(st.client for st, _ in quiet.files) == sorted(LANGUAGES)
     assert all(st.items == () and st.closing == D("-150.00") for st, _ in quiet.files)
@@ -268,8 +284,11 @@ def attachment_text(message) -> str:
 
 def statements_to(folder: Folder, name: str) -> list:
     address = "".join(ch for ch in name.lower() if ch.isalnum()) + "@clients.example"
-    return [r.message for r in folder.received
-            if address in r.rcpt_tos and r.message["X-Billing-Kind"] == "statement"]
+    return [
+        r.message
+        for r in folder.received
+        if address in r.rcpt_tos and r.message["X-Billing-Kind"] == "statement"
+    ]
 
 
 def test_monthly_statement_is_emailed_once(
@@ -279,8 +298,10 @@ def test_monthly_statement_is_emailed_once(
     write_workbook(
         folder.workbook,
         [client("Ames"), client("Borisov", Language="ru", Currency="RUB")],
-        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000),
-         service(date(2026, 9, 28), "Borisov", "Monthly bookkeeping", 1, 700)],
+        [
+            service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000),
+            service(date(2026, 9, 28), "Borisov", "Monthly bookkeeping", 1, 700),
+        ],
     )
     assert folder.run("--as-of", "2026-10-01") == 0
     assert folder.run("--as-of", "2026-10-05") == 0  # October: September had no balance
@@ -298,10 +319,14 @@ def test_monthly_statement_is_emailed_once(
     assert folder.run("--as-of", "2026-11-03") == 0
     (mail,) = statements_to(folder, "Ames")
     assert statements_to(folder, "Borisov") == []
-    assert mail["Subject"] == "Statement of account for October 1, 2026 – October 31, 2026: " \
-                              "$750.00 due"
-    assert "The balance due on October 31, 2026 was $750.00." in mail.get_body(
-        ("plain",)).get_content()
+    assert (
+        mail["Subject"] == "Statement of account for October 1, 2026 – October 31, 2026: "
+        "$750.00 due"
+    )
+    assert (
+        "The balance due on October 31, 2026 was $750.00."
+        in mail.get_body(("plain",)).get_content()
+    )
     text = attachment_text(mail)
     assert "STATEMENT OF ACCOUNT" in text and ames in text and "$250.00" in text
     assert "Amount due: $750.00" in text
@@ -322,15 +347,19 @@ def test_monthly_statement_counts_bank_payments_imported_in_the_same_run(
     write_workbook(
         folder.workbook,
         [client("Acme", Currency="EUR"), client("Beta", Currency="EUR")],
-        [service(date(2026, 10, 5), "Acme", "Work", 1, 100),
-         service(date(2026, 10, 5), "Beta", "Work", 1, 100)],
+        [
+            service(date(2026, 10, 5), "Acme", "Work", 1, 100),
+            service(date(2026, 10, 5), "Beta", "Work", 1, 100),
+        ],
     )
     assert folder.run("--as-of", "2026-10-05") == 0
     acme, beta = numbers_of(folder, "Acme")[0], numbers_of(folder, "Beta")[0]
     inbox = folder.root / "statements"
     inbox.mkdir()
-    paid = [Tx(date(2026, 10, 20), D("100.00"), "Acme", purpose=acme, ref="B-1"),
-            Tx(date(2026, 10, 20), D("60.00"), "Beta", purpose=beta, ref="B-2")]
+    paid = [
+        Tx(date(2026, 10, 20), D("100.00"), "Acme", purpose=acme, ref="B-1"),
+        Tx(date(2026, 10, 20), D("60.00"), "Beta", purpose=beta, ref="B-2"),
+    ]
     (inbox / "october.xml").write_bytes(camt053(paid, "08", currency="EUR"))
     sent = len(folder.received)
     capsys.readouterr()
@@ -352,13 +381,19 @@ def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder
     import sys
 
     folder.write_config(extra="[statements]\nday = 1")
-    write_workbook(folder.workbook, [client("Ames")],
-                   [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)])
+    write_workbook(
+        folder.workbook,
+        [client("Ames")],
+        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
+    )
     assert folder.run("--as-of", "2026-10-01") == 0
     script = str(Path(__file__).resolve().parent.parent / "run_billing.py")
     env = {**os.environ, "BILLING_FAULT": "after-statement-send"}
-    killed = subprocess.run([sys.executable, script, "--workbook", str(folder.workbook),
-                             "--as-of", "2026-11-01"], env=env, capture_output=True)
+    killed = subprocess.run(
+        [sys.executable, script, "--workbook", str(folder.workbook), "--as-of", "2026-11-01"],
+        env=env,
+        capture_output=True,
+    )
     assert killed.returncode == -9
     (first,) = statements_to(folder, "Ames")
     assert folder.run("--as-of", "2026-11-01") == 0
@@ -370,8 +405,11 @@ def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder
 
 def test_monthly_statement_with_a_refused_copy_reaches_the_client_once(folder: Folder) -> None:
     folder.write_config(extra="[statements]\nday = 1")
-    write_workbook(folder.workbook, [client("Ames", CC="gone@clients.example")],
-                   [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)])
+    write_workbook(
+        folder.workbook,
+        [client("Ames", CC="gone@clients.example")],
+        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
+    )
     assert folder.run("--as-of", "2026-10-01") == 0
     folder.recorder.refuse = frozenset({"gone@clients.example"})
     assert folder.run("--as-of", "2026-11-01") == 1  # the refused copy is reported
@@ -384,8 +422,9 @@ def test_monthly_statement_with_a_refused_copy_reaches_the_client_once(folder: F
 def test_statement_as_pdf_when_attach_asks(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     config = dataclasses.replace(config, email=dataclasses.replace(config.email, attach="both"))
-    result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config,
-                                              "Borisov"))
+    result = make_statements(
+        StatementRequest(two_months.workbook, date(2026, 11, 9), config, "Borisov")
+    )
     ((st, (docx_path, pdf_path)),) = result.files
     assert docx_path.suffix == ".docx" and pdf_path == docx_path.with_suffix(".pdf")
     assert pdf_path.read_bytes().startswith(b"%PDF") and not result.notes

@@ -27,8 +27,17 @@ from automation.schema import INVOICES_COLUMNS
 from automation.writeback.xmlscan import col_letters
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-INVOICE_COLUMNS = ["Invoice No", "Client", "Invoice Date", "Due Date", "Total", "Paid Amount",
-                   "Paid Date", "Balance", "Status"]
+INVOICE_COLUMNS = [
+    "Invoice No",
+    "Client",
+    "Invoice Date",
+    "Due Date",
+    "Total",
+    "Paid Amount",
+    "Paid Date",
+    "Balance",
+    "Status",
+]
 FIRST_RUN, SECOND_RUN = "2026-03-09", "2026-03-16"
 #: The tool's Invoices columns the test table lacks: they join it, in the schema's order.
 ADDED = [c.name for c in INVOICES_COLUMNS if c.name not in INVOICE_COLUMNS]
@@ -81,32 +90,46 @@ def build(
         [datetime(2026, 3, 3), "Beta LLC", "Payroll run", 1, 80],
         [datetime(2026, 3, 12), "Acme Ltd", "Tax return", 1, 400],
     ]
-    amount = "=[@Quantity]*[@[Unit Price]]" if short_formulas else (
-        "=tblServices[[#This Row],[Quantity]]*tblServices[[#This Row],[Unit Price]]")
+    amount = (
+        "=[@Quantity]*[@[Unit Price]]"
+        if short_formulas
+        else ("=tblServices[[#This Row],[Quantity]]*tblServices[[#This Row],[Unit Price]]")
+    )
     columns: list[dict[str, Any]] = [
         {"header": "Date", "format": day, "total_string": "Total"},
         {"header": "Client"},
         {"header": "Description"},
         {"header": "Quantity"},
         {"header": "Unit Price", "format": money},
-        {"header": "Amount", "formula": amount, "format": money,
-         "total_function": "sum" if short_formulas else "=SUBTOTAL(109,tblServices[Amount])"},
+        {
+            "header": "Amount",
+            "formula": amount,
+            "format": money,
+            "total_function": "sum" if short_formulas else "=SUBTOTAL(109,tblServices[Amount])",
+        },
     ]
     if tool_columns_in_services:
         columns += [{"header": h} for h in ("Invoice No", "Due Date", "Status", "Error")]
     last = len(rows) + (1 if services_totals else 0)
-    ws.add_table(0, 0, last, len(columns) - 1, {
-        "name": "tblServices", "total_row": services_totals,
-        "columns": plain(columns, services_totals),
-        "data": [r + [None] * (len(columns) - 5) for r in rows],
-    })
+    ws.add_table(
+        0,
+        0,
+        last,
+        len(columns) - 1,
+        {
+            "name": "tblServices",
+            "total_row": services_totals,
+            "columns": plain(columns, services_totals),
+            "data": [r + [None] * (len(columns) - 5) for r in rows],
+        },
+    )
     for r, row in enumerate(rows, start=1):  # cached results, as Excel saves them
         ws.write_formula(r, 5, amount, money, row[3] * row[4])
     if tool_columns_beside:  # what an earlier version of the tool left next to the table
         ws.write_row(0, len(columns), ["Invoice No", "Due Date", "Status", "Error"])
 
     ws = wb.add_worksheet("Invoices")
-    balance_total = ("sum" if short_formulas else "=SUBTOTAL(109,tblInvoices[Balance])")
+    balance_total = "sum" if short_formulas else "=SUBTOTAL(109,tblInvoices[Balance])"
     inv_columns: list[dict[str, Any]] = [
         {"header": "Invoice No", "total_string": "Total"},
         {"header": "Client"},
@@ -119,14 +142,32 @@ def build(
         {"header": "Status"},
         {"header": "Open", "formula": "=IF(tblInvoices[[#This Row],[Balance]]>0,1,0)"},
     ]
-    typed = [["INV-2026-0001", "Acme Ltd", datetime(2026, 2, 2), datetime(2026, 3, 4), 50, 50,
-              datetime(2026, 2, 20), 0, "Paid"]]
+    typed = [
+        [
+            "INV-2026-0001",
+            "Acme Ltd",
+            datetime(2026, 2, 2),
+            datetime(2026, 3, 4),
+            50,
+            50,
+            datetime(2026, 2, 20),
+            0,
+            "Paid",
+        ]
+    ]
     last = len(typed) + spare_rows + (1 if invoices_totals else 0)
-    ws.add_table(0, 0, last, len(inv_columns) - 1, {
-        "name": "tblInvoices", "total_row": invoices_totals,
-        "columns": plain(inv_columns, invoices_totals),
-        "data": [r + [None] for r in typed],
-    })
+    ws.add_table(
+        0,
+        0,
+        last,
+        len(inv_columns) - 1,
+        {
+            "name": "tblInvoices",
+            "total_row": invoices_totals,
+            "columns": plain(inv_columns, invoices_totals),
+            "data": [r + [None] for r in typed],
+        },
+    )
     ws.write_datetime(1, 2, datetime(2026, 2, 2), day)
     if note_below_invoices:
         ws.write(last + 2, 0, "Invoices before 2026 are in the old book.")
@@ -178,8 +219,15 @@ def test_two_runs_grow_the_tables_and_keep_totals_last(folder: Folder) -> None:
     names = [name for _, name in table_columns(inv)]
     assert names[:10] == [*INVOICE_COLUMNS, "Open"]
     assert names[10:] == ADDED
-    assert ADDED[:7] == ["Currency", "Terms", "Sent At", "Last Sent", "Reissue",
-                         "Reissue Count", "Note"]
+    assert ADDED[:7] == [
+        "Currency",
+        "Terms",
+        "Sent At",
+        "Last Sent",
+        "Reissue",
+        "Reissue Count",
+        "Note",
+    ]
     ids = [i for i, _ in table_columns(inv)]
     assert len(set(ids)) == len(ids) == int(inv.find(f"{MAIN}tableColumns").get("count"))
     # Services: the four tool columns joined the table; its totals row stays where it was.
@@ -190,7 +238,13 @@ def test_two_runs_grow_the_tables_and_keep_totals_last(folder: Folder) -> None:
     book = openpyxl.load_workbook(folder.workbook)
     ws = book["Invoices"]
     assert [ws.cell(r, 1).value for r in range(1, 7)] == [
-        "Invoice No", "INV-2026-0001", "INV-2026-0002", "INV-2026-0003", "INV-2026-0004", "Total"]
+        "Invoice No",
+        "INV-2026-0001",
+        "INV-2026-0002",
+        "INV-2026-0003",
+        "INV-2026-0004",
+        "Total",
+    ]
     assert ws["H6"].value == "=SUBTOTAL(109,tblInvoices[Balance])"  # moved down twice, intact
     for r in (3, 4, 5):
         assert ws.cell(r, 3).number_format == "dd/mm/yyyy"  # the column's own date format
@@ -202,7 +256,10 @@ def test_two_runs_grow_the_tables_and_keep_totals_last(folder: Folder) -> None:
     assert services["A5"].value == "Total" and services["G5"].value is None  # never written
     assert services["I5"].value is None and services["J5"].value is None
     assert [services.cell(r, 7).value for r in (2, 3, 4)] == [
-        "INV-2026-0002", "INV-2026-0003", "INV-2026-0004"]
+        "INV-2026-0002",
+        "INV-2026-0003",
+        "INV-2026-0004",
+    ]
     assert services["H2"].is_date  # Due Date: the workbook's date format
     with zipfile.ZipFile(folder.workbook) as zf:
         assert b'fullCalcOnLoad="1"' in zf.read("xl/workbook.xml")
@@ -218,12 +275,18 @@ def test_spare_rows_are_filled_before_the_table_grows(folder: Folder) -> None:
     assert inv.get("ref") == inv.find(f"{MAIN}autoFilter").get("ref") == f"A1:{LAST}5"
     ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
     assert [ws.cell(r, 1).value for r in range(2, 7)] == [
-        "INV-2026-0001", "INV-2026-0002", "INV-2026-0003", "INV-2026-0004", None]
+        "INV-2026-0001",
+        "INV-2026-0002",
+        "INV-2026-0003",
+        "INV-2026-0004",
+        None,
+    ]
 
 
 def test_exact_table_without_totals_grows_one_row_per_invoice(folder: Folder) -> None:
-    setup_folder(folder, services_totals=False, invoices_totals=False,
-                 tool_columns_in_services=True)
+    setup_folder(
+        folder, services_totals=False, invoices_totals=False, tool_columns_in_services=True
+    )
     assert folder.run("--as-of", FIRST_RUN) == 0
     assert tables(folder.workbook)["tblInvoices"].get("ref") == f"A1:{LAST}4"
     assert folder.run("--as-of", SECOND_RUN) == 0
@@ -326,15 +389,27 @@ def payments_book(path: Path, *, neighbour: bool) -> Path:
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("Payments")
     money = wb.add_format({"num_format": "0.00"})
-    ws.add_table("A1:C3", {"name": "tblPayments", "total_row": True,
-                           "data": [[datetime(2026, 3, 1), 100, "BANK-1"]],
-                           "columns": [{"header": "Date", "total_string": "Total"},
-                                       {"header": "Amount", "format": money,
-                                        "total_function": "=SUBTOTAL(109,tblPayments[Amount])"},
-                                       {"header": "Bank Ref"}]})
+    ws.add_table(
+        "A1:C3",
+        {
+            "name": "tblPayments",
+            "total_row": True,
+            "data": [[datetime(2026, 3, 1), 100, "BANK-1"]],
+            "columns": [
+                {"header": "Date", "total_string": "Total"},
+                {
+                    "header": "Amount",
+                    "format": money,
+                    "total_function": "=SUBTOTAL(109,tblPayments[Amount])",
+                },
+                {"header": "Bank Ref"},
+            ],
+        },
+    )
     if neighbour:  # another table right beside it: new columns cannot join
-        ws.add_table("D1:E3", {"name": "tblRates", "columns": [{"header": "Code"},
-                                                               {"header": "Rate"}]})
+        ws.add_table(
+            "D1:E3", {"name": "tblRates", "columns": [{"header": "Code"}, {"header": "Rate"}]}
+        )
     wb.close()
     return path
 
@@ -344,13 +419,17 @@ def test_any_sheet_table_takes_appended_rows_and_new_columns(tmp_path: Path) -> 
     from automation.writeback import apply_updates
 
     path = payments_book(tmp_path / "log.xlsx", neighbour=False)
-    result = apply_updates(path, [
-        CellUpdate("Payments", 3, "Date", date(2026, 3, 9)),
-        CellUpdate("Payments", 3, "Amount", Decimal("250.5")),
-        CellUpdate("Payments", 3, "Status", "Applied"),  # a column the table lacks
-        CellUpdate("Payments", 4, "Date", date(2026, 3, 10)),
-        CellUpdate("Payments", 4, "Amount", Decimal("10")),
-    ], header_rows={"Payments": 1})
+    result = apply_updates(
+        path,
+        [
+            CellUpdate("Payments", 3, "Date", date(2026, 3, 9)),
+            CellUpdate("Payments", 3, "Amount", Decimal("250.5")),
+            CellUpdate("Payments", 3, "Status", "Applied"),  # a column the table lacks
+            CellUpdate("Payments", 4, "Date", date(2026, 3, 10)),
+            CellUpdate("Payments", 4, "Amount", Decimal("10")),
+        ],
+        header_rows={"Payments": 1},
+    )
     assert result.warnings == () and result.notes == ()
     table = tables(path)["tblPayments"]
     assert table.get("ref") == "A1:D5" and table.find(f"{MAIN}autoFilter").get("ref") == "A1:D4"
@@ -366,8 +445,9 @@ def test_a_table_next_door_keeps_new_columns_out_and_says_so(tmp_path: Path) -> 
     from automation.writeback import apply_updates
 
     path = payments_book(tmp_path / "log.xlsx", neighbour=True)
-    result = apply_updates(path, [CellUpdate("Payments", 2, "Status", "Applied")],
-                           header_rows={"Payments": 1})
+    result = apply_updates(
+        path, [CellUpdate("Payments", 2, "Status", "Applied")], header_rows={"Payments": 1}
+    )
     assert len(result.notes) == 1 and "the table tblRates is next to it" in result.notes[0]
     found = tables(path)
     assert found["tblPayments"].get("ref") == "A1:C3" and found["tblRates"].get("ref") == "D1:E3"
@@ -383,13 +463,24 @@ def test_a_lookup_table_sharing_the_header_row_is_not_the_data(tmp_path: Path) -
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("Payments")
     ws.write_row(0, 0, ["Date", "Amount"])  # plain data, not a table
-    ws.add_table("E1:F2", {"name": "tblRates", "data": [["EUR", 1.1]],
-                           "columns": [{"header": "Code"}, {"header": "Rate"}]})
+    ws.add_table(
+        "E1:F2",
+        {
+            "name": "tblRates",
+            "data": [["EUR", 1.1]],
+            "columns": [{"header": "Code"}, {"header": "Rate"}],
+        },
+    )
     wb.close()
-    apply_updates(path, [CellUpdate("Payments", 2, "Amount", Decimal(5)),
-                         CellUpdate("Payments", 3, "Amount", Decimal(6)),
-                         CellUpdate("Payments", 3, "Status", "Applied")],
-                  header_rows={"Payments": 1})
+    apply_updates(
+        path,
+        [
+            CellUpdate("Payments", 2, "Amount", Decimal(5)),
+            CellUpdate("Payments", 3, "Amount", Decimal(6)),
+            CellUpdate("Payments", 3, "Status", "Applied"),
+        ],
+        header_rows={"Payments": 1},
+    )
     rates = tables(path)["tblRates"]
     assert rates.get("ref") == "E1:F2" and len(table_columns(rates)) == 2
     ws = openpyxl.load_workbook(path)["Payments"]
@@ -408,14 +499,18 @@ def test_formats_come_from_the_column_else_sensible_defaults(tmp_path: Path) -> 
     ws.write(1, 0, "INV-1")
     ws.write_datetime(1, 3, datetime(2026, 3, 2), wb.add_format({"num_format": "d mmm yyyy"}))
     wb.close()
-    apply_updates(path, [
-        CellUpdate("Invoices", 3, "Invoice No", "INV-2"),
-        CellUpdate("Invoices", 3, "Total", Decimal("10.5")),  # the column's style
-        CellUpdate("Invoices", 3, "Balance", Decimal("10.5")),  # no format anywhere: default
-        CellUpdate("Invoices", 2, "Invoice Date", date(2026, 3, 9)),  # keeps its own
-        CellUpdate("Invoices", 3, "Invoice Date", date(2026, 3, 9)),  # like the cell above
-        CellUpdate("Invoices", 3, "Sent At", datetime(2026, 3, 9, 10, 30)),
-    ], header_rows={"Invoices": 1})
+    apply_updates(
+        path,
+        [
+            CellUpdate("Invoices", 3, "Invoice No", "INV-2"),
+            CellUpdate("Invoices", 3, "Total", Decimal("10.5")),  # the column's style
+            CellUpdate("Invoices", 3, "Balance", Decimal("10.5")),  # no format anywhere: default
+            CellUpdate("Invoices", 2, "Invoice Date", date(2026, 3, 9)),  # keeps its own
+            CellUpdate("Invoices", 3, "Invoice Date", date(2026, 3, 9)),  # like the cell above
+            CellUpdate("Invoices", 3, "Sent At", datetime(2026, 3, 9, 10, 30)),
+        ],
+        header_rows={"Invoices": 1},
+    )
     ws = openpyxl.load_workbook(path)["Invoices"]
     assert ws["B3"].number_format == "[$€-x-euro2] #,##0.00"
     assert ws["C3"].number_format == "#,##0.00"

@@ -53,8 +53,12 @@ def test_a_typed_payment_is_thanked_after_a_payments_import_or_an_only_run(
     type_paid(folder, "INV-2026-0002", "98.00", date(2026, 12, 5))  # discount earned
     if between == "payments":
         statement = folder.root / "other.xml"
-        statement.write_bytes(camt053([Tx(date(2026, 12, 6), D("1.00"), "Stranger",
-                                          purpose="gift", ref="S-1")], currency="USD"))
+        statement.write_bytes(
+            camt053(
+                [Tx(date(2026, 12, 6), D("1.00"), "Stranger", purpose="gift", ref="S-1")],
+                currency="USD",
+            )
+        )
         main(["payments", "--workbook", str(folder.workbook), "--as-of", "2026-12-07",
               str(statement)])  # fmt: skip
     else:
@@ -135,7 +139,7 @@ def test_check_lists_what_the_run_would(folder: Folder, capsys: pytest.CaptureFi
 def test_a_mistyped_status_is_pointed_out_kept_and_nothing_is_sent(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """"Viod" was meant as Void: it must not be overwritten with Overdue and reminded.
+    """ "Viod" was meant as Void: it must not be overwritten with Overdue and reminded.
 
     A row billed before the tool keeps whatever status the bookkeeper gave it.
     """

@@ -97,8 +97,10 @@ def test_check_names_both_readings_and_says_what_waits(folder: Folder, capsys) -
     us_and_text_dates(folder)
     assert main(["check", "--workbook", str(folder.workbook), "--as-of", AS_OF]) == 1
     out = capsys.readouterr().out
-    assert ('Services row 2, Date: "12/03/2026" could be 12 March 2026 or 3 December 2026'
-            in " ".join(out.split()))
+    assert (
+        'Services row 2, Date: "12/03/2026" could be 12 March 2026 or 3 December 2026'
+        in " ".join(out.split())
+    )
     assert "Services row 7, Date: the date 2027-06-01 is more than a year after 2026-03-09" in out
     assert "2 services wait until billable; the first becomes billable on 2026-03-12." in out
     assert "row 3" not in out and "row 4" not in out
@@ -123,7 +125,13 @@ def test_date_order_decides_slash_dates(folder: Folder) -> None:
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     # 12/03 is December 3 (billable on the 4th); 25/02 has no month 25; 2027-06-01 now waits.
     assert services["Status"].fillna("").tolist() == [
-        "Invoiced", "Error", "Invoiced", "Invoiced", "Invoiced", ""]
+        "Invoiced",
+        "Error",
+        "Invoiced",
+        "Invoiced",
+        "Invoiced",
+        "",
+    ]
     assert "not a real date" in services["Error"][1]
 
 
@@ -133,8 +141,9 @@ def test_text_date_readings_reach_the_invoice(tmp_path: Path) -> None:
     from automation.read import read_workbook
     from automation.validate import validate_clients, validate_services
 
-    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
-                          [service("12/03/2026", "Acme", "Work")])
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme")], [service("12/03/2026", "Acme", "Work")]
+    )
     config = Config(billing=BillingConfig(date_order="DMY"))
     data = read_workbook(book, config)
     lines, errors = validate_services(data.services, validate_clients(data.clients, config))

@@ -30,26 +30,55 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
     source.mkdir()
     for name in SOURCES:
         if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, source / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         else:
             shutil.copy2(REPO / name, source / name)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env |= {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore",
-            "TMPDIR": str(root / "tmp")}
+    env |= {
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_ROOT_USER_ACTION": "ignore",
+        "TMPDIR": str(root / "tmp"),
+    }
     (root / "tmp").mkdir()
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "-w", str(root / "dist"), str(source)],
-        check=True, env=env, cwd=root, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(root / "dist"),
+            str(source),
+        ],
+        check=True,
+        env=env,
+        cwd=root,
+        timeout=240,
     )
     [wheel] = list((root / "dist").glob("*.whl"))
     venv.create(root / "venv", system_site_packages=True, with_pip=False)
     bin_dir = root / "venv" / "bin"
     subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-         str(wheel)],
-        check=True, env=env, cwd=root, timeout=240,
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        env=env,
+        cwd=root,
+        timeout=240,
     )
     return wheel, bin_dir, env
 
@@ -75,8 +104,11 @@ def test_installed_tool_runs_demo_init_and_a_folder_from_elsewhere(install, tmp_
     tool = str(bin_dir / "run-billing")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = run([str(bin_dir / "python"), "-c", "import automation; print(automation.__file__)"],
-                elsewhere, env)
+    where = run(
+        [str(bin_dir / "python"), "-c", "import automation; print(automation.__file__)"],
+        elsewhere,
+        env,
+    )
     assert where.stdout.strip().startswith(str(bin_dir.parent)), where.stdout
 
     demo = run([tool, "--demo", "--as-of", "2026-11-23"], elsewhere, env)
@@ -95,9 +127,18 @@ def test_installed_tool_runs_demo_init_and_a_folder_from_elsewhere(install, tmp_
     assert weekly.returncode == 0, weekly.stdout + weekly.stderr
     assert list((books / "invoices").rglob("*.docx")) and list((books / "outbox").glob("*.eml"))
 
-    entries = run([tool, "schedule", "--workbook", str(books / "service_log.xlsx")],
-                  elsewhere, env)
+    entries = run([tool, "schedule", "--workbook", str(books / "service_log.xlsx")], elsewhere, env)
     assert entries.returncode == 0 and " -m automation run" in entries.stdout
-    module = run([str(bin_dir / "python"), "-m", "automation", "check", "--workbook",
-                  str(books / "service_log.xlsx")], elsewhere, env)
+    module = run(
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "automation",
+            "check",
+            "--workbook",
+            str(books / "service_log.xlsx"),
+        ],
+        elsewhere,
+        env,
+    )
     assert module.returncode == 0, module.stdout + module.stderr

@@ -27,13 +27,19 @@ def test_discount_sentence_ends_with_a_full_stop_and_kazakh_until_takes_the_dati
     (tmp_path / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
     book = write_workbook(
         tmp_path / "log.xlsx",
-        [client("Early Bird", Terms="2/10 Net 30"), client("Алма", Language="kk",
-                                                           Email="alma@clients.example")],
-        [service(date(2026, 11, 2), "Early Bird", "Work"),
-         service(date(2026, 11, 2), "Алма", "Жұмыс")],
+        [
+            client("Early Bird", Terms="2/10 Net 30"),
+            client("Алма", Language="kk", Email="alma@clients.example"),
+        ],
+        [
+            service(date(2026, 11, 2), "Early Bird", "Work"),
+            service(date(2026, 11, 2), "Алма", "Жұмыс"),
+        ],
     )
-    assert main(["--workbook", str(book), "--as-of", "2026-11-09",
-                 "--outbox", str(tmp_path / "out")]) == 0
+    assert (
+        main(["--workbook", str(book), "--as-of", "2026-11-09", "--outbox", str(tmp_path / "out")])
+        == 0
+    )
     bodies = emails(tmp_path)
     english = bodies["earlybird@clients.example"]
     offer = next(line for line in english.splitlines() if "discount" in line)

@@ -48,8 +48,11 @@ def build(path: Path, tmp: Path, vba: bool = False) -> None:
     ws.merge_range("A1:E1", "Service log 2026", wb.add_format({"bold": True, "font_size": 14}))
     ws.write(1, 0, "Type new lines at the bottom.")
     ws.write_row(2, 0, SERVICE_HEADERS, wb.add_format({"bold": True}))
-    lines = [("Acme & Sons", "Audit", 3, 120.0), ("Globex", "Payroll", 2, 75.5),
-             ("Acme & Sons", "VAT return", 1, 300.0)]
+    lines = [
+        ("Acme & Sons", "Audit", 3, 120.0),
+        ("Globex", "Payroll", 2, 75.5),
+        ("Acme & Sons", "VAT return", 1, 300.0),
+    ]
     for i, (name, text, qty, price) in enumerate(lines):
         r = 3 + i
         ws.write_datetime(r, 0, datetime(2026, 3, 2 + i), day)
@@ -57,10 +60,12 @@ def build(path: Path, tmp: Path, vba: bool = False) -> None:
         ws.write_number(r, 4, price, money)
         ws.write_formula(r, 5, f"=D{r + 1}*E{r + 1}", money, qty * price)
     ws.write_comment("C4", "Agreed by phone")
-    ws.data_validation("B4:B500", {"validate": "list", "source": "=Clients!$A$2:$A$50",
-                                   "error_type": "warning"})
-    ws.conditional_format("F4:F500", {"type": "cell", "criteria": ">", "value": 200,
-                                      "format": money})
+    ws.data_validation(
+        "B4:B500", {"validate": "list", "source": "=Clients!$A$2:$A$50", "error_type": "warning"}
+    )
+    ws.conditional_format(
+        "F4:F500", {"type": "cell", "criteria": ">", "value": 200, "format": money}
+    )
     ws.freeze_panes(3, 0)
     ws.autofilter("A3:J6")
     png = tmp / "logo.png"
@@ -112,15 +117,25 @@ def test_billing_touches_only_what_it_owns(folder: Folder, tmp_path: Path, suffi
 
     services = pd.read_excel(folder.workbook, sheet_name="Services", header=2, engine="calamine")
     assert services["Invoice No"].tolist() == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0001"]
-    assert services["Due Date"].tolist() == [pd.Timestamp(2026, 3, 23), pd.Timestamp(2026, 3, 31),
-                                             pd.Timestamp(2026, 3, 23)]
+    assert services["Due Date"].tolist() == [
+        pd.Timestamp(2026, 3, 23),
+        pd.Timestamp(2026, 3, 31),
+        pd.Timestamp(2026, 3, 23),
+    ]
     assert services["Amount"].tolist() == [360, 151, 300]
     wb = openpyxl.load_workbook(folder.workbook)
     assert wb["Services"]["H4"].value == datetime(2026, 3, 23)
     assert wb["Services"]["G4"].value == "INV-2026-0001"
     invoices = wb["Invoices"]
     assert [c.value for c in invoices[1]][:7] == [
-        "Invoice No", "Client", "Currency", "Terms", "Invoice Date", "Due Date", "Total"]
+        "Invoice No",
+        "Client",
+        "Currency",
+        "Terms",
+        "Invoice Date",
+        "Due Date",
+        "Total",
+    ]
     assert invoices["E2"].value == datetime(2026, 3, 9)
     assert invoices["G2"].value == pytest.approx(726.0)  # (360 + 300) x 1.10
     assert isinstance(invoices["L2"].value, datetime)  # Sent At
@@ -133,8 +148,10 @@ def test_billing_touches_only_what_it_owns(folder: Folder, tmp_path: Path, suffi
     assert folder.workbook.read_bytes() == unchanged
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"),
-                    reason="LibreOffice is not installed (it is required in CI)")
+@pytest.mark.skipif(
+    shutil.which("soffice") is None and not os.environ.get("CI"),
+    reason="LibreOffice is not installed (it is required in CI)",
+)
 def test_libreoffice_opens_the_billed_workbook(folder: Folder, tmp_path: Path) -> None:
     build(folder.workbook, tmp_path)
     assert folder.run("--as-of", AS_OF) == 0
@@ -153,8 +170,12 @@ def test_dates_written_where_the_sheet_had_none(folder: Folder, tmp_path: Path) 
     assert folder.run("--as-of", AS_OF) == 0
     due = openpyxl.load_workbook(folder.workbook)["Services"]["F2"]
     assert due.value == datetime(2026, 4, 8) and due.is_date
-    assert date(2026, 4, 8) == pd.read_excel(folder.workbook, sheet_name="Services",
-                                             engine="calamine")["Due Date"][0].date()
+    assert (
+        date(2026, 4, 8)
+        == pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")["Due Date"][
+            0
+        ].date()
+    )
 
 
 def test_new_columns_go_after_everything_in_use(folder: Folder) -> None:

@@ -159,8 +159,16 @@ def _open_invoices(
         blocked = bool(row and row.problem)
         discounted, until = _discount_left(state, pay, balance)
         result.append(
-            OpenInvoice(number, inv.client_key, inv.currency, inv.invoice_date, balance, blocked,
-                        discounted, until)  # fmt: skip
+            OpenInvoice(
+                number,
+                inv.client_key,
+                inv.currency,
+                inv.invoice_date,
+                balance,
+                blocked,
+                discounted,
+                until,
+            )  # fmt: skip
         )
     return result
 
@@ -331,7 +339,8 @@ def summary_note(outcome: BankOutcome, files: int) -> str | None:
         parts.append(f"{outcome.ignored} ignored")
     return (
         f"Bank statements: {files} file(s), {outcome.new_lines} new incoming line(s); "
-        + ", ".join(parts) + "."
+        + ", ".join(parts)
+        + "."
     )
 
 
@@ -372,9 +381,10 @@ def payments_updates(data: WorkbookData, ledger: Ledger, config: Config, updates
         if item.status == REVIEW:
             invoice_no: CellValue = typed_numbers.get(line.bank_ref) or None
         else:
-            invoice_no = allocation_text(
-                [(a.invoice_no, a.amount) for a in item.allocations], line.currency
-            ) or None
+            invoice_no = (
+                allocation_text([(a.invoice_no, a.amount) for a in item.allocations], line.currency)
+                or None
+            )
         values: dict[str, CellValue] = {
             "Date": line.date,
             "Amount": line.amount,
@@ -413,4 +423,3 @@ def move_imported(files: Sequence[Path], inbox: Path) -> list[str]:
         except OSError as exc:
             problems.append(f"{path.name} could not be moved to {done}: {exc.strerror}.")
     return problems
-

@@ -1,6 +1,6 @@
 """Recognise a statement's format by its content and read it with the right reader.
 
-    lines, errors = read_statement(Path("statements/march.xml"), config.bank)
+lines, errors = read_statement(Path("statements/march.xml"), config.bank)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ MAX_BYTES = 200 * 1024 * 1024
 
 
 def format_of(data: bytes, config: BankConfig) -> str:
-    """"1c", "camt", "mt940", "ofx" or "csv"; StatementError when none fits."""
+    """ "1c", "camt", "mt940", "ofx" or "csv"; StatementError when none fits."""
     head = data[:8192]
     if is_onec(head):
         return "1c"
@@ -32,9 +32,7 @@ def format_of(data: bytes, config: BankConfig) -> str:
         return "camt"
     if is_mt940(head):
         return "mt940"
-    hint = (
-        "" if config.csv.configured else " (for a CSV file, describe its columns in [bank.csv])"
-    )
+    hint = "" if config.csv.configured else " (for a CSV file, describe its columns in [bank.csv])"
     raise StatementError(
         "it is not a statement format the tool reads: 1C (1CClientBankExchange), "
         f"camt.053/camt.054, MT940, OFX/QFX or CSV{hint}."

@@ -275,6 +275,7 @@ def match_lines(
         typed_on.setdefault(t.paid_date, {})[(t.invoice_no, t.paid_date)] = t
     typed_left = {(t.invoice_no, t.paid_date): t.amount for t in typed}
     decided: dict[str, Decision] = {}
+
     def order(ln: BankLine) -> tuple[bool, date, str, int, str]:
         return (not index.find(ln.reference), ln.date, ln.file, ln.line, ln.bank_ref)
 

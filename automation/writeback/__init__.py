@@ -85,9 +85,7 @@ __all__ = [
 MAX_ROW = 1_048_576
 
 
-def _sheets_of(
-    updates: Sequence[CellUpdate], sheets: Iterable[str]
-) -> tuple[list[str], list[int]]:
+def _sheets_of(updates: Sequence[CellUpdate], sheets: Iterable[str]) -> tuple[list[str], list[int]]:
     """The sheets written (workbook names, matched case-insensitively), in the order first
     written, and the index of each update's sheet in that list."""
     by_lower = {name.casefold(): name for name in sheets}

@@ -156,7 +156,6 @@ def _content_cell(letters: bytes = rb"[A-Z]{1,3}") -> re.Pattern[bytes]:
     )
 
 
-
 def _content_cells(
     edit: SheetEdit, letters: bytes, begin: int, end: int
 ) -> Iterator[tuple[int, int]]:

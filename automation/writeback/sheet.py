@@ -674,9 +674,7 @@ def _add_col_widths(head: bytes, edit: SheetEdit) -> bytes:
         first, last = col.get("min", ""), col.get("max", "")
         if first.isdigit() and last.isdigit():
             taken.append((int(first), int(last)))
-    new = {
-        c: w for c, w in edit.new_widths.items() if not any(a <= c <= b for a, b in taken)
-    }
+    new = {c: w for c, w in edit.new_widths.items() if not any(a <= c <= b for a, b in taken)}
     if not new:
         return head
     for c, width in new.items():
