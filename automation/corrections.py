@@ -305,7 +305,7 @@ def moved_rows(
                         not same_row or billed_line.row == line.row
                     ):
                         free.remove((new, i))
-                        result[line.row] = replace(line, invoice_no=new)
+                        result[line.row] = line._replace(invoice_no=new)
                         break
     return result
 

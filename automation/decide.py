@@ -13,7 +13,6 @@ or writes the workbook; the weekly run records what it decides in the ledger.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 from .bank.apply import import_payments, inbox_files, inbox_of, summary_note
@@ -172,7 +171,7 @@ def look_at_corrections(
     skip = typed_rebill | fixes.rebilling
     changed = changed_lines(billed, mine, skip, data.services)
     checked = [
-        replace(found, invoice_no=number)
+        found._replace(invoice_no=number)
         for number, found_rows in billed.items()
         if number not in skip and mine[number].voided is None
         for found in found_rows

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -46,21 +47,6 @@ def client_key(name: object) -> str:
 def _text_key(text: str) -> str:
     """`client_key` of a text: remembered, as a client's name comes back row after row."""
     return normalise_header(text)
-
-
-def _line_number(value: object) -> Decimal:
-    """`cell_decimal` of a Services cell; a typed number or text is remembered, as a log's
-    quantities and prices come back row after row."""
-    kind = value.__class__
-    # Not a float zero: 0.0 and -0.0 are one key, but Decimal("0") and Decimal("-0").
-    if (kind is float and value) or kind is int or kind is str:
-        return _remembered_number(value)
-    return cell_decimal(value)
-
-
-@lru_cache(maxsize=1 << 14, typed=True)  # typed: the cell 1 and the cell 1.0 apart
-def _remembered_number(value: float | int | str) -> Decimal:
-    return cell_decimal(value)
 
 
 @dataclass(frozen=True)
@@ -257,51 +243,41 @@ def read_service_line(
     row: int, cells: dict[str, object], sheet: SheetData
 ) -> ServiceLine | RowError:
     """One Services row as a line (amount worked out as for billing), or why it cannot be."""
+    return _service_line(row, sheet, *(cells[column] for column in LINE_COLUMNS))
+
+
+def _service_line(
+    row: int,
+    sheet: SheetData,
+    day: object,
+    client_cell: object,
+    description_cell: object,
+    *numbers: object,
+) -> ServiceLine | RowError:
+    """`read_service_line` of the cells of LINE_COLUMNS, in that order."""
 
     def err(column: str, message: str) -> RowError:
         return RowError(sheet.name, row, sheet.headers[column], message)
 
-    if is_blank(cells["Date"]):
+    if day.__class__ is datetime:  # the usual cell: what cell_date does, without the calls
+        when = day.date()
+    elif is_blank(day):
         return err("Date", "the date is missing; type the date the service was provided.")
-    try:
-        when = cell_date(cells["Date"], sheet.date_order)
-    except CellError as exc:
-        return err("Date", str(exc))
-    client = cell_text(cells["Client"])
+    else:
+        try:
+            when = cell_date(day, sheet.date_order)
+        except CellError as exc:
+            return err("Date", str(exc))
+    client = cell_text(client_cell)
     if not client:
         return err("Client", "the client is missing; type a name from the Clients sheet.")
-    description = cell_text(cells["Description"])
+    description = cell_text(description_cell)
     if not description:
         return err("Description", "the description is missing; say what the service was.")
-    try:
-        quantity = Decimal(1) if is_blank(cells["Quantity"]) else _line_number(cells["Quantity"])
-    except CellError as exc:
-        return err("Quantity", str(exc))
-    try:
-        price = None if is_blank(cells["Unit Price"]) else _line_number(cells["Unit Price"])
-    except CellError as exc:
-        return err("Unit Price", str(exc))
-    try:
-        amount = None if is_blank(cells["Amount"]) else _line_number(cells["Amount"])
-    except CellError as exc:
-        return err("Amount", str(exc))
-    if amount is None and price is None:
-        return err("Amount", "there is no Amount and no Unit Price; fill in one of them.")
-    if price is not None:
-        expected = quantity * price
-        if amount is not None and abs(amount - expected) > TOLERANCE:
-            return err(
-                "Amount",
-                f"Amount {amount} does not equal Quantity x Unit Price "
-                f"({quantity} x {price} = {expected}); correct one of them.",
-            )
-        amount = expected if amount is None else amount
-    assert amount is not None
-    if quantity == 0 and amount != 0:
-        return err(
-            "Quantity",
-            f"Quantity is 0 but the Amount is {amount}; correct the Quantity or the Amount.",
-        )
+    amounts = _line_amounts(*numbers)
+    if isinstance(amounts, str):
+        return err(*amounts.split("|", 1))
+    quantity, price, amount = amounts
     return ServiceLine(
         row=row,
         service_date=when,
@@ -314,6 +290,63 @@ def read_service_line(
     )
 
 
+#: (quantity, unit price or None, amount) of a line, or "column|what is wrong".
+Amounts = tuple[Decimal, Decimal | None, Decimal] | str
+
+
+def _line_amounts(quantity: object, price: object, amount: object) -> Amounts:
+    """`_amounts` of three cells; remembered for the usual cells (numbers and text), as a
+    log's quantities and prices come back row after row."""
+    if _rememberable(quantity) and _rememberable(price) and _rememberable(amount):
+        return _remembered_amounts(quantity, price, amount)
+    return _amounts(quantity, price, amount)
+
+
+def _rememberable(value: object) -> bool:
+    kind = value.__class__
+    # Not a float zero: 0.0 and -0.0 are one key, but Decimal("0") and Decimal("-0").
+    return kind is int or kind is str or (kind is float and bool(value))
+
+
+@lru_cache(maxsize=1 << 14, typed=True)  # typed: the cell 1 and the cell 1.0 apart
+def _remembered_amounts(quantity: object, price: object, amount: object) -> Amounts:
+    return _amounts(quantity, price, amount)
+
+
+def _amounts(quantity_cell: object, price_cell: object, amount_cell: object) -> Amounts:
+    """A line's Quantity, Unit Price and Amount cells as numbers (Amount worked out when
+    it is not typed), or the column and what is wrong."""
+    try:
+        quantity = Decimal(1) if is_blank(quantity_cell) else cell_decimal(quantity_cell)
+    except CellError as exc:
+        return f"Quantity|{exc}"
+    try:
+        price = None if is_blank(price_cell) else cell_decimal(price_cell)
+    except CellError as exc:
+        return f"Unit Price|{exc}"
+    try:
+        amount = None if is_blank(amount_cell) else cell_decimal(amount_cell)
+    except CellError as exc:
+        return f"Amount|{exc}"
+    if amount is None and price is None:
+        return "Amount|there is no Amount and no Unit Price; fill in one of them."
+    if price is not None:
+        expected = quantity * price
+        if amount is not None and abs(amount - expected) > TOLERANCE:
+            return (
+                f"Amount|Amount {amount} does not equal Quantity x Unit Price "
+                f"({quantity} x {price} = {expected}); correct one of them."
+            )
+        amount = expected if amount is None else amount
+    assert amount is not None
+    if quantity == 0 and amount != 0:
+        return (
+            f"Quantity|Quantity is 0 but the Amount is {amount}; correct the Quantity or the "
+            "Amount."
+        )
+    return quantity, price, amount
+
+
 def validate_services(
     sheet: SheetData, book: ClientBook
 ) -> tuple[list[ServiceLine], dict[int, RowError]]:
@@ -321,8 +354,9 @@ def validate_services(
     lines: list[ServiceLine] = []
     errors: dict[int, RowError] = {}
     rows = unbilled_rows(sheet)
-    for row, cells in frame_records(rows[LINE_COLUMNS]):
-        result = read_service_line(row, cells, sheet)
+    columns = [_column_cells(rows[column]) for column in LINE_COLUMNS]
+    for row, *cells in zip(rows.index.tolist(), *columns, strict=True):
+        result = _service_line(row, sheet, *cells)
         if isinstance(result, RowError):
             errors[int(row)] = result
             continue

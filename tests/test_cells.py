@@ -20,7 +20,7 @@ import pytest
 from conftest import client, service, write_workbook
 
 from automation import validate
-from automation.cells import CellError, cell_date, cell_decimal, cell_text, is_blank
+from automation.cells import CellError, cell_date, cell_text, is_blank
 from automation.config import Config
 from automation.read import SheetData, read_workbook
 from automation.validate import frame_records, unbilled_rows, validate_clients, validate_services
@@ -74,14 +74,15 @@ def _number_or_error(read: Any, value: Any) -> str:
 
 
 @pytest.mark.parametrize("value", [*VALUES, "1,250.00", "abc", -2.5, 10**13], ids=repr)
-def test_a_remembered_number_is_the_cell_decimal_of_that_very_cell(value: Any) -> None:
-    """Quantities and prices are remembered between rows; each cell still reads as
-    `cell_decimal` reads it, whatever was read before (1 after True, -0.0 after 0.0)."""
+def test_remembered_amounts_are_those_of_the_very_cells(value: Any) -> None:
+    """A line's Quantity, Unit Price and Amount are remembered between rows; each row still
+    reads as its own cells read, whatever was read before (1 after True, -0.0 after 0.0)."""
+    nan = float("nan")
     for before in (True, 1, 1.0, 0.0, -0.0, "1"):
-        _number_or_error(validate._line_number, before)
-        assert _number_or_error(validate._line_number, value) == _number_or_error(
-            cell_decimal, value
-        )
+        for cells in ((before, 1, nan), (1, before, nan), (1, nan, before)):
+            validate._line_amounts(*cells)
+        for cells in ((value, 1, nan), (1, value, nan), (1, nan, value), (value, value, value)):
+            assert repr(validate._line_amounts(*cells)) == repr(validate._amounts(*cells))
 
 
 def test_frame_records_are_to_dict_records() -> None:
