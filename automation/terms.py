@@ -217,6 +217,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Terms]], 
 )
 
 
+@lru_cache(maxsize=1 << 10)  # a firm's clients share a few terms: each text is read once
 def parse_terms(text: str) -> Terms:
     """Read payment terms as the bookkeeper wrote them (case and spacing are free).
 

@@ -104,7 +104,7 @@ def _client_row(
     tax_rate = Decimal(0)
     if not is_blank(cells["Tax Rate"]):
         try:
-            tax_rate = parse_rate(cells["Tax Rate"])
+            tax_rate = _client_rate(cells["Tax Rate"])
         except MoneyError:
             errors.append(
                 err(
@@ -300,6 +300,17 @@ def _line_amounts(quantity: object, price: object, amount: object) -> Amounts:
     if _rememberable(quantity) and _rememberable(price) and _rememberable(amount):
         return _remembered_amounts(quantity, price, amount)
     return _amounts(quantity, price, amount)
+
+
+def _client_rate(value: object) -> Decimal:
+    """`parse_rate` of a Tax Rate cell; remembered for the usual cells, as clients share
+    a few rates."""
+    return _remembered_rate(value) if _rememberable(value) else parse_rate(value)
+
+
+@lru_cache(maxsize=1 << 10, typed=True)
+def _remembered_rate(value: object) -> Decimal:
+    return parse_rate(value)
 
 
 def _rememberable(value: object) -> bool:
