@@ -188,6 +188,38 @@ def decide_corrections(
                 else:
                     after = _after_credit(state, pay, wanted)
                     credits.append(CreditDecision(number, CREDIT_REASON, increase, wanted, after))
+            elif wanted < ZERO:
+                refused.add(number)
+                errors.append(
+                    err(
+                        row,
+                        "Credit Amount",
+                        f"Credit Amount {_money(wanted, inv)} is below zero: type the whole "
+                        f"credit granted on {number} so far, or clear the cell.",
+                    )
+                )
+            elif increase < ZERO:
+                credited = _money(inv.credited, inv)
+                notes = f" ({'; '.join(inv.credit_notes)})" if inv.credit_notes else ""
+                errors.append(
+                    err(
+                        row,
+                        "Credit Amount",
+                        f"Credit Amount {_money(wanted, inv)} is less than the {credited} "
+                        f"already credited on {number}{notes}: a credit note cannot be taken "
+                        f"back, so the cell shows {credited} again. To charge the difference, "
+                        "add it as a new line in Services.",
+                    )
+                )
+        if row.resend_problem:
+            errors.append(
+                err(
+                    row,
+                    "Resend",
+                    f'"{row.resend_problem}" is not understood: type Yes to email the client '
+                    f"a copy of {number}, or clear the cell.",
+                )
+            )
         if row.resend and not inv.resend_pending and number not in unsent:
             if any(c.invoice_no == number and c.amount > ZERO for c in credits):
                 continue  # the credit note is this run's message; the copy goes next run

@@ -164,6 +164,8 @@ class InvoiceRow:
     resend: bool = False
     #: the Credit Amount cell cannot be read as money (the reason)
     credit_problem: str | None = None
+    #: the Resend cell holds neither yes nor no (the text typed)
+    resend_problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)  # slots: a run holds 140,000 of them through the write-back

@@ -228,14 +228,22 @@ def invoice_rows(
     return result
 
 
+#: What the Resend cell may say, in the languages of the documents (blank is no too).
+RESEND_YES = frozenset({"yes", "y", "да", "иә"})
+RESEND_NO = frozenset({"no", "n", "нет", "жоқ"})
+
+
 def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
     """The Credit Amount and Resend cells of an Invoices row, as InvoiceRow fields."""
-    resend = cells.cell_text(values.get("Resend")).casefold() in ("yes", "y", "да", "иә")
+    typed = cells.cell_text(values.get("Resend"))
+    found: dict[str, Any] = {"resend": typed.casefold() in RESEND_YES}
+    if typed and typed.casefold() not in RESEND_YES | RESEND_NO:
+        found["resend_problem"] = typed
     try:
-        credit = cells.optional_decimal(values.get("Credit Amount"))
+        found["credit_amount"] = cells.optional_decimal(values.get("Credit Amount"))
     except cells.CellError as exc:
-        return {"resend": resend, "credit_problem": str(exc)}
-    return {"resend": resend, "credit_amount": credit}
+        found["credit_problem"] = str(exc)
+    return found
 
 
 def _bank_part(value: object) -> Decimal | None:

@@ -242,6 +242,35 @@ def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: F
     assert cell(folder, "Cedar", "Status") == "Paid" and cell(folder, "Cedar", "Balance") == 0
 
 
+def test_a_lowered_credit_amount_is_told_and_shown_as_credited_again(billed: Folder) -> None:
+    """A credit note cannot be taken back: the bookkeeper is told why the cell goes back."""
+    folder = billed
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("150"))
+    run(folder, date(2026, 3, 16))
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("100"))
+    assert folder.run("--as-of", "2026-03-17") == 1
+    assert cell(folder, "Cedar", "Credit Amount") == 150
+    assert cell(folder, "Cedar", "Balance") == 350
+    note = str(cell(folder, "Cedar", "Note"))
+    assert "Credit Amount $100.00 is less than the $150.00 already credited" in note
+    assert "(CN-2026-0001): a credit note cannot be taken back" in note
+    assert len(mails_to(folder, "Cedar")) == 2  # the invoice and the one credit note
+    run(folder, date(2026, 3, 18))  # shown as credited: no error any more (the Note is dated)
+    assert str(cell(folder, "Cedar", "Note")).startswith("Not done on 2026-03-17: ")
+
+
+def test_a_resend_cell_that_is_not_yes_is_told_and_left_as_typed(billed: Folder) -> None:
+    folder = billed
+    type_into_invoices(folder, "Birch", Resend="please")
+    run(folder, date(2026, 3, 11), expect=1)
+    assert cell(folder, "Birch", "Resend") == "please"
+    assert '"please" is not understood: type Yes' in str(cell(folder, "Birch", "Note"))
+    assert len(mails_to(folder, "Birch")) == 1
+    type_into_invoices(folder, "Birch", Resend="No")
+    run(folder, date(2026, 3, 12))
+    assert len(mails_to(folder, "Birch")) == 1 and cell(folder, "Birch", "Resend") == "No"
+
+
 def test_resend_sends_one_copy_in_the_thread_and_clears_the_cell(billed: Folder) -> None:
     folder = billed
     type_into_invoices(folder, "Birch", Paid_Amount=Decimal("100"), Paid_Date=date(2026, 3, 10))

@@ -14,6 +14,7 @@ from automation.ledger import LedgerInvoice
 from automation.model import Client, InvoiceLine, InvoiceRow, RowError, ServiceLine
 from automation.read import SheetData
 from automation.terms import parse_terms
+from automation.updates import read_corrections
 from automation.validate import ClientBook
 
 D = Decimal
@@ -163,18 +164,26 @@ def decide(inv: LedgerInvoice, row: InvoiceRow, billed: list[ServiceLine] | None
 
 
 @pytest.mark.parametrize(
-    ("typed", "credited", "paid", "amount", "after"),
+    ("typed", "credited", "paid", "amount", "after", "error"),
     [
-        ("150", "0", None, "150", "350"),
-        ("200", "150", None, "50", "300"),
-        ("200", "200", None, None, None),  # nothing new
-        ("100", "200", None, None, None),  # lower than issued: the ledger's credits stand
-        ("500", "0", "300", None, None),  # more than the 200 open: refused
-        ("200", "0", "300", "200", "0"),  # exactly what is open
+        ("150", "0", None, "150", "350", None),
+        ("200", "150", None, "50", "300", None),
+        ("200", "200", None, None, None, None),  # nothing new
+        # lower than issued: the ledger's credits stand, and the bookkeeper is told
+        ("100", "200", None, None, None, "Credit Amount $100.00 is less than the $200.00"),
+        ("0", "200", None, None, None, "cannot be taken back"),
+        ("-50", "0", None, None, None, "Credit Amount -$50.00 is below zero"),
+        ("500", "0", "300", None, None, "larger than the $200.00 still open"),
+        ("200", "0", "300", "200", "0", None),  # exactly what is open
     ],
 )
 def test_credit_amount_issues_only_the_increase(
-    typed: str, credited: str, paid: str | None, amount: str | None, after: str | None
+    typed: str,
+    credited: str,
+    paid: str | None,
+    amount: str | None,
+    after: str | None,
+    error: str | None,
 ) -> None:
     inv = ledger_invoice((2, "Work", "5", "100"), credited=D(credited))
     row = InvoiceRow(
@@ -185,12 +194,36 @@ def test_credit_amount_issues_only_the_increase(
         paid_date=date(2026, 3, 12) if paid else None,
     )
     fixes = decide(inv, row)
+    assert [e.column for e in fixes.errors] == (["Credit Amount"] if error else [])
+    assert error is None or error in fixes.errors[0].message
+    # Left as typed for the bookkeeper to fix, except a lowered amount: the cell shows
+    # the credits that stand again.
+    assert (fixes.refused_credit == {"INV-1"}) == (
+        error is not None and "less than" not in error and "taken back" not in error
+    )
     if amount is None:
         assert fixes.credits == ()
-        assert bool(fixes.errors) == (paid == "300" and typed == "500")
         return
     (credit,) = fixes.credits
     assert (credit.amount, credit.balance_after, credit.reason) == (D(amount), D(after), "credit")
+
+
+@pytest.mark.parametrize(
+    ("typed", "resends", "error"),
+    [("Yes", 1, False), (" y ", 1, False), ("Да", 1, False), ("No", 0, False),
+     ("", 0, False), ("please", 0, True), ("x", 0, True)],
+)  # fmt: skip
+def test_a_resend_cell_is_yes_no_or_an_error(typed: str, resends: int, error: bool) -> None:
+    inv = ledger_invoice((2, "Work", "5", "100"))
+    row = InvoiceRow(5, "INV-1", **read_corrections({"Resend": typed}))
+    fixes = decide(inv, row)
+    assert len(fixes.resends) == resends
+    assert [(e.column, e.message) for e in fixes.errors] == (
+        [("Resend", f'"{typed.strip()}" is not understood: type Yes to email the client a copy '
+          "of INV-1, or clear the cell.")]
+        if error
+        else []
+    )  # fmt: skip
 
 
 def test_void_rebill_and_resend_decisions() -> None:
