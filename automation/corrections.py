@@ -71,6 +71,8 @@ class Corrections:
       cleared: invoices whose Resend cell was honoured already: only cleared.
       refused_credit: invoices whose typed Credit Amount is left as typed (an error).
       troubled: invoices whose row has an error here: never set aside as settled.
+      held: invoices whose Credit Notes cell lists a credit note the ledger does not
+        know (an older ledger put back): nothing is credited or mailed about them.
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -80,11 +82,18 @@ class Corrections:
     errors: tuple[RowError, ...] = ()
     refused_credit: frozenset[str] = frozenset()
     troubled: frozenset[str] = frozenset()
+    held: frozenset[str] = frozenset()
 
     @property
     def rebilling(self) -> frozenset[str]:
         """Invoices typed `Rebill` (their Services rows may differ from what was billed)."""
         return frozenset(r.invoice_no for r in self.rebills)
+
+    @property
+    def no_followup(self) -> frozenset[str]:
+        """Invoices that get no reminder, reissue or thank-you this run: a correction is
+        their one message, they are rebilled, or they are held."""
+        return self.mailing | self.rebilling | self.held
 
     @property
     def mailing(self) -> frozenset[str]:
@@ -121,6 +130,8 @@ def decide_corrections(
 
     The ledger's credits are the truth: a credit note already issued is never
     issued again, whatever the workbook says (an interrupted run, an older copy).
+    A row listing a credit note the ledger does not know (an older copy of the
+    ledger put back) is held: crediting it again would credit the client twice.
     """
     name = sheet.name if sheet else INVOICES
 
@@ -134,11 +145,18 @@ def decide_corrections(
     cleared: list[str] = []
     errors: list[RowError] = []
     refused: set[str] = set()
+    held: set[str] = set()
     for number in sorted(invoices):
         row = rows.get(number)
         if row is None or not row.row:
             continue  # no row in the workbook: nothing was typed
         inv = invoices[number]
+        unknown = [n for n in row.credit_notes if n not in inv.credit_notes]
+        if unknown:
+            held.add(number)
+            refused.add(number)
+            errors.append(err(row, "Credit Notes", _unknown_credit_notes(number, unknown, inv)))
+            continue
         state = state_of(inv, number in unsent)
         pay = Payments.from_row(row)
         typed = pay.bookkeeper_status
@@ -233,6 +251,21 @@ def decide_corrections(
         tuple(errors),
         frozenset(refused),
         frozenset(by_row[e.row] for e in errors if e.row in by_row),
+        frozenset(held),
+    )
+
+
+def _unknown_credit_notes(number: str, unknown: list[str], inv: LedgerInvoice) -> str:
+    names = ", ".join(unknown)
+    known = "; ".join(inv.credit_notes) or "none"
+    return (
+        f"{names} {'is' if len(unknown) == 1 else 'are'} not in this computer's record "
+        f"(.billing/ledger.sqlite), which knows {known} for {number}: the ledger was "
+        "probably put back from an older copy. Nothing is credited or emailed about "
+        f"{number}, so the client is not credited twice. Put back the newest ledger copy "
+        "from .billing/backups/; if it is lost too, take those numbers out of Credit Notes "
+        f"(the credit notes stand: the client has them) and set Credit Amount to "
+        f"{_money(inv.credited, inv)}."
     )
 
 

@@ -99,8 +99,9 @@ def dry_run(
             for number in fixes.resends:
                 inv = invoices[number]
                 summary.previews.append(SentItem(number, inv.client, "resend", ""))
-            busy = fixes.mailing | fixes.rebilling
-            followups = [(inv, d) for inv, d in followups if inv.invoice_no not in busy]
+            followups = [
+                (inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup
+            ]
             for inv, decision in followups:
                 summary.previews.append(
                     SentItem(

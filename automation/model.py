@@ -166,6 +166,8 @@ class InvoiceRow:
     credit_problem: str | None = None
     #: the Resend cell holds neither yes nor no (the text typed)
     resend_problem: str | None = None
+    #: the credit notes the Credit Notes cell lists (the tool writes them there)
+    credit_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)  # slots: a run holds 140,000 of them through the write-back

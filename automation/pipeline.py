@@ -336,12 +336,7 @@ class Run:
         summary.errors.extend(fixes.errors)
         summary.errors.extend(changed[r] for r in sorted(changed))
         self.errors = {**self.errors, **changed}
-        # A correction is the invoice's one message of the run; a rebilled one gets no reminder.
-        followups = [
-            (inv, d)
-            for inv, d in followups
-            if inv.invoice_no not in fixes.mailing | fixes.rebilling
-        ]
+        followups = [(inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup]
         rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
         rebill_drafts = draft_invoices(rebilled, book, as_of, config)
         monthly = (

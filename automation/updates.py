@@ -10,6 +10,7 @@ something, so a restored copy or a lost write-back heals by itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -234,9 +235,14 @@ RESEND_NO = frozenset({"no", "n", "нет", "жоқ"})
 
 
 def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
-    """The Credit Amount and Resend cells of an Invoices row, as InvoiceRow fields."""
+    """The Credit Amount, Credit Notes and Resend cells of an Invoices row, as InvoiceRow
+    fields."""
     typed = cells.cell_text(values.get("Resend"))
-    found: dict[str, Any] = {"resend": typed.casefold() in RESEND_YES}
+    listed = re.split(r"[;,\n]", cells.cell_text(values.get("Credit Notes")))
+    found: dict[str, Any] = {
+        "resend": typed.casefold() in RESEND_YES,
+        "credit_notes": tuple(n.strip() for n in listed if n.strip()),
+    }
     if typed and typed.casefold() not in RESEND_YES | RESEND_NO:
         found["resend_problem"] = typed
     try:
@@ -401,10 +407,10 @@ def invoices_updates(
             "Reissue": "Yes" if inv.last_reissue == as_of else None,
             "Reissue Count": inv.reissue_count,
             "Note": inv.note or None,
-            "Credit Notes": "; ".join(inv.credit_notes) or None,
         }
-        if number not in typed_credit:
+        if number not in typed_credit:  # else left as it is, for the bookkeeper to see
             values["Credit Amount"] = inv.credited or None
+            values["Credit Notes"] = "; ".join(inv.credit_notes) or None
         if inv.resend_pending:
             values["Resend"] = None  # honoured: the copy is sent (or owed until it is)
         mistyped = existing is not None and existing.problem_column == "Status"

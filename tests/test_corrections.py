@@ -259,6 +259,34 @@ def test_a_lowered_credit_amount_is_told_and_shown_as_credited_again(billed: Fol
     assert str(cell(folder, "Cedar", "Note")).startswith("Not done on 2026-03-17: ")
 
 
+def test_an_older_ledger_put_back_never_credits_the_client_twice(billed: Folder) -> None:
+    """The workbook lists a credit note the ledger put back does not know: the invoice is
+    held (no credit note, no reminder) and the cells that tell are left as they are."""
+    import gzip
+
+    folder = billed
+    backups = folder.root / ".billing" / "backups"
+    (older,) = sorted(backups.glob("ledger-*.sqlite.gz"))  # after the invoices went out
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("150"))
+    run(folder, date(2026, 3, 16))
+    assert cell(folder, "Cedar", "Credit Notes") == "CN-2026-0001"
+    ledger = folder.root / ".billing" / "ledger.sqlite"
+    for side in (ledger.with_name("ledger.sqlite-wal"), ledger.with_name("ledger.sqlite-shm")):
+        side.unlink(missing_ok=True)
+    ledger.write_bytes(gzip.decompress(older.read_bytes()))  # as README says to put one back
+    type_into_invoices(folder, "Cedar", Status="Void")
+    sent = len(mails_to(folder, "Cedar"))
+    assert folder.run("--as-of", "2026-03-30") == 1  # overdue by then: reminders are due
+    assert len(mails_to(folder, "Cedar")) == sent  # no second credit note, no reminder
+    assert len(mails_to(folder, "Acme")) == 2  # the others are followed up as usual
+    assert cell(folder, "Cedar", "Credit Notes") == "CN-2026-0001"
+    assert cell(folder, "Cedar", "Credit Amount") == 150
+    note = str(cell(folder, "Cedar", "Note"))
+    assert "CN-2026-0001 is not in this computer's record" in note
+    assert "Nothing is credited or emailed about INV-2026-0003" in note
+    assert not (folder.root / "invoices" / "2026" / "CN-2026-0002.docx").exists()
+
+
 def test_a_resend_cell_that_is_not_yes_is_told_and_left_as_typed(billed: Folder) -> None:
     folder = billed
     type_into_invoices(folder, "Birch", Resend="please")

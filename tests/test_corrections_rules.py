@@ -226,6 +226,25 @@ def test_a_resend_cell_is_yes_no_or_an_error(typed: str, resends: int, error: bo
     )  # fmt: skip
 
 
+def test_a_credit_note_the_ledger_does_not_know_holds_the_invoice() -> None:
+    inv = ledger_invoice((2, "Work", "5", "100"), credited=D("100"), credit_notes=("CN-1",))
+    for typed in ({"status": "Void"}, {"credit_amount": D(200)}, {"resend": True}):
+        row = InvoiceRow(5, "INV-1", credit_notes=("CN-1", "CN-2"), **typed)  # type: ignore[arg-type]
+        fixes = decide(inv, row)
+        assert fixes.credits == fixes.rebills == () and fixes.resends == ()
+        assert fixes.held == fixes.refused_credit == fixes.troubled == {"INV-1"}
+        assert "INV-1" in fixes.no_followup
+        ((column, message),) = [(e.column, e.message) for e in fixes.errors]
+        assert column == "Credit Notes"
+        assert message.startswith("CN-2 is not in this computer's record (.billing/ledger")
+        assert "which knows CN-1 for INV-1" in message and "Credit Amount to $100.00" in message
+    known = decide(inv, InvoiceRow(5, "INV-1", credit_notes=("CN-1",), credit_amount=D(200)))
+    assert known.held == frozenset() and [c.amount for c in known.credits] == [D(100)]
+    assert read_corrections({"Credit Notes": " CN-1; CN-2 ,\nCN-3 "})["credit_notes"] == (
+        "CN-1", "CN-2", "CN-3",
+    )  # fmt: skip
+
+
 def test_void_rebill_and_resend_decisions() -> None:
     inv = ledger_invoice((2, "Work", "5", "100"), credited=D("100"))
     (void,) = decide(inv, InvoiceRow(5, "INV-1", status="void")).credits
