@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from .config import Config
 from .fmt import format_money
-from .ledger import LedgerInvoice
+from .ledger import LedgerInvoice, number_pattern
 from .model import HOLD, REBILL, VOID, InvoiceLine, InvoiceRow, RowError, ServiceLine
 from .money import ZERO, round_money
 from .plan import InvoiceState, Payments, balance_of, is_billable, totals
@@ -146,12 +146,16 @@ def decide_corrections(
     errors: list[RowError] = []
     refused: set[str] = set()
     held: set[str] = set()
+    credit_note = number_pattern(config.billing.credit_note_format)
     for number in sorted(invoices):
         row = rows.get(number)
         if row is None or not row.row:
             continue  # no row in the workbook: nothing was typed
         inv = invoices[number]
-        unknown = [n for n in row.credit_notes if n not in inv.credit_notes]
+        # Only what reads as a credit note number: other text there is not evidence.
+        unknown = [
+            n for n in row.credit_notes if credit_note.match(n) and n not in inv.credit_notes
+        ]
         if unknown:
             held.add(number)
             refused.add(number)
@@ -258,14 +262,16 @@ def decide_corrections(
 def _unknown_credit_notes(number: str, unknown: list[str], inv: LedgerInvoice) -> str:
     names = ", ".join(unknown)
     known = "; ".join(inv.credit_notes) or "none"
+    one = len(unknown) == 1
     return (
-        f"{names} {'is' if len(unknown) == 1 else 'are'} not in this computer's record "
+        f"{names} {'is' if one else 'are'} not in this computer's record "
         f"(.billing/ledger.sqlite), which knows {known} for {number}: the ledger was "
         "probably put back from an older copy. Nothing is credited or emailed about "
-        f"{number}, so the client is not credited twice. Put back the newest ledger copy "
-        "from .billing/backups/; if it is lost too, take those numbers out of Credit Notes "
-        f"(the credit notes stand: the client has them) and set Credit Amount to "
-        f"{_money(inv.credited, inv)}."
+        f"{number}, and its row is left as it is, so the client is not credited twice. "
+        "Put back the newest ledger copy from .billing/backups/ (one from after "
+        f"{names} {'was' if one else 'were'} issued). If no copy has "
+        f"{'it' if one else 'them'} and the client never received "
+        f"{'it' if one else 'them'}, take {'it' if one else 'them'} out of Credit Notes."
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -396,7 +396,13 @@ class Run:
                 self._record_followup(inv, decision)
             if plan.monthly:
                 plan_monthly_statements(
-                    ledger, plan.statement_rows, self.book, config, as_of, plan.monthly
+                    ledger,
+                    plan.statement_rows,
+                    self.book,
+                    config,
+                    as_of,
+                    plan.monthly,
+                    self._held_clients(plan),
                 )
         checkpoint("after-numbering")
         self.summary.timings["plan"] = time.perf_counter() - self.started
@@ -418,11 +424,11 @@ class Run:
         self.rows.update(invoice_rows(self.data.invoices, self.invoices.keys() - self.rows.keys()))
         wanted = {decision.event for _, decision in plan.followups if decision.event}
         if not request.payments_only:
-            self.send_owed(wanted)
+            self.send_owed(wanted, plan.fixes.held)
         if request.only is None and not request.payments_only:
             send_statements(self.ledger, self.sender, paths.templates, paths.email_templates,
                             paths.invoices.parent, plan.statement_rows, self.book, self.config,
-                            self.as_of, self.summary)  # fmt: skip
+                            self.as_of, self.summary, self._held_clients(plan))  # fmt: skip
 
     def write_back(self, plan: Plan) -> None:
         """Write what happened into the workbook; settle what is done with; owed-back notes."""
@@ -451,7 +457,7 @@ class Run:
         )
         summary.outstanding = invoices_updates(
             data, self.invoices, self.rows, self.failed_now, as_of, updates, config,
-            plan.fixes.refused_credit,
+            plan.fixes.refused_credit, plan.fixes.held,
         )  # fmt: skip
         payments_updates(data, ledger, config, updates)
         self._apply(updates)
@@ -686,11 +692,17 @@ class Run:
         if not planned:
             ledger.replan_message(decision.event, payload)
 
-    def _queue(self, wanted: set[str]) -> list[LedgerMessage]:
+    def _held_clients(self, plan: Plan) -> frozenset[str]:
+        """The clients with an invoice held (`Corrections.held`): no statement goes to them."""
+        known = self.ledger.invoices(set(plan.fixes.held)) if plan.fixes.held else {}
+        return frozenset(inv.client_key for inv in known.values())
+
+    def _queue(self, wanted: set[str], held: Collection[str] = ()) -> list[LedgerMessage]:
         """The messages to send now: at most one per invoice, for clients mail may go to.
 
         `wanted` holds the follow-up events this run decided on; older follow-ups
         not among them are dropped unless they may already have been delivered.
+        Messages about `held` invoices wait (`Corrections.held`).
         """
         ledger, book = self.ledger, self.book
         queue: list[LedgerMessage] = []
@@ -704,24 +716,26 @@ class Run:
                 continue  # failed in this very run: retried at the next one
             if not self.request.covers(inv.client_key) or msg.invoice_no in seen:
                 continue  # at most one message per invoice per run
+            if msg.invoice_no in held:
+                continue  # owed still: sent once the ledger knows what the row lists
             if msg.kind not in KEPT_KINDS and msg.state != SENDING and msg.event not in wanted:
                 # A reminder or note from an earlier run that no longer fits (the client
                 # paid since, the invoice was put on hold...): it is not sent at all.
                 with ledger.transaction():
                     ledger.drop_message(msg.message_id)
                 continue
-            held = Payments.from_row(self.rows.get(msg.invoice_no)).bookkeeper_status
+            typed = Payments.from_row(self.rows.get(msg.invoice_no)).bookkeeper_status
             # Void, Hold and inactive clients get no automatic mail (a credit note goes).
-            if msg.kind != "credit_note" and (held or (client is not None and not client.active)):
+            if msg.kind != "credit_note" and (typed or (client is not None and not client.active)):
                 continue
             seen.add(msg.invoice_no)
             queue.append(msg)
         return queue
 
-    def send_owed(self, wanted: set[str]) -> None:
-        """Build and send every message still owed (see `_queue` for `wanted`)."""
+    def send_owed(self, wanted: set[str], held: Collection[str] = ()) -> None:
+        """Build and send every message still owed (see `_queue` for `wanted`, `held`)."""
         ledger, config, summary, sender = self.ledger, self.config, self.summary, self.sender
-        queue = self._queue(wanted)
+        queue = self._queue(wanted, held)
         if not queue or sender is None:
             return
         jobs, unbuildable = prepare_jobs(

@@ -20,7 +20,7 @@ byte with the same Message-ID, and an address that has it never gets it again.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -89,9 +89,10 @@ def statements_to_send(
     book: ClientBook,
     as_of: date,
     period: tuple[date, date],
+    held: Collection[str] = (),
 ) -> list[Statement]:
     """The month's statements that go out: open at the month's end and still open today,
-    to active clients that can be mailed."""
+    to active clients that can be mailed, none with an invoice `held` (client keys)."""
     start, end = period
     now_open = {
         (st.client, st.currency): st.closing
@@ -105,6 +106,8 @@ def statements_to_send(
             continue
         if not client.active or not client.emails or client.key in book.problems:
             continue  # inactive clients get no automatic mail; a broken row cannot be mailed
+        if client.key in held:
+            continue  # the ledger does not know all of its credits: its balance is not sure
         chosen.append(st)
     return chosen
 
@@ -116,6 +119,7 @@ def plan_monthly_statements(
     config: Config,
     as_of: date,
     period: tuple[date, date],
+    held: Collection[str] = (),
 ) -> int:
     """Plan the month's statement messages and mark the month decided; how many were planned.
 
@@ -123,7 +127,7 @@ def plan_monthly_statements(
     """
     start, end = period
     planned = 0
-    for st in statements_to_send(ledger, rows, book, as_of, period):
+    for st in statements_to_send(ledger, rows, book, as_of, period, held):
         client = client_for(book, st)
         payload = {
             "client_key": client.key,
@@ -150,8 +154,10 @@ def send_statements(
     config: Config,
     as_of: date,
     summary: RunSummary,
+    held: Collection[str] = (),
 ) -> None:
-    """Build every statement message still owed and send it through the delivery loop.
+    """Build every statement message still owed and send it through the delivery loop;
+    those to `held` clients (see `statements_to_send`) wait.
 
     The loop is the one every message goes through (`delivery.deliver`): per
     recipient, 4xx retried within `retry_window`, each attempt recorded in the
@@ -167,6 +173,8 @@ def send_statements(
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
             continue  # refused in this very run: tried again at the next one
         client = book.clients.get(msg.payload["client_key"])
+        if msg.payload["client_key"] in held:
+            continue
         if msg.raw is None and (client is None or not client.active):
             with ledger.transaction():
                 ledger.drop_message(msg.message_id)  # gone or inactive since: no mail

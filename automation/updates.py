@@ -234,11 +234,21 @@ RESEND_YES = frozenset({"yes", "y", "да", "иә"})
 RESEND_NO = frozenset({"no", "n", "нет", "жоқ"})
 
 
+def _resend_text(value: object) -> str:
+    """The Resend cell as text; a checkbox (TRUE, FALSE) or 1 and 0 say yes and no."""
+    if value is True or (value.__class__ is int and value == 1):
+        return "yes"
+    if value is False or (value.__class__ is int and value == 0):
+        return "no"
+    return cells.cell_text(value)
+
+
 def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
     """The Credit Amount, Credit Notes and Resend cells of an Invoices row, as InvoiceRow
     fields."""
-    typed = cells.cell_text(values.get("Resend"))
-    listed = re.split(r"[;,\n]", cells.cell_text(values.get("Credit Notes")))
+    typed = _resend_text(values.get("Resend"))
+    # The tool writes "CN-1; CN-2": a credit note number may itself hold a comma.
+    listed = re.split(r"[;\n]", cells.cell_text(values.get("Credit Notes")))
     found: dict[str, Any] = {
         "resend": typed.casefold() in RESEND_YES,
         "credit_notes": tuple(n.strip() for n in listed if n.strip()),
@@ -357,11 +367,14 @@ def invoices_updates(
     updates: UpdateSet,
     config: Config,
     typed_credit: Collection[str] = (),
+    held: Collection[str] = (),
 ) -> dict[str, Decimal]:
     """Bring the Invoices sheet in line with the ledger; returns outstanding per currency.
 
     `typed_credit`: invoices whose Credit Amount, as typed, was refused: it is
     left for the bookkeeper to correct (elsewhere the ledger's credits are shown).
+    `held`: invoices whose row knows more than the ledger (`Corrections.held`): only
+    their Note is written, the rest of the row is left as it is.
     """
     sheet = data.invoices
     name = sheet.name if sheet else INVOICES
@@ -393,6 +406,9 @@ def invoices_updates(
             next_row += 1
         else:
             row, target = existing.row, sheet
+        if number in held and target is not None:
+            updates.set(target, name, row, "Note", inv.note or None, headers)
+            continue
         values: dict[str, CellValue] = {
             "Invoice No": number,
             "Client": inv.client,

@@ -274,17 +274,25 @@ def test_an_older_ledger_put_back_never_credits_the_client_twice(billed: Folder)
     for side in (ledger.with_name("ledger.sqlite-wal"), ledger.with_name("ledger.sqlite-shm")):
         side.unlink(missing_ok=True)
     ledger.write_bytes(gzip.decompress(older.read_bytes()))  # as README says to put one back
-    type_into_invoices(folder, "Cedar", Status="Void")
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("200"))  # 50 more
     sent = len(mails_to(folder, "Cedar"))
     assert folder.run("--as-of", "2026-03-30") == 1  # overdue by then: reminders are due
     assert len(mails_to(folder, "Cedar")) == sent  # no second credit note, no reminder
     assert len(mails_to(folder, "Acme")) == 2  # the others are followed up as usual
     assert cell(folder, "Cedar", "Credit Notes") == "CN-2026-0001"
-    assert cell(folder, "Cedar", "Credit Amount") == 150
+    assert cell(folder, "Cedar", "Credit Amount") == 200  # as typed
     note = str(cell(folder, "Cedar", "Note"))
     assert "CN-2026-0001 is not in this computer's record" in note
     assert "Nothing is credited or emailed about INV-2026-0003" in note
     assert not (folder.root / "invoices" / "2026" / "CN-2026-0002.docx").exists()
+    assert cell(folder, "Cedar", "Balance") == 350  # the row is left as it was
+    assert cell(folder, "Cedar", "Status") == "Sent"
+    # No statement of account either: its balance would leave out the credit.
+    folder.write_config(extra="[statements]\nday = 1")
+    assert folder.run("--as-of", "2026-04-01") == 1
+    assert len(mails_to(folder, "Cedar")) == sent
+    statements = [m for m in mails_to(folder, "Acme") if "tatement" in str(m["Subject"])]
+    assert len(statements) == 1  # the others get theirs
 
 
 def test_a_resend_cell_that_is_not_yes_is_told_and_left_as_typed(billed: Folder) -> None:

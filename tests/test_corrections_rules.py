@@ -210,38 +210,54 @@ def test_credit_amount_issues_only_the_increase(
 
 @pytest.mark.parametrize(
     ("typed", "resends", "error"),
-    [("Yes", 1, False), (" y ", 1, False), ("Да", 1, False), ("No", 0, False),
-     ("", 0, False), ("please", 0, True), ("x", 0, True)],
-)  # fmt: skip
-def test_a_resend_cell_is_yes_no_or_an_error(typed: str, resends: int, error: bool) -> None:
+    [
+        ("Yes", 1, False),
+        (" y ", 1, False),
+        ("Да", 1, False),
+        ("No", 0, False),
+        ("", 0, False),
+        ("please", 0, True),
+        ("x", 0, True),
+        (True, 1, False),
+        (False, 0, False),
+        (1, 1, False),
+        (0, 0, False),
+        (2, 0, True),
+    ],
+)  # fmt: skip  (TRUE/FALSE: an Excel checkbox)
+def test_a_resend_cell_is_yes_no_or_an_error(typed: object, resends: int, error: bool) -> None:
     inv = ledger_invoice((2, "Work", "5", "100"))
     row = InvoiceRow(5, "INV-1", **read_corrections({"Resend": typed}))
     fixes = decide(inv, row)
     assert len(fixes.resends) == resends
     assert [(e.column, e.message) for e in fixes.errors] == (
-        [("Resend", f'"{typed.strip()}" is not understood: type Yes to email the client a copy '
-          "of INV-1, or clear the cell.")]
+        [("Resend", f'"{str(typed).strip()}" is not understood: type Yes to email the client '
+          "a copy of INV-1, or clear the cell.")]
         if error
         else []
     )  # fmt: skip
 
 
 def test_a_credit_note_the_ledger_does_not_know_holds_the_invoice() -> None:
-    inv = ledger_invoice((2, "Work", "5", "100"), credited=D("100"), credit_notes=("CN-1",))
+    first, second = "CN-2026-0001", "CN-2026-0002"
+    inv = ledger_invoice((2, "Work", "5", "100"), credited=D("100"), credit_notes=(first,))
     for typed in ({"status": "Void"}, {"credit_amount": D(200)}, {"resend": True}):
-        row = InvoiceRow(5, "INV-1", credit_notes=("CN-1", "CN-2"), **typed)  # type: ignore[arg-type]
+        row = InvoiceRow(5, "INV-1", credit_notes=(first, second), **typed)  # type: ignore[arg-type]
         fixes = decide(inv, row)
         assert fixes.credits == fixes.rebills == () and fixes.resends == ()
         assert fixes.held == fixes.refused_credit == fixes.troubled == {"INV-1"}
         assert "INV-1" in fixes.no_followup
         ((column, message),) = [(e.column, e.message) for e in fixes.errors]
         assert column == "Credit Notes"
-        assert message.startswith("CN-2 is not in this computer's record (.billing/ledger")
-        assert "which knows CN-1 for INV-1" in message and "Credit Amount to $100.00" in message
-    known = decide(inv, InvoiceRow(5, "INV-1", credit_notes=("CN-1",), credit_amount=D(200)))
-    assert known.held == frozenset() and [c.amount for c in known.credits] == [D(100)]
-    assert read_corrections({"Credit Notes": " CN-1; CN-2 ,\nCN-3 "})["credit_notes"] == (
-        "CN-1", "CN-2", "CN-3",
+        assert message.startswith(f"{second} is not in this computer's record (.billing/ledger")
+        assert f"which knows {first} for INV-1" in message
+        assert "If no copy has it and the client never received it, take it out" in message
+    # What does not read as a credit note number is no evidence: credited as usual.
+    for listed in ((first,), (first, "-"), ("see email",), (first, second.lower())):
+        known = decide(inv, InvoiceRow(5, "INV-1", credit_notes=listed, credit_amount=D(200)))
+        assert known.held == frozenset() and [c.amount for c in known.credits] == [D(100)]
+    assert read_corrections({"Credit Notes": " CN-1; CN-2 ,x\nCN-3 "})["credit_notes"] == (
+        "CN-1", "CN-2 ,x", "CN-3",
     )  # fmt: skip
 
 
