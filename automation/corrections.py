@@ -89,6 +89,11 @@ class Corrections:
         """Invoices typed `Rebill` (their Services rows may differ from what was billed)."""
         return frozenset(r.invoice_no for r in self.rebills)
 
+    def held_clients(self, invoices: Mapping[str, LedgerInvoice]) -> frozenset[str]:
+        """The clients of the `held` invoices (records in `invoices`): no statement of
+        account goes to them."""
+        return frozenset(invoices[number].client_key for number in self.held)
+
     @property
     def no_followup(self) -> frozenset[str]:
         """Invoices that get no reminder, reissue or thank-you this run: a correction is

@@ -122,7 +122,7 @@ def dry_run(
                              format_money(st.closing, st.currency, config.billing.language))
                     for st in statements_to_send(
                         ledger, statement_rows_for(data, pending, monthly, rows), book, as_of,
-                        monthly, {invoices[n].client_key for n in fixes.held},
+                        monthly, fixes.held_clients(invoices),
                     )
                 )  # fmt: skip
         # Numbered as the run numbers them: the replacements for Rebill first.

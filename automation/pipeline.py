@@ -402,7 +402,7 @@ class Run:
                     config,
                     as_of,
                     plan.monthly,
-                    self._held_clients(plan),
+                    plan.fixes.held_clients(self.invoices),
                 )
         checkpoint("after-numbering")
         self.summary.timings["plan"] = time.perf_counter() - self.started
@@ -428,7 +428,8 @@ class Run:
         if request.only is None and not request.payments_only:
             send_statements(self.ledger, self.sender, paths.templates, paths.email_templates,
                             paths.invoices.parent, plan.statement_rows, self.book, self.config,
-                            self.as_of, self.summary, self._held_clients(plan))  # fmt: skip
+                            self.as_of, self.summary,
+                            plan.fixes.held_clients(self.invoices))  # fmt: skip
 
     def write_back(self, plan: Plan) -> None:
         """Write what happened into the workbook; settle what is done with; owed-back notes."""
@@ -691,11 +692,6 @@ class Run:
         )
         if not planned:
             ledger.replan_message(decision.event, payload)
-
-    def _held_clients(self, plan: Plan) -> frozenset[str]:
-        """The clients with an invoice held (`Corrections.held`): no statement goes to them."""
-        known = self.ledger.invoices(set(plan.fixes.held)) if plan.fixes.held else {}
-        return frozenset(inv.client_key for inv in known.values())
 
     def _queue(self, wanted: set[str], held: Collection[str] = ()) -> list[LedgerMessage]:
         """The messages to send now: at most one per invoice, for clients mail may go to.
