@@ -242,11 +242,5 @@ def issue(
         tax=draft.tax,
         total=draft.total,
         lines=draft.invoice_lines,
-        sent_at=None,
-        last_sent=None,
-        reissue_count=0,
-        last_reissue=None,
-        first_message_id=None,
-        escalated=False,
         note=note,
     )

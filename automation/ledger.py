@@ -157,13 +157,14 @@ class LedgerInvoice:
     tax: Decimal
     total: Decimal
     lines: tuple[InvoiceLine, ...]
-    sent_at: datetime | None
-    last_sent: datetime | None
-    reissue_count: int
-    last_reissue: date | None
-    first_message_id: str | None
-    escalated: bool
-    note: str
+    # A new invoice: not yet emailed, reissued or escalated.
+    sent_at: datetime | None = None
+    last_sent: datetime | None = None
+    reissue_count: int = 0
+    last_reissue: date | None = None
+    first_message_id: str | None = None
+    escalated: bool = False
+    note: str = ""
     #: the due date it was first sent with (reissues move `due_date`; aging does not)
     first_due: date | None = None
     #: what its credit notes took off, together; the date it was voided by one

@@ -78,13 +78,6 @@ def make_jobs(count: int, out_root: Path, config: Config) -> list[tuple[Job, Pat
             total=doc.total,
             terms="Net 30",
             lines=doc.lines,
-            sent_at=None,
-            last_sent=None,
-            reissue_count=0,
-            last_reissue=None,
-            first_message_id=None,
-            escalated=False,
-            note="",
         )
         message = LedgerMessage(
             message_id=make_message_id(config.email, config.company),

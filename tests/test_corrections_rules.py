@@ -58,13 +58,6 @@ def ledger_invoice(
         tax=D(0),
         total=total,
         lines=billed,
-        sent_at=None,
-        last_sent=None,
-        reissue_count=0,
-        last_reissue=None,
-        first_message_id=None,
-        escalated=False,
-        note="",
     )
     values.update(changes)
     return LedgerInvoice(**values)  # type: ignore[arg-type]

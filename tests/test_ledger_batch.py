@@ -25,9 +25,8 @@ def invoice(number: str, rows: tuple[int, ...]) -> LedgerInvoice:
     return LedgerInvoice(
         invoice_no=number, client_key="acme", client="Acme", currency="USD", terms="Net 30",
         invoice_date=date(2026, 3, 9), due_date=date(2026, 4, 8), subtotal=D("15.15"),
-        tax_rate=D("0.1"), tax=D("1.52"), total=D("16.67"), lines=billed, sent_at=None,
-        last_sent=None, reissue_count=0, last_reissue=None, first_message_id=None,
-        escalated=False, note="Issued; waiting to be emailed.",
+        tax_rate=D("0.1"), tax=D("1.52"), total=D("16.67"), lines=billed,
+        note="Issued; waiting to be emailed.",
     )  # fmt: skip
 
 
