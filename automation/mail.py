@@ -248,6 +248,8 @@ def parse_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     >>> parse_addresses('"Ann, Accounts" <ann@client.example>; info@пример.рф')
     (('ann@client.example', 'info@xn--e1afmkfd.xn--p1ai'), ())
     """
+    if not text:  # an empty CC cell, client after client
+        return (), ()
     valid: list[str] = []
     invalid: list[str] = []
     seen: set[str] = set()

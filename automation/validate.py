@@ -140,7 +140,8 @@ def listed_errors(errors: dict[int, RowError], book: ClientBook) -> list[RowErro
 
 def split_payer_ids(value: object) -> tuple[str, ...]:
     """`180940012345; KZ22722C000024901213` -> each identifier, as typed."""
-    return tuple(p.strip() for p in re.split(r"[;,\n]", cell_text(value)) if p.strip())
+    text = cell_text(value)
+    return tuple(p.strip() for p in re.split(r"[;,\n]", text) if p.strip()) if text else ()
 
 
 def frame_records(frame: pd.DataFrame) -> Iterator[tuple[int, dict[str, object]]]:
@@ -254,29 +255,39 @@ def _service_line(
     description_cell: object,
     *numbers: object,
 ) -> ServiceLine | RowError:
-    """`read_service_line` of the cells of LINE_COLUMNS, in that order."""
+    """`read_service_line` of the cells of LINE_COLUMNS, in that order.
 
-    def err(column: str, message: str) -> RowError:
-        return RowError(sheet.name, row, sheet.headers[column], message)
-
+    Runs for every new line of a long log: the usual cells take no call
+    beyond the remembered amounts; what is wrong is told through `_line_error`.
+    """
     if day.__class__ is datetime:  # the usual cell: what cell_date does, without the calls
         when = day.date()
     elif is_blank(day):
-        return err("Date", "the date is missing; type the date the service was provided.")
+        return _line_error(
+            sheet, row, "Date|the date is missing; type the date the service was provided."
+        )
     else:
         try:
             when = cell_date(day, sheet.date_order)
         except CellError as exc:
-            return err("Date", str(exc))
-    client = cell_text(client_cell)
+            return _line_error(sheet, row, f"Date|{exc}")
+    client = client_cell.strip() if client_cell.__class__ is str else cell_text(client_cell)
     if not client:
-        return err("Client", "the client is missing; type a name from the Clients sheet.")
-    description = cell_text(description_cell)
+        return _line_error(
+            sheet, row, "Client|the client is missing; type a name from the Clients sheet."
+        )
+    description = (
+        description_cell.strip()
+        if description_cell.__class__ is str
+        else cell_text(description_cell)
+    )
     if not description:
-        return err("Description", "the description is missing; say what the service was.")
+        return _line_error(
+            sheet, row, "Description|the description is missing; say what the service was."
+        )
     amounts = _line_amounts(*numbers)
     if isinstance(amounts, str):
-        return err(*amounts.split("|", 1))
+        return _line_error(sheet, row, amounts)
     quantity, price, amount = amounts
     return ServiceLine(
         row=row,
@@ -290,6 +301,12 @@ def _service_line(
     )
 
 
+def _line_error(sheet: SheetData, row: int, problem: str) -> RowError:
+    """The RowError of a Services row from "column|what is wrong"."""
+    column, message = problem.split("|", 1)
+    return RowError(sheet.name, row, sheet.headers[column], message)
+
+
 #: (quantity, unit price or None, amount) of a line, or "column|what is wrong".
 Amounts = tuple[Decimal, Decimal | None, Decimal] | str
 
@@ -297,7 +314,12 @@ Amounts = tuple[Decimal, Decimal | None, Decimal] | str
 def _line_amounts(quantity: object, price: object, amount: object) -> Amounts:
     """`_amounts` of three cells; remembered for the usual cells (numbers and text), as a
     log's quantities and prices come back row after row."""
-    if _rememberable(quantity) and _rememberable(price) and _rememberable(amount):
+    # _rememberable of each, inline: this is asked of every new line
+    if (
+        (quantity.__class__ in _KEYS or (quantity.__class__ is float and quantity))
+        and (price.__class__ in _KEYS or (price.__class__ is float and price))
+        and (amount.__class__ in _KEYS or (amount.__class__ is float and amount))
+    ):
         return _remembered_amounts(quantity, price, amount)
     return _amounts(quantity, price, amount)
 
@@ -311,6 +333,10 @@ def _client_rate(value: object) -> Decimal:
 @lru_cache(maxsize=1 << 10, typed=True)
 def _remembered_rate(value: object) -> Decimal:
     return parse_rate(value)
+
+
+#: The kinds of cell remembered as they are (a float only when not zero, see below).
+_KEYS = frozenset({int, str})
 
 
 def _rememberable(value: object) -> bool:
@@ -366,12 +392,13 @@ def validate_services(
     errors: dict[int, RowError] = {}
     rows = unbilled_rows(sheet)
     columns = [_column_cells(rows[column]) for column in LINE_COLUMNS]
+    known, problems, keep = book.clients, book.problems, lines.append  # looked up once
     for row, *cells in zip(rows.index.tolist(), *columns, strict=True):
         result = _service_line(row, sheet, *cells)
         if isinstance(result, RowError):
             errors[int(row)] = result
             continue
-        if result.client_key not in book.clients:
+        if result.client_key not in known:
             errors[int(row)] = RowError(
                 sheet.name,
                 int(row),
@@ -379,9 +406,9 @@ def validate_services(
                 f'"{result.client}" is not in {CLIENTS}; add the client there or fix the name.',
             )
             continue
-        problem = book.problems.get(result.client_key)
+        problem = problems.get(result.client_key) if problems else None
         if problem:
             errors[int(row)] = RowError(sheet.name, int(row), sheet.headers["Client"], problem)
             continue
-        lines.append(result)
+        keep(result)
     return lines, errors
