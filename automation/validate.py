@@ -257,37 +257,33 @@ def _service_line(
 ) -> ServiceLine | RowError:
     """`read_service_line` of the cells of LINE_COLUMNS, in that order.
 
-    Runs for every new line of a long log: the usual cells take no call
-    beyond the remembered amounts; what is wrong is told through `_line_error`.
+    Runs for every new line of a long log: no closure is made per line; what
+    is wrong is told through `_line_error`.
     """
     if day.__class__ is datetime:  # the usual cell: what cell_date does, without the calls
         when = day.date()
     elif is_blank(day):
         return _line_error(
-            sheet, row, "Date|the date is missing; type the date the service was provided."
+            sheet, row, "Date", "the date is missing; type the date the service was provided."
         )
     else:
         try:
             when = cell_date(day, sheet.date_order)
         except CellError as exc:
-            return _line_error(sheet, row, f"Date|{exc}")
-    client = client_cell.strip() if client_cell.__class__ is str else cell_text(client_cell)
+            return _line_error(sheet, row, "Date", str(exc))
+    client = cell_text(client_cell)
     if not client:
         return _line_error(
-            sheet, row, "Client|the client is missing; type a name from the Clients sheet."
+            sheet, row, "Client", "the client is missing; type a name from the Clients sheet."
         )
-    description = (
-        description_cell.strip()
-        if description_cell.__class__ is str
-        else cell_text(description_cell)
-    )
+    description = cell_text(description_cell)
     if not description:
         return _line_error(
-            sheet, row, "Description|the description is missing; say what the service was."
+            sheet, row, "Description", "the description is missing; say what the service was."
         )
     amounts = _line_amounts(*numbers)
     if isinstance(amounts, str):
-        return _line_error(sheet, row, amounts)
+        return _line_error(sheet, row, *amounts.split("|", 1))
     quantity, price, amount = amounts
     return ServiceLine(
         row=row,
@@ -301,9 +297,8 @@ def _service_line(
     )
 
 
-def _line_error(sheet: SheetData, row: int, problem: str) -> RowError:
-    """The RowError of a Services row from "column|what is wrong"."""
-    column, message = problem.split("|", 1)
+def _line_error(sheet: SheetData, row: int, column: str, message: str) -> RowError:
+    """What is wrong with a Services row's cell in `column`."""
     return RowError(sheet.name, row, sheet.headers[column], message)
 
 
@@ -314,12 +309,7 @@ Amounts = tuple[Decimal, Decimal | None, Decimal] | str
 def _line_amounts(quantity: object, price: object, amount: object) -> Amounts:
     """`_amounts` of three cells; remembered for the usual cells (numbers and text), as a
     log's quantities and prices come back row after row."""
-    # _rememberable of each, inline: this is asked of every new line
-    if (
-        (quantity.__class__ in _KEYS or (quantity.__class__ is float and quantity))
-        and (price.__class__ in _KEYS or (price.__class__ is float and price))
-        and (amount.__class__ in _KEYS or (amount.__class__ is float and amount))
-    ):
+    if _rememberable(quantity) and _rememberable(price) and _rememberable(amount):
         return _remembered_amounts(quantity, price, amount)
     return _amounts(quantity, price, amount)
 
@@ -333,10 +323,6 @@ def _client_rate(value: object) -> Decimal:
 @lru_cache(maxsize=1 << 10, typed=True)
 def _remembered_rate(value: object) -> Decimal:
     return parse_rate(value)
-
-
-#: The kinds of cell remembered as they are (a float only when not zero, see below).
-_KEYS = frozenset({int, str})
 
 
 def _rememberable(value: object) -> bool:
@@ -406,7 +392,7 @@ def validate_services(
                 f'"{result.client}" is not in {CLIENTS}; add the client there or fix the name.',
             )
             continue
-        problem = problems.get(result.client_key) if problems else None
+        problem = problems.get(result.client_key)
         if problem:
             errors[int(row)] = RowError(sheet.name, int(row), sheet.headers["Client"], problem)
             continue
