@@ -44,9 +44,10 @@ def part(rows: bytes, p: bytes = b"") -> bytes:
 
 
 def round_trips(rows: bytes, prefix: bytes = b"") -> bool:
-    """The parse `_plain_block` falls back on, on these rows alone."""
+    """The parse `_plain_block` falls back on, on these rows alone: lxml gives them back."""
     edit = open_sheet(part(rows, prefix), Context(SharedStrings(None), Styles(None), False))
-    return rowbytes._round_trips(edit, rows)
+    count = len(row_pattern(prefix).findall(rows))
+    return rowbytes._parsed_form(edit, rows, 0, count - 1) == rowbytes.AS_IS
 
 
 PLAIN_ROWS = (

@@ -28,6 +28,8 @@ from automation.model import CellUpdate, CellValue
 from automation.writeback import WriteBackError, apply_updates, rowbytes, strings
 from automation.writeback import sheet as sheet_module
 from automation.writeback.rowbytes import (
+    ODD,
+    REWRITTEN,
     Cell,
     escape_attr,
     escape_text,
@@ -241,13 +243,47 @@ def test_a_new_cell_below_a_row_given_cells_takes_the_style_it_had() -> None:
     assert b'<c r="E7" s="3" t="inlineStr">' in fast[0]
 
 
-def test_rows_lxml_would_rewrite_take_the_element_path() -> None:
-    for rows in (ODD_ROWS, REWRITTEN_ROWS):
-        edit = open_sheet(sheet(rows=rows), context(), 1)
-        edit.header_row = 1
-        for number in (2, 3, 6, 8):
-            write_row(edit, number, [(10, "far right")])
-        assert not edit.done and edit.plain_blocks == {0: False}
+def test_rows_holding_more_than_plain_cells_take_the_element_path() -> None:
+    edit = open_sheet(sheet(rows=ODD_ROWS), context(), 1)
+    edit.header_row = 1
+    for number in (2, 3, 6, 8):
+        write_row(edit, number, [(10, "far right")])
+    assert not edit.done and edit.plain_blocks == {0: ODD}
+
+
+def test_rows_lxml_writes_otherwise_are_given_cells_as_lxml_writes_them() -> None:
+    """Plain rows lxml does not give back as they are (an empty <c></c>, single quotes,
+    a space in a tag) are extended as bytes, from the form the element path writes."""
+    writes = {(number, 10): "far right" for number in (2, 3, 6, 8)}
+    edit = open_sheet(sheet(rows=REWRITTEN_ROWS), context(), 1)
+    edit.header_row = 1
+    for (number, col), value in writes.items():
+        write_row(edit, number, [(col, value)])
+    assert edit.plain_blocks == {0: REWRITTEN} and set(edit.done) == {2, 3, 6, 8}
+    assert edited(sheet(rows=REWRITTEN_ROWS), writes, fast=True) == edited(
+        sheet(rows=REWRITTEN_ROWS), writes, fast=False
+    )
+    assert b'<c r="B3"/>' in edit.done[3] and b'<row r="6">' in edit.done[6]
+
+
+def test_rows_openpyxl_saves_are_given_cells_as_bytes() -> None:
+    """openpyxl writes a formula without its result as <v></v>, and t="n" on numbers."""
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}" s="1" t="n"><v>46034</v></c><c r="B{r}" t="inlineStr">'
+        f'<is><t>Client {r}</t></is></c><c r="C{r}"><f>A{r}*2</f><v></v></c></row>'
+        for r in range(2, 9)
+    )
+    writes: dict[tuple[int, int], CellValue] = {}
+    for r in range(2, 9):
+        writes.update({(r, 4): f"INV-{r}", (r, 5): date(2026, 7, 1), (r, 6): "Invoiced"})
+    edit = open_sheet(sheet(rows=rows), context(), 1)
+    edit.header_row = 1
+    for number in range(2, 9):
+        write_row(edit, number, [(col, writes[number, col]) for col in (4, 5, 6)])
+    assert edit.plain_blocks == {0: REWRITTEN} and not edit.rows and len(edit.done) == 7
+    fast = edited(sheet(rows=rows), writes, fast=True)
+    assert fast == edited(sheet(rows=rows), writes, fast=False)
+    assert b'<c r="C2"><f>A2*2</f><v/></c><c r="D2" t="inlineStr">' in fast[0]
     edit = open_sheet(sheet(rows=UNORDERED_ROWS), context(), 1)
     edit.header_row = 1
     for number in (2, 3, 6, 8):

@@ -37,6 +37,7 @@ from automation.writeback.xmlscan import (
     col_index,
     col_letters,
     parse_fragment,
+    row_pattern,
     serialize_fragment,
     span_end,
 )
@@ -238,52 +239,67 @@ BLOCK = 256
 _ROW_TAGS = (b"row", b"c", b"v", b"f", b"is", b"t")
 _TAG_NAME = re.compile(rb"<([^\s/>!?]+)")
 _SPANS = re.compile(rb'\sspans="([^"]*)"')
+#: What a block of rows is (`_plain_block`): more than rows of plain cells (the element
+#: path writes them), rows lxml gives back as they are, or rows lxml writes otherwise
+#: (`<v></v>` as `<v/>`, attributes in single quotes, as openpyxl and others save them).
+ODD, AS_IS, REWRITTEN = 0, 1, 2
 
 
-def _plain_block(edit: SheetEdit, index: int) -> bool:
-    """Whether the block of indexed rows holding row `index` can be given cells as bytes.
+def _plain_block(edit: SheetEdit, index: int) -> int:
+    """What the block of indexed rows holding row `index` is (ODD, AS_IS or REWRITTEN).
 
-    It can when lxml gives its bytes back unchanged (parsed, then serialised)
-    and it holds only rows of cells that carry their references, and cells of
-    values, formulas and plain inline strings: then a new cell put after a
-    row's last one is what the element path would write. Checked once per
-    block of 256 rows: rows in the form lxml writes by one pattern
-    (`canonical_rows`), any others in one parse.
+    Rows AS_IS hold only rows of cells that carry their references, and cells
+    of values, formulas and plain inline strings, and lxml gives their bytes
+    back unchanged (parsed, then serialised): then a new cell put after a
+    row's last one is what the element path would write. REWRITTEN rows are
+    such rows that lxml writes otherwise; as the element path would write any
+    row it touches, each is kept as lxml writes it (`edit.rewritten`), and a
+    row given cells starts from those bytes. Checked once per block of 256
+    rows: rows in the form lxml writes by one pattern (`canonical_rows`), any
+    others in one parse.
     """
     block = index // BLOCK
-    plain = edit.plain_blocks.get(block)
-    if plain is None:
+    form = edit.plain_blocks.get(block)
+    if form is None:
         spans, p = edit.row_spans, edit.root.prefix
-        last = min(len(spans), (block + 1) * BLOCK) - 1
-        start = spans[block * BLOCK][0]
-        data = bytes(edit.xml[start : span_end(edit.xml, spans[last], p, b"row")])
-        plain = canonical_rows(data, p) or _round_trips(edit, data)
-        edit.plain_blocks[block] = plain
-    return plain
+        first, last = block * BLOCK, min(len(spans), (block + 1) * BLOCK) - 1
+        data = bytes(edit.xml[spans[first][0] : span_end(edit.xml, spans[last], p, b"row")])
+        form = AS_IS if canonical_rows(data, p) else _parsed_form(edit, data, first, last)
+        edit.plain_blocks[block] = form
+    return form
 
 
-def _round_trips(edit: SheetEdit, data: bytes) -> bool:
-    """Whether rows hold only plain cells and lxml gives their bytes back unchanged."""
+def _parsed_form(edit: SheetEdit, data: bytes, first: int, last: int) -> int:
+    """What the rows `data` (indexed `first` to `last`) are, from a parse; the rows of a
+    REWRITTEN block go into `edit.rewritten`, by index, as lxml writes them."""
     p = edit.root.prefix
     names = set(_TAG_NAME.findall(data))
     if not names <= {p + name for name in _ROW_TAGS} or b"<!" in data:
-        return False
+        return ODD
     try:
         wrapper = parse_fragment(data, edit.root)
     except etree.XMLSyntaxError:
-        return False
+        return ODD
     m = {"m": edit.root.ns}
-    return (
-        not wrapper.xpath("count(*[not(self::m:row)] | m:row[not(@r)])", namespaces=m)
-        and not wrapper.xpath("count(m:row/*[not(self::m:c) or not(@r)])", namespaces=m)
-        and serialize_fragment(wrapper) == data
-    )
+    if wrapper.xpath("count(*[not(self::m:row)] | m:row[not(@r)])", namespaces=m) or (
+        wrapper.xpath("count(m:row/*[not(self::m:c) or not(@r)])", namespaces=m)
+    ):
+        return ODD
+    written = serialize_fragment(wrapper)
+    if written == data:
+        return AS_IS
+    spans = [found.span() for found in row_pattern(p).finditer(written)]
+    if len(spans) != last - first + 1:
+        return ODD
+    for index, span in enumerate(spans, start=first):
+        edit.rewritten[index] = written[span[0] : span_end(written, span, p, b"row")]
+    return REWRITTEN
 
 
 def canonical_rows(data: bytes, prefix: bytes) -> bool:
     """Whether `data` is rows of plain cells written exactly as lxml writes them.
 
-    A sufficient test, without a parse, for what `_round_trips` finds: ASCII
+    A sufficient test, without a parse, for `_parsed_form` finding AS_IS: ASCII
     only (no byte sequence to validate), every attribute known, in schema
     order, once, double-quoted, nothing escaped in values or text (no &, <,
     > or control characters but tab and newline), no empty element written
@@ -328,18 +344,24 @@ def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValu
 
     The 5,000 (or 25,000) Services rows billed this week get their Invoice
     No, Due Date and Status this way: the row's bytes stay as they are
-    (they are what lxml writes, see `_plain_block`), its spans hint widens,
-    and the new cells go before ``</row>``.
+    (they are what lxml writes, else they are taken as lxml writes them, see
+    `_plain_block`), its spans hint widens, and the new cells go before
+    ``</row>``.
     """
     index = edit.row_at.get(number)
     if index is None or number in edit.rows or number in edit.done or not bytes_ok(edit):
         return False
-    if not _plain_block(edit, index):
+    form = _plain_block(edit, index)
+    if form == ODD:
         return False
     p = edit.root.prefix
-    span = edit.row_spans[index]
-    row = bytes(edit.xml[span[0] : span_end(edit.xml, span, p, b"row")])
-    head = row[: span[1] - span[0]]
+    if form == REWRITTEN:
+        row = edit.rewritten[index]
+    else:
+        span = edit.row_spans[index]
+        row = bytes(edit.xml[span[0] : span_end(edit.xml, span, p, b"row")])
+    cut = row.index(b">") + 1  # the row's start tag
+    head = row[:cut]
     if f' r="{number}"'.encode() not in head:
         return False  # a number written otherwise ("0017") is rewritten by the element path
     refs = _cell_refs(p).findall(row)
@@ -365,12 +387,13 @@ def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValu
         hint = f"{low}:{high}".encode()
         head = head[: spans.start(1)] + hint + head[spans.end(1) :]
     new = render_cells(p.decode(), number, written)
-    if len(row) == span[1] - span[0]:  # <row .../>: no cells yet
+    if len(row) == cut:  # <row .../>: no cells yet
         data = head[:-2] + b">" + new + b"</" + p + b"row>"
     else:
         close = len(row) - len(b"</" + p + b"row>")
-        data = head + row[span[1] - span[0] : close] + new + row[close:]
+        data = head + row[cut:close] + new + row[close:]
     edit.done[number] = data
+    edit.rewritten.pop(index, None)  # its bytes are in `done` now
     edit.recent = (number, {col: style for col, style, _, _ in written}, False)
     return True
 

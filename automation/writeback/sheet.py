@@ -77,7 +77,9 @@ class SheetEdit:
     # where the row below finds its cells' styles without searching the bytes.
     recent: tuple[int, dict[int, str | None], bool] = (0, {}, True)
     fast_rows: bool | None = None  # whether new rows may be written as bytes (checked once)
-    plain_blocks: dict[int, bool] = field(default_factory=dict)  # see `rowbytes.extend_row`
+    plain_blocks: dict[int, int] = field(default_factory=dict)  # see `rowbytes.extend_row`
+    # Rows of blocks lxml writes otherwise than they are, as lxml writes them (`extend_row`).
+    rewritten: dict[int, bytes] = field(default_factory=dict)
     # (style, column, kind) -> the style a date or amount written there takes (`formatted_style`)
     formatted: dict[tuple[str | None, int, str], str | None] = field(default_factory=dict)
 
