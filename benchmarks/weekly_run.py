@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -105,6 +106,9 @@ class Shape:
       tables: Services and Invoices are Excel Tables (Insert > Table).
       inline: strings stored inline in the cells (as streaming writers save
         them) rather than in the shared strings part Excel writes.
+      writer: the library that writes it: "xlsxwriter" (as Excel saves a
+        workbook: formulas with their results) or "openpyxl" (as a script
+        saves one: strings inline, formulas without results).
     """
 
     name: str
@@ -116,6 +120,7 @@ class Shape:
     formulas: bool = True
     tables: bool = False
     inline: bool = False
+    writer: str = "xlsxwriter"
 
 
 SHAPES = (
@@ -124,6 +129,7 @@ SHAPES = (
     Shape("values", "Amount typed as plain numbers", formulas=False),
     Shape("tables", "Services and Invoices as Excel Tables", tables=True),
     Shape("inline", "inline strings instead of shared strings", inline=True),
+    Shape("openpyxl", "written by a script with openpyxl: no cached results", writer="openpyxl"),
     Shape(
         "5000", "5,000 invoices: 5,000 clients, 25,000 new lines", clients=5000, new_lines=25_000
     ),
@@ -137,47 +143,20 @@ def client_name(i: int) -> str:
     return f"Client {i:04d} LLP"
 
 
-def build_workbook(path: Path, shape: Shape) -> dict[str, int]:
-    """History (invoiced a week at a time, one invoice per client and week) + this week."""
-    import xlsxwriter
+#: One Services row: day served, client, description, quantity, unit price, and for
+#: history its Invoice No and Due Date (None for this week's new lines).
+LogRow = tuple[date, str, str, int, float, "str | None", "date | None"]
+#: The history's invoices: (week, client) -> [number, issue date, subtotal].
+History = dict[tuple[int, int], list[Any]]
 
+
+def service_rows(shape: Shape, invoices: History) -> Iterator[LogRow]:
+    """The Services rows, oldest first: history invoiced a week at a time (one invoice
+    per client and week, gathered in `invoices` as they are met), then this week."""
     rows, clients, new_lines = shape.rows, shape.clients, shape.new_lines
-    # constant_memory writes strings inline, row by row (no shared strings part).
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": shape.inline})
-    bold = wb.add_format({"bold": True})
-    day_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
-    stamp_fmt = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-    money = wb.add_format({"num_format": "#,##0.00"})
-
-    ws = wb.add_worksheet("Clients")
-    ws.write_row(0, 0, CLIENT_HEADERS, bold)
-    for i in range(clients):
-        ws.write_row(
-            i + 1,
-            0,
-            [client_name(i), f"client{i:04d}@clients.example", "", f"{i} Abay Avenue\nAlmaty",
-             "Net 30", "USD", "en", "12%"],
-        )  # fmt: skip
-
     history = max(0, rows - new_lines)
     per_week = max(1, new_lines)
     weeks = math.ceil(history / per_week)
-    ws = wb.add_worksheet("Services")
-    if shape.tables:
-        ws.add_table(
-            0,
-            0,
-            rows,
-            len(SERVICE_HEADERS) - 1,
-            {
-                "name": "ServiceLog",
-                "style": "Table Style Light 9",
-                "columns": [{"header": h} for h in SERVICE_HEADERS],
-            },
-        )
-    else:
-        ws.write_row(0, 0, SERVICE_HEADERS, bold)
-    invoices: dict[tuple[int, int], list[Any]] = {}  # (week, client) -> [number, date, total]
     seq_by_year: dict[int, int] = {}
     for index in range(rows):
         r = index + 1
@@ -193,16 +172,9 @@ def build_workbook(path: Path, shape: Shape) -> dict[str, int]:
         )
         qty = 1 + r % 3
         price = 40 + (r * 7) % 90 + 0.5
-        ws.write_datetime(r, 0, datetime(served.year, served.month, served.day), day_fmt)
-        ws.write_string(r, 1, client_name(client))
-        ws.write_string(r, 2, SERVICES[r % len(SERVICES)] + ("" if r % 11 else f" (ref {r})"))
-        ws.write_number(r, 3, qty)
-        ws.write_number(r, 4, price, money)
-        if shape.formulas:
-            ws.write_formula(r, 5, f"=D{r + 1}*E{r + 1}", money, qty * price)
-        else:
-            ws.write_number(r, 5, qty * price, money)
+        description = SERVICES[r % len(SERVICES)] + ("" if r % 11 else f" (ref {r})")
         if is_new:
+            yield served, client_name(client), description, qty, price, None, None
             continue
         issued = week_start + timedelta(days=7)
         key = (week, client)
@@ -212,18 +184,99 @@ def build_workbook(path: Path, shape: Shape) -> dict[str, int]:
             number = NUMBER_FORMAT.format(year=issued.year, month=issued.month, seq=seq)
             invoices[key] = [number, issued, Decimal(0)]
         invoices[key][2] += Decimal(str(qty * price))
-        ws.write_string(r, 6, invoices[key][0])
         due = issued + timedelta(days=30)
-        ws.write_datetime(r, 7, datetime(due.year, due.month, due.day), day_fmt)
+        yield served, client_name(client), description, qty, price, invoices[key][0], due
+
+
+def invoice_rows(shape: Shape, invoices: History) -> list[list[Any]]:
+    """The Invoices sheet's rows for the history (paid), oldest first; none when the shape
+    keeps no Invoices rows."""
+    if not shape.invoice_rows:
+        return []
+    out = []
+    for (_week, client), (number, issued, subtotal) in sorted(
+        invoices.items(), key=lambda kv: (kv[1][1], kv[1][0])
+    ):
+        total = float((subtotal * Decimal("1.12")).quantize(Decimal("0.01")))
+        due = issued + timedelta(days=30)
+        paid_on = issued + timedelta(days=12)
+        sent = datetime(issued.year, issued.month, issued.day, 9, 30)
+        out.append([
+            number, client_name(client), "USD", "Net 30", day_time(issued), day_time(due),
+            total, total, day_time(paid_on), 0, "Paid", sent, sent, None, 0,
+            f"Emailed on {issued.isoformat()}.",
+        ])  # fmt: skip
+    return out
+
+
+def day_time(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+def client_rows(shape: Shape) -> Iterator[list[Any]]:
+    for i in range(shape.clients):
+        yield [client_name(i), f"client{i:04d}@clients.example", "", f"{i} Abay Avenue\nAlmaty",
+               "Net 30", "USD", "en", "12%"]  # fmt: skip
+
+
+def build_workbook(path: Path, shape: Shape) -> dict[str, int]:
+    """History (invoiced a week at a time, one invoice per client and week) + this week."""
+    if shape.writer == "openpyxl":
+        return build_with_openpyxl(path, shape)
+    import xlsxwriter
+
+    rows = shape.rows
+    # constant_memory writes strings inline, row by row (no shared strings part).
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": shape.inline})
+    bold = wb.add_format({"bold": True})
+    day_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    stamp_fmt = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    money = wb.add_format({"num_format": "#,##0.00"})
+
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS, bold)
+    for i, row in enumerate(client_rows(shape), start=1):
+        ws.write_row(i, 0, row)
+
+    ws = wb.add_worksheet("Services")
+    if shape.tables:
+        ws.add_table(
+            0,
+            0,
+            rows,
+            len(SERVICE_HEADERS) - 1,
+            {
+                "name": "ServiceLog",
+                "style": "Table Style Light 9",
+                "columns": [{"header": h} for h in SERVICE_HEADERS],
+            },
+        )
+    else:
+        ws.write_row(0, 0, SERVICE_HEADERS, bold)
+    invoices: History = {}
+    for r, (served, client, description, qty, price, number, due) in enumerate(
+        service_rows(shape, invoices), start=1
+    ):
+        ws.write_datetime(r, 0, day_time(served), day_fmt)
+        ws.write_string(r, 1, client)
+        ws.write_string(r, 2, description)
+        ws.write_number(r, 3, qty)
+        ws.write_number(r, 4, price, money)
+        if shape.formulas:
+            ws.write_formula(r, 5, f"=D{r + 1}*E{r + 1}", money, qty * price)
+        else:
+            ws.write_number(r, 5, qty * price, money)
+        if number is None or due is None:
+            continue
+        ws.write_string(r, 6, number)
+        ws.write_datetime(r, 7, day_time(due), day_fmt)
         ws.write_string(r, 8, "Invoiced")
     ws.freeze_panes(1, 0)
     if not shape.tables:
         ws.autofilter(0, 0, rows, len(SERVICE_HEADERS) - 1)
 
     ws = wb.add_worksheet("Invoices")
-    ordered = sorted(invoices.items(), key=lambda kv: (kv[1][1], kv[1][0]))
-    if not shape.invoice_rows:
-        ordered = []
+    ordered = invoice_rows(shape, invoices)
     if shape.tables:
         ws.add_table(
             0,
@@ -238,31 +291,66 @@ def build_workbook(path: Path, shape: Shape) -> dict[str, int]:
         )
     else:
         ws.write_row(0, 0, INVOICE_HEADERS, bold)
-    for r, ((_week, client), (number, issued, subtotal)) in enumerate(ordered, start=1):
-        total = float((subtotal * Decimal("1.12")).quantize(Decimal("0.01")))
-        due = issued + timedelta(days=30)
-        paid_on = issued + timedelta(days=12)
-        sent = datetime(issued.year, issued.month, issued.day, 9, 30)
-        ws.write_string(r, 0, number)
-        ws.write_string(r, 1, client_name(client))
-        ws.write_string(r, 2, "USD")
-        ws.write_string(r, 3, "Net 30")
-        ws.write_datetime(r, 4, datetime(issued.year, issued.month, issued.day), day_fmt)
-        ws.write_datetime(r, 5, datetime(due.year, due.month, due.day), day_fmt)
-        ws.write_number(r, 6, total, money)
-        ws.write_number(r, 7, total, money)
-        ws.write_datetime(r, 8, datetime(paid_on.year, paid_on.month, paid_on.day), day_fmt)
-        ws.write_number(r, 9, 0, money)
-        ws.write_string(r, 10, "Paid")
-        ws.write_datetime(r, 11, sent, stamp_fmt)
-        ws.write_datetime(r, 12, sent, stamp_fmt)
-        ws.write_number(r, 14, 0)
-        ws.write_string(r, 15, f"Emailed on {issued.isoformat()}.")
+    formats = {4: day_fmt, 5: day_fmt, 6: money, 7: money, 8: day_fmt, 9: money, 11: stamp_fmt,
+               12: stamp_fmt}  # fmt: skip
+    for r, row in enumerate(ordered, start=1):
+        for c, value in enumerate(row):
+            if value is not None:
+                ws.write(r, c, value, formats.get(c))
     summary = wb.add_worksheet("Summary")
     summary.write(0, 0, "Invoiced to date")
     summary.write_formula(0, 1, f"=SUM(Invoices!G2:G{max(2, len(ordered) + 1)})")
     wb.close()
-    return {"history_rows": history, "history_invoices": len(invoices)}
+    return {"history_rows": rows - len_new(shape), "history_invoices": len(invoices)}
+
+
+def len_new(shape: Shape) -> int:
+    return min(shape.rows, shape.new_lines)
+
+
+def build_with_openpyxl(path: Path, shape: Shape) -> dict[str, int]:
+    """The same log as a script writes it with openpyxl (write-only, as for a long sheet):
+    strings inline, numbers marked t="n", Amount as a formula without a cached result
+    (openpyxl computes nothing), dates with a date format."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Clients")
+    ws.append(CLIENT_HEADERS)
+    for row in client_rows(shape):
+        ws.append(row)
+
+    def dated(ws: Any, value: Any, number_format: str) -> Any:
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = number_format
+        return cell
+
+    ws = wb.create_sheet("Services")
+    ws.append(SERVICE_HEADERS)
+    invoices: History = {}
+    for r, (served, client, description, qty, price, number, due) in enumerate(
+        service_rows(shape, invoices), start=2
+    ):
+        amount: Any = f"=D{r}*E{r}" if shape.formulas else qty * price
+        row: list[Any] = [dated(ws, day_time(served), "yyyy-mm-dd"), client, description, qty,
+                          price, amount]  # fmt: skip
+        if number is not None and due is not None:
+            row += [number, dated(ws, day_time(due), "yyyy-mm-dd"), "Invoiced"]
+        ws.append(row)
+    ws = wb.create_sheet("Invoices")
+    ws.append(INVOICE_HEADERS)
+    ordered = invoice_rows(shape, invoices)
+    for row in ordered:
+        ws.append([
+            dated(ws, v, "yyyy-mm-dd hh:mm" if c in (11, 12) else "yyyy-mm-dd")
+            if isinstance(v, datetime) else v
+            for c, v in enumerate(row)
+        ])  # fmt: skip
+    summary = wb.create_sheet("Summary")
+    summary.append(["Invoiced to date", f"=SUM(Invoices!G2:G{max(2, len(ordered) + 1)})"])
+    wb.save(str(path))
+    return {"history_rows": shape.rows - len_new(shape), "history_invoices": len(invoices)}
 
 
 def cached_workbook(shape: Shape) -> tuple[Path, dict[str, int]]:
@@ -270,6 +358,8 @@ def cached_workbook(shape: Shape) -> tuple[Path, dict[str, int]]:
     folder = Path(tempfile.gettempdir()) / "weekly_run_workbooks"
     folder.mkdir(exist_ok=True)
     fields = {k: v for k, v in asdict(shape).items() if k not in ("name", "about")}
+    if shape.writer == "xlsxwriter":  # the default, left out: workbooks built before stay valid
+        del fields["writer"]
     key = hashlib.sha256(json.dumps([BUILD_VERSION, fields], sort_keys=True).encode()).hexdigest()
     path = folder / f"{shape.name}-{key[:12]}.xlsx"
     facts_path = path.with_suffix(".json")
@@ -398,7 +488,10 @@ def run_naive(workbook: Path, port: int) -> dict[str, Any]:
                 row.Description,
                 D(row.Quantity),
                 D(row._5),
-                round_money(D(row.Amount), "USD"),
+                # A formula saved without its result (openpyxl) reads as NaN: work it out.
+                round_money(
+                    D(row.Amount if pd.notna(row.Amount) else row.Quantity * row._5), "USD"
+                ),  # fmt: skip
                 int(index) + 2,
             )
             for index, row in zip(group.index, group.itertuples(), strict=True)
