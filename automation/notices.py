@@ -105,7 +105,7 @@ def workbook_notices(
             f'{data.clients.name} row {row} is still the example client "{EXAMPLE_CLIENT}"; '
             "delete it (and its rows in Services) so it is not billed."
         )
-    for sheet in (data.services, data.invoices, data.payments):
+    for sheet in (data.invoices, data.payments):  # the tool adds no rows to Services
         if sheet is not None and sheet.append_note:
             notes.append(sheet.append_note)
     return notes

@@ -506,7 +506,7 @@ class Run:
         )  # fmt: skip
         appended = any(
             sheet is not None and sheet.append_note
-            for sheet in (self.data.services, self.data.invoices, self.data.payments)
+            for sheet in (self.data.invoices, self.data.payments)  # none are added to Services
         )
         if (
             news

@@ -70,6 +70,7 @@ def build(
     tool_columns_beside: bool = False,
     note_below_invoices: bool = False,
     short_formulas: bool = False,
+    service_below: bool = False,
 ) -> None:
     """Clients plain; Services and Invoices as tables; a Summary using structured references.
 
@@ -125,6 +126,10 @@ def build(
     )
     for r, row in enumerate(rows, start=1):  # cached results, as Excel saves them
         ws.write_formula(r, 5, amount, money, row[3] * row[4])
+    if service_below:  # typed under the totals row, outside the table: a common slip
+        ws.write_datetime(last + 1, 0, datetime(2026, 3, 4), day)
+        ws.write_row(last + 1, 1, ["Beta LLC", "Typed below the table", 1, 20])
+        ws.write_formula(last + 1, 5, f"=D{last + 2}*E{last + 2}", money, 20)
     if tool_columns_beside:  # what an earlier version of the tool left next to the table
         ws.write_row(0, len(columns), ["Invoice No", "Due Date", "Status", "Error"])
 
@@ -314,6 +319,19 @@ def test_something_below_the_table_is_said_and_kept(folder: Folder, capsys) -> N
     ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
     assert ws["A5"].value == "Invoices before 2026 are in the old book."
     assert [ws.cell(r, 1).value for r in (6, 7)] == ["INV-2026-0002", "INV-2026-0003"]
+
+
+def test_a_service_below_the_table_is_billed_and_no_rows_are_said_added(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tool adds rows to Invoices, never to Services: a line typed below the Services
+    table is billed, without a note about rows the tool would add below it."""
+    setup_folder(folder, service_below=True)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    out = capsys.readouterr().out
+    assert "tblServices" not in out and "rows the tool adds" not in out
+    ws = openpyxl.load_workbook(folder.workbook)["Services"]
+    assert ws["C6"].value == "Typed below the table" and ws["G6"].value == ws["G3"].value
 
 
 def test_short_excel_formulas_survive_the_move(folder: Folder) -> None:
