@@ -237,7 +237,27 @@ def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
     blank = [isinstance(v, str) and not v.strip() for v in invoice.tolist()]
     no_invoice = invoice.isna() | pd.Series(blank, index=invoice.index, dtype=bool)
     unbilled = frame[no_invoice]  # a long history is mostly billed: the rest looked at
-    return unbilled[unbilled[LINE_COLUMNS].notna().any(axis=1)]
+    typed = unbilled[unbilled[LINE_COLUMNS].notna().any(axis=1)]
+    labelled = typed[typed["Client"].isna()]  # a line names its client: few rows to look at
+    totals = [row for row, *cells in labelled[LINE_COLUMNS].itertuples() if _totals_row(cells)]
+    return typed.drop(index=totals) if totals else typed
+
+
+#: The label of a totals row typed by hand: "Total", "TOTAL:", "Subtotal", "Grand total".
+_TOTAL_LABEL = re.compile(r"(?:grand\s+|sub-?\s*)?totals?\s*:?", re.IGNORECASE)
+
+
+def _totals_row(cells: list[object]) -> bool:
+    """Whether a row (cells of LINE_COLUMNS) is a totals row typed by hand under the lines:
+    labelled Total in its Date or Description, with no Client, Quantity or Unit Price.
+    It is no service and no mistake: it is left alone, like a table's totals row."""
+    day, client, description, quantity, price, _amount = cells
+    if not (is_blank(client) and is_blank(quantity) and is_blank(price)):
+        return False
+    return any(
+        isinstance(label, str) and _TOTAL_LABEL.fullmatch(label.strip()) is not None
+        for label in (description, day)
+    )
 
 
 def read_service_line(

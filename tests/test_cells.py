@@ -147,3 +147,34 @@ def test_a_missing_day_in_a_column_of_days_is_said_to_be_missing(tmp_path: Path)
     assert [(e.row, e.column, e.message) for e in errors.values()] == [
         (3, "Date", "the date is missing; type the date the service was provided.")
     ]
+
+
+def test_a_totals_row_typed_under_the_lines_is_left_alone(tmp_path: Path) -> None:
+    """ "TOTAL" with a SUM under the lines (no table) is no service and no mistake; a row
+    labelled Total that names a client is still a line, and is checked as one."""
+    import xlsxwriter
+    from conftest import CLIENT_HEADERS
+
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS)
+    ws.write_row(1, 0, ["Acme", "ap@acme.example", "", "", "Net 30"])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"])
+    for r in (1, 2):
+        ws.write_datetime(r, 0, datetime(2026, 3, r), day)
+        ws.write_row(r, 1, ["Acme", f"Work {r}", 1, 100])
+        ws.write_formula(r, 5, f"=D{r + 1}*E{r + 1}", None, 100)
+    ws.write(4, 2, "TOTAL")
+    ws.write_formula(4, 5, "=SUM(F2:F3)", None, 200)
+    ws.write(6, 0, "Grand total:")
+    ws.write_formula(6, 5, "=SUM(F2:F3)", None, 200)
+    ws.write_row(8, 1, ["Acme", "Total"])  # a client: a line missing its date
+    ws.write_formula(8, 5, "=SUM(F2:F3)", None, 200)
+    wb.close()
+    data = read_workbook(path, Config())
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert [line.row for line in lines] == [2, 3]
+    assert [(e.row, e.column) for e in errors.values()] == [(9, "Date")]
