@@ -72,7 +72,6 @@ from .summary import (
     summary_lines,
 )
 from .text import one_line
-from .updates import invoice_rows, payment_errors
 from .validate import listed_errors
 
 DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
@@ -394,7 +393,6 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     data, book, lines, errors = loaded
     problems = list(book.errors) + sequence_errors(data, config)
     problems += listed_errors(errors, book)
-    problems += payment_errors(data.invoices, invoice_rows(data.invoices))
     problems += build_payers(book)[1]  # a Payer ID on two clients
     # Whatever else the run would list: corrections, empty invoices, bank statements.
     problems += [p for p in run_problems(request, loaded) if p not in problems]

@@ -445,3 +445,28 @@ def test_every_entry_point_goes_through_the_program() -> None:
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, cwd=REPO)  # fmt: skip
     assert found.stdout.strip() == "False"
+
+
+def test_check_and_the_run_agree_on_a_totals_row_typed_under_the_invoices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A TOTAL row under the Invoices (Paid Amount summed, no Paid Date) is no invoice the
+    tool follows: `check` exits as the dry run does, without a Paid Date complaint."""
+    config_beside(tmp_path)
+    invoices = [
+        {"Invoice No": "INV-2026-0001", "Client": "Acme", "Total": 500, "Paid Amount": 500,
+         "Paid Date": "2026-02-20", "Status": "Paid"},
+        {"Invoice No": None, "Client": None, "Total": None, "Paid Amount": None,
+         "Paid Date": None, "Status": None},
+        {"Invoice No": "TOTAL", "Client": None, "Total": 500, "Paid Amount": 500,
+         "Paid Date": None, "Status": None},
+    ]  # fmt: skip
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme")],
+        [service(date(2026, 3, 2), "Acme", "Work")],
+        invoices=invoices,
+    )
+    dry = main(["--dry-run", "--workbook", str(book), "--as-of", "2026-03-09"])
+    assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == dry == 0
+    assert "Paid Date" not in capsys.readouterr().out
