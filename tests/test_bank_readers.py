@@ -21,6 +21,7 @@ from statements import (
     onec_russian,
 )
 
+from automation import money as money_module
 from automation.bank import match as match_module
 from automation.bank import record as record_module
 from automation.bank import settings as settings_module
@@ -250,5 +251,5 @@ def test_an_unknown_file_says_what_is_read(tmp_path: Path) -> None:
 
 
 def test_doctests() -> None:
-    for module in (match_module, record_module, settings_module):
+    for module in (match_module, record_module, settings_module, money_module):
         assert doctest.testmod(module).failed == 0
