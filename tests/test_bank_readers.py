@@ -253,3 +253,58 @@ def test_an_unknown_file_says_what_is_read(tmp_path: Path) -> None:
 def test_doctests() -> None:
     for module in (match_module, record_module, settings_module, money_module):
         assert doctest.testmod(module).failed == 0
+
+
+# --- amounts as banks write them -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build", [ofx_sgml, ofx_xml])
+def test_ofx_amounts_with_a_plus_sign_and_a_decimal_comma(build) -> None:  # type: ignore[no-untyped-def]
+    # French banks write TRNAMT as +1234,56 (OFX allows either mark, and a sign)
+    txs = [Tx(date(2026, 3, 5), D("1234.56"), "VIR EMILE DUPONT", purpose="INV-4", ref="G1"),
+           Tx(date(2026, 3, 6), D("0.30"), "VIR CAFE", purpose="INV-3", ref="G2"),
+           Tx(date(2026, 3, 6), D("1006.60"), "VIR BETA", purpose="INV-2", ref="G3"),
+           Tx(date(2026, 3, 6), D("-12.50"), "FRAIS", purpose="Frais", ref="G4")]  # fmt: skip
+    data = build(txs, "EUR")
+    for plain, french in [("1234.56", "+1234,56"), ("0.30", "+0,30"), ("1006.60", "+1 006,60"),
+                          ("-12.50", "-12,50")]:  # fmt: skip
+        data = data.replace(f"<TRNAMT>{plain}".encode(), f"<TRNAMT>{french}".encode())
+    lines, errors = read_ofx(data, "releve.ofx")
+    assert errors == []
+    assert [(ln.direction, ln.amount) for ln in lines] == [
+        ("in", D("1234.56")), ("in", D("0.30")), ("in", D("1006.60")), ("out", D("12.50"))
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("1,234", "TRNAMT '1,234' has 3 decimals; USD amounts have at most 2"),
+        ("1e2", "TRNAMT '1e2' is not an amount"),
+        ("$100.00", "TRNAMT '$100.00' is not an amount"),
+        ("12.345", "TRNAMT '12.345' has 3 decimals; USD amounts have at most 2"),
+    ],
+)
+def test_ofx_amounts_that_cannot_be_read_exactly_are_refused(written: str, expected: str) -> None:
+    txs = [*EU[:1], Tx(date(2026, 3, 3), D("45.10"), "Beta", purpose="INV-2", ref="FIT2")]
+    data = ofx_sgml(txs, "USD").replace(b"<TRNAMT>45.10", f"<TRNAMT>{written}".encode())
+    lines, (error,) = read_ofx(data, "bank.qfx")
+    assert [ln.amount for ln in lines] == [D("1210.00")]
+    assert str(error).startswith("bank.qfx, line ") and expected in str(error)
+
+
+def test_ofx_origcurrency_leaves_the_amount_in_the_accounts_currency() -> None:
+    # ORIGCURRENCY: TRNAMT is already converted to CURDEF; CURRENCY: TRNAMT is in CURSYM
+    txs = [
+        Tx(date(2026, 3, 5), D("1302.00"), "ACME GMBH", purpose="WIRE INV-1", ref="H1"),
+        Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH", purpose="WIRE INV-1", ref="H2"),
+    ]
+    data = ofx_sgml(txs, "USD")
+    data = data.replace(
+        b"<FITID>H1", b"<ORIGCURRENCY><CURRATE>1.085<CURSYM>EUR</ORIGCURRENCY><FITID>H1"
+    )
+    data = data.replace(b"<FITID>H2", b"<CURRENCY><CURRATE>1.085<CURSYM>EUR</CURRENCY><FITID>H2")
+    lines, errors = read_ofx(data, "wires.ofx")
+    assert errors == []
+    assert [(ln.amount, ln.currency) for ln in lines] == [(D("1302.00"), "USD"),
+                                                         (D("1200.00"), "EUR")]  # fmt: skip
