@@ -10,8 +10,18 @@ Decimal('0.3')
 Decimal('10.01')
 >>> round_money(Decimal("1234.5"), "JPY")
 Decimal('1235')
->>> D("1.250,00"), D("1,250.00"), D("12,5")
-(Decimal('1250.00'), Decimal('1250.00'), Decimal('12.5'))
+>>> D("1.250,00"), D("1,250.00"), D("12,5"), D("+12,50")
+(Decimal('1250.00'), Decimal('1250.00'), Decimal('12.5'), Decimal('12.50'))
+
+Bank statements are read strictly: a bank says which mark is its decimal one,
+and an amount that does not fit it is refused, never guessed at another size:
+
+>>> parse_bank_amount("-1.234,56 EUR", ","), parse_bank_amount("+0,30", None)
+((Decimal('-1234.56'), 'EUR'), (Decimal('0.30'), ''))
+>>> parse_bank_amount("1234.56", ",")
+Traceback (most recent call last):
+...
+automation.money.DecimalMarkError: '1234.56' does not fit the decimal mark ','
 """
 
 from __future__ import annotations
@@ -22,7 +32,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from babel.numbers import get_currency_precision
+from babel.core import Locale, UnknownLocaleError, get_global
+from babel.languages import get_official_languages
+from babel.numbers import get_currency_precision, get_currency_symbol, list_currencies
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -32,6 +44,10 @@ TOLERANCE = Decimal("0.01")
 
 class MoneyError(ValueError):
     """A value that cannot be read as an amount of money."""
+
+
+class DecimalMarkError(MoneyError):
+    """A bank amount whose marks contradict the decimal mark it is said to use."""
 
 
 def D(value: Any) -> Decimal:  # noqa: N802 - the conventional name (Beancount's D)
@@ -53,7 +69,7 @@ def D(value: Any) -> Decimal:  # noqa: N802 - the conventional name (Beancount's
             text = text.replace(sign, "")
         if "," in text and "." in text and text.rfind(",") > text.rfind("."):
             text = text.replace(".", "").replace(",", ".")  # 1.250,00: European
-        elif "," in text and "." not in text and re.fullmatch(r"-?\d+,\d{1,2}", text):
+        elif "," in text and "." not in text and re.fullmatch(r"[-+]?\d+,\d{1,2}", text):
             text = text.replace(",", ".")  # a decimal comma: 12,50
         text = text.replace(",", "")
         if text.startswith("(") and text.endswith(")"):
@@ -92,6 +108,19 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
+def too_many_decimals(amount: Decimal, currency: str) -> str:
+    """Why an amount cannot be in a currency: "has 3 decimals; EUR amounts have at most 2".
+
+    >>> too_many_decimals(Decimal("1000.5"), "JPY")
+    'has 1 decimal; JPY amounts have none'
+    """
+    written = max(0, -int(amount.as_tuple().exponent))
+    allowed = max(0, -int(minor_unit(currency).as_tuple().exponent))
+    have = f"at most {allowed}" if allowed else "none"
+    amounts = f"{currency} amounts" if currency else "amounts"
+    return f"has {written} decimal{'s' if written != 1 else ''}; {amounts} have {have}"
+
+
 def same_amount(a: Decimal, b: Decimal) -> bool:
     """True when two amounts agree within a cent."""
     return abs(a - b) <= TOLERANCE
@@ -112,3 +141,111 @@ def parse_rate(value: Any) -> Decimal:
     if number < 0:
         raise MoneyError(f"{value!r} is negative")
     return number / 100 if number >= 1 else number
+
+
+#: Signs that stand for one currency wherever a bank prints them. "$" is left
+#: out: it is the account's own dollar when that is one (see `currency_of`).
+CURRENCY_SIGNS = {"€": "EUR", "£": "GBP", "₸": "KZT", "₽": "RUB", "US$": "USD"}
+#: Between groups of thousands: spaces, and the Swiss apostrophe.
+_GROUP_MARKS = " \u00a0\u202f'’"
+_BANK_AMOUNT = re.compile(
+    r"(?P<before>.*?)(?P<number>\d(?:[\d.,'’ \u00a0\u202f]*\d)?)(?P<after>.*)", re.S
+)
+
+
+@lru_cache(maxsize=64)
+def _local_signs(currency: str) -> frozenset[str]:
+    """The signs a currency is printed with where it is used: "$" for CAD, "kr" for SEK."""
+    signs = {currency, get_currency_symbol(currency, "en")}
+    for territory, entries in get_global("territory_currencies").items():
+        if any(code == currency and end is None for code, _start, end, _tender in entries):
+            for language in get_official_languages(territory):
+                try:
+                    signs.add(get_currency_symbol(currency, Locale(language, territory)))
+                except (UnknownLocaleError, ValueError):
+                    continue
+    return frozenset(sign.casefold() for sign in signs)
+
+
+def currency_of(sign: str, expected: str = "") -> str | None:
+    """The ISO code a bank means by a currency sign or code, or None when it names none.
+
+    `expected` is the currency the line is in otherwise (the account's): a sign
+    it is printed with means it, so "$" is CAD on a Canadian account and USD
+    where no dollar is expected.
+
+    >>> currency_of("€"), currency_of("eur"), currency_of("$", "CAD"), currency_of("$", "EUR")
+    ('EUR', 'EUR', 'CAD', 'USD')
+    >>> currency_of("kr", "SEK"), currency_of("kr"), currency_of("Euro")
+    ('SEK', None, None)
+    """
+    text = sign.strip()
+    expected = expected.upper()
+    if text.upper() == expected or text in CURRENCY_SIGNS:
+        return expected if text.upper() == expected else CURRENCY_SIGNS[text]
+    if expected in list_currencies() and text.casefold() in _local_signs(expected):
+        return expected
+    if text == "$":
+        return "USD"
+    return text.upper() if text.upper() in list_currencies() else None
+
+
+def parse_bank_amount(text: str, decimal: str | None) -> tuple[Decimal, str]:
+    """An amount as a bank writes it, and the currency sign or code written with it ("" if none).
+
+    `decimal` is the bank's decimal mark ("." or ","): the other mark, spaces
+    and apostrophes may only group thousands. With None (OFX, whose amounts
+    take either mark) a lone "." or "," is the decimal mark. A sign (leading,
+    or a trailing minus) or parentheses make it negative.
+    Raises DecimalMarkError when the marks do not fit `decimal`, MoneyError
+    for anything else that is not one plain amount.
+    """
+    body = text.strip()
+    negative = body.startswith("(") and body.endswith(")")
+    body = body[1:-1].strip() if negative else body
+    match = _BANK_AMOUNT.fullmatch(body)
+    if not match:
+        raise MoneyError(f"{text!r} is not an amount")
+    before, after = match["before"].strip(), match["after"].strip()
+    sign = ""
+    if before and before[-1] in "+-":
+        sign, before = before[-1], before[:-1].strip()
+    elif before and before[0] in "+-":
+        sign, before = before[0], before[1:].strip()
+    elif after.endswith("-"):
+        sign, after = "-", after[:-1].strip()
+    if (before and after) or (negative and sign) or re.search(r"[\d+\-()]", before + after):
+        raise MoneyError(
+            f"{text!r} is not an amount: beside the number only a currency code or sign "
+            "(EUR, €, $) and a sign or parentheses are read"
+        )
+    number = _bank_number(text, match["number"], decimal)
+    return (-number if negative or sign == "-" else number), before or after
+
+
+def _bank_number(text: str, number: str, decimal: str | None) -> Decimal:
+    """The digits of a bank amount, its marks checked against the decimal mark."""
+    marks = [c for c in number if c in ".,"]
+    mark = decimal if decimal else (marks[-1] if marks else ".")
+    grouping = _GROUP_MARKS + ("," if mark == "." else ".")
+    if decimal is None and len(set(marks)) == 1 and len(marks) > 1:
+        raise MoneyError(f"{text!r} is not an amount")
+    whole, point, fraction = number.rpartition(mark) if mark in number else (number, "", "")
+    groups = re.split(f"[{re.escape(grouping)}]", whole)
+    if (
+        (point and not fraction.isdigit())
+        or not all(g.isdigit() for g in groups)
+        or (len(groups) > 1 and not _grouped(groups))
+    ):
+        if decimal is None:
+            raise MoneyError(f"{text!r} is not an amount")
+        raise DecimalMarkError(f"{text!r} does not fit the decimal mark {decimal!r}")
+    return Decimal("".join(groups) + (f".{fraction}" if point else ""))
+
+
+def _grouped(groups: list[str]) -> bool:
+    """Thousands grouped as 1,234,567 or, in India, as 12,34,567."""
+    head, *middle, last = groups
+    if len(head) <= 3 and all(len(g) == 3 for g in (*middle, last)):
+        return True
+    return len(head) <= 2 and all(len(g) == 2 for g in middle) and len(last) == 3

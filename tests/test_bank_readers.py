@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,15 +22,17 @@ from statements import (
     onec_russian,
 )
 
+from automation import money as money_module
 from automation.bank import match as match_module
 from automation.bank import record as record_module
 from automation.bank import settings as settings_module
 from automation.bank.camt import read_camt
+from automation.bank.csvfile import read_csv
 from automation.bank.detect import read_statement
 from automation.bank.mt940 import read_mt940
 from automation.bank.ofx import read_ofx
 from automation.bank.onec import read_onec
-from automation.bank.record import BankConfig
+from automation.bank.record import BankConfig, CsvLayout
 from automation.config import parse_config
 
 D = Decimal
@@ -250,5 +253,156 @@ def test_an_unknown_file_says_what_is_read(tmp_path: Path) -> None:
 
 
 def test_doctests() -> None:
-    for module in (match_module, record_module, settings_module):
+    for module in (match_module, record_module, settings_module, money_module):
         assert doctest.testmod(module).failed == 0
+
+
+# --- amounts as banks write them -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build", [ofx_sgml, ofx_xml])
+def test_ofx_amounts_with_a_plus_sign_and_a_decimal_comma(build) -> None:  # type: ignore[no-untyped-def]
+    # French banks write TRNAMT as +1234,56 (OFX allows either mark, and a sign)
+    txs = [Tx(date(2026, 3, 5), D("1234.56"), "VIR EMILE DUPONT", purpose="INV-4", ref="G1"),
+           Tx(date(2026, 3, 6), D("0.30"), "VIR CAFE", purpose="INV-3", ref="G2"),
+           Tx(date(2026, 3, 6), D("1006.60"), "VIR BETA", purpose="INV-2", ref="G3"),
+           Tx(date(2026, 3, 6), D("-12.50"), "FRAIS", purpose="Frais", ref="G4")]  # fmt: skip
+    data = build(txs, "EUR")
+    for plain, french in [("1234.56", "+1234,56"), ("0.30", "+0,30"), ("1006.60", "+1 006,60"),
+                          ("-12.50", "-12,50")]:  # fmt: skip
+        data = data.replace(f"<TRNAMT>{plain}".encode(), f"<TRNAMT>{french}".encode())
+    lines, errors = read_ofx(data, "releve.ofx")
+    assert errors == []
+    assert [(ln.direction, ln.amount) for ln in lines] == [
+        ("in", D("1234.56")), ("in", D("0.30")), ("in", D("1006.60")), ("out", D("12.50"))
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("1,234", "TRNAMT '1,234' has 3 decimals; USD amounts have at most 2"),
+        ("1e2", "TRNAMT '1e2' is not an amount"),
+        ("$100.00", "TRNAMT '$100.00' is not an amount"),
+        ("12.345", "TRNAMT '12.345' has 3 decimals; USD amounts have at most 2"),
+    ],
+)
+def test_ofx_amounts_that_cannot_be_read_exactly_are_refused(written: str, expected: str) -> None:
+    txs = [*EU[:1], Tx(date(2026, 3, 3), D("45.10"), "Beta", purpose="INV-2", ref="FIT2")]
+    data = ofx_sgml(txs, "USD").replace(b"<TRNAMT>45.10", f"<TRNAMT>{written}".encode())
+    lines, (error,) = read_ofx(data, "bank.qfx")
+    assert [ln.amount for ln in lines] == [D("1210.00")]
+    assert str(error).startswith("bank.qfx, line ") and expected in str(error)
+
+
+def test_ofx_origcurrency_leaves_the_amount_in_the_accounts_currency() -> None:
+    # ORIGCURRENCY: TRNAMT is already converted to CURDEF; CURRENCY: TRNAMT is in CURSYM
+    txs = [
+        Tx(date(2026, 3, 5), D("1302.00"), "ACME GMBH", purpose="WIRE INV-1", ref="H1"),
+        Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH", purpose="WIRE INV-1", ref="H2"),
+    ]
+    data = ofx_sgml(txs, "USD")
+    data = data.replace(
+        b"<FITID>H1", b"<ORIGCURRENCY><CURRATE>1.085<CURSYM>EUR</ORIGCURRENCY><FITID>H1"
+    )
+    data = data.replace(b"<FITID>H2", b"<CURRENCY><CURRATE>1.085<CURSYM>EUR</CURRENCY><FITID>H2")
+    lines, errors = read_ofx(data, "wires.ofx")
+    assert errors == []
+    assert [(ln.amount, ln.currency) for ln in lines] == [(D("1302.00"), "USD"),
+                                                         (D("1200.00"), "EUR")]  # fmt: skip
+
+
+def csv_file(rows: list[str], header: str = "Date;Payer;Reference;Amount") -> bytes:
+    return ("\r\n".join([header, *rows]) + "\r\n").encode("utf-8")
+
+
+COMMA = CsvLayout(date="Date", amount="Amount", reference="Reference", payer="Payer",
+                  decimal=",", delimiter=";")  # fmt: skip
+POINT = replace(COMMA, decimal=".")
+
+
+@pytest.mark.parametrize(
+    ("layout", "good", "bad"),
+    [
+        (COMMA, [("1.234,56", "1234.56"), ("-45,10", "45.10"), ("300", "300"),
+                 ("1.234", "1234"), ("1 006,60", "1006.60")],
+         ["1234.56", "300.00", "1,234.56"]),
+        (POINT, [("1,234.56", "1234.56"), ("0.30", "0.30"), ("1,234", "1234"),
+                 ("1'234.50", "1234.50")],
+         ["1.234,56", "0,30", "12,5"]),
+    ],
+)  # fmt: skip
+def test_csv_amounts_that_contradict_the_decimal_setting_are_refused(
+    layout: CsvLayout, good: list[tuple[str, str]], bad: list[str]
+) -> None:
+    rows = [f"2026-03-05;Acme;INV-{i};{text}" for i, (text, _) in enumerate(good)]
+    rows += [f"2026-03-06;Beta;INV-{i};{text}" for i, text in enumerate(bad)]
+    lines, errors = read_csv(csv_file(rows), "bank.csv", layout, "EUR")
+    assert [ln.amount for ln in lines] == [D(value) for _, value in good]
+    assert len(errors) == len(bad)
+    for number, (error, text) in enumerate(zip(errors, bad, strict=True), start=len(good) + 2):
+        assert str(error).startswith(f"bank.csv, line {number}: Amount: {text!r} does not fit")
+        assert f'[bank.csv] decimal = "{layout.decimal}"' in str(error)
+
+
+@pytest.mark.parametrize(
+    ("written", "currency", "expected"),
+    [
+        ("99.989", "EUR", "'99.989' has 3 decimals; EUR amounts have at most 2."),
+        ("1000.5", "JPY", "'1000.5' has 1 decimal; JPY amounts have none."),
+        ("1e2", "EUR", "'1e2' is not an amount: beside the number only a currency code or sign"),
+        ("100 CR", "EUR", "'100 CR' is not an amount"),
+        ("NaN", "EUR", "'NaN' is not an amount"),
+        ("Infinity", "EUR", "'Infinity' is not an amount"),
+        ("-", "EUR", "'-' is not an amount"),
+        ("(-5.00)", "EUR", "'(-5.00)' is not an amount"),
+        ("€1,200.00", "USD", "'€1,200.00' is in EUR, but the Currency column says USD."),
+    ],
+)
+def test_csv_amounts_that_cannot_be_read_exactly_are_refused(
+    written: str, currency: str, expected: str
+) -> None:
+    layout = replace(POINT, delimiter=",", currency="Currency")
+    data = csv_file([f'2026-03-05,Acme,INV-6,"{written}",{currency}',
+                     "2026-03-05,Acme,INV-7,12.00,EUR"],
+                    "Date,Payer,Reference,Amount,Currency")  # fmt: skip
+    lines, (error,) = read_csv(data, "c.csv", layout)
+    assert [ln.amount for ln in lines] == [D("12.00")]
+    assert str(error).startswith("c.csv, line 2: Amount: ") and expected in str(error)
+
+
+def test_csv_currency_signs_and_codes_name_the_currency() -> None:
+    layout = replace(POINT, delimiter=",", date_format="%m/%d/%Y")
+    rows = ['03/05/2026,Zeta Inc,INV-5,"$500.00"', '03/06/2026,Acme,INV-1,"€1,200.00"',
+            '03/06/2026,Office Depot,supplies,"($45.10)"', "03/07/2026,Beta,INV-2,EUR 300.00",
+            "03/07/2026,Beta,INV-2,-300.00 USD", "03/07/2026,Beta,INV-2,12.00",
+            "03/07/2026,Beta,INV-2,£ 7.50"]  # fmt: skip
+    lines, errors = read_csv(csv_file(rows, "Date,Payer,Reference,Amount"), "d.csv", layout)
+    assert errors == []
+    assert [(ln.direction, ln.amount, ln.currency) for ln in lines] == [
+        ("in", D("500.00"), "USD"), ("in", D("1200.00"), "EUR"), ("out", D("45.10"), "USD"),
+        ("in", D("300.00"), "EUR"), ("out", D("300.00"), "USD"), ("in", D("12.00"), ""),
+        ("in", D("7.50"), "GBP"),
+    ]  # fmt: skip
+    # "$" is the account's own dollar where it is one, and "kr" the account's krona
+    header = "Date,Payer,Reference,Amount"
+    lines, errors = read_csv(csv_file(rows[:1], header), "d.csv", layout, "CAD")
+    assert errors == [] and lines[0].currency == "CAD"
+    krona = csv_file(['03/05/2026,Zeta Inc,INV-5,"1,200.00 kr"'], header)
+    lines, errors = read_csv(krona, "d.csv", layout, "SEK")
+    assert errors == [] and lines[0].currency == "SEK"
+
+
+def test_csv_currency_column_with_a_sign_or_no_currency() -> None:
+    layout = replace(POINT, delimiter=",", currency="Currency")
+    rows = ["2026-03-05,Acme,INV-6,99.99,€", "2026-03-05,Acme,INV-6,99.99,eur",
+            "2026-03-05,Acme,INV-6,99.99,$", "2026-03-05,Acme,INV-6,99.99,Euro",
+            "2026-03-05,Acme,INV-6,99.99,"]  # fmt: skip
+    lines, (error,) = read_csv(
+        csv_file(rows, "Date,Payer,Reference,Amount,Currency"), "c.csv", layout, "EUR"
+    )
+    assert [ln.currency for ln in lines] == ["EUR", "EUR", "USD", "EUR"]
+    assert str(error) == (
+        "c.csv, line 5: Currency: 'Euro' is not a currency; "
+        "write its ISO code (such as EUR or USD) or sign (such as € or $)."
+    )

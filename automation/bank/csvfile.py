@@ -14,7 +14,11 @@
     encoding = "cp1252"         # default "utf-8-sig"
 
 `date`, `amount` and `reference` are required. A negative amount is money
-going out. Without a `bank_ref` column each line's id is a hash of its
+going out. An amount that does not fit `decimal`, or is finer than its
+currency's cents, is refused with its line, never read at another size. A
+currency sign or code beside the amount (`$500.00`, `300.00 EUR`) names the
+line's currency when there is no `currency` column, and must agree with it
+when there is. Without a `bank_ref` column each line's id is a hash of its
 content.
 
     lines, errors = read_csv(path.read_bytes(), "bank.csv", layout, default_currency="EUR")
@@ -26,9 +30,17 @@ import csv
 import io
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ..model import RowError
+from ..money import (
+    DecimalMarkError,
+    MoneyError,
+    currency_of,
+    parse_bank_amount,
+    round_money,
+    too_many_decimals,
+)
 from .record import (
     IN,
     OUT,
@@ -45,21 +57,60 @@ from .record import (
 KEYS = ("date", "amount", "currency", "payer", "payer_id", "reference", "bank_ref")
 
 
-def parse_amount(text: str, decimal: str) -> Decimal:
-    """An amount as the bank writes it: `-1.250,50` with decimal ",", `(45.10)`, `1 250.00`."""
-    value = text.strip().replace("\u00a0", "").replace(" ", "").replace("'", "")
-    negative = value.startswith("(") and value.endswith(")")
-    value = value.strip("()")
-    thousands = "." if decimal == "," else ","
-    value = value.replace(thousands, "").replace(decimal, ".")
-    value = re.sub(r"[^\d.+-]", "", value) if re.search(r"\d", value) else value
+class CellError(ValueError):
+    """A cell of a line that cannot be read; `column` names its column."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def parse_amount(
+    text: str, layout: CsvLayout, currency_text: str, default_currency: str
+) -> tuple[Decimal, str]:
+    """A line's amount and currency, or a CellError naming the column that is wrong.
+
+    The currency is the `currency` column's, else the sign or code written with
+    the amount (`$500.00`, `300.00 EUR`), else the account's. An amount must fit
+    `decimal` and the currency's cents: `1234.56` with decimal "," or `99.989`
+    in EUR is refused, never read at another size.
+    """
+    currency = default_currency.upper()
+    if currency_text:
+        found = currency_of(currency_text, currency)
+        if found is None:
+            raise CellError(
+                layout.currency,
+                f"{currency_text!r} is not a currency; "
+                "write its ISO code (such as EUR or USD) or sign (such as € or $).",
+            )
+        currency = found
     try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount") from None
-    if not number.is_finite():
-        raise ValueError(f"{text!r} is not an amount")
-    return -number if negative else number
+        amount, written = parse_bank_amount(text, layout.decimal)
+    except DecimalMarkError:
+        example = "1.234,56" if layout.decimal == "," else "1,234.56"
+        raise CellError(
+            layout.amount,
+            f'{text!r} does not fit [bank.csv] decimal = "{layout.decimal}" (it reads amounts '
+            f"written like {example}); set decimal to the mark this bank uses.",
+        ) from None
+    except MoneyError as exc:
+        raise CellError(layout.amount, f"{exc}.") from None
+    if written:
+        meant = currency_of(written, currency)
+        if meant is None:
+            raise CellError(
+                layout.amount, f"{text!r} is not an amount: {written!r} is not a currency."
+            )
+        if currency_text and meant != currency:
+            raise CellError(
+                layout.amount,
+                f"{text!r} is in {meant}, but the {layout.currency} column says {currency}.",
+            )
+        currency = meant
+    if amount != round_money(amount, currency):
+        raise CellError(layout.amount, f"{text!r} {too_many_decimals(amount, currency)}.")
+    return amount, currency
 
 
 def looks_like(head: bytes, layout: CsvLayout) -> bool:
@@ -117,9 +168,11 @@ def read_csv(
             return clean(row[index]) if index is not None and index < len(row) else ""
 
         try:
-            amount = parse_amount(cell("amount"), layout.decimal)
-        except ValueError as exc:
-            errors.append(line_error(file, number, layout.amount, f"{exc}."))
+            amount, currency = parse_amount(
+                cell("amount"), layout, cell("currency"), default_currency
+            )
+        except CellError as exc:
+            errors.append(line_error(file, number, exc.column, str(exc)))
             continue
         try:
             when = datetime.strptime(cell("date"), layout.date_format).date()
@@ -137,7 +190,7 @@ def read_csv(
             "CSV", [when.isoformat(), str(amount), cell("payer"), *ids, reference]
         )
         lines.append(
-            BankLine(when, abs(amount), (cell("currency") or default_currency).upper(),
+            BankLine(when, abs(amount), currency,
                      IN if amount > 0 else OUT, cell("payer"), ids, reference, ref, file, number)
         )  # fmt: skip
     return number_repeats(lines), errors

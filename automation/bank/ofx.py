@@ -4,7 +4,9 @@ A small reader of our own. `ofxtools` is GPLv3 (not usable here) and
 `ofxparse` (MIT) converts posting times to UTC, which moves a payment booked
 at 21:00 in New York to the next day: the Paid Date must be the bank's date.
 Only what a payment needs is read: each `STMTTRN` of each (credit card)
-statement, with the statement's `CURDEF`.
+statement, with the statement's `CURDEF`. A transaction's `<CURRENCY>` says its
+TRNAMT is in another currency; `<ORIGCURRENCY>` only tells what it was before
+the bank converted it into CURDEF, so the line stays in CURDEF.
 
     lines, errors = read_ofx(path.read_bytes(), "checking.qfx")
 """
@@ -16,7 +18,7 @@ import re
 from datetime import date
 
 from ..model import RowError
-from ..money import D, MoneyError
+from ..money import MoneyError, parse_bank_amount, round_money, too_many_decimals
 from .record import (
     IN,
     OUT,
@@ -32,6 +34,8 @@ _STATEMENT = re.compile(r"<(CC)?STMTRS>(.*?)</(?:CC)?STMTRS>", re.S | re.I)
 _TRANSACTION = re.compile(r"<STMTTRN>(.*?)</STMTTRN>", re.S | re.I)
 #: `<TAG>value` up to the next tag (SGML leaves elements unclosed; XML closes them).
 _FIELD = re.compile(r"<([A-Z0-9.]+)>([^<]*)", re.I)
+#: The transaction's own currency (an aggregate: closed even in SGML). Not ORIGCURRENCY.
+_CURRENCY = re.compile(r"<CURRENCY>(.*?)</CURRENCY>", re.S | re.I)
 
 
 def is_ofx(head: bytes) -> bool:
@@ -99,20 +103,29 @@ def read_ofx(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
             offset += 1
             where = text[: text.find(match.group(0))].count("\n") + 1
             try:
-                lines.append(_transaction(_fields(match.group(1)), currency, file, where))
+                lines.append(_transaction(match.group(1), currency, file, where))
             except ValueError as exc:
                 errors.append(line_error(file, where, None, str(exc)))
     return number_repeats(lines), errors
 
 
-def _transaction(fields: dict[str, str], currency: str, file: str, where: int) -> BankLine:
+def _transaction(block: str, currency: str, file: str, where: int) -> BankLine:
+    fields = _fields(block)
+    own = _CURRENCY.search(block)
+    own_currency = (own and _fields(own.group(1)).get("CURSYM", "").upper()) or currency
     amount_text = fields.get("TRNAMT", "")
     try:
-        amount = D(amount_text)
+        amount, written = parse_bank_amount(amount_text, None)
+        if written:
+            raise MoneyError("OFX writes no currency sign in TRNAMT")
     except MoneyError:
         raise ValueError(f"TRNAMT {amount_text!r} is not an amount.") from None
+    if amount != round_money(amount, own_currency):
+        raise ValueError(
+            f"TRNAMT {amount_text!r} {too_many_decimals(amount, own_currency)}"
+            " (OFX amounts take no thousands separators)."
+        )
     when = _date(fields.get("DTPOSTED") or fields.get("DTUSER", ""))
-    own_currency = fields.get("CURSYM", "").upper() or currency
     name = fields.get("NAME", "")
     reference = fields.get("MEMO", "") or name
     direction = IN if amount > 0 else OUT
