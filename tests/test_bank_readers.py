@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import re
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +24,7 @@ from statements import (
 )
 
 from automation.bank import match as match_module
+from automation.bank import mt940 as mt940_module
 from automation.bank import record as record_module
 from automation.bank import settings as settings_module
 from automation.bank.camt import read_camt
@@ -250,5 +253,55 @@ def test_an_unknown_file_says_what_is_read(tmp_path: Path) -> None:
 
 
 def test_doctests() -> None:
-    for module in (match_module, record_module, settings_module):
+    for module in (match_module, mt940_module, record_module, settings_module):
         assert doctest.testmod(module).failed == 0
+
+
+def _month(day: date, amount: str, payer: str, account: str, purpose: str, ref: str) -> Tx:
+    return Tx(day, D(amount), payer, account=account, purpose=purpose, ref=ref)
+
+
+MARCH = _month(date(2026, 3, 5), "300.00", "Beta BV", "NL91ABNA0417164300", "INV-2026-0002", "1")
+APRIL = _month(date(2026, 4, 2), "450.00", "Beta BV", "NL91ABNA0417164300", "INV-2026-0007", "1")
+
+
+def _only_ntry_ref(data: bytes) -> bytes:
+    """ING NL and Danish banks: `NtryRef` counts the statement's entries; no `AcctSvcrRef`."""
+    return re.sub(rb"<AcctSvcrRef>[^<]*</AcctSvcrRef>", b"", data)
+
+
+@pytest.mark.parametrize("shape", ["counter", "counter-only-ntryref", "notprovided"])
+def test_camt_per_statement_counters_and_placeholders_are_not_bank_refs(shape: str) -> None:
+    def statement(*txs: Tx) -> bytes:
+        if shape == "notprovided":
+            txs = tuple(replace(tx, ref="NOTPROVIDED") for tx in txs)
+        data = camt053(txs, "08")
+        return _only_ntry_ref(data) if shape == "counter-only-ntryref" else data
+
+    (march,), _ = read_camt(statement(MARCH), "march.xml")
+    (april,), _ = read_camt(statement(APRIL), "april.xml")
+    assert march.bank_ref != april.bank_ref
+    assert march.bank_ref.startswith("CAMT-") and april.bank_ref.startswith("CAMT-")
+    # the same file again, and a quarter statement that overlaps both, give the same refs
+    (again,), _ = read_camt(statement(MARCH), "march-copy.xml")
+    assert again.bank_ref == march.bank_ref
+    both, _ = read_camt(statement(replace(MARCH, ref="7"), replace(APRIL, ref="8")), "q.xml")
+    assert [ln.bank_ref for ln in both] == [march.bank_ref, april.bank_ref]
+
+
+def test_camt_a_reference_two_entries_share_is_not_an_id() -> None:
+    same = [replace(EU[0], ref="SAMEREF-123"), replace(EU[0], day=date(2026, 3, 9),
+                                                       ref="SAMEREF-123")]  # fmt: skip
+    lines, errors = read_camt(camt053(same, "08"), "x.xml")
+    assert errors == [] and len({ln.bank_ref for ln in lines}) == 2
+    assert all(ln.bank_ref.startswith("CAMT-") for ln in lines)
+
+
+def test_camt_bank_ids_that_look_like_ids_are_kept() -> None:
+    lines, _ = read_camt(camt053(EU, "02"), "ing.xml")
+    assert [ln.bank_ref for ln in lines] == ["2026030200001", "2026030300002"]
+    placeholder = camt053(EU[:1], "02").replace(
+        b"<AcctSvcrRef>2026030200001</AcctSvcrRef>", b"<AcctSvcrRef>NOTPROVIDED</AcctSvcrRef>"
+    )
+    (line,), _ = read_camt(placeholder, "ing.xml")
+    assert line.bank_ref == "2026030200001"  # the entry's NtryRef, as the AcctSvcrRef is empty

@@ -119,10 +119,19 @@ def _details(data: dict[str, Any], direction: Direction) -> tuple[str, tuple[str
     return clean(name), tuple(dict.fromkeys(normal_id(i) for i in ids if i)), clean(reference)
 
 
-def _trusted(bank_reference: str) -> bool:
-    """A bank reference that identifies one transaction, not a per-statement counter."""
+#: What banks write where a reference is required but they have none.
+PLACEHOLDERS = frozenset({"NONREF", "NOTPROVIDED", "NOT PROVIDED", "NONE", "N/A", "NA", "NULL",
+                          "UNKNOWN", "-"})  # fmt: skip
+
+
+def trusted_ref(bank_reference: str) -> bool:
+    """A bank reference that identifies one transaction, not a per-statement counter.
+
+    >>> [trusted_ref(r) for r in ("2026030512345678", "NONREF", "NOTPROVIDED", "1", "000042")]
+    [True, False, False, False, False]
+    """
     ref = bank_reference.strip()
-    if not ref or ref.upper() == "NONREF":
+    if not ref or ref.upper() in PLACEHOLDERS:
         return False
     return not (ref.isdigit() and len(ref) < 8)
 
@@ -164,7 +173,7 @@ def _line(data: dict[str, Any], file: str, index: int) -> BankLine:
     if re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}", extra) and extra not in ids:
         ids = (*ids, extra)
     bank_reference = str(data.get("bank_reference") or "")
-    if _trusted(bank_reference):
+    if trusted_ref(bank_reference):
         ref = bank_reference.strip()
     else:
         ref = content_ref(
