@@ -17,6 +17,7 @@ from statements import (
     csv_bank,
     mt940_ing,
     mt940_rabobank,
+    mt940_sparkasse,
     ofx_sgml,
     ofx_xml,
     onec_kazakh,
@@ -305,3 +306,102 @@ def test_camt_bank_ids_that_look_like_ids_are_kept() -> None:
     )
     (line,), _ = read_camt(placeholder, "ing.xml")
     assert line.bank_ref == "2026030200001"  # the entry's NtryRef, as the AcctSvcrRef is empty
+
+
+DE = [
+    Tx(date(2026, 3, 5), D("1234.56"), "Müller & Söhne Handelsgesellschaft mbH",
+       account="DE89370400440532013000",
+       purpose="SVWZ+Rechnung INV-2026-0010 vom 02.03.2026 Kundennr 4711"),
+    Tx(date(2026, 3, 6), D("-25.00"), "Stadtwerke", account="DE02120300000000202051",
+       purpose="SVWZ+Strom Maerz"),
+]  # fmt: skip
+
+#: The tester's Sparkasse file: a purpose cut mid-number, and one cut between words.
+SPARKASSE = (
+    ":20:STARTUMSE\r\n:25:12030000/1020304050\r\n:28C:00001/001\r\n:60F:C260301EUR5000,00\r\n"
+    ":61:2603050305CR1234,56NTRFNONREF//2606412345\r\n"
+    ":86:166?00GUTSCHR. UEBERW.?109310?20EREF+NOTPROVIDED?21SVWZ+Facture INV-2026-00?2204 "
+    "merci?30CCBPFRPP\r\n?31FR7630006000011234567890189?32Émile Dupont SARL\r\n"
+    ":61:2603060306CR300,00NTRFNONREF\r\n"
+    ":86:166?00GUTSCHR. UEBERW.?20SVWZ+Rechnung?21INV-2026-0002?30ABNANL2A"
+    "?31NL91ABNA0417164300?32Beta BV\r\n"
+    ":61:2603060306DR25,00NMSCNONREF\r\n:86:805?00ENTGELTABSCHLUSS?20Kontofuehrung\r\n"
+    ":62F:C260306EUR6509,56\r\n-\r\n"
+).encode("cp1252")
+
+
+def test_mt940_german_subfields() -> None:
+    came, went = read_mt940(mt940_sparkasse(DE), "sparkasse.sta")[0]
+    # ?32 and ?33 are one name, ?31 the payer's IBAN (not glued to the name), ?30 a bank's BIC
+    assert came.payer == "Müller & Söhne Handelsgesellschaft mbH"
+    assert came.payer_ids == ("DE89370400440532013000",)
+    # the 27-character pieces of ?21-?23 join again, mid-word where the cut fell
+    assert came.reference == "Rechnung INV-2026-0010 vom 02.03.2026 Kundennr 4711"
+    assert (went.direction, went.payer, went.reference) == ("out", "Stadtwerke", "Strom Maerz")
+    lines, errors = read_mt940(SPARKASSE, "a.sta")
+    assert errors == []
+    emile, beta, fee = lines
+    assert emile.payer == "Émile Dupont SARL"
+    assert emile.payer_ids == ("FR7630006000011234567890189",)
+    assert emile.reference == "Facture INV-2026-0004 merci"
+    assert beta.payer == "Beta BV" and beta.payer_ids == ("NL91ABNA0417164300",)
+    assert beta.reference == "Rechnung INV-2026-0002"
+    assert fee.reference == "Kontofuehrung" and fee.payer == "" and fee.payer_ids == ()
+
+
+def test_mt940_german_bank_refs_stay_those_of_earlier_imports() -> None:
+    """The refs the reader gave before it read `?31` apart: re-importing changes nothing."""
+    assert [ln.bank_ref for ln in read_mt940(mt940_sparkasse(DE), "s.sta")[0]] == [
+        "MT940-17d04fe9a12690e6",
+        "MT940-530afe39e2b907d1",
+    ]
+    assert [ln.bank_ref for ln in read_mt940(SPARKASSE, "a.sta")[0]] == [
+        "2606412345",
+        "MT940-023b93f480bf261c",
+        "MT940-27923f970c156b7a",
+    ]
+
+
+def _mt940_free_text(day: str, amount: str, details: str, bank_ref: str = "") -> bytes:
+    ref = f"NONREF//{bank_ref}" if bank_ref else "NONREF"
+    return (
+        f":20:STMT\r\n:25:12030000/1020304050\r\n:28C:1/1\r\n:60F:C{day}EUR0,00\r\n"
+        f":61:{day}C{amount}NTRF{ref}\r\n:86:{details}\r\n:62F:C{day}EUR{amount}\r\n-\r\n"
+    ).encode("cp1252")
+
+
+def test_mt940_free_text_details_are_the_reference() -> None:
+    (line,), errors = read_mt940(
+        _mt940_free_text("261231", "99,99", "Payment INV-2026-0006 ACME"), "c.sta"
+    )
+    assert errors == []
+    assert (line.reference, line.payer, line.payer_ids) == ("Payment INV-2026-0006 ACME", "", ())
+    march = read_mt940(_mt940_free_text("260305", "300,00", "INV-2026-0002 Beta BV", "1"), "1")
+    april = read_mt940(_mt940_free_text("260405", "450,00", "INV-2026-0007 Beta BV", "1"), "2")
+    assert march[0][0].bank_ref != april[0][0].bank_ref
+
+
+def test_mt940_an_unexpected_failure_is_not_shown_as_its_python_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object) -> None:
+        raise ValueError("zip() argument 2 is longer than argument 1")
+
+    monkeypatch.setattr(mt940_module, "_details", broken)
+    lines, (error,) = read_mt940(_mt940_free_text("260305", "300,00", "x"), "c.sta")
+    assert lines == [] and "zip()" not in str(error)
+    assert str(error).startswith("c.sta, line 5: ")
+
+
+def test_a_malformed_mt940_says_what_is_wrong_in_words(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "garbage.sta"
+    path.write_text(":20:X\n:25:Y\n:61:garbage\n:86:zzz\n-")
+    lines, (error,) = read_statement(path, BankConfig())
+    assert lines == []
+    assert str(error) == (
+        "garbage.sta, line 3: the :61: statement line 'garbage' is not in MT940's form "
+        "(value date YYMMDD, optional entry date MMDD, C or D, amount, transaction type)."
+    )
+    assert capfd.readouterr().err == ""  # the package's regex dump is not printed
