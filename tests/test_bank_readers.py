@@ -405,3 +405,28 @@ def test_a_malformed_mt940_says_what_is_wrong_in_words(
         "(value date YYMMDD, optional entry date MMDD, C or D, amount, transaction type)."
     )
     assert capfd.readouterr().err == ""  # the package's regex dump is not printed
+
+
+def test_a_damaged_camt_is_named_once_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "07-broken-camt.xml"
+    path.write_bytes(camt053(EU, "02")[:-60])
+    lines, (error,) = read_statement(path, BankConfig())
+    assert lines == []
+    assert str(error).startswith("07-broken-camt.xml, line 2: the XML is cut short or damaged")
+    assert str(error).count("07-broken-camt.xml") == 1 and "<string>" not in str(error)
+
+
+def test_a_camt052_report_is_told_apart(tmp_path: Path) -> None:
+    path = tmp_path / "intraday.xml"
+    path.write_bytes(
+        camt053(EU, "02")
+        .replace(b"camt.053.001.02", b"camt.052.001.02")
+        .replace(b"BkToCstmrStmt", b"BkToCstmrAcctRpt")
+        .replace(b"<Stmt>", b"<Rpt>")
+        .replace(b"</Stmt>", b"</Rpt>")
+    )
+    lines, (error,) = read_statement(path, BankConfig())
+    assert lines == [] and str(error) == (
+        "intraday.xml: it is a camt.052 account report; the tool reads camt.053 statements "
+        "(and camt.054 notifications): export the statement as camt.053."
+    )

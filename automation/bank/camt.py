@@ -17,6 +17,7 @@ are read (`Sts` BOOK, not PDNG or INFO).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,7 +42,8 @@ from .record import (
 
 
 def is_camt(head: bytes) -> bool:
-    return b"camt.053" in head or b"camt.054" in head or b"BkToCstmrStmt" in head
+    """camt.053 or camt.054, or a camt.052 report (read only to say it is not a statement)."""
+    return any(mark in head for mark in (b"camt.05", b"BkToCstmrStmt", b"BkToCstmrAcctRpt"))
 
 
 def _text(node: etree._Element | None, path: str) -> str:
@@ -60,13 +62,20 @@ def read_camt(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise StatementError(f"{file} is not well-formed XML: {exc}.") from None
+        what = re.sub(r", line \d+, column \d+$", "", str(exc.msg))
+        return [], [line_error(file, exc.lineno, None, f"the XML is cut short or damaged here "
+                               f"({what}); download the statement again.")]  # fmt: skip
     reports = root.findall("./{*}BkToCstmrStmt/{*}Stmt") + root.findall(
         "./{*}BkToCstmrDbtCdtNtfctn/{*}Ntfctn"
     )
+    if not reports and root.find("./{*}BkToCstmrAcctRpt") is not None:
+        raise StatementError(
+            "it is a camt.052 account report; the tool reads camt.053 statements "
+            "(and camt.054 notifications): export the statement as camt.053."
+        )
     if not reports:
         raise StatementError(
-            f"{file} is XML but holds no camt.053 statement (Stmt) or camt.054 notification."
+            "it is XML but holds no camt.053 statement (Stmt) or camt.054 notification."
         )
     lines: list[BankLine] = []
     errors: list[RowError] = []
