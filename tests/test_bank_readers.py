@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from statements import (
@@ -33,7 +34,7 @@ from automation.bank.detect import read_statement
 from automation.bank.mt940 import read_mt940
 from automation.bank.ofx import read_ofx
 from automation.bank.onec import read_onec
-from automation.bank.record import BankConfig
+from automation.bank.record import BankConfig, CsvLayout
 from automation.config import parse_config
 
 D = Decimal
@@ -430,3 +431,94 @@ def test_a_camt052_report_is_told_apart(tmp_path: Path) -> None:
         "intraday.xml: it is a camt.052 account report; the tool reads camt.053 statements "
         "(and camt.054 notifications): export the statement as camt.053."
     )
+
+
+PLAIN = CsvLayout(date="Date", amount="Amount", payer="Payer", reference="Reference")
+ROWS = [("Date", "Payer", "Reference", "Amount"),
+        ("2026-03-05", "Émile Dupont SARL", "Facture INV-2026-0004", "1234.56")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "write"),
+    [
+        ("utf-8", ",", lambda text: b"\xef\xbb\xbf" + text.encode("utf-8")),  # Excel "CSV UTF-8"
+        ("utf-8-sig", "\t", lambda text: text.encode("utf-16")),  # Excel "Unicode text"
+        ("utf-16-le", "\t", lambda text: text.encode("utf-16")),
+        ("cp1252", ",", lambda text: b"\xef\xbb\xbf" + text.encode("utf-8")),
+    ],
+    ids=["utf8-bom-set-utf8", "utf16-set-default", "utf16-set-utf16le", "utf8-bom-set-cp1252"],
+)
+def test_a_csv_byte_order_mark_says_its_encoding(
+    tmp_path: Path, encoding: str, delimiter: str, write: Any
+) -> None:
+    path = tmp_path / "bank.csv"
+    path.write_bytes(write("\r\n".join(delimiter.join(row) for row in ROWS) + "\r\n"))
+    layout = replace(PLAIN, encoding=encoding, delimiter=delimiter)
+    (line,), errors = read_statement(path, BankConfig(csv=layout))
+    assert errors == []
+    assert (line.payer, line.reference, line.amount) == (
+        "Émile Dupont SARL", "Facture INV-2026-0004", D("1234.56"))  # fmt: skip
+
+
+DKB = (
+    '"Kontonummer:";"DE12 1203 0000 1020 3040 50 / Girokonto";\r\n'
+    '"Von:";"01.03.2026";\r\n"Bis:";"31.03.2026";\r\n'
+    '"Kontostand vom 31.03.2026:";"5.432,10 EUR";\r\n'
+    '\r\n"Buchungstag";"Auftraggeber";"Verwendungszweck";"Betrag";"Referenz";\r\n'
+    '"05.03.2026";"Émile Dupont SARL";"INV-2026-0004";"1.234,56";"R1";\r\n'
+)
+GERMAN = CsvLayout(date="Buchungstag", amount="Betrag", payer="Auftraggeber",
+                   reference="Verwendungszweck", bank_ref="Referenz", date_format="%d.%m.%Y",
+                   decimal=",", delimiter=";", encoding="cp1252")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("layout", "text", "told"),
+    [
+        # account lines above the table (DKB, Deutsche Bank)
+        (GERMAN, DKB, "has no column 'Buchungstag' ([bank.csv] date); its columns are: "
+                      "Kontonummer:, DE12 1203 0000 1020 3040 50 / Girokonto."),
+        # a column name misspelt in [bank.csv]
+        (replace(GERMAN, date="Buchungsdatum"), DKB.split("\r\n\r\n")[1],
+         "has no column 'Buchungsdatum' ([bank.csv] date); its columns are: Buchungstag, "
+         "Auftraggeber, Verwendungszweck, Betrag, Referenz."),
+    ],
+    ids=["account-lines-above-the-header", "misspelt-column"],
+)  # fmt: skip
+def test_a_csv_the_layout_does_not_fit_gets_the_csv_readers_message(
+    tmp_path: Path, layout: CsvLayout, text: str, told: str
+) -> None:
+    path = tmp_path / "umsaetze.csv"
+    path.write_bytes(text.encode("cp1252"))
+    lines, (error,) = read_statement(path, BankConfig(csv=layout))
+    assert lines == [] and told in str(error)
+
+
+@pytest.mark.parametrize(
+    ("content", "told"),
+    [
+        (b"", "it is empty."),
+        (b"PK\x03\x04" + b"\x00" * 100, "it is not a statement format the tool reads"),
+    ],
+    ids=["empty", "zip"],
+)
+def test_empty_and_binary_files_are_not_taken_for_csv(
+    tmp_path: Path, content: bytes, told: str
+) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    lines, (error,) = read_statement(path, BankConfig(csv=PLAIN))
+    assert lines == [] and str(error).startswith(f"x.csv: {told}")
+
+
+def test_utf16_1c_and_mt940_read_as_in_their_own_encodings(tmp_path: Path) -> None:
+    for name, data, text in [
+        ("kaspi.txt", onec_kazakh(KZ, "cp1251"), onec_kazakh(KZ, "cp1251").decode("cp1251")),
+        ("ing.sta", mt940_ing(EU), mt940_ing(EU).decode("latin-1")),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        (tmp_path / f"16-{name}").write_bytes(text.encode("utf-16"))
+        expected, _ = read_statement(tmp_path / name, BankConfig(csv=PLAIN))
+        wide, errors = read_statement(tmp_path / f"16-{name}", BankConfig(csv=PLAIN))
+        assert errors == [] and len(wide) == 2
+        assert [replace(ln, file="") for ln in wide] == [replace(ln, file="") for ln in expected]
