@@ -267,6 +267,40 @@ def mt940_rabobank(txs: Sequence[Tx], currency: str = "EUR") -> bytes:
     return ("\r\n".join(out) + "\r\n").encode("latin-1")
 
 
+def mt940_sparkasse(txs: Sequence[Tx], currency: str = "EUR") -> bytes:
+    """A German savings bank's MT940 (cp1252): `:86:` in `?NN` subfields.
+
+    `?20`-`?29` carry `EREF+`/`SVWZ+` cut into 27-character pieces (mid-word
+    where the cut falls), `?30` the payer's BIC, `?31` the IBAN, `?32`/`?33`
+    the name in 27-character pieces; a line breaks before a subfield that
+    would pass 65 characters.
+    """
+    day = min(t.day for t in txs)
+    out = [":20:STARTUMSE", ":25:12030000/1020304050", ":28C:00001/001",
+           f":60F:C{day:%y%m%d}{currency}5000,00"]  # fmt: skip
+    for tx in txs:
+        mark = "C" if tx.amount > 0 else "D"
+        ref = f"NONREF//{tx.ref}" if tx.ref else "NONREF"
+        out.append(f":61:{tx.day:%y%m%d}{tx.day:%m%d}{mark}R{_mt_amount(tx.amount)}NTRF{ref}")
+        purpose = [tx.purpose[i : i + 27] for i in range(0, len(tx.purpose), 27)]
+        name = [tx.payer[i : i + 27] for i in range(0, len(tx.payer), 27)]
+        fields = [("00", "GUTSCHR. UEBERW." if mark == "C" else "UEBERWEISUNG"), ("10", "9310"),
+                  ("20", "EREF+NOTPROVIDED"),
+                  *((f"2{n}", piece) for n, piece in enumerate(purpose, start=1)),
+                  ("30", "COBADEFFXXX"), ("31", tx.account),
+                  *((f"3{n}", piece) for n, piece in enumerate(name, start=2))]  # fmt: skip
+        lines = [":86:166"]
+        for key, value in fields:
+            part = f"?{key}{value}"
+            if len(lines[-1]) + len(part) > 65:
+                lines.append("")
+            lines[-1] += part
+        out += lines
+    out.append(f":62F:C{max(t.day for t in txs):%y%m%d}{currency}5000,00")
+    out.append("-")
+    return ("\r\n".join(out) + "\r\n").encode("cp1252")
+
+
 def ofx_sgml(txs: Sequence[Tx], currency: str = "USD") -> bytes:
     """OFX 1.02 (SGML: elements left unclosed), as US banks' "Quicken/Money" download."""
     head = (

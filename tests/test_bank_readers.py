@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import doctest
+import re
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from statements import (
@@ -16,6 +18,7 @@ from statements import (
     csv_bank,
     mt940_ing,
     mt940_rabobank,
+    mt940_sparkasse,
     ofx_sgml,
     ofx_xml,
     onec_kazakh,
@@ -24,6 +27,7 @@ from statements import (
 
 from automation import money as money_module
 from automation.bank import match as match_module
+from automation.bank import mt940 as mt940_module
 from automation.bank import record as record_module
 from automation.bank import settings as settings_module
 from automation.bank.camt import read_camt
@@ -253,7 +257,7 @@ def test_an_unknown_file_says_what_is_read(tmp_path: Path) -> None:
 
 
 def test_doctests() -> None:
-    for module in (match_module, record_module, settings_module, money_module):
+    for module in (match_module, mt940_module, record_module, settings_module, money_module):
         assert doctest.testmod(module).failed == 0
 
 
@@ -406,3 +410,268 @@ def test_csv_currency_column_with_a_sign_or_no_currency() -> None:
         "c.csv, line 5: Currency: 'Euro' is not a currency; "
         "write its ISO code (such as EUR or USD) or sign (such as € or $)."
     )
+
+
+def _month(day: date, amount: str, payer: str, account: str, purpose: str, ref: str) -> Tx:
+    return Tx(day, D(amount), payer, account=account, purpose=purpose, ref=ref)
+
+
+MARCH = _month(date(2026, 3, 5), "300.00", "Beta BV", "NL91ABNA0417164300", "INV-2026-0002", "1")
+APRIL = _month(date(2026, 4, 2), "450.00", "Beta BV", "NL91ABNA0417164300", "INV-2026-0007", "1")
+
+
+def _only_ntry_ref(data: bytes) -> bytes:
+    """ING NL and Danish banks: `NtryRef` counts the statement's entries; no `AcctSvcrRef`."""
+    return re.sub(rb"<AcctSvcrRef>[^<]*</AcctSvcrRef>", b"", data)
+
+
+@pytest.mark.parametrize("shape", ["counter", "counter-only-ntryref", "notprovided"])
+def test_camt_per_statement_counters_and_placeholders_are_not_bank_refs(shape: str) -> None:
+    def statement(*txs: Tx) -> bytes:
+        if shape == "notprovided":
+            txs = tuple(replace(tx, ref="NOTPROVIDED") for tx in txs)
+        data = camt053(txs, "08")
+        return _only_ntry_ref(data) if shape == "counter-only-ntryref" else data
+
+    (march,), _ = read_camt(statement(MARCH), "march.xml")
+    (april,), _ = read_camt(statement(APRIL), "april.xml")
+    assert march.bank_ref != april.bank_ref
+    assert march.bank_ref.startswith("CAMT-") and april.bank_ref.startswith("CAMT-")
+    # the same file again, and a quarter statement that overlaps both, give the same refs
+    (again,), _ = read_camt(statement(MARCH), "march-copy.xml")
+    assert again.bank_ref == march.bank_ref
+    both, _ = read_camt(statement(replace(MARCH, ref="7"), replace(APRIL, ref="8")), "q.xml")
+    assert [ln.bank_ref for ln in both] == [march.bank_ref, april.bank_ref]
+
+
+def test_camt_a_reference_two_entries_share_is_not_an_id() -> None:
+    same = [replace(EU[0], ref="SAMEREF-123"), replace(EU[0], day=date(2026, 3, 9),
+                                                       ref="SAMEREF-123")]  # fmt: skip
+    lines, errors = read_camt(camt053(same, "08"), "x.xml")
+    assert errors == [] and len({ln.bank_ref for ln in lines}) == 2
+    assert all(ln.bank_ref.startswith("CAMT-") for ln in lines)
+
+
+def test_camt_bank_ids_that_look_like_ids_are_kept() -> None:
+    lines, _ = read_camt(camt053(EU, "02"), "ing.xml")
+    assert [ln.bank_ref for ln in lines] == ["2026030200001", "2026030300002"]
+    placeholder = camt053(EU[:1], "02").replace(
+        b"<AcctSvcrRef>2026030200001</AcctSvcrRef>", b"<AcctSvcrRef>NOTPROVIDED</AcctSvcrRef>"
+    )
+    (line,), _ = read_camt(placeholder, "ing.xml")
+    assert line.bank_ref == "2026030200001"  # the entry's NtryRef, as the AcctSvcrRef is empty
+
+
+DE = [
+    Tx(date(2026, 3, 5), D("1234.56"), "Müller & Söhne Handelsgesellschaft mbH",
+       account="DE89370400440532013000",
+       purpose="SVWZ+Rechnung INV-2026-0010 vom 02.03.2026 Kundennr 4711"),
+    Tx(date(2026, 3, 6), D("-25.00"), "Stadtwerke", account="DE02120300000000202051",
+       purpose="SVWZ+Strom Maerz"),
+]  # fmt: skip
+
+#: The tester's Sparkasse file: a purpose cut mid-number, and one cut between words.
+SPARKASSE = (
+    ":20:STARTUMSE\r\n:25:12030000/1020304050\r\n:28C:00001/001\r\n:60F:C260301EUR5000,00\r\n"
+    ":61:2603050305CR1234,56NTRFNONREF//2606412345\r\n"
+    ":86:166?00GUTSCHR. UEBERW.?109310?20EREF+NOTPROVIDED?21SVWZ+Facture INV-2026-00?2204 "
+    "merci?30CCBPFRPP\r\n?31FR7630006000011234567890189?32Émile Dupont SARL\r\n"
+    ":61:2603060306CR300,00NTRFNONREF\r\n"
+    ":86:166?00GUTSCHR. UEBERW.?20SVWZ+Rechnung?21INV-2026-0002?30ABNANL2A"
+    "?31NL91ABNA0417164300?32Beta BV\r\n"
+    ":61:2603060306DR25,00NMSCNONREF\r\n:86:805?00ENTGELTABSCHLUSS?20Kontofuehrung\r\n"
+    ":62F:C260306EUR6509,56\r\n-\r\n"
+).encode("cp1252")
+
+
+def test_mt940_german_subfields() -> None:
+    came, went = read_mt940(mt940_sparkasse(DE), "sparkasse.sta")[0]
+    # ?32 and ?33 are one name, ?31 the payer's IBAN (not glued to the name), ?30 a bank's BIC
+    assert came.payer == "Müller & Söhne Handelsgesellschaft mbH"
+    assert came.payer_ids == ("DE89370400440532013000",)
+    # the 27-character pieces of ?21-?23 join again, mid-word where the cut fell
+    assert came.reference == "Rechnung INV-2026-0010 vom 02.03.2026 Kundennr 4711"
+    assert (went.direction, went.payer, went.reference) == ("out", "Stadtwerke", "Strom Maerz")
+    lines, errors = read_mt940(SPARKASSE, "a.sta")
+    assert errors == []
+    emile, beta, fee = lines
+    assert emile.payer == "Émile Dupont SARL"
+    assert emile.payer_ids == ("FR7630006000011234567890189",)
+    assert emile.reference == "Facture INV-2026-0004 merci"
+    assert beta.payer == "Beta BV" and beta.payer_ids == ("NL91ABNA0417164300",)
+    assert beta.reference == "Rechnung INV-2026-0002"
+    assert fee.reference == "Kontofuehrung" and fee.payer == "" and fee.payer_ids == ()
+
+
+def test_mt940_german_bank_refs_stay_those_of_earlier_imports() -> None:
+    """The refs the reader gave before it read `?31` apart: re-importing changes nothing."""
+    assert [ln.bank_ref for ln in read_mt940(mt940_sparkasse(DE), "s.sta")[0]] == [
+        "MT940-17d04fe9a12690e6",
+        "MT940-530afe39e2b907d1",
+    ]
+    assert [ln.bank_ref for ln in read_mt940(SPARKASSE, "a.sta")[0]] == [
+        "2606412345",
+        "MT940-023b93f480bf261c",
+        "MT940-27923f970c156b7a",
+    ]
+
+
+def _mt940_free_text(day: str, amount: str, details: str, bank_ref: str = "") -> bytes:
+    ref = f"NONREF//{bank_ref}" if bank_ref else "NONREF"
+    return (
+        f":20:STMT\r\n:25:12030000/1020304050\r\n:28C:1/1\r\n:60F:C{day}EUR0,00\r\n"
+        f":61:{day}C{amount}NTRF{ref}\r\n:86:{details}\r\n:62F:C{day}EUR{amount}\r\n-\r\n"
+    ).encode("cp1252")
+
+
+def test_mt940_free_text_details_are_the_reference() -> None:
+    (line,), errors = read_mt940(
+        _mt940_free_text("261231", "99,99", "Payment INV-2026-0006 ACME"), "c.sta"
+    )
+    assert errors == []
+    assert (line.reference, line.payer, line.payer_ids) == ("Payment INV-2026-0006 ACME", "", ())
+    march = read_mt940(_mt940_free_text("260305", "300,00", "INV-2026-0002 Beta BV", "1"), "1")
+    april = read_mt940(_mt940_free_text("260405", "450,00", "INV-2026-0007 Beta BV", "1"), "2")
+    assert march[0][0].bank_ref != april[0][0].bank_ref
+
+
+def test_mt940_an_unexpected_failure_is_not_shown_as_its_python_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object) -> None:
+        raise ValueError("zip() argument 2 is longer than argument 1")
+
+    monkeypatch.setattr(mt940_module, "_details", broken)
+    lines, (error,) = read_mt940(_mt940_free_text("260305", "300,00", "x"), "c.sta")
+    assert lines == [] and "zip()" not in str(error)
+    assert str(error).startswith("c.sta, line 5: ")
+
+
+def test_a_malformed_mt940_says_what_is_wrong_in_words(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "garbage.sta"
+    path.write_text(":20:X\n:25:Y\n:61:garbage\n:86:zzz\n-")
+    lines, (error,) = read_statement(path, BankConfig())
+    assert lines == []
+    assert str(error) == (
+        "garbage.sta, line 3: the :61: statement line 'garbage' is not in MT940's form "
+        "(value date YYMMDD, optional entry date MMDD, C or D, amount, transaction type)."
+    )
+    assert capfd.readouterr().err == ""  # the package's regex dump is not printed
+
+
+def test_a_damaged_camt_is_named_once_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "07-broken-camt.xml"
+    path.write_bytes(camt053(EU, "02")[:-60])
+    lines, (error,) = read_statement(path, BankConfig())
+    assert lines == []
+    assert str(error).startswith("07-broken-camt.xml, line 2: the XML is cut short or damaged")
+    assert str(error).count("07-broken-camt.xml") == 1 and "<string>" not in str(error)
+
+
+def test_a_camt052_report_is_told_apart(tmp_path: Path) -> None:
+    path = tmp_path / "intraday.xml"
+    path.write_bytes(
+        camt053(EU, "02")
+        .replace(b"camt.053.001.02", b"camt.052.001.02")
+        .replace(b"BkToCstmrStmt", b"BkToCstmrAcctRpt")
+        .replace(b"<Stmt>", b"<Rpt>")
+        .replace(b"</Stmt>", b"</Rpt>")
+    )
+    lines, (error,) = read_statement(path, BankConfig())
+    assert lines == [] and str(error) == (
+        "intraday.xml: it is a camt.052 account report; the tool reads camt.053 statements "
+        "(and camt.054 notifications): export the statement as camt.053."
+    )
+
+
+PLAIN = CsvLayout(date="Date", amount="Amount", payer="Payer", reference="Reference")
+ROWS = [("Date", "Payer", "Reference", "Amount"),
+        ("2026-03-05", "Émile Dupont SARL", "Facture INV-2026-0004", "1234.56")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "write"),
+    [
+        ("utf-8", ",", lambda text: b"\xef\xbb\xbf" + text.encode("utf-8")),  # Excel "CSV UTF-8"
+        ("utf-8-sig", "\t", lambda text: text.encode("utf-16")),  # Excel "Unicode text"
+        ("utf-16-le", "\t", lambda text: text.encode("utf-16")),
+        ("cp1252", ",", lambda text: b"\xef\xbb\xbf" + text.encode("utf-8")),
+    ],
+    ids=["utf8-bom-set-utf8", "utf16-set-default", "utf16-set-utf16le", "utf8-bom-set-cp1252"],
+)
+def test_a_csv_byte_order_mark_says_its_encoding(
+    tmp_path: Path, encoding: str, delimiter: str, write: Any
+) -> None:
+    path = tmp_path / "bank.csv"
+    path.write_bytes(write("\r\n".join(delimiter.join(row) for row in ROWS) + "\r\n"))
+    layout = replace(PLAIN, encoding=encoding, delimiter=delimiter)
+    (line,), errors = read_statement(path, BankConfig(csv=layout))
+    assert errors == []
+    assert (line.payer, line.reference, line.amount) == (
+        "Émile Dupont SARL", "Facture INV-2026-0004", D("1234.56"))  # fmt: skip
+
+
+DKB = (
+    '"Kontonummer:";"DE12 1203 0000 1020 3040 50 / Girokonto";\r\n'
+    '"Von:";"01.03.2026";\r\n"Bis:";"31.03.2026";\r\n'
+    '"Kontostand vom 31.03.2026:";"5.432,10 EUR";\r\n'
+    '\r\n"Buchungstag";"Auftraggeber";"Verwendungszweck";"Betrag";"Referenz";\r\n'
+    '"05.03.2026";"Émile Dupont SARL";"INV-2026-0004";"1.234,56";"R1";\r\n'
+)
+GERMAN = CsvLayout(date="Buchungstag", amount="Betrag", payer="Auftraggeber",
+                   reference="Verwendungszweck", bank_ref="Referenz", date_format="%d.%m.%Y",
+                   decimal=",", delimiter=";", encoding="cp1252")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("layout", "text", "told"),
+    [
+        # account lines above the table (DKB, Deutsche Bank)
+        (GERMAN, DKB, "has no column 'Buchungstag' ([bank.csv] date); its columns are: "
+                      "Kontonummer:, DE12 1203 0000 1020 3040 50 / Girokonto."),
+        # a column name misspelt in [bank.csv]
+        (replace(GERMAN, date="Buchungsdatum"), DKB.split("\r\n\r\n")[1],
+         "has no column 'Buchungsdatum' ([bank.csv] date); its columns are: Buchungstag, "
+         "Auftraggeber, Verwendungszweck, Betrag, Referenz."),
+    ],
+    ids=["account-lines-above-the-header", "misspelt-column"],
+)  # fmt: skip
+def test_a_csv_the_layout_does_not_fit_gets_the_csv_readers_message(
+    tmp_path: Path, layout: CsvLayout, text: str, told: str
+) -> None:
+    path = tmp_path / "umsaetze.csv"
+    path.write_bytes(text.encode("cp1252"))
+    lines, (error,) = read_statement(path, BankConfig(csv=layout))
+    assert lines == [] and told in str(error)
+
+
+@pytest.mark.parametrize(
+    ("content", "told"),
+    [
+        (b"", "it is empty."),
+        (b"PK\x03\x04" + b"\x00" * 100, "it is not a statement format the tool reads"),
+    ],
+    ids=["empty", "zip"],
+)
+def test_empty_and_binary_files_are_not_taken_for_csv(
+    tmp_path: Path, content: bytes, told: str
+) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    lines, (error,) = read_statement(path, BankConfig(csv=PLAIN))
+    assert lines == [] and str(error).startswith(f"x.csv: {told}")
+
+
+def test_utf16_1c_and_mt940_read_as_in_their_own_encodings(tmp_path: Path) -> None:
+    for name, data, text in [
+        ("kaspi.txt", onec_kazakh(KZ, "cp1251"), onec_kazakh(KZ, "cp1251").decode("cp1251")),
+        ("ing.sta", mt940_ing(EU), mt940_ing(EU).decode("latin-1")),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        (tmp_path / f"16-{name}").write_bytes(text.encode("utf-16"))
+        expected, _ = read_statement(tmp_path / name, BankConfig(csv=PLAIN))
+        wide, errors = read_statement(tmp_path / f"16-{name}", BankConfig(csv=PLAIN))
+        assert errors == [] and len(wide) == 2
+        assert [replace(ln, file="") for ln in wide] == [replace(ln, file="") for ln in expected]

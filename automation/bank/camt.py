@@ -5,7 +5,11 @@ same (`urn:iso:std:iso:20022:tech:xsd:camt.053.001.02` to `.001.08` and
 later). An entry (`Ntry`) with several transactions (`NtryDtls/TxDtls`, a
 batch booking) gives one line per transaction. The bank ref is the
 transaction's `AcctSvcrRef`, else the entry's `AcctSvcrRef` or `NtryRef`
-(numbered per transaction), else a hash of the content. Only booked entries
+(numbered per transaction), else a hash of the content (date, amount,
+direction, payer, remittance, end-to-end id). A reference counts only when
+it can name one payment: not a placeholder (`NOTPROVIDED`), not a short
+number (ING NL and Danish banks number each statement's entries 1, 2, ...),
+and not shared by two different entries of the file. Only booked entries
 are read (`Sts` BOOK, not PDNG or INFO).
 
     lines, errors = read_camt(path.read_bytes(), "ing-2026-03.xml")
@@ -13,6 +17,8 @@ are read (`Sts` BOOK, not PDNG or INFO).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -20,6 +26,7 @@ from lxml import etree
 
 from ..model import RowError
 from ..money import D, MoneyError
+from .mt940 import trusted_ref
 from .record import (
     IN,
     OUT,
@@ -35,7 +42,8 @@ from .record import (
 
 
 def is_camt(head: bytes) -> bool:
-    return b"camt.053" in head or b"camt.054" in head or b"BkToCstmrStmt" in head
+    """camt.053 or camt.054, or a camt.052 report (read only to say it is not a statement)."""
+    return any(mark in head for mark in (b"camt.05", b"BkToCstmrStmt", b"BkToCstmrAcctRpt"))
 
 
 def _text(node: etree._Element | None, path: str) -> str:
@@ -54,25 +62,55 @@ def read_camt(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise StatementError(f"{file} is not well-formed XML: {exc}.") from None
+        what = re.sub(r", line \d+, column \d+$", "", str(exc.msg))
+        return [], [line_error(file, exc.lineno, None, f"the XML is cut short or damaged here "
+                               f"({what}); download the statement again.")]  # fmt: skip
     reports = root.findall("./{*}BkToCstmrStmt/{*}Stmt") + root.findall(
         "./{*}BkToCstmrDbtCdtNtfctn/{*}Ntfctn"
     )
+    if not reports and root.find("./{*}BkToCstmrAcctRpt") is not None:
+        raise StatementError(
+            "it is a camt.052 account report; the tool reads camt.053 statements "
+            "(and camt.054 notifications): export the statement as camt.053."
+        )
     if not reports:
         raise StatementError(
-            f"{file} is XML but holds no camt.053 statement (Stmt) or camt.054 notification."
+            "it is XML but holds no camt.053 statement (Stmt) or camt.054 notification."
         )
     lines: list[BankLine] = []
     errors: list[RowError] = []
+    known = _ids([e for report in reports for e in report.iterfind("./{*}Ntry")])
     for report in reports:
         account_currency = _text(report, "./{*}Acct/{*}Ccy")
         for entry in report.iterfind("./{*}Ntry"):
             where = entry.sourceline or 0
             try:
-                lines.extend(_entry(entry, account_currency, file))
+                lines.extend(_entry(entry, account_currency, file, known))
             except ValueError as exc:
                 errors.append(line_error(file, where, None, str(exc)))
     return number_repeats(lines), errors
+
+
+def _ids(entries: Iterable[etree._Element]) -> set[tuple[str, str]]:
+    """The file's references that each name one payment: ("entry" or "tx", reference).
+
+    A reference on two different entries (or two transactions of a batch) is
+    a counter or a batch id; the same entry repeated in the file is no proof
+    against it.
+    """
+    named: dict[tuple[str, str], set[tuple[str, ...]]] = {}
+    for entry in entries:
+        if _status(entry) in SKIPPED:
+            continue
+        what = (_text(entry, "./{*}BookgDt/*"), _text(entry, "./{*}Amt"),
+                _text(entry, "./{*}CdtDbtInd"))  # fmt: skip
+        for ref in {_text(entry, "./{*}AcctSvcrRef"), _text(entry, "./{*}NtryRef")}:
+            named.setdefault(("entry", ref), set()).add(what)
+        for tx in entry.iterfind("./{*}NtryDtls/{*}TxDtls"):
+            tx_what = (*what, _text(tx, "./{*}Amt") or _text(tx, "./{*}AmtDtls/{*}TxAmt/{*}Amt"),
+                       _text(tx, "./{*}Refs/{*}EndToEndId"))  # fmt: skip
+            named.setdefault(("tx", _text(tx, "./{*}Refs/{*}AcctSvcrRef")), set()).add(tx_what)
+    return {key for key, whats in named.items() if len(whats) == 1 and trusted_ref(key[1])}
 
 
 def _amount(node: etree._Element | None, path: str) -> tuple[Decimal, str] | None:
@@ -101,12 +139,18 @@ def _date(entry: etree._Element) -> date:
     raise ValueError("the entry has no booking date (BookgDt).")
 
 
+#: Entries not (yet) booked: nothing has moved on the account.
+SKIPPED = ("PDNG", "INFO", "FUTR")
+
+
 def _status(entry: etree._Element) -> str:
     return (_text(entry, "./{*}Sts/{*}Cd") or _text(entry, "./{*}Sts")).upper()
 
 
-def _entry(entry: etree._Element, account_currency: str, file: str) -> list[BankLine]:
-    if _status(entry) in ("PDNG", "INFO", "FUTR"):
+def _entry(
+    entry: etree._Element, account_currency: str, file: str, known: set[tuple[str, str]]
+) -> list[BankLine]:
+    if _status(entry) in SKIPPED:
         return []
     found = _amount(entry, "./{*}Amt")
     if found is None:
@@ -117,7 +161,8 @@ def _entry(entry: etree._Element, account_currency: str, file: str) -> list[Bank
         raise ValueError(f"CdtDbtInd {mark!r} is neither CRDT nor DBIT.")
     direction: Direction = IN if mark == "CRDT" else OUT
     when = _date(entry)
-    entry_ref = _text(entry, "./{*}AcctSvcrRef") or _text(entry, "./{*}NtryRef")
+    entry_ref = next((r for r in (_text(entry, "./{*}AcctSvcrRef"), _text(entry, "./{*}NtryRef"))
+                      if ("entry", r) in known), "")  # fmt: skip
     details = entry.findall("./{*}NtryDtls/{*}TxDtls")
     info = _text(entry, "./{*}AddtlNtryInf")
     line = entry.sourceline or 0
@@ -149,7 +194,7 @@ def _entry(entry: etree._Element, account_currency: str, file: str) -> list[Bank
         )
         reference = " ".join(remittance) or _text(tx, "./{*}AddtlTxInf") or info
         own = _text(tx, "./{*}Refs/{*}AcctSvcrRef")
-        if own:
+        if ("tx", own) in known:
             ref = own
         elif entry_ref:
             ref = entry_ref if len(details) == 1 else f"{entry_ref}/{index}"

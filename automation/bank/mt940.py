@@ -4,24 +4,30 @@ The package reads the tags; this module turns each `:61:` line and its
 `:86:` details into a BankLine. Details come in three shapes:
 
 - SEPA codes (ING, Rabobank, ABN AMRO): `/EREF/..//CNTP/IBAN/BIC/NAME/CITY///REMI/USTD//text/`;
-- German `?20`-`?32` subfields (Sparkassen, Deutsche Bank): the package splits them;
+- German `?NN` subfields (Sparkassen, Volksbanken, Deutsche Bank): `?20`-`?29`
+  and `?60`-`?63` the purpose (with `EREF+`, `SVWZ+` keywords), `?30` the
+  payer's bank, `?31` the payer's IBAN or account, `?32`/`?33` the name;
 - free text: the whole `:86:` is the reference.
 
 The date is the booking (entry) date, else the value date. The bank ref is
 the `:61:` bank reference when it looks like an id (not `NONREF`, not a short
 sequence number that repeats in every statement), else a hash of the line.
+Problems are told in words with the file's line; the package's own log of a
+failed match (its whole regex) is not printed.
 
     lines, errors = read_mt940(path.read_bytes(), "ing.sta")
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import mt940 as mt940_package
+from mt940.processors import transaction_details_post_processor
 
 from ..model import RowError
 from .record import (
@@ -29,7 +35,6 @@ from .record import (
     OUT,
     BankLine,
     Direction,
-    StatementError,
     clean,
     content_ref,
     line_error,
@@ -44,6 +49,35 @@ CODES = ("EREF", "CNTP", "REMI", "ORDP", "BENM", "NAME", "IBAN", "MARF", "CSID",
 _CODE = re.compile(r"/(" + "|".join(CODES) + r")/")
 #: SWIFT wraps `:86:` at 65 characters, even inside a word.
 WRAP = 65
+#: A German subfield mark, `?20`; the details start with it or a 3-digit code, `166?00`.
+_SUBFIELD = re.compile(r"\?(\d{2})")
+_GERMAN = re.compile(r"\s*(\d{3})?\s*\?\d{2}")
+#: German banks cut the purpose and the name into pieces of this many characters.
+PIECE = 27
+#: The SEPA keywords of German purpose lines: `EREF+id SVWZ+text`.
+_KEYWORD = re.compile(r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC|PURP|COAM|OAMT|SQTP|"
+                      r"ORCR|ORMR|DDAT|MDAT) ?\+")  # fmt: skip
+#: The tags a bookkeeper may need to look at, and the form each must have.
+TAG_FORMS = {
+    "61": ("statement line", "value date YYMMDD, optional entry date MMDD, C or D, amount, "
+           "transaction type"),
+    "60F": ("opening balance", "C or D, date YYMMDD, currency, amount"),
+    "60M": ("opening balance", "C or D, date YYMMDD, currency, amount"),
+    "62F": ("closing balance", "C or D, date YYMMDD, currency, amount"),
+    "62M": ("closing balance", "C or D, date YYMMDD, currency, amount"),
+    "64": ("available balance", "C or D, date YYMMDD, currency, amount"),
+    "65": ("forward balance", "C or D, date YYMMDD, currency, amount"),
+    "28": ("statement number", "number/sequence"),
+    "28C": ("statement number", "number/sequence"),
+}  # fmt: skip
+
+# On a value its regex does not match the package logs the whole regex at ERROR,
+# which Python prints to stderr; read_mt940 says what is wrong itself.
+logging.getLogger("mt940").setLevel(logging.CRITICAL)
+
+
+class TransactionError(ValueError):
+    """A transaction the reader cannot take, with the reason in words."""
 
 
 def is_mt940(head: bytes) -> bool:
@@ -69,14 +103,79 @@ def unwrap(details: str) -> str:
     return out
 
 
-def sepa_fields(text: str) -> dict[str, str]:
-    """`/EREF/x//REMI/USTD//y/` -> {"EREF": "x", "REMI": "USTD//y"} (first value of each code)."""
+def _segments(pattern: re.Pattern[str], text: str) -> tuple[str, dict[str, str]]:
+    """The text before the first code, and each code's value (up to the next code; the first
+    value of a repeated code)."""
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return text, {}
     found: dict[str, str] = {}
-    matches = list(_CODE.finditer(text))
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
-        end = following.start() if following else len(text)
-        found.setdefault(match.group(1), text[match.end() : end].strip("/").strip())
-    return found
+    ends = [m.start() for m in matches[1:]] + [len(text)]
+    for match, end in zip(matches, ends, strict=True):
+        found.setdefault(match.group(1), text[match.end() : end])
+    return text[: matches[0].start()], found
+
+
+def sepa_fields(text: str) -> dict[str, str]:
+    """`/EREF/x//REMI/USTD//y/` -> {"EREF": "x", "REMI": "USTD//y"} (first value of each code).
+
+    >>> sepa_fields("Payment INV-2026-0006 ACME")
+    {}
+    """
+    return {code: value.strip("/").strip() for code, value in _segments(_CODE, text)[1].items()}
+
+
+def subfields(details: str) -> list[tuple[str, str]] | None:
+    """German `:86:` details as (subfield, value) pairs in order; None for other details.
+
+    >>> subfields("166?00GUTSCHR?20SVWZ+Re?21nung INV-1\\n?31DE0212?32Beta")
+    [('00', 'GUTSCHR'), ('20', 'SVWZ+Re'), ('21', 'nung INV-1'), ('31', 'DE0212'), ('32', 'Beta')]
+    >>> subfields("Payment INV-2026-0006 ACME") is None
+    True
+    """
+    joined = "".join(details.splitlines())  # a line break may fall inside a subfield
+    if not _GERMAN.match(joined):
+        return None
+    parts = _SUBFIELD.split(joined)
+    return list(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def join_pieces(pieces: list[str]) -> str:
+    """Pieces of a text the bank cut at 27 characters, joined again.
+
+    A full piece was cut where the length ran out, maybe mid-word, so the next
+    runs on; so does a number cut between two pieces. Other pieces end a word.
+
+    >>> join_pieces(["SVWZ+Rechnung", "INV-2026-0002"])
+    'SVWZ+Rechnung INV-2026-0002'
+    >>> join_pieces(["Rechnung INV-2026-0010 vom", " 02.03.2026 Kundennr 4711 K", "unde"])
+    'Rechnung INV-2026-0010 vom 02.03.2026 Kundennr 4711 Kunde'
+    >>> join_pieces(["SVWZ+Facture INV-2026-00", "04 merci"])
+    'SVWZ+Facture INV-2026-0004 merci'
+    """
+    out, previous = "", ""
+    for piece in pieces:
+        runs_on = len(previous) >= PIECE or (out[-1:].isdigit() and piece[:1].isdigit())
+        if out and not runs_on:
+            out += " "
+        out += piece
+        previous = piece
+    return clean(out)
+
+
+def _german(fields: list[tuple[str, str]]) -> tuple[str, tuple[str, ...], str]:
+    """(payer name, payer ids, reference) from German subfields."""
+    purpose = join_pieces([v for k, v in fields if "20" <= k <= "29" or "60" <= k <= "63"])
+    name = join_pieces([v for k, v in fields if k in ("32", "33")])
+    lead, keywords = _segments(_KEYWORD, purpose)
+    ids = [v for k, v in fields if k in ("31", "38")] + [keywords.get("IBAN", "")]
+    eref = clean(keywords.get("EREF", ""))
+    reference = (
+        clean(keywords.get("SVWZ", ""))
+        or clean(lead)
+        or ("" if eref.upper() in PLACEHOLDERS else eref)
+    )
+    return name, tuple(dict.fromkeys(normal_id(i) for i in ids if i.strip())), reference
 
 
 def _remittance(value: str) -> str:
@@ -87,17 +186,13 @@ def _remittance(value: str) -> str:
     return value
 
 
-def _details(data: dict[str, Any], direction: Direction) -> tuple[str, tuple[str, ...], str]:
+def _details(data: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
     """(payer name, payer ids, reference) from the `:86:` details."""
     raw = str(data.get("transaction_details") or "")
+    german = subfields(raw)
+    if german is not None:
+        return _german(german)
     text = unwrap(raw)
-    if data.get("purpose") is not None or data.get("applicant_name") is not None:
-        known = (data.get("applicant_iban"), data.get("applicant_bin"))
-        return (
-            clean(str(data.get("applicant_name") or "")),
-            tuple(normal_id(str(v)) for v in known if v),
-            clean(str(data.get("purpose") or "")),
-        )
     fields = sepa_fields(text)
     if not fields:
         return "", (), clean(text)
@@ -119,57 +214,118 @@ def _details(data: dict[str, Any], direction: Direction) -> tuple[str, tuple[str
     return clean(name), tuple(dict.fromkeys(normal_id(i) for i in ids if i)), clean(reference)
 
 
-def _trusted(bank_reference: str) -> bool:
-    """A bank reference that identifies one transaction, not a per-statement counter."""
+#: What banks write where a reference is required but they have none.
+PLACEHOLDERS = frozenset({"NONREF", "NOTPROVIDED", "NOT PROVIDED", "NONE", "N/A", "NA", "NULL",
+                          "UNKNOWN", "-"})  # fmt: skip
+
+
+def trusted_ref(bank_reference: str) -> bool:
+    """A bank reference that identifies one transaction, not a per-statement counter.
+
+    >>> [trusted_ref(r) for r in ("2026030512345678", "NONREF", "NOTPROVIDED", "1", "000042")]
+    [True, False, False, False, False]
+    """
     ref = bank_reference.strip()
-    if not ref or ref.upper() == "NONREF":
+    if not ref or ref.upper() in PLACEHOLDERS:
         return False
     return not (ref.isdigit() and len(ref) < 8)
 
 
 def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     text = decode(data)
+    # The package's own reading of `?NN` details is left out: _details reads them.
+    parsed = mt940_package.models.Transactions(processors={"post_transaction_details": []})
     try:
-        parsed = mt940_package.parse(text)
-    except Exception as exc:  # the package raises plain exceptions for malformed tags
-        raise StatementError(f"{file} could not be read as MT940: {exc}.") from None
+        parsed.parse(text)
+    except Exception as exc:  # the package raises RuntimeError, ValueError... for a bad tag
+        return [], [_unreadable(exc, text, file)]
+    starts = [n for n, row in enumerate(text.splitlines(), start=1) if row.startswith(":61:")]
     lines: list[BankLine] = []
     errors: list[RowError] = []
     for index, transaction in enumerate(parsed, start=1):
+        where = starts[index - 1] if len(starts) == len(parsed) else index
         try:
-            lines.append(_line(transaction.data, file, index))
-        except ValueError as exc:
-            errors.append(line_error(file, index, None, f"transaction {index}: {exc}"))
+            lines.append(_line(parsed, transaction.data, file, where))
+        except TransactionError as exc:
+            errors.append(line_error(file, where, None, str(exc)))
+        except Exception:  # a shape of details not foreseen: said plainly, the rest is read
+            errors.append(line_error(file, where, None, "this transaction's :61: and :86: lines "
+                                     "could not be read; record the payment by hand."))  # fmt: skip
     return number_repeats(lines), errors
 
 
-def _line(data: dict[str, Any], file: str, index: int) -> BankLine:
+def _unreadable(exc: Exception, text: str, file: str) -> RowError:
+    """What is wrong with a tag the package could not parse, in words, at its line."""
+    tag, value = (exc.args[1], exc.args[2]) if len(exc.args) == 3 else (None, None)
+    if tag is None or not isinstance(value, str):
+        return line_error(file, None, None, "it looks like MT940 but a tag could not be read: "
+                          "check its :60F:, :61: and :62F: lines (dates YYMMDD, amounts like "
+                          "1234,56).")  # fmt: skip
+    tag_id = str(getattr(tag, "id", ""))
+    shown = value.strip().splitlines()[0][:60] if value.strip() else ""
+    what, form = TAG_FORMS.get(tag_id, ("line", ""))
+    where = next((n for n, row in enumerate(text.splitlines(), start=1)
+                  if row.startswith(f":{tag_id}:") and shown in row), None)  # fmt: skip
+    return line_error(file, where, None, f"the :{tag_id}: {what} {shown!r} is not in MT940's form"
+                      + (f" ({form})." if form else "."))  # fmt: skip
+
+
+def _line(
+    parsed: mt940_package.models.Transactions, data: dict[str, Any], file: str, where: int
+) -> BankLine:
     status = str(data.get("status") or "").upper()
     if status not in ("C", "D", "RC", "RD"):
-        raise ValueError(f"debit/credit mark {status!r} is not C, D, RC or RD.")
+        raise TransactionError(f"debit/credit mark {status!r} is not C, D, RC or RD.")
     # A reversed debit (RD) brings money in; a reversed credit (RC) takes it out.
     direction: Direction = IN if status in ("C", "RD") else OUT
     amount_obj = data.get("amount")
     if amount_obj is None:
-        raise ValueError("it has no amount.")
+        raise TransactionError("the transaction has no amount.")
     amount = abs(Decimal(str(amount_obj.amount)))
     currency = str(getattr(amount_obj, "currency", "") or data.get("currency") or "").upper()
     when = data.get("entry_date") or data.get("date")
     if when is None:
-        raise ValueError("it has no date.")
+        raise TransactionError("the transaction has no date.")
     day = date(when.year, when.month, when.day)
-    name, ids, reference = _details(data, direction)
     # Rabobank writes the counterparty's account on the line after `:61:`.
     extra = normal_id(str(data.get("extra_details") or ""))
-    if re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}", extra) and extra not in ids:
-        ids = (*ids, extra)
+    name, ids, reference = _details(data)
+    ids = _with_account(ids, extra)
     bank_reference = str(data.get("bank_reference") or "")
-    if _trusted(bank_reference):
+    if trusted_ref(bank_reference):
         ref = bank_reference.strip()
     else:
-        ref = content_ref(
-            "MT940",
-            [day.isoformat(), str(amount), status, *ids, name, reference,
-             str(data.get("customer_reference") or ""), bank_reference],
-        )  # fmt: skip
-    return BankLine(day, amount, currency, direction, name, ids, reference, ref, file, index)
+        before = _as_read_before(parsed, data)
+        if before is None:
+            hashed = [*ids, name, reference, str(data.get("customer_reference") or "")]
+        else:
+            old_name, old_ids, old_reference, customer = before
+            hashed = [*_with_account(old_ids, extra), old_name, old_reference, customer]
+        ref = content_ref("MT940", [day.isoformat(), str(amount), status, *hashed, bank_reference])
+    return BankLine(day, amount, currency, direction, name, ids, reference, ref, file, where)
+
+
+def _with_account(ids: tuple[str, ...], account: str) -> tuple[str, ...]:
+    """The ids with the account after `:61:`, when it is an IBAN the details did not name."""
+    if re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}", account) and account not in ids:
+        return (*ids, account)
+    return ids
+
+
+def _as_read_before(
+    parsed: mt940_package.models.Transactions, data: dict[str, Any]
+) -> tuple[str, tuple[str, ...], str, str] | None:
+    """For German `?NN` details: (name, ids, reference, customer reference) as the reader
+    took them from the package before it read `?31` apart, so a line's hash, its Bank Ref,
+    stays the one an earlier import recorded; None for other details."""
+    raw = str(data.get("transaction_details") or "")
+    if not re.match(r"^\d{3}\?\d{2}", "".join(raw.splitlines())):
+        return None  # the package left these to the reader, as it still does
+    old = transaction_details_post_processor(parsed, parsed.tags[86], {"transaction_details": raw},
+                                             dict(data))  # fmt: skip
+    customer = str(old.get("customer_reference") or "")
+    if old.get("purpose") is None and old.get("applicant_name") is None:
+        return "", (), "", customer
+    ids = (normal_id(str(old["applicant_bin"])),) if old.get("applicant_bin") else ()
+    return (clean(str(old.get("applicant_name") or "")), ids, clean(str(old.get("purpose") or "")),
+            customer)  # fmt: skip

@@ -97,7 +97,7 @@ def read_onec(
     """Every document of the file as a BankLine; errors for documents that cannot be read."""
     text = decode(data)
     if not text.lstrip().startswith("1CClientBankExchange"):
-        raise StatementError(f"{file} does not start with 1CClientBankExchange.")
+        raise StatementError("it does not start with 1CClientBankExchange.")
     ours: set[str] = set()
     header: dict[str, str] = {}
     documents: list[tuple[int, str, dict[str, str]]] = []
