@@ -628,15 +628,16 @@ GERMAN = CsvLayout(date="Buchungstag", amount="Betrag", payer="Auftraggeber",
 @pytest.mark.parametrize(
     ("layout", "text", "told"),
     [
-        # account lines above the table (DKB, Deutsche Bank)
-        (GERMAN, DKB, "has no column 'Buchungstag' ([bank.csv] date); its columns are: "
-                      "Kontonummer:, DE12 1203 0000 1020 3040 50 / Girokonto."),
+        # account lines above the table, and the date column misspelt in [bank.csv]
+        (replace(GERMAN, date="Buchungsdatum"), DKB,
+         "has no column 'Buchungsdatum' ([bank.csv] date); its columns are: "
+         "Kontonummer:, DE12 1203 0000 1020 3040 50 / Girokonto."),
         # a column name misspelt in [bank.csv]
         (replace(GERMAN, date="Buchungsdatum"), DKB.split("\r\n\r\n")[1],
          "has no column 'Buchungsdatum' ([bank.csv] date); its columns are: Buchungstag, "
          "Auftraggeber, Verwendungszweck, Betrag, Referenz."),
     ],
-    ids=["account-lines-above-the-header", "misspelt-column"],
+    ids=["account-lines-above-the-header-misspelt", "misspelt-column"],
 )  # fmt: skip
 def test_a_csv_the_layout_does_not_fit_gets_the_csv_readers_message(
     tmp_path: Path, layout: CsvLayout, text: str, told: str
@@ -645,6 +646,17 @@ def test_a_csv_the_layout_does_not_fit_gets_the_csv_readers_message(
     path.write_bytes(text.encode("cp1252"))
     lines, (error,) = read_statement(path, BankConfig(csv=layout))
     assert lines == [] and told in str(error)
+
+
+def test_a_csv_header_below_account_lines_is_found(tmp_path: Path) -> None:
+    """DKB, Deutsche Bank: account number, period and balance lines above the table; the
+    line numbers said stay the file's own."""
+    path = tmp_path / "umsaetze.csv"
+    path.write_bytes((DKB + '"06.03.2026";"Beta";"x";"zwei";"R2";\r\n').encode("cp1252"))
+    (line,), (error,) = read_statement(path, BankConfig(csv=GERMAN))
+    assert (line.date, line.payer, line.amount) == (date(2026, 3, 5), "Émile Dupont SARL",
+                                                    D("1234.56"))  # fmt: skip
+    assert str(error).startswith("umsaetze.csv, line 8: Betrag:")
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
@@ -113,6 +114,32 @@ def parse_amount(
     return amount, currency
 
 
+#: How far down a CSV its header row is looked for, below the account lines some banks
+#: put first (account number, period, balance).
+HEADER_SEARCH = 20
+
+
+def _header(reader: Iterator[list[str]], layout: CsvLayout) -> list[str]:
+    """The header row: the first of the first HEADER_SEARCH rows naming the configured
+    date, amount and reference columns, else the first row (whose columns are then said)."""
+    first = next(reader)
+    row = first
+    for _ in range(HEADER_SEARCH):
+        if _names_columns(row, layout):
+            return row
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+    return first  # no row names them: the first row's columns are said to be missing
+
+
+def _names_columns(row: list[str], layout: CsvLayout) -> bool:
+    cells = {clean(c).casefold() for c in row}
+    return all(getattr(layout, key).strip().casefold() in cells
+               for key in ("date", "amount", "reference"))  # fmt: skip
+
+
 def looks_like(head: bytes, layout: CsvLayout) -> bool:
     """The file's first line names the configured columns."""
     if not layout.configured:
@@ -134,16 +161,17 @@ def read_csv(
         text = data.decode(layout.encoding)
     except UnicodeDecodeError as exc:
         raise StatementError(
-            f"{file} is not in the encoding {layout.encoding!r} set in [bank.csv] ({exc.reason} "
+            f"it is not in the encoding {layout.encoding!r} set in [bank.csv] ({exc.reason} "
             f"at byte {exc.start}); set encoding to the one the bank uses."
         ) from None
     except LookupError:
         raise StatementError(f"[bank.csv] encoding {layout.encoding!r} is unknown.") from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""),
+                        delimiter=layout.delimiter)  # fmt: skip
     try:
-        header = next(reader)
+        header = _header(reader, layout)
     except StopIteration:
-        raise StatementError(f"{file} is empty.") from None
+        raise StatementError("it is empty.") from None
     positions = {clean(h).casefold(): i for i, h in enumerate(header)}
     columns: dict[str, int] = {}
     for key in KEYS:
@@ -152,7 +180,7 @@ def read_csv(
             continue
         if name.strip().casefold() not in positions:
             raise StatementError(
-                f"{file} has no column {name!r} ([bank.csv] {key}); its columns are: "
+                f"it has no column {name!r} ([bank.csv] {key}); its columns are: "
                 f"{', '.join(h for h in header if h.strip())}."
             )
         columns[key] = positions[name.strip().casefold()]

@@ -92,7 +92,7 @@ def read_ofx(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     text = decode(data)
     statements = _STATEMENT.findall(text)
     if not statements:
-        raise StatementError(f"{file} is OFX but holds no bank or credit card statement.")
+        raise StatementError("it is OFX but holds no bank or credit card statement.")
     lines: list[BankLine] = []
     errors: list[RowError] = []
     offset = 0
