@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -64,24 +64,58 @@ def D(value: Any) -> Decimal:  # noqa: N802 - the conventional name (Beancount's
         # Excel keeps 15 significant digits; anything past them is float noise.
         return Decimal(f"{value:.15g}")
     if isinstance(value, str):
-        text = value.strip().replace("\u00a0", "").replace(" ", "")
-        for sign in ("$", "€", "£", "₸", "₽"):
-            text = text.replace(sign, "")
-        if "," in text and "." in text and text.rfind(",") > text.rfind("."):
-            text = text.replace(".", "").replace(",", ".")  # 1.250,00: European
-        elif "," in text and "." not in text and re.fullmatch(r"[-+]?\d+,\d{1,2}", text):
-            text = text.replace(",", ".")  # a decimal comma: 12,50
-        text = text.replace(",", "")
-        if text.startswith("(") and text.endswith(")"):
-            text = "-" + text[1:-1]
-        try:
-            result = Decimal(text)
-        except InvalidOperation:
-            raise MoneyError(f"{value!r} is not a number") from None
-        if not result.is_finite():
-            raise MoneyError(f"{value!r} is not a number")
-        return result
+        return _typed_number(value)
     raise MoneyError(f"{value!r} is not a number")
+
+
+#: A number typed as text, once spaces and currency signs are gone: sign, digits and marks.
+_TYPED = re.compile(r"([-+]?)([\d.,]*\d[\d.,]*)")
+#: Digits grouped by thousands: 1 to 3 digits, then groups of exactly 3.
+_GROUPS = re.compile(r"\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+")
+
+
+def _typed_number(value: str) -> Decimal:
+    """A number typed as text ("1,250.00", "1.250,00", "12,5", "(40)", "€ 99"), read exactly.
+
+    Whichever of "." and "," comes last is the decimal mark when both are
+    there; the other one then only groups thousands, three digits at a time.
+    A lone "," with one or two digits after it is a decimal comma ("12,50");
+    marks repeated are thousands ("1,234,567"). A lone mark with exactly three
+    digits after one to three others ("1.500", "1,500") is refused: it reads
+    1500 in one country and 1.5 in another, and a guess could bill a thousand
+    times too much or too little. Exponents, underscores and letters are not
+    numbers here.
+    """
+    text = value.strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+    for sign in ("$", "€", "£", "₸", "₽"):
+        text = text.replace(sign, "")
+    negative = text.startswith("(") and text.endswith(")")
+    match = _TYPED.fullmatch(text[1:-1] if negative else text)
+    if match is None:
+        raise MoneyError(f"{value!r} is not a number")
+    sign, body = match.groups()
+    if negative and sign:
+        raise MoneyError(f"{value!r} is not a number")  # "(-40)": two signs
+    marks = {c for c in body if c in ".,"}
+    last = max(body.rfind("."), body.rfind(","))
+    lone = len(marks) == 1 and body.count(body[last]) == 1
+    if len(marks) == 2 or lone:  # the last mark is the decimal one
+        whole, fraction = body[:last], body[last + 1 :]
+    else:  # none, or one mark repeated: thousands
+        whole, fraction = body, ""
+    if any(c in ".," for c in fraction) or (last >= 0 and not whole and not fraction):
+        raise MoneyError(f"{value!r} is not a number")
+    if not whole.isdigit() and whole and not _GROUPS.fullmatch(whole):
+        raise MoneyError(f"{value!r} is not a number: its digits are not grouped by thousands")
+    digits = whole.replace(",", "").replace(".", "")
+    if lone and len(fraction) == 3 and 1 <= len(whole) <= 3 and not whole.startswith("0"):
+        plain = Decimal(f"{digits}.{fraction}").normalize()
+        raise MoneyError(
+            f"{value!r} could be {digits}{fraction} or {plain:f}: type the number without a "
+            "thousands separator"
+        )
+    point = f".{fraction}" if fraction else ""
+    return Decimal(f"{'-' if negative else ''}{sign}{digits or '0'}{point}")
 
 
 def to_money(value: Any) -> Decimal:
@@ -131,16 +165,18 @@ def parse_rate(value: Any) -> Decimal:
 
     A plain number of 1 or more is a percentage, below 1 a fraction.
     """
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith("%"):
-            return D(text[:-1]) / 100
-        number = D(text)
-    else:
-        number = D(value)
+    text = value.strip() if isinstance(value, str) else None
+    number = D(text[:-1] if text and text.endswith("%") else value)
     if number < 0:
         raise MoneyError(f"{value!r} is negative")
-    return number / 100 if number >= 1 else number
+    rate = number / 100 if number >= 1 or (text and text.endswith("%")) else number
+    if rate >= 1:
+        raise RateTooHigh(f"{(rate * 100).normalize():f}%")
+    return rate
+
+
+class RateTooHigh(MoneyError):
+    """A tax rate of 100% or more: a typo (12 typed as 1200, or 0,125 misread), not a rate."""
 
 
 #: Signs that stand for one currency wherever a bank prints them. "$" is left

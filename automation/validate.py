@@ -24,7 +24,7 @@ from .config import LANGUAGES, Config
 from .lazy import lazy_import
 from .mail import parse_addresses
 from .model import Client, RowError, ServiceLine
-from .money import TOLERANCE, MoneyError, parse_rate
+from .money import TOLERANCE, MoneyError, RateTooHigh, parse_rate
 from .read import SheetData
 from .schema import CLIENTS, normalise_header
 from .terms import Terms, TermsError, parse_terms
@@ -105,6 +105,14 @@ def _client_row(
     if not is_blank(cells["Tax Rate"]):
         try:
             tax_rate = _client_rate(cells["Tax Rate"])
+        except RateTooHigh as exc:
+            errors.append(
+                err(
+                    "Tax Rate",
+                    f'"{cell_text(cells["Tax Rate"])}" would be a tax of {exc}; write the rate '
+                    "as 12, 12% or 0.12.",
+                )
+            )
         except MoneyError:
             errors.append(
                 err(

@@ -178,3 +178,44 @@ def test_a_totals_row_typed_under_the_lines_is_left_alone(tmp_path: Path) -> Non
     lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
     assert [line.row for line in lines] == [2, 3]
     assert [(e.row, e.column) for e in errors.values()] == [(9, "Date")]
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("1,250.00", "1250.00"), ("1.250,00", "1250.00"), ("€1.234,50", "1234.50"),
+        ("12,5", "12.5"), ("+12,50", "12.50"), ("0,125", "0.125"), ("1,234,567", "1234567"),
+        ("1.234.567", "1234567"), ("(40)", "-40"), ("$ 1,200.00", "1200.00"), ("1,5000", "1.5000"),
+        ("1.500", "could be 1500 or 1.5"), ("€1.500", "could be 1500 or 1.5"),
+        ("1,500", "could be 1500 or 1.5"), ("12.345", "could be 12345 or 12.345"),
+        ("1e3", "is not a number"), ("1_000", "is not a number"), ("1,23.45", "grouped"),
+        ("1,234,5", "grouped"), ("12 kg", "is not a number"),
+    ],
+)  # fmt: skip
+def test_numbers_typed_as_text_are_read_exactly_or_refused(text: str, read: str) -> None:
+    """A text number is read one way only: a lone mark with three digits after it could
+    be a thousands separator or a decimal mark, and is refused rather than guessed."""
+    from automation.money import D, MoneyError
+
+    if read[0].isdigit() or read[0] == "-":
+        assert str(D(text)) == read
+    else:
+        with pytest.raises(MoneyError, match=read):
+            D(text)
+
+
+def test_a_tax_rate_of_100_percent_or_more_is_refused(tmp_path: Path) -> None:
+    rates = ["12", "0,125", "12,5%", "100", "1200", "150%"]
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client(f"C{i}", **{"Tax Rate": rate}) for i, rate in enumerate(rates)],
+        [],
+    )
+    clients = validate_clients(read_workbook(book, Config()).clients, Config())
+    assert [clients.clients[f"c{i}"].tax_rate for i in range(3)] == [
+        Decimal("0.12"), Decimal("0.125"), Decimal("0.125")]  # fmt: skip
+    assert [(e.row, e.column, e.message) for e in clients.errors] == [
+        (5, "Tax Rate", '"100" would be a tax of 100%; write the rate as 12, 12% or 0.12.'),
+        (6, "Tax Rate", '"1200" would be a tax of 1200%; write the rate as 12, 12% or 0.12.'),
+        (7, "Tax Rate", '"150%" would be a tax of 150%; write the rate as 12, 12% or 0.12.'),
+    ]

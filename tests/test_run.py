@@ -571,7 +571,7 @@ def test_absurd_numbers_are_row_errors(folder: Folder) -> None:
         folder.workbook,
         [client("Acme Ltd")],
         [
-            service(date(2026, 3, 2), "Acme Ltd", "Huge", "1e400", 10),
+            service(date(2026, 3, 2), "Acme Ltd", "Huge", "1" + "0" * 400, 10),
             service(date(2026, 3, 2), "Acme Ltd", "Fine", 1, 10),
         ],
     )
