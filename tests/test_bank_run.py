@@ -257,3 +257,35 @@ def test_a_discounted_payment_without_a_reference_earns_the_discount(folder: Fol
     assert money(invoices.loc["INV-2026-0001", "Balance"]) == D("0.00")
     assert money(invoices.loc["INV-2026-0001", "Paid By Bank"]) == D("98.00")
     assert pd.isna(invoices.loc["INV-2026-0002", "Paid Amount"])
+
+
+def test_a_split_typed_on_a_review_line_is_applied_as_typed_or_kept_as_typed(
+    folder: Folder,
+) -> None:
+    """Whole-number amounts are amounts; a split that does not add up stays as typed."""
+    folder.write_config(extra='currency = "EUR"')
+    write_workbook(folder.workbook, [client("Beta BV", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Beta BV", "Payroll", 1, 300),
+                    service(date(2026, 3, 3), "Beta BV", "Extra", 1, 450)])  # fmt: skip
+    for day in ("2026-03-02", "2026-03-03"):
+        assert folder.run("--as-of", day) == 0
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 5), D("750.00"), "Stranger", purpose="?", ref="A1"),
+            Tx(date(2026, 3, 5), D("750.00"), "Stranger 2", purpose="?", ref="A2")]  # fmt: skip
+    (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    folder.run("--as-of", "2026-03-06")  # both wait for review
+    type_into(folder, "Payments", "Bank Ref", "A1",
+              Invoice_No="INV-2026-0001 100; INV-2026-0002 650")  # fmt: skip
+    type_into(folder, "Payments", "Bank Ref", "A2",
+              Invoice_No="INV-2026-0001 100; INV-2026-0002 600")  # fmt: skip
+    folder.run("--as-of", "2026-03-09")
+    lines = sheet(folder, "Payments", "Bank Ref")
+    assert tuple(lines.loc["A1", ["Status", "Invoice No"]]) == (
+        "Applied", "INV-2026-0001 100.00; INV-2026-0002 650.00")  # fmt: skip
+    assert tuple(lines.loc["A2", ["Status", "Invoice No"]]) == (
+        "Review", "INV-2026-0001 100; INV-2026-0002 600")  # fmt: skip
+    assert "add up to €700.00, not the €750.00 received" in lines.loc["A2", "Note"]
+    invoices = sheet(folder, "Invoices", "Invoice No")
+    assert money(invoices.loc["INV-2026-0001", "Paid By Bank"]) == D("100.00")
+    assert money(invoices.loc["INV-2026-0002", "Paid By Bank"]) == D("650.00")

@@ -128,10 +128,15 @@ class Decision:
 
 @dataclass(frozen=True)
 class Instruction:
-    """What the bookkeeper typed on a Review line: invoices (with amounts, if split) or Ignore."""
+    """What the bookkeeper typed on a Review line: invoices (with amounts, if split) or Ignore.
+
+    `parts` are the texts between `;` as typed (`INV-2026-0007 100`); which part
+    of each is the number and which the amount is read against the invoice
+    numbers when the line is decided (`read_part`).
+    """
 
     bank_ref: str
-    invoices: tuple[tuple[str, Decimal | None], ...] = ()
+    parts: tuple[str, ...] = ()
     ignore: bool = False
 
 
@@ -168,6 +173,13 @@ class NumberIndex:
                 self.keys.setdefault(key, number)
         self.lengths = sorted({len(k) for k in self.keys}, reverse=True)
 
+    def exact(self, text: str) -> str | None:
+        """The invoice `text` is written as, with nothing before or after it; else None."""
+        found = self.keys.get(tuple(_tokens(text)))
+        if found is None:
+            found = self.keys.get(tuple(f"={t}" for t in _TOKEN.findall(text.upper())))
+        return found
+
     def find(self, text: str) -> list[str]:
         tokens = _tokens(text)
         whole = [f"={t}" for t in _TOKEN.findall(text.upper())]
@@ -187,25 +199,68 @@ class NumberIndex:
 def parse_instruction(bank_ref: str, invoice_text: str, status_text: str) -> Instruction | None:
     """The bookkeeper's Invoice No / Status on a Review line, or None when nothing is typed.
 
-    >>> parse_instruction("R1", "INV-2026-0007 60.00; INV-2026-0008", "Review").invoices
-    (('INV-2026-0007', Decimal('60.00')), ('INV-2026-0008', None))
+    >>> parse_instruction("R1", "INV-2026-0007 60; INV-2026-0008", "Review").parts
+    ('INV-2026-0007 60', 'INV-2026-0008')
     >>> parse_instruction("R1", "", "ignore").ignore
     True
     """
     if status_text.strip().casefold() in ("ignore", "ignored"):
         return Instruction(bank_ref, ignore=True)
-    parts = [p.strip() for p in re.split(r"[;\n]", invoice_text) if p.strip()]
-    if not parts:
-        return None
-    wanted: list[tuple[str, Decimal | None]] = []
-    for part in parts:
-        # An amount needs its decimals (`60.00`): `inv 2026 7` is a number, not `inv 2026` + 7.
-        match = re.fullmatch(r"(.+?)(?:\s*[:=]?\s+(\d[\d ]*[.,]\d{1,2}))?", part)
-        assert match is not None
-        number, amount = match.group(1).strip(), match.group(2)
-        wanted.append((number, Decimal(amount.replace(" ", "").replace(",", ".")) if amount
-                       else None))  # fmt: skip
-    return Instruction(bank_ref, tuple(wanted))
+    parts = tuple(p.strip() for p in re.split(r"[;\n]", invoice_text) if p.strip())
+    return Instruction(bank_ref, parts) if parts else None
+
+
+_CURRENCY = r"(?:[A-Za-z]{3}|[$€£¥₸₽])"
+#: An amount after an invoice number: `650`, `650.00`, `1,250.50`, `1.250,50`, `1 250,50`,
+#: `€650`, `650 EUR`. A thousands separator is followed by three digits, decimals by one or two.
+_AMOUNT = re.compile(
+    rf"(?:{_CURRENCY}\s?)?(?P<whole>\d{{1,3}}(?:[,.'\u00a0 ]\d{{3}})+|\d+)"
+    rf"(?:[.,](?P<cents>\d{{1,2}}))?(?:\s?{_CURRENCY})?"
+)
+_BETWEEN = re.compile(r"\s*[:=]\s*|\s+")
+
+
+def _splits(part: str) -> list[tuple[str, Decimal | None]]:
+    """Every way to read `part` as a number followed by an amount, and as a number alone."""
+    readings: list[tuple[str, Decimal | None]] = []
+    for gap in _BETWEEN.finditer(part):
+        number, amount = part[: gap.start()].strip(), part[gap.end() :].strip()
+        found = _AMOUNT.fullmatch(amount)
+        if number and found:
+            whole = re.sub(r"\D", "", found["whole"])
+            cents = found["cents"]
+            readings.append((number, Decimal(f"{whole}.{cents}" if cents else whole)))
+    readings.append((part, None))
+    return readings
+
+
+def read_part(part: str, index: NumberIndex) -> tuple[str, Decimal | None] | str:
+    """One part of an instruction as (invoice, amount or None), or why it cannot be read.
+
+    An amount may be whole (`INV-2026-0007 650`): a reading whose number part is
+    exactly an invoice number wins. When no reading is exact, the number is
+    looked for inside the text; if the text can then be read two ways (`Rechnung
+    42 100`: invoice 42 with 100, or invoices 42 and 100) it waits for a person.
+
+    >>> index = NumberIndex(["INV-2026-0007"])
+    >>> read_part("INV-2026-0007 650", index), read_part("inv 2026 7", index)
+    (('INV-2026-0007', Decimal('650')), ('INV-2026-0007', None))
+    """
+    splits = _splits(part)
+    readings = {(n, a) for n, a in ((index.exact(t), a) for t, a in splits) if n is not None}
+    if not readings:
+        named = [(index.find(t), a) for t, a in splits]
+        readings = {(found[0], a) for found, a in named if found}
+        if any(len(found) > 1 for found, _ in named):
+            readings.add(("", None))  # the text names more than one invoice: not one reading
+    if len(readings) == 1:
+        return readings.pop()
+    if not readings:
+        return f"{part!r} is not an open invoice the tool issued; check the number."
+    return (
+        f"{part!r} can be read more than one way: type the Invoice No as issued and the "
+        "amount with its decimals, e.g. INV-2026-0007 650.00."
+    )
 
 
 # -- the rules ---------------------------------------------------------------------
@@ -468,15 +523,17 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
     if instruction.ignore:
         return Decision(line.bank_ref, IGNORED, RULE_BOOKKEEPER, (), "ignored by the bookkeeper.")
     chosen: list[tuple[OpenInvoice, Decimal | None]] = []
-    for typed_number, amount in instruction.invoices:
-        found = index.find(typed_number)
-        number = found[0] if found else typed_number.strip()
+    for part in instruction.parts:
+        reading = read_part(part, index)
+        if isinstance(reading, str):
+            return Decision(line.bank_ref, REVIEW, note=reading)
+        number, amount = reading
         inv = book.invoices.get(number)
         if inv is None:
             return Decision(
                 line.bank_ref,
                 REVIEW,
-                note=f"{typed_number!r} is not an open invoice the tool issued; check the number.",
+                note=f"{part!r} is not an open invoice the tool issued; check the number.",
             )
         if inv.currency != line.currency:
             return Decision(line.bank_ref, REVIEW, note=_currency_note(line, [inv]))
