@@ -152,9 +152,53 @@ def test_a_payment_typed_by_hand_is_recognised_not_added() -> None:
     (d,) = decide(line("42000.00", "", ids=("180940012345",)), typed=typed)
     assert (d.status, d.rule) == (APPLIED, "Typed by hand")
     assert d.allocations == (Allocation("INV-2026-0005", D("42000.00"), typed=True),)
-    (other_day,) = decide(line("42000.00", "", ids=("180940012345",),
-                               day=date(2026, 3, 3)), typed=typed)  # fmt: skip
-    assert other_day.rule != "Typed by hand"
+    (weeks_later,) = decide(line("42000.00", "", ids=("180940012345",),
+                                 day=date(2026, 3, 30)), typed=typed)  # fmt: skip
+    assert weeks_later.rule != "Typed by hand"
+
+
+@pytest.mark.parametrize(
+    ("typed_on", "booked_on"),
+    [
+        (date(2026, 3, 6), date(2026, 3, 5)),  # typed the day after the bank booked it
+        (date(2026, 3, 4), date(2026, 3, 5)),  # typed from the client's remittance advice
+        (date(2026, 3, 10), date(2026, 3, 6)),  # Friday's transfer, seen on Tuesday
+    ],
+)
+def test_a_typed_payment_is_recognised_a_few_days_from_the_bank_date(
+    typed_on: date, booked_on: date
+) -> None:
+    """Typed 600 on INV-2026-0007 (1000 open); the bank books the same 600 days apart."""
+    invoices = [inv("INV-2026-0007", ACME, "400.00", 1)]  # 1000 less the 600 typed
+    typed = [TypedPayment("INV-2026-0007", ACME, D("600.00"), typed_on)]
+    by_reference = line("600.00", "INV-2026-0007", day=booked_on)
+    by_payer = line("600.00", "", ids=("180940012345",), day=booked_on)
+    for bank in (by_reference, by_payer):
+        (d,) = match_lines(invoices, PAYERS, [bank], D("0"), typed=typed)
+        assert (d.status, d.rule) == (APPLIED, "Typed by hand")
+        assert d.allocations == (Allocation("INV-2026-0007", D("600.00"), typed=True),)
+        assert typed_on.isoformat() in d.note
+
+
+def test_a_second_payment_near_a_typed_one_is_added_once() -> None:
+    """Typed 600 dated 6 Mar; the bank has 600 on 5 Mar and 600 on 9 Mar: one is the typed."""
+    invoices = [inv("INV-2026-0007", ACME, "600.00", 1)]
+    typed = [TypedPayment("INV-2026-0007", ACME, D("600.00"), date(2026, 3, 6))]
+    first = line("600.00", "INV-2026-0007", ref="A", day=date(2026, 3, 5))
+    second = line("600.00", "INV-2026-0007", ref="B", day=date(2026, 3, 9))
+    a, b = match_lines(invoices, PAYERS, [second, first], D("0"), typed=typed)
+    assert (b.rule, a.rule) == ("Typed by hand", "Reference")  # the nearer one is the typed
+    assert a.allocations == (Allocation("INV-2026-0007", D("600.00")),)
+
+
+def test_a_typed_payment_a_week_or_two_away_is_a_doubt_for_review() -> None:
+    """Too far apart to be sure it is the same payment, too near to count it twice blindly."""
+    invoices = [inv("INV-2026-0007", ACME, "400.00", 1)]
+    typed = [TypedPayment("INV-2026-0007", ACME, D("600.00"), date(2026, 3, 16))]
+    (d,) = match_lines(invoices, PAYERS, [line("600.00", "INV-2026-0007", day=date(2026, 3, 5))],
+                       D("0"), typed=typed)  # fmt: skip
+    assert (d.status, d.allocations) == (REVIEW, ())
+    assert "typed by hand" in d.note and "2026-03-16" in d.note
 
 
 def test_a_typed_payment_is_recognised_only_on_its_invoice_and_exact_amount() -> None:

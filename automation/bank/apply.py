@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +41,7 @@ from .match import (
     APPLIED,
     IGNORED,
     REVIEW,
+    TYPED_DOUBT_DAYS,
     Instruction,
     OpenInvoice,
     Payers,
@@ -190,15 +191,17 @@ def _discount_left(
 def _typed_payments(
     ledger: Ledger, data: WorkbookData, lines: Sequence[BankLine], totals: Mapping[str, BankTotal]
 ) -> list[TypedPayment]:
-    """Payments typed by hand on a date some incoming line has, not yet recognised.
+    """Payments typed by hand near the date of some incoming line, not yet recognised.
 
+    Near: up to TYPED_DOUBT_DAYS apart (`match` decides which are the same payment).
     Paid invoices long settled count too: the statement often arrives after the
     bookkeeper typed the payment from the bank's app.
     """
     sheet = data.invoices
     if sheet is None or not lines:
         return []
-    days = {ln.date for ln in lines}
+    near = range(-TYPED_DOUBT_DAYS, TYPED_DOUBT_DAYS + 1)
+    days = {day + timedelta(days=gap) for day in {ln.date for ln in lines} for gap in near}
     paid_dates = sheet.frame["Paid Date"]
     text = paid_dates.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     stamps = pd.to_datetime(paid_dates.where(~text), errors="coerce")

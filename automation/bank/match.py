@@ -3,10 +3,11 @@
 The rules, first that fits wins (a line the bookkeeper has typed an Invoice
 No or `Ignore` for is decided by that instead):
 
-0. The bank line is a payment the bookkeeper already typed by hand (the same
-   date, exactly the typed amount or what is left of it, on an invoice of that
-   payer or the one the reference names, and the reference names no other
-   invoice): recognised, not added again.
+0. The bank line is a payment the bookkeeper already typed by hand (dates at
+   most TYPED_WITHIN_DAYS apart, exactly the typed amount or what is left of
+   it, on an invoice of that payer or the one the reference names, and the
+   reference names no other invoice): recognised, not added again. Up to
+   TYPED_DOUBT_DAYS apart it waits in Review instead of being counted twice.
 1. `Reference`: an invoice number appears in the reference text (any case,
    spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`).
 2. `Amount`: the payer is a client (Payer ID, else the exact client name) and
@@ -41,6 +42,14 @@ from ..money import ZERO
 from .record import IN, BankLine, normal_id
 
 APPLIED, REVIEW, IGNORED = "Applied", "Review", "Ignored"
+#: A payment typed by hand and a bank line of the same amount, for the same invoice (or
+#: from its client), are the same payment when their dates are at most this many days
+#: apart: the bookkeeper types the day they saw the money or the remittance advice, the
+#: bank books a day or two apart, and a weekend adds two (Friday's transfer, Tuesday's Paid Date).
+TYPED_WITHIN_DAYS = 4
+#: Up to this many days apart it may still be the same payment: the line waits in Review
+#: rather than being counted a second time.
+TYPED_DOUBT_DAYS = 14
 RULE_TYPED = "Typed by hand"
 RULE_REFERENCE = "Reference"
 RULE_AMOUNT = "Amount"
@@ -325,57 +334,106 @@ def match_lines(
     for inv in ordered:
         book.by_client.setdefault(inv.client_key, []).append(inv)
     index = NumberIndex([*book.invoices, *known_closed, *(t.invoice_no for t in typed)])
-    typed_on: dict[date, dict[tuple[str, date], TypedPayment]] = {}
-    for t in typed:
-        typed_on.setdefault(t.paid_date, {})[(t.invoice_no, t.paid_date)] = t
     typed_left = {(t.invoice_no, t.paid_date): t.amount for t in typed}
     decided: dict[str, Decision] = {}
 
     def order(ln: BankLine) -> tuple[bool, date, str, int, str]:
         return (not index.find(ln.reference), ln.date, ln.file, ln.line, ln.bank_ref)
 
+    told = instructions or {}
+    plain = [
+        ln for ln in sorted(lines, key=order) if ln.direction == IN and ln.bank_ref not in told
+    ]
+    recognised = _recognise_typed(plain, payers, index, typed, typed_left)
     for line in sorted(lines, key=order):
-        instruction = (instructions or {}).get(line.bank_ref)
+        instruction = told.get(line.bank_ref)
         if line.direction != IN:
             decision = Decision(line.bank_ref, IGNORED, "", (), "outgoing payment")
         elif instruction is not None:
             decision = _follow(line, instruction, book, index)
         else:
-            same_day = typed_on.get(line.date)
             decision = (
-                same_day and _recognise_typed(line, payers, index, same_day, typed_left)
-            ) or _match(line, payers, book, index, fee_tolerance)
+                recognised.get(line.bank_ref)
+                or _typed_doubt(line, payers, index, typed, typed_left)
+                or _match(line, payers, book, index, fee_tolerance)
+            )
         book.pay(decision.allocations)
         decided[line.bank_ref] = decision
     return [decided[line.bank_ref] for line in lines]
 
 
+def _same_payer(line: BankLine, payment: TypedPayment, payers: Payers, index: NumberIndex) -> bool:
+    """The line may be the typed payment: its reference names that invoice, or (naming none)
+    it comes from that invoice's client; and it is exactly the typed amount or what is left
+    of it (a smaller amount is another payment)."""
+    named = index.find(line.reference)
+    if named:
+        return payment.invoice_no in named
+    return payers.client_of(line) == payment.client_key
+
+
 def _recognise_typed(
-    line: BankLine,
+    lines: Sequence[BankLine],
     payers: Payers,
     index: NumberIndex,
-    typed: Mapping[tuple[str, date], TypedPayment],
+    typed: Sequence[TypedPayment],
     left: dict[tuple[str, date], Decimal],
-) -> Decision | None:
-    client = payers.client_of(line)
-    named = set(index.find(line.reference))
-    for key, payment in typed.items():
-        if payment.paid_date != line.date or left[key] <= 0:
-            continue
-        # Only an exact amount is the same payment; a smaller one is another payment.
-        if line.amount not in (payment.amount, left[key]) or left[key] < line.amount:
-            continue
-        if named and payment.invoice_no not in named:
-            continue  # the reference names another invoice: that one is paid
-        if not named and payment.client_key != client:
+) -> dict[str, Decision]:
+    """Bank lines that are payments the bookkeeper already typed by hand, by Bank Ref.
+
+    The bank date and the typed Paid Date may differ by up to TYPED_WITHIN_DAYS;
+    when several lines could be one typed payment, the nearest date is it.
+    """
+    pairs = []
+    for position, line in enumerate(lines):
+        for payment in typed:
+            gap = abs((payment.paid_date - line.date).days)
+            if gap <= TYPED_WITHIN_DAYS and _same_payer(line, payment, payers, index):
+                pairs.append((gap, position, payment.paid_date, payment.invoice_no, payment))
+    found: dict[str, Decision] = {}
+    for _, position, _, _, payment in sorted(pairs, key=lambda p: p[:4]):
+        line, key = lines[position], (payment.invoice_no, payment.paid_date)
+        if line.bank_ref in found or not _typed_amount(line, payment, left[key]):
             continue
         left[key] -= line.amount
         note = (
-            f"already typed by hand on {payment.invoice_no} (Paid Amount and Paid Date); "
-            "not added again."
+            f"already typed by hand on {payment.invoice_no} (Paid Amount, Paid Date "
+            f"{payment.paid_date.isoformat()}); not added again."
         )
         allocation = Allocation(payment.invoice_no, line.amount, typed=True)
-        return Decision(line.bank_ref, APPLIED, RULE_TYPED, (allocation,), note)
+        found[line.bank_ref] = Decision(line.bank_ref, APPLIED, RULE_TYPED, (allocation,), note)
+    return found
+
+
+def _typed_amount(line: BankLine, payment: TypedPayment, left: Decimal) -> bool:
+    """Only the exact typed amount (or what is left of it) is the same payment."""
+    return ZERO < line.amount <= left and line.amount in (payment.amount, left)
+
+
+def _typed_doubt(
+    line: BankLine,
+    payers: Payers,
+    index: NumberIndex,
+    typed: Sequence[TypedPayment],
+    left: Mapping[tuple[str, date], Decimal],
+) -> Decision | None:
+    """Review, when a typed payment not yet recognised may be this line, too far apart to
+    be sure (up to TYPED_DOUBT_DAYS): counting it twice would be wrong money."""
+    for payment in typed:
+        gap = abs((payment.paid_date - line.date).days)
+        if (
+            TYPED_WITHIN_DAYS < gap <= TYPED_DOUBT_DAYS
+            and _same_payer(line, payment, payers, index)
+            and _typed_amount(line, payment, left[(payment.invoice_no, payment.paid_date)])
+        ):
+            return Decision(
+                line.bank_ref,
+                REVIEW,
+                note=f"{_money(line.amount, line.currency)} was typed by hand on "
+                f"{payment.invoice_no} (Paid Date {payment.paid_date.isoformat()}), {gap} days "
+                "from this payment: if it is this payment, Ignore this line; if not, type the "
+                "Invoice No.",
+            )
     return None
 
 
