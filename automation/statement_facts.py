@@ -1,9 +1,11 @@
 """The facts a statement of account is built from, gathered from the ledger and the sheet.
 
-The ledger holds every invoice the tool issued (date, first due date, total)
-and the payment cells earlier runs saw, which date each part payment; the
-Invoices sheet holds Paid Amount and Paid Date as they stand now. Each run
-records the cells it sees (`record_paid_cells`), so a later statement can put
+The ledger holds every invoice the tool issued (date, first due date, total),
+every bank line and what it paid (each on its bank date), and the payment
+cells earlier runs saw. Paid Amount on the sheet is what the bookkeeper typed
+plus Paid By Bank: the bank's part is dated by its lines; the typed part
+(Paid Amount - Paid By Bank) by the Paid Date seen with it. Each run records
+the typed part it sees (`record_paid_cells`), so a later statement can put
 every part payment on its own date.
 
     with ledger.transaction():
@@ -14,10 +16,11 @@ every part payment on its own date.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
+from .bank.store import bank_payments, bank_totals
 from .compose import ghost_client
 from .ledger import CreditNote, Ledger, LedgerInvoice
 from .model import Client, InvoiceRow
@@ -35,7 +38,7 @@ from .statement import (
 from .updates import state_of
 from .validate import ClientBook, client_key
 
-#: Payment cells as seen: (cumulative Paid Amount, Paid Date).
+#: The typed part of the payment cells as seen: (Paid Amount - Paid By Bank, its Paid Date).
 PaidCells = tuple[Decimal, date | None]
 
 
@@ -45,14 +48,45 @@ def client_for(book: ClientBook, st: Statement) -> Client:
 
 
 def record_paid_cells(ledger: Ledger, rows: dict[str, InvoiceRow], seen: date) -> int:
-    """Keep the payment cells of the tool's invoices as they stand (usable ones only)."""
+    """Keep the typed part of the payment cells of the tool's invoices (usable ones only)."""
     known = ledger.known_numbers(rows)
+    usable = {n: row for n, row in rows.items() if n in known and row.problem is None}
+    latest = {n: t.latest for n, t in bank_totals(ledger, usable).items()}
+    # Only a row showing the bank's date may need the date its typed part was seen with.
+    before = ledger.paid_cells(
+        n for n, day in latest.items() if day is not None and usable[n].paid_date == day
+    )
     cells = {
-        number: (row.paid_amount or ZERO, row.paid_date)
-        for number, row in rows.items()
-        if number in known and row.problem is None
+        number: typed_cells(row, latest.get(number), _last(before.get(number)))
+        for number, row in usable.items()
     }
     return ledger.record_paid_cells(cells, seen)
+
+
+def _last(history: list[PaidCells] | None) -> PaidCells | None:
+    return history[-1] if history else None
+
+
+def typed_cells(row: InvoiceRow, bank_latest: date | None, before: PaidCells | None) -> PaidCells:
+    """What the bookkeeper typed on the row: Paid Amount - Paid By Bank, with its date.
+
+    The sheet has one Paid Date, the later of the typed payment's and the bank's
+    (`bank.apply.heal_rows`): a typed amount that has not changed keeps the date
+    it was seen with when the Paid Date now shown is the bank's.
+
+    >>> from automation.model import InvoiceRow
+    >>> row = InvoiceRow(2, "INV-1", paid_amount=Decimal("300"), paid_date=date(2026, 3, 12),
+    ...                  paid_by_bank=Decimal("100"))
+    >>> typed_cells(row, date(2026, 3, 12), (Decimal("200"), date(2026, 3, 3)))
+    (Decimal('200'), datetime.date(2026, 3, 3))
+    """
+    typed = (row.paid_amount or ZERO) - (row.paid_by_bank or ZERO)
+    if typed == ZERO:
+        return ZERO, None
+    day = row.paid_date
+    if before is not None and before[0] == typed and day is not None and day == bank_latest:
+        day = before[1]
+    return typed, day
 
 
 def gather_statements(
@@ -66,6 +100,8 @@ def gather_statements(
     """One statement per client and currency with activity in the period or a balance."""
     invoices = ledger.invoices()
     history = ledger.paid_cells()
+    bank = bank_payments(ledger)
+    latest = {n: t.latest for n, t in bank_totals(ledger).items()}
     notes = ledger.credit_notes()
     groups: dict[tuple[str, str], list[LedgerInvoice]] = defaultdict(list)
     for inv in invoices.values():
@@ -76,7 +112,15 @@ def gather_statements(
         client = book.clients.get(key) or ghost_client(group[0])
         facts = [InvoiceFact(i.invoice_no, i.invoice_date, i.original_due, i.total) for i in group]
         payments = [
-            p for inv in group for p in payment_facts(inv, history, rows.get(inv.invoice_no))
+            p
+            for inv in group
+            for p in payment_facts(
+                inv,
+                history.get(inv.invoice_no, []),
+                rows.get(inv.invoice_no),
+                bank.get(inv.invoice_no, []),
+                latest.get(inv.invoice_no),
+            )
         ]
         credits = credit_facts(notes, group)
         st = build_statement(client.name, currency, facts, payments, credits, start, end)
@@ -87,24 +131,31 @@ def gather_statements(
 
 def payment_facts(
     inv: LedgerInvoice,
-    history: dict[str, list[PaidCells]],
+    history: list[PaidCells],
     row: InvoiceRow | None,
+    bank: Sequence[tuple[date, Decimal]] = (),
+    bank_latest: date | None = None,
 ) -> list[PaymentFact]:
-    """The invoice's payments (dated by the runs that saw them), then any discount.
+    """The invoice's payments: typed ones dated by the runs that saw them, bank ones by their
+    bank dates; then any discount.
 
     "Discount" is what the Invoices sheet's Balance lets go beyond credit notes
     and payments: an early-payment discount earned, or the cent a payment
     within a cent of the amount due settles (`plan.balance_of`). It is dated
     with the latest payment, so the statement agrees with the sheet to the cent.
     """
-    seen = list(history.get(inv.invoice_no, []))
+    seen = list(history)
     if row is not None and row.problem is None:
-        now = (row.paid_amount or ZERO, row.paid_date)
+        now = typed_cells(row, bank_latest, _last(seen))
         if not seen or seen[-1] != now:
             seen.append(now)
     facts = payments_from_history(inv.invoice_no, seen)
-    paid, paid_date = seen[-1] if seen else (ZERO, None)
-    if paid and paid_date is not None:
+    facts += [PaymentFact(inv.invoice_no, day, amount) for day, amount in bank]
+    typed, typed_date = seen[-1] if seen else (ZERO, None)
+    paid = typed + sum((amount for _, amount in bank), ZERO)
+    days = [d for d in (typed_date, *(day for day, _ in bank)) if d is not None]
+    if paid and days:
+        paid_date = max(days)
         _, balance = balance_of(state_of(inv, False), Payments(paid, paid_date))
         let_go = inv.total - inv.credited - paid - balance
         if let_go != ZERO:  # a cent paid too much and let go is negative: it closes at 0 too

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
@@ -85,6 +86,47 @@ def test_a_broken_inbox_file_stays_and_is_listed(folder: Folder, capsys) -> None
     assert folder.run("--as-of", "2026-03-09") == 1
     assert "bad.csv, line 2: Buchungstag" in capsys.readouterr().out
     assert (inbox / "bad.csv").exists() and not (inbox / "imported").exists()
+
+
+def test_an_inbox_file_with_an_unreadable_line_is_imported_and_moved_once(  # type: ignore[no-untyped-def]
+    folder: Folder, capsys
+) -> None:
+    """The readable line is applied, the file leaves the inbox, the bad line is listed once."""
+    billed_folder(folder)
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = csv_bank([Tx(date(2026, 3, 6), D("300.00"), "Beta BV", purpose="INV-2026-0002",
+                        ref="T1")])  # fmt: skip
+    (inbox / "with-total.csv").write_bytes(paid + "Schlusssaldo;1500,00;;;;;\r\n".encode("cp1252"))
+    assert folder.run("--as-of", "2026-03-09") == 1
+    out = capsys.readouterr().out
+    assert "with-total.csv, line 3: Buchungstag" in out
+    assert "with-total.csv: 1 line(s) could not be read" in out
+    assert not (inbox / "with-total.csv").exists()
+    assert [p.name for p in (inbox / "imported").iterdir()] == ["with-total.csv"]
+    assert folder.run("--as-of", "2026-03-09") == 0  # said once: the file is imported
+    out = capsys.readouterr().out
+    assert "with-total.csv" not in out and "Bank statements" not in out
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    beta = invoices.set_index("Invoice No").loc["INV-2026-0002"]
+    assert (beta["Paid Amount"], beta["Paid By Bank"], beta["Status"]) == (300, 300, "Paid")
+
+
+def test_an_inbox_file_stays_while_the_payments_sheet_is_not_the_tools(  # type: ignore[no-untyped-def]
+    folder: Folder, capsys
+) -> None:
+    """Nothing can be recorded then: the statement must not be filed away unimported."""
+    billed_folder(folder)
+    book = openpyxl.load_workbook(folder.workbook)
+    book.create_sheet("Payments").append(["Date", "Who", "My own notes"])
+    book.save(folder.workbook)
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 6), D("300.00"), "Beta BV", purpose="INV-2026-0002", ref="T1")]
+    (inbox / "march.csv").write_bytes(csv_bank(paid))
+    assert folder.run("--as-of", "2026-03-09") == 1
+    assert "not the tool's" in capsys.readouterr().out
+    assert (inbox / "march.csv").exists()
 
 
 def test_check_lists_a_payer_id_on_two_clients(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -13,11 +13,13 @@ from automation.bank.match import (
     REVIEW,
     Allocation,
     Instruction,
+    NumberIndex,
     OpenInvoice,
     Payers,
     TypedPayment,
     match_lines,
     parse_instruction,
+    read_part,
 )
 from automation.bank.record import BankLine
 
@@ -150,9 +152,53 @@ def test_a_payment_typed_by_hand_is_recognised_not_added() -> None:
     (d,) = decide(line("42000.00", "", ids=("180940012345",)), typed=typed)
     assert (d.status, d.rule) == (APPLIED, "Typed by hand")
     assert d.allocations == (Allocation("INV-2026-0005", D("42000.00"), typed=True),)
-    (other_day,) = decide(line("42000.00", "", ids=("180940012345",),
-                               day=date(2026, 3, 3)), typed=typed)  # fmt: skip
-    assert other_day.rule != "Typed by hand"
+    (weeks_later,) = decide(line("42000.00", "", ids=("180940012345",),
+                                 day=date(2026, 3, 30)), typed=typed)  # fmt: skip
+    assert weeks_later.rule != "Typed by hand"
+
+
+@pytest.mark.parametrize(
+    ("typed_on", "booked_on"),
+    [
+        (date(2026, 3, 6), date(2026, 3, 5)),  # typed the day after the bank booked it
+        (date(2026, 3, 4), date(2026, 3, 5)),  # typed from the client's remittance advice
+        (date(2026, 3, 10), date(2026, 3, 6)),  # Friday's transfer, seen on Tuesday
+    ],
+)
+def test_a_typed_payment_is_recognised_a_few_days_from_the_bank_date(
+    typed_on: date, booked_on: date
+) -> None:
+    """Typed 600 on INV-2026-0007 (1000 open); the bank books the same 600 days apart."""
+    invoices = [inv("INV-2026-0007", ACME, "400.00", 1)]  # 1000 less the 600 typed
+    typed = [TypedPayment("INV-2026-0007", ACME, D("600.00"), typed_on)]
+    by_reference = line("600.00", "INV-2026-0007", day=booked_on)
+    by_payer = line("600.00", "", ids=("180940012345",), day=booked_on)
+    for bank in (by_reference, by_payer):
+        (d,) = match_lines(invoices, PAYERS, [bank], D("0"), typed=typed)
+        assert (d.status, d.rule) == (APPLIED, "Typed by hand")
+        assert d.allocations == (Allocation("INV-2026-0007", D("600.00"), typed=True),)
+        assert typed_on.isoformat() in d.note
+
+
+def test_a_second_payment_near_a_typed_one_is_added_once() -> None:
+    """Typed 600 dated 6 Mar; the bank has 600 on 5 Mar and 600 on 9 Mar: one is the typed."""
+    invoices = [inv("INV-2026-0007", ACME, "600.00", 1)]
+    typed = [TypedPayment("INV-2026-0007", ACME, D("600.00"), date(2026, 3, 6))]
+    first = line("600.00", "INV-2026-0007", ref="A", day=date(2026, 3, 5))
+    second = line("600.00", "INV-2026-0007", ref="B", day=date(2026, 3, 9))
+    a, b = match_lines(invoices, PAYERS, [second, first], D("0"), typed=typed)
+    assert (b.rule, a.rule) == ("Typed by hand", "Reference")  # the nearer one is the typed
+    assert a.allocations == (Allocation("INV-2026-0007", D("600.00")),)
+
+
+def test_a_typed_payment_a_week_or_two_away_is_a_doubt_for_review() -> None:
+    """Too far apart to be sure it is the same payment, too near to count it twice blindly."""
+    invoices = [inv("INV-2026-0007", ACME, "400.00", 1)]
+    typed = [TypedPayment("INV-2026-0007", ACME, D("600.00"), date(2026, 3, 16))]
+    (d,) = match_lines(invoices, PAYERS, [line("600.00", "INV-2026-0007", day=date(2026, 3, 5))],
+                       D("0"), typed=typed)  # fmt: skip
+    assert (d.status, d.allocations) == (REVIEW, ())
+    assert "typed by hand" in d.note and "2026-03-16" in d.note
 
 
 def test_a_typed_payment_is_recognised_only_on_its_invoice_and_exact_amount() -> None:
@@ -191,7 +237,7 @@ def test_lines_with_a_reference_are_decided_before_lines_matched_by_client() -> 
 
 def test_the_bookkeepers_instruction_on_a_review_line() -> None:
     stranger = line("80000.00", "gift", payer="Unknown")
-    told = {"R1": Instruction("R1", (("inv 2026 8", D("30000.00")), ("INV-2026-0007", None)))}
+    told = {"R1": Instruction("R1", ("inv 2026 8 30000.00", "INV-2026-0007"))}
     (d,) = decide(stranger, instructions=told)
     assert (d.status, d.rule) == (APPLIED, "Bookkeeper")
     assert d.allocations == (
@@ -200,20 +246,21 @@ def test_the_bookkeepers_instruction_on_a_review_line() -> None:
     )
     (ignored,) = decide(stranger, instructions={"R1": Instruction("R1", ignore=True)})
     assert ignored.status == IGNORED
-    (wrong,) = decide(stranger, instructions={"R1": Instruction("R1", (("INV-9", None),))})
+    (wrong,) = decide(stranger, instructions={"R1": Instruction("R1", ("INV-9",))})
     assert wrong.status == REVIEW and "INV-9" in wrong.note
 
 
 def test_parse_instruction_forms() -> None:
     assert parse_instruction("R", " ", "Review") is None
-    assert parse_instruction("R", "INV-2026-0007", "") == Instruction(
-        "R", (("INV-2026-0007", None),)
-    )
-    assert parse_instruction("R", "inv 2026 7", "").invoices == (("inv 2026 7", None),)
-    assert parse_instruction("R", "INV-1 1 250,50; INV-2: 10.00", "").invoices == (
-        ("INV-1", D("1250.50")),
-        ("INV-2", D("10.00")),
-    )
+    assert parse_instruction("R", "INV-2026-0007", "") == Instruction("R", ("INV-2026-0007",))
+    assert parse_instruction("R", "inv 2026 7\nINV-1 1 250,50; ", "").parts == (
+        "inv 2026 7", "INV-1 1 250,50")  # fmt: skip
+    index = NumberIndex(["INV-1", "INV-2", "INV-2026-0007"])
+    assert read_part("inv 2026 7", index) == ("INV-2026-0007", None)
+    assert read_part("INV-1 1 250,50", index) == ("INV-1", D("1250.50"))
+    assert read_part("INV-2: 10.00", index) == ("INV-2", D("10.00"))
+    assert read_part("inv 2026 7 100.00", index) == ("INV-2026-0007", D("100.00"))
+    assert read_part("№INV-2026-0007 1.000,00", index) == ("INV-2026-0007", D("1000.00"))
 
 
 def test_a_payment_older_than_the_invoice_is_never_applied_to_it() -> None:
@@ -249,6 +296,70 @@ def test_notes_write_money_as_the_invoices_do() -> None:
     (none,) = match_lines(yen, PAYERS, [line("5000", "", payer="Beta LLP", currency="JPY")],
                           D("0"))  # fmt: skip
     assert "INV-2026-0040 ¥10,000" in none.note
-    told = {"R1": Instruction("R1", (("INV-2026-0007", D("1000.50")),))}
+    told = {"R1": Instruction("R1", ("INV-2026-0007 1000.50",))}
     (d,) = decide(line("2000.00", "gift", payer="Unknown"), instructions=told)
     assert "add up to KZT\u00a01,000.50, not the KZT\u00a02,000.00 received" in d.note
+
+
+def test_a_split_typed_with_whole_amounts_is_applied_as_typed() -> None:
+    """`INV-2026-0008 100; INV-2026-0007 650` on a 750 line: 100 and 650, not balances."""
+    stranger = line("750.00", "?", payer="Unknown")
+    told = parse_instruction("R1", "INV-2026-0008 100; INV-2026-0007 650", "Review")
+    assert told is not None
+    (d,) = decide(stranger, instructions={"R1": told})
+    assert (d.status, d.rule) == (APPLIED, "Bookkeeper")
+    assert d.allocations == (
+        Allocation("INV-2026-0008", D("100")),
+        Allocation("INV-2026-0007", D("650")),
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "amounts"),
+    [
+        ("INV-2026-0008 100.00; INV-2026-0007 650", ("100.00", "650")),
+        ("inv 2026 8: 100; INV-2026-0007 = 650,00", ("100", "650.00")),
+        ("INV-2026-0008 €100; INV-2026-0007 EUR 650", ("100", "650")),
+        ("INV-2026-0008 100 KZT; INV-2026-0007 ₸650", ("100", "650")),
+        ("INV 2026 8 100,00; INV 2026 7 650.00", ("100.00", "650.00")),
+    ],
+)
+def test_split_amounts_in_the_forms_bookkeepers_type(typed: str, amounts: tuple[str, str]) -> None:
+    told = parse_instruction("R1", typed, "")
+    assert told is not None
+    (d,) = decide(line("750.00", "?", payer="Unknown"), instructions={"R1": told})
+    assert d.status == APPLIED, d.note
+    assert [(a.invoice_no, a.amount) for a in d.allocations] == [
+        ("INV-2026-0008", D(amounts[0])), ("INV-2026-0007", D(amounts[1]))]  # fmt: skip
+
+
+def test_a_typed_split_that_does_not_add_up_waits_and_says_so() -> None:
+    told = parse_instruction("R1", "INV-2026-0008 100; INV-2026-0007 600", "")
+    assert told is not None
+    (d,) = decide(line("750.00", "?", payer="Unknown"), instructions={"R1": told})
+    assert (d.status, d.allocations) == (REVIEW, ())
+    assert "add up to KZT\u00a0700.00, not the KZT\u00a0750.00 received" in d.note
+    # A thousand written with a separator is a thousand, never one.
+    told = parse_instruction("R1", "INV-2026-0008 1,000; INV-2026-0007", "")
+    assert told is not None
+    (d,) = decide(line("1500.00", "?", payer="Unknown"), instructions={"R1": told})
+    assert [(a.invoice_no, a.amount) for a in d.allocations] == [
+        ("INV-2026-0008", D("1000")), ("INV-2026-0007", D("500.00"))]  # fmt: skip
+
+
+def test_a_whole_number_that_may_be_part_of_the_invoice_number_waits() -> None:
+    """Numbers are `{seq}`: `42 100` is invoice 42 with 100, or 42 then invoice 100."""
+    invoices = [OpenInvoice("42", ACME, "KZT", date(2026, 2, 1), D("500.00")),
+                OpenInvoice("100", ACME, "KZT", date(2026, 2, 2), D("500.00"))]  # fmt: skip
+    told = parse_instruction("R1", "42 100; 100", "")
+    assert told is not None
+    (d,) = match_lines(invoices, PAYERS, [line("600.00", "?", payer="Unknown")], D("0"),
+                       instructions={"R1": told})  # fmt: skip
+    assert d.status == APPLIED, d.note  # `42 100` is exactly invoice 42 and 100
+    assert [(a.invoice_no, a.amount) for a in d.allocations] == [
+        ("42", D("100")), ("100", D("500.00"))]  # fmt: skip
+    told = parse_instruction("R1", "Rechnung 42 100", "")
+    assert told is not None
+    (d,) = match_lines(invoices, PAYERS, [line("100.00", "?", payer="Unknown")], D("0"),
+                       instructions={"R1": told})  # fmt: skip
+    assert d.status == REVIEW and "decimals" in d.note, d.note

@@ -257,3 +257,69 @@ def test_a_discounted_payment_without_a_reference_earns_the_discount(folder: Fol
     assert money(invoices.loc["INV-2026-0001", "Balance"]) == D("0.00")
     assert money(invoices.loc["INV-2026-0001", "Paid By Bank"]) == D("98.00")
     assert pd.isna(invoices.loc["INV-2026-0002", "Paid Amount"])
+
+
+def test_a_split_typed_on_a_review_line_is_applied_as_typed_or_kept_as_typed(
+    folder: Folder,
+) -> None:
+    """Whole-number amounts are amounts; a split that does not add up stays as typed."""
+    folder.write_config(extra='currency = "EUR"')
+    write_workbook(folder.workbook, [client("Beta BV", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Beta BV", "Payroll", 1, 300),
+                    service(date(2026, 3, 3), "Beta BV", "Extra", 1, 450)])  # fmt: skip
+    for day in ("2026-03-02", "2026-03-03"):
+        assert folder.run("--as-of", day) == 0
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 5), D("750.00"), "Stranger", purpose="?", ref="A1"),
+            Tx(date(2026, 3, 5), D("750.00"), "Stranger 2", purpose="?", ref="A2")]  # fmt: skip
+    (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    folder.run("--as-of", "2026-03-06")  # both wait for review
+    type_into(folder, "Payments", "Bank Ref", "A1",
+              Invoice_No="INV-2026-0001 100; INV-2026-0002 650")  # fmt: skip
+    type_into(folder, "Payments", "Bank Ref", "A2",
+              Invoice_No="INV-2026-0001 100; INV-2026-0002 600")  # fmt: skip
+    folder.run("--as-of", "2026-03-09")
+    lines = sheet(folder, "Payments", "Bank Ref")
+    assert tuple(lines.loc["A1", ["Status", "Invoice No"]]) == (
+        "Applied", "INV-2026-0001 100.00; INV-2026-0002 650.00")  # fmt: skip
+    assert tuple(lines.loc["A2", ["Status", "Invoice No"]]) == (
+        "Review", "INV-2026-0001 100; INV-2026-0002 600")  # fmt: skip
+    assert "add up to €700.00, not the €750.00 received" in lines.loc["A2", "Note"]
+    invoices = sheet(folder, "Invoices", "Invoice No")
+    assert money(invoices.loc["INV-2026-0001", "Paid By Bank"]) == D("100.00")
+    assert money(invoices.loc["INV-2026-0002", "Paid By Bank"]) == D("650.00")
+
+
+def test_a_payment_typed_a_day_after_the_bank_booked_it_is_not_counted_twice(
+    folder: Folder,
+) -> None:
+    """600 typed on INV-0001 dated 6 Mar, the bank booked it on 5 Mar; 1234.56 likewise."""
+    folder.write_config(extra='currency = "EUR"')
+    write_workbook(folder.workbook,
+                   [client("Acme GmbH", Currency="EUR"), client("Emile SARL", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Acme GmbH", "Audit", 1, 1200),
+                    service(date(2026, 3, 2), "Emile SARL", "Tax", 1, 1234.56)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    type_into(folder, "Invoices", "Invoice No", "INV-2026-0001",
+              Paid_Amount=D("600"), Paid_Date=date(2026, 3, 6))  # fmt: skip
+    type_into(folder, "Invoices", "Invoice No", "INV-2026-0002",
+              Paid_Amount=D("1234.56"), Paid_Date=date(2026, 3, 6))  # fmt: skip
+    assert folder.run("--as-of", "2026-03-10") == 0
+    sent = len(folder.received)
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 5), D("600.00"), "Acme GmbH", purpose="INV-2026-0001", ref="A1"),
+            Tx(date(2026, 3, 5), D("1234.56"), "Emile SARL", purpose="INV-2026-0002",
+               ref="A2")]  # fmt: skip
+    (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    assert folder.run("--as-of", "2026-03-20") == 0
+    lines = sheet(folder, "Payments", "Bank Ref")
+    assert list(lines["Rule"]) == ["Typed by hand", "Typed by hand"]
+    invoices = sheet(folder, "Invoices", "Invoice No")
+    acme = invoices.loc["INV-2026-0001"]
+    assert (money(acme["Paid Amount"]), acme["Status"]) == (D("600.00"), "Partially Paid")
+    assert pd.isna(acme["Paid By Bank"]) and money(acme["Balance"]) == D("600.00")
+    assert pd.Timestamp(acme["Paid Date"]).date() == date(2026, 3, 6)  # as typed
+    assert money(invoices.loc["INV-2026-0002", "Paid Amount"]) == D("1234.56")
+    assert not [s for _, s in subjects(folder, sent) if s.startswith("Thank")]

@@ -236,6 +236,53 @@ def test_a_cent_paid_too_much_closes_at_zero_as_the_sheet_does(folder: Folder) -
     assert sum(i.amount for i in st.items) == D("0.00")
 
 
+def test_bank_payments_are_dated_by_the_bank_and_typed_ones_by_paid_date(folder: Folder) -> None:
+    """One import brings 500 (5 Mar) and 700 (12 Mar) for Acme: two payments on two dates.
+
+    Beta's 200 typed by hand on 3 Mar keeps its date when the bank's 100 on 12 Mar arrives.
+    """
+    folder.write_config(extra='currency = "EUR"')
+    write_workbook(folder.workbook,
+                   [client("Acme", Currency="EUR"), client("Beta", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Acme", "Audit", 1, 1200),
+                    service(date(2026, 3, 2), "Beta", "Payroll", 1, 300)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    (acme,), (beta,) = numbers_of(folder, "Acme"), numbers_of(folder, "Beta")
+    pay(folder, beta, "200", date(2026, 3, 3))
+    assert folder.run("--as-of", "2026-03-04") == 0
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 5), D("500.00"), "Acme", purpose=acme, ref="A1"),
+            Tx(date(2026, 3, 12), D("700.00"), "Acme", purpose=acme, ref="A2"),
+            Tx(date(2026, 3, 12), D("100.00"), "Beta", purpose=beta, ref="B1")]  # fmt: skip
+    (inbox / "march.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    assert folder.run("--as-of", "2026-03-20") == 0
+    config = load_config(folder.root / "billing.toml")
+
+    def statement(name: str, start: date, end: date):  # type: ignore[no-untyped-def]
+        result = make_statements(StatementRequest(folder.workbook, date(2026, 3, 31), config,
+                                                  name, start, end))  # fmt: skip
+        ((st, _),) = result.files
+        return st
+
+    march = statement("Acme", date(2026, 3, 1), date(2026, 3, 31))
+    assert [(i.day, i.amount) for i in march.items if i.kind == PAYMENT] == [
+        (date(2026, 3, 5), D("-500.00")), (date(2026, 3, 12), D("-700.00"))]  # fmt: skip
+    assert march.closing == D("0.00")
+    early = statement("Acme", date(2026, 3, 1), date(2026, 3, 8))
+    assert early.closing == D("700.00")  # only the 500 had arrived
+    late = statement("Acme", date(2026, 3, 9), date(2026, 3, 31))
+    assert (late.opening, late.closing) == (D("700.00"), D("0.00"))
+    beta_march = statement("Beta", date(2026, 3, 1), date(2026, 3, 31))
+    assert [(i.day, i.amount) for i in beta_march.items if i.kind == PAYMENT] == [
+        (date(2026, 3, 3), D("-200.00")), (date(2026, 3, 12), D("-100.00"))]  # fmt: skip
+    assert beta_march.closing == D("0.00")
+    # Another run changes nothing: the bank's date on the sheet does not move the typed 200.
+    assert folder.run("--as-of", "2026-03-23") == 0
+    again = statement("Beta", date(2026, 3, 1), date(2026, 3, 31))
+    assert again.items == beta_march.items
+
+
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))

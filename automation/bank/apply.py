@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +41,7 @@ from .match import (
     APPLIED,
     IGNORED,
     REVIEW,
+    TYPED_DOUBT_DAYS,
     Instruction,
     OpenInvoice,
     Payers,
@@ -71,6 +72,8 @@ class BankOutcome:
     ignored: int = 0
     files_done: list[Path] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    #: files imported although some lines could not be read: (name, unreadable, read)
+    partly_read: list[tuple[str, int, int]] = field(default_factory=list)
     #: one item per incoming line decided this run, for the output
     decided: list[SentItem] = field(default_factory=list)
 
@@ -190,15 +193,17 @@ def _discount_left(
 def _typed_payments(
     ledger: Ledger, data: WorkbookData, lines: Sequence[BankLine], totals: Mapping[str, BankTotal]
 ) -> list[TypedPayment]:
-    """Payments typed by hand on a date some incoming line has, not yet recognised.
+    """Payments typed by hand near the date of some incoming line, not yet recognised.
 
+    Near: up to TYPED_DOUBT_DAYS apart (`match` decides which are the same payment).
     Paid invoices long settled count too: the statement often arrives after the
     bookkeeper typed the payment from the bank's app.
     """
     sheet = data.invoices
     if sheet is None or not lines:
         return []
-    days = {ln.date for ln in lines}
+    near = range(-TYPED_DOUBT_DAYS, TYPED_DOUBT_DAYS + 1)
+    days = {day + timedelta(days=gap) for day in {ln.date for ln in lines} for gap in near}
     paid_dates = sheet.frame["Paid Date"]
     text = paid_dates.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     stamps = pd.to_datetime(paid_dates.where(~text), errors="coerce")
@@ -255,8 +260,13 @@ def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], 
         read, errors = read_statement(path, config.bank)
         read = [ln if ln.currency else replace(ln, currency=fallback) for ln in read]
         outcome.errors.extend(errors)
-        if not errors:
+        # A file with readable lines is imported (and leaves the inbox) even when some of
+        # its lines cannot be read: they are listed in this run, once, not every week. A
+        # file nothing could be read from stays, and is listed until it is fixed.
+        if read or not errors:
             outcome.files_done.append(path)
+        if read and errors:
+            outcome.partly_read.append((path.name, len(errors), len(read)))
         for line in read:
             if line.bank_ref not in seen:  # overlapping statements in one import
                 seen.add(line.bank_ref)
@@ -285,6 +295,7 @@ def import_payments(
         outcome.errors.append(line_error("Payments", None, None, data.payments_problem + (
             " The sheet named Payments is not the tool's (it has no Bank Ref column); rename "
             "it so the tool can make its own.")))  # fmt: skip
+        outcome.files_done.clear()  # nothing was recorded: the files wait in the inbox
         return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
     totals = bank_totals(ledger)
     now = heal_rows(rows, invoices, totals)
@@ -337,10 +348,17 @@ def summary_note(outcome: BankOutcome, files: int) -> str | None:
         parts.append(f"{outcome.review} wait for review in the Payments sheet")
     if outcome.ignored:
         parts.append(f"{outcome.ignored} ignored")
+    partly = [
+        f" {name}: {bad} line(s) could not be read (listed above); its other {good} line(s) "
+        "were imported. If a line listed is a payment, type it by hand, or correct the file "
+        "and import it with `payments FILE` (lines already imported are not imported twice)."
+        for name, bad, good in outcome.partly_read
+    ]
     return (
         f"Bank statements: {files} file(s), {outcome.new_lines} new incoming line(s); "
         + ", ".join(parts)
         + "."
+        + "".join(partly)
     )
 
 

@@ -3,10 +3,11 @@
 The rules, first that fits wins (a line the bookkeeper has typed an Invoice
 No or `Ignore` for is decided by that instead):
 
-0. The bank line is a payment the bookkeeper already typed by hand (the same
-   date, exactly the typed amount or what is left of it, on an invoice of that
-   payer or the one the reference names, and the reference names no other
-   invoice): recognised, not added again.
+0. The bank line is a payment the bookkeeper already typed by hand (dates at
+   most TYPED_WITHIN_DAYS apart, exactly the typed amount or what is left of
+   it, on an invoice of that payer or the one the reference names, and the
+   reference names no other invoice): recognised, not added again. Up to
+   TYPED_DOUBT_DAYS apart it waits in Review instead of being counted twice.
 1. `Reference`: an invoice number appears in the reference text (any case,
    spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`).
 2. `Amount`: the payer is a client (Payer ID, else the exact client name) and
@@ -41,6 +42,14 @@ from ..money import ZERO
 from .record import IN, BankLine, normal_id
 
 APPLIED, REVIEW, IGNORED = "Applied", "Review", "Ignored"
+#: A payment typed by hand and a bank line of the same amount, for the same invoice (or
+#: from its client), are the same payment when their dates are at most this many days
+#: apart: the bookkeeper types the day they saw the money or the remittance advice, the
+#: bank books a day or two apart, and a weekend adds two (Friday's transfer, Tuesday's Paid Date).
+TYPED_WITHIN_DAYS = 4
+#: Up to this many days apart it may still be the same payment: the line waits in Review
+#: rather than being counted a second time.
+TYPED_DOUBT_DAYS = 14
 RULE_TYPED = "Typed by hand"
 RULE_REFERENCE = "Reference"
 RULE_AMOUNT = "Amount"
@@ -128,10 +137,15 @@ class Decision:
 
 @dataclass(frozen=True)
 class Instruction:
-    """What the bookkeeper typed on a Review line: invoices (with amounts, if split) or Ignore."""
+    """What the bookkeeper typed on a Review line: invoices (with amounts, if split) or Ignore.
+
+    `parts` are the texts between `;` as typed (`INV-2026-0007 100`); which part
+    of each is the number and which the amount is read against the invoice
+    numbers when the line is decided (`read_part`).
+    """
 
     bank_ref: str
-    invoices: tuple[tuple[str, Decimal | None], ...] = ()
+    parts: tuple[str, ...] = ()
     ignore: bool = False
 
 
@@ -168,6 +182,13 @@ class NumberIndex:
                 self.keys.setdefault(key, number)
         self.lengths = sorted({len(k) for k in self.keys}, reverse=True)
 
+    def exact(self, text: str) -> str | None:
+        """The invoice `text` is written as, with nothing before or after it; else None."""
+        found = self.keys.get(tuple(_tokens(text)))
+        if found is None:
+            found = self.keys.get(tuple(f"={t}" for t in _TOKEN.findall(text.upper())))
+        return found
+
     def find(self, text: str) -> list[str]:
         tokens = _tokens(text)
         whole = [f"={t}" for t in _TOKEN.findall(text.upper())]
@@ -187,25 +208,68 @@ class NumberIndex:
 def parse_instruction(bank_ref: str, invoice_text: str, status_text: str) -> Instruction | None:
     """The bookkeeper's Invoice No / Status on a Review line, or None when nothing is typed.
 
-    >>> parse_instruction("R1", "INV-2026-0007 60.00; INV-2026-0008", "Review").invoices
-    (('INV-2026-0007', Decimal('60.00')), ('INV-2026-0008', None))
+    >>> parse_instruction("R1", "INV-2026-0007 60; INV-2026-0008", "Review").parts
+    ('INV-2026-0007 60', 'INV-2026-0008')
     >>> parse_instruction("R1", "", "ignore").ignore
     True
     """
     if status_text.strip().casefold() in ("ignore", "ignored"):
         return Instruction(bank_ref, ignore=True)
-    parts = [p.strip() for p in re.split(r"[;\n]", invoice_text) if p.strip()]
-    if not parts:
-        return None
-    wanted: list[tuple[str, Decimal | None]] = []
-    for part in parts:
-        # An amount needs its decimals (`60.00`): `inv 2026 7` is a number, not `inv 2026` + 7.
-        match = re.fullmatch(r"(.+?)(?:\s*[:=]?\s+(\d[\d ]*[.,]\d{1,2}))?", part)
-        assert match is not None
-        number, amount = match.group(1).strip(), match.group(2)
-        wanted.append((number, Decimal(amount.replace(" ", "").replace(",", ".")) if amount
-                       else None))  # fmt: skip
-    return Instruction(bank_ref, tuple(wanted))
+    parts = tuple(p.strip() for p in re.split(r"[;\n]", invoice_text) if p.strip())
+    return Instruction(bank_ref, parts) if parts else None
+
+
+_CURRENCY = r"(?:[A-Za-z]{3}|[$€£¥₸₽])"
+#: An amount after an invoice number: `650`, `650.00`, `1,250.50`, `1.250,50`, `1 250,50`,
+#: `€650`, `650 EUR`. A thousands separator is followed by three digits, decimals by one or two.
+_AMOUNT = re.compile(
+    rf"(?:{_CURRENCY}\s?)?(?P<whole>\d{{1,3}}(?:[,.'\u00a0 ]\d{{3}})+|\d+)"
+    rf"(?:[.,](?P<cents>\d{{1,2}}))?(?:\s?{_CURRENCY})?"
+)
+_BETWEEN = re.compile(r"\s*[:=]\s*|\s+")
+
+
+def _splits(part: str) -> list[tuple[str, Decimal | None]]:
+    """Every way to read `part` as a number followed by an amount, and as a number alone."""
+    readings: list[tuple[str, Decimal | None]] = []
+    for gap in _BETWEEN.finditer(part):
+        number, amount = part[: gap.start()].strip(), part[gap.end() :].strip()
+        found = _AMOUNT.fullmatch(amount)
+        if number and found:
+            whole = re.sub(r"\D", "", found["whole"])
+            cents = found["cents"]
+            readings.append((number, Decimal(f"{whole}.{cents}" if cents else whole)))
+    readings.append((part, None))
+    return readings
+
+
+def read_part(part: str, index: NumberIndex) -> tuple[str, Decimal | None] | str:
+    """One part of an instruction as (invoice, amount or None), or why it cannot be read.
+
+    An amount may be whole (`INV-2026-0007 650`): a reading whose number part is
+    exactly an invoice number wins. When no reading is exact, the number is
+    looked for inside the text; if the text can then be read two ways (`Rechnung
+    42 100`: invoice 42 with 100, or invoices 42 and 100) it waits for a person.
+
+    >>> index = NumberIndex(["INV-2026-0007"])
+    >>> read_part("INV-2026-0007 650", index), read_part("inv 2026 7", index)
+    (('INV-2026-0007', Decimal('650')), ('INV-2026-0007', None))
+    """
+    splits = _splits(part)
+    readings = {(n, a) for n, a in ((index.exact(t), a) for t, a in splits) if n is not None}
+    if not readings:
+        named = [(index.find(t), a) for t, a in splits]
+        readings = {(found[0], a) for found, a in named if found}
+        if any(len(found) > 1 for found, _ in named):
+            readings.add(("", None))  # the text names more than one invoice: not one reading
+    if len(readings) == 1:
+        return readings.pop()
+    if not readings:
+        return f"{part!r} is not an open invoice the tool issued; check the number."
+    return (
+        f"{part!r} can be read more than one way: type the Invoice No as issued and the "
+        "amount with its decimals, e.g. INV-2026-0007 650.00."
+    )
 
 
 # -- the rules ---------------------------------------------------------------------
@@ -270,57 +334,106 @@ def match_lines(
     for inv in ordered:
         book.by_client.setdefault(inv.client_key, []).append(inv)
     index = NumberIndex([*book.invoices, *known_closed, *(t.invoice_no for t in typed)])
-    typed_on: dict[date, dict[tuple[str, date], TypedPayment]] = {}
-    for t in typed:
-        typed_on.setdefault(t.paid_date, {})[(t.invoice_no, t.paid_date)] = t
     typed_left = {(t.invoice_no, t.paid_date): t.amount for t in typed}
     decided: dict[str, Decision] = {}
 
     def order(ln: BankLine) -> tuple[bool, date, str, int, str]:
         return (not index.find(ln.reference), ln.date, ln.file, ln.line, ln.bank_ref)
 
+    told = instructions or {}
+    plain = [
+        ln for ln in sorted(lines, key=order) if ln.direction == IN and ln.bank_ref not in told
+    ]
+    recognised = _recognise_typed(plain, payers, index, typed, typed_left)
     for line in sorted(lines, key=order):
-        instruction = (instructions or {}).get(line.bank_ref)
+        instruction = told.get(line.bank_ref)
         if line.direction != IN:
             decision = Decision(line.bank_ref, IGNORED, "", (), "outgoing payment")
         elif instruction is not None:
             decision = _follow(line, instruction, book, index)
         else:
-            same_day = typed_on.get(line.date)
             decision = (
-                same_day and _recognise_typed(line, payers, index, same_day, typed_left)
-            ) or _match(line, payers, book, index, fee_tolerance)
+                recognised.get(line.bank_ref)
+                or _typed_doubt(line, payers, index, typed, typed_left)
+                or _match(line, payers, book, index, fee_tolerance)
+            )
         book.pay(decision.allocations)
         decided[line.bank_ref] = decision
     return [decided[line.bank_ref] for line in lines]
 
 
+def _same_payer(line: BankLine, payment: TypedPayment, payers: Payers, index: NumberIndex) -> bool:
+    """The line may be the typed payment: its reference names that invoice, or (naming none)
+    it comes from that invoice's client; and it is exactly the typed amount or what is left
+    of it (a smaller amount is another payment)."""
+    named = index.find(line.reference)
+    if named:
+        return payment.invoice_no in named
+    return payers.client_of(line) == payment.client_key
+
+
 def _recognise_typed(
-    line: BankLine,
+    lines: Sequence[BankLine],
     payers: Payers,
     index: NumberIndex,
-    typed: Mapping[tuple[str, date], TypedPayment],
+    typed: Sequence[TypedPayment],
     left: dict[tuple[str, date], Decimal],
-) -> Decision | None:
-    client = payers.client_of(line)
-    named = set(index.find(line.reference))
-    for key, payment in typed.items():
-        if payment.paid_date != line.date or left[key] <= 0:
-            continue
-        # Only an exact amount is the same payment; a smaller one is another payment.
-        if line.amount not in (payment.amount, left[key]) or left[key] < line.amount:
-            continue
-        if named and payment.invoice_no not in named:
-            continue  # the reference names another invoice: that one is paid
-        if not named and payment.client_key != client:
+) -> dict[str, Decision]:
+    """Bank lines that are payments the bookkeeper already typed by hand, by Bank Ref.
+
+    The bank date and the typed Paid Date may differ by up to TYPED_WITHIN_DAYS;
+    when several lines could be one typed payment, the nearest date is it.
+    """
+    pairs = []
+    for position, line in enumerate(lines):
+        for payment in typed:
+            gap = abs((payment.paid_date - line.date).days)
+            if gap <= TYPED_WITHIN_DAYS and _same_payer(line, payment, payers, index):
+                pairs.append((gap, position, payment.paid_date, payment.invoice_no, payment))
+    found: dict[str, Decision] = {}
+    for _, position, _, _, payment in sorted(pairs, key=lambda p: p[:4]):
+        line, key = lines[position], (payment.invoice_no, payment.paid_date)
+        if line.bank_ref in found or not _typed_amount(line, payment, left[key]):
             continue
         left[key] -= line.amount
         note = (
-            f"already typed by hand on {payment.invoice_no} (Paid Amount and Paid Date); "
-            "not added again."
+            f"already typed by hand on {payment.invoice_no} (Paid Amount, Paid Date "
+            f"{payment.paid_date.isoformat()}); not added again."
         )
         allocation = Allocation(payment.invoice_no, line.amount, typed=True)
-        return Decision(line.bank_ref, APPLIED, RULE_TYPED, (allocation,), note)
+        found[line.bank_ref] = Decision(line.bank_ref, APPLIED, RULE_TYPED, (allocation,), note)
+    return found
+
+
+def _typed_amount(line: BankLine, payment: TypedPayment, left: Decimal) -> bool:
+    """Only the exact typed amount (or what is left of it) is the same payment."""
+    return ZERO < line.amount <= left and line.amount in (payment.amount, left)
+
+
+def _typed_doubt(
+    line: BankLine,
+    payers: Payers,
+    index: NumberIndex,
+    typed: Sequence[TypedPayment],
+    left: Mapping[tuple[str, date], Decimal],
+) -> Decision | None:
+    """Review, when a typed payment not yet recognised may be this line, too far apart to
+    be sure (up to TYPED_DOUBT_DAYS): counting it twice would be wrong money."""
+    for payment in typed:
+        gap = abs((payment.paid_date - line.date).days)
+        if (
+            TYPED_WITHIN_DAYS < gap <= TYPED_DOUBT_DAYS
+            and _same_payer(line, payment, payers, index)
+            and _typed_amount(line, payment, left[(payment.invoice_no, payment.paid_date)])
+        ):
+            return Decision(
+                line.bank_ref,
+                REVIEW,
+                note=f"{_money(line.amount, line.currency)} was typed by hand on "
+                f"{payment.invoice_no} (Paid Date {payment.paid_date.isoformat()}), {gap} days "
+                "from this payment: if it is this payment, Ignore this line; if not, type the "
+                "Invoice No.",
+            )
     return None
 
 
@@ -468,15 +581,17 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
     if instruction.ignore:
         return Decision(line.bank_ref, IGNORED, RULE_BOOKKEEPER, (), "ignored by the bookkeeper.")
     chosen: list[tuple[OpenInvoice, Decimal | None]] = []
-    for typed_number, amount in instruction.invoices:
-        found = index.find(typed_number)
-        number = found[0] if found else typed_number.strip()
+    for part in instruction.parts:
+        reading = read_part(part, index)
+        if isinstance(reading, str):
+            return Decision(line.bank_ref, REVIEW, note=reading)
+        number, amount = reading
         inv = book.invoices.get(number)
         if inv is None:
             return Decision(
                 line.bank_ref,
                 REVIEW,
-                note=f"{typed_number!r} is not an open invoice the tool issued; check the number.",
+                note=f"{part!r} is not an open invoice the tool issued; check the number.",
             )
         if inv.currency != line.currency:
             return Decision(line.bank_ref, REVIEW, note=_currency_note(line, [inv]))

@@ -6,6 +6,7 @@ workbook's Paid By Bank and the Payments sheet are rebuilt from here each
 run, so a restored older workbook is healed.
 
     totals = bank_totals(ledger)          # invoice -> what the bank paid on it
+    paid = bank_payments(ledger)          # invoice -> each bank payment, on its bank date
 """
 
 from __future__ import annotations
@@ -140,3 +141,19 @@ def bank_totals(ledger: Ledger, numbers: Iterable[str] | None = None) -> dict[st
             latest = when if now.latest is None or when > now.latest else now.latest
             totals[number] = BankTotal(now.bank + Decimal(amount), now.typed, latest)
     return totals
+
+
+def bank_payments(
+    ledger: Ledger, numbers: Iterable[str] | None = None
+) -> dict[str, list[tuple[date, Decimal]]]:
+    """Invoice No -> the money bank lines added to it, one entry per line on its bank date,
+    oldest first (lines recognised as payments typed by hand are not here: they are typed)."""
+    wanted = set(numbers) if numbers is not None else None
+    result: dict[str, list[tuple[date, Decimal]]] = {}
+    for number, amount, day in ledger.conn.execute(
+        "SELECT invoice_no, amount, line_date FROM bank_allocations WHERE typed = 0"
+        " ORDER BY line_date, rowid"
+    ):
+        if wanted is None or number in wanted:
+            result.setdefault(number, []).append((date.fromisoformat(day), Decimal(amount)))
+    return result
