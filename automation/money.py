@@ -118,6 +118,20 @@ def _typed_number(value: str) -> Decimal:
     return Decimal(f"{'-' if negative else ''}{sign}{digits or '0'}{point}")
 
 
+_PLAIN = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def plain_decimal(text: str) -> Decimal:
+    """An amount in a machine format (XML, 1C): digits and a decimal point, nothing else.
+
+    >>> plain_decimal("100.000"), plain_decimal("-5")
+    (Decimal('100.000'), Decimal('-5'))
+    """
+    if not _PLAIN.fullmatch(text.strip()):
+        raise MoneyError(f"{text!r} is not a number")
+    return Decimal(text.strip())
+
+
 def to_money(value: Any) -> Decimal:
     """A cell value as a Decimal amount (not yet rounded)."""
     return D(value)

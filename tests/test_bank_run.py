@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 from conftest import Folder, client, service, write_workbook
 from statements import Tx, camt053, onec_kazakh
 
@@ -323,3 +324,33 @@ def test_a_payment_typed_a_day_after_the_bank_booked_it_is_not_counted_twice(
     assert pd.Timestamp(acme["Paid Date"]).date() == date(2026, 3, 6)  # as typed
     assert money(invoices.loc["INV-2026-0002", "Paid Amount"]) == D("1234.56")
     assert not [s for _, s in subjects(folder, sent) if s.startswith("Thank")]
+
+
+def test_a_camt_line_stored_under_a_counter_ref_is_not_counted_again(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ledgers from before counters were refused as Bank Refs hold camt lines under "1":
+    the same file imported again gives them a ref of their content; they are known by
+    what they say, and nothing is paid twice."""
+    import sqlite3
+
+    folder.write_config(extra='currency = "EUR"')
+    write_workbook(folder.workbook, [client("Early Bird", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Early Bird", "March", 1, 100)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    statement = camt053([Tx(date(2026, 3, 9), D("100.00"), "Early Bird", purpose="INV-2026-0001",
+                            ref="")], "08", currency="EUR")  # fmt: skip
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    (inbox / "camt.xml").write_bytes(statement)
+    assert folder.run("--as-of", "2026-03-10") == 0
+    with sqlite3.connect(folder.root / ".billing" / "ledger.sqlite") as db:  # as stored before
+        (ref,) = db.execute("SELECT bank_ref FROM bank_lines").fetchone()
+        for table in ("bank_lines", "bank_allocations"):
+            db.execute(f"UPDATE {table} SET bank_ref = '1' WHERE bank_ref = ?", (ref,))
+    (inbox / "camt-again.xml").write_bytes(statement)
+    capsys.readouterr()
+    folder.run("--as-of", "2026-03-11")
+    assert "1 file(s), 0 new incoming line(s)" in capsys.readouterr().out
+    invoice = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0001"]
+    assert money(invoice["Paid By Bank"]) == D("100.00") and invoice["Status"] == "Paid"

@@ -51,7 +51,15 @@ from .match import (
     payer_key,
 )
 from .record import IN, BankLine, line_error
-from .store import BankTotal, bank_totals, known_refs, record, stored_lines
+from .store import (
+    BankTotal,
+    bank_totals,
+    counter_twins,
+    known_refs,
+    record,
+    said,
+    stored_lines,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -286,7 +294,8 @@ def import_payments(
     """Read `files`, decide new and Review lines, record them, and return the healed rows."""
     lines, outcome = _read_files(files, config)
     known = known_refs(ledger) if lines else set()
-    new = [ln for ln in lines if ln.bank_ref not in known]
+    twins = counter_twins(ledger) if lines else set()
+    new = [ln for ln in lines if ln.bank_ref not in known and said(ln) not in twins]
     outcome.new_lines = sum(1 for ln in new if ln.direction == IN)
     waiting = [s.line for s in stored_lines(ledger, (REVIEW,))]
     if not new and not waiting:

@@ -25,8 +25,7 @@ from decimal import Decimal
 from lxml import etree
 
 from ..model import RowError
-from ..money import D, MoneyError
-from .mt940 import trusted_ref
+from ..money import MoneyError, plain_decimal
 from .record import (
     IN,
     OUT,
@@ -38,6 +37,7 @@ from .record import (
     line_error,
     normal_id,
     number_repeats,
+    trusted_ref,
 )
 
 
@@ -120,7 +120,7 @@ def _amount(node: etree._Element | None, path: str) -> tuple[Decimal, str] | Non
     if found is None or not (found.text or "").strip():
         return None
     try:
-        value = D(found.text.strip())
+        value = plain_decimal(found.text)
     except MoneyError:
         raise ValueError(f"the amount {found.text!r} is not a number.") from None
     return abs(value), (found.get("Ccy") or "").upper()

@@ -33,6 +33,7 @@ from ..model import RowError
 from .record import (
     IN,
     OUT,
+    PLACEHOLDERS,
     BankLine,
     Direction,
     clean,
@@ -40,6 +41,7 @@ from .record import (
     line_error,
     normal_id,
     number_repeats,
+    trusted_ref,
 )
 
 #: The SEPA codes of structured `:86:` details; a value runs to the next code.
@@ -212,23 +214,6 @@ def _details(data: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
     if reference == "NOTPROVIDED":
         reference = ""
     return clean(name), tuple(dict.fromkeys(normal_id(i) for i in ids if i)), clean(reference)
-
-
-#: What banks write where a reference is required but they have none.
-PLACEHOLDERS = frozenset({"NONREF", "NOTPROVIDED", "NOT PROVIDED", "NONE", "N/A", "NA", "NULL",
-                          "UNKNOWN", "-"})  # fmt: skip
-
-
-def trusted_ref(bank_reference: str) -> bool:
-    """A bank reference that identifies one transaction, not a per-statement counter.
-
-    >>> [trusted_ref(r) for r in ("2026030512345678", "NONREF", "NOTPROVIDED", "1", "000042")]
-    [True, False, False, False, False]
-    """
-    ref = bank_reference.strip()
-    if not ref or ref.upper() in PLACEHOLDERS:
-        return False
-    return not (ref.isdigit() and len(ref) < 8)
 
 
 def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:

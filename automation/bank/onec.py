@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..model import RowError
-from ..money import D, MoneyError
+from ..money import MoneyError, plain_decimal
 from .record import (
     IN,
     OUT,
@@ -178,7 +178,7 @@ def _date(text: str, what: str) -> date:
 
 def _amount(text: str, what: str) -> Decimal:
     try:
-        value = D(text)
+        value = plain_decimal(text)
     except MoneyError:
         raise ValueError(f"{what} {text!r} is not an amount.") from None
     if value < 0:

@@ -152,3 +152,20 @@ def first(fields: Mapping[str, str], *names: str) -> str:
         if value:
             return value
     return ""
+
+
+#: What banks write where a reference is required but they have none.
+PLACEHOLDERS = frozenset({"NONREF", "NOTPROVIDED", "NOT PROVIDED", "NONE", "N/A", "NA", "NULL",
+                          "UNKNOWN", "-"})  # fmt: skip
+
+
+def trusted_ref(bank_reference: str) -> bool:
+    """A bank reference that identifies one transaction, not a per-statement counter.
+
+    >>> [trusted_ref(r) for r in ("2026030512345678", "NONREF", "NOTPROVIDED", "1", "000042")]
+    [True, False, False, False, False]
+    """
+    ref = bank_reference.strip()
+    if not ref or ref.upper() in PLACEHOLDERS:
+        return False
+    return not (ref.isdigit() and len(ref) < 8)

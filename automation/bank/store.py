@@ -19,7 +19,7 @@ from decimal import Decimal
 from ..ledger import Ledger
 from ..money import ZERO
 from .match import REVIEW, Allocation, Decision
-from .record import BankLine
+from .record import BankLine, trusted_ref
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,33 @@ class BankTotal:
 
 def known_refs(ledger: Ledger) -> set[str]:
     return {ref for (ref,) in ledger.conn.execute("SELECT bank_ref FROM bank_lines")}
+
+
+#: What identifies a line by what it says: date, amount, currency, direction, payer, reference.
+Said = tuple[str, Decimal, str, str, str, str]
+
+
+def said(line: BankLine) -> Said:
+    return (line.date.isoformat(), line.amount, line.currency, line.direction, line.payer,
+            line.reference)  # fmt: skip
+
+
+def counter_twins(ledger: Ledger) -> set[Said]:
+    """What the lines stored under a counter or placeholder Bank Ref said.
+
+    Earlier versions took a camt entry's per-statement counter ("1") or a
+    "NOTPROVIDED" as its Bank Ref; the readers now give such a line a ref of
+    its content. A line read again from one of those files is recognised by
+    what it says, so it is not counted twice.
+    """
+    rows = ledger.conn.execute(
+        "SELECT bank_ref, line_date, amount, currency, direction, payer, reference FROM bank_lines"
+    )
+    return {
+        (day, Decimal(amount), currency, direction, payer, reference)
+        for ref, day, amount, currency, direction, payer, reference in rows
+        if not trusted_ref(ref.split("/", 1)[0])
+    }
 
 
 def stored_lines(ledger: Ledger, statuses: Collection[str] | None = None) -> list[StoredLine]:
