@@ -24,7 +24,7 @@ from .config import LANGUAGES, Config
 from .lazy import lazy_import
 from .mail import parse_addresses
 from .model import Client, RowError, ServiceLine
-from .money import TOLERANCE, MoneyError, RateTooHigh, parse_rate
+from .money import TOLERANCE, MoneyError, RateTooHigh, currency_of, parse_rate
 from .read import SheetData
 from .schema import CLIENTS, normalise_header
 from .terms import Terms, TermsError, parse_terms
@@ -424,5 +424,31 @@ def validate_services(
         if problem:
             errors[int(row)] = RowError(sheet.name, int(row), sheet.headers["Client"], problem)
             continue
+        if str in (cells[3].__class__, cells[4].__class__, cells[5].__class__):  # text typed
+            other = _other_currency(cells[3:], known[result.client_key])
+            if other is not None:
+                errors[int(row)] = _line_error(sheet, int(row), *other)
+                continue
         keep(result)
     return lines, errors
+
+
+#: Currency signs a number typed as text may carry (money.D reads past them).
+_SIGNS = re.compile("[$€£₸₽]")
+
+
+def _other_currency(numbers: list[object], client: Client) -> tuple[str, str] | None:
+    """(column, why) when Quantity, Unit Price or Amount typed as text carries the sign of
+    another currency than the client's ("$1,200.00" for a client billed in EUR)."""
+    for column, cell in zip(("Quantity", "Unit Price", "Amount"), numbers, strict=True):
+        found = _SIGNS.search(cell) if isinstance(cell, str) else None
+        if found is None:
+            continue
+        meant = currency_of(found.group(0), client.currency)
+        if meant is not None and meant != client.currency:
+            return column, (
+                f'"{cell.strip()}" is in {meant}, but {client.name} is billed in '
+                f"{client.currency}; type the amount in {client.currency}, or change the "
+                "client's Currency."
+            )
+    return None

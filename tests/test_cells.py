@@ -219,3 +219,25 @@ def test_a_tax_rate_of_100_percent_or_more_is_refused(tmp_path: Path) -> None:
         (6, "Tax Rate", '"1200" would be a tax of 1200%; write the rate as 12, 12% or 0.12.'),
         (7, "Tax Rate", '"150%" would be a tax of 150%; write the rate as 12, 12% or 0.12.'),
     ]
+
+
+def test_a_price_typed_with_another_currencys_sign_is_refused(tmp_path: Path) -> None:
+    """ "$1,200.00" on a client billed in EUR is not 1,200 euros; "€1.234,50" is."""
+    rows = [
+        service(date(2026, 3, 2), "Acme", "Dollars", 1, "$1,200.00"),
+        service(date(2026, 3, 2), "Acme", "Euros", 1, "€1.234,50"),
+        service(date(2026, 3, 2), "Beta", "Dollars", 1, "$1,200.00"),
+    ]
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Acme", Currency="EUR"), client("Beta", Currency="CAD")],
+        rows,
+    )
+    data = read_workbook(book, Config())
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert [(line.row, line.unit_price) for line in lines] == [
+        (3, Decimal("1234.50")), (4, Decimal("1200.00"))]  # fmt: skip
+    assert [(e.row, e.column, e.message) for e in errors.values()] == [
+        (2, "Unit Price", '"$1,200.00" is in USD, but Acme is billed in EUR; type the amount '
+         "in EUR, or change the client's Currency.")
+    ]  # fmt: skip
