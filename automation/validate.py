@@ -441,8 +441,7 @@ def _other_currency(numbers: list[object], client: Client) -> tuple[str, str] | 
     """(column, why) when Quantity, Unit Price or Amount typed as text carries the sign of
     another currency than the client's ("$1,200.00" for a client billed in EUR)."""
     for column, cell in zip(("Quantity", "Unit Price", "Amount"), numbers, strict=True):
-        found = _SIGNS.search(cell) if isinstance(cell, str) else None
-        if found is None:
+        if not isinstance(cell, str) or (found := _SIGNS.search(cell)) is None:
             continue
         meant = currency_of(found.group(0), client.currency)
         if meant is not None and meant != client.currency:
