@@ -22,6 +22,7 @@ from its `<dimension>` element, which any program may leave stale.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
@@ -123,8 +124,16 @@ class Extent:
         return f"{first}:{col_letters(self.last_col)}{self.last_row}"
 
 
-#: Per sheet, the Excel error cells found: (row, column) from 1 -> the error's text.
+#: Per sheet, the Excel error cells found: (row, column) from 1 -> the error's text; and
+#: the formulas saved without their result, as `UnsavedFormula` texts.
 ErrorCells = dict[str, dict[tuple[int, int], str]]
+#: Formulas without their result in a chunk: ((row, column), the formula's text).
+Unsaved = list[tuple[tuple[int, int], bytes]]
+
+
+class UnsavedFormula(str):
+    """The text of a formula saved without its result (a program that does not calculate,
+    such as a script with openpyxl, saved the workbook): the reader sees an empty cell."""
 
 
 @dataclass(frozen=True)
@@ -305,16 +314,21 @@ def sheet_extent(
     Cells without content (`<c r="Z9" s="1"/>`, formatting only) are left out,
     as the reader leaves them out. The scan is vectorised with numpy: a
     1,048,576-row sheet is hundreds of megabytes of XML. The error cells met
-    go into `found`; most sheets hold none, so only a chunk with the marker
-    is searched for them. With `helpers`, the chunks are scanned on those
+    go into `found`, and so do formulas saved without their result (as
+    `UnsavedFormula`); most sheets hold none, so only a chunk with the marker
+    is searched for error cells. With `helpers`, the chunks are scanned on those
     threads a few ahead (numpy lets go of the interpreter); what is wrong is
     still told for the first chunk it is in.
     """
     total = Extent()
-    for chunk, (part, marked) in _scans(chunks, helpers):
+    for chunk, (part, marked, unsaved) in _scans(chunks, helpers):
         _refuse_dtd(name, sheet, chunk)
         if marked and found is not None:
             _note_errors(chunk, found)
+        if unsaved and found is not None:
+            for cell, text in unsaved:
+                formula = html.unescape(text.decode("utf-8", "replace"))
+                found.setdefault(cell, UnsavedFormula(formula))
         if isinstance(part, str):
             _beyond(name, sheet, part)
         elif part.cells:
@@ -328,14 +342,14 @@ AHEAD = 3
 
 def _scans(
     chunks: Iterable[bytes], helpers: Executor | None
-) -> Iterator[tuple[bytes, tuple[Extent | str, bool]]]:
+) -> Iterator[tuple[bytes, tuple[Extent | str, bool, Unsaved]]]:
     """Each chunk with its `_scan_chunk`, in order; by `helpers` (if any) up to AHEAD ahead."""
     if helpers is None:
         for chunk in chunks:
             yield chunk, _scan_chunk(chunk)
         return
     _byte_classes()  # numpy imported (lazily) on this thread, before the helpers use it
-    pending: deque[tuple[bytes, Future[tuple[Extent | str, bool]]]] = deque()
+    pending: deque[tuple[bytes, Future[tuple[Extent | str, bool, Unsaved]]]] = deque()
     for chunk in chunks:
         pending.append((chunk, helpers.submit(_scan_chunk, chunk)))
         if len(pending) > AHEAD:
@@ -358,9 +372,10 @@ def _merge(a: Extent, b: Extent) -> Extent:
     )
 
 
-def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool]:
+def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool, Unsaved]:
     """The extent of the cells with content in whole tags (or the reference beyond
-    Excel), and whether the chunk may hold an error cell (`t="e"`).
+    Excel), whether the chunk may hold an error cell (`t="e"`), and its formulas
+    saved without a result.
 
     Both are read off the few "=" signs rather than every byte: an attribute
     named r (whitespace, r, =, quote, then a letter: a row's r has digits only)
@@ -384,13 +399,13 @@ def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool]:
         classes.space[data[eq - 2]] & classes.quote[data[eq + 1]] & classes.letter[data[eq + 2]]
     ]
     if not len(eq):
-        return Extent(), errors
+        return Extent(), errors, []
     starts = eq + 2
     closes = np.flatnonzero(data[:size] == ord(">"))
     ends = closes[np.minimum(np.searchsorted(closes, starts), len(closes) - 1)]
     starts = starts[data[ends - 1] != ord("/")]  # <c r="A1" s="2"/> holds nothing
     if not len(starts):
-        return Extent(), errors
+        return Extent(), errors, []
     # Letters, then digits, a position at a time while any reference still has one
     # (most end within a few): at most 4 letters and 8 digits are looked at.
     cols = np.zeros(len(starts), dtype=np.int64)
@@ -418,9 +433,57 @@ def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool]:
     wrong |= cols > EXCEL_COLUMNS
     if wrong.any():
         at0 = int(starts[int(np.argmax(wrong))])
-        return re.split(rb"[\"'>\s]", bytes(data[at0 : at0 + _PAD]))[0].decode("latin-1"), errors
+        ref = re.split(rb"[\"'>\s]", bytes(data[at0 : at0 + _PAD]))[0].decode("latin-1")
+        return ref, errors, []
     extent = Extent(len(starts), int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
-    return extent, errors
+    return extent, errors, _unsaved_formulas(chunk, data, starts, rows, cols)
+
+
+def _unsaved_formulas(
+    chunk: bytes, data: np.ndarray, starts: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> Unsaved:
+    """The chunk's formulas saved without a result: "</f>" followed by the cell's end,
+    by "<v/>" or by "<v></v>" (openpyxl's form). Excel and LibreOffice always save the
+    result, so most chunks have none, found in one vectorised pass."""
+    size = len(chunk)
+    # "f>" ending "</f>" (or "</x:f>" under a prefix), then what follows it: the cell's end
+    # tag, "<v/>" or "<v></v>". Only what is left is looked at further.
+    found = np.flatnonzero((data[: size - 1] == ord("f")) & (data[1:size] == ord(">")))
+    found = found[found > 1]
+    found = found[(data[found - 1] == ord("/")) | (data[found - 1] == ord(":"))]
+    after = found + 2  # the pad keeps the bytes read past the chunk's end in reach
+    tag = data[after] == ord("<")
+    closing = tag & (data[after + 1] == ord("/"))
+    v = tag & (data[after + 1] == ord("v"))
+    empty_v = v & (
+        ((data[after + 2] == ord("/")) & (data[after + 3] == ord(">")))
+        | (
+            (data[after + 2] == ord(">"))
+            & (data[after + 3] == ord("<"))
+            & (data[after + 4] == ord("/"))
+        )
+    )
+    found = found[closing | empty_v]
+    if not len(found):
+        return []
+    lts = np.flatnonzero(data[:size] == ord("<"))
+    close = lts[np.maximum(np.searchsorted(lts, found) - 1, 0)]  # the tag "f>" ends
+    named = (data[found - 1] == ord("/")) & (close == found - 2)
+    prefixed = (data[found - 1] == ord(":")) & (data[close + 1] == ord("/")) & (close < found - 2)
+    found, close = found[named | prefixed], close[named | prefixed]
+    cell = np.searchsorted(starts, found) - 1
+    found, close, cell = found[cell >= 0], close[cell >= 0], cell[cell >= 0]
+    gts = np.flatnonzero(data[:size] == ord(">"))
+    opened = lts[np.maximum(np.searchsorted(lts, close) - 1, 0)]  # "<f ...>": no "<" in between
+    begin = gts[np.minimum(np.searchsorted(gts, opened), len(gts) - 1)] + 1
+    keep = (opened > starts[cell]) & (begin <= close)
+    return [
+        ((row, col), chunk[a:b])
+        for row, col, a, b in zip(
+            rows[cell[keep]].tolist(), cols[cell[keep]].tolist(),
+            begin[keep].tolist(), close[keep].tolist(), strict=True,
+        )
+    ]  # fmt: skip
 
 
 def check_extent(name: str, sheet: str, extent: Extent) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
-from .package_check import CheckedSheet, check_package
+from .package_check import CheckedSheet, UnsavedFormula, check_package
 from .readcopy import Copy, make_copy, opened, split_xml
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
@@ -79,6 +79,7 @@ class SheetData:
       append_note: why added rows cannot join the sheet's table, when they cannot.
       date_order: how slash dates typed as text in this sheet are read ("DMY",
         "MDY" or "": only when they cannot be misread), from the config.
+      unsaved: the formulas saved without their result, by (Excel row, column).
       frame: the cells below the header, columns named by their default name
         (missing columns are all-empty), index = Excel row numbers, values as
         the engine gives them (str, int, float, datetime, NaN).
@@ -93,6 +94,11 @@ class SheetData:
     append_at: int = 0
     append_note: str | None = None
     date_order: str = ""
+    #: (Excel row, default column name) -> the text of a formula saved there without its
+    #: result (the cell reads as empty), for the Clients and Services sheets.
+    unsaved: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: default column name -> its column number (from 1), for the columns present
+    columns: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.append_at:  # no table: below everything in the sheet
@@ -127,7 +133,9 @@ READ_SHEETS = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
 
 
 def _load_frames(
-    path: Path, first_ready: FirstFrame | None = None
+    path: Path,
+    first_ready: FirstFrame | None = None,
+    unsaved: dict[str, dict[tuple[int, int], str]] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     """The Clients, Services and Invoices sheets as raw frames, and every sheet's name.
 
@@ -135,6 +143,7 @@ def _load_frames(
     sheet that grows with the history would otherwise slow every run.
     `first_ready` gets the Clients sheet's frame as soon as it is there, while
     the long Services sheet is still parsed, so that work on it overlaps.
+    `unsaved` gets each sheet's formulas saved without their result.
     """
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
@@ -147,6 +156,9 @@ def _load_frames(
         # zip bombs, stray far cells, ...; and the error cells calamine shows as empty.
         # Each sheet is parsed as soon as it has passed, while the next is checked.
         errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML)
+        if unsaved is not None:  # formulas without their result: for validation to tell
+            for sheet, cells in errors.items():
+                unsaved[sheet] = {c: t for c, t in cells.items() if isinstance(t, UnsavedFormula)}
         try:
             names, wanted = reader.start_all()
             first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
@@ -192,7 +204,7 @@ def _show_errors(
             continue
         rows, cols = frame.shape
         for (row, col), text in cells.items():
-            if row <= rows and col <= cols:
+            if row <= rows and col <= cols and not isinstance(text, UnsavedFormula):
                 frame.iat[row - 1, col - 1] = text
     return frames
 
@@ -567,6 +579,7 @@ def _sheet(
     config: Config,
     names: tuple[str, ...],
     tables: dict[str, list[TableInfo]],
+    unsaved: dict[str, dict[tuple[int, int], str]] | None = None,
 ) -> SheetData:
     actual = _find_sheet(frames, name)
     renames = config.columns
@@ -597,6 +610,13 @@ def _sheet(
     first = min(positions.values(), default=-1) + 1
     table = main_table(tables.get(actual, []), header_index + 1, expected.values(), first)
     append_at, note = _append_place(actual, header_index + 1, last_row, raw, table)
+    named_columns = {column: position + 1 for column, position in positions.items()}
+    named = {number: column for column, number in named_columns.items()}
+    formulas = {
+        (row, named[col]): text
+        for (row, col), text in (unsaved or {}).get(actual, {}).items()
+        if col in named and row > header_index + 1
+    }
     return SheetData(
         name=actual,
         header_row=header_index + 1,
@@ -607,6 +627,8 @@ def _sheet(
         append_at=append_at,
         append_note=note,
         date_order=config.billing.date_order.upper(),
+        unsaved=formulas,
+        columns=named_columns,
     )
 
 
@@ -695,22 +717,23 @@ def read_workbook(
     ) -> None:
         tables = read_tables(path, read)
         try:
-            sheet = _sheet(frames, CLIENTS, config, names, tables)
+            sheet = _sheet(frames, CLIENTS, config, names, tables, unsaved)
         except WorkbookError:
             return  # raised in its turn below, after what is wrong with the workbook as a whole
         early.append((frames[sheet.name], sheet, tables))
         if clients_read is not None:
             clients_read(sheet)
 
-    frames, names = _load_frames(path, located)
+    unsaved: dict[str, dict[tuple[int, int], str]] = {}
+    frames, names = _load_frames(path, located, unsaved)
     if early and frames.get(early[0][1].name) is early[0][0]:  # located in the frames read
         _, clients, tables = early[0]
     else:
         tables = read_tables(path, frozenset(frames))
-        clients = _sheet(frames, CLIENTS, config, names, tables)
+        clients = _sheet(frames, CLIENTS, config, names, tables, unsaved)
         if clients_read is not None:
             clients_read(clients)
-    services = _sheet(frames, SERVICES, config, names, tables)
+    services = _sheet(frames, SERVICES, config, names, tables, unsaved)
     invoices: SheetData | None = None
     actual = _find_sheet(frames, INVOICES)
     if actual is not None:

@@ -10,7 +10,7 @@ errors, each naming sheet, Excel row, column and the fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +28,7 @@ from .money import TOLERANCE, MoneyError, RateTooHigh, currency_of, parse_rate
 from .read import SheetData
 from .schema import CLIENTS, normalise_header
 from .terms import Terms, TermsError, parse_terms
+from .writeback.xmlscan import col_letters
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,16 +185,22 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
     problems: dict[str, str] = {}
     errors: list[RowError] = []
     frame = sheet.frame
+    unsaved = _unsaved_by_row(sheet)
     for row, values in frame_records(frame):
-        if all(is_blank(v) for v in values.values()):
+        formulas = unsaved.get(int(row), [])
+        if all(is_blank(v) for v in values.values()) and not formulas:
             continue
         name = cell_text(values["Client"])
+        if not name and formulas:
+            errors.extend(_unsaved_error(sheet, int(row), *found) for found in formulas)
+            continue
         if not name:
             errors.append(
                 RowError(sheet.name, int(row), sheet.headers["Client"], "the client name is empty.")
             )
             continue
         client, parsed, row_errors = _client_row(int(row), values, sheet, config)
+        row_errors = [_unsaved_error(sheet, int(row), *found) for found in formulas] + row_errors
         if client.key in clients:
             first = clients[client.key].row
             message = f'"{name}" appears twice in {CLIENTS} (rows {first} and {row}); keep one row.'
@@ -407,7 +414,18 @@ def validate_services(
     rows = unbilled_rows(sheet)
     columns = [_column_cells(rows[column]) for column in LINE_COLUMNS]
     known, problems, keep = book.clients, book.problems, lines.append  # looked up once
+    unsaved = _unsaved_by_row(sheet, LINE_COLUMNS)
+    product = _Product.of(sheet) if unsaved else None
     for row, *cells in zip(rows.index.tolist(), *columns, strict=True):
+        if product is not None and row in unsaved:
+            refused = [
+                (column, formula)
+                for column, formula in unsaved[row]
+                if not (column == "Amount" and _is_product(product, row, formula))
+            ]
+            if refused:
+                errors[int(row)] = _unsaved_error(sheet, int(row), *refused[0])
+                continue
         result = _service_line(row, sheet, *cells)
         if isinstance(result, RowError):
             errors[int(row)] = result
@@ -431,6 +449,77 @@ def validate_services(
                 continue
         keep(result)
     return lines, errors
+
+
+def _unsaved_by_row(
+    sheet: SheetData, columns: Sequence[str] | None = None
+) -> dict[int, list[tuple[str, str]]]:
+    """Row -> (column, formula) of the sheet's formulas saved without their result."""
+    by_row: dict[int, list[tuple[str, str]]] = {}
+    for (row, column), formula in sorted(sheet.unsaved.items()):
+        if columns is None or column in columns:
+            by_row.setdefault(row, []).append((column, formula))
+    return by_row
+
+
+def _unsaved_error(sheet: SheetData, row: int, column: str, formula: str) -> RowError:
+    return _line_error(
+        sheet,
+        row,
+        column,
+        f"holds the formula ={formula}, whose result was never saved (the workbook was last "
+        "saved by a program that does not calculate formulas): open it in Excel or "
+        "LibreOffice, save it, and run again.",
+    )
+
+
+@dataclass(frozen=True)
+class _Product:
+    """How a sheet writes Quantity x Unit Price of a row: column letters and header names."""
+
+    letters: tuple[str, str]
+    names: tuple[str, str]
+
+    @classmethod
+    def of(cls, sheet: SheetData) -> _Product:
+        def letter(column: str) -> str:
+            return col_letters(sheet.columns[column]) if column in sheet.columns else "?"
+
+        def name(column: str) -> str:
+            return normalise_header(sheet.headers[column]).replace(" ", "")
+
+        return cls(
+            (letter("Quantity"), letter("Unit Price")), (name("Quantity"), name("Unit Price"))
+        )
+
+
+_STRUCTURED = re.compile(r"(?:\w*\[)?(?:@|\[#thisrow\],)\[?([^\]]+)\]?\]?")
+
+
+def _line_product(sheet: SheetData, row: int, column: str, formula: str) -> bool:
+    """Whether an Amount formula saved without its result is only Quantity x Unit Price of
+    its own row (=D7*E7, =[@Quantity]*[@[Unit Price]]): the amount is then worked out
+    from them, as for an empty Amount. Any other formula is refused, never guessed."""
+    return column == "Amount" and _is_product(_Product.of(sheet), row, formula)
+
+
+def _is_product(product: _Product, row: int, formula: str) -> bool:
+    text = formula.replace("$", "").replace(" ", "").lstrip("=")
+    (q, p), (quantity, price) = product.letters, product.names
+    if text in (f"{q}{row}*{p}{row}", f"{p}{row}*{q}{row}"):  # the usual: =D7*E7
+        return True
+    operands = text.split("*")
+    if len(operands) != 2:
+        return False
+    named = []
+    for operand in operands:
+        ref = operand.upper()
+        found = _STRUCTURED.fullmatch(operand.lower())
+        named.append(
+            quantity if ref == f"{q}{row}" else price if ref == f"{p}{row}"
+            else found.group(1) if found else None
+        )  # fmt: skip
+    return sorted(map(str, named)) == sorted((quantity, price))
 
 
 #: Currency signs a number typed as text may carry (money.D reads past them).

@@ -241,3 +241,55 @@ def test_a_price_typed_with_another_currencys_sign_is_refused(tmp_path: Path) ->
         (2, "Unit Price", '"$1,200.00" is in USD, but Acme is billed in EUR; type the amount '
          "in EUR, or change the client's Currency.")
     ]  # fmt: skip
+
+
+def test_formulas_saved_without_their_result_are_refused_not_guessed(tmp_path: Path) -> None:
+    """openpyxl saves formulas without their result, which the reader sees as empty cells:
+    an Amount of Quantity x Unit Price is worked out as for an empty Amount; any other
+    formula a line or a client needs is a row error, never a guess. Billed rows are left
+    alone."""
+    import openpyxl
+    from conftest import CLIENT_HEADERS, SERVICE_HEADERS
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Clients"
+    ws.append(CLIENT_HEADERS)
+    tax = CLIENT_HEADERS.index("Tax Rate")
+    acme = ["Acme", "ap@acme.example", None, None, "Net 30"]
+    ws.append(acme + [None] * (tax - len(acme)) + ["=10+2"])
+    ws.append(["Beta", "ap@beta.example", None, None, "Net 30"])
+    ws = wb.create_sheet("Services")
+    ws.append(SERVICE_HEADERS)
+    day = datetime(2026, 3, 2)
+    ws.append([day, "Beta", "Product", 2, 100, "=D2*E2"])
+    ws.append([day, "Beta", "Discounted", 2, 100, "=D3*E3*0.9"])
+    ws.append([day, "Beta", "Priced elsewhere", 2, "=Prices!B1"])
+    ws.append([day, "Acme", "Taxed", 1, 50])
+    ws.append([day, "Beta", "Billed before", 2, 100, "=D6*E6*0.9", "INV-2026-0001"])
+    path = tmp_path / "saved_by_a_script.xlsx"
+    wb.save(path)
+    data = read_workbook(path, Config())
+    book = validate_clients(data.clients, Config())
+    assert [(e.row, e.column) for e in book.errors] == [(2, "Tax Rate")]
+    assert "=10+2, whose result was never saved" in book.errors[0].message
+    lines, errors = validate_services(data.services, book)
+    assert [(line.row, line.amount) for line in lines] == [(2, Decimal("200.00"))]
+    assert [(e.row, e.column) for e in errors.values()] == [
+        (3, "Amount"), (4, "Unit Price"), (5, "Client")]  # fmt: skip
+    assert "open it in Excel or LibreOffice, save it" in errors[3].message
+
+
+@pytest.mark.parametrize(
+    ("formula", "worked_out"),
+    [("D7*E7", True), ("$E$7 * $D$7", True), ("[@Quantity]*[@[Unit Price]]", True),
+     ("tblServices[[#This Row],[Quantity]]*tblServices[[#This Row],[Unit Price]]", True),
+     ("D7*E7*0.9", False), ("D8*E8", False), ("D7+E7", False), ("[@Quantity]*[@Amount]", False)],
+)  # fmt: skip
+def test_an_unsaved_amount_is_worked_out_only_when_it_is_quantity_times_price(
+    formula: str, worked_out: bool
+) -> None:
+    headers = {c: c for c in ("Date", "Client", "Description", "Quantity", "Unit Price", "Amount")}
+    sheet = SheetData("Services", 1, headers, frozenset(headers), pd.DataFrame(),
+                      columns={c: i for i, c in enumerate(headers, start=1)})  # fmt: skip
+    assert validate._line_product(sheet, 7, "Amount", formula) is worked_out
