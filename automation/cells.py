@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .datetext import DateTextError, read_date_text
 from .lazy import lazy_import
-from .money import D, MoneyError
+from .money import AmbiguousNumber, D, MoneyError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,6 +101,8 @@ def cell_decimal(value: Any) -> Decimal:
         raise CellError(f"{cell_text(value)} is a date, not a number.")
     try:
         number = D(value.strip() if isinstance(value, str) else value)
+    except AmbiguousNumber as exc:
+        raise CellError(f"{exc}.") from None
     except MoneyError:
         raise CellError(f'"{cell_text(value)}" is not a number.') from None
     if abs(number) >= LARGEST:

@@ -46,6 +46,10 @@ class MoneyError(ValueError):
     """A value that cannot be read as an amount of money."""
 
 
+class AmbiguousNumber(MoneyError):
+    """A number typed as text that reads one way in one country and another in the next."""
+
+
 class DecimalMarkError(MoneyError):
     """A bank amount whose marks contradict the decimal mark it is said to use."""
 
@@ -110,9 +114,9 @@ def _typed_number(value: str) -> Decimal:
     digits = whole.replace(",", "").replace(".", "")
     if lone and len(fraction) == 3 and 1 <= len(whole) <= 3 and not whole.startswith("0"):
         plain = Decimal(f"{digits}.{fraction}").normalize()
-        raise MoneyError(
-            f"{value!r} could be {digits}{fraction} or {plain:f}: type the number without a "
-            "thousands separator"
+        raise AmbiguousNumber(
+            f'"{value.strip()}" could be {digits}{fraction} or {plain:f}: type the number '
+            "without a thousands separator"
         )
     point = f".{fraction}" if fraction else ""
     return Decimal(f"{'-' if negative else ''}{sign}{digits or '0'}{point}")
