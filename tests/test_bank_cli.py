@@ -183,3 +183,19 @@ def test_bank_text_is_shown_literally(folder: Folder, capsys, monkeypatch) -> No
     assert payments(folder, str(path), "--as-of", "2026-03-09") == 1  # a stranger: review
     out = capsys.readouterr().out
     assert "[bold red]Evil[/]" in out
+
+
+def test_a_dollar_sign_in_a_csv_is_the_billing_currencys_dollar(tmp_path: Path) -> None:
+    """No [bank] currency and no currency column: "$" on a Canadian firm's statement is
+    CAD (the currency clients are billed in), and its cents are checked as CAD's."""
+    from automation.bank.apply import _read_files
+
+    config = parse_config({
+        "billing": {"currency": "CAD"},
+        "bank": {"csv": {"date": "Date", "amount": "Amount", "reference": "Memo"}},
+    })  # fmt: skip
+    path = tmp_path / "chequing.csv"
+    path.write_text("Date,Amount,Memo\n2026-03-05,$500.00,INV-2026-0001\n2026-03-06,1.005,x\n")
+    lines, outcome = _read_files([path], config)
+    assert [(ln.amount, ln.currency) for ln in lines] == [(D("500.00"), "CAD")]
+    assert ["3 decimals; CAD amounts have at most 2" in str(e) for e in outcome.errors] == [True]
