@@ -13,7 +13,7 @@ Decimal('12.5')
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,18 @@ def cell_decimal(value: Any) -> Decimal:
     """A number cell (or numeric text such as "1,250.00") as a Decimal."""
     if isinstance(value, datetime | date):
         raise CellError(f"{cell_text(value)} is a date, not a number.")
+    if isinstance(value, timedelta | time):  # a cell formatted as hours:minutes
+        seconds = (
+            value.total_seconds()
+            if isinstance(value, timedelta)
+            else value.hour * 3600 + value.minute * 60 + value.second
+        )
+        hours, minutes = divmod(round(seconds / 60), 60)
+        raise CellError(
+            f"{hours}:{minutes:02d} is a time, not a number; type hours as a number "
+            f"({Decimal(round(seconds / 60)) / 60:.2f} for {hours}:{minutes:02d}) and format "
+            "the cell as a number."
+        )
     try:
         number = D(value.strip() if isinstance(value, str) else value)
     except AmbiguousNumber as exc:

@@ -293,3 +293,35 @@ def test_an_unsaved_amount_is_worked_out_only_when_it_is_quantity_times_price(
     sheet = SheetData("Services", 1, headers, frozenset(headers), pd.DataFrame(),
                       columns={c: i for i, c in enumerate(headers, start=1)})  # fmt: skip
     assert validate._line_product(sheet, 7, "Amount", formula) is worked_out
+
+
+def test_hours_typed_as_a_time_say_how_to_type_them(tmp_path: Path) -> None:
+    """A Quantity formatted [h]:mm (26:00) or h:mm (1:30) is a time to the reader: the row
+    error says to type hours as a number, with the number to type."""
+    import xlsxwriter
+    from conftest import CLIENT_HEADERS
+
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    hours = wb.add_format({"num_format": "[h]:mm"})
+    clock = wb.add_format({"num_format": "h:mm"})
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS)
+    ws.write_row(1, 0, ["Acme", "ap@acme.example", "", "", "Net 30"])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, ["Date", "Client", "Description", "Quantity", "Unit Price"])
+    for r, (quantity, style) in enumerate([(26 / 24, hours), (1.5 / 24, clock)], start=1):
+        ws.write_datetime(r, 0, datetime(2026, 3, 2), wb.add_format({"num_format": "yyyy-mm-dd"}))
+        ws.write_row(r, 1, ["Acme", "Advice"])
+        ws.write_number(r, 3, quantity, style)
+        ws.write_number(r, 4, 80)
+    wb.close()
+    data = read_workbook(path, Config())
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert lines == []
+    assert [(e.row, e.column, e.message) for e in errors.values()] == [
+        (2, "Quantity", "26:00 is a time, not a number; type hours as a number (26.00 for "
+         "26:00) and format the cell as a number."),
+        (3, "Quantity", "1:30 is a time, not a number; type hours as a number (1.50 for 1:30) "
+         "and format the cell as a number."),
+    ]  # fmt: skip
