@@ -436,15 +436,21 @@ def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool, Unsaved]:
         ref = re.split(rb"[\"'>\s]", bytes(data[at0 : at0 + _PAD]))[0].decode("latin-1")
         return ref, errors, []
     extent = Extent(len(starts), int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
-    return extent, errors, _unsaved_formulas(chunk, data, starts, rows, cols)
+    return extent, errors, _unsaved_formulas(chunk, data, closes, starts, rows, cols)
 
 
 def _unsaved_formulas(
-    chunk: bytes, data: np.ndarray, starts: np.ndarray, rows: np.ndarray, cols: np.ndarray
+    chunk: bytes,
+    data: np.ndarray,
+    closes: np.ndarray,
+    starts: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
 ) -> Unsaved:
     """The chunk's formulas saved without a result: "</f>" followed by the cell's end,
     by "<v/>" or by "<v></v>" (openpyxl's form). Excel and LibreOffice always save the
-    result, so most chunks have none, found in one vectorised pass."""
+    result, so most chunks have none, found in one vectorised pass. `closes` are the
+    chunk's ">" as `_scan_chunk` found them."""
     size = len(chunk)
     # "f>" ending "</f>" (or "</x:f>" under a prefix), then what follows it: the cell's end
     # tag, "<v/>" or "<v></v>". Only what is left is looked at further.
@@ -473,9 +479,8 @@ def _unsaved_formulas(
     found, close = found[named | prefixed], close[named | prefixed]
     cell = np.searchsorted(starts, found) - 1
     found, close, cell = found[cell >= 0], close[cell >= 0], cell[cell >= 0]
-    gts = np.flatnonzero(data[:size] == ord(">"))
     opened = lts[np.maximum(np.searchsorted(lts, close) - 1, 0)]  # "<f ...>": no "<" in between
-    begin = gts[np.minimum(np.searchsorted(gts, opened), len(gts) - 1)] + 1
+    begin = closes[np.minimum(np.searchsorted(closes, opened), len(closes) - 1)] + 1
     keep = (opened > starts[cell]) & (begin <= close)
     return [
         ((row, col), chunk[a:b])

@@ -155,10 +155,15 @@ def _load_frames(
     with _SheetReader(path) as reader:
         # zip bombs, stray far cells, ...; and the error cells calamine shows as empty.
         # Each sheet is parsed as soon as it has passed, while the next is checked.
-        errors = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML)
-        if unsaved is not None:  # formulas without their result: for validation to tell
-            for sheet, cells in errors.items():
-                unsaved[sheet] = {c: t for c, t in cells.items() if isinstance(t, UnsavedFormula)}
+        found = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML)
+        # The error values go into the frames; formulas without their result are for
+        # validation to tell.
+        errors: dict[str, dict[tuple[int, int], str]] = {}
+        for sheet, cells in found.items():
+            for cell, text in cells.items():
+                kept = unsaved if isinstance(text, UnsavedFormula) else errors
+                if kept is not None:
+                    kept.setdefault(sheet, {})[cell] = text
         try:
             names, wanted = reader.start_all()
             first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
@@ -204,7 +209,7 @@ def _show_errors(
             continue
         rows, cols = frame.shape
         for (row, col), text in cells.items():
-            if row <= rows and col <= cols and not isinstance(text, UnsavedFormula):
+            if row <= rows and col <= cols:
                 frame.iat[row - 1, col - 1] = text
     return frames
 
