@@ -72,6 +72,8 @@ def D(value: Any) -> Decimal:  # noqa: N802 - the conventional name (Beancount's
     raise MoneyError(f"{value!r} is not a number")
 
 
+#: The currency signs a number typed as text may carry (read past; see `validate`).
+TEXT_SIGNS = "$€£₸₽"
 #: A number typed as text, once spaces and currency signs are gone: sign, digits and marks.
 _TYPED = re.compile(r"([-+]?)([\d.,]*\d[\d.,]*)")
 #: Digits grouped by thousands: 1 to 3 digits, then groups of exactly 3.
@@ -91,7 +93,7 @@ def _typed_number(value: str) -> Decimal:
     numbers here.
     """
     text = value.strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
-    for sign in ("$", "€", "£", "₸", "₽"):
+    for sign in TEXT_SIGNS:
         text = text.replace(sign, "")
     negative = text.startswith("(") and text.endswith(")")
     match = _TYPED.fullmatch(text[1:-1] if negative else text)
@@ -183,11 +185,11 @@ def parse_rate(value: Any) -> Decimal:
 
     A plain number of 1 or more is a percentage, below 1 a fraction.
     """
-    text = value.strip() if isinstance(value, str) else None
-    number = D(text[:-1] if text and text.endswith("%") else value)
+    percent = isinstance(value, str) and value.strip().endswith("%")
+    number = D(value.strip()[:-1] if percent else value)
     if number < 0:
         raise MoneyError(f"{value!r} is negative")
-    rate = number / 100 if number >= 1 or (text and text.endswith("%")) else number
+    rate = number / 100 if number >= 1 or percent else number
     if rate >= 1:
         raise RateTooHigh(f"{(rate * 100).normalize():f}%")
     return rate

@@ -24,7 +24,14 @@ from .config import LANGUAGES, Config
 from .lazy import lazy_import
 from .mail import parse_addresses
 from .model import Client, RowError, ServiceLine
-from .money import TOLERANCE, MoneyError, RateTooHigh, currency_of, parse_rate
+from .money import (
+    TEXT_SIGNS,
+    TOLERANCE,
+    MoneyError,
+    RateTooHigh,
+    currency_of,
+    parse_rate,
+)
 from .read import SheetData
 from .schema import CLIENTS, normalise_header
 from .terms import Terms, TermsError, parse_terms
@@ -496,14 +503,10 @@ class _Product:
 _STRUCTURED = re.compile(r"(?:\w*\[)?(?:@|\[#thisrow\],)\[?([^\]]+)\]?\]?")
 
 
-def _line_product(sheet: SheetData, row: int, column: str, formula: str) -> bool:
+def _is_product(product: _Product, row: int, formula: str) -> bool:
     """Whether an Amount formula saved without its result is only Quantity x Unit Price of
     its own row (=D7*E7, =[@Quantity]*[@[Unit Price]]): the amount is then worked out
     from them, as for an empty Amount. Any other formula is refused, never guessed."""
-    return column == "Amount" and _is_product(_Product.of(sheet), row, formula)
-
-
-def _is_product(product: _Product, row: int, formula: str) -> bool:
     text = formula.replace("$", "").replace(" ", "").lstrip("=")
     (q, p), (quantity, price) = product.letters, product.names
     if text in (f"{q}{row}*{p}{row}", f"{p}{row}*{q}{row}"):  # the usual: =D7*E7
@@ -523,7 +526,7 @@ def _is_product(product: _Product, row: int, formula: str) -> bool:
 
 
 #: Currency signs a number typed as text may carry (money.D reads past them).
-_SIGNS = re.compile("[$€£₸₽]")
+_SIGNS = re.compile(f"[{re.escape(TEXT_SIGNS)}]")
 
 
 def _other_currency(numbers: list[object], client: Client) -> tuple[str, str] | None:

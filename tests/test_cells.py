@@ -292,7 +292,7 @@ def test_an_unsaved_amount_is_worked_out_only_when_it_is_quantity_times_price(
     headers = {c: c for c in ("Date", "Client", "Description", "Quantity", "Unit Price", "Amount")}
     sheet = SheetData("Services", 1, headers, frozenset(headers), pd.DataFrame(),
                       columns={c: i for i, c in enumerate(headers, start=1)})  # fmt: skip
-    assert validate._line_product(sheet, 7, "Amount", formula) is worked_out
+    assert validate._is_product(validate._Product.of(sheet), 7, formula) is worked_out
 
 
 def test_hours_typed_as_a_time_say_how_to_type_them(tmp_path: Path) -> None:
