@@ -27,13 +27,13 @@ import io
 import re
 import zipfile
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import UnusableError
 from .lazy import lazy_import
@@ -124,16 +124,83 @@ class Extent:
         return f"{first}:{col_letters(self.last_col)}{self.last_row}"
 
 
-#: Per sheet, the Excel error cells found: (row, column) from 1 -> the error's text; and
-#: the formulas saved without their result, as `UnsavedFormula` texts.
+#: Per sheet, the Excel error cells found: (row, column) from 1 -> the error's text.
 ErrorCells = dict[str, dict[tuple[int, int], str]]
-#: Formulas without their result in a chunk: ((row, column), the formula's text).
-Unsaved = list[tuple[tuple[int, int], bytes]]
 
 
-class UnsavedFormula(str):
-    """The text of a formula saved without its result (a program that does not calculate,
-    such as a script with openpyxl, saved the workbook): the reader sees an empty cell."""
+@dataclass(frozen=True)
+class UnsavedFormulas:
+    """A sheet's formulas saved without their result (a program that does not calculate,
+    such as a script with openpyxl, saved the workbook): the reader sees empty cells.
+
+    Kept as the scan found them, positions in arrays and texts as saved: a sheet
+    saved by a script can hold one on every row (100,000 of them), and only the
+    few rows a run reads as new lines or clients are ever looked at (`formulas`).
+
+    Attributes:
+      rows, cols: each formula's Excel row and column number (from 1), as arrays.
+      texts: each formula's text as saved (XML-escaped UTF-8).
+    """
+
+    rows: Any = ()
+    cols: Any = ()
+    texts: tuple[bytes, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def formulas(
+        self, rows: Collection[int] | None = None, cols: Collection[int] | None = None
+    ) -> dict[tuple[int, int], str]:
+        """(row, column) -> the formula's text, of those in `rows` and `cols` (every one
+        if None), in the order of rows, then columns."""
+        if not self.texts:
+            return {}
+        at, col = np.asarray(self.rows), np.asarray(self.cols)
+        keep = np.ones(len(at), dtype=bool)
+        for wanted, of in ((rows, at), (cols, col)):
+            if wanted is not None:
+                keep &= np.isin(of, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+        picked = np.flatnonzero(keep)
+        picked = picked[np.lexsort((col[picked], at[picked]))]
+        return {
+            (int(at[i]), int(col[i])): html.unescape(self.texts[i].decode("utf-8", "replace"))
+            for i in picked.tolist()
+        }
+
+    @classmethod
+    def joined(
+        cls, parts: Iterable[UnsavedFormulas], errors: Collection[tuple[int, int]] = ()
+    ) -> UnsavedFormulas:
+        """The formulas of `parts` (chunks of one sheet) together, but for the cells that
+        hold an error value (`errors`): those are told as errors."""
+        parts = [part for part in parts if part.texts]
+        if not parts:
+            return cls()
+        rows = np.concatenate([part.rows for part in parts])
+        cols = np.concatenate([part.cols for part in parts])
+        texts = tuple(text for part in parts for text in part.texts)
+        if errors:
+            keep = [(r, c) not in errors for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+            mask = np.array(keep, dtype=bool)
+            rows, cols = rows[mask], cols[mask]
+            texts = tuple(text for text, kept in zip(texts, keep, strict=True) if kept)
+        return cls(rows, cols, texts)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the package check found in the sheets it read, besides what it refuses.
+
+    Attributes:
+      errors: per sheet, the cells holding an Excel error value (the reader shows
+        them as empty).
+      unsaved: per sheet, its formulas saved without their result (sheets with
+        none are left out).
+    """
+
+    errors: ErrorCells = field(default_factory=dict)
+    unsaved: dict[str, UnsavedFormulas] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,10 +228,11 @@ def check_package(
     sheets: Iterable[str],
     checked: Callable[[CheckedSheet], object] | None = None,
     keep_xml: int = 0,
-) -> ErrorCells:
+) -> Findings:
     """Raise UnsafeWorkbookError unless `path` is a zip the reader can take, sheets included.
 
-    Returns the cells of those sheets that hold an Excel error value.
+    Returns the cells of those sheets that hold an Excel error value, and their
+    formulas saved without a result.
     `checked(sheet)` is called as soon as a sheet has passed, so that the
     reader can start on it while the next one is looked at; the XML of a
     sheet of at most `keep_xml` bytes (inflated) comes with it. The file is
@@ -172,6 +240,7 @@ def check_package(
     """
     name = path.name
     errors: ErrorCells = {}
+    unsaved: dict[str, UnsavedFormulas] = {}
     try:
         data = path.read_bytes()
         with (
@@ -194,6 +263,7 @@ def check_package(
             largest = max((pkg.names[part].file_size for _, part in parts), default=0)
             for sheet, part in parts:
                 found: dict[tuple[int, int], str] = {}
+                formulas: list[UnsavedFormulas] = []
                 size = pkg.names[part].file_size
                 # The long log is scanned on two threads besides this one's inflating: the
                 # reader is idle still (nothing long has passed yet); the others on this one.
@@ -202,10 +272,12 @@ def check_package(
                 chunks = _stream(archive, pkg.names[part])
                 if checked is not None and size <= keep_xml:
                     chunks = _keeping(chunks, kept)
-                extent = sheet_extent(name, sheet, chunks, found, helpers)
+                extent = sheet_extent(name, sheet, chunks, found, helpers, formulas)
                 check_extent(name, sheet, extent)
                 if found:
                     errors[sheet] = found
+                if formulas:
+                    unsaved[sheet] = UnsavedFormulas.joined(formulas, found)
                 if checked is not None and shared is None:
                     checked(CheckedSheet(sheet, part, size, data, tuple(kept)))
             if shared is not None:
@@ -216,7 +288,7 @@ def check_package(
             'save it again as "Excel Workbook (*.xlsx)", or use the latest backup from '
             ".billing/backups/."
         ) from None
-    return errors
+    return Findings(errors, unsaved)
 
 
 @contextmanager
@@ -308,27 +380,26 @@ def sheet_extent(
     chunks: Iterable[bytes],
     found: dict[tuple[int, int], str] | None = None,
     helpers: Executor | None = None,
+    unsaved: list[UnsavedFormulas] | None = None,
 ) -> Extent:
     """Scan a sheet's XML (streamed) for the grid its cells with content really span.
 
     Cells without content (`<c r="Z9" s="1"/>`, formatting only) are left out,
     as the reader leaves them out. The scan is vectorised with numpy: a
     1,048,576-row sheet is hundreds of megabytes of XML. The error cells met
-    go into `found`, and so do formulas saved without their result (as
-    `UnsavedFormula`); most sheets hold none, so only a chunk with the marker
-    is searched for error cells. With `helpers`, the chunks are scanned on those
+    go into `found`, and the formulas saved without their result into `unsaved`
+    (a chunk's at a time); most sheets hold no error cell, so only a chunk with
+    the marker is searched for them. With `helpers`, the chunks are scanned on those
     threads a few ahead (numpy lets go of the interpreter); what is wrong is
     still told for the first chunk it is in.
     """
     total = Extent()
-    for chunk, (part, marked, unsaved) in _scans(chunks, helpers):
+    for chunk, (part, marked, formulas) in _scans(chunks, helpers):
         _refuse_dtd(name, sheet, chunk)
         if marked and found is not None:
             _note_errors(chunk, found)
-        if unsaved and found is not None:
-            for cell, text in unsaved:
-                formula = html.unescape(text.decode("utf-8", "replace"))
-                found.setdefault(cell, UnsavedFormula(formula))
+        if formulas.texts and unsaved is not None:
+            unsaved.append(formulas)
         if isinstance(part, str):
             _beyond(name, sheet, part)
         elif part.cells:
@@ -342,14 +413,14 @@ AHEAD = 3
 
 def _scans(
     chunks: Iterable[bytes], helpers: Executor | None
-) -> Iterator[tuple[bytes, tuple[Extent | str, bool, Unsaved]]]:
+) -> Iterator[tuple[bytes, tuple[Extent | str, bool, UnsavedFormulas]]]:
     """Each chunk with its `_scan_chunk`, in order; by `helpers` (if any) up to AHEAD ahead."""
     if helpers is None:
         for chunk in chunks:
             yield chunk, _scan_chunk(chunk)
         return
     _byte_classes()  # numpy imported (lazily) on this thread, before the helpers use it
-    pending: deque[tuple[bytes, Future[tuple[Extent | str, bool, Unsaved]]]] = deque()
+    pending: deque[tuple[bytes, Future[tuple[Extent | str, bool, UnsavedFormulas]]]] = deque()
     for chunk in chunks:
         pending.append((chunk, helpers.submit(_scan_chunk, chunk)))
         if len(pending) > AHEAD:
@@ -372,7 +443,7 @@ def _merge(a: Extent, b: Extent) -> Extent:
     )
 
 
-def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool, Unsaved]:
+def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool, UnsavedFormulas]:
     """The extent of the cells with content in whole tags (or the reference beyond
     Excel), whether the chunk may hold an error cell (`t="e"`), and its formulas
     saved without a result.
@@ -399,13 +470,13 @@ def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool, Unsaved]:
         classes.space[data[eq - 2]] & classes.quote[data[eq + 1]] & classes.letter[data[eq + 2]]
     ]
     if not len(eq):
-        return Extent(), errors, []
+        return Extent(), errors, UnsavedFormulas()
     starts = eq + 2
     closes = np.flatnonzero(data[:size] == ord(">"))
     ends = closes[np.minimum(np.searchsorted(closes, starts), len(closes) - 1)]
     starts = starts[data[ends - 1] != ord("/")]  # <c r="A1" s="2"/> holds nothing
     if not len(starts):
-        return Extent(), errors, []
+        return Extent(), errors, UnsavedFormulas()
     # Letters, then digits, a position at a time while any reference still has one
     # (most end within a few): at most 4 letters and 8 digits are looked at.
     cols = np.zeros(len(starts), dtype=np.int64)
@@ -434,7 +505,7 @@ def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool, Unsaved]:
     if wrong.any():
         at0 = int(starts[int(np.argmax(wrong))])
         ref = re.split(rb"[\"'>\s]", bytes(data[at0 : at0 + _PAD]))[0].decode("latin-1")
-        return ref, errors, []
+        return ref, errors, UnsavedFormulas()
     extent = Extent(len(starts), int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
     return extent, errors, _unsaved_formulas(chunk, data, closes, starts, rows, cols)
 
@@ -446,7 +517,7 @@ def _unsaved_formulas(
     starts: np.ndarray,
     rows: np.ndarray,
     cols: np.ndarray,
-) -> Unsaved:
+) -> UnsavedFormulas:
     """The chunk's formulas saved without a result: "</f>" followed by the cell's end,
     by "<v/>" or by "<v></v>" (openpyxl's form). Excel and LibreOffice always save the
     result, so most chunks have none, found in one vectorised pass. `closes` are the
@@ -471,7 +542,7 @@ def _unsaved_formulas(
     )
     found = found[closing | empty_v]
     if not len(found):
-        return []
+        return UnsavedFormulas()
     lts = np.flatnonzero(data[:size] == ord("<"))
     close = lts[np.maximum(np.searchsorted(lts, found) - 1, 0)]  # the tag "f>" ends
     named = (data[found - 1] == ord("/")) & (close == found - 2)
@@ -482,13 +553,12 @@ def _unsaved_formulas(
     opened = lts[np.maximum(np.searchsorted(lts, close) - 1, 0)]  # "<f ...>": no "<" in between
     begin = closes[np.minimum(np.searchsorted(closes, opened), len(closes) - 1)] + 1
     keep = (opened > starts[cell]) & (begin <= close)
-    return [
-        ((row, col), chunk[a:b])
-        for row, col, a, b in zip(
-            rows[cell[keep]].tolist(), cols[cell[keep]].tolist(),
-            begin[keep].tolist(), close[keep].tolist(), strict=True,
-        )
-    ]  # fmt: skip
+    if not keep.any():
+        return UnsavedFormulas()
+    texts = tuple(
+        chunk[a:b] for a, b in zip(begin[keep].tolist(), close[keep].tolist(), strict=True)
+    )
+    return UnsavedFormulas(rows[cell[keep]], cols[cell[keep]], texts)
 
 
 def check_extent(name: str, sheet: str, extent: Extent) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import threading
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
-from .package_check import CheckedSheet, UnsavedFormula, check_package
+from .package_check import CheckedSheet, UnsavedFormulas, check_package
 from .readcopy import Copy, make_copy, opened, split_xml
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
@@ -79,7 +79,7 @@ class SheetData:
       append_note: why added rows cannot join the sheet's table, when they cannot.
       date_order: how slash dates typed as text in this sheet are read ("DMY",
         "MDY" or "": only when they cannot be misread), from the config.
-      unsaved: the formulas saved without their result, by (Excel row, column).
+      unsaved: the formulas saved without their result (see `unsaved_formulas`).
       frame: the cells below the header, columns named by their default name
         (missing columns are all-empty), index = Excel row numbers, values as
         the engine gives them (str, int, float, datetime, NaN).
@@ -94,15 +94,31 @@ class SheetData:
     append_at: int = 0
     append_note: str | None = None
     date_order: str = ""
-    #: (Excel row, default column name) -> the text of a formula saved there without its
-    #: result (the cell reads as empty), for the Clients and Services sheets.
-    unsaved: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: the sheet's formulas saved without their result (their cells read as empty), for
+    #: the Clients and Services sheets
+    unsaved: UnsavedFormulas = field(default_factory=UnsavedFormulas)
     #: default column name -> its column number (from 1), for the columns present
     columns: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.append_at:  # no table: below everything in the sheet
             object.__setattr__(self, "append_at", max(self.last_row, self.header_row) + 1)
+
+    def unsaved_formulas(
+        self, rows: Collection[int] | None = None, columns: Collection[str] | None = None
+    ) -> dict[int, list[tuple[str, str]]]:
+        """Excel row -> (default column name, formula) of the formulas below the header saved
+        without their result, in `rows` and `columns` (all if None), in column order."""
+        if not len(self.unsaved):
+            return {}
+        named = {number: column for column, number in self.columns.items()}
+        if columns is not None:
+            named = {number: column for number, column in named.items() if column in columns}
+        by_row: dict[int, list[tuple[str, str]]] = {}
+        for (row, col), formula in self.unsaved.formulas(rows, named).items():
+            if row > self.header_row:
+                by_row.setdefault(row, []).append((named[col], formula))
+        return by_row
 
 
 @dataclass(frozen=True)
@@ -135,7 +151,7 @@ READ_SHEETS = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
 def _load_frames(
     path: Path,
     first_ready: FirstFrame | None = None,
-    unsaved: dict[str, dict[tuple[int, int], str]] | None = None,
+    unsaved: dict[str, UnsavedFormulas] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     """The Clients, Services and Invoices sheets as raw frames, and every sheet's name.
 
@@ -158,12 +174,9 @@ def _load_frames(
         found = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML)
         # The error values go into the frames; formulas without their result are for
         # validation to tell.
-        errors: dict[str, dict[tuple[int, int], str]] = {}
-        for sheet, cells in found.items():
-            for cell, text in cells.items():
-                kept = unsaved if isinstance(text, UnsavedFormula) else errors
-                if kept is not None:
-                    kept.setdefault(sheet, {})[cell] = text
+        errors = found.errors
+        if unsaved is not None:
+            unsaved.update(found.unsaved)
         try:
             names, wanted = reader.start_all()
             first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
@@ -584,7 +597,7 @@ def _sheet(
     config: Config,
     names: tuple[str, ...],
     tables: dict[str, list[TableInfo]],
-    unsaved: dict[str, dict[tuple[int, int], str]] | None = None,
+    unsaved: dict[str, UnsavedFormulas] | None = None,
 ) -> SheetData:
     actual = _find_sheet(frames, name)
     renames = config.columns
@@ -615,13 +628,6 @@ def _sheet(
     first = min(positions.values(), default=-1) + 1
     table = main_table(tables.get(actual, []), header_index + 1, expected.values(), first)
     append_at, note = _append_place(actual, header_index + 1, last_row, raw, table)
-    named_columns = {column: position + 1 for column, position in positions.items()}
-    named = {number: column for column, number in named_columns.items()}
-    formulas = {
-        (row, named[col]): text
-        for (row, col), text in (unsaved or {}).get(actual, {}).items()
-        if col in named and row > header_index + 1
-    }
     return SheetData(
         name=actual,
         header_row=header_index + 1,
@@ -632,8 +638,8 @@ def _sheet(
         append_at=append_at,
         append_note=note,
         date_order=config.billing.date_order.upper(),
-        unsaved=formulas,
-        columns=named_columns,
+        unsaved=(unsaved or {}).get(actual, UnsavedFormulas()),
+        columns={column: position + 1 for column, position in positions.items()},
     )
 
 
@@ -729,7 +735,7 @@ def read_workbook(
         if clients_read is not None:
             clients_read(sheet)
 
-    unsaved: dict[str, dict[tuple[int, int], str]] = {}
+    unsaved: dict[str, UnsavedFormulas] = {}
     frames, names = _load_frames(path, located, unsaved)
     if early and frames.get(early[0][1].name) is early[0][0]:  # located in the frames read
         _, clients, tables = early[0]

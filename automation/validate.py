@@ -10,7 +10,7 @@ errors, each naming sheet, Excel row, column and the fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -192,7 +192,7 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
     problems: dict[str, str] = {}
     errors: list[RowError] = []
     frame = sheet.frame
-    unsaved = _unsaved_by_row(sheet)
+    unsaved = sheet.unsaved_formulas()
     for row, values in frame_records(frame):
         formulas = unsaved.get(int(row), [])
         if all(is_blank(v) for v in values.values()) and not formulas:
@@ -421,7 +421,7 @@ def validate_services(
     rows = unbilled_rows(sheet)
     columns = [_column_cells(rows[column]) for column in LINE_COLUMNS]
     known, problems, keep = book.clients, book.problems, lines.append  # looked up once
-    unsaved = _unsaved_by_row(sheet, LINE_COLUMNS)
+    unsaved = sheet.unsaved_formulas(rows.index.tolist(), LINE_COLUMNS)
     product = _Product.of(sheet) if unsaved else None
     for row, *cells in zip(rows.index.tolist(), *columns, strict=True):
         if product is not None and row in unsaved:
@@ -456,17 +456,6 @@ def validate_services(
                 continue
         keep(result)
     return lines, errors
-
-
-def _unsaved_by_row(
-    sheet: SheetData, columns: Sequence[str] | None = None
-) -> dict[int, list[tuple[str, str]]]:
-    """Row -> (column, formula) of the sheet's formulas saved without their result."""
-    by_row: dict[int, list[tuple[str, str]]] = {}
-    for (row, column), formula in sorted(sheet.unsaved.items()):
-        if columns is None or column in columns:
-            by_row.setdefault(row, []).append((column, formula))
-    return by_row
 
 
 def _unsaved_error(sheet: SheetData, row: int, column: str, formula: str) -> RowError:

@@ -24,6 +24,7 @@ from automation.package_check import (
     GRID_BUDGET,
     Extent,
     UnsafeWorkbookError,
+    UnsavedFormulas,
     check_package,
     sheet_extent,
 )
@@ -268,6 +269,47 @@ def test_error_cells_are_found_however_quoted() -> None:
     extent = sheet_extent("book.xlsx", "Services", chunks, found)
     assert found == {(2, 2): "#REF!", (3, 3): "#DIV/0!", (3, 4): "#N/A"}
     assert extent == Extent(4, 2, 4, 1, 4)
+
+
+def test_formulas_saved_without_a_result_are_found_in_every_form() -> None:
+    """A formula whose cell ends after it (under a prefix or not), or holds <v/> or
+    openpyxl's <v></v>, was saved without its result; one with a value was not. An
+    error cell (t="e") is told as an error, not again as an unsaved formula."""
+    chunks = [
+        b'<row r="2"><c r="A2"><f>1+1</f></c><c r="B2"><f>C2*2</f><v>4</v></c>'
+        b'<c r="C2"><f>D2&amp;"x"</f><v/></c></row>',
+        b'<row r="3"><x:c r="E3"><x:f>A3*B3</x:f></x:c>'
+        b'<c r="F3" t="e"><f>1/0</f></c><c r="D3"><f t="shared" si="0">A3</f><v></v></c></row>',
+    ]
+    found: dict[tuple[int, int], str] = {}
+    parts: list[UnsavedFormulas] = []
+    sheet_extent("book.xlsx", "Services", chunks, found, None, parts)
+    unsaved = UnsavedFormulas.joined(parts, found)
+    assert found == {(3, 6): "#ERROR"}
+    assert unsaved.formulas() == {
+        (2, 1): "1+1", (2, 3): 'D2&"x"', (3, 4): "A3", (3, 5): "A3*B3"}  # fmt: skip
+    assert list(unsaved.formulas(rows=[3], cols=[5, 4])) == [(3, 4), (3, 5)]
+    assert unsaved.formulas(rows=[4]) == {} and UnsavedFormulas().formulas() == {}
+
+
+def test_unsaved_formulas_on_every_row_are_kept_as_found() -> None:
+    """A sheet saved by a script holds a formula on every row: they are kept as arrays,
+    and only the rows asked for are decoded, the same on helper threads as without."""
+    rows = [
+        f'<row r="{r}"><c r="A{r}"><v>1</v></c><c r="F{r}"><f>D{r}*E{r}</f><v></v></c></row>'
+        for r in range(2, 40_002)
+    ]
+    chunks = ["".join(rows[k : k + 5000]).encode() for k in range(0, len(rows), 5000)]
+    with ThreadPoolExecutor(max_workers=2) as helpers:
+        ahead: list[UnsavedFormulas] = []
+        sheet_extent("b.xlsx", "S", chunks, {}, helpers, ahead)
+    one_by_one: list[UnsavedFormulas] = []
+    sheet_extent("b.xlsx", "S", chunks, {}, None, one_by_one)
+    unsaved = UnsavedFormulas.joined(ahead)
+    assert len(unsaved) == 40_000 and len(ahead) == len(chunks)
+    assert unsaved.formulas([7, 40_001, 40_002], [6]) == {
+        (7, 6): "D7*E7", (40_001, 6): "D40001*E40001"}  # fmt: skip
+    assert unsaved.formulas([9]) == UnsavedFormulas.joined(one_by_one).formulas([9])
 
 
 def test_scanning_on_helper_threads_tells_the_same() -> None:
