@@ -50,7 +50,7 @@ if os.environ.get("READ_PHASE_REALTIME"):
             _run(self)
         threading.Thread.run = _lower
 import automation.cli  # the run's start-up, as run_billing.py has it
-automation.cli.set_collector()  # and its cycle collector's settings
+automation.cli.settle_process()  # and its process settings
 from automation.decide import load
 from automation.prechecks import check_only
 from automation.request import RunRequest
