@@ -24,6 +24,7 @@ from conftest import CLIENT_HEADERS, Folder
 from lxml import etree
 
 from automation.schema import INVOICES_COLUMNS
+from automation.writeback.ranges import RangeGrowth, grow_ranges
 from automation.writeback.xmlscan import col_letters
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -71,6 +72,7 @@ def build(
     note_below_invoices: bool = False,
     short_formulas: bool = False,
     service_below: bool = False,
+    validations: bool = False,
 ) -> None:
     """Clients plain; Services and Invoices as tables; a Summary using structured references.
 
@@ -174,6 +176,20 @@ def build(
         },
     )
     ws.write_datetime(1, 2, datetime(2026, 2, 2), day)
+    if validations:  # as a bookkeeper sets them on the table's columns, and one more below
+        data = len(typed) + spare_rows + 1  # the last data row (Excel's number)
+        ws.data_validation(
+            f"I2:I{data}", {"validate": "list", "source": ["Unpaid", "Paid", "Void"]}
+        )
+        ws.data_validation("K2:K500", {"validate": "integer", "criteria": ">=", "value": 0})
+        red = wb.add_format({"font_color": "#9C0006"})
+        ws.conditional_format(
+            f"H2:H{data}", {"type": "cell", "criteria": ">", "value": 0, "format": red}
+        )
+        ws.conditional_format(f"E2:E{data}", {"type": "data_bar", "data_bar_2010": True})
+        if invoices_totals:
+            bold = wb.add_format({"bold": True})
+            ws.conditional_format(f"A{last + 1}:J{last + 1}", {"type": "no_blanks", "format": bold})
     if note_below_invoices:
         ws.write(last + 2, 0, "Invoices before 2026 are in the old book.")
 
@@ -268,6 +284,26 @@ def test_two_runs_grow_the_tables_and_keep_totals_last(folder: Folder) -> None:
     assert services["H2"].is_date  # Due Date: the workbook's date format
     with zipfile.ZipFile(folder.workbook) as zf:
         assert b'fullCalcOnLoad="1"' in zf.read("xl/workbook.xml")
+
+
+def test_validations_and_formats_grow_with_the_table(folder: Folder) -> None:
+    """As in Excel, a drop-down list and conditional formats on the table's data reach its
+    new rows (both forms of a data bar), one on the totals row moves with it, and one set
+    on more rows than the table has is left as it was."""
+    setup_folder(folder, validations=True)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    assert folder.run("--as-of", SECOND_RUN) == 0
+    book = openpyxl.load_workbook(folder.workbook)
+    ws = book["Invoices"]
+    assert ws["A6"].value == "Total" and ws["A5"].value == "INV-2026-0004"
+    lists = {str(v.sqref): v.type for v in ws.data_validations.dataValidation}
+    assert lists == {"I2:I5": "list", "K2:K500": "whole"}
+    formats = sorted(str(f.sqref) for f in ws.conditional_formatting)
+    assert formats == ["A6:J6", "E2:E5", "H2:H5"]
+    xml = sheet_xml(folder.workbook, "xl/worksheets/sheet3.xml")
+    assert re.findall(rb"<xm:sqref>([^<]*)</xm:sqref>", xml) == [b"E2:E5"]  # the 2010 data bar
+    services = sheet_xml(folder.workbook, "xl/worksheets/sheet2.xml")
+    assert b"dataValidation" not in services and b"conditionalFormatting" not in services
 
 
 def test_spare_rows_are_filled_before_the_table_grows(folder: Folder) -> None:
@@ -535,3 +571,35 @@ def test_formats_come_from_the_column_else_sensible_defaults(tmp_path: Path) -> 
     assert ws["D2"].number_format == "d mmm yyyy"
     assert ws["D3"].number_format == "d mmm yyyy"
     assert ws["E3"].number_format == "yyyy-mm-dd hh:mm"  # a new date-and-time format
+
+
+GROWTH = RangeGrowth(top=3, first_col=1, last_col=6, data_last=10, new_data_last=13, end=11,
+                     new_end=14)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (b'<conditionalFormatting sqref="B4:C10 E10">',
+         b'<conditionalFormatting sqref="B4:C13 E10:E13">'),
+        (b'<conditionalFormatting sqref="A11:F11">', b'<conditionalFormatting sqref="A14:F14">'),
+        (b'<conditionalFormatting sqref="A3:F11">', b'<conditionalFormatting sqref="A3:F14">'),
+        (b"<x:dataValidation type='none' sqref='D4:D10'/>",
+         b"<x:dataValidation type='none' sqref='D4:D13'/>"),
+        (b'<dataValidations count="1"><dataValidation sqref="G2:G10 A2:A10 D:D B4:B12"/>',
+         b'<dataValidations count="1"><dataValidation sqref="G2:G10 A2:A10 D:D B4:B12"/>'),
+        (b'<x14:dataValidation type="list"><x14:formula1><xm:f>Lists!A1:A3</xm:f></x14:formula1>'
+         b"<xm:sqref>F5:F10</xm:sqref></x14:dataValidation>",
+         b'<x14:dataValidation type="list"><x14:formula1><xm:f>Lists!A1:A3</xm:f></x14:formula1>'
+         b"<xm:sqref>F5:F13</xm:sqref></x14:dataValidation>"),
+        (b"<x14:sparkline><xm:f>S!A10:D10</xm:f><xm:sqref>E10</xm:sqref></x14:sparkline>",
+         b"<x14:sparkline><xm:f>S!A10:D10</xm:f><xm:sqref>E10</xm:sqref></x14:sparkline>"),
+        (b'<hyperlink ref="A10"/><protectedRange sqref="A4:A10"/>',
+         b'<hyperlink ref="A10"/><protectedRange sqref="A4:A10"/>'),
+    ],
+)  # fmt: skip
+def test_ranges_follow_the_table_they_cover(before: bytes, after: bytes) -> None:
+    """Ranges of the table's data end at its new last row, the totals row's move with it;
+    ranges starting above the table, beyond its columns or rows, whole columns, sparklines
+    and other elements' ranges are left as they are."""
+    assert grow_ranges(before, GROWTH) == after

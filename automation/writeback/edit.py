@@ -21,6 +21,7 @@ from automation.model import CellValue
 from automation.schema import normalise_header
 from automation.writeback.columns import column_width, header_columns, resolve_columns
 from automation.writeback.formulas import repair_shared, translate
+from automation.writeback.ranges import RangeGrowth
 from automation.writeback.records import WriteBackError
 from automation.writeback.rowbytes import write_row
 from automation.writeback.sheet import (
@@ -102,8 +103,14 @@ def edit_sheet(
     grown = _grow_rows(edit, main, tables, writes, sheet) if main is not None else None
     _write_rows(edit, writes)
     if main is not None and grown is not None:
+        before = main.info
         _fill_new_rows(edit, main, grown)
-        main.set_last_row(grown[1] + main.info.totals_rows)
+        main.set_last_row(grown[1] + before.totals_rows)
+        r1, c1, _, c2 = before.ref
+        edit.growth = RangeGrowth(
+            r1, c1, c2, before.data_last, grown[1], before.totals_row or 0,
+            main.info.ref[2] if before.totals_rows else 0,
+        )  # fmt: skip
     filter_ref = _grow_filter(edit, old_filter, placed.columns.values(), writes)
     repair_shared(edit)
     warnings, notes = tuple(placed.warnings), tuple(placed.notes)

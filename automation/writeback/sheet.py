@@ -18,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from automation.model import CellValue
+from automation.writeback.ranges import RangeGrowth, grow_ranges
 from automation.writeback.records import WriteBackError
 from automation.writeback.values import Context, current_value, encode_value, same_value
 from automation.writeback.xmlscan import (
@@ -67,6 +68,7 @@ class SheetEdit:
     col_styles: list[tuple[int, int, str]] = field(default_factory=list)  # <cols>: min, max, style
     col_formats: dict[int, str] = field(default_factory=dict)  # a table column's own format
     filter_ref: str | None = None  # the sheet's autofilter range, when it changes
+    growth: RangeGrowth | None = None  # the table's rows appended, for its formats' ranges
     new_widths: dict[int, float] = field(default_factory=dict)  # columns created: width
     blank: Any = None  # an empty wrapper with the part's namespaces, copied for each new row
     # Rows edited and set aside as their final bytes, parsed again if touched: rows written
@@ -577,7 +579,11 @@ def finish_sheet(edit: SheetEdit) -> list[bytes | memoryview]:
     if found is not None and edit.filter_ref is not None:
         out += [view[pos : found[0]], edit.filter_ref.encode()]
         pos = found[1]
-    out.append(view[pos:])
+    if edit.growth is not None:  # what follows the sheet data is short: formats, validations
+        after = max(pos, edit.body[1])
+        out += [view[pos:after], grow_ranges(bytes(view[after:]), edit.growth)]
+    else:
+        out.append(view[pos:])
     return out
 
 
