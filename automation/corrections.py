@@ -73,6 +73,8 @@ class Corrections:
       troubled: invoices whose row has an error here: never set aside as settled.
       held: invoices whose Credit Notes cell lists a credit note the ledger does not
         know (an older ledger put back): nothing is credited or mailed about them.
+      waiting: what waits while the bookkeeper holds an invoice (a credit, a copy), in
+        sentences for the run's output.
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -83,6 +85,7 @@ class Corrections:
     refused_credit: frozenset[str] = frozenset()
     troubled: frozenset[str] = frozenset()
     held: frozenset[str] = frozenset()
+    waiting: tuple[str, ...] = ()
 
     @property
     def rebilling(self) -> frozenset[str]:
@@ -151,6 +154,7 @@ def decide_corrections(
     errors: list[RowError] = []
     refused: set[str] = set()
     held: set[str] = set()
+    waiting: list[str] = []
     credit_note = number_pattern(config.billing.credit_note_format)
     for number in sorted(invoices):
         row = rows.get(number)
@@ -177,8 +181,20 @@ def decide_corrections(
                     err(row, "Resend", f"{number} is void, so no copy is sent; clear Resend.")
                 )
             continue
-        if typed == HOLD:
-            continue  # corrections wait while the bookkeeper holds the invoice
+        if typed == HOLD:  # corrections wait while the bookkeeper holds the invoice
+            waits = _waiting_on_hold(inv, row)
+            if row.credit_problem:
+                errors.append(
+                    err(row, "Credit Amount", f"{row.credit_problem} Nothing was credited.")
+                )
+            if row.credit_problem or any(w.startswith("Credit Amount") for w in waits):
+                refused.add(number)  # the cell keeps what was typed, for when Hold is cleared
+            if waits:
+                verb = "waits" if len(waits) == 1 else "wait"
+                waiting.append(
+                    f"{number} is on Hold: {' and '.join(waits)} {verb} until Hold is cleared."
+                )
+            continue
         if typed in (VOID, REBILL):
             if typed == REBILL:
                 lines, why = rebill_lines(number, inv, billed.get(number, ()), book, as_of, config)
@@ -261,7 +277,20 @@ def decide_corrections(
         frozenset(refused),
         frozenset(by_row[e.row] for e in errors if e.row in by_row),
         frozenset(held),
+        tuple(waiting),
     )
+
+
+def _waiting_on_hold(inv: LedgerInvoice, row: InvoiceRow) -> list[str]:
+    """What the bookkeeper typed on an invoice on Hold that the run leaves for later."""
+    waits = []
+    if row.credit_amount is not None and not row.credit_problem:
+        wanted = round_money(row.credit_amount, inv.currency)
+        if wanted > inv.credited:
+            waits.append(f"Credit Amount {_money(wanted, inv)} (no credit note yet)")
+    if row.resend and not inv.resend_pending:
+        waits.append("Resend")
+    return waits
 
 
 def _unknown_credit_notes(number: str, unknown: list[str], inv: LedgerInvoice) -> str:

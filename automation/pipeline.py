@@ -334,6 +334,7 @@ class Run:
         ):  # corrections are the weekly run's: nothing numbered or mailed now
             fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=())
         summary.errors.extend(fixes.errors)
+        summary.notes.extend(fixes.waiting)
         summary.errors.extend(changed[r] for r in sorted(changed))
         self.errors = {**self.errors, **changed}
         followups = [(inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup]

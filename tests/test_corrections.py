@@ -242,6 +242,43 @@ def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: F
     assert cell(folder, "Cedar", "Status") == "Paid" and cell(folder, "Cedar", "Balance") == 0
 
 
+def test_a_credit_typed_on_a_held_invoice_waits_for_the_hold_to_end(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hold postpones corrections: Credit Amount stays as typed (raised again meanwhile),
+    no credit note goes out and the run says what waits; once Hold is cleared, one credit
+    note for the whole increase is issued."""
+    folder = billed
+    type_into_invoices(folder, "Cedar", Status="Hold", Credit_Amount=Decimal("100"))
+    run(folder, date(2026, 3, 16))
+    assert (
+        cell(folder, "Cedar", "Credit Amount") == 100 and cell(folder, "Cedar", "Status") == "Hold"
+    )
+    assert cell(folder, "Cedar", "Credit Notes") is None and cell(folder, "Cedar", "Balance") == 500
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("250"), Resend="Yes")
+    capsys.readouterr()
+    run(folder, date(2026, 3, 23))
+    assert (
+        "INV-2026-0003 is on Hold: Credit Amount $250.00 (no credit note yet) and Resend wait "
+        "until Hold is cleared." in capsys.readouterr().out
+    )
+    assert (
+        cell(folder, "Cedar", "Credit Amount") == 250 and cell(folder, "Cedar", "Resend") == "Yes"
+    )
+    assert len(mails_to(folder, "Cedar")) == 1
+    type_into_invoices(folder, "Cedar", Status=None, Resend=None)
+    run(folder, date(2026, 3, 24))
+    assert subjects_of(mails_to(folder, "Cedar")[1:]) == [
+        "Credit note CN-2026-0001 for invoice INV-2026-0003"
+    ]
+    assert cell(folder, "Cedar", "Credit Notes") == "CN-2026-0001"
+    assert cell(folder, "Cedar", "Balance") == 250 and cell(folder, "Cedar", "Status") == "Overdue"
+
+
+def subjects_of(messages: list[EmailMessage]) -> list[str]:
+    return [str(m["Subject"]) for m in messages]
+
+
 def test_a_lowered_credit_amount_is_told_and_shown_as_credited_again(billed: Folder) -> None:
     """A credit note cannot be taken back: the bookkeeper is told why the cell goes back."""
     folder = billed
