@@ -166,17 +166,21 @@ def write_statement_files(
     config: Config,
     templates: Path,
     out_root: Path,
+    alongside: Sequence[Statement] = (),
 ) -> tuple[list[tuple[Statement, tuple[Path, ...]]], list[str]]:
     """Each statement as a .docx (and a PDF when `[email] attach` asks): files, and notes.
 
     `templates` is the folder's own template folder, or the bundled one; a
     folder made before statements existed has no statement.docx, so the
-    bundled one is used.
+    bundled one is used. `alongside`: the same clients' statements of the
+    period in other currencies, made on their own (the monthly ones, a
+    message each): a client with several gets the currency in each file's
+    name, so that one does not replace the other.
     """
     if not (templates / DEFAULT_TEMPLATE).is_file():
         templates = TEMPLATES
     currencies: dict[str, set[str]] = defaultdict(set)
-    for st in statements:
+    for st in (*statements, *alongside):
         currencies[st.client].add(st.currency)
     docs: list[tuple[Statement, Path]] = []
     for st in statements:

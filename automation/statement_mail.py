@@ -254,11 +254,8 @@ def _built(
         return built, "", name
     assert client is not None
     start, end = date.fromisoformat(payload["start"]), date.fromisoformat(payload["end"])
-    found = [
-        st
-        for st in gather_statements(ledger, rows, book, start, end, client.key)
-        if st.currency == payload["currency"]
-    ]
+    period = gather_statements(ledger, rows, book, start, end, client.key)
+    found = [st for st in period if st.currency == payload["currency"]]
     if not found:
         with ledger.transaction():
             ledger.drop_message(msg.message_id)
@@ -267,7 +264,7 @@ def _built(
     amount = fmt.format_money(st.closing, st.currency, config.billing.language)
     from .statement_doc import write_statement_files  # docx: only when statements go out
 
-    files, notes = write_statement_files([st], book, config, templates, out_root)
+    files, notes = write_statement_files([st], book, config, templates, out_root, period)
     summary.notes.extend(notes)
     lang = client.language
     context = email_context(st, client.name, config, lang)

@@ -386,6 +386,44 @@ def test_monthly_statement_is_emailed_once(
     assert len(statements_to(folder, "Ames")) == 2
 
 
+def test_monthly_statements_in_two_currencies_keep_a_file_each(folder: Folder) -> None:
+    """A client billed in dollars, then in euros: two statements, two messages, and each
+    keeps its own file (the currency in the name), not one written over the other."""
+    folder.write_config(extra="[statements]\nday = 3")
+    write_workbook(
+        folder.workbook,
+        [client("Multi", Currency="USD")],
+        [service(date(2026, 9, 1), "Multi", "Dollar work", 1, 1000)],
+    )
+    assert folder.run("--as-of", "2026-09-02") == 0
+    apply_updates(
+        folder.workbook,
+        [
+            CellUpdate("Clients", 2, "Currency", "EUR"),
+            *(
+                CellUpdate("Services", 3, column, value)
+                for column, value in (
+                    ("Date", date(2026, 9, 10)),
+                    ("Client", "Multi"),
+                    ("Description", "Euro work"),
+                    ("Unit Price", 500),
+                )
+            ),  # fmt: skip
+        ],
+        header_rows={"Clients": 1, "Services": 1},
+    )
+    assert folder.run("--as-of", "2026-09-14") == 0
+    assert folder.run("--as-of", "2026-10-05") == 0
+    sent = statements_to(folder, "Multi")
+    names = sorted(part.get_filename() for m in sent for part in m.iter_attachments())
+    assert names == ["Multi-2026-09-30-EUR.docx", "Multi-2026-09-30-USD.docx"]
+    kept = sorted((folder.root / "account-statements" / "2026").glob("*.docx"))
+    assert [p.name for p in kept] == names
+    for path in kept:
+        text = "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
+        assert ("€500.00" if "EUR" in path.name else "$1,000.00") in text
+
+
 def test_monthly_statement_counts_bank_payments_imported_in_the_same_run(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
