@@ -68,13 +68,16 @@ class Corrections:
 
     Attributes:
       resends: invoices to email a copy of (Resend = Yes).
-      cleared: invoices whose Resend cell was honoured already: only cleared.
+      cleared: invoices whose Resend cell is only cleared: honoured already, or typed
+        while the invoice itself is still owed (refused, or interrupted, before):
+        the invoice, sent again this run, is the copy.
       refused_credit: invoices whose typed Credit Amount is left as typed (an error).
       troubled: invoices whose row has an error here: never set aside as settled.
       held: invoices whose Credit Notes cell lists a credit note the ledger does not
         know (an older ledger put back): nothing is credited or mailed about them.
-      waiting: what waits while the bookkeeper holds an invoice (a credit, a copy), in
-        sentences for the run's output.
+      waiting: what the bookkeeper typed that waits (on an invoice on Hold) or is done
+        otherwise than typed (a Resend of an invoice not delivered yet), in sentences
+        for the run's output.
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -263,7 +266,13 @@ def decide_corrections(
                     f"a copy of {number}, or clear the cell.",
                 )
             )
-        if row.resend and not inv.resend_pending and number not in unsent:
+        if row.resend and not inv.resend_pending and number in unsent:
+            cleared.append(number)
+            waiting.append(
+                f"{number}: Resend is cleared: the invoice itself has not reached the client "
+                "yet, and goes again this run."
+            )
+        elif row.resend and not inv.resend_pending:
             if any(c.invoice_no == number and c.amount > ZERO for c in credits):
                 continue  # the credit note is this run's message; the copy goes next run
             resends.append(number)

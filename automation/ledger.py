@@ -776,6 +776,16 @@ class Ledger:
             )
         ]
 
+    def store_envelope(
+        self, message_id: str, recipients: Sequence[str], to: Sequence[str], cc: Sequence[str]
+    ) -> None:
+        """Send a kept message on to other addresses (the client's, corrected): same bytes."""
+        self.conn.execute(
+            "UPDATE messages SET recipients = ?, to_addresses = ?, cc_addresses = ?"
+            " WHERE message_id = ?",
+            (json.dumps(list(recipients)), json.dumps(list(to)), json.dumps(list(cc)), message_id),
+        )
+
     def store_built(
         self,
         message_id: str,

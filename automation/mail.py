@@ -415,6 +415,33 @@ def make_message_id(cfg: EmailConfig, company: CompanyInfo) -> str:
 # -- building ---------------------------------------------------------------------
 
 
+def readdressed(
+    message: BuiltMessage, to: Sequence[str], cc: Sequence[str], cfg: EmailConfig
+) -> BuiltMessage:
+    """A kept message (the same bytes and Message-ID) on its way to the To and Cc addresses
+    the client has now: a retry after some of its addresses refused it goes to the
+    addresses the bookkeeper corrected since, not to the old ones (blind copies stay).
+
+    Unchanged with `redirect_to` set (a test run: the envelope is not the client's),
+    for a message recorded without its roles, or when the new addresses are not usable
+    (the message then fails as before, and the Note says why).
+    """
+    if cfg.redirect_to or not message.to:
+        return message
+    try:
+        new_to, new_cc = _checked_addresses(tuple(to), "To"), _checked_addresses(tuple(cc), "Cc")
+    except MailError:
+        return message
+    if not new_to:
+        return message
+    old = {a.lower() for a in (*message.to, *message.cc)}
+    blind = tuple(a for a in message.recipients if a.lower() not in old)
+    recipients = tuple(dict.fromkeys(new_to + new_cc + blind))
+    if (recipients, new_to, new_cc) == (message.recipients, message.to, message.cc):
+        return message
+    return replace(message, recipients=recipients, to=new_to, cc=new_cc)
+
+
 def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) -> BuiltMessage:
     """Build the exact bytes of one message, with every header checked.
 

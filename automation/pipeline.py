@@ -62,6 +62,7 @@ from .mail import (
     config_addresses,
     make_message_id,
     open_sender,
+    readdressed,
 )
 from .model import BOOKKEEPER_STATUSES, InvoiceRow, RowError, ServiceLine
 from .notices import workbook_notices
@@ -649,6 +650,8 @@ class Run:
                 },
             )
             ledger.update_invoice(number, resend_pending=True)
+        for number in fixes.cleared:  # the cell is cleared at the write-back
+            ledger.update_invoice(number, resend_pending=True)
         by_row = {row.row: number for number, row in rows.items() if row.row}
         for error in fixes.errors:
             if error.row in by_row:
@@ -810,10 +813,14 @@ class Run:
         for job in jobs:
             msg = job.message
             if msg.raw is not None:  # built by an earlier run: the very same bytes go again
-                yield job, BuiltMessage(
+                kept = BuiltMessage(
                     msg.message_id, msg.envelope_from or "", msg.recipients, msg.raw,
                     msg.to, msg.cc,
                 )  # fmt: skip
+                client = self.book.clients.get(job.invoice.client_key)
+                if msg.state == FAILED and client is not None:  # refused by some addresses
+                    kept = readdressed(kept, client.emails, client.cc, config.email)
+                yield job, kept
         unbuilt = [j for j in jobs if j.message.raw is None]
         if not unbuilt:
             return
@@ -948,6 +955,8 @@ def _record_built(
         for job, item in batch:
             msg = job.message
             if isinstance(item, BuiltMessage):  # kept from an earlier run: already recorded
+                if (item.recipients, item.to, item.cc) != (msg.recipients, msg.to, msg.cc):
+                    ledger.store_envelope(item.message_id, item.recipients, item.to, item.cc)
                 ledger.mark_sending(msg.message_id)
                 recorded.append((job, item))
                 continue

@@ -154,6 +154,52 @@ def test_some_to_refused_fails_then_goes_to_those_alone_with_the_same_message_id
     )
 
 
+def test_an_address_corrected_after_a_refusal_gets_the_invoice_the_old_one_never(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One To address mistyped and refused: Failed. Resend typed meanwhile is cleared (the
+    invoice itself is the copy, said in the output). The bookkeeper corrects the address:
+    the next run sends the same message to the corrected address alone, never to the old
+    one again nor to the one that has it, and the invoice is Sent."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    recorder = Recorder(refuse=frozenset({"bob@acme.exmaple"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.exmaple")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 1
+        apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Resend", "Yes")], header_rows={})
+        capsys.readouterr()
+        assert folder.run("--as-of", "2026-03-10") == 1  # refused again: still Failed
+        assert (
+            "INV-2026-0001: Resend is cleared: the invoice itself has not reached the client "
+            "yet, and goes again this run." in capsys.readouterr().out
+        )
+        assert pd.isna(invoices(folder).loc["Acme", "Resend"])
+        apply_updates(
+            folder.workbook,
+            [CellUpdate("Clients", 2, "Email", "ann@acme.example; bob@acme.example")],
+            header_rows={},
+        )
+        assert folder.run("--as-of", "2026-03-16") == 0
+        assert folder.run("--as-of", "2026-03-23") == 0
+    delivered = [r.rcpt_tos for r in recorder.received]
+    assert delivered == [["ann@acme.example"], ["bob@acme.example"]]
+    first, second = recorder.received
+    assert first.message["Message-ID"] == second.message["Message-ID"]
+    assert str(second.message["Subject"]).startswith("Invoice INV-2026-0001")
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Sent"
+    assert row["Note"] == (
+        "Emailed to bob@acme.example (ann@acme.example had it already) on 2026-03-16."
+    )
+
+
 # -- temporary refusals --------------------------------------------------------------
 
 
