@@ -100,6 +100,17 @@ def make_document(
     )
 
 
+def cancels_invoice(inv: LedgerInvoice, payload: dict[str, str]) -> bool:
+    """Whether a credit note cancels its invoice: Void, Rebill, or a credit that brings
+    the invoice's credits to its whole Total (the invoice is Void then as well)."""
+    if payload.get("reason") in ("void", "rebill"):
+        return True
+    if payload.get("reason") != "credit" or "amount" not in payload:
+        return False
+    credited = Decimal(payload.get("credited_before") or 0) + Decimal(payload["amount"])
+    return credited >= inv.total
+
+
 def make_credit_note(
     inv: LedgerInvoice, client: Client, config: Config, payload: dict[str, str]
 ) -> CreditNoteDocument:
@@ -117,7 +128,7 @@ def make_credit_note(
         credited_before=Decimal(payload["credited_before"]),
         amount_paid=Decimal(payload["paid"]),
         balance=Decimal(payload["balance"]),
-        cancels=payload["reason"] in ("void", "rebill"),
+        cancels=cancels_invoice(inv, payload),
         replacement=tuple(n for n in payload.get("replacement", "").split("; ") if n),
         company=config.company,
     )
@@ -160,7 +171,7 @@ def email_context(
         "new_balance": money(max(balance, ZERO)),
         "owed_back": money(-balance) if balance < 0 else "",
         "replacement": ", ".join(n for n in payload.get("replacement", "").split("; ") if n),
-        "cancels_invoice": "yes" if payload.get("reason") in ("void", "rebill") else "",
+        "cancels_invoice": "yes" if cancels_invoice(inv, payload) else "",
         "balance_open": "yes" if balance > 0 else "",
         "client_name": client.name,
         "invoice_no": inv.invoice_no,

@@ -430,8 +430,8 @@ def invoices_updates(
         if inv.resend_pending:
             values["Resend"] = None  # honoured: the copy is sent (or owed until it is)
         mistyped = existing is not None and existing.problem_column == "Status"
-        if (status not in BOOKKEEPER_STATUSES and not mistyped) or state.voided:
-            values["Status"] = status
+        if (status not in BOOKKEEPER_STATUSES and not mistyped) or status == VOID:
+            values["Status"] = status  # Void: also an invoice credited in full
         if existing is not None and not existing.row:  # a row lost, rebuilt from the ledger
             values["Paid Amount"] = existing.paid_amount
             values["Paid Date"] = existing.paid_date

@@ -279,6 +279,24 @@ def subjects_of(messages: list[EmailMessage]) -> list[str]:
     return [str(m["Subject"]) for m in messages]
 
 
+def test_a_credit_up_to_the_whole_total_makes_the_invoice_void(billed: Folder) -> None:
+    """Credit Amount raised to the Total cancels the invoice as Void does: Status Void, the
+    credit note says so, and no reminder follows."""
+    folder = billed
+    type_into_invoices(folder, "Birch", Credit_Amount=Decimal("200"))
+    run(folder, date(2026, 3, 16))
+    type_into_invoices(folder, "Birch", Credit_Amount=Decimal("500"))
+    run(folder, date(2026, 3, 17))
+    assert cell(folder, "Birch", "Status") == "Void" and cell(folder, "Birch", "Balance") == 0
+    note = mails_to(folder, "Birch")[-1]
+    assert "It credits $300.00 and cancels the invoice in full." in body(note)
+    printed = docx_text(folder.root / "invoices" / "2026" / "CN-2026-0002.docx")
+    assert "cancels" in printed
+    run(folder, date(2026, 4, 13))  # long past due: nothing more is sent about it
+    assert len(mails_to(folder, "Birch")) == 3
+    assert cell(folder, "Birch", "Status") == "Void"
+
+
 def test_a_lowered_credit_amount_is_told_and_shown_as_credited_again(billed: Folder) -> None:
     """A credit note cannot be taken back: the bookkeeper is told why the cell goes back."""
     folder = billed
