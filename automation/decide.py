@@ -13,6 +13,7 @@ or writes the workbook; the weekly run records what it decides in the ledger.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import timedelta
 
 from .bank.apply import import_payments, inbox_files, inbox_of, summary_note
@@ -79,16 +80,31 @@ def look_at_open_invoices(
     active, lost_rows = open_invoices(ledger, data)
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
-    rows = flag_unknown_statuses({**lost_rows, **invoice_rows(data.invoices, invoices.keys())})
+    events = ledger.events(invoices.keys())
+    rows = flag_unknown_statuses(
+        {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}, paid_noted(events)
+    )
     summary.errors.extend(payment_errors(data.invoices, rows))
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
     # A note still owed (planned, or refused by some address) is decided again, so
     # that it stays wanted while it still fits and is retried rather than dropped.
     owed = {m.event for m in pending if m.state in (PLANNED, FAILED)}
-    done_events = ledger.events(invoices.keys()) - owed
+    done_events = events - owed
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     followups = decide_followups(request, invoices, rows, book, done_events, unsent, calendar)
     return pending, active, invoices, rows, followups
+
+
+def paid_noted(events: Collection[str]) -> set[str]:
+    """The invoices with a payment note among `events` (thank-you, under- or overpaid)."""
+    found = set()
+    for event in events:
+        if event.endswith("/thanks"):
+            found.add(event.removesuffix("/thanks"))
+        parts = event.rsplit("/", 2)  # "<number>/underpaid/<amount>": a number may hold "/"
+        if len(parts) == 3 and parts[1] in ("underpaid", "overpaid"):
+            found.add(parts[0])
+    return found
 
 
 def apply_bank_statements(

@@ -656,6 +656,9 @@ class Run:
         for error in fixes.errors:
             if error.row in by_row:
                 ledger.update_invoice(by_row[error.row], note=f"Not done on {day}: {error.message}")
+        for number, row in rows.items():  # a payment or status cell that cannot be used
+            if row.problem and number in invoices:
+                ledger.update_invoice(number, note=f"Not done on {day}: {row.problem}")
 
     def _record_followup(self, inv: LedgerInvoice, decision: Followup) -> None:
         """Record an escalation, or plan the reminder, reissue or note decided on."""

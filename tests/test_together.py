@@ -168,6 +168,45 @@ def test_a_mistyped_status_is_pointed_out_kept_and_nothing_is_sent(
     assert invoices(folder).loc["INV-2026-0001", "Status"] == "Void"
 
 
+def test_paid_typed_as_a_status_is_pointed_out_until_the_payment_is_typed(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "Paid" typed in Status with no Paid Amount: the client did pay. It is kept and
+    explained (output and Note), and no reminder goes, until the payment is typed; a
+    "Paid" the tool wrote itself, whose payment was taken out since, is simply written
+    over."""
+    write_workbook(folder.workbook, [client("Acme"), client("Beta")],
+                   [service(date(2026, 11, 2), n, "Audit") for n in ("Acme", "Beta")])  # fmt: skip
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    rows = {n: int(list(invoices(folder)["Client"]).index(n)) + 2 for n in ("Acme", "Beta")}
+    apply_updates(folder.workbook, [
+        CellUpdate("Invoices", rows["Acme"], "Status", "Paid"),
+        CellUpdate("Invoices", rows["Beta"], "Paid Amount", 100),
+        CellUpdate("Invoices", rows["Beta"], "Paid Date", date(2026, 12, 2)),
+    ], header_rows={"Invoices": 1})  # fmt: skip
+    sent = len(folder.received)
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-12-07") == 1
+    out = capsys.readouterr().out
+    assert f'Invoices row {rows["Acme"]}, Status: "Paid" follows from Paid Amount' in out
+    sheet = invoices(folder)
+    assert sheet.loc["INV-2026-0001", "Status"] == "Paid"
+    assert sheet.loc["INV-2026-0001", "Note"].startswith('Not done on 2026-12-07: "Paid" follows')
+    assert sheet.loc["INV-2026-0002", "Status"] == "Paid"  # Beta's thank-you went
+    assert [str(r.message["Subject"]) for r in folder.received[sent:]] == [
+        "Thank you for paying invoice INV-2026-0002"
+    ]
+    apply_updates(folder.workbook, [
+        CellUpdate("Invoices", rows["Acme"], "Paid Amount", 100),
+        CellUpdate("Invoices", rows["Acme"], "Paid Date", date(2026, 12, 4)),
+        CellUpdate("Invoices", rows["Beta"], "Paid Amount", None),  # the cheque bounced
+    ], header_rows={"Invoices": 1})  # fmt: skip
+    assert folder.run("--as-of", "2027-01-11") == 0
+    sheet = invoices(folder)
+    assert sheet.loc["INV-2026-0001", "Status"] == "Paid"
+    assert sheet.loc["INV-2026-0002", "Status"] == "Reissued"  # overdue again, reminded
+
+
 def test_only_with_part_of_a_name_suggests_the_client(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
