@@ -59,11 +59,20 @@ def statement_period(as_of: date, start: date | None, end: date | None) -> tuple
 
     >>> statement_period(date(2026, 11, 3), None, None)
     (datetime.date(2026, 10, 1), datetime.date(2026, 10, 31))
-    >>> statement_period(date(2026, 11, 3), None, date(2026, 11, 20))
+    >>> statement_period(date(2026, 11, 23), None, date(2026, 11, 20))
     (datetime.date(2026, 11, 1), datetime.date(2026, 11, 20))
+
+    A period ending after `as_of` is refused: the statement would age the open
+    items as of a day still to come.
     """
     if start is None and end is None:
         return previous_month(as_of)
+    if end is not None and end > as_of:
+        raise UnusableError(
+            f"--to {end.isoformat()} is after the run date {as_of.isoformat()}: a statement "
+            "states what has happened. Leave out --to (it ends on the run date), or give "
+            "--as-of a later date."
+        )
     end = end or as_of
     start = start or end.replace(day=1)
     if end < start:

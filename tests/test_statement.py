@@ -203,7 +203,7 @@ def test_statements_agree_with_the_workbook(two_months: Folder, name: str) -> No
 
     november = make_statements(
         StatementRequest(
-            folder.workbook, date(2026, 11, 9), config, name, date(2026, 11, 1), date(2026, 11, 30)
+            folder.workbook, date(2026, 12, 1), config, name, date(2026, 11, 1), date(2026, 11, 30)
         )
     )
     ((st, (path,)),) = november.files
@@ -290,7 +290,7 @@ def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     quiet = make_statements(
         StatementRequest(
             two_months.workbook,
-            date(2026, 11, 9),
+            date(2027, 1, 4),
             config,
             None,
             date(2026, 12, 1),
@@ -315,6 +315,8 @@ def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str
     assert "'Nobody' matches no client" in capsys.readouterr().out
     code = statement("--from", "2026-11-02", "--to", "2026-11-01")
     assert code == 2 and "is before --from" in capsys.readouterr().out
+    code = statement("ames", "--to", "2026-11-30", "--as-of", "2026-11-09")  # not dated ahead
+    assert code == 2 and "--to 2026-11-30 is after the run date" in capsys.readouterr().out
 
 
 # -- the monthly statement email ---------------------------------------------------
