@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def test_unambiguous_forms_are_read(text: str, order: str, expected: date) -> No
     [
         ("05/03/2026", "", '"05/03/2026" could be 5 March 2026 or 3 May 2026'),
         ("12/03/2026", "", "12 March 2026 or 3 December 2026"),
-        ("25/03/2026", "MDY", "not a real date"),  # the order says month first: no month 25
+        ("25/03/2026", "MDY", 'not a real date with the month first (date_order = "MDY" in '
+         "billing.toml); type it as 2026-03-25 if you meant 25 March 2026."),
+        ("03/25/2026", "DMY", "not a real date with the day first"),
+        ("31/02/2026", "DMY", '"31/02/2026" is not a real date.'),  # real in neither order
         ("31.02.2026", "", "not a real date"),
         ("5 Foo 2026", "", "is not a date"),
         ("05/03/26", "", "is not a date; type it as a date, e.g. 2026-03-05"),
@@ -57,7 +61,7 @@ def test_unambiguous_forms_are_read(text: str, order: str, expected: date) -> No
     ],
 )
 def test_other_text_is_refused_with_what_to_type(text: str, order: str, message: str) -> None:
-    with pytest.raises(DateTextError, match=message.replace("(", r"\(")):
+    with pytest.raises(DateTextError, match=re.escape(message)):
         read_date_text(text, order)
 
 
