@@ -346,4 +346,7 @@ def amount_text(job: Job, lang: str = "en") -> str:
         return format_money(Decimal(payload.get("paid", "0")), job.invoice.currency, lang)
     if job.message.kind == "credit_note":
         return format_money(Decimal(payload.get("amount", "0")), job.invoice.currency, lang)
-    return format_money(Decimal(payload.get("balance", "0")), job.invoice.currency, lang)
+    balance = Decimal(payload.get("balance", "0"))
+    if job.message.kind == "overpaid":  # the balance is below zero: what was paid too much
+        balance = -balance
+    return format_money(balance, job.invoice.currency, lang)

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 from conftest import Folder, client, service, write_workbook
 
 from automation.model import CellUpdate
@@ -81,7 +82,7 @@ def check(
     assert int(row["Reissue Count"]) == count, name
 
 
-def test_ten_weeks_of_follow_up(folder: Folder) -> None:
+def test_ten_weeks_of_follow_up(folder: Folder, capsys: pytest.CaptureFixture[str]) -> None:
     folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7\nmax_count = 3")
     write_workbook(
         folder.workbook,
@@ -101,7 +102,10 @@ def test_ten_weeks_of_follow_up(folder: Folder) -> None:
     type_into_invoices(folder, "Early", Paid_Amount=Decimal("980"), Paid_Date=date(2026, 1, 14))
     type_into_invoices(folder, "Held", Status="Hold")
     type_into_invoices(folder, "Voided", Status="Void")
+    capsys.readouterr()
     run_week(folder, 1)
+    overpaid = [ln for ln in capsys.readouterr().out.splitlines() if "overpayment" in ln]
+    assert overpaid and "$200.00" in overpaid[0] and "-$200.00" not in overpaid[0]
     check(folder, "Full", "Paid", "0.00", week(1))
     check(folder, "Short", "Partially Paid", "600.00", week(1))
     check(folder, "Over", "Overpaid", "-200.00", week(1))
