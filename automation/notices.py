@@ -1,10 +1,11 @@
 """What a run and `check` say about the workbook besides row errors.
 
 Services dated ahead wait without an error (the output says how many and
-when the first becomes billable); one dated more than a year ahead is a
-typing mistake and a row error. A fresh `init` folder still holding its
-placeholder company or example client is pointed out, so the first real run
-does not bill "Example Client (delete me)".
+when the first becomes billable); one dated more than a year ahead, or more
+than PAST_YEARS back, is a typing mistake in the year and a row error. A
+fresh `init` folder still holding its placeholder company or example client
+is pointed out, so the first real run does not bill "Example Client (delete
+me)".
 
     lines, far = split_far_ahead(lines, data.services, as_of)
     for note in workbook_notices(data, book, lines, as_of, config):
@@ -39,23 +40,38 @@ def one_year_after(day: date) -> date:
         return day.replace(year=day.year + 1, day=28)
 
 
+#: A service dated more than this many years before the run is a typo in the year (1926
+#: for 2026), not work to bill now: a log's old unbilled rows would otherwise all be billed.
+PAST_YEARS = 5
+
+
 def split_far_ahead(
     lines: Sequence[ServiceLine], sheet: SheetData, as_of: date
 ) -> tuple[list[ServiceLine], dict[int, RowError]]:
-    """(lines dated at most a year after `as_of`, a row error for each of the others)."""
+    """(lines dated at most a year after `as_of` and at most PAST_YEARS before it, a row
+    error for each of the others)."""
     limit = one_year_after(as_of)
+    try:
+        floor = as_of.replace(year=as_of.year - PAST_YEARS)
+    except ValueError:  # 29 February
+        floor = as_of.replace(year=as_of.year - PAST_YEARS, day=28)
     kept, errors = [], {}
     for line in lines:
+        day = line.service_date.isoformat()
         if line.service_date > limit:
-            errors[line.row] = RowError(
-                sheet.name,
-                line.row,
-                sheet.headers["Date"],
-                f"the date {line.service_date.isoformat()} is more than a year after "
-                f"{as_of.isoformat()}; check the year.",
+            message = (
+                f"the date {day} is more than a year after {as_of.isoformat()}; check the year."
+            )
+        elif line.service_date < floor:
+            message = (
+                f"the date {day} is more than {PAST_YEARS} years before {as_of.isoformat()}; "
+                "check the year (to bill work that old, date it today and say when it was done "
+                "in the Description)."
             )
         else:
             kept.append(line)
+            continue
+        errors[line.row] = RowError(sheet.name, line.row, sheet.headers["Date"], message)
     return kept, errors
 
 

@@ -93,6 +93,7 @@ def us_and_text_dates(folder: Folder) -> None:
             service(date(2026, 3, 20), "Beta LLC", "Next week"),
             service(date(2026, 3, 12), "Acme Ltd", "This week, still ahead"),
             service(date(2027, 6, 1), "Beta LLC", "A typo in the year"),
+            service("05.03.1926", "Beta LLC", "A typo a century back"),
         ],
     )
 
@@ -106,6 +107,10 @@ def test_check_names_both_readings_and_says_what_waits(folder: Folder, capsys) -
         in " ".join(out.split())
     )
     assert "Services row 7, Date: the date 2027-06-01 is more than a year after 2026-03-09" in out
+    assert (
+        "Services row 8, Date: the date 1926-03-05 is more than 5 years before 2026-03-09; "
+        "check the year" in " ".join(out.split())
+    )
     assert "2 services wait until billable; the first becomes billable on 2026-03-12." in out
     assert "row 3" not in out and "row 4" not in out
 
@@ -117,7 +122,7 @@ def test_run_bills_what_it_can_read_and_writes_the_errors(folder: Folder, capsys
     assert "2 services wait until billable; the first becomes billable on 2026-03-12." in out
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     status = services["Status"].fillna("").tolist()
-    assert status == ["Error", "Invoiced", "Invoiced", "", "", "Error"]
+    assert status == ["Error", "Invoiced", "Invoiced", "", "", "Error", "Error"]
     assert "could be 12 March 2026 or 3 December 2026" in services["Error"][0]
     assert "more than a year after" in services["Error"][5]
 
@@ -135,6 +140,7 @@ def test_date_order_decides_slash_dates(folder: Folder) -> None:
         "Invoiced",
         "Invoiced",
         "",
+        "Error",
     ]
     assert "not a real date" in services["Error"][1]
 
