@@ -131,9 +131,9 @@ def read_date_text(text: str, order: str = "") -> date:
     if found is None:
         other = month_first if order.upper() == "DMY" else day_first
         if other is not None:  # real only the other way round: a slip of the order
-            first = "day" if order.upper() == "DMY" else "month"
+            leading = "day" if order.upper() == "DMY" else "month"
             raise DateTextError(
-                f'"{text}" is not a real date with the {first} first (date_order = '
+                f'"{text}" is not a real date with the {leading} first (date_order = '
                 f'"{order.upper()}" in billing.toml); type it as {other.isoformat()} if you '
                 f"meant {_words(other)}."
             )
