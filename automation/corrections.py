@@ -75,6 +75,7 @@ class Corrections:
       troubled: invoices whose row has an error here: never set aside as settled.
       held: invoices whose Credit Notes cell lists a credit note the ledger does not
         know (an older ledger put back): nothing is credited or mailed about them.
+      on_hold: invoices the bookkeeper set to Hold.
       waiting: what the bookkeeper typed that waits (on an invoice on Hold) or is done
         otherwise than typed (a Resend of an invoice not delivered yet), in sentences
         for the run's output.
@@ -89,6 +90,7 @@ class Corrections:
     troubled: frozenset[str] = frozenset()
     held: frozenset[str] = frozenset()
     waiting: tuple[str, ...] = ()
+    on_hold: frozenset[str] = frozenset()
 
     @property
     def rebilling(self) -> frozenset[str]:
@@ -96,9 +98,10 @@ class Corrections:
         return frozenset(r.invoice_no for r in self.rebills)
 
     def held_clients(self, invoices: Mapping[str, LedgerInvoice]) -> frozenset[str]:
-        """The clients of the `held` invoices (records in `invoices`): no statement of
-        account goes to them."""
-        return frozenset(invoices[number].client_key for number in self.held)
+        """The clients of the `held` invoices and of those on Hold (records in `invoices`):
+        no statement of account goes to them (it would ask for what is held)."""
+        held = self.held | self.on_hold
+        return frozenset(invoices[number].client_key for number in held if number in invoices)
 
     @property
     def no_followup(self) -> frozenset[str]:
@@ -158,6 +161,7 @@ def decide_corrections(
     refused: set[str] = set()
     held: set[str] = set()
     waiting: list[str] = []
+    on_hold: set[str] = set()
     credit_note = number_pattern(config.billing.credit_note_format)
     for number in sorted(invoices):
         row = rows.get(number)
@@ -185,6 +189,7 @@ def decide_corrections(
                 )
             continue
         if typed == HOLD:  # corrections wait while the bookkeeper holds the invoice
+            on_hold.add(number)
             waits = _waiting_on_hold(inv, row)
             if row.credit_problem:
                 errors.append(
@@ -287,6 +292,7 @@ def decide_corrections(
         frozenset(by_row[e.row] for e in errors if e.row in by_row),
         frozenset(held),
         tuple(waiting),
+        frozenset(on_hold),
     )
 
 

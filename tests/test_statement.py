@@ -426,6 +426,24 @@ def test_monthly_statements_in_two_currencies_keep_a_file_each(folder: Folder) -
         assert ("€500.00" if "EUR" in path.name else "$1,000.00") in text
 
 
+def test_no_monthly_statement_while_an_invoice_is_on_hold(folder: Folder) -> None:
+    """Hold: nothing more is sent about the invoice, so no statement asks for it either;
+    once Hold is cleared, the next month's statement goes."""
+    folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 3')
+    write_workbook(
+        folder.workbook,
+        [client("Ames"), client("Bell")],
+        [service(date(2026, 9, 28), n, "Monthly bookkeeping", 1, 1000) for n in ("Ames", "Bell")],
+    )
+    assert folder.run("--as-of", "2026-10-01") == 0
+    type_in(folder, numbers_of(folder, "Ames")[0], Status="Hold")
+    assert folder.run("--as-of", "2026-11-03") == 0
+    assert statements_to(folder, "Ames") == [] and len(statements_to(folder, "Bell")) == 1
+    type_in(folder, numbers_of(folder, "Ames")[0], Status=None)
+    assert folder.run("--as-of", "2026-12-03") == 0
+    assert len(statements_to(folder, "Ames")) == 1
+
+
 def test_monthly_statement_counts_bank_payments_imported_in_the_same_run(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
