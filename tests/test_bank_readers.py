@@ -659,6 +659,32 @@ def test_a_csv_header_below_account_lines_is_found(tmp_path: Path) -> None:
     assert str(error).startswith("umsaetze.csv, line 8: Betrag:")
 
 
+def test_a_csv_with_money_in_and_out_in_two_columns(tmp_path: Path) -> None:
+    """UK banks (Barclays, Lloyds, Monzo): "Paid in" and "Paid out" columns, one of them
+    filled per line; with `debit` set, a "Paid out" line is money going out, an empty
+    line pays nothing, and a line filled in both is refused with its line."""
+    layout = CsvLayout(date="Date", amount="Paid in", debit="Paid out", payer="Description",
+                       reference="Reference", date_format="%d/%m/%Y")  # fmt: skip
+    path = tmp_path / "statement.csv"
+    path.write_text(
+        "Date,Description,Reference,Paid in,Paid out,Balance\r\n"
+        "02/03/2026,ACME LTD,INV-2026-0007,\"1,210.00\",,\"5,210.00\"\r\n"
+        "03/03/2026,OFFICE RENT,MARCH,,950.00,\"4,260.00\"\r\n"
+        "04/03/2026,INTEREST,,,,\"4,260.00\"\r\n"
+        "05/03/2026,BETA LLC,INV-2026-0008,300.00,10.00,\"4,550.00\"\r\n",
+        encoding="utf-8",
+    )
+    lines, errors = read_statement(path, BankConfig(csv=layout, currency="GBP"))
+    assert [(ln.direction, ln.amount, ln.currency, ln.payer) for ln in lines] == [
+        ("in", D("1210.00"), "GBP", "ACME LTD"),
+        ("out", D("950.00"), "GBP", "OFFICE RENT"),
+    ]
+    assert [str(e) for e in errors] == [
+        "statement.csv, line 5: Paid in: both Paid in ('300.00') and Paid out ('10.00') hold "
+        "an amount; a line is money in or money out."
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "told"),
     [

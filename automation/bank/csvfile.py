@@ -8,13 +8,16 @@
     payer_id = "Counterparty IBAN"
     reference = "Description"
     bank_ref = "Transaction ID"
+    debit = "Paid out"          # only for a bank that puts money out in a column of its own
     date_format = "%d.%m.%Y"    # strftime; default "%Y-%m-%d"
     decimal = ","               # default "."
     delimiter = ";"             # default ","
     encoding = "cp1252"         # default "utf-8-sig"
 
 `date`, `amount` and `reference` are required. A negative amount is money
-going out. An amount that does not fit `decimal`, or is finer than its
+going out; so is a line whose `amount` cell is empty and whose `debit` cell
+(when the bank writes money in and money out in two columns: "Paid in",
+"Paid out") holds the amount. An amount that does not fit `decimal`, or is finer than its
 currency's cents, is refused with its line, never read at another size. A
 currency sign or code beside the amount (`$500.00`, `300.00 EUR`) names the
 line's currency when there is no `currency` column, and must agree with it
@@ -30,6 +33,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -55,7 +59,7 @@ from .record import (
     number_repeats,
 )
 
-KEYS = ("date", "amount", "currency", "payer", "payer_id", "reference", "bank_ref")
+KEYS = ("date", "amount", "currency", "payer", "payer_id", "reference", "bank_ref", "debit")
 
 
 class CellError(ValueError):
@@ -112,6 +116,32 @@ def parse_amount(
     if amount != round_money(amount, currency):
         raise CellError(layout.amount, f"{text!r} {too_many_decimals(amount, currency)}.")
     return amount, currency
+
+
+def _line_amount(
+    credit: str, debit: str, layout: CsvLayout, currency_text: str, default_currency: str
+) -> tuple[Decimal, str]:
+    """A line's signed amount (below zero: money out) and currency: from `amount`, or from
+    `debit` when the bank writes money out in a column of its own."""
+    if not layout.debit:
+        return parse_amount(credit, layout, currency_text, default_currency)
+    out_layout = replace(layout, amount=layout.debit)  # its errors name the debit column
+    if credit and debit:
+        amount, currency = parse_amount(credit, layout, currency_text, default_currency)
+        out, _ = parse_amount(debit, out_layout, currency_text, default_currency)
+        if amount and out:
+            raise CellError(
+                layout.amount,
+                f"both {layout.amount} ({credit!r}) and {layout.debit} ({debit!r}) hold an "
+                "amount; a line is money in or money out.",
+            )
+        return (amount, currency) if amount else (-abs(out), currency)
+    if debit:
+        out, currency = parse_amount(debit, out_layout, currency_text, default_currency)
+        return -abs(out), currency
+    if credit:
+        return parse_amount(credit, layout, currency_text, default_currency)
+    return Decimal(0), default_currency.upper()  # neither: a note line, nothing paid
 
 
 #: How far down a CSV its header row is looked for, below the account lines some banks
@@ -196,9 +226,8 @@ def read_csv(
             return clean(row[index]) if index is not None and index < len(row) else ""
 
         try:
-            amount, currency = parse_amount(
-                cell("amount"), layout, cell("currency"), default_currency
-            )
+            amount, currency = _line_amount(cell("amount"), cell("debit"), layout,
+                                            cell("currency"), default_currency)  # fmt: skip
         except CellError as exc:
             errors.append(line_error(file, number, exc.column, str(exc)))
             continue

@@ -75,6 +75,8 @@ class CsvLayout:
     payer_id: str = ""
     reference: str = ""
     bank_ref: str = ""
+    #: a column of money going out, for a bank that writes it apart from `amount` (money in)
+    debit: str = ""
     date_format: str = "%Y-%m-%d"
     decimal: str = "."
     delimiter: str = ","
