@@ -661,8 +661,9 @@ def test_a_csv_header_below_account_lines_is_found(tmp_path: Path) -> None:
 
 def test_a_csv_with_money_in_and_out_in_two_columns(tmp_path: Path) -> None:
     """UK banks (Barclays, Lloyds, Monzo): "Paid in" and "Paid out" columns, one of them
-    filled per line; with `debit` set, a "Paid out" line is money going out, an empty
-    line pays nothing, and a line filled in both is refused with its line."""
+    filled per line; with `debit` set, a "Paid out" line is money going out, a line with
+    neither (interest noted, the closing balance) pays nothing and is no error, and a
+    line filled in both is refused with its line."""
     layout = CsvLayout(date="Date", amount="Paid in", debit="Paid out", payer="Description",
                        reference="Reference", date_format="%d/%m/%Y")  # fmt: skip
     path = tmp_path / "statement.csv"
@@ -671,7 +672,8 @@ def test_a_csv_with_money_in_and_out_in_two_columns(tmp_path: Path) -> None:
         "02/03/2026,ACME LTD,INV-2026-0007,\"1,210.00\",,\"5,210.00\"\r\n"
         "03/03/2026,OFFICE RENT,MARCH,,950.00,\"4,260.00\"\r\n"
         "04/03/2026,INTEREST,,,,\"4,260.00\"\r\n"
-        "05/03/2026,BETA LLC,INV-2026-0008,300.00,10.00,\"4,550.00\"\r\n",
+        "05/03/2026,BETA LLC,INV-2026-0008,300.00,10.00,\"4,550.00\"\r\n"
+        "Closing balance,,,,,\"4,550.00\"\r\n",
         encoding="utf-8",
     )
     lines, errors = read_statement(path, BankConfig(csv=layout, currency="GBP"))

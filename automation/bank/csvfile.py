@@ -123,6 +123,8 @@ def _line_amount(
 ) -> tuple[Decimal, str]:
     """A line's signed amount (below zero: money out) and currency: from `amount`, or from
     `debit` when the bank writes money out in a column of its own."""
+    if not credit and not debit:  # an opening or closing balance line: nothing paid
+        return Decimal(0), default_currency.upper()
     if not layout.debit:
         return parse_amount(credit, layout, currency_text, default_currency)
     out_layout = replace(layout, amount=layout.debit)  # its errors name the debit column
@@ -139,9 +141,7 @@ def _line_amount(
     if debit:
         out, currency = parse_amount(debit, out_layout, currency_text, default_currency)
         return -abs(out), currency
-    if credit:
-        return parse_amount(credit, layout, currency_text, default_currency)
-    return Decimal(0), default_currency.upper()  # neither: a note line, nothing paid
+    return parse_amount(credit, layout, currency_text, default_currency)
 
 
 #: How far down a CSV its header row is looked for, below the account lines some banks
@@ -231,6 +231,8 @@ def read_csv(
         except CellError as exc:
             errors.append(line_error(file, number, exc.column, str(exc)))
             continue
+        if not amount:
+            continue  # a zero or empty amount (a balance line, a note) pays nothing
         try:
             when = datetime.strptime(cell("date"), layout.date_format).date()
         except ValueError:
@@ -239,8 +241,6 @@ def read_csv(
                            f"{cell('date')!r} does not match date_format {layout.date_format!r}.")
             )  # fmt: skip
             continue
-        if not amount:
-            continue  # a zero line (a balance note) pays nothing
         ids = tuple(normal_id(i) for i in re.split(r"[;,]", cell("payer_id")) if i.strip())
         reference = cell("reference")
         ref = cell("bank_ref") or content_ref(
