@@ -752,19 +752,28 @@ def _environment(root: Path, undefined: type[jinja2.Undefined] = jinja2.StrictUn
 
 
 def vet_email_templates(template_dir: Path) -> None:
-    """Render every email template once on empty data: one reaching beyond it stops the run.
+    """Render every email template once on sample data: one reaching beyond it stops the run.
 
-    Runs before anything is numbered. Other problems (a missing value, a syntax
-    error) are left to the message that uses the template, as before.
+    Runs before anything is numbered. Each name the template shows is given a
+    sample text (the email texts' data are texts), so that what it does with
+    them, and what sits under `{% if %}`, is tried. Other problems (a missing
+    value, a syntax error) are left to the message that uses the template.
     """
+    from jinja2 import meta
+
     root = template_dir.resolve()
     env = _environment(root, jinja2.ChainableUndefined)
     for name in env.list_templates(filter_func=lambda n: n.endswith((".subject", ".txt", ".html"))):
         try:
-            _render(env, root, name, {})
+            source = env.loader.get_source(env, name)[0]
+            sample = dict.fromkeys(meta.find_undeclared_variables(env.parse(source)), "1")
+        except Exception:  # a syntax error: told by the message that uses the template
+            sample = {}
+        try:
+            _render(env, root, name, sample)
         except sandbox.TemplateRefusedError:
             raise
-        except Exception:  # on empty data anything may fail; real data is the real test
+        except Exception:  # on sample data anything may fail; real data is the real test
             continue
 
 

@@ -32,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from difflib import get_close_matches
 from functools import lru_cache
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
@@ -49,6 +50,7 @@ from lxml import etree
 
 from . import fmt, sandbox
 from .bundled import TEMPLATES
+from .errors import UnusableError
 from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, InvoiceLine
 from .money import round_money
 from .payqr import payment_qr
@@ -371,6 +373,9 @@ def undeclared_variables(template_path: Path, context: Mapping[str, object]) -> 
 class _Template(Protocol):
     def render_bytes(self, context: Mapping[str, object]) -> bytes: ...
 
+    def names(self) -> set[str] | None:
+        """The names the template reads from its data (None: not known)."""
+
 
 class InvoiceRenderer:
     """Renders invoices from the templates in one folder.
@@ -425,12 +430,19 @@ class InvoiceRenderer:
                 continue  # Word's owner file beside an open template
             language = path.suffixes[0].lstrip(".") if len(path.suffixes) > 1 else "en"
             document = sample_document(language if language in fmt.LOCALES else "en")
+            context = build_context(document)
             try:
-                self._template(path).render_bytes(build_context(document))
+                template = self._template(path)
+            except Exception:  # not a Word file, say: it shows on the real document
+                continue
+            try:
+                template.render_bytes(context)
             except sandbox.TemplateRefusedError:
                 raise
             except Exception:  # other faults show on the real document
-                continue
+                pass
+            if path.name.split(".")[0] == "invoice":
+                _unknown_names(path, template, context)
 
     def render_many(
         self, docs: Sequence[Document_], out_root: Path, workers: int | None = None
@@ -519,6 +531,23 @@ def _work_in_worker(work: Callable[[InvoiceRenderer, T], R], item: T) -> R:
     return work(_WORKER_RENDERER, item)
 
 
+def _unknown_names(path: Path, template: _Template, context: Mapping[str, object]) -> None:
+    """Stop the run when an invoice template reads a name an invoice does not have (a
+    typo: `{{ due_dat }}` would leave the due date blank on every invoice)."""
+    names = template.names()
+    if names is None:
+        return
+    unknown = sorted(names - set(context) - set(sandbox.environment().globals))
+    if unknown:
+        near = get_close_matches(unknown[0], list(context), n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise UnusableError(
+            f"the template {path} shows {', '.join(unknown)}, which an invoice does not "
+            f"have{hint}: correct the name in the template, or take a fresh copy from "
+            "`run-billing init` in a new folder."
+        )
+
+
 def _render_one(renderer: InvoiceRenderer, item: tuple[Document_, Path]) -> Path:
     doc, out_root = item
     return renderer.render(doc, out_root)
@@ -548,6 +577,9 @@ class _Refusing:
             return self.template.render_bytes(context)
         except sandbox.SecurityError as exc:
             raise sandbox.refused(self.path, exc) from None
+
+    def names(self) -> set[str] | None:
+        return self.template.names()
 
 
 def _has_footnotes(docx: Any) -> bool:
@@ -579,6 +611,9 @@ class _DocxtplTemplate:
         buffer = io.BytesIO()
         template.save(buffer)
         return buffer.getvalue()
+
+    def names(self) -> set[str] | None:
+        return None  # footnotes or properties: rendered by docxtpl, not looked into here
 
 
 class _CompiledTemplate:
@@ -627,6 +662,15 @@ class _CompiledTemplate:
 
     def _compile(self, env: Environment, xml: str) -> _Part:
         return _Part(env, self._docxtpl.patch_xml(xml))
+
+    def names(self) -> set[str]:
+        """The names the document, its headers and footers read from the data."""
+        from jinja2 import meta
+
+        found: set[str] = set()
+        for part in (self._body, *self._parts.values()):
+            found |= meta.find_undeclared_variables(part.env.parse(part.xml))
+        return found
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
         if any(isinstance(value, ImagePart) for value in context.values()):
@@ -940,7 +984,7 @@ class _Part:
     """
 
     def __init__(self, env: Environment, xml: str) -> None:
-        self._env, self.xml = env, xml
+        self.env, self.xml = env, xml
         # A paragraph tag inside a Jinja expression (a string literal) would get the
         # line break too, and a comparison could tell: such parts go docxtpl's way.
         in_code = any(kind != "data" and "<w:p" in text for _, kind, text in env.lex(xml))
@@ -954,7 +998,7 @@ class _Part:
             if not _BEFORE_PARAGRAPH.search(xml):
                 return xml
         if self._broken is None:
-            self._broken = self._env.from_string(_PARAGRAPH_START.sub(r"\n<w:p\1", self.xml))
+            self._broken = self.env.from_string(_PARAGRAPH_START.sub(r"\n<w:p\1", self.xml))
         return _BEFORE_PARAGRAPH.sub(r"<w:p\1", self._broken.render(context))
 
 

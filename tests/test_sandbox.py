@@ -79,7 +79,8 @@ def test_a_template_reaching_beyond_its_data_stops_the_run(
 def test_a_payload_hidden_behind_real_data_is_caught_when_it_renders(
     folder: Folder, capsys
 ) -> None:
-    """Vetting on empty data skips `{% if client_name %}`; the sandbox still holds at send time."""
+    """A payload under `{% if client_name %}`: the vetting gives every name a sample text,
+    so it is caught before anything is numbered (and the sandbox holds at send time)."""
     marker = folder.root / "pwned"
     assert main(["init", str(folder.root / "books")]) == 0
     templates = folder.root / "books" / "templates"
@@ -98,6 +99,7 @@ def test_a_payload_hidden_behind_real_data_is_caught_when_it_renders(
         capsys.readouterr().out.split()
     )
     assert not marker.exists() and not folder.received
+    assert numbered(folder.root / ".billing" / "ledger.sqlite") == 0
 
 
 def test_email_rendering_is_sandboxed(tmp_path: Path) -> None:
@@ -129,3 +131,46 @@ def test_templates_cannot_change_their_data(tmp_path: Path) -> None:
     (tmp_path / "en" / "invoice.txt").write_text("{{ lines.append(1) }}")
     with pytest.raises(TemplateRefusedError):
         render_email("invoice", "en", {"lines": []}, tmp_path)  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{{ ''.__class__ }}", "{{ due_date|attr('__class__') }}", "{{ invoice_no.upper.__self__ }}"],
+)
+@pytest.mark.parametrize("where", ["email/en/invoice.txt", "invoice.docx"])
+def test_one_step_beyond_the_data_is_refused_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, text: str
+) -> None:
+    """Jinja's sandbox shows a single unsafe attribute as an empty text: here it stops the
+    run (exit 2, the template named) before anything is numbered, as a longer chain does."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / where
+    if where.endswith(".docx"):
+        poison_word(template, text)
+    else:
+        template.write_text(template.read_text() + text)
+    capsys.readouterr()
+    assert main(["--workbook", str(workbook), "--as-of", "2026-03-09"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"the template {template} tries to reach beyond the data it is given" in out
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [("{{ due_dat }}", "shows due_dat, which an invoice does not have (did you mean due_date?)"),
+     ("{{ cycler }} {{ lipsum() }}", "shows cycler, lipsum, which an invoice does not have")],
+)  # fmt: skip
+def test_an_invoice_template_showing_what_an_invoice_has_not_stops_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, told: str
+) -> None:
+    """A typo in a placeholder would print nothing on every invoice: the run stops (exit 2)
+    before numbering, naming the template and the name; check says the same."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "invoice.docx"
+    poison_word(template, text)
+    capsys.readouterr()
+    assert main(["--workbook", str(workbook), "--as-of", "2026-03-09"]) == 2
+    assert f"the template {template} {told}" in " ".join(capsys.readouterr().out.split())
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+    assert main(["check", "--workbook", str(workbook)]) == 2
