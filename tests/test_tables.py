@@ -300,6 +300,8 @@ def test_validations_and_formats_grow_with_the_table(folder: Folder) -> None:
     assert lists == {"I2:I5": "list", "K2:K500": "whole"}
     formats = sorted(str(f.sqref) for f in ws.conditional_formatting)
     assert formats == ["A6:J6", "E2:E5", "H2:H5"]
+    (totals,) = [f for f in ws.conditional_formatting if str(f.sqref) == "A6:J6"]
+    assert totals.rules[0].formula == ["LEN(TRIM(A6))>0"]  # its formula moved with it
     xml = sheet_xml(folder.workbook, "xl/worksheets/sheet3.xml")
     assert re.findall(rb"<xm:sqref>([^<]*)</xm:sqref>", xml) == [b"E2:E5"]  # the 2010 data bar
     services = sheet_xml(folder.workbook, "xl/worksheets/sheet2.xml")
@@ -582,7 +584,14 @@ GROWTH = RangeGrowth(top=3, first_col=1, last_col=6, data_last=10, new_data_last
     [
         (b'<conditionalFormatting sqref="B4:C10 E10">',
          b'<conditionalFormatting sqref="B4:C13 E10:E13">'),
-        (b'<conditionalFormatting sqref="A11:F11">', b'<conditionalFormatting sqref="A14:F14">'),
+        (b'<conditionalFormatting sqref="A11:F11"><cfRule><formula>$B$4&lt;A11</formula></cfRule>'
+         b"</conditionalFormatting>",
+         b'<conditionalFormatting sqref="A14:F14"><cfRule><formula>$B$4&lt;A14</formula></cfRule>'
+         b"</conditionalFormatting>"),
+        (b'<x:conditionalFormatting sqref="A11:F11 A4"><x:cfRule><x:formula>A11</x:formula>'
+         b"</x:cfRule></x:conditionalFormatting>",
+         b'<x:conditionalFormatting sqref="A11:F11 A4"><x:cfRule><x:formula>A11</x:formula>'
+         b"</x:cfRule></x:conditionalFormatting>"),  # some move, some not: left as it is
         (b'<conditionalFormatting sqref="A3:F11">', b'<conditionalFormatting sqref="A3:F14">'),
         (b"<x:dataValidation type='none' sqref='D4:D10'/>",
          b"<x:dataValidation type='none' sqref='D4:D13'/>"),

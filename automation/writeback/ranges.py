@@ -20,6 +20,7 @@ b'<conditionalFormatting sqref="E2:E14 G2:G10">'
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -45,29 +46,32 @@ class RangeGrowth:
     end: int = 0
     new_end: int = 0
 
-    def grown(self, ref: str) -> str:
-        """A range of a sqref list after the growth (as it is when it does not follow)."""
+    def grown(self, ref: str) -> tuple[str, int]:
+        """A range of a sqref list after the growth (as it is when it does not follow), and
+        how many rows it moved down (a format of the totals row alone moves with it)."""
         try:
             r1, c1, r2, c2 = split_range(ref)
         except ValueError:  # whole columns ("K:K") and the like cover new rows already
-            return ref
+            return ref, 0
         if c1 < self.first_col or c2 > self.last_col or not self.top <= r1:
-            return ref
+            return ref, 0
+        moved = 0
         if self.end and r1 == r2 == self.end:  # the totals row alone: moves with it
+            moved = self.new_end - self.end
             r1 = r2 = self.new_end
         elif r1 <= self.data_last and r2 == self.data_last:
             r2 = self.new_data_last
         elif self.end and r1 <= self.data_last and r2 == self.end:
             r2 = self.new_end
         else:
-            return ref
+            return ref, 0
         first = f"{col_letters(c1)}{r1}"
-        return first if (r1, c1) == (r2, c2) else f"{first}:{col_letters(c2)}{r2}"
+        return (first if (r1, c1) == (r2, c2) else f"{first}:{col_letters(c2)}{r2}"), moved
 
-    def grown_list(self, sqref: bytes) -> bytes:
-        """A space-separated list of ranges after the growth."""
-        text = sqref.decode("ascii", "replace")
-        return " ".join(self.grown(ref) for ref in text.split()).encode()
+    def grown_list(self, sqref: bytes) -> tuple[bytes, set[int]]:
+        """A space-separated list of ranges after the growth, and the rows each moved."""
+        grown = [self.grown(ref) for ref in sqref.decode("ascii", "replace").split()]
+        return " ".join(ref for ref, _ in grown).encode(), {moved for _, moved in grown}
 
 
 #: The start tag of an element whose ranges follow a table (any namespace prefix).
@@ -84,18 +88,53 @@ def grow_ranges(xml: bytes, growth: RangeGrowth) -> bytes:
     for tag in _OWNER.finditer(xml):
         if tag.start() < pos:  # inside an element already gone through
             continue
-        out.append(xml[pos : tag.start()])
-        out.append(_SQREF_ATTR.sub(lambda m: m[1] + m[2] + growth.grown_list(m[3]) + m[2], tag[0]))
-        pos = tag.end()
-        if tag[0].endswith(b"/>"):
-            continue
-        close = xml.find(b"</" + (tag[1] or b"") + tag[2] + b">", pos)
-        if close < 0:
-            continue
-        inner = xml[pos:close]
-        out.append(_SQREF_ELEMENT.sub(lambda m: m[1] + growth.grown_list(m[2]) + m[3], inner))
-        pos = close
+        end = tag.end()
+        if not tag[0].endswith(b"/>"):
+            close = xml.find(b"</" + (tag[1] or b"") + tag[2] + b">", end)
+            end = close if close >= 0 else end
+        out += [xml[pos : tag.start()], _grown_element(xml[tag.start() : end], growth)]
+        pos = end
     if not out:
         return xml
     out.append(xml[pos:])
     return b"".join(out)
+
+
+def _grown_element(element: bytes, growth: RangeGrowth) -> bytes:
+    """One conditional format or data validation (its start tag and content) after the
+    growth. Its formulas are written for its first cell: when its ranges move down (the
+    totals row's format), their rows move with them; when some of its ranges would move
+    and others not, it is left as it is (its formulas cannot follow both)."""
+    moves: set[int] = set()
+
+    def sqref(m: re.Match[bytes], at: int) -> bytes:
+        grown, moved = growth.grown_list(m[at])
+        moves.update(moved)
+        return grown
+
+    out = _SQREF_ATTR.sub(lambda m: m[1] + m[2] + sqref(m, 3) + m[2], element)
+    out = _SQREF_ELEMENT.sub(lambda m: m[1] + sqref(m, 2) + m[3], out)
+    if moves == {0} or not moves:
+        return out
+    if len(moves) > 1:
+        return element
+    (rows,) = moves
+    return _FORMULA.sub(lambda m: m[1] + _moved_formula(m[2], rows) + m[3], out)
+
+
+#: A formula of a conditional format or data validation (any prefix): its text in group 2.
+_FORMULA = re.compile(
+    rb"(<(?:[\w.-]+:)?(?:formula[12]?|f)>)([^<]*)(</(?:[\w.-]+:)?(?:formula[12]?|f)>)"
+)
+
+
+def _moved_formula(text: bytes, rows: int) -> bytes:
+    """A formula's relative rows `rows` further down (as Excel moves a format's formula)."""
+    from automation.writeback.formulas import translate  # after sheet.py, which imports this
+
+    formula = html.unescape(text.decode("utf-8"))
+    try:
+        moved = translate(formula, "A1", f"A{1 + rows}")
+    except Exception:  # a formula the translator cannot read: left as it is
+        return text
+    return html.escape(moved, quote=False).encode("utf-8")
