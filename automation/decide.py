@@ -29,6 +29,7 @@ from .request import RunRequest
 from .summary import RunSummary
 from .terms import BusinessCalendar, due_date
 from .updates import (
+    flag_typed_payment_statuses,
     flag_unknown_statuses,
     invoice_rows,
     payment_cells,
@@ -80,12 +81,11 @@ def look_at_open_invoices(
     active, lost_rows = open_invoices(ledger, data)
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
-    events = ledger.events(invoices.keys())
-    rows = flag_unknown_statuses(
-        {**lost_rows, **invoice_rows(data.invoices, invoices.keys())}, paid_noted(events)
-    )
-    summary.errors.extend(payment_errors(data.invoices, rows))
+    rows = flag_unknown_statuses({**lost_rows, **invoice_rows(data.invoices, invoices.keys())})
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
+    events = ledger.events(invoices.keys())
+    rows = flag_typed_payment_statuses(rows, paid_noted(events))
+    summary.errors.extend(payment_errors(data.invoices, rows))
     # A note still owed (planned, or refused by some address) is decided again, so
     # that it stays wanted while it still fits and is retried rather than dropped.
     owed = {m.event for m in pending if m.state in (PLANNED, FAILED)}

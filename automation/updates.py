@@ -271,44 +271,54 @@ def _bank_part(value: object) -> Decimal | None:
         return None
 
 
-def flag_unknown_statuses(
-    rows: Mapping[str, InvoiceRow], paid_before: Collection[str] = ()
-) -> dict[str, InvoiceRow]:
+def flag_unknown_statuses(rows: Mapping[str, InvoiceRow]) -> dict[str, InvoiceRow]:
     """The rows of the invoices the run follows, a Status it does not know made a problem.
 
     "Viod" meant Void: pointed out, never overwritten, and nothing is sent
-    about the invoice until it is fixed. So is a payment status typed where
-    no payment is (`Paid` with Paid Amount empty): the bookkeeper means the
-    client paid, and the tool would write the status back and remind the
-    client. Such a status the tool wrote itself (the invoice had a payment
-    note: `paid_before`, a payment since taken out) is simply written over.
-    Rows of invoices billed before the tool (not in the ledger) are not read,
-    so their own statuses stay fine.
+    about the invoice until it is fixed. Rows of invoices billed before the
+    tool (not in the ledger) are not read, so their own statuses stay fine.
     """
     known = {s.casefold() for s in INVOICE_STATUSES}
+    return {
+        number: row
+        if row.problem or not row.status or row.status.casefold() in known
+        else replace(
+            row,
+            problem=f'"{row.status}" is not a status; type Void, Hold or Rebill, or clear '
+            "the cell. Nothing is sent about this invoice until it is fixed.",
+            problem_column="Status",
+        )
+        for number, row in rows.items()
+    }
 
-    def problem(number: str, row: InvoiceRow) -> str | None:
-        if row.problem or not row.status:
-            return None
-        status = row.status.casefold()
-        if status not in known:
-            return (
-                f'"{row.status}" is not a status; type Void, Hold or Rebill, or clear the '
-                "cell. Nothing is sent about this invoice until it is fixed."
-            )
-        if status in _PAYMENT_STATUSES and not row.paid_amount and number not in paid_before:
-            return (
-                f'"{row.status}" follows from Paid Amount: type the amount received in Paid '
-                "Amount and its date in Paid Date (the Status then follows), or clear the "
-                "cell. Nothing is sent about this invoice until then."
-            )
-        return None
 
+def flag_typed_payment_statuses(
+    rows: Mapping[str, InvoiceRow], paid_before: Collection[str] = ()
+) -> dict[str, InvoiceRow]:
+    """The rows, a payment status typed where no payment is made a problem (after the bank
+    statements are applied: a payment just imported is there).
+
+    `Paid` in Status with Paid Amount empty: the bookkeeper means the client
+    paid, and the tool would write the status back and remind the client. It
+    is pointed out, kept, and nothing is sent about the invoice until the
+    payment is typed. A payment status the tool wrote itself (the invoice had
+    a payment note: `paid_before`), whose payment was since taken out, is
+    simply written over.
+    """
     flagged = dict(rows)
     for number, row in rows.items():
-        found = problem(number, row)
-        if found:
-            flagged[number] = replace(row, problem=found, problem_column="Status")
+        status = (row.status or "").casefold()
+        if row.problem or status not in _PAYMENT_STATUSES or row.paid_amount:
+            continue
+        if number in paid_before:
+            continue
+        flagged[number] = replace(
+            row,
+            problem=f'"{row.status}" follows from Paid Amount: type the amount received in Paid '
+            "Amount and its date in Paid Date (the Status then follows), or clear the cell. "
+            "Nothing is sent about this invoice until then.",
+            problem_column="Status",
+        )
     return flagged
 
 

@@ -207,6 +207,30 @@ def test_paid_typed_as_a_status_is_pointed_out_until_the_payment_is_typed(
     assert sheet.loc["INV-2026-0002", "Status"] == "Reissued"  # overdue again, reminded
 
 
+def test_paid_typed_with_the_bank_line_in_the_inbox_is_paid_by_the_bank(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bookkeeper saw the money and typed "Paid"; the bank statement in the inbox pays
+    the invoice in the same run: no Review line, no error, the thank-you goes."""
+    folder.write_config(
+        extra='[bank.csv]\ndate = "Date"\namount = "Amount"\nreference = "Reference"'
+    )
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 11, 2), "Acme", "Audit")])
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Status", "Paid")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    total = invoices(folder).loc["INV-2026-0001", "Total"]
+    (folder.root / "statements").mkdir()
+    (folder.root / "statements" / "bank.csv").write_text(
+        f"Date,Amount,Reference\n2026-12-02,{total:.2f},INV-2026-0001\n"
+    )
+    assert folder.run("--as-of", "2026-12-07") == 0
+    row = invoices(folder).loc["INV-2026-0001"]
+    assert row["Status"] == "Paid" and row["Paid Amount"] == total
+    payments = pd.read_excel(folder.workbook, sheet_name="Payments", engine="calamine")
+    assert list(payments["Status"]) == ["Applied"]
+
+
 def test_only_with_part_of_a_name_suggests_the_client(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
