@@ -84,7 +84,9 @@ def look_at_open_invoices(
     rows = flag_unknown_statuses({**lost_rows, **invoice_rows(data.invoices, invoices.keys())})
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
     events = ledger.events(invoices.keys())
-    rows = flag_typed_payment_statuses(rows, paid_noted(events))
+    # The tool saw these paid: a payment note went, or the invoice was set aside as settled
+    # (an inactive client's gets no note).
+    rows = flag_typed_payment_statuses(rows, paid_noted(events) | set(ledger.settled()))
     summary.errors.extend(payment_errors(data.invoices, rows))
     # A note still owed (planned, or refused by some address) is decided again, so
     # that it stays wanted while it still fits and is retried rather than dropped.

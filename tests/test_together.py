@@ -207,6 +207,25 @@ def test_paid_typed_as_a_status_is_pointed_out_until_the_payment_is_typed(
     assert sheet.loc["INV-2026-0002", "Status"] == "Reissued"  # overdue again, reminded
 
 
+def test_an_inactive_clients_paid_status_is_the_tools_own(folder: Folder) -> None:
+    """An inactive client gets no thank-you, yet the tool wrote its Paid: the payment
+    taken out later, the status is simply written over, no error."""
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 11, 2), "Acme", "Audit")])
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    total = int(invoices(folder).loc["INV-2026-0001", "Total"])
+    apply_updates(folder.workbook, [
+        CellUpdate("Clients", 2, "Active", "No"),
+        CellUpdate("Invoices", 2, "Paid Amount", total),
+        CellUpdate("Invoices", 2, "Paid Date", date(2026, 12, 2)),
+    ], header_rows={"Invoices": 1, "Clients": 1})  # fmt: skip
+    assert folder.run("--as-of", "2026-12-07") == 0
+    assert invoices(folder).loc["INV-2026-0001", "Status"] == "Paid"
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Paid Amount", None)],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    assert folder.run("--as-of", "2026-12-14") == 0
+    assert invoices(folder).loc["INV-2026-0001", "Status"] == "Sent"
+
+
 def test_paid_typed_with_the_bank_line_in_the_inbox_is_paid_by_the_bank(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
