@@ -139,8 +139,12 @@ def decide_corrections(
     as_of: date,
     config: Config,
     sheet: SheetData | None,
+    reached: Collection[str] = (),
 ) -> Corrections:
     """The corrections typed into the Invoices sheet, checked against the ledger.
+
+    `unsent`: invoices whose own message is still owed; `reached`: those of them that
+    some address already has (one To address refused, say).
 
     The ledger's credits are the truth: a credit note already issued is never
     issued again, whatever the workbook says (an interrupted run, an older copy).
@@ -272,11 +276,17 @@ def decide_corrections(
                 )
             )
         if row.resend and not inv.resend_pending and number in unsent:
-            cleared.append(number)
-            waiting.append(
-                f"{number}: Resend is cleared: the invoice itself has not reached the client "
-                "yet, and goes again this run."
-            )
+            if number in reached:  # the copy is for who has it: after the invoice is through
+                waiting.append(
+                    f"{number}: Resend waits: the invoice has not reached every address yet; "
+                    "the copy goes once it has."
+                )
+            else:
+                cleared.append(number)
+                waiting.append(
+                    f"{number}: Resend is cleared: the invoice itself has not reached the "
+                    "client yet, and goes again this run."
+                )
         elif row.resend and not inv.resend_pending:
             if any(c.invoice_no == number and c.amount > ZERO for c in credits):
                 continue  # the credit note is this run's message; the copy goes next run

@@ -173,8 +173,11 @@ def look_at_corrections(
     invoices: dict[str, LedgerInvoice],
     rows: dict[str, InvoiceRow],
     pending: list[LedgerMessage],
+    reached: Collection[str] = (),
 ) -> tuple[Corrections, list[ServiceLine], dict[int, RowError]]:
     """Void, Rebill, Credit Amount and Resend typed into the Invoices sheet, and edited rows.
+
+    `reached`: the invoices whose own message, still owed, some address already has.
 
     Returns the corrections to make, the billed Services rows found unchanged
     (with their Invoice No, so their cells stay in step), and the changed ones.
@@ -183,7 +186,7 @@ def look_at_corrections(
     billed = billed_rows(data.services, mine.keys())
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     fixes = decide_corrections(
-        mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices
+        mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices, reached
     )
     typed_rebill = {n for n in mine if Payments.from_row(rows.get(n)).bookkeeper_status == REBILL}
     skip = typed_rebill | fixes.rebilling

@@ -327,13 +327,16 @@ class Run:
         pending, self.active, self.invoices, self.rows, followups = look_at_open_invoices(
             request, self.ledger, data, book, self.calendar, summary
         )
+        reached = {
+            m.invoice_no
+            for m in pending
+            if m.kind == "invoice" and self.ledger.delivered_to(m.message_id)
+        }
         fixes, unchanged, changed = look_at_corrections(
-            request, data, book, self.invoices, self.rows, pending
+            request, data, book, self.invoices, self.rows, pending, reached
         )
-        if (
-            request.payments_only
-        ):  # corrections are the weekly run's: nothing numbered or mailed now
-            fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=())
+        if request.payments_only:  # corrections are the weekly run's: nothing numbered or mailed
+            fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=(), waiting=())
         summary.errors.extend(fixes.errors)
         summary.notes.extend(fixes.waiting)
         summary.errors.extend(changed[r] for r in sorted(changed))

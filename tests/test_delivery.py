@@ -157,10 +157,10 @@ def test_some_to_refused_fails_then_goes_to_those_alone_with_the_same_message_id
 def test_an_address_corrected_after_a_refusal_gets_the_invoice_the_old_one_never(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One To address mistyped and refused: Failed. Resend typed meanwhile is cleared (the
-    invoice itself is the copy, said in the output). The bookkeeper corrects the address:
-    the next run sends the same message to the corrected address alone, never to the old
-    one again nor to the one that has it, and the invoice is Sent."""
+    """One To address mistyped and refused: Failed. Resend typed meanwhile waits (the one
+    who has the invoice asked for a copy). The bookkeeper corrects the address: the next
+    run sends the same message to the corrected address alone, never to the old one
+    again nor to the one that has it, and the invoice is Sent; the copy goes after."""
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
@@ -177,27 +177,66 @@ def test_an_address_corrected_after_a_refusal_gets_the_invoice_the_old_one_never
         capsys.readouterr()
         assert folder.run("--as-of", "2026-03-10") == 1  # refused again: still Failed
         assert (
-            "INV-2026-0001: Resend is cleared: the invoice itself has not reached the client "
-            "yet, and goes again this run." in capsys.readouterr().out
+            "INV-2026-0001: Resend waits: the invoice has not reached every address yet; the "
+            "copy goes once it has." in " ".join(capsys.readouterr().out.split())
         )
-        assert pd.isna(invoices(folder).loc["Acme", "Resend"])
         apply_updates(
             folder.workbook,
             [CellUpdate("Clients", 2, "Email", "ann@acme.example; bob@acme.example")],
             header_rows={},
         )
         assert folder.run("--as-of", "2026-03-16") == 0
-        assert folder.run("--as-of", "2026-03-23") == 0
-    delivered = [r.rcpt_tos for r in recorder.received]
-    assert delivered == [["ann@acme.example"], ["bob@acme.example"]]
-    first, second = recorder.received
+        row = invoices(folder).loc["Acme"]
+        assert row["Status"] == "Sent" and row["Resend"] == "Yes"
+        assert row["Note"] == (
+            "Emailed to bob@acme.example (ann@acme.example had it already) on 2026-03-16."
+        )
+        assert folder.run("--as-of", "2026-03-17") == 0
+    delivered = [sorted(r.rcpt_tos) for r in recorder.received]
+    assert delivered == [
+        ["ann@acme.example"],
+        ["bob@acme.example"],
+        ["ann@acme.example", "bob@acme.example"],
+    ]
+    first, second, copy = recorder.received
     assert first.message["Message-ID"] == second.message["Message-ID"]
-    assert str(second.message["Subject"]).startswith("Invoice INV-2026-0001")
+    assert str(copy.message["Subject"]).startswith("Copy of invoice INV-2026-0001")
+    assert pd.isna(invoices(folder).loc["Acme", "Resend"])
+
+
+def test_resend_typed_while_nobody_has_the_invoice_is_the_invoice_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The only To address refused: Resend is cleared, said in the output; the invoice,
+    delivered once the address is corrected, is the one message: no copy after it."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    recorder = Recorder(refuse=frozenset({"ann@acme.exmaple"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.exmaple")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 1
+        apply_updates(
+            folder.workbook,
+            [CellUpdate("Invoices", 2, "Resend", "Yes"),
+             CellUpdate("Clients", 2, "Email", "ann@acme.example")],
+            header_rows={},
+        )  # fmt: skip
+        capsys.readouterr()
+        assert folder.run("--as-of", "2026-03-10") == 0
+        assert (
+            "INV-2026-0001: Resend is cleared: the invoice itself has not reached the client "
+            "yet, and goes again this run." in " ".join(capsys.readouterr().out.split())
+        )
+        assert folder.run("--as-of", "2026-03-11") == 0
+    assert [r.rcpt_tos for r in recorder.received] == [["ann@acme.example"]]
     row = invoices(folder).loc["Acme"]
-    assert row["Status"] == "Sent"
-    assert row["Note"] == (
-        "Emailed to bob@acme.example (ann@acme.example had it already) on 2026-03-16."
-    )
+    assert row["Status"] == "Sent" and pd.isna(row["Resend"])
 
 
 # -- temporary refusals --------------------------------------------------------------
