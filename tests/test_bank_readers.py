@@ -659,6 +659,18 @@ def test_a_csv_header_below_account_lines_is_found(tmp_path: Path) -> None:
     assert str(error).startswith("umsaetze.csv, line 8: Betrag:")
 
 
+def test_a_csv_balance_line_is_skipped_a_dated_line_without_amount_told(tmp_path: Path) -> None:
+    layout = CsvLayout(date="Date", amount="Amount", reference="Reference")
+    path = tmp_path / "bank.csv"
+    path.write_text(
+        "Date,Reference,Amount\n2026-03-02,INV-2026-0007,100.00\n2026-03-03,INV-2026-0008,\n"
+        "Closing balance,,\n"
+    )
+    lines, errors = read_statement(path, BankConfig(csv=layout, currency="EUR"))
+    assert [ln.reference for ln in lines] == ["INV-2026-0007"]
+    assert [str(e) for e in errors] == ["bank.csv, line 3: Amount: the amount is empty."]
+
+
 def test_a_csv_with_money_in_and_out_in_two_columns(tmp_path: Path) -> None:
     """UK banks (Barclays, Lloyds, Monzo): "Paid in" and "Paid out" columns, one of them
     filled per line; with `debit` set, a "Paid out" line is money going out, a line with

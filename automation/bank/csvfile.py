@@ -144,6 +144,16 @@ def _line_amount(
     return parse_amount(credit, layout, currency_text, default_currency)
 
 
+def _dated(text: str, layout: CsvLayout) -> bool:
+    """Whether a cell holds a date as the layout writes them (a transaction's line: its
+    empty amount is a mistake, where a closing balance line's is not)."""
+    try:
+        datetime.strptime(text, layout.date_format)
+    except ValueError:
+        return False
+    return True
+
+
 #: How far down a CSV its header row is looked for, below the account lines some banks
 #: put first (account number, period, balance).
 HEADER_SEARCH = 20
@@ -231,8 +241,10 @@ def read_csv(
         except CellError as exc:
             errors.append(line_error(file, number, exc.column, str(exc)))
             continue
-        if not amount:
-            continue  # a zero or empty amount (a balance line, a note) pays nothing
+        if not amount:  # a zero amount, or none: a balance line, a note, pays nothing
+            if not cell("amount") and not layout.debit and _dated(cell("date"), layout):
+                errors.append(line_error(file, number, layout.amount, "the amount is empty."))
+            continue
         try:
             when = datetime.strptime(cell("date"), layout.date_format).date()
         except ValueError:
