@@ -22,7 +22,7 @@ from .corrections import Corrections, billed_rows, changed_lines, decide_correct
 from .fmt import format_money
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage
 from .model import REBILL, InvoiceRow, RowError, ServiceLine
-from .notices import split_far_ahead
+from .notices import split_unlikely_dates
 from .plan import Followup, InvoiceDraft, Payments, decide_followup
 from .read import WorkbookData, read_workbook
 from .request import RunRequest
@@ -54,8 +54,8 @@ def load(request: RunRequest) -> Loaded:
     )
     book = books[-1]  # of data.clients: read_workbook hands on the sheet it returns last
     lines, errors = validate_services(data.services, book)
-    lines, far_ahead = split_far_ahead(lines, data.services, request.as_of)
-    return data, book, lines, {**errors, **far_ahead}
+    lines, unlikely = split_unlikely_dates(lines, data.services, request.as_of)
+    return data, book, lines, {**errors, **unlikely}
 
 
 def look_at_open_invoices(

@@ -7,7 +7,7 @@ fresh `init` folder still holding its placeholder company or example client
 is pointed out, so the first real run does not bill "Example Client (delete
 me)".
 
-    lines, far = split_far_ahead(lines, data.services, as_of)
+    lines, unlikely = split_unlikely_dates(lines, data.services, as_of)
     for note in workbook_notices(data, book, lines, as_of, config):
         print(note)
 """
@@ -33,11 +33,16 @@ class Waiting:
     earliest: date
 
 
-def one_year_after(day: date) -> date:
+def years_from(day: date, years: int) -> date:
+    """The same day `years` later (earlier when negative); 29 February becomes the 28th."""
     try:
-        return day.replace(year=day.year + 1)
+        return day.replace(year=day.year + years)
     except ValueError:  # 29 February
-        return day.replace(year=day.year + 1, day=28)
+        return day.replace(year=day.year + years, day=28)
+
+
+def one_year_after(day: date) -> date:
+    return years_from(day, 1)
 
 
 #: A service dated more than this many years before the run is a typo in the year (1926
@@ -45,16 +50,12 @@ def one_year_after(day: date) -> date:
 PAST_YEARS = 5
 
 
-def split_far_ahead(
+def split_unlikely_dates(
     lines: Sequence[ServiceLine], sheet: SheetData, as_of: date
 ) -> tuple[list[ServiceLine], dict[int, RowError]]:
     """(lines dated at most a year after `as_of` and at most PAST_YEARS before it, a row
     error for each of the others)."""
-    limit = one_year_after(as_of)
-    try:
-        floor = as_of.replace(year=as_of.year - PAST_YEARS)
-    except ValueError:  # 29 February
-        floor = as_of.replace(year=as_of.year - PAST_YEARS, day=28)
+    limit, floor = one_year_after(as_of), years_from(as_of, -PAST_YEARS)
     kept, errors = [], {}
     for line in lines:
         day = line.service_date.isoformat()

@@ -7,11 +7,14 @@ stop the run with a crash instead of a message. `check_package` reads only the
 zip's directory and streams the sheets it will read, in bounded memory, and
 raises `UnsafeWorkbookError` (exit 2) naming what is wrong and how to fix it:
 
-    errors = check_package(Path("service_log.xlsx"), ("Clients", "Services", "Invoices"))
+    found = check_package(Path("service_log.xlsx"), ("Clients", "Services", "Invoices"))
+    found.errors, found.unsaved
 
-It also returns the cells that hold an Excel error (`#DIV/0!`, `#REF!`, ...):
-the reader underneath shows them as empty, and a broken Amount formula must
-be reported, not billed as Quantity x Unit Price. Each sheet that passes is
+It also returns (`Findings`) the cells that hold an Excel error (`#DIV/0!`,
+`#REF!`, ...): the reader underneath shows them as empty, and a broken Amount
+formula must be reported, not billed as Quantity x Unit Price; and the
+formulas saved without their result (a workbook last saved by a script),
+which the reader sees as empty cells too. Each sheet that passes is
 handed on at once (`CheckedSheet`), with its XML as inflated for the check
 when it is asked for, so that the reader can start on it without inflating
 it again.

@@ -64,7 +64,7 @@ from .mail import (
     open_sender,
     readdressed,
 )
-from .model import BOOKKEEPER_STATUSES, InvoiceRow, RowError, ServiceLine
+from .model import BOOKKEEPER_STATUSES, VOID, InvoiceRow, RowError, ServiceLine
 from .notices import workbook_notices
 from .pdf import soffice_path
 from .plan import Followup, InvoiceDraft, Payments, balance_of, draft_invoices, status_of
@@ -1019,7 +1019,8 @@ def settle(
         status = status_of(state_of(inv, number in failed), Payments.from_row(row), as_of)
         if status in CLOSED and number in cells_now and number not in pending | troubled:
             paid, paid_date, shown, credit, resend = cells_now[number]
-            written = shown if status in BOOKKEEPER_STATUSES and not inv.voided else status
+            # What the write-back put in the Status cell: Void always (credited in full too).
+            written = shown if status in BOOKKEEPER_STATUSES and status != VOID else status
             if inv.last_reissue != as_of:  # the Reissue flag must clear first
                 marks[number] = signature((paid, paid_date, written, credit, resend))
                 continue

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
 from docx import Document
-from test_followup import digest, invoices, mails_to, type_into_invoices
+from test_followup import digest, invoices, ledger_settled, mails_to, type_into_invoices
 
 from automation.cli import main
 from automation.model import CellUpdate
@@ -286,8 +286,12 @@ def test_a_credit_up_to_the_whole_total_makes_the_invoice_void(billed: Folder) -
     type_into_invoices(folder, "Birch", Credit_Amount=Decimal("200"))
     run(folder, date(2026, 3, 16))
     type_into_invoices(folder, "Birch", Credit_Amount=Decimal("500"))
-    run(folder, date(2026, 3, 17))
+    assert folder.run("--as-of", "2026-03-17") == 0  # once: what it sets aside is checked
     assert cell(folder, "Birch", "Status") == "Void" and cell(folder, "Birch", "Balance") == 0
+    settled = ledger_settled(folder)["Birch"]
+    assert settled  # set aside as the sheet now shows it: not looked at again
+    run(folder, date(2026, 3, 18))
+    assert ledger_settled(folder)["Birch"] == settled
     note = mails_to(folder, "Birch")[-1]
     assert "It credits $300.00 and cancels the invoice in full." in body(note)
     printed = docx_text(folder.root / "invoices" / "2026" / "CN-2026-0002.docx")
