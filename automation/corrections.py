@@ -199,6 +199,13 @@ def decide_corrections(
                 errors.append(
                     err(row, "Credit Amount", f"{row.credit_problem} Nothing was credited.")
                 )
+            elif row.credit_amount is not None:  # told as without Hold: nothing to wait for
+                wanted = round_money(row.credit_amount, inv.currency)
+                if wanted < ZERO:
+                    refused.add(number)
+                    errors.append(err(row, "Credit Amount", _below_zero(number, inv, wanted)))
+                elif wanted < inv.credited:
+                    errors.append(err(row, "Credit Amount", _taken_back(number, inv, wanted)))
             if row.credit_problem or any(w.startswith("Credit Amount") for w in waits):
                 refused.add(number)  # the cell keeps what was typed, for when Hold is cleared
             if waits:
@@ -245,27 +252,9 @@ def decide_corrections(
                     credits.append(CreditDecision(number, CREDIT_REASON, increase, wanted, after))
             elif wanted < ZERO:
                 refused.add(number)
-                errors.append(
-                    err(
-                        row,
-                        "Credit Amount",
-                        f"Credit Amount {_money(wanted, inv)} is below zero: type the whole "
-                        f"credit granted on {number} so far, or clear the cell.",
-                    )
-                )
+                errors.append(err(row, "Credit Amount", _below_zero(number, inv, wanted)))
             elif increase < ZERO:
-                credited = _money(inv.credited, inv)
-                notes = f" ({'; '.join(inv.credit_notes)})" if inv.credit_notes else ""
-                errors.append(
-                    err(
-                        row,
-                        "Credit Amount",
-                        f"Credit Amount {_money(wanted, inv)} is less than the {credited} "
-                        f"already credited on {number}{notes}: a credit note cannot be taken "
-                        f"back, so the cell shows {credited} again. To charge the difference, "
-                        "add it as a new line in Services.",
-                    )
-                )
+                errors.append(err(row, "Credit Amount", _taken_back(number, inv, wanted)))
         if row.resend_problem:
             errors.append(
                 err(
@@ -303,6 +292,24 @@ def decide_corrections(
         frozenset(held),
         tuple(waiting),
         frozenset(on_hold),
+    )
+
+
+def _below_zero(number: str, inv: LedgerInvoice, wanted: Decimal) -> str:
+    return (
+        f"Credit Amount {_money(wanted, inv)} is below zero: type the whole credit granted on "
+        f"{number} so far, or clear the cell."
+    )
+
+
+def _taken_back(number: str, inv: LedgerInvoice, wanted: Decimal) -> str:
+    """Why a Credit Amount below what is credited shows the credits again."""
+    credited = _money(inv.credited, inv)
+    notes = f" ({'; '.join(inv.credit_notes)})" if inv.credit_notes else ""
+    return (
+        f"Credit Amount {_money(wanted, inv)} is less than the {credited} already credited on "
+        f"{number}{notes}: a credit note cannot be taken back, so the cell shows {credited} "
+        "again. To charge the difference, add it as a new line in Services."
     )
 
 

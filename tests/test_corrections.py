@@ -273,6 +273,10 @@ def test_a_credit_typed_on_a_held_invoice_waits_for_the_hold_to_end(
     ]
     assert cell(folder, "Cedar", "Credit Notes") == "CN-2026-0001"
     assert cell(folder, "Cedar", "Balance") == 250 and cell(folder, "Cedar", "Status") == "Overdue"
+    type_into_invoices(folder, "Cedar", Status="Hold", Credit_Amount=Decimal("100"))
+    assert folder.run("--as-of", "2026-03-25") == 1  # lowered: told as without Hold
+    assert "is less than the $250.00 already credited" in str(cell(folder, "Cedar", "Note"))
+    assert cell(folder, "Cedar", "Credit Amount") == 250
 
 
 def subjects_of(messages: list[EmailMessage]) -> list[str]:
