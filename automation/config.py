@@ -173,6 +173,21 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
     return cls(**kwargs)
 
 
+def _renamed_sheet(sheet: str) -> tuple[str, dict[str, str]]:
+    """The sheet a [columns.<sheet>] table renames, and its default column names (by their
+    casefolded form); a ConfigError for a sheet the tool does not read."""
+    from .schema import SHEETS
+
+    for name, cols in SHEETS.items():
+        if name.casefold() == sheet.strip().casefold():
+            return name, {c.name.casefold(): c.name for c in cols}
+    raise ConfigError(
+        unknown_option("columns", sheet, sorted(SHEETS))
+        .replace("has an unknown option", "has no sheet")
+        .replace("known options", "sheets")
+    )
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML, checking every value."""
     known_sections = {"company", "billing", "reissue", "email", "columns", "statements", "bank"}
@@ -201,7 +216,17 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(
                 f'[columns.{sheet}] must map default headers to yours, e.g. Client = "Customer".'
             )
-        columns[sheet] = dict(renames)
+        name, defaults = _renamed_sheet(sheet)
+        for column in renames:
+            if column.strip().casefold() not in defaults:
+                # A rename that names no column would leave the bookkeeper's own column
+                # unread (their payments ignored) and add an empty one beside it.
+                raise ConfigError(
+                    unknown_option(f"columns.{sheet}", column, sorted(defaults.values()))
+                    .replace("unknown option", "unknown column")
+                    .replace("known options", "its columns")
+                )
+        columns[name] = {defaults[c.strip().casefold()]: v for c, v in renames.items()}
     if email.mode not in ("smtp", "outbox"):
         raise ConfigError(f'[email] mode must be "smtp" or "outbox", not {email.mode!r}.')
     if email.security not in SECURITY_MODES:

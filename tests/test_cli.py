@@ -331,6 +331,16 @@ def test_a_client_problem_is_reported_once(tmp_path: Path, capsys) -> None:
             'them; TOML needs straight quotes: from = "me@firm.example"',
         ),
         ('[company]\nname = "Ledgerwise\n', "billing.toml, line 2: the quote is not closed"),
+        (
+            '[columns.Invoices]\n"Paid Amout" = "Received"\n',
+            "[columns.Invoices] has an unknown column 'Paid Amout' (did you mean 'Paid "
+            "Amount'?); its columns: Balance,",
+        ),
+        (
+            '[columns.Invoice]\n"Paid Amount" = "Received"\n',
+            "[columns] has no sheet 'Invoice' (did you mean 'Invoices'?); sheets: Clients, "
+            "Invoices, Payments, Services.",
+        ),
     ],
 )
 def test_config_errors_name_the_line_and_the_cause(
@@ -470,3 +480,12 @@ def test_check_and_the_run_agree_on_a_totals_row_typed_under_the_invoices(
     dry = main(["--dry-run", "--workbook", str(book), "--as-of", "2026-03-09"])
     assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == dry == 0
     assert "Paid Date" not in capsys.readouterr().out
+
+
+def test_column_renames_name_sheets_and_columns_in_any_case() -> None:
+    """[columns.invoices] "paid amount" = ... renames Invoices' Paid Amount: a rename the
+    tool would not recognise is refused (above), never left unused."""
+    from automation.config import parse_config
+
+    config = parse_config({"columns": {"invoices": {"paid amount": "Received"}}})
+    assert config.columns == {"Invoices": {"Paid Amount": "Received"}}
