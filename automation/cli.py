@@ -45,7 +45,7 @@ from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
-from .mail import MailError, sender_address
+from .mail import MailError, check_addresses
 from .notices import workbook_notices
 from .pipeline import (
     REPO_TEMPLATES,
@@ -377,7 +377,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     ensure_not_busy(paths)
     vet_templates(paths)
     try:
-        sender_address(config.email, config.company)
+        check_addresses(config.email, config.company)
     except MailError as exc:
         raise UnusableError(f"billing.toml [email]: {exc}") from None
     if config.email.connections > 1:

@@ -407,6 +407,17 @@ def sender_address(cfg: EmailConfig, company: CompanyInfo) -> str:
     return bare
 
 
+def check_addresses(cfg: EmailConfig, company: CompanyInfo) -> None:
+    """The sender and every address `[email]` names (bcc, redirect_to, report_to), checked
+    before anything is numbered: a typo there would leave every message unsent."""
+    sender_address(cfg, company)
+    for option in ("bcc", "redirect_to", "report_to"):
+        try:
+            config_addresses(getattr(cfg, option), option)
+        except AddressError as exc:  # said under "billing.toml [email]:" by the caller
+            raise AddressError(str(exc).removeprefix("[email] ")) from None
+
+
 def make_message_id(cfg: EmailConfig, company: CompanyInfo) -> str:
     """A new, unique Message-ID in the sender's domain, e.g. `<1767..@acme.kz>`."""
     return make_msgid(domain=sender_address(cfg, company).rpartition("@")[2])
@@ -1299,7 +1310,7 @@ def open_sender(
 
     `billing_dir` (the folder's `.billing`) is where an OAuth sign-in may be kept.
     """
-    sender_address(cfg, company)
+    check_addresses(cfg, company)
     if outbox_dir is not None:
         return OutboxSender(outbox_dir)
     if cfg.mode == "outbox":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+import sqlite3
 import subprocess
 import sys
 import time
@@ -489,3 +490,28 @@ def test_column_renames_name_sheets_and_columns_in_any_case() -> None:
 
     config = parse_config({"columns": {"invoices": {"paid amount": "Received"}}})
     assert config.columns == {"Invoices": {"Paid Amount": "Received"}}
+
+
+@pytest.mark.parametrize("option", ["bcc", "redirect_to", "report_to"])
+def test_a_mistyped_address_in_the_email_settings_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
+                          [service(date(2026, 3, 2), "Acme", "Work")])  # fmt: skip
+    (tmp_path / "billing.toml").write_text(
+        f'[company]\nname = "Ledgerwise"\nemail = "billing@ledgerwise.example"\n'
+        f'[email]\nmode = "outbox"\n{option} = "archive at ledgerwise"\n',
+        encoding="utf-8",
+    )
+    for argv in (
+        ["check", "--workbook", str(book)],
+        ["--workbook", str(book), "--as-of", "2026-03-09"],
+    ):
+        assert main(argv) == 2
+        out = " ".join(capsys.readouterr().out.split())
+        assert (
+            f"billing.toml [email]: {option} has an invalid address: 'archive at ledgerwise'."
+            in out
+        )
+    with sqlite3.connect(tmp_path / ".billing" / "ledger.sqlite") as db:  # nothing numbered
+        assert db.execute("SELECT count(*) FROM invoices").fetchone() == (0,)
