@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -188,6 +189,11 @@ def _renamed_sheet(sheet: str) -> tuple[str, dict[str, str]]:
     )
 
 
+#: What a number format's fields may be, and their format: a width, perhaps zero-padded.
+_NUMBER_FIELDS = ("year", "month", "seq")
+_NUMBER_SPEC = re.compile(r"0?[1-9]?\d?d?")
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML, checking every value."""
     known_sections = {"company", "billing", "reissue", "email", "columns", "statements", "bank"}
@@ -246,15 +252,34 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         ("credit_note_format", DEFAULT_CREDIT_NOTE_FORMAT),
     ):
         text = getattr(billing, option)
+        usable = f'it may use {{year}}, {{month}} and {{seq}}, e.g. "{example}".'
         try:
-            text.format(year=2026, seq=1, month=1)
-        except (KeyError, ValueError, IndexError) as exc:
+            fields_used = [
+                (name, spec, conversion)
+                for _, name, spec, conversion in string.Formatter().parse(text)
+                if name is not None
+            ]
+            made = [text.format(year=2026, seq=seq, month=1) for seq in (1, 2, 10)]
+        except (KeyError, ValueError, IndexError, AttributeError) as exc:
             raise ConfigError(
-                f"[billing] {option} {text!r} is not usable ({exc}); "
-                f'it may use {{year}}, {{month}} and {{seq}}, e.g. "{example}".'
+                f"[billing] {option} {text!r} is not usable ({exc}); {usable}"
             ) from None
-        if "{seq" not in text:
-            raise ConfigError(f"[billing] {option} must contain {{seq}} so numbers are unique.")
+        for name, spec, conversion in fields_used:
+            # A field is a name and a width ({seq:04d}): nothing looked up on it, no
+            # conversion, no format that could make two numbers alike.
+            if name not in _NUMBER_FIELDS or conversion or not _NUMBER_SPEC.fullmatch(spec or ""):
+                raise ConfigError(
+                    f"[billing] {option} {text!r}: {{{name}{'!' + conversion if conversion else ''}"
+                    f"{':' + spec if spec else ''}}} is not usable; {usable}"
+                )
+        if [name for name, _, _ in fields_used].count("seq") != 1:
+            raise ConfigError(
+                f"[billing] {option} must contain {{seq}} once, so numbers are unique."
+            )
+        if len(set(made)) != len(made) or not all(m.isprintable() and m.strip() for m in made):
+            raise ConfigError(
+                f"[billing] {option} {text!r} does not make distinct numbers; {usable}"
+            )
     if billing.credit_note_format.format(year=2026, seq=1, month=1) == (
         billing.number_format.format(year=2026, seq=1, month=1)
     ):

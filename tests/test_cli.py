@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -515,3 +516,22 @@ def test_a_mistyped_address_in_the_email_settings_stops_before_numbering(
         )
     with sqlite3.connect(tmp_path / ".billing" / "ledger.sqlite") as db:  # nothing numbered
         assert db.execute("SELECT count(*) FROM invoices").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("number_format", "said"),
+    [("INV-{seq.__class__}", "{seq.__class__} is not usable"),
+     ("INV-{seq!s:.0}", "{seq!s:.0} is not usable"),
+     ("INV-{seq:c}", "{seq:c} is not usable"),
+     ("INV-{year}", "must contain {seq} once")],
+)  # fmt: skip
+def test_a_number_format_that_could_make_two_numbers_alike_is_refused(
+    number_format: str, said: str
+) -> None:
+    """Invoice numbers must be distinct and plain: a field is {year}, {month} or {seq} with
+    at most a width ({seq:04d}); anything else is a configuration error (exit 2)."""
+    from automation.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        parse_config({"billing": {"number_format": number_format}})
+    assert parse_config({"billing": {"number_format": "{year}/{month:02d}/{seq:05}"}})
