@@ -25,6 +25,11 @@ def toml_problem(name: str, text: str, message: str) -> str:
             f"{where}: curly quotes (“ ” or ‘ ’), as Word or a mail program types them; "
             f"TOML needs straight quotes: {_straightened(line.strip())}"
         )
+    if message.startswith("Cannot overwrite a value") and "=" in line:
+        key = line.split("=", 1)[0].strip()
+        return f"{where}: {key} is set twice in its section; keep one ({line.strip()})."
+    if message.startswith("Cannot declare"):
+        return f"{where}: the section {line.strip()} appears twice; put its options under one."
     value = line.split("=", 1)[1] if "=" in line else line
     if value.count('"') % 2 or value.count("'") % 2:
         return f"{where}: the quote is not closed; end the text with the same quote it starts with."

@@ -670,7 +670,7 @@ class Run:
             ledger.update_invoice(
                 inv.invoice_no,
                 escalated=True,
-                note=f"Escalated on {as_of.isoformat()}: reissued {inv.reissue_count} times and "
+                note=f"Escalated on {as_of.isoformat()}: {_reissued(inv.reissue_count)} and "
                 "still unpaid; please call the client.",
             )
             self.summary.escalated.append(
@@ -1111,3 +1111,10 @@ def year_credit_notes(ledger: Ledger, as_of: date) -> list[CreditNoteItem]:
         for n in notes
         if n.invoice_no in invoices
     ]
+
+
+def _reissued(count: int) -> str:
+    """ "reissued 3 times", "reissued once", "never reissued" (max_count = 0)."""
+    if count == 0:
+        return "never reissued"
+    return "reissued once" if count == 1 else f"reissued {count} times"

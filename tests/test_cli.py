@@ -334,6 +334,14 @@ def test_a_client_problem_is_reported_once(tmp_path: Path, capsys) -> None:
         ),
         ('[company]\nname = "Ledgerwise\n', "billing.toml, line 2: the quote is not closed"),
         (
+            "[billing]\nbill_after_days = 1\nbill_after_days = 2\n",
+            "billing.toml, line 3: bill_after_days is set twice in its section; keep one",
+        ),
+        (
+            '[billing]\ncurrency = "EUR"\n[billing]\nlanguage = "en"\n',
+            "billing.toml, line 3: the section [billing] appears twice",
+        ),
+        (
             '[columns.Invoices]\n"Paid Amout" = "Received"\n',
             "[columns.Invoices] has an unknown column 'Paid Amout' (did you mean 'Paid "
             "Amount'?); its columns: Balance,",
