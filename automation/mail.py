@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email import errors as email_errors
+from email.header import decode_header, make_header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -93,7 +94,7 @@ _PLAIN_ADDRESS = re.compile(
     rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL_RE.pattern}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
 )
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
-_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE_FILENAME = re.compile(r"[^\w.-]+")  # letters and digits of any script are kept
 #: What str.splitlines() breaks a line on, and NUL.
 _LINE_BREAK = re.compile("[\r\n\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 #: How a message with raw UTF-8 headers is written (`needs_smtputf8`).
@@ -864,9 +865,13 @@ class OutboxSender:
 def eml_name(msg: BuiltMessage) -> str:
     """A safe, stable file name for a message, from its own headers."""
     headers = BytesHeaderParser().parsebytes(msg.raw)
+
+    def text(name: str) -> str:  # an invoice number in Cyrillic is an encoded word there
+        return str(make_header(decode_header(str(headers.get(name, "")))))
+
     pieces = (
-        str(headers.get(INVOICE_HEADER, "")),
-        str(headers.get(KIND_HEADER, "")),
+        text(INVOICE_HEADER),
+        text(KIND_HEADER),
         msg.message_id.strip("<>").split("@")[0],
     )
     safe = (_UNSAFE_FILENAME.sub("_", p).strip("._")[:60] for p in pieces)

@@ -32,6 +32,7 @@ from automation.mail import (
     OutgoingMail,
     SmtpSender,
     build_message,
+    eml_name,
     make_message_id,
     open_sender,
     parse_addresses,
@@ -363,6 +364,14 @@ def test_outbox_writes_one_eml_per_message_id(tmp_path: Path) -> None:
     assert files[0].name.startswith("INV-2026-0001-invoice-")
     assert files[1].name.startswith("INV-2026-0002-thanks-")
     assert files[0].read_bytes() == again.raw
+
+
+def test_an_outbox_file_is_named_by_the_invoice_number_in_any_script() -> None:
+    """A number in Cyrillic travels as an encoded word in its header: the file is named by
+    the number itself, its letters kept, what a file name cannot hold replaced."""
+    cfg = EmailConfig(sender="billing@acme.test")
+    built = build_message(outgoing(1, invoice_no="Счёт №7/2026"), cfg, COMPANY)
+    assert eml_name(built).startswith("Счёт_7_2026-invoice-")
 
 
 def test_open_sender_picks_outbox_or_smtp(tmp_path: Path) -> None:
