@@ -365,16 +365,15 @@ def invoice_path(out_root: Path, doc: Document_) -> Path:
 
 
 def undeclared_variables(template_path: Path, context: Mapping[str, object]) -> set[str]:
-    """Variables the template uses that the context does not provide."""
+    """Variables the template uses that the context does not provide (nor the sandbox)."""
     template = DocxTemplate(str(template_path))
-    return set(template.get_undeclared_template_variables(context=dict(context)))
+    return set(
+        template.get_undeclared_template_variables(sandbox.environment(), context=dict(context))
+    )
 
 
 class _Template(Protocol):
     def render_bytes(self, context: Mapping[str, object]) -> bytes: ...
-
-    def names(self) -> set[str] | None:
-        """The names the template reads from its data (None: not known)."""
 
 
 class InvoiceRenderer:
@@ -442,7 +441,7 @@ class InvoiceRenderer:
             except Exception:  # other faults show on the real document
                 pass
             if path.name.split(".")[0] == "invoice":
-                _unknown_names(path, template, context)
+                _unknown_names(path, context)
 
     def render_many(
         self, docs: Sequence[Document_], out_root: Path, workers: int | None = None
@@ -531,13 +530,10 @@ def _work_in_worker(work: Callable[[InvoiceRenderer, T], R], item: T) -> R:
     return work(_WORKER_RENDERER, item)
 
 
-def _unknown_names(path: Path, template: _Template, context: Mapping[str, object]) -> None:
+def _unknown_names(path: Path, context: Mapping[str, object]) -> None:
     """Stop the run when an invoice template reads a name an invoice does not have (a
     typo: `{{ due_dat }}` would leave the due date blank on every invoice)."""
-    names = template.names()
-    if names is None:
-        return
-    unknown = sorted(names - set(context) - set(sandbox.environment().globals))
+    unknown = sorted(undeclared_variables(path, context))
     if unknown:
         near = get_close_matches(unknown[0], list(context), n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
@@ -578,9 +574,6 @@ class _Refusing:
         except sandbox.SecurityError as exc:
             raise sandbox.refused(self.path, exc) from None
 
-    def names(self) -> set[str] | None:
-        return self.template.names()
-
 
 def _has_footnotes(docx: Any) -> bool:
     return any(part.content_type == FOOTNOTES_TYPE for part in docx.part.package.parts)
@@ -611,9 +604,6 @@ class _DocxtplTemplate:
         buffer = io.BytesIO()
         template.save(buffer)
         return buffer.getvalue()
-
-    def names(self) -> set[str] | None:
-        return None  # footnotes or properties: rendered by docxtpl, not looked into here
 
 
 class _CompiledTemplate:
@@ -662,15 +652,6 @@ class _CompiledTemplate:
 
     def _compile(self, env: Environment, xml: str) -> _Part:
         return _Part(env, self._docxtpl.patch_xml(xml))
-
-    def names(self) -> set[str]:
-        """The names the document, its headers and footers read from the data."""
-        from jinja2 import meta
-
-        found: set[str] = set()
-        for part in (self._body, *self._parts.values()):
-            found |= meta.find_undeclared_variables(part.env.parse(part.xml))
-        return found
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
         if any(isinstance(value, ImagePart) for value in context.values()):
@@ -984,7 +965,7 @@ class _Part:
     """
 
     def __init__(self, env: Environment, xml: str) -> None:
-        self.env, self.xml = env, xml
+        self._env, self.xml = env, xml
         # A paragraph tag inside a Jinja expression (a string literal) would get the
         # line break too, and a comparison could tell: such parts go docxtpl's way.
         in_code = any(kind != "data" and "<w:p" in text for _, kind, text in env.lex(xml))
@@ -998,7 +979,7 @@ class _Part:
             if not _BEFORE_PARAGRAPH.search(xml):
                 return xml
         if self._broken is None:
-            self._broken = self.env.from_string(_PARAGRAPH_START.sub(r"\n<w:p\1", self.xml))
+            self._broken = self._env.from_string(_PARAGRAPH_START.sub(r"\n<w:p\1", self.xml))
         return _BEFORE_PARAGRAPH.sub(r"<w:p\1", self._broken.render(context))
 
 
