@@ -189,9 +189,21 @@ def _renamed_sheet(sheet: str) -> tuple[str, dict[str, str]]:
     )
 
 
-#: What a number format's fields may be, and their format: a width, perhaps zero-padded.
-_NUMBER_FIELDS = ("year", "month", "seq")
-_NUMBER_SPEC = re.compile(r"0?[1-9]?\d?d?")
+#: What a number format's fields may be, and sample values each must be written as.
+_NUMBER_FIELDS = {"year": (2026, 1999), "month": (1, 12), "seq": (1, 2, 10, 12345)}
+
+
+def _as_digits(name: str, spec: str) -> bool:
+    """Whether the format `spec` writes each sample value of field `name` as that number
+    in digits (a width and zero padding, however written), never otherwise."""
+    for value in _NUMBER_FIELDS[name]:
+        try:
+            written = format(value, spec)
+        except (ValueError, TypeError):
+            return False
+        if not (written.isascii() and written.isdigit() and int(written) == value):
+            return False
+    return True
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
@@ -223,6 +235,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 f'[columns.{sheet}] must map default headers to yours, e.g. Client = "Customer".'
             )
         name, defaults = _renamed_sheet(sheet)
+        if name in columns:
+            raise ConfigError(f"[columns.{name}] appears twice (in another case); keep one.")
         for column in renames:
             if column.strip().casefold() not in defaults:
                 # A rename that names no column would leave the bookkeeper's own column
@@ -265,12 +279,14 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 f"[billing] {option} {text!r} is not usable ({exc}); {usable}"
             ) from None
         for name, spec, conversion in fields_used:
-            # A field is a name and a width ({seq:04d}): nothing looked up on it, no
-            # conversion, no format that could make two numbers alike.
-            if name not in _NUMBER_FIELDS or conversion or not _NUMBER_SPEC.fullmatch(spec or ""):
+            # A field is a name, perhaps with a width ({seq:04d}, {seq:0>4}): nothing looked
+            # up on it, no conversion, and written as its number in digits.
+            if name not in _NUMBER_FIELDS or conversion or not _as_digits(name, spec or ""):
                 raise ConfigError(
                     f"[billing] {option} {text!r}: {{{name}{'!' + conversion if conversion else ''}"
-                    f"{':' + spec if spec else ''}}} is not usable; {usable}"
+                    f"{':' + spec if spec else ''}}} is not usable: a field is {{year}}, {{month}} "
+                    f"or {{seq}}, written in digits, at most with a width such as {{seq:04d}}; "
+                    f'e.g. "{example}".'
                 )
         if [name for name, _, _ in fields_used].count("seq") != 1:
             raise ConfigError(

@@ -408,10 +408,12 @@ def sender_address(cfg: EmailConfig, company: CompanyInfo) -> str:
     return bare
 
 
-def check_addresses(cfg: EmailConfig, company: CompanyInfo) -> None:
-    """The sender and every address `[email]` names (bcc, redirect_to, report_to), checked
-    before anything is numbered: a typo there would leave every message unsent."""
-    sender_address(cfg, company)
+def check_addresses(cfg: EmailConfig, company: CompanyInfo, sender: bool = True) -> None:
+    """The sender (unless `sender` is False: a run with nothing to mail needs none) and
+    every address `[email]` names (bcc, redirect_to, report_to), checked before anything
+    is numbered: a typo there would leave every message unsent."""
+    if sender:
+        sender_address(cfg, company)
     for option in ("bcc", "redirect_to", "report_to"):
         try:
             config_addresses(getattr(cfg, option), option)

@@ -59,12 +59,13 @@ from .mail import (
     OutgoingMail,
     Sender,
     build_message,
+    check_addresses,
     config_addresses,
     make_message_id,
     open_sender,
     readdressed,
 )
-from .model import BOOKKEEPER_STATUSES, VOID, InvoiceRow, RowError, ServiceLine
+from .model import InvoiceRow, RowError, ServiceLine
 from .notices import workbook_notices
 from .pdf import soffice_path
 from .plan import Followup, InvoiceDraft, Payments, balance_of, draft_invoices, status_of
@@ -160,7 +161,13 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     paths = Paths.for_request(request)
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
-    vet_templates(paths, word=False)  # Word: in open_sender once there is work; dry runs render
+    # Word templates: in open_sender once there is work (docx is not imported before);
+    # a dry run, which renders previews, tries them now, so it stops where the run would.
+    vet_templates(paths, word=request.dry_run)
+    try:
+        check_addresses(request.config.email, request.config.company, sender=False)
+    except MailError as exc:
+        raise UnusableError(f"billing.toml [email]: {exc}") from None
     restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
         ensure_not_busy(paths)
@@ -327,10 +334,11 @@ class Run:
         pending, self.active, self.invoices, self.rows, followups = look_at_open_invoices(
             request, self.ledger, data, book, self.calendar, summary
         )
-        reached = {
+        reached = {  # the invoice's own message, still owed, that some To address has
             m.invoice_no
             for m in pending
-            if m.kind == "invoice" and self.ledger.delivered_to(m.message_id)
+            if m.kind == "invoice"
+            and {a.lower() for a in m.to or m.recipients} & self.ledger.delivered_to(m.message_id)
         }
         fixes, unchanged, changed = look_at_corrections(
             request, data, book, self.invoices, self.rows, pending, reached
@@ -1018,9 +1026,8 @@ def settle(
         row = rows.get(number)
         status = status_of(state_of(inv, number in failed), Payments.from_row(row), as_of)
         if status in CLOSED and number in cells_now and number not in pending | troubled:
-            paid, paid_date, shown, credit, resend = cells_now[number]
-            # What the write-back put in the Status cell: Void always (credited in full too).
-            written = shown if status in BOOKKEEPER_STATUSES and status != VOID else status
+            paid, paid_date, _, credit, resend = cells_now[number]
+            written = status  # what the write-back put in the cell (Void: credited in full too)
             if inv.last_reissue != as_of:  # the Reissue flag must clear first
                 marks[number] = signature((paid, paid_date, written, credit, resend))
                 continue

@@ -45,7 +45,7 @@ from docx.opc.oxml import parse_xml, serialize_part_xml
 from docx.oxml.ns import nsmap
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
-from jinja2 import Environment, Template
+from jinja2 import Environment, Template, TemplateSyntaxError
 from lxml import etree
 
 from . import fmt, sandbox
@@ -365,11 +365,42 @@ def invoice_path(out_root: Path, doc: Document_) -> Path:
 
 
 def undeclared_variables(template_path: Path, context: Mapping[str, object]) -> set[str]:
-    """Variables the template uses that the context does not provide (nor the sandbox)."""
+    """Variables the template shows that the context does not provide (nor the sandbox),
+    but for those it only shows when they are there (`is defined`, `|default`)."""
+    env = _Parsed()
     template = DocxTemplate(str(template_path))
-    return set(
-        template.get_undeclared_template_variables(sandbox.environment(), context=dict(context))
-    )
+    found = set(template.get_undeclared_template_variables(env, context=dict(context)))
+    return found - _guarded(env.trees)
+
+
+class _Parsed(sandbox.Sandbox):
+    """The sandbox's environment, keeping the trees it parses (docxtpl parses the
+    document, headers and footers itself, and gives the names only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trees: list[Any] = []
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        tree = super().parse(*args, **kwargs)
+        self.trees.append(tree)
+        return tree
+
+
+def _guarded(trees: Sequence[Any]) -> set[str]:
+    """The names a template tests with `is defined` or gives a `|default`: it shows them
+    only when they are there."""
+    from jinja2 import nodes
+
+    names: set[str] = set()
+    for tree in trees:
+        for test in tree.find_all(nodes.Test):
+            if test.name in ("defined", "undefined") and isinstance(test.node, nodes.Name):
+                names.add(test.node.name)
+        for used in tree.find_all(nodes.Filter):
+            if used.name in ("default", "d") and isinstance(used.node, nodes.Name):
+                names.add(used.node.name)
+    return names
 
 
 class _Template(Protocol):
@@ -432,6 +463,8 @@ class InvoiceRenderer:
             context = build_context(document)
             try:
                 template = self._template(path)
+            except TemplateSyntaxError as exc:
+                raise _unreadable(path, exc) from None
             except Exception:  # not a Word file, say: it shows on the real document
                 continue
             try:
@@ -533,7 +566,10 @@ def _work_in_worker(work: Callable[[InvoiceRenderer, T], R], item: T) -> R:
 def _unknown_names(path: Path, context: Mapping[str, object]) -> None:
     """Stop the run when an invoice template reads a name an invoice does not have (a
     typo: `{{ due_dat }}` would leave the due date blank on every invoice)."""
-    unknown = sorted(undeclared_variables(path, context))
+    try:
+        unknown = sorted(undeclared_variables(path, context))
+    except TemplateSyntaxError as exc:
+        raise _unreadable(path, exc) from None
     if unknown:
         near = get_close_matches(unknown[0], list(context), n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
@@ -542,6 +578,13 @@ def _unknown_names(path: Path, context: Mapping[str, object]) -> None:
             f"have{hint}: correct the name in the template, or take a fresh copy from "
             "`run-billing init` in a new folder."
         )
+
+
+def _unreadable(path: Path, exc: TemplateSyntaxError) -> UnusableError:
+    return UnusableError(
+        f"the template {path} cannot be read: {exc.message} (line {exc.lineno} of its text); "
+        "correct it in Word, or take a fresh copy from `run-billing init` in a new folder."
+    )
 
 
 def _render_one(renderer: InvoiceRenderer, item: tuple[Document_, Path]) -> Path:

@@ -5,8 +5,8 @@ templates are not trusted: `{{ ''.__class__ }}`, `{{ x|attr('__class__') }}`
 and the like raise `jinja2.exceptions.SecurityError` as soon as they are met
 (Jinja's own sandbox renders a single one as an empty text, and raises only
 when more is asked of it), which the run turns into `TemplateRefusedError`
-(exit 2) naming the template. Jinja's helpers that show no data (`cycler`,
-`joiner`, `lipsum`) are not offered.
+(exit 2) naming the template. Jinja's `lipsum`, which prints placeholder
+text into a document, is not offered.
 
 >>> environment().from_string("{{ ''.__class__ }}").render()
 Traceback (most recent call last):
@@ -25,22 +25,30 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import UnusableError
 
-__all__ = ["SecurityError", "TemplateRefusedError", "environment", "refused"]
+__all__ = ["Sandbox", "SecurityError", "TemplateRefusedError", "environment", "refused"]
 
 
 class TemplateRefusedError(UnusableError):
     """A template reached for something beyond its data: the run stops (exit 2)."""
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
+#: Jinja's globals that show no data of the template's: not offered (cycler and joiner
+#: stay: striped rows and joined lists are a template's own business).
+NOT_DATA = ("lipsum",)
+
+
+class Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, refusing at the first unsafe access, without NOT_DATA."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        for name in NOT_DATA:
+            self.globals.pop(name, None)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         raise SecurityError(
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe."
         )
-
-
-#: Jinja's globals that show no data of the template's: not offered.
-NOT_DATA = ("cycler", "joiner", "lipsum")
 
 
 def environment(**options: Any) -> ImmutableSandboxedEnvironment:
@@ -49,10 +57,7 @@ def environment(**options: Any) -> ImmutableSandboxedEnvironment:
     The immutable sandbox also refuses methods that change a list or dict
     (`append`, `update`), so one invoice's template cannot alter the next one's data.
     """
-    env = _Sandbox(**options)
-    for name in NOT_DATA:
-        env.globals.pop(name, None)
-    return env
+    return Sandbox(**options)
 
 
 def refused(template: Path | str, exc: SecurityError) -> TemplateRefusedError:

@@ -207,14 +207,15 @@ def test_an_address_corrected_after_a_refusal_gets_the_invoice_the_old_one_never
 def test_resend_typed_while_nobody_has_the_invoice_is_the_invoice_itself(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The only To address refused: Resend is cleared, said in the output; the invoice,
-    delivered once the address is corrected, is the one message: no copy after it."""
+    """The only To address refused (the bcc archive has it): Resend is cleared, said in the
+    output; the invoice, delivered once the address is corrected, is the one message: no
+    copy after it."""
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
     recorder = Recorder(refuse=frozenset({"ann@acme.exmaple"}))
     with running_server(recorder) as port:
-        folder = server_folder(tmp_path, recorder, port)
+        folder = server_folder(tmp_path, recorder, port, 'bcc = "archive@ledgerwise.example"')
         write_workbook(
             folder.workbook,
             [client("Acme", Email="ann@acme.exmaple")],
@@ -234,7 +235,9 @@ def test_resend_typed_while_nobody_has_the_invoice_is_the_invoice_itself(
             "yet, and goes again this run." in " ".join(capsys.readouterr().out.split())
         )
         assert folder.run("--as-of", "2026-03-11") == 0
-    assert [r.rcpt_tos for r in recorder.received] == [["ann@acme.example"]]
+    assert [r.rcpt_tos for r in recorder.received] == [
+        ["archive@ledgerwise.example"], ["ann@acme.example"]
+    ]
     row = invoices(folder).loc["Acme"]
     assert row["Status"] == "Sent" and pd.isna(row["Resend"])
 

@@ -159,7 +159,9 @@ def test_one_step_beyond_the_data_is_refused_too(
 @pytest.mark.parametrize(
     ("text", "told"),
     [("{{ due_dat }}", "shows due_dat, which an invoice does not have (did you mean due_date?)"),
-     ("{{ cycler }} {{ lipsum() }}", "shows cycler, lipsum, which an invoice does not have")],
+     ("{{ lipsum() }}", "shows lipsum, which an invoice does not have"),
+     ("{% if po_number is defined %}{{ po_number }}{% endif %}{{ po|default('') }}"
+      "{{ due_dte }}", "shows due_dte, which an invoice does not have (did you mean due_date?)")],
 )  # fmt: skip
 def test_an_invoice_template_showing_what_an_invoice_has_not_stops_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, told: str
@@ -173,4 +175,21 @@ def test_an_invoice_template_showing_what_an_invoice_has_not_stops_the_run(
     assert main(["--workbook", str(workbook), "--as-of", "2026-03-09"]) == 2
     assert f"the template {template} {told}" in " ".join(capsys.readouterr().out.split())
     assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
-    assert main(["check", "--workbook", str(workbook)]) == 2
+    for argv in (["check", "--workbook", str(workbook)],
+                 ["--workbook", str(workbook), "--as-of", "2026-03-09", "--dry-run"]):  # fmt: skip
+        assert main(argv) == 2
+        assert f"the template {template} {told}" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_word_template_that_cannot_be_read_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "invoice.docx"
+    poison_word(template, "Due {{ due_date }")
+    for argv in (["check", "--workbook", str(workbook)],
+                 ["--workbook", str(workbook), "--as-of", "2026-03-09"]):  # fmt: skip
+        assert main(argv) == 2
+        out = " ".join(capsys.readouterr().out.split())
+        assert f"the template {template} cannot be read: " in out
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0

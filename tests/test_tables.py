@@ -590,8 +590,12 @@ GROWTH = RangeGrowth(top=3, first_col=1, last_col=6, data_last=10, new_data_last
          b"</conditionalFormatting>"),
         (b'<x:conditionalFormatting sqref="A11:F11 A4"><x:cfRule><x:formula>A11</x:formula>'
          b"</x:cfRule></x:conditionalFormatting>",
-         b'<x:conditionalFormatting sqref="A11:F11 A4"><x:cfRule><x:formula>A11</x:formula>'
-         b"</x:cfRule></x:conditionalFormatting>"),  # some move, some not: left as it is
+         b'<x:conditionalFormatting sqref="A14:F14 A4"><x:cfRule><x:formula>A14</x:formula>'
+         b"</x:cfRule></x:conditionalFormatting>"),  # the formula follows the first range
+        (b'<conditionalFormatting sqref="A4:F10 A11:F11"><cfRule><formula>$A4&gt;0</formula>'
+         b"</cfRule></conditionalFormatting>",
+         b'<conditionalFormatting sqref="A4:F13 A14:F14"><cfRule><formula>$A4&gt;0</formula>'
+         b"</cfRule></conditionalFormatting>"),  # data and totals: both follow
         (b'<conditionalFormatting sqref="A3:F11">', b'<conditionalFormatting sqref="A3:F14">'),
         (b"<x:dataValidation type='none' sqref='D4:D10'/>",
          b"<x:dataValidation type='none' sqref='D4:D13'/>"),

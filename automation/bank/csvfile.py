@@ -242,7 +242,8 @@ def read_csv(
             errors.append(line_error(file, number, exc.column, str(exc)))
             continue
         if not amount:  # a zero amount, or none: a balance line, a note, pays nothing
-            if not cell("amount") and not layout.debit and _dated(cell("date"), layout):
+            told = not layout.debit or cell("reference")  # two columns: INTEREST, no ref
+            if not cell("amount") and not cell("debit") and told and _dated(cell("date"), layout):
                 errors.append(line_error(file, number, layout.amount, "the amount is empty."))
             continue
         try:

@@ -68,10 +68,10 @@ class RangeGrowth:
         first = f"{col_letters(c1)}{r1}"
         return (first if (r1, c1) == (r2, c2) else f"{first}:{col_letters(c2)}{r2}"), moved
 
-    def grown_list(self, sqref: bytes) -> tuple[bytes, set[int]]:
+    def grown_list(self, sqref: bytes) -> tuple[bytes, list[int]]:
         """A space-separated list of ranges after the growth, and the rows each moved."""
         grown = [self.grown(ref) for ref in sqref.decode("ascii", "replace").split()]
-        return " ".join(ref for ref, _ in grown).encode(), {moved for _, moved in grown}
+        return " ".join(ref for ref, _ in grown).encode(), [moved for _, moved in grown]
 
 
 #: The start tag of an element whose ranges follow a table (any namespace prefix).
@@ -102,23 +102,20 @@ def grow_ranges(xml: bytes, growth: RangeGrowth) -> bytes:
 
 def _grown_element(element: bytes, growth: RangeGrowth) -> bytes:
     """One conditional format or data validation (its start tag and content) after the
-    growth. Its formulas are written for its first cell: when its ranges move down (the
-    totals row's format), their rows move with them; when some of its ranges would move
-    and others not, it is left as it is (its formulas cannot follow both)."""
-    moves: set[int] = set()
+    growth. Its formulas are written for the first cell of its first range: when that
+    range moves down (the totals row's format), their rows move with it."""
+    moves: list[int] = []
 
     def sqref(m: re.Match[bytes], at: int) -> bytes:
         grown, moved = growth.grown_list(m[at])
-        moves.update(moved)
+        moves.extend(moved)
         return grown
 
     out = _SQREF_ATTR.sub(lambda m: m[1] + m[2] + sqref(m, 3) + m[2], element)
     out = _SQREF_ELEMENT.sub(lambda m: m[1] + sqref(m, 2) + m[3], out)
-    if moves == {0} or not moves:
+    rows = moves[0] if moves else 0
+    if not rows:
         return out
-    if len(moves) > 1:
-        return element
-    (rows,) = moves
     return _FORMULA.sub(lambda m: m[1] + _moved_formula(m[2], rows) + m[3], out)
 
 
