@@ -13,7 +13,7 @@ or writes the workbook; the weekly run records what it decides in the ledger.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from .bank.apply import import_payments, inbox_files, inbox_of, summary_note
@@ -200,6 +200,17 @@ def look_at_corrections(
     ]
     checked += moved_rows(billed, invoices).values()
     return fixes, checked, changed
+
+
+def reached(ledger: Ledger, pending: Sequence[LedgerMessage]) -> set[str]:
+    """The invoices whose own message, still owed, some To address already has (another
+    refused it); the bcc archive or a CC having it does not count."""
+    return {
+        m.invoice_no
+        for m in pending
+        if m.kind == "invoice"
+        and {a.lower() for a in m.to or m.recipients} & ledger.delivered_to(m.message_id)
+    }
 
 
 def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[str, InvoiceRow]]:

@@ -19,6 +19,7 @@ from .decide import (
     load,
     look_at_corrections,
     look_at_open_invoices,
+    reached,
     refuse_non_positive,
 )
 from .fmt import format_money
@@ -80,7 +81,9 @@ def dry_run(
             pending, _, invoices, rows, followups = look_at_open_invoices(
                 request, ledger, data, book, calendar, summary
             )
-            fixes, _, changed = look_at_corrections(request, data, book, invoices, rows, pending)
+            fixes, _, changed = look_at_corrections(
+                request, data, book, invoices, rows, pending, reached(ledger, pending)
+            )
             summary.errors.extend(fixes.errors)
             summary.errors.extend(changed[r] for r in sorted(changed))
             rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]

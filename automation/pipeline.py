@@ -34,6 +34,7 @@ from .decide import (
     load,
     look_at_corrections,
     look_at_open_invoices,
+    reached,
     refuse_non_positive,
 )
 from .delivery import Parcel, RetryPolicy, deliver
@@ -334,14 +335,8 @@ class Run:
         pending, self.active, self.invoices, self.rows, followups = look_at_open_invoices(
             request, self.ledger, data, book, self.calendar, summary
         )
-        reached = {  # the invoice's own message, still owed, that some To address has
-            m.invoice_no
-            for m in pending
-            if m.kind == "invoice"
-            and {a.lower() for a in m.to or m.recipients} & self.ledger.delivered_to(m.message_id)
-        }
         fixes, unchanged, changed = look_at_corrections(
-            request, data, book, self.invoices, self.rows, pending, reached
+            request, data, book, self.invoices, self.rows, pending, reached(self.ledger, pending)
         )
         if request.payments_only:  # corrections are the weekly run's: nothing numbered or mailed
             fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=(), waiting=())
