@@ -263,6 +263,7 @@ def check_package(
             # sheet is handed to it before they pass; what is wrong there is still
             # reported after what is wrong in the sheets, as before.
             shared = _shared_parts_problem(name, archive, pkg)
+            zeros = _recalculated_on_open(pkg)
             largest = max((pkg.names[part].file_size for _, part in parts), default=0)
             for sheet, part in parts:
                 found: dict[tuple[int, int], str] = {}
@@ -275,7 +276,7 @@ def check_package(
                 chunks = _stream(archive, pkg.names[part])
                 if checked is not None and size <= keep_xml:
                     chunks = _keeping(chunks, kept)
-                extent = sheet_extent(name, sheet, chunks, found, helpers, formulas)
+                extent = sheet_extent(name, sheet, chunks, found, helpers, formulas, zeros)
                 check_extent(name, sheet, extent)
                 if found:
                     errors[sheet] = found
@@ -384,6 +385,7 @@ def sheet_extent(
     found: dict[tuple[int, int], str] | None = None,
     helpers: Executor | None = None,
     unsaved: list[UnsavedFormulas] | None = None,
+    zeros: bool = False,
 ) -> Extent:
     """Scan a sheet's XML (streamed) for the grid its cells with content really span.
 
@@ -397,7 +399,7 @@ def sheet_extent(
     still told for the first chunk it is in.
     """
     total = Extent()
-    for chunk, (part, marked, formulas) in _scans(chunks, helpers):
+    for chunk, (part, marked, formulas) in _scans(chunks, helpers, zeros):
         _refuse_dtd(name, sheet, chunk)
         if marked and found is not None:
             _note_errors(chunk, found)
@@ -415,17 +417,17 @@ AHEAD = 3
 
 
 def _scans(
-    chunks: Iterable[bytes], helpers: Executor | None
+    chunks: Iterable[bytes], helpers: Executor | None, zeros: bool = False
 ) -> Iterator[tuple[bytes, tuple[Extent | str, bool, UnsavedFormulas]]]:
     """Each chunk with its `_scan_chunk`, in order; by `helpers` (if any) up to AHEAD ahead."""
     if helpers is None:
         for chunk in chunks:
-            yield chunk, _scan_chunk(chunk)
+            yield chunk, _scan_chunk(chunk, zeros)
         return
     _byte_classes()  # numpy imported (lazily) on this thread, before the helpers use it
     pending: deque[tuple[bytes, Future[tuple[Extent | str, bool, UnsavedFormulas]]]] = deque()
     for chunk in chunks:
-        pending.append((chunk, helpers.submit(_scan_chunk, chunk)))
+        pending.append((chunk, helpers.submit(_scan_chunk, chunk, zeros)))
         if len(pending) > AHEAD:
             first, scan = pending.popleft()
             yield first, scan.result()
@@ -446,7 +448,7 @@ def _merge(a: Extent, b: Extent) -> Extent:
     )
 
 
-def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool, UnsavedFormulas]:
+def _scan_chunk(chunk: bytes, zeros: bool = False) -> tuple[Extent | str, bool, UnsavedFormulas]:
     """The extent of the cells with content in whole tags (or the reference beyond
     Excel), whether the chunk may hold an error cell (`t="e"`), and its formulas
     saved without a result.
@@ -510,7 +512,7 @@ def _scan_chunk(chunk: bytes) -> tuple[Extent | str, bool, UnsavedFormulas]:
         ref = re.split(rb"[\"'>\s]", bytes(data[at0 : at0 + _PAD]))[0].decode("latin-1")
         return ref, errors, UnsavedFormulas()
     extent = Extent(len(starts), int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
-    return extent, errors, _unsaved_formulas(chunk, data, closes, starts, rows, cols)
+    return extent, errors, _unsaved_formulas(chunk, data, closes, starts, rows, cols, zeros)
 
 
 def _unsaved_formulas(
@@ -520,6 +522,7 @@ def _unsaved_formulas(
     starts: np.ndarray,
     rows: np.ndarray,
     cols: np.ndarray,
+    zeros: bool = False,
 ) -> UnsavedFormulas:
     """The chunk's formulas saved without a result: "</f>" followed by the cell's end,
     by "<v/>" or by "<v></v>" (openpyxl's form). Excel and LibreOffice always save the
@@ -543,6 +546,13 @@ def _unsaved_formulas(
             & (data[after + 4] == ord("/"))
         )
     )
+    if zeros:  # <v>0</v>: the 0 a writer puts in place of a result it did not work out
+        empty_v |= v & (
+            (data[after + 2] == ord(">"))
+            & (data[after + 3] == ord("0"))
+            & (data[after + 4] == ord("<"))
+            & (data[after + 5] == ord("/"))
+        )
     found = found[closing | empty_v]
     if not len(found):
         return UnsavedFormulas()
@@ -562,6 +572,17 @@ def _unsaved_formulas(
         chunk[a:b] for a, b in zip(begin[keep].tolist(), close[keep].tolist(), strict=True)
     )
     return UnsavedFormulas(rows[cell[keep]], cols[cell[keep]], texts)
+
+
+def _recalculated_on_open(pkg: Package) -> bool:
+    """Whether the workbook asks to be recalculated when opened (calcPr fullCalcOnLoad):
+    XlsxWriter sets it and writes 0 as the result of a formula it was given no result
+    for, so such a 0 is no result; Excel, saving, takes the flag out."""
+    try:
+        book = pkg.read(pkg.workbook)
+    except (KeyError, *_DAMAGED):
+        return False
+    return re.search(rb"""fullCalcOnLoad\s*=\s*["'](?:1|true)["']""", book) is not None
 
 
 def check_extent(name: str, sheet: str, extent: Extent) -> None:

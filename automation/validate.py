@@ -248,6 +248,7 @@ def column_text(column: pd.Series) -> pd.Series:
 
 #: The Services columns a line is read from (and that make a row more than empty).
 LINE_COLUMNS = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]
+_AMOUNT = LINE_COLUMNS.index("Amount")
 
 
 def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
@@ -433,6 +434,7 @@ def validate_services(
             if refused:
                 errors[int(row)] = _unsaved_error(sheet, int(row), *refused[0])
                 continue
+            cells[_AMOUNT] = None  # a stand-in 0 is no result: worked out as for an empty cell
         result = _service_line(row, sheet, *cells)
         if isinstance(result, RowError):
             errors[int(row)] = result

@@ -280,6 +280,35 @@ def test_formulas_saved_without_their_result_are_refused_not_guessed(tmp_path: P
     assert "open it in Excel or LibreOffice, save it" in errors[3].message
 
 
+def test_a_zero_standing_for_a_result_not_worked_out_is_no_result(tmp_path: Path) -> None:
+    """XlsxWriter (pandas, web exports) writes 0 as the result of a formula it was given no
+    result for, and asks for recalculation on open: such an Amount of Quantity x Unit
+    Price is worked out, not refused as 0; one given its result is read as it is."""
+    import xlsxwriter
+    from conftest import CLIENT_HEADERS, SERVICE_HEADERS
+
+    path = tmp_path / "exported.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS)
+    ws.write_row(1, 0, ["Acme", "ap@acme.example", "", "", "Net 30"])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, SERVICE_HEADERS)
+    for r, (quantity, price) in enumerate([(3, 45.5), (2, 120)], start=1):
+        ws.write_datetime(r, 0, datetime(2026, 3, 2), wb.add_format({"num_format": "yyyy-mm-dd"}))
+        ws.write_row(r, 1, ["Acme", "Work", quantity, price])
+        if r == 1:
+            ws.write_formula(r, 5, f"=D{r + 1}*E{r + 1}")  # no result given: <v>0</v>
+        else:
+            ws.write_formula(r, 5, f"=D{r + 1}*E{r + 1}", None, quantity * price)
+    wb.close()
+    data = read_workbook(path, Config())
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert errors == {}
+    assert [(line.row, line.amount) for line in lines] == [(2, Decimal("136.50")),
+                                                           (3, Decimal("240.00"))]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("formula", "worked_out"),
     [("D7*E7", True), ("$E$7 * $D$7", True), ("[@Quantity]*[@[Unit Price]]", True),
