@@ -3,9 +3,8 @@
 Services dated ahead wait without an error (the output says how many and
 when the first becomes billable); one dated more than a year ahead, or more
 than PAST_YEARS back, is a typing mistake in the year and a row error. A
-fresh `init` folder still holding its placeholder company or example client
-is pointed out, so the first real run does not bill "Example Client (delete
-me)".
+fresh `init` folder still holding its placeholder company is pointed out (its
+example client is a row error in `validate`: it is never billed).
 
     lines, unlikely = split_unlikely_dates(lines, data.services, as_of)
     for note in workbook_notices(data, book, lines, as_of, config):
@@ -22,7 +21,7 @@ from .config import Config
 from .model import RowError, ServiceLine
 from .plan import is_billable
 from .read import SheetData, WorkbookData
-from .validate import ClientBook, client_key
+from .validate import ClientBook
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def workbook_notices(
     config: Config,
 ) -> list[str]:
     """Sentences for the run's output and `check` (none of them changes the exit code)."""
-    from .starter import EXAMPLE_CLIENT, PLACEHOLDER_COMPANY  # not needed before reading
+    from .starter import PLACEHOLDER_COMPANY  # not needed before reading
 
     notes = []
     ahead = waiting(lines, book, as_of, config.billing.bill_after_days)
@@ -115,12 +114,6 @@ def workbook_notices(
             f'billing.toml still has the example company name "{PLACEHOLDER_COMPANY}" '
             "under [company]: put your own name (and address, bank details) there before "
             "invoices go out."
-        )
-    if client_key(EXAMPLE_CLIENT) in book.clients:
-        row = book.clients[client_key(EXAMPLE_CLIENT)].row
-        notes.append(
-            f'{data.clients.name} row {row} is still the example client "{EXAMPLE_CLIENT}"; '
-            "delete it (and its rows in Services) so it is not billed."
         )
     for sheet in (data.invoices, data.payments):  # the tool adds no rows to Services
         if sheet is not None and sheet.append_note:

@@ -34,6 +34,7 @@ from .money import (
 )
 from .read import SheetData
 from .schema import CLIENTS, normalise_header
+from .starter import EXAMPLE_CLIENT
 from .terms import Terms, TermsError, parse_terms
 from .writeback.xmlscan import col_letters
 
@@ -223,7 +224,21 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
             # there with the gist (no list of accepted terms on every line).
             gist = row_errors[0].message.split(";")[0].rstrip(".")
             problems[client.key] = f"not billed until {CLIENTS} row {row} is fixed: {gist}."
+        elif client.key == _EXAMPLE_KEY and client.active:  # `init`'s: never billed, emailed
+            errors.append(
+                RowError(sheet.name, int(row), sheet.headers["Client"],
+                         f'"{name}" is the example client `init` made; delete this row and its '
+                         "rows in Services (it is not billed).")
+            )  # fmt: skip
+            problems[client.key] = (
+                f"not billed: {CLIENTS} row {row} is the example client `init` made; delete it "
+                "and its rows here."
+            )
     return ClientBook(clients, terms, problems, tuple(errors))
+
+
+#: The example client `init` puts in a new workbook, as a key.
+_EXAMPLE_KEY = client_key(EXAMPLE_CLIENT)
 
 
 def column_text(column: pd.Series) -> pd.Series:

@@ -187,9 +187,17 @@ def test_init_placeholders_are_pointed_out(tmp_path: Path, capsys) -> None:
     main(["check", "--workbook", str(workbook)])
     out = " ".join(capsys.readouterr().out.split())
     assert 'the example company name "Your Company"' in out
-    assert 'Clients row 2 is still the example client "Example Client (delete me)"' in out
+    assert (
+        'Clients row 2, Client: "Example Client (delete me)" is the example client `init` made; '
+        "delete this row and its rows in Services (it is not billed)." in out
+    )
     config = (starter / "billing.toml").read_text()
     (starter / "billing.toml").write_text(config.replace('"Your Company"', '"Ledgerwise"'))
     main(["check", "--workbook", str(workbook)])
     out = capsys.readouterr().out
-    assert "example company" not in out and "example client" in out
+    assert "example company" not in out and "the example client `init` made" in out
+    # Run as it is, the example client is not billed, and nothing is emailed to it.
+    assert main(["--workbook", str(workbook), "--as-of", "2027-01-04"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "is the example client `init` made" in out
+    assert not (starter / "invoices").exists()
