@@ -68,6 +68,18 @@ def test_check_unusable_workbook_exits_2(tmp_path: Path, capsys) -> None:
     assert "Cannot run" in capsys.readouterr().out
 
 
+def make_the_example_real(workbook: Path) -> None:
+    """What the bookkeeper does first: the example client and its service become theirs."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    apply_updates(
+        workbook,
+        [CellUpdate("Clients", 2, "Client", "Acme"), CellUpdate("Services", 2, "Client", "Acme")],
+        header_rows={"Clients": 1, "Services": 1},
+    )
+
+
 def test_init_makes_a_folder_where_a_dry_run_works(tmp_path: Path, capsys) -> None:
     target = tmp_path / "billing"
     assert main(["init", str(target)]) == 0
@@ -75,6 +87,9 @@ def test_init_makes_a_folder_where_a_dry_run_works(tmp_path: Path, capsys) -> No
     assert (target / "templates" / "invoice.docx").exists()
     assert (target / "templates" / "email" / "en" / "invoice.txt").exists()
     capsys.readouterr()
+    assert main(["--workbook", str(target / "service_log.xlsx"), "--dry-run"]) == 1
+    assert "is the example client `init` made" in capsys.readouterr().out  # never billed
+    make_the_example_real(target / "service_log.xlsx")
     assert main(["--workbook", str(target / "service_log.xlsx"), "--dry-run"]) == 0
     assert "Dry run" in capsys.readouterr().out
     assert list((target / "preview").rglob("*.docx"))
@@ -146,6 +161,7 @@ def test_the_folders_own_templates_are_used(tmp_path: Path) -> None:
     subject.write_text("Our bill {{ invoice_no }}")
     outbox = tmp_path / "out"
     workbook = target / "service_log.xlsx"
+    make_the_example_real(workbook)
     assert main(["--workbook", str(workbook), "--outbox", str(outbox)]) == 0
     from email import message_from_bytes, policy
 
