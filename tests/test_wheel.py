@@ -123,6 +123,9 @@ def test_installed_tool_runs_demo_init_and_a_folder_from_elsewhere(install, tmp_
     assert (books / "templates" / "invoice.docx").is_file()
     assert (books / "templates" / "email" / "en" / "invoice.txt").is_file()
 
+    from test_cli import make_the_example_real  # init's example client is never billed
+
+    make_the_example_real(books / "service_log.xlsx")
     weekly = run([tool, "--workbook", str(books / "service_log.xlsx")], elsewhere, env)
     assert weekly.returncode == 0, weekly.stdout + weekly.stderr
     assert list((books / "invoices").rglob("*.docx")) and list((books / "outbox").glob("*.eml"))
