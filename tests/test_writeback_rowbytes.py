@@ -492,3 +492,18 @@ def test_shared_strings_are_read_only_as_far_as_asked(
     assert sum(read) == len(xml)
     assert SharedStrings(xml).get(399) == expected_string(399)
     assert SharedStrings(None).get(0) == ""
+
+
+def test_libreoffices_general_format_of_its_own_is_general() -> None:
+    """LibreOffice saves General (and Text) as a custom number format: an amount written in
+    a cell styled so gets the money format, as in a cell with Excel's own General."""
+    from automation.writeback.styles import Styles
+
+    styles = Styles(
+        b'<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<numFmts count="3"><numFmt numFmtId="164" formatCode="General"/>'
+        b'<numFmt numFmtId="165" formatCode="#,##0.00"/><numFmt numFmtId="166" formatCode="@"/>'
+        b'</numFmts><cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="164"/>'
+        b'<xf numFmtId="165"/><xf numFmtId="166"/></cellXfs></styleSheet>'
+    )
+    assert [styles.fits(style, "money") for style in range(4)] == [False, False, True, False]

@@ -103,10 +103,12 @@ class Styles:
         xfs = self._xfs()
         style = style or 0
         fmt = int(xfs[style].get("numFmtId", "0")) if style < len(xfs) else 0
-        if fmt in GENERAL_FORMATS:
+        custom = self._custom_formats()
+        # LibreOffice saves General (and Text) as a format of its own: General all the same.
+        if fmt in GENERAL_FORMATS or custom.get(fmt, "").strip().lower() in {"general", "@"}:
             answer = False
         else:
-            shows = self._format_kind(fmt, self._custom_formats())
+            shows = self._format_kind(fmt, custom)
             dated = kind in {"date", "datetime"}
             answer = shows in {"date", "datetime"} if dated else shows == ""
         if style < len(xfs):  # an index not there yet may be added by this run
