@@ -252,6 +252,7 @@ def check_package(
         ):
             members = archive.infolist()
             check_members(name, members)
+            _refuse_open_document(name, archive)
             pkg = open_package(data, path)
             wanted = {normalise_header(s) for s in sheets}
             parts = [
@@ -583,6 +584,21 @@ def _recalculated_on_open(pkg: Package) -> bool:
     except (KeyError, *_DAMAGED):
         return False
     return re.search(rb"""fullCalcOnLoad\s*=\s*["'](?:1|true)["']""", book) is not None
+
+
+def _refuse_open_document(name: str, archive: zipfile.ZipFile) -> None:
+    """An OpenDocument spreadsheet (.ods, LibreOffice's own format) is a zip too: say what
+    it is and how to make it a workbook, rather than call it damaged."""
+    try:
+        kind = archive.read("mimetype")[:80]
+    except KeyError:
+        return
+    if kind.startswith(b"application/vnd.oasis.opendocument"):
+        raise UnsafeWorkbookError(
+            f"{name} is an OpenDocument file (LibreOffice's own format), not an Excel "
+            'workbook: in LibreOffice choose File > Save As, "Excel 2007-365 (.xlsx)", and '
+            "run again on the .xlsx file."
+        )
 
 
 def check_extent(name: str, sheet: str, extent: Extent) -> None:

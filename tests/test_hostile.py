@@ -334,3 +334,14 @@ def test_scanning_on_helper_threads_tells_the_same() -> None:
         ]:
             with pytest.raises(UnsafeWorkbookError, match=message):
                 sheet_extent("b.xlsx", "S", chunks, {}, helpers)
+
+
+def test_an_open_document_spreadsheet_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """A LibreOffice .ods is a zip too: it is not called damaged, and the message says how
+    to save it as a workbook."""
+    path = tmp_path / "log.ods"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", "<office:document-content/>")
+    with pytest.raises(UnsafeWorkbookError, match=r"log.ods is an OpenDocument file .* Save As"):
+        check_package(path, ["Services"])
