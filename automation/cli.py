@@ -51,6 +51,7 @@ from .pipeline import (
     REPO_TEMPLATES,
     Paths,
     RunRequest,
+    email_settings_error,
     ensure_not_busy,
     load,
     run_billing,
@@ -379,7 +380,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     try:
         check_addresses(config.email, config.company)
     except MailError as exc:
-        raise UnusableError(f"billing.toml [email]: {exc}") from None
+        raise email_settings_error(config, exc) from None
     if config.email.connections > 1:
         console.print(connections_text(config.email), markup=False, highlight=False)
     if config.email.auth == "oauth2":

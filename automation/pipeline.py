@@ -74,6 +74,7 @@ from .prechecks import (
     BUSY_RUN,
     calendar_for,
     check_only,
+    email_settings_error,
     ensure_not_busy,
     hold_run_lock,
     open_elsewhere,
@@ -138,6 +139,7 @@ __all__ = [
     "RunRequest",
     "backup_ledger",
     "dry_run",
+    "email_settings_error",
     "ensure_not_busy",
     "load",
     "run_billing",
@@ -168,7 +170,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     try:
         check_addresses(request.config.email, request.config.company, sender=False)
     except MailError as exc:
-        raise UnusableError(f"billing.toml [email]: {exc}") from None
+        raise email_settings_error(request.config, exc) from None
     restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
         ensure_not_busy(paths)
@@ -379,7 +381,7 @@ class Run:
         except MailLoginError as exc:
             raise UnusableError(f"the mail server cannot be used: {exc}") from None
         except MailError as exc:
-            raise UnusableError(f"billing.toml [email]: {exc}") from None
+            raise email_settings_error(config, exc) from None
         if isinstance(self.sender, SmtpPool) and self.sender.shortfall:
             self.summary.notes.append(self.sender.shortfall)  # fewer connections than asked
         if config.email.attach != "docx" and soffice_path() is None:

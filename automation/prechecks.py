@@ -135,3 +135,14 @@ def vet_templates(paths: Paths, word: bool = True) -> None:
         from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
 
         InvoiceRenderer(paths.templates).vet()
+
+
+def email_settings_error(config: Config, exc: Exception) -> UnusableError:
+    """What is wrong with the [email] settings (exit 2); without any billing.toml, that."""
+    if config.path is None:
+        return UnusableError(
+            f"no billing.toml was found (beside the workbook or in this folder): {exc} Make "
+            "a folder with `run-billing init`, or write billing.toml with your company's "
+            "email under [company]."
+        )
+    return UnusableError(f"billing.toml [email]: {exc}")

@@ -559,3 +559,14 @@ def test_a_number_format_that_could_make_two_numbers_alike_is_refused(
         parse_config({"billing": {"number_format": number_format}})
     for usable in ("{year}/{month:02d}/{seq:05}", "INV-{year}-{seq:0>4}", "INV{seq}"):
         assert parse_config({"billing": {"number_format": usable}})
+
+
+def test_without_any_billing_toml_the_message_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
+                          [service(date(2026, 3, 2), "Acme", "Work")])  # fmt: skip
+    assert main(["check", "--workbook", str(book)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "no billing.toml was found (beside the workbook or in this folder): no sender" in out
+    assert "run-billing init" in out
