@@ -66,7 +66,7 @@ from .mail import (
     open_sender,
     readdressed,
 )
-from .model import InvoiceRow, RowError, ServiceLine
+from .model import OVERPAID, InvoiceRow, RowError, ServiceLine
 from .notices import workbook_notices
 from .pdf import soffice_path
 from .plan import Followup, InvoiceDraft, Payments, balance_of, draft_invoices, status_of
@@ -1040,11 +1040,12 @@ def owed_back(
     as_of: date,
     summary: RunSummary,
 ) -> None:
-    """Void invoices the client had paid towards: the money is owed back (summary)."""
+    """Void invoices the client had paid towards, and invoices paid more than due: the money
+    is owed back, or a credit (summary)."""
     for number, inv in invoices.items():
         state = state_of(inv, number in failed)
         pay = Payments.from_row(rows.get(number))
-        if not state.voided:
+        if not state.voided and status_of(state, pay, as_of) != OVERPAID:
             continue
         _, balance = balance_of(state, pay)
         if balance < 0:

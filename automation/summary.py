@@ -189,7 +189,10 @@ def correction_lines(summary: RunSummary) -> list[str]:
         )
         lines.append("")
     if summary.owed_back:
-        lines.append("Owed back to clients (void invoices they had paid; refund or credit):")
+        lines.append(
+            "Owed back to clients (paid more than due, or paid towards a void invoice; "
+            "refund or credit):"
+        )
         lines.extend(
             f"  {i.invoice_no:<16} {i.client:<30} {i.amount:>14}" for i in summary.owed_back
         )

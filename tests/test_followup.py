@@ -104,8 +104,11 @@ def test_ten_weeks_of_follow_up(folder: Folder, capsys: pytest.CaptureFixture[st
     type_into_invoices(folder, "Voided", Status="Void")
     capsys.readouterr()
     run_week(folder, 1)
-    overpaid = [ln for ln in capsys.readouterr().out.splitlines() if "overpayment" in ln]
+    out = capsys.readouterr().out
+    overpaid = [ln for ln in out.splitlines() if "overpayment" in ln]
     assert overpaid and "$200.00" in overpaid[0] and "-$200.00" not in overpaid[0]
+    owed = out.split("Owed back to clients", 1)[1].splitlines()[1]  # listed as owed back too
+    assert "INV-" in owed and "Over" in owed and "$200.00" in owed
     check(folder, "Full", "Paid", "0.00", week(1))
     check(folder, "Short", "Partially Paid", "600.00", week(1))
     check(folder, "Over", "Overpaid", "-200.00", week(1))
