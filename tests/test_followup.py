@@ -110,6 +110,8 @@ def test_ten_weeks_of_follow_up(folder: Folder, capsys: pytest.CaptureFixture[st
     owed = out.split("Owed back to clients", 1)[1].splitlines()[1]  # listed as owed back too
     assert "INV-" in owed and "Over" in owed and "$200.00" in owed
     check(folder, "Full", "Paid", "0.00", week(1))
+    thanks = mails_to(folder, "Full")[-1].get_body(("plain",)).get_content()
+    assert "We have received $1,000.00 in all for invoice" in thanks  # the total paid
     check(folder, "Short", "Partially Paid", "600.00", week(1))
     check(folder, "Over", "Overpaid", "-200.00", week(1))
     check(folder, "Early", "Paid", "0.00", date(2026, 2, 4))  # the 2% discount was earned
