@@ -611,6 +611,8 @@ def _sheet(
     raw = _without_totals(frames[actual], tables.get(actual, []))
     fixed = config.billing.header_rows.get(name)
     header_index, positions = _locate_header(raw, actual, expected, required, fixed)
+    if name == SERVICES:
+        _refuse_look_alikes(actual, raw.iloc[header_index].tolist(), positions, expected)
     body = raw.iloc[header_index + 1 :]
     import numpy as np
 
@@ -641,6 +643,33 @@ def _sheet(
         unsaved=(unsaved or {}).get(actual, UnsavedFormulas()),
         columns={column: position + 1 for column, position in positions.items()},
     )
+
+
+#: Headers that name a Services column the tool reads, written otherwise: with the column
+#: itself missing, its cells would not be read (every line a quantity of 1).
+LOOK_ALIKES = {
+    "Quantity": ("qty", "qty.", "qnty", "quant."),
+    "Unit Price": ("price", "unit cost", "unitprice", "price per unit"),
+    "Amount": ("amt", "amt.", "line total"),
+}
+
+
+def _refuse_look_alikes(
+    sheet: str, cells: list[object], positions: dict[str, int], expected: dict[str, str]
+) -> None:
+    """A WorkbookError when a column the tool reads is missing and a header beside means it."""
+    for column, aliases in LOOK_ALIKES.items():
+        if column in positions:
+            continue
+        for cell in cells:
+            if isinstance(cell, str) and normalise_header(cell) in aliases:
+                raise WorkbookError(
+                    f"sheet {sheet!r} has no {expected[column]} column, but has "
+                    f"{cell.strip()!r}, which the tool does not read as {expected[column]} "
+                    f"(every line would be billed without it). Rename that header to "
+                    f'{expected[column]}, or add [columns.{SERVICES}] "{column}" = '
+                    f'"{cell.strip()}" to billing.toml.'
+                )
 
 
 def _without_totals(raw: pd.DataFrame, tables: list[TableInfo]) -> pd.DataFrame:

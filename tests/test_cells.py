@@ -354,3 +354,27 @@ def test_hours_typed_as_a_time_say_how_to_type_them(tmp_path: Path) -> None:
         (3, "Quantity", "1:30 is a time, not a number; type hours as a number (1.50 for 1:30) "
          "and format the cell as a number."),
     ]  # fmt: skip
+
+
+def test_a_column_named_otherwise_is_not_left_unread(tmp_path: Path) -> None:
+    """"Qty" for Quantity: unread, every line would be billed as one; the workbook is refused
+    with the two ways out, and with the rename in billing.toml it is read."""
+    import openpyxl
+
+    from automation.config import parse_config
+    from automation.read import WorkbookError
+
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")], [])
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Services"]
+    for cell in ws[1]:
+        if cell.value == "Quantity":
+            cell.value = "Qty"
+    ws.append([datetime(2026, 3, 2), "Acme", "Work", 3, 45.5])
+    wb.save(book)
+    with pytest.raises(WorkbookError, match="has no Quantity column, but has 'Qty'"):
+        read_workbook(book, Config())
+    config = parse_config({"columns": {"Services": {"Quantity": "Qty"}}})
+    data = read_workbook(book, config)
+    lines, errors = validate_services(data.services, validate_clients(data.clients, config))
+    assert [(line.quantity, line.amount) for line in lines] == [(Decimal(3), Decimal("136.50"))]
