@@ -689,9 +689,10 @@ def _without_totals(raw: pd.DataFrame, tables: list[TableInfo]) -> pd.DataFrame:
 def _append_place(
     sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, table: TableInfo | None
 ) -> tuple[int, str | None]:
-    """(row where added rows go, why they cannot join the sheet's table)."""
+    """(row where added rows go, why they cannot join the sheet's table, or why they miss
+    the totals typed below a plain range)."""
     if table is None:
-        return last_row + 1, None
+        return last_row + 1, _below_totals(sheet, header_row, last_row, raw)
     _, c1, _, c2 = table.ref
     typed = [c - 1 for c in range(c1, c2 + 1) if c not in table.calculated and c - 1 < raw.shape[1]]
     # A spare row holds only the calculated columns' formulas: it is free.
@@ -704,6 +705,22 @@ def _append_place(
         )
     inside = _last_filled(raw, table.data_first - 1, table.data_last, typed)
     return (inside + 1 if inside >= 0 else table.data_first - 1) + 1, None
+
+
+def _below_totals(sheet: str, header_row: int, last_row: int, raw: pd.DataFrame) -> str | None:
+    """What to say when a plain range's last row is a totals row ("Total" in its first
+    cell): rows the tool adds go below it, where its sums do not count them."""
+    if last_row <= header_row or last_row > len(raw):
+        return None
+    cells = [c for c in raw.iloc[last_row - 1].tolist() if isinstance(c, str) and c.strip()]
+    if not cells or not normalise_header(cells[0]).startswith("total"):
+        return None
+    return (
+        f"{sheet}: rows the tool adds go below row {last_row} ({cells[0].strip()!r}), so the "
+        "totals there do not count them. Make the sheet an Excel Table with a totals row "
+        "(Ctrl+T, then Table Design > Total Row): the tool keeps that row last; or sum whole "
+        "columns above the header."
+    )
 
 
 #: Rows looked at a time when looking for the last (or first) row that holds anything.

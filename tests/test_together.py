@@ -258,3 +258,17 @@ def test_only_with_part_of_a_name_suggests_the_client(
     assert folder.run("--as-of", NOV30.isoformat(), "--only", "acme") == 2
     assert "Did you mean 'Acme Dental Clinic'?" in capsys.readouterr().out
     assert folder.received == []
+
+
+def test_a_total_row_under_a_plain_invoices_range_is_said(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """New invoice rows go below a 'Total' row typed under a plain range: its sums miss
+    them, and the run says so, with the way out (an Excel Table keeps its totals last)."""
+    old = {"Invoice No": "OLD-1", "Client": "Acme", "Total": 50, "Status": "Paid"}
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 11, 2), "Acme", "Audit")],
+                   invoices=[old, {"Invoice No": "Total", "Total": 50}])  # fmt: skip
+    capsys.readouterr()
+    assert folder.run("--as-of", NOV30.isoformat()) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Invoices: rows the tool adds go below row 3 ('Total'), so the totals there" in out
