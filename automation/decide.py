@@ -120,7 +120,11 @@ def apply_bank_statements(
 ) -> dict[str, InvoiceRow]:
     """Import new statements (inbox and `payments FILE...`), match, record; the rows they pay."""
     started = time.perf_counter()
-    files = [*inbox_files(inbox_of(request.workbook, request.config)), *request.statements]
+    # A file named on the command line that waits in the inbox too is read once.
+    named = {path.resolve(): path for path in request.statements}
+    inbox = [p for p in inbox_files(inbox_of(request.workbook, request.config))
+             if p.resolve() not in named]  # fmt: skip
+    files = [*inbox, *named.values()]
     rows, outcome = import_payments(ledger, data, book, invoices, rows, files, request.config)
     if files:  # part of "plan"; shown on its own when there were statements to read
         summary.timings["bank"] = time.perf_counter() - started

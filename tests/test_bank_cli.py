@@ -62,6 +62,19 @@ def test_a_csv_bank_with_renamed_payments_columns(folder: Folder, capsys) -> Non
     assert sum("Thank" in str(r.message["Subject"]) for r in folder.received) == 2
 
 
+def test_a_named_file_waiting_in_the_inbox_is_read_once(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    billed_folder(folder)
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    path = inbox / "umsaetze.csv"
+    path.write_bytes(csv_bank([
+        Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH", purpose="Rechnung INV-2026-0001",
+           ref="T1"),
+    ]))  # fmt: skip
+    assert payments(folder, str(path), "--as-of", "2026-03-09", "--dry-run") == 0
+    assert "1 file(s), 1 new incoming line(s)" in capsys.readouterr().out
+
+
 def test_missing_and_unreadable_statement_files(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
     billed_folder(folder)
     assert payments(folder, str(folder.root / "nope.txt")) == 2
