@@ -116,7 +116,9 @@ def cell_decimal(value: Any) -> Decimal:
     except AmbiguousNumber as exc:
         raise CellError(f"{exc}.") from None
     except MoneyError:
-        raise CellError(f'"{cell_text(value)}" is not a number.') from None
+        raise CellError(
+            f'"{cell_text(value)}" is not a number; type it in digits, such as 2 or 1250.50.'
+        ) from None
     if abs(number) >= LARGEST:
         raise CellError(f'"{cell_text(value)}" is too large to be an amount or a quantity.')
     return number

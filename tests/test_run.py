@@ -151,7 +151,7 @@ def test_bad_rows_are_reported_and_the_rest_is_billed(folder: Folder, capsys) ->
     assert pd.isna(errors[0])
     assert '"Acme Lt" is not in Clients' in errors[1]
     assert "date is missing" in errors[2]
-    assert '"abc" is not a number' in errors[3]
+    assert '"abc" is not a number; type it in digits, such as 2 or 1250.50.' in errors[3]
     assert "does not equal Quantity x Unit Price" in errors[4]
     assert "not-an-address" in errors[5]
     assert "Clients row 4 is fixed" in errors[6] and "whenever" in errors[6]
