@@ -65,12 +65,18 @@ def check_only(request: RunRequest, book: ClientBook) -> None:
     """`--only` must name a client of the Clients sheet (else nothing would happen, silently)."""
     if request.only is None or client_key(request.only) in book.clients:
         return
+    raise UnusableError(
+        f"--only {request.only!r} matches no client in Clients.{near(request.only, book)}"
+    )
+
+
+def near(name: str, book: ClientBook) -> str:
+    """ " Did you mean 'Acme Dental Clinic'?" for a client name that matches none ("")."""
     names = [c.name for c in book.clients.values()]
     # "Acme" for "Acme Dental Clinic" is too short for difflib alone: names containing it count.
-    part = [n for n in names if client_key(request.only) in client_key(n)]
-    close = list(dict.fromkeys(part + difflib.get_close_matches(request.only, names, n=3)))[:3]
-    hint = f" Did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
-    raise UnusableError(f"--only {request.only!r} matches no client in Clients.{hint}")
+    part = [n for n in names if client_key(name) in client_key(n)]
+    close = list(dict.fromkeys(part + difflib.get_close_matches(name, names, n=3)))[:3]
+    return f" Did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
 
 
 def open_elsewhere(workbook: Path) -> str | None:

@@ -21,7 +21,7 @@ from .errors import BusyError, UnusableError
 from .fmt import format_money
 from .ledger import Ledger
 from .model import RowError
-from .prechecks import BUSY_RUN
+from .prechecks import BUSY_RUN, near
 from .request import Paths, RunRequest
 from .statement import Statement, previous_month
 from .statement_doc import write_statement_files
@@ -96,7 +96,8 @@ def make_statements(request: StatementRequest) -> StatementResult:
     if request.client is not None:
         only = client_key(request.client)
         if only not in book.clients:
-            raise UnusableError(f"{request.client!r} matches no client in Clients.")
+            hint = near(request.client, book)
+            raise UnusableError(f"{request.client!r} matches no client in Clients.{hint}")
     lock = filelock.FileLock(str(paths.billing / "run.lock"), timeout=0)
     try:
         with lock, Ledger.open(ledger_path) as ledger:

@@ -313,6 +313,8 @@ def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str
     assert "Ames-2026-10-31.docx" in out and "Borisov" not in out
     assert statement("Nobody", "--as-of", "2026-11-09") == 2
     assert "'Nobody' matches no client" in capsys.readouterr().out
+    assert statement("Amse", "--as-of", "2026-11-09") == 2
+    assert "'Amse' matches no client in Clients. Did you mean 'Ames'?" in capsys.readouterr().out
     code = statement("--from", "2026-11-02", "--to", "2026-11-01")
     assert code == 2 and "is before --from" in capsys.readouterr().out
     code = statement("ames", "--to", "2026-11-30", "--as-of", "2026-11-09")  # not dated ahead
