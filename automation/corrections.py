@@ -194,20 +194,24 @@ def decide_corrections(
             continue
         if typed == HOLD:  # corrections wait while the bookkeeper holds the invoice
             on_hold.add(number)
-            waits = _waiting_on_hold(inv, row)
+            waits = []
             if row.credit_problem:
+                refused.add(number)
                 errors.append(
                     err(row, "Credit Amount", f"{row.credit_problem} Nothing was credited.")
                 )
-            elif row.credit_amount is not None:  # told as without Hold: nothing to wait for
+            elif row.credit_amount is not None:
                 wanted = round_money(row.credit_amount, inv.currency)
-                if wanted < ZERO:
+                if wanted < ZERO:  # told as without Hold: nothing to wait for
                     refused.add(number)
                     errors.append(err(row, "Credit Amount", _below_zero(number, inv, wanted)))
                 elif wanted < inv.credited:
                     errors.append(err(row, "Credit Amount", _taken_back(number, inv, wanted)))
-            if row.credit_problem or any(w.startswith("Credit Amount") for w in waits):
-                refused.add(number)  # the cell keeps what was typed, for when Hold is cleared
+                elif wanted > inv.credited:
+                    refused.add(number)  # the cell keeps what was typed, for when Hold ends
+                    waits.append(f"Credit Amount {_money(wanted, inv)} (no credit note yet)")
+            if row.resend and not inv.resend_pending:
+                waits.append("Resend")
             if waits:
                 verb = "waits" if len(waits) == 1 else "wait"
                 waiting.append(
@@ -311,18 +315,6 @@ def _taken_back(number: str, inv: LedgerInvoice, wanted: Decimal) -> str:
         f"{number}{notes}: a credit note cannot be taken back, so the cell shows {credited} "
         "again. To charge the difference, add it as a new line in Services."
     )
-
-
-def _waiting_on_hold(inv: LedgerInvoice, row: InvoiceRow) -> list[str]:
-    """What the bookkeeper typed on an invoice on Hold that the run leaves for later."""
-    waits = []
-    if row.credit_amount is not None and not row.credit_problem:
-        wanted = round_money(row.credit_amount, inv.currency)
-        if wanted > inv.credited:
-            waits.append(f"Credit Amount {_money(wanted, inv)} (no credit note yet)")
-    if row.resend and not inv.resend_pending:
-        waits.append("Resend")
-    return waits
 
 
 def _unknown_credit_notes(number: str, unknown: list[str], inv: LedgerInvoice) -> str:
