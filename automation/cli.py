@@ -45,13 +45,12 @@ from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
-from .mail import MailError, check_addresses
 from .notices import workbook_notices
 from .pipeline import (
     REPO_TEMPLATES,
     Paths,
     RunRequest,
-    email_settings_error,
+    check_email_settings,
     ensure_not_busy,
     load,
     run_billing,
@@ -377,10 +376,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     paths = Paths.for_request(request)
     ensure_not_busy(paths)
     vet_templates(paths)
-    try:
-        check_addresses(config.email, config.company)
-    except MailError as exc:
-        raise email_settings_error(config, exc) from None
+    check_email_settings(config)
     if config.email.connections > 1:
         console.print(connections_text(config.email), markup=False, highlight=False)
     if config.email.auth == "oauth2":

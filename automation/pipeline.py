@@ -60,7 +60,6 @@ from .mail import (
     OutgoingMail,
     Sender,
     build_message,
-    check_addresses,
     config_addresses,
     make_message_id,
     open_sender,
@@ -73,6 +72,7 @@ from .plan import Followup, InvoiceDraft, Payments, balance_of, draft_invoices, 
 from .prechecks import (
     BUSY_RUN,
     calendar_for,
+    check_email_settings,
     check_only,
     email_settings_error,
     ensure_not_busy,
@@ -138,8 +138,8 @@ __all__ = [
     "Run",
     "RunRequest",
     "backup_ledger",
+    "check_email_settings",
     "dry_run",
-    "email_settings_error",
     "ensure_not_busy",
     "load",
     "run_billing",
@@ -167,10 +167,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     # Word templates: in open_sender once there is work (docx is not imported before);
     # a dry run, which renders previews, tries them now, so it stops where the run would.
     vet_templates(paths, word=request.dry_run)
-    try:
-        check_addresses(request.config.email, request.config.company, sender=False)
-    except MailError as exc:
-        raise email_settings_error(request.config, exc) from None
+    check_email_settings(request.config, sender=False)
     restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
         ensure_not_busy(paths)

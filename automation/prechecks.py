@@ -19,7 +19,7 @@ import filelock
 
 from .config import Config
 from .errors import BusyError, UnusableError
-from .mail import vet_email_templates
+from .mail import MailError, check_addresses, vet_email_templates
 from .request import REPO_TEMPLATES, Paths, RunRequest
 from .terms import BusinessCalendar, CalendarError
 from .validate import ClientBook, client_key
@@ -141,6 +141,14 @@ def vet_templates(paths: Paths, word: bool = True) -> None:
         from .render import InvoiceRenderer  # docx and docxtpl: only when there is work
 
         InvoiceRenderer(paths.templates).vet()
+
+
+def check_email_settings(config: Config, sender: bool = True) -> None:
+    """The [email] addresses (`mail.check_addresses`) as an UnusableError (exit 2)."""
+    try:
+        check_addresses(config.email, config.company, sender)
+    except MailError as exc:
+        raise email_settings_error(config, exc) from None
 
 
 def email_settings_error(config: Config, exc: Exception) -> UnusableError:
