@@ -182,11 +182,7 @@ def _renamed_sheet(sheet: str) -> tuple[str, dict[str, str]]:
     for name, cols in SHEETS.items():
         if name.casefold() == sheet.strip().casefold():
             return name, {c.name.casefold(): c.name for c in cols}
-    raise ConfigError(
-        unknown_option("columns", sheet, sorted(SHEETS))
-        .replace("has an unknown option", "has no sheet")
-        .replace("known options", "sheets")
-    )
+    raise ConfigError(unknown_option("columns", sheet, sorted(SHEETS), "no sheet", "sheets"))
 
 
 #: What a number format's fields may be, and sample values each must be written as.
@@ -242,9 +238,13 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 # A rename that names no column would leave the bookkeeper's own column
                 # unread (their payments ignored) and add an empty one beside it.
                 raise ConfigError(
-                    unknown_option(f"columns.{sheet}", column, sorted(defaults.values()))
-                    .replace("unknown option", "unknown column")
-                    .replace("known options", "its columns")
+                    unknown_option(
+                        f"columns.{sheet}",
+                        column,
+                        sorted(defaults.values()),
+                        "an unknown column",
+                        "its columns",
+                    )  # fmt: skip
                 )
         columns[name] = {defaults[c.strip().casefold()]: v for c, v in renames.items()}
     if email.mode not in ("smtp", "outbox"):

@@ -40,14 +40,18 @@ def _straightened(line: str) -> str:
     return line.translate(str.maketrans("\u201c\u201d\u00ab\u00bb\u2018\u2019", '""""\'\''))
 
 
-def unknown_option(section: str, key: str, known: list[str]) -> str:
-    """`[email] has an unknown option 'moed' (did you mean 'mode'?); known options: ...`."""
+def unknown_option(
+    section: str,
+    key: str,
+    known: list[str],
+    what: str = "an unknown option",
+    listed: str = "known options",
+) -> str:
+    """`[email] has an unknown option 'moed' (did you mean 'mode'?); known options: ...`
+    (`what` and `listed` name something else than options: a sheet, a column)."""
     close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return (
-        f"[{section}] has an unknown option {key!r}{hint}; "
-        f"known options: {', '.join(sorted(known))}."
-    )
+    return f"[{section}] has {what} {key!r}{hint}; {listed}: {', '.join(sorted(known))}."
 
 
 def at_line(name: str, text: str, message: str) -> str:
