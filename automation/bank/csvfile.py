@@ -122,26 +122,26 @@ def _line_amount(
     credit: str, debit: str, layout: CsvLayout, currency_text: str, default_currency: str
 ) -> tuple[Decimal, str]:
     """A line's signed amount (below zero: money out) and currency: from `amount`, or from
-    `debit` when the bank writes money out in a column of its own."""
+    `debit` when the bank writes money out in a column of its own (`debit` is "" without
+    one)."""
     if not credit and not debit:  # an opening or closing balance line: nothing paid
         return Decimal(0), default_currency.upper()
-    if not layout.debit:
+    if not debit:
         return parse_amount(credit, layout, currency_text, default_currency)
+    amount, currency = (
+        parse_amount(credit, layout, currency_text, default_currency)
+        if credit
+        else (Decimal(0), "")
+    )
     out_layout = replace(layout, amount=layout.debit)  # its errors name the debit column
-    if credit and debit:
-        amount, currency = parse_amount(credit, layout, currency_text, default_currency)
-        out, _ = parse_amount(debit, out_layout, currency_text, default_currency)
-        if amount and out:
-            raise CellError(
-                layout.amount,
-                f"both {layout.amount} ({credit!r}) and {layout.debit} ({debit!r}) hold an "
-                "amount; a line is money in or money out.",
-            )
-        return (amount, currency) if amount else (-abs(out), currency)
-    if debit:
-        out, currency = parse_amount(debit, out_layout, currency_text, default_currency)
-        return -abs(out), currency
-    return parse_amount(credit, layout, currency_text, default_currency)
+    out, out_currency = parse_amount(debit, out_layout, currency_text, default_currency)
+    if amount and out:
+        raise CellError(
+            layout.amount,
+            f"both {layout.amount} ({credit!r}) and {layout.debit} ({debit!r}) hold an "
+            "amount; a line is money in or money out.",
+        )
+    return (amount, currency) if amount else (-abs(out), currency or out_currency)
 
 
 def _dated(text: str, layout: CsvLayout) -> bool:
