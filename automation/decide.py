@@ -206,7 +206,7 @@ def look_at_corrections(
     return fixes, checked, changed
 
 
-def reached(ledger: Ledger, pending: Sequence[LedgerMessage]) -> set[str]:
+def reached_by_to(ledger: Ledger, pending: Sequence[LedgerMessage]) -> set[str]:
     """The invoices whose own message, still owed, some To address already has (another
     refused it); the bcc archive or a CC having it does not count."""
     return {

@@ -19,7 +19,7 @@ from .decide import (
     load,
     look_at_corrections,
     look_at_open_invoices,
-    reached,
+    reached_by_to,
     refuse_non_positive,
 )
 from .fmt import format_money
@@ -82,7 +82,7 @@ def dry_run(
                 request, ledger, data, book, calendar, summary
             )
             fixes, _, changed = look_at_corrections(
-                request, data, book, invoices, rows, pending, reached(ledger, pending)
+                request, data, book, invoices, rows, pending, reached_by_to(ledger, pending)
             )
             summary.errors.extend(fixes.errors)
             summary.errors.extend(changed[r] for r in sorted(changed))

@@ -34,7 +34,7 @@ from .decide import (
     load,
     look_at_corrections,
     look_at_open_invoices,
-    reached,
+    reached_by_to,
     refuse_non_positive,
 )
 from .delivery import Parcel, RetryPolicy, deliver
@@ -334,8 +334,9 @@ class Run:
         pending, self.active, self.invoices, self.rows, followups = look_at_open_invoices(
             request, self.ledger, data, book, self.calendar, summary
         )
+        reached = reached_by_to(self.ledger, pending)
         fixes, unchanged, changed = look_at_corrections(
-            request, data, book, self.invoices, self.rows, pending, reached(self.ledger, pending)
+            request, data, book, self.invoices, self.rows, pending, reached
         )
         if request.payments_only:  # corrections are the weekly run's: nothing numbered or mailed
             fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=(), waiting=())
