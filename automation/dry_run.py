@@ -11,8 +11,10 @@ into preview/ so they can be looked at.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from datetime import date
 
 from .compose import make_document
+from .config import Config
 from .decide import (
     Loaded,
     issue,
@@ -23,16 +25,16 @@ from .decide import (
     refuse_non_positive,
 )
 from .fmt import format_money
-from .ledger import Ledger
-from .model import DRAFT, RowError
+from .ledger import Ledger, LedgerInvoice
+from .model import DRAFT, InvoiceDocument, RowError
 from .notices import workbook_notices
-from .plan import InvoiceDraft, draft_invoices
+from .plan import Followup, InvoiceDraft, draft_invoices
 from .prechecks import calendar_for, check_only
 from .reconcile import existing_seq_floor, restored_lines, sequence_errors
 from .request import Paths, RunRequest
 from .statement_mail import STATEMENT, statement_month_due, statement_rows_for, statements_to_send
 from .summary import RunSummary, SentItem
-from .validate import listed_errors
+from .validate import ClientBook, listed_errors
 
 
 def run_problems(request: RunRequest, loaded: Loaded) -> list[RowError]:
@@ -77,6 +79,7 @@ def dry_run(
             ledger.seq_for(config.billing.number_format, as_of) if ledger else 0,
         )
         rebill_drafts: list[InvoiceDraft] = []
+        reissues: list[InvoiceDocument] = []
         if ledger is not None:
             pending, _, invoices, rows, followups = look_at_open_invoices(
                 request, ledger, data, book, calendar, summary
@@ -106,6 +109,7 @@ def dry_run(
                 (inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup
             ]
             for inv, decision in followups:
+                reissues.extend(_reissue_document(inv, decision, book, config, as_of))
                 summary.previews.append(
                     SentItem(
                         inv.invoice_no,
@@ -146,9 +150,27 @@ def dry_run(
                 )
             )
         summary.previews[:0] = drafted
+        documents.extend(reissues)
     if documents and render:
         from .render import InvoiceRenderer
 
         InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
         summary.notes.append(f"Preview documents are in {paths.preview}.")
     return summary
+
+
+def _reissue_document(
+    inv: LedgerInvoice, decision: Followup, book: ClientBook, config: Config, as_of: date
+) -> list[InvoiceDocument]:
+    """The reissued invoice a follow-up would send, as `compose.prepare_jobs` makes it."""
+    client = book.clients.get(inv.client_key)
+    if decision.action != "reissue" or decision.new_due is None or client is None:
+        return []
+    if inv.client_key in book.problems:
+        return []  # the run cannot build it either: the client's row has an error
+    return [
+        make_document(
+            inv, client, config, decision.new_due, decision.reissue_number, as_of,
+            decision.paid, decision.balance,
+        )  # fmt: skip
+    ]

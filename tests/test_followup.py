@@ -12,6 +12,7 @@ import hashlib
 from datetime import date, timedelta
 from decimal import Decimal
 
+import docx
 import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
@@ -188,6 +189,25 @@ def test_a_run_after_missed_weeks_sends_one_reminder(folder: Folder) -> None:
     run_week(folder, 9)  # nine weeks later, nothing ran in between
     assert len(mails_to(folder, "Late")) == 2
     check(folder, "Late", "Reissued", "500.00", week(9) + timedelta(days=14), "Yes", 1)
+
+
+def test_a_dry_run_on_reissue_day_previews_the_reissued_invoice(folder: Folder) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Late", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Late", "Work", 1, 500)],
+    )
+    run_week(folder, 0)
+    before = digest(folder)
+    assert folder.run("--as-of", week(2).isoformat(), "--dry-run") == 0
+    previews = sorted(p.name for p in (folder.root / "preview").rglob("*.docx"))
+    assert previews == ["INV-2026-0001-R1.docx"]
+    document = docx.Document(str(next((folder.root / "preview").rglob("*-R1.docx"))))
+    cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
+    assert any("500.00" in c for c in cells)
+    assert digest(folder) == before and len(mails_to(folder, "Late")) == 1
+    run_week(folder, 2)  # the real run still reissues: the dry run used up nothing
+    assert len(mails_to(folder, "Late")) == 2
 
 
 def test_inactive_client_gets_no_reminders(folder: Folder) -> None:
