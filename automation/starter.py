@@ -113,6 +113,28 @@ max_count = 3
 # `statement` by hand instead).
 day = 0
 
+[bank]
+# Bank statements dropped into this folder (beside the workbook) are imported
+# by the next run and moved to its imported/ folder; `run_billing.py payments
+# FILE` imports one by hand. 1C, camt.053/054, MT940 and OFX are recognised.
+inbox = "statements"
+# A payment short of an invoice's balance by no more than this is taken as paid
+# in full, the difference noted as a bank fee. 0 = only exact amounts.
+fee_tolerance = 0
+# The currency of lines whose file does not say (a CSV without a currency column).
+currency = ""
+
+# Your bank's CSV export: name its columns (date, amount and reference are
+# needed). For example:
+# [bank.csv]
+# date = "Booking date"
+# amount = "Amount"
+# reference = "Details"
+# payer = "Counterparty"
+# date_format = "%d.%m.%Y"
+# decimal = ","
+# delimiter = ";"
+
 [email]
 # "outbox" writes .eml files to outbox_dir (nothing is sent); "smtp" sends mail.
 mode = "outbox"

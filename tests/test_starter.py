@@ -119,6 +119,7 @@ def test_config_loads_with_defaults(folder: Path) -> None:
     assert cfg.reissue == defaults.reissue
     assert cfg.email == defaults.email
     assert cfg.columns == defaults.columns
+    assert cfg.bank == defaults.bank
     assert cfg.company.email == "billing@example.com"
 
 
@@ -130,6 +131,10 @@ def test_example_config_shows_every_option() -> None:
     email_options = {f.name for f in dataclasses.fields(Config().email)} - {"sender"} | {"from"}
     assert set(data["email"]) == email_options
     assert "[columns.Services]" in EXAMPLE_CONFIG
+    bank_options = {f.name for f in dataclasses.fields(Config().bank)} - {"csv"}
+    assert set(data["bank"]) == bank_options
+    csv_example = [ln[2:] for ln in EXAMPLE_CONFIG.splitlines() if ln.startswith("# ") and " = " in ln]
+    assert "[bank.csv]" in EXAMPLE_CONFIG and 'date_format = "%d.%m.%Y"' in csv_example
 
 
 @pytest.mark.parametrize("existing", ["service_log.xlsx", "billing.toml"])
