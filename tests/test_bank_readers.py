@@ -121,6 +121,29 @@ def test_a_broken_1c_document_is_an_error_and_the_rest_is_read() -> None:
     assert "halyk.txt, line" in str(errors[0]) and "'abc' is not an amount" in str(errors[0])
 
 
+def test_russian_1c_of_two_accounts_reads_each_payment_in_its_accounts_currency() -> None:
+    """A statement of a rouble and a dollar account: dollars are not read as roubles."""
+
+    def doc(number: str, amount: str, payee: str) -> str:
+        return (
+            f"СекцияДокумент=Платежное поручение\nНомер={number}\nДата=16.01.2026\n"
+            f"Сумма={amount}\nПлательщикСчет=40702840000000000001\nПлательщик1=Partner Inc\n"
+            f"ПолучательСчет={payee}\nПолучательИНН=7700000000\nДатаПоступило=17.01.2026\n"
+            "НазначениеПлатежа=Оплата по счету INV-2026-0003\nКонецДокумента\n"
+        )
+
+    text = (
+        "1CClientBankExchange\nВерсияФормата=1.03\nКодировка=Windows\n"
+        "РасчСчет=40702810900000000001\nРасчСчет=40702840200000000002\n"
+        + doc("77", "15000.00", "40702840200000000002")
+        + doc("78", "900.00", "40702810900000000001")
+        + "КонецФайла\n"
+    )
+    dollars, roubles = read_onec(text.encode("cp1251"), "sber.txt")[0]
+    assert (dollars.amount, dollars.currency) == (D("15000.00"), "USD")
+    assert (roubles.amount, roubles.currency) == (D("900.00"), "RUB")
+
+
 def test_uppercase_1c_keys_from_jusan_are_read() -> None:
     text = onec_kazakh(KZ[:1], "utf-8").decode()
     text = text.replace("СекцияДокумент=выписка", "СЕКЦИЯДОКУМЕНТ=Выписка")

@@ -145,10 +145,19 @@ def account_currency(header: dict[str, str], ours: set[str]) -> str:
     if named in NUMERIC_CURRENCIES:
         return NUMERIC_CURRENCIES[named]
     for account in sorted(ours):
-        if re.fullmatch(r"\d{20}", account):
-            return NUMERIC_CURRENCIES.get(account[5:8], "")
-        if account[:2] in IBAN_CURRENCIES and account[2:4].isdigit():
-            return IBAN_CURRENCIES[account[:2]]
+        currency = currency_of_account(account)
+        if currency:
+            return currency
+    return ""
+
+
+def currency_of_account(account: str) -> str:
+    """What an account number says of its currency: digits 6-8 of a Russian one
+    (40702840... is USD), the country of a Kazakh or other IBAN; else ""."""
+    if re.fullmatch(r"\d{20}", account):
+        return NUMERIC_CURRENCIES.get(account[5:8], "")
+    if account[:2] in IBAN_CURRENCIES and account[2:4].isdigit():
+        return IBAN_CURRENCIES[account[:2]]
     return ""
 
 
@@ -262,10 +271,14 @@ def _russian(
         )
     if direction == IN:
         when = _date(arrived or _get(fields, "Дата"), "ДатаПоступило")
-        side, account = "Плательщик", payer_account
+        side, account, mine = "Плательщик", payer_account, payee_account
     else:
         when = _date(left or _get(fields, "Дата"), "ДатаСписано")
-        side, account = "Получатель", payee_account
+        side, account, mine = "Получатель", payee_account, payer_account
+    if len(ours) > 1 and mine in ours:
+        # A statement of several accounts (roubles and dollars): the money is in the
+        # currency of the account it came into, not of the file's first account.
+        currency = currency_of_account(mine) or currency
     ids = tuple(i for i in (normal_id(_get(fields, f"{side}ИНН")), account) if i)
     purpose = _purpose(fields)
     number = _get(fields, "Номер")
