@@ -210,6 +210,27 @@ def test_mt940_ing() -> None:
     assert lines[2].payer == "A Very Long Company Name Trading As Something"
 
 
+def test_mt940_first_details_line_cut_at_65_with_its_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rabobank counts `:86:` in the first line's 65 characters: a cut there is mid-word."""
+    head = "/CNTP/NL70ABNA0987654321/ABNANL2A/Delta BV///REMI/USTD//Pay "
+    head = head.replace("Delta BV", "Delta BV" + " " * (60 - len(head)))
+    details = head + "INV-2026-0006 thanks/"
+    first, rest = details[:61], details[61:]  # 65 with the tag: the invoice number cut after I
+    assert len(":86:" + first) == 65 and first.endswith(" I") and rest.startswith("NV-")
+    text = (
+        ":20:940S260119\r\n:25:NL31RABO0300087233 EUR\r\n:28C:1\r\n"
+        ":60F:C260119EUR0,00\r\n:61:260119C20,00N541NONREF\r\n"
+        f":86:{first}\r\n{rest}\r\n:62F:C260119EUR20,00\r\n"
+    )
+    (line,), errors = read_mt940(text.encode(), "rabo.sta")
+    assert errors == [] and line.reference == "Pay INV-2026-0006 thanks"
+    assert line.payer == "Delta BV"
+    # Its Bank Ref is the one an earlier import, which read the line as 61 long, recorded.
+    monkeypatch.setattr(mt940_module, "first_line_width", lambda text: 65)
+    (before,), _ = read_mt940(text.encode(), "rabo.sta")
+    assert before.reference == "Pay I NV-2026-0006 thanks" and before.bank_ref == line.bank_ref
+
+
 def test_mt940_rabobank() -> None:
     lines, errors = read_mt940(mt940_rabobank(EU), "rabo.swi")
     assert errors == []

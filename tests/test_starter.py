@@ -133,7 +133,8 @@ def test_example_config_shows_every_option() -> None:
     assert "[columns.Services]" in EXAMPLE_CONFIG
     bank_options = {f.name for f in dataclasses.fields(Config().bank)} - {"csv"}
     assert set(data["bank"]) == bank_options
-    csv_example = [ln[2:] for ln in EXAMPLE_CONFIG.splitlines() if ln.startswith("# ") and " = " in ln]
+    lines = EXAMPLE_CONFIG.splitlines()
+    csv_example = [ln[2:] for ln in lines if ln.startswith("# ") and " = " in ln]
     assert "[bank.csv]" in EXAMPLE_CONFIG and 'date_format = "%d.%m.%Y"' in csv_example
 
 

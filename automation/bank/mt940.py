@@ -49,8 +49,10 @@ CODES = ("EREF", "CNTP", "REMI", "ORDP", "BENM", "NAME", "IBAN", "MARF", "CSID",
          "RTRN", "ISDT", "BUSP", "PURP", "ULTC", "ULTD", "ULTB", "ADDR", "BIC", "TRCD", "ID",
          "CDTRREFTP", "CDTRREF", "CDTRREFISSUER")  # fmt: skip
 _CODE = re.compile(r"/(" + "|".join(CODES) + r")/")
-#: SWIFT wraps `:86:` at 65 characters, even inside a word.
+#: SWIFT wraps `:86:` at 65 characters, even inside a word. Some banks count the
+#: `:86:` tag in the first line's 65 (Rabobank, ING's older files), most do not.
 WRAP = 65
+TAG = len(":86:")
 #: A German subfield mark, `?20`; the details start with it or a 3-digit code, `166?00`.
 _SUBFIELD = re.compile(r"\?(\d{2})")
 _GERMAN = re.compile(r"\s*(\d{3})?\s*\?\d{2}")
@@ -94,15 +96,29 @@ def decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def unwrap(details: str) -> str:
-    """Join the `:86:` lines: a full 65-character line continues mid-word."""
-    out, previous = "", ""
+def unwrap(details: str, first_width: int = WRAP) -> str:
+    """Join the `:86:` lines: a full line continues mid-word (65 characters; the first
+    line `first_width`, 61 where the bank counts the tag in it).
+
+    >>> unwrap("/REMI/USTD//" + "x" * 44 + " Pay I\\nNV-2026-0006", first_width=61)[-19:]
+    'x Pay INV-2026-0006'
+    """
+    out, previous, width = "", "", first_width
     for part in details.splitlines():
         if out:
-            out += "" if len(previous) >= WRAP else " "
+            out += "" if len(previous) >= width else " "
+            width = WRAP
         out += part
         previous = part
     return out
+
+
+def first_line_width(text: str) -> int:
+    """How long a full first `:86:` line is in this file: 65 characters after the tag,
+    unless no line is longer than 65 with it (the bank counts the tag in the 65)."""
+    longest = max((len(row.rstrip()) for row in text.splitlines() if row.startswith(":86:")),
+                  default=0)  # fmt: skip
+    return WRAP if longest > WRAP else WRAP - TAG
 
 
 def _segments(pattern: re.Pattern[str], text: str) -> tuple[str, dict[str, str]]:
@@ -188,13 +204,13 @@ def _remittance(value: str) -> str:
     return value
 
 
-def _details(data: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
+def _details(data: dict[str, Any], first_width: int = WRAP) -> tuple[str, tuple[str, ...], str]:
     """(payer name, payer ids, reference) from the `:86:` details."""
     raw = str(data.get("transaction_details") or "")
     german = subfields(raw)
     if german is not None:
         return _german(german)
-    text = unwrap(raw)
+    text = unwrap(raw, first_width)
     fields = sepa_fields(text)
     if not fields:
         return "", (), clean(text)
@@ -225,12 +241,13 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     except Exception as exc:  # the package raises RuntimeError, ValueError... for a bad tag
         return [], [_unreadable(exc, text, file)]
     starts = [n for n, row in enumerate(text.splitlines(), start=1) if row.startswith(":61:")]
+    width = first_line_width(text)
     lines: list[BankLine] = []
     errors: list[RowError] = []
     for index, transaction in enumerate(parsed, start=1):
         where = starts[index - 1] if len(starts) == len(parsed) else index
         try:
-            lines.append(_line(parsed, transaction.data, file, where))
+            lines.append(_line(parsed, transaction.data, file, where, width))
         except TransactionError as exc:
             errors.append(line_error(file, where, None, str(exc)))
         except Exception:  # a shape of details not foreseen: said plainly, the rest is read
@@ -256,7 +273,11 @@ def _unreadable(exc: Exception, text: str, file: str) -> RowError:
 
 
 def _line(
-    parsed: mt940_package.models.Transactions, data: dict[str, Any], file: str, where: int
+    parsed: mt940_package.models.Transactions,
+    data: dict[str, Any],
+    file: str,
+    where: int,
+    first_width: int = WRAP,
 ) -> BankLine:
     status = str(data.get("status") or "").upper()
     if status not in ("C", "D", "RC", "RD"):
@@ -274,15 +295,21 @@ def _line(
     day = date(when.year, when.month, when.day)
     # Rabobank writes the counterparty's account on the line after `:61:`.
     extra = normal_id(str(data.get("extra_details") or ""))
-    name, ids, reference = _details(data)
+    name, ids, reference = _details(data, first_width)
     ids = _with_account(ids, extra)
     bank_reference = str(data.get("bank_reference") or "")
     if trusted_ref(bank_reference):
         ref = bank_reference.strip()
     else:
         before = _as_read_before(parsed, data)
+        customer = str(data.get("customer_reference") or "")
         if before is None:
-            hashed = [*ids, name, reference, str(data.get("customer_reference") or "")]
+            # Hashed as earlier imports read the details, the first line as 65 long, so a
+            # line's Bank Ref stays the one already recorded.
+            old_name, old_ids, old_reference = (
+                _details(data) if first_width != WRAP else (name, ids, reference)
+            )
+            hashed = [*_with_account(old_ids, extra), old_name, old_reference, customer]
         else:
             old_name, old_ids, old_reference, customer = before
             hashed = [*_with_account(old_ids, extra), old_name, old_reference, customer]
