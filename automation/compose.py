@@ -244,8 +244,10 @@ def prepare_jobs(
     for msg in messages:
         inv = invoices[msg.invoice_no]
         client = book.clients.get(inv.client_key)
-        if msg.raw is not None:
-            jobs.append(Job(msg, inv, client or ghost_client(inv), inv.due_date, None))
+        if msg.raw is not None:  # built by an earlier run: the due date its document says
+            new_due = msg.payload.get("new_due") if msg.kind == "reissue" else None
+            due = date.fromisoformat(new_due) if new_due else inv.due_date
+            jobs.append(Job(msg, inv, client or ghost_client(inv), due, None))
             continue
         if client is None:
             unbuildable.append((msg, f"{inv.client} is no longer in the Clients sheet."))

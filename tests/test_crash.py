@@ -373,6 +373,26 @@ def test_reissue_due_date_reaches_services_after_a_lost_write_back(folder: Folde
     assert len(folder.received) == 2
 
 
+def test_a_reissue_resent_after_a_kill_keeps_its_new_due_date(folder: Folder) -> None:
+    folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7")
+    write_workbook(
+        folder.workbook,
+        [client("Late", Terms="Net 7")],
+        [service(date(2026, 3, 2), "Late", "Work", 1, 100)],
+    )
+    assert finish(run_child(folder))[0] == 0  # as of 9 March: due 16 March
+    # Killed once the server had the reminder, before its answer was recorded.
+    assert finish(run_child(folder, "after-send", as_of="2026-03-23"))[0] == -signal.SIGKILL
+    code, out = finish(run_child(folder, as_of="2026-03-23"))  # sent again, identical
+    assert code == 0, out
+    sheet = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert sheet["Due Date"][0].date() == date(2026, 3, 30)  # as the reminder says
+    assert "new due date 2026-03-30" in sheet["Note"][0]
+    assert len(folder.received) == 3 and folder.received[1].data == folder.received[2].data
+    code, out = finish(run_child(folder, as_of="2026-03-27"))  # not overdue: nothing goes
+    assert code == 0 and len(folder.received) == 3
+
+
 # -- corrections: credit notes are numbered and recorded before anything is emailed --
 
 
