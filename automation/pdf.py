@@ -97,8 +97,15 @@ def _convert_batch(soffice: str, paths: list[Path], out_dir: Path, timeout: floa
         if not target.is_file() or target.stat().st_size == 0
     ]
     if missing:
+        hint = ""
+        if "source file could not be loaded" in output:  # Calc alone cannot open a .docx
+            hint = (
+                " LibreOffice could not open the Word file: is Writer installed? (Debian/Ubuntu:"
+                " sudo apt-get install libreoffice-writer-nogui), or set attach = \"docx\"."
+            )
         raise PdfError(
-            f"LibreOffice did not convert {', '.join(missing)} to PDF: {output.strip()[-500:]}"
+            f"LibreOffice did not convert {', '.join(missing)} to PDF: "
+            f"{output.strip()[-500:]}{hint}"
         )
     return targets
 

@@ -480,6 +480,19 @@ def test_missing_soffice_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert pdf.convert_to_pdf([], tmp_path) == []
 
 
+def test_libreoffice_without_writer_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """LibreOffice Calc alone answers a .docx with "source file could not be loaded"."""
+    fake = tmp_path / "soffice"
+    fake.write_text("#!/bin/sh\necho 'Error: source file could not be loaded'\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(pdf, "soffice_path", lambda: str(fake))
+    (tmp_path / "x.docx").write_bytes(b"PK")
+    with pytest.raises(pdf.PdfError, match="is Writer installed.*libreoffice-writer-nogui"):
+        pdf.convert_to_pdf([tmp_path / "x.docx"], tmp_path / "out", timeout=30)
+
+
 def test_renderer_pickles_without_its_compiled_templates(renderer: InvoiceRenderer) -> None:
     # Spawned pool workers (Windows, macOS) receive the renderer pickled.
     renderer.render_bytes(sample_document())
