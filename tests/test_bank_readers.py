@@ -248,6 +248,32 @@ def test_mt940_short_sequence_references_are_not_trusted_as_ids() -> None:
     assert lines[0].bank_ref != lines[1].bank_ref and lines[0].bank_ref.startswith("MT940-")
 
 
+def suncorp_ofx(day: str, fitid: str, name: str, memo: str, amount: str) -> bytes:
+    """Suncorp's OFX 2: NAME and MEMO in CDATA, each statement's FITIDs counted from 1."""
+    return (
+        '<?xml version="1.0" encoding="us-ascii"?>\n<?OFX OFXHEADER="200" VERSION="200"?>\n'
+        "<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD</CURDEF><BANKTRANLIST>\n"
+        f"<STMTTRN><TRNTYPE>CREDIT</TRNTYPE><DTPOSTED>{day}</DTPOSTED>"
+        f"<TRNAMT>{amount}</TRNAMT><FITID>{fitid}</FITID>\n<NAME><![CDATA[{name}  ]]></NAME>\n"
+        f"<MEMO><![CDATA[{memo}]]></MEMO></STMTTRN>\n"
+        "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    ).encode("ascii")
+
+
+def test_ofx_cdata_texts_and_per_statement_fitids() -> None:
+    (jan,), _ = read_ofx(suncorp_ofx("20260115", "1", "BETA & CO", "PART INV-2026-0002",
+                                     "400.00"), "jan.ofx")  # fmt: skip
+    (feb,), _ = read_ofx(suncorp_ofx("20260215", "1", "GAMMA LLC", "INV-2026-0003",
+                                     "1000.00"), "feb.ofx")  # fmt: skip
+    assert (jan.payer, jan.reference) == ("BETA & CO", "PART INV-2026-0002")
+    assert (feb.payer, feb.reference, feb.line) == ("GAMMA LLC", "INV-2026-0003", 4)
+    # FITID 1 in both: not the transaction's id, or February's would pass for January's.
+    assert jan.bank_ref != feb.bank_ref and jan.bank_ref.startswith("OFX-")
+    (again,), _ = read_ofx(suncorp_ofx("20260115", "1", "BETA & CO", "PART INV-2026-0002",
+                                       "400.00"), "jan-again.ofx")  # fmt: skip
+    assert again.bank_ref == jan.bank_ref
+
+
 @pytest.mark.parametrize("build", [ofx_sgml, ofx_xml])
 def test_ofx(build) -> None:  # type: ignore[no-untyped-def]
     txs = [*EU[:1], Tx(date(2026, 3, 3), D("-45.10"), "Rent & Co", purpose="Rent",

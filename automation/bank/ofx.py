@@ -28,9 +28,12 @@ from .record import (
     content_ref,
     line_error,
     number_repeats,
+    trusted_ref,
 )
 
 _STATEMENT = re.compile(r"<(CC)?STMTRS>(.*?)</(?:CC)?STMTRS>", re.S | re.I)
+#: Some banks (Suncorp) wrap NAME and MEMO in CDATA sections.
+_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
 _TRANSACTION = re.compile(r"<STMTTRN>(.*?)</STMTTRN>", re.S | re.I)
 #: `<TAG>value` up to the next tag (SGML leaves elements unclosed; XML closes them).
 _FIELD = re.compile(r"<([A-Z0-9.]+)>([^<]*)", re.I)
@@ -89,19 +92,20 @@ def _date(text: str) -> date:
 
 
 def read_ofx(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
-    text = decode(data)
-    statements = _STATEMENT.findall(text)
+    text = _CDATA.sub(lambda m: html.escape(m.group(1)), decode(data))
+    statements = list(_STATEMENT.finditer(text))
     if not statements:
         raise StatementError("it is OFX but holds no bank or credit card statement.")
     lines: list[BankLine] = []
     errors: list[RowError] = []
-    offset = 0
-    for _card, body in statements:
+    counted, where = 0, 1  # line numbers counted on as the file is read, not from its start
+    for statement in statements:
+        body = statement.group(2)
         head = body.split("<BANKTRANLIST>", 1)[0] if "<BANKTRANLIST>" in body else body
         currency = _fields(head).get("CURDEF", "").upper()
-        for match in _TRANSACTION.finditer(body):
-            offset += 1
-            where = text[: text.find(match.group(0))].count("\n") + 1
+        for match in _TRANSACTION.finditer(text, statement.start(2), statement.end(2)):
+            where += text.count("\n", counted, match.start())
+            counted = match.start()
             try:
                 lines.append(_transaction(match.group(1), currency, file, where))
             except ValueError as exc:
@@ -129,8 +133,10 @@ def _transaction(block: str, currency: str, file: str, where: int) -> BankLine:
     name = fields.get("NAME", "")
     reference = fields.get("MEMO", "") or name
     direction = IN if amount > 0 else OUT
-    ref = fields.get("FITID") or content_ref(
+    # FITID is to be unique and stable; some banks number each statement's lines 1, 2...
+    fitid = fields.get("FITID", "")
+    ref = fitid if trusted_ref(fitid) else content_ref(
         "OFX", [when.isoformat(), str(amount), name, reference, fields.get("CHECKNUM", "")]
-    )
+    )  # fmt: skip
     return BankLine(when, abs(amount), own_currency, direction, name, (), reference, ref, file,
                     where)  # fmt: skip
