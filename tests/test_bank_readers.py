@@ -184,6 +184,43 @@ def test_camt053_versions(version: str) -> None:
     assert [ln.bank_ref for ln in lines[2:]] == ["B1-TX", "B2-TX"]
 
 
+def test_camt_structured_remittance_names_the_invoice() -> None:
+    """`Strd/RfrdDocInf/Nb` and `AddtlRmtInf` instead of `Ustrd`: the invoice is read."""
+    plain = camt053(EU[:1], "08")
+    strd = plain.replace(
+        b"<RmtInf><Ustrd>Invoice INV-2026-0007</Ustrd></RmtInf>",
+        b"<RmtInf><Strd><RfrdDocInf><Tp><CdOrPrtry><Cd>CINV</Cd></CdOrPrtry></Tp>"
+        b"<Nb>INV-2026-0007</Nb></RfrdDocInf><AddtlRmtInf>part payment</AddtlRmtInf></Strd>"
+        b"</RmtInf>",
+    )
+    assert strd != plain
+    (line,), errors = read_camt(strd, "strd.xml")
+    assert errors == [] and line.reference == "INV-2026-0007 part payment"
+
+
+def test_camt_in_a_swift_envelope_and_a_statement_listed_twice() -> None:
+    document = camt053(EU, "08").split(b"?>", 1)[1]
+    wrapped = (
+        b'<?xml version="1.0" encoding="UTF-8"?><BizMsgEnvlp xmlns="urn:swift:xsd:envelope">'
+        b'<AppHdr xmlns="urn:iso:std:iso:20022:tech:xsd:head.001.001.02"><BizMsgIdr>1'
+        b"</BizMsgIdr></AppHdr>" + document + b"</BizMsgEnvlp>"
+    )
+    lines, errors = read_camt(wrapped, "envelope.xml")
+    assert errors == [] and [ln.bank_ref for ln in lines] == ["2026030200001", "2026030300002"]
+    # The same statement twice in one file: its payments are not counted twice.
+    text = camt053(EU[:1], "08").decode()
+    stmt = text[text.index("<Stmt>") : text.index("</Stmt>") + len("</Stmt>")]
+    twice = text.replace(stmt, stmt + stmt).encode()
+    (line,), errors = read_camt(twice, "twice.xml")
+    assert errors == [] and line.bank_ref == "2026030200001"
+    # Two equal payments the bank gave no id of its own stay two lines.
+    unnamed = re.sub(rb"<(NtryRef|AcctSvcrRef)>[^<]*</\1>", b"", camt053(EU[:1], "08"))
+    doubled = unnamed.replace(b"</Ntry>", b"</Ntry>" + unnamed.split(b"<Ntry>")[1].split(
+        b"</Ntry>")[0].join([b"<Ntry>", b"</Ntry>"]), 1)  # fmt: skip
+    first, second = read_camt(doubled, "two.xml")[0]
+    assert first.bank_ref.startswith("CAMT-") and second.bank_ref == first.bank_ref + "#2"
+
+
 def test_camt054_and_pending_entries() -> None:
     data = camt053(EU[:1], "04", kind="054")
     (line,), _ = read_camt(data, "ntf.xml")

@@ -65,6 +65,8 @@ def read_camt(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
         what = re.sub(r", line \d+, column \d+$", "", str(exc.msg))
         return [], [line_error(file, exc.lineno, None, f"the XML is cut short or damaged here "
                                f"({what}); download the statement again.")]  # fmt: skip
+    if etree.QName(root).localname != "Document":  # a SWIFT envelope (AppHdr + Document)
+        root = next(root.iterfind(".//{*}Document"), root)
     reports = root.findall("./{*}BkToCstmrStmt/{*}Stmt") + root.findall(
         "./{*}BkToCstmrDbtCdtNtfctn/{*}Ntfctn"
     )
@@ -192,7 +194,13 @@ def _entry(
         remittance = _texts(tx, "./{*}RmtInf/{*}Ustrd") + _texts(
             tx, "./{*}RmtInf/{*}Strd/{*}CdtrRefInf/{*}Ref"
         )
-        reference = " ".join(remittance) or _text(tx, "./{*}AddtlTxInf") or info
+        hashed = " ".join(remittance) or _text(tx, "./{*}AddtlTxInf") or info
+        # The invoice numbers of structured remittance, and its free text, are read too
+        # (not hashed: a line's Bank Ref stays the one earlier imports recorded).
+        documents = _texts(tx, "./{*}RmtInf/{*}Strd/{*}RfrdDocInf/{*}Nb") + _texts(
+            tx, "./{*}RmtInf/{*}Strd/{*}AddtlRmtInf"
+        )
+        reference = " ".join(dict.fromkeys(remittance + documents)) or hashed
         own = _text(tx, "./{*}Refs/{*}AcctSvcrRef")
         if ("tx", own) in known:
             ref = own
@@ -201,7 +209,7 @@ def _entry(
         else:
             end_to_end = _text(tx, "./{*}Refs/{*}EndToEndId")
             ref = content_ref("CAMT", [when.isoformat(), str(value), tx_mark, *payer_ids,
-                                       reference, end_to_end])  # fmt: skip
+                                       hashed, end_to_end])  # fmt: skip
         result.append(
             BankLine(when, value, tx_currency or currency or account_currency, tx_direction,
                      name, payer_ids, reference, ref, file, tx.sourceline or line)

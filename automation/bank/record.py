@@ -125,15 +125,36 @@ def content_ref(prefix: str, parts: Iterable[str]) -> str:
     return f"{prefix}-{hashlib.sha256(joined.encode()).hexdigest()[:16]}"
 
 
+_CONTENT_REF = re.compile(r"[0-9A-Z]+-[0-9a-f]{16}")
+
+
+def is_content_ref(ref: str) -> bool:
+    """Whether `ref` is a hash of what a line says (`content_ref`), not the bank's own id.
+
+    >>> is_content_ref(content_ref("CAMT", ["x"])), is_content_ref("2026030512345678")
+    (True, False)
+    """
+    return bool(_CONTENT_REF.fullmatch(ref))
+
+
 def number_repeats(lines: list[BankLine]) -> list[BankLine]:
     """Two identical lines in one file (two equal payments on one day) keep apart.
 
     The second and later copies of a ref get `#2`, `#3`...: in an overlapping
-    statement the same copies get the same numbers again.
+    statement the same copies get the same numbers again. A line that repeats
+    another's bank id and all it says is that transaction listed twice (a
+    statement repeated in the file): it is left out.
     """
     seen: Counter[str] = Counter()
+    listed: set[tuple[object, ...]] = set()
     result = []
     for line in lines:
+        if not is_content_ref(line.bank_ref):
+            said = (line.bank_ref, line.date, line.amount, line.currency, line.direction,
+                    line.payer, line.payer_ids, line.reference)  # fmt: skip
+            if said in listed:
+                continue
+            listed.add(said)
         seen[line.bank_ref] += 1
         count = seen[line.bank_ref]
         result.append(line if count == 1 else replace(line, bank_ref=f"{line.bank_ref}#{count}"))
