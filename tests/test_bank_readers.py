@@ -268,6 +268,23 @@ def test_mt940_first_details_line_cut_at_65_with_its_tag(monkeypatch: pytest.Mon
     assert before.reference == "Pay I NV-2026-0006 thanks" and before.bank_ref == line.bank_ref
 
 
+def test_mt940_of_asn_sns_and_regiobank() -> None:
+    """de Volksbank puts the payer's IBAN (18 characters) where a customer reference
+    (16 at most) goes, and the payer's name on the next line."""
+    text = (
+        "{1:F01ASNBNL21XXXX0000000000}{2:O940ASNBNL21XXXXN}{3:}{4:\r\n:20:0000000000\r\n"
+        ":25:NL81ASNB9999999999\r\n:28C:1/1\r\n:60F:C260301EUR444,29\r\n"
+        ":61:2603020302C1210,00NOVBNL47INGB9999999999\r\nAcme B.V.\r\n"
+        ":86:NL47INGB9999999999 Acme B.V.\r\n" + " " * 65 + "\r\nFactuur INV-2026-0007"
+        + " " * 44 + "\r\n:62F:C260302EUR1654,29\r\n-}{5:}\r\n"
+    )
+    (line,), errors = read_mt940(text.encode(), "asn.940")
+    assert errors == []
+    assert (line.direction, line.amount, line.date) == ("in", D("1210.00"), date(2026, 3, 2))
+    assert line.payer == "Acme B.V." and line.payer_ids == ("NL47INGB9999999999",)
+    assert "INV-2026-0007" in line.reference
+
+
 def test_mt940_rabobank() -> None:
     lines, errors = read_mt940(mt940_rabobank(EU), "rabo.swi")
     assert errors == []

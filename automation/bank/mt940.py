@@ -234,10 +234,8 @@ def _details(data: dict[str, Any], first_width: int = WRAP) -> tuple[str, tuple[
 
 def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     text = decode(data)
-    # The package's own reading of `?NN` details is left out: _details reads them.
-    parsed = mt940_package.models.Transactions(processors={"post_transaction_details": []})
     try:
-        parsed.parse(text)
+        parsed, volksbank = _parse(text)
     except Exception as exc:  # the package raises RuntimeError, ValueError... for a bad tag
         return [], [_unreadable(exc, text, file)]
     starts = [n for n, row in enumerate(text.splitlines(), start=1) if row.startswith(":61:")]
@@ -247,13 +245,36 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     for index, transaction in enumerate(parsed, start=1):
         where = starts[index - 1] if len(starts) == len(parsed) else index
         try:
-            lines.append(_line(parsed, transaction.data, file, where, width))
+            lines.append(_line(parsed, transaction.data, file, where, width, volksbank))
         except TransactionError as exc:
             errors.append(line_error(file, where, None, str(exc)))
         except Exception:  # a shape of details not foreseen: said plainly, the rest is read
             errors.append(line_error(file, where, None, "this transaction's :61: and :86: lines "
                                      "could not be read; record the payment by hand."))  # fmt: skip
     return number_repeats(lines), errors
+
+
+def _parse(text: str) -> tuple[mt940_package.models.Transactions, bool]:
+    """The package's reading of the file, and whether it is de Volksbank's: the `:61:` of
+    ASN, SNS and RegioBank (the payer's IBAN where the customer reference may hold 16
+    characters, the payer's name on the next line) when the usual reading fails."""
+    # The package's own reading of `?NN` details is left out: _details reads them.
+    processors: Any = {"post_transaction_details": []}
+    parsed = mt940_package.models.Transactions(processors=processors)
+    try:
+        parsed.parse(text)
+    except Exception as exc:
+        tag = exc.args[1] if len(exc.args) == 3 else None
+        if str(getattr(tag, "id", "")) != "61":
+            raise
+        asn = mt940_package.tags.StatementASNB()
+        parsed = mt940_package.models.Transactions(processors=processors, tags={asn.id: asn})
+        try:
+            parsed.parse(text)
+        except Exception:
+            raise exc from None  # told as the usual reading found it
+        return parsed, True
+    return parsed, False
 
 
 def _unreadable(exc: Exception, text: str, file: str) -> RowError:
@@ -278,6 +299,7 @@ def _line(
     file: str,
     where: int,
     first_width: int = WRAP,
+    volksbank: bool = False,
 ) -> BankLine:
     status = str(data.get("status") or "").upper()
     if status not in ("C", "D", "RC", "RD"):
@@ -297,6 +319,9 @@ def _line(
     extra = normal_id(str(data.get("extra_details") or ""))
     name, ids, reference = _details(data, first_width)
     ids = _with_account(ids, extra)
+    if volksbank:  # the payer's IBAN in the customer reference, the name on the next line
+        ids = _with_account(ids, normal_id(str(data.get("customer_reference") or "")))
+        name = name or clean(str(data.get("extra_details") or ""))
     bank_reference = str(data.get("bank_reference") or "")
     if trusted_ref(bank_reference):
         ref = bank_reference.strip()
