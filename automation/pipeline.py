@@ -1008,7 +1008,10 @@ def settle(
 ) -> None:
     """Set aside Paid, Overpaid and Void invoices with nothing left to send.
 
-    One whose row has an error to fix (`troubled`) stays open until it is fixed.
+    One whose row has an error to fix (`troubled`) stays open until it is fixed,
+    and so does one the client paid more on than was due: every run lists that
+    money as owed back (summary, receivables report) until the Paid Amount
+    shows it refunded.
 
     The signature is the payment cells as the sheet now shows them (the
     bookkeeper's Paid Amount and Paid Date, and the Status the run wrote); a
@@ -1018,9 +1021,10 @@ def settle(
     cells_now = payment_cells(data.invoices, invoices.keys())
     marks: dict[str, str | None] = {}
     for number, inv in invoices.items():
-        row = rows.get(number)
-        status = status_of(state_of(inv, number in failed), Payments.from_row(row), as_of)
-        if status in CLOSED and number in cells_now and number not in pending | troubled:
+        state, pay = state_of(inv, number in failed), Payments.from_row(rows.get(number))
+        status = status_of(state, pay, as_of)
+        done = status in CLOSED and balance_of(state, pay)[1] >= 0  # and nothing owed back
+        if done and number in cells_now and number not in pending | troubled:
             paid, paid_date, _, credit, resend = cells_now[number]
             written = status  # what the write-back put in the cell (Void: credited in full too)
             if inv.last_reissue != as_of:  # the Reissue flag must clear first

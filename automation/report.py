@@ -4,8 +4,10 @@ One workbook per as-of date, `receivables-<as-of>.xlsx`: "Open invoices" (one
 row per invoice with a balance, after its credit notes), "Aging" (balances per
 client and currency in buckets of days past due, totals per currency and one
 chart per currency, each on its own scale), "By client" (each client's open
-invoices with subtotals, a page per client when printed) and "Credit notes"
-(the year's credit notes, when there are any). Currencies are never added
+invoices with subtotals, a page per client when printed), "Owed back" (invoices
+paid over what was due, and void invoices the client had paid towards: money to
+refund or credit, when there are any) and "Credit notes" (the year's credit
+notes, when there are any). Currencies are never added
 together. Every sheet has a title with the as-of date above its table and is
 set up to print: landscape, one page wide, the header row on every page.
 
@@ -53,6 +55,10 @@ OPEN_HEADERS = (
 )
 OPEN_KINDS = ("text", "text", "text", "date", "date", "money", "money", "money", "int",
               "text", "text", "money")  # fmt: skip
+OWED_SHEET = "Owed back"
+OWED_HEADERS = ("Invoice No", "Client", "Currency", "Invoice Date", "Total", "Paid", "Credited",
+                "Owed Back", "Status")  # fmt: skip
+OWED_KINDS = ("text", "text", "text", "date", "money", "money", "money", "money", "text")
 CREDIT_SHEET = "Credit notes"
 CREDIT_HEADERS = ("Credit Note No", "Date", "Invoice No", "Client", "Currency", "Amount", "Reason")
 CREDIT_KINDS = ("text", "date", "text", "text", "text", "money", "text")
@@ -123,6 +129,14 @@ def open_items(items: Iterable[Receivable]) -> list[Receivable]:
     return sorted(
         (item for item in items if item.balance > 0),
         key=lambda r: (r.due_date, r.client.casefold(), r.invoice_no),
+    )
+
+
+def owed_items(items: Iterable[Receivable]) -> list[Receivable]:
+    """Invoices the client paid more on than was due (negative balance), by client."""
+    return sorted(
+        (item for item in items if item.balance < 0),
+        key=lambda r: (r.client.casefold(), r.currency, r.invoice_no),
     )
 
 
@@ -202,6 +216,9 @@ def write_workbook(
     _write_open_sheet(workbook, formats, still_open, as_of)
     _write_aging_sheet(workbook, formats, aging_rows(items, as_of), as_of)
     _write_client_sheet(workbook, formats, still_open, as_of)
+    owed = owed_items(items)
+    if owed:
+        _write_owed_sheet(workbook, formats, owed, as_of)
     if credit_notes:
         _write_credit_sheet(workbook, formats, credit_notes, as_of)
     workbook.close()
@@ -372,6 +389,26 @@ def _write_open_sheet(
         out.money(row, 11, item.credited, cur)
     out.sheet.freeze_panes(HEADER_ROW + 1, 0)
     out.sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + max(len(items), 1), len(OPEN_HEADERS) - 1)
+    out.fit_columns()
+
+
+def _write_owed_sheet(
+    workbook: Workbook, formats: _Formats, items: list[Receivable], as_of: date
+) -> None:
+    out = _Sheet(workbook, OWED_SHEET, "Owed back to clients: refund or credit", as_of, formats)
+    out.headers(HEADER_ROW, OWED_HEADERS, OWED_KINDS)
+    for row, item in enumerate(items, start=HEADER_ROW + 1):
+        cur = item.currency
+        out.text(row, 0, item.invoice_no)
+        out.text(row, 1, item.client)
+        out.text(row, 2, cur)
+        out.date(row, 3, item.invoice_date)
+        out.money(row, 4, item.total, cur)
+        out.money(row, 5, item.paid, cur)
+        out.money(row, 6, item.credited, cur)
+        out.money(row, 7, -item.balance, cur)
+        out.text(row, 8, item.status)
+    out.sheet.freeze_panes(HEADER_ROW + 1, 0)
     out.fit_columns()
 
 

@@ -141,9 +141,9 @@ def start_report(
     collected, where the same trouble, if it lasts, is told as before.
     """
     pending = PendingReport(items, as_of, out_dir, credit_notes)
-    still_open = [item for item in items if item.balance > 0]
+    listed = [item for item in items if item.balance != 0]  # open, or owed back
     least = BACKGROUND_FROM if background_from is None else background_from
-    if len(still_open) < least or cpu_count() < 2:
+    if len(listed) < least or cpu_count() < 2:
         return pending
     try:
         target, temp_name = report_names(out_dir, as_of)
@@ -170,7 +170,7 @@ def start_report(
         return pending
     # The invoices go down the pipe from a thread: the worker takes them once it has
     # imported what it needs (0.2-0.5 s), and the pipe holds less than 5,000 of them.
-    payload = ([flat(item) for item in still_open], list(credit_notes))
+    payload = ([flat(item) for item in listed], list(credit_notes))
     sender = threading.Thread(target=_hand_over, args=(answers, payload), name="report-data")
     sender.start()
     pending._worker, pending._answers, pending._sender = worker, answers, sender

@@ -529,9 +529,9 @@ def receivables(
         pay = Payments.from_row(rows.get(number))
         state = state_of(inv, number in failed)
         status = status_of(state, pay, as_of)
-        if status in CLOSED:
-            continue  # nothing more is owed (a cent either way is not a debt)
         _, balance = balance_of(state, pay)
+        if status in CLOSED and balance >= 0:
+            continue  # nothing more is owed; what the client paid over is listed, owed back
         items.append(
             Receivable(
                 number,

@@ -110,6 +110,9 @@ def test_ten_weeks_of_follow_up(folder: Folder, capsys: pytest.CaptureFixture[st
     assert overpaid and "$200.00" in overpaid[0] and "-$200.00" not in overpaid[0]
     owed = out.split("Owed back to clients", 1)[1].splitlines()[1]  # listed as owed back too
     assert "INV-" in owed and "Over" in owed and "$200.00" in owed
+    report = folder.root / "reports" / f"receivables-{week(1).isoformat()}.xlsx"
+    listed = pd.read_excel(report, sheet_name="Owed back", header=2, engine="calamine")
+    assert list(zip(listed["Client"], listed["Owed Back"], strict=True)) == [("Over", 200)]
     check(folder, "Full", "Paid", "0.00", week(1))
     thanks = mails_to(folder, "Full")[-1].get_body(("plain",)).get_content()
     assert "We have received $1,000.00 in all for invoice" in thanks  # the total paid
@@ -147,6 +150,11 @@ def test_ten_weeks_of_follow_up(folder: Folder, capsys: pytest.CaptureFixture[st
     check(folder, "Silent", "Escalated", "1000.00", week(7), None, 3)
     check(folder, "Held", "Reissued", "1000.00", week(9), None, 1)
     check(folder, "Voided", "Void", "0.00", week(1))
+    # Eight weeks on, the overpayment is still listed as owed back, and nothing more is sent.
+    report = folder.root / "reports" / f"receivables-{week(9).isoformat()}.xlsx"
+    listed = pd.read_excel(report, sheet_name="Owed back", header=2, engine="calamine")
+    assert list(listed["Client"]) == ["Over"]
+    check(folder, "Over", "Overpaid", "-200.00", week(1))
 
     subjects = {name: [str(m["Subject"]) for m in mails_to(folder, name)] for name in CLIENTS}
     assert [s.split(":")[0].split(" ")[0] for s in subjects["Full"]] == ["Invoice", "Thank"]

@@ -20,6 +20,8 @@ from automation.report import (
     CLIENT_SHEET,
     OPEN_HEADERS,
     OPEN_SHEET,
+    OWED_HEADERS,
+    OWED_SHEET,
     Receivable,
     ReportError,
     aging_bucket,
@@ -110,7 +112,7 @@ def test_report_file(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
 
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [OPEN_SHEET, AGING_SHEET, CLIENT_SHEET]
+    assert wb.sheetnames == [OPEN_SHEET, AGING_SHEET, CLIENT_SHEET, OWED_SHEET]
     for sheet in wb:  # a title with the as-of date on every sheet, and print set-up
         assert sheet["A1"].value.endswith("as of 2026-06-30"), sheet.title
         assert sheet.page_setup.orientation == "landscape"
@@ -166,6 +168,12 @@ def test_report_file(tmp_path: Path) -> None:
         ("Total JPY", 1000),
     ]
     assert len(wb[CLIENT_SHEET].row_breaks.brk) == 1  # a page per client
+
+    # Paid more than due: the money the firm owes back is listed, as a positive amount.
+    owed = list(wb[OWED_SHEET].iter_rows(min_row=3, values_only=True))
+    assert owed[0] == OWED_HEADERS
+    assert [(r[0], r[1], r[7]) for r in owed[1:]] == [("INV-13", "Acme Ltd", 5)]
+    assert wb[OWED_SHEET].cell(row=4, column=8).number_format == "#,##0.00"
 
 
 @pytest.mark.skipif(
