@@ -95,7 +95,7 @@ class SheetData:
     append_note: str | None = None
     date_order: str = ""
     #: the sheet's formulas saved without their result (their cells read as empty), for
-    #: the Clients and Services sheets
+    #: the Clients, Services and Invoices sheets
     unsaved: UnsavedFormulas = field(default_factory=UnsavedFormulas)
     #: default column name -> its column number (from 1), for the columns present
     columns: dict[str, int] = field(default_factory=dict)
@@ -802,7 +802,7 @@ def read_workbook(
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in expected})
             invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1, append_at=2)
         else:
-            invoices = _sheet(frames, INVOICES, config, names, tables)
+            invoices = _sheet(frames, INVOICES, config, names, tables, unsaved)
     payments, problem = _payments_sheet(frames, config, names, tables)
     return WorkbookData(
         path, clients, services, invoices, names, tables, payments=payments,

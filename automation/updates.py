@@ -43,7 +43,7 @@ from .plan import InvoiceState, Payments, balance_of, is_billable, status_of
 from .read import SheetData, WorkbookData
 from .report import Receivable
 from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
-from .validate import ClientBook, column_text
+from .validate import ClientBook, column_text, unsaved_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -200,6 +200,9 @@ def invoice_rows(
     frame = sheet.frame[sheet.frame["Invoice No"].notna()]
     if numbers is not None:
         frame = frame[column_text(frame["Invoice No"]).isin(set(numbers)).to_numpy(dtype=bool)]
+    # A payment typed as a formula whose result was never saved reads as empty: not as
+    # nothing paid (a reminder to a client who paid) but as a cell to fix.
+    unsaved = sheet.unsaved_formulas({int(r) for r in frame.index}, TYPED_CELLS)
     for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
         number = cells.cell_text(values["Invoice No"])
         if not number or number in result:
@@ -207,6 +210,12 @@ def invoice_rows(
         status = cells.cell_text(values["Status"]) or None
         corrections = read_corrections(values)
         try:
+            if int(row) in unsaved:
+                column, formula = unsaved[int(row)][0]
+                raise PaymentProblem(
+                    column,
+                    f"{unsaved_message(formula)} Nothing is sent about this invoice until then.",
+                )
             paid, paid_date = read_payment(values, sheet.date_order)
         except PaymentProblem as exc:
             result[number] = InvoiceRow(
@@ -229,6 +238,9 @@ def invoice_rows(
         )
     return result
 
+
+#: The Invoices cells the bookkeeper types, read by every run.
+TYPED_CELLS = frozenset({"Paid Amount", "Paid Date", "Status", "Credit Amount", "Resend"})
 
 #: What the Resend cell may say, in the languages of the documents (blank is no too).
 RESEND_YES = frozenset({"yes", "y", "да", "иә"})

@@ -475,15 +475,17 @@ def validate_services(
     return lines, errors
 
 
-def _unsaved_error(sheet: SheetData, row: int, column: str, formula: str) -> RowError:
-    return _line_error(
-        sheet,
-        row,
-        column,
+def unsaved_message(formula: str) -> str:
+    """What a cell holding a formula saved without its result is told."""
+    return (
         f"holds the formula ={formula}, whose result was never saved (the workbook was last "
         "saved by a program that does not calculate formulas): open it in Excel or "
-        "LibreOffice, save it, and run again.",
+        "LibreOffice, save it, and run again."
     )
+
+
+def _unsaved_error(sheet: SheetData, row: int, column: str, formula: str) -> RowError:
+    return _line_error(sheet, row, column, unsaved_message(formula))
 
 
 @dataclass(frozen=True)

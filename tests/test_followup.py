@@ -218,6 +218,34 @@ def test_a_dry_run_on_reissue_day_previews_the_reissued_invoice(folder: Folder) 
     assert len(mails_to(folder, "Late")) == 2
 
 
+def test_a_payment_typed_as_a_formula_never_worked_out_is_not_taken_for_none(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`=100+12` in Paid Amount, last saved by a program that does not calculate: the cell
+    reads empty, but the client paid: no reminder, a row error saying what to do."""
+    import openpyxl
+
+    write_workbook(
+        folder.workbook,
+        [client("Payer", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Payer", "Work", 1, 112)],
+    )
+    run_week(folder, 0)
+    book = openpyxl.load_workbook(folder.workbook)
+    sheet = book["Invoices"]
+    headers = {c.value: c.column for c in sheet[1]}
+    sheet.cell(row=2, column=headers["Paid Amount"], value="=100+12")
+    sheet.cell(row=2, column=headers["Paid Date"], value=week(1))
+    book.save(folder.workbook)
+    capsys.readouterr()
+    assert folder.run("--as-of", week(2).isoformat()) == 1
+    out = capsys.readouterr().out
+    assert "Paid Amount" in out and "=100+12" in out and "open it in Excel" in out
+    assert len(mails_to(folder, "Payer")) == 1  # no reminder to a client who paid
+    row = invoices(folder).loc["Payer"]
+    assert row["Reissue Count"] == 0 and "=100+12" in row["Note"]
+
+
 def test_inactive_client_gets_no_reminders(folder: Folder) -> None:
     write_workbook(
         folder.workbook,
