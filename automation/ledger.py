@@ -850,6 +850,14 @@ class Ledger:
         """The addresses (lower case) whose server accepted this message."""
         return {a for a, (state, _reply) in self.deliveries(message_id).items() if state == SENT}
 
+    def delivered_at(self, message_id: str) -> datetime | None:
+        """When a server last accepted this message for one of its addresses (None: never)."""
+        (at,) = self.conn.execute(
+            "SELECT MAX(at) FROM deliveries WHERE message_id = ? AND state = ?",
+            (message_id, SENT),
+        ).fetchone()
+        return datetime.fromisoformat(at).replace(microsecond=0) if at else None
+
     def mark_sending(self, message_id: str) -> None:
         self.conn.execute(
             "UPDATE messages SET state = ?, attempt_run = ? WHERE message_id = ?",

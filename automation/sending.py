@@ -220,11 +220,20 @@ class SendStage(LedgerJournal):
         ]
         missed = copies_missed_text(message, verdict)
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
+        day = self.as_of
+        interrupted = msg.state == SENDING
+        note = "sent after an interrupted run" if interrupted else ""
+        if not tried:
+            # Nobody left to send to: every address it goes to now (a refused one was
+            # taken out of Clients) had it already. It was delivered when they got it.
+            now = self.ledger.delivered_at(msg.message_id) or now
+            day = now.date()
+            note = f"not sent again: its addresses had it since {day.isoformat()}"
+            interrupted = False
         with self.ledger.transaction(durable=False):
             self.ledger.mark_sent(msg.message_id, now)
-            record_sent(self.ledger, job, now, self.as_of, f"{where}{already}", missed)
-        note = "sent after an interrupted run" if msg.state == SENDING else ""
-        if note:
+            record_sent(self.ledger, job, now, day, f"{where}{already}", missed)
+        if interrupted:
             # The run before marked it `sending` (its batch was flushed) and then
             # stopped: it may have gone out just before, or not at all.
             self.summary.notes.append(

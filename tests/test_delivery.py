@@ -204,6 +204,38 @@ def test_an_address_corrected_after_a_refusal_gets_the_invoice_the_old_one_never
     assert pd.isna(invoices(folder).loc["Acme", "Resend"])
 
 
+def test_a_refused_to_address_taken_out_leaves_the_invoice_sent_when_the_others_got_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bookkeeper deletes the refused address instead of correcting it: nothing is
+    sent again, and the invoice counts as emailed when the others got it, not today."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    recorder = Recorder(refuse=frozenset({"bob@acme.exmaple"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.exmaple", Terms="Receipt 10")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 1
+        apply_updates(
+            folder.workbook, [CellUpdate("Clients", 2, "Email", "ann@acme.example")],
+            header_rows={},
+        )  # fmt: skip
+        capsys.readouterr()
+        assert folder.run("--as-of", "2026-03-12") == 0
+    assert [r.rcpt_tos for r in recorder.received] == [["ann@acme.example"]]
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Sent" and row["Sent At"].date() == date(2026, 3, 9)
+    assert row["Note"] == "Emailed to ann@acme.example on 2026-03-09."
+    assert row["Due Date"].date() == date(2026, 3, 19)  # ten days after ann got it
+    out = " ".join(capsys.readouterr().out.split())
+    assert "not sent again" in out and "had it since 2026-03-09" in out, out
+
+
 def test_resend_typed_while_nobody_has_the_invoice_is_the_invoice_itself(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
