@@ -227,7 +227,10 @@ def test_report_prints_one_page_wide(tmp_path: Path) -> None:
     client_pages = [p for p in text if CLIENT_SHEET in p]
     aging_pages = [p for p in text if AGING_SHEET in p and p not in client_pages]
     open_pages = [p for p in text if OPEN_SHEET in p and p not in client_pages + aging_pages]
-    assert len(open_pages) + len(aging_pages) + len(client_pages) == pages
+    seen = client_pages + aging_pages + open_pages
+    owed_pages = [p for p in text if OWED_SHEET in p and p not in seen]
+    assert len(owed_pages) == 1 and "Owed Back" in owed_pages[0]  # INV-13, paid 5.00 over
+    assert len(open_pages) + len(aging_pages) + len(client_pages) + len(owed_pages) == pages
     assert all("Invoice No" in p and "Credited" in p for p in open_pages)  # header repeated
     assert all("Client" in p and "Over 90" in p for p in aging_pages if "Currency" in p)
     assert len(client_pages) == clients  # a page per client, each whole
