@@ -219,6 +219,12 @@ def decide_corrections(
                 )
             continue
         if typed in (VOID, REBILL):
+            if row.resend and not inv.resend_pending:  # a copy of what is cancelled: no
+                cleared.append(number)
+                waiting.append(
+                    f"{number}: Resend is cleared: the invoice is cancelled ({typed}); its "
+                    "credit note goes to the client instead."
+                )
             if typed == REBILL:
                 lines, why = rebill_lines(number, inv, billed.get(number, ()), book, as_of, config)
                 if why:

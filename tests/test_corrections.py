@@ -122,6 +122,22 @@ def test_void_issues_a_credit_note_in_the_thread_and_stops_all_mail(billed: Fold
     assert cell(folder, "Acme", "Status") == "Void"
 
 
+def test_void_with_resend_typed_too_clears_resend_and_says_so(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = billed
+    type_into_invoices(folder, "Birch", Status="Void", Resend="Yes")
+    capsys.readouterr()
+    run(folder, date(2026, 3, 16))  # exit 0, and the rerun is quiet too
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Resend is cleared: the invoice is cancelled (Void)" in out
+    assert cell(folder, "Birch", "Resend") is None and cell(folder, "Birch", "Status") == "Void"
+    subjects = [str(m["Subject"]) for m in mails_to(folder, "Birch")]
+    assert len(subjects) == 2 and subjects[1].startswith("Credit note")
+    run(folder, date(2026, 3, 23))  # nothing more, no error
+    assert len(mails_to(folder, "Birch")) == 2
+
+
 def test_void_summary_lists_the_money_owed_back(
     billed: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
