@@ -65,7 +65,7 @@ from .mail import (
     open_sender,
     readdressed,
 )
-from .model import OVERPAID, InvoiceRow, RowError, ServiceLine
+from .model import OVERPAID, PAID, InvoiceRow, RowError, ServiceLine
 from .notices import workbook_notices
 from .pdf import soffice_path
 from .plan import Followup, InvoiceDraft, Payments, balance_of, draft_invoices, status_of
@@ -402,6 +402,7 @@ class Run:
             self._record_corrections(plan.fixes, existing_credit_floor(data, config, as_of))
             for inv, decision in plan.followups:
                 self._record_followup(inv, decision)
+            self._note_paid_escalations()
             if plan.monthly:
                 plan_monthly_statements(
                     ledger,
@@ -705,6 +706,25 @@ class Run:
         )
         if not planned:
             ledger.replan_message(decision.event, payload)
+
+    def _note_paid_escalations(self) -> None:
+        """An escalated invoice since paid: its Note no longer asks for a call.
+
+        No thank-you goes (an escalated invoice gets no automatic mail), so the
+        Note says so instead of staying "please call the client".
+        """
+        for number, inv in self.invoices.items():
+            if not inv.escalated or not inv.note.startswith("Escalated on"):
+                continue
+            pay = Payments.from_row(self.rows.get(number))
+            status = status_of(state_of(inv, False), pay, self.as_of)
+            if status in (PAID, OVERPAID) and pay.paid_date is not None:
+                paid = format_money(pay.paid, inv.currency, "en")
+                self.ledger.update_invoice(
+                    number,
+                    note=f"{status} ({paid} by {pay.paid_date.isoformat()}) after it was "
+                    "escalated; no thank-you is emailed for an escalated invoice.",
+                )
 
     def _queue(self, wanted: set[str], held: Collection[str] = ()) -> list[LedgerMessage]:
         """The messages to send now: at most one per invoice, for clients mail may go to.

@@ -318,6 +318,16 @@ def test_escalated_invoices_get_no_more_automatic_mail(folder: Folder) -> None:
     run_week(folder, 5)
     check(folder, "Gone", "Escalated", "400.00", week(3), None, 1)
     assert len(mails_to(folder, "Gone")) == 2
+    assert invoices(folder).loc["Gone", "Note"].startswith("Escalated on")
+    # Paid in full after the call: Paid, no thank-you, and the Note no longer asks for a call.
+    type_into_invoices(folder, "Gone", Paid_Amount=Decimal("500"), Paid_Date=week(6))
+    run_week(folder, 6)
+    check(folder, "Gone", "Paid", "0.00", week(3), None, 1)
+    assert len(mails_to(folder, "Gone")) == 2
+    assert invoices(folder).loc["Gone", "Note"] == (
+        f"Paid ($500.00 by {week(6).isoformat()}) after it was escalated; no thank-you is "
+        "emailed for an escalated invoice."
+    )
 
 
 def ledger_settled(folder: Folder) -> dict[str, str | None]:
