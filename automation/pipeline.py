@@ -421,8 +421,9 @@ class Run:
             self.invoiced[row] = (number, known[number].due_date)
         if restored:
             self.summary.notes.append(
-                f"{len(restored)} Services rows had lost their Invoice No (an older copy of the "
-                "workbook?); it is written back and they are not billed again."
+                f"{len(restored)} Services rows were billed but had no Invoice No in the "
+                "workbook (the last run stopped before writing it, or an older copy of the "
+                "workbook was put back); it is written back and they are not billed again."
             )
 
     def send(self, plan: Plan) -> None:
