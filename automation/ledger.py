@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .model import CellValue, InvoiceLine, ServiceLine
+from .model import CellValue, InvoiceLine, Money, ServiceLine
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (scope TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -253,6 +253,8 @@ def encode_value(value: CellValue) -> str:
         return json.dumps(["date", value.isoformat()])
     if isinstance(value, Decimal):
         return json.dumps(["decimal", str(value)])
+    if isinstance(value, Money):
+        return json.dumps(["money", [str(value.amount), value.currency]])
     if isinstance(value, int):
         return json.dumps(["int", value])
     return json.dumps(["str", value])
@@ -269,6 +271,8 @@ def decode_value(text: str) -> CellValue:
         return date.fromisoformat(raw)
     if kind == "decimal":
         return Decimal(raw)
+    if kind == "money":
+        return Money(Decimal(raw[0]), raw[1])
     if kind == "int":
         return int(raw)
     return str(raw)

@@ -16,8 +16,18 @@ from typing import NamedTuple
 
 from .text import one_line
 
-#: A value the tool writes into a cell. None clears the cell.
-CellValue = str | int | Decimal | date | datetime | None
+
+@dataclass(frozen=True)
+class Money:
+    """An amount written into a cell with its currency: a column formatted in another
+    currency's symbol does not lend it its format (a EUR total under "$")."""
+
+    amount: Decimal
+    currency: str
+
+
+#: A value the tool writes into a cell. None clears the cell. A Decimal is an amount too.
+CellValue = str | int | Decimal | Money | date | datetime | None
 
 # Status names, exactly as the bookkeeper sees them (docs/workbook.md).
 LINE_INVOICED = "Invoiced"

@@ -35,6 +35,7 @@ from .model import (
     CellUpdate,
     CellValue,
     InvoiceRow,
+    Money,
     RowError,
     ServiceLine,
 )
@@ -52,6 +53,8 @@ else:
 
 
 def _differs(current: object, new: CellValue) -> bool:
+    if isinstance(new, Money):
+        new = new.amount
     if new is None:
         return not cells.is_blank(current)
     if cells.is_blank(current):
@@ -463,8 +466,8 @@ def invoices_updates(
             "Terms": inv.terms,
             "Invoice Date": inv.invoice_date,
             "Due Date": inv.due_date,
-            "Total": inv.total,
-            "Balance": balance,
+            "Total": Money(inv.total, inv.currency),
+            "Balance": Money(balance, inv.currency),
             "Sent At": inv.sent_at,
             "Last Sent": inv.last_sent,
             "Reissue": "Yes" if inv.last_reissue == as_of else None,
@@ -472,7 +475,7 @@ def invoices_updates(
             "Note": inv.note or None,
         }
         if number not in typed_credit:  # else left as it is, for the bookkeeper to see
-            values["Credit Amount"] = inv.credited or None
+            values["Credit Amount"] = Money(inv.credited, inv.currency) if inv.credited else None
             values["Credit Notes"] = "; ".join(inv.credit_notes) or None
         if inv.resend_pending:
             values["Resend"] = None  # honoured: the copy is sent (or owed until it is)
@@ -488,7 +491,7 @@ def invoices_updates(
             # Payments from bank statements (bank.apply): the tool writes the payment cells.
             values["Paid Amount"] = existing.paid_amount
             values["Paid Date"] = existing.paid_date
-            values["Paid By Bank"] = existing.paid_by_bank
+            values["Paid By Bank"] = Money(existing.paid_by_bank, inv.currency)
         for column, value in values.items():
             updates.set(target, name, row, column, value, headers)
     return outstanding

@@ -575,6 +575,41 @@ def test_formats_come_from_the_column_else_sensible_defaults(tmp_path: Path) -> 
     assert ws["E3"].number_format == "yyyy-mm-dd hh:mm"  # a new date-and-time format
 
 
+def test_an_amount_in_another_currency_does_not_take_the_columns_symbol(tmp_path: Path) -> None:
+    """A US template's Total column says "$": a EUR or KZT total gets a plain amount format,
+    a USD one the column's own."""
+    from automation.model import CellUpdate, Money
+    from automation.writeback import apply_updates
+
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Invoices")
+    ws.write_row(0, 0, ["Invoice No", "Currency", "Total", "Balance"])
+    dollars = wb.add_format({"num_format": '"$"#,##0.00'})
+    ws.set_column(2, 2, 12, dollars)
+    ws.set_column(3, 3, 12, wb.add_format({"num_format": "[$€-x-euro2] #,##0.00"}))
+    ws.write_row(1, 0, ["INV-1", "USD"])
+    ws.write_number(1, 2, 100, dollars)
+    wb.close()
+    updates = []
+    for row, currency in ((3, "USD"), (4, "EUR"), (5, "KZT")):
+        updates += [
+            CellUpdate("Invoices", row, "Invoice No", f"INV-{row}"),
+            CellUpdate("Invoices", row, "Currency", currency),
+            CellUpdate("Invoices", row, "Total", Money(Decimal("1000"), currency)),
+            CellUpdate("Invoices", row, "Balance", Money(Decimal("1000"), currency)),
+        ]
+    apply_updates(path, updates, header_rows={"Invoices": 1})
+    ws = openpyxl.load_workbook(path)["Invoices"]
+    assert [ws.cell(r, 3).number_format for r in (3, 4, 5)] == [
+        '"$"#,##0.00', "#,##0.00", "#,##0.00"
+    ]
+    assert [ws.cell(r, 4).number_format for r in (3, 4, 5)] == [
+        "#,##0.00", "[$€-x-euro2] #,##0.00", "#,##0.00"
+    ]
+    assert [ws.cell(r, 3).value for r in (3, 4, 5)] == [1000, 1000, 1000]
+
+
 GROWTH = RangeGrowth(top=3, first_col=1, last_col=6, data_last=10, new_data_last=13, end=11,
                      new_end=14)  # fmt: skip
 

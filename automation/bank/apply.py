@@ -28,7 +28,7 @@ from ..config import Config
 from ..fmt import format_money
 from ..lazy import lazy_import
 from ..ledger import Ledger, LedgerInvoice
-from ..model import REBILL, VOID, CellValue, InvoiceRow, RowError
+from ..model import REBILL, VOID, CellValue, InvoiceRow, Money, RowError
 from ..money import ZERO, round_money
 from ..plan import InvoiceState, Payments, balance_of
 from ..read import WorkbookData
@@ -415,7 +415,7 @@ def payments_updates(data: WorkbookData, ledger: Ledger, config: Config, updates
             )
         values: dict[str, CellValue] = {
             "Date": line.date,
-            "Amount": line.amount,
+            "Amount": Money(line.amount, line.currency) if line.currency else line.amount,
             "Currency": line.currency or None,
             "Payer": line.payer or None,
             "Payer ID": line.payer_id or None,

@@ -31,6 +31,7 @@ from automation.writeback.sheet import (
     widen,
     write_cell,
 )
+from automation.writeback.styles import is_formatted
 from automation.writeback.values import encode_value
 from automation.writeback.xmlscan import (
     XML_SPACE,
@@ -44,7 +45,6 @@ from automation.writeback.xmlscan import (
 
 #: How many parsed rows an edit holds before the ones behind it are set aside.
 PARK_AT = 256
-_FORMATTED = frozenset({"date", "datetime", "money"})
 _TEXT_SPECIAL = re.compile("[&<>\r]")
 _TEXT_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 _ATTR_SPECIAL = re.compile('[&<>"\n\r\t]')
@@ -200,7 +200,7 @@ def _new_cells(
                 style = None
         else:
             style = inherited_style(edit, number, col)
-        if kind in _FORMATTED:
+        if is_formatted(kind):
             key = (style, col, kind)
             if key not in formatted:
                 formatted[key] = formatted_style(edit, style, col, kind) or style

@@ -20,6 +20,7 @@ from lxml import etree
 from automation.model import CellValue
 from automation.writeback.ranges import RangeGrowth, grow_ranges
 from automation.writeback.records import WriteBackError
+from automation.writeback.styles import MONEY, is_formatted, is_money, shows_own_currency
 from automation.writeback.values import Context, current_value, encode_value, same_value
 from automation.writeback.xmlscan import (
     XML_SPACE,
@@ -413,7 +414,7 @@ def _store(edit: SheetEdit, cell: Any, new: tuple[str, str | None]) -> None:
         return
     if kind == "b":
         cell.set("t", "b")
-    if kind in {"date", "datetime", "money"}:
+    if is_formatted(kind):
         _give_format(edit, cell, kind)
     v = etree.SubElement(cell, edit.tag("v"))
     v.text = text
@@ -484,12 +485,20 @@ def formatted_style(edit: SheetEdit, style: str | None, col: int, kind: str) -> 
     """The style a date or an amount needs in a cell styled `style`, or None to keep it."""
     styles = edit.ctx.styles
     number = int("0" if style is None else style)
+    code = edit.col_formats.get(col)
+    if kind != MONEY and is_money(kind):
+        own = code
+        if own is None and (column := column_style(edit, col)) is not None:
+            own = styles.code_of(int(column))
+        if own and shows_own_currency(own, kind):
+            # The column's own format names this amount's currency: it has it, whatever
+            # the row above (another currency's) had.
+            return str(styles.format_style(number, own))
     if styles.fits(number, kind):
         return None
-    code = edit.col_formats.get(col)
     if code is not None and styles.code_fits(code, kind):
         return str(styles.format_style(number, code))
-    if kind == "money":
+    if is_money(kind):
         return str(styles.money_style(number))
     return str(styles.date_style(number, kind))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -26,9 +27,82 @@ BUILTIN_CODES = {1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.0
 #: Amounts the tool writes show two decimals and thousands separators, unless
 #: their column already has a format of its own.
 MONEY_FORMAT = "#,##0.00"
+#: The kind of an amount written (`values.encode_value`): "money", or "money:EUR" for
+#: one whose currency is known.
+MONEY = "money"
+#: Formats are dates, times or amounts (the kinds a written value gets a format for).
+FORMATTED = frozenset({"date", "datetime"})
 # Formats that show a number "as is": writing a date there must switch to a date style.
 GENERAL_FORMATS = frozenset({0, 49})
 _DATE_CODE_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+
+def money_kind(currency: str) -> str:
+    return f"{MONEY}:{currency.upper()}" if currency else MONEY
+
+
+def is_money(kind: str) -> bool:
+    return kind == MONEY or kind.startswith(MONEY + ":")
+
+
+def is_formatted(kind: str) -> bool:
+    """Whether a value of `kind` gets a number format (a date, a time, an amount)."""
+    return kind in FORMATTED or is_money(kind)
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+_BRACKETED_SYMBOL = re.compile(r"\[\$([^\]-]*)(?:-[^\]]*)?\]")
+#: Words that stand for a currency in formats, beyond the codes and babel's symbols.
+_CURRENCY_WORDS = {"RUB": ("р.", "руб.", "руб"), "KZT": ("тг", "тг.", "тенге")}
+
+
+def currency_marks(code: str) -> set[str]:
+    """The currency symbols and codes a number format shows: `"$"#,##0.00` -> {"$"}.
+
+    >>> currency_marks('[$€-x-euro2] #,##0.00'), currency_marks('#,##0.00 "KZT"')
+    ({'€'}, {'KZT'})
+    >>> currency_marks("#,##0.00"), currency_marks("[$-409]#,##0.00")
+    (set(), set())
+    """
+    import unicodedata
+
+    marks = {m.strip() for m in _BRACKETED_SYMBOL.findall(code) if m.strip()}
+    rest = _BRACKETED_SYMBOL.sub("", code)
+    for quoted in _QUOTED.findall(rest):
+        word = quoted.strip()
+        if re.fullmatch(r"[A-Z]{3}", word) or any(unicodedata.category(ch) == "Sc" for ch in word):
+            marks.add(word)
+        elif word.lower() in {w for words in _CURRENCY_WORDS.values() for w in words}:
+            marks.add(word.lower())
+    bare = _DATE_CODE_NOISE.sub("", rest)
+    marks.update(ch for ch in bare if unicodedata.category(ch) == "Sc")
+    return marks
+
+
+@lru_cache(maxsize=64)
+def currency_names(currency: str) -> frozenset[str]:
+    """How a format may show `currency`: its code, its symbols in the documents' languages."""
+    from babel.numbers import get_currency_symbol
+
+    names = {currency, *_CURRENCY_WORDS.get(currency, ())}
+    for locale in ("en_US", "ru_RU", "kk_KZ", "de_DE", "en_GB"):
+        names.add(get_currency_symbol(currency, locale=locale))
+    return frozenset(names)
+
+
+def shows_other_currency(code: str, kind: str) -> bool:
+    """Whether a format shows a currency other than the amount's (`kind` "money:EUR")."""
+    if not kind.startswith(MONEY + ":"):
+        return False
+    marks = currency_marks(code)
+    return bool(marks) and not marks & currency_names(kind.split(":", 1)[1])
+
+
+def shows_own_currency(code: str, kind: str) -> bool:
+    """Whether a format shows the amount's very currency (`kind` "money:EUR")."""
+    if not kind.startswith(MONEY + ":"):
+        return False
+    return bool(currency_marks(code) & currency_names(kind.split(":", 1)[1]))
 
 
 def _is_date_code(code: str) -> tuple[bool, bool]:
@@ -107,6 +181,8 @@ class Styles:
         # LibreOffice saves General (and Text) as a format of its own: General all the same.
         if fmt in GENERAL_FORMATS or custom.get(fmt, "").strip().lower() in {"general", "@"}:
             answer = False
+        elif shows_other_currency(custom.get(fmt, ""), kind):
+            answer = False  # "$" on a EUR amount: a plain amount format instead
         else:
             shows = self._format_kind(fmt, custom)
             dated = kind in {"date", "datetime"}
@@ -115,9 +191,18 @@ class Styles:
             self._fits[key] = answer
         return answer
 
+    def code_of(self, style: int | None) -> str:
+        """The number format code of a cellXfs index ("" for General or one not there)."""
+        xfs = self._xfs()
+        style = style or 0
+        if style >= len(xfs):
+            return ""
+        fmt = int(xfs[style].get("numFmtId", "0"))
+        return self._custom_formats().get(fmt) or BUILTIN_CODES.get(fmt, "")
+
     def code_fits(self, code: str, kind: str) -> bool:
         """Whether a number format code suits a value of `kind`."""
-        if code.strip().lower() in {"general", "@"}:
+        if code.strip().lower() in {"general", "@"} or shows_other_currency(code, kind):
             return False
         has_date, _ = _is_date_code(code)
         return has_date if kind in {"date", "datetime"} else not has_date

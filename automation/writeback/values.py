@@ -13,10 +13,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from automation.model import CellValue
+from automation.model import CellValue, Money
 from automation.writeback.records import WriteBackError
 from automation.writeback.strings import SharedStrings
-from automation.writeback.styles import Styles
+from automation.writeback.styles import MONEY, Styles, money_kind
 from automation.writeback.xmlscan import text_of
 
 MAX_TEXT = 32_767  # Excel refuses longer cell text
@@ -93,7 +93,9 @@ def encode_value(value: CellValue, ctx: Context) -> tuple[str, str | None]:
     if isinstance(value, date):
         return "date", _date_text(value, ctx.date1904)
     if isinstance(value, Decimal):
-        return "money", _number_text(value)  # every Decimal the tool writes is an amount
+        return MONEY, _number_text(value)  # every Decimal the tool writes is an amount
+    if isinstance(value, Money):
+        return money_kind(value.currency), _number_text(value.amount)
     if isinstance(value, int):
         return "n", _number_text(Decimal(value))
     raise WriteBackError(f"A value of type {type(value).__name__} cannot be written to a cell.")
