@@ -285,6 +285,22 @@ def test_mt940_of_asn_sns_and_regiobank() -> None:
     assert "INV-2026-0007" in line.reference
 
 
+def test_mt940_a_reversed_credit_is_told_for_review() -> None:
+    """RC: a payment that came in was taken back; it is no payment, and it is said."""
+    text = (
+        ":20:STMT\r\n:25:NL69INGB0123456789EUR\r\n:28C:1\r\n:60F:C260119EUR0,00\r\n"
+        ":61:2601190119C1250,50NTRFEREF//2026011900000001\r\n:86:/REMI/USTD//INV-2026-0001/\r\n"
+        ":61:2601210121RC1250,50NTRFEREF//2026012100000002\r\n:86:/REMI/USTD//INV-2026-0001/\r\n"
+        ":62F:C260121EUR0,00\r\n"
+    )
+    (came, reversed_), errors = read_mt940(text.encode(), "ing.sta")
+    assert (came.direction, reversed_.direction) == ("in", "out")
+    (error,) = errors
+    assert error.sheet == "ing.sta, line 7"
+    assert "reversed a credit of 1250.50 EUR on 2026-01-21 (INV-2026-0001)" in error.message
+    assert "lower that invoice's Paid Amount" in error.message
+
+
 def test_mt940_rabobank() -> None:
     lines, errors = read_mt940(mt940_rabobank(EU), "rabo.swi")
     assert errors == []
