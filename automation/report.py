@@ -357,6 +357,20 @@ class _Sheet:
         self.sheet.write_number(row, col, value)
         self._seen(col, len(str(value)))
 
+    def cells(
+        self, row: int, kinds: Sequence[str], values: Sequence[Any], currency: str
+    ) -> None:
+        """A row of values, each written as its kind says ("money" in `currency`)."""
+        for col, (kind, value) in enumerate(zip(kinds, values, strict=True)):
+            if kind == "money":
+                self.money(row, col, value, currency)
+            elif kind == "date":
+                self.date(row, col, value)
+            elif kind == "int":
+                self.integer(row, col, value)
+            else:
+                self.text(row, col, value)
+
     def _seen(self, col: int, length: int) -> None:
         if length > self.widths.get(col, -1):
             self.widths[col] = length
@@ -374,19 +388,11 @@ def _write_open_sheet(
     out = _Sheet(workbook, OPEN_SHEET, "Open invoices", as_of, formats)
     out.headers(HEADER_ROW, OPEN_HEADERS, OPEN_KINDS)
     for row, item in enumerate(items, start=HEADER_ROW + 1):
-        cur = item.currency
-        out.text(row, 0, item.invoice_no)
-        out.text(row, 1, item.client)
-        out.text(row, 2, cur)
-        out.date(row, 3, item.invoice_date)
-        out.date(row, 4, item.due_date)
-        out.money(row, 5, item.total, cur)
-        out.money(row, 6, item.paid, cur)
-        out.money(row, 7, item.balance, cur)
-        out.integer(row, 8, days_overdue(item.due_date, as_of))
-        out.text(row, 9, aging_bucket(item.due_date, as_of))
-        out.text(row, 10, item.status)
-        out.money(row, 11, item.credited, cur)
+        out.cells(row, OPEN_KINDS, (
+            item.invoice_no, item.client, item.currency, item.invoice_date, item.due_date,
+            item.total, item.paid, item.balance, days_overdue(item.due_date, as_of),
+            aging_bucket(item.due_date, as_of), item.status, item.credited,
+        ), item.currency)  # fmt: skip
     out.sheet.freeze_panes(HEADER_ROW + 1, 0)
     out.sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + max(len(items), 1), len(OPEN_HEADERS) - 1)
     out.fit_columns()
@@ -398,16 +404,10 @@ def _write_owed_sheet(
     out = _Sheet(workbook, OWED_SHEET, "Owed back to clients: refund or credit", as_of, formats)
     out.headers(HEADER_ROW, OWED_HEADERS, OWED_KINDS)
     for row, item in enumerate(items, start=HEADER_ROW + 1):
-        cur = item.currency
-        out.text(row, 0, item.invoice_no)
-        out.text(row, 1, item.client)
-        out.text(row, 2, cur)
-        out.date(row, 3, item.invoice_date)
-        out.money(row, 4, item.total, cur)
-        out.money(row, 5, item.paid, cur)
-        out.money(row, 6, item.credited, cur)
-        out.money(row, 7, -item.balance, cur)
-        out.text(row, 8, item.status)
+        out.cells(row, OWED_KINDS, (
+            item.invoice_no, item.client, item.currency, item.invoice_date, item.total,
+            item.paid, item.credited, -item.balance, item.status,
+        ), item.currency)  # fmt: skip
     out.sheet.freeze_panes(HEADER_ROW + 1, 0)
     out.fit_columns()
 
@@ -418,13 +418,10 @@ def _write_credit_sheet(
     out = _Sheet(workbook, CREDIT_SHEET, "Credit notes this year", as_of, formats)
     out.headers(HEADER_ROW, CREDIT_HEADERS, CREDIT_KINDS)
     for row, note in enumerate(notes, start=HEADER_ROW + 1):
-        out.text(row, 0, note.credit_note_no)
-        out.date(row, 1, note.note_date)
-        out.text(row, 2, note.invoice_no)
-        out.text(row, 3, note.client)
-        out.text(row, 4, note.currency)
-        out.money(row, 5, note.amount, note.currency)
-        out.text(row, 6, note.reason)
+        out.cells(row, CREDIT_KINDS, (
+            note.credit_note_no, note.note_date, note.invoice_no, note.client, note.currency,
+            note.amount, note.reason,
+        ), note.currency)  # fmt: skip
     out.sheet.freeze_panes(HEADER_ROW + 1, 0)
     out.fit_columns()
 
