@@ -179,6 +179,8 @@ def email_context(
         "due_date": format_date(due, lang),
         "due_date_until": format_date_until(due, lang),  # kk: the dative "дейін" takes
         "total": money(inv.total),
+        # what was due: the total less credit notes, and less a discount the payment earned
+        "amount_due": money(payload.get("amount_due") or inv.total - inv.credited),
         "amount_paid": money(payload.get("paid")),
         "balance": money(payload.get("balance")),
         "excess": money(-Decimal(payload.get("balance") or 0)),

@@ -64,7 +64,7 @@ FALLBACK_LANGUAGE = "en"
 CONTEXT_KEYS = frozenset(
     {
         "client_name", "invoice_no", "invoice_date", "due_date", "due_date_until", "total",
-        "amount_paid",
+        "amount_paid", "amount_due",
         "balance", "excess", "company_name", "company_email", "company_phone",
         "reissue_number", "original_date", "reissue_date", "discount_text",
         "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",

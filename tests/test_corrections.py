@@ -138,6 +138,22 @@ def test_void_with_resend_typed_too_clears_resend_and_says_so(
     assert len(mails_to(folder, "Birch")) == 2
 
 
+def test_payment_notes_after_a_credit_name_what_was_due_not_the_total(billed: Folder) -> None:
+    folder = billed
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("100"))
+    run(folder, date(2026, 3, 12))  # credit note: $400.00 now due
+    type_into_invoices(folder, "Cedar", Paid_Amount=Decimal("150"), Paid_Date=date(2026, 3, 13))
+    run(folder, date(2026, 3, 16))
+    assert "We have received $150.00 of the $400.00 due, so a balance of $250.00" in " ".join(
+        body(mails_to(folder, "Cedar")[-1]).split()
+    )
+    type_into_invoices(folder, "Cedar", Paid_Amount=Decimal("450"), Paid_Date=date(2026, 3, 20))
+    run(folder, date(2026, 3, 23))
+    assert "We have received $450.00, which is $50.00 more than the $400.00 due." in " ".join(
+        body(mails_to(folder, "Cedar")[-1]).split()
+    )
+
+
 def test_void_summary_lists_the_money_owed_back(
     billed: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:

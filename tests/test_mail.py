@@ -57,6 +57,7 @@ CONTEXT = {
     "amount_paid": "1,000.00 USD",
     "balance": "200.00 USD",
     "excess": "15.00 USD",
+    "amount_due": "100.00 USD",
     "company_name": "Acme & Sons",
     "company_email": "billing@acme.test",
     "company_phone": "+7 701 000 0000",
@@ -305,8 +306,8 @@ def test_render_every_kind_and_language(kind: str, language: str) -> None:
     needed = {
         "invoice": ("total", "due_date"),
         "reissue": ("original_date", "balance", "due_date", "reissue_date"),
-        "underpaid": ("amount_paid", "balance"),
-        "overpaid": ("excess",),
+        "underpaid": ("amount_paid", "amount_due", "balance"),
+        "overpaid": ("excess", "amount_due"),
         "thanks": ("amount_paid",),
         "credit_note": ("credit_note_no", "invoice_date", "total", "credit_amount", "new_balance"),
         "resend": ("invoice_date", "total", "balance", "due_date"),
