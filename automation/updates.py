@@ -44,7 +44,7 @@ from .plan import InvoiceState, Payments, balance_of, is_billable, status_of
 from .read import SheetData, WorkbookData
 from .report import Receivable
 from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
-from .validate import ClientBook, column_text, unsaved_message
+from .validate import ClientBook, column_text, other_currency, unsaved_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -358,6 +358,13 @@ def read_payment(
         paid = cells.optional_decimal(values["Paid Amount"])
     except cells.CellError as exc:
         raise PaymentProblem("Paid Amount", f"{exc}{ignored}") from None
+    currency = cells.cell_text(values.get("Currency")).upper()
+    if currency and (meant := other_currency(values["Paid Amount"], currency)):
+        raise PaymentProblem(
+            "Paid Amount",
+            f'"{cells.cell_text(values["Paid Amount"])}" is in {meant}, but the invoice is in '
+            f"{currency}; type the amount received in {currency}.{ignored}",
+        )
     try:
         paid_date = cells.optional_date(values["Paid Date"], date_order)
     except cells.CellError as exc:

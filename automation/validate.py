@@ -537,14 +537,22 @@ def _is_product(product: _Product, row: int, formula: str) -> bool:
 _SIGNS = re.compile(f"[{re.escape(TEXT_SIGNS)}]")
 
 
+def other_currency(cell: object, currency: str) -> str | None:
+    """The currency a number typed as text names by its sign, when it is not `currency`
+    ("$1,200.00" where EUR is meant: "USD"); else None."""
+    if not isinstance(cell, str) or (found := _SIGNS.search(cell)) is None:
+        return None
+    meant = currency_of(found.group(0), currency)
+    return meant if meant is not None and meant != currency else None
+
+
 def _other_currency(numbers: list[object], client: Client) -> tuple[str, str] | None:
     """(column, why) when Quantity, Unit Price or Amount typed as text carries the sign of
     another currency than the client's ("$1,200.00" for a client billed in EUR)."""
     for column, cell in zip(("Quantity", "Unit Price", "Amount"), numbers, strict=True):
-        if not isinstance(cell, str) or (found := _SIGNS.search(cell)) is None:
-            continue
-        meant = currency_of(found.group(0), client.currency)
-        if meant is not None and meant != client.currency:
+        meant = other_currency(cell, client.currency)
+        if meant is not None:
+            assert isinstance(cell, str)
             return column, (
                 f'"{cell.strip()}" is in {meant}, but {client.name} is billed in '
                 f"{client.currency}; type the amount in {client.currency}, or change the "

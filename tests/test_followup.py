@@ -246,6 +246,27 @@ def test_a_payment_typed_as_a_formula_never_worked_out_is_not_taken_for_none(
     assert row["Reissue Count"] == 0 and "=100+12" in row["Note"]
 
 
+def test_a_payment_typed_in_another_currencys_sign_is_a_row_error(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Euro", Terms="Net 7", Currency="EUR")],
+        [service(date(2026, 1, 2), "Euro", "Work", 1, 100)],
+    )
+    run_week(folder, 0)
+    type_into_invoices(folder, "Euro", Paid_Amount="$100", Paid_Date=week(1))
+    capsys.readouterr()
+    assert folder.run("--as-of", week(1).isoformat()) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert '"$100" is in USD, but the invoice is in EUR' in out
+    assert len(mails_to(folder, "Euro")) == 1  # no thank-you for dollars on a euro invoice
+    assert invoices(folder).loc["Euro", "Status"] != "Paid"
+    type_into_invoices(folder, "Euro", Paid_Amount="€100")
+    run_week(folder, 2)
+    assert invoices(folder).loc["Euro", "Status"] == "Paid"
+
+
 def test_inactive_client_gets_no_reminders(folder: Folder) -> None:
     write_workbook(
         folder.workbook,
