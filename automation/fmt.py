@@ -190,11 +190,16 @@ def _finite(value: object) -> bool:
 
 
 def format_number(value: Decimal, language: str) -> str:
-    """A plain number in the locale's way, e.g. a quantity: "1,234.5", "1 234,5"."""
+    """A plain number in the locale's way, e.g. a quantity: "1,234.5", "1 234,5"; every
+    digit typed is shown (1.2345 stays 1.2345: quantity x price is the line's amount).
+
+    >>> format_number(Decimal("1.2345"), "en"), format_number(Decimal("1234.5"), "ru")
+    ('1.2345', '1\xa0234,5')
+    """
     known = number_format(language) if _finite(value) else None
     if known is not None:
-        return known.apply(value)
-    return format_decimal(value, locale=babel_locale(language))
+        return known.apply(value, decimal_quantization=False)
+    return format_decimal(value, locale=babel_locale(language), decimal_quantization=False)
 
 
 def format_money(amount: Decimal, currency: str, language: str) -> str:

@@ -181,7 +181,19 @@ def test_number_format_is_babels(
         amount, currency, locale=locale, decimal_quantization=quantize
     )
     assert number.apply(amount) == format_decimal(amount, locale=locale)
-    assert fmt.format_number(amount, language) == format_decimal(amount, locale=locale)
+    # A quantity shows every digit typed (Babel's default pattern stops at three).
+    assert fmt.format_number(amount, language) == format_decimal(
+        amount, locale=locale, decimal_quantization=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("quantity", "language", "shown"),
+    [("1.2345", "en", "1.2345"), ("0.0001", "en", "0.0001"), ("2.0004", "ru", "2,0004"),
+     ("1234.5", "en", "1,234.5"), ("3", "kk", "3")],
+)  # fmt: skip
+def test_a_quantity_keeps_every_digit(quantity: str, language: str, shown: str) -> None:
+    assert fmt.format_number(Decimal(quantity), language) == shown
 
 
 @given(
