@@ -447,6 +447,7 @@ _LANGUAGES: dict[str, _Language] = {
             "eom0": "Payment due by the last day of the invoice month",
             "eom": "Payment due {n} {days} after the end of the invoice month",
             "mfi": "Payment due on the {ordinal} of the month following the invoice month",
+            "mfi_last": "Payment due on the last day of the month following the invoice month",
             "discount": "{percent} discount if paid by {discount_date}; net amount due by {due}",
             "discount_amount": "{percent} discount (pay {amount}) if paid by {discount_date}; "
             "net amount due by {due}",
@@ -464,6 +465,8 @@ _LANGUAGES: dict[str, _Language] = {
             "eom0": "Оплата не позднее последнего дня месяца выставления счёта",
             "eom": "Оплата в течение {n} {days} после окончания месяца выставления счёта",
             "mfi": "Оплата не позднее {ordinal} числа месяца, "
+            "следующего за месяцем выставления счёта",
+            "mfi_last": "Оплата не позднее последнего дня месяца, "
             "следующего за месяцем выставления счёта",
             "discount": "Скидка {percent} при оплате не позднее {discount_date}; "
             "полная сумма подлежит оплате не позднее {due}",
@@ -486,6 +489,8 @@ _LANGUAGES: dict[str, _Language] = {
             "eom": "Төлем шот берілген ай аяқталғаннан кейін {n} {days} ішінде жүргізіледі",
             "mfi": "Төлем шот берілген айдан кейінгі айдың {ordinal}-күнінен "
             "кешіктірмей жүргізіледі",
+            "mfi_last": "Төлем шот берілген айдан кейінгі айдың соңғы күнінен "
+            "кешіктірмей жүргізіледі",
             "discount": "{percent} жеңілдік, жеңілдікпен төлеу мерзімі: {discount_date}; "
             "толық соманы төлеу мерзімі: {due}",
             "discount_amount": "{percent} жеңілдік (төленетін сома: {amount}), жеңілдікпен "
@@ -498,11 +503,13 @@ _LANGUAGES: dict[str, _Language] = {
 }
 
 
-def _phrase_key(terms: Terms) -> str:
+def _phrase_key(terms: Terms, invoice_date: date) -> str:
     if terms.discount_percent is not None:
         return "discount"
     if terms.kind == MFI:
-        return MFI
+        following = (invoice_date.replace(day=1) + timedelta(days=32)).replace(day=1)
+        shorter = _calendar.monthrange(following.year, following.month)[1] < (terms.day or 0)
+        return "mfi_last" if shorter else MFI  # "the 31st" of a February: its last day
     return terms.kind if terms.days else terms.kind + "0"
 
 
@@ -526,7 +533,7 @@ def describe_terms(
     """
     lang = _LANGUAGES.get(language.strip().lower()[:2], _LANGUAGES["en"])
     show = format_date or format_date_plain
-    key = _phrase_key(terms)
+    key = _phrase_key(terms, invoice_date)
     if key == "discount" and discounted_amount_text:
         key = "discount_amount"
     percent = terms.discount_percent

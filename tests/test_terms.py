@@ -404,7 +404,9 @@ def describe(text: str, language: str = "en", amount: str | None = None) -> str:
         ("13 MFI", "Payment due on the 13th of the month following the invoice month"),
         ("21 MFI", "Payment due on the 21st of the month following the invoice month"),
         ("22 MFI", "Payment due on the 22nd of the month following the invoice month"),
-        ("31 MFI", "Payment due on the 31st of the month following the invoice month"),
+        ("30 MFI", "Payment due on the 30th of the month following the invoice month"),
+        # April has no 31st: due on its last day, and the words say so
+        ("31 MFI", "Payment due on the last day of the month following the invoice month"),
         ("2/10 Net 30", "2% discount if paid by 16 March 2026; net amount due by 5 April 2026"),
         (
             "1.5/15 net 45",
@@ -414,6 +416,23 @@ def describe(text: str, language: str = "en", amount: str | None = None) -> str:
 )
 def test_describe_terms_in_english(text: str, expected: str) -> None:
     assert describe(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("en", "on the last day of the month following"),
+     ("ru", "не позднее последнего дня месяца, следующего"),
+     ("kk", "айдан кейінгі айдың соңғы күнінен")],
+)  # fmt: skip
+def test_a_day_the_next_month_lacks_is_described_as_its_last_day(
+    language: str, words: str
+) -> None:
+    january, terms = date(2026, 1, 20), parse_terms("31 prox")
+    due = due_date(terms, january)
+    assert due == date(2026, 2, 28)
+    assert words in describe_terms(terms, january, due, language)
+    march = describe_terms(terms, date(2026, 2, 10), due_date(terms, date(2026, 2, 10)), language)
+    assert words not in march and "31" in march  # March has a 31st
 
 
 def test_describe_terms_mentions_the_discounted_amount() -> None:
