@@ -14,7 +14,7 @@ import ipaddress
 import re
 import string
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -216,6 +216,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     for problem in check_bank_details(company):
         raise ConfigError(f"[company] {problem}")
     billing = _build(BillingConfig, "billing", data.get("billing"))
+    # "kz" is KZ, as currency codes are read whatever their case
+    billing = replace(billing, holidays_country=billing.holidays_country.strip().upper())
     reissue = _build(ReissueConfig, "reissue", data.get("reissue"))
     _check_connections(data.get("email"))  # its own words, before the generic range check
     email = _build(EmailConfig, "email", data.get("email"), {"from": "sender"})

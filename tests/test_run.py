@@ -464,7 +464,8 @@ def test_every_form_of_terms_gets_its_due_date(folder: Folder) -> None:
 
 
 def test_receipt_lag_and_business_days(folder: Folder) -> None:
-    folder.write_config(extra='receipt_lag_days = 2\nbusiness_days = true\nholidays_country = "US"')
+    # The country code is read whatever its case, as currency codes are.
+    folder.write_config(extra='receipt_lag_days = 2\nbusiness_days = true\nholidays_country = "us"')
     write_workbook(
         folder.workbook,
         [client("Lag", Terms="Receipt 3"), client("Fourth", Terms="Net 5")],
