@@ -165,6 +165,9 @@ class InvoiceRow:
     note: str | None = None
     #: the part of paid_amount that came from bank statements (tool-written)
     paid_by_bank: Decimal | None = None
+    #: the Paid Date the sheet showed before this run put a later bank date there: the
+    #: date of the part the bookkeeper typed (`bank.apply.heal_rows`)
+    typed_date: date | None = None
     #: why the payment cells cannot be used (the payment is then ignored), and where
     problem: str | None = None
     problem_column: str | None = None

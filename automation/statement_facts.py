@@ -86,6 +86,8 @@ def typed_cells(row: InvoiceRow, bank_latest: date | None, before: PaidCells | N
     day = row.paid_date
     if before is not None and before[0] == typed and day is not None and day == bank_latest:
         day = before[1]
+    elif row.typed_date is not None:  # this run's bank payment took the Paid Date cell
+        day = row.typed_date
     return typed, day
 
 

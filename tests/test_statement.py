@@ -283,6 +283,33 @@ def test_bank_payments_are_dated_by_the_bank_and_typed_ones_by_paid_date(folder:
     assert again.items == beta_march.items
 
 
+def test_a_typed_payment_keeps_its_date_when_the_bank_pays_too_before_the_next_run(
+    folder: Folder,
+) -> None:
+    """200 typed with Paid Date 27 Feb; the next run imports the bank's 100 of 2 March too:
+    the 200 stays in February's statement, not moved to the bank's date."""
+    folder.write_config(extra='currency = "EUR"')
+    write_workbook(folder.workbook, [client("Beta", Currency="EUR")],
+                   [service(date(2026, 2, 2), "Beta", "Payroll", 1, 500)])  # fmt: skip
+    assert folder.run("--as-of", "2026-02-02") == 0
+    (beta,) = numbers_of(folder, "Beta")
+    pay(folder, beta, "200", date(2026, 2, 27))
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    bank = [Tx(date(2026, 3, 2), D("100.00"), "Beta", purpose=beta, ref="B1")]
+    (inbox / "march.xml").write_bytes(camt053(bank, "08", currency="EUR"))
+    assert folder.run("--as-of", "2026-03-02") == 0
+    config = load_config(folder.root / "billing.toml")
+    for run_date in ("2026-03-02", "2026-03-09"):  # and a later run changes nothing
+        assert folder.run("--as-of", run_date) == 0
+        result = make_statements(StatementRequest(folder.workbook, date(2026, 3, 31), config,
+                                                  "Beta", date(2026, 2, 1), date(2026, 3, 31)))
+        ((st, _),) = result.files
+        assert [(i.day, i.amount) for i in st.items if i.kind == PAYMENT] == [
+            (date(2026, 2, 27), D("-200.00")), (date(2026, 3, 2), D("-100.00"))]  # fmt: skip
+        assert st.closing == D("200.00")
+
+
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))

@@ -147,11 +147,15 @@ def heal_rows(
         paid = row.paid_amount or ZERO
         typed = paid - (row.paid_by_bank or ZERO) if row.row else max(paid - total.bank, ZERO)
         days = [d for d in (row.paid_date, total.latest) if d is not None]
+        shown = max(days) if days else None
+        # A typed part whose date the bank's later one replaces keeps it for statements.
+        moved = row.row and typed > ZERO and row.paid_date is not None and shown != row.paid_date
         result[number] = replace(
             row,
             paid_amount=typed + total.bank,
-            paid_date=max(days) if days else None,
+            paid_date=shown,
             paid_by_bank=total.bank,
+            typed_date=row.paid_date if moved else row.typed_date,
         )
     return result
 
