@@ -686,18 +686,18 @@ def _attachment_names(path: Path) -> tuple[str, str, str]:
 
 
 def ascii_filename(name: str) -> str:
-    """An ASCII stand-in for a file name: accents dropped, other letters as `_`.
+    """An ASCII stand-in for a file name, for mail programs that do not read `filename*`:
+    transliterated (anyascii, ISC licence), so a Cyrillic client name stays readable.
 
-    >>> ascii_filename("Счёт INV-7.docx"), ascii_filename("Facture été.pdf")
-    ('____ INV-7.docx', 'Facture ete.pdf')
+    >>> ascii_filename("Счёт INV-7.docx"), ascii_filename("ТОО Қазақ-2026-03-31.docx")
+    ('Schet INV-7.docx', 'TOO Qazaq-2026-03-31.docx')
+    >>> ascii_filename("Facture été.pdf")
+    'Facture ete.pdf'
     """
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    if len(plain) != len(name):  # letters with no ASCII form: keep their place
-        plain = "".join(
-            c if c.isascii() else ("" if unicodedata.combining(c) else "_")
-            for c in unicodedata.normalize("NFKD", name)
-        )
-    return re.sub(r'["\\\x00-\x1f\x7f]', "_", plain)
+    from anyascii import anyascii
+
+    plain = anyascii(unicodedata.normalize("NFC", name))
+    return re.sub(r'["\\\x00-\x1f\x7f/:*?<>|]', "_", plain) or "attachment"
 
 
 # -- rendering --------------------------------------------------------------------

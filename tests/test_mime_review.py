@@ -296,7 +296,7 @@ def test_the_bytes_reach_the_server_intact(tmp_path: Path) -> None:
     parts = [p for p in first.walk() if not p.is_multipart()]
     assert [p.get_content() for p in parts[:2]] == [body, body]
     # The email package reads the ASCII stand-in; mail programs that know RFC 2231 the name.
-    assert parts[2].get_filename() == "____ ete.pdf"
+    assert parts[2].get_filename() == "Schet ete.pdf"
     starred = re.search(rb"filename\*=utf-8''([^\s;]+)", recorder.received[0].data)
     assert starred is not None and unquote(starred[1].decode("ascii")) == pdf.name
     assert parts[2].get_content() == pdf.read_bytes()
