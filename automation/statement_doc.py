@@ -4,10 +4,14 @@ The context holds only ready strings in the client's language (like the
 invoice's, `render.build_context`); the template (`statement.<lang>.docx`,
 else `statement.docx`) goes through the invoice renderer's `load_template`,
 so it is rendered the same way. Files are saved as
-`account-statements/<year>/<Client>-<last day>.docx`:
+`account-statements/<year>/<Client>-<last day>.docx`, and a period other than
+one calendar month as `<Client>-<first day>-<last day>.docx` (it never
+replaces the month's statement that was emailed):
 
 >>> statement_stem("Acme: Ltd", "USD", date(2026, 10, 31), several_currencies=False)
 'Acme_ Ltd-2026-10-31'
+>>> statement_stem("Acme", "USD", date(2026, 10, 31), False, start=date(2026, 1, 1))
+'Acme-2026-01-01-2026-10-31'
 """
 
 from __future__ import annotations
@@ -133,15 +137,21 @@ def statement_context(st: Statement, client: Client, company: CompanyInfo) -> di
     }
 
 
-def statement_stem(client: str, currency: str, end: date, several_currencies: bool) -> str:
-    """`<Client>-<last day>`, with the currency when the client has statements in several."""
-    stem = f"{client}-{end.isoformat()}" + (f"-{currency}" if several_currencies else "")
+def statement_stem(
+    client: str, currency: str, end: date, several_currencies: bool, start: date | None = None
+) -> str:
+    """`<Client>-<last day>`, with the currency when the client has statements in several;
+    `<Client>-<first day>-<last day>` for a period that is not the month `end` ends."""
+    period = end.isoformat()
+    if start is not None and start != end.replace(day=1):
+        period = f"{start.isoformat()}-{period}"
+    stem = f"{client}-{period}" + (f"-{currency}" if several_currencies else "")
     return safe_filename(stem)
 
 
 def statement_path(out_root: Path, st: Statement, several_currencies: bool = False) -> Path:
-    """`<out_root>/account-statements/<year>/<Client>-<last day>.docx`."""
-    stem = statement_stem(st.client, st.currency, st.end, several_currencies)
+    """`<out_root>/account-statements/<year>/<Client>-<last day>.docx` (see statement_stem)."""
+    stem = statement_stem(st.client, st.currency, st.end, several_currencies, st.start)
     return out_root / STATEMENTS_DIR / str(st.end.year) / f"{stem}.docx"
 
 

@@ -73,6 +73,11 @@ def statement_period(as_of: date, start: date | None, end: date | None) -> tuple
             "states what has happened. Leave out --to (it ends on the run date), or give "
             "--as-of a later date."
         )
+    if end is None and start is not None and start > as_of:
+        raise UnusableError(
+            f"--from {start.isoformat()} is after the run date {as_of.isoformat()}: nothing "
+            "has happened in that period yet."
+        )
     end = end or as_of
     start = start or end.replace(day=1)
     if end < start:

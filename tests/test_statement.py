@@ -346,6 +346,15 @@ def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str
     assert code == 2 and "is before --from" in capsys.readouterr().out
     code = statement("ames", "--to", "2026-11-30", "--as-of", "2026-11-09")  # not dated ahead
     assert code == 2 and "--to 2026-11-30 is after the run date" in capsys.readouterr().out
+    code = statement("ames", "--from", "2026-12-01", "--as-of", "2026-11-09")
+    assert code == 2 and "--from 2026-12-01 is after the run date" in capsys.readouterr().out
+    # A longer period has a name of its own: October's statement (as emailed) stays.
+    october = two_months.root / "account-statements" / "2026" / "Ames-2026-10-31.docx"
+    before = october.read_bytes()
+    assert statement("ames", "--from", "2026-09-01", "--to", "2026-10-31",
+                     "--as-of", "2026-11-09") == 0  # fmt: skip
+    assert "Ames-2026-09-01-2026-10-31.docx" in capsys.readouterr().out
+    assert october.read_bytes() == before
 
 
 # -- the monthly statement email ---------------------------------------------------
