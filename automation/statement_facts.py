@@ -128,6 +128,10 @@ def gather_statements(
         st = build_statement(client.name, currency, facts, payments, credits, start, end)
         if st.has_activity or only is not None:
             statements.append(st)
+    if only is not None and not groups and only in book.clients:
+        # A client named but never invoiced: a nil statement, as for a quiet period.
+        client = book.clients[only]
+        statements.append(build_statement(client.name, client.currency, [], [], [], start, end))
     return sorted(statements, key=lambda s: (s.client.casefold(), s.currency))
 
 

@@ -310,6 +310,17 @@ def test_a_typed_payment_keeps_its_date_when_the_bank_pays_too_before_the_next_r
         assert st.closing == D("200.00")
 
 
+def test_a_client_named_but_never_invoiced_gets_a_nil_statement(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("Busy"), client("Idle", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Busy", "Work", 1, 100)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    config = load_config(folder.root / "billing.toml")
+    result = make_statements(StatementRequest(folder.workbook, date(2026, 4, 2), config, "idle"))
+    ((st, (path, *_)),) = result.files
+    assert (st.client, st.currency, st.opening, st.closing) == ("Idle", "EUR", 0, 0)
+    assert st.items == () and path.name == "Idle-2026-03-31.docx" and path.exists()
+
+
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))
