@@ -13,6 +13,7 @@ to the recipients that do not have it yet.
 
 from __future__ import annotations
 
+import difflib
 import email.policy
 import functools
 import ipaddress
@@ -46,6 +47,7 @@ import jinja2
 from . import mime, sandbox
 from .bundled import TEMPLATES
 from .config import EmailConfig
+from .errors import UnusableError
 from .mime import COMPAT32_SMTP
 from .model import CompanyInfo
 from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, xoauth2_string
@@ -765,13 +767,23 @@ def _environment(root: Path, undefined: type[jinja2.Undefined] = jinja2.StrictUn
     )
 
 
-def vet_email_templates(template_dir: Path) -> None:
-    """Render every email template once on sample data: one reaching beyond it stops the run.
+#: The names a statement email's templates are given (`statement_mail.email_context`).
+STATEMENT_KEYS = frozenset(
+    {"client_name", "company_name", "company_email", "company_phone", "period",
+     "statement_date", "closing_balance"}
+)  # fmt: skip
 
-    Runs before anything is numbered. Each name the template shows is given a
-    sample text (the email texts' data are texts), so that what it does with
-    them, and what sits under `{% if %}`, is tried. Other problems (a missing
-    value, a syntax error) are left to the message that uses the template.
+
+def vet_email_templates(template_dir: Path) -> None:
+    """Try every email template once, before anything is numbered: a template that
+    cannot be used stops the run (exit 2) naming it, rather than failing every email.
+
+    Refused: a syntax error; a name the emails do not give (`{{ clinet_name }}`),
+    unless the template shows it only when it is there (`is defined`,
+    `|default`); and, rendered on sample data (each name it shows given a sample
+    text, so that what sits under `{% if %}` is tried too), reaching beyond its
+    data, making too much, or taking too long. Other faults on sample data are
+    left to the real data.
     """
     from jinja2 import meta
 
@@ -779,12 +791,29 @@ def vet_email_templates(template_dir: Path) -> None:
     env = _environment(root, jinja2.ChainableUndefined)
     for name in env.list_templates(filter_func=lambda n: n.endswith((".subject", ".txt", ".html"))):
         try:
-            source = env.loader.get_source(env, name)[0]
-            sample = dict.fromkeys(meta.find_undeclared_variables(env.parse(source)), "1")
-        except Exception:  # a syntax error: told by the message that uses the template
-            sample = {}
+            tree = env.parse(env.loader.get_source(env, name)[0])
+        except jinja2.TemplateSyntaxError as exc:
+            raise UnusableError(
+                f"the template {root / name} cannot be read: {exc.message} (line "
+                f"{exc.lineno}); correct it, or take a fresh copy from `run-billing init` in a "
+                "new folder."
+            ) from None
+        except Exception:
+            continue  # unreadable as text: told by the message that uses it
+        shown = meta.find_undeclared_variables(tree)
+        known = STATEMENT_KEYS if Path(name).name.startswith("statement.") else CONTEXT_KEYS
+        unknown = sorted(shown - known - env.globals.keys() - sandbox.guarded_names([tree]))
+        if unknown:
+            near = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise UnusableError(
+                f"the template {root / name} shows {', '.join(unknown)}, which an email does "
+                f"not have{hint}: correct the name in the template, or take a fresh copy from "
+                "`run-billing init` in a new folder."
+            )
         try:
-            _render(env, root, name, sample)
+            with sandbox.time_limit(root / name):
+                _render(env, root, name, dict.fromkeys(shown, "1"))
         except sandbox.TemplateRefusedError:
             raise
         except Exception:  # on sample data anything may fail; real data is the real test

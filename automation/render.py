@@ -370,7 +370,7 @@ def undeclared_variables(template_path: Path, context: Mapping[str, object]) -> 
     env = _Parsed()
     template = DocxTemplate(str(template_path))
     found = set(template.get_undeclared_template_variables(env, context=dict(context)))
-    return found - _guarded(env.trees)
+    return found - sandbox.guarded_names(env.trees)
 
 
 class _Parsed(sandbox.Sandbox):
@@ -385,22 +385,6 @@ class _Parsed(sandbox.Sandbox):
         tree = super().parse(*args, **kwargs)
         self.trees.append(tree)
         return tree
-
-
-def _guarded(trees: Sequence[Any]) -> set[str]:
-    """The names a template tests with `is defined` or gives a `|default`: it shows them
-    only when they are there."""
-    from jinja2 import nodes
-
-    names: set[str] = set()
-    for tree in trees:
-        for test in tree.find_all(nodes.Test):
-            if test.name in ("defined", "undefined") and isinstance(test.node, nodes.Name):
-                names.add(test.node.name)
-        for used in tree.find_all(nodes.Filter):
-            if used.name in ("default", "d") and isinstance(used.node, nodes.Name):
-                names.add(used.node.name)
-    return names
 
 
 class _Template(Protocol):
@@ -468,7 +452,8 @@ class InvoiceRenderer:
             except Exception:  # not a Word file, say: it shows on the real document
                 continue
             try:
-                template.render_bytes(context)
+                with sandbox.time_limit(path):
+                    template.render_bytes(context)
             except sandbox.TemplateRefusedError:
                 raise
             except Exception:  # other faults show on the real document

@@ -16,6 +16,10 @@ jinja2.exceptions.SecurityError: access to attribute '__class__' of 'str' object
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import UnusableError
 
-__all__ = ["Sandbox", "SecurityError", "TemplateRefusedError", "environment", "refused"]
+__all__ = [
+    "Sandbox", "SecurityError", "TemplateRefusedError", "environment", "guarded_names", "refused",
+    "time_limit",
+]  # fmt: skip
 
 
 class TemplateRefusedError(UnusableError):
@@ -35,20 +42,104 @@ class TemplateRefusedError(UnusableError):
 #: Jinja's globals that show no data of the template's: not offered (cycler and joiner
 #: stay: striped rows and joined lists are a template's own business).
 NOT_DATA = ("lipsum",)
+#: The longest text or list a template may make by repeating one (`'a' * n`), and the
+#: most items a range may have: a document or email is far below either.
+MAX_MADE = 100_000
+
+
+def _range(*args: int) -> range:
+    """`range`, refused (not an OverflowError) past MAX_MADE items."""
+    made = range(*args)
+    if len(made) > MAX_MADE:
+        raise SecurityError(f"a range of {len(made):,} numbers is more than a template may make")
+    return made
 
 
 class Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, refusing at the first unsafe access, without NOT_DATA."""
+    """Jinja's immutable sandbox, refusing at the first unsafe access, without NOT_DATA,
+    and refusing to make texts or numbers too big for any document (`call_binop`)."""
+
+    intercepted_binops = frozenset({"*", "**"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         for name in NOT_DATA:
             self.globals.pop(name, None)
+        self.globals["range"] = _range
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                made = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if made and len(seq) * times > MAX_MADE:
+                    raise SecurityError(
+                        f"repeating a text or list {times:,} times makes more than a "
+                        "template may make"
+                    )
+        if operator == "**" and isinstance(right, int) and abs(right) > 100:
+            raise SecurityError(f"a power of {right} is more than a template may work out")
+        return super().call_binop(context, operator, left, right)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         raise SecurityError(
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe."
         )
+
+
+#: Seconds a template may take to render on sample data before it is refused.
+TRIAL_SECONDS = 20
+
+
+class _TooSlow(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(template: Path | str, seconds: float | None = None) -> Iterator[None]:
+    """Refuse a template whose trial render runs past `seconds` (TRIAL_SECONDS by default:
+    loops within loops).
+
+    A timer signal interrupts the render; where there is none (Windows, a
+    thread other than the main one) the trial runs unbounded, as before.
+    """
+    seconds = TRIAL_SECONDS if seconds is None else seconds
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _TooSlow
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TooSlow:
+        raise TemplateRefusedError(
+            f"the template {template} takes more than {seconds:g} seconds to fill in on sample "
+            "data (loops within loops?); a template only lays out its data. Remove that part, "
+            "or take a fresh copy from `run-billing init` in a new folder."
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def guarded_names(trees: Sequence[Any]) -> set[str]:
+    """The names a template tests with `is defined` or gives a `|default`: it shows them
+    only when they are there."""
+    from jinja2 import nodes
+
+    names: set[str] = set()
+    for tree in trees:
+        for test in tree.find_all(nodes.Test):
+            if test.name in ("defined", "undefined") and isinstance(test.node, nodes.Name):
+                names.add(test.node.name)
+        for used in tree.find_all(nodes.Filter):
+            if used.name in ("default", "d") and isinstance(used.node, nodes.Name):
+                names.add(used.node.name)
+    return names
 
 
 def environment(**options: Any) -> ImmutableSandboxedEnvironment:

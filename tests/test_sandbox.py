@@ -181,6 +181,55 @@ def test_an_invoice_template_showing_what_an_invoice_has_not_stops_the_run(
         assert f"the template {template} {told}" in " ".join(capsys.readouterr().out.split())
 
 
+@pytest.mark.parametrize(
+    ("where", "text", "told"),
+    [("email/en/invoice.txt", "{{ clinet_name }}",
+      "shows clinet_name, which an email does not have (did you mean client_name?)"),
+     ("email/ru/reissue.subject", "{{ invoice_no }", "cannot be read: "),
+     ("email/en/statement.txt", "{{ invoice_no }}", "shows invoice_no, which an email does not"),
+     ("email/en/invoice.txt", "{% for k in range(200000) %}.{% endfor %}",
+      "tries to reach beyond the data it is given (a range of 200,000 numbers"),
+     ("email/en/invoice.txt", "{{ 'a' * 300000000 }}",
+      "tries to reach beyond the data it is given (repeating a text or list"),
+     ("invoice.docx", "{% for k in range(200000) %}.{% endfor %}",
+      "tries to reach beyond the data it is given (a range of 200,000 numbers")],
+)  # fmt: skip
+def test_an_unusable_template_stops_the_run_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, text: str, told: str
+) -> None:
+    """A typo or a broken tag in an email template failed every email after numbering; a
+    template making more than any document needs ran out of time or memory."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / where
+    if where.endswith(".docx"):
+        poison_word(template, text)
+    else:
+        template.write_text(template.read_text() + text)
+    capsys.readouterr()
+    for argv in (["--workbook", str(workbook), "--as-of", "2026-03-09"],
+                 ["check", "--workbook", str(workbook)],
+                 ["--workbook", str(workbook), "--as-of", "2026-03-09", "--dry-run"]):  # fmt: skip
+        assert main(argv) == 2
+        assert f"the template {template} {told}" in " ".join(capsys.readouterr().out.split())
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+
+
+def test_a_template_taking_too_long_on_a_sample_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automation import sandbox
+    from automation.mail import vet_email_templates
+
+    folder = tmp_path / "email" / "en"
+    folder.mkdir(parents=True)
+    (folder / "invoice.txt").write_text(
+        "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}"
+    )
+    monkeypatch.setattr(sandbox, "TRIAL_SECONDS", 0.5)
+    with pytest.raises(TemplateRefusedError, match="takes more than 0.5 seconds"):
+        vet_email_templates(tmp_path / "email")
+
+
 def test_a_word_template_that_cannot_be_read_stops_before_numbering(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
