@@ -45,12 +45,17 @@ class Paths:
     outbox: Path
     reports: Path
     templates: Path
+    #: the folder's own templates/ (from `init`), whether or not it holds invoice.docx
+    own_templates: Path | None = None
 
     @property
     def email_templates(self) -> Path | None:
-        """The folder's own email templates (from `init`), else None for the bundled ones."""
-        folder = self.templates / "email"
-        return folder if self.templates != REPO_TEMPLATES and folder.is_dir() else None
+        """The folder's own email templates (from `init`), else None for the bundled ones;
+        used even where the folder keeps no Word templates of its own."""
+        if self.own_templates is None:
+            return None
+        folder = self.own_templates / "email"
+        return folder if folder.is_dir() else None
 
     @classmethod
     def for_request(cls, request: RunRequest) -> Paths:
@@ -71,6 +76,7 @@ class Paths:
             outbox=outbox,
             reports=out / "reports",
             templates=templates,
+            own_templates=local_templates if local_templates.is_dir() else None,
         )
 
 

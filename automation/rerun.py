@@ -129,6 +129,8 @@ def inputs_key(request: RunRequest, paths: Paths, report: Path) -> str | None:
     try:
         add("program", program_digest())
         add("templates", folder_digest(paths.templates))
+        if paths.email_templates is not None:
+            add("email templates", folder_digest(paths.email_templates))
         for label, path in (("workbook", paths.workbook), ("ledger", ledger), ("report", report)):
             with path.open("rb") as file:
                 add(label, hashlib.file_digest(file, "sha256").digest())

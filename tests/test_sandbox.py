@@ -214,6 +214,26 @@ def test_an_unusable_template_stops_the_run_before_numbering(
     assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
 
 
+def test_a_folders_own_email_texts_are_used_without_word_templates_of_its_own(
+    folder: Folder,
+) -> None:
+    """templates/email/ holds the bookkeeper's wording; there is no templates/invoice.docx
+    (the bundled Word template is used): the emails still use the folder's wording."""
+    import shutil
+
+    from automation.bundled import TEMPLATES
+
+    own = folder.root / "templates" / "email"
+    shutil.copytree(TEMPLATES / "email", own)
+    text = own / "en" / "invoice.txt"
+    text.write_text("Our own words for {{ client_name }}.\n" + text.read_text())
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert not (folder.root / "templates" / "invoice.docx").exists()
+    assert folder.run("--as-of", "2026-03-09") == 0
+    body = folder.received[0].message.get_body(("plain",)).get_content()
+    assert body.startswith("Our own words for Acme.")
+
+
 def test_a_template_taking_too_long_on_a_sample_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
