@@ -51,6 +51,7 @@ from .pipeline import (
     Paths,
     RunRequest,
     check_email_settings,
+    check_mail_settings,
     ensure_not_busy,
     load,
     run_billing,
@@ -377,6 +378,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     ensure_not_busy(paths)
     vet_templates(paths)
     check_email_settings(config)
+    check_mail_settings(request, paths)
     if config.email.connections > 1:
         console.print(connections_text(config.email), markup=False, highlight=False)
     if config.email.auth == "oauth2":

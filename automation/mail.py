@@ -1140,6 +1140,10 @@ class SmtpSender:
 
     def _check_security(self) -> None:
         cfg = self.cfg
+        if not cfg.host.strip():
+            raise MailLoginError(
+                'host is empty: name your mail server, e.g. host = "smtp.office365.com".'
+            )
         if cfg.security == "none" and not (cfg.allow_insecure or _is_loopback(cfg.host)):
             raise MailLoginError(
                 f'security = "none" would send mail to {cfg.host} unencrypted; use '
@@ -1331,6 +1335,25 @@ def _keyring_password(cfg: EmailConfig) -> str:
     if not password:
         raise MailLoginError(f"the OS keyring has no password for {cfg.username} at {cfg.host}.")
     return str(password)
+
+
+def check_smtp_settings(cfg: EmailConfig, billing_dir: Path | None = None) -> None:
+    """What a run checks of [email] before it connects, checked without connecting (for
+    `check` and `--dry-run`): the host, encryption, ca_file, and the password or the
+    stored sign-in. MailLoginError says what is wrong."""
+    if cfg.mode != "smtp":
+        return
+    SmtpSender(cfg)._check_security()
+    tls_context(cfg)  # a ca_file that cannot be read
+    if cfg.auth == "oauth2":
+        try:
+            stored, _ = SignIn(cfg, billing_dir or Path.cwd() / ".billing").store.load()
+        except OAuthError as exc:
+            raise MailLoginError(str(exc)) from None
+        if not stored:
+            raise MailLoginError(f"no sign-in is stored for {cfg.username}: {SIGN_IN_AGAIN}.")
+    elif cfg.username:
+        smtp_password(cfg)
 
 
 def open_sender(

@@ -73,6 +73,7 @@ from .prechecks import (
     BUSY_RUN,
     calendar_for,
     check_email_settings,
+    check_mail_settings,
     check_only,
     email_settings_error,
     ensure_not_busy,
@@ -170,6 +171,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     check_email_settings(request.config, sender=False)
     restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
+        check_mail_settings(request, paths)
         ensure_not_busy(paths)
         return dry_run(request, paths)
     with ExitStack() as held:

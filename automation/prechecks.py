@@ -19,7 +19,7 @@ import filelock
 
 from .config import Config
 from .errors import BusyError, UnusableError
-from .mail import MailError, check_addresses, vet_email_templates
+from .mail import MailError, check_addresses, check_smtp_settings, vet_email_templates
 from .request import REPO_TEMPLATES, Paths, RunRequest
 from .terms import BusinessCalendar, CalendarError
 from .validate import ClientBook, client_key
@@ -149,6 +149,17 @@ def check_email_settings(config: Config, sender: bool = True) -> None:
         check_addresses(config.email, config.company, sender)
     except MailError as exc:
         raise email_settings_error(config, exc) from None
+
+
+def check_mail_settings(request: RunRequest, paths: Paths) -> None:
+    """For `check` and `--dry-run`: what the run would refuse in [email] before connecting
+    (`mail.check_smtp_settings`), told the same way (exit 2), without connecting."""
+    if request.outbox is not None:
+        return
+    try:
+        check_smtp_settings(request.config.email, paths.billing)
+    except MailError as exc:
+        raise UnusableError(f"the mail server cannot be used: {exc}") from None
 
 
 def email_settings_error(config: Config, exc: Exception) -> UnusableError:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import client, service, write_workbook
+from conftest import Folder, client, service, write_workbook
 
 import automation.cli as cli
 from automation.cli import main
@@ -570,3 +570,34 @@ def test_without_any_billing_toml_the_message_says_so(
     out = " ".join(capsys.readouterr().out.split())
     assert "no billing.toml was found (beside the workbook or in this folder): no sender" in out
     assert "run-billing init" in out
+
+
+@pytest.mark.parametrize(
+    ("email", "told"),
+    [('host = "mail.example.com"\nsecurity = "starttls"\nusername = "me@example.com"\n'
+      'password_env = "NO_SUCH_VARIABLE_SET"', "no SMTP password: set the environment variable "
+      "NO_SUCH_VARIABLE_SET"),
+     ('host = "mail.example.com"\nsecurity = "none"', 'security = "none" would send mail to '
+      "mail.example.com unencrypted"),
+     ('host = "mail.example.com"\nca_file = "/no/such/ca.pem"', "ca_file /no/such/ca.pem cannot "
+      "be used"),
+     ('host = ""', "host is empty")],
+)  # fmt: skip
+def test_check_and_dry_run_refuse_the_mail_settings_the_run_refuses(
+    folder: Folder, capsys: pytest.CaptureFixture[str], email: str, told: str
+) -> None:
+    """Exit codes are the same for run, --dry-run and check: mail settings a run would
+    refuse before connecting are refused by all three (no connection is tried)."""
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    (folder.root / "billing.toml").write_text(
+        '[company]\nname = "Ledgerwise"\nemail = "billing@ledgerwise.example"\n'
+        f'[email]\nmode = "smtp"\nfrom = "billing@ledgerwise.example"\n{email}\n'
+    )
+    capsys.readouterr()
+    book = ["--workbook", str(folder.workbook)]
+    for argv in ([*book, "--as-of", "2026-03-09"], [*book, "--as-of", "2026-03-09", "--dry-run"],
+                 ["check", *book]):  # fmt: skip
+        assert main(argv) == 2
+        out = " ".join(capsys.readouterr().out.split())
+        assert "the mail server cannot be used" in out and told in out, (argv, out)
+    assert not (folder.root / "invoices").exists()
