@@ -471,6 +471,9 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
 
     config, workbook = resolve(args)
     script = Path(__file__).resolve().parent.parent / "run_billing.py"
+    # The workbook and settings named here are named to every scheduled run too.
+    named = ["--workbook", str(workbook.resolve())] if args.workbook else []
+    named += ["--config", str(Path(args.config).resolve())] if args.config else []
     try:
         text = schedule_text(
             sys.executable,
@@ -478,11 +481,18 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
             workbook.resolve().parent,
             args.day,
             args.time,
+            named,
         )
     except ScheduleError as exc:
         console.print(f"schedule: {exc}", markup=False, highlight=False)
         return EXIT_UNUSABLE
-    if outbox_warning(config.email):
+    if config.path is None:
+        console.print(
+            "Warning: no billing.toml was found, so the scheduled run would stop at once "
+            "(exit 2): make one with `run-billing init DIR`, or pass --config.",
+            markup=False, highlight=False,
+        )  # fmt: skip
+    elif outbox_warning(config.email):
         console.print(outbox_warning(config.email), markup=False, highlight=False)
     console.print(text, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 from .config import EmailConfig
@@ -67,14 +68,22 @@ def tool_words(python: str, script: Path | None) -> list[str]:
     return [python, str(script)] if script is not None else [python, "-m", "automation"]
 
 
-def cron_entry(python: str, script: Path | None, workdir: Path, weekday: str, time: str) -> str:
-    """One crontab line; the log folder is made first, as a failed redirect runs nothing."""
+def cron_entry(
+    python: str,
+    script: Path | None,
+    workdir: Path,
+    weekday: str,
+    time: str,
+    args: Sequence[str] = (),
+) -> str:
+    """One crontab line; the log folder is made first, as a failed redirect runs nothing.
+    `args` follow `run` (`--workbook PATH`, `--config PATH`)."""
     day = parse_weekday(weekday)[0]
     hour, minute = parse_time(time)
-    tool = " ".join(shlex.quote(word) for word in tool_words(python, script))
+    tool = " ".join(shlex.quote(word) for word in (*tool_words(python, script), "run", *args))
     command = (
         f"cd {shlex.quote(str(workdir))} && mkdir -p {shlex.quote(str(Path(CRON_LOG).parent))}"
-        f" && {tool} run >> {CRON_LOG} 2>&1"
+        f" && {tool} >> {CRON_LOG} 2>&1"
     )
     # cron turns an unescaped % into a newline.
     return f"{minute} {hour} * * {day} " + command.replace("%", "\\%")
@@ -91,11 +100,19 @@ def _systemd_quote(arg: str) -> str:
     return '"' + _systemd_escape(escaped) + '"'
 
 
-def systemd_units(python: str, script: Path | None, workdir: Path, weekday: str, time: str) -> str:
+def systemd_units(
+    python: str,
+    script: Path | None,
+    workdir: Path,
+    weekday: str,
+    time: str,
+    args: Sequence[str] = (),
+) -> str:
     """The contents of billing.service and billing.timer."""
     day = parse_weekday(weekday)[1]
     hour, minute = parse_time(time)
-    exec_start = " ".join(_systemd_quote(a) for a in (*tool_words(python, script), "run"))
+    words = (*tool_words(python, script), "run", *args)
+    exec_start = " ".join(_systemd_quote(a) for a in words)
     return (
         "# ~/.config/systemd/user/billing.service\n"
         "[Unit]\n"
@@ -134,13 +151,19 @@ def _windows_quoted(path: str) -> str:
 
 
 def schtasks_command(
-    python: str, script: Path | None, workdir: Path, weekday: str, time: str
+    python: str,
+    script: Path | None,
+    workdir: Path,
+    weekday: str,
+    time: str,
+    args: Sequence[str] = (),
 ) -> str:
     """One schtasks line for cmd.exe; `cd /d` because tasks start in System32."""
     day = parse_weekday(weekday)[2]
     hour, minute = parse_time(time)
     tool = " ".join(_windows_quoted(word) for word in tool_words(python, script))
-    action = f"cmd /c cd /d {_windows_quoted(str(workdir))} && {tool} run"
+    extra = "".join(" " + (a if a.startswith("--") else _windows_quoted(a)) for a in args)
+    action = f"cmd /c cd /d {_windows_quoted(str(workdir))} && {tool} run{extra}"
     return (
         f"schtasks /Create /SC WEEKLY /D {day} /ST {hour:02d}:{minute:02d} "
         f'/TN "{TASK_NAME}" /TR "{action}"'
@@ -148,14 +171,20 @@ def schtasks_command(
 
 
 def schedule_text(
-    python: str, script: Path | None, workdir: Path, weekday: str = "Mon", time: str = "07:00"
+    python: str,
+    script: Path | None,
+    workdir: Path,
+    weekday: str = "Mon",
+    time: str = "07:00",
+    args: Sequence[str] = (),
 ) -> str:
-    """All three entries, each introduced by what it does and where it goes.
+    """All three entries, each introduced by what it does and where it goes; `args` go
+    after `run` (the workbook and settings named to `schedule`).
 
     A path with a line break is refused: it would split an entry into lines
     that cron or the unit file reads as commands of their own.
     """
-    for path in (python, str(script or ""), str(workdir)):
+    for path in (python, str(script or ""), str(workdir), *args):
         if "\n" in path or "\r" in path:
             raise ScheduleError(
                 f"the path {path!r} contains a line break, which no scheduler entry can hold; "
@@ -170,18 +199,18 @@ def schedule_text(
             "== cron (Linux, macOS): run `crontab -e` and add this line ==",
             f"# Runs the billing {when}; output goes to {CRON_LOG}. A week missed",
             "# while the computer is off is not caught up (the systemd timer does that).",
-            cron_entry(python, script, workdir, weekday, time),
+            cron_entry(python, script, workdir, weekday, time, args),
             "",
             "== systemd (Linux): save the two files below in ~/.config/systemd/user/ ==",
             f"# A user timer that runs the billing {when}, catching up after downtime.",
-            systemd_units(python, script, workdir, weekday, time),
+            systemd_units(python, script, workdir, weekday, time, args),
             "Then run:  systemctl --user daemon-reload && "
             "systemctl --user enable --now billing.timer",
             "To run it even while you are logged out:  loginctl enable-linger $USER",
             "",
             "== Windows Task Scheduler: paste into a Command Prompt (cmd.exe) ==",
             f'rem Creates the task "{TASK_NAME}" that runs the billing {when}.',
-            schtasks_command(python, script, workdir, weekday, time),
+            schtasks_command(python, script, workdir, weekday, time, args),
             "",
         ]
     )

@@ -103,7 +103,20 @@ def test_schedule_prints_entries_for_these_paths(tmp_path: Path, capsys) -> None
     cron = next(line for line in out.splitlines() if line.startswith("0 7 * * 1"))
     words = shlex.split(cron.split(" ", 5)[5])
     assert str(tmp_path) in words and sys.executable in words
+    # The workbook named here is named to the scheduled run (it is not service_log.xlsx).
+    assert words[words.index("run") + 1 :][:2] == ["--workbook", str(book)]
+    assert f'"--workbook" "{book}"' in out  # systemd's ExecStart
+    assert f'--workbook \\"{book}\\"' in out  # schtasks
     assert "Persistent=true" in out and "schtasks /Create" in out
+    assert "no billing.toml was found, so the scheduled run would stop" in out
+    # From the folder itself, with its billing.toml: the entries name nothing more.
+    (tmp_path / "billing.toml").write_text('[billing]\nworkbook = "my log.xlsx"\n')
+    assert main(["schedule", "--config", str(tmp_path / "billing.toml")]) == 0
+    out = capsys.readouterr().out
+    cron = next(line for line in out.splitlines() if line.startswith("0 7 * * 1"))
+    assert shlex.split(cron.split(" ", 5)[5])[-6:-3] == [
+        "run", "--config", str(tmp_path / "billing.toml")
+    ]  # fmt: skip
 
 
 def test_demo_runs_on_a_copy(tmp_path: Path, monkeypatch, capsys) -> None:
