@@ -76,7 +76,10 @@ from .summary import (
 from .text import one_line
 from .validate import listed_errors
 
-DEMO_DIR = Path(tempfile.gettempdir()) / "billing-demo"
+#: One per user: on a shared machine another user's demo folder is not this user's to replace.
+DEMO_DIR = Path(tempfile.gettempdir()) / (
+    f"billing-demo-{os.getuid()}" if hasattr(os, "getuid") else "billing-demo"
+)
 KEEP_LOGS = 200
 #: More rows than this in the run's summary are listed as plain lines, not a table.
 TABLE_ROWS = 60
@@ -99,9 +102,12 @@ log.addHandler(logging.NullHandler())  # the run log file is the only place logs
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-09") from None
+    if not 1900 <= day.year <= 2999:  # due dates and reminders are counted on from it
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date the billing can be as of")
+    return day
 
 
 EXIT_CODES = """exit codes:
@@ -692,6 +698,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUSY
     except KeyboardInterrupt:
         console.print("Stopped. What was sent is recorded; the next run finishes the rest.")
+        return EXIT_ATTENTION
+    except PermissionError as exc:  # a folder or file this user may not write
+        where = exc.filename or "a file the run needs"
+        console.print(
+            f"The run stopped: it may not write {where} ({exc.strerror or 'permission denied'}). "
+            "Give your user write access to the billing folder (or run where you can write); "
+            "what was sent before this is recorded, and the next run finishes the rest.",
+            markup=False,
+            highlight=False,
+        )
         return EXIT_ATTENTION
     except Exception as exc:  # the bookkeeper never sees a traceback (it is in the run log)
         console.print(

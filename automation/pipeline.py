@@ -79,6 +79,7 @@ from .prechecks import (
     ensure_not_busy,
     hold_run_lock,
     open_elsewhere,
+    unwritable_folder,
     vet_templates,
 )
 from .private import restrict_folders
@@ -165,6 +166,14 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     paths = Paths.for_request(request)
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
+    unwritable = unwritable_folder(paths, request.dry_run)
+    if unwritable is not None:
+        raise UnusableError(
+            f"this user may not write in {unwritable}, where the run keeps "
+            f"{'its previews' if request.dry_run else 'its ledger, backups and documents'}: "
+            "give your user write access to it, or copy the billing folder somewhere you can "
+            "write and run there."
+        )
     # Word templates: in open_sender once there is work (docx is not imported before);
     # a dry run, which renders previews, tries them now, so it stops where the run would.
     vet_templates(paths, word=request.dry_run)

@@ -12,6 +12,7 @@ UnusableError: 2); none of them changes anything.
 from __future__ import annotations
 
 import difflib
+import os
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -126,6 +127,19 @@ def calendar_for(config: Config) -> BusinessCalendar:
         )
     except CalendarError as exc:
         raise UnusableError(f"billing.toml: {exc}") from None
+
+
+def unwritable_folder(paths: Paths, dry_run: bool = False) -> Path | None:
+    """The first folder the run must write in that this user may not, else None (nothing
+    is numbered or sent before that is known)."""
+    wanted = [paths.preview] if dry_run else [paths.billing, paths.invoices, paths.reports]
+    for folder in wanted:
+        existing = folder
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent  # made by the run: the folder it goes in must be writable
+        if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+            return existing
+    return None
 
 
 def vet_templates(paths: Paths, word: bool = True) -> None:

@@ -614,3 +614,30 @@ def test_check_and_dry_run_refuse_the_mail_settings_the_run_refuses(
         out = " ".join(capsys.readouterr().out.split())
         assert "the mail server cannot be used" in out and told in out, (argv, out)
     assert not (folder.root / "invoices").exists()
+
+
+def test_a_folder_this_user_may_not_write_stops_the_run_before_numbering(
+    folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(The tests run as root, whom the permission bits do not stop: os.access stands in.)"""
+    import os
+
+    from automation import prechecks
+
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    real = os.access
+    monkeypatch.setattr(
+        prechecks.os, "access", lambda path, mode: Path(path) != folder.root and real(path, mode)
+    )
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-09") == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"this user may not write in {folder.root}, where the run keeps its ledger" in out
+    assert not (folder.root / ".billing" / "ledger.sqlite").exists() and folder.received == []
+
+
+def test_an_as_of_date_out_of_reach_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--as-of", "9999-12-31"])
+    assert stop.value.code == 2
+    assert "'9999-12-31' is not a date the billing can be as of" in capsys.readouterr().err

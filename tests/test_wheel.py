@@ -114,7 +114,8 @@ def test_installed_tool_runs_demo_init_and_a_folder_from_elsewhere(install, tmp_
     demo = run([tool, "--demo", "--as-of", "2026-11-23"], elsewhere, env)
     assert demo.returncode == 1, demo.stdout + demo.stderr  # the sample's two bad rows
     assert "INV-2026-0001" in demo.stdout and "Traceback" not in demo.stderr
-    assert len(list((Path(env["TMPDIR"]) / "billing-demo" / "outbox").glob("*.eml"))) == 8
+    demo = Path(env["TMPDIR"]) / f"billing-demo-{os.getuid()}"
+    assert len(list((demo / "outbox").glob("*.eml"))) == 8
 
     books = tmp_path / "books"
     made = run([tool, "init", str(books)], elsewhere, env)
