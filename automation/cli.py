@@ -221,6 +221,8 @@ def require_workbook(args: argparse.Namespace, workbook: Path) -> None:
     """Stop (exit 2) when there is no workbook, saying where it was looked for and what to do."""
     if workbook.is_file():
         return
+    if workbook.is_dir():
+        raise UnusableError(f"{workbook} is a folder, not a workbook: name the .xlsx file in it.")
     places = [workbook.parent] if args.workbook else []
     places += [] if Path.cwd() in places else [Path.cwd()]
     found = args.config or find_config(None, args.workbook)

@@ -164,6 +164,8 @@ def _no_progress(label: str, total: int) -> Callable[[], None]:
 def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -> RunSummary:
     """The weekly run. Raises UnusableError (exit 2) or BusyError (exit 3)."""
     paths = Paths.for_request(request)
+    if paths.workbook.is_dir():
+        raise UnusableError(f"{paths.workbook} is a folder, not a workbook: name the .xlsx file.")
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
     unwritable = unwritable_folder(paths, request.dry_run)

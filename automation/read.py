@@ -148,6 +148,29 @@ FirstFrame = Callable[[dict[str, "pd.DataFrame"], tuple[str, ...], frozenset[str
 READ_SHEETS = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
 
 
+#: The start of an OLE compound file: an .xls, or an .xlsx encrypted with a password.
+_COMPOUND_FILE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _not_a_workbook(path: Path) -> str:
+    """Why a file that is no zip cannot be read, and what to do about it."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(1 << 20)
+    except OSError:
+        head = b""
+    if head.startswith(_COMPOUND_FILE) and "EncryptedPackage".encode("utf-16-le") in head:
+        return (
+            f"{path.name} is protected with a password, so it cannot be read: in Excel, File > "
+            "Info > Protect Workbook > Encrypt with Password, clear the password and save "
+            "(keep the folder itself private instead)."
+        )
+    return (
+        f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
+        '"Excel Workbook (*.xlsx)").'
+    )
+
+
 def _load_frames(
     path: Path,
     first_ready: FirstFrame | None = None,
@@ -163,11 +186,10 @@ def _load_frames(
     """
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
+    if path.is_dir():
+        raise WorkbookError(f"{path} is a folder, not a workbook: name the .xlsx file in it.")
     if not zipfile.is_zipfile(path):
-        raise WorkbookError(
-            f"{path.name} is not an Excel .xlsx workbook (save it from Excel as "
-            '"Excel Workbook (*.xlsx)").'
-        )
+        raise WorkbookError(_not_a_workbook(path))
     with _SheetReader(path) as reader:
         # zip bombs, stray far cells, ...; and the error cells calamine shows as empty.
         # Each sheet is parsed as soon as it has passed, while the next is checked.

@@ -641,3 +641,22 @@ def test_an_as_of_date_out_of_reach_is_refused(capsys: pytest.CaptureFixture[str
         main(["--as-of", "9999-12-31"])
     assert stop.value.code == 2
     assert "'9999-12-31' is not a date the billing can be as of" in capsys.readouterr().err
+
+
+def test_a_folder_or_a_password_protected_file_as_the_workbook_is_told_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "books.xlsx"
+    folder.mkdir()
+    assert main(["--workbook", str(folder), "--as-of", "2026-03-09"]) == 2
+    assert f"{folder} is a folder, not a workbook" in " ".join(capsys.readouterr().out.split())
+    # Excel saves a workbook with a password as an OLE compound file holding an
+    # "EncryptedPackage" stream (its directory names are UTF-16): its start, as Excel writes it.
+    locked = tmp_path / "locked.xlsx"
+    (tmp_path / "billing.toml").write_text('[company]\nname = "L"\nemail = "b@l.example"\n')
+    locked.write_bytes(
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "EncryptedPackage".encode("utf-16-le")
+    )
+    assert main(["check", "--workbook", str(locked)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "locked.xlsx is protected with a password" in out and "clear the password" in out
