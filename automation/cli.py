@@ -634,7 +634,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 DEFAULT_COMMAND = "run"
-HELP_FLAGS = {"-h", "--help"}
+HELP_FLAGS = {"-h", "--help", "--version"}
 
 
 def program_name() -> str:
@@ -651,6 +651,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(
         title="commands (run is the default)", dest="command", metavar="COMMAND", required=True
     )

@@ -660,3 +660,11 @@ def test_a_folder_or_a_password_protected_file_as_the_workbook_is_told_as_such(
     assert main(["check", "--workbook", str(locked)]) == 2
     out = " ".join(capsys.readouterr().out.split())
     assert "locked.xlsx is protected with a password" in out and "clear the password" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from automation import __version__
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.split()[-1] == __version__
