@@ -20,7 +20,8 @@ when it is asked for, so that the reader can start on it without inflating
 it again.
 
 The grid a sheet needs is measured from its cells' own references, never
-from its `<dimension>` element, which any program may leave stale.
+from its `<dimension>` element, which any program may leave stale; but a
+`<dimension>` claiming more than Excel's limits is refused like a cell there.
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ MAX_TOTAL_BYTES = 3 << 29  # all parts together, inflated (1.5 GiB)
 #: Sheet XML deflates 5-30 times; a part above this ratio (and above RATIO_FLOOR) is a zip bomb.
 MAX_RATIO, RATIO_FLOOR = 100, 4 << 20
 #: The reader allocates a grid from the first to the last cell of a sheet: a grid above
-#: GRID_BUDGET cells must be mostly filled (at least 1 cell in SPARSITY) to be read.
-GRID_BUDGET, SPARSITY = 5_000_000, 4
+#: GRID_BUDGET cells must be mostly filled (at least 1 cell in SPARSITY) to be read. The
+#: budget is a sheet as long as Excel allows and 24 columns wide: a cell typed by accident
+#: in its last row is read (in about 1.1 GB), one far to the right of it too is refused.
+GRID_BUDGET, SPARSITY = 1_048_576 * 24, 4
 CHUNK = 4 << 20
 
 _SPACES = tuple(ord(c) for c in " \t\r\n")
@@ -400,8 +403,12 @@ def sheet_extent(
     still told for the first chunk it is in.
     """
     total = Extent()
+    first = True
     for chunk, (part, marked, formulas) in _scans(chunks, helpers, zeros):
         _refuse_dtd(name, sheet, chunk)
+        if first:  # the <dimension> comes before the cells
+            _claimed(name, sheet, chunk)
+            first = False
         if marked and found is not None:
             _note_errors(chunk, found)
         if formulas.texts and unsaved is not None:
@@ -613,6 +620,27 @@ def check_extent(name: str, sheet: str, extent: Extent) -> None:
         "sheet to go to it, delete the rows and columns between it and your data, save, "
         "and run again."
     )
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Za-z]*)(\d*)(?::([A-Za-z]*)(\d*))?"')
+
+
+def _claimed(name: str, sheet: str, chunk: bytes) -> None:
+    """Refuse a sheet whose `<dimension>` claims cells beyond Excel's limits."""
+    found = _DIMENSION.search(chunk, 0, 4096)
+    if found is None:
+        return
+    letters, digits = found.group(3) or found.group(1), found.group(4) or found.group(2)
+    column = 0
+    for ch in letters.decode().upper():
+        column = column * 26 + ord(ch) - 64
+    if column > EXCEL_COLUMNS or len(digits) > 7 or (digits and int(digits) > EXCEL_ROWS):
+        claimed = found.group(0).decode().split('"')[1]
+        raise UnsafeWorkbookError(
+            f"{name}, sheet {sheet!r}: it claims the range {claimed}, beyond Excel's limits "
+            f"({EXCEL_ROWS:,} rows, {EXCEL_COLUMNS:,} columns); the file is damaged or was not "
+            "made by a spreadsheet program. Open it in Excel and save it again."
+        )
 
 
 def _beyond(name: str, sheet: str, ref: str) -> None:

@@ -8,6 +8,7 @@ the far-away cell made the reader ask for 512 GiB and abort with a Rust backtrac
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -221,6 +222,31 @@ def test_a_wide_but_small_sheet_is_read(tmp_path: Path) -> None:
     rebuild(book, {SERVICES_PART: xml})
     result = limited_run("check", "--workbook", str(book), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_cell_typed_in_excels_last_row_is_read(tmp_path: Path) -> None:
+    """Within Excel's limits: one value at K1048576 (typed by accident) makes a grid of
+    11.5 million cells; it is read, within the memory cap, and the service is billed."""
+    book = base_book(tmp_path)
+    xml = services_xml(book).replace(
+        b"</sheetData>", b'<row r="1048576"><c r="K1048576"><v>1</v></c></row></sheetData>'
+    )
+    rebuild(book, {SERVICES_PART: xml})
+    result = limited_run("--workbook", str(book), "--as-of", "2026-03-09", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "INV-2026-0001" in result.stdout
+
+
+def test_a_sheet_claiming_more_than_excels_limits_is_refused(tmp_path: Path) -> None:
+    book = base_book(tmp_path)
+    xml = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFZ2000000"/>',
+                 services_xml(book))  # fmt: skip
+    assert b"XFZ2000000" in xml
+    rebuild(book, {SERVICES_PART: xml})
+    refused(
+        limited_run("check", "--workbook", str(book), cwd=tmp_path),
+        "sheet 'Services': it claims the range A1:XFZ2000000, beyond Excel's limits",
+    )
 
 
 def test_a_long_sheet_is_read_in_bounded_memory(tmp_path: Path) -> None:
