@@ -93,6 +93,11 @@ def open_elsewhere(workbook: Path) -> str | None:
         with workbook.open("r+b"):
             pass
     except PermissionError:
+        if not os.access(workbook, os.W_OK):  # its own permissions, not another program
+            return (
+                f"{workbook.name} cannot be opened for writing: the file is read-only for "
+                "this user (clear Read-only in its Properties, or chmod u+w it)"
+            )
         return f"{workbook.name} cannot be opened for writing (open in another program?)"
     except OSError as exc:
         return f"{workbook.name} cannot be opened for writing ({exc.strerror})"
