@@ -1043,7 +1043,7 @@ class SmtpSender:
             if code in (530, 535) and self._sign_in is not None:
                 # The session's token is no longer accepted: a new session signs in afresh.
                 self._drop(conn)
-                reply = _reply(code, text)
+                reply = self._answer(code, text)
                 return SendResult(every_recipient(wanted, TEMPORARY, reply), reply, lost_early=True)
             return replace(result, lost_early=code == 421)
         accepted: list[str] = []
@@ -1052,11 +1052,12 @@ class SmtpSender:
             if code in (250, 251):
                 accepted.append(address)
                 continue
-            results[address] = RecipientResult(address, _state(code), _reply(code, text))
+            results[address] = RecipientResult(address, _state(code), self._answer(code, text))
             if code == 421:  # the server is closing: the rest must wait
                 self._drop(conn)
+                closing = self._answer(code, text)
                 for rest in wanted:
-                    results.setdefault(rest, RecipientResult(rest, TEMPORARY, _reply(code, text)))
+                    results.setdefault(rest, RecipientResult(rest, TEMPORARY, closing))
                 return SendResult(tuple(results[a] for a in wanted))
         if not accepted:
             self._reset(conn)
@@ -1070,14 +1071,14 @@ class SmtpSender:
             results.update((r.address, r) for r in whole.recipients)
             return SendResult(tuple(results[a] for a in wanted), whole.reply, whole.too_big)
         for address in accepted:
-            results[address] = RecipientResult(address, SENT, _reply(code, text))
+            results[address] = RecipientResult(address, SENT, self._answer(code, text))
         return SendResult(tuple(results[a] for a in wanted))
 
     def _whole_message(
         self, conn: _TrackedSMTP, code: int, text: bytes | str, size: int, who: tuple[str, ...]
     ) -> SendResult:
         """MAIL or DATA refused: the same answer for every recipient of the message."""
-        reply = _reply(code, text)
+        reply = self._answer(code, text)
         too_big = code == 552 or "5.3.4" in reply or "size" in reply.lower()
         if too_big and code >= 500:
             reply = self._too_big(size, _size_limit(conn), reply)
@@ -1228,6 +1229,11 @@ class SmtpSender:
                 conn.close()
                 raise
         return conn
+
+    def _answer(self, code: int, text: bytes | str) -> str:
+        """A server's reply as kept in Note, the ledger and the log: never a secret in it
+        (a server may quote the command it refuses)."""
+        return self._scrub(_reply(code, text))
 
     def _scrub(self, text: str) -> str:
         hidden = (self._password, *(self._sign_in.hidden() if self._sign_in else ()))

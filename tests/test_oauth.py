@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import keyring
@@ -487,6 +488,32 @@ def test_xoauth2_sends_with_the_current_token(
         results = [sender.send(message(n)).status for n in (1, 2)]
     assert results == ["sent", "sent"]
     assert recorder.presented == [ident.issued[-1]] and len(recorder.sessions) == 1
+
+
+class _Echoing(XOAuth2Recorder):
+    """A server whose refusal quotes the session's token back (a contrived server)."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        raw = f"user={self.username}\x01auth=Bearer {session.auth_data}\x01\x01"
+        said = base64.b64encode(raw.encode()).decode()
+        return f"550 5.7.1 {address} refused for session {session.auth_data} ({said})"
+
+
+def test_a_server_quoting_the_token_back_never_gets_it_kept(
+    identity: tuple[Identity, str], memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    ident, url = identity
+    recorder = _Echoing(identity=ident, username=USER)
+    memory_keyring.entries[(KEYRING_SERVICE, USER)] = ident.seed()
+    with running_server(recorder, **XOAUTH2_ONLY) as port:
+        cfg = oauth_email(url, port=port)
+        with SmtpSender(cfg, sign_in=SignIn(cfg, tmp_path)) as sender:
+            (result,) = sender.send(message(1)).recipients
+    token = ident.issued[-1]
+    assert result.state == "refused" and "***" in result.reply
+    assert token not in result.reply and "auth=Bearer" not in result.reply
 
 
 @pytest.mark.parametrize(
