@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,8 +112,12 @@ def time_limit(template: Path | str, seconds: float | None = None) -> Iterator[N
     def stop(signum: int, frame: Any) -> None:
         raise _TooSlow
 
+    # A timer already set (pytest-timeout's, say) is put back afterwards with what is left of
+    # it; one due sooner than this limit keeps its time.
     previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    left, interval = signal.getitimer(signal.ITIMER_REAL)
+    started = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, left) if left else seconds)
     try:
         yield
     except _TooSlow:
@@ -123,7 +128,10 @@ def time_limit(template: Path | str, seconds: float | None = None) -> Iterator[N
         ) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        if left:
+            remaining = max(left - (time.monotonic() - started), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, remaining, interval)
 
 
 def guarded_names(trees: Sequence[Any]) -> set[str]:

@@ -262,3 +262,23 @@ def test_a_word_template_that_cannot_be_read_stops_before_numbering(
         out = " ".join(capsys.readouterr().out.split())
         assert f"the template {template} cannot be read: " in out
     assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+
+
+def test_the_trial_timer_leaves_an_outer_timer_running() -> None:
+    """pytest-timeout (and anyone else) keeps its alarm: what is left of it is put back."""
+    import signal
+
+    from automation import sandbox
+
+    fired: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with sandbox.time_limit("x", 5):
+            pass
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 25 < left <= 30 and fired == []
+        assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
