@@ -386,7 +386,9 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     ensure_not_busy(paths)
     vet_templates(paths)
     check_email_settings(config)
-    check_mail_settings(request, paths)
+    warning = check_mail_settings(request, paths)
+    if warning:
+        console.print(warning, markup=False, highlight=False)
     if config.email.connections > 1:
         console.print(connections_text(config.email), markup=False, highlight=False)
     if config.email.auth == "oauth2":

@@ -1343,14 +1343,18 @@ def _keyring_password(cfg: EmailConfig) -> str:
     return str(password)
 
 
-def check_smtp_settings(cfg: EmailConfig, billing_dir: Path | None = None) -> None:
+def check_smtp_settings(
+    cfg: EmailConfig, billing_dir: Path | None = None, secrets: bool = True
+) -> None:
     """What a run checks of [email] before it connects, checked without connecting (for
-    `check` and `--dry-run`): the host, encryption, ca_file, and the password or the
-    stored sign-in. MailLoginError says what is wrong."""
+    `check` and `--dry-run`): the host, encryption, ca_file, and (`secrets`) the password
+    or the stored sign-in. MailLoginError says what is wrong."""
     if cfg.mode != "smtp":
         return
     SmtpSender(cfg)._check_security()
     tls_context(cfg)  # a ca_file that cannot be read
+    if not secrets:
+        return
     if cfg.auth == "oauth2":
         try:
             stored, _ = SignIn(cfg, billing_dir or Path.cwd() / ".billing").store.load()

@@ -182,9 +182,12 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     check_email_settings(request.config, sender=False)
     restrict_folders((paths.billing, paths.invoices, paths.outbox, paths.preview, paths.reports))
     if request.dry_run:
-        check_mail_settings(request, paths)
+        warning = check_mail_settings(request, paths)
         ensure_not_busy(paths)
-        return dry_run(request, paths)
+        summary = dry_run(request, paths)
+        if warning:
+            summary.notes.append(warning)
+        return summary
     with ExitStack() as held:
         hold_run_lock(held, paths)
         ensure_not_busy(paths, locked=True)
