@@ -592,7 +592,7 @@ def test_an_amount_in_another_currency_does_not_take_the_columns_symbol(tmp_path
     ws.write_number(1, 2, 100, dollars)
     wb.close()
     updates = []
-    for row, currency in ((3, "USD"), (4, "EUR"), (5, "KZT")):
+    for row, currency in ((3, "USD"), (4, "EUR"), (5, "KZT"), (6, "CAD")):
         updates += [
             CellUpdate("Invoices", row, "Invoice No", f"INV-{row}"),
             CellUpdate("Invoices", row, "Currency", currency),
@@ -601,11 +601,11 @@ def test_an_amount_in_another_currency_does_not_take_the_columns_symbol(tmp_path
         ]
     apply_updates(path, updates, header_rows={"Invoices": 1})
     ws = openpyxl.load_workbook(path)["Invoices"]
-    assert [ws.cell(r, 3).number_format for r in (3, 4, 5)] == [
-        '"$"#,##0.00', "#,##0.00", "#,##0.00"
+    assert [ws.cell(r, 3).number_format for r in (3, 4, 5, 6)] == [
+        '"$"#,##0.00', "#,##0.00", "#,##0.00", '"$"#,##0.00'  # "$" is CAD's too
     ]
-    assert [ws.cell(r, 4).number_format for r in (3, 4, 5)] == [
-        "#,##0.00", "[$€-x-euro2] #,##0.00", "#,##0.00"
+    assert [ws.cell(r, 4).number_format for r in (3, 4, 5, 6)] == [
+        "#,##0.00", "[$€-x-euro2] #,##0.00", "#,##0.00", "#,##0.00"
     ]
     assert [ws.cell(r, 3).value for r in (3, 4, 5)] == [1000, 1000, 1000]
 

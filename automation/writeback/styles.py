@@ -53,7 +53,9 @@ def is_formatted(kind: str) -> bool:
 _QUOTED = re.compile(r'"([^"]*)"')
 _BRACKETED_SYMBOL = re.compile(r"\[\$([^\]-]*)(?:-[^\]]*)?\]")
 #: Words that stand for a currency in formats, beyond the codes and babel's symbols.
-_CURRENCY_WORDS = {"RUB": ("р.", "руб.", "руб"), "KZT": ("тг", "тг.", "тенге")}
+_CURRENCY_WORDS = {
+    "RUB": ("р.", "руб.", "руб"), "KZT": ("тг", "тг.", "тенге"), "CHF": ("fr.", "sfr."),
+}  # fmt: skip
 
 
 def currency_marks(code: str) -> set[str]:
@@ -79,30 +81,31 @@ def currency_marks(code: str) -> set[str]:
     return marks
 
 
-@lru_cache(maxsize=64)
-def currency_names(currency: str) -> frozenset[str]:
-    """How a format may show `currency`: its code, its symbols in the documents' languages."""
-    from babel.numbers import get_currency_symbol
+@lru_cache(maxsize=256)
+def _names(mark: str, currency: str) -> bool:
+    """Whether a format's currency mark stands for `currency` ("$" is CAD's on a CAD
+    amount, as `money.currency_of` reads a bank's sign)."""
+    from automation.money import currency_of
 
-    names = {currency, *_CURRENCY_WORDS.get(currency, ())}
-    for locale in ("en_US", "ru_RU", "kk_KZ", "de_DE", "en_GB"):
-        names.add(get_currency_symbol(currency, locale=locale))
-    return frozenset(names)
+    return currency_of(mark, currency) == currency or mark.lower() in _CURRENCY_WORDS.get(
+        currency, ()
+    )
 
 
 def shows_other_currency(code: str, kind: str) -> bool:
     """Whether a format shows a currency other than the amount's (`kind` "money:EUR")."""
     if not kind.startswith(MONEY + ":"):
         return False
-    marks = currency_marks(code)
-    return bool(marks) and not marks & currency_names(kind.split(":", 1)[1])
+    marks, currency = currency_marks(code), kind.split(":", 1)[1]
+    return bool(marks) and not any(_names(mark, currency) for mark in marks)
 
 
 def shows_own_currency(code: str, kind: str) -> bool:
     """Whether a format shows the amount's very currency (`kind` "money:EUR")."""
     if not kind.startswith(MONEY + ":"):
         return False
-    return bool(currency_marks(code) & currency_names(kind.split(":", 1)[1]))
+    currency = kind.split(":", 1)[1]
+    return any(_names(mark, currency) for mark in currency_marks(code))
 
 
 def _is_date_code(code: str) -> tuple[bool, bool]:
