@@ -213,6 +213,11 @@ def test_camt_in_a_swift_envelope_and_a_statement_listed_twice() -> None:
     twice = text.replace(stmt, stmt + stmt).encode()
     (line,), errors = read_camt(twice, "twice.xml")
     assert errors == [] and line.bank_ref == "2026030200001"
+    # ...but the same entry twice within one statement is two payments, kept apart.
+    entry = text[text.index("<Ntry>") : text.index("</Ntry>") + len("</Ntry>")]
+    doubled_entry = text.replace(entry, entry + entry).encode()
+    first, second = read_camt(doubled_entry, "two-in-one.xml")[0]
+    assert (first.bank_ref, second.bank_ref) == ("2026030200001", "2026030200001#2")
     # Two equal payments the bank gave no id of its own stay two lines.
     unnamed = re.sub(rb"<(NtryRef|AcctSvcrRef)>[^<]*</\1>", b"", camt053(EU[:1], "08"))
     doubled = unnamed.replace(b"</Ntry>", b"</Ntry>" + unnamed.split(b"<Ntry>")[1].split(
@@ -299,6 +304,20 @@ def test_mt940_a_reversed_credit_is_told_for_review() -> None:
     assert error.sheet == "ing.sta, line 7"
     assert "reversed a credit of 1250.50 EUR on 2026-01-21 (INV-2026-0001)" in error.message
     assert "lower that invoice's Paid Amount" in error.message
+
+
+def test_mt940_a_statement_listed_twice_counts_once_and_equal_lines_in_one_stay_two() -> None:
+    statement = (
+        ":20:STARTUMS\r\n:25:NL12RABO0123456789\r\n:28C:00001/001\r\n:60F:C260119EUR0,00\r\n"
+        ":61:2601190119C25,00N541NONREF//2601190000000777\r\n:86:/REMI/USTD//INV-2026-0006/\r\n"
+        ":62F:C260119EUR25,00\r\n-\r\n"
+    )
+    (line,), errors = read_mt940((statement + statement).encode(), "twice.sta")
+    assert errors == [] and line.bank_ref == "2601190000000777"
+    pair = statement.replace(":62F:", ":61:2601190119C25,00N541NONREF//2601190000000777\r\n"
+                             ":86:/REMI/USTD//INV-2026-0006/\r\n:62F:")  # fmt: skip
+    first, second = read_mt940(pair.encode(), "pair.sta")[0]
+    assert (first.bank_ref, second.bank_ref) == ("2601190000000777", "2601190000000777#2")
 
 
 def test_mt940_rabobank() -> None:

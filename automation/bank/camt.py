@@ -37,6 +37,7 @@ from .record import (
     line_error,
     normal_id,
     number_repeats,
+    once_across_statements,
     trusted_ref,
 )
 
@@ -80,17 +81,21 @@ def read_camt(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
             "it is XML but holds no camt.053 statement (Stmt) or camt.054 notification."
         )
     lines: list[BankLine] = []
+    statements: list[int] = []
     errors: list[RowError] = []
     known = _ids([e for report in reports for e in report.iterfind("./{*}Ntry")])
-    for report in reports:
+    for index, report in enumerate(reports):
         account_currency = _text(report, "./{*}Acct/{*}Ccy")
         for entry in report.iterfind("./{*}Ntry"):
             where = entry.sourceline or 0
             try:
-                lines.extend(_entry(entry, account_currency, file, known))
+                read = _entry(entry, account_currency, file, known)
             except ValueError as exc:
                 errors.append(line_error(file, where, None, str(exc)))
-    return number_repeats(lines), errors
+                continue
+            lines.extend(read)
+            statements.extend([index] * len(read))
+    return number_repeats(once_across_statements(lines, statements)), errors
 
 
 def _ids(entries: Iterable[etree._Element]) -> set[tuple[str, str]]:

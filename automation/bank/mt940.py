@@ -20,6 +20,7 @@ failed match (its whole regex) is not printed.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from datetime import date
@@ -41,6 +42,7 @@ from .record import (
     line_error,
     normal_id,
     number_repeats,
+    once_across_statements,
     trusted_ref,
 )
 
@@ -238,15 +240,20 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
         parsed, volksbank = _parse(text)
     except Exception as exc:  # the package raises RuntimeError, ValueError... for a bad tag
         return [], [_unreadable(exc, text, file)]
-    starts = [n for n, row in enumerate(text.splitlines(), start=1) if row.startswith(":61:")]
+    rows = text.splitlines()
+    starts = [n for n, row in enumerate(rows, start=1) if row.startswith(":61:")]
+    # Which statement (from its :20:) each line is in: one listed twice is read once.
+    opened = [n for n, row in enumerate(rows, start=1) if row.startswith(":20:")]
     width = first_line_width(text)
     lines: list[BankLine] = []
+    statements: list[int] = []
     errors: list[RowError] = []
     for index, transaction in enumerate(parsed, start=1):
         where = starts[index - 1] if len(starts) == len(parsed) else index
         try:
             line = _line(parsed, transaction.data, file, where, width, volksbank)
             lines.append(line)
+            statements.append(bisect.bisect_right(opened, where) if starts else 0)
             if str(transaction.data.get("status") or "").upper() == "RC":
                 errors.append(line_error(file, where, None, _reversed_credit(line)))
         except TransactionError as exc:
@@ -254,7 +261,7 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
         except Exception:  # a shape of details not foreseen: said plainly, the rest is read
             errors.append(line_error(file, where, None, "this transaction's :61: and :86: lines "
                                      "could not be read; record the payment by hand."))  # fmt: skip
-    return number_repeats(lines), errors
+    return number_repeats(once_across_statements(lines, statements)), errors
 
 
 def _reversed_credit(line: BankLine) -> str:

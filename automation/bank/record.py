@@ -137,24 +137,36 @@ def is_content_ref(ref: str) -> bool:
     return bool(_CONTENT_REF.fullmatch(ref))
 
 
+def once_across_statements(lines: list[BankLine], statements: list[int]) -> list[BankLine]:
+    """The lines, a transaction that an earlier statement of the same file already listed
+    (its bank id and all it says the same: overlapping or repeated statements) left out.
+
+    `statements[i]` is the statement line i comes from. Within one statement two
+    equal lines stay two (`number_repeats` keeps them apart); so do lines whose
+    Bank Ref is a hash of what they say, which proves nothing.
+    """
+    first: dict[tuple[object, ...], int] = {}
+    kept = []
+    for line, statement in zip(lines, statements, strict=True):
+        if not is_content_ref(line.bank_ref):
+            said = (line.bank_ref, line.date, line.amount, line.currency, line.direction,
+                    line.payer, line.payer_ids, line.reference)  # fmt: skip
+            if first.setdefault(said, statement) != statement:
+                continue
+        kept.append(line)
+    return kept
+
+
 def number_repeats(lines: list[BankLine]) -> list[BankLine]:
     """Two identical lines in one file (two equal payments on one day) keep apart.
 
     The second and later copies of a ref get `#2`, `#3`...: in an overlapping
-    statement the same copies get the same numbers again. A line that repeats
-    another's bank id and all it says is that transaction listed twice (a
-    statement repeated in the file): it is left out.
+    statement the same copies get the same numbers again. (A statement listed
+    twice in one file is left out by its reader before this, whole.)
     """
     seen: Counter[str] = Counter()
-    listed: set[tuple[object, ...]] = set()
     result = []
     for line in lines:
-        if not is_content_ref(line.bank_ref):
-            said = (line.bank_ref, line.date, line.amount, line.currency, line.direction,
-                    line.payer, line.payer_ids, line.reference)  # fmt: skip
-            if said in listed:
-                continue
-            listed.add(said)
         seen[line.bank_ref] += 1
         count = seen[line.bank_ref]
         result.append(line if count == 1 else replace(line, bank_ref=f"{line.bank_ref}#{count}"))
