@@ -326,6 +326,30 @@ def test_a_payment_typed_a_day_after_the_bank_booked_it_is_not_counted_twice(
     assert not [s for _, s in subjects(folder, sent) if s.startswith("Thank")]
 
 
+def test_a_second_part_payment_typed_on_top_of_a_first_is_not_counted_twice(
+    folder: Folder,
+) -> None:
+    """500 typed and seen by a run; later 800 typed (300 more, seen in the bank's app);
+    the statement then brings that 300: it is the typed part payment, not 300 more."""
+    folder.write_config(extra='currency = "EUR"')
+    write_workbook(folder.workbook, [client("Acme GmbH", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Acme GmbH", "Audit", 1, 1200)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    type_into(folder, "Invoices", "Invoice No", "INV-2026-0001",
+              Paid_Amount=D("500"), Paid_Date=date(2026, 3, 4))  # fmt: skip
+    assert folder.run("--as-of", "2026-03-05") == 0  # the 500 is seen
+    type_into(folder, "Invoices", "Invoice No", "INV-2026-0001",
+              Paid_Amount=D("800"), Paid_Date=date(2026, 3, 9))  # fmt: skip
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 10), D("300.00"), "Acme GmbH", purpose="INV-2026-0001", ref="A7")]
+    (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    assert folder.run("--as-of", "2026-03-11") == 0
+    assert list(sheet(folder, "Payments", "Bank Ref")["Rule"]) == ["Typed by hand"]
+    acme = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0001"]
+    assert money(acme["Paid Amount"]) == D("800.00") and money(acme["Balance"]) == D("400.00")
+
+
 def test_a_camt_line_stored_under_a_counter_ref_is_not_counted_again(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -227,14 +227,18 @@ def _typed_payments(
         return []
     rows = invoice_rows(sheet, numbers)
     owners = ledger.invoices(numbers)
+    seen = ledger.paid_cells(numbers)  # the typed part as earlier runs saw it
     result = []
     for number, row in rows.items():
         if row.problem or row.paid_date not in days or number not in owners:
             continue
-        typed = (row.paid_amount or ZERO) - (row.paid_by_bank or ZERO)
-        typed -= totals.get(number, BankTotal()).typed
+        typed_now = (row.paid_amount or ZERO) - (row.paid_by_bank or ZERO)
+        typed = typed_now - totals.get(number, BankTotal()).typed
+        before = seen.get(number)
+        grew = typed_now - before[-1][0] if before and before[-1][1] != row.paid_date else ZERO
         if typed > 0:
-            result.append(TypedPayment(number, owners[number].client_key, typed, row.paid_date))
+            result.append(TypedPayment(number, owners[number].client_key, typed, row.paid_date,
+                                       grew if ZERO < grew < typed else ZERO))  # fmt: skip
     return result
 
 

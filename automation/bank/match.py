@@ -82,6 +82,9 @@ class TypedPayment:
     client_key: str
     amount: Decimal
     paid_date: date
+    #: what the typed amount grew by since a run last saw the cells (a later part payment
+    #: typed on top of an earlier one), when it grew; else zero
+    latest: Decimal = ZERO
 
 
 def payer_key(ident: str) -> str:
@@ -406,8 +409,10 @@ def _recognise_typed(
 
 
 def _typed_amount(line: BankLine, payment: TypedPayment, left: Decimal) -> bool:
-    """Only the exact typed amount (or what is left of it) is the same payment."""
-    return ZERO < line.amount <= left and line.amount in (payment.amount, left)
+    """Only the exact typed amount, what is left of it, or the part typed last (on top of
+    an earlier one) is the same payment."""
+    parts = (payment.amount, left, payment.latest)
+    return ZERO < line.amount <= left and line.amount in parts
 
 
 def _typed_doubt(
