@@ -93,6 +93,22 @@ def test_rule_3_one_transfer_pays_three_invoices() -> None:
     )
 
 
+def test_rule_3_any_several_of_its_invoices_not_only_the_oldest() -> None:
+    """The client pays its two newest invoices (disputing the oldest): one set adds up."""
+    (d,) = decide(line("75000.00", "", ids=("180940012345",)))
+    assert (d.status, d.rule) == (APPLIED, "Split")
+    assert d.allocations == (
+        Allocation("INV-2026-0008", D("50000.00")), Allocation("INV-2026-0009", D("25000.00"))
+    )  # fmt: skip
+
+
+def test_rule_3_two_sets_adding_up_is_for_a_person_to_say() -> None:
+    same = [*INVOICES, inv("INV-2026-0011", ACME, "75000.00", 12)]
+    (d,) = match_lines(same, PAYERS, [line("125000.00", "", ids=("180940012345",))], D(0))
+    assert d.status == REVIEW and "more than one set of its open invoices adds up" in d.note
+    assert "INV-2026-0008 + INV-2026-0011" in d.note
+
+
 def test_rule_4_a_fee_within_tolerance_pays_in_full() -> None:
     (d,) = decide(line("49850.00", "", ids=("180940012345",)), tolerance="200")
     assert (d.status, d.rule) == (APPLIED, "Bank fee")

@@ -14,8 +14,10 @@ No or `Ignore` for is decided by that instead):
    the amount equals the balance of one of its open invoices (oldest first),
    or what is left of it after an early-payment discount earned on the day
    the money arrived.
-3. `Split`: the amount equals the balances of its oldest open invoices added
-   up (two or more, oldest first): one payment split across them.
+3. `Split`: the amount equals the balances of several of its open invoices
+   added up: one payment split across them. Its oldest ones first; else any
+   one set of them (a client paying its newest while disputing the oldest);
+   two sets that both add up wait in Review for a person to say.
 4. `Bank fee`: the amount falls short of one open balance by no more than the
    fee tolerance: paid in full, the difference noted as a bank fee.
 5. Otherwise `Review`: nothing is applied; so is any line in a currency other
@@ -31,6 +33,7 @@ No or `Ignore` for is decided by that instead):
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -508,6 +511,18 @@ def _match(
                 Allocation(i.invoice_no, book.balances[i.invoice_no]) for i in candidates[:count]
             )
             return Decision(line.bank_ref, APPLIED, RULE_SPLIT, parts, "")
+    sets = _sums_to(amount, [(i.invoice_no, book.balances[i.invoice_no]) for i in candidates])
+    if len(sets) == 1:  # not the oldest, but one set of its invoices only: the client chose
+        parts = tuple(Allocation(n, book.balances[n]) for n in sets[0])
+        return Decision(line.bank_ref, APPLIED, RULE_SPLIT, parts, "")
+    if sets:
+        ways = "; ".join(" + ".join(found) for found in sets[:3])
+        return Decision(
+            line.bank_ref,
+            REVIEW,
+            note=f"from a client, and more than one set of its open invoices adds up to it "
+            f"({ways}): type the Invoice No with amounts to split, or Ignore.",
+        )
     for inv in candidates:
         short = book.balances[inv.invoice_no] - amount
         if ZERO < short <= tolerance:
@@ -528,6 +543,32 @@ def _match(
         note=f"from a client, but the amount matches no open balance ({listed}): type the "
         "Invoice No (with amounts to split), or Ignore.",
     )
+
+
+#: Sets of invoices tried at most when looking for those a payment adds up to.
+SPLIT_TRIES = 20_000
+
+
+def _sums_to(amount: Decimal, balances: Sequence[tuple[str, Decimal]]) -> list[tuple[str, ...]]:
+    """The sets of two or more invoices (in the order given) whose balances add up to
+    `amount`, at most two (two are enough to say it is not one); SPLIT_TRIES sets tried.
+
+    >>> _sums_to(Decimal(120), [("A", Decimal(200)), ("B", Decimal(50)), ("C", Decimal(70))])
+    [('B', 'C')]
+    """
+    usable = [(n, b) for n, b in balances if ZERO < b < amount]
+    found: list[tuple[str, ...]] = []
+    tries = 0
+    for size in range(2, len(usable) + 1):
+        for chosen in itertools.combinations(usable, size):
+            tries += 1
+            if tries > SPLIT_TRIES:
+                return found
+            if sum((b for _, b in chosen), ZERO) == amount:
+                found.append(tuple(n for n, _ in chosen))
+                if len(found) == 2:
+                    return found
+    return found
 
 
 def _by_reference(line: BankLine, named: list[str], book: _Book, tolerance: Decimal) -> Decision:
