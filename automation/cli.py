@@ -483,7 +483,13 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
     script = Path(__file__).resolve().parent.parent / "run_billing.py"
     # The workbook and settings named here are named to every scheduled run too.
     named = ["--workbook", str(workbook.resolve())] if args.workbook else []
-    named += ["--config", str(Path(args.config).resolve())] if args.config else []
+    # The settings found here must be the ones found from the workbook's folder, where the
+    # scheduled run starts: else they are named too.
+    found_there = config.path is not None and config.path.resolve() == (
+        workbook.resolve().parent / "billing.toml"
+    )
+    if config.path is not None and (args.config or not found_there):
+        named += ["--config", str(config.path.resolve())]
     try:
         text = schedule_text(
             sys.executable,

@@ -680,3 +680,21 @@ def test_check_and_dry_run_only_warn_of_a_password_this_terminal_lacks(
         out = " ".join(capsys.readouterr().out.split())
         assert "no SMTP password: set the environment variable NO_SUCH_VARIABLE" in out
     assert main([*book, "--as-of", "2026-03-09"]) == 2  # the run itself needs it
+
+
+def test_schedule_names_settings_found_away_from_the_workbook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """billing.toml in this folder names a workbook elsewhere: the scheduled run, which
+    starts in the workbook's folder, is told where the settings are."""
+    books = tmp_path / "books"
+    books.mkdir()
+    (tmp_path / "data").mkdir()
+    write_workbook(tmp_path / "data" / "log.xlsx", [client("Acme")], [])
+    settings = books / "billing.toml"
+    settings.write_text('[billing]\nworkbook = "../data/log.xlsx"\n')
+    monkeypatch.chdir(books)
+    assert main(["schedule"]) == 0
+    cron = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("0 7 * * 1"))
+    words = shlex.split(cron.split(" ", 5)[5])
+    assert words[1] == str(tmp_path / "data") and ["--config", str(settings)] == words[-5:-3]
