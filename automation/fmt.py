@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from babel import Locale
@@ -189,6 +189,10 @@ def _finite(value: object) -> bool:
     return isinstance(value, Decimal) and value.is_finite()
 
 
+#: The most decimals a quantity is printed with (hours to the second need 4).
+QUANTITY_DIGITS = 6
+
+
 def format_number(value: Decimal, language: str) -> str:
     """A plain number in the locale's way, e.g. a quantity: "1,234.5", "1 234,5"; every
     digit typed is shown (1.2345 stays 1.2345: quantity x price is the line's amount).
@@ -196,6 +200,9 @@ def format_number(value: Decimal, language: str) -> str:
     >>> format_number(Decimal("1.2345"), "en"), format_number(Decimal("1234.5"), "ru")
     ('1.2345', '1\xa0234,5')
     """
+    if _finite(value) and int(value.as_tuple().exponent) < -QUANTITY_DIGITS:
+        # worked out by a formula (=50/60): a float's 15 digits are no one's quantity
+        value = value.quantize(Decimal(1).scaleb(-QUANTITY_DIGITS), ROUND_HALF_UP).normalize()
     known = number_format(language) if _finite(value) else None
     if known is not None:
         return known.apply(value, decimal_quantization=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given
@@ -181,16 +181,20 @@ def test_number_format_is_babels(
         amount, currency, locale=locale, decimal_quantization=quantize
     )
     assert number.apply(amount) == format_decimal(amount, locale=locale)
-    # A quantity shows every digit typed (Babel's default pattern stops at three).
+    # A quantity shows every digit typed (Babel's default pattern stops at three), up to six.
+    shown = amount
+    if int(amount.as_tuple().exponent) < -fmt.QUANTITY_DIGITS:
+        shown = amount.quantize(Decimal("0.000001"), ROUND_HALF_UP).normalize()
     assert fmt.format_number(amount, language) == format_decimal(
-        amount, locale=locale, decimal_quantization=False
+        shown, locale=locale, decimal_quantization=False
     )
 
 
 @pytest.mark.parametrize(
     ("quantity", "language", "shown"),
     [("1.2345", "en", "1.2345"), ("0.0001", "en", "0.0001"), ("2.0004", "ru", "2,0004"),
-     ("1234.5", "en", "1,234.5"), ("3", "kk", "3")],
+     ("1234.5", "en", "1,234.5"), ("3", "kk", "3"),
+     ("0.833333333333333", "en", "0.833333")],  # =50/60: a float's digits, rounded to six
 )  # fmt: skip
 def test_a_quantity_keeps_every_digit(quantity: str, language: str, shown: str) -> None:
     assert fmt.format_number(Decimal(quantity), language) == shown
