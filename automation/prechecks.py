@@ -137,7 +137,11 @@ def calendar_for(config: Config) -> BusinessCalendar:
 def unwritable_folder(paths: Paths, dry_run: bool = False) -> Path | None:
     """The first folder the run must write in that this user may not, else None (nothing
     is numbered or sent before that is known)."""
-    wanted = [paths.preview] if dry_run else [paths.billing, paths.invoices, paths.reports]
+    wanted = (
+        [paths.preview]
+        if dry_run
+        else [paths.workbook.parent, paths.billing, paths.invoices, paths.reports, paths.outbox]
+    )  # the workbook's folder: its new copy is written beside it, then put in its place
     for folder in wanted:
         existing = folder
         while not existing.exists() and existing.parent != existing:
