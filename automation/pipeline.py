@@ -1084,8 +1084,8 @@ def owed_back(
     for number, inv in invoices.items():
         state = state_of(inv, number in failed)
         pay = Payments.from_row(rows.get(number))
-        if not state.voided and status_of(state, pay, as_of) != OVERPAID:
-            continue
+        if not state.voided and status_of(state, pay, as_of) not in CLOSED:
+            continue  # Overpaid, or Void (typed, or credited in full): as `settle` keeps them
         _, balance = balance_of(state, pay)
         if balance < 0:
             summary.owed_back.append(

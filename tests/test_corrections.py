@@ -337,6 +337,20 @@ def test_a_credit_up_to_the_whole_total_makes_the_invoice_void(billed: Folder) -
     assert cell(folder, "Birch", "Status") == "Void"
 
 
+def test_money_paid_on_an_invoice_credited_in_full_is_listed_as_owed_back(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = billed
+    type_into_invoices(folder, "Birch", Credit_Amount=Decimal("500"))
+    run(folder, date(2026, 3, 16))  # cancelled by its credit note: Void
+    type_into_invoices(folder, "Birch", Paid_Amount=Decimal("120"), Paid_Date=date(2026, 3, 18))
+    capsys.readouterr()
+    run(folder, date(2026, 3, 23))
+    owed = capsys.readouterr().out.split("Owed back to clients", 1)[1].splitlines()[1]
+    assert "Birch" in owed and "$120.00" in owed
+    assert cell(folder, "Birch", "Status") == "Void" and cell(folder, "Birch", "Balance") == -120
+
+
 def test_a_lowered_credit_amount_is_told_and_shown_as_credited_again(billed: Folder) -> None:
     """A credit note cannot be taken back: the bookkeeper is told why the cell goes back."""
     folder = billed
