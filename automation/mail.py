@@ -816,6 +816,8 @@ def vet_email_templates(template_dir: Path) -> None:
                 _render(env, root, name, dict.fromkeys(shown, "1"))
         except sandbox.TemplateRefusedError:
             raise
+        except MemoryError:
+            raise sandbox.refused(root / name, sandbox.OUT_OF_MEMORY) from None
         except Exception:  # on sample data anything may fail; real data is the real test
             continue
 

@@ -456,6 +456,8 @@ class InvoiceRenderer:
                     template.render_bytes(context)
             except sandbox.TemplateRefusedError:
                 raise
+            except MemoryError:
+                raise sandbox.refused(path, sandbox.OUT_OF_MEMORY) from None
             except Exception:  # other faults show on the real document
                 pass
             if path.name.split(".")[0] == "invoice":

@@ -16,6 +16,7 @@ jinja2.exceptions.SecurityError: access to attribute '__class__' of 'str' object
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -48,6 +49,29 @@ NOT_DATA = ("lipsum",)
 MAX_MADE = 100_000
 
 
+#: A width or precision in a %-format (`'%0999999999d' % 1`).
+_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d*)(?:\.(\d+))?")
+
+
+def _check_format(text: Any) -> None:
+    """Refuse a %-format whose width or precision would make more than MAX_MADE."""
+    if isinstance(text, str):
+        for width, precision in _FORMAT_WIDTH.findall(text):
+            if max(int(width or 0), int(precision or 0)) > MAX_MADE:
+                raise SecurityError("a format that wide is more than a template may make")
+
+
+def _widened(name: str, filter_: Any) -> Any:
+    """A filter that pads or repeats (`center`, `indent`), refused past MAX_MADE wide."""
+
+    def bounded(value: Any, width: Any = 80, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(width, int) and width > MAX_MADE:
+            raise SecurityError(f"|{name}({width:,}) is more than a template may make")
+        return filter_(value, width, *args, **kwargs)
+
+    return bounded
+
+
 def _range(*args: int) -> range:
     """`range`, refused (not an OverflowError) past MAX_MADE items."""
     made = range(*args)
@@ -60,13 +84,22 @@ class Sandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox, refusing at the first unsafe access, without NOT_DATA,
     and refusing to make texts or numbers too big for any document (`call_binop`)."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         for name in NOT_DATA:
             self.globals.pop(name, None)
         self.globals["range"] = _range
+        for name in ("center", "indent"):
+            self.filters[name] = _widened(name, self.filters[name])
+        plain_format = self.filters["format"]
+
+        def format_(value: Any, *args: Any, **kwargs: Any) -> Any:
+            _check_format(value)
+            return plain_format(value, *args, **kwargs)
+
+        self.filters["format"] = format_
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -77,6 +110,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
                         f"repeating a text or list {times:,} times makes more than a "
                         "template may make"
                     )
+        if operator == "%":
+            _check_format(left)
         if operator == "**" and isinstance(right, int) and abs(right) > 100:
             raise SecurityError(f"a power of {right} is more than a template may work out")
         return super().call_binop(context, operator, left, right)
@@ -86,6 +121,9 @@ class Sandbox(ImmutableSandboxedEnvironment):
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe."
         )
 
+
+#: What a trial render that ran out of memory is told as.
+OUT_OF_MEMORY = SecurityError("it makes more than this computer's memory holds")
 
 #: Seconds a template may take to render on sample data before it is refused.
 TRIAL_SECONDS = 20

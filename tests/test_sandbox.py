@@ -191,6 +191,10 @@ def test_an_invoice_template_showing_what_an_invoice_has_not_stops_the_run(
       "tries to reach beyond the data it is given (a range of 200,000 numbers"),
      ("email/en/invoice.txt", "{{ 'a' * 300000000 }}",
       "tries to reach beyond the data it is given (repeating a text or list"),
+     ("email/en/invoice.txt", "{{ '%0999999999d' % 1 }}",
+      "tries to reach beyond the data it is given (a format that wide"),
+     ("email/en/invoice.txt", "{{ 'a'|center(10**9) }}",
+      "tries to reach beyond the data it is given (|center(1,000,000,000)"),
      ("invoice.docx", "{% for k in range(200000) %}.{% endfor %}",
       "tries to reach beyond the data it is given (a range of 200,000 numbers")],
 )  # fmt: skip
