@@ -193,10 +193,17 @@ def write_statement_files(
     for st in (*statements, *alongside):
         currencies[st.client].add(st.currency)
     docs: list[tuple[Statement, Path]] = []
+    taken: set[Path] = set()
     for st in statements:
         client = client_for(book, st)
         context = statement_context(st, client, config.company)
         path = statement_path(out_root, st, len(currencies[st.client]) > 1)
+        # Two names that differ only in a character no file name may hold ("A/B", "A:B")
+        # would share a file: the second one is numbered.
+        stem, number = path.stem, 2
+        while path in taken:
+            path, number = path.with_name(f"{stem}-{number}{path.suffix}"), number + 1
+        taken.add(path)
         docs.append((st, render_statement(templates, context, client.language, path)))
     notes: list[str] = []
     pdfs: dict[Path, Path] = {}

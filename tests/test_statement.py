@@ -321,6 +321,19 @@ def test_a_client_named_but_never_invoiced_gets_a_nil_statement(folder: Folder) 
     assert st.items == () and path.name == "Idle-2026-03-31.docx" and path.exists()
 
 
+def test_two_clients_whose_names_make_one_file_name_get_a_file_each(folder: Folder) -> None:
+    write_workbook(folder.workbook, [client("A/B Trading"), client("A:B Trading")],
+                   [service(date(2026, 3, 2), "A/B Trading", "Work", 1, 100),
+                    service(date(2026, 3, 2), "A:B Trading", "Work", 1, 200)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    config = load_config(folder.root / "billing.toml")
+    result = make_statements(StatementRequest(folder.workbook, date(2026, 4, 2), config))
+    names = sorted(paths[0].name for _, paths in result.files)
+    assert names == ["A_B Trading-2026-03-31-2.docx", "A_B Trading-2026-03-31.docx"]
+    closings = sorted(st.closing for st, _ in result.files)
+    assert closings == [D("100.00"), D("200.00")]
+
+
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))
