@@ -61,6 +61,14 @@ def test_rule_1_invoice_number_in_the_reference(reference: str) -> None:
     assert d.allocations == (Allocation("INV-2026-0008", D("50000.00")),)
 
 
+def test_rule_1_from_another_clients_account_is_applied_and_said() -> None:
+    (d,) = decide(line("7000.00", "INV-2026-0010", payer="ACME LTD", ids=("180940012345",)))
+    assert (d.status, d.rule) == (APPLIED, "Reference")
+    assert "paid from the account of another client (ACME LTD) for INV-2026-0010" in d.note
+    (own,) = decide(line("7000.00", "INV-2026-0010", payer="Beta LLP"))
+    assert own.note == ""
+
+
 def test_rule_1_does_not_read_numbers_into_other_digits() -> None:
     (d,) = decide(line("50000.00", "INV-2026-00081 and 2026 8 apples"))
     assert d.status == REVIEW

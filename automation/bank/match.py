@@ -36,7 +36,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -466,7 +466,8 @@ def _match(
 ) -> Decision:
     named = index.find(line.reference)
     if named:
-        return _by_reference(line, named, book, tolerance)
+        return _noting_another_payer(_by_reference(line, named, book, tolerance), line, payers,
+                                     book)  # fmt: skip
     client = payers.client_of(line)
     if client is None:
         who = line.payer or "the payer"
@@ -569,6 +570,24 @@ def _sums_to(amount: Decimal, balances: Sequence[tuple[str, Decimal]]) -> list[t
                 if len(found) == 2:
                     return found
     return found
+
+
+def _noting_another_payer(
+    decision: Decision, line: BankLine, payers: Payers, book: _Book
+) -> Decision:
+    """A payment applied by its reference to an invoice of a client other than the one
+    whose account it came from: applied (rule 1), and said, for a person to check."""
+    payer = payers.client_of(line)
+    owners = {book.invoices[a.invoice_no].client_key for a in decision.allocations
+              if a.invoice_no in book.invoices}  # fmt: skip
+    if decision.status != APPLIED or payer is None or not owners or payer in owners:
+        return decision
+    numbers = ", ".join(a.invoice_no for a in decision.allocations)
+    said = (
+        f"paid from the account of another client ({line.payer or line.payer_id}) for "
+        f"{numbers}: check it was meant for this invoice."
+    )
+    return replace(decision, note=f"{decision.note} {said}".strip())
 
 
 def _by_reference(line: BankLine, named: list[str], book: _Book, tolerance: Decimal) -> Decision:
