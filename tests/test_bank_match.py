@@ -69,6 +69,13 @@ def test_rule_1_from_another_clients_account_is_applied_and_said() -> None:
     assert own.note == ""
 
 
+def test_a_payer_id_on_two_clients_is_named_in_the_review_note() -> None:
+    payers = Payers({}, {ACME: ACME, BETA: BETA}, {"777000111": "Acme Ltd and Beta LLP"})
+    (d,) = match_lines(INVOICES, payers, [line("7000.00", "", "TOO X", ("777000111",))], D(0))
+    assert d.status == REVIEW
+    assert "is the Payer ID of more than one client (Acme Ltd and Beta LLP)" in d.note
+
+
 def test_rule_1_does_not_read_numbers_into_other_digits() -> None:
     (d,) = decide(line("50000.00", "INV-2026-00081 and 2026 8 apples"))
     assert d.status == REVIEW

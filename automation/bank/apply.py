@@ -105,14 +105,14 @@ def build_payers(book: ClientBook) -> tuple[Payers, list[RowError]]:
     by_id: dict[str, str] = {}
     owners: dict[str, str] = {}
     errors: list[RowError] = []
-    clash: set[str] = set()
+    clash: dict[str, str] = {}
     for client in book.clients.values():
         for ident in client.payer_ids:
             key = payer_key(ident)
             if not key:
                 continue
             if key in by_id and by_id[key] != client.key:
-                clash.add(key)
+                clash[key] = f"{owners[key]} and {client.name}"
                 errors.append(
                     RowError("Clients", client.row, "Payer ID",
                              f"{ident} is also the Payer ID of {owners[key]}; a payer must be "
@@ -123,7 +123,7 @@ def build_payers(book: ClientBook) -> tuple[Payers, list[RowError]]:
     for key in clash:
         by_id.pop(key, None)
     by_name = {key: key for key in book.clients}
-    return Payers(by_id, by_name), errors
+    return Payers(by_id, by_name, clash), errors
 
 
 def heal_rows(

@@ -106,6 +106,8 @@ class Payers:
 
     by_id: Mapping[str, str]
     by_name: Mapping[str, str]
+    #: normalised Payer IDs on more than one client (not used until fixed): their names
+    shared: Mapping[str, str] = field(default_factory=dict)
 
     def client_of(self, line: BankLine) -> str | None:
         for ident in line.payer_ids:
@@ -469,6 +471,15 @@ def _match(
         return _noting_another_payer(_by_reference(line, named, book, tolerance), line, payers,
                                      book)  # fmt: skip
     client = payers.client_of(line)
+    shared = [payers.shared[k] for k in map(payer_key, line.payer_ids) if k in payers.shared]
+    if client is None and shared:
+        return Decision(
+            line.bank_ref,
+            REVIEW,
+            note=f"the payer's ID {line.payer_id} is the Payer ID of more than one client "
+            f"({shared[0]}): fix it in Clients, then the next run matches the line; or type "
+            "the Invoice No.",
+        )
     if client is None:
         who = line.payer or "the payer"
         ids = f" ({line.payer_id})" if line.payer_ids else ""
