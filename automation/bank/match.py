@@ -558,7 +558,7 @@ def _match(
 
 
 #: Sets of invoices tried at most when looking for those a payment adds up to.
-SPLIT_TRIES = 20_000
+SPLIT_TRIES = 5_000
 
 
 def _sums_to(amount: Decimal, balances: Sequence[tuple[str, Decimal]]) -> list[tuple[str, ...]]:
