@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from automation.bank import match as match_module
 from automation.bank.match import (
     APPLIED,
     IGNORED,
@@ -122,6 +123,23 @@ def test_rule_3_two_sets_adding_up_is_for_a_person_to_say() -> None:
     (d,) = match_lines(same, PAYERS, [line("125000.00", "", ids=("180940012345",))], D(0))
     assert d.status == REVIEW and "more than one set of its open invoices adds up" in d.note
     assert "INV-2026-0008 + INV-2026-0011" in d.note
+
+
+def test_rule_3_a_search_cut_short_does_not_pass_one_set_for_the_only_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(match_module, "SPLIT_TRIES", 1)
+    more = [*INVOICES, inv("INV-2026-0011", ACME, "10000.00", 12)]
+    (d,) = match_lines(more, PAYERS, [line("75000.00", "", ids=("180940012345",))], D(0))
+    assert d.status == REVIEW and "too many open invoices to be sure" in d.note
+
+
+def test_a_later_statement_listing_one_more_copy_keeps_that_copy() -> None:
+    from automation.bank.record import once_across_statements
+
+    one = line("10.00", "x", ref="B-77")
+    kept = once_across_statements([one, one, one], [0, 1, 1])  # 1 copy, then 2
+    assert len(kept) == 2
 
 
 def test_rule_4_a_fee_within_tolerance_pays_in_full() -> None:

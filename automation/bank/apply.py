@@ -112,7 +112,7 @@ def build_payers(book: ClientBook) -> tuple[Payers, list[RowError]]:
             if not key:
                 continue
             if key in by_id and by_id[key] != client.key:
-                clash[key] = f"{owners[key]} and {client.name}"
+                clash[key] = f"{clash.get(key) or owners[key]} and {client.name}"
                 errors.append(
                     RowError("Clients", client.row, "Payer ID",
                              f"{ident} is also the Payer ID of {owners[key]}; a payer must be "
@@ -235,7 +235,7 @@ def _typed_payments(
         typed_now = (row.paid_amount or ZERO) - (row.paid_by_bank or ZERO)
         typed = typed_now - totals.get(number, BankTotal()).typed
         before = seen.get(number)
-        grew = typed_now - before[-1][0] if before and before[-1][1] != row.paid_date else ZERO
+        grew = typed_now - before[-1][0] if before else ZERO
         if typed > 0:
             result.append(TypedPayment(number, owners[number].client_key, typed, row.paid_date,
                                        grew if ZERO < grew < typed else ZERO))  # fmt: skip

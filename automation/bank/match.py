@@ -471,13 +471,15 @@ def _match(
         return _noting_another_payer(_by_reference(line, named, book, tolerance), line, payers,
                                      book)  # fmt: skip
     client = payers.client_of(line)
-    shared = [payers.shared[k] for k in map(payer_key, line.payer_ids) if k in payers.shared]
+    shared = [(i, payers.shared[payer_key(i)]) for i in line.payer_ids
+              if payer_key(i) in payers.shared]  # fmt: skip
     if client is None and shared:
+        ident, owners = shared[0]
         return Decision(
             line.bank_ref,
             REVIEW,
-            note=f"the payer's ID {line.payer_id} is the Payer ID of more than one client "
-            f"({shared[0]}): fix it in Clients, then the next run matches the line; or type "
+            note=f"the payer's ID {ident} is the Payer ID of more than one client "
+            f"({owners}): fix it in Clients, then the next run matches the line; or type "
             "the Invoice No.",
         )
     if client is None:
@@ -523,7 +525,17 @@ def _match(
                 Allocation(i.invoice_no, book.balances[i.invoice_no]) for i in candidates[:count]
             )
             return Decision(line.bank_ref, APPLIED, RULE_SPLIT, parts, "")
-    sets = _sums_to(amount, [(i.invoice_no, book.balances[i.invoice_no]) for i in candidates])
+    sets, complete = _sums_to(
+        amount, [(i.invoice_no, book.balances[i.invoice_no]) for i in candidates]
+    )
+    if len(sets) == 1 and not complete:  # too many invoices to know it is the only set
+        return Decision(
+            line.bank_ref,
+            REVIEW,
+            note=f"from a client, and {' + '.join(sets[0])} add up to it, but it has too many "
+            "open invoices to be sure no other set does: type the Invoice No with amounts "
+            "to split, or Ignore.",
+        )
     if len(sets) == 1:  # not the oldest, but one set of its invoices only: the client chose
         parts = tuple(Allocation(n, book.balances[n]) for n in sets[0])
         return Decision(line.bank_ref, APPLIED, RULE_SPLIT, parts, "")
@@ -561,12 +573,15 @@ def _match(
 SPLIT_TRIES = 5_000
 
 
-def _sums_to(amount: Decimal, balances: Sequence[tuple[str, Decimal]]) -> list[tuple[str, ...]]:
+def _sums_to(
+    amount: Decimal, balances: Sequence[tuple[str, Decimal]]
+) -> tuple[list[tuple[str, ...]], bool]:
     """The sets of two or more invoices (in the order given) whose balances add up to
-    `amount`, at most two (two are enough to say it is not one); SPLIT_TRIES sets tried.
+    `amount`, at most two (two are enough to say it is not one), and whether every set
+    was tried (SPLIT_TRIES at most).
 
     >>> _sums_to(Decimal(120), [("A", Decimal(200)), ("B", Decimal(50)), ("C", Decimal(70))])
-    [('B', 'C')]
+    ([('B', 'C')], True)
     """
     usable = [(n, b) for n, b in balances if ZERO < b < amount]
     found: list[tuple[str, ...]] = []
@@ -575,12 +590,12 @@ def _sums_to(amount: Decimal, balances: Sequence[tuple[str, Decimal]]) -> list[t
         for chosen in itertools.combinations(usable, size):
             tries += 1
             if tries > SPLIT_TRIES:
-                return found
+                return found, False
             if sum((b for _, b in chosen), ZERO) == amount:
                 found.append(tuple(n for n, _ in chosen))
                 if len(found) == 2:
-                    return found
-    return found
+                    return found, True
+    return found, True
 
 
 def _noting_another_payer(

@@ -253,7 +253,9 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
         try:
             line = _line(parsed, transaction.data, file, where, width, volksbank)
             lines.append(line)
-            statements.append(bisect.bisect_right(opened, where) if starts else 0)
+            # where is a line number only when every :61: was found by its tag
+            statements.append(bisect.bisect_right(opened, where) if len(starts) == len(parsed)
+                              else 0)  # fmt: skip
             if str(transaction.data.get("status") or "").upper() == "RC":
                 errors.append(line_error(file, where, None, _reversed_credit(line)))
         except TransactionError as exc:

@@ -141,18 +141,25 @@ def once_across_statements(lines: list[BankLine], statements: list[int]) -> list
     """The lines, a transaction that an earlier statement of the same file already listed
     (its bank id and all it says the same: overlapping or repeated statements) left out.
 
-    `statements[i]` is the statement line i comes from. Within one statement two
-    equal lines stay two (`number_repeats` keeps them apart); so do lines whose
-    Bank Ref is a hash of what they say, which proves nothing.
+    `statements[i]` is the statement line i comes from (the file's order). Within
+    one statement two equal lines stay two (`number_repeats` keeps them apart),
+    and a statement listing one more copy than an earlier one keeps that copy;
+    lines whose Bank Ref is a hash of what they say prove nothing and all stay.
     """
-    first: dict[tuple[object, ...], int] = {}
+    earlier: Counter[tuple[object, ...]] = Counter()  # the most copies a statement listed
+    current: Counter[tuple[object, ...]] = Counter()
+    reading: int | None = None
     kept = []
     for line, statement in zip(lines, statements, strict=True):
+        if statement != reading:
+            earlier |= current  # the larger count of each
+            current, reading = Counter(), statement
         if not is_content_ref(line.bank_ref):
             said = (line.bank_ref, line.date, line.amount, line.currency, line.direction,
                     line.payer, line.payer_ids, line.reference)  # fmt: skip
-            if first.setdefault(said, statement) != statement:
-                continue
+            current[said] += 1
+            if current[said] <= earlier[said]:
+                continue  # listed by an earlier statement of the file already
         kept.append(line)
     return kept
 
