@@ -195,7 +195,8 @@ QUANTITY_DIGITS = 6
 
 def format_number(value: Decimal, language: str) -> str:
     """A plain number in the locale's way, e.g. a quantity: "1,234.5", "1 234,5"; every
-    digit typed is shown (1.2345 stays 1.2345: quantity x price is the line's amount).
+    digit typed is shown, up to QUANTITY_DIGITS decimals (1.2345 stays 1.2345: quantity
+    x price is the line's amount; a formula's 0.833333333333333 shows as 0.833333).
 
     >>> format_number(Decimal("1.2345"), "en"), format_number(Decimal("1234.5"), "ru")
     ('1.2345', '1\xa0234,5')

@@ -168,13 +168,13 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
         raise UnusableError(f"{paths.workbook} is a folder, not a workbook: name the .xlsx file.")
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
-    unwritable = unwritable_folder(paths, request.dry_run)
+    unwritable = unwritable_folder(paths, request.dry_run, outbox_folder(request, paths))
     if unwritable is not None:
+        folder, what = unwritable
         raise UnusableError(
-            f"this user may not write in {unwritable}, where the run keeps "
-            f"{'its previews' if request.dry_run else 'its ledger, backups and documents'}: "
-            "give your user write access to it, or copy the billing folder somewhere you can "
-            "write and run there."
+            f"this user may not write in {folder}, where the run writes {what}: give your "
+            "user write access to it, or copy the billing folder somewhere you can write and "
+            "run there."
         )
     # Word templates: in open_sender once there is work (docx is not imported before);
     # a dry run, which renders previews, tries them now, so it stops where the run would.

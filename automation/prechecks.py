@@ -134,20 +134,30 @@ def calendar_for(config: Config) -> BusinessCalendar:
         raise UnusableError(f"billing.toml: {exc}") from None
 
 
-def unwritable_folder(paths: Paths, dry_run: bool = False) -> Path | None:
-    """The first folder the run must write in that this user may not, else None (nothing
-    is numbered or sent before that is known)."""
+def unwritable_folder(
+    paths: Paths, dry_run: bool = False, outbox: Path | None = None
+) -> tuple[Path, str] | None:
+    """(the first folder the run must write in that this user may not, what goes there),
+    else None: known before anything is numbered or sent. `outbox`: where messages are
+    written in outbox mode."""
     wanted = (
-        [paths.preview]
+        [(paths.preview, "its previews")]
         if dry_run
-        else [paths.workbook.parent, paths.billing, paths.invoices, paths.reports, paths.outbox]
-    )  # the workbook's folder: its new copy is written beside it, then put in its place
-    for folder in wanted:
+        else [
+            # the workbook's new copy is written beside it, then put in its place
+            (paths.workbook.parent, "the updated workbook"),
+            (paths.billing, "its ledger and backups"),
+            (paths.invoices, "the invoices"),
+            (paths.reports, "the receivables report"),
+            *([(outbox, "the outbox's messages")] if outbox is not None else []),
+        ]
+    )
+    for folder, what in wanted:
         existing = folder
         while not existing.exists() and existing.parent != existing:
             existing = existing.parent  # made by the run: the folder it goes in must be writable
         if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-            return existing
+            return existing, what
     return None
 
 

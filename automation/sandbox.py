@@ -49,23 +49,30 @@ NOT_DATA = ("lipsum",)
 MAX_MADE = 100_000
 
 
-#: A width or precision in a %-format (`'%0999999999d' % 1`).
-_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d*)(?:\.(\d+))?")
+#: A width or precision in a %-format (`'%0999999999d' % 1`, `'%(a)09999d'`, `'%*d'`).
+_FORMAT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d*)(?:\.(\*|\d+))?")
+#: A replacement field of str.format with a width or precision (`'{:0200000}'`).
+_FIELD_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
 
 
 def _check_format(text: Any) -> None:
-    """Refuse a %-format whose width or precision would make more than MAX_MADE."""
+    """Refuse a %-format whose width or precision would make more than MAX_MADE (or is
+    taken from the data: `*`)."""
     if isinstance(text, str):
         for width, precision in _FORMAT_WIDTH.findall(text):
+            if "*" in (width, precision):
+                raise SecurityError("a format whose width comes from its data is refused")
             if max(int(width or 0), int(precision or 0)) > MAX_MADE:
                 raise SecurityError("a format that wide is more than a template may make")
 
 
 def _widened(name: str, filter_: Any) -> Any:
-    """A filter that pads or repeats (`center`, `indent`), refused past MAX_MADE wide."""
+    """A filter that pads or repeats (`center`, `indent`), refused past MAX_MADE wide
+    (`indent` pads every line: its width times the lines)."""
 
     def bounded(value: Any, width: Any = 80, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(width, int) and width > MAX_MADE:
+        lines = str(value).count("\n") + 1 if name == "indent" else 1
+        if isinstance(width, int) and width * lines > MAX_MADE:
             raise SecurityError(f"|{name}({width:,}) is more than a template may make")
         return filter_(value, width, *args, **kwargs)
 
@@ -100,6 +107,15 @@ class Sandbox(ImmutableSandboxedEnvironment):
             return plain_format(value, *args, **kwargs)
 
         self.filters["format"] = format_
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """`'...'.format(...)` in a template, refused for a field wider than MAX_MADE."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            for width in _FIELD_WIDTH.findall(str(value.__self__)):
+                if int(width) > MAX_MADE:
+                    raise SecurityError("a format that wide is more than a template may make")
+        return wrapped
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":

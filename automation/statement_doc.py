@@ -193,7 +193,7 @@ def write_statement_files(
     for st in (*statements, *alongside):
         currencies[st.client].add(st.currency)
     docs: list[tuple[Statement, Path]] = []
-    taken: set[Path] = set()
+    taken: set[str] = set()  # case folded: Windows and macOS do not tell "A" from "a"
     for st in statements:
         client = client_for(book, st)
         context = statement_context(st, client, config.company)
@@ -201,9 +201,9 @@ def write_statement_files(
         # Two names that differ only in a character no file name may hold ("A/B", "A:B")
         # would share a file: the second one is numbered.
         stem, number = path.stem, 2
-        while path in taken:
+        while str(path).casefold() in taken:
             path, number = path.with_name(f"{stem}-{number}{path.suffix}"), number + 1
-        taken.add(path)
+        taken.add(str(path).casefold())
         docs.append((st, render_statement(templates, context, client.language, path)))
     notes: list[str] = []
     pdfs: dict[Path, Path] = {}

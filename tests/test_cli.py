@@ -629,7 +629,7 @@ def test_a_folder_this_user_may_not_write_stops_the_run_before_numbering(
     capsys.readouterr()
     assert folder.run("--as-of", "2026-03-09") == 2
     out = " ".join(capsys.readouterr().out.split())
-    assert f"this user may not write in {folder.root}, where the run keeps its ledger" in out
+    assert f"this user may not write in {folder.root}, where the run writes the updated" in out
     assert not (folder.root / ".billing" / "ledger.sqlite").exists() and folder.received == []
 
 
