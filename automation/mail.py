@@ -956,7 +956,7 @@ class SmtpSender:
         self._timeout = cfg.timeout if cfg.timeout > 0 else EmailConfig.timeout
 
     def __enter__(self) -> SmtpSender:
-        self._check_security()
+        check_security(self.cfg)
         if self._sign_in is not None:
             try:
                 self._sign_in.current()  # a refused sign-in stops the run here, before numbering
@@ -1140,18 +1140,6 @@ class SmtpSender:
             self._conn = self._connect()
             self._fresh = True
         return self._conn
-
-    def _check_security(self) -> None:
-        cfg = self.cfg
-        if not cfg.host.strip():
-            raise MailLoginError(
-                'host is empty: name your mail server, e.g. host = "smtp.office365.com".'
-            )
-        if cfg.security == "none" and not (cfg.allow_insecure or _is_loopback(cfg.host)):
-            raise MailLoginError(
-                f'security = "none" would send mail to {cfg.host} unencrypted; use '
-                '"ssl" or "starttls", or set allow_insecure = true in [email].'
-            )
 
     def _connect(self) -> _TrackedSMTP:
         cfg = self.cfg
@@ -1345,17 +1333,34 @@ def _keyring_password(cfg: EmailConfig) -> str:
     return str(password)
 
 
-def check_smtp_settings(
-    cfg: EmailConfig, billing_dir: Path | None = None, secrets: bool = True
-) -> None:
+def check_security(cfg: EmailConfig) -> None:
+    """A host to connect to, and encryption unless the server is this machine (or it is
+    allowed): MailLoginError otherwise. Checked before any connection."""
+    if not cfg.host.strip():
+        raise MailLoginError(
+            'host is empty: name your mail server, e.g. host = "smtp.office365.com".'
+        )
+    if cfg.security == "none" and not (cfg.allow_insecure or _is_loopback(cfg.host)):
+        raise MailLoginError(
+            f'security = "none" would send mail to {cfg.host} unencrypted; use '
+            '"ssl" or "starttls", or set allow_insecure = true in [email].'
+        )
+
+
+def check_smtp_settings(cfg: EmailConfig) -> None:
     """What a run checks of [email] before it connects, checked without connecting (for
-    `check` and `--dry-run`): the host, encryption, ca_file, and (`secrets`) the password
-    or the stored sign-in. MailLoginError says what is wrong."""
+    `check` and `--dry-run`): the host, encryption and ca_file. MailLoginError says what
+    is wrong."""
     if cfg.mode != "smtp":
         return
-    SmtpSender(cfg)._check_security()
+    check_security(cfg)
     tls_context(cfg)  # a ca_file that cannot be read
-    if not secrets:
+
+
+def check_smtp_secrets(cfg: EmailConfig, billing_dir: Path | None = None) -> None:
+    """The password, or the stored sign-in, a run would sign in with, found without
+    connecting: MailLoginError when there is none."""
+    if cfg.mode != "smtp":
         return
     if cfg.auth == "oauth2":
         try:

@@ -20,7 +20,13 @@ import filelock
 
 from .config import Config
 from .errors import BusyError, UnusableError
-from .mail import MailError, check_addresses, check_smtp_settings, vet_email_templates
+from .mail import (
+    MailError,
+    check_addresses,
+    check_smtp_secrets,
+    check_smtp_settings,
+    vet_email_templates,
+)
 from .request import REPO_TEMPLATES, Paths, RunRequest
 from .terms import BusinessCalendar, CalendarError
 from .validate import ClientBook, client_key
@@ -194,11 +200,11 @@ def check_mail_settings(request: RunRequest, paths: Paths) -> str | None:
     if request.outbox is not None:
         return None
     try:
-        check_smtp_settings(request.config.email, paths.billing, secrets=False)
+        check_smtp_settings(request.config.email)
     except MailError as exc:
         raise UnusableError(f"the mail server cannot be used: {exc}") from None
     try:
-        check_smtp_settings(request.config.email, paths.billing)
+        check_smtp_secrets(request.config.email, paths.billing)
     except MailError as exc:
         return (
             f"Note: here, the mail server could not be used: {exc} (A scheduled run whose "
