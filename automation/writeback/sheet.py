@@ -20,7 +20,12 @@ from lxml import etree
 from automation.model import CellValue
 from automation.writeback.ranges import RangeGrowth, grow_ranges
 from automation.writeback.records import WriteBackError
-from automation.writeback.styles import MONEY, is_formatted, is_money, shows_own_currency
+from automation.writeback.styles import (
+    is_formatted,
+    is_money,
+    kind_currency,
+    shows_own_currency,
+)
 from automation.writeback.values import Context, current_value, encode_value, same_value
 from automation.writeback.xmlscan import (
     XML_SPACE,
@@ -486,7 +491,7 @@ def formatted_style(edit: SheetEdit, style: str | None, col: int, kind: str) -> 
     styles = edit.ctx.styles
     number = int("0" if style is None else style)
     code = edit.col_formats.get(col)
-    if kind != MONEY and is_money(kind):
+    if kind_currency(kind):
         own = code
         if own is None and (column := column_style(edit, col)) is not None:
             own = styles.code_of(int(column))

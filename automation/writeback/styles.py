@@ -30,8 +30,8 @@ MONEY_FORMAT = "#,##0.00"
 #: The kind of an amount written (`values.encode_value`): "money", or "money:EUR" for
 #: one whose currency is known.
 MONEY = "money"
-#: Formats are dates, times or amounts (the kinds a written value gets a format for).
-FORMATTED = frozenset({"date", "datetime"})
+#: The kinds of a date or a date and time written.
+DATE_KINDS = frozenset({"date", "datetime"})
 # Formats that show a number "as is": writing a date there must switch to a date style.
 GENERAL_FORMATS = frozenset({0, 49})
 _DATE_CODE_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
@@ -45,9 +45,14 @@ def is_money(kind: str) -> bool:
     return kind == MONEY or kind.startswith(MONEY + ":")
 
 
+def kind_currency(kind: str) -> str:
+    """The currency of an amount's kind ("money:EUR": "EUR"), "" when it has none."""
+    return kind.split(":", 1)[1] if kind.startswith(MONEY + ":") else ""
+
+
 def is_formatted(kind: str) -> bool:
     """Whether a value of `kind` gets a number format (a date, a time, an amount)."""
-    return kind in FORMATTED or is_money(kind)
+    return kind in DATE_KINDS or is_money(kind)
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -56,6 +61,7 @@ _BRACKETED_SYMBOL = re.compile(r"\[\$([^\]-]*)(?:-[^\]]*)?\]")
 _CURRENCY_WORDS = {
     "RUB": ("р.", "руб.", "руб"), "KZT": ("тг", "тг.", "тенге"), "CHF": ("fr.", "sfr."),
 }  # fmt: skip
+_ANY_CURRENCY_WORD = frozenset(w for words in _CURRENCY_WORDS.values() for w in words)
 
 
 def currency_marks(code: str) -> set[str]:
@@ -74,7 +80,7 @@ def currency_marks(code: str) -> set[str]:
         word = quoted.strip()
         if re.fullmatch(r"[A-Z]{3}", word) or any(unicodedata.category(ch) == "Sc" for ch in word):
             marks.add(word)
-        elif word.lower() in {w for words in _CURRENCY_WORDS.values() for w in words}:
+        elif word.lower() in _ANY_CURRENCY_WORD:
             marks.add(word.lower())
     bare = _DATE_CODE_NOISE.sub("", rest)
     marks.update(ch for ch in bare if unicodedata.category(ch) == "Sc")
@@ -94,18 +100,15 @@ def _names(mark: str, currency: str) -> bool:
 
 def shows_other_currency(code: str, kind: str) -> bool:
     """Whether a format shows a currency other than the amount's (`kind` "money:EUR")."""
-    if not kind.startswith(MONEY + ":"):
-        return False
-    marks, currency = currency_marks(code), kind.split(":", 1)[1]
+    currency = kind_currency(kind)
+    marks = currency_marks(code) if currency else set()
     return bool(marks) and not any(_names(mark, currency) for mark in marks)
 
 
 def shows_own_currency(code: str, kind: str) -> bool:
     """Whether a format shows the amount's very currency (`kind` "money:EUR")."""
-    if not kind.startswith(MONEY + ":"):
-        return False
-    currency = kind.split(":", 1)[1]
-    return any(_names(mark, currency) for mark in currency_marks(code))
+    currency = kind_currency(kind)
+    return bool(currency) and any(_names(mark, currency) for mark in currency_marks(code))
 
 
 def _is_date_code(code: str) -> tuple[bool, bool]:
@@ -188,7 +191,7 @@ class Styles:
             answer = False  # "$" on a EUR amount: a plain amount format instead
         else:
             shows = self._format_kind(fmt, custom)
-            dated = kind in {"date", "datetime"}
+            dated = kind in DATE_KINDS
             answer = shows in {"date", "datetime"} if dated else shows == ""
         if style < len(xfs):  # an index not there yet may be added by this run
             self._fits[key] = answer
@@ -208,7 +211,7 @@ class Styles:
         if code.strip().lower() in {"general", "@"} or shows_other_currency(code, kind):
             return False
         has_date, _ = _is_date_code(code)
-        return has_date if kind in {"date", "datetime"} else not has_date
+        return has_date if kind in DATE_KINDS else not has_date
 
     def date_style(self, base: int | None, kind: str) -> int:
         """A cellXfs index like `base` but showing `kind` ("date"/"datetime")."""
