@@ -44,7 +44,7 @@ from .lazy import lazy_import
 from .schema import normalise_header
 from .writeback.package import Package, open_package
 from .writeback.records import WriteBackError
-from .writeback.xmlscan import col_letters
+from .writeback.xmlscan import col_index, col_letters
 
 if TYPE_CHECKING:
     import numpy as np
@@ -631,9 +631,7 @@ def _claimed(name: str, sheet: str, chunk: bytes) -> None:
     if found is None:
         return
     letters, digits = found.group(3) or found.group(1), found.group(4) or found.group(2)
-    column = 0
-    for ch in letters.decode().upper():
-        column = column * 26 + ord(ch) - 64
+    column = col_index(letters.decode().upper())
     if column > EXCEL_COLUMNS or len(digits) > 7 or (digits and int(digits) > EXCEL_ROWS):
         claimed = found.group(0).decode().split('"')[1]
         raise UnsafeWorkbookError(

@@ -50,14 +50,13 @@ from .match import (
     parse_instruction,
     payer_key,
 )
-from .record import IN, BankLine, line_error
+from .record import IN, BankLine, line_error, said
 from .store import (
     BankTotal,
     bank_totals,
     counter_twins,
     known_refs,
     record,
-    said,
     stored_lines,
 )
 

@@ -248,14 +248,13 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     lines: list[BankLine] = []
     statements: list[int] = []
     errors: list[RowError] = []
+    by_line = len(starts) == len(parsed)  # every :61: found by its tag: where is its line
     for index, transaction in enumerate(parsed, start=1):
-        where = starts[index - 1] if len(starts) == len(parsed) else index
+        where = starts[index - 1] if by_line else index
         try:
             line = _line(parsed, transaction.data, file, where, width, volksbank)
             lines.append(line)
-            # where is a line number only when every :61: was found by its tag
-            statements.append(bisect.bisect_right(opened, where) if len(starts) == len(parsed)
-                              else 0)  # fmt: skip
+            statements.append(bisect.bisect_right(opened, where) if by_line else 0)
             if str(transaction.data.get("status") or "").upper() == "RC":
                 errors.append(line_error(file, where, None, _reversed_credit(line)))
         except TransactionError as exc:
@@ -349,17 +348,16 @@ def _line(
         ref = bank_reference.strip()
     else:
         before = _as_read_before(parsed, data)
-        customer = str(data.get("customer_reference") or "")
         if before is None:
             # Hashed as earlier imports read the details, the first line as 65 long, so a
             # line's Bank Ref stays the one already recorded.
             old_name, old_ids, old_reference = (
                 _details(data) if first_width != WRAP else (name, ids, reference)
             )
-            hashed = [*_with_account(old_ids, extra), old_name, old_reference, customer]
+            customer = str(data.get("customer_reference") or "")
         else:
             old_name, old_ids, old_reference, customer = before
-            hashed = [*_with_account(old_ids, extra), old_name, old_reference, customer]
+        hashed = [*_with_account(old_ids, extra), old_name, old_reference, customer]
         ref = content_ref("MT940", [day.isoformat(), str(amount), status, *hashed, bank_reference])
     return BankLine(day, amount, currency, direction, name, ids, reference, ref, file, where)
 

@@ -137,6 +137,15 @@ def is_content_ref(ref: str) -> bool:
     return bool(_CONTENT_REF.fullmatch(ref))
 
 
+#: What identifies a line by what it says: date, amount, currency, direction, payer, reference.
+Said = tuple[str, Decimal, str, str, str, str]
+
+
+def said(line: BankLine) -> Said:
+    return (line.date.isoformat(), line.amount, line.currency, line.direction, line.payer,
+            line.reference)  # fmt: skip
+
+
 def once_across_statements(lines: list[BankLine], statements: list[int]) -> list[BankLine]:
     """The lines, a transaction that an earlier statement of the same file already listed
     (its bank id and all it says the same: overlapping or repeated statements) left out.
@@ -155,10 +164,9 @@ def once_across_statements(lines: list[BankLine], statements: list[int]) -> list
             earlier |= current  # the larger count of each
             current, reading = Counter(), statement
         if not is_content_ref(line.bank_ref):
-            said = (line.bank_ref, line.date, line.amount, line.currency, line.direction,
-                    line.payer, line.payer_ids, line.reference)  # fmt: skip
-            current[said] += 1
-            if current[said] <= earlier[said]:
+            same = (line.bank_ref, line.payer_ids, *said(line))
+            current[same] += 1
+            if current[same] <= earlier[same]:
                 continue  # listed by an earlier statement of the file already
         kept.append(line)
     return kept

@@ -19,7 +19,7 @@ from decimal import Decimal
 from ..ledger import Ledger
 from ..money import ZERO
 from .match import REVIEW, Allocation, Decision
-from .record import BankLine, trusted_ref
+from .record import BankLine, Said, trusted_ref
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,6 @@ class BankTotal:
 
 def known_refs(ledger: Ledger) -> set[str]:
     return {ref for (ref,) in ledger.conn.execute("SELECT bank_ref FROM bank_lines")}
-
-
-#: What identifies a line by what it says: date, amount, currency, direction, payer, reference.
-Said = tuple[str, Decimal, str, str, str, str]
-
-
-def said(line: BankLine) -> Said:
-    return (line.date.isoformat(), line.amount, line.currency, line.direction, line.payer,
-            line.reference)  # fmt: skip
 
 
 def counter_twins(ledger: Ledger) -> set[Said]:
