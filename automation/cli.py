@@ -59,7 +59,7 @@ from .pipeline import (
     vet_templates,
 )
 from .private import owner_only
-from .read import WorkbookError
+from .read import WorkbookError, folder_given
 from .reconcile import sequence_errors
 from .runlog import LogFormatter
 from .smtp_pool import connections_text
@@ -222,7 +222,7 @@ def require_workbook(args: argparse.Namespace, workbook: Path) -> None:
     if workbook.is_file():
         return
     if workbook.is_dir():
-        raise UnusableError(f"{workbook} is a folder, not a workbook: name the .xlsx file in it.")
+        raise UnusableError(folder_given(workbook))
     places = [workbook.parent] if args.workbook else []
     places += [] if Path.cwd() in places else [Path.cwd()]
     found = args.config or find_config(None, args.workbook)

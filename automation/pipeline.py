@@ -84,7 +84,7 @@ from .prechecks import (
 )
 from .private import restrict_folders
 from .produce import Made, make_message_here, make_messages
-from .read import WorkbookData
+from .read import WorkbookData, folder_given
 from .reconcile import (
     InvoiceNumbers,
     existing_credit_floor,
@@ -157,6 +157,10 @@ KEPT_KINDS = frozenset({"invoice", "credit_note", "resend"})
 ProgressFactory = Callable[[str, int], Callable[[], None]]
 
 
+#: How the Note of an escalated invoice begins (until it is paid: `_note_paid_escalations`).
+ESCALATED = "Escalated on"
+
+
 def _no_progress(label: str, total: int) -> Callable[[], None]:
     return lambda: None
 
@@ -165,7 +169,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     """The weekly run. Raises UnusableError (exit 2) or BusyError (exit 3)."""
     paths = Paths.for_request(request)
     if paths.workbook.is_dir():
-        raise UnusableError(f"{paths.workbook} is a folder, not a workbook: name the .xlsx file.")
+        raise UnusableError(folder_given(paths.workbook))
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
     unwritable = unwritable_folder(paths, request.dry_run, outbox_folder(request, paths))
@@ -691,7 +695,7 @@ class Run:
             ledger.update_invoice(
                 inv.invoice_no,
                 escalated=True,
-                note=f"Escalated on {as_of.isoformat()}: {_reissued(inv.reissue_count)} and "
+                note=f"{ESCALATED} {as_of.isoformat()}: {_reissued(inv.reissue_count)} and "
                 "still unpaid; please call the client.",
             )
             self.summary.escalated.append(
@@ -731,7 +735,7 @@ class Run:
         Note says so instead of staying "please call the client".
         """
         for number, inv in self.invoices.items():
-            if not inv.escalated or not inv.note.startswith("Escalated on"):
+            if not inv.escalated or not inv.note.startswith(ESCALATED):
                 continue
             pay = Payments.from_row(self.rows.get(number))
             status = status_of(state_of(inv, False), pay, self.as_of)

@@ -152,6 +152,11 @@ READ_SHEETS = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
 _COMPOUND_FILE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
+def folder_given(path: Path) -> str:
+    """What a folder named as the workbook is told."""
+    return f"{path} is a folder, not a workbook: name the .xlsx file in it."
+
+
 def _not_a_workbook(path: Path) -> str:
     """Why a file that is no zip cannot be read, and what to do about it."""
     try:
@@ -187,7 +192,7 @@ def _load_frames(
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
     if path.is_dir():
-        raise WorkbookError(f"{path} is a folder, not a workbook: name the .xlsx file in it.")
+        raise WorkbookError(folder_given(path))
     if not zipfile.is_zipfile(path):
         raise WorkbookError(_not_a_workbook(path))
     with _SheetReader(path) as reader:

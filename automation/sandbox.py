@@ -20,7 +20,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,15 +55,20 @@ _FORMAT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d*)(?:\.(\*|\d+))?")
 _FIELD_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
 
 
+def _check_widths(widths: Iterable[str]) -> None:
+    """Refuse a format whose widths or precisions (as written) exceed MAX_MADE, or are
+    taken from the data (`*`)."""
+    for width in widths:
+        if width == "*":
+            raise SecurityError("a format whose width comes from its data is refused")
+        if int(width or 0) > MAX_MADE:
+            raise SecurityError("a format that wide is more than a template may make")
+
+
 def _check_format(text: Any) -> None:
-    """Refuse a %-format whose width or precision would make more than MAX_MADE (or is
-    taken from the data: `*`)."""
+    """Refuse a %-format whose width or precision would make more than MAX_MADE."""
     if isinstance(text, str):
-        for width, precision in _FORMAT_WIDTH.findall(text):
-            if "*" in (width, precision):
-                raise SecurityError("a format whose width comes from its data is refused")
-            if max(int(width or 0), int(precision or 0)) > MAX_MADE:
-                raise SecurityError("a format that wide is more than a template may make")
+        _check_widths(w for pair in _FORMAT_WIDTH.findall(text) for w in pair)
 
 
 def _widened(name: str, filter_: Any) -> Any:
@@ -112,9 +117,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
         """`'...'.format(...)` in a template, refused for a field wider than MAX_MADE."""
         wrapped = super().wrap_str_format(value)
         if wrapped is not None:
-            for width in _FIELD_WIDTH.findall(str(value.__self__)):
-                if int(width) > MAX_MADE:
-                    raise SecurityError("a format that wide is more than a template may make")
+            _check_widths(_FIELD_WIDTH.findall(str(value.__self__)))
         return wrapped
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:

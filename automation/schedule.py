@@ -68,6 +68,11 @@ def tool_words(python: str, script: Path | None) -> list[str]:
     return [python, str(script)] if script is not None else [python, "-m", "automation"]
 
 
+def run_words(python: str, script: Path | None, args: Sequence[str] = ()) -> list[str]:
+    """The scheduled command: the tool, `run`, and `args` (`--workbook PATH`...)."""
+    return [*tool_words(python, script), "run", *args]
+
+
 def cron_entry(
     python: str,
     script: Path | None,
@@ -80,7 +85,7 @@ def cron_entry(
     `args` follow `run` (`--workbook PATH`, `--config PATH`)."""
     day = parse_weekday(weekday)[0]
     hour, minute = parse_time(time)
-    tool = " ".join(shlex.quote(word) for word in (*tool_words(python, script), "run", *args))
+    tool = " ".join(shlex.quote(word) for word in run_words(python, script, args))
     command = (
         f"cd {shlex.quote(str(workdir))} && mkdir -p {shlex.quote(str(Path(CRON_LOG).parent))}"
         f" && {tool} >> {CRON_LOG} 2>&1"
@@ -111,8 +116,7 @@ def systemd_units(
     """The contents of billing.service and billing.timer."""
     day = parse_weekday(weekday)[1]
     hour, minute = parse_time(time)
-    words = (*tool_words(python, script), "run", *args)
-    exec_start = " ".join(_systemd_quote(a) for a in words)
+    exec_start = " ".join(_systemd_quote(a) for a in run_words(python, script, args))
     return (
         "# ~/.config/systemd/user/billing.service\n"
         "[Unit]\n"
@@ -161,9 +165,11 @@ def schtasks_command(
     """One schtasks line for cmd.exe; `cd /d` because tasks start in System32."""
     day = parse_weekday(weekday)[2]
     hour, minute = parse_time(time)
-    tool = " ".join(_windows_quoted(word) for word in tool_words(python, script))
-    extra = "".join(" " + (a if a.startswith("--") else _windows_quoted(a)) for a in args)
-    action = f"cmd /c cd /d {_windows_quoted(str(workdir))} && {tool} run{extra}"
+    tool = " ".join(
+        word if word == "run" or word.startswith("--") else _windows_quoted(word)
+        for word in run_words(python, script, args)
+    )  # the paths quoted; `run` and the options as they are
+    action = f"cmd /c cd /d {_windows_quoted(str(workdir))} && {tool}"
     return (
         f"schtasks /Create /SC WEEKLY /D {day} /ST {hour:02d}:{minute:02d} "
         f'/TN "{TASK_NAME}" /TR "{action}"'
