@@ -176,8 +176,9 @@ def number_repeats(lines: list[BankLine]) -> list[BankLine]:
     """Two identical lines in one file (two equal payments on one day) keep apart.
 
     The second and later copies of a ref get `#2`, `#3`...: in an overlapping
-    statement the same copies get the same numbers again. (A statement listed
-    twice in one file is left out by its reader before this, whole.)
+    statement the same copies get the same numbers again. (A transaction that
+    another statement of the same file listed already is left out before this:
+    `once_across_statements`.)
     """
     seen: Counter[str] = Counter()
     result = []
