@@ -513,6 +513,10 @@ def test_csv_amounts_that_contradict_the_decimal_setting_are_refused(
     [
         ("99.989", "EUR", "'99.989' has 3 decimals; EUR amounts have at most 2."),
         ("1000.5", "JPY", "'1000.5' has 1 decimal; JPY amounts have none."),
+        # equal to 2.50 but maybe 2,500 written with the other mark: refused, not guessed
+        ("2.500", "USD", "'2.500' has 3 decimals; USD amounts have at most 2: if it means 2500 "
+                         '(thousands grouped with "."), set [bank.csv] decimal = ",".'),
+        ("-1.000", "EUR", "'-1.000' has 3 decimals; EUR amounts have at most 2: if it means 1000"),
         ("1e2", "EUR", "'1e2' is not an amount: beside the number only a currency code or sign"),
         ("100 CR", "EUR", "'100 CR' is not an amount"),
         ("NaN", "EUR", "'NaN' is not an amount"),
@@ -886,3 +890,13 @@ def test_utf16_1c_and_mt940_read_as_in_their_own_encodings(tmp_path: Path) -> No
         wide, errors = read_statement(tmp_path / f"16-{name}", BankConfig(csv=PLAIN))
         assert errors == [] and len(wide) == 2
         assert [replace(ln, file="") for ln in wide] == [replace(ln, file="") for ln in expected]
+
+
+def test_csv_amounts_with_trailing_zeros_that_cannot_be_thousands_are_read() -> None:
+    layout = replace(POINT, delimiter=",", currency="Currency")
+    rows = ["2026-03-05,Acme,INV-6,2500.00,JPY", "2026-03-05,Acme,INV-7,12.5000,EUR",
+            "2026-03-05,Acme,INV-8,1.250,KWD"]  # fmt: skip
+    data = csv_file(rows, "Date,Payer,Reference,Amount,Currency")
+    lines, errors = read_csv(data, "c.csv", layout)
+    assert errors == []
+    assert [ln.amount for ln in lines] == [D("2500"), D("12.5"), D("1.25")]

@@ -42,6 +42,7 @@ from ..money import (
     DecimalMarkError,
     MoneyError,
     currency_of,
+    minor_unit,
     parse_bank_amount,
     round_money,
     too_many_decimals,
@@ -115,7 +116,23 @@ def parse_amount(
         currency = meant
     if amount != round_money(amount, currency):
         raise CellError(layout.amount, f"{text!r} {too_many_decimals(amount, currency)}.")
+    if _three_places(amount, currency):  # 2.500: two and a half, or two thousand five hundred
+        other = "," if layout.decimal == "." else "."
+        raise CellError(
+            layout.amount,
+            f"{text!r} {too_many_decimals(amount, currency)}: if it means "
+            f'{int(abs(amount) * 1000)} (thousands grouped with "{layout.decimal}"), set '
+            f'[bank.csv] decimal = "{other}".',
+        )
     return amount, currency
+
+
+def _three_places(amount: Decimal, currency: str) -> bool:
+    """Whether an amount is written with three decimals where its currency has fewer:
+    `2.500` in USD is refused, not read as 2.50, since it may be 2,500 with the other mark
+    (a bank writing `2500.00` in JPY, or `12.5000`, is read: it cannot be thousands)."""
+    places = -int(amount.as_tuple().exponent)
+    return places == 3 and -int(minor_unit(currency).as_tuple().exponent) < places
 
 
 def _line_amount(
