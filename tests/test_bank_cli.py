@@ -62,6 +62,25 @@ def test_a_csv_bank_with_renamed_payments_columns(folder: Folder, capsys) -> Non
     assert sum("Thank" in str(r.message["Subject"]) for r in folder.received) == 2
 
 
+def test_a_csv_bank_that_numbers_each_exports_lines_from_one(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    # March's export and April's both have a line "1": different payments, both applied
+    billed_folder(folder)
+    march, april = folder.root / "march.csv", folder.root / "april.csv"
+    march.write_bytes(csv_bank([Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH",
+                                   purpose="Rechnung INV-2026-0001", ref="1")]))  # fmt: skip
+    april.write_bytes(csv_bank([Tx(date(2026, 4, 2), D("300.00"), "Beta BV",
+                                   purpose="INV-2026-0002", ref="1"),
+                                Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH",
+                                   purpose="Rechnung INV-2026-0001", ref="2")]))  # fmt: skip
+    assert payments(folder, str(march), "--as-of", "2026-03-09") == 0
+    capsys.readouterr()
+    assert payments(folder, str(april), "--as-of", "2026-04-06") == 0
+    assert "1 file(s), 1 new incoming line(s); 1 applied." in capsys.readouterr().out
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert list(invoices["Status"]) == ["Paid", "Paid"]
+    assert [float(x) for x in invoices["Paid Amount"]] == [1200.0, 300.0]
+
+
 def test_a_named_file_waiting_in_the_inbox_is_read_once(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
     billed_folder(folder)
     inbox = folder.root / "statements"

@@ -22,7 +22,8 @@ currency's cents, is refused with its line, never read at another size. A
 currency sign or code beside the amount (`$500.00`, `300.00 EUR`) names the
 line's currency when there is no `currency` column, and must agree with it
 when there is. Without a `bank_ref` column each line's id is a hash of its
-content.
+content; so it is when its `bank_ref` is no id (a short number, which some
+banks count afresh in each export, or a placeholder such as NONREF).
 
     lines, errors = read_csv(path.read_bytes(), "bank.csv", layout, default_currency="EUR")
 """
@@ -58,6 +59,7 @@ from .record import (
     line_error,
     normal_id,
     number_repeats,
+    trusted_ref,
 )
 
 KEYS = ("date", "amount", "currency", "payer", "payer_id", "reference", "bank_ref", "debit")
@@ -273,9 +275,10 @@ def read_csv(
             continue
         ids = tuple(normal_id(i) for i in re.split(r"[;,]", cell("payer_id")) if i.strip())
         reference = cell("reference")
-        ref = cell("bank_ref") or content_ref(
+        # some exports number their lines 1, 2... afresh in each file: not an id
+        ref = cell("bank_ref") if trusted_ref(cell("bank_ref")) else content_ref(
             "CSV", [when.isoformat(), str(amount), cell("payer"), *ids, reference]
-        )
+        )  # fmt: skip
         lines.append(
             BankLine(when, abs(amount), currency,
                      IN if amount > 0 else OUT, cell("payer"), ids, reference, ref, file, number)
