@@ -44,7 +44,13 @@ from .plan import InvoiceState, Payments, balance_of, is_billable, status_of
 from .read import SheetData, WorkbookData
 from .report import Receivable
 from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
-from .validate import ClientBook, column_text, other_currency, unsaved_message
+from .validate import (
+    ClientBook,
+    column_text,
+    emptied_error_rows,
+    other_currency,
+    unsaved_message,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,6 +182,9 @@ def services_updates(
         else:
             put(line.row, "Status", None)
             put(line.row, "Error", None)
+    for row in emptied_error_rows(sheet, errors.keys() | {line.row for line in lines}):
+        put(row, "Status", None)  # its line was cleared (or was a spare table row all along)
+        put(row, "Error", None)
     # Every line of a tracked invoice shows that invoice's current due date (it
     # moves on a reissue); compared in one vectorised pass, written where it differs.
     numbers = column_text(sheet.frame["Invoice No"])

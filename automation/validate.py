@@ -10,7 +10,7 @@ errors, each naming sheet, Excel row, column and the fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +23,7 @@ from .cells import CellError, cell_date, cell_decimal, cell_text, is_blank
 from .config import LANGUAGES, Config
 from .lazy import lazy_import
 from .mail import parse_addresses
-from .model import Client, RowError, ServiceLine
+from .model import LINE_ERROR, Client, RowError, ServiceLine
 from .money import (
     TEXT_SIGNS,
     TOLERANCE,
@@ -275,10 +275,40 @@ def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
     blank = [isinstance(v, str) and not v.strip() for v in invoice.tolist()]
     no_invoice = invoice.isna() | pd.Series(blank, index=invoice.index, dtype=bool)
     unbilled = frame[no_invoice]  # a long history is mostly billed: the rest looked at
-    typed = unbilled[unbilled[LINE_COLUMNS].notna().any(axis=1)]
+    typed = unbilled[_typed(unbilled)]
     labelled = typed[typed["Client"].isna()]  # a line names its client: few rows to look at
     totals = [row for row, *cells in labelled[LINE_COLUMNS].itertuples() if _totals_row(cells)]
     return typed.drop(index=totals) if totals else typed
+
+
+def emptied_error_rows(sheet: SheetData, lines: Collection[int]) -> list[int]:
+    """Services rows marked Error that are no line now (not in `lines`, no Invoice No,
+    nothing typed): their line was cleared, or they were a spare table row all along.
+    Their Status and Error are to be cleared."""
+    frame = sheet.frame
+    marked = frame[(frame["Status"] == LINE_ERROR).to_numpy() & ~frame.index.isin(list(lines))]
+    if marked.empty:
+        return []
+    empty = (column_text(marked["Invoice No"]) == "") & ~_typed(marked)
+    return [int(row) for row in marked.index[empty.to_numpy()]]
+
+
+def _typed(rows: pd.DataFrame) -> pd.Series:
+    """Rows with something typed in a line's columns (an Amount of 0 alone is not)."""
+    return rows[LINE_COLUMNS[:_AMOUNT]].notna().any(axis=1) | _amount_only(rows)
+
+
+def _amount_only(rows: pd.DataFrame) -> pd.Series:
+    """Rows whose Amount holds something other than 0.
+
+    Excel fills a table's calculated Amount (`=[@Quantity]*[@[Unit Price]]`) into
+    its empty rows too, where it shows 0, as does a formula copied down a plain
+    range ahead of the lines: such a row, with nothing else typed, is a spare row,
+    not a line with its date missing.
+    """
+    amount = rows["Amount"]
+    zero = [v.__class__ is int and v == 0 or v.__class__ is float and v == 0 for v in amount]
+    return amount.notna() & ~pd.Series(zero, index=rows.index, dtype=bool)
 
 
 #: The label of a totals row typed by hand: "Total", "TOTAL:", "Subtotal", "Grand total".

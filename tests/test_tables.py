@@ -73,11 +73,16 @@ def build(
     short_formulas: bool = False,
     service_below: bool = False,
     validations: bool = False,
+    services_spare_rows: int = 0,
+    stale_errors: bool = False,
 ) -> None:
     """Clients plain; Services and Invoices as tables; a Summary using structured references.
 
     Services: two services billable on 9 March, one only on 16 March. Invoices:
     one invoice typed by hand (paid), plus `spare_rows` empty table rows.
+    `services_spare_rows` empty Services table rows show the Amount formula's 0, as
+    Excel fills a calculated column; with `stale_errors` (and the tool's columns in
+    the table) an earlier run had marked them Error.
     """
     wb = xlsxwriter.Workbook(str(path))
     day = wb.add_format({"num_format": "dd/mm/yyyy"})
@@ -113,7 +118,8 @@ def build(
     ]
     if tool_columns_in_services:
         columns += [{"header": h} for h in ("Invoice No", "Due Date", "Status", "Error")]
-    last = len(rows) + (1 if services_totals else 0)
+    spare = [[None] * 5] * services_spare_rows
+    last = len(rows) + services_spare_rows + (1 if services_totals else 0)
     ws.add_table(
         0,
         0,
@@ -123,11 +129,14 @@ def build(
             "name": "tblServices",
             "total_row": services_totals,
             "columns": plain(columns, services_totals),
-            "data": [r + [None] * (len(columns) - 5) for r in rows],
+            "data": [r + [None] * (len(columns) - 5) for r in rows + spare],
         },
     )
-    for r, row in enumerate(rows, start=1):  # cached results, as Excel saves them
-        ws.write_formula(r, 5, amount, money, row[3] * row[4])
+    for r, row in enumerate(rows + spare, start=1):  # cached results, as Excel saves them
+        ws.write_formula(r, 5, amount, money, row[3] * row[4] if row[3] else 0)
+        if stale_errors and not row[0]:
+            ws.write_row(r, 8, ["Error", "the date is missing; type the date the service was "
+                                         "provided."])  # fmt: skip
     if service_below:  # typed under the totals row, outside the table: a common slip
         ws.write_datetime(last + 1, 0, datetime(2026, 3, 4), day)
         ws.write_row(last + 1, 1, ["Beta LLC", "Typed below the table", 1, 20])
@@ -324,6 +333,23 @@ def test_spare_rows_are_filled_before_the_table_grows(folder: Folder) -> None:
         "INV-2026-0004",
         None,
     ]
+
+
+@pytest.mark.parametrize("stale_errors", [False, True])
+def test_spare_services_rows_showing_the_amount_formulas_zero_are_no_lines(
+    folder: Folder, stale_errors: bool
+) -> None:
+    # Excel fills a table's calculated Amount into its empty rows: they show 0
+    setup_folder(folder, services_spare_rows=3, tool_columns_in_services=True,
+                 stale_errors=stale_errors)  # fmt: skip
+    assert folder.run("--as-of", FIRST_RUN) == 0  # no row errors, so no exit 1
+    sheet = openpyxl.load_workbook(folder.workbook)["Services"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2, max_row=7)]
+    assert [row[6] for row in rows[:2]] == ["INV-2026-0002", "INV-2026-0003"]
+    for row in rows[3:]:  # the spare rows: formula kept, Status and Error empty
+        assert str(row[5]).startswith("=") and row[:5] == [None] * 5
+        assert row[6:10] == [None] * 4
+    assert len(folder.received) == 2
 
 
 def test_exact_table_without_totals_grows_one_row_per_invoice(folder: Folder) -> None:
