@@ -54,7 +54,7 @@ def load(request: RunRequest) -> Loaded:
     )
     book = books[-1]  # of data.clients: read_workbook hands on the sheet it returns last
     lines, errors = validate_services(data.services, book)
-    lines, unlikely = split_unlikely_dates(lines, data.services, request.as_of)
+    lines, unlikely = split_unlikely_dates(lines, data.services, request.as_of, book)
     return data, book, lines, {**errors, **unlikely}
 
 

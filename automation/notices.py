@@ -50,7 +50,7 @@ PAST_YEARS = 5
 
 
 def split_unlikely_dates(
-    lines: Sequence[ServiceLine], sheet: SheetData, as_of: date
+    lines: Sequence[ServiceLine], sheet: SheetData, as_of: date, book: ClientBook | None = None
 ) -> tuple[list[ServiceLine], dict[int, RowError]]:
     """(lines dated at most a year after `as_of` and at most PAST_YEARS before it, a row
     error for each of the others)."""
@@ -58,6 +58,9 @@ def split_unlikely_dates(
     kept, errors = [], {}
     for line in lines:
         day = line.service_date.isoformat()
+        if book is not None and not book.clients[line.client_key].active:
+            kept.append(line)  # never billed: Skipped (or blank before its date), no error
+            continue
         if line.service_date > limit:
             message = (
                 f"the date {day} is more than a year after {as_of.isoformat()}; check the year."

@@ -48,6 +48,7 @@ from .validate import (
     ClientBook,
     column_text,
     emptied_error_rows,
+    inactive_rows,
     other_currency,
     unsaved_message,
 )
@@ -182,8 +183,12 @@ def services_updates(
         else:
             put(line.row, "Status", None)
             put(line.row, "Error", None)
-    for row in emptied_error_rows(sheet, errors.keys() | {line.row for line in lines}):
+    handled = errors.keys() | {line.row for line in lines}
+    for row in emptied_error_rows(sheet, handled):
         put(row, "Status", None)  # its line was cleared (or was a spare table row all along)
+        put(row, "Error", None)
+    for row in inactive_rows(sheet, book, handled):  # not billed, whatever else is wrong
+        put(row, "Status", LINE_SKIPPED)
         put(row, "Error", None)
     # Every line of a tracked invoice shows that invoice's current due date (it
     # moves on a reissue); compared in one vectorised pass, written where it differs.

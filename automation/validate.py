@@ -477,14 +477,17 @@ def validate_services(
                 if not (column == "Amount" and _is_product(product, row, formula))
             ]
             if refused:
-                errors[int(row)] = _unsaved_error(sheet, int(row), *refused[0])
+                if not _inactive(cells[1], known):
+                    errors[int(row)] = _unsaved_error(sheet, int(row), *refused[0])
                 continue
             cells[_AMOUNT] = None  # a stand-in 0 is no result: worked out as for an empty cell
         result = _service_line(row, sheet, *cells)
         if isinstance(result, RowError):
-            errors[int(row)] = result
+            if not _inactive(cells[1], known):  # an inactive client's row is Skipped, as it is
+                errors[int(row)] = result
             continue
-        if result.client_key not in known:
+        client = known.get(result.client_key)
+        if client is None:
             errors[int(row)] = RowError(
                 sheet.name,
                 int(row),
@@ -492,17 +495,37 @@ def validate_services(
                 f'"{result.client}" is not in {CLIENTS}; add the client there or fix the name.',
             )
             continue
+        if not client.active:  # never billed, whatever else is wrong with it: Skipped
+            keep(result)
+            continue
         problem = problems.get(result.client_key)
         if problem:
             errors[int(row)] = RowError(sheet.name, int(row), sheet.headers["Client"], problem)
             continue
         if str in (cells[3].__class__, cells[4].__class__, cells[5].__class__):  # text typed
-            other = _other_currency(cells[3:], known[result.client_key])
+            other = _other_currency(cells[3:], client)
             if other is not None:
                 errors[int(row)] = _line_error(sheet, int(row), *other)
                 continue
         keep(result)
     return lines, errors
+
+
+def _inactive(client_cell: object, known: dict[str, Client]) -> bool:
+    """Whether a Services row's Client cell names an inactive client: its row is never
+    billed, so nothing else wrong with it is told (its Status says Skipped)."""
+    client = known.get(client_key(client_cell))
+    return client is not None and not client.active
+
+
+def inactive_rows(sheet: SheetData, book: ClientBook, lines: Collection[int]) -> list[int]:
+    """Unbilled Services rows of inactive clients that are no valid line (not in `lines`):
+    Skipped, whatever else is wrong with them."""
+    if all(client.active for client in book.clients.values()):
+        return []
+    rows = unbilled_rows(sheet)
+    rows = rows[~rows.index.isin(list(lines))]
+    return [int(row) for row, cell in rows["Client"].items() if _inactive(cell, book.clients)]
 
 
 def unsaved_message(formula: str) -> str:

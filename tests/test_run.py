@@ -613,6 +613,26 @@ def test_inactive_client_with_incomplete_details_is_just_skipped(folder: Folder)
     assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Skipped"]
 
 
+def test_an_inactive_clients_rows_are_skipped_whatever_else_is_wrong(folder: Folder) -> None:
+    # SPEC: Skipped (inactive client, whatever else is wrong with the row): no Error, exit 0
+    write_workbook(
+        folder.workbook,
+        [client("Old", Active="No"), client("Acme Ltd")],
+        [service(date(2026, 3, 2), "Old", "Fine", 1, 100),
+         service(date(2026, 3, 2), "Old", "Bad price", 1, "abc"),
+         service(None, "old", "No date", 1, 100),
+         service(date(2026, 3, 2), "Old", "Mismatch", 2, 50, Amount=99),
+         service(date(2031, 3, 2), "Old", "Typo in the year", 1, 100),
+         service(date(2026, 3, 2), "Acme Ltd", "Bad price", 1, "abc")],
+    )  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 1  # Acme's row only
+    services = sheet(folder.workbook, "Services")
+    assert services["Status"].tolist()[:4] == ["Skipped"] * 4
+    assert pd.isna(services["Status"].iloc[4])  # not billable before its date: blank
+    assert services["Error"].isna().tolist() == [True] * 5 + [False]
+    assert services["Status"].iloc[5] == "Error"
+
+
 def test_check_and_dry_run_stop_while_the_workbook_is_open(folder: Folder) -> None:
     basic(folder)
     (folder.root / f".~lock.{folder.workbook.name}#").write_text("LibreOffice")
