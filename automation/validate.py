@@ -222,7 +222,7 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
             errors.extend(row_errors)
             # Said in full once, on the Clients row; the client's Services rows point
             # there with the gist (no list of accepted terms on every line).
-            gist = row_errors[0].message.split(";")[0].rstrip(".")
+            gist = _first_clause(row_errors[0].message)
             problems[client.key] = f"not billed until {CLIENTS} row {row} is fixed: {gist}."
         elif client.key == _EXAMPLE_KEY and client.active:  # `init`'s: never billed, emailed
             errors.append(
@@ -236,6 +236,15 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
             )
     return ClientBook(clients, terms, problems, tuple(errors))
 
+
+#: A message's first clause: up to its first ";" outside quotes (a client's terms,
+#: emails or Payer IDs quoted in it may hold one).
+_GIST = re.compile(r'(?:[^";]|"[^"]*"?)*')
+
+
+def _first_clause(message: str) -> str:
+    found = _GIST.match(message)
+    return (found[0] if found else message).rstrip(".")
 
 #: The example client `init` puts in a new workbook, as a key.
 _EXAMPLE_KEY = client_key(EXAMPLE_CLIENT)
