@@ -10,8 +10,9 @@ into preview/ so they can be looked at.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from datetime import date
+from pathlib import Path
 
 from .compose import make_document
 from .config import Config
@@ -151,12 +152,25 @@ def dry_run(
             )
         summary.previews[:0] = drafted
         documents.extend(reissues)
+    if render:
+        _clear_previews(paths.preview)
     if documents and render:
         from .render import InvoiceRenderer
 
         InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
         summary.notes.append(f"Preview documents are in {paths.preview}.")
     return summary
+
+
+def _clear_previews(folder: Path) -> None:
+    """Take away an earlier dry run's documents, so that preview/ holds this one's only: a
+    draft left from last week could carry the number a real invoice has had since.
+    A document open in Word (locked) stays."""
+    if not folder.is_dir():
+        return
+    for path in [*folder.glob("*/*.docx"), *folder.glob("*/*.pdf")]:
+        with suppress(OSError):
+            path.unlink()
 
 
 def _reissue_document(

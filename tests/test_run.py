@@ -542,6 +542,24 @@ def test_refused_address_fails_then_goes_to_the_corrected_address(tmp_path: Path
         assert len(invoices) == 2
 
 
+def test_a_dry_run_leaves_only_its_own_previews(folder: Folder) -> None:
+    # a week-old draft "INV-2026-0001" for Acme must not sit beside the real one for Beta
+    basic(folder)
+    assert folder.run("--as-of", AS_OF, "--dry-run") == 0
+    preview = folder.root / "preview" / "2026"
+    assert sorted(p.name for p in preview.glob("*.docx")) == ["INV-2026-0001.docx",
+                                                              "INV-2026-0002.docx"]  # fmt: skip
+    assert folder.run("--as-of", AS_OF, "--only", "Beta LLC") == 0  # Beta gets 0001
+    (preview / "my notes.txt").write_text("mine")
+    assert folder.run("--as-of", AS_OF, "--dry-run") == 0
+    assert sorted(p.name for p in preview.iterdir()) == ["INV-2026-0002.docx", "my notes.txt"]
+    text = "\n".join(p.text for p in docx.Document(str(preview / "INV-2026-0002.docx")).paragraphs)
+    assert "Four hundred and eighteen dollars" in text  # Acme's 380.50 + 10% tax
+    assert folder.run("--as-of", AS_OF) == 0  # nothing left to preview: no drafts stay
+    assert folder.run("--as-of", AS_OF, "--dry-run") == 0
+    assert sorted(p.name for p in preview.iterdir()) == ["my notes.txt"]
+
+
 def test_dry_run_after_a_real_run_leaves_billing_folder_alone(folder: Folder) -> None:
     basic(folder)
     assert folder.run("--as-of", AS_OF) == 0
