@@ -129,9 +129,17 @@ def make_credit_note(
         amount_paid=Decimal(payload["paid"]),
         balance=Decimal(payload["balance"]),
         cancels=cancels_invoice(inv, payload),
-        replacement=tuple(n for n in payload.get("replacement", "").split("; ") if n),
+        replacement=tuple(replacement_to_client(payload)),
         company=config.company,
     )
+
+
+def replacement_to_client(payload: dict[str, str]) -> list[str]:
+    """The new invoices a Rebill's credit note names to its client: the client's own (a line
+    moved to another client goes on that client's invoice, which is no business of this
+    one). The bookkeeper's Note names them all (`replacement`)."""
+    named = payload.get("replacement_to_client", payload.get("replacement", ""))
+    return [n for n in named.split("; ") if n]
 
 
 def terms_in_words(inv: LedgerInvoice, terms: Terms, language: str, due: date) -> str:
@@ -170,7 +178,7 @@ def email_context(
         "credit_amount": money(payload.get("amount")),
         "new_balance": money(max(balance, ZERO)),
         "owed_back": money(-balance) if balance < 0 else "",
-        "replacement": ", ".join(n for n in payload.get("replacement", "").split("; ") if n),
+        "replacement": ", ".join(replacement_to_client(payload)),
         "cancels_invoice": "yes" if cancels_invoice(inv, payload) else "",
         "balance_open": "yes" if balance > 0 else "",
         "client_name": client.name,

@@ -603,9 +603,14 @@ class Run:
         invoices, rows, invoiced = self.invoices, self.rows, self.invoiced
         day = as_of.isoformat()
         replaced: dict[str, tuple[str, ...]] = {}
+        own: dict[str, tuple[str, ...]] = {}  # those of the same client, for the client to see
         for rebill in fixes.rebills:
             replaced[rebill.invoice_no] = tuple(
                 sorted({invoiced[ln.row][0] for ln in rebill.lines})
+            )
+            key = invoices[rebill.invoice_no].client_key
+            own[rebill.invoice_no] = tuple(
+                sorted({invoiced[ln.row][0] for ln in rebill.lines if ln.client_key == key})
             )
             ledger.forget_lines(rebill.invoice_no)  # its lines are on the new invoice now
         cancelled = {c.invoice_no for c in fixes.credits if c.reason != "credit"}
@@ -650,6 +655,7 @@ class Run:
                     "balance": str(credit.balance_after),
                     "reason": credit.reason,
                     "replacement": "; ".join(replacement),
+                    "replacement_to_client": "; ".join(own.get(number, ())),
                 },
             )
             amount = format_money(credit.amount, inv.currency, "en")

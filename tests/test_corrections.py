@@ -221,6 +221,11 @@ def test_rebill_to_another_client_and_a_refused_rebill(billed: Folder) -> None:
     assert sheet.loc["INV-2026-0004", "Total"] == 300
     assert sheet.loc["INV-2026-0005", "Client"] == "Birch"
     assert sheet.loc["INV-2026-0002", "Status"] == "Void"
+    # Birch is told of its own new invoice only, not of Acme's; the Note names both
+    assert "INV-2026-0004; INV-2026-0005" in sheet.loc["INV-2026-0002", "Note"]
+    note = mails_to(folder, "Birch")[-1]
+    for text in (body(note), docx_text(folder.root / "invoices" / "2026" / "CN-2026-0001.docx")):
+        assert "INV-2026-0005" in text and "INV-2026-0004" not in text
     # Cedar's Rebill waits, with the reason in Note; no credit note for it.
     assert sheet.loc["INV-2026-0003", "Status"] == "Rebill"
     assert "Rebill waits: Services row 6" in sheet.loc["INV-2026-0003", "Note"]
