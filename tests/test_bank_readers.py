@@ -575,6 +575,24 @@ def test_csv_currency_column_with_a_sign_or_no_currency() -> None:
     )
 
 
+def test_camt_a_reversed_credit_is_told_for_review() -> None:
+    """DBIT with RvslInd: the payment that came in was taken back; told, as MT940's RC is."""
+    came = Tx(date(2026, 3, 5), D("1500.00"), "Gamma AG", purpose="INV-2026-0003", ref="E1")
+    back = Tx(date(2026, 3, 9), D("-1500.00"), "Gamma AG", purpose="INV-2026-0003", ref="E2")
+    paid_out = Tx(date(2026, 3, 9), D("-20.00"), "Telekom", purpose="Rechnung", ref="E3")
+    data = camt053([came, back, paid_out])
+    data = data.replace(b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>DBIT</CdtDbtInd>"
+                        b"<RvslInd>true</RvslInd>", 1)  # fmt: skip
+    lines, (error,) = read_camt(data, "gamma.xml")
+    assert [ln.direction for ln in lines] == ["in", "out", "out"]
+    assert error.message.endswith(
+        "reversed a credit of 1500.00 EUR on 2026-03-09 (INV-2026-0003): a payment that came "
+        "in was taken back. If it was applied to an invoice, lower that invoice's Paid Amount "
+        "by it."
+    )
+    assert str(error).startswith(f"gamma.xml, line {lines[1].line}: ")
+
+
 def _month(day: date, amount: str, payer: str, account: str, purpose: str, ref: str) -> Tx:
     return Tx(day, D(amount), payer, account=account, purpose=purpose, ref=ref)
 

@@ -38,6 +38,7 @@ from .record import (
     normal_id,
     number_repeats,
     once_across_statements,
+    reversed_credit,
     trusted_ref,
 )
 
@@ -95,6 +96,9 @@ def read_camt(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
                 continue
             lines.extend(read)
             statements.extend([index] * len(read))
+            if _text(entry, "./{*}RvslInd").lower() in ("true", "1"):  # a booking undone
+                errors.extend(line_error(file, ln.line, None, reversed_credit(ln))
+                              for ln in read if ln.direction == OUT)  # fmt: skip
     return number_repeats(once_across_statements(lines, statements)), errors
 
 

@@ -43,6 +43,7 @@ from .record import (
     normal_id,
     number_repeats,
     once_across_statements,
+    reversed_credit,
     trusted_ref,
 )
 
@@ -256,23 +257,13 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
             lines.append(line)
             statements.append(bisect.bisect_right(opened, where) if by_line else 0)
             if str(transaction.data.get("status") or "").upper() == "RC":
-                errors.append(line_error(file, where, None, _reversed_credit(line)))
+                errors.append(line_error(file, where, None, reversed_credit(line)))
         except TransactionError as exc:
             errors.append(line_error(file, where, None, str(exc)))
         except Exception:  # a shape of details not foreseen: said plainly, the rest is read
             errors.append(line_error(file, where, None, "this transaction's :61: and :86: lines "
                                      "could not be read; record the payment by hand."))  # fmt: skip
     return number_repeats(once_across_statements(lines, statements)), errors
-
-
-def _reversed_credit(line: BankLine) -> str:
-    """What a bookkeeper is told of a reversed credit (RC): money that came in went back."""
-    what = f" ({line.reference})" if line.reference else ""
-    return (
-        f"the bank reversed a credit of {line.amount} {line.currency} on "
-        f"{line.date.isoformat()}{what}: a payment that came in was taken back. If it was "
-        "applied to an invoice, lower that invoice's Paid Amount by it."
-    )
 
 
 def _parse(text: str) -> tuple[mt940_package.models.Transactions, bool]:

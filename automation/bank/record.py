@@ -189,6 +189,17 @@ def number_repeats(lines: list[BankLine]) -> list[BankLine]:
     return result
 
 
+def reversed_credit(line: BankLine) -> str:
+    """What a bookkeeper is told of a reversed credit (MT940 RC, camt DBIT with RvslInd):
+    money that came in went back."""
+    what = f" ({line.reference})" if line.reference else ""
+    return (
+        f"the bank reversed a credit of {line.amount} {line.currency} on "
+        f"{line.date.isoformat()}{what}: a payment that came in was taken back. If it was "
+        "applied to an invoice, lower that invoice's Paid Amount by it."
+    )
+
+
 def line_error(file: str, line: int | None, field_name: str | None, message: str) -> RowError:
     """A problem with one line of a statement, as the run's other row errors are shown."""
     where = f"{file}, line {line}" if line else file
