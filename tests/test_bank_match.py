@@ -316,7 +316,12 @@ def test_a_payment_older_than_the_invoice_is_never_applied_to_it() -> None:
     later = [inv("INV-2026-0020", ACME, "5000.00", 20)]
     early = line("5000.00", "", ids=("180940012345",), day=date(2026, 2, 10))
     (d,) = match_lines(later, PAYERS, [early], D("0"))
-    assert d.status == REVIEW
+    assert d.status == REVIEW  # said as it is: not "in another currency"
+    assert d.note == (
+        "the money arrived on 2026-02-10, before INV-2026-0020 was issued (2026-02-20): if it "
+        "pays it, type Paid Amount on the invoice with Paid Date 2026-02-20 or later, and "
+        "Ignore this line."
+    )
     (named,) = match_lines(later, PAYERS, [line("5000.00", "INV-2026-0020",
                                                day=date(2026, 2, 10))], D("0"))  # fmt: skip
     assert named.status == REVIEW and "before INV-2026-0020 was issued" in named.note

@@ -451,7 +451,8 @@ def _early_note(line: BankLine, inv: OpenInvoice) -> str:
     """A payment older than the invoice: a prepayment, which a person records."""
     return (
         f"the money arrived on {line.date.isoformat()}, before {inv.invoice_no} was issued "
-        f"({inv.invoice_date.isoformat()}): record a prepayment by hand, or Ignore."
+        f"({inv.invoice_date.isoformat()}): if it pays it, type Paid Amount on the invoice "
+        f"with Paid Date {inv.invoice_date.isoformat()} or later, and Ignore this line."
     )
 
 
@@ -494,8 +495,11 @@ def _match(
     candidates = book.open_of(client, line.currency, line.date)
     if not candidates:
         others = [i for i in book.by_client.get(client, []) if book.balances[i.invoice_no] > 0]
+        later = [i for i in others if i.currency == line.currency]  # issued after the money
         note = (
-            _currency_note(line, others)
+            _early_note(line, later[0])
+            if later
+            else _currency_note(line, others)
             if others
             else "the payer is a client with no open invoice: type the Invoice No, or Ignore."
         )
