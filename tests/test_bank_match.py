@@ -62,6 +62,16 @@ def test_rule_1_invoice_number_in_the_reference(reference: str) -> None:
     assert d.allocations == (Allocation("INV-2026-0008", D("50000.00")),)
 
 
+def test_rule_1_reads_an_invoice_number_in_the_payers_name_when_the_reference_has_none() -> None:
+    # an OFX ACH credit: NAME "ACH CREDIT INV-2026-0008", MEMO the originator's ids
+    (d,) = decide(line("50000.00", "ACME LTD CCD ID 99", payer="ACH CREDIT INV-2026-0008"))
+    assert (d.status, d.rule) == (APPLIED, "Reference")
+    assert d.allocations == (Allocation("INV-2026-0008", D("50000.00")),)
+    # the reference, when it names one, comes first
+    (d,) = decide(line("7000.00", "INV-2026-0010", payer="ACH CREDIT INV-2026-0008"))
+    assert d.allocations == (Allocation("INV-2026-0010", D("7000.00")),)
+
+
 def test_rule_1_from_another_clients_account_is_applied_and_said() -> None:
     (d,) = decide(line("7000.00", "INV-2026-0010", payer="ACME LTD", ids=("180940012345",)))
     assert (d.status, d.rule) == (APPLIED, "Reference")

@@ -346,7 +346,7 @@ def match_lines(
     decided: dict[str, Decision] = {}
 
     def order(ln: BankLine) -> tuple[bool, date, str, int, str]:
-        return (not index.find(ln.reference), ln.date, ln.file, ln.line, ln.bank_ref)
+        return (not _named(ln, index), ln.date, ln.file, ln.line, ln.bank_ref)
 
     told = instructions or {}
     plain = [
@@ -370,11 +370,17 @@ def match_lines(
     return [decided[line.bank_ref] for line in lines]
 
 
+def _named(line: BankLine, index: NumberIndex) -> list[str]:
+    """The invoice numbers a line names: in its reference, else in its payer's name (an OFX
+    NAME such as "ACH CREDIT INV-2026-0001" beside a MEMO of the originator's ids)."""
+    return index.find(line.reference) or index.find(line.payer)
+
+
 def _same_payer(line: BankLine, payment: TypedPayment, payers: Payers, index: NumberIndex) -> bool:
     """The line may be the typed payment: its reference names that invoice, or (naming none)
     it comes from that invoice's client; and it is exactly the typed amount or what is left
     of it (a smaller amount is another payment)."""
-    named = index.find(line.reference)
+    named = _named(line, index)
     if named:
         return payment.invoice_no in named
     return payers.client_of(line) == payment.client_key
@@ -467,7 +473,7 @@ def _currency_note(line: BankLine, invoices: Iterable[OpenInvoice]) -> str:
 def _match(
     line: BankLine, payers: Payers, book: _Book, index: NumberIndex, tolerance: Decimal
 ) -> Decision:
-    named = index.find(line.reference)
+    named = _named(line, index)
     if named:
         return _noting_another_payer(_by_reference(line, named, book, tolerance), line, payers,
                                      book)  # fmt: skip
