@@ -33,8 +33,14 @@ INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
 PAYMENT = "payment"
 DISCOUNT = "discount"
+#: A bank fee the payment fell short by, written off (`[bank] fee_tolerance`).
+FEE = "fee"
+#: The cent a payment within a cent of the amount due settles, either way.
+ROUNDING = "rounding"
 #: Order of items on the same day: what was billed, then what reduced it.
-_KIND_ORDER = {INVOICE: 0, CREDIT_NOTE: 1, PAYMENT: 2, DISCOUNT: 3}
+_KIND_ORDER = {INVOICE: 0, CREDIT_NOTE: 1, PAYMENT: 2, DISCOUNT: 3, FEE: 4, ROUNDING: 5}
+#: The kinds that settle an invoice beside the money received.
+LET_GO = (DISCOUNT, FEE, ROUNDING)
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class InvoiceFact:
 
 @dataclass(frozen=True)
 class PaymentFact:
-    """Money received against an invoice (or an early-payment discount earned on it)."""
+    """Money received against an invoice, or what settled it beside that (`LET_GO`)."""
 
     invoice_no: str
     paid_on: date
@@ -77,7 +83,7 @@ class StatementItem:
     """One line of the statement.
 
     Attributes:
-      kind: INVOICE, CREDIT_NOTE, PAYMENT or DISCOUNT.
+      kind: INVOICE, CREDIT_NOTE, PAYMENT, DISCOUNT, FEE or ROUNDING.
       reference: the invoice or credit note number ("" for a payment).
       invoice_no: the invoice the item concerns.
       amount: signed: positive adds to what the client owes, negative reduces it.

@@ -38,7 +38,7 @@ from .render import (
     qr_context,
     safe_filename,
 )
-from .statement import CREDIT_NOTE, DISCOUNT, INVOICE, PAYMENT, Statement
+from .statement import CREDIT_NOTE, DISCOUNT, FEE, INVOICE, LET_GO, PAYMENT, ROUNDING, Statement
 from .statement_facts import client_for
 from .validate import ClientBook
 
@@ -52,18 +52,24 @@ ITEM_WORDS: dict[str, dict[str, str]] = {
         PAYMENT: "Payment received, invoice {inv}",
         CREDIT_NOTE: "Credit note {ref}, invoice {inv}",
         DISCOUNT: "Early payment discount, invoice {inv}",
+        FEE: "Bank fee written off, invoice {inv}",
+        ROUNDING: "Rounding difference written off, invoice {inv}",
     },
     "ru": {
         INVOICE: "Счёт {ref}",
         PAYMENT: "Оплата по счёту {inv}",
         CREDIT_NOTE: "Кредит-нота {ref} к счёту {inv}",
         DISCOUNT: "Скидка за досрочную оплату, счёт {inv}",
+        FEE: "Списана банковская комиссия, счёт {inv}",
+        ROUNDING: "Списана разница округления, счёт {inv}",
     },
     "kk": {
         INVOICE: "Шот {ref}",
         PAYMENT: "{inv} шоты бойынша төлем",
         CREDIT_NOTE: "{inv} шотына {ref} кредит-нотасы",
         DISCOUNT: "Мерзімінен бұрын төлеу жеңілдігі, {inv} шоты",
+        FEE: "Банк комиссиясы есептен шығарылды, {inv} шоты",
+        ROUNDING: "Дөңгелектеу айырмасы есептен шығарылды, {inv} шоты",
     },
 }
 #: The payment purpose a GOST code carries for a statement's open invoices.
@@ -100,7 +106,7 @@ def statement_context(st: Statement, client: Client, company: CompanyInfo) -> di
         for o in st.open_items
     ]
     numbers = ", ".join(o.invoice_no for o in st.open_items)
-    received = st.total_of(PAYMENT) + st.total_of(DISCOUNT)
+    received = st.total_of(PAYMENT) + sum((st.total_of(kind) for kind in LET_GO), ZERO)
     return {
         "language": lang,
         "currency": cur,

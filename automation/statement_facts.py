@@ -28,6 +28,8 @@ from .money import ZERO
 from .plan import Payments, balance_of
 from .statement import (
     DISCOUNT,
+    FEE,
+    ROUNDING,
     CreditFact,
     InvoiceFact,
     PaymentFact,
@@ -139,16 +141,18 @@ def payment_facts(
     inv: LedgerInvoice,
     history: list[PaidCells],
     row: InvoiceRow | None,
-    bank: Sequence[tuple[date, Decimal]] = (),
+    bank: Sequence[tuple[date, Decimal, Decimal]] = (),
     bank_latest: date | None = None,
 ) -> list[PaymentFact]:
     """The invoice's payments: typed ones dated by the runs that saw them, bank ones by their
     bank dates; then any discount.
 
-    "Discount" is what the Invoices sheet's Balance lets go beyond credit notes
-    and payments: an early-payment discount earned, or the cent a payment
-    within a cent of the amount due settles (`plan.balance_of`). It is dated
-    with the latest payment, so the statement agrees with the sheet to the cent.
+    What the Invoices sheet's Balance lets go beyond credit notes and payments
+    is a line of its own, dated with the latest payment, so the statement
+    agrees with the sheet to the cent: an early-payment discount earned
+    (DISCOUNT), the cent a payment within a cent of the amount due settles
+    (ROUNDING, `plan.balance_of`); a bank fee written off (FEE) is dated with its
+    bank line.
     """
     seen = list(history)
     if row is not None and row.problem is None:
@@ -156,16 +160,22 @@ def payment_facts(
         if not seen or seen[-1] != now:
             seen.append(now)
     facts = payments_from_history(inv.invoice_no, seen)
-    facts += [PaymentFact(inv.invoice_no, day, amount) for day, amount in bank]
+    for day, amount, fee in bank:  # a bank fee written off is a line of its own
+        facts.append(PaymentFact(inv.invoice_no, day, amount - fee))
+        if fee:
+            facts.append(PaymentFact(inv.invoice_no, day, fee, FEE))
     typed, typed_date = seen[-1] if seen else (ZERO, None)
-    paid = typed + sum((amount for _, amount in bank), ZERO)
-    days = [d for d in (typed_date, *(day for day, _ in bank)) if d is not None]
+    paid = typed + sum((amount for _, amount, _ in bank), ZERO)
+    days = [d for d in (typed_date, *(day for day, _, _ in bank)) if d is not None]
     if paid and days:
         paid_date = max(days)
-        _, balance = balance_of(state_of(inv, False), Payments(paid, paid_date))
-        let_go = inv.total - inv.credited - paid - balance
-        if let_go != ZERO:  # a cent paid too much and let go is negative: it closes at 0 too
-            facts.append(PaymentFact(inv.invoice_no, paid_date, let_go, DISCOUNT))
+        due, balance = balance_of(state_of(inv, False), Payments(paid, paid_date))
+        discount = inv.total - inv.credited - due  # earned by paying early
+        cent = due - paid - balance  # a cent paid too much and let go is negative
+        if discount != ZERO:
+            facts.append(PaymentFact(inv.invoice_no, paid_date, discount, DISCOUNT))
+        if cent != ZERO:
+            facts.append(PaymentFact(inv.invoice_no, paid_date, cent, ROUNDING))
     return facts
 
 

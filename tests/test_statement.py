@@ -30,8 +30,10 @@ from automation.statement import (
     AGING_BUCKETS,
     CREDIT_NOTE,
     DISCOUNT,
+    FEE,
     INVOICE,
     PAYMENT,
+    ROUNDING,
     CreditFact,
     InvoiceFact,
     PaymentFact,
@@ -234,6 +236,36 @@ def test_a_cent_paid_too_much_closes_at_zero_as_the_sheet_does(folder: Folder) -
     ((st, _),) = october.files
     assert st.closing == D("0.00") and st.unapplied == D("0")
     assert sum(i.amount for i in st.items) == D("0.00")
+    # the cent is a rounding line, not an early-payment discount (Net 30 has none)
+    assert [(i.kind, i.amount) for i in st.items][-2:] == [
+        (PAYMENT, D("-100.01")), (ROUNDING, D("0.01"))]  # fmt: skip
+    text = document_text(october.files[0][1][0])
+    assert "Rounding difference written off, invoice " + number in text
+    assert "discount" not in text.lower()
+
+
+def test_a_bank_fee_written_off_is_a_line_of_its_own(folder: Folder) -> None:
+    """998.50 received on 999.99 with fee_tolerance 1.50: the client sees 998.50 received
+    and 1.49 written off, not 999.99 received."""
+    folder.write_config(extra='currency = "EUR"\n[bank]\nfee_tolerance = 1.50')
+    write_workbook(folder.workbook, [client("Beta", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Beta", "Audit", 1, "999.99")])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    (number,) = numbers_of(folder, "Beta")
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 5), D("998.50"), "Beta", purpose=number, ref="B1")]
+    (inbox / "march.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    assert folder.run("--as-of", "2026-03-06") == 0
+    config = load_config(folder.root / "billing.toml")
+    result = make_statements(StatementRequest(folder.workbook, date(2026, 4, 1), config, "Beta"))
+    ((st, (path, *_)),) = result.files
+    assert [(i.kind, i.amount) for i in st.items][1:] == [
+        (PAYMENT, D("-998.50")), (FEE, D("-1.49"))]  # fmt: skip
+    assert st.closing == D("0.00")
+    text = document_text(path)
+    assert "Bank fee written off, invoice " + number in text and "€998.50" in text
+    assert "€999.99" in text  # the invoice itself, and the total received with the fee
 
 
 def test_bank_payments_are_dated_by_the_bank_and_typed_ones_by_paid_date(folder: Folder) -> None:

@@ -163,15 +163,18 @@ def bank_totals(ledger: Ledger, numbers: Iterable[str] | None = None) -> dict[st
 
 def bank_payments(
     ledger: Ledger, numbers: Iterable[str] | None = None
-) -> dict[str, list[tuple[date, Decimal]]]:
+) -> dict[str, list[tuple[date, Decimal, Decimal]]]:
     """Invoice No -> the money bank lines added to it, one entry per line on its bank date,
-    oldest first (lines recognised as payments typed by hand are not here: they are typed)."""
+    oldest first (lines recognised as payments typed by hand are not here: they are typed):
+    (date, amount added, of which a bank fee written off)."""
     wanted = set(numbers) if numbers is not None else None
-    result: dict[str, list[tuple[date, Decimal]]] = {}
-    for number, amount, day in ledger.conn.execute(
-        "SELECT invoice_no, amount, line_date FROM bank_allocations WHERE typed = 0"
+    result: dict[str, list[tuple[date, Decimal, Decimal]]] = {}
+    for number, amount, fee, day in ledger.conn.execute(
+        "SELECT invoice_no, amount, fee, line_date FROM bank_allocations WHERE typed = 0"
         " ORDER BY line_date, rowid"
     ):
         if wanted is None or number in wanted:
-            result.setdefault(number, []).append((date.fromisoformat(day), Decimal(amount)))
+            result.setdefault(number, []).append(
+                (date.fromisoformat(day), Decimal(amount), Decimal(fee))
+            )
     return result
