@@ -106,7 +106,7 @@ from .schema import (
     header_for,
     sheet_headers,
 )
-from .sending import SendStage, utf8_refusal, utf8_row_error
+from .sending import NOT_DONE, SendStage, utf8_refusal, utf8_row_error
 from .smtp_pool import SmtpPool
 from .statement_facts import record_paid_cells
 from .statement_mail import (
@@ -689,10 +689,10 @@ class Run:
         by_row = {row.row: number for number, row in rows.items() if row.row}
         for error in fixes.errors:
             if error.row in by_row:
-                ledger.update_invoice(by_row[error.row], note=f"Not done on {day}: {error.message}")
+                ledger.update_invoice(by_row[error.row], note=f"{NOT_DONE} {day}: {error.message}")
         for number, row in rows.items():  # a payment or status cell that cannot be used
             if row.problem and number in invoices:
-                ledger.update_invoice(number, note=f"Not done on {day}: {row.problem}")
+                ledger.update_invoice(number, note=f"{NOT_DONE} {day}: {row.problem}")
 
     def _record_followup(self, inv: LedgerInvoice, decision: Followup) -> None:
         """Record an escalation, or plan the reminder, reissue or note decided on."""

@@ -308,12 +308,22 @@ class SendStage(LedgerJournal):
         )
 
 
+#: How a Note starts that says what a run could not do on the row, and why.
+NOT_DONE = "Not done on"
+
+
 def record_sent(
     ledger: Ledger, job: Job, now: datetime, as_of: date, where: str, missed: str = ""
 ) -> None:
     """The invoice's record after a delivered message; `where` is "emailed to ..."."""
     msg, inv = job.message, job.invoice
     day = as_of.isoformat()
+    # What this run could not do on the row (a Credit Amount put back) stays said first.
+    (kept,) = ledger.conn.execute(
+        "SELECT note FROM invoices WHERE invoice_no = ?", (inv.invoice_no,)
+    ).fetchone() or ("",)
+    if (kept or "").startswith(f"{NOT_DONE} {day}:"):
+        missed += f" {kept}"
     if msg.kind == "invoice":
         ledger.update_invoice(
             inv.invoice_no,

@@ -373,6 +373,20 @@ def test_a_lowered_credit_amount_is_told_and_shown_as_credited_again(billed: Fol
     assert str(cell(folder, "Cedar", "Note")).startswith("Not done on 2026-03-17: ")
 
 
+def test_a_lowered_credit_amount_is_still_told_in_note_when_a_reminder_goes_too(
+    billed: Folder,
+) -> None:
+    folder = billed
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("150"))
+    run(folder, date(2026, 3, 16))
+    type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("100"))
+    assert folder.run("--as-of", "2026-04-13") == 1  # overdue: reissued in the same run
+    assert cell(folder, "Cedar", "Status") == "Reissued"
+    note = str(cell(folder, "Cedar", "Note"))
+    assert note.startswith("Reissued (reminder 1)")
+    assert "Not done on 2026-04-13: Credit Amount $100.00 is less than the $150.00" in note
+
+
 def test_an_older_ledger_put_back_never_credits_the_client_twice(billed: Folder) -> None:
     """The workbook lists a credit note the ledger put back does not know: the invoice is
     held (no credit note, no reminder) and the cells that tell are left as they are."""
