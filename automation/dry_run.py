@@ -31,7 +31,15 @@ from .model import DRAFT, InvoiceDocument, RowError
 from .notices import workbook_notices
 from .plan import Followup, InvoiceDraft, draft_invoices
 from .prechecks import calendar_for, check_only
-from .reconcile import existing_seq_floor, restored_lines, sequence_errors
+from .reconcile import (
+    existing_seq_floor,
+    invoice_numbers,
+    mistyped_note,
+    mistyped_numbers,
+    restored_lines,
+    sequence_errors,
+    without_rows,
+)
 from .request import Paths, RunRequest
 from .statement_mail import STATEMENT, statement_month_due, statement_rows_for, statements_to_send
 from .summary import RunSummary, SentItem
@@ -75,8 +83,12 @@ def dry_run(
             fresh = []
         drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
         summary.errors.extend(refused[r] for r in sorted(refused))
+        numbers = invoice_numbers(data)
+        mistyped = mistyped_numbers(numbers, config, ledger, as_of) if ledger else {}
+        if mistyped:
+            summary.notes.append(mistyped_note(mistyped, numbers[0][1]))
         floor = max(
-            existing_seq_floor(data, config, as_of),
+            existing_seq_floor(data, config, as_of, without_rows(numbers, mistyped)),
             ledger.seq_for(config.billing.number_format, as_of) if ledger else 0,
         )
         rebill_drafts: list[InvoiceDraft] = []

@@ -90,8 +90,11 @@ from .reconcile import (
     existing_credit_floor,
     existing_seq_floor,
     invoice_numbers,
+    mistyped_note,
+    mistyped_numbers,
     restored_lines,
     sequence_errors,
+    without_rows,
 )
 from .report import CreditNoteItem, ReportError
 from .report_worker import PendingReport, start_report
@@ -364,6 +367,12 @@ class Run:
         summary.notes.extend(fixes.waiting)
         summary.errors.extend(changed[r] for r in sorted(changed))
         self.errors = {**self.errors, **changed}
+        numbers = self.numbers if self.numbers is not None else invoice_numbers(data)
+        mistyped = mistyped_numbers(numbers, config, self.ledger, as_of)
+        if mistyped:  # the ledger's number goes back; the typed one sets no floor
+            summary.notes.append(mistyped_note(mistyped, numbers[0][1]))
+            self.numbers = without_rows(numbers, mistyped)
+            unchanged = [*unchanged, *(ln._replace(invoice_no=n) for n, ln in mistyped.values())]
         followups = [(inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup]
         rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
         rebill_drafts = draft_invoices(rebilled, book, as_of, config)

@@ -145,23 +145,95 @@ def highest_seq(numbers: set[str], number_format: str, when: date) -> int:
 
     A sequence number above MAX_SEQ is not followed.
     """
+    return max(_seqs(numbers, number_format, when).values(), default=0)
+
+
+def _seqs(numbers: set[str], number_format: str, when: date) -> dict[str, int]:
+    """number -> its {seq}, for those of `numbers` made by `number_format` in `when`'s scope
+    (a sequence number above MAX_SEQ left out)."""
     from .ledger import number_pattern
 
     pattern = number_pattern(number_format)
-    best = 0
+    found: dict[str, int] = {}
     for number in numbers:
         match = pattern.match(number)
         if match is None:
             continue
-        found = match.groupdict()
-        if found.get("year") and int(found["year"]) != when.year:
+        parts = match.groupdict()
+        if parts.get("year") and int(parts["year"]) != when.year:
             continue
-        if found.get("month") and int(found["month"]) != when.month:
+        if parts.get("month") and int(parts["month"]) != when.month:
             continue
-        seq = found["seq"].lstrip("0")
+        seq = parts["seq"].lstrip("0")
         if len(seq) <= len(str(MAX_SEQ)):
-            best = max(best, int(seq or 0))
-    return best
+            found[number] = int(seq or 0)
+    return found
+
+
+def mistyped_numbers(
+    numbers: InvoiceNumbers, config: Config, ledger: Ledger, when: date
+) -> dict[int, tuple[str, ServiceLine]]:
+    """Billed Services rows whose Invoice No was typed over: row -> (the number the ledger
+    billed the line on, the line as read).
+
+    Such a number is one the tool never issued, above the last it issued in its
+    scope (so it would make new invoices jump past it: INV-2026-0001 typed as
+    INV-2026-0050), on a line the ledger billed on one invoice that no row shows
+    the line on. Numbers typed by hand for invoices of their own are left alone.
+    """
+    sheet, texts = numbers[0]  # the Services sheet's (`invoice_numbers`)
+    last = ledger.seq_for(config.billing.number_format, when)
+    if not last:
+        return {}
+    above = {n for n, seq in _seqs(set(texts.unique()), config.billing.number_format,
+                                   when).items() if seq > last}  # fmt: skip
+    unknown = above - ledger.known_numbers(above)
+    if not unknown:
+        return {}
+    lines: dict[int, ServiceLine] = {}
+    for row in texts.index[texts.isin(unknown)]:
+        values = sheet.frame.loc[row].to_dict()
+        line = read_service_line(int(row), values, sheet)
+        if not isinstance(line, RowError):
+            lines[int(row)] = line
+    prints = {row: fingerprint(line) for row, line in lines.items()}
+    billed = ledger.invoiced_lines(set(prints.values()))
+    result: dict[int, tuple[str, ServiceLine]] = {}
+    for row, line in lines.items():
+        on = {number for number, _hint in billed.get(prints[row], [])}
+        if len(on) == 1 and prints[row] not in _shown_prints(sheet, texts, *on):
+            result[row] = (next(iter(on)), line)  # no row shows it on that one: typed over
+    return result
+
+
+def without_rows(numbers: InvoiceNumbers, rows: Mapping[int, object]) -> InvoiceNumbers:
+    """`numbers` less the Services rows given (their numbers set no floor)."""
+    if not rows:
+        return numbers
+    (sheet, texts), *rest = numbers
+    return [(sheet, texts.drop(index=list(rows))), *rest]
+
+
+def mistyped_note(mistyped: Mapping[int, tuple[str, ServiceLine]], shown: pd.Series) -> str:
+    """What the summary says of the Invoice No cells put back."""
+    rows = ", ".join(
+        f"row {row} ({shown[row]} -> {number})" for row, (number, _line) in sorted(mistyped.items())
+    )
+    return (
+        f"Services {rows}: the Invoice No was not one the tool issued, and the line was "
+        "billed on the other number; that number is written back, and new invoices are "
+        "numbered as if the typed one were not there."
+    )
+
+
+def _shown_prints(sheet: SheetData, texts: pd.Series, number: str) -> set[str]:
+    """The fingerprints of the lines the rows showing `number` hold."""
+    found = set()
+    for row in texts.index[(texts == number).to_numpy()]:
+        line = read_service_line(int(row), sheet.frame.loc[row].to_dict(), sheet)
+        if not isinstance(line, RowError):
+            found.add(fingerprint(line))
+    return found
 
 
 def sequence_errors(

@@ -277,6 +277,38 @@ def test_existing_invoice_numbers_are_not_billed_or_reused(folder: Folder) -> No
     assert numbers == ["INV-2026-0041", "INV-2026-0042"]
 
 
+def test_a_billed_rows_invoice_no_typed_over_is_put_back_and_sets_no_floor(
+    folder: Folder, capsys
+) -> None:
+    """INV-2026-0001 typed over as INV-2026-0050 on a billed row: the ledger knows the line
+    went on 0001; the next invoice is 0003, not 0051 (a gap of 48 numbers in the series)."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    basic(folder)
+    assert folder.run("--as-of", AS_OF) == 0
+    numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
+    assert numbers == ["INV-2026-0001", "INV-2026-0001", "INV-2026-0002"]
+    apply_updates(folder.workbook, [
+        CellUpdate("Services", 3, "Invoice No", "INV-2026-0050"),  # Acme's second line
+        CellUpdate("Services", 5, "Date", date(2026, 3, 10)),
+        CellUpdate("Services", 5, "Client", "Beta LLC"),
+        CellUpdate("Services", 5, "Description", "Advice"),
+        CellUpdate("Services", 5, "Amount", Decimal("50")),
+    ], header_rows={"Services": 1})  # fmt: skip
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-16", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "INV-2026-0003" in out and "INV-2026-0051" not in out
+    assert "Services row 3 (INV-2026-0050 -> INV-2026-0001)" in out
+    assert folder.run("--as-of", "2026-03-16") == 0
+    numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
+    assert numbers == ["INV-2026-0001", "INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
+    subjects = [str(r.message["Subject"]) for r in folder.received]
+    assert any("INV-2026-0003" in s for s in subjects)
+    assert not any("0051" in s for s in subjects)
+
+
 def test_unusable_workbooks_exit_2_and_change_nothing(folder: Folder, capsys) -> None:
     folder.workbook.write_text("not a workbook")
     assert folder.run("--as-of", AS_OF) == 2
