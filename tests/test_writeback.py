@@ -339,6 +339,25 @@ def test_inline_and_formula_headers(tmp_path: Path) -> None:
     assert list(df.iloc[0]) == ["Globex", "Error", "new"]
 
 
+def test_a_new_column_never_goes_under_a_header_merged_across_two(tmp_path: Path) -> None:
+    """"Notes" merged over H1:I1 with nothing under I: I1 is hidden by the merge, so the new
+    column goes to J (in I its header would not show and its cells would sit under Notes)."""
+    path = tmp_path / "merged.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount",
+                        "Project"])  # fmt: skip
+    ws.merge_range("H1:I1", "Notes", wb.add_format({"bold": True}))
+    ws.write_row(1, 0, ["2026-03-02", "Acme", "Work", 1, 10, 10, "P1", "a note"])
+    wb.close()
+    apply_updates(path, [CellUpdate("Services", 2, "Invoice No", "INV-2026-0001")],
+                  header_rows={"Services": 1})  # fmt: skip
+    sheet = openpyxl.load_workbook(path)["Services"]
+    assert (sheet["I1"].value, sheet["J1"].value) == (None, "Invoice No")
+    assert (sheet["I2"].value, sheet["J2"].value) == (None, "INV-2026-0001")
+    assert [str(r) for r in sheet.merged_cells.ranges] == ["H1:I1"]
+
+
 def shared_formula_book(path: Path) -> None:
     """A sheet whose Amount column is one shared formula, as Excel writes a fill-down."""
     wb = xlsxwriter.Workbook(str(path))

@@ -79,6 +79,7 @@ def resolve_columns(
 ) -> Placement:
     """Column numbers for every header named; missing ones are added (see the module doc)."""
     found, texts, last = _read_headers(edit, header_row)
+    last = max(last, _merged_across(edit, header_row))  # a header merged over its neighbours
     keys: dict[str, str] = {}
     for header in wanted:
         key = normalise_header(header)
@@ -214,6 +215,22 @@ def column_content_row(edit: SheetEdit, col: int, first: int, last: int) -> int 
         if number not in edit.rows:
             return number
     return None
+
+
+_MERGE = re.compile(
+    rb'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref="\$?([A-Z]+)\$?(\d+):\$?([A-Z]+)\$?(\d+)"'
+)
+
+
+def _merged_across(edit: SheetEdit, row: int) -> int:
+    """The last column a merged cell on `row` covers (0 if none): a header merged across
+    two columns ("Notes" over H:I) leaves the second column's cell hidden, so no header
+    the tool adds may go there."""
+    last = 0
+    for first_col, top, last_col, bottom in _MERGE.findall(edit.xml, edit.body[1]):
+        if int(top) <= row <= int(bottom):
+            last = max(last, col_index(last_col.decode()), col_index(first_col.decode()))
+    return last
 
 
 def _last_used_column(edit: SheetEdit, known: int = 0) -> int:
