@@ -956,6 +956,23 @@ class Ledger:
             result.setdefault(number, []).append((Decimal(paid), _date(paid_date)))
         return result
 
+    def paid_history(
+        self, numbers: Iterable[str] | None = None
+    ) -> dict[str, list[tuple[Decimal, date | None, date]]]:
+        """`paid_cells`, each with the date of the run that saw it."""
+        query = "SELECT invoice_no, paid, paid_date, seen FROM paid_cells"
+        if numbers is None:
+            rows = self.conn.execute(query + " ORDER BY seq").fetchall()
+        else:
+            in_query = query + " WHERE invoice_no IN ({marks}) ORDER BY seq"
+            rows = list(self._rows_in(in_query, sorted(set(numbers))))
+        result: dict[str, list[tuple[Decimal, date | None, date]]] = {}
+        for number, paid, paid_date, seen in rows:
+            result.setdefault(number, []).append(
+                (Decimal(paid), _date(paid_date), date.fromisoformat(seen))
+            )
+        return result
+
     # -- monthly statements --------------------------------------------------
     def statement_month_done(self, month: str) -> bool:
         """Whether a run already decided which statements `month` ("2026-10") sends."""

@@ -37,8 +37,14 @@ DISCOUNT = "discount"
 FEE = "fee"
 #: The cent a payment within a cent of the amount due settles, either way.
 ROUNDING = "rounding"
+#: Paid Amount lowered after a run had seen it higher: money paid back (or a payment
+#: recorded wrongly, corrected): a charge, dated by the run that saw it lowered.
+REFUND = "refund"
+#: A payment cell as a run saw it: (Paid Amount, Paid Date, the run's date).
+PaidSeen = tuple[Decimal, "date | None", date]
 #: Order of items on the same day: what was billed, then what reduced it.
-_KIND_ORDER = {INVOICE: 0, CREDIT_NOTE: 1, PAYMENT: 2, DISCOUNT: 3, FEE: 4, ROUNDING: 5}
+_KIND_ORDER = {INVOICE: 0, CREDIT_NOTE: 1, PAYMENT: 2, DISCOUNT: 3, FEE: 4, ROUNDING: 5,
+               REFUND: 6}  # fmt: skip
 #: The kinds that settle an invoice beside the money received.
 LET_GO = (DISCOUNT, FEE, ROUNDING)
 
@@ -176,39 +182,58 @@ def previous_month(on: date) -> tuple[date, date]:
 
 
 def payments_from_history(
-    invoice_no: str, history: Sequence[tuple[Decimal, date | None]]
+    invoice_no: str, history: Sequence[tuple[Decimal, date | None] | PaidSeen]
 ) -> list[PaymentFact]:
     """Payments from the cumulative Paid Amount cells seen over time, oldest first.
 
-    Each rise is a payment on the Paid Date shown with it; a fall is a
-    correction of a typing mistake, taken back from the latest payments; a new
-    Paid Date with the same amount corrects the date of the latest payment.
+    Each rise is a payment on the Paid Date shown with it; a new Paid Date with
+    the same amount corrects the date of the latest payment. A fall is a typing
+    mistake corrected, taken back from the latest payments, when it was seen by
+    the same run day as the figure it lowers (or when the dates are not known);
+    a fall seen later, after a run had taken the higher figure for true, is money
+    paid back (a refund), a charge dated by the run that saw it: a statement of a
+    past period is not rewritten.
 
     >>> seen = [(Decimal("400"), date(2026, 10, 10)), (Decimal("1000"), date(2026, 11, 5))]
     >>> [(p.paid_on.isoformat(), p.amount) for p in payments_from_history("INV-1", seen)]
     [('2026-10-10', Decimal('400')), ('2026-11-05', Decimal('600'))]
     """
     facts: list[PaymentFact] = []
-    previous = ZERO
-    for paid, paid_date in history:
+    previous, previous_seen = ZERO, None
+    for entry in history:
+        paid, paid_date = entry[0], entry[1]
+        seen = entry[2] if len(entry) > 2 else None
         rise = paid - previous
         if rise > ZERO and paid_date is not None:
             facts.append(PaymentFact(invoice_no, paid_date, rise))
+        elif rise < ZERO and seen is not None and previous_seen not in (None, seen):
+            facts.append(PaymentFact(invoice_no, seen, rise, REFUND))
         elif rise < ZERO:
             facts = _take_back(facts, -rise)
-        elif facts and paid_date is not None and facts[-1].paid_on != paid_date:
+        elif (
+            facts
+            and paid_date is not None
+            and facts[-1].kind == PAYMENT
+            and (facts[-1].paid_on != paid_date)
+        ):
             last = facts.pop()
             facts.append(PaymentFact(invoice_no, paid_date, last.amount))
-        previous = paid
+        previous, previous_seen = paid, seen
     return facts
 
 
 def _take_back(facts: list[PaymentFact], amount: Decimal) -> list[PaymentFact]:
+    """The payments less `amount`, taken from the latest (a refund stays as it was)."""
     kept = list(facts)
-    while kept and amount > ZERO:
-        last = kept.pop()
+    for index in range(len(kept) - 1, -1, -1):
+        if amount <= ZERO:
+            break
+        last = kept[index]
+        if last.kind != PAYMENT:
+            continue
+        del kept[index]
         if last.amount > amount:
-            kept.append(PaymentFact(last.invoice_no, last.paid_on, last.amount - amount))
+            kept.insert(index, PaymentFact(last.invoice_no, last.paid_on, last.amount - amount))
         amount -= last.amount
     return kept
 

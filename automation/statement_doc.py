@@ -38,7 +38,17 @@ from .render import (
     qr_context,
     safe_filename,
 )
-from .statement import CREDIT_NOTE, DISCOUNT, FEE, INVOICE, LET_GO, PAYMENT, ROUNDING, Statement
+from .statement import (
+    CREDIT_NOTE,
+    DISCOUNT,
+    FEE,
+    INVOICE,
+    LET_GO,
+    PAYMENT,
+    REFUND,
+    ROUNDING,
+    Statement,
+)
 from .statement_facts import client_for
 from .validate import ClientBook
 
@@ -54,6 +64,7 @@ ITEM_WORDS: dict[str, dict[str, str]] = {
         DISCOUNT: "Early payment discount, invoice {inv}",
         FEE: "Bank fee written off, invoice {inv}",
         ROUNDING: "Rounding difference written off, invoice {inv}",
+        REFUND: "Refund or payment correction, invoice {inv}",
     },
     "ru": {
         INVOICE: "Счёт {ref}",
@@ -62,6 +73,7 @@ ITEM_WORDS: dict[str, dict[str, str]] = {
         DISCOUNT: "Скидка за досрочную оплату, счёт {inv}",
         FEE: "Списана банковская комиссия, счёт {inv}",
         ROUNDING: "Списана разница округления, счёт {inv}",
+        REFUND: "Возврат или исправление оплаты, счёт {inv}",
     },
     "kk": {
         INVOICE: "Шот {ref}",
@@ -70,6 +82,7 @@ ITEM_WORDS: dict[str, dict[str, str]] = {
         DISCOUNT: "Мерзімінен бұрын төлеу жеңілдігі, {inv} шоты",
         FEE: "Банк комиссиясы есептен шығарылды, {inv} шоты",
         ROUNDING: "Дөңгелектеу айырмасы есептен шығарылды, {inv} шоты",
+        REFUND: "{inv} шоты бойынша қайтару немесе төлемді түзету",
     },
 }
 #: The payment purpose a GOST code carries for a statement's open invoices.
@@ -106,7 +119,7 @@ def statement_context(st: Statement, client: Client, company: CompanyInfo) -> di
         for o in st.open_items
     ]
     numbers = ", ".join(o.invoice_no for o in st.open_items)
-    received = st.total_of(PAYMENT) + sum((st.total_of(kind) for kind in LET_GO), ZERO)
+    received = sum((st.total_of(kind) for kind in (PAYMENT, *LET_GO, REFUND)), ZERO)
     return {
         "language": lang,
         "currency": cur,

@@ -32,6 +32,7 @@ from .statement import (
     ROUNDING,
     CreditFact,
     InvoiceFact,
+    PaidSeen,
     PaymentFact,
     Statement,
     build_statement,
@@ -65,8 +66,8 @@ def record_paid_cells(ledger: Ledger, rows: dict[str, InvoiceRow], seen: date) -
     return ledger.record_paid_cells(cells, seen)
 
 
-def _last(history: list[PaidCells] | None) -> PaidCells | None:
-    return history[-1] if history else None
+def _last(history: Sequence[PaidCells | PaidSeen] | None) -> PaidCells | None:
+    return (history[-1][0], history[-1][1]) if history else None
 
 
 def typed_cells(row: InvoiceRow, bank_latest: date | None, before: PaidCells | None) -> PaidCells:
@@ -103,7 +104,7 @@ def gather_statements(
 ) -> list[Statement]:
     """One statement per client and currency with activity in the period or a balance."""
     invoices = ledger.invoices()
-    history = ledger.paid_cells()
+    history = ledger.paid_history()
     bank = bank_payments(ledger)
     latest = {n: t.latest for n, t in bank_totals(ledger).items()}
     notes = ledger.credit_notes()
@@ -139,7 +140,7 @@ def gather_statements(
 
 def payment_facts(
     inv: LedgerInvoice,
-    history: list[PaidCells],
+    history: Sequence[PaidSeen],
     row: InvoiceRow | None,
     bank: Sequence[tuple[date, Decimal, Decimal]] = (),
     bank_latest: date | None = None,
@@ -154,17 +155,17 @@ def payment_facts(
     (ROUNDING, `plan.balance_of`); a bank fee written off (FEE) is dated with its
     bank line.
     """
-    seen = list(history)
+    seen: list[PaidCells | PaidSeen] = list(history)
     if row is not None and row.problem is None:
         now = typed_cells(row, bank_latest, _last(seen))
-        if not seen or seen[-1] != now:
-            seen.append(now)
+        if not seen or seen[-1][:2] != now:
+            seen.append(now)  # not recorded yet: when it was seen is not known
     facts = payments_from_history(inv.invoice_no, seen)
     for day, amount, fee in bank:  # a bank fee written off is a line of its own
         facts.append(PaymentFact(inv.invoice_no, day, amount - fee))
         if fee:
             facts.append(PaymentFact(inv.invoice_no, day, fee, FEE))
-    typed, typed_date = seen[-1] if seen else (ZERO, None)
+    typed, typed_date = seen[-1][:2] if seen else (ZERO, None)
     paid = typed + sum((amount for _, amount, _ in bank), ZERO)
     days = [d for d in (typed_date, *(day for day, _, _ in bank)) if d is not None]
     if paid and days:

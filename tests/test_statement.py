@@ -33,6 +33,7 @@ from automation.statement import (
     FEE,
     INVOICE,
     PAYMENT,
+    REFUND,
     ROUNDING,
     CreditFact,
     InvoiceFact,
@@ -102,6 +103,20 @@ def test_payment_history_dates_each_part_payment_and_takes_back_corrections() ->
     ]
     facts = payments_from_history("INV-1", history)
     assert [(f.paid_on.day, f.amount) for f in facts] == [(10, D("400")), (6, D("600"))]
+
+
+def test_a_fall_seen_by_a_later_run_is_a_refund_not_a_rewrite_of_the_past() -> None:
+    history = [
+        (D("1200"), date(2026, 2, 25), date(2026, 3, 2)),  # overpaid, seen on 2 March
+        (D("4000"), date(2026, 3, 3), date(2026, 3, 9)),  # a typo...
+        (D("1200"), date(2026, 3, 3), date(2026, 3, 9)),  # ...fixed before that run ended
+        (D("1000"), date(2026, 3, 3), date(2026, 3, 16)),  # the 200 paid back, seen later
+    ]
+    facts = payments_from_history("INV-1", history)
+    assert [(f.paid_on, f.amount, f.kind) for f in facts] == [
+        (date(2026, 2, 25), D("1200"), PAYMENT),
+        (date(2026, 3, 16), D("-200"), REFUND),
+    ]
 
 
 def test_default_period_is_the_previous_month() -> None:
@@ -242,6 +257,37 @@ def test_a_cent_paid_too_much_closes_at_zero_as_the_sheet_does(folder: Folder) -
     text = document_text(october.files[0][1][0])
     assert "Rounding difference written off, invoice " + number in text
     assert "discount" not in text.lower()
+
+
+def test_an_overpayment_paid_back_is_a_refund_in_its_month_and_the_past_stays(
+    folder: Folder,
+) -> None:
+    """1,200 paid on 1,000 in February (the February statement says -200); the 200 is
+    paid back and Paid Amount lowered in March: February is not rewritten, March shows
+    the refund (dated by the run that saw it)."""
+    folder.write_config()
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 2, 2), "Ames", "Audit", 1, 1000)])  # fmt: skip
+    assert folder.run("--as-of", "2026-02-02") == 0
+    (number,) = numbers_of(folder, "Ames")
+    pay(folder, number, "1200", date(2026, 2, 25))
+    assert folder.run("--as-of", "2026-03-02") == 0
+    type_in(folder, number, **{"Paid Amount": D("1000")})
+    assert folder.run("--as-of", "2026-03-09") == 0
+    config = load_config(folder.root / "billing.toml")
+
+    def statement(start: date, end: date):  # type: ignore[no-untyped-def]
+        result = make_statements(StatementRequest(folder.workbook, date(2026, 4, 1), config,
+                                                  "Ames", start, end))  # fmt: skip
+        ((st, _),) = result.files
+        return st
+
+    february = statement(date(2026, 2, 1), date(2026, 2, 28))
+    assert february.closing == D("-200.00")
+    march = statement(date(2026, 3, 1), date(2026, 3, 31))
+    assert [(i.day, i.kind, i.amount) for i in march.items] == [
+        (date(2026, 3, 9), REFUND, D("200.00"))]  # fmt: skip
+    assert (march.opening, march.closing) == (D("-200.00"), D("0.00"))
 
 
 def test_a_bank_fee_written_off_is_a_line_of_its_own(folder: Folder) -> None:
