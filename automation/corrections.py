@@ -492,6 +492,19 @@ def changed_lines(
     return errors
 
 
+def lost_line_errors(
+    lines: Sequence[ServiceLine], lost: Mapping[int, LedgerInvoice], services: SheetData
+) -> dict[int, RowError]:
+    """`changed_lines` for rows that lost their Invoice No and were edited since
+    (`reconcile.lost_and_changed`: row -> the invoice they were billed on)."""
+    by_row = {line.row: line for line in lines}
+    billed: dict[str, list[BilledRow]] = {}
+    for row, inv in lost.items():
+        billed.setdefault(inv.invoice_no, []).append(by_row[row])
+    invoices = {inv.invoice_no: inv for inv in lost.values()}
+    return changed_lines(billed, invoices, (), services)
+
+
 def _compare(inv: LedgerInvoice, rows: Sequence[BilledRow]) -> list[tuple[int, str, str]]:
     """(row, message, column) for each row of `inv` that no longer matches its billed line."""
     number = inv.invoice_no

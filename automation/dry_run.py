@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .compose import make_document
 from .config import Config
+from .corrections import lost_line_errors
 from .decide import (
     Loaded,
     issue,
@@ -34,6 +35,7 @@ from .prechecks import calendar_for, check_only
 from .reconcile import (
     existing_seq_floor,
     invoice_numbers,
+    lost_and_changed,
     mistyped_note,
     mistyped_numbers,
     restored_lines,
@@ -78,12 +80,17 @@ def dry_run(
             stack.enter_context(Ledger.open_copy(ledger_path)) if ledger_path.exists() else None
         )
         restored = restored_lines(lines, data.services, ledger)
+        numbers = invoice_numbers(data)
+        lost = lost_and_changed(lines, numbers, ledger, restored)
+        if lost:  # billed, lost its Invoice No, then edited: told, as the run tells it
+            restored.update((row, inv.invoice_no) for row, inv in lost.items())
+            edited = lost_line_errors(lines, lost, data.services)
+            summary.errors.extend(edited[r] for r in sorted(edited))
         fresh = [ln for ln in lines if ln.row not in restored and request.covers(ln.client_key)]
         if request.payments_only:
             fresh = []
         drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
         summary.errors.extend(refused[r] for r in sorted(refused))
-        numbers = invoice_numbers(data)
         mistyped = mistyped_numbers(numbers, config, ledger, as_of) if ledger else {}
         if mistyped:
             summary.notes.append(mistyped_note(mistyped, numbers[0][1]))

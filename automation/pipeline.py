@@ -27,7 +27,7 @@ from .backups import PendingBackup, backup_ledger, start_backup
 from .bank.apply import inbox_of, move_imported, payments_updates
 from .compose import Job, attach_pdfs, prepare_jobs
 from .config import Config
-from .corrections import Corrections
+from .corrections import Corrections, lost_line_errors
 from .decide import (
     decide_followups,
     issue,
@@ -90,6 +90,7 @@ from .reconcile import (
     existing_credit_floor,
     existing_seq_floor,
     invoice_numbers,
+    lost_and_changed,
     mistyped_note,
     mistyped_numbers,
     restored_lines,
@@ -345,6 +346,13 @@ class Run:
         summary = self.summary
         self.prints = {line.row: fingerprint(line) for line in self.lines}
         restored = restored_lines(self.lines, data.services, self.ledger, self.prints)
+        numbers = self.numbers if self.numbers is not None else invoice_numbers(data)
+        lost = lost_and_changed(self.lines, numbers, self.ledger, restored)
+        if lost:  # billed, lost its Invoice No, then edited: never billed twice, told
+            restored.update((row, inv.invoice_no) for row, inv in lost.items())
+            edited = lost_line_errors(self.lines, lost, data.services)
+            self.errors = {**self.errors, **edited}
+            summary.errors.extend(edited[r] for r in sorted(edited))
         fresh = [
             ln for ln in self.lines if ln.row not in restored and request.covers(ln.client_key)
         ]
@@ -367,7 +375,6 @@ class Run:
         summary.notes.extend(fixes.waiting)
         summary.errors.extend(changed[r] for r in sorted(changed))
         self.errors = {**self.errors, **changed}
-        numbers = self.numbers if self.numbers is not None else invoice_numbers(data)
         mistyped = mistyped_numbers(numbers, config, self.ledger, as_of)
         if mistyped:  # the ledger's number goes back; the typed one sets no floor
             summary.notes.append(mistyped_note(mistyped, numbers[0][1]))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from . import cells
 from .config import Config
 from .lazy import lazy_import
-from .ledger import Ledger, fingerprint
+from .ledger import Ledger, LedgerInvoice, fingerprint
 from .model import RowError, ServiceLine
 from .read import SheetData, WorkbookData
 from .validate import column_text, read_service_line
@@ -74,6 +74,47 @@ def restored_lines(
                 result[row] = number
                 break
     return result
+
+
+def lost_and_changed(
+    lines: Sequence[ServiceLine],
+    numbers: InvoiceNumbers,
+    ledger: Ledger | None,
+    restored: Mapping[int, str],
+) -> dict[int, LedgerInvoice]:
+    """Rows that lost their Invoice No and were changed since: row -> the invoice they
+    were billed on.
+
+    `restored_lines` knows a line by what it says; a line edited while its
+    Invoice No was missing (the run was killed before writing it back, or an
+    older copy of the workbook was put back, then a quantity corrected) says
+    something else, and would be billed a second time. It is known by where
+    it is instead: an invoice the workbook shows on fewer rows than the ledger
+    billed, and an unbilled line of that invoice's client and service date on
+    the very row the ledger billed.
+    """
+    if ledger is None or not lines:
+        return {}
+    shown = numbers[0][1].value_counts().to_dict() if numbers else {}
+    for number in restored.values():
+        shown[number] = shown.get(number, 0) + 1
+    short = [n for n, count in ledger.line_counts().items() if shown.get(n, 0) < count]
+    if not short:
+        return {}
+    by_row = {line.row: line for line in lines if line.row not in restored}
+    found: dict[int, LedgerInvoice] = {}
+    for inv in ledger.invoices(short).values():
+        if inv.voided is not None:
+            continue
+        for billed in inv.lines:
+            line = by_row.get(billed.row)
+            if (
+                line is not None
+                and line.client_key == inv.client_key
+                and line.service_date == billed.service_date
+            ):
+                found[line.row] = inv
+    return found
 
 
 def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:

@@ -166,6 +166,8 @@ def services_updates(
     for row, error in errors.items():
         put(row, "Status", LINE_ERROR)
         put(row, "Error", error.message)
+        if row in invoiced:  # billed, lost its number, then edited: the number goes back
+            put(row, "Invoice No", invoiced[row][0])
     for line in lines:
         if line.row in errors:
             continue  # a valid line refused as a whole (an invoice for zero or less)

@@ -323,6 +323,42 @@ def test_restoring_last_weeks_copy_bills_nothing_twice(folder: Folder) -> None:
     assert_invariants(folder)
 
 
+def test_a_line_edited_in_a_restored_copy_is_told_not_billed_again(folder: Folder) -> None:
+    """The copy put back lost the Invoice Nos; a quantity corrected in it before the next
+    run changes what the line says. It was billed: told (Rebill or undo), never billed on a
+    second invoice; Rebill then bills it as it stands."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    make_log(folder)
+    copy = folder.root / "copy.xlsx"
+    shutil.copy2(folder.workbook, copy)
+    assert folder.run("--as-of", AS_OF) == 0
+    shutil.copy2(copy, folder.workbook)  # the bookkeeper restores an older copy...
+    fix = [CellUpdate("Services", 2, "Quantity", 3), CellUpdate("Services", 2, "Amount", 300)]
+    apply_updates(folder.workbook, fix, header_rows={"Services": 1})  # ...and corrects a line
+    sent = len(folder.received)
+    assert folder.run("--as-of", AS_OF) == 1
+    assert len(folder.received) == sent  # nothing billed or sent again
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    first = services.iloc[0]
+    assert (first["Invoice No"], first["Status"]) == ("INV-2026-0001", "Error")
+    assert str(first["Error"]).startswith(
+        "Quantity from 1 to 3 and Amount from 100 to 300 changed after the row was billed on "
+        "INV-2026-0001; type Rebill"
+    )
+    numbers = [f"INV-2026-{1 + k // 2:04d}" for k in range(1, 2 * len(CLIENTS))]
+    assert list(services["Invoice No"][1:]) == numbers
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Status", "Rebill")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    new = f"INV-2026-{len(CLIENTS) + 1:04d}"
+    assert list(services["Invoice No"][:2]) == [new, new]  # both of its rows, as they stand
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert invoices.set_index("Invoice No").loc[new, "Total"] == 300 + 101
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
