@@ -391,10 +391,10 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         console.print(warning, markup=False, highlight=False)
     if config.email.connections > 1:
         console.print(connections_text(config.email), markup=False, highlight=False)
-    if config.email.auth == "oauth2":
+    if config.email.auth == "oauth2" and warning is None:  # no sign-in: warned of above
         from .oauth import OAuthError, check_sign_in
 
-        try:
+        try:  # the provider asked: its refusal stops the run too (exit 2)
             said = check_sign_in(config.email, Paths.for_request(request).billing)
         except OAuthError as exc:
             raise UnusableError(str(exc)) from None
