@@ -62,6 +62,7 @@ from .private import owner_only
 from .read import WorkbookError, folder_given
 from .reconcile import sequence_errors
 from .runlog import LogFormatter
+from .sending import test_mode_note
 from .smtp_pool import connections_text
 from .summary import (
     RunSummary,
@@ -391,6 +392,9 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
         console.print(warning, markup=False, highlight=False)
     if config.email.connections > 1:
         console.print(connections_text(config.email), markup=False, highlight=False)
+    if config.email.redirect_to:
+        console.print(f"Note: {test_mode_note(config.email.redirect_to)}", markup=False,
+                      highlight=False)  # fmt: skip
     if config.email.auth == "oauth2" and warning is None:  # no sign-in: warned of above
         from .oauth import OAuthError, check_sign_in
 

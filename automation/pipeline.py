@@ -110,7 +110,7 @@ from .schema import (
     header_for,
     sheet_headers,
 )
-from .sending import NOT_DONE, SendStage, utf8_refusal, utf8_row_error
+from .sending import NOT_DONE, SendStage, test_mode_note, utf8_refusal, utf8_row_error
 from .smtp_pool import SmtpPool
 from .statement_facts import record_paid_cells
 from .statement_mail import (
@@ -476,6 +476,8 @@ class Run:
                             paths.invoices.parent, plan.statement_rows, self.book, self.config,
                             self.as_of, self.summary,
                             plan.fixes.held_clients(self.invoices))  # fmt: skip
+        if self.config.email.redirect_to and self.summary.sent:
+            self.summary.notes.append(test_mode_note(self.config.email.redirect_to))
 
     def write_back(self, plan: Plan) -> None:
         """Write what happened into the workbook; settle what is done with; owed-back notes."""
@@ -833,6 +835,7 @@ class Run:
             outbox_folder(self.request, self.paths),
             self.paths.workbook.parent,
             config.email.retry_window,
+            bool(config.email.redirect_to),
         )
 
         def parcels() -> Iterator[Parcel]:

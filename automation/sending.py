@@ -167,6 +167,7 @@ class SendStage(LedgerJournal):
         outbox: Path | None,
         folder: Path,
         retry_window: float,
+        test_mode: bool = False,
     ) -> None:
         super().__init__(ledger, as_of)
         self.jobs = jobs
@@ -175,6 +176,7 @@ class SendStage(LedgerJournal):
         self.outbox = outbox
         self.folder = folder
         self.retry_window = retry_window
+        self.test_mode = test_mode  # [email] redirect_to: every message went there instead
 
     def _amount(self, job: Job) -> str:
         return amount_text(job, self.summary.language)
@@ -197,6 +199,8 @@ class SendStage(LedgerJournal):
         """ "emailed to ..." or "written to outbox/<file>.eml for ..."."""
         reached = outcome.addresses(SENT)
         names = recipients_text(message, reached if reached else None)
+        if self.test_mode:
+            names += " (test mode, redirect_to: not the client)"
         if self.outbox is None:
             return f"emailed to {names}"
         path = self.outbox / eml_name(message)
@@ -306,6 +310,15 @@ class SendStage(LedgerJournal):
         self.summary.failed.append(
             SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
         )
+
+
+def test_mode_note(redirect_to: str) -> str:
+    """What every run says while `[email] redirect_to` sends everything to the bookkeeper."""
+    return (
+        f"Test mode ([email] redirect_to): every email went to {redirect_to}, none to the "
+        "clients, yet the invoices are numbered and recorded as sent. To send one to its "
+        "client, clear redirect_to and type Yes in its Resend cell."
+    )
 
 
 #: How a Note starts that says what a run could not do on the row, and why.

@@ -309,6 +309,31 @@ def test_a_billed_rows_invoice_no_typed_over_is_put_back_and_sets_no_floor(
     assert not any("0051" in s for s in subjects)
 
 
+def test_test_mode_says_the_clients_got_nothing_and_how_to_send_them(  # type: ignore[no-untyped-def]
+    folder: Folder, capsys
+) -> None:
+    """redirect_to sends everything to the bookkeeper: the run, its Notes and check say so,
+    and a Resend after clearing it sends the invoice to its client."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    folder.write_config(email='redirect_to = "me@ledgerwise.example"')
+    basic(folder)
+    assert main_check(folder) == 0
+    assert "Test mode ([email] redirect_to)" in capsys.readouterr().out
+    assert folder.run("--as-of", AS_OF) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "every email went to me@ledgerwise.example, none to the clients" in out
+    assert {a for r in folder.received for a in r.rcpt_tos} == {"me@ledgerwise.example"}
+    invoices = sheet(folder.workbook, "Invoices")
+    assert all("(test mode, redirect_to: not the client)" in n for n in invoices["Note"])
+    folder.write_config()  # testing done
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Resend", "Yes")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0
+    assert folder.received[-1].rcpt_tos == ["acmeltd@clients.example"]
+
+
 def test_unusable_workbooks_exit_2_and_change_nothing(folder: Folder, capsys) -> None:
     folder.workbook.write_text("not a workbook")
     assert folder.run("--as-of", AS_OF) == 2
