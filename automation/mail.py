@@ -1047,6 +1047,13 @@ class SmtpSender:
                 self._drop(conn)
                 reply = self._answer(code, text)
                 return SendResult(every_recipient(wanted, TEMPORARY, reply), reply, lost_early=True)
+            if code >= 500 and not result.too_big:  # the sender refused, not the client
+                reply = (
+                    f"the server refused the sender address {msg.envelope_from} ({result.reply}); "
+                    "check from in [email] of billing.toml: the account must be allowed to "
+                    "send as that address"
+                )
+                return SendResult(every_recipient(wanted, REFUSED, reply), reply)
             return replace(result, lost_early=code == 421)
         accepted: list[str] = []
         for address in wanted:
@@ -1093,10 +1100,17 @@ class SmtpSender:
     def _too_big(self, size: int, limit: int, reply: str) -> str:
         said = f" ({reply})" if reply else ""
         most = f"accepts at most {_megabytes(limit)} (its SIZE limit)" if limit else "refused it"
-        return (
-            f"the message is {_megabytes(size)} and {self.cfg.host} {most}{said}; "
-            'send the invoice as PDF (attach = "pdf" in [email]) or make the attachment smaller'
+        advice = {
+            "docx": 'send the invoice as PDF (attach = "pdf" in [email]) or make the '
+            "attachment smaller",
+            "both": 'send the PDF alone (attach = "pdf" in [email]) or make the attachment '
+            "smaller",
+        }.get(
+            self.cfg.attach,
+            "make the attachment smaller (fewer or smaller pictures in the template), or ask "
+            "the mail provider for a larger limit",
         )
+        return f"the message is {_megabytes(size)} and {self.cfg.host} {most}{said}; {advice}"
 
     def _lost(
         self,

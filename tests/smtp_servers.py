@@ -62,6 +62,8 @@ class Recorder:
         messages on several connections overlap; `peak_data` counts how many did.
       linger: recipient -> seconds a DATA to it takes (one slow mailbox).
       max_sessions: sessions beyond this many are hung up on at EHLO (0: no cap).
+      refuse_sender: MAIL FROM answered 550, as Microsoft 365 answers a from address the
+        account may not send as.
     """
 
     refuse: frozenset[str] = frozenset()
@@ -81,6 +83,7 @@ class Recorder:
     max_sessions: int = 0
     greeted: list[Any] = field(default_factory=list)
     turned_away: int = 0
+    refuse_sender: bool = False
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -105,6 +108,8 @@ class Recorder:
         if self.busy_times > 0:
             self.busy_times -= 1
             return TRY_LATER
+        if self.refuse_sender:
+            return "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"

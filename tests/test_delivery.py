@@ -325,6 +325,35 @@ def test_a_message_too_big_says_so_with_both_sizes(tmp_path: Path) -> None:
     assert invoices(folder).loc["Acme", "Status"] == "Failed"
 
 
+def test_a_sender_refused_is_told_as_the_settings_problem_it_is(tmp_path: Path) -> None:
+    recorder = Recorder(refuse_sender=True)
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        three_clients(folder)
+        assert folder.run("--as-of", AS_OF) == 1
+    note = invoices(folder).loc["Acme", "Note"]
+    assert "the server refused the sender address billing@ledgerwise.example (550 5.7.60" in note
+    assert "check from in [email] of billing.toml" in note
+    assert "acme@clients.example: 550" not in note  # not the client's address
+
+
+@pytest.mark.parametrize(
+    ("attach", "advice"),
+    [("docx", 'send the invoice as PDF (attach = "pdf" in [email])'),
+     ("both", 'send the PDF alone (attach = "pdf" in [email])'),
+     ("pdf", "make the attachment smaller (fewer or smaller pictures in the template)")],
+)  # fmt: skip
+def test_the_size_advice_fits_what_is_attached(attach: str, advice: str) -> None:
+    from automation.config import EmailConfig
+    from automation.mail import SmtpSender
+
+    sender = SmtpSender(EmailConfig(host="smtp.example", attach=attach))
+    said = sender._too_big(90_000, 30_000, "552 too big")
+    assert said.startswith("the message is 90 KB and smtp.example accepts at most 30 KB")
+    assert advice in said
+    assert (attach == "pdf") == ('attach = "pdf"' not in said)
+
+
 # -- the loop itself -----------------------------------------------------------------
 
 
