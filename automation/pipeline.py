@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .backups import PendingBackup, backup_ledger, start_backup
 from .bank.apply import inbox_of, move_imported, payments_updates
-from .compose import Job, attach_pdfs, prepare_jobs
+from .compose import Job, amount_text, attach_pdfs, prepare_jobs
 from .config import Config
 from .corrections import Corrections, lost_line_errors
 from .decide import (
@@ -110,7 +110,14 @@ from .schema import (
     header_for,
     sheet_headers,
 )
-from .sending import NOT_DONE, SendStage, test_mode_note, utf8_refusal, utf8_row_error
+from .sending import (
+    NOT_DONE,
+    SendStage,
+    test_mode_note,
+    utf8_column,
+    utf8_refusal,
+    utf8_row_error,
+)
 from .smtp_pool import SmtpPool
 from .statement_facts import record_paid_cells
 from .statement_mail import (
@@ -858,8 +865,9 @@ class Run:
                     refusal = None if sender.smtputf8 else utf8_refusal(message, config.email.host)
                     if refusal:
                         _not_sendable(ledger, job, refusal, summary)
-                        email_header = header_for(CLIENTS, "Email", config.columns)
-                        summary.errors.append(utf8_row_error(job, refusal, CLIENTS, email_header))
+                        column = utf8_column(message)
+                        header = header_for(CLIENTS, column, config.columns)
+                        summary.errors.append(utf8_row_error(job, refusal, CLIENTS, header))
                         continue
                     have = ledger.delivered_to(message.message_id)
                     todo = tuple(a for a in message.recipients if a.lower() not in have)
@@ -1060,7 +1068,8 @@ def _not_sendable(ledger: Ledger, job: Job, why: str, summary: RunSummary) -> No
     with ledger.transaction():
         ledger.mark_failed(msg.message_id, why, rebuild=True)
         ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {why}.")
-    summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, "", why))
+    amount = amount_text(job, summary.language)
+    summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, why))
 
 
 def settle(

@@ -403,6 +403,11 @@ def utf8_refusal(message: BuiltMessage, host: str) -> str | None:
     )
 
 
+def utf8_column(message: BuiltMessage) -> str:
+    """The Clients column holding the address a server without SMTPUTF8 cannot take."""
+    return "Email" if any(not a.isascii() for a in message.to) else "CC"
+
+
 def utf8_row_error(job: Job, why: str, sheet: str, column: str) -> RowError:
     """The Clients row to fix for an address the server cannot take."""
     return RowError(sheet, job.client.row or None, column, why[:1].upper() + why[1:] + ".")
