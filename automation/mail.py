@@ -889,7 +889,11 @@ class OutboxSender:
     def send(self, msg: BuiltMessage, recipients: Sequence[str] | None = None) -> SendResult:
         path = self.folder / eml_name(msg)
         partial = path.with_suffix(".eml.part")
-        partial.write_bytes(msg.raw)
+        # The blind copies ([email] bcc) are in the envelope only; the file is what your mail
+        # program sends, so it names them in a Bcc header, as a draft does.
+        blind = [a for a in msg.recipients if a not in (*msg.to, *msg.cc)]
+        bcc = f"Bcc: {', '.join(blind)}\r\n".encode() if blind and msg.to else b""
+        partial.write_bytes(bcc + msg.raw)
         os.replace(partial, path)
         wanted = msg.recipients if recipients is None else tuple(recipients)
         return SendResult(every_recipient(wanted, SENT, f"written to {path}"))

@@ -367,6 +367,20 @@ def test_outbox_writes_one_eml_per_message_id(tmp_path: Path) -> None:
     assert files[0].read_bytes() == again.raw
 
 
+def test_an_outbox_file_names_the_blind_copy_your_mail_program_is_to_send(
+    tmp_path: Path,
+) -> None:
+    cfg = EmailConfig(sender="billing@acme.test", bcc="archive@acme.test")
+    built = build_message(outgoing(1), cfg, COMPANY)
+    assert b"archive@acme.test" not in built.raw  # over SMTP, the envelope only
+    with OutboxSender(tmp_path / "out") as outbox:
+        outbox.send(built)
+    (written,) = (tmp_path / "out").iterdir()
+    parsed = message_from_bytes(written.read_bytes(), policy=policy.default)
+    assert parsed["Bcc"] == "archive@acme.test"
+    assert parsed["To"] == built.to[0] and parsed["Message-ID"]
+
+
 def test_an_outbox_file_is_named_by_the_invoice_number_in_any_script() -> None:
     """A number in Cyrillic travels as an encoded word in its header: the file is named by
     the number itself, its letters kept, what a file name cannot hold replaced."""
