@@ -532,9 +532,13 @@ def inactive_rows(sheet: SheetData, book: ClientBook, lines: Collection[int]) ->
     Skipped, whatever else is wrong with them."""
     if all(client.active for client in book.clients.values()):
         return []
-    rows = unbilled_rows(sheet)
-    rows = rows[~rows.index.isin(list(lines))]
-    return [int(row) for row, cell in rows["Client"].items() if _inactive(cell, book.clients)]
+    frame = sheet.frame
+    names = [v for v in frame["Client"].unique() if _inactive(v, book.clients)]
+    if not names:
+        return []
+    rows = frame[frame["Client"].isin(names).to_numpy() & ~frame.index.isin(list(lines))]
+    rows = rows[(column_text(rows["Invoice No"]) == "").to_numpy()]
+    return [int(row) for row in rows.index[_typed(rows).to_numpy()]]
 
 
 def unsaved_message(formula: str) -> str:
