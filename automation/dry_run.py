@@ -81,7 +81,7 @@ def dry_run(
         )
         restored = restored_lines(lines, data.services, ledger)
         numbers = invoice_numbers(data)
-        lost = lost_and_changed(lines, numbers, ledger, restored)
+        lost = lost_and_changed(lines, ledger, restored)
         if lost:  # billed, lost its Invoice No, then edited: told, as the run tells it
             restored.update((row, inv.invoice_no) for row, inv in lost.items())
             edited = lost_line_errors(lines, lost, data.services)

@@ -691,11 +691,6 @@ class Ledger:
         """A rebilled invoice's lines are on its replacement now, not on it."""
         self.conn.execute("DELETE FROM lines WHERE invoice_no = ?", (invoice_no,))
 
-    def line_counts(self) -> dict[str, int]:
-        """Invoice No -> how many Services lines the ledger has billed on it."""
-        query = "SELECT invoice_no, COUNT(*) FROM lines GROUP BY invoice_no"
-        return dict(self.conn.execute(query).fetchall())
-
     def invoiced_lines(self, fingerprints: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """fingerprint -> [(invoice_no, row_hint)] for the given fingerprints."""
         result: dict[str, list[tuple[str, int]]] = {}

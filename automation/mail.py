@@ -1051,12 +1051,8 @@ class SmtpSender:
                 self._drop(conn)
                 reply = self._answer(code, text)
                 return SendResult(every_recipient(wanted, TEMPORARY, reply), reply, lost_early=True)
-            if code >= 500 and not result.too_big:  # the sender refused, not the client
-                reply = (
-                    f"the server refused the sender address {msg.envelope_from} ({result.reply}); "
-                    "check from in [email] of billing.toml: the account must be allowed to "
-                    "send as that address"
-                )
+            if code >= 500 and not result.too_big:  # refused before any client was named
+                reply = _mail_from_refused(msg.envelope_from, result.reply)
                 return SendResult(every_recipient(wanted, REFUSED, reply), reply)
             return replace(result, lost_early=code == 421)
         accepted: list[str] = []
@@ -1272,6 +1268,24 @@ def tls_context(cfg: EmailConfig) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise MailLoginError(f"ca_file {cfg.ca_file} cannot be used: {exc}.") from None
     return context
+
+
+#: What a refusal at MAIL FROM says when it is the sending address the account may not use.
+_SENDER_WORDS = ("sender", "send as", "send mail as", "from address", "5.1.7", "5.1.8", "5.7.60")
+
+
+def _mail_from_refused(sender: str, reply: str) -> str:
+    """A refusal at MAIL FROM: no client's address was named yet, so it is this account's."""
+    if any(word in reply.lower() for word in _SENDER_WORDS):
+        return (
+            f"the server refused the sender address {sender} ({reply}); check from in "
+            "[email] of billing.toml: the account must be allowed to send as that address"
+        )
+    return (
+        f"the server refused mail from {sender} before any recipient was named ({reply}): "
+        "its reply says why (the account, the sending address or this computer may not be "
+        "allowed to send)"
+    )
 
 
 def _size_limit(conn: smtplib.SMTP) -> int:

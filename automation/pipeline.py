@@ -354,7 +354,7 @@ class Run:
         self.prints = {line.row: fingerprint(line) for line in self.lines}
         restored = restored_lines(self.lines, data.services, self.ledger, self.prints)
         numbers = self.numbers if self.numbers is not None else invoice_numbers(data)
-        lost = lost_and_changed(self.lines, numbers, self.ledger, restored)
+        lost = lost_and_changed(self.lines, self.ledger, restored)
         if lost:  # billed, lost its Invoice No, then edited: never billed twice, told
             restored.update((row, inv.invoice_no) for row, inv in lost.items())
             edited = lost_line_errors(self.lines, lost, data.services)

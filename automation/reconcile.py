@@ -78,7 +78,6 @@ def restored_lines(
 
 def lost_and_changed(
     lines: Sequence[ServiceLine],
-    numbers: InvoiceNumbers,
     ledger: Ledger | None,
     restored: Mapping[int, str],
 ) -> dict[int, LedgerInvoice]:
@@ -88,22 +87,18 @@ def lost_and_changed(
     `restored_lines` knows a line by what it says; a line edited while its
     Invoice No was missing (the run was killed before writing it back, or an
     older copy of the workbook was put back, then a quantity corrected) says
-    something else, and would be billed a second time. It is known by where
-    it is instead: an invoice the workbook shows on fewer rows than the ledger
-    billed, and an unbilled line of that invoice's client and service date on
-    the very row the ledger billed.
+    something else, and would be billed a second time. Among the invoices
+    whose other lines were just found that way, an unbilled line is the one
+    billed on the very row the ledger billed it, when it has that line's
+    client and service date and still its description, or its quantity and
+    unit price. (Only after such a loss: a row deleted or sorted since leaves
+    the ledger's row numbers behind, and a new line must never be taken.)
     """
-    if ledger is None or not lines:
-        return {}
-    shown = numbers[0][1].value_counts().to_dict() if numbers else {}
-    for number in restored.values():
-        shown[number] = shown.get(number, 0) + 1
-    short = [n for n, count in ledger.line_counts().items() if shown.get(n, 0) < count]
-    if not short:
+    if ledger is None or not restored:
         return {}
     by_row = {line.row: line for line in lines if line.row not in restored}
     found: dict[int, LedgerInvoice] = {}
-    for inv in ledger.invoices(short).values():
+    for inv in ledger.invoices(set(restored.values())).values():
         if inv.voided is not None:
             continue
         for billed in inv.lines:
@@ -112,6 +107,14 @@ def lost_and_changed(
                 line is not None
                 and line.client_key == inv.client_key
                 and line.service_date == billed.service_date
+                and (
+                    " ".join(line.description.split()) == " ".join(billed.description.split())
+                    or (
+                        line.quantity == billed.quantity
+                        and line.unit_price is not None
+                        and line.unit_price == billed.unit_price
+                    )
+                )
             ):
                 found[line.row] = inv
     return found
@@ -228,7 +231,8 @@ def mistyped_numbers(
         return {}
     above = {n for n, seq in _seqs(set(texts.unique()), config.billing.number_format,
                                    when).items() if seq > last}  # fmt: skip
-    unknown = above - ledger.known_numbers(above)
+    invoiced = set(numbers[1][1].unique()) if len(numbers) > 1 else set()
+    unknown = above - ledger.known_numbers(above) - invoiced  # on the Invoices sheet: its own
     if not unknown:
         return {}
     lines: dict[int, ServiceLine] = {}
@@ -239,10 +243,15 @@ def mistyped_numbers(
             lines[int(row)] = line
     prints = {row: fingerprint(line) for row, line in lines.items()}
     billed = ledger.invoiced_lines(set(prints.values()))
+    live = {
+        number
+        for number, inv in ledger.invoices({n for v in billed.values() for n, _ in v}).items()
+        if inv.voided is None  # a void invoice's line may be billed again by hand
+    }
     result: dict[int, tuple[str, ServiceLine]] = {}
     for row, line in lines.items():
         on = {number for number, _hint in billed.get(prints[row], [])}
-        if len(on) == 1 and prints[row] not in _shown_prints(sheet, texts, *on):
+        if len(on) == 1 and on <= live and prints[row] not in _shown_prints(sheet, texts, *on):
             result[row] = (next(iter(on)), line)  # no row shows it on that one: typed over
     return result
 

@@ -332,6 +332,11 @@ def test_a_payment_older_than_the_invoice_is_never_applied_to_it() -> None:
         "pays it, type Paid Amount on the invoice with Paid Date 2026-02-20 or later, and "
         "Ignore this line."
     )
+    # the client's open invoice is older than the money but cannot be matched (another
+    # currency): not "before it was issued"
+    (other,) = match_lines([inv("INV-2026-0021", ACME, "5000.00", 1, "USD")], PAYERS,
+                           [line("5000.00", "", ids=("180940012345",))], D("0"))  # fmt: skip
+    assert "in another currency" in other.note and "before" not in other.note
     (named,) = match_lines(later, PAYERS, [line("5000.00", "INV-2026-0020",
                                                day=date(2026, 2, 10))], D("0"))  # fmt: skip
     assert named.status == REVIEW and "before INV-2026-0020 was issued" in named.note

@@ -338,6 +338,22 @@ def test_a_sender_refused_is_told_as_the_settings_problem_it_is(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
+    ("reply", "said"),
+    [("550 5.7.60 Client does not have permissions to send as this sender",
+      "check from in [email] of billing.toml"),
+     ("550 5.7.1 Service unavailable; client host [203.0.113.9] blocked",
+      "before any recipient was named (550 5.7.1 Service unavailable; client host "
+      "[203.0.113.9] blocked): its reply says why")],
+)  # fmt: skip
+def test_a_refusal_at_mail_from_is_never_blamed_on_the_client(reply: str, said: str) -> None:
+    from automation.mail import _mail_from_refused
+
+    text = _mail_from_refused("billing@ledgerwise.example", reply)
+    assert said in text and "client's" not in text
+    assert ("check from" in text) == ("sender" in reply)
+
+
+@pytest.mark.parametrize(
     ("attach", "advice"),
     [("docx", 'send the invoice as PDF (attach = "pdf" in [email])'),
      ("both", 'send the PDF alone (attach = "pdf" in [email])'),

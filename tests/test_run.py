@@ -309,6 +309,52 @@ def test_a_billed_rows_invoice_no_typed_over_is_put_back_and_sets_no_floor(
     assert not any("0051" in s for s in subjects)
 
 
+def test_a_number_typed_on_a_void_invoices_line_is_the_bookkeepers(folder: Folder) -> None:
+    """INV-2026-0001 is void; the bookkeeper bills its line by hand as INV-2026-0010: that is
+    no typo to put back, and new invoices are numbered after it (never a second 0010)."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    write_workbook(folder.workbook, [client("Acme"), client("Beta")],
+                   [service(date(2026, 3, 2), "Acme", "Audit", 1, 100),
+                    service(date(2026, 3, 2), "Beta", "Other", 1, 50)])  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Status", "Void")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    assert folder.run("--as-of", "2026-03-11") == 0
+    new = {"Date": date(2026, 3, 2), "Client": "Beta", "Description": "New", "Quantity": 1,
+           "Unit Price": 10, "Amount": 10}  # fmt: skip
+    apply_updates(folder.workbook, [CellUpdate("Services", 2, "Invoice No", "INV-2026-0010"),
+                                    *(CellUpdate("Services", 4, k, v) for k, v in new.items())],
+                  header_rows={"Services": 1})  # fmt: skip
+    assert folder.run("--as-of", "2026-03-17") == 0
+    numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
+    assert numbers == ["INV-2026-0010", "INV-2026-0002", "INV-2026-0011"]
+
+
+def test_a_new_line_where_a_deleted_billed_row_was_is_billed(folder: Folder) -> None:
+    """A billed row deleted, a new line of the same client and day typed in its place: the
+    ledger's old row numbers say nothing about it; it is billed as new work."""
+    import openpyxl
+
+    day = date(2026, 3, 2)
+    write_workbook(folder.workbook, [client("Acme"), client("Beta")],
+                   [service(day, "Acme", "Audit day 1", 1, 100),
+                    service(day, "Acme", "Audit day 1 (duplicate)", 1, 100),
+                    service(day, "Beta", "Other", 1, 50)])  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0
+    book = openpyxl.load_workbook(folder.workbook)
+    services = book["Services"]
+    services.delete_rows(2)
+    services.insert_rows(3)
+    for column, value in enumerate([day, "Acme", "Extra hour forgotten", 1, 100, 100], start=1):
+        services.cell(3, column).value = value
+    book.save(folder.workbook)
+    assert folder.run("--as-of", "2026-03-17") == 0
+    numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
+    assert numbers == ["INV-2026-0001", "INV-2026-0003", "INV-2026-0002"]
+
+
 def test_test_mode_says_the_clients_got_nothing_and_how_to_send_them(  # type: ignore[no-untyped-def]
     folder: Folder, capsys
 ) -> None:

@@ -501,12 +501,13 @@ def _match(
     candidates = book.open_of(client, line.currency, line.date)
     if not candidates:
         others = [i for i in book.by_client.get(client, []) if book.balances[i.invoice_no] > 0]
-        later = [i for i in others if i.currency == line.currency]  # issued after the money
+        later = [i for i in others if i.currency == line.currency and i.invoice_date > line.date]
+        other = [i for i in others if i.currency != line.currency]
         note = (
             _early_note(line, later[0])
             if later
-            else _currency_note(line, others)
-            if others
+            else _currency_note(line, other)
+            if other
             else "the payer is a client with no open invoice: type the Invoice No, or Ignore."
         )
         return Decision(line.bank_ref, REVIEW, note=note)
