@@ -876,21 +876,26 @@ class Ledger:
         )
         self.conn.execute("DELETE FROM message_bytes WHERE message_id = ?", (message_id,))
 
-    def mark_failed(self, message_id: str, reply: str, rebuild: bool) -> None:
+    def mark_failed(
+        self, message_id: str, reply: str, rebuild: bool, blind: Iterable[str] = ()
+    ) -> None:
         """Failed: retried next run; `rebuild` drops the bytes so the current address is used.
 
         Bytes that some recipient has, or may have, are kept whatever `rebuild`
         says: a retry under the same Message-ID must be the identical message.
+        The `blind` copies (lower case: the bcc archive) do not count.
         """
         self.conn.execute(
             "UPDATE messages SET state = ?, reply = ?, attempt_run = ? WHERE message_id = ?",
             (FAILED, reply, self.run_id, message_id),
         )
         if rebuild:
+            skip = sorted(blind)
             self.conn.execute(
                 "DELETE FROM message_bytes WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM"
-                " deliveries d WHERE d.message_id = ? AND d.state IN (?, ?))",
-                (message_id, message_id, SENT, "unknown"),  # mail.UNKNOWN
+                " deliveries d WHERE d.message_id = ? AND d.state IN (?, ?)"
+                f" AND d.address NOT IN ({','.join('?' * len(skip))}))",
+                (message_id, message_id, SENT, "unknown", *skip),  # mail.UNKNOWN
             )
 
     def drop_message(self, message_id: str) -> None:

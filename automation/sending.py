@@ -17,7 +17,7 @@ Verdict(delivered=True, uncertain=(), missing=(), copies_missed=(('arch@x.exampl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -137,13 +137,25 @@ class LedgerJournal:
     def verdict(self, message: BuiltMessage) -> Verdict:
         return judge(message.to, message.recipients, self.deliveries(message.message_id))
 
-    def may_have_reached(self, message_id: str) -> bool:
+    def may_have_reached(self, message_id: str, blind: Collection[str] = ()) -> bool:
         """Whether some recipient has, or may have, the message: then only its bytes may follow.
 
         A retry under the same Message-ID must be the identical message, so the
         stored bytes are kept rather than rebuilt with a new date or due date.
+        The `blind` copies (your own bcc archive) do not count: a client who
+        never got it gets the invoice as of the day it goes out.
         """
-        return any(state in (SENT, UNKNOWN) for state, _r in self.deliveries(message_id).values())
+        return any(
+            state in (SENT, UNKNOWN)
+            for address, (state, _r) in self.deliveries(message_id).items()
+            if address not in blind
+        )
+
+
+def blind_copies(message: BuiltMessage) -> frozenset[str]:
+    """The message's blind copies (`[email] bcc`), lower case as deliveries are kept."""
+    shown = {a.lower() for a in (*message.to, *message.cc)}
+    return frozenset(a.lower() for a in message.recipients if a.lower() not in shown)
 
 
 def copies_missed_text(message: BuiltMessage, verdict: Verdict) -> str:
@@ -303,9 +315,10 @@ class SendStage(LedgerJournal):
                 f"Email ({msg.kind}) not delivered to {missing} on {day}: {reply}{waited}; "
                 f"it is tried again at the next run{alone}."
             )
-        rebuild = not self.may_have_reached(msg.message_id)
+        blind = blind_copies(message)
+        rebuild = not self.may_have_reached(msg.message_id, blind)
         with self.ledger.transaction(durable=False):
-            self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)
+            self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild, blind=blind)
             self.ledger.update_invoice(inv.invoice_no, note=note)
         self.summary.failed.append(
             SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)

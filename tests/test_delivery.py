@@ -102,6 +102,27 @@ def test_a_refused_bcc_over_three_weekly_runs_mails_each_client_once(
     ]  # fmt: skip
 
 
+def test_a_refused_invoice_only_the_bcc_archive_got_counts_its_terms_from_the_real_send(
+    tmp_path: Path,
+) -> None:
+    """"15 days after receipt": refused on 9 March (the archive copy accepted), delivered on
+    16 March: due 31 March, from the day the client got it, not 24 March."""
+    recorder = Recorder(refuse=frozenset({"acme@clients.example"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port, 'bcc = "archive@ledgerwise.example"')
+        write_workbook(folder.workbook, [client("Acme", Terms="15 days after receipt")],
+                       [service(date(2026, 3, 2), "Acme", "Bookkeeping", 1, 100)])  # fmt: skip
+        assert folder.run("--as-of", AS_OF) == 1
+        assert recorder.copies("archive@ledgerwise.example") == 1
+        recorder.refuse = frozenset()
+        assert folder.run("--as-of", "2026-03-16") == 0
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Sent" and pd.Timestamp(row["Due Date"]).date() == date(2026, 3, 31)
+    assert recorder.copies("acme@clients.example") == 1
+    (got,) = [r for r in recorder.received if "acme@clients.example" in r.rcpt_tos]
+    assert "March 31, 2026" in got.message.get_body(("plain",)).get_content()
+
+
 def test_a_refused_cc_keeps_the_invoice_sent_and_is_named(tmp_path: Path) -> None:
     recorder = Recorder(refuse=frozenset({"boss@acme.example"}))
     with running_server(recorder) as port:
