@@ -638,8 +638,7 @@ def _sheet(
     raw = _without_totals(frames[actual], tables.get(actual, []))
     fixed = config.billing.header_rows.get(name)
     header_index, positions = _locate_header(raw, actual, expected, required, fixed)
-    if name == SERVICES:
-        _refuse_look_alikes(actual, raw.iloc[header_index].tolist(), positions, expected)
+    _refuse_look_alikes(actual, name, raw.iloc[header_index].tolist(), positions, expected)
     body = raw.iloc[header_index + 1 :]
     import numpy as np
 
@@ -672,30 +671,50 @@ def _sheet(
     )
 
 
-#: Headers that name a Services column the tool reads, written otherwise: with the column
-#: itself missing, its cells would not be read (every line a quantity of 1).
+#: Headers that name a column the tool reads, written otherwise (sheet -> column ->
+#: headers): with the column itself missing, its cells would not be read, and the tool
+#: would add its own empty column beside them.
 LOOK_ALIKES = {
-    "Quantity": ("qty", "qty.", "qnty", "quant."),
-    "Unit Price": ("price", "unit cost", "unitprice", "price per unit"),
-    "Amount": ("amt", "amt.", "line total"),
+    SERVICES: {
+        "Quantity": ("qty", "qty.", "qnty", "quant."),
+        "Unit Price": ("price", "unit cost", "unitprice", "price per unit"),
+        "Amount": ("amt", "amt.", "line total"),
+        "Invoice No": ("invoice", "invoice number", "invoice no.", "invoice #", "invoice num",
+                       "inv", "inv no", "inv. no.", "inv #", "inv.", "invoice id", "bill no"),
+    },
+    INVOICES: {
+        "Paid Amount": ("amount paid", "paid", "payment", "payment amount", "amount received",
+                        "received", "paid amt"),
+        "Paid Date": ("date paid", "payment date", "paid on", "date received", "received on"),
+    },
+}  # fmt: skip
+#: Why a look-alike column may not be left unread.
+_LOOK_ALIKE_HARM = {
+    "Invoice No": "the lines numbered there would be billed again",
+    "Paid Amount": "payments typed there would not count, and paid invoices would be reminded",
+    "Paid Date": "payments typed there would not count, and paid invoices would be reminded",
 }
 
 
 def _refuse_look_alikes(
-    sheet: str, cells: list[object], positions: dict[str, int], expected: dict[str, str]
+    sheet: str,
+    name: str,
+    cells: list[object],
+    positions: dict[str, int],
+    expected: dict[str, str],
 ) -> None:
     """A WorkbookError when a column the tool reads is missing and a header beside means it."""
-    for column, aliases in LOOK_ALIKES.items():
+    for column, aliases in LOOK_ALIKES.get(name, {}).items():
         if column in positions:
             continue
         for cell in cells:
             if isinstance(cell, str) and normalise_header(cell) in aliases:
+                harm = _LOOK_ALIKE_HARM.get(column, "every line would be billed without it")
                 raise WorkbookError(
                     f"sheet {sheet!r} has no {expected[column]} column, but has "
                     f"{cell.strip()!r}, which the tool does not read as {expected[column]} "
-                    f"(every line would be billed without it). Rename that header to "
-                    f'{expected[column]}, or add [columns.{SERVICES}] "{column}" = '
-                    f'"{cell.strip()}" to billing.toml.'
+                    f"({harm}). Rename that header to {expected[column]}, or add "
+                    f'[columns.{name}] "{column}" = "{cell.strip()}" to billing.toml.'
                 )
 
 

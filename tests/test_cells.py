@@ -378,3 +378,37 @@ def test_a_column_named_otherwise_is_not_left_unread(tmp_path: Path) -> None:
     data = read_workbook(book, config)
     lines, errors = validate_services(data.services, validate_clients(data.clients, config))
     assert [(line.quantity, line.amount) for line in lines] == [(Decimal(3), Decimal("136.50"))]
+
+
+@pytest.mark.parametrize(
+    ("sheet", "header", "column", "harm"),
+    [("Services", "Invoice Number", "Invoice No", "the lines numbered there would be billed again"),
+     ("Invoices", "Amount Paid", "Paid Amount", "paid invoices would be reminded"),
+     ("Invoices", "Date paid", "Paid Date", "paid invoices would be reminded")],
+)  # fmt: skip
+def test_an_invoice_number_or_payment_column_named_otherwise_is_not_left_unread(
+    tmp_path: Path, sheet: str, header: str, column: str, harm: str
+) -> None:
+    """A log kept before the tool: "Invoice Number" on its billed lines, "Amount Paid" on its
+    invoices. Left unread, history would be billed again and payers reminded: refused, with
+    the rename that reads it."""
+    import openpyxl
+
+    from automation.config import parse_config
+    from automation.read import WorkbookError
+
+    services = [service(date(2025, 6, 2), "Acme", "Old work", 1, 400, **{"Invoice No": "2025-031"})]
+    invoices = [{"Invoice No": "2025-031", "Client": "Acme", "Total": 400, "Paid Amount": 400,
+                 "Paid Date": datetime(2025, 7, 1)}]  # fmt: skip
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")], services, invoices=invoices)
+    wb = openpyxl.load_workbook(book)
+    for cell in wb[sheet][1]:
+        if cell.value == column:
+            cell.value = header
+    wb.save(book)
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(book, Config())
+    said = str(caught.value)
+    assert f"has no {column} column, but has {header!r}" in said and harm in said
+    assert f'[columns.{sheet}] "{column}" = "{header}"' in said
+    read_workbook(book, parse_config({"columns": {sheet: {column: header}}}))
