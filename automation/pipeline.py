@@ -79,6 +79,7 @@ from .prechecks import (
     ensure_not_busy,
     hold_run_lock,
     open_elsewhere,
+    refuse_placeholder_sender,
     unwritable_folder,
     vet_templates,
 )
@@ -410,6 +411,7 @@ class Run:
         """Try the folder's Word templates and open the mail server (or outbox) for the run."""
         config = self.config
         vet_templates(self.paths)
+        refuse_placeholder_sender(config, outbox_folder(self.request, self.paths))
         try:
             self.sender = self.stack.enter_context(
                 open_sender(

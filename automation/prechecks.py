@@ -190,6 +190,23 @@ def check_email_settings(config: Config, sender: bool = True) -> None:
         raise email_settings_error(config, exc) from None
 
 
+def refuse_placeholder_sender(config: Config, outbox: Path | None) -> None:
+    """Exit 2 before anything is numbered when emails would go to clients from the company
+    `init` wrote as an example ("Your Company", billing@example.com). An outbox is sent by
+    the bookkeeper's own mail program: only told there (`notices`)."""
+    from .starter import PLACEHOLDER_COMPANY, PLACEHOLDER_EMAIL
+
+    if outbox is not None or config.email.mode != "smtp":
+        return
+    sender = (config.email.sender or config.company.email).strip().casefold()
+    if config.company.name.strip() == PLACEHOLDER_COMPANY or sender == PLACEHOLDER_EMAIL:
+        raise UnusableError(
+            f"billing.toml still has the example company init wrote under [company] (name "
+            f'"{config.company.name.strip()}", email {sender}): put your firm\'s name, address '
+            "and email there before invoices are emailed to clients."
+        )
+
+
 def check_mail_settings(request: RunRequest, paths: Paths) -> str | None:
     """For `check` and `--dry-run`: what the run would refuse in [email] before connecting
     (`mail.check_smtp_settings`), told the same way (exit 2), without connecting.
@@ -197,6 +214,7 @@ def check_mail_settings(request: RunRequest, paths: Paths) -> str | None:
     The password and the stored sign-in are only warned about (returned): the
     scheduled run's environment often holds what this terminal's does not.
     """
+    refuse_placeholder_sender(request.config, request.outbox)
     if request.outbox is not None:
         return None
     try:

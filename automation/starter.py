@@ -38,6 +38,8 @@ LIST_LAST_ROW = 500
 EXAMPLE_CLIENT = "Example Client (delete me)"
 #: The company name the example billing.toml carries until the bookkeeper changes it.
 PLACEHOLDER_COMPANY = "Your Company"
+#: ... and the email address.
+PLACEHOLDER_EMAIL = "billing@example.com"
 
 EXAMPLE_CONFIG = """\
 # billing.toml: settings for the weekly billing run.

@@ -96,6 +96,28 @@ def test_init_makes_a_folder_where_a_dry_run_works(tmp_path: Path, capsys) -> No
     assert main(["init", str(target)]) == 2  # never overwrites
 
 
+def test_init_s_example_company_never_emails_a_client(tmp_path: Path, capsys) -> None:
+    """Outbox mode tells of the example company; smtp mode stops (exit 2) before numbering."""
+    target = tmp_path / "billing"
+    assert main(["init", str(target)]) == 0
+    make_the_example_real(target / "service_log.xlsx")
+    book = ["--workbook", str(target / "service_log.xlsx")]
+    capsys.readouterr()
+    assert main([*book, "--dry-run"]) == 0
+    assert 'still has the example company name "Your Company"' in capsys.readouterr().out
+    config = target / "billing.toml"
+    text = config.read_text()
+    assert 'mode = "outbox"' in text
+    config.write_text(text.replace('mode = "outbox"', 'mode = "smtp"', 1))
+    for command in (["check", *book], [*book, "--dry-run"], book):
+        assert main(command) == 2
+        out = " ".join(capsys.readouterr().out.split())
+        assert "still has the example company init wrote under [company]" in out
+    services = pd.read_excel(target / "service_log.xlsx", sheet_name="Services",
+                             engine="calamine")  # fmt: skip
+    assert services["Invoice No"].isna().all()  # nothing numbered
+
+
 def test_schedule_prints_entries_for_these_paths(tmp_path: Path, capsys) -> None:
     book = write_workbook(tmp_path / "my log.xlsx", [client("Acme")], [])
     assert main(["schedule", "--workbook", str(book)]) == 0
