@@ -155,7 +155,8 @@ def outbox_line(summary: RunSummary) -> str:
     waiting = f"{count} new messages wait" if count != 1 else "1 new message waits"
     return (
         f"Outbox mode: nothing was emailed. {waiting} in {summary.outbox} "
-        '(send them from your mail program, or set mode = "smtp" in [email]).'
+        "(send them from your mail program: they count as sent, and no later run sends "
+        'them again; for the tool to email from now on, set mode = "smtp" in [email]).'
     )
 
 

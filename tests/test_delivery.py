@@ -573,6 +573,8 @@ def test_outbox_mode_says_written_never_emailed(
     assert "Emailed" not in note
     assert "Outbox mode: nothing was emailed. 2 new messages wait in" in out
     assert str(tmp_path / "outbox") in out
+    said = " ".join(out.split())
+    assert "they count as sent, and no later run sends them again" in said
 
 
 def test_schedule_warns_when_the_config_is_in_outbox_mode(
