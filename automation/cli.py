@@ -481,7 +481,7 @@ def command_init(args: argparse.Namespace, console: Console) -> int:
 
 
 def command_schedule(args: argparse.Namespace, console: Console) -> int:
-    from .schedule import ScheduleError, outbox_warning, schedule_text
+    from .schedule import ScheduleError, outbox_warning, password_warning, schedule_text
 
     config, workbook = resolve(args)
     script = Path(__file__).resolve().parent.parent / "run_billing.py"
@@ -514,6 +514,8 @@ def command_schedule(args: argparse.Namespace, console: Console) -> int:
         )  # fmt: skip
     elif outbox_warning(config.email):
         console.print(outbox_warning(config.email), markup=False, highlight=False)
+    elif password_warning(config.email):
+        console.print(password_warning(config.email), markup=False, highlight=False)
     console.print(text, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
 

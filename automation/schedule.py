@@ -42,6 +42,25 @@ def outbox_warning(email: EmailConfig) -> str:
     )
 
 
+def password_warning(email: EmailConfig) -> str:
+    """What a schedule must be given for an SMTP password read from the environment: cron,
+    systemd and the Task Scheduler do not see the terminal's variables ("" when none)."""
+    if email.mode != "smtp" or email.auth != "password" or not email.username:
+        return ""
+    if email.use_keyring:
+        return ""
+    name = email.password_env
+    return (
+        f"Note: the scheduled run reads the SMTP password from {name}, and a scheduler does "
+        "not see the variables of this terminal: give it there (cron: a line "
+        f"{name}=... above the entry, in `crontab -e`; systemd: Environment={name}=... "
+        "under [Service], or an EnvironmentFile= readable by you only; Windows: setx "
+        f"{name} ... for your user), or set use_keyring = true in [email] and store the "
+        "password in the system keyring. Otherwise every scheduled run stops with exit 2 "
+        f"(see {CRON_LOG})."
+    )
+
+
 class ScheduleError(ValueError):
     """A weekday or time that cannot be scheduled."""
 

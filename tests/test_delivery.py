@@ -587,7 +587,19 @@ def test_schedule_warns_when_the_config_is_in_outbox_mode(
     assert "outbox mode" in capsys.readouterr().out.lower()
     (tmp_path / "billing.toml").write_text('[email]\nmode = "smtp"\n')
     assert main(["schedule", "--config", str(tmp_path / "billing.toml")]) == 0
-    assert "outbox mode" not in capsys.readouterr().out.lower()
+    out = capsys.readouterr().out.lower()
+    assert "outbox mode" not in out and "password" not in out  # no login: nothing to give
+    # a password from the environment: the scheduler must be given it (cron sees none)
+    (tmp_path / "billing.toml").write_text('[email]\nmode = "smtp"\nusername = "ann"\n')
+    assert main(["schedule", "--config", str(tmp_path / "billing.toml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "reads the SMTP password from BILLING_SMTP_PASSWORD" in out
+    assert "BILLING_SMTP_PASSWORD=... above the entry" in out and "use_keyring = true" in out
+    (tmp_path / "billing.toml").write_text(
+        '[email]\nmode = "smtp"\nusername = "ann"\nuse_keyring = true\n'
+    )
+    assert main(["schedule", "--config", str(tmp_path / "billing.toml")]) == 0
+    assert "reads the SMTP password" not in capsys.readouterr().out
 
 
 def test_an_old_ledger_gains_the_delivery_columns_once(tmp_path: Path) -> None:
