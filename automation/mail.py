@@ -1166,6 +1166,12 @@ class SmtpSender:
                 f"the certificate of {where} could not be verified ({exc.verify_message}); "
                 "set ca_file in [email] if the server uses a private CA."
             ) from None
+        except ssl.SSLError as exc:  # no TLS spoken there: the port and security disagree
+            raise MailLoginError(
+                f"cannot connect to {where}: {_describe(exc)}. The server does not answer in "
+                f'TLS the way security = "{cfg.security}" expects: port 465 takes "ssl", port '
+                '587 (or 25) takes "starttls"; set the pair your provider gives.'
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise MailLoginError(f"cannot connect to {where}: {_describe(exc)}.") from None
         if not cfg.username:

@@ -500,6 +500,17 @@ def test_implicit_tls_with_a_private_ca(tmp_path: Path) -> None:
     assert len(recorder.sessions) == 1 and len(recorder.received) == 2
 
 
+def test_ssl_against_a_plain_server_says_port_and_security_disagree(tmp_path: Path) -> None:
+    ca = make_test_ca(tmp_path)
+    with running_server(Recorder()) as port:  # plain SMTP, as on port 587 before STARTTLS
+        cfg = smtp_config(port, security="ssl", ca_file=str(ca.ca_file))
+        with pytest.raises(MailLoginError) as caught, sender(cfg):
+            pass
+    said = str(caught.value)
+    assert said.startswith(f"cannot connect to 127.0.0.1:{port}: ")
+    assert 'port 465 takes "ssl", port 587 (or 25) takes "starttls"' in said
+
+
 def test_partial_refusal_is_reported_with_the_server_reply() -> None:
     recorder = Recorder(refuse=frozenset({"nobody@example.com"}))
     with running_server(recorder) as port:
