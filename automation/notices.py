@@ -94,6 +94,23 @@ def waiting(
     return Waiting(len(dates), min(dates) + timedelta(days=bill_after_days))
 
 
+#: An unbilled service older than this, billed now, is pointed out (an existing log's
+#: history without its invoice numbers would otherwise be billed without a word).
+OLD_UNBILLED_DAYS = 90
+
+
+def _long_unbilled(lines: Sequence[ServiceLine], book: ClientBook, as_of: date) -> list[date]:
+    """The service dates of active clients' unbilled lines older than OLD_UNBILLED_DAYS."""
+    limit = as_of - timedelta(days=OLD_UNBILLED_DAYS)
+    return [
+        line.service_date
+        for line in lines
+        if line.service_date < limit
+        and (client := book.clients.get(line.client_key)) is not None
+        and client.active
+    ]
+
+
 def workbook_notices(
     data: WorkbookData,
     book: ClientBook,
@@ -111,6 +128,16 @@ def workbook_notices(
         notes.append(
             f"{ahead.count} {services} until billable; the first becomes billable on "
             f"{ahead.earliest.isoformat()}."
+        )
+    old = _long_unbilled(lines, book, as_of)
+    if old:
+        count, oldest = len(old), min(old)
+        services = "service is" if count == 1 else "services are"
+        notes.append(
+            f"{count} unbilled {services} dated more than {OLD_UNBILLED_DAYS} days before "
+            f"{as_of.isoformat()} (the oldest {oldest.isoformat()}): they are billed as new "
+            "work. If they were billed before this tool, type their invoice numbers in "
+            "Invoice No first."
         )
     if config.company.name.strip() == PLACEHOLDER_COMPANY:
         notes.append(

@@ -309,6 +309,23 @@ def test_a_billed_rows_invoice_no_typed_over_is_put_back_and_sets_no_floor(
     assert not any("0051" in s for s in subjects)
 
 
+def test_old_unbilled_lines_of_an_adopted_log_are_pointed_out(folder: Folder, capsys) -> None:
+    """A log kept before the tool, its June 2025 line without an invoice number: check says
+    it would be billed as new work, and how to keep it from that."""
+    write_workbook(folder.workbook, [client("Acme")],
+                   [service(date(2025, 6, 2), "Acme", "Old work", 1, 400),
+                    service(date(2026, 3, 2), "Acme", "New work", 1, 480)])  # fmt: skip
+    from automation.cli import main
+
+    capsys.readouterr()
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", AS_OF]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("1 unbilled service is dated more than 90 days before 2026-03-09 (the oldest "
+            "2025-06-02): they are billed as new work. If they were billed before this tool, "
+            "type their invoice numbers in Invoice No first.") in out  # fmt: skip
+    assert folder.run("--as-of", "2026-03-09") == 0  # billed, as said
+
+
 def test_a_number_typed_on_a_void_invoices_line_is_the_bookkeepers(folder: Folder) -> None:
     """INV-2026-0001 is void; the bookkeeper bills its line by hand as INV-2026-0010: that is
     no typo to put back, and new invoices are numbered after it (never a second 0010)."""
