@@ -30,10 +30,26 @@ def toml_problem(name: str, text: str, message: str) -> str:
         return f"{where}: {key} is set twice in its section; keep one ({line.strip()})."
     if message.startswith("Cannot declare"):
         return f"{where}: the section {line.strip()} appears twice; put its options under one."
-    value = line.split("=", 1)[1] if "=" in line else line
+    key, equals, value = line.partition("=")
+    value = value if equals else line
     if value.count('"') % 2 or value.count("'") % 2:
         return f"{where}: the quote is not closed; end the text with the same quote it starts with."
-    return f"{where}: {_AT_LINE.sub('', message).strip()} ({line.strip()})."
+    said = f"{where}: {_AT_LINE.sub('', message).strip()} ({line.strip()})"
+    text = value.strip()
+    if text.startswith('"') and "\\" in text:  # "C:\Users\anna\log.xlsx"
+        return (
+            f"{said}: a backslash starts an escape inside double quotes; write a Windows path "
+            f"in single quotes ('{text.strip(chr(34))}') or with forward slashes."
+        )
+    if equals and text and text[0] not in "\"'[{+-.0123456789" and not _BARE_VALUE.fullmatch(text):
+        return f'{said}: text needs quotes: {key.strip()} = "{text}".'
+    if equals and " " in key.strip() and key.strip()[:1] not in "\"'":
+        return f'{said}: a name with a space needs quotes: "{key.strip()}" = {text}.'
+    return f"{said}."
+
+
+#: A TOML value written without quotes that is not text: a number, true/false, a date.
+_BARE_VALUE = re.compile(r"[+-]?[\d_.eE+-]+|true|false|inf|nan|\d{4}-\d{2}-\d{2}[T ]?[\d:.+-Z]*")
 
 
 def _straightened(line: str) -> str:

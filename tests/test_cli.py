@@ -402,6 +402,16 @@ def test_a_client_problem_is_reported_once(tmp_path: Path, capsys, terms: str) -
             "[columns] has no sheet 'Invoice' (did you mean 'Invoices'?); sheets: Clients, "
             "Invoices, Payments, Services.",
         ),
+        (
+            '[billing]\nworkbook = "C:\\Users\\anna\\log.xlsx"\n',
+            "a backslash starts an escape inside double quotes; write a Windows path in single "
+            "quotes ('C:\\Users\\anna\\log.xlsx') or with forward slashes.",
+        ),
+        ("[email]\nfrom = me@firm.example\n", 'text needs quotes: from = "me@firm.example".'),
+        (
+            '[columns.Services]\nUnit Price = "Rate"\n',
+            'a name with a space needs quotes: "Unit Price" = "Rate".',
+        ),
     ],
 )
 def test_config_errors_name_the_line_and_the_cause(
