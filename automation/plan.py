@@ -255,7 +255,10 @@ def decide_followup(
     ):
         return base
     paid_key = _amount_key(pay.paid)
+    refunded = any(e.startswith(f"{state.invoice_no}/overpaid/") for e in done_events)
     if pay.paid > ZERO:
+        if abs(balance) <= TOLERANCE and refunded:  # the overpayment note thanked them, and
+            return base  # Paid Amount lowered to the amount due is the refund: said already
         if abs(balance) <= TOLERANCE:
             kind, event = "thanks", f"{state.invoice_no}/thanks"
         elif balance < ZERO:

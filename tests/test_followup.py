@@ -186,6 +186,13 @@ def test_ten_weeks_of_follow_up(folder: Folder, capsys: pytest.CaptureFixture[st
     over = mails_to(folder, "Over")[1].get_body(("plain",)).get_content()
     assert "$200.00" in over and ("refund" in over.lower() or "credit" in over.lower())
 
+    # The 200 is refunded and Paid Amount lowered to what was due: Paid, and no late
+    # "thank you" on top of the overpayment note that thanked them already.
+    type_into_invoices(folder, "Over", Paid_Amount=Decimal("1000"))
+    run_week(folder, 10)
+    check(folder, "Over", "Paid", "0.00", week(1))
+    assert len(mails_to(folder, "Over")) == 2
+
 
 def test_a_run_after_missed_weeks_sends_one_reminder(folder: Folder) -> None:
     write_workbook(
