@@ -17,7 +17,7 @@ replaces the month's statement that was emailed):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -196,6 +196,8 @@ def write_statement_files(
     templates: Path,
     out_root: Path,
     alongside: Sequence[Statement] = (),
+    emailed: Collection[tuple[str, str, str, str]] = (),
+    made: date | None = None,
 ) -> tuple[list[tuple[Statement, tuple[Path, ...]]], list[str]]:
     """Each statement as a .docx (and a PDF when `[email] attach` asks): files, and notes.
 
@@ -204,7 +206,9 @@ def write_statement_files(
     bundled one is used. `alongside`: the same clients' statements of the
     period in other currencies, made on their own (the monthly ones, a
     message each): a client with several gets the currency in each file's
-    name, so that one does not replace the other.
+    name, so that one does not replace the other. `emailed` (client key, first and
+    last day, currency) are the statements the monthly email sent: the file the client
+    got is kept, and one made again for that period is `<stem>-made-<made>.docx`.
     """
     if not (templates / DEFAULT_TEMPLATE).is_file():
         templates = TEMPLATES
@@ -217,6 +221,9 @@ def write_statement_files(
         client = client_for(book, st)
         context = statement_context(st, client, config.company)
         path = statement_path(out_root, st, len(currencies[st.client]) > 1)
+        sent = (client.key, st.start.isoformat(), st.end.isoformat(), st.currency)
+        if made is not None and sent in emailed:  # the emailed one stays as the client has it
+            path = path.with_name(f"{path.stem}-made-{made.isoformat()}{path.suffix}")
         # Two names that differ only in a character no file name may hold ("A/B", "A:B")
         # would share a file: the second one is numbered.
         stem, number = path.stem, 2

@@ -526,6 +526,15 @@ def test_monthly_statement_is_emailed_once(
     assert all(r.message["X-Billing-Kind"] != "statement" for r in folder.received[received:])
     assert folder.run("--as-of", "2026-12-04") == 0  # December: November's statement
     assert len(statements_to(folder, "Ames")) == 2
+    # October made again by hand: the file the client got stays as they have it
+    sent = folder.root / "account-statements" / "2026" / "Ames-2026-10-31.docx"
+    before = sent.read_bytes()
+    config = load_config(folder.root / "billing.toml")
+    again = make_statements(StatementRequest(folder.workbook, date(2026, 12, 5), config, "Ames",
+                                             date(2026, 10, 1), date(2026, 10, 31)))  # fmt: skip
+    ((_, (made, *_)),) = again.files
+    assert made.name == "Ames-2026-10-31-made-2026-12-05.docx"
+    assert sent.read_bytes() == before
 
 
 def test_monthly_statements_in_two_currencies_keep_a_file_each(folder: Folder) -> None:
