@@ -305,7 +305,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             "[billing] credit_note_format must differ from number_format: credit notes "
             'have their own series (e.g. "CN-{year}-{seq:04d}").'
         )
-    _check_header_rows(billing.header_rows)
+    billing = replace(billing, header_rows=_check_header_rows(billing.header_rows))
     if billing.date_order.upper() not in ("", *DATE_ORDERS):
         raise ConfigError(
             f'[billing] date_order must be "DMY" (05/03/2026 is 5 March) or "MDY" '
@@ -343,7 +343,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     return Config(company, billing, reissue, email, columns, path, statements, bank)
 
 
-def _check_header_rows(header_rows: object) -> None:
+def _check_header_rows(header_rows: object) -> dict[str, int]:
+    """header_rows by the sheets' own names (any case); a sheet the tool does not read is
+    refused with the nearest name, as in [columns]: unused, the row would be looked for."""
+    from .schema import SHEETS
+
     if not isinstance(header_rows, dict) or not all(
         isinstance(sheet, str) and isinstance(row, int) and not isinstance(row, bool) and row >= 1
         for sheet, row in header_rows.items()
@@ -352,6 +356,12 @@ def _check_header_rows(header_rows: object) -> None:
             "[billing] header_rows must map sheet names to Excel row numbers, "
             "e.g. header_rows = { Services = 4 }."
         )
+    named = {name.casefold(): name for name in SHEETS}
+    for sheet in header_rows:
+        if sheet.strip().casefold() not in named:
+            said = unknown_option("billing", sheet, sorted(SHEETS), "no sheet", "sheets")
+            raise ConfigError(said.replace("[billing] has", "[billing] header_rows names", 1))
+    return {named[sheet.strip().casefold()]: row for sheet, row in header_rows.items()}
 
 
 def _check_connections(section: Any) -> None:

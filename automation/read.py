@@ -606,6 +606,14 @@ def _locate_header(
         if len(found) > best[1]:
             best = (index, len(found), texts)
     missing = ", ".join(expected[c] for c in required)
+    if fixed:
+        has = f" it has: {', '.join(best[2])}." if best[0] >= 0 and best[2] else " it is empty."
+        raise WorkbookError(
+            f"sheet {sheet!r}: row {fixed}, the header row [billing] header_rows names, does "
+            f"not hold the required columns {missing};{has} Set header_rows to the row your "
+            "headers are on (or take the sheet out of it: the row is then found), or rename "
+            "the headers in [columns] of billing.toml."
+        )
     if best[0] >= 0 and best[2]:
         raise WorkbookError(
             f"sheet {sheet!r} has no header row with the required columns {missing}; "
@@ -633,7 +641,8 @@ def _sheet(
     if actual is None:
         raise WorkbookError(
             f"the workbook has no {name!r} sheet (it has: {', '.join(names)}). "
-            f"Add a sheet named {name}."
+            f"Rename the sheet that holds them to {name} (sheet names are fixed; only column "
+            f"headers can be renamed in billing.toml), or add a sheet named {name}."
         )
     raw = _without_totals(frames[actual], tables.get(actual, []))
     fixed = config.billing.header_rows.get(name)

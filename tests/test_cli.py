@@ -371,6 +371,20 @@ def test_a_client_problem_is_reported_once(tmp_path: Path, capsys, terms: str) -
     }
 
 
+def test_header_rows_any_case_and_a_wrong_row_says_header_rows(tmp_path: Path, capsys) -> None:
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
+                          [service(date(2026, 3, 2), "Acme", "Work")], title_rows=2)  # fmt: skip
+    email = '[email]\nfrom = "billing@firm.example"\n'
+    (tmp_path / "billing.toml").write_text("[billing]\nheader_rows = { services = 3 }\n" + email)
+    assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == 0
+    (tmp_path / "billing.toml").write_text("[billing]\nheader_rows = { Services = 2 }\n" + email)
+    capsys.readouterr()
+    assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "row 2, the header row [billing] header_rows names, does not hold" in out
+    assert "it has: Title line 2. Set header_rows to the row your headers are on" in out
+
+
 @pytest.mark.parametrize(
     ("toml", "said"),
     [
@@ -411,6 +425,10 @@ def test_a_client_problem_is_reported_once(tmp_path: Path, capsys, terms: str) -
         (
             '[columns.Services]\nUnit Price = "Rate"\n',
             'a name with a space needs quotes: "Unit Price" = "Rate".',
+        ),
+        (
+            "[billing]\nheader_rows = { Servces = 3 }\n",
+            "[billing] header_rows names no sheet 'Servces' (did you mean 'Services'?)",
         ),
     ],
 )
