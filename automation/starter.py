@@ -210,7 +210,13 @@ def init_folder(target: Path, template_dir: Path, today: date | None = None) -> 
         )
     if target.exists() and not target.is_dir():
         raise StarterError(f"{target} exists and is not a folder; nothing was changed.")
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder of the path should be; no right to write
+        raise StarterError(
+            f"cannot make the folder {target} ({exc.strerror or exc}): choose a folder you may "
+            "write in, whose path holds no file of the same name; nothing was changed."
+        ) from None
     write_starter_workbook(target / WORKBOOK_NAME, today or date.today())
     (target / CONFIG_NAME).write_text(EXAMPLE_CONFIG, encoding="utf-8")
     for source, dest in copies:

@@ -280,6 +280,11 @@ def test_init_needs_a_folder_and_schedule_refuses_a_bad_day(tmp_path: Path, caps
     book = write_workbook(tmp_path / "log.xlsx", [client("Acme")], [])
     assert main(["schedule", "--workbook", str(book), "--day", "Someday"]) == 2
     assert "is not a weekday" in capsys.readouterr().out
+    # a path through a file: said plainly, not as a run stopped by an unexpected problem
+    assert main(["init", str(book / "billing")]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith(f"init: cannot make the folder {book / 'billing'} (")
+    assert "unexpected" not in out
 
 
 def test_a_new_command_is_one_entry(monkeypatch, capsys) -> None:
