@@ -587,7 +587,7 @@ def command_demo(args: argparse.Namespace, console: Console) -> int:
     args.outbox = args.outbox or DEMO_DIR / "outbox"
     code = command_run(args, console)
     console.print(
-        f"Open {DEMO_DIR / 'invoices'} for the invoices, {DEMO_DIR / 'outbox'} for the emails "
+        f"Open {DEMO_DIR / 'invoices'} for the invoices, {args.outbox} for the emails "
         f"and {args.workbook} for the updated workbook.",
         markup=False,
         highlight=False,

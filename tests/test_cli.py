@@ -158,6 +158,11 @@ def test_demo_runs_on_a_copy(tmp_path: Path, monkeypatch, capsys) -> None:
     )
     assert (services["Status"] == "Invoiced").sum() == 18
     assert (demo / "reports" / "receivables-2026-11-23.xlsx").exists()
+    assert f"{demo / 'outbox'} for the emails" in " ".join(out.split())
+    elsewhere = tmp_path / "mine"
+    assert main(["--demo", "--as-of", "2026-11-23", "--outbox", str(elsewhere)]) == 1
+    assert f"{elsewhere} for the emails" in " ".join(capsys.readouterr().out.split())
+    assert len(list(elsewhere.glob("*.eml"))) == 8
 
 
 def test_help_and_bad_arguments() -> None:
