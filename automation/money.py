@@ -73,7 +73,7 @@ def D(value: Any) -> Decimal:  # noqa: N802 - the conventional name (Beancount's
 
 
 #: The currency signs a number typed as text may carry (read past; see `validate`).
-TEXT_SIGNS = "$€£₸₽"
+TEXT_SIGNS = "$€£₸₽¥₹₩₺₴₦₪฿₫"
 #: A number typed as text, once spaces and currency signs are gone: sign, digits and marks.
 _TYPED = re.compile(r"([-+]?)([\d.,]*\d[\d.,]*)")
 #: Digits grouped by thousands: 1 to 3 digits, then groups of exactly 3.

@@ -608,8 +608,9 @@ def other_currency(cell: object, currency: str) -> str | None:
     ("$1,200.00" where EUR is meant: "USD"); else None."""
     if not isinstance(cell, str) or (found := _SIGNS.search(cell)) is None:
         return None
-    meant = currency_of(found.group(0), currency)
-    return meant if meant is not None and meant != currency else None
+    sign = found.group(0)
+    meant = currency_of(sign, currency) or sign  # a sign no currency of its own: told as is
+    return meant if meant != currency else None
 
 
 def _other_currency(numbers: list[object], client: Client) -> tuple[str, str] | None:

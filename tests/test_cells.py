@@ -227,19 +227,24 @@ def test_a_price_typed_with_another_currencys_sign_is_refused(tmp_path: Path) ->
         service(date(2026, 3, 2), "Acme", "Dollars", 1, "$1,200.00"),
         service(date(2026, 3, 2), "Acme", "Euros", 1, "€1.234,50"),
         service(date(2026, 3, 2), "Beta", "Dollars", 1, "$1,200.00"),
+        service(date(2026, 3, 2), "Kyoto", "Yen", 1, "¥15000"),
+        service(date(2026, 3, 2), "Acme", "Yen on a EUR client", 1, "¥15000"),
     ]
     book = write_workbook(
         tmp_path / "log.xlsx",
-        [client("Acme", Currency="EUR"), client("Beta", Currency="CAD")],
+        [client("Acme", Currency="EUR"), client("Beta", Currency="CAD"),
+         client("Kyoto", Currency="JPY")],
         rows,
-    )
+    )  # fmt: skip
     data = read_workbook(book, Config())
     lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
     assert [(line.row, line.unit_price) for line in lines] == [
-        (3, Decimal("1234.50")), (4, Decimal("1200.00"))]  # fmt: skip
+        (3, Decimal("1234.50")), (4, Decimal("1200.00")), (5, Decimal("15000"))]  # fmt: skip
     assert [(e.row, e.column, e.message) for e in errors.values()] == [
         (2, "Unit Price", '"$1,200.00" is in USD, but Acme is billed in EUR; type the amount '
-         "in EUR, or change the client's Currency.")
+         "in EUR, or change the client's Currency."),
+        (6, "Unit Price", '"¥15000" is in ¥, but Acme is billed in EUR; type the amount '
+         "in EUR, or change the client's Currency."),
     ]  # fmt: skip
 
 
