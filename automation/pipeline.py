@@ -95,6 +95,7 @@ from .reconcile import (
     mistyped_note,
     mistyped_numbers,
     restored_lines,
+    scoped_seqs,
     sequence_errors,
     without_rows,
 )
@@ -298,6 +299,7 @@ class Run:
     pending_report: PendingReport | None = None  # begun with the write-back
     prints: dict[int, str] = field(default_factory=dict)  # fingerprints of `lines`, by row
     numbers: InvoiceNumbers | None = None  # the workbook's Invoice Nos, as read
+    seqs: dict[str, int] | None = None  # their {seq} in this run's numbering scope
 
     @property
     def config(self) -> Config:
@@ -383,7 +385,8 @@ class Run:
         summary.notes.extend(fixes.waiting)
         summary.errors.extend(changed[r] for r in sorted(changed))
         self.errors = {**self.errors, **changed}
-        mistyped = mistyped_numbers(numbers, config, self.ledger, as_of)
+        self.seqs = scoped_seqs(numbers, config, as_of)  # once: the history holds thousands
+        mistyped = mistyped_numbers(numbers, config, self.ledger, as_of, self.seqs)
         if mistyped:  # the ledger's number goes back; the typed one sets no floor
             summary.notes.append(mistyped_note(mistyped, numbers[0][1]))
             self.numbers = without_rows(numbers, mistyped)
@@ -439,7 +442,7 @@ class Run:
         ledger, data, config, as_of = self.ledger, self.data, self.config, self.as_of
         with ledger.transaction():
             record_paid_cells(ledger, self.rows, as_of)  # dates each part payment on statements
-            floor = existing_seq_floor(data, config, as_of, self.numbers)
+            floor = existing_seq_floor(data, config, as_of, self.numbers, self.seqs)
             # Replacements first: their lines were read from other rows (no prints kept).
             self.active.update(self._record_drafts(plan.rebill_drafts, floor, {}))
             self.active.update(self._record_drafts(plan.drafts, floor, self.prints))

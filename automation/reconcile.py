@@ -159,16 +159,30 @@ def invoice_numbers(data: WorkbookData) -> InvoiceNumbers:
 
 
 def existing_seq_floor(
-    data: WorkbookData, config: Config, invoice_date: date, numbers: InvoiceNumbers | None = None
+    data: WorkbookData,
+    config: Config,
+    invoice_date: date,
+    numbers: InvoiceNumbers | None = None,
+    seqs: Mapping[str, int] | None = None,
 ) -> int:
     """The highest sequence number already in the workbook for this numbering scope.
 
     Numbers typed by hand, or issued before the ledger existed, are never reused.
     A sequence number above MAX_SEQ is not followed (`sequence_errors` reports it).
+    `seqs`: `scoped_seqs` of these numbers (or of more), when the caller has them.
     """
     found = invoice_numbers(data) if numbers is None else numbers
     texts = {text for _sheet, column in found for text in column.unique()}
+    if seqs is not None:
+        return max((seqs[t] for t in texts if t in seqs), default=0)
     return highest_seq(texts, config.billing.number_format, invoice_date)
+
+
+def scoped_seqs(numbers: InvoiceNumbers, config: Config, when: date) -> dict[str, int]:
+    """Each Invoice No of the workbook made by the number format in `when`'s scope -> its
+    {seq}: worked out once a run (a long history holds thousands of numbers)."""
+    texts = {text for _sheet, column in numbers for text in column.unique()}
+    return _seqs(texts, config.billing.number_format, when)
 
 
 def existing_credit_floor(data: WorkbookData, config: Config, note_date: date) -> int:
@@ -215,7 +229,11 @@ def _seqs(numbers: set[str], number_format: str, when: date) -> dict[str, int]:
 
 
 def mistyped_numbers(
-    numbers: InvoiceNumbers, config: Config, ledger: Ledger, when: date
+    numbers: InvoiceNumbers,
+    config: Config,
+    ledger: Ledger,
+    when: date,
+    seqs: Mapping[str, int] | None = None,
 ) -> dict[int, tuple[str, ServiceLine]]:
     """Billed Services rows whose Invoice No was typed over: row -> (the number the ledger
     billed the line on, the line as read).
@@ -229,8 +247,9 @@ def mistyped_numbers(
     last = ledger.seq_for(config.billing.number_format, when)
     if not last:
         return {}
-    above = {n for n, seq in _seqs(set(texts.unique()), config.billing.number_format,
-                                   when).items() if seq > last}  # fmt: skip
+    if seqs is None:
+        seqs = _seqs(set(texts.unique()), config.billing.number_format, when)
+    above = {n for n in texts.unique() if seqs.get(n, 0) > last}
     invoiced = set(numbers[1][1].unique()) if len(numbers) > 1 else set()
     unknown = above - ledger.known_numbers(above) - invoiced  # on the Invoices sheet: its own
     if not unknown:
