@@ -81,6 +81,39 @@ def test_a_csv_bank_that_numbers_each_exports_lines_from_one(folder: Folder, cap
     assert [float(x) for x in invoices["Paid Amount"]] == [1200.0, 300.0]
 
 
+def test_part_payments_typed_at_two_runs_are_each_recognised_in_their_bank_lines(
+    folder: Folder, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """500 typed on 4 March (a run saw it), 800 in all on 12 March (a run saw that too): the
+    bank's 500 and 300 are those two payments, not 800 more."""
+    billed_folder(folder)
+
+    def typed(amount: str, day: date) -> None:
+        apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Paid Amount", D(amount)),
+                                        CellUpdate("Invoices", 2, "Paid Date", day)],
+                      header_rows={"Invoices": 1})  # fmt: skip
+
+    typed("500", date(2026, 3, 4))
+    assert folder.run("--as-of", "2026-03-09") == 0
+    typed("800", date(2026, 3, 12))
+    assert folder.run("--as-of", "2026-03-16") == 0
+    path = folder.root / "march.csv"
+    path.write_bytes(csv_bank([
+        Tx(date(2026, 3, 4), D("500.00"), "ACME GMBH", purpose="INV-2026-0001", ref="T500"),
+        Tx(date(2026, 3, 12), D("300.00"), "ACME GMBH", purpose="INV-2026-0001", ref="T300"),
+    ]))  # fmt: skip
+    capsys.readouterr()
+    assert payments(folder, str(path), "--as-of", "2026-03-23") == 0
+    sheet = pd.read_excel(folder.workbook, sheet_name="Payments", engine="calamine")
+    assert list(sheet["Rule"]) == ["Typed by hand", "Typed by hand"]
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    row = invoices.set_index("Invoice No").loc["INV-2026-0001"]
+    assert (D(str(row["Paid Amount"])), D(str(row["Balance"]))) == (D("800"), D("400"))
+    sent = len(folder.received)
+    assert folder.run("--as-of", "2026-03-23") == 0
+    assert len(folder.received) == sent  # no note of money that did not come
+
+
 def test_a_named_file_waiting_in_the_inbox_is_read_once(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
     billed_folder(folder)
     inbox = folder.root / "statements"

@@ -33,6 +33,7 @@ from ..money import ZERO, round_money
 from ..plan import InvoiceState, Payments, balance_of
 from ..read import WorkbookData
 from ..schema import PAYMENTS, PAYMENTS_COLUMNS, sheet_headers
+from ..statement import payments_from_history
 from ..summary import SentItem
 from ..terms import amount_due, discount_date
 from ..updates import UpdateSet, invoice_rows, state_of
@@ -213,14 +214,13 @@ def _typed_payments(
     sheet = data.invoices
     if sheet is None or not lines:
         return []
-    near = range(-TYPED_DOUBT_DAYS, TYPED_DOUBT_DAYS + 1)
-    days = {day + timedelta(days=gap) for day in {ln.date for ln in lines} for gap in near}
+    earliest = min(ln.date for ln in lines) - timedelta(days=TYPED_DOUBT_DAYS)
     paid_dates = sheet.frame["Paid Date"]
     text = paid_dates.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     stamps = pd.to_datetime(paid_dates.where(~text), errors="coerce")
-    wanted = pd.Series(sorted(days), dtype="datetime64[ns]")
-    # Date cells are compared in one pass; a date typed as text is read row by row.
-    maybe = stamps.dt.normalize().isin(wanted).to_numpy(dtype=bool) | text
+    # Date cells are compared in one pass; a date typed as text is read row by row. A Paid
+    # Date after the lines counts too: an earlier part of it may be one of them.
+    maybe = (stamps.dt.normalize() >= pd.Timestamp(earliest)).to_numpy(dtype=bool) | text
     numbers = set(column_text(sheet.frame.loc[maybe, "Invoice No"])) - {""}
     if not numbers:
         return []
@@ -229,16 +229,35 @@ def _typed_payments(
     seen = ledger.paid_cells(numbers)  # the typed part as earlier runs saw it
     result = []
     for number, row in rows.items():
-        if row.problem or row.paid_date not in days or number not in owners:
+        if row.problem or row.paid_date is None or row.paid_date < earliest:
+            continue
+        if number not in owners:
             continue
         typed_now = (row.paid_amount or ZERO) - (row.paid_by_bank or ZERO)
-        typed = typed_now - totals.get(number, BankTotal()).typed
+        recognised = totals.get(number, BankTotal()).typed
+        typed = typed_now - recognised
         before = seen.get(number)
         grew = typed_now - before[-1][0] if before else ZERO
         if typed > 0:
+            parts = _typed_parts(number, [*(before or []), (typed_now, row.paid_date)],
+                                 recognised)  # fmt: skip
             result.append(TypedPayment(number, owners[number].client_key, typed, row.paid_date,
-                                       grew if ZERO < grew < typed else ZERO))  # fmt: skip
+                                       grew if ZERO < grew < typed else ZERO, parts))  # fmt: skip
     return result
+
+
+def _typed_parts(
+    number: str, history: Sequence[tuple[Decimal, date | None]], recognised: Decimal
+) -> tuple[tuple[Decimal, date], ...]:
+    """The typed part payments, each with its Paid Date (as statements date them), less
+    those already recognised in bank lines, oldest first."""
+    parts = [(fact.amount, fact.paid_on) for fact in payments_from_history(number, history)]
+    while parts and recognised > ZERO:
+        amount, day = parts.pop(0)
+        if amount > recognised:
+            parts.insert(0, (amount - recognised, day))
+        recognised -= amount
+    return tuple(parts)
 
 
 def _instructions(data: WorkbookData, review: set[str]) -> dict[str, Instruction]:

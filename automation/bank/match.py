@@ -88,6 +88,10 @@ class TypedPayment:
     #: what the typed amount grew by since a run last saw the cells (a later part payment
     #: typed on top of an earlier one), when it grew; else zero
     latest: Decimal = ZERO
+    #: the parts typed at different times, each with the Paid Date seen with it (oldest
+    #: first), not yet recognised: a second part payment typed on top of the first is
+    #: recognised in its own bank line, whenever the run saw it typed
+    parts: tuple[tuple[Decimal, date], ...] = ()
 
 
 def payer_key(ident: str) -> str:
@@ -401,13 +405,17 @@ def _recognise_typed(
     pairs = []
     for position, line in enumerate(lines):
         for payment in typed:
-            gap = abs((payment.paid_date - line.date).days)
-            if gap <= TYPED_WITHIN_DAYS and _same_payer(line, payment, payers, index):
+            gap = _typed_gap(line, payment, left[(payment.invoice_no, payment.paid_date)])
+            if (
+                gap is not None
+                and gap <= TYPED_WITHIN_DAYS
+                and _same_payer(line, payment, payers, index)
+            ):
                 pairs.append((gap, position, payment.paid_date, payment.invoice_no, payment))
     found: dict[str, Decision] = {}
     for _, position, _, _, payment in sorted(pairs, key=lambda p: p[:4]):
         line, key = lines[position], (payment.invoice_no, payment.paid_date)
-        if line.bank_ref in found or not _typed_amount(line, payment, left[key]):
+        if line.bank_ref in found or _typed_gap(line, payment, left[key]) is None:
             continue
         left[key] -= line.amount
         note = (
@@ -419,11 +427,19 @@ def _recognise_typed(
     return found
 
 
-def _typed_amount(line: BankLine, payment: TypedPayment, left: Decimal) -> bool:
-    """Only the exact typed amount, what is left of it, or the part typed last (on top of
-    an earlier one) is the same payment."""
-    parts = (payment.amount, left, payment.latest)
-    return ZERO < line.amount <= left and line.amount in parts
+def _typed_gap(line: BankLine, payment: TypedPayment, left: Decimal) -> int | None:
+    """Days between the line and the typed payment it may be; None when it cannot be.
+
+    Only the exact typed amount, what is left of it, or the part typed last (on
+    top of an earlier one), dated by the Paid Date, or one of the parts typed at
+    different times, dated by the Paid Date seen with it, is the same payment.
+    """
+    if not ZERO < line.amount <= left:
+        return None
+    gaps = [abs((day - line.date).days) for amount, day in payment.parts if amount == line.amount]
+    if line.amount in (payment.amount, left, payment.latest):
+        gaps.append(abs((payment.paid_date - line.date).days))
+    return min(gaps, default=None)
 
 
 def _typed_doubt(
@@ -436,11 +452,11 @@ def _typed_doubt(
     """Review, when a typed payment not yet recognised may be this line, too far apart to
     be sure (up to TYPED_DOUBT_DAYS): counting it twice would be wrong money."""
     for payment in typed:
-        gap = abs((payment.paid_date - line.date).days)
+        gap = _typed_gap(line, payment, left[(payment.invoice_no, payment.paid_date)])
         if (
-            TYPED_WITHIN_DAYS < gap <= TYPED_DOUBT_DAYS
+            gap is not None
+            and TYPED_WITHIN_DAYS < gap <= TYPED_DOUBT_DAYS
             and _same_payer(line, payment, payers, index)
-            and _typed_amount(line, payment, left[(payment.invoice_no, payment.paid_date)])
         ):
             return Decision(
                 line.bank_ref,
