@@ -526,7 +526,7 @@ class Run:
             move_imported(summary.statements_done, inbox_of(self.paths.workbook, config))
         )
         if not summary.updates_owed:  # the sheet now shows what the ledger settles on
-            self._settle(plan.fixes.troubled)
+            self._settle(plan.fixes.troubled | plan.fixes.mailing)  # their notes wait a run
         owed_back(self.invoices, self.rows, self.failed_now, as_of, summary)
         summary.timings["write-back"] = time.perf_counter() - self.started
 

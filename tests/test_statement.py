@@ -290,6 +290,28 @@ def test_an_overpayment_paid_back_is_a_refund_in_its_month_and_the_past_stays(
     assert (march.opening, march.closing) == (D("-200.00"), D("0.00"))
 
 
+def test_a_payment_and_a_credit_under_hold_get_their_thank_you_after_hold(
+    folder: Folder,
+) -> None:
+    """On Hold, Credit Amount 50 and the other 300 paid: cleared, the credit note goes first
+    and the thank-you at the next run (the invoice was set aside unthanked)."""
+    folder.write_config()
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 3, 2), "Ames", "Audit", 1, 350)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+    (number,) = numbers_of(folder, "Ames")
+    type_in(folder, number, Status="Hold", **{"Credit Amount": D("50")})
+    pay(folder, number, "300", date(2026, 3, 5))
+    assert folder.run("--as-of", "2026-03-09") == 0
+    type_in(folder, number, Status=None)
+    assert folder.run("--as-of", "2026-03-16") == 0  # the credit note
+    assert folder.run("--as-of", "2026-03-23") == 0  # the thank-you
+    subjects = [str(r.message["Subject"]) for r in folder.received]
+    assert subjects[-2].startswith("Credit note") and subjects[-1].startswith("Thank")
+    assert folder.run("--as-of", "2026-03-30") == 0
+    assert len(folder.received) == len(subjects)
+
+
 def test_a_bank_fee_written_off_is_a_line_of_its_own(folder: Folder) -> None:
     """998.50 received on 999.99 with fee_tolerance 1.50: the client sees 998.50 received
     and 1.49 written off, not 999.99 received."""
