@@ -747,11 +747,6 @@ class Ledger:
         )
         self.conn.execute("DELETE FROM message_bytes WHERE message_id = ?", row)
 
-    def sent_payloads(self, kind: str) -> list[dict[str, Any]]:
-        """The payloads of the messages of one kind that went out (no bytes read)."""
-        query = "SELECT payload FROM messages WHERE kind = ? AND state = ?"
-        return [json.loads(p) for (p,) in self.conn.execute(query, (kind, SENT))]
-
     def messages(self, states: Sequence[str] | None = None) -> list[LedgerMessage]:
         query = (
             "SELECT m.message_id, event, invoice_no, kind, state, payload, envelope_from,"

@@ -17,7 +17,7 @@ replaces the month's statement that was emailed):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +29,7 @@ from .model import Client, CompanyInfo
 from .money import ZERO
 from .pdf import PdfError, convert_to_pdf
 from .render import (
+    MAX_STEM_BYTES,
     _clean,
     _lines,
     _write_atomic,
@@ -164,8 +165,12 @@ def statement_stem(
     period = end.isoformat()
     if start is not None and start != end.replace(day=1):
         period = f"{start.isoformat()}-{period}"
-    stem = f"{client}-{period}" + (f"-{currency}" if several_currencies else "")
-    return safe_filename(stem)
+    suffix = f"-{period}" + (f"-{currency}" if several_currencies else "")
+    # A long name is shortened, never its dates: each period keeps a file of its own
+    # (room is left for "-made-<date>" and a "-2").
+    room = MAX_STEM_BYTES - len(suffix.encode()) - len("-made-2026-01-01-99")
+    name = safe_filename(client).encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    return safe_filename(name.rstrip(". ") + suffix)
 
 
 def statement_path(out_root: Path, st: Statement, several_currencies: bool = False) -> Path:
@@ -196,7 +201,6 @@ def write_statement_files(
     templates: Path,
     out_root: Path,
     alongside: Sequence[Statement] = (),
-    emailed: Collection[tuple[str, str, str, str]] = (),
     made: date | None = None,
 ) -> tuple[list[tuple[Statement, tuple[Path, ...]]], list[str]]:
     """Each statement as a .docx (and a PDF when `[email] attach` asks): files, and notes.
@@ -206,9 +210,10 @@ def write_statement_files(
     bundled one is used. `alongside`: the same clients' statements of the
     period in other currencies, made on their own (the monthly ones, a
     message each): a client with several gets the currency in each file's
-    name, so that one does not replace the other. `emailed` (client key, first and
-    last day, currency) are the statements the monthly email sent: the file the client
-    got is kept, and one made again for that period is `<stem>-made-<made>.docx`.
+    name, so that one does not replace the other. With `made` (the `statement`
+    command's date) a file that exists is never replaced (the month's statement that
+    was emailed, another client's whose name makes the same file name): the new one is
+    `<stem>-made-<made>.docx`.
     """
     if not (templates / DEFAULT_TEMPLATE).is_file():
         templates = TEMPLATES
@@ -221,8 +226,8 @@ def write_statement_files(
         client = client_for(book, st)
         context = statement_context(st, client, config.company)
         path = statement_path(out_root, st, len(currencies[st.client]) > 1)
-        sent = (client.key, st.start.isoformat(), st.end.isoformat(), st.currency)
-        if made is not None and sent in emailed:  # the emailed one stays as the client has it
+        if made is not None and path.exists() and str(path).casefold() not in taken:
+            # made before this call (emailed, say): it stays as the client has it
             path = path.with_name(f"{path.stem}-made-{made.isoformat()}{path.suffix}")
         # Two names that differ only in a character no file name may hold ("A/B", "A:B")
         # would share a file: the second one is numbered.

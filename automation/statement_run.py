@@ -9,7 +9,6 @@ statement (`statement.build_statement`) and renders it (`statement_doc`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,7 +26,6 @@ from .request import Paths, RunRequest
 from .statement import Statement, previous_month
 from .statement_doc import write_statement_files
 from .statement_facts import gather_statements, record_paid_cells
-from .statement_mail import STATEMENT
 from .summary import needs_attention
 from .updates import invoice_rows, payment_errors
 from .validate import ClientBook, client_key
@@ -113,13 +111,9 @@ def make_statements(request: StatementRequest) -> StatementResult:
             with ledger.transaction():
                 record_paid_cells(ledger, rows, request.as_of)
             statements = gather_statements(ledger, rows, book, start, end, only)
-            emailed = {
-                (p["client_key"], p["start"], p["end"], p["currency"])
-                for p in ledger.sent_payloads(STATEMENT)
-            }
     except filelock.Timeout:
         raise BusyError(BUSY_RUN) from None
-    save_statements(statements, book, request.config, paths, result, emailed, request.as_of)
+    save_statements(statements, book, request.config, paths, result, request.as_of)
     return result
 
 
@@ -150,13 +144,13 @@ def save_statements(
     config: Config,
     paths: Paths,
     result: StatementResult,
-    emailed: Collection[tuple[str, str, str, str]] = (),
     made: date | None = None,
 ) -> None:
-    """Render each statement (and its PDF when `attach` asks) into `result.files`; one
-    whose month was emailed gets a file of its own (`write_statement_files`)."""
+    """Render each statement (and its PDF when `attach` asks) into `result.files`; with
+    `made`, an existing file is kept and the new one named beside it
+    (`write_statement_files`)."""
     files, notes = write_statement_files(
-        statements, book, config, paths.templates, paths.invoices.parent, (), emailed, made
+        statements, book, config, paths.templates, paths.invoices.parent, (), made
     )
     result.files.extend(files)
     result.notes.extend(notes)

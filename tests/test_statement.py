@@ -432,6 +432,25 @@ def test_two_clients_whose_names_make_one_file_name_get_a_file_each(folder: Fold
     assert names == ["A_B Trading-2026-03-31-2.docx", "A_B Trading-2026-03-31.docx"]
     closings = sorted(st.closing for st, _ in result.files)
     assert closings == [D("100.00"), D("200.00")]
+    # made again for one of them, later: the files there (one emailed, maybe) stay
+    kept = {p.name: p.read_bytes() for p in result.files[0][1][0].parent.iterdir()}
+    again = make_statements(StatementRequest(folder.workbook, date(2026, 4, 3), config,
+                                             "A:B Trading"))  # fmt: skip
+    ((_, (made, *_)),) = again.files
+    assert made.name == "A_B Trading-2026-03-31-made-2026-04-03.docx"
+    assert {name: (made.parent / name).read_bytes() for name in kept} == kept
+
+
+def test_a_long_name_is_shortened_in_the_file_name_never_its_dates() -> None:
+    from automation.statement_doc import statement_stem
+
+    name = ("Товарищество с ограниченной ответственностью «Алматинская региональная "
+            "консалтинговая и аудиторская компания Сервис-Плюс»")  # fmt: skip
+    november = statement_stem(name, "KZT", date(2026, 11, 30), False)
+    half = statement_stem(name, "KZT", date(2026, 11, 15), False, date(2026, 11, 2))
+    assert november.endswith("-2026-11-30") and half.endswith("-2026-11-02-2026-11-15")
+    assert november.startswith("Товарищество с ограниченной ответственностью")
+    assert len(f"{half}-made-2026-12-01-2.docx".encode()) <= 160
 
 
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
@@ -461,7 +480,8 @@ def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "Statements of account, 2026-10-01 to 2026-10-31:" in out
     assert "Ames (USD), closing balance $1,050.00:" in out
-    assert "Ames-2026-10-31.docx" in out and "Borisov" not in out
+    # October's statement was emailed: it stays, this one is made beside it
+    assert "Ames-2026-10-31-made-2026-11-09.docx" in out and "Borisov" not in out
     assert statement("Nobody", "--as-of", "2026-11-09") == 2
     assert "'Nobody' matches no client" in capsys.readouterr().out
     assert statement("Amse", "--as-of", "2026-11-09") == 2
