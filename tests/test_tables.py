@@ -636,6 +636,33 @@ def test_an_amount_in_another_currency_does_not_take_the_columns_symbol(tmp_path
     assert [ws.cell(r, 3).value for r in (3, 4, 5)] == [1000, 1000, 1000]
 
 
+def test_an_amount_shows_the_decimals_of_its_currency(tmp_path: Path) -> None:
+    """1.235 dinars never show as 1.24 (a bookkeeper typing what the sheet shows would be
+    short); yen show no decimals; dollars keep the column's two."""
+    from automation.model import CellUpdate, Money
+    from automation.writeback import apply_updates
+
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Invoices")
+    ws.write_row(0, 0, ["Invoice No", "Total"])
+    money = wb.add_format({"num_format": "#,##0.00"})
+    ws.write_row(1, 0, ["INV-1"])
+    ws.write_number(1, 1, 100, money)
+    wb.close()
+    updates = []
+    for row, (currency, amount) in enumerate(
+        (("BHD", "1.235"), ("JPY", "2201"), ("USD", "12.50"), ("KWD", "10.006")), start=3
+    ):
+        updates += [CellUpdate("Invoices", row, "Invoice No", f"INV-{row}"),
+                    CellUpdate("Invoices", row, "Total", Money(Decimal(amount), currency))]  # fmt: skip
+    apply_updates(path, updates, header_rows={"Invoices": 1})
+    ws = openpyxl.load_workbook(path)["Invoices"]
+    assert [ws.cell(r, 2).number_format for r in (3, 4, 5, 6)] == [
+        "#,##0.000", "#,##0", "#,##0.00", "#,##0.000"]  # fmt: skip
+    assert ws.cell(3, 2).value == 1.235
+
+
 GROWTH = RangeGrowth(top=3, first_col=1, last_col=6, data_last=10, new_data_last=13, end=11,
                      new_end=14)  # fmt: skip
 

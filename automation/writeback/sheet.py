@@ -504,7 +504,7 @@ def formatted_style(edit: SheetEdit, style: str | None, col: int, kind: str) -> 
     if code is not None and styles.code_fits(code, kind):
         return str(styles.format_style(number, code))
     if is_money(kind):
-        return str(styles.money_style(number))
+        return str(styles.money_style(number, kind))
     return str(styles.date_style(number, kind))
 
 

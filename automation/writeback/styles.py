@@ -105,6 +105,41 @@ def shows_other_currency(code: str, kind: str) -> bool:
     return bool(marks) and not any(_names(mark, currency) for mark in marks)
 
 
+def money_format(kind: str) -> str:
+    """The format the tool gives an amount: MONEY_FORMAT, with the decimals its currency
+    has (`#,##0` for JPY, `#,##0.000` for BHD)."""
+    digits = _currency_digits(kind_currency(kind))
+    return MONEY_FORMAT if digits == 2 else "#,##0" + ("." + "0" * digits if digits else "")
+
+
+def wrong_decimals(code: str, kind: str) -> bool:
+    """Whether a format shows an amount with decimals its currency does not have: fewer
+    (BHD 1.235 as 1.24: other money than the invoice), or a plain amount format made for
+    another currency (2,201.000 yen after a dinar row). A format of the bookkeeper's with
+    fewer decimals than two-decimal money (whole dollars) is their choice, kept."""
+    currency = kind_currency(kind)
+    if currency and code in _PLAIN_MONEY and code != money_format(kind):
+        return True  # a plain amount format (the tool's, say) with other decimals: the right one
+    digits = _currency_digits(currency)
+    if digits == 2 or not code:
+        return False
+    plain = _DATE_CODE_NOISE.sub("", code.split(";")[0])
+    shown = len(plain.split(".", 1)[1].rstrip("%").split("E")[0]) if "." in plain else 0
+    return shown < digits
+
+
+#: Plain amount formats, as the tool writes them for currencies of 0 to 3 decimals.
+_PLAIN_MONEY = frozenset({"#,##0", "#,##0.0", "#,##0.00", "#,##0.000"})
+
+
+def _currency_digits(currency: str) -> int:
+    if not currency:
+        return 2
+    from automation.money import minor_unit
+
+    return max(0, -int(minor_unit(currency).as_tuple().exponent))
+
+
 def shows_own_currency(code: str, kind: str) -> bool:
     """Whether a format shows the amount's very currency (`kind` "money:EUR")."""
     currency = kind_currency(kind)
@@ -189,6 +224,8 @@ class Styles:
             answer = False
         elif shows_other_currency(custom.get(fmt, ""), kind):
             answer = False  # "$" on a EUR amount: a plain amount format instead
+        elif wrong_decimals(custom.get(fmt) or BUILTIN_CODES.get(fmt, ""), kind):
+            answer = False  # 1.235 dinars shown as 1.24
         else:
             shows = self._format_kind(fmt, custom)
             dated = kind in DATE_KINDS
@@ -210,6 +247,8 @@ class Styles:
         """Whether a number format code suits a value of `kind`."""
         if code.strip().lower() in {"general", "@"} or shows_other_currency(code, kind):
             return False
+        if wrong_decimals(code, kind):
+            return False
         has_date, _ = _is_date_code(code)
         return has_date if kind in DATE_KINDS else not has_date
 
@@ -225,9 +264,10 @@ class Styles:
             )
         return self._memo[key]
 
-    def money_style(self, base: int | None) -> int:
-        """A cellXfs index like `base` but showing amounts as 1,234.50."""
-        return self.format_style(base, MONEY_FORMAT)
+    def money_style(self, base: int | None, kind: str = MONEY) -> int:
+        """A cellXfs index like `base` but showing amounts as 1,234.50 (with the decimals
+        of the amount's currency: 1,234 yen, 1.235 dinars)."""
+        return self.format_style(base, money_format(kind))
 
     def format_style(self, base: int | None, code: str) -> int:
         """A cellXfs index like `base` but with the number format `code`."""
