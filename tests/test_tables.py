@@ -654,8 +654,9 @@ def test_an_amount_shows_the_decimals_of_its_currency(tmp_path: Path) -> None:
     for row, (currency, amount) in enumerate(
         (("BHD", "1.235"), ("JPY", "2201"), ("USD", "12.50"), ("KWD", "10.006")), start=3
     ):
+        total = Money(Decimal(amount), currency)
         updates += [CellUpdate("Invoices", row, "Invoice No", f"INV-{row}"),
-                    CellUpdate("Invoices", row, "Total", Money(Decimal(amount), currency))]  # fmt: skip
+                    CellUpdate("Invoices", row, "Total", total)]  # fmt: skip
     apply_updates(path, updates, header_rows={"Invoices": 1})
     ws = openpyxl.load_workbook(path)["Invoices"]
     assert [ws.cell(r, 2).number_format for r in (3, 4, 5, 6)] == [

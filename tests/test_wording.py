@@ -47,3 +47,28 @@ def test_discount_sentence_ends_with_a_full_stop_and_kazakh_until_takes_the_dati
     kazakh = bodies["alma@clients.example"]
     assert "9 желтоқсанға дейін" in kazakh  # Net 30 from 9 November: 9 December
     assert "желтоқсан дейін" not in kazakh
+
+
+def test_no_sentence_ends_twice_after_a_russian_date() -> None:
+    """Russian dates end in "г." ("5 декабря 2026 г."): no template puts another full stop
+    after a date or a period of dates (it read "г.. Пожалуйста")."""
+    import pytest
+
+    from automation.fmt import format_date
+    from automation.mail import CONTEXT_KEYS, TEMPLATE_KINDS, render_email
+
+    day = format_date(date(2026, 12, 5), "ru")
+    assert day.endswith("г.")
+    dates = {"invoice_date", "due_date", "due_date_until", "original_date", "reissue_date",
+             "credit_note_date", "statement_date"}  # fmt: skip
+    context = {key: day if key in dates else "X1" for key in CONTEXT_KEYS}
+    context["period"] = f"{format_date(date(2026, 11, 1), 'ru')} – {day}"
+    for flag in ("cancels_invoice", "balance_open", "owed_back"):
+        context[flag] = "yes"
+    found = []
+    for kind in TEMPLATE_KINDS:
+        subject, text, html = render_email(kind, "ru", context)
+        found += [f"{kind}: {line}" for line in (subject, *text.splitlines(), html)
+                  if "г.." in line]  # fmt: skip
+    if found:
+        pytest.fail("\n".join(found))
