@@ -114,6 +114,36 @@ def test_part_payments_typed_at_two_runs_are_each_recognised_in_their_bank_lines
     assert len(folder.received) == sent  # no note of money that did not come
 
 
+def test_a_new_payment_of_a_typed_parts_amount_is_added_once_that_part_was_banked(
+    folder: Folder,
+) -> None:
+    """500 in cash (never in the bank), then 300 by transfer, recognised as typed; a new
+    300 two days later is a payment of its own: added (1,100), not taken for the 300."""
+    billed_folder(folder)
+
+    def typed(amount: str, day: date) -> None:
+        apply_updates(folder.workbook, [CellUpdate("Invoices", 2, "Paid Amount", D(amount)),
+                                        CellUpdate("Invoices", 2, "Paid Date", day)],
+                      header_rows={"Invoices": 1})  # fmt: skip
+
+    def bank(name: str, day: date, ref: str) -> str:
+        path = folder.root / name
+        path.write_bytes(csv_bank([Tx(day, D("300.00"), "ACME GMBH", purpose="INV-2026-0001",
+                                      ref=ref)]))  # fmt: skip
+        return str(path)
+
+    typed("500", date(2026, 3, 4))
+    assert folder.run("--as-of", "2026-03-09") == 0
+    typed("800", date(2026, 3, 12))
+    assert payments(folder, bank("m1.csv", date(2026, 3, 12), "T300"), "--as-of", "2026-03-13") == 0
+    assert folder.run("--as-of", "2026-03-16") == 0
+    assert payments(folder, bank("m2.csv", date(2026, 3, 14), "T301"), "--as-of", "2026-03-17") == 0
+    sheet = pd.read_excel(folder.workbook, sheet_name="Payments", engine="calamine")
+    assert list(sheet["Rule"]) == ["Typed by hand", "Reference"]
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert float(invoices.loc[0, "Paid Amount"]) == 1100.0
+
+
 def test_a_named_file_waiting_in_the_inbox_is_read_once(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
     billed_folder(folder)
     inbox = folder.root / "statements"

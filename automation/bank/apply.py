@@ -59,6 +59,7 @@ from .store import (
     known_refs,
     record,
     stored_lines,
+    typed_recognised,
 )
 
 if TYPE_CHECKING:
@@ -227,6 +228,7 @@ def _typed_payments(
     rows = invoice_rows(sheet, numbers)
     owners = ledger.invoices(numbers)
     seen = ledger.paid_cells(numbers)  # the typed part as earlier runs saw it
+    matched = typed_recognised(ledger, numbers)  # the bank lines found to be typed ones
     result = []
     for number, row in rows.items():
         if row.problem or row.paid_date is None or row.paid_date < earliest:
@@ -240,23 +242,38 @@ def _typed_payments(
         grew = typed_now - before[-1][0] if before else ZERO
         if typed > 0:
             parts = _typed_parts(number, [*(before or []), (typed_now, row.paid_date)],
-                                 recognised)  # fmt: skip
+                                 matched.get(number, []))  # fmt: skip
             result.append(TypedPayment(number, owners[number].client_key, typed, row.paid_date,
                                        grew if ZERO < grew < typed else ZERO, parts))  # fmt: skip
     return result
 
 
 def _typed_parts(
-    number: str, history: Sequence[tuple[Decimal, date | None]], recognised: Decimal
+    number: str,
+    history: Sequence[tuple[Decimal, date | None]],
+    matched: Sequence[tuple[date, Decimal]],
 ) -> tuple[tuple[Decimal, date], ...]:
     """The typed part payments, each with its Paid Date (as statements date them), less
-    those already recognised in bank lines, oldest first."""
+    those bank lines were already found to be, oldest first.
+
+    A line found to be a typed payment takes the part of its amount nearest its
+    date (a part paid in cash, never in the bank, stays unmatched, so no later
+    bank line is taken for the part a line already was); failing that, what it
+    paid comes off the oldest parts.
+    """
     parts = [(fact.amount, fact.paid_on) for fact in payments_from_history(number, history)]
-    while parts and recognised > ZERO:
+    left = ZERO
+    for day, amount in matched:
+        same = [i for i, (a, _d) in enumerate(parts) if a == amount]
+        if same:
+            del parts[min(same, key=lambda i: abs((parts[i][1] - day).days))]
+        else:
+            left += amount
+    while parts and left > ZERO:
         amount, day = parts.pop(0)
-        if amount > recognised:
-            parts.insert(0, (amount - recognised, day))
-        recognised -= amount
+        if amount > left:
+            parts.insert(0, (amount - left, day))
+        left -= amount
     return tuple(parts)
 
 

@@ -161,6 +161,22 @@ def bank_totals(ledger: Ledger, numbers: Iterable[str] | None = None) -> dict[st
     return totals
 
 
+def typed_recognised(
+    ledger: Ledger, numbers: Iterable[str]
+) -> dict[str, list[tuple[date, Decimal]]]:
+    """Invoice No -> the bank lines recognised as payments typed by hand: (bank date,
+    amount), oldest first."""
+    wanted = set(numbers)
+    found: dict[str, list[tuple[date, Decimal]]] = {}
+    for number, amount, day in ledger.conn.execute(
+        "SELECT invoice_no, amount, line_date FROM bank_allocations WHERE typed = 1"
+        " ORDER BY line_date, rowid"
+    ):
+        if number in wanted:
+            found.setdefault(number, []).append((date.fromisoformat(day), Decimal(amount)))
+    return found
+
+
 def bank_payments(
     ledger: Ledger, numbers: Iterable[str] | None = None
 ) -> dict[str, list[tuple[date, Decimal, Decimal]]]:
