@@ -255,10 +255,14 @@ def decide_followup(
     ):
         return base
     paid_key = _amount_key(pay.paid)
-    refunded = any(e.startswith(f"{state.invoice_no}/overpaid/") for e in done_events)
+    # Paid after an overpayment note and never short since: Paid Amount lowered to what was
+    # due is the refund, and the overpayment note thanked them already.
+    prefix = f"{state.invoice_no}/"
+    notes = {e[len(prefix) :].split("/")[0] for e in done_events if e.startswith(prefix)}
+    refunded = "overpaid" in notes and "underpaid" not in notes
     if pay.paid > ZERO:
-        if abs(balance) <= TOLERANCE and refunded:  # the overpayment note thanked them, and
-            return base  # Paid Amount lowered to the amount due is the refund: said already
+        if abs(balance) <= TOLERANCE and refunded:
+            return base
         if abs(balance) <= TOLERANCE:
             kind, event = "thanks", f"{state.invoice_no}/thanks"
         elif balance < ZERO:

@@ -194,6 +194,22 @@ def test_ten_weeks_of_follow_up(folder: Folder, capsys: pytest.CaptureFixture[st
     assert len(mails_to(folder, "Over")) == 2
 
 
+def test_a_thank_you_comes_after_an_overpayment_typo_was_corrected(folder: Folder) -> None:
+    """4,000 typed for 400 (an overpayment note went out), corrected (a part-payment note),
+    then paid in full: the client is thanked, as any payer in full is."""
+    write_workbook(folder.workbook, [client("Typo", Terms="Net 30")],
+                   [service(date(2026, 1, 2), "Typo", "Work", 1, 1000)])  # fmt: skip
+    run_week(folder, 0)
+    type_into_invoices(folder, "Typo", Paid_Amount=Decimal("4000"), Paid_Date=week(1))
+    run_week(folder, 1)
+    type_into_invoices(folder, "Typo", Paid_Amount=Decimal("400"))
+    run_week(folder, 2)
+    type_into_invoices(folder, "Typo", Paid_Amount=Decimal("1000"), Paid_Date=week(3))
+    run_week(folder, 3)
+    subjects = [str(m["Subject"]) for m in mails_to(folder, "Typo")]
+    assert len(subjects) == 4 and subjects[-1].startswith("Thank")
+
+
 def test_a_run_after_missed_weeks_sends_one_reminder(folder: Folder) -> None:
     write_workbook(
         folder.workbook,
