@@ -35,7 +35,10 @@ def toml_problem(name: str, text: str, message: str) -> str:
     if value.count('"') % 2 or value.count("'") % 2:
         return f"{where}: the quote is not closed; end the text with the same quote it starts with."
     said = f"{where}: {_AT_LINE.sub('', message).strip()} ({line.strip()})"
-    text = value.strip()
+    text = value.split(" #", 1)[0].strip()  # a comment after the value is not part of it
+    if text in ("True", "False", "TRUE", "FALSE"):
+        small = f"{key.strip()} = {text.lower()}"
+        return f"{said}: true and false are written in small letters: {small}."
     if text.startswith('"') and "\\" in text:  # "C:\Users\anna\log.xlsx"
         return (
             f"{said}: a backslash starts an escape inside double quotes; write a Windows path "

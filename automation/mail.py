@@ -1166,8 +1166,10 @@ class SmtpSender:
                 f"the certificate of {where} could not be verified ({exc.verify_message}); "
                 "set ca_file in [email] if the server uses a private CA."
             ) from None
-        except ssl.SSLError as exc:  # no TLS spoken there: the port and security disagree
-            raise MailLoginError(
+        except ssl.SSLError as exc:
+            if not _no_tls_there(exc):
+                raise MailLoginError(f"cannot connect to {where}: {_describe(exc)}.") from None
+            raise MailLoginError(  # no TLS spoken there: the port and security disagree
                 f"cannot connect to {where}: {_describe(exc)}. The server does not answer in "
                 f'TLS the way security = "{cfg.security}" expects: port 465 takes "ssl", port '
                 '587 (or 25) takes "starttls"; set the pair your provider gives.'
@@ -1327,6 +1329,14 @@ def _text(value: bytes | str) -> str:
     """A server's words on one line (multi-line replies are joined with " / ")."""
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     return one_line(" / ".join(part.strip() for part in text.splitlines() if part.strip()))
+
+
+def _no_tls_there(exc: ssl.SSLError) -> bool:
+    """Whether a TLS handshake failed because the other side spoke no TLS at all (a plain
+    SMTP port given security = "ssl"), not for a reason of TLS itself."""
+    said = f"{exc.reason or ''} {exc}".upper()
+    return any(word in said for word in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL",
+                                         "RECORD_LAYER_FAILURE", "HTTP_REQUEST"))  # fmt: skip
 
 
 def _describe(exc: BaseException) -> str:

@@ -432,6 +432,8 @@ def test_header_rows_any_case_and_a_wrong_row_says_header_rows(tmp_path: Path, c
             "quotes ('C:\\Users\\anna\\log.xlsx') or with forward slashes.",
         ),
         ("[email]\nfrom = me@firm.example\n", 'text needs quotes: from = "me@firm.example".'),
+        ("[billing]\nholidays_country = GB # UK\n", 'text needs quotes: holidays_country = "GB".'),
+        ("[email]\nuse_keyring = True\n", "written in small letters: use_keyring = true."),
         (
             '[columns.Services]\nUnit Price = "Rate"\n',
             'a name with a space needs quotes: "Unit Price" = "Rate".',

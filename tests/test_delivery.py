@@ -123,6 +123,20 @@ def test_a_refused_invoice_only_the_bcc_archive_got_counts_its_terms_from_the_re
     assert "March 31, 2026" in got.message.get_body(("plain",)).get_content()
 
 
+def test_a_message_recorded_without_its_roles_has_no_blind_copies() -> None:
+    """A message an older ledger kept without To/Cc roles: every address is the client's, so
+    its bytes are kept for an identical retry (none is the bcc archive's alone)."""
+    from automation.mail import BuiltMessage
+    from automation.sending import blind_copies
+
+    old = BuiltMessage("<1@x>", "billing@x.example", ("ann@client.example",), b"raw")
+    assert blind_copies(old) == frozenset()
+    new = BuiltMessage("<2@x>", "billing@x.example",
+                       ("ann@client.example", "Archive@x.example"), b"raw",
+                       ("ann@client.example",))  # fmt: skip
+    assert blind_copies(new) == frozenset({"archive@x.example"})
+
+
 def test_a_refused_cc_keeps_the_invoice_sent_and_is_named(tmp_path: Path) -> None:
     recorder = Recorder(refuse=frozenset({"boss@acme.example"}))
     with running_server(recorder) as port:

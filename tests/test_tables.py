@@ -638,7 +638,7 @@ def test_an_amount_in_another_currency_does_not_take_the_columns_symbol(tmp_path
 
 def test_an_amount_shows_the_decimals_of_its_currency(tmp_path: Path) -> None:
     """1.235 dinars never show as 1.24 (a bookkeeper typing what the sheet shows would be
-    short); yen show no decimals; dollars keep the column's two."""
+    short); dollars and yen keep the column's two decimals."""
     from automation.model import CellUpdate, Money
     from automation.writeback import apply_updates
 
@@ -652,7 +652,7 @@ def test_an_amount_shows_the_decimals_of_its_currency(tmp_path: Path) -> None:
     wb.close()
     updates = []
     for row, (currency, amount) in enumerate(
-        (("BHD", "1.235"), ("JPY", "2201"), ("USD", "12.50"), ("KWD", "10.006")), start=3
+        (("USD", "12.50"), ("JPY", "2201"), ("BHD", "1.235"), ("KWD", "10.006")), start=3
     ):
         total = Money(Decimal(amount), currency)
         updates += [CellUpdate("Invoices", row, "Invoice No", f"INV-{row}"),
@@ -660,8 +660,16 @@ def test_an_amount_shows_the_decimals_of_its_currency(tmp_path: Path) -> None:
     apply_updates(path, updates, header_rows={"Invoices": 1})
     ws = openpyxl.load_workbook(path)["Invoices"]
     assert [ws.cell(r, 2).number_format for r in (3, 4, 5, 6)] == [
-        "#,##0.000", "#,##0", "#,##0.00", "#,##0.000"]  # fmt: skip
-    assert ws.cell(3, 2).value == 1.235
+        "#,##0.00", "#,##0.00", "#,##0.000", "#,##0.000"]  # fmt: skip
+    assert ws.cell(5, 2).value == 1.235
+    # whole euros are the bookkeeper's choice for a column of their own: kept
+    wb = openpyxl.load_workbook(path)
+    wb["Invoices"]["C1"] = "Balance"
+    wb["Invoices"]["C5"].number_format = "#,##0"
+    wb.save(path)
+    apply_updates(path, [CellUpdate("Invoices", 5, "Balance", Money(Decimal("12.50"), "EUR"))],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    assert openpyxl.load_workbook(path)["Invoices"]["C5"].number_format == "#,##0"
 
 
 GROWTH = RangeGrowth(top=3, first_col=1, last_col=6, data_last=10, new_data_last=13, end=11,

@@ -106,30 +106,24 @@ def shows_other_currency(code: str, kind: str) -> bool:
 
 
 def money_format(kind: str) -> str:
-    """The format the tool gives an amount: MONEY_FORMAT, with the decimals its currency
-    has (`#,##0` for JPY, `#,##0.000` for BHD)."""
+    """The format the tool gives an amount: MONEY_FORMAT, or `#,##0.000` for a currency of
+    three decimals (BHD, KWD), whose last decimal two would hide."""
     digits = _currency_digits(kind_currency(kind))
-    return MONEY_FORMAT if digits == 2 else "#,##0" + ("." + "0" * digits if digits else "")
+    return MONEY_FORMAT if digits <= 2 else "#,##0." + "0" * digits
 
 
 def wrong_decimals(code: str, kind: str) -> bool:
-    """Whether a format shows an amount with decimals its currency does not have: fewer
-    (BHD 1.235 as 1.24: other money than the invoice), or a plain amount format made for
-    another currency (2,201.000 yen after a dinar row). A format of the bookkeeper's with
-    fewer decimals than two-decimal money (whole dollars) is their choice, kept."""
-    currency = kind_currency(kind)
-    if currency and code in _PLAIN_MONEY and code != money_format(kind):
-        return True  # a plain amount format (the tool's, say) with other decimals: the right one
-    digits = _currency_digits(currency)
-    if digits == 2 or not code:
+    """Whether a format shows fewer decimals than the amount's currency has, for a currency
+    of more than two (BHD 1.235 as 1.24: other money than the invoice). A format with
+    fewer decimals than two-decimal money (whole dollars) is the bookkeeper's choice, kept;
+    yen in a two-decimal format show ".00", which is no other money.
+    """
+    digits = _currency_digits(kind_currency(kind))
+    if digits <= 2 or not code:
         return False
     plain = _DATE_CODE_NOISE.sub("", code.split(";")[0])
     shown = len(plain.split(".", 1)[1].rstrip("%").split("E")[0]) if "." in plain else 0
     return shown < digits
-
-
-#: Plain amount formats, as the tool writes them for currencies of 0 to 3 decimals.
-_PLAIN_MONEY = frozenset({"#,##0", "#,##0.0", "#,##0.00", "#,##0.000"})
 
 
 def _currency_digits(currency: str) -> int:
