@@ -352,6 +352,25 @@ def test_spare_services_rows_showing_the_amount_formulas_zero_are_no_lines(
     assert len(folder.received) == 2
 
 
+def test_a_note_right_of_the_table_and_below_its_rows_keeps_new_columns_out(
+    folder: Folder,
+) -> None:
+    """A note in the column right of the Invoices table, a row below its totals row: that
+    column cannot join the table (its totals row could never move down, and no invoice row
+    would ever be written); the columns go beside it and every run writes its rows."""
+    build(folder.workbook)  # Invoices: A1:J3, one invoice and the totals row
+    book = openpyxl.load_workbook(folder.workbook)
+    book["Invoices"]["K5"] = "Checked by Mary"
+    book.save(folder.workbook)
+    folder.write_config(extra='date_order = "DMY"')
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    invoices = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    numbers = [invoices.cell(r, 1).value for r in range(2, 6)]
+    assert "INV-2026-0002" in numbers and "INV-2026-0003" in numbers
+    assert invoices["K5"].value == "Checked by Mary"
+    assert tables(folder.workbook)["tblInvoices"].get("ref").startswith("A1:J")
+
+
 def test_exact_table_without_totals_grows_one_row_per_invoice(folder: Folder) -> None:
     setup_folder(
         folder, services_totals=False, invoices_totals=False, tool_columns_in_services=True

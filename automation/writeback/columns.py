@@ -22,6 +22,7 @@ from automation.writeback.values import current_value
 from automation.writeback.xmlscan import col_index, col_letters, split_ref
 
 MAX_COL = 16_384
+MAX_ROW = 1_048_576
 
 
 @dataclass
@@ -146,6 +147,11 @@ def _blocked(edit: SheetEdit, table: TableDoc, col: int, tables: Sequence[TableD
     row = column_content_row(edit, col, r1, r2)
     if row is not None:
         return f"cell {col_letters(col)}{row} next to it is not empty"
+    # The table grows down as rows are added, its totals row last: the column must be free
+    # below it too, or the totals row could not move (and no row could join the table).
+    below = column_content_row(edit, col, r2 + 1, MAX_ROW)
+    if below is not None:
+        return f"cell {col_letters(col)}{below} below its edge is not empty"
     return None
 
 
