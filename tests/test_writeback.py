@@ -281,6 +281,54 @@ def test_change_during_write_is_caught(book: Path, monkeypatch: pytest.MonkeyPat
     assert [p.name for p in book.parent.iterdir() if p.suffix == ".tmp"] == []
 
 
+def test_a_save_made_while_the_backup_is_copied_is_kept(
+    book: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backup on a slow disk or share takes a while; the bookkeeper saves meanwhile:
+    that save stays (the run refuses), and the backup that may hold half of it is gone."""
+    import automation.writeback.commit as commit
+
+    real = commit._backup
+    saved = b""
+
+    def slow_backup(path: Path, folder: Path, keep: int) -> Path:
+        nonlocal saved
+        made = real(path, folder, keep)
+        saved = path.read_bytes() + b"\0"
+        path.write_bytes(saved)  # Excel saves while the copy is being made
+        os.utime(path, ns=(made.stat().st_mtime_ns + 7_000_000_000,) * 2)
+        return made
+
+    monkeypatch.setattr(commit, "_backup", slow_backup)
+    backups = book.parent / "bk"
+    with pytest.raises(WorkbookChangedError, match="saved while it was being updated"):
+        write(book, SERVICE_UPDATES, backup_dir=backups)
+    assert book.read_bytes() == saved
+    assert list(backups.iterdir()) == []
+    assert [p.name for p in book.parent.iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_what_a_killed_write_left_behind_is_cleared_once_old(book: Path) -> None:
+    """A run killed before its swap leaves `.service_log.<x>.tmp` (a full copy of the
+    workbook) and maybe a backup half copied: the next write takes them away."""
+    import time
+
+    old_tmp = book.parent / ".service_log.abc123.tmp"
+    fresh_tmp = book.parent / ".service_log.def456.tmp"
+    backups = book.parent / "bk"
+    backups.mkdir()
+    old_partial = backups / ".service_log-20260301-070000-000000.xlsx.partial"
+    for leftover in (old_tmp, fresh_tmp, old_partial):
+        leftover.write_bytes(b"PK")
+    hours_ago = time.time() - 7200
+    for leftover in (old_tmp, old_partial):
+        os.utime(leftover, (hours_ago, hours_ago))
+    write(book, SERVICE_UPDATES, backup_dir=backups)
+    assert not old_tmp.exists() and not old_partial.exists()
+    assert fresh_tmp.exists()  # another run's, maybe: left alone
+    assert [p.suffix for p in backups.iterdir()] == [".xlsx"]
+
+
 def test_unwritable_folder_is_a_plain_error(book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(**_: object) -> None:
         raise PermissionError(13, "Permission denied")

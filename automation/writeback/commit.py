@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -106,6 +107,7 @@ def commit_file(
     keep_backups: int,
 ) -> Path | None:
     """Write beside the original, re-check it, back it up and swap atomically."""
+    _remove_leftovers(path.parent, f".{path.stem}.*.tmp")
     try:
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     except OSError as exc:
@@ -123,6 +125,16 @@ def commit_file(
                 "nothing was written. Run again."
             )
         backup = _backup(path, backup_dir, keep_backups) if backup_dir is not None else None
+        now = path.stat()
+        if (now.st_size, now.st_mtime_ns) != (stamp.size, stamp.mtime_ns):
+            # Saved while the backup was made (a slow disk or share): that save must not be
+            # overwritten, and the backup may hold half of it.
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+            raise WorkbookChangedError(
+                f"The workbook {path.name} was saved while it was being updated; nothing was "
+                "written. Run again."
+            )
         checkpoint("mid-writeback")
         os.replace(tmp, path)
     except WriteBackError:
@@ -138,19 +150,41 @@ def commit_file(
     return backup
 
 
+#: A temporary file this old is a leftover of a run that was killed, not one being written.
+LEFTOVER_SECONDS = 3600
+
+
+def _remove_leftovers(folder: Path, pattern: str) -> None:
+    """Remove what a killed run left half-written (`pattern`, hidden files of the tool's own
+    naming) once it is old enough not to be another run's work in progress: a full copy
+    of the workbook should not lie about in the folder."""
+    limit = time.time() - LEFTOVER_SECONDS
+    for leftover in folder.glob(pattern):
+        try:
+            if leftover.stat().st_mtime < limit:
+                leftover.unlink()
+        except OSError:
+            continue
+
+
 def _backup(path: Path, backup_dir: Path, keep: int) -> Path:
     """Copy the workbook to backup_dir with a timestamp; keep only the newest `keep`."""
     backup_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(backup_dir, f".{path.stem}-*.partial")
     now = datetime.now()
     while True:
         target = backup_dir / f"{path.stem}-{now.strftime(BACKUP_STAMP)}{path.suffix}"
         if not target.exists():
             break
         now = now.replace(microsecond=(now.microsecond + 1) % 1_000_000)
-    shutil.copy2(path, target)
-    restrict(target)  # copy2 copies the workbook's mode; a backup is the owner's alone
-    with open(target, "rb") as fh:
+    # Copied under a temporary name, then renamed: a run killed mid-copy leaves no empty or
+    # half file that looks like a backup.
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copy2(path, partial)
+    restrict(partial)  # copy2 copies the workbook's mode; a backup is the owner's alone
+    with open(partial, "rb") as fh:
         os.fsync(fh.fileno())
+    os.replace(partial, target)
     pattern = re.compile(
         re.escape(path.stem) + r"-\d{8}-\d{6}-\d{6}" + re.escape(path.suffix) + "$"
     )
