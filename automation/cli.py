@@ -58,9 +58,11 @@ from .pipeline import (
     run_problems,
     vet_templates,
 )
+from .prechecks import refuse_unwritable
 from .private import owner_only
 from .read import WorkbookError, folder_given
 from .reconcile import sequence_errors
+from .request import outbox_folder
 from .runlog import LogFormatter
 from .sending import test_mode_note
 from .smtp_pool import connections_text
@@ -384,6 +386,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     request = RunRequest(workbook=workbook, as_of=args.as_of or date.today(), config=config)
     require_workbook(args, workbook)
     paths = Paths.for_request(request)
+    refuse_unwritable(paths, outbox=outbox_folder(request, paths))  # as the run refuses it
     ensure_not_busy(paths)
     vet_templates(paths)
     check_email_settings(config)

@@ -80,7 +80,7 @@ from .prechecks import (
     hold_run_lock,
     open_elsewhere,
     refuse_placeholder_sender,
-    unwritable_folder,
+    refuse_unwritable,
     vet_templates,
 )
 from .private import restrict_folders
@@ -185,14 +185,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
         raise UnusableError(folder_given(paths.workbook))
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
-    unwritable = unwritable_folder(paths, request.dry_run, outbox_folder(request, paths))
-    if unwritable is not None:
-        folder, what = unwritable
-        raise UnusableError(
-            f"this user may not write in {folder}, where the run writes {what}: give your "
-            "user write access to it, or copy the billing folder somewhere you can write and "
-            "run there."
-        )
+    refuse_unwritable(paths, request.dry_run, outbox_folder(request, paths))
     # Word templates: in open_sender once there is work (docx is not imported before);
     # a dry run, which renders previews, tries them now, so it stops where the run would.
     vet_templates(paths, word=request.dry_run)

@@ -167,6 +167,19 @@ def unwritable_folder(
     return None
 
 
+def refuse_unwritable(paths: Paths, dry_run: bool = False, outbox: Path | None = None) -> None:
+    """Exit 2 when the run could not write where it must (`unwritable_folder`): said before
+    anything is numbered, by the run, --dry-run and check alike."""
+    unwritable = unwritable_folder(paths, dry_run, outbox)
+    if unwritable is not None:
+        folder, what = unwritable
+        raise UnusableError(
+            f"this user may not write in {folder}, where the run writes {what}: give your "
+            "user write access to it, or copy the billing folder somewhere you can write and "
+            "run there."
+        )
+
+
 def vet_templates(paths: Paths, word: bool = True) -> None:
     """The folder's own templates, tried once in the sandbox before anything is numbered.
 

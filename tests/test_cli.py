@@ -694,6 +694,10 @@ def test_a_folder_this_user_may_not_write_stops_the_run_before_numbering(
     out = " ".join(capsys.readouterr().out.split())
     assert f"this user may not write in {folder.root}, where the run writes the updated" in out
     assert not (folder.root / ".billing" / "ledger.sqlite").exists() and folder.received == []
+    # check says so too, with the same exit code (it said "close the workbook", exit 3)
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-09"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"this user may not write in {folder.root}, where the run writes the updated" in out
 
 
 def test_an_as_of_date_out_of_reach_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
