@@ -732,6 +732,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_ATTENTION
     except Exception as exc:  # the bookkeeper never sees a traceback (it is in the run log)
+        if _disk_full(exc):
+            console.print(
+                "The run stopped: the disk is full (no space left to write the ledger, the "
+                "documents or the workbook). Free some space on the disk of the billing "
+                "folder and run again; what was sent before this is recorded, the workbook "
+                "is as it was or fully updated, and the next run finishes the rest.",
+                markup=False,
+                highlight=False,
+            )
+            return EXIT_ATTENTION
         console.print(
             f"The run stopped on an unexpected problem: {exc!r}. What was sent is recorded, "
             "and the next run finishes the rest. Details are in .billing/logs/.",
@@ -739,6 +749,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             highlight=False,
         )
         return EXIT_ATTENTION
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether a problem is a full disk: the OS's ENOSPC, or SQLite's "disk is full", also
+    as the cause of another error."""
+    import errno
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(seen) or "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 #: Python's cycle collector runs after this many new container objects (700 by default).

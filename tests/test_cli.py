@@ -292,6 +292,25 @@ def test_init_needs_a_folder_and_schedule_refuses_a_bad_day(tmp_path: Path, caps
     assert "unexpected" not in out
 
 
+@pytest.mark.parametrize(
+    "problem",
+    [OSError(28, "No space left on device"),
+     __import__("sqlite3").OperationalError("database or disk is full")],
+)  # fmt: skip
+def test_a_full_disk_is_said_plainly(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch, capsys, problem: Exception
+) -> None:
+    def full(*_args: object, **_kw: object) -> None:
+        raise problem
+
+    config_beside(tmp_path)
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")], [])
+    monkeypatch.setattr(cli, "run_billing", full)
+    assert main(["--workbook", str(book), "--as-of", "2026-03-09"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("The run stopped: the disk is full") and "unexpected" not in out
+
+
 def test_a_new_command_is_one_entry(monkeypatch, capsys) -> None:
     def add_options(parser) -> None:
         parser.add_argument("word")

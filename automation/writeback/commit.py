@@ -6,6 +6,7 @@ made meanwhile (Excel saving) is never overwritten.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -142,6 +143,11 @@ def commit_file(
         raise
     except OSError as exc:
         tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise WriteBackError(
+                f"Cannot write the workbook {path.name}: the disk is full; free some space "
+                "and run again."
+            ) from exc
         raise WriteBackError(
             f"Cannot write the workbook {path.name} (is it open in another program?): "
             f"{exc.strerror or exc}."
