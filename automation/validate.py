@@ -541,6 +541,29 @@ def inactive_rows(sheet: SheetData, book: ClientBook, lines: Collection[int]) ->
     return [int(row) for row in rows.index[_typed(rows).to_numpy()]]
 
 
+def read_rows(sheet: SheetData, rows: pd.DataFrame) -> list[tuple[int, ServiceLine | RowError]]:
+    """Services rows read as lines (`read_service_line`), formulas saved without their
+    result dealt with as `validate_services` deals with them: an Amount of Quantity x Unit
+    Price is worked out, any other such formula is the row's error. For billed rows: a
+    workbook last saved by a script shows every Amount formula's result as 0."""
+    unsaved = sheet.unsaved_formulas(rows.index.tolist(), LINE_COLUMNS)
+    product = _Product.of(sheet) if unsaved else None
+    found: list[tuple[int, ServiceLine | RowError]] = []
+    for row, values in zip(rows.index.tolist(), rows.to_dict("records"), strict=True):
+        if product is not None and row in unsaved:
+            refused = [
+                (column, formula)
+                for column, formula in unsaved[row]
+                if not (column == "Amount" and _is_product(product, row, formula))
+            ]
+            if refused:
+                found.append((int(row), _unsaved_error(sheet, int(row), *refused[0])))
+                continue
+            values = {**values, "Amount": None}  # a stand-in 0 is no result
+        found.append((int(row), read_service_line(int(row), values, sheet)))
+    return found
+
+
 def unsaved_message(formula: str) -> str:
     """What a cell holding a formula saved without its result is told."""
     return (

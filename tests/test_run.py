@@ -397,6 +397,33 @@ def test_test_mode_says_the_clients_got_nothing_and_how_to_send_them(  # type: i
     assert folder.received[-1].rcpt_tos == ["acmeltd@clients.example"]
 
 
+def test_billed_rows_whose_amount_formulas_have_no_saved_result_stay_quiet(
+    folder: Folder,
+) -> None:
+    """A log written by a script (XlsxWriter without values: each Amount =D*E shows a
+    stand-in 0, to be worked out on opening). The first run bills Quantity x Unit Price;
+    the next one, nothing changed, flags no billed row (it put "Amount 0 does not equal
+    ... type Rebill" on every one, exit 1)."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(folder.workbook))
+    clients = wb.add_worksheet("Clients")
+    clients.write_row(0, 0, ["Client", "Email"])
+    clients.write_row(1, 0, ["Acme Ltd", "acme@clients.example"])
+    services = wb.add_worksheet("Services")
+    services.write_row(0, 0, ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"])
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for row, price in enumerate((150, 80, 400), start=1):
+        services.write_datetime(row, 0, datetime(2026, 3, 2), day)
+        services.write_row(row, 1, ["Acme Ltd", f"Work {row}", 2, price])
+        services.write_formula(row, 5, f"=D{row + 1}*E{row + 1}")  # no result saved
+    wb.close()
+    assert folder.run("--as-of", AS_OF) == 0
+    assert folder.run("--as-of", "2026-03-10") == 0
+    rows = sheet(folder.workbook, "Services")
+    assert list(rows["Status"]) == ["Invoiced"] * 3 and rows["Error"].isna().all()
+
+
 def test_unusable_workbooks_exit_2_and_change_nothing(folder: Folder, capsys) -> None:
     folder.workbook.write_text("not a workbook")
     assert folder.run("--as-of", AS_OF) == 2
