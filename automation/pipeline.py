@@ -529,9 +529,30 @@ class Run:
         if not self.request.payments_only:
             self._write_report()
         config, summary = self.config, self.summary
-        if self.sender is not None and config.email.report_to and summary.has_news:
-            _email_summary(config, summary, self.sender)
+        if config.email.report_to and summary.has_news:
+            sender = self.sender or self._summary_sender()  # news without client mail too
+            if sender is not None:
+                _email_summary(config, summary, sender)
         summary.timings["report"] = time.perf_counter() - self.started
+
+    def _summary_sender(self) -> Sender | None:
+        """The mail server (or outbox), opened for the summary alone when the run had no
+        client mail to send; None, said in the summary, when it cannot be used."""
+        config = self.config
+        try:
+            return self.stack.enter_context(
+                open_sender(
+                    config.email,
+                    config.company,
+                    outbox_folder(self.request, self.paths),
+                    self.paths.billing,
+                )
+            )
+        except MailError as exc:
+            self.summary.notes.append(
+                f"The summary email to {config.email.report_to} was not sent: {exc}"
+            )
+            return None
 
     def finish(self) -> RunSummary:
         """Close the run in the ledger: "ok", or "attention" when the summary says so."""

@@ -86,6 +86,7 @@ class RunSummary:
             or self.escalated
             or self.errors
             or self.credit_notes
+            or self.bank_lines  # payments applied, or lines waiting for review
         )
 
     @property

@@ -573,6 +573,18 @@ def test_summary_emailed_to_the_bookkeeper(folder: Folder) -> None:
     assert names == ["receivables-2026-03-09.xlsx"]
     assert folder.run("--as-of", AS_OF) == 0  # nothing new: no second report
     assert len([r for r in folder.received if r.rcpt_tos == ["me@ledgerwise.example"]]) == 1
+    # news without any client mail (a row error a week later): the bookkeeper hears of it
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    apply_updates(folder.workbook, [CellUpdate("Services", 5, k, v) for k, v in {
+        "Date": date(2026, 3, 10), "Client": "Nobody Ltd", "Description": "Advice",
+        "Amount": Decimal("50")}.items()], header_rows={"Services": 1})  # fmt: skip
+    sent = len(folder.received)
+    assert folder.run("--as-of", "2026-03-12") == 1
+    assert len(folder.received) == sent + 1  # the summary alone
+    reports = [r for r in folder.received if r.rcpt_tos == ["me@ledgerwise.example"]]
+    assert len(reports) == 2 and "1 row needs attention" in str(reports[-1].message["Subject"])
 
 
 TERMS_CASES = [
