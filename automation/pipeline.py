@@ -519,7 +519,14 @@ class Run:
             move_imported(summary.statements_done, inbox_of(self.paths.workbook, config))
         )
         if not summary.updates_owed:  # the sheet now shows what the ledger settles on
-            self._settle(plan.fixes.troubled | plan.fixes.mailing)  # their notes wait a run
+            # An invoice whose one message this run was a correction keeps its thank-you or
+            # note owed for the next run (a void one has none to wait for).
+            waiting = {
+                n for n in plan.fixes.mailing
+                if n in self.invoices and self.invoices[n].voided is None
+                and self.invoices[n].credited < self.invoices[n].total
+            }  # fmt: skip
+            self._settle(plan.fixes.troubled | waiting)
         owed_back(self.invoices, self.rows, self.failed_now, as_of, summary)
         summary.timings["write-back"] = time.perf_counter() - self.started
 
