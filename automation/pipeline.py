@@ -709,12 +709,13 @@ class Run:
                     "replacement_to_client": "; ".join(own.get(number, ())),
                 },
             )
-            amount = format_money(credit.amount, inv.currency, "en")
+            amount = format_money(credit.amount, inv.currency, "en")  # the Note is English
             ledger.update_invoice(
                 number, note=f"Credit note {note_no} for {amount} issued on {day}; being emailed."
             )
+            shown = format_money(credit.amount, inv.currency, self.summary.language)
             self.summary.credit_notes.append(
-                SentItem(number, inv.client, credit.reason, amount, note_no)
+                SentItem(number, inv.client, credit.reason, shown, note_no)
             )
         done = ledger.events(fixes.resends)
         for number in fixes.resends:
@@ -1148,15 +1149,10 @@ def owed_back(
     for number, inv in invoices.items():
         state = state_of(inv, number in failed)
         pay = Payments.from_row(rows.get(number))
-        if not state.voided and status_of(state, pay, as_of) not in CLOSED:
-            continue  # Overpaid, or Void (typed, or credited in full): as `settle` keeps them
         _, balance = balance_of(state, pay)
-        if balance < 0:
-            summary.owed_back.append(
-                SentItem(
-                    number, inv.client, "owed back", format_money(-balance, inv.currency, "en")
-                )
-            )
+        if balance < 0:  # whatever its status (on Hold too), as the report's Owed back sheet
+            owed = format_money(-balance, inv.currency, summary.language)
+            summary.owed_back.append(SentItem(number, inv.client, "owed back", owed))
 
 
 def _email_summary(config: Config, summary: RunSummary, sender: Sender) -> None:

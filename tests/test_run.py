@@ -561,6 +561,23 @@ def test_pdf_without_libreoffice_is_a_clear_error(folder: Folder, monkeypatch, c
     assert folder.received == [] and digest(folder.workbook) == before
 
 
+def test_an_overpaid_invoice_on_hold_is_listed_as_owed_back(folder: Folder, capsys) -> None:
+    """The summary lists what the report's Owed back sheet lists, an invoice on Hold too."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    basic(folder)
+    assert folder.run("--as-of", AS_OF) == 0
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 3, "Paid Amount", Decimal("500")),
+                                    CellUpdate("Invoices", 3, "Paid Date", date(2026, 3, 10)),
+                                    CellUpdate("Invoices", 3, "Status", "Hold")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-11") == 0
+    owed = capsys.readouterr().out.split("Owed back to clients", 1)[1].splitlines()[1]
+    assert "INV-2026-0002" in owed and "$100.00" in owed
+
+
 def test_summary_emailed_to_the_bookkeeper(folder: Folder) -> None:
     folder.write_config(email='report_to = "me@ledgerwise.example"')
     basic(folder)
