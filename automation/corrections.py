@@ -29,7 +29,7 @@ from .plan import InvoiceState, Payments, balance_of, is_billable, totals
 from .read import SheetData
 from .schema import INVOICES
 from .updates import state_of
-from .validate import ClientBook, column_text, read_rows
+from .validate import ClientBook, column_text, read_billed_rows
 
 #: A Services row as it reads now: a line, or why it cannot be read.
 BilledRow = ServiceLine | RowError
@@ -125,7 +125,8 @@ def billed_rows(services: SheetData, numbers: Collection[str]) -> dict[str, list
     mine = carried.isin(set(numbers)).to_numpy(dtype=bool)
     result: dict[str, list[BilledRow]] = {}
     rows = frame[mine]
-    for (_row, line), number in zip(read_rows(services, rows), carried[mine], strict=True):
+    lines = read_billed_rows(services, rows)
+    for (_row, line), number in zip(lines, carried[mine], strict=True):
         result.setdefault(number, []).append(line)
     return result
 

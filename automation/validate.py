@@ -541,25 +541,18 @@ def inactive_rows(sheet: SheetData, book: ClientBook, lines: Collection[int]) ->
     return [int(row) for row in rows.index[_typed(rows).to_numpy()]]
 
 
-def read_rows(sheet: SheetData, rows: pd.DataFrame) -> list[tuple[int, ServiceLine | RowError]]:
-    """Services rows read as lines (`read_service_line`), formulas saved without their
-    result dealt with as `validate_services` deals with them: an Amount of Quantity x Unit
-    Price is worked out, any other such formula is the row's error. For billed rows: a
-    workbook last saved by a script shows every Amount formula's result as 0."""
+def read_billed_rows(
+    sheet: SheetData, rows: pd.DataFrame
+) -> list[tuple[int, ServiceLine | RowError]]:
+    """Billed Services rows read as lines (`read_service_line`), to compare with what was
+    billed. A formula saved without its result (a workbook last saved by a script) shows a
+    stand-in 0 or nothing: read as an empty cell, so an Amount is Quantity x Unit Price
+    (the billed line decides whether the row changed; no error of its own)."""
     unsaved = sheet.unsaved_formulas(rows.index.tolist(), LINE_COLUMNS)
-    product = _Product.of(sheet) if unsaved else None
     found: list[tuple[int, ServiceLine | RowError]] = []
     for row, values in zip(rows.index.tolist(), rows.to_dict("records"), strict=True):
-        if product is not None and row in unsaved:
-            refused = [
-                (column, formula)
-                for column, formula in unsaved[row]
-                if not (column == "Amount" and _is_product(product, row, formula))
-            ]
-            if refused:
-                found.append((int(row), _unsaved_error(sheet, int(row), *refused[0])))
-                continue
-            values = {**values, "Amount": None}  # a stand-in 0 is no result
+        if row in unsaved:
+            values = {**values, **{column: None for column, _formula in unsaved[row]}}
         found.append((int(row), read_service_line(int(row), values, sheet)))
     return found
 
