@@ -409,14 +409,7 @@ class Run:
         vet_templates(self.paths)
         refuse_placeholder_sender(config, outbox_folder(self.request, self.paths))
         try:
-            self.sender = self.stack.enter_context(
-                open_sender(
-                    config.email,
-                    config.company,
-                    outbox_folder(self.request, self.paths),
-                    self.paths.billing,
-                )
-            )
+            self.sender = self._opened_sender()
         except MailLoginError as exc:
             raise UnusableError(f"the mail server cannot be used: {exc}") from None
         except MailError as exc:
@@ -542,19 +535,19 @@ class Run:
                 _email_summary(config, summary, sender)
         summary.timings["report"] = time.perf_counter() - self.started
 
+    def _opened_sender(self) -> Sender:
+        """The mail server (or outbox) of this run, closed with it."""
+        config, outbox = self.config, outbox_folder(self.request, self.paths)
+        return self.stack.enter_context(
+            open_sender(config.email, config.company, outbox, self.paths.billing)
+        )
+
     def _summary_sender(self) -> Sender | None:
         """The mail server (or outbox), opened for the summary alone when the run had no
         client mail to send; None, said in the summary, when it cannot be used."""
         config = self.config
         try:
-            return self.stack.enter_context(
-                open_sender(
-                    config.email,
-                    config.company,
-                    outbox_folder(self.request, self.paths),
-                    self.paths.billing,
-                )
-            )
+            return self._opened_sender()
         except MailError as exc:
             self.summary.notes.append(
                 f"The summary email to {config.email.report_to} was not sent: {exc}"
