@@ -67,6 +67,7 @@ from .runlog import LogFormatter
 from .sending import test_mode_note
 from .smtp_pool import connections_text
 from .summary import (
+    KIND_WORDS,
     RunSummary,
     correction_lines,
     item_text,
@@ -86,18 +87,6 @@ DEMO_DIR = Path(tempfile.gettempdir()) / (
 KEEP_LOGS = 200
 #: More rows than this in the run's summary are listed as plain lines, not a table.
 TABLE_ROWS = 60
-KIND_WORDS = {
-    "invoice": "invoice",
-    "reissue": "reissued",
-    "thanks": "thank-you",
-    "underpaid": "part-payment note",
-    "overpaid": "overpayment note",
-    "credit_note": "credit note",
-    "resend": "copy resent",
-    "escalated": "escalated",
-    "statement": "statement of account",
-    "Draft": "draft",
-}
 
 log = logging.getLogger("automation")
 log.addHandler(logging.NullHandler())  # the run log file is the only place logs go

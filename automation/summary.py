@@ -102,6 +102,21 @@ class RunSummary:
         return EXIT_OK
 
 
+#: What each kind of message is called where people read it (terminal, log, summary email).
+KIND_WORDS = {
+    "invoice": "invoice",
+    "reissue": "reissued",
+    "thanks": "thank-you",
+    "underpaid": "part-payment note",
+    "overpaid": "overpayment note",
+    "credit_note": "credit note",
+    "resend": "copy resent",
+    "escalated": "escalated",
+    "statement": "statement of account",
+    "Draft": "draft",
+}
+
+
 def summary_lines(summary: RunSummary) -> list[str]:
     """The run summary as plain text lines (for the emailed report and the log)."""
     lines = [f"Billing run as of {summary.as_of.isoformat()}", ""]
@@ -114,7 +129,8 @@ def summary_lines(summary: RunSummary) -> list[str]:
         if items:
             lines.append(f"{title}:")
             lines.extend(
-                f"  {i.kind:<10} {item_text(i.invoice_no, i.client, i.amount, i.note)}"
+                f"  {KIND_WORDS.get(i.kind, i.kind):<20} "
+                f"{item_text(i.invoice_no, i.client, i.amount, i.note)}"
                 for i in items
             )
             lines.append("")

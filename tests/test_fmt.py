@@ -235,3 +235,16 @@ def test_tax_rates_print_as_babel_prints_them(rate: Decimal, language: str) -> N
     )
     assert format_rate(rate, language) == expected
     assert format_rate(rate, language) == expected  # cached: the same text again
+
+
+def test_summary_lines_name_each_message_as_the_terminal_does() -> None:
+    """The log and the summary email say "part-payment note", not the internal "underpaid"."""
+    from automation.summary import RunSummary, SentItem, summary_lines
+
+    summary = RunSummary(date(2026, 11, 30), language="en")
+    summary.sent = [SentItem("INV-1", "Acme", "underpaid", "$600.00"),
+                    SentItem("INV-2", "Beta", "credit_note", "$50.00")]  # fmt: skip
+    lines = summary_lines(summary)
+    assert any(line.startswith("  part-payment note ") and "INV-1" in line for line in lines)
+    assert any(line.startswith("  credit note ") and "INV-2" in line for line in lines)
+    assert not any("underpaid" in line or "credit_note" in line for line in lines)
