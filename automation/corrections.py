@@ -22,11 +22,12 @@ from decimal import Decimal
 
 from .config import Config
 from .fmt import format_money
-from .ledger import LedgerInvoice, number_pattern
+from .ledger import Ledger, LedgerInvoice, number_pattern
 from .model import HOLD, REBILL, VOID, InvoiceLine, InvoiceRow, RowError, ServiceLine
 from .money import ZERO, round_money
 from .plan import InvoiceState, Payments, balance_of, is_billable, totals
 from .read import SheetData
+from .reconcile import lost_and_changed
 from .schema import INVOICES
 from .updates import state_of
 from .validate import ClientBook, column_text, read_billed_rows
@@ -491,6 +492,22 @@ def changed_lines(
         for row, message, column in _compare(inv, rows):
             errors[row] = RowError(services.name, row, services.headers[column], message)
     return errors
+
+
+def restore_lost(
+    lines: Sequence[ServiceLine],
+    ledger: Ledger | None,
+    restored: dict[int, str],
+    services: SheetData,
+) -> dict[int, RowError]:
+    """Rows that lost their Invoice No and were edited since (`reconcile.lost_and_changed`)
+    join `restored` (never billed twice, their number written back); their errors, as an
+    edited billed row's (`changed_lines`)."""
+    lost = lost_and_changed(lines, ledger, restored)
+    if not lost:
+        return {}
+    restored.update((row, inv.invoice_no) for row, inv in lost.items())
+    return lost_line_errors(lines, lost, services)
 
 
 def lost_line_errors(

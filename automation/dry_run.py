@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .compose import make_document
 from .config import Config
-from .corrections import lost_line_errors
+from .corrections import restore_lost
 from .decide import (
     Loaded,
     issue,
@@ -35,7 +35,6 @@ from .prechecks import calendar_for, check_only
 from .reconcile import (
     existing_seq_floor,
     invoice_numbers,
-    lost_and_changed,
     mistyped_note,
     mistyped_numbers,
     restored_lines,
@@ -81,11 +80,8 @@ def dry_run(
         )
         restored = restored_lines(lines, data.services, ledger)
         numbers = invoice_numbers(data)
-        lost = lost_and_changed(lines, ledger, restored)
-        if lost:  # billed, lost its Invoice No, then edited: told, as the run tells it
-            restored.update((row, inv.invoice_no) for row, inv in lost.items())
-            edited = lost_line_errors(lines, lost, data.services)
-            summary.errors.extend(edited[r] for r in sorted(edited))
+        edited = restore_lost(lines, ledger, restored, data.services)  # as the run tells it
+        summary.errors.extend(edited[r] for r in sorted(edited))
         fresh = [ln for ln in lines if ln.row not in restored and request.covers(ln.client_key)]
         if request.payments_only:
             fresh = []

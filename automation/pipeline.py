@@ -27,7 +27,7 @@ from .backups import PendingBackup, backup_ledger, start_backup
 from .bank.apply import inbox_of, move_imported, payments_updates
 from .compose import Job, amount_text, attach_pdfs, prepare_jobs
 from .config import Config
-from .corrections import Corrections, lost_line_errors
+from .corrections import Corrections, restore_lost
 from .decide import (
     decide_followups,
     issue,
@@ -91,7 +91,6 @@ from .reconcile import (
     existing_credit_floor,
     existing_seq_floor,
     invoice_numbers,
-    lost_and_changed,
     mistyped_note,
     mistyped_numbers,
     restored_lines,
@@ -350,12 +349,9 @@ class Run:
         self.prints = {line.row: fingerprint(line) for line in self.lines}
         restored = restored_lines(self.lines, data.services, self.ledger, self.prints)
         numbers = self.numbers if self.numbers is not None else invoice_numbers(data)
-        lost = lost_and_changed(self.lines, self.ledger, restored)
-        if lost:  # billed, lost its Invoice No, then edited: never billed twice, told
-            restored.update((row, inv.invoice_no) for row, inv in lost.items())
-            edited = lost_line_errors(self.lines, lost, data.services)
-            self.errors = {**self.errors, **edited}
-            summary.errors.extend(edited[r] for r in sorted(edited))
+        edited = restore_lost(self.lines, self.ledger, restored, data.services)
+        self.errors = {**self.errors, **edited}  # billed, lost its number, then edited: told
+        summary.errors.extend(edited[r] for r in sorted(edited))
         fresh = [
             ln for ln in self.lines if ln.row not in restored and request.covers(ln.client_key)
         ]
