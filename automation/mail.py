@@ -891,8 +891,8 @@ class OutboxSender:
         partial = path.with_suffix(".eml.part")
         # The blind copies ([email] bcc) are in the envelope only; the file is what your mail
         # program sends, so it names them in a Bcc header, as a draft does.
-        blind = [a for a in msg.recipients if a not in (*msg.to, *msg.cc)]
-        bcc = f"Bcc: {', '.join(blind)}\r\n".encode() if blind and msg.to else b""
+        blind = [a for a in msg.recipients if msg.role(a) == "bcc"]
+        bcc = f"Bcc: {', '.join(blind)}\r\n".encode() if blind else b""
         partial.write_bytes(bcc + msg.raw)
         os.replace(partial, path)
         wanted = msg.recipients if recipients is None else tuple(recipients)

@@ -516,7 +516,7 @@ class Run:
                 and self.invoices[n].credited < self.invoices[n].total
             }  # fmt: skip
             self._settle(plan.fixes.troubled | waiting)
-        owed_back(self.invoices, self.rows, self.failed_now, as_of, summary)
+        owed_back(self.invoices, self.rows, self.failed_now, summary)
         summary.timings["write-back"] = time.perf_counter() - self.started
 
     def report(self) -> None:
@@ -1130,7 +1130,6 @@ def owed_back(
     invoices: dict[str, LedgerInvoice],
     rows: dict[str, InvoiceRow],
     failed: set[str],
-    as_of: date,
     summary: RunSummary,
 ) -> None:
     """Void invoices the client had paid towards, and invoices paid more than due: the money

@@ -20,7 +20,7 @@ from .lazy import lazy_import
 from .ledger import Ledger, LedgerInvoice, fingerprint
 from .model import RowError, ServiceLine
 from .read import SheetData, WorkbookData
-from .validate import column_text, read_service_line
+from .validate import column_text, read_billed_rows, read_service_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -254,12 +254,8 @@ def mistyped_numbers(
     unknown = above - ledger.known_numbers(above) - invoiced  # on the Invoices sheet: its own
     if not unknown:
         return {}
-    lines: dict[int, ServiceLine] = {}
-    for row in texts.index[texts.isin(unknown)]:
-        values = sheet.frame.loc[row].to_dict()
-        line = read_service_line(int(row), values, sheet)
-        if not isinstance(line, RowError):
-            lines[int(row)] = line
+    rows = sheet.frame.loc[texts.index[texts.isin(unknown)]]
+    lines = {row: ln for row, ln in read_billed_rows(sheet, rows) if not isinstance(ln, RowError)}
     prints = {row: fingerprint(line) for row, line in lines.items()}
     billed = ledger.invoiced_lines(set(prints.values()))
     live = {
@@ -297,12 +293,9 @@ def mistyped_note(mistyped: Mapping[int, tuple[str, ServiceLine]], shown: pd.Ser
 
 def _shown_prints(sheet: SheetData, texts: pd.Series, number: str) -> set[str]:
     """The fingerprints of the lines the rows showing `number` hold."""
-    found = set()
-    for row in texts.index[(texts == number).to_numpy()]:
-        line = read_service_line(int(row), sheet.frame.loc[row].to_dict(), sheet)
-        if not isinstance(line, RowError):
-            found.add(fingerprint(line))
-    return found
+    rows = sheet.frame.loc[texts.index[(texts == number).to_numpy()]]
+    return {fingerprint(ln) for _row, ln in read_billed_rows(sheet, rows)
+            if not isinstance(ln, RowError)}  # fmt: skip
 
 
 def sequence_errors(

@@ -153,11 +153,9 @@ class LedgerJournal:
 
 
 def blind_copies(message: BuiltMessage) -> frozenset[str]:
-    """The message's blind copies (`[email] bcc`), lower case as deliveries are kept."""
-    if not message.to:  # recorded without its roles: every address counts as the client's
-        return frozenset()
-    shown = {a.lower() for a in (*message.to, *message.cc)}
-    return frozenset(a.lower() for a in message.recipients if a.lower() not in shown)
+    """The message's blind copies (`[email] bcc`), lower case as deliveries are kept (none
+    for a message recorded without its roles: `BuiltMessage.role`)."""
+    return frozenset(a.lower() for a in message.recipients if message.role(a) == "bcc")
 
 
 def copies_missed_text(message: BuiltMessage, verdict: Verdict) -> str:
