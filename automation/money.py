@@ -162,6 +162,11 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
+def currency_digits(currency: str) -> int:
+    """How many decimals a currency's amounts have: 2 for USD, 0 for JPY, 3 for BHD."""
+    return max(0, -int(minor_unit(currency).as_tuple().exponent))
+
+
 def too_many_decimals(amount: Decimal, currency: str) -> str:
     """Why an amount cannot be in a currency: "has 3 decimals; EUR amounts have at most 2".
 
@@ -169,7 +174,7 @@ def too_many_decimals(amount: Decimal, currency: str) -> str:
     'has 1 decimal; JPY amounts have none'
     """
     written = max(0, -int(amount.as_tuple().exponent))
-    allowed = max(0, -int(minor_unit(currency).as_tuple().exponent))
+    allowed = currency_digits(currency)
     have = f"at most {allowed}" if allowed else "none"
     amounts = f"{currency} amounts" if currency else "amounts"
     return f"has {written} decimal{'s' if written != 1 else ''}; {amounts} have {have}"

@@ -42,8 +42,8 @@ from ..model import RowError
 from ..money import (
     DecimalMarkError,
     MoneyError,
+    currency_digits,
     currency_of,
-    minor_unit,
     parse_bank_amount,
     round_money,
     too_many_decimals,
@@ -134,7 +134,7 @@ def _three_places(amount: Decimal, currency: str) -> bool:
     `2.500` in USD is refused, not read as 2.50, since it may be 2,500 with the other mark
     (a bank writing `2500.00` in JPY, or `12.5000`, is read: it cannot be thousands)."""
     places = -int(amount.as_tuple().exponent)
-    return places == 3 and -int(minor_unit(currency).as_tuple().exponent) < places
+    return places == 3 and currency_digits(currency) < places
 
 
 def _line_amount(

@@ -129,9 +129,9 @@ def wrong_decimals(code: str, kind: str) -> bool:
 def _currency_digits(currency: str) -> int:
     if not currency:
         return 2
-    from automation.money import minor_unit
+    from automation.money import currency_digits
 
-    return max(0, -int(minor_unit(currency).as_tuple().exponent))
+    return currency_digits(currency)
 
 
 def shows_own_currency(code: str, kind: str) -> bool:
@@ -259,8 +259,8 @@ class Styles:
         return self._memo[key]
 
     def money_style(self, base: int | None, kind: str = MONEY) -> int:
-        """A cellXfs index like `base` but showing amounts as 1,234.50 (with the decimals
-        of the amount's currency: 1,234 yen, 1.235 dinars)."""
+        """A cellXfs index like `base` but showing amounts as 1,234.50 (with three decimals
+        for a currency of three: 1.235 dinars)."""
         return self.format_style(base, money_format(kind))
 
     def format_style(self, base: int | None, code: str) -> int:
