@@ -45,7 +45,6 @@ from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
 from .config import Config, ConfigError, find_config, load_config
 from .errors import EXIT_ATTENTION, EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, BusyError, UnusableError
-from .notices import workbook_notices
 from .pipeline import (
     REPO_TEMPLATES,
     Paths,
@@ -396,13 +395,14 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
             raise UnusableError(str(exc)) from None
         console.print(said, markup=False, highlight=False)
     loaded = load(request)
-    data, book, lines, errors = loaded
+    data, book, _lines, errors = loaded
     problems = list(book.errors) + sequence_errors(data, config)
     problems += listed_errors(errors, book)
     problems += build_payers(book)[1]  # a Payer ID on two clients
     # Whatever else the run would list: corrections, empty invoices, bank statements.
-    problems += [p for p in run_problems(request, loaded) if p not in problems]
-    for note in workbook_notices(data, book, lines, request.as_of, config):
+    run_errors, run_notes = run_problems(request, loaded)
+    problems += [p for p in run_errors if p not in problems]
+    for note in run_notes:
         console.print(one_line(note), markup=False, highlight=False)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")

@@ -47,14 +47,15 @@ from .summary import RunSummary, SentItem
 from .validate import ClientBook, listed_errors
 
 
-def run_problems(request: RunRequest, loaded: Loaded) -> list[RowError]:
-    """For `check`: every problem a run on the same date would list.
+def run_problems(request: RunRequest, loaded: Loaded) -> tuple[list[RowError], list[str]]:
+    """For `check`: every problem a run on the same date would list, and its notes (the
+    workbook's notices, an Invoice No typed over, what the bank inbox holds).
 
     A dry run's look at the workbook, the ledger (a private copy: nothing in
     .billing/ changes) and the bank inbox, without making documents.
     """
     summary = dry_run(request, Paths.for_request(request), loaded=loaded, render=False)
-    return summary.errors
+    return summary.errors, summary.notes
 
 
 def dry_run(

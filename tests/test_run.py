@@ -301,6 +301,11 @@ def test_a_billed_rows_invoice_no_typed_over_is_put_back_and_sets_no_floor(
     out = capsys.readouterr().out
     assert "INV-2026-0003" in out and "INV-2026-0051" not in out
     assert "Services row 3 (INV-2026-0050 -> INV-2026-0001)" in out
+    from automation.cli import main
+
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-16"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Services row 3 (INV-2026-0050 -> INV-2026-0001)" in out  # check tells it as well
     assert folder.run("--as-of", "2026-03-16") == 0
     numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
     assert numbers == ["INV-2026-0001", "INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
