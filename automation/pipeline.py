@@ -503,6 +503,7 @@ class Run:
             plan.fixes.refused_credit, plan.fixes.held,
         )  # fmt: skip
         payments_updates(data, ledger, config, updates)
+        summary.notes.extend(note for note in updates.notes if note not in summary.notes)
         self._apply(updates)
         summary.notes.extend(
             move_imported(summary.statements_done, inbox_of(self.paths.workbook, config))

@@ -76,7 +76,12 @@ class SheetData:
       append_at: the Excel row where rows the tool adds go: inside the sheet's
         table when it can grow (its spare empty rows first, then where its
         totals row is, which moves down), else below everything in the sheet.
-      append_note: why added rows cannot join the sheet's table, when they cannot.
+      append_room: how many rows can join the table from `append_at` before
+        the table (its totals row moved down) would reach something below it;
+        None: any number (nothing below it). More go below everything in the
+        sheet (`append_rows`); `append_blocked` is the row of what is below.
+      append_note: why added rows cannot join the sheet's table, when none can
+        (something right below it, no spare row).
       date_order: how slash dates typed as text in this sheet are read ("DMY",
         "MDY" or "": only when they cannot be misread), from the config.
       unsaved: the formulas saved without their result (see `unsaved_formulas`).
@@ -93,6 +98,9 @@ class SheetData:
     last_row: int = 0
     append_at: int = 0
     append_note: str | None = None
+    append_room: int | None = None
+    append_blocked: int = 0  # the row below the table that holds something (with a room)
+    append_table: str = ""  # the table's name (with a room)
     date_order: str = ""
     #: the sheet's formulas saved without their result (their cells read as empty), for
     #: the Clients, Services and Invoices sheets
@@ -103,6 +111,20 @@ class SheetData:
     def __post_init__(self) -> None:
         if not self.append_at:  # no table: below everything in the sheet
             object.__setattr__(self, "append_at", max(self.last_row, self.header_row) + 1)
+
+    def append_rows(self, count: int) -> tuple[int, str | None]:
+        """Where `count` rows the tool adds start, and why they do not join the sheet's
+        table when they cannot (more than the room above what is below it)."""
+        if self.append_room is None or count <= self.append_room:
+            return self.append_at, None
+        end = max(self.last_row, self.header_row)
+        return end + 1, (
+            f"{self.name}: the {count} rows the tool adds do not fit in the table "
+            f"{self.append_table} above row {self.append_blocked}, which is not empty, so they "
+            f"go below row {end}, outside the table {self.append_table}. Move what is below "
+            "the table further down, so new rows join it (and its totals and filters count "
+            "them)."
+        )
 
     def unsaved_formulas(
         self, rows: Collection[int] | None = None, columns: Collection[str] | None = None
@@ -664,7 +686,9 @@ def _sheet(
     last_row = max(last_row, header_index + 1)
     first = min(positions.values(), default=-1) + 1
     table = main_table(tables.get(actual, []), header_index + 1, expected.values(), first)
-    append_at, note = _append_place(actual, header_index + 1, last_row, raw, table)
+    append_at, room, blocked, note = _append_place(
+        actual, header_index + 1, last_row, raw, table
+    )
     return SheetData(
         name=actual,
         header_row=header_index + 1,
@@ -674,6 +698,9 @@ def _sheet(
         last_row=last_row,
         append_at=append_at,
         append_note=note,
+        append_room=room,
+        append_blocked=blocked,
+        append_table=table.name if table is not None else "",
         date_order=config.billing.date_order.upper(),
         unsaved=(unsaved or {}).get(actual, UnsavedFormulas()),
         columns={column: position + 1 for column, position in positions.items()},
@@ -743,23 +770,31 @@ def _without_totals(raw: pd.DataFrame, tables: list[TableInfo]) -> pd.DataFrame:
 
 def _append_place(
     sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, table: TableInfo | None
-) -> tuple[int, str | None]:
-    """(row where added rows go, why they cannot join the sheet's table, or why they miss
-    the totals typed below a plain range)."""
+) -> tuple[int, int | None, int, str | None]:
+    """(row where added rows go, how many can go there (None: any), the row of what is
+    below the table that limits them, why they cannot join the sheet's table when none
+    can, or why they miss the totals typed below a plain range)."""
     if table is None:
-        return last_row + 1, _below_totals(sheet, header_row, last_row, raw)
+        return last_row + 1, None, 0, _below_totals(sheet, header_row, last_row, raw)
     _, c1, _, c2 = table.ref
     typed = [c - 1 for c in range(c1, c2 + 1) if c not in table.calculated and c - 1 < raw.shape[1]]
-    # A spare row holds only the calculated columns' formulas: it is free.
-    below = _first_filled(raw, table.ref[2], len(raw), typed)
-    if below >= 0:
-        return last_row + 1, (
-            f"{sheet}: rows the tool adds go below row {last_row}, outside the table "
-            f"{table.name}, because row {below + 1} below the table is not empty. Move what is "
-            "below the table, so new rows join it (and its totals and filters count them)."
-        )
     inside = _last_filled(raw, table.data_first - 1, table.data_last, typed)
-    return (inside + 1 if inside >= 0 else table.data_first - 1) + 1, None
+    # A spare row holds only the calculated columns' formulas: it is free.
+    start = (inside + 1 if inside >= 0 else table.data_first - 1) + 1
+    columns = [c - 1 for c in range(c1, c2 + 1) if c - 1 < raw.shape[1]]
+    below = _first_filled(raw, table.ref[2], len(raw), columns)  # where the totals row moves
+    if below < 0:
+        return start, None, 0, None
+    # Rows start.. join the table while it (its totals row moved down under them) ends
+    # above the row holding something: a note far below leaves room for many.
+    room = below + 1 - table.totals_rows - start
+    if room > 0:
+        return start, room, below + 1, None
+    return last_row + 1, None, 0, (
+        f"{sheet}: rows the tool adds go below row {last_row}, outside the table "
+        f"{table.name}, because row {below + 1} below the table is not empty. Move what is "
+        "below the table, so new rows join it (and its totals and filters count them)."
+    )
 
 
 def _below_totals(sheet: str, header_row: int, last_row: int, raw: pd.DataFrame) -> str | None:

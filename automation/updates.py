@@ -100,6 +100,8 @@ class UpdateSet:
         # cells): a frame lookup per cell (`row in index`, `.at`) costs more
         # than the comparison itself.
         self._columns: dict[tuple[int, str], tuple[int, Sequence[object]] | None] = {}
+        #: what to tell about where added rows went (outside a table they did not fit in)
+        self.notes: list[str] = []
 
     def _current(self, sheet: SheetData, row: int, column: str) -> tuple[bool, object]:
         """(whether the sheet has this cell, its value)."""
@@ -463,7 +465,12 @@ def invoices_updates(
         )
     )
     # New rows go into the sheet's table, else below everything in the sheet.
-    next_row = sheet.append_at if sheet else 2
+    next_row = 2
+    if sheet:
+        added = sum(1 for n in invoices if n not in rows or not rows[n].row)
+        next_row, note = sheet.append_rows(added)
+        if note:
+            updates.notes.append(note)
     outstanding: dict[str, Decimal] = {}
     for number in sorted(invoices, key=lambda n: (invoices[n].invoice_date, n)):
         inv = invoices[number]

@@ -69,7 +69,7 @@ def build(
     spare_rows: int = 0,
     tool_columns_in_services: bool = False,
     tool_columns_beside: bool = False,
-    note_below_invoices: bool = False,
+    note_below_invoices: int = 0,
     short_formulas: bool = False,
     service_below: bool = False,
     validations: bool = False,
@@ -200,7 +200,7 @@ def build(
             bold = wb.add_format({"bold": True})
             ws.conditional_format(f"A{last + 1}:J{last + 1}", {"type": "no_blanks", "format": bold})
     if note_below_invoices:
-        ws.write(last + 2, 0, "Invoices before 2026 are in the old book.")
+        ws.write(last + note_below_invoices + 1, 0, "Invoices before 2026 are in the old book.")
 
     ws = wb.add_worksheet("Summary")
     ws.write_column(0, 0, ["Open balance", "Billed", "Open invoices"])
@@ -393,7 +393,9 @@ def test_tool_columns_beside_the_table_join_it(folder: Folder) -> None:
 
 
 def test_something_below_the_table_is_said_and_kept(folder: Folder, capsys) -> None:
-    setup_folder(folder, note_below_invoices=True)
+    """A note under the table's totals, one row between: the two new invoices do not fit
+    above it, and go below it (said); the note and the table stay where they are."""
+    setup_folder(folder, note_below_invoices=1)
     assert folder.run("--as-of", FIRST_RUN) == 0
     out = capsys.readouterr().out
     assert "outside the table tblInvoices" in out and "row 5" in out
@@ -402,6 +404,24 @@ def test_something_below_the_table_is_said_and_kept(folder: Folder, capsys) -> N
     ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
     assert ws["A5"].value == "Invoices before 2026 are in the old book."
     assert [ws.cell(r, 1).value for r in (6, 7)] == ["INV-2026-0002", "INV-2026-0003"]
+
+
+def test_a_note_far_below_the_table_leaves_room_for_new_rows(folder: Folder, capsys) -> None:
+    """A note 26 rows under the table: the two new invoices join the table, whose totals
+    row moves down under them, far above the note (they went below the note, outside the
+    table, where its totals and filters missed them)."""
+    setup_folder(folder, note_below_invoices=26)
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    out = capsys.readouterr().out
+    assert "outside the table" not in out
+    inv = tables(folder.workbook)["tblInvoices"]
+    assert inv.get("ref") == f"A1:{LAST}5"  # two more rows, the totals row last
+    ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    assert [ws.cell(r, 1).value for r in (2, 3, 4, 5)] == [
+        "INV-2026-0001", "INV-2026-0002", "INV-2026-0003", "Total"
+    ]  # fmt: skip
+    assert ws["A30"].value == "Invoices before 2026 are in the old book."
+    assert all(ws.cell(r, 1).value is None for r in range(6, 30))
 
 
 def test_a_service_below_the_table_is_billed_and_no_rows_are_said_added(

@@ -443,7 +443,9 @@ def payments_updates(data: WorkbookData, ledger: Ledger, config: Config, updates
             if ref and ref not in where:
                 where[ref] = int(row)
                 typed_numbers[ref] = number
-        next_row = sheet.append_at
+        next_row, note = sheet.append_rows(sum(1 for i in stored if i.line.bank_ref not in where))
+        if note:
+            updates.notes.append(note)
     for item in stored:
         line = item.line
         row = where.get(line.bank_ref)
