@@ -406,6 +406,28 @@ def test_a_new_column_never_goes_under_a_header_merged_across_two(tmp_path: Path
     assert [str(r) for r in sheet.merged_cells.ranges] == ["H1:I1"]
 
 
+def test_a_new_column_never_goes_under_a_note_merged_across_two_on_a_line(
+    tmp_path: Path,
+) -> None:
+    """A note merged over H3:I3 on a line below the header: column I is hidden on that row,
+    so the new column goes to J (in I, row 3's Due Date sat hidden under the note)."""
+    path = tmp_path / "merged.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount",
+                        "Project", "Notes"])  # fmt: skip
+    ws.write_row(1, 0, ["2026-03-02", "Acme", "Work", 1, 10, 10, "P1"])
+    ws.write_row(2, 0, ["2026-03-02", "Acme", "More", 1, 10, 10, "P1"])
+    ws.merge_range("H3:I3", "call them first", wb.add_format({"bold": True}))
+    wb.close()
+    apply_updates(path, [CellUpdate("Services", 3, "Invoice No", "INV-2026-0001")],
+                  header_rows={"Services": 1})  # fmt: skip
+    sheet = openpyxl.load_workbook(path)["Services"]
+    assert (sheet["I1"].value, sheet["J1"].value) == (None, "Invoice No")
+    assert (sheet["I3"].value, sheet["J3"].value) == (None, "INV-2026-0001")
+    assert [str(r) for r in sheet.merged_cells.ranges] == ["H3:I3"]
+
+
 def shared_formula_book(path: Path) -> None:
     """A sheet whose Amount column is one shared formula, as Excel writes a fill-down."""
     wb = xlsxwriter.Workbook(str(path))

@@ -118,6 +118,7 @@ def resolve_columns(
                 # After the last column used anywhere, not just the last header:
                 # a note typed in an unlabelled column beside the data is kept.
                 last, used = _last_used_column(edit, max(last, edge)), True
+                last = max(last, _merged_across(edit, header_row, MAX_ROW))
             if last >= MAX_COL:
                 placed.unplaced.append(header)
                 continue
@@ -228,13 +229,14 @@ _MERGE = re.compile(
 )
 
 
-def _merged_across(edit: SheetEdit, row: int) -> int:
-    """The last column a merged cell on `row` covers (0 if none): a header merged across
-    two columns ("Notes" over H:I) leaves the second column's cell hidden, so no header
-    the tool adds may go there."""
+def _merged_across(edit: SheetEdit, row: int, last_row: int = 0) -> int:
+    """The last column a merged cell on `row` (to `last_row`) covers (0 if none): a header
+    merged across two columns ("Notes" over H:I) leaves the second column's cell hidden,
+    so no header the tool adds may go there; nor a column whose cells a note merged over
+    two columns on a row below would hide."""
     last = 0
     for first_col, top, last_col, bottom in _MERGE.findall(edit.xml, edit.body[1]):
-        if int(top) <= row <= int(bottom):
+        if int(top) <= max(row, last_row) and row <= int(bottom):
             last = max(last, col_index(last_col.decode()), col_index(first_col.decode()))
     return last
 
