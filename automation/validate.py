@@ -326,15 +326,18 @@ _TOTAL_LABEL = re.compile(r"(?:grand\s+|sub-?\s*)?totals?\s*:?", re.IGNORECASE)
 
 def _totals_row(cells: list[object]) -> bool:
     """Whether a row (cells of LINE_COLUMNS) is a totals row typed by hand under the lines:
-    labelled Total in its Date or Description, with no Client, Quantity or Unit Price.
-    It is no service and no mistake: it is left alone, like a table's totals row."""
+    labelled Total in its Date or Description, with no Client, and either no Quantity or
+    Unit Price or no date (the label in Date, or Date empty): a Total row that sums the
+    Quantity column as well as the Amount is as common as one that does not. It is no
+    service and no mistake: it is left alone, like a table's totals row."""
     day, client, description, quantity, price, _amount = cells
-    if not (is_blank(client) and is_blank(quantity) and is_blank(price)):
+    if not is_blank(client) or not (_total_label(description) or _total_label(day)):
         return False
-    return any(
-        isinstance(label, str) and _TOTAL_LABEL.fullmatch(label.strip()) is not None
-        for label in (description, day)
-    )
+    return (is_blank(quantity) and is_blank(price)) or is_blank(day) or _total_label(day)
+
+
+def _total_label(cell: object) -> bool:
+    return isinstance(cell, str) and _TOTAL_LABEL.fullmatch(cell.strip()) is not None
 
 
 def read_service_line(

@@ -173,11 +173,16 @@ def test_a_totals_row_typed_under_the_lines_is_left_alone(tmp_path: Path) -> Non
     ws.write_formula(6, 5, "=SUM(F2:F3)", None, 200)
     ws.write_row(8, 1, ["Acme", "Total"])  # a client: a line missing its date
     ws.write_formula(8, 5, "=SUM(F2:F3)", None, 200)
+    ws.write(10, 0, "Total")  # summing the Quantity column as well
+    ws.write_formula(10, 3, "=SUM(D2:D3)", None, 2)
+    ws.write_formula(10, 5, "=SUM(F2:F3)", None, 200)
+    ws.write_datetime(12, 0, datetime(2026, 3, 4), day)  # a date: a line missing its client
+    ws.write_row(12, 2, ["Total", 1, 100])
     wb.close()
     data = read_workbook(path, Config())
     lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
     assert [line.row for line in lines] == [2, 3]
-    assert [(e.row, e.column) for e in errors.values()] == [(9, "Date")]
+    assert [(e.row, e.column) for e in errors.values()] == [(9, "Date"), (13, "Client")]
 
 
 @pytest.mark.parametrize(
