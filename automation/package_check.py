@@ -194,6 +194,10 @@ class UnsavedFormulas:
         return cls(rows, cols, texts)
 
 
+#: A range of cells: (first row, first column, last row, last column), from 1.
+CellRange = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class Findings:
     """What the package check found in the sheets it read, besides what it refuses.
@@ -203,10 +207,12 @@ class Findings:
         them as empty).
       unsaved: per sheet, its formulas saved without their result (sheets with
         none are left out).
+      merges: per sheet, its merged cells (the reader does not look at them).
     """
 
     errors: ErrorCells = field(default_factory=dict)
     unsaved: dict[str, UnsavedFormulas] = field(default_factory=dict)
+    merges: dict[str, list[CellRange]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -247,6 +253,7 @@ def check_package(
     name = path.name
     errors: ErrorCells = {}
     unsaved: dict[str, UnsavedFormulas] = {}
+    merges: dict[str, list[CellRange]] = {}
     try:
         data = path.read_bytes()
         with (
@@ -272,6 +279,7 @@ def check_package(
             for sheet, part in parts:
                 found: dict[tuple[int, int], str] = {}
                 formulas: list[UnsavedFormulas] = []
+                merged: list[CellRange] = []
                 size = pkg.names[part].file_size
                 # The long log is scanned on two threads besides this one's inflating: the
                 # reader is idle still (nothing long has passed yet); the others on this one.
@@ -280,10 +288,14 @@ def check_package(
                 chunks = _stream(archive, pkg.names[part])
                 if checked is not None and size <= keep_xml:
                     chunks = _keeping(chunks, kept)
-                extent = sheet_extent(name, sheet, chunks, found, helpers, formulas, zeros)
+                extent = sheet_extent(
+                    name, sheet, chunks, found, helpers, formulas, zeros, merged
+                )
                 check_extent(name, sheet, extent)
                 if found:
                     errors[sheet] = found
+                if merged:
+                    merges[sheet] = merged
                 if formulas:
                     unsaved[sheet] = UnsavedFormulas.joined(formulas, found)
                 if checked is not None and shared is None:
@@ -296,7 +308,7 @@ def check_package(
             'save it again as "Excel Workbook (*.xlsx)", or use the latest backup from '
             ".billing/backups/."
         ) from None
-    return Findings(errors, unsaved)
+    return Findings(errors, unsaved, merges)
 
 
 @contextmanager
@@ -341,6 +353,29 @@ def _note_errors(chunk: bytes, found: dict[tuple[int, int], str]) -> None:
             col = col * 26 + letter - 64
         text = (match.group(1) or b"").decode("utf-8", "replace").strip()
         found[(int(ref.group(2)), col)] = text or "#ERROR"
+
+
+_MERGE_CELL = re.compile(
+    rb"<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})"
+    rb"(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?[\"']"
+)
+
+
+def _merged_cells(chunk: bytes) -> list[CellRange]:
+    """The merged cells a chunk names (`<mergeCell ref="G3:G4"/>`)."""
+    found = []
+    for col1, row1, col2, row2 in _MERGE_CELL.findall(chunk):
+        first, last = _column(col1), _column(col2 or col1)
+        top, bottom = int(row1), int(row2 or row1)
+        found.append((min(top, bottom), min(first, last), max(top, bottom), max(first, last)))
+    return found
+
+
+def _column(letters: bytes) -> int:
+    col = 0
+    for letter in letters.upper():
+        col = col * 26 + letter - 64
+    return col
 
 
 def check_members(name: str, members: list[zipfile.ZipInfo]) -> None:
@@ -390,6 +425,7 @@ def sheet_extent(
     helpers: Executor | None = None,
     unsaved: list[UnsavedFormulas] | None = None,
     zeros: bool = False,
+    merges: list[CellRange] | None = None,
 ) -> Extent:
     """Scan a sheet's XML (streamed) for the grid its cells with content really span.
 
@@ -400,7 +436,8 @@ def sheet_extent(
     (a chunk's at a time); most sheets hold no error cell, so only a chunk with
     the marker is searched for them. With `helpers`, the chunks are scanned on those
     threads a few ahead (numpy lets go of the interpreter); what is wrong is
-    still told for the first chunk it is in.
+    still told for the first chunk it is in. The merged cells (after the cells) go
+    into `merges`.
     """
     total = Extent()
     first = True
@@ -413,6 +450,8 @@ def sheet_extent(
             _note_errors(chunk, found)
         if formulas.texts and unsaved is not None:
             unsaved.append(formulas)
+        if merges is not None and b"mergeCell" in chunk:  # a rare word first
+            merges.extend(_merged_cells(chunk))
         if isinstance(part, str):
             _beyond(name, sheet, part)
         elif part.cells:

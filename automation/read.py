@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .lazy import lazy_import
-from .package_check import CheckedSheet, UnsavedFormulas, check_package
+from .package_check import CellRange, CheckedSheet, UnsavedFormulas, check_package
 from .readcopy import Copy, make_copy, opened, split_xml
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .writeback.package import damaged_part, readable_copy
@@ -223,13 +223,13 @@ def _load_frames(
         found = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML)
         # The error values go into the frames; formulas without their result are for
         # validation to tell.
-        errors = found.errors
+        errors, merges = found.errors, found.merges
         if unsaved is not None:
             unsaved.update(found.unsaved)
         try:
             names, wanted = reader.start_all()
             first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
-            frames = _show_errors(reader.frames(first), errors)
+            frames = _show_errors(reader.frames(first), errors, merges)
         except Exception as exc:  # calamine raises its own types for damaged files
             failure = exc
         else:
@@ -237,7 +237,7 @@ def _load_frames(
                 first_ready(frames, names, frozenset(wanted))
             try:
                 rest = [name for name in wanted if name not in frames]
-                frames.update(_show_errors(reader.frames(rest), errors))
+                frames.update(_show_errors(reader.frames(rest), errors, merges))
             except Exception as exc:
                 failure = exc
             else:
@@ -253,18 +253,28 @@ def _load_frames(
     except Exception as exc:
         cause = damaged_part(path, READ_SHEETS) or str(exc) or str(failure)
         raise WorkbookError(f"{path.name} could not be read as a workbook: {cause}.") from None
-    return _show_errors(frames, errors), names
+    return _show_errors(frames, errors, merges), names
 
 
 def _show_errors(
-    frames: dict[str, pd.DataFrame], errors: dict[str, dict[tuple[int, int], str]]
+    frames: dict[str, pd.DataFrame],
+    errors: dict[str, dict[tuple[int, int], str]],
+    merges: dict[str, list[CellRange]] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Put each Excel error value (`#DIV/0!`, `#REF!`) back into its cell as text.
+    """Put each Excel error value (`#DIV/0!`, `#REF!`) back into its cell as text, and
+    show a cell merged down a column in each row it covers.
 
     calamine reads an error cell as empty, so a broken Amount formula would be
     billed as Quantity x Unit Price without a word; as text, the row fails
     validation with the error named ("Amount: "#DIV/0!" is not a number").
+    A cell merged over rows (`OLD-0099` in G3:G4) holds its value in its first
+    row only, the others read empty: two lines billed by hand under one merged
+    Invoice No would see the second billed again. Each row reads what shows.
     """
+    for sheet, ranges in (merges or {}).items():
+        frame = frames.get(sheet)
+        if frame is not None:
+            _fill_merged(frame, ranges)
     for sheet, cells in errors.items():
         frame = frames.get(sheet)
         if frame is None:
@@ -274,6 +284,18 @@ def _show_errors(
             if row <= rows and col <= cols:
                 frame.iat[row - 1, col - 1] = text
     return frames
+
+
+def _fill_merged(frame: pd.DataFrame, ranges: list[CellRange]) -> None:
+    """Each cell merged down one column (not across columns: a title over a row is one
+    cell) shown in every row it covers."""
+    rows, cols = frame.shape
+    for top, first, bottom, last in ranges:
+        if first != last or bottom <= top or top > rows or first > cols:
+            continue
+        value = frame.iat[top - 1, first - 1]
+        if isinstance(value, str) or pd.notna(value):
+            frame.iloc[top : min(bottom, rows), first - 1] = value
 
 
 class _SheetReader:

@@ -849,3 +849,37 @@ def test_relative_outbox_is_from_the_current_folder(
     monkeypatch.chdir(elsewhere)
     assert folder.run("--as-of", AS_OF, "--outbox", "mail") == 0
     assert len(list((elsewhere / "mail").glob("*.eml"))) == 2
+
+
+def test_lines_billed_by_hand_under_one_merged_invoice_no_are_not_billed_again(
+    folder: Folder,
+) -> None:
+    """Two lines billed by hand show one Invoice No merged over G3:G4 (OLD-0099): the
+    second line is billed as well, not billed again (it was, on INV-2026-0001 with the
+    new line, the number written into the hidden cell under the merge)."""
+    import xlsxwriter
+    from conftest import CLIENT_HEADERS, SERVICE_HEADERS
+
+    wb = xlsxwriter.Workbook(str(folder.workbook))
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS)
+    ws.write_row(1, 0, ["Acme Ltd", "acme@clients.example", "", "", "Net 30"])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, SERVICE_HEADERS)
+    lines = [(date(2026, 3, 2), "New work", 10), (date(2026, 2, 20), "By hand 1", 70),
+             (date(2026, 2, 21), "By hand 2", 80)]  # fmt: skip
+    for r, (when, what, price) in enumerate(lines, start=1):
+        ws.write_datetime(r, 0, datetime(when.year, when.month, when.day), day)
+        ws.write_row(r, 1, ["Acme Ltd", what, 1, price])
+        ws.write_formula(r, 5, f"=D{r + 1}*E{r + 1}", None, price)
+    ws.merge_range("G3:G4", "OLD-0099")
+    wb.close()
+    assert folder.run("--as-of", AS_OF) == 0
+    assert len(folder.received) == 1
+    ws = openpyxl.load_workbook(folder.workbook)["Services"]
+    assert [ws.cell(r, 7).value for r in (2, 3, 4)] == ["INV-2026-0001", "OLD-0099", None]
+    invoices = sheet(folder.workbook, "Invoices")
+    assert invoices["Total"].tolist() == [10]
+    assert folder.run("--as-of", "2026-03-16") == 0
+    assert len(folder.received) == 1  # and not the next week either
