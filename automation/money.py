@@ -76,6 +76,10 @@ def D(value: Any) -> Decimal:  # noqa: N802 - the conventional name (Beancount's
 TEXT_SIGNS = "$€£₸₽¥₹₩₺₴₦₪฿₫"
 #: A number typed as text, once spaces and currency signs are gone: sign, digits and marks.
 _TYPED = re.compile(r"([-+]?)([\d.,]*\d[\d.,]*)")
+#: A currency code before or after a number typed as text (spaces gone): "EUR1.250,00".
+_ISO_CODE = re.compile(r"([A-Za-z]{3})([^A-Za-z]+)|([^A-Za-z]+?)([A-Za-z]{3})")
+#: The codes read as currencies beside a number typed as text.
+_ISO_CODES = frozenset(list_currencies())
 #: Digits grouped by thousands: 1 to 3 digits, then groups of exactly 3.
 _GROUPS = re.compile(r"\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+")
 
@@ -95,6 +99,9 @@ def _typed_number(value: str) -> Decimal:
     text = value.strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
     for sign in TEXT_SIGNS:
         text = text.replace(sign, "")
+    code = _ISO_CODE.fullmatch(text)
+    if code is not None and (code.group(1) or code.group(4)).upper() in _ISO_CODES:
+        text = code.group(2) or code.group(3)  # "RUB 55320.62", "1.250,00 EUR": as a sign
     negative = text.startswith("(") and text.endswith(")")
     match = _TYPED.fullmatch(text[1:-1] if negative else text)
     if match is None:

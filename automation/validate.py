@@ -618,14 +618,21 @@ def _is_product(product: _Product, row: int, formula: str) -> bool:
     return sorted(map(str, named)) == sorted((quantity, price))
 
 
+#: A currency code beside a number typed as text ("RUB 55320.62").
+_CODE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})(?![A-Za-z])")
 #: Currency signs a number typed as text may carry (money.D reads past them).
 _SIGNS = re.compile(f"[{re.escape(TEXT_SIGNS)}]")
 
 
 def other_currency(cell: object, currency: str) -> str | None:
-    """The currency a number typed as text names by its sign, when it is not `currency`
-    ("$1,200.00" where EUR is meant: "USD"); else None."""
-    if not isinstance(cell, str) or (found := _SIGNS.search(cell)) is None:
+    """The currency a number typed as text names by its sign or code, when it is not
+    `currency` ("$1,200.00" or "USD 1,200.00" where EUR is meant: "USD"); else None."""
+    if not isinstance(cell, str):
+        return None
+    code = _CODE.search(cell)
+    if code is not None and code.group(1).upper() in _CURRENCIES:
+        return code.group(1).upper() if code.group(1).upper() != currency else None
+    if (found := _SIGNS.search(cell)) is None:
         return None
     sign = found.group(0)
     meant = currency_of(sign, currency) or sign  # a sign no currency of its own: told as is

@@ -253,6 +253,31 @@ def test_a_price_typed_with_another_currencys_sign_is_refused(tmp_path: Path) ->
     ]  # fmt: skip
 
 
+def test_a_price_typed_with_a_currency_code_is_read_or_refused(tmp_path: Path) -> None:
+    """ "RUB 55320.62" for a client billed in RUB is 55,320.62 roubles (it was "not a
+    number"); "1.250,00 EUR" is 1,250 euros; "USD 300" for that client is refused as
+    another currency, "ABC 10" as no number."""
+    rows = [
+        service(date(2026, 3, 2), "Ivanov", "Roubles", 1, "RUB 55320.62"),
+        service(date(2026, 3, 2), "Acme", "Euros", 1, "1.250,00 EUR"),
+        service(date(2026, 3, 2), "Acme", "Dollars", 1, "USD 300"),
+        service(date(2026, 3, 2), "Acme", "Letters", 1, "ABC 10"),
+    ]
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Ivanov", Currency="RUB"), client("Acme", Currency="EUR")],
+        rows,
+    )  # fmt: skip
+    data = read_workbook(book, Config())
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert [(line.row, line.unit_price) for line in lines] == [
+        (2, Decimal("55320.62")), (3, Decimal("1250.00"))]  # fmt: skip
+    assert [(e.row, e.column, e.message) for e in errors.values()] == [
+        (4, "Unit Price", '"USD 300" is in USD, but Acme is billed in EUR; type the amount '
+         "in EUR, or change the client's Currency."),
+        (5, "Unit Price", '"ABC 10" is not a number; type it in digits, such as 2 or 1250.50.'),
+    ]  # fmt: skip
+
+
 def test_formulas_saved_without_their_result_are_refused_not_guessed(tmp_path: Path) -> None:
     """openpyxl saves formulas without their result, which the reader sees as empty cells:
     an Amount of Quantity x Unit Price is worked out as for an empty Amount; any other
