@@ -68,7 +68,15 @@ from .mail import (
 from .model import OVERPAID, PAID, InvoiceRow, RowError, ServiceLine
 from .notices import workbook_notices
 from .pdf import soffice_path
-from .plan import Followup, InvoiceDraft, Payments, balance_of, draft_invoices, status_of
+from .plan import (
+    PAYMENT_NOTES,
+    Followup,
+    InvoiceDraft,
+    Payments,
+    balance_of,
+    draft_invoices,
+    status_of,
+)
 from .prechecks import (
     BUSY_RUN,
     calendar_for,
@@ -1000,6 +1008,14 @@ class Run:
         followed = {} if self.request.payments_only else {
             n: inv for n, inv in self.invoices.items() if self.request.covers(inv.client_key)
         }  # fmt: skip
+        # A payment typed while the invoice itself was still to be delivered: the run that
+        # delivered it owed its thank-you to the next run (one message a run), which must
+        # still look at it. Settled as Paid now, it was never thanked.
+        owed = decide_followups(
+            self.request, followed, self.rows, self.book,
+            ledger.events(followed.keys()), self.failed_now, self.calendar,
+        )  # fmt: skip
+        troubled |= {inv.invoice_no for inv, d in owed if d.action in PAYMENT_NOTES}
         settle(ledger, self.data, followed, self.rows, self.failed_now, self.as_of, troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
             for number in [n for n, inv in self.invoices.items() if inv.resend_pending]:

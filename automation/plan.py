@@ -232,6 +232,10 @@ def _amount_key(amount: Decimal) -> str:
     return f"{amount.quantize(Decimal('0.01'))}"
 
 
+#: The follow-ups that answer a payment (the others remind of what is owed).
+PAYMENT_NOTES = frozenset({"thanks", "underpaid", "overpaid"})
+
+
 def decide_followup(
     state: InvoiceState,
     pay: Payments,

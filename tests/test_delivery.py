@@ -123,6 +123,33 @@ def test_a_refused_invoice_only_the_bcc_archive_got_counts_its_terms_from_the_re
     assert "March 31, 2026" in got.message.get_body(("plain",)).get_content()
 
 
+def test_paid_in_full_while_the_invoice_was_refused_is_thanked_after_its_delivery(
+    tmp_path: Path,
+) -> None:
+    """Refused on 9 March; the client pays all the same (typed in); 16 March delivers the
+    invoice (Paid), 23 March the thank-you: it was set aside as Paid and never thanked."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    recorder = Recorder(refuse=frozenset({"acme@clients.example"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(folder.workbook, [client("Acme", Terms="Net 7")],
+                       [service(date(2026, 3, 2), "Acme", "Bookkeeping", 1, 300)])  # fmt: skip
+        assert folder.run("--as-of", AS_OF) == 1
+        recorder.refuse = frozenset()
+        apply_updates(folder.workbook, [
+            CellUpdate("Invoices", 2, "Paid Amount", Decimal("300")),
+            CellUpdate("Invoices", 2, "Paid Date", date(2026, 3, 11)),
+        ], header_rows={"Invoices": 1})  # fmt: skip
+        assert folder.run("--as-of", "2026-03-16") == 0
+        assert invoices(folder).loc["Acme"]["Status"] == "Paid"
+        assert folder.run("--as-of", "2026-03-23") == 0
+        assert folder.run("--as-of", "2026-03-30") == 0
+    subjects = [str(r.message["Subject"]) for r in recorder.received]
+    assert [s.split(" ")[0] for s in subjects] == ["Invoice", "Thank"]
+
+
 def test_a_message_recorded_without_its_roles_has_no_blind_copies() -> None:
     """A message an older ledger kept without To/Cc roles: every address is the client's, so
     its bytes are kept for an identical retry (none is the bcc archive's alone)."""
