@@ -1088,9 +1088,14 @@ class SmtpSender:
     ) -> SendResult:
         """MAIL or DATA refused: the same answer for every recipient of the message."""
         reply = self._answer(code, text)
-        too_big = code == 552 or "5.3.4" in reply or "size" in reply.lower()
+        too_big = _for_its_size(code, reply)
         if too_big and code >= 500:
             reply = self._too_big(size, _size_limit(conn), reply)
+        elif _MAILBOX_FULL.search(reply):
+            reply = (
+                f"the recipient's mailbox is full ({reply}); the next run tries again (ask "
+                "the client to make room, or give another address)"
+            )
         if code == 421:
             self._drop(conn)
         else:
@@ -1099,7 +1104,11 @@ class SmtpSender:
 
     def _too_big(self, size: int, limit: int, reply: str) -> str:
         said = f" ({reply})" if reply else ""
-        most = f"accepts at most {_megabytes(limit)} (its SIZE limit)" if limit else "refused it"
+        most = (
+            f"accepts at most {_megabytes(limit)} (its SIZE limit)"
+            if limit and size > limit
+            else "refused it for its size"
+        )
         advice = {
             "docx": 'send the invoice as PDF (attach = "pdf" in [email]) or make the '
             "attachment smaller",
@@ -1308,6 +1317,23 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
+#: A refusal for the recipient's full mailbox (RFC 3463's 5.2.2, 4.2.2), not the message.
+_MAILBOX_FULL = re.compile(r"\b[45]\.2\.2\b|mailbox (?:is )?full|quota", re.IGNORECASE)
+
+
+def _for_its_size(code: int, reply: str) -> bool:
+    """Whether MAIL or DATA was refused for the message's size: 5.3.4 (too big for the
+    system) or 5.2.3 (longer than the mailbox takes), or what the reply says of its size;
+    a bare 552 too, but not one for a full mailbox (5.2.2: it takes nothing now)."""
+    if _MAILBOX_FULL.search(reply):
+        return False
+    if re.search(r"\b5\.(?:3\.4|2\.3)\b", reply):
+        return True
+    if re.search(r"\bsize\b|too (?:big|large)|exceeds", reply, re.IGNORECASE):
+        return True
+    return code == 552 and re.search(r"\b[245]\.\d{1,3}\.\d{1,3}\b", reply) is None
+
+
 def _state(code: int) -> str:
     return TEMPORARY if 400 <= code < 500 else REFUSED
 
@@ -1344,6 +1370,8 @@ def _describe(exc: BaseException) -> str:
         return f"the server does not support it ({exc})"
     if isinstance(exc, TimeoutError):
         return "no answer in time"
+    if isinstance(exc, smtplib.SMTPResponseException):  # str() shows (421, b'...')
+        return _reply(exc.smtp_code, exc.smtp_error)
     return one_line(str(exc)) or type(exc).__name__
 
 

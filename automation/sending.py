@@ -32,6 +32,9 @@ from .mail import SENT, TEMPORARY, UNKNOWN, BuiltMessage, RecipientResult, eml_n
 from .model import RowError
 from .summary import RunSummary, SentItem
 
+#: How the summary lists a message sent again after a run that could not confirm it.
+SENT_AGAIN = "sent again: the last run could not tell whether it arrived"
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -238,7 +241,7 @@ class SendStage(LedgerJournal):
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
         day = self.as_of
         interrupted = msg.state == SENDING
-        note = "sent after an interrupted run" if interrupted else ""
+        note = SENT_AGAIN if interrupted else ""
         if not tried:
             # Nobody left to send to: every address it goes to now (a refused one was
             # taken out of Clients) had it already. It was delivered when they got it.
@@ -250,12 +253,13 @@ class SendStage(LedgerJournal):
             self.ledger.mark_sent(msg.message_id, now)
             record_sent(self.ledger, job, now, day, f"{where}{already}", missed)
         if interrupted:
-            # The run before marked it `sending` (its batch was flushed) and then
-            # stopped: it may have gone out just before, or not at all.
+            # The run before marked it `sending` (its batch was flushed) and then stopped,
+            # or lost the connection after handing it over: it may have gone out, or not.
             self.summary.notes.append(
-                f"{inv.invoice_no}: the interrupted run before this one was sending this "
-                "message (it may have gone out); it was sent now, identical and with the "
-                "same Message-ID, so the client's mail program drops any copy it already has."
+                f"{inv.invoice_no}: the run before this one could not tell whether this "
+                "message arrived (it stopped, or lost its connection, while sending it); it "
+                "was sent now, identical and with the same Message-ID, so the client's mail "
+                "program drops any copy it already has."
             )
         amount = self._amount(job)
         self.summary.sent.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, note))

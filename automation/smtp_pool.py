@@ -65,7 +65,7 @@ class SmtpPool:
         if problems:
             self.shortfall = (
                 f"{len(opened)} of {len(self._wanted)} SMTP connections to {self.cfg.host} "
-                f"could be opened ({problems[0]}); the run sends over {len(opened)}. "
+                f"could be opened ({problems[0].rstrip('.')}); the run sends over {len(opened)}. "
                 "Lower [email] connections if the server allows fewer."
             )
             log.warning("%s", self.shortfall)

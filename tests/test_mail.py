@@ -623,6 +623,40 @@ def test_a_size_refusal_at_data_is_named_too() -> None:
     assert "552 5.3.4" in result.reply and 'attach = "pdf"' in result.reply
 
 
+def test_a_full_mailbox_is_not_called_a_message_too_big() -> None:
+    """"552 5.2.2 Mailbox full" to a small message: the recipient's mailbox is full, to try
+    again; not "the message is 21 KB and the server accepts at most 33.6 MB", with PDF
+    advised (and the next run said to fail as well)."""
+
+    class Full(Recorder):
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            return "552 5.2.2 Mailbox full"
+
+    with running_server(Full()) as port:
+        cfg = smtp_config(port)
+        with sender(cfg) as smtp:
+            result = smtp.send(build_message(outgoing(1, cfg), cfg, COMPANY))
+    assert result.status == "refused" and not result.too_big
+    assert result.reply.startswith("the recipient's mailbox is full (552 5.2.2 Mailbox full)")
+    assert "SIZE" not in result.reply and "pdf" not in result.reply
+
+
+def test_a_size_refusal_under_the_servers_limit_does_not_quote_the_limit() -> None:
+    """A message under the SIZE the server announced, refused for its size all the same:
+    no "accepts at most" larger than the message."""
+
+    class Strict(Recorder):
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            return "552 5.3.4 Message too big"
+
+    with running_server(Strict(), data_size_limit=33_554_432) as port:
+        cfg = smtp_config(port)
+        with sender(cfg) as smtp:
+            result = smtp.send(build_message(outgoing(1, cfg), cfg, COMPANY))
+    assert result.too_big and "refused it for its size (552 5.3.4" in result.reply
+    assert "at most" not in result.reply
+
+
 def test_starttls_required_but_not_offered_is_a_login_error() -> None:
     with running_server(Recorder()) as port:
         cfg = smtp_config(port, security="starttls")
@@ -656,3 +690,14 @@ def test_built_message_is_plain_data() -> None:
         built.message_id, built.envelope_from, built.recipients, built.raw, built.to, built.cc
     )
     assert copy == built and built.to == ("client@example.com",)
+
+
+def test_a_server_reply_in_a_connection_error_is_told_as_the_server_said_it() -> None:
+    """A 421 at the greeting (a cap on connections) reads "421 4.3.2 ...", not Python's
+    "(421, b'4.3.2 ...')"."""
+    import smtplib
+
+    from automation.mail import _describe
+
+    exc = smtplib.SMTPConnectError(421, b"4.3.2 The maximum number of connections is reached")
+    assert _describe(exc) == "421 4.3.2 The maximum number of connections is reached"
