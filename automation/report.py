@@ -44,7 +44,7 @@ OPEN_HEADERS = (
     "Client",
     "Currency",
     "Invoice Date",
-    "Due Date",
+    "First Due Date",  # aging counts from it; a reissue moves the Invoices sheet's Due Date
     "Total",
     "Paid",
     "Balance",
@@ -62,7 +62,7 @@ OWED_KINDS = ("text", "text", "text", "date", "money", "money", "money", "money"
 CREDIT_SHEET = "Credit notes"
 CREDIT_HEADERS = ("Credit Note No", "Date", "Invoice No", "Client", "Currency", "Amount", "Reason")
 CREDIT_KINDS = ("text", "date", "text", "text", "text", "money", "text")
-CLIENT_HEADERS = ("Invoice No", "Invoice Date", "Due Date", "Total", "Paid", "Balance",
+CLIENT_HEADERS = ("Invoice No", "Invoice Date", "First Due Date", "Total", "Paid", "Balance",
                   "Days Overdue", "Bucket", "Status")  # fmt: skip
 CLIENT_KINDS = ("text", "date", "date", "money", "money", "money", "int", "text", "text")
 #: Every table starts below its sheet's title (row 0) and a blank row.

@@ -125,6 +125,9 @@ def test_report_file(tmp_path: Path) -> None:
     open_ws = wb[OPEN_SHEET]
     values = list(open_ws.iter_rows(min_row=3, values_only=True))
     assert values[0] == OPEN_HEADERS
+    # The due date aging counts from is the first: named so, as the Invoices sheet's Due
+    # Date moves with a reissue.
+    assert values[0][4] == "First Due Date"
     numbers = {row[0] for row in values[1:]}
     assert numbers == {f"INV-{n}" for n in range(1, 12)}  # paid and credit excluded
     assert open_ws.freeze_panes == "A4"
