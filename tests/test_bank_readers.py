@@ -237,13 +237,13 @@ def test_camt054_and_pending_entries() -> None:
 def test_mt940_ing() -> None:
     txs = [*EU, Tx(date(2026, 3, 4), D("99.99"), "A Very Long Company Name Trading As Something",
                    account="NL20INGB0001234567", purpose="Payment of invoice INV-2026-0011 thanks",
-                   ref="00000000001007")]  # fmt: skip
+                   ref="2026030400003")]  # fmt: skip
     lines, errors = read_mt940(mt940_ing(txs), "ing.sta")
     assert errors == []
     assert [(ln.direction, ln.amount, ln.bank_ref) for ln in lines] == [
         ("in", D("1210.00"), "2026030200001"),
         ("out", D("45.10"), "2026030300002"),
-        ("in", D("99.99"), "00000000001007"),
+        ("in", D("99.99"), "2026030400003"),
     ]
     assert lines[0].payer == "Acme B.V." and lines[0].payer_ids == ("NL91ABNA0417164300",)
     assert lines[0].reference == "Invoice INV-2026-0007"

@@ -224,10 +224,16 @@ PLACEHOLDERS = frozenset({"NONREF", "NOTPROVIDED", "NOT PROVIDED", "NONE", "N/A"
 def trusted_ref(bank_reference: str) -> bool:
     """A bank reference that identifies one transaction, not a per-statement counter.
 
+    A number under eight digits is a counter, zero-padded or not: German MT940
+    files write `NONREF//000000000001`, OFX downloads `<FITID>00000001`, and the
+    next statement starts at 1 again.
+
     >>> [trusted_ref(r) for r in ("2026030512345678", "NONREF", "NOTPROVIDED", "1", "000042")]
     [True, False, False, False, False]
+    >>> [trusted_ref(r) for r in ("000000000001", "00000001", "0012345678")]
+    [False, False, True]
     """
     ref = bank_reference.strip()
     if not ref or ref.upper() in PLACEHOLDERS:
         return False
-    return not (ref.isdigit() and len(ref) < 8)
+    return not (ref.isdigit() and len(ref.lstrip("0")) < 8)
