@@ -14,10 +14,11 @@ from decimal import Decimal
 
 import pandas as pd
 from conftest import Folder, client, service, write_workbook
-from statements import Tx, ofx_sgml
+from statements import CSV_CONFIG, Tx, csv_bank, ofx_sgml
 
 from automation.bank.mt940 import read_mt940
 from automation.bank.ofx import read_ofx
+from automation.bank.record import BankLine, new_lines
 from automation.cli import main
 
 D = Decimal
@@ -78,3 +79,46 @@ def test_next_weeks_statement_with_the_same_counter_is_imported(folder: Folder, 
     assert list(invoices(folder)["Status"]) == ["Paid", "Paid"]
     assert payments(folder, str(week2), "--as-of", "2026-03-12") == 0  # again: nothing new
     assert "0 new incoming line(s)" in capsys.readouterr().out
+
+
+def line(ref: str, amount: str, currency: str = "EUR") -> BankLine:
+    return BankLine(date(2026, 3, 9), D(amount), currency, "in", "Acme", (), "x", ref)
+
+
+def test_a_known_bank_ref_for_another_amount_or_currency_is_another_line() -> None:
+    known = {"T1": (D("300.00"), "EUR")}
+    same, other, dollars = line("T1", "300.00"), line("T1", "1200.00"), line("T1", "300.00", "USD")
+    assert new_lines([same], known) == []
+    (fresh,) = new_lines([other], known)
+    assert fresh.bank_ref.startswith("T1~") and fresh.amount == D("1200.00")
+    assert new_lines([other], {**known, fresh.bank_ref: (D("1200.00"), "EUR")}) == []
+    assert new_lines([dollars], known)[0].bank_ref.startswith("T1~")
+    # two files of one import: the first keeps the bank's ref, the second gets its own
+    first, second = new_lines([same, other, same], {})
+    assert first.bank_ref == "T1" and second.bank_ref == fresh.bank_ref
+
+
+def payments_sheet(folder: Folder) -> pd.DataFrame:
+    return pd.read_excel(folder.workbook, sheet_name="Payments", engine="calamine")
+
+
+def test_a_reused_bank_ref_is_imported_and_said(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    two_clients(folder, CSV_CONFIG)
+    march, april = folder.root / "march.csv", folder.root / "april.csv"
+    march.write_bytes(csv_bank([Tx(date(2026, 3, 5), D("300.00"), "ACME GMBH",
+                                   purpose="INV-2026-0001", ref="TX-REF-1")]))  # fmt: skip
+    april.write_bytes(csv_bank([Tx(date(2026, 3, 12), D("1200.00"), "BETA BV",
+                                   purpose="INV-2026-0002", ref="TX-REF-1")]))  # fmt: skip
+    assert payments(folder, str(march), "--as-of", "2026-03-09") == 0
+    capsys.readouterr()
+    assert payments(folder, str(april), "--as-of", "2026-03-13") == 0
+    assert "1 file(s), 1 new incoming line(s); 1 applied." in capsys.readouterr().out
+    assert list(invoices(folder)["Status"]) == ["Paid", "Paid"]
+    sheet = payments_sheet(folder)
+    assert sheet["Bank Ref"][0] == "TX-REF-1" and sheet["Bank Ref"][1].startswith("TX-REF-1~")
+    assert sheet["Note"][1].startswith(
+        "the bank's reference TX-REF-1 was already imported for another line of €300.00;"
+    )
+    assert payments(folder, str(april), "--as-of", "2026-03-13") == 0  # again: nothing new
+    assert "0 new incoming line(s)" in capsys.readouterr().out
+    assert len(payments_sheet(folder)) == 2

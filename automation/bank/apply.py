@@ -43,6 +43,7 @@ from .match import (
     IGNORED,
     REVIEW,
     TYPED_DOUBT_DAYS,
+    Decision,
     Instruction,
     OpenInvoice,
     Payers,
@@ -51,7 +52,7 @@ from .match import (
     parse_instruction,
     payer_key,
 )
-from .record import IN, BankLine, line_error, said
+from .record import IN, BankLine, line_error, new_lines, reused_ref, said
 from .store import (
     BankTotal,
     bank_totals,
@@ -303,7 +304,6 @@ def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], 
     from .detect import read_statement  # the readers load only when there is a statement
 
     lines: list[BankLine] = []
-    seen: set[str] = set()
     # A file that does not say its currency (a CSV without that column) is in
     # [bank] currency, else the currency clients are billed in by default.
     fallback = (config.bank.currency or config.billing.currency).upper()
@@ -319,10 +319,7 @@ def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], 
             outcome.files_done.append(path)
         if read and errors:
             outcome.partly_read.append((path.name, len(errors), len(read)))
-        for line in read:
-            if line.bank_ref not in seen:  # overlapping statements in one import
-                seen.add(line.bank_ref)
-                lines.append(line)
+        lines.extend(read)
     return lines, outcome
 
 
@@ -337,9 +334,10 @@ def import_payments(
 ) -> tuple[dict[str, InvoiceRow], BankOutcome]:
     """Read `files`, decide new and Review lines, record them, and return the healed rows."""
     lines, outcome = _read_files(files, config)
-    known = known_refs(ledger) if lines else set()
+    known = known_refs(ledger) if lines else {}
     twins = counter_twins(ledger) if lines else set()
-    new = [ln for ln in lines if ln.bank_ref not in known and said(ln) not in twins]
+    # Overlapping statements, in this import or an earlier one, give a line once.
+    new = [ln for ln in new_lines(lines, known) if said(ln) not in twins]
     outcome.new_lines = sum(1 for ln in new if ln.direction == IN)
     waiting = [s.line for s in stored_lines(ledger, (REVIEW,))]
     if not new and not waiting:
@@ -369,6 +367,8 @@ def import_payments(
         # must reach a person, not pay another invoice of the same balance.
         known_closed=all_numbers - {o.invoice_no for o in open_invoices},
     )
+    earlier = {**{ln.bank_ref: (ln.amount, ln.currency) for ln in candidates}, **known}
+    decisions = [_noting_reused_ref(d, earlier) for d in decisions]
     with ledger.transaction():
         record(ledger, new, {d.bank_ref: d for d in decisions})
     for line, decision in zip(candidates, decisions, strict=True):
@@ -390,6 +390,20 @@ def import_payments(
             )
         )
     return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
+
+
+def _noting_reused_ref(decision: Decision, earlier: Mapping[str, tuple[Decimal, str]]) -> Decision:
+    """A line imported under a Bank Ref of its own (`own_ref`) says why in its Note."""
+    bank = reused_ref(decision.bank_ref)
+    if not bank:
+        return decision
+    amount, currency = earlier.get(bank, (None, ""))
+    what = f" of {format_money(amount, currency, 'en')}" if amount is not None else ""
+    said = (
+        f"the bank's reference {bank} was already imported for another line{what}; this "
+        "one is for another amount or currency, so it is imported as a payment of its own."
+    )
+    return replace(decision, note=f"{said} {decision.note}".strip())
 
 
 def summary_note(outcome: BankOutcome, files: int) -> str | None:

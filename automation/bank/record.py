@@ -121,8 +121,12 @@ def content_ref(prefix: str, parts: Iterable[str]) -> str:
     The decoded text is hashed, so the same file saved in two encodings gives
     the same ids.
     """
+    return f"{prefix}-{_digest(parts)}"
+
+
+def _digest(parts: Iterable[str]) -> str:
     joined = "\x1f".join(clean(p) for p in parts)
-    return f"{prefix}-{hashlib.sha256(joined.encode()).hexdigest()[:16]}"
+    return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
 _CONTENT_REF = re.compile(r"[0-9A-Z]+-[0-9a-f]{16}")
@@ -186,6 +190,52 @@ def number_repeats(lines: list[BankLine]) -> list[BankLine]:
         seen[line.bank_ref] += 1
         count = seen[line.bank_ref]
         result.append(line if count == 1 else replace(line, bank_ref=f"{line.bank_ref}#{count}"))
+    return result
+
+
+#: A Bank Ref made for a line whose bank reference an earlier line of another amount has:
+#: the bank's reference, `~`, a fingerprint of what the line says.
+_OWN_REF = re.compile(r"(?P<bank>.+)~[0-9a-f]{16}")
+
+
+def own_ref(line: BankLine) -> BankLine:
+    """The line under a Bank Ref of its own: its bank's reference and a fingerprint of it.
+
+    >>> line = BankLine(date(2026, 3, 9), Decimal("50"), "EUR", IN, "Acme", (), "x", "T1")
+    >>> ref = own_ref(line).bank_ref
+    >>> ref.startswith("T1~"), reused_ref(ref), reused_ref("T1")
+    (True, 'T1', '')
+    """
+    parts = [line.bank_ref, *map(str, said(line)), *line.payer_ids]
+    return replace(line, bank_ref=f"{line.bank_ref}~{_digest(parts)}")
+
+
+def reused_ref(ref: str) -> str:
+    """The bank's reference a Bank Ref made by `own_ref` was made from, else ""."""
+    found = _OWN_REF.fullmatch(ref)
+    return found["bank"] if found else ""
+
+
+def new_lines(
+    lines: Iterable[BankLine], known: Mapping[str, tuple[Decimal, str]]
+) -> list[BankLine]:
+    """The lines not imported before, in order; `known` is Bank Ref -> (amount, currency).
+
+    A line whose Bank Ref is known (or came earlier in `lines`) with the same
+    amount and currency is that line again: left out. With another amount or
+    currency it is another payment (a bank counting its lines afresh, or
+    reusing an id): it gets a Bank Ref of its own (`own_ref`), never dropped.
+    """
+    taken = dict(known)
+    result = []
+    for line in lines:
+        earlier = taken.get(line.bank_ref)
+        if earlier is not None and earlier != (line.amount, line.currency):
+            line = own_ref(line)
+        if line.bank_ref in taken:
+            continue
+        taken[line.bank_ref] = (line.amount, line.currency)
+        result.append(line)
     return result
 
 

@@ -48,8 +48,14 @@ class BankTotal:
     latest: date | None = None
 
 
-def known_refs(ledger: Ledger) -> set[str]:
-    return {ref for (ref,) in ledger.conn.execute("SELECT bank_ref FROM bank_lines")}
+def known_refs(ledger: Ledger) -> dict[str, tuple[Decimal, str]]:
+    """Bank Ref -> (amount, currency) of every line imported."""
+    return {
+        ref: (Decimal(amount), currency)
+        for ref, amount, currency in ledger.conn.execute(
+            "SELECT bank_ref, amount, currency FROM bank_lines"
+        )
+    }
 
 
 def counter_twins(ledger: Ledger) -> set[Said]:
