@@ -432,3 +432,49 @@ def test_a_whole_number_that_may_be_part_of_the_invoice_number_waits() -> None:
     (d,) = match_lines(invoices, PAYERS, [line("100.00", "?", payer="Unknown")], D("0"),
                        instructions={"R1": told})  # fmt: skip
     assert d.status == REVIEW and "decimals" in d.note, d.note
+
+
+MUELLER, ORSTED, OTHER = "mueller", "orsted", "other"
+#: `number_format = "{year}-{seq:04d}"`: invoice numbers of digits only
+PLAIN_NUMBERS = [
+    OpenInvoice("2026-0002", OTHER, "EUR", date(2026, 2, 2), D("500.00")),
+    OpenInvoice("2026-0003", OTHER, "EUR", date(2026, 2, 3), D("980.00")),
+    OpenInvoice("2026-0004", MUELLER, "EUR", date(2026, 2, 4), D("1234.56")),
+    OpenInvoice("2026-0005", ORSTED, "EUR", date(2026, 2, 5), D("980.00")),
+]
+PLAIN_PAYERS = Payers({"DE89370400440532013000": MUELLER, "ORSTED123": ORSTED},
+                      {MUELLER: MUELLER, ORSTED: ORSTED, OTHER: OTHER})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reference", "payer_id", "amount", "paid"),
+    [("Lohnbuchhaltung 2026-02", "DE89370400440532013000", "1234.56", "2026-0004"),
+     ("Jahresabschluss 2025, Zahlung 2026-03-05", "ORSTED123", "980.00", "2026-0005"),
+     ("Zahlung 05.03.2026 Honorar 2026/03", "ORSTED123", "980.00", "2026-0005")],
+)  # fmt: skip
+def test_a_month_or_date_is_not_a_plain_invoice_number(
+    reference: str, payer_id: str, amount: str, paid: str
+) -> None:
+    """A client paying its own invoice with a month or a date in the purpose: the month is
+    not read as another client's invoice; the payer and the amount decide."""
+    bank_line = line(amount, reference, ids=(payer_id,), currency="EUR")
+    (d,) = match_lines(PLAIN_NUMBERS, PLAIN_PAYERS, [bank_line], D("0"))
+    assert (d.status, d.rule, d.allocations) == (APPLIED, "Amount", (Allocation(paid, D(amount)),))
+
+
+@pytest.mark.parametrize(
+    ("reference", "named"),
+    [("Rechnung 2026-0002", ["2026-0002"]),
+     ("Re. 2026-0002, 2026-0003", ["2026-0002", "2026-0003"]),
+     ("2026-0002/2026-0003", ["2026-0002", "2026-0003"]), ("Rechnung 2026-002", ["2026-0002"]),
+     ("Rechnung 2026-0002-05", []), ("20260003", ["2026-0003"])],
+)  # fmt: skip
+def test_plain_invoice_numbers_written_as_issued_are_found(
+    reference: str, named: list[str]
+) -> None:
+    assert NumberIndex([i.invoice_no for i in PLAIN_NUMBERS]).find(reference) == named
+
+
+@pytest.mark.parametrize("reference", ["inv 2026 7", "№INV-2026-0007", "INV-2026-07 Feb"])
+def test_invoice_numbers_with_letters_may_drop_their_zeros(reference: str) -> None:
+    assert NumberIndex(["INV-2026-0007", "INV-2026-0002"]).find(reference) == ["INV-2026-0007"]

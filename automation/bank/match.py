@@ -9,7 +9,9 @@ No or `Ignore` for is decided by that instead):
    reference names no other invoice): recognised, not added again. Up to
    TYPED_DOUBT_DAYS apart it waits in Review instead of being counted twice.
 1. `Reference`: an invoice number appears in the reference text (any case,
-   spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`).
+   spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`);
+   not one running on into a date (`2026-03` of `2026-03-05`), nor, for numbers
+   of digits only, a month written without the zeros (`2026-02` for `2026-0002`).
 2. `Amount`: the payer is a client (Payer ID, else the exact client name) and
    the amount equals the balance of one of its open invoices (oldest first),
    or what is left of it after an early-payment discount earned on the day
@@ -184,6 +186,32 @@ def number_keys(number: str) -> set[tuple[str, ...]]:
     return {k if len(k) > 1 else (f"={joined.upper()}",) for k in keys if k}
 
 
+#: What follows a number that is part of something longer: `-05`, `.2026`, `/3`.
+_RUNS_ON = re.compile(r"[-./]\d")
+#: A month or a date, as payment purposes write them: `2026-02`, `02/2026`, `2026-03-05`.
+_PERIOD = re.compile(
+    r"\d{4}[-./ ](?:0[1-9]|1[0-2])|(?:0[1-9]|1[0-2])[-./ ]\d{4}"
+    r"|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
+)
+
+
+def _period(written: str, number: str) -> bool:
+    """Whether text naming an invoice number of digits only (`{year}-{seq:04d}`) only with
+    leading zeros added or dropped reads as a month or a date: "Lohnbuchhaltung 2026-02"
+    is February's payroll, not invoice 2026-0002.
+
+    >>> _period("2026-02", "2026-0002"), _period("2026-0002", "2026-0002")
+    (True, False)
+    >>> _period("2026-02", "INV-2026-0002"), _period("2026-13", "2026-0013")
+    (False, False)
+    """
+    if any(ch.isalpha() for ch in number):
+        return False
+    if re.sub(r"\D", "", written) == re.sub(r"\D", "", number):
+        return False  # written as issued
+    return bool(_PERIOD.fullmatch(written))
+
+
 class NumberIndex:
     """Finds invoice numbers in reference texts, in the order they appear."""
 
@@ -202,15 +230,27 @@ class NumberIndex:
         return found
 
     def find(self, text: str) -> list[str]:
+        upper = text.upper()
+        spans = list(_TOKEN.finditer(upper))
         tokens = _tokens(text)
-        whole = [f"={t}" for t in _TOKEN.findall(text.upper())]
-        found: dict[str, None] = {}
+        whole = [f"={t}" for t in _TOKEN.findall(upper)]
+        hits: list[tuple[int, int, str]] = []  # (first token, tokens, invoice)
         for length in self.lengths:
             source = whole if length == 1 else tokens
             for start in range(len(source) - length + 1):
                 number = self.keys.get(tuple(source[start : start + length]))
                 if number is not None:
-                    found.setdefault(number)
+                    hits.append((start, length, number))
+        starts = {start for start, _, _ in hits}
+        found: dict[str, None] = {}
+        for start, length, number in hits:
+            written = upper[spans[start].start() : spans[start + length - 1].end()]
+            after = upper[spans[start + length - 1].end() :]
+            if _RUNS_ON.match(after) and start + length not in starts:
+                continue  # part of a longer number or a date: 2026-03 of 2026-03-05
+            if _period(written, number):
+                continue
+            found.setdefault(number)
         if len(found) > 1:  # report them in the order the text names them
             position = {n: text.upper().find(n.upper()[:3]) for n in found}
             return sorted(found, key=lambda n: position[n])
