@@ -28,6 +28,7 @@ from statements import (
 from automation import money as money_module
 from automation.bank import match as match_module
 from automation.bank import mt940 as mt940_module
+from automation.bank import ofx as ofx_module
 from automation.bank import record as record_module
 from automation.bank import settings as settings_module
 from automation.bank.camt import read_camt
@@ -416,7 +417,8 @@ def test_an_unknown_file_says_what_is_read(tmp_path: Path) -> None:
 
 
 def test_doctests() -> None:
-    for module in (match_module, mt940_module, record_module, settings_module, money_module):
+    for module in (match_module, mt940_module, ofx_module, record_module, settings_module,
+                   money_module):  # fmt: skip
         assert doctest.testmod(module).failed == 0
 
 

@@ -47,10 +47,25 @@ def is_ofx(head: bytes) -> bool:
 
 
 def decode(data: bytes) -> str:
-    """OFX 1 names its charset in the header (`CHARSET:1252`), OFX 2 in the XML declaration."""
+    """OFX 1 names its charset in the header (`CHARSET:1252`), OFX 2 in the XML declaration.
+
+    Many banks write UTF-8 under a header copied from the specification
+    (`ENCODING:USASCII`, `CHARSET:1252`). Text with accented letters in
+    Windows-1252 is almost never valid UTF-8, so bytes beyond ASCII that are
+    valid UTF-8 are read as UTF-8, whatever the header says.
+
+    >>> text = "CHARSET:1252\\n<NAME>Müller"
+    >>> decode(text.encode("utf-8")) == decode(text.encode("cp1252")) == text
+    True
+    """
     head = data[:1000].decode("latin-1")
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
+    if not data.isascii():
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # the charset the file names
     declared = re.search(r'encoding="([A-Za-z0-9_-]+)"', head)
     charset = re.search(r"CHARSET:\s*([A-Za-z0-9_-]+)", head)
     encoding = re.search(r"^ENCODING:\s*([A-Za-z0-9_-]+)", head, re.M)
