@@ -9,6 +9,7 @@
     reference = "Description"
     bank_ref = "Transaction ID"
     debit = "Paid out"          # only for a bank that puts money out in a column of its own
+    direction = "Soll/Haben"    # only for a bank that says in a column which way money went
     date_format = "%d.%m.%Y"    # strftime; default "%Y-%m-%d"
     decimal = ","               # default "."
     delimiter = ";"             # default ","
@@ -17,7 +18,10 @@
 `date`, `amount` and `reference` are required. A negative amount is money
 going out; so is a line whose `amount` cell is empty and whose `debit` cell
 (when the bank writes money in and money out in two columns: "Paid in",
-"Paid out") holds the amount. An amount that does not fit `decimal`, or is finer than its
+"Paid out") holds the amount; and so is a line whose `direction` cell (a bank writing every
+amount unsigned, with S/H, Debit/Credit or DR/CR beside it) says money out. A file with
+such a column and no `direction` set is refused, rather than every amount taken for money
+in. An amount that does not fit `decimal`, or is finer than its
 currency's cents, is refused with its line, never read at another size. A
 currency sign or code beside the amount (`$500.00`, `300.00 EUR`) names the
 line's currency when there is no `currency` column, and must agree with it
@@ -62,7 +66,17 @@ from .record import (
     trusted_ref,
 )
 
-KEYS = ("date", "amount", "currency", "payer", "payer_id", "reference", "bank_ref", "debit")
+KEYS = ("date", "amount", "currency", "payer", "payer_id", "reference", "bank_ref", "debit",
+        "direction")  # fmt: skip
+#: What a `direction` column writes for money going out and for money coming in (any case).
+OUT_MARKS = ("S", "D", "DR", "Debit", "Soll", "Out", "-")
+IN_MARKS = ("H", "C", "CR", "Credit", "Haben", "In", "+")
+_MARKS = {m.casefold(): m in OUT_MARKS for m in (*OUT_MARKS, *IN_MARKS)}  # mark -> money out
+#: Headers that plainly name such a column: lower case, spaces left out.
+DIRECTION_HEADERS = frozenset({
+    "soll/haben", "haben/soll", "s/h", "h/s", "debit/credit", "credit/debit", "dr/cr", "cr/dr",
+    "d/c", "c/d", "debit/creditindicator", "credit/debitindicator",
+})  # fmt: skip
 
 
 class CellError(ValueError):
@@ -163,6 +177,37 @@ def _line_amount(
     return (amount, currency) if amount else (-abs(out), currency or out_currency)
 
 
+def _signed(amount: Decimal, mark: str, column: str) -> Decimal:
+    """The amount signed by its `direction` mark (below zero: money out).
+
+    >>> _signed(Decimal("300.00"), "S", "Soll/Haben"), _signed(Decimal("300.00"), "h", "S/H")
+    (Decimal('-300.00'), Decimal('300.00'))
+    """
+    out = _MARKS.get(mark.casefold())
+    if out is None:
+        said = f"{mark!r} is not" if mark else "it is empty, and must be"
+        raise CellError(
+            column,
+            f"{said} one of {', '.join(OUT_MARKS)} (money out) or {', '.join(IN_MARKS)} "
+            "(money in).",
+        )
+    if amount < 0 and not out:
+        raise CellError(column, f"{mark!r} says money in, but the amount is below zero.")
+    return -abs(amount) if out else abs(amount)
+
+
+def _direction_header(header: list[str]) -> str:
+    """The header of a column that plainly says which way the money went, else ""."""
+    return next((clean(h) for h in header if "".join(h.split()).casefold() in DIRECTION_HEADERS),
+                "")  # fmt: skip
+
+
+def _unnamed_after(header: list[str], amount: int) -> int | None:
+    """The first column without a header after the amount's (else anywhere), or None."""
+    unnamed = [i for i, h in enumerate(header) if not h.strip()]
+    return next((i for i in unnamed if i > amount), unnamed[0] if unnamed else None)
+
+
 def _dated(text: str, layout: CsvLayout) -> bool:
     """Whether a cell holds a date as the layout writes them (a transaction's line: its
     empty amount is a mistake, where a closing balance line's is not)."""
@@ -213,6 +258,22 @@ def looks_like(head: bytes, layout: CsvLayout) -> bool:
                for key in ("date", "amount", "reference"))  # fmt: skip
 
 
+def _unsigned_column(header: list[str], amount: int, layout: CsvLayout) -> int | None:
+    """Without `direction` (or `debit`), a column saying which way the money went refuses the
+    file: every amount would be taken for money in. Returns the column without a header
+    right after the amount's (VR-Bank's S/H), whose marks refuse the file as it is read."""
+    if layout.direction or layout.debit:
+        return None
+    named = _direction_header(header)
+    if named:
+        raise StatementError(
+            f"its column {named!r} says which way the money went; set direction = "
+            f'"{named}" in [bank.csv], so that money going out is not taken for a payment.'
+        )
+    after = amount + 1
+    return after if after < len(header) and not header[after].strip() else None
+
+
 def read_csv(
     data: bytes, file: str, layout: CsvLayout, default_currency: str = ""
 ) -> tuple[list[BankLine], list[RowError]]:
@@ -237,12 +298,23 @@ def read_csv(
         name = getattr(layout, key)
         if not name:
             continue
+        if not name.strip():  # direction = " ": the column without a header
+            found = _unnamed_after(header, columns["amount"])
+            if found is None:
+                raise StatementError(
+                    f'it has no column without a header ([bank.csv] {key} = " "); its columns '
+                    f"are: {', '.join(h for h in header if h.strip())}."
+                )
+            columns[key] = found
+            continue
         if name.strip().casefold() not in positions:
             raise StatementError(
                 f"it has no column {name!r} ([bank.csv] {key}); its columns are: "
                 f"{', '.join(h for h in header if h.strip())}."
             )
         columns[key] = positions[name.strip().casefold()]
+    unsigned = _unsigned_column(header, columns["amount"], layout)
+    direction = clean(layout.direction) or f"the column after {layout.amount}"
     lines: list[BankLine] = []
     errors: list[RowError] = []
     for row in reader:
@@ -253,6 +325,14 @@ def read_csv(
         def cell(key: str, row: list[str] = row) -> str:
             index = columns.get(key)
             return clean(row[index]) if index is not None and index < len(row) else ""
+
+        mark = clean(row[unsigned]) if unsigned is not None and unsigned < len(row) else ""
+        if mark.casefold() in _MARKS:
+            raise StatementError(
+                f"the column after {layout.amount!r} has no header but says which way the "
+                f"money went ({mark!r} on line {number}); set direction = "
+                '" " in [bank.csv], so that money going out is not taken for a payment.'
+            )
 
         try:
             amount, currency = _line_amount(cell("amount"), cell("debit"), layout,
@@ -265,6 +345,12 @@ def read_csv(
             if not cell("amount") and not cell("debit") and told and _dated(cell("date"), layout):
                 errors.append(line_error(file, number, layout.amount, "the amount is empty."))
             continue
+        if layout.direction:
+            try:
+                amount = _signed(amount, cell("direction"), direction)
+            except CellError as exc:
+                errors.append(line_error(file, number, exc.column, str(exc)))
+                continue
         try:
             when = datetime.strptime(cell("date"), layout.date_format).date()
         except ValueError:

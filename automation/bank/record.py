@@ -77,6 +77,9 @@ class CsvLayout:
     bank_ref: str = ""
     #: a column of money going out, for a bank that writes it apart from `amount` (money in)
     debit: str = ""
+    #: a column saying which way the money went (S/H, Debit/Credit), the amount unsigned;
+    #: " " names a column without a header (VR-Bank's, after the amount)
+    direction: str = ""
     date_format: str = "%Y-%m-%d"
     decimal: str = "."
     delimiter: str = ","

@@ -77,6 +77,12 @@ def _csv(data: Any) -> CsvLayout:
             f"[bank.csv] must name the {', '.join(missing)} column"
             f"{'s' if len(missing) > 1 else ''} of the bank's file."
         )
+    if layout.debit and layout.direction:
+        raise BankConfigError(
+            "[bank.csv] sets both debit and direction: a bank writes money out in a column "
+            "of its own (debit) or says which way each amount went (direction); keep the one "
+            "its file has."
+        )
     if layout.decimal not in (".", ","):
         raise BankConfigError('[bank.csv] decimal must be "." or ",".')
     if len(layout.delimiter) != 1:
