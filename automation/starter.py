@@ -133,6 +133,7 @@ currency = ""
 # amount = "Amount"
 # reference = "Details"
 # payer = "Counterparty"
+# direction = "Soll/Haben"   # only when amounts are all positive and a column says S/H, D/C
 # date_format = "%d.%m.%Y"
 # decimal = ","
 # delimiter = ";"
