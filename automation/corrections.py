@@ -19,9 +19,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .fmt import format_money
+from .lazy import lazy_import
 from .ledger import Ledger, LedgerInvoice, number_pattern
 from .model import HOLD, REBILL, VOID, InvoiceLine, InvoiceRow, RowError, ServiceLine
 from .money import ZERO, round_money
@@ -31,6 +33,12 @@ from .reconcile import lost_and_changed
 from .schema import INVOICES
 from .updates import state_of
 from .validate import ClientBook, column_text, read_billed_rows
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np, pd = lazy_import("numpy"), lazy_import("pandas")  # imported when a workbook is read
 
 #: A Services row as it reads now: a line, or why it cannot be read.
 BilledRow = ServiceLine | RowError
@@ -130,6 +138,55 @@ def billed_rows(services: SheetData, numbers: Collection[str]) -> dict[str, list
     for (_row, line), number in zip(lines, carried[mine], strict=True):
         result.setdefault(number, []).append(line)
     return result
+
+
+#: The Services cells a billed row's digest covers: what `changed_lines` compares.
+DIGEST_COLUMNS = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]
+
+
+def rows_digests(services: SheetData) -> dict[str, str]:
+    """Invoice No -> a digest of the Services rows carrying it, as they stand now.
+
+    A settled invoice's rows are not read line by line every run (years of
+    history); their digest, kept when it was settled, tells when one was edited
+    since (or moved, added, removed), and the invoice is then looked at again.
+    Rows are hashed as read (vectorised), and summed per invoice, so sorting the
+    sheet changes nothing.
+    """
+    frame = services.frame
+    seen, digests = _DIGESTS
+    if seen is frame:  # a run asks twice: to reopen, then to settle
+        return digests
+    digests = _DIGESTS[1] = _digests(frame)
+    _DIGESTS[0] = frame
+    return digests
+
+
+#: The last frame digested, and its digests.
+_DIGESTS: list[Any] = [None, {}]
+
+
+def _digests(frame: pd.DataFrame) -> dict[str, str]:
+    if frame.empty:
+        return {}
+    numbers = column_text(frame["Invoice No"])
+    billed = (numbers != "").to_numpy(dtype=bool)
+    if not billed.any():
+        return {}
+    hashed = pd.util.hash_pandas_object(frame.loc[billed, DIGEST_COLUMNS], index=False)
+    values = hashed.to_numpy()
+    halves = pd.DataFrame(
+        {
+            "n": 1,
+            "hi": (values >> np.uint64(32)).astype(np.int64),
+            "lo": (values & np.uint64(0xFFFFFFFF)).astype(np.int64),
+        }
+    )
+    sums = halves.groupby(numbers[billed].to_numpy()).sum()
+    return {
+        str(number): f"{n}-{hi:x}-{lo:x}"
+        for number, n, hi, lo in zip(sums.index, sums["n"], sums["hi"], sums["lo"], strict=True)
+    }
 
 
 def decide_corrections(

@@ -18,7 +18,14 @@ from datetime import timedelta
 
 from .bank.apply import import_payments, inbox_files, inbox_of, summary_note
 from .config import Config
-from .corrections import Corrections, billed_rows, changed_lines, decide_corrections, moved_rows
+from .corrections import (
+    Corrections,
+    billed_rows,
+    changed_lines,
+    decide_corrections,
+    moved_rows,
+    rows_digests,
+)
 from .fmt import format_money
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage
 from .model import REBILL, InvoiceRow, RowError, ServiceLine
@@ -218,7 +225,9 @@ def reached_by_to(ledger: Ledger, pending: Sequence[LedgerMessage]) -> set[str]:
 
 
 def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[str, InvoiceRow]]:
-    """The invoices this run must look at: all but the settled ones left as they were.
+    """The invoices this run must look at: all but the settled ones left as they were,
+    their payment cells and their Services rows (an edited row is told, as for an open
+    invoice's: SPEC makes no exception for a paid one).
 
     Also returns, for settled invoices whose row the workbook lost (an older
     copy restored), their remembered payment cells.
@@ -226,6 +235,10 @@ def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[st
     settled = ledger.settled()
     now = payment_cells(data.invoices, settled.keys())
     reopened = {n for n, sig in settled.items() if n not in now or signature(now[n]) != sig}
+    kept = {n: d for n, d in ledger.rows_digests().items() if d is not None}
+    if kept:
+        digests = rows_digests(data.services)
+        reopened |= {n for n, digest in kept.items() if digests.get(n, "") != digest}
     lost = {n: remembered_row(n, settled[n]) for n in reopened if n not in now}
     return ledger.unsettled_numbers() | reopened, lost
 

@@ -101,6 +101,7 @@ ADDED_INVOICE_COLUMNS = (
     ("replaced_by", "TEXT"),  # a Rebill's new invoice numbers, "; "-joined
     ("credit_notes", "TEXT"),  # its credit note numbers, "; "-joined
     ("resend_pending", "INTEGER"),  # a Resend was honoured; the cell is not cleared yet
+    ("rows_digest", "TEXT"),  # a settled invoice's Services rows as they stood (`rows_digests`)
 )
 #: Keys per `IN (...)` query, well under SQLite's limit on a statement's parameters.
 IN_CHUNK = 500
@@ -570,6 +571,23 @@ class Ledger:
         """Settled invoice number -> the payment cells' signature when settled."""
         return dict(
             self.conn.execute("SELECT invoice_no, settled FROM invoices WHERE settled IS NOT NULL")
+        )
+
+    def rows_digests(self) -> dict[str, str | None]:
+        """Settled invoice number (not void) -> its Services rows' digest when settled (None:
+        settled before digests were kept)."""
+        return dict(
+            self.conn.execute(
+                "SELECT invoice_no, rows_digest FROM invoices WHERE settled IS NOT NULL "
+                "AND voided IS NULL"
+            )
+        )
+
+    def keep_rows_digests(self, digests: dict[str, str | None]) -> None:
+        """Remember what settled invoices' Services rows looked like (`rows_digests`)."""
+        self.conn.executemany(
+            "UPDATE invoices SET rows_digest = ? WHERE invoice_no = ?",
+            [(digest, number) for number, digest in digests.items()],
         )
 
     def unsettled_numbers(self) -> set[str]:

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from .backups import PendingBackup, backup_ledger, start_backup
 from .bank.apply import inbox_of, move_imported, payments_updates
+from .cells import cell_text
 from .compose import Job, amount_text, attach_pdfs, prepare_jobs
 from .config import Config
-from .corrections import Corrections, restore_lost
+from .corrections import Corrections, restore_lost, rows_digests
 from .decide import (
     decide_followups,
     issue,
@@ -298,6 +299,8 @@ class Run:
     backup: PendingBackup | None = None  # the ledger copy being compressed
     pending_report: PendingReport | None = None  # begun with the write-back
     prints: dict[int, str] = field(default_factory=dict)  # fingerprints of `lines`, by row
+    #: invoices a billed Services row of which was edited: never set aside until fixed
+    edited: frozenset[str] = frozenset()
     numbers: InvoiceNumbers | None = None  # the workbook's Invoice Nos, as read
     seqs: dict[str, int] | None = None  # their {seq} in this run's numbering scope
 
@@ -382,6 +385,9 @@ class Run:
         summary.notes.extend(fixes.waiting)
         summary.errors.extend(changed[r] for r in sorted(changed))
         self.errors = {**self.errors, **changed}
+        if changed:
+            carried = data.services.frame["Invoice No"]
+            self.edited = frozenset(cell_text(carried[row]) for row in changed)
         self.seqs = scoped_seqs(numbers, config, as_of)  # once: the history holds thousands
         mistyped = mistyped_numbers(numbers, config, self.ledger, as_of, self.seqs)
         if mistyped:  # the ledger's number goes back; the typed one sets no floor
@@ -1016,6 +1022,7 @@ class Run:
             ledger.events(followed.keys()), self.failed_now, self.calendar,
         )  # fmt: skip
         troubled |= {inv.invoice_no for inv, d in owed if d.action in PAYMENT_NOTES}
+        troubled |= self.edited  # settled, the edit would go unsaid from the next run on
         settle(ledger, self.data, followed, self.rows, self.failed_now, self.as_of, troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
             for number in [n for n, inv in self.invoices.items() if inv.resend_pending]:
@@ -1128,6 +1135,7 @@ def settle(
     pending = {m.invoice_no for m in ledger.messages((PLANNED, SENDING, FAILED))}
     cells_now = payment_cells(data.invoices, invoices.keys())
     marks: dict[str, str | None] = {}
+    digests: dict[str, str | None] = {}
     for number, inv in invoices.items():
         state, pay = state_of(inv, number in failed), Payments.from_row(rows.get(number))
         status = status_of(state, pay, as_of)
@@ -1137,10 +1145,20 @@ def settle(
             written = status  # what the write-back put in the cell (Void: credited in full too)
             if inv.last_reissue != as_of:  # the Reissue flag must clear first
                 marks[number] = signature((paid, paid_date, written, credit, resend))
+                # Its rows as they stand (this run found them as billed): an edit later
+                # reopens it. A void invoice's rows are history, never compared.
+                digests[number] = (
+                    None if inv.voided else rows_digests(data.services).get(number, "")
+                )
                 continue
         marks[number] = None
+    kept = ledger.rows_digests()
+    if any(d is None for d in kept.values()):  # settled before digests were kept: as they are
+        now = rows_digests(data.services)
+        digests.update({n: now.get(n, "") for n, d in kept.items() if d is None and n not in marks})
     with ledger.transaction():
         ledger.mark_settled(marks)
+        ledger.keep_rows_digests(digests)
 
 
 def owed_back(

@@ -207,6 +207,37 @@ def test_rebill_cancels_and_bills_the_rows_again_as_they_stand(billed: Folder) -
     assert list(acme["Status"]) == ["Invoiced"] * 2 and acme["Error"].isna().all()
 
 
+def test_a_row_of_a_paid_and_settled_invoice_edited_is_told_until_undone(
+    billed: Folder,
+) -> None:
+    """INV-2026-0001 paid, thanked and set aside; then its quantity is edited: the row is
+    an Error (run and check exit 1) as for an open invoice's row (it went unsaid: the
+    workbook disagreed with what the client got). Undone, the error clears and the invoice
+    is set aside again; Rebill stays the way to bill it anew."""
+    folder = billed
+    type_into_invoices(folder, "Acme", Paid_Amount=Decimal("500"), Paid_Date=date(2026, 3, 12))
+    run(folder, date(2026, 3, 16))  # the thank-you; the invoice is settled
+    run(folder, date(2026, 3, 17))
+    assert ledger_settled(folder)["Acme"] is not None
+    sent = len(mails_to(folder, "Acme"))  # the invoice and the thank-you
+    type_into_services(folder, 2, Quantity=4, Amount=400)
+    assert folder.run("--as-of", "2026-03-23") == 1
+    row = services(folder).iloc[0]
+    assert row["Status"] == "Error" and row["Error"].startswith(
+        "Quantity from 3 to 4 and Amount from 300 to 400 changed after the row was billed on "
+        "INV-2026-0001"
+    )
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-23"]) == 1
+    assert folder.run("--as-of", "2026-03-30") == 1  # said every run until it is fixed
+    assert len(mails_to(folder, "Acme")) == sent  # nothing billed again, nothing sent
+    type_into_services(folder, 2, Quantity=3, Amount=300)
+    run(folder, date(2026, 4, 6))
+    row = services(folder).iloc[0]
+    assert row["Status"] == "Invoiced" and pd.isna(row["Error"])
+    assert ledger_settled(folder)["Acme"] is not None
+    assert len(mails_to(folder, "Acme")) == sent == 2
+
+
 def test_rebill_to_another_client_and_a_refused_rebill(billed: Folder) -> None:
     folder = billed
     type_into_services(folder, 4, Client="Acme")  # Birch's first line belonged to Acme
@@ -567,3 +598,22 @@ def test_a_lost_ledger_never_reuses_a_credit_note_number(billed: Folder) -> None
     assert folder.run("--as-of", "2026-03-13") == 0
     sheet = invoices(folder).reset_index().set_index("Invoice No")
     assert sheet.loc["INV-2026-0004", "Credit Notes"] == "CN-2026-0002"  # not a second 0001
+
+
+def test_a_settled_invoices_rows_digest_holds_whatever_their_order(tmp_path: Path) -> None:
+    """The digest kept for a settled invoice is of what its rows say, not where they are:
+    sorting the sheet reopens nothing; an edit to one row changes it."""
+    from automation.config import Config
+    from automation.corrections import rows_digests
+    from automation.read import read_workbook
+
+    lines = [service(date(2026, 3, d), "Acme", f"Work {d}", d, 10, **{"Invoice No": f"INV-{d % 2}"})
+             for d in range(1, 7)]  # fmt: skip
+    books = [
+        write_workbook(tmp_path / f"{name}.xlsx", [client("Acme")], rows)
+        for name, rows in (("a", lines), ("b", lines[::-1]),
+                           ("c", [*lines[:-1], {**lines[-1], "Quantity": 7}]))
+    ]  # fmt: skip
+    a, b, c = (rows_digests(read_workbook(book, Config()).services) for book in books)
+    assert a == b and set(a) == {"INV-0", "INV-1"}
+    assert c["INV-1"] == a["INV-1"] and c["INV-0"] != a["INV-0"]
