@@ -26,7 +26,7 @@ from .fmt import format_money
 from .lazy import lazy_import
 from .ledger import Ledger, LedgerInvoice, number_pattern
 from .model import HOLD, REBILL, VOID, InvoiceLine, InvoiceRow, RowError, ServiceLine
-from .money import ZERO, round_money
+from .money import ZERO, round_money, too_many_decimals
 from .plan import InvoiceState, Payments, balance_of, is_billable, totals
 from .read import SheetData
 from .reconcile import lost_and_changed
@@ -251,6 +251,7 @@ def decide_corrections(
                     err(row, "Resend", f"{number} is void, so no copy is sent; clear Resend.")
                 )
             continue
+        row = _exact_credit(row, inv.currency)
         if typed == HOLD:  # corrections wait while the bookkeeper holds the invoice
             on_hold.add(number)
             waits = []
@@ -402,6 +403,20 @@ def _after_credit(state: InvoiceState, pay: Payments, credited: Decimal) -> Deci
     """The balance once the invoice's credits reach `credited`."""
     _, balance = balance_of(replace(state, credited=credited), pay)
     return balance
+
+
+def _exact_credit(row: InvoiceRow, currency: str) -> InvoiceRow:
+    """The row, its Credit Amount refused when it has more decimals than the currency (10.555
+    on a USD invoice, 100.5 on a JPY one): a credit note is for an amount the client can
+    be paid, and rounding what was typed would credit what nobody typed."""
+    amount = row.credit_amount
+    if row.credit_problem or amount is None or round_money(amount, currency) == amount:
+        return row
+    return replace(
+        row,
+        credit_problem=f"{amount} {too_many_decimals(amount, currency)}: type the credit "
+        "exactly.",
+    )
 
 
 def _money(amount: Decimal, inv: LedgerInvoice) -> str:

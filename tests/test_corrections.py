@@ -617,3 +617,20 @@ def test_a_settled_invoices_rows_digest_holds_whatever_their_order(tmp_path: Pat
     a, b, c = (rows_digests(read_workbook(book, Config()).services) for book in books)
     assert a == b and set(a) == {"INV-0", "INV-1"}
     assert c["INV-1"] == a["INV-1"] and c["INV-0"] != a["INV-0"]
+
+
+def test_a_credit_amount_with_more_decimals_than_its_currency_is_refused(
+    billed: Folder,
+) -> None:
+    """10.555 on a USD invoice: no credit note for $10.56 that nobody typed, and the cell is
+    left as typed with the reason (it was rounded, credited and overwritten in silence)."""
+    folder = billed
+    type_into_invoices(folder, "Acme", Credit_Amount=Decimal("10.555"))
+    assert folder.run("--as-of", "2026-03-10") == 1
+    assert not [m for m in mails_to(folder, "Acme") if "Credit" in str(m["Subject"])]
+    assert cell(folder, "Acme", "Credit Amount") == 10.555
+    note = str(cell(folder, "Acme", "Note"))
+    assert "10.555 has 3 decimals; USD amounts have at most 2" in note
+    type_into_invoices(folder, "Acme", Credit_Amount=Decimal("10.55"))
+    assert folder.run("--as-of", "2026-03-11") == 0
+    assert [str(m["Subject"]).split(" ")[0] for m in mails_to(folder, "Acme")][-1] == "Credit"
