@@ -132,11 +132,7 @@ def dry_run(
                         inv.invoice_no,
                         inv.client,
                         decision.action or "",
-                        format_money(
-                            decision.paid if decision.action == "thanks" else decision.balance,
-                            inv.currency,
-                            config.billing.language,
-                        ),
+                        format_money(decision.amount_told, inv.currency, config.billing.language),
                     )
                 )
             monthly = statement_month_due(ledger, config, as_of) if request.only is None else None

@@ -174,6 +174,14 @@ class Followup:
     reissue_number: int = 0
     new_due: date | None = None
 
+    @property
+    def amount_told(self) -> Decimal:
+        """The amount the message is about, as the run's summary lists it: what was paid
+        for a thank-you, what was paid too much for an overpayment note, else what is due."""
+        if self.action == "thanks":
+            return self.paid
+        return -self.balance if self.action == "overpaid" else self.balance
+
 
 def balance_of(state: InvoiceState, pay: Payments) -> tuple[Decimal, Decimal]:
     """(amount due, balance) after credit notes, payments and any early-payment discount earned.

@@ -210,6 +210,22 @@ def test_a_thank_you_comes_after_an_overpayment_typo_was_corrected(folder: Folde
     assert len(subjects) == 4 and subjects[-1].startswith("Thank")
 
 
+def test_the_dry_run_tells_an_overpayment_as_the_run_does(folder: Folder, capsys) -> None:
+    """$50 paid too much: the dry run lists the note's amount as $50.00, as the run does
+    (it showed -$50.00, the balance)."""
+    write_workbook(folder.workbook, [client("Over", Terms="Net 30")],
+                   [service(date(2026, 1, 2), "Over", "Work", 1, 1000)])  # fmt: skip
+    run_week(folder, 0)
+    type_into_invoices(folder, "Over", Paid_Amount=Decimal("1050"), Paid_Date=week(1))
+    capsys.readouterr()
+    assert folder.run("--as-of", week(1).isoformat(), "--dry-run") == 0
+    told = " ".join(capsys.readouterr().out.split())
+    assert "$50.00" in told and "-$50.00" not in told
+    run_week(folder, 1)
+    told = " ".join(capsys.readouterr().out.split())
+    assert "$50.00" in told and "-$50.00" not in told
+
+
 def test_a_run_after_missed_weeks_sends_one_reminder(folder: Folder) -> None:
     write_workbook(
         folder.workbook,
