@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -161,9 +161,11 @@ def statement_stem(
     client: str, currency: str, end: date, several_currencies: bool, start: date | None = None
 ) -> str:
     """`<Client>-<last day>`, with the currency when the client has statements in several;
-    `<Client>-<first day>-<last day>` for a period that is not the month `end` ends."""
+    `<Client>-<first day>-<last day>` for a period that is not one whole calendar month
+    (1 to 20 November as well: its file is not the whole month's)."""
     period = end.isoformat()
-    if start is not None and start != end.replace(day=1):
+    whole_month = start == end.replace(day=1) and (end + timedelta(days=1)).day == 1
+    if start is not None and not whole_month:
         period = f"{start.isoformat()}-{period}"
     suffix = f"-{period}" + (f"-{currency}" if several_currencies else "")
     # A long name is shortened, never its dates: each period keeps a file of its own

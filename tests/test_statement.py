@@ -453,6 +453,19 @@ def test_a_long_name_is_shortened_in_the_file_name_never_its_dates() -> None:
     assert len(f"{half}-made-2026-12-01-2.docx".encode()) <= 160
 
 
+def test_a_month_to_date_is_named_by_both_its_days() -> None:
+    """1 to 20 November is not the whole month: its file names both days (it was named
+    as if it were November's, "-2026-11-20"); the whole month keeps its last day alone."""
+    from automation.statement_doc import statement_stem
+
+    to_date = statement_stem("Acme", "USD", date(2026, 11, 20), False, date(2026, 11, 1))
+    whole = statement_stem("Acme", "USD", date(2026, 11, 30), False, date(2026, 11, 1))
+    february = statement_stem("Acme", "USD", date(2028, 2, 29), False, date(2028, 2, 1))
+    assert (to_date, whole, february) == (
+        "Acme-2026-11-01-2026-11-20", "Acme-2026-11-30", "Acme-2028-02-29"
+    )  # fmt: skip
+
+
 def test_every_client_with_activity_gets_one(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
     result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))
