@@ -102,6 +102,7 @@ ADDED_INVOICE_COLUMNS = (
     ("credit_notes", "TEXT"),  # its credit note numbers, "; "-joined
     ("resend_pending", "INTEGER"),  # a Resend was honoured; the cell is not cleared yet
     ("rows_digest", "TEXT"),  # a settled invoice's Services rows as they stood (`rows_digests`)
+    ("note_before", "TEXT"),  # the Note a "Not done" note took the place of (`note_problem`)
 )
 #: Keys per `IN (...)` query, well under SQLite's limit on a statement's parameters.
 IN_CHUNK = 500
@@ -558,6 +559,23 @@ class Ledger:
         self.conn.execute(
             f"UPDATE invoices SET {sets} WHERE invoice_no = ?",  # noqa: S608 - names are ours
             [encode(v) for v in fields.values()] + [invoice_no],
+        )
+
+    def note_problem(self, invoice_no: str, note: str, marker: str) -> None:
+        """Note what a run could not do (`note` starts with `marker`), keeping the Note it
+        replaces for when the problem is fixed (`note_fixed`)."""
+        self.conn.execute(
+            "UPDATE invoices SET note_before = CASE WHEN note LIKE ? || '%' THEN note_before "
+            "ELSE note END, note = ? WHERE invoice_no = ?",
+            (marker, note, invoice_no),
+        )
+
+    def note_fixed(self, invoice_no: str) -> None:
+        """The problem a Note told (`note_problem`) is fixed: the Note before it is back."""
+        self.conn.execute(
+            "UPDATE invoices SET note = COALESCE(note_before, ''), note_before = NULL "
+            "WHERE invoice_no = ?",
+            (invoice_no,),
         )
 
     # -- settled invoices ------------------------------------------------------

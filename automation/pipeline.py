@@ -123,6 +123,7 @@ from .schema import (
 from .sending import (
     NOT_DONE,
     SendStage,
+    refunded_note,
     test_mode_note,
     utf8_column,
     utf8_refusal,
@@ -507,6 +508,7 @@ class Run:
         self.started = time.perf_counter()
         if not self.request.payments_only:  # what it shows is settled now: written meanwhile
             self.pending_report = self._start_report()
+        self._note_paid_back()
         updates = UpdateSet()
         shown = [*self.lines, *plan.rebilled, *plan.unchanged]
         services_updates(
@@ -743,12 +745,19 @@ class Run:
         for number in fixes.cleared:  # the cell is cleared at the write-back
             ledger.update_invoice(number, resend_pending=True)
         by_row = {row.row: number for number, row in rows.items() if row.row}
+        told: set[str] = set()
         for error in fixes.errors:
             if error.row in by_row:
-                ledger.update_invoice(by_row[error.row], note=f"{NOT_DONE} {day}: {error.message}")
+                number = by_row[error.row]
+                told.add(number)
+                ledger.note_problem(number, f"{NOT_DONE} {day}: {error.message}", NOT_DONE)
         for number, row in rows.items():  # a payment or status cell that cannot be used
             if row.problem and number in invoices:
-                ledger.update_invoice(number, note=f"{NOT_DONE} {day}: {row.problem}")
+                told.add(number)
+                ledger.note_problem(number, f"{NOT_DONE} {day}: {row.problem}", NOT_DONE)
+        for number, inv in invoices.items():  # fixed since: the Note before the problem's
+            if number not in told and inv.note.startswith(NOT_DONE) and number in rows:
+                ledger.note_fixed(number)
 
     def _record_followup(self, inv: LedgerInvoice, decision: Followup) -> None:
         """Record an escalation, or plan the reminder, reissue or note decided on."""
@@ -789,6 +798,22 @@ class Run:
         )
         if not planned:
             ledger.replan_message(decision.event, payload)
+
+    def _note_paid_back(self) -> None:
+        """A void invoice whose Note says money is owed back, the Paid Amount lowered since
+        (the client was paid back): the Note says so (it kept saying "owed back")."""
+        changed = False
+        for number, inv in self.invoices.items():
+            if inv.voided is None or number in self.failed_now:
+                continue
+            _, balance = balance_of(state_of(inv, False), Payments.from_row(self.rows.get(number)))
+            note = refunded_note(inv.note, self.as_of.isoformat()) if balance >= 0 else None
+            if note is not None:
+                with self.ledger.transaction():
+                    self.ledger.update_invoice(number, note=note)
+                changed = True
+        if changed:
+            self.invoices = self.ledger.invoices(self.active)
 
     def _note_paid_escalations(self) -> None:
         """An escalated invoice since paid: its Note no longer asks for a call.

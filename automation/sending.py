@@ -404,8 +404,21 @@ def correction_note(job: Job, where: str, day: str) -> str:
     if payload.get("replacement"):
         text += f"; replaced by {payload['replacement']}"
     if balance < 0:
-        text += f"; {format_money(-balance, inv.currency, 'en')} received is owed back"
+        text += f"; {format_money(-balance, inv.currency, 'en')}{_OWED_BACK}"
     return text + "."
+
+
+_OWED_BACK = " received is owed back"
+
+
+def refunded_note(note: str, day: str) -> str | None:
+    """A void invoice's Note once what it said was owed back is paid back (Paid Amount
+    lowered): "...; $110.00 received was paid back (seen on <day>)."; None when the Note
+    says no such thing."""
+    head, _, owed = note.removesuffix(".").rpartition("; ")
+    if not head or not owed.endswith(_OWED_BACK):
+        return None
+    return f"{head}; {owed.removesuffix(_OWED_BACK)} received was paid back (seen on {day})."
 
 
 def utf8_refusal(message: BuiltMessage, host: str) -> str | None:

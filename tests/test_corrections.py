@@ -400,8 +400,9 @@ def test_a_lowered_credit_amount_is_told_and_shown_as_credited_again(billed: Fol
     assert "Credit Amount $100.00 is less than the $150.00 already credited" in note
     assert "(CN-2026-0001): a credit note cannot be taken back" in note
     assert len(mails_to(folder, "Cedar")) == 2  # the invoice and the one credit note
-    run(folder, date(2026, 3, 18))  # shown as credited: no error any more (the Note is dated)
-    assert str(cell(folder, "Cedar", "Note")).startswith("Not done on 2026-03-17: ")
+    run(folder, date(2026, 3, 18))  # shown as credited: no error any more
+    # The problem told is gone: the Note is the credit note's again, not stale advice.
+    assert str(cell(folder, "Cedar", "Note")).startswith("Credit note CN-2026-0001 for $150.00")
 
 
 def test_a_lowered_credit_amount_is_still_told_in_note_when_a_reminder_goes_too(
@@ -634,3 +635,28 @@ def test_a_credit_amount_with_more_decimals_than_its_currency_is_refused(
     type_into_invoices(folder, "Acme", Credit_Amount=Decimal("10.55"))
     assert folder.run("--as-of", "2026-03-11") == 0
     assert [str(m["Subject"]).split(" ")[0] for m in mails_to(folder, "Acme")][-1] == "Credit"
+
+
+def test_notes_follow_what_the_bookkeeper_did_after_a_void(billed: Folder) -> None:
+    """Acme paid $120, then Void: owed back; paid back (Paid Amount lowered to 0), the Note
+    says so (it kept saying "owed back"). Birch: Void, then Resend typed (refused: void),
+    then cleared: the Note is the Void's again (it kept asking to clear Resend)."""
+    folder = billed
+    type_into_invoices(folder, "Acme", Paid_Amount=Decimal("120"), Paid_Date=date(2026, 3, 10),
+                       Status="Void")  # fmt: skip
+    type_into_invoices(folder, "Birch", Status="Void")
+    assert folder.run("--as-of", "2026-03-11") == 0
+    assert str(cell(folder, "Acme", "Note")).endswith("; $120.00 received is owed back.")
+    void_note = str(cell(folder, "Birch", "Note"))
+    assert void_note.startswith("Void: credit note CN-2026-0002")
+    type_into_invoices(folder, "Acme", Paid_Amount=Decimal("0"))
+    type_into_invoices(folder, "Birch", Resend="Yes")
+    assert folder.run("--as-of", "2026-03-16") == 1
+    assert str(cell(folder, "Acme", "Note")).endswith(
+        "; $120.00 received was paid back (seen on 2026-03-16)."
+    )
+    assert str(cell(folder, "Birch", "Note")).startswith("Not done on 2026-03-16")
+    type_into_invoices(folder, "Birch", Resend=None)
+    assert folder.run("--as-of", "2026-03-17") == 0
+    assert str(cell(folder, "Birch", "Note")) == void_note
+    assert str(cell(folder, "Acme", "Note")).endswith("was paid back (seen on 2026-03-16).")
