@@ -21,6 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .cells import cell_text
 from .config import Config
 from .fmt import format_money
 from .lazy import lazy_import
@@ -169,23 +170,33 @@ _DIGESTS: list[Any] = [None, {}]
 def _digests(frame: pd.DataFrame) -> dict[str, str]:
     if frame.empty:
         return {}
-    numbers = column_text(frame["Invoice No"])
-    billed = (numbers != "").to_numpy(dtype=bool)
-    if not billed.any():
+    from pandas.core.util.hashing import hash_array
+
+    # The numbers as text: each distinct cell read once (a long history repeats each
+    # number on several rows), not each row.
+    codes, cells = pd.factorize(frame["Invoice No"].to_numpy())
+    texts = [cell_text(cell) for cell in cells]
+    invoices = sorted(set(texts) - {""})
+    if not invoices:
         return {}
-    hashed = pd.util.hash_pandas_object(frame.loc[billed, DIGEST_COLUMNS], index=False)
-    values = hashed.to_numpy()
-    halves = pd.DataFrame(
-        {
-            "n": 1,
-            "hi": (values >> np.uint64(32)).astype(np.int64),
-            "lo": (values & np.uint64(0xFFFFFFFF)).astype(np.int64),
-        }
-    )
-    sums = halves.groupby(numbers[billed].to_numpy()).sum()
+    where = {number: i for i, number in enumerate(invoices)}
+    text_code = np.array([where.get(text, -1) for text in texts] + [-1], dtype=np.int64)
+    codes = text_code[codes]  # a cell with nothing (-1) takes the last: none
+    billed = codes >= 0
+    codes = codes[billed]
+    # Each column hashed alone (pandas' stable hash, not Python's salted one), mixed into
+    # one hash per row; summed per invoice (modulo 2**64), so the rows' order is no matter.
+    hashed = np.zeros(int(billed.sum()), dtype=np.uint64)
+    for column in DIGEST_COLUMNS:
+        cells = hash_array(frame[column].to_numpy()[billed])
+        with np.errstate(over="ignore"):
+            hashed = hashed * np.uint64(0x100000001B3) ^ cells
+    sums = np.zeros(len(invoices), dtype=np.uint64)
+    np.add.at(sums, codes, hashed)
+    counts = np.bincount(codes, minlength=len(invoices))
     return {
-        str(number): f"{n}-{hi:x}-{lo:x}"
-        for number, n, hi, lo in zip(sums.index, sums["n"], sums["hi"], sums["lo"], strict=True)
+        str(number): f"{n}-{total:x}"
+        for number, n, total in zip(invoices, counts.tolist(), sums.tolist(), strict=True)
     }
 
 
