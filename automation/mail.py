@@ -1045,7 +1045,7 @@ class SmtpSender:
         text: bytes | str
         code, text = conn.mail(msg.envelope_from, options)
         if code != 250:
-            result = self._whole_message(conn, code, text, len(msg.raw), wanted)
+            result = self._whole_message(conn, code, text, len(msg.raw), wanted, at_data=False)
             if code in (530, 535) and self._sign_in is not None:
                 # The session's token is no longer accepted: a new session signs in afresh.
                 self._drop(conn)
@@ -1084,14 +1084,20 @@ class SmtpSender:
         return SendResult(tuple(results[a] for a in wanted))
 
     def _whole_message(
-        self, conn: _TrackedSMTP, code: int, text: bytes | str, size: int, who: tuple[str, ...]
+        self,
+        conn: _TrackedSMTP,
+        code: int,
+        text: bytes | str,
+        size: int,
+        who: tuple[str, ...],
+        at_data: bool = True,
     ) -> SendResult:
         """MAIL or DATA refused: the same answer for every recipient of the message."""
         reply = self._answer(code, text)
         too_big = _for_its_size(code, reply)
         if too_big and code >= 500:
             reply = self._too_big(size, _size_limit(conn), reply)
-        elif _MAILBOX_FULL.search(reply):
+        elif at_data and _mailbox_full(reply):  # at MAIL FROM: the account's, not a mailbox
             reply = (
                 f"the recipient's mailbox is full ({reply}); the next run tries again (ask "
                 "the client to make room, or give another address)"
@@ -1317,21 +1323,44 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-#: A refusal for the recipient's full mailbox (RFC 3463's 5.2.2, 4.2.2), not the message.
-_MAILBOX_FULL = re.compile(r"\b[45]\.2\.2\b|mailbox (?:is )?full|quota", re.IGNORECASE)
+#: An enhanced status code (RFC 3463) in a reply: class, subject, detail.
+_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+#: A full mailbox said in words, when no enhanced code says it.
+_FULL_WORDS = re.compile(r"mailbox (?:is )?full|over quota|mailbox quota exceeded", re.I)
+#: A size said in words.
+_SIZE_WORDS = re.compile(r"\bsize\b|too (?:big|large)|exceeds", re.IGNORECASE)
+
+
+def _mailbox_full(reply: str) -> bool:
+    """Whether a refusal is for the recipient's full mailbox: x.2.2 (RFC 3463), or said in
+    words when no enhanced code says otherwise. A sending quota (Gmail's 5.4.5 "Daily user
+    sending quota exceeded") is the account's, not a mailbox."""
+    code = _ENHANCED.search(reply)
+    if code is not None:
+        return code.group(2, 3) == ("2", "2")
+    return _FULL_WORDS.search(reply) is not None
 
 
 def _for_its_size(code: int, reply: str) -> bool:
     """Whether MAIL or DATA was refused for the message's size: 5.3.4 (too big for the
     system) or 5.2.3 (longer than the mailbox takes), or what the reply says of its size;
-    a bare 552 too, but not one for a full mailbox (5.2.2: it takes nothing now)."""
-    if _MAILBOX_FULL.search(reply):
+    a bare 552 too, but not one for a full mailbox (x.2.2: it takes nothing now).
+
+    >>> _for_its_size(552, "552 5.3.4 Message size exceeds the mailbox quota")
+    True
+    >>> _for_its_size(552, "552 5.2.2 Mailbox full"), _for_its_size(550, "550 5.4.5 quota")
+    (False, False)
+    """
+    enhanced = _ENHANCED.search(reply)
+    if enhanced is not None:
+        if enhanced.group(2, 3) in (("3", "4"), ("2", "3")):
+            return True
+        if enhanced.group(2, 3) == ("2", "2"):
+            return False
+        return _SIZE_WORDS.search(reply) is not None
+    if _FULL_WORDS.search(reply):
         return False
-    if re.search(r"\b5\.(?:3\.4|2\.3)\b", reply):
-        return True
-    if re.search(r"\bsize\b|too (?:big|large)|exceeds", reply, re.IGNORECASE):
-        return True
-    return code == 552 and re.search(r"\b[245]\.\d{1,3}\.\d{1,3}\b", reply) is None
+    return _SIZE_WORDS.search(reply) is not None or code == 552
 
 
 def _state(code: int) -> str:
