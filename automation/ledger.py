@@ -563,20 +563,31 @@ class Ledger:
 
     def note_problem(self, invoice_no: str, note: str, marker: str) -> None:
         """Note what a run could not do (`note` starts with `marker`), keeping the Note it
-        replaces for when the problem is fixed (`note_fixed`)."""
-        self.conn.execute(
-            "UPDATE invoices SET note_before = CASE WHEN note LIKE ? || '%' THEN note_before "
-            "ELSE note END, note = ? WHERE invoice_no = ?",
-            (marker, note, invoice_no),
-        )
+        replaces (less any such problem said after it) for when it is fixed (`note_fixed`)."""
+        current = self._note(invoice_no)
+        if current is None:
+            return
+        if current.startswith(marker):
+            self.update_invoice(invoice_no, note=note)
+        else:
+            before = current.split(f" {marker} ", 1)[0]  # "Reissued ... Not done on ...": told
+            self.update_invoice(invoice_no, note=note, note_before=before)
 
-    def note_fixed(self, invoice_no: str) -> None:
-        """The problem a Note told (`note_problem`) is fixed: the Note before it is back."""
-        self.conn.execute(
-            "UPDATE invoices SET note = COALESCE(note_before, ''), note_before = NULL "
-            "WHERE invoice_no = ?",
-            (invoice_no,),
-        )
+    def note_fixed(self, invoice_no: str, marker: str) -> None:
+        """The problem a Note still tells (it starts with `marker`, see `note_problem`) is
+        fixed: the Note before it is back. A Note written since is left as it is."""
+        current = self._note(invoice_no)
+        if current is not None and current.startswith(marker):
+            (before,) = self.conn.execute(
+                "SELECT note_before FROM invoices WHERE invoice_no = ?", (invoice_no,)
+            ).fetchone()
+            self.update_invoice(invoice_no, note=before or "", note_before=None)
+
+    def _note(self, invoice_no: str) -> str | None:
+        found = self.conn.execute(
+            "SELECT note FROM invoices WHERE invoice_no = ?", (invoice_no,)
+        ).fetchone()
+        return None if found is None else str(found[0] or "")
 
     # -- settled invoices ------------------------------------------------------
     #

@@ -101,3 +101,24 @@ def test_a_run_numbers_new_invoices_in_client_order(folder: Folder) -> None:
         assert ledger.seq_for(YEARLY, date(2026, 3, 9)) == 12
         assert {m.invoice_no for m in ledger.messages(["sent"])} == set(invoices)
     assert len(folder.received) == 12
+
+
+def test_a_problem_noted_gives_way_to_the_note_before_it_once_fixed(tmp_path: Path) -> None:
+    """Not done on 6 April; a reissue that day keeps it said after its own Note; still not
+    done on the 13th; fixed: the reissue's Note is back, without the old problem. A Note
+    written since the problem (a credit note sent) is never overwritten."""
+    problem = "Not done on {}: Credit Amount: 10.555 has 3 decimals."
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.add_invoices([(invoice("INV-1", (2,)), []), (invoice("INV-2", (3,)), [])])
+        with ledger.transaction():
+            for number in ("INV-1", "INV-2"):
+                ledger.update_invoice(number, note="Emailed to a@x on 2026-03-02.")
+                ledger.note_problem(number, problem.format("2026-04-06"), "Not done on")
+            reissued = "Reissued (1) and emailed to a@x on 2026-04-06."
+            ledger.update_invoice("INV-1", note=f"{reissued} {problem.format('2026-04-06')}")
+            ledger.note_problem("INV-1", problem.format("2026-04-13"), "Not done on")
+            ledger.note_fixed("INV-1", "Not done on")
+            ledger.update_invoice("INV-2", note="Credit note CN-1 emailed on 2026-04-13.")
+            ledger.note_fixed("INV-2", "Not done on")
+        notes = {inv.invoice_no: inv.note for inv in ledger.invoices({"INV-1", "INV-2"}).values()}
+    assert notes == {"INV-1": reissued, "INV-2": "Credit note CN-1 emailed on 2026-04-13."}
