@@ -816,18 +816,29 @@ def vet_email_templates(template_dir: Path) -> None:
                 _render(env, root, name, dict.fromkeys(shown, "1"))
         except sandbox.TemplateRefusedError:
             raise
-        except MemoryError:
-            raise sandbox.refused(root / name, sandbox.OUT_OF_MEMORY) from None
-        except Exception:  # on sample data anything may fail; real data is the real test
-            continue
+        except MailError as exc:
+            if "takes in" in str(exc):  # a file it takes in is not there: so for every email
+                told = str(exc).replace(f"template {name} ", f"template {root / name} ", 1)
+                raise UnusableError(f"{told} Add it, or take that part out.") from None
+        except Exception as exc:  # on sample data anything may fail; real data is the real test
+            if (ran_away := sandbox.runaway(root / name, exc)) is not None:
+                raise ran_away from None
 
 
 def _render(env: jinja2.Environment, root: Path, name: str, context: Mapping[str, str]) -> str:
     try:
-        return env.get_template(name).render(dict(context))
+        with sandbox.time_limit(root / name, sandbox.REAL_SECONDS):
+            return env.get_template(name).render(dict(context))
     except sandbox.SecurityError as exc:
         raise sandbox.refused(root / name, exc) from None
-    except jinja2.TemplateNotFound:
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise sandbox.runaway(root / name, exc) or exc from None
+    except jinja2.TemplateNotFound as exc:
+        if exc.name not in (None, name):  # one it takes in: {% include "x.txt" %}
+            raise MailError(
+                f"the email template {name} takes in {exc.name}, which is not in the email "
+                "templates' folder."
+            ) from None
         raise MailError(f"the email template {name} is missing.") from None
     except jinja2.UndefinedError as exc:
         raise MailError(f"the email template {name} needs a value: {exc.message}.") from None

@@ -456,10 +456,9 @@ class InvoiceRenderer:
                     template.render_bytes(context)
             except sandbox.TemplateRefusedError:
                 raise
-            except MemoryError:
-                raise sandbox.refused(path, sandbox.OUT_OF_MEMORY) from None
-            except Exception:  # other faults show on the real document
-                pass
+            except Exception as exc:  # other faults show on the real document
+                if (ran_away := sandbox.runaway(path, exc)) is not None:
+                    raise ran_away from None
             if path.name.split(".")[0] == "invoice":
                 _unknown_names(path, context)
 
@@ -600,9 +599,12 @@ class _Refusing:
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
         try:
-            return self.template.render_bytes(context)
+            with sandbox.time_limit(self.path, sandbox.REAL_SECONDS):
+                return self.template.render_bytes(context)
         except sandbox.SecurityError as exc:
             raise sandbox.refused(self.path, exc) from None
+        except (RecursionError, MemoryError, ValueError) as exc:
+            raise sandbox.runaway(self.path, exc) or exc from None
 
 
 def _has_footnotes(docx: Any) -> bool:

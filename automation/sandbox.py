@@ -25,7 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from jinja2.exceptions import SecurityError
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -33,7 +35,7 @@ from .errors import UnusableError
 
 __all__ = [
     "Sandbox", "SecurityError", "TemplateRefusedError", "environment", "guarded_names", "refused",
-    "time_limit",
+    "runaway", "time_limit",
 ]  # fmt: skip
 
 
@@ -53,6 +55,14 @@ MAX_MADE = 100_000
 _FORMAT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d*)(?:\.(\*|\d+))?")
 #: A replacement field of str.format with a width or precision (`'{:0200000}'`).
 _FIELD_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
+#: A replacement field whose format spec takes a field of its own (`'{:>{w}}'`): its width
+#: comes from the data.
+_NESTED_FIELD = re.compile(r"\{[^{}]*:[^{}]*\{")
+#: The longest text a template may join with `~` (a whole document is far below it).
+MAX_JOINED = 1_000_000
+#: Seconds a template may take to fill in one real document (or email) before it is
+#: refused: a loop that only real data sets off must not hold the run for ever.
+REAL_SECONDS = 60
 
 
 def _check_widths(widths: Iterable[str]) -> None:
@@ -84,6 +94,22 @@ def _widened(name: str, filter_: Any) -> Any:
     return bounded
 
 
+def _bounded_replace(filter_: Any) -> Any:
+    """`|replace`, refused when what it would make is longer than MAX_JOINED."""
+
+    def bounded(context: Any, value: Any, old: Any, new: Any, count: Any = None) -> Any:
+        text = str(value)
+        times = text.count(str(old)) if str(old) else len(text) + 1
+        if isinstance(count, int):
+            times = min(times, max(count, 0))
+        if len(text) + times * max(len(str(new)) - len(str(old)), 0) > MAX_JOINED:
+            raise SecurityError("|replace would make more than a template may make")
+        return filter_(context, value, old, new, count)
+
+    bounded.jinja_pass_arg = getattr(filter_, "jinja_pass_arg", None)  # type: ignore[attr-defined]
+    return bounded
+
+
 def _range(*args: int) -> range:
     """`range`, refused (not an OverflowError) past MAX_MADE items."""
     made = range(*args)
@@ -92,11 +118,22 @@ def _range(*args: int) -> range:
     return made
 
 
+class _BoundedJoins(CodeGenerator):
+    """Jinja's code generator, each `a ~ b` handed to `Sandbox.joined` once made."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.joined(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
 class Sandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox, refusing at the first unsafe access, without NOT_DATA,
-    and refusing to make texts or numbers too big for any document (`call_binop`)."""
+    and refusing to make texts or numbers too big for any document (`call_binop`,
+    `joined`), or to take in other files (`_parse`)."""
 
     intercepted_binops = frozenset({"*", "**", "%"})
+    code_generator_class = _BoundedJoins
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -105,6 +142,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = _range
         for name in ("center", "indent"):
             self.filters[name] = _widened(name, self.filters[name])
+        self.filters["replace"] = _bounded_replace(self.filters["replace"])
         plain_format = self.filters["format"]
 
         def format_(value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -114,11 +152,40 @@ class Sandbox(ImmutableSandboxedEnvironment):
         self.filters["format"] = format_
 
     def wrap_str_format(self, value: Any) -> Any:
-        """`'...'.format(...)` in a template, refused for a field wider than MAX_MADE."""
+        """`'...'.format(...)` in a template, refused for a field wider than MAX_MADE, or
+        one whose width is given as a field of its own (`'{:>{w}}'`)."""
         wrapped = super().wrap_str_format(value)
         if wrapped is not None:
-            _check_widths(_FIELD_WIDTH.findall(str(value.__self__)))
+            text = str(value.__self__)
+            if _NESTED_FIELD.search(text):
+                raise SecurityError("a format whose width comes from its data is refused")
+            _check_widths(_FIELD_WIDTH.findall(text))
         return wrapped
+
+    def joined(self, value: Any) -> Any:
+        """What `a ~ b` made, refused past MAX_JOINED (texts doubled in a loop of `set`)."""
+        if len(value) > MAX_JOINED:
+            raise SecurityError(
+                f"joining texts with ~ into {len(value):,} characters is more than a "
+                "template may make"
+            )
+        return value
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """The template's parse tree; one that takes in another file is refused where there
+        are no files to take (a Word template's; the email templates' folder has some)."""
+        tree = super()._parse(source, name, filename)
+        if self.loader is not None:
+            return tree
+        for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+            raise TemplateSyntaxError(
+                "a template cannot take in another file ({% include %}, {% import %}, "
+                "{% extends %}): put what it should show in the template itself",
+                node.lineno,
+                name,
+                filename,
+            )
+        return tree
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -171,16 +238,20 @@ def time_limit(template: Path | str, seconds: float | None = None) -> Iterator[N
 
     # A timer already set (pytest-timeout's, say) is put back afterwards with what is left of
     # it; one due sooner than this limit keeps its time.
-    previous = signal.signal(signal.SIGALRM, stop)
     left, interval = signal.getitimer(signal.ITIMER_REAL)
+    if left and left <= seconds and signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL:
+        yield  # a limit already set (the trial's around a real render) is due first
+        return
+    previous = signal.signal(signal.SIGALRM, stop)
     started = time.monotonic()
     signal.setitimer(signal.ITIMER_REAL, min(seconds, left) if left else seconds)
     try:
         yield
     except _TooSlow:
+        data = "sample data" if seconds == TRIAL_SECONDS else "one document"
         raise TemplateRefusedError(
-            f"the template {template} takes more than {seconds:g} seconds to fill in on sample "
-            "data (loops within loops?); a template only lays out its data. Remove that part, "
+            f"the template {template} takes more than {seconds:g} seconds to fill in {data} "
+            "(loops within loops?); a template only lays out its data. Remove that part, "
             "or take a fresh copy from `run-billing init` in a new folder."
         ) from None
     finally:
@@ -214,6 +285,19 @@ def environment(**options: Any) -> ImmutableSandboxedEnvironment:
     (`append`, `update`), so one invoice's template cannot alter the next one's data.
     """
     return Sandbox(**options)
+
+
+def runaway(template: Path | str, exc: BaseException) -> TemplateRefusedError | None:
+    """The refusal of a template whose filling in ran away (a macro calling itself without
+    end, a number too long to show, more than the memory holds), or None for a fault
+    of another kind (a value the sample data lacks)."""
+    if isinstance(exc, RecursionError):
+        return refused(template, SecurityError("a macro that calls itself without end"))
+    if isinstance(exc, MemoryError):
+        return refused(template, OUT_OF_MEMORY)
+    if isinstance(exc, ValueError) and "digits" in str(exc):  # int -> str past its limit
+        return refused(template, SecurityError("a number too long to show"))
+    return None
 
 
 def refused(template: Path | str, exc: SecurityError) -> TemplateRefusedError:

@@ -286,3 +286,73 @@ def test_the_trial_timer_leaves_an_outer_timer_running() -> None:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ '{:>{w}}'.format('a', w=300000000) }}",  # a width given as a field of its own
+        "{% set a = 'x' * 100000 %}{% set b = a ~ a %}{% set c = b ~ b %}{% set d = c ~ c %}"
+        "{% set e = d ~ d %}{% set f = e ~ e %}{{ f|length }}",  # doubled with ~
+        "{{ ('a' * 100000)|replace('a', 'a' * 100000) }}",  # ten thousand million made
+    ],
+)
+def test_texts_too_big_for_any_document_are_refused_however_made(text: str) -> None:
+    """Each made gigabytes (a 410 MB email, 4 GB of memory) before it was refused."""
+    from automation.sandbox import SecurityError, environment
+
+    with pytest.raises(SecurityError, match="template may make|width comes from its data"):
+        environment().from_string(text).render()
+    assert environment().from_string("{{ 'Invoice ' ~ n ~ ' due' }}").render(n=5) == (
+        "Invoice 5 due"
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "said"),
+    [
+        ("invoice.docx", "{% include 'x.txt' %}", "cannot be read: a template cannot take in"),
+        ("email/en/invoice.txt", "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+         "a macro that calls itself without end"),
+        ("email/en/invoice.txt", "{{ (10 ** 100) ** 100 }}", "a number too long to show"),
+        ("email/en/invoice.txt", "{% include 'x.txt' %}", "takes in x.txt, which is not in"),
+    ],
+)  # fmt: skip
+def test_a_template_that_fails_on_any_data_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, text: str, said: str
+) -> None:
+    """A recursive macro, a number too long to show, a file taken in that is not there (or
+    any in a Word template): check and the run stop with exit 2 naming the template (the
+    run crashed, exit 1, after numbering; check said no problems)."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / where
+    if where.endswith(".docx"):
+        poison_word(template, text)
+    else:
+        template.write_text(template.read_text() + text)
+    for argv in (["check", "--workbook", str(workbook)],
+                 ["--workbook", str(workbook), "--as-of", "2026-03-09"]):  # fmt: skip
+        assert main(argv) == 2
+        out = " ".join(capsys.readouterr().out.split())
+        assert said in out and str(template) in out
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_loop_only_real_data_sets_off_is_stopped_naming_the_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trial on sample data passes; the real client's invoice loops for ever: stopped
+    after REAL_SECONDS (exit 2, the template named), not a run that never ends."""
+    from automation import sandbox
+
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "email" / "en" / "invoice.txt"
+    template.write_text(
+        "{% if client_name == 'Acme' %}{% for a in range(99999) %}{% for b in range(99999) %}"
+        "{% endfor %}{% endfor %}{% endif %}" + template.read_text()
+    )
+    monkeypatch.setattr(sandbox, "REAL_SECONDS", 1)
+    assert main(["--workbook", str(workbook), "--as-of", "2026-03-09"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"the template {template} takes more than 1 seconds to fill in one document" in out
