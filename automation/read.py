@@ -288,14 +288,26 @@ def _show_errors(
 
 def _fill_merged(frame: pd.DataFrame, ranges: list[CellRange]) -> None:
     """Each cell merged down one column (not across columns: a title over a row is one
-    cell) shown in every row it covers."""
+    cell) shown in every row it covers; a column at a time, however many merges (a log
+    can hold one per invoice)."""
+    import numpy as np
+
     rows, cols = frame.shape
+    by_column: dict[int, list[tuple[int, int]]] = {}
     for top, first, bottom, last in ranges:
-        if first != last or bottom <= top or top > rows or first > cols:
-            continue
-        value = frame.iat[top - 1, first - 1]
-        if isinstance(value, str) or pd.notna(value):
-            frame.iloc[top : min(bottom, rows), first - 1] = value
+        if first == last and top < bottom and top <= rows and first <= cols:
+            by_column.setdefault(first - 1, []).append((top, min(bottom, rows)))
+    for col, spans in by_column.items():
+        tops = np.array([top for top, _ in spans], dtype=np.int64)
+        counts = np.array([bottom - top for top, bottom in spans], dtype=np.int64)
+        # The rows each merge covers below its first (frame rows from 0), and that first row.
+        starts = np.repeat(tops, counts)
+        covered = starts + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        cells = frame.iloc[:, col].to_numpy(dtype=object, copy=True)
+        shown = cells[starts - 1]
+        filled = pd.notna(shown)
+        cells[covered[filled]] = shown[filled]
+        frame.isetitem(col, cells)
 
 
 class _SheetReader:

@@ -304,3 +304,22 @@ def test_a_workbook_unusable_after_its_clients_says_so_first(tmp_path: Path) -> 
     with pytest.raises(read.WorkbookError, match="sheet 'Clients' has no header row"):
         read_workbook(plain, Config(), handed.append)
     assert handed == []
+
+
+def test_cells_merged_down_a_column_fill_every_row_they_cover_at_once() -> None:
+    """Many merges in a column (one per invoice in a long log) are filled in one pass: an
+    empty merged cell fills nothing, a merge across columns is one cell, a merge running
+    past the sheet's last row stops there."""
+    import numpy as np
+    import pandas as pd
+
+    from automation.read import _fill_merged
+
+    frame = pd.DataFrame({0: np.full(8, np.nan, dtype=object), 1: np.full(8, np.nan, dtype=object)})
+    frame.iat[0, 1], frame.iat[3, 1], frame.iat[6, 1], frame.iat[1, 0] = "A", "B", "C", 5
+    # Excel rows: B1:B3 "A", B4:B5 "B", B6:B6 (one cell), B7:B20 "C" (past the end),
+    # A2:A4 (5), A6:A7 empty, and A1:B1 across columns.
+    _fill_merged(frame, [(1, 2, 3, 2), (4, 2, 5, 2), (6, 2, 6, 2), (7, 2, 20, 2),
+                         (2, 1, 4, 1), (6, 1, 7, 1), (1, 1, 1, 2)])  # fmt: skip
+    assert frame[1].fillna("-").tolist() == ["A", "A", "A", "B", "B", "-", "C", "C"]
+    assert frame[0].fillna("-").tolist() == ["-", 5, 5, 5, "-", "-", "-", "-"]
