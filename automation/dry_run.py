@@ -164,6 +164,10 @@ def dry_run(
             )
         summary.previews[:0] = drafted
         documents.extend(reissues)
+        if data.invoices is not None and drafted:  # as the run says it, when it would
+            _, outside = data.invoices.append_rows(len(drafted))
+            if outside:
+                summary.notes.append(outside)
     if render:
         _clear_previews(paths.preview)
     if documents and render:

@@ -396,6 +396,9 @@ def test_something_below_the_table_is_said_and_kept(folder: Folder, capsys) -> N
     """A note under the table's totals, one row between: the two new invoices do not fit
     above it, and go below it (said); the note and the table stay where they are."""
     setup_folder(folder, note_below_invoices=1)
+    assert folder.run("--as-of", FIRST_RUN, "--dry-run") == 0  # said before it happens too
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the 2 rows the tool adds do not fit in the table tblInvoices above row 5" in out
     assert folder.run("--as-of", FIRST_RUN) == 0
     out = capsys.readouterr().out
     assert "outside the table tblInvoices" in out and "row 5" in out
