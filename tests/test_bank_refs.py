@@ -81,18 +81,24 @@ def test_next_weeks_statement_with_the_same_counter_is_imported(folder: Folder, 
     assert "0 new incoming line(s)" in capsys.readouterr().out
 
 
-def line(ref: str, amount: str, currency: str = "EUR") -> BankLine:
-    return BankLine(date(2026, 3, 9), D(amount), currency, "in", "Acme", (), "x", ref)
+def line(ref: str, amount: str, currency: str = "EUR", day: int = 9) -> BankLine:
+    return BankLine(date(2026, 3, day), D(amount), currency, "in", "Acme", (), "x", ref)
 
 
 def test_a_known_bank_ref_for_another_amount_or_currency_is_another_line() -> None:
-    known = {"T1": (D("300.00"), "EUR")}
+    known = {"T1": (D("300.00"), "EUR", date(2026, 3, 9))}
     same, other, dollars = line("T1", "300.00"), line("T1", "1200.00"), line("T1", "300.00", "USD")
     assert new_lines([same], known) == []
+    assert new_lines([line("T1", "300.00", day=11)], known) == []  # value date, not booking
     (fresh,) = new_lines([other], known)
     assert fresh.bank_ref.startswith("T1~") and fresh.amount == D("1200.00")
-    assert new_lines([other], {**known, fresh.bank_ref: (D("1200.00"), "EUR")}) == []
+    assert (
+        new_lines([other], {**known, fresh.bank_ref: (D("1200.00"), "EUR", date(2026, 3, 9))}) == []
+    )
     assert new_lines([dollars], known)[0].bank_ref.startswith("T1~")
+    # The same amount under the same id a month on: a retainer paid again, not a repeat.
+    (later,) = new_lines([line("T1", "300.00", day=31)], known)
+    assert later.bank_ref.startswith("T1~") and later.date == date(2026, 3, 31)
     # two files of one import: the first keeps the bank's ref, the second gets its own
     first, second = new_lines([same, other, same], {})
     assert first.bank_ref == "T1" and second.bank_ref == fresh.bank_ref
@@ -117,7 +123,8 @@ def test_a_reused_bank_ref_is_imported_and_said(folder: Folder, capsys) -> None:
     sheet = payments_sheet(folder)
     assert sheet["Bank Ref"][0] == "TX-REF-1" and sheet["Bank Ref"][1].startswith("TX-REF-1~")
     assert sheet["Note"][1].startswith(
-        "the bank's reference TX-REF-1 was already imported for another line of €300.00;"
+        "the bank's reference TX-REF-1 was already imported for another line of €300.00 on "
+        "2026-03-05;"
     )
     assert payments(folder, str(april), "--as-of", "2026-03-13") == 0  # again: nothing new
     assert "0 new incoming line(s)" in capsys.readouterr().out

@@ -367,7 +367,7 @@ def import_payments(
         # must reach a person, not pay another invoice of the same balance.
         known_closed=all_numbers - {o.invoice_no for o in open_invoices},
     )
-    earlier = {**{ln.bank_ref: (ln.amount, ln.currency) for ln in candidates}, **known}
+    earlier = {**{ln.bank_ref: (ln.amount, ln.currency, ln.date) for ln in candidates}, **known}
     decisions = [_noting_reused_ref(d, earlier) for d in decisions]
     with ledger.transaction():
         record(ledger, new, {d.bank_ref: d for d in decisions})
@@ -392,16 +392,23 @@ def import_payments(
     return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
 
 
-def _noting_reused_ref(decision: Decision, earlier: Mapping[str, tuple[Decimal, str]]) -> Decision:
+def _noting_reused_ref(
+    decision: Decision, earlier: Mapping[str, tuple[Decimal, str, date]]
+) -> Decision:
     """A line imported under a Bank Ref of its own (`own_ref`) says why in its Note."""
     bank = reused_ref(decision.bank_ref)
     if not bank:
         return decision
-    amount, currency = earlier.get(bank, (None, ""))
-    what = f" of {format_money(amount, currency, 'en')}" if amount is not None else ""
+    seen = earlier.get(bank)
+    what = (
+        f" of {format_money(seen[0], seen[1], 'en')} on {seen[2].isoformat()}"
+        if seen is not None
+        else ""
+    )
     said = (
         f"the bank's reference {bank} was already imported for another line{what}; this "
-        "one is for another amount or currency, so it is imported as a payment of its own."
+        "one is for another amount or currency, or more than a week apart, so it is "
+        "imported as a payment of its own."
     )
     return replace(decision, note=f"{said} {decision.note}".strip())
 

@@ -219,27 +219,42 @@ def reused_ref(ref: str) -> str:
     return found["bank"] if found else ""
 
 
+#: Days a line seen again may lie from the first sight of it: one transaction can carry
+#: its booking date in one file and its value date in another.
+SAME_LINE_DAYS = 7
+
+
 def new_lines(
-    lines: Iterable[BankLine], known: Mapping[str, tuple[Decimal, str]]
+    lines: Iterable[BankLine], known: Mapping[str, tuple[Decimal, str, date]]
 ) -> list[BankLine]:
-    """The lines not imported before, in order; `known` is Bank Ref -> (amount, currency).
+    """The lines not imported before, in order; `known` is Bank Ref -> (amount, currency,
+    date).
 
     A line whose Bank Ref is known (or came earlier in `lines`) with the same
-    amount and currency is that line again: left out. With another amount or
-    currency it is another payment (a bank counting its lines afresh, or
-    reusing an id): it gets a Bank Ref of its own (`own_ref`), never dropped.
+    amount and currency, dated within SAME_LINE_DAYS, is that line again: left
+    out. With another amount or currency, or a month later (a retainer of the
+    same amount under an id the bank used again), it is another payment: it gets
+    a Bank Ref of its own (`own_ref`), never dropped.
     """
     taken = dict(known)
     result = []
     for line in lines:
         earlier = taken.get(line.bank_ref)
-        if earlier is not None and earlier != (line.amount, line.currency):
+        if earlier is not None and not _same_line(line, earlier):
             line = own_ref(line)
         if line.bank_ref in taken:
             continue
-        taken[line.bank_ref] = (line.amount, line.currency)
+        taken[line.bank_ref] = (line.amount, line.currency, line.date)
         result.append(line)
     return result
+
+
+def _same_line(line: BankLine, seen: tuple[Decimal, str, date]) -> bool:
+    amount, currency, when = seen
+    return (
+        (line.amount, line.currency) == (amount, currency)
+        and abs((line.date - when).days) <= SAME_LINE_DAYS
+    )
 
 
 def reversed_credit(line: BankLine) -> str:

@@ -48,12 +48,12 @@ class BankTotal:
     latest: date | None = None
 
 
-def known_refs(ledger: Ledger) -> dict[str, tuple[Decimal, str]]:
-    """Bank Ref -> (amount, currency) of every line imported."""
+def known_refs(ledger: Ledger) -> dict[str, tuple[Decimal, str, date]]:
+    """Bank Ref -> (amount, currency, date) of every line imported."""
     return {
-        ref: (Decimal(amount), currency)
-        for ref, amount, currency in ledger.conn.execute(
-            "SELECT bank_ref, amount, currency FROM bank_lines"
+        ref: (Decimal(amount), currency, date.fromisoformat(when))
+        for ref, amount, currency, when in ledger.conn.execute(
+            "SELECT bank_ref, amount, currency, line_date FROM bank_lines"
         )
     }
 
