@@ -807,7 +807,8 @@ class Run:
             if inv.voided is None or number in self.failed_now:
                 continue
             _, balance = balance_of(state_of(inv, False), Payments.from_row(self.rows.get(number)))
-            note = refunded_note(inv.note, self.as_of.isoformat()) if balance >= 0 else None
+            owed = format_money(-balance, inv.currency, "en") if balance < 0 else None
+            note = refunded_note(inv.note, self.as_of.isoformat(), owed)
             if note is not None:
                 with self.ledger.transaction():
                     self.ledger.update_invoice(number, note=note)

@@ -17,6 +17,7 @@ Verdict(delivered=True, uncertain=(), missing=(), copies_missed=(('arch@x.exampl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -409,16 +410,36 @@ def correction_note(job: Job, where: str, day: str) -> str:
 
 
 _OWED_BACK = " received is owed back"
+#: The tail of a void invoice's Note about money owed back, as `correction_note` and
+#: `refunded_note` write it: what was received, and what is still owed back of it.
+_OWED_TAIL = re.compile(
+    r"; (?P<received>[^;]+?) received"
+    r"(?: is owed back|; (?P<owed>[^;]+?) is owed back \(the rest paid back, seen on [^)]*\)"
+    r"| was paid back \(seen on [^)]*\))\.$"
+)
 
 
-def refunded_note(note: str, day: str) -> str | None:
-    """A void invoice's Note once what it said was owed back is paid back (Paid Amount
-    lowered): "...; $110.00 received was paid back (seen on <day>)."; None when the Note
-    says no such thing."""
-    head, _, owed = note.removesuffix(".").rpartition("; ")
-    if not head or not owed.endswith(_OWED_BACK):
+def refunded_note(note: str, day: str, owed: str | None) -> str | None:
+    """A void invoice's Note once some of what it said was owed back is paid back (Paid
+    Amount lowered): `owed` is what is still owed back (None: nothing). None when the
+    Note says no such thing, or says this already.
+
+    >>> refunded_note("Void: CN-1; $120.00 received is owed back.", "2026-03-16", "$20.00")
+    'Void: CN-1; $120.00 received; $20.00 is owed back (the rest paid back, seen on 2026-03-16).'
+    >>> refunded_note("Void: CN-1; $120.00 received is owed back.", "2026-03-16", None)
+    'Void: CN-1; $120.00 received was paid back (seen on 2026-03-16).'
+    """
+    found = _OWED_TAIL.search(note)
+    if found is None:
         return None
-    return f"{head}; {owed.removesuffix(_OWED_BACK)} received was paid back (seen on {day})."
+    received = found.group("received")
+    said = found.group("owed") or (None if "was paid back" in found.group(0) else received)
+    if said == owed:
+        return None
+    head = note[: found.start()]
+    if owed is None:
+        return f"{head}; {received} received was paid back (seen on {day})."
+    return f"{head}; {received} received; {owed} is owed back (the rest paid back, seen on {day})."
 
 
 def utf8_refusal(message: BuiltMessage, host: str) -> str | None:

@@ -649,6 +649,11 @@ def test_notes_follow_what_the_bookkeeper_did_after_a_void(billed: Folder) -> No
     assert str(cell(folder, "Acme", "Note")).endswith("; $120.00 received is owed back.")
     void_note = str(cell(folder, "Birch", "Note"))
     assert void_note.startswith("Void: credit note CN-2026-0002")
+    type_into_invoices(folder, "Acme", Paid_Amount=Decimal("20"))  # $100 paid back
+    assert folder.run("--as-of", "2026-03-13") == 0
+    assert str(cell(folder, "Acme", "Note")).endswith(
+        "; $120.00 received; $20.00 is owed back (the rest paid back, seen on 2026-03-13)."
+    )
     type_into_invoices(folder, "Acme", Paid_Amount=Decimal("0"))
     type_into_invoices(folder, "Birch", Resend="Yes")
     assert folder.run("--as-of", "2026-03-16") == 1
