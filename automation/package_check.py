@@ -525,7 +525,10 @@ def _scan_chunk(chunk: bytes, zeros: bool = False) -> tuple[Extent | str, bool, 
         return Extent(), errors, UnsavedFormulas()
     starts = eq + 2
     closes = np.flatnonzero(data[:size] == ord(">"))
-    ends = closes[np.minimum(np.searchsorted(closes, starts), len(closes) - 1)]
+    # A tag not closed in its chunk was cut off (chunks end where a tag begins, so only
+    # a truncated part ends inside one): no cell, and the reader calls the part damaged.
+    at = np.searchsorted(closes, starts)
+    starts, ends = starts[at < len(closes)], closes[at[at < len(closes)]]
     starts = starts[data[ends - 1] != ord("/")]  # <c r="A1" s="2"/> holds nothing
     if not len(starts):
         return Extent(), errors, UnsavedFormulas()

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import client, service, write_workbook
 
+from automation.cli import main
 from automation.package_check import (
     GRID_BUDGET,
     Extent,
@@ -188,6 +189,28 @@ def test_not_a_zip_at_all(tmp_path: Path) -> None:
         limited_run("check", "--workbook", str(book), cwd=tmp_path),
         "is not an Excel .xlsx workbook",
     )
+
+
+@pytest.mark.parametrize("cut", [3, 7, 9, 12, 15, 16])
+def test_a_sheet_cut_off_inside_a_cell_tag_is_damaged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cut: int
+) -> None:
+    """The part ends in `<c r="C2" t=` or near it (a copy stopped half way): the scan saw
+    an unclosed tag as a cell and failed on it (IndexError, exit 1)."""
+    book = base_book(tmp_path)
+    xml = services_xml(book)
+    rebuild(book, {SERVICES_PART: xml[: xml.index(b'<c r="C2"') + cut]})
+    assert main(["check", "--workbook", str(book)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the sheet Services (xl/worksheets/sheet2.xml) is damaged" in out, out
+
+
+@pytest.mark.parametrize(
+    "chunk", [b'<c r="A1" t=', b'<c r="A1"', b'<row r="1"><c r="A1"><v>1</v></c><c r="B1" s="1']
+)
+def test_a_cell_tag_left_open_is_no_cell(chunk: bytes) -> None:
+    cells = 1 if b"<v>" in chunk else 0
+    assert sheet_extent("book.xlsx", "Services", [chunk]).cells == cells
 
 
 @pytest.mark.parametrize("ref", ["XFE1", "A1048577", "AAAA1", "A12345678"])
