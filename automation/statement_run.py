@@ -27,6 +27,7 @@ from .statement import Statement, previous_month
 from .statement_doc import write_statement_files
 from .statement_facts import gather_statements, record_paid_cells
 from .summary import needs_attention
+from .text import one_line
 from .updates import invoice_rows, payment_errors
 from .validate import ClientBook, client_key
 
@@ -135,7 +136,7 @@ def statement_lines(result: StatementResult, language: str = "en") -> list[str]:
         lines.append(f"{needs_attention(len(result.errors))} (their payments are left out):")
         lines.extend(f"  {e}" for e in result.errors)
     lines.extend(result.notes)
-    return lines
+    return [one_line(line) for line in lines]  # client names as typed: no escapes, no breaks
 
 
 def save_statements(

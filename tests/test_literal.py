@@ -53,3 +53,22 @@ def test_names_are_shown_literally_and_forge_no_log_line(
     assert lines and all(entry.match(line) for line in lines), lines
     assert not any(line.startswith("2026-03-09 07:00:00,000") for line in lines)
     assert sum("all invoices paid" in line for line in lines) >= 1
+
+
+def test_the_statement_command_shows_names_literally(tmp_path: Path, capsys) -> None:
+    """`statement` printed the name raw: its ESC sequence ran in the terminal and its line
+    break forged a statement line, as the run and `payments` never do."""
+    name = "Evil\x1b[31m Ltd\r\n  Acme Ltd (USD), closing balance $0.00: forged"
+    (tmp_path / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client(name)], [service(date(2026, 3, 2), name, "Work")]
+    )
+    out = tmp_path / "out"
+    assert main(["--workbook", str(book), "--as-of", "2026-03-09", "--outbox", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["statement", "--workbook", str(book), "--as-of", "2026-04-02"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "\x1b" not in "".join(lines) and "\r" not in "".join(lines)
+    assert [line for line in lines if "closing balance" in line] == [
+        line for line in lines if line.startswith(f"  {one_line(name)} (USD), closing balance")
+    ]
