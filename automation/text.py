@@ -3,26 +3,50 @@
 A line break typed into a cell (Alt+Enter in Excel) or sent in a server's
 reply must not start a new line in the terminal, the run log or an Error
 cell, where it could pass for a line the tool wrote. It is shown as the
-two characters `\\n` instead:
+two characters `\\n` instead. An invisible character pasted into a cell (a
+zero-width space, a byte order mark, a bidi control) is shown by its code
+too, else "Acme\\u200b Ltd" is not in Clients reads as if "Acme Ltd" were not:
 
 >>> one_line("Acme\\nLtd\\r\\n\\tB")
 'Acme\\\\nLtd\\\\r\\\\n\\\\tB'
+>>> one_line("Acme\\u200b Ltd \\ufeff\\u202eexe"), one_line("Café 東京 Ёлка 👍")
+('Acme\\\\u200b Ltd \\\\ufeff\\\\u202eexe', 'Café 東京 Ёлка 👍')
 """
 
 from __future__ import annotations
 
 import re
 
+#: A flag of a region (🏴 + tag letters + cancel tag) is shown as it is; tags elsewhere
+#: are escaped below with the other invisible characters.
+_FLAG = "\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f"
 #: Every character str.splitlines() breaks on, plus the other C0/C1 controls.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_BREAKS = "\x00-\x1f\x7f-\x9f\u2028\u2029"
+#: The invisible format characters (Unicode category Cf) but the two joiners and the
+#: marks that are drawn (Arabic number signs): soft hyphen, Arabic letter mark,
+#: Mongolian vowel separator, zero-width space, LRM/RLM, bidi embeddings, overrides and
+#: isolates, word joiner and invisible operators, BOM, interlinear annotations, the
+#: format controls of hieroglyphs, shorthand and music, and tags.
+_INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+    "\ufff9-\ufffb\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f"
+)
+#: Zero-width (non-)joiners shape Persian, Indic and emoji sequences between two such
+#: characters; beside ASCII, a space or an end, they only hide.
+_LONE_JOINER = r"(?<![^\x00-\x7f\s])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f\s])"
+_SHOWN = re.compile(f"({_FLAG})|[{_BREAKS}{_INVISIBLE}]|{_LONE_JOINER}")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def one_line(text: str) -> str:
-    """`text` with line breaks and control characters written as visible escapes."""
-    return _CONTROL.sub(lambda m: _NAMED.get(m[0], _escape(m[0])), text)
+    """`text` with line breaks, control and invisible characters written as visible
+    escapes."""
+    return _SHOWN.sub(lambda m: m[1] or _NAMED.get(m[0], _escape(m[0])), text)
 
 
 def _escape(char: str) -> str:
     code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 from conftest import client, service, write_workbook
 
 from automation.cli import main
@@ -72,3 +73,29 @@ def test_the_statement_command_shows_names_literally(tmp_path: Path, capsys) -> 
     assert [line for line in lines if "closing balance" in line] == [
         line for line in lines if line.startswith(f"  {one_line(name)} (USD), closing balance")
     ]
+
+
+def test_invisible_characters_in_cell_text_are_shown_by_their_code(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A zero-width space, a BOM or a bidi control pasted into a name made the error name
+    a client that looks exactly like one in Clients; letters of every script stay."""
+    monkeypatch.setenv("COLUMNS", "250")
+    (tmp_path / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
+    names = ["Acme\u200b Ltd", "\ufeffAcme Ltd", "Acme\u2066 Ltd\u2069", "Ac\u00adme Ltd"]
+    kept = "Café 東京 Ёлка 👍 می\u200cخواهم"
+    services = [service(date(2026, 3, 2), name, "Work") for name in [*names, kept]]
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme Ltd"), client(kept, Email="k@clients.example")],
+        services,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["--workbook", str(book), "--as-of", "2026-03-09", "--outbox", str(out)]) == 1
+    shown = capsys.readouterr().out
+    [log] = (tmp_path / ".billing" / "logs").glob("run-*.log")
+    logged = log.read_text(encoding="utf-8")
+    cells = pd.read_excel(book, sheet_name="Services", engine="openpyxl")["Error"]
+    for escaped in [r"Acme\u200b Ltd", r"\ufeffAcme Ltd", r"Acme\u2066 Ltd\u2069", r"Ac\xadme"]:
+        assert f'"{escaped}' in shown and f'"{escaped}' in logged, escaped
+        assert any(f'"{escaped}' in str(cell) for cell in cells), escaped
+    assert kept in shown and len(list(out.glob("*.eml"))) == 1
