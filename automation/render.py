@@ -339,10 +339,17 @@ _WINDOWS_RESERVED = frozenset(
 )
 
 
+#: What becomes of a character of these Unicode categories in a file name.
+_FILE_CHARACTER = {"Cc": "_", "Cs": "_", "Cf": ""}
+
+
 def safe_filename(stem: str) -> str:
     """A file name stem valid on Windows, macOS and Linux; never empty."""
     text = unicodedata.normalize("NFC", stem)
-    text = "".join("_" if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+    # Invisible format characters (Cf) go: a right-to-left override would show
+    # "Bidi \u202egnp.exe-2026-03-31.docx" as "Bidi xcod.13-30-6202-exe.png", a zero-width space
+    # would make two names that look one.
+    text = "".join(_FILE_CHARACTER.get(unicodedata.category(ch), ch) for ch in text)
     text = _FORBIDDEN.sub("_", text).strip()
     text = text.encode("utf-8")[:MAX_STEM_BYTES].decode("utf-8", errors="ignore")
     # Windows drops trailing dots and spaces; a leading dot hides the file elsewhere.

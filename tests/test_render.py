@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 import zipfile
 from dataclasses import replace
 from datetime import date
@@ -184,6 +185,9 @@ def test_tax_rate_keeps_fractions_of_a_percent() -> None:
         (".hidden", "_hidden"),
         ("tab\there\nnew", "tab_here_new"),
         ("Счёт №7", "Счёт №7"),
+        ("Bidi \u202egnp.exe", "Bidi gnp.exe"),  # shown as "Bidi exe.png" in a file list
+        ("\ufeffAcme\u200b Ltd\u2066\u00ad", "Acme Ltd"),
+        ("Café 東京 👍", "Café 東京 👍"),
     ],
 )
 def test_safe_filename(stem: str, expected: str) -> None:
@@ -195,6 +199,7 @@ def test_safe_filename_is_always_safe(stem: str) -> None:
     name = safe_filename(stem)
     assert name and name == name.strip() and not name.endswith(".")
     assert not set(name) & set('<>:"/\\|?*') and all(ord(ch) >= 32 for ch in name)
+    assert not any(unicodedata.category(ch) == "Cf" for ch in name)  # nothing invisible
     assert len(name.encode("utf-8")) <= 151
     assert name.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}
 
