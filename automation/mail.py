@@ -99,6 +99,13 @@ _MESSAGE_ID_RE = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _UNSAFE_FILENAME = re.compile(r"[^\w.-]+")  # letters and digits of any script are kept
 #: What str.splitlines() breaks a line on, and NUL.
 _LINE_BREAK = re.compile("[\r\n\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+#: The controls left in a subject once line breaks are refused and spaces folded
+#: (`render_email`): an ESC or BEL from a client name, shown raw by mail programs.
+_SUBJECT_CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+#: A subject's length at most, in characters: a mail program shows far fewer, and an
+#: unbroken one (a long client name) stays under the 998-character header line of
+#: RFC 5322 unfolded, which servers enforce ("500 Line too long").
+SUBJECT_MAX = 250
 #: How a message with raw UTF-8 headers is written (`needs_smtputf8`).
 SMTPUTF8_SMTP = email.policy.SMTPUTF8.clone(refold_source="none", linesep="\r\n")
 
@@ -390,6 +397,18 @@ def config_addresses(text: str, option: str) -> tuple[str, ...]:
     return valid
 
 
+def subject_line(text: str) -> str:
+    """`text` without control characters, cut to SUBJECT_MAX characters with "…".
+
+    >>> subject_line("Invoice 7 for Evil\\x1b[31m Ltd\\x07"), len(subject_line("L" * 3000))
+    ('Invoice 7 for Evil[31m Ltd', 250)
+    """
+    text = _SUBJECT_CONTROL.sub("", text)
+    if len(text) > SUBJECT_MAX:
+        text = text[: SUBJECT_MAX - 1].rstrip() + "…"
+    return text
+
+
 def _check_header(name: str, value: str) -> str:
     # A line break in a header value would let text inject headers of its own:
     # the email package's folding also breaks lines at \v, \f, \x1c-\x1e, \x85,
@@ -470,7 +489,7 @@ def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) ->
     if not to:
         raise AddressError(f"{mail.invoice_no}: the message has no recipient.")
     bcc = config_addresses(cfg.bcc, "bcc")
-    subject = mail.subject
+    subject = subject_line(mail.subject)
     if cfg.redirect_to:
         subject = f"[TEST for {', '.join(to + cc)}] {subject}"
         to, cc, bcc = config_addresses(cfg.redirect_to, "redirect_to"), (), ()

@@ -278,6 +278,26 @@ def test_unsafe_config_values_are_refused() -> None:
         build_message(mail, EmailConfig(), CompanyInfo())
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["L" * 3000 + " Ltd", "Ж" * 3000, "Evil\x1b[31m Ltd\x07 " * 300],
+    ids=["unbroken", "cyrillic", "controls"],
+)
+@pytest.mark.parametrize("redirect", ["", "qa@acme.test"])
+def test_a_subject_from_a_long_name_keeps_every_line_within_998(name: str, redirect: str) -> None:
+    """A customised subject showing a 3,000-character client name was one 3,002-character
+    header line: servers refuse it ("500 Line too long") at every run. ESC and BEL went
+    into it raw."""
+    cfg = EmailConfig(sender="billing@acme.test", redirect_to=redirect)
+    built = build_message(outgoing(subject=f"Invoice INV-2026-0001 for {name}"), cfg, COMPANY)
+    assert max(len(line) for line in built.raw.split(b"\r\n")) <= 998
+    subject = str(parse(built.raw)["Subject"]).removeprefix(
+        "[TEST for client@example.com] " if redirect else ""
+    )
+    assert subject.startswith("Invoice INV-2026-0001 for ") and subject.endswith("…")
+    assert len(subject) == 250 and not re.search("[\x00-\x1f\x7f]", subject)
+
+
 def test_redirect_to_replaces_every_recipient_and_marks_the_subject() -> None:
     cfg = EmailConfig(
         sender="billing@acme.test", bcc="archive@acme.test", redirect_to="qa@acme.test"
