@@ -648,6 +648,7 @@ def _locate_header(
     wanted = {normalise_header(h): col for col, h in expected.items()}
     rows = [fixed - 1] if fixed else range(min(HEADER_SEARCH_ROWS, len(frame)))
     best: tuple[int, int, list[str]] = (-1, -1, [])
+    best_found: dict[str, int] = {}
     for index in rows:
         if index < 0 or index >= len(frame):
             continue
@@ -660,24 +661,27 @@ def _locate_header(
             return index, found
         texts = [str(c).strip() for c in cells if isinstance(c, str) and c.strip()]
         if len(found) > best[1]:
-            best = (index, len(found), texts)
-    missing = ", ".join(expected[c] for c in required)
+            best, best_found = (index, len(found), texts), found
+    # Only the required headers the closest row lacks are named: listing all three when
+    # Description alone was missing sent the bookkeeper looking for the other two.
+    absent = [expected[c] for c in required if c not in best_found]
+    missing = f"column{'s' if len(absent) > 1 else ''} {', '.join(absent)}"
     if fixed:
         has = f" it has: {', '.join(best[2])}." if best[0] >= 0 and best[2] else " it is empty."
         raise WorkbookError(
             f"sheet {sheet!r}: row {fixed}, the header row [billing] header_rows names, does "
-            f"not hold the required columns {missing};{has} Set header_rows to the row your "
+            f"not hold the required {missing};{has} Set header_rows to the row your "
             "headers are on (or take the sheet out of it: the row is then found), or rename "
             "the headers in [columns] of billing.toml."
         )
     if best[0] >= 0 and best[2]:
         raise WorkbookError(
-            f"sheet {sheet!r} has no header row with the required columns {missing}; "
+            f"sheet {sheet!r} has no header row with the required {missing}; "
             f"the closest, row {best[0] + 1}, has: {', '.join(best[2])}. Add the missing "
             "headers, or rename them in [columns] of billing.toml."
         )
     raise WorkbookError(
-        f"sheet {sheet!r} has no header row with the required columns {missing} "
+        f"sheet {sheet!r} has no header row with the required {missing} "
         f"in its first {HEADER_SEARCH_ROWS} rows."
     )
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import Folder, client, service, write_workbook
+import xlsxwriter
+from conftest import CLIENT_HEADERS, SERVICE_HEADERS, Folder, client, service, write_workbook
 
 import automation.cli as cli
 from automation.cli import main
@@ -398,6 +399,31 @@ def test_a_client_problem_is_reported_once(tmp_path: Path, capsys, terms: str) -
     assert set(services["Error"]) == {  # a ";" in the quoted terms does not cut it short
         f'not billed until Clients row 2 is fixed: Payment terms "{terms}" are not understood.'
     }
+
+
+@pytest.mark.parametrize(
+    ("dropped", "said"),
+    [
+        (["Description"], "the required column Description; the closest, row 1, has: Date, Client"),
+        (["Date", "Description"], "the required columns Date, Description; the closest"),
+    ],
+)
+def test_a_header_row_lacking_columns_names_only_those(
+    tmp_path: Path, capsys, dropped: list[str], said: str
+) -> None:
+    """Without Description alone, the message said "required columns Date, Client,
+    Description", as if all three were missing."""
+    book = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(book))
+    wb.add_worksheet("Clients").write_row(0, 0, CLIENT_HEADERS)
+    wb.add_worksheet("Services").write_row(
+        0, 0, [h for h in SERVICE_HEADERS if h not in dropped]
+    )
+    wb.close()
+    (tmp_path / "billing.toml").write_text('[email]\nfrom = "billing@firm.example"\n')
+    assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"sheet 'Services' has no header row with {said}" in out, out
 
 
 def test_header_rows_any_case_and_a_wrong_row_says_header_rows(tmp_path: Path, capsys) -> None:
