@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -167,9 +168,34 @@ def unwritable_folder(
     return None
 
 
+def unmakeable_folder(
+    paths: Paths, dry_run: bool = False, outbox: Path | None = None
+) -> tuple[Path, str, str] | None:
+    """(a folder the run must write in that cannot be there, what goes there, why), else
+    None: a file where a folder must be, a drive or place where no folder can be made
+    (`/proc/...`, a network drive not connected). Tried by making and removing an empty
+    folder in the nearest one there, so nothing is left changed."""
+    wanted = [(paths.preview, "its previews")] if dry_run else [
+        (paths.invoices, "the invoices"), (paths.reports, "the receivables report"),
+        *([(outbox, "the outbox's messages")] if outbox is not None else []),
+    ]  # fmt: skip
+    for folder, what in wanted:
+        existing = folder
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        if not existing.is_dir():
+            return folder, what, f"{existing} is a file, not a folder"
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".billing-check-", dir=existing))
+        except OSError as exc:
+            return folder, what, exc.strerror or str(exc)
+    return None
+
+
 def refuse_unwritable(paths: Paths, dry_run: bool = False, outbox: Path | None = None) -> None:
-    """Exit 2 when the run could not write where it must (`unwritable_folder`): said before
-    anything is numbered, by the run, --dry-run and check alike."""
+    """Exit 2 when the run could not write where it must (`unwritable_folder`,
+    `unmakeable_folder`): said before anything is numbered, by the run, --dry-run and
+    check alike."""
     unwritable = unwritable_folder(paths, dry_run, outbox)
     if unwritable is not None:
         folder, what = unwritable
@@ -177,6 +203,14 @@ def refuse_unwritable(paths: Paths, dry_run: bool = False, outbox: Path | None =
             f"this user may not write in {folder}, where the run writes {what}: give your "
             "user write access to it, or copy the billing folder somewhere you can write and "
             "run there."
+        )
+    unmakeable = unmakeable_folder(paths, dry_run, outbox)
+    if unmakeable is not None:
+        folder, what, why = unmakeable
+        raise UnusableError(
+            f"the run cannot write {what} in {folder} ({why}): correct output_dir in "
+            "[billing] (or outbox_dir in [email], or --outbox) in billing.toml, or connect "
+            "the drive it names."
         )
 
 

@@ -745,6 +745,30 @@ def test_a_folder_this_user_may_not_write_stops_the_run_before_numbering(
     assert f"this user may not write in {folder.root}, where the run writes the updated" in out
 
 
+@pytest.mark.parametrize(
+    ("setting", "told"),
+    [
+        ('output_dir = "/proc/billing-out"', "the run cannot write the invoices in /proc/"),
+        ('output_dir = "service_log.xlsx/out"', "service_log.xlsx is a file, not a folder"),
+    ],
+)
+def test_an_output_folder_that_cannot_be_made_stops_check_and_the_run_before_numbering(
+    folder: Folder, capsys: pytest.CaptureFixture[str], setting: str, told: str
+) -> None:
+    """output_dir on a drive not there (/proc here), or under a file: check said no
+    problems, and the run numbered the invoices and crashed (FileNotFoundError, exit 1)."""
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    folder.write_config(extra=setting)
+    capsys.readouterr()
+    for argv in (["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-09"],
+                 ["--workbook", str(folder.workbook), "--as-of", "2026-03-09"]):  # fmt: skip
+        assert main(argv) == 2
+        out = " ".join(capsys.readouterr().out.split())
+        assert told in out and "output_dir" in out
+    assert not (folder.root / ".billing" / "ledger.sqlite").exists() and folder.received == []
+    assert not list(folder.root.glob(".billing-check-*"))
+
+
 def test_an_as_of_date_out_of_reach_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["--as-of", "9999-12-31"])
