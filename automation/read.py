@@ -10,6 +10,7 @@ checking them is `validate`'s.
 
 from __future__ import annotations
 
+import difflib
 import io
 import threading
 import zipfile
@@ -708,6 +709,7 @@ def _sheet(
     fixed = config.billing.header_rows.get(name)
     header_index, positions = _locate_header(raw, actual, expected, required, fixed)
     _refuse_look_alikes(actual, name, raw.iloc[header_index].tolist(), positions, expected)
+    _refuse_missing_renames(actual, name, raw.iloc[header_index].tolist(), positions, renames)
     body = raw.iloc[header_index + 1 :]
     import numpy as np
 
@@ -750,7 +752,7 @@ def _sheet(
 #: would add its own empty column beside them.
 LOOK_ALIKES = {
     SERVICES: {
-        "Quantity": ("qty", "qty.", "qnty", "quant."),
+        "Quantity": ("qty", "qty.", "qnty", "quant.", "hours", "hrs", "hrs.", "units"),
         "Unit Price": ("price", "unit cost", "unitprice", "price per unit"),
         "Amount": ("amt", "amt.", "line total"),
         "Invoice No": ("invoice", "invoice number", "invoice no.", "invoice #", "invoice num",
@@ -768,6 +770,33 @@ _LOOK_ALIKE_HARM = {
     "Paid Amount": "payments typed there would not count, and paid invoices would be reminded",
     "Paid Date": "payments typed there would not count, and paid invoices would be reminded",
 }
+
+
+def _refuse_missing_renames(
+    sheet: str,
+    name: str,
+    cells: list[object],
+    positions: dict[str, int],
+    renames: dict[str, dict[str, str]],
+) -> None:
+    """A WorkbookError when billing.toml renames a column the bookkeeper types to a header
+    the sheet does not have: the column would be read as empty (every line billed as
+    quantity 1, no tax), while the sheet's own column is left unread."""
+    if name not in (CLIENTS, SERVICES):  # the Invoices sheet's columns the tool adds itself
+        return
+    owners = {c.name: c.owner for c in SHEETS[name]}
+    for column, header in renames.get(name, {}).items():
+        if column in positions or owners.get(column) == "tool":
+            continue  # found, or a column the tool makes itself under that header
+        shown = [str(c).strip() for c in cells if isinstance(c, str) and c.strip()]
+        near = difflib.get_close_matches(header, shown, n=1)
+        hint = f" (the nearest is {near[0]!r})" if near else ""
+        raise WorkbookError(
+            f"sheet {sheet!r}: billing.toml names {header!r} as the {column} column "
+            f"([columns.{name}]), but the header row has no such header{hint}. Correct the "
+            "header in the sheet or in billing.toml: without it, that column would be read as "
+            "empty on every row."
+        )
 
 
 def _refuse_look_alikes(

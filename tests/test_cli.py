@@ -834,3 +834,39 @@ def test_schedule_names_settings_found_away_from_the_workbook(
     cron = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("0 7 * * 1"))
     words = shlex.split(cron.split(" ", 5)[5])
     assert words[1] == str(tmp_path / "data") and ["--config", str(settings)] == words[-5:-3]
+
+
+@pytest.mark.parametrize(
+    ("renamed", "headers", "told"),
+    [
+        ('[columns.Services]\nQuantity = "Hours"', None, "names 'Hours' as the Quantity column"),
+        ('[columns.Clients]\n"Tax Rate" = "VAT"', None, "names 'VAT' as the Tax Rate column"),
+        ("", ("Hours",), "has no Quantity column, but has 'Hours'"),
+    ],
+)
+def test_a_quantity_or_tax_column_left_unread_stops_the_run(
+    folder: Folder, capsys: pytest.CaptureFixture[str], renamed: str,
+    headers: tuple[str, ...] | None, told: str,
+) -> None:
+    """A rename in billing.toml to a header the sheet has not (or a Services header of
+    Hours for Quantity): the sheet's own column was left unread, 8 hours billed as 1 (or no
+    tax): $112.00 or $800.00 for $896.00, and check said no problems."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(folder.workbook))
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, ["Client", "Email", "Terms", "Tax Rate"])
+    ws.write_row(1, 0, ["Acme", "acme@clients.example", "Net 30", 12])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, ["Date", "Client", "Description", *(headers or ("Quantity",)),
+                        "Unit Price"])  # fmt: skip
+    ws.write_row(1, 0, ["2026-03-02", "Acme", "Bookkeeping", 8, 100])
+    wb.close()
+    config = folder.write_config()
+    config.write_text(config.read_text() + "\n" + renamed + "\n")
+    capsys.readouterr()
+    for argv in (["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-09"],
+                 ["--workbook", str(folder.workbook), "--as-of", "2026-03-09"]):  # fmt: skip
+        assert main(argv) == 2
+        assert told in " ".join(capsys.readouterr().out.split())
+    assert folder.received == []
