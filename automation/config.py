@@ -486,7 +486,35 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(toml_problem(path.name, text, str(exc))) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}.") from None
+    _refuse_escaped_paths(path.name, text, data)
     try:
         return parse_config(data, path.resolve())
     except ConfigError as exc:
         raise ConfigError(at_line(path.name, text, str(exc))) from None
+
+
+#: The options that name a file or folder: (section, key).
+PATH_OPTIONS = (
+    ("billing", "workbook"), ("billing", "output_dir"), ("email", "outbox_dir"),
+    ("email", "ca_file"), ("bank", "inbox"),
+)  # fmt: skip
+
+
+def _refuse_escaped_paths(name: str, text: str, data: dict[str, Any]) -> None:
+    """A path in double quotes whose backslashes TOML read as escapes ("C:\\books\\new": a
+    backspace and a line break) is refused as "D:\\books" is: it would make folders of
+    those characters."""
+    for section, key in PATH_OPTIONS:
+        value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+        if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            written = next(
+                (line.strip() for line in text.splitlines()
+                 if re.match(rf"\s*{re.escape(key)}\s*=", line)),
+                f"{key} = ...",
+            )  # fmt: skip
+            shown = written.partition("=")[2].strip().strip('"')
+            raise ConfigError(
+                f"{name}: [{section}] {written}: a backslash starts an escape inside double "
+                f"quotes, so this path holds characters no folder name has; write a Windows "
+                f"path in single quotes ('{shown}') or with forward slashes."
+            )

@@ -476,6 +476,12 @@ def test_header_rows_any_case_and_a_wrong_row_says_header_rows(tmp_path: Path, c
             "a backslash starts an escape inside double quotes; write a Windows path in single "
             "quotes ('C:\\Users\\anna\\log.xlsx') or with forward slashes.",
         ),
+        (
+            '[billing]\noutput_dir = "C:\\books\\new"\n',  # \b and \n: valid escapes, junk folders
+            "[billing] output_dir = \"C:\\books\\new\": a backslash starts an escape inside double "
+            "quotes, so this path holds characters no folder name has; write a Windows path in "
+            "single quotes ('C:\\books\\new') or with forward slashes.",
+        ),
         ("[email]\nfrom = me@firm.example\n", 'text needs quotes: from = "me@firm.example".'),
         ("[billing]\nholidays_country = GB # UK\n", 'text needs quotes: holidays_country = "GB".'),
         ("[email]\nuse_keyring = True\n", "written in small letters: use_keyring = true."),
