@@ -503,7 +503,9 @@ class TokenStore:
             data = json.loads(self.file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return "", ""
-        token = data.get("refresh_token") if isinstance(data, dict) else None
+        if not isinstance(data, dict):  # `null`, a list: no sign-in stored, as for no file
+            return "", ""
+        token = data.get("refresh_token")
         if data.get("username") != self.username or not isinstance(token, str) or not token:
             return "", ""
         return token, str(self.file)

@@ -433,6 +433,16 @@ def test_no_keyring_means_an_owner_only_file(
     assert [p.name for p in billing.iterdir()] == ["oauth-token"]  # no partial file left
 
 
+@pytest.mark.parametrize("content", ["null", "[]", '"x"', "{}", "not json"])
+def test_a_token_file_holding_no_sign_in_is_none(
+    no_keyring: None, tmp_path: Path, content: str
+) -> None:
+    """`null` in the token file crashed check and the run (AttributeError, exit 1); it is no
+    sign-in stored, as an empty file is: "sign in again" (exit 2)."""
+    (tmp_path / "oauth-token").write_text(content)
+    assert TokenStore(USER, tmp_path).load() == ("", "")
+
+
 def test_a_keyring_that_refuses_falls_back_to_the_file(tmp_path: Path) -> None:
     keyring.set_keyring(BrokenKeyring())
     store = TokenStore(USER, tmp_path)
