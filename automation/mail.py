@@ -50,7 +50,7 @@ from .config import EmailConfig
 from .errors import UnusableError
 from .mime import COMPAT32_SMTP
 from .model import CompanyInfo
-from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, xoauth2_string
+from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, SignInRefused, xoauth2_string
 from .text import one_line
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
@@ -116,6 +116,11 @@ class MailError(Exception):
 
 class MailLoginError(MailError):
     """The mail server cannot be used: unreachable, TLS failure or login refused."""
+
+
+class SignInGone(MailLoginError):
+    """The sign-in was refused, expired or revoked (OAuth `invalid_grant`): waiting will not
+    bring it back; the bookkeeper signs in again."""
 
 
 class AddressError(MailError):
@@ -984,6 +989,7 @@ class SmtpSender:
         self._sign_in = sign_in
         #: the connection has carried no message yet (a refusal on it is not stale)
         self._fresh = False
+        self._gone = ""  # why the sign-in was refused mid-batch: the rest fail at once
         self._password = ""
         self._conn: _TrackedSMTP | None = None
         # A zero timeout would make smtplib's sockets non-blocking, not patient.
@@ -1036,8 +1042,13 @@ class SmtpSender:
         return result
 
     def _send_once(self, msg: BuiltMessage, wanted: tuple[str, ...]) -> SendResult:
+        if self._gone:  # asking the provider again for every message would not help
+            return SendResult(every_recipient(wanted, REFUSED, self._gone), self._gone)
         try:
             conn = self._connection()
+        except SignInGone as exc:  # revoked during the batch: final, not "try later"
+            self._gone = str(exc)
+            return SendResult(every_recipient(wanted, REFUSED, self._gone), self._gone)
         except MailLoginError as exc:
             return SendResult(every_recipient(wanted, TEMPORARY, str(exc)), str(exc))
         conn.body_sent = False
@@ -1228,6 +1239,9 @@ class SmtpSender:
                 self._login_xoauth2(conn)
             else:
                 conn.login(cfg.username, self._password)
+        except SignInRefused as exc:
+            conn.close()
+            raise SignInGone(str(exc)) from None
         except OAuthError as exc:
             conn.close()
             raise MailLoginError(str(exc)) from None

@@ -546,6 +546,31 @@ def test_token_refused_mid_batch_signs_in_again_and_sends_once(
     assert len(set(recorder.presented)) == 2  # the old token, then the renewed one
 
 
+def test_a_sign_in_revoked_mid_batch_fails_the_rest_at_once(
+    xoauth2: tuple[Identity, str, XOAuth2Recorder, int], memory_keyring: MemoryKeyring,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Revoked after the 2nd message: the rest are refused ("sign in again"), not retried as
+    a server asking to try later (23 refresh requests in the retry window, and a Note saying
+    the server asked to try later)."""
+    ident, url, recorder, port = xoauth2
+    recorder.stale_reply = "530 5.7.0 Authentication required"
+
+    def revoked(count: int) -> None:
+        if count == 2:
+            ident.revoke()
+            ident.expire_access()
+
+    recorder.after_message = revoked
+    memory_keyring.entries[(KEYRING_SERVICE, USER)] = ident.seed()
+    cfg = oauth_email(url, port=port)
+    with SmtpSender(cfg, sign_in=SignIn(cfg, tmp_path)) as sender:
+        results = [sender.send(message(n)) for n in (1, 2, 3, 4, 5)]
+    assert [r.status for r in results] == ["sent", "sent", "refused", "refused", "refused"]
+    assert all("sign in again" in r.reply for r in results[2:])
+    assert ident.grants.count("refresh_token") <= 2  # the provider is not asked per message
+
+
 class _Answers:
     """A journal keeping each message's last answers."""
 
