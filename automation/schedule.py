@@ -45,18 +45,27 @@ def outbox_warning(email: EmailConfig) -> str:
 def password_warning(email: EmailConfig) -> str:
     """What a schedule must be given for an SMTP password read from the environment: cron,
     systemd and the Task Scheduler do not see the terminal's variables ("" when none)."""
-    if email.mode != "smtp" or email.auth != "password" or not email.username:
+    if email.mode != "smtp":
         return ""
-    if email.use_keyring:
+    if email.auth == "oauth2":  # Google's sign-in needs the app's secret at each refresh
+        if not email.client_secret_env:
+            return ""
+        name, what = email.client_secret_env, "the sign-in's client secret"
+    elif email.auth != "password" or not email.username or email.use_keyring:
         return ""
-    name = email.password_env
+    else:
+        name, what = email.password_env, "the SMTP password"
+    keyring = (
+        ", or set use_keyring = true in [email] and store the password in the system keyring"
+        if email.auth == "password"
+        else ""
+    )
     return (
-        f"Note: the scheduled run reads the SMTP password from {name}, and a scheduler does "
+        f"Note: the scheduled run reads {what} from {name}, and a scheduler does "
         "not see the variables of this terminal: give it there (cron: a line "
         f"{name}=... above the entry, in `crontab -e`; systemd: Environment={name}=... "
         "under [Service], or an EnvironmentFile= readable by you only; Windows: setx "
-        f"{name} ... for your user), or set use_keyring = true in [email] and store the "
-        "password in the system keyring. Otherwise every scheduled run stops with exit 2 "
+        f"{name} ... for your user){keyring}. Otherwise every scheduled run stops with exit 2 "
         f"(see {CRON_LOG})."
     )
 

@@ -641,6 +641,16 @@ def test_schedule_warns_when_the_config_is_in_outbox_mode(
     )
     assert main(["schedule", "--config", str(tmp_path / "billing.toml")]) == 0
     assert "reads the SMTP password" not in capsys.readouterr().out
+    # Google's sign-in: the client secret comes from the environment at each refresh
+    (tmp_path / "billing.toml").write_text(
+        '[email]\nmode = "smtp"\nhost = "smtp.gmail.com"\nauth = "oauth2"\n'
+        'oauth_provider = "google"\nusername = "ann@gmail.com"\n'
+        'client_id = "1-x.apps.googleusercontent.com"\nclient_secret_env = "GOOGLE_SECRET"\n'
+    )
+    assert main(["schedule", "--config", str(tmp_path / "billing.toml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "reads the sign-in's client secret from GOOGLE_SECRET" in out
+    assert "use_keyring" not in out
 
 
 def test_an_old_ledger_gains_the_delivery_columns_once(tmp_path: Path) -> None:
