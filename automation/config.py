@@ -10,6 +10,7 @@ the current directory. Every option has a default, so an empty file works:
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 import string
@@ -207,8 +208,10 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     known_sections = {"company", "billing", "reissue", "email", "columns", "statements", "bank"}
     unknown = sorted(set(data) - known_sections)
     if unknown:
+        near = difflib.get_close_matches(unknown[0].lower(), sorted(known_sections), n=1)
+        hint = f" (did you mean [{near[0]}]?)" if near else ""
         raise ConfigError(
-            f"unknown section [{unknown[0]}]; sections are "
+            f"unknown section [{unknown[0]}]{hint}; sections are "
             + ", ".join(f"[{s}]" for s in sorted(known_sections))
             + "."
         )

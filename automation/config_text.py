@@ -75,10 +75,21 @@ def unknown_option(
 
 def at_line(name: str, text: str, message: str) -> str:
     """Prefix a config error that names an option with the line where that option is."""
-    found = re.search(r"option '([^']+)'", message)
-    if found:
-        key = re.escape(found[1])
-        for number, line in enumerate(text.splitlines(), start=1):
-            if re.match(rf"\s*[\"']?{key}[\"']?\s*=", line):
-                return f"{name}, line {number}: {message}"
+    found = re.search(r"option '([^']+)'", message) or re.match(r"\[[\w.]+\] (\w+) ", message)
+    section = re.search(r"section \[([^\]]+)\]", message)
+    if found:  # "unknown option 'moed'", "[billing] bill_after_days must be ..."
+        pattern = rf"\s*[\"']?{re.escape(found[1])}[\"']?\s*="
+    elif section:  # "unknown section [biling]"
+        pattern = rf"\s*\[\s*{re.escape(section[1])}\s*\]"
+    else:
+        return f"{name}: {message}"
+    named = re.match(r"\[([\w.]+)\]", message)  # the section the message is about, if any
+    within = named[1] if named and found else None
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"\s*\[\s*([^\]]+?)\s*\]", line)
+        if header and not re.match(pattern, line):
+            current = header[1].strip("\"'")
+        if re.match(pattern, line) and (within is None or current == within):
+            return f"{name}, line {number}: {message}"
     return f"{name}: {message}"

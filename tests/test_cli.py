@@ -483,6 +483,12 @@ def test_header_rows_any_case_and_a_wrong_row_says_header_rows(tmp_path: Path, c
             "single quotes ('C:\\books\\new') or with forward slashes.",
         ),
         ("[email]\nfrom = me@firm.example\n", 'text needs quotes: from = "me@firm.example".'),
+        ('[biling]\ncurrency = "EUR"\n',
+         "billing.toml, line 1: unknown section [biling] (did you mean [billing]?)"),
+        ('[billing]\ncurrency = "EUR"\nbill_after_days = "7"\n',
+         "billing.toml, line 3: [billing] bill_after_days must be a whole number"),
+        ('[billing]\ncurrency = "EUR"\n[bank]\ncurrency = "EURO"\n',
+         "billing.toml, line 4: [bank] currency must be"),
         ("[billing]\nholidays_country = GB # UK\n", 'text needs quotes: holidays_country = "GB".'),
         ("[email]\nuse_keyring = True\n", "written in small letters: use_keyring = true."),
         (
