@@ -158,6 +158,7 @@ def decide_followups(
     result: list[tuple[LedgerInvoice, Followup]] = []
     if request.payments_only:
         return result
+    by_invoice = events_by_invoice(done_events, invoices.keys())
     for number, inv in invoices.items():
         if not request.covers(inv.client_key):
             continue
@@ -170,10 +171,26 @@ def decide_followups(
             request.config,
             calendar,
             bool(client and client.active and inv.client_key not in book.problems),
-            done_events,
+            by_invoice.get(number, set()),
         )
         if decision.action:
             result.append((inv, decision))
+    return result
+
+
+def events_by_invoice(events: Collection[str], numbers: Collection[str]) -> dict[str, set[str]]:
+    """Each invoice's events (`<Invoice No>/<kind>/...`; a number may hold "/" itself),
+    found once for all: looking through every event for each invoice grew with the square
+    of the open invoices (4,000 of them took seconds, 20,000 minutes, three times a run)."""
+    wanted = set(numbers)
+    result: dict[str, set[str]] = {}
+    for event in events:
+        at = event.rfind("/")
+        while at > 0:  # the longest number it starts with: INV/1/2's events are not INV/1's
+            if event[:at] in wanted:
+                result.setdefault(event[:at], set()).add(event)
+                break
+            at = event.rfind("/", 0, at)
     return result
 
 

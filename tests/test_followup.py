@@ -469,3 +469,16 @@ def test_aging_counts_from_the_first_due_date(folder: Folder) -> None:
     row = [c.value for c in sheet[4]]
     record = dict(zip(header, row, strict=False))
     assert record["Days Overdue"] == 12 and record["Bucket"] == "1-30"
+
+
+def test_each_invoices_events_are_found_once_for_all() -> None:
+    """Grouped in one pass (each invoice looked through every event: the square of the open
+    invoices, seconds at 4,000 and minutes at 20,000); numbers holding "/" keep their own."""
+    from automation.decide import events_by_invoice
+
+    numbers = ["INV/1", "INV/1/2", "INV-2026-0003"]
+    events = {"INV/1/thanks", "INV/1/2/underpaid/100.00", "INV-2026-0003/reissue/1", "X/1"}
+    assert events_by_invoice(events, numbers) == {
+        "INV/1": {"INV/1/thanks"}, "INV/1/2": {"INV/1/2/underpaid/100.00"},
+        "INV-2026-0003": {"INV-2026-0003/reissue/1"},
+    }  # fmt: skip
