@@ -740,11 +740,15 @@ def test_statement_as_pdf_when_attach_asks(two_months: Folder) -> None:
 
 
 def test_a_months_statements_compile_the_word_template_once(
-    two_months: Folder, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each client's statement compiled the template again (0.2 s each: minutes for 1,000
-    clients, every month); once per template file now."""
+    clients, every month); once per template file now, and again once the file changes."""
     from automation import statement_doc
+    from automation.render import sample_document
+    from automation.statement import build_statement
+
+    templates = Path(__file__).resolve().parent.parent / "templates"
 
     compiled: list[Path] = []
     real = statement_doc.load_template
@@ -755,7 +759,10 @@ def test_a_months_statements_compile_the_word_template_once(
 
     monkeypatch.setattr(statement_doc, "load_template", counting)
     getattr(statement_doc, "_LOADED", {}).clear()  # compiled by another test: afresh
-    config = load_config(two_months.root / "billing.toml")
-    result = make_statements(StatementRequest(two_months.workbook, date(2026, 11, 9), config))
-    assert len(result.files) > 1
-    assert len(compiled) == len(set(compiled))  # one per template file (per language)
+    client = sample_document().client
+    for n in range(3):
+        st = build_statement(f"Client {n}", client.currency, [], [], [], date(2026, 10, 1),
+                             date(2026, 10, 31))  # fmt: skip
+        context = statement_doc.statement_context(st, client, sample_document().company)
+        statement_doc.render_statement(templates, context, "en", tmp_path / f"{n}.docx")
+    assert len(compiled) == 1 and len(list(tmp_path.glob("*.docx"))) == 3
