@@ -32,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -413,6 +414,10 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     return EXIT_ATTENTION
 
 
+#: Bank lines `payments` lists in the terminal; the rest are in the Payments sheet.
+BANK_TABLE_ROWS = 200
+
+
 def command_payments(args: argparse.Namespace, console: Console) -> int:
     """Import statements and apply what matches; exit 1 while lines wait for review."""
     config, workbook = resolve(args)
@@ -437,10 +442,22 @@ def command_payments(args: argparse.Namespace, console: Console) -> int:
         table = Table(show_lines=False)
         for name in ("Status", "Amount", "Payer", "Invoice No", "Rule / note"):
             table.add_column(name, overflow="fold")
-        for item in summary.bank_lines:  # payer and purpose come from the bank: shown literally
+        # Lines waiting for review first; a long statement's lines are in the Payments
+        # sheet (a table of 5,000 took longer to print than the import took).
+        order = {"Review": 0, "Applied": 1}
+        lines = sorted(summary.bank_lines, key=lambda item: order.get(item.kind, 2))
+        for item in lines[:BANK_TABLE_ROWS]:  # payer and purpose from the bank: literally
             cells = (item.kind, item.amount, item.client, item.invoice_no, item.note)
             table.add_row(*(Text(one_line(cell)) for cell in cells))
         console.print(table)
+        if len(lines) > BANK_TABLE_ROWS:
+            left = Counter(item.kind for item in lines[BANK_TABLE_ROWS:])
+            said = ", ".join(f"{n} {kind}" for kind, n in sorted(left.items()))
+            console.print(
+                f"... and {len(lines) - BANK_TABLE_ROWS} more lines ({said}): every line is in "
+                "the Payments sheet.",
+                markup=False,
+            )
     else:
         console.print("No new incoming payments.")
     for error in summary.errors:

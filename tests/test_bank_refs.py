@@ -129,3 +129,26 @@ def test_a_reused_bank_ref_is_imported_and_said(folder: Folder, capsys) -> None:
     assert payments(folder, str(april), "--as-of", "2026-03-13") == 0  # again: nothing new
     assert "0 new incoming line(s)" in capsys.readouterr().out
     assert len(payments_sheet(folder)) == 2
+
+
+def test_a_long_statement_lists_review_lines_first_and_points_to_the_sheet(  # type: ignore[no-untyped-def]
+    folder: Folder, capsys, monkeypatch
+) -> None:
+    """A table of 5,000 lines took longer to print than the import took: the terminal lists
+    the first BANK_TABLE_ROWS, the lines waiting for review first, and says where the rest
+    are."""
+    from automation import cli
+
+    two_clients(folder, CSV_CONFIG)
+    monkeypatch.setattr(cli, "BANK_TABLE_ROWS", 1)
+    statement = folder.root / "march.csv"
+    statement.write_bytes(csv_bank([
+        Tx(date(2026, 3, 5), D("300.00"), "ACME GMBH", purpose="INV-2026-0001", ref="TX-A1"),
+        Tx(date(2026, 3, 6), D("77.00"), "SOMEONE", purpose="gift", ref="TX-A2"),
+    ]))  # fmt: skip
+    capsys.readouterr()
+    assert payments(folder, str(statement), "--as-of", "2026-03-09") == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Review" in out and "SOMEONE" in out and "ACME GMBH" not in out
+    assert "... and 1 more lines (1 Applied): every line is in the Payments sheet." in out
+    assert len(payments_sheet(folder)) == 2
