@@ -229,6 +229,12 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if not isinstance(columns_raw, dict):
         raise ConfigError("[columns] must hold tables such as [columns.Services].")
     for sheet, renames in columns_raw.items():
+        if isinstance(renames, str):  # [columns] Client = "Customer": which sheet's?
+            raise ConfigError(
+                f"[columns] renames a sheet's headers under that sheet's name: write "
+                f'[columns.Services] (or [columns.Clients], [columns.Invoices]) and '
+                f'{sheet} = "{renames}" under it.'
+            )
         if not isinstance(renames, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in renames.items()
         ):

@@ -483,6 +483,8 @@ def test_header_rows_any_case_and_a_wrong_row_says_header_rows(tmp_path: Path, c
             "single quotes ('C:\\books\\new') or with forward slashes.",
         ),
         ("[email]\nfrom = me@firm.example\n", 'text needs quotes: from = "me@firm.example".'),
+        ('[columns]\nClient = "Customer"\n',
+         "[columns] renames a sheet's headers under that sheet's name: write [columns.Services]"),
         ('[biling]\ncurrency = "EUR"\n',
          "billing.toml, line 1: unknown section [biling] (did you mean [billing]?)"),
         ('[billing]\ncurrency = "EUR"\nbill_after_days = "7"\n',
