@@ -123,6 +123,11 @@ class SignInGone(MailLoginError):
     bring it back; the bookkeeper signs in again."""
 
 
+class MissingPart(MailError):
+    """An email template takes in a file (`{% include "x.txt" %}`) that is not there: so for
+    every email, whatever its data."""
+
+
 class AddressError(MailError):
     """An email address is missing or malformed."""
 
@@ -840,10 +845,9 @@ def vet_email_templates(template_dir: Path) -> None:
                 _render(env, root, name, dict.fromkeys(shown, "1"))
         except sandbox.TemplateRefusedError:
             raise
-        except MailError as exc:
-            if "takes in" in str(exc):  # a file it takes in is not there: so for every email
-                told = str(exc).replace(f"template {name} ", f"template {root / name} ", 1)
-                raise UnusableError(f"{told} Add it, or take that part out.") from None
+        except MissingPart as exc:
+            told = str(exc).replace(f"template {name} ", f"template {root / name} ", 1)
+            raise UnusableError(f"{told} Add it, or take that part out.") from None
         except Exception as exc:  # on sample data anything may fail; real data is the real test
             if (ran_away := sandbox.runaway(root / name, exc)) is not None:
                 raise ran_away from None
@@ -859,7 +863,7 @@ def _render(env: jinja2.Environment, root: Path, name: str, context: Mapping[str
         raise sandbox.runaway(root / name, exc) or exc from None
     except jinja2.TemplateNotFound as exc:
         if exc.name not in (None, name):  # one it takes in: {% include "x.txt" %}
-            raise MailError(
+            raise MissingPart(
                 f"the email template {name} takes in {exc.name}, which is not in the email "
                 "templates' folder."
             ) from None
@@ -1395,16 +1399,12 @@ def _for_its_size(code: int, reply: str) -> bool:
     >>> _for_its_size(552, "552 5.2.2 Mailbox full"), _for_its_size(550, "550 5.4.5 quota")
     (False, False)
     """
-    enhanced = _ENHANCED.search(reply)
-    if enhanced is not None:
-        if enhanced.group(2, 3) in (("3", "4"), ("2", "3")):
-            return True
-        if enhanced.group(2, 3) == ("2", "2"):
-            return False
-        return _SIZE_WORDS.search(reply) is not None
-    if _FULL_WORDS.search(reply):
+    if _mailbox_full(reply):
         return False
-    return _SIZE_WORDS.search(reply) is not None or code == 552
+    enhanced = _ENHANCED.search(reply)
+    if enhanced is not None and enhanced.group(2, 3) in (("3", "4"), ("2", "3")):
+        return True
+    return _SIZE_WORDS.search(reply) is not None or (enhanced is None and code == 552)
 
 
 def _state(code: int) -> str:
