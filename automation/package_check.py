@@ -348,11 +348,8 @@ def _note_errors(chunk: bytes, found: dict[tuple[int, int], str]) -> None:
         ref = _REF.search(match.group(0))
         if ref is None:
             continue
-        col = 0
-        for letter in ref.group(1).upper():
-            col = col * 26 + letter - 64
         text = (match.group(1) or b"").decode("utf-8", "replace").strip()
-        found[(int(ref.group(2)), col)] = text or "#ERROR"
+        found[(int(ref.group(2)), _column(ref.group(1)))] = text or "#ERROR"
 
 
 _MERGE_CELL = re.compile(
@@ -372,10 +369,8 @@ def _merged_cells(chunk: bytes) -> list[CellRange]:
 
 
 def _column(letters: bytes) -> int:
-    col = 0
-    for letter in letters.upper():
-        col = col * 26 + letter - 64
-    return col
+    """The column number of a reference's letters as the XML has them (any case)."""
+    return col_index(letters.decode("ascii").upper())
 
 
 def check_members(name: str, members: list[zipfile.ZipInfo]) -> None:
