@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from babel.numbers import list_currencies
-
 from .bank.record import BankConfig
 from .bank.settings import BankConfigError, parse_bank
 from .config_text import at_line, toml_problem, unknown_option
 from .datetext import DATE_ORDERS
 from .model import CompanyInfo
+from .money import CURRENCY_CODES
 from .payqr import check_bank_details
 from .terms import TermsError, parse_terms
 
@@ -329,7 +328,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         parse_terms(billing.default_terms)
     except TermsError as exc:
         raise ConfigError(f"[billing] default_terms: {exc}") from None
-    if billing.currency.upper() not in list_currencies():
+    if billing.currency.upper() not in CURRENCY_CODES:
         raise ConfigError(
             f"[billing] currency {billing.currency!r} is not an ISO currency code "
             '(use e.g. "USD", "EUR", "KZT").'

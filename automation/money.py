@@ -78,8 +78,8 @@ TEXT_SIGNS = "$€£₸₽¥₹₩₺₴₦₪฿₫"
 _TYPED = re.compile(r"([-+]?)([\d.,]*\d[\d.,]*)")
 #: A currency code before or after a number typed as text (spaces gone): "EUR1.250,00".
 _ISO_CODE = re.compile(r"([A-Za-z]{3})([^A-Za-z]+)|([^A-Za-z]+?)([A-Za-z]{3})")
-#: The codes read as currencies beside a number typed as text.
-_ISO_CODES = frozenset(list_currencies())
+#: Every ISO 4217 code babel knows: a number typed as text may carry one, a bank names one.
+CURRENCY_CODES = frozenset(list_currencies())
 #: Digits grouped by thousands: 1 to 3 digits, then groups of exactly 3.
 _GROUPS = re.compile(r"\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+")
 
@@ -100,7 +100,7 @@ def _typed_number(value: str) -> Decimal:
     for sign in TEXT_SIGNS:
         text = text.replace(sign, "")
     code = _ISO_CODE.fullmatch(text)
-    if code is not None and (code.group(1) or code.group(4)).upper() in _ISO_CODES:
+    if code is not None and (code.group(1) or code.group(4)).upper() in CURRENCY_CODES:
         text = code.group(2) or code.group(3)  # "RUB 55320.62", "1.250,00 EUR": as a sign
     negative = text.startswith("(") and text.endswith(")")
     match = _TYPED.fullmatch(text[1:-1] if negative else text)
@@ -251,11 +251,11 @@ def currency_of(sign: str, expected: str = "") -> str | None:
     expected = expected.upper()
     if text.upper() == expected or text in CURRENCY_SIGNS:
         return expected if text.upper() == expected else CURRENCY_SIGNS[text]
-    if expected in list_currencies() and text.casefold() in _local_signs(expected):
+    if expected in CURRENCY_CODES and text.casefold() in _local_signs(expected):
         return expected
     if text == "$":
         return "USD"
-    return text.upper() if text.upper() in list_currencies() else None
+    return text.upper() if text.upper() in CURRENCY_CODES else None
 
 
 def parse_bank_amount(text: str, decimal: str | None) -> tuple[Decimal, str]:

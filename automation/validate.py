@@ -17,14 +17,13 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from babel.numbers import list_currencies
-
 from .cells import CellError, cell_date, cell_decimal, cell_text, is_blank
 from .config import LANGUAGES, Config
 from .lazy import lazy_import
 from .mail import parse_addresses
 from .model import LINE_ERROR, Client, RowError, ServiceLine
 from .money import (
+    CURRENCY_CODES,
     TEXT_SIGNS,
     TOLERANCE,
     MoneyError,
@@ -44,7 +43,6 @@ else:
     pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
 _INACTIVE = {"no", "n", "false", "0", "inactive"}
-_CURRENCIES = frozenset(list_currencies())
 
 
 def client_key(name: object) -> str:
@@ -77,7 +75,7 @@ class ClientBook:
 
 def _is_currency(code: str) -> bool:
     """An ISO 4217 code Babel knows (so it can be formatted and rounded right)."""
-    return code.upper() in _CURRENCIES
+    return code.upper() in CURRENCY_CODES
 
 
 def _client_row(
@@ -630,7 +628,7 @@ def other_currency(cell: object, currency: str) -> str | None:
     if not isinstance(cell, str):
         return None
     code = _CODE.search(cell)
-    if code is not None and code.group(1).upper() in _CURRENCIES:
+    if code is not None and code.group(1).upper() in CURRENCY_CODES:
         return code.group(1).upper() if code.group(1).upper() != currency else None
     if (found := _SIGNS.search(cell)) is None:
         return None
