@@ -160,12 +160,18 @@ def unwritable_folder(
         ]
     )
     for folder, what in wanted:
-        existing = folder
-        while not existing.exists() and existing.parent != existing:
-            existing = existing.parent  # made by the run: the folder it goes in must be writable
+        existing = _nearest_existing(folder)
         if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
             return existing, what
     return None
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """`folder`, or the nearest folder above it that exists: a folder the run makes needs
+    the one it goes in to be usable."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def unmakeable_folder(
@@ -180,9 +186,7 @@ def unmakeable_folder(
         *([(outbox, "the outbox's messages")] if outbox is not None else []),
     ]  # fmt: skip
     for folder, what in wanted:
-        existing = folder
-        while not existing.exists() and existing.parent != existing:
-            existing = existing.parent
+        existing = _nearest_existing(folder)
         if not existing.is_dir():
             return folder, what, f"{existing} is a file, not a folder"
         try:
