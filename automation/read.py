@@ -708,8 +708,9 @@ def _sheet(
     raw = _without_totals(frames[actual], tables.get(actual, []))
     fixed = config.billing.header_rows.get(name)
     header_index, positions = _locate_header(raw, actual, expected, required, fixed)
-    _refuse_look_alikes(actual, name, raw.iloc[header_index].tolist(), positions, expected)
-    _refuse_missing_renames(actual, name, raw.iloc[header_index].tolist(), positions, renames)
+    header = raw.iloc[header_index].tolist()
+    _refuse_look_alikes(actual, name, header, positions, expected)
+    _refuse_missing_renames(actual, name, header, positions, renames)
     body = raw.iloc[header_index + 1 :]
     import numpy as np
 
@@ -785,10 +786,10 @@ def _refuse_missing_renames(
     if name not in (CLIENTS, SERVICES):  # the Invoices sheet's columns the tool adds itself
         return
     owners = {c.name: c.owner for c in SHEETS[name]}
+    shown = [str(c).strip() for c in cells if isinstance(c, str) and c.strip()]
     for column, header in renames.get(name, {}).items():
         if column in positions or owners.get(column) == "tool":
             continue  # found, or a column the tool makes itself under that header
-        shown = [str(c).strip() for c in cells if isinstance(c, str) and c.strip()]
         near = difflib.get_close_matches(header, shown, n=1)
         hint = f" (the nearest is {near[0]!r})" if near else ""
         raise WorkbookError(
