@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .bank.record import BankConfig
 from .bank.settings import BankConfigError, parse_bank
-from .config_text import at_line, toml_problem, unknown_option
+from .config_text import at_line, toml_problem, unknown_option, windows_path
 from .datetext import DATE_ORDERS
 from .model import CompanyInfo
 from .money import CURRENCY_CODES
@@ -521,8 +521,5 @@ def _refuse_escaped_paths(name: str, text: str, data: dict[str, Any]) -> None:
                 f"{key} = ...",
             )  # fmt: skip
             shown = written.partition("=")[2].strip().strip('"')
-            raise ConfigError(
-                f"{name}: [{section}] {written}: a backslash starts an escape inside double "
-                f"quotes, so this path holds characters no folder name has; write a Windows "
-                f"path in single quotes ('{shown}') or with forward slashes."
-            )
+            harm = ", so this path holds characters no folder name has"
+            raise ConfigError(f"{name}: [{section}] {written}: {windows_path(shown, harm)}")

@@ -40,15 +40,20 @@ def toml_problem(name: str, text: str, message: str) -> str:
         small = f"{key.strip()} = {text.lower()}"
         return f"{said}: true and false are written in small letters: {small}."
     if text.startswith('"') and "\\" in text:  # "C:\Users\anna\log.xlsx"
-        return (
-            f"{said}: a backslash starts an escape inside double quotes; write a Windows path "
-            f"in single quotes ('{text.strip(chr(34))}') or with forward slashes."
-        )
+        return f"{said}: {windows_path(text.strip(chr(34)))}"
     if equals and text and text[0] not in "\"'[{+-.0123456789" and not _BARE_VALUE.fullmatch(text):
         return f'{said}: text needs quotes: {key.strip()} = "{text}".'
     if equals and " " in key.strip() and key.strip()[:1] not in "\"'":
         return f'{said}: a name with a space needs quotes: "{key.strip()}" = {text}.'
     return f"{said}."
+
+
+def windows_path(path: str, harm: str = "") -> str:
+    """How to write a Windows path TOML took apart: `harm` says what its escapes did."""
+    return (
+        f"a backslash starts an escape inside double quotes{harm}; write a Windows path in "
+        f"single quotes ('{path}') or with forward slashes."
+    )
 
 
 #: A TOML value written without quotes that is not text: a number, true/false, a date.
