@@ -855,7 +855,7 @@ def vet_email_templates(template_dir: Path) -> None:
 
 def _render(env: jinja2.Environment, root: Path, name: str, context: Mapping[str, str]) -> str:
     try:
-        with sandbox.time_limit(root / name, sandbox.REAL_SECONDS):
+        with sandbox.time_limit(root / name, real=True):
             return env.get_template(name).render(dict(context))
     except sandbox.SecurityError as exc:
         raise sandbox.refused(root / name, exc) from None

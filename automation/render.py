@@ -606,7 +606,7 @@ class _Refusing:
 
     def render_bytes(self, context: Mapping[str, object]) -> bytes:
         try:
-            with sandbox.time_limit(self.path, sandbox.REAL_SECONDS):
+            with sandbox.time_limit(self.path, real=True):
                 return self.template.render_bytes(context)
         except sandbox.SecurityError as exc:
             raise sandbox.refused(self.path, exc) from None

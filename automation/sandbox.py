@@ -220,14 +220,17 @@ class _TooSlow(Exception):
 
 
 @contextmanager
-def time_limit(template: Path | str, seconds: float | None = None) -> Iterator[None]:
+def time_limit(
+    template: Path | str, seconds: float | None = None, real: bool = False
+) -> Iterator[None]:
     """Refuse a template whose trial render runs past `seconds` (TRIAL_SECONDS by default:
-    loops within loops).
+    loops within loops), or whose render of one `real` document runs past REAL_SECONDS.
 
     A timer signal interrupts the render; where there is none (Windows, a
     thread other than the main one) the trial runs unbounded, as before.
     """
-    seconds = TRIAL_SECONDS if seconds is None else seconds
+    if seconds is None:
+        seconds = REAL_SECONDS if real else TRIAL_SECONDS
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield
@@ -248,7 +251,7 @@ def time_limit(template: Path | str, seconds: float | None = None) -> Iterator[N
     try:
         yield
     except _TooSlow:
-        data = "sample data" if seconds == TRIAL_SECONDS else "one document"
+        data = "one document" if real else "sample data"
         raise TemplateRefusedError(
             f"the template {template} takes more than {seconds:g} seconds to fill in {data} "
             "(loops within loops?); a template only lays out its data. Remove that part, "
