@@ -38,6 +38,16 @@ def poison_word(template: Path, text: str) -> None:
     document.save(str(template))
 
 
+def poison(workbook: Path, where: str, text: str) -> Path:
+    """Add `text` to the folder's template `where` (a Word file or an email text); its path."""
+    template = workbook.parent / "templates" / where
+    if where.endswith(".docx"):
+        poison_word(template, text)
+    else:
+        template.write_text(template.read_text() + text)
+    return template
+
+
 def numbered(ledger: Path) -> int:
     """How many invoice numbers the ledger has used up (none when there is no ledger)."""
     if not ledger.exists():
@@ -57,11 +67,7 @@ def test_a_template_reaching_beyond_its_data_stops_the_run(
 ) -> None:
     workbook = billing_folder(tmp_path)
     marker = tmp_path / "pwned"
-    template = workbook.parent / "templates" / where
-    if where.endswith(".docx"):
-        poison_word(template, payload(marker))
-    else:
-        template.write_text(template.read_text() + payload(marker))
+    template = poison(workbook, where, payload(marker))
     before = digest(workbook)
     capsys.readouterr()
     argv = ["--workbook", str(workbook), "--as-of", "2026-03-09"]
@@ -144,11 +150,7 @@ def test_one_step_beyond_the_data_is_refused_too(
     """Jinja's sandbox shows a single unsafe attribute as an empty text: here it stops the
     run (exit 2, the template named) before anything is numbered, as a longer chain does."""
     workbook = billing_folder(tmp_path)
-    template = workbook.parent / "templates" / where
-    if where.endswith(".docx"):
-        poison_word(template, text)
-    else:
-        template.write_text(template.read_text() + text)
+    template = poison(workbook, where, text)
     capsys.readouterr()
     assert main(["--workbook", str(workbook), "--as-of", "2026-03-09"]) == 2
     out = " ".join(capsys.readouterr().out.split())
@@ -204,11 +206,7 @@ def test_an_unusable_template_stops_the_run_before_numbering(
     """A typo or a broken tag in an email template failed every email after numbering; a
     template making more than any document needs ran out of time or memory."""
     workbook = billing_folder(tmp_path)
-    template = workbook.parent / "templates" / where
-    if where.endswith(".docx"):
-        poison_word(template, text)
-    else:
-        template.write_text(template.read_text() + text)
+    template = poison(workbook, where, text)
     capsys.readouterr()
     for argv in (["--workbook", str(workbook), "--as-of", "2026-03-09"],
                  ["check", "--workbook", str(workbook)],
@@ -325,11 +323,7 @@ def test_a_template_that_fails_on_any_data_stops_before_numbering(
     any in a Word template): check and the run stop with exit 2 naming the template (the
     run crashed, exit 1, after numbering; check said no problems)."""
     workbook = billing_folder(tmp_path)
-    template = workbook.parent / "templates" / where
-    if where.endswith(".docx"):
-        poison_word(template, text)
-    else:
-        template.write_text(template.read_text() + text)
+    template = poison(workbook, where, text)
     for argv in (["check", "--workbook", str(workbook)],
                  ["--workbook", str(workbook), "--as-of", "2026-03-09"]):  # fmt: skip
         assert main(argv) == 2
