@@ -77,7 +77,12 @@ def cell_date(value: Any, order: str = "") -> date:
         raise CellError(
             f"{cell_text(value)} is a plain number, not a date; format the cell as a date."
         )
-    raise CellError(f"{value!r} is not a date; type it as a date, e.g. 2026-03-05.")
+    if isinstance(value, timedelta | time):  # a cell formatted as a duration or a time of day
+        raise CellError(
+            "the cell is formatted as a time or a duration (such as [h]:mm), not as a date; "
+            "format it as a date (Format Cells > Date), e.g. 2026-03-05."
+        )
+    raise CellError(f"{cell_text(value)} is not a date; type it as a date, e.g. 2026-03-05.")
 
 
 def cell_datetime(value: Any) -> datetime | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -158,3 +158,31 @@ def test_text_date_readings_reach_the_invoice(tmp_path: Path) -> None:
     data = read_workbook(book, config)
     lines, errors = validate_services(data.services, validate_clients(data.clients, config))
     assert errors == {} and lines[0].service_date == date(2026, 3, 12)
+
+
+def test_a_date_formatted_as_a_duration_is_told_in_plain_words(folder: Folder, capsys) -> None:
+    """A day typed into a cell formatted `[h]:mm` is read as a duration (46086 days): the
+    Error says how to format the cell, never a program's value (`datetime.timedelta(...)`)."""
+    import xlsxwriter
+    from conftest import CLIENT_HEADERS, SERVICE_HEADERS
+
+    path = folder.workbook
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS)
+    ws.write_row(1, 0, [client("Acme").get(h, "") for h in CLIENT_HEADERS])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, SERVICE_HEADERS)
+    hours = wb.add_format({"num_format": "[h]:mm"})
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for r, fmt in ((1, hours), (2, day)):
+        ws.write_datetime(r, 0, datetime(2026, 3, 5), fmt)
+        ws.write_row(r, 1, ["Acme", "Bookkeeping", 1, 100])
+    wb.close()
+    assert main(["check", "--workbook", str(path), "--as-of", AS_OF]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "Services row 2, Date: the cell is formatted as a time or a duration (such as [h]:mm), "
+        "not as a date; format it as a date (Format Cells > Date)" in out
+    )
+    assert "timedelta" not in out and "row 3" not in out
