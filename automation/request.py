@@ -65,9 +65,7 @@ class Paths:
         outbox = request.outbox or Path(request.config.email.outbox_dir)
         outbox = outbox if outbox.is_absolute() else folder / outbox
         local_templates = folder / "templates"
-        templates = (
-            local_templates if (local_templates / "invoice.docx").exists() else REPO_TEMPLATES
-        )
+        templates = local_templates if _has_word_templates(local_templates) else REPO_TEMPLATES
         return cls(
             workbook=request.workbook.resolve(),
             billing=folder / ".billing",
@@ -78,6 +76,15 @@ class Paths:
             templates=templates,
             own_templates=local_templates if local_templates.is_dir() else None,
         )
+
+
+def _has_word_templates(folder: Path) -> bool:
+    """The folder keeps a Word template of its own (an invoice, a credit note or a
+    statement, in any language); what it lacks comes from the bundled set."""
+    try:
+        return any(not p.name.startswith("~$") for p in folder.glob("*.docx"))
+    except OSError:
+        return False
 
 
 def outbox_folder(request: RunRequest, paths: Paths) -> Path | None:

@@ -183,9 +183,13 @@ def statement_path(out_root: Path, st: Statement, several_currencies: bool = Fal
 
 
 def statement_template(template_dir: Path, language: str) -> Path:
-    """`statement.<language>.docx` when present, else `statement.docx`."""
-    specific = template_dir / f"statement.{language}.docx"
-    return specific if specific.is_file() else template_dir / DEFAULT_TEMPLATE
+    """`statement.<language>.docx` when present, else `statement.docx`: the folder's own,
+    else the bundled one (a folder made before statements existed has none)."""
+    for folder in (template_dir, TEMPLATES):
+        for name in (f"statement.{language}.docx", DEFAULT_TEMPLATE):
+            if (folder / name).is_file():
+                return folder / name
+    return template_dir / DEFAULT_TEMPLATE
 
 
 def render_statement(
@@ -235,8 +239,6 @@ def write_statement_files(
     was emailed, another client's whose name makes the same file name): the new one is
     `<stem>-made-<made>.docx`.
     """
-    if not (templates / DEFAULT_TEMPLATE).is_file():
-        templates = TEMPLATES
     currencies: dict[str, set[str]] = defaultdict(set)
     for st in (*statements, *alongside):
         currencies[st.client].add(st.currency)
