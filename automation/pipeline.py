@@ -329,6 +329,7 @@ class Run:
             request.as_of,
             language=request.config.billing.language,
             outbox=outbox_folder(request, paths),
+            outbox_asked=request.outbox is not None and request.config.email.mode != "outbox",
         )
         summary.timings["read"] = read_seconds
         return cls(

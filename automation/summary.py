@@ -66,6 +66,8 @@ class RunSummary:
     #: outbox mode: the folder the messages were written to, and how many
     outbox: Path | None = None
     outbox_count: int = 0
+    #: the outbox was asked for on the command line (--outbox), not by `mode = "outbox"`
+    outbox_asked: bool = False
     #: seconds per phase, keyed by the names in PHASES
     timings: dict[str, float] = field(default_factory=dict)
     #: bank lines waiting for the bookkeeper (Payments sheet, Status Review)
@@ -170,10 +172,15 @@ def outbox_line(summary: RunSummary) -> str:
         return ""
     count = summary.outbox_count
     waiting = f"{count} new messages wait" if count != 1 else "1 new message waits"
+    later = (
+        "a run without --outbox emails as billing.toml says"
+        if summary.outbox_asked
+        else 'for the tool to email from now on, set mode = "smtp" in [email]'
+    )
     return (
         f"Outbox mode: nothing was emailed. {waiting} in {summary.outbox} "
         "(send them from your mail program: they count as sent, and no later run sends "
-        'them again; for the tool to email from now on, set mode = "smtp" in [email]).'
+        f"them again; {later})."
     )
 
 

@@ -618,6 +618,20 @@ def test_outbox_mode_says_written_never_emailed(
     assert "they count as sent, and no later run sends them again" in said
 
 
+def test_outbox_asked_on_the_command_line_gives_no_advice_on_mode(
+    folder: Folder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """billing.toml says smtp; --outbox wrote the messages: the output does not tell the
+    bookkeeper to set what is already set."""
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", AS_OF, "--outbox", str(tmp_path / "drafts")) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "Outbox mode: nothing was emailed. 1 new message waits in" in said
+    assert "a run without --outbox emails as billing.toml says" in said
+    assert 'set mode = "smtp"' not in said
+    assert folder.received == []
+
+
 def test_schedule_warns_when_the_config_is_in_outbox_mode(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
