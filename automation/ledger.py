@@ -565,8 +565,8 @@ class Ledger:
         """Note what a run could not do (`note` starts with `marker`), keeping the Note it
         replaces (less any such problem said after it) for when it is fixed (`note_fixed`)."""
         current = self._note(invoice_no)
-        if current is None:
-            return
+        if current is None or current == note or current.endswith(f" {note}"):
+            return  # told already: after what was sent today, say ("Reissued ... Not done ...")
         if current.startswith(marker):
             self.update_invoice(invoice_no, note=note)
         else:
@@ -574,14 +574,19 @@ class Ledger:
             self.update_invoice(invoice_no, note=note, note_before=before)
 
     def note_fixed(self, invoice_no: str, marker: str) -> None:
-        """The problem a Note still tells (it starts with `marker`, see `note_problem`) is
-        fixed: the Note before it is back. A Note written since is left as it is."""
+        """The problem a Note still tells (it starts with `marker`, see `note_problem`, or
+        follows what was sent that day) is fixed: the Note before it is back. A Note written
+        since is left as it is."""
         current = self._note(invoice_no)
         if current is not None and current.startswith(marker):
             (before,) = self.conn.execute(
                 "SELECT note_before FROM invoices WHERE invoice_no = ?", (invoice_no,)
             ).fetchone()
             self.update_invoice(invoice_no, note=before or "", note_before=None)
+        elif current is not None and f" {marker} " in current:  # said after a message's Note
+            self.update_invoice(
+                invoice_no, note=current.split(f" {marker} ", 1)[0], note_before=None
+            )
 
     def _note(self, invoice_no: str) -> str | None:
         found = self.conn.execute(

@@ -757,7 +757,7 @@ class Run:
                 told.add(number)
                 ledger.note_problem(number, f"{NOT_DONE} {day}: {row.problem}", NOT_DONE)
         for number, inv in invoices.items():  # fixed since: the Note before the problem's
-            if number not in told and inv.note.startswith(NOT_DONE) and number in rows:
+            if number not in told and NOT_DONE in inv.note and number in rows:
                 ledger.note_fixed(number, NOT_DONE)
 
     def _record_followup(self, inv: LedgerInvoice, decision: Followup) -> None:

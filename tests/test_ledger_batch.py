@@ -122,3 +122,23 @@ def test_a_problem_noted_gives_way_to_the_note_before_it_once_fixed(tmp_path: Pa
             ledger.note_fixed("INV-2", "Not done on")
         notes = {inv.invoice_no: inv.note for inv in ledger.invoices({"INV-1", "INV-2"}).values()}
     assert notes == {"INV-1": reissued, "INV-2": "Credit note CN-1 emailed on 2026-04-13."}
+
+
+def test_a_problem_told_after_todays_message_is_not_told_again(tmp_path: Path) -> None:
+    """A reissue went today with a problem said after it: the same day's rerun finds the
+    same problem and leaves the Note (and so the workbook) as it was; once the problem is
+    fixed the reissue's own words stay."""
+    problem = "Not done on 2026-04-06: a credit of $120.00 more is larger than the $20.00 open."
+    reissued = "Reissued (reminder 1), emailed to a@x on 2026-04-06; new due date 2026-04-20."
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.add_invoices([(invoice("INV-1", (2,)), [])])
+        with ledger.transaction():
+            ledger.update_invoice("INV-1", note="Emailed to a@x on 2026-03-02.")
+            ledger.note_problem("INV-1", problem, "Not done on")
+            ledger.update_invoice("INV-1", note=f"{reissued} {problem}")  # record_sent
+            ledger.note_problem("INV-1", problem, "Not done on")  # the same day's rerun
+            rerun = ledger.invoices({"INV-1"})["INV-1"].note
+            ledger.note_fixed("INV-1", "Not done on")
+            fixed = ledger.invoices({"INV-1"})["INV-1"].note
+    assert rerun == f"{reissued} {problem}"
+    assert fixed == reissued
