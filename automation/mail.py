@@ -822,14 +822,21 @@ def vet_email_templates(template_dir: Path) -> None:
         try:
             tree = env.parse(env.loader.get_source(env, name)[0])
         except jinja2.TemplateSyntaxError as exc:
-            raise UnusableError(
-                f"the template {root / name} cannot be read: {exc.message} (line "
-                f"{exc.lineno}); correct it, or take a fresh copy from `run-billing init` in a "
-                "new folder."
-            ) from None
+            raise _unreadable(root / name, exc) from None
         except Exception:
             continue  # unreadable as text: told by the message that uses it
-        shown = meta.find_undeclared_variables(tree)
+        call = sandbox.unknown_call(env, [tree])
+        if call is not None:
+            raise call.refusal(
+                root / name,
+                f"line {call.lineno}",
+                "correct it in the template, or take a fresh copy from `run-billing init` in a "
+                "new folder.",
+            )
+        try:
+            shown = meta.find_undeclared_variables(tree)
+        except jinja2.TemplateSyntaxError as exc:  # Jinja's own checks as it compiles
+            raise _unreadable(root / name, exc) from None
         known = STATEMENT_KEYS if Path(name).name.startswith("statement.") else CONTEXT_KEYS
         unknown = sorted(shown - known - env.globals.keys() - sandbox.guarded_names([tree]))
         if unknown:
@@ -853,6 +860,13 @@ def vet_email_templates(template_dir: Path) -> None:
                 raise ran_away from None
 
 
+def _unreadable(template: Path, exc: jinja2.TemplateSyntaxError) -> UnusableError:
+    return UnusableError(
+        f"the template {template} cannot be read: {exc.message} (line {exc.lineno}); correct "
+        "it, or take a fresh copy from `run-billing init` in a new folder."
+    )
+
+
 def _render(env: jinja2.Environment, root: Path, name: str, context: Mapping[str, str]) -> str:
     try:
         with sandbox.time_limit(root / name, real=True):
@@ -872,6 +886,8 @@ def _render(env: jinja2.Environment, root: Path, name: str, context: Mapping[str
         raise MailError(f"the email template {name} needs a value: {exc.message}.") from None
     except jinja2.TemplateSyntaxError as exc:
         raise MailError(f"the email template {name}, line {exc.lineno}: {exc.message}.") from None
+    except jinja2.TemplateError as exc:  # a filter or test it lacks, met only on this data
+        raise sandbox.broken(root / name, exc) from None
 
 
 # -- senders ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ PosixPath('invoices/2026/INV-2026-0007.docx')
 from __future__ import annotations
 
 import copy
+import html
 import io
 import itertools
 import math
@@ -45,7 +46,7 @@ from docx.opc.oxml import parse_xml, serialize_part_xml
 from docx.oxml.ns import nsmap
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
-from jinja2 import Environment, Template, TemplateSyntaxError
+from jinja2 import Environment, Template, TemplateError, TemplateSyntaxError
 from lxml import etree
 
 from . import fmt, sandbox
@@ -443,7 +444,8 @@ class InvoiceRenderer:
         """Render every Word template in the folder once on a sample invoice.
 
         A template reaching beyond its data raises TemplateRefusedError before
-        anything is numbered; any other .docx there (a credit note, a
+        anything is numbered, and one using a filter or test templates do not have
+        (`|uper`, `is defind`) an UnusableError naming it; any other .docx there (a credit note, a
         statement) is tried too, with the fields it shares with an invoice.
         """
         for path in sorted(self.template_dir.glob("*.docx")):
@@ -453,10 +455,15 @@ class InvoiceRenderer:
             document = sample_document(language if language in fmt.LOCALES else "en")
             context = build_context(document)
             try:
+                parts = _part_texts(path)
+            except Exception:  # not a Word file, say: it shows on the real document
+                continue
+            _refuse_unknown_calls(path, parts)
+            try:
                 template = self._template(path)
             except TemplateSyntaxError as exc:
                 raise _unreadable(path, exc) from None
-            except Exception:  # not a Word file, say: it shows on the real document
+            except Exception:  # it shows on the real document
                 continue
             try:
                 with sandbox.time_limit(path):
@@ -573,6 +580,59 @@ def _unknown_names(path: Path, context: Mapping[str, object]) -> None:
         )
 
 
+def _refuse_unknown_calls(path: Path, parts: Sequence[tuple[str, str]]) -> None:
+    """Stop the run when a Word template uses a filter or test templates do not have
+    (`{{ total|uper }}`, `is defind`): Jinja would say so only when it compiles the
+    template, or, for a test, on the first document, after the invoices are numbered."""
+    env = sandbox.environment(autoescape=True)
+    patch = DocxTemplate(str(path)).patch_xml
+    for where, xml in parts:
+        # A line per paragraph, as docxtpl renders it: a node's line is its paragraph.
+        lines = _PARAGRAPH_START.sub(r"\n<w:p\1", patch(xml))
+        try:
+            call = sandbox.unknown_call(env, [env.parse(lines)])
+        except TemplateSyntaxError:
+            return  # told, with its line, when the template is loaded (`_unreadable`)
+        if call is not None:
+            text = _paragraph_text(lines.split("\n")[call.lineno - 1])
+            raise call.refusal(
+                path,
+                f'{where}near "{_shortened(text)}"',
+                "correct it in Word, or take a fresh copy from `run-billing init` in a new "
+                "folder.",
+            )
+
+
+def _part_texts(path: Path) -> list[tuple[str, str]]:
+    """The XML of each part of a Word template docxtpl fills in, with where it is said to
+    be: the body (""), then each header and footer ("in its header, ")."""
+    docx = Document(str(path))
+    parts = [("", etree.tostring(docx.element.body, encoding="unicode"))]
+    for rel in docx.part.rels.values():
+        if rel.is_external or rel.reltype not in (RT.HEADER, RT.FOOTER):
+            continue
+        if rel.target_part.blob:
+            where = "in its header, " if rel.reltype == RT.HEADER else "in its footer, "
+            xml = etree.tostring(parse_xml(rel.target_part.blob), encoding="unicode")
+            parts.append((where, xml))
+    return parts
+
+
+#: The text of a run (`<w:t>` or `<w:t xml:space="preserve">`), as Word shows it.
+_RUN_TEXT = re.compile(r"<w:t(?:\s[^>]*)?>([^<]*)</w:t>")
+
+
+def _paragraph_text(xml: str) -> str:
+    """The text of (the start of) a paragraph's XML, as Word shows it."""
+    return html.unescape("".join(_RUN_TEXT.findall(xml))).strip()
+
+
+def _shortened(text: str, most: int = 60) -> str:
+    """A paragraph's text as quoted in a message: one line, at most `most` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
 def _unreadable(path: Path, exc: TemplateSyntaxError) -> UnusableError:
     return UnusableError(
         f"the template {path} cannot be read: {exc.message} (line {exc.lineno} of its text); "
@@ -612,6 +672,8 @@ class _Refusing:
             raise sandbox.refused(self.path, exc) from None
         except (RecursionError, MemoryError, ValueError) as exc:
             raise sandbox.runaway(self.path, exc) or exc from None
+        except TemplateError as exc:  # a filter or test it lacks, met only on this data
+            raise sandbox.broken(self.path, exc) from None
 
 
 def _has_footnotes(docx: Any) -> bool:

@@ -16,26 +16,28 @@ jinja2.exceptions.SecurityError: access to attribute '__class__' of 'str' object
 
 from __future__ import annotations
 
+import difflib
 import re
 import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import UnusableError
 
 __all__ = [
-    "Sandbox", "SecurityError", "TemplateRefusedError", "environment", "guarded_names", "refused",
-    "runaway", "time_limit",
+    "Sandbox", "SecurityError", "TemplateRefusedError", "UnknownCall", "broken", "environment",
+    "guarded_names", "refused", "runaway", "time_limit", "unknown_call",
 ]  # fmt: skip
 
 
@@ -279,6 +281,91 @@ def guarded_names(trees: Sequence[Any]) -> set[str]:
             if used.name in ("default", "d") and isinstance(used.node, nodes.Name):
                 names.add(used.node.name)
     return names
+
+
+#: Filters that take the name of a test, and which of their arguments it is
+#: (`|select('odd')`, `|selectattr('paid', 'defined')`).
+_TEST_ARGUMENT = {"select": 0, "reject": 0, "selectattr": 1, "rejectattr": 1}
+
+
+@dataclass(frozen=True)
+class UnknownCall:
+    """A filter or test a template uses that templates do not have (`|uper`, `is defind`),
+    where it is (`lineno` of the parsed text), and the known one nearest its name."""
+
+    what: str  # "filter" or "test"
+    name: str
+    lineno: int
+    near: str | None
+
+    def written(self, name: str) -> str:
+        return f"|{name}" if self.what == "filter" else f"is {name}"
+
+    def refusal(self, template: Path | str, where: str, fix: str) -> UnusableError:
+        """What the bookkeeper reads: the template, where in it, the name meant, and `fix`."""
+        hint = f" (did you mean {self.written(self.near)}?)" if self.near else ""
+        return UnusableError(
+            f"the template {template} uses the {self.what} {self.written(self.name)} "
+            f"({where}), which templates do not have{hint}: {fix}"
+        )
+
+
+def unknown_call(env: Any, trees: Sequence[nodes.Template]) -> UnknownCall | None:
+    """The first filter or test (by line) the trees use that `env` does not have, or None.
+
+    Jinja tells an unknown filter only when it compiles the template, with no
+    hint of the name meant, and an unknown test under `{% if %}` only when the
+    test is reached with data: every email or document would fail after the
+    invoices are numbered. `{% filter x %}` blocks hold a Filter node too; a test
+    named in `|select('x')` and its kin is looked up as well.
+    """
+    found: list[UnknownCall] = []
+    for tree in trees:
+        for node in tree.find_all((nodes.Filter, nodes.Test)):
+            for what, name in _called(node):
+                known = env.filters if what == "filter" else env.tests
+                if name not in known:
+                    near = difflib.get_close_matches(name, sorted(known), n=1)
+                    found.append(UnknownCall(what, name, node.lineno, near[0] if near else None))
+    return min(found, key=lambda call: call.lineno, default=None)
+
+
+def _called(node: Any) -> Iterator[tuple[str, str]]:
+    """("filter" or "test", name) for what a Filter or Test node calls by its name."""
+    if isinstance(node, nodes.Test):
+        yield "test", node.name
+        return
+    yield "filter", node.name
+    at = _TEST_ARGUMENT.get(node.name)
+    if at is not None and len(node.args) > at:
+        argument = node.args[at]
+        if isinstance(argument, nodes.Const) and isinstance(argument.value, str):
+            yield "test", argument.value
+
+
+def broken(template: Path | str, exc: TemplateError) -> UnusableError:
+    """A template Jinja could not fill in whatever the data (a filter or test it does not
+    have, met only now): the run stops naming it and its line, never as an unexpected
+    problem."""
+    line = _template_line(exc)
+    where = f" (line {line})" if line else ""
+    told = (exc.message or type(exc).__name__).rstrip(".")
+    return UnusableError(
+        f"the template {template} cannot be used: {told}{where}; correct it, or take a "
+        "fresh copy from `run-billing init` in a new folder."
+    )
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template's line of a fault: its own, or the last one Jinja's traceback shows
+    (Jinja puts the template's file and line in it, in place of its generated code)."""
+    line = getattr(exc, "lineno", None)
+    trace = exc.__traceback__
+    while trace is not None:
+        if not trace.tb_frame.f_code.co_filename.endswith(".py"):
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
 
 
 def environment(**options: Any) -> ImmutableSandboxedEnvironment:
