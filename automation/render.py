@@ -458,6 +458,7 @@ class InvoiceRenderer:
                 parts = _part_texts(path)
             except Exception:  # not a Word file, say: it shows on the real document
                 continue
+            _refuse_unclosed_tags(path, parts)
             _refuse_unknown_calls(path, parts)
             try:
                 template = self._template(path)
@@ -578,6 +579,55 @@ def _unknown_names(path: Path, context: Mapping[str, object]) -> None:
             f"have{hint}: correct the name in the template, or take a fresh copy from "
             "`run-billing init` in a new folder."
         )
+
+
+#: What each opening mark of a Jinja tag is closed by.
+_CLOSED_BY = {"{{": "}}", "{%": "%}", "{#": "#}"}
+_TAG_MARK = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
+
+
+def _refuse_unclosed_tags(path: Path, parts: Sequence[tuple[str, str]]) -> None:
+    """Stop the run when a Word template has a tag without its closing mark
+    (`{{ credit_in_words }`, a brace lost in Word).
+
+    docxtpl joins the runs of a tag from its `{{` to the next `}}` wherever that
+    is, so such a tag silently took in the paragraphs after it, up to the next
+    tag's end: the document lost them, and Jinja had nothing to say. Each `{{`
+    and `{%` is closed in its own paragraph, before another tag opens; a comment
+    (`{# ... #}`) may span paragraphs, and holds what it likes.
+    """
+    for where, xml in parts:
+        opened: tuple[str, str, int] | None = None  # (mark, its paragraph's text, where in it)
+        for chunk in _PARAGRAPH_SPLIT.split(xml):
+            text = _paragraph_text(chunk)
+            for mark in _TAG_MARK.finditer(text):
+                if opened is not None and opened[0] == "{#":
+                    opened = None if mark.group() == "#}" else opened
+                elif mark.group() in _CLOSED_BY:
+                    if opened is not None:
+                        raise _unclosed(path, where, *opened)
+                    opened = (mark.group(), text, mark.start())
+                elif opened is not None and mark.group() == _CLOSED_BY[opened[0]]:
+                    opened = None
+            if opened is not None and opened[0] != "{#":
+                raise _unclosed(path, where, *opened)
+        if opened is not None:
+            raise _unclosed(path, where, *opened)
+
+
+#: Where each paragraph starts in a part's XML (a line of docxtpl's text each).
+_PARAGRAPH_SPLIT = re.compile(r"(?=<w:p[ >])")
+
+
+def _unclosed(path: Path, where: str, mark: str, text: str, at: int) -> UnusableError:
+    """The refusal of a tag opened by `mark` at `at` of the paragraph `text`, never closed."""
+    rest = _TAG_MARK.search(text, at + len(mark))
+    tag = text[at : rest.start() if rest and rest.group() in _CLOSED_BY else len(text)]
+    return UnusableError(
+        f"the template {path} cannot be read: it has `{_shortened(tag.rstrip(), 40)}` "
+        f'without its closing `{_CLOSED_BY[mark]}` ({where}near "{_shortened(text)}"): '
+        "correct it in Word, or take a fresh copy from `run-billing init` in a new folder."
+    )
 
 
 def _refuse_unknown_calls(path: Path, parts: Sequence[tuple[str, str]]) -> None:
