@@ -20,6 +20,7 @@ from .errors import UnusableError
 from .fmt import format_date, format_date_until, format_money
 from .ledger import LedgerInvoice, LedgerMessage
 from .mail import (
+    EMAIL_NAMES,
     OutgoingMail,
     render_email,
 )
@@ -163,14 +164,20 @@ def email_context(
     due: date,
     kind: str = "invoice",
 ) -> dict[str, str]:
+    """The names an email of `kind` shows (`mail.EMAIL_NAMES`), as ready strings in the
+    client's language, each true of that email: what the message recorded when it was
+    planned (`payload`), the invoice, the company. A name the kind has no value for is
+    left out, not given a 0 (a template shows it only under `is defined`)."""
     lang = client.language
 
     def money(value: str | Decimal | None) -> str:
         return _money_text(str(Decimal(value or 0)), inv.currency, lang)
 
     company = config.company
-    balance = Decimal(payload.get("balance") or 0)
-    return {
+    # What is owed now: as the message recorded it; a new invoice's email, planned before
+    # anything was paid, owes its total less its credit notes.
+    balance = Decimal(payload["balance"]) if "balance" in payload else inv.total - inv.credited
+    values = {
         "credit_note_no": payload.get("credit_note_no", ""),
         "credit_note_date": format_date(date.fromisoformat(payload["as_of"]), lang)
         if payload.get("as_of")
@@ -190,8 +197,8 @@ def email_context(
         # what was due: the total less credit notes, and less a discount the payment earned
         "amount_due": money(payload.get("amount_due") or inv.total - inv.credited),
         "amount_paid": money(payload.get("paid")),
-        "balance": money(payload.get("balance")),
-        "excess": money(-Decimal(payload.get("balance") or 0)),
+        "balance": money(balance),
+        "excess": money(-balance),
         "company_name": company.name,
         "company_email": company.email,
         "company_phone": company.phone,
@@ -202,6 +209,8 @@ def email_context(
         else "",
         "discount_text": discount_offer(inv, lang, due) if kind == "invoice" else "",
     }
+    names = EMAIL_NAMES[kind]
+    return {name: value for name, value in values.items() if name in names}
 
 
 @lru_cache(maxsize=1024)

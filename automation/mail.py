@@ -62,18 +62,45 @@ TEMPLATE_KINDS = (
 )  # fmt: skip
 MAIL_KINDS = (*TEMPLATE_KINDS, "report")
 FALLBACK_LANGUAGE = "en"
-#: Every name a template may use; the pipeline passes them all as ready strings.
-CONTEXT_KEYS = frozenset(
-    {
-        "client_name", "invoice_no", "invoice_date", "due_date", "due_date_until", "total",
-        "amount_paid", "amount_due",
-        "balance", "excess", "company_name", "company_email", "company_phone",
-        "reissue_number", "original_date", "reissue_date", "discount_text",
-        "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
-        "replacement", "cancels_invoice", "balance_open",
-        "period", "statement_date", "closing_balance",
-    }
+#: The names every email about an invoice has.
+_OF_THE_INVOICE = frozenset(
+    {"client_name", "invoice_no", "invoice_date", "original_date", "due_date", "due_date_until",
+     "total", "discount_text", "company_name", "company_email", "company_phone"}
 )  # fmt: skip
+#: What was paid, and what is owed now (negative: paid too much), as a message recorded them.
+_PAID = frozenset({"amount_paid", "balance", "balance_open"})
+#: The names a statement email's templates are given (`statement_mail.email_context`).
+STATEMENT_KEYS = frozenset(
+    {"client_name", "company_name", "company_email", "company_phone", "period",
+     "statement_date", "closing_balance"}
+)  # fmt: skip
+#: The names an email of each kind is given, as ready strings (`compose.email_context`),
+#: each a true value for that email. A name a kind has no value for is not given at all
+#: (a first invoice email knows of no payment, so it has no excess): a template of that
+#: kind showing it is refused before anything is numbered, unless it shows it only when
+#: it is there (`is defined`, `|default`).
+EMAIL_NAMES: dict[str, frozenset[str]] = {
+    "invoice": _OF_THE_INVOICE | {"amount_due", "balance", "balance_open"},
+    "reissue": _OF_THE_INVOICE | _PAID | {"amount_due", "reissue_number", "reissue_date"},
+    "underpaid": _OF_THE_INVOICE | _PAID | {"amount_due"},
+    "overpaid": _OF_THE_INVOICE | _PAID | {"amount_due", "excess"},
+    "thanks": _OF_THE_INVOICE | _PAID | {"amount_due"},
+    "credit_note": _OF_THE_INVOICE | _PAID | {
+        "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
+        "replacement", "cancels_invoice",
+    },
+    "resend": _OF_THE_INVOICE | _PAID,
+    "statement": STATEMENT_KEYS,
+}  # fmt: skip
+#: How a message calls an email of each kind.
+EMAIL_KIND_WORDS = {
+    "invoice": "an invoice email", "reissue": "a reissued invoice's email",
+    "underpaid": "a part-payment email", "overpaid": "an overpayment email",
+    "thanks": "a thank-you email", "credit_note": "a credit note's email",
+    "resend": "a resent copy's email", "statement": "a statement email",
+}  # fmt: skip
+#: Every name an email may have (each kind has fewer: EMAIL_NAMES).
+CONTEXT_KEYS = frozenset().union(*EMAIL_NAMES.values())
 #: Types we set ourselves: Python's mimetypes table may not know .docx.
 ATTACHMENT_TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -796,13 +823,6 @@ def _environment(root: Path, undefined: type[jinja2.Undefined] = jinja2.StrictUn
     )
 
 
-#: The names a statement email's templates are given (`statement_mail.email_context`).
-STATEMENT_KEYS = frozenset(
-    {"client_name", "company_name", "company_email", "company_phone", "period",
-     "statement_date", "closing_balance"}
-)  # fmt: skip
-
-
 def vet_email_templates(template_dir: Path) -> None:
     """Try every email template once, before anything is numbered: a template that
     cannot be used stops the run (exit 2) naming it, rather than failing every email.
@@ -837,16 +857,11 @@ def vet_email_templates(template_dir: Path) -> None:
             shown = meta.find_undeclared_variables(tree)
         except jinja2.TemplateSyntaxError as exc:  # Jinja's own checks as it compiles
             raise _unreadable(root / name, exc) from None
-        known = STATEMENT_KEYS if Path(name).name.startswith("statement.") else CONTEXT_KEYS
+        kind = Path(name).name.split(".")[0]  # "_layout": a file every email takes in
+        known = EMAIL_NAMES.get(kind, _EVERY_EMAIL)
         unknown = sorted(shown - known - env.globals.keys() - sandbox.guarded_names([tree]))
         if unknown:
-            near = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-            hint = f" (did you mean {near[0]}?)" if near else ""
-            raise UnusableError(
-                f"the template {root / name} shows {', '.join(unknown)}, which an email does "
-                f"not have{hint}: correct the name in the template, or take a fresh copy from "
-                "`run-billing init` in a new folder."
-            )
+            raise _not_there(root / name, kind, unknown)
         try:
             with sandbox.time_limit(root / name):
                 _render(env, root, name, dict.fromkeys(shown, "1"))
@@ -858,6 +873,35 @@ def vet_email_templates(template_dir: Path) -> None:
         except Exception as exc:  # on sample data anything may fail; real data is the real test
             if (ran_away := sandbox.runaway(root / name, exc)) is not None:
                 raise ran_away from None
+
+
+#: The names every email has, whatever its kind: all a file every email takes in may show.
+_EVERY_EMAIL = frozenset.intersection(*EMAIL_NAMES.values())
+
+
+def _not_there(template: Path, kind: str, names: Sequence[str]) -> UnusableError:
+    """The refusal of a template that shows `names` its emails do not have: a typo (no
+    email has it), or a name an email of its `kind` has no value for."""
+    typos = [name for name in names if name not in CONTEXT_KEYS]
+    if typos:
+        known = sorted(EMAIL_NAMES.get(kind, CONTEXT_KEYS))
+        near = difflib.get_close_matches(typos[0], known, n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        return UnusableError(
+            f"the template {template} shows {', '.join(typos)}, which an email does not "
+            f"have{hint}: correct the name in the template, or take a fresh copy from "
+            "`run-billing init` in a new folder."
+        )
+    if kind in EMAIL_KIND_WORDS:
+        which = f"{EMAIL_KIND_WORDS[kind]} does not have"
+    else:
+        lacking = next(k for k, has in EMAIL_NAMES.items() if names[0] not in has)
+        which = f"not every email has ({EMAIL_KIND_WORDS[lacking]} does not)"
+    return UnusableError(
+        f"the template {template} shows {', '.join(names)}, which {which}: take it out of "
+        f"the template, or show it only when it is there ({{% if {names[0]} is defined %}}"
+        "...{% endif %})."
+    )
 
 
 def _unreadable(template: Path, exc: jinja2.TemplateSyntaxError) -> UnusableError:

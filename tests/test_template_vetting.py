@@ -4,18 +4,27 @@ document or email that silently loses what it should show."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from contextlib import closing
 from datetime import date
+from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import client, service, write_workbook
+from conftest import Folder, client, service, write_workbook
 from docx import Document
 
+from automation import mail
+from automation.bundled import TEMPLATES
 from automation.cli import main
+from automation.compose import email_context
+from automation.config import Config
 from automation.errors import UnusableError
-from automation.mail import render_email
+from automation.ledger import LedgerInvoice
+from automation.mail import render_email, vet_email_templates
+from automation.model import Client
 from automation.render import InvoiceRenderer, sample_document
 
 
@@ -185,8 +194,6 @@ def test_a_word_tag_without_its_closing_mark_stops_before_numbering(
 def test_tags_across_paragraphs_are_told_where_they_open(tmp_path: Path) -> None:
     """A comment may span paragraphs and hold tags; a tag left open in a header is told there;
     the bundled templates all pass."""
-    from automation.bundled import TEMPLATES
-
     InvoiceRenderer(TEMPLATES).vet()
     template = tmp_path / "invoice.docx"
     template.write_bytes((TEMPLATES / "invoice.docx").read_bytes())
@@ -201,3 +208,138 @@ def test_tags_across_paragraphs_are_told_where_they_open(tmp_path: Path) -> None
     told = r'it has `\{\{ company_name }` without its closing `}}` \(in its header, near "Page'
     with pytest.raises(UnusableError, match=told):
         InvoiceRenderer(tmp_path).vet()
+
+
+# -- each kind of email has the names it has a true value for ----------------------
+
+
+def own_email_texts(folder: Folder) -> Path:
+    """The bundled email texts as the folder's own, to customise; their folder."""
+    own = folder.root / "templates" / "email"
+    shutil.copytree(TEMPLATES / "email", own)
+    return own
+
+
+def body(message: Any) -> str:
+    return str(message.get_body(("plain",)).get_content())
+
+
+def test_the_balance_on_an_invoice_email_is_what_the_invoice_asks(folder: Folder) -> None:
+    """"Balance due: {{ balance }}" added to the invoice email said $0.00 (and 0,00 ₽ for a
+    25 822,21 ₽ invoice) on every new unpaid invoice."""
+    own = own_email_texts(folder)
+    for language, words in (("en", "Balance due"), ("ru", "Остаток к оплате")):
+        text = own / language / "invoice.txt"
+        text.write_text(f"{words}: {{{{ balance }}}} of {{{{ total }}}}\n" + text.read_text())
+    clients = [client("Acme"), client("Romashka", Language="ru", Currency="RUB")]
+    services = [service(date(2026, 3, 2), "Acme", "Work", 2, "348.47"),
+                service(date(2026, 3, 2), "Romashka", "Учёт", 1, "25822.21")]  # fmt: skip
+    write_workbook(folder.workbook, clients, services)
+    assert folder.run("--as-of", "2026-03-09") == 0
+    first_lines = sorted(body(r.message).splitlines()[0] for r in folder.received)
+    assert first_lines == [
+        "Balance due: $696.94 of $696.94",
+        "Остаток к оплате: 25\u00a0822,21\u00a0₽ of 25\u00a0822,21\u00a0₽",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "told"),
+    [("en/invoice.txt", "Paid too much: {{ excess }}",
+      "shows excess, which an invoice email does not have: take it out of the template, or "
+      "show it only when it is there ({% if excess is defined %}...{% endif %})"),
+     ("ru/invoice.html", "{{ owed_back }}{{ amount_paid }}",
+      "shows amount_paid, owed_back, which an invoice email does not have"),
+     ("en/thanks.subject", "{{ credit_amount }}",
+      "shows credit_amount, which a thank-you email does not have"),
+     ("en/reissue.txt", "{{ period }}", "shows period, which a reissued invoice's email does"),
+     ("_layout.html", "{{ invoice_no }}",
+      "shows invoice_no, which not every email has (a statement email does not)")],
+)  # fmt: skip
+def test_a_template_showing_what_its_kind_of_email_has_not_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, text: str, told: str
+) -> None:
+    """Every email got every name, those it had no value for as 0 (or as nothing): an
+    invoice email's excess said $0.00. A layout every email takes in (a statement's too)
+    shows only what every email has: invoice_no failed every statement email."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "email" / where
+    template.write_text(text + "\n" + template.read_text())
+    capsys.readouterr()
+    for argv in runs(workbook):
+        assert main(argv) == 2, argv
+        out = said(capsys)
+        assert f"the template {template} {told}" in out, out
+    assert numbered(workbook) == 0
+
+
+def test_a_name_shown_only_when_it_is_there_is_not_there(folder: Folder) -> None:
+    """Guarded by `is defined` or `|default`, a name an invoice email has no value for is
+    undefined there: not "$0.00"."""
+    own = own_email_texts(folder)
+    text = own / "en" / "invoice.txt"
+    guarded = (
+        "{% if excess is defined %}Paid too much: {{ excess }}{% endif %}"
+        "Paid so far: {{ amount_paid|default('nothing yet') }}\n"
+    )
+    text.write_text(guarded + text.read_text())
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert main(["check", "--workbook", str(folder.workbook)]) == 0
+    assert folder.run("--as-of", "2026-03-09") == 0
+    assert body(folder.received[0].message).splitlines()[0] == "Paid so far: nothing yet"
+
+
+def ledger_invoice(**changes: Any) -> LedgerInvoice:
+    values: dict[str, Any] = dict(
+        invoice_no="INV-1", client_key="acme", client="Acme", currency="USD", terms="Net 30",
+        invoice_date=date(2026, 3, 9), due_date=date(2026, 4, 8), subtotal=D("1000.00"),
+        tax_rate=D(0), tax=D(0), total=D("1000.00"), lines=(),
+    )  # fmt: skip
+    values.update(changes)
+    return LedgerInvoice(**values)
+
+
+#: What the run records for a message of each kind when it plans it (pipeline, plan.py).
+PAYLOADS = {
+    "invoice": {"as_of": "2026-03-09"},
+    "reissue": {"as_of": "2026-04-20", "paid": "500", "balance": "500.00",
+                "amount_due": "1000.00", "reissue_number": "1", "new_due": "2026-05-04"},
+    "underpaid": {"as_of": "2026-03-20", "paid": "400", "balance": "600.00",
+                  "amount_due": "1000.00"},
+    "overpaid": {"as_of": "2026-03-20", "paid": "1015", "balance": "-15.00",
+                 "amount_due": "1000.00"},
+    "thanks": {"as_of": "2026-03-20", "paid": "1000", "balance": "0", "amount_due": "1000.00"},
+    "credit_note": {"as_of": "2026-03-25", "credit_note_no": "CN-1", "amount": "300.00",
+                    "credited_before": "0", "paid": "800", "balance": "-100.00",
+                    "reason": "credit", "replacement": "", "replacement_to_client": ""},
+    "resend": {"as_of": "2026-03-25", "copy_number": "1", "paid": "0", "balance": "1000.00"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(PAYLOADS))
+def test_each_kind_of_email_is_given_its_own_names_and_true_figures(kind: str) -> None:
+    context = email_context(
+        ledger_invoice(credited=D("300.00") if kind == "credit_note" else D(0)),
+        Client(key="acme", name="Acme", emails=("a@acme.example",)),
+        Config(),
+        PAYLOADS[kind],
+        date(2026, 4, 8),
+        kind,
+    )
+    assert set(context) == mail.EMAIL_NAMES[kind]
+    assert "0.00" not in context.get("excess", "") and "-" not in context.get("excess", "")
+    expected = {
+        "invoice": {"balance": "$1,000.00", "amount_due": "$1,000.00", "balance_open": "yes"},
+        "reissue": {"balance": "$500.00", "amount_paid": "$500.00", "reissue_number": "1"},
+        "underpaid": {"balance": "$600.00", "amount_paid": "$400.00"},
+        "overpaid": {"excess": "$15.00", "amount_paid": "$1,015.00", "amount_due": "$1,000.00"},
+        "thanks": {"amount_paid": "$1,000.00", "balance": "$0.00", "balance_open": ""},
+        "credit_note": {"credit_amount": "$300.00", "owed_back": "$100.00",
+                        "new_balance": "$0.00", "amount_paid": "$800.00"},
+        "resend": {"balance": "$1,000.00", "balance_open": "yes"},
+    }[kind]  # fmt: skip
+    assert {name: context[name] for name in expected} == expected
+
+
+def test_the_bundled_email_texts_show_only_what_their_emails_have() -> None:
+    vet_email_templates(TEMPLATES / "email")
