@@ -285,7 +285,8 @@ def every_recipient(
 
 
 def parse_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Split a cell of addresses on `;` and `,` into (valid addresses, invalid pieces).
+    """Split a cell of addresses on `;`, `,` and line breaks (Alt+Enter in a cell) into
+    (valid addresses, invalid pieces).
 
     Each piece is read with the standard library's RFC 5322 parser, so a quoted
     display name may hold commas (`"Ann, Accounts" <ann@client.example>`).
@@ -311,11 +312,12 @@ def parse_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 #: What makes a `;` or `,` part of an address rather than a separator, and the separators.
-_GROUPING, _SEPARATORS = re.compile(r'["<>()]'), re.compile(r"[;,]")
+_GROUPING, _SEPARATORS = re.compile(r'["<>()]'), re.compile(r"[;,\r\n]")
 
 
 def _split_addresses(text: str) -> list[str]:
-    """Pieces between `;` and `,` that are outside quotes, <angle brackets> and (comments)."""
+    """Pieces between `;`, `,` and line breaks outside quotes, <angle brackets> and
+    (comments)."""
     if not _GROUPING.search(text):  # most cells: plain addresses, split without the walk
         return [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
     return _walk_addresses(text)
@@ -339,7 +341,7 @@ def _walk_addresses(text: str) -> list[str]:
         elif not quoted and char in ">)":
             opener = "<" if char == ">" else "("
             depth[opener] = max(0, depth[opener] - 1)
-        elif not quoted and not any(depth.values()) and char in ";,":
+        elif not quoted and not any(depth.values()) and char in ";,\r\n":
             pieces.append("".join(current))
             current = []
             continue

@@ -131,7 +131,10 @@ def sender(cfg: EmailConfig) -> SmtpSender:
         ("ann@example.com; ANN@example.com", ("ann@example.com",), ()),
         ("not-an-address; x@y", (), ("not-an-address", "x@y")),
         ("a@example.com b@example.com", (), ("a@example.com b@example.com",)),
-        ("a@example.com\r\nBcc: evil@example.net", (), ("a@example.com\r\nBcc: evil@example.net",)),
+        # a line break separates (Alt+Enter in a cell); a header smuggled in is no address
+        ("a@example.com\nb@example.org", ("a@example.com", "b@example.org"), ()),
+        ('"Lee, Ann" <ann@example.com>\r\nb@example.org', ("ann@example.com", "b@example.org"), ()),
+        ("a@example.com\r\nBcc: evil@example.net", ("a@example.com",), ("Bcc: evil@example.net",)),
     ],
 )
 def test_parse_addresses(text: str, valid: tuple[str, ...], invalid: tuple[str, ...]) -> None:
