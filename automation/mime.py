@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from email import base64mime, quoprimime
 from email.policy import Compat32, Policy, compat32
 
-#: The policy `email.mime` messages carry, with SMTP's line ends.
-COMPAT32_SMTP = compat32.clone(linesep="\r\n")
+#: The policy `email.mime` messages carry, with SMTP's line ends; lines folded at 76
+#: characters, not 78: compat32 cuts an RFC 2047 word to fill the line, and at 78 a
+#: word of a subject in Cyrillic came out 76 characters long, over the 75 RFC 2047
+#: allows (strict mail programs show such a word undecoded).
+COMPAT32_SMTP = compat32.clone(linesep="\r\n", max_line_length=76)
 #: Printable ASCII words with single spaces between them: nothing compat32 folding changes.
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
 #: Printable ASCII, spaces and tabs: compat32 folds it by its shape (`_SHAPE`).

@@ -451,3 +451,15 @@ def test_invoice_messages_are_built_without_yagmail_so_workers_do_not_preload_it
         check=True,
     )  # fmt: skip
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_encoded_words_of_a_long_cyrillic_subject_stay_within_rfc_2047() -> None:
+    """RFC 2047: an encoded word is at most 75 characters. compat32 cut them to fill a
+    78-character line, and a Russian statement subject had a word of 76."""
+    import re
+
+    subject = "Акт сверки за период 1 марта 2026 г. – 31 марта 2026 г.: к оплате 974,09 CHF"
+    folded = mime.fold(mime.COMPAT32_SMTP, "Subject", subject)
+    words = re.findall(rb"=\?[^?]+\?[bBqQ]\?[^?]*\?=", folded)
+    assert len(words) > 1 and max(len(w) for w in words) <= 75
+    assert folded == mime.COMPAT32_SMTP.fold_binary("Subject", subject)
