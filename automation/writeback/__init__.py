@@ -67,6 +67,13 @@ from automation.writeback.records import (
     WriteBackError,
     WriteResult,
 )
+from automation.writeback.refs import (
+    RowMove,
+    SheetFollow,
+    follow_names,
+    follow_table,
+    named_sheets,
+)
 from automation.writeback.strings import SharedStrings, recount_shared_strings
 from automation.writeback.styles import Styles
 from automation.writeback.tables import TableDoc, table_parts
@@ -225,6 +232,9 @@ def _apply(
     warnings: list[str] = []
     notes: list[str] = []
     filters: dict[str, str] = {}
+    moves: list[RowMove] = []  # totals rows moved down: what refers to them follows
+    followed: dict[str, int] = {}  # sheet part -> how many of the moves its formulas follow
+    named: dict[str, set[str]] = {}  # sheet part written -> the sheets its formulas may name
     written, index = _sheets_of(updates, pkg.sheets)
     for which, sheet in enumerate(written):
         sheet_updates = _group(updates, index, which)
@@ -254,14 +264,26 @@ def _apply(
         notes.extend(result.notes)
         if result.filter_ref:
             filters[sheet] = result.filter_ref
+        if result.moved is not None:
+            moves.append(result.moved)
         if result.pieces is not None:
-            size = sum(len(piece) for piece in result.pieces)
+            pieces = result.pieces
+            if moves:
+                pieces = _follow(sheet, pieces, moves, ctx) or pieces
+                for t in tables:
+                    t.changed |= follow_table(t.root, t.ns, sheet, moves)
+            followed[part or sheet] = len(moves)
+            named[part or sheet] = named_sheets(pieces, pkg.sheets)  # for a move later on
+            size = sum(len(piece) for piece in pieces)
             give_back_memory()  # what the edit freed, before the deflated sheet is made
-            packed[part or sheet] = pack(result.pieces, level_for(size))
+            packed[part or sheet] = pack(pieces, level_for(size))
             parts.update((t.part, t.to_bytes()) for t in tables if t.changed)
+            del pieces
         del xml, result, sheet_updates  # one big sheet is held at a time, and only once
     if not parts and not packed:
         return WriteResult(False, 0, None, tuple(warnings), tuple(notes))
+    if moves:
+        _follow_elsewhere(pkg, moves, followed, named, parts, packed, ctx)
     if new_sheets:
         for sheet, part in add_sheets(pkg, new_sheets, parts).items():
             packed[part] = packed.pop(sheet)
@@ -284,6 +306,54 @@ def _apply(
         keep_backups,
     )
     return WriteResult(True, cells, backup, tuple(warnings), tuple(notes))
+
+
+def _follow(
+    sheet: str, pieces: Sequence[bytes | memoryview], moves: Sequence[RowMove], ctx: Context
+) -> list[bytes | memoryview] | None:
+    """A worksheet's pieces with its formulas following the moved totals rows (None: none
+    changed)."""
+    follow = SheetFollow(sheet, moves)
+    new = follow.pieces(pieces)
+    if new is not None:
+        ctx.formulas_removed = True  # calcChain may list the cells of a shared formula split up
+    return new
+
+
+def _follow_elsewhere(
+    pkg: Package,
+    moves: Sequence[RowMove],
+    followed: Mapping[str, int],
+    named: Mapping[str, set[str]],
+    parts: dict[str, bytes],
+    packed: dict[str, Packed],
+    ctx: Context,
+) -> None:
+    """Make the rest of the workbook follow the moved totals rows: the sheets not written
+    (rewritten only when a reference changed), the sheets written before a move, the
+    defined names."""
+    for sheet, part in pkg.sheets.items():
+        if not part or part not in pkg.names:
+            continue
+        pending = moves[followed.get(part, 0) :]
+        if part in named:  # written before those moves: looked at then
+            pending = [m for m in pending if m.sheet in named[part]]
+        if not pending:
+            continue
+        content = unpack(packed[part]) if part in packed else pkg.read_big(part)
+        new = _follow(sheet, [content], pending, ctx)
+        if new is not None:
+            packed[part] = pack(new, level_for(sum(len(piece) for piece in new)))
+        del content, new
+    book = follow_names(parts.get(pkg.workbook) or pkg.read(pkg.workbook), moves)
+    if book is not None:
+        parts[pkg.workbook] = book
+
+
+def unpack(packed: Packed) -> bytes:
+    """A member's content from its deflated bytes."""
+    inflater = zlib.decompressobj(-15)
+    return b"".join(inflater.decompress(raw) for raw in packed.raw) + inflater.flush()
 
 
 def _opener(pkg: Package, part: str | None) -> Callable[[], IO[bytes]] | None:

@@ -23,6 +23,7 @@ from automation.writeback.columns import column_width, header_columns, resolve_c
 from automation.writeback.formulas import repair_shared, translate
 from automation.writeback.ranges import RangeGrowth
 from automation.writeback.records import WriteBackError
+from automation.writeback.refs import RowMove
 from automation.writeback.rowbytes import write_row
 from automation.writeback.sheet import (
     SheetEdit,
@@ -53,6 +54,7 @@ class SheetResult:
       warnings: what could not be written, for the bookkeeper.
       notes: what was done differently than asked, for the bookkeeper.
       filter_ref: the sheet's autofilter range when it grew ("$A$1:$K$20"), else None.
+      moved: where the table's totals row moved, for the references to it to follow.
     """
 
     pieces: list[bytes | memoryview] | None
@@ -60,6 +62,7 @@ class SheetResult:
     warnings: tuple[str, ...] = ()
     filter_ref: str | None = None
     notes: tuple[str, ...] = ()
+    moved: RowMove | None = None
 
 
 class CellWrites(Protocol):
@@ -102,6 +105,7 @@ def edit_sheet(
     writes = Writes(updates, columns)
     grown = _grow_rows(edit, main, tables, writes, sheet) if main is not None else None
     _write_rows(edit, writes)
+    moved = None
     if main is not None and grown is not None:
         before = main.info
         _fill_new_rows(edit, main, grown)
@@ -111,12 +115,14 @@ def edit_sheet(
             r1, c1, c2, before.data_last, grown[1], before.totals_row or 0,
             main.info.ref[2] if before.totals_rows else 0,
         )  # fmt: skip
+        if before.totals_row is not None:
+            moved = RowMove(sheet, before.totals_row, main.info.ref[2], c1, c2)
     filter_ref = _grow_filter(edit, old_filter, placed.columns.values(), writes)
     repair_shared(edit)
     warnings, notes = tuple(placed.warnings), tuple(placed.notes)
     if not edit.dirty:
         return SheetResult(None, 0, warnings, notes=notes)
-    return SheetResult(finish_sheet(edit), edit.cells, warnings, filter_ref, notes)
+    return SheetResult(finish_sheet(edit), edit.cells, warnings, filter_ref, notes, moved)
 
 
 @dataclass(frozen=True)
