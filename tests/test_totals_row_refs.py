@@ -4,7 +4,8 @@ The Invoices table (A1:T3) holds one typed invoice and its totals row (row 3).
 A run appends two invoices: the table becomes A1:T5 and its totals row moves to
 row 5. Excel makes room for new table rows by inserting cells, so every A1
 reference to a moved cell moves with it: formulas on other sheets and on
-Invoices itself, defined names, a range down to the totals row (stretched).
+Invoices itself, defined names, a range down to the totals row (stretched),
+notes on its cells.
 Workbooks are built with XlsxWriter, run through the tool, read back with
 openpyxl and recalculated by LibreOffice.
 """
@@ -55,7 +56,7 @@ SUMMARY_FORMULAS = [
 ]
 
 
-def build(path: Path) -> None:
+def build(path: Path, *, note: bool = False) -> None:
     """Clients, Services (two services to bill), Invoices (a table with a typed paid
     invoice and a totals row, and formulas beside it), Summary, and Notes (formulas that
     point elsewhere)."""
@@ -92,6 +93,8 @@ def build(path: Path) -> None:
     ws.write_formula("V2", "=G3", money, 50)
     ws.write_formula("V3", "=Invoices!$J$3", money, 0)
     ws.write_formula("V4", "=SUM(G2:G3)", money, 100)
+    if note:
+        ws.write_comment("J3", "Balance total: check against the bank", {"author": "Ann"})
 
     ws = wb.add_worksheet("Summary")
     for r, (formula, _) in enumerate(SUMMARY_FORMULAS):
@@ -111,8 +114,8 @@ def build(path: Path) -> None:
     wb.close()
 
 
-def setup_folder(folder: Folder) -> dict[str, bytes]:
-    build(folder.workbook)
+def setup_folder(folder: Folder, **kw: Any) -> dict[str, bytes]:
+    build(folder.workbook, **kw)
     folder.write_config(extra='currency = "USD"')
     return members(folder.workbook)
 
@@ -210,6 +213,31 @@ def test_shared_formulas_follow_the_totals_row(folder: Folder) -> None:
     xml = members(folder.workbook)[SUMMARY]
     assert b'<f t="shared" ref="D1:E1" si="0">Invoices!G5</f>' in xml
     assert b'si="1"' not in xml
+
+
+def anchor_rows(vml: bytes) -> tuple[int, int]:
+    """The top and bottom rows of a note box's anchor."""
+    anchor = re.search(rb"<x:Anchor>([^<]*)</x:Anchor>", vml)
+    assert anchor is not None
+    numbers = [int(n) for n in anchor[1].split(b",")]
+    return numbers[2], numbers[6]
+
+
+def test_a_note_on_the_totals_row_moves_with_it(folder: Folder) -> None:
+    before = setup_folder(folder, note=True)
+    assert folder.run("--as-of", RUN) == 0
+    inv = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    assert inv["J3"].comment is None
+    assert inv["J5"].comment is not None and inv["J5"].comment.text.startswith("Balance total")
+    after = members(folder.workbook)
+    (comments,) = [name for name in after if name.startswith("xl/comments")]
+    assert re.findall(rb'<comment ref="(\w+)"', after[comments]) == [b"J5"]
+    (vml,) = [name for name in after if name.endswith(".vml")]
+    assert re.findall(rb"<x:Row>(\d+)</x:Row><x:Column>(\d+)</x:Column>", after[vml]) == [
+        (b"4", b"9")
+    ]  # counted from 0: J5
+    top, bottom = anchor_rows(before[vml])
+    assert anchor_rows(after[vml]) == (top + 2, bottom + 2)  # the box two rows lower too
 
 
 # (sheet moved, formula, sheet it is on, its cell) -> the formula after the move (None: as it

@@ -71,6 +71,7 @@ from automation.writeback.refs import (
     RowMove,
     SheetFollow,
     follow_names,
+    follow_notes,
     follow_table,
     named_sheets,
 )
@@ -331,7 +332,7 @@ def _follow_elsewhere(
 ) -> None:
     """Make the rest of the workbook follow the moved totals rows: the sheets not written
     (rewritten only when a reference changed), the sheets written before a move, the
-    defined names."""
+    defined names, and the notes on the moved cells."""
     for sheet, part in pkg.sheets.items():
         if not part or part not in pkg.names:
             continue
@@ -348,6 +349,7 @@ def _follow_elsewhere(
     book = follow_names(parts.get(pkg.workbook) or pkg.read(pkg.workbook), moves)
     if book is not None:
         parts[pkg.workbook] = book
+    follow_notes(pkg, moves, parts)
 
 
 def unpack(packed: Packed) -> bytes:

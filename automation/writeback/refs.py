@@ -10,7 +10,8 @@ that moved follows it; so it does here, in the whole workbook:
 * a range whose last row is the totals row stretches down with it
   (``SUM(Invoices!G2:G3)`` becomes ``SUM(Invoices!G2:G5)``), as Excel's
   insertion stretches it; a range of the totals row alone moves with it;
-* defined names, and the table's own calculated and totals formulas.
+* defined names, and the table's own calculated and totals formulas;
+* notes (comments) on moved cells, with their boxes in the VML drawing.
 
 Text in quotes, function names, other sheets' cells at the same address,
 whole columns (``G:G``) and cells beside the table are left alone, and so is a
@@ -38,6 +39,7 @@ from lxml import etree
 from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
 
 from automation.writeback.formulas import translate
+from automation.writeback.package import Package, relationships, resolve_target
 from automation.writeback.xmlscan import (
     PARSER,
     col_index,
@@ -513,3 +515,86 @@ def follow_table(root: Any, ns: str, sheet: str, moves: Sequence[RowMove]) -> bo
                 changed = True
     return changed
 
+
+REL_COMMENTS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
+REL_VML = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/vmlDrawing"
+REL_THREADED = "http://schemas.microsoft.com/office/2017/10/relationships/threadedComment"
+#: A comment's (or threaded comment's) start tag, and its ref attribute's value.
+_COMMENT_REF = re.compile(
+    rb"(<(?:[\w.-]+:)?(?:comment|threadedComment)\s[^>]*?\bref\s*=\s*[\"'])([^\"']*)([\"'])"
+)
+_VML_SHAPE = re.compile(rb"<((?:[\w.-]+:)?)shape(?=[\s>]).*?</\1shape>", re.S)
+_VML_CELL = re.compile(rb"(<((?:[\w.-]+:)?)(Row|Column)>)\s*(\d+)\s*(</\2\3>)")
+_VML_ANCHOR = re.compile(rb"(<((?:[\w.-]+:)?)Anchor>)([^<]*)(</\2Anchor>)")
+
+
+def follow_comment_refs(xml: bytes, move: RowMove) -> bytes:
+    """A comments part (legacy or threaded) with the notes on moved cells moved."""
+
+    def moved(m: re.Match[bytes]) -> bytes:
+        cell = _cell(m[2].decode("ascii", "replace"))
+        if cell is None or cell[0] != move.origin or not move.in_block(*cell):
+            return m[0]
+        return m[1] + f"{col_letters(cell[1])}{move.to}".encode() + m[3]
+
+    return _COMMENT_REF.sub(moved, xml)
+
+
+def follow_vml_notes(xml: bytes, move: RowMove) -> bytes:
+    """A legacy VML drawing with the note boxes of moved cells moved: their cell (x:Row,
+    counted from 0) and their anchor's top and bottom rows."""
+
+    def shape(m: re.Match[bytes]) -> bytes:
+        block = m[0]
+        if b"Note" not in block:
+            return block
+        found = {k[3]: int(k[4]) for k in _VML_CELL.finditer(block)}
+        row, col = found.get(b"Row"), found.get(b"Column")
+        if row is None or col is None or row + 1 != move.origin:
+            return block
+        if not move.in_block(row + 1, col + 1):
+            return block
+        rows = move.to - move.origin
+        block = _VML_CELL.sub(
+            lambda k: k[1] + str(move.to - 1).encode() + k[5] if k[3] == b"Row" else k[0], block
+        )
+        return _VML_ANCHOR.sub(lambda k: k[1] + _anchor_down(k[3], rows) + k[4], block)
+
+    return _VML_SHAPE.sub(shape, xml)
+
+
+def _anchor_down(anchor: bytes, rows: int) -> bytes:
+    """An x:Anchor (left column, offset, top row, offset, right column, offset, bottom row,
+    offset) `rows` further down."""
+    numbers = anchor.split(b",")
+    if len(numbers) != 8:
+        return anchor
+    for i in (2, 6):
+        text = numbers[i].strip()
+        if not text.isdigit():
+            return anchor
+        numbers[i] = numbers[i].replace(text, str(int(text) + rows).encode())
+    return b",".join(numbers)
+
+
+def follow_notes(pkg: Package, moves: Sequence[RowMove], parts: dict[str, bytes]) -> None:
+    """The notes (comments) on moved cells move with them: the sheet's comments part,
+    threaded comments and the VML drawing that shows the note boxes."""
+    for move in moves:
+        sheet = pkg.sheets.get(move.sheet)
+        if not sheet:
+            continue
+        for rel in relationships(pkg.names, pkg.zf, sheet):
+            kind = rel.get("Type", "")
+            if kind not in _NOTE_PARTS or rel.get("TargetMode") == "External":
+                continue
+            part = resolve_target(sheet, rel.get("Target", ""))
+            if part not in pkg.names:
+                continue
+            xml = parts[part] if part in parts else pkg.read(part)
+            new = follow_vml_notes(xml, move) if kind == REL_VML else follow_comment_refs(xml, move)
+            if new != xml:
+                parts[part] = new
+
+
+_NOTE_PARTS = {REL_COMMENTS, REL_VML, REL_THREADED}
