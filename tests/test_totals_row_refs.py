@@ -5,7 +5,7 @@ A run appends two invoices: the table becomes A1:T5 and its totals row moves to
 row 5. Excel makes room for new table rows by inserting cells, so every A1
 reference to a moved cell moves with it: formulas on other sheets and on
 Invoices itself, defined names, a range down to the totals row (stretched),
-notes on its cells.
+notes on its cells; the row left behind is an invoice row and looks like one.
 Workbooks are built with XlsxWriter, run through the tool, read back with
 openpyxl and recalculated by LibreOffice.
 """
@@ -30,6 +30,7 @@ from automation.schema import INVOICES_COLUMNS
 RUN = "2026-03-20"
 HEADERS = [c.name for c in INVOICES_COLUMNS]
 assert (HEADERS[6], HEADERS[9]) == ("Total", "Balance")  # G and J
+INVOICES = "xl/worksheets/sheet3.xml"
 SUMMARY = "xl/worksheets/sheet4.xml"
 NOTES = "xl/worksheets/sheet5.xml"
 
@@ -56,7 +57,7 @@ SUMMARY_FORMULAS = [
 ]
 
 
-def build(path: Path, *, note: bool = False) -> None:
+def build(path: Path, *, note: bool = False, tall_totals: bool = False) -> None:
     """Clients, Services (two services to bill), Invoices (a table with a typed paid
     invoice and a totals row, and formulas beside it), Summary, and Notes (formulas that
     point elsewhere)."""
@@ -93,6 +94,8 @@ def build(path: Path, *, note: bool = False) -> None:
     ws.write_formula("V2", "=G3", money, 50)
     ws.write_formula("V3", "=Invoices!$J$3", money, 0)
     ws.write_formula("V4", "=SUM(G2:G3)", money, 100)
+    if tall_totals:
+        ws.set_row(2, 30, wb.add_format({"bold": True}))
     if note:
         ws.write_comment("J3", "Balance total: check against the bank", {"author": "Ann"})
 
@@ -238,6 +241,24 @@ def test_a_note_on_the_totals_row_moves_with_it(folder: Folder) -> None:
     ]  # counted from 0: J5
     top, bottom = anchor_rows(before[vml])
     assert anchor_rows(after[vml]) == (top + 2, bottom + 2)  # the box two rows lower too
+
+
+def test_the_old_totals_row_looks_like_an_invoice_row(folder: Folder) -> None:
+    """A taller, bold totals row: its height and style go with it to row 5; row 3, an
+    invoice now, looks like the invoice row above it."""
+    setup_folder(folder, tall_totals=True)
+    assert folder.run("--as-of", RUN) == 0
+    xml = members(folder.workbook)[INVOICES]
+    rows = {
+        m[1]: dict(re.findall(rb'(\w+)="([^"]*)"', m[0]))
+        for m in re.finditer(rb'<row r="(\d+)"[^>]*>', xml)
+    }
+    assert rows[b"5"][b"ht"] == b"30" and rows[b"5"][b"customHeight"] == b"1"
+    assert rows[b"5"].get(b"s") is not None and rows[b"5"][b"customFormat"] == b"1"
+    for attr in (b"ht", b"customHeight", b"s", b"customFormat"):
+        assert rows[b"3"].get(attr) == rows[b"2"].get(attr), attr
+    inv = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    assert inv.row_dimensions[5].height == 30 and inv.row_dimensions[3].height is None
 
 
 # (sheet moved, formula, sheet it is on, its cell) -> the formula after the move (None: as it

@@ -226,9 +226,17 @@ def _move_totals(edit: SheetEdit, table: TableDoc, to: int, sheet: str) -> None:
         return
     target = get_row(edit, to, create=True)
     assert target is not None
-    for attr in ("ht", "customHeight", "s", "customFormat", "hidden"):
+    data = origin - 1 >= table.info.data_first  # a data row above (a table has one)
+    above = get_row(edit, origin - 1, create=False) if data else None
+    for attr in _ROW_LOOK:
         if source.get(attr) is not None and target.get(attr) is None:
             target.set(attr, source.get(attr))
+        # The old totals row is a data row now: it looks like the data row above it.
+        mine = None if above is None or attr == "hidden" else above.get(attr)
+        if mine is None:
+            source.attrib.pop(attr, None)
+        else:
+            source.set(attr, mine)
     for c in list(source):
         ref = c.get("r")
         if not ref or etree.QName(c).localname != "c":
@@ -246,6 +254,11 @@ def _move_totals(edit: SheetEdit, table: TableDoc, to: int, sheet: str) -> None:
         place_cell(edit, to, c, col)
         widen(edit, to, col)
     edit.dirty.update({origin, to})
+
+
+#: A row's attributes that make its look (height, style, hidden): the totals row's go
+#: with it.
+_ROW_LOOK = ("ht", "customHeight", "s", "customFormat", "hidden")
 
 
 def _move_formula(formula: Any, origin: str, dest: str, old: int, new: int, sheet: str) -> None:
