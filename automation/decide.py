@@ -33,6 +33,7 @@ from .notices import split_unlikely_dates
 from .plan import Followup, InvoiceDraft, Payments, decide_followup
 from .read import WorkbookData, read_workbook
 from .request import RunRequest
+from .statement_mail import STATEMENT
 from .summary import RunSummary
 from .terms import BusinessCalendar, due_date
 from .updates import (
@@ -102,6 +103,57 @@ def look_at_open_invoices(
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     followups = decide_followups(request, invoices, rows, book, done_events, unsent, calendar)
     return pending, active, invoices, rows, followups
+
+
+#: Messages that stay owed until delivered; other kinds are re-decided every run.
+KEPT_KINDS = frozenset({"invoice", "credit_note", "resend"})
+
+
+def owed_now(
+    request: RunRequest,
+    pending: Sequence[LedgerMessage],
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    wanted: Collection[str],
+    held: Collection[str] = (),
+    run_id: int | None = None,
+) -> tuple[list[LedgerMessage], list[LedgerMessage]]:
+    """The messages owed from earlier runs to send now, and those no longer wanted.
+
+    At most one per invoice, for clients mail may go to; a monthly statement is
+    sent on its own. `wanted` holds the follow-up events this run decided on:
+    an older follow-up not among them is dropped, unless it may already have
+    been delivered (SENDING). Messages about `held` invoices wait
+    (`Corrections.held`); one that failed in run `run_id` (this very run) is
+    retried at the next. The dry run asks the same, with no run of its own.
+    """
+    send: list[LedgerMessage] = []
+    drop: list[LedgerMessage] = []
+    seen: set[str] = set()
+    for msg in pending:
+        if msg.kind == STATEMENT:
+            continue  # a client's monthly statement: statement_mail.send_statements sends it
+        inv = invoices[msg.invoice_no]
+        client = book.clients.get(inv.client_key)
+        if msg.state == FAILED and run_id is not None and (msg.attempt_run or 0) >= run_id:
+            continue  # failed in this very run: retried at the next one
+        if not request.covers(inv.client_key) or msg.invoice_no in seen:
+            continue  # at most one message per invoice per run
+        if msg.invoice_no in held:
+            continue  # owed still: sent once the ledger knows what the row lists
+        if msg.kind not in KEPT_KINDS and msg.state != SENDING and msg.event not in wanted:
+            # A reminder or note from an earlier run that no longer fits (the client
+            # paid since, the invoice was put on hold...): it is not sent at all.
+            drop.append(msg)
+            continue
+        typed = Payments.from_row(rows.get(msg.invoice_no)).bookkeeper_status
+        # Void, Hold and inactive clients get no automatic mail (a credit note goes).
+        if msg.kind != "credit_note" and (typed or (client is not None and not client.active)):
+            continue
+        seen.add(msg.invoice_no)
+        send.append(msg)
+    return send, drop
 
 
 def paid_noted(events: Collection[str]) -> set[str]:

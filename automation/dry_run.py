@@ -23,11 +23,12 @@ from .decide import (
     load,
     look_at_corrections,
     look_at_open_invoices,
+    owed_now,
     reached_by_to,
     refuse_non_positive,
 )
 from .fmt import format_money
-from .ledger import Ledger, LedgerInvoice
+from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage
 from .model import DRAFT, InvoiceDocument, RowError
 from .notices import workbook_notices
 from .plan import Followup, InvoiceDraft, draft_invoices
@@ -135,6 +136,10 @@ def dry_run(
                         format_money(decision.amount_told, inv.currency, config.billing.language),
                     )
                 )
+            if not request.payments_only:
+                wanted = {decision.event for _, decision in followups if decision.event}
+                owed, _ = owed_now(request, pending, invoices, rows, book, wanted, fixes.held)
+                _list_owed(summary, owed, invoices, config)
             monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
             if monthly:
                 summary.previews.extend(
@@ -176,6 +181,41 @@ def dry_run(
         InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
         summary.notes.append(f"Preview documents are in {paths.preview}.")
     return summary
+
+
+#: Why a message owed from an earlier run goes now, by its state in the ledger.
+_OWED_WHY = {
+    PLANNED: "owed from an earlier run",
+    SENDING: "sent again: the last run could not tell whether it arrived",
+    FAILED: "retried: it failed at an earlier run",
+}
+
+
+def _list_owed(
+    summary: RunSummary,
+    owed: list[LedgerMessage],
+    invoices: dict[str, LedgerInvoice],
+    config: Config,
+) -> None:
+    """Put the messages owed from earlier runs first among the previews, as the run sends
+    them: it sends one message per invoice, the oldest owed first, so what this run
+    decided for the same invoice waits for the next."""
+    if not owed:
+        return
+    numbers = {msg.invoice_no for msg in owed}
+    summary.previews[:] = [item for item in summary.previews if item.invoice_no not in numbers]
+    language = config.billing.language
+    summary.previews[:0] = [
+        SentItem(
+            msg.invoice_no,
+            invoices[msg.invoice_no].client,
+            msg.kind,
+            format_money(invoices[msg.invoice_no].total, invoices[msg.invoice_no].currency,
+                         language) if msg.kind == "invoice" else "",
+            _OWED_WHY.get(msg.state, ""),
+        )  # fmt: skip
+        for msg in owed
+    ]
 
 
 def _clear_previews(folder: Path) -> None:

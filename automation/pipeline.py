@@ -35,6 +35,7 @@ from .decide import (
     load,
     look_at_corrections,
     look_at_open_invoices,
+    owed_now,
     reached_by_to,
     refuse_non_positive,
 )
@@ -132,7 +133,6 @@ from .sending import (
 from .smtp_pool import SmtpPool
 from .statement_facts import record_paid_cells
 from .statement_mail import (
-    STATEMENT,
     plan_monthly_statements,
     send_statements,
     statement_month_due,
@@ -173,8 +173,6 @@ __all__ = [
 
 #: Messages recorded in the ledger per durable commit while sending goes on.
 RECORD_BATCH = 8
-#: Messages that stay owed until delivered; other kinds are re-decided every run.
-KEPT_KINDS = frozenset({"invoice", "credit_note", "resend"})
 
 ProgressFactory = Callable[[str, int], Callable[[], None]]
 
@@ -837,38 +835,15 @@ class Run:
                 )
 
     def _queue(self, wanted: set[str], held: Collection[str] = ()) -> list[LedgerMessage]:
-        """The messages to send now: at most one per invoice, for clients mail may go to.
-
-        `wanted` holds the follow-up events this run decided on; older follow-ups
-        not among them are dropped unless they may already have been delivered.
-        Messages about `held` invoices wait (`Corrections.held`).
-        """
-        ledger, book = self.ledger, self.book
-        queue: list[LedgerMessage] = []
-        seen: set[str] = set()
-        for msg in ledger.messages((PLANNED, SENDING, FAILED)):
-            if msg.kind == STATEMENT:
-                continue  # a client's monthly statement: statement_mail.send_statements sends it
-            inv = self.invoices[msg.invoice_no]
-            client = book.clients.get(inv.client_key)
-            if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
-                continue  # failed in this very run: retried at the next one
-            if not self.request.covers(inv.client_key) or msg.invoice_no in seen:
-                continue  # at most one message per invoice per run
-            if msg.invoice_no in held:
-                continue  # owed still: sent once the ledger knows what the row lists
-            if msg.kind not in KEPT_KINDS and msg.state != SENDING and msg.event not in wanted:
-                # A reminder or note from an earlier run that no longer fits (the client
-                # paid since, the invoice was put on hold...): it is not sent at all.
-                with ledger.transaction():
-                    ledger.drop_message(msg.message_id)
-                continue
-            typed = Payments.from_row(self.rows.get(msg.invoice_no)).bookkeeper_status
-            # Void, Hold and inactive clients get no automatic mail (a credit note goes).
-            if msg.kind != "credit_note" and (typed or (client is not None and not client.active)):
-                continue
-            seen.add(msg.invoice_no)
-            queue.append(msg)
+        """The messages to send now (`decide.owed_now`); those no longer wanted are dropped."""
+        ledger = self.ledger
+        queue, dropped = owed_now(
+            self.request, ledger.messages((PLANNED, SENDING, FAILED)), self.invoices,
+            self.rows, self.book, wanted, held, ledger.run_id,
+        )  # fmt: skip
+        for msg in dropped:
+            with ledger.transaction():
+                ledger.drop_message(msg.message_id)
         return queue
 
     def send_owed(self, wanted: set[str], held: Collection[str] = ()) -> None:

@@ -801,3 +801,29 @@ def test_a_failed_message_someone_has_keeps_its_bytes_whoever_marks_it(tmp_path:
             ledger.mark_failed(mid, "no", rebuild=True)
         raws = {m.message_id: m.raw for m in ledger.messages()}
     assert raws == {"<m1@x>": b"bytes", "<m2@x>": b"bytes", "<m3@x>": None}
+
+
+def test_a_dry_run_lists_what_earlier_runs_still_owe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invoice refused last week (Failed) is retried by the next run: the dry run before
+    it says so, rather than "Nothing to send this week", and lists what the run sends."""
+    monkeypatch.setenv("COLUMNS", "250")  # the table's lines whole
+    recorder = Recorder(refuse=frozenset({"acme@clients.example"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(folder.workbook, [client("Acme"), client("Beta")],
+                       [service(date(2026, 3, 2), n, "Bookkeeping", 1, 100)
+                        for n in ("Acme", "Beta")])  # fmt: skip
+        assert folder.run("--as-of", AS_OF) == 1
+        recorder.refuse = frozenset()
+        capsys.readouterr()
+        assert folder.run("--as-of", "2026-03-16", "--dry-run") == 0
+        said = " ".join(capsys.readouterr().out.split())
+        assert "Nothing to send" not in said
+        assert "INV-2026-0001" in said and "retried: it failed at an earlier run" in said
+        assert "INV-2026-0002" not in said  # delivered last week: nothing owed
+        sent_before = len(recorder.received)
+        assert folder.run("--as-of", "2026-03-16") == 0
+    (got,) = recorder.received[sent_before:]
+    assert "INV-2026-0001" in str(got.message["Subject"])
