@@ -35,6 +35,13 @@ from .summary import RunSummary, SentItem
 
 #: How the summary lists a message sent again after a run that could not confirm it.
 SENT_AGAIN = "sent again: the last run could not tell whether it arrived"
+#: The same, in outbox mode: nothing was sent, the file was written again.
+WRITTEN_AGAIN = "written again: the last run stopped while writing it"
+
+
+def again_note(outbox: bool) -> str:
+    """How a message handed over again after an interrupted run is told (SENT_AGAIN)."""
+    return WRITTEN_AGAIN if outbox else SENT_AGAIN
 
 
 @dataclass(frozen=True)
@@ -242,7 +249,7 @@ class SendStage(LedgerJournal):
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
         day = self.as_of
         interrupted = msg.state == SENDING
-        note = SENT_AGAIN if interrupted else ""
+        note = again_note(self.outbox is not None) if interrupted else ""
         if not tried:
             # Nobody left to send to: every address it goes to now (a refused one was
             # taken out of Clients) had it already. It was delivered when they got it.
@@ -253,7 +260,13 @@ class SendStage(LedgerJournal):
         with self.ledger.transaction(durable=False):
             self.ledger.mark_sent(msg.message_id, now)
             record_sent(self.ledger, job, now, day, f"{where}{already}", missed)
-        if interrupted:
+        if interrupted and self.outbox is not None:
+            self.summary.notes.append(
+                f"{inv.invoice_no}: the run before this one stopped while writing this message "
+                "to the outbox; it was written again, identical and with the same Message-ID "
+                "(the file is replaced, not doubled). Nothing was emailed."
+            )
+        elif interrupted:
             # The run before marked it `sending` (its batch was flushed) and then stopped,
             # or lost the connection after handing it over: it may have gone out, or not.
             self.summary.notes.append(

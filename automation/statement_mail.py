@@ -40,7 +40,7 @@ from .mail import (
 from .model import InvoiceRow
 from .money import ZERO
 from .read import WorkbookData
-from .sending import SENT_AGAIN, LedgerJournal, copies_missed_text
+from .sending import LedgerJournal, again_note, copies_missed_text
 from .statement import Statement, previous_month
 from .statement_facts import client_for, gather_statements
 from .summary import RunSummary, SentItem
@@ -213,7 +213,7 @@ class _StatementJournal(LedgerJournal):
         if verdict.delivered:
             with self.ledger.transaction(durable=False):
                 self.ledger.mark_sent(msg.message_id, self._now())
-            note = SENT_AGAIN if msg.state == SENDING else ""
+            note = again_note(self.summary.outbox is not None) if msg.state == SENDING else ""
             self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
             if self.summary.outbox is not None:
                 self.summary.outbox_count += 1

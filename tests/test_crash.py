@@ -138,6 +138,23 @@ def test_a_batch_is_marked_sending_before_its_first_message_goes(folder: Folder)
     assert len(folder.received) == len(CLIENTS) + before  # those that had left: twice, identical
 
 
+def test_outbox_mode_after_a_kill_says_written_again_never_sent(folder: Folder) -> None:
+    """Outbox mode, killed after the first file was written: the next run writes the
+    marked messages again and says so; it never says they were sent or emailed."""
+    config = folder.write_config()
+    config.write_text(config.read_text().replace('mode = "smtp"', 'mode = "outbox"'))
+    make_log(folder)
+    code, out = finish(run_child(folder, "after-send"))
+    assert code == -signal.SIGKILL, out
+    code, out = finish(run_child(folder))
+    assert code == 0, out
+    said = " ".join(out.split())
+    assert said.count("stopped while writing this message to the outbox") == len(CLIENTS)
+    assert "could not tell whether this message arrived" not in said
+    assert "sent again" not in said and "was sent now" not in said
+    assert len(list((folder.root / "outbox").glob("*.eml"))) == len(CLIENTS)
+
+
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_at_each_phase_then_rerun(folder: Folder, point: str) -> None:
     make_log(folder)
