@@ -25,7 +25,7 @@ import smtplib
 import ssl
 import sys
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email import errors as email_errors
@@ -52,6 +52,7 @@ from .mime import COMPAT32_SMTP
 from .model import CompanyInfo
 from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, SignInRefused, xoauth2_string
 from .text import one_line
+from .upgrade import current
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
 TEMPLATE_DIR = TEMPLATES / "email"
@@ -812,11 +813,25 @@ def _has_templates(env: jinja2.Environment, language: str, kind: str) -> bool:
     return True
 
 
+class _CurrentLoader(jinja2.FileSystemLoader):
+    """The folder's email templates; one that is an earlier version's own text, never
+    edited, is read as the bundled template of today (`upgrade.current`)."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        path = current(Path(filename), f"email/{template}")
+        if str(path) != filename:  # when the copy is edited, `uptodate` says so
+            return path.read_text(encoding="utf-8"), str(path), uptodate
+        return source, filename, uptodate
+
+
 @functools.lru_cache(maxsize=8)
 def _environment(root: Path, undefined: type[jinja2.Undefined] = jinja2.StrictUndefined) -> Any:
     """The sandbox (sandbox.py) over one folder of templates; `undefined` relaxed for checks."""
     return sandbox.environment(
-        loader=jinja2.FileSystemLoader(root),
+        loader=_CurrentLoader(root),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=undefined,
         keep_trailing_newline=True,

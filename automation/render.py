@@ -56,6 +56,7 @@ from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, Inv
 from .money import round_money
 from .payqr import payment_qr
 from .processes import cpu_count, fresh_context
+from .upgrade import current
 from .zipcopy import Entry, ZipCopier, deflate, entry, raw_member
 
 T = TypeVar("T")
@@ -419,7 +420,7 @@ class InvoiceRenderer:
         for folder in (self.template_dir, BUNDLED_TEMPLATES):
             for name in (f"{kind}.{language}.docx", f"{kind}.docx"):
                 if (folder / name).is_file():
-                    return folder / name
+                    return current(folder / name, name)  # an earlier version's: the bundled
         return self.template_dir / f"{kind}.docx"
 
     def render(self, doc: Document_, out_root: Path) -> Path:
@@ -449,8 +450,8 @@ class InvoiceRenderer:
         statement) is tried too, with the fields it shares with an invoice.
         """
         for path in sorted(self.template_dir.glob("*.docx")):
-            if path.name.startswith("~$"):
-                continue  # Word's owner file beside an open template
+            if path.name.startswith("~$") or current(path, path.name) != path:
+                continue  # Word's owner file beside an open template; an earlier version's
             language = path.suffixes[0].lstrip(".") if len(path.suffixes) > 1 else "en"
             document = sample_document(language if language in fmt.LOCALES else "en")
             context = build_context(document)

@@ -52,6 +52,7 @@ from .statement import (
     Statement,
 )
 from .statement_facts import client_for
+from .upgrade import current
 from .validate import ClientBook
 
 STATEMENTS_DIR = "account-statements"
@@ -188,7 +189,7 @@ def statement_template(template_dir: Path, language: str) -> Path:
     for folder in (template_dir, TEMPLATES):
         for name in (f"statement.{language}.docx", DEFAULT_TEMPLATE):
             if (folder / name).is_file():
-                return folder / name
+                return current(folder / name, name)  # an earlier version's: the bundled
     return template_dir / DEFAULT_TEMPLATE
 
 
