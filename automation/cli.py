@@ -24,6 +24,7 @@ another run is going.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
@@ -316,6 +317,14 @@ def _progress_factory(console: Console) -> tuple[AbstractContextManager[object],
     return progress, factory
 
 
+class _RunLog(logging.FileHandler):
+    """The run log: a line that cannot be written (a full disk) is left out quietly, not
+    told on the terminal with Python's traceback; the run says what went wrong itself."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        return None
+
+
 def _log_to_file(workbook: Path) -> logging.Handler | None:
     """A plain-text run log under .billing/logs/ (one file per run)."""
     folder = workbook.resolve().parent / ".billing" / "logs"
@@ -325,8 +334,12 @@ def _log_to_file(workbook: Path) -> logging.Handler | None:
         return None
     path = folder / f"run-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.log"
     for old in sorted(folder.glob("run-*.log"))[: -(KEEP_LOGS - 1)]:
-        old.unlink(missing_ok=True)  # about four years of weekly runs are kept
-    handler = logging.FileHandler(path, encoding="utf-8")
+        with contextlib.suppress(OSError):  # about four years of weekly runs are kept
+            old.unlink(missing_ok=True)
+    try:
+        handler: logging.Handler = _RunLog(path, encoding="utf-8")
+    except OSError:  # a logs folder the run may not write in: the run goes on without its log
+        return None
     handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
