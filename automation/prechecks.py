@@ -154,6 +154,8 @@ def unwritable_folder(
             # the workbook's new copy is written beside it, then put in its place
             (paths.workbook.parent, "the updated workbook"),
             (paths.billing, "its ledger and backups"),
+            (paths.billing / "backups", "the backups of the workbook and the ledger"),
+            (paths.billing / "logs", "its run log"),
             (paths.invoices, "the invoices"),
             (paths.reports, "the receivables report"),
             *([(outbox, "the outbox's messages")] if outbox is not None else []),

@@ -6,6 +6,7 @@ made meanwhile (Excel saving) is never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -119,7 +120,8 @@ def commit_file(
             writer(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        shutil.copymode(path, tmp)
+        with contextlib.suppress(OSError):  # a share that refuses chmod keeps its own modes
+            shutil.copymode(path, tmp)
         if stamp_file(path) != stamp:
             raise WorkbookChangedError(
                 f"The workbook {path.name} was changed while it was being updated; "
@@ -149,8 +151,8 @@ def commit_file(
                 "and run again."
             ) from exc
         raise WriteBackError(
-            f"Cannot write the workbook {path.name} (is it open in another program?): "
-            f"{exc.strerror or exc}."
+            f"Cannot write the workbook {path.name} (is it open in another program, or may "
+            f"this user not write in {exc.filename or path.parent}?): {exc.strerror or exc}."
         ) from exc
     _sync_dir(path.parent)
     return backup

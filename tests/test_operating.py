@@ -1,0 +1,87 @@
+"""Operating conditions of a scheduled run: a full disk, folders this user may not write in,
+shares that refuse chmod. Never a traceback; refused before numbering where it can be known."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import Folder, client, service, write_workbook
+
+from automation import cli
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_line_the_disk_has_no_room_for_is_left_out_quietly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handler = cli._RunLog("/dev/full", encoding="utf-8")
+    logger = logging.getLogger("test_run_log")
+    logger.addHandler(handler)
+    try:
+        logger.warning("a line for a full disk")
+    finally:
+        logger.removeHandler(handler)
+        with contextlib.suppress(OSError):
+            handler.close()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err
+
+
+def test_a_log_file_the_run_may_not_make_is_no_crash(
+    folder: Folder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The logs folder is there but refuses a new file (another user's, a full disk's
+    last inode): the run goes on without its log."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli, "_RunLog", refused)
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    assert len(folder.received) == 1
+
+
+def test_a_backups_folder_this_user_may_not_write_stops_the_run_before_numbering(
+    folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """.billing/backups read-only: every week the invoices went out and then the write-back
+    failed ("is it open in another program?"). Now exit 2 before anything is numbered.
+    (The tests run as root, whom the permission bits do not stop: os.access stands in.)"""
+    from automation import prechecks
+
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    backups = folder.root / ".billing" / "backups"
+    backups.mkdir(parents=True)
+    real = prechecks.os.access
+    monkeypatch.setattr(
+        prechecks.os, "access", lambda path, mode: Path(path) != backups and real(path, mode)
+    )
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-09") == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"this user may not write in {backups}, where the run writes the backups" in out
+    assert folder.received == [] and not (folder.root / ".billing" / "ledger.sqlite").exists()
+
+
+def test_a_share_that_refuses_chmod_still_takes_the_workbook(
+    folder: Folder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some network shares and FUSE mounts refuse chmod (EPERM): the new copy of the
+    workbook keeps the share's modes, and the write-back goes through."""
+    import shutil
+
+    import pandas as pd
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(shutil, "copymode", refuse)
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert services["Invoice No"].tolist() == ["INV-2026-0001"]
