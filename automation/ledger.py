@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .errors import UnusableError
 from .model import CellValue, InvoiceLine, Money, ServiceLine
 
 SCHEMA = """
@@ -141,6 +142,34 @@ def _date(value: str | None) -> date | None:
 
 def _datetime(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def unusable_ledger(path: Path, exc: sqlite3.Error) -> UnusableError:
+    """What to do about a ledger SQLite cannot use: damaged (put back the newest copy from
+    .billing/backups/), or not this user's to write (a run with sudo made it root's)."""
+    why = str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in why:
+        return UnusableError(
+            f"the ledger {path} is in use by another program ({why}): close it (a database "
+            "browser, a backup or sync tool), then run again. Nothing was changed."
+        )
+    if isinstance(exc, sqlite3.OperationalError) and any(
+        words in why for words in ("readonly", "unable to open", "permission")
+    ):
+        return UnusableError(
+            f"the ledger {path} cannot be opened for writing ({why}): give your user write "
+            f"access to it and to {path.parent} (a run started with sudo, or by another "
+            "user, makes them someone else's), then run again. Nothing was changed."
+        )
+    copies = sorted((path.parent / "backups").glob("ledger-*.sqlite*"))
+    newest = (
+        f"the newest copy, {copies[-1]}" if copies else f"a copy (none is in {path.parent}/backups)"
+    )
+    return UnusableError(
+        f"the ledger {path} is damaged ({why}): stop any run, decompress {newest} (gunzip -k, "
+        f"or 7-Zip on Windows) and put the .sqlite file in place of {path.name} (delete "
+        f"{path.name}-wal and -shm beside it), then run again. Nothing was changed."
+    )
 
 
 @dataclass(frozen=True)
@@ -351,25 +380,35 @@ class Ledger:
 
     @classmethod
     @contextmanager
-    def open(cls, path: Path) -> Iterator[Ledger]:
+    def open(cls, path: Path, copy_of: Path | None = None) -> Iterator[Ledger]:
+        """The ledger at `path`, made or brought up to date; UnusableError (exit 2) when it
+        is damaged or this user may not write it (`copy_of`: the ledger a copy was made
+        of, named in that message)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         try:
-            # Before the first table exists: a new ledger can give freed pages back.
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(SCHEMA)
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(invoices)")}
-            for added, kind in ADDED_INVOICE_COLUMNS:  # a ledger made by an earlier version
-                if added not in columns:
-                    conn.execute(f"ALTER TABLE invoices ADD COLUMN {added} {kind}")
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
-            for added in ("to_addresses", "cc_addresses"):  # who is To and Cc (else all To)
-                if added not in columns:
-                    conn.execute(f"ALTER TABLE messages ADD COLUMN {added} TEXT")
-            conn.executescript(INDEXES)
-            _migrate(conn)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise unusable_ledger(copy_of or path, exc) from None
+        try:
+            try:
+                # Before the first table exists: a new ledger can give freed pages back.
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.executescript(SCHEMA)
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(invoices)")}
+                for added, kind in ADDED_INVOICE_COLUMNS:  # a ledger made by an earlier version
+                    if added not in columns:
+                        conn.execute(f"ALTER TABLE invoices ADD COLUMN {added} {kind}")
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+                for added in ("to_addresses", "cc_addresses"):  # who is To and Cc (else all To)
+                    if added not in columns:
+                        conn.execute(f"ALTER TABLE messages ADD COLUMN {added} TEXT")
+                conn.executescript(INDEXES)
+                _migrate(conn)
+                conn.execute("SELECT count(*) FROM invoices").fetchone()  # reads its pages
+            except sqlite3.DatabaseError as exc:
+                raise unusable_ledger(copy_of or path, exc) from None
             yield cls(conn, path)
         finally:
             conn.close()
@@ -388,7 +427,7 @@ class Ledger:
             wal = path.with_name(path.name + "-wal")
             if wal.exists():
                 shutil.copy2(wal, copy.with_name(copy.name + "-wal"))
-            with cls.open(copy) as ledger:
+            with cls.open(copy, copy_of=path) as ledger:
                 yield ledger
 
     @contextmanager

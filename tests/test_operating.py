@@ -85,3 +85,43 @@ def test_a_share_that_refuses_chmod_still_takes_the_workbook(
     assert folder.run("--as-of", "2026-03-09") == 0
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     assert services["Invoice No"].tolist() == ["INV-2026-0001"]
+
+
+def test_a_damaged_ledger_is_told_with_the_copy_to_put_back(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Half the ledger lost (a disk fault, a sync tool): exit 2 with what to do, by the run,
+    --dry-run and check alike ("unexpected problem: DatabaseError", exit 1, every run)."""
+    from automation.cli import main
+
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    ledger = folder.root / ".billing" / "ledger.sqlite"
+    for side in (".sqlite-wal", ".sqlite-shm"):
+        ledger.with_suffix(side).unlink(missing_ok=True)
+    data = ledger.read_bytes()
+    ledger.write_bytes(data[:4096] + b"\x00" * (len(data) - 4096))
+    (newest,) = sorted((folder.root / ".billing" / "backups").glob("ledger-*.sqlite.gz"))[-1:]
+    capsys.readouterr()
+    book = ["--workbook", str(folder.workbook), "--as-of", "2026-03-16"]
+    for argv in (book, [*book, "--dry-run"], ["check", *book]):
+        assert main(argv) == 2, argv
+        said = " ".join(capsys.readouterr().out.split())
+        assert f"the ledger {ledger} is damaged" in said, said
+        assert f"the newest copy, {newest}" in said and "unexpected" not in said
+    assert len(folder.received) == 1
+
+
+def test_a_ledger_this_user_may_not_write_is_told_plainly() -> None:
+    import sqlite3
+
+    from automation.ledger import unusable_ledger
+
+    told = str(
+        unusable_ledger(
+            Path("/books/.billing/ledger.sqlite"),
+            sqlite3.OperationalError("attempt to write a readonly database"),
+        )
+    )
+    assert told.startswith("the ledger /books/.billing/ledger.sqlite cannot be opened for writing")
+    assert "give your user write access to it and to /books/.billing" in told
