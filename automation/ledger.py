@@ -495,6 +495,11 @@ class Ledger:
         self.run_id = int(cur.lastrowid or 0)
         return self.run_id
 
+    def last_started(self) -> datetime | None:
+        """When the latest run began, by the computer's clock then (None: no run yet)."""
+        (started,) = self.conn.execute("SELECT max(started) FROM runs").fetchone()
+        return datetime.fromisoformat(started) if started else None
+
     def finish_run(self, outcome: str) -> None:
         self.conn.execute(
             "UPDATE runs SET finished = ?, outcome = ? WHERE id = ?",

@@ -89,6 +89,7 @@ from .prechecks import (
     ensure_not_busy,
     hold_run_lock,
     open_elsewhere,
+    refuse_clock_behind,
     refuse_placeholder_sender,
     refuse_unwritable,
     vet_templates,
@@ -323,6 +324,7 @@ class Run:
         read_seconds = time.perf_counter() - started
         calendar = calendar_for(request.config)
         ledger = stack.enter_context(Ledger.open(paths.billing / "ledger.sqlite"))
+        refuse_clock_behind(request, ledger.last_started())
         summary = RunSummary(
             request.as_of,
             language=request.config.billing.language,

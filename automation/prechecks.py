@@ -15,6 +15,7 @@ import difflib
 import os
 import tempfile
 from contextlib import ExitStack
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import filelock
@@ -293,3 +294,24 @@ def email_settings_error(config: Config, exc: Exception) -> UnusableError:
             "email under [company]."
         )
     return UnusableError(f"billing.toml [email]: {exc}")
+
+
+#: How far the clock may seem to go back between runs (a time zone changed by travel) before
+#: the run believes the computer's date is wrong.
+CLOCK_SLACK = timedelta(days=1)
+
+
+def refuse_clock_behind(request: RunRequest, last_started: datetime | None) -> None:
+    """Exit 2 when the computer's date is before the last run's: its clock is wrong (a
+    machine woken before it set its clock). A run as of that date would issue invoices
+    dated and due a year back, numbered in last year's series. Given on purpose with
+    --as-of (a date other than the computer's today), the date is the bookkeeper's."""
+    now = datetime.now()
+    if last_started is None or request.as_of != now.date() or now >= last_started - CLOCK_SLACK:
+        return
+    raise UnusableError(
+        f"this computer's date is {now.date().isoformat()}, before the last run's "
+        f"({last_started.date().isoformat()}): its clock looks wrong. Set the clock right, then "
+        "run again (or give --as-of DATE to run as of a date on purpose). Nothing was changed."
+    )
+

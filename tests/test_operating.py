@@ -125,3 +125,31 @@ def test_a_ledger_this_user_may_not_write_is_told_plainly() -> None:
     )
     assert told.startswith("the ledger /books/.billing/ledger.sqlite cannot be opened for writing")
     assert "give your user write access to it and to /books/.billing" in told
+
+
+def test_a_clock_gone_back_a_year_stops_the_run(
+    folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The weekly run of a machine woken before it set its clock (a year behind) would
+    issue invoices dated and due a year back, in last year's series: exit 2 instead. A
+    date given with --as-of is the bookkeeper's and is used."""
+    from datetime import datetime, timedelta
+
+    from automation import prechecks
+
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", "2026-03-09") == 0  # the ledger notes when the run began
+    behind = datetime.now() - timedelta(days=365)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> Clock:  # type: ignore[override]
+            return cls.fromtimestamp(behind.timestamp())
+
+    monkeypatch.setattr(prechecks, "datetime", Clock)
+    capsys.readouterr()
+    assert folder.run("--as-of", behind.date().isoformat()) == 2  # the date a plain run takes
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"this computer's date is {behind.date().isoformat()}, before the last run's" in said
+    assert len(folder.received) == 1
+    assert folder.run("--as-of", "2026-03-16") == 0  # on purpose: a date of the bookkeeper's
