@@ -281,6 +281,11 @@ FORMULAS = [
     ("Invoices", "G3-G2", "Invoices", (3, 22), "G5-G2"),  # beside the table: follows
     ("My Sheet", "'My Sheet'!$J$3+'my sheet'!J3", "Summary", None, "'My Sheet'!$J$5+'my sheet'!J5"),
     ("Bob's", "'Bob''s'!J3&\"Bob's!J3\"", "Summary", None, "'Bob''s'!J5&\"Bob's!J3\""),
+    # Read by a pattern (no quotes, brackets or arrays): functions and names are no cells.
+    ("Invoices", "LOG10(G3)+ABS(Invoices!G3)", "Invoices", None, "LOG10(G5)+ABS(Invoices!G5)"),
+    ("Invoices", "F2/Invoices!$G$3", "Summary", None, "F2/Invoices!$G$5"),
+    ("Invoices", "Jan:Invoices!G3", "Summary", None, None),  # 3-D
+    ("Invoices", "Rate.G3*Invoices!G3", "Summary", None, "Rate.G3*Invoices!G5"),
 ]
 
 
