@@ -305,3 +305,43 @@ def test_doctests() -> None:
     from automation.writeback import refs
 
     assert doctest.testmod(refs).failed == 0
+
+
+def test_defined_names_follow_when_the_same_write_back_adds_a_sheet(tmp_path: Path) -> None:
+    """The first bank file makes the Payments sheet in the run that appends invoices: the
+    new sheet is registered in workbook.xml without undoing the names that followed."""
+    import re
+    import zipfile
+    from datetime import date
+
+    import xlsxwriter
+
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    heads = ["Invoice No", "Client", "Currency", "Terms", "Invoice Date", "Due Date", "Total"]
+    path = tmp_path / "book.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Invoices")
+    cols: list[dict[str, str]] = [{"header": h} for h in heads]
+    cols[0]["total_string"], cols[6]["total_function"] = "Total", "sum"
+    ws.add_table(0, 0, 2, len(heads) - 1, {"name": "tbl", "columns": cols, "total_row": True})
+    ws.write_row(1, 0, ["INV-1", "A", "USD", "Net 30"])
+    ws.write_number(1, 6, 50)
+    wb.add_worksheet("Summary").write_formula("A1", "=Invoices!$G$3", None, 50)
+    wb.define_name("GrandTotal", "=Invoices!$G$3")
+    wb.close()
+    updates = [
+        CellUpdate("Invoices", 3 + i, h, v)
+        for i in range(2)
+        for h, v in zip(heads[:2], [f"INV-{i + 2}", "B"], strict=True)
+    ]
+    updates.append(CellUpdate("Payments", 2, "Date", date(2026, 3, 1)))
+    apply_updates(
+        path, updates, header_rows={"Invoices": 1, "Payments": 1},
+        new_sheet_headers={"Payments": ["Date", "Amount"]},
+    )  # fmt: skip
+    with zipfile.ZipFile(path) as z:
+        book = z.read("xl/workbook.xml")
+    assert re.findall(rb'<definedName name="GrandTotal">([^<]*)<', book) == [b"Invoices!$G$5"]
+    assert b'name="Payments"' in book

@@ -180,7 +180,7 @@ def new_sheet_xml() -> bytes:
 
 def add_sheets(pkg: Package, new: Sequence[str], parts: dict[str, bytes]) -> dict[str, str]:
     """Register new worksheets in workbook.xml, its rels and the content types."""
-    book = etree.fromstring(pkg.read(pkg.workbook), PARSER)
+    book = etree.fromstring(parts.get(pkg.workbook) or pkg.read(pkg.workbook), PARSER)
     ns = etree.QName(book).namespace
     rels = relationships(pkg.names, pkg.zf, pkg.workbook)
     types = etree.fromstring(pkg.read("[Content_Types].xml"), PARSER)
