@@ -63,13 +63,15 @@ TEMPLATE_KINDS = (
 )  # fmt: skip
 MAIL_KINDS = (*TEMPLATE_KINDS, "report")
 FALLBACK_LANGUAGE = "en"
-#: The names every email about an invoice has.
+#: The names every email about an invoice has: what was due (total less credits, less a
+#: discount earned), what was paid and what is owed now (negative: paid too much), as the
+#: message recorded them (a new invoice's: nothing paid), and the reminder's number
+#: (empty but on a reissue).
 _OF_THE_INVOICE = frozenset(
     {"client_name", "invoice_no", "invoice_date", "original_date", "due_date", "due_date_until",
-     "total", "discount_text", "company_name", "company_email", "company_phone"}
+     "total", "discount_text", "company_name", "company_email", "company_phone",
+     "amount_due", "amount_paid", "balance", "balance_open", "reissue_number"}
 )  # fmt: skip
-#: What was paid, and what is owed now (negative: paid too much), as a message recorded them.
-_PAID = frozenset({"amount_paid", "balance", "balance_open"})
 #: The names a statement email's templates are given (`statement_mail.email_context`).
 STATEMENT_KEYS = frozenset(
     {"client_name", "company_name", "company_email", "company_phone", "period",
@@ -81,16 +83,16 @@ STATEMENT_KEYS = frozenset(
 #: kind showing it is refused before anything is numbered, unless it shows it only when
 #: it is there (`is defined`, `|default`).
 EMAIL_NAMES: dict[str, frozenset[str]] = {
-    "invoice": _OF_THE_INVOICE | {"amount_due", "balance", "balance_open"},
-    "reissue": _OF_THE_INVOICE | _PAID | {"amount_due", "reissue_number", "reissue_date"},
-    "underpaid": _OF_THE_INVOICE | _PAID | {"amount_due"},
-    "overpaid": _OF_THE_INVOICE | _PAID | {"amount_due", "excess"},
-    "thanks": _OF_THE_INVOICE | _PAID | {"amount_due"},
-    "credit_note": _OF_THE_INVOICE | _PAID | {
+    "invoice": _OF_THE_INVOICE,
+    "reissue": _OF_THE_INVOICE | {"reissue_date"},
+    "underpaid": _OF_THE_INVOICE,
+    "overpaid": _OF_THE_INVOICE | {"excess"},
+    "thanks": _OF_THE_INVOICE,
+    "credit_note": _OF_THE_INVOICE | {
         "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
         "replacement", "cancels_invoice",
     },
-    "resend": _OF_THE_INVOICE | _PAID,
+    "resend": _OF_THE_INVOICE,
     "statement": STATEMENT_KEYS,
 }  # fmt: skip
 #: How a message calls an email of each kind.

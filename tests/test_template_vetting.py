@@ -248,8 +248,8 @@ def test_the_balance_on_an_invoice_email_is_what_the_invoice_asks(folder: Folder
     [("en/invoice.txt", "Paid too much: {{ excess }}",
       "shows excess, which an invoice email does not have: take it out of the template, or "
       "show it only when it is there ({% if excess is defined %}...{% endif %})"),
-     ("ru/invoice.html", "{{ owed_back }}{{ amount_paid }}",
-      "shows amount_paid, owed_back, which an invoice email does not have"),
+     ("ru/invoice.html", "{{ owed_back }}{{ credit_amount }}",
+      "shows credit_amount, owed_back, which an invoice email does not have"),
      ("en/thanks.subject", "{{ credit_amount }}",
       "shows credit_amount, which a thank-you email does not have"),
      ("en/reissue.txt", "{{ period }}", "shows period, which a reissued invoice's email does"),
@@ -280,13 +280,13 @@ def test_a_name_shown_only_when_it_is_there_is_not_there(folder: Folder) -> None
     text = own / "en" / "invoice.txt"
     guarded = (
         "{% if excess is defined %}Paid too much: {{ excess }}{% endif %}"
-        "Paid so far: {{ amount_paid|default('nothing yet') }}\n"
+        "Credited: {{ credit_amount|default('nothing') }}\n"
     )
     text.write_text(guarded + text.read_text())
     write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
     assert main(["check", "--workbook", str(folder.workbook)]) == 0
     assert folder.run("--as-of", "2026-03-09") == 0
-    assert body(folder.received[0].message).splitlines()[0] == "Paid so far: nothing yet"
+    assert body(folder.received[0].message).splitlines()[0] == "Credited: nothing"
 
 
 def ledger_invoice(**changes: Any) -> LedgerInvoice:
