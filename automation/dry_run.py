@@ -40,6 +40,7 @@ from .reconcile import (
     mistyped_numbers,
     restored_lines,
     sequence_errors,
+    unknown_invoices_error,
     without_rows,
 )
 from .request import Paths, RunRequest
@@ -80,6 +81,9 @@ def dry_run(
         ledger = (
             stack.enter_context(Ledger.open_copy(ledger_path)) if ledger_path.exists() else None
         )
+        unknown = unknown_invoices_error(data.invoices, config, ledger, paths.billing / "backups")
+        if unknown is not None:  # as the run tells it
+            summary.errors.append(unknown)
         restored = restored_lines(lines, data.services, ledger)
         numbers = invoice_numbers(data)
         edited = restore_lost(lines, ledger, restored, data.services)  # as the run tells it

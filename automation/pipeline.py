@@ -107,6 +107,7 @@ from .reconcile import (
     restored_lines,
     scoped_seqs,
     sequence_errors,
+    unknown_invoices_error,
     without_rows,
 )
 from .report import CreditNoteItem, ReportError
@@ -344,6 +345,13 @@ class Run:
         self.numbers = invoice_numbers(self.data)
         summary.errors.extend(sequence_errors(self.data, config, self.numbers))
         summary.errors.extend(listed_errors(self.errors, self.book))
+        # Open invoices of the sheet that this ledger does not know (lost, or an older copy):
+        # nothing is sent about them until it is put back.
+        unknown = unknown_invoices_error(
+            self.data.invoices, config, self.ledger, self.paths.billing / "backups"
+        )
+        if unknown is not None:
+            summary.errors.append(unknown)
         self.notices = workbook_notices(self.data, self.book, self.lines, self.as_of, config)
         summary.notes.extend(self.notices)
         owed_before = self.ledger.owed_updates()

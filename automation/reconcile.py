@@ -10,15 +10,31 @@ twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gzip
+import shutil
+import sqlite3
+import tempfile
+import zlib
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import cells
+from .backups import NAME as LEDGER_COPY
 from .config import Config
 from .lazy import lazy_import
-from .ledger import Ledger, LedgerInvoice, fingerprint
-from .model import RowError, ServiceLine
+from .ledger import Ledger, LedgerInvoice, fingerprint, number_pattern
+from .model import (
+    ESCALATED,
+    FAILED,
+    OVERDUE,
+    PARTIALLY_PAID,
+    REISSUED,
+    SENT,
+    RowError,
+    ServiceLine,
+)
 from .read import SheetData, WorkbookData
 from .validate import column_text, read_billed_rows, read_service_line
 
@@ -329,3 +345,119 @@ def sequence_errors(
 
 def _shortened(text: str, keep: int = 40) -> str:
     return text if len(text) <= keep else text[: keep - 1] + "…"
+
+
+#: The statuses the tool writes on an invoice it still follows up (reminders, payment
+#: notes, a retried send): not Paid, Overpaid, Void, Hold or Rebill, nor a blank.
+FOLLOWED = frozenset(
+    s.casefold() for s in (SENT, OVERDUE, REISSUED, PARTIALLY_PAID, ESCALATED, FAILED)
+)
+#: The invoice numbers the message about invoices the ledger does not know names.
+NAMED = 3
+
+
+def unknown_open_invoices(
+    sheet: SheetData | None, config: Config, ledger: Ledger | None
+) -> list[str]:
+    """Invoices rows the tool issued and still follows up that the ledger does not know (the
+    ledger was lost, or an older copy put back): their Invoice Nos, in the sheet's order.
+
+    Such a row has an Invoice No made by `number_format`, a Status the tool writes on an
+    open invoice, and the time the tool emailed it (Sent At or Last Sent; a Failed one,
+    never emailed, the Note it wrote). Invoices typed in by hand before the tool (another
+    numbering, no Status, settled, no time sent) are not the ledger's to know.
+    """
+    if sheet is None:
+        return []
+    frame = sheet.frame[sheet.frame["Invoice No"].notna() & sheet.frame["Status"].notna()]
+    if frame.empty:
+        return []
+    status = column_text(frame["Status"]).str.casefold()
+    sent = frame["Sent At"].notna() | frame["Last Sent"].notna()
+    failed = (status == FAILED.casefold()) & (column_text(frame["Note"]) != "")
+    frame = frame[(status.isin(FOLLOWED) & (sent | failed)).to_numpy(dtype=bool)]
+    if frame.empty:
+        return []
+    pattern = number_pattern(config.billing.number_format)
+    numbers = list(dict.fromkeys(n for n in column_text(frame["Invoice No"]) if pattern.match(n)))
+    known = ledger.known_numbers(numbers) if ledger is not None and numbers else set()
+    return [n for n in numbers if n not in known]
+
+
+def unknown_invoices_error(
+    sheet: SheetData | None, config: Config, ledger: Ledger | None, backups: Path
+) -> RowError | None:
+    """One problem (exit 1) for the open invoices the ledger does not know, with the way to
+    put the ledger back: the newest copy in `backups` (.billing/backups/) that knows them,
+    else the billing folder the tool ran in before. None when there are none."""
+    numbers = unknown_open_invoices(sheet, config, ledger)
+    if sheet is None or not numbers:
+        return None
+    one = len(numbers) == 1
+    shown = ", ".join(numbers[:NAMED])
+    if len(numbers) > NAMED:
+        shown += f" and {len(numbers) - NAMED} more"
+    they, them = ("it", "it") if one else ("they", "them")
+    copy = newest_copy_knowing(backups, numbers)
+    elsewhere = "the computer or folder the tool ran in before"
+    if copy is not None:
+        how = (
+            f"decompress .billing/backups/{copy.name} (gunzip -k, or 7-Zip on Windows) and "
+            "put the .sqlite file in place of .billing/ledger.sqlite (delete "
+            f"ledger.sqlite-wal and -shm beside it), or copy .billing/ from {elsewhere}."
+            if copy.name.endswith(".gz")
+            else f"copy .billing/backups/{copy.name} in place of .billing/ledger.sqlite "
+            f"(delete ledger.sqlite-wal and -shm beside it), or copy .billing/ from {elsewhere}."
+        )
+    else:
+        how = (
+            f"copy .billing/ (ledger.sqlite and backups/) from {elsewhere}; no copy in "
+            f".billing/backups/ knows {them}."
+        )
+    message = (
+        f"{len(numbers)} open {'invoice' if one else 'invoices'} on this sheet ({shown}) "
+        f"{'was' if one else 'were'} issued by this tool, but its record "
+        f"(.billing/ledger.sqlite) does not know {them}: the record is missing, new or an "
+        f"older copy. Until it is back, {they} {'gets' if one else 'get'} no reminders, "
+        f"payment notes or thank-yous and {'is' if one else 'are'} left out of Outstanding "
+        f"and the receivables report. Put the record back before the next run: {how}"
+    )
+    return RowError(sheet.name, None, None, message)
+
+
+def newest_copy_knowing(folder: Path, numbers: Collection[str]) -> Path | None:
+    """The newest ledger copy in `folder` that knows any of `numbers` (None: none does).
+
+    Newest first, and only until one does: a ledger started afresh since has copies of
+    its own, which know none of them. Each gzip copy is read from a temporary file.
+    """
+    try:
+        names = sorted((p.name for p in folder.iterdir() if LEDGER_COPY.match(p.name)),
+                       key=lambda name: name.removesuffix(".gz"), reverse=True)  # fmt: skip
+    except OSError:
+        return None
+    wanted = sorted(numbers)[:500]  # within SQLite's limit of parameters
+    with tempfile.TemporaryDirectory(prefix="billing-ledger-copy-") as scratch:
+        plain = Path(scratch) / "ledger.sqlite"
+        for name in names:
+            try:
+                if name.endswith(".gz"):
+                    with gzip.open(folder / name) as packed, plain.open("wb") as out:
+                        shutil.copyfileobj(packed, out, 1 << 20)
+                else:
+                    shutil.copyfile(folder / name, plain)
+                if _knows_any(plain, wanted):
+                    return folder / name
+            except (OSError, EOFError, zlib.error, sqlite3.Error):
+                continue  # damaged or unreadable: not a copy to put back
+    return None
+
+
+def _knows_any(path: Path, numbers: Sequence[str]) -> bool:
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+    try:
+        marks = ",".join("?" * len(numbers))
+        query = f"SELECT 1 FROM invoices WHERE invoice_no IN ({marks}) LIMIT 1"
+        return conn.execute(query, list(numbers)).fetchone() is not None
+    finally:
+        conn.close()
