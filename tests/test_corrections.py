@@ -587,7 +587,8 @@ def test_a_lost_ledger_never_reuses_a_credit_note_number(billed: Folder) -> None
         ],
         header_rows={"Services": 1},
     )
-    assert folder.run("--as-of", "2026-03-12") == 0
+    # exit 1: the open invoices the lost ledger knew are told (no reminders for them)
+    assert folder.run("--as-of", "2026-03-12") == 1
     sheet = invoices(folder).reset_index().set_index("Invoice No")
     assert sheet.loc["INV-2026-0004", "Total"] == 80  # numbers go on from the workbook's
     row = list(sheet.index).index("INV-2026-0004") + 2
@@ -596,7 +597,7 @@ def test_a_lost_ledger_never_reuses_a_credit_note_number(billed: Folder) -> None
         [CellUpdate("Invoices", row, "Credit Amount", 30)],
         header_rows={"Invoices": 1},
     )
-    assert folder.run("--as-of", "2026-03-13") == 0
+    assert folder.run("--as-of", "2026-03-13") == 1
     sheet = invoices(folder).reset_index().set_index("Invoice No")
     assert sheet.loc["INV-2026-0004", "Credit Notes"] == "CN-2026-0002"  # not a second 0001
 
