@@ -15,6 +15,7 @@ PosixPath('invoices/2026/INV-2026-0007.docx')
 
 from __future__ import annotations
 
+import bisect
 import copy
 import html
 import io
@@ -593,27 +594,74 @@ def _refuse_unclosed_tags(path: Path, parts: Sequence[tuple[str, str]]) -> None:
 
     docxtpl joins the runs of a tag from its `{{` to the next `}}` wherever that
     is, so such a tag silently took in the paragraphs after it, up to the next
-    tag's end: the document lost them, and Jinja had nothing to say. Each `{{`
-    and `{%` is closed in its own paragraph, before another tag opens; a comment
-    (`{# ... #}`) may span paragraphs, and holds what it likes.
+    tag's end: the document lost them, and Jinja had nothing to say. A tag must
+    close before another one opens (outside the text in quotes it holds: `{{
+    '{{' }}` is one tag) and before the part ends; it may go on into the next
+    paragraph. A comment (`{# ... #}`) and a `{% raw %}` block hold what they like.
     """
     for where, xml in parts:
-        opened: tuple[str, str, int] | None = None  # (mark, its paragraph's text, where in it)
-        for chunk in _PARAGRAPH_SPLIT.split(xml):
-            text = _paragraph_text(chunk)
-            for mark in _TAG_MARK.finditer(text):
-                if opened is not None and opened[0] == "{#":
-                    opened = None if mark.group() == "#}" else opened
-                elif mark.group() in _CLOSED_BY:
-                    if opened is not None:
-                        raise _unclosed(path, where, *opened)
-                    opened = (mark.group(), text, mark.start())
-                elif opened is not None and mark.group() == _CLOSED_BY[opened[0]]:
-                    opened = None
-            if opened is not None and opened[0] != "{#":
-                raise _unclosed(path, where, *opened)
-        if opened is not None:
-            raise _unclosed(path, where, *opened)
+        texts = [_paragraph_text(chunk) for chunk in _PARAGRAPH_SPLIT.split(xml)]
+        starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
+        joined = "\n".join(texts)
+        problem = _first_unclosed(joined)
+        if problem is not None:
+            at, mark = problem
+            k = bisect.bisect_right(starts, at) - 1
+            raise _unclosed(path, where, mark, texts[k], at - starts[k])
+
+
+_TAG_OPENING = re.compile(r"\{\{|\{%|\{#")
+_RAW_BLOCK = re.compile(r"\{%-?\s*raw\s*-?%\}")
+_END_RAW_BLOCK = re.compile(r"\{%-?\s*endraw\s*-?%\}")
+
+
+def _first_unclosed(text: str) -> tuple[int, str] | None:
+    """(where, mark) of the first tag in `text` that another tag or the end overtakes
+    before its closing mark, else None."""
+    pos = 0
+    while (opening := _TAG_OPENING.search(text, pos)) is not None:
+        mark, at = opening.group(), opening.start()
+        if mark == "{#":
+            close = text.find("#}", at + 2)
+            if close < 0:
+                return at, mark
+            pos = close + 2
+            continue
+        raw = _RAW_BLOCK.match(text, at)
+        if raw is not None:
+            end = _END_RAW_BLOCK.search(text, raw.end())
+            if end is None:
+                return at, mark
+            pos = end.end()
+            continue
+        after = _closing(text, at + 2, _CLOSED_BY[mark])
+        if after is None:
+            return at, mark
+        pos = after
+    return None
+
+
+def _closing(text: str, pos: int, closer: str) -> int | None:
+    """Where a tag that starts before `pos` ends (after its `closer`), minding the text in
+    quotes it holds; None when another tag opens first or the text ends."""
+    quote = ""
+    i = pos
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                i += 2
+                continue
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif text.startswith(closer, i):
+            return i + len(closer)
+        elif _TAG_OPENING.match(text, i):
+            return None
+        i += 1
+    return None
 
 
 #: Where each paragraph starts in a part's XML (a line of docxtpl's text each).

@@ -210,6 +210,29 @@ def test_tags_across_paragraphs_are_told_where_they_open(tmp_path: Path) -> None
         InvoiceRenderer(tmp_path).vet()
 
 
+@pytest.mark.parametrize(
+    "paragraphs",
+    [["Use {{ '{{' }} and {{ '}}' }} in text"],
+     ["{% raw %}Write {{ name }} like {{ this {% endraw %}"],
+     ["{{ total|replace('{#', '') }}"],
+     ["{{ '50%}' }}"],
+     ["{% if total", "%}yes{% endif %}"],  # a tag going on into the next paragraph
+     ["{{- total -}} {%- if total -%}yes{%- endif -%}"]],
+)  # fmt: skip
+def test_tags_holding_marks_in_quotes_or_raw_blocks_are_not_refused(
+    tmp_path: Path, paragraphs: list[str]
+) -> None:
+    """Marks inside quotes, a raw block, whitespace control and a tag closed in the next
+    paragraph are the template's own: only a tag that another overtakes is refused."""
+    template = tmp_path / "invoice.docx"
+    template.write_bytes((TEMPLATES / "invoice.docx").read_bytes())
+    document = Document(str(template))
+    for text in paragraphs:
+        document.add_paragraph(text)
+    document.save(str(template))
+    InvoiceRenderer(tmp_path).vet()
+
+
 # -- each kind of email has the names it has a true value for ----------------------
 
 
