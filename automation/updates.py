@@ -39,7 +39,7 @@ from .model import (
     RowError,
     ServiceLine,
 )
-from .money import ZERO
+from .money import CURRENCY_CODES, ZERO, round_money, too_many_decimals
 from .plan import InvoiceState, Payments, balance_of, is_billable, status_of
 from .read import SheetData, WorkbookData
 from .report import Receivable
@@ -293,6 +293,14 @@ def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
         found["credit_amount"] = cells.optional_decimal(values.get("Credit Amount"))
     except cells.CellError as exc:
         found["credit_problem"] = str(exc)
+    currency = cells.cell_text(values.get("Currency")).upper()
+    if currency and (meant := other_currency(values.get("Credit Amount"), currency)):
+        # "€50" on a USD invoice: a credit note for $50.00 nobody typed could not be taken back
+        found.pop("credit_amount", None)
+        found["credit_problem"] = (
+            f'"{cells.cell_text(values.get("Credit Amount"))}" is in {meant}, but the invoice '
+            f"is in {currency}; type the credit in {currency}."
+        )
     return found
 
 
@@ -359,6 +367,10 @@ def flag_typed_payment_statuses(
 _PAYMENT_STATUSES = frozenset(s.casefold() for s in (PAID, OVERPAID, PARTIALLY_PAID))
 
 
+#: Less than this off a whole amount of cents is a formula's binary rounding, not money.
+_FLOAT_NOISE = Decimal("1e-9")
+
+
 class PaymentProblem(ValueError):
     """Payment cells a careful bookkeeper would not mean; `column` is the one at fault."""
 
@@ -389,6 +401,18 @@ def read_payment(
         raise PaymentProblem("Paid Date", f"{exc}{ignored}") from None
     if paid is not None and paid < 0:
         raise PaymentProblem("Paid Amount", f"a payment cannot be negative ({paid}).{ignored}")
+    if paid is not None and currency and currency in CURRENCY_CODES:
+        exact = round_money(paid, currency)
+        if paid == exact:
+            pass  # as typed (100 stays 100: the notes already sent name it so)
+        elif abs(paid - exact) < _FLOAT_NOISE:  # a formula's 100.30000000000001
+            paid = exact
+        else:  # 0.004: a payment of nothing, or a slip; never a guess at another amount
+            raise PaymentProblem(
+                "Paid Amount",
+                f"{paid} {too_many_decimals(paid, currency)}: type the amount received "
+                f"exactly.{ignored}",
+            )
     if paid and paid_date is None:
         raise PaymentProblem("Paid Date", f"type the date the payment of {paid} arrived.{ignored}")
     try:
