@@ -639,7 +639,14 @@ def other_currency(cell: object, currency: str) -> str | None:
 
 def _other_currency(numbers: list[object], client: Client) -> tuple[str, str] | None:
     """(column, why) when Quantity, Unit Price or Amount typed as text carries the sign of
-    another currency than the client's ("$1,200.00" for a client billed in EUR)."""
+    another currency than the client's ("$1,200.00" for a client billed in EUR); or when
+    Quantity, a count, carries any currency's ("$1,250.50" billed as 1,250.5 units)."""
+    quantity = numbers[0]
+    if isinstance(quantity, str) and other_currency(quantity, "") is not None:
+        return "Quantity", (
+            f'"{quantity.strip()}" is an amount of money, but Quantity is a count (hours, '
+            "items): type the number of units here, and the price in Unit Price."
+        )
     for column, cell in zip(("Quantity", "Unit Price", "Amount"), numbers, strict=True):
         meant = other_currency(cell, client.currency)
         if meant is not None:

@@ -53,3 +53,21 @@ def test_a_formulas_binary_rounding_is_the_amount_it_shows(billed: Folder) -> No
     assert billed.run("--as-of", "2026-03-10") == 0
     assert invoices(billed).loc["Acme", "Status"] == "Paid"
     assert len(billed.received) == 2
+
+
+def test_money_typed_in_quantity_is_refused(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """"$1,250.50" in Quantity with Unit Price 10 was billed as 1,250.5 units: $12,505.00."""
+    from automation.cli import main
+
+    write_workbook(folder.workbook, [client("Acme")],
+                   [service(date(2026, 3, 2), "Acme", "Bookkeeping", "$1,250.50", 10),
+                    service(date(2026, 3, 2), "Acme", "Payroll", "2", 10)])  # fmt: skip
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-09"]) == 1
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        'Services row 2, Quantity: "$1,250.50" is an amount of money, but Quantity is a count'
+        in said
+    )
+    assert "row 3" not in said
