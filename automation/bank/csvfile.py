@@ -46,7 +46,6 @@ from ..model import RowError
 from ..money import (
     DecimalMarkError,
     MoneyError,
-    currency_digits,
     currency_of,
     parse_bank_amount,
     round_money,
@@ -65,6 +64,7 @@ from .record import (
     number_repeats,
     trusted_ref,
 )
+from .record import three_places as _three_places
 
 KEYS = ("date", "amount", "currency", "payer", "payer_id", "reference", "bank_ref", "debit",
         "direction")  # fmt: skip
@@ -141,14 +141,6 @@ def parse_amount(
             f'[bank.csv] decimal = "{other}".',
         )
     return amount, currency
-
-
-def _three_places(amount: Decimal, currency: str) -> bool:
-    """Whether an amount is written with three decimals where its currency has fewer:
-    `2.500` in USD is refused, not read as 2.50, since it may be 2,500 with the other mark
-    (a bank writing `2500.00` in JPY, or `12.5000`, is read: it cannot be thousands)."""
-    places = -int(amount.as_tuple().exponent)
-    return places == 3 and currency_digits(currency) < places
 
 
 def _line_amount(

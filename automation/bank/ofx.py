@@ -18,12 +18,13 @@ import re
 from datetime import date
 
 from ..model import RowError
-from ..money import MoneyError, parse_bank_amount, round_money, too_many_decimals
+from ..money import MoneyError, parse_bank_amount
 from .record import (
     IN,
     OUT,
     BankLine,
     StatementError,
+    amount_problem,
     clean,
     content_ref,
     line_error,
@@ -139,10 +140,11 @@ def _transaction(block: str, currency: str, file: str, where: int) -> BankLine:
             raise MoneyError("OFX writes no currency sign in TRNAMT")
     except MoneyError:
         raise ValueError(f"TRNAMT {amount_text!r} is not an amount.") from None
-    if amount != round_money(amount, own_currency):
+    problem = amount_problem(amount, own_currency)
+    if problem:  # 2.500 or 2,500: two and a half, or two thousand five hundred
         raise ValueError(
-            f"TRNAMT {amount_text!r} {too_many_decimals(amount, own_currency)}"
-            " (OFX amounts take no thousands separators)."
+            f"TRNAMT {amount_text!r} {problem} (OFX amounts take no thousands separators); "
+            "it is not read at another size: record the payment by hand."
         )
     when = _date(fields.get("DTPOSTED") or fields.get("DTUSER", ""))
     name = fields.get("NAME", "")

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Literal
 
 from ..model import RowError
+from ..money import currency_digits, round_money, too_many_decimals
 
 Direction = Literal["in", "out"]
 IN: Direction = "in"
@@ -266,6 +267,27 @@ def reversed_credit(line: BankLine) -> str:
         f"{line.date.isoformat()}{what}: a payment that came in was taken back. If it was "
         "applied to an invoice, lower that invoice's Paid Amount by it."
     )
+
+
+def three_places(amount: Decimal, currency: str) -> bool:
+    """Whether an amount is written with three decimals where its currency has fewer:
+    `2.500` in USD is refused, not read as 2.50, since it may be 2,500 with the other mark
+    (a bank writing `2500.00` in JPY, or `12.5000`, is read: it cannot be thousands)."""
+    places = -int(amount.as_tuple().exponent)
+    return places == 3 and currency_digits(currency) < places
+
+
+def amount_problem(amount: Decimal, currency: str) -> str:
+    """Why an amount as the bank wrote it cannot be taken in its currency, else "":
+    finer than the currency's cents, or three decimals (`2.500`: two and a half, or two
+    thousand five hundred). Never rounded to another size.
+
+    >>> amount_problem(Decimal("2.500"), "USD"), amount_problem(Decimal("2.50"), "USD")
+    ('has 3 decimals; USD amounts have at most 2', '')
+    """
+    if amount != round_money(amount, currency) or three_places(amount, currency):
+        return too_many_decimals(amount, currency)
+    return ""
 
 
 def line_error(file: str, line: int | None, field_name: str | None, message: str) -> RowError:
