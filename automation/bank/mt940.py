@@ -31,12 +31,14 @@ import mt940 as mt940_package
 from mt940.processors import transaction_details_post_processor
 
 from ..model import RowError
+from ..money import currency_digits
 from .record import (
     IN,
     OUT,
     PLACEHOLDERS,
     BankLine,
     Direction,
+    amount_problem,
     clean,
     content_ref,
     line_error,
@@ -77,6 +79,10 @@ TAG_FORMS = {
     "28": ("statement number", "number/sequence"),
     "28C": ("statement number", "number/sequence"),
 }  # fmt: skip
+
+#: A `:61:` line up to its amount field: value date, entry date, mark, funds code; the
+#: amount field runs to the transaction type (its first letter).
+_AMOUNT_FIELD = re.compile(r":61:\d{6}(?:\d{4}|\s{4})?R?[CD][A-Z]? ?(?P<amount>[^A-Z\n]*)", re.I)
 
 # On a value its regex does not match the package logs the whole regex at ERROR,
 # which Python prints to stderr; read_mt940 says what is wrong itself.
@@ -253,7 +259,8 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     for index, transaction in enumerate(parsed, start=1):
         where = starts[index - 1] if by_line else index
         try:
-            line = _line(parsed, transaction.data, file, where, width, volksbank)
+            row = rows[where - 1] if by_line else ""
+            line = _line(parsed, transaction.data, file, where, width, volksbank, row)
             lines.append(line)
             statements.append(bisect.bisect_right(opened, where) if by_line else 0)
             if str(transaction.data.get("status") or "").upper() == "RC":
@@ -312,6 +319,7 @@ def _line(
     where: int,
     first_width: int = WRAP,
     volksbank: bool = False,
+    row: str = "",
 ) -> BankLine:
     status = str(data.get("status") or "").upper()
     if status not in ("C", "D", "RC", "RD"):
@@ -323,6 +331,15 @@ def _line(
         raise TransactionError("the transaction has no amount.")
     amount = abs(Decimal(str(amount_obj.amount)))
     currency = str(getattr(amount_obj, "currency", "") or data.get("currency") or "").upper()
+    written = _written_amount(row, currency)
+    if written is not None and written != amount:
+        amount = written  # the package stopped at a mark it does not read
+    problem = amount_problem(amount, currency)
+    if problem:
+        raise TransactionError(
+            f"the :61: amount {_amount_text(row) or str(amount)!r} {problem}; it is not read "
+            "at another size: record the payment by hand."
+        )
     when = data.get("entry_date") or data.get("date")
     if when is None:
         raise TransactionError("the transaction has no date.")
@@ -351,6 +368,35 @@ def _line(
         hashed = [*_with_account(old_ids, extra), old_name, old_reference, customer]
         ref = content_ref("MT940", [day.isoformat(), str(amount), status, *hashed, bank_reference])
     return BankLine(day, amount, currency, direction, name, ids, reference, ref, file, where)
+
+
+def _amount_text(row: str) -> str:
+    """The amount field of a `:61:` line as written, "" when it cannot be found."""
+    found = _AMOUNT_FIELD.match(row)
+    return found["amount"] if found else ""
+
+
+def _written_amount(row: str, currency: str) -> Decimal | None:
+    """The amount of a `:61:` line read from its text, or None when the line is not at hand.
+
+    SWIFT writes digits with one decimal comma (`1234,50`, `500,`). A single dot followed
+    by exactly the currency's decimals (`1234.50` in EUR) is read too; anything else (a
+    space, a thousands mark, `1.234,50`) is refused, never read at another size.
+
+    >>> _written_amount(":61:2603030303C1234.50NTRF", "EUR"), _written_amount("", "EUR")
+    (Decimal('1234.50'), None)
+    """
+    text = _amount_text(row)
+    if not text:
+        return None
+    digits = currency_digits(currency)
+    if re.fullmatch(r"\d+,\d*", text) or (digits and re.fullmatch(rf"\d+\.\d{{{digits}}}", text)):
+        return Decimal(text.replace(",", "."))
+    raise TransactionError(
+        f"the :61: amount {text!r} is not in SWIFT's form: digits with one decimal comma, "
+        "no spaces or thousands marks (such as 1234,50); it is not read at another size: "
+        "record the payment by hand."
+    )
 
 
 def _with_account(ids: tuple[str, ...], account: str) -> tuple[str, ...]:
