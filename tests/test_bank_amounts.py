@@ -83,3 +83,10 @@ def test_mt940_amount_finer_than_cents_is_a_line_error() -> None:
     assert lines == []
     assert [e.sheet for e in errors] == ["s.sta, line 6"]
     assert "'1234,505' has 3 decimals" in errors[0].message
+
+
+@pytest.mark.parametrize("newline", ["\r", "\n\r", "\r\n", "\n"])
+def test_mt940_any_line_end_is_read(newline: str) -> None:
+    lines, errors = read_mt940(mt940("1234,50", newline=newline), "s.sta")
+    assert errors == []
+    assert [(line.amount, line.line) for line in lines] == [(Decimal("1234.50"), 6)]

@@ -242,7 +242,8 @@ def _details(data: dict[str, Any], first_width: int = WRAP) -> tuple[str, tuple[
 
 
 def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
-    text = decode(data)
+    # Line ends as any bank writes them (\r\n, \n\r, a lone \r): the package reads \n only.
+    text = re.sub(r"\r\n|\n\r|\r", "\n", decode(data))
     try:
         parsed, volksbank = _parse(text)
     except Exception as exc:  # the package raises RuntimeError, ValueError... for a bad tag
