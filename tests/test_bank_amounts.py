@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from automation.bank.camt import read_camt
 from automation.bank.mt940 import read_mt940
 from automation.bank.ofx import read_ofx
+from automation.bank.onec import read_onec
 
 OFX = """OFXHEADER:100
 DATA:OFXSGML
@@ -90,3 +92,57 @@ def test_mt940_any_line_end_is_read(newline: str) -> None:
     lines, errors = read_mt940(mt940("1234,50", newline=newline), "s.sta")
     assert errors == []
     assert [(line.amount, line.line) for line in lines] == [(Decimal("1234.50"), 6)]
+
+
+OURS = "40702810900000012345"
+
+
+def onec(amount: str) -> bytes:
+    return "\r\n".join([
+        "1CClientBankExchange", "ВерсияФормата=1.03", "Кодировка=Windows", f"РасчСчет={OURS}",
+        "СекцияДокумент=Платежное поручение", "Номер=5", "Дата=03.03.2026", f"Сумма={amount}",
+        "ПлательщикСчет=40702810100000000001", "ПлательщикИНН=7707083893",
+        "Плательщик1=ООО Ромашка", f"ПолучательСчет={OURS}", "ДатаПоступило=03.03.2026",
+        "НазначениеПлатежа=Оплата INV-2026-0007", "КонецДокумента", "КонецФайла",
+    ]).encode("cp1251")  # fmt: skip
+
+
+def test_onec_amount_finer_than_kopecks_is_a_line_error() -> None:
+    lines, errors = read_onec(onec("25000.505"), "k.txt")
+    assert lines == []
+    assert [e.sheet for e in errors] == ["k.txt, line 5"]
+    assert "Сумма '25000.505' has 3 decimals" in errors[0].message
+
+
+def test_onec_plain_amount_still_read() -> None:
+    lines, errors = read_onec(onec("25000.50"), "k.txt")
+    assert errors == []
+    assert [line.amount for line in lines] == [Decimal("25000.50")]
+
+
+def camt(amount: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>M1</MsgId><CreDtTm>2026-03-05T10:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>S1</Id><CreDtTm>2026-03-05T10:00:00</CreDtTm>
+<Acct><Id><IBAN>DE02100100100006820101</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-03</Dt></BookgDt><ValDt><Dt>2026-03-03</Dt></ValDt>
+<AcctSvcrRef>2026030399887766</AcctSvcrRef><BkTxCd/><NtryDtls><TxDtls><RltdPties>
+<Dbtr><Nm>Acme GmbH</Nm></Dbtr><DbtrAcct><Id><IBAN>DE89370400440532013000</IBAN></Id></DbtrAcct>
+</RltdPties><RmtInf><Ustrd>INV-2026-0001</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+</Stmt></BkToCstmrStmt></Document>""".encode()
+
+
+@pytest.mark.parametrize("amount", ["1234.505", "1234.500"])
+def test_camt_amount_finer_than_cents_is_a_line_error(amount: str) -> None:
+    lines, errors = read_camt(camt(amount), "c.xml")
+    assert lines == []
+    assert [e.sheet for e in errors] == ["c.xml, line 6"]
+    assert f"{amount!r} has 3 decimals" in errors[0].message
+
+
+def test_camt_plain_amount_still_read() -> None:
+    lines, errors = read_camt(camt("1234.5"), "c.xml")
+    assert errors == []
+    assert [line.amount for line in lines] == [Decimal("1234.5")]

@@ -32,6 +32,7 @@ from .record import (
     BankLine,
     Direction,
     StatementError,
+    amount_problem,
     clean,
     content_ref,
     line_error,
@@ -137,6 +138,13 @@ def _amount(node: etree._Element | None, path: str) -> tuple[Decimal, str] | Non
     return abs(value), (found.get("Ccy") or "").upper()
 
 
+def _exact(amount: Decimal, currency: str) -> None:
+    """A ValueError for an amount finer than its currency: never read at another size."""
+    problem = amount_problem(amount, currency)
+    if problem:
+        raise ValueError(f"the amount {str(amount)!r} {problem}; it is not read at another size.")
+
+
 def _date(entry: etree._Element) -> date:
     for path in ("./{*}BookgDt/{*}Dt", "./{*}BookgDt/{*}DtTm", "./{*}ValDt/{*}Dt",
                  "./{*}ValDt/{*}DtTm"):  # fmt: skip
@@ -167,6 +175,7 @@ def _entry(
     if found is None:
         raise ValueError("the entry has no amount (Amt).")
     amount, currency = found
+    _exact(amount, currency or account_currency)
     mark = _text(entry, "./{*}CdtDbtInd").upper()
     if mark not in ("CRDT", "DBIT"):
         raise ValueError(f"CdtDbtInd {mark!r} is neither CRDT nor DBIT.")
@@ -189,6 +198,7 @@ def _entry(
                 raise ValueError("a batch entry's transaction has no amount of its own.")
             tx_amount = (amount, currency)
         value, tx_currency = tx_amount
+        _exact(value, tx_currency or currency or account_currency)
         tx_mark = _text(tx, "./{*}CdtDbtInd").upper() or mark
         tx_direction: Direction = IN if tx_mark == "CRDT" else OUT
         party = "Dbtr" if tx_direction == IN else "Cdtr"

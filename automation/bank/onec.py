@@ -33,6 +33,7 @@ from .record import (
     BankLine,
     Direction,
     StatementError,
+    amount_problem,
     content_ref,
     first,
     line_error,
@@ -195,6 +196,13 @@ def _amount(text: str, what: str) -> Decimal:
     return value
 
 
+def _exact(amount: Decimal, currency: str, what: str) -> None:
+    """A ValueError for an amount finer than its currency: never read at another size."""
+    problem = amount_problem(amount, currency)
+    if problem:
+        raise ValueError(f"{what} {str(amount)!r} {problem}; it is not read at another size.")
+
+
 def _purpose(fields: dict[str, str]) -> str:
     """`НазначениеПлатежа`, or the older numbered lines `НазначениеПлатежа1..6`."""
     whole = _get(fields, "НазначениеПлатежа")
@@ -235,6 +243,8 @@ def _kazakh(fields: dict[str, str], kind: str, currency: str, file: str, start: 
     )  # fmt: skip
     amount = came or went
     line_currency = _get(fields, "Валюта", "КодВалюты").upper() or currency
+    _exact(amount, NUMERIC_CURRENCIES.get(line_currency, line_currency),
+           "СуммаПриход" if came else "СуммаРасход")  # fmt: skip
     purpose = _purpose(fields)
     number = _get(fields, "НомерДокумента", "Номер")
     parts = [when.isoformat(), str(amount), direction, *ids, purpose, number,
@@ -279,6 +289,7 @@ def _russian(
         # A statement of several accounts (roubles and dollars): the money is in the
         # currency of the account it came into, not of the file's first account.
         currency = currency_of_account(mine) or currency
+    _exact(amount, currency, "Сумма")
     ids = tuple(i for i in (normal_id(_get(fields, f"{side}ИНН")), account) if i)
     purpose = _purpose(fields)
     number = _get(fields, "Номер")
