@@ -146,3 +146,71 @@ def test_camt_plain_amount_still_read() -> None:
     lines, errors = read_camt(camt("1234.5"), "c.xml")
     assert errors == []
     assert [line.amount for line in lines] == [Decimal("1234.5")]
+
+
+STATEMENT = """:20:STMT0303
+:25:DE12500105170648489890
+:28C:{number}
+:60F:C260302EUR0,00
+:61:2603030303C500,00NTRFNONREF
+:86:166?00SEPA-GUTSCHRIFT?20SVWZ+Teilzahlung INV-2026-0006?32Acme GmbH
+{extra}:62F:C260303EUR500,00
+-"""
+SAME_AGAIN = ":61:2603030303C500,00NTRFNONREF\n:86:166?00SEPA-GUTSCHRIFT?20SVWZ+Teilzahlung INV-2026-0006?32Acme GmbH\n"  # noqa: E501
+
+
+def crlf(text: str) -> bytes:
+    return text.replace("\n", "\r\n").encode("cp1252")
+
+
+def test_mt940_statement_listed_twice_in_one_file_counts_once() -> None:
+    one = STATEMENT.format(number="00062/001", extra="")
+    lines, errors = read_mt940(crlf(one + "\n" + one), "s.sta")
+    alone, _ = read_mt940(crlf(one), "s2.sta")
+    assert errors == []
+    assert [(ln.amount, ln.bank_ref, ln.line) for ln in lines] == [
+        (Decimal("500.00"), alone[0].bank_ref, 5)
+    ]
+
+
+def test_mt940_two_equal_payments_in_one_statement_both_count() -> None:
+    two = STATEMENT.format(number="00062/001", extra=SAME_AGAIN)
+    lines, _ = read_mt940(crlf(two + "\n" + two), "s.sta")
+    assert len(lines) == 2 and lines[1].bank_ref == lines[0].bank_ref + "#2"
+
+
+def test_mt940_another_statement_number_is_another_statement() -> None:
+    first = STATEMENT.format(number="00062/001", extra="")
+    lines, _ = read_mt940(crlf(first + "\n" + first.replace("00062/001", "00063/001")), "s.sta")
+    assert len(lines) == 2
+
+
+CAMT_STMT = """<Stmt><Id>{id}</Id><ElctrncSeqNb>62</ElctrncSeqNb>
+<CreDtTm>2026-03-03T18:00:00</CreDtTm>
+<Acct><Id><IBAN>DE12500105170648489890</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Ntry><Amt Ccy="EUR">500.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-03</Dt></BookgDt><ValDt><Dt>2026-03-03</Dt></ValDt><BkTxCd/>
+<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties>
+<Dbtr><Nm>Acme GmbH</Nm></Dbtr><DbtrAcct><Id><IBAN>DE89370400440532013000</IBAN></Id></DbtrAcct>
+</RltdPties><RmtInf><Ustrd>Teilzahlung INV-2026-0006</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+</Stmt>"""
+
+
+def camt_file(*statements: str) -> bytes:
+    return ("""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>M1</MsgId><CreDtTm>2026-03-05T10:00:00</CreDtTm></GrpHdr>
+""" + "\n".join(statements) + "\n</BkToCstmrStmt></Document>").encode()
+
+
+def test_camt_statement_listed_twice_in_one_file_counts_once() -> None:
+    one = CAMT_STMT.format(id="S-2026-03-03")
+    lines, errors = read_camt(camt_file(one, one), "c.xml")
+    alone, _ = read_camt(camt_file(one), "c2.xml")
+    assert errors == []
+    assert [(ln.amount, ln.bank_ref) for ln in lines] == [(Decimal("500.00"), alone[0].bank_ref)]
+
+
+def test_camt_statements_with_other_ids_both_count() -> None:
+    lines, _ = read_camt(camt_file(CAMT_STMT.format(id="S1"), CAMT_STMT.format(id="S2")), "c.xml")
+    assert len(lines) == 2

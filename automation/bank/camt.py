@@ -39,6 +39,7 @@ from .record import (
     normal_id,
     number_repeats,
     once_across_statements,
+    once_per_statement,
     reversed_credit,
     trusted_ref,
 )
@@ -100,7 +101,19 @@ def read_camt(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
             if _text(entry, "./{*}RvslInd").lower() in ("true", "1"):  # a booking undone
                 errors.extend(line_error(file, ln.line, None, reversed_credit(ln))
                               for ln in read if ln.direction == OUT)  # fmt: skip
+    # A statement listed twice in the file (same account, Id and sequence number) counts once.
+    heads = {index: _head(report) for index, report in enumerate(reports)}
+    lines, statements = once_per_statement(lines, statements,
+                                           {i: h for i, h in heads.items() if h[0]})  # fmt: skip
     return number_repeats(once_across_statements(lines, statements)), errors
+
+
+def _head(report: etree._Element) -> tuple[str, ...]:
+    """Which statement (or notification) a report is: its Id, account and sequence numbers."""
+    account = report.find("./{*}Acct/{*}Id")
+    return (_text(report, "./{*}Id"),
+            " ".join(account.itertext()).strip() if account is not None else "",
+            _text(report, "./{*}ElctrncSeqNb"), _text(report, "./{*}LglSeqNb"))  # fmt: skip
 
 
 def _ids(entries: Iterable[etree._Element]) -> set[tuple[str, str]]:

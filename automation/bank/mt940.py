@@ -45,6 +45,7 @@ from .record import (
     normal_id,
     number_repeats,
     once_across_statements,
+    once_per_statement,
     reversed_credit,
     trusted_ref,
 )
@@ -271,7 +272,24 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
         except Exception:  # a shape of details not foreseen: said plainly, the rest is read
             errors.append(line_error(file, where, None, "this transaction's :61: and :86: lines "
                                      "could not be read; record the payment by hand."))  # fmt: skip
+    if by_line:  # a statement listed twice in the file (same :20:, :25:, :28C:) counts once
+        lines, statements = once_per_statement(lines, statements, _heads(rows, opened))
     return number_repeats(once_across_statements(lines, statements)), errors
+
+
+def _heads(rows: list[str], opened: list[int]) -> dict[int, tuple[str, ...]]:
+    """Each statement (numbered as bisect counts the `:20:` lines before a line) by its
+    reference, account and number: the `:20:`, `:25:` and `:28C:` (or `:28:`) values."""
+    heads: dict[int, tuple[str, ...]] = {}
+    for index, start in enumerate(opened, start=1):
+        end = opened[index] - 1 if index < len(opened) else len(rows)
+        tags: dict[str, str] = {}
+        for row in rows[start - 1 : end]:
+            found = re.match(r":(20|25|28C?):(.*)", row)
+            if found:
+                tags.setdefault(found[1].rstrip("C"), found[2].strip())
+        heads[index] = (tags.get("20", ""), tags.get("25", ""), tags.get("28", ""))
+    return heads
 
 
 def _parse(text: str) -> tuple[mt940_package.models.Transactions, bool]:

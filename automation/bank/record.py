@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -178,6 +178,33 @@ def once_across_statements(lines: list[BankLine], statements: list[int]) -> list
                 continue  # listed by an earlier statement of the file already
         kept.append(line)
     return kept
+
+
+def once_per_statement(
+    lines: list[BankLine], statements: list[int], heads: Mapping[int, Hashable]
+) -> tuple[list[BankLine], list[int]]:
+    """The lines (and their statements) without a statement the file repeats whole.
+
+    `heads[s]` says which statement `s` is (its account, its id or number; a statement
+    missing from `heads` is never taken for another). A statement with the head and
+    every line of an earlier one in the file is that statement listed again: its lines
+    are left out, hashed Bank Refs too, so it counts once as it would in two files. Two
+    equal lines inside one statement both stay (`number_repeats` keeps them apart).
+    """
+    listed: dict[int, list[tuple[object, ...]]] = {}
+    for line, statement in zip(lines, statements, strict=True):
+        listed.setdefault(statement, []).append((line.bank_ref, line.payer_ids, *said(line)))
+    seen: set[tuple[Hashable, tuple[tuple[object, ...], ...]]] = set()
+    repeated: set[int] = set()
+    for statement, content in listed.items():
+        if statement not in heads:
+            continue
+        key = (heads[statement], tuple(content))
+        if key in seen:
+            repeated.add(statement)
+        seen.add(key)
+    kept = [(ln, s) for ln, s in zip(lines, statements, strict=True) if s not in repeated]
+    return [ln for ln, _ in kept], [s for _, s in kept]
 
 
 def number_repeats(lines: list[BankLine]) -> list[BankLine]:
