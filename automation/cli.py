@@ -356,6 +356,7 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
         dry_run=args.dry_run,
         outbox=args.outbox,
         only=args.only,
+        as_of_given=args.as_of is not None,
     )
     handler = _log_to_file(workbook) if not args.dry_run and workbook.is_file() else None
     try:
@@ -385,7 +386,12 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
 
 def command_check(args: argparse.Namespace, console: Console) -> int:
     config, workbook = resolve(args)
-    request = RunRequest(workbook=workbook, as_of=args.as_of or date.today(), config=config)
+    request = RunRequest(
+        workbook=workbook,
+        as_of=args.as_of or date.today(),
+        config=config,
+        as_of_given=args.as_of is not None,
+    )
     require_workbook(args, workbook)
     paths = Paths.for_request(request)
     refuse_unwritable(paths, outbox=outbox_folder(request, paths))  # as the run refuses it
@@ -444,6 +450,7 @@ def command_payments(args: argparse.Namespace, console: Console) -> int:
         dry_run=args.dry_run,
         statements=tuple(f.absolute() for f in args.files),
         payments_only=True,
+        as_of_given=args.as_of is not None,
     )
     summary = run_billing(request)
     title = "Dry run (nothing recorded, nothing written)" if args.dry_run else "Bank payments"

@@ -32,7 +32,7 @@ from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessa
 from .model import DRAFT, InvoiceDocument, RowError
 from .notices import workbook_notices
 from .plan import Followup, InvoiceDraft, draft_invoices
-from .prechecks import calendar_for, check_only
+from .prechecks import calendar_for, check_only, refuse_clock_behind
 from .reconcile import (
     existing_seq_floor,
     invoice_numbers,
@@ -81,6 +81,8 @@ def dry_run(
         ledger = (
             stack.enter_context(Ledger.open_copy(ledger_path)) if ledger_path.exists() else None
         )
+        if ledger is not None:  # as the run stops, before it looks at anything
+            refuse_clock_behind(request, ledger.last_started())
         unknown = unknown_invoices_error(data.invoices, config, ledger, paths.billing / "backups")
         if unknown is not None:  # as the run tells it
             summary.errors.append(unknown)

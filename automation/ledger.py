@@ -497,8 +497,8 @@ class Ledger:
 
     def last_started(self) -> datetime | None:
         """When the latest run began, by the computer's clock then (None: no run yet)."""
-        (started,) = self.conn.execute("SELECT max(started) FROM runs").fetchone()
-        return datetime.fromisoformat(started) if started else None
+        found = self.conn.execute("SELECT started FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return datetime.fromisoformat(found[0]) if found else None
 
     def finish_run(self, outcome: str) -> None:
         self.conn.execute(

@@ -304,14 +304,17 @@ CLOCK_SLACK = timedelta(days=1)
 def refuse_clock_behind(request: RunRequest, last_started: datetime | None) -> None:
     """Exit 2 when the computer's date is before the last run's: its clock is wrong (a
     machine woken before it set its clock). A run as of that date would issue invoices
-    dated and due a year back, numbered in last year's series. Given on purpose with
-    --as-of (a date other than the computer's today), the date is the bookkeeper's."""
+    dated and due a year back, numbered in last year's series. A date given with
+    --as-of is the bookkeeper's: that run goes ahead, and the next compare with it (the
+    way out when it was the last run's clock that was wrong)."""
     now = datetime.now()
-    if last_started is None or request.as_of != now.date() or now >= last_started - CLOCK_SLACK:
+    if last_started is None or request.as_of_given or now >= last_started - CLOCK_SLACK:
         return
+    today = now.date().isoformat()
     raise UnusableError(
-        f"this computer's date is {now.date().isoformat()}, before the last run's "
-        f"({last_started.date().isoformat()}): its clock looks wrong. Set the clock right, then "
-        "run again (or give --as-of DATE to run as of a date on purpose). Nothing was changed."
+        f"this computer's date is {today}, before the last run's "
+        f"({last_started.date().isoformat()}): one of the two clocks was wrong. Set this "
+        f"computer's clock right; if it is right (the last run's was not), run once with "
+        f"--as-of {today}, and the runs after it go on as usual. Nothing was changed."
     )
 

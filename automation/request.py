@@ -30,6 +30,8 @@ class RunRequest:
     statements: tuple[Path, ...] = ()
     #: `payments`: import and apply bank statements only; bill and remind nobody
     payments_only: bool = False
+    #: the date was given (--as-of), not read from the computer's clock
+    as_of_given: bool = False
 
     def covers(self, key: str) -> bool:
         """Whether the client (by key) is in this run: all are, unless `--only` names one."""

@@ -91,7 +91,10 @@ def test_yen_balances_are_whole_yen_everywhere(folder: Folder) -> None:
     assert folder.run("--as-of", "2026-03-09") == 0
     row = invoices(folder).loc["Tokyo"]
     assert row["Total"] == 1083  # 1,000 + 82.5 tax, each rounded half-up to whole yen
-    pay(folder, 2, Decimal("1082.5"), date(2026, 3, 10))
+    pay(folder, 2, Decimal("1082.5"), date(2026, 3, 10))  # half a yen: no bank sends it
+    assert folder.run("--as-of", "2026-03-11") == 1
+    assert invoices(folder).loc["Tokyo", "Status"] == "Sent"  # refused, nothing told
+    pay(folder, 2, Decimal("1082"), date(2026, 3, 10))
     assert folder.run("--as-of", "2026-03-11") == 0
     row = invoices(folder).loc["Tokyo"]
     assert row["Status"] == "Partially Paid" and row["Balance"] == 1

@@ -131,11 +131,13 @@ def test_a_clock_gone_back_a_year_stops_the_run(
     folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The weekly run of a machine woken before it set its clock (a year behind) would
-    issue invoices dated and due a year back, in last year's series: exit 2 instead. A
-    date given with --as-of is the bookkeeper's and is used."""
+    issue invoices dated and due a year back, in last year's series: exit 2 instead, from
+    the run, --dry-run and check. When it was the last run's clock that was wrong, one run
+    with --as-of today is the way out: the runs after it go on as usual."""
     from datetime import datetime, timedelta
 
-    from automation import prechecks
+    from automation import cli, ledger, prechecks
+    from automation.cli import main
 
     write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
     assert folder.run("--as-of", "2026-03-09") == 0  # the ledger notes when the run began
@@ -146,10 +148,22 @@ def test_a_clock_gone_back_a_year_stops_the_run(
         def now(cls, tz: object = None) -> Clock:  # type: ignore[override]
             return cls.fromtimestamp(behind.timestamp())
 
-    monkeypatch.setattr(prechecks, "datetime", Clock)
+    class Today(date):
+        @classmethod
+        def today(cls) -> Today:  # type: ignore[override]
+            return cls.fromordinal(behind.date().toordinal())
+
+    for module in (prechecks, ledger):
+        monkeypatch.setattr(module, "datetime", Clock)
+    monkeypatch.setattr(cli, "date", Today)
     capsys.readouterr()
-    assert folder.run("--as-of", behind.date().isoformat()) == 2  # the date a plain run takes
-    said = " ".join(capsys.readouterr().out.split())
-    assert f"this computer's date is {behind.date().isoformat()}, before the last run's" in said
+    day = behind.date().isoformat()
+    book = ["--workbook", str(folder.workbook)]
+    for argv in (book, [*book, "--dry-run"], ["check", *book]):
+        assert main(argv) == 2, argv
+        said = " ".join(capsys.readouterr().out.split())
+        assert f"this computer's date is {day}, before the last run's" in said
+        assert f"run once with --as-of {day}, and the runs after it go on" in said
     assert len(folder.received) == 1
-    assert folder.run("--as-of", "2026-03-16") == 0  # on purpose: a date of the bookkeeper's
+    assert folder.run("--as-of", day) == 0  # the bookkeeper's date: the way out
+    assert main(book) == 0  # and the scheduled run after it
