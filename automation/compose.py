@@ -360,14 +360,19 @@ def attach_pdfs(files: dict[str, tuple[Path, ...]], attach: str) -> dict[str, tu
 
 def amount_text(job: Job, lang: str = "en") -> str:
     """The amount a message is about, for the bookkeeper's summary (`[billing] language`)."""
-    payload = job.message.payload
-    if job.message.kind == "invoice":
-        return format_money(job.invoice.total, job.invoice.currency, lang)
-    if job.message.kind == "thanks":
-        return format_money(Decimal(payload.get("paid", "0")), job.invoice.currency, lang)
-    if job.message.kind == "credit_note":
-        return format_money(Decimal(payload.get("amount", "0")), job.invoice.currency, lang)
+    return message_amount(job.message, job.invoice, lang)
+
+
+def message_amount(msg: LedgerMessage, inv: LedgerInvoice, lang: str = "en") -> str:
+    """`amount_text` of a message and its invoice (the dry run has no job to build)."""
+    payload = msg.payload
+    if msg.kind == "invoice":
+        return format_money(inv.total, inv.currency, lang)
+    if msg.kind == "thanks":
+        return format_money(Decimal(payload.get("paid", "0")), inv.currency, lang)
+    if msg.kind == "credit_note":
+        return format_money(Decimal(payload.get("amount", "0")), inv.currency, lang)
     balance = Decimal(payload.get("balance", "0"))
-    if job.message.kind == "overpaid":  # the balance is below zero: what was paid too much
+    if msg.kind == "overpaid":  # the balance is below zero: what was paid too much
         balance = -balance
-    return format_money(balance, job.invoice.currency, lang)
+    return format_money(balance, inv.currency, lang)

@@ -28,7 +28,7 @@ from .corrections import (
 )
 from .fmt import format_money
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage
-from .model import REBILL, InvoiceRow, RowError, ServiceLine
+from .model import HOLD, REBILL, InvoiceRow, RowError, ServiceLine
 from .notices import split_unlikely_dates
 from .plan import Followup, InvoiceDraft, Payments, decide_followup
 from .read import WorkbookData, read_workbook
@@ -154,6 +154,36 @@ def owed_now(
         seen.add(msg.invoice_no)
         send.append(msg)
     return send, drop
+
+
+def unsent_waiting(
+    request: RunRequest,
+    pending: Sequence[LedgerMessage],
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+) -> list[str]:
+    """What to say of invoices numbered but never emailed that no run sends while their
+    client is not Active or the invoice is on Hold (`owed_now` passes them over): each
+    would stay Failed, "tried again at the next run", without a word."""
+    said = []
+    for msg in pending:
+        inv = invoices.get(msg.invoice_no)
+        if msg.kind != "invoice" or inv is None or not request.covers(inv.client_key):
+            continue
+        client = book.clients.get(inv.client_key)
+        typed = Payments.from_row(rows.get(msg.invoice_no)).bookkeeper_status
+        if typed == HOLD:
+            why = "it is on Hold: clear Hold in its Status to send it"
+        elif client is not None and not client.active and typed is None:
+            why = (
+                f"{client.name} is not Active: make the client Active to send it, or type Void "
+                "in its Status"
+            )
+        else:
+            continue
+        said.append(f"{inv.invoice_no} ({inv.client}) is numbered but was never emailed; {why}.")
+    return said
 
 
 def paid_noted(events: Collection[str]) -> set[str]:

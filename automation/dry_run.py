@@ -14,7 +14,7 @@ from contextlib import ExitStack, suppress
 from datetime import date
 from pathlib import Path
 
-from .compose import make_document
+from .compose import make_document, message_amount
 from .config import Config
 from .corrections import restore_lost
 from .decide import (
@@ -26,6 +26,7 @@ from .decide import (
     owed_now,
     reached_by_to,
     refuse_non_positive,
+    unsent_waiting,
 )
 from .fmt import format_money
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage
@@ -108,6 +109,7 @@ def dry_run(
             pending, _, invoices, rows, followups = look_at_open_invoices(
                 request, ledger, data, book, calendar, summary
             )
+            summary.notes.extend(unsent_waiting(request, pending, invoices, rows, book))
             fixes, _, changed = look_at_corrections(
                 request, data, book, invoices, rows, pending, reached_by_to(ledger, pending)
             )
@@ -216,8 +218,7 @@ def _list_owed(
             msg.invoice_no,
             invoices[msg.invoice_no].client,
             msg.kind,
-            format_money(invoices[msg.invoice_no].total, invoices[msg.invoice_no].currency,
-                         language) if msg.kind == "invoice" else "",
+            message_amount(msg, invoices[msg.invoice_no], language),
             _OWED_WHY.get(msg.state, ""),
         )  # fmt: skip
         for msg in owed

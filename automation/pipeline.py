@@ -38,6 +38,7 @@ from .decide import (
     owed_now,
     reached_by_to,
     refuse_non_positive,
+    unsent_waiting,
 )
 from .delivery import Parcel, RetryPolicy, deliver
 from .dry_run import dry_run, run_problems
@@ -385,6 +386,7 @@ class Run:
         pending, self.active, self.invoices, self.rows, followups = look_at_open_invoices(
             request, self.ledger, data, book, self.calendar, summary
         )
+        summary.notes.extend(unsent_waiting(request, pending, self.invoices, self.rows, book))
         reached = reached_by_to(self.ledger, pending)
         fixes, unchanged, changed = look_at_corrections(
             request, data, book, self.invoices, self.rows, pending, reached

@@ -827,3 +827,35 @@ def test_a_dry_run_lists_what_earlier_runs_still_owe(
         assert folder.run("--as-of", "2026-03-16") == 0
     (got,) = recorder.received[sent_before:]
     assert "INV-2026-0001" in str(got.message["Subject"])
+
+
+def test_an_unsent_invoice_of_a_client_made_inactive_is_told_every_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused last week, then the client set inactive: no run sends it (inactive clients
+    get no mail), so each run and dry run says so; it stayed Failed without a word."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    monkeypatch.setenv("COLUMNS", "250")
+    recorder = Recorder(refuse=frozenset({"beta@clients.example"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(folder.workbook, [client("Acme"), client("Beta")],
+                       [service(date(2026, 3, 2), n, "Bookkeeping", 1, 100)
+                        for n in ("Acme", "Beta")])  # fmt: skip
+        assert folder.run("--as-of", AS_OF) == 1
+        apply_updates(
+            folder.workbook, [CellUpdate("Clients", 3, "Active", "No")],
+            header_rows={"Clients": 1},
+        )  # fmt: skip
+        recorder.refuse = frozenset()
+        told = (
+            "INV-2026-0002 (Beta) is numbered but was never emailed; Beta is not Active: make "
+            "the client Active to send it, or type Void in its Status."
+        )
+        for extra in (["--dry-run"], []):
+            capsys.readouterr()
+            folder.run("--as-of", "2026-03-16", *extra)
+            assert told in " ".join(capsys.readouterr().out.split()), extra
+    assert recorder.copies("beta@clients.example") == 0
