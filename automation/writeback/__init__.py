@@ -53,6 +53,7 @@ from automation.writeback.commit import (
 )
 from automation.writeback.edit import edit_sheet
 from automation.writeback.package import (
+    READ_PIECE,
     Package,
     add_sheets,
     drop_calc_chain,
@@ -341,6 +342,10 @@ def _follow_elsewhere(
             pending = [m for m in pending if m.sheet in named[part]]
         if not pending:
             continue
+        if part not in packed and not named_sheets(
+            _streamed(pkg, part), {m.sheet for m in pending} - {sheet}
+        ):
+            continue  # a sheet not written that names no moved sheet: never held whole
         content = unpack(packed[part]) if part in packed else pkg.read_big(part)
         new = _follow(sheet, [content], pending, ctx)
         if new is not None:
@@ -350,6 +355,22 @@ def _follow_elsewhere(
     if book is not None:
         parts[pkg.workbook] = book
     follow_notes(pkg, moves, parts)
+
+
+def _streamed(pkg: Package, part: str) -> Iterator[bytes]:
+    """A part inflated piece by piece, each piece with the end of the one before it (a
+    sheet's name before "!" may straddle two pieces), for `named_sheets` to look through
+    without holding the part whole."""
+    tail = b""
+    with pkg.zf.open(pkg.names[part]) as fh:
+        while piece := fh.read(READ_PIECE):
+            joined = tail + piece
+            yield joined
+            tail = joined[-STRADDLE:]
+
+
+#: More than a sheet's name (31 characters), quoted, and its "!".
+STRADDLE = 256
 
 
 def unpack(packed: Packed) -> bytes:
