@@ -5,8 +5,6 @@ document or email that silently loses what it should show."""
 from __future__ import annotations
 
 import shutil
-import sqlite3
-from contextlib import closing
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import Folder, client, service, write_workbook
 from docx import Document
+from test_sandbox import billing_folder, numbered, poison_word
 
 from automation import mail
 from automation.bundled import TEMPLATES
@@ -28,29 +27,17 @@ from automation.model import Client
 from automation.render import InvoiceRenderer, sample_document
 
 
-def billing_folder(tmp_path: Path) -> Path:
-    """An init'd folder with one billable service; returns its workbook."""
-    target = tmp_path / "books"
-    assert main(["init", str(target)]) == 0
-    write_workbook(
-        target / "service_log.xlsx", [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")]
-    )
-    return target / "service_log.xlsx"
-
-
-def add_paragraph(template: Path, text: str) -> None:
-    document = Document(str(template))
-    document.add_paragraph(text)
-    document.save(str(template))
-
-
-def numbered(workbook: Path) -> int:
-    """How many invoice numbers the folder's ledger has used up."""
-    ledger = workbook.parent / ".billing" / "ledger.sqlite"
-    if not ledger.exists():
-        return 0
-    with closing(sqlite3.connect(ledger)) as db:
-        return int(db.execute("SELECT count(*) FROM invoices").fetchone()[0])
+def refused_everywhere(
+    capsys: pytest.CaptureFixture[str], workbook: Path, template: Path, told: str
+) -> None:
+    """check, --dry-run and the run each stop with exit 2 naming `template` and `told`,
+    never as an unexpected problem, and no invoice number is used up."""
+    for argv in runs(workbook):
+        assert main(argv) == 2, argv
+        out = said(capsys)
+        assert f"the template {template} {told}" in out, out
+        assert "unexpected problem" not in out
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
 
 
 def said(capsys: pytest.CaptureFixture[str]) -> str:
@@ -90,12 +77,7 @@ def test_an_email_template_using_a_filter_or_test_there_is_not_stops_before_numb
     assert old in template.read_text()
     template.write_text(template.read_text().replace(old, new, 1))
     capsys.readouterr()
-    for argv in runs(workbook):
-        assert main(argv) == 2, argv
-        out = said(capsys)
-        assert f"the template {template} {told}" in out, out
-        assert "unexpected problem" not in out
-    assert numbered(workbook) == 0
+    refused_everywhere(capsys, workbook, template, told)
 
 
 @pytest.mark.parametrize(
@@ -112,13 +94,9 @@ def test_a_word_template_using_a_filter_or_test_there_is_not_stops_before_number
 ) -> None:
     workbook = billing_folder(tmp_path)
     template = workbook.parent / "templates" / name
-    add_paragraph(template, text)
+    poison_word(template, text)
     capsys.readouterr()
-    for argv in runs(workbook):
-        assert main(argv) == 2, argv
-        out = said(capsys)
-        assert f"the template {template} {told}" in out, out
-    assert numbered(workbook) == 0
+    refused_everywhere(capsys, workbook, template, told)
 
 
 def test_a_test_met_only_on_real_data_is_told_naming_the_template(tmp_path: Path) -> None:
@@ -136,7 +114,7 @@ def test_a_test_met_only_on_real_data_is_told_naming_the_template(tmp_path: Path
     word.mkdir()
     template = word / "invoice.docx"
     template.write_bytes((InvoiceRenderer(tmp_path).template_path("en")).read_bytes())
-    add_paragraph(template, "{% if total is defind %}x{% endif %}")
+    poison_word(template, "{% if total is defind %}x{% endif %}")
     with pytest.raises(UnusableError, match="invoice.docx cannot be used: No test named 'defind'"):
         InvoiceRenderer(word).render_bytes(sample_document())
 
@@ -185,10 +163,7 @@ def test_a_word_tag_without_its_closing_mark_stops_before_numbering(
     if told is None:
         assert main(runs(workbook)[0]) == 0
         return
-    for argv in runs(workbook):
-        assert main(argv) == 2, argv
-        assert f"the template {template} {told}" in said(capsys)
-    assert numbered(workbook) == 0
+    refused_everywhere(capsys, workbook, template, told)
 
 
 def test_tags_across_paragraphs_are_told_where_they_open(tmp_path: Path) -> None:
@@ -289,11 +264,7 @@ def test_a_template_showing_what_its_kind_of_email_has_not_stops_before_numberin
     template = workbook.parent / "templates" / "email" / where
     template.write_text(text + "\n" + template.read_text())
     capsys.readouterr()
-    for argv in runs(workbook):
-        assert main(argv) == 2, argv
-        out = said(capsys)
-        assert f"the template {template} {told}" in out, out
-    assert numbered(workbook) == 0
+    refused_everywhere(capsys, workbook, template, told)
 
 
 def test_a_name_shown_only_when_it_is_there_is_not_there(folder: Folder) -> None:
