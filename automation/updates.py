@@ -293,15 +293,24 @@ def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
         found["credit_amount"] = cells.optional_decimal(values.get("Credit Amount"))
     except cells.CellError as exc:
         found["credit_problem"] = str(exc)
-    currency = cells.cell_text(values.get("Currency")).upper()
-    if currency and (meant := other_currency(values.get("Credit Amount"), currency)):
-        # "€50" on a USD invoice: a credit note for $50.00 nobody typed could not be taken back
+    # "€50" on a USD invoice: a credit note for $50.00 nobody typed could not be taken back
+    if told := _in_other_currency(values, "Credit Amount", "the credit"):
         found.pop("credit_amount", None)
-        found["credit_problem"] = (
-            f'"{cells.cell_text(values.get("Credit Amount"))}" is in {meant}, but the invoice '
-            f"is in {currency}; type the credit in {currency}."
-        )
+        found["credit_problem"] = told
     return found
+
+
+def _in_other_currency(values: Mapping[str, object], column: str, what: str) -> str:
+    """Why an amount typed with another currency's sign or code than the invoice's cannot
+    be taken ("€50" in a USD invoice's `column`), else ""."""
+    currency = cells.cell_text(values.get("Currency")).upper()
+    meant = other_currency(values.get(column), currency) if currency else None
+    if meant is None:
+        return ""
+    return (
+        f'"{cells.cell_text(values.get(column))}" is in {meant}, but the invoice is in '
+        f"{currency}; type {what} in {currency}."
+    )
 
 
 def _bank_part(value: object) -> Decimal | None:
@@ -388,13 +397,9 @@ def read_payment(
         paid = cells.optional_decimal(values["Paid Amount"])
     except cells.CellError as exc:
         raise PaymentProblem("Paid Amount", f"{exc}{ignored}") from None
+    if told := _in_other_currency(values, "Paid Amount", "the amount received"):
+        raise PaymentProblem("Paid Amount", f"{told}{ignored}")
     currency = cells.cell_text(values.get("Currency")).upper()
-    if currency and (meant := other_currency(values["Paid Amount"], currency)):
-        raise PaymentProblem(
-            "Paid Amount",
-            f'"{cells.cell_text(values["Paid Amount"])}" is in {meant}, but the invoice is in '
-            f"{currency}; type the amount received in {currency}.{ignored}",
-        )
     try:
         paid_date = cells.optional_date(values["Paid Date"], date_order)
     except cells.CellError as exc:
