@@ -166,9 +166,20 @@ def unusable_ledger(path: Path, exc: sqlite3.Error) -> UnusableError:
         f"the newest copy, {copies[-1]}" if copies else f"a copy (none is in {path.parent}/backups)"
     )
     return UnusableError(
-        f"the ledger {path} is damaged ({why}): stop any run, decompress {newest} (gunzip -k, "
-        f"or 7-Zip on Windows) and put the .sqlite file in place of {path.name} (delete "
-        f"{path.name}-wal and -shm beside it), then run again. Nothing was changed."
+        f"the ledger {path} is damaged ({why}): stop any run, {put_back(newest, path.name)}, "
+        "then run again. Nothing was changed."
+    )
+
+
+def put_back(copy: str, ledger: str, packed: bool = True) -> str:
+    """How to put a ledger copy from .billing/backups/ (`copy`, as the message names it)
+    in place of the ledger (`ledger`): a gzip copy (`packed`) is decompressed first."""
+    beside = f"(delete {ledger.rsplit('/', 1)[-1]}-wal and -shm beside it)"
+    if not packed:
+        return f"copy {copy} in place of {ledger} {beside}"
+    return (
+        f"decompress {copy} (gunzip -k, or 7-Zip on Windows) and put the .sqlite file in "
+        f"place of {ledger} {beside}"
     )
 
 

@@ -24,7 +24,7 @@ from . import cells
 from .backups import NAME as LEDGER_COPY
 from .config import Config
 from .lazy import lazy_import
-from .ledger import Ledger, LedgerInvoice, fingerprint, number_pattern
+from .ledger import Ledger, LedgerInvoice, fingerprint, number_pattern, put_back
 from .model import (
     ESCALATED,
     FAILED,
@@ -401,14 +401,10 @@ def unknown_invoices_error(
     copy = newest_copy_knowing(backups, numbers)
     elsewhere = "the computer or folder the tool ran in before"
     if copy is not None:
-        how = (
-            f"decompress .billing/backups/{copy.name} (gunzip -k, or 7-Zip on Windows) and "
-            "put the .sqlite file in place of .billing/ledger.sqlite (delete "
-            f"ledger.sqlite-wal and -shm beside it), or copy .billing/ from {elsewhere}."
-            if copy.name.endswith(".gz")
-            else f"copy .billing/backups/{copy.name} in place of .billing/ledger.sqlite "
-            f"(delete ledger.sqlite-wal and -shm beside it), or copy .billing/ from {elsewhere}."
+        restore = put_back(
+            f".billing/backups/{copy.name}", ".billing/ledger.sqlite", copy.name.endswith(".gz")
         )
+        how = f"{restore}, or copy .billing/ from {elsewhere}."
     else:
         how = (
             f"copy .billing/ (ledger.sqlite and backups/) from {elsewhere}; no copy in "
