@@ -45,6 +45,7 @@ from .reconcile import (
     without_rows,
 )
 from .request import Paths, RunRequest
+from .sending import SENT_AGAIN
 from .statement_mail import STATEMENT, statement_month_due, statement_rows_for, statements_to_send
 from .summary import RunSummary, SentItem
 from .validate import ClientBook, listed_errors
@@ -194,7 +195,7 @@ def dry_run(
 #: Why a message owed from an earlier run goes now, by its state in the ledger.
 _OWED_WHY = {
     PLANNED: "owed from an earlier run",
-    SENDING: "sent again: the last run could not tell whether it arrived",
+    SENDING: SENT_AGAIN,  # as the run says it when it sends one again
     FAILED: "retried: it failed at an earlier run",
 }
 
