@@ -401,6 +401,18 @@ class _Template(Protocol):
     def render_bytes(self, context: Mapping[str, object]) -> bytes: ...
 
 
+def template_file(template_dir: Path, kind: str, language: str) -> Path:
+    """`<kind>.<language>.docx` when present, else `<kind>.docx` ("invoice",
+    "credit_note", "statement"): the folder's own, else the bundled one (a folder may keep
+    only the templates it changed); an unedited copy of an earlier version's gives way to
+    today's (`upgrade.current`)."""
+    for folder in (template_dir, BUNDLED_TEMPLATES):
+        for name in (f"{kind}.{language}.docx", f"{kind}.docx"):
+            if (folder / name).is_file():
+                return current(folder / name, name)
+    return template_dir / f"{kind}.docx"
+
+
 class InvoiceRenderer:
     """Renders invoices from the templates in one folder.
 
@@ -418,11 +430,7 @@ class InvoiceRenderer:
 
         A folder whose own templates predate credit notes uses the bundled ones for them.
         """
-        for folder in (self.template_dir, BUNDLED_TEMPLATES):
-            for name in (f"{kind}.{language}.docx", f"{kind}.docx"):
-                if (folder / name).is_file():
-                    return current(folder / name, name)  # an earlier version's: the bundled
-        return self.template_dir / f"{kind}.docx"
+        return template_file(self.template_dir, kind, language)
 
     def render(self, doc: Document_, out_root: Path) -> Path:
         """Write the document under `out_root` (atomically) and return its path."""

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from . import fmt
-from .bundled import TEMPLATES
 from .config import Config
 from .model import Client, CompanyInfo
 from .money import ZERO
@@ -39,6 +38,7 @@ from .render import (
     load_template,
     qr_context,
     safe_filename,
+    template_file,
 )
 from .statement import (
     CREDIT_NOTE,
@@ -52,11 +52,9 @@ from .statement import (
     Statement,
 )
 from .statement_facts import client_for
-from .upgrade import current
 from .validate import ClientBook
 
 STATEMENTS_DIR = "account-statements"
-DEFAULT_TEMPLATE = "statement.docx"
 
 #: What each statement line is, in the client's language ({ref}: its number, {inv}: the invoice).
 ITEM_WORDS: dict[str, dict[str, str]] = {
@@ -186,11 +184,7 @@ def statement_path(out_root: Path, st: Statement, several_currencies: bool = Fal
 def statement_template(template_dir: Path, language: str) -> Path:
     """`statement.<language>.docx` when present, else `statement.docx`: the folder's own,
     else the bundled one (a folder made before statements existed has none)."""
-    for folder in (template_dir, TEMPLATES):
-        for name in (f"statement.{language}.docx", DEFAULT_TEMPLATE):
-            if (folder / name).is_file():
-                return current(folder / name, name)  # an earlier version's: the bundled
-    return template_dir / DEFAULT_TEMPLATE
+    return template_file(template_dir, "statement", language)
 
 
 def render_statement(
