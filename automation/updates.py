@@ -294,16 +294,19 @@ def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
     except cells.CellError as exc:
         found["credit_problem"] = str(exc)
     # "€50" on a USD invoice: a credit note for $50.00 nobody typed could not be taken back
-    if told := _in_other_currency(values, "Credit Amount", "the credit"):
+    currency = cells.cell_text(values.get("Currency")).upper()
+    if told := _in_other_currency(values, "Credit Amount", currency, "the credit"):
         found.pop("credit_amount", None)
         found["credit_problem"] = told
     return found
 
 
-def _in_other_currency(values: Mapping[str, object], column: str, what: str) -> str:
-    """Why an amount typed with another currency's sign or code than the invoice's cannot
-    be taken ("€50" in a USD invoice's `column`), else ""."""
-    currency = cells.cell_text(values.get("Currency")).upper()
+def _in_other_currency(
+    values: Mapping[str, object], column: str, currency: str, what: str
+) -> str:
+    """Why an amount typed with another currency's sign or code than the invoice's
+    (`currency`, its Currency cell) cannot be taken ("€50" in a USD invoice's `column`),
+    else ""."""
     meant = other_currency(values.get(column), currency) if currency else None
     if meant is None:
         return ""
@@ -397,9 +400,9 @@ def read_payment(
         paid = cells.optional_decimal(values["Paid Amount"])
     except cells.CellError as exc:
         raise PaymentProblem("Paid Amount", f"{exc}{ignored}") from None
-    if told := _in_other_currency(values, "Paid Amount", "the amount received"):
-        raise PaymentProblem("Paid Amount", f"{told}{ignored}")
     currency = cells.cell_text(values.get("Currency")).upper()
+    if told := _in_other_currency(values, "Paid Amount", currency, "the amount received"):
+        raise PaymentProblem("Paid Amount", f"{told}{ignored}")
     try:
         paid_date = cells.optional_date(values["Paid Date"], date_order)
     except cells.CellError as exc:
