@@ -57,23 +57,23 @@ def split_unlikely_dates(
     limit, floor = one_year_after(as_of), years_from(as_of, -PAST_YEARS)
     kept, errors = [], {}
     for line in lines:
-        day = line.service_date.isoformat()
-        if book is not None and not book.clients[line.client_key].active:
-            kept.append(line)  # never billed: Skipped (or blank before its date), no error
+        # An inactive client's line is never billed: Skipped (or blank before its date).
+        if floor <= line.service_date <= limit or (
+            book is not None and not book.clients[line.client_key].active
+        ):
+            kept.append(line)
             continue
+        day = line.service_date.isoformat()  # only for a line told
         if line.service_date > limit:
             message = (
                 f"the date {day} is more than a year after {as_of.isoformat()}; check the year."
             )
-        elif line.service_date < floor:
+        else:
             message = (
                 f"the date {day} is more than {PAST_YEARS} years before {as_of.isoformat()}; "
                 "check the year (to bill work that old, date it today and say when it was done "
                 "in the Description)."
             )
-        else:
-            kept.append(line)
-            continue
         errors[line.row] = RowError(sheet.name, line.row, sheet.headers["Date"], message)
     return kept, errors
 
