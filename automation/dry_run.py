@@ -10,7 +10,7 @@ into preview/ so they can be looked at.
 
 from __future__ import annotations
 
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 
@@ -78,13 +78,10 @@ def dry_run(
     summary.errors.extend(sequence_errors(data, config))
     summary.errors.extend(listed_errors(errors, book))
     summary.notes.extend(workbook_notices(data, book, lines, as_of, config))
-    ledger_path = paths.billing / "ledger.sqlite"
-    with ExitStack() as stack:
-        ledger = (
-            stack.enter_context(Ledger.open_copy(ledger_path)) if ledger_path.exists() else None
-        )
-        if ledger is not None:  # as the run stops, before it looks at anything
-            refuse_clock_behind(request, ledger.last_started())
+    # Before the first run, an empty one: the dry run then looks at what the first run
+    # would (the bank statements named to `payments --dry-run`, hand-typed invoices).
+    with Ledger.open_copy(paths.billing / "ledger.sqlite") as ledger:
+        refuse_clock_behind(request, ledger.last_started())  # as the run stops, before all
         unknown = unknown_invoices_error(data.invoices, config, ledger, paths.billing / "backups")
         if unknown is not None:  # as the run tells it
             summary.errors.append(unknown)
@@ -97,68 +94,67 @@ def dry_run(
             fresh = []
         drafts, refused = refuse_non_positive(draft_invoices(fresh, book, as_of, config), data)
         summary.errors.extend(refused[r] for r in sorted(refused))
-        mistyped = mistyped_numbers(numbers, config, ledger, as_of) if ledger else {}
+        mistyped = mistyped_numbers(numbers, config, ledger, as_of)
         if mistyped:
             summary.notes.append(mistyped_note(mistyped, numbers[0][1]))
         floor = max(
             existing_seq_floor(data, config, as_of, without_rows(numbers, mistyped)),
-            ledger.seq_for(config.billing.number_format, as_of) if ledger else 0,
+            ledger.seq_for(config.billing.number_format, as_of),
         )
         rebill_drafts: list[InvoiceDraft] = []
         reissues: list[InvoiceDocument] = []
-        if ledger is not None:
-            pending, _, invoices, rows, followups = look_at_open_invoices(
-                request, ledger, data, book, calendar, summary
-            )
-            summary.notes.extend(unsent_waiting(request, pending, invoices, rows, book))
-            fixes, _, changed = look_at_corrections(
-                request, data, book, invoices, rows, pending, reached_by_to(ledger, pending)
-            )
-            summary.errors.extend(fixes.errors)
-            summary.errors.extend(changed[r] for r in sorted(changed))
-            rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
-            rebill_drafts = draft_invoices(rebilled, book, as_of, config)
-            for credit in fixes.credits:
-                inv = invoices[credit.invoice_no]
-                summary.previews.append(
-                    SentItem(
-                        inv.invoice_no,
-                        inv.client,
-                        "credit_note",
-                        format_money(credit.amount, inv.currency, config.billing.language),
-                        credit.reason,
-                    )
+        pending, _, invoices, rows, followups = look_at_open_invoices(
+            request, ledger, data, book, calendar, summary
+        )
+        summary.notes.extend(unsent_waiting(request, pending, invoices, rows, book))
+        fixes, _, changed = look_at_corrections(
+            request, data, book, invoices, rows, pending, reached_by_to(ledger, pending)
+        )
+        summary.errors.extend(fixes.errors)
+        summary.errors.extend(changed[r] for r in sorted(changed))
+        rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
+        rebill_drafts = draft_invoices(rebilled, book, as_of, config)
+        for credit in fixes.credits:
+            inv = invoices[credit.invoice_no]
+            summary.previews.append(
+                SentItem(
+                    inv.invoice_no,
+                    inv.client,
+                    "credit_note",
+                    format_money(credit.amount, inv.currency, config.billing.language),
+                    credit.reason,
                 )
-            for number in fixes.resends:
-                inv = invoices[number]
-                summary.previews.append(SentItem(number, inv.client, "resend", ""))
-            followups = [
-                (inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup
-            ]
-            for inv, decision in followups:
-                reissues.extend(_reissue_document(inv, decision, book, config, as_of))
-                summary.previews.append(
-                    SentItem(
-                        inv.invoice_no,
-                        inv.client,
-                        decision.action or "",
-                        format_money(decision.amount_told, inv.currency, config.billing.language),
-                    )
+            )
+        for number in fixes.resends:
+            inv = invoices[number]
+            summary.previews.append(SentItem(number, inv.client, "resend", ""))
+        followups = [
+            (inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup
+        ]
+        for inv, decision in followups:
+            reissues.extend(_reissue_document(inv, decision, book, config, as_of))
+            summary.previews.append(
+                SentItem(
+                    inv.invoice_no,
+                    inv.client,
+                    decision.action or "",
+                    format_money(decision.amount_told, inv.currency, config.billing.language),
                 )
-            if not request.payments_only:
-                wanted = {decision.event for _, decision in followups if decision.event}
-                owed, _ = owed_now(request, pending, invoices, rows, book, wanted, fixes.held)
-                _list_owed(summary, owed, invoices, config)
-            monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
-            if monthly:
-                summary.previews.extend(
-                    SentItem("", st.client, STATEMENT,
-                             format_money(st.closing, st.currency, config.billing.language))
-                    for st in statements_to_send(
-                        ledger, statement_rows_for(data, pending, monthly, rows), book, as_of,
-                        monthly, fixes.held_clients(invoices),
-                    )
-                )  # fmt: skip
+            )
+        if not request.payments_only:
+            wanted = {decision.event for _, decision in followups if decision.event}
+            owed, _ = owed_now(request, pending, invoices, rows, book, wanted, fixes.held)
+            _list_owed(summary, owed, invoices, config)
+        monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+        if monthly:
+            summary.previews.extend(
+                SentItem("", st.client, STATEMENT,
+                         format_money(st.closing, st.currency, config.billing.language))
+                for st in statements_to_send(
+                    ledger, statement_rows_for(data, pending, monthly, rows), book, as_of,
+                    monthly, fixes.held_clients(invoices),
+                )
+            )  # fmt: skip
         # Numbered as the run numbers them: the replacements for Rebill first.
         documents = []
         drafted = []

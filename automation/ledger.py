@@ -427,14 +427,16 @@ class Ledger:
     @classmethod
     @contextmanager
     def open_copy(cls, path: Path) -> Iterator[Ledger]:
-        """For a dry run: a private copy of the ledger, so nothing in .billing/ changes.
+        """For a dry run: a private copy of the ledger, so nothing in .billing/ changes;
+        a new, empty one where there is none yet, as the first run makes.
 
         Even a read-only SQLite connection creates -wal/-shm files beside the
         database; a copy (with any WAL a crash left behind) reads the same.
         """
         with tempfile.TemporaryDirectory(prefix="billing-dry-run-") as folder:
             copy = Path(folder) / path.name
-            shutil.copy2(path, copy)
+            if path.exists():
+                shutil.copy2(path, copy)
             wal = path.with_name(path.name + "-wal")
             if wal.exists():
                 shutil.copy2(wal, copy.with_name(copy.name + "-wal"))

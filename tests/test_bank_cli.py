@@ -169,6 +169,22 @@ def test_missing_and_unreadable_statement_files(folder: Folder, capsys) -> None:
     assert folder.workbook.read_bytes() == before
 
 
+def test_a_dry_run_before_the_first_run_reads_the_statement_named(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    """No ledger yet (`payments --dry-run` tried first): the file is read and told about as
+    the import would, not passed over as "No new incoming payments" with exit 0."""
+    folder.write_config(extra='currency = "EUR"\n' + CSV_CONFIG)
+    write_workbook(folder.workbook, [client("Acme GmbH", Currency="EUR")], [])
+    junk = folder.root / "photo.jpg"
+    junk.write_bytes(b"\xff\xd8\xff\xe0 not a statement")
+    good = folder.root / "umsaetze.csv"
+    good.write_bytes(csv_bank([Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH", ref="T1")]))
+    assert payments(folder, str(junk), str(good), "--as-of", "2026-03-09", "--dry-run") == 1
+    out = capsys.readouterr().out
+    assert "photo.jpg: it is not a statement format the tool reads" in out
+    assert "2 file(s), 1 new incoming line(s)" in out
+    assert not (folder.root / ".billing" / "ledger.sqlite").exists()
+
+
 def test_a_broken_inbox_file_stays_and_is_listed(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
     billed_folder(folder)
     inbox = folder.root / "statements"

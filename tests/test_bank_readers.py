@@ -886,9 +886,11 @@ def test_a_csv_with_money_in_and_out_in_two_columns(tmp_path: Path) -> None:
     ("content", "told"),
     [
         (b"", "it is empty."),
+        (b"\xef\xbb\xbf", "it is empty."),  # Notepad's empty UTF-8 file: its mark alone
+        ("\r\n \r\n".encode("utf-16"), "it is empty."),
         (b"PK\x03\x04" + b"\x00" * 100, "it is not a statement format the tool reads"),
     ],
-    ids=["empty", "zip"],
+    ids=["empty", "utf-8-mark", "utf-16-blank", "zip"],
 )
 def test_empty_and_binary_files_are_not_taken_for_csv(
     tmp_path: Path, content: bytes, told: str

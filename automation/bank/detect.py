@@ -62,9 +62,14 @@ def _is_text(head: bytes, layout: CsvLayout) -> bool:
     return any(layout.delimiter in row for row in text.splitlines()[:30])
 
 
+def _blank(data: bytes) -> bool:
+    """Nothing but white space, after any byte-order mark (a file Notepad saved empty)."""
+    return not as_utf8(data).removeprefix(UTF8_BOM).strip()
+
+
 def format_of(data: bytes, config: BankConfig) -> str:
     """ "1c", "camt", "mt940", "ofx" or "csv"; StatementError when none fits."""
-    if not data[:HEAD].strip() and not data.strip():
+    if _blank(data[: 2 * HEAD]) and _blank(data):
         raise StatementError("it is empty.")
     layout = csv_layout(data, config.csv)
     head = as_utf8(data[: 2 * HEAD])[:HEAD]
