@@ -486,7 +486,7 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # Notepad's "UTF-8 with BOM" too
         data = tomllib.loads(text)
     except UnicodeDecodeError:
         raise ConfigError(f"{path.name} is not UTF-8 text; save it as UTF-8.") from None

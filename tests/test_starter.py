@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from automation.config import Config, load_config
+from automation.config import Config, ConfigError, load_config
 from automation.model import CompanyInfo
 from automation.schema import CLIENTS, INVOICES, SERVICES, SHEETS
 from automation.starter import (
@@ -121,6 +121,26 @@ def test_config_loads_with_defaults(folder: Path) -> None:
     assert cfg.columns == defaults.columns
     assert cfg.bank == defaults.bank
     assert cfg.company.email == "billing@example.com"
+
+
+def test_config_saved_by_notepad_loads(folder: Path) -> None:
+    """Notepad's "UTF-8 with BOM" and Windows line ends read as the same settings (the mark
+    was refused as "Invalid statement" on line 1); UTF-16 is told to be saved as UTF-8."""
+    path = folder / "billing.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    assert dataclasses.replace(load_config(path), path=None) == load_config_text(folder, text)
+    path.write_bytes(text.encode("utf-16"))
+    with pytest.raises(ConfigError, match="is not UTF-8 text; save it as UTF-8"):
+        load_config(path)
+
+
+def load_config_text(folder: Path, text: str) -> Config:
+    """The settings of `text`, saved plainly beside `folder`'s billing.toml (same folder:
+    paths in it resolve alike)."""
+    plain = folder / "plain.toml"
+    plain.write_text(text, encoding="utf-8")
+    return dataclasses.replace(load_config(plain), path=None)
 
 
 def test_example_config_shows_every_option() -> None:
