@@ -34,13 +34,12 @@ from babel.numbers import (
     NumberPattern,
     format_currency,
     format_decimal,
-    get_currency_precision,
     get_currency_symbol,
     get_decimal_symbol,
     get_group_symbol,
 )
 
-from .money import minor_unit, round_money
+from .money import currency_digits, minor_unit, round_money
 
 #: Babel locale per client language. English is en_US, so that money reads
 #: "$1,234.50" (en_GB would print "US$") and dates "April 5, 2026".
@@ -139,7 +138,7 @@ def number_format(language: str, currency: str | None = None) -> NumberFormat | 
         frac_prec = pattern.frac_prec
     else:
         pattern = locale.currency_formats["standard"]
-        frac_prec = (get_currency_precision(currency),) * 2
+        frac_prec = (currency_digits(currency),) * 2
     affixes = pattern.prefix + pattern.suffix
     if pattern.exp_prec or "@" in pattern.pattern or not pattern.number_pattern:
         return None

@@ -150,15 +150,28 @@ def to_money(value: Any) -> Decimal:
     return D(value)
 
 
+#: ISO 4217's minor unit where Babel's (CLDR's) decimals for the currency differ: CLDR
+#: gives these no decimals, as people round them to whole units in everyday prices,
+#: but ISO 4217, whose codes the Currency column holds, gives them a minor unit, and an
+#: invoice is worked out to it (tests check this against the `iso4217` package).
+ISO_MINOR_DIGITS = {
+    "AFN": 2, "ALL": 2, "COP": 2, "HUF": 2, "IDR": 2, "IQD": 3, "IRR": 2, "KPW": 2,
+    "LAK": 2, "LBP": 2, "MGA": 2, "MMK": 2, "SOS": 2, "SYP": 2, "YER": 2,
+}  # fmt: skip
+
+
 @lru_cache(maxsize=256)
 def minor_unit(currency: str) -> Decimal:
-    """The smallest unit of a currency: Decimal('0.01') for USD, ('1') for JPY.
+    """The smallest unit of a currency, its ISO 4217 minor unit: Decimal('0.01') for USD,
+    ('1') for JPY, ('0.001') for KWD.
 
     Cached: every amount printed is rounded through here, and Babel looks the
     currency up in its tables on each call.
     """
+    code = currency.upper()
     try:
-        digits = get_currency_precision(currency.upper())
+        digits = ISO_MINOR_DIGITS.get(code)
+        digits = get_currency_precision(code) if digits is None else digits
     except Exception:  # babel raises on nothing for unknown codes, but be safe
         digits = 2
     return Decimal(1).scaleb(-digits)

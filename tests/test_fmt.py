@@ -248,3 +248,18 @@ def test_summary_lines_name_each_message_as_the_terminal_does() -> None:
     assert any(line.startswith("  part-payment note ") and "INV-1" in line for line in lines)
     assert any(line.startswith("  credit note ") and "INV-2" in line for line in lines)
     assert not any("underpaid" in line or "credit_note" in line for line in lines)
+
+
+def test_every_currency_is_worked_out_to_its_iso_4217_minor_unit() -> None:
+    """money.minor_unit is ISO 4217's minor unit for every currency Babel knows that ISO
+    4217 lists (ISO_MINOR_DIGITS holds where CLDR's display decimals differ)."""
+    from babel.numbers import list_currencies
+    from iso4217 import Currency
+
+    from automation.money import currency_digits
+
+    listed = {c.code: c.exponent for c in Currency if c.exponent is not None}
+    known = sorted(set(list_currencies()) & listed.keys())
+    assert len(known) > 150
+    assert {c: currency_digits(c) for c in known} == {c: listed[c] for c in known}
+

@@ -102,6 +102,24 @@ def test_yen_balances_are_whole_yen_everywhere(folder: Folder) -> None:
     assert "¥1" in note and "¥0" not in note
 
 
+def test_forints_are_worked_out_to_iso_4217s_minor_unit(folder: Folder) -> None:
+    """ISO 4217 gives HUF two decimals (CLDR rounds it to whole forints for display):
+    half an hour at 1,001 is 500.50, not 501, on the sheet, the invoice and the mail; a
+    payment of 500.50 is taken as typed."""
+    write_workbook(
+        folder.workbook,
+        [client("Budapest", Currency="HUF")],
+        [service(date(2026, 3, 2), "Budapest", "Work", 0.5, 1001)],
+    )
+    assert folder.run("--as-of", "2026-03-09") == 0
+    assert invoices(folder).loc["Budapest", "Total"] == 500.5
+    mail = folder.received[0].message
+    assert "HUF\u00a0500.50" in body(mail) and "HUF\u00a0500.50" in docx_text(mail)
+    pay(folder, 2, Decimal("500.5"), date(2026, 3, 10))
+    assert folder.run("--as-of", "2026-03-11") == 0
+    assert invoices(folder).loc["Budapest", "Status"] == "Paid"
+
+
 def test_russian_client_gets_russian_mail_and_invoice(folder: Folder) -> None:
     write_workbook(
         folder.workbook,
