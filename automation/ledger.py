@@ -320,11 +320,20 @@ def decode_value(text: str) -> CellValue:
     return str(raw)
 
 
-def number_pattern(number_format: str) -> re.Pattern[str]:
-    """A regex recognising numbers made by `number_format`, capturing year and seq."""
+def number_pattern(number_format: str, loose: bool = False) -> re.Pattern[str]:
+    """A regex recognising numbers made by `number_format`, capturing year and seq.
+
+    `loose`: also as people type them by hand, in any case and with other separators,
+    or none (`inv-2027-0001`, `INV 2027 0001`, `INV20270001` for INV-{year}-{seq:04d}),
+    as a bank reference naming an invoice is read.
+    """
     pattern = ""
     for literal, name, _spec, _ in string.Formatter().parse(number_format):
-        pattern += re.escape(literal)
+        if loose:  # letters and digits as they are; any run of other characters optional
+            parts = re.split(r"([\W_]+)", literal)
+            pattern += "".join(r"[\W_]*" if k % 2 else re.escape(p) for k, p in enumerate(parts))
+        else:
+            pattern += re.escape(literal)
         if name == "year":
             pattern += r"(?P<year>\d{4})"
         elif name == "month":
@@ -333,7 +342,7 @@ def number_pattern(number_format: str) -> re.Pattern[str]:
             pattern += r"(?P<seq>\d+)"
         elif name is not None:
             pattern += r".*?"
-    return re.compile(pattern + r"$")
+    return re.compile(pattern + r"$", re.IGNORECASE) if loose else re.compile(pattern + r"$")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -224,10 +224,12 @@ def highest_seq(numbers: set[str], number_format: str, when: date) -> int:
 
 def _seqs(numbers: set[str], number_format: str, when: date) -> dict[str, int]:
     """number -> its {seq}, for those of `numbers` made by `number_format` in `when`'s scope
-    (a sequence number above MAX_SEQ left out)."""
+    (a sequence number above MAX_SEQ left out); typed by hand in another case or with
+    other separators too (`inv 2027 1`): the tool never issues a number the workbook
+    already has in any spelling, which a bank reference would take for it."""
     from .ledger import number_pattern
 
-    pattern = number_pattern(number_format)
+    pattern = number_pattern(number_format, loose=True)
     found: dict[str, int] = {}
     for number in numbers:
         match = pattern.match(number)

@@ -11,6 +11,7 @@ from pathlib import Path
 import docx
 import openpyxl
 import pandas as pd
+import pytest
 from conftest import Folder, client, service, write_workbook
 
 AS_OF = "2026-03-09"
@@ -275,6 +276,27 @@ def test_existing_invoice_numbers_are_not_billed_or_reused(folder: Folder) -> No
     assert len(folder.received) == 1
     numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
     assert numbers == ["INV-2026-0041", "INV-2026-0042"]
+
+
+@pytest.mark.parametrize("typed", ["inv-2026-0041", "INV 2026 0041", "INV20260041"])
+def test_an_invoice_number_typed_in_another_spelling_is_not_reused(
+    folder: Folder, typed: str
+) -> None:
+    """A number typed by hand in lower case or with other separators is the same number
+    to a bank reference (`inv 2026 41` pays it): the next one issued is 0042, never 0041
+    again (a payment quoting it went to the other client's invoice)."""
+    write_workbook(
+        folder.workbook,
+        [client("Acme Ltd")],
+        [
+            service(date(2026, 1, 5), "Acme Ltd", "Billed by hand", 1, 100,
+                    **{"Invoice No": typed}),
+            service(date(2026, 3, 2), "Acme Ltd", "New", 1, 100),
+        ],
+    )  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0
+    numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
+    assert numbers == [typed, "INV-2026-0042"]
 
 
 def test_a_billed_rows_invoice_no_typed_over_is_put_back_and_sets_no_floor(
