@@ -116,9 +116,15 @@ class LedgerJournal:
         #: Messages marked `sending` (durably) when their bytes were stored, in
         #: batches, and not attempted since: their first attempt needs no mark.
         self.marked: set[str] = set()
+        #: A run dated today tells the moment itself, so that a message going out after
+        #: midnight is dated the day it went out (the run's date with that time of day
+        #: was a moment before the run began); a run dated another day (`--as-of`) keeps
+        #: its date, with the time of day.
+        self.live = as_of == date.today()
 
     def _now(self) -> datetime:
-        return datetime.combine(self.as_of, datetime.now().time()).replace(microsecond=0)
+        now = datetime.now().replace(microsecond=0)
+        return now if self.live else datetime.combine(self.as_of, now.time())
 
     def attempting(self, parcel: Parcel) -> None:
         message_id = parcel.message.message_id

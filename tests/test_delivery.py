@@ -859,3 +859,31 @@ def test_an_unsent_invoice_of_a_client_made_inactive_is_told_every_run(
             folder.run("--as-of", "2026-03-16", *extra)
             assert told in " ".join(capsys.readouterr().out.split()), extra
     assert recorder.copies("beta@clients.example") == 0
+
+
+def test_a_message_sent_after_midnight_is_dated_the_day_it_went_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started at 23:59:55 (no --as-of) whose message goes out at 00:00:04: Sent At
+    is the next day at 00:00:04, not the run's day at 00:00:04, a moment before the run
+    began. A run dated another day keeps that day, with the time of day."""
+    from datetime import datetime, timedelta
+
+    from automation import sending
+    from automation.ledger import Ledger
+
+    today = date.today()
+    after_midnight = datetime.combine(today + timedelta(days=1), datetime.min.time())
+    after_midnight += timedelta(seconds=4)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
+            return after_midnight
+
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        live = sending.LedgerJournal(ledger, today)
+        dated = sending.LedgerJournal(ledger, date(2026, 3, 9))
+        monkeypatch.setattr(sending, "datetime", Clock)
+        assert live._now() == after_midnight
+        assert dated._now() == datetime(2026, 3, 9, 0, 0, 4)
