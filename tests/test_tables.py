@@ -755,3 +755,39 @@ def test_ranges_follow_the_table_they_cover(before: bytes, after: bytes) -> None
     ranges starting above the table, beyond its columns or rows, whole columns, sparklines
     and other elements' ranges are left as they are."""
     assert grow_ranges(before, GROWTH) == after
+
+
+def test_an_amount_shows_its_own_currencys_decimals_below_another_currencys(
+    tmp_path: Path,
+) -> None:
+    """A new row takes the look of the row above: after a dinar row (`#,##0.000`) a dollar
+    total still shows 112.55, not 112.550, and after a CLF row (four decimals) no row shows
+    four; the red negatives of the invoice typed above stay."""
+    from automation.model import CellUpdate, Money
+    from automation.writeback import apply_updates
+
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Invoices")
+    ws.write_row(0, 0, ["Invoice No", "Total", "Balance"])
+    ws.write(1, 0, "INV-1")
+    ws.write_number(1, 1, 100, wb.add_format({"num_format": "#,##0.00"}))
+    ws.write_number(1, 2, 100, wb.add_format({"num_format": "#,##0.00_);[Red](#,##0.00)"}))
+    wb.close()
+    rows = (("KWD", "4.797"), ("USD", "112.55"), ("CLF", "1.2345"), ("JPY", "2201"),
+            ("BHD", "1.235"), ("USD", "7.10"))  # fmt: skip
+    updates = []
+    for row, (currency, amount) in enumerate(rows, start=3):
+        total = Money(Decimal(amount), currency)
+        updates += [CellUpdate("Invoices", row, "Invoice No", f"INV-{row}"),
+                    CellUpdate("Invoices", row, "Total", total),
+                    CellUpdate("Invoices", row, "Balance", total)]  # fmt: skip
+    apply_updates(path, updates, header_rows={"Invoices": 1})
+    ws = openpyxl.load_workbook(path)["Invoices"]
+    places = (".000", ".00", ".0000", ".00", ".000", ".00")
+    assert [ws.cell(r, 2).number_format for r in range(3, 9)] == [
+        f"#,##0{p}" for p in places
+    ]
+    assert [ws.cell(r, 3).number_format for r in range(3, 9)] == [
+        f"#,##0{p}_);[Red](#,##0{p})" for p in places
+    ]

@@ -25,6 +25,7 @@ from automation.writeback.styles import (
     is_money,
     kind_currency,
     shows_own_currency,
+    with_right_decimals,
 )
 from automation.writeback.values import Context, current_value, encode_value, same_value
 from automation.writeback.xmlscan import (
@@ -495,16 +496,22 @@ def formatted_style(edit: SheetEdit, style: str | None, col: int, kind: str) -> 
         own = code
         if own is None and (column := column_style(edit, col)) is not None:
             own = styles.code_of(int(column))
-        if own and shows_own_currency(own, kind):
+        fixed = with_right_decimals(own, kind) if own else ""
+        if fixed and shows_own_currency(fixed, kind) and styles.code_fits(fixed, kind):
             # The column's own format names this amount's currency: it has it, whatever
             # the row above (another currency's) had.
-            return str(styles.format_style(number, own))
+            return str(styles.format_style(number, fixed))
     if styles.fits(number, kind):
         return None
+    if is_money(kind):
+        # The column's format, else the cell's (the row above's: another currency's, say),
+        # with the decimals of this amount's currency and their look otherwise.
+        for candidate in (code, styles.code_of(number)):
+            if candidate and styles.code_fits(fixed := with_right_decimals(candidate, kind), kind):
+                return str(styles.format_style(number, fixed))
+        return str(styles.money_style(number, kind))
     if code is not None and styles.code_fits(code, kind):
         return str(styles.format_style(number, code))
-    if is_money(kind):
-        return str(styles.money_style(number, kind))
     return str(styles.date_style(number, kind))
 
 

@@ -108,22 +108,52 @@ def shows_other_currency(code: str, kind: str) -> bool:
 def money_format(kind: str) -> str:
     """The format the tool gives an amount: MONEY_FORMAT, or `#,##0.000` for a currency of
     three decimals (BHD, KWD), whose last decimal two would hide."""
-    digits = _currency_digits(kind_currency(kind))
-    return MONEY_FORMAT if digits <= 2 else "#,##0." + "0" * digits
+    return "#,##0." + "0" * shown_decimals(kind)
+
+
+def shown_decimals(kind: str) -> int:
+    """The decimals the tool shows an amount with: its currency's, and at least two (yen
+    in a two-decimal format show ".00", which is no other money)."""
+    return max(_currency_digits(kind_currency(kind)), 2)
 
 
 def wrong_decimals(code: str, kind: str) -> bool:
-    """Whether a format shows fewer decimals than the amount's currency has, for a currency
-    of more than two (BHD 1.235 as 1.24: other money than the invoice). A format with
-    fewer decimals than two-decimal money (whole dollars) is the bookkeeper's choice, kept;
-    yen in a two-decimal format show ".00", which is no other money.
+    """Whether a format shows an amount of a known currency with decimals it does not have:
+    fewer, for a currency of more than two (BHD 1.235 as 1.24: other money than the
+    invoice), or more than `shown_decimals` (dollars as 112.550 in a format another
+    currency's row left above). A format with fewer decimals than two-decimal money (whole
+    dollars) is the bookkeeper's choice, kept.
     """
-    digits = _currency_digits(kind_currency(kind))
-    if digits <= 2 or not code:
+    currency = kind_currency(kind)
+    if not currency or not code:
         return False
+    shown = _decimals_in(code)
+    wanted = shown_decimals(kind)
+    return shown > wanted or (_currency_digits(currency) > 2 and shown < wanted)
+
+
+def _decimals_in(code: str) -> int:
+    """The decimals the first section of a number format shows: 2 for `#,##0.00`."""
     plain = _DATE_CODE_NOISE.sub("", code.split(";")[0])
-    shown = len(plain.split(".", 1)[1].rstrip("%").split("E")[0]) if "." in plain else 0
-    return shown < digits
+    return len(plain.split(".", 1)[1].rstrip("%").split("E")[0]) if "." in plain else 0
+
+
+def with_right_decimals(code: str, kind: str) -> str:
+    """`code` showing the decimals an amount of `kind` needs, its look kept otherwise
+    (`#,##0.000;[Red]-#,##0.000` for USD: `#,##0.00;[Red]-#,##0.00`); `code` itself when its
+    decimals are right, or when it has no decimal point to change.
+
+    >>> with_right_decimals('"$"#,##0.000_);[Red]("$"#,##0.000)', "money:USD")
+    '"$"#,##0.00_);[Red]("$"#,##0.00)'
+    """
+    if not wrong_decimals(code, kind):
+        return code
+    point = "." + "0" * shown_decimals(kind)
+    return _DECIMAL_POINT.sub(lambda m: m.group(1) if m.group(1) is not None else point, code)
+
+
+#: A number format's decimal point and the digits after it, or something shown as it is.
+_DECIMAL_POINT = re.compile(r'("[^"]*"|\\.|\[[^\]]*\]|_.|\*.)|\.[0#?]*')
 
 
 def _currency_digits(currency: str) -> int:
