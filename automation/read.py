@@ -82,7 +82,8 @@ class SheetData:
         None: any number (nothing below it). More go below everything in the
         sheet (`append_rows`); `append_blocked` is the row of what is below.
       append_note: why added rows cannot join the sheet's table, when none can
-        (something right below it, no spare row).
+        (something right below it, no spare row), or why the sums of a "Total" row
+        typed as the last row of the range or the table do not count them.
       date_order: how slash dates typed as text in this sheet are read ("DMY",
         "MDY" or "": only when they cannot be misread), from the config.
       unsaved: the formulas saved without their result (see `unsaved_formulas`).
@@ -841,7 +842,7 @@ def _append_place(
 ) -> tuple[int, int | None, int, str | None]:
     """(row where added rows go, how many can go there (None: any), the row of what is
     below the table that limits them, why they cannot join the sheet's table when none
-    can, or why they miss the totals typed below a plain range)."""
+    can, or why they miss the totals typed as the last row of a plain range or a table)."""
     if table is None:
         return last_row + 1, None, 0, _below_totals(sheet, header_row, last_row, raw)
     _, c1, _, c2 = table.ref
@@ -849,15 +850,18 @@ def _append_place(
     inside = _last_filled(raw, table.data_first - 1, table.data_last, typed)
     # A spare row holds only the calculated columns' formulas: it is free.
     start = (inside + 1 if inside >= 0 else table.data_first - 1) + 1
+    # A totals row typed as the table's last row (what LibreOffice leaves of one through
+    # .ods): the rows go below it, in the table, and its sums do not count them.
+    typed_totals = _below_totals(sheet, header_row, start - 1, raw, table.name)
     columns = [c - 1 for c in range(c1, c2 + 1) if c - 1 < raw.shape[1]]
     below = _first_filled(raw, table.ref[2], len(raw), columns)  # where the totals row moves
     if below < 0:
-        return start, None, 0, None
+        return start, None, 0, typed_totals
     # Rows start.. join the table while it (its totals row moved down under them) ends
     # above the row holding something: a note far below leaves room for many.
     room = below + 1 - table.totals_rows - start
     if room > 0:
-        return start, room, below + 1, None
+        return start, room, below + 1, typed_totals
     return last_row + 1, None, 0, (
         f"{sheet}: rows the tool adds go below row {last_row}, outside the table "
         f"{table.name}, because row {below + 1} below the table is not empty. Move what is "
@@ -865,19 +869,29 @@ def _append_place(
     )
 
 
-def _below_totals(sheet: str, header_row: int, last_row: int, raw: pd.DataFrame) -> str | None:
-    """What to say when a plain range's last row is a totals row ("Total" in its first
-    cell): rows the tool adds go below it, where its sums do not count them."""
+def _below_totals(
+    sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, table: str = ""
+) -> str | None:
+    """What to say when a plain range's last row, or the last row of the table named
+    `table`, is a totals row ("Total" in its first text cell, where an invoice's number
+    is): rows the tool adds go below it, where its sums do not count them."""
     if last_row <= header_row or last_row > len(raw):
         return None
     cells = [c for c in raw.iloc[last_row - 1].tolist() if isinstance(c, str) and c.strip()]
     if not cells or not normalise_header(cells[0]).startswith("total"):
         return None
+    label = f"{sheet}: rows the tool adds go below row {last_row} ({cells[0].strip()!r})"
+    if table:
+        return (
+            f"{label} of the table {table}, so the totals there do not count them: it is an "
+            "ordinary row of the table, not its totals row (saving the workbook as .ods, "
+            "say, turns one into the other). Delete that row and turn the table's totals "
+            "row on (Table Design > Total Row): the tool keeps that row last."
+        )
     return (
-        f"{sheet}: rows the tool adds go below row {last_row} ({cells[0].strip()!r}), so the "
-        "totals there do not count them. Make the sheet an Excel Table with a totals row "
-        "(Ctrl+T, then Table Design > Total Row): the tool keeps that row last; or sum whole "
-        "columns above the header."
+        f"{label}, so the totals there do not count them. Make the sheet an Excel Table with "
+        "a totals row (Ctrl+T, then Table Design > Total Row): the tool keeps that row last; "
+        "or sum whole columns above the header."
     )
 
 

@@ -75,6 +75,7 @@ def build(
     validations: bool = False,
     services_spare_rows: int = 0,
     stale_errors: bool = False,
+    typed_totals: bool = False,
 ) -> None:
     """Clients plain; Services and Invoices as tables; a Summary using structured references.
 
@@ -82,7 +83,9 @@ def build(
     one invoice typed by hand (paid), plus `spare_rows` empty table rows.
     `services_spare_rows` empty Services table rows show the Amount formula's 0, as
     Excel fills a calculated column; with `stale_errors` (and the tool's columns in
-    the table) an earlier run had marked them Error.
+    the table) an earlier run had marked them Error. With `typed_totals` (and no
+    `invoices_totals`) the Invoices table's last row is a "Total" row with SUBTOTALs of the
+    rows above, what LibreOffice leaves of a totals row through .ods.
     """
     wb = xlsxwriter.Workbook(str(path))
     day = wb.add_format({"num_format": "dd/mm/yyyy"})
@@ -171,7 +174,7 @@ def build(
             "Paid",
         ]
     ]
-    last = len(typed) + spare_rows + (1 if invoices_totals else 0)
+    last = len(typed) + spare_rows + (1 if invoices_totals or typed_totals else 0)
     ws.add_table(
         0,
         0,
@@ -185,6 +188,12 @@ def build(
         },
     )
     ws.write_datetime(1, 2, datetime(2026, 2, 2), day)
+    if typed_totals:
+        ws.write(last, 0, "Total")
+        for col, cached in ((4, 50), (7, 0)):
+            letter = col_letters(col + 1)
+            ws.write_formula(last, col, f"=SUBTOTAL(109,Invoices!${letter}$2:${letter}${last})",
+                             money, cached)  # fmt: skip
     if validations:  # as a bookkeeper sets them on the table's columns, and one more below
         data = len(typed) + spare_rows + 1  # the last data row (Excel's number)
         ws.data_validation(
@@ -425,6 +434,24 @@ def test_a_note_far_below_the_table_leaves_room_for_new_rows(folder: Folder, cap
     ]  # fmt: skip
     assert ws["A30"].value == "Invoices before 2026 are in the old book."
     assert all(ws.cell(r, 1).value is None for r in range(6, 30))
+
+
+def test_a_total_row_typed_last_in_the_table_is_said(folder: Folder, capsys) -> None:
+    """What LibreOffice leaves of a totals row through .ods: the table has none, its last
+    row is "Total" with SUBTOTALs of the rows above. New invoices go below it, which its
+    sums do not count: the run says so, as on a plain range (it said nothing)."""
+    setup_folder(folder, invoices_totals=False, typed_totals=True)
+    assert folder.run("--as-of", FIRST_RUN, "--dry-run") == 0
+    said = "Invoices: rows the tool adds go below row 3 ('Total') of the table tblInvoices, so "
+    assert said in " ".join(capsys.readouterr().out.split())
+    assert folder.run("--as-of", FIRST_RUN) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert said + "the totals there do not count them" in out
+    assert "Table Design > Total Row" in out
+    ws = openpyxl.load_workbook(folder.workbook)["Invoices"]
+    assert [ws.cell(r, 1).value for r in (2, 3, 4, 5)] == [
+        "INV-2026-0001", "Total", "INV-2026-0002", "INV-2026-0003"]  # fmt: skip
+    assert ws["E3"].value == "=SUBTOTAL(109,Invoices!$E$2:$E$2)"  # left as it was
 
 
 def test_a_service_below_the_table_is_billed_and_no_rows_are_said_added(
