@@ -7,6 +7,13 @@ period; each invoice, credit note, payment and early-payment discount inside
 it moves a running balance; the closing balance is split into open items by
 age (days past the due date as of the statement's last day).
 
+A statement that follows one the client was sent (`Stated`) carries that one's
+closing balance forward as its opening: an item dated before the period but
+recorded after that statement was made (a payment typed or imported days
+after the month's statement went out) is a line of its own, on its own date,
+marked `LATE`; anything else that changed in a period already stated is one
+`ADJUSTMENT` line, so the client's statements always follow on from each other.
+
 >>> inv = InvoiceFact("INV-2026-0001", date(2026, 10, 5), date(2026, 11, 4), Decimal("1000.00"))
 >>> paid = PaymentFact("INV-2026-0001", date(2026, 11, 10), Decimal("400.00"))
 >>> s = build_statement("Acme", "USD", [inv], [paid], [], date(2026, 11, 1), date(2026, 11, 30))
@@ -18,6 +25,7 @@ age (days past the due date as of the statement's last day).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -40,11 +48,15 @@ ROUNDING = "rounding"
 #: Paid Amount lowered after a run had seen it higher: money paid back (or a payment
 #: recorded wrongly, corrected): a charge, dated by the run that saw it lowered.
 REFUND = "refund"
+#: Whatever changed in periods already stated beyond the items recorded late: one line.
+ADJUSTMENT = "adjustment"
+#: The note of an item dated in a period already stated but recorded after that statement.
+LATE = "late"
 #: A payment cell as a run saw it: (Paid Amount, Paid Date, the run's date).
 PaidSeen = tuple[Decimal, "date | None", date]
 #: Order of items on the same day: what was billed, then what reduced it.
 _KIND_ORDER = {INVOICE: 0, CREDIT_NOTE: 1, PAYMENT: 2, DISCOUNT: 3, FEE: 4, ROUNDING: 5,
-               REFUND: 6}  # fmt: skip
+               REFUND: 6, ADJUSTMENT: 7}  # fmt: skip
 #: The kinds that settle an invoice beside the money received.
 LET_GO = (DISCOUNT, FEE, ROUNDING)
 
@@ -66,12 +78,18 @@ class InvoiceFact:
 
 @dataclass(frozen=True)
 class PaymentFact:
-    """Money received against an invoice, or what settled it beside that (`LET_GO`)."""
+    """Money received against an invoice, or what settled it beside that (`LET_GO`).
+
+    Attributes:
+      recorded: the day the tool learnt of it (the run that saw it typed, or imported
+        its bank line); None when not known (taken as known all along).
+    """
 
     invoice_no: str
     paid_on: date
     amount: Decimal
     kind: str = PAYMENT
+    recorded: date | None = None
 
 
 @dataclass(frozen=True)
@@ -89,11 +107,12 @@ class StatementItem:
     """One line of the statement.
 
     Attributes:
-      kind: INVOICE, CREDIT_NOTE, PAYMENT, DISCOUNT, FEE or ROUNDING.
+      kind: INVOICE, CREDIT_NOTE, PAYMENT, DISCOUNT, FEE, ROUNDING, REFUND or ADJUSTMENT.
       reference: the invoice or credit note number ("" for a payment).
-      invoice_no: the invoice the item concerns.
+      invoice_no: the invoice the item concerns ("" for an ADJUSTMENT).
       amount: signed: positive adds to what the client owes, negative reduces it.
       balance: the running balance after this item.
+      note: LATE for an item dated before the period, recorded after the previous statement.
     """
 
     day: date
@@ -102,6 +121,15 @@ class StatementItem:
     invoice_no: str
     amount: Decimal
     balance: Decimal
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Stated:
+    """The previous statement the client was sent: its closing balance, the day it was made."""
+
+    closing: Decimal
+    made: date
 
 
 @dataclass(frozen=True)
@@ -205,9 +233,9 @@ def payments_from_history(
         seen = entry[2] if len(entry) > 2 else None
         rise = paid - previous
         if rise > ZERO and paid_date is not None:
-            facts.append(PaymentFact(invoice_no, paid_date, rise))
+            facts.append(PaymentFact(invoice_no, paid_date, rise, recorded=seen))
         elif rise < ZERO and seen is not None and previous_seen not in (None, seen):
-            facts.append(PaymentFact(invoice_no, seen, rise, REFUND))
+            facts.append(PaymentFact(invoice_no, seen, rise, REFUND, seen))
         elif rise < ZERO:
             facts = _take_back(facts, -rise)
         elif (
@@ -217,7 +245,7 @@ def payments_from_history(
             and (facts[-1].paid_on != paid_date)
         ):
             last = facts.pop()
-            facts.append(PaymentFact(invoice_no, paid_date, last.amount))
+            facts.append(PaymentFact(invoice_no, paid_date, last.amount, recorded=seen))
         previous, previous_seen = paid, seen
     return facts
 
@@ -233,7 +261,7 @@ def _take_back(facts: list[PaymentFact], amount: Decimal) -> list[PaymentFact]:
             continue
         del kept[index]
         if last.amount > amount:
-            kept.insert(index, PaymentFact(last.invoice_no, last.paid_on, last.amount - amount))
+            kept.insert(index, dataclasses.replace(last, amount=last.amount - amount))
         amount -= last.amount
     return kept
 
@@ -246,21 +274,45 @@ def build_statement(
     credits: Iterable[CreditFact],
     start: date,
     end: date,
+    stated: Stated | None = None,
 ) -> Statement:
-    """The statement of one client in one currency for the days `start` to `end`."""
+    """The statement of one client in one currency for the days `start` to `end`.
+
+    With `stated` (the statement the client was sent for the period before) the
+    opening balance is that one's closing; items dated before `start` but recorded
+    after it was made come first, marked LATE, then one ADJUSTMENT line (dated
+    `start`) for whatever else changed before `start` since (a payment's date
+    corrected, say), so that the closing balance is still the workbook's.
+
+    >>> inv = InvoiceFact("INV-1", date(2026, 2, 2), date(2026, 3, 4), Decimal("1000.00"))
+    >>> late = PaymentFact("INV-1", date(2026, 2, 25), Decimal("400.00"), recorded=date(2026, 3, 9))
+    >>> was = Stated(Decimal("1000.00"), made=date(2026, 3, 2))
+    >>> march = date(2026, 3, 1), date(2026, 3, 31)
+    >>> s = build_statement("Acme", "USD", [inv], [late], [], *march, was)
+    >>> s.opening, [(i.day.day, i.amount, i.note) for i in s.items], s.closing
+    (Decimal('1000.00'), [(25, Decimal('-400.00'), 'late')], Decimal('600.00'))
+    """
     if end < start:
         raise ValueError(f"the period ends ({end}) before it starts ({start})")
     invoices = [i for i in invoices if i.invoice_date <= end]
     movements = _movements(invoices, payments, credits, currency, end)
-    opening = sum((m.amount for m in movements if m.day < start), ZERO)
+    before = [m for m in movements if m.day < start]
+    opening = sum((m.amount for m in before), ZERO)
+    carried: list[tuple[_Move, str]] = []
+    if stated is not None:
+        late = [m for m in before if m.recorded is not None and m.recorded > stated.made]
+        carried = [(m, LATE) for m in late]
+        rest = opening - stated.closing - sum((m.amount for m in late), ZERO)
+        if rest != ZERO:
+            carried.append((_Move(start, ADJUSTMENT, "", "", rest), ""))
+        opening = stated.closing
     balance = opening
     items = []
-    for move in movements:
-        if move.day < start:
-            continue
+    period = [(m, "") for m in movements if m.day >= start]
+    for move, note in (*carried, *period):
         balance += move.amount
         item = StatementItem(
-            move.day, move.kind, move.reference, move.invoice_no, move.amount, balance
+            move.day, move.kind, move.reference, move.invoice_no, move.amount, balance, note
         )
         items.append(item)
     open_items, unapplied = _open_items(invoices, movements, end)
@@ -288,6 +340,7 @@ class _Move:
     reference: str
     invoice_no: str
     amount: Decimal
+    recorded: date | None = None
 
 
 def _movements(
@@ -308,7 +361,7 @@ def _movements(
         if c.issued_on <= end and c.amount
     ]
     moves += [
-        _Move(p.paid_on, p.kind, "", p.invoice_no, -round_money(p.amount, currency))
+        _Move(p.paid_on, p.kind, "", p.invoice_no, -round_money(p.amount, currency), p.recorded)
         for p in payments
         if p.paid_on <= end and p.amount
     ]

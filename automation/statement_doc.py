@@ -41,15 +41,18 @@ from .render import (
     template_file,
 )
 from .statement import (
+    ADJUSTMENT,
     CREDIT_NOTE,
     DISCOUNT,
     FEE,
     INVOICE,
+    LATE,
     LET_GO,
     PAYMENT,
     REFUND,
     ROUNDING,
     Statement,
+    StatementItem,
 )
 from .statement_facts import client_for
 from .validate import ClientBook
@@ -66,6 +69,7 @@ ITEM_WORDS: dict[str, dict[str, str]] = {
         FEE: "Bank fee written off, invoice {inv}",
         ROUNDING: "Rounding difference written off, invoice {inv}",
         REFUND: "Refund or payment correction, invoice {inv}",
+        ADJUSTMENT: "Correction to earlier statements",
     },
     "ru": {
         INVOICE: "Счёт {ref}",
@@ -75,6 +79,7 @@ ITEM_WORDS: dict[str, dict[str, str]] = {
         FEE: "Списана банковская комиссия, счёт {inv}",
         ROUNDING: "Списана разница округления, счёт {inv}",
         REFUND: "Возврат или исправление оплаты, счёт {inv}",
+        ADJUSTMENT: "Корректировка прошлых периодов",
     },
     "kk": {
         INVOICE: "Шот {ref}",
@@ -84,16 +89,36 @@ ITEM_WORDS: dict[str, dict[str, str]] = {
         FEE: "Банк комиссиясы есептен шығарылды, {inv} шоты",
         ROUNDING: "Дөңгелектеу айырмасы есептен шығарылды, {inv} шоты",
         REFUND: "{inv} шоты бойынша қайтару немесе төлемді түзету",
+        ADJUSTMENT: "Өткен кезеңдерді түзету",
     },
+}
+#: After an item dated in a period already stated, recorded after that statement (LATE).
+LATE_WORDS = {
+    "en": "recorded after the previous statement",
+    "ru": "внесено после предыдущего акта сверки",
+    "kk": "алдыңғы салыстыру актісінен кейін енгізілді",
 }
 #: The payment purpose a GOST code carries for a statement's open invoices.
 GOST_PURPOSE = "Оплата по счетам {numbers}"
 
 
+def item_words(item: StatementItem, lang: str) -> str:
+    """What a statement line is, in the client's language, with its note when it has one.
+
+    >>> late = StatementItem(date(2026, 2, 25), PAYMENT, "", "INV-1", Decimal("-400"), ZERO, LATE)
+    >>> item_words(late, "en")
+    'Payment received, invoice INV-1 (recorded after the previous statement)'
+    """
+    words = ITEM_WORDS.get(lang, ITEM_WORDS["en"])[item.kind]
+    text = words.format(ref=item.reference, inv=item.invoice_no)
+    if item.note == LATE:
+        text += f" ({LATE_WORDS.get(lang, LATE_WORDS['en'])})"
+    return text
+
+
 def statement_context(st: Statement, client: Client, company: CompanyInfo) -> dict[str, object]:
     """Everything the statement template prints, as ready strings."""
     lang, cur = client.language, st.currency
-    words = ITEM_WORDS.get(lang, ITEM_WORDS["en"])
 
     def money(amount: Decimal) -> str:
         return fmt.format_money(amount, cur, lang)
@@ -101,7 +126,7 @@ def statement_context(st: Statement, client: Client, company: CompanyInfo) -> di
     items = [
         {
             "date": fmt.format_short_date(item.day, lang),
-            "document": _clean(words[item.kind].format(ref=item.reference, inv=item.invoice_no)),
+            "document": _clean(item_words(item, lang)),
             "charge": money(item.amount) if item.amount > ZERO else "",
             "credit": money(-item.amount) if item.amount < ZERO else "",
             "balance": money(item.balance),
@@ -120,7 +145,8 @@ def statement_context(st: Statement, client: Client, company: CompanyInfo) -> di
         for o in st.open_items
     ]
     numbers = ", ".join(o.invoice_no for o in st.open_items)
-    received = sum((st.total_of(kind) for kind in (PAYMENT, *LET_GO, REFUND)), ZERO)
+    # a correction to earlier statements counts as a refund does: the summary adds up
+    received = sum((st.total_of(kind) for kind in (PAYMENT, *LET_GO, REFUND, ADJUSTMENT)), ZERO)
     return {
         "language": lang,
         "currency": cur,

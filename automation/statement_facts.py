@@ -16,7 +16,7 @@ every part payment on its own date.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -34,6 +34,7 @@ from .statement import (
     InvoiceFact,
     PaidSeen,
     PaymentFact,
+    Stated,
     Statement,
     build_statement,
     payments_from_history,
@@ -101,8 +102,14 @@ def gather_statements(
     start: date,
     end: date,
     only: str | None = None,
+    stated: Mapping[tuple[str, str], Stated] | None = None,
 ) -> list[Statement]:
-    """One statement per client and currency with activity in the period or a balance."""
+    """One statement per client and currency with activity in the period or a balance.
+
+    `stated`: (client key, currency) -> the statement that client was sent for the
+    period before, carried forward (`build_statement`); the others show the period as
+    the workbook has it now.
+    """
     invoices = ledger.invoices()
     history = ledger.paid_history()
     bank = bank_payments(ledger)
@@ -128,7 +135,8 @@ def gather_statements(
             )
         ]
         credits = credit_facts(notes, group)
-        st = build_statement(client.name, currency, facts, payments, credits, start, end)
+        carried = (stated or {}).get((key, currency))
+        st = build_statement(client.name, currency, facts, payments, credits, start, end, carried)
         if st.has_activity or only is not None:
             statements.append(st)
     if only is not None and not groups and only in book.clients:
@@ -142,11 +150,12 @@ def payment_facts(
     inv: LedgerInvoice,
     history: Sequence[PaidSeen],
     row: InvoiceRow | None,
-    bank: Sequence[tuple[date, Decimal, Decimal]] = (),
+    bank: Sequence[tuple[date, Decimal, Decimal, date | None]] = (),
     bank_latest: date | None = None,
 ) -> list[PaymentFact]:
-    """The invoice's payments: typed ones dated by the runs that saw them, bank ones by their
-    bank dates; then any discount.
+    """The invoice's payments: typed ones on their Paid Date, bank ones on their bank dates,
+    each recorded on the day the run that saw it ran; then any discount, recorded with
+    the latest payment.
 
     What the Invoices sheet's Balance lets go beyond credit notes and payments
     is a line of its own, dated with the latest payment, so the statement
@@ -161,22 +170,24 @@ def payment_facts(
         if not seen or seen[-1][:2] != now:
             seen.append(now)  # not recorded yet: when it was seen is not known
     facts = payments_from_history(inv.invoice_no, seen)
-    for day, amount, fee in bank:  # a bank fee written off is a line of its own
-        facts.append(PaymentFact(inv.invoice_no, day, amount - fee))
+    for day, amount, fee, applied in bank:  # a bank fee written off is a line of its own
+        facts.append(PaymentFact(inv.invoice_no, day, amount - fee, recorded=applied))
         if fee:
-            facts.append(PaymentFact(inv.invoice_no, day, fee, FEE))
+            facts.append(PaymentFact(inv.invoice_no, day, fee, FEE, applied))
     typed, typed_date = seen[-1][:2] if seen else (ZERO, None)
-    paid = typed + sum((amount for _, amount, _ in bank), ZERO)
-    days = [d for d in (typed_date, *(day for day, _, _ in bank)) if d is not None]
+    paid = typed + sum((line[1] for line in bank), ZERO)
+    days = [d for d in (typed_date, *(line[0] for line in bank)) if d is not None]
     if paid and days:
         paid_date = max(days)
         due, balance = balance_of(state_of(inv, False), Payments(paid, paid_date))
         discount = inv.total - inv.credited - due  # earned by paying early
         cent = due - paid - balance  # a cent paid too much and let go is negative
+        known = [f.recorded for f in facts if f.recorded is not None]
+        recorded = max(known) if known else None
         if discount != ZERO:
-            facts.append(PaymentFact(inv.invoice_no, paid_date, discount, DISCOUNT))
+            facts.append(PaymentFact(inv.invoice_no, paid_date, discount, DISCOUNT, recorded))
         if cent != ZERO:
-            facts.append(PaymentFact(inv.invoice_no, paid_date, cent, ROUNDING))
+            facts.append(PaymentFact(inv.invoice_no, paid_date, cent, ROUNDING, recorded))
     return facts
 
 

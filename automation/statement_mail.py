@@ -11,6 +11,11 @@ ledger's states like any message (planned -> sending -> sent): built bytes
 are kept until delivery, a message cut off by a crash is resent byte for
 byte with the same Message-ID, and an address that has it never gets it again.
 
+Each statement follows on from the one sent for the month before: when built,
+its closing balance and the day it was made are kept in its message's payload,
+and the next month's opens with that balance, listing what was recorded after
+it for days it covered (`statement.build_statement`, `Stated`).
+
     period = statement_month_due(ledger, config, as_of)     # None on most runs
     plan_monthly_statements(ledger, rows, book, config, as_of, period)   # in a transaction
     send_statements(ledger, sender, templates, email_templates, out_root, rows, book,
@@ -20,14 +25,16 @@ byte with the same Message-ID, and an address that has it never gets it again.
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from . import fmt
 from .config import Config
 from .delivery import Outcome, Parcel, RetryPolicy, deliver
-from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerMessage
+from .ledger import FAILED, PLANNED, SENDING, SENT, Ledger, LedgerMessage
 from .mail import (
     BuiltMessage,
     MailError,
@@ -41,7 +48,7 @@ from .model import InvoiceRow
 from .money import ZERO
 from .read import WorkbookData
 from .sending import LedgerJournal, again_note, copies_missed_text
-from .statement import Statement, previous_month
+from .statement import Stated, Statement, previous_month
 from .statement_facts import client_for, gather_statements
 from .summary import RunSummary, SentItem
 from .updates import invoice_rows
@@ -180,7 +187,7 @@ def send_statements(
                 ledger.drop_message(msg.message_id)  # gone or inactive since: no mail
             continue
         built, amount, name = _built(
-            msg, ledger, templates, email_templates, out_root, rows, book, config, summary
+            msg, ledger, templates, email_templates, out_root, rows, book, config, summary, as_of
         )
         if built is None:
             continue
@@ -242,8 +249,14 @@ def _built(
     book: ClientBook,
     config: Config,
     summary: RunSummary,
+    as_of: date,
 ) -> tuple[BuiltMessage | None, str, str]:
-    """The message's bytes (kept ones, or built now and stored), its amount and client."""
+    """The message's bytes (kept ones, or built now and stored), its amount and client.
+
+    Built now, the statement carries forward the one sent for the month before
+    (`stated_before`), and its own closing balance and date are kept in the payload
+    for the next month's.
+    """
     payload = msg.payload
     client = book.clients.get(payload["client_key"])
     name = client.name if client else payload["client_key"]
@@ -254,8 +267,11 @@ def _built(
         return built, "", name
     assert client is not None
     start, end = date.fromisoformat(payload["start"]), date.fromisoformat(payload["end"])
-    period = gather_statements(ledger, rows, book, start, end, client.key)
-    found = [st for st in period if st.currency == payload["currency"]]
+    currency = payload["currency"]
+    before = stated_before(ledger, client.key, currency, start)
+    stated = {(client.key, currency): before} if before is not None else None
+    period = gather_statements(ledger, rows, book, start, end, client.key, stated)
+    found = [st for st in period if st.currency == currency]
     if not found:
         with ledger.transaction():
             ledger.drop_message(msg.message_id)
@@ -290,11 +306,27 @@ def _built(
             ledger.mark_failed(msg.message_id, str(exc), rebuild=True)
         summary.failed.append(SentItem("", name, STATEMENT, amount, str(exc)))
         return None, amount, name
+    made = {**payload, "closing": str(st.closing), "made": as_of.isoformat()}
     with ledger.transaction():
+        ledger.replan_message(msg.event, made)  # what the next month's statement follows on
         ledger.store_built(
             built.message_id, built.envelope_from, built.recipients, built.raw, built.to, built.cc
         )
     return built, amount, name
+
+
+def stated_before(ledger: Ledger, client_key: str, currency: str, start: date) -> Stated | None:
+    """The statement the client was sent (or may have been: being sent) for the month
+    before `start`: its closing balance and the day it was made; None when there is none
+    (not sent, or made by a version that did not keep them)."""
+    event = f"{STATEMENT}/{month_of(start - timedelta(days=1))}/{client_key}/{currency}"
+    found = ledger.conn.execute(
+        "SELECT payload FROM messages WHERE event = ? AND state IN (?, ?)", (event, SENT, SENDING)
+    ).fetchone()
+    payload = json.loads(found[0]) if found else {}
+    if "closing" not in payload or "made" not in payload:
+        return None
+    return Stated(Decimal(payload["closing"]), date.fromisoformat(payload["made"]))
 
 
 def email_context(st: Statement, client_name: str, config: Config, lang: str) -> Mapping[str, str]:

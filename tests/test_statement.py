@@ -27,6 +27,7 @@ from automation.config import load_config
 from automation.fmt import format_money
 from automation.model import CellUpdate
 from automation.statement import (
+    ADJUSTMENT,
     AGING_BUCKETS,
     CREDIT_NOTE,
     DISCOUNT,
@@ -38,6 +39,7 @@ from automation.statement import (
     CreditFact,
     InvoiceFact,
     PaymentFact,
+    Stated,
     build_statement,
     payments_from_history,
 )
@@ -766,3 +768,87 @@ def test_a_months_statements_compile_the_word_template_once(
         context = statement_doc.statement_context(st, client, sample_document().company)
         statement_doc.render_statement(templates, context, "en", tmp_path / f"{n}.docx")
     assert len(compiled) == 1 and len(list(tmp_path.glob("*.docx"))) == 3
+
+
+# -- each statement follows on from the one sent before -----------------------------
+
+
+def statement_lines(mail) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The attached statement's lines: [date, document, charge, credit, balance], from
+    "Balance brought forward" to "Closing balance"."""
+    for part in mail.iter_attachments():
+        document = docx.Document(io.BytesIO(part.get_payload(decode=True)))
+        for table in document.tables:
+            rows = [[c.text for c in r.cells] for r in table.rows]
+            if any(row[1] == "Balance brought forward" for row in rows):
+                start = next(i for i, row in enumerate(rows) if row[1] == "Balance brought forward")
+                return rows[start:]
+    raise AssertionError("no statement lines")
+
+
+def a_payment_of_february_recorded_in_march(folder: Folder, record) -> None:  # type: ignore[no-untyped-def]
+    """February's statement is emailed on 2 March ($1,000.00); $400 received on 25 February
+    is recorded afterwards (`record`); April's run emails March's statement."""
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 2, 2), "Ames", "Monthly bookkeeping", 1, 1000)])  # fmt: skip
+    assert folder.run("--as-of", "2026-02-02") == 0
+    assert folder.run("--as-of", "2026-03-02") == 0
+    (number,) = numbers_of(folder, "Ames")
+    record(number)
+    assert folder.run("--as-of", "2026-03-09") == 0
+    assert folder.run("--as-of", "2026-04-06") == 0
+    february, march = (statement_lines(m) for m in statements_to(folder, "Ames"))
+    assert february[-1][1:] == ["Closing balance", "", "", "$1,000.00"]
+    assert march[0][1:] == ["Balance brought forward", "", "", "$1,000.00"]  # = February's
+    assert march[1:] == [
+        ["Feb 25, 2026", f"Payment received, invoice {number} (recorded after the previous "
+         "statement)", "", "$400.00", "$600.00"],
+        ["Mar 31, 2026", "Closing balance", "", "", "$600.00"],
+    ]  # fmt: skip
+    payments = [row for lines in (february, march) for row in lines if row[3] == "$400.00"]
+    assert len(payments) == 1  # on one statement the client received, once
+    # The command run by hand shows March as the workbook has it now: the payment in February.
+    config = load_config(folder.root / "billing.toml")
+    again = make_statements(StatementRequest(folder.workbook, date(2026, 4, 6), config, "Ames",
+                                             date(2026, 3, 1), date(2026, 3, 31)))  # fmt: skip
+    ((st, _),) = again.files
+    assert (st.opening, st.items, st.closing) == (D("600.00"), (), D("600.00"))
+
+
+def test_a_payment_typed_after_the_months_statement_is_on_the_next_one(folder: Folder) -> None:
+    folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 1')
+    a_payment_of_february_recorded_in_march(
+        folder, lambda number: pay(folder, number, "400", date(2026, 2, 25))
+    )
+
+
+def test_a_bank_payment_imported_after_the_months_statement_is_on_the_next_one(
+    folder: Folder,
+) -> None:
+    folder.write_config(
+        extra='default_terms = "Net 30"\n[statements]\nday = 1\n[bank.csv]\ndate = "Date"\n'
+        'amount = "Amount"\nreference = "Reference"'
+    )
+
+    def imported(number: str) -> None:
+        bank = folder.root / "bank.csv"
+        bank.write_text(f"Date,Amount,Reference\n2026-02-25,400.00,{number} part\n")
+        assert main(["payments", "--workbook", str(folder.workbook), str(bank),
+                     "--as-of", "2026-03-03"]) == 0  # fmt: skip
+
+    a_payment_of_february_recorded_in_march(folder, imported)
+
+
+def test_what_changed_in_a_stated_period_beyond_late_items_is_one_correction_line() -> None:
+    """A payment stated on 25 February has its date corrected to 2 March afterwards: March
+    opens with February's closing, one correction line, then the payment on its new date."""
+    invoice = InvoiceFact("INV-1", date(2026, 2, 2), date(2026, 3, 4), D("1000.00"))
+    moved = PaymentFact("INV-1", date(2026, 3, 2), D("400.00"), recorded=date(2026, 3, 9))
+    was = Stated(D("600.00"), made=date(2026, 3, 2))
+    st = build_statement("Acme", "USD", [invoice], [moved], [],
+                         date(2026, 3, 1), date(2026, 3, 31), was)  # fmt: skip
+    assert st.opening == D("600.00") and st.closing == D("600.00")
+    assert [(i.day.day, i.kind, i.amount, i.balance) for i in st.items] == [
+        (1, ADJUSTMENT, D("400.00"), D("1000.00")),
+        (2, PAYMENT, D("-400.00"), D("600.00")),
+    ]

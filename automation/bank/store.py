@@ -185,18 +185,24 @@ def typed_recognised(
 
 def bank_payments(
     ledger: Ledger, numbers: Iterable[str] | None = None
-) -> dict[str, list[tuple[date, Decimal, Decimal]]]:
+) -> dict[str, list[tuple[date, Decimal, Decimal, date | None]]]:
     """Invoice No -> the money bank lines added to it, one entry per line on its bank date,
     oldest first (lines recognised as payments typed by hand are not here: they are typed):
-    (date, amount added, of which a bank fee written off)."""
+    (date, amount added, of which a bank fee written off, the date of the run that applied
+    it: when the tool learnt of it)."""
     wanted = set(numbers) if numbers is not None else None
-    result: dict[str, list[tuple[date, Decimal, Decimal]]] = {}
-    for number, amount, fee, day in ledger.conn.execute(
-        "SELECT invoice_no, amount, fee, line_date FROM bank_allocations WHERE typed = 0"
-        " ORDER BY line_date, rowid"
+    result: dict[str, list[tuple[date, Decimal, Decimal, date | None]]] = {}
+    for number, amount, fee, day, applied in ledger.conn.execute(
+        "SELECT a.invoice_no, a.amount, a.fee, a.line_date, r.as_of FROM bank_allocations a"
+        " LEFT JOIN bank_lines l ON l.bank_ref = a.bank_ref LEFT JOIN runs r ON r.id = l.run_id"
+        " WHERE a.typed = 0 ORDER BY a.line_date, a.rowid"
     ):
         if wanted is None or number in wanted:
             result.setdefault(number, []).append(
-                (date.fromisoformat(day), Decimal(amount), Decimal(fee))
+                (date.fromisoformat(day), Decimal(amount), Decimal(fee), _day(applied))
             )
     return result
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
