@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import string
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -916,8 +916,15 @@ class Ledger:
         raw: bytes,
         to: Sequence[str] = (),
         cc: Sequence[str] = (),
+        payload: Mapping[str, Any] | None = None,
     ) -> None:
-        """Keep a message's exact bytes until it is delivered (a retry sends the same)."""
+        """Keep a message's exact bytes until it is delivered (a retry sends the same);
+        with `payload`, what was worked out building them too (a statement's closing)."""
+        if payload is not None:
+            self.conn.execute(
+                "UPDATE messages SET payload = ? WHERE message_id = ?",
+                (json.dumps(dict(payload)), message_id),
+            )
         self.conn.execute(
             "UPDATE messages SET envelope_from = ?, recipients = ?, to_addresses = ?,"
             " cc_addresses = ? WHERE message_id = ?",

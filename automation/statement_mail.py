@@ -307,11 +307,11 @@ def _built(
         summary.failed.append(SentItem("", name, STATEMENT, amount, str(exc)))
         return None, amount, name
     made = {**payload, "closing": str(st.closing), "made": as_of.isoformat()}
-    with ledger.transaction():
-        ledger.replan_message(msg.event, made)  # what the next month's statement follows on
+    with ledger.transaction():  # with what the next month's statement follows on from
         ledger.store_built(
-            built.message_id, built.envelope_from, built.recipients, built.raw, built.to, built.cc
-        )
+            built.message_id, built.envelope_from, built.recipients, built.raw, built.to, built.cc,
+            made,
+        )  # fmt: skip
     return built, amount, name
 
 
