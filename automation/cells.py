@@ -34,6 +34,30 @@ class CellError(ValueError):
     """A cell value of the wrong kind; the message says what to write instead."""
 
 
+class ExcelError(str):
+    """The Excel error value (`#N/A`, `#REF!`, `#DIV/0!`) a cell shows in place of its
+    formula's result, as its text.
+
+    The reader puts it in its cell as this kind of text, apart from text typed, so that
+    any column the tool reads tells it on the row (`shows_error`) rather than billing
+    it, or printing "#N/A" on an invoice as if it were typed.
+    """
+
+
+def shows_error(value: Any, instead: str) -> str | None:
+    """What a cell showing an Excel error is told (`instead`: what to type instead,
+    "the text"), or None for any other cell.
+
+    >>> shows_error(ExcelError("#N/A"), "the text")
+    'shows the Excel error #N/A (its formula failed): fix the formula or type the text.'
+    >>> shows_error("#N/A", "the text") is None  # text typed (a Text cell): read as typed
+    True
+    """
+    if value.__class__ is not ExcelError:
+        return None
+    return f"shows the Excel error {value} (its formula failed): fix the formula or type {instead}."
+
+
 def is_blank(value: Any) -> bool:
     kind = value.__class__  # the usual cells first: this is asked of every cell validated
     if kind is str:
@@ -69,6 +93,8 @@ def cell_date(value: Any, order: str = "") -> date:
     if isinstance(value, date):
         return value
     if isinstance(value, str):
+        if (error := shows_error(value, "the date")) is not None:
+            raise CellError(error)
         try:
             return read_date_text(value, order)
         except DateTextError as exc:
@@ -102,6 +128,8 @@ def cell_datetime(value: Any) -> datetime | None:
 
 def cell_decimal(value: Any) -> Decimal:
     """A number cell (or numeric text such as "1,250.00") as a Decimal."""
+    if (error := shows_error(value, "the number")) is not None:
+        raise CellError(error)
     if isinstance(value, datetime | date):
         raise CellError(f"{cell_text(value)} is a date, not a number.")
     if isinstance(value, timedelta | time):  # a cell formatted as hours:minutes

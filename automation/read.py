@@ -23,6 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cells import ExcelError
 from .config import Config
 from .lazy import lazy_import
 from .package_check import CellRange, CheckedSheet, UnsavedFormulas, check_package
@@ -263,12 +264,14 @@ def _show_errors(
     errors: dict[str, dict[tuple[int, int], str]],
     merges: dict[str, list[CellRange]] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Put each Excel error value (`#DIV/0!`, `#REF!`) back into its cell as text, and
+    """Put each Excel error value (`#DIV/0!`, `#REF!`) back into its cell as text (an
+    `ExcelError`, told apart from text typed), and
     show a cell merged down a column in each row it covers.
 
     calamine reads an error cell as empty, so a broken Amount formula would be
     billed as Quantity x Unit Price without a word; as text, the row fails
-    validation with the error named ("Amount: "#DIV/0!" is not a number").
+    validation with the error named ("Amount: shows the Excel error #DIV/0!"); in a
+    text column (a Description looked up by VLOOKUP) it would be printed as typed.
     A cell merged over rows (`OLD-0099` in G3:G4) holds its value in its first
     row only, the others read empty: two lines billed by hand under one merged
     Invoice No would see the second billed again. Each row reads what shows.
@@ -284,7 +287,7 @@ def _show_errors(
         rows, cols = frame.shape
         for (row, col), text in cells.items():
             if row <= rows and col <= cols:
-                frame.iat[row - 1, col - 1] = text
+                frame.iat[row - 1, col - 1] = ExcelError(text)
     return frames
 
 

@@ -10,14 +10,22 @@ errors, each naming sheet, Excel row, column and the fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .cells import CellError, cell_date, cell_decimal, cell_text, is_blank
+from .cells import (
+    CellError,
+    ExcelError,
+    cell_date,
+    cell_decimal,
+    cell_text,
+    is_blank,
+    shows_error,
+)
 from .config import LANGUAGES, Config
 from .lazy import lazy_import
 from .mail import parse_addresses
@@ -128,6 +136,10 @@ def _client_row(
                 )
             )
     active = cell_text(cells["Active"]).lower() not in _INACTIVE
+    shown = _error_cells(cells, err)
+    if shown:  # told as the error it shows, not as the text it would be read as
+        columns = {error.column for error in shown}
+        errors = shown + [error for error in errors if error.column not in columns]
     client = Client(
         key=client_key(name),
         name=name,
@@ -143,6 +155,17 @@ def _client_row(
         payer_ids=split_payer_ids(cells.get("Payer ID")),
     )
     return client, terms, errors
+
+
+def _error_cells(cells: dict[str, object], err: Callable[[str, str], RowError]) -> list[RowError]:
+    """An error for each cell of a Clients row that shows an Excel error (`#N/A` from a
+    failed VLOOKUP): every column of the sheet is read, and an Address or a CC would be
+    printed on the invoice or mailed to as if typed."""
+    return [
+        err(column, message)
+        for column, value in cells.items()
+        if (message := shows_error(value, "the rate" if column == "Tax Rate" else "the text"))
+    ]
 
 
 def listed_errors(errors: dict[int, RowError], book: ClientBook) -> list[RowError]:
@@ -195,6 +218,9 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
     for row, values in frame_records(frame):
         formulas = unsaved.get(int(row), [])
         if all(is_blank(v) for v in values.values()) and not formulas:
+            continue
+        if (error := shows_error(values["Client"], "the client's name")) is not None:
+            errors.append(RowError(sheet.name, int(row), sheet.headers["Client"], error))
             continue
         name = cell_text(values["Client"])
         if not name and formulas:
@@ -369,6 +395,8 @@ def _service_line(
             when = cell_date(day, sheet.date_order)
         except CellError as exc:
             return _line_error(sheet, row, "Date", str(exc))
+    if client_cell.__class__ is ExcelError or description_cell.__class__ is ExcelError:
+        return _shown_error(sheet, row, client_cell, description_cell)
     client = cell_text(client_cell)
     if not client:
         return _line_error(
@@ -393,6 +421,17 @@ def _service_line(
         unit_price=price,  # None: not typed; the invoice shows Amount / Quantity, rounded
         amount=amount,
     )
+
+
+def _shown_error(
+    sheet: SheetData, row: int, client_cell: object, description_cell: object
+) -> RowError:
+    """A Services row whose Client or Description shows an Excel error (`#N/A` from a
+    failed VLOOKUP): a Description would be printed on the invoice as "#N/A"."""
+    client = shows_error(client_cell, "the client's name")
+    if client is not None:
+        return _line_error(sheet, row, "Client", client)
+    return _line_error(sheet, row, "Description", shows_error(description_cell, "the text") or "")
 
 
 def _line_error(sheet: SheetData, row: int, column: str, message: str) -> RowError:
