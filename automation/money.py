@@ -84,7 +84,7 @@ CURRENCY_CODES = frozenset(list_currencies())
 _GROUPS = re.compile(r"\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+")
 
 
-def _typed_number(value: str) -> Decimal:
+def _typed_number(value: str, lone_decimal: bool = False) -> Decimal:
     """A number typed as text ("1,250.00", "1.250,00", "12,5", "(40)", "€ 99"), read exactly.
 
     Whichever of "." and "," comes last is the decimal mark when both are
@@ -93,8 +93,9 @@ def _typed_number(value: str) -> Decimal:
     marks repeated are thousands ("1,234,567"). A lone mark with exactly three
     digits after one to three others ("1.500", "1,500") is refused: it reads
     1500 in one country and 1.5 in another, and a guess could bill a thousand
-    times too much or too little. Exponents, underscores and letters are not
-    numbers here.
+    times too much or too little; `lone_decimal` reads it as a decimal mark, where
+    the thousands cannot be meant (a tax rate). Exponents, underscores and letters
+    are not numbers here.
     """
     text = value.strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
     for sign in TEXT_SIGNS:
@@ -121,7 +122,13 @@ def _typed_number(value: str) -> Decimal:
     if not whole.isdigit() and whole and not _GROUPS.fullmatch(whole):
         raise MoneyError(f"{value!r} is not a number: its digits are not grouped by thousands")
     digits = whole.replace(",", "").replace(".", "")
-    if lone and len(fraction) == 3 and 1 <= len(whole) <= 3 and not whole.startswith("0"):
+    if (
+        lone
+        and not lone_decimal
+        and len(fraction) == 3
+        and 1 <= len(whole) <= 3
+        and not whole.startswith("0")
+    ):
         plain = Decimal(f"{digits}.{fraction}").normalize()
         raise AmbiguousNumber(
             f'"{value.strip()}" could be {digits}{fraction} or {plain:f}: type the number '
@@ -208,10 +215,16 @@ def same_amount(a: Decimal, b: Decimal) -> bool:
 def parse_rate(value: Any) -> Decimal:
     """A tax rate as a fraction: `12`, `"12%"` and `0.12` all give Decimal('0.12').
 
-    A plain number of 1 or more is a percentage, below 1 a fraction.
+    A plain number of 1 or more is a percentage, below 1 a fraction. A lone mark
+    with three digits after it is a decimal mark: "8.875%", "8,875" and 8.875 are
+    all 8.875% (read as thousands, 8875% would be no rate).
+
+    >>> parse_rate("8.875%"), parse_rate("6,625 %"), parse_rate("8.875"), parse_rate(8.875)
+    (Decimal('0.08875'), Decimal('0.06625'), Decimal('0.08875'), Decimal('0.08875'))
     """
     percent = isinstance(value, str) and value.strip().endswith("%")
-    number = D(value.strip()[:-1] if percent else value)
+    text = value.strip()[:-1] if percent else value
+    number = _typed_number(text, lone_decimal=True) if isinstance(text, str) else D(text)
     if number < 0:
         raise MoneyError(f"{value!r} is negative")
     rate = number / 100 if number >= 1 or percent else number

@@ -210,7 +210,7 @@ def test_numbers_typed_as_text_are_read_exactly_or_refused(text: str, read: str)
 
 
 def test_a_tax_rate_of_100_percent_or_more_is_refused(tmp_path: Path) -> None:
-    rates = ["12", "0,125", "12,5%", "100", "1200", "150%"]
+    rates = ["12", "0,125", "12,5%", "100", "1200", "150%", "100.000", "1.250.000%"]
     book = write_workbook(
         tmp_path / "log.xlsx",
         [client(f"C{i}", **{"Tax Rate": rate}) for i, rate in enumerate(rates)],
@@ -223,7 +223,28 @@ def test_a_tax_rate_of_100_percent_or_more_is_refused(tmp_path: Path) -> None:
         (5, "Tax Rate", '"100" would be a tax of 100%; write the rate as 12, 12% or 0.12.'),
         (6, "Tax Rate", '"1200" would be a tax of 1200%; write the rate as 12, 12% or 0.12.'),
         (7, "Tax Rate", '"150%" would be a tax of 150%; write the rate as 12, 12% or 0.12.'),
-    ]
+        (8, "Tax Rate", '"100.000" would be a tax of 100%; write the rate as 12, 12% or 0.12.'),
+        (9, "Tax Rate",
+         '"1.250.000%" would be a tax of 1250000%; write the rate as 12, 12% or 0.12.'),
+    ]  # fmt: skip
+
+
+def test_a_tax_rate_typed_as_text_with_three_decimals_is_read(tmp_path: Path) -> None:
+    """ "8.875%" (New York City sales tax) and "6.625%" (New Jersey) typed as text were
+    refused as "not a rate" while 9.25% and the number 8.875 were read: the three digits
+    after the mark made them "1.500"-like, 8875% or 8.875%. A rate is under 100%, so only
+    the decimal reading is a rate, with or without the percent sign."""
+    rates = ["8.875%", "6.625%", "8,875 %", "8.875", "8,875", 8.875, "1.500", "1.250%"]
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client(f"C{i}", **{"Tax Rate": rate}) for i, rate in enumerate(rates)],
+        [],
+    )
+    clients = validate_clients(read_workbook(book, Config()).clients, Config())
+    assert clients.errors == ()
+    assert [clients.clients[f"c{i}"].tax_rate * 100 for i in range(len(rates))] == [
+        Decimal("8.875"), Decimal("6.625"), Decimal("8.875"), Decimal("8.875"),
+        Decimal("8.875"), Decimal("8.875"), Decimal("1.5"), Decimal("1.25")]  # fmt: skip
 
 
 def test_a_price_typed_with_another_currencys_sign_is_refused(tmp_path: Path) -> None:
