@@ -30,6 +30,7 @@ from typing import Any
 
 from .errors import UnusableError
 from .model import CellValue, InvoiceLine, Money, ServiceLine
+from .schema import normalise_header
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (scope TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -733,7 +734,9 @@ class Ledger:
         for r in rows:
             result[r["invoice_no"]] = LedgerInvoice(
                 invoice_no=r["invoice_no"],
-                client_key=r["client_key"],
+                # A key stored before names were matched across accent encodings
+                # (NFD "Cafe\u0301") reads as its name's key now; any other is itself.
+                client_key=normalise_header(r["client_key"]),
                 client=r["client"],
                 currency=r["currency"],
                 terms=r["terms"],

@@ -9,6 +9,7 @@ Every header can be renamed in the config (`[columns.Services] Client =
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -106,8 +107,18 @@ SHEETS: dict[str, tuple[Column, ...]] = {
 
 
 def normalise_header(text: object) -> str:
-    """Headers match ignoring case and surrounding (or doubled) spaces."""
-    return " ".join(str(text).split()).casefold()
+    """Headers (and client names) match ignoring case, surrounding (or doubled) spaces,
+    and how an accented letter is encoded: "é" as one character, or as "e" and an accent
+    (as text pasted from a Mac or a PDF often is), both look alike (Unicode NFC).
+
+    Text already in NFC, as typed text almost always is, gives what it gave before the
+    accents were normalised (the ledger keeps such keys); and a key given again gives
+    itself, so a key kept from before reads as the key of its name now.
+
+    >>> normalise_header("  Unit   PRICE "), normalise_header("Cafe\u0301") == "café"
+    ('unit price', True)
+    """
+    return " ".join(unicodedata.normalize("NFC", str(text)).split()).casefold()
 
 
 def header_for(sheet: str, column: str, renames: dict[str, dict[str, str]]) -> str:

@@ -1,0 +1,85 @@
+"""A name or a header matches however its accented letters are encoded.
+
+"é" is one character when typed on most keyboards, and "e" followed by a combining
+accent when pasted from a Mac or a PDF: the two look the same, and the bookkeeper
+cannot tell which a cell holds. Client names and headers match in either form;
+ledgers kept before keep their invoices with their clients.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+from conftest import CLIENT_HEADERS, SERVICE_HEADERS, Folder, client, service, write_workbook
+
+from automation.config import Config
+from automation.read import read_workbook
+from automation.validate import validate_clients, validate_services
+
+NFC = unicodedata.normalize("NFC", "Café Noir")
+NFD = unicodedata.normalize("NFD", NFC)
+
+
+def test_a_client_matches_in_either_encoding(tmp_path: Path) -> None:
+    """ "Café Noir" with a decomposed é in Clients and a precomposed one in Services (and
+    the other way round) was '"Café Noir" is not in Clients'."""
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client(NFD, Email="noir@clients.example"), client("Crème", Email="c@clients.example")],
+        [
+            service(date(2026, 3, 2), NFC, "Bookkeeping"),
+            service(date(2026, 3, 2), unicodedata.normalize("NFD", "CRÈME"), "Payroll"),
+        ],
+    )
+    data = read_workbook(book, Config())
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert errors == {}
+    assert [(line.row, line.amount) for line in lines] == [(2, Decimal(100)), (3, Decimal(100))]
+
+
+def _renamed_log(path: Path) -> None:
+    """A log whose Description header is "Désignation" with a decomposed é."""
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS)
+    ws.write_row(1, 0, ["Acme", "ap@acme.example"])
+    ws = wb.add_worksheet("Services")
+    headers = [unicodedata.normalize("NFD", "Désignation") if h == "Description" else h
+               for h in SERVICE_HEADERS]  # fmt: skip
+    ws.write_row(0, 0, headers)
+    ws.write_datetime(1, 0, datetime(2026, 3, 2), wb.add_format({"num_format": "yyyy-mm-dd"}))
+    ws.write_row(1, 1, ["Acme", "Audit", 1, 100])
+    wb.close()
+
+
+def test_a_header_matches_in_either_encoding(folder: Folder) -> None:
+    """A rename to "Désignation" (typed in billing.toml, é precomposed) finds the header
+    pasted with a decomposed é: the run reads the column and writes back beside it."""
+    _renamed_log(folder.workbook)
+    folder.write_config('[columns.Services]\nDescription = "Désignation"')
+    assert folder.run("--as-of", "2026-03-09") == 0
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="openpyxl")
+    assert list(services["Status"]) == ["Invoiced"]
+    assert len(folder.received) == 1
+
+
+def test_an_invoice_kept_under_a_decomposed_key_keeps_its_client(folder: Folder) -> None:
+    """A ledger from before kept the key of a name typed decomposed as it was (casefolded,
+    not normalised): its invoices are still the client's, and are followed up."""
+    write_workbook(
+        folder.workbook,
+        [client(NFD, Email="noir@clients.example", Terms="Net 7")],
+        [service(date(2026, 1, 2), NFD, "Work", 1, 500)],
+    )
+    assert folder.run("--as-of", "2026-01-05") == 0
+    with sqlite3.connect(folder.root / ".billing" / "ledger.sqlite") as ledger:
+        ledger.execute("UPDATE invoices SET client_key = ?", (NFD.casefold(),))
+    ledger.close()
+    assert folder.run("--as-of", "2026-03-09") == 0  # nine weeks on: overdue, reissued
+    assert len(folder.received) == 2
