@@ -32,6 +32,7 @@ from .model import HOLD, REBILL, InvoiceRow, RowError, ServiceLine
 from .notices import split_unlikely_dates
 from .plan import Followup, InvoiceDraft, Payments, decide_followup
 from .read import WorkbookData, read_workbook
+from .reconcile import lost_invoice_rows, lost_rows_note
 from .request import RunRequest
 from .statement_mail import STATEMENT
 from .summary import RunSummary
@@ -42,7 +43,6 @@ from .updates import (
     invoice_rows,
     payment_cells,
     payment_errors,
-    remembered_row,
     signature,
     state_of,
 )
@@ -86,10 +86,14 @@ def look_at_open_invoices(
     Invoices rows, follow-up decisions); payment problems go into the summary.
     """
     pending = ledger.messages((PLANNED, SENDING, FAILED))
-    active, lost_rows = open_invoices(ledger, data)
+    active, settled_lost = open_invoices(ledger, data)
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
-    rows = flag_unknown_statuses({**lost_rows, **invoice_rows(data.invoices, invoices.keys())})
+    present = invoice_rows(data.invoices, invoices.keys())
+    lost = lost_invoice_rows(ledger, settled_lost, invoices.keys() - present.keys())
+    if lost:
+        summary.notes.append(lost_rows_note(lost))
+    rows = flag_unknown_statuses({**lost, **present})
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
     events = ledger.events(invoices.keys())
     # The tool saw these paid: a payment note went, or the invoice was set aside as settled
@@ -323,13 +327,13 @@ def reached_by_to(ledger: Ledger, pending: Sequence[LedgerMessage]) -> set[str]:
     }
 
 
-def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[str, InvoiceRow]]:
+def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[str, str]]:
     """The invoices this run must look at: all but the settled ones left as they were,
     their payment cells and their Services rows (an edited row is told, as for an open
     invoice's: SPEC makes no exception for a paid one).
 
     Also returns, for settled invoices whose row the workbook lost (an older
-    copy restored), their remembered payment cells.
+    copy restored), the signature of their payment cells when settled.
     """
     settled = ledger.settled()
     now = payment_cells(data.invoices, settled.keys())
@@ -338,7 +342,7 @@ def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[st
     if kept:
         digests = rows_digests(data.services)
         reopened |= {n for n, digest in kept.items() if digests.get(n, "") != digest}
-    lost = {n: remembered_row(n, settled[n]) for n in reopened if n not in now}
+    lost = {n: settled[n] for n in reopened if n not in now}
     return ledger.unsettled_numbers() | reopened, lost
 
 

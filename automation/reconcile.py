@@ -6,6 +6,7 @@ lost and which numbers are already taken, so nothing is billed or numbered
 twice.
 
     restored = restored_lines(lines, data.services, ledger)   # row -> Invoice No
+    rows = lost_invoice_rows(ledger, settled_lost, missing)  # Invoice No -> rebuilt row
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from . import cells
 from .backups import NAME as LEDGER_COPY
+from .bank.store import bank_totals
 from .config import Config
 from .lazy import lazy_import
 from .ledger import Ledger, LedgerInvoice, fingerprint, number_pattern, put_back
@@ -32,10 +34,13 @@ from .model import (
     PARTIALLY_PAID,
     REISSUED,
     SENT,
+    InvoiceRow,
     RowError,
     ServiceLine,
 )
+from .money import ZERO
 from .read import SheetData, WorkbookData
+from .updates import remembered_row, seen_row
 from .validate import column_text, read_billed_rows, read_service_line
 
 if TYPE_CHECKING:
@@ -459,3 +464,45 @@ def _knows_any(path: Path, numbers: Sequence[str]) -> bool:
         return conn.execute(query, list(numbers)).fetchone() is not None
     finally:
         conn.close()
+
+
+def lost_invoice_rows(
+    ledger: Ledger, settled_lost: Mapping[str, str], missing: Collection[str]
+) -> dict[str, InvoiceRow]:
+    """The Invoices rows of the tool's invoices that the workbook lost (deleted by mistake,
+    or an older copy put back), rebuilt (row 0) with the payment last seen on them.
+
+    `missing`: the invoices the run follows that have no row; `settled_lost`: those of
+    them that were settled, with their payment cells' signature when settled. An open
+    invoice gets the part of Paid Amount typed by hand as the last run saw it (its
+    Paid By Bank is the ledger's and is added back with the bank statements). One
+    the tool never saw paid is simply written back from the ledger, as before.
+    """
+    seen = ledger.paid_cells(n for n in missing if n not in settled_lost)
+    bank = bank_totals(ledger, [n for n in missing if n in settled_lost])
+    rows: dict[str, InvoiceRow] = {}
+    for number in sorted(missing):
+        if number in settled_lost:
+            part = bank[number].bank if number in bank else ZERO
+            rows[number] = remembered_row(number, settled_lost[number], part)
+        elif number in seen and seen[number][-1][0] != ZERO:
+            rows[number] = seen_row(number, *seen[number][-1])
+    return rows
+
+
+def lost_rows_note(rows: Mapping[str, InvoiceRow]) -> str:
+    """What to tell of the Invoices rows written back with a payment (`lost_invoice_rows`)."""
+    numbers = sorted(rows)
+    if not numbers:
+        return ""
+    shown = ", ".join(numbers[:NAMED])
+    if len(numbers) > NAMED:
+        shown += f" and {len(numbers) - NAMED} more"
+    one = len(numbers) == 1
+    return (
+        f"{len(numbers)} {'invoice' if one else 'invoices'} ({shown}) had no row in the "
+        "Invoices sheet (deleted, or an older copy of the workbook was put back): "
+        f"{'its row is' if one else 'their rows are'} written back with the payment last "
+        f"seen on {'it' if one else 'them'}, so balances, statuses and reminders go on from "
+        "there."
+    )

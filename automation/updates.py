@@ -583,11 +583,14 @@ def signature(cells: tuple[str, ...]) -> str:
     return "\x1f".join(cells)
 
 
-def remembered_row(number: str, sig: str) -> InvoiceRow:
+def remembered_row(number: str, sig: str, bank: Decimal = ZERO) -> InvoiceRow:
     """A settled invoice's payment cells, for a workbook that lost its row (row 0).
 
     An older copy restored by the bookkeeper must not turn a paid invoice
     into an unpaid one: what was typed when it was settled is written back.
+    Its Paid Amount then held the bank's part too: `bank`, the ledger's bank
+    total, comes off, leaving the typed part as a row in the sheet reads it
+    (`bank.apply.heal_rows` adds the bank's part back).
     """
     paid, paid_date, status, *_ = sig.split("\x1f")  # older ledgers kept three cells
     try:
@@ -595,7 +598,15 @@ def remembered_row(number: str, sig: str) -> InvoiceRow:
         when = cells.optional_date(paid_date)
     except cells.CellError:
         amount, when = None, None
-    return InvoiceRow(0, number, paid_amount=amount, paid_date=when, status=status or None)
+    typed = max((amount or ZERO) - bank, ZERO)
+    return InvoiceRow(0, number, paid_amount=typed or None, paid_date=when, status=status or None)
+
+
+def seen_row(number: str, paid: Decimal, paid_date: date | None) -> InvoiceRow:
+    """An open invoice's payment as the last run saw it typed (`Ledger.paid_cells`), for a
+    workbook that lost its row (row 0): a part payment is not forgotten, and the client
+    told what is still due is not asked for the whole total again."""
+    return InvoiceRow(0, number, paid_amount=paid or None, paid_date=paid_date)
 
 
 def receivables(

@@ -135,9 +135,8 @@ def heal_rows(
 ) -> dict[str, InvoiceRow]:
     """The Invoices rows with the ledger's bank payments in Paid Amount and Paid By Bank.
 
-    A row in the sheet: typed part = Paid Amount - Paid By Bank (as the sheet
-    shows them). A row the workbook lost (rebuilt from what was remembered when
-    it was settled, which already held the bank part): typed = the rest.
+    Typed part = Paid Amount - Paid By Bank (as the sheet shows them; a row the
+    workbook lost is rebuilt with the typed part alone, see `updates.remembered_row`).
     """
     result = dict(rows)
     for number, total in totals.items():
@@ -147,11 +146,11 @@ def heal_rows(
         if row.problem:
             continue  # the bookkeeper fixes the cells first; nothing is written meanwhile
         paid = row.paid_amount or ZERO
-        typed = paid - (row.paid_by_bank or ZERO) if row.row else max(paid - total.bank, ZERO)
+        typed = paid - (row.paid_by_bank or ZERO)
         days = [d for d in (row.paid_date, total.latest) if d is not None]
         shown = max(days) if days else None
         # A typed part whose date the bank's later one replaces keeps it for statements.
-        moved = row.row and typed > ZERO and row.paid_date is not None and shown != row.paid_date
+        moved = typed > ZERO and row.paid_date is not None and shown != row.paid_date
         result[number] = replace(
             row,
             paid_amount=typed + total.bank,
