@@ -57,7 +57,7 @@ from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, Inv
 from .money import round_money
 from .payqr import payment_qr
 from .processes import cpu_count, fresh_context
-from .upgrade import current
+from .upgrade import current, own_file
 from .zipcopy import Entry, ZipCopier, deflate, entry, raw_member
 
 T = TypeVar("T")
@@ -401,15 +401,24 @@ class _Template(Protocol):
     def render_bytes(self, context: Mapping[str, object]) -> bytes: ...
 
 
+def _word_files(folder: Path) -> list[Path]:
+    """The .docx files in `folder` (`.DOCX` too), in order of name."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.casefold() == ".docx")
+    except OSError:
+        return []
+
+
 def template_file(template_dir: Path, kind: str, language: str) -> Path:
     """`<kind>.<language>.docx` when present, else `<kind>.docx` ("invoice",
     "credit_note", "statement"): the folder's own, else the bundled one (a folder may keep
-    only the templates it changed); an unedited copy of an earlier version's gives way to
-    today's (`upgrade.current`)."""
+    only the templates it changed; its names in any case: `Invoice.DOCX`); an unedited copy
+    of an earlier version's gives way to today's (`upgrade.current`)."""
     for folder in (template_dir, BUNDLED_TEMPLATES):
         for name in (f"{kind}.{language}.docx", f"{kind}.docx"):
-            if (folder / name).is_file():
-                return current(folder / name, name)
+            path = own_file(folder, name)
+            if path is not None and path.is_file():
+                return current(path, name)
     return template_dir / f"{kind}.docx"
 
 
@@ -458,10 +467,13 @@ class InvoiceRenderer:
         (`|uper`, `is defind`) an UnusableError naming it; any other .docx there (a credit note, a
         statement) is tried too, with the fields it shares with an invoice.
         """
-        for path in sorted(self.template_dir.glob("*.docx")):
-            if path.name.startswith("~$") or current(path, path.name) != path:
+        for path in _word_files(self.template_dir):
+            name = path.name.casefold()  # Invoice.DOCX is the folder's invoice.docx
+            if name.startswith("~$") or current(path, name) != path:
                 continue  # Word's owner file beside an open template; an earlier version's
-            language = path.suffixes[0].lstrip(".") if len(path.suffixes) > 1 else "en"
+            if own_file(self.template_dir, name) != path:
+                continue  # invoice.docx is used, not Invoice.docx beside it
+            language = name.split(".")[1] if name.count(".") > 1 else "en"
             document = sample_document(language if language in fmt.LOCALES else "en")
             context = build_context(document)
             try:
@@ -484,7 +496,7 @@ class InvoiceRenderer:
             except Exception as exc:  # other faults show on the real document
                 if (ran_away := sandbox.runaway(path, exc)) is not None:
                     raise ran_away from None
-            if path.name.split(".")[0] == "invoice":
+            if name.split(".")[0] == "invoice":
                 _unknown_names(path, context)
 
     def render_many(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .bundled import TEMPLATES
 from .config import Config
+from .upgrade import own_file
 from .validate import client_key
 
 REPO_TEMPLATES = TEMPLATES  # the bundled templates, used when the folder has none
@@ -47,7 +48,8 @@ class Paths:
     outbox: Path
     reports: Path
     templates: Path
-    #: the folder's own templates/ (from `init`), whether or not it holds invoice.docx
+    #: the folder's own templates/ (from `init`; Templates/ too), whether or not it holds
+    #: invoice.docx
     own_templates: Path | None = None
 
     @property
@@ -56,8 +58,8 @@ class Paths:
         used even where the folder keeps no Word templates of its own."""
         if self.own_templates is None:
             return None
-        folder = self.own_templates / "email"
-        return folder if folder.is_dir() else None
+        folder = own_file(self.own_templates, "email")
+        return folder if folder is not None and folder.is_dir() else None
 
     @classmethod
     def for_request(cls, request: RunRequest) -> Paths:
@@ -66,7 +68,7 @@ class Paths:
         out = out if out.is_absolute() else folder / out
         outbox = request.outbox or Path(request.config.email.outbox_dir)
         outbox = outbox if outbox.is_absolute() else folder / outbox
-        local_templates = folder / "templates"
+        local_templates = own_file(folder, "templates") or folder / "templates"  # any case
         templates = local_templates if _has_word_templates(local_templates) else REPO_TEMPLATES
         return cls(
             workbook=request.workbook.resolve(),
@@ -82,9 +84,12 @@ class Paths:
 
 def _has_word_templates(folder: Path) -> bool:
     """The folder keeps a Word template of its own (an invoice, a credit note or a
-    statement, in any language); what it lacks comes from the bundled set."""
+    statement, in any language, `.docx` in any case); what it lacks comes from the bundled
+    set."""
     try:
-        return any(not p.name.startswith("~$") for p in folder.glob("*.docx"))
+        return any(
+            p.suffix.casefold() == ".docx" and not p.name.startswith("~$") for p in folder.iterdir()
+        )
     except OSError:
         return False
 

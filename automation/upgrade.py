@@ -10,12 +10,19 @@ version (`superseded_templates`, made from the repository's history by
 scripts/superseded_templates.py); a copy edited in any way is the folder's own.
 
     current(folder / "invoice.docx", "invoice.docx")  # the folder's, or the bundled one
+
+A folder copied from Windows keeps the case Windows gave its names (`Templates/`,
+`Invoice.DOCX`), which a Linux machine running the weekly job tells apart from
+`templates/invoice.docx`: the folder's templates are found whatever their case
+(`own_file`).
+
+    own_file(folder, "email/en/invoice.txt")  # folder/Email/EN/Invoice.TXT, say, or None
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .bundled import TEMPLATES
 
@@ -51,4 +58,24 @@ def current(path: Path, name: str) -> Path:
     bundled = TEMPLATES / name
     if path != bundled and bundled.is_file() and superseded(path, name):
         return bundled
+    return path
+
+
+def own_file(folder: Path, name: str) -> Path | None:
+    """The file or folder `name` under `folder` ("templates", "invoice.ru.docx",
+    "email/en/invoice.txt"), whatever the case of its name and of the folders on its way;
+    where two differ only by case, the one named exactly as asked. None when there is none."""
+    path = folder
+    for part in PurePosixPath(name).parts:
+        exact = path / part
+        if exact.exists():
+            path = exact
+            continue
+        try:
+            same = sorted(p for p in path.iterdir() if p.name.casefold() == part.casefold())
+        except OSError:  # not a folder, or not there
+            return None
+        if not same:
+            return None
+        path = same[0]
     return path
