@@ -318,12 +318,11 @@ def ghost_client(inv: LedgerInvoice) -> Client:
 def compose(
     job: Job, attachments: tuple[Path, ...], config: Config, templates: Path | None = None
 ) -> OutgoingMail:
-    """The email for a job; `templates` is a folder of per-language email templates."""
+    """The email for a job; `templates` is a folder's own per-language email templates (each
+    one it lacks is the bundled one: a set that predates this kind, say)."""
     ctx = email_context(
         job.invoice, job.client, config, job.message.payload, job.due, job.message.kind
     )
-    if templates is not None and not (templates / "en" / f"{job.message.kind}.txt").is_file():
-        templates = None  # a folder's own set that predates this kind: the bundled texts
     subject, text, html = render_email(job.message.kind, job.client.language, ctx, templates)
     first = job.invoice.first_message_id
     return OutgoingMail(

@@ -43,6 +43,7 @@ from urllib.parse import quote
 
 import idna
 import jinja2
+from jinja2.loaders import split_template_path
 
 from . import mime, sandbox
 from .bundled import TEMPLATES
@@ -52,7 +53,7 @@ from .mime import COMPAT32_SMTP
 from .model import CompanyInfo
 from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, SignInRefused, xoauth2_string
 from .text import one_line
-from .upgrade import current
+from .upgrade import current, own_file
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
 TEMPLATE_DIR = TEMPLATES / "email"
@@ -774,17 +775,17 @@ def render_email(
 ) -> tuple[str, str, str]:
     """(subject, text, html) from `<template_dir>/<lang>/<kind>.subject|.txt|.html`.
 
-    `template_dir` holds one folder per language (default TEMPLATE_DIR). A
-    language without this kind's templates falls back to English. Values are
-    shown literally: HTML-escaped in the .html part, never evaluated.
+    `template_dir` is a folder's own email templates, one folder per language;
+    each file it lacks is the bundled one (TEMPLATE_DIR). A language without this
+    kind's three templates falls back to English. Values are shown literally:
+    HTML-escaped in the .html part, never evaluated.
     """
     if kind not in TEMPLATE_KINDS:
         raise MailError(f"no email templates for {kind!r}; kinds: {', '.join(TEMPLATE_KINDS)}.")
-    root = _resolved(template_dir or TEMPLATE_DIR)
-    env = _environment(root)
+    env = _environment(_resolved(template_dir or TEMPLATE_DIR))
     lang = language if _has_templates(env, language, kind) else FALLBACK_LANGUAGE
     subject, text, html = (
-        _render(env, root, f"{lang}/{kind}.{ext}", context) for ext in ("subject", "txt", "html")
+        _render(env, f"{lang}/{kind}.{ext}", context) for ext in ("subject", "txt", "html")
     )
     return " ".join(subject.split()), text, html
 
@@ -796,12 +797,12 @@ def _resolved(folder: Path) -> Path:
 
 
 def _has_templates(env: jinja2.Environment, language: str, kind: str) -> bool:
-    """All three templates of the kind are there in the language's folder.
+    """All three templates of the kind are there in the language's folder (the
+    folder's own or the bundled one, file by file).
 
-    Asked of the environment's loader, which looks for the file as a
-    `Path.is_file` would and keeps what it found while the file is unchanged
-    (the look-up the render makes anyway). A template that is there but does
-    not load counts as there: rendering it says what is wrong.
+    Asked of the environment's loader, which keeps what it found while the file
+    is unchanged (the look-up the render makes anyway). A template that is there
+    but does not load counts as there: rendering it says what is wrong.
     """
     if not re.fullmatch(r"[a-z]{2,3}", language):
         return False
@@ -815,25 +816,77 @@ def _has_templates(env: jinja2.Environment, language: str, kind: str) -> bool:
     return True
 
 
-class _CurrentLoader(jinja2.FileSystemLoader):
-    """The folder's email templates; one that is an earlier version's own text, never
-    edited, is read as the bundled template of today (`upgrade.current`)."""
+class _EmailLoader(jinja2.BaseLoader):
+    """A folder's own email templates (`own`), file by file, whatever the case of their
+    names (`upgrade.own_file`); each one it lacks is the bundled template, so that a folder
+    may keep only the one it changed. One that is an earlier version's own text, never
+    edited, is read as the bundled template of today (`upgrade.current`).
+    """
+
+    def __init__(self, own: Path) -> None:
+        self.folders = (own,) if own == TEMPLATE_DIR else (own, TEMPLATE_DIR)
+
+    def file(self, template: str) -> Path | None:
+        """The file read for `template` ("en/invoice.txt", "_layout.html"), else None."""
+        pieces = split_template_path(template)
+        for folder in self.folders:
+            path = own_file(folder, "/".join(pieces))
+            if path is not None and path.is_file():
+                return current(path, f"email/{template}") if folder != TEMPLATE_DIR else path
+        return None
 
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
-        source, filename, uptodate = super().get_source(environment, template)
-        path = current(Path(filename), f"email/{template}")
-        if str(path) != filename:  # when the copy is edited, `uptodate` says so
-            return path.read_text(encoding="utf-8"), str(path), uptodate
-        return source, filename, uptodate
+        path = self.file(template)
+        if path is None:
+            raise jinja2.TemplateNotFound(template)
+        # The file unchanged, and no other put in its place: the folder's own folders on its
+        # way unchanged too (a file added or renamed there changes their time).
+        watched = (str(path), *map(str, self._own_folders(template)))
+        times = _times(watched)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError:
+            raise jinja2.TemplateNotFound(template) from None
+        return source, str(path), lambda: _times(watched) == times
+
+    def _own_folders(self, template: str) -> list[Path]:
+        """The folder's own folders a look-up of `template` goes through ("en/invoice.txt":
+        the email folder and its en/), those there."""
+        folders = [self.folders[0]]
+        for piece in split_template_path(template)[:-1]:
+            inner = own_file(folders[-1], piece)
+            if inner is None:
+                break
+            folders.append(inner)
+        return folders
+
+    def list_templates(self) -> list[str]:
+        """The names of the folder's own templates (lower case, as the run asks for them)."""
+        own = self.folders[0]
+        return sorted(
+            {p.relative_to(own).as_posix().casefold() for p in own.rglob("*") if p.is_file()}
+        )
+
+
+def _times(paths: Sequence[str]) -> list[int | None]:
+    """When each file or folder was last changed; None for one not there."""
+    times: list[int | None] = []
+    for path in paths:
+        try:
+            times.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            times.append(None)
+    return times
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(root: Path, undefined: type[jinja2.Undefined] = jinja2.StrictUndefined) -> Any:
-    """The sandbox (sandbox.py) over one folder of templates; `undefined` relaxed for checks."""
+def _environment(own: Path, undefined: type[jinja2.Undefined] = jinja2.StrictUndefined) -> Any:
+    """The sandbox (sandbox.py) over a folder's own templates and the bundled ones
+    (`_EmailLoader`); `undefined` relaxed for checks."""
     return sandbox.environment(
-        loader=_CurrentLoader(root),
+        loader=_EmailLoader(own),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=undefined,
         keep_trailing_newline=True,
@@ -842,32 +895,40 @@ def _environment(root: Path, undefined: type[jinja2.Undefined] = jinja2.StrictUn
     )
 
 
-def vet_email_templates(template_dir: Path) -> None:
-    """Try every email template once, before anything is numbered: a template that
-    cannot be used stops the run (exit 2) naming it, rather than failing every email.
+def _file(env: jinja2.Environment, name: str) -> Path:
+    """The file the template `name` is read from, to name it in a message."""
+    loader = env.loader
+    assert isinstance(loader, _EmailLoader)
+    return loader.file(name) or loader.folders[0] / name
 
-    Refused: a syntax error; a name the emails do not give (`{{ clinet_name }}`),
-    unless the template shows it only when it is there (`is defined`,
-    `|default`); and, rendered on sample data (each name it shows given a sample
-    text, so that what sits under `{% if %}` is tried too), reaching beyond its
-    data, making too much, or taking too long. Other faults on sample data are
-    left to the real data.
+
+def vet_email_templates(template_dir: Path) -> None:
+    """Try every one of a folder's own email templates once, before anything is numbered:
+    a template that cannot be used stops the run (exit 2) naming it, rather than failing
+    every email.
+
+    Refused: a syntax error; a name the emails do not
+    give (`{{ clinet_name }}`), unless the template shows it only when it is there
+    (`is defined`, `|default`); and, rendered on sample data (each name it shows
+    given a sample text, so that what sits under `{% if %}` is tried too), reaching
+    beyond its data, making too much, or taking too long. Other faults on sample
+    data are left to the real data.
     """
     from jinja2 import meta
 
-    root = template_dir.resolve()
-    env = _environment(root, jinja2.ChainableUndefined)
+    env = _environment(template_dir.resolve(), jinja2.ChainableUndefined)
     for name in env.list_templates(filter_func=lambda n: n.endswith((".subject", ".txt", ".html"))):
+        path = _file(env, name)
         try:
             tree = env.parse(env.loader.get_source(env, name)[0])
         except jinja2.TemplateSyntaxError as exc:
-            raise _unreadable(root / name, exc) from None
+            raise _unreadable(path, exc) from None
         except Exception:
             continue  # unreadable as text: told by the message that uses it
         call = sandbox.unknown_call(env, [tree])
         if call is not None:
             raise call.refusal(
-                root / name,
+                path,
                 f"line {call.lineno}",
                 "correct it in the template, or take a fresh copy from `run-billing init` in a "
                 "new folder.",
@@ -875,22 +936,22 @@ def vet_email_templates(template_dir: Path) -> None:
         try:
             shown = meta.find_undeclared_variables(tree)
         except jinja2.TemplateSyntaxError as exc:  # Jinja's own checks as it compiles
-            raise _unreadable(root / name, exc) from None
+            raise _unreadable(path, exc) from None
         kind = Path(name).name.split(".")[0]  # "_layout": a file every email takes in
         known = EMAIL_NAMES.get(kind, _EVERY_EMAIL)
         unknown = sorted(shown - known - env.globals.keys() - sandbox.guarded_names([tree]))
         if unknown:
-            raise _not_there(root / name, kind, unknown)
+            raise _not_there(path, kind, unknown)
         try:
-            with sandbox.time_limit(root / name):
-                _render(env, root, name, dict.fromkeys(shown, "1"))
+            with sandbox.time_limit(path):
+                _render(env, name, dict.fromkeys(shown, "1"))
         except sandbox.TemplateRefusedError:
             raise
         except MissingPart as exc:
-            told = str(exc).replace(f"template {name} ", f"template {root / name} ", 1)
+            told = str(exc).replace(f"template {name} ", f"template {path} ", 1)
             raise UnusableError(f"{told} Add it, or take that part out.") from None
         except Exception as exc:  # on sample data anything may fail; real data is the real test
-            if (ran_away := sandbox.runaway(root / name, exc)) is not None:
+            if (ran_away := sandbox.runaway(path, exc)) is not None:
                 raise ran_away from None
 
 
@@ -930,14 +991,15 @@ def _unreadable(template: Path, exc: jinja2.TemplateSyntaxError) -> UnusableErro
     )
 
 
-def _render(env: jinja2.Environment, root: Path, name: str, context: Mapping[str, str]) -> str:
+def _render(env: jinja2.Environment, name: str, context: Mapping[str, str]) -> str:
     try:
-        with sandbox.time_limit(root / name, real=True):
-            return env.get_template(name).render(dict(context))
+        template = env.get_template(name)
+        with sandbox.time_limit(template.filename or name, real=True):
+            return template.render(dict(context))
     except sandbox.SecurityError as exc:
-        raise sandbox.refused(root / name, exc) from None
+        raise sandbox.refused(_file(env, name), exc) from None
     except (RecursionError, MemoryError, ValueError) as exc:
-        raise sandbox.runaway(root / name, exc) or exc from None
+        raise sandbox.runaway(_file(env, name), exc) or exc from None
     except jinja2.TemplateNotFound as exc:
         if exc.name not in (None, name):  # one it takes in: {% include "x.txt" %}
             raise MissingPart(
@@ -950,7 +1012,7 @@ def _render(env: jinja2.Environment, root: Path, name: str, context: Mapping[str
     except jinja2.TemplateSyntaxError as exc:
         raise MailError(f"the email template {name}, line {exc.lineno}: {exc.message}.") from None
     except jinja2.TemplateError as exc:  # a filter or test it lacks, met only on this data
-        raise sandbox.broken(root / name, exc) from None
+        raise sandbox.broken(_file(env, name), exc) from None
 
 
 # -- senders ----------------------------------------------------------------------
