@@ -816,11 +816,16 @@ def _has_templates(env: jinja2.Environment, language: str, kind: str) -> bool:
     return True
 
 
+class NotText(MailError):
+    """An email template that is not UTF-8 text (Notepad's "Unicode", UTF-16)."""
+
+
 class _EmailLoader(jinja2.BaseLoader):
     """A folder's own email templates (`own`), file by file, whatever the case of their
     names (`upgrade.own_file`); each one it lacks is the bundled template, so that a folder
     may keep only the one it changed. One that is an earlier version's own text, never
-    edited, is read as the bundled template of today (`upgrade.current`).
+    edited, is read as the bundled template of today (`upgrade.current`). A template is
+    UTF-8 text; a byte-order mark at its start (Notepad's "UTF-8 with BOM") is not part of it.
     """
 
     def __init__(self, own: Path) -> None:
@@ -846,9 +851,14 @@ class _EmailLoader(jinja2.BaseLoader):
         watched = (str(path), *map(str, self._own_folders(template)))
         times = _times(watched)
         try:
-            source = path.read_text(encoding="utf-8")
+            source = path.read_bytes().decode("utf-8-sig")
         except OSError:
             raise jinja2.TemplateNotFound(template) from None
+        except UnicodeDecodeError:
+            raise NotText(
+                f"the email template {path} is not saved as UTF-8 text: open it in Notepad, "
+                "choose File > Save As, set Encoding to UTF-8 and save it in its place."
+            ) from None
         return source, str(path), lambda: _times(watched) == times
 
     def _own_folders(self, template: str) -> list[Path]:
@@ -907,7 +917,7 @@ def vet_email_templates(template_dir: Path) -> None:
     a template that cannot be used stops the run (exit 2) naming it, rather than failing
     every email.
 
-    Refused: a syntax error; a name the emails do not
+    Refused: a file that is not UTF-8 text; a syntax error; a name the emails do not
     give (`{{ clinet_name }}`), unless the template shows it only when it is there
     (`is defined`, `|default`); and, rendered on sample data (each name it shows
     given a sample text, so that what sits under `{% if %}` is tried too), reaching
@@ -921,10 +931,12 @@ def vet_email_templates(template_dir: Path) -> None:
         path = _file(env, name)
         try:
             tree = env.parse(env.loader.get_source(env, name)[0])
+        except NotText as exc:
+            raise UnusableError(str(exc)) from None
         except jinja2.TemplateSyntaxError as exc:
             raise _unreadable(path, exc) from None
         except Exception:
-            continue  # unreadable as text: told by the message that uses it
+            continue  # gone since it was listed, say: told by the message that uses it
         call = sandbox.unknown_call(env, [tree])
         if call is not None:
             raise call.refusal(
@@ -950,6 +962,8 @@ def vet_email_templates(template_dir: Path) -> None:
         except MissingPart as exc:
             told = str(exc).replace(f"template {name} ", f"template {path} ", 1)
             raise UnusableError(f"{told} Add it, or take that part out.") from None
+        except NotText as exc:  # a part it takes in
+            raise UnusableError(str(exc)) from None
         except Exception as exc:  # on sample data anything may fail; real data is the real test
             if (ran_away := sandbox.runaway(path, exc)) is not None:
                 raise ran_away from None

@@ -1,8 +1,10 @@
 """A folder's own template files are found as the bookkeeper left them: only the one
-changed (the rest bundled, file by file), named in another case after a copy from Windows."""
+changed (the rest bundled, file by file), saved by Notepad with a byte-order mark or as
+"Unicode", named in another case after a copy from Windows."""
 
 from __future__ import annotations
 
+import codecs
 import shutil
 from datetime import date
 from pathlib import Path
@@ -84,6 +86,63 @@ def test_a_folder_keeping_one_email_template_is_vetted(
         assert main(argv) == 2, argv
         assert f"the template {template} shows clinet_name" in said(capsys)
     assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+
+
+# -- the text of a template file ---------------------------------------------------
+
+
+def test_a_template_notepad_saved_as_unicode_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """UTF-16 passed check; the run numbered the invoices, then stopped with "unexpected
+    problem: UnicodeDecodeError(...)" and the file's bytes."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "email" / "en" / "invoice.txt"
+    text = template.read_text(encoding="utf-8").replace("\n", "\r\n")
+    template.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    capsys.readouterr()
+    for argv in runs(workbook):
+        assert main(argv) == 2, argv
+        out = said(capsys)
+        assert f"the email template {template} is not saved as UTF-8 text" in out, out
+        assert "set Encoding to UTF-8" in out
+        assert "unexpected problem" not in out and "\\x" not in out
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+
+
+def test_rendering_a_template_that_is_not_utf8_names_it_without_its_bytes(tmp_path: Path) -> None:
+    from automation.mail import MailError
+
+    template = tmp_path / "en" / "thanks.txt"
+    template.parent.mkdir()
+    template.write_bytes(codecs.BOM_UTF16_LE + "Merci {{ invoice_no }}".encode("utf-16-le"))
+    with pytest.raises(MailError) as told:
+        render_email("thanks", "en", CONTEXT, tmp_path)
+    assert str(told.value).startswith(f"the email template {template} is not saved as UTF-8")
+    assert "\\x" not in str(told.value)
+
+
+def test_a_byte_order_mark_is_not_part_of_a_template(folder: Folder) -> None:
+    """Saved as "UTF-8 with BOM", U+FEFF went out in the subject, the text and the HTML."""
+    for name in ("en/invoice.subject", "en/invoice.txt", "en/invoice.html", "_layout.html"):
+        path = own_text(folder.root, name, "")
+        path.write_bytes(codecs.BOM_UTF8 + bundled(name).replace("\n", "\r\n").encode())
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", AS_OF) == 0
+    (received,) = folder.received
+    message = received.message
+    parts = [str(message["Subject"]), body(message),
+             message.get_body(("html",)).get_content()]  # fmt: skip
+    assert not any("\ufeff" in part for part in parts), parts
+    assert parts[0] == "Invoice INV-2026-0001 from Ledgerwise Bookkeeping"
+    assert parts[1].startswith("Dear Acme") and parts[2].startswith("<!DOCTYPE html>")
+
+
+def test_a_byte_order_mark_is_read_past_by_the_renderer(tmp_path: Path) -> None:
+    for ext, text in (("subject", "Thanks {{ invoice_no }}"), ("txt", "T"), ("html", "H")):
+        own_text(tmp_path, f"en/thanks.{ext}", "").write_bytes(codecs.BOM_UTF8 + text.encode())
+    own = tmp_path / "templates" / "email"
+    assert render_email("thanks", "en", CONTEXT, own) == ("Thanks INV-1", "T", "H")
 
 
 # -- names in another case ---------------------------------------------------------
