@@ -122,10 +122,15 @@ KEYED_TABLES = {
 
 
 def fingerprint(line: ServiceLine) -> str:
-    """A stable identity for a service line: what it says, not where it is."""
+    """A stable identity for a service line: what it says, not where it is.
+
+    The client as its name was matched before accents were normalised (`client_key`
+    without NFC): a line billed then, its client typed as "Cafe\u0301", is still known
+    by the fingerprint the ledger keeps for it (else it would be billed again).
+    """
     parts = [
         line.service_date.isoformat(),
-        line.client_key,
+        " ".join(line.client.split()).casefold(),
         " ".join(line.description.split()),
         str(line.quantity.normalize()),
         str(line.amount.normalize()),

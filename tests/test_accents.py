@@ -8,6 +8,7 @@ ledgers kept before keep their invoices with their clients.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import unicodedata
 from datetime import date, datetime
@@ -15,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import xlsxwriter
 from conftest import CLIENT_HEADERS, SERVICE_HEADERS, Folder, client, service, write_workbook
 
@@ -83,3 +85,31 @@ def test_an_invoice_kept_under_a_decomposed_key_keeps_its_client(folder: Folder)
     ledger.close()
     assert folder.run("--as-of", "2026-03-09") == 0  # nine weeks on: overdue, reissued
     assert len(folder.received) == 2
+
+
+def test_a_line_billed_before_names_were_normalised_is_not_billed_again(
+    folder: Folder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line billed by the version before (keys casefolded, not NFC) for a client typed
+    "Cafe\u0301 Noir", whose Invoice No the workbook then lost (an older copy put back):
+    the ledger still knows it by its fingerprint, so it is put back, not billed again."""
+    from automation import ledger, validate
+
+    def before(text: object) -> str:
+        return " ".join(str(text).split()).casefold()
+
+    write_workbook(folder.workbook, [client(NFD, Email="noir@clients.example")],
+                   [service(date(2026, 3, 2), NFD, "Work", 1, 500)])  # fmt: skip
+    copy = folder.root / "before.xlsx"
+    shutil.copy(folder.workbook, copy)
+    monkeypatch.setattr(validate, "normalise_header", before)
+    monkeypatch.setattr(ledger, "normalise_header", before)
+    validate._text_key.cache_clear()
+    assert folder.run("--as-of", "2026-03-09") == 0
+    monkeypatch.undo()
+    validate._text_key.cache_clear()
+    shutil.copy(copy, folder.workbook)
+    folder.run("--as-of", "2026-03-10")
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert services["Invoice No"].tolist() == ["INV-2026-0001"]
+    assert len(folder.received) == 1
