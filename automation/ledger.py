@@ -329,15 +329,17 @@ def decode_value(text: str) -> CellValue:
 def number_pattern(number_format: str, loose: bool = False) -> re.Pattern[str]:
     """A regex recognising numbers made by `number_format`, capturing year and seq.
 
-    `loose`: also as people type them by hand, in any case and with other separators,
-    or none (`inv-2027-0001`, `INV 2027 0001`, `INV20270001` for INV-{year}-{seq:04d}),
-    as a bank reference naming an invoice is read.
+    `loose`: also as people type them by hand, in any case and with other separators
+    (`inv-2027-0001`, `INV 2027 0001`, `INV/2027/0001` for INV-{year}-{seq:04d}), as a
+    bank reference naming an invoice is read. A separator is never left out: without
+    it, another format's number would read as this one's (INV-2027-0450 as April's 50th
+    of INV-{year}-{month:02d}-{seq:03d}).
     """
     pattern = ""
     for literal, name, _spec, _ in string.Formatter().parse(number_format):
-        if loose:  # letters and digits as they are; any run of other characters optional
+        if loose:  # letters and digits as they are; a run of other characters, any such run
             parts = re.split(r"([\W_]+)", literal)
-            pattern += "".join(r"[\W_]*" if k % 2 else re.escape(p) for k, p in enumerate(parts))
+            pattern += "".join(r"[\W_]+" if k % 2 else re.escape(p) for k, p in enumerate(parts))
         else:
             pattern += re.escape(literal)
         if name == "year":

@@ -278,7 +278,7 @@ def test_existing_invoice_numbers_are_not_billed_or_reused(folder: Folder) -> No
     assert numbers == ["INV-2026-0041", "INV-2026-0042"]
 
 
-@pytest.mark.parametrize("typed", ["inv-2026-0041", "INV 2026 0041", "INV20260041"])
+@pytest.mark.parametrize("typed", ["inv-2026-0041", "INV 2026 0041", "Inv/2026/0041"])
 def test_an_invoice_number_typed_in_another_spelling_is_not_reused(
     folder: Folder, typed: str
 ) -> None:
@@ -297,6 +297,28 @@ def test_an_invoice_number_typed_in_another_spelling_is_not_reused(
     assert folder.run("--as-of", AS_OF) == 0
     numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
     assert numbers == [typed, "INV-2026-0042"]
+
+
+@pytest.mark.parametrize(
+    ("number_format", "other", "first"),
+    [
+        ("INV-{year}-{month:02d}-{seq:03d}", "INV-2026-0350", "INV-2026-03-001"),
+        ("INV-{seq:05d}", "INV20260001", "INV-00001"),
+    ],
+)
+def test_another_formats_number_sets_no_floor(
+    folder: Folder, number_format: str, other: str, first: str
+) -> None:
+    """A number of another format (the one used before a change of number_format) is not
+    read as this format's, separators left out: the series starts at 1, with no gap."""
+    folder.write_config(f'number_format = "{number_format}"')
+    write_workbook(folder.workbook, [client("Acme Ltd")], [
+        service(date(2026, 2, 2), "Acme Ltd", "Numbered before", 1, 100,
+                **{"Invoice No": other}),
+        service(date(2026, 3, 2), "Acme Ltd", "New", 1, 100),
+    ])  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0
+    assert sheet(folder.workbook, "Services")["Invoice No"].tolist() == [other, first]
 
 
 def test_a_billed_rows_invoice_no_typed_over_is_put_back_and_sets_no_floor(
