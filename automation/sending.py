@@ -20,10 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from .clock import process_age
 from .compose import Job, amount_text
 from .delivery import Outcome, Parcel
 from .faults import checkpoint
@@ -101,6 +102,10 @@ def _role_words(message: BuiltMessage, address: str) -> str:
     return {"cc": f"cc {address}", "bcc": f"the bcc copy to {address}"}.get(role, address)
 
 
+#: The last second of a day.
+LAST_SECOND = time(23, 59, 59)
+
+
 class LedgerJournal:
     """The recording half of a `delivery.Journal`: each step in the ledger before the next.
 
@@ -116,15 +121,21 @@ class LedgerJournal:
         #: Messages marked `sending` (durably) when their bytes were stored, in
         #: batches, and not attempted since: their first attempt needs no mark.
         self.marked: set[str] = set()
-        #: A run dated today tells the moment itself, so that a message going out after
-        #: midnight is dated the day it went out (the run's date with that time of day
-        #: was a moment before the run began); a run dated another day (`--as-of`) keeps
-        #: its date, with the time of day.
-        self.live = as_of == date.today()
+        age = process_age()
+        #: The day this process started: a run dated that day that is still sending
+        #: after midnight has crossed it.
+        self.started_on = (datetime.now() - timedelta(seconds=age or 0)).date()
 
     def _now(self) -> datetime:
+        """When a message went out, as Sent At and Last Sent say it: the run's date with
+        the time of day. A run that crossed midnight says its date's last second: its
+        date with the time after midnight was a moment before the run began, and the
+        next day would move the weekly reminders a day (their weeks count from the
+        run's date)."""
         now = datetime.now().replace(microsecond=0)
-        return now if self.live else datetime.combine(self.as_of, now.time())
+        if self.started_on == self.as_of and now.date() > self.as_of:
+            return datetime.combine(self.as_of, LAST_SECOND)
+        return datetime.combine(self.as_of, now.time())
 
     def attempting(self, parcel: Parcel) -> None:
         message_id = parcel.message.message_id

@@ -861,12 +861,13 @@ def test_an_unsent_invoice_of_a_client_made_inactive_is_told_every_run(
     assert recorder.copies("beta@clients.example") == 0
 
 
-def test_a_message_sent_after_midnight_is_dated_the_day_it_went_out(
+def test_a_message_sent_after_midnight_is_dated_the_runs_last_second(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A run started at 23:59:55 (no --as-of) whose message goes out at 00:00:04: Sent At
-    is the next day at 00:00:04, not the run's day at 00:00:04, a moment before the run
-    began. A run dated another day keeps that day, with the time of day."""
+    """A run started at 23:59:55 (no --as-of) whose message goes out at 00:00:04, its
+    sending begun before or after midnight: Sent At is 23:59:59 of the run's day, not
+    its day at 00:00:04 (before the run began) nor the next day (the weekly reminder a
+    day late). A run dated another day keeps that day, with the time of day."""
     from datetime import datetime, timedelta
 
     from automation import sending
@@ -882,8 +883,11 @@ def test_a_message_sent_after_midnight_is_dated_the_day_it_went_out(
             return after_midnight
 
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
-        live = sending.LedgerJournal(ledger, today)
+        before = sending.LedgerJournal(ledger, today)  # made before midnight
         dated = sending.LedgerJournal(ledger, date(2026, 3, 9))
         monkeypatch.setattr(sending, "datetime", Clock)
-        assert live._now() == after_midnight
+        monkeypatch.setattr(sending, "process_age", lambda: 9.0)  # started at 23:59:55
+        after = sending.LedgerJournal(ledger, today)  # sending begun after midnight
+        for journal in (before, after):
+            assert journal._now() == datetime.combine(today, sending.LAST_SECOND)
         assert dated._now() == datetime(2026, 3, 9, 0, 0, 4)
