@@ -105,6 +105,7 @@ ADDED_INVOICE_COLUMNS = (
     ("resend_pending", "INTEGER"),  # a Resend was honoured; the cell is not cleared yet
     ("rows_digest", "TEXT"),  # a settled invoice's Services rows as they stood (`rows_digests`)
     ("note_before", "TEXT"),  # the Note a "Not done" note took the place of (`note_problem`)
+    ("held", "INTEGER"),  # 1 while the bookkeeper's Status on its row says Hold (`record_held`)
 )
 #: Keys per `IN (...)` query, well under SQLite's limit on a statement's parameters.
 IN_CHUNK = 500
@@ -1079,6 +1080,29 @@ class Ledger:
             "INSERT INTO paid_cells (invoice_no, paid, paid_date, seen) VALUES (?,?,?,?)", new
         )
         return len(new)
+
+    def record_held(self, held: Mapping[str, bool]) -> None:
+        """Keep whether each invoice's row (those the sheet shows) says Hold: a row the
+        workbook loses comes back on Hold (`held`), not mailed to a client held back."""
+        self.conn.executemany(
+            "UPDATE invoices SET held = ? WHERE invoice_no = ? AND coalesce(held, 0) != ?",
+            [(int(on), number, int(on)) for number, on in held.items()],
+        )
+
+    def held(self, numbers: Iterable[str]) -> set[str]:
+        """Those of `numbers` whose row last said Hold (`record_held`)."""
+        wanted = list(numbers)
+        found: set[str] = set()
+        for k in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[k : k + IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                n for (n,) in self.conn.execute(
+                    f"SELECT invoice_no FROM invoices WHERE held = 1 AND invoice_no IN ({marks})",
+                    chunk,
+                )
+            )  # fmt: skip
+        return found
 
     def paid_cells(
         self, numbers: Iterable[str] | None = None

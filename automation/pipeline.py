@@ -68,7 +68,7 @@ from .mail import (
     open_sender,
     readdressed,
 )
-from .model import OVERPAID, PAID, InvoiceRow, RowError, ServiceLine
+from .model import HOLD, OVERPAID, PAID, InvoiceRow, RowError, ServiceLine
 from .notices import workbook_notices
 from .pdf import soffice_path
 from .plan import (
@@ -450,6 +450,10 @@ class Run:
         ledger, data, config, as_of = self.ledger, self.data, self.config, self.as_of
         with ledger.transaction():
             record_paid_cells(ledger, self.rows, as_of)  # dates each part payment on statements
+            ledger.record_held(  # a lost row comes back on Hold (`lost_invoice_rows`)
+                {n: Payments.from_row(r).bookkeeper_status == HOLD
+                 for n, r in self.rows.items() if r.row}
+            )  # fmt: skip
             floor = existing_seq_floor(data, config, as_of, self.numbers, self.seqs)
             # Replacements first: their lines were read from other rows (no prints kept).
             self.active.update(self._record_drafts(plan.rebill_drafts, floor, {}))

@@ -30,6 +30,7 @@ from .ledger import Ledger, LedgerInvoice, fingerprint, number_pattern, put_back
 from .model import (
     ESCALATED,
     FAILED,
+    HOLD,
     OVERDUE,
     PARTIALLY_PAID,
     REISSUED,
@@ -475,18 +476,22 @@ def lost_invoice_rows(
     `missing`: the invoices the run follows that have no row; `settled_lost`: those of
     them that were settled, with their payment cells' signature when settled. An open
     invoice gets the part of Paid Amount typed by hand as the last run saw it (its
-    Paid By Bank is the ledger's and is added back with the bank statements). One
-    the tool never saw paid is simply written back from the ledger, as before.
+    Paid By Bank is the ledger's and is added back with the bank statements), and
+    Hold when its row last said so. One the tool never saw paid nor held is simply
+    written back from the ledger, as before.
     """
     seen = ledger.paid_cells(n for n in missing if n not in settled_lost)
+    held = ledger.held(n for n in missing if n not in settled_lost)
     bank = bank_totals(ledger, [n for n in missing if n in settled_lost])
     rows: dict[str, InvoiceRow] = {}
     for number in sorted(missing):
         if number in settled_lost:
             part = bank[number].bank if number in bank else ZERO
             rows[number] = remembered_row(number, settled_lost[number], part)
-        elif number in seen and seen[number][-1][0] != ZERO:
-            rows[number] = seen_row(number, *seen[number][-1])
+            continue
+        paid, paid_date = seen[number][-1] if number in seen else (ZERO, None)
+        if paid != ZERO or number in held:
+            rows[number] = seen_row(number, paid, paid_date, HOLD if number in held else None)
     return rows
 
 
@@ -502,7 +507,7 @@ def lost_rows_note(rows: Mapping[str, InvoiceRow]) -> str:
     return (
         f"{len(numbers)} {'invoice' if one else 'invoices'} ({shown}) had no row in the "
         "Invoices sheet (deleted, or an older copy of the workbook was put back): "
-        f"{'its row is' if one else 'their rows are'} written back with the payment last "
-        f"seen on {'it' if one else 'them'}, so balances, statuses and reminders go on from "
-        "there."
+        f"{'its row is' if one else 'their rows are'} written back with the payment (and "
+        f"Hold) last seen on {'it' if one else 'them'}, so balances, statuses and reminders "
+        "go on from there."
     )

@@ -602,11 +602,14 @@ def remembered_row(number: str, sig: str, bank: Decimal = ZERO) -> InvoiceRow:
     return InvoiceRow(0, number, paid_amount=typed or None, paid_date=when, status=status or None)
 
 
-def seen_row(number: str, paid: Decimal, paid_date: date | None) -> InvoiceRow:
-    """An open invoice's payment as the last run saw it typed (`Ledger.paid_cells`), for a
-    workbook that lost its row (row 0): a part payment is not forgotten, and the client
-    told what is still due is not asked for the whole total again."""
-    return InvoiceRow(0, number, paid_amount=paid or None, paid_date=paid_date)
+def seen_row(
+    number: str, paid: Decimal, paid_date: date | None, status: str | None = None
+) -> InvoiceRow:
+    """An open invoice's payment as the last run saw it typed (`Ledger.paid_cells`), and
+    the bookkeeper's Hold if its row said so, for a workbook that lost its row (row 0): a
+    part payment is not forgotten, the client told what is still due is not asked for the
+    whole total again, and a client held back is not mailed."""
+    return InvoiceRow(0, number, paid_amount=paid or None, paid_date=paid_date, status=status)
 
 
 def receivables(

@@ -138,3 +138,27 @@ def test_a_lost_row_keeps_the_typed_part_and_the_banks_part(folder: Folder) -> N
     assert amount(rows.loc["Settled", "Paid Amount"]) == Decimal("1000.00")
     assert amount(rows.loc["Settled", "Paid By Bank"]) == Decimal("200.00")
     assert rows.loc["Settled", "Status"] == "Paid"
+
+
+@pytest.mark.parametrize("paid", [Decimal("400"), None], ids=["part-paid", "unpaid"])
+def test_a_lost_row_on_hold_comes_back_on_hold(folder: Folder, paid: Decimal | None) -> None:
+    """The bookkeeper holds an invoice (part paid or not), then deletes its row by mistake:
+    the row comes back on Hold, and the client held back is mailed nothing (it got a
+    reminder, or a part-payment note, as though never held)."""
+    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in ("Held", "Other")],
+                   [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in ("Held", "Other")])  # fmt: skip
+    run_week(folder, 0)
+    cells: dict[str, object] = {"Status": "Hold"}
+    if paid is not None:
+        cells.update(Paid_Amount=paid, Paid_Date=week(1))
+    type_into_invoices(folder, "Held", **cells)
+    run_week(folder, 1)
+    sent = len(mails_to(folder, "Held"))
+    delete_invoice_rows(folder, "Held")
+    run_week(folder, 2)
+    run_week(folder, 3)
+    row = invoices(folder).loc["Held"]
+    assert row["Status"] == "Hold"
+    assert len(mails_to(folder, "Held")) == sent
+    if paid is not None:
+        assert amount(row["Paid Amount"]) == paid
