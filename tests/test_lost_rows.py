@@ -145,8 +145,9 @@ def test_a_lost_row_on_hold_comes_back_on_hold(folder: Folder, paid: Decimal | N
     """The bookkeeper holds an invoice (part paid or not), then deletes its row by mistake:
     the row comes back on Hold, and the client held back is mailed nothing (it got a
     reminder, or a part-payment note, as though never held)."""
-    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in ("Held", "Other")],
-                   [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in ("Held", "Other")])  # fmt: skip
+    names = ("Held", "Other")
+    write_workbook(folder.workbook, [client(n, Terms="Net 7") for n in names],
+                   [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in names])  # fmt: skip
     run_week(folder, 0)
     cells: dict[str, object] = {"Status": "Hold"}
     if paid is not None:
