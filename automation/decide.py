@@ -38,6 +38,7 @@ from .statement_mail import STATEMENT
 from .summary import RunSummary
 from .terms import BusinessCalendar, due_date
 from .updates import (
+    copied_numbers,
     flag_typed_payment_statuses,
     flag_unknown_statuses,
     invoice_rows,
@@ -338,6 +339,7 @@ def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[st
     settled = ledger.settled()
     now = payment_cells(data.invoices, settled.keys())
     reopened = {n for n, sig in settled.items() if n not in now or signature(now[n]) != sig}
+    reopened |= copied_numbers(data.invoices, settled.keys())  # a row copied: told every run
     kept = {n: d for n, d in ledger.rows_digests().items() if d is not None}
     if kept:
         digests = rows_digests(data.services)

@@ -181,6 +181,9 @@ class InvoiceRow:
     resend_problem: str | None = None
     #: the credit notes the Credit Notes cell lists (the tool writes them there)
     credit_notes: tuple[str, ...] = ()
+    #: the other Invoices rows carrying this Invoice No (a copied row: see problem); the
+    #: tool writes only to `row`, and only its Note, until one row is left
+    duplicates: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)  # slots: a run holds 140,000 of them through the write-back

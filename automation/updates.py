@@ -224,13 +224,29 @@ def invoice_rows(
     # A payment typed as a formula whose result was never saved reads as empty: not as
     # nothing paid (a reminder to a client who paid) but as a cell to fix.
     unsaved = sheet.unsaved_formulas({int(r) for r in frame.index}, TYPED_CELLS)
-    for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
+    records = list(zip(frame.index, frame.to_dict("records"), strict=True))
+    rows_of: dict[str, list[int]] = {}
+    for row, values in records:
+        rows_of.setdefault(cells.cell_text(values["Invoice No"]), []).append(int(row))
+    for row, values in records:
         number = cells.cell_text(values["Invoice No"])
         if not number or number in result:
-            continue
+            continue  # a second row of the number: told on the first one's record
         status = cells.cell_text(values["Status"]) or None
         corrections = read_corrections(values)
         try:
+            if len(rows_of[number]) > 1:
+                others = tuple(rows_of[number][1:])
+                result[number] = InvoiceRow(
+                    int(row),
+                    number,
+                    status=status,
+                    problem=duplicate_message(number, others),
+                    problem_column="Invoice No",
+                    duplicates=others,
+                    **corrections,
+                )
+                continue
             if int(row) in unsaved:
                 column, formula = unsaved[int(row)][0]
                 raise PaymentProblem(
@@ -258,6 +274,17 @@ def invoice_rows(
             **corrections,
         )
     return result
+
+
+def duplicate_message(number: str, others: Sequence[int]) -> str:
+    """What to tell on a row of `number` that the rows `others` carry too."""
+    many = len(others) > 1
+    listed = ", ".join(str(r) for r in others[:-1]) + " and " if many else ""
+    return (
+        f"{number} is also on row{'s' if many else ''} {listed}{others[-1]}: keep one row per "
+        "invoice, with the whole payment (Paid Amount is the total received) on it, and delete "
+        f"the other{'s' if many else ''}. Nothing is sent about this invoice until then."
+    )
 
 
 #: The Invoices cells the bookkeeper types, read by every run.
@@ -440,11 +467,17 @@ def payment_errors(sheet: SheetData | None, rows: Mapping[str, InvoiceRow]) -> l
     """The Invoices rows whose payment cells cannot be used, located for the bookkeeper."""
     if sheet is None:
         return []
-    return [
-        RowError(sheet.name, r.row, sheet.headers[r.problem_column or "Paid Amount"], r.problem)
-        for r in sorted(rows.values(), key=lambda r: r.row)
-        if r.problem and r.row
-    ]
+    errors = []
+    for r in sorted(rows.values(), key=lambda r: r.row):
+        if not r.problem or not r.row:
+            continue
+        column = sheet.headers[r.problem_column or "Paid Amount"]
+        errors.append(RowError(sheet.name, r.row, column, r.problem))
+        for copy in r.duplicates:  # each row of a number on several is told which others
+            others = tuple(sorted({r.row, *r.duplicates} - {copy}))
+            message = duplicate_message(r.invoice_no, others)
+            errors.append(RowError(sheet.name, copy, column, message))
+    return sorted(errors, key=lambda e: e.row or 0)
 
 
 def state_of(inv: LedgerInvoice, failed: bool) -> InvoiceState:
@@ -518,7 +551,10 @@ def invoices_updates(
             next_row += 1
         else:
             row, target = existing.row, sheet
-        if number in held and target is not None:
+        # A row copied (`InvoiceRow.duplicates`): which of its rows holds the payment is
+        # the bookkeeper's to say; both are left as typed, the first told why (its Note).
+        copied = existing is not None and bool(existing.duplicates)
+        if (number in held or copied) and target is not None:
             updates.set(target, name, row, "Note", inv.note or None, headers)
             continue
         values: dict[str, CellValue] = {
@@ -566,16 +602,26 @@ PAYMENT_CELLS = ("Paid Amount", "Paid Date", "Status", "Credit Amount", "Resend"
 
 
 def payment_cells(sheet: SheetData | None, numbers: Collection[str]) -> dict[str, tuple[str, ...]]:
-    """Invoice No -> the text of its payment cells (vectorised over the sheet)."""
+    """Invoice No -> the text of its payment cells (vectorised over the sheet); of a number
+    on several rows, the first row's (the one `invoice_rows` reads)."""
     if sheet is None or not numbers:
         return {}
     frame = sheet.frame[sheet.frame["Invoice No"].notna()]
     keys = column_text(frame["Invoice No"])
-    mine = keys.isin(set(numbers)).to_numpy(dtype=bool)
+    mine = (keys.isin(set(numbers)) & ~keys.duplicated()).to_numpy(dtype=bool)
     if not mine.any():
         return {}
     parts = [column_text(frame.loc[mine, column]).tolist() for column in PAYMENT_CELLS]
     return dict(zip(keys[mine], zip(*parts, strict=True), strict=True))
+
+
+def copied_numbers(sheet: SheetData | None, numbers: Collection[str]) -> set[str]:
+    """Those of `numbers` on more than one Invoices row (vectorised over the sheet)."""
+    if sheet is None or not numbers:
+        return set()
+    keys = column_text(sheet.frame["Invoice No"])
+    keys = keys[keys.isin(set(numbers)).to_numpy(dtype=bool)]
+    return set(keys[keys.duplicated()])
 
 
 def signature(cells: tuple[str, ...]) -> str:
