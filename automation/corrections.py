@@ -16,7 +16,7 @@ Nothing here touches files, the ledger or the network.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from .read import SheetData
 from .reconcile import lost_and_changed
 from .schema import INVOICES
 from .updates import state_of
-from .validate import ClientBook, column_text, read_billed_rows
+from .validate import ClientBook, bare_rows, column_text, read_billed_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,6 +70,24 @@ class RebillDecision:
 
     invoice_no: str
     lines: tuple[ServiceLine, ...]
+
+
+@dataclass(frozen=True)
+class Strays:
+    """Billed Services rows whose line is not where their Invoice No says (`find_strays`).
+
+    Attributes:
+      elsewhere: row -> (the number it carries, the invoice the ledger billed its line
+        on): the line's columns were sorted without the tool's, say.
+      bare: row -> the row its line is on now (None: on no row), for rows holding
+        nothing but the tool's Invoice No, Due Date and Status (the line cut and
+        pasted elsewhere, or cleared).
+      restored: row -> the number written back this run beside a line that had lost it.
+    """
+
+    elsewhere: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    bare: Mapping[int, int | None] = field(default_factory=dict)
+    restored: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,6 +159,43 @@ def billed_rows(services: SheetData, numbers: Collection[str]) -> dict[str, list
     return result
 
 
+def find_strays(
+    billed: Mapping[str, Sequence[BilledRow]],
+    invoices: Mapping[str, LedgerInvoice],
+    services: SheetData,
+    elsewhere: Mapping[int, tuple[str, str]],
+    restored: Sequence[ServiceLine] = (),
+) -> Strays:
+    """The billed rows out of step with their lines (`Strays`).
+
+    `elsewhere`: `reconcile.billed_elsewhere`; `restored`: the lines whose lost Invoice No
+    this run writes back, with it. A row left with only the tool's cells holds a line of
+    its invoice that is now on another row (carrying the number, or given it back now)
+    when every line the invoice billed is found on such a row.
+    """
+    errors = [r.row for rows in billed.values() for r in rows if isinstance(r, RowError) and r.row]
+    empty = bare_rows(services, errors) if errors else set()
+    bare: dict[int, int | None] = {}
+    for number, rows in billed.items():
+        left = sorted(r.row for r in rows if isinstance(r, RowError) and r.row in empty)
+        inv = invoices.get(number)
+        if not left or inv is None:
+            continue
+        holders = [r for r in rows if isinstance(r, ServiceLine) and r.row not in elsewhere]
+        holders += [ln for ln in restored if ln.invoice_no == number]
+        matched, _rest = _match(inv, holders)
+        if len(matched) < len(inv.lines):
+            bare.update((row, None) for row in left)
+            continue
+        for row in left:  # the line billed on that row, else one that moved
+            hinted = [r for i, r in matched.items() if inv.lines[i].row == row]
+            away = [r for i, r in matched.items() if inv.lines[i].row != r]
+            bare[row] = (hinted or away or sorted(matched.values()))[0]
+    return Strays(
+        dict(elsewhere), bare, {ln.row: ln.invoice_no for ln in restored if ln.invoice_no}
+    )
+
+
 #: The Services cells a billed row's digest covers: what `changed_lines` compares.
 DIGEST_COLUMNS = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]
 
@@ -210,6 +265,7 @@ def decide_corrections(
     config: Config,
     sheet: SheetData | None,
     reached: Collection[str] = (),
+    strays: Strays | None = None,
 ) -> Corrections:
     """The corrections typed into the Invoices sheet, checked against the ledger.
 
@@ -297,7 +353,8 @@ def decide_corrections(
                     "credit note goes to the client instead."
                 )
             if typed == REBILL:
-                lines, why = rebill_lines(number, inv, billed.get(number, ()), book, as_of, config)
+                found = billed.get(number, ())
+                lines, why = rebill_lines(number, inv, found, book, as_of, config, strays)
                 if why:
                     errors.append(err(row, "Status", why))
                     continue
@@ -441,8 +498,18 @@ def rebill_lines(
     book: ClientBook,
     as_of: date,
     config: Config,
+    strays: Strays | None = None,
 ) -> tuple[tuple[ServiceLine, ...], str]:
-    """The Services rows a Rebill bills again, or why it must wait (nothing happens then)."""
+    """The Services rows a Rebill bills again, or why it must wait (nothing happens then).
+
+    It waits while a line is not where its Invoice No says (`Strays`): billing the rows
+    carrying the number would bill again a line of another open invoice, or leave out
+    one of its own. A row left with only the tool's cells is told what to do (cleared,
+    the Rebill goes on): left, it would carry the void invoice's number for good.
+    """
+    why = _stray_wait(number, rows, strays or Strays())
+    if why:
+        return (), f"Rebill waits: {why}"
     if not rows:
         return (), (
             f"no Services row carries {number}, so there is nothing to bill again; type Void "
@@ -493,6 +560,49 @@ def rebill_lines(
                 "than zero (type Void to cancel the invoice instead)."
             )
     return tuple(lines), ""
+
+
+def _stray_wait(number: str, rows: Sequence[BilledRow], strays: Strays) -> str:
+    """Why a Rebill of `number` waits for a line out of place (`Strays`), or ""."""
+    for row in sorted(r.row or 0 for r in rows):
+        if row in strays.elsewhere:
+            return f"Services row {row}: {_sorted_message(*strays.elsewhere[row])}"
+        if row in strays.bare:
+            return f"Services row {row}: {_bare_message(number, strays.bare[row])}"
+    for row, (carried, billed_on) in sorted(strays.elsewhere.items()):
+        if billed_on == number:
+            return f"Services row {row}: {_sorted_message(carried, billed_on)}"
+    for row, restored in sorted(strays.restored.items()):
+        if restored == number:
+            return (
+                f"Services row {row} holds a line billed on {number} that had lost its "
+                "Invoice No; it is written back now, and the Rebill goes on the next run."
+            )
+    return ""
+
+
+def _sorted_message(carried: str, billed_on: str) -> str:
+    """What a row whose line was billed on another invoice than the one it carries is told."""
+    return (
+        f"this row's line was billed on {billed_on}, but the row says {carried}: were the "
+        "columns sorted without Invoice No, Due Date and Status? Undo the sort (or sort the "
+        "whole rows), then run again."
+    )
+
+
+def _bare_message(number: str, moved_to: int | None) -> str:
+    """What a row holding only `number`'s Invoice No, Due Date and Status is told."""
+    if moved_to is not None:
+        return (
+            f"this row holds nothing but {number}'s Invoice No, Due Date and Status: its line "
+            f"moved to row {moved_to}; clear this row's Invoice No, Due Date and Status (or "
+            "delete the row)."
+        )
+    return (
+        f"this row holds nothing but {number}'s Invoice No, Due Date and Status, and its "
+        "line is on no row: put the line back, or clear these cells and type Rebill in "
+        f"{number}'s Status to bill {number} without it."
+    )
 
 
 def moved_rows(
@@ -559,6 +669,7 @@ def changed_lines(
     invoices: Mapping[str, LedgerInvoice],
     skip: Collection[str],
     services: SheetData,
+    strays: Strays | None = None,
 ) -> dict[int, RowError]:
     """Services rows whose billed Date, Client, Description, Quantity, Unit Price or Amount changed.
 
@@ -566,13 +677,15 @@ def changed_lines(
     then the same row, then what is left in order), and the error names what
     changed and the way out. Void invoices and those in `skip` (being rebilled)
     are not looked at: their rows are history, or about to be billed again.
+    A row whose line is out of place (`strays`) is told so, not as changed: a
+    Rebill would bill its line again, or leave one out.
     """
     errors: dict[int, RowError] = {}
     for number, rows in billed.items():
         inv = invoices.get(number)
         if inv is None or number in skip or inv.voided is not None:
             continue
-        for row, message, column in _compare(inv, rows):
+        for row, message, column in _compare(inv, rows, strays or Strays()):
             errors[row] = RowError(services.name, row, services.headers[column], message)
     return errors
 
@@ -606,37 +719,24 @@ def lost_line_errors(
     return changed_lines(billed, invoices, (), services)
 
 
-def _compare(inv: LedgerInvoice, rows: Sequence[BilledRow]) -> list[tuple[int, str, str]]:
-    """(row, message, column) for each row of `inv` that no longer matches its billed line."""
-    number = inv.invoice_no
-    way_out = (
-        f"type Rebill in {number}'s Status on the Invoices sheet to bill it as it stands "
-        "now, or change it back."
-    )
-    ledger_keys = [_billed_key(inv, ln) for ln in inv.lines]
+def _match(
+    inv: LedgerInvoice, lines: Sequence[ServiceLine]
+) -> tuple[dict[int, int], list[ServiceLine]]:
+    """Rows paired with the lines `inv` billed by what they say (on the same row first, then
+    anywhere): (index of the billed line -> row, the rows paired with none)."""
+    keys = [_billed_key(inv, ln) for ln in inv.lines]
     free = list(range(len(inv.lines)))
-    problems: list[tuple[int, str, str]] = []
-    pending: list[ServiceLine] = []
-    readable = [r for r in rows if isinstance(r, ServiceLine)]
-    for found in rows:
-        if isinstance(found, RowError):
-            problems.append(
-                (
-                    found.row or 0,
-                    f"{found.message.rstrip('.')}; this row was billed on {number}: {way_out}",
-                    _column_of(found),
-                )
-            )
-    # Same content on the same row first, then same content anywhere.
+    matched: dict[int, int] = {}
+    pending = list(lines)
     for same_row in (True, False):
         left = []
-        for line in readable if same_row else pending:
+        for line in pending:
             key = _row_key(line, inv.currency)
             match = next(
                 (
                     i
                     for i in free
-                    if ledger_keys[i] == key
+                    if keys[i] == key
                     and (not same_row or inv.lines[i].row == line.row)
                     and _same_price(line, inv.lines[i])
                 ),
@@ -646,7 +746,41 @@ def _compare(inv: LedgerInvoice, rows: Sequence[BilledRow]) -> list[tuple[int, s
                 left.append(line)
             else:
                 free.remove(match)
+                matched[match] = line.row
         pending = left
+    return matched, pending
+
+
+def _compare(
+    inv: LedgerInvoice, rows: Sequence[BilledRow], strays: Strays
+) -> list[tuple[int, str, str]]:
+    """(row, message, column) for each row of `inv` that no longer matches its billed line."""
+    number = inv.invoice_no
+    way_out = (
+        f"type Rebill in {number}'s Status on the Invoices sheet to bill it as it stands "
+        "now, or change it back."
+    )
+    problems: list[tuple[int, str, str]] = []
+    for found in rows:
+        if isinstance(found, RowError) and found.row and found.row in strays.bare:
+            message = _bare_message(number, strays.bare[found.row])
+            problems.append((found.row, message, "Invoice No"))
+        elif isinstance(found, RowError):
+            problems.append(
+                (
+                    found.row or 0,
+                    f"{found.message.rstrip('.')}; this row was billed on {number}: {way_out}",
+                    _column_of(found),
+                )
+            )
+    matched, unmatched = _match(inv, [r for r in rows if isinstance(r, ServiceLine)])
+    free = [i for i in range(len(inv.lines)) if i not in matched]
+    pending = []
+    for line in unmatched:
+        if line.row in strays.elsewhere:
+            problems.append((line.row, _sorted_message(*strays.elsewhere[line.row]), "Invoice No"))
+        else:
+            pending.append(line)
     for line in pending:
         index = next((i for i in free if inv.lines[i].row == line.row), None)
         if index is None and free:

@@ -23,6 +23,7 @@ from .corrections import (
     billed_rows,
     changed_lines,
     decide_corrections,
+    find_strays,
     moved_rows,
     rows_digests,
 )
@@ -32,7 +33,7 @@ from .model import HOLD, REBILL, InvoiceRow, RowError, ServiceLine
 from .notices import split_unlikely_dates
 from .plan import Followup, InvoiceDraft, Payments, decide_followup
 from .read import WorkbookData, read_workbook
-from .reconcile import lost_invoice_rows, lost_rows_note
+from .reconcile import billed_elsewhere, lost_invoice_rows, lost_rows_note
 from .request import RunRequest
 from .statement_mail import STATEMENT
 from .summary import RunSummary
@@ -289,23 +290,30 @@ def look_at_corrections(
     rows: dict[str, InvoiceRow],
     pending: list[LedgerMessage],
     reached: Collection[str] = (),
+    ledger: Ledger | None = None,
+    restored: Sequence[ServiceLine] = (),
 ) -> tuple[Corrections, list[ServiceLine], dict[int, RowError]]:
     """Void, Rebill, Credit Amount and Resend typed into the Invoices sheet, and edited rows.
 
-    `reached`: the invoices whose own message, still owed, some address already has.
+    `reached`: the invoices whose own message, still owed, some address already has;
+    `restored`: the lines whose lost Invoice No this run writes back, with it (lines out
+    of place are told as such, and a Rebill waits for them: `find_strays`).
 
     Returns the corrections to make, the billed Services rows found unchanged
     (with their Invoice No, so their cells stay in step), and the changed ones.
     """
     mine = {n: inv for n, inv in invoices.items() if request.covers(inv.client_key)}
     billed = billed_rows(data.services, mine.keys())
+    elsewhere = billed_elsewhere(billed, invoices, ledger)
+    strays = find_strays(billed, mine, data.services, elsewhere, restored)
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     fixes = decide_corrections(
-        mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices, reached
-    )
+        mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices, reached,
+        strays,
+    )  # fmt: skip
     typed_rebill = {n for n in mine if Payments.from_row(rows.get(n)).bookkeeper_status == REBILL}
     skip = typed_rebill | fixes.rebilling
-    changed = changed_lines(billed, mine, skip, data.services)
+    changed = changed_lines(billed, mine, skip, data.services, strays)
     checked = [
         found._replace(invoice_no=number)
         for number, found_rows in billed.items()

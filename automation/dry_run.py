@@ -107,9 +107,11 @@ def dry_run(
             request, ledger, data, book, calendar, summary
         )
         summary.notes.extend(unsent_waiting(request, pending, invoices, rows, book))
+        given_back = [ln._replace(invoice_no=n) for ln in lines if (n := restored.get(ln.row))]
         fixes, _, changed = look_at_corrections(
-            request, data, book, invoices, rows, pending, reached_by_to(ledger, pending)
-        )
+            request, data, book, invoices, rows, pending, reached_by_to(ledger, pending), ledger,
+            given_back,
+        )  # fmt: skip
         summary.errors.extend(fixes.errors)
         summary.errors.extend(changed[r] for r in sorted(changed))
         rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]

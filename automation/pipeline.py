@@ -106,6 +106,7 @@ from .reconcile import (
     mistyped_note,
     mistyped_numbers,
     restored_lines,
+    restored_note,
     scoped_seqs,
     sequence_errors,
     unknown_invoices_error,
@@ -388,8 +389,9 @@ class Run:
         )
         summary.notes.extend(unsent_waiting(request, pending, self.invoices, self.rows, book))
         reached = reached_by_to(self.ledger, pending)
+        given_back = [ln._replace(invoice_no=n) for ln in self.lines if (n := restored.get(ln.row))]
         fixes, unchanged, changed = look_at_corrections(
-            request, data, book, self.invoices, self.rows, pending, reached
+            request, data, book, self.invoices, self.rows, pending, reached, self.ledger, given_back
         )
         if request.payments_only:  # corrections are the weekly run's: nothing numbered or mailed
             fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=(), waiting=())
@@ -480,11 +482,7 @@ class Run:
         for row, number in restored.items():
             self.invoiced[row] = (number, known[number].due_date)
         if restored:
-            self.summary.notes.append(
-                f"{len(restored)} Services rows were billed but had no Invoice No in the "
-                "workbook (the last run stopped before writing it, or an older copy of the "
-                "workbook was put back); it is written back and they are not billed again."
-            )
+            self.summary.notes.append(restored_note(restored, data.services))
 
     def send(self, plan: Plan) -> None:
         """Send every message owed, then the monthly statements."""

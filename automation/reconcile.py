@@ -42,7 +42,7 @@ from .model import (
 from .money import ZERO
 from .read import SheetData, WorkbookData
 from .updates import remembered_row, seen_row
-from .validate import column_text, read_billed_rows, read_service_line
+from .validate import bare_rows, column_text, read_billed_rows, read_service_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,6 +140,92 @@ def lost_and_changed(
             ):
                 found[line.row] = inv
     return found
+
+
+def billed_elsewhere(
+    billed: Mapping[str, Sequence[ServiceLine | RowError]],
+    invoices: Mapping[str, LedgerInvoice],
+    ledger: Ledger | None,
+) -> dict[int, tuple[str, str]]:
+    """Billed Services rows holding a line the ledger billed on another invoice than the one
+    they carry: row -> (the number the row carries, the invoice the line was billed on).
+
+    Sorting only a line's columns (Excel's "Continue with the current selection") leaves
+    each line beside another line's Invoice No, Due Date and Status: the line is not
+    changed, it is on the wrong row. Only rows carrying an invoice that is not void
+    (`invoices`: the ledger's, by number), and lines billed on another whose rows are in
+    `billed`, not void (a void invoice's lines may be billed again), and shown on none of
+    its rows.
+    """
+    if ledger is None:
+        return {}
+    carried = {
+        found.row: number
+        for number, rows in billed.items()
+        if number in invoices and invoices[number].voided is None
+        for found in rows
+        if isinstance(found, ServiceLine)
+    }
+    lines = {found.row: found for rows in billed.values() for found in rows
+             if isinstance(found, ServiceLine) and found.row in carried}  # fmt: skip
+    prints = {row: fingerprint(line) for row, line in lines.items()}
+    known = ledger.invoiced_lines(set(prints.values())) if prints else {}
+    shown = {(fp, carried[row]) for row, fp in prints.items()}
+    result: dict[int, tuple[str, str]] = {}
+    for row, fp in sorted(prints.items()):
+        on = {number for number, _hint in known.get(fp, [])}
+        if carried[row] in on:
+            continue
+        # Shown on a row of its own invoice, it is another line saying the same (a row
+        # edited to read as one billed elsewhere): changed, not out of place. An invoice
+        # whose rows are not looked at (settled, their digest unchanged) shows its lines.
+        live = sorted(
+            n for n in on
+            if n in billed and n in invoices and invoices[n].voided is None
+            and (fp, n) not in shown
+        )  # fmt: skip
+        if live:
+            result[row] = (carried[row], live[0])
+    return result
+
+
+def restored_note(restored: Mapping[int, str], services: SheetData) -> str:
+    """What the summary says of the rows whose Invoice No was written back (`restored_lines`).
+
+    A line cut and pasted to another row without the tool's cells leaves its Invoice No,
+    Due Date and Status on a row with nothing else: its number is written back beside the
+    line, and the bookkeeper is told the line moved (not that a run stopped early or an
+    older copy was put back), and which row to clear.
+    """
+    if not restored:
+        return ""
+    numbers = set(restored.values())
+    texts = column_text(services.frame["Invoice No"].dropna())
+    carrying = texts[texts.isin(numbers)]
+    bare = bare_rows(services, [int(row) for row in carrying.index])
+    left_on = {int(row): n for row, n in carrying.items() if int(row) in bare}
+    moved = {row: n for row, n in restored.items() if n in left_on.values()}
+    rest = len(restored) - len(moved)
+    said = []
+    if moved:
+        one = len(moved) == 1
+        rows = ", ".join(f"{row} ({moved[row]})" for row in sorted(moved))
+        left = sorted(row for row, n in left_on.items() if n in moved.values())
+        old = f"{'row' if len(left) == 1 else 'rows'} {', '.join(map(str, left))}"
+        said.append(
+            f"Services {'row' if one else 'rows'} {rows} had no Invoice No: "
+            f"{'its line was' if one else 'their lines were'} moved there from {old}, which "
+            "kept only the Invoice No, Due Date and Status. The number is written beside "
+            f"the moved {'line' if one else 'lines'}, not billed again; clear the Invoice "
+            f"No, Due Date and Status of {old} (or delete {'it' if len(left) == 1 else 'them'})."
+        )
+    if rest:
+        said.append(
+            f"{rest} Services rows were billed but had no Invoice No in the workbook (the "
+            "last run stopped before writing it, or an older copy of the workbook was put "
+            "back); it is written back and they are not billed again."
+        )
+    return " ".join(said)
 
 
 def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:

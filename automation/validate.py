@@ -317,13 +317,25 @@ def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
 def emptied_error_rows(sheet: SheetData, lines: Collection[int]) -> list[int]:
     """Services rows marked Error that are no line now (not in `lines`, no Invoice No,
     nothing typed): their line was cleared, or they were a spare table row all along.
-    Their Status and Error are to be cleared."""
+    Also those whose Status was cleared with the Invoice No, the Error left (a row kept
+    with only the tool's cells, cleared as told). Their Status and Error are to be cleared."""
     frame = sheet.frame
-    marked = frame[(frame["Status"] == LINE_ERROR).to_numpy() & ~frame.index.isin(list(lines))]
+    told = (frame["Status"] == LINE_ERROR) | (frame["Status"].isna() & frame["Error"].notna())
+    marked = frame[told.to_numpy() & ~frame.index.isin(list(lines))]
     if marked.empty:
         return []
     empty = (column_text(marked["Invoice No"]) == "") & ~_typed(marked)
     return [int(row) for row in marked.index[empty.to_numpy()]]
+
+
+def bare_rows(sheet: SheetData, rows: Collection[int]) -> set[int]:
+    """Of `rows`, those with nothing typed in a line's columns: only other cells, such as
+    the tool's Invoice No, Due Date and Status, left behind when a line was cut and pasted
+    elsewhere, or cleared."""
+    frame = sheet.frame.loc[sheet.frame.index.intersection(sorted(set(rows)))]
+    if frame.empty:
+        return set()
+    return {int(row) for row in frame.index[~_typed(frame).to_numpy(dtype=bool)]}
 
 
 def _typed(rows: pd.DataFrame) -> pd.Series:
