@@ -277,6 +277,12 @@ def _built(
             ledger.drop_message(msg.message_id)
         return None, "", name
     st = found[0]
+    if not ledger.delivered_to(msg.message_id) and not _still_open(
+        ledger, rows, book, st, end, as_of
+    ):  # paid since it was planned (its first send refused, say): no client is chased
+        with ledger.transaction():
+            ledger.drop_message(msg.message_id)
+        return None, "", name
     amount = fmt.format_money(st.closing, st.currency, config.billing.language)
     from .statement_doc import write_statement_files  # docx: only when statements go out
 
@@ -313,6 +319,25 @@ def _built(
             made,
         )  # fmt: skip
     return built, amount, name
+
+
+def _still_open(
+    ledger: Ledger,
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    st: Statement,
+    end: date,
+    as_of: date,
+) -> bool:
+    """Whether the client's balance a statement shows is still open on the run's date, as
+    `statements_to_send` asks when it plans the month's statements."""
+    if st.closing <= ZERO:
+        return False
+    client = client_for(book, st)
+    later = gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end),
+                              client.key)  # fmt: skip
+    now = [s.closing for s in later if s.currency == st.currency]
+    return not now or now[0] > ZERO
 
 
 def stated_before(ledger: Ledger, client_key: str, currency: str, start: date) -> Stated | None:

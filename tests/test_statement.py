@@ -729,6 +729,30 @@ def test_monthly_statement_with_a_refused_copy_reaches_the_client_once(folder: F
     assert mail["Cc"] == "gone@clients.example"
 
 
+def test_a_refused_statement_is_not_sent_again_once_the_client_has_paid(
+    folder: Folder,
+) -> None:
+    """The month's statement was refused (the client's server down); the client then pays
+    in full. The next run thanks them, and does not send the statement of what they owed
+    (as a statement first planned that day would not be)."""
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(
+        folder.workbook,
+        [client("Ames")],
+        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
+    )
+    assert folder.run("--as-of", "2026-10-01") == 0
+    folder.recorder.refuse = frozenset({"ames@clients.example"})
+    assert folder.run("--as-of", "2026-11-01") == 1
+    folder.recorder.refuse = frozenset()
+    pay(folder, "INV-2026-0001", "1000", date(2026, 11, 3))
+    assert folder.run("--as-of", "2026-11-09") == 0
+    assert statements_to(folder, "Ames") == []
+    assert "Paid" in invoices_sheet(folder)["Status"].tolist()
+    assert folder.run("--as-of", "2026-11-16") == 0
+    assert statements_to(folder, "Ames") == []
+
+
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice")
 def test_statement_as_pdf_when_attach_asks(two_months: Folder) -> None:
     config = load_config(two_months.root / "billing.toml")
