@@ -138,3 +138,16 @@ def test_a_line_cut_and_pasted_lower_is_told_moved_and_its_old_row_is_to_clear(
     rows = services(folder).set_index(services(folder).index + 2)
     assert rows.loc[9, "Invoice No"] == "INV-2026-0005" and rows["Error"].isna().all()
     assert rows.loc[3].isna().all()
+
+
+def test_a_sort_is_seen_by_a_run_for_one_client_too(billed: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`--only Acme` after the A:F sort: a line of Delta's sits on Acme's row. The run looks
+    for it on every open invoice's rows, not Acme's alone, so Acme's Rebill waits (it billed
+    Delta's line again and left out one of Acme's)."""
+    for row, line in enumerate(sorted(LINES, key=lambda ln: (ln[1], ln[0]), reverse=True), 2):
+        put_line(billed, row, line)
+    type_into_invoices(billed, "Acme", Status="Rebill")
+    capsys.readouterr()
+    billed.run("--as-of", "2026-03-17", "--only", "Acme")
+    assert "Rebill waits" in said(capsys)
+    assert len(invoices(billed)) == 4 and len(billed.received) == 4
