@@ -297,6 +297,10 @@ def decide_corrections(
         row = rows.get(number)
         if row is None or not row.row:
             continue  # no row in the workbook: nothing was typed
+        if row.duplicates:  # on several rows (told by updates.payment_errors): which one's
+            held.add(number)  # Void, Credit Amount or Resend is meant is not known; none acts
+            refused.add(number)
+            continue
         inv = invoices[number]
         # Only what reads as a credit note number: other text there is not evidence.
         unknown = [

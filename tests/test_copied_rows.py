@@ -161,3 +161,19 @@ def test_a_settled_invoices_row_copied_is_told(
     run_week(folder, 4)
     assert len(mails_to(folder, "Blue")) == sent
     assert sheet_rows(folder)[1]["Status"] == "Paid"
+
+
+@pytest.mark.parametrize("typed", [{"Status": "Void"}, {"Resend": "Yes"}], ids=["void", "resend"])
+def test_nothing_typed_on_a_copied_row_is_acted_on(
+    folder: Folder, capsys: pytest.CaptureFixture[str], typed: dict[str, str]
+) -> None:
+    """Void or Resend typed on the first of two rows of one invoice: which row is meant is
+    not known, and the run says nothing is sent about the invoice: no credit note, no copy."""
+    billed(folder)
+    copy_row(folder, BLUE)
+    type_into_invoices(folder, "Blue", **typed)
+    sent = len(mails_to(folder, "Blue"))
+    capsys.readouterr()
+    folder.run("--as-of", week(1).isoformat())
+    assert "is also on row" in told(capsys)
+    assert len(mails_to(folder, "Blue")) == sent
