@@ -277,9 +277,12 @@ def _built(
             ledger.drop_message(msg.message_id)
         return None, "", name
     st = found[0]
-    if not ledger.delivered_to(msg.message_id) and not _still_open(
+    # Planned by an earlier run (its first send refused, say), and paid since: no client
+    # is chased (a statement planned by this run was just found open: not asked again).
+    earlier = (msg.created_run or 0) < ledger.run_id
+    if earlier and not ledger.delivered_to(msg.message_id) and not _still_open(
         ledger, rows, book, st, end, as_of
-    ):  # paid since it was planned (its first send refused, say): no client is chased
+    ):
         with ledger.transaction():
             ledger.drop_message(msg.message_id)
         return None, "", name
