@@ -30,6 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from . import fmt
 from .config import Config
@@ -47,6 +48,7 @@ from .mail import (
 from .model import InvoiceRow
 from .money import ZERO
 from .read import WorkbookData
+from .schema import normalise_header
 from .sending import LedgerJournal, again_note, copies_missed_text
 from .statement import Stated, Statement, previous_month
 from .statement_facts import client_for, gather_statements
@@ -179,8 +181,9 @@ def send_statements(
     for msg in owed:
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
             continue  # refused in this very run: tried again at the next one
-        client = book.clients.get(msg.payload["client_key"])
-        if msg.payload["client_key"] in held:
+        key = _client_key(msg.payload)
+        client = book.clients.get(key)
+        if key in held:
             continue
         if msg.raw is None and (client is None or not client.active):
             with ledger.transaction():
@@ -258,7 +261,7 @@ def _built(
     for the next month's.
     """
     payload = msg.payload
-    client = book.clients.get(payload["client_key"])
+    client = book.clients.get(_client_key(payload))
     name = client.name if client else payload["client_key"]
     if msg.raw is not None:
         built = BuiltMessage(
@@ -322,6 +325,12 @@ def _built(
             made,
         )  # fmt: skip
     return built, amount, name
+
+
+def _client_key(payload: Mapping[str, Any]) -> str:
+    """The client a statement message is for, as names are matched now: one planned before
+    accents were normalised keeps its name's key as it was then ("cafe\u0301 noir")."""
+    return normalise_header(payload["client_key"])
 
 
 def _still_open(

@@ -113,3 +113,31 @@ def test_a_line_billed_before_names_were_normalised_is_not_billed_again(
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     assert services["Invoice No"].tolist() == ["INV-2026-0001"]
     assert len(folder.received) == 1
+
+
+def test_a_statement_planned_before_names_were_normalised_still_goes(
+    folder: Folder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month's statement planned by the version before (its client's key not NFC, the
+    name typed "Cafe\u0301 Noir") and refused at its first send is sent at the next run,
+    not dropped as for a client no longer in Clients."""
+    from automation import ledger, statement_mail, validate
+
+    def before(text: object) -> str:
+        return " ".join(str(text).split()).casefold()
+
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(folder.workbook, [client(NFD, Email="noir@clients.example")],
+                   [service(date(2026, 9, 28), NFD, "Work", 1, 500)])  # fmt: skip
+    for module in (validate, ledger, statement_mail):  # the version before: no NFC
+        monkeypatch.setattr(module, "normalise_header", before, raising=False)
+    validate._text_key.cache_clear()
+    assert folder.run("--as-of", "2026-10-01") == 0
+    folder.recorder.refuse = frozenset({"noir@clients.example"})
+    assert folder.run("--as-of", "2026-11-01") == 1  # the statement refused
+    monkeypatch.undo()
+    validate._text_key.cache_clear()
+    folder.recorder.refuse = frozenset()
+    assert folder.run("--as-of", "2026-11-02") == 0
+    subjects = [str(m.message["Subject"]) for m in folder.received]
+    assert sum("Statement" in s for s in subjects) == 1
