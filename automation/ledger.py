@@ -1091,18 +1091,8 @@ class Ledger:
 
     def held(self, numbers: Iterable[str]) -> set[str]:
         """Those of `numbers` whose row last said Hold (`record_held`)."""
-        wanted = list(numbers)
-        found: set[str] = set()
-        for k in range(0, len(wanted), IN_CHUNK):
-            chunk = wanted[k : k + IN_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            found.update(
-                n for (n,) in self.conn.execute(
-                    f"SELECT invoice_no FROM invoices WHERE held = 1 AND invoice_no IN ({marks})",
-                    chunk,
-                )
-            )  # fmt: skip
-        return found
+        query = "SELECT invoice_no FROM invoices WHERE held = 1 AND invoice_no IN ({marks})"
+        return {n for (n,) in self._rows_in(query, list(numbers))}
 
     def paid_cells(
         self, numbers: Iterable[str] | None = None
