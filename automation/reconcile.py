@@ -488,9 +488,7 @@ def unknown_invoices_error(
     if sheet is None or not numbers:
         return None
     one = len(numbers) == 1
-    shown = ", ".join(numbers[:NAMED])
-    if len(numbers) > NAMED:
-        shown += f" and {len(numbers) - NAMED} more"
+    shown = _named(numbers)
     they, them = ("it", "it") if one else ("they", "them")
     copy = newest_copy_knowing(backups, numbers)
     elsewhere = "the computer or folder the tool ran in before"
@@ -581,17 +579,20 @@ def lost_invoice_rows(
     return rows
 
 
+def _named(numbers: Sequence[str]) -> str:
+    """The first NAMED of `numbers`, and how many more: "INV-1, INV-2 and 3 more"."""
+    shown = ", ".join(numbers[:NAMED])
+    return shown + (f" and {len(numbers) - NAMED} more" if len(numbers) > NAMED else "")
+
+
 def lost_rows_note(rows: Mapping[str, InvoiceRow]) -> str:
     """What to tell of the Invoices rows written back with a payment (`lost_invoice_rows`)."""
     numbers = sorted(rows)
     if not numbers:
         return ""
-    shown = ", ".join(numbers[:NAMED])
-    if len(numbers) > NAMED:
-        shown += f" and {len(numbers) - NAMED} more"
     one = len(numbers) == 1
     return (
-        f"{len(numbers)} {'invoice' if one else 'invoices'} ({shown}) had no row in the "
+        f"{len(numbers)} {'invoice' if one else 'invoices'} ({_named(numbers)}) had no row in the "
         "Invoices sheet (deleted, or an older copy of the workbook was put back): "
         f"{'its row is' if one else 'their rows are'} written back with the payment (and "
         f"Hold) last seen on {'it' if one else 'them'}, so balances, statuses and reminders "
