@@ -103,15 +103,11 @@ def statements_to_send(
     """The month's statements that go out: open at the month's end and still open today,
     to active clients that can be mailed, none with an invoice `held` (client keys)."""
     start, end = period
-    now_open = {
-        (st.client, st.currency): st.closing
-        for st in gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end))
-    }
+    now = balances_after(ledger, rows, book, end, as_of)
     chosen = []
     for st in gather_statements(ledger, rows, book, start, end):
         client = client_for(book, st)
-        still_open = now_open.get((st.client, st.currency), st.closing)
-        if st.closing <= ZERO or still_open <= ZERO:
+        if not still_open(st, now):
             continue
         if not client.active or not client.emails or client.key in book.problems:
             continue  # inactive clients get no automatic mail; a broken row cannot be mailed
@@ -119,6 +115,26 @@ def statements_to_send(
             continue  # the ledger does not know all of its credits: its balance is not sure
         chosen.append(st)
     return chosen
+
+
+def balances_after(
+    ledger: Ledger,
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    end: date,
+    as_of: date,
+    only: str | None = None,
+) -> dict[tuple[str, str], Decimal]:
+    """(client, currency) -> the balance on the run's date of statements ending `end`
+    (of the client `only`, or every client's)."""
+    later = gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end), only)
+    return {(st.client, st.currency): st.closing for st in later}
+
+
+def still_open(st: Statement, now: Mapping[tuple[str, str], Decimal]) -> bool:
+    """Whether a statement's balance is open at its end and still on the run's date (`now`:
+    `balances_after`): a client who paid meanwhile is not chased."""
+    return st.closing > ZERO and now.get((st.client, st.currency), st.closing) > ZERO
 
 
 def plan_monthly_statements(
@@ -283,8 +299,10 @@ def _built(
     # Planned by an earlier run (its first send refused, say), and paid since: no client
     # is chased (a statement planned by this run was just found open: not asked again).
     earlier = (msg.created_run or 0) < ledger.run_id
-    if earlier and not ledger.delivered_to(msg.message_id) and not _still_open(
-        ledger, rows, book, st, end, as_of
+    if (
+        earlier
+        and not ledger.delivered_to(msg.message_id)
+        and not still_open(st, balances_after(ledger, rows, book, end, as_of, client.key))
     ):
         with ledger.transaction():
             ledger.drop_message(msg.message_id)
@@ -331,25 +349,6 @@ def _client_key(payload: Mapping[str, Any]) -> str:
     """The client a statement message is for, as names are matched now: one planned before
     accents were normalised keeps its name's key as it was then ("cafe\u0301 noir")."""
     return normalise_header(payload["client_key"])
-
-
-def _still_open(
-    ledger: Ledger,
-    rows: dict[str, InvoiceRow],
-    book: ClientBook,
-    st: Statement,
-    end: date,
-    as_of: date,
-) -> bool:
-    """Whether the client's balance a statement shows is still open on the run's date, as
-    `statements_to_send` asks when it plans the month's statements."""
-    if st.closing <= ZERO:
-        return False
-    client = client_for(book, st)
-    later = gather_statements(ledger, rows, book, end + timedelta(days=1), max(as_of, end),
-                              client.key)  # fmt: skip
-    now = [s.closing for s in later if s.currency == st.currency]
-    return not now or now[0] > ZERO
 
 
 def stated_before(ledger: Ledger, client_key: str, currency: str, start: date) -> Stated | None:
