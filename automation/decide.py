@@ -303,10 +303,10 @@ def look_at_corrections(
     (with their Invoice No, so their cells stay in step), and the changed ones.
     """
     mine = {n: inv for n, inv in invoices.items() if request.covers(inv.client_key)}
-    billed = billed_rows(data.services, mine.keys())
     # Every open invoice's rows, with --only too: a line sorted onto this client's row may
     # be another client's (billed_elsewhere looks for it on that invoice's rows).
-    every = billed if len(mine) == len(invoices) else billed_rows(data.services, invoices.keys())
+    every = billed_rows(data.services, invoices.keys())
+    billed = {number: found for number, found in every.items() if number in mine}
     elsewhere = billed_elsewhere(every, invoices, ledger)
     strays = find_strays(billed, mine, data.services, elsewhere, restored)
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
