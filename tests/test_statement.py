@@ -687,17 +687,23 @@ def test_monthly_statement_counts_bank_payments_imported_in_the_same_run(
     assert "Amount due: €40.00" in text and "€60.00" in text
 
 
+def ames_billed(folder: Folder, **cells: str) -> None:
+    """Ames (its Clients row with `cells`), invoiced 1,000 on 1 October, with monthly
+    statements on the 1st: November's first run owes it October's statement."""
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(
+        folder.workbook,
+        [client("Ames", **cells)],
+        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
+    )
+    assert folder.run("--as-of", "2026-10-01") == 0
+
+
 def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder) -> None:
     import subprocess
     import sys
 
-    folder.write_config(extra="[statements]\nday = 1")
-    write_workbook(
-        folder.workbook,
-        [client("Ames")],
-        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
-    )
-    assert folder.run("--as-of", "2026-10-01") == 0
+    ames_billed(folder)
     script = str(Path(__file__).resolve().parent.parent / "run_billing.py")
     env = {**os.environ, "BILLING_FAULT": "after-statement-send"}
     killed = subprocess.run(
@@ -715,13 +721,7 @@ def test_monthly_statement_cut_off_by_a_crash_is_resent_identical(folder: Folder
 
 
 def test_monthly_statement_with_a_refused_copy_reaches_the_client_once(folder: Folder) -> None:
-    folder.write_config(extra="[statements]\nday = 1")
-    write_workbook(
-        folder.workbook,
-        [client("Ames", CC="gone@clients.example")],
-        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
-    )
-    assert folder.run("--as-of", "2026-10-01") == 0
+    ames_billed(folder, CC="gone@clients.example")
     folder.recorder.refuse = frozenset({"gone@clients.example"})
     assert folder.run("--as-of", "2026-11-01") == 1  # the refused copy is reported
     assert folder.run("--as-of", "2026-11-02") == 0  # and nobody is sent it again
@@ -735,13 +735,7 @@ def test_a_refused_statement_is_not_sent_again_once_the_client_has_paid(
     """The month's statement was refused (the client's server down); the client then pays
     in full. The next run thanks them, and does not send the statement of what they owed
     (as a statement first planned that day would not be)."""
-    folder.write_config(extra="[statements]\nday = 1")
-    write_workbook(
-        folder.workbook,
-        [client("Ames")],
-        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
-    )
-    assert folder.run("--as-of", "2026-10-01") == 0
+    ames_billed(folder)
     folder.recorder.refuse = frozenset({"ames@clients.example"})
     assert folder.run("--as-of", "2026-11-01") == 1
     folder.recorder.refuse = frozenset()
