@@ -12,6 +12,8 @@ Decimal('10.01')
 Decimal('1235')
 >>> D("1.250,00"), D("1,250.00"), D("12,5"), D("+12,50")
 (Decimal('1250.00'), Decimal('1250.00'), Decimal('12.5'), Decimal('12.50'))
+>>> D("600,-"), D("1.250,-"), D("600.-")
+(Decimal('600'), Decimal('1250'), Decimal('600'))
 
 Bank statements are read strictly: a bank says which mark is its decimal one,
 and an amount that does not fit it is refused, never guessed at another size:
@@ -90,7 +92,9 @@ def _typed_number(value: str, lone_decimal: bool = False) -> Decimal:
     Whichever of "." and "," comes last is the decimal mark when both are
     there; the other one then only groups thousands, three digits at a time.
     A lone "," with one or two digits after it is a decimal comma ("12,50");
-    marks repeated are thousands ("1,234,567"). A lone mark with exactly three
+    marks repeated are thousands ("1,234,567"). A mark and a dash at the end
+    ("600,-", "1.250,-", "600.-") end a whole amount: the dash stands for no cents,
+    and a mark before it only groups thousands. A lone mark with exactly three
     digits after one to three others ("1.500", "1,500") is refused: it reads
     1500 in one country and 1.5 in another, and a guess could bill a thousand
     times too much or too little; `lone_decimal` reads it as a decimal mark, where
@@ -104,7 +108,9 @@ def _typed_number(value: str, lone_decimal: bool = False) -> Decimal:
     if code is not None and (code.group(1) or code.group(4)).upper() in CURRENCY_CODES:
         text = code.group(2) or code.group(3)  # "RUB 55320.62", "1.250,00 EUR": as a sign
     negative = text.startswith("(") and text.endswith(")")
-    match = _TYPED.fullmatch(text[1:-1] if negative else text)
+    inner = text[1:-1] if negative else text
+    dash = inner[-2] if inner[-2:] in (",-", ".-") else ""  # "600,-": the mark ends it
+    match = _TYPED.fullmatch(inner[:-2] if dash else inner)
     if match is None:
         raise MoneyError(f"{value!r} is not a number")
     sign, body = match.groups()
@@ -113,7 +119,11 @@ def _typed_number(value: str, lone_decimal: bool = False) -> Decimal:
     marks = {c for c in body if c in ".,"}
     last = max(body.rfind("."), body.rfind(","))
     lone = len(marks) == 1 and body.count(body[last]) == 1
-    if len(marks) == 2 or lone:  # the last mark is the decimal one
+    if dash:  # a whole amount: any mark before the dash only groups thousands
+        if dash in marks:
+            raise MoneyError(f"{value!r} is not a number")
+        whole, fraction, lone = body, "", False
+    elif len(marks) == 2 or lone:  # the last mark is the decimal one
         whole, fraction = body[:last], body[last + 1 :]
     else:  # none, or one mark repeated: thousands
         whole, fraction = body, ""

@@ -195,6 +195,9 @@ def test_a_totals_row_typed_under_the_lines_is_left_alone(tmp_path: Path) -> Non
         ("1,500", "could be 1500 or 1.5"), ("12.345", "could be 12345 or 12.345"),
         ("1e3", "is not a number"), ("1_000", "is not a number"), ("1,23.45", "grouped"),
         ("1,234,5", "grouped"), ("12 kg", "is not a number"),
+        # a whole amount, as German and Swiss prices write it: the dash is "no cents"
+        ("600,-", "600"), ("600.-", "600"), ("1.250,-", "1250"), ("€ 1.250,- EUR", "1250"),
+        ("1,250,-", "is not a number"), ("12.5,-", "grouped"), ("600-", "is not a number"),
     ],
 )  # fmt: skip
 def test_numbers_typed_as_text_are_read_exactly_or_refused(text: str, read: str) -> None:
