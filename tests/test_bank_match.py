@@ -388,7 +388,7 @@ def test_a_split_typed_with_whole_amounts_is_applied_as_typed() -> None:
     [
         ("INV-2026-0008 100.00; INV-2026-0007 650", ("100.00", "650")),
         ("inv 2026 8: 100; INV-2026-0007 = 650,00", ("100", "650.00")),
-        ("INV-2026-0008 €100; INV-2026-0007 EUR 650", ("100", "650")),
+        ("INV-2026-0008 KZT100; INV-2026-0007 kzt 650", ("100", "650")),
         ("INV-2026-0008 100 KZT; INV-2026-0007 ₸650", ("100", "650")),
         ("INV 2026 8 100,00; INV 2026 7 650.00", ("100.00", "650.00")),
     ],
@@ -408,12 +408,81 @@ def test_a_typed_split_that_does_not_add_up_waits_and_says_so() -> None:
     (d,) = decide(line("750.00", "?", payer="Unknown"), instructions={"R1": told})
     assert (d.status, d.allocations) == (REVIEW, ())
     assert "add up to KZT\u00a0700.00, not the KZT\u00a0750.00 received" in d.note
-    # A thousand written with a separator is a thousand, never one.
+    # A thousand written with a separator may be one: it waits, as in a Paid Amount cell.
     told = parse_instruction("R1", "INV-2026-0008 1,000; INV-2026-0007", "")
     assert told is not None
     (d,) = decide(line("1500.00", "?", payer="Unknown"), instructions={"R1": told})
+    assert (d.status, d.allocations) == (REVIEW, ())
+    assert '"1,000" could be 1000 or 1' in d.note
+
+
+#: Two invoices of 1,500 and 2,000 and a payment of 2,500 that no rule could place.
+TWO_OPEN = [("INV-2026-0001", "1500", 2), ("INV-2026-0002", "2000", 10)]
+
+
+def split_typed(typed: str, currency: str, amount: str = "2500"):  # type: ignore[no-untyped-def]
+    invoices = [OpenInvoice(n, ACME, currency, date(2026, 3, day), D(b)) for n, b, day in TWO_OPEN]
+    told = parse_instruction("R1", typed, "Review")
+    assert told is not None
+    (d,) = match_lines(invoices, PAYERS, [line(amount, "?", payer="Unknown", currency=currency,
+                                               day=date(2026, 3, 20))], D("0"),
+                       instructions={"R1": told})  # fmt: skip
+    return d
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency", "first", "second"),
+    [
+        ("INV-2026-0001 600,-; INV-2026-0002", "EUR", "600", "1900"),  # German: a whole 600
+        ("INV-2026-0001 600.-; INV-2026-0002 1.900,-", "EUR", "600", "1900"),
+        ("INV-2026-0001 0.650; INV-2026-0002", "EUR", "0.65", "2499.35"),  # not 650
+        ("INV-2026-0001 1000.500; INV-2026-0002", "KWD", "1000.500", "1499.500"),  # 3 decimals
+        ("INV-2026-0001 600.00; INV-2026-0002 1900.00", "EUR", "600", "1900"),
+        ("INV-2026-0001 1.5; INV-2026-0002 2498.500", "KWD", "1.5", "2498.5"),
+    ],
+)  # fmt: skip
+def test_a_typed_split_reads_amounts_as_the_paid_amount_cell_does(
+    typed: str, currency: str, first: str, second: str
+) -> None:
+    """The amount after an invoice number is read by the Paid Amount cell's rule, in the
+    payment's currency: `600,-` was read as no amount (1,500 and 1,000 applied), `0.650` as
+    650 and `1000.500` as no amount."""
+    d = split_typed(typed, currency)
+    assert (d.status, d.rule) == (APPLIED, "Bookkeeper"), d.note
     assert [(a.invoice_no, a.amount) for a in d.allocations] == [
-        ("INV-2026-0008", D("1000")), ("INV-2026-0007", D("500.00"))]  # fmt: skip
+        ("INV-2026-0001", D(first)), ("INV-2026-0002", D(second))]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency", "told"),
+    [
+        # 1500 or 1.5: never a guess (it was read as 1500, and 2498.500 as no amount)
+        ("INV-2026-0001 1.500; INV-2026-0002 2498.500", "KWD",
+         "in 'INV-2026-0001 1.500' the amount cannot be read: \"1.500\" could be 1500 or 1.5: "
+         "type the number without a thousands separator. Write it like INV-2026-0001 650.000."),
+        ("INV-2026-0001 600 (rest later); INV-2026-0002", "EUR",
+         "in 'INV-2026-0001 600 (rest later)' the amount cannot be read: \"600 (rest later)\" "
+         "is not a number"),
+        ("600 INV-2026-0001; INV-2026-0002", "EUR",
+         "in '600 INV-2026-0001' the amount cannot be read: type the Invoice No, then the "
+         "amount with its decimals, e.g. INV-2026-0001 650.00."),
+        ("INV-2026-0001 600,50,-; INV-2026-0002", "EUR", "'INV-2026-0001 600,50,-' the amount"),
+        ("INV-2026-0001 10.005; INV-2026-0002 2489.995", "EUR", "could be 10005 or 10.005"),
+        ("INV-2026-0001 600.5; INV-2026-0002 1899.5", "JPY",
+         '"600.5" has 1 decimal; JPY amounts have none.'),
+        ("INV-2026-0001 €600; INV-2026-0002", "USD",
+         '"€600" is in EUR, but the payment is in USD; type it in USD.'),
+        ("INV-2026-0001 -600; INV-2026-0002", "EUR", '"-600" is negative'),
+    ],
+)  # fmt: skip
+def test_a_typed_amount_that_cannot_be_read_waits_and_says_which(
+    typed: str, currency: str, told: str
+) -> None:
+    """An amount present but unread is never taken as no amount (the payment spread over
+    the invoices oldest first): the line waits, naming the part and how to write it."""
+    d = split_typed(typed, currency)
+    assert (d.status, d.allocations) == (REVIEW, ())
+    assert told in d.note
 
 
 def test_a_whole_number_that_may_be_part_of_the_invoice_number_waits() -> None:

@@ -292,6 +292,40 @@ def test_a_split_typed_on_a_review_line_is_applied_as_typed_or_kept_as_typed(
     assert money(invoices.loc["INV-2026-0002", "Paid By Bank"]) == D("650.00")
 
 
+def test_a_typed_split_amount_is_read_as_a_paid_amount_cell_or_waits_as_typed(
+    folder: Folder,
+) -> None:
+    """`600,-` is 600 (it was read as no amount: 1,500 and 1,000 applied, the cell rewritten
+    "as typed by the bookkeeper"); `1.500` may be 1.5 or 1500: the line waits, as typed."""
+    folder.write_config(extra='currency = "EUR"')
+    write_workbook(folder.workbook, [client("Beta BV", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Beta BV", "Payroll", 1, 1500),
+                    service(date(2026, 3, 3), "Beta BV", "Audit", 1, 2000)])  # fmt: skip
+    for day in ("2026-03-02", "2026-03-03"):
+        assert folder.run("--as-of", day) == 0
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    paid = [Tx(date(2026, 3, 5), D("2500.00"), "Stranger", purpose="?", ref="A1"),
+            Tx(date(2026, 3, 5), D("1000.00"), "Stranger 2", purpose="?", ref="A2")]  # fmt: skip
+    (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="EUR"))
+    folder.run("--as-of", "2026-03-06")  # both wait for review
+    type_into(folder, "Payments", "Bank Ref", "A1", Invoice_No="INV-2026-0001 600,-; INV-2026-0002")
+    type_into(folder, "Payments", "Bank Ref", "A2", Invoice_No="INV-2026-0001 1.500; INV-2026-0002")
+    folder.run("--as-of", "2026-03-09")
+    lines = sheet(folder, "Payments", "Bank Ref")
+    assert tuple(lines.loc["A1", ["Status", "Invoice No"]]) == (
+        "Applied", "INV-2026-0001 600.00; INV-2026-0002 1900.00")  # fmt: skip
+    assert tuple(lines.loc["A2", ["Status", "Invoice No"]]) == (
+        "Review", "INV-2026-0001 1.500; INV-2026-0002")  # fmt: skip
+    assert lines.loc["A2", "Note"] == (
+        "in 'INV-2026-0001 1.500' the amount cannot be read: \"1.500\" could be 1500 or 1.5: "
+        "type the number without a thousands separator. Write it like INV-2026-0001 650.00."
+    )
+    invoices = sheet(folder, "Invoices", "Invoice No")
+    assert money(invoices.loc["INV-2026-0001", "Paid By Bank"]) == D("600.00")
+    assert money(invoices.loc["INV-2026-0002", "Paid By Bank"]) == D("1900.00")
+
+
 def test_a_payment_typed_a_day_after_the_bank_booked_it_is_not_counted_twice(
     folder: Folder,
 ) -> None:

@@ -42,8 +42,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
+from ..cells import CellError, cell_decimal
 from ..fmt import format_money
-from ..money import ZERO
+from ..money import CURRENCY_CODES, ZERO, round_money, too_many_decimals
+from ..validate import other_currency
 from .record import IN, BankLine, normal_id
 
 APPLIED, REVIEW, IGNORED = "Applied", "Review", "Ignored"
@@ -271,41 +273,81 @@ def parse_instruction(bank_ref: str, invoice_text: str, status_text: str) -> Ins
     return Instruction(bank_ref, parts) if parts else None
 
 
-_CURRENCY = r"(?:[A-Za-z]{3}|[$€£¥₸₽])"
-#: An amount after an invoice number: `650`, `650.00`, `1,250.50`, `1.250,50`, `1 250,50`,
-#: `€650`, `650 EUR`. A thousands separator is followed by three digits, decimals by one or two.
-_AMOUNT = re.compile(
-    rf"(?:{_CURRENCY}\s?)?(?P<whole>\d{{1,3}}(?:[,.'\u00a0 ]\d{{3}})+|\d+)"
-    rf"(?:[.,](?P<cents>\d{{1,2}}))?(?:\s?{_CURRENCY})?"
-)
 _BETWEEN = re.compile(r"\s*[:=]\s*|\s+")
 
 
-def _splits(part: str) -> list[tuple[str, Decimal | None]]:
-    """Every way to read `part` as a number followed by an amount, and as a number alone."""
-    readings: list[tuple[str, Decimal | None]] = []
+def _splits(part: str) -> list[tuple[str, str | None]]:
+    """Every way to read `part` as a number followed by an amount (any text after a gap
+    with a digit in it), and as a number alone (None)."""
+    readings: list[tuple[str, str | None]] = []
     for gap in _BETWEEN.finditer(part):
         number, amount = part[: gap.start()].strip(), part[gap.end() :].strip()
-        found = _AMOUNT.fullmatch(amount)
-        if number and found:
-            whole = re.sub(r"\D", "", found["whole"])
-            cents = found["cents"]
-            readings.append((number, Decimal(f"{whole}.{cents}" if cents else whole)))
+        if number and any(ch.isdigit() for ch in amount):
+            readings.append((number, amount))
     readings.append((part, None))
     return readings
 
 
-def read_part(part: str, index: NumberIndex) -> tuple[str, Decimal | None] | str:
+def _stray_digits(part: str, number: str) -> bool:
+    """Whether `part`, read as invoice `number` alone, holds digits that are not the number's:
+    an amount typed where it is not read (`600 INV-2026-0007`).
+
+    >>> _stray_digits("Rechnung inv 2026 7", "INV-2026-0007"), _stray_digits("600 INV-7", "INV-7")
+    (False, True)
+    """
+    own = {*_tokens(number), *_tokens("".join(ch for ch in number if ch.isalnum()))}
+    return any(t.isdigit() and t not in own for t in _tokens(part))
+
+
+def typed_amount(text: str, currency: str) -> Decimal | str:
+    """An amount typed after an invoice number, read as the Paid Amount cell is (`cells`):
+    `650`, `650.00`, `1.250,50`, `600,-`, `€650`, to the currency's minor unit; or why it
+    cannot be taken.
+
+    Never a guess: `1.500` (1500 or 1.5) is refused, and so is an amount with more
+    decimals than `currency` has or in another currency.
+
+    >>> typed_amount("1.250,-", "EUR"), typed_amount("0.650", "EUR")
+    (Decimal('1250.00'), Decimal('0.65'))
+    >>> typed_amount("1000.500", "KWD"), typed_amount("10.5", "JPY")
+    (Decimal('1000.500'), '"10.5" has 1 decimal; JPY amounts have none.')
+    >>> typed_amount("1.500", "KWD")
+    '"1.500" could be 1500 or 1.5: type the number without a thousands separator.'
+    """
+    try:
+        amount = cell_decimal(text)
+    except CellError as exc:
+        return str(exc)
+    if (meant := other_currency(text, currency)) is not None:
+        return f'"{text}" is in {meant}, but the payment is in {currency}; type it in {currency}.'
+    if amount < 0:
+        return f'"{text}" is negative; type the amount the invoice gets.'
+    if currency not in CURRENCY_CODES:
+        return amount
+    if round_money(amount, currency) != amount:
+        return f'"{text}" {too_many_decimals(amount, currency)}.'
+    return round_money(amount, currency)
+
+
+def read_part(
+    part: str, index: NumberIndex, currency: str = ""
+) -> tuple[str, Decimal | None] | str:
     """One part of an instruction as (invoice, amount or None), or why it cannot be read.
 
     An amount may be whole (`INV-2026-0007 650`): a reading whose number part is
     exactly an invoice number wins. When no reading is exact, the number is
     looked for inside the text; if the text can then be read two ways (`Rechnung
     42 100`: invoice 42 with 100, or invoices 42 and 100) it waits for a person.
+    The amount is read by `typed_amount` in `currency` (the payment's); one that
+    cannot be read is said, never taken as no amount.
 
     >>> index = NumberIndex(["INV-2026-0007"])
     >>> read_part("INV-2026-0007 650", index), read_part("inv 2026 7", index)
     (('INV-2026-0007', Decimal('650')), ('INV-2026-0007', None))
+    >>> read_part("INV-2026-0007 600,-", index, "EUR")
+    ('INV-2026-0007', Decimal('600.00'))
+    >>> "the amount cannot be read" in read_part("INV-2026-0007 1.500", index, "KWD")
+    True
     """
     splits = _splits(part)
     readings = {(n, a) for n, a in ((index.exact(t), a) for t, a in splits) if n is not None}
@@ -314,14 +356,26 @@ def read_part(part: str, index: NumberIndex) -> tuple[str, Decimal | None] | str
         readings = {(found[0], a) for found, a in named if found}
         if any(len(found) > 1 for found, _ in named):
             readings.add(("", None))  # the text names more than one invoice: not one reading
-    if len(readings) == 1:
-        return readings.pop()
     if not readings:
         return f"{part!r} is not an open invoice the tool issued; check the number."
-    return (
-        f"{part!r} can be read more than one way: type the Invoice No as issued and the "
-        "amount with its decimals, e.g. INV-2026-0007 650.00."
-    )
+    if len(readings) > 1:
+        return (
+            f"{part!r} can be read more than one way: type the Invoice No as issued and the "
+            "amount with its decimals, e.g. INV-2026-0007 650.00."
+        )
+    ((number, text),) = readings
+    example = f"{number} {round_money(Decimal(650), currency)}"
+    if text is None:
+        if _stray_digits(part, number):
+            return (
+                f"in {part!r} the amount cannot be read: type the Invoice No, then the amount "
+                f"with its decimals, e.g. {example}."
+            )
+        return number, None
+    amount = typed_amount(text, currency)
+    if isinstance(amount, str):
+        return f"in {part!r} the amount cannot be read: {amount} Write it like {example}."
+    return number, amount
 
 
 # -- the rules ---------------------------------------------------------------------
@@ -740,7 +794,7 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
         return Decision(line.bank_ref, IGNORED, RULE_BOOKKEEPER, (), "ignored by the bookkeeper.")
     chosen: list[tuple[OpenInvoice, Decimal | None]] = []
     for part in instruction.parts:
-        reading = read_part(part, index)
+        reading = read_part(part, index, line.currency)
         if isinstance(reading, str):
             return Decision(line.bank_ref, REVIEW, note=reading)
         number, amount = reading
