@@ -883,6 +883,8 @@ def test_a_message_sent_after_midnight_is_dated_the_runs_last_second(
             return after_midnight
 
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        # This process started today (a test process may have started the day before).
+        monkeypatch.setattr(sending, "process_age", lambda: 0.0)
         before = sending.LedgerJournal(ledger, today)  # made before midnight
         dated = sending.LedgerJournal(ledger, date(2026, 3, 9))
         monkeypatch.setattr(sending, "datetime", Clock)
