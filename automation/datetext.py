@@ -14,7 +14,7 @@ be read two ways is refused with both readings, never guessed.
 >>> try:
 ...     read_date_text("05/03/2026")
 ... except DateTextError as exc:
-...     print(str(exc)[:50])
+...     print(str(exc)[:49])
 "05/03/2026" could be 5 March 2026 or 3 May 2026;
 """
 
