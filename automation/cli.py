@@ -440,6 +440,9 @@ BANK_TABLE_ROWS = 200
 def command_payments(args: argparse.Namespace, console: Console) -> int:
     """Import statements and apply what matches; exit 1 while lines wait for review."""
     config, workbook = resolve(args)
+    folder = next((f for f in args.files if f.is_dir()), None)
+    if folder is not None:  # as --workbook DIR is told
+        raise UnusableError(f"{folder} is a folder, not a statement file: name the file in it.")
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         raise UnusableError(f"no such statement file: {', '.join(missing)}.")

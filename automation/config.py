@@ -471,6 +471,10 @@ def is_loopback(host: str) -> bool:
 def find_config(explicit: Path | None, workbook: Path | None) -> Path | None:
     """The config file to use, per SPEC: --config, beside the workbook, then cwd."""
     if explicit is not None:
+        if explicit.is_dir():
+            raise ConfigError(
+                f"{explicit} is a folder, not a config file: name the .toml file in it."
+            )
         if not explicit.is_file():
             raise ConfigError(f"the config file {explicit} does not exist.")
         return explicit

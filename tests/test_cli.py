@@ -809,6 +809,23 @@ def test_a_folder_or_a_password_protected_file_as_the_workbook_is_told_as_such(
     assert "locked.xlsx is protected with a password" in out and "clear the password" in out
 
 
+def test_a_folder_as_the_config_or_a_bank_statement_is_told_as_such(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Were told "no such statement file: adir." and "the config file adir does not
+    exist.", as if nothing were there."""
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    inbox = folder.root / "adir"
+    inbox.mkdir()
+    capsys.readouterr()
+    assert main(["payments", "--workbook", str(folder.workbook), str(inbox), "--dry-run"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{inbox} is a folder, not a statement file: name the file in it." in out
+    assert main(["check", "--workbook", str(folder.workbook), "--config", str(inbox)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{inbox} is a folder, not a config file: name the .toml file in it." in out
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from automation import __version__
 
