@@ -92,18 +92,18 @@ def make_statements(request: StatementRequest) -> StatementResult:
     paths = Paths.for_request(RunRequest(request.workbook, request.as_of, request.config))
     if not paths.workbook.is_file():
         raise UnusableError(f"the workbook {paths.workbook} does not exist.")
+    data, book, _, _ = load(RunRequest(request.workbook, request.as_of, request.config))
+    only = None
+    if request.client is not None:  # told before the first invoice as after it
+        only = client_key(request.client)
+        if only not in book.clients:
+            hint = near(request.client, book)
+            raise UnusableError(f"{request.client!r} matches no client in Clients.{hint}")
     ledger_path = paths.billing / "ledger.sqlite"
     result = StatementResult(start, end)
     if not ledger_path.exists():
         result.notes.append("No invoices have been issued yet, so there is nothing to state.")
         return result
-    data, book, _, _ = load(RunRequest(request.workbook, request.as_of, request.config))
-    only = None
-    if request.client is not None:
-        only = client_key(request.client)
-        if only not in book.clients:
-            hint = near(request.client, book)
-            raise UnusableError(f"{request.client!r} matches no client in Clients.{hint}")
     lock = filelock.FileLock(str(paths.billing / "run.lock"), timeout=0)
     try:
         with lock, Ledger.open(ledger_path) as ledger:

@@ -516,6 +516,19 @@ def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str
     assert october.read_bytes() == before
 
 
+def test_statement_for_a_client_not_in_clients_exits_2_before_the_first_invoice(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the first run it said there was nothing to state, and exited 0."""
+    write_workbook(folder.workbook, [client("Ames")], [service(date(2026, 3, 2), "Ames", "Work")])
+    capsys.readouterr()
+    argv = ["statement", "--workbook", str(folder.workbook), "--as-of", "2026-03-05"]
+    assert main([*argv, "Nobody"]) == 2
+    assert "'Nobody' matches no client in Clients." in capsys.readouterr().out
+    assert main([*argv, "ames"]) == 0
+    assert "No invoices have been issued yet" in capsys.readouterr().out
+
+
 # -- the monthly statement email ---------------------------------------------------
 
 
