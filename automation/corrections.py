@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .cells import cell_text
+from .cells import LARGEST, cell_text
 from .config import Config
 from .fmt import format_money
 from .lazy import lazy_import
@@ -562,6 +562,12 @@ def rebill_lines(
                 f"Rebill waits: the corrected lines for {client.name} add up to "
                 f"{format_money(total, client.currency, 'en')}; an invoice must be for more "
                 "than zero (type Void to cancel the invoice instead)."
+            )
+        if total >= LARGEST:  # as for new lines (decide.refuse_non_positive)
+            return (), (
+                f"Rebill waits: the corrected lines for {client.name} add up to "
+                f"{format_money(total, client.currency, 'en')}, too large for one invoice; "
+                "check the Quantity, Unit Price and Amount of each line."
             )
     return tuple(lines), ""
 

@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from .bank.apply import import_payments, inbox_files, inbox_of, summary_note
+from .cells import LARGEST
 from .config import Config
 from .corrections import (
     Corrections,
@@ -366,18 +367,24 @@ def refuse_non_positive(
 
     A credit (a refund line, a discount) can go on an invoice with other work;
     an invoice for nothing or less than nothing is not something to email.
+    Nor is one whose total reaches LARGEST, though each line is under it: no
+    amount comes near it, and Excel would keep it to 15 digits (the cents lost).
     """
     sheet = data.services
     keep: list[InvoiceDraft] = []
     refused: dict[int, RowError] = {}
     for draft in drafts:
-        if draft.total > 0:
+        if 0 < draft.total < LARGEST:
             keep.append(draft)
             continue
         total = format_money(draft.total, draft.currency, "en")
+        lines = f"the unbilled lines for {draft.client.name} add up to {total}"
         message = (
-            f"the unbilled lines for {draft.client.name} add up to {total}; an invoice must "
-            "be for more than zero (record a credit by hand, or bill it with later work)."
+            f"{lines}; an invoice must be for more than zero (record a credit by hand, or bill "
+            "it with later work)."
+            if draft.total <= 0
+            else f"{lines}{' with tax' if draft.tax else ''}, too large for one invoice; check "
+            "the Quantity, Unit Price and Amount of each line."
         )
         for line in draft.lines:
             refused[line.row] = RowError(sheet.name, line.row, sheet.headers["Amount"], message)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .cells import (
+    LARGEST,
     CellError,
     ExcelError,
     cell_date,
@@ -508,6 +509,11 @@ def _amounts(quantity_cell: object, price_cell: object, amount_cell: object) -> 
             return (
                 f"Amount|Amount {amount} does not equal Quantity x Unit Price "
                 f"({quantity} x {price} = {expected}); correct one of them."
+            )
+        if amount is None and abs(expected) >= LARGEST:  # as if Amount were =D2*E2
+            return (
+                f"Unit Price|Quantity x Unit Price ({quantity} x {price} = {expected}) is too "
+                "large to be an amount; check the Quantity and the Unit Price."
             )
         amount = expected if amount is None else amount
     assert amount is not None

@@ -264,6 +264,24 @@ def test_rebill_to_another_client_and_a_refused_rebill(billed: Folder) -> None:
     assert len(mails_to(folder, "Cedar")) == 1
 
 
+def test_a_rebill_whose_lines_add_up_to_more_than_any_amount_waits(billed: Folder) -> None:
+    """Each corrected line under the largest amount, together over it: the new invoice's
+    total would lose its cents in Excel. Nothing is cancelled; the Note says why."""
+    folder = billed
+    for row in (2, 3):
+        type_into_services(folder, row, Quantity=1, Unit_Price=600_000_000_000,
+                           Amount=600_000_000_000)  # fmt: skip
+    type_into_invoices(folder, "Acme", Status="Rebill")
+    assert folder.run("--as-of", "2026-03-16") == 1
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Rebill" and pd.isna(row["Credit Notes"])
+    assert (
+        "Rebill waits: the corrected lines for Acme add up to $1,200,000,000,000.00, too large "
+        "for one invoice" in row["Note"]
+    )
+    assert len(invoices(folder)) == 3 and len(mails_to(folder, "Acme")) == 1
+
+
 def test_credit_amount_increases_issue_credit_notes_for_the_difference(billed: Folder) -> None:
     folder = billed
     type_into_invoices(folder, "Cedar", Credit_Amount=Decimal("150"))

@@ -825,6 +825,56 @@ def test_absurd_numbers_are_row_errors(folder: Folder) -> None:
     assert "too large" in services["Error"][0]
 
 
+def test_quantity_times_price_too_large_is_refused_as_a_typed_amount_is(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With Amount =D2*E2 the line was refused as too large; with Amount left blank the
+    same Quantity and Unit Price were billed 1,200,000,000,000.00 (and far larger ones
+    written back as a float, the cents lost)."""
+    write_workbook(
+        folder.workbook,
+        [client("Formula Co"), client("Blank Co"), client("Acme Ltd")],
+        [service(date(2026, 3, 2), "Formula Co", "Work", 2000, 600_000_000),
+         service(date(2026, 3, 2), "Blank Co", "Work", 2000, 600_000_000, Amount=None),
+         service(date(2026, 3, 2), "Blank Co", "Work", 999999999999, 999999999999.99,
+                 Amount=None),
+         service(date(2026, 3, 2), "Acme Ltd", "Fine", 1, 10)],
+    )  # fmt: skip
+    assert main_check(folder) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Services row 3, Unit Price: Quantity x Unit Price (2000 x 600000000 = " in out
+    assert folder.run("--as-of", AS_OF) == 1
+    services = sheet(folder.workbook, "Services")
+    assert services["Status"].tolist() == ["Error", "Error", "Error", "Invoiced"]
+    assert "too large to be an amount" in services["Error"][1]
+    assert "check the Quantity and the Unit Price" in services["Error"][2]
+    assert sheet(folder.workbook, "Invoices")["Client"].tolist() == ["Acme Ltd"]
+
+
+def test_lines_adding_up_to_more_than_any_amount_are_not_invoiced(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each line under the largest amount, together (or with tax) over it: an invoice
+    total Excel cannot keep to the cent. The client's lines wait, told why."""
+    write_workbook(
+        folder.workbook,
+        [client("Big Co"), client("Taxed Co", **{"Tax Rate": 12}), client("Acme Ltd")],
+        [service(date(2026, 3, 2), "Big Co", "Work", 1, 600_000_000_000),
+         service(date(2026, 3, 3), "Big Co", "More work", 1, 600_000_000_000),
+         service(date(2026, 3, 2), "Taxed Co", "Work", 1, 900_000_000_000),
+         service(date(2026, 3, 2), "Acme Ltd", "Fine", 1, 10)],
+    )  # fmt: skip
+    assert main_check(folder) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the unbilled lines for Big Co add up to $1,200,000,000,000.00, too large" in out
+    assert folder.run("--as-of", AS_OF) == 1
+    services = sheet(folder.workbook, "Services")
+    assert services["Status"].tolist() == ["Error", "Error", "Error", "Invoiced"]
+    told = services["Error"][2]
+    assert "add up to $1,008,000,000,000.00 with tax, too large for one invoice" in told
+    assert sheet(folder.workbook, "Invoices")["Client"].tolist() == ["Acme Ltd"]
+
+
 def test_config_mistakes_exit_2(folder: Folder, capsys) -> None:
     basic(folder)
     for extra, words in [
