@@ -30,6 +30,12 @@ else:
 LARGEST = Decimal("1e12")
 
 
+#: Yes and no as typed in a Yes/No cell (Active, Resend), in the languages of the
+#: documents; a checkbox (TRUE, FALSE) and 1 and 0 say yes and no too.
+YES_WORDS = frozenset({"yes", "y", "да", "иә", "true", "1"})
+NO_WORDS = frozenset({"no", "n", "нет", "жоқ", "false", "0"})
+
+
 class CellError(ValueError):
     """A cell value of the wrong kind; the message says what to write instead."""
 
@@ -84,6 +90,18 @@ def cell_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == datetime.min.time() else str(value)
     return str(value).strip()
+
+
+def yes_or_no(value: Any) -> bool | None:
+    """A Yes/No cell: True for a yes, False for a no, None for anything else, a blank
+    cell too (told apart by `is_blank`). Case and a trailing full stop are ignored.
+
+    >>> yes_or_no("Нет"), yes_or_no("No."), yes_or_no(True), yes_or_no("Closed")
+    (False, False, True, None)
+    """
+    word = cell_text(value).casefold()
+    word = word[:-1].rstrip() if word.endswith(".") else word
+    return True if word in YES_WORDS else False if word in NO_WORDS else None
 
 
 def cell_date(value: Any, order: str = "") -> date:

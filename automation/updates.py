@@ -290,11 +290,6 @@ def duplicate_message(number: str, others: Sequence[int]) -> str:
 #: The Invoices cells the bookkeeper types, read by every run.
 TYPED_CELLS = frozenset({"Paid Amount", "Paid Date", "Status", "Credit Amount", "Resend"})
 
-#: What the Resend cell may say, in the languages of the documents (blank is no too).
-RESEND_YES = frozenset({"yes", "y", "да", "иә"})
-RESEND_NO = frozenset({"no", "n", "нет", "жоқ"})
-
-
 def _resend_text(value: object) -> str:
     """The Resend cell as text; a checkbox (TRUE, FALSE) or 1 and 0 say yes and no."""
     if value is True or (value.__class__ is int and value == 1):
@@ -311,10 +306,10 @@ def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
     # The tool writes "CN-1; CN-2": a credit note number may itself hold a comma.
     listed = re.split(r"[;\n]", cells.cell_text(values.get("Credit Notes")))
     found: dict[str, Any] = {
-        "resend": typed.casefold() in RESEND_YES,
+        "resend": cells.yes_or_no(typed) is True,  # Yes/No as the Active cell's; blank is no
         "credit_notes": tuple(n.strip() for n in listed if n.strip()),
     }
-    if typed and typed.casefold() not in RESEND_YES | RESEND_NO:
+    if typed and cells.yes_or_no(typed) is None:
         found["resend_problem"] = typed
     try:
         found["credit_amount"] = cells.optional_decimal(values.get("Credit Amount"))

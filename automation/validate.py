@@ -26,6 +26,7 @@ from .cells import (
     cell_text,
     is_blank,
     shows_error,
+    yes_or_no,
 )
 from .config import LANGUAGES, Config
 from .lazy import lazy_import
@@ -51,7 +52,8 @@ if TYPE_CHECKING:
 else:
     pd = lazy_import("pandas")  # imported when the workbook is read, not at start-up
 
-_INACTIVE = {"no", "n", "false", "0", "inactive"}
+#: Besides Yes and No, what an Active cell may say (the column's own word, and its opposite).
+_ACTIVE_WORDS = {"active": True, "inactive": False}
 
 
 def client_key(name: object) -> str:
@@ -136,7 +138,15 @@ def _client_row(
                     f'"{cell_text(cells["Tax Rate"])}" is not a rate; write 12, 12% or 0.12.',
                 )
             )
-    active = cell_text(cells["Active"]).lower() not in _INACTIVE
+    active = _active(cells["Active"])
+    if active is None:  # "Closed", "Paused": not invoiced nor reminded until told
+        errors.append(
+            err(
+                "Active",
+                f'"{cell_text(cells["Active"])}" is neither Yes nor No; type Yes, or No to '
+                "never invoice or remind this client.",
+            )
+        )
     shown = _error_cells(cells, err)
     if shown:  # told as the error it shows, not as the text it would be read as
         columns = {error.column for error in shown}
@@ -151,11 +161,19 @@ def _client_row(
         currency=currency,
         language=language,
         tax_rate=tax_rate,
-        active=active,
+        active=bool(active),
         row=row,
         payer_ids=split_payer_ids(cells.get("Payer ID")),
     )
     return client, terms, errors
+
+
+def _active(cell: object) -> bool | None:
+    """An Active cell: blank is yes; None when it says neither yes nor no."""
+    if is_blank(cell):
+        return True
+    said = yes_or_no(cell)
+    return said if said is not None else _ACTIVE_WORDS.get(cell_text(cell).casefold().rstrip("."))
 
 
 def _error_cells(cells: dict[str, object], err: Callable[[str, str], RowError]) -> list[RowError]:
@@ -243,7 +261,10 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
         clients[client.key] = client
         if parsed is not None:
             terms[client.key] = parsed
-        if row_errors and client.active:  # an inactive client is never billed: no nagging
+        # An inactive client is never billed: no nagging. One whose Active cell says
+        # neither Yes nor No is not billed nor reminded either, but is told.
+        unclear = any(error.column == sheet.headers["Active"] for error in row_errors)
+        if row_errors and (client.active or unclear):
             errors.extend(row_errors)
             # Said in full once, on the Clients row; the client's Services rows point
             # there with the gist (no list of accepted terms on every line).
@@ -544,13 +565,13 @@ def validate_services(
                 if not (column == "Amount" and _is_product(product, row, formula))
             ]
             if refused:
-                if not _inactive(cells[1], known):
+                if not _skipped(cells[1], book):
                     errors[int(row)] = _unsaved_error(sheet, int(row), *refused[0])
                 continue
             cells[_AMOUNT] = None  # a stand-in 0 is no result: worked out as for an empty cell
         result = _service_line(row, sheet, *cells)
         if isinstance(result, RowError):
-            if not _inactive(cells[1], known):  # an inactive client's row is Skipped, as it is
+            if not _skipped(cells[1], book):  # an inactive client's row is Skipped, as it is
                 errors[int(row)] = result
             continue
         client = known.get(result.client_key)
@@ -562,10 +583,10 @@ def validate_services(
                 f'"{result.client}" is not in {CLIENTS}; add the client there or fix the name.',
             )
             continue
-        if not client.active:  # never billed, whatever else is wrong with it: Skipped
+        problem = problems.get(result.client_key)
+        if not client.active and not problem:  # never billed, whatever else is wrong: Skipped
             keep(result)
             continue
-        problem = problems.get(result.client_key)
         if problem:
             errors[int(row)] = RowError(sheet.name, int(row), sheet.headers["Client"], problem)
             continue
@@ -578,11 +599,13 @@ def validate_services(
     return lines, errors
 
 
-def _inactive(client_cell: object, known: dict[str, Client]) -> bool:
+def _skipped(client_cell: object, book: ClientBook) -> bool:
     """Whether a Services row's Client cell names an inactive client: its row is never
-    billed, so nothing else wrong with it is told (its Status says Skipped)."""
-    client = known.get(client_key(client_cell))
-    return client is not None and not client.active
+    billed, so nothing else wrong with it is told (its Status says Skipped). Not a client
+    whose Clients row is to be fixed first (an Active cell that says neither Yes nor No,
+    the client on two rows): its rows wait, told why."""
+    client = book.clients.get(client_key(client_cell))
+    return client is not None and not client.active and client.key not in book.problems
 
 
 def inactive_rows(sheet: SheetData, book: ClientBook, lines: Collection[int]) -> list[int]:
@@ -591,7 +614,7 @@ def inactive_rows(sheet: SheetData, book: ClientBook, lines: Collection[int]) ->
     if all(client.active for client in book.clients.values()):
         return []
     frame = sheet.frame
-    names = [v for v in frame["Client"].unique() if _inactive(v, book.clients)]
+    names = [v for v in frame["Client"].unique() if _skipped(v, book)]
     if not names:
         return []
     rows = frame[frame["Client"].isin(names).to_numpy() & ~frame.index.isin(list(lines))]

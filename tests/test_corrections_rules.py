@@ -207,7 +207,10 @@ def test_credit_amount_issues_only_the_increase(
         ("Yes", 1, False),
         (" y ", 1, False),
         ("Да", 1, False),
+        ("Иә.", 1, False),  # the Active cell's words: a full stop typed after is no matter
         ("No", 0, False),
+        ("Жоқ.", 0, False),
+        (".", 0, True),
         ("", 0, False),
         ("please", 0, True),
         ("x", 0, True),

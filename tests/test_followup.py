@@ -324,6 +324,34 @@ def test_inactive_client_gets_no_reminders(folder: Folder) -> None:
     check(folder, "Quiet", "Overdue", "500.00", week(1))
 
 
+def test_a_client_whose_active_cell_is_unclear_gets_no_reminders_nor_invoices(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Active `Closed` was read as active: reminded and invoiced again. Now, until the cell
+    says Yes or No, the client is treated as inactive (no reminder) and told."""
+    write_workbook(
+        folder.workbook,
+        [client("Quiet", Terms="Net 7")],
+        [service(date(2026, 1, 2), "Quiet", "Work", 1, 500),
+         service(date(2026, 1, 9), "Quiet", "More work", 1, 200)],  # billable later
+    )  # fmt: skip
+    run_week(folder, 0)
+    apply_updates(
+        folder.workbook, [CellUpdate("Clients", 2, "Active", "Closed")], header_rows={"Clients": 1}
+    )
+    capsys.readouterr()
+    assert folder.run("--as-of", week(3).isoformat()) == 1
+    assert 'Clients row 2, Active: "Closed" is neither Yes nor No' in capsys.readouterr().out
+    assert len(mails_to(folder, "Quiet")) == 1  # the first invoice only
+    assert len(invoices(folder)) == 1
+    check(folder, "Quiet", "Overdue", "500.00", week(1))
+    apply_updates(
+        folder.workbook, [CellUpdate("Clients", 2, "Active", "Yes")], header_rows={"Clients": 1}
+    )
+    run_week(folder, 3)  # told Yes: reminded, and the waiting line billed
+    assert len(mails_to(folder, "Quiet")) == 3 and len(invoices(folder)) == 2
+
+
 def test_refused_reminder_is_planned_again_as_of_the_retry(folder: Folder) -> None:
     folder.write_config(extra="[reissue]\nevery_days = 7\ndue_in_days = 7")
     write_workbook(

@@ -241,6 +241,59 @@ def test_inactive_client_is_skipped(folder: Folder) -> None:
     assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Skipped"]
 
 
+@pytest.mark.parametrize("said", ["No", "Нет", "нет", "Жоқ", "No.", "n", "FALSE", False, 0,
+                                  "Inactive"])  # fmt: skip
+def test_no_in_any_language_of_the_documents_stops_the_invoices(folder: Folder, said) -> None:
+    """`Нет`, `Жоқ` and `No.` were read as active (only no, n, false, 0 and inactive were
+    not): the client was invoiced. The words are the Resend cell's."""
+    write_workbook(
+        folder.workbook,
+        [client("Gone Ltd", Active=said)],
+        [service(date(2026, 3, 2), "Gone Ltd", "Work", 1, 100)],
+    )
+    assert folder.run("--as-of", AS_OF) == 0
+    assert folder.received == []
+    assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Skipped"]
+
+
+@pytest.mark.parametrize("said", ["Yes", "да", "Иә", "Y.", True, 1, "Active"])
+def test_yes_in_any_language_of_the_documents_keeps_the_client_billed(folder: Folder, said) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Kept Ltd", Active=said)],
+        [service(date(2026, 3, 2), "Kept Ltd", "Work", 1, 100)],
+    )
+    assert folder.run("--as-of", AS_OF) == 0
+    assert len(folder.received) == 1
+    assert sheet(folder.workbook, "Services")["Status"].tolist() == ["Invoiced"]
+
+
+def test_an_active_cell_saying_neither_yes_nor_no_is_told_and_the_client_waits(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`Closed` was read as active and the client invoiced without a word: now it is a
+    Clients row error, and the client's lines wait (Error, pointing there), unbilled."""
+    write_workbook(
+        folder.workbook,
+        [client("Shut Ltd", Active="Closed"), client("Acme Ltd")],
+        [service(date(2026, 3, 2), "Shut Ltd", "Work", 1, 100),
+         service(date(2026, 3, 2), "Shut Ltd", "Bad price", 1, "abc"),
+         service(date(2026, 3, 2), "Acme Ltd", "Work", 1, 100)],
+    )  # fmt: skip
+    told = 'Clients row 2, Active: "Closed" is neither Yes nor No; type Yes, or No to never'
+    assert main_check(folder) == 1
+    assert told in " ".join(capsys.readouterr().out.split())
+    assert folder.run("--as-of", AS_OF) == 1
+    assert told in " ".join(capsys.readouterr().out.split())
+    assert [m["To"] for m in (r.message for r in folder.received)] == ["acmeltd@clients.example"]
+    services = sheet(folder.workbook, "Services")
+    assert services["Status"].tolist() == ["Error", "Error", "Invoiced"]
+    assert services["Error"][0] == (
+        'not billed until Clients row 2 is fixed: "Closed" is neither Yes nor No.'
+    )
+    assert "is not a number" in services["Error"][1]  # its own mistake, told as for any row
+
+
 def test_only_one_client(folder: Folder) -> None:
     basic(folder)
     assert folder.run("--as-of", AS_OF, "--only", "beta llc") == 0
