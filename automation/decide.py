@@ -92,7 +92,7 @@ def look_at_open_invoices(
     active, settled_lost = open_invoices(ledger, data)
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
-    present = invoice_rows(data.invoices, invoices.keys())
+    present = invoice_rows(data.invoices, request.as_of, invoices.keys())
     lost = lost_invoice_rows(ledger, settled_lost, invoices.keys() - present.keys())
     if lost:
         summary.notes.append(lost_rows_note(lost))
@@ -221,7 +221,9 @@ def apply_bank_statements(
     inbox = [p for p in inbox_files(inbox_of(request.workbook, request.config))
              if p.resolve() not in named]  # fmt: skip
     files = [*inbox, *named.values()]
-    rows, outcome = import_payments(ledger, data, book, invoices, rows, files, request.config)
+    rows, outcome = import_payments(
+        ledger, data, book, invoices, rows, files, request.config, request.as_of
+    )
     if files:  # part of "plan"; shown on its own when there were statements to read
         summary.timings["bank"] = time.perf_counter() - started
     summary.errors.extend(outcome.errors)

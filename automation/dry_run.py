@@ -153,7 +153,7 @@ def dry_run(
                 SentItem("", st.client, STATEMENT,
                          format_money(st.closing, st.currency, config.billing.language))
                 for st in statements_to_send(
-                    ledger, statement_rows_for(data, pending, monthly, rows), book, as_of,
+                    ledger, statement_rows_for(data, pending, monthly, rows, as_of), book, as_of,
                     monthly, fixes.held_clients(invoices),
                 )
             )  # fmt: skip

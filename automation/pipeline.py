@@ -416,7 +416,7 @@ class Run:
             if request.only is None and not request.payments_only
             else None
         )
-        statement_rows = statement_rows_for(data, pending, monthly, self.rows)  # after the bank
+        statement_rows = statement_rows_for(data, pending, monthly, self.rows, as_of)  # after bank
         # `payments` only imports statements: what is owed is sent by the weekly run.
         mail_wanted = (
             drafts or followups or pending or rebill_drafts or fixes.credits or fixes.resends
@@ -489,7 +489,9 @@ class Run:
         request, paths = self.request, self.paths
         self.invoices = self.ledger.invoices(self.active)
         # The invoices numbered just now: their rows, should the sheet hold any.
-        self.rows.update(invoice_rows(self.data.invoices, self.invoices.keys() - self.rows.keys()))
+        self.rows.update(
+            invoice_rows(self.data.invoices, self.as_of, self.invoices.keys() - self.rows.keys())
+        )
         wanted = {decision.event for _, decision in plan.followups if decision.event}
         if not request.payments_only:
             self.send_owed(wanted, plan.fixes.held)

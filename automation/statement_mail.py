@@ -76,8 +76,10 @@ def statement_rows_for(
     pending: Sequence[LedgerMessage],
     period: tuple[date, date] | None,
     corrected: Mapping[str, InvoiceRow],
+    as_of: date,
 ) -> dict[str, InvoiceRow]:
-    """Every Invoices row, when statements are planned or owed this run (else none: cheap).
+    """Every Invoices row as of the run's date, when statements are planned or owed this run
+    (else none: cheap).
 
     `corrected` are the rows as this run leaves them (bank payments imported,
     lost rows healed): they win over the sheet as read, or a payment imported
@@ -85,7 +87,7 @@ def statement_rows_for(
     """
     if period is None and not any(m.kind == STATEMENT for m in pending):
         return {}
-    return {**invoice_rows(data.invoices), **corrected}
+    return {**invoice_rows(data.invoices, as_of), **corrected}
 
 
 def month_of(day: date) -> str:

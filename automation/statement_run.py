@@ -107,7 +107,7 @@ def make_statements(request: StatementRequest) -> StatementResult:
     lock = filelock.FileLock(str(paths.billing / "run.lock"), timeout=0)
     try:
         with lock, Ledger.open(ledger_path) as ledger:
-            rows = invoice_rows(data.invoices)
+            rows = invoice_rows(data.invoices, request.as_of)
             result.errors.extend(payment_errors(data.invoices, rows))
             with ledger.transaction():
                 record_paid_cells(ledger, rows, request.as_of)

@@ -206,9 +206,10 @@ def services_updates(
 
 
 def invoice_rows(
-    sheet: SheetData | None, numbers: Collection[str] | None = None
+    sheet: SheetData | None, as_of: date, numbers: Collection[str] | None = None
 ) -> dict[str, InvoiceRow]:
-    """Invoices sheet rows by Invoice No (the bookkeeper's payments are read here).
+    """Invoices sheet rows by Invoice No (the bookkeeper's payments are read here, as of
+    the run's date `as_of`).
 
     With `numbers`, only the rows of those invoices: the years of history the
     ledger does not track are not turned into records every run. A row whose
@@ -253,7 +254,7 @@ def invoice_rows(
                     column,
                     f"{unsaved_message(formula)} Nothing is sent about this invoice until then.",
                 )
-            paid, paid_date = read_payment(values, sheet.date_order)
+            paid, paid_date = read_payment(values, as_of, sheet.date_order)
         except PaymentProblem as exc:
             result[number] = InvoiceRow(
                 int(row),
@@ -414,9 +415,14 @@ class PaymentProblem(ValueError):
 
 
 def read_payment(
-    values: Mapping[str, object], date_order: str = ""
+    values: Mapping[str, object], as_of: date, date_order: str = ""
 ) -> tuple[Decimal | None, date | None]:
-    """(Paid Amount, Paid Date) of an Invoices row, or PaymentProblem saying what to fix."""
+    """(Paid Amount, Paid Date) of an Invoices row, or PaymentProblem saying what to fix.
+
+    A Paid Date after the run's date `as_of` is refused: the money cannot have arrived
+    yet (2062 typed for 2026), and taking it would thank the client for a payment the
+    statements of account, which date it, still ask for.
+    """
     ignored = " The payment is ignored until it is fixed."
     try:
         paid = cells.optional_decimal(values["Paid Amount"])
@@ -454,6 +460,13 @@ def read_payment(
             "Paid Date",
             f"the payment date {paid_date.isoformat()} is before the invoice date "
             f"{issued.isoformat()}; check it.{ignored}",
+        )
+    if paid_date is not None and paid_date > as_of:
+        part = "year" if paid_date.year != as_of.year else "date"
+        raise PaymentProblem(
+            "Paid Date",
+            f"the payment date {paid_date.isoformat()} is after the run's date "
+            f"{as_of.isoformat()}; a payment cannot have arrived yet: check the {part}.{ignored}",
         )
     return paid, paid_date
 

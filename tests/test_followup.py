@@ -100,7 +100,7 @@ def test_ten_weeks_of_follow_up(folder: Folder, capsys: pytest.CaptureFixture[st
     type_into_invoices(folder, "Full", Paid_Amount=Decimal("1000"), Paid_Date=week(1))
     type_into_invoices(folder, "Short", Paid_Amount=Decimal("400"), Paid_Date=week(1))
     type_into_invoices(folder, "Over", Paid_Amount=Decimal("1200"), Paid_Date=week(1))
-    type_into_invoices(folder, "Early", Paid_Amount=Decimal("980"), Paid_Date=date(2026, 1, 14))
+    type_into_invoices(folder, "Early", Paid_Amount=Decimal("980"), Paid_Date=date(2026, 1, 9))
     type_into_invoices(folder, "Held", Status="Hold")
     type_into_invoices(folder, "Voided", Status="Void")
     capsys.readouterr()

@@ -211,3 +211,42 @@ def test_payments_a_bookkeeper_would_not_mean_are_errors_and_mail_waits(
     from automation.cli import main
 
     assert main(["check", "--workbook", str(folder.workbook)]) == 1
+
+
+def test_a_paid_date_after_the_run_is_an_error_and_no_thanks_go(folder: Folder, capsys) -> None:
+    """2062 typed for 2026: the money cannot have arrived yet. The payment is ignored, so the
+    sheet's Balance and the statement of account agree; one dated the run's own day counts."""
+    names = ["Typo year", "Paid today"]
+    write_workbook(
+        folder.workbook,
+        [client(n) for n in names],
+        [service(date(2026, 3, 2), n, "Work", 1, 1250) for n in names],
+    )
+    assert folder.run("--as-of", "2026-03-09") == 0
+    pay(folder, 2, Decimal("1250"), date(2062, 3, 10))
+    pay(folder, 3, Decimal("1250"), date(2026, 3, 16))
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-16") == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "Invoices row 2, Paid Date: the payment date 2062-03-10 is after the run's date "
+        "2026-03-16; a payment cannot have arrived yet: check the year. The payment is "
+        "ignored until it is fixed." in out
+    )
+    thanked = [(r.rcpt_tos[0], r.message["Subject"]) for r in folder.received[2:]]
+    assert len(thanked) == 1 and thanked[0][0] == "paidtoday@clients.example"
+    assert thanked[0][1].startswith("Thank you")
+    rows = invoices(folder)
+    assert rows.loc["Paid today", "Status"] == "Paid"
+    assert rows.loc["Typo year", "Status"] == "Sent"
+    assert rows.loc["Typo year", "Balance"] == 1250  # the payment ignored, as the error says
+    from automation.cli import main
+
+    workbook = ["--workbook", str(folder.workbook), "--as-of", "2026-03-16"]
+    assert main(["check", *workbook]) == 1
+    assert "2062-03-10 is after the run's date" in " ".join(capsys.readouterr().out.split())
+    march = ["--from", "2026-03-01", "--to", "2026-03-16"]
+    assert main(["statement", "Typo year", *workbook, *march]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Typo year (USD), closing balance $1,250.00" in out  # as the sheet's Balance
+    assert "Invoices row 2, Paid Date: the payment date 2062-03-10 is after" in out

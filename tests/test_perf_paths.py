@@ -77,10 +77,12 @@ def test_column_text_is_cell_text_for_every_kind_of_cell() -> None:
 def test_invoice_rows_for_some_numbers_match_all_rows(folder: Folder) -> None:
     long_log(folder)
     data = read_workbook(folder.workbook, Config())
-    every = invoice_rows(data.invoices)
+    as_of = date.fromisoformat(AS_OF)
+    every = invoice_rows(data.invoices, as_of)
     wanted = {"INV-2025-0001", "INV-2025-0150", "INV-2099-0001"}
-    assert invoice_rows(data.invoices, wanted) == {n: every[n] for n in wanted if n in every}
-    assert len(invoice_rows(data.invoices, wanted)) == 2
+    some = invoice_rows(data.invoices, as_of, wanted)
+    assert some == {n: every[n] for n in wanted if n in every}
+    assert len(some) == 2
 
 
 def test_update_set_compares_with_the_cells_present(folder: Folder) -> None:

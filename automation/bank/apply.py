@@ -3,7 +3,7 @@
 Called by the pipeline before follow-ups are decided, so an applied payment
 gets its thank-you (or part-payment or overpayment note) in the same run:
 
-    rows, outcome = import_payments(ledger, data, book, invoices, rows, files, config)
+    rows, outcome = import_payments(ledger, data, book, invoices, rows, files, config, as_of)
     ...
     payments_updates(data, ledger, config, updates)       # the Payments sheet
     move_imported(outcome.files_done, inbox)               # after the write-back
@@ -204,7 +204,11 @@ def _discount_left(
 
 
 def _typed_payments(
-    ledger: Ledger, data: WorkbookData, lines: Sequence[BankLine], totals: Mapping[str, BankTotal]
+    ledger: Ledger,
+    data: WorkbookData,
+    lines: Sequence[BankLine],
+    totals: Mapping[str, BankTotal],
+    as_of: date,
 ) -> list[TypedPayment]:
     """Payments typed by hand near the date of some incoming line, not yet recognised.
 
@@ -225,7 +229,7 @@ def _typed_payments(
     numbers = set(column_text(sheet.frame.loc[maybe, "Invoice No"])) - {""}
     if not numbers:
         return []
-    rows = invoice_rows(sheet, numbers)
+    rows = invoice_rows(sheet, as_of, numbers)
     owners = ledger.invoices(numbers)
     seen = ledger.paid_cells(numbers)  # the typed part as earlier runs saw it
     matched = typed_recognised(ledger, numbers)  # the bank lines found to be typed ones
@@ -330,8 +334,10 @@ def import_payments(
     rows: Mapping[str, InvoiceRow],
     files: Sequence[Path],
     config: Config,
+    as_of: date,
 ) -> tuple[dict[str, InvoiceRow], BankOutcome]:
-    """Read `files`, decide new and Review lines, record them, and return the healed rows."""
+    """Read `files`, decide new and Review lines, record them, and return the healed rows
+    (the run's date `as_of`: typed payments are read as of it)."""
     lines, outcome = _read_files(files, config)
     known = known_refs(ledger) if lines else {}
     twins = counter_twins(ledger) if lines else set()
@@ -360,7 +366,7 @@ def import_payments(
         payers,
         candidates,
         config.bank.fee_tolerance,
-        typed=_typed_payments(ledger, data, incoming, totals),
+        typed=_typed_payments(ledger, data, incoming, totals, as_of),
         instructions=_instructions(data, {ln.bank_ref for ln in waiting}),
         # Not open includes Void/Rebill typed this run: a reference naming one
         # must reach a person, not pay another invoice of the same balance.
