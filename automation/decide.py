@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 
 from .bank.apply import import_payments, inbox_files, inbox_of, summary_note
 from .cells import LARGEST
@@ -44,6 +44,7 @@ from .updates import (
     flag_typed_payment_statuses,
     flag_unknown_statuses,
     invoice_rows,
+    paid_after,
     payment_cells,
     payment_errors,
     signature,
@@ -89,7 +90,7 @@ def look_at_open_invoices(
     Invoices rows, follow-up decisions); payment problems go into the summary.
     """
     pending = ledger.messages((PLANNED, SENDING, FAILED))
-    active, settled_lost = open_invoices(ledger, data)
+    active, settled_lost = open_invoices(ledger, data, request.as_of)
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
     present = invoice_rows(data.invoices, request.as_of, invoices.keys())
@@ -342,10 +343,13 @@ def reached_by_to(ledger: Ledger, pending: Sequence[LedgerMessage]) -> set[str]:
     }
 
 
-def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[str, str]]:
+def open_invoices(
+    ledger: Ledger, data: WorkbookData, as_of: date
+) -> tuple[set[str], dict[str, str]]:
     """The invoices this run must look at: all but the settled ones left as they were,
     their payment cells and their Services rows (an edited row is told, as for an open
-    invoice's: SPEC makes no exception for a paid one).
+    invoice's: SPEC makes no exception for a paid one), and those settled on a Paid Date
+    after `as_of` (taken by an older version: the date is told now).
 
     Also returns, for settled invoices whose row the workbook lost (an older
     copy restored), the signature of their payment cells when settled.
@@ -354,6 +358,7 @@ def open_invoices(ledger: Ledger, data: WorkbookData) -> tuple[set[str], dict[st
     now = payment_cells(data.invoices, settled.keys())
     reopened = {n for n, sig in settled.items() if n not in now or signature(now[n]) != sig}
     reopened |= copied_numbers(data.invoices, settled.keys())  # a row copied: told every run
+    reopened |= paid_after(data.invoices, settled.keys(), as_of)
     kept = {n: d for n, d in ledger.rows_digests().items() if d is not None}
     if kept:
         digests = rows_digests(data.services)

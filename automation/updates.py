@@ -623,6 +623,31 @@ def payment_cells(sheet: SheetData | None, numbers: Collection[str]) -> dict[str
     return dict(zip(keys[mine], zip(*parts, strict=True), strict=True))
 
 
+def paid_after(sheet: SheetData | None, numbers: Collection[str], as_of: date) -> set[str]:
+    """Those of `numbers` whose Paid Date is after `as_of` (vectorised over the sheet; a date
+    typed as text is read row by row). Such a payment is refused (`read_payment`), but an
+    older version took it and settled the invoice: it is looked at again, and told."""
+    if sheet is None or not numbers:
+        return set()
+    frame = sheet.frame[sheet.frame["Invoice No"].notna()]
+    keys = column_text(frame["Invoice No"])
+    mine = keys.isin(set(numbers)).to_numpy(dtype=bool)
+    if not mine.any():
+        return set()
+    keys, paid_dates = keys[mine], frame.loc[mine, "Paid Date"]
+    text = paid_dates.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    stamps = pd.to_datetime(paid_dates.where(~text), errors="coerce")
+    found = set(keys[(stamps.dt.normalize() > pd.Timestamp(as_of)).to_numpy(dtype=bool)])
+    for number, typed in zip(keys[text], paid_dates[text], strict=True):
+        try:
+            day = cells.optional_date(typed, sheet.date_order)
+        except cells.CellError:
+            continue  # read as it was when settled: not this check's to tell
+        if day is not None and day > as_of:
+            found.add(number)
+    return found
+
+
 def copied_numbers(sheet: SheetData | None, numbers: Collection[str]) -> set[str]:
     """Those of `numbers` on more than one Invoices row (vectorised over the sheet)."""
     if sheet is None or not numbers:

@@ -250,3 +250,37 @@ def test_a_paid_date_after_the_run_is_an_error_and_no_thanks_go(folder: Folder, 
     out = " ".join(capsys.readouterr().out.split())
     assert "Typo year (USD), closing balance $1,250.00" in out  # as the sheet's Balance
     assert "Invoices row 2, Paid Date: the payment date 2062-03-10 is after" in out
+
+
+def test_a_paid_date_after_the_run_an_older_version_settled_on_is_told(
+    folder: Folder, capsys
+) -> None:
+    """An invoice an older version settled on a Paid Date after the run (it took such a date)
+    is looked at again: the date is told, and the sheet no longer shows it paid while the
+    statement of account asks for it."""
+    import sqlite3
+
+    from automation.config import Config
+    from automation.read import read_workbook
+    from automation.updates import payment_cells, signature
+
+    write_workbook(folder.workbook, [client("Typo year")],
+                   [service(date(2026, 3, 2), "Typo year", "Work", 1, 1250)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-09") == 0
+    pay(folder, 2, Decimal("1250"), date(2026, 3, 10))
+    assert folder.run("--as-of", "2026-03-16") == 0  # paid, thanked, settled
+    pay(folder, 2, Decimal("1250"), date(2062, 3, 10))  # as an older version settled it
+    cells = payment_cells(read_workbook(folder.workbook, Config()).invoices, ["INV-2026-0001"])
+    with sqlite3.connect(folder.root / ".billing" / "ledger.sqlite") as db:
+        db.execute("UPDATE invoices SET settled = ?", (signature(cells["INV-2026-0001"]),))
+    sent = len(folder.received)
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-23") == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Invoices row 2, Paid Date: the payment date 2062-03-10 is after the run's date" in out
+    assert len(folder.received) == sent  # nothing about it is mailed while it stands
+    assert invoices(folder).loc["Typo year", "Balance"] == 1250
+    pay(folder, 2, Decimal("1250"), date(2026, 3, 10))  # fixed: paid again, not thanked twice
+    assert folder.run("--as-of", "2026-03-30") == 0
+    assert len(folder.received) == sent
+    assert invoices(folder).loc["Typo year", "Status"] == "Paid"
