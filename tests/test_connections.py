@@ -339,7 +339,9 @@ def test_a_connection_dropped_mid_batch_is_reopened_while_the_others_go_on(
     folder, code = pooled_run(tmp_path, recorder, clients)
     assert code == 0
     each_once(recorder, clients)
-    assert len(recorder.greeted) == 5  # three, and one new session for each dropped one
+    # three, and a new session for each dropped one that had more to send (the second's
+    # always has; the fifth message may be the last its lane gets when the machine is busy)
+    assert len(recorder.greeted) in (4, 5)
     assert set(statuses(folder).values()) == {"Sent"}
 
 
