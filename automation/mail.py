@@ -17,6 +17,7 @@ import difflib
 import email.policy
 import functools
 import ipaddress
+import itertools
 import mimetypes
 import os
 import re
@@ -29,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email import errors as email_errors
+from email.charset import Charset
 from email.header import decode_header, make_header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -49,7 +51,7 @@ from . import mime, sandbox
 from .bundled import TEMPLATES
 from .config import EmailConfig
 from .errors import UnusableError
-from .mime import COMPAT32_SMTP
+from .mime import COMPAT32_SMTP, SMTPUTF8_SMTP
 from .model import CompanyInfo
 from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, SignInRefused, xoauth2_string
 from .text import one_line
@@ -137,8 +139,6 @@ _SUBJECT_CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 #: unbroken one (a long client name) stays under the 998-character header line of
 #: RFC 5322 unfolded, which servers enforce ("500 Line too long").
 SUBJECT_MAX = 250
-#: How a message with raw UTF-8 headers is written (`needs_smtputf8`).
-SMTPUTF8_SMTP = email.policy.SMTPUTF8.clone(refold_source="none", linesep="\r\n")
 
 
 class MailError(Exception):
@@ -473,16 +473,99 @@ def sender_address(cfg: EmailConfig, company: CompanyInfo) -> str:
 
 
 def check_addresses(cfg: EmailConfig, company: CompanyInfo, sender: bool = True) -> None:
-    """The sender (unless `sender` is False: a run with nothing to mail needs none) and
-    every address `[email]` names (bcc, redirect_to, report_to), checked before anything
-    is numbered: a typo there would leave every message unsent."""
+    """The sender and the Reply-To (unless `sender` is False: a run with nothing to mail
+    needs neither) and every address `[email]` names (reply_to, bcc, redirect_to,
+    report_to), checked before anything is numbered: a typo there would leave every
+    message unsent."""
     if sender:
-        sender_address(cfg, company)
+        reply_to_header(cfg, company, sender_address(cfg, company))
+    elif cfg.reply_to:
+        reply_to_header(cfg, company, "")
     for option in ("bcc", "redirect_to", "report_to"):
         try:
             config_addresses(getattr(cfg, option), option)
         except AddressError as exc:  # said under "billing.toml [email]:" by the caller
             raise AddressError(str(exc).removeprefix("[email] ")) from None
+
+
+def reply_to_header(cfg: EmailConfig, company: CompanyInfo, envelope_from: str) -> str:
+    """The Reply-To value, each address built as From is (`mailbox`): `[email] reply_to`,
+    else the company email when it is not the sender's; "" for none.
+
+    >>> cfg = EmailConfig(reply_to='"Büro Müller, Buchhaltung" <acc@пример.рф>')
+    >>> reply_to_header(cfg, CompanyInfo(), "billing@ledgerwise.example")
+    '=?utf-8?q?B=C3=BCro_M=C3=BCller=2C_Buchhaltung?= <acc@xn--e1afmkfd.xn--p1ai>'
+    """
+    if cfg.reply_to:
+        text, option = cfg.reply_to, "reply_to"
+    elif company.email and company.email != envelope_from:
+        text, option = company.email, "[company] email"
+    else:
+        return ""
+    mailboxes = []
+    for piece in _split_addresses(text):
+        address = _bare_address(piece)
+        if address is None:
+            raise AddressError(f"{option} has an invalid address: {piece!r}.")
+        mailboxes.append(mailbox("" if _plain_address(piece) else _display_name(piece), address))
+    return ", ".join(mailboxes)
+
+
+def _display_name(text: str) -> str:
+    """The display name of one mailbox `_bare_address` reads ("" for none)."""
+    return email.policy.default.header_factory("Reply-To", text).addresses[0].display_name
+
+
+#: RFC 2047 words of a display name at most this long: within the 75 characters RFC 2047
+#: allows, and short enough to follow "Reply-To: " on a line of compat32's 76.
+_NAME_WORD = 66
+_UTF8 = Charset("utf-8")
+#: A display name's words, each with the spaces after it.
+_NAME_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+def mailbox(name: str, address: str) -> str:
+    """`address` with a display name, for From and Reply-To: an ASCII name quoted as
+    RFC 5322 needs, any other in RFC 2047 words of at most `_NAME_WORD` characters (mail
+    programs show them as one name; one word as long as the name would overrun RFC 2047's
+    75 characters and, for a long name, the 998 of a line); the address in clear.
+
+    >>> mailbox("Acme, Inc.", "billing@acme.example")
+    '"Acme, Inc." <billing@acme.example>'
+    >>> [len(w) for w in mailbox("Ледгервайз и партнёры " * 2, "b@l.example").split()]
+    [44, 64, 40, 13]
+    """
+    if not name:
+        return address
+    if name.isascii():
+        return formataddr((name, address))
+    return f"{' '.join(_name_words(name))} <{address}>"
+
+
+def _name_words(name: str) -> list[str]:
+    """`name` in RFC 2047 words of at most `_NAME_WORD` characters, cut after a space where
+    one fits: a reader that wrongly keeps the space between two words (Python's own
+    `email.policy` does) then shows two spaces there, not one inside a word.
+
+    >>> [str(make_header(decode_header(w))) for w in _name_words("Ледгервайз и партнёры " * 2)]
+    ['Ледгервайз и ', 'партнёры Ледгервайз ', 'и партнёры ']
+    """
+    words: list[str] = []
+    held = ""
+    for piece in _NAME_PIECE.findall(name):
+        if len(_UTF8.header_encode(held + piece)) <= _NAME_WORD:
+            held += piece
+            continue
+        if held:
+            words.append(_UTF8.header_encode(held))
+        held = piece
+        if len(_UTF8.header_encode(piece)) > _NAME_WORD:  # one long word: cut where it fills
+            cut = _UTF8.header_encode_lines(piece, itertools.repeat(_NAME_WORD))
+            words.extend(w for w in cut if w)
+            held = ""
+    if held:
+        words.append(_UTF8.header_encode(held))
+    return words
 
 
 def make_message_id(cfg: EmailConfig, company: CompanyInfo) -> str:
@@ -660,13 +743,10 @@ def _headers(
     for name, value in (("Message-ID", mail.message_id), ("In-Reply-To", mail.in_reply_to)):
         if value is not None and not _MESSAGE_ID_RE.fullmatch(value):
             raise MailError(f"the {name} {value!r} is not of the form <id@domain>.")
-    reply_to = cfg.reply_to or (company.email if company.email != envelope_from else "")
-    if reply_to:
-        _checked_addresses((reply_to,), "Reply-To")
     date = mail.date or datetime.now().astimezone()
     values = {
-        "From": formataddr((cfg.from_name or company.name, envelope_from), "utf-8"),
-        "Reply-To": reply_to,
+        "From": mailbox(cfg.from_name or company.name, envelope_from),
+        "Reply-To": reply_to_header(cfg, company, envelope_from),
         "To": ", ".join(to),
         "Cc": ", ".join(cc),
         "Subject": subject,

@@ -25,13 +25,16 @@ import functools
 import re
 from dataclasses import dataclass
 from email import base64mime, quoprimime
-from email.policy import Compat32, Policy, compat32
+from email.policy import Compat32, EmailPolicy, Policy, compat32
 
 #: The policy `email.mime` messages carry, with SMTP's line ends; lines folded at 76
 #: characters, not 78: compat32 cuts an RFC 2047 word to fill the line, and at 78 a
 #: word of a subject in Cyrillic came out 76 characters long, over the 75 RFC 2047
 #: allows (strict mail programs show such a word undecoded).
 COMPAT32_SMTP = compat32.clone(linesep="\r\n", max_line_length=76)
+#: A header value's pieces where a fold may go: each piece but the first starts with the
+#: spaces or tabs before it (a fold is a line break put before them).
+_FOLDABLE = re.compile(r"[ \t]*[^ \t]+|[ \t]+$")
 #: Printable ASCII words with single spaces between them: nothing compat32 folding changes.
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
 #: Printable ASCII, spaces and tabs: compat32 folds it by its shape (`_SHAPE`).
@@ -52,6 +55,45 @@ _UTF8_LENGTHS = (
 _ENCODED_WORD = re.compile(r"=\?utf-8\?([bq])\?([^?]*)\?=")
 #: base64 line length (RFC 2045), as `email.base64mime` and `base64.encodebytes` write it.
 _LINE = 76
+
+
+class Utf8Headers(EmailPolicy):
+    """`email.policy.SMTPUTF8` whose header lines are folded (RFC 5322: 78 characters,
+    never over 998 octets), for a message with raw UTF-8 headers.
+
+    The email package writes a header value given as text unfolded unless it
+    reparses it, and reparsed, Content-Disposition loses its `filename*`. Here
+    an ASCII value is folded as compat32 folds it for a message in ASCII (the
+    same lines), and one beyond ASCII (an address with a non-ASCII local part,
+    a subject) is broken at its spaces, raw, each line as long as fits.
+
+    >>> cc = ", ".join(f"дмитрий.{n}@example.com" for n in range(4))
+    >>> SMTPUTF8_SMTP.fold_binary("Cc", cc).decode().splitlines()  # doctest: +NORMALIZE_WHITESPACE
+    ['Cc: дмитрий.0@example.com, дмитрий.1@example.com, дмитрий.2@example.com,',
+     ' дмитрий.3@example.com']
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if not isinstance(value, str) or not name.isascii() or not _encodable(value):
+            return super().fold_binary(name, value)  # what the policy makes of a line break
+        if value.isascii():
+            return fold(_compat32_for(self.linesep), name, value)
+        limit, lines = self.max_line_length or 78, [f"{name}:"]
+        for piece in _FOLDABLE.findall(f" {value}"):
+            if len(lines[-1]) + len(piece) > limit and piece.strip():
+                lines.append(piece)
+            else:
+                lines[-1] += piece
+        return (self.linesep.join(lines) + self.linesep).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=4)
+def _compat32_for(linesep: str) -> Compat32:
+    return COMPAT32_SMTP.clone(linesep=linesep)
+
+
+#: How a message with raw UTF-8 headers is written (`mail.needs_smtputf8`).
+SMTPUTF8_SMTP = Utf8Headers(utf8=True, linesep="\r\n")
 
 
 @dataclass(frozen=True)

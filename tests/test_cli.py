@@ -651,7 +651,7 @@ def test_column_renames_name_sheets_and_columns_in_any_case() -> None:
     assert config.columns == {"Invoices": {"Paid Amount": "Received"}}
 
 
-@pytest.mark.parametrize("option", ["bcc", "redirect_to", "report_to"])
+@pytest.mark.parametrize("option", ["bcc", "redirect_to", "report_to", "reply_to"])
 def test_a_mistyped_address_in_the_email_settings_stops_before_numbering(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
