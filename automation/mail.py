@@ -213,6 +213,11 @@ class BuiltMessage:
         """The envelope needs a server that offers SMTPUTF8 (a non-ASCII local part)."""
         return any(needs_smtputf8(a) for a in (self.envelope_from, *self.recipients))
 
+    @property
+    def utf8_headers(self) -> bool:
+        """Written with raw UTF-8 headers, for a server that offers SMTPUTF8 alone."""
+        return not self.raw[: self.raw.find(b"\r\n\r\n")].isascii()
+
     def role(self, address: str) -> str:
         """ "to", "cc" or "bcc" (an old ledger row without roles counts every address as To)."""
         key = address.lower()
@@ -422,6 +427,15 @@ def needs_smtputf8(address: str) -> bool:
     return not address.rpartition("@")[0].isascii()
 
 
+def no_smtputf8(address: str, host: str) -> str:
+    """Why the mail server `host`, which does not offer SMTPUTF8, cannot take `address`."""
+    return (
+        f"the address {address} has letters other than ASCII before the @, and the mail "
+        f"server {host} does not accept such addresses (it does not offer SMTPUTF8); give "
+        "the client an ASCII address, or send through a server that offers SMTPUTF8"
+    )
+
+
 def _checked_addresses(addresses: tuple[str, ...], field: str) -> tuple[str, ...]:
     checked = []
     for address in addresses:
@@ -603,11 +617,19 @@ def readdressed(
     return replace(message, recipients=recipients, to=new_to, cc=new_cc)
 
 
-def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) -> BuiltMessage:
+def build_message(
+    mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo, smtputf8: bool = True
+) -> BuiltMessage:
     """Build the exact bytes of one message, with every header checked.
 
     With `redirect_to` set, the message goes only there, its subject prefixed
     with "[TEST for <original recipients>] ".
+
+    `smtputf8` False: the server takes no address with letters other than ASCII
+    before the @. A CC address with such letters is then left out of the Cc
+    header, so the message is written for the To addresses in ASCII; it stays
+    among the recipients, the sender refuses it alone (`SmtpSender`), and the run
+    reports it as a refused copy.
     """
     envelope_from = sender_address(cfg, company)
     to = _checked_addresses(mail.to, "To")
@@ -619,12 +641,13 @@ def build_message(mail: OutgoingMail, cfg: EmailConfig, company: CompanyInfo) ->
     if cfg.redirect_to:
         subject = f"[TEST for {', '.join(to + cc)}] {subject}"
         to, cc, bcc = config_addresses(cfg.redirect_to, "redirect_to"), (), ()
-    headers = _headers(mail, cfg, company, envelope_from, to, cc, subject)
+    shown = cc if smtputf8 else tuple(a for a in cc if not needs_smtputf8(a))
+    headers = _headers(mail, cfg, company, envelope_from, to, shown, subject)
     _check_attachments(mail.attachments)
     recipients = tuple(dict.fromkeys(to + cc + bcc))
     # An address with a non-ASCII local part cannot be RFC 2047-encoded: such a
     # message carries raw UTF-8 headers and needs a server that offers SMTPUTF8.
-    utf8 = any(needs_smtputf8(a) for a in to + cc)
+    utf8 = any(needs_smtputf8(a) for a in to + shown)
     policy = SMTPUTF8_SMTP if utf8 else COMPAT32_SMTP
     boundaries = (new_boundary(), new_boundary())
     if writable(mail.attachments):
@@ -1231,6 +1254,7 @@ class SmtpSender:
         self._gone = ""  # why the sign-in was refused mid-batch: the rest fail at once
         self._password = ""
         self._conn: _TrackedSMTP | None = None
+        self._smtputf8 = False  # what the last connection's server offered
         # A zero timeout would make smtplib's sockets non-blocking, not patient.
         self._timeout = cfg.timeout if cfg.timeout > 0 else EmailConfig.timeout
 
@@ -1265,8 +1289,7 @@ class SmtpSender:
 
     @property
     def smtputf8(self) -> bool:
-        conn = self._conn
-        return conn is not None and conn.has_extn("smtputf8")
+        return self._smtputf8
 
     def send(self, msg: BuiltMessage, recipients: Sequence[str] | None = None) -> SendResult:
         wanted = tuple(msg.recipients if recipients is None else recipients)
@@ -1323,6 +1346,14 @@ class SmtpSender:
             if conn.has_extn("8bitmime"):
                 options.append("BODY=8BITMIME")
         text: bytes | str
+        if not conn.has_extn("smtputf8"):  # such an address alone is refused: the rest go
+            results.update(
+                (a, RecipientResult(a, REFUSED, no_smtputf8(a, self.cfg.host)))
+                for a in wanted
+                if needs_smtputf8(a)
+            )
+            if len(results) == len(wanted):
+                return SendResult(tuple(results[a] for a in wanted))
         code, text = conn.mail(msg.envelope_from, options)
         if code != 250:
             result = self._whole_message(conn, code, text, len(msg.raw), wanted, at_data=False)
@@ -1336,7 +1367,7 @@ class SmtpSender:
                 return SendResult(every_recipient(wanted, REFUSED, reply), reply)
             return replace(result, lost_early=code == 421)
         accepted: list[str] = []
-        for address in wanted:
+        for address in (a for a in wanted if a not in results):
             code, text = conn.rcpt(address)
             if code in (250, 251):
                 accepted.append(address)
@@ -1471,6 +1502,7 @@ class SmtpSender:
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise MailLoginError(f"cannot connect to {where}: {_describe(exc)}.") from None
+        self._smtputf8 = conn.has_extn("smtputf8")
         if not cfg.username:
             return conn
         try:

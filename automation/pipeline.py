@@ -880,7 +880,7 @@ class Run:
 
         documents = sum(1 for j in jobs if j.document is not None and j.message.raw is None)
         started, began_at = time.perf_counter(), time.time()
-        made = self._made_messages(jobs, documents)
+        made = self._made_messages(jobs, documents, sender.smtputf8)
         by_id: dict[str, Job] = {}  # the messages handed to the sender so far
         stage = SendStage(
             ledger,
@@ -933,9 +933,10 @@ class Run:
         summary.timings["send"] = time.perf_counter() - started
 
     def _made_messages(
-        self, jobs: list[Job], documents: int
+        self, jobs: list[Job], documents: int, smtputf8: bool
     ) -> Iterator[tuple[Job, Made | BuiltMessage]]:
-        """Every job with its message: built before (bytes kept in the ledger), or made now.
+        """Every job with its message: built before (bytes kept in the ledger), or made now
+        for the server (`smtputf8`: whether it offers SMTPUTF8, `mail.build_message`).
 
         With .docx attachments the render workers make each message beside its
         document and hand it over as soon as it is ready; PDFs need the whole
@@ -962,7 +963,7 @@ class Run:
         tick = self.progress("Rendering invoices", documents)
         if config.email.attach == "docx":
             for item in make_messages(
-                unbuilt, renderer, paths.invoices, config, paths.email_templates
+                unbuilt, renderer, paths.invoices, config, paths.email_templates, smtputf8
             ):
                 if item.files:
                     tick()
@@ -978,7 +979,7 @@ class Run:
         checkpoint("after-render")
         for job in unbuilt:
             attached = files.get(job.document.file_stem, ()) if job.document else ()
-            yield job, make_message_here(job, attached, config, paths.email_templates)
+            yield job, make_message_here(job, attached, config, paths.email_templates, smtputf8)
 
     def _apply(self, updates: UpdateSet) -> None:
         """Apply the cell updates to the workbook, or keep them owed for the next run."""

@@ -5,7 +5,7 @@ headers) costs about as much as rendering the document, so it is done where
 the document was just rendered, spread over the cores, instead of one by one
 in the run's own process afterwards. The run only records and sends:
 
-    for made in make_messages(jobs, renderer, paths.invoices, config, templates):
+    for made in make_messages(jobs, renderer, paths.invoices, config, templates, smtputf8):
         ledger.store_built(...)             # then send it while the rest render
 
 Only for .docx attachments: PDFs are converted by one LibreOffice call for
@@ -65,6 +65,7 @@ class _Task:
     out_root: Path
     config: Config
     templates: Path | None
+    smtputf8: bool
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def make_message(renderer: InvoiceRenderer, task: _Task) -> Made:
     """Render the job's document (if any) and build its message."""
     job = task.job
     files = (renderer.render(job.document, task.out_root),) if job.document is not None else ()
-    return make_message_here(job, files, task.config, task.templates)
+    return make_message_here(job, files, task.config, task.templates, task.smtputf8)
 
 
 def _make_result(renderer: InvoiceRenderer, task: _Task) -> _Result:
@@ -92,12 +93,13 @@ def _make_result(renderer: InvoiceRenderer, task: _Task) -> _Result:
 
 
 def make_message_here(
-    job: Job, files: tuple[Path, ...], config: Config, templates: Path | None
+    job: Job, files: tuple[Path, ...], config: Config, templates: Path | None, smtputf8: bool
 ) -> Made:
-    """Build the job's message around files already made."""
+    """Build the job's message around files already made, for a server that offers
+    SMTPUTF8 or not (`mail.build_message`)."""
     try:
         message = build_message(
-            compose(job, files, config, templates), config.email, config.company
+            compose(job, files, config, templates), config.email, config.company, smtputf8
         )
     except MailError as exc:
         return Made(job, files, None, str(exc))
@@ -110,10 +112,11 @@ def make_messages(
     out_root: Path,
     config: Config,
     templates: Path | None,
+    smtputf8: bool,
     workers: int | None = None,
 ) -> Iterator[Made]:
     """`make_message` for every job, over all cores when there are enough; in order."""
-    tasks = [_Task(job, out_root, config, templates) for job in jobs]
+    tasks = [_Task(job, out_root, config, templates, smtputf8) for job in jobs]
     results = renderer.map(_make_result, tasks, workers, chunk=CHUNK, preload=WORKER_IMPORTS)
     for job, result in zip(jobs, results, strict=True):
         if result.message_id != job.message.message_id:  # never a message under another job

@@ -30,7 +30,16 @@ from .delivery import Outcome, Parcel
 from .faults import checkpoint
 from .fmt import format_money
 from .ledger import SENDING, Ledger
-from .mail import SENT, TEMPORARY, UNKNOWN, BuiltMessage, RecipientResult, eml_name
+from .mail import (
+    SENT,
+    TEMPORARY,
+    UNKNOWN,
+    BuiltMessage,
+    RecipientResult,
+    eml_name,
+    needs_smtputf8,
+    no_smtputf8,
+)
 from .model import RowError
 from .summary import RunSummary, SentItem
 
@@ -473,15 +482,18 @@ def refunded_note(note: str, day: str, owed: str | None) -> str | None:
 
 
 def utf8_refusal(message: BuiltMessage, host: str) -> str | None:
-    """Why a message cannot go to a server without SMTPUTF8, or None when it can."""
-    if not message.smtputf8:
-        return None
-    address = next(a for a in (message.envelope_from, *message.recipients) if not a.isascii())
-    return (
-        f"the address {address} has letters other than ASCII before the @, and the mail "
-        f"server {host} does not accept such addresses (it does not offer SMTPUTF8); give "
-        "the client an ASCII address, or send through a server that offers SMTPUTF8"
-    )
+    """Why a message cannot go to a server without SMTPUTF8 at all, or None when it can.
+
+    It cannot when its sender or a To address has letters other than ASCII before
+    the @, or when it was written with raw UTF-8 headers (built for a server that
+    offers SMTPUTF8). A CC or bcc address with such letters is refused alone by the
+    sender (`mail.SmtpSender`): a refused copy, the message goes to the rest.
+    """
+    named = (message.envelope_from, *(message.to or message.recipients))
+    if message.utf8_headers:
+        named += message.recipients
+    address = next((a for a in named if needs_smtputf8(a)), None)
+    return None if address is None else no_smtputf8(address, host)
 
 
 def utf8_column(message: BuiltMessage) -> str:

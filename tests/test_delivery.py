@@ -542,21 +542,6 @@ def test_a_unicode_local_part_needs_smtputf8(tmp_path: Path) -> None:
     assert str(got["иван@xn--e1afmkfd.xn--p1ai"].message["To"]) == "иван@xn--e1afmkfd.xn--p1ai"
 
 
-def test_a_unicode_cc_is_told_against_the_cc_cell_with_the_amount(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    plain = Recorder()
-    with running_server(plain, enable_SMTPUTF8=False) as port:
-        folder = server_folder(tmp_path, plain, port)
-        write_workbook(folder.workbook, [client("Acme", CC="иван@пример.рф")],
-                       [service(date(2026, 3, 2), "Acme", "Work", 1, 320)])  # fmt: skip
-        assert folder.run("--as-of", AS_OF) == 1
-    out = " ".join(capsys.readouterr().out.split())
-    assert "Clients row 2, CC: The address иван@" in out
-    failed = next(line for line in out.split("FAILED")[1:2])
-    assert "$320.00" in failed
-
-
 def test_line_breaks_from_cells_never_reach_output_or_error_cells_raw(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:

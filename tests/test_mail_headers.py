@@ -77,6 +77,52 @@ def shown_name(received: Received, header: str) -> str:
     return str(make_header(decode_header(written))).rpartition(" <")[0]
 
 
+# -- a CC the server cannot take ----------------------------------------------------------
+
+
+def test_a_cc_a_server_without_smtputf8_cannot_take_is_a_refused_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The invoice goes to its To and its ASCII CC, written in ASCII; the CC with letters
+    beyond ASCII before the @ is reported as a refused copy, and no later run sends again."""
+    plain = Recorder()
+    with running_server(plain, enable_SMTPUTF8=False) as port:
+        folder = folder_with(tmp_path, plain, port)
+        one_client(folder, Email="ivan@pochta.example", CC="иван@почта.example; boss@acme.example")
+        assert folder.run("--as-of", AS_OF) == 1
+        out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+        assert folder.run("--as-of", "2026-03-16") == 0
+    (got,) = plain.received
+    assert got.rcpt_tos == ["ivan@pochta.example", "boss@acme.example"]
+    assert got.data.isascii()
+    message = well_formed(got)
+    assert str(message["To"]) == "ivan@pochta.example"
+    assert str(message["Cc"]) == "boss@acme.example"
+    row = invoice_row(folder)
+    assert row["Status"] == "Sent"
+    assert row["Note"].startswith(
+        "Emailed to ivan@pochta.example, cc boss@acme.example on 2026-03-09. Not delivered to "
+        "cc иван@xn--80a1acny.example: the address иван@xn--80a1acny.example has letters other "
+        "than ASCII before the @, and the mail server 127.0.0.1 does not accept such addresses "
+        "(it does not offer SMTPUTF8)"
+    )
+    assert "COPY REFUSED" in out and "$100.00" in out
+    assert "иван@" not in " ".join(plain.rcpt_commands)  # never named to the server
+
+
+def test_a_to_address_a_server_without_smtputf8_cannot_take_still_fails_the_invoice(
+    tmp_path: Path,
+) -> None:
+    plain = Recorder()
+    with running_server(plain, enable_SMTPUTF8=False) as port:
+        folder = folder_with(tmp_path, plain, port)
+        one_client(folder, Email="иван@почта.example", CC="boss@acme.example")
+        assert folder.run("--as-of", AS_OF) == 1
+    assert plain.received == []
+    row = invoice_row(folder)
+    assert row["Status"] == "Failed" and "does not offer SMTPUTF8" in row["Note"]
+
+
 # -- Reply-To -------------------------------------------------------------------------------
 
 
