@@ -41,6 +41,7 @@ from .summary import RunSummary
 from .terms import BusinessCalendar, due_date
 from .updates import (
     copied_numbers,
+    flag_edited_cells,
     flag_typed_payment_statuses,
     flag_unknown_statuses,
     invoice_rows,
@@ -104,6 +105,11 @@ def look_at_open_invoices(
     # (an inactive client's gets no note).
     rows = flag_typed_payment_statuses(rows, paid_noted(events) | set(ledger.settled()))
     summary.errors.extend(payment_errors(data.invoices, rows))
+    # Client ... Total typed over: told, left as typed, and nothing sent about the invoice.
+    rows, typed_over = flag_edited_cells(
+        data.invoices, rows, invoices, ledger, calendar, request.config.billing.receipt_lag_days
+    )
+    summary.errors.extend(typed_over)
     # A note still owed (planned, or refused by some address) is decided again, so
     # that it stays wanted while it still fits and is retried rather than dropped.
     owed = {m.event for m in pending if m.state in (PLANNED, FAILED)}

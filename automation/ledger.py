@@ -723,6 +723,20 @@ class Ledger:
             for n, d in self.conn.execute("SELECT invoice_no, due_date FROM invoices")
         }
 
+    def reissued_due_dates(self, numbers: Iterable[str]) -> dict[str, set[date]]:
+        """Invoice No -> the due dates its delivered reissues gave it (each moved its Due
+        Date; `due_date` keeps the latest only)."""
+        query = (
+            "SELECT invoice_no, payload FROM messages WHERE kind = 'reissue'"
+            f" AND state = '{SENT}' AND invoice_no IN ({{marks}})"
+        )
+        found: dict[str, set[date]] = {}
+        for number, payload in self._rows_in(query, sorted(set(numbers))):
+            due = json.loads(payload).get("new_due")
+            if due:
+                found.setdefault(number, set()).add(date.fromisoformat(due))
+        return found
+
     def events(self, numbers: Iterable[str]) -> set[str]:
         """The message events already recorded for these invoices."""
         query = "SELECT event FROM messages WHERE invoice_no IN ({marks})"

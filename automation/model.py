@@ -184,6 +184,9 @@ class InvoiceRow:
     #: the other Invoices rows carrying this Invoice No (a copied row: see problem); the
     #: tool writes only to `row`, and only its Note, until one row is left
     duplicates: tuple[int, ...] = ()
+    #: the columns the tool wrote as issued (Client ... Total) that hold a value it never
+    #: wrote: left as typed, each a row error (`updates.flag_edited_cells`)
+    typed_over: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)  # slots: a run holds 140,000 of them through the write-back

@@ -1042,6 +1042,7 @@ class Run:
         )  # fmt: skip
         troubled |= {inv.invoice_no for inv, d in owed if d.action in PAYMENT_NOTES}
         troubled |= self.edited  # settled, the edit would go unsaid from the next run on
+        troubled |= {n for n, row in self.rows.items() if row.typed_over}  # Due Date etc. too
         settle(ledger, self.data, followed, self.rows, self.failed_now, self.as_of, troubled)
         with ledger.transaction():  # the Resend cells honoured are cleared in the sheet now
             for number in [n for n, inv in self.invoices.items() if inv.resend_pending]:

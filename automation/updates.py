@@ -1,8 +1,10 @@
 """The cells the run writes back, derived from the ledger and the validation.
 
-The workbook's tool-owned cells always converge to what the ledger says:
-each run computes them afresh and keeps only the updates that change
-something, so a restored copy or a lost write-back heals by itself.
+The workbook's tool-owned cells converge to what the ledger says: each run
+computes them afresh and keeps only the updates that change something, so a
+restored copy or a lost write-back heals by itself. A value the bookkeeper
+typed over an invoice's cells as issued (Client ... Total) is told and left
+as typed instead (`flag_edited_cells`).
 
     updates = UpdateSet()
     services_updates(data, book, lines, errors, invoiced, {}, as_of, config, updates)
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,9 +23,10 @@ from . import cells
 from .compose import terms_of
 from .config import Config
 from .lazy import lazy_import
-from .ledger import LedgerInvoice
+from .ledger import Ledger, LedgerInvoice
 from .model import (
     BOOKKEEPER_STATUSES,
+    HOLD,
     INVOICE_STATUSES,
     LINE_ERROR,
     LINE_INVOICED,
@@ -31,6 +34,7 @@ from .model import (
     OVERPAID,
     PAID,
     PARTIALLY_PAID,
+    REBILL,
     VOID,
     CellUpdate,
     CellValue,
@@ -44,8 +48,10 @@ from .plan import InvoiceState, Payments, balance_of, is_billable, status_of
 from .read import SheetData, WorkbookData
 from .report import Receivable
 from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
+from .terms import RECEIPT, BusinessCalendar, TermsError, due_date, parse_terms
 from .validate import (
     ClientBook,
+    client_key,
     column_text,
     emptied_error_rows,
     inactive_rows,
@@ -506,6 +512,199 @@ def state_of(inv: LedgerInvoice, failed: bool) -> InvoiceState:
     )
 
 
+#: The columns the tool writes as the invoice was issued (Due Date: as a reissue last moved
+#: it); one the bookkeeper typed over is told and left as typed (`flag_edited_cells`).
+ISSUED_CELLS = ("Client", "Currency", "Terms", "Invoice Date", "Due Date", "Total")
+
+
+def flag_edited_cells(
+    sheet: SheetData | None,
+    rows: Mapping[str, InvoiceRow],
+    invoices: Mapping[str, LedgerInvoice],
+    ledger: Ledger,
+    calendar: BusinessCalendar,
+    receipt_lag: int,
+) -> tuple[dict[str, InvoiceRow], list[RowError]]:
+    """The rows, each cell of `ISSUED_CELLS` that holds a value the tool never wrote there
+    left as typed (`InvoiceRow.typed_over`), and a row error for each.
+
+    A Due Date moved (more time agreed with the client), a Total lowered, another
+    Client: written back without a word, the client would be reminded of a date they
+    were told is not the one. Each is told with what the tool wrote and the way out
+    (Hold, Credit Amount, Rebill, or the value put back); nothing is sent about the
+    invoice (`problem`) and every run says it again until then. Cells are compared as
+    read (a date as a date, money to the currency's minor unit, a client as clients
+    are matched): a workbook saved again by another program is not an edit. An empty
+    cell, or a value the tool wrote there before (the due date before a reissue, in an
+    older copy put back), is written as the ledger has it. On Hold, a Due Date typed is
+    the extension the Hold stands for: kept, not told. With Void or Rebill typed and
+    not done yet, the way out is taken: the row is written as the invoice was issued.
+
+    `calendar` and `receipt_lag` give the due date an invoice was issued with.
+    """
+    result = dict(rows)
+    if sheet is None:
+        return result, []
+    columns = [c for c in ISSUED_CELLS if c in sheet.present]
+    looked = {
+        number: row
+        for number, row in rows.items()
+        if row.row and not row.duplicates and number in invoices
+        and not _cancelling(row, invoices[number])
+    }  # fmt: skip
+    if not columns or not looked:
+        return result, []
+    read = [*columns, *(["Reissue Count"] if "Reissue Count" in sheet.present else [])]
+    frame = sheet.frame.loc[[row.row for row in looked.values()], read]
+    found: dict[str, dict[str, object]] = {}
+    for number, values in zip(looked, frame.to_dict("records"), strict=True):
+        inv = invoices[number]
+        typed = {
+            column: values[column]
+            for column in columns
+            if not cells.is_blank(values[column])
+            and not _as_issued(column, values[column], inv, sheet.date_order)
+        }
+        order = sheet.date_order
+        if "Due Date" in typed and _due_written(inv, values, order, calendar, receipt_lag):
+            del typed["Due Date"]
+        if typed:
+            found[number] = typed
+    # The due dates reissues gave: asked only of the few invoices that may need them.
+    reissued = ledger.reissued_due_dates(
+        n for n, typed in found.items() if "Due Date" in typed and invoices[n].reissue_count
+    )
+    errors: list[RowError] = []
+    for number, typed in found.items():
+        due = _read_date(typed.get("Due Date"), sheet.date_order)
+        if due is not None and due in reissued.get(number, ()):
+            del typed["Due Date"]
+        if not typed:
+            continue
+        row, inv = rows[number], invoices[number]
+        held = Payments.from_row(row).bookkeeper_status == HOLD
+        told = [
+            (column, _typed_over_message(column, value, inv))
+            for column, value in typed.items()
+            if not (held and column == "Due Date")
+        ]
+        errors += [RowError(sheet.name, row.row, sheet.headers[c], m) for c, m in told]
+        first = told[0] if told and row.problem is None else (row.problem_column, row.problem)
+        result[number] = replace(
+            row, typed_over=tuple(typed), problem_column=first[0], problem=first[1]
+        )
+    return result, errors
+
+
+def _cancelling(row: InvoiceRow, inv: LedgerInvoice) -> bool:
+    """Void or Rebill typed on the row, and not done yet: the way out of an edit."""
+    typed = Payments.from_row(row).bookkeeper_status
+    return typed == REBILL or (typed == VOID and inv.voided is None)
+
+
+def _read_date(value: object, order: str) -> date | None:
+    try:
+        return None if value is None else cells.cell_date(value, order)
+    except cells.CellError:
+        return None
+
+
+def _as_issued(column: str, value: object, inv: LedgerInvoice, order: str) -> bool:
+    """Whether a cell of `ISSUED_CELLS` reads as the ledger's value (Due Date: its latest)."""
+    if column in ("Invoice Date", "Due Date"):
+        wanted = inv.invoice_date if column == "Invoice Date" else inv.due_date
+        return _read_date(value, order) == wanted
+    if column == "Total":
+        if value.__class__ in (int, float) and value == inv.total:
+            return True  # the usual cell, as written: without the exact reading (many rows)
+        try:
+            typed = round_money(cells.cell_decimal(value), inv.currency)
+        except cells.CellError:
+            return False
+        return typed == round_money(inv.total, inv.currency)
+    text = cells.cell_text(value)
+    if column == "Client":
+        return client_key(text) in (inv.client_key, client_key(inv.client))
+    if column == "Terms":
+        try:
+            return parse_terms(text).text == terms_of(inv.terms).text
+        except TermsError:
+            return False
+    return text.upper() == inv.currency.upper()
+
+
+def _due_written(
+    inv: LedgerInvoice,
+    values: Mapping[str, object],
+    order: str,
+    calendar: BusinessCalendar,
+    receipt_lag: int,
+) -> bool:
+    """Whether the row's Due Date, not the ledger's latest, is one the tool wrote before (or
+    may have: the row was written by a run this ledger does not know of)."""
+    try:
+        count = cells.optional_decimal(values.get("Reissue Count"))
+    except cells.CellError:
+        count = None
+    if count is not None and count > inv.reissue_count:
+        return True  # an older copy of the ledger put back: the row knows more
+    typed = _read_date(values["Due Date"], order)
+    if typed is None:
+        return False
+    terms = terms_of(inv.terms)
+    lag = timedelta(days=receipt_lag)
+    issued = due_date(terms, inv.invoice_date, inv.invoice_date + lag, calendar)
+    if typed in (issued, inv.original_due):
+        return True
+    # Receipt terms count from the day it went: each attempt to send it moved the date.
+    latest = inv.due_date if inv.sent_at is None else inv.original_due
+    return terms.kind == RECEIPT and issued <= typed <= latest
+
+
+def _typed_over_message(column: str, value: object, inv: LedgerInvoice) -> str:
+    """What to tell of a cell of `ISSUED_CELLS` typed over, and the way out."""
+    wrote: str
+    if column == "Due Date":
+        wrote = inv.due_date.isoformat()
+    elif column == "Invoice Date":
+        wrote = inv.invoice_date.isoformat()
+    elif column == "Total":
+        wrote = str(round_money(inv.total, inv.currency))
+    else:
+        wrote = {"Client": inv.client, "Currency": inv.currency, "Terms": inv.terms}[column]
+    shown = cells.cell_text(value)
+    if column in ("Client", "Currency", "Terms"):
+        shown, wrote = f'"{shown}"', f'"{wrote}"'
+    said = f"{shown} was typed over the {column.lower()} the tool wrote, {wrote}"
+    back = f"put {wrote} back"
+    if inv.voided is not None:
+        way = f"the invoice is void (cancelled by a credit note): {back}"
+    elif column == "Due Date":
+        way = (
+            "reminders follow the tool's due date, not the cell. To give the client more "
+            "time, type Hold in Status (nothing more is sent until you clear it); otherwise "
+            f"{back}"
+        )
+    elif column == "Total":
+        way = (
+            "an issued invoice is not changed. To lower what the client owes, type the "
+            "reduction in Credit Amount (a credit note is issued), or type Rebill in Status "
+            f"to bill its Services rows again; otherwise {back}"
+        )
+    else:
+        how = {
+            "Client": "bill another client, correct its Services rows and",
+            "Currency": "bill in another currency, correct the client's Currency in Clients and",
+            "Terms": "change the terms, correct the client's Terms in Clients and",
+            "Invoice Date": "date it anew,",
+        }[column]
+        way = (
+            f"an issued invoice is not changed. To {how} type Rebill in Status (a credit note "
+            f"cancels it and a new invoice is issued); otherwise {back}"
+        )
+    return f"{said}: {way}. Nothing is sent about this invoice until then."
+
+
 def invoices_updates(
     data: WorkbookData,
     invoices: dict[str, LedgerInvoice],
@@ -599,7 +798,8 @@ def invoices_updates(
             values["Paid Date"] = existing.paid_date
             values["Paid By Bank"] = Money(existing.paid_by_bank, inv.currency)
         for column, value in values.items():
-            updates.set(target, name, row, column, value, headers)
+            if existing is None or column not in existing.typed_over:  # left for the bookkeeper
+                updates.set(target, name, row, column, value, headers)
     return outstanding
 
 
