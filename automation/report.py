@@ -4,11 +4,11 @@ One workbook per as-of date, `receivables-<as-of>.xlsx`: "Open invoices" (one
 row per invoice with a balance, after its credit notes), "Aging" (balances per
 client and currency in buckets of days past due, totals per currency and one
 chart per currency, each on its own scale), "By client" (each client's open
-invoices with subtotals, a page per client when printed), "Owed back" (invoices
-paid over what was due, and void invoices the client had paid towards: money to
-refund or credit, when there are any) and "Credit notes" (the year's credit
-notes, when there are any). Currencies are never added
-together. Every sheet has a title with the as-of date above its table and is
+invoices with subtotals, a page per client when printed, every row naming its
+client), "Owed back" (invoices paid over what was due, and void invoices the
+client had paid towards: money to refund or credit, when there are any) and
+"Credit notes" (the year's credit notes, when there are any). Currencies are
+never added together. Every sheet has a title with the as-of date above its table and is
 set up to print: landscape, one page wide, the header row on every page.
 
 >>> aging_bucket(date(2026, 3, 1), date(2026, 3, 31))
@@ -62,9 +62,9 @@ OWED_KINDS = ("text", "text", "text", "date", "money", "money", "money", "money"
 CREDIT_SHEET = "Credit notes"
 CREDIT_HEADERS = ("Credit Note No", "Date", "Invoice No", "Client", "Currency", "Amount", "Reason")
 CREDIT_KINDS = ("text", "date", "text", "text", "text", "money", "text")
-CLIENT_HEADERS = ("Invoice No", "Invoice Date", "First Due Date", "Total", "Paid", "Balance",
-                  "Days Overdue", "Bucket", "Status")  # fmt: skip
-CLIENT_KINDS = ("text", "date", "date", "money", "money", "money", "int", "text", "text")
+CLIENT_HEADERS = ("Client", "Invoice No", "Invoice Date", "First Due Date", "Total", "Paid",
+                  "Balance", "Days Overdue", "Bucket", "Status")  # fmt: skip
+CLIENT_KINDS = ("text", "text", "date", "date", "money", "money", "money", "int", "text", "text")
 #: Every table starts below its sheet's title (row 0) and a blank row.
 HEADER_ROW = 2
 #: Column widths in characters: never narrower or wider than these.
@@ -237,7 +237,6 @@ class _Formats:
         self.header_indented = workbook.add_format({**header, "indent": 1})
         self.indented = workbook.add_format({"indent": 1})
         self.title = workbook.add_format({"bold": True, "font_size": 13})
-        self.subtitle = workbook.add_format({"bold": True, "font_size": 11})
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.bold = workbook.add_format({"bold": True, "top": 1})
         self._money: dict[tuple[int, bool], Any] = {}
@@ -293,8 +292,6 @@ class _Sheet:
         self.formats = formats
         self.widths: dict[int, int] = {}
         self.indent: set[int] = set()  # text columns right of a number column
-        # A header row's cells (text, format, width), made once for a row written many times.
-        self._header_rows: dict[tuple[str, ...], list[tuple[str, Any, int]]] = {}
         self.sheet.write_string(0, 0, f"{title}, as of {as_of.isoformat()}", formats.title)
         self.sheet.set_landscape()
         self.sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
@@ -302,20 +299,12 @@ class _Sheet:
         self.sheet.set_header(f"&L&8{name}&R&8as of {as_of.isoformat()}")
         self.sheet.set_footer("&C&8Page &P of &N")
 
-    def headers(
-        self, row: int, headers: Sequence[str], kinds: Sequence[str], repeat: bool = True
-    ) -> None:
+    def headers(self, row: int, headers: Sequence[str], kinds: Sequence[str]) -> None:
         """A header row, aligned like its column's data; repeated on every printed page."""
-        key = (*headers, *kinds)
-        cells = self._header_rows.get(key)
-        if cells is None:
-            cells = self._header_rows[key] = self._header_cells(headers, kinds)
-        write = self.sheet.write_string
-        for col, (text, fmt, width) in enumerate(cells):
-            write(row, col, text, fmt)
+        for col, (text, fmt, width) in enumerate(self._header_cells(headers, kinds)):
+            self.sheet.write_string(row, col, text, fmt)
             self._seen(col, width)
-        if repeat:
-            self.sheet.repeat_rows(row)
+        self.sheet.repeat_rows(row)
 
     def _header_cells(
         self, headers: Sequence[str], kinds: Sequence[str]
@@ -429,7 +418,12 @@ def _write_credit_sheet(
 def _write_client_sheet(
     workbook: Workbook, formats: _Formats, items: list[Receivable], as_of: date
 ) -> None:
-    """Each client's open invoices, oldest due first, a subtotal per currency; a page each."""
+    """Each client's open invoices, oldest due first, a subtotal per currency; a page each.
+
+    One header row, printed at the top of every page (Excel repeats one range of
+    rows per sheet), and the client's name on every row: a client whose invoices
+    run over several pages is named on each, under the column headings.
+    """
     out = _Sheet(workbook, CLIENT_SHEET, "Open invoices by client", as_of, formats)
     by_client: dict[str, list[Receivable]] = {}
     for item in items:
@@ -438,31 +432,27 @@ def _write_client_sheet(
         out.text(HEADER_ROW, 0, "No open invoices.")
         out.fit_columns()
         return
-    row = HEADER_ROW
+    out.headers(HEADER_ROW, CLIENT_HEADERS, CLIENT_KINDS)
+    out.sheet.freeze_panes(HEADER_ROW + 1, 0)
+    row = HEADER_ROW + 1
     breaks: list[int] = []
     for client in sorted(by_client, key=str.casefold):
-        if row > HEADER_ROW:
+        if row > HEADER_ROW + 1:
             breaks.append(row)
-        out.text(row, 0, client, formats.subtitle)
-        out.headers(row + 1, CLIENT_HEADERS, CLIENT_KINDS, repeat=False)
-        row += 2
         totals: dict[str, Decimal] = {}
         for item in by_client[client]:
             cur = item.currency
-            out.text(row, 0, item.invoice_no)
-            out.date(row, 1, item.invoice_date)
-            out.date(row, 2, item.due_date)
-            out.money(row, 3, item.total, cur)
-            out.money(row, 4, item.paid, cur)
-            out.money(row, 5, item.balance, cur)
-            out.integer(row, 6, days_overdue(item.due_date, as_of))
-            out.text(row, 7, aging_bucket(item.due_date, as_of))
-            out.text(row, 8, item.status)
+            out.cells(row, CLIENT_KINDS, (
+                client, item.invoice_no, item.invoice_date, item.due_date, item.total,
+                item.paid, item.balance, days_overdue(item.due_date, as_of),
+                aging_bucket(item.due_date, as_of), item.status,
+            ), cur)  # fmt: skip
             totals[cur] = totals.get(cur, ZERO) + item.balance
             row += 1
         for cur, total in sorted(totals.items()):
-            out.text(row, 0, f"Total {cur}", formats.bold)
-            out.money(row, 5, total, cur, bold=True)
+            out.text(row, 0, client, formats.bold)
+            out.text(row, 1, f"Total {cur}", formats.bold)
+            out.money(row, CLIENT_HEADERS.index("Balance"), total, cur, bold=True)
             row += 1
         row += 1
     if len(breaks) <= MAX_PAGE_BREAKS:

@@ -17,6 +17,7 @@ import pytest
 from automation.report import (
     AGING_BUCKETS,
     AGING_SHEET,
+    CLIENT_HEADERS,
     CLIENT_SHEET,
     OPEN_HEADERS,
     OPEN_SHEET,
@@ -160,17 +161,23 @@ def test_report_file(tmp_path: Path) -> None:
     assert lines[("Total JPY", "JPY")][-1] == 1000
     assert not any(label == "Total" for label, _ in lines)  # no grand total across currencies
 
-    by_client = [r for r in wb[CLIENT_SHEET].iter_rows(min_row=3, values_only=True) if r[0]]
-    clients = [r[0] for r in by_client if r[1] is None and not str(r[0]).startswith("Total")]
-    assert clients == ["Acme Ltd", "Beta GmbH"]
-    totals = [(r[0], r[5]) for r in by_client if str(r[0]).startswith("Total")]
+    client_ws = wb[CLIENT_SHEET]
+    header, *by_client = (r for r in client_ws.iter_rows(min_row=3, values_only=True) if r[0])
+    assert header == CLIENT_HEADERS
+    # One header row, on every printed page; the client's name on every row under it.
+    assert client_ws.print_title_rows == "$3:$3" and client_ws.freeze_panes == "A4"
+    assert [(r[0], r[1]) for r in by_client if r[1] in ("INV-9", "INV-10", "INV-11")] == [
+        ("Acme Ltd", "INV-10"), ("Beta GmbH", "INV-9"), ("Beta GmbH", "INV-11"),
+    ]  # fmt: skip
+    assert sorted({r[0] for r in by_client}) == ["Acme Ltd", "Beta GmbH"]
+    totals = [(r[0], r[1], r[6]) for r in by_client if str(r[1]).startswith("Total")]
     assert totals == [
-        ("Total EUR", 7),
-        ("Total USD", 321.65),
-        ("Total EUR", 500),
-        ("Total JPY", 1000),
+        ("Acme Ltd", "Total EUR", 7),
+        ("Acme Ltd", "Total USD", 321.65),
+        ("Beta GmbH", "Total EUR", 500),
+        ("Beta GmbH", "Total JPY", 1000),
     ]
-    assert len(wb[CLIENT_SHEET].row_breaks.brk) == 1  # a page per client
+    assert len(client_ws.row_breaks.brk) == 1  # a page per client
 
     # Paid more than due: the money the firm owes back is listed, as a positive amount.
     owed = list(wb[OWED_SHEET].iter_rows(min_row=3, values_only=True))
@@ -179,23 +186,14 @@ def test_report_file(tmp_path: Path) -> None:
     assert wb[OWED_SHEET].cell(row=4, column=8).number_format == "#,##0.00"
 
 
-@pytest.mark.skipif(
+needs_soffice = pytest.mark.skipif(
     shutil.which("soffice") is None or shutil.which("pdfinfo") is None,
     reason="needs LibreOffice and poppler-utils",
 )
-def test_report_prints_one_page_wide(tmp_path: Path) -> None:
-    many = ITEMS + [
-        receivable(
-            f"INV-{n}",
-            f"Client with a rather long registered name {n} LLP",
-            n % 120,
-            f"{n * 1234.5:.2f}",
-            ("USD", "EUR", "KZT")[n % 3],
-        )
-        for n in range(20, 50)
-    ]
-    report = write_receivables_report(many, AS_OF, tmp_path)
-    pdf_dir = tmp_path / "pdf"
+
+
+def printed(report: Path, pdf_dir: Path) -> Path:
+    """The report as LibreOffice prints it, a PDF in `pdf_dir`."""
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
             [
@@ -212,7 +210,22 @@ def test_report_prints_one_page_wide(tmp_path: Path) -> None:
             capture_output=True,
             timeout=180,
         )
-    pdf = pdf_dir / "receivables-2026-06-30.pdf"
+    return pdf_dir / report.with_suffix(".pdf").name
+
+
+@needs_soffice
+def test_report_prints_one_page_wide(tmp_path: Path) -> None:
+    many = ITEMS + [
+        receivable(
+            f"INV-{n}",
+            f"Client with a rather long registered name {n} LLP",
+            n % 120,
+            f"{n * 1234.5:.2f}",
+            ("USD", "EUR", "KZT")[n % 3],
+        )
+        for n in range(20, 50)
+    ]
+    pdf = printed(write_receivables_report(many, AS_OF, tmp_path), tmp_path / "pdf")
     info = subprocess.run(
         ["pdfinfo", "-f", "1", "-l", "999", str(pdf)], check=True, capture_output=True, text=True
     ).stdout
@@ -239,6 +252,38 @@ def test_report_prints_one_page_wide(tmp_path: Path) -> None:
     assert len(client_pages) == clients  # a page per client, each whole
     assert all("Invoice No" in p and "Status" in p for p in client_pages)
     assert len(open_pages) <= 3 and len(aging_pages) <= 5
+
+
+LOYAL = [receivable(f"INV-{n}", "Loyal Client", n, f"{100 + n}.00") for n in range(1, 101)]
+
+
+def test_by_client_repeats_its_header_row(tmp_path: Path) -> None:
+    """Excel repeats one range of rows per sheet: By client has one header row at the
+    top, and the client's name in every row, subtotals included."""
+    items = [*LOYAL, receivable("INV-200", "Acme Ltd", 3, "10.00")]
+    ws = openpyxl.load_workbook(write_receivables_report(items, AS_OF, tmp_path))[CLIENT_SHEET]
+    assert ws.print_title_rows == "$3:$3"
+    assert [c.value for c in ws[3]] == list(CLIENT_HEADERS)
+    rows = [r for r in ws.iter_rows(min_row=4, values_only=True) if r[0]]
+    assert len(rows) == 1 + 1 + 100 + 1  # Acme: an invoice, its total; the loyal client's
+    assert {r[0] for r in rows[2:]} == {"Loyal Client"}
+    assert rows[-1][1:2] == ("Total USD",) and rows[-1][6] == sum(100 + n for n in range(1, 101))
+
+
+@needs_soffice
+def test_by_client_prints_headers_and_client_on_every_page(tmp_path: Path) -> None:
+    """A client with 100 open invoices prints over several pages: each has the column
+    headings and names the client."""
+    pdf = printed(write_receivables_report(LOYAL, AS_OF, tmp_path), tmp_path / "pdf")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout.split("\f")[:-1]
+    client_pages = [page for page in text if CLIENT_SHEET in page]
+    assert len(client_pages) >= 2
+    for page in client_pages:
+        lines = [line.split() for line in page.splitlines() if line.strip()]
+        heading = next(n for n, words in enumerate(lines) if words[:2] == ["Client", "Invoice"])
+        assert lines[heading + 1][:2] == ["Loyal", "Client"]  # the first row under it
 
 
 def test_report_with_nothing_open(tmp_path: Path) -> None:
