@@ -5,12 +5,15 @@ digests (`upgrade.digest`) of its earlier versions."""
 SUPERSEDED: dict[str, frozenset[str]] = {
     "credit_note.docx": frozenset({
         "905eb98b478a07b881400454f4cf79929c6738eb6bf2f3c8b34c7174722da098",
+        "c56543cc06bba37cef06700c4725809c2eb86451a118029471c94ced1fc99850",
     }),
     "credit_note.kk.docx": frozenset({
+        "06b00f4bb579a7d58091b03031804dc900a3f1488f0a76a9a5e644970090de19",
         "b93c019b05f5ec10678e0391999c5a2b10ac5394bd73f56fd57d2e748f1b1777",
     }),
     "credit_note.ru.docx": frozenset({
         "0f2f9b2d62b0ef957714062a529c7c72eb22a0099efd5d71977cb66c6daedae7",
+        "db7b7c0c76dc3b5503729f7ab3b784de423905fd794199acb36057caecbfd111",
     }),
     "email/en/overpaid.html": frozenset({
         "2f8fc5d9316241332f56cbc9de651abe02f043a6ba5a8424dcf401281b1f171a",
@@ -97,6 +100,7 @@ SUPERSEDED: dict[str, frozenset[str]] = {
         "54b95ac47dbae0af861a44b6d28dc6f4db3caa5cda54bf4549692b4b03e110fd",
     }),
     "invoice.docx": frozenset({
+        "058bf1192cbfdcf2c83374835489de65d66b31423e2e600ff28e1d678eab3b48",
         "65c63f9018acc901b31fbd32b33cf4538a2d97107783c6924cdd76d4c3eaff09",
         "660616f3ea2eb6b3161387d4fe1ef4e0e3b447c2ca2df23c0c75d0ffbae04c82",
         "8ef585a062d5262d633f2bc98f0af55f2c6c1e57bb5e121444e34dd014386e02",
@@ -105,6 +109,7 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     "invoice.kk.docx": frozenset({
         "3709e8c227834c0ddb36ccd0e38bc0cb22c6164a830186da82ebf7ea4f7a6ec1",
         "5405d213c06c5644a4d44e787a1add742f4aa3d13d4edbf2a6b46c30b5160b83",
+        "5d385bd1f30ba274fe10b777a21f2f33e3bdd601e824a8226bab7230dcdef3c3",
         "89d38295a1fa640f03815e3f88ddd5dd6f5d0a3443308d248cee6faff9351d03",
         "a87f773ce0a9ee779e98a4facf7d0e372149536511f87be26c61250a3911074c",
         "c1fbbd3f58392863436a37d1a4085a515d9689513578f51b5e4d8ed736bf057d",
@@ -112,18 +117,22 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     "invoice.ru.docx": frozenset({
         "638addc819da5b4ab5f4f7fa3720a516798824d74e568c305d908770f6d56200",
         "6bfcb568088e0d54d41214c961c8030f7794eb91afd9fbafb7f992fad7be14a2",
+        "722102c67273e5880f5dd6118c242c7387c4dc7697af024f490e21882626f86c",
         "810ba07ff7cb24156a0ab67fc9278cd75f8af1494916db1a850ab99a20568b92",
         "970e59c9e1497099b418a0731363984c7bc4b4a8d28198b0feb55bba47ad3d62",
     }),
     "statement.docx": frozenset({
         "293c9742030d67b1339920d02bcc9cfe2ac02d835090da86a93b3ef7928f385c",
         "3597cdc4c808576cf0805e69e612fcaa32f233ac5628f766c18beb0a8031fd96",
+        "8febad459f552a4c3370bcc047866a046fd1ee8eaac4019b07c290f20e160f89",
     }),
     "statement.kk.docx": frozenset({
         "37abe7e2d946ae8889d1b3a7562d920054a8e156d78633fa6e170a926d55fa2a",
+        "3a6467f898885b09f44ed39bbbbd6e91000897ae329e0c41de31443f02f93525",
         "9266e4fe21e040ac3e838987e49ad47be52e41899d380a1119c42c991bd08279",
     }),
     "statement.ru.docx": frozenset({
+        "6889f376c2f1fc027fc101d51fce649369919b884d150fde543d777bda2287b8",
         "ba0110b830d4d00c4d40024c497cc74d8cd5fa71d7569b59dfcd042373f5c458",
         "be0eb694381ee726559f4c7e4937f7fe80da2f16d07c6885b72ddbf3ccf5f5c4",
     }),

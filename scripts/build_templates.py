@@ -376,7 +376,7 @@ def _add_credit_parties(doc: DocxDocument, labels: dict[str, str]) -> None:
 
 
 def _add_credit_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
-    rows = (
+    _totals_table(doc, (
         ("", labels["invoice_total"], "invoice_total", False),
         ("{%tr if has_earlier_credit %}", "", "", False),
         ("", labels["earlier_credit"], "earlier_credit", False),
@@ -386,24 +386,7 @@ def _add_credit_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
         ("", labels["amount_paid"], "amount_paid", False),
         ("{%tr endif %}", "", "", False),
         ("", labels["new_balance"], "new_balance", True),
-    )
-    table = _plain_table(doc, len(rows), 2, TOTALS_WIDTHS)
-    table.alignment = WD_TABLE_ALIGNMENT.RIGHT
-    for row, (control, label, field, strong) in zip(table.rows, rows, strict=True):
-        name_cell, value_cell = row.cells
-        if control:
-            name_cell.paragraphs[0].add_run(control)
-            continue
-        if strong:
-            for cell in row.cells:
-                _cell_borders(cell, top=(ACCENT_HEX, 8))
-        size = 11 if strong else 10
-        _write(name_cell.paragraphs[0], label, bold=strong, size=size,
-               color=TEXT if strong else MUTED)
-        value = value_cell.paragraphs[0]
-        value.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        _write(value, f"{{{{ {field} }}}}", bold=strong, size=size)
-    _spacer(doc, 10)
+    ))  # fmt: skip
 
 
 def _add_credit_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
@@ -429,8 +412,8 @@ def build_template(language: str) -> DocxDocument:
     _add_heading_block(doc, labels)
     _add_reissue_banner(doc, labels)
     _add_parties(doc, labels)
-    _add_items(doc, labels)
-    _add_totals(doc, labels)
+    _add_totals(_add_items(doc, labels), labels)
+    _spacer(doc, 10)
     _add_closing(doc, labels)
     _add_bank_details(doc, labels)
     _add_payment_qr(doc, labels)
@@ -558,8 +541,20 @@ def _add_parties(doc: DocxDocument, labels: dict[str, str]) -> None:
     _spacer(doc, 12)
 
 
-def _add_items(doc: DocxDocument, labels: dict[str, str]) -> None:
-    table = _plain_table(doc, 4, 5, ITEM_WIDTHS)
+def _add_items(doc: DocxDocument, labels: dict[str, str]) -> _Cell:
+    """The table of lines, and below them the cell that holds the totals (returned).
+
+    The totals sit in the table's last row, which never splits, and the last line
+    keeps with them (a row of its own: keeping every line with the next would move
+    the whole table), so that the totals never split and never start a page
+    without a line above them. Word and LibreOffice both keep table rows together
+    so, on every page (LibreOffice ignores a table kept with what follows it
+    once the table has run onto a second page).
+    """
+    controls = ("", "{%tr for line in lines %}", "{%tr if not loop.last %}", "",
+                "{%tr else %}", "", "{%tr endif %}", "{%tr endfor %}", "")  # fmt: skip
+    last_line, totals = 5, len(controls) - 1
+    table = _plain_table(doc, len(controls), 5, ITEM_WIDTHS)
     _mark_header_row(table.rows[0])
     heads = ("date", "description", "quantity", "unit_price", "amount")
     fields = ("date", "description", "quantity", "unit_price", "amount")
@@ -569,18 +564,28 @@ def _add_items(doc: DocxDocument, labels: dict[str, str]) -> None:
         para = cell.paragraphs[0]
         para.alignment = _column_alignment(index)
         _write(para, labels[head], bold=True, color=ACCENT, size=9)
-    table.rows[1].cells[0].paragraphs[0].add_run("{%tr for line in lines %}")
-    for index, (cell, name) in enumerate(zip(table.rows[2].cells, fields, strict=True)):
-        _cell_borders(cell, bottom=(RULE_HEX, 4))
-        para = cell.paragraphs[0]
-        para.alignment = _column_alignment(index)
-        _write(para, f"{{{{ line.{name} }}}}")
-    table.rows[3].cells[0].paragraphs[0].add_run("{%tr endfor %}")
-    _spacer(doc, 6)
+    for number, (row, control) in enumerate(zip(table.rows, controls, strict=True)):
+        if control:
+            row.cells[0].paragraphs[0].add_run(control)
+        elif 0 < number < totals:
+            _cant_split(row)
+            for index, (cell, name) in enumerate(zip(row.cells, fields, strict=True)):
+                _cell_borders(cell, bottom=(RULE_HEX, 4))
+                para = cell.paragraphs[0]
+                para.alignment = _column_alignment(index)
+                _write(para, f"{{{{ line.{name} }}}}")
+                if number == last_line:
+                    _keep_with_next(para)
+    row = table.rows[totals]
+    _cant_split(row)
+    cell = row.cells[0].merge(row.cells[-1])
+    _cell_margins(cell, 0)  # the totals' right edge lines up with the Amount column's
+    _exact_height(cell.paragraphs[0], 6)
+    return cell
 
 
-def _add_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
-    rows = (
+def _add_totals(cell: _Cell, labels: dict[str, str]) -> None:
+    _totals_table(cell, (
         ("", labels["subtotal"], "subtotal", False),
         ("", f"{labels['tax']} ({{{{ tax_rate }}}})", "tax", False),
         ("", labels["total"], "total", True),
@@ -591,14 +596,27 @@ def _add_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
         ("", labels["amount_paid"], "amount_paid", False),
         ("", labels["balance_due"], "balance_due", True),
         ("{%tr endif %}", "", "", False),
-    )
-    table = _plain_table(doc, len(rows), 2, TOTALS_WIDTHS)
+    ))  # fmt: skip
+
+
+def _totals_table(
+    where: DocxDocument | _Cell, rows: Sequence[tuple[str, str, str, bool]]
+) -> None:
+    """A totals block, right-aligned, that never splits across pages: each row is
+    (control, label, field, strong), a row holding only a `{%tr ... %}` control or a
+    label and its value (bold above a rule when strong). No row splits, and each but
+    the last keeps with the next."""
+    table = _plain_table(where, len(rows), 2, TOTALS_WIDTHS)
+    last = max(i for i, row in enumerate(rows) if not row[0])
     table.alignment = WD_TABLE_ALIGNMENT.RIGHT
-    for row, (control, label, field, strong) in zip(table.rows, rows, strict=True):
+    for number, (row, (control, label, field, strong)) in enumerate(
+        zip(table.rows, rows, strict=True)
+    ):
         name_cell, value_cell = row.cells
         if control:
             name_cell.paragraphs[0].add_run(control)
             continue
+        _cant_split(row)
         if strong:
             for cell in row.cells:
                 _cell_borders(cell, top=(ACCENT_HEX, 8))
@@ -608,7 +626,13 @@ def _add_totals(doc: DocxDocument, labels: dict[str, str]) -> None:
         value = value_cell.paragraphs[0]
         value.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         _write(value, f"{{{{ {field} }}}}", bold=strong, size=size)
-    _spacer(doc, 10)
+        if number != last:
+            for cell in row.cells:
+                _keep_with_next(cell.paragraphs[0])
+    if isinstance(where, _Cell):  # the paragraph a cell must end with, after its table
+        _exact_height(where.paragraphs[-1], 1)
+    else:
+        _spacer(where, 10)
 
 
 def _add_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
@@ -887,7 +911,11 @@ def _header_cells(row: object, heads: Sequence[str], right_from: int) -> None:
 
 
 def _add_statement_lines(doc: DocxDocument, labels: dict[str, str]) -> None:
-    table = _plain_table(doc, 6, 5, STATEMENT_WIDTHS)
+    # As on an invoice, the last line has a row of its own, kept with the closing balance.
+    controls = ("", "", "{%tr for item in items %}", "{%tr if not loop.last %}", "",
+                "{%tr else %}", "", "{%tr endif %}", "{%tr endfor %}", "")  # fmt: skip
+    last_line = 6
+    table = _plain_table(doc, len(controls), 5, STATEMENT_WIDTHS)
     _mark_header_row(table.rows[0])
     heads = [labels[k] for k in ("date", "document", "charges", "credits", "balance")]
     _header_cells(table.rows[0], heads, right_from=2)
@@ -899,15 +927,22 @@ def _add_statement_lines(doc: DocxDocument, labels: dict[str, str]) -> None:
     _write(balance, "{{ opening_balance }}", italic=True)
     for cell in opening:
         _cell_borders(cell, bottom=(RULE_HEX, 4))
-    table.rows[2].cells[0].paragraphs[0].add_run("{%tr for item in items %}")
     fields = ("date", "document", "charge", "credit", "balance")
-    for index, (cell, name) in enumerate(zip(table.rows[3].cells, fields, strict=True)):
-        _cell_borders(cell, bottom=(RULE_HEX, 4))
-        para = cell.paragraphs[0]
-        para.alignment = _column_alignment(index)
-        _write(para, f"{{{{ item.{name} }}}}")
-    table.rows[4].cells[0].paragraphs[0].add_run("{%tr endfor %}")
-    closing = table.rows[5].cells
+    for number, (row, control) in enumerate(zip(table.rows, controls, strict=True)):
+        if control:
+            row.cells[0].paragraphs[0].add_run(control)
+            continue
+        _cant_split(row)
+        if number < 2 or number == len(controls) - 1:
+            continue  # the header, the balance brought forward, the closing balance
+        for index, (cell, name) in enumerate(zip(row.cells, fields, strict=True)):
+            _cell_borders(cell, bottom=(RULE_HEX, 4))
+            para = cell.paragraphs[0]
+            para.alignment = _column_alignment(index)
+            _write(para, f"{{{{ item.{name} }}}}")
+            if number == last_line:
+                _keep_with_next(para)
+    closing = table.rows[-1].cells
     for cell in closing:
         _cell_borders(cell, top=(ACCENT_HEX, 8))
     _write(closing[0].paragraphs[0], "{{ period_end }}", bold=True)
@@ -926,9 +961,14 @@ def _add_statement_aging(doc: DocxDocument, labels: dict[str, str]) -> None:
     para = doc.add_paragraph()
     _write(para, labels["aging"], size=8, bold=True, color=MUTED)
     para.paragraph_format.space_after = Pt(2)
+    _keep_with_next(para)  # the heading, its table's two rows: on one page
     heads = (labels["current"], "1-30", "31-60", "61-90", labels["over_90"], labels["total"])
     table = _plain_table(doc, 2, 6, (Cm(2.9),) * 6)
     _header_cells(table.rows[0], heads, right_from=0)
+    for row in table.rows:
+        _cant_split(row)
+    for cell in table.rows[0].cells:
+        _keep_with_next(cell.paragraphs[0])
     for index, cell in enumerate(table.rows[1].cells):
         _cell_borders(cell, bottom=(RULE_HEX, 4))
         para = cell.paragraphs[0]
@@ -942,6 +982,7 @@ def _add_statement_open_items(doc: DocxDocument, labels: dict[str, str]) -> None
     para = doc.add_paragraph()
     _write(para, labels["open_items"], size=8, bold=True, color=MUTED)
     para.paragraph_format.space_after = Pt(2)
+    _keep_with_next(para)
     table = _plain_table(doc, 4, 6, OPEN_WIDTHS)
     _mark_header_row(table.rows[0])
     heads = [labels[k] for k in
@@ -988,9 +1029,11 @@ def _add_statement_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
 # -- python-docx helpers -----------------------------------------------------
 
 
-def _plain_table(doc: DocxDocument, rows: int, cols: int, widths: Sequence[Length]) -> Table:
-    """A borderless fixed-layout table with the given column widths."""
-    table = doc.add_table(rows=rows, cols=cols)
+def _plain_table(
+    where: DocxDocument | _Cell, rows: int, cols: int, widths: Sequence[Length]
+) -> Table:
+    """A borderless fixed-layout table with the given column widths (in a cell: nested)."""
+    table = where.add_table(rows, cols)
     table.autofit = False
     tbl_pr = table._tbl.tblPr
     layout = OxmlElement("w:tblLayout")
@@ -1015,6 +1058,17 @@ def _mark_header_row(row: object) -> None:
     tr_pr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
     header = OxmlElement("w:tblHeader")
     tr_pr.append(header)
+
+
+def _cant_split(row: object) -> None:
+    """Never break the row across two pages."""
+    tr_pr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
+    tr_pr.append(OxmlElement("w:cantSplit"))
+
+
+def _keep_with_next(para: Paragraph) -> Paragraph:
+    para.paragraph_format.keep_with_next = True
+    return para
 
 
 def _column_alignment(index: int) -> int:
@@ -1043,6 +1097,17 @@ def _cell_borders(cell: _Cell, **sides: tuple[str, int]) -> None:
             node.set(qn("w:color"), colour)
             borders.append(node)
     tc_pr.append(borders)
+
+
+def _cell_margins(cell: _Cell, width: int) -> None:
+    """The same margin (in twentieths of a point) on every side of a cell's content."""
+    margins = OxmlElement("w:tcMar")
+    for side in ("top", "left", "bottom", "right"):
+        node = OxmlElement(f"w:{side}")
+        node.set(qn("w:w"), str(width))
+        node.set(qn("w:type"), "dxa")
+        margins.append(node)
+    cell._tc.get_or_add_tcPr().append(margins)
 
 
 def _cell_like_top_border(para: Paragraph) -> None:
@@ -1094,11 +1159,15 @@ def _control(doc: DocxDocument, tag: str) -> None:
     doc.add_paragraph().add_run(tag)
 
 
-def _spacer(doc: DocxDocument, points: float) -> None:
+def _spacer(doc: DocxDocument, points: float) -> Paragraph:
     """An empty paragraph of a fixed height (it also keeps Word from merging tables)."""
-    para = doc.add_paragraph()
+    return _exact_height(doc.add_paragraph(), points)
+
+
+def _exact_height(para: Paragraph, points: float) -> Paragraph:
     para.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
     para.paragraph_format.line_spacing = Pt(points)
+    return para
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -197,3 +197,15 @@ def _excel_rules(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     found = {str(p.relative_to(tmp)): excel_problems(p) for p in xlsx_files(tmp)}
     assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+def tables_within(container: Any) -> Iterator[Any]:
+    """The tables of a python-docx document or cell, and those nested in their cells
+    (an invoice's totals sit in a cell at the foot of its table of lines)."""
+    from docx.table import _Cell
+
+    for table in container.tables:
+        yield table
+        for row in table.rows:
+            for tc in row._tr.tc_lst:  # each cell once, however many columns it spans
+                yield from tables_within(_Cell(tc, table))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import Folder, client, service, write_workbook
+from conftest import Folder, client, service, tables_within, write_workbook
 from docx import Document
 from test_followup import digest, invoices, ledger_settled, mails_to, type_into_invoices
 
@@ -46,7 +46,7 @@ def type_into_services(folder: Folder, row: int, **cells: object) -> None:
 def docx_text(path: Path) -> str:
     doc = Document(str(path))
     parts = [p.text for p in doc.paragraphs]
-    for table in doc.tables:
+    for table in tables_within(doc):
         for row in table.rows:
             parts.extend(cell.text for cell in row.cells)
     return "\n".join(parts)

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import tables_within
 from docx import Document
 from docxtpl import DocxTemplate
 from hypothesis import given
@@ -61,7 +62,7 @@ def texts(data: bytes) -> list[str]:
     """Paragraph and table cell texts of a .docx, in document order."""
     doc = Document(io.BytesIO(data))
     found = [p.text for p in doc.paragraphs]
-    for table in doc.tables:
+    for table in tables_within(doc):
         for row in table.rows:
             found.append(" | ".join(cell.text for cell in row.cells))
     return found
@@ -452,9 +453,10 @@ def test_lines_table_holds_every_line(renderer: InvoiceRenderer) -> None:
     doc = sample_document(lines=120)
     tables = Document(io.BytesIO(renderer.render_bytes(doc))).tables
     items = next(t for t in tables if t.rows[0].cells[1].text == "Description")
-    assert len(items.rows) == 121
+    assert len(items.rows) == 122  # the header, the lines, the totals at the foot
     line: InvoiceLine = doc.lines[-1]
-    assert items.rows[-1].cells[1].text == line.description
+    assert items.rows[-2].cells[1].text == line.description
+    assert [r.cells[1].text for r in items.rows[1:-1]] == [x.description for x in doc.lines]
 
 
 # -- PDF ---------------------------------------------------------------------
@@ -476,6 +478,53 @@ def test_convert_to_pdf(renderer: InvoiceRenderer, tmp_path: Path) -> None:
     assert [p.name for p in pdfs] == ["INV-2026-0007.pdf", "INV-2026-0007-R1.pdf"]
     for path in pdfs:
         assert path.read_bytes().startswith(b"%PDF")
+
+
+def numbered_lines(doc: InvoiceDocument) -> InvoiceDocument:
+    """`doc` with each line's description naming its place: "Service item 7"."""
+    lines = tuple(replace(line, description=f"Service item {n}")
+                  for n, line in enumerate(doc.lines, 1))  # fmt: skip
+    return replace(doc, lines=lines)
+
+
+def pdf_pages(path: Path) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
+    return [plain(page) for page in text.split("\f")[:-1]]
+
+
+@needs_soffice
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+def test_the_totals_print_whole_on_the_page_of_the_last_line(
+    renderer: InvoiceRenderer, tmp_path: Path
+) -> None:
+    """Subtotal, tax and total (and a reissue's payments and balance) never split across
+    pages, and never start a page without a line above them: not as the lines run
+    onto a second page, nor onto a third. 30 to 34 lines of the sample invoice fill
+    its first page; before, 32 lines left "Total" alone at the top of page 2."""
+    docs = [
+        numbered_lines(sample_document(lang, CURRENCIES[lang], lines=n, reissue_number=r))
+        for lang, sizes, r in (("en", range(30, 35), 0), ("ru", range(30, 35), 0),
+                               ("kk", range(30, 35), 0), ("en", range(23, 28), 1),
+                               ("en", range(71, 76), 0))
+        for n in sizes
+    ]  # fmt: skip
+    files = []
+    for index, doc in enumerate(docs):
+        files.append(tmp_path / f"{index:02d}.docx")
+        files[-1].write_bytes(renderer.render_bytes(doc))
+    for doc, path in zip(docs, pdf.convert_to_pdf(files, tmp_path / "pdf", timeout=300),
+                         strict=True):  # fmt: skip
+        context = build_context(doc)
+        pages = pdf_pages(path)
+        last = f"Service item {len(doc.lines)}"
+        (page,) = (n for n, text in enumerate(pages) if re.search(rf"{last}\b", text))
+        for key in ("subtotal", "tax", "total"):
+            where = [n for n, text in enumerate(pages) if plain(str(context[key])) in text]
+            assert where == [page], (doc.language, len(doc.lines), key, where, page)
+        for key in ("amount_paid", "balance_due") if doc.reissue_number else ():
+            assert plain(str(context[key])) in pages[page]  # the banner has them on page 1
+    assert any(len(pdf_pages(p)) > 2 for p in (tmp_path / "pdf").glob("*.pdf"))
 
 
 def test_missing_soffice_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

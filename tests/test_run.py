@@ -12,7 +12,7 @@ import docx
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import Folder, client, service, write_workbook
+from conftest import Folder, client, service, tables_within, write_workbook
 
 AS_OF = "2026-03-09"
 
@@ -24,7 +24,7 @@ def sheet(path: Path, name: str, header: int = 0) -> pd.DataFrame:
 def docx_text(data: bytes) -> str:
     document = docx.Document(io.BytesIO(data))
     parts = [p.text for p in document.paragraphs]
-    for table in document.tables:
+    for table in tables_within(document):
         for row in table.rows:
             parts.extend(cell.text for cell in row.cells)
     return "\n".join(parts)
