@@ -95,9 +95,10 @@ def look_at_open_invoices(
     active |= {m.invoice_no for m in pending}
     invoices = ledger.invoices(active)
     present = invoice_rows(data.invoices, request.as_of, invoices.keys())
-    lost = lost_invoice_rows(ledger, settled_lost, invoices.keys() - present.keys())
-    if lost:
-        summary.notes.append(lost_rows_note(lost))
+    missing = invoices.keys() - present.keys()
+    lost = lost_invoice_rows(ledger, settled_lost, missing)
+    if missing:  # written back by the run, with or without a payment: each one named
+        summary.notes.append(lost_rows_note(missing))
     rows = flag_unknown_statuses({**lost, **present})
     rows = apply_bank_statements(request, ledger, data, book, invoices, rows, summary)
     events = ledger.events(invoices.keys())

@@ -561,8 +561,8 @@ def lost_invoice_rows(
     them that were settled, with their payment cells' signature when settled. An open
     invoice gets the part of Paid Amount typed by hand as the last run saw it (its
     Paid By Bank is the ledger's and is added back with the bank statements), and
-    Hold when its row last said so. One the tool never saw paid nor held is simply
-    written back from the ledger, as before.
+    Hold when its row last said so. One the tool never saw paid nor held is written
+    back from the ledger alone (`lost_rows_note` names it with the others).
     """
     seen = ledger.paid_cells(n for n in missing if n not in settled_lost)
     held = ledger.held(n for n in missing if n not in settled_lost)
@@ -585,16 +585,19 @@ def _named(numbers: Sequence[str]) -> str:
     return shown + (f" and {len(numbers) - NAMED} more" if len(numbers) > NAMED else "")
 
 
-def lost_rows_note(rows: Mapping[str, InvoiceRow]) -> str:
-    """What to tell of the Invoices rows written back with a payment (`lost_invoice_rows`)."""
-    numbers = sorted(rows)
+def lost_rows_note(missing: Collection[str]) -> str:
+    """What to tell of the Invoices rows written back: every invoice the run follows that
+    had no row (`missing`), whether or not a payment came back with it (`lost_invoice_rows`).
+    """
+    numbers = sorted(missing)
     if not numbers:
         return ""
     one = len(numbers) == 1
     return (
         f"{len(numbers)} {'invoice' if one else 'invoices'} ({_named(numbers)}) had no row in the "
-        "Invoices sheet (deleted, or an older copy of the workbook was put back): "
-        f"{'its row is' if one else 'their rows are'} written back with the payment (and "
-        f"Hold) last seen on {'it' if one else 'them'}, so balances, statuses and reminders "
-        "go on from there."
+        "Invoices sheet (deleted, an older copy of the workbook put back, or the last run "
+        "stopped before writing it): "
+        f"{'its row is' if one else 'their rows are'} written back from the ledger, with the "
+        f"payment (and Hold) last seen on {'it' if one else 'them'}, if any, so balances, "
+        "statuses and reminders go on from there."
     )

@@ -19,6 +19,8 @@ from statements import Tx, ofx_sgml
 from test_corrections import body
 from test_followup import check, invoices, mails_to, run_week, type_into_invoices, week
 
+from automation.cli import main
+
 WRITTEN_BACK = "had no row in the Invoices sheet"
 
 
@@ -163,3 +165,27 @@ def test_a_lost_row_on_hold_comes_back_on_hold(folder: Folder, paid: Decimal | N
     assert len(mails_to(folder, "Held")) == sent
     if paid is not None:
         assert amount(row["Paid Amount"]) == paid
+
+
+def test_an_unpaid_invoices_lost_row_is_named_by_the_dry_run_and_the_run(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An open invoice never paid nor held, its row deleted: it is written back from the
+    ledger, and the dry run, `check` and the run name it, as for one with a payment."""
+    names = ("Gone", "Kept")
+    write_workbook(folder.workbook, [client(n, Terms="Net 30") for n in names],
+                   [service(date(2026, 1, 2), n, "Work", 1, 1000) for n in names])  # fmt: skip
+    run_week(folder, 0)
+    delete_invoice_rows(folder, "Gone")
+    capsys.readouterr()
+    assert folder.run("--as-of", week(1).isoformat(), "--dry-run") == 0
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", week(1).isoformat()]) == 0
+    told = " ".join(capsys.readouterr().out.split())
+    assert told.count(f"1 invoice (INV-2026-0001) {WRITTEN_BACK}") == 2
+    run_week(folder, 1)
+    assert f"1 invoice (INV-2026-0001) {WRITTEN_BACK}" in " ".join(capsys.readouterr().out.split())
+    row = invoices(folder).loc["Gone"]
+    assert row["Invoice No"] == "INV-2026-0001" and row["Status"] == "Sent"
+    assert amount(row["Balance"]) == Decimal("1000.00")
+    run_week(folder, 2)
+    assert WRITTEN_BACK not in capsys.readouterr().out
