@@ -26,9 +26,19 @@ from .config import Config
 from .fmt import format_money
 from .lazy import lazy_import
 from .ledger import Ledger, LedgerInvoice, number_pattern
-from .model import HOLD, REBILL, VOID, InvoiceLine, InvoiceRow, RowError, ServiceLine
+from .model import (
+    HOLD,
+    OVERPAID,
+    PAID,
+    REBILL,
+    VOID,
+    InvoiceLine,
+    InvoiceRow,
+    RowError,
+    ServiceLine,
+)
 from .money import ZERO, round_money, too_many_decimals
-from .plan import InvoiceState, Payments, balance_of, is_billable, totals
+from .plan import InvoiceState, Payments, balance_of, is_billable, status_of, totals
 from .read import SheetData
 from .reconcile import lost_and_changed
 from .schema import INVOICES
@@ -82,7 +92,8 @@ class Strays:
       bare: row -> the row its line is on now (None: on no row), for rows holding
         nothing but the tool's Invoice No, Due Date and Status (the line cut and
         pasted elsewhere, or cleared).
-      restored: row -> the number written back this run beside a line that had lost it.
+      restored: row -> the number written back this run beside a line that had lost it
+        (or had it typed over).
     """
 
     elsewhere: Mapping[int, tuple[str, str]] = field(default_factory=dict)
@@ -107,6 +118,8 @@ class Corrections:
       waiting: what the bookkeeper typed that waits (on an invoice on Hold) or is done
         otherwise than typed (a Resend of an invoice not delivered yet), in sentences
         for the run's output.
+      lines_gone: one problem per invoice still owed whose billed lines are on no Services
+        row (`missing_lines_errors`): a correction, or the lines typed back, is wanted.
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -119,6 +132,7 @@ class Corrections:
     held: frozenset[str] = frozenset()
     waiting: tuple[str, ...] = ()
     on_hold: frozenset[str] = frozenset()
+    lines_gone: tuple[RowError, ...] = ()
 
     @property
     def rebilling(self) -> frozenset[str]:
@@ -193,6 +207,106 @@ def find_strays(
             bare[row] = (hinted or away or sorted(matched.values()))[0]
     return Strays(
         dict(elsewhere), bare, {ln.row: ln.invoice_no for ln in restored if ln.invoice_no}
+    )
+
+
+def missing_lines(
+    every: Mapping[str, Sequence[BilledRow]],
+    invoices: Mapping[str, LedgerInvoice],
+    strays: Strays,
+    found: Sequence[ServiceLine] = (),
+) -> dict[str, tuple[InvoiceLine, ...]]:
+    """Invoice No -> the lines of `invoices` that no Services row holds any more (deleted).
+
+    `every`: the rows carrying each open invoice's number (`billed_rows`); `found`: lines
+    given their invoice's number by this run (an Invoice No written back beside them, a
+    rebilled row's new number). A line is still there on a row carrying its invoice's
+    number, on one carrying another (sorted: `strays.elsewhere`), or given its number back.
+    A row told otherwise (changed since billed, unreadable, holding only the tool's cells
+    while its line is on no row) stands for the line billed on it, else the first left:
+    its own error says what to do. A row holding only the tool's cells of a line that moved
+    stands for none (the line counts where it is now).
+    """
+    lines_on = {r.row: r for rows in every.values() for r in rows if isinstance(r, ServiceLine)}
+    sorted_in: dict[str, list[BilledRow]] = {}
+    for row, (_carried, billed_on) in strays.elsewhere.items():
+        if row in lines_on:
+            sorted_in.setdefault(billed_on, []).append(lines_on[row])
+    result: dict[str, tuple[InvoiceLine, ...]] = {}
+    for number, inv in invoices.items():
+        holders = [
+            r for r in every.get(number, ())
+            if r.row not in strays.elsewhere and strays.bare.get(r.row or 0) is None
+        ]  # fmt: skip
+        holders += sorted_in.get(number, [])
+        holders += [ln for ln in found if ln.invoice_no == number]
+        if inv.voided is not None or len(holders) >= len(inv.lines):
+            continue  # each row stands for one line: none can be missing
+        matched, unmatched = _match(inv, [r for r in holders if isinstance(r, ServiceLine)])
+        free = [i for i in range(len(inv.lines)) if i not in matched]
+        told = [r.row for r in unmatched] + [r.row or 0 for r in holders if isinstance(r, RowError)]
+        for row in told:
+            free.remove(next((i for i in free if inv.lines[i].row == row), free[0]))
+        result[number] = tuple(inv.lines[i] for i in free)
+    return result
+
+
+#: The missing lines a problem lists; more are counted.
+LISTED_LINES = 5
+
+
+def missing_lines_errors(
+    missing: Mapping[str, Sequence[InvoiceLine]],
+    invoices: Mapping[str, LedgerInvoice],
+    rows: Mapping[str, InvoiceRow],
+    credits: Sequence[CreditDecision],
+    as_of: date,
+    services: SheetData,
+) -> tuple[RowError, ...]:
+    """One problem (exit 1, as for a line moved out of place) per invoice still owed whose
+    billed lines are on no Services row (`missing_lines`): which lines, that the invoice
+    stands as issued, and the ways out.
+
+    A Paid, Overpaid or Void invoice, or one being rebilled, is history: deleting the
+    rows of settled work is how old years are archived, and is not told. Nor is one whose
+    credit notes (this run's too) took off at least what the missing lines came to.
+    """
+    credited = {c.invoice_no: c.credited_after for c in credits}
+    errors = []
+    for number in sorted(missing):
+        inv, gone = invoices[number], missing[number]
+        status = status_of(state_of(inv, False), Payments.from_row(rows.get(number)), as_of)
+        if status in (PAID, OVERPAID, VOID, REBILL):
+            continue
+        if max(inv.credited, credited.get(number, ZERO)) >= sum(ln.amount for ln in gone):
+            continue
+        errors.append(RowError(services.name, None, None, _missing_message(inv, gone)))
+    return tuple(errors)
+
+
+def _missing_message(inv: LedgerInvoice, gone: Sequence[InvoiceLine]) -> str:
+    """What an open invoice whose billed lines were deleted from Services is told."""
+    number, one = inv.invoice_no, len(gone) == 1
+    listed = "; ".join(
+        f'{ln.service_date.isoformat()} "{ln.description}" {_money(ln.amount, inv)}'
+        for ln in gone[:LISTED_LINES]
+    )
+    if len(gone) > LISTED_LINES:
+        listed += f" and {len(gone) - LISTED_LINES} more"
+    if len(gone) == len(inv.lines):
+        cancel = f"or type Void in {number}'s Status on the Invoices sheet to cancel it."
+    else:
+        cancel = (
+            f"or, on the Invoices sheet, type Rebill in {number}'s Status to bill the lines "
+            f"still there on a new invoice, Void to cancel it, or raise its Credit Amount by "
+            f"what the missing {'line' if one else 'lines'} came to."
+        )
+    return (
+        f"{number} ({inv.client}) billed {'a line' if one else f'{len(gone)} lines'} that no "
+        f"Services row holds any more (deleted?): {listed}. The invoice stands as issued and "
+        f"{inv.client} still owes it. Type {'the line' if one else 'them'} back as billed "
+        f"(the Invoice No is written back beside {'it' if one else 'them'}, nothing is billed "
+        f"twice), {cancel}"
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 
 from .bank.apply import import_payments, inbox_files, inbox_of, summary_note
@@ -25,6 +26,8 @@ from .corrections import (
     changed_lines,
     decide_corrections,
     find_strays,
+    missing_lines,
+    missing_lines_errors,
     moved_rows,
     rows_digests,
 )
@@ -307,11 +310,13 @@ def look_at_corrections(
     """Void, Rebill, Credit Amount and Resend typed into the Invoices sheet, and edited rows.
 
     `reached`: the invoices whose own message, still owed, some address already has;
-    `restored`: the lines whose lost Invoice No this run writes back, with it (lines out
-    of place are told as such, and a Rebill waits for them: `find_strays`).
+    `restored`: the lines whose lost (or typed over) Invoice No this run writes back, with
+    it (lines out of place are told as such, and a Rebill waits for them: `find_strays`;
+    they are not missing either: `missing_lines`).
 
-    Returns the corrections to make, the billed Services rows found unchanged
-    (with their Invoice No, so their cells stay in step), and the changed ones.
+    Returns the corrections to make (with the open invoices whose billed lines are on
+    no Services row any more), the billed Services rows found unchanged (with their
+    Invoice No, so their cells stay in step), and the changed ones.
     """
     mine = {n: inv for n, inv in invoices.items() if request.covers(inv.client_key)}
     # Every open invoice's rows, with --only too: a line sorted onto this client's row may
@@ -335,7 +340,12 @@ def look_at_corrections(
         for found in found_rows
         if isinstance(found, ServiceLine) and found.row not in changed
     ]
-    checked += moved_rows(billed, invoices).values()
+    moved = moved_rows(billed, invoices)
+    checked += moved.values()
+    gone = missing_lines(every, mine, strays, [*restored, *moved.values()])
+    if gone:
+        told = missing_lines_errors(gone, mine, rows, fixes.credits, request.as_of, data.services)
+        fixes = replace(fixes, lines_gone=told)
     return fixes, checked, changed
 
 

@@ -108,12 +108,14 @@ def dry_run(
         )
         summary.notes.extend(unsent_waiting(request, pending, invoices, rows, book))
         given_back = [ln._replace(invoice_no=n) for ln in lines if (n := restored.get(ln.row))]
+        given_back += [ln._replace(invoice_no=n) for n, ln in mistyped.values()]
         fixes, _, changed = look_at_corrections(
             request, data, book, invoices, rows, pending, reached_by_to(ledger, pending), ledger,
             given_back,
         )  # fmt: skip
         summary.errors.extend(fixes.errors)
         summary.errors.extend(changed[r] for r in sorted(changed))
+        summary.errors.extend(fixes.lines_gone)
         rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
         rebill_drafts = draft_invoices(rebilled, book, as_of, config)
         for credit in fixes.credits:

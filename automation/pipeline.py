@@ -389,7 +389,11 @@ class Run:
         )
         summary.notes.extend(unsent_waiting(request, pending, self.invoices, self.rows, book))
         reached = reached_by_to(self.ledger, pending)
+        self.seqs = scoped_seqs(numbers, config, as_of)  # once: the history holds thousands
+        mistyped = mistyped_numbers(numbers, config, self.ledger, as_of, self.seqs)
+        # Lines given their number back this run: lost, or typed over (`missing_lines`).
         given_back = [ln._replace(invoice_no=n) for ln in self.lines if (n := restored.get(ln.row))]
+        given_back += [ln._replace(invoice_no=n) for n, ln in mistyped.values()]
         fixes, unchanged, changed = look_at_corrections(
             request, data, book, self.invoices, self.rows, pending, reached, self.ledger, given_back
         )
@@ -398,12 +402,11 @@ class Run:
         summary.errors.extend(fixes.errors)
         summary.notes.extend(fixes.waiting)
         summary.errors.extend(changed[r] for r in sorted(changed))
+        summary.errors.extend(fixes.lines_gone)
         self.errors = {**self.errors, **changed}
         if changed:
             carried = data.services.frame["Invoice No"]
             self.edited = frozenset(cell_text(carried[row]) for row in changed)
-        self.seqs = scoped_seqs(numbers, config, as_of)  # once: the history holds thousands
-        mistyped = mistyped_numbers(numbers, config, self.ledger, as_of, self.seqs)
         if mistyped:  # the ledger's number goes back; the typed one sets no floor
             summary.notes.append(mistyped_note(mistyped, numbers[0][1]))
             self.numbers = without_rows(numbers, mistyped)

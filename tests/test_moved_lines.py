@@ -3,17 +3,22 @@
 A sort of the line's columns only (Excel's "Continue with the current selection")
 leaves each line beside another line's Invoice No, Due Date and Status; a line cut
 and pasted lower leaves them on a row of their own. Neither is a changed line: a
-Rebill typed as for one would bill a line again, or lose one.
+Rebill typed as for one would bill a line again, or lose one. A billed line deleted
+from an invoice still owed is on no row at all: the invoice stands as issued, and
+the run says so until the line is typed back or the invoice corrected.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
+import openpyxl
 import pytest
 from conftest import Folder, client, service, write_workbook
 from test_corrections import run, services, type_into_services
 from test_followup import invoices, mails_to, type_into_invoices
+
+from automation.cli import main
 
 DAY0 = date(2026, 3, 9)
 LINES = [
@@ -24,6 +29,8 @@ LINES = [
     (date(2026, 3, 6), "Acme", "A2 tax", 1, 120),
 ]
 COLUMNS = ("Date", "Client", "Description", "Quantity", "Unit_Price", "Amount")
+#: What a billed line deleted from an invoice still owed is told (a line moved is not).
+GONE = "that no Services row holds any more"
 
 
 def said(capsys: pytest.CaptureFixture[str]) -> str:
@@ -62,6 +69,7 @@ def test_lines_sorted_without_their_numbers_are_told_so_and_a_rebill_waits(
         put_line(folder, row, line)
     capsys.readouterr()
     run(folder, date(2026, 3, 16), expect=1)
+    assert GONE not in said(capsys)
     errors = dict(zip(services(folder)["Description"], services(folder)["Error"], strict=True))
     assert errors["D1 payroll"] == (
         "this row's line was billed on INV-2026-0004, but the row says INV-2026-0001: were the "
@@ -111,6 +119,7 @@ def test_a_line_cut_and_pasted_lower_is_told_moved_and_its_old_row_is_to_clear(
         "Services row 9 (INV-2026-0002) had no Invoice No: its line was moved there from row "
         "3, which kept only the Invoice No, Due Date and Status." in out
     )
+    assert GONE not in out
     assert "the last run stopped before writing it" not in out
     rows = services(folder).set_index(services(folder).index + 2)
     assert rows.loc[9, "Invoice No"] == "INV-2026-0002" and rows.loc[9, "Status"] == "Invoiced"
@@ -151,3 +160,82 @@ def test_a_sort_is_seen_by_a_run_for_one_client_too(billed: Folder, capsys) -> N
     billed.run("--as-of", "2026-03-17", "--only", "Acme")
     assert "Rebill waits" in said(capsys)
     assert len(invoices(billed)) == 4 and len(billed.received) == 4
+
+
+def delete_service_row(folder: Folder, row: int) -> None:
+    """The bookkeeper deletes a Services row; Excel works out the Amounts moved up again."""
+    book = openpyxl.load_workbook(folder.workbook)
+    sheet = book["Services"]
+    sheet.delete_rows(row)
+    for below in range(row, sheet.max_row + 1):
+        qty, price = sheet.cell(below, 4).value, sheet.cell(below, 5).value
+        if isinstance(qty, int) and isinstance(price, int):
+            sheet.cell(below, 6).value = qty * price
+    book.save(folder.workbook)
+
+
+def check_said(folder: Folder, day: date, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["check", "--workbook", str(folder.workbook), "--as-of", day.isoformat()])
+    return code, said(capsys)
+
+
+def test_a_deleted_line_of_an_open_invoice_is_told_until_typed_back(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Birch's only line (INV-2026-0002, unpaid) deleted: `check` and the run say which
+    line, that the client still owes it and the ways out (exit 1, as for a line out of
+    place). Delta's paid invoice loses its line too (old work archived): not a word."""
+    folder = billed
+    type_into_invoices(folder, "Delta", Paid_Amount=400, Paid_Date=date(2026, 3, 12))
+    run(folder, date(2026, 3, 16))
+    sent = len(folder.received)  # the invoices, and Delta's thank-you
+    delete_service_row(folder, 5)  # Delta's D1 payroll, paid
+    delete_service_row(folder, 3)  # Birch's B1 setup
+    told = (
+        "INV-2026-0002 (Birch) billed a line that no Services row holds any more (deleted?): "
+        '2026-03-03 "B1 setup" $250.00. The invoice stands as issued and Birch still owes it. '
+        "Type the line back as billed (the Invoice No is written back beside it, nothing is "
+        "billed twice), or type Void in INV-2026-0002's Status on the Invoices sheet to "
+        "cancel it."
+    )
+    code, out = check_said(folder, date(2026, 3, 17), capsys)
+    assert code == 1 and told in out
+    assert out.count(GONE) == 1 and "INV-2026-0004" not in out
+    run(folder, date(2026, 3, 17), expect=1)
+    out = said(capsys)
+    assert f"Services: {told}" in out and out.count(GONE) == 2  # the run, then its rerun
+    assert len(folder.received) == sent
+
+    put_line(folder, 6, LINES[1])  # typed back, at the bottom
+    capsys.readouterr()
+    run(folder, date(2026, 3, 18))
+    assert GONE not in said(capsys)
+    rows = services(folder).set_index(services(folder).index + 2)
+    assert rows.loc[6, "Invoice No"] == "INV-2026-0002" and rows["Error"].isna().all()
+    assert len(folder.received) == sent  # billed once
+    assert check_said(folder, date(2026, 3, 18), capsys)[0] == 0
+
+
+def test_a_line_deleted_from_an_invoice_with_more_is_told_until_credited(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Acme's A2 tax deleted, A1 audit still there: the note names the line gone, with
+    Rebill and Credit Amount as ways out; a credit note for it ends the note."""
+    folder = billed
+    delete_service_row(folder, 6)
+    capsys.readouterr()
+    run(folder, date(2026, 3, 16), expect=1)
+    out = said(capsys)
+    assert (
+        "INV-2026-0001 (Acme) billed a line that no Services row holds any more (deleted?): "
+        '2026-03-06 "A2 tax" $120.00.' in out
+    )
+    assert "type Rebill in INV-2026-0001's Status to bill the lines still there" in out
+    assert "A1 audit" not in out.split("INV-2026-0001 (Acme) billed")[1].split("Outstanding")[0]
+
+    type_into_invoices(folder, "Acme", Credit_Amount=120)
+    capsys.readouterr()
+    run(folder, date(2026, 3, 17))
+    assert GONE not in said(capsys)
+    assert invoices(folder).loc["Acme", "Credit Notes"] == "CN-2026-0001"

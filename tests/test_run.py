@@ -451,9 +451,10 @@ def test_a_number_typed_on_a_void_invoices_line_is_the_bookkeepers(folder: Folde
     assert numbers == ["INV-2026-0010", "INV-2026-0002", "INV-2026-0011"]
 
 
-def test_a_new_line_where_a_deleted_billed_row_was_is_billed(folder: Folder) -> None:
+def test_a_new_line_where_a_deleted_billed_row_was_is_billed(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
     """A billed row deleted, a new line of the same client and day typed in its place: the
-    ledger's old row numbers say nothing about it; it is billed as new work."""
+    ledger's old row numbers say nothing about it; it is billed as new work. The deleted
+    line, still owed on its open invoice, is told missing (exit 1)."""
     import openpyxl
 
     day = date(2026, 3, 2)
@@ -469,9 +470,13 @@ def test_a_new_line_where_a_deleted_billed_row_was_is_billed(folder: Folder) -> 
     for column, value in enumerate([day, "Acme", "Extra hour forgotten", 1, 100, 100], start=1):
         services.cell(3, column).value = value
     book.save(folder.workbook)
-    assert folder.run("--as-of", "2026-03-17") == 0
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-17") == 1
     numbers = sheet(folder.workbook, "Services")["Invoice No"].tolist()
     assert numbers == ["INV-2026-0001", "INV-2026-0003", "INV-2026-0002"]
+    out = " ".join(capsys.readouterr().out.split())
+    assert "INV-2026-0001 (Acme) billed a line that no Services row holds any more" in out
+    assert '2026-03-02 "Audit day 1" $100.00.' in out
 
 
 def test_test_mode_says_the_clients_got_nothing_and_how_to_send_them(  # type: ignore[no-untyped-def]
