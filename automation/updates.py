@@ -420,14 +420,21 @@ class PaymentProblem(ValueError):
         self.column = column
 
 
+def last_payment_day(as_of: date) -> date:
+    """The latest Paid Date a run dated `as_of` takes: that date, or today when later."""
+    return max(as_of, date.today())
+
+
 def read_payment(
     values: Mapping[str, object], as_of: date, date_order: str = ""
 ) -> tuple[Decimal | None, date | None]:
     """(Paid Amount, Paid Date) of an Invoices row, or PaymentProblem saying what to fix.
 
-    A Paid Date after the run's date `as_of` is refused: the money cannot have arrived
-    yet (2062 typed for 2026), and taking it would thank the client for a payment the
-    statements of account, which date it, still ask for.
+    A Paid Date after both the run's date `as_of` and today is refused: the money cannot
+    have arrived yet (2062 typed for 2026), and taking it would thank the client for a
+    payment the statements of account, which date it, still ask for. Today counts too: a
+    run catching up a missed week (`--as-of` last Monday) meets payments that arrived
+    since, and a bank's date written by an earlier run.
     """
     ignored = " The payment is ignored until it is fixed."
     try:
@@ -467,12 +474,14 @@ def read_payment(
             f"the payment date {paid_date.isoformat()} is before the invoice date "
             f"{issued.isoformat()}; check it.{ignored}",
         )
-    if paid_date is not None and paid_date > as_of:
-        part = "year" if paid_date.year != as_of.year else "date"
+    latest = last_payment_day(as_of)
+    if paid_date is not None and paid_date > latest:
+        part = "year" if paid_date.year != latest.year else "date"
         raise PaymentProblem(
             "Paid Date",
-            f"the payment date {paid_date.isoformat()} is after the run's date "
-            f"{as_of.isoformat()}; a payment cannot have arrived yet: check the {part}.{ignored}",
+            f"the payment date {paid_date.isoformat()} is after "
+            f"{'the run' if latest == as_of else 'today'}'s date {latest.isoformat()}; a "
+            f"payment cannot have arrived yet: check the {part}.{ignored}",
         )
     return paid, paid_date
 
@@ -824,11 +833,13 @@ def payment_cells(sheet: SheetData | None, numbers: Collection[str]) -> dict[str
 
 
 def paid_after(sheet: SheetData | None, numbers: Collection[str], as_of: date) -> set[str]:
-    """Those of `numbers` whose Paid Date is after `as_of` (vectorised over the sheet; a date
-    typed as text is read row by row). Such a payment is refused (`read_payment`), but an
-    older version took it and settled the invoice: it is looked at again, and told."""
+    """Those of `numbers` whose Paid Date is after `last_payment_day(as_of)` (vectorised
+    over the sheet; a date typed as text is read row by row). Such a payment is refused
+    (`read_payment`), but an older version took it and settled the invoice: it is looked at
+    again, and told."""
     if sheet is None or not numbers:
         return set()
+    as_of = last_payment_day(as_of)
     frame = sheet.frame[sheet.frame["Invoice No"].notna()]
     keys = column_text(frame["Invoice No"])
     mine = keys.isin(set(numbers)).to_numpy(dtype=bool)

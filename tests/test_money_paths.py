@@ -228,9 +228,10 @@ def test_a_paid_date_after_the_run_is_an_error_and_no_thanks_go(folder: Folder, 
     capsys.readouterr()
     assert folder.run("--as-of", "2026-03-16") == 1
     out = " ".join(capsys.readouterr().out.split())
+    today = date.today().isoformat()  # the run is dated earlier: today is the limit
     assert (
-        "Invoices row 2, Paid Date: the payment date 2062-03-10 is after the run's date "
-        "2026-03-16; a payment cannot have arrived yet: check the year. The payment is "
+        f"Invoices row 2, Paid Date: the payment date 2062-03-10 is after today's date "
+        f"{today}; a payment cannot have arrived yet: check the year. The payment is "
         "ignored until it is fixed." in out
     )
     thanked = [(r.rcpt_tos[0], r.message["Subject"]) for r in folder.received[2:]]
@@ -244,7 +245,7 @@ def test_a_paid_date_after_the_run_is_an_error_and_no_thanks_go(folder: Folder, 
 
     workbook = ["--workbook", str(folder.workbook), "--as-of", "2026-03-16"]
     assert main(["check", *workbook]) == 1
-    assert "2062-03-10 is after the run's date" in " ".join(capsys.readouterr().out.split())
+    assert "2062-03-10 is after today's date" in " ".join(capsys.readouterr().out.split())
     march = ["--from", "2026-03-01", "--to", "2026-03-16"]
     assert main(["statement", "Typo year", *workbook, *march]) == 1
     out = " ".join(capsys.readouterr().out.split())
@@ -277,10 +278,26 @@ def test_a_paid_date_after_the_run_an_older_version_settled_on_is_told(
     capsys.readouterr()
     assert folder.run("--as-of", "2026-03-23") == 1
     out = " ".join(capsys.readouterr().out.split())
-    assert "Invoices row 2, Paid Date: the payment date 2062-03-10 is after the run's date" in out
+    assert "Invoices row 2, Paid Date: the payment date 2062-03-10 is after today's date" in out
     assert len(folder.received) == sent  # nothing about it is mailed while it stands
     assert invoices(folder).loc["Typo year", "Balance"] == 1250
     pay(folder, 2, Decimal("1250"), date(2026, 3, 10))  # fixed: paid again, not thanked twice
     assert folder.run("--as-of", "2026-03-30") == 0
     assert len(folder.received) == sent
     assert invoices(folder).loc["Typo year", "Status"] == "Paid"
+
+
+def test_a_catch_up_run_takes_a_payment_dated_after_it_but_not_after_today(
+    folder: Folder, capsys
+) -> None:
+    """Catching up a missed week (`--as-of` last Monday) meets a payment that arrived since:
+    a true date, taken as paid, not a row error; the limit is the later of the run's date
+    and today."""
+    write_workbook(folder.workbook, [client("Late run")],
+                   [service(date(2026, 3, 2), "Late run", "Work", 1, 125)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-09") == 0
+    pay(folder, 2, Decimal("125"), date(2026, 3, 10))  # a day after the next run's date
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-09") == 0
+    assert "cannot have arrived yet" not in capsys.readouterr().out
+    assert invoices(folder).loc["Late run", "Status"] == "Paid"
