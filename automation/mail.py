@@ -521,6 +521,11 @@ def reply_to_header(cfg: EmailConfig, company: CompanyInfo, envelope_from: str) 
         address = _bare_address(piece)
         if address is None:
             raise AddressError(f"{option} has an invalid address: {piece!r}.")
+        if needs_smtputf8(address):  # compat32 would hide it in an encoded word: no replies
+            raise AddressError(
+                f"{option} {address} has letters other than ASCII before the @, which a "
+                "Reply-To cannot carry to every mail program; give an ASCII address."
+            )
         mailboxes.append(mailbox("" if _plain_address(piece) else _display_name(piece), address))
     return ", ".join(mailboxes)
 

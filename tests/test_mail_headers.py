@@ -165,6 +165,25 @@ def test_an_unusable_reply_to_stops_check_and_the_run_before_anything_is_numbere
     assert not (tmp_path / ".billing" / "ledger.sqlite").exists()  # nothing numbered
 
 
+def test_a_reply_to_with_letters_beyond_ascii_before_the_at_is_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Written in an ASCII message it would hide in an encoded word: replies would go
+    nowhere. Told by `check` and the run, before anything is numbered."""
+    recorder = Recorder()
+    reply_to = "reply_to = '\"Бухгалтерия\" <бухгалтерия@пример.рф>'"
+    with running_server(recorder) as port:
+        folder = folder_with(tmp_path, recorder, port, reply_to)
+        one_client(folder)
+        assert check(folder) == 2
+        assert folder.run("--as-of", AS_OF) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    told = "reply_to бухгалтерия@xn--e1afmkfd.xn--p1ai has letters other than ASCII before"
+    assert told in out
+    assert recorder.received == []
+    assert not (tmp_path / ".billing" / "ledger.sqlite").exists()
+
+
 # -- folding ----------------------------------------------------------------------------------
 
 
