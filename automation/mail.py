@@ -1426,11 +1426,11 @@ class SmtpSender:
 
     def _too_big(self, size: int, limit: int, reply: str) -> str:
         said = f" ({reply})" if reply else ""
-        most = (
-            f"accepts at most {_megabytes(limit)} (its SIZE limit)"
-            if limit and size > limit
-            else "refused it for its size"
-        )
+        if limit and size > limit:
+            shown, allowed = _two_sizes(size, limit)
+            most = f"accepts at most {allowed} (its SIZE limit)"
+        else:
+            shown, most = _megabytes(size), "refused it for its size"
         advice = {
             "docx": 'send the invoice as PDF (attach = "pdf" in [email]) or make the '
             "attachment smaller",
@@ -1441,7 +1441,7 @@ class SmtpSender:
             "make the attachment smaller (fewer or smaller pictures in the template), or ask "
             "the mail provider for a larger limit",
         )
-        return f"the message is {_megabytes(size)} and {self.cfg.host} {most}{said}; {advice}"
+        return f"the message is {shown} and {self.cfg.host} {most}{said}; {advice}"
 
     def _lost(
         self,
@@ -1637,10 +1637,31 @@ def _size_limit(conn: smtplib.SMTP) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _megabytes(size: int) -> str:
-    if size < 1_000_000:
+def _megabytes(size: int, unit_of: int | None = None) -> str:
+    """A size in whole KB under a million bytes, else in MB to one decimal (the unit
+    `unit_of`'s size would be said in, when given)."""
+    if (size if unit_of is None else unit_of) < 1_000_000:
         return f"{max(1, round(size / 1000))} KB"
     return f"{size / 1_000_000:.1f} MB"
+
+
+def _two_sizes(size: int, limit: int) -> tuple[str, str]:
+    """A message's size and a smaller limit, said so that the two read differently: in KB
+    or MB, or in exact bytes when the larger one's unit rounds them alike (62,150 bytes and
+    62,000 bytes, never "62 KB and at most 62 KB").
+
+    >>> _two_sizes(62_150, 62_000)
+    ('62,150 bytes', '62,000 bytes')
+    >>> _two_sizes(1_040_000, 960_000)
+    ('1,040,000 bytes', '960,000 bytes')
+    >>> _two_sizes(12_400_000, 10_000_000)
+    ('12.4 MB', '10.0 MB')
+    >>> _two_sizes(1_100_000, 960_000)
+    ('1.1 MB', '960 KB')
+    """
+    if _megabytes(size) == _megabytes(limit, unit_of=size):
+        return f"{size:,} bytes", f"{limit:,} bytes"
+    return _megabytes(size), _megabytes(limit)
 
 
 #: An enhanced status code (RFC 3463) in a reply: class, subject, detail.

@@ -382,7 +382,8 @@ def test_a_message_too_big_says_so_with_both_sizes(tmp_path: Path) -> None:
         assert folder.run("--as-of", AS_OF) == 1
     assert recorder.received == []
     note = invoices(folder).loc["Acme", "Note"]
-    assert "KB and 127.0.0.1 accepts at most 20 KB (its SIZE limit)" in note
+    # both are 20 KB in whole KB: said in bytes, so they never read alike
+    assert "bytes and 127.0.0.1 accepts at most 20,000 bytes (its SIZE limit)" in note
     assert 'attach = "pdf"' in note and "refuses it again until the message is smaller" in note
     assert invoices(folder).loc["Acme", "Status"] == "Failed"
 

@@ -633,6 +633,19 @@ def test_a_message_over_the_servers_size_limit_names_both_sizes() -> None:
     assert recorder.mail_commands == 0 and recorder.received == []
 
 
+def test_a_message_just_over_the_limit_never_reads_as_the_limits_size() -> None:
+    built = build_message(outgoing(1, smtp_config(0), text="x" * 60_000), smtp_config(0), COMPANY)
+    size, limit = len(built.raw), len(built.raw) - 150
+    assert round(size / 1000) == round(limit / 1000)  # the same in whole KB
+    recorder = Recorder()
+    with running_server(recorder, data_size_limit=limit) as port, sender(smtp_config(port)) as s:
+        result = s.send(built)
+    assert result.status == "refused" and result.too_big
+    assert f"the message is {size:,} bytes and 127.0.0.1 accepts at most {limit:,} bytes" in (
+        result.reply
+    )
+
+
 @pytest.mark.parametrize(
     ("reply", "too_big", "told"),
     [
