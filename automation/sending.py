@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +31,7 @@ from .faults import checkpoint
 from .fmt import format_money
 from .ledger import SENDING, Ledger
 from .mail import (
+    REFUSED,
     SENT,
     TEMPORARY,
     UNKNOWN,
@@ -134,6 +135,9 @@ class LedgerJournal:
         #: The day this process started: a run dated that day that is still sending
         #: after midnight has crossed it.
         self.started_on = (datetime.now() - timedelta(seconds=age or 0)).date()
+        #: message id -> CC and bcc copies (lower case) refused again with the reply an
+        #: earlier run recorded for them: that run listed them (`copies_refused`).
+        self.said_before: dict[str, set[str]] = {}
 
     def _now(self) -> datetime:
         """When a message went out, as Sent At and Last Sent say it: the run's date with
@@ -163,6 +167,22 @@ class LedgerJournal:
         # then resent identical, under the same Message-ID.
         checkpoint(self.fault)
         answers = [(r.address, r.state, r.reply) for r in results]
+        message = parcel.message
+        copies = {
+            (r.address.lower(), r.reply)
+            for r in results
+            if r.state == REFUSED and message.role(r.address) != "to"
+        }
+        if copies:  # read before this attempt's answers replace an earlier run's
+            self.said_before.setdefault(message.message_id, set()).update(
+                address
+                for address, reply in self.ledger.conn.execute(
+                    "SELECT address, reply FROM deliveries WHERE message_id = ? AND state = ?"
+                    " AND run_id < ?",
+                    (message.message_id, REFUSED, self.ledger.run_id),
+                )
+                if (address, reply) in copies
+            )
         if answers:
             with self.ledger.transaction(durable=False):
                 self.ledger.record_deliveries(parcel.message.message_id, answers, self._now())
@@ -173,6 +193,28 @@ class LedgerJournal:
 
     def verdict(self, message: BuiltMessage) -> Verdict:
         return judge(message.to, message.recipients, self.deliveries(message.message_id))
+
+    def copies_refused(
+        self, message: BuiltMessage, verdict: Verdict, outcome: Outcome, interrupted: bool
+    ) -> tuple[str, str]:
+        """What the Note and what the summary say about refused CC and bcc copies
+        (`copies_missed_text`; "" for none).
+
+        The Note says every copy without the message, each time it is written. The
+        summary (COPY REFUSED, exit 1) says a copy once: not again when a later run
+        (the retry after a refused To address) is refused it with the same reply,
+        unless the run that recorded that reply stopped before it could say it
+        (`interrupted`). A message refused as a whole (its size, the sender) is no
+        refused copy: the Note says why it failed for everyone.
+        """
+        replies = {r.reply for r in outcome.results}
+        whole = len(outcome.results) > 1 and len(replies) == 1 and not outcome.addresses(SENT)
+        if outcome.too_big or whole:
+            return "", ""
+        note = copies_missed_text(message, verdict)
+        said: set[str] = set() if interrupted else self.said_before.get(message.message_id, set())
+        new = tuple((a, r) for a, r in verdict.copies_missed if a.lower() not in said)
+        return note, copies_missed_text(message, replace(verdict, copies_missed=new)).strip()
 
     def may_have_reached(self, message_id: str, blind: Collection[str] = ()) -> bool:
         """Whether some recipient has, or may have, the message: then only its bytes may follow.
@@ -271,10 +313,10 @@ class SendStage(LedgerJournal):
             for a in (message.to or message.recipients) + message.cc
             if tried and a.lower() not in tried
         ]
-        missed = copies_missed_text(message, verdict)
+        interrupted = msg.state == SENDING
+        missed, listed = self.copies_refused(message, verdict, outcome, interrupted)
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
         day = self.as_of
-        interrupted = msg.state == SENDING
         note = again_note(self.outbox is not None) if interrupted else ""
         if not tried:
             # Nobody left to send to: every address it goes to now (a refused one was
@@ -305,10 +347,9 @@ class SendStage(LedgerJournal):
         self.summary.sent.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, note))
         if self.outbox is not None:
             self.summary.outbox_count += 1
-        if verdict.copies_missed:
-            self.summary.partial.append(
-                SentItem(inv.invoice_no, inv.client, msg.kind, amount, missed.strip())
-            )
+        if listed:
+            item = SentItem(inv.invoice_no, inv.client, msg.kind, amount, listed)
+            self.summary.partial.append(item)
 
     def _uncertain(self, job: Job, verdict: Verdict) -> None:
         # Unknown outcome: stays `sending`, so the next run resends these very bytes
@@ -359,6 +400,8 @@ class SendStage(LedgerJournal):
                 f"Email ({msg.kind}) not delivered to {missing} on {day}: {reply}{waited}; "
                 f"it is tried again at the next run{alone}."
             )
+        missed, listed = self.copies_refused(message, verdict, outcome, msg.state == SENDING)
+        note += missed
         blind = blind_copies(message)
         rebuild = not self.may_have_reached(msg.message_id, blind)
         with self.ledger.transaction(durable=False):
@@ -367,6 +410,10 @@ class SendStage(LedgerJournal):
         self.summary.failed.append(
             SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
         )
+        if listed:
+            self.summary.partial.append(
+                SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), listed)
+            )
 
 
 def test_mode_note(redirect_to: str) -> str:

@@ -49,7 +49,7 @@ from .model import InvoiceRow
 from .money import ZERO
 from .read import WorkbookData
 from .schema import normalise_header
-from .sending import LedgerJournal, again_note, copies_missed_text
+from .sending import LedgerJournal, again_note
 from .statement import Stated, Statement, previous_month
 from .statement_facts import client_for, gather_statements
 from .summary import RunSummary, SentItem
@@ -245,9 +245,9 @@ class _StatementJournal(LedgerJournal):
             self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
             if self.summary.outbox is not None:
                 self.summary.outbox_count += 1
-            missed = copies_missed_text(message, verdict).strip()
-            if missed:
-                self.summary.partial.append(SentItem("", name, STATEMENT, amount, missed))
+            _, listed = self.copies_refused(message, verdict, outcome, msg.state == SENDING)
+            if listed:
+                self.summary.partial.append(SentItem("", name, STATEMENT, amount, listed))
             return
         if verdict.missing:
             reply = "; ".join(f"{a}: {r}" for a, r in verdict.missing)
@@ -258,6 +258,9 @@ class _StatementJournal(LedgerJournal):
             if not verdict.uncertain or verdict.missing:
                 self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)
         self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
+        _, listed = self.copies_refused(message, verdict, outcome, msg.state == SENDING)
+        if listed:
+            self.summary.partial.append(SentItem("", name, STATEMENT, amount, listed))
 
 
 def _built(

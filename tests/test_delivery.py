@@ -184,6 +184,55 @@ def test_a_refused_cc_keeps_the_invoice_sent_and_is_named(tmp_path: Path) -> Non
     )
 
 
+def test_a_cc_refused_with_a_to_address_is_named_in_the_first_run_and_told_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A To and a CC refused together: the first run's Note and summary named the To
+    alone; the CC was first reported by the run after the To address was corrected."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    recorder = Recorder(refuse=frozenset({"bob@acme.exmaple", "boss@acme.exmaple"}))
+    cc = "Not delivered to cc boss@acme.exmaple: 550 5.1.1 <boss@acme.exmaple>: no such mailbox."
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.exmaple",
+                    CC="cc@acme.example, boss@acme.exmaple")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )  # fmt: skip
+        capsys.readouterr()
+        assert folder.run("--as-of", AS_OF) == 1
+        first = " ".join(capsys.readouterr().out.replace("│", " ").split())
+        row = invoices(folder).loc["Acme"]
+        assert row["Status"] == "Failed"
+        assert row["Note"] == (
+            "Email (invoice) not delivered to bob@acme.exmaple on 2026-03-09: bob@acme.exmaple: "
+            "550 5.1.1 <bob@acme.exmaple>: no such mailbox; it is tried again at the next run, "
+            f"to those addresses alone (ann@acme.example, cc@acme.example already have it). {cc}"
+        )
+        assert "FAILED INV-2026-0001" in first and "COPY REFUSED INV-2026-0001" in first
+        assert "Not delivered to cc boss@acme.exmaple" in first
+        apply_updates(
+            folder.workbook,
+            [CellUpdate("Clients", 2, "Email", "ann@acme.example; bob@acme.example")],
+            header_rows={},
+        )
+        assert folder.run("--as-of", "2026-03-16") == 0  # the CC was told: not again
+        again = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "COPY REFUSED" not in again and "boss@acme.exmaple" not in again
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Sent"
+    assert row["Note"] == (
+        "Emailed to bob@acme.example (ann@acme.example, cc@acme.example had it already) on "
+        f"2026-03-16. {cc}"
+    )  # the Note still says who never got it
+    assert [sorted(r.rcpt_tos) for r in recorder.received] == [
+        ["ann@acme.example", "cc@acme.example"], ["bob@acme.example"]
+    ]
+
+
 def test_some_to_refused_fails_then_goes_to_those_alone_with_the_same_message_id(
     tmp_path: Path,
 ) -> None:
