@@ -208,8 +208,9 @@ def send_statements(
                 ledger.drop_message(msg.message_id)  # gone or inactive since: no mail
             continue
         built, amount, name = _built(
-            msg, ledger, templates, email_templates, out_root, rows, book, config, summary, as_of
-        )
+            msg, ledger, templates, email_templates, out_root, rows, book, config, summary, as_of,
+            sender.smtputf8,
+        )  # fmt: skip
         if built is None:
             continue
         owed_now[built.message_id] = (msg, amount, name)
@@ -274,8 +275,13 @@ def _built(
     config: Config,
     summary: RunSummary,
     as_of: date,
+    smtputf8: bool,
 ) -> tuple[BuiltMessage | None, str, str]:
     """The message's bytes (kept ones, or built now and stored), its amount and client.
+
+    Built now, it is built for the server (`smtputf8`: whether it offers SMTPUTF8,
+    `mail.build_message`): without it, a CC with letters other than ASCII before the @
+    is left out of the Cc header and refused alone, and the statement goes to the rest.
 
     Built now, the statement carries forward the one sent for the month before
     (`stated_before`), and its own closing balance and date are kept in the payload
@@ -335,6 +341,7 @@ def _built(
             ),
             config.email,
             config.company,
+            smtputf8,
         )
     except MailError as exc:
         with ledger.transaction():

@@ -123,6 +123,35 @@ def test_a_to_address_a_server_without_smtputf8_cannot_take_still_fails_the_invo
     assert row["Status"] == "Failed" and "does not offer SMTPUTF8" in row["Note"]
 
 
+def test_a_statement_to_a_cc_a_server_without_smtputf8_cannot_take_reaches_its_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The monthly statement was built with that CC in its Cc header, in raw UTF-8, for a
+    server that cannot take it; now it is built as the invoice is: in ASCII for the To,
+    the CC reported as a refused copy."""
+    plain = Recorder()
+    with running_server(plain, enable_SMTPUTF8=False) as port:
+        folder = folder_with(tmp_path, plain, port)
+        folder.write_config(extra="[statements]\nday = 1", email="retry_window = 0")
+        write_workbook(
+            folder.workbook,
+            [client("Ames", CC="иван@почта.example")],
+            [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
+        )
+        assert folder.run("--as-of", "2026-10-01") == 1  # the invoice; the CC refused
+        capsys.readouterr()
+        assert folder.run("--as-of", "2026-11-01") == 1  # the statement; the same
+        out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    (got,) = [r for r in plain.received if r.message["X-Billing-Kind"] == "statement"]
+    assert got.rcpt_tos == ["ames@clients.example"]
+    assert got.data.isascii()
+    message = well_formed(got)
+    assert str(message["To"]) == "ames@clients.example" and message["Cc"] is None
+    # the statement's row (no invoice number), besides the reissued invoice's
+    assert "COPY REFUSED Ames $1,000.00 Not delivered to cc иван@xn--80a1acny." in out
+    assert "иван@" not in " ".join(plain.rcpt_commands)
+
+
 # -- Reply-To -------------------------------------------------------------------------------
 
 
