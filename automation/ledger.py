@@ -1000,6 +1000,16 @@ class Ledger:
             )
         }
 
+    def earlier_deliveries(self, message_id: str) -> set[tuple[str, str, str]]:
+        """(address, state, reply) of each recipient as an earlier run's attempt left it."""
+        return set(
+            self.conn.execute(
+                "SELECT address, state, reply FROM deliveries WHERE message_id = ?"
+                " AND run_id < ?",
+                (message_id, self.run_id),
+            )
+        )
+
     def delivered_to(self, message_id: str) -> set[str]:
         """The addresses (lower case) whose server accepted this message."""
         return {a for a, (state, _reply) in self.deliveries(message_id).items() if state == SENT}

@@ -174,14 +174,9 @@ class LedgerJournal:
             if r.state == REFUSED and message.role(r.address) != "to"
         }
         if copies:  # read before this attempt's answers replace an earlier run's
+            earlier = self.ledger.earlier_deliveries(message.message_id)
             self.said_before.setdefault(message.message_id, set()).update(
-                address
-                for address, reply in self.ledger.conn.execute(
-                    "SELECT address, reply FROM deliveries WHERE message_id = ? AND state = ?"
-                    " AND run_id < ?",
-                    (message.message_id, REFUSED, self.ledger.run_id),
-                )
-                if (address, reply) in copies
+                a for a, state, reply in earlier if state == REFUSED and (a, reply) in copies
             )
         if answers:
             with self.ledger.transaction(durable=False):
