@@ -1001,11 +1001,13 @@ class Ledger:
         }
 
     def earlier_deliveries(self, message_id: str) -> set[tuple[str, str, str]]:
-        """(address, state, reply) of each recipient as an earlier run's attempt left it."""
+        """(address, state, reply) of each recipient as an earlier run's attempt left it,
+        that run having finished (a run killed first never said what it met)."""
         return set(
             self.conn.execute(
-                "SELECT address, state, reply FROM deliveries WHERE message_id = ?"
-                " AND run_id < ?",
+                "SELECT d.address, d.state, d.reply FROM deliveries d JOIN runs r"
+                " ON r.id = d.run_id WHERE d.message_id = ? AND d.run_id < ?"
+                " AND r.finished IS NOT NULL",
                 (message_id, self.run_id),
             )
         )

@@ -190,16 +190,16 @@ class LedgerJournal:
         return judge(message.to, message.recipients, self.deliveries(message.message_id))
 
     def copies_refused(
-        self, message: BuiltMessage, verdict: Verdict, outcome: Outcome, interrupted: bool
+        self, message: BuiltMessage, verdict: Verdict, outcome: Outcome
     ) -> tuple[str, str]:
         """What the Note and what the summary say about refused CC and bcc copies
         (`copies_missed_text`; "" for none).
 
         The Note says every copy without the message, each time it is written. The
         summary (COPY REFUSED, exit 1) says a copy once: not again when a later run
-        (the retry after a refused To address) is refused it with the same reply,
-        unless the run that recorded that reply stopped before it could say it
-        (`interrupted`). A message refused as a whole (its size, the sender) is no
+        (the retry after a refused To address) is refused it with the same reply by
+        a run that finished (one killed before its summary said nothing:
+        `Ledger.earlier_deliveries`). A message refused as a whole (its size, the sender) is no
         refused copy: the Note says why it failed for everyone.
         """
         replies = {r.reply for r in outcome.results}
@@ -207,7 +207,7 @@ class LedgerJournal:
         if outcome.too_big or whole:
             return "", ""
         note = copies_missed_text(message, verdict)
-        said: set[str] = set() if interrupted else self.said_before.get(message.message_id, set())
+        said = self.said_before.get(message.message_id, set())
         new = tuple((a, r) for a, r in verdict.copies_missed if a.lower() not in said)
         return note, copies_missed_text(message, replace(verdict, copies_missed=new)).strip()
 
@@ -309,7 +309,7 @@ class SendStage(LedgerJournal):
             if tried and a.lower() not in tried
         ]
         interrupted = msg.state == SENDING
-        missed, listed = self.copies_refused(message, verdict, outcome, interrupted)
+        missed, listed = self.copies_refused(message, verdict, outcome)
         already = f" ({', '.join(earlier)} had it already)" if earlier else ""
         day = self.as_of
         note = again_note(self.outbox is not None) if interrupted else ""
@@ -395,7 +395,7 @@ class SendStage(LedgerJournal):
                 f"Email ({msg.kind}) not delivered to {missing} on {day}: {reply}{waited}; "
                 f"it is tried again at the next run{alone}."
             )
-        missed, listed = self.copies_refused(message, verdict, outcome, msg.state == SENDING)
+        missed, listed = self.copies_refused(message, verdict, outcome)
         note += missed
         blind = blind_copies(message)
         rebuild = not self.may_have_reached(msg.message_id, blind)

@@ -246,7 +246,7 @@ class _StatementJournal(LedgerJournal):
             self.summary.sent.append(SentItem("", name, STATEMENT, amount, note))
             if self.summary.outbox is not None:
                 self.summary.outbox_count += 1
-            _, listed = self.copies_refused(message, verdict, outcome, msg.state == SENDING)
+            _, listed = self.copies_refused(message, verdict, outcome)
             if listed:
                 self.summary.partial.append(SentItem("", name, STATEMENT, amount, listed))
             return
@@ -259,7 +259,7 @@ class _StatementJournal(LedgerJournal):
             if not verdict.uncertain or verdict.missing:
                 self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild)
         self.summary.failed.append(SentItem("", name, STATEMENT, amount, reply))
-        _, listed = self.copies_refused(message, verdict, outcome, msg.state == SENDING)
+        _, listed = self.copies_refused(message, verdict, outcome)
         if listed:
             self.summary.partial.append(SentItem("", name, STATEMENT, amount, listed))
 

@@ -528,3 +528,29 @@ def test_kill_while_sending_overlaps_rendering_then_rerun(folder: Folder, point:
     code, out = finish(run_child(folder))
     assert code == 0, out
     assert_invariants(folder, MANY)
+
+
+def test_a_refused_cc_met_by_a_killed_run_is_reported_by_the_next(tmp_path: Path) -> None:
+    """A run meets a refused To and a refused CC, records both and is killed before its
+    summary: the next run, refused the CC again with the same reply, lists it under COPY
+    REFUSED (exit 1); it was never said."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    recorder = Recorder(refuse=frozenset({"bob@acme.exmaple", "boss@acme.exmaple"}))
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config()
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.exmaple",
+                    CC="cc@acme.example, boss@acme.exmaple")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )  # fmt: skip
+        code, out = finish(run_child(folder, "before-writeback", as_of="2026-03-09"))
+        assert code == -signal.SIGKILL, out
+        fixed = CellUpdate("Clients", 2, "Email", "ann@acme.example; bob@acme.example")
+        apply_updates(folder.workbook, [fixed], header_rows={})
+        code, out = finish(run_child(folder, None, as_of="2026-03-16"))
+    said = " ".join(out.replace("│", " ").split())
+    assert code == 1 and "COPY REFUSED" in said and "boss@acme.exmaple" in said, said
