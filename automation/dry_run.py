@@ -39,6 +39,7 @@ from .reconcile import (
     invoice_numbers,
     mistyped_note,
     mistyped_numbers,
+    numbered_again,
     restored_lines,
     sequence_errors,
     unknown_invoices_error,
@@ -107,8 +108,7 @@ def dry_run(
             request, ledger, data, book, calendar, summary
         )
         summary.notes.extend(unsent_waiting(request, pending, invoices, rows, book))
-        given_back = [ln._replace(invoice_no=n) for ln in lines if (n := restored.get(ln.row))]
-        given_back += [ln._replace(invoice_no=n) for n, ln in mistyped.values()]
+        given_back = numbered_again(lines, restored, mistyped)
         fixes, _, changed = look_at_corrections(
             request, data, book, invoices, rows, pending, reached_by_to(ledger, pending), ledger,
             given_back,

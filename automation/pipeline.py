@@ -105,6 +105,7 @@ from .reconcile import (
     invoice_numbers,
     mistyped_note,
     mistyped_numbers,
+    numbered_again,
     restored_lines,
     restored_note,
     scoped_seqs,
@@ -392,8 +393,7 @@ class Run:
         self.seqs = scoped_seqs(numbers, config, as_of)  # once: the history holds thousands
         mistyped = mistyped_numbers(numbers, config, self.ledger, as_of, self.seqs)
         # Lines given their number back this run: lost, or typed over (`missing_lines`).
-        given_back = [ln._replace(invoice_no=n) for ln in self.lines if (n := restored.get(ln.row))]
-        given_back += [ln._replace(invoice_no=n) for n, ln in mistyped.values()]
+        given_back = numbered_again(self.lines, restored, mistyped)
         fixes, unchanged, changed = look_at_corrections(
             request, data, book, self.invoices, self.rows, pending, reached, self.ledger, given_back
         )

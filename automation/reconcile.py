@@ -338,6 +338,17 @@ def _seqs(numbers: set[str], number_format: str, when: date) -> dict[str, int]:
     return found
 
 
+def numbered_again(
+    lines: Sequence[ServiceLine],
+    restored: Mapping[int, str],
+    mistyped: Mapping[int, tuple[str, ServiceLine]],
+) -> list[ServiceLine]:
+    """The lines this run gives their invoice's number back, with it: those that lost it
+    (`restored_lines`) and those whose number was typed over (`mistyped_numbers`)."""
+    again = [ln._replace(invoice_no=n) for ln in lines if (n := restored.get(ln.row))]
+    return again + [ln._replace(invoice_no=n) for n, ln in mistyped.values()]
+
+
 def mistyped_numbers(
     numbers: InvoiceNumbers,
     config: Config,

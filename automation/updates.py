@@ -464,10 +464,7 @@ def read_payment(
             )
     if paid and paid_date is None:
         raise PaymentProblem("Paid Date", f"type the date the payment of {paid} arrived.{ignored}")
-    try:
-        issued = cells.optional_date(values.get("Invoice Date"), date_order)
-    except cells.CellError:
-        issued = None
+    issued = _read_date(values.get("Invoice Date"), date_order)
     if paid_date is not None and issued is not None and paid_date < issued:
         raise PaymentProblem(
             "Paid Date",
@@ -612,8 +609,9 @@ def _cancelling(row: InvoiceRow, inv: LedgerInvoice) -> bool:
 
 
 def _read_date(value: object, order: str) -> date | None:
+    """A date cell as a date; None when blank or not a date (the caller tells what it must)."""
     try:
-        return None if value is None else cells.cell_date(value, order)
+        return cells.optional_date(value, order)
     except cells.CellError:
         return None
 
