@@ -534,19 +534,16 @@ def test_a_refused_cc_met_by_a_killed_run_is_reported_by_the_next(tmp_path: Path
     """A run meets a refused To and a refused CC, records both and is killed before its
     summary: the next run, refused the CC again with the same reply, lists it under COPY
     REFUSED (exit 1); it was never said."""
+    from test_delivery import REFUSING_TO_AND_CC, acme_to_and_cc
+
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
-    recorder = Recorder(refuse=frozenset({"bob@acme.exmaple", "boss@acme.exmaple"}))
+    recorder = Recorder(refuse=REFUSING_TO_AND_CC)
     with running_server(recorder) as port:
         folder = Folder(tmp_path, recorder, port)
         folder.write_config()
-        write_workbook(
-            folder.workbook,
-            [client("Acme", Email="ann@acme.example; bob@acme.exmaple",
-                    CC="cc@acme.example, boss@acme.exmaple")],
-            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
-        )  # fmt: skip
+        acme_to_and_cc(folder)
         code, out = finish(run_child(folder, "before-writeback", as_of="2026-03-09"))
         assert code == -signal.SIGKILL, out
         fixed = CellUpdate("Clients", 2, "Email", "ann@acme.example; bob@acme.example")

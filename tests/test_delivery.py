@@ -185,6 +185,20 @@ def test_a_refused_cc_keeps_the_invoice_sent_and_is_named(tmp_path: Path) -> Non
     )
 
 
+#: A server that refuses one of Acme's To addresses and one of its CCs (`acme_to_and_cc`).
+REFUSING_TO_AND_CC = frozenset({"bob@acme.exmaple", "boss@acme.exmaple"})
+
+
+def acme_to_and_cc(folder: Folder) -> None:
+    """One client, Acme, whose To and CC each hold a mistyped address, and one line."""
+    write_workbook(
+        folder.workbook,
+        [client("Acme", Email="ann@acme.example; bob@acme.exmaple",
+                CC="cc@acme.example, boss@acme.exmaple")],
+        [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+    )  # fmt: skip
+
+
 def test_a_cc_refused_with_a_to_address_is_named_in_the_first_run_and_told_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -193,16 +207,11 @@ def test_a_cc_refused_with_a_to_address_is_named_in_the_first_run_and_told_once(
     from automation.model import CellUpdate
     from automation.writeback import apply_updates
 
-    recorder = Recorder(refuse=frozenset({"bob@acme.exmaple", "boss@acme.exmaple"}))
+    recorder = Recorder(refuse=REFUSING_TO_AND_CC)
     cc = "Not delivered to cc boss@acme.exmaple: 550 5.1.1 <boss@acme.exmaple>: no such mailbox."
     with running_server(recorder) as port:
         folder = server_folder(tmp_path, recorder, port)
-        write_workbook(
-            folder.workbook,
-            [client("Acme", Email="ann@acme.example; bob@acme.exmaple",
-                    CC="cc@acme.example, boss@acme.exmaple")],
-            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
-        )  # fmt: skip
+        acme_to_and_cc(folder)
         capsys.readouterr()
         assert folder.run("--as-of", AS_OF) == 1
         first = " ".join(capsys.readouterr().out.replace("│", " ").split())
