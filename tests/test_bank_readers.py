@@ -115,6 +115,28 @@ def test_russian_1c_paid_date_is_the_date_the_money_arrived() -> None:
     assert line.date == date(2026, 3, 6)
 
 
+def test_kazakh_1c_paid_date_is_the_date_the_money_arrived() -> None:
+    """Kaspi writes `ДатаПоступило` beside the payment order's own date: the money arrived
+    then (a 2/10 discount hangs on it). The document's Bank Ref stays the one it had."""
+    text = onec_kazakh(KZ, "utf-8").decode()
+    before, _ = read_onec(text.encode(), "kaspi.txt")
+    for day, key, then in (("02", "ДатаПоступило", "04"), ("03", "ДатаСписано", "05")):
+        operation = f"ДатаОперации={day}.03.2026"
+        text = text.replace(operation, f"{operation}\r\n{key}={then}.03.2026")
+    (came, went), errors = read_onec(text.encode(), "kaspi.txt")
+    assert errors == []
+    assert (came.date, went.date) == (date(2026, 3, 4), date(2026, 3, 5))
+    assert [came.bank_ref, went.bank_ref] == [ln.bank_ref for ln in before]
+    only_date = (
+        "1CClientBankExchange\nВерсияФормата=1.01\nКодировка=Windows\nРасчСчет=KZ86722S000001234567\n"
+        "СекцияДокумент=выписка\nНомерДокумента=202\nДата=12.03.2026\nДатаПоступило=13.03.2026\n"
+        "СуммаПриход=980.00\nПлательщикБИН_ИИН=123456789012\nНазначениеПлатежа=INV-2026-0005\n"
+        "КонецДокумента\nКонецФайла\n"
+    )
+    (line,), errors = read_onec(only_date.encode("cp1251"), "kaspi.txt")
+    assert errors == [] and line.date == date(2026, 3, 13)
+
+
 def test_a_broken_1c_document_is_an_error_and_the_rest_is_read() -> None:
     text = onec_kazakh(KZ, "utf-8").decode().replace("СуммаПриход=150000.00", "СуммаПриход=abc")
     lines, errors = read_onec(text.encode(), "halyk.txt")

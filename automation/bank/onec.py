@@ -9,7 +9,9 @@ Two dialects share the `key=value` layout:
   `РасчСчет`. The date the money arrived is `ДатаПоступило`.
 - Kazakh (format 1.01/2.00; Kaspi, Halyk, Jusan...): `СекцияДокумент=выписка`
   with `СуммаПриход` / `СуммаРасход`, `ПлательщикБИН_ИИН`, `ПлательщикИИК`,
-  `ДатаОперации` and `КодНазначенияПлатежа`.
+  `ДатаОперации` and `КодНазначенияПлатежа`; the date the money arrived is
+  `ДатаПоступило` where the bank writes it (`ДатаСписано` for money going out),
+  else `ДатаОперации`.
 
 Encodings: Windows-1251 (`Кодировка=Windows`), CP866 (`Кодировка=DOS`) and
 UTF-8 with or without a BOM. Keys are matched ignoring case (some banks write
@@ -235,8 +237,12 @@ def _kazakh(fields: dict[str, str], kind: str, currency: str, file: str, start: 
         raise ValueError("has both СуммаПриход and СуммаРасход; which way did the money go?")
     direction: Direction = IN if came else OUT
     side = "Плательщик" if direction == IN else "Получатель"
-    day = _get(fields, "ДатаОперации", "ДатаДокумента", "Дата")
-    when = _date(day, "ДатаОперации")
+    key = "ДатаПоступило" if direction == IN else "ДатаСписано"
+    arrived = _get(fields, key)
+    # The document's own date (a payment order's) identifies it; Paid Date is the day the
+    # money arrived (or left), where the bank says it.
+    day = _date(_get(fields, "ДатаОперации", "ДатаДокумента", "Дата") or arrived, "ДатаОперации")
+    when = _date(arrived, key) if arrived else day
     ids = tuple(
         i for i in (normal_id(_get(fields, f"{side}БИН_ИИН", f"{side}ИНН")),
                     normal_id(_get(fields, f"{side}ИИК", f"{side}Счет"))) if i
@@ -247,7 +253,7 @@ def _kazakh(fields: dict[str, str], kind: str, currency: str, file: str, start: 
            "СуммаПриход" if came else "СуммаРасход")  # fmt: skip
     purpose = _purpose(fields)
     number = _get(fields, "НомерДокумента", "Номер")
-    parts = [when.isoformat(), str(amount), direction, *ids, purpose, number,
+    parts = [day.isoformat(), str(amount), direction, *ids, purpose, number,
              _get(fields, "КодНазначенияПлатежа"), kind]  # fmt: skip
     return BankLine(
         when, amount, NUMERIC_CURRENCIES.get(line_currency, line_currency), direction,
