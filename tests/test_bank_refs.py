@@ -4,21 +4,39 @@ A reference that is a per-statement counter (`NONREF//000000000001`, FITID
 `00000001`) is replaced by a fingerprint of the line, zero padding or not; and
 a Bank Ref already imported for another amount or currency is another
 payment, imported under a reference of its own, never dropped as "already
-imported".
+imported". A fingerprint is of what the line says, not of how the bank spelt
+it (`150000.00` or `150000`), and a line recorded under the fingerprint
+earlier versions gave it is still recognised.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 from conftest import Folder, client, service, write_workbook
-from statements import CSV_CONFIG, Tx, csv_bank, ofx_sgml
+from statements import (
+    CSV_CONFIG,
+    Tx,
+    camt053,
+    csv_bank,
+    mt940_sparkasse,
+    ofx_sgml,
+    onec_kazakh,
+    onec_russian,
+)
 
+from automation.bank import onec as onec_module
+from automation.bank import record as record_module
+from automation.bank.camt import read_camt
+from automation.bank.csvfile import read_csv
 from automation.bank.mt940 import read_mt940
 from automation.bank.ofx import read_ofx
-from automation.bank.record import BankLine, new_lines
+from automation.bank.onec import read_onec
+from automation.bank.record import BankLine, CsvLayout, new_lines
 from automation.cli import main
 
 D = Decimal
@@ -152,3 +170,116 @@ def test_a_long_statement_lists_review_lines_first_and_points_to_the_sheet(  # t
     assert "Review" in out and "SOMEONE" in out and "ACME GMBH" not in out
     assert "... and 1 more lines (1 Applied): every line is in the Payments sheet." in out
     assert len(payments_sheet(folder)) == 2
+
+
+KASPI_DOC = Tx(date(2026, 3, 5), D("150000"), "Acme LLP", "123456789012",
+               purpose="Оплата за бухгалтерские услуги", number="101")  # fmt: skip
+EU_LINE = Tx(date(2026, 3, 5), D("1210"), "Acme B.V.", account="NL91ABNA0417164300",
+             purpose="Audit March")  # fmt: skip
+LAYOUT = CsvLayout(date="Buchungstag", amount="Betrag", currency="Währung", payer="Auftraggeber",
+                   payer_id="IBAN", reference="Verwendungszweck", bank_ref="Referenz",
+                   date_format="%d.%m.%Y", decimal=",", delimiter=";",
+                   encoding="cp1252")  # fmt: skip
+Reader = Callable[[bytes], tuple[list[BankLine], list[object]]]
+#: One line without a bank id in each format: its file, the amount as written with cents
+#: and written whole, how it is read, and the Bank Refs versions before this one gave the
+#: two spellings (pinned: a workbook holds them; re-importing must still change nothing).
+SPELT: dict[str, tuple[bytes, str, str, Reader, tuple[str, str]]] = {
+    "1c-kazakh": (onec_kazakh([KASPI_DOC]), "СуммаПриход=150000.00", "СуммаПриход=150000",
+                  lambda d: read_onec(d, "kaspi.txt"),
+                  ("1C-57343fdf287dc4f3", "1C-a11a0a06ca2044b1")),
+    "1c-russian": (onec_russian([Tx(date(2026, 3, 5), D("25000"), 'ООО "Ромашка"', "7701234567",
+                                    "40702810500000012345", "Оплата за услуги", number="77")]),
+                   "Сумма=25000.00", "Сумма=25000", lambda d: read_onec(d, "sber.txt"),
+                   ("1C-02d3fc619fc5ab7f", "1C-9189566fdc8e086c")),
+    "csv": (csv_bank([EU_LINE]), ";1210,00;", ";1210;",
+            lambda d: read_csv(d, "bank.csv", LAYOUT, "EUR"),
+            ("CSV-91cbb84e0fa4899b", "CSV-14fcb40a7a1568c8")),
+    "ofx": (ofx_sgml([Tx(EU_LINE.day, EU_LINE.amount, EU_LINE.payer, purpose=EU_LINE.purpose,
+                         ref="00000001")]),
+            "<TRNAMT>1210.00", "<TRNAMT>1210", lambda d: read_ofx(d, "bank.ofx"),
+            ("OFX-dcfb455a7f801ced", "OFX-1477fbf00a7b3f45")),
+    "camt": (camt053([EU_LINE]), ">1210.00<", ">1210<", lambda d: read_camt(d, "bank.xml"),
+             ("CAMT-034a3616ec329741", "CAMT-f632640fde04a7da")),
+    "mt940": (mt940_sparkasse([EU_LINE]), "CR1210,00NTRF", "CR1210,NTRF",
+              lambda d: read_mt940(d, "bank.sta"),
+              ("MT940-e3045b935130163b", "MT940-4f8994f194aa37ae")),
+}  # fmt: skip
+
+
+def spelt(kind: str) -> tuple[BankLine, BankLine]:
+    """The line of SPELT[kind] read with its amount written with cents, then whole."""
+    data, cents, whole, read, _ = SPELT[kind]
+    encoding = "utf-8" if kind == "camt" else "cp1251" if kind.startswith("1c") else "cp1252"
+    assert cents.encode(encoding) in data
+    (with_cents,), errors = read(data)
+    (written_whole,), more = read(data.replace(cents.encode(encoding), whole.encode(encoding)))
+    assert errors == more == []
+    return with_cents, written_whole
+
+
+@pytest.mark.parametrize("kind", SPELT)
+def test_an_amount_written_another_way_is_the_same_line(kind: str) -> None:
+    """One payment in two overlapping exports, `150000.00` in one and `150000` in the other,
+    has one Bank Ref; a line recorded under either ref earlier versions gave is known."""
+    with_cents, written_whole = spelt(kind)
+    assert with_cents.bank_ref == written_whole.bank_ref
+    assert new_lines([written_whole], {}) == [written_whole]
+    for old in SPELT[kind][4]:
+        for line in (with_cents, written_whole):
+            assert new_lines([line], {old: (line.amount, line.currency, line.date)}) == []
+
+
+def acme_twice(folder: Folder) -> None:
+    """Acme LLP owes two invoices of KZT 150,000: INV-2026-0001 and INV-2026-0002."""
+    folder.write_config(extra='currency = "KZT"')
+    write_workbook(folder.workbook, [client("Acme LLP", Currency="KZT")],
+                   [service(date(2026, 3, 2), "Acme LLP", "February", 1, 150000),
+                    service(date(2026, 3, 3), "Acme LLP", "March", 1, 150000)])  # fmt: skip
+    for day in ("2026-03-02", "2026-03-03"):
+        assert folder.run("--as-of", day) == 0
+
+
+def overlapping_exports(folder: Folder) -> tuple[str, str]:
+    """Two Kaspi exports of 1-10 and 5-15 March listing the same document, its amount
+    written `150000.00` in the first and `150000` in the second."""
+    first, second = folder.root / "kl_to_1c_1-10.txt", folder.root / "kl_to_1c_5-15.txt"
+    first.write_bytes(onec_kazakh([KASPI_DOC], start=date(2026, 3, 1), end=date(2026, 3, 10)))
+    text = onec_kazakh([KASPI_DOC], start=date(2026, 3, 5), end=date(2026, 3, 15)).decode("cp1251")
+    second.write_bytes(text.replace("СуммаПриход=150000.00", "СуммаПриход=150000").encode("cp1251"))
+    return str(first), str(second)
+
+
+def test_an_overlapping_1c_export_does_not_pay_another_invoice(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
+    acme_twice(folder)
+    first, second = overlapping_exports(folder)
+    assert payments(folder, first, "--as-of", "2026-03-10") == 0
+    capsys.readouterr()
+    assert payments(folder, second, "--as-of", "2026-03-16") == 0
+    assert "1 file(s), 0 new incoming line(s)" in capsys.readouterr().out
+    assert list(invoices(folder)["Status"]) == ["Paid", "Sent"]
+    assert len(payments_sheet(folder)) == 1
+
+
+def test_lines_recorded_by_an_earlier_version_are_not_imported_again(  # type: ignore[no-untyped-def]
+    folder: Folder, capsys, monkeypatch
+) -> None:
+    """A ledger holds the line under the ref an earlier version gave the export that wrote
+    `150000`: importing that file again, or the other export, changes nothing."""
+    acme_twice(folder)
+    first, second = overlapping_exports(folder)
+
+    def as_before(prefix: str, parts: list[object], written: list[object] | None = None):  # type: ignore[no-untyped-def]
+        texts = [p.isoformat() if isinstance(p, date) else str(p) for p in written or parts]
+        return f"{prefix}-{record_module._digest(texts)}", ()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(onec_module, "content_refs", as_before)
+        assert payments(folder, second, "--as-of", "2026-03-16") == 0
+    assert list(payments_sheet(folder)["Bank Ref"]) == [SPELT["1c-kazakh"][4][1]]
+    capsys.readouterr()
+    for again in (second, first):
+        assert payments(folder, again, "--as-of", "2026-03-16") == 0
+        assert "1 file(s), 0 new incoming line(s)" in capsys.readouterr().out
+    assert list(invoices(folder)["Status"]) == ["Paid", "Sent"]
+    assert len(payments_sheet(folder)) == 1

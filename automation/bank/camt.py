@@ -34,7 +34,7 @@ from .record import (
     StatementError,
     amount_problem,
     clean,
-    content_ref,
+    content_refs,
     line_error,
     normal_id,
     number_repeats,
@@ -200,9 +200,11 @@ def _entry(
     info = _text(entry, "./{*}AddtlNtryInf")
     line = entry.sourceline or 0
     if not details:
-        ref = entry_ref or content_ref("CAMT", [when.isoformat(), str(amount), mark, info])
+        ref, earlier = (entry_ref, ()) if entry_ref else content_refs(
+            "CAMT", [when, amount, mark, info]
+        )
         return [BankLine(when, amount, currency or account_currency, direction, "", (), info,
-                         ref, file, line)]  # fmt: skip
+                         ref, file, line, earlier)]  # fmt: skip
     result = []
     for index, tx in enumerate(details, start=1):
         tx_amount = _amount(tx, "./{*}Amt") or _amount(tx, "./{*}AmtDtls/{*}TxAmt/{*}Amt")
@@ -234,16 +236,17 @@ def _entry(
         )
         reference = " ".join(dict.fromkeys(remittance + documents)) or hashed
         own = _text(tx, "./{*}Refs/{*}AcctSvcrRef")
+        earlier = ()
         if ("tx", own) in known:
             ref = own
         elif entry_ref:
             ref = entry_ref if len(details) == 1 else f"{entry_ref}/{index}"
         else:
             end_to_end = _text(tx, "./{*}Refs/{*}EndToEndId")
-            ref = content_ref("CAMT", [when.isoformat(), str(value), tx_mark, *payer_ids,
-                                       hashed, end_to_end])  # fmt: skip
+            ref, earlier = content_refs("CAMT", [when, value, tx_mark, *payer_ids, hashed,
+                                                 end_to_end])  # fmt: skip
         result.append(
             BankLine(when, value, tx_currency or currency or account_currency, tx_direction,
-                     name, payer_ids, reference, ref, file, tx.sourceline or line)
+                     name, payer_ids, reference, ref, file, tx.sourceline or line, earlier)
         )  # fmt: skip
     return result

@@ -58,7 +58,7 @@ from .record import (
     CsvLayout,
     StatementError,
     clean,
-    content_ref,
+    content_refs,
     line_error,
     normal_id,
     number_repeats,
@@ -354,11 +354,11 @@ def read_csv(
         ids = tuple(normal_id(i) for i in re.split(r"[;,]", cell("payer_id")) if i.strip())
         reference = cell("reference")
         # some exports number their lines 1, 2... afresh in each file: not an id
-        ref = cell("bank_ref") if trusted_ref(cell("bank_ref")) else content_ref(
-            "CSV", [when.isoformat(), str(amount), cell("payer"), *ids, reference]
+        ref, earlier = (cell("bank_ref"), ()) if trusted_ref(cell("bank_ref")) else content_refs(
+            "CSV", [when, amount, cell("payer"), *ids, reference]
         )  # fmt: skip
         lines.append(
-            BankLine(when, abs(amount), currency,
-                     IN if amount > 0 else OUT, cell("payer"), ids, reference, ref, file, number)
+            BankLine(when, abs(amount), currency, IN if amount > 0 else OUT, cell("payer"), ids,
+                     reference, ref, file, number, earlier)
         )  # fmt: skip
     return number_repeats(lines), errors

@@ -40,7 +40,7 @@ from .record import (
     Direction,
     amount_problem,
     clean,
-    content_ref,
+    content_refs,
     line_error,
     normal_id,
     number_repeats,
@@ -371,6 +371,7 @@ def _line(
         ids = _with_account(ids, normal_id(str(data.get("customer_reference") or "")))
         name = name or clean(str(data.get("extra_details") or ""))
     bank_reference = str(data.get("bank_reference") or "")
+    earlier: tuple[str, ...] = ()
     if trusted_ref(bank_reference):
         ref = bank_reference.strip()
     else:
@@ -385,8 +386,9 @@ def _line(
         else:
             old_name, old_ids, old_reference, customer = before
         hashed = [*_with_account(old_ids, extra), old_name, old_reference, customer]
-        ref = content_ref("MT940", [day.isoformat(), str(amount), status, *hashed, bank_reference])
-    return BankLine(day, amount, currency, direction, name, ids, reference, ref, file, where)
+        ref, earlier = content_refs("MT940", [day, amount, status, *hashed, bank_reference])
+    return BankLine(day, amount, currency, direction, name, ids, reference, ref, file, where,
+                    earlier)  # fmt: skip
 
 
 def _amount_text(row: str) -> str:

@@ -26,7 +26,7 @@ from .record import (
     StatementError,
     amount_problem,
     clean,
-    content_ref,
+    content_refs,
     line_error,
     number_repeats,
     trusted_ref,
@@ -152,8 +152,8 @@ def _transaction(block: str, currency: str, file: str, where: int) -> BankLine:
     direction = IN if amount > 0 else OUT
     # FITID is to be unique and stable; some banks number each statement's lines 1, 2...
     fitid = fields.get("FITID", "")
-    ref = fitid if trusted_ref(fitid) else content_ref(
-        "OFX", [when.isoformat(), str(amount), name, reference, fields.get("CHECKNUM", "")]
+    ref, earlier = (fitid, ()) if trusted_ref(fitid) else content_refs(
+        "OFX", [when, amount, name, reference, fields.get("CHECKNUM", "")]
     )  # fmt: skip
     return BankLine(when, abs(amount), own_currency, direction, name, (), reference, ref, file,
-                    where)  # fmt: skip
+                    where, earlier)  # fmt: skip

@@ -34,9 +34,10 @@ from .record import (
     OUT,
     BankLine,
     Direction,
+    Part,
     StatementError,
     amount_problem,
-    content_ref,
+    content_refs,
     first,
     line_error,
     normal_id,
@@ -253,11 +254,14 @@ def _kazakh(fields: dict[str, str], kind: str, currency: str, file: str, start: 
            "СуммаПриход" if came else "СуммаРасход")  # fmt: skip
     purpose = _purpose(fields)
     number = _get(fields, "НомерДокумента", "Номер")
-    parts = [day.isoformat(), str(amount), direction, *ids, purpose, number,
-             _get(fields, "КодНазначенияПлатежа"), kind]  # fmt: skip
+    code = _get(fields, "КодНазначенияПлатежа")
+    # Hashed as read: `000101` is number 101, the kind's case does not count (`_refs`).
+    ref, earlier = _refs([day, amount, direction, *ids, purpose, _number(number), code,
+                          kind.casefold()],
+                         [day, amount, direction, *ids, purpose, number, code, kind])  # fmt: skip
     return BankLine(
         when, amount, NUMERIC_CURRENCIES.get(line_currency, line_currency), direction,
-        _payer_name(fields, side), ids, purpose, _ref(parts), file, start,
+        _payer_name(fields, side), ids, purpose, ref, file, start, earlier,
     )  # fmt: skip
 
 
@@ -299,13 +303,33 @@ def _russian(
     ids = tuple(i for i in (normal_id(_get(fields, f"{side}ИНН")), account) if i)
     purpose = _purpose(fields)
     number = _get(fields, "Номер")
-    parts = [when.isoformat(), str(amount), direction, *ids, purpose, number,
-             _get(fields, "Дата"), kind]  # fmt: skip
+    dated = _get(fields, "Дата")
+    ref, earlier = _refs([when, amount, direction, *ids, purpose, _number(number),
+                          _date_as_read(dated), kind.casefold()],
+                         [when, amount, direction, *ids, purpose, number, dated, kind])  # fmt: skip
     return BankLine(
-        when, amount, currency, direction, _payer_name(fields, side), ids, purpose,
-        _ref(parts), file, start,
+        when, amount, currency, direction, _payer_name(fields, side), ids, purpose, ref, file,
+        start, earlier,
     )  # fmt: skip
 
 
-def _ref(parts: list[str]) -> str:
-    return content_ref("1C", parts)
+def _refs(parts: list[Part], written: list[Part]) -> tuple[str, tuple[str, ...]]:
+    """A document's Bank Ref, a hash of its values as read (`parts`: the amount as a
+    number, dates as dates), and the refs earlier versions gave it, which hashed `written`:
+    the amount, number, date and kind as the bank wrote them (`content_refs`). 1C documents
+    carry no bank id: the same document in two exports (`СуммаПриход=150000.00`, `=150000`)
+    is one line."""
+    return content_refs("1C", parts, written)
+
+
+def _number(text: str) -> str:
+    """A document number as read: `000101` is 101."""
+    return text.lstrip("0") or text if text.isdigit() else text
+
+
+def _date_as_read(text: str) -> Part:
+    """A document date as a date; text that is none (or none at all) as written."""
+    try:
+        return _date(text, "Дата")
+    except ValueError:
+        return text

@@ -14,9 +14,10 @@ True
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -46,6 +47,9 @@ class BankLine:
       reference: the payment purpose text (remittance information).
       bank_ref: the bank's own id of the transaction, or a hash of its content.
       file, line: where it came from, for messages (line: 1-based line or entry number).
+      earlier_refs: for a hashed Bank Ref, the refs earlier versions of the tool gave the
+        line (a hash of its amount as the bank spelt it: `content_refs`); a line stored
+        under one of them is imported already (`new_lines`).
     """
 
     date: date
@@ -58,6 +62,7 @@ class BankLine:
     bank_ref: str
     file: str = ""
     line: int = 0
+    earlier_refs: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def payer_id(self) -> str:
@@ -119,13 +124,72 @@ def normal_id(text: str) -> str:
     return _NOT_ALNUM.sub("", text.upper())
 
 
-def content_ref(prefix: str, parts: Iterable[str]) -> str:
-    """A stable id for a line without a bank id: a hash of what it says.
+#: What a hashed Bank Ref is made of: texts, amounts and dates as read.
+Part = str | Decimal | date
+
+
+def content_ref(prefix: str, parts: Iterable[Part]) -> str:
+    """A stable id for a line without a bank id: a hash of what it says, not of how the
+    bank spelt it: an amount by its value (`150000`, `150000.00` and `150000.0` are one),
+    a date as a date, text with its whitespace folded.
 
     The decoded text is hashed, so the same file saved in two encodings gives
     the same ids.
+
+    >>> content_ref("1C", [Decimal("150000")]) == content_ref("1C", [Decimal("150000.00")])
+    True
     """
-    return f"{prefix}-{_digest(parts)}"
+    return f"{prefix}-{_digest(_said(p) for p in parts)}"
+
+
+def content_refs(
+    prefix: str, parts: Sequence[Part], written: Sequence[Part] | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """A line's Bank Ref (`content_ref` of `parts`) and the refs earlier versions may
+    have given it (`BankLine.earlier_refs`), without the Bank Ref itself.
+
+    Earlier versions hashed `written` (by default `parts`) with each amount as the bank
+    spelt it, so one payment in two exports (`150000.00`, `150000`) had two refs. Which
+    spelling the stored line had is not known: every one the amount can be written in,
+    up to four decimals, is hashed.
+
+    >>> ref, earlier = content_refs("CSV", ["2026-03-05", Decimal("150000"), "Acme"])
+    >>> ref == content_refs("CSV", ["2026-03-05", Decimal("150000.00"), "Acme"])[0]
+    True
+    >>> content_ref("CSV", ["2026-03-05", "150000", "Acme"]) in earlier, len(earlier)
+    (True, 4)
+    """
+    ref = content_ref(prefix, parts)
+    ways = [_spellings(p) if isinstance(p, Decimal) else [_said(p)]
+            for p in (parts if written is None else written)]  # fmt: skip
+    earlier = {f"{prefix}-{_digest(texts)}" for texts in itertools.product(*ways)}
+    return ref, tuple(sorted(earlier - {ref}))
+
+
+def _said(part: Part) -> str:
+    """A part as hashed: an amount with at least two decimals and no trailing zeros beyond
+    (as most banks write it, so most lines keep the Bank Ref earlier versions gave them)."""
+    if isinstance(part, Decimal):
+        whole, _, decimals = f"{part:f}".partition(".")
+        return f"{whole}.{decimals.rstrip('0').ljust(2, '0')}"
+    if isinstance(part, date):
+        return part.isoformat()
+    return part
+
+
+def _spellings(amount: Decimal) -> list[str]:
+    """How a bank may write an amount: `150000`, `150000.0` ... `150000.0000` and as read.
+
+    >>> _spellings(Decimal("12.50"))
+    ['12.5', '12.50', '12.500', '12.5000']
+    """
+    whole, _, decimals = f"{amount:f}".partition(".")
+    decimals = decimals.rstrip("0")
+    found = {str(amount)} | {
+        f"{whole}.{decimals.ljust(places, '0')}" if places else whole
+        for places in range(len(decimals), 5)
+    }
+    return sorted(found)
 
 
 def _digest(parts: Iterable[str]) -> str:
@@ -215,12 +279,20 @@ def number_repeats(lines: list[BankLine]) -> list[BankLine]:
     another statement of the same file listed already is left out before this:
     `once_across_statements`.)
     """
-    seen: Counter[str] = Counter()
+    seen: Counter[tuple[bool, str]] = Counter()
+
+    def numbered(ref: str, earlier: bool) -> str:
+        seen[earlier, ref] += 1
+        count = seen[earlier, ref]
+        return ref if count == 1 else f"{ref}#{count}"
+
     result = []
     for line in lines:
-        seen[line.bank_ref] += 1
-        count = seen[line.bank_ref]
-        result.append(line if count == 1 else replace(line, bank_ref=f"{line.bank_ref}#{count}"))
+        ref = numbered(line.bank_ref, False)
+        # the refs earlier versions gave it were numbered the same way, each on its own
+        earlier = tuple(numbered(r, True) for r in line.earlier_refs)
+        same = ref == line.bank_ref and earlier == line.earlier_refs
+        result.append(line if same else replace(line, bank_ref=ref, earlier_refs=earlier))
     return result
 
 
@@ -262,11 +334,14 @@ def new_lines(
     amount and currency, dated within SAME_LINE_DAYS, is that line again: left
     out. With another amount or currency, or a month later (a retainer of the
     same amount under an id the bank used again), it is another payment: it gets
-    a Bank Ref of its own (`own_ref`), never dropped.
+    a Bank Ref of its own (`own_ref`), never dropped. A line stored under one of its
+    `earlier_refs` (the hash an earlier version gave it) is left out too.
     """
     taken = dict(known)
     result = []
     for line in lines:
+        if any(ref in known for ref in line.earlier_refs):
+            continue  # imported by an earlier version, under the hash it gave the line
         earlier = taken.get(line.bank_ref)
         if earlier is not None and not _same_line(line, earlier):
             line = own_ref(line)
