@@ -192,10 +192,54 @@ def test_two_lines_never_pay_the_same_balance_twice() -> None:
     assert second.status == REVIEW and "not open" in second.note
 
 
-def test_a_reference_naming_a_paid_invoice_is_not_given_to_another() -> None:
-    (d,) = decide(line("100000.00", "INV-2026-0003", ids=("180940012345",)),
-                  known_closed={"INV-2026-0003"})  # fmt: skip
-    assert d.status == REVIEW and "INV-2026-0003" in d.note
+def test_a_reference_naming_only_a_paid_invoice_falls_through_to_rules_2_to_4() -> None:
+    """A client re-using last month's payment purpose: rule 1 (an *open* invoice named)
+    does not fit, so the amount rules are tried; the Note says what the reference named."""
+    acme, closed = ("180940012345",), {"INV-2026-0003"}
+    purpose = "Оплата по счету INV-2026-0003"
+    (amount,) = decide(line("100000.00", purpose, ids=acme), known_closed=closed)
+    assert (amount.status, amount.rule) == (APPLIED, "Amount")
+    assert amount.allocations == (Allocation("INV-2026-0007", D("100000.00")),)
+    assert amount.note == (
+        "the reference names INV-2026-0003, which is not open (paid, void or paid by another "
+        "line); matched by payer and amount instead: check it was meant for INV-2026-0007."
+    )
+    (split,) = decide(line("75000.00", purpose, ids=acme), known_closed=closed)
+    assert (split.rule, [a.invoice_no for a in split.allocations]) == (
+        "Split", ["INV-2026-0008", "INV-2026-0009"])  # fmt: skip
+    (fee,) = decide(line("49990.00", purpose, ids=acme), tolerance="10", known_closed=closed)
+    assert (fee.rule, fee.allocations) == (
+        "Bank fee", (Allocation("INV-2026-0008", D("50000.00"), fee=D("10.00")),))  # fmt: skip
+    assert "names INV-2026-0003" in fee.note and "counted as a bank fee" in fee.note
+    # none of rules 2-4 fits: Review, saying the invoice named is not open
+    for nothing in (line("33.00", purpose, ids=acme), line("100000.00", purpose, "Stranger")):
+        (d,) = decide(nothing, known_closed=closed)
+        assert (d.status, d.allocations) == (REVIEW, ())
+        assert d.note == (
+            "the reference names INV-2026-0003, which is not open (paid, void or paid by "
+            "another line): type the Invoice No it should go to, or Ignore."
+        )
+
+
+def test_a_reference_naming_an_invoice_paid_by_an_earlier_line_falls_through() -> None:
+    """Two payments in one statement with the same purpose: the first pays the invoice
+    named, the second is matched by amount; a line naming an open invoice is decided
+    before one naming a paid invoice, so the amount rule takes nothing it names."""
+    acme = ("180940012345",)
+    full, again = decide(line("100000.00", "INV-2026-0007", ids=acme, ref="A"),
+                         line("50000.00", "INV-2026-0007", ids=acme, ref="B"))  # fmt: skip
+    assert (full.rule, full.allocations) == (
+        "Reference", (Allocation("INV-2026-0007", D("100000.00")),))  # fmt: skip
+    assert (again.status, again.rule) == (APPLIED, "Amount")
+    assert again.allocations == (Allocation("INV-2026-0008", D("50000.00")),)
+    assert again.note.startswith("the reference names INV-2026-0007, which is not open")
+    old, named = decide(
+        line("50000.00", "INV-2026-0003", ids=acme, ref="A", day=date(2026, 3, 1)),
+        line("50000.00", "INV-2026-0008", "Someone Else", ref="B", day=date(2026, 3, 2)),
+        known_closed={"INV-2026-0003"},
+    )
+    assert named.allocations == (Allocation("INV-2026-0008", D("50000.00")),)
+    assert old.status == REVIEW and "names INV-2026-0003" in old.note
 
 
 def test_several_invoices_in_the_reference_are_paid_oldest_first() -> None:

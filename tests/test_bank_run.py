@@ -210,8 +210,12 @@ def test_statements_from_the_inbox_pay_invoices_and_the_notes_go_out(folder: Fol
     assert len(sheet(folder, "Payments", "Reference")) == 7
 
 
-def test_a_payment_naming_an_invoice_void_this_run_waits_for_review(folder: Folder) -> None:
-    """INV-0001 is Void (typed this run): its payment must not go to INV-0002 of equal balance."""
+def test_a_payment_naming_an_invoice_void_this_run_is_matched_by_amount_and_said(
+    folder: Folder,
+) -> None:
+    """INV-0001 is Void (typed this run), so a payment naming it is not rule 1's: the amount
+    rule gives it to INV-0002 of equal balance, and its Note names INV-0001 for a person
+    to check. A payment naming it that no rule fits waits in Review."""
     folder.write_config(extra='currency = "KZT"')
     write_workbook(folder.workbook, [client("Beta LLP", Currency="KZT")],
                    [service(date(2026, 1, 5), "Beta LLP", "January", 1, 70000),
@@ -221,14 +225,19 @@ def test_a_payment_naming_an_invoice_void_this_run_waits_for_review(folder: Fold
     type_into(folder, "Invoices", "Invoice No", "INV-2026-0001", Status="Void")
     inbox = folder.root / "statements"
     inbox.mkdir()
-    paid = [Tx(date(2026, 2, 2), D("70000.00"), "Beta LLP", purpose="INV-2026-0001", ref="B-1")]
+    paid = [Tx(date(2026, 2, 2), D("70000.00"), "Beta LLP", purpose="INV-2026-0001", ref="B-1"),
+            Tx(date(2026, 2, 3), D("500.00"), "Beta LLP", purpose="INV-2026-0001", ref="B-2")]
     (inbox / "camt.xml").write_bytes(camt053(paid, "08", currency="KZT"))
     folder.run("--as-of", "2026-02-05")
-    line = sheet(folder, "Payments", "Bank Ref").loc["B-1"]
-    assert line["Status"] == "Review" and pd.isna(line["Invoice No"])
-    assert "INV-2026-0001" in line["Note"]
+    lines = sheet(folder, "Payments", "Bank Ref")
+    applied, waits = lines.loc["B-1"], lines.loc["B-2"]
+    assert (applied["Status"], applied["Rule"], applied["Invoice No"]) == (
+        "Applied", "Amount", "INV-2026-0002")  # fmt: skip
+    assert applied["Note"].startswith("the reference names INV-2026-0001, which is not open")
+    assert waits["Status"] == "Review" and pd.isna(waits["Invoice No"])
+    assert "INV-2026-0001" in waits["Note"]
     second = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0002"]
-    assert pd.isna(second["Paid Amount"]) and pd.isna(second["Paid By Bank"])
+    assert money(second["Paid Amount"]) == money(second["Paid By Bank"]) == D("70000.00")
 
 
 def test_a_discounted_payment_without_a_reference_earns_the_discount(folder: Folder) -> None:

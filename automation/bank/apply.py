@@ -368,8 +368,8 @@ def import_payments(
         config.bank.fee_tolerance,
         typed=_typed_payments(ledger, data, incoming, totals, as_of),
         instructions=_instructions(data, {ln.bank_ref for ln in waiting}),
-        # Not open includes Void/Rebill typed this run: a reference naming one
-        # must reach a person, not pay another invoice of the same balance.
+        # Not open includes Void/Rebill typed this run: a reference naming one is
+        # not rule 1's, and a line the other rules apply says it named that invoice.
         known_closed=all_numbers - {o.invoice_no for o in open_invoices},
     )
     earlier = {**{ln.bank_ref: (ln.amount, ln.currency, ln.date) for ln in candidates}, **known}

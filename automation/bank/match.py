@@ -8,10 +8,12 @@ No or `Ignore` for is decided by that instead):
    it, on an invoice of that payer or the one the reference names, and the
    reference names no other invoice): recognised, not added again. Up to
    TYPED_DOUBT_DAYS apart it waits in Review instead of being counted twice.
-1. `Reference`: an invoice number appears in the reference text (any case,
+1. `Reference`: an open invoice number appears in the reference text (any case,
    spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`);
    not one running on into a date (`2026-03` of `2026-03-05`), nor, for numbers
    of digits only, a month written without the zeros (`2026-02` for `2026-0002`).
+   A reference naming only invoices that are not open (last month's payment purpose
+   used again) does not fit: the rules below may, their Note naming those invoices.
 2. `Amount`: the payer is a client (Payer ID, else the exact client name) and
    the amount equals the balance of one of its open invoices (oldest first),
    or what is left of it after an early-payment discount earned on the day
@@ -428,12 +430,13 @@ def match_lines(
 ) -> list[Decision]:
     """One decision per line, in the order of `lines`.
 
-    Lines whose reference names an invoice are decided first (the strongest
+    Lines whose reference names an open invoice are decided first (the strongest
     evidence), then the rest; each group oldest first, each line seeing the
     balances the earlier ones left, so two payments never both pay the same
     invoice in full.
-    `known_closed` are invoice numbers that exist but are not open (paid, void):
-    a reference naming one goes to Review rather than to another invoice.
+    `known_closed` are invoice numbers that exist but are not open (paid, void): a
+    reference naming only such invoices is not rule 1's; rules 2-4 may apply it (its
+    Note names them), else it goes to Review saying so.
     """
     ordered = sorted(invoices, key=lambda i: (i.invoice_date, i.invoice_no))
     book = _Book({i.invoice_no: i for i in ordered}, {i.invoice_no: i.balance for i in ordered})
@@ -444,7 +447,8 @@ def match_lines(
     decided: dict[str, Decision] = {}
 
     def order(ln: BankLine) -> tuple[bool, date, str, int, str]:
-        return (not _named(ln, index), ln.date, ln.file, ln.line, ln.bank_ref)
+        # keys are taken before any line is decided: invoices open as the import starts
+        return (not _open_named(_named(ln, index), book), ln.date, ln.file, ln.line, ln.bank_ref)
 
     told = instructions or {}
     plain = [
@@ -584,9 +588,29 @@ def _match(
     line: BankLine, payers: Payers, book: _Book, index: NumberIndex, tolerance: Decimal
 ) -> Decision:
     named = _named(line, index)
-    if named:
+    if _open_named(named, book):
         return _noting_another_payer(_by_reference(line, named, book, tolerance), line, payers,
                                      book)  # fmt: skip
+    decision = _by_payer(line, payers, book, tolerance)
+    if not named:
+        return decision
+    # Only invoices that are not open are named (a client re-using last month's payment
+    # purpose): rule 1 does not fit, rules 2-4 may; the Note says what the reference named.
+    closed = (
+        f"the reference names {', '.join(named)}, which {'is' if len(named) == 1 else 'are'} "
+        "not open (paid, void or paid by another line)"
+    )
+    if decision.status != APPLIED:
+        note = f"{closed}: type the Invoice No it should go to, or Ignore."
+        return Decision(line.bank_ref, REVIEW, note=note)
+    paid = ", ".join(a.invoice_no for a in decision.allocations)
+    said = f"{closed}; matched by payer and amount instead: check it was meant for {paid}."
+    return replace(decision, note=f"{said} {decision.note}".strip())
+
+
+def _by_payer(line: BankLine, payers: Payers, book: _Book, tolerance: Decimal) -> Decision:
+    """Rules 2-4, for a line naming no open invoice: the payer is a client and the amount
+    fits its open balances; else Review saying why not."""
     client = payers.client_of(line)
     shared = [(i, payers.shared[payer_key(i)]) for i in line.payer_ids
               if payer_key(i) in payers.shared]  # fmt: skip
@@ -737,20 +761,17 @@ def _noting_another_payer(
     return replace(decision, note=f"{decision.note} {said}".strip())
 
 
+def _open_named(named: Iterable[str], book: _Book) -> list[OpenInvoice]:
+    """The open invoices among those a line names (rule 1 fits only when there are some)."""
+    return [book.invoices[n] for n in named if n in book.invoices and book.balances[n] > 0]
+
+
 def _by_reference(line: BankLine, named: list[str], book: _Book, tolerance: Decimal) -> Decision:
-    open_named = [book.invoices[n] for n in named
-                  if n in book.invoices and book.balances[n] > 0]  # fmt: skip
+    """Rule 1, for a line naming open invoices (`_open_named`)."""
+    open_named = _open_named(named, book)
     early = [i for i in open_named if i.invoice_date > line.date]
     if early:
         return Decision(line.bank_ref, REVIEW, note=_early_note(line, early[0]))
-    if not open_named:
-        return Decision(
-            line.bank_ref,
-            REVIEW,
-            note=f"the reference names {', '.join(named)}, which "
-            f"{'is' if len(named) == 1 else 'are'} not open (paid, void or paid by another "
-            "line): type the Invoice No it should go to, or Ignore.",
-        )
     blocked = [i for i in open_named if i.blocked]
     if blocked:
         return Decision(
