@@ -741,6 +741,56 @@ def test_an_amount_shows_the_decimals_of_its_currency(tmp_path: Path) -> None:
     assert openpyxl.load_workbook(path)["Invoices"]["C5"].number_format == "#,##0"
 
 
+@pytest.mark.parametrize(
+    ("code", "decimals"),
+    [
+        ("#,##0.00", 2), ("0.00", 2), ("0", 0), ("#,##0", 0), ("General", 0),
+        ('#,##0.00 "€"', 2), ('#,##0.00\\ "€"', 2), ('#,##0.00 "EUR"', 2),
+        ("#,##0.00 [$€-407]", 2), ("#,##0.00 [$EUR]", 2), ("[$€-x-euro2] #,##0.00", 2),
+        ('"€"#,##0.00', 2), ('#,##0.000 "KWD"', 3), ("#,##0.000 [$KWD]", 3),
+        ("#,##0.00_);(#,##0.00)", 2), ("#,##0.00_);[Red](#,##0.00)", 2), ("#,##0.00_-", 2),
+        ("_-* #,##0.00 [$€-407]_-;-* #,##0.00 [$€-407]_-;_-* \"-\"?? [$€-407]_-;_-@_-", 2),
+        ('_("$"* #,##0.00_);_("$"* (#,##0.00);_("$"* "-"??_);_(@_)', 2),
+        ("#,##0.00;[Red]-#,##0.00", 2), ("#,##0;-#,##0.000", 0), ('"x;y" 0.0', 1),
+        ("0.00%", 2), ("0.0#%", 2), ("0.00E+00", 2), ("##0.0E+0", 1), ("#,##0.00,", 2),
+        ('"Total." #,##0.00', 2), ("[$USD.] 0.0", 1), ("# ?/?", 0),
+    ],
+)  # fmt: skip
+def test_the_decimals_a_number_format_shows(code: str, decimals: int) -> None:
+    """The digit places after a format's decimal point, whatever follows them: a space before
+    the currency text, quoted text, a `[$€-407]` block, `_)`, `%`, `E+00`; a point inside quoted
+    text or a bracket is none, and only the first section counts."""
+    from automation.writeback.styles import _decimals_in, wrong_decimals
+
+    assert _decimals_in(code) == decimals
+    assert wrong_decimals(code, "money:EUR") is (decimals > 2)  # fewer: whole euros, kept
+    assert wrong_decimals(code, "money:KWD") is (decimals != 3)
+
+
+def test_a_columns_own_currency_format_is_kept_after_a_space(tmp_path: Path) -> None:
+    """A euro column formatted `#,##0.00 "€"`, `#,##0.00 [$€-407]` or `#,##0.00 "EUR"` (a plain
+    space before the currency, as a German Excel writes it) keeps its format for a EUR total;
+    a dinar column `#,##0.000 "KWD"` keeps its own for a KWD total."""
+    from automation.model import CellUpdate, Money
+    from automation.writeback import apply_updates
+
+    codes = ('#,##0.00 "€"', "#,##0.00 [$€-407]", '#,##0.00 "EUR"', '#,##0.000 "KWD"')
+    path = tmp_path / "log.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Invoices")
+    ws.write_row(0, 0, ["Invoice No", "A", "B", "C", "D"])
+    for col, code in enumerate(codes, start=1):
+        ws.set_column(col, col, 14, wb.add_format({"num_format": code}))
+    wb.close()
+    updates = [CellUpdate("Invoices", 2, "Invoice No", "INV-1")]
+    for name, code in zip("ABCD", codes, strict=True):
+        currency = "KWD" if "KWD" in code else "EUR"
+        updates.append(CellUpdate("Invoices", 2, name, Money(Decimal("1000.5"), currency)))
+    apply_updates(path, updates, header_rows={"Invoices": 1})
+    ws = openpyxl.load_workbook(path)["Invoices"]
+    assert [ws.cell(2, c).number_format for c in (2, 3, 4, 5)] == list(codes)
+
+
 GROWTH = RangeGrowth(top=3, first_col=1, last_col=6, data_last=10, new_data_last=13, end=11,
                      new_end=14)  # fmt: skip
 

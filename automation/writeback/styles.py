@@ -133,9 +133,19 @@ def wrong_decimals(code: str, kind: str) -> bool:
 
 
 def _decimals_in(code: str) -> int:
-    """The decimals the first section of a number format shows: 2 for `#,##0.00`."""
-    plain = _DATE_CODE_NOISE.sub("", code.split(";")[0])
-    return len(plain.split(".", 1)[1].rstrip("%").split("E")[0]) if "." in plain else 0
+    """The decimals the first section of a number format shows: the digit places (`0`, `#`,
+    `?`) right after its decimal point, whatever follows them (a space, quoted text, a `[$€-407]`
+    block, `_)`, `%`, `E+00`).
+
+    >>> [_decimals_in(c) for c in ('#,##0.00', '#,##0.00 "€"', '#,##0.000 [$KWD]', '0.0#%', '0')]
+    [2, 2, 3, 2, 0]
+    """
+    for match in _DECIMAL_POINT.finditer(code):
+        if match.group(1) is None:
+            return len(match.group(0)) - 1
+        if match.group(1) == ";":
+            break
+    return 0
 
 
 def with_right_decimals(code: str, kind: str) -> str:
@@ -152,8 +162,9 @@ def with_right_decimals(code: str, kind: str) -> str:
     return _DECIMAL_POINT.sub(lambda m: m.group(1) if m.group(1) is not None else point, code)
 
 
-#: A number format's decimal point and the digits after it, or something shown as it is.
-_DECIMAL_POINT = re.compile(r'("[^"]*"|\\.|\[[^\]]*\]|_.|\*.)|\.[0#?]*')
+#: A number format's decimal point and the digits after it, or something shown as it is (or
+#: the `;` that ends a section).
+_DECIMAL_POINT = re.compile(r'("[^"]*"|\\.|\[[^\]]*\]|_.|\*.|;)|\.[0#?]*')
 
 
 def _currency_digits(currency: str) -> int:
