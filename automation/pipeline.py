@@ -484,8 +484,6 @@ class Run:
         known = ledger.invoices(set(restored.values())) if restored else {}
         for row, number in restored.items():
             self.invoiced[row] = (number, known[number].due_date)
-        if restored:
-            self.summary.notes.append(restored_note(restored, data.services))
 
     def send(self, plan: Plan) -> None:
         """Send every message owed, then the monthly statements."""
@@ -538,7 +536,11 @@ class Run:
         )  # fmt: skip
         payments_updates(data, ledger, config, updates)
         summary.notes.extend(note for note in updates.notes if note not in summary.notes)
-        self._apply(updates)
+        unwritten = self._apply(updates)
+        if plan.restored:  # told once the write-back says whether their Invoice No was written
+            number_column = (data.services.name, header_for(SERVICES, "Invoice No", config.columns))
+            written = number_column not in unwritten
+            summary.notes.append(restored_note(plan.restored, data.services, written=written))
         summary.notes.extend(
             move_imported(summary.statements_done, inbox_of(self.paths.workbook, config))
         )
@@ -984,12 +986,16 @@ class Run:
             attached = files.get(job.document.file_stem, ()) if job.document else ()
             yield job, make_message_here(job, attached, config, paths.email_templates, smtputf8)
 
-    def _apply(self, updates: UpdateSet) -> None:
-        """Apply the cell updates to the workbook, or keep them owed for the next run."""
+    def _apply(self, updates: UpdateSet) -> tuple[tuple[str, str], ...]:
+        """Apply the cell updates to the workbook, or keep them owed for the next run.
+
+        Returns the (sheet, header) of each column no cell could be written to (no free
+        column left in the sheet).
+        """
         ledger, paths, data, summary = self.ledger, self.paths, self.data, self.summary
         if not len(updates):
             ledger.clear_owed()
-            return
+            return ()
         checkpoint("before-writeback")
         why = open_elsewhere(paths.workbook)
         try:
@@ -1017,7 +1023,7 @@ class Run:
                 f"The workbook was not updated: {exc} The emails are recorded; the "
                 f"{len(updates)} cell updates are kept and applied by the next run."
             )
-            return
+            return ()
         checkpoint("after-replace")
         ledger.clear_owed()
         summary.workbook_written = result.changed
@@ -1027,6 +1033,7 @@ class Run:
         # Compressed on a thread while the run settles and writes its report.
         self.backup = start_backup(ledger, paths.billing / "backups")
         self.stack.callback(self.backup.join)  # the run lock is held until it is done
+        return result.unwritten
 
     def _settle(self, troubled: frozenset[str]) -> None:
         """Set aside what is done with, once the sheet shows what the ledger settles on."""

@@ -189,13 +189,16 @@ def billed_elsewhere(
     return result
 
 
-def restored_note(restored: Mapping[int, str], services: SheetData) -> str:
+def restored_note(restored: Mapping[int, str], services: SheetData, *, written: bool = True) -> str:
     """What the summary says of the rows whose Invoice No was written back (`restored_lines`).
 
     A line cut and pasted to another row without the tool's cells leaves its Invoice No,
     Due Date and Status on a row with nothing else: its number is written back beside the
     line, and the bookkeeper is told the line moved (not that a run stopped early or an
     older copy was put back), and which row to clear.
+
+    `written` False: the sheet had no column left for the Invoice No (the write-back's own
+    warning says so, and what to do): the rows are only told not billed again.
     """
     if not restored:
         return ""
@@ -219,13 +222,26 @@ def restored_note(restored: Mapping[int, str], services: SheetData) -> str:
             f"the moved {'line' if one else 'lines'}, not billed again; clear the Invoice "
             f"No, Due Date and Status of {old} (or delete {'it' if len(left) == 1 else 'them'})."
         )
-    if rest:
+    if rest and not written:
         said.append(
-            f"{rest} Services rows were billed but had no Invoice No in the workbook (the "
-            "last run stopped before writing it, or an older copy of the workbook was put "
-            "back); it is written back and they are not billed again."
+            f"{_rows_were(rest)} billed but {'has' if rest == 1 else 'have'} no Invoice No "
+            f"in the workbook: {'it is' if rest == 1 else 'they are'} not billed again, and "
+            f"{'its' if rest == 1 else 'their'} Invoice No is written back once the sheet "
+            "has a free column."
+        )
+    elif rest:
+        said.append(
+            f"{_rows_were(rest)} billed but had no Invoice No in the workbook (the last run "
+            "stopped before writing it or found no free column for it, or an older copy of "
+            "the workbook was put back); it is written back and "
+            f"{'the row is' if rest == 1 else 'they are'} not billed again."
         )
     return " ".join(said)
+
+
+def _rows_were(count: int) -> str:
+    """`1 Services row was`, `3 Services rows were`."""
+    return "1 Services row was" if count == 1 else f"{count} Services rows were"
 
 
 def _maybe_on(column: pd.Series, dates: set[date]) -> pd.Series:

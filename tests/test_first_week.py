@@ -75,6 +75,38 @@ def test_no_free_column_is_one_clear_message_and_the_rest_is_written(
     assert len(folder.received) == 1
 
 
+def test_a_row_billed_without_room_for_its_number_is_not_said_written_back(
+    folder: Folder, capsys
+) -> None:
+    """Run 1 bills the line but has no column for its Invoice No; the runs after it say the
+    reason once and that the row is not billed again, never that its number "is written
+    back" while the same output says those cells were not written. With the column freed,
+    the number is written back."""
+    services_without_tool_columns(folder.workbook, in_xfd=True)
+    assert folder.run("--as-of", AS_OF) == 1
+    capsys.readouterr()
+    for day in ("2026-03-10", "2026-03-16"):
+        assert folder.run("--as-of", day) == 1
+        out = " ".join(capsys.readouterr().out.split())
+        assert out.count("there is no free column") == 1
+        assert "is written back and" not in out
+        assert (
+            "1 Services row was billed but has no Invoice No in the workbook: it is not billed "
+            "again, and its Invoice No is written back once the sheet has a free column."
+        ) in out
+        assert len(folder.received) == 1
+    wb = openpyxl.load_workbook(folder.workbook)
+    wb["Services"]["XFD6"] = None  # the bookkeeper clears the stray cell
+    wb.save(folder.workbook)
+    assert folder.run("--as-of", "2026-03-17") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 Services row was billed but had no Invoice No in the workbook" in out
+    assert "it is written back and the row is not billed again." in out
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert services["Invoice No"].tolist() == ["INV-2026-0001"]
+    assert len(folder.received) == 1
+
+
 def test_dimension_is_not_trusted(tmp_path: Path) -> None:
     path = tmp_path / "log.xlsx"
     wb = xlsxwriter.Workbook(str(path))

@@ -233,6 +233,7 @@ def _apply(
     new_sheets = []
     warnings: list[str] = []
     notes: list[str] = []
+    unwritten: list[tuple[str, str]] = []
     filters: dict[str, str] = {}
     moves: list[RowMove] = []  # totals rows moved down: what refers to them follows
     followed: dict[str, int] = {}  # sheet part -> how many of the moves its formulas follow
@@ -264,6 +265,7 @@ def _apply(
         cells += result.cells
         warnings.extend(result.warnings)
         notes.extend(result.notes)
+        unwritten.extend((sheet, header) for header in result.unplaced)
         if result.filter_ref:
             filters[sheet] = result.filter_ref
         if result.moved is not None:
@@ -283,7 +285,7 @@ def _apply(
             del pieces
         del xml, result, sheet_updates  # one big sheet is held at a time, and only once
     if not parts and not packed:
-        return WriteResult(False, 0, None, tuple(warnings), tuple(notes))
+        return WriteResult(False, 0, None, tuple(warnings), tuple(notes), tuple(unwritten))
     if moves:
         _follow_elsewhere(pkg, moves, followed, named, parts, packed, ctx)
     if new_sheets:
@@ -307,7 +309,7 @@ def _apply(
         backup_dir,
         keep_backups,
     )
-    return WriteResult(True, cells, backup, tuple(warnings), tuple(notes))
+    return WriteResult(True, cells, backup, tuple(warnings), tuple(notes), tuple(unwritten))
 
 
 def _follow(

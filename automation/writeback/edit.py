@@ -55,6 +55,7 @@ class SheetResult:
       notes: what was done differently than asked, for the bookkeeper.
       filter_ref: the sheet's autofilter range when it grew ("$A$1:$K$20"), else None.
       moved: where the table's totals row moved, for the references to it to follow.
+      unplaced: the headers no cell was written under, for lack of a free column.
     """
 
     pieces: list[bytes | memoryview] | None
@@ -63,6 +64,7 @@ class SheetResult:
     filter_ref: str | None = None
     notes: tuple[str, ...] = ()
     moved: RowMove | None = None
+    unplaced: tuple[str, ...] = ()
 
 
 class CellWrites(Protocol):
@@ -119,10 +121,12 @@ def edit_sheet(
             moved = RowMove(sheet, before.totals_row, main.info.ref[2], c1, c2)
     filter_ref = _grow_filter(edit, old_filter, placed.columns.values(), writes)
     repair_shared(edit)
-    warnings, notes = tuple(placed.warnings), tuple(placed.notes)
+    warnings, notes, unplaced = tuple(placed.warnings), tuple(placed.notes), tuple(placed.unplaced)
     if not edit.dirty:
-        return SheetResult(None, 0, warnings, notes=notes)
-    return SheetResult(finish_sheet(edit), edit.cells, warnings, filter_ref, notes, moved)
+        return SheetResult(None, 0, warnings, notes=notes, unplaced=unplaced)
+    return SheetResult(
+        finish_sheet(edit), edit.cells, warnings, filter_ref, notes, moved, unplaced
+    )
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ class WriteResult:
         reason (e.g. no free column left), for the run's summary.
       notes: what was written differently than asked (new columns beside a
         table rather than in it).
+      unwritten: (sheet, header) of each column no cell was written to, for lack of a
+        free column (said in `warnings`).
     """
 
     changed: bool
@@ -39,6 +41,7 @@ class WriteResult:
     backup: Path | None
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    unwritten: tuple[tuple[str, str], ...] = ()
 
 
 class WriteBackError(Exception):
