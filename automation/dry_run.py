@@ -187,7 +187,7 @@ def dry_run(
     if documents and render:
         from .render import InvoiceRenderer
 
-        InvoiceRenderer(paths.templates).render_many(documents, paths.preview)
+        InvoiceRenderer(paths.templates, draft=True).render_many(documents, paths.preview)
         summary.notes.append(f"Preview documents are in {paths.preview}.")
     return summary
 

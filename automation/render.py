@@ -75,6 +75,8 @@ MAX_STEM_BYTES = 150
 #: Core properties docxtpl renders as templates (DocxTemplate.render_properties).
 RENDERED_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
 FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+#: First on every page of a dry run's preview document (`mark_draft`), whatever the template.
+DRAFT_MARK = "DRAFT \u2014 preview of a dry run, not sent"
 
 
 # -- context -----------------------------------------------------------------
@@ -180,6 +182,7 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
         **qr_context(
             company, cur, amount_due, doc.invoice_no, f"Оплата по счёту № {doc.invoice_no}", lang
         ),
+        "draft": False,  # True in a dry run's preview (`InvoiceRenderer(draft=True)`)
     }
     return context
 
@@ -213,6 +216,7 @@ def credit_note_context(doc: CreditNoteDocument) -> dict[str, object]:
         "owed_back": money(-doc.balance) if doc.balance < 0 else "",
         "cancels_invoice": doc.cancels,
         "replacement": ", ".join(_clean(n) for n in doc.replacement),
+        "draft": False,
     }
 
 
@@ -426,11 +430,13 @@ class InvoiceRenderer:
     """Renders invoices from the templates in one folder.
 
     `invoice.<language>.docx` is used when present, else `invoice.docx`. Each
-    template is loaded and compiled once, on first use.
+    template is loaded and compiled once, on first use. `draft`: a dry run's
+    previews, each marked as one (`mark_draft`), its templates given `draft` true.
     """
 
-    def __init__(self, template_dir: Path) -> None:
+    def __init__(self, template_dir: Path, draft: bool = False) -> None:
         self.template_dir = Path(template_dir)
+        self.draft = draft
         self._templates: dict[Path, _Template] = {}
         self._chosen: dict[tuple[str, str], Path] = {}  # (language, kind): template_path
 
@@ -457,7 +463,9 @@ class InvoiceRenderer:
         path = self._chosen.get((doc.language, kind))
         if path is None:  # looked up once per language: up to four file checks
             path = self._chosen[doc.language, kind] = self.template_path(doc.language, kind)
-        return self._template(path).render_bytes(context)
+        if not self.draft:
+            return self._template(path).render_bytes(context)
+        return mark_draft(self._template(path).render_bytes({**context, "draft": True}))
 
     def vet(self) -> None:
         """Render every Word template in the folder once on a sample invoice.
@@ -546,10 +554,10 @@ class InvoiceRenderer:
             yield from pool.map(_work_in_worker, [work] * len(items), items, chunksize=chunk)
 
     def __getstate__(self) -> dict[str, object]:
-        return {"template_dir": self.template_dir}
+        return {"template_dir": self.template_dir, "draft": self.draft}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["template_dir"])  # type: ignore[misc]
+        self.__init__(state["template_dir"], state["draft"])  # type: ignore[misc]
 
     def _template(self, path: Path) -> _Template:
         template = self._templates.get(path)
@@ -557,6 +565,39 @@ class InvoiceRenderer:
             template = load_template(path)
             self._templates[path] = template
         return template
+
+
+def mark_draft(data: bytes) -> bytes:
+    """A rendered .docx with DRAFT_MARK as its first paragraph and first in the header of
+    every page, in bold red: a dry run's preview carries a number not used yet and was never
+    sent, and must not pass for the invoice, whichever template (the bookkeeper's own too)
+    made it."""
+    document = Document(io.BytesIO(data))
+    document.element.body.insert(0, _draft_paragraph())
+    even_pages = document.settings.odd_and_even_pages_header_footer
+    for index, section in enumerate(document.sections):
+        headers = [section.header]
+        if section.different_first_page_header_footer:
+            headers.append(section.first_page_header)
+        if even_pages:
+            headers.append(section.even_page_header)
+        for header in headers:
+            if header.is_linked_to_previous:
+                if index:
+                    continue  # shows the previous section's, marked already
+                header.is_linked_to_previous = False  # a header of its own, empty
+            header._element.insert(0, _draft_paragraph())
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _draft_paragraph() -> Any:
+    w = nsmap["w"]
+    return parse_xml(
+        f'<w:p xmlns:w="{w}"><w:r><w:rPr><w:b/><w:color w:val="C00000"/></w:rPr>'
+        f"<w:t>{DRAFT_MARK}</w:t></w:r></w:p>"
+    )
 
 
 _WORKER_RENDERER: InvoiceRenderer | None = None

@@ -115,7 +115,7 @@ KIND_WORDS = {
     "resend": "copy resent",
     "escalated": "escalated",
     "statement": "statement of account",
-    "Draft": "draft",
+    "Draft": "Draft",  # a would-be invoice, by the status it has: a dry run's only
 }
 
 

@@ -250,6 +250,7 @@ def test_a_dry_run_on_reissue_day_previews_the_reissued_invoice(folder: Folder) 
     previews = sorted(p.name for p in (folder.root / "preview").rglob("*.docx"))
     assert previews == ["INV-2026-0001-R1.docx"]
     document = docx.Document(str(next((folder.root / "preview").rglob("*-R1.docx"))))
+    assert document.paragraphs[0].text == "DRAFT \u2014 preview of a dry run, not sent"
     cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
     assert any("500.00" in c for c in cells)
     assert digest(folder) == before and len(mails_to(folder, "Late")) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -823,6 +824,41 @@ def test_refused_address_fails_then_goes_to_the_corrected_address(tmp_path: Path
         assert acme["Due Date"].date() == date(2026, 3, 26)
         assert sheet(folder.workbook, "Services")["Due Date"][0].date() == date(2026, 3, 26)
         assert len(invoices) == 2
+
+
+def docx_texts(path: Path) -> list[str]:
+    """Every paragraph's text of a .docx: its body's first, then its headers'."""
+    document = docx.Document(str(path))
+    texts = [p.text for p in document.paragraphs]
+    for section in document.sections:
+        texts += [p.text for p in section.header.paragraphs]
+    return texts
+
+
+def test_a_preview_says_draft_and_a_real_invoice_does_not(folder: Folder, capsys) -> None:
+    """A dry run's would-be invoices show as `Draft`, and every preview document opens with
+    the draft mark, on the page and in its header; a real run's documents have none."""
+    from automation.render import DRAFT_MARK
+
+    basic(folder)
+    assert folder.run("--as-of", AS_OF, "--dry-run") == 0
+    out = capsys.readouterr().out
+    drafts = [line for line in out.splitlines() if "INV-2026-000" in line]
+    assert len(drafts) == 2 and all("Draft" in line for line in drafts)
+    previews = sorted((folder.root / "preview").rglob("*.docx"))
+    assert len(previews) == 2
+    for path in previews:
+        document = docx.Document(str(path))
+        assert document.paragraphs[0].text == DRAFT_MARK
+        assert document.paragraphs[0].runs[0].bold
+        assert [p.text for p in document.sections[0].header.paragraphs][0] == DRAFT_MARK
+    assert folder.run("--as-of", AS_OF) == 0
+    invoices = sorted((folder.root / "invoices").rglob("*.docx"))
+    assert [p.name for p in invoices] == [p.name for p in previews]
+    for path in invoices:
+        assert not any("draft" in text.casefold() for text in docx_texts(path))
+        with zipfile.ZipFile(path) as zf:
+            assert not any(b"DRAFT" in zf.read(name) for name in zf.namelist())
 
 
 def test_a_dry_run_leaves_only_its_own_previews(folder: Folder) -> None:
