@@ -3,7 +3,8 @@
 Reads and validates the workbook, then looks at the open invoices (bank
 statements first, so a payment just imported counts), at the corrections typed
 into the Invoices sheet, and drafts what is to be issued. Nothing here sends
-or writes the workbook; the weekly run records what it decides in the ledger.
+or writes the workbook; the weekly run records what it decides in the ledger, the
+statements imported with its numbering once the mail server is open (`run_billing`).
 
     data, book, lines, errors = load(request)
     pending, active, invoices, rows, followups = look_at_open_invoices(

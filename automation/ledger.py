@@ -474,7 +474,20 @@ class Ledger:
         message as "sending", which the next run resends under the same
         Message-ID: the same window as a cut just after the server's answer.
         It halves the disk flushes of a send (one per message, not two).
+
+        Inside another transaction it is a savepoint: its writes are undone on an
+        error, and kept (or not) with the outer transaction's (`durable` is the outer's).
         """
+        if self.conn.in_transaction:
+            self.conn.execute("SAVEPOINT inner")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK TO inner")
+                raise
+            finally:
+                self.conn.execute("RELEASE inner")
+            return
         if not durable:
             self.conn.execute("PRAGMA synchronous=NORMAL")
         try:

@@ -220,11 +220,15 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
         with ExitStack() as stack:
             run = Run.begin(request, paths, stack, progress)
             run.list_problems()
-            run.ledger.start_run(request.as_of)
-            plan = run.decide()
-            if plan.mailing:
-                run.open_sender()
-            run.number(plan)
+            # Kept all at once, once the mail server is open: a run stopped before (exit 2)
+            # leaves the ledger as it was, bank statements imported included.
+            with run.ledger.transaction():
+                run.ledger.start_run(request.as_of)
+                plan = run.decide()
+                if plan.mailing:
+                    run.open_sender()
+                run.number(plan)
+            checkpoint("after-numbering")
             run.send(plan)
             run.write_back(plan)
             run.report()
@@ -451,7 +455,8 @@ class Run:
             )
 
     def number(self, plan: Plan) -> None:
-        """Number and record everything planned, in one transaction, before any email."""
+        """Number and record everything planned, in one transaction, before any email
+        (`run_billing` commits it with the statements `decide` imported)."""
         ledger, data, config, as_of = self.ledger, self.data, self.config, self.as_of
         with ledger.transaction():
             record_paid_cells(ledger, self.rows, as_of)  # dates each part payment on statements
@@ -478,7 +483,6 @@ class Run:
                     plan.monthly,
                     plan.fixes.held_clients(self.invoices),
                 )
-        checkpoint("after-numbering")
         self.summary.timings["plan"] = time.perf_counter() - self.started
         restored = plan.restored
         known = ledger.invoices(set(restored.values())) if restored else {}

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sqlite3
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
+from smtp_servers import Recorder, password_checker, running_server
 from statements import Tx, camt053, onec_kazakh
 
 from automation.cli import main
@@ -421,3 +424,55 @@ def test_a_camt_line_stored_under_a_counter_ref_is_not_counted_again(
     assert "1 file(s), 0 new incoming line(s)" in capsys.readouterr().out
     invoice = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0001"]
     assert money(invoice["Paid By Bank"]) == D("100.00") and invoice["Status"] == "Paid"
+
+
+def ledger_dump(folder: Folder) -> list[str]:
+    conn = sqlite3.connect(folder.root / ".billing" / "ledger.sqlite")
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["file-kept", "file-removed"])
+def test_a_refused_login_leaves_the_statement_unimported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, kept: bool
+) -> None:
+    """Exit 2 changes nothing: the statement in the inbox is not in the ledger. Removed
+    (it was the wrong file), nothing is applied; left, the next run imports it and says so."""
+    recorder = Recorder()
+    checker = password_checker("billing", "right")
+    with running_server(recorder, authenticator=checker, auth_require_tls=False) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config(extra='currency = "EUR"', email='username = "billing"')
+        write_workbook(folder.workbook, [client("Acme Dental", Currency="EUR")],
+                       [service(date(2026, 3, 2), "Acme Dental", "March", 1, 220)])  # fmt: skip
+        monkeypatch.setenv("BILLING_SMTP_PASSWORD", "right")
+        assert folder.run("--as-of", "2026-03-09") == 0
+        inbox = folder.root / "statements"
+        inbox.mkdir()
+        paid = [Tx(date(2026, 3, 10), D("220.00"), "Acme Dental", purpose="INV-2026-0001",
+                   ref="P-1")]  # fmt: skip
+        (inbox / "camt.xml").write_bytes(camt053(paid, "10", currency="EUR"))
+        before, workbook = ledger_dump(folder), digest(folder)
+        capsys.readouterr()
+        monkeypatch.setenv("BILLING_SMTP_PASSWORD", "wrong")
+        assert folder.run("--as-of", "2026-03-12") == 2
+        assert "mail server cannot be used" in capsys.readouterr().out
+        assert ledger_dump(folder) == before  # no bank line, no run: as it was
+        assert digest(folder) == workbook and (inbox / "camt.xml").exists()
+        if not kept:
+            (inbox / "camt.xml").unlink()
+        monkeypatch.setenv("BILLING_SMTP_PASSWORD", "right")
+        sent = len(folder.received)
+        assert folder.run("--as-of", "2026-03-12") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    invoice = sheet(folder, "Invoices", "Invoice No").loc["INV-2026-0001"]
+    if kept:
+        assert "Bank statements: 1 file(s), 1 new incoming line(s); 1 applied." in out
+        assert invoice["Status"] == "Paid" and money(invoice["Paid By Bank"]) == D("220.00")
+        assert len(folder.received) == sent + 1  # the thank-you
+    else:
+        assert "Bank statements" not in out and pd.isna(invoice["Paid Amount"])
+        assert "Payments" not in pd.ExcelFile(folder.workbook, engine="calamine").sheet_names
+        assert len(folder.received) == sent

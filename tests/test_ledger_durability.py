@@ -48,6 +48,27 @@ def test_a_quick_commit_keeps_its_writes_and_puts_full_back(tmp_path: Path) -> N
         assert again.conn.execute("SELECT a FROM t").fetchall() == [(1,)]
 
 
+def test_a_transaction_inside_another_is_kept_with_it_or_not_at_all(tmp_path: Path) -> None:
+    """The weekly run's import and numbering are kept once the mail server is open."""
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.conn.execute("CREATE TABLE t (a)")
+        with ledger.transaction():
+            ledger.conn.execute("INSERT INTO t VALUES (1)")
+            with pytest.raises(RuntimeError), ledger.transaction():
+                ledger.conn.execute("INSERT INTO t VALUES (2)")
+                raise RuntimeError("undone alone")
+            with ledger.transaction(durable=False):
+                ledger.conn.execute("INSERT INTO t VALUES (3)")
+        assert ledger.conn.execute("SELECT a FROM t").fetchall() == [(1,), (3,)]
+        with pytest.raises(RuntimeError), ledger.transaction():
+            with ledger.transaction():
+                ledger.conn.execute("INSERT INTO t VALUES (4)")
+            raise RuntimeError("login refused")
+        assert not ledger.conn.in_transaction and synchronous(ledger) == FULL
+    with Ledger.open(tmp_path / "ledger.sqlite") as again:
+        assert again.conn.execute("SELECT a FROM t").fetchall() == [(1,), (3,)]
+
+
 class Traced:
     """Every COMMIT of the run's ledger, with the synchronous mode it was made under."""
 
