@@ -162,7 +162,8 @@ class Followup:
     Attributes:
       action: None, "thanks", "underpaid", "overpaid", "reissue" or "escalate".
       event: the ledger key that makes the action happen once.
-      amount_due: the total, or the discounted total when the discount was earned.
+      amount_due: the total, or what settled it inside the discount window
+        (`terms.amount_due`: the amount paid, from the discounted total up to the total).
     """
 
     invoice_no: str
@@ -195,8 +196,12 @@ def balance_of(state: InvoiceState, pay: Payments) -> tuple[Decimal, Decimal]:
     ...                      date(2026, 4, 1), Decimal("100.00"), None, 0, None, False, False)
     >>> balance_of(state, Payments(Decimal("97.99"), date(2026, 3, 5)))
     (Decimal('98.00'), Decimal('0'))
+    >>> balance_of(state, Payments(Decimal("99.50"), date(2026, 3, 5)))  # less discount taken
+    (Decimal('99.50'), Decimal('0'))
     >>> balance_of(state, Payments(Decimal("100.00"), date(2026, 3, 5)))  # paid in full: fine
     (Decimal('100.00'), Decimal('0'))
+    >>> balance_of(state, Payments(Decimal("101.00"), date(2026, 3, 5)))  # over the total
+    (Decimal('100.00'), Decimal('-1.00'))
     """
     net = state.total - state.credited
     due = amount_due(state.terms, net, state.currency, state.invoice_date, pay.paid_date, pay.paid)

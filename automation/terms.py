@@ -380,18 +380,28 @@ def amount_due(
 ) -> Decimal:
     """What settles the invoice: the discounted total if paid by the discount date, else total.
 
-    With `paid` (the cumulative amount received), the discount is earned only
-    when at least the discounted total arrived by the discount date: a part
-    payment on time earns nothing, and a client who paid the full total
-    inside the window has simply paid it (not overpaid).
+    With `paid` (the cumulative amount received), the one rule every figure
+    about a discount follows (Status, Balance, payment notes, statements, bank
+    matching): paid by the discount date, any amount from the discounted total
+    up to the total settles the invoice exactly, since the client took less of
+    the discount than was offered and nothing is owed back; less than the
+    discounted total is a part payment and earns nothing; more than the total
+    is paid too much by what exceeds the total.
+
+    >>> terms = parse_terms("2/10 Net 30")
+    >>> [str(amount_due(terms, Decimal("112.00"), "USD", date(2026, 3, 2), date(2026, 3, 5),
+    ...                 Decimal(paid))) for paid in ("50", "109.76", "111.98", "113")]
+    ['112.00', '109.76', '111.98', '112.00']
     """
     last_day = discount_date(terms, invoice_date)
     discounted = discounted_total(terms, total, currency)
     if discounted is None or last_day is None or paid_date is None or paid_date > last_day:
         return total
-    if paid is not None and (paid < discounted - TOLERANCE or paid >= total - TOLERANCE):
+    if paid is None:
+        return discounted
+    if paid < discounted - TOLERANCE:
         return total
-    return discounted
+    return min(max(round_money(paid, currency), discounted), total)
 
 
 # ---------------------------------------------------------------------------

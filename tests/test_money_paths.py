@@ -82,6 +82,37 @@ def test_paying_the_discounted_amount_in_time_settles_it(folder: Folder) -> None
     assert row["Status"] == "Paid" and row["Balance"] == 0
 
 
+def test_paying_between_the_discounted_and_the_full_amount_in_time_is_paid(
+    folder: Folder, capsys
+) -> None:
+    """2/10 Net 30 on $112.00 (discounted $109.76): inside the window anything from the
+    discounted amount to the full amount settles it, nothing owed back; only what is paid
+    above the full amount is an overpayment."""
+    paid = {"A": "109.75", "B": "110.00", "C": "111.98", "D": "112.00", "E": "112.01",
+            "F": "113.00"}  # fmt: skip
+    write_workbook(
+        folder.workbook,
+        [client(name, Terms="2/10 Net 30", **{"Tax Rate": "12%"}) for name in paid],
+        [service(date(2026, 3, 2), name, "Work", 1, 100) for name in paid],
+    )
+    assert folder.run("--as-of", "2026-03-02") == 0
+    for row, amount in enumerate(paid.values(), start=2):
+        pay(folder, row, Decimal(amount), date(2026, 3, 5))
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-09") == 0
+    out = capsys.readouterr().out
+    rows = invoices(folder)
+    for name in "ABCDE":
+        assert (rows.loc[name, "Status"], rows.loc[name, "Balance"]) == ("Paid", 0), name
+    assert (rows.loc["F", "Status"], rows.loc["F", "Balance"]) == ("Overpaid", -1)
+    owed = out.split("Owed back to clients", 1)[1].splitlines()[1:]
+    assert [ln.split()[1] for ln in owed if ln.startswith("  INV-")] == ["F"]
+    notes = {str(m.message["To"]).split("@")[0].upper(): body(m.message)
+             for m in folder.received[len(paid) :]}  # fmt: skip
+    assert all("paid in full" in notes[name] for name in "ABCDE")
+    assert "$113.00, which is $1.00 more than the $112.00 due" in notes["F"]
+
+
 def test_yen_balances_are_whole_yen_everywhere(folder: Folder) -> None:
     write_workbook(
         folder.workbook,

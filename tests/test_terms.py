@@ -374,6 +374,25 @@ def test_amount_due_depends_on_the_payment_date(paid: date | None, expected: str
     assert amount_due(TWO_TEN, Decimal("1000.00"), "USD", INVOICED, paid) == Decimal(expected)
 
 
+@pytest.mark.parametrize(
+    ("paid", "expected"),
+    [
+        ("500.00", "1000.00"),  # a part payment on time earns nothing
+        ("979.98", "1000.00"),
+        ("979.99", "980.00"),  # a cent short of the discounted amount: settled
+        ("980.00", "980.00"),
+        ("990.00", "990.00"),  # less of the discount taken: settled, nothing owed back
+        ("999.99", "999.99"),
+        ("1000.00", "1000.00"),
+        ("1000.01", "1000.00"),
+        ("1200.00", "1000.00"),  # paid too much by what exceeds the total
+    ],
+)
+def test_amount_due_inside_the_window_is_continuous(paid: str, expected: str) -> None:
+    due = amount_due(TWO_TEN, Decimal("1000.00"), "USD", INVOICED, date(2026, 3, 9), Decimal(paid))
+    assert due == Decimal(expected)
+
+
 # ---------------------------------------------------------------------------
 # Terms in words
 
