@@ -1037,6 +1037,16 @@ class Ledger:
         ).fetchone()
         return datetime.fromisoformat(at).replace(microsecond=0) if at else None
 
+    def first_delivered_at(self, message_id: str, addresses: Iterable[str]) -> datetime | None:
+        """When a server first accepted this message for one of `addresses` (None: never)."""
+        wanted = sorted({a.lower() for a in addresses})
+        (at,) = self.conn.execute(
+            "SELECT MIN(at) FROM deliveries WHERE message_id = ? AND state = ?"
+            f" AND address IN ({','.join('?' * len(wanted))})",  # noqa: S608 - placeholders
+            (message_id, SENT, *wanted),
+        ).fetchone()
+        return datetime.fromisoformat(at).replace(microsecond=0) if at else None
+
     def mark_sending(self, message_id: str) -> None:
         self.conn.execute(
             "UPDATE messages SET state = ?, attempt_run = ? WHERE message_id = ?",

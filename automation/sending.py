@@ -211,6 +211,15 @@ class LedgerJournal:
         new = tuple((a, r) for a, r in verdict.copies_missed if a.lower() not in said)
         return note, copies_missed_text(message, replace(verdict, copies_missed=new)).strip()
 
+    def reached_client(self, message: BuiltMessage) -> datetime | None:
+        """When a server first accepted the message for one of its To or Cc addresses (None:
+        not yet), though another To address may still be owed it. From then on its bytes
+        are kept for the retry (`may_have_reached`), so the due date it shows is fixed:
+        an invoice's Sent At is this moment, and receipt-based terms count from it."""
+        blind = blind_copies(message)
+        seen = [a for a in message.recipients if a.lower() not in blind]
+        return self.ledger.first_delivered_at(message.message_id, seen)
+
     def may_have_reached(self, message_id: str, blind: Collection[str] = ()) -> bool:
         """Whether some recipient has, or may have, the message: then only its bytes may follow.
 
@@ -322,7 +331,8 @@ class SendStage(LedgerJournal):
             interrupted = False
         with self.ledger.transaction(durable=False):
             self.ledger.mark_sent(msg.message_id, now)
-            record_sent(self.ledger, job, now, day, f"{where}{already}", missed)
+            reached = self.reached_client(message) if msg.kind == "invoice" else None
+            record_sent(self.ledger, job, now, day, f"{where}{already}", missed, reached)
         if interrupted and self.outbox is not None:
             self.summary.notes.append(
                 f"{inv.invoice_no}: the run before this one stopped while writing this message "
@@ -399,9 +409,20 @@ class SendStage(LedgerJournal):
         note += missed
         blind = blind_copies(message)
         rebuild = not self.may_have_reached(msg.message_id, blind)
+        # Some addressee has the invoice: the client had it then (Sent At), and its
+        # receipt-based due date counts from then, as the copy they have says.
+        reached = self.reached_client(message) if msg.kind == "invoice" else None
+        first: dict[str, object] = {}
+        if reached is not None and inv.sent_at is None:
+            first = {
+                "sent_at": reached,
+                "last_sent": reached,
+                "first_due": job.due,
+                "first_message_id": inv.first_message_id or msg.message_id,
+            }
         with self.ledger.transaction(durable=False):
             self.ledger.mark_failed(msg.message_id, reply, rebuild=rebuild, blind=blind)
-            self.ledger.update_invoice(inv.invoice_no, note=note)
+            self.ledger.update_invoice(inv.invoice_no, note=note, **first)
         self.summary.failed.append(
             SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
         )
@@ -425,9 +446,18 @@ NOT_DONE = "Not done on"
 
 
 def record_sent(
-    ledger: Ledger, job: Job, now: datetime, as_of: date, where: str, missed: str = ""
+    ledger: Ledger,
+    job: Job,
+    now: datetime,
+    as_of: date,
+    where: str,
+    missed: str = "",
+    reached: datetime | None = None,
 ) -> None:
-    """The invoice's record after a delivered message; `where` is "emailed to ..."."""
+    """The invoice's record after a delivered message; `where` is "emailed to ...".
+
+    `reached`: when an addressee first had it, an earlier run maybe (an invoice's Sent At).
+    """
     msg, inv = job.message, job.invoice
     day = as_of.isoformat()
     # What this run could not do on the row (a Credit Amount put back) stays said first.
@@ -439,7 +469,7 @@ def record_sent(
     if msg.kind == "invoice":
         ledger.update_invoice(
             inv.invoice_no,
-            sent_at=inv.sent_at or now,
+            sent_at=inv.sent_at or reached or now,
             last_sent=now,
             due_date=job.due,
             first_due=job.due,

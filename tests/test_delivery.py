@@ -275,6 +275,34 @@ def test_some_to_refused_fails_then_goes_to_those_alone_with_the_same_message_id
     )
 
 
+def test_sent_at_is_when_one_to_address_first_had_it_as_its_receipt_due_date_counts(
+    tmp_path: Path,
+) -> None:
+    """"Receipt 10", ann accepts on 9 March and bob refuses; bob gets it on 16 March. Ann's
+    copy (the same bytes bob gets) says due 19 March: Sent At is 9 March from the first
+    run on, while the invoice stays Failed until bob has it too."""
+    recorder = Recorder(refuse=frozenset({"bob@acme.example"}))
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client("Acme", Email="ann@acme.example; bob@acme.example", Terms="Receipt 10")],
+            [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        )
+        assert folder.run("--as-of", AS_OF) == 1
+        row = invoices(folder).loc["Acme"]
+        assert row["Status"] == "Failed" and "not delivered to bob" in row["Note"]
+        assert pd.Timestamp(row["Sent At"]).date() == date(2026, 3, 9)
+        assert pd.Timestamp(row["Due Date"]).date() == date(2026, 3, 19)
+        recorder.refuse = frozenset()
+        assert folder.run("--as-of", "2026-03-16") == 0
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Sent"
+    assert pd.Timestamp(row["Sent At"]).date() == date(2026, 3, 9)  # ann had it then
+    assert pd.Timestamp(row["Last Sent"]).date() == date(2026, 3, 16)
+    assert pd.Timestamp(row["Due Date"]).date() == date(2026, 3, 19)
+
+
 def test_an_address_corrected_after_a_refusal_gets_the_invoice_the_old_one_never(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
