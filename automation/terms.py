@@ -66,6 +66,8 @@ ACCEPTED_FORMS: tuple[str, ...] = (
     "15 prox",
     "2/10 Net 30",
 )
+#: How every message about unreadable terms names the accepted forms.
+USE_ONE_OF = f"use one of: {', '.join(ACCEPTED_FORMS)}"
 
 
 class TermsError(ValueError):
@@ -79,7 +81,7 @@ class TermsError(ValueError):
     def __init__(self, text: str, reason: str) -> None:
         self.text = text
         self.reason = reason
-        super().__init__(f"{reason}; use one of: {', '.join(ACCEPTED_FORMS)}.")
+        super().__init__(f"{reason}; {USE_ONE_OF}.")
 
 
 class CalendarError(ValueError):

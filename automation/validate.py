@@ -44,7 +44,7 @@ from .money import (
 from .read import SheetData
 from .schema import CLIENTS, normalise_header
 from .starter import EXAMPLE_CLIENT
-from .terms import Terms, TermsError, parse_terms
+from .terms import USE_ONE_OF, Terms, TermsError, parse_terms
 from .writeback.xmlscan import col_letters
 
 if TYPE_CHECKING:
@@ -267,8 +267,11 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
         if row_errors and (client.active or unclear):
             errors.extend(row_errors)
             # Said in full once, on the Clients row; the client's Services rows point
-            # there with the gist (no list of accepted terms on every line).
-            gist = _first_clause(row_errors[0].message)
+            # there with the gist, and unreadable terms with the forms accepted.
+            terms_errors = [e for e in row_errors if e.column == sheet.headers["Terms"]]
+            gist = _first_clause((terms_errors or row_errors)[0].message)
+            if terms_errors:
+                gist = f"{gist}; {USE_ONE_OF}"
             problems[client.key] = f"not billed until {CLIENTS} row {row} is fixed: {gist}."
         elif client.key == _EXAMPLE_KEY and client.active:  # `init`'s: never billed, emailed
             errors.append(

@@ -18,6 +18,10 @@ from conftest import CLIENT_HEADERS, SERVICE_HEADERS, Folder, client, service, w
 
 import automation.cli as cli
 from automation.cli import main
+from automation.config import Config
+from automation.read import read_workbook
+from automation.terms import ACCEPTED_FORMS
+from automation.validate import validate_clients
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -397,8 +401,25 @@ def test_a_client_problem_is_reported_once(tmp_path: Path, capsys, terms: str) -
     assert main(["--workbook", str(book), "--as-of", "2026-03-09"]) == 1
     services = pd.read_excel(book, sheet_name="Services", engine="calamine")
     assert set(services["Error"]) == {  # a ";" in the quoted terms does not cut it short
-        f'not billed until Clients row 2 is fixed: Payment terms "{terms}" are not understood.'
+        f'not billed until Clients row 2 is fixed: Payment terms "{terms}" are not understood; '
+        f"use one of: {', '.join(ACCEPTED_FORMS)}."
     }
+
+
+def test_unreadable_terms_are_named_on_the_clients_rows_beside_another_problem(
+    tmp_path: Path,
+) -> None:
+    """The Services rows point to the Clients row with the terms problem and the forms
+    accepted, even when a problem with the address comes first on that row."""
+    book = write_workbook(
+        tmp_path / "log.xlsx", [client("Acme", Email="acme at example", Terms="Net thirty")], []
+    )
+    clients = validate_clients(read_workbook(book, Config()).clients, Config())
+    assert [e.column for e in clients.errors] == ["Email", "Terms"]
+    assert clients.problems["acme"] == (
+        'not billed until Clients row 2 is fixed: Payment terms "Net thirty" are not '
+        f"understood; use one of: {', '.join(ACCEPTED_FORMS)}."
+    )
 
 
 @pytest.mark.parametrize(

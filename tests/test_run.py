@@ -157,7 +157,8 @@ def test_bad_rows_are_reported_and_the_rest_is_billed(folder: Folder, capsys) ->
     assert "does not equal Quantity x Unit Price" in errors[4]
     assert "not-an-address" in errors[5]
     assert "Clients row 4 is fixed" in errors[6] and "whenever" in errors[6]
-    assert "Net 30" not in errors[6]  # the accepted forms are listed once, on the Clients row
+    assert "use one of: Net 30, 30 days" in errors[6]  # the rows name the accepted forms
+    assert out.count("use one of") == 1  # the output lists them once, for the Clients row
     assert "Services row 3, Client:" in out
     assert "Services row 5, Unit Price:" in out
 
