@@ -42,7 +42,7 @@ from .mail import (
     no_smtputf8,
 )
 from .model import RowError
-from .summary import RunSummary, SentItem
+from .summary import KIND_WORDS, RunSummary, SentItem
 
 #: How the summary lists a message sent again after a run that could not confirm it.
 SENT_AGAIN = "sent again: the last run could not tell whether it arrived"
@@ -364,7 +364,7 @@ class SendStage(LedgerJournal):
         with self.ledger.transaction(durable=False):
             self.ledger.update_invoice(
                 inv.invoice_no,
-                note=f"Email ({msg.kind}) not confirmed on {self.as_of.isoformat()}: {reply}; "
+                note=f"{email_words(msg.kind)} not confirmed on {self.as_of.isoformat()}: {reply}; "
                 "the identical message is sent again at the next run.",
             )
         self.summary.failed.append(
@@ -377,7 +377,7 @@ class SendStage(LedgerJournal):
         if outcome.too_big:
             reply = verdict.missing[0][1]
             note = (
-                f"Email ({msg.kind}) not sent on {day}: {reply}. The next run tries again, "
+                f"{email_words(msg.kind)} not sent on {day}: {reply}. The next run tries again, "
                 "and the server refuses it again until the message is smaller."
             )
         else:
@@ -402,7 +402,7 @@ class SendStage(LedgerJournal):
                 alone = f", to those addresses alone ({', '.join(named)} already {verb} it)"
             missing = ", ".join(a for a, _ in verdict.missing)
             note = (
-                f"Email ({msg.kind}) not delivered to {missing} on {day}: {reply}{waited}; "
+                f"{email_words(msg.kind)} not delivered to {missing} on {day}: {reply}{waited}; "
                 f"it is tried again at the next run{alone}."
             )
         missed, listed = self.copies_refused(message, verdict, outcome)
@@ -439,6 +439,15 @@ def test_mode_note(redirect_to: str) -> str:
         "clients, yet the invoices are numbered and recorded as sent. To send one to its "
         "client, clear redirect_to and type Yes in its Resend cell."
     )
+
+
+def email_words(kind: str) -> str:
+    """How a Note names an email of this kind, in the run summary's words.
+
+    >>> email_words("thanks")
+    'Email (thank-you)'
+    """
+    return f"Email ({KIND_WORDS.get(kind, kind)})"
 
 
 #: How a Note starts that says what a run could not do on the row, and why.

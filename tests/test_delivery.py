@@ -969,3 +969,44 @@ def test_a_message_sent_after_midnight_is_dated_the_runs_last_second(
         for journal in (before, after):
             assert journal._now() == datetime.combine(today, sending.LAST_SECOND)
         assert dated._now() == datetime(2026, 3, 9, 0, 0, 4)
+
+
+def test_a_refused_follow_up_is_named_in_the_notes_in_plain_words(tmp_path: Path) -> None:
+    """The Note of a refused thank-you, part-payment or overpayment note, credit note or
+    copy says which email in the run summary's words, not the ledger's kinds."""
+    from automation.model import CellUpdate
+    from automation.writeback import apply_updates
+
+    typed = {
+        "Thanks": {"Paid Amount": Decimal("100"), "Paid Date": date(2026, 3, 12)},
+        "Part": {"Paid Amount": Decimal("20"), "Paid Date": date(2026, 3, 12)},
+        "Over": {"Paid Amount": Decimal("120"), "Paid Date": date(2026, 3, 12)},
+        "Voided": {"Status": "Void"},
+        "Copy": {"Resend": "Yes"},
+    }
+    recorder = Recorder()
+    with running_server(recorder) as port:
+        folder = server_folder(tmp_path, recorder, port)
+        write_workbook(
+            folder.workbook,
+            [client(name) for name in typed],
+            [service(date(2026, 3, 2), name, "Work", 1, 100) for name in typed],
+        )
+        assert folder.run("--as-of", AS_OF) == 0
+        rows = list(invoices(folder).index)
+        apply_updates(
+            folder.workbook,
+            [CellUpdate("Invoices", rows.index(name) + 2, column, value)
+             for name, cells in typed.items() for column, value in cells.items()],
+            header_rows={"Invoices": 1},
+        )  # fmt: skip
+        recorder.refuse = frozenset(f"{name.lower()}@clients.example" for name in typed)
+        assert folder.run("--as-of", "2026-03-16") == 1
+    notes = invoices(folder)["Note"]
+    assert {name: notes[name].split(" not delivered")[0] for name in typed} == {
+        "Thanks": "Email (thank-you)",
+        "Part": "Email (part-payment note)",
+        "Over": "Email (overpayment note)",
+        "Voided": "Email (credit note)",
+        "Copy": "Email (copy resent)",
+    }
