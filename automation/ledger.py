@@ -477,16 +477,20 @@ class Ledger:
 
         Inside another transaction it is a savepoint: its writes are undone on an
         error, and kept (or not) with the outer transaction's (`durable` is the outer's).
+        An error SQLite has already rolled back the whole transaction for (a full disk)
+        is raised as it is, not hidden behind the rollback's own failure.
         """
         if self.conn.in_transaction:
             self.conn.execute("SAVEPOINT inner")
             try:
                 yield
             except BaseException:
-                self.conn.execute("ROLLBACK TO inner")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK TO inner")
                 raise
             finally:
-                self.conn.execute("RELEASE inner")
+                if self.conn.in_transaction:
+                    self.conn.execute("RELEASE inner")
             return
         if not durable:
             self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -495,7 +499,8 @@ class Ledger:
             try:
                 yield
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
         finally:

@@ -69,6 +69,21 @@ def test_a_transaction_inside_another_is_kept_with_it_or_not_at_all(tmp_path: Pa
         assert again.conn.execute("SELECT a FROM t").fetchall() == [(1,), (3,)]
 
 
+def test_an_error_sqlite_rolled_back_itself_is_raised_as_it_is(tmp_path: Path) -> None:
+    """A full disk makes SQLite roll the whole transaction back before the error reaches
+    the block: the error is told, not "no such savepoint" or "no transaction is active"."""
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.conn.execute("CREATE TABLE t (a)")
+        with pytest.raises(RuntimeError, match="disk full"), ledger.transaction():
+            ledger.conn.execute("INSERT INTO t VALUES (1)")
+            with ledger.transaction():
+                ledger.conn.execute("INSERT INTO t VALUES (2)")
+                ledger.conn.execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
+                raise RuntimeError("disk full")
+        assert not ledger.conn.in_transaction
+        assert ledger.conn.execute("SELECT a FROM t").fetchall() == []
+
+
 class Traced:
     """Every COMMIT of the run's ledger, with the synchronous mode it was made under."""
 
