@@ -647,10 +647,11 @@ def login(
     if ep.provider == "microsoft":
         code = request_device_code(ep)
         minutes = max(1, code.expires_in // 60)
+        wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
         say(
             f"To sign {ep.username} in to {ep.title}, open {code.verification_uri} in any "
             f"browser (on this computer or your phone) and enter the code {code.user_code}. "
-            f"Sign in as {ep.username} and accept. Waiting up to {minutes} minutes..."
+            f"Sign in as {ep.username} and accept. Waiting up to {wait}..."
         )
         tokens = wait_for_device_sign_in(ep, code, sleep)
     else:

@@ -57,6 +57,7 @@ class Identity:
     pending: int = 0
     device_outcome: str = "ok"
     expires_in: int = 3600
+    device_expires_in: int = 900  # how long a device code may wait for the sign-in
     rotate: bool = False
     refresh_tokens: set[str] = field(default_factory=set)
     valid_access: set[str] = field(default_factory=set)
@@ -124,7 +125,7 @@ class Identity:
             "device_code": code,
             "user_code": USER_CODE,
             "verification_uri": VERIFICATION_URI,
-            "expires_in": 900,
+            "expires_in": self.device_expires_in,
             "interval": self.interval,
             "message": f"To sign in, open {VERIFICATION_URI} and enter {USER_CODE}.",
         }

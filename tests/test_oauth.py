@@ -215,6 +215,18 @@ def test_device_code_login_honours_interval_and_slow_down(
     assert not (tmp_path / ".billing" / "oauth-token").exists()
 
 
+@pytest.mark.parametrize(("seconds", "wait"), [(60, "1 minute..."), (900, "15 minutes...")])
+def test_device_code_login_says_how_long_it_waits(
+    identity: tuple[Identity, str], memory_keyring: MemoryKeyring, tmp_path: Path,
+    seconds: int, wait: str,
+) -> None:  # fmt: skip
+    ident, url = identity
+    ident.device_expires_in = seconds
+    said: list[str] = []
+    login(oauth_email(url), tmp_path, said.append, _no_browser, lambda s: None)
+    assert said[0].endswith(f"Waiting up to {wait}")
+
+
 @pytest.mark.parametrize(
     ("outcome", "words"),
     [("access_denied", "declined"), ("expired_token", "expired"),
