@@ -404,8 +404,8 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     if config.email.connections > 1:
         console.print(connections_text(config.email), markup=False, highlight=False)
     if config.email.redirect_to:
-        console.print(f"Note: {test_mode_note(config.email.redirect_to)}", markup=False,
-                      highlight=False)  # fmt: skip
+        note = test_mode_note(config.email.redirect_to, ahead=True)
+        console.print(f"Note: {note}", markup=False, highlight=False)
     if config.email.auth == "oauth2" and warning is None:  # no sign-in: warned of above
         from .oauth import OAuthError, check_sign_in
 

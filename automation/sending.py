@@ -432,11 +432,13 @@ class SendStage(LedgerJournal):
             )
 
 
-def test_mode_note(redirect_to: str) -> str:
-    """What every run says while `[email] redirect_to` sends everything to the bookkeeper."""
+def test_mode_note(redirect_to: str, ahead: bool = False) -> str:
+    """What every run says while `[email] redirect_to` sends everything to the bookkeeper;
+    `ahead`: said before a run (`check`), when nothing has gone yet."""
+    went, are = ("would go", "would be") if ahead else ("went", "are")
     return (
-        f"Test mode ([email] redirect_to): every email went to {redirect_to}, none to the "
-        "clients, yet the invoices are numbered and recorded as sent. To send one to its "
+        f"Test mode ([email] redirect_to): every email {went} to {redirect_to}, none to the "
+        f"clients, yet the invoices {are} numbered and recorded as sent. To send one to its "
         "client, clear redirect_to and type Yes in its Resend cell."
     )
 

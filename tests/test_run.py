@@ -492,7 +492,12 @@ def test_test_mode_says_the_clients_got_nothing_and_how_to_send_them(  # type: i
     folder.write_config(email='redirect_to = "me@ledgerwise.example"')
     basic(folder)
     assert main_check(folder) == 0
-    assert "Test mode ([email] redirect_to)" in capsys.readouterr().out
+    said = " ".join(capsys.readouterr().out.split())
+    assert (  # nothing has gone yet
+        "every email would go to me@ledgerwise.example, none to the clients, yet the "
+        "invoices would be numbered" in said
+    )
+    assert folder.received == []
     assert folder.run("--as-of", AS_OF) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "every email went to me@ledgerwise.example, none to the clients" in out
