@@ -86,6 +86,8 @@ DEMO_DIR = Path(tempfile.gettempdir()) / (
     f"billing-demo-{os.getuid()}" if hasattr(os, "getuid") else "billing-demo"
 )
 KEEP_LOGS = 200
+#: How an unexpected error's note names the run log that holds its traceback.
+LOGGED_IN = "logged in "
 #: More rows than this in the run's summary are listed as plain lines, not a table.
 TABLE_ROWS = 60
 
@@ -325,7 +327,7 @@ class _RunLog(logging.FileHandler):
         return None
 
 
-def _log_to_file(workbook: Path) -> logging.Handler | None:
+def _log_to_file(workbook: Path) -> logging.FileHandler | None:
     """A plain-text run log under .billing/logs/ (one file per run)."""
     folder = workbook.resolve().parent / ".billing" / "logs"
     try:
@@ -337,7 +339,7 @@ def _log_to_file(workbook: Path) -> logging.Handler | None:
         with contextlib.suppress(OSError):  # about four years of weekly runs are kept
             old.unlink(missing_ok=True)
     try:
-        handler: logging.Handler = _RunLog(path, encoding="utf-8")
+        handler: logging.FileHandler = _RunLog(path, encoding="utf-8")
     except OSError:  # a logs folder the run may not write in: the run goes on without its log
         return None
     handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(message)s"))
@@ -375,8 +377,10 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
     except (ConfigError, WorkbookError, UnusableError, BusyError) as exc:
         log.error("run stopped: %s", exc)
         raise
-    except Exception:
+    except Exception as exc:
         log.error("unexpected error\n%s", traceback.format_exc())
+        if handler is not None:  # what the bookkeeper is told to look at (`main`)
+            exc.add_note(f"{LOGGED_IN}{handler.baseFilename}")
         raise
     finally:
         if handler is not None:
@@ -608,23 +612,35 @@ def command_login(args: argparse.Namespace, console: Console) -> int:
 
 def command_demo(args: argparse.Namespace, console: Console) -> int:
     """The whole run on a fresh copy of the bundled sample; the sample is never touched."""
-    if DEMO_DIR.exists():
-        shutil.rmtree(DEMO_DIR)
-    DEMO_DIR.mkdir(parents=True)
-    shutil.copy2(SAMPLE_WORKBOOK, DEMO_DIR / SAMPLE_WORKBOOK.name)
-    shutil.copy2(SAMPLE_CONFIG, DEMO_DIR / SAMPLE_CONFIG.name)
-    console.print(f"Demo folder: {DEMO_DIR}", markup=False, highlight=False)
-    args.workbook = DEMO_DIR / SAMPLE_WORKBOOK.name
-    args.config = DEMO_DIR / SAMPLE_CONFIG.name
-    args.outbox = args.outbox or DEMO_DIR / "outbox"
+    folder = demo_folder()
+    shutil.copy2(SAMPLE_WORKBOOK, folder / SAMPLE_WORKBOOK.name)
+    shutil.copy2(SAMPLE_CONFIG, folder / SAMPLE_CONFIG.name)
+    console.print(f"Demo folder: {folder}", markup=False, highlight=False)
+    args.workbook = folder / SAMPLE_WORKBOOK.name
+    args.config = folder / SAMPLE_CONFIG.name
+    args.outbox = args.outbox or folder / "outbox"
     code = command_run(args, console)
     console.print(
-        f"Open {DEMO_DIR / 'invoices'} for the invoices, {args.outbox} for the emails "
+        f"Open {folder / 'invoices'} for the invoices, {args.outbox} for the emails "
         f"and {args.workbook} for the updated workbook.",
         markup=False,
         highlight=False,
     )
     return code
+
+
+def demo_folder() -> Path:
+    """DEMO_DIR made anew and empty; a new folder beside it when what is there cannot be
+    replaced (a link left at its name that this user may not remove)."""
+    try:
+        if DEMO_DIR.is_symlink() or DEMO_DIR.is_file():  # rmtree refuses a link, even broken
+            DEMO_DIR.unlink()
+        elif DEMO_DIR.exists():
+            shutil.rmtree(DEMO_DIR)
+        DEMO_DIR.mkdir(parents=True)
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=f"{DEMO_DIR.name}-", dir=DEMO_DIR.parent))
+    return DEMO_DIR
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -771,9 +787,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 highlight=False,
             )
             return EXIT_ATTENTION
+        logged = [n for n in getattr(exc, "__notes__", ()) if n.startswith(LOGGED_IN)]
+        details = f" Details are in {logged[0].removeprefix(LOGGED_IN)}." if logged else ""
         console.print(
             f"The run stopped on an unexpected problem: {exc!r}. What was sent is recorded, "
-            "and the next run finishes the rest. Details are in .billing/logs/.",
+            f"and the next run finishes the rest.{details}",
             markup=False,
             highlight=False,
         )

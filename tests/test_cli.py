@@ -316,6 +316,64 @@ def test_a_full_disk_is_said_plainly(  # type: ignore[no-untyped-def]
     assert out.startswith("The run stopped: the disk is full") and "unexpected" not in out
 
 
+@pytest.mark.parametrize(
+    "args", [["--as-of", "2026-03-09"], ["--as-of", "2026-03-09", "--dry-run"]]
+)
+def test_an_unexpected_problem_names_the_log_only_when_there_is_one(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch, capsys, args: list[str]
+) -> None:
+    """ "Details are in .billing/logs/" was said where no log was written (a dry run, the
+    demo's folder): the run names its log file, which holds the traceback; others do not."""
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("boom")
+
+    config_beside(tmp_path)
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")], [])
+    monkeypatch.setattr(cli, "run_billing", broken)
+    assert main(["--workbook", str(book), *args]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("The run stopped on an unexpected problem: RuntimeError('boom').")
+    logs = list((tmp_path / ".billing" / "logs").glob("run-*.log"))
+    if "--dry-run" in args:
+        assert logs == [] and "Details" not in out
+    else:
+        assert out.endswith(f"Details are in {logs[0]}.")
+        assert "RuntimeError: boom" in logs[0].read_text()
+
+
+def test_a_stale_link_where_the_demo_folder_goes_is_replaced(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A link left at the demo folder's name (its target gone) stopped --demo with exit 1 and
+    "details are in .billing/logs/", a log that was never written."""
+    demo = tmp_path / "demo"
+    demo.symlink_to(tmp_path / "gone")
+    monkeypatch.setattr(cli, "DEMO_DIR", demo)
+    assert main(["--demo", "--as-of", "2026-11-23"]) == 1  # the sample has two bad rows
+    out = capsys.readouterr().out
+    assert "unexpected" not in out and "INV-2026-0001" in out
+    assert demo.is_dir() and not demo.is_symlink()
+    assert len(list((demo / "outbox").glob("*.eml"))) == 8
+    assert not (tmp_path / "gone").exists()
+
+
+def test_a_demo_folder_that_cannot_be_replaced_gives_way_to_a_new_one(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    demo = tmp_path / "demo"
+    monkeypatch.setattr(cli, "DEMO_DIR", demo)
+
+    def refused(*_args: object, **_kw: object) -> None:  # another user's link in /tmp
+        raise PermissionError(1, "Operation not permitted")
+
+    demo.symlink_to(tmp_path / "theirs")
+    monkeypatch.setattr(Path, "unlink", refused)
+    folder = cli.demo_folder()
+    assert folder != demo and folder.parent == tmp_path and folder.is_dir()
+    assert list(folder.iterdir()) == []
+
+
 def test_a_new_command_is_one_entry(monkeypatch, capsys) -> None:
     def add_options(parser) -> None:
         parser.add_argument("word")
