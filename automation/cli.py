@@ -402,22 +402,14 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     ensure_not_busy(paths)
     vet_templates(paths)
     check_email_settings(config)
-    warning = check_mail_settings(request, paths)
-    if warning:
-        console.print(warning, markup=False, highlight=False)
+    mail = check_mail_settings(request, paths)  # the run's login, tried: exit 2 as the run
+    if mail:
+        console.print(mail, markup=False, highlight=False)
     if config.email.connections > 1:
         console.print(connections_text(config.email), markup=False, highlight=False)
     if config.email.redirect_to:
         note = test_mode_note(config.email.redirect_to, ahead=True)
         console.print(f"Note: {note}", markup=False, highlight=False)
-    if config.email.auth == "oauth2" and warning is None:  # no sign-in: warned of above
-        from .oauth import OAuthError, check_sign_in
-
-        try:  # the provider asked: its refusal stops the run too (exit 2)
-            said = check_sign_in(config.email, Paths.for_request(request).billing)
-        except OAuthError as exc:
-            raise UnusableError(str(exc)) from None
-        console.print(said, markup=False, highlight=False)
     loaded = load(request)
     data, book, _lines, errors = loaded
     problems = list(book.errors) + sequence_errors(data, config)
@@ -573,8 +565,8 @@ def command_login(args: argparse.Namespace, console: Console) -> int:
     """Sign the sending mailbox in once (OAuth 2.0) and check the mail server accepts it."""
     import webbrowser
 
-    from .mail import MailLoginError, SmtpSender
-    from .oauth import OAuthError, SignIn, login
+    from .mail import MailLoginError, try_login
+    from .oauth import OAuthError, login
 
     config, workbook = resolve(args)
     cfg = config.email
@@ -601,9 +593,8 @@ def command_login(args: argparse.Namespace, console: Console) -> int:
     if cfg.mode != "smtp":
         return EXIT_OK
     try:
-        with SmtpSender(cfg, sign_in=SignIn(cfg, billing)):
-            pass
-    except (MailLoginError, OAuthError) as exc:
+        try_login(cfg, billing)
+    except MailLoginError as exc:
         say(f"But the mail server cannot be used yet: {exc}")
         return EXIT_UNUSABLE
     say(f"The mail server {cfg.host} accepted the sign-in (nothing was sent).")

@@ -1799,20 +1799,49 @@ def check_smtp_settings(cfg: EmailConfig) -> None:
     tls_context(cfg)  # a ca_file that cannot be read
 
 
-def check_smtp_secrets(cfg: EmailConfig, billing_dir: Path | None = None) -> None:
-    """The password, or the stored sign-in, a run would sign in with, found without
-    connecting: MailLoginError when there is none."""
-    if cfg.mode != "smtp":
-        return
-    if cfg.auth == "oauth2":
-        try:
-            stored, _ = SignIn(cfg, billing_dir or Path.cwd() / ".billing").store.load()
-        except OAuthError as exc:
-            raise MailLoginError(str(exc)) from None
-        if not stored:
-            raise MailLoginError(f"no sign-in is stored for {cfg.username}: {SIGN_IN_AGAIN}.")
-    elif cfg.username:
+def missing_password(cfg: EmailConfig) -> str:
+    """Why a run started here would have no SMTP password to log in with, else "" (no
+    login, OAuth, or the password is found): `check` and `--dry-run` only tell it, as a
+    scheduled run's environment may set the variable this one lacks."""
+    if cfg.mode != "smtp" or cfg.auth == "oauth2" or not cfg.username:
+        return ""
+    try:
         smtp_password(cfg)
+    except MailLoginError as exc:
+        return str(exc)
+    return ""
+
+
+def try_login(cfg: EmailConfig, billing_dir: Path | None = None, login: bool = True) -> str:
+    """Open the connection a run opens (STARTTLS or SSL as set; AUTH, or XOAUTH2 with a
+    freshly refreshed sign-in), then QUIT: nothing is sent. One connection, whatever
+    `connections` says: a run goes on with those the server lets it open. Without
+    `login` the server is only reached (TLS included), not logged in to.
+
+    A sentence saying what the server accepted; MailLoginError, as the run's
+    `open_sender` raises it, when it refused or could not be reached.
+    """
+    sign_in = _sign_in(cfg, billing_dir) if login else None
+    with SmtpSender(cfg if login else replace(cfg, username=""), sign_in):
+        pass
+    where = f"{cfg.host}:{cfg.effective_port}"
+    if not login or not cfg.username:
+        return f"Mail: {where} answered (nothing was sent)."
+    login_for = f"the login for {cfg.username}"
+    if sign_in is not None:
+        login_for += f" with the sign-in at {sign_in.endpoints.title} (kept in {sign_in.place})"
+    return f"Mail: {where} accepted {login_for}; nothing was sent."
+
+
+def _sign_in(cfg: EmailConfig, billing_dir: Path | None) -> SignIn | None:
+    """The OAuth sign-in a sender uses (auth = "oauth2"), else None; `billing_dir` (the
+    folder's `.billing`) is where it may be kept."""
+    if cfg.auth != "oauth2":
+        return None
+    try:
+        return SignIn(cfg, billing_dir or Path.cwd() / ".billing")
+    except OAuthError as exc:
+        raise MailLoginError(str(exc)) from None
 
 
 def open_sender(
@@ -1833,12 +1862,7 @@ def open_sender(
         return OutboxSender(outbox_dir)
     if cfg.mode == "outbox":
         return OutboxSender(Path(cfg.outbox_dir))
-    sign_in = None
-    if cfg.auth == "oauth2":
-        try:
-            sign_in = SignIn(cfg, billing_dir or Path.cwd() / ".billing")
-        except OAuthError as exc:
-            raise MailLoginError(str(exc)) from None
+    sign_in = _sign_in(cfg, billing_dir)
     if cfg.connections > 1:
         from .smtp_pool import SmtpPool  # it builds on SmtpSender, here
 

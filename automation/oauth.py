@@ -657,16 +657,3 @@ def login(
     else:
         tokens = sign_in_in_browser(ep, open_browser, say)
     return TokenStore(cfg.username, billing_dir).save(tokens.refresh_token)
-
-
-def check_sign_in(cfg: EmailConfig, billing_dir: Path) -> str:
-    """One refresh, no mail: a sentence saying the stored sign-in is still accepted.
-
-    Raises SignInRefused / OAuthError otherwise (exit 2).
-    """
-    sign_in = SignIn(cfg, billing_dir)
-    sign_in.renew()
-    return (
-        f"Mail sign-in: {sign_in.username} is signed in to {sign_in.endpoints.title} "
-        f"(kept in {sign_in.place}) and the sign-in is still accepted."
-    )

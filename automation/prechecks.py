@@ -25,8 +25,9 @@ from .errors import BusyError, UnusableError
 from .mail import (
     MailError,
     check_addresses,
-    check_smtp_secrets,
     check_smtp_settings,
+    missing_password,
+    try_login,
     vet_email_templates,
 )
 from .request import REPO_TEMPLATES, Paths, RunRequest
@@ -262,27 +263,36 @@ def refuse_placeholder_sender(config: Config, outbox: Path | None) -> None:
 
 
 def check_mail_settings(request: RunRequest, paths: Paths) -> str | None:
-    """For `check` and `--dry-run`: what the run would refuse in [email] before connecting
-    (`mail.check_smtp_settings`), told the same way (exit 2), without connecting.
+    """For `check` and `--dry-run`: the mail server the run would use, tried the way the run
+    opens it (`mail.try_login`: connect, TLS, log in, QUIT; nothing sent, nothing numbered).
+    What the run would refuse stops here the same way (exit 2, the run's words); else a
+    line saying what the server accepted. None in outbox mode (nothing to log in to), and
+    for `payments`, which sends no client mail.
 
-    The password and the stored sign-in are only warned about (returned): the
-    scheduled run's environment often holds what this terminal's does not.
+    One thing is only told, not refused: no SMTP password in this environment (its
+    variable unset). The scheduled run's environment often sets what this terminal's
+    does not; the server is still reached, without logging in.
     """
     refuse_placeholder_sender(request.config, request.outbox)
-    if request.outbox is not None:
+    cfg = request.config.email
+    if request.outbox is not None or cfg.mode != "smtp":
         return None
     try:
-        check_smtp_settings(request.config.email)
+        check_smtp_settings(cfg)
+        if request.payments_only:
+            return None
+        lacking = missing_password(cfg)
+        said = try_login(cfg, paths.billing, login=not lacking)
     except MailError as exc:
         raise UnusableError(f"the mail server cannot be used: {exc}") from None
-    try:
-        check_smtp_secrets(request.config.email, paths.billing)
-    except MailError as exc:
-        return (
-            f"Note: here, the mail server could not be used: {exc} (A scheduled run whose "
-            "environment has it is fine.)"
-        )
-    return None
+    if not lacking:
+        return said
+    holder = f"sets {cfg.password_env}" if cfg.password_env else "reaches the OS keyring"
+    return (
+        f"Note: {cfg.host}:{cfg.effective_port} answered, but the login for {cfg.username} "
+        f"was not tried: {lacking} A run started here would stop on it (exit 2); a scheduled "
+        f"run whose environment {holder} logs in as usual."
+    )
 
 
 def email_settings_error(config: Config, exc: Exception) -> UnusableError:

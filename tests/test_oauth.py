@@ -720,7 +720,12 @@ def test_run_login_check_and_a_batch_outliving_its_token_leak_no_token(
     assert VERIFICATION_URI in out and USER_CODE in out
     assert "accepted the sign-in (nothing was sent)" in out
     assert command(folder, "check") == 0
-    assert "is signed in to Microsoft 365 (kept in the OS keyring)" in capfd.readouterr().out
+    said = capfd.readouterr().out  # check signs in to the mail server as the run does
+    assert (
+        f"accepted the login for {USER} with the sign-in at Microsoft 365 (kept in the OS "
+        "keyring); nothing was sent." in said
+    )
+    assert folder.received == []
     # The token expires after the second invoice: the server refuses it from then on.
     folder.recorder.after_message = lambda n: ident.expire_access() if n == 2 else None
     grants = len(ident.grants)
@@ -782,18 +787,22 @@ def test_a_revoked_sign_in_sends_nothing_and_numbers_nothing(
     assert folder.workbook.read_bytes() == before
     assert command(folder, "check") == 2
     assert SIGN_IN_AGAIN in capfd.readouterr().out
+    assert main(["--as-of", AS_OF, "--dry-run", "--workbook", str(folder.workbook)]) == 2
+    assert SIGN_IN_AGAIN in capfd.readouterr().out  # the dry run stops as the run does
 
 
 def test_check_and_run_without_any_sign_in(oauth_folder: tuple[Folder, Identity], capfd) -> None:
-    # check and --dry-run warn of a sign-in this terminal lacks, once, with the same exit code
-    # (a scheduled job's environment may hold it); the run itself cannot send: exit 2
+    """No stored sign-in: check and --dry-run stop as the run does (exit 2, the same words:
+    no environment supplies a sign-in), once, saying how to sign in."""
     folder, _ident = oauth_folder
-    assert command(folder, "check") == 0
-    out = capfd.readouterr().out
-    assert out.count("no sign-in is stored for billing@ledgerwise.example") == 1
-    assert "Cannot run" not in out
-    assert folder.run("--as-of", AS_OF, "--dry-run") == 0
-    assert folder.run("--as-of", AS_OF) == 2
+    said = []
+    for args in (["check"], ["--as-of", AS_OF, "--dry-run"], ["--as-of", AS_OF]):
+        assert main([*args, "--workbook", str(folder.workbook)]) == 2
+        out = " ".join(capfd.readouterr().out.split())
+        assert out.count("no sign-in is stored for billing@ledgerwise.example") == 1
+        assert "`run_billing.py login`" in out and "scheduled run whose" not in out
+        said.append(out[out.index("Cannot run:") :])
+    assert said[0] == said[1] == said[2]
     assert folder.received == [] and ledger_numbers(folder) == []
 
 

@@ -627,6 +627,109 @@ def test_wrong_smtp_login_exits_2_before_numbering(tmp_path: Path, capsys) -> No
     assert numbers[0] == "INV-2026-0001"  # the failed login used up no number
 
 
+def said_by(folder: Folder, capsys, *args: str) -> tuple[int, str]:
+    """(exit code, output on one line) of a command on the folder's workbook."""
+    from automation.cli import main
+
+    code = main([*args, "--workbook", str(folder.workbook)])
+    return code, " ".join(capsys.readouterr().out.split())
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (a mail server that is down)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("trouble", ["wrong password", "server down"])
+def test_check_and_dry_run_try_the_runs_login_and_stop_as_it_does(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, trouble: str
+) -> None:
+    """check and --dry-run said "no problems found" (exit 0) where the run stopped on the
+    mail login (exit 2): they now log in as the run does, and stop with its words."""
+    from smtp_servers import Recorder, password_checker, running_server
+
+    recorder = Recorder()
+    monkeypatch.setenv("TEST_SMTP_PW", "wrong" if trouble == "wrong password" else "right")
+    with running_server(
+        recorder, authenticator=password_checker("billing", "right"), auth_require_tls=False
+    ) as port:
+        folder = Folder(tmp_path, recorder, free_port() if trouble == "server down" else port)
+        folder.write_config(email='username = "billing"\npassword_env = "TEST_SMTP_PW"')
+        basic(folder)
+        before = digest(folder.workbook)
+        said = [said_by(folder, capsys, *args) for args in (
+            ["check"], ["--as-of", AS_OF, "--dry-run"], ["--as-of", AS_OF],
+        )]  # fmt: skip
+    reason = "refused the login for billing" if trouble == "wrong password" else "cannot connect"
+    assert said[0][0] == said[1][0] == said[2][0] == 2
+    assert said[0][1] == said[1][1] == said[2][1]  # check and dry run say what the run says
+    assert said[0][1].startswith("Cannot run: the mail server cannot be used:")
+    assert reason in said[0][1]
+    assert recorder.received == [] and digest(folder.workbook) == before  # nothing numbered
+
+
+def test_a_login_the_server_accepts_is_said_and_sends_nothing(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smtp_servers import Recorder, password_checker, running_server
+
+    recorder = Recorder()
+    monkeypatch.setenv("TEST_SMTP_PW", "right")
+    with running_server(
+        recorder, authenticator=password_checker("billing", "right"), auth_require_tls=False
+    ) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config(email='username = "billing"\npassword_env = "TEST_SMTP_PW"')
+        basic(folder)
+        code, out = said_by(folder, capsys, "check")
+        assert code == 0
+        assert f"Mail: 127.0.0.1:{port} accepted the login for billing; nothing was sent." in out
+        code, out = said_by(folder, capsys, "--as-of", AS_OF, "--dry-run")
+        assert code == 0 and "accepted the login for billing" in out
+        assert recorder.received == [] and len(recorder.greeted) == 2
+        assert said_by(folder, capsys, "--as-of", AS_OF)[0] == 0
+    assert len(recorder.received) == 2
+
+
+def test_a_password_not_set_here_is_a_note_and_the_server_is_still_reached(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduled run's environment may set the password's variable this terminal lacks:
+    check and --dry-run say so (exit 0) once they reached the server; one that cannot be
+    reached stops them (exit 2), as it stops the run."""
+    from smtp_servers import Recorder, password_checker, running_server
+
+    recorder = Recorder()
+    monkeypatch.delenv("TEST_SMTP_PW", raising=False)
+    with running_server(
+        recorder, authenticator=password_checker("billing", "right"), auth_require_tls=False
+    ) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config(email='username = "billing"\npassword_env = "TEST_SMTP_PW"')
+        basic(folder)
+        for args in (["check"], ["--as-of", AS_OF, "--dry-run"]):
+            code, out = said_by(folder, capsys, *args)
+            assert code == 0
+            assert (
+                f"Note: 127.0.0.1:{port} answered, but the login for billing was not tried: no "
+                "SMTP password: set the environment variable TEST_SMTP_PW" in out
+            )
+            assert "a scheduled run whose environment sets TEST_SMTP_PW logs in as usual" in out
+        assert len(recorder.greeted) == 2
+        code, out = said_by(folder, capsys, "--as-of", AS_OF)
+        assert code == 2 and "no SMTP password" in out
+        folder.port = free_port()
+        folder.write_config(email='username = "billing"\npassword_env = "TEST_SMTP_PW"')
+        for args in (["check"], ["--as-of", AS_OF, "--dry-run"]):
+            code, out = said_by(folder, capsys, *args)
+            assert code == 2 and "cannot connect to 127.0.0.1" in out
+    assert recorder.received == []
+
+
 def xlsxwriter_book(
     path: Path, sheets: dict[str, list[str]], rows: dict[str, list[list]] | None = None
 ) -> Path:
