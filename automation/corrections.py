@@ -38,7 +38,15 @@ from .model import (
     ServiceLine,
 )
 from .money import ZERO, round_money, too_many_decimals
-from .plan import InvoiceState, Payments, balance_of, is_billable, status_of, totals
+from .plan import (
+    PAYMENT_NOTES,
+    InvoiceState,
+    Payments,
+    balance_of,
+    is_billable,
+    status_of,
+    totals,
+)
 from .read import SheetData
 from .reconcile import lost_and_changed
 from .schema import INVOICES
@@ -120,6 +128,8 @@ class Corrections:
         for the run's output.
       lines_gone: one problem per invoice still owed whose billed lines are on no Services
         row (`missing_lines_errors`): a correction, or the lines typed back, is wanted.
+      spoken: invoices an earlier run on this as-of date made a message for: that was
+        their one message of the day, so a copy or payment note waits for a later date.
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -133,6 +143,7 @@ class Corrections:
     waiting: tuple[str, ...] = ()
     on_hold: frozenset[str] = frozenset()
     lines_gone: tuple[RowError, ...] = ()
+    spoken: frozenset[str] = frozenset()
 
     @property
     def rebilling(self) -> frozenset[str]:
@@ -150,6 +161,16 @@ class Corrections:
         """Invoices that get no reminder, reissue or thank-you this run: a correction is
         their one message, they are rebilled, or they are held."""
         return self.mailing | self.rebilling | self.held
+
+    def withholds(self, number: str, action: str | None) -> bool:
+        """Whether the follow-up `action` decided on for invoice `number` waits: for
+        `no_followup` invoices, and a payment note for one that had its message on this
+        as-of date already (a later date's run sends it: a rerun sends nothing new). A
+        reissue keeps its own wait, `reissue.every_days` since the invoice was last
+        emailed."""
+        if number in self.no_followup:
+            return True
+        return number in self.spoken and action in PAYMENT_NOTES
 
     @property
     def mailing(self) -> frozenset[str]:
@@ -380,11 +401,16 @@ def decide_corrections(
     sheet: SheetData | None,
     reached: Collection[str] = (),
     strays: Strays | None = None,
+    spoken: Collection[str] = (),
 ) -> Corrections:
     """The corrections typed into the Invoices sheet, checked against the ledger.
 
     `unsent`: invoices whose own message is still owed; `reached`: those of them that
-    some address already has (one To address refused, say).
+    some address already has (one To address refused, say); `spoken`: those an earlier
+    run on `as_of` made a message for (`Ledger.messaged_on`).
+
+    One message per invoice a run, and none new on a rerun the same day: a copy asked
+    for with a credit note, or after the day's message, waits for a run on a later date.
 
     The ledger's credits are the truth: a credit note already issued is never
     issued again, whatever the workbook says (an interrupted run, an older copy).
@@ -533,8 +559,14 @@ def decide_corrections(
                     "client yet, and goes again this run."
                 )
         elif row.resend and not inv.resend_pending:
-            if any(c.invoice_no == number and c.amount > ZERO for c in credits):
-                continue  # the credit note is this run's message; the copy goes next run
+            if number in spoken or any(
+                c.invoice_no == number and c.amount > ZERO for c in credits
+            ):  # the day's one message is the credit note or another: the copy waits
+                waiting.append(
+                    f"{number}: Resend waits for the next run (on a later date): {number} "
+                    f"has its one message for {as_of.isoformat()} already."
+                )
+                continue
             resends.append(number)
     by_row = {r.row: n for n, r in rows.items() if r.row}
     return Corrections(
@@ -548,6 +580,7 @@ def decide_corrections(
         frozenset(held),
         tuple(waiting),
         frozenset(on_hold),
+        spoken=frozenset(spoken),
     )
 
 

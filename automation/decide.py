@@ -14,7 +14,7 @@ statements imported with its numbering once the mail server is open (`run_billin
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -329,7 +329,7 @@ def look_at_corrections(
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     fixes = decide_corrections(
         mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices, reached,
-        strays,
+        strays, messaged_today(ledger, request.as_of, mine, book) if ledger else (),
     )  # fmt: skip
     typed_rebill = {n for n in mine if Payments.from_row(rows.get(n)).bookkeeper_status == REBILL}
     skip = typed_rebill | fixes.rebilling
@@ -348,6 +348,22 @@ def look_at_corrections(
         told = missing_lines_errors(gone, mine, rows, fixes.credits, request.as_of, data.services)
         fixes = replace(fixes, lines_gone=told)
     return fixes, checked, changed
+
+
+def messaged_today(
+    ledger: Ledger, as_of: date, invoices: Mapping[str, LedgerInvoice], book: ClientBook
+) -> set[str]:
+    """The `invoices` whose client an earlier run on this as-of date sent (or is still to
+    send) a message: their one message of the day. One that went only to other addresses
+    (`[email] redirect_to` while testing, an address corrected since) is not the client's."""
+    found = ledger.messaged_on(as_of)
+    result = set()
+    for number in found.keys() & invoices.keys():
+        client = book.clients.get(invoices[number].client_key)
+        mine = {a.lower() for a in client.emails} if client else set()
+        if not found[number] or found[number] & mine:
+            result.add(number)
+    return result
 
 
 def reached_by_to(ledger: Ledger, pending: Sequence[LedgerMessage]) -> set[str]:

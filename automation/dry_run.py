@@ -133,7 +133,7 @@ def dry_run(
             inv = invoices[number]
             summary.previews.append(SentItem(number, inv.client, "resend", ""))
         followups = [
-            (inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup
+            (inv, d) for inv, d in followups if not fixes.withholds(inv.invoice_no, d.action)
         ]
         for inv, decision in followups:
             reissues.extend(_reissue_document(inv, decision, book, config, as_of))

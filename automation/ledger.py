@@ -760,6 +760,19 @@ class Ledger:
         query = "SELECT event FROM messages WHERE invoice_no IN ({marks})"
         return {e for (e,) in self._rows_in(query, sorted(set(numbers)))}
 
+    def messaged_on(self, as_of: date) -> dict[str, set[str]]:
+        """The invoices an earlier run on the same `as_of` date made a message for, each with
+        the To addresses of those messages, in lower case (none while one is not built yet)."""
+        query = (
+            "SELECT m.invoice_no, COALESCE(m.to_addresses, m.recipients) FROM messages m"
+            " JOIN runs r ON r.id = m.created_run"
+            " WHERE r.as_of = ? AND r.id IS NOT ? AND m.kind != ?"
+        )
+        found: dict[str, set[str]] = {}
+        for number, to in self.conn.execute(query, (as_of.isoformat(), self.run_id, "statement")):
+            found.setdefault(number, set()).update(a.lower() for a in json.loads(to or "[]"))
+        return found
+
     def invoices(self, numbers: Iterable[str] | None = None) -> dict[str, LedgerInvoice]:
         self.conn.row_factory = sqlite3.Row
         try:

@@ -415,7 +415,9 @@ class Run:
             summary.notes.append(mistyped_note(mistyped, numbers[0][1]))
             self.numbers = without_rows(numbers, mistyped)
             unchanged = [*unchanged, *(ln._replace(invoice_no=n) for n, ln in mistyped.values())]
-        followups = [(inv, d) for inv, d in followups if inv.invoice_no not in fixes.no_followup]
+        followups = [
+            (inv, d) for inv, d in followups if not fixes.withholds(inv.invoice_no, d.action)
+        ]
         rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
         rebill_drafts = draft_invoices(rebilled, book, as_of, config)
         monthly = (
@@ -624,7 +626,7 @@ class Run:
             or appended
             or summary.report is None
             or summary.notes != self.notices
-            or plan.fixes != Corrections()
+            or replace(plan.fixes, spoken=frozenset()) != Corrections()
             or request.only is not None
             or request.payments_only
             or request.statements

@@ -504,6 +504,36 @@ def test_resend_sends_one_copy_in_the_thread_and_clears_the_cell(billed: Folder)
     assert "INV-2026-0002" in printed and "$400.00" in printed
 
 
+def test_a_copy_asked_with_a_credit_waits_for_a_later_date_not_a_rerun(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = billed
+    capsys.readouterr()
+    type_into_invoices(folder, "Birch", Credit_Amount=Decimal("50"), Resend="Yes")
+    run(folder, date(2026, 3, 11))  # the rerun the same day sends nothing, changes nothing
+    subjects = [str(m["Subject"]) for m in mails_to(folder, "Birch")]
+    assert subjects[1:] == ["Credit note CN-2026-0001 for invoice INV-2026-0002"]
+    assert cell(folder, "Birch", "Resend") == "Yes"
+    assert "Resend waits for the next run" in capsys.readouterr().out
+    run(folder, date(2026, 3, 18))
+    assert str(mails_to(folder, "Birch")[-1]["Subject"]) == "Copy of invoice INV-2026-0002"
+    assert cell(folder, "Birch", "Resend") is None
+
+
+def test_a_part_payment_note_held_behind_a_copy_waits_for_a_later_date(billed: Folder) -> None:
+    folder = billed
+    type_into_invoices(
+        folder, "Birch", Paid_Amount=Decimal("100"), Paid_Date=date(2026, 3, 10), Resend="Yes"
+    )
+    run(folder, date(2026, 3, 11))  # the copy is the day's message; a rerun sends no note
+    assert [str(m["Subject"]) for m in mails_to(folder, "Birch")][1:] == [
+        "Copy of invoice INV-2026-0002"
+    ]
+    run(folder, date(2026, 3, 12))
+    assert len(mails_to(folder, "Birch")) == 3
+    assert "part payment" in str(cell(folder, "Birch", "Note"))
+
+
 def test_a_changed_row_undone_clears_its_error(billed: Folder) -> None:
     folder = billed
     type_into_services(folder, 3, Description="Payroll (March)")
