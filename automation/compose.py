@@ -59,11 +59,14 @@ def make_document(
     amount_paid: Decimal = ZERO,
     balance: Decimal | None = None,
     copy_number: int = 0,
+    amount_due: Decimal | None = None,
 ) -> InvoiceDocument:
     """The document for an invoice, its n-th reissue, or its n-th copy (Resend).
 
     A reissue never offers the early-payment discount: its window has passed;
     neither does a copy sent after the window closed (`reissue_date`: the copy's date).
+    `amount_due`: what settles it, by `terms.amount_due` (`plan.balance_of`); below the
+    total less credits, the rest is the discount the payment earned, printed as such.
     """
     terms = terms_of(inv.terms)
     closed = discount_date(terms, inv.invoice_date)
@@ -98,7 +101,16 @@ def make_document(
         company=company_config.company,
         copy_number=copy_number,
         credited=inv.credited if reissue_number or copy_number else ZERO,
+        discount_earned=discount_earned(inv, amount_due) if reissue_number or copy_number else ZERO,
     )
+
+
+def discount_earned(inv: LedgerInvoice, amount_due: Decimal | None) -> Decimal:
+    """The early-payment discount a payment earned: the total less credits, less what settles
+    the invoice (`amount_due`, None when not known: a message an older version planned)."""
+    if amount_due is None:
+        return ZERO
+    return max(inv.total - inv.credited - amount_due, ZERO)
 
 
 def cancels_invoice(inv: LedgerInvoice, payload: dict[str, str]) -> bool:
@@ -290,6 +302,7 @@ def prepare_jobs(
                 date.fromisoformat(msg.payload["as_of"]),
                 paid,
                 Decimal(msg.payload["balance"]),
+                amount_due=_amount_due(msg.payload),
             )
         elif msg.kind == "credit_note":
             due, doc = inv.due_date, make_credit_note(inv, client, config, msg.payload)
@@ -304,11 +317,16 @@ def prepare_jobs(
                 amount_paid=paid,
                 balance=Decimal(msg.payload["balance"]),
                 copy_number=int(msg.payload["copy_number"]),
+                amount_due=_amount_due(msg.payload),
             )
         else:
             due, doc = inv.due_date, None
         jobs.append(Job(msg, inv, client, due, doc))
     return jobs, unbuildable
+
+
+def _amount_due(payload: dict[str, str]) -> Decimal | None:
+    return Decimal(payload["amount_due"]) if payload.get("amount_due") else None
 
 
 def ghost_client(inv: LedgerInvoice) -> Client:

@@ -249,6 +249,6 @@ def _reissue_document(
     return [
         make_document(
             inv, client, config, decision.new_due, decision.reissue_number, as_of,
-            decision.paid, decision.balance,
+            decision.paid, decision.balance, amount_due=decision.amount_due,
         )  # fmt: skip
     ]

@@ -248,6 +248,8 @@ class InvoiceDocument:
       terms_description: the terms in words, in the client's language.
       discount_date / discounted_total: set for `P/D Net N` terms only.
       amount_paid / balance_due: what was received so far and what is still due.
+      discount_earned: the early-payment discount the payment earned (`terms.amount_due`),
+        shown on reissues and copies so that Total, credits, discount and paid add up.
     """
 
     invoice_no: str
@@ -274,6 +276,7 @@ class InvoiceDocument:
     copy_number: int = 0
     #: what credit notes took off the total so far (shown on reissues and copies)
     credited: Decimal = Decimal("0")
+    discount_earned: Decimal = Decimal("0")
 
     @property
     def file_stem(self) -> str:

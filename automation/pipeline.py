@@ -753,7 +753,7 @@ class Run:
         for number in fixes.resends:
             inv = invoices[number]
             pay = Payments.from_row(rows.get(number))
-            _, balance = balance_of(state_of(inv, False), pay)
+            due, balance = balance_of(state_of(inv, False), pay)
             copy = 1 + sum(1 for e in done if e.startswith(f"{number}/resend/"))
             ledger.plan_message(
                 make_message_id(config.email, config.company),
@@ -765,6 +765,7 @@ class Run:
                     "copy_number": str(copy),
                     "paid": str(pay.paid),
                     "balance": str(balance),
+                    "amount_due": str(due),
                 },
             )
             ledger.update_invoice(number, resend_pending=True)

@@ -161,6 +161,8 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
         "show_paid": show_paid,
         "show_credit": doc.credited > 0,
         "credited": fmt.format_money(-doc.credited, cur, lang),
+        "show_discount_earned": show_paid and doc.discount_earned > 0,
+        "discount_earned": fmt.format_money(-doc.discount_earned, cur, lang),
         "amount_paid": fmt.format_money(doc.amount_paid, cur, lang),
         "balance_due": fmt.format_money(doc.balance_due, cur, lang),
         "amount_due": fmt.format_money(amount_due, cur, lang),

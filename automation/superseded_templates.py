@@ -103,6 +103,7 @@ SUPERSEDED: dict[str, frozenset[str]] = {
         "058bf1192cbfdcf2c83374835489de65d66b31423e2e600ff28e1d678eab3b48",
         "65c63f9018acc901b31fbd32b33cf4538a2d97107783c6924cdd76d4c3eaff09",
         "660616f3ea2eb6b3161387d4fe1ef4e0e3b447c2ca2df23c0c75d0ffbae04c82",
+        "8ded5e42c40b6a7d4e4eac47f6f7e151a4acf0e50768f0c215ba5205cd7ff7cd",
         "8ef585a062d5262d633f2bc98f0af55f2c6c1e57bb5e121444e34dd014386e02",
         "97625ec74384d7bdece5106856102ef514a1cb1b18ac8edcd0a001f943fa1d73",
     }),
@@ -112,6 +113,7 @@ SUPERSEDED: dict[str, frozenset[str]] = {
         "5d385bd1f30ba274fe10b777a21f2f33e3bdd601e824a8226bab7230dcdef3c3",
         "89d38295a1fa640f03815e3f88ddd5dd6f5d0a3443308d248cee6faff9351d03",
         "a87f773ce0a9ee779e98a4facf7d0e372149536511f87be26c61250a3911074c",
+        "bb7fce96606a23947d6f914fd2f9c77b1f9983db53213afdef58b0ec7342f0cb",
         "c1fbbd3f58392863436a37d1a4085a515d9689513578f51b5e4d8ed736bf057d",
     }),
     "invoice.ru.docx": frozenset({
@@ -120,6 +122,7 @@ SUPERSEDED: dict[str, frozenset[str]] = {
         "722102c67273e5880f5dd6118c242c7387c4dc7697af024f490e21882626f86c",
         "810ba07ff7cb24156a0ab67fc9278cd75f8af1494916db1a850ab99a20568b92",
         "970e59c9e1497099b418a0731363984c7bc4b4a8d28198b0feb55bba47ad3d62",
+        "a296604be3b6f6148b4bdc2153cf2b9bd77e1e2e83c64bb8360a750a35a57728",
     }),
     "statement.docx": frozenset({
         "293c9742030d67b1339920d02bcc9cfe2ac02d835090da86a93b3ef7928f385c",

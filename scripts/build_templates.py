@@ -84,6 +84,7 @@ LABELS: dict[str, dict[str, str]] = {
         "total": "Total",
         "amount_paid": "Amount paid",
         "credited": "Less credit notes",
+        "discount_earned": "Less early payment discount",
         "balance_due": "Balance due",
         "in_words": "Amount due in words",
         "discount": "Early payment discount: pay {{ discounted_total }} "
@@ -124,6 +125,7 @@ LABELS: dict[str, dict[str, str]] = {
         "total": "Итого",
         "amount_paid": "Оплачено",
         "credited": "За вычетом кредит-нот",
+        "discount_earned": "За вычетом скидки за досрочную оплату",
         "balance_due": "К оплате",
         "in_words": "Сумма к оплате прописью",
         "discount": "Скидка за досрочную оплату: при оплате не позднее {{ discount_date }} "
@@ -164,6 +166,7 @@ LABELS: dict[str, dict[str, str]] = {
         "total": "Барлығы",
         "amount_paid": "Төленді",
         "credited": "Кредит-ноталар шегерілді",
+        "discount_earned": "Мерзімінен бұрын төлеу жеңілдігі шегерілді",
         "balance_due": "Төлеуге",
         "in_words": "Төлеуге жататын сома жазбаша",
         "discount": "Мерзімінен бұрын төлегені үшін жеңілдік: төлем {{ discount_date_until }} "
@@ -592,6 +595,9 @@ def _add_totals(cell: _Cell, labels: dict[str, str]) -> None:
         ("{%tr if show_paid %}", "", "", False),
         ("{%tr if show_credit %}", "", "", False),
         ("", labels["credited"], "credited", False),
+        ("{%tr endif %}", "", "", False),
+        ("{%tr if show_discount_earned %}", "", "", False),
+        ("", labels["discount_earned"], "discount_earned", False),
         ("{%tr endif %}", "", "", False),
         ("", labels["amount_paid"], "amount_paid", False),
         ("", labels["balance_due"], "balance_due", True),

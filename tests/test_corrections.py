@@ -580,6 +580,36 @@ def test_discount_window_balances_are_exact(
         assert str(mails_to(folder, "Early")[-1]["Subject"]).startswith("Thank you")
 
 
+def test_a_copy_of_an_invoice_paid_with_its_discount_shows_the_discount(folder: Folder) -> None:
+    write_workbook(
+        folder.workbook,
+        [client("Early", Terms="2/10 Net 30")],
+        [service(date(2026, 3, 2), "Early", "Work", 1, 1375)],
+    )
+    run(folder, DAY0)
+    type_into_invoices(
+        folder, "Early", Paid_Amount=Decimal("1347.50"), Paid_Date=date(2026, 3, 12)
+    )
+    run(folder, date(2026, 3, 16))
+    assert cell(folder, "Early", "Status") == "Paid" and cell(folder, "Early", "Balance") == 0
+    type_into_invoices(folder, "Early", Resend="Yes")
+    run(folder, date(2026, 3, 23))
+    copy = Document(str(folder.root / "invoices" / "2026" / "INV-2026-0001-C1.docx"))
+    rows = [
+        [c.text for c in row.cells]
+        for table in tables_within(copy)
+        for row in table.rows
+        if row.cells[0].text in ("Total", "Less early payment discount", "Amount paid",
+                                 "Balance due")
+    ]  # fmt: skip
+    assert rows == [
+        ["Total", "$1,375.00"],
+        ["Less early payment discount", "-$27.50"],
+        ["Amount paid", "$1,347.50"],
+        ["Balance due", "$0.00"],
+    ]
+
+
 def test_dry_run_previews_corrections_and_changes_nothing(
     billed: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -153,6 +153,36 @@ def test_context_for_a_reissue_shows_balance_and_drops_expired_discount() -> Non
     assert ctx["has_discount"] is False
 
 
+def paid_with_discount() -> InvoiceDocument:
+    """A copy of an invoice paid inside its discount window: $421.68 less $8.43 earned."""
+    doc = sample_document("en", lines=2)
+    return replace(
+        doc, copy_number=1, amount_paid=Decimal("413.25"), balance_due=Decimal("0"),
+        discount_earned=Decimal("8.43"),
+    )  # fmt: skip
+
+
+def test_a_discount_earned_is_a_line_of_its_own_on_a_copy(renderer: InvoiceRenderer) -> None:
+    ctx = build_context(paid_with_discount())
+    assert ctx["show_paid"] is True and ctx["show_discount_earned"] is True
+    assert ctx["discount_earned"] == "-$8.43"
+    assert not build_context(sample_document("en", lines=2))["show_discount_earned"]
+    text = texts(renderer.render_bytes(paid_with_discount()))
+    assert "Less early payment discount | -$8.43" in text
+    assert text.index("Total | $421.68") < text.index("Less early payment discount | -$8.43")
+    assert text.index("Less early payment discount | -$8.43") < text.index("Amount paid | $413.25")
+
+
+def test_an_own_template_without_the_discount_line_still_renders(tmp_path: Path) -> None:
+    own = Document()
+    own.add_paragraph(
+        "{{ invoice_no }}: {{ total }}, paid {{ amount_paid }}, due {{ balance_due }}"
+    )
+    own.save(str(tmp_path / "invoice.docx"))
+    text = texts(InvoiceRenderer(tmp_path).render_bytes(paid_with_discount()))
+    assert any(t.endswith(": $421.68, paid $413.25, due $0.00") for t in text)
+
+
 def test_context_strips_unprintable_characters() -> None:
     ctx = build_context(hostile_document("en"))
     description = ctx["lines"][0]["description"]  # type: ignore[index]
