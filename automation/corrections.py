@@ -407,7 +407,7 @@ def decide_corrections(
 
     `unsent`: invoices whose own message is still owed; `reached`: those of them that
     some address already has (one To address refused, say); `spoken`: those an earlier
-    run on `as_of` made a message for (`Ledger.messaged_on`).
+    run on `as_of` made a message for, to the client (`decide.messaged_today`).
 
     One message per invoice a run, and none new on a rerun the same day: a copy asked
     for with a credit note, or after the day's message, waits for a run on a later date.
