@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
-from statements import CSV_CONFIG, Tx, csv_bank
+from statements import CSV_CONFIG, Tx, csv_bank, onec_kazakh
 
 from automation.cli import main
 from automation.config import ConfigError, parse_config
@@ -310,3 +310,20 @@ def test_a_dollar_sign_in_a_csv_is_the_billing_currencys_dollar(tmp_path: Path) 
     lines, outcome = _read_files([path], config)
     assert [(ln.amount, ln.currency) for ln in lines] == [(D("500.00"), "CAD")]
     assert ["3 decimals; CAD amounts have at most 2" in str(e) for e in outcome.errors] == [True]
+
+
+def test_bank_currency_set_wins_over_the_iban_guess_of_a_1c_file(tmp_path: Path) -> None:
+    """A 1C file says no currency; its KZ IBAN only suggests KZT (a Kazakh bank gives its
+    dollar accounts KZ IBANs too): a [bank] currency the bookkeeper set wins, and with
+    none set (even with [billing] currency USD) the IBAN's KZT stays."""
+    from automation.bank.apply import _read_files
+
+    path = tmp_path / "kl_to_1c.txt"
+    path.write_bytes(onec_kazakh([Tx(date(2026, 3, 12), D("350.00"), "Acme LLP", "180940012345",
+                                     "", "Payment INV-2026-0001")]))  # fmt: skip
+    set_usd = parse_config({"billing": {"currency": "USD"}, "bank": {"currency": "USD"}})
+    lines, _ = _read_files([path], set_usd)
+    assert [(ln.amount, ln.currency) for ln in lines] == [(D("350.00"), "USD")]
+    unset = parse_config({"billing": {"currency": "USD"}})
+    lines, _ = _read_files([path], unset)
+    assert [ln.currency for ln in lines] == ["KZT"]

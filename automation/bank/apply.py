@@ -308,11 +308,12 @@ def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], 
 
     lines: list[BankLine] = []
     # A file that does not say its currency (a CSV without that column) is in
-    # [bank] currency, else the currency clients are billed in by default.
+    # [bank] currency, else the currency clients are billed in by default. A
+    # [bank] currency the bookkeeper set also wins over a 1C file's IBAN guess.
     fallback = (config.bank.currency or config.billing.currency).upper()
     bank = replace(config.bank, currency=fallback)  # what "$" means, how many decimals
     for path in files:
-        read, errors = read_statement(path, bank)
+        read, errors = read_statement(path, bank, config.bank.currency.upper())
         read = [ln if ln.currency else replace(ln, currency=fallback) for ln in read]
         outcome.errors.extend(errors)
         # A file with readable lines is imported (and leaves the inbox) even when some of

@@ -92,8 +92,14 @@ def format_of(data: bytes, config: BankConfig) -> str:
     )
 
 
-def read_statement(path: Path, config: BankConfig) -> tuple[list[BankLine], list[RowError]]:
-    """Every line of one statement file, and what could not be read (never raises for content)."""
+def read_statement(
+    path: Path, config: BankConfig, set_currency: str = ""
+) -> tuple[list[BankLine], list[RowError]]:
+    """Every line of one statement file, and what could not be read (never raises for content).
+
+    `config.currency` is the currency of a file that does not say; `set_currency` is
+    `[bank] currency` when the bookkeeper set it, which also wins over the guess a 1C
+    file's IBAN gives (a Kazakh dollar account has a KZ IBAN too)."""
     name = path.name
     try:
         if path.stat().st_size > MAX_BYTES:
@@ -104,7 +110,7 @@ def read_statement(path: Path, config: BankConfig) -> tuple[list[BankLine], list
     try:
         kind = format_of(data, config)
         if kind == "1c":
-            return read_onec(as_utf8(data), name, config.currency)
+            return read_onec(as_utf8(data), name, config.currency, set_currency)
         if kind == "ofx":
             return read_ofx(as_utf8(data), name)
         if kind == "camt":

@@ -96,9 +96,15 @@ ACCOUNT = _key("РасчСчет")
 
 
 def read_onec(
-    data: bytes, file: str, default_currency: str = ""
+    data: bytes, file: str, default_currency: str = "", set_currency: str = ""
 ) -> tuple[list[BankLine], list[RowError]]:
-    """Every document of the file as a BankLine; errors for documents that cannot be read."""
+    """Every document of the file as a BankLine; errors for documents that cannot be read.
+
+    The currency is the file's `Валюта` key, else what the account number says: a
+    Russian number's currency digits, else `set_currency` (`[bank] currency`, set by
+    the bookkeeper), else the usual currency of an IBAN's country (a Kazakh bank gives
+    its dollar accounts KZ IBANs too, so that is only a guess), else `default_currency`.
+    """
     text = decode(data)
     if not text.lstrip().startswith("1CClientBankExchange"):
         raise StatementError("it does not start with 1CClientBankExchange.")
@@ -127,12 +133,14 @@ def read_onec(
         target.setdefault(key, value.strip())
     if current is not None:
         documents.append((start, kind, current))
-    currency = account_currency(header, ours) or default_currency
+    # Each of the statement's own accounts with the currency its number says.
+    accounts = {a: currency_of_account(a, set_currency) for a in sorted(ours)}
+    currency = account_currency(header, accounts) or default_currency
     lines: list[BankLine] = []
     errors: list[RowError] = []
     for start, kind, fields in documents:
         try:
-            line = _document(fields, kind, ours, currency, file, start)
+            line = _document(fields, kind, accounts, currency, file, start)
         except ValueError as exc:
             errors.append(line_error(file, start, None, str(exc)))
             continue
@@ -141,27 +149,30 @@ def read_onec(
     return number_repeats(lines), errors
 
 
-def account_currency(header: dict[str, str], ours: set[str]) -> str:
-    """The statement's currency: a `Валюта` key, else what its account number implies."""
+def account_currency(header: dict[str, str], accounts: dict[str, str]) -> str:
+    """The statement's currency: a `Валюта` key, else what its account number implies
+    (`accounts`: each account of the statement with its currency, or "")."""
     named = first(header, _key("Валюта"), _key("ВалютаСчета"), _key("КодВалюты"))
     if re.fullmatch(r"[A-Za-z]{3}", named):
         return named.upper()
     if named in NUMERIC_CURRENCIES:
         return NUMERIC_CURRENCIES[named]
-    for account in sorted(ours):
-        currency = currency_of_account(account)
-        if currency:
-            return currency
-    return ""
+    return next((currency for currency in accounts.values() if currency), "")
 
 
-def currency_of_account(account: str) -> str:
+def currency_of_account(account: str, set_currency: str = "") -> str:
     """What an account number says of its currency: digits 6-8 of a Russian one
-    (40702840... is USD), the country of a Kazakh or other IBAN; else ""."""
+    (40702840... is USD); for a Kazakh or other IBAN, `set_currency` ([bank] currency)
+    if the bookkeeper set one, else the usual currency of its country; else "".
+
+    >>> iban = "KZ000000000000000001"
+    >>> currency_of_account(iban), currency_of_account(iban, "USD")
+    ('KZT', 'USD')
+    """
     if re.fullmatch(r"\d{20}", account):
         return NUMERIC_CURRENCIES.get(account[5:8], "")
     if account[:2] in IBAN_CURRENCIES and account[2:4].isdigit():
-        return IBAN_CURRENCIES[account[:2]]
+        return set_currency or IBAN_CURRENCIES[account[:2]]
     return ""
 
 
@@ -224,7 +235,7 @@ def _payer_name(fields: dict[str, str], side: str) -> str:
 
 
 def _document(
-    fields: dict[str, str], kind: str, ours: set[str], currency: str, file: str, start: int
+    fields: dict[str, str], kind: str, ours: dict[str, str], currency: str, file: str, start: int
 ) -> BankLine | None:
     if _get(fields, "СуммаПриход", "СуммаРасход"):
         return _kazakh(fields, kind, currency, file, start)
@@ -266,7 +277,7 @@ def _kazakh(fields: dict[str, str], kind: str, currency: str, file: str, start: 
 
 
 def _russian(
-    fields: dict[str, str], kind: str, ours: set[str], currency: str, file: str, start: int
+    fields: dict[str, str], kind: str, ours: dict[str, str], currency: str, file: str, start: int
 ) -> BankLine:
     amount_text = _get(fields, "Сумма")
     if not amount_text:
@@ -298,7 +309,7 @@ def _russian(
     if len(ours) > 1 and mine in ours:
         # A statement of several accounts (roubles and dollars): the money is in the
         # currency of the account it came into, not of the file's first account.
-        currency = currency_of_account(mine) or currency
+        currency = ours[mine] or currency
     _exact(amount, currency, "Сумма")
     ids = tuple(i for i in (normal_id(_get(fields, f"{side}ИНН")), account) if i)
     purpose = _purpose(fields)
