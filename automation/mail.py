@@ -1431,16 +1431,17 @@ class SmtpSender:
             most = f"accepts at most {allowed} (its SIZE limit)"
         else:
             shown, most = _megabytes(size), "refused it for its size"
-        advice = {
-            "docx": 'send the invoice as PDF (attach = "pdf" in [email]) or make the '
-            "attachment smaller",
-            "both": 'send the PDF alone (attach = "pdf" in [email]) or make the attachment '
-            "smaller",
-        }.get(
-            self.cfg.attach,
+        smaller = (
             "make the attachment smaller (fewer or smaller pictures in the template), or ask "
-            "the mail provider for a larger limit",
+            "the mail provider for a larger limit"
         )
+        # A PDF of a .docx can be twice its size or more (fonts, pictures): never advised
+        # as the cure. Dropping the .docx of "both" always makes the message smaller.
+        advice = {
+            "docx": f'{smaller}; a PDF instead (attach = "pdf" in [email]) may be smaller '
+            "or larger than the .docx",
+            "both": f'send the PDF alone (attach = "pdf" in [email]), or {smaller}',
+        }.get(self.cfg.attach, smaller)
         return f"the message is {shown} and {self.cfg.host} {most}{said}; {advice}"
 
     def _lost(

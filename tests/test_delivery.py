@@ -508,8 +508,10 @@ def test_a_refusal_at_mail_from_is_never_blamed_on_the_client(reply: str, said: 
 
 @pytest.mark.parametrize(
     ("attach", "advice"),
-    [("docx", 'send the invoice as PDF (attach = "pdf" in [email])'),
-     ("both", 'send the PDF alone (attach = "pdf" in [email])'),
+    [("docx", "make the attachment smaller (fewer or smaller pictures in the template), or ask "
+              'the mail provider for a larger limit; a PDF instead (attach = "pdf" in [email]) '
+              "may be smaller or larger than the .docx"),
+     ("both", 'send the PDF alone (attach = "pdf" in [email]), or make the attachment smaller'),
      ("pdf", "make the attachment smaller (fewer or smaller pictures in the template)")],
 )  # fmt: skip
 def test_the_size_advice_fits_what_is_attached(attach: str, advice: str) -> None:
