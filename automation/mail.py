@@ -26,6 +26,7 @@ import smtplib
 import ssl
 import sys
 import unicodedata
+from base64 import b64encode
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -54,7 +55,7 @@ from .errors import UnusableError
 from .mime import COMPAT32_SMTP, SMTPUTF8_SMTP
 from .model import CompanyInfo
 from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, SignInRefused, xoauth2_string
-from .text import one_line
+from .text import hide_secrets, one_line
 from .upgrade import current, own_file
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
@@ -1585,10 +1586,10 @@ class SmtpSender:
 
     def _scrub(self, text: str) -> str:
         hidden = (self._password, *(self._sign_in.hidden() if self._sign_in else ()))
-        for secret in hidden:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        if self._password:  # as AUTH PLAIN and AUTH LOGIN send it, should a server quote them
+            plain = f"\0{self.cfg.username}\0{self._password}"
+            hidden += tuple(b64encode(s.encode()).decode() for s in (plain, self._password))
+        return hide_secrets(text, *hidden)
 
 
 class _XOAuth2:

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .config import EmailConfig, endpoint_problem, is_loopback
+from .text import hide_secrets
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +225,7 @@ def describe_error(answer: dict[str, Any], *hide: str) -> str:
     code = str(answer.get("error", ""))
     code = code if re.fullmatch(r"[A-Za-z0-9_.:-]{1,60}", code) else "error"
     text = str(answer.get("error_description") or "")
-    for secret in hide:  # before shortening, so no piece of a secret survives the cut
-        if secret:
-            text = text.replace(secret, "***")
+    text = hide_secrets(text, *hide)  # before shortening: no piece of a secret survives the cut
     lines = text.strip().splitlines()
     text = lines[0][:200] if lines else ""
     return f"{code}: {text}" if text else code

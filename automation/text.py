@@ -50,3 +50,26 @@ def _escape(char: str) -> str:
     if code <= 0xFF:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+#: A secret this long is hidden wherever it appears, even run into other text; a
+#: shorter one only where it stands alone (not inside a word), else a password "x"
+#: would turn a server's "extension not supported" into "e***tension not supported".
+HIDDEN_INSIDE_WORDS = 8
+
+
+def hide_secrets(text: str, *secrets: str) -> str:
+    """`text` with each of `secrets` written as `***` (a server may quote a command back).
+
+    >>> hide_secrets("535 login x refused: AUTH extension not supported", "x")
+    '535 login *** refused: AUTH extension not supported'
+    >>> hide_secrets("bad token=ya29.a0AfB_token;then", "ya29.a0AfB_token", "")
+    'bad token=***;then'
+    """
+    # The longest first: a secret holding a shorter one is hidden whole.
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        if len(secret) >= HIDDEN_INSIDE_WORDS:
+            text = text.replace(secret, "***")
+        else:
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
+    return text

@@ -465,3 +465,24 @@ def test_encoded_words_of_a_long_cyrillic_subject_stay_within_rfc_2047() -> None
     words = re.findall(rb"=\?[^?]+\?[bBqQ]\?[^?]*\?=", folded)
     assert len(words) > 1 and max(len(w) for w in words) <= 75
     assert folded == mime.COMPAT32_SMTP.fold_binary("Subject", subject)
+
+
+@pytest.mark.parametrize(
+    ("password", "reply", "shown"),
+    [("x", "SMTP AUTH extension not supported by server", "SMTP AUTH extension not supported"),
+     ("o", "535 Password o does not match", "535 Password *** does not match"),
+     ("correct-horse-9", "535 bad AUTH for pw=correct-horse-9;x", "535 bad AUTH for pw=***;x"),
+     ("correct-horse-9", "535 AUTH PLAIN AG1lAGNvcnJlY3QtaG9yc2UtOQ== refused",
+      "535 AUTH PLAIN *** refused"),
+     ("s3cret!", "535 AUTH LOGIN czNjcmV0IQ== refused", "535 AUTH LOGIN *** refused")],
+)  # fmt: skip
+def test_a_password_is_hidden_where_echoed_without_garbling_other_words(
+    password: str, reply: str, shown: str
+) -> None:
+    """A short password is hidden where it stands alone, not inside our own words (a
+    password "x" made "e***tension"); a long one everywhere; AUTH PLAIN and LOGIN's
+    base64 of it too."""
+    sender = mail_module.SmtpSender(EmailConfig(host="smtp.example", username="me"))
+    sender._password = password
+    said = sender._scrub(reply)
+    assert shown in said and password not in said.replace(shown, "")
