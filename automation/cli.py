@@ -5,7 +5,7 @@
     python run_billing.py check            # validate the workbook and config
     python run_billing.py init ~/billing   # a starter folder
     python run_billing.py schedule         # cron / systemd / Task Scheduler entries
-    python run_billing.py payments FILE... # import bank statements, match, apply
+    python run_billing.py payments [FILE...] # import bank statements, match, apply
     python run_billing.py login            # sign the mailbox in (Microsoft 365, Google)
     python run_billing.py statement        # last month's statements of account
     python run_billing.py --demo           # the whole run on a copy of the sample
@@ -138,8 +138,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def add_payments_options(parser: argparse.ArgumentParser) -> None:
     add_check_options(parser)
     parser.add_argument(
-        "files", nargs="+", type=Path, metavar="FILE",
-        help="statement files: 1C, camt.053/054, MT940, OFX/QFX or CSV ([bank.csv])",
+        "files", nargs="*", type=Path, metavar="FILE",
+        help="statement files: 1C, camt.053/054, MT940, OFX/QFX or CSV ([bank.csv]); "
+        "with none, the files waiting in [bank] inbox, and what is typed on Review lines",
     )  # fmt: skip
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would be matched; change nothing"

@@ -327,3 +327,28 @@ def test_bank_currency_set_wins_over_the_iban_guess_of_a_1c_file(tmp_path: Path)
     unset = parse_config({"billing": {"currency": "USD"}})
     lines, _ = _read_files([path], unset)
     assert [ln.currency for ln in lines] == ["KZT"]
+
+
+def test_payments_without_a_file_applies_the_typed_review_lines_and_the_inbox(
+    folder: Folder, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """README: type the Invoice No on a Review line; "the next run (or `payments`)
+    applies it": `payments` needs no FILE for that, and reads the inbox as the run does."""
+    billed_folder(folder)
+    path = folder.root / "misc.csv"
+    path.write_bytes(csv_bank([Tx(date(2026, 3, 5), D("1500.00"), "STRANGER", purpose="misc",
+                                  ref="T1")]))  # fmt: skip
+    assert payments(folder, str(path), "--as-of", "2026-03-09") == 1  # waits in Review
+    apply_updates(folder.workbook,
+                  [CellUpdate("Payments", 2, "Invoice No", "INV-2026-0001 1200; INV-2026-0002")],
+                  header_rows={"Payments": 1})  # fmt: skip
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    (inbox / "later.csv").write_bytes(csv_bank([
+        Tx(date(2026, 3, 10), D("1.00"), "ACME GMBH", purpose="INV-2026-0001", ref="T2")]))
+    capsys.readouterr()
+    assert payments(folder, "--as-of", "2026-03-11") == 0
+    assert "1 file(s), 1 new incoming line(s)" in capsys.readouterr().out
+    sheet = pd.read_excel(folder.workbook, sheet_name="Payments", engine="calamine")
+    assert len(sheet) == 2 and sheet.loc[0, "Status"] == "Applied"
+    assert not (inbox / "later.csv").exists()
