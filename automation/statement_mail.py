@@ -3,7 +3,10 @@
 With `[statements] day = N`, the first run on or after day N of a month (the
 last day, in a month shorter than N) decides, in one ledger transaction, which
 clients get last month's statement: every active client whose balance was
-open at the end of that month and is still open on the run's date. Each gets
+open at the end of that month and is still open on the run's date. A client
+with an invoice on Hold is planned too, but its statement waits (the run says
+so) and goes at the first run after the Hold is cleared, if the balance is
+still open then. Each gets
 one `statement` message in the ledger; the month is recorded as decided in
 the same transaction, so a rerun, or any later run that month, plans nothing.
 Sending goes through the shared delivery loop (`delivery.deliver`) and the
@@ -150,11 +153,15 @@ def plan_monthly_statements(
 ) -> int:
     """Plan the month's statement messages and mark the month decided; how many were planned.
 
+    Those of `held` clients are planned too: `send_statements` keeps them back while
+    the client has an invoice on Hold, so the month's statement is still sent once the
+    Hold is cleared (the month being decided, no later run would plan it).
+
     Call inside a ledger transaction: the plan and the mark land together.
     """
     start, end = period
     planned = 0
-    for st in statements_to_send(ledger, rows, book, as_of, period, held):
+    for st in statements_to_send(ledger, rows, book, as_of, period):
         client = client_for(book, st)
         payload = {
             "client_key": client.key,
@@ -184,7 +191,8 @@ def send_statements(
     held: Collection[str] = (),
 ) -> None:
     """Build every statement message still owed and send it through the delivery loop;
-    those to `held` clients (see `statements_to_send`) wait.
+    those to `held` clients (see `statements_to_send`) wait, and the run says so; one
+    kept back at an earlier run whose client has paid meanwhile is dropped (`_built`).
 
     The loop is the one every message goes through (`delivery.deliver`): per
     recipient, 4xx retried within `retry_window`, each attempt recorded in the
@@ -202,6 +210,11 @@ def send_statements(
         key = _client_key(msg.payload)
         client = book.clients.get(key)
         if key in held:
+            summary.notes.append(
+                f"Statement for {client.name if client else key} ({msg.payload['end'][:7]}) waits: "
+                "an invoice of theirs is on Hold. It goes at the first run after the Hold "
+                "is cleared."
+            )
             continue
         if msg.raw is None and (client is None or not client.active):
             with ledger.transaction():

@@ -648,9 +648,12 @@ def test_monthly_statements_in_two_currencies_keep_a_file_each(folder: Folder) -
         assert ("€500.00" if "EUR" in path.name else "$1,000.00") in text
 
 
-def test_no_monthly_statement_while_an_invoice_is_on_hold(folder: Folder) -> None:
-    """Hold: nothing more is sent about the invoice, so no statement asks for it either;
-    once Hold is cleared, the next month's statement goes."""
+def test_no_monthly_statement_while_an_invoice_is_on_hold(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hold: nothing more is sent about the invoice, so no statement asks for it either,
+    and the run says so; the month's statement is still owed: it goes at the first run
+    after Hold is cleared (not a month later), and the next month's in its turn."""
     folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 3')
     write_workbook(
         folder.workbook,
@@ -659,11 +662,34 @@ def test_no_monthly_statement_while_an_invoice_is_on_hold(folder: Folder) -> Non
     )
     assert folder.run("--as-of", "2026-10-01") == 0
     type_in(folder, numbers_of(folder, "Ames")[0], Status="Hold")
+    capsys.readouterr()
     assert folder.run("--as-of", "2026-11-03") == 0
     assert statements_to(folder, "Ames") == [] and len(statements_to(folder, "Bell")) == 1
+    assert "Statement for Ames (2026-10) waits: an invoice of theirs is on Hold" in (
+        capsys.readouterr().out
+    )
     type_in(folder, numbers_of(folder, "Ames")[0], Status=None)
-    assert folder.run("--as-of", "2026-12-03") == 0
+    assert folder.run("--as-of", "2026-11-10") == 0
     assert len(statements_to(folder, "Ames")) == 1
+    assert folder.run("--as-of", "2026-12-03") == 0
+    assert len(statements_to(folder, "Ames")) == 2 and len(statements_to(folder, "Bell")) == 2
+
+
+def test_a_statement_kept_back_by_hold_is_not_sent_once_paid(folder: Folder) -> None:
+    """Paid in full while on Hold: when Hold is cleared its old statement is not owed."""
+    folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 3')
+    write_workbook(
+        folder.workbook, [client("Ames")],
+        [service(date(2026, 9, 28), "Ames", "Monthly bookkeeping", 1, 1000)],
+    )  # fmt: skip
+    assert folder.run("--as-of", "2026-10-01") == 0
+    number = numbers_of(folder, "Ames")[0]
+    type_in(folder, number, Status="Hold")
+    assert folder.run("--as-of", "2026-11-03") == 0
+    pay(folder, number, "1000", date(2026, 11, 5))
+    type_in(folder, number, Status=None)
+    assert folder.run("--as-of", "2026-11-10") == 0
+    assert statements_to(folder, "Ames") == []
 
 
 def test_monthly_statement_counts_bank_payments_imported_in_the_same_run(
