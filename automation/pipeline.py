@@ -483,7 +483,6 @@ class Run:
                     config,
                     as_of,
                     plan.monthly,
-                    plan.fixes.held_clients(self.invoices),
                 )
         self.summary.timings["plan"] = time.perf_counter() - self.started
         restored = plan.restored

@@ -149,13 +149,12 @@ def plan_monthly_statements(
     config: Config,
     as_of: date,
     period: tuple[date, date],
-    held: Collection[str] = (),
 ) -> int:
     """Plan the month's statement messages and mark the month decided; how many were planned.
 
-    Those of `held` clients are planned too: `send_statements` keeps them back while
-    the client has an invoice on Hold, so the month's statement is still sent once the
-    Hold is cleared (the month being decided, no later run would plan it).
+    A client with an invoice on Hold is planned too: `send_statements` keeps its
+    statement back while the Hold lasts, so the month's statement is still sent once
+    the Hold is cleared (the month being decided, no later run would plan it).
 
     Call inside a ledger transaction: the plan and the mark land together.
     """
