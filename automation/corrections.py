@@ -143,7 +143,7 @@ class Corrections:
     waiting: tuple[str, ...] = ()
     on_hold: frozenset[str] = frozenset()
     lines_gone: tuple[RowError, ...] = ()
-    spoken: frozenset[str] = frozenset()
+    spoken: frozenset[str] = field(default=frozenset(), compare=False)  # from the ledger
 
     @property
     def rebilling(self) -> frozenset[str]:

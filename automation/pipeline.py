@@ -625,7 +625,7 @@ class Run:
             or appended
             or summary.report is None
             or summary.notes != self.notices
-            or replace(plan.fixes, spoken=frozenset()) != Corrections()
+            or plan.fixes != Corrections()
             or request.only is not None
             or request.payments_only
             or request.statements
