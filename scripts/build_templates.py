@@ -27,7 +27,7 @@ from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Length, Pt, RGBColor
-from docx.table import Table, _Cell
+from docx.table import Table, _Cell, _Row
 from docx.text.paragraph import Paragraph
 
 #: Calibri is metric-compatible with Carlito, which LibreOffice substitutes
@@ -572,13 +572,7 @@ def _add_items(doc: DocxDocument, labels: dict[str, str]) -> _Cell:
             row.cells[0].paragraphs[0].add_run(control)
         elif 0 < number < totals:
             _cant_split(row)
-            for index, (cell, name) in enumerate(zip(row.cells, fields, strict=True)):
-                _cell_borders(cell, bottom=(RULE_HEX, 4))
-                para = cell.paragraphs[0]
-                para.alignment = _column_alignment(index)
-                _write(para, f"{{{{ line.{name} }}}}")
-                if number == last_line:
-                    _keep_with_next(para)
+            _line_row(row, fields, "line", number == last_line)
     row = table.rows[totals]
     _cant_split(row)
     cell = row.cells[0].merge(row.cells[-1])
@@ -941,13 +935,7 @@ def _add_statement_lines(doc: DocxDocument, labels: dict[str, str]) -> None:
         _cant_split(row)
         if number < 2 or number == len(controls) - 1:
             continue  # the header, the balance brought forward, the closing balance
-        for index, (cell, name) in enumerate(zip(row.cells, fields, strict=True)):
-            _cell_borders(cell, bottom=(RULE_HEX, 4))
-            para = cell.paragraphs[0]
-            para.alignment = _column_alignment(index)
-            _write(para, f"{{{{ item.{name} }}}}")
-            if number == last_line:
-                _keep_with_next(para)
+        _line_row(row, fields, "item", number == last_line)
     closing = table.rows[-1].cells
     for cell in closing:
         _cell_borders(cell, top=(ACCENT_HEX, 8))
@@ -1075,6 +1063,18 @@ def _cant_split(row: object) -> None:
 def _keep_with_next(para: Paragraph) -> Paragraph:
     para.paragraph_format.keep_with_next = True
     return para
+
+
+def _line_row(row: _Row, fields: Sequence[str], loop: str, keep_with_next: bool) -> None:
+    """One row of a document's lines (an invoice's `line`, a statement's `item`): each field
+    of `loop` in its column, ruled below; the last line kept with what follows it."""
+    for index, (cell, name) in enumerate(zip(row.cells, fields, strict=True)):
+        _cell_borders(cell, bottom=(RULE_HEX, 4))
+        para = cell.paragraphs[0]
+        para.alignment = _column_alignment(index)
+        _write(para, f"{{{{ {loop}.{name} }}}}")
+        if keep_with_next:
+            _keep_with_next(para)
 
 
 def _column_alignment(index: int) -> int:
