@@ -163,6 +163,22 @@ from = "billing@ledgerwise.example"
     def run(self, *args: str) -> int:
         return main(["--workbook", str(self.workbook), *args])
 
+    def type_in(self, sheet: str, row: int, **cells: object) -> None:
+        """Cells typed on an Excel `row` of `sheet` (headers in row 1) and saved, as the
+        bookkeeper would: `Paid_Amount=...` is the Paid Amount column."""
+        from automation.model import CellUpdate
+        from automation.writeback import apply_updates
+
+        updates = [CellUpdate(sheet, row, c.replace("_", " "), v) for c, v in cells.items()]
+        apply_updates(self.workbook, updates, header_rows={sheet: 1})
+
+    def row_of(self, sheet: str, column: str, value: object) -> int:
+        """The Excel row of the first row of `sheet` whose `column` holds `value`."""
+        import pandas as pd
+
+        frame = pd.read_excel(self.workbook, sheet_name=sheet, engine="calamine")
+        return int(list(frame[column]).index(value)) + 2
+
     @property
     def received(self) -> list[Any]:
         return self.recorder.received

@@ -39,8 +39,7 @@ def services(folder: Folder) -> pd.DataFrame:
 
 
 def type_into_services(folder: Folder, row: int, **cells: object) -> None:
-    updates = [CellUpdate("Services", row, c.replace("_", " "), v) for c, v in cells.items()]
-    apply_updates(folder.workbook, updates, header_rows={"Services": 1})
+    folder.type_in("Services", row, **cells)
 
 
 def docx_text(path: Path) -> str:

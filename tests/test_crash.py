@@ -450,14 +450,6 @@ def test_a_reissue_resent_after_a_kill_keeps_its_new_due_date(folder: Folder) ->
 # -- corrections: credit notes are numbered and recorded before anything is emailed --
 
 
-def _type(folder: Folder, sheet: str, row: int, **cells: object) -> None:
-    from automation.model import CellUpdate
-    from automation.writeback import apply_updates
-
-    updates = [CellUpdate(sheet, row, c.replace("_", " "), v) for c, v in cells.items()]
-    apply_updates(folder.workbook, updates, header_rows={sheet: 1})
-
-
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_while_correcting_then_rerun(folder: Folder, point: str) -> None:
     from decimal import Decimal
@@ -465,13 +457,13 @@ def test_kill_while_correcting_then_rerun(folder: Folder, point: str) -> None:
     make_log(folder, CLIENTS[:4])
     assert folder.run("--as-of", AS_OF) == 0  # INV-2026-0001..0004, one per client
     # Client 01: void, part paid; 02: rebill after a quantity fix; 03: a credit; 04: a copy.
-    _type(
-        folder, "Invoices", 2, Paid_Amount=Decimal("50"), Paid_Date=date(2026, 3, 10), Status="Void"
+    folder.type_in(
+        "Invoices", 2, Paid_Amount=Decimal("50"), Paid_Date=date(2026, 3, 10), Status="Void"
     )
-    _type(folder, "Services", 4, Quantity=2, Amount=200)
-    _type(folder, "Invoices", 3, Status="Rebill")
-    _type(folder, "Invoices", 4, Credit_Amount=Decimal("25.50"))
-    _type(folder, "Invoices", 5, Resend="Yes")
+    folder.type_in("Services", 4, Quantity=2, Amount=200)
+    folder.type_in("Invoices", 3, Status="Rebill")
+    folder.type_in("Invoices", 4, Credit_Amount=Decimal("25.50"))
+    folder.type_in("Invoices", 5, Resend="Yes")
     before = len(folder.received)
     code, out = finish(run_child(folder, point, "--as-of", "2026-03-16"))
     assert code == -signal.SIGKILL, out

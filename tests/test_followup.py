@@ -42,11 +42,7 @@ def invoices(folder: Folder) -> pd.DataFrame:
 
 
 def type_into_invoices(folder: Folder, name: str, **cells: object) -> None:
-    row = int(list(invoices(folder).index).index(name)) + 2
-    updates = [
-        CellUpdate("Invoices", row, col.replace("_", " "), val) for col, val in cells.items()
-    ]
-    apply_updates(folder.workbook, updates, header_rows={"Invoices": 1})
+    folder.type_in("Invoices", folder.row_of("Invoices", "Client", name), **cells)
 
 
 def mails_to(folder: Folder, name: str) -> list:

@@ -137,10 +137,7 @@ def invoices_sheet(folder: Folder) -> pd.DataFrame:
 
 
 def type_in(folder: Folder, number: str, **cells: object) -> None:
-    frame = invoices_sheet(folder)
-    row = int(frame.index[frame["Invoice No"] == number][0]) + 2
-    updates = [CellUpdate("Invoices", row, k.replace("_", " "), v) for k, v in cells.items()]
-    apply_updates(folder.workbook, updates, header_rows={"Invoices": 1})
+    folder.type_in("Invoices", folder.row_of("Invoices", "Invoice No", number), **cells)
 
 
 def pay(folder: Folder, number: str, amount: str, when: date) -> None:

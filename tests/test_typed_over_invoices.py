@@ -18,9 +18,6 @@ import pytest
 import xlsxwriter
 from conftest import Folder, client, service, write_workbook
 
-from automation.model import CellUpdate
-from automation.writeback import apply_updates
-
 
 def invoices(folder: Folder) -> pd.DataFrame:
     frame = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
@@ -29,11 +26,7 @@ def invoices(folder: Folder) -> pd.DataFrame:
 
 def type_into_invoices(folder: Folder, number: str, **cells: object) -> None:
     """Cells typed on the row of `number`, saved as Excel would save them."""
-    row = int(list(invoices(folder).index).index(number)) + 2
-    updates = [
-        CellUpdate("Invoices", row, col.replace("_", " "), val) for col, val in cells.items()
-    ]
-    apply_updates(folder.workbook, updates, header_rows={"Invoices": 1})
+    folder.type_in("Invoices", folder.row_of("Invoices", "Invoice No", number), **cells)
 
 
 def mails_to(folder: Folder, name: str) -> list:
