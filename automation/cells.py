@@ -13,6 +13,7 @@ Decimal('12.5')
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,22 @@ def is_blank(value: Any) -> bool:
     if isinstance(value, str) and not value.strip():
         return True
     return value is pd.NaT
+
+
+#: The label of a totals row typed by hand: "Total", "TOTAL:", "Subtotal", "Grand total".
+TOTAL_LABEL = re.compile(r"(?:grand\s+|sub-?\s*)?totals?\s*:?", re.IGNORECASE)
+
+
+def is_total_label(value: Any) -> bool:
+    """Whether a cell labels a totals row typed by hand (under the Services lines, or as
+    the Invoices sheet's last row); a label only, so that "Total refit" is a service.
+
+    >>> [is_total_label(t) for t in ("Total", " TOTAL: ", "Subtotal", "Grand total", "Totals")]
+    [True, True, True, True, True]
+    >>> is_total_label("Total refit"), is_total_label(12)
+    (False, False)
+    """
+    return isinstance(value, str) and TOTAL_LABEL.fullmatch(value.strip()) is not None
 
 
 def cell_text(value: Any) -> str:

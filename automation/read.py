@@ -23,7 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cells import ExcelError
+from .cells import ExcelError, is_total_label
 from .config import Config
 from .lazy import lazy_import
 from .package_check import CellRange, CheckedSheet, UnsavedFormulas, check_package
@@ -876,12 +876,13 @@ def _below_totals(
     sheet: str, header_row: int, last_row: int, raw: pd.DataFrame, table: str = ""
 ) -> str | None:
     """What to say when a plain range's last row, or the last row of the table named
-    `table`, is a totals row ("Total" in its first text cell, where an invoice's number
-    is): rows the tool adds go below it, where its sums do not count them."""
+    `table`, is a totals row ("Total", "Subtotal" or "Grand total" in its first text cell,
+    where an invoice's number is: `is_total_label`, the rule for the Services sheet's too):
+    rows the tool adds go below it, where its sums do not count them."""
     if last_row <= header_row or last_row > len(raw):
         return None
     cells = [c for c in raw.iloc[last_row - 1].tolist() if isinstance(c, str) and c.strip()]
-    if not cells or not normalise_header(cells[0]).startswith("total"):
+    if not cells or not is_total_label(cells[0]):
         return None
     label = f"{sheet}: rows the tool adds go below row {last_row} ({cells[0].strip()!r})"
     if table:

@@ -25,6 +25,7 @@ from .cells import (
     cell_decimal,
     cell_text,
     is_blank,
+    is_total_label,
     shows_error,
     yes_or_no,
 )
@@ -381,10 +382,6 @@ def _amount_only(rows: pd.DataFrame) -> pd.Series:
     return amount.notna() & ~pd.Series(zero, index=rows.index, dtype=bool)
 
 
-#: The label of a totals row typed by hand: "Total", "TOTAL:", "Subtotal", "Grand total".
-_TOTAL_LABEL = re.compile(r"(?:grand\s+|sub-?\s*)?totals?\s*:?", re.IGNORECASE)
-
-
 def _totals_row(cells: list[object]) -> bool:
     """Whether a row (cells of LINE_COLUMNS) is a totals row typed by hand under the lines:
     labelled Total in its Date or Description, with no Client, and either no Quantity or
@@ -392,13 +389,9 @@ def _totals_row(cells: list[object]) -> bool:
     Quantity column as well as the Amount is as common as one that does not. It is no
     service and no mistake: it is left alone, like a table's totals row."""
     day, client, description, quantity, price, _amount = cells
-    if not is_blank(client) or not (_total_label(description) or _total_label(day)):
+    if not is_blank(client) or not (is_total_label(description) or is_total_label(day)):
         return False
-    return (is_blank(quantity) and is_blank(price)) or is_blank(day) or _total_label(day)
-
-
-def _total_label(cell: object) -> bool:
-    return isinstance(cell, str) and _TOTAL_LABEL.fullmatch(cell.strip()) is not None
+    return (is_blank(quantity) and is_blank(price)) or is_blank(day) or is_total_label(day)
 
 
 def read_service_line(
