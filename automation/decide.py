@@ -37,7 +37,7 @@ from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessa
 from .model import HOLD, REBILL, InvoiceRow, RowError, ServiceLine
 from .notices import split_unlikely_dates
 from .plan import Followup, InvoiceDraft, Payments, decide_followup
-from .read import WorkbookData, read_workbook
+from .read import WorkbookData, WorkbookError, read_workbook, renamed_invoices
 from .reconcile import billed_elsewhere, lost_invoice_rows, lost_rows_note
 from .request import RunRequest
 from .statement_mail import STATEMENT
@@ -75,6 +75,24 @@ def load(request: RunRequest) -> Loaded:
     return data, book, lines, {**errors, **unlikely}
 
 
+def refuse_renamed_invoices(data: WorkbookData, ledger: Ledger) -> None:
+    """Raise WorkbookError (exit 2, nothing changed) when the workbook has no Invoices sheet
+    but another of its sheets holds invoices this ledger issued: the Invoices sheet renamed.
+
+    Run on, the tool would start a new Invoices sheet, write those invoices into it as
+    unpaid and remind (or reissue) them, while the payments typed in the renamed sheet
+    go unread. A look-alike sheet of the bookkeeper's own, holding none of them (before
+    the first run, say), is left alone.
+    """
+    holders = {
+        sheet: sorted(issued)
+        for sheet, numbers in data.invoices_elsewhere.items()
+        if (issued := ledger.known_numbers(numbers))
+    }
+    if holders:
+        raise WorkbookError(renamed_invoices(data.sheet_names, holders))
+
+
 def look_at_open_invoices(
     request: RunRequest,
     ledger: Ledger,
@@ -93,7 +111,10 @@ def look_at_open_invoices(
 
     Returns (messages still owed, open invoice numbers, their records, their
     Invoices rows, follow-up decisions); payment problems go into the summary.
+    Raises WorkbookError when their rows are in the Invoices sheet renamed (the run's
+    transaction, and the dry run's copy of the ledger, then leave the ledger as it was).
     """
+    refuse_renamed_invoices(data, ledger)
     pending = ledger.messages((PLANNED, SENDING, FAILED))
     active, settled_lost = open_invoices(ledger, data, request.as_of)
     active |= {m.invoice_no for m in pending}

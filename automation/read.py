@@ -23,12 +23,13 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cells import ExcelError, is_total_label
+from .cells import ExcelError, cell_text, is_total_label
 from .config import Config
 from .lazy import lazy_import
 from .package_check import CellRange, CheckedSheet, UnsavedFormulas, check_package
 from .readcopy import Copy, make_copy, opened, split_xml
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
+from .sheet_heads import sheet_heads
 from .writeback.package import damaged_part, readable_copy
 from .writeback.tables import TableInfo, main_table, read_tables
 
@@ -158,6 +159,10 @@ class WorkbookData:
     payments: SheetData | None = None
     #: why a sheet named Payments is not the tool's (it has no Bank Ref column)
     payments_problem: str = ""
+    #: while there is no Invoices sheet: the sheets whose header row is the Invoices
+    #: sheet's, each with the Invoice Nos it holds (the Invoices sheet renamed, if the
+    #: ledger issued them: `decide.refuse_renamed_invoices`)
+    invoices_elsewhere: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def header_rows(self) -> dict[str, int]:
         """Sheet name -> header row, as the write-back needs it."""
@@ -705,9 +710,8 @@ def _sheet(
     required = [c.name for c in SHEETS[name] if c.required] or ["Invoice No"]
     if actual is None:
         raise WorkbookError(
-            f"the workbook has no {name!r} sheet (it has: {', '.join(names)}). "
-            f"Rename the sheet that holds them to {name} (sheet names are fixed; only column "
-            f"headers can be renamed in billing.toml), or add a sheet named {name}."
+            f"{_no_sheet(name, names)} Rename the sheet that holds them to {name} "
+            f"({SHEET_NAMES_FIXED}), or add a sheet named {name}."
         )
     raw = _without_totals(frames[actual], tables.get(actual, []))
     fixed = config.billing.header_rows.get(name)
@@ -749,6 +753,43 @@ def _sheet(
         date_order=config.billing.date_order.upper(),
         unsaved=(unsaved or {}).get(actual, UnsavedFormulas()),
         columns={column: position + 1 for column, position in positions.items()},
+    )
+
+
+#: Why a sheet must be renamed rather than its name given in the config.
+SHEET_NAMES_FIXED = "sheet names are fixed; only column headers can be renamed in billing.toml"
+
+
+def _no_sheet(name: str, names: Sequence[str]) -> str:
+    """The start of what a workbook without the sheet `name` is told: the sheets it has."""
+    return f"the workbook has no {name!r} sheet (it has: {', '.join(names)})."
+
+
+def renamed_invoices(names: Sequence[str], holders: dict[str, list[str]]) -> str:
+    """What a workbook without an Invoices sheet is told when its sheets `holders` hold
+    invoices the tool issued (sheet -> their numbers): the Invoices sheet renamed.
+
+    >>> print(renamed_invoices(("Clients", "Services", "AR Ledger"),
+    ...                        {"AR Ledger": ["INV-1", "INV-2", "INV-3", "INV-4"]}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    the workbook has no 'Invoices' sheet (it has: Clients, Services, AR Ledger), but its
+    sheet 'AR Ledger' holds invoices the tool issued (INV-1, INV-2, INV-3 and 1 more). Rename
+    'AR Ledger' back to Invoices (sheet names are fixed; only column headers can be renamed
+    in billing.toml): the run would otherwise start a new Invoices sheet beside it, and
+    the payments typed there would not count (paid invoices would be reminded and reissued).
+    """
+    sheets = list(holders)
+    held = [
+        f"{sheet!r} holds invoices the tool issued ({', '.join(numbers[:3])}"
+        + (f" and {len(numbers) - 3} more" if len(numbers) > 3 else "") + ")"
+        for sheet, numbers in holders.items()
+    ]
+    which = repr(sheets[0]) if len(sheets) == 1 else "the one the payments are typed in"
+    return (
+        f"{_no_sheet(INVOICES, names)[:-1]}, but its sheet {'; '.join(held)}. Rename {which} "
+        f"back to {INVOICES} ({SHEET_NAMES_FIXED}): the run would otherwise start a new "
+        f"{INVOICES} sheet beside it, and the payments typed there would not count (paid "
+        "invoices would be reminded and reissued)."
     )
 
 
@@ -980,10 +1021,60 @@ def read_workbook(
         else:
             invoices = _sheet(frames, INVOICES, config, names, tables, unsaved)
     payments, problem = _payments_sheet(frames, config, names, tables)
+    elsewhere = _invoices_elsewhere(path, config, names) if actual is None else {}
     return WorkbookData(
         path, clients, services, invoices, names, tables, payments=payments,
-        payments_problem=problem,
+        payments_problem=problem, invoices_elsewhere=elsewhere,
     )  # fmt: skip
+
+
+#: The Invoices headers a sheet's header row must hold to look like the Invoices sheet.
+INVOICES_LOOK = ["Invoice No", "Client", "Total"]
+
+
+def _invoices_elsewhere(
+    path: Path, config: Config, names: tuple[str, ...]
+) -> dict[str, frozenset[str]]:
+    """The sheets other than the tool's whose header row holds the Invoices headers (as
+    [columns.Invoices] renames them), each with the Invoice Nos it holds.
+
+    Asked only of a workbook with no Invoices sheet, and of each other sheet only its
+    first rows (`sheet_heads`); a sheet that has that header row is then read whole.
+    """
+    others = [name for name in names if not _is_one_of(name, READ_SHEETS)]
+    if not others:
+        return {}
+    expected = {c.name: header_for(INVOICES, c.name, config.columns) for c in SHEETS[INVOICES]}
+    fixed = config.billing.header_rows.get(INVOICES)
+    found: dict[str, frozenset[str]] = {}
+    for head in sheet_heads(path, others, fixed or HEADER_SEARCH_ROWS):
+        try:
+            copy = make_copy(head)
+            if copy is None:
+                continue
+            with opened(copy) as book:
+                frame = _frame(_raw_cells(book.get_sheet_by_name(head.name)))
+            _locate_header(frame, head.name, expected, INVOICES_LOOK, fixed)
+            frame = _whole_sheet(path, head.name)
+        except Exception:  # no such header row, unsafe to read whole, calamine's own types
+            continue
+        index, positions = _locate_header(frame, head.name, expected, INVOICES_LOOK, fixed)
+        numbers = (cell_text(v) for v in frame.iloc[index + 1 :, positions["Invoice No"]])
+        found[head.name] = frozenset(n for n in numbers if n)
+    return found
+
+
+def _whole_sheet(path: Path, sheet: str) -> pd.DataFrame:
+    """A sheet the tool does not read as a frame of raw cells, once checked as the tool's
+    own sheets are (`check_package`)."""
+    from python_calamine import CalamineWorkbook
+
+    check_package(path, (sheet,))
+    book = CalamineWorkbook.from_path(str(path))
+    try:
+        return _frame(_raw_cells(book.get_sheet_by_name(sheet)))
+    finally:
+        book.close()
 
 
 def _payments_sheet(
