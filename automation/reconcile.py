@@ -508,36 +508,74 @@ def unknown_open_invoices(
 def unknown_invoices_error(
     sheet: SheetData | None, config: Config, ledger: Ledger | None, backups: Path
 ) -> RowError | None:
-    """One problem (exit 1) for the open invoices the ledger does not know, with the way to
-    put the ledger back: the newest copy in `backups` (.billing/backups/) that knows them,
-    else the billing folder the tool ran in before. None when there are none."""
+    """One problem (exit 1) for the open invoices the ledger does not know. None when there
+    are none.
+
+    A copy in `backups` (.billing/backups/) that knows them proves the tool issued them:
+    the message names it, to put back. Otherwise such a row may be the tool's, issued in
+    another folder or computer (`.billing/` left behind), or typed by hand in the tool's
+    number format before the tool: the message gives the way out for each, leaning to
+    "typed by hand" when the tool has never run here (`first_run_here`).
+    """
     numbers = unknown_open_invoices(sheet, config, ledger)
     if sheet is None or not numbers:
         return None
     one = len(numbers) == 1
     shown = _named(numbers)
     they, them = ("it", "it") if one else ("they", "them")
+    invoices = f"{len(numbers)} open {'invoice' if one else 'invoices'} on this sheet ({shown})"
+    gets = f"{they} {'gets' if one else 'get'}"
     copy = newest_copy_knowing(backups, numbers)
     elsewhere = "the computer or folder the tool ran in before"
     if copy is not None:
         restore = put_back(
             f".billing/backups/{copy.name}", ".billing/ledger.sqlite", copy.name.endswith(".gz")
         )
-        how = f"{restore}, or copy .billing/ from {elsewhere}."
-    else:
-        how = (
-            f"copy .billing/ (ledger.sqlite and backups/) from {elsewhere}; no copy in "
-            f".billing/backups/ knows {them}."
-        )
-    message = (
-        f"{len(numbers)} open {'invoice' if one else 'invoices'} on this sheet ({shown}) "
-        f"{'was' if one else 'were'} issued by this tool, but its record "
-        f"(.billing/ledger.sqlite) does not know {them}: the record is missing, new or an "
-        f"older copy. Until it is back, {they} {'gets' if one else 'get'} no reminders, "
-        f"payment notes or thank-yous and {'is' if one else 'are'} left out of Outstanding "
-        f"and the receivables report. Put the record back before the next run: {how}"
+        return RowError(sheet.name, None, None, (
+            f"{invoices} {'was' if one else 'were'} issued by this tool, but its record "
+            f"(.billing/ledger.sqlite) does not know {them}: the record is missing, new or an "
+            f"older copy. Until it is back, {gets} no reminders, payment notes or thank-yous "
+            f"and {'is' if one else 'are'} left out of Outstanding and the receivables report. "
+            f"Put the record back before the next run: {restore}, or copy .billing/ from "
+            f"{elsewhere}."
+        ))  # fmt: skip
+    by_hand = (
+        f"empty {'its' if one else 'their'} Sent At (and Last Sent): the tool takes a Sent At "
+        f"for its own email, and leaves a row without one alone"
     )
+    lost = (
+        f"copy .billing/ (ledger.sqlite and backups/) from {elsewhere}; until then {gets} no "
+        f"reminders, payment notes or thank-yous and {'is' if one else 'are'} left out of "
+        "Outstanding"
+    )
+    if first_run_here(ledger, backups):
+        message = (
+            f"{invoices} {'looks' if one else 'look'} issued by this tool (its number format, "
+            f"an open Status, a Sent At), but the tool has not run in this folder before and "
+            f"its record (.billing/ledger.sqlite) does not know {them}. Typed by hand before "
+            f"the tool? Then {by_hand}. Issued by the tool in another folder or on another "
+            f"computer? Then {lost}."
+        )
+    else:
+        message = (
+            f"{invoices} {'looks' if one else 'look'} issued by this tool (its number format, "
+            f"an open Status, a Sent At), but its record (.billing/ledger.sqlite) does not "
+            f"know {them}: typed by hand, or issued by the tool while another record was in "
+            f"use (missing, new or an older copy here). Typed by hand? Then {by_hand}. "
+            f"Issued by the tool? No copy in .billing/backups/ knows {them}: {lost}."
+        )
     return RowError(sheet.name, None, None, message)
+
+
+def first_run_here(ledger: Ledger | None, backups: Path) -> bool:
+    """Whether the tool never ran with this billing folder: its ledger has no run before
+    this one and `backups` holds no copy of a ledger."""
+    if ledger is not None and ledger.last_started() is not None:
+        return False
+    try:
+        return not any(LEDGER_COPY.match(p.name) for p in backups.iterdir())
+    except OSError:
+        return True
 
 
 def newest_copy_knowing(folder: Path, numbers: Collection[str]) -> Path | None:

@@ -1,0 +1,86 @@
+"""A firm adopting the tool mid-year: its Invoices sheet holds invoices typed by hand.
+
+The tool leaves those rows alone (no reminders, no status changes), but never in
+silence: a row that looks like one of its own is told as maybe typed by hand, with
+what to type so the tool stops asking.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from conftest import Folder, client, service, write_workbook
+from test_followup import invoices
+
+from automation.cli import main
+
+SENT = datetime(2026, 3, 31)
+PAID = "2026-05-10"  # typed as text: read as the date it says
+
+
+def said(out: str) -> str:
+    """The output on one line (the terminal may wrap a long message)."""
+    return " ".join(out.split())
+
+
+def adopt(folder: Folder, hand: list[dict[str, object]], number_format: str = "") -> None:
+    """Acme and Birch, one new service each, and the hand-made invoices `hand`."""
+    extra = f'number_format = "{number_format}"' if number_format else ""
+    folder.write_config(extra)
+    write_workbook(
+        folder.workbook,
+        [client("Acme"), client("Birch")],
+        [service(date(2026, 6, 15), "Acme", "June bookkeeping", 1, 500),
+         service(date(2026, 6, 22), "Birch", "June payroll", 1, 400)],
+        invoices=hand,
+    )  # fmt: skip
+
+
+def hand_row(number: str, name: str, total: int, **cells: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "Invoice No": number, "Client": name, "Total": total, "Paid Amount": None,
+        "Paid Date": None, "Status": None, "Sent At": None, "Credit Amount": None, "Resend": None,
+        "Currency": None,
+    }  # fmt: skip
+    row.update({column.replace("_", " "): value for column, value in cells.items()})
+    return row
+
+
+def check(folder: Folder, as_of: str) -> int:
+    return main(["check", "--workbook", str(folder.workbook), "--as-of", as_of])
+
+
+def test_a_hand_row_in_the_tools_numbering_is_told_as_maybe_typed_by_hand(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The firm goes on with its own series, `{year}-{seq:03d}`: its March invoice, still
+    open and typed as sent, looks like one of the tool's that the tool has no record of."""
+    adopt(
+        folder,
+        [hand_row("2026-102", "Acme", 500, Status="Paid", Paid_Amount=500, Sent_At=SENT),
+         hand_row("2026-103", "Acme", 500, Status="overdue", Sent_At=SENT)],
+        number_format="{year}-{seq:03d}",
+    )  # fmt: skip
+    assert not (folder.root / ".billing").exists()
+    assert check(folder, "2026-07-06") == 1
+    text = said(capsys.readouterr().out)
+    assert "(2026-103)" in text and "2026-102" not in text
+    # Never run here: typed by hand first, with the cell to empty; the other way out too.
+    assert "not run in this folder before" in text
+    assert "Typed by hand before the tool? Then empty its Sent At" in text
+    assert "copy .billing/" in text
+    assert "was issued by this tool" not in text  # no longer said as a fact
+
+    assert folder.run("--as-of", "2026-07-06") == 1
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-07-13") == 1
+    text = said(capsys.readouterr().out)
+    assert "typed by hand, or issued by the tool" in text and "empty its Sent At" in text
+    assert "No copy in .billing/backups/ knows it" in text
+
+    # The bookkeeper does as told: the row is left alone, and the runs are quiet.
+    folder.type_in("Invoices", folder.row_of("Invoices", "Invoice No", "2026-103"), Sent_At=None)
+    assert folder.run("--as-of", "2026-07-20") == 0
+    assert "does not know" not in said(capsys.readouterr().out)
+    assert invoices(folder).set_index("Invoice No").loc["2026-103", "Status"] == "overdue"
