@@ -50,7 +50,7 @@ from .plan import (
 from .read import SheetData
 from .reconcile import lost_and_changed
 from .schema import INVOICES
-from .updates import state_of
+from .updates import UpdateSet, read_corrections, state_of
 from .validate import ClientBook, bare_rows, column_text, read_billed_rows
 
 if TYPE_CHECKING:
@@ -130,6 +130,8 @@ class Corrections:
         row (`missing_lines_errors`): a correction, or the lines typed back, is wanted.
       spoken: invoices an earlier run on this as-of date made a message for: that was
         their one message of the day, so a copy or payment note waits for a later date.
+      hand_notes: (row, Note) for Invoices rows the tool did not issue that a correction
+        was typed on (`hand_row_corrections`): the Note says what was not done.
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -144,6 +146,16 @@ class Corrections:
     on_hold: frozenset[str] = frozenset()
     lines_gone: tuple[RowError, ...] = ()
     spoken: frozenset[str] = field(default=frozenset(), compare=False)  # from the ledger
+    hand_notes: tuple[tuple[int, str], ...] = ()
+
+    def with_hand_rows(self, hand: HandRows) -> Corrections:
+        """These corrections, with what was typed on rows the tool did not issue told."""
+        return replace(
+            self,
+            errors=self.errors + hand.errors,
+            waiting=self.waiting + hand.told,
+            hand_notes=hand.notes,
+        )
 
     @property
     def rebilling(self) -> frozenset[str]:
@@ -177,6 +189,129 @@ class Corrections:
         """Invoices that get their one message of the run from a correction."""
         notes = {c.invoice_no for c in self.credits if c.amount > ZERO}
         return frozenset(notes | set(self.resends))
+
+
+@dataclass(frozen=True)
+class HandRows:
+    """Corrections typed on Invoices rows the tool has no record of issuing (typed by hand,
+    from before the tool): it can make none of them (`hand_row_corrections`).
+
+    Attributes:
+      errors: a Rebill, Credit Amount or Resend, each told with what to do instead (exit 1).
+      told: the invoices typed Void, in one sentence: no credit note went (said once).
+      notes: (row, Note) saying so on those rows.
+    """
+
+    errors: tuple[RowError, ...] = ()
+    told: tuple[str, ...] = ()
+    notes: tuple[tuple[int, str], ...] = ()
+
+
+def hand_row_corrections(
+    sheet: SheetData | None, ledger: Ledger | None, tell_void: bool = True
+) -> HandRows:
+    """Rebill, Void, Credit Amount and Resend typed on Invoices rows whose invoice the
+    ledger does not know: the tool did not issue it (or its record of it was lost), so it
+    cannot cancel, credit or resend it, and says so rather than doing nothing in silence.
+
+    A Rebill, a Credit Amount (other than 0) or a Resend is a problem, every run until it
+    is cleared, naming what to do instead. Void is the bookkeeper's own word for an invoice
+    cancelled by hand, as often as not typed long before the tool: told once, as a notice
+    (no credit note was sent) with the Note; a row whose Note says so already is not told
+    again, nor is one when `tell_void` is False (`payments`, which writes no such Note).
+    """
+    if sheet is None or ledger is None or sheet.frame.empty:
+        return HandRows()
+    frame = sheet.frame[sheet.frame["Invoice No"].notna()]
+    status = column_text(frame["Status"]).str.casefold()
+    typed = status.isin({REBILL.casefold(), VOID.casefold()}) | frame["Resend"].notna()
+    typed |= frame["Credit Amount"].notna()
+    frame = frame[typed.to_numpy(dtype=bool)]
+    if frame.empty:
+        return HandRows()
+    numbers = column_text(frame["Invoice No"])
+    known = ledger.known_numbers(numbers.unique())
+    frame = frame[(~numbers.isin(known)).to_numpy(dtype=bool)]
+    errors: list[RowError] = []
+    voided: list[str] = []
+    notes: list[tuple[int, str]] = []
+    for row, values in zip(frame.index, frame.to_dict("records"), strict=True):
+        number = cell_text(values["Invoice No"])
+        told = _hand_row_told(number, values)
+        if told:
+            errors.extend(
+                RowError(sheet.name, int(row), sheet.headers.get(col, col), text)
+                for col, text in told
+            )
+            notes.append((int(row), " ".join(text for _, text in told)))
+        elif cell_text(values["Status"]).casefold() == VOID.casefold() and tell_void:
+            note = _hand_void_note(number)
+            if cell_text(values.get("Note")) != note:
+                voided.append(number)
+                notes.append((int(row), note))
+    return HandRows(tuple(errors), _hand_voided(voided), tuple(notes))
+
+
+#: How a row the tool has no record of issuing is named in what it is told.
+_NOT_ISSUED = "{number} was not issued by this tool (typed by hand?)"
+
+
+def _hand_row_told(number: str, values: Mapping[str, object]) -> list[tuple[str, str]]:
+    """(column, problem) for each correction typed on the row of `number`, an invoice the
+    tool did not issue, that it would act on if it had."""
+    told = []
+    not_issued = _NOT_ISSUED.format(number=number)
+    if cell_text(values["Status"]).casefold() == REBILL.casefold():
+        told.append(("Status", (
+            f"{not_issued}, so it cannot be rebilled: no credit note or new invoice was "
+            "made. Type the corrected work as new Services rows, without an Invoice No (the "
+            "next run bills them), cancel this invoice your own way, and clear Rebill."
+        )))  # fmt: skip
+    corrections = read_corrections(values)
+    credit = corrections.get("credit_amount")
+    if "credit_problem" in corrections or (credit is not None and credit != ZERO):
+        told.append(("Credit Amount", (
+            f"{not_issued}, so no credit note was issued for the Credit Amount typed. Issue "
+            "it by hand (or type the credit as a Services row with a negative Amount: it goes "
+            "on the client's next invoice), then clear Credit Amount."
+        )))  # fmt: skip
+    if corrections["resend"] or "resend_problem" in corrections:
+        told.append(("Resend", (
+            f"{not_issued}, so it has no copy to resend: email the client your own copy, "
+            "then clear Resend."
+        )))  # fmt: skip
+    return told
+
+
+def _hand_void_note(number: str) -> str:
+    """The Note of a row typed Void that the tool did not issue."""
+    return (
+        f"{_NOT_ISSUED.format(number=number)}: Void stays as your own record; no credit "
+        "note was sent."
+    )
+
+
+def _hand_voided(numbers: Sequence[str]) -> tuple[str, ...]:
+    """The one sentence telling the invoices typed Void that the tool did not issue."""
+    if not numbers:
+        return ()
+    one, shown = len(numbers) == 1, ", ".join(numbers[:3])
+    if len(numbers) > 3:
+        shown += f" and {len(numbers) - 3} more"
+    return (
+        f"{len(numbers)} {'invoice' if one else 'invoices'} typed Void ({shown}) "
+        f"{'was' if one else 'were'} not issued by this tool (typed by hand?): Void stays as "
+        f"your own record, and no credit note was sent (issue one by hand if the client is "
+        f"owed one). {'Its' if one else 'Their'} Note says so.",
+    )
+
+
+def hand_notes_updates(sheet: SheetData | None, fixes: Corrections, updates: UpdateSet) -> None:
+    """The Notes of the rows the tool did not issue that a correction was typed on."""
+    if sheet is None:
+        return
+    for row, note in fixes.hand_notes:
+        updates.set(sheet, sheet.name, row, "Note", note, sheet.headers)
 
 
 def billed_rows(services: SheetData, numbers: Collection[str]) -> dict[str, list[BilledRow]]:

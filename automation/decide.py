@@ -27,6 +27,7 @@ from .corrections import (
     changed_lines,
     decide_corrections,
     find_strays,
+    hand_row_corrections,
     missing_lines,
     missing_lines_errors,
     moved_rows,
@@ -352,6 +353,9 @@ def look_at_corrections(
         mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices, reached,
         strays, messaged_today(ledger, request.as_of, mine, book) if ledger else (),
     )  # fmt: skip
+    # Typed on rows the tool did not issue: told, not silently passed over.
+    hand = hand_row_corrections(data.invoices, ledger, tell_void=not request.payments_only)
+    fixes = fixes.with_hand_rows(hand)
     typed_rebill = {n for n in mine if Payments.from_row(rows.get(n)).bookkeeper_status == REBILL}
     skip = typed_rebill | fixes.rebilling
     changed = changed_lines(billed, mine, skip, data.services, strays)

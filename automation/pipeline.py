@@ -28,7 +28,7 @@ from .bank.apply import inbox_of, move_imported, payments_updates
 from .cells import cell_text
 from .compose import Job, amount_text, attach_pdfs, prepare_jobs
 from .config import Config
-from .corrections import Corrections, restore_lost, rows_digests
+from .corrections import Corrections, hand_notes_updates, restore_lost, rows_digests
 from .decide import (
     decide_followups,
     issue,
@@ -539,6 +539,7 @@ class Run:
             data, self.invoices, self.rows, self.failed_now, as_of, updates, config,
             plan.fixes.refused_credit, plan.fixes.held,
         )  # fmt: skip
+        hand_notes_updates(data.invoices, plan.fixes, updates)
         payments_updates(data, ledger, config, updates)
         summary.notes.extend(note for note in updates.notes if note not in summary.notes)
         unwritten = self._apply(updates)

@@ -2,7 +2,8 @@
 
 The tool leaves those rows alone (no reminders, no status changes), but never in
 silence: a row that looks like one of its own is told as maybe typed by hand, with
-what to type so the tool stops asking.
+what to type so the tool stops asking; a correction typed on one (Rebill, Credit
+Amount, Resend) says it cannot be made and what to do instead.
 """
 
 from __future__ import annotations
@@ -84,3 +85,56 @@ def test_a_hand_row_in_the_tools_numbering_is_told_as_maybe_typed_by_hand(
     assert folder.run("--as-of", "2026-07-20") == 0
     assert "does not know" not in said(capsys.readouterr().out)
     assert invoices(folder).set_index("Invoice No").loc["2026-103", "Status"] == "overdue"
+
+
+def test_corrections_typed_on_hand_rows_are_told_not_ignored(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    adopt(
+        folder,
+        [hand_row("2026-101", "Acme", 1000, Status="Rebill"),
+         hand_row("2026-102", "Acme", 500, Status="Unpaid", Credit_Amount=100),
+         hand_row("A/18", "Birch", 400, Resend="Yes"),
+         hand_row("INV 0043", "Birch", 600, Status="Void")],
+    )  # fmt: skip
+    assert check(folder, "2026-07-06") == 1  # the dry run tells them as the run does
+    text = said(capsys.readouterr().out)
+    assert text.count("was not issued by this tool") == 3
+
+    assert folder.run("--as-of", "2026-07-06") == 1
+    text = said(capsys.readouterr().out)
+    assert (
+        "Status: 2026-101 was not issued by this tool (typed by hand?), so it cannot be "
+        "rebilled" in text
+    )
+    assert "new Services rows" in text and "clear Rebill" in text
+    assert "Credit Amount: 2026-102 was not issued by this tool" in text
+    assert "no credit note was issued" in text and "clear Credit Amount" in text
+    assert "Resend: A/18 was not issued by this tool" in text and "clear Resend" in text
+    # Void is the bookkeeper's own word here: said once, no problem made of it.
+    assert "1 invoice typed Void (INV 0043)" in text and "no credit note was sent" in text
+    assert "3 rows need attention" in text
+
+    # Only the two new invoices went out: no credit note, replacement or copy.
+    kinds = [m.message["X-Billing-Kind"] for m in folder.received]
+    assert kinds == ["invoice", "invoice"]
+    rows = invoices(folder).set_index("Invoice No")
+    assert "cannot be rebilled" in rows.loc["2026-101", "Note"]
+    assert "no credit note was issued" in rows.loc["2026-102", "Note"]
+    assert "no copy to resend" in rows.loc["A/18", "Note"]
+    assert "no credit note was sent" in rows.loc["INV 0043", "Note"]
+    # As typed: nothing cleared, no status changed.
+    assert rows.loc["2026-101", "Status"] == "Rebill" and rows.loc["INV 0043", "Status"] == "Void"
+    assert rows.loc["2026-102", "Credit Amount"] == 100 and rows.loc["A/18", "Resend"] == "Yes"
+
+    # Next week: the corrections are told again until cleared; Void is not.
+    assert folder.run("--as-of", "2026-07-13") == 1
+    text = said(capsys.readouterr().out)
+    assert text.count("was not issued by this tool") == 3 and "typed Void" not in text
+
+    row = folder.row_of("Invoices", "Invoice No", "2026-101")
+    folder.type_in("Invoices", row, Status="Cancelled")
+    folder.type_in("Invoices", row + 1, Credit_Amount=None)
+    folder.type_in("Invoices", row + 2, Resend=None)
+    assert folder.run("--as-of", "2026-07-20") == 0
+    assert "not issued by this tool" not in said(capsys.readouterr().out)
