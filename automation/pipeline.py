@@ -102,6 +102,7 @@ from .reconcile import (
     InvoiceNumbers,
     existing_credit_floor,
     existing_seq_floor,
+    hand_typed_open,
     invoice_numbers,
     mistyped_note,
     mistyped_numbers,
@@ -143,7 +144,14 @@ from .statement_mail import (
     statement_month_due,
     statement_rows_for,
 )
-from .summary import RunSummary, SentItem, needs_attention, summary_lines
+from .summary import (
+    RunSummary,
+    SentItem,
+    by_currency,
+    needs_attention,
+    not_counted_line,
+    summary_lines,
+)
 from .terms import BusinessCalendar
 from .updates import (
     CLOSED,
@@ -527,6 +535,8 @@ class Run:
         for line in plan.unchanged:
             self.invoiced[line.row] = (line.invoice_no or "", due_dates[line.invoice_no or ""])
         self.started = time.perf_counter()
+        hand = hand_typed_open(data.invoices, ledger, self.book, config.billing.currency)
+        summary.not_counted = by_currency(hand.values())  # told beside Outstanding
         if not self.request.payments_only:  # what it shows is settled now: written meanwhile
             self.pending_report = self._start_report()
         self._note_paid_back()
@@ -641,8 +651,9 @@ class Run:
         ):
             return None
         return Quiet(
-            dict(summary.outstanding), tuple(self.notices), summary.report, tuple(self.standing)
-        )
+            dict(summary.outstanding), tuple(self.notices), summary.report, tuple(self.standing),
+            dict(summary.not_counted),
+        )  # fmt: skip
 
     # -- what the stages above do, one record or one message at a time -------------
 
@@ -1072,6 +1083,7 @@ class Run:
             self.as_of,
             self.paths.reports,
             year_credit_notes(self.ledger, self.as_of),
+            not_counted_line(self.summary.not_counted.values(), self.config.billing.language),
         )
         self.stack.callback(pending.abandon)  # a run stopping on an error leaves no worker
         return pending

@@ -32,17 +32,28 @@ from .model import (
     FAILED,
     HOLD,
     OVERDUE,
+    OVERPAID,
+    PAID,
     PARTIALLY_PAID,
     REISSUED,
     SENT,
+    VOID,
     InvoiceRow,
     RowError,
     ServiceLine,
 )
-from .money import ZERO
+from .money import ZERO, round_money
 from .read import SheetData, WorkbookData
+from .summary import NotCounted
 from .updates import remembered_row, seen_row
-from .validate import bare_rows, column_text, read_billed_rows, read_service_line
+from .validate import (
+    ClientBook,
+    bare_rows,
+    client_key,
+    column_text,
+    read_billed_rows,
+    read_service_line,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -503,6 +514,56 @@ def unknown_open_invoices(
     numbers = list(dict.fromkeys(n for n in column_text(frame["Invoice No"]) if pattern.match(n)))
     known = ledger.known_numbers(numbers) if ledger is not None and numbers else set()
     return [n for n in numbers if n not in known]
+
+
+#: Statuses of an invoice typed by hand that owes nothing more, as bookkeepers type them.
+SETTLED_BY_HAND = frozenset(s.casefold() for s in (PAID, OVERPAID, VOID))
+
+
+def hand_typed_open(
+    sheet: SheetData | None, ledger: Ledger | None, book: ClientBook, currency: str
+) -> dict[tuple[str, str], NotCounted]:
+    """(client key, currency) -> the open invoices of the Invoices sheet that the ledger does
+    not know (typed by hand, from before the tool): left out of Outstanding, the receivables
+    report and statements, and told as left out.
+
+    Open: a Total less Paid Amount and Credit Amount above zero, and a Status other than
+    Paid, Overpaid or Void. The currency is the row's Currency, else its client's, else
+    `currency` ([billing] currency). A row whose amounts cannot be read is not counted.
+    """
+    if sheet is None or sheet.frame.empty:
+        return {}
+    frame = sheet.frame[sheet.frame["Invoice No"].notna() & sheet.frame["Total"].notna()]
+    status = column_text(frame["Status"]).str.casefold()
+    frame = frame[(~status.isin(SETTLED_BY_HAND)).to_numpy(dtype=bool)]  # years of Paid: out
+    if frame.empty:
+        return {}
+    numbers = column_text(frame["Invoice No"])
+    known = ledger.known_numbers(numbers.unique()) if ledger is not None else set()
+    frame = frame[(~numbers.isin(known)).to_numpy(dtype=bool)]
+    found: dict[tuple[str, str], NotCounted] = {}
+    seen: set[str] = set()
+    for values in frame.to_dict("records"):
+        number = cells.cell_text(values["Invoice No"])
+        if number in seen:
+            continue  # a row copied: one invoice
+        seen.add(number)
+        try:
+            total = cells.cell_decimal(values["Total"])
+            paid = cells.optional_decimal(values["Paid Amount"]) or ZERO
+            credited = cells.optional_decimal(values.get("Credit Amount")) or ZERO
+        except cells.CellError:
+            continue
+        key = client_key(values["Client"])
+        client = book.clients.get(key)
+        code = cells.cell_text(values.get("Currency")).upper()
+        code = code or (client.currency if client is not None else currency)
+        balance = round_money(total - paid - credited, code)
+        if balance <= ZERO:
+            continue
+        was = found.get((key, code), NotCounted(code, 0, ZERO))
+        found[key, code] = NotCounted(code, was.count + 1, was.balance + balance)
+    return found
 
 
 def unknown_invoices_error(

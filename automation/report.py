@@ -9,7 +9,9 @@ client), "Owed back" (invoices paid over what was due, and void invoices the
 client had paid towards: money to refund or credit, when there are any) and
 "Credit notes" (the year's credit notes, when there are any). Currencies are
 never added together. Every sheet has a title with the as-of date above its table and is
-set up to print: landscape, one page wide, the header row on every page.
+set up to print: landscape, one page wide, the header row on every page. What the report
+leaves out (open invoices typed by hand, which the tool did not issue) is said under the
+titles of "Open invoices" and "Aging".
 
 >>> aging_bucket(date(2026, 3, 1), date(2026, 3, 31))
 '1-30'
@@ -169,9 +171,11 @@ def write_receivables_report(
     as_of: date,
     out_dir: Path,
     credit_notes: Sequence[CreditNoteItem] = (),
+    left_out: str = "",
 ) -> Path:
     """Write `out_dir/receivables-<as-of>.xlsx` and return its path.
 
+    `left_out`: what the report does not count, in a sentence (`summary.not_counted_line`).
     The file is written to a temporary name and moved into place, so a reader
     never sees half a report.
     """
@@ -179,7 +183,7 @@ def write_receivables_report(
 
     target, temp_name = report_names(out_dir, as_of)
     try:
-        write_workbook(temp_name, items, as_of, credit_notes)
+        write_workbook(temp_name, items, as_of, credit_notes, left_out)
         os.replace(temp_name, target)
     except (OSError, FileCreateError) as exc:
         raise cannot_write(target, exc) from None
@@ -205,7 +209,11 @@ def cannot_write(target: Path, exc: Exception) -> ReportError:
 
 
 def write_workbook(
-    path: str, items: Sequence[Receivable], as_of: date, credit_notes: Sequence[CreditNoteItem]
+    path: str,
+    items: Sequence[Receivable],
+    as_of: date,
+    credit_notes: Sequence[CreditNoteItem],
+    left_out: str = "",
 ) -> None:
     """The report's workbook, written at `path` (OSError or FileCreateError when it cannot be)."""
     import xlsxwriter  # imported where used: it is not needed before reading
@@ -213,8 +221,8 @@ def write_workbook(
     workbook = xlsxwriter.Workbook(path)
     formats = _Formats(workbook)
     still_open = open_items(items)
-    _write_open_sheet(workbook, formats, still_open, as_of)
-    _write_aging_sheet(workbook, formats, aging_rows(items, as_of), as_of)
+    _write_open_sheet(workbook, formats, still_open, as_of, left_out)
+    _write_aging_sheet(workbook, formats, aging_rows(items, as_of), as_of, left_out)
     _write_client_sheet(workbook, formats, still_open, as_of)
     owed = owed_items(items)
     if owed:
@@ -237,6 +245,7 @@ class _Formats:
         self.header_indented = workbook.add_format({**header, "indent": 1})
         self.indented = workbook.add_format({"indent": 1})
         self.title = workbook.add_format({"bold": True, "font_size": 13})
+        self.italic = workbook.add_format({"italic": True})
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.bold = workbook.add_format({"bold": True, "top": 1})
         self._money: dict[tuple[int, bool], Any] = {}
@@ -286,13 +295,21 @@ class _Sheet:
     """One report sheet: its title, print set-up, and column widths fitted to what is written."""
 
     def __init__(
-        self, workbook: Workbook, name: str, title: str, as_of: date, formats: _Formats
+        self,
+        workbook: Workbook,
+        name: str,
+        title: str,
+        as_of: date,
+        formats: _Formats,
+        left_out: str = "",
     ) -> None:
         self.sheet: Worksheet = workbook.add_worksheet(name)
         self.formats = formats
         self.widths: dict[int, int] = {}
         self.indent: set[int] = set()  # text columns right of a number column
         self.sheet.write_string(0, 0, f"{title}, as of {as_of.isoformat()}", formats.title)
+        if left_out:  # in the blank row under the title, as wide as it likes: not a column's
+            self.sheet.write_string(HEADER_ROW - 1, 0, left_out, formats.italic)
         self.sheet.set_landscape()
         self.sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
         self.sheet.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
@@ -372,9 +389,9 @@ class _Sheet:
 
 
 def _write_open_sheet(
-    workbook: Workbook, formats: _Formats, items: list[Receivable], as_of: date
+    workbook: Workbook, formats: _Formats, items: list[Receivable], as_of: date, left_out: str
 ) -> None:
-    out = _Sheet(workbook, OPEN_SHEET, "Open invoices", as_of, formats)
+    out = _Sheet(workbook, OPEN_SHEET, "Open invoices", as_of, formats, left_out)
     out.headers(HEADER_ROW, OPEN_HEADERS, OPEN_KINDS)
     for row, item in enumerate(items, start=HEADER_ROW + 1):
         out.cells(row, OPEN_KINDS, (
@@ -461,9 +478,9 @@ def _write_client_sheet(
 
 
 def _write_aging_sheet(
-    workbook: Workbook, formats: _Formats, rows: list[AgingRow], as_of: date
+    workbook: Workbook, formats: _Formats, rows: list[AgingRow], as_of: date, left_out: str
 ) -> None:
-    out = _Sheet(workbook, AGING_SHEET, "Balances by days past due", as_of, formats)
+    out = _Sheet(workbook, AGING_SHEET, "Balances by days past due", as_of, formats, left_out)
     headers = ("Client", "Currency", *AGING_BUCKETS, "Total")
     kinds = ("text", "text", *("money",) * (len(AGING_BUCKETS) + 1))
     out.headers(HEADER_ROW, headers, kinds)

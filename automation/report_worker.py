@@ -8,7 +8,7 @@ starts, and collects it after the write-back; a small report is written in
 the run's own process when collected, as before, a process not being worth
 its start-up.
 
-    pending = start_report(items, as_of, paths.reports, credit_notes)
+    pending = start_report(items, as_of, paths.reports, credit_notes, left_out)
     ...                                   # the write-back goes on meanwhile
     path = pending.wait()                 # ReportError: what the bookkeeper is told
 
@@ -65,8 +65,9 @@ class PendingReport:
         as_of: date,
         out_dir: Path,
         credit_notes: Sequence[CreditNoteItem],
+        left_out: str = "",
     ) -> None:
-        self._args = (items, as_of, out_dir, credit_notes)
+        self._args = (items, as_of, out_dir, credit_notes, left_out)
         self._worker: BaseProcess | None = None
         self._answers: Connection | None = None
         self._sender: threading.Thread | None = None  # handing the invoices to the worker
@@ -132,6 +133,7 @@ def start_report(
     as_of: date,
     out_dir: Path,
     credit_notes: Sequence[CreditNoteItem] = (),
+    left_out: str = "",
     background_from: int | None = None,
 ) -> PendingReport:
     """The report of `items`, begun in a worker process when it is big enough to gain.
@@ -140,7 +142,7 @@ def start_report(
     a folder that cannot be written) leaves the report to be written when
     collected, where the same trouble, if it lasts, is told as before.
     """
-    pending = PendingReport(items, as_of, out_dir, credit_notes)
+    pending = PendingReport(items, as_of, out_dir, credit_notes, left_out)
     listed = [item for item in items if item.balance != 0]  # open, or owed back
     least = BACKGROUND_FROM if background_from is None else background_from
     if len(listed) < least or cpu_count() < 2:
@@ -170,7 +172,7 @@ def start_report(
         return pending
     # The invoices go down the pipe from a thread: the worker takes them once it has
     # imported what it needs (0.2-0.5 s), and the pipe holds less than 5,000 of them.
-    payload = ([flat(item) for item in listed], list(credit_notes))
+    payload = ([flat(item) for item in listed], list(credit_notes), left_out)
     sender = threading.Thread(target=_hand_over, args=(answers, payload), name="report-data")
     sender.start()
     pending._worker, pending._answers, pending._sender = worker, answers, sender
@@ -211,9 +213,11 @@ def _write_in_worker(answer: Connection, as_of: date, temp_name: str, target_nam
     try:
         from xlsxwriter.exceptions import FileCreateError
 
-        rows, credit_notes = answer.recv()
+        rows, credit_notes, left_out = answer.recv()
         try:
-            write_workbook(temp_name, [unflat(row) for row in rows], as_of, credit_notes)
+            write_workbook(
+                temp_name, [unflat(row) for row in rows], as_of, credit_notes, left_out
+            )
         except (OSError, FileCreateError) as exc:
             reply = (REFUSED, str(cannot_write(Path(target_name), exc)))
         else:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -30,11 +30,11 @@ from pathlib import Path
 from .bank.apply import inbox_files, inbox_of
 from .model import RowError
 from .request import Paths, RunRequest, outbox_folder
-from .summary import RunSummary
+from .summary import NotCounted, RunSummary
 
 #: The record's name in .billing/; its `format` changes whenever what it holds does.
 RECORD = "rerun.json"
-FORMAT = 2
+FORMAT = 3
 NOTHING_CHANGED = (
     "Nothing has changed since the last run (the workbook, the ledger, the settings and "
     "the date are the same): there is nothing to do, and nothing was written."
@@ -50,12 +50,14 @@ class Quiet:
         notes: the workbook's notices (services waiting to become billable...).
         report: the receivables report of the as-of date, as it stands.
         errors: the row errors of rows no run bills until they are fixed.
+        not_counted: the open invoices typed by hand, per currency (not in `outstanding`).
     """
 
     outstanding: dict[str, Decimal]
     notes: tuple[str, ...]
     report: Path
     errors: tuple[RowError, ...] = ()
+    not_counted: dict[str, NotCounted] = field(default_factory=dict)
 
 
 def replay(request: RunRequest, paths: Paths) -> RunSummary | None:
@@ -77,6 +79,7 @@ def replay(request: RunRequest, paths: Paths) -> RunSummary | None:
     )
     summary.errors = list(quiet.errors)
     summary.outstanding = dict(quiet.outstanding)
+    summary.not_counted = dict(quiet.not_counted)
     summary.notes = [*quiet.notes, NOTHING_CHANGED]
     summary.report = quiet.report
     summary.timings["rerun check"] = time.perf_counter() - started
@@ -95,6 +98,7 @@ def remember(request: RunRequest, paths: Paths, quiet: Quiet) -> None:
         "notes": list(quiet.notes),
         "report": str(quiet.report),
         "errors": [[e.sheet, e.row, e.column, e.message] for e in quiet.errors],
+        "not_counted": [[n.currency, n.count, str(n.balance)] for n in quiet.not_counted.values()],
     }
     target = paths.billing / RECORD
     partial = target.with_name(target.name + ".part")
@@ -164,6 +168,7 @@ def _read_record(paths: Paths) -> tuple[Quiet, str] | None:
             tuple(record["notes"]),
             Path(record["report"]),
             tuple(RowError(*error) for error in record["errors"]),
+            {c: NotCounted(c, int(n), Decimal(amount)) for c, n, amount in record["not_counted"]},
         )
         return quiet, str(record["key"])
     except (OSError, ValueError, KeyError, TypeError, ArithmeticError):

@@ -22,11 +22,13 @@ from .fmt import format_money
 from .ledger import Ledger
 from .model import RowError
 from .prechecks import BUSY_RUN, near
+from .read import SheetData
+from .reconcile import hand_typed_open
 from .request import Paths, RunRequest
 from .statement import Statement, previous_month
 from .statement_doc import write_statement_files
 from .statement_facts import gather_statements, record_paid_cells
-from .summary import needs_attention
+from .summary import NotCounted, by_currency, needs_attention, not_counted_line
 from .text import one_line
 from .updates import invoice_rows, payment_errors
 from .validate import ClientBook, client_key
@@ -53,6 +55,8 @@ class StatementResult:
     files: list[tuple[Statement, tuple[Path, ...]]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: (client key, currency) -> open invoices typed by hand: on no statement, and said so
+    not_counted: dict[tuple[str, str], NotCounted] = field(default_factory=dict)
 
 
 def statement_period(as_of: date, start: date | None, end: date | None) -> tuple[date, date]:
@@ -101,8 +105,10 @@ def make_statements(request: StatementRequest) -> StatementResult:
             raise UnusableError(f"{request.client!r} matches no client in Clients.{hint}")
     ledger_path = paths.billing / "ledger.sqlite"
     result = StatementResult(start, end)
+    currency = request.config.billing.currency
     if not ledger_path.exists():
         result.notes.append("No invoices have been issued yet, so there is nothing to state.")
+        result.not_counted = _hand_typed(data.invoices, None, book, currency, only)
         return result
     lock = filelock.FileLock(str(paths.billing / "run.lock"), timeout=0)
     try:
@@ -112,26 +118,46 @@ def make_statements(request: StatementRequest) -> StatementResult:
             with ledger.transaction():
                 record_paid_cells(ledger, rows, request.as_of)
             statements = gather_statements(ledger, rows, book, start, end, only)
+            result.not_counted = _hand_typed(data.invoices, ledger, book, currency, only)
     except filelock.Timeout:
         raise BusyError(BUSY_RUN) from None
     save_statements(statements, book, request.config, paths, result, request.as_of)
     return result
 
 
+def _hand_typed(
+    sheet: SheetData | None,
+    ledger: Ledger | None,
+    book: ClientBook,
+    currency: str,
+    only: str | None,
+) -> dict[tuple[str, str], NotCounted]:
+    """The open invoices typed by hand (`hand_typed_open`), of the client asked for."""
+    found = hand_typed_open(sheet, ledger, book, currency)
+    return {key: item for key, item in found.items() if only is None or key[0] == only}
+
+
 def statement_lines(result: StatementResult, language: str = "en") -> list[str]:
-    """What the command prints: the period, one line per statement, then problems."""
+    """What the command prints: the period, one line per statement (with the client's open
+    invoices typed by hand, which it leaves out), then problems."""
     period = f"{result.start.isoformat()} to {result.end.isoformat()}"
     lines = [
         f"Statements of account, {period}:"
         if result.files
         else f"No client had activity or a balance from {period}."
     ]
+    left = dict(result.not_counted)
     for st, files in result.files:
         closing = format_money(st.closing, st.currency, language)
+        hand = left.pop((client_key(st.client), st.currency), None)
+        beside = f" (not counted: {hand.text(language)})" if hand else ""
         lines.append(
-            f"  {st.client} ({st.currency}), closing balance {closing}: "
+            f"  {st.client} ({st.currency}), closing balance {closing}{beside}: "
             + ", ".join(str(f) for f in files)
         )
+    if left:  # clients with no statement: nothing of theirs but invoices typed by hand
+        told = not_counted_line(by_currency(left.values()).values(), language)
+        lines.append(f"{told} (on no statement).")
     if result.errors:
         lines.append(f"{needs_attention(len(result.errors))} (their payments are left out):")
         lines.extend(f"  {e}" for e in result.errors)

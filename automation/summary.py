@@ -6,6 +6,7 @@ summary.exit_code   # 0: nothing needs attention
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -14,6 +15,7 @@ from pathlib import Path
 from .errors import EXIT_ATTENTION, EXIT_OK
 from .fmt import format_money
 from .model import RowError
+from .money import ZERO
 from .text import one_line
 
 #: A run's phases in order; `start-up` (interpreter, imports, config) is the CLI's.
@@ -34,6 +36,46 @@ class SentItem:
         # Client names and server replies are shown in the terminal and the log.
         for name in ("invoice_no", "client", "note"):
             object.__setattr__(self, name, one_line(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    """Open invoices of the Invoices sheet that the tool did not issue (typed by hand,
+    from before the tool), in one currency: not in Outstanding, the receivables report or
+    statements of account, and said to be left out.
+
+    Attributes:
+      count: how many; balance: what they show as still owed, together.
+
+    >>> NotCounted("USD", 3, Decimal("4550")).text()
+    '3 invoices typed by hand, $4,550.00'
+    """
+
+    currency: str
+    count: int
+    balance: Decimal
+
+    def text(self, language: str = "en") -> str:
+        invoices = "1 invoice" if self.count == 1 else f"{self.count} invoices"
+        money = format_money(self.balance, self.currency, language)
+        return f"{invoices} typed by hand, {money}"
+
+
+def by_currency(items: Iterable[NotCounted]) -> dict[str, NotCounted]:
+    """`items` added up per currency (never across currencies)."""
+    result: dict[str, NotCounted] = {}
+    for item in items:
+        was = result.get(item.currency, NotCounted(item.currency, 0, ZERO))
+        result[item.currency] = NotCounted(
+            item.currency, was.count + item.count, was.balance + item.balance
+        )
+    return result
+
+
+def not_counted_line(items: Iterable[NotCounted], language: str = "en") -> str:
+    """`Not counted: 3 invoices typed by hand, $4,550.00` ("" when there are none)."""
+    told = "; ".join(item.text(language) for item in sorted(items, key=lambda i: i.currency))
+    return f"Not counted: {told}" if told else ""
 
 
 @dataclass
@@ -57,6 +99,8 @@ class RunSummary:
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     outstanding: dict[str, Decimal] = field(default_factory=dict)
+    #: open invoices typed by hand, per currency: left out of `outstanding`, and said so
+    not_counted: dict[str, NotCounted] = field(default_factory=dict)
     workbook_written: bool = False
     cells_written: int = 0  # cell updates the write-back applied
     updates_owed: bool = False
@@ -185,11 +229,16 @@ def outbox_line(summary: RunSummary) -> str:
 
 
 def outstanding_lines(summary: RunSummary) -> list[str]:
-    """`Outstanding: KZT 394,800.56`, one line per currency, in the configured language."""
-    return [
-        one_line(f"Outstanding: {format_money(amount, currency, summary.language)}")
-        for currency, amount in sorted(summary.outstanding.items())
-    ]
+    """`Outstanding: KZT 394,800.56`, one line per currency, in the configured language;
+    with what it leaves out: `(not counted: 3 invoices typed by hand, KZT 12,000.00)`."""
+    lines = []
+    for currency in sorted(summary.outstanding.keys() | summary.not_counted.keys()):
+        amount = summary.outstanding.get(currency, ZERO)
+        line = f"Outstanding: {format_money(amount, currency, summary.language)}"
+        if currency in summary.not_counted:
+            line += f" (not counted: {summary.not_counted[currency].text(summary.language)})"
+        lines.append(one_line(line))
+    return lines
 
 
 def phases_line(timings: dict[str, float]) -> str:

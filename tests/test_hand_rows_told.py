@@ -3,13 +3,17 @@
 The tool leaves those rows alone (no reminders, no status changes), but never in
 silence: a row that looks like one of its own is told as maybe typed by hand, with
 what to type so the tool stops asking; a correction typed on one (Rebill, Credit
-Amount, Resend) says it cannot be made and what to do instead.
+Amount, Resend) says it cannot be made and what to do instead; and what is still
+owed on them is named beside Outstanding, in the receivables report and by
+`statement`, as not counted.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
+import openpyxl
 import pytest
 from conftest import Folder, client, service, write_workbook
 from test_followup import invoices
@@ -138,3 +142,73 @@ def test_corrections_typed_on_hand_rows_are_told_not_ignored(
     folder.type_in("Invoices", row + 2, Resend=None)
     assert folder.run("--as-of", "2026-07-20") == 0
     assert "not issued by this tool" not in said(capsys.readouterr().out)
+
+
+def test_what_hand_rows_still_owe_is_named_as_not_counted(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    adopt(
+        folder,
+        [hand_row("A/17", "Acme", 750, Status="part paid", Paid_Amount=500, Paid_Date=PAID),
+         hand_row("A/18", "Acme", 400),
+         hand_row("B/1", "Birch", 300, Status="Sent", Credit_Amount=0),
+         hand_row("B/2", "Birch", 200, Status="PAID", Paid_Amount=200, Paid_Date=PAID),
+         hand_row("B/3", "Birch", 900, Status="Void"),  # cancelled
+         hand_row("B/4", "Birch", 100, Status="Sent", Paid_Amount=150, Paid_Date=PAID),
+         hand_row("E/1", "Birch", 80, Currency="EUR")],
+    )  # fmt: skip
+    assert folder.run("--as-of", "2026-07-06") == 0
+    out = capsys.readouterr().out
+    assert "Outstanding: $900.00 (not counted: 3 invoices typed by hand, $950.00)" in out
+    assert "Outstanding: €0.00 (not counted: 1 invoice typed by hand, €80.00)" in out
+
+    report = folder.root / "reports" / "receivables-2026-07-06.xlsx"
+    for sheet in ("Open invoices", "Aging"):
+        told = openpyxl.load_workbook(report)[sheet]["A2"].value
+        assert told == (
+            "Not counted: 1 invoice typed by hand, €80.00; 3 invoices typed by hand, $950.00"
+        )
+
+    # A rerun on the same inputs, answered without reading them, says it too.
+    folder.run("--as-of", "2026-07-06")
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-07-06") == 0
+    out = capsys.readouterr().out
+    assert "Nothing has changed" in out
+    assert "(not counted: 3 invoices typed by hand, $950.00)" in out
+
+    argv = ["statement", "--workbook", str(folder.workbook), "--as-of", "2026-07-06",
+            "--from", "2026-06-01", "--to", "2026-07-06"]  # fmt: skip
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    acme = next(line for line in lines if line.startswith("  Acme (USD)"))
+    assert "closing balance $500.00 (not counted: 2 invoices typed by hand, $650.00):" in acme
+    birch = next(line for line in lines if line.startswith("  Birch (USD)"))
+    assert "(not counted: 1 invoice typed by hand, $300.00):" in birch
+    # Birch's euro invoice is on no statement (the client has no euro invoice of the tool's).
+    assert "Not counted: 1 invoice typed by hand, €80.00 (on no statement)." in lines
+
+    assert main([*argv, "Acme"]) == 0
+    out = capsys.readouterr().out
+    assert "$650.00" in out and "$300.00" not in out and "€" not in out
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_the_report_says_what_it_leaves_out_from_a_worker_too(
+    tmp_path: Path, background: bool
+) -> None:
+    from test_report_worker import receivables
+
+    from automation.report_worker import start_report
+
+    told = "Not counted: 3 invoices typed by hand, $950.00"
+    pending = start_report(
+        receivables(20), date(2026, 6, 30), tmp_path, (), told,
+        background_from=1 if background else 1000,
+    )  # fmt: skip
+    assert pending.in_background is background
+    book = openpyxl.load_workbook(pending.wait())
+    assert [book[name]["A2"].value for name in ("Open invoices", "Aging", "By client")] == [
+        told, told, None
+    ]
+    assert book["Open invoices"]["A3"].value == "Invoice No"  # the table where it was
