@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import sqlite3
+import string
 import tempfile
 import zlib
 from collections.abc import Collection, Mapping, Sequence
@@ -344,14 +345,22 @@ def highest_seq(numbers: set[str], number_format: str, when: date) -> int:
 def _seqs(numbers: set[str], number_format: str, when: date) -> dict[str, int]:
     """number -> its {seq}, for those of `numbers` made by `number_format` in `when`'s scope
     (a sequence number above MAX_SEQ left out); typed by hand in another case or with
-    other separators too (`inv 2027 1`): the tool never issues a number the workbook
-    already has in any spelling, which a bank reference would take for it."""
-    from .ledger import number_pattern
+    other separators too (`inv 2027 1`), or without the format's leading letters (the
+    firm's own `2027-1`, which a reference writing "Inv 2027-1" names, read as
+    INV-2027-0001 by the bank matcher): the tool never issues a number the workbook
+    already has in any spelling, which a bank reference would take for it.
 
+    >>> sorted(_seqs({"2026-3", "2026/103", "inv 2026 7", "A/18", "1005", "INV20260200",
+    ...               "2025-9"}, "INV-{year}-{seq:04d}", date(2026, 7, 1)).items())
+    [('2026-3', 3), ('2026/103', 103), ('inv 2026 7', 7)]
+    """
     pattern = number_pattern(number_format, loose=True)
+    lead = _leading_letters(number_format)
     found: dict[str, int] = {}
     for number in numbers:
         match = pattern.match(number)
+        if match is None and lead and not number[:1].isalpha():
+            match = pattern.match(lead + number)  # `2026-3` named as "Inv 2026-3"
         if match is None:
             continue
         parts = match.groupdict()
@@ -363,6 +372,13 @@ def _seqs(numbers: set[str], number_format: str, when: date) -> dict[str, int]:
         if len(seq) <= len(str(MAX_SEQ)):
             found[number] = int(seq or 0)
     return found
+
+
+def _leading_letters(number_format: str) -> str:
+    """The literal text a number format starts with, when it holds letters (`INV-` of
+    INV-{year}-{seq:04d}); else ""."""
+    lead = next(iter(string.Formatter().parse(number_format)), ("",))[0]
+    return lead if any(ch.isalpha() for ch in lead) else ""
 
 
 def numbered_again(
