@@ -17,7 +17,7 @@ total, so a re-run, a restored older copy or a failed write-back all converge.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -37,7 +37,7 @@ from ..statement import payments_from_history
 from ..summary import SentItem
 from ..terms import amount_due, discount_date
 from ..updates import UpdateSet, invoice_rows, state_of
-from ..validate import ClientBook, column_text
+from ..validate import ClientBook, client_key, column_text
 from .match import (
     APPLIED,
     IGNORED,
@@ -209,12 +209,14 @@ def _typed_payments(
     lines: Sequence[BankLine],
     totals: Mapping[str, BankTotal],
     as_of: date,
+    made_before: Collection[str] = (),
 ) -> list[TypedPayment]:
     """Payments typed by hand near the date of some incoming line, not yet recognised.
 
     Near: up to TYPED_DOUBT_DAYS apart (`match` decides which are the same payment).
     Paid invoices long settled count too: the statement often arrives after the
-    bookkeeper typed the payment from the bank's app.
+    bookkeeper typed the payment from the bank's app. So do the payments typed on
+    invoices made before the tool (`made_before`), of the client in their row.
     """
     sheet = data.invoices
     if sheet is None or not lines:
@@ -226,11 +228,15 @@ def _typed_payments(
     # Date cells are compared in one pass; a date typed as text is read row by row. A Paid
     # Date after the lines counts too: an earlier part of it may be one of them.
     maybe = (stamps.dt.normalize() >= pd.Timestamp(earliest)).to_numpy(dtype=bool) | text
-    numbers = set(column_text(sheet.frame.loc[maybe, "Invoice No"])) - {""}
+    near = column_text(sheet.frame.loc[maybe, "Invoice No"])
+    numbers = set(near) - {""}
     if not numbers:
         return []
     rows = invoice_rows(sheet, as_of, numbers)
-    owners = ledger.invoices(numbers)
+    owners = {n: inv.client_key for n, inv in ledger.invoices(numbers).items()}
+    for number, client in zip(near, sheet.frame.loc[maybe, "Client"], strict=True):
+        if number in made_before:
+            owners.setdefault(number, client_key(client))
     seen = ledger.paid_cells(numbers)  # the typed part as earlier runs saw it
     matched = typed_recognised(ledger, numbers)  # the bank lines found to be typed ones
     result = []
@@ -247,7 +253,7 @@ def _typed_payments(
         if typed > 0:
             parts = _typed_parts(number, [*(before or []), (typed_now, row.paid_date)],
                                  matched.get(number, []))  # fmt: skip
-            result.append(TypedPayment(number, owners[number].client_key, typed, row.paid_date,
+            result.append(TypedPayment(number, owners[number], typed, row.paid_date,
                                        grew if ZERO < grew < typed else ZERO, parts))  # fmt: skip
     return result
 
@@ -279,6 +285,15 @@ def _typed_parts(
             parts.insert(0, (amount - left, day))
         left -= amount
     return tuple(parts)
+
+
+def _made_before(data: WorkbookData, issued: Collection[str]) -> set[str]:
+    """The Invoices sheet's numbers the tool did not issue: invoices made before it (or
+    typed by hand), in the firm's own numbering or by chance in the tool's."""
+    sheet = data.invoices
+    if sheet is None:
+        return set()
+    return set(column_text(sheet.frame["Invoice No"].dropna()).unique()) - {""} - set(issued)
 
 
 def _instructions(data: WorkbookData, review: set[str]) -> dict[str, Instruction]:
@@ -361,17 +376,19 @@ def import_payments(
     candidates = [*new, *waiting]
     incoming = [ln for ln in candidates if ln.direction == IN]
     all_numbers = {n for (n,) in ledger.conn.execute("SELECT invoice_no FROM invoices")}
+    made_before = _made_before(data, all_numbers)
     open_invoices = _open_invoices(invoices, now)
     decisions = match_lines(
         open_invoices,
         payers,
         candidates,
         config.bank.fee_tolerance,
-        typed=_typed_payments(ledger, data, incoming, totals, as_of),
+        typed=_typed_payments(ledger, data, incoming, totals, as_of, made_before),
         instructions=_instructions(data, {ln.bank_ref for ln in waiting}),
         # Not open includes Void/Rebill typed this run: a reference naming one is
         # not rule 1's, and a line the other rules apply says it named that invoice.
         known_closed=all_numbers - {o.invoice_no for o in open_invoices},
+        made_before=made_before,
     )
     earlier = {**{ln.bank_ref: (ln.amount, ln.currency, ln.date) for ln in candidates}, **known}
     decisions = [_noting_reused_ref(d, earlier) for d in decisions]

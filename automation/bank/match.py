@@ -27,6 +27,11 @@ No or `Ignore` for is decided by that instead):
 5. Otherwise `Review`: nothing is applied; so is any line in a currency other
    than the invoice's. Outgoing lines are `Ignored`.
 
+A line whose reference names an invoice of the Invoices sheet that the tool did not
+issue (made before it: `made_before`) goes to no invoice: rule 0 may recognise it as
+the payment typed on that row; else it waits in Review for the bookkeeper to record it
+there.
+
 >>> from datetime import date
 >>> inv = OpenInvoice("INV-2026-0007", "acme", "USD", date(2026, 3, 1), Decimal("100.00"))
 >>> line = BankLine(date(2026, 3, 9), Decimal("100.00"), "USD", "in", "Acme", (),
@@ -216,12 +221,28 @@ def _period(written: str, number: str) -> bool:
     return bool(_PERIOD.fullmatch(written))
 
 
-class NumberIndex:
-    """Finds invoice numbers in reference texts, in the order they appear."""
+def _as_issued(written: str, number: str) -> bool:
+    """Whether `written` has exactly the digits of `number`, leading zeros and all."""
+    return re.sub(r"\D", "", written) == re.sub(r"\D", "", number)
 
-    def __init__(self, numbers: Iterable[str]) -> None:
+
+class NumberIndex:
+    """Finds invoice numbers in reference texts, in the order they appear.
+
+    `made_before`: numbers of invoices the tool did not issue (typed on the Invoices
+    sheet by hand). One read inside the mention of another invoice written as issued
+    is not named ("INV-2026-0003" names the tool's invoice, not a 2026-3 of the firm's
+    own); written otherwise ("Inv 2026-3") both are named, for a person to tell.
+
+    >>> index = NumberIndex(["INV-2026-0003"], made_before=["2026-3"])
+    >>> index.find("INV-2026-0003"), index.find("Inv 2026-3 March")
+    (['INV-2026-0003'], ['INV-2026-0003', '2026-3'])
+    """
+
+    def __init__(self, numbers: Iterable[str], made_before: Iterable[str] = ()) -> None:
         self.keys: dict[tuple[str, ...], str] = {}
-        for number in numbers:
+        self.made_before = frozenset(made_before)
+        for number in [*numbers, *self.made_before]:
             for key in number_keys(number):
                 self.keys.setdefault(key, number)
         self.lengths = sorted({len(k) for k in self.keys}, reverse=True)
@@ -246,7 +267,8 @@ class NumberIndex:
                 if number is not None:
                     hits.append((start, length, number))
         starts = {start for start, _, _ in hits}
-        found: dict[str, None] = {}
+        kept: list[tuple[int, int, str]] = []
+        issued: list[tuple[int, int]] = []  # where an invoice is written exactly as issued
         for start, length, number in hits:
             written = upper[spans[start].start() : spans[start + length - 1].end()]
             after = upper[spans[start + length - 1].end() :]
@@ -254,7 +276,14 @@ class NumberIndex:
                 continue  # part of a longer number or a date: 2026-03 of 2026-03-05
             if _period(written, number):
                 continue
-            found.setdefault(number)
+            kept.append((start, length, number))
+            if number not in self.made_before and _as_issued(written, number):
+                issued.append((start, start + length))
+        found: dict[str, None] = {}
+        for start, length, number in kept:
+            inside = any(a <= start and start + length <= b and b - a > length for a, b in issued)
+            if not (number in self.made_before and inside):
+                found.setdefault(number)
         if len(found) > 1:  # report them in the order the text names them
             position = {n: text.upper().find(n.upper()[:3]) for n in found}
             return sorted(found, key=lambda n: position[n])
@@ -390,6 +419,8 @@ class _Book:
     invoices: dict[str, OpenInvoice]
     balances: dict[str, Decimal]
     by_client: dict[str, list[OpenInvoice]] = field(default_factory=dict)
+    #: invoices on the Invoices sheet the tool did not issue (`match_lines`' made_before)
+    made_before: frozenset[str] = frozenset()
 
     def pay(self, allocations: Sequence[Allocation]) -> None:
         for a in allocations:
@@ -427,6 +458,7 @@ def match_lines(
     typed: Sequence[TypedPayment] = (),
     instructions: Mapping[str, Instruction] | None = None,
     known_closed: Collection[str] = (),
+    made_before: Collection[str] = (),
 ) -> list[Decision]:
     """One decision per line, in the order of `lines`.
 
@@ -437,12 +469,20 @@ def match_lines(
     `known_closed` are invoice numbers that exist but are not open (paid, void): a
     reference naming only such invoices is not rule 1's; rules 2-4 may apply it (its
     Note names them), else it goes to Review saying so.
+    `made_before` are the Invoices sheet's invoices the tool did not issue (made before
+    it, typed by hand): a payment named for one is the bookkeeper's to record on its row
+    (one already typed there is recognised, rule 0); it never goes to another invoice.
     """
     ordered = sorted(invoices, key=lambda i: (i.invoice_date, i.invoice_no))
-    book = _Book({i.invoice_no: i for i in ordered}, {i.invoice_no: i.balance for i in ordered})
+    book = _Book({i.invoice_no: i for i in ordered}, {i.invoice_no: i.balance for i in ordered},
+                 made_before=frozenset(made_before))  # fmt: skip
     for inv in ordered:
         book.by_client.setdefault(inv.client_key, []).append(inv)
-    index = NumberIndex([*book.invoices, *known_closed, *(t.invoice_no for t in typed)])
+    index = NumberIndex(
+        [*book.invoices, *known_closed, *(t.invoice_no for t in typed if t.invoice_no
+                                           not in book.made_before)],
+        made_before=book.made_before,
+    )  # fmt: skip
     typed_left = {(t.invoice_no, t.paid_date): t.amount for t in typed}
     decided: dict[str, Decision] = {}
 
@@ -588,6 +628,9 @@ def _match(
     line: BankLine, payers: Payers, book: _Book, index: NumberIndex, tolerance: Decimal
 ) -> Decision:
     named = _named(line, index)
+    made = [n for n in named if n in book.made_before]
+    if made:
+        return Decision(line.bank_ref, REVIEW, note=_made_before_note(made, named))
     if _open_named(named, book):
         return _noting_another_payer(_by_reference(line, named, book, tolerance), line, payers,
                                      book)  # fmt: skip
@@ -606,6 +649,18 @@ def _match(
     paid = ", ".join(a.invoice_no for a in decision.allocations)
     said = f"{closed}; matched by payer and amount instead: check it was meant for {paid}."
     return replace(decision, note=f"{said} {decision.note}".strip())
+
+
+def _made_before_note(made: Sequence[str], named: Sequence[str]) -> str:
+    """A line naming invoices the tool did not issue: the bookkeeper records it on their rows.
+    Other invoices it names come first (a number of the tool's that reads the same, say)."""
+    others = "".join(f"{n} and " for n in named if n not in made)
+    kind, rows = ("an invoice", "its row") if len(made) == 1 else ("invoices", "their rows")
+    return (
+        f"the reference names {others}{', '.join(made)}, {kind} made before the tool (not "
+        f"issued by it): record this payment on {rows} in Invoices by hand (Paid Amount, Paid "
+        "Date) and type Ignore here; if it pays an invoice the tool issued, type that Invoice No."
+    )
 
 
 def _by_payer(line: BankLine, payers: Payers, book: _Book, tolerance: Decimal) -> Decision:
@@ -820,6 +875,14 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
             return Decision(line.bank_ref, REVIEW, note=reading)
         number, amount = reading
         inv = book.invoices.get(number)
+        if number in book.made_before:
+            return Decision(
+                line.bank_ref,
+                REVIEW,
+                note=f"{number} is an invoice made before the tool (not issued by it), so "
+                "the tool records no payment on it: record this payment on its row in Invoices "
+                "by hand (Paid Amount, Paid Date) and type Ignore here.",
+            )
         if inv is None:
             return Decision(
                 line.bank_ref,
