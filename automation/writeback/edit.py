@@ -26,6 +26,7 @@ from automation.writeback.records import WriteBackError
 from automation.writeback.refs import RowMove
 from automation.writeback.rowbytes import write_row
 from automation.writeback.sheet import (
+    INHERIT_ROWS,
     SheetEdit,
     find_cell,
     finish_sheet,
@@ -86,9 +87,9 @@ def edit_sheet(
     tables: Sequence[TableDoc] = (),
 ) -> SheetResult:
     """Apply one sheet's updates."""
-    # Rows above the first one written (less the row whose style a new cell
-    # takes) are found only when needed, so history rows are not indexed.
-    edit = open_sheet(xml, ctx, min(map(itemgetter(0), updates), default=0) - 1)
+    # Rows above the first one written (less the rows whose styles a new cell
+    # follows) are found only when needed, so history rows are not indexed.
+    edit = open_sheet(xml, ctx, min(map(itemgetter(0), updates), default=0) - INHERIT_ROWS)
     edit.header_row = header_row
     edit.col_styles = read_col_styles(edit)
     wanted = list(dict.fromkeys([*headers, *map(itemgetter(1), updates)]))  # a dozen, not 28,000

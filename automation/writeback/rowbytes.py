@@ -4,11 +4,11 @@ A run appends thousands of rows (the Invoices sheet's new invoices); building
 each as lxml elements and serialising them was half the write-back's time.
 A row that is not in the part yet is written here as the very bytes the
 element path (`sheet.write_cell`) gives: the same cells in column order, the
-same styles (the cell above's, a date or amount format), the same inline
-strings and escaping. Whether the two agree is checked once per sheet on a
-sample (a part declaring its namespace under two prefixes, say, falls back to
-the element path), and a row written here that anything touches later is
-parsed again from its bytes (`sheet.get_row`).
+same styles (the column's look from the rows above, a date or amount format),
+the same inline strings and escaping. Whether the two agree is checked once
+per sheet on a sample (a part declaring its namespace under two prefixes, say,
+falls back to the element path), and a row written here that anything touches
+later is parsed again from its bytes (`sheet.get_row`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from lxml import etree
 from automation.model import CellValue
 from automation.writeback.sheet import (
     SheetEdit,
-    column_style,
     formatted_style,
-    inherited_style,
     locate_row,
+    note_row_styles,
     park_rows,
+    rows_above,
+    style_from_above,
     widen,
     write_cell,
 )
@@ -158,7 +159,7 @@ def write_new_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellV
         return False
     written = _new_cells(edit, number, encoded)
     if written:
-        edit.recent = (number, {col: style for col, style, _, _ in written}, True)
+        note_row_styles(edit, number, {col: style for col, style, _, _ in written})
         edit.done[number] = render_row(edit.root.prefix.decode(), number, written)
     return True
 
@@ -187,19 +188,12 @@ def _new_cells(
     cell. The row is counted as changed when it gets any.
     """
     written: list[Cell] = []
-    above, whole = _styles_above(edit, number) or (None, False)
+    above = rows_above(edit, number)  # read once for the row's cells
     formatted = edit.formatted
     for col, kind, text in encoded:
         if kind == "empty" or text is None:
             continue
-        if above is not None and (whole or col in above):
-            style = above.get(col)
-            if style is None:
-                style = column_style(edit, col)
-            elif style == "0":
-                style = None
-        else:
-            style = inherited_style(edit, number, col)
+        style = style_from_above(edit, col, above)
         if is_formatted(kind):
             key = (style, col, kind)
             if key not in formatted:
@@ -217,21 +211,6 @@ def _new_cells(
 
 def _column(cell: Cell) -> int:
     return cell[0]
-
-
-def _styles_above(edit: SheetEdit, number: int) -> tuple[dict[int, str | None], bool] | None:
-    """The styles of the row above's cells when it was the row just written as bytes.
-
-    Then a new cell takes the style of the cell above it (`inherited_style`)
-    without a search. With them, whether the row has no other cells: when it
-    has, a column not among them is left to `inherited_style` (its bytes).
-    """
-    above, styles, whole = edit.recent
-    if above != number - 1 or above <= edit.header_row or above in edit.parked:
-        return None
-    if above not in edit.done:
-        return None
-    return styles, whole
 
 
 #: Rows checked at a time for being what lxml writes (see `_plain_block`).
@@ -394,7 +373,7 @@ def extend_row(edit: SheetEdit, number: int, cells: Sequence[tuple[int, CellValu
         data = head + row[cut:close] + new + row[close:]
     edit.done[number] = data
     edit.rewritten.pop(index, None)  # its bytes are in `done` now
-    edit.recent = (number, {col: style for col, style, _, _ in written}, False)
+    note_row_styles(edit, number, {col: style for col, style, _, _ in written}, given=True)
     return True
 
 
