@@ -492,6 +492,7 @@ class InvoiceRenderer:
                 continue
             _refuse_unclosed_tags(path, parts)
             _refuse_unknown_calls(path, parts)
+            _refuse_broken_blocks(path, parts)
             try:
                 template = self._template(path)
             except TemplateSyntaxError as exc:
@@ -763,6 +764,122 @@ def _refuse_unknown_calls(path: Path, parts: Sequence[tuple[str, str]]) -> None:
                 "correct it in Word, or take a fresh copy from `run-billing init` in a new "
                 "folder.",
             )
+
+
+#: A Jinja tag, a comment or a raw block, or an XML element's start or end, in a part's XML
+#: as docxtpl patched it (`{%p if x %}` made `{% if x %}` in place of its paragraph).
+_TOKEN = re.compile(
+    r"\{#.*?#\}|\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}"
+    r"|(\{%-?\s*(\w*)(.*?)-?%\})|<(/?)([A-Za-z][\w:.-]*)(?:\s[^>]*?)?(/?)>",
+    re.DOTALL,
+)
+#: Jinja's tags that open a block (`set` only as `{% set x %}...{% endset %}`), and those
+#: that divide one.
+_BLOCK_OPENERS = frozenset({"if", "for", "with", "filter", "macro", "call", "block", "autoescape"})
+_BLOCK_MIDDLES = frozenset({"elif", "else"})
+#: docxtpl's letter for a tag standing where each element holds it (`{%tr`: a table's row).
+_TAG_LETTER = {"w:t": "", "w:p": "r", "w:tr": "tc", "w:tbl": "tr"}
+
+
+@dataclass(frozen=True)
+class _BlockTag:
+    """One tag of a block as the bookkeeper wrote it, with the paragraph it is in or before."""
+
+    text: str  # `{%p if x %}`
+    near: str  # 'near "Total: {% if x %}"', 'before "PAYMENT DETAILS"'
+    inside: tuple[str, ...]  # the XML elements it stands in
+
+
+def _refuse_broken_blocks(path: Path, parts: Sequence[tuple[str, str]]) -> None:
+    """Stop the run when a block (`{% if %}`...`{% endif %}`, `{% for %}`) is left open or
+    opens and closes at different levels of the document.
+
+    `{% if x %}` typed for `{%p if x %}` in a paragraph of its own, closed by a `{%p endif
+    %}` further on, took the end of its paragraph out of the document: everything after it
+    was left inside that paragraph's text, which Word and LibreOffice stop reading there
+    (the payment reference lost). Every tag of a block must stand where its first one
+    does: all in one paragraph's text, or all in paragraphs (rows) of their own.
+    """
+    patch = DocxTemplate(str(path)).patch_xml
+    for where, xml in parts:
+        tags = _block_tags(patch(xml), where)
+        if tags is None:
+            continue  # not XML docxtpl kept whole: told when it is loaded, if at all
+        blocks: list[list[_BlockTag]] = []
+        for name, tag in tags:
+            if name in _BLOCK_OPENERS or (name == "set" and "=" not in tag.text):
+                blocks.append([tag])
+            elif name in _BLOCK_MIDDLES or name.startswith("end"):
+                if not blocks:
+                    raise _block_refusal(path, f"has `{tag.text}` ({tag.near}), which closes "
+                                         "no block opened before it")
+                blocks[-1].append(tag)
+                if name.startswith("end"):
+                    _refuse_uneven(path, blocks.pop())
+        if blocks:
+            first = blocks[-1][0]
+            raise _block_refusal(
+                path, f"has `{first.text}` ({first.near}), which is never closed: no "
+                f"`{_closer(first.text)}` ends it (one deleted with its paragraph or row?)"
+            )
+
+
+def _block_tags(xml: str, where: str) -> list[tuple[str, _BlockTag]] | None:
+    """(name, tag) of each Jinja tag of a patched part, in order; None when its elements do
+    not nest (docxtpl's `{%-` joins paragraphs its own way)."""
+    stack: list[tuple[str, int]] = []
+    tags: list[tuple[str, _BlockTag]] = []
+    for token in _TOKEN.finditer(xml):
+        jinja, name, rest, closing, element, empty = token.groups()
+        if jinja:
+            inside = tuple(e for e, _ in stack)
+            letter = _TAG_LETTER.get(inside[-1] if inside else "", "p")
+            text = "{%" + letter + " " + f"{name} {rest.strip()}".strip() + " %}"
+            paragraph = next((at for e, at in reversed(stack) if e == "w:p"), None)
+            if letter in ("", "r") and paragraph is not None:
+                end = xml.find("</w:p>", token.end())
+                said = f'{where}near "{_shortened(_paragraph_text(xml[paragraph:end]))}"'
+            else:
+                start = _PARAGRAPH_START.search(xml, token.end())
+                after = (
+                    _paragraph_text(xml[start.start() : xml.find("</w:p>", start.start())])
+                    if start is not None
+                    else ""
+                )
+                said = f'{where}before "{_shortened(after)}"' if after else f"{where}at the end"
+            tags.append((name, _BlockTag(text, said, inside)))
+        elif element and not empty:
+            if not closing:
+                stack.append((element, token.start()))
+            elif not stack or stack.pop()[0] != element:
+                return None
+    return tags
+
+
+def _refuse_uneven(path: Path, block: Sequence[_BlockTag]) -> None:
+    first = block[0]
+    for tag in block[1:]:
+        if tag.inside != first.inside:
+            raise _block_refusal(
+                path, f"has `{first.text}` ({first.near}) closed or divided by `{tag.text}` "
+                f"({tag.near}), which stands elsewhere: a tag alone in its paragraph is "
+                "written `{%p ... %}` (`{%tr ... %}` alone in a table row), and a block "
+                "begun within a paragraph's text ends within it, or Word cannot read the "
+                "rest of the document"
+            )
+
+
+def _closer(text: str) -> str:
+    """`{%p endif %}` for `{%p if x %}`."""
+    letter, name = re.match(r"\{%(\w*) (\w+)", text).groups()  # type: ignore[union-attr]
+    return "{%" + letter + f" end{name} %}}"
+
+
+def _block_refusal(path: Path, what: str) -> UnusableError:
+    return UnusableError(
+        f"the template {path} cannot be used: it {what}. Correct it in Word, or take a fresh "
+        "copy from `run-billing init` in a new folder."
+    )
 
 
 def _part_texts(path: Path) -> list[tuple[str, str]]:

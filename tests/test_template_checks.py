@@ -1,0 +1,56 @@
+"""What `check`, --dry-run and the run find wrong in a bookkeeper's Word and email templates
+before anything is numbered (exit 2, naming the file and where in it): never a document
+that Word cannot read, a blank field, or an unexpected problem after numbering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from docx import Document
+from test_sandbox import billing_folder
+from test_template_vetting import refused_everywhere, replace_in_runs
+
+# -- blocks: opened and closed at one level, and closed ------------------------------
+
+
+def test_a_block_tag_without_its_p_in_a_paragraph_of_its_own_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`{% if has_discount %}` typed for `{%p if has_discount %}` passed check, and every
+    invoice went out with the rest of its document inside one text element: Word and
+    LibreOffice stopped reading before the payment reference."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "invoice.docx"
+    replace_in_runs(template, "{%p if has_discount %}", "{% if has_discount %}")
+    capsys.readouterr()
+    refused_everywhere(
+        capsys, workbook, template,
+        'cannot be used: it has `{% if has_discount %}` (near "{% if has_discount %}") closed '
+        'or divided by `{%p endif %}` (before "Please quote {{ invoice_no }} as the payment '
+        'reference."), which stands elsewhere: a tag alone in its paragraph is written '
+        "`{%p ... %}`",
+    )  # fmt: skip
+
+
+def _drop_row_with(template: Path, text: str) -> None:
+    document = Document(str(template))
+    rows = [row for t in document.tables for row in t.rows if text in row.cells[0].text]
+    rows[0]._tr.getparent().remove(rows[0]._tr)
+    document.save(str(template))
+
+
+def test_a_block_left_open_is_named_with_where_it_opens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deleted `{%tr endfor %}` row was told "(line 1 of its text)", quoting nothing."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "invoice.docx"
+    _drop_row_with(template, "{%tr endfor %}")
+    capsys.readouterr()
+    refused_everywhere(
+        capsys, workbook, template,
+        'cannot be used: it has `{%tr for line in lines %}` (before "{{ line.date }}"), which '
+        "is never closed: no `{%tr endfor %}` ends it",
+    )  # fmt: skip
+
