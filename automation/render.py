@@ -488,8 +488,8 @@ class InvoiceRenderer:
             context = build_context(document)
             try:
                 parts = _part_texts(path)
-            except Exception:  # not a Word file, say: it shows on the real document
-                continue
+            except Exception:
+                raise _not_word(path) from None
             _refuse_unclosed_tags(path, parts)
             _refuse_unknown_calls(path, parts)
             _refuse_broken_blocks(path, parts)
@@ -879,6 +879,40 @@ def _block_refusal(path: Path, what: str) -> UnusableError:
     return UnusableError(
         f"the template {path} cannot be used: it {what}. Correct it in Word, or take a fresh "
         "copy from `run-billing init` in a new folder."
+    )
+
+
+#: What a file that is no Word document begins with, and what it is then.
+_NOT_WORD = (
+    (b"\xd0\xcf\x11\xe0", "a Word 97-2003 document (.doc)"),
+    (b"{\\rtf", "a Rich Text document (.rtf)"),
+    (b"%PDF", "a PDF"),
+)
+
+
+def _not_word(path: Path) -> UnusableError:
+    """The refusal of a template Word documents cannot be made from: what it is instead."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(512)
+    except OSError as exc:
+        return UnusableError(
+            f"the template {path} cannot be opened ({exc.strerror}): close it in the program "
+            "that holds it, or give your user access to it."
+        )
+    what = next((said for start, said in _NOT_WORD if head.startswith(start)), None)
+    if not head:
+        what = "empty (0 bytes: a save that did not finish?)"
+    elif what is None and head.startswith(b"PK"):
+        text = b"opendocument.text" in head
+        what = "an OpenDocument text (.odt)" if text else "a damaged Word document"
+    elif what is None and b"<" in head[:64] and b"html" in head.lower():
+        what = "a web page (HTML)"
+    what = what or "not a Word document"
+    return UnusableError(
+        f"the template {path} cannot be used: it is {what}. Open it in Word and save it as "
+        "Word Document (.docx) under that name, or take a fresh copy from `run-billing init` "
+        "in a new folder. Nothing was numbered or sent."
     )
 
 

@@ -54,3 +54,27 @@ def test_a_block_left_open_is_named_with_where_it_opens(
         "is never closed: no `{%tr endfor %}` ends it",
     )  # fmt: skip
 
+
+# -- a file that is not a Word document --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "told"),
+    [(b"", "cannot be used: it is empty (0 bytes: a save that did not finish?). Open it in "
+      "Word and save it as Word Document (.docx) under that name"),
+     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
+      "cannot be used: it is a Word 97-2003 document (.doc)"),
+     (b"<!DOCTYPE html><html><body>Invoice</body></html>", "cannot be used: it is a web page"),
+     (b"PK\x03\x04" + bytes(26) + b"mimetypeapplication/vnd.oasis.opendocument.text",
+      "cannot be used: it is an OpenDocument text (.odt)")],
+)  # fmt: skip
+def test_a_template_that_is_not_a_word_document_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, told: str
+) -> None:
+    """An invoice.docx of 0 bytes, or a .doc saved under that name: check found no problem,
+    and the run stopped after numbering with "unexpected problem: PackageNotFoundError"."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "invoice.docx"
+    template.write_bytes(content)
+    capsys.readouterr()
+    refused_everywhere(capsys, workbook, template, told)
