@@ -47,7 +47,7 @@ from docx.opc.oxml import parse_xml, serialize_part_xml
 from docx.oxml.ns import nsmap
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
-from jinja2 import Environment, Template, TemplateError, TemplateSyntaxError
+from jinja2 import Environment, Template, TemplateError, TemplateSyntaxError, nodes
 from lxml import etree
 
 from . import fmt, sandbox
@@ -382,11 +382,42 @@ def invoice_path(out_root: Path, doc: Document_) -> Path:
 
 def undeclared_variables(template_path: Path, context: Mapping[str, object]) -> set[str]:
     """Variables the template shows that the context does not provide (nor the sandbox),
-    but for those it only shows when they are there (`is defined`, `|default`)."""
+    but for those it only shows when they are there (`is defined`, `|default`); and the
+    fields of a list's items it shows that those items do not have (`line.descripton`)."""
+    return set(_undeclared(template_path, context))
+
+
+def _undeclared(template_path: Path, context: Mapping[str, object]) -> dict[str, list[str]]:
+    """`undeclared_variables`, each with the names that were there to be meant."""
     env = _Parsed()
     template = DocxTemplate(str(template_path))
     found = set(template.get_undeclared_template_variables(env, context=dict(context)))
-    return found - sandbox.guarded_names(env.trees)
+    names = list(context)
+    unknown = {name: names for name in found - sandbox.guarded_names(env.trees)}
+    return unknown | _unknown_fields(env.trees, context)
+
+
+def _unknown_fields(trees: Sequence[Any], context: Mapping[str, object]) -> dict[str, list[str]]:
+    """`line.descripton` (with the fields a line has) for each field that a loop over a
+    list of the context (`{%tr for line in lines %}`) shows of its item, and no item has."""
+    unknown: dict[str, list[str]] = {}
+    for tree in trees:
+        for loop in tree.find_all(nodes.For):
+            items = context.get(loop.iter.name) if isinstance(loop.iter, nodes.Name) else None
+            if not (isinstance(loop.target, nodes.Name) and isinstance(items, list) and items):
+                continue
+            if not isinstance(items[0], dict):
+                continue
+            fields, item = list(items[0]), loop.target.name
+            for node in loop.find_all((nodes.Getattr, nodes.Getitem)):
+                if not (isinstance(node.node, nodes.Name) and node.node.name == item):
+                    continue
+                field = node.attr if isinstance(node, nodes.Getattr) else node.arg
+                if isinstance(field, nodes.Const):
+                    field = field.value
+                if isinstance(field, str) and field not in fields and not hasattr({}, field):
+                    unknown[f"{item}.{field}"] = [f"{item}.{f}" for f in fields]
+    return unknown
 
 
 class _Parsed(sandbox.Sandbox):
@@ -470,12 +501,14 @@ class InvoiceRenderer:
         return mark_draft(self._template(path).render_bytes({**context, "draft": True}))
 
     def vet(self) -> None:
-        """Render every Word template in the folder once on a sample invoice.
+        """Render every Word template in the folder once on a sample of its kind.
 
         A template reaching beyond its data raises TemplateRefusedError before
-        anything is numbered, and one using a filter or test templates do not have
-        (`|uper`, `is defind`) an UnusableError naming it; any other .docx there (a credit note, a
-        statement) is tried too, with the fields it shares with an invoice.
+        anything is numbered; one that is no Word document, has a tag or block left
+        open, uses a filter or test templates do not have (`|uper`, `is defind`), or
+        shows a name or a line's field its kind of document does not have
+        (`due_dat`, `line.descripton`) an UnusableError naming it. Any other .docx there
+        is tried with an invoice's names.
         """
         for path in _word_files(self.template_dir):
             name = path.name.casefold()  # Invoice.DOCX is the folder's invoice.docx
@@ -484,8 +517,8 @@ class InvoiceRenderer:
             if own_file(self.template_dir, name) != path:
                 continue  # invoice.docx is used, not Invoice.docx beside it
             language = name.split(".")[1] if name.count(".") > 1 else "en"
-            document = sample_document(language if language in fmt.LOCALES else "en")
-            context = build_context(document)
+            kind = name.split(".")[0]
+            context = sample_context(kind, language if language in fmt.LOCALES else "en")
             try:
                 parts = _part_texts(path)
             except Exception:
@@ -507,8 +540,8 @@ class InvoiceRenderer:
             except Exception as exc:  # other faults show on the real document
                 if (ran_away := sandbox.runaway(path, exc)) is not None:
                     raise ran_away from None
-            if name.split(".")[0] == "invoice":
-                _unknown_names(path, context)
+            if kind in _SHOWN_BY:
+                _unknown_names(path, context, _SHOWN_BY[kind])
 
     def render_many(
         self, docs: Sequence[Document_], out_root: Path, workers: int | None = None
@@ -630,18 +663,48 @@ def _work_in_worker(work: Callable[[InvoiceRenderer, T], R], item: T) -> R:
     return work(_WORKER_RENDERER, item)
 
 
-def _unknown_names(path: Path, context: Mapping[str, object]) -> None:
-    """Stop the run when an invoice template reads a name an invoice does not have (a
-    typo: `{{ due_dat }}` would leave the due date blank on every invoice)."""
+#: The templates whose names are checked, and what each kind of document is called.
+_SHOWN_BY = {"invoice": "an invoice", "credit_note": "a credit note", "statement": "a statement"}
+
+
+def sample_context(kind: str, language: str = "en") -> dict[str, object]:
+    """What a template of `kind` ("invoice", "credit_note", "statement") is given, on a
+    sample document; an invoice's for any other kind."""
+    if kind == "credit_note":
+        return credit_note_context(sample_credit_note(language))
+    if kind == "statement":
+        from .statement_doc import sample_statement_context  # it builds on this module
+
+        return sample_statement_context(language)
+    return build_context(sample_document(language))
+
+
+def sample_credit_note(language: str = "en") -> CreditNoteDocument:
+    """A credit note against the sample invoice (`sample_document`)."""
+    doc = sample_document(language)
+    return CreditNoteDocument(
+        credit_note_no="CN-2026-0002", note_date=date(2026, 4, 20), invoice_no=doc.invoice_no,
+        invoice_date=doc.invoice_date, invoice_total=doc.total, client=doc.client,
+        currency=doc.currency, language=language, amount=Decimal("100.00"),
+        credited_before=Decimal("0"), amount_paid=Decimal("0"),
+        balance=doc.total - Decimal("100.00"), company=doc.company,
+    )  # fmt: skip
+
+
+def _unknown_names(path: Path, context: Mapping[str, object], kind: str) -> None:
+    """Stop the run when a template reads a name its kind of document (`kind`: "an
+    invoice") does not have, or a field its lines do not (a typo: `{{ due_dat }}` or
+    `{{ line.descripton }}` would be blank on every document)."""
     try:
-        unknown = sorted(undeclared_variables(path, context))
+        meant = _undeclared(path, context)
     except TemplateSyntaxError as exc:
         raise _unreadable(path, exc) from None
-    if unknown:
-        near = get_close_matches(unknown[0], list(context), n=1)
+    if meant:
+        unknown = sorted(meant)
+        near = get_close_matches(unknown[0], meant[unknown[0]], n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
         raise UnusableError(
-            f"the template {path} shows {', '.join(unknown)}, which an invoice does not "
+            f"the template {path} shows {', '.join(unknown)}, which {kind} does not "
             f"have{hint}: correct the name in the template, or take a fresh copy from "
             "`run-billing init` in a new folder."
         )

@@ -38,6 +38,7 @@ from .render import (
     load_template,
     qr_context,
     safe_filename,
+    sample_document,
     template_file,
 )
 from .statement import (
@@ -51,6 +52,7 @@ from .statement import (
     PAYMENT,
     REFUND,
     ROUNDING,
+    OpenItem,
     Statement,
     StatementItem,
 )
@@ -181,6 +183,21 @@ def statement_context(st: Statement, client: Client, company: CompanyInfo) -> di
             lang,
         ),
     }
+
+
+def sample_statement_context(language: str = "en") -> dict[str, object]:
+    """A statement's context with an item of each list, for checking a template's names."""
+    doc = sample_document(language)
+    day, total = date(2026, 4, 5), doc.total
+    st = Statement(
+        client=doc.client.name, currency=doc.currency, start=date(2026, 4, 1),
+        end=date(2026, 4, 30), opening=ZERO,
+        items=(StatementItem(day, INVOICE, doc.invoice_no, doc.invoice_no, total, total),),
+        closing=total,
+        open_items=(OpenItem(doc.invoice_no, day, doc.due_date, total, total, 0, "Current"),),
+        aging=(total, ZERO, ZERO, ZERO, ZERO), unapplied=ZERO,
+    )  # fmt: skip
+    return statement_context(st, doc.client, doc.company)
 
 
 def statement_stem(

@@ -78,3 +78,34 @@ def test_a_template_that_is_not_a_word_document_stops_before_numbering(
     template.write_bytes(content)
     capsys.readouterr()
     refused_everywhere(capsys, workbook, template, told)
+
+
+# -- names every kind of Word template shows ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "told"),
+    [("credit_note.docx", "{{ credit_note_no }}", "{{ credit_note_nr }}",
+      "shows credit_note_nr, which a credit note does not have (did you mean credit_note_no?)"),
+     ("statement.docx", "{{ closing_balance }}", "{{ closing_balanse }}",
+      "shows closing_balanse, which a statement does not have (did you mean closing_balance?)"),
+     ("statement.docx", "{%p if not items %}", "{%p if not itemz %}",
+      "shows itemz, which a statement does not have (did you mean items?)"),
+     ("invoice.docx", "{{ line.description }}", "{{ line.descripton }}",
+      "shows line.descripton, which an invoice does not have (did you mean line.description?)"),
+     ("invoice.docx", "{{ line.amount }}", "{{ line.tax }}", "shows line.tax, which an invoice"),
+     ("statement.docx", "{{ item.document }}", "{{ item.documnet }}",
+      "shows item.documnet, which a statement does not have (did you mean item.document?)")],
+)  # fmt: skip
+def test_a_name_or_a_lines_field_a_document_does_not_have_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, old: str, new: str, told: str
+) -> None:
+    """Only the invoice template's names were checked, and not the fields of its lines: a
+    misspelt name in the credit note or statement, or `line.descripton`, passed check and
+    every document went out with that field blank."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / name
+    replace_in_runs(template, old, new)
+    capsys.readouterr()
+    refused_everywhere(capsys, workbook, template, told)
+
