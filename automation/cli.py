@@ -556,6 +556,8 @@ def command_statement(args: argparse.Namespace, console: Console) -> int:
     request = StatementRequest(
         workbook, args.as_of or date.today(), config, args.client, args.start, args.end
     )
+    # The templates as check and the run try them: a fault named (exit 2) before any work.
+    vet_templates(Paths.for_request(RunRequest(workbook, request.as_of, config)))
     result = make_statements(request)
     for line in statement_lines(result, config.billing.language):
         console.print(line, markup=False, highlight=False)

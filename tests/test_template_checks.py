@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from docx import Document
 from test_sandbox import billing_folder
-from test_template_vetting import refused_everywhere, replace_in_runs
+from test_template_vetting import refused_everywhere, replace_in_runs, said
+
+from automation.cli import main
 
 # -- blocks: opened and closed at one level, and closed ------------------------------
 
@@ -109,3 +111,18 @@ def test_a_name_or_a_lines_field_a_document_does_not_have_stops_before_numbering
     capsys.readouterr()
     refused_everywhere(capsys, workbook, template, told)
 
+
+def test_the_statement_command_tries_the_templates_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`{{ period|uper }}` in statement.docx: check named it, `statement` stopped with an
+    unexpected problem (exit 1)."""
+    workbook = billing_folder(tmp_path)
+    assert main(["--workbook", str(workbook), "--as-of", "2026-03-09"]) == 0
+    template = workbook.parent / "templates" / "statement.docx"
+    replace_in_runs(template, "{{ period }}", "{{ period|uper }}")
+    capsys.readouterr()
+    argv = ["statement", "--workbook", str(workbook), "--as-of", "2026-04-02"]
+    assert main(argv) == 2
+    out = said(capsys)
+    assert f"the template {template} uses the filter |uper" in out, out
