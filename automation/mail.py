@@ -1065,7 +1065,9 @@ def vet_email_templates(template_dir: Path) -> None:
             raise _not_there(path, kind, unknown)
         try:
             with sandbox.time_limit(path):
-                _render(env, name, dict.fromkeys(shown, "1"))
+                rendered = _render(env, name, dict.fromkeys(shown, "1"))
+            if not rendered.strip() and not kind.startswith("_"):
+                raise _empty(path, kind)
         except sandbox.TemplateRefusedError:
             raise
         except MissingPart as exc:
@@ -1073,9 +1075,21 @@ def vet_email_templates(template_dir: Path) -> None:
             raise UnusableError(f"{told} Add it, or take that part out.") from None
         except NotText as exc:  # a part it takes in
             raise UnusableError(str(exc)) from None
+        except UnusableError:
+            raise
         except Exception as exc:  # on sample data anything may fail; real data is the real test
             if (ran_away := sandbox.runaway(path, exc)) is not None:
                 raise ran_away from None
+
+
+def _empty(template: Path, kind: str) -> UnusableError:
+    """The refusal of an email template with nothing in it (an emptied subject or text)."""
+    part = {".subject": "no subject", ".txt": "an empty text", ".html": "an empty HTML part"}
+    return UnusableError(
+        f"the template {template} is empty: every {kind} email would go out with "
+        f"{part.get(template.suffix, 'an empty part')}. Write its text, or take a fresh copy "
+        "from `run-billing init` in a new folder."
+    )
 
 
 #: The names every email has, whatever its kind: all a file every email takes in may show.

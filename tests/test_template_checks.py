@@ -126,3 +126,24 @@ def test_the_statement_command_tries_the_templates_first(
     assert main(argv) == 2
     out = said(capsys)
     assert f"the template {template} uses the filter |uper" in out, out
+
+
+# -- email templates ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "told"),
+    [("invoice.subject", "is empty: every invoice email would go out with no subject."),
+     ("invoice.txt", "is empty: every invoice email would go out with an empty text.")],
+)  # fmt: skip
+def test_an_emptied_email_subject_or_text_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, told: str
+) -> None:
+    """An emptied invoice.subject sent every invoice with no Subject header; an emptied
+    invoice.txt, with an empty text part."""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "email" / "en" / name
+    template.write_text("\n{# nothing #}\n")
+    capsys.readouterr()
+    refused_everywhere(capsys, workbook, template, told)
+
