@@ -496,9 +496,13 @@ class InvoiceRenderer:
         path = self._chosen.get((doc.language, kind))
         if path is None:  # looked up once per language: up to four file checks
             path = self._chosen[doc.language, kind] = self.template_path(doc.language, kind)
-        if not self.draft:
-            return self._template(path).render_bytes(context)
-        return mark_draft(self._template(path).render_bytes({**context, "draft": True}))
+        try:
+            if not self.draft:
+                return self._template(path).render_bytes(context)
+            return mark_draft(self._template(path).render_bytes({**context, "draft": True}))
+        except UnusableError as exc:  # which document it failed on, to try it again
+            what = "credit note" if kind == "credit_note" else "invoice"
+            raise UnusableError(f"{exc} It failed on {what} {doc.file_stem}.") from None
 
     def vet(self) -> None:
         """Render every Word template in the folder once on a sample of its kind.
@@ -1050,6 +1054,10 @@ class _Refusing:
             raise sandbox.runaway(self.path, exc) or exc from None
         except TemplateError as exc:  # a filter or test it lacks, met only on this data
             raise sandbox.broken(self.path, exc) from None
+        except (ArithmeticError, LookupError, TypeError, AttributeError) as exc:
+            # its own sums or indexes failing on this data (`100 // (lines|length - 1)`)
+            told = TemplateError(f"{type(exc).__name__}: {exc}")
+            raise sandbox.broken(self.path, told) from None
 
 
 def _has_footnotes(docx: Any) -> bool:

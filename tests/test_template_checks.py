@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from docx import Document
-from test_sandbox import billing_folder
+from test_sandbox import billing_folder, poison_word
 from test_template_vetting import refused_everywhere, replace_in_runs, said
 
+from automation.bundled import TEMPLATES
 from automation.cli import main
+from automation.errors import UnusableError
+from automation.render import InvoiceRenderer, sample_document
 
 # -- blocks: opened and closed at one level, and closed ------------------------------
 
@@ -147,3 +150,20 @@ def test_an_emptied_email_subject_or_text_stops_before_numbering(
     capsys.readouterr()
     refused_everywhere(capsys, workbook, template, told)
 
+
+# -- a template failing on one document's data -------------------------------------
+
+
+def test_a_template_failing_on_some_data_is_told_with_the_invoice(tmp_path: Path) -> None:
+    """`{{ 100 // (lines|length - 4) }}` fails on a four-line invoice only: it stopped the run
+    with "unexpected problem: ZeroDivisionError" (exit 1), naming neither template nor
+    invoice."""
+    template = tmp_path / "invoice.docx"
+    template.write_bytes((TEMPLATES / "invoice.docx").read_bytes())
+    poison_word(template, "Per line: {{ 100 // (lines|length - 4) }}")
+    told = (
+        r"invoice.docx cannot be used: ZeroDivisionError: integer division or modulo by zero; "
+        r"correct it.* It failed on invoice INV-2026-0007\."
+    )
+    with pytest.raises(UnusableError, match=told):
+        InvoiceRenderer(tmp_path).render_bytes(sample_document())
