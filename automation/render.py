@@ -502,7 +502,8 @@ class InvoiceRenderer:
             return mark_draft(self._template(path).render_bytes({**context, "draft": True}))
         except UnusableError as exc:  # which document it failed on, to try it again
             what = "credit note" if kind == "credit_note" else "invoice"
-            raise UnusableError(f"{exc} It failed on {what} {doc.file_stem}.") from None
+            # Its own kind kept (a template refused by the sandbox stays TemplateRefusedError).
+            raise type(exc)(f"{exc} It failed on {what} {doc.file_stem}.") from None
 
     def vet(self) -> None:
         """Render every Word template in the folder once on a sample of its kind.
