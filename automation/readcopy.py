@@ -57,10 +57,21 @@ def sheet_pieces(xml: tuple[bytes, ...]) -> tuple[bytes, ...] | None:
     return None
 
 
-#: A row's start tag (any prefix): where a sheet's cells can be cut in two.
-_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
+#: A row's start tag (any prefix): where a sheet's cells can be cut.
+ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
 #: The root element's name (any prefix), which a piece's end closes.
 _ROOT = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?worksheet)[\s>/]")
+
+
+def closing_tags(head: bytes | bytearray) -> bytes | None:
+    """The end tags that close a sheet cut short after `head` (its XML up to one of its
+    rows), as the sheet closes: its sheetData and root element, with their prefixes.
+    None when `head` has no root element or no sheetData (not a worksheet)."""
+    root, cells = _ROOT.search(head), _SHEET_DATA.search(head)
+    if root is None or cells is None:
+        return None
+    prefix = cells.group(1) + b":" if cells.group(1) else b""
+    return b"</" + prefix + b"sheetData></" + root.group(1) + b">"
 
 
 def split_xml(xml: tuple[bytes, ...], parts: int) -> list[tuple[bytes, ...]]:
@@ -71,21 +82,18 @@ def split_xml(xml: tuple[bytes, ...], parts: int) -> list[tuple[bytes, ...]]:
     tags; the last keeps the sheet's own end. Fewer (the XML whole) when it
     has fewer rows to cut at, or no root and sheetData to close.
     """
-    first = _find(xml, _ROW, 0, 0)
+    first = _find(xml, ROW_START, 0, 0)
     if first is None:
         return [xml]
     head = _slice(xml, (0, 0), first)
-    joined = b"".join(head)
-    root, cells = _ROOT.search(joined), _SHEET_DATA.search(joined)
-    if root is None or cells is None:
+    end = closing_tags(b"".join(head))
+    if end is None:
         return [xml]
-    prefix = cells.group(1) + b":" if cells.group(1) else b""
-    end = b"</" + prefix + b"sheetData></" + root.group(1) + b">"
     total = sum(len(chunk) for chunk in xml)
     cuts = [first]
     for k in range(1, parts):
         at = _position(xml, total * k // parts)
-        cut = _find(xml, _ROW, *at) if at > cuts[-1] else None
+        cut = _find(xml, ROW_START, *at) if at > cuts[-1] else None
         if cut is not None and cut > cuts[-1]:
             cuts.append(cut)
     if len(cuts) == 1:

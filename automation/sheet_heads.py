@@ -14,20 +14,16 @@ cover at least `rows` Excel rows), closed, and handed on as a `CheckedSheet` tha
 
 from __future__ import annotations
 
-import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .package_check import CheckedSheet, UnsafeWorkbookError, check_extent, sheet_extent
+from .readcopy import ROW_START, closing_tags
 from .schema import normalise_header
 from .writeback.package import open_package
 from .writeback.records import WriteBackError
 
-#: A row's start tag, the cells' container and the root element (any namespace prefix).
-_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
-_SHEET_DATA = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?sheetData)[\s>]")
-_ROOT = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?worksheet)[\s>/]")
 #: Inflated at a time; and the most of a sheet's XML inflated for its first rows (50
 #: rows as wide as Excel allows fit well within it).
 _PIECE = 1 << 16
@@ -70,7 +66,7 @@ def _head_xml(archive: zipfile.ZipFile, member: zipfile.ZipInfo, rows: int) -> b
             # A tag cut between two pieces is looked for again, whole, after the next.
             since = max(counted, len(head) - 64)
             head += piece
-            for found in _ROW.finditer(head, since):
+            for found in ROW_START.finditer(head, since):
                 starts, counted = starts + 1, found.end()
                 if starts > rows:
                     cut = found.start()
@@ -79,9 +75,7 @@ def _head_xml(archive: zipfile.ZipFile, member: zipfile.ZipInfo, rows: int) -> b
                 break
         else:
             return bytes(head) if starts else None  # the whole sheet, as it is, if any rows
-    root, cells = _ROOT.search(head), _SHEET_DATA.search(head)
-    if root is None or cells is None:
-        return None
     if cut is None:  # no room for all of them: the rows begun in full
-        cut = max((m.start() for m in _ROW.finditer(head, 0, HEAD_BYTES)), default=cells.end())
-    return bytes(head[:cut]) + b"</" + cells.group(1) + b"></" + root.group(1) + b">"
+        cut = max((m.start() for m in ROW_START.finditer(head, 0, HEAD_BYTES)), default=None)
+    end = closing_tags(head[:cut]) if cut is not None else None
+    return None if end is None else bytes(head[:cut]) + end
