@@ -277,8 +277,11 @@ def decide_followup(
     prefix = f"{state.invoice_no}/"
     notes = {e[len(prefix) :].split("/")[0] for e in done_events if e.startswith(prefix)}
     refunded = "overpaid" in notes and "underpaid" not in notes
+    # Settled with no money since the part-payment note: a credit cleared the rest, and its
+    # credit note told the new balance; "thank you for paying ... in full" would be untrue.
+    credited = f"{prefix}underpaid/{paid_key}" in done_events
     if pay.paid > ZERO:
-        if abs(balance) <= TOLERANCE and refunded:
+        if abs(balance) <= TOLERANCE and (refunded or credited):
             return base
         if abs(balance) <= TOLERANCE:
             kind, event = "thanks", f"{state.invoice_no}/thanks"

@@ -743,3 +743,26 @@ def test_notes_follow_what_the_bookkeeper_did_after_a_void(billed: Folder) -> No
     assert folder.run("--as-of", "2026-03-17") == 0
     assert str(cell(folder, "Birch", "Note")) == void_note
     assert str(cell(folder, "Acme", "Note")).endswith("was paid back (seen on 2026-03-16).")
+
+
+def test_a_credit_that_clears_a_part_paid_invoice_brings_no_thank_you(billed: Folder) -> None:
+    """$200 of $500 paid (part-payment note), the rest waived by a credit: the credit
+    note tells the new balance; a later run thanked the client "for paying ... now paid
+    in full" although no money had come since the part payment."""
+    folder = billed
+    type_into_invoices(folder, "Acme", Paid_Amount=Decimal("200"), Paid_Date=date(2026, 3, 12))
+    run(folder, date(2026, 3, 16))
+    assert "$300.00 still due" in str(mails_to(folder, "Acme")[-1]["Subject"])
+    type_into_invoices(folder, "Acme", Credit_Amount=Decimal("300"))
+    run(folder, date(2026, 3, 23))
+    assert str(mails_to(folder, "Acme")[-1]["Subject"]).startswith("Credit note")
+    run(folder, date(2026, 3, 30))
+    run(folder, date(2026, 4, 27))
+    assert len(mails_to(folder, "Acme")) == 3  # invoice, part-payment note, credit note
+    assert cell(folder, "Acme", "Status") == "Paid" and cell(folder, "Acme", "Balance") == 0
+    # Money that does arrive after such a credit is still answered: an overpayment note.
+    type_into_invoices(folder, "Acme", Paid_Amount=Decimal("230"), Paid_Date=date(2026, 4, 28))
+    run(folder, date(2026, 5, 4))
+    assert "We have received $230.00, which is $30.00 more than the $200.00 due." in " ".join(
+        body(mails_to(folder, "Acme")[-1]).split()
+    )
