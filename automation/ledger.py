@@ -94,6 +94,13 @@ CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
 """
 
 PLANNED, SENDING, SENT, FAILED = "planned", "sending", "sent", "failed"
+#: Delivery states of a recipient that has the message, or may have it (mail.SENT, UNKNOWN).
+_REACHED = (SENT, "unknown")
+#: A `messages` row that no recipient has or may have (two parameters: `_REACHED`).
+_NOBODY_HAS = (
+    "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.message_id"
+    " AND d.state IN (?, ?))"
+)
 #: Columns added to `invoices` after its first version: (name, SQL type).
 ADDED_INVOICE_COLUMNS = (
     ("settled", "TEXT"),
@@ -907,10 +914,9 @@ class Ledger:
         recipient has or may have, is left alone: it is resent identical.
         """
         row = self.conn.execute(
-            "SELECT message_id FROM messages WHERE event = ? AND state IN (?, ?) AND NOT EXISTS"
-            " (SELECT 1 FROM deliveries d WHERE d.message_id = messages.message_id"
-            " AND d.state IN (?, ?))",
-            (event, PLANNED, FAILED, SENT, "unknown"),  # mail.UNKNOWN
+            "SELECT message_id FROM messages WHERE event = ? AND state IN (?, ?)"
+            f" AND {_NOBODY_HAS}",
+            (event, PLANNED, FAILED, *_REACHED),
         ).fetchone()
         if row is None:
             return
@@ -920,6 +926,46 @@ class Ledger:
             (json.dumps(payload), row[0]),
         )
         self.conn.execute("DELETE FROM message_bytes WHERE message_id = ?", row)
+
+    def unbuild_unsent(self) -> int:
+        """Drop the bytes of every message no server was handed (planned or failed, that no
+        recipient has or may have), so this run builds it again; how many were dropped.
+
+        A run that stopped part way (a template failing on a later document's data) may
+        have built some: the bookkeeper fixes the template and runs again, and they go
+        out from the templates as they are now, with the same Message-ID, invoice number,
+        amounts and dates (the payload). A message that may have reached a server is
+        never rebuilt: only its identical bytes may follow.
+        """
+        unsent = (
+            f"SELECT message_id FROM messages WHERE state IN (?, ?) AND {_NOBODY_HAS}"
+            " AND message_id IN (SELECT message_id FROM message_bytes)"
+        )
+        args = (PLANNED, FAILED, *_REACHED)
+        self.conn.execute(
+            "UPDATE messages SET envelope_from = NULL, recipients = NULL, to_addresses = NULL,"
+            f" cc_addresses = NULL WHERE message_id IN ({unsent})",
+            args,
+        )
+        return self.conn.execute(
+            f"DELETE FROM message_bytes WHERE message_id IN ({unsent})", args
+        ).rowcount
+
+    def release_unsent(self, before: Mapping[str, str]) -> None:
+        """Messages this run marked `sending` with their batch and stopped before handing
+        to a server (a template failed on a later document, an interrupt): back to the
+        state they had (`before`: message id -> planned or failed), their bytes dropped,
+        so the next run builds them from the templates as they are then. One that some
+        recipient has or may have is left `sending`: it is resent identical."""
+        for message_id, state in before.items():
+            cur = self.conn.execute(
+                "UPDATE messages SET state = ?, envelope_from = NULL, recipients = NULL,"
+                " to_addresses = NULL, cc_addresses = NULL"
+                f" WHERE message_id = ? AND state = ? AND {_NOBODY_HAS}",
+                (state, message_id, SENDING, *_REACHED),
+            )
+            if cur.rowcount:
+                self.conn.execute("DELETE FROM message_bytes WHERE message_id = ?", (message_id,))
 
     def messages(self, states: Sequence[str] | None = None) -> list[LedgerMessage]:
         query = (

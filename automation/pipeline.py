@@ -16,9 +16,10 @@ fingerprint instead (`rerun`), reading and writing nothing.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -232,6 +233,7 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
             # leaves the ledger as it was, bank statements imported included.
             with run.ledger.transaction():
                 run.ledger.start_run(request.as_of)
+                run.ledger.unbuild_unsent()  # a stopped run's, built again from the templates now
                 plan = run.decide()
                 if plan.mailing:
                     run.open_sender()
@@ -949,9 +951,22 @@ class Run:
             summary.timings["message build"] = building  # recording them in the ledger
 
         policy = RetryPolicy(config.email.retry_window, config.email.max_retries)
-        # Overlap only pays when the render workers make messages while this process sends;
-        # rendered here, one at a time, all are made first (as retries expect their turn).
-        deliver(parcels() if _overlap(jobs, config) else list(parcels()), sender, policy, stage)
+        # Built this run: back to the state they had should the run stop before sending them.
+        before = {j.message.message_id: j.message.state for j in jobs if j.message.raw is None}
+        try:
+            # Overlap only pays when the render workers make messages while this process
+            # sends; rendered here, one at a time, all are made first (as retries expect
+            # their turn).
+            deliver(parcels() if _overlap(jobs, config) else list(parcels()), sender, policy, stage)
+        except BaseException:
+            # A template failing on a later document (exit 2), an interrupt: those of the
+            # recorded batches never handed to a server are built again by the next run,
+            # from the templates the bookkeeper has corrected meanwhile.
+            unsent = {m: before[m] for m in stage.marked if m in before}
+            if unsent:
+                with suppress(sqlite3.Error), ledger.transaction():
+                    ledger.release_unsent(unsent)
+            raise
         # Render and send overlap: "send" is the whole stretch, rendering included.
         summary.timings["send"] = time.perf_counter() - started
 
