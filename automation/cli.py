@@ -35,10 +35,11 @@ import tempfile
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 
@@ -746,7 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if getattr(args, "outbox", None) is not None:
         args.outbox = args.outbox.absolute()  # as typed: from the current folder
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(file=cast(TextIO, LenientStream(sys.stdout)), highlight=False, soft_wrap=True)
     command = command_demo if getattr(args, "demo", False) else args.handler
     try:
         with owner_only():  # everything the command creates is the owner's alone
@@ -792,6 +793,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ATTENTION
 
 
+class LenientStream:
+    """The program's output as a scheduled run needs it: what the output cannot take never
+    stops the program after its work is done, nor hides the message of one that stopped.
+
+    A character the output's encoding lacks (a client "Łódź" on a Windows console, or in
+    the log file Task Scheduler writes in cp1252) is shown as "?"; output that cannot be
+    written at all (a full disk, a closed pipe) is lost, as it would be on no console.
+    Everything else is the stream's own (its encoding, whether it is a terminal).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(self._stream, "encoding", None) or "ascii"
+            with suppress(OSError, ValueError, LookupError):
+                self._stream.write(text.encode(encoding, "replace").decode(encoding))
+        except (OSError, ValueError):  # no room, a closed pipe or a closed stream
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        with suppress(OSError, ValueError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _disk_full(exc: BaseException) -> bool:
     """Whether a problem is a full disk: the OS's ENOSPC, or SQLite's "disk is full", also
     as the cause of another error."""
@@ -827,7 +860,20 @@ def program(argv: Sequence[str] | None = None) -> int:
     settle_process()
     code = main(argv)
     gc.freeze()
+    _let_output_go()
     return code
+
+
+def _let_output_go() -> None:
+    """Output that could not be written (a full disk, a closed pipe) is let go, so that
+    Python ending does not report it with a traceback and a changed exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            with suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def settle_process() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -980,3 +982,39 @@ def test_a_quantity_or_tax_column_left_unread_stops_the_run(
         assert main(argv) == 2
         assert told in " ".join(capsys.readouterr().out.split())
     assert folder.received == []
+
+
+def _program(args: list[str], stdout: Any = subprocess.PIPE, **env: str) -> tuple[int, bytes, str]:
+    """run_billing.py as a scheduled task starts it: (exit code, output, error output)."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "run_billing.py"), *args],
+        stdout=stdout, stderr=subprocess.PIPE, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+    )  # fmt: skip
+    return done.returncode, done.stdout or b"", done.stderr.decode("utf-8", "replace")
+
+
+def test_output_that_cannot_take_a_character_or_any_text_never_stops_the_program(
+    tmp_path: Path,
+) -> None:
+    """Task Scheduler writes the output to a file in cp1252: a client "Łódź" printed in the
+    summary was a traceback (exit 1) after the invoices had gone, the summary lost; a full
+    disk under the output did the same, and so did the message of a run that could not start."""
+    config_beside(tmp_path)
+    book = write_workbook(
+        tmp_path / "Журнал €.xlsx", [client("Łódź Café €")],
+        [service(date(2026, 3, 2), "Łódź Café €", "Księgowość")],
+    )  # fmt: skip
+    run = ["--workbook", str(book), "--as-of", "2026-03-09", "--outbox", str(tmp_path / "out")]
+    code, out, err = _program(run, PYTHONIOENCODING="cp1252")
+    assert (code, err) == (0, "")
+    text = out.decode("cp1252")
+    assert "INV-2026-0001" in text and "?ód? Café €" in text and "Outstanding" in text
+    assert len(list((tmp_path / "out").glob("*.eml"))) == 1
+    assert _program(["check", "--workbook", str(book)], PYTHONIOENCODING="ascii")[::2] == (0, "")
+    missing = ["--workbook", str(tmp_path / "Нет.xlsx")]
+    code, out, err = _program(missing, PYTHONIOENCODING="ascii")
+    assert (code, err) == (2, "") and out.startswith(b"Cannot run: ")
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            assert _program(run, stdout=full)[::2] == (0, "")  # a rerun: nothing to send
