@@ -255,6 +255,17 @@ def test_backup_atomic_replace_and_no_temp_left(book: Path) -> None:
     ]
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_the_workbook_keeps_its_owner_and_group(book: Path) -> None:
+    """A workbook shared through its group and updated by another member (here root) became
+    that member's file: its owner could only open it read-only."""
+    os.chown(book, 4242, 4343)
+    book.chmod(0o664)
+    write(book, [CellUpdate("Services", 4, "Status", "Invoiced")], expected=stamp_file(book))
+    info = book.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (4242, 4343, 0o664)
+
+
 def test_changed_workbook_is_refused_and_left_alone(book: Path) -> None:
     stamp = stamp_file(book)
     os.utime(book, ns=(stamp.mtime_ns + 5_000_000_000, stamp.mtime_ns + 5_000_000_000))

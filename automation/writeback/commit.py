@@ -101,6 +101,26 @@ def level_for(size: int) -> int:
     return 2 if size > FAST_COMPRESS_OVER else 6
 
 
+def _keep_owner(path: Path, tmp: Path) -> None:
+    """The new file gets the workbook's owner and group as far as this user may give them
+    (all of it as root or the owner; else the group, if the user is in it): a workbook
+    shared through its group, updated by another member, stays editable by its owner."""
+    if not hasattr(os, "chown"):  # Windows: the folder's permissions apply
+        return
+    try:
+        info = path.stat()
+        now = tmp.stat()
+    except OSError:
+        return
+    if (now.st_uid, now.st_gid) == (info.st_uid, info.st_gid):
+        return
+    try:
+        os.chown(tmp, info.st_uid, info.st_gid)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.chown(tmp, -1, info.st_gid)
+
+
 def commit_file(
     path: Path,
     writer: Callable[[BinaryIO], None],
@@ -120,6 +140,7 @@ def commit_file(
             writer(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        _keep_owner(path, tmp)
         with contextlib.suppress(OSError):  # a share that refuses chmod keeps its own modes
             shutil.copymode(path, tmp)
         if stamp_file(path) != stamp:
