@@ -20,7 +20,7 @@ from .decide import load
 from .errors import BusyError, UnusableError
 from .fmt import format_money
 from .ledger import Ledger
-from .model import RowError
+from .model import InvoiceRow, RowError
 from .prechecks import BUSY_RUN, near
 from .read import SheetData
 from .reconcile import hand_typed_open
@@ -113,7 +113,7 @@ def make_statements(request: StatementRequest) -> StatementResult:
     lock = filelock.FileLock(str(paths.billing / "run.lock"), timeout=0)
     try:
         with lock, Ledger.open(ledger_path) as ledger:
-            rows = invoice_rows(data.invoices, request.as_of)
+            rows = _issued(invoice_rows(data.invoices, request.as_of), ledger)
             result.errors.extend(payment_errors(data.invoices, rows))
             with ledger.transaction():
                 record_paid_cells(ledger, rows, request.as_of)
@@ -123,6 +123,14 @@ def make_statements(request: StatementRequest) -> StatementResult:
         raise BusyError(BUSY_RUN) from None
     save_statements(statements, book, request.config, paths, result, request.as_of)
     return result
+
+
+def _issued(rows: dict[str, InvoiceRow], ledger: Ledger) -> dict[str, InvoiceRow]:
+    """The rows of the invoices the tool issued (the ledger knows them). Rows typed by hand
+    are on no statement, and the weekly run leaves their payment cells alone: a Paid Amount
+    typed there without its Paid Date is no problem of the statements either."""
+    issued = ledger.known_numbers(rows)
+    return {number: row for number, row in rows.items() if number in issued}
 
 
 def _hand_typed(

@@ -212,3 +212,33 @@ def test_the_report_says_what_it_leaves_out_from_a_worker_too(
         told, told, None
     ]
     assert book["Open invoices"]["A3"].value == "Invoice No"  # the table where it was
+
+
+def test_statement_leaves_the_payment_cells_of_hand_rows_alone_as_the_run_does(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Paid Amount typed without its Paid Date on a hand-made row: the run, which leaves
+    the row alone, says nothing of it; `statement`, which states none of it, is as quiet."""
+    adopt(
+        folder,
+        [hand_row("A/17", "Acme", 750, Status="part paid", Paid_Amount=500),
+         hand_row("A/18", "Acme", 400, Paid_Date="soon")],
+    )  # fmt: skip
+    assert folder.run("--as-of", "2026-07-06") == 0
+    assert "A/17" not in said(capsys.readouterr().out)
+
+    argv = ["statement", "--workbook", str(folder.workbook), "--as-of", "2026-07-06",
+            "--from", "2026-06-01", "--to", "2026-07-06"]  # fmt: skip
+    assert main(argv) == 0
+    text = said(capsys.readouterr().out)
+    assert "need attention" not in text and "Paid Date" not in text
+    # What they still owe is named as not counted (A/17 less its 500 typed), as before.
+    assert "(not counted: 2 invoices typed by hand, $650.00)" in text
+
+    # A payment cell of the tool's own invoice that cannot be used is still told.
+    row = folder.row_of("Invoices", "Client", "Birch")
+    folder.type_in("Invoices", row, Paid_Amount=100)
+    assert main(argv) == 1
+    text = said(capsys.readouterr().out)
+    assert "1 row needs attention (their payments are left out):" in text
+    assert f"Invoices row {row}" in text
