@@ -45,7 +45,8 @@ from .model import (
 )
 from .money import ZERO, round_money
 from .read import SheetData, WorkbookData
-from .summary import NotCounted
+from .sending import NOT_DONE, email_words
+from .summary import KIND_WORDS, NotCounted
 from .updates import remembered_row, seen_row
 from .validate import (
     ClientBook,
@@ -502,6 +503,11 @@ FOLLOWED = frozenset(
 )
 #: The invoice numbers the message about invoices the ledger does not know names.
 NAMED = 3
+#: How the Notes begin that the tool writes on an invoice whose email did not go out
+#: (`sending`: "Email (invoice) not delivered to ...", "Email (credit note) not sent on
+#: ..."; `pipeline`: "Not emailed: ..."; a problem on its row: "Not done on ..."). A
+#: Failed row with another Note, or none, and no Sent At is not the tool's work.
+FAILED_NOTES = (*(email_words(kind) for kind in KIND_WORDS), "Not emailed:", NOT_DONE)
 
 
 def unknown_open_invoices(
@@ -512,8 +518,9 @@ def unknown_open_invoices(
 
     Such a row has an Invoice No made by `number_format`, a Status the tool writes on an
     open invoice, and the time the tool emailed it (Sent At or Last Sent; a Failed one,
-    never emailed, the Note it wrote). Invoices typed in by hand before the tool (another
-    numbering, no Status, settled, no time sent) are not the ledger's to know.
+    never emailed, the Note the tool writes on it: `FAILED_NOTES`). Invoices typed in by
+    hand before the tool (another numbering, no Status, settled, no time sent; `Failed`
+    typed with a Note of the firm's own) are not the ledger's to know.
     """
     if sheet is None:
         return []
@@ -522,7 +529,8 @@ def unknown_open_invoices(
         return []
     status = column_text(frame["Status"]).str.casefold()
     sent = frame["Sent At"].notna() | frame["Last Sent"].notna()
-    failed = (status == FAILED.casefold()) & (column_text(frame["Note"]) != "")
+    noted = column_text(frame["Note"]).str.startswith(FAILED_NOTES)  # by the tool
+    failed = (status == FAILED.casefold()) & noted
     frame = frame[(status.isin(FOLLOWED) & (sent | failed)).to_numpy(dtype=bool)]
     if frame.empty:
         return []
@@ -617,26 +625,29 @@ def unknown_invoices_error(
             f"{elsewhere}."
         ))  # fmt: skip
     by_hand = (
-        f"empty {'its' if one else 'their'} Sent At (and Last Sent): the tool takes a Sent At "
-        f"for its own email, and leaves a row without one alone"
+        f"empty {'its' if one else 'their'} Sent At (and Last Sent; on a Failed row, the "
+        f"Note saying its email was not sent): the tool takes those for its own, and leaves "
+        f"a row without them alone"
     )
     lost = (
         f"copy .billing/ (ledger.sqlite and backups/) from {elsewhere}; until then {gets} no "
         f"reminders, payment notes or thank-yous and {'is' if one else 'are'} left out of "
         "Outstanding"
     )
+    looks = (
+        f"{invoices} {'looks' if one else 'look'} issued by this tool (its number format, an "
+        f"open Status, a Sent At or its Note on an email that failed)"
+    )
     if first_run_here(ledger, backups):
         message = (
-            f"{invoices} {'looks' if one else 'look'} issued by this tool (its number format, "
-            f"an open Status, a Sent At), but the tool has not run in this folder before and "
-            f"its record (.billing/ledger.sqlite) does not know {them}. Typed by hand before "
+            f"{looks}, but the tool has not run in this folder before and its record "
+            f"(.billing/ledger.sqlite) does not know {them}. Typed by hand before "
             f"the tool? Then {by_hand}. Issued by the tool in another folder or on another "
             f"computer? Then {lost}."
         )
     else:
         message = (
-            f"{invoices} {'looks' if one else 'look'} issued by this tool (its number format, "
-            f"an open Status, a Sent At), but its record (.billing/ledger.sqlite) does not "
+            f"{looks}, but its record (.billing/ledger.sqlite) does not "
             f"know {them}: typed by hand, or issued by the tool while another record was in "
             f"use (missing, new or an older copy here). Typed by hand? Then {by_hand}. "
             f"Issued by the tool? No copy in .billing/backups/ knows {them}: {lost}."

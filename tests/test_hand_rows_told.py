@@ -242,3 +242,24 @@ def test_statement_leaves_the_payment_cells_of_hand_rows_alone_as_the_run_does(
     text = said(capsys.readouterr().out)
     assert "1 row needs attention (their payments are left out):" in text
     assert f"Invoices row {row}" in text
+
+
+def test_a_hand_row_typed_failed_with_a_note_is_left_alone(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`Failed` typed by the firm on its own invoice (a card payment that failed), with a
+    Note of its own and no Sent At, in the tool's numbering: not the tool's word on an
+    email it could not send, so the row is the firm's, left alone like any hand row."""
+    adopt(
+        folder,
+        [hand_row("2026-103", "Acme", 500, Status="Failed", Note="card declined, call Ann")],
+        number_format="{year}-{seq:03d}",
+    )  # fmt: skip
+    assert check(folder, "2026-07-06") == 0
+    assert folder.run("--as-of", "2026-07-06") == 0
+    text = said(capsys.readouterr().out)
+    assert "does not know" not in text
+    assert "(not counted: 1 invoice typed by hand, $500.00)" in text
+    rows = invoices(folder).set_index("Invoice No")
+    assert rows.loc["2026-103", "Status"] == "Failed"
+    assert rows.loc["2026-103", "Note"] == "card declined, call Ann"

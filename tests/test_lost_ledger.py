@@ -197,3 +197,33 @@ def test_invoices_typed_by_hand_before_the_tool_stay_quiet(
     text = the_message(capsys.readouterr().out)
     assert "1 open invoice " in text and "(INV-2025-0007)" in text
     assert not any(n in text for n in ("2025/117", "0003", "0004", "0005", "0006"))
+
+
+def test_an_invoice_whose_email_failed_is_told_by_its_note_and_the_note_is_the_way_out(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Acme's one address refuses the invoice: Failed, no Sent At, the tool's Note saying
+    so. The ledger lost, the row is still told (the work on it would never reach the
+    client), and the message names what to empty if it was typed by hand: that works."""
+    folder.recorder.refuse = frozenset({"acme@clients.example"})
+    write_workbook(
+        folder.workbook,
+        [client("Acme")],
+        [service(date(2026, 3, 2), "Acme", "Bookkeeping", 3, 100)],
+    )
+    assert folder.run("--as-of", "2026-03-09") == 1
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Failed" and row["Sent At"] != row["Sent At"]  # NaN: never sent
+    assert row["Note"].startswith("Email (invoice) not delivered to acme@clients.example")
+    shutil.rmtree(folder.root / ".billing")
+    capsys.readouterr()
+
+    assert folder.run("--as-of", "2026-03-16") == 1
+    text = the_message(capsys.readouterr().out)
+    assert "1 open invoice on this sheet (INV-2026-0001)" in text
+    assert "a Sent At or its Note on an email that failed" in text
+    assert "on a Failed row, the Note saying its email was not sent" in text
+
+    folder.type_in("Invoices", folder.row_of("Invoices", "Client", "Acme"), Note=None)
+    assert folder.run("--as-of", "2026-03-23") == 0
+    assert UNKNOWN not in said(capsys.readouterr().out)
