@@ -12,6 +12,7 @@ twice.
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import sqlite3
 import string
@@ -53,6 +54,7 @@ from .validate import (
     bare_rows,
     client_key,
     column_text,
+    line_rows,
     read_billed_rows,
     read_service_line,
 )
@@ -466,17 +468,19 @@ def _shown_prints(sheet: SheetData, texts: pd.Series, number: str) -> set[str]:
 def sequence_errors(
     data: WorkbookData, config: Config, numbers: InvoiceNumbers | None = None
 ) -> list[RowError]:
-    """Invoice numbers whose sequence number is too large to be real: one row error each."""
+    """Invoice No cells that cannot be real: a sequence number too large (one row error
+    each), and Services lines marked with no invoice number at all (`placeholder_errors`)."""
     from .ledger import number_pattern
 
+    found = invoice_numbers(data) if numbers is None else numbers
     pattern = number_pattern(config.billing.number_format)
 
     def digits(number: str) -> int:
         match = pattern.match(number)
         return len((match.groupdict().get("seq") or "").lstrip("0")) if match else 0
 
-    errors = []
-    for sheet, texts in invoice_numbers(data) if numbers is None else numbers:
+    errors = placeholder_errors(data, config, found)
+    for sheet, texts in found:
         too_long = {n for n in texts.unique() if digits(n) > len(str(MAX_SEQ))}
         for row, number in texts[texts.isin(too_long)].items() if too_long else ():
             errors.append(
@@ -490,6 +494,59 @@ def sequence_errors(
                 )
             )
     return errors
+
+
+#: A digit other than 0: an Invoice No without one (`TBD`, `?`, `pending`, `-`, `0`) names
+#: no invoice.
+_NUMBERING_DIGIT = re.compile(r"[^\D0]")
+
+
+def placeholder_errors(
+    data: WorkbookData, config: Config, numbers: InvoiceNumbers
+) -> list[RowError]:
+    """Services lines whose Invoice No holds no invoice number (`TBD`, `?`, `pending`, `-`,
+    `n/a`, `0`): such a line counts as billed, so it would never be billed, in silence.
+    One row error each, saying how to bill it or to record the invoice it went on.
+
+    No invoice number: no digit but 0, not made by `number_format`, and on no row of the
+    Invoices sheet (an invoice of the firm's own, typed there before the tool, is one
+    whatever its name). Anything with a digit is taken as a number typed by hand
+    (`A/18`, `2025-117`, `1005`). A row holding nothing else of a line (a totals row
+    under the lines, the tool's cells left behind) is no line to bill: not told.
+    """
+    services = data.services
+    texts = next((t for sheet, t in numbers if sheet is services), None)
+    if services is None or texts is None or texts.empty:
+        return []
+    pattern = number_pattern(config.billing.number_format, loose=True)
+    invoiced = {
+        text.casefold()
+        for sheet, column in numbers
+        if sheet is data.invoices
+        for text in column.unique()
+    }
+    marks = {
+        text
+        for text in texts.unique()
+        if not _NUMBERING_DIGIT.search(text)
+        and text.casefold() not in invoiced
+        and not pattern.match(text)
+    }
+    if not marks:
+        return []
+    lines = line_rows(services.frame.loc[texts.index[texts.isin(marks).to_numpy()]])
+    column = services.headers.get("Invoice No", "Invoice No")
+    return [
+        RowError(
+            services.name,
+            int(row),
+            column,
+            f'"{_shortened(texts[row])}" is no invoice number, so this line counts as billed '
+            "and is never invoiced. To bill it, empty the cell (the next run bills it); if "
+            "it was billed by hand, type that invoice's number.",
+        )
+        for row in lines.index
+    ]
 
 
 def _shortened(text: str, keep: int = 40) -> str:

@@ -333,8 +333,13 @@ def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
     # looked at in one pass, not through pandas' string methods.
     blank = [isinstance(v, str) and not v.strip() for v in invoice.tolist()]
     no_invoice = invoice.isna() | pd.Series(blank, index=invoice.index, dtype=bool)
-    unbilled = frame[no_invoice]  # a long history is mostly billed: the rest looked at
-    typed = unbilled[_typed(unbilled)]
+    return line_rows(frame[no_invoice])  # a long history is mostly billed: the rest looked at
+
+
+def line_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Of Services `rows`, those that hold a line: something typed in a line's columns,
+    and no totals row typed by hand under the lines (`_totals_row`)."""
+    typed = rows[_typed(rows)]
     labelled = typed[typed["Client"].isna()]  # a line names its client: few rows to look at
     totals = [row for row, *cells in labelled[LINE_COLUMNS].itertuples() if _totals_row(cells)]
     return typed.drop(index=totals) if totals else typed
