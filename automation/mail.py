@@ -929,6 +929,11 @@ class NotText(MailError):
     """An email template that is not UTF-8 text (Notepad's "Unicode", UTF-16)."""
 
 
+class Unopenable(MailError):
+    """An email template that is there but cannot be read (no permission to read it, held
+    by another program): never the bundled text in its place, and never "missing"."""
+
+
 class _EmailLoader(jinja2.BaseLoader):
     """A folder's own email templates (`own`), file by file, whatever the case of their
     names (`upgrade.own_file`); each one it lacks is the bundled template, so that a folder
@@ -961,8 +966,13 @@ class _EmailLoader(jinja2.BaseLoader):
         times = _times(watched)
         try:
             source = path.read_bytes().decode("utf-8-sig")
-        except OSError:
+        except FileNotFoundError:  # gone since it was found
             raise jinja2.TemplateNotFound(template) from None
+        except OSError as exc:
+            raise Unopenable(
+                f"the email template {path} cannot be opened ({exc.strerror}): close it in the "
+                "program that holds it, or give your user access to it."
+            ) from None
         except UnicodeDecodeError:
             raise NotText(
                 f"the email template {path} is not saved as UTF-8 text: open it in Notepad, "
@@ -1040,7 +1050,7 @@ def vet_email_templates(template_dir: Path) -> None:
         path = _file(env, name)
         try:
             tree = env.parse(env.loader.get_source(env, name)[0])
-        except NotText as exc:
+        except (NotText, Unopenable) as exc:
             raise UnusableError(str(exc)) from None
         except jinja2.TemplateSyntaxError as exc:
             raise _unreadable(path, exc) from None
@@ -1073,7 +1083,7 @@ def vet_email_templates(template_dir: Path) -> None:
         except MissingPart as exc:
             told = str(exc).replace(f"template {name} ", f"template {path} ", 1)
             raise UnusableError(f"{told} Add it, or take that part out.") from None
-        except NotText as exc:  # a part it takes in
+        except (NotText, Unopenable) as exc:  # a part it takes in
             raise UnusableError(str(exc)) from None
         except UnusableError:
             raise

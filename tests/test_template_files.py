@@ -110,6 +110,32 @@ def test_a_template_notepad_saved_as_unicode_stops_before_numbering(
     assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
 
 
+def test_an_email_template_this_user_may_not_read_stops_before_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mode 000 (copied from another account, an NTFS ACL): check and --dry-run passed; the
+    run numbered the invoices and failed each as "the email template en/invoice.txt is
+    missing". (The tests run as root, whom the permission bits do not stop: a read that
+    raises stands in.)"""
+    workbook = billing_folder(tmp_path)
+    template = workbook.parent / "templates" / "email" / "en" / "invoice.txt"
+    real = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:
+        if path.resolve() == template.resolve():
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    capsys.readouterr()
+    for argv in runs(workbook):
+        assert main(argv) == 2, argv
+        out = said(capsys)
+        assert f"the email template {template} cannot be opened (Permission denied)" in out, out
+        assert "give your user access to it" in out and "missing" not in out
+    assert numbered(workbook.parent / ".billing" / "ledger.sqlite") == 0
+
+
 def test_rendering_a_template_that_is_not_utf8_names_it_without_its_bytes(tmp_path: Path) -> None:
     from automation.mail import MailError
 
