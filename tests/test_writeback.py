@@ -266,6 +266,30 @@ def test_the_workbook_keeps_its_owner_and_group(book: Path) -> None:
     assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (4242, 4343, 0o664)
 
 
+def test_a_workbook_with_a_long_name_is_written_and_backed_up(book: Path) -> None:
+    """A legal name of 225 bytes (110 Cyrillic letters): the backup's temporary
+    `.<name>-<stamp>.xlsx.partial` was longer than a file name may be, so the workbook was
+    never written ("File name too long"), run after run. The tool's own names now take as
+    much of the workbook's name as fits, and a digest of the whole keeps them apart."""
+    backups = book.parent / ".billing" / "backups"
+    books = [book.rename(book.with_name("Ж" * 110 + ".xlsx"))]
+    books.append(book.with_name("Ж" * 109 + "Я.xlsx"))
+    shutil.copyfile(books[0], books[1])
+    for n in range(3):
+        for path in books:
+            update = [CellUpdate("Services", 4, "Status", f"run {n}")]
+            stamp = stamp_file(path)
+            result = write(path, update, expected=stamp, backup_dir=backups, keep_backups=2)
+            assert result.changed and result.backup is not None
+    for path in books:
+        services = pd.read_excel(path, "Services", header=2, engine="calamine")
+        assert services["Status"][0] == "run 2"
+    kept = sorted(p.name for p in backups.iterdir())
+    assert len(kept) == 4 and len({name[:-27] for name in kept}) == 2  # two of each workbook
+    assert all(name.startswith("Ж" * 100) and len(name.encode()) <= 255 - 9 for name in kept)
+    assert [p.name for p in book.parent.iterdir() if p.name.endswith((".tmp", ".partial"))] == []
+
+
 def test_changed_workbook_is_refused_and_left_alone(book: Path) -> None:
     stamp = stamp_file(book)
     os.utime(book, ns=(stamp.mtime_ns + 5_000_000_000, stamp.mtime_ns + 5_000_000_000))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import os
 import re
@@ -27,6 +28,9 @@ from automation.writeback.records import FileStamp, WorkbookChangedError, WriteB
 from automation.zipcopy import Packed, ZipCopier, ZipCopyError, raw_member
 
 BACKUP_STAMP = "%Y%m%d-%H%M%S-%f"
+#: The longest file name a file system takes: 255 bytes (Linux, macOS; Windows counts UTF-16
+#: units, never more than the UTF-8 bytes).
+NAME_LIMIT = 255
 FAST_COMPRESS_OVER = 4 << 20  # bytes
 
 
@@ -129,9 +133,10 @@ def commit_file(
     keep_backups: int,
 ) -> Path | None:
     """Write beside the original, re-check it, back it up and swap atomically."""
-    _remove_leftovers(path.parent, f".{path.stem}.*.tmp")
+    stem = own_stem(path)
+    _remove_leftovers(path.parent, f".{glob.escape(stem)}.*.tmp")
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{stem}.", suffix=".tmp")
     except OSError as exc:
         raise WriteBackError(f"Cannot write in the folder of {path.name}: {exc.strerror}.") from exc
     tmp = Path(tmp_name)
@@ -179,6 +184,22 @@ def commit_file(
     return backup
 
 
+def own_stem(path: Path) -> str:
+    """The part of the tool's own temporary and backup names taken from the workbook's name:
+    its stem, or, for a name too long to keep whole within NAME_LIMIT, as much of its start
+    as fits and "~" with a short digest of the whole (unique, still recognisable).
+
+    The longest such name is the backup's temporary `.<stem>-<stamp><suffix>.partial`."""
+    stamp = datetime(2000, 1, 1).strftime(BACKUP_STAMP)
+    room = NAME_LIMIT - len(f".-{stamp}{path.suffix}.partial".encode())
+    whole = path.stem.encode("utf-8", "surrogateescape")
+    if len(whole) <= room:
+        return path.stem
+    digest = hashlib.sha256(whole).hexdigest()[:8]
+    start = whole[: room - len(digest) - 1].decode("utf-8", "ignore")  # no half a letter
+    return f"{start}~{digest}"
+
+
 #: A temporary file this old is a leftover of a run that was killed, not one being written.
 LEFTOVER_SECONDS = 3600
 
@@ -199,10 +220,11 @@ def _remove_leftovers(folder: Path, pattern: str) -> None:
 def _backup(path: Path, backup_dir: Path, keep: int) -> Path:
     """Copy the workbook to backup_dir with a timestamp; keep only the newest `keep`."""
     backup_dir.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(backup_dir, f".{path.stem}-*.partial")
+    stem = own_stem(path)
+    _remove_leftovers(backup_dir, f".{glob.escape(stem)}-*.partial")
     now = datetime.now()
     while True:
-        target = backup_dir / f"{path.stem}-{now.strftime(BACKUP_STAMP)}{path.suffix}"
+        target = backup_dir / f"{stem}-{now.strftime(BACKUP_STAMP)}{path.suffix}"
         if not target.exists():
             break
         now = now.replace(microsecond=(now.microsecond + 1) % 1_000_000)
@@ -214,9 +236,7 @@ def _backup(path: Path, backup_dir: Path, keep: int) -> Path:
     with open(partial, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(partial, target)
-    pattern = re.compile(
-        re.escape(path.stem) + r"-\d{8}-\d{6}-\d{6}" + re.escape(path.suffix) + "$"
-    )
+    pattern = re.compile(re.escape(stem) + r"-\d{8}-\d{6}-\d{6}" + re.escape(path.suffix) + "$")
     ours = sorted(p for p in backup_dir.iterdir() if pattern.match(p.name))
     for old in ours[: -max(keep, 1)]:
         old.unlink(missing_ok=True)
