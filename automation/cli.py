@@ -43,6 +43,7 @@ from typing import Any, TextIO, cast
 
 from rich.console import Console
 
+from . import space
 from .bank.apply import build_payers
 from .bundled import SAMPLE_CONFIG, SAMPLE_WORKBOOK
 from .clock import process_age
@@ -775,8 +776,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _disk_full(exc):
             console.print(
                 "The run stopped: the disk is full (no space left to write the ledger, the "
-                "documents or the workbook). Free some space on the disk of the billing "
-                "folder and run again; what was sent before this is recorded, the workbook "
+                f"documents or the workbook). Free some space on {_full_place(exc, args)} "
+                "and run again; what was sent before this is recorded, the workbook "
                 "is as it was or fully updated, and the next run finishes the rest.",
                 markup=False,
                 highlight=False,
@@ -838,6 +839,22 @@ def _disk_full(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _full_place(exc: BaseException, args: argparse.Namespace) -> str:
+    """The disk that is full: that of the folder the failed write was writing in, else the
+    temporary folder's when it has no room and the billing folder's has, else the billing
+    folder's."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and (folder := space.written_folder(seen)) is not None:
+            return f"the disk of {space.folder_said(folder)}"
+        seen = seen.__cause__ or seen.__context__
+    workbook = getattr(args, "workbook", None)
+    billing = workbook.parent if isinstance(workbook, Path) else Path.cwd()
+    if space.little_room(space.temp_folder()) and not space.little_room(billing):
+        return f"the disk of {space.folder_said(space.temp_folder())}"
+    return "the disk of the billing folder"
 
 
 #: Python's cycle collector runs after this many new container objects (700 by default).

@@ -31,6 +31,7 @@ from typing import Any
 from .errors import UnusableError
 from .model import CellValue, InvoiceLine, Money, ServiceLine
 from .schema import normalise_header
+from .space import folder_said, full_folder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (scope TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -167,6 +168,12 @@ def unusable_ledger(path: Path, exc: sqlite3.Error) -> UnusableError:
             f"the ledger {path} is in use by another program ({why}): close it (a database "
             "browser, a backup or sync tool), then run again. Nothing was changed."
         )
+    if (folder := _full_disk(path, exc)) is not None:
+        return UnusableError(
+            f"the disk holding {folder_said(folder)} is full ({why}): the ledger {path} cannot "
+            "be worked on. Free some space on that disk, then run again; the ledger is not "
+            "damaged (put no copy in its place). Nothing was changed."
+        )
     if isinstance(exc, sqlite3.OperationalError) and any(
         words in why for words in ("readonly", "unable to open", "permission")
     ):
@@ -183,6 +190,18 @@ def unusable_ledger(path: Path, exc: sqlite3.Error) -> UnusableError:
         f"the ledger {path} is damaged ({why}): stop any run, {put_back(newest, path.name)}, "
         "then run again. Nothing was changed."
     )
+
+
+def _full_disk(path: Path, exc: sqlite3.Error) -> Path | None:
+    """The folder whose disk has no room left, when that is what SQLite's I/O error or
+    "disk is full" says (a ledger it cannot grow, a WAL it cannot extend), else None."""
+    said = f"{getattr(exc, 'sqlite_errorname', '')} {exc}"
+    if not any(words in said for words in ("IOERR", "FULL", "disk I/O", "disk is full")):
+        return None
+    files = (path, path.with_name(path.name + "-wal"))
+    with suppress(OSError):
+        return full_folder([path.parent], sum(f.stat().st_size for f in files if f.exists()))
+    return full_folder([path.parent])
 
 
 def put_back(copy: str, ledger: str, packed: bool = True) -> str:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Folder, client, service, write_workbook
@@ -110,6 +111,75 @@ def test_a_damaged_ledger_is_told_with_the_copy_to_put_back(
         assert f"the ledger {ledger} is damaged" in said, said
         assert f"the newest copy, {newest}" in said and "unexpected" not in said
     assert len(folder.received) == 1
+
+
+def test_a_ledger_on_a_full_disk_is_told_as_a_full_disk_not_as_damaged(
+    folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some kilobytes left on the disk: SQLite cannot grow the WAL ("disk I/O error"), and
+    the run, payments and statement said the ledger was damaged and to put a copy in its
+    place (false and dangerous: freeing space and running again is all it takes)."""
+    import shutil
+    import sqlite3
+
+    from automation import space
+
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", "2026-03-09") == 0
+    billing = folder.root / ".billing"
+
+    class NoRoom(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            if sql == "PRAGMA journal_mode=WAL":
+                raise sqlite3.OperationalError("disk I/O error")
+            return super().execute(sql, *args)
+
+    real_connect, real_usage = sqlite3.connect, shutil.disk_usage
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **k, factory=NoRoom))
+
+    def usage(path: Path | str) -> Any:
+        told = real_usage(path)
+        return told._replace(free=8192) if Path(path) == billing else told
+
+    monkeypatch.setattr(space.shutil, "disk_usage", usage)
+    capsys.readouterr()
+    book = ["--workbook", str(folder.workbook), "--as-of", "2026-03-16"]
+    for argv in (book, ["payments", *book], ["statement", *book]):
+        assert cli.main(argv) == 2, argv
+        said = " ".join(capsys.readouterr().out.split())
+        assert f"the disk holding {billing} is full (disk I/O error)" in said, said
+        assert "Free some space on that disk, then run again" in said
+        assert "damaged (put no copy in its place)" in said and "decompress" not in said
+    monkeypatch.setattr(space.shutil, "disk_usage", real_usage)  # room: then it is damage
+    assert folder.run("--as-of", "2026-03-16") == 2
+    assert f"the ledger {billing / 'ledger.sqlite'} is damaged" in capsys.readouterr().out
+    assert len(folder.received) == 1
+
+
+def test_a_full_temporary_folder_is_named_not_the_billing_folder(
+    folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TMPDIR full, the billing folder's disk with room: check and --dry-run (which copy the
+    ledger there) told to free space "on the disk of the billing folder"."""
+    import tempfile
+
+    from automation import ledger
+
+    write_workbook(folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", "2026-03-09") == 0
+
+    def full(source: Path, target: Path) -> None:
+        raise OSError(28, "No space left on device", str(source), None, str(target))
+
+    monkeypatch.setattr(ledger.shutil, "copy2", full)
+    capsys.readouterr()
+    temp = tempfile.gettempdir()
+    book = ["--workbook", str(folder.workbook), "--as-of", "2026-03-16"]
+    for argv in (["check", *book], [*book, "--dry-run"]):
+        assert cli.main(argv) == 1, argv
+        said = " ".join(capsys.readouterr().out.split())
+        assert f"Free some space on the disk of the temporary folder {temp} " in said, said
+        assert "billing folder" not in said
 
 
 def test_a_ledger_this_user_may_not_write_is_told_plainly() -> None:
