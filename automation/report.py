@@ -21,6 +21,7 @@ titles of "Open invoices" and "Aging".
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .money import ZERO, minor_unit, round_money
+from .space import folder_said, full_folder, written_folder
 from .statement import AGING_BUCKETS, aging_bucket, days_overdue
 
 if TYPE_CHECKING:
@@ -203,6 +205,13 @@ def report_names(out_dir: Path, as_of: date) -> tuple[Path, str]:
 
 def cannot_write(target: Path, exc: Exception) -> ReportError:
     """What the bookkeeper is told when the report cannot be written or put in place."""
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else exc  # xlsxwriter's
+    if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+        full = written_folder(cause) or full_folder([target.parent]) or target.parent
+        return ReportError(
+            f"cannot write {target.name}: the disk of {folder_said(full)} is full; free some "
+            "space there and run again."
+        )
     return ReportError(
         f"cannot write {target.name} ({exc}); close it if it is open in Excel and run again."
     )

@@ -10,6 +10,7 @@ import zipfile
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -335,3 +336,26 @@ def test_dates_stored_as_write_datetime_stores_them(tmp_path: Path) -> None:
     assert b"<v>61</v>" in sheets[1] and b"<v>2958465</v>" in sheets[1]
     values = [c.value.date() for (c,) in openpyxl.load_workbook(tmp_path / "serial.xlsx").active]
     assert values == days * 2
+
+
+def test_a_report_a_full_temporary_folder_stops_names_that_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """xlsxwriter writes its parts in TMPDIR: when that disk was full, the bookkeeper was told
+    "[Errno 28] No space left on device; close it if it is open in Excel"."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    from automation import space
+    from automation.report import cannot_write
+
+    temp, real = tempfile.gettempdir(), shutil.disk_usage
+
+    def usage(path: Path | str) -> Any:
+        told = real(path)
+        return told._replace(free=4096) if str(path) == temp else told
+
+    monkeypatch.setattr(space.shutil, "disk_usage", usage)
+    target = tmp_path / "reports" / "receivables-2026-03-09.xlsx"
+    told = str(cannot_write(target, FileCreateError(OSError(28, "No space left on device"))))
+    assert told.startswith(f"cannot write {target.name}: the disk of the temporary folder {temp}")
+    assert "free some space there and run again" in told and "Excel" not in told
