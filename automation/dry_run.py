@@ -32,6 +32,7 @@ from .fmt import format_money
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage
 from .model import DRAFT, InvoiceDocument, RowError
 from .notices import workbook_notices
+from .older_record import look_for_older_record
 from .plan import Followup, InvoiceDraft, draft_invoices
 from .prechecks import calendar_for, check_only, refuse_clock_behind
 from .reconcile import (
@@ -116,6 +117,13 @@ def dry_run(
         summary.errors.extend(fixes.errors)
         summary.errors.extend(changed[r] for r in sorted(changed))
         summary.errors.extend(fixes.lines_gone)
+        older = look_for_older_record(
+            request, paths, ledger, data, invoices, rows, numbers, fixes.held
+        )
+        fixes, _ = older.withhold(fixes, ())
+        if older.error is not None:  # as the run tells it
+            summary.errors.append(older.error)
+        floor = max(floor, older.invoice_floor)
         rebilled = [ln for rebill in fixes.rebills for ln in rebill.lines]
         rebill_drafts = draft_invoices(rebilled, book, as_of, config)
         for credit in fixes.credits:

@@ -71,6 +71,7 @@ from .mail import (
 )
 from .model import HOLD, OVERPAID, PAID, InvoiceRow, RowError, ServiceLine
 from .notices import workbook_notices
+from .older_record import OlderRecord, look_for_older_record
 from .pdf import soffice_path
 from .plan import (
     PAYMENT_NOTES,
@@ -321,6 +322,8 @@ class Run:
     edited: frozenset[str] = frozenset()
     numbers: InvoiceNumbers | None = None  # the workbook's Invoice Nos, as read
     seqs: dict[str, int] | None = None  # their {seq} in this run's numbering scope
+    #: what the documents and the Invoices sheet show sent that the ledger does not know
+    older: OlderRecord = field(default_factory=OlderRecord)
 
     @property
     def config(self) -> Config:
@@ -413,6 +416,13 @@ class Run:
         )
         if request.payments_only:  # corrections are the weekly run's: nothing numbered or mailed
             fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=(), waiting=())
+        # An older copy of the ledger put back: nothing sent twice, no number issued twice.
+        self.older = look_for_older_record(
+            request, self.paths, self.ledger, data, self.invoices, self.rows, numbers, fixes.held
+        )
+        fixes, unchanged = self.older.withhold(fixes, unchanged)
+        if self.older.error is not None:
+            summary.errors.append(self.older.error)
         summary.errors.extend(fixes.errors)
         summary.notes.extend(fixes.waiting)
         summary.errors.extend(changed[r] for r in sorted(changed))
@@ -476,12 +486,16 @@ class Run:
                 {n: Payments.from_row(r).bookkeeper_status == HOLD
                  for n, r in self.rows.items() if r.row}
             )  # fmt: skip
-            floor = existing_seq_floor(data, config, as_of, self.numbers, self.seqs)
+            floor = max(
+                existing_seq_floor(data, config, as_of, self.numbers, self.seqs),
+                self.older.invoice_floor,
+            )
             # Replacements first: their lines were read from other rows (no prints kept).
             self.active.update(self._record_drafts(plan.rebill_drafts, floor, {}))
             self.active.update(self._record_drafts(plan.drafts, floor, self.prints))
             checkpoint("before-credit-notes")  # inside the transaction: all of it, or none
-            self._record_corrections(plan.fixes, existing_credit_floor(data, config, as_of))
+            credit_floor = existing_credit_floor(data, config, as_of)
+            self._record_corrections(plan.fixes, max(credit_floor, self.older.credit_floor))
             for inv, decision in plan.followups:
                 self._record_followup(inv, decision)
             self._note_paid_escalations()
@@ -545,11 +559,12 @@ class Run:
         updates = UpdateSet()
         shown = [*self.lines, *plan.rebilled, *plan.unchanged]
         services_updates(
-            data, self.book, shown, self.errors, self.invoiced, due_dates, as_of, config, updates
-        )
+            data, self.book, shown, self.errors, self.invoiced, self.older.due_dates(due_dates),
+            as_of, config, updates,
+        )  # fmt: skip
         summary.outstanding = invoices_updates(
             data, self.invoices, self.rows, self.failed_now, as_of, updates, config,
-            plan.fixes.refused_credit, plan.fixes.held,
+            plan.fixes.refused_credit, plan.fixes.held, self.older.ahead,
         )  # fmt: skip
         hand_notes_updates(data.invoices, plan.fixes, updates)
         payments_updates(data, ledger, config, updates)

@@ -18,7 +18,7 @@ import sqlite3
 import string
 import tempfile
 import zlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -727,14 +727,21 @@ def newest_copy_knowing(folder: Path, numbers: Collection[str]) -> Path | None:
     """The newest ledger copy in `folder` that knows any of `numbers` (None: none does).
 
     Newest first, and only until one does: a ledger started afresh since has copies of
-    its own, which know none of them. Each gzip copy is read from a temporary file.
+    its own, which know none of them.
     """
+    wanted = sorted(numbers)[:500]  # within SQLite's limit of parameters
+    return newest_copy_where(folder, lambda conn: _knows_any(conn, wanted))
+
+
+def newest_copy_where(folder: Path, test: Callable[[sqlite3.Connection], bool]) -> Path | None:
+    """The newest ledger copy in `folder` for which `test` (given the copy, read-only) is
+    true; None when none is. Each gzip copy is read from a temporary file; a damaged or
+    unreadable copy is passed over (not a copy to put back)."""
     try:
         names = sorted((p.name for p in folder.iterdir() if LEDGER_COPY.match(p.name)),
                        key=lambda name: name.removesuffix(".gz"), reverse=True)  # fmt: skip
     except OSError:
         return None
-    wanted = sorted(numbers)[:500]  # within SQLite's limit of parameters
     with tempfile.TemporaryDirectory(prefix="billing-ledger-copy-") as scratch:
         plain = Path(scratch) / "ledger.sqlite"
         for name in names:
@@ -744,21 +751,21 @@ def newest_copy_knowing(folder: Path, numbers: Collection[str]) -> Path | None:
                         shutil.copyfileobj(packed, out, 1 << 20)
                 else:
                     shutil.copyfile(folder / name, plain)
-                if _knows_any(plain, wanted):
-                    return folder / name
+                conn = sqlite3.connect(f"{plain.as_uri()}?mode=ro&immutable=1", uri=True)
+                try:
+                    if test(conn):
+                        return folder / name
+                finally:
+                    conn.close()
             except (OSError, EOFError, zlib.error, sqlite3.Error):
-                continue  # damaged or unreadable: not a copy to put back
+                continue
     return None
 
 
-def _knows_any(path: Path, numbers: Sequence[str]) -> bool:
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
-    try:
-        marks = ",".join("?" * len(numbers))
-        query = f"SELECT 1 FROM invoices WHERE invoice_no IN ({marks}) LIMIT 1"
-        return conn.execute(query, list(numbers)).fetchone() is not None
-    finally:
-        conn.close()
+def _knows_any(conn: sqlite3.Connection, numbers: Sequence[str]) -> bool:
+    marks = ",".join("?" * len(numbers))
+    query = f"SELECT 1 FROM invoices WHERE invoice_no IN ({marks}) LIMIT 1"
+    return conn.execute(query, list(numbers)).fetchone() is not None
 
 
 def lost_invoice_rows(

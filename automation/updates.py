@@ -722,13 +722,16 @@ def invoices_updates(
     config: Config,
     typed_credit: Collection[str] = (),
     held: Collection[str] = (),
+    kept: Collection[str] = (),
 ) -> dict[str, Decimal]:
     """Bring the Invoices sheet in line with the ledger; returns outstanding per currency.
 
     `typed_credit`: invoices whose Credit Amount, as typed, was refused: it is
     left for the bookkeeper to correct (elsewhere the ledger's credits are shown).
     `held`: invoices whose row knows more than the ledger (`Corrections.held`): only
-    their Note is written, the rest of the row is left as it is.
+    their Note is written, the rest of the row is left as it is. `kept`: invoices whose
+    row shows more sent than the ledger knows (`OlderRecord.ahead`): not written at all,
+    its Note, Last Sent and Reissue Count being newer than the ledger's.
     """
     sheet = data.invoices
     name = sheet.name if sheet else INVOICES
@@ -768,6 +771,8 @@ def invoices_updates(
         # A row copied (`InvoiceRow.duplicates`): which of its rows holds the payment is
         # the bookkeeper's to say; both are left as typed, the first told why (its Note).
         copied = existing is not None and bool(existing.duplicates)
+        if number in kept and target is not None:
+            continue
         if (number in held or copied) and target is not None:
             updates.set(target, name, row, "Note", inv.note or None, headers)
             continue
