@@ -16,6 +16,7 @@ more sent than the ledger knows, until the newer record is back.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -83,11 +84,10 @@ def read_documents(root: Path, config: Config, year: int) -> Documents:
     copies: dict[str, int] = {}
     for folder in folders:
         try:
-            names = [p for p in folder.iterdir() if p.suffix.casefold() == ".docx"]
+            stems = [n[:-5] for n in os.listdir(folder) if n[-5:].casefold() == ".docx"]
         except OSError:
             continue
-        for path in names:
-            stem = path.stem
+        for stem in stems:
             if (number := credit(stem)) is not None:
                 notes.add(number)
                 continue
@@ -100,7 +100,7 @@ def read_documents(root: Path, config: Config, year: int) -> Documents:
             numbers.add(number)
             n = int(suffix["n"])
             if suffix["kind"] == "R":
-                reissues.setdefault(number, []).append((n, path))
+                reissues.setdefault(number, []).append((n, folder / f"{stem}.docx"))
             else:
                 copies[number] = max(copies.get(number, 0), n)
     return Documents(
@@ -113,10 +113,13 @@ def read_documents(root: Path, config: Config, year: int) -> Documents:
 
 def _reader(number_format: str) -> Callable[[str], str | None]:
     """A file name stem -> the number `number_format` makes of it, else None."""
-    pattern = number_pattern(number_format, loose=True)
+    exact = number_pattern(number_format)
+    loose = number_pattern(number_format, loose=True)
 
     def read(stem: str) -> str | None:
-        found = pattern.match(stem)
+        if exact.match(stem):
+            return stem  # the usual name: the number itself (thousands a year)
+        found = loose.match(stem)
         if found is None:
             return None
         parts = found.groupdict()
@@ -141,8 +144,9 @@ class OlderRecord:
         neither the ledger nor the workbook knows: issued by a run of a newer record.
       ahead: the ledger's invoices whose Invoices row, or reissue documents, show email
         the ledger has no trace of: nothing is sent about them, their rows are kept.
-      invoice_floor, credit_floor: the highest sequence number the documents show in
-        this run's numbering scope: new numbers come after them.
+      invoice_floor, credit_floor: the highest sequence number in this run's numbering
+        scope of the documents whose number the workbook does not show (its own numbers
+        set a floor already): new numbers come after them.
       error: the one problem telling it all (exit 1), None when there is nothing to tell.
     """
 
@@ -195,12 +199,21 @@ def look_for_older_record(
     """
     config, as_of = request.config, request.as_of
     docs = read_documents(paths.invoices, config, as_of.year)
+    shown = {text for _sheet, column in (numbers or invoice_numbers(data))
+             for text in column.unique()}  # fmt: skip
+    # The workbook's numbers set a floor of their own (`existing_seq_floor`...).
+    unseen = set(docs.invoices - shown)
+    unseen_notes = set(docs.credit_notes - _credit_notes_shown(data.invoices))
     billing = config.billing
     floors = (
-        highest_seq(set(docs.invoices), billing.number_format, as_of),
-        highest_seq(set(docs.credit_notes), billing.credit_note_format, as_of),
+        highest_seq(unseen, billing.number_format, as_of),
+        highest_seq(unseen_notes, billing.credit_note_format, as_of),
     )
-    unknown = _unknown_numbers(docs, data, ledger, numbers)
+    if unseen:
+        unseen -= ledger.known_numbers(unseen)
+    if unseen_notes:
+        unseen_notes -= {note.credit_note_no for note in ledger.credit_notes()}
+    unknown = tuple(sorted(unseen | unseen_notes))
     ahead = _ahead_in_sheet(data.invoices, invoices, rows)
     ahead |= _ahead_in_documents(docs, invoices, ledger)
     ahead -= set(held)
@@ -210,21 +223,6 @@ def look_for_older_record(
     sheet = data.invoices.name if data.invoices is not None else INVOICES
     error = RowError(sheet, None, None, older_record_message(unknown, sorted(ahead), copy))
     return OlderRecord(unknown, frozenset(ahead), floors[0], floors[1], error)
-
-
-def _unknown_numbers(
-    docs: Documents, data: WorkbookData, ledger: Ledger, numbers: InvoiceNumbers | None
-) -> tuple[str, ...]:
-    """The documents' numbers that neither the workbook nor the ledger knows, in order."""
-    shown = {text for _sheet, column in (numbers or invoice_numbers(data))
-             for text in column.unique()}  # fmt: skip
-    invoices = docs.invoices - shown
-    if invoices:
-        invoices -= ledger.known_numbers(invoices)
-    notes = docs.credit_notes - _credit_notes_shown(data.invoices)
-    if notes:
-        notes -= {note.credit_note_no for note in ledger.credit_notes()}
-    return tuple(sorted(invoices | notes))
 
 
 def _credit_notes_shown(sheet: SheetData | None) -> set[str]:
