@@ -220,9 +220,16 @@ def email_context(
         if payload.get("as_of")
         else "",
         "discount_text": discount_offer(inv, lang, due) if kind == "invoice" else "",
+        # a copy (Resend) of an invoice already overdue on its day: "was due on", not "by"
+        "past_due": "yes" if balance > 0 and _day_of(payload) > due else "",
     }
     names = EMAIL_NAMES[kind]
     return {name: value for name, value in values.items() if name in names}
+
+
+def _day_of(payload: dict[str, str]) -> date:
+    """The day a message was planned (`as_of`); one that records none counts as not late."""
+    return date.fromisoformat(payload["as_of"]) if payload.get("as_of") else date.min
 
 
 @lru_cache(maxsize=1024)

@@ -96,7 +96,7 @@ EMAIL_NAMES: dict[str, frozenset[str]] = {
         "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
         "replacement", "cancels_invoice",
     },
-    "resend": _OF_THE_INVOICE,
+    "resend": _OF_THE_INVOICE | {"past_due"},
     "statement": STATEMENT_KEYS,
 }  # fmt: skip
 #: How a message calls an email of each kind.

@@ -137,7 +137,8 @@ def build_context(doc: InvoiceDocument) -> dict[str, object]:
     lang, cur = doc.language, doc.currency
     company = doc.company
     is_reissue = doc.reissue_number > 0
-    show_paid = is_reissue or doc.amount_paid > 0 or doc.credited > 0
+    # a reissue or copy is the invoice as it stands: what was paid (0.00 too) and the balance
+    show_paid = is_reissue or doc.copy_number > 0 or doc.amount_paid > 0 or doc.credited > 0
     amount_due = doc.balance_due if show_paid else doc.total
     address_lines = _lines(doc.client.address)
     context: dict[str, object] = {

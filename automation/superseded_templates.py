@@ -21,6 +21,12 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     "email/en/overpaid.txt": frozenset({
         "f395deda076cb67e8a8b02339b8c8cb83fcf6b054383bf9c46869bb4f5239657",
     }),
+    "email/en/resend.html": frozenset({
+        "7f8032e33e0cfe16f410dabd7a154cc1b3e816808756f7b3ed7388936841fc2c",
+    }),
+    "email/en/resend.txt": frozenset({
+        "8878e5200cf79200dd3d9c8b7178e3b7243ffdbda35834b8d57c44382a8cd265",
+    }),
     "email/en/thanks.html": frozenset({
         "ea1babba2d69e8f834891666703ecfc935d93dbba713ad5444796a0b91aebf2a",
     }),
@@ -51,6 +57,12 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     "email/kk/reissue.txt": frozenset({
         "8e0d2fe9743bca62a45f56862e87a575c69b672a4f81ffff2aae1e62a0928b3c",
     }),
+    "email/kk/resend.html": frozenset({
+        "2fc6ea1d95c4cb2cf40cfb311273feee75c23dbd5e097d7fb309df492f6be34d",
+    }),
+    "email/kk/resend.txt": frozenset({
+        "6d1a5e58edd159b277154cdb302eb59fd52d403d7e48279a0e50b36cdbc3b782",
+    }),
     "email/kk/underpaid.html": frozenset({
         "2022a887505f6fe6fbd0ae17d203356f79d6dca39dcba7628e4cec2a2a23d8d9",
     }),
@@ -77,9 +89,11 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     }),
     "email/ru/resend.html": frozenset({
         "927cd153994afd892797296a6852dd8d54eef07005e84a55b76c86cf86c1de44",
+        "9844189c6f54c15d0fac0b5204d61dcf79469e95c3cbe53c92b1beb0aecab2bb",
     }),
     "email/ru/resend.txt": frozenset({
         "6e8f3dab11302c42979e5906bc55960f25a00b4f13fba181754783f00ba231b6",
+        "e06aaff89ccebe7d7d9d72e7b739abb25cc65b05f87f9055da757b63b162a107",
     }),
     "email/ru/statement.html": frozenset({
         "b8f64ec6c618775822ac51dba9b377dcd07b434340ffac2ee342ae6a758cf2ee",

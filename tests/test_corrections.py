@@ -496,11 +496,28 @@ def test_resend_sends_one_copy_in_the_thread_and_clears_the_cell(billed: Folder)
     assert str(copy["Subject"]) == "Copy of invoice INV-2026-0002"
     assert copy["In-Reply-To"] == mails[0]["Message-ID"]
     assert attachment_names(copy) == ["INV-2026-0002-C1.docx"]
-    assert "The balance still due is $400.00" in body(copy)
+    assert "The balance still due is $400.00, by March 23, 2026." in body(copy)
     assert cell(folder, "Birch", "Resend") is None
     assert "copy of the invoice was emailed to birch@" in str(cell(folder, "Birch", "Note"))
     printed = docx_text(folder.root / "invoices" / "2026" / "INV-2026-0002-C1.docx")
     assert "INV-2026-0002" in printed and "$400.00" in printed
+
+
+def test_a_copy_of_an_overdue_invoice_says_when_it_was_due_and_what_was_paid(
+    billed: Folder,
+) -> None:
+    """Due 23 March, copied on the 30th: not "by March 23" (a day gone); the copy shows
+    Amount paid $0.00 and the Balance due, as the invoice stands that day."""
+    folder = billed
+    type_into_invoices(folder, "Birch", Resend="Yes")
+    run(folder, date(2026, 3, 30))
+    copy = mails_to(folder, "Birch")[-1]
+    assert str(copy["Subject"]) == "Copy of invoice INV-2026-0002"
+    text = body(copy)
+    assert "The balance still due is $500.00, which was due on March 23, 2026." in text
+    assert "by March 23" not in text
+    printed = docx_text(folder.root / "invoices" / "2026" / "INV-2026-0002-C1.docx")
+    assert "Amount paid\n$0.00\nBalance due\n$500.00" in printed
 
 
 def test_a_copy_asked_with_a_credit_waits_for_a_later_date_not_a_rerun(

@@ -73,6 +73,7 @@ CONTEXT = {
     "replacement": "INV-2026-0011",
     "cancels_invoice": "yes",
     "balance_open": "yes",
+    "past_due": "",
     "period": "2026-10-01 – 2026-10-31",
     "statement_date": "2026-10-31",
     "closing_balance": "750.00 USD",
@@ -343,6 +344,23 @@ def test_render_every_kind_and_language(kind: str, language: str) -> None:
     assert "<b>bold" not in html
     if language != "en":
         assert subject != render_email(kind, "en", CONTEXT)[0]
+
+
+@pytest.mark.parametrize(
+    ("language", "before", "after"),
+    [
+        ("en", "by 2026-03-31.", "which was due on 2026-03-31."),
+        ("ru", "срок оплаты 2026-03-31;", "срок оплаты (2026-03-31) уже прошёл;"),
+        ("kk", "төлеу мерзімі 2026-03-31.", "төлеу мерзімі (2026-03-31) өтіп кетті."),
+    ],
+)
+def test_a_copy_past_its_due_date_says_when_it_was_due_not_pay_by(
+    language: str, before: str, after: str
+) -> None:
+    for past_due, said, not_said in (("", before, after), ("yes", after, before)):
+        _, text, html = render_email("resend", language, dict(CONTEXT, past_due=past_due))
+        assert said in text and said in html, past_due
+        assert not_said not in text and not_said not in html, past_due
 
 
 def test_templates_use_only_known_context_keys() -> None:

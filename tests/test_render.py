@@ -173,6 +173,20 @@ def test_a_discount_earned_is_a_line_of_its_own_on_a_copy(renderer: InvoiceRende
     assert text.index("Less early payment discount | -$8.43") < text.index("Amount paid | $413.25")
 
 
+def test_a_copy_shows_amount_paid_and_balance_due_though_nothing_was_paid(
+    renderer: InvoiceRenderer,
+) -> None:
+    """A copy (Resend) is the invoice as it stands today: nothing paid is "Amount paid
+    $0.00", not the original's totals again."""
+    copy = replace(sample_document("en", lines=2), copy_number=1, balance_due=Decimal("421.68"))
+    ctx = build_context(copy)
+    assert ctx["show_paid"] is True and ctx["show_discount_earned"] is False
+    text = texts(renderer.render_bytes(copy))
+    assert text.index("Total | $421.68") < text.index("Amount paid | $0.00")
+    assert text.index("Amount paid | $0.00") < text.index("Balance due | $421.68")
+    assert "Amount paid | $0.00" not in texts(renderer.render_bytes(sample_document("en", lines=2)))
+
+
 def test_an_own_template_without_the_discount_line_still_renders(tmp_path: Path) -> None:
     own = Document()
     own.add_paragraph(

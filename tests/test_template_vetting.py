@@ -335,5 +335,19 @@ def test_each_kind_of_email_is_given_its_own_names_and_true_figures(kind: str) -
     assert {name: context[name] for name in expected} == expected
 
 
+@pytest.mark.parametrize(
+    ("as_of", "balance", "past_due"),
+    [("2026-04-08", "1000.00", ""), ("2026-04-09", "1000.00", "yes"), ("2026-04-09", "0", "")],
+    ids=["on-the-due-date", "after-it", "after-it-nothing-owed"],
+)
+def test_a_copy_is_past_due_after_its_due_date_while_something_is_owed(
+    as_of: str, balance: str, past_due: str
+) -> None:
+    payload = {"as_of": as_of, "copy_number": "1", "paid": "0", "balance": balance}
+    client = Client(key="acme", name="Acme", emails=("a@acme.example",))
+    context = email_context(ledger_invoice(), client, Config(), payload, date(2026, 4, 8), "resend")
+    assert context["past_due"] == past_due
+
+
 def test_the_bundled_email_texts_show_only_what_their_emails_have() -> None:
     vet_email_templates(TEMPLATES / "email")
