@@ -100,3 +100,26 @@ def test_the_list_of_earlier_versions_is_up_to_date(tmp_path: Path) -> None:
     assert fresh.read_bytes() == module.read_bytes(), (
         "a bundled template changed: run python scripts/superseded_templates.py and commit"
     )
+
+
+def test_an_unedited_copy_text_from_before_past_due_gives_way(folder: Folder) -> None:
+    """A folder made while a copy's email asked to pay "by" a due date already past (its
+    resend text unedited since) sends today's words, which say when it was due."""
+    before = "e6eb7dd692b0e51d043549286edc534d99d9b8ab"  # the last with "by <due date>"
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("needs the repository's history")
+    old = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{before}:templates/email/en/resend.txt"],
+        capture_output=True,
+    )  # fmt: skip
+    if old.returncode != 0:
+        pytest.skip("a shallow clone lacks the earlier versions")
+    own = own_templates(folder)
+    (own / "email" / "en" / "resend.txt").write_bytes(old.stdout)
+    acme = client("Acme", Terms="Net 14")
+    write_workbook(folder.workbook, [acme], [service(date(2026, 3, 2), "Acme", "Work")])
+    assert folder.run("--as-of", AS_OF) == 0  # due 23 March
+    folder.type_in("Invoices", folder.row_of("Invoices", "Client", "Acme"), Resend="Yes")
+    assert folder.run("--as-of", "2026-03-30") == 0
+    body = folder.received[-1].message.get_body(("plain",)).get_content()
+    assert "which was due on March 23, 2026." in body and "by March 23" not in body
