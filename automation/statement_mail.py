@@ -63,7 +63,11 @@ STATEMENT = "statement"
 
 
 def statement_month_due(ledger: Ledger, config: Config, as_of: date) -> tuple[date, date] | None:
-    """Last month's period when this run is the month's first on or after `day`, else None."""
+    """Last month's period when this run is the month's first on or after `day`, else None.
+
+    After months with no such run (the bookkeeper away), the period starts the day after
+    the last month decided, so the statements still follow on from each other (a client
+    never stated before gets last month's: `period_for`)."""
     day = config.statements.day
     if not day:
         return None
@@ -71,7 +75,27 @@ def statement_month_due(ledger: Ledger, config: Config, as_of: date) -> tuple[da
     if as_of.day < min(day, last_day):
         return None
     start, end = previous_month(as_of)
-    return None if ledger.statement_month_done(month_of(end)) else (start, end)
+    if ledger.statement_month_done(month_of(end)):
+        return None
+    (last,) = ledger.conn.execute("SELECT max(month) FROM statement_months").fetchone()
+    if last is not None:
+        year, month = int(last[:4]), int(last[5:7])
+        after = date(year, month, calendar.monthrange(year, month)[1]) + timedelta(days=1)
+        start = min(start, after)
+    return start, end
+
+
+def period_for(ledger: Ledger, client_key: str, currency: str, period: tuple[date, date]) -> date:
+    """Where a client's statement of `period` starts: the period's start when the client was
+    sent a statement before (the months missed since are covered), else the first day of
+    the period's last month (a first statement is the month's, as ever)."""
+    start, end = period
+    found = ledger.conn.execute(
+        "SELECT 1 FROM messages WHERE kind = ? AND state IN (?, ?) AND event LIKE ? "
+        "AND substr(event, 19) = ? LIMIT 1",
+        (STATEMENT, SENT, SENDING, f"{STATEMENT}/%", f"{client_key}/{currency}"),
+    ).fetchone()
+    return start if found else max(start, end.replace(day=1))
 
 
 def statement_rows_for(
@@ -158,14 +182,14 @@ def plan_monthly_statements(
 
     Call inside a ledger transaction: the plan and the mark land together.
     """
-    start, end = period
+    end = period[1]
     planned = 0
     for st in statements_to_send(ledger, rows, book, as_of, period):
         client = client_for(book, st)
         payload = {
             "client_key": client.key,
             "currency": st.currency,
-            "start": start.isoformat(),
+            "start": period_for(ledger, client.key, st.currency, period).isoformat(),
             "end": end.isoformat(),
             "as_of": as_of.isoformat(),
         }

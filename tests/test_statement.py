@@ -909,3 +909,44 @@ def test_what_changed_in_a_stated_period_beyond_late_items_is_one_correction_lin
         (1, ADJUSTMENT, D("400.00"), D("1000.00")),
         (2, PAYMENT, D("-400.00"), D("600.00")),
     ]
+
+
+# -- months with no run ------------------------------------------------------------
+
+
+def test_after_months_with_no_run_the_next_statement_covers_them(folder: Folder) -> None:
+    """No run on or after the 3rd in March: April's run sends Gamma one statement from
+    February 1 to March 31, opening with January's closing balance, so February's payment
+    and invoice are on a statement the client gets. Delta, never sent one before, gets
+    March's, as any first statement; May's follows on from both."""
+    folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 3')
+    write_workbook(folder.workbook, [client("Gamma"), client("Delta")],
+                   [service(date(2028, 1, 10), "Gamma", "January work", 1, 300)])  # fmt: skip
+    assert folder.run("--as-of", "2028-01-31") == 0
+    assert folder.run("--as-of", "2028-02-07") == 0  # January's statement
+    (gamma,) = numbers_of(folder, "Gamma")
+    pay(folder, gamma, "100", date(2028, 2, 20))
+    for row, (name, amount) in enumerate((("Gamma", 70), ("Delta", 50)), start=3):
+        folder.type_in("Services", row, Date=date(2028, 2, 28), Client=name,
+                       Description="February work", Quantity=1, Unit_Price=amount,
+                       Amount=amount)  # fmt: skip
+    assert folder.run("--as-of", "2028-02-29") == 0
+    assert folder.run("--as-of", "2028-04-11") == 0  # the first run since
+    january, gap = statements_to(folder, "Gamma")
+    assert statement_lines(january)[-1][1:] == ["Closing balance", "", "", "$300.00"]
+    assert gap["Subject"] == (
+        "Statement of account for February 1, 2028 – March 31, 2028: $270.00 due"
+    )
+    lines = statement_lines(gap)
+    assert lines[0][1:] == ["Balance brought forward", "", "", "$300.00"]
+    assert [row[2:] for row in lines[1:]] == [
+        ["", "$100.00", "$200.00"], ["$70.00", "", "$270.00"], ["", "", "$270.00"]
+    ]
+    assert (folder.root / "account-statements/2028/Gamma-2028-02-01-2028-03-31.docx").exists()
+    (delta,) = statements_to(folder, "Delta")
+    assert delta["Subject"].startswith("Statement of account for March 1, 2028 – March 31, 2028")
+    assert folder.run("--as-of", "2028-05-03") == 0
+    may = statements_to(folder, "Gamma")[-1]
+    assert "April 1, 2028 – April 30, 2028" in may["Subject"]
+    assert statement_lines(may)[0][1:] == ["Balance brought forward", "", "", "$270.00"]
+    assert "April 1, 2028 – April 30, 2028" in statements_to(folder, "Delta")[-1]["Subject"]
