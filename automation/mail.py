@@ -79,7 +79,7 @@ _OF_THE_INVOICE = frozenset(
 #: The names a statement email's templates are given (`statement_mail.email_context`).
 STATEMENT_KEYS = frozenset(
     {"client_name", "company_name", "company_email", "company_phone", "period",
-     "statement_date", "closing_balance"}
+     "statement_date", "closing_balance", "amount_due"}
 )  # fmt: skip
 #: The names an email of each kind is given, as ready strings (`compose.email_context`),
 #: each a true value for that email. A name a kind has no value for is not given at all

@@ -174,6 +174,15 @@ class Statement:
         """Anything happened in the period, or something is (or was) owed."""
         return bool(self.items) or self.opening != ZERO or self.closing != ZERO
 
+    @property
+    def due(self) -> Decimal:
+        """What the statement asks the client to pay: what its open invoices still need.
+
+        Money paid beyond other invoices (`unapplied`) is not taken off it: each invoice
+        is settled on its own, so an invoice paid short by that money would be chased.
+        It is the client's, refunded (or set against an invoice when they ask)."""
+        return sum(self.aging, ZERO)
+
     def total_of(self, kind: str) -> Decimal:
         """The period's items of one kind, added up (signed)."""
         return sum((item.amount for item in self.items if item.kind == kind), ZERO)
@@ -220,7 +229,9 @@ def payments_from_history(
     the same run day as the figure it lowers (or when the dates are not known);
     a fall seen later, after a run had taken the higher figure for true, is money
     paid back (a refund), a charge dated by the run that saw it: a statement of a
-    past period is not rewritten.
+    past period is not rewritten. So is a fall below what was typed (Paid Amount
+    lowered under what the bank paid: an overpayment refunded, or moved to another
+    invoice at the client's request), which no typed payment can take back.
 
     >>> seen = [(Decimal("400"), date(2026, 10, 10)), (Decimal("1000"), date(2026, 11, 5))]
     >>> [(p.paid_on.isoformat(), p.amount) for p in payments_from_history("INV-1", seen)]
@@ -237,7 +248,10 @@ def payments_from_history(
         elif rise < ZERO and seen is not None and previous_seen not in (None, seen):
             facts.append(PaymentFact(invoice_no, seen, rise, REFUND, seen))
         elif rise < ZERO:
-            facts = _take_back(facts, -rise)
+            facts, left = _take_back(facts, -rise)
+            day = seen or paid_date
+            if left > ZERO and day is not None:
+                facts.append(PaymentFact(invoice_no, day, -left, REFUND, seen))
         elif (
             facts
             and paid_date is not None
@@ -250,8 +264,9 @@ def payments_from_history(
     return facts
 
 
-def _take_back(facts: list[PaymentFact], amount: Decimal) -> list[PaymentFact]:
-    """The payments less `amount`, taken from the latest (a refund stays as it was)."""
+def _take_back(facts: list[PaymentFact], amount: Decimal) -> tuple[list[PaymentFact], Decimal]:
+    """The payments less `amount`, taken from the latest (a refund stays as it was), and
+    what they did not hold."""
     kept = list(facts)
     for index in range(len(kept) - 1, -1, -1):
         if amount <= ZERO:
@@ -263,7 +278,7 @@ def _take_back(facts: list[PaymentFact], amount: Decimal) -> list[PaymentFact]:
         if last.amount > amount:
             kept.insert(index, dataclasses.replace(last, amount=last.amount - amount))
         amount -= last.amount
-    return kept
+    return kept, max(amount, ZERO)
 
 
 def build_statement(

@@ -354,7 +354,7 @@ def _built(
         with ledger.transaction():
             ledger.drop_message(msg.message_id)
         return None, "", name
-    amount = fmt.format_money(st.closing, st.currency, config.billing.language)
+    amount = fmt.format_money(st.due, st.currency, config.billing.language)
     from .statement_doc import write_statement_files  # docx: only when statements go out
 
     files, notes = write_statement_files([st], book, config, templates, out_root, period)
@@ -424,4 +424,6 @@ def email_context(st: Statement, client_name: str, config: Config, lang: str) ->
         "period": f"{fmt.format_date(st.start, lang)} – {fmt.format_date(st.end, lang)}",
         "statement_date": fmt.format_date(st.end, lang),
         "closing_balance": fmt.format_money(st.closing, st.currency, lang),
+        # what the open invoices need: money owed back to the client is not taken off
+        "amount_due": fmt.format_money(st.due, st.currency, lang),
     }

@@ -27,6 +27,15 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     "email/en/resend.txt": frozenset({
         "8878e5200cf79200dd3d9c8b7178e3b7243ffdbda35834b8d57c44382a8cd265",
     }),
+    "email/en/statement.html": frozenset({
+        "fb46167c9880d26bac0ddb42820a28cfa7e41d658dbf83f4daeb090af358b81c",
+    }),
+    "email/en/statement.subject": frozenset({
+        "c72229ef264a419c5c8b5c534220f3306bf0cb89c511e493729a2abe1aa82a94",
+    }),
+    "email/en/statement.txt": frozenset({
+        "eb92eafd62e66bef6a3a442190ecd7fc9a942e8c644914d9f368bbebddff2cf8",
+    }),
     "email/en/thanks.html": frozenset({
         "ea1babba2d69e8f834891666703ecfc935d93dbba713ad5444796a0b91aebf2a",
     }),
@@ -63,6 +72,15 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     "email/kk/resend.txt": frozenset({
         "6d1a5e58edd159b277154cdb302eb59fd52d403d7e48279a0e50b36cdbc3b782",
     }),
+    "email/kk/statement.html": frozenset({
+        "54269525efa59d5c33fa6b3c57e5d7fa027cff3ff51d9b38cb93b0b9ada305fe",
+    }),
+    "email/kk/statement.subject": frozenset({
+        "0a30b593a4dd26040221e850d5fcad3d871f48cbc90dacbc15320fccb6ee7312",
+    }),
+    "email/kk/statement.txt": frozenset({
+        "f4ec5e987e145ec8253c7878b685fd9e509eeed16e4db5ac332465ac4bd14320",
+    }),
     "email/kk/underpaid.html": frozenset({
         "2022a887505f6fe6fbd0ae17d203356f79d6dca39dcba7628e4cec2a2a23d8d9",
     }),
@@ -96,9 +114,14 @@ SUPERSEDED: dict[str, frozenset[str]] = {
         "e06aaff89ccebe7d7d9d72e7b739abb25cc65b05f87f9055da757b63b162a107",
     }),
     "email/ru/statement.html": frozenset({
+        "68e865cbb5e3bba349558968c84b950ab10b59e49b059058f4bf598fbb110c9a",
         "b8f64ec6c618775822ac51dba9b377dcd07b434340ffac2ee342ae6a758cf2ee",
     }),
+    "email/ru/statement.subject": frozenset({
+        "e1869d1cb926c1c6d6939b4a9caa1107c0fc9c24a971ae12f58a4a94767f111b",
+    }),
     "email/ru/statement.txt": frozenset({
+        "3bcc6dde6a98c0783b3dd872a81557e43e8446be49e467625686e0a1deb934ca",
         "e223ef91ec7daca29464a5a37f7d29cc7f4496bd2835d0095deb4832aa07bb02",
     }),
     "email/ru/thanks.html": frozenset({
@@ -142,13 +165,16 @@ SUPERSEDED: dict[str, frozenset[str]] = {
         "293c9742030d67b1339920d02bcc9cfe2ac02d835090da86a93b3ef7928f385c",
         "3597cdc4c808576cf0805e69e612fcaa32f233ac5628f766c18beb0a8031fd96",
         "8febad459f552a4c3370bcc047866a046fd1ee8eaac4019b07c290f20e160f89",
+        "f5b78b02680e1979259788a702aea6362db3eb5bba205575f89fb98ad3598c03",
     }),
     "statement.kk.docx": frozenset({
         "37abe7e2d946ae8889d1b3a7562d920054a8e156d78633fa6e170a926d55fa2a",
         "3a6467f898885b09f44ed39bbbbd6e91000897ae329e0c41de31443f02f93525",
         "9266e4fe21e040ac3e838987e49ad47be52e41899d380a1119c42c991bd08279",
+        "ddc9b5850c97fd702cac294929c85c27b658bec78826766d1a23f47b5facd6db",
     }),
     "statement.ru.docx": frozenset({
+        "12597a0a5f94830102b84f595dbc925c283c4eaf5010e28aafc0d040fc4f291b",
         "6889f376c2f1fc027fc101d51fce649369919b884d150fde543d777bda2287b8",
         "ba0110b830d4d00c4d40024c497cc74d8cd5fa71d7569b59dfcd042373f5c458",
         "be0eb694381ee726559f4c7e4937f7fe80da2f16d07c6885b72ddbf3ccf5f5c4",

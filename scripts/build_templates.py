@@ -738,10 +738,11 @@ STATEMENT_LABELS: dict[str, dict[str, str]] = {
         "days": "Days overdue",
         "invoice_total": "Total",
         "open": "Open",
-        "unapplied": "Paid in advance (your credit)",
+        "unapplied": "Paid beyond your invoices (your credit)",
+        "unapplied_note": "We will refund it to you, or set it against the invoice you name "
+        "when you ask us to.",
         "amount_due": "Amount due",
-        "in_credit": "Your account is in credit by {{ credit_balance }}; "
-        "we will refund it or set it against your next invoice, as you prefer.",
+        "not_taken_off": " (your credit is not taken off)",
         "settled": "Your account is settled. Thank you!",
         "query": "If anything here does not match your records, please reply to this "
         "statement and we will look into it.",
@@ -777,10 +778,11 @@ STATEMENT_LABELS: dict[str, dict[str, str]] = {
         "days": "Дней просрочки",
         "invoice_total": "Сумма",
         "open": "Остаток",
-        "unapplied": "Аванс (в вашу пользу)",
+        "unapplied": "Переплата (в вашу пользу)",
+        "unapplied_note": "Мы вернём её вам или, по вашей просьбе, зачтём в оплату "
+        "указанного вами счёта.",
         "amount_due": "К оплате",
-        "in_credit": "На вашем счёте переплата {{ credit_balance }}; мы вернём её или "
-        "зачтём в следующий счёт — как вам удобнее.",
+        "not_taken_off": " (переплата не вычитается)",
         "settled": "Задолженности нет. Спасибо!",
         "query": "Если данные расходятся с вашими, пожалуйста, ответьте на это письмо — "
         "мы всё проверим.",
@@ -816,10 +818,11 @@ STATEMENT_LABELS: dict[str, dict[str, str]] = {
         "days": "Кешіктірілген күн",
         "invoice_total": "Сомасы",
         "open": "Қалдық",
-        "unapplied": "Алдын ала төлем (сіздің пайдаңызға)",
+        "unapplied": "Артық төлем (сіздің пайдаңызға)",
+        "unapplied_note": "Оны сізге қайтарамыз немесе өтінішіңіз бойынша өзіңіз көрсеткен "
+        "шотқа есептейміз.",
         "amount_due": "Төлеуге",
-        "in_credit": "Шотыңызда {{ credit_balance }} артық төлем бар; оны қайтарамыз немесе "
-        "келесі шотқа есептейміз.",
+        "not_taken_off": " (артық төлем шегерілмейді)",
         "settled": "Берешек жоқ. Рахмет!",
         "query": "Деректер сіздің есебіңізбен сәйкес келмесе, осы хатқа жауап беріңіз — "
         "бәрін тексереміз.",
@@ -998,19 +1001,19 @@ def _add_statement_closing(doc: DocxDocument, labels: dict[str, str]) -> None:
     _control(doc, "{%p if has_unapplied %}")
     para = doc.add_paragraph()
     _write(para, f"{labels['unapplied']}: ", color=MUTED)
-    _write(para, "{{ unapplied }}")
+    _write(para, "{{ unapplied }}. ")
+    _write(para, labels["unapplied_note"], color=MUTED)
     para.paragraph_format.space_after = Pt(6)
     _control(doc, "{%p endif %}")
+    # What the open invoices need: a credit is the client's money, not taken off (each
+    # invoice is settled on its own, so an invoice paid short by it would be chased).
     _control(doc, "{%p if owes %}")
     para = doc.add_paragraph()
     _write(para, f"{labels['amount_due']}: ", bold=True, size=12, color=ACCENT)
-    _write(para, "{{ closing_balance }}", bold=True, size=12, color=ACCENT)
+    _write(para, "{{ amount_due }}", bold=True, size=12, color=ACCENT)
+    _write(para, f"{{% if has_unapplied %}}{labels['not_taken_off']}{{% endif %}}", color=MUTED)
     para.paragraph_format.space_after = Pt(6)
-    _control(doc, "{%p elif in_credit %}")
-    para = doc.add_paragraph()
-    _write(para, labels["in_credit"], bold=True, color=ACCENT)
-    para.paragraph_format.space_after = Pt(6)
-    _control(doc, "{%p else %}")
+    _control(doc, "{%p elif not has_unapplied %}")
     para = doc.add_paragraph()
     _write(para, labels["settled"], bold=True, color=ACCENT)
     para.paragraph_format.space_after = Pt(6)

@@ -335,7 +335,7 @@ def test_render_every_kind_and_language(kind: str, language: str) -> None:
         "thanks": ("amount_paid",),
         "credit_note": ("credit_note_no", "invoice_date", "total", "credit_amount", "new_balance"),
         "resend": ("invoice_date", "total", "balance", "due_date"),
-        "statement": ("statement_date", "closing_balance"),
+        "statement": ("statement_date", "amount_due"),
     }[kind]
     for key in needed:
         assert CONTEXT[key] in text, key

@@ -150,3 +150,43 @@ def test_statement_carries_a_code_for_its_closing_balance(tmp_path: Path) -> Non
     path = render_statement(TEMPLATES, context, "ru", tmp_path / "statement.ru.docx")
     (png,) = docx_images(path.read_bytes())
     assert "|Sum=144560|Purpose=Оплата по счетам INV-2026-0031, INV-2026-0052" in decode(png)
+
+
+@pytest.mark.parametrize(
+    ("language", "asked", "credit"),
+    [
+        ("en", "Amount due: €396.66 (your credit is not taken off)",
+         "Paid beyond your invoices (your credit): €3.34. We will refund it"),
+        ("ru", "К оплате: 396,66 € (переплата не вычитается)",
+         "Переплата (в вашу пользу): 3,34 €. Мы вернём её вам"),
+        ("kk", "Төлеуге: 396,66 € (артық төлем шегерілмейді)",
+         "Артық төлем (сіздің пайдаңызға): 3,34 €. Оны сізге қайтарамыз"),
+    ],
+)  # fmt: skip
+def test_a_statement_asks_for_its_open_invoices_not_less_a_credit(
+    tmp_path: Path, language: str, asked: str, credit: str
+) -> None:
+    """INV-2026-0001 overpaid by 3.34, INV-2026-0002 open: the code and the amount due are
+    INV-2026-0002's 396.66 (paying 393.32 would leave it 3.34 short, and chased); the
+    closing balance still nets the credit."""
+    from datetime import date
+
+    from automation.statement import InvoiceFact, PaymentFact, build_statement
+    from automation.statement_doc import render_statement, statement_context
+
+    invoices = [
+        InvoiceFact("INV-2026-0001", date(2026, 1, 5), date(2026, 2, 4), Decimal("396.66")),
+        InvoiceFact("INV-2026-0002", date(2026, 1, 26), date(2026, 2, 25), Decimal("396.66")),
+    ]
+    paid = [PaymentFact("INV-2026-0001", date(2026, 1, 20), Decimal("400.00"))]
+    st = build_statement("Mir", "EUR", invoices, paid, [], date(2026, 1, 1), date(2026, 1, 31))
+    client = dataclasses.replace(sample_document().client, currency="EUR", language=language)
+    context = statement_context(st, client, EUR_COMPANY)
+    path = render_statement(TEMPLATES, context, language, tmp_path / "statement.docx")
+    (png,) = docx_images(path.read_bytes())
+    lines = decode(png).split("\n")
+    assert lines[7] == "EUR396.66" and lines[-1] == "INV-2026-0002"
+    paragraphs = [p.text.replace("\xa0", " ") for p in Document(str(path)).paragraphs]
+    assert asked in paragraphs
+    assert any(p.startswith(credit) for p in paragraphs)
+    assert context["closing_balance"] == ("€393.32" if language == "en" else "393,32\xa0€")

@@ -121,6 +121,30 @@ def test_a_fall_seen_by_a_later_run_is_a_refund_not_a_rewrite_of_the_past() -> N
     ]
 
 
+def test_paid_amount_lowered_below_what_the_bank_paid_is_a_refund() -> None:
+    """The typed part is Paid Amount less Paid By Bank: lowered under the bank's 400 (3.34
+    of an overpayment moved to another invoice), no typed payment can take it back."""
+    history = [(D("-3.34"), date(2026, 1, 20), date(2026, 2, 4))]
+    facts = payments_from_history("INV-1", history)
+    assert [(f.paid_on, f.amount, f.kind) for f in facts] == [
+        (date(2026, 2, 4), D("-3.34"), REFUND)
+    ]
+
+
+def test_a_statement_asks_for_its_open_invoices_and_keeps_the_credit_apart() -> None:
+    """3.34 paid over INV-1, INV-2 open: the closing balance nets them (393.32), what the
+    statement asks for is what INV-2 needs (396.66): the client's money is not taken off,
+    as each invoice is settled on its own."""
+    invoices = [
+        InvoiceFact("INV-1", date(2026, 1, 5), date(2026, 2, 4), D("396.66")),
+        InvoiceFact("INV-2", date(2026, 1, 26), date(2026, 2, 25), D("396.66")),
+    ]
+    paid = [PaymentFact("INV-1", date(2026, 1, 20), D("400.00"))]
+    st = build_statement("Mir", "EUR", invoices, paid, [], date(2026, 1, 1), date(2026, 1, 31))
+    assert (st.closing, st.due, st.unapplied) == (D("393.32"), D("396.66"), D("-3.34"))
+    assert sum(st.aging, D(0)) + st.unapplied == st.closing
+
+
 def test_default_period_is_the_previous_month() -> None:
     assert statement_period(date(2026, 1, 4), None, None) == (date(2025, 12, 1), date(2025, 12, 31))
     assert statement_period(date(2026, 1, 4), date(2025, 11, 1), None) == (
@@ -583,7 +607,7 @@ def test_monthly_statement_is_emailed_once(
         "$750.00 due"
     )
     assert (
-        "The balance due on October 31, 2026 was $750.00."
+        "The amount due on October 31, 2026, for the invoices still open, was $750.00."
         in mail.get_body(("plain",)).get_content()
     )
     text = attachment_text(mail)
@@ -911,7 +935,70 @@ def test_what_changed_in_a_stated_period_beyond_late_items_is_one_correction_lin
     ]
 
 
-# -- months with no run ------------------------------------------------------------
+# -- money paid over one invoice, and months with no run ------------------------------
+
+
+def kinds_sent(folder: Folder, since: int) -> list[tuple[str, str]]:
+    """(kind, subject) of each message sent since the `since`-th."""
+    return [(r.message["X-Billing-Kind"], r.message["Subject"]) for r in folder.received[since:]]
+
+
+def test_an_overpayment_applied_to_another_invoice_settles_both_quietly(folder: Folder) -> None:
+    """The bank pays 1,003.34 on INV-1 of 1,000: January's statement asks for INV-2's
+    1,000.00 (not 996.66, which would leave INV-2 short and chased), the 3.34 shown as the
+    client's. The client asks for it to be set against INV-2: Paid Amount lowered on INV-1
+    and raised on INV-2 by 3.34; it then pays the 996.66 left. Each invoice ends Paid, the
+    client hears of INV-2 what it should, nothing more, and February's statement agrees
+    with the sheet."""
+    folder.write_config(extra='default_terms = "Net 30"\n[statements]\nday = 1')
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 1, 2), "Ames", "Audit", 1, 1000),
+                    service(date(2026, 1, 23), "Ames", "Audit", 1, 1000)])  # fmt: skip
+    assert folder.run("--as-of", "2026-01-05") == 0
+    (first,) = numbers_of(folder, "Ames")
+    inbox = folder.root / "statements"
+    inbox.mkdir()
+    overpaid = [Tx(date(2026, 1, 20), D("1003.34"), "Ames", purpose=first, ref="B-1")]
+    (inbox / "january.xml").write_bytes(camt053(overpaid, "01", currency="USD"))
+    assert folder.run("--as-of", "2026-01-26") == 0
+    second = next(n for n in numbers_of(folder, "Ames") if n != first)
+    assert folder.run("--as-of", "2026-02-02") == 0
+    (january,) = statements_to(folder, "Ames")
+    assert january["Subject"].endswith(": $1,000.00 due")
+    text = attachment_text(january)
+    assert "Amount due: $1,000.00 (your credit is not taken off)" in text
+    assert "Paid beyond your invoices (your credit): $3.34." in text
+    assert statement_lines(january)[-1][1:] == ["Closing balance", "", "", "$996.66"]
+    # The client asks for the 3.34 to go to INV-2.
+    type_in(folder, first, Paid_Amount=D("1000"))
+    type_in(folder, second, Paid_Amount=D("3.34"), Paid_Date=date(2026, 2, 3))
+    sent = len(folder.received)
+    assert folder.run("--as-of", "2026-02-04") == 0
+    assert [k for k, _ in kinds_sent(folder, sent)] == ["underpaid"]  # INV-2's new balance
+    assert second in kinds_sent(folder, sent)[0][1] and "$996.66" in kinds_sent(folder, sent)[0][1]
+    rest = [Tx(date(2026, 2, 5), D("996.66"), "Ames", purpose=second, ref="B-2")]
+    (inbox / "february.xml").write_bytes(camt053(rest, "02", currency="USD"))
+    sent = len(folder.received)
+    assert folder.run("--as-of", "2026-02-09") == 0
+    assert [k for k, _ in kinds_sent(folder, sent)] == ["thanks"]
+    assert second in kinds_sent(folder, sent)[0][1]
+    sheet = invoices_sheet(folder).set_index("Invoice No")
+    assert list(sheet.loc[[first, second], "Status"]) == ["Paid", "Paid"]
+    assert list(sheet.loc[[first, second], "Balance"]) == [0, 0]
+    sent = len(folder.received)
+    assert folder.run("--as-of", "2026-03-02") == 0  # settled: no February statement
+    assert folder.run("--as-of", "2026-03-16") == 0  # and nobody chased
+    assert kinds_sent(folder, sent) == []
+    config = load_config(folder.root / "billing.toml")
+    result = make_statements(StatementRequest(folder.workbook, date(2026, 3, 16), config, "Ames",
+                                              date(2026, 2, 1), date(2026, 2, 28)))  # fmt: skip
+    ((st, _),) = result.files
+    assert [(i.day, i.kind, i.invoice_no, i.amount) for i in st.items] == [
+        (date(2026, 2, 3), PAYMENT, second, D("-3.34")),
+        (date(2026, 2, 4), REFUND, first, D("3.34")),
+        (date(2026, 2, 5), PAYMENT, second, D("-996.66")),
+    ]
+    assert (st.opening, st.closing, st.unapplied) == (D("996.66"), D("0.00"), D("0.00"))
 
 
 def test_after_months_with_no_run_the_next_statement_covers_them(folder: Folder) -> None:
