@@ -34,7 +34,7 @@ from .model import DRAFT, InvoiceDocument, RowError
 from .notices import workbook_notices
 from .older_record import look_for_older_record
 from .plan import Followup, InvoiceDraft, draft_invoices
-from .prechecks import calendar_for, check_only, refuse_clock_behind
+from .prechecks import calendar_for, check_only, refuse_as_of_before_last, refuse_clock_behind
 from .reconcile import (
     existing_seq_floor,
     invoice_numbers,
@@ -84,6 +84,7 @@ def dry_run(
     # would (the bank statements named to `payments --dry-run`, hand-typed invoices).
     with Ledger.open_copy(paths.billing / "ledger.sqlite") as ledger:
         refuse_clock_behind(request, ledger.last_started())  # as the run stops, before all
+        refuse_as_of_before_last(request, ledger.last_as_of())
         unknown = unknown_invoices_error(data.invoices, config, ledger, paths.billing / "backups")
         if unknown is not None:  # as the run tells it
             summary.errors.append(unknown)

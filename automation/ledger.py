@@ -575,6 +575,10 @@ class Ledger:
         found = self.conn.execute("SELECT started FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return datetime.fromisoformat(found[0]) if found else None
 
+    def last_as_of(self) -> date | None:
+        """The latest as-of date of any run recorded (None: no run yet)."""
+        return _date(self.conn.execute("SELECT max(as_of) FROM runs").fetchone()[0])
+
     def finish_run(self, outcome: str) -> None:
         self.conn.execute(
             "UPDATE runs SET finished = ?, outcome = ? WHERE id = ?",

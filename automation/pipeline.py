@@ -92,6 +92,7 @@ from .prechecks import (
     ensure_not_busy,
     hold_run_lock,
     open_elsewhere,
+    refuse_as_of_before_last,
     refuse_clock_behind,
     refuse_placeholder_sender,
     refuse_unwritable,
@@ -346,6 +347,7 @@ class Run:
         calendar = calendar_for(request.config)
         ledger = stack.enter_context(Ledger.open(paths.billing / "ledger.sqlite"))
         refuse_clock_behind(request, ledger.last_started())
+        refuse_as_of_before_last(request, ledger.last_as_of())
         summary = RunSummary(
             request.as_of,
             language=request.config.billing.language,

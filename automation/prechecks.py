@@ -15,7 +15,7 @@ import difflib
 import os
 import tempfile
 from contextlib import ExitStack
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import filelock
@@ -328,3 +328,30 @@ def refuse_clock_behind(request: RunRequest, last_started: datetime | None) -> N
         f"--as-of {today}, and the runs after it go on as usual. Nothing was changed."
     )
 
+
+
+def refuse_as_of_before_last(request: RunRequest, last_as_of: date | None) -> None:
+    """Exit 2 when the run is as of a date before the latest as-of date of a run in the
+    ledger (`Ledger.last_as_of`) and before today: its invoices would be numbered after
+    ones dated later, emailed with a due date already past, and reissued as overdue by
+    the next run. Work of a week missed is billed by a run as of that latest date or
+    later. The same date again (a rerun) goes ahead; so does a date from today on: the
+    last run was then dated ahead (a clock that was, an --as-of mistyped), and today
+    is the way back (`refuse_clock_behind`)."""
+    today = datetime.now().date()
+    if last_as_of is None or request.as_of >= last_as_of or request.as_of >= today:
+        return
+    asked, last = request.as_of.isoformat(), last_as_of.isoformat()
+    way = (
+        f"run as of {last} or later (without --as-of: today)"
+        if last_as_of <= today
+        else f"run as of {last} or later; if that date was wrong (a clock that was ahead, "
+        f"an --as-of mistyped), run as of today, --as-of {today.isoformat()}"
+    )
+    raise UnusableError(
+        f"this run is as of {asked}, before the last run's as-of date ({last}, recorded in "
+        f".billing/ledger.sqlite): its invoices would be numbered after ones dated {last}, "
+        f"emailed with due dates already past, and reissued as overdue by the next run. To "
+        f"bill work of an earlier week, {way}: it bills everything due, dated that day. "
+        "Nothing was changed."
+    )
