@@ -51,6 +51,7 @@ from .sending import SENT_AGAIN
 from .statement_mail import STATEMENT, statement_month_due, statement_rows_for, statements_to_send
 from .summary import RunSummary, SentItem
 from .validate import ClientBook, listed_errors
+from .whereabouts import here, moved_error
 
 
 def run_problems(request: RunRequest, loaded: Loaded) -> tuple[list[RowError], list[str]]:
@@ -85,6 +86,9 @@ def dry_run(
     with Ledger.open_copy(paths.billing / "ledger.sqlite") as ledger:
         refuse_clock_behind(request, ledger.last_started())  # as the run stops, before all
         refuse_as_of_before_last(request, ledger.last_as_of())
+        moved = moved_error(ledger.last_place(), here(paths))  # as the run tells it
+        if moved is not None:
+            summary.errors.insert(0, moved)
         unknown = unknown_invoices_error(data.invoices, config, ledger, paths.billing / "backups")
         if unknown is not None:  # as the run tells it
             summary.errors.append(unknown)

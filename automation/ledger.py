@@ -37,7 +37,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (scope TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, as_of TEXT NOT NULL,
-    finished TEXT, outcome TEXT);
+    finished TEXT, outcome TEXT, folder TEXT, computer TEXT);
 CREATE TABLE IF NOT EXISTS invoices (
     invoice_no TEXT PRIMARY KEY, client_key TEXT NOT NULL, client TEXT NOT NULL,
     currency TEXT NOT NULL, terms TEXT NOT NULL, invoice_date TEXT NOT NULL,
@@ -459,6 +459,10 @@ class Ledger:
                 for added in ("to_addresses", "cc_addresses"):  # who is To and Cc (else all To)
                     if added not in columns:
                         conn.execute(f"ALTER TABLE messages ADD COLUMN {added} TEXT")
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+                for added in ("folder", "computer"):  # where it ran (else not known)
+                    if added not in columns:
+                        conn.execute(f"ALTER TABLE runs ADD COLUMN {added} TEXT")
                 conn.executescript(INDEXES)
                 _migrate(conn)
                 conn.execute("SELECT count(*) FROM invoices").fetchone()  # reads its pages
@@ -562,10 +566,11 @@ class Ledger:
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- runs ---------------------------------------------------------------
-    def start_run(self, as_of: date) -> int:
+    def start_run(self, as_of: date, folder: str | None = None, computer: str | None = None) -> int:
+        """Record this run: its as-of date, and the billing folder and computer it runs in."""
         cur = self.conn.execute(
-            "INSERT INTO runs (started, as_of) VALUES (?, ?)",
-            (datetime.now().isoformat(timespec="seconds"), as_of.isoformat()),
+            "INSERT INTO runs (started, as_of, folder, computer) VALUES (?, ?, ?, ?)",
+            (datetime.now().isoformat(timespec="seconds"), as_of.isoformat(), folder, computer),
         )
         self.run_id = int(cur.lastrowid or 0)
         return self.run_id
@@ -578,6 +583,16 @@ class Ledger:
     def last_as_of(self) -> date | None:
         """The latest as-of date of any run recorded (None: no run yet)."""
         return _date(self.conn.execute("SELECT max(as_of) FROM runs").fetchone()[0])
+
+    def last_place(self) -> tuple[str, str, datetime] | None:
+        """(folder, computer, when it began) of the latest run; None before the first run,
+        or when that run was made by a version that did not record where it ran."""
+        found = self.conn.execute(
+            "SELECT folder, computer, started FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if found is None or found[0] is None or found[1] is None:
+            return None
+        return found[0], found[1], datetime.fromisoformat(found[2])
 
     def finish_run(self, outcome: str) -> None:
         self.conn.execute(

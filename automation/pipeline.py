@@ -168,6 +168,7 @@ from .updates import (
     state_of,
 )
 from .validate import ClientBook, listed_errors
+from .whereabouts import here, moved_error
 from .writeback import FileStamp, WriteBackError, apply_updates, stamp_file
 
 #: Kept importable from here: the command line and `statement` reach them through this module.
@@ -234,9 +235,13 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
             # Kept all at once, once the mail server is open: a run stopped before (exit 2)
             # leaves the ledger as it was, bank statements imported included.
             with run.ledger.transaction():
-                run.ledger.start_run(request.as_of)
+                place = here(paths)
+                moved = moved_error(run.ledger.last_place(), place)  # before this run is in it
+                run.ledger.start_run(request.as_of, place.folder, place.computer)
                 run.ledger.unbuild_unsent()  # a stopped run's, built again from the templates now
                 plan = run.decide()
+                if moved is not None:  # not a standing error (`quiet`): told once
+                    run.summary.errors.insert(0, moved)
                 if plan.mailing:
                     run.open_sender()
                 run.number(plan)

@@ -9,8 +9,8 @@ so, and writes nothing (no ledger row, no backup, no report, not a byte of
 the workbook). Anything else runs in full.
 
 The key covers the as-of date, the settings, the program itself, the
-templates, the bytes of the workbook, of the ledger and of the report, and
-the request; a statement file in the bank inbox, `--only`, `payments` and
+computer, the templates, the bytes of the workbook, of the ledger and of the
+report, and the request; a statement file in the bank inbox, `--only`, `payments` and
 dry runs are never answered this way.
 
     summary = replay(request, paths)   # None: run in full
@@ -31,6 +31,7 @@ from .bank.apply import inbox_files, inbox_of
 from .model import RowError
 from .request import Paths, RunRequest, outbox_folder
 from .summary import NotCounted, RunSummary
+from .whereabouts import computer_name
 
 #: The record's name in .billing/; its `format` changes whenever what it holds does.
 RECORD = "rerun.json"
@@ -130,6 +131,7 @@ def inputs_key(request: RunRequest, paths: Paths, report: Path) -> str | None:
     add("as_of", request.as_of.isoformat().encode())
     add("config", repr(request.config).encode())
     add("request", repr((request.outbox, paths, outbox_folder(request, paths))).encode())
+    add("computer", computer_name().encode())  # a copy run elsewhere is told (`whereabouts`)
     try:
         add("program", program_digest())
         add("templates", folder_digest(paths.templates))

@@ -56,6 +56,19 @@ def snapshot(folder: Folder) -> dict[str, tuple[bytes, int]]:
     }
 
 
+def twin_of(folder: Folder, tmp_path: Path) -> Folder:
+    """A copy of the folder that cannot skip (it runs in full), its ledger's runs moved
+    there with it: a copy is otherwise told once (`whereabouts`), which the folder is not."""
+    twin = Folder(tmp_path / "twin", folder.recorder, folder.port)
+    shutil.copytree(folder.root, twin.root, ignore=shutil.ignore_patterns("twin"))
+    (twin.root / ".billing" / RECORD).unlink()
+    conn = sqlite3.connect(twin.root / ".billing" / "ledger.sqlite")
+    with conn:
+        conn.execute("UPDATE runs SET folder = ?", (str(twin.root),))
+    conn.close()
+    return twin
+
+
 def first_run(folder: Folder, capsys: pytest.CaptureFixture[str], *args: str) -> None:
     assert folder.run("--as-of", AS_OF, *args) == 0
     assert (folder.root / ".billing" / RECORD).is_file()
@@ -84,9 +97,7 @@ def test_the_rerun_shows_what_a_run_in_full_shows(
 ) -> None:
     basic(folder)
     first_run(folder, capsys)
-    twin = Folder(tmp_path / "twin", folder.recorder, folder.port)
-    shutil.copytree(folder.root, twin.root, ignore=shutil.ignore_patterns("twin"))
-    (twin.root / ".billing" / RECORD).unlink()  # the twin cannot skip: it runs in full
+    twin = twin_of(folder, tmp_path)
 
     assert folder.run("--as-of", AS_OF) == 0
     skipped = capsys.readouterr().out
@@ -221,9 +232,7 @@ def test_row_errors_are_shown_again_as_a_run_in_full_shows_them(
     assert folder.run("--as-of", AS_OF) == 1
     assert len(folder.received) == 1 and (folder.root / ".billing" / RECORD).is_file()
     capsys.readouterr()
-    twin = Folder(tmp_path / "twin", folder.recorder, folder.port)
-    shutil.copytree(folder.root, twin.root, ignore=shutil.ignore_patterns("twin"))
-    (twin.root / ".billing" / RECORD).unlink()
+    twin = twin_of(folder, tmp_path)
     before = snapshot(folder)
 
     assert folder.run("--as-of", AS_OF) == 1

@@ -1,11 +1,17 @@
-"""A run against what the ledger remembers of the runs before it: their as-of dates.
+"""A run against what the ledger remembers of the runs before it: their as-of dates, and
+the folder and computer they ran in.
 
 A run dated before the latest run's as-of date would number invoices out of date order
-and email due dates already past: it stops (exit 2), as its dry run and `check` do.
+and email due dates already past: it stops (exit 2), as its dry run and `check` do. A
+billing folder copied (`.billing/` included) and run in two places issues the same
+numbers twice: the copy's first run says where the record was last used (exit 1), once.
 """
 
 from __future__ import annotations
 
+import shutil
+import socket
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -91,3 +97,82 @@ def test_a_run_dated_ahead_by_mistake_is_left_by_running_as_of_today(
     assert f"if that date was wrong (a clock that was ahead, an --as-of mistyped), run as of " \
         f"today, --as-of {today.isoformat()}" in text
     assert main(["--workbook", str(folder.workbook)]) == 0  # today, without --as-of
+
+
+def copied(folder: Folder, elsewhere: pytest.TempPathFactory) -> Folder:
+    """The billing folder copied whole (cp -a: .billing/ too) to another folder."""
+    other = elsewhere.mktemp("copy") / "billing"
+    shutil.copytree(folder.root, other, symlinks=True)
+    return Folder(other, folder.recorder, folder.port)
+
+
+def test_a_copied_billing_folder_is_told_once_by_its_first_run(
+    folder: Folder, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Copied with its .billing/ and both copies run in the same week: both issued
+    INV-2026-0008, to different clients, without a word. The copy's first run (and its
+    dry run and `check` before it) now says where the record was last used, that it is
+    still there, and what to do (exit 1, in the log too); then never again. The original,
+    last used where it is, stays quiet."""
+    bill_march_and_april(folder)
+    copy = copied(folder, tmp_path_factory)
+    capsys.readouterr()
+    book = ["--workbook", str(copy.workbook), "--as-of", "2026-04-13"]
+    for argv in ([*book, "--dry-run"], ["check", *book], book):
+        assert main(argv) == 1, argv
+        text = said(capsys.readouterr().out)
+        assert (
+            f"this billing folder's record (.billing/ledger.sqlite) was last used in "
+            f"{folder.root} (on this computer) on " in text
+        ), text
+        assert "a billing record is still there" in text and f"this run is in {copy.root}" in text
+        assert "the two copies will issue the same invoice numbers" in text
+        assert "Moved on purpose (a new computer or folder)? Then nothing is wrong" in text
+    (log,) = [p for p in (copy.root / ".billing" / "logs").glob("run-*.log")
+              if "was last used in" in p.read_text(encoding="utf-8")]  # fmt: skip
+    assert "the two copies" in said(log.read_text(encoding="utf-8"))
+    assert numbers_and_dates(copy.workbook)[-1] == ("INV-2026-0003", "2026-04-13")  # it ran
+
+    assert copy.run("--as-of", "2026-04-13") == 0  # told once
+    assert copy.run("--as-of", "2026-04-20") == 0
+    assert "was last used" not in capsys.readouterr().out
+    assert folder.run("--as-of", "2026-04-13") == 0  # the original was last used where it is
+    assert "was last used" not in capsys.readouterr().out
+
+
+def test_a_new_computer_is_told_once(
+    folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same folder (a disk moved, a network drive), run from another computer: told
+    once, naming the computer it was last used on."""
+    bill_march_and_april(folder)
+    old = socket.gethostname()
+    monkeypatch.setattr(socket, "gethostname", lambda: "NEW-LAPTOP")
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-04-13") == 1
+    text = said(capsys.readouterr().out)
+    assert f"was last used in {folder.root} on the computer {old} on " in text
+    assert f"this run is in {folder.root} on NEW-LAPTOP" in text
+    assert folder.run("--as-of", "2026-04-13") == 0
+    assert "was last used" not in capsys.readouterr().out
+
+
+def test_a_ledger_from_before_places_were_recorded_is_quiet_and_upgraded(
+    folder: Folder, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ledger whose runs table has no folder or computer (made by an earlier version)
+    says nothing about where it was used, gets the columns, and records them from then on."""
+    bill_march_and_april(folder)
+    ledger = folder.root / ".billing" / "ledger.sqlite"
+    with sqlite3.connect(ledger) as db:
+        db.execute("ALTER TABLE runs DROP COLUMN folder")
+        db.execute("ALTER TABLE runs DROP COLUMN computer")
+    db.close()
+    copy = copied(folder, tmp_path_factory)
+    capsys.readouterr()
+    assert copy.run("--as-of", "2026-04-13") == 0
+    assert "was last used" not in capsys.readouterr().out
+    with sqlite3.connect(copy.root / ".billing" / "ledger.sqlite") as db:
+        last = db.execute("SELECT folder, computer FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    db.close()
+    assert last == (str(copy.root), socket.gethostname())
