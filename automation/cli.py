@@ -762,36 +762,64 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("Stopped. What was sent is recorded; the next run finishes the rest.")
         return EXIT_ATTENTION
-    except PermissionError as exc:  # a folder or file this user may not write
-        where = exc.filename or "a file the run needs"
-        console.print(
-            f"The run stopped: it may not write {where} ({exc.strerror or 'permission denied'}). "
-            "Give your user write access to the billing folder (or run where you can write); "
-            "what was sent before this is recorded, and the next run finishes the rest.",
-            markup=False,
-            highlight=False,
-        )
+    except OSError as exc:
+        if (said := access_problem(exc)) is None:
+            return _unexpected(console, exc, args)
+        console.print(said, markup=False, highlight=False)
         return EXIT_ATTENTION
     except Exception as exc:  # the bookkeeper never sees a traceback (it is in the run log)
-        if _disk_full(exc):
-            console.print(
-                "The run stopped: the disk is full (no space left to write the ledger, the "
-                f"documents or the workbook). Free some space on {_full_place(exc, args)} "
-                "and run again; what was sent before this is recorded, the workbook "
-                "is as it was or fully updated, and the next run finishes the rest.",
-                markup=False,
-                highlight=False,
-            )
-            return EXIT_ATTENTION
-        logged = [n for n in getattr(exc, "__notes__", ()) if n.startswith(LOGGED_IN)]
-        details = f" Details are in {logged[0].removeprefix(LOGGED_IN)}." if logged else ""
+        return _unexpected(console, exc, args)
+
+
+def access_problem(exc: OSError) -> str | None:
+    """What to tell of a file or folder this user may not use (no permission: to read as
+    well as to write), or on a disk or share mounted read-only; None for other problems.
+
+    >>> print(access_problem(PermissionError(13, "Permission denied", "/b/templates")))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    The run stopped: it may not use /b/templates (Permission denied). Give your user
+    access to the billing folder and its files (or run where you can); what was sent
+    before this is recorded, and the next run finishes the rest.
+    """
+    import errno
+
+    where = exc.filename or "a file the run needs"
+    if isinstance(exc, PermissionError):
+        return (
+            f"The run stopped: it may not use {where} ({exc.strerror or 'permission denied'}). "
+            "Give your user access to the billing folder and its files (or run where you can); "
+            "what was sent before this is recorded, and the next run finishes the rest."
+        )
+    if exc.errno == errno.EROFS:
+        return (
+            f"The run stopped: {where} is on a disk or share that is read-only here. Run "
+            "where the billing folder can be written (or ask for the share to be writable); "
+            "what was sent before this is recorded, and the next run finishes the rest."
+        )
+    return None
+
+
+def _unexpected(console: Console, exc: Exception, args: argparse.Namespace) -> int:
+    """A problem no other branch of `main` tells: a full disk, else said as it is."""
+    if _disk_full(exc):
         console.print(
-            f"The run stopped on an unexpected problem: {exc!r}. What was sent is recorded, "
-            f"and the next run finishes the rest.{details}",
+            "The run stopped: the disk is full (no space left to write the ledger, the "
+            f"documents or the workbook). Free some space on {_full_place(exc, args)} "
+            "and run again; what was sent before this is recorded, the workbook "
+            "is as it was or fully updated, and the next run finishes the rest.",
             markup=False,
             highlight=False,
         )
         return EXIT_ATTENTION
+    logged = [n for n in getattr(exc, "__notes__", ()) if n.startswith(LOGGED_IN)]
+    details = f" Details are in {logged[0].removeprefix(LOGGED_IN)}." if logged else ""
+    console.print(
+        f"The run stopped on an unexpected problem: {exc!r}. What was sent is recorded, "
+        f"and the next run finishes the rest.{details}",
+        markup=False,
+        highlight=False,
+    )
+    return EXIT_ATTENTION
 
 
 class LenientStream:

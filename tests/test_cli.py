@@ -1018,3 +1018,29 @@ def test_output_that_cannot_take_a_character_or_any_text_never_stops_the_program
     if Path("/dev/full").exists():
         with open("/dev/full", "w") as full:
             assert _program(run, stdout=full)[::2] == (0, "")  # a rerun: nothing to send
+
+
+def test_a_read_only_share_and_a_file_it_may_not_read_are_told_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`statement` on a share mounted read-only said "an unexpected problem: OSError(30, ...)";
+    a templates folder it could not read was told as one it "may not write"."""
+    import errno
+
+    from automation import statement_run
+
+    book = write_workbook(tmp_path / "ro.xlsx", [client("Acme")], [])
+    for problem, words in (
+        (OSError(errno.EROFS, "Read-only file system", "/share/b/.billing"),
+         "/share/b/.billing is on a disk or share that is read-only here"),
+        (PermissionError(errno.EACCES, "Permission denied", "/b/templates"),
+         "it may not use /b/templates (Permission denied). Give your user access"),
+    ):  # fmt: skip
+
+        def stop(*_args: object, problem: OSError = problem) -> None:
+            raise problem
+
+        monkeypatch.setattr(statement_run, "make_statements", stop)
+        assert main(["statement", "--workbook", str(book), "--as-of", "2026-03-31"]) == 1
+        out = " ".join(capsys.readouterr().out.split())
+        assert words in out and "unexpected" not in out
