@@ -918,7 +918,9 @@ def _let_output_go() -> None:
                 stream.flush()
         except (OSError, ValueError):
             with suppress(OSError, ValueError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+                nowhere = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(nowhere, stream.fileno())
+                os.close(nowhere)
 
 
 def settle_process() -> None:

@@ -102,6 +102,9 @@ _NOBODY_HAS = (
     "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.message_id"
     " AND d.state IN (?, ?))"
 )
+#: What a message's build fixed besides its bytes (the envelope and the addresses it was
+#: made for), forgotten with them so that it is built again.
+_UNBUILT = "envelope_from = NULL, recipients = NULL, to_addresses = NULL, cc_addresses = NULL"
 #: Columns added to `invoices` after its first version: (name, SQL type).
 ADDED_INVOICE_COLUMNS = (
     ("settled", "TEXT"),
@@ -980,11 +983,7 @@ class Ledger:
             " AND message_id IN (SELECT message_id FROM message_bytes)"
         )
         args = (PLANNED, FAILED, *_REACHED)
-        self.conn.execute(
-            "UPDATE messages SET envelope_from = NULL, recipients = NULL, to_addresses = NULL,"
-            f" cc_addresses = NULL WHERE message_id IN ({unsent})",
-            args,
-        )
+        self.conn.execute(f"UPDATE messages SET {_UNBUILT} WHERE message_id IN ({unsent})", args)
         return self.conn.execute(
             f"DELETE FROM message_bytes WHERE message_id IN ({unsent})", args
         ).rowcount
@@ -997,8 +996,7 @@ class Ledger:
         recipient has or may have is left `sending`: it is resent identical."""
         for message_id, state in before.items():
             cur = self.conn.execute(
-                "UPDATE messages SET state = ?, envelope_from = NULL, recipients = NULL,"
-                " to_addresses = NULL, cc_addresses = NULL"
+                f"UPDATE messages SET state = ?, {_UNBUILT}"
                 f" WHERE message_id = ? AND state = ? AND {_NOBODY_HAS}",
                 (state, message_id, SENDING, *_REACHED),
             )

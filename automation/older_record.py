@@ -30,7 +30,13 @@ from .corrections import Corrections
 from .ledger import Ledger, LedgerInvoice, number_pattern, put_back
 from .model import InvoiceRow, RowError, ServiceLine
 from .read import SheetData, WorkbookData
-from .reconcile import InvoiceNumbers, highest_seq, invoice_numbers, newest_copy_where
+from .reconcile import (
+    InvoiceNumbers,
+    highest_seq,
+    invoice_numbers,
+    named_numbers,
+    newest_copy_where,
+)
 from .request import Paths, RunRequest
 from .schema import INVOICES
 from .validate import column_text
@@ -39,8 +45,6 @@ from .validate import column_text
 SUFFIX = re.compile(r"(?P<number>.+)-(?P<kind>[RC])(?P<n>\d+)$")
 #: A year's folder of documents (`invoice_path`).
 YEAR = re.compile(r"\d{4}")
-#: The numbers a message names, then "and N more".
-NAMED = 3
 #: Within this, a time the workbook shows is the one the ledger holds (Excel keeps
 #: a time to the millisecond, the ledger to the second).
 SAME_TIME = timedelta(seconds=1)
@@ -365,15 +369,7 @@ def _newest_copy_knowing_more(
     return newest_copy_where(backups, knows_more)
 
 
-def _named(numbers: Sequence[str]) -> str:
-    """The first NAMED of `numbers`, and how many more: "INV-1, INV-2 and 3 more"."""
-    shown = ", ".join(numbers[:NAMED])
-    return shown + (f" and {len(numbers) - NAMED} more" if len(numbers) > NAMED else "")
-
-
-def older_record_message(
-    unknown: Sequence[str], ahead: Sequence[str], copy: Path | None
-) -> str:
+def older_record_message(unknown: Sequence[str], ahead: Sequence[str], copy: Path | None) -> str:
     """What to tell of a record older than what was sent, and how to put the newer one back.
 
     >>> print(older_record_message(["INV-2026-0007"], [], None))  # doctest: +ELLIPSIS
@@ -385,7 +381,7 @@ workbook has any trace of: no number is issued twice, new ones follow it. No cop
             "copy put back?)."]  # fmt: skip
     if unknown:
         said.append(
-            f"invoices/ holds documents of {_named(unknown)}, which neither the record nor "
+            f"invoices/ holds documents of {named_numbers(unknown)}, which neither the record nor "
             "the workbook has any trace of: no number is issued twice, new ones follow "
             f"{'it' if len(unknown) == 1 else 'them'}."
         )
@@ -394,7 +390,7 @@ workbook has any trace of: no number is issued twice, new ones follow it. No cop
         they, are = ("it", "is") if one else ("they", "are")
         said.append(
             f"The workbook (Last Sent, Reissue Count) or the reminders in invoices/ show email "
-            f"about {_named(ahead)} that the record has no trace of: so that nothing goes "
+            f"about {named_numbers(ahead)} that the record has no trace of: so that nothing goes "
             f"twice, {they} {'gets' if one else 'get'} no reminder, payment note, thank-you "
             f"or credit note, and {'its row is' if one else 'their rows are'} left as "
             f"{they} {are}."

@@ -132,6 +132,7 @@ from .schema import (
 )
 from .sending import (
     NOT_DONE,
+    NOT_EMAILED,
     SendStage,
     refunded_note,
     test_mode_note,
@@ -921,7 +922,7 @@ class Run:
         for msg, why in unbuildable:
             with ledger.transaction():
                 ledger.mark_failed(msg.message_id, why, rebuild=True)
-                ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {why}")
+                ledger.update_invoice(msg.invoice_no, note=f"{NOT_EMAILED} {why}")
             inv = self.invoices[msg.invoice_no]
             summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, "", why))
 
@@ -1172,7 +1173,7 @@ def _record_built(
             message = item.message
             if message is None:
                 ledger.mark_failed(msg.message_id, item.error, rebuild=True)
-                ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {item.error}")
+                ledger.update_invoice(msg.invoice_no, note=f"{NOT_EMAILED} {item.error}")
                 failed.append((job, item.error))
                 continue
             ledger.store_built(
@@ -1193,7 +1194,7 @@ def _not_sendable(ledger: Ledger, job: Job, why: str, summary: RunSummary) -> No
     msg, inv = job.message, job.invoice
     with ledger.transaction():
         ledger.mark_failed(msg.message_id, why, rebuild=True)
-        ledger.update_invoice(msg.invoice_no, note=f"Not emailed: {why}.")
+        ledger.update_invoice(msg.invoice_no, note=f"{NOT_EMAILED} {why}.")
     amount = amount_text(job, summary.language)
     summary.failed.append(SentItem(inv.invoice_no, inv.client, msg.kind, amount, why))
 

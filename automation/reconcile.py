@@ -46,7 +46,7 @@ from .model import (
 )
 from .money import ZERO, round_money
 from .read import SheetData, WorkbookData
-from .sending import NOT_DONE, email_words
+from .sending import NOT_DONE, NOT_EMAILED, email_words
 from .summary import KIND_WORDS, NotCounted
 from .updates import remembered_row, seen_row
 from .validate import (
@@ -564,7 +564,7 @@ NAMED = 3
 #: (`sending`: "Email (invoice) not delivered to ...", "Email (credit note) not sent on
 #: ..."; `pipeline`: "Not emailed: ..."; a problem on its row: "Not done on ..."). A
 #: Failed row with another Note, or none, and no Sent At is not the tool's work.
-FAILED_NOTES = (*(email_words(kind) for kind in KIND_WORDS), "Not emailed:", NOT_DONE)
+FAILED_NOTES = (*(email_words(kind) for kind in KIND_WORDS), NOT_EMAILED, NOT_DONE)
 
 
 def unknown_open_invoices(
@@ -663,7 +663,7 @@ def unknown_invoices_error(
     if sheet is None or not numbers:
         return None
     one = len(numbers) == 1
-    shown = _named(numbers)
+    shown = named_numbers(numbers)
     they, them = ("it", "it") if one else ("they", "them")
     invoices = f"{len(numbers)} open {'invoice' if one else 'invoices'} on this sheet ({shown})"
     gets = f"{they} {'gets' if one else 'get'}"
@@ -796,7 +796,7 @@ def lost_invoice_rows(
     return rows
 
 
-def _named(numbers: Sequence[str]) -> str:
+def named_numbers(numbers: Sequence[str]) -> str:
     """The first NAMED of `numbers`, and how many more: "INV-1, INV-2 and 3 more"."""
     shown = ", ".join(numbers[:NAMED])
     return shown + (f" and {len(numbers) - NAMED} more" if len(numbers) > NAMED else "")
@@ -811,9 +811,9 @@ def lost_rows_note(missing: Collection[str]) -> str:
         return ""
     one = len(numbers) == 1
     return (
-        f"{len(numbers)} {'invoice' if one else 'invoices'} ({_named(numbers)}) had no row in the "
-        "Invoices sheet (deleted, an older copy of the workbook put back, or the last run "
-        "stopped before writing it): "
+        f"{len(numbers)} {'invoice' if one else 'invoices'} ({named_numbers(numbers)}) had no "
+        "row in the Invoices sheet (deleted, an older copy of the workbook put back, or the "
+        "last run stopped before writing it): "
         f"{'its row is' if one else 'their rows are'} written back from the ledger, with the "
         f"payment (and Hold) last seen on {'it' if one else 'them'}, if any, so balances, "
         "statuses and reminders go on from there."

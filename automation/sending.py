@@ -454,6 +454,8 @@ def email_words(kind: str) -> str:
 
 #: How a Note starts that says what a run could not do on the row, and why.
 NOT_DONE = "Not done on"
+#: How the Note starts of an invoice whose email could not be made or sent at all.
+NOT_EMAILED = "Not emailed:"
 
 
 def record_sent(
