@@ -85,17 +85,22 @@ def statement_month_due(ledger: Ledger, config: Config, as_of: date) -> tuple[da
     return start, end
 
 
-def period_for(ledger: Ledger, client_key: str, currency: str, period: tuple[date, date]) -> date:
+def stated_accounts(ledger: Ledger) -> set[str]:
+    """`<client key>/<currency>` of every account sent (or being sent) a statement before:
+    read once a run, not once per client (the messages table grows every week)."""
+    query = "SELECT event FROM messages WHERE kind = ? AND state IN (?, ?) AND event LIKE ?"
+    args = (STATEMENT, SENT, SENDING, f"{STATEMENT}/%")
+    return {event.split("/", 2)[2] for (event,) in ledger.conn.execute(query, args)}
+
+
+def period_for(
+    stated: Collection[str], client_key: str, currency: str, period: tuple[date, date]
+) -> date:
     """Where a client's statement of `period` starts: the period's start when the client was
-    sent a statement before (the months missed since are covered), else the first day of
-    the period's last month (a first statement is the month's, as ever)."""
+    sent a statement before (`stated_accounts`: the months missed since are covered), else
+    the first day of the period's last month (a first statement is the month's, as ever)."""
     start, end = period
-    found = ledger.conn.execute(
-        "SELECT 1 FROM messages WHERE kind = ? AND state IN (?, ?) AND event LIKE ? "
-        "AND substr(event, 19) = ? LIMIT 1",
-        (STATEMENT, SENT, SENDING, f"{STATEMENT}/%", f"{client_key}/{currency}"),
-    ).fetchone()
-    return start if found else max(start, end.replace(day=1))
+    return start if f"{client_key}/{currency}" in stated else max(start, end.replace(day=1))
 
 
 def statement_rows_for(
@@ -184,12 +189,13 @@ def plan_monthly_statements(
     """
     end = period[1]
     planned = 0
+    stated = stated_accounts(ledger)
     for st in statements_to_send(ledger, rows, book, as_of, period):
         client = client_for(book, st)
         payload = {
             "client_key": client.key,
             "currency": st.currency,
-            "start": period_for(ledger, client.key, st.currency, period).isoformat(),
+            "start": period_for(stated, client.key, st.currency, period).isoformat(),
             "end": end.isoformat(),
             "as_of": as_of.isoformat(),
         }
