@@ -109,6 +109,16 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+#: What separates the numbers a cell lists: the tool writes "CN-1; CN-2"; typed by
+#: hand, one a line (Alt+Enter) reads the same. Not a comma: a number may hold one.
+LIST_SEPARATOR = re.compile(r"[;\n]")
+
+
+def listed_numbers(value: Any) -> tuple[str, ...]:
+    """The numbers a cell lists (a Credit Notes cell), each trimmed, blanks left out."""
+    return tuple(p.strip() for p in LIST_SEPARATOR.split(cell_text(value)) if p.strip())
+
+
 def yes_or_no(value: Any) -> bool | None:
     """A Yes/No cell: True for a yes, False for a no, None for anything else, a blank
     cell too (told apart by `is_blank`). Case and a trailing full stop are ignored.

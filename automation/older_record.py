@@ -233,7 +233,7 @@ def _credit_notes_shown(sheet: SheetData | None) -> set[str]:
     if sheet is None or "Credit Notes" not in sheet.present:
         return set()
     listed = column_text(sheet.frame["Credit Notes"].dropna())
-    return {part.strip() for cell in listed for part in re.split(r"[;\n]", cell) if part.strip()}
+    return {number for cell in listed for number in cells.listed_numbers(cell)}
 
 
 def _ahead_in_sheet(

@@ -332,8 +332,8 @@ def existing_credit_floor(data: WorkbookData, config: Config, note_date: date) -
     """
     if data.invoices is None:
         return 0
-    cells = column_text(data.invoices.frame["Credit Notes"].dropna())
-    numbers = {part.strip() for cell in cells for part in cell.split(";") if part.strip()}
+    listed = column_text(data.invoices.frame["Credit Notes"].dropna())
+    numbers = {number for cell in listed for number in cells.listed_numbers(cell)}
     return highest_seq(numbers, config.billing.credit_note_format, note_date)
 
 

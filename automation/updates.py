@@ -12,7 +12,6 @@ as typed instead (`flag_edited_cells`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -310,11 +309,9 @@ def read_corrections(values: Mapping[str, object]) -> dict[str, Any]:
     """The Credit Amount, Credit Notes and Resend cells of an Invoices row, as InvoiceRow
     fields."""
     typed = _resend_text(values.get("Resend"))
-    # The tool writes "CN-1; CN-2": a credit note number may itself hold a comma.
-    listed = re.split(r"[;\n]", cells.cell_text(values.get("Credit Notes")))
     found: dict[str, Any] = {
         "resend": cells.yes_or_no(typed) is True,  # Yes/No as the Active cell's; blank is no
-        "credit_notes": tuple(n.strip() for n in listed if n.strip()),
+        "credit_notes": cells.listed_numbers(values.get("Credit Notes")),
     }
     if typed and cells.yes_or_no(typed) is None:
         found["resend_problem"] = typed

@@ -783,3 +783,33 @@ def test_a_credit_that_clears_a_part_paid_invoice_brings_no_thank_you(billed: Fo
     assert "We have received $230.00, which is $30.00 more than the $200.00 due." in " ".join(
         body(mails_to(folder, "Acme")[-1]).split()
     )
+
+
+def test_a_lost_ledger_reads_credit_notes_listed_one_a_line(billed: Folder) -> None:
+    """A Credit Notes cell rewrapped one number a line (Alt+Enter) still sets the floor of
+    credit note numbers when the ledger and the documents are lost."""
+    import shutil
+
+    folder = billed
+    type_into_invoices(folder, "Acme", Credit_Amount=Decimal("100"))
+    run(folder, date(2026, 3, 10))
+    type_into_invoices(folder, "Acme", Credit_Amount=Decimal("150"))
+    run(folder, date(2026, 3, 11))
+    assert cell(folder, "Acme", "Credit Notes") == "CN-2026-0001; CN-2026-0002"
+    type_into_invoices(folder, "Acme", Credit_Notes="CN-2026-0001\nCN-2026-0002")
+    shutil.rmtree(folder.root / ".billing")  # a new computer: only the workbook came along
+    shutil.rmtree(folder.root / "invoices")
+    type_into_services(
+        folder, 8, Date=date(2026, 3, 12), Client="Birch", Description="Audit",
+        Quantity=1, Unit_Price=80, Amount=80,
+    )  # fmt: skip
+    assert folder.run("--as-of", "2026-03-12") == 1  # the open invoices the ledger knew are told
+    sheet = invoices(folder).reset_index().set_index("Invoice No")
+    row = list(sheet.index).index("INV-2026-0004") + 2
+    apply_updates(
+        folder.workbook, [CellUpdate("Invoices", row, "Credit Amount", 30)],
+        header_rows={"Invoices": 1},
+    )  # fmt: skip
+    assert folder.run("--as-of", "2026-03-13") == 1
+    sheet = invoices(folder).reset_index().set_index("Invoice No")
+    assert sheet.loc["INV-2026-0004", "Credit Notes"] == "CN-2026-0003"  # not a second 0002
