@@ -264,6 +264,7 @@ def check_package(
             check_members(name, members)
             _refuse_open_document(name, archive)
             pkg = open_package(data, path)
+            _refuse_strict(name, archive, pkg.workbook)
             wanted = {normalise_header(s) for s in sheets}
             parts = [
                 (sheet, part)
@@ -599,6 +600,11 @@ def _unsaved_formulas(
             & (data[after + 5] == ord("/"))
         )
     found = found[closing | empty_v]
+    # Past the cells, Excel keeps formulas of its own (a drop-down's list, a data bar's
+    # limits: `<xm:f>Clients!$A$2:$A$9</xm:f>` in extLst): they are no cell's.
+    end = _sheet_data_end(chunk)
+    if end >= 0:
+        found = found[found < end]
     if not len(found):
         return UnsavedFormulas()
     lts = np.flatnonzero(data[:size] == ord("<"))
@@ -617,6 +623,17 @@ def _unsaved_formulas(
         chunk[a:b] for a, b in zip(begin[keep].tolist(), close[keep].tolist(), strict=True)
     )
     return UnsavedFormulas(rows[cell[keep]], cols[cell[keep]], texts)
+
+
+def _sheet_data_end(chunk: bytes) -> int:
+    """Where the chunk's `</sheetData>` (or `</x:sheetData>`) begins, or -1."""
+    at = chunk.rfind(b"sheetData>")
+    while at > 0:
+        lt = chunk.rfind(b"<", 0, at)
+        if lt >= 0 and chunk[lt + 1 : lt + 2] == b"/":
+            return lt
+        at = chunk.rfind(b"sheetData>", 0, at)
+    return -1
 
 
 def _recalculated_on_open(pkg: Package) -> bool:
@@ -642,6 +659,24 @@ def _refuse_open_document(name: str, archive: zipfile.ZipFile) -> None:
             f"{name} is an OpenDocument file (LibreOffice's own format), not an Excel "
             'workbook: in LibreOffice choose File > Save As, "Excel 2007-365 (.xlsx)", and '
             "run again on the .xlsx file."
+        )
+
+
+#: The namespace of a workbook saved as "Strict Open XML Spreadsheet" (Excel's Save As
+#: list): an .xlsx too, but every part's names differ from the usual ones.
+STRICT_NS = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+
+
+def _refuse_strict(name: str, archive: zipfile.ZipFile, workbook: str) -> None:
+    """A Strict Open XML workbook can be read but not updated: refuse it before anything
+    is numbered, rather than send invoices that never reach the workbook."""
+    with archive.open(workbook) as part:
+        head = part.read(4096)
+    if STRICT_NS in head:
+        raise UnsafeWorkbookError(
+            f'{name} is saved as "Strict Open XML Spreadsheet", a kind of .xlsx this tool '
+            'cannot update: in Excel choose File > Save As, "Excel Workbook (*.xlsx)", and '
+            "run again."
         )
 
 

@@ -471,3 +471,60 @@ def test_an_invoice_number_or_payment_column_named_otherwise_is_not_left_unread(
     assert f"has no {column} column, but has {header!r}" in said and harm in said
     assert f'[columns.{sheet}] "{column}" = "{header}"' in said
     read_workbook(book, parse_config({"columns": {sheet: {column: header}}}))
+
+
+X14_LIST = (
+    b'<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+    b'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+    b'<x14:dataValidations count="1" '
+    b'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+    b'<x14:dataValidation type="list" allowBlank="1"><x14:formula1><xm:f>Lists!$A$1:$A$5'
+    b"</xm:f></x14:formula1><xm:sqref>E2:E100</xm:sqref></x14:dataValidation>"
+    b"</x14:dataValidations></ext></extLst></worksheet>"
+)
+
+
+def test_excels_own_formulas_past_the_cells_are_no_cells(tmp_path: Path) -> None:
+    """Excel keeps the formulas of a drop-down fed from another sheet and of a data bar's
+    fixed limits after the cells (`<xm:f>` in extLst): they are not the last cell's
+    formula saved without its result (that withheld the newest line every week)."""
+    import zipfile
+
+    import xlsxwriter
+    from conftest import CLIENT_HEADERS, SERVICE_HEADERS
+
+    made = tmp_path / "made.xlsx"
+    book = xlsxwriter.Workbook(str(made))
+    clients = book.add_worksheet("Clients")
+    clients.write_row(0, 0, CLIENT_HEADERS)
+    for r, name in enumerate(("Acme", "Beta"), start=1):
+        clients.write_row(r, 0, [name, f"ap@{name.lower()}.example", None, None, "Net 30"])
+    services = book.add_worksheet("Services")
+    services.write_row(0, 0, SERVICE_HEADERS)
+    dated = book.add_format({"num_format": "yyyy-mm-dd"})
+    for r, (name, qty, price) in enumerate([("Acme", 2, 80), ("Beta", 1, 120.5)], start=1):
+        services.write_datetime(r, 0, datetime(2026, 3, 2), dated)
+        services.write_row(r, 1, [name, "Work", qty, price])
+        services.write_formula(r, 5, f"=D{r + 1}*E{r + 1}", None, qty * price)
+    services.conditional_format("F2:F100", {
+        "type": "data_bar", "data_bar_2010": True,
+        "min_type": "num", "min_value": 0, "max_type": "num", "max_value": 1000,
+    })  # fmt: skip
+    book.add_worksheet("Lists").write_column(0, 0, ["Net 30", "Net 15"])
+    book.close()
+    path = tmp_path / "log.xlsx"
+    with zipfile.ZipFile(made) as src, zipfile.ZipFile(path, "w") as out:
+        for info in src.infolist():
+            part = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":  # Clients: a Terms drop-down
+                part = part.replace(b"</worksheet>", X14_LIST)
+            out.writestr(info, part)
+    with zipfile.ZipFile(path) as archive:
+        assert b"<xm:f>1000</xm:f>" in archive.read("xl/worksheets/sheet2.xml")
+    data = read_workbook(path, Config())
+    book_ = validate_clients(data.clients, Config())
+    assert not book_.errors
+    lines, errors = validate_services(data.services, book_)
+    assert errors == {}
+    assert [(line.row, line.amount) for line in lines] == [
+        (2, Decimal("160.00")), (3, Decimal("120.50"))]  # fmt: skip

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import client, service, write_workbook
+from conftest import Folder, client, service, write_workbook
 
 from automation.cli import main
 from automation.package_check import (
@@ -394,3 +394,34 @@ def test_an_open_document_spreadsheet_is_named_for_what_it_is(tmp_path: Path) ->
         archive.writestr("content.xml", "<office:document-content/>")
     with pytest.raises(UnsafeWorkbookError, match=r"log.ods is an OpenDocument file .* Save As"):
         check_package(path, ["Services"])
+
+
+STRICT = [
+    (b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+     b"http://purl.oclc.org/ooxml/spreadsheetml/main"),
+    (b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+     b"http://purl.oclc.org/ooxml/officeDocument/relationships"),
+]  # fmt: skip
+
+
+def test_a_strict_open_xml_workbook_is_refused_before_anything_is_sent(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Excel's "Strict Open XML Spreadsheet" can be read but not updated: refused by check
+    and by the run (exit 2) before numbering, rather than invoices going out that never
+    reach the workbook, every week."""
+    made = folder.root / "made.xlsx"
+    write_workbook(made, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work", 1, 100)])
+    with zipfile.ZipFile(made) as src, zipfile.ZipFile(folder.workbook, "w") as out:
+        for info in src.infolist():
+            part = src.read(info)
+            for usual, strict in STRICT:
+                part = part.replace(usual, strict)
+            out.writestr(info, part)
+    before = folder.workbook.read_bytes()
+    assert main(["check", "--workbook", str(folder.workbook)]) == 2
+    assert folder.run("--as-of", "2026-03-09") == 2
+    assert folder.received == [] and folder.workbook.read_bytes() == before
+    said = capsys.readouterr()
+    assert said.out.count('"Strict Open XML Spreadsheet"') + said.err.count("Strict Open") == 2
+    assert 'Save As, "Excel Workbook (*.xlsx)"' in said.out + said.err
