@@ -11,6 +11,7 @@ into preview/ so they can be looked at.
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -119,6 +120,8 @@ def dry_run(
             request, data, book, invoices, rows, pending, reached_by_to(ledger, pending), ledger,
             given_back,
         )  # fmt: skip
+        if request.payments_only:  # as the run: corrections are the weekly run's
+            fixes = replace(fixes, credits=(), rebills=(), resends=(), cleared=(), waiting=())
         summary.errors.extend(fixes.errors)
         summary.errors.extend(changed[r] for r in sorted(changed))
         summary.errors.extend(fixes.lines_gone)
@@ -126,6 +129,7 @@ def dry_run(
             request, paths, ledger, data, invoices, rows, numbers, fixes.held
         )
         fixes, _ = older.withhold(fixes, ())
+        summary.notes.extend(fixes.waiting)  # as the run tells them
         if older.error is not None:  # as the run tells it
             summary.errors.append(older.error)
         floor = max(floor, older.invoice_floor)
@@ -162,7 +166,11 @@ def dry_run(
             wanted = {decision.event for _, decision in followups if decision.event}
             owed, _ = owed_now(request, pending, invoices, rows, book, wanted, fixes.held)
             _list_owed(summary, owed, invoices, config)
-        monthly = statement_month_due(ledger, config, as_of) if request.only is None else None
+        monthly = (
+            statement_month_due(ledger, config, as_of)
+            if request.only is None and not request.payments_only
+            else None
+        )
         if monthly:
             summary.previews.extend(
                 SentItem("", st.client, STATEMENT,

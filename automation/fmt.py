@@ -302,7 +302,7 @@ def amount_in_words(amount: Decimal, currency: str, language: str) -> str:
     currency = currency.upper()
     lang = NUM2WORDS_LANGS.get(language.strip().lower(), NUM2WORDS_LANGS[DEFAULT_LANGUAGE])
     unit = minor_unit(currency)
-    amount = amount.quantize(unit)
+    amount = round_money(amount, currency)  # as the figures beside it are rounded
     try:
         # A Decimal, never an int: in currency mode num2words reads an int as cents.
         words = num2words(amount, lang=lang, to="currency", currency=currency)

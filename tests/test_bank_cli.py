@@ -352,3 +352,25 @@ def test_payments_without_a_file_applies_the_typed_review_lines_and_the_inbox(
     sheet = pd.read_excel(folder.workbook, sheet_name="Payments", engine="calamine")
     assert len(sheet) == 2 and sheet.loc[0, "Status"] == "Applied"
     assert not (inbox / "later.csv").exists()
+
+
+def test_payments_dry_run_shows_no_corrections_the_import_would_not_make(  # type: ignore[no-untyped-def]
+    folder: Folder, capsys
+) -> None:
+    """Void and Rebill typed: `payments` leaves them to the weekly run, and so does what its
+    dry run shows (it showed a new invoice and two credit notes, and rendered the draft)."""
+    billed_folder(folder)
+    folder.type_in("Invoices", 2, Status="Void")
+    folder.type_in("Invoices", 3, Status="Rebill")
+    path = folder.root / "umsaetze.csv"
+    path.write_bytes(csv_bank([
+        Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH", purpose="Rechnung INV-2026-0001",
+           ref="T1"),
+    ]))  # fmt: skip
+    assert payments(folder, str(path), "--as-of", "2026-03-09", "--dry-run") in (0, 1)
+    shown = capsys.readouterr().out
+    assert "Preview documents" not in shown and "INV-2026-0003" not in shown, shown
+    assert not list((folder.root / "preview").rglob("*.docx"))
+    assert payments(folder, str(path), "--as-of", "2026-03-09") in (0, 1)
+    assert not list((folder.root / "invoices").rglob("CN-*.docx"))
+    assert not list((folder.root / "invoices").rglob("INV-2026-0003*"))

@@ -94,6 +94,9 @@ def test_locale_for() -> None:
         ("1234.05", "CHF", "en", "One thousand, two hundred and thirty-four CHF 05/100"),
         ("1235", "JPY", "en", "One thousand, two hundred and thirty-five JPY"),
         ("7.5", "GBP", "ru", "Семь GBP 50/100"),
+        # Rounded as the figures are (half up), not half to even.
+        ("2.665", "USD", "en", "Two dollars, sixty-seven cents"),
+        ("12.5", "JPY", "en", "Thirteen JPY"),
     ],
 )
 def test_amount_in_words(amount: str, currency: str, language: str, expected: str) -> None:
