@@ -51,7 +51,7 @@ from .read import SheetData
 from .reconcile import lost_and_changed
 from .schema import INVOICES
 from .updates import UpdateSet, read_corrections, state_of
-from .validate import ClientBook, bare_rows, column_text, read_billed_rows
+from .validate import ClientBook, bare_rows, column_text, read_billed_rows, rounded_elsewhere
 
 if TYPE_CHECKING:
     import numpy as np
@@ -819,6 +819,9 @@ def rebill_lines(
                 f"Rebill waits: Services row {found.row}: {client.name} is inactive (Active = "
                 "No); type Void instead, or make the client active."
             )
+        rounded = rounded_elsewhere(found, client.currency)
+        if rounded is not None:
+            return (), f"Rebill waits: Services row {found.row}, Amount: {rounded}"
         if not is_billable(found, as_of, config.billing.bill_after_days):
             return (), (
                 f"Rebill waits: Services row {found.row} is dated "

@@ -199,6 +199,12 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
+def round_whole(amount: Decimal) -> Decimal:
+    """Round half up to a whole unit, as `round_money` rounds a currency without a
+    smaller unit (JPY)."""
+    return amount.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+
+
 def currency_digits(currency: str) -> int:
     """How many decimals a currency's amounts have: 2 for USD, 0 for JPY, 3 for BHD."""
     return max(0, -int(minor_unit(currency).as_tuple().exponent))

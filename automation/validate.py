@@ -41,6 +41,8 @@ from .money import (
     RateTooHigh,
     currency_of,
     parse_rate,
+    round_money,
+    round_whole,
 )
 from .read import SheetData
 from .schema import CLIENTS, normalise_header
@@ -527,11 +529,8 @@ def _amounts(quantity_cell: object, price_cell: object, amount_cell: object) -> 
         return "Amount|there is no Amount and no Unit Price; fill in one of them."
     if price is not None:
         expected = quantity * price
-        if amount is not None and abs(amount - expected) > TOLERANCE:
-            return (
-                f"Amount|Amount {amount} does not equal Quantity x Unit Price "
-                f"({quantity} x {price} = {expected}); correct one of them."
-            )
+        if amount is not None and abs(amount - expected) > TOLERANCE and amount != _whole(expected):
+            return f"Amount|{_not_the_product(quantity, price, amount)}"
         if amount is None and abs(expected) >= LARGEST:  # as if Amount were =D2*E2
             return (
                 f"Unit Price|Quantity x Unit Price ({quantity} x {price} = {expected}) is too "
@@ -545,6 +544,31 @@ def _amounts(quantity_cell: object, price_cell: object, amount_cell: object) -> 
             "Amount."
         )
     return quantity, price, amount
+
+
+def _whole(amount: Decimal) -> Decimal:
+    """`amount` rounded half up to a whole unit: the Amount of a line in a currency
+    without a smaller unit (¥18,892 for 0.5 x ¥37,783), which `validate_services` lets
+    stand only in such a currency."""
+    return round_whole(amount)
+
+
+def _not_the_product(quantity: Decimal, price: Decimal, amount: Decimal) -> str:
+    return (
+        f"Amount {amount} does not equal Quantity x Unit Price "
+        f"({quantity} x {price} = {quantity * price}); correct one of them."
+    )
+
+
+def rounded_elsewhere(line: ServiceLine, currency: str) -> str | None:
+    """What is wrong with an Amount typed as the product rounded to a whole unit
+    (`_whole`) in a currency that has a smaller unit; None when nothing is."""
+    if line.unit_price is None:
+        return None
+    product = line.quantity * line.unit_price
+    if abs(line.amount - product) <= TOLERANCE or line.amount == round_money(product, currency):
+        return None
+    return _not_the_product(line.quantity, line.unit_price, line.amount)
 
 
 def validate_services(
@@ -590,6 +614,10 @@ def validate_services(
             continue
         if problem:
             errors[int(row)] = RowError(sheet.name, int(row), sheet.headers["Client"], problem)
+            continue
+        rounded = rounded_elsewhere(result, client.currency)
+        if rounded is not None:
+            errors[int(row)] = _line_error(sheet, int(row), "Amount", rounded)
             continue
         if str in (cells[3].__class__, cells[4].__class__, cells[5].__class__):  # text typed
             other = _other_currency(cells[3:], client)

@@ -528,3 +528,30 @@ def test_excels_own_formulas_past_the_cells_are_no_cells(tmp_path: Path) -> None
     assert errors == {}
     assert [(line.row, line.amount) for line in lines] == [
         (2, Decimal("160.00")), (3, Decimal("120.50"))]  # fmt: skip
+
+
+def test_an_amount_typed_as_the_rounded_yen_figure_is_billed(folder: Any) -> None:
+    """0.5 x ¥37,783 is ¥18,891.5; a yen has no smaller unit, so ¥18,892 (what the tool
+    bills with the Amount left empty) is the Amount to type. It was refused, asking for
+    a half yen; a dollar Amount 50 cents off is still refused, new or rebilled."""
+    write_workbook(
+        folder.workbook,
+        [client("Tanaka", Currency="JPY"), client("Smith")],
+        [service(date(2026, 3, 2), "Tanaka", "Review", 0.5, 37783, Amount=18892),
+         service(date(2026, 3, 2), "Smith", "Review", 0.5, 37783, Amount=18892)],
+    )  # fmt: skip
+    assert folder.run("--as-of", "2026-03-09") == 1  # Smith's row is wrong
+    frame = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert list(frame["Status"]) == ["Invoiced", "Error"]
+    assert "does not equal Quantity x Unit Price" in frame["Error"][1]
+    total = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")["Total"]
+    assert list(total) == [18892]
+    folder.type_in("Services", 3, Amount=Decimal("18891.5"))
+    assert folder.run("--as-of", "2026-03-16") == 0  # the billed row is not taken as edited
+    assert list(pd.read_excel(folder.workbook, "Invoices", engine="calamine")["Total"]) == [
+        18892, 18891.5]  # fmt: skip
+    folder.type_in("Services", 3, Amount=18892)
+    folder.type_in("Invoices", 3, Status="Rebill")
+    assert folder.run("--as-of", "2026-03-23") == 1
+    sheet = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert len(sheet) == 2 and "Rebill waits: Services row 3, Amount" in str(list(sheet["Note"]))
