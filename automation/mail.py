@@ -7,8 +7,7 @@ whole batch (or `[email] connections` of them: `smtp_pool`); the server answers
 for each recipient, and a later attempt (a 4xx retry, the next run) goes only
 to the recipients that do not have it yet.
 
->>> parse_addresses("ann@example.com; bad, Bob <bob@example.org>")
-(('ann@example.com', 'bob@example.org'), ('bad',))
+Addresses are read by `addresses`.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from base64 import b64encode
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email import errors as email_errors
 from email.charset import Charset
 from email.header import decode_header, make_header
 from email.message import Message
@@ -44,11 +42,17 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import idna
 import jinja2
 from jinja2.loaders import split_template_path
 
 from . import mime, sandbox
+from .addresses import (
+    bare_address,
+    needs_smtputf8,
+    parse_addresses,
+    plain_address,
+    split_addresses,
+)
 from .bundled import TEMPLATES
 from .config import EmailConfig
 from .errors import UnusableError
@@ -122,13 +126,6 @@ REFUSED = "refused"
 TEMPORARY = "temporary"
 UNKNOWN = "unknown"
 
-#: A dot-atom local part (RFC 5322), letters beyond ASCII allowed (RFC 6531).
-_LOCAL_RE = re.compile(r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*", re.UNICODE)
-_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_ADDRESS = re.compile(
-    rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL_RE.pattern}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
-)
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _UNSAFE_FILENAME = re.compile(r"[^\w.-]+")  # letters and digits of any script are kept
 #: What str.splitlines() breaks a line on, and NUL.
@@ -294,140 +291,6 @@ def every_recipient(
 # -- addresses and headers ---------------------------------------------------------
 
 
-def parse_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Split a cell of addresses on `;`, `,` and line breaks (Alt+Enter in a cell) into
-    (valid addresses, invalid pieces).
-
-    Each piece is read with the standard library's RFC 5322 parser, so a quoted
-    display name may hold commas (`"Ann, Accounts" <ann@client.example>`).
-    Display names are dropped; domains come back in their IDNA (`xn--`) form;
-    duplicates (case-insensitive) are kept once.
-
-    >>> parse_addresses('"Ann, Accounts" <ann@client.example>; info@пример.рф')
-    (('ann@client.example', 'info@xn--e1afmkfd.xn--p1ai'), ())
-    """
-    if not text:  # an empty CC cell, client after client
-        return (), ()
-    valid: list[str] = []
-    invalid: list[str] = []
-    seen: set[str] = set()
-    for piece in _split_addresses(text):
-        address = _bare_address(piece)
-        if address is None:
-            invalid.append(piece)
-        elif address.lower() not in seen:
-            seen.add(address.lower())
-            valid.append(address)
-    return tuple(valid), tuple(invalid)
-
-
-#: What makes a `;` or `,` part of an address rather than a separator, and the separators.
-_GROUPING, _SEPARATORS = re.compile(r'["<>()]'), re.compile(r"[;,\r\n]")
-
-
-def _split_addresses(text: str) -> list[str]:
-    """Pieces between `;`, `,` and line breaks outside quotes, <angle brackets> and
-    (comments)."""
-    if not _GROUPING.search(text):  # most cells: plain addresses, split without the walk
-        return [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
-    return _walk_addresses(text)
-
-
-def _walk_addresses(text: str) -> list[str]:
-    """`_split_addresses` a character at a time, minding quotes, brackets and comments."""
-    pieces: list[str] = []
-    current: list[str] = []
-    quoted = escaped = False
-    depth = {"<": 0, "(": 0}
-    for char in text:
-        if escaped:
-            escaped = False
-        elif char == "\\" and quoted:
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif not quoted and char in "<(":
-            depth[char] += 1
-        elif not quoted and char in ">)":
-            opener = "<" if char == ">" else "("
-            depth[opener] = max(0, depth[opener] - 1)
-        elif not quoted and not any(depth.values()) and char in ";,\r\n":
-            pieces.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    pieces.append("".join(current))
-    return [p.strip() for p in pieces if p.strip()]
-
-
-@functools.lru_cache(maxsize=4096)
-def _bare_address(piece: str) -> str | None:
-    """The address in one piece, its domain in IDNA form, or None when it is not one.
-
-    Cached: the same sender is parsed for every Message-ID and every message
-    (the email package's header parser costs about half a millisecond). A
-    plain address (most of them) needs no parser.
-    """
-    plain = _plain_address(piece)
-    return plain if plain is not None else _parsed_address(piece)
-
-
-def _plain_address(piece: str) -> str | None:
-    """`local@domain` in ASCII that `_parsed_address` returns as it is, the domain
-    in lower case (IDNA's mapping of ASCII letters); None for any other piece.
-
-    The local part is a dot-atom; the domain's labels are letters, digits and
-    hyphens, never two hyphens together (IDNA has rules for those), the last
-    one starting with a letter. A piece starting "=?" is left to the parser: it
-    reads an RFC 2047 encoded word there (and refuses the address).
-    """
-    if not _PLAIN_ADDRESS.fullmatch(piece) or piece.startswith("=?"):
-        return None
-    local, _, domain = piece.rpartition("@")
-    if "--" in domain or len(domain) > 253:
-        return None
-    return f"{local}@{domain.lower()}"
-
-
-def _parsed_address(piece: str) -> str | None:
-    """`_bare_address` by the email package's RFC 5322 parser and IDNA."""
-    if any(c in piece for c in "\r\n\0"):
-        return None
-    header = email.policy.default.header_factory("To", piece)
-    addresses = header.addresses
-    tolerated = (email_errors.NonASCIILocalPartDefect,)
-    if len(addresses) != 1 or any(not isinstance(d, tolerated) for d in header.defects):
-        return None
-    local, domain = addresses[0].username, addresses[0].domain
-    ascii_domain = idna_domain(domain)
-    if not local or ascii_domain is None or not _LOCAL_RE.fullmatch(local):
-        return None
-    return f"{local}@{ascii_domain}"
-
-
-def idna_domain(domain: str) -> str | None:
-    """The domain as sent over SMTP (IDNA, lower case), or None when it is not a host name.
-
-    >>> idna_domain("Пример.РФ"), idna_domain("xn--e1afmkfd.xn--p1ai"), idna_domain("x")
-    ('xn--e1afmkfd.xn--p1ai', 'xn--e1afmkfd.xn--p1ai', None)
-    """
-    try:
-        ascii_domain = idna.encode(domain.strip().rstrip("."), uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError, ValueError):
-        return None
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or len(ascii_domain) > 253:
-        return None
-    if not all(_LABEL_RE.fullmatch(label) for label in labels):
-        return None
-    return None if labels[-1].isdigit() else ascii_domain
-
-
-def needs_smtputf8(address: str) -> bool:
-    """True for an address with letters other than ASCII before the @ (RFC 6531)."""
-    return not address.rpartition("@")[0].isascii()
-
-
 def no_smtputf8(address: str, host: str) -> str:
     """Why the mail server `host`, which does not offer SMTPUTF8, cannot take `address`."""
     return (
@@ -440,7 +303,7 @@ def no_smtputf8(address: str, host: str) -> str:
 def _checked_addresses(addresses: tuple[str, ...], field: str) -> tuple[str, ...]:
     checked = []
     for address in addresses:
-        bare = _bare_address(address)
+        bare = bare_address(address)
         if bare is None:
             raise AddressError(f"{field} address {address!r} is not a valid email address.")
         checked.append(bare)
@@ -481,7 +344,7 @@ def sender_address(cfg: EmailConfig, company: CompanyInfo) -> str:
     address = cfg.sender or company.email
     if not address:
         raise AddressError("no sender address: set `from` in [email] or `email` in [company].")
-    bare = _bare_address(address)
+    bare = bare_address(address)
     if bare is None:
         raise AddressError(f"the sender address {address!r} is not a valid email address.")
     return bare
@@ -518,8 +381,8 @@ def reply_to_header(cfg: EmailConfig, company: CompanyInfo, envelope_from: str) 
     else:
         return ""
     mailboxes = []
-    for piece in _split_addresses(text):
-        address = _bare_address(piece)
+    for piece in split_addresses(text):
+        address = bare_address(piece)
         if address is None:
             raise AddressError(f"{option} has an invalid address: {piece!r}.")
         if needs_smtputf8(address):  # compat32 would hide it in an encoded word: no replies
@@ -527,12 +390,12 @@ def reply_to_header(cfg: EmailConfig, company: CompanyInfo, envelope_from: str) 
                 f"{option} {address} has letters other than ASCII before the @, which a "
                 "Reply-To cannot carry to every mail program; give an ASCII address."
             )
-        mailboxes.append(mailbox("" if _plain_address(piece) else _display_name(piece), address))
+        mailboxes.append(mailbox("" if plain_address(piece) else _display_name(piece), address))
     return ", ".join(mailboxes)
 
 
 def _display_name(text: str) -> str:
-    """The display name of one mailbox `_bare_address` reads ("" for none)."""
+    """The display name of one mailbox `bare_address` reads ("" for none)."""
     return email.policy.default.header_factory("Reply-To", text).addresses[0].display_name
 
 

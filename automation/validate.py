@@ -17,6 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .addresses import parse_addresses
 from .cells import (
     LARGEST,
     CellError,
@@ -31,7 +32,6 @@ from .cells import (
 )
 from .config import LANGUAGES, Config
 from .lazy import lazy_import
-from .mail import parse_addresses
 from .model import LINE_ERROR, Client, RowError, ServiceLine
 from .money import (
     CURRENCY_CODES,

@@ -18,7 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from smtp_servers import Recorder, make_test_ca, password_checker, running_server
 
-from automation import mail as mail_module
+from automation import addresses
+from automation.addresses import parse_addresses
 from automation.config import LANGUAGES, EmailConfig
 from automation.mail import (
     CONTEXT_KEYS,
@@ -35,7 +36,6 @@ from automation.mail import (
     eml_name,
     make_message_id,
     open_sender,
-    parse_addresses,
     render_email,
     smtp_password,
 )
@@ -146,7 +146,7 @@ def test_parse_addresses(text: str, valid: tuple[str, ...], invalid: tuple[str, 
 def test_plain_address_cells_split_as_the_careful_walk_splits_them(text: str) -> None:
     """A cell without quotes, brackets or comments is split at once, not character by
     character; the pieces are the same either way."""
-    assert mail_module._split_addresses(text) == mail_module._walk_addresses(text)
+    assert addresses.split_addresses(text) == addresses.walk_addresses(text)
 
 
 def test_message_ids_are_unique_and_in_the_sender_domain() -> None:

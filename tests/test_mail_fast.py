@@ -23,8 +23,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from automation import addresses, mime
 from automation import mail as mail_module
-from automation import mime
+from automation.addresses import parsed_address, plain_address
 from automation.compose import _money_text
 from automation.config import EmailConfig
 from automation.fmt import format_money
@@ -34,8 +35,6 @@ from automation.mail import (
     BuiltMessage,
     MailError,
     OutgoingMail,
-    _parsed_address,
-    _plain_address,
     build_message,
     render_email,
 )
@@ -305,15 +304,15 @@ def address_like(draw: st.DrawFn) -> str:
 @given(
     st.one_of(
         address_like(),
-        st.from_regex(mail_module._PLAIN_ADDRESS, fullmatch=True),
+        st.from_regex(addresses.PLAIN_ADDRESS, fullmatch=True),
         st.text(max_size=40),
     )
 )
 def test_a_plain_address_reads_as_the_parser_reads_it(piece: str) -> None:
-    plain = _plain_address(piece)
+    plain = plain_address(piece)
     event("plain" if plain is not None else "parsed")
     if plain is not None:
-        assert plain == _parsed_address(piece)
+        assert plain == parsed_address(piece)
 
 
 LONG_LABEL = "a" * 63
@@ -332,16 +331,16 @@ LONG_LABEL = "a" * 63
     ],
 )
 def test_plain_address_edges(piece: str) -> None:
-    plain = _plain_address(piece)
-    assert plain is None or plain == _parsed_address(piece)
+    plain = plain_address(piece)
+    assert plain is None or plain == parsed_address(piece)
 
 
 def test_plain_addresses_skip_the_parser() -> None:
     mixed = "Ann.Lee+bills@Clients.Example.COM"
-    assert _plain_address(mixed) == "Ann.Lee+bills@clients.example.com"
-    assert _plain_address("client0001@clients.example") == "client0001@clients.example"
+    assert plain_address(mixed) == "Ann.Lee+bills@clients.example.com"
+    assert plain_address("client0001@clients.example") == "client0001@clients.example"
     for other in ("info@пример.рф", "x@xn--p1ai.example", "Ann <ann@example.com>", "a@b.1"):
-        assert _plain_address(other) is None
+        assert plain_address(other) is None
 
 
 #: Characters alike for RFC 2047: the same length in UTF-8 and in the "Q" encoding.

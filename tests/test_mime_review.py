@@ -23,15 +23,13 @@ from smtp_servers import Recorder, running_server
 from test_mail_fast import ATEXT, COMPANY, CONFIG, outcome, outgoing, written_and_generated
 
 from automation import mime
+from automation.addresses import parse_addresses, parsed_address, plain_address
 from automation.mail import (
     SMTPUTF8_SMTP,
     BuiltMessage,
     MailError,
     SmtpSender,
-    _parsed_address,
-    _plain_address,
     build_message,
-    parse_addresses,
 )
 
 #: Everything str.splitlines() breaks a line on; CR and LF were refused before this review.
@@ -127,8 +125,8 @@ def test_no_header_value_writes_a_line_of_its_own(
 def test_an_encoded_word_local_part_reads_as_the_parser_reads_it(piece: str) -> None:
     # The parser decodes "=?utf-8?q?abc?=" to "abc" and refuses the address; the plain
     # path took it as it is.
-    assert _plain_address(piece) in (None, _parsed_address(piece))
-    assert parse_addresses(piece)[0] == tuple(a for a in [_parsed_address(piece)] if a)
+    assert plain_address(piece) in (None, parsed_address(piece))
+    assert parse_addresses(piece)[0] == tuple(a for a in [parsed_address(piece)] if a)
 
 
 encoded_word = st.builds(
@@ -149,8 +147,8 @@ encoded_word = st.builds(
 def test_encoded_words_in_local_parts(word: str, rest: list[str], glue: str, domain: str) -> None:
     for local in (word + glue + ".".join(rest), ".".join([*rest, word]) if rest else word):
         piece = f"{local}@{domain}"
-        plain = _plain_address(piece)
-        assert plain is None or plain == _parsed_address(piece)
+        plain = plain_address(piece)
+        assert plain is None or plain == parsed_address(piece)
 
 
 # -- folding: limits, encoded words, shapes shared ------------------------------------
