@@ -65,6 +65,8 @@ def make_document(
 
     A reissue never offers the early-payment discount: its window has passed;
     neither does a copy sent after the window closed (`reissue_date`: the copy's date).
+    A reissue, a copy, or an invoice paid towards before it went out (`amount_paid`)
+    shows it as it stands: credits, what was paid and the balance.
     `amount_due`: what settles it, by `terms.amount_due` (`plan.balance_of`); below the
     total less credits, the rest is the discount the payment earned, printed as such.
     """
@@ -78,6 +80,7 @@ def make_document(
     discount_by = discount_date(terms, inv.invoice_date)
     discounted = discounted_total(terms, inv.total, inv.currency)
     language = client.language
+    as_it_stands = bool(reissue_number or copy_number or amount_paid)
     return InvoiceDocument(
         invoice_no=inv.invoice_no,
         invoice_date=inv.invoice_date,
@@ -100,8 +103,8 @@ def make_document(
         discounted_total=discounted,
         company=company_config.company,
         copy_number=copy_number,
-        credited=inv.credited if reissue_number or copy_number else ZERO,
-        discount_earned=discount_earned(inv, amount_due) if reissue_number or copy_number else ZERO,
+        credited=inv.credited if as_it_stands else ZERO,
+        discount_earned=discount_earned(inv, amount_due) if as_it_stands else ZERO,
     )
 
 
@@ -295,9 +298,19 @@ def prepare_jobs(
             continue
         paid = Decimal(msg.payload.get("paid", "0"))
         doc: InvoiceDocument | CreditNoteDocument | None
-        if msg.kind == "invoice":
+        if msg.kind == "invoice" or msg.payload.get("with_invoice"):
+            # The invoice as it stands: a payment made before it could be delivered shows,
+            # with the balance; a payment note carrying it (paid in full) says so.
             due = due_on_sending(inv, config, calendar, as_of)
-            doc = make_document(inv, client, config, due)
+            doc = make_document(
+                inv,
+                client,
+                config,
+                due,
+                amount_paid=paid,
+                balance=Decimal(msg.payload["balance"]) if "balance" in msg.payload else None,
+                amount_due=_amount_due(msg.payload),
+            )
         elif msg.kind == "reissue":
             due = date.fromisoformat(msg.payload["new_due"])
             doc = make_document(

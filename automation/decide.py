@@ -37,7 +37,14 @@ from .fmt import format_money
 from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessage
 from .model import HOLD, REBILL, InvoiceRow, RowError, ServiceLine
 from .notices import split_unlikely_dates
-from .plan import Followup, InvoiceDraft, Payments, decide_followup
+from .plan import (
+    Followup,
+    InvoiceDraft,
+    Payments,
+    decide_followup,
+    owing_again,
+    payment_note_of,
+)
 from .read import WorkbookData, WorkbookError, read_workbook, renamed_invoices
 from .reconcile import billed_elsewhere, lost_invoice_rows, lost_rows_note
 from .request import RunRequest
@@ -142,8 +149,38 @@ def look_at_open_invoices(
     owed = {m.event for m in pending if m.state in (PLANNED, FAILED)}
     done_events = events - owed
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
-    followups = decide_followups(request, invoices, rows, book, done_events, unsent, calendar)
+    invoices = reopen_paid_again(invoices, rows, done_events)
+    followups = decide_followups(
+        request, invoices, rows, book, done_events, unsent, calendar, unreached(pending)
+    )
     return pending, active, invoices, rows, followups
+
+
+def unreached(pending: Sequence[LedgerMessage]) -> set[str]:
+    """The invoices whose own email, still owed, no server ever took: planned, or refused
+    by every address (`unbuild_unsent`, `mark_failed` let go of its bytes). It may be built
+    again as the invoice stands, or given up for a message that carries the invoice."""
+    return {
+        m.invoice_no
+        for m in pending
+        if m.kind == "invoice" and m.state in (PLANNED, FAILED) and m.raw is None
+    }
+
+
+def reopen_paid_again(
+    invoices: dict[str, LedgerInvoice], rows: Mapping[str, InvoiceRow], done_events: set[str]
+) -> dict[str, LedgerInvoice]:
+    """The invoices, those found owing again since their payment was thanked (`plan.
+    owing_again`: a payment returned, Paid Amount lowered) counted as reopened once more,
+    so that being paid again earns a thank-you again. `Run.number` records the count."""
+    by_invoice = events_by_invoice(done_events, invoices.keys())
+    result = dict(invoices)
+    for number, inv in invoices.items():
+        state = replace(state_of(inv, False), reopened=inv.reopened)
+        pay = Payments.from_row(rows.get(number))
+        if owing_again(state, pay, by_invoice.get(number, set())):
+            result[number] = replace(inv, reopened=inv.reopened + 1)
+    return result
 
 
 #: Messages that stay owed until delivered; other kinds are re-decided every run.
@@ -172,6 +209,11 @@ def owed_now(
     send: list[LedgerMessage] = []
     drop: list[LedgerMessage] = []
     seen: set[str] = set()
+    # A payment note decided for an invoice whose own email is still owed carries the
+    # invoice (`plan.decide_followup`); so does one that may have reached its server.
+    carried = paid_noted(wanted) | {
+        m.invoice_no for m in pending if m.state == SENDING and m.payload.get("with_invoice")
+    }
     for msg in pending:
         if msg.kind == STATEMENT:
             continue  # a client's monthly statement: statement_mail.send_statements sends it
@@ -179,15 +221,20 @@ def owed_now(
         client = book.clients.get(inv.client_key)
         if msg.state == FAILED and run_id is not None and (msg.attempt_run or 0) >= run_id:
             continue  # failed in this very run: retried at the next one
-        if not request.covers(inv.client_key) or msg.invoice_no in seen:
-            continue  # at most one message per invoice per run
+        if not request.covers(inv.client_key):
+            continue
         if msg.invoice_no in held:
             continue  # owed still: sent once the ledger knows what the row lists
         if msg.kind not in KEPT_KINDS and msg.state != SENDING and msg.event not in wanted:
             # A reminder or note from an earlier run that no longer fits (the client
-            # paid since, the invoice was put on hold...): it is not sent at all.
+            # paid since, the invoice was put on hold...): it is not sent at all, whatever
+            # else goes about the invoice.
             drop.append(msg)
             continue
+        if msg.invoice_no in seen:
+            continue  # at most one message per invoice per run
+        if msg.kind == "invoice" and msg.invoice_no in carried and msg.raw is None:
+            continue  # paid before it could be delivered: its payment note carries it
         typed = Payments.from_row(rows.get(msg.invoice_no)).bookkeeper_status
         # Void, Hold and inactive clients get no automatic mail (a credit note goes).
         if msg.kind != "credit_note" and (typed or (client is not None and not client.active)):
@@ -229,14 +276,7 @@ def unsent_waiting(
 
 def paid_noted(events: Collection[str]) -> set[str]:
     """The invoices with a payment note among `events` (thank-you, under- or overpaid)."""
-    found = set()
-    for event in events:
-        if event.endswith("/thanks"):
-            found.add(event.removesuffix("/thanks"))
-        parts = event.rsplit("/", 2)  # "<number>/underpaid/<amount>": a number may hold "/"
-        if len(parts) == 3 and parts[1] in ("underpaid", "overpaid"):
-            found.add(parts[0])
-    return found
+    return {note[0] for note in map(payment_note_of, events) if note is not None}
 
 
 def apply_bank_statements(
@@ -278,8 +318,12 @@ def decide_followups(
     done_events: set[str],
     failed: set[str],
     calendar: BusinessCalendar,
+    not_reached: Collection[str] = (),
 ) -> list[tuple[LedgerInvoice, Followup]]:
-    """The reminder, reissue, thank-you or escalation each open invoice is due today."""
+    """The reminder, reissue, thank-you or escalation each open invoice is due today.
+
+    `failed`: the invoices whose own email is still owed; `not_reached`: those of them
+    no server ever took (`unreached`)."""
     result: list[tuple[LedgerInvoice, Followup]] = []
     if request.payments_only:
         return result
@@ -289,8 +333,12 @@ def decide_followups(
             continue
         client = book.clients.get(inv.client_key)
         pay = Payments.from_row(rows.get(number))
+        state = replace(
+            state_of(inv, number in failed), unreached=number in not_reached,
+            reopened=inv.reopened,
+        )  # fmt: skip
         decision = decide_followup(
-            state_of(inv, number in failed),
+            state,
             pay,
             request.as_of,
             request.config,

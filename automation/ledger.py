@@ -117,6 +117,7 @@ ADDED_INVOICE_COLUMNS = (
     ("rows_digest", "TEXT"),  # a settled invoice's Services rows as they stood (`rows_digests`)
     ("note_before", "TEXT"),  # the Note a "Not done" note took the place of (`note_problem`)
     ("held", "INTEGER"),  # 1 while the bookkeeper's Status on its row says Hold (`record_held`)
+    ("reopened", "INTEGER"),  # times found owing again once paid (`record_reopened`)
 )
 #: Keys per `IN (...)` query, well under SQLite's limit on a statement's parameters.
 IN_CHUNK = 500
@@ -252,6 +253,9 @@ class LedgerInvoice:
     credit_notes: tuple[str, ...] = ()
     #: a Resend was sent and the workbook's Resend cell is not known to be cleared yet
     resend_pending: bool = False
+    #: how many times a run found it owing again after its payment was thanked (or its
+    #: overpayment noted): a payment returned. Each time it is paid again is thanked again.
+    reopened: int = 0
 
     @property
     def original_due(self) -> date:
@@ -809,11 +813,12 @@ class Ledger:
         return {e for (e,) in self._rows_in(query, sorted(set(numbers)))}
 
     def messaged_on(self, as_of: date) -> dict[str, set[str]]:
-        """The invoices an earlier run on the same `as_of` date made a message for, each with
-        the To addresses of those messages, in lower case (none while one is not built yet)."""
+        """The invoices an earlier run on the same `as_of` date made or sent a message for
+        (an invoice refused before, delivered then), each with the To addresses of those
+        messages, in lower case (none while one is not built yet)."""
         query = (
             "SELECT m.invoice_no, COALESCE(m.to_addresses, m.recipients) FROM messages m"
-            " JOIN runs r ON r.id = m.created_run"
+            " JOIN runs r ON r.id IN (m.created_run, m.attempt_run)"
             " WHERE r.as_of = ? AND r.id IS NOT ? AND m.kind != ?"
         )
         found: dict[str, set[str]] = {}
@@ -861,6 +866,7 @@ class Ledger:
                 replaced_by=_split(r["replaced_by"]),
                 credit_notes=_split(r["credit_notes"]),
                 resend_pending=bool(r["resend_pending"]),
+                reopened=r["reopened"] or 0,
             )
         return result
 
@@ -1192,6 +1198,16 @@ class Ledger:
         if cur.rowcount:
             self.conn.execute("DELETE FROM message_bytes WHERE message_id = ?", (message_id,))
 
+    def drop_unsent(self, event: str) -> None:
+        """Forget the message of `event` if no recipient has or may have it (planned, or
+        refused by every address): another message carried what it had to say."""
+        row = self.conn.execute(
+            f"SELECT message_id FROM messages WHERE event = ? AND {_NOBODY_HAS}",
+            (event, *_REACHED),
+        ).fetchone()
+        if row is not None:
+            self.drop_message(row[0])
+
     # -- updates owed to the workbook --------------------------------------
     def owe_updates(self, updates: Iterable[tuple[str, str, str, CellValue]]) -> None:
         self.conn.executemany(
@@ -1236,6 +1252,14 @@ class Ledger:
         self.conn.executemany(
             "UPDATE invoices SET held = ? WHERE invoice_no = ? AND coalesce(held, 0) != ?",
             [(int(on), number, int(on)) for number, on in held.items()],
+        )
+
+    def record_reopened(self, reopened: Mapping[str, int]) -> None:
+        """Keep how many times each invoice was found owing again once paid
+        (`LedgerInvoice.reopened`): its payment notes count from the latest time."""
+        self.conn.executemany(
+            "UPDATE invoices SET reopened = ? WHERE invoice_no = ? AND coalesce(reopened, 0) != ?",
+            [(times, number, times) for number, times in reopened.items()],
         )
 
     def held(self, numbers: Iterable[str]) -> set[str]:

@@ -195,6 +195,9 @@ RECORD_BATCH = 8
 ProgressFactory = Callable[[str, int], Callable[[], None]]
 
 
+#: What a message's payload says of the payments (`Run._record_followup`).
+PAYMENT_FIGURES = ("paid", "balance", "amount_due")
+
 #: How the Note of an escalated invoice begins (until it is paid: `_note_paid_escalations`).
 ESCALATED = "Escalated on"
 
@@ -504,8 +507,10 @@ class Run:
             checkpoint("before-credit-notes")  # inside the transaction: all of it, or none
             credit_floor = existing_credit_floor(data, config, as_of)
             self._record_corrections(plan.fixes, max(credit_floor, self.older.credit_floor))
+            ledger.record_reopened({n: inv.reopened for n, inv in self.invoices.items()})
             for inv, decision in plan.followups:
                 self._record_followup(inv, decision)
+            self._restate_unsent(plan.pending)
             self._note_paid_escalations()
             if plan.monthly:
                 plan_monthly_statements(
@@ -848,6 +853,8 @@ class Run:
             "balance": str(decision.balance),
             "amount_due": str(decision.amount_due),
         }
+        if decision.with_invoice:  # the invoice goes with it (`owed_now`)
+            payload["with_invoice"] = "yes"
         if decision.action == "reissue":
             assert decision.new_due is not None
             payload["reissue_number"] = str(decision.reissue_number)
@@ -861,6 +868,23 @@ class Run:
         )
         if not planned:
             ledger.replan_message(decision.event, payload)
+
+    def _restate_unsent(self, pending: Collection[LedgerMessage]) -> None:
+        """An invoice's own email that no server ever took, built again this run: its
+        document shows what was paid meanwhile and the balance, as a copy does, rather
+        than asking for the whole amount (one that may have reached a server goes
+        identical: `Ledger.replan_message` leaves it alone)."""
+        for msg in pending:
+            inv = self.invoices.get(msg.invoice_no)
+            if msg.kind != "invoice" or msg.raw is not None or inv is None:
+                continue
+            pay = Payments.from_row(self.rows.get(msg.invoice_no))
+            payload = {k: v for k, v in msg.payload.items() if k not in PAYMENT_FIGURES}
+            if pay.paid > 0:
+                due, balance = balance_of(state_of(inv, True), pay)
+                payload |= {"paid": str(pay.paid), "balance": str(balance), "amount_due": str(due)}
+            if payload != msg.payload:
+                self.ledger.replan_message(msg.event, payload)
 
     def _note_paid_back(self) -> None:
         """A void invoice whose Note says money is owed back, the Paid Amount lowered since

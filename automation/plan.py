@@ -11,8 +11,8 @@ here touches files, the ledger or the network.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -135,6 +135,11 @@ class InvoiceState:
     failed: bool  # its first email has not gone out yet
     credited: Decimal = ZERO  # the credit notes issued against it, together
     voided: bool = False  # cancelled by a credit note (Void or Rebill)
+    #: its first email, still owed, was never taken by a server (planned, or refused by
+    #: every address): it may be built again, or another message may carry it
+    unreached: bool = False
+    #: times found owing again after its payment was noted (`LedgerInvoice.reopened`)
+    reopened: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,8 @@ class Followup:
       event: the ledger key that makes the action happen once.
       amount_due: the total, or what settled it inside the discount window
         (`terms.amount_due`: the amount paid, from the discounted total up to the total).
+      with_invoice: the payment note carries the invoice, which never reached the client
+        (its own email, refused, is not sent: it would ask for what is paid).
     """
 
     invoice_no: str
@@ -174,6 +181,7 @@ class Followup:
     event: str | None = None
     reissue_number: int = 0
     new_due: date | None = None
+    with_invoice: bool = False
 
     @property
     def amount_told(self) -> Decimal:
@@ -249,6 +257,74 @@ def _amount_key(amount: Decimal) -> str:
 PAYMENT_NOTES = frozenset({"thanks", "underpaid", "overpaid"})
 
 
+def note_event(invoice_no: str, kind: str, paid: Decimal, reopened: int = 0) -> str:
+    """The ledger event of a payment note: one thank-you each time the invoice is paid,
+    one part-payment note per distinct amount in that time; `-<n>` follows the kind from
+    the second time on (`reopened`: found owing again so many times since it was paid).
+
+    >>> note_event("INV-1", "thanks", Decimal("300"))
+    'INV-1/thanks'
+    >>> note_event("INV-1", "underpaid", Decimal("100"), reopened=1)
+    'INV-1/underpaid-2/100.00'
+    """
+    name = f"{kind}-{reopened + 1}" if reopened else kind
+    if kind == "thanks":
+        return f"{invoice_no}/{name}"
+    return f"{invoice_no}/{name}/{_amount_key(paid)}"
+
+
+def payment_note_of(event: str) -> tuple[str, str, int] | None:
+    """(invoice number, kind, reopened) of a payment note's event (`note_event`), else None.
+
+    >>> payment_note_of("INV/7/thanks-2")
+    ('INV/7', 'thanks', 1)
+    >>> payment_note_of("INV-1/overpaid/20.00")
+    ('INV-1', 'overpaid', 0)
+    >>> payment_note_of("INV-1/reissue/2") is None
+    True
+    """
+    head, _, last = event.rpartition("/")
+    kind, times = _kind_and_times(last)
+    if kind == "thanks" and head:
+        return head, kind, times
+    number, _, middle = head.rpartition("/")
+    kind, times = _kind_and_times(middle)
+    if kind in ("underpaid", "overpaid") and number:
+        return number, kind, times
+    return None
+
+
+def _kind_and_times(name: str) -> tuple[str, int]:
+    """("thanks", 1) of "thanks-2"; ("", 0) when the count after "-" is no number."""
+    kind, dash, count = name.partition("-")
+    if not dash:
+        return kind, 0
+    return (kind, int(count) - 1) if count.isdigit() and int(count) > 1 else ("", 0)
+
+
+def notes_this_time(state: InvoiceState, done_events: Collection[str]) -> set[str]:
+    """The payment notes that went since the invoice was last found owing again (all of
+    them when it never was): "thanks", "underpaid", "overpaid"."""
+    found = (payment_note_of(e) for e in done_events)
+    return {
+        note[1]
+        for note in found
+        if note is not None and note[0] == state.invoice_no and note[2] == state.reopened
+    }
+
+
+def owing_again(state: InvoiceState, pay: Payments, done_events: Collection[str]) -> bool:
+    """Paid, its payment thanked (or the overpayment noted), and now owing again: the
+    Paid Amount was lowered (a payment returned). Its next payment in full is thanked
+    anew; a bookkeeper typing the same Paid Amount again is no new payment."""
+    if state.voided or pay.blocked:
+        return False
+    _, balance = balance_of(state, pay)
+    return balance > TOLERANCE and bool(
+        notes_this_time(state, done_events) & {"thanks", "overpaid"}
+    )
+
+
 def decide_followup(
     state: InvoiceState,
     pay: Payments,
@@ -258,39 +334,46 @@ def decide_followup(
     client_active: bool,
     done_events: set[str],
 ) -> Followup:
-    """What to send about one invoice: at most one message, never a repeat."""
+    """What to send about one invoice: at most one message, never a repeat.
+
+    An invoice whose own email is still owed gets nothing else (the invoice goes first,
+    showing what was paid), unless no server ever took that email and the client has
+    paid it in full or more meanwhile: the thank-you (or overpayment note) goes instead,
+    carrying the invoice, rather than an invoice asking for what is paid.
+    """
     due, balance = balance_of(state, pay)
     base = Followup(state.invoice_no, due, balance, paid=pay.paid)
+    settled_before_sent = state.unreached and pay.paid > ZERO and balance <= TOLERANCE
     if (
         state.voided
         or pay.bookkeeper_status
         or pay.blocked
         or not client_active
-        or state.failed
-        or state.last_sent is None
+        or ((state.failed or state.last_sent is None) and not settled_before_sent)
         or state.escalated  # a person follows up now: no more automatic mail at all
     ):
         return base
-    paid_key = _amount_key(pay.paid)
     # Paid after an overpayment note and never short since: Paid Amount lowered to what was
     # due is the refund, and the overpayment note thanked them already.
-    prefix = f"{state.invoice_no}/"
-    notes = {e[len(prefix) :].split("/")[0] for e in done_events if e.startswith(prefix)}
+    notes = notes_this_time(state, done_events)
     refunded = "overpaid" in notes and "underpaid" not in notes
     # Settled with no money since the part-payment note: a credit cleared the rest, and its
     # credit note told the new balance; "thank you for paying ... in full" would be untrue.
-    credited = f"{prefix}underpaid/{paid_key}" in done_events
+    credited = note_event(state.invoice_no, "underpaid", pay.paid, state.reopened) in done_events
     if pay.paid > ZERO:
         if abs(balance) <= TOLERANCE and (refunded or credited):
             return base
         if abs(balance) <= TOLERANCE:
-            kind, event = "thanks", f"{state.invoice_no}/thanks"
+            kind = "thanks"
         elif balance < ZERO:
-            kind, event = "overpaid", f"{state.invoice_no}/overpaid/{paid_key}"
+            kind = "overpaid"
         else:
-            kind, event = "underpaid", f"{state.invoice_no}/underpaid/{paid_key}"
+            kind = "underpaid"
+        event = note_event(state.invoice_no, kind, pay.paid, state.reopened)
         if event not in done_events:
-            return Followup(state.invoice_no, due, balance, kind, pay.paid, event)
+            return replace(base, action=kind, event=event, with_invoice=settled_before_sent)
+    if settled_before_sent or state.last_sent is None:
+        return base  # thanked already: the invoice went with it
     overdue = as_of > state.due_date and balance > TOLERANCE
     waited = (as_of - state.last_sent).days >= config.reissue.every_days
     if not overdue or not waited:

@@ -509,6 +509,18 @@ def record_sent(
             "underpaid": "Note about the part payment",
             "overpaid": "Note about the overpayment",
         }.get(msg.kind, msg.kind.capitalize())
+        if msg.payload.get("with_invoice"):
+            # Paid before its own email could be delivered: this note carried the invoice,
+            # and that email (never taken by a server) is not sent any more.
+            ledger.drop_unsent(f"{inv.invoice_no}/invoice")
+            ledger.update_invoice(
+                inv.invoice_no,
+                sent_at=inv.sent_at or now,
+                first_message_id=inv.first_message_id or msg.message_id,
+                last_sent=now,
+                note=f"{words}, with the invoice attached, {where} on {day}.{missed}",
+            )
+            return
         note = f"{words}, {where} on {day}.{missed}"
         ledger.update_invoice(inv.invoice_no, last_sent=now, note=note)
 
