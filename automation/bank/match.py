@@ -8,6 +8,13 @@ No or `Ignore` for is decided by that instead):
    it, on an invoice of that payer or the one the reference names, and the
    reference names no other invoice): recognised, not added again. Up to
    TYPED_DOUBT_DAYS apart it waits in Review instead of being counted twice.
+   So are several lines naming that invoice and no other that add up to exactly
+   the typed amount (or a part of it typed at another time, or what is left of
+   it), dated near its Paid Date: the payments a cumulative Paid Amount was typed
+   for (400 and 800 typed as 1200).
+   A line naming only invoices that are not open, one of which still shows such a
+   typed amount that could hold it, waits in Review (rules 2-4 never apply it to
+   another invoice): it may be part of that payment.
 1. `Reference`: an open invoice number appears in the reference text (any case,
    spaces or dashes, with or without leading zeros: `inv 2026 7`, `№INV-2026-0007`);
    not one running on into a date (`2026-03` of `2026-03-05`), nor, for numbers
@@ -46,7 +53,7 @@ import itertools
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from ..cells import CellError, cell_decimal
@@ -505,6 +512,7 @@ def match_lines(
             decision = (
                 recognised.get(line.bank_ref)
                 or _typed_doubt(line, payers, index, typed, typed_left)
+                or _typed_holds(line, index, book, typed, typed_left)
                 or _match(line, payers, book, index, fee_tolerance)
             )
         book.pay(decision.allocations)
@@ -562,7 +570,67 @@ def _recognise_typed(
         )
         allocation = Allocation(payment.invoice_no, line.amount, typed=True)
         found[line.bank_ref] = Decision(line.bank_ref, APPLIED, RULE_TYPED, (allocation,), note)
+    for payment in typed:
+        key = (payment.invoice_no, payment.paid_date)
+        taken = [d.allocations[0].amount for d in found.values()
+                 if d.allocations[0].invoice_no == payment.invoice_no]  # fmt: skip
+        for amount, day in _typed_targets(payment, taken, left[key]):
+            together = _typed_together(lines, index, payment.invoice_no, amount, day, found)
+            if not together or amount > left[key]:
+                continue
+            left[key] -= amount
+            note = (
+                f"one of {len(together)} lines making up the "
+                f"{_money(amount, together[0].currency)} typed by hand on {payment.invoice_no} "
+                f"(Paid Amount, Paid Date {day.isoformat()}); not added again."
+            )
+            for line in together:
+                allocation = Allocation(payment.invoice_no, line.amount, typed=True)
+                found[line.bank_ref] = Decision(line.bank_ref, APPLIED, RULE_TYPED,
+                                                (allocation,), note)  # fmt: skip
     return found
+
+
+def _typed_targets(
+    payment: TypedPayment, taken: Sequence[Decimal], left: Decimal
+) -> list[tuple[Decimal, date]]:
+    """The amounts several bank lines may make up together: each part typed (less one of
+    the amount of each line just recognised as one), then all that is left of it."""
+    parts = list(payment.parts)
+    for amount in taken:
+        same = [i for i, (a, _d) in enumerate(parts) if a == amount]
+        if same:
+            del parts[same[0]]
+    targets = [(a, d) for a, d in parts if a <= left]
+    if left > ZERO and (left, payment.paid_date) not in targets:
+        targets.append((left, payment.paid_date))
+    return targets
+
+
+def _typed_together(
+    lines: Sequence[BankLine],
+    index: NumberIndex,
+    number: str,
+    amount: Decimal,
+    day: date,
+    found: Mapping[str, Decision],
+) -> list[BankLine]:
+    """Two or more lines, not yet recognised, whose reference names invoice `number` and no
+    other, that add up to exactly `amount` typed on it with Paid Date `day` (a cumulative
+    Paid Amount: 400 and 800 typed as 1200), dated from TYPED_DOUBT_DAYS before that day
+    to TYPED_WITHIN_DAYS after it; none when no set, or more than one, does."""
+    near = [
+        line
+        for line in lines
+        if line.bank_ref not in found
+        and -TYPED_DOUBT_DAYS <= (line.date - day).days <= TYPED_WITHIN_DAYS
+        and set(_named(line, index)) == {number}
+    ]
+    sets, complete = _sums_to(amount, [(line.bank_ref, line.amount) for line in near])
+    if len(sets) != 1 or not complete:
+        return []
+    chosen = set(sets[0])
+    return [line for line in near if line.bank_ref in chosen]
 
 
 def _typed_gap(line: BankLine, payment: TypedPayment, left: Decimal) -> int | None:
@@ -603,6 +671,38 @@ def _typed_doubt(
                 f"{payment.invoice_no} (Paid Date {payment.paid_date.isoformat()}), {gap} days "
                 "from this payment: if it is this payment, Ignore this line; if not, type the "
                 "Invoice No.",
+            )
+    return None
+
+
+def _typed_holds(
+    line: BankLine,
+    index: NumberIndex,
+    book: _Book,
+    typed: Sequence[TypedPayment],
+    left: Mapping[tuple[str, date], Decimal],
+) -> Decision | None:
+    """Review, for a line naming only invoices that are not open, one of which shows a
+    payment typed by hand that no bank line was found to be yet and that could hold this
+    line (dated up to TYPED_DOUBT_DAYS after its Paid Date): it may be part of that
+    payment, so it never goes to another invoice by its amount (rules 2-4)."""
+    named = _named(line, index)
+    if not named or _open_named(named, book) or book.made_before.intersection(named):
+        return None
+    for payment in typed:
+        rest = left[(payment.invoice_no, payment.paid_date)]
+        if (
+            payment.invoice_no in named
+            and line.amount <= rest
+            and line.date <= payment.paid_date + timedelta(days=TYPED_DOUBT_DAYS)
+        ):
+            return Decision(
+                line.bank_ref,
+                REVIEW,
+                note=f"{payment.invoice_no} already shows a payment of "
+                f"{_money(rest, line.currency)} typed by hand (Paid Date "
+                f"{payment.paid_date.isoformat()}) that no bank line was found to be: type "
+                "Ignore if this line is part of it, or the Invoice No it pays.",
             )
     return None
 
