@@ -29,6 +29,8 @@ from .plan import Payments, balance_of
 from .statement import (
     DISCOUNT,
     FEE,
+    PAYMENT,
+    REFUND,
     ROUNDING,
     CreditFact,
     InvoiceFact,
@@ -171,7 +173,9 @@ def payment_facts(
             seen.append(now)  # not recorded yet: when it was seen is not known
     facts = payments_from_history(inv.invoice_no, seen)
     for day, amount, fee, applied in bank:  # a bank fee written off is a line of its own
-        facts.append(PaymentFact(inv.invoice_no, day, amount - fee, recorded=applied))
+        # less than nothing: Paid Amount lowered below what the bank paid (a payment returned)
+        kind = REFUND if amount < ZERO else PAYMENT
+        facts.append(PaymentFact(inv.invoice_no, day, amount - fee, kind, applied))
         if fee:
             facts.append(PaymentFact(inv.invoice_no, day, fee, FEE, applied))
     typed, typed_date = seen[-1][:2] if seen else (ZERO, None)

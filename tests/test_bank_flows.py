@@ -1,9 +1,15 @@
-"""Bank lines across imports: a cumulative Paid Amount typed for two transfers."""
+"""Bank lines across imports: a cumulative Paid Amount typed for two transfers, one
+transfer in two formats of a statement, and a payment the bank returned and the
+client paid again."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+
+import pandas as pd
+from conftest import Folder, client, service, write_workbook
+from statements import CSV_CONFIG, Tx, camt053, csv_bank, ofx_sgml
 
 from automation.bank.match import (
     APPLIED,
@@ -14,7 +20,10 @@ from automation.bank.match import (
     TypedPayment,
     match_lines,
 )
-from automation.bank.record import BankLine
+from automation.bank.record import BankLine, repeated_from_other_files
+from automation.cli import main
+from automation.model import CellUpdate
+from automation.writeback import apply_updates
 
 D = Decimal
 BETA = "beta llc"
@@ -67,3 +76,123 @@ def test_a_line_that_may_be_part_of_a_typed_payment_waits_instead_of_paying_anot
     (reused,) = match_lines(INVOICES, PAYERS, [rest], D("0"), known_closed={"INV-2026-0007"})
     assert (reused.rule, reused.allocations) == (
         "Amount", (Allocation("INV-2026-0002", D("800.00")),))  # fmt: skip
+
+
+def test_lines_of_one_file_never_repeat_each_other() -> None:
+    """Two equal payments on one day in one file are two; the same two in another format
+    of the statement repeat one each."""
+    one = transfer("300.00", 9, "INV-2026-0002", "C1")
+    two = BankLine(one.date, one.amount, "USD", "in", "Beta LLC", ("KZ222",), one.reference,
+                   "C1#2", "jan.csv", 10)  # fmt: skip
+    ofx = [BankLine(one.date, one.amount, "USD", "in", "BETA LLC", (), " inv-2026-0002", ref,
+                    "jan.ofx", n) for n, ref in enumerate(("F1", "F2"), start=1)]  # fmt: skip
+    assert repeated_from_other_files([one, two]) == {}
+    assert repeated_from_other_files([one, two, *ofx]) == {"F1": one, "F2": two}
+    other_day = BankLine(date(2026, 1, 10), one.amount, "USD", "in", "Beta LLC", (),
+                         one.reference, "F3", "jan.ofx")  # fmt: skip
+    assert repeated_from_other_files([one, other_day]) == {}
+
+
+# -- end to end -------------------------------------------------------------------
+
+
+def billed(folder: Folder, csv_config: str = CSV_CONFIG) -> None:
+    folder.write_config(extra='currency = "EUR"\n' + csv_config)
+    write_workbook(folder.workbook, [client("Acme GmbH", Currency="EUR"),
+                                     client("Beta BV", Currency="EUR")],
+                   [service(date(2026, 3, 2), "Acme GmbH", "Audit", 1, 1200),
+                    service(date(2026, 3, 2), "Beta BV", "Payroll", 1, 300)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-02") == 0
+
+
+def payments(folder: Folder, *args: str) -> int:
+    return main(["payments", "--workbook", str(folder.workbook), *args])
+
+
+def sheet(folder: Folder, name: str) -> pd.DataFrame:
+    return pd.read_excel(folder.workbook, sheet_name=name, engine="calamine")
+
+
+def paid(folder: Folder, number: str) -> tuple[Decimal, Decimal]:
+    row = sheet(folder, "Invoices").set_index("Invoice No").loc[number]
+    return D(str(row["Paid Amount"])), D(str(row["Paid By Bank"]))
+
+
+def test_one_transfer_in_a_csv_export_and_the_banks_ofx_is_applied_once(
+    folder: Folder, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """A CSV export without an id column (its Bank Ref a fingerprint), then the OFX of the
+    same days with the bank's id: the 600 is paid once, the OFX line waits in Review."""
+    billed(folder, CSV_CONFIG.replace('bank_ref = "Referenz"\n', ""))
+    half = Tx(date(2026, 3, 5), D("600.00"), "ACME GMBH", purpose="INV-2026-0001 first half",
+              ref="")  # fmt: skip
+    export = folder.root / "export.csv"
+    export.write_bytes(csv_bank([half]))
+    download = folder.root / "download.ofx"
+    download.write_bytes(ofx_sgml([Tx(half.day, half.amount, "Acme GmbH", ref="2026030500000001",
+                                      purpose="INV-2026-0001  First Half")], "EUR"))  # fmt: skip
+    assert payments(folder, str(export), "--as-of", "2026-03-06") == 0
+    assert payments(folder, str(download), "--as-of", "2026-03-06") == 1  # one waits
+    assert paid(folder, "INV-2026-0001") == (D("600"), D("600"))
+    lines = sheet(folder, "Payments")
+    assert list(lines["Status"]) == ["Applied", "Review"]
+    assert lines.loc[1, "Note"] == (
+        "the same date, amount, payer and reference as the line of 2026-03-05 imported from "
+        f"export.csv (Bank Ref {lines.loc[0, 'Bank Ref']}): the same payment in another "
+        "statement file, so nothing is applied. If it is a second payment, type the Invoice "
+        "No; if not, type Ignore."
+    )
+    folder.run("--as-of", "2026-03-09")  # still waiting, still not applied
+    assert paid(folder, "INV-2026-0001") == (D("600"), D("600"))
+    capsys.readouterr()
+
+
+def paid_then_returned(folder: Folder) -> str:
+    """Beta's 300 paid by bank and thanked for, then a camt file with its reversal only:
+    what `payments` printed for that file."""
+    billed(folder)
+    first = folder.root / "first.csv"
+    first.write_bytes(csv_bank([Tx(date(2026, 3, 5), D("300.00"), "Beta BV",
+                                   purpose="INV-2026-0002", ref="T1005")]))  # fmt: skip
+    assert payments(folder, str(first), "--as-of", "2026-03-06") == 0
+    assert folder.run("--as-of", "2026-03-09") == 0  # the thank-you
+    assert paid(folder, "INV-2026-0002") == (D("300"), D("300"))
+    back = Tx(date(2026, 3, 9), D("-300.00"), "Beta BV", purpose="RETURN INV-2026-0002",
+              ref="R2001")  # fmt: skip
+    returned = folder.root / "returned.xml"
+    returned.write_bytes(camt053([back]).replace(
+        b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd>", 1))
+    return str(returned)
+
+
+def test_a_file_holding_only_a_reversal_is_not_said_to_have_unreadable_lines(
+    folder: Folder, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    returned = paid_then_returned(folder)
+    capsys.readouterr()
+    assert payments(folder, returned, "--as-of", "2026-03-10") == 1  # the reversal is listed
+    out = capsys.readouterr().out
+    assert "reversed a credit of 300.00 EUR" in out
+    assert "Bank statements: 1 file(s), 0 new incoming line(s); 0 applied.\n" in out
+    assert "could not be read" not in out and "other 1 line(s)" not in out
+
+
+def test_a_payment_returned_and_paid_again_leaves_paid_by_bank_within_paid_amount(
+    folder: Folder,
+) -> None:
+    """300 paid by bank, returned (Paid Amount lowered to 0, as the bookkeeper is told),
+    then paid again: Paid Amount 300 and Paid By Bank 300, not 600."""
+    payments(folder, paid_then_returned(folder), "--as-of", "2026-03-10")
+    row = folder.row_of("Invoices", "Invoice No", "INV-2026-0002")
+    apply_updates(folder.workbook, [CellUpdate("Invoices", row, "Paid Amount", D("0"))],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    assert folder.run("--as-of", "2026-03-11") == 0
+    assert paid(folder, "INV-2026-0002") == (D("0"), D("0"))  # the bank's part followed
+    again = folder.root / "again.csv"
+    paid_again = Tx(date(2026, 3, 12), D("300.00"), "Beta BV", purpose="INV-2026-0002 again",
+                    ref="T1020")  # fmt: skip
+    again.write_bytes(csv_bank([paid_again]))
+    assert payments(folder, str(again), "--as-of", "2026-03-13") == 0
+    assert paid(folder, "INV-2026-0002") == (D("300"), D("300"))
+    assert folder.run("--as-of", "2026-03-16") == 0  # and it stays so
+    assert paid(folder, "INV-2026-0002") == (D("300"), D("300"))

@@ -12,6 +12,8 @@ The invariant that keeps hand-typed payments safe: on an Invoices row,
 Paid Amount = what the bookkeeper typed + Paid By Bank. The typed part is
 read as Paid Amount - Paid By Bank, and Paid By Bank is always the ledger's
 total, so a re-run, a restored older copy or a failed write-back all converge.
+Paid Amount lowered below Paid By Bank (a payment the bank returned) lowers the
+bank's part with it, kept in the ledger: Paid By Bank never exceeds Paid Amount.
 """
 
 from __future__ import annotations
@@ -52,13 +54,25 @@ from .match import (
     parse_instruction,
     payer_key,
 )
-from .record import IN, BankLine, line_error, new_lines, reused_ref, said
+from .record import (
+    IN,
+    OUT,
+    BankLine,
+    line_error,
+    new_lines,
+    repeated_from_other_files,
+    reused_ref,
+    reversed_credit,
+    said,
+)
 from .store import (
     BankTotal,
     bank_totals,
     counter_twins,
+    imported_lines,
     known_refs,
     record,
+    record_lowered,
     stored_lines,
     typed_recognised,
 )
@@ -140,13 +154,17 @@ def heal_rows(
     """
     result = dict(rows)
     for number, total in totals.items():
-        if number not in invoices or not total.bank:
+        if number not in invoices:
             continue
         row = rows.get(number) or InvoiceRow(0, number)
+        if not (total.bank or row.paid_by_bank):
+            continue
         if row.problem:
             continue  # the bookkeeper fixes the cells first; nothing is written meanwhile
         paid = row.paid_amount or ZERO
-        typed = paid - (row.paid_by_bank or ZERO)
+        # Never negative: Paid Amount lowered below Paid By Bank lowered the bank's part
+        # (`lowered_bank_parts`), so Paid By Bank never exceeds Paid Amount.
+        typed = max(paid - (row.paid_by_bank or ZERO), ZERO)
         days = [d for d in (row.paid_date, total.latest) if d is not None]
         shown = max(days) if days else None
         # A typed part whose date the bank's later one replaces keeps it for statements.
@@ -158,6 +176,25 @@ def heal_rows(
             paid_by_bank=total.bank,
             typed_date=row.paid_date if moved else row.typed_date,
         )
+    return result
+
+
+def lowered_bank_parts(
+    rows: Mapping[str, InvoiceRow],
+    invoices: Mapping[str, LedgerInvoice],
+    totals: Mapping[str, BankTotal],
+) -> dict[str, Decimal]:
+    """Invoice No -> what the bookkeeper took off the bank's part: Paid Amount typed below
+    Paid By Bank (a payment the bank returned, an overpayment paid back), at most what
+    the bank paid. The bank's part follows it down (`store.record_lowered`)."""
+    result = {}
+    for number, total in totals.items():
+        row = rows.get(number)
+        if number not in invoices or row is None or row.problem or row.paid_by_bank is None:
+            continue
+        cut = min(row.paid_by_bank - (row.paid_amount or ZERO), total.bank)
+        if cut > ZERO:
+            result[number] = cut
     return result
 
 
@@ -329,15 +366,18 @@ def _read_files(files: Sequence[Path], config: Config) -> tuple[list[BankLine], 
     bank = replace(config.bank, currency=fallback)  # what "$" means, how many decimals
     for path in files:
         read, errors = read_statement(path, bank, config.bank.currency.upper())
+        # A reversed credit is listed too, but its line was read.
+        reversals = {reversed_credit(ln) for ln in read if ln.direction == OUT}
         read = [ln if ln.currency else replace(ln, currency=fallback) for ln in read]
         outcome.errors.extend(errors)
         # A file with readable lines is imported (and leaves the inbox) even when some of
         # its lines cannot be read: they are listed in this run, once, not every week. A
         # file nothing could be read from stays, and is listed until it is fixed.
+        unread = sum(1 for e in errors if e.message not in reversals)
         if read or not errors:
             outcome.files_done.append(path)
-        if read and errors:
-            outcome.partly_read.append((path.name, len(errors), len(read)))
+        if read and unread:
+            outcome.partly_read.append((path.name, unread, len(read)))
         lines.extend(read)
     return lines, outcome
 
@@ -355,6 +395,12 @@ def import_payments(
     """Read `files`, decide new and Review lines, record them, and return the healed rows
     (the run's date `as_of`: typed payments are read as of it)."""
     lines, outcome = _read_files(files, config)
+    before = bank_totals(ledger, invoices)
+    lowered = lowered_bank_parts(rows, invoices, before)
+    if lowered:  # before any new line is added to the bank's part
+        with ledger.transaction():
+            record_lowered(ledger, lowered, as_of)
+        before = bank_totals(ledger, invoices)
     known = known_refs(ledger) if lines else {}
     twins = counter_twins(ledger) if lines else set()
     # Overlapping statements, in this import or an earlier one, give a line once.
@@ -362,13 +408,13 @@ def import_payments(
     outcome.new_lines = sum(1 for ln in new if ln.direction == IN)
     waiting = [s.line for s in stored_lines(ledger, (REVIEW,))]
     if not new and not waiting:
-        return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
+        return heal_rows(rows, invoices, before), outcome
     if data.payments_problem:
         outcome.errors.append(line_error("Payments", None, None, data.payments_problem + (
             " The sheet named Payments is not the tool's (it has no Bank Ref column); rename "
             "it so the tool can make its own.")))  # fmt: skip
         outcome.files_done.clear()  # nothing was recorded: the files wait in the inbox
-        return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
+        return heal_rows(rows, invoices, before), outcome
     totals = bank_totals(ledger)
     now = heal_rows(rows, invoices, totals)
     payers, payer_errors = build_payers(book)
@@ -378,18 +424,22 @@ def import_payments(
     all_numbers = {n for (n,) in ledger.conn.execute("SELECT invoice_no FROM invoices")}
     made_before = _made_before(data, all_numbers)
     open_invoices = _open_invoices(invoices, now)
-    decisions = match_lines(
+    instructions = _instructions(data, {ln.bank_ref for ln in waiting})
+    held = _repeated(ledger, new, incoming, instructions)
+    matched = match_lines(
         open_invoices,
         payers,
-        candidates,
+        [ln for ln in candidates if ln.bank_ref not in held],
         config.bank.fee_tolerance,
         typed=_typed_payments(ledger, data, incoming, totals, as_of, made_before),
-        instructions=_instructions(data, {ln.bank_ref for ln in waiting}),
+        instructions=instructions,
         # Not open includes Void/Rebill typed this run: a reference naming one is
         # not rule 1's, and a line the other rules apply says it named that invoice.
         known_closed=all_numbers - {o.invoice_no for o in open_invoices},
         made_before=made_before,
     )
+    decided = {d.bank_ref: d for d in [*matched, *held.values()]}
+    decisions = [decided[ln.bank_ref] for ln in candidates]
     earlier = {**{ln.bank_ref: (ln.amount, ln.currency, ln.date) for ln in candidates}, **known}
     decisions = [_noting_reused_ref(d, earlier) for d in decisions]
     with ledger.transaction():
@@ -413,6 +463,32 @@ def import_payments(
             )
         )
     return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
+
+
+def _repeated(
+    ledger: Ledger,
+    new: Sequence[BankLine],
+    incoming: Sequence[BankLine],
+    instructions: Mapping[str, Instruction],
+) -> dict[str, Decision]:
+    """Review, for each incoming line (not yet told what it pays) that repeats a line of
+    another file imported before it under another Bank Ref (`repeated_from_other_files`):
+    the same payment in two formats of one statement is not applied twice."""
+    found = repeated_from_other_files([*imported_lines(ledger), *new])
+    held = {}
+    for line in incoming:
+        first = found.get(line.bank_ref)
+        if first is None or line.bank_ref in instructions:
+            continue
+        held[line.bank_ref] = Decision(
+            line.bank_ref,
+            REVIEW,
+            note=f"the same date, amount, payer and reference as the line of "
+            f"{first.date.isoformat()} imported from {first.file or 'another file'} (Bank Ref "
+            f"{first.bank_ref}): the same payment in another statement file, so nothing is "
+            "applied. If it is a second payment, type the Invoice No; if not, type Ignore.",
+        )
+    return held
 
 
 def _noting_reused_ref(

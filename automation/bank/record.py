@@ -360,6 +360,49 @@ def _same_line(line: BankLine, seen: tuple[Decimal, str, date]) -> bool:
     )
 
 
+def _payer_ids(line: BankLine) -> set[str]:
+    return {normal_id(i).lstrip("0") for i in line.payer_ids} - {""}
+
+
+def _same_payer(line: BankLine, other: BankLine) -> bool:
+    """The same payer name (any case or spacing), or an identifier both give."""
+    return clean(line.payer).casefold() == clean(other.payer).casefold() or bool(
+        _payer_ids(line) & _payer_ids(other)
+    )
+
+
+def repeated_from_other_files(lines: Sequence[BankLine]) -> dict[str, BankLine]:
+    """Bank Ref -> the earlier line (in `lines`' order: import order) that a line of
+    another file repeats under a Bank Ref of its own: same date, amount, currency and
+    reference (any case or spacing), and the same payer (`_same_payer`).
+
+    Two formats of one statement (a CSV export whose Bank Ref is a fingerprint, the
+    bank's OFX with its own ids) give each payment twice. Each earlier line answers
+    for one line only, and lines of one file never repeat each other: two equal
+    payments on one day in one statement are two payments (`number_repeats`).
+
+    >>> csv = BankLine(date(2026, 3, 9), Decimal("600"), "USD", IN, "Beta LLC", (), "INV 7", "C1",
+    ...                "c.csv")
+    >>> ofx = replace(csv, payer="BETA LLC", reference="inv 7", bank_ref="F1", file="c.ofx")
+    >>> {ref: line.bank_ref for ref, line in repeated_from_other_files([csv, ofx]).items()}
+    {'F1': 'C1'}
+    """
+    waiting: dict[tuple[object, ...], list[BankLine]] = {}
+    found: dict[str, BankLine] = {}
+    for line in lines:
+        key = (line.date, line.amount, line.currency, line.direction,
+               "".join(line.reference.split()).casefold())  # fmt: skip
+        earlier = waiting.setdefault(key, [])
+        twin = next((e for e in earlier if e.file != line.file and e.bank_ref != line.bank_ref
+                     and _same_payer(line, e)), None)  # fmt: skip
+        if twin is None:
+            earlier.append(line)
+        else:
+            earlier.remove(twin)
+            found[line.bank_ref] = twin
+    return found
+
+
 def reversed_credit(line: BankLine) -> str:
     """What a bookkeeper is told of a reversed credit (MT940 RC, camt DBIT with RvslInd):
     money that came in went back."""

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ..ledger import Ledger
 from ..money import ZERO
@@ -76,12 +77,31 @@ def counter_twins(ledger: Ledger) -> set[Said]:
     }
 
 
+#: The columns of bank_lines a BankLine is made of (`_bank_line`).
+_LINE_COLUMNS = (
+    "bank_ref, line_date, amount, currency, direction, payer, payer_ids, reference, file, line"
+)
+
+
+def _bank_line(row: Sequence[Any]) -> BankLine:
+    ref, day, amount, currency, direction, payer, ids, reference, file, line = row[:10]
+    return BankLine(
+        date.fromisoformat(day), Decimal(amount), currency, direction, payer,
+        tuple(i for i in ids.split("\x1f") if i), reference, ref, file, line or 0,
+    )  # fmt: skip
+
+
+def imported_lines(ledger: Ledger) -> list[BankLine]:
+    """Every line imported, in import order (without decisions)."""
+    return [
+        _bank_line(row)
+        for row in ledger.conn.execute(f"SELECT {_LINE_COLUMNS} FROM bank_lines ORDER BY rowid")
+    ]
+
+
 def stored_lines(ledger: Ledger, statuses: Collection[str] | None = None) -> list[StoredLine]:
     """Lines in import order (optionally only those with the given statuses)."""
-    query = (
-        "SELECT bank_ref, line_date, amount, currency, direction, payer, payer_ids, reference,"
-        " file, line, status, rule, note FROM bank_lines"
-    )
+    query = f"SELECT {_LINE_COLUMNS}, status, rule, note FROM bank_lines"
     args: list[str] = []
     if statuses:
         query += f" WHERE status IN ({','.join('?' * len(statuses))})"
@@ -96,13 +116,10 @@ def stored_lines(ledger: Ledger, statuses: Collection[str] | None = None) -> lis
             )
     result = []
     for row in ledger.conn.execute(query + " ORDER BY rowid", args):
-        ref, day, amount, currency, direction, payer, ids, reference, file, line = row[:10]
-        bank_line = BankLine(
-            date.fromisoformat(day), Decimal(amount), currency, direction, payer,
-            tuple(i for i in ids.split("\x1f") if i), reference, ref, file, line or 0,
-        )  # fmt: skip
+        bank_line = _bank_line(row)
         status, rule, note = row[10:]
-        result.append(StoredLine(bank_line, status, rule, note, tuple(allocations.get(ref, ()))))
+        allocated = tuple(allocations.get(bank_line.bank_ref, ()))
+        result.append(StoredLine(bank_line, status, rule, note, allocated))
     return result
 
 
@@ -148,6 +165,29 @@ def record(ledger: Ledger, new: Sequence[BankLine], decisions: Mapping[str, Deci
     )
 
 
+#: How the Bank Ref of what the bookkeeper took off an invoice's bank part starts
+#: (`record_lowered`); it has no bank line.
+LOWERED = "~lowered/"
+
+
+def record_lowered(ledger: Ledger, lowered: Mapping[str, Decimal], day: date) -> None:
+    """Keep what the bookkeeper took off the bank's part of invoices (Paid Amount lowered
+    below Paid By Bank: a payment the bank returned, an overpayment paid back) as a
+    negative bank amount dated `day`, the run that saw it; call inside a transaction."""
+    if not lowered:
+        return
+    count = dict(ledger.conn.execute(
+        "SELECT invoice_no, COUNT(*) FROM bank_allocations WHERE bank_ref LIKE ?"
+        " GROUP BY invoice_no", (LOWERED + "%",),
+    ))  # fmt: skip
+    ledger.conn.executemany(
+        "INSERT INTO bank_allocations (bank_ref, invoice_no, amount, fee, typed, line_date)"
+        " VALUES (?,?,?,'0',0,?)",
+        [(f"{LOWERED}{count.get(number, 0) + 1}", number, str(-amount), day.isoformat())
+         for number, amount in lowered.items()],
+    )  # fmt: skip
+
+
 def bank_totals(ledger: Ledger, numbers: Iterable[str] | None = None) -> dict[str, BankTotal]:
     """Invoice No -> what the bank gave it, summed in Decimal (never in SQL floats)."""
     wanted = set(numbers) if numbers is not None else None
@@ -161,8 +201,9 @@ def bank_totals(ledger: Ledger, numbers: Iterable[str] | None = None) -> dict[st
         when = date.fromisoformat(day)
         if typed:
             totals[number] = BankTotal(now.bank, now.typed + Decimal(amount), now.latest)
-        else:
-            latest = when if now.latest is None or when > now.latest else now.latest
+        else:  # money taken off (`record_lowered`) does not date the payment
+            later = Decimal(amount) > ZERO and (now.latest is None or when > now.latest)
+            latest = when if later else now.latest
             totals[number] = BankTotal(now.bank + Decimal(amount), now.typed, latest)
     return totals
 
@@ -189,7 +230,8 @@ def bank_payments(
     """Invoice No -> the money bank lines added to it, one entry per line on its bank date,
     oldest first (lines recognised as payments typed by hand are not here: they are typed):
     (date, amount added, of which a bank fee written off, the date of the run that applied
-    it: when the tool learnt of it)."""
+    it: when the tool learnt of it). What the bookkeeper took off the bank's part
+    (`record_lowered`) is a negative amount, learnt of on its date."""
     wanted = set(numbers) if numbers is not None else None
     result: dict[str, list[tuple[date, Decimal, Decimal, date | None]]] = {}
     for number, amount, fee, day, applied in ledger.conn.execute(
@@ -198,9 +240,11 @@ def bank_payments(
         " WHERE a.typed = 0 ORDER BY a.line_date, a.rowid"
     ):
         if wanted is None or number in wanted:
+            when = date.fromisoformat(day)
             result.setdefault(number, []).append(
-                (date.fromisoformat(day), Decimal(amount), Decimal(fee), _day(applied))
-            )
+                (when, Decimal(amount), Decimal(fee), _day(applied) or (
+                    when if Decimal(amount) < ZERO else None))
+            )  # fmt: skip
     return result
 
 
