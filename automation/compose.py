@@ -223,6 +223,8 @@ def email_context(
         if payload.get("as_of")
         else "",
         "discount_text": discount_offer(inv, lang, due) if kind == "invoice" else "",
+        # paid before the invoice's own email reached the client: this note carries it
+        "invoice_attached": "yes" if payload.get("with_invoice") else "",
         # a copy (Resend) of an invoice already overdue on its day: "was due on", not "by"
         "past_due": "yes" if balance > 0 and _day_of(payload) > due else "",
     }

@@ -94,8 +94,8 @@ EMAIL_NAMES: dict[str, frozenset[str]] = {
     "invoice": _OF_THE_INVOICE,
     "reissue": _OF_THE_INVOICE | {"reissue_date"},
     "underpaid": _OF_THE_INVOICE,
-    "overpaid": _OF_THE_INVOICE | {"excess"},
-    "thanks": _OF_THE_INVOICE,
+    "overpaid": _OF_THE_INVOICE | {"excess", "invoice_attached"},
+    "thanks": _OF_THE_INVOICE | {"invoice_attached"},
     "credit_note": _OF_THE_INVOICE | {
         "credit_note_no", "credit_note_date", "credit_amount", "new_balance", "owed_back",
         "replacement", "cancels_invoice",

@@ -17,8 +17,10 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     }),
     "email/en/overpaid.html": frozenset({
         "2f8fc5d9316241332f56cbc9de651abe02f043a6ba5a8424dcf401281b1f171a",
+        "405b5b86676541f2915b4e6f391ff70126b10b80ef3a516d7aca8935f52c78c9",
     }),
     "email/en/overpaid.txt": frozenset({
+        "ad777f74879a228533ee5d82ec46c0356ac2d2a4d6ab9f3edfac114148017aff",
         "f395deda076cb67e8a8b02339b8c8cb83fcf6b054383bf9c46869bb4f5239657",
     }),
     "email/en/resend.html": frozenset({
@@ -37,10 +39,12 @@ SUPERSEDED: dict[str, frozenset[str]] = {
         "eb92eafd62e66bef6a3a442190ecd7fc9a942e8c644914d9f368bbebddff2cf8",
     }),
     "email/en/thanks.html": frozenset({
+        "75b117cee85c27c50282f37215983abdb48a6d27d1ec8889a3d79ff3e8cdbd8d",
         "ea1babba2d69e8f834891666703ecfc935d93dbba713ad5444796a0b91aebf2a",
     }),
     "email/en/thanks.txt": frozenset({
         "238a02a312367dfb88a18d77abef9524550ebd2f3ece1399cb43132032120974",
+        "a70ec710047342185e7d691c7d3176621875a2537c8c6c85bab26d3818bdf9df",
     }),
     "email/en/underpaid.html": frozenset({
         "7de77359e8ccfba473dc925efd6ebfccac074c221590865d600bf21a17582d5c",
@@ -56,8 +60,10 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     }),
     "email/kk/overpaid.html": frozenset({
         "41e3efdf71fc890da581d4c173efbc8d8baeab7720841f089dd69f26de897316",
+        "a207759c5cd5ba98305891127883a37c0d453cb523615031cb1ca231d90a69fc",
     }),
     "email/kk/overpaid.txt": frozenset({
+        "54557854bafa792874992f81f258f7e67f823c6e315c74cd8b40dc977734148a",
         "86cbe9b4e190bd6ada59216b9a5851955732d4b8e52d9fbc0a52df415bc5f061",
     }),
     "email/kk/reissue.html": frozenset({
@@ -81,6 +87,12 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     "email/kk/statement.txt": frozenset({
         "f4ec5e987e145ec8253c7878b685fd9e509eeed16e4db5ac332465ac4bd14320",
     }),
+    "email/kk/thanks.html": frozenset({
+        "c6200dca3b59cdee4dcddaf3b48ecc6541604a99ac886ca734531b8ee9df74fb",
+    }),
+    "email/kk/thanks.txt": frozenset({
+        "11e5f23c48dc8568dbf75d7f2c4a8210a8767f077553d233d0d90d58a3695efc",
+    }),
     "email/kk/underpaid.html": frozenset({
         "2022a887505f6fe6fbd0ae17d203356f79d6dca39dcba7628e4cec2a2a23d8d9",
     }),
@@ -95,9 +107,11 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     }),
     "email/ru/overpaid.html": frozenset({
         "336e1128ad499b4e3ef3d88d8d1c9ac90a4325a1a9c6ac29e556c4c3a1bf83b3",
+        "c0605330f68e2e3dc9989b0940ab7ceedc1fc3e4002eef8bd5079681ac4114e9",
     }),
     "email/ru/overpaid.txt": frozenset({
         "70dbd734096e6bcaab780aa61f1f90126de5494611cdab84e6930f4091c055e3",
+        "eb86ad7f526a49883e56480441e52660d521c8637e483994b7e8de0ca13bfe2f",
     }),
     "email/ru/reissue.html": frozenset({
         "f6ef80095dd96c05da9ac83af7914ccbf8b8a485f0ff58c7e74a2b74b4d696eb",
@@ -126,9 +140,11 @@ SUPERSEDED: dict[str, frozenset[str]] = {
     }),
     "email/ru/thanks.html": frozenset({
         "03acc2abe352dca343e55417f8a3bf2403fe457b61a42a77baee46c30d0221b2",
+        "91ed59acc4b06ca8f2d5bd96dd6c5b4e7f367e244a403ab99c43b92b1f325076",
     }),
     "email/ru/thanks.txt": frozenset({
         "93e69e80b78960c06d3a00a0bbfe03d7eca225e95f2be337226e3c772e7b81c7",
+        "9a595d8f1233b41e481a09e07a66a28fb397c2461506818fb8036db01f413c6a",
     }),
     "email/ru/underpaid.html": frozenset({
         "29085e451785eab56d715f9fedd2db84cc363e1a33ccd3a7bc4bf3aac17f2a33",

@@ -74,6 +74,7 @@ CONTEXT = {
     "cancels_invoice": "yes",
     "balance_open": "yes",
     "past_due": "",
+    "invoice_attached": "",
     "period": "2026-10-01 – 2026-10-31",
     "statement_date": "2026-10-31",
     "closing_balance": "750.00 USD",

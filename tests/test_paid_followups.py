@@ -52,6 +52,7 @@ def test_an_invoice_paid_before_it_could_be_delivered_is_not_sent_asking_for_pay
     (mail,) = mails_to(folder, "Zeta")  # one message: the payment note, not the invoice
     assert "Please find attached invoice" not in body(mail)
     assert f"${paid}.00" in body(mail)
+    assert "The invoice is attached for your records." in body(mail)
     if subject:
         assert str(mail["Subject"]).startswith(subject)
     # It carries the invoice the client never had, as it stands: paid, with the balance.
@@ -142,6 +143,7 @@ def test_a_returned_payment_paid_again_is_thanked_again(folder: Folder) -> None:
     type_into_invoices(folder, "Delta", Paid_Amount=Decimal("300"), Paid_Date=date(2026, 1, 8))
     run(folder, date(2026, 1, 12))
     assert str(mails_to(folder, "Delta")[-1]["Subject"]).startswith("Thank you")
+    assert "attached" not in body(mails_to(folder, "Delta")[-1])  # an ordinary thank-you
     # The bank returned it: Paid Amount lowered to 0, a reminder follows in time.
     type_into_invoices(folder, "Delta", Paid_Amount=0, Paid_Date=date(2026, 1, 14))
     run(folder, date(2026, 1, 19))

@@ -28,6 +28,7 @@ CONTEXT = {
     "total": "$10.00", "discount_text": "", "company_name": "Ledgerwise",
     "company_email": "b@l.example", "company_phone": "", "amount_due": "$10.00",
     "amount_paid": "$0.00", "balance": "$10.00", "balance_open": "$10.00", "reissue_number": "",
+    "invoice_attached": "",
 }  # fmt: skip
 
 

@@ -63,7 +63,7 @@ def test_no_sentence_ends_twice_after_a_russian_date() -> None:
              "credit_note_date", "statement_date"}  # fmt: skip
     context = {key: day if key in dates else "X1" for key in CONTEXT_KEYS}
     context["period"] = f"{format_date(date(2026, 11, 1), 'ru')} – {day}"
-    for flag in ("cancels_invoice", "balance_open", "owed_back", "past_due"):
+    for flag in ("cancels_invoice", "balance_open", "owed_back", "past_due", "invoice_attached"):
         context[flag] = "yes"
     found = []
     for kind in TEMPLATE_KINDS:
