@@ -6,7 +6,8 @@ clients get last month's statement: every active client whose balance was
 open at the end of that month and is still open on the run's date. A client
 with an invoice on Hold is planned too, but its statement waits (the run says
 so) and goes at the first run after the Hold is cleared, if the balance is
-still open then. Each gets
+still open then; a later month's statement takes in one still waiting (`kept_back`),
+so the months held back go as one statement, never several at once. Each gets
 one `statement` message in the ledger; the month is recorded as decided in
 the same transaction, so a rerun, or any later run that month, plans nothing.
 Sending goes through the shared delivery loop (`delivery.deliver`) and the
@@ -40,6 +41,7 @@ from .config import Config
 from .delivery import Outcome, Parcel, RetryPolicy, deliver
 from .ledger import FAILED, PLANNED, SENDING, SENT, Ledger, LedgerMessage
 from .mail import (
+    UNKNOWN,
     BuiltMessage,
     MailError,
     OutgoingMail,
@@ -183,27 +185,57 @@ def plan_monthly_statements(
 
     A client with an invoice on Hold is planned too: `send_statements` keeps its
     statement back while the Hold lasts, so the month's statement is still sent once
-    the Hold is cleared (the month being decided, no later run would plan it).
+    the Hold is cleared (the month being decided, no later run would plan it). A
+    statement of an earlier month still owed (`kept_back`) is taken into the one
+    planned now, which starts where it started.
 
     Call inside a ledger transaction: the plan and the mark land together.
     """
     end = period[1]
     planned = 0
     stated = stated_accounts(ledger)
+    waiting = kept_back(ledger)
     for st in statements_to_send(ledger, rows, book, as_of, period):
         client = client_for(book, st)
+        earlier = waiting.get(f"{client.key}/{st.currency}", [])
+        start = min(
+            [
+                period_for(stated, client.key, st.currency, period),
+                *(date.fromisoformat(m.payload["start"]) for m in earlier),
+            ]
+        )
         payload = {
             "client_key": client.key,
             "currency": st.currency,
-            "start": period_for(stated, client.key, st.currency, period).isoformat(),
+            "start": start.isoformat(),
             "end": end.isoformat(),
             "as_of": as_of.isoformat(),
         }
         event = f"{STATEMENT}/{month_of(end)}/{client.key}/{st.currency}"
         message_id = make_message_id(config.email, config.company)
-        planned += ledger.plan_message(message_id, event, "", STATEMENT, payload)
+        if ledger.plan_message(message_id, event, "", STATEMENT, payload):
+            planned += 1
+            for msg in earlier:  # this one covers their months: one statement, not several
+                ledger.drop_message(msg.message_id)
     ledger.mark_statement_month(month_of(end), planned)
     return planned
+
+
+def kept_back(ledger: Ledger) -> dict[str, list[LedgerMessage]]:
+    """`<client key>/<currency>` -> its statement messages of earlier months still owed that
+    nobody has or may have: kept back by a Hold (or refused, or not sent for want of a mail
+    server). The month's statement planned now covers their months in their stead, so the
+    client gets one statement from the first month still owed, never several at once; one
+    that may have reached someone is left to go again identical (`send_statements`)."""
+    found: dict[str, list[LedgerMessage]] = {}
+    for msg in ledger.messages((PLANNED, FAILED)):
+        if msg.kind != STATEMENT or any(
+            state in (SENT, UNKNOWN) for state, _reply in ledger.deliveries(msg.message_id).values()
+        ):
+            continue
+        account = f"{_client_key(msg.payload)}/{msg.payload['currency']}"
+        found.setdefault(account, []).append(msg)
+    return found
 
 
 def send_statements(
@@ -240,7 +272,7 @@ def send_statements(
         client = book.clients.get(key)
         if key in held:
             summary.notes.append(
-                f"Statement for {client.name if client else key} ({msg.payload['end'][:7]}) waits: "
+                f"Statement for {client.name if client else key} ({_months(msg.payload)}) waits: "
                 "an invoice of theirs is on Hold. It goes at the first run after the Hold "
                 "is cleared."
             )
@@ -397,6 +429,13 @@ def _built(
             made,
         )  # fmt: skip
     return built, amount, name
+
+
+def _months(payload: Mapping[str, Any]) -> str:
+    """The months a statement message covers, as the run names them: "2026-03", or
+    "2026-01 to 2026-03" for one covering months kept back or missed (`kept_back`)."""
+    first, last = payload["start"][:7], payload["end"][:7]
+    return last if first == last else f"{first} to {last}"
 
 
 def _client_key(payload: Mapping[str, Any]) -> str:
