@@ -134,6 +134,7 @@ from .sending import (
     NOT_DONE,
     NOT_EMAILED,
     SendStage,
+    problem_told,
     refunded_note,
     test_mode_note,
     utf8_column,
@@ -831,11 +832,12 @@ class Run:
         """Record an escalation, or plan the reminder, reissue or note decided on."""
         ledger, config, as_of = self.ledger, self.config, self.as_of
         if decision.action == "escalate":
+            day = as_of.isoformat()
             ledger.update_invoice(
                 inv.invoice_no,
                 escalated=True,
-                note=f"{ESCALATED} {as_of.isoformat()}: {_reissued(inv.reissue_count)} and "
-                "still unpaid; please call the client.",
+                note=f"{ESCALATED} {day}: {_reissued(inv.reissue_count)} and still unpaid; "
+                f"please call the client.{problem_told(ledger, inv.invoice_no, day)}",
             )
             self.summary.escalated.append(
                 SentItem(

@@ -458,6 +458,19 @@ NOT_DONE = "Not done on"
 NOT_EMAILED = "Not emailed:"
 
 
+def problem_told(ledger: Ledger, invoice_no: str, day: str) -> str:
+    """What this run could not do on the invoice's row (a Credit Amount put back), as its
+    Note tells it today (`Ledger.note_problem`), to say after a Note written over it (" Not
+    done on ..."), or "" when the Note tells no such thing.
+
+    A Note that says both is told already: a rerun leaves it as it is (`note_problem`).
+    """
+    (kept,) = ledger.conn.execute(
+        "SELECT note FROM invoices WHERE invoice_no = ?", (invoice_no,)
+    ).fetchone() or ("",)
+    return f" {kept}" if (kept or "").startswith(f"{NOT_DONE} {day}:") else ""
+
+
 def record_sent(
     ledger: Ledger,
     job: Job,
@@ -473,12 +486,7 @@ def record_sent(
     """
     msg, inv = job.message, job.invoice
     day = as_of.isoformat()
-    # What this run could not do on the row (a Credit Amount put back) stays said first.
-    (kept,) = ledger.conn.execute(
-        "SELECT note FROM invoices WHERE invoice_no = ?", (inv.invoice_no,)
-    ).fetchone() or ("",)
-    if (kept or "").startswith(f"{NOT_DONE} {day}:"):
-        missed += f" {kept}"
+    missed += problem_told(ledger, inv.invoice_no, day)
     if msg.kind == "invoice":
         ledger.update_invoice(
             inv.invoice_no,
