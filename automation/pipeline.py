@@ -512,7 +512,6 @@ class Run:
             for inv, decision in plan.followups:
                 self._record_followup(inv, decision)
             self._restate_unsent(plan.pending)
-            self._note_paid_escalations()
             if plan.monthly:
                 plan_monthly_statements(
                     ledger,
@@ -570,6 +569,7 @@ class Run:
         if not self.request.payments_only:  # what it shows is settled now: written meanwhile
             self.pending_report = self._start_report()
         self._note_paid_back()
+        self._note_paid_escalations()
         updates = UpdateSet()
         shown = [*self.lines, *plan.rebilled, *plan.unchanged]
         services_updates(
@@ -908,21 +908,31 @@ class Run:
     def _note_paid_escalations(self) -> None:
         """An escalated invoice since paid: its Note no longer asks for a call.
 
-        No thank-you goes (an escalated invoice gets no automatic mail), so the
-        Note says so instead of staying "please call the client".
+        No thank-you goes (an escalated invoice gets no automatic mail), so the Note says
+        so, whatever it said last: "please call the client", or the credit note or copy
+        emailed since the escalation. A Note telling what could not be done on the row
+        (`Ledger.note_problem`), or an email not delivered yet, is left to say so; the
+        payment is told once that is fixed.
         """
+        changed = False
         for number, inv in self.invoices.items():
-            if not inv.escalated or not inv.note.startswith(ESCALATED):
+            if not inv.escalated or number in self.failed_now or NOT_DONE in inv.note:
                 continue
             pay = Payments.from_row(self.rows.get(number))
             status = status_of(state_of(inv, False), pay, self.as_of)
-            if status in (PAID, OVERPAID) and pay.paid_date is not None:
-                paid = format_money(pay.paid, inv.currency, "en")
-                self.ledger.update_invoice(
-                    number,
-                    note=f"{status} ({paid} by {pay.paid_date.isoformat()}) after it was "
-                    "escalated; no thank-you is emailed for an escalated invoice.",
-                )
+            if status not in (PAID, OVERPAID) or pay.paid_date is None:
+                continue
+            paid = format_money(pay.paid, inv.currency, "en")
+            note = (
+                f"{status} ({paid} by {pay.paid_date.isoformat()}) after it was "
+                "escalated; no thank-you is emailed for an escalated invoice."
+            )
+            if note != inv.note:
+                with self.ledger.transaction():
+                    self.ledger.update_invoice(number, note=note)
+                changed = True
+        if changed:
+            self.invoices = self.ledger.invoices(self.active)
 
     def _queue(self, wanted: set[str], held: Collection[str] = ()) -> list[LedgerMessage]:
         """The messages to send now (`decide.owed_now`); those no longer wanted are dropped."""
