@@ -59,7 +59,7 @@ from .errors import UnusableError
 from .mime import COMPAT32_SMTP, SMTPUTF8_SMTP
 from .model import CompanyInfo
 from .oauth import SIGN_IN_AGAIN, OAuthError, SignIn, SignInRefused, xoauth2_string
-from .text import hide_secrets, one_line
+from .text import hide_secrets, one_line, storable_name
 from .upgrade import current, own_file
 
 #: Where `render_email` looks by default: templates/email/<lang>/<kind>.subject|.txt|.html
@@ -1102,7 +1102,7 @@ def eml_name(msg: BuiltMessage) -> str:
         msg.message_id.strip("<>").split("@")[0],
     )
     safe = (_UNSAFE_FILENAME.sub("_", p).strip("._")[:60] for p in pieces)
-    return "-".join(p for p in safe if p) + ".eml"
+    return storable_name("-".join(p for p in safe if p)) + ".eml"
 
 
 class _TrackedSMTP(smtplib.SMTP):

@@ -57,6 +57,7 @@ from .model import Client, CompanyInfo, CreditNoteDocument, InvoiceDocument, Inv
 from .money import round_money
 from .payqr import payment_qr
 from .processes import cpu_count, fresh_context
+from .text import storable_name
 from .upgrade import current, own_file
 from .zipcopy import Entry, ZipCopier, deflate, entry, raw_member
 
@@ -370,7 +371,7 @@ def safe_filename(stem: str) -> str:
         return "invoice"
     if text.split(".")[0].rstrip().upper() in _WINDOWS_RESERVED:
         text = "_" + text
-    return text
+    return storable_name(text)
 
 
 def invoice_path(out_root: Path, doc: Document_) -> Path:

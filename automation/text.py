@@ -15,7 +15,9 @@ too, else "Acme\\u200b Ltd" is not in Clients reads as if "Acme Ltd" were not:
 
 from __future__ import annotations
 
+import hashlib
 import re
+import sys
 
 #: A flag of a region (🏴 + tag letters + cancel tag) is shown as it is; tags elsewhere
 #: are escaped below with the other invisible characters.
@@ -73,3 +75,24 @@ def hide_secrets(text: str, *secrets: str) -> str:
         else:
             text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
     return text
+
+
+def storable_name(name: str, encoding: str | None = None) -> str:
+    """`name` as it is when the file system's `encoding` (this machine's) can hold it;
+    else each character it cannot hold as "_", with a digest of the whole name after
+    it, so that two clients' names stay two files.
+
+    A machine whose locale is not UTF-8 (LC_ALL=C with UTF-8 mode off) cannot name a
+    file "ТОО Ақ Жол": the statement was written after the invoices had gone, and the
+    run stopped before the workbook was written.
+
+    >>> storable_name("Café 東京"), storable_name("ТОО Ақ Жол", "ascii")
+    ('Café 東京', '___ __ ___-b354c975')
+    """
+    encoding = encoding or sys.getfilesystemencoding()
+    try:
+        name.encode(encoding)
+    except UnicodeEncodeError:
+        kept = name.encode(encoding, errors="replace").decode(encoding).replace("?", "_")
+        return f"{kept}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+    return name

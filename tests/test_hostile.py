@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
 
@@ -425,3 +426,44 @@ def test_a_strict_open_xml_workbook_is_refused_before_anything_is_sent(
     said = capsys.readouterr()
     assert said.out.count('"Strict Open XML Spreadsheet"') + said.err.count("Strict Open") == 2
     assert 'Save As, "Excel Workbook (*.xlsx)"' in said.out + said.err
+
+
+def test_a_machine_without_a_utf8_locale_names_files_it_can_hold(folder: Folder) -> None:
+    """LC_ALL=C with Python's UTF-8 mode off: the file system takes ASCII names only. A
+    client called "ТОО Ақ Жол" made the monthly statement's file name unwritable: the run
+    stopped after the invoices had gone, before the workbook was written, every week.
+    Names the machine cannot hold are written with "_" and a digest instead."""
+    write_workbook(
+        folder.workbook,
+        [client("ТОО Ақ Жол"), client("ТОО Бірлік")],
+        [service(date(2026, 11, 20), "ТОО Ақ Жол", "Аудит", 1, 100),
+         service(date(2026, 11, 20), "ТОО Бірлік", "Аудит", 1, 200)],
+    )  # fmt: skip
+    config = folder.write_config(extra="[statements]\nday = 1")
+    config.write_text(config.read_text().replace('mode = "smtp"', 'mode = "outbox"'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8"))}
+    env |= {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONPATH": str(REPO)}
+
+    def run(as_of: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(REPO / "run_billing.py"), "--workbook", str(folder.workbook),
+             "--as-of", as_of],
+            cwd=folder.root, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys; print(sys.getfilesystemencoding())"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    if probe.stdout.strip().lower() in ("utf-8", "utf8"):
+        pytest.skip("this Python keeps UTF-8 file names under the C locale")
+    first = run("2026-11-30")
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = run("2026-12-02")  # November's statements go
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "unexpected problem" not in second.stdout + second.stderr
+    statements = sorted(p.name for p in (folder.root / "account-statements").rglob("*.docx"))
+    assert len(statements) == 2 and all(name.isascii() for name in statements)
+    assert len(set(statements)) == 2, statements  # two clients, two names
+    frame = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert list(frame["Status"]) == ["Invoiced", "Invoiced"]
