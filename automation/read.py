@@ -163,12 +163,20 @@ class WorkbookData:
     #: sheet's, each with the Invoice Nos it holds (the Invoices sheet renamed, if the
     #: ledger issued them: `decide.refuse_renamed_invoices`)
     invoices_elsewhere: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: the tool's sheets not in the workbook yet (Invoices, Payments) that [billing]
+    #: header_rows names -> that row: a run that creates one writes its headers there
+    #: (the rows above left empty), so the next run finds them where it is told to look
+    new_header_rows: dict[str, int] = field(default_factory=dict)
 
     def header_rows(self) -> dict[str, int]:
         """Sheet name -> header row, as the write-back needs it."""
         sheets = [self.clients, self.services] + ([self.invoices] if self.invoices else [])
         sheets += [self.payments] if self.payments else []
-        return {s.name: s.header_row for s in sheets}
+        return {**self.new_header_rows, **{s.name: s.header_row for s in sheets}}
+
+    def first_new_row(self, sheet: str) -> int:
+        """The first row below the headers of the tool's sheet `sheet` the run creates."""
+        return self.new_header_rows.get(sheet, 1) + 1
 
 
 #: What a sheet's first frame is handed to, while the other sheets are still parsed:
@@ -1017,14 +1025,19 @@ def read_workbook(
                 c.name: header_for(INVOICES, c.name, config.columns) for c in SHEETS[INVOICES]
             }
             empty = pd.DataFrame({c: pd.Series(dtype=object) for c in expected})
-            invoices = SheetData(actual, 1, expected, frozenset(), empty, last_row=1, append_at=2)
+            row = config.billing.header_rows.get(INVOICES, 1)  # where it writes them
+            invoices = SheetData(
+                actual, row, expected, frozenset(), empty, last_row=row, append_at=row + 1
+            )
         else:
             invoices = _sheet(frames, INVOICES, config, names, tables, unsaved)
     payments, problem = _payments_sheet(frames, config, names, tables)
     elsewhere = _invoices_elsewhere(path, config, names) if actual is None else {}
+    absent = {INVOICES: invoices is None, PAYMENTS: payments is None}
+    new_rows = {s: row for s, row in config.billing.header_rows.items() if absent.get(s)}
     return WorkbookData(
         path, clients, services, invoices, names, tables, payments=payments,
-        payments_problem=problem, invoices_elsewhere=elsewhere,
+        payments_problem=problem, invoices_elsewhere=elsewhere, new_header_rows=new_rows,
     )  # fmt: skip
 
 

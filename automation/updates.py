@@ -743,8 +743,9 @@ def invoices_updates(
             )
         )
     )
-    # New rows go into the sheet's table, else below everything in the sheet.
-    next_row = 2
+    # New rows go into the sheet's table, else below everything in the sheet (below the
+    # headers of the sheet the run creates).
+    next_row = data.first_new_row(INVOICES)
     if sheet:
         added = sum(1 for n in invoices if n not in rows or not rows[n].row)
         next_row, note = sheet.append_rows(added)

@@ -555,7 +555,7 @@ def payments_updates(data: WorkbookData, ledger: Ledger, config: Config, updates
     name = sheet.name if sheet else PAYMENTS
     where: dict[str, int] = {}
     typed_numbers: dict[str, str] = {}
-    next_row = 2
+    next_row = data.first_new_row(PAYMENTS)
     if sheet is not None:
         refs = column_text(sheet.frame["Bank Ref"])
         typed = column_text(sheet.frame["Invoice No"])
