@@ -723,6 +723,7 @@ def invoices_updates(
 ) -> dict[str, Decimal]:
     """Bring the Invoices sheet in line with the ledger; returns outstanding per currency.
 
+    `invoices`: in the ledger's order, the order they were issued in (`Ledger.invoices`).
     `typed_credit`: invoices whose Credit Amount, as typed, was refused: it is
     left for the bookkeeper to correct (elsewhere the ledger's credits are shown).
     `held`: invoices whose row knows more than the ledger (`Corrections.held`): only
@@ -752,7 +753,9 @@ def invoices_updates(
         if note:
             updates.notes.append(note)
     outstanding: dict[str, Decimal] = {}
-    for number in sorted(invoices, key=lambda n: (invoices[n].invoice_date, n)):
+    # Rows added in the order the invoices were issued: `invoices` is in the ledger's order,
+    # kept within a day (their text would put N10 before N2 under a format with no width).
+    for number in sorted(invoices, key=lambda n: invoices[n].invoice_date):
         inv = invoices[number]
         existing = rows.get(number)
         pay = Payments.from_row(existing)

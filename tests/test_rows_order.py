@@ -99,3 +99,21 @@ def test_a_payments_sheet_the_run_makes_has_its_headers_on_the_row_header_rows_n
     assert folder.run("--as-of", "2026-03-18") == 0
     rows = rows_of(folder, "Payments")
     assert [r[ref] for r in rows[2:]] == ["R1", "R2"]
+
+
+@pytest.mark.parametrize("number_format", ["N{seq}", "INV-{year}-{month}{seq}"])
+def test_a_runs_new_invoices_rows_are_in_the_order_their_numbers_were_issued(
+    folder: Folder, number_format: str
+) -> None:
+    folder.write_config(extra=f'number_format = "{number_format}"')
+    names = [f"Client {chr(65 + i)}" for i in range(12)]
+    write_workbook(
+        folder.workbook,
+        [client(n) for n in names],
+        [service(date(2026, 3, 2), n, "Work", 1, 10 + i) for i, n in enumerate(names)],
+    )
+    assert folder.run("--as-of", AS_OF) == 0
+    rows = rows_of(folder, "Invoices")[1:]
+    seq = [number_format.format(year=2026, month=3, seq=n) for n in range(1, 13)]
+    assert [r[0] for r in rows] == seq  # N1, N2, ... N10, N11, N12: not N1, N10, N11, N2
+    assert [r[1] for r in rows] == names
