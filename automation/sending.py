@@ -371,6 +371,13 @@ class SendStage(LedgerJournal):
             SentItem(inv.invoice_no, inv.client, msg.kind, self._amount(job), reply)
         )
 
+    def _retried(self, outcome: Outcome) -> str:
+        """How long a message still refused for now was tried again in this run, if at all."""
+        if outcome.attempts > 1:
+            return f"retried for {self.retry_window:g} seconds"
+        setting = "retry_window = 0" if self.retry_window <= 0 else "max_retries = 0"
+        return f"not retried in this run: {setting}"
+
     def _failed(self, job: Job, message: BuiltMessage, outcome: Outcome, verdict: Verdict) -> None:
         inv, msg = job.invoice, job.message
         day = self.as_of.isoformat()
@@ -388,7 +395,7 @@ class SendStage(LedgerJournal):
                 if state == TEMPORARY
             }
             waited = (
-                f" (the server asked to try later; retried for {self.retry_window:g} seconds)"
+                f" (the server asked to try later; {self._retried(outcome)})"
                 if any(a.lower() in temporary for a, _ in verdict.missing)
                 else ""
             )

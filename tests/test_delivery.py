@@ -462,6 +462,29 @@ def test_a_4xx_that_outlasts_the_window_is_failed_for_the_next_run(
     assert "FAILED" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ("retry_window = 2\nmax_retries = 0", "max_retries = 0"),
+        ("retry_window = 0\nmax_retries = 3", "retry_window = 0"),
+    ],
+)
+def test_a_4xx_not_retried_by_the_settings_is_not_said_retried(
+    tmp_path: Path, settings: str, said: str
+) -> None:
+    recorder = Recorder(defer={"acme@clients.example": 100})
+    with running_server(recorder) as port:
+        folder = Folder(tmp_path, recorder, port)
+        folder.write_config(email=settings)
+        three_clients(folder)
+        assert folder.run("--as-of", AS_OF) == 1
+    assert recorder.rcpt_commands.count("acme@clients.example") == 1  # tried once
+    row = invoices(folder).loc["Acme"]
+    assert row["Status"] == "Failed"
+    assert "retried for" not in row["Note"]
+    assert f"(the server asked to try later; not retried in this run: {said});" in row["Note"]
+
+
 def test_a_message_too_big_says_so_with_both_sizes(tmp_path: Path) -> None:
     recorder = Recorder()
     with running_server(recorder, data_size_limit=20_000) as port:
