@@ -62,7 +62,7 @@ from .pipeline import (
     vet_templates,
 )
 from .prechecks import refuse_unwritable
-from .private import owner_only
+from .private import copy_as_new, owner_only
 from .read import WorkbookError, folder_given
 from .reconcile import sequence_errors
 from .request import outbox_folder
@@ -609,8 +609,8 @@ def command_login(args: argparse.Namespace, console: Console) -> int:
 def command_demo(args: argparse.Namespace, console: Console) -> int:
     """The whole run on a fresh copy of the bundled sample; the sample is never touched."""
     folder = demo_folder()
-    shutil.copy2(SAMPLE_WORKBOOK, folder / SAMPLE_WORKBOOK.name)
-    shutil.copy2(SAMPLE_CONFIG, folder / SAMPLE_CONFIG.name)
+    copy_as_new(SAMPLE_WORKBOOK, folder / SAMPLE_WORKBOOK.name)  # writable, whatever the
+    copy_as_new(SAMPLE_CONFIG, folder / SAMPLE_CONFIG.name)  # installed sample's mode
     console.print(f"Demo folder: {folder}", markup=False, highlight=False)
     args.workbook = folder / SAMPLE_WORKBOOK.name
     args.config = folder / SAMPLE_CONFIG.name

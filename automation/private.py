@@ -5,10 +5,13 @@ client's data, on machines other people may log in to. The command line runs
 under `owner_only()`, a umask of 077: whatever the run creates is 0600 (files)
 or 0700 (folders), however it is created (SQLite, XlsxWriter, os.open). Copies
 made with shutil.copy2 take the source's mode, so `restrict()` narrows them,
-and folders left 0755 by an earlier version are narrowed at the next run:
+and folders left 0755 by an earlier version are narrowed at the next run.
+The bundled files `init` and `--demo` hand over are copied with `copy_as_new()`,
+never with their installed mode (often read-only, 0444, in a system-wide install):
 
     with owner_only():
         ...                      # the run
+        copy_as_new(SAMPLE_WORKBOOK, folder / "service_log.xlsx")  # 0600, the owner may edit it
     restrict(backup)             # a copy2 of the bookkeeper's workbook
 
 The workbook itself keeps the mode it has: it is the bookkeeper's file.
@@ -17,6 +20,7 @@ The workbook itself keeps the mode it has: it is the bookkeeper's file.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -36,6 +40,13 @@ def owner_only() -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
+
+
+def copy_as_new(source: Path, dest: Path) -> None:
+    """`source`'s bytes in the new file `dest`, made as every file the tool creates is made
+    (0600 under `owner_only()`): the installed file's mode, which may be read-only, is not
+    copied, so the bookkeeper can edit the copy (the starter templates, the demo workbook)."""
+    shutil.copyfile(source, dest)
 
 
 def restrict(path: Path) -> None:

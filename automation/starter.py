@@ -14,7 +14,6 @@ dry run works at once. Nothing that exists is ever overwritten:
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from datetime import date
@@ -22,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .private import copy_as_new
 from .schema import CLIENTS, PAYMENTS, SERVICES, SHEETS, Column
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ def init_folder(target: Path, template_dir: Path, today: date | None = None) -> 
     (target / CONFIG_NAME).write_text(EXAMPLE_CONFIG, encoding="utf-8")
     for source, dest in copies:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, dest)
+        copy_as_new(source, dest)  # never the installed file's (read-only) mode
     return planned
 
 

@@ -1,0 +1,73 @@
+"""What an install hands the bookkeeper: copies they may edit, one version, a whole source release.
+
+A system-wide or administrator's install leaves the package read-only (files 0444);
+`init` and `--demo` copy from it. The wheel itself is built and run in test_wheel.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from automation import bundled, cli
+from automation.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def read_only_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The bundled templates and sample as `chmod -R a-w` leaves an installed package."""
+    installed = tmp_path / "site-packages" / "automation" / "bundled"
+    shutil.copytree(bundled.TEMPLATES, installed / "templates")
+    shutil.copytree(bundled.SAMPLE_WORKBOOK.parent, installed / "workbooks")
+    for path in installed.rglob("*"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    monkeypatch.setattr(cli, "REPO_TEMPLATES", installed / "templates")
+    monkeypatch.setattr(cli, "SAMPLE_WORKBOOK", installed / "workbooks" / "service_log.xlsx")
+    monkeypatch.setattr(cli, "SAMPLE_CONFIG", installed / "workbooks" / "billing.toml")
+    monkeypatch.setattr(cli, "DEMO_DIR", tmp_path / "demo")
+    previous = os.umask(0o022)  # a machine where new files are world-readable by default
+    try:
+        yield installed
+    finally:
+        os.umask(previous)
+        for path in installed.rglob("*"):
+            if path.is_dir():
+                path.chmod(0o755)  # so that tmp_path can be removed
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_init_from_a_read_only_install_gives_files_the_owner_may_edit(
+    read_only_install: Path, tmp_path: Path
+) -> None:
+    """init kept the installed 0444 (copy2): every starter template was read-only."""
+    books = tmp_path / "books"
+    assert main(["init", str(books)]) == 0
+    made = [p for p in books.rglob("*") if p.is_file()]
+    assert books / "templates" / "email" / "en" / "invoice.txt" in made
+    assert len([p for p in made if p.suffix == ".docx"]) == 9
+    assert {p.relative_to(books).as_posix(): oct(mode(p)) for p in made if mode(p) != 0o600} == {}
+    with (books / "templates" / "email" / "en" / "invoice.txt").open("a") as own_wording:
+        own_wording.write("# my wording\n")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_demo_from_a_read_only_install_runs_on_a_writable_copy(
+    read_only_install: Path, tmp_path: Path
+) -> None:
+    """--demo stopped with exit 3, "service_log.xlsx ... is read-only for this user"."""
+    assert main(["--demo", "--as-of", "2026-11-23"]) == 1  # the sample's two bad rows
+    demo = tmp_path / "demo"
+    assert mode(demo / "service_log.xlsx") == 0o600 and mode(demo / "billing.toml") == 0o600
+    assert len(list((demo / "outbox").glob("*.eml"))) == 8
+    assert mode(read_only_install / "workbooks" / "service_log.xlsx") == 0o444  # untouched
