@@ -9,15 +9,19 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from automation import bundled, cli
+from automation import __version__, bundled, cli
 from automation.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+#: What a wheel is built from (test_wheel.SOURCES).
+PACKAGE_SOURCES = ("pyproject.toml", "README.md", "automation", "templates", "workbooks")
 
 
 def mode(path: Path) -> int:
@@ -71,3 +75,45 @@ def test_demo_from_a_read_only_install_runs_on_a_writable_copy(
     assert mode(demo / "service_log.xlsx") == 0o600 and mode(demo / "billing.toml") == 0o600
     assert len(list((demo / "outbox").glob("*.eml"))) == 8
     assert mode(read_only_install / "workbooks" / "service_log.xlsx") == 0o444  # untouched
+
+
+def source_copy(tmp_path: Path, names: tuple[str, ...]) -> Path:
+    """The named parts of the repository copied to a scratch folder: builds leave their
+    egg-info there, not in the tree."""
+    source = tmp_path / "source"
+    source.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
+    for name in names:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, ignore=ignore)
+        elif (REPO / name).exists():
+            shutil.copy2(REPO / name, source / name)
+    return source
+
+
+def build_hook(source: Path, call: str) -> Path:
+    """setuptools' build backend `call` run in `source` (no network, no isolation): the
+    folder `out` it writes to."""
+    out = source / "out"
+    out.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    subprocess.run(
+        [sys.executable, "-c", f"from setuptools import build_meta; build_meta.{call}('out')"],
+        cwd=source,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out
+
+
+def test_the_package_version_is_automation_version(tmp_path: Path) -> None:
+    """pyproject.toml wrote the version again: bumping one left `pip show` and
+    `run-billing --version` saying different versions."""
+    source = source_copy(tmp_path, PACKAGE_SOURCES)
+    init = source / "automation" / "__init__.py"
+    init.write_text(init.read_text().replace(f'"{__version__}"', '"9.8.7"'), encoding="utf-8")
+    out = build_hook(source, "prepare_metadata_for_build_wheel")
+    [metadata] = out.glob("*.dist-info/METADATA")
+    assert "\nVersion: 9.8.7\n" in metadata.read_text(encoding="utf-8")

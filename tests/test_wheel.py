@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from automation import __version__
+
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "automation", "templates", "workbooks")
 
@@ -110,6 +112,18 @@ def test_installed_tool_runs_demo_init_and_a_folder_from_elsewhere(install, tmp_
         env,
     )
     assert where.stdout.strip().startswith(str(bin_dir.parent)), where.stdout
+    # One version: what pip shows (the wheel's metadata) is what --version says.
+    shown = run(
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "import importlib.metadata as m; print(m.version('billing-automation'))",
+        ],
+        elsewhere,
+        env,
+    )
+    said = run([tool, "--version"], elsewhere, env)
+    assert shown.stdout.strip() == said.stdout.split()[-1] == __version__, said.stdout
 
     demo = run([tool, "--demo", "--as-of", "2026-11-23"], elsewhere, env)
     assert demo.returncode == 1, demo.stdout + demo.stderr  # the sample's two bad rows
