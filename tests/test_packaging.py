@@ -11,7 +11,9 @@ import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,10 @@ from automation.cli import main
 REPO = Path(__file__).resolve().parent.parent
 #: What a wheel is built from (test_wheel.SOURCES).
 PACKAGE_SOURCES = ("pyproject.toml", "README.md", "automation", "templates", "workbooks")
+#: What the source archive holds besides: the project as a whole.
+PROJECT_FOLDERS = ("automation", "templates", "workbooks", "tests", "docs", "scripts", "benchmarks")
+PROJECT_FILES = ("pyproject.toml", "MANIFEST.in", "README.md", "run_billing.py", "constraints.txt")
+CACHES = ("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".hypothesis", ".mypy_cache")
 
 
 def mode(path: Path) -> int:
@@ -82,7 +88,7 @@ def source_copy(tmp_path: Path, names: tuple[str, ...]) -> Path:
     egg-info there, not in the tree."""
     source = tmp_path / "source"
     source.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
+    ignore = shutil.ignore_patterns(*CACHES)
     for name in names:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, source / name, ignore=ignore)
@@ -117,3 +123,27 @@ def test_the_package_version_is_automation_version(tmp_path: Path) -> None:
     out = build_hook(source, "prepare_metadata_for_build_wheel")
     [metadata] = out.glob("*.dist-info/METADATA")
     assert "\nVersion: 9.8.7\n" in metadata.read_text(encoding="utf-8")
+
+
+def test_the_source_archive_is_the_whole_project(tmp_path: Path) -> None:
+    """The sdist held tests/test_*.py without conftest.py and the other helpers (70
+    collection errors), and no docs/, run_billing.py or constraints.txt."""
+    source = source_copy(tmp_path, PROJECT_FOLDERS + PROJECT_FILES)
+    (source / "tests" / "__pycache__").mkdir(exist_ok=True)
+    (source / "tests" / "__pycache__" / "conftest.cpython-311.pyc").write_bytes(b"stale")
+    [archive] = build_hook(source, "build_sdist").glob("*.tar.gz")
+    with tarfile.open(archive) as sdist:
+        names = {name.partition("/")[2] for name in sdist.getnames()}
+    wanted = {
+        path.relative_to(REPO).as_posix()
+        for folder in PROJECT_FOLDERS
+        for path in (REPO / folder).rglob("*")
+        if path.is_file()
+        and not any(
+            fnmatch(part, cache) for part in path.relative_to(REPO).parts for cache in CACHES
+        )
+    }
+    assert {"tests/conftest.py", "tests/smtp_servers.py", "docs/workbook.md"} <= wanted
+    assert sorted(wanted - names) == []
+    assert sorted(set(PROJECT_FILES) - names) == []
+    assert [name for name in names if "__pycache__" in name or name.endswith(".pyc")] == []

@@ -21,7 +21,7 @@ import pytest
 from automation import __version__
 
 REPO = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "automation", "templates", "workbooks")
+SOURCES = ("pyproject.toml", "MANIFEST.in", "README.md", "automation", "templates", "workbooks")
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +99,8 @@ def test_wheel_holds_every_module_template_and_the_sample(install) -> None:
             if path.is_file():
                 packaged = f"automation/bundled/{inside}/{path.relative_to(REPO / folder)}"
                 assert packaged in names
+    # The tests, docs and scripts go in the source archive (MANIFEST.in), not in the wheel.
+    assert [n for n in names if n.split("/")[0] in ("tests", "docs", "scripts", "benchmarks")] == []
 
 
 def test_installed_tool_runs_demo_init_and_a_folder_from_elsewhere(install, tmp_path) -> None:
