@@ -696,9 +696,15 @@ HELP_FLAGS = {"-h", "--help", "--version"}
 
 
 def program_name() -> str:
-    """`run-billing` when installed as that command, else the script's own name."""
-    name = Path(sys.argv[0]).name
-    return "run-billing" if name.startswith("run-billing") else "run_billing.py"
+    """The program as it was started, for --help, --version and the examples: the installed
+    command `run-billing`, `python -m automation`, else the script `run_billing.py`."""
+    started = Path(sys.argv[0])
+    if started.name.startswith("run-billing"):  # run-billing.exe on Windows too
+        return "run-billing"
+    if started.name == "__main__.py" and started.parent.name == __package__:
+        python = Path(sys.executable).name.removesuffix(".exe") or "python"
+        return f"{python} -m {__package__}"
+    return "run_billing.py"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -117,8 +117,9 @@ day = 0
 
 [bank]
 # Bank statements dropped into this folder (beside the workbook) are imported
-# by the next run and moved to its imported/ folder; `run_billing.py payments
-# FILE` imports one by hand. 1C, camt.053/054, MT940 and OFX are recognised.
+# by the next run and moved to its imported/ folder; `run-billing payments FILE`
+# imports one by hand (`python run_billing.py payments FILE` from a copy of the
+# project). 1C, camt.053/054, MT940 and OFX are recognised.
 inbox = "statements"
 # A payment short of an invoice's balance by no more than this is taken as paid
 # in full, the difference noted as a bank fee. 0 = only exact amounts.
@@ -165,7 +166,8 @@ max_retries = 6             # retries within that window, the waits doubling
 connections = 1             # SMTP connections sending at once (1-10; many providers accept 2-4)
 # Microsoft 365 and Google Workspace: sign in with OAuth 2.0 instead of a password
 # (see the README): auth = "oauth2", the provider and the app's client ID, then
-# run `run_billing.py login` once. No password is needed then.
+# run `run-billing login` once (`python run_billing.py login` from a copy of the
+# project). No password is needed then.
 auth = "password"           # "password" or "oauth2"
 oauth_provider = ""         # "microsoft" or "google"
 client_id = ""              # the Application (client) ID of the app you registered

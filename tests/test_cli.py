@@ -285,6 +285,63 @@ def test_each_command_has_its_own_help_with_an_example(name: str, capsys) -> Non
     assert "example:\n  run_billing.py " + name in out
 
 
+@pytest.mark.parametrize(
+    ("started", "shown"),
+    [
+        ("/opt/billing/bin/run-billing", "run-billing"),
+        ("C:/Tools/run-billing.exe", "run-billing"),
+        (
+            "/opt/billing/lib/python3.11/site-packages/automation/__main__.py",
+            "python3 -m automation",
+        ),
+        ("/home/me/billing-automation/run_billing.py", "run_billing.py"),
+        ("/usr/lib/python3/dist-packages/pytest/__main__.py", "run_billing.py"),
+    ],
+)
+def test_the_program_is_named_as_it_was_started(
+    started: str, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run-billing --help` and `python -m automation --help` said `usage: run_billing.py`,
+    a file an installed package does not have."""
+    monkeypatch.setattr(sys, "argv", [started, "--help"])
+    monkeypatch.setattr(sys, "executable", "/opt/billing/bin/python3")
+    assert cli.program_name() == shown
+    assert cli.build_parser().format_usage().startswith(f"usage: {shown} [run] ")
+
+
+def test_python_m_automation_names_itself(tmp_path: Path) -> None:
+    python = Path(sys.executable).name
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(REPO)}
+    shown = [
+        subprocess.run(
+            [sys.executable, "-m", "automation", *words],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            check=True,
+        ).stdout
+        for words in (["--help"], ["--version"], ["init", "--help"])
+    ]
+    assert shown[0].startswith(f"usage: {python} -m automation [run] ")
+    assert shown[1].split()[:3] == [python, "-m", "automation"]
+    assert f"example:\n  {python} -m automation init ~/billing" in shown[2]
+
+
+def test_init_config_names_the_command_that_works_installed_or_not() -> None:
+    """billing.toml told installed users to type `run_billing.py payments FILE` and
+    `run_billing.py login`: a file they do not have."""
+    from automation.starter import EXAMPLE_CONFIG
+
+    comments = " ".join(
+        line.lstrip("# ") for line in EXAMPLE_CONFIG.splitlines() if line.startswith("#")
+    )
+    for command in ("payments FILE", "login"):
+        assert f"`run-billing {command}`" in comments
+        assert f"`python run_billing.py {command}` from a copy of the project" in comments
+    assert re.findall(r"(?<!python )run_billing\.py", comments) == []
+
+
 def test_init_needs_a_folder_and_schedule_refuses_a_bad_day(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["init"])

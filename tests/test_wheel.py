@@ -126,6 +126,11 @@ def test_installed_tool_runs_demo_init_and_a_folder_from_elsewhere(install, tmp_
     )
     said = run([tool, "--version"], elsewhere, env)
     assert shown.stdout.strip() == said.stdout.split()[-1] == __version__, said.stdout
+    # The program is named as it was started: an install has no run_billing.py.
+    assert said.stdout.split() == ["run-billing", __version__]
+    assert run([tool, "--help"], elsewhere, env).stdout.startswith("usage: run-billing [run] ")
+    module_help = run([str(bin_dir / "python"), "-m", "automation", "--help"], elsewhere, env)
+    assert module_help.stdout.startswith("usage: python -m automation [run] "), module_help.stdout
 
     demo = run([tool, "--demo", "--as-of", "2026-11-23"], elsewhere, env)
     assert demo.returncode == 1, demo.stdout + demo.stderr  # the sample's two bad rows
@@ -139,6 +144,8 @@ def test_installed_tool_runs_demo_init_and_a_folder_from_elsewhere(install, tmp_
     assert "run-billing --workbook" in made.stdout
     assert (books / "templates" / "invoice.docx").is_file()
     assert (books / "templates" / "email" / "en" / "invoice.txt").is_file()
+    settings = (books / "billing.toml").read_text(encoding="utf-8")
+    assert "`run-billing login`" in settings and "`run-billing payments FILE`" in settings
 
     from test_cli import make_the_example_real  # init's example client is never billed
 
