@@ -27,6 +27,7 @@ from .datetext import DATE_ORDERS
 from .model import CompanyInfo
 from .money import CURRENCY_CODES
 from .payqr import check_bank_details
+from .schema import SHEETS, normalise_header
 from .terms import TermsError, parse_terms
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
@@ -176,12 +177,10 @@ def _build(cls: type, section: str, data: Any, renames: dict[str, str] | None = 
 
 def _renamed_sheet(sheet: str) -> tuple[str, dict[str, str]]:
     """The sheet a [columns.<sheet>] table renames, and its default column names (by their
-    casefolded form); a ConfigError for a sheet the tool does not read."""
-    from .schema import SHEETS
-
+    `normalise_header` form); a ConfigError for a sheet the tool does not read."""
     for name, cols in SHEETS.items():
         if name.casefold() == sheet.strip().casefold():
-            return name, {c.name.casefold(): c.name for c in cols}
+            return name, {normalise_header(c.name): c.name for c in cols}
     raise ConfigError(unknown_option("columns", sheet, sorted(SHEETS), "no sheet", "sheets"))
 
 
@@ -244,7 +243,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         if name in columns:
             raise ConfigError(f"[columns.{name}] appears twice (in another case); keep one.")
         for column in renames:
-            if column.strip().casefold() not in defaults:
+            if normalise_header(column) not in defaults:
                 # A rename that names no column would leave the bookkeeper's own column
                 # unread (their payments ignored) and add an empty one beside it.
                 raise ConfigError(
@@ -256,7 +255,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                         "its columns",
                     )  # fmt: skip
                 )
-        columns[name] = {defaults[c.strip().casefold()]: v for c, v in renames.items()}
+        columns[name] = _distinct_headers(sheet, name, defaults, renames)
     if email.mode not in ("smtp", "outbox"):
         raise ConfigError(f'[email] mode must be "smtp" or "outbox", not {email.mode!r}.')
     if email.security not in SECURITY_MODES:
@@ -351,11 +350,49 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     return Config(company, billing, reissue, email, columns, path, statements, bank)
 
 
+#: How a column not renamed has its header, said in `_distinct_headers`.
+_DEFAULT_HEADER = "its default header"
+
+
+def _distinct_headers(
+    written: str, sheet: str, defaults: dict[str, str], renames: dict[str, str]
+) -> dict[str, str]:
+    """The renames of [columns.<written>] by default column name (`defaults`, as
+    `_renamed_sheet` gives them), refused when two columns of `sheet` would have one header
+    (compared as headers are matched): the run would read one as the other, e.g. "Paid
+    Amount" = "Total" takes every invoice's Total for a payment."""
+    renamed: dict[str, str] = {}
+    for key, header in renames.items():
+        column = defaults[normalise_header(key)]
+        if column in renamed:
+            raise ConfigError(
+                f"[columns.{written}] {_toml_key(key)} renames {column} a second time; keep one."
+            )
+        renamed[column] = header
+    # each header the sheet will have -> the column that has it, and how (as written)
+    headed = {k: (c, _DEFAULT_HEADER) for k, c in defaults.items() if c not in renamed}
+    for key, header in renames.items():
+        column = defaults[normalise_header(key)]
+        rename = f'{_toml_key(key)} = "{header}"'
+        other, how = headed.setdefault(normalise_header(header), (column, rename))
+        if other != column:
+            raise ConfigError(
+                f"[columns.{written}] {rename}: {column} would have the same header as "
+                f"{other} ({how}) in the {sheet} sheet; two columns cannot share a header, "
+                f"or the run would read one as the other. Give {column} a header of its own"
+                + (f", or rename {other} too." if how == _DEFAULT_HEADER else ".")
+            )
+    return renamed
+
+
+def _toml_key(key: str) -> str:
+    """`key` as billing.toml writes it: in quotes unless it is one word."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+
+
 def _check_header_rows(header_rows: object) -> dict[str, int]:
     """header_rows by the sheets' own names (any case); a sheet the tool does not read is
     refused with the nearest name, as in [columns]: unused, the row would be looked for."""
-    from .schema import SHEETS
-
     if not isinstance(header_rows, dict) or not all(
         isinstance(sheet, str) and isinstance(row, int) and not isinstance(row, bool) and row >= 1
         for sheet, row in header_rows.items()

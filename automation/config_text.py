@@ -79,22 +79,48 @@ def unknown_option(
 
 
 def at_line(name: str, text: str, message: str) -> str:
-    """Prefix a config error that names an option with the line where that option is."""
-    found = re.search(r"option '([^']+)'", message) or re.match(r"\[[\w.]+\] (\w+) ", message)
+    """Prefix a config error that names an option with the line where that option is.
+
+    The option is the one `unknown_option` names ("[email] has an unknown option 'moed'",
+    "[columns] has no sheet 'Servicez'"), or the key after the section ("[billing]
+    default_terms: ...", '[columns.Invoices] "Paid Amount" = ...'); it is looked for
+    in that section, as `key = ...` or as a table of its own (`[columns.Servicez]`).
+
+    >>> at_line("billing.toml", "[billing]\\nterms = 1\\n[columns.servicez]\\n",
+    ...         "[columns] has no sheet 'servicez'; sheets: ...")
+    "billing.toml, line 3: [columns] has no sheet 'servicez'; sheets: ..."
+    """
+    option = _option_named(message)
     section = re.search(r"section \[([^\]]+)\]", message)
-    if found:  # "unknown option 'moed'", "[billing] bill_after_days must be ..."
-        pattern = rf"\s*[\"']?{re.escape(found[1])}[\"']?\s*="
+    if option:  # "unknown option 'moed'", "[billing] bill_after_days must be ..."
+        pattern = rf"\s*[\"']?{re.escape(option)}[\"']?\s*="
     elif section:  # "unknown section [biling]"
         pattern = rf"\s*\[\s*{re.escape(section[1])}\s*\]"
     else:
         return f"{name}: {message}"
     named = re.match(r"\[([\w.]+)\]", message)  # the section the message is about, if any
-    within = named[1] if named and found else None
+    within = named[1].casefold() if named and option else None
+    table = f"{within}.{option}".casefold() if within and option else None
     current = ""
     for number, line in enumerate(text.splitlines(), start=1):
         header = re.match(r"\s*\[\s*([^\]]+?)\s*\]", line)
         if header and not re.match(pattern, line):
-            current = header[1].strip("\"'")
+            current = re.sub(r"[\"'\s]", "", header[1]).casefold()  # [columns."Services"]
+            if current == table:  # the option as a table of its own: [columns.Servicez]
+                return f"{name}, line {number}: {message}"
         if re.match(pattern, line) and (within is None or current == within):
             return f"{name}, line {number}: {message}"
     return f"{name}: {message}"
+
+
+def _option_named(message: str) -> str | None:
+    """The option a config error is about: the one `unknown_option` names, else the key
+    after the section ("[billing] default_terms: ...", '[columns.Invoices] "Paid Amount"
+    = ...'); None when it names none."""
+    found = re.match(r"\[[\w.]+\] has [\w ]+? '([^']+)'", message) or re.search(
+        r"option '([^']+)'", message
+    )
+    if found:
+        return found[1]
+    found = re.match(r'\[[\w.]+\] (?:"([^"]+)"|(\w+))[ :]', message)
+    return (found[1] or found[2]) if found else None

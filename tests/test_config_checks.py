@@ -1,0 +1,91 @@
+"""billing.toml settings that cannot be used stop `check` and the run (exit 2) before
+anything is numbered or sent, naming the line and what is wrong."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import client, service, write_workbook
+
+from automation.cli import main
+from automation.config import ConfigError, parse_config
+
+COMPANY = '[company]\nname = "Ledgerwise"\nemail = "billing@ledgerwise.example"\n'
+OUTBOX = '[email]\nmode = "outbox"\n'
+
+
+def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str) -> str:
+    """What `check` and the run say of `toml` (both exit 2, nothing numbered)."""
+    book = write_workbook(tmp_path / "log.xlsx", [client("Acme")],
+                          [service(date(2026, 3, 2), "Acme", "Work")])  # fmt: skip
+    (tmp_path / "billing.toml").write_text(toml, encoding="utf-8")
+    before = book.read_bytes()
+    assert main(["check", "--workbook", str(book), "--as-of", "2026-03-09"]) == 2
+    said = " ".join(capsys.readouterr().out.split())
+    assert main(["--workbook", str(book), "--as-of", "2026-03-09"]) == 2
+    assert " ".join(capsys.readouterr().out.split()) == said
+    assert book.read_bytes() == before  # nothing numbered
+    return said
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        (
+            COMPANY + OUTBOX + '[columns.Invoices]\n"Paid Amount" = "Total"\n',
+            'billing.toml, line 7: [columns.Invoices] "Paid Amount" = "Total": Paid Amount '
+            "would have the same header as Total (its default header) in the Invoices sheet; "
+            "two columns cannot share a header, or the run would read one as the other. Give "
+            "Paid Amount a header of its own, or rename Total too.",
+        ),
+        (
+            COMPANY + OUTBOX + '[columns.Services]\nStatus = "Error"\n',
+            'billing.toml, line 7: [columns.Services] Status = "Error": Status would have the '
+            "same header as Error (its default header) in the Services sheet",
+        ),
+        (
+            COMPANY + OUTBOX + '[columns.Services]\nClient = "Date"\n',
+            'billing.toml, line 7: [columns.Services] Client = "Date": Client would have the '
+            "same header as Date (its default header) in the Services sheet",
+        ),
+        (  # compared as headers are matched: case and spaces do not tell them apart
+            COMPANY + OUTBOX + '[columns.services]\nClient = "Name"\nDescription = " NAME "\n',
+            'billing.toml, line 8: [columns.services] Description = " NAME ": Description '
+            'would have the same header as Client (Client = "Name") in the Services sheet; '
+            "two columns cannot share a header, or the run would read one as the other. Give "
+            "Description a header of its own.",
+        ),
+        (
+            COMPANY + OUTBOX + '[columns.Invoices]\n"paid  amount" = "total"\n',
+            'billing.toml, line 7: [columns.Invoices] "paid amount" = "total": Paid Amount '
+            "would have the same header as Total",
+        ),
+        (
+            COMPANY + OUTBOX + '[columns.Clients]\nClient = "Name"\nclient = "Customer"\n',
+            "billing.toml, line 8: [columns.Clients] client renames Client a second time; "
+            "keep one.",
+        ),
+    ],
+)
+def test_two_columns_of_a_sheet_never_share_a_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, said: str
+) -> None:
+    """A rename onto another column's header would merge the two: "Paid Amount" = "Total"
+    reads every invoice's Total as paid, and thanks the client for paying in full."""
+    assert said in refused(tmp_path, capsys, toml)
+
+
+def test_renames_that_leave_every_header_distinct_are_kept() -> None:
+    """Total renamed away frees its header; a rename to a column's own header is no clash."""
+    config = parse_config(
+        {"columns": {"Invoices": {"Total": "Invoice Total", "Paid Amount": "Total"},
+                     "Services": {"Client": "client", "Description": "Work"}}}
+    )  # fmt: skip
+    assert config.columns == {
+        "Invoices": {"Total": "Invoice Total", "Paid Amount": "Total"},
+        "Services": {"Client": "client", "Description": "Work"},
+    }
+    with pytest.raises(ConfigError, match="Paid Amount would have the same header as Total"):
+        parse_config({"columns": {"Invoices": {"Paid Amount": "TOTAL"}}})
