@@ -45,6 +45,8 @@ OAUTH_OPTIONS = ("oauth_provider", "client_id", "client_secret_env", "oauth_devi
 #: Upper bounds of whole-number options (day counts default to ten years).
 MAX_DAYS = 3650
 LIMITS = {"port": 65535, "max_count": 100, "max_retries": 10, "day": 31}
+#: What a mail header cannot hold, as mail.py refuses it: str.splitlines()'s line breaks, NUL.
+LINE_BREAK = re.compile("[\r\n\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 #: The most SMTP connections a run opens at once (`[email] connections`).
 MAX_CONNECTIONS = 10
 
@@ -222,6 +224,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     reissue = _build(ReissueConfig, "reissue", data.get("reissue"))
     _check_connections(data.get("email"))  # its own words, before the generic range check
     email = _build(EmailConfig, "email", data.get("email"), {"from": "sender"})
+    _check_sender_name(company, email)
     columns_raw = data.get("columns", {})
     columns: dict[str, dict[str, str]] = {}
     if not isinstance(columns_raw, dict):
@@ -388,6 +391,18 @@ def _distinct_headers(
 def _toml_key(key: str) -> str:
     """`key` as billing.toml writes it: in quotes unless it is one word."""
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+
+
+def _check_sender_name(company: CompanyInfo, email: EmailConfig) -> None:
+    """The sender name (`[email] from_name`, else `[company] name`) on one line: the From
+    of every email cannot carry a line break, and every message would fail."""
+    option = "[email] from_name" if email.from_name else "[company] name"
+    if LINE_BREAK.search(email.from_name or company.name):
+        raise ConfigError(
+            f"{option} must be one line; it contains a line break: it is the sender name of "
+            "every email, which a mail header holds on one line (the company address may "
+            "have several lines: put them under [company] address)."
+        )
 
 
 def _check_header_rows(header_rows: object) -> dict[str, int]:

@@ -89,3 +89,34 @@ def test_renames_that_leave_every_header_distinct_are_kept() -> None:
     }
     with pytest.raises(ConfigError, match="Paid Amount would have the same header as Total"):
         parse_config({"columns": {"Invoices": {"Paid Amount": "TOTAL"}}})
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        (
+            '[company]\nname = "Ledgerwise\\nBookkeeping"\n'
+            'email = "billing@ledgerwise.example"\n' + OUTBOX,
+            "billing.toml, line 2: [company] name must be one line; it contains a line break: "
+            "it is the sender name of every email, which a mail header holds on one line (the "
+            "company address may have several lines: put them under [company] address).",
+        ),
+        (
+            COMPANY + OUTBOX + 'from_name = """Ledgerwise\nBookkeeping"""\n',
+            "billing.toml, line 6: [email] from_name must be one line; it contains a line "
+            "break: it is the sender name of every email",
+        ),
+    ],
+)
+def test_a_sender_name_on_two_lines_is_refused_before_anything_is_numbered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, said: str
+) -> None:
+    """Else every invoice is numbered and every email fails on its From."""
+    assert said in refused(tmp_path, capsys, toml)
+
+
+def test_the_company_name_may_have_a_line_break_when_from_name_is_the_sender() -> None:
+    config = parse_config(
+        {"company": {"name": "Ledgerwise\nBookkeeping"}, "email": {"from_name": "Ledgerwise"}}
+    )
+    assert config.email.from_name == "Ledgerwise"
