@@ -28,7 +28,7 @@ from .model import CompanyInfo
 from .money import CURRENCY_CODES
 from .payqr import check_bank_details
 from .schema import SHEETS, normalise_header
-from .terms import TermsError, parse_terms
+from .terms import BusinessCalendar, CalendarError, TermsError, parse_terms
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:04d}"
 DEFAULT_CREDIT_NOTE_FORMAT = "CN-{year}-{seq:04d}"
@@ -345,6 +345,12 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 f"[billing] holidays_country {billing.holidays_country!r} is not a country "
                 'code the holidays package knows (use ISO codes such as "US", "GB", "KZ").'
             ) from None
+        _check_subdivision(billing.holidays_country, billing.holidays_subdivision)
+    elif billing.holidays_subdivision.strip():
+        raise ConfigError(
+            f"[billing] holidays_subdivision {billing.holidays_subdivision!r} needs "
+            'holidays_country, the country it is part of (e.g. holidays_country = "US").'
+        )
     statements = _build(StatementsConfig, "statements", data.get("statements"))
     try:
         bank = parse_bank(data.get("bank"))
@@ -391,6 +397,24 @@ def _distinct_headers(
 def _toml_key(key: str) -> str:
     """`key` as billing.toml writes it: in quotes unless it is one word."""
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+
+
+def _check_subdivision(country: str, subdivision: str) -> None:
+    """`[billing] holidays_subdivision`: one the holidays package knows for `country`, read
+    as the business calendar reads it (a region's holidays move due dates)."""
+    if not subdivision.strip():
+        return
+    try:
+        BusinessCalendar(True, country, subdivision)
+    except CalendarError:
+        import holidays
+
+        known = sorted(holidays.country_holidays(country).subdivisions)
+        listed = f"{country}'s are {', '.join(known)}" if known else f"{country} has none there"
+        raise ConfigError(
+            f"[billing] holidays_subdivision {subdivision!r} is not a subdivision of {country} "
+            f"the holidays package knows ({listed}); leave it empty for the national holidays."
+        ) from None
 
 
 def _check_sender_name(company: CompanyInfo, email: EmailConfig) -> None:

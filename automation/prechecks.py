@@ -15,12 +15,14 @@ import difflib
 import os
 import tempfile
 from contextlib import ExitStack
+from dataclasses import fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import filelock
 
-from .config import Config
+from .config import Config, EmailConfig
+from .config_text import at_line
 from .errors import BusyError, UnusableError
 from .mail import (
     MailError,
@@ -303,7 +305,19 @@ def email_settings_error(config: Config, exc: Exception) -> UnusableError:
             "a folder with `run-billing init`, or write billing.toml with your company's "
             "email under [company]."
         )
-    return UnusableError(f"billing.toml [email]: {exc}")
+    said = str(exc)
+    if said.startswith("the sender address "):  # its option: `from`, else the company's
+        option = "[email] from" if config.email.sender else "[company] email"
+        said = said.replace("the sender address", option, 1)
+    elif said.split(" ", 1)[0] in {f.name for f in fields(EmailConfig)}:  # "bcc has ..."
+        said = f"[email] {said}"
+    elif not said.startswith("[company] "):
+        return UnusableError(f"{config.path.name} [email]: {said}")
+    try:
+        text = config.path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):  # moved since it was read: said without a line
+        text = ""
+    return UnusableError(at_line(config.path.name, text, said))
 
 
 #: How far the clock may seem to go back between runs (a time zone changed by travel) before

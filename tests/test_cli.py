@@ -808,7 +808,8 @@ def test_a_mistyped_address_in_the_email_settings_stops_before_numbering(
         assert main(argv) == 2
         out = " ".join(capsys.readouterr().out.split())
         assert (
-            f"billing.toml [email]: {option} has an invalid address: 'archive at ledgerwise'."
+            f"billing.toml, line 6: [email] {option} has an invalid address: "
+            "'archive at ledgerwise'."
             in out
         )
     assert not (tmp_path / ".billing" / "ledger.sqlite").exists()  # stopped before the ledger

@@ -120,3 +120,76 @@ def test_the_company_name_may_have_a_line_break_when_from_name_is_the_sender() -
         {"company": {"name": "Ledgerwise\nBookkeeping"}, "email": {"from_name": "Ledgerwise"}}
     )
     assert config.email.from_name == "Ledgerwise"
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        (
+            COMPANY + '[billing]\ndefault_terms = "Net thirty"\n' + OUTBOX,
+            'billing.toml, line 5: [billing] default_terms: Payment terms "Net thirty" are '
+            "not understood",
+        ),
+        (
+            COMPANY + OUTBOX + '[columns.Services]\nQty = "Hours"\n',
+            "billing.toml, line 7: [columns.Services] has an unknown column 'Qty'; its columns:",
+        ),
+        (
+            COMPANY + OUTBOX + '[columns.Servicez]\nQuantity = "Hours"\n',
+            "billing.toml, line 6: [columns] has no sheet 'Servicez' (did you mean "
+            "'Services'?)",
+        ),
+        (
+            COMPANY + OUTBOX + '[columns]\nServicez = { Quantity = "Hours" }\n',
+            "billing.toml, line 7: [columns] has no sheet 'Servicez'",
+        ),
+        (
+            COMPANY + '[billing]\nholidays_country = "US"\nholidays_subdivision = "ZZ"\n'
+            + OUTBOX,
+            "billing.toml, line 6: [billing] holidays_subdivision 'ZZ' is not a subdivision "
+            "of US the holidays package knows (US's are AK, AL,",
+        ),
+        (
+            COMPANY + '[billing]\nholidays_subdivision = "CA"\n' + OUTBOX,
+            "billing.toml, line 5: [billing] holidays_subdivision 'CA' needs holidays_country",
+        ),
+        (
+            COMPANY + OUTBOX + 'bcc = "archive at ledgerwise"\n',
+            "billing.toml, line 6: [email] bcc has an invalid address: 'archive at ledgerwise'.",
+        ),
+        (
+            COMPANY + OUTBOX + 'reply_to = "accounts at ledgerwise"\n',
+            "billing.toml, line 6: [email] reply_to has an invalid address: "
+            "'accounts at ledgerwise'.",
+        ),
+        (
+            COMPANY + OUTBOX + 'redirect_to = "me at home"\n',
+            "billing.toml, line 6: [email] redirect_to has an invalid address: 'me at home'.",
+        ),
+        (
+            COMPANY + OUTBOX + 'report_to = "x y z"\n',
+            "billing.toml, line 6: [email] report_to has an invalid address: 'x y z'.",
+        ),
+        (
+            COMPANY + OUTBOX + 'from = "billing at ledgerwise"\n',
+            "billing.toml, line 6: [email] from 'billing at ledgerwise' is not a valid email "
+            "address.",
+        ),
+        (
+            '[company]\nname = "Ledgerwise"\naddress = "1 Main St"\n'
+            'email = "billing at ledgerwise"\n' + OUTBOX,
+            "billing.toml, line 4: [company] email 'billing at ledgerwise' is not a valid "
+            "email address.",
+        ),
+        (  # the company email as Reply-To (the sender is `from`)
+            '[company]\nname = "Ledgerwise"\nemail = "billing at ledgerwise"\n'
+            + OUTBOX + 'from = "billing@ledgerwise.example"\n',
+            "billing.toml, line 3: [company] email has an invalid address: "
+            "'billing at ledgerwise'.",
+        ),
+    ],
+)
+def test_each_refused_setting_names_its_line_and_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, said: str
+) -> None:
+    assert said in refused(tmp_path, capsys, toml)

@@ -189,7 +189,8 @@ def test_an_unusable_reply_to_stops_check_and_the_run_before_anything_is_numbere
         assert check(folder) == 2
         assert folder.run("--as-of", AS_OF) == 2
     out = " ".join(capsys.readouterr().out.split())
-    assert "billing.toml [email]: reply_to has an invalid address: 'accounts at ledgerwise'." in out
+    assert "[email] reply_to has an invalid address: 'accounts at ledgerwise'." in out
+    assert "billing.toml, line " in out
     assert recorder.received == []
     assert not (tmp_path / ".billing" / "ledger.sqlite").exists()  # nothing numbered
 
