@@ -154,6 +154,11 @@ def test_the_company_name_may_have_a_line_break_when_from_name_is_the_sender() -
             "billing.toml, line 5: [billing] holidays_subdivision 'CA' needs holidays_country",
         ),
         (
+            COMPANY + OUTBOX + '[bank]\ncurrency = "XYZ"\n',
+            "billing.toml, line 7: [bank] currency must be an ISO currency code such as "
+            "\"EUR\", not 'XYZ'.",
+        ),
+        (
             COMPANY + OUTBOX + 'bcc = "archive at ledgerwise"\n',
             "billing.toml, line 6: [email] bcc has an invalid address: 'archive at ledgerwise'.",
         ),

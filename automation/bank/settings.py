@@ -12,7 +12,7 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
-from ..money import D, MoneyError
+from ..money import CURRENCY_CODES, D, MoneyError
 from .record import BankConfig, CsvLayout
 
 
@@ -37,8 +37,11 @@ def parse_bank(data: Any) -> BankConfig:
         raise BankConfigError('[bank] inbox must be a folder name in quotes, e.g. "statements".')
     tolerance = _tolerance(data.get("fee_tolerance", 0))
     currency = data.get("currency", "")
-    if not isinstance(currency, str) or (currency and len(currency.strip()) != 3):
-        raise BankConfigError('[bank] currency must be an ISO code such as "EUR".')
+    if not isinstance(currency, str) or currency.strip().upper() not in {"", *CURRENCY_CODES}:
+        # as [billing] currency: else every line of the bank's file would wait in Review
+        raise BankConfigError(
+            f'[bank] currency must be an ISO currency code such as "EUR", not {currency!r}.'
+        )
     return BankConfig(inbox, tolerance, _csv(data.get("csv")), currency.strip().upper())
 
 
