@@ -54,6 +54,7 @@ from .addresses import (
     split_addresses,
 )
 from .bundled import TEMPLATES
+from .config import LINE_BREAK as _LINE_BREAK
 from .config import EmailConfig
 from .errors import UnusableError
 from .mime import COMPAT32_SMTP, SMTPUTF8_SMTP
@@ -128,8 +129,6 @@ UNKNOWN = "unknown"
 
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _UNSAFE_FILENAME = re.compile(r"[^\w.-]+")  # letters and digits of any script are kept
-#: What str.splitlines() breaks a line on, and NUL.
-_LINE_BREAK = re.compile("[\r\n\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 #: The controls left in a subject once line breaks are refused and spaces folded
 #: (`render_email`): an ESC or BEL from a client name, shown raw by mail programs.
 _SUBJECT_CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
