@@ -37,6 +37,9 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
             )
         else:
             shutil.copy2(REPO / name, source / name)
+    # What Word and LibreOffice leave beside a template open in them: never packed.
+    (source / "templates" / "~$invoice.docx").write_bytes(b"lock")
+    (source / "templates" / ".~lock.invoice.docx#").write_bytes(b"lock")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env |= {
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
@@ -92,6 +95,7 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 def test_wheel_holds_every_module_template_and_the_sample(install) -> None:
     wheel, _bin, _env = install
     names = set(zipfile.ZipFile(wheel).namelist())
+    assert not [n for n in names if "~$" in n or ".~lock." in n]  # editors' lock files
     for path in (REPO / "automation").rglob("*.py"):
         assert path.relative_to(REPO).as_posix() in names
     for folder, inside in (("templates", "templates"), ("workbooks", "workbooks")):
