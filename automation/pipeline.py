@@ -1158,6 +1158,7 @@ class Run:
             self.paths.reports,
             year_credit_notes(self.ledger, self.as_of),
             not_counted_line(self.summary.not_counted.values(), self.config.billing.language),
+            {key: client.name for key, client in self.book.clients.items()},
         )
         self.stack.callback(pending.abandon)  # a run stopping on an error leaves no worker
         return pending

@@ -5,13 +5,15 @@ row per invoice with a balance, after its credit notes), "Aging" (balances per
 client and currency in buckets of days past due, totals per currency and one
 chart per currency, each on its own scale), "By client" (each client's open
 invoices with subtotals, a page per client when printed, every row naming its
-client), "Owed back" (invoices paid over what was due, and void invoices the
-client had paid towards: money to refund or credit, when there are any) and
+client), "Owed back" (invoices paid over what was due, and void
+invoices the client had paid towards: money to refund or credit, when there are any) and
 "Credit notes" (the year's credit notes, when there are any). Currencies are
 never added together. Every sheet has a title with the as-of date above its table and is
 set up to print: landscape, one page wide, the header row on every page. What the report
 leaves out (open invoices typed by hand, which the tool did not issue) is said under the
-titles of "Open invoices" and "Aging".
+titles of "Open invoices" and "Aging". A client is one client whatever the case and
+spacing of the name its invoices were issued under, as everywhere in the tool, and
+shows under its name in Clients now (`as_named`).
 
 >>> aging_bucket(date(2026, 3, 1), date(2026, 3, 31))
 '1-30'
@@ -24,14 +26,15 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .money import ZERO, minor_unit, round_money
+from .schema import normalise_header  # validate.client_key of a trimmed name; light to import
 from .space import folder_said, full_folder, written_folder
 from .statement import AGING_BUCKETS, aging_bucket, days_overdue
 
@@ -128,6 +131,40 @@ class AgingRow:
         return sum(self.buckets, ZERO)
 
 
+def as_named(
+    items: Sequence[Receivable], names: Mapping[str, str]
+) -> tuple[list[Receivable], dict[str, str]]:
+    """`items` with each client under one name, and that name by client key (of every
+    client in `names` too).
+
+    Invoices are issued under the client's name as typed then; the tool matches a
+    client ignoring case and spacing (`validate.client_key`), so `Acme Dental` and
+    `ACME  Dental` are one client, in one row of Aging and one group of By client.
+    Its name is the one in Clients now (`names`, by key), else the one its latest
+    invoice was issued under.
+
+    >>> one = Receivable("INV-1", "Acme Dental", "USD", date(2026, 3, 1), date(2026, 3, 31),
+    ...                  ZERO, ZERO, ZERO, "Sent")
+    >>> two = replace(one, invoice_no="INV-2", client="ACME  Dental", invoice_date=date(2026, 4, 1))
+    >>> [item.client for item in as_named([one, two], {})[0]]
+    ['ACME  Dental', 'ACME  Dental']
+    >>> [item.client for item in as_named([one, two], {"acme dental": "Acme Dental"})[0]]
+    ['Acme Dental', 'Acme Dental']
+    """
+    keys = {name: normalise_header(name) for name in {item.client for item in items}}
+    latest = {
+        keys[item.client]: item.client
+        for item in sorted(items, key=lambda item: (item.invoice_date, item.invoice_no))
+    }
+    said = {**names, **{key: names.get(key) or name for key, name in latest.items()}}
+    named = [
+        item if item.client == said[keys[item.client]]
+        else replace(item, client=said[keys[item.client]])
+        for item in items
+    ]  # fmt: skip
+    return named, said
+
+
 def open_items(items: Iterable[Receivable]) -> list[Receivable]:
     """Invoices with something still due, oldest due date first."""
     return sorted(
@@ -174,10 +211,12 @@ def write_receivables_report(
     out_dir: Path,
     credit_notes: Sequence[CreditNoteItem] = (),
     left_out: str = "",
+    names: Mapping[str, str] | None = None,
 ) -> Path:
     """Write `out_dir/receivables-<as-of>.xlsx` and return its path.
 
-    `left_out`: what the report does not count, in a sentence (`summary.not_counted_line`).
+    `left_out`: what the report does not count, in a sentence (`summary.not_counted_line`);
+    `names`: each client's name in Clients, by client key (`as_named`).
     The file is written to a temporary name and moved into place, so a reader
     never sees half a report.
     """
@@ -185,7 +224,7 @@ def write_receivables_report(
 
     target, temp_name = report_names(out_dir, as_of)
     try:
-        write_workbook(temp_name, items, as_of, credit_notes, left_out)
+        write_workbook(temp_name, items, as_of, credit_notes, left_out, names)
         os.replace(temp_name, target)
     except (OSError, FileCreateError) as exc:
         raise cannot_write(target, exc) from None
@@ -223,10 +262,16 @@ def write_workbook(
     as_of: date,
     credit_notes: Sequence[CreditNoteItem],
     left_out: str = "",
+    names: Mapping[str, str] | None = None,
 ) -> None:
     """The report's workbook, written at `path` (OSError or FileCreateError when it cannot be)."""
     import xlsxwriter  # imported where used: it is not needed before reading
 
+    items, said = as_named(items, names or {})
+    credit_notes = [  # named alike: a credit note's invoice may be settled, not in `items`
+        replace(note, client=said.get(normalise_header(note.client), note.client))
+        for note in credit_notes
+    ]
     workbook = xlsxwriter.Workbook(path)
     formats = _Formats(workbook)
     still_open = open_items(items)

@@ -8,7 +8,7 @@ starts, and collects it after the write-back; a small report is written in
 the run's own process when collected, as before, a process not being worth
 its start-up.
 
-    pending = start_report(items, as_of, paths.reports, credit_notes, left_out)
+    pending = start_report(items, as_of, paths.reports, credit_notes, left_out, names)
     ...                                   # the write-back goes on meanwhile
     path = pending.wait()                 # ReportError: what the bookkeeper is told
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import date
 from decimal import Decimal
@@ -66,8 +66,9 @@ class PendingReport:
         out_dir: Path,
         credit_notes: Sequence[CreditNoteItem],
         left_out: str = "",
+        names: Mapping[str, str] | None = None,
     ) -> None:
-        self._args = (items, as_of, out_dir, credit_notes, left_out)
+        self._args = (items, as_of, out_dir, credit_notes, left_out, names)
         self._worker: BaseProcess | None = None
         self._answers: Connection | None = None
         self._sender: threading.Thread | None = None  # handing the invoices to the worker
@@ -134,15 +135,17 @@ def start_report(
     out_dir: Path,
     credit_notes: Sequence[CreditNoteItem] = (),
     left_out: str = "",
+    names: Mapping[str, str] | None = None,
     background_from: int | None = None,
 ) -> PendingReport:
-    """The report of `items`, begun in a worker process when it is big enough to gain.
+    """The report of `items`, begun in a worker process when it is big enough to gain
+    (`names`: each client's name in Clients, by client key: `report.as_named`).
 
     Never raises: whatever stops a worker from starting (a full process table,
     a folder that cannot be written) leaves the report to be written when
     collected, where the same trouble, if it lasts, is told as before.
     """
-    pending = PendingReport(items, as_of, out_dir, credit_notes, left_out)
+    pending = PendingReport(items, as_of, out_dir, credit_notes, left_out, names)
     listed = [item for item in items if item.balance != 0]  # open, or owed back
     least = BACKGROUND_FROM if background_from is None else background_from
     if len(listed) < least or cpu_count() < 2:
@@ -172,7 +175,7 @@ def start_report(
         return pending
     # The invoices go down the pipe from a thread: the worker takes them once it has
     # imported what it needs (0.2-0.5 s), and the pipe holds less than 5,000 of them.
-    payload = ([flat(item) for item in listed], list(credit_notes), left_out)
+    payload = ([flat(item) for item in listed], list(credit_notes), left_out, dict(names or {}))
     sender = threading.Thread(target=_hand_over, args=(answers, payload), name="report-data")
     sender.start()
     pending._worker, pending._answers, pending._sender = worker, answers, sender
@@ -213,10 +216,10 @@ def _write_in_worker(answer: Connection, as_of: date, temp_name: str, target_nam
     try:
         from xlsxwriter.exceptions import FileCreateError
 
-        rows, credit_notes, left_out = answer.recv()
+        rows, credit_notes, left_out, names = answer.recv()
         try:
             write_workbook(
-                temp_name, [unflat(row) for row in rows], as_of, credit_notes, left_out
+                temp_name, [unflat(row) for row in rows], as_of, credit_notes, left_out, names
             )
         except (OSError, FileCreateError) as exc:
             reply = (REFUSED, str(cannot_write(Path(target_name), exc)))
