@@ -4,8 +4,8 @@ One workbook per as-of date, `receivables-<as-of>.xlsx`: "Open invoices" (one
 row per invoice with a balance, after its credit notes), "Aging" (balances per
 client and currency in buckets of days past due, totals per currency and one
 chart per currency, each on its own scale), "By client" (each client's open
-invoices with subtotals, a page per client when printed, every row naming its
-client), "Owed back" (invoices paid over what was due, and void
+invoices, each with its currency, and subtotals, a page per client when printed,
+every row naming its client), "Owed back" (invoices paid over what was due, and void
 invoices the client had paid towards: money to refund or credit, when there are any) and
 "Credit notes" (the year's credit notes, when there are any). Currencies are
 never added together. Every sheet has a title with the as-of date above its table and is
@@ -69,9 +69,10 @@ OWED_KINDS = ("text", "text", "text", "date", "money", "money", "money", "money"
 CREDIT_SHEET = "Credit notes"
 CREDIT_HEADERS = ("Credit Note No", "Date", "Invoice No", "Client", "Currency", "Amount", "Reason")
 CREDIT_KINDS = ("text", "date", "text", "text", "text", "money", "text")
-CLIENT_HEADERS = ("Client", "Invoice No", "Invoice Date", "First Due Date", "Total", "Paid",
-                  "Balance", "Days Overdue", "Bucket", "Status")  # fmt: skip
-CLIENT_KINDS = ("text", "text", "date", "date", "money", "money", "money", "int", "text", "text")
+CLIENT_HEADERS = ("Client", "Invoice No", "Currency", "Invoice Date", "First Due Date", "Total",
+                  "Paid", "Balance", "Days Overdue", "Bucket", "Status")  # fmt: skip
+CLIENT_KINDS = ("text", "text", "text", "date", "date", "money", "money", "money", "int", "text",
+                "text")  # fmt: skip
 #: Every table starts below its sheet's title (row 0) and a blank row.
 HEADER_ROW = 2
 #: Column widths in characters: never narrower or wider than these.
@@ -514,7 +515,7 @@ def _write_client_sheet(
         for item in by_client[client]:
             cur = item.currency
             out.cells(row, CLIENT_KINDS, (
-                client, item.invoice_no, item.invoice_date, item.due_date, item.total,
+                client, item.invoice_no, cur, item.invoice_date, item.due_date, item.total,
                 item.paid, item.balance, days_overdue(item.due_date, as_of),
                 aging_bucket(item.due_date, as_of), item.status,
             ), cur)  # fmt: skip
@@ -523,6 +524,7 @@ def _write_client_sheet(
         for cur, total in sorted(totals.items()):
             out.text(row, 0, client, formats.bold)
             out.text(row, 1, f"Total {cur}", formats.bold)
+            out.text(row, CLIENT_HEADERS.index("Currency"), cur, formats.bold)
             out.money(row, CLIENT_HEADERS.index("Balance"), total, cur, bold=True)
             row += 1
         row += 1

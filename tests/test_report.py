@@ -171,7 +171,7 @@ def test_report_file(tmp_path: Path) -> None:
         ("Acme Ltd", "INV-10"), ("Beta GmbH", "INV-9"), ("Beta GmbH", "INV-11"),
     ]  # fmt: skip
     assert sorted({r[0] for r in by_client}) == ["Acme Ltd", "Beta GmbH"]
-    totals = [(r[0], r[1], r[6]) for r in by_client if str(r[1]).startswith("Total")]
+    totals = [(r[0], r[1], r[7]) for r in by_client if str(r[1]).startswith("Total")]
     assert totals == [
         ("Acme Ltd", "Total EUR", 7),
         ("Acme Ltd", "Total USD", 321.65),
@@ -268,7 +268,8 @@ def test_by_client_repeats_its_header_row(tmp_path: Path) -> None:
     rows = [r for r in ws.iter_rows(min_row=4, values_only=True) if r[0]]
     assert len(rows) == 1 + 1 + 100 + 1  # Acme: an invoice, its total; the loyal client's
     assert {r[0] for r in rows[2:]} == {"Loyal Client"}
-    assert rows[-1][1:2] == ("Total USD",) and rows[-1][6] == sum(100 + n for n in range(1, 101))
+    assert rows[-1][1:3] == ("Total USD", "USD")
+    assert rows[-1][CLIENT_HEADERS.index("Balance")] == sum(100 + n for n in range(1, 101))
 
 
 @needs_soffice

@@ -2,7 +2,7 @@
 
 A client is matched ignoring case and spacing: invoices issued under `Acme Dental`
 and `ACME  Dental` are one client's, in one row of Aging and one group of By client,
-under its name in Clients now.
+under its name in Clients now. By client names each row's currency.
 """
 
 from __future__ import annotations
@@ -76,6 +76,20 @@ def test_one_client_whatever_the_case_and_spacing(tmp_path: Path, background: bo
 def test_a_client_gone_from_clients_shows_under_its_latest_invoice_name(tmp_path: Path) -> None:
     path = write_receivables_report(RETYPED, AS_OF, tmp_path)
     assert [row[0] for row in table(path, AGING_SHEET)] == ["ACME  Dental", "Birch", "Total USD"]
+
+
+def test_by_client_names_each_rows_currency(tmp_path: Path) -> None:
+    """A client with a USD and a EUR invoice: each row says which, as Open invoices does."""
+    items = [receivable("INV-1", "Switch", "500.00"),
+             receivable("INV-2", "Switch", "200.00", "EUR", age=7)]  # fmt: skip
+    path = write_receivables_report(items, AS_OF, tmp_path)
+    currency = CLIENT_HEADERS.index("Currency")
+    assert CLIENT_HEADERS[:3] == ("Client", "Invoice No", "Currency")
+    assert [(row[1], row[currency], row[CLIENT_HEADERS.index("Balance")])
+            for row in table(path, CLIENT_SHEET)] == [
+        ("INV-1", "USD", 500), ("INV-2", "EUR", 200), ("Total EUR", "EUR", 200),
+        ("Total USD", "USD", 500),
+    ]  # fmt: skip
 
 
 def test_run_report_keeps_a_client_retyped_in_clients_together(folder: Folder) -> None:
