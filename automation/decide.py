@@ -41,17 +41,21 @@ from .plan import (
     Followup,
     InvoiceDraft,
     Payments,
+    balance_of,
     decide_followup,
     owing_again,
     payment_note_of,
+    status_of,
 )
-from .read import WorkbookData, WorkbookError, read_workbook, renamed_invoices
+from .read import SheetData, WorkbookData, WorkbookError, read_workbook, renamed_invoices
 from .reconcile import billed_elsewhere, lost_invoice_rows, lost_rows_note
 from .request import RunRequest
+from .schema import INVOICES
 from .statement_mail import STATEMENT
 from .summary import RunSummary
 from .terms import BusinessCalendar, due_date
 from .updates import (
+    CLOSED,
     copied_numbers,
     flag_edited_cells,
     flag_typed_payment_statuses,
@@ -150,10 +154,53 @@ def look_at_open_invoices(
     done_events = events - owed
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     invoices = reopen_paid_again(invoices, rows, done_events)
+    summary.errors.extend(clients_gone(request, data.invoices, invoices, rows, book))
     followups = decide_followups(
         request, invoices, rows, book, done_events, unsent, calendar, unreached(pending)
     )
     return pending, active, invoices, rows, followups
+
+
+def clients_gone(
+    request: RunRequest,
+    sheet: SheetData | None,
+    invoices: Mapping[str, LedgerInvoice],
+    rows: Mapping[str, InvoiceRow],
+    book: ClientBook,
+) -> list[RowError]:
+    """The open invoices whose client is no longer in Clients (renamed there, or its row
+    deleted), each told on its Invoices row: nothing goes for them (no reminder, payment
+    note or statement: those go to the client's row in Clients), while they still count
+    as owed. The tool does not guess which new name is the old client's.
+
+    An inactive client is in Clients: its invoices are left alone without a word, as
+    documented. Void, Hold or Rebill typed, or nothing left to pay: nothing to chase.
+    """
+    name = sheet.name if sheet is not None else INVOICES
+    column = sheet.headers.get("Client") if sheet is not None else None
+    errors = []
+    for number, inv in invoices.items():
+        if inv.client_key in book.clients or not request.covers(inv.client_key):
+            continue
+        row = rows.get(number)
+        pay = Payments.from_row(row)
+        state = state_of(inv, False)
+        _, balance = balance_of(state, pay)
+        if pay.bookkeeper_status or status_of(state, pay, request.as_of) in CLOSED or balance <= 0:
+            continue
+        errors.append(
+            RowError(
+                name,
+                row.row if row is not None and row.row else None,  # row 0: written back
+                column,
+                f"{number} is still owed, but no reminder, payment note or statement goes "
+                f'for it: its client "{inv.client}" is not in Clients (renamed there, or its '
+                f'row deleted?). To chase it, add a row named "{inv.client}" to Clients again '
+                "(it may have the same email as the client's new row); if it is not to be "
+                "chased, type Hold in its Status.",
+            )
+        )
+    return sorted(errors, key=lambda e: e.row or 0)
 
 
 def unreached(pending: Sequence[LedgerMessage]) -> set[str]:

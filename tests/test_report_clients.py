@@ -2,7 +2,9 @@
 
 A client is matched ignoring case and spacing: invoices issued under `Acme Dental`
 and `ACME  Dental` are one client's, in one row of Aging and one group of By client,
-under its name in Clients now. By client names each row's currency.
+under its name in Clients now. By client names each row's currency. An open
+invoice whose client is no longer in Clients (renamed there) is told on its
+Invoices row, since nothing is sent about it any more.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 import openpyxl
 import pytest
 from conftest import Folder, client, service, write_workbook
+from test_statement import type_in
 
+from automation.cli import main
 from automation.report import (
     AGING_SHEET,
     CLIENT_HEADERS,
@@ -110,3 +114,62 @@ def test_run_report_keeps_a_client_retyped_in_clients_together(folder: Folder) -
         ("ACME  Dental", "INV-2026-0001"), ("ACME  Dental", "INV-2026-0002"),
         ("ACME  Dental", "Total USD"),
     ]  # fmt: skip
+
+
+GONE = 'its client "Acme" is not in Clients'
+
+
+def test_an_invoice_of_a_client_renamed_in_clients_is_told(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Acme renamed Acme Holdings in Clients: its overdue invoice gets no reminder, and
+    `check`, the dry run and the run say so on its Invoices row (exit 1), once each, until
+    the invoice is put on Hold or the client's old name is back in Clients."""
+    write_workbook(folder.workbook, [client("Acme"), client("Cobalt")],
+                   [service(date(2026, 10, 1), name, "Audit", 1, 100)
+                    for name in ("Acme", "Cobalt")])  # fmt: skip
+    assert folder.run("--as-of", "2026-10-05") == 0
+    folder.type_in("Clients", 2, Client="Acme Holdings")
+    capsys.readouterr()
+    book = ["--workbook", str(folder.workbook), "--as-of", "2026-11-12"]
+    for command in (["check", *book], [*book, "--dry-run"]):
+        assert main(command) == 1
+        assert capsys.readouterr().out.count(GONE) == 1
+    sent = len(folder.received)
+    assert folder.run("--as-of", "2026-11-12") == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.count(GONE) == 1
+    row = folder.row_of("Invoices", "Invoice No", "INV-2026-0001")
+    assert f"Invoices row {row}, Client: INV-2026-0001 is still owed, but no reminder" in out
+    assert 'add a row named "Acme" to Clients again' in out and "type Hold" in out
+    # Cobalt is reminded as ever; Acme's invoice still counts as owed.
+    assert [m.rcpt_tos for m in folder.received[sent:]] == [["cobalt@clients.example"]]
+    assert "Outstanding: $200.00" in out
+
+    type_in(folder, "INV-2026-0001", Status="Hold")
+    assert folder.run("--as-of", "2026-11-19") == 0
+    assert GONE not in capsys.readouterr().out
+    type_in(folder, "INV-2026-0001", Status=None)
+    folder.type_in("Clients", 4, Client="Acme", Email="acme@clients.example", Terms="Net 30")
+    assert folder.run("--as-of", "2026-11-26") == 0
+    assert GONE not in capsys.readouterr().out
+    assert "INV-2026-0001" in str(folder.received[-1].message["Subject"])  # chased again
+
+
+def test_inactive_clients_and_hand_typed_invoices_are_not_told(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An inactive client's invoice is left alone without a word, as documented, and an
+    open invoice typed by hand for a client not in Clients is not the tool's to chase."""
+    hand = {"Invoice No": "OLD-7", "Client": "Nobody Ltd", "Currency": "USD",
+            "Invoice Date": "2026-08-01", "Due Date": "2026-08-31", "Total": 80,
+            "Status": "Sent"}  # fmt: skip
+    write_workbook(folder.workbook, [client("Dormant")],
+                   [service(date(2026, 10, 1), "Dormant", "Audit", 1, 100)],
+                   invoices=[hand])  # fmt: skip
+    assert folder.run("--as-of", "2026-10-05") == 0
+    folder.type_in("Clients", 2, Active="No")
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-11-12") == 0
+    out = capsys.readouterr().out
+    assert "is not in Clients" not in out and "need attention" not in out
