@@ -472,14 +472,15 @@ def readdressed(
     if cfg.redirect_to or not message.to:
         return message
     try:
-        new_to, new_cc = _checked_addresses(tuple(to), "To"), _checked_addresses(tuple(cc), "Cc")
+        new_to = _checked_addresses(tuple(to), "To")
+        new_cc = not_among(_checked_addresses(tuple(cc), "Cc"), new_to)
     except MailError:
         return message
     if not new_to:
         return message
     old = {a.lower() for a in (*message.to, *message.cc)}
     blind = tuple(a for a in message.recipients if a.lower() not in old)
-    recipients = tuple(dict.fromkeys(new_to + new_cc + blind))
+    recipients = (*new_to, *new_cc, *not_among(blind, new_to + new_cc))
     if (recipients, new_to, new_cc) == (message.recipients, message.to, message.cc):
         return message
     return replace(message, recipients=recipients, to=new_to, cc=new_cc)
@@ -501,7 +502,7 @@ def build_message(
     """
     envelope_from = sender_address(cfg, company)
     to = _checked_addresses(mail.to, "To")
-    cc = _checked_addresses(mail.cc, "Cc")
+    cc = not_among(_checked_addresses(mail.cc, "Cc"), to)
     if not to:
         raise AddressError(f"{mail.invoice_no}: the message has no recipient.")
     bcc = config_addresses(cfg.bcc, "bcc")
@@ -512,7 +513,7 @@ def build_message(
     shown = cc if smtputf8 else tuple(a for a in cc if not needs_smtputf8(a))
     headers = _headers(mail, cfg, company, envelope_from, to, shown, subject)
     _check_attachments(mail.attachments)
-    recipients = tuple(dict.fromkeys(to + cc + bcc))
+    recipients = (*to, *cc, *not_among(bcc, to + cc))
     # An address with a non-ASCII local part cannot be RFC 2047-encoded: such a
     # message carries raw UTF-8 headers and needs a server that offers SMTPUTF8.
     utf8 = any(needs_smtputf8(a) for a in to + shown)
@@ -523,6 +524,17 @@ def build_message(
     else:
         raw = generated_bytes(mail, envelope_from, to, headers, policy, boundaries)
     return BuiltMessage(mail.message_id, envelope_from, recipients, raw, to, cc)
+
+
+def not_among(addresses: Sequence[str], others: Sequence[str]) -> tuple[str, ...]:
+    """`addresses` less those among `others` in any case: one mailbox in Email and CC
+    (`ap@x.example`, `AP@x.example`) is one recipient, given one copy, shown once.
+
+    >>> not_among(("AP@x.example", "b@x.example"), ("ap@x.example",))
+    ('b@x.example',)
+    """
+    given = {a.lower() for a in others}
+    return tuple(a for a in addresses if a.lower() not in given)
 
 
 def new_boundary() -> str:

@@ -1036,3 +1036,17 @@ def test_a_refused_follow_up_is_named_in_the_notes_in_plain_words(tmp_path: Path
         "Voided": "Email (credit note)",
         "Copy": "Email (copy resent)",
     }
+
+
+def test_one_mailbox_in_email_and_cc_gets_one_copy(folder: Folder) -> None:
+    """Email `ap@acme.example`, CC `AP@acme.example` (a new address typed in Email, the old
+    spelling left in CC): one mailbox, given the message once and shown once, in To."""
+    write_workbook(
+        folder.workbook,
+        [client("Acme", Email="ap@acme.example", CC="AP@acme.example; boss@acme.example")],
+        [service(date(2026, 3, 2), "Acme", "Work")],
+    )
+    assert folder.run("--as-of", "2026-03-09") == 0
+    (got,) = folder.received
+    assert got.rcpt_tos == ["ap@acme.example", "boss@acme.example"]
+    assert got.message["Cc"] == "boss@acme.example"
