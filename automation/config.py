@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .bank.record import BankConfig
 from .bank.settings import BankConfigError, parse_bank
-from .config_text import at_line, toml_problem, unknown_option, windows_path
+from .config_text import at_line, toml_lines, toml_problem, unknown_option, windows_path
 from .datetext import DATE_ORDERS
 from .model import CompanyInfo
 from .money import CURRENCY_CODES
@@ -596,7 +596,7 @@ def _refuse_escaped_paths(name: str, text: str, data: dict[str, Any]) -> None:
         value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
         if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             written = next(
-                (line.strip() for line in text.splitlines()
+                (line.strip() for line in toml_lines(text)
                  if re.match(rf"\s*{re.escape(key)}\s*=", line)),
                 f"{key} = ...",
             )  # fmt: skip

@@ -13,11 +13,19 @@ CURLY = "\u201c\u201d\u2018\u2019\u00ab\u00bb"
 _AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
+def toml_lines(text: str) -> list[str]:
+    """billing.toml's lines as TOML counts them: ended by LF (or CRLF) only. A line
+    separator (U+2028) or NEL typed inside a string is no line break there, as
+    str.splitlines() would take it, which put every line number after it one off.
+    """
+    return text.split("\n")
+
+
 def toml_problem(name: str, text: str, message: str) -> str:
     """A TOML syntax error, with the line and the likely cause named."""
     found = _AT_LINE.search(message)
     number = int(found[1]) if found else 0
-    lines = text.splitlines()
+    lines = toml_lines(text)
     line = lines[number - 1] if 0 < number <= len(lines) else ""
     where = f"{name}, line {number}" if number else name
     if any(ch in line for ch in CURLY):
@@ -102,7 +110,7 @@ def at_line(name: str, text: str, message: str) -> str:
     within = named[1].casefold() if named and option else None
     table = f"{within}.{option}".casefold() if within and option else None
     current = ""
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(toml_lines(text), start=1):
         header = re.match(r"\s*\[\s*([^\]]+?)\s*\]", line)
         if header and not re.match(pattern, line):
             current = re.sub(r"[\"'\s]", "", header[1]).casefold()  # [columns."Services"]

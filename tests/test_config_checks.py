@@ -198,3 +198,18 @@ def test_each_refused_setting_names_its_line_and_section(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, said: str
 ) -> None:
     assert said in refused(tmp_path, capsys, toml)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u0085"])
+def test_a_line_separator_inside_a_string_moves_no_line_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], separator: str
+) -> None:
+    """TOML ends a line at LF only: a U+2028 or NEL pasted inside the address is no line
+    break there (str.splitlines() took it for one: every line after it was told one off)."""
+    toml = (
+        f'[company]\nname = "Ledgerwise"\naddress = "1 Example{separator} Street"\n'
+        'email = "billing@ledgerwise.example"\n[email]\nmode = "outbox"\n'
+        'from_name = "Billing\\nDept"\n'
+    )
+    said = refused(tmp_path, capsys, toml)
+    assert "billing.toml, line 7: [email] from_name must be one line" in said, said
