@@ -8,7 +8,7 @@ client's current details, so a message can be rebuilt at any later run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -232,6 +232,13 @@ def email_context(
     return {name: value for name, value in values.items() if name in names}
 
 
+def _balance_shown(payload: Mapping[str, str]) -> Decimal | None:
+    """The Balance due a document prints, as the message recorded it: never below nothing.
+    Paid more than was due, the document shows nothing due (its email tells the excess);
+    "-$200.00" and "Minus two hundred dollars" asked the client for a negative payment."""
+    return max(Decimal(payload["balance"]), ZERO) if "balance" in payload else None
+
+
 def _day_of(payload: dict[str, str]) -> date:
     """The day a message was planned (`as_of`); one that records none counts as not late."""
     return date.fromisoformat(payload["as_of"]) if payload.get("as_of") else date.min
@@ -310,7 +317,7 @@ def prepare_jobs(
                 config,
                 due,
                 amount_paid=paid,
-                balance=Decimal(msg.payload["balance"]) if "balance" in msg.payload else None,
+                balance=_balance_shown(msg.payload),
                 amount_due=_amount_due(msg.payload),
             )
         elif msg.kind == "reissue":
@@ -337,7 +344,7 @@ def prepare_jobs(
                 due,
                 reissue_date=date.fromisoformat(msg.payload["as_of"]),
                 amount_paid=paid,
-                balance=Decimal(msg.payload["balance"]),
+                balance=_balance_shown(msg.payload),
                 copy_number=int(msg.payload["copy_number"]),
                 amount_due=_amount_due(msg.payload),
             )
