@@ -34,7 +34,7 @@ from .ledger import FAILED, PLANNED, SENDING, Ledger, LedgerInvoice, LedgerMessa
 from .model import DRAFT, InvoiceDocument, RowError
 from .notices import workbook_notices
 from .older_record import look_for_older_record
-from .plan import Followup, InvoiceDraft, draft_invoices
+from .plan import Followup, InvoiceDraft, Payments, balance_of, draft_invoices
 from .prechecks import calendar_for, check_only, refuse_as_of_before_last, refuse_clock_behind
 from .reconcile import (
     existing_seq_floor,
@@ -51,6 +51,7 @@ from .request import Paths, RunRequest
 from .sending import SENT_AGAIN
 from .statement_mail import STATEMENT, statement_month_due, statement_rows_for, statements_to_send
 from .summary import RunSummary, SentItem
+from .updates import state_of
 from .validate import ClientBook, listed_errors
 from .whereabouts import here, moved_error
 
@@ -148,7 +149,9 @@ def dry_run(
             )
         for number in fixes.resends:
             inv = invoices[number]
-            summary.previews.append(SentItem(number, inv.client, "resend", ""))
+            _, balance = balance_of(state_of(inv, False), Payments.from_row(rows.get(number)))
+            shown = format_money(balance, inv.currency, config.billing.language)
+            summary.previews.append(SentItem(number, inv.client, "resend", shown))  # as the run
         followups = [
             (inv, d) for inv, d in followups if not fixes.withholds(inv.invoice_no, d.action)
         ]

@@ -637,6 +637,8 @@ def test_dry_run_previews_corrections_and_changes_nothing(
     assert folder.run("--as-of", "2026-03-16", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "credit note" in out and "INV-2026-0001" in out and "copy resent" in out
+    copy_line = next(line for line in out.splitlines() if "copy resent" in line)
+    assert "$500.00" in copy_line  # the balance the copy states, as the run shows it
     assert digest(folder) == before and len(folder.received) == 3
     assert not (folder.root / "invoices" / "2026" / "CN-2026-0001.docx").exists()
 
