@@ -49,7 +49,13 @@ from .reconcile import (
 )
 from .request import Paths, RunRequest
 from .sending import SENT_AGAIN
-from .statement_mail import STATEMENT, statement_month_due, statement_rows_for, statements_to_send
+from .statement_mail import (
+    STATEMENT,
+    owed_statements,
+    statement_month_due,
+    statement_rows_for,
+    statements_to_send,
+)
 from .summary import RunSummary, SentItem
 from .updates import state_of
 from .validate import ClientBook, listed_errors
@@ -183,6 +189,15 @@ def dry_run(
                     monthly, fixes.held_clients(invoices),
                 )
             )  # fmt: skip
+        # Statements planned at an earlier run and still owed (a Hold kept them back, the
+        # server refused them): sent, or said to wait, as the run does.
+        if not request.payments_only and request.only is None:
+            going, waiting = owed_statements(ledger, book, fixes.held_clients(invoices))
+            stated = {item.client for item in summary.previews if item.kind == STATEMENT}
+            summary.previews.extend(  # one a month's statement takes in is not told twice
+                SentItem("", name, STATEMENT, "") for name in going if name not in stated
+            )
+            summary.notes.extend(waiting)
         # Numbered as the run numbers them: the replacements for Rebill first.
         documents = []
         drafted = []

@@ -271,11 +271,7 @@ def send_statements(
         key = _client_key(msg.payload)
         client = book.clients.get(key)
         if key in held:
-            summary.notes.append(
-                f"Statement for {client.name if client else key} ({_months(msg.payload)}) waits: "
-                "an invoice of theirs is on Hold. It goes at the first run after the Hold "
-                "is cleared."
-            )
+            summary.notes.append(held_note(client.name if client else key, msg.payload))
             continue
         if msg.raw is None and (client is None or not client.active):
             with ledger.transaction():
@@ -429,6 +425,33 @@ def _built(
             made,
         )  # fmt: skip
     return built, amount, name
+
+
+def held_note(name: str, payload: Mapping[str, Any]) -> str:
+    """What the run says of a statement a Hold keeps back (`send_statements`)."""
+    return (
+        f"Statement for {name} ({_months(payload)}) waits: an invoice of theirs is on Hold. "
+        "It goes at the first run after the Hold is cleared."
+    )
+
+
+def owed_statements(
+    ledger: Ledger, book: ClientBook, held: Collection[str]
+) -> tuple[list[str], list[str]]:
+    """For the dry run: the clients whose statement, planned at an earlier run and still
+    owed, a run would send now, and the notes of those a Hold keeps back, as
+    `send_statements` tells them."""
+    going, notes = [], []
+    for msg in ledger.messages((PLANNED, SENDING, FAILED)):
+        if msg.kind != STATEMENT:
+            continue
+        key = _client_key(msg.payload)
+        client = book.clients.get(key)
+        if key in held:
+            notes.append(held_note(client.name if client else key, msg.payload))
+        elif client is not None and (client.active or msg.raw is not None):
+            going.append(client.name)
+    return going, notes
 
 
 def _months(payload: Mapping[str, Any]) -> str:

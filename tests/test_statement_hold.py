@@ -38,8 +38,13 @@ def test_statements_held_for_months_go_as_one_when_the_hold_is_cleared(
     assert folder.run("--as-of", "2027-01-04") == 0
     assert "Statement for Ames (2026-11 to 2026-12) waits" in capsys.readouterr().out
     assert len(statements_to(folder, "Ames")) == 1
+    assert folder.run("--as-of", "2027-01-05", "--dry-run") == 0  # the dry run tells it too
+    assert "Statement for Ames (2026-11 to 2026-12) waits" in capsys.readouterr().out
     pay(folder, first, "300", date(2027, 1, 8))
     type_in(folder, first, Status=None)
+    assert folder.run("--as-of", "2027-01-11", "--dry-run") == 0  # and that it goes now
+    shown = capsys.readouterr().out
+    assert "Nothing to send" not in shown and "statement" in shown and "Ames" in shown
     assert folder.run("--as-of", "2027-01-11") == 0
     october, held = statements_to(folder, "Ames")
     assert held["Subject"] == (
