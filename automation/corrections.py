@@ -49,7 +49,7 @@ from .plan import (
 )
 from .read import SheetData
 from .reconcile import lost_and_changed
-from .schema import INVOICES
+from .schema import CLIENTS, INVOICES
 from .updates import UpdateSet, read_corrections, state_of
 from .validate import ClientBook, bare_rows, column_text, read_billed_rows, rounded_elsewhere
 
@@ -119,7 +119,8 @@ class Corrections:
         while the invoice itself is still owed (refused, or interrupted, before):
         the invoice, sent again this run, is the copy.
       refused_credit: invoices whose typed Credit Amount is left as typed (an error).
-      troubled: invoices whose row has an error here: never set aside as settled.
+      troubled: invoices whose row has an error here, or whose corrections wait for their
+        client's row in Clients: never set aside as settled.
       held: invoices whose Credit Notes cell lists a credit note the ledger does not
         know (an older ledger put back): nothing is credited or mailed about them.
       on_hold: invoices the bookkeeper set to Hold.
@@ -567,6 +568,7 @@ def decide_corrections(
     held: set[str] = set()
     waiting: list[str] = []
     on_hold: set[str] = set()
+    stuck: set[str] = set()
     credit_note = number_pattern(config.billing.credit_note_format)
     for number in sorted(invoices):
         row = rows.get(number)
@@ -598,15 +600,23 @@ def decide_corrections(
                 )
             continue
         row = _exact_credit(row, inv.currency)
-        if typed == HOLD:  # corrections wait while the bookkeeper holds the invoice
-            on_hold.add(number)
+        # Corrections wait while the bookkeeper holds the invoice, or while its client's
+        # row in Clients has a problem (its credit note or copy could not be built).
+        until = "Hold is cleared" if typed == HOLD else _client_row_wait(inv, book)
+        if until:
+            if typed == HOLD:
+                on_hold.add(number)
+            else:  # a Void or Rebill waiting: never set aside as settled meanwhile
+                stuck.add(number)
             waits = []
+            if typed in (VOID, REBILL):
+                waits.append(f"{typed} (no credit note yet)")
             if row.credit_problem:
                 refused.add(number)
                 errors.append(
                     err(row, "Credit Amount", f"{row.credit_problem} Nothing was credited.")
                 )
-            elif row.credit_amount is not None:
+            elif row.credit_amount is not None and typed not in (VOID, REBILL):
                 wanted = round_money(row.credit_amount, inv.currency)
                 if wanted < ZERO:  # told as without Hold: nothing to wait for
                     refused.add(number)
@@ -614,15 +624,14 @@ def decide_corrections(
                 elif wanted < inv.credited:
                     errors.append(err(row, "Credit Amount", _taken_back(number, inv, wanted)))
                 elif wanted > inv.credited:
-                    refused.add(number)  # the cell keeps what was typed, for when Hold ends
+                    refused.add(number)  # the cell keeps what was typed, for when it ends
                     waits.append(f"Credit Amount {_money(wanted, inv)} (no credit note yet)")
             if row.resend and not inv.resend_pending:
                 waits.append("Resend")
             if waits:
                 verb = "waits" if len(waits) == 1 else "wait"
-                waiting.append(
-                    f"{number} is on Hold: {' and '.join(waits)} {verb} until Hold is cleared."
-                )
+                who = f"{number} is on Hold" if typed == HOLD else f"{number} ({inv.client})"
+                waiting.append(f"{who}: {' and '.join(waits)} {verb} until {until}.")
             continue
         if typed in (VOID, REBILL):
             if row.resend and not inv.resend_pending:  # a copy of what is cancelled: no
@@ -681,7 +690,13 @@ def decide_corrections(
                     f"a copy of {number}, or clear the cell.",
                 )
             )
-        if row.resend and not inv.resend_pending and number in unsent:
+        client = book.clients.get(inv.client_key)
+        if row.resend and not inv.resend_pending and client is not None and not client.active:
+            waiting.append(  # as on Hold: the cell stays, and the copy goes once active
+                f"{number} ({inv.client}): Resend waits until {client.name} is active again "
+                f"(Active is No in {CLIENTS} row {client.row})."
+            )
+        elif row.resend and not inv.resend_pending and number in unsent:
             if number in reached:  # the copy is for who has it: after the invoice is through
                 waiting.append(
                     f"{number}: Resend waits: the invoice has not reached every address yet; "
@@ -711,12 +726,23 @@ def decide_corrections(
         tuple(cleared),
         tuple(errors),
         frozenset(refused),
-        frozenset(by_row[e.row] for e in errors if e.row in by_row),
+        frozenset(by_row[e.row] for e in errors if e.row in by_row) | stuck,
         frozenset(held),
         tuple(waiting),
         frozenset(on_hold),
         spoken=frozenset(spoken),
     )
+
+
+def _client_row_wait(inv: LedgerInvoice, book: ClientBook) -> str:
+    """What corrections on `inv` wait for while its client's row in Clients has a problem
+    (`ClientBook.problems`), or "" when it has none."""
+    if inv.client_key not in book.problems:
+        return ""
+    client = book.clients.get(inv.client_key)
+    if client is None or not client.row:
+        return f"{inv.client}'s row in {CLIENTS} is fixed"
+    return f"{CLIENTS} row {client.row} is fixed"
 
 
 def _below_zero(number: str, inv: LedgerInvoice, wanted: Decimal) -> str:

@@ -1,0 +1,100 @@
+"""A client's row in Clients made wrong, or the client made inactive, after its invoices
+were issued: what the bookkeeper typed on those invoices waits, as under Hold, and the
+run says so; nothing already delivered is marked Failed."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from conftest import Folder, client, service, write_workbook
+from test_corrections import cell, run, subjects_of
+from test_followup import mails_to, type_into_invoices
+
+DAY0 = date(2026, 3, 9)
+NAMES = ("Acme", "Birch", "Cedar")  # Clients rows 2, 3, 4; INV-2026-0001, 0002, 0003
+
+
+@pytest.fixture
+def issued(folder: Folder) -> Folder:
+    """Three clients invoiced and emailed on 9 March 2026 ($500 each, Net 14)."""
+    write_workbook(
+        folder.workbook,
+        [client(n, Terms="Net 14") for n in NAMES],
+        [service(date(2026, 3, 2), n, "Bookkeeping", 5, 100) for n in NAMES],
+    )
+    run(folder, DAY0)
+    assert len(folder.received) == 3
+    return folder
+
+
+def set_terms(folder: Folder, terms: str) -> None:
+    for row in (2, 3, 4):
+        folder.type_in("Clients", row, Terms=terms)
+
+
+def test_corrections_wait_while_the_clients_row_has_a_problem(
+    issued: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = issued
+    set_terms(folder, "Net thirty")
+    type_into_invoices(folder, "Acme", Resend="Yes")
+    type_into_invoices(folder, "Birch", Credit_Amount=Decimal("40"))
+    type_into_invoices(folder, "Cedar", Status="Void")
+    capsys.readouterr()
+    for day in (date(2026, 3, 16), date(2026, 3, 23)):  # each run says what waits
+        run(folder, day, expect=1)  # the Clients rows' problem
+        out = capsys.readouterr().out
+        assert "INV-2026-0001 (Acme): Resend waits until Clients row 2 is fixed." in out
+        assert (
+            "INV-2026-0002 (Birch): Credit Amount $40.00 (no credit note yet) waits until "
+            "Clients row 3 is fixed." in out
+        )
+        assert (
+            "INV-2026-0003 (Cedar): Void (no credit note yet) waits until Clients row 4 is "
+            "fixed." in out
+        )
+        assert "FAILED" not in out
+        assert len(folder.received) == 3  # nothing numbered, nothing sent
+        assert cell(folder, "Acme", "Resend") == "Yes"
+        assert cell(folder, "Birch", "Credit Amount") == 40
+        assert cell(folder, "Birch", "Credit Notes") is None
+        assert cell(folder, "Cedar", "Status") == "Void"
+        assert cell(folder, "Cedar", "Credit Notes") is None
+        for name in ("Acme", "Birch"):  # delivered: never Failed for the Clients row
+            assert cell(folder, name, "Status") in ("Sent", "Overdue")
+            assert "Not emailed" not in str(cell(folder, name, "Note"))
+    set_terms(folder, "Net 14")
+    run(folder, date(2026, 3, 30))
+    assert subjects_of(mails_to(folder, "Acme")[1:]) == ["Copy of invoice INV-2026-0001"]
+    assert subjects_of(mails_to(folder, "Birch")[1:]) == [
+        "Credit note CN-2026-0001 for invoice INV-2026-0002"
+    ]
+    assert subjects_of(mails_to(folder, "Cedar")[1:]) == [
+        "Credit note CN-2026-0002 for invoice INV-2026-0003"
+    ]
+    assert cell(folder, "Acme", "Resend") is None
+    assert cell(folder, "Birch", "Balance") == 460
+    assert cell(folder, "Cedar", "Credit Notes") == "CN-2026-0002"
+
+
+def test_a_resend_for_an_inactive_client_waits_until_it_is_active(
+    issued: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = issued
+    folder.type_in("Clients", 2, Active="No")
+    type_into_invoices(folder, "Acme", Resend="Yes")
+    capsys.readouterr()
+    for day in (date(2026, 3, 16), date(2026, 3, 23)):
+        run(folder, day)
+        assert (
+            "INV-2026-0001 (Acme): Resend waits until Acme is active again (Active is No in "
+            "Clients row 2)." in capsys.readouterr().out
+        )
+        assert cell(folder, "Acme", "Resend") == "Yes"
+        assert len(mails_to(folder, "Acme")) == 1
+    folder.type_in("Clients", 2, Active="Yes")
+    run(folder, date(2026, 3, 30))
+    assert subjects_of(mails_to(folder, "Acme")[1:]) == ["Copy of invoice INV-2026-0001"]
+    assert cell(folder, "Acme", "Resend") is None
