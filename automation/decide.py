@@ -50,7 +50,7 @@ from .plan import (
 from .read import SheetData, WorkbookData, WorkbookError, read_workbook, renamed_invoices
 from .reconcile import billed_elsewhere, lost_invoice_rows, lost_rows_note
 from .request import RunRequest
-from .schema import INVOICES
+from .schema import CLIENTS, INVOICES
 from .statement_mail import STATEMENT
 from .summary import RunSummary
 from .terms import BusinessCalendar, due_date
@@ -158,7 +158,73 @@ def look_at_open_invoices(
     followups = decide_followups(
         request, invoices, rows, book, done_events, unsent, calendar, unreached(pending)
     )
+    summary.notes.extend(
+        withheld_for_clients_row(
+            request, invoices, rows, book, done_events, unsent, calendar, unreached(pending)
+        )
+    )
     return pending, active, invoices, rows, followups
+
+
+#: The invoices a sentence of `withheld_for_clients_row` lists; more are counted.
+LISTED_INVOICES = 5
+
+
+def withheld_for_clients_row(
+    request: RunRequest,
+    invoices: dict[str, LedgerInvoice],
+    rows: dict[str, InvoiceRow],
+    book: ClientBook,
+    done_events: set[str],
+    failed: set[str],
+    calendar: BusinessCalendar,
+    not_reached: Collection[str] = (),
+) -> list[str]:
+    """One sentence per active client whose row in Clients has a problem (`ClientBook.
+    problems`), naming its invoices already issued that get no reminder, payment note or
+    statement while it is there: each still owed, and each a follow-up is due for today
+    (a thank-you, say). The Clients row's own error says what is wrong; this says what
+    it stops, so chasing the client never ends without a word. An invoice whose own email
+    is still owed is told as not emailed instead."""
+    stuck = {
+        number: inv
+        for number, inv in invoices.items()
+        if inv.client_key in book.problems
+        and number not in failed
+        and request.covers(inv.client_key)
+        and (client := book.clients.get(inv.client_key)) is not None
+        and client.active
+    }
+    if not stuck:
+        return []
+    unstuck = replace(book, problems={})  # what would go were the row right
+    due = decide_followups(
+        request, stuck, rows, unstuck, done_events, failed, calendar, not_reached
+    )
+    told = {inv.invoice_no for inv, _ in due}
+    for number, inv in stuck.items():
+        pay = Payments.from_row(rows.get(number))
+        state = state_of(inv, False)
+        _, balance = balance_of(state, pay)
+        status = status_of(state, pay, request.as_of)
+        if not pay.bookkeeper_status and status not in CLOSED and balance > 0:
+            told.add(number)
+    by_client: dict[str, list[str]] = {}
+    for number in sorted(told):
+        by_client.setdefault(stuck[number].client_key, []).append(number)
+    said = []
+    for key, numbers in sorted(by_client.items(), key=lambda kv: book.clients[kv[0]].row):
+        client = book.clients[key]
+        which = "its invoice" if len(numbers) == 1 else f"its {len(numbers)} invoices"
+        shown = ", ".join(numbers[:LISTED_INVOICES])
+        if len(numbers) > LISTED_INVOICES:
+            shown += f" and {len(numbers) - LISTED_INVOICES} more"
+        said.append(
+            f"{CLIENTS} row {client.row} ({client.name}) has a problem, so no "
+            f"reminder, payment note or statement goes for {which} already issued ({shown}) "
+            "until it is fixed."
+        )
+    return said
 
 
 def clients_gone(

@@ -98,3 +98,25 @@ def test_a_resend_for_an_inactive_client_waits_until_it_is_active(
     run(folder, date(2026, 3, 30))
     assert subjects_of(mails_to(folder, "Acme")[1:]) == ["Copy of invoice INV-2026-0001"]
     assert cell(folder, "Acme", "Resend") is None
+
+
+def test_the_run_names_the_invoices_a_clients_row_problem_stops_mail_for(
+    issued: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Clients row made wrong after invoicing stops reminders and payment notes for the
+    invoices already issued to that client: each run names them, never in silence."""
+    folder = issued
+    folder.type_in("Clients", 2, Terms="Net thirty")
+    folder.type_in("Clients", 3, Currency="Dollars")
+    folder.type_in("Clients", 4, Active="No", Tax_Rate="abc")  # inactive: nothing said
+    type_into_invoices(folder, "Birch", Paid_Amount=Decimal("500"), Paid_Date=date(2026, 3, 20))
+    capsys.readouterr()
+    run(folder, date(2026, 3, 30), expect=1)
+    out = capsys.readouterr().out
+    assert (
+        "Clients row 2 (Acme) has a problem, so no reminder, payment note or statement goes "
+        "for its invoice already issued (INV-2026-0001) until it is fixed." in out
+    )
+    assert "Clients row 3 (Birch) has a problem" in out and "(INV-2026-0002)" in out
+    assert "Cedar" not in out.split("need attention")[-1]
+    assert len(folder.received) == 3  # no reminder, no thank-you
