@@ -318,10 +318,43 @@ def owed_now(
     been delivered (SENDING). Messages about `held` invoices wait
     (`Corrections.held`); one that failed in run `run_id` (this very run) is
     retried at the next. The dry run asks the same, with no run of its own.
+
+    A payment note an earlier run on this very as-of date made, and still as the
+    invoice stands, is that day's message, still owed: retried, not dropped, though a
+    rerun the same day decides no payment note anew (`Corrections.withholds`).
     """
     send: list[LedgerMessage] = []
     drop: list[LedgerMessage] = []
     seen: set[str] = set()
+    unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
+    not_reached = unreached(pending)
+    corrected = {m.invoice_no for m in pending if m.kind in ("credit_note", "resend")}
+
+    def days_note(msg: LedgerMessage) -> bool:
+        """`msg` is a payment note of an earlier run on `as_of` that still fits."""
+        inv = invoices[msg.invoice_no]
+        if msg.payload.get("as_of") != request.as_of.isoformat() or inv.invoice_no in corrected:
+            return False
+        state = replace(
+            state_of(inv, inv.invoice_no in unsent),
+            unreached=inv.invoice_no in not_reached,
+            reopened=inv.reopened,
+        )
+        client = book.clients.get(inv.client_key)
+        active = bool(client and client.active and inv.client_key not in book.problems)
+        decision = decide_followup(
+            state, Payments.from_row(rows.get(inv.invoice_no)), request.as_of,
+            request.config, BusinessCalendar(), active, set(),
+        )  # fmt: skip
+        return decision.event == msg.event
+
+    kept = {
+        m.event
+        for m in pending
+        if m.state in (PLANNED, FAILED) and m.event not in wanted
+        and payment_note_of(m.event) is not None and days_note(m)
+    }  # fmt: skip
+    wanted = {*wanted, *kept}
     # A payment note decided for an invoice whose own email is still owed carries the
     # invoice (`plan.decide_followup`); so does one that may have reached its server.
     carried = paid_noted(wanted) | {

@@ -1,0 +1,56 @@
+"""Payment notes still owed when the bookkeeper runs again the same day, and payments
+paid again before any run saw the invoice owing (`test_paid_followups` has the rest)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from conftest import Folder
+from test_corrections import attachment_names, body, cell, run
+from test_followup import digest, mails_to, type_into_invoices
+from test_paid_followups import RETRY_ON, refused_then_paid
+
+ZETA = "zeta@clients.example"
+
+
+def thank_you_refused_too(folder: Folder) -> None:
+    """The invoice refused, paid in full, the thank-you carrying it refused on RETRY_ON."""
+    refused_then_paid(folder, "100")
+    folder.recorder.refuse = frozenset({ZETA})
+    assert folder.run("--as-of", RETRY_ON.isoformat()) == 1
+    assert cell(folder, "Zeta", "Status") == "Paid"
+
+
+def test_a_refused_thank_you_goes_with_the_invoice_on_a_rerun_the_same_day(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    thank_you_refused_too(folder)
+    folder.recorder.refuse = frozenset()  # the mailbox fixed, run again the same day
+    capsys.readouterr()
+    assert folder.run("--as-of", RETRY_ON.isoformat(), "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "thank-you" in out and out.count("INV-2026-0001") == 1  # not the invoice
+    run(folder, RETRY_ON)
+    (mail,) = mails_to(folder, "Zeta")
+    assert str(mail["Subject"]).startswith("Thank you")
+    assert "Please find attached invoice" not in body(mail)
+    assert attachment_names(mail) == ["INV-2026-0001.docx"]
+    assert "with the invoice attached" in str(cell(folder, "Zeta", "Note"))
+    run(folder, date(2026, 3, 23))
+    assert len(mails_to(folder, "Zeta")) == 1
+
+
+def test_a_thank_you_refused_again_the_same_day_writes_nothing_new(folder: Folder) -> None:
+    thank_you_refused_too(folder)
+    state = digest(folder)
+    assert folder.run("--as-of", RETRY_ON.isoformat()) == 1  # refused once more
+    assert digest(folder) == state
+    assert not any("Please find attached invoice" in body(r.message) for r in folder.received)
+    # The payment taken out: the invoice is owed after all, and the tool's Paid written over.
+    folder.recorder.refuse = frozenset()
+    type_into_invoices(folder, "Zeta", Paid_Amount=None, Paid_Date=None)
+    run(folder, date(2026, 3, 23))
+    (mail,) = mails_to(folder, "Zeta")
+    assert "Please find attached invoice INV-2026-0001" in body(mail)
+    assert cell(folder, "Zeta", "Status") == "Sent"
