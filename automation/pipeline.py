@@ -134,6 +134,7 @@ from .sending import (
     NOT_DONE,
     NOT_EMAILED,
     SendStage,
+    email_words,
     problem_told,
     refunded_note,
     test_mode_note,
@@ -944,7 +945,21 @@ class Run:
         for msg in dropped:
             with ledger.transaction():
                 ledger.drop_message(msg.message_id)
+                self._note_not_retried(msg)
         return queue
+
+    def _note_not_retried(self, msg: LedgerMessage) -> None:
+        """A Note saying a dropped message "is tried again at the next run" says it is not:
+        it no longer fits the invoice (the payment it answered was taken out, say)."""
+        inv = self.invoices.get(msg.invoice_no)
+        told = f"{email_words(msg.kind)} not delivered"
+        if inv is not None and inv.note.startswith(told) and "tried again" in inv.note:
+            self.ledger.update_invoice(
+                msg.invoice_no,
+                note=f"{told} earlier is not sent after all: it no longer fits the invoice as "
+                f"it stands (its payment, Status or client changed since); "
+                f"{self.as_of.isoformat()}.",
+            )
 
     def send_owed(self, wanted: set[str], held: Collection[str] = ()) -> None:
         """Build and send every message still owed (see `_queue` for `wanted`, `held`)."""

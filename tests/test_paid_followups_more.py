@@ -54,3 +54,29 @@ def test_a_thank_you_refused_again_the_same_day_writes_nothing_new(folder: Folde
     (mail,) = mails_to(folder, "Zeta")
     assert "Please find attached invoice INV-2026-0001" in body(mail)
     assert cell(folder, "Zeta", "Status") == "Sent"
+
+
+def test_a_refused_thank_you_for_a_payment_taken_out_no_longer_promises_a_retry(
+    folder: Folder,
+) -> None:
+    """Delivered, paid, the thank-you refused; then the payment is taken out (the bank
+    returned it): nothing more goes, and the Note stops saying "it is tried again at the
+    next run"."""
+    from conftest import client, service, write_workbook
+
+    write_workbook(folder.workbook, [client("Acme", Terms="Net 60")],
+                   [service(date(2026, 3, 2), "Acme", "Work", 10, 100)])  # fmt: skip
+    run(folder, date(2026, 3, 10))
+    type_into_invoices(folder, "Acme", Paid_Amount=1000, Paid_Date=date(2026, 3, 12))
+    folder.recorder.refuse = frozenset({"acme@clients.example"})
+    assert folder.run("--as-of", "2026-03-17") == 1
+    assert "tried again at the next run" in str(cell(folder, "Acme", "Note"))
+    folder.recorder.refuse = frozenset()
+    type_into_invoices(folder, "Acme", Paid_Amount=0)
+    sent = len(folder.received)
+    run(folder, date(2026, 3, 24))
+    assert len(folder.received) == sent
+    note = str(cell(folder, "Acme", "Note"))
+    assert "tried again" not in note and "is not sent after all" in note, note
+    run(folder, date(2026, 3, 31))
+    assert len(folder.received) == sent
