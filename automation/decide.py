@@ -155,12 +155,13 @@ def look_at_open_invoices(
     unsent = {m.invoice_no for m in pending if m.kind == "invoice"}
     invoices = reopen_paid_again(invoices, rows, done_events)
     summary.errors.extend(clients_gone(request, data.invoices, invoices, rows, book))
+    not_reached = unreached(pending)
     followups = decide_followups(
-        request, invoices, rows, book, done_events, unsent, calendar, unreached(pending)
+        request, invoices, rows, book, done_events, unsent, calendar, not_reached
     )
     summary.notes.extend(
         withheld_for_clients_row(
-            request, invoices, rows, book, done_events, unsent, calendar, unreached(pending)
+            request, invoices, rows, book, done_events, unsent, calendar, not_reached
         )
     )
     return pending, active, invoices, rows, followups
@@ -202,13 +203,7 @@ def withheld_for_clients_row(
         request, stuck, rows, unstuck, done_events, failed, calendar, not_reached
     )
     told = {inv.invoice_no for inv, _ in due}
-    for number, inv in stuck.items():
-        pay = Payments.from_row(rows.get(number))
-        state = state_of(inv, False)
-        _, balance = balance_of(state, pay)
-        status = status_of(state, pay, request.as_of)
-        if not pay.bookkeeper_status and status not in CLOSED and balance > 0:
-            told.add(number)
+    told |= {n for n, inv in stuck.items() if still_owed(inv, rows.get(n), request.as_of)}
     by_client: dict[str, list[str]] = {}
     for number in sorted(told):
         by_client.setdefault(stuck[number].client_key, []).append(number)
@@ -225,6 +220,15 @@ def withheld_for_clients_row(
             "until it is fixed."
         )
     return said
+
+
+def still_owed(inv: LedgerInvoice, row: InvoiceRow | None, as_of: date) -> bool:
+    """Something is left to pay on `inv` and the tool would chase it: no Void, Hold or
+    Rebill typed, not closed."""
+    pay = Payments.from_row(row)
+    state = state_of(inv, False)
+    _, balance = balance_of(state, pay)
+    return not pay.bookkeeper_status and status_of(state, pay, as_of) not in CLOSED and balance > 0
 
 
 def clients_gone(
@@ -249,10 +253,7 @@ def clients_gone(
         if inv.client_key in book.clients or not request.covers(inv.client_key):
             continue
         row = rows.get(number)
-        pay = Payments.from_row(row)
-        state = state_of(inv, False)
-        _, balance = balance_of(state, pay)
-        if pay.bookkeeper_status or status_of(state, pay, request.as_of) in CLOSED or balance <= 0:
+        if not still_owed(inv, row, request.as_of):
             continue
         errors.append(
             RowError(
@@ -289,7 +290,7 @@ def reopen_paid_again(
     by_invoice = events_by_invoice(done_events, invoices.keys())
     result = dict(invoices)
     for number, inv in invoices.items():
-        state = replace(state_of(inv, False), reopened=inv.reopened)
+        state = state_of(inv, False)
         pay = Payments.from_row(rows.get(number))
         if owing_again(state, pay, by_invoice.get(number, set())):
             result[number] = replace(inv, reopened=inv.reopened + 1)
@@ -336,9 +337,7 @@ def owed_now(
         if msg.payload.get("as_of") != request.as_of.isoformat() or inv.invoice_no in corrected:
             return False
         state = replace(
-            state_of(inv, inv.invoice_no in unsent),
-            unreached=inv.invoice_no in not_reached,
-            reopened=inv.reopened,
+            state_of(inv, inv.invoice_no in unsent), unreached=inv.invoice_no in not_reached
         )
         client = book.clients.get(inv.client_key)
         active = bool(client and client.active and inv.client_key not in book.problems)
@@ -479,10 +478,7 @@ def decide_followups(
             continue
         client = book.clients.get(inv.client_key)
         pay = Payments.from_row(rows.get(number))
-        state = replace(
-            state_of(inv, number in failed), unreached=number in not_reached,
-            reopened=inv.reopened,
-        )  # fmt: skip
+        state = replace(state_of(inv, number in failed), unreached=number in not_reached)
         decision = decide_followup(
             state,
             pay,

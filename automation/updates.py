@@ -512,6 +512,7 @@ def state_of(inv: LedgerInvoice, failed: bool) -> InvoiceState:
         failed=failed,
         credited=inv.credited,
         voided=inv.voided is not None,
+        reopened=inv.reopened,
     )
 
 
