@@ -17,16 +17,38 @@ PAID_ON = date(2026, 3, 11)
 RETRY_ON = date(2026, 3, 16)
 
 
+ZETA = "zeta@clients.example"
+
+
 def refused_then_paid(folder: Folder, paid: str) -> None:
     """Zeta's $100.00 invoice refused by the server on 9 March; `paid` typed on the 11th."""
     write_workbook(
         folder.workbook, [client("Zeta")], [service(date(2026, 3, 2), "Zeta", "Work", 1, 100)]
     )
-    folder.recorder.refuse = frozenset({"zeta@clients.example"})
+    folder.recorder.refuse = frozenset({ZETA})
     assert folder.run("--as-of", REFUSED_ON.isoformat()) == 1
     assert cell(folder, "Zeta", "Status") == "Failed"
     folder.recorder.refuse = frozenset()
     type_into_invoices(folder, "Zeta", Paid_Amount=Decimal(paid), Paid_Date=PAID_ON)
+
+
+def thank_you_refused_too(folder: Folder) -> None:
+    """The invoice refused, paid in full, the thank-you carrying it refused on RETRY_ON."""
+    refused_then_paid(folder, "100")
+    folder.recorder.refuse = frozenset({ZETA})
+    assert folder.run("--as-of", RETRY_ON.isoformat()) == 1
+    assert cell(folder, "Zeta", "Status") == "Paid"
+
+
+def payment_taken_out_sends_the_invoice(folder: Folder) -> None:
+    """The mailbox fixed and the payment taken out: the invoice is owed after all, and goes
+    a week later asking for the whole amount; the tool's own Paid is written over."""
+    folder.recorder.refuse = frozenset()
+    type_into_invoices(folder, "Zeta", Paid_Amount=None, Paid_Date=None)
+    run(folder, date(2026, 3, 23))
+    (mail,) = mails_to(folder, "Zeta")
+    assert "Please find attached invoice INV-2026-0001" in body(mail)
+    assert cell(folder, "Zeta", "Status") == "Sent"
 
 
 def attached_text(message: object, folder: Folder) -> str:
@@ -86,15 +108,8 @@ def test_a_thank_you_not_yet_delivered_gives_way_to_the_invoice_when_the_payment
 ) -> None:
     """Paid, the thank-you refused too, then the payment taken out again: the invoice
     itself is owed after all, asking for the whole amount."""
-    refused_then_paid(folder, "100")
-    folder.recorder.refuse = frozenset({"zeta@clients.example"})
-    assert folder.run("--as-of", RETRY_ON.isoformat()) == 1
-    folder.recorder.refuse = frozenset()
-    type_into_invoices(folder, "Zeta", Paid_Amount=None, Paid_Date=None)
-    run(folder, date(2026, 3, 23))
-    (mail,) = mails_to(folder, "Zeta")
-    assert "Please find attached invoice INV-2026-0001" in body(mail)
-    assert cell(folder, "Zeta", "Status") == "Sent"
+    thank_you_refused_too(folder)
+    payment_taken_out_sends_the_invoice(folder)
 
 
 def test_an_invoice_part_paid_before_it_could_be_delivered_shows_the_payment(

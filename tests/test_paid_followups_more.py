@@ -9,17 +9,11 @@ import pytest
 from conftest import Folder
 from test_corrections import attachment_names, body, cell, run
 from test_followup import digest, mails_to, type_into_invoices
-from test_paid_followups import RETRY_ON, refused_then_paid
-
-ZETA = "zeta@clients.example"
-
-
-def thank_you_refused_too(folder: Folder) -> None:
-    """The invoice refused, paid in full, the thank-you carrying it refused on RETRY_ON."""
-    refused_then_paid(folder, "100")
-    folder.recorder.refuse = frozenset({ZETA})
-    assert folder.run("--as-of", RETRY_ON.isoformat()) == 1
-    assert cell(folder, "Zeta", "Status") == "Paid"
+from test_paid_followups import (
+    RETRY_ON,
+    payment_taken_out_sends_the_invoice,
+    thank_you_refused_too,
+)
 
 
 def test_a_refused_thank_you_goes_with_the_invoice_on_a_rerun_the_same_day(
@@ -47,13 +41,7 @@ def test_a_thank_you_refused_again_the_same_day_writes_nothing_new(folder: Folde
     assert folder.run("--as-of", RETRY_ON.isoformat()) == 1  # refused once more
     assert digest(folder) == state
     assert not any("Please find attached invoice" in body(r.message) for r in folder.received)
-    # The payment taken out: the invoice is owed after all, and the tool's Paid written over.
-    folder.recorder.refuse = frozenset()
-    type_into_invoices(folder, "Zeta", Paid_Amount=None, Paid_Date=None)
-    run(folder, date(2026, 3, 23))
-    (mail,) = mails_to(folder, "Zeta")
-    assert "Please find attached invoice INV-2026-0001" in body(mail)
-    assert cell(folder, "Zeta", "Status") == "Sent"
+    payment_taken_out_sends_the_invoice(folder)
 
 
 def test_a_refused_thank_you_for_a_payment_taken_out_no_longer_promises_a_retry(
