@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100_000, help="the smaller log, to compare")
     args = parser.parse_args()
     print(w.machine())
+    print(w.compile_code(w.CODE[0]))
     w.adopt_orphans()
     base = w.Shape("limit", "Excel's last row", clients=1000, new_lines=5000, inline=True)
     shapes = [replace(base, rows=args.small, name="small"), replace(base, rows=args.rows)]

@@ -86,6 +86,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(w.machine())
+    print(w.compile_code(w.ROOT))
     by_name = {s.name: s for s in w.SHAPES}
     shapes = [by_name[n] for n in args.shapes.split(",")]
     if args.limit:
