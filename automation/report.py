@@ -37,6 +37,7 @@ from .money import ZERO, minor_unit, round_money
 from .schema import normalise_header  # validate.client_key of a trimmed name; light to import
 from .space import folder_said, full_folder, written_folder
 from .statement import AGING_BUCKETS, aging_bucket, days_overdue
+from .text import number_order
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
@@ -155,7 +156,7 @@ def as_named(
     keys = {name: normalise_header(name) for name in {item.client for item in items}}
     latest = {
         keys[item.client]: item.client
-        for item in sorted(items, key=lambda item: (item.invoice_date, item.invoice_no))
+        for item in sorted(items, key=lambda i: (i.invoice_date, number_order(i.invoice_no)))
     }
     said = {**names, **{key: names.get(key) or name for key, name in latest.items()}}
     named = [

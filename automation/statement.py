@@ -32,6 +32,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from .money import ZERO, round_money
+from .text import number_order
 
 #: Aging buckets, days past the due date on the statement date (as in the receivables report).
 AGING_BUCKETS = ("Current", "1-30", "31-60", "61-90", "Over 90")
@@ -380,7 +381,20 @@ def _movements(
         for p in payments
         if p.paid_on <= end and p.amount
     ]
-    return sorted(moves, key=lambda m: (m.day, _KIND_ORDER[m.kind], m.invoice_no, m.reference))
+    return sorted(
+        moves,
+        key=lambda m: (
+            m.day,
+            _KIND_ORDER[m.kind],
+            number_order(m.invoice_no),
+            number_order(m.reference),
+        ),
+    )
+
+
+def _by_age(inv: InvoiceFact) -> tuple[date, date, tuple[str | int, ...]]:
+    """Oldest due first; on one day, in the order the invoices were issued."""
+    return inv.due_date, inv.invoice_date, number_order(inv.invoice_no)
 
 
 def _open_items(
@@ -395,7 +409,7 @@ def _open_items(
         else:  # money against an invoice not on this statement: the client's credit
             unapplied += move.amount
     items = []
-    for inv in sorted(invoices, key=lambda i: (i.due_date, i.invoice_date, i.invoice_no)):
+    for inv in sorted(invoices, key=_by_age):
         left = open_amount[inv.invoice_no]
         if left > ZERO:
             items.append(

@@ -96,3 +96,17 @@ def storable_name(name: str, encoding: str | None = None) -> str:
         kept = name.encode(encoding, errors="replace").decode(encoding).replace("?", "_")
         return f"{kept}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
     return name
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def number_order(number: str) -> tuple[str | int, ...]:
+    """A key that sorts document numbers in the order they were issued: the digits in
+    them compared as numbers, so that a format without a width sorts N2 before N10.
+
+    >>> sorted(["N10", "N2", "INV-2026-0010", "INV-2025-0099", "INV-2026-0009"], key=number_order)
+    ['INV-2025-0099', 'INV-2026-0009', 'INV-2026-0010', 'N2', 'N10']
+    """
+    parts = _DIGITS.split(number)  # text, digits, text, ...: each place holds one kind
+    return tuple(int(part) if k % 2 else part for k, part in enumerate(parts))

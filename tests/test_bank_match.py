@@ -104,6 +104,14 @@ def test_rule_2_payer_id_and_exact_balance_oldest_first() -> None:
     assert d.allocations == (Allocation("INV-2026-0009", D("25000.00")),)
 
 
+def test_rule_2_on_one_day_pays_the_invoice_issued_first() -> None:
+    # "N{seq}" numbers: N10 sorts before N2 as text; N2 was issued first.
+    same_day = [inv(n, ACME, "500.00", 3) for n in ("N10", "N2")]
+    line_ = line("500.00", "services", payer="TOO ACME", ids=("180940012345",))
+    (d,) = match_lines(same_day, PAYERS, [line_], D(0))
+    assert (d.rule, d.allocations) == ("Amount", (Allocation("N2", D("500.00")),))
+
+
 def test_rule_2_by_exact_client_name() -> None:
     (d,) = decide(line("7000.00", "for February", payer="Beta  LLP"))
     assert (d.rule, d.allocations[0].invoice_no) == ("Amount", "INV-2026-0010")

@@ -87,6 +87,16 @@ def test_running_balance_opening_closing_and_aging() -> None:
     assert sum(st.aging) + st.unapplied == st.closing
 
 
+def test_invoices_of_one_day_are_listed_in_the_order_they_were_issued() -> None:
+    # A number format without a width ("N{seq}"): as text N10 sorts before N2.
+    day, due = date(2026, 9, 3), date(2026, 10, 3)
+    invoices = [InvoiceFact(f"N{k}", day, due, D("10.00")) for k in (10, 2, 9, 11)]
+    credits = [CreditFact(f"C{k}", f"N{k}", day, D("1.00")) for k in (10, 2)]
+    st = build_statement("Acme", "USD", invoices, [], credits, date(2026, 9, 1), date(2026, 9, 30))
+    assert [i.reference for i in st.items] == ["N2", "N9", "N10", "N11", "C2", "C10"]
+    assert [o.invoice_no for o in st.open_items] == ["N2", "N9", "N10", "N11"]
+
+
 def test_a_quiet_month_still_states_the_balance() -> None:
     invoices = [InvoiceFact("INV-1", date(2026, 1, 5), date(2026, 2, 4), D("10.00"))]
     st = build_statement("Acme", "USD", invoices, [], [], date(2026, 9, 1), date(2026, 9, 30))

@@ -59,6 +59,7 @@ from decimal import Decimal
 from ..cells import CellError, cell_decimal
 from ..fmt import format_money
 from ..money import CURRENCY_CODES, ZERO, round_money, too_many_decimals
+from ..text import number_order
 from ..validate import other_currency
 from .record import IN, BankLine, normal_id
 
@@ -480,7 +481,7 @@ def match_lines(
     it, typed by hand): a payment named for one is the bookkeeper's to record on its row
     (one already typed there is recognised, rule 0); it never goes to another invoice.
     """
-    ordered = sorted(invoices, key=lambda i: (i.invoice_date, i.invoice_no))
+    ordered = sorted(invoices, key=lambda i: (i.invoice_date, number_order(i.invoice_no)))
     book = _Book({i.invoice_no: i for i in ordered}, {i.invoice_no: i.balance for i in ordered},
                  made_before=frozenset(made_before))  # fmt: skip
     for inv in ordered:
@@ -937,7 +938,7 @@ def _by_reference(line: BankLine, named: list[str], book: _Book, tolerance: Deci
     wrong = [i for i in open_named if i.currency != line.currency]
     if wrong:
         return Decision(line.bank_ref, REVIEW, note=_currency_note(line, wrong))
-    ordered = sorted(open_named, key=lambda i: (i.invoice_date, i.invoice_no))
+    ordered = sorted(open_named, key=lambda i: (i.invoice_date, number_order(i.invoice_no)))
     if len(ordered) == 1:
         inv = ordered[0]
         short = book.balances[inv.invoice_no] - line.amount
@@ -1017,6 +1018,6 @@ def _follow(line: BankLine, instruction: Instruction, book: _Book, index: Number
                 note=f"the amounts typed ({_money(given, line.currency)}) are more than the "
                 f"{_money(line.amount, line.currency)} received.",
             )
-        ordered = sorted(rest, key=lambda i: (i.invoice_date, i.invoice_no))
+        ordered = sorted(rest, key=lambda i: (i.invoice_date, number_order(i.invoice_no)))
         parts = (*fixed, *_spread(line.amount - given, ordered, book))
     return Decision(line.bank_ref, APPLIED, RULE_BOOKKEEPER, parts, "as typed by the bookkeeper.")
