@@ -302,8 +302,8 @@ def prepare_jobs(
         if client is None:
             unbuildable.append((msg, f"{inv.client} is no longer in the Clients sheet."))
             continue
-        if inv.client_key in book.problems:
-            unbuildable.append((msg, book.problems[inv.client_key]))
+        if (problem := book.mail_problem(inv.client_key)) is not None:
+            unbuildable.append((msg, problem))
             continue
         paid = Decimal(msg.payload.get("paid", "0"))
         doc: InvoiceDocument | CreditNoteDocument | None

@@ -736,8 +736,8 @@ def decide_corrections(
 
 def _client_row_wait(inv: LedgerInvoice, book: ClientBook) -> str:
     """What corrections on `inv` wait for while its client's row in Clients has a problem
-    (`ClientBook.problems`), or "" when it has none."""
-    if inv.client_key not in book.problems:
+    (`ClientBook.mail_problem`), or "" when it has none."""
+    if book.mail_problem(inv.client_key) is None:
         return ""
     client = book.clients.get(inv.client_key)
     if client is None or not client.row:

@@ -190,7 +190,7 @@ def withheld_for_clients_row(
     stuck = {
         number: inv
         for number, inv in invoices.items()
-        if inv.client_key in book.problems
+        if book.mail_problem(inv.client_key) is not None
         and number not in failed
         and request.covers(inv.client_key)
         and (client := book.clients.get(inv.client_key)) is not None
@@ -340,7 +340,7 @@ def owed_now(
             state_of(inv, inv.invoice_no in unsent), unreached=inv.invoice_no in not_reached
         )
         client = book.clients.get(inv.client_key)
-        active = bool(client and client.active and inv.client_key not in book.problems)
+        active = bool(client and client.active and book.mail_problem(inv.client_key) is None)
         decision = decide_followup(
             state, Payments.from_row(rows.get(inv.invoice_no)), request.as_of,
             request.config, BusinessCalendar(), active, set(),
@@ -485,7 +485,7 @@ def decide_followups(
             request.as_of,
             request.config,
             calendar,
-            bool(client and client.active and inv.client_key not in book.problems),
+            bool(client and client.active and book.mail_problem(inv.client_key) is None),
             by_invoice.get(number, set()),
         )
         if decision.action:

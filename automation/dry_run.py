@@ -283,7 +283,7 @@ def _reissue_document(
     client = book.clients.get(inv.client_key)
     if decision.action != "reissue" or decision.new_due is None or client is None:
         return []
-    if inv.client_key in book.problems:
+    if book.mail_problem(inv.client_key) is not None:
         return []  # the run cannot build it either: the client's row has an error
     return [
         make_document(

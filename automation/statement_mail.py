@@ -145,7 +145,7 @@ def statements_to_send(
         client = client_for(book, st)
         if not still_open(st, now):
             continue
-        if not client.active or not client.emails or client.key in book.problems:
+        if not client.active or not client.emails or book.mail_problem(client.key) is not None:
             continue  # inactive clients get no automatic mail; a broken row cannot be mailed
         if client.key in held:
             continue  # the ledger does not know all of its credits: its balance is not sure

@@ -79,12 +79,29 @@ class ClientBook:
       terms: key -> parsed Terms, for clients whose terms are understood.
       problems: key -> the sentence to put on that client's Services rows.
       errors: problems located on the Clients sheet itself.
+      billing_only: keys of `problems` that lie only in the columns shaping new
+        invoices (BILLING_COLUMNS): the invoices already issued are followed up.
     """
 
     clients: dict[str, Client] = field(default_factory=dict)
     terms: dict[str, Terms] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     errors: tuple[RowError, ...] = ()
+    billing_only: frozenset[str] = frozenset()
+
+    def mail_problem(self, key: str) -> str | None:
+        """The problem of client `key`'s row that stops mail about its invoices already
+        issued (reminders, payment notes, corrections, statements), or None.
+
+        A bad email, a client listed twice or a language not known stop it; terms,
+        a currency or a tax rate not understood only stop new invoices: what was
+        issued keeps its own terms, currency and tax.
+        """
+        return None if key in self.billing_only else self.problems.get(key)
+
+
+#: The Clients columns only new invoices are made from (issued ones keep their own).
+BILLING_COLUMNS = ("Terms", "Currency", "Tax Rate")
 
 
 def _is_currency(code: str) -> bool:
@@ -234,8 +251,10 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
     clients: dict[str, Client] = {}
     terms: dict[str, Terms] = {}
     problems: dict[str, str] = {}
+    billing_only: set[str] = set()
     errors: list[RowError] = []
     frame = sheet.frame
+    billing = {sheet.headers[column] for column in BILLING_COLUMNS}
     unsaved = sheet.unsaved_formulas()
     for row, values in frame_records(frame):
         formulas = unsaved.get(int(row), [])
@@ -260,6 +279,7 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
             message = f'"{name}" appears twice in {CLIENTS} (rows {first} and {row}); keep one row.'
             errors.append(RowError(sheet.name, int(row), sheet.headers["Client"], message))
             problems[client.key] = f"not billed until {CLIENTS} rows {first} and {row} are one."
+            billing_only.discard(client.key)  # which row's email is meant is not known
             continue
         clients[client.key] = client
         if parsed is not None:
@@ -276,6 +296,8 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
             if terms_errors:
                 gist = f"{gist}; {USE_ONE_OF}"
             problems[client.key] = f"not billed until {CLIENTS} row {row} is fixed: {gist}."
+            if all(error.column in billing for error in row_errors) and client.active:
+                billing_only.add(client.key)
         elif client.key == _EXAMPLE_KEY and client.active:  # `init`'s: never billed, emailed
             errors.append(
                 RowError(sheet.name, int(row), sheet.headers["Client"],
@@ -286,7 +308,7 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
                 f"not billed: {CLIENTS} row {row} is the example client `init` made; delete it "
                 "and its rows here."
             )
-    return ClientBook(clients, terms, problems, tuple(errors))
+    return ClientBook(clients, terms, problems, tuple(errors), frozenset(billing_only))
 
 
 #: A message's first clause: up to its first ";" outside quotes (a client's terms,

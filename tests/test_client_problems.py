@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from conftest import Folder, client, service, write_workbook
-from test_corrections import cell, run, subjects_of
+from test_corrections import cell, run, services, subjects_of
 from test_followup import mails_to, type_into_invoices
 
 DAY0 = date(2026, 3, 9)
@@ -29,16 +30,18 @@ def issued(folder: Folder) -> Folder:
     return folder
 
 
-def set_terms(folder: Folder, terms: str) -> None:
-    for row in (2, 3, 4):
-        folder.type_in("Clients", row, Terms=terms)
+def set_emails(folder: Folder, broken: bool) -> None:
+    """Every client's Email made unusable (a typo), or as it was."""
+    for row, name in enumerate(NAMES, start=2):
+        email = f"{name.lower()}{' at ' if broken else '@'}clients.example"
+        folder.type_in("Clients", row, Email=email)
 
 
 def test_corrections_wait_while_the_clients_row_has_a_problem(
     issued: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = issued
-    set_terms(folder, "Net thirty")
+    set_emails(folder, broken=True)
     type_into_invoices(folder, "Acme", Resend="Yes")
     type_into_invoices(folder, "Birch", Credit_Amount=Decimal("40"))
     type_into_invoices(folder, "Cedar", Status="Void")
@@ -65,7 +68,7 @@ def test_corrections_wait_while_the_clients_row_has_a_problem(
         for name in ("Acme", "Birch"):  # delivered: never Failed for the Clients row
             assert cell(folder, name, "Status") in ("Sent", "Overdue")
             assert "Not emailed" not in str(cell(folder, name, "Note"))
-    set_terms(folder, "Net 14")
+    set_emails(folder, broken=False)
     run(folder, date(2026, 3, 30))
     assert subjects_of(mails_to(folder, "Acme")[1:]) == ["Copy of invoice INV-2026-0001"]
     assert subjects_of(mails_to(folder, "Birch")[1:]) == [
@@ -106,9 +109,9 @@ def test_the_run_names_the_invoices_a_clients_row_problem_stops_mail_for(
     """A Clients row made wrong after invoicing stops reminders and payment notes for the
     invoices already issued to that client: each run names them, never in silence."""
     folder = issued
-    folder.type_in("Clients", 2, Terms="Net thirty")
-    folder.type_in("Clients", 3, Currency="Dollars")
-    folder.type_in("Clients", 4, Active="No", Tax_Rate="abc")  # inactive: nothing said
+    folder.type_in("Clients", 2, Email="acme at clients.example")
+    folder.type_in("Clients", 3, Language="fr")
+    folder.type_in("Clients", 4, Active="No", Email="x")  # inactive: nothing said
     type_into_invoices(folder, "Birch", Paid_Amount=Decimal("500"), Paid_Date=date(2026, 3, 20))
     capsys.readouterr()
     run(folder, date(2026, 3, 30), expect=1)
@@ -120,3 +123,34 @@ def test_the_run_names_the_invoices_a_clients_row_problem_stops_mail_for(
     assert "Clients row 3 (Birch) has a problem" in out and "(INV-2026-0002)" in out
     assert "Cedar" not in out.split("need attention")[-1]
     assert len(folder.received) == 3  # no reminder, no thank-you
+
+
+def test_terms_currency_or_tax_not_understood_stop_new_invoices_only(
+    issued: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Terms, a currency or a tax rate typed wrong after invoicing stop the client's new
+    invoices (their Services rows say why), not what the invoices already issued are
+    owed: they keep their own terms, currency and tax, so the copy, the credit note and
+    the thank-you go as they would."""
+    folder = issued
+    folder.type_in("Clients", 2, Terms="Net thirty")
+    folder.type_in("Clients", 3, Currency="Dollars")
+    folder.type_in("Clients", 4, Tax_Rate="abc")
+    folder.type_in("Services", 5, Date=date(2026, 3, 20), Client="Acme", Description="More",
+                   Quantity=1, Unit_Price=50)  # fmt: skip
+    type_into_invoices(folder, "Acme", Resend="Yes")
+    type_into_invoices(folder, "Birch", Credit_Amount=Decimal("40"))
+    type_into_invoices(folder, "Cedar", Paid_Amount=Decimal("500"), Paid_Date=date(2026, 3, 12))
+    capsys.readouterr()
+    run(folder, date(2026, 3, 16), expect=1)  # the Clients rows' problems
+    out = capsys.readouterr().out
+    assert "has a problem, so no reminder" not in out and "waits until Clients row" not in out
+    assert subjects_of(mails_to(folder, "Acme")[1:]) == ["Copy of invoice INV-2026-0001"]
+    assert subjects_of(mails_to(folder, "Birch")[1:]) == [
+        "Credit note CN-2026-0001 for invoice INV-2026-0002"
+    ]
+    assert len(mails_to(folder, "Cedar")) == 2 and cell(folder, "Cedar", "Status") == "Paid"
+    assert cell(folder, "Birch", "Balance") == 460
+    new_line = services(folder).iloc[3]
+    assert new_line["Status"] == "Error" and pd.isna(new_line["Invoice No"])
+    assert "not billed until Clients row 2 is fixed" in new_line["Error"]
