@@ -25,7 +25,7 @@ from .bank.settings import BankConfigError, parse_bank
 from .config_text import at_line, toml_lines, toml_problem, unknown_option, windows_path
 from .datetext import DATE_ORDERS
 from .model import CompanyInfo
-from .money import CURRENCY_CODES
+from .money import CURRENCY_CODES, currency_in_use, currency_problem
 from .payqr import check_bank_details
 from .schema import SHEETS, normalise_header
 from .terms import BusinessCalendar, CalendarError, TermsError, parse_terms
@@ -335,6 +335,9 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             f"[billing] currency {billing.currency!r} is not an ISO currency code "
             '(use e.g. "USD", "EUR", "KZT").'
         )
+    if not currency_in_use(billing.currency):
+        problem = currency_problem(billing.currency)
+        raise ConfigError(f"[billing] currency {billing.currency!r} {problem}")
     if billing.holidays_country:
         import holidays
 

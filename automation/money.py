@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
@@ -82,6 +83,63 @@ _TYPED = re.compile(r"([-+]?)([\d.,]*\d[\d.,]*)")
 _ISO_CODE = re.compile(r"([A-Za-z]{3})([^A-Za-z]+)|([^A-Za-z]+?)([A-Za-z]{3})")
 #: Every ISO 4217 code babel knows: a number typed as text may carry one, a bank names one.
 CURRENCY_CODES = frozenset(list_currencies())
+
+
+@lru_cache(maxsize=1)
+def _tender() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
+    """(the codes of money in use today, each withdrawn code -> the money in use now where
+    it was), from Babel's record of each country's and territory's legal tender."""
+    today = date.today().timetuple()[:3]
+    now: set[str] = set()
+    was: dict[str, set[str]] = {}
+    for entries in get_global("territory_currencies").values():
+        current = {
+            code for code, start, end, tender in entries
+            if tender and (start is None or start <= today) and (end is None or end >= today)
+        }  # fmt: skip
+        now |= current
+        for code, _start, _end, tender in entries:
+            if tender:
+                was.setdefault(code, set()).update(current - {code})
+    return frozenset(now), {code: tuple(sorted(then)) for code, then in was.items()}
+
+
+def currency_in_use(code: str) -> bool:
+    """`code` is the ISO 4217 code of money in use today (what an invoice can be made out in):
+    not a code withdrawn (RUR, DEM), a fund (USS, CLF) or one of the X-codes that are no
+    money (XXX, XAU, XDR).
+
+    >>> [currency_in_use(c) for c in ("USD", "EUR", "KZT", "XOF", "RUR", "DEM", "USS", "XXX")]
+    [True, True, True, True, False, False, False, False]
+    """
+    return code.upper() in _tender()[0]
+
+
+def currency_now(code: str) -> str:
+    """The money in use now where the withdrawn `code` was legal tender, or "" when that is
+    not one: the one of its country (an ISO code starts with the country's: RUR -> RUB,
+    of the ten the Soviet rouble became), else the only one (DEM -> EUR).
+
+    >>> currency_now("RUR"), currency_now("DEM"), currency_now("ZWL"), currency_now("XXX")
+    ('RUB', 'EUR', 'ZWG', '')
+    """
+    then = _tender()[1].get(code.upper(), ())
+    own = [c for c in then if c[:2] == code[:2].upper()]
+    return own[0] if len(own) == 1 else then[0] if len(then) == 1 else ""
+
+
+def currency_problem(code: str) -> str:
+    """Why `code` cannot be the currency invoices are made out in ("" when it can), as the
+    end of a sentence naming it: 'is not an ISO currency code; use e.g. ...'."""
+    if code.upper() not in CURRENCY_CODES:
+        return "is not an ISO currency code; use e.g. USD, EUR, KZT."
+    if not currency_in_use(code):
+        instead = currency_now(code)
+        use = f"use {instead}" if instead else "use e.g. USD, EUR, KZT"
+        return f"is not the code of a currency in use today; {use}."
+    return ""
+
+
 #: Digits grouped by thousands: 1 to 3 digits, then groups of exactly 3.
 _GROUPS = re.compile(r"\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+")
 

@@ -40,6 +40,7 @@ from .money import (
     MoneyError,
     RateTooHigh,
     currency_of,
+    currency_problem,
     parse_rate,
     round_money,
     round_whole,
@@ -104,11 +105,6 @@ class ClientBook:
 BILLING_COLUMNS = ("Terms", "Currency", "Tax Rate")
 
 
-def _is_currency(code: str) -> bool:
-    """An ISO 4217 code Babel knows (so it can be formatted and rounded right)."""
-    return code.upper() in CURRENCY_CODES
-
-
 def _client_row(
     row: int, cells: dict[str, object], sheet: SheetData, config: Config
 ) -> tuple[Client, Terms | None, list[RowError]]:
@@ -132,10 +128,8 @@ def _client_row(
     except TermsError as exc:
         errors.append(err("Terms", str(exc)))
     currency = (cell_text(cells["Currency"]) or config.billing.currency).upper()
-    if not _is_currency(currency):
-        errors.append(
-            err("Currency", f'"{currency}" is not an ISO currency code; use e.g. USD, EUR, KZT.')
-        )
+    if problem := currency_problem(currency):  # unknown, or no longer money (RUR, DEM, XXX)
+        errors.append(err("Currency", f'"{currency}" {problem}'))
     language = (cell_text(cells["Language"]) or config.billing.language).lower()
     if language not in LANGUAGES:
         errors.append(err("Language", f'"{language}" is not supported; use en, ru or kk.'))

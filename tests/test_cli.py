@@ -51,7 +51,8 @@ def test_check_lists_every_problem_and_changes_nothing(tmp_path: Path, capsys) -
     config_beside(tmp_path)
     book = write_workbook(
         tmp_path / "log.xlsx",
-        [client("Acme", Currency="XYZ"), client("Beta", Language="fr")],
+        [client("Acme", Currency="XYZ"), client("Beta", Language="fr"),
+         client("Cora", Currency="DEM"), client("Dina", Currency="USS")],
         [
             service(date(2026, 3, 2), "Acme", "Work"),
             service(date(2026, 3, 2), "Gamma", "Work"),
@@ -63,6 +64,10 @@ def test_check_lists_every_problem_and_changes_nothing(tmp_path: Path, capsys) -
     out = capsys.readouterr().out
     assert 'Clients row 2, Currency: "XYZ" is not an ISO currency code' in out
     assert 'Clients row 3, Language: "fr" is not supported' in out
+    # withdrawn (the mark), or never money (a fund code): no invoice is made out in them
+    dem = 'Clients row 4, Currency: "DEM" is not the code of a currency in use today; use EUR.'
+    assert dem in out
+    assert 'Clients row 5, Currency: "USS" is not the code of a currency in use today' in out
     assert 'Services row 3, Client: "Gamma" is not in Clients' in out
     assert "Services row 4, Description: the description is missing" in out
     assert digest(book) == before

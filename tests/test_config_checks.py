@@ -154,6 +154,16 @@ def test_the_company_name_may_have_a_line_break_when_from_name_is_the_sender() -
             "billing.toml, line 5: [billing] holidays_subdivision 'CA' needs holidays_country",
         ),
         (
+            COMPANY + OUTBOX + '[bank]\ncurrency = "RUR"\n',  # the rouble's code until 1998
+            "billing.toml, line 7: [bank] currency 'RUR' is not the code of a currency in use "
+            "today; use RUB.",
+        ),
+        (
+            COMPANY + '[billing]\ncurrency = "XXX"\n' + OUTBOX,  # ISO's "no currency"
+            "billing.toml, line 5: [billing] currency 'XXX' is not the code of a currency in "
+            "use today; use e.g. USD, EUR, KZT.",
+        ),
+        (
             COMPANY + OUTBOX + '[bank]\ncurrency = "XYZ"\n',
             "billing.toml, line 7: [bank] currency must be an ISO currency code such as "
             "\"EUR\", not 'XYZ'.",

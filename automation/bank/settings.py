@@ -12,7 +12,7 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
-from ..money import CURRENCY_CODES, D, MoneyError
+from ..money import CURRENCY_CODES, D, MoneyError, currency_in_use, currency_problem
 from .record import BankConfig, CsvLayout
 
 
@@ -42,6 +42,8 @@ def parse_bank(data: Any) -> BankConfig:
         raise BankConfigError(
             f'[bank] currency must be an ISO currency code such as "EUR", not {currency!r}.'
         )
+    if currency.strip() and not currency_in_use(currency.strip()):
+        raise BankConfigError(f"[bank] currency {currency!r} {currency_problem(currency.strip())}")
     return BankConfig(inbox, tolerance, _csv(data.get("csv")), currency.strip().upper())
 
 
