@@ -48,7 +48,12 @@ from .plan import (
     status_of,
 )
 from .read import SheetData, WorkbookData, WorkbookError, read_workbook, renamed_invoices
-from .reconcile import billed_elsewhere, lost_invoice_rows, lost_rows_note
+from .reconcile import (
+    billed_elsewhere,
+    lost_invoice_rows,
+    lost_rows_note,
+    placeholder_errors,
+)
 from .request import RunRequest
 from .schema import CLIENTS, INVOICES
 from .statement_mail import STATEMENT
@@ -84,7 +89,9 @@ def load(request: RunRequest) -> Loaded:
     book = books[-1]  # of data.clients: read_workbook hands on the sheet it returns last
     lines, errors = validate_services(data.services, book)
     lines, unlikely = split_unlikely_dates(lines, data.services, request.as_of, book)
-    return data, book, lines, {**errors, **unlikely}
+    # Lines marked "TBD" in Invoice No: never billed, so told on their rows until fixed.
+    marked = placeholder_errors(data, request.config, book)
+    return data, book, lines, {**errors, **unlikely, **marked}
 
 
 def refuse_renamed_invoices(data: WorkbookData, ledger: Ledger) -> None:

@@ -12,7 +12,6 @@ twice.
 from __future__ import annotations
 
 import gzip
-import re
 import shutil
 import sqlite3
 import string
@@ -48,7 +47,7 @@ from .money import ZERO, round_money
 from .read import SheetData, WorkbookData
 from .sending import NOT_DONE, NOT_EMAILED, email_words
 from .summary import KIND_WORDS, NotCounted
-from .updates import remembered_row, seen_row
+from .updates import inactive_client, no_invoice_numbers, remembered_row, seen_row
 from .validate import (
     ClientBook,
     bare_rows,
@@ -469,7 +468,8 @@ def sequence_errors(
     data: WorkbookData, config: Config, numbers: InvoiceNumbers | None = None
 ) -> list[RowError]:
     """Invoice No cells that cannot be real: a sequence number too large (one row error
-    each), and Services lines marked with no invoice number at all (`placeholder_errors`)."""
+    each). Services lines marked with no invoice number at all are row errors of their own
+    (`placeholder_errors`, found with the workbook's other Services errors)."""
     from .ledger import number_pattern
 
     found = invoice_numbers(data) if numbers is None else numbers
@@ -479,7 +479,7 @@ def sequence_errors(
         match = pattern.match(number)
         return len((match.groupdict().get("seq") or "").lstrip("0")) if match else 0
 
-    errors = placeholder_errors(data, config, found)
+    errors: list[RowError] = []
     for sheet, texts in found:
         too_long = {n for n in texts.unique() if digits(n) > len(str(MAX_SEQ))}
         for row, number in texts[texts.isin(too_long)].items() if too_long else ():
@@ -496,57 +496,49 @@ def sequence_errors(
     return errors
 
 
-#: A digit other than 0: an Invoice No without one (`TBD`, `?`, `pending`, `-`, `0`) names
-#: no invoice.
-_NUMBERING_DIGIT = re.compile(r"[^\D0]")
-
-
 def placeholder_errors(
-    data: WorkbookData, config: Config, numbers: InvoiceNumbers
-) -> list[RowError]:
+    data: WorkbookData, config: Config, book: ClientBook, numbers: InvoiceNumbers | None = None
+) -> dict[int, RowError]:
     """Services lines whose Invoice No holds no invoice number (`TBD`, `?`, `pending`, `-`,
     `n/a`, `0`): such a line counts as billed, so it would never be billed, in silence.
-    One row error each, saying how to bill it or to record the invoice it went on.
+    One row error each (row -> error), saying how to bill it or to record the invoice it
+    went on: its Status and Error cells say so too, until the cell is fixed.
 
-    No invoice number: no digit but 0, not made by `number_format`, and on no row of the
-    Invoices sheet (an invoice of the firm's own, typed there before the tool, is one
-    whatever its name). Anything with a digit is taken as a number typed by hand
-    (`A/18`, `2025-117`, `1005`). A row holding nothing else of a line (a totals row
-    under the lines, the tool's cells left behind) is no line to bill: not told.
+    No invoice number: `no_invoice_numbers`, and on no row of the Invoices sheet (an
+    invoice of the firm's own, typed there before the tool, is one whatever its name).
+    Anything with a digit is taken as a number typed by hand (`A/18`, `2025-117`, `1005`).
+    A row holding nothing else of a line (a totals row under the lines, the tool's cells
+    left behind) is no line to bill: not told. Nor is a row of an inactive client: it is
+    Skipped, whatever else is wrong with it (`updates.services_updates`).
     """
     services = data.services
-    texts = next((t for sheet, t in numbers if sheet is services), None)
+    found = invoice_numbers(data) if numbers is None else numbers
+    texts = next((t for sheet, t in found if sheet is services), None)
     if services is None or texts is None or texts.empty:
-        return []
-    pattern = number_pattern(config.billing.number_format, loose=True)
+        return {}
     invoiced = {
         text.casefold()
-        for sheet, column in numbers
+        for sheet, column in found
         if sheet is data.invoices
         for text in column.unique()
     }
-    marks = {
-        text
-        for text in texts.unique()
-        if not _NUMBERING_DIGIT.search(text)
-        and text.casefold() not in invoiced
-        and not pattern.match(text)
-    }
+    marks = no_invoice_numbers(texts.unique(), invoiced, config)
     if not marks:
-        return []
+        return {}
     lines = line_rows(services.frame.loc[texts.index[texts.isin(marks).to_numpy()]])
     column = services.headers.get("Invoice No", "Invoice No")
-    return [
-        RowError(
+    return {
+        int(row): RowError(
             services.name,
             int(row),
             column,
             f'"{_shortened(texts[row])}" is no invoice number, so this line counts as billed '
-            "and is never invoiced. To bill it, empty the cell (the next run bills it); if "
+            "and is never invoiced: empty the cell to bill it (the next run bills it), or, if "
             "it was billed by hand, type that invoice's number.",
         )
-        for row in lines.index
-    ]
+        for row, client in lines["Client"].items()
+        if not inactive_client(client, book)
+    }
 
 
 def _shortened(text: str, keep: int = 40) -> str:

@@ -12,7 +12,8 @@ as typed instead (`flag_edited_cells`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +23,7 @@ from . import cells
 from .compose import terms_of
 from .config import Config
 from .lazy import lazy_import
-from .ledger import Ledger, LedgerInvoice
+from .ledger import Ledger, LedgerInvoice, number_pattern
 from .model import (
     BOOKKEEPER_STATUSES,
     HOLD,
@@ -54,6 +55,7 @@ from .validate import (
     column_text,
     emptied_error_rows,
     inactive_rows,
+    line_rows,
     other_currency,
     unsaved_message,
 )
@@ -196,8 +198,12 @@ def services_updates(
     for row in emptied_error_rows(sheet, handled):
         put(row, "Status", None)  # its line was cleared (or was a spare table row all along)
         put(row, "Error", None)
-    for row in inactive_rows(sheet, book, handled):  # not billed, whatever else is wrong
+    skipped = [*inactive_rows(sheet, book, handled), *_inactive_marked(data, book, config)]
+    for row in skipped:  # not billed, whatever else is wrong
         put(row, "Status", LINE_SKIPPED)
+        put(row, "Error", None)
+    for row in _numbered_by_hand(sheet, handled | set(skipped), due_dates, config):
+        put(row, "Status", None)  # told before it held that number (`TBD`, say): it is billed
         put(row, "Error", None)
     # Every line of a tracked invoice shows that invoice's current due date (it
     # moves on a reissue); compared in one vectorised pass, written where it differs.
@@ -208,6 +214,83 @@ def services_updates(
         shown = pd.to_datetime(sheet.frame.loc[tracked, "Due Date"], errors="coerce")
         for row in wanted.index[(shown.dt.normalize() != wanted).to_numpy()]:
             put(int(row), "Due Date", due_dates[numbers[row]])
+
+
+#: A digit other than 0: an Invoice No without one (`TBD`, `?`, `pending`, `-`, `0`) names
+#: no invoice.
+_NUMBERING_DIGIT = re.compile(r"[^\D0]")
+
+
+def no_invoice_numbers(texts: Iterable[str], invoiced: Collection[str], config: Config) -> set[str]:
+    """Of Services Invoice No `texts`, those that name no invoice (`TBD`, `?`, `pending`,
+    `-`, `n/a`, `0`): no digit but 0, not made by `number_format` (as typed by hand too),
+    and not among `invoiced` (the Invoices sheet's Invoice Nos, casefolded)."""
+    pattern = number_pattern(config.billing.number_format, loose=True)
+    return {
+        text
+        for text in texts
+        if not _NUMBERING_DIGIT.search(text)
+        and text.casefold() not in invoiced
+        and not pattern.match(text)
+    }
+
+
+def inactive_client(cell: object, book: ClientBook) -> bool:
+    """Whether a Services row's Client cell names an inactive client whose Clients row has
+    no problem: its row is Skipped, whatever else is wrong with it (as `validate`'s)."""
+    client = book.clients.get(client_key(cell))
+    return client is not None and not client.active and client.key not in book.problems
+
+
+def _inactive_marked(data: WorkbookData, book: ClientBook, config: Config) -> list[int]:
+    """Services rows of inactive clients whose Invoice No names no invoice
+    (`no_invoice_numbers`): Skipped, not told (`reconcile.placeholder_errors`)."""
+    sheet = data.services
+    if all(client.active for client in book.clients.values()):
+        return []
+    frame = sheet.frame[sheet.frame["Invoice No"].notna()]
+    frame = frame[[inactive_client(c, book) for c in frame["Client"]]]
+    if frame.empty:
+        return []
+    texts = column_text(frame["Invoice No"])
+    invoices = data.invoices
+    invoiced = (
+        set(column_text(invoices.frame["Invoice No"].dropna()).str.casefold())
+        if invoices is not None
+        else set()
+    )
+    marks = no_invoice_numbers(texts.unique(), invoiced, config)
+    rows = line_rows(frame[texts.isin(marks).to_numpy()])
+    return [int(row) for row in rows.index]
+
+
+def _numbered_by_hand(
+    sheet: SheetData, handled: Collection[int], due_dates: Mapping[str, date], config: Config
+) -> list[int]:
+    """Services rows the tool marked Error or Skipped that now hold an Invoice No typed by
+    hand (none the ledger issued, none made by `number_format`), told nothing this run:
+    their line was billed by hand, so their Status and Error are to be cleared.
+
+    A number made by `number_format` that the ledger does not know (an older ledger put
+    back) is left as it is, with its row."""
+    frame = sheet.frame
+    marked = column_text(frame["Status"]).str.casefold().isin(_MARKS) | (
+        frame["Status"].isna() & frame["Error"].notna()
+    )
+    frame = frame[marked.to_numpy() & frame["Invoice No"].notna().to_numpy()]
+    frame = frame[~frame.index.isin(list(handled))]
+    if frame.empty:
+        return []
+    pattern = number_pattern(config.billing.number_format)
+    return [
+        int(row)
+        for row, text in column_text(frame["Invoice No"]).items()
+        if text and text not in due_dates and not pattern.match(text)
+    ]
+
+
+#: The Statuses the tool writes on a Services row that was not billed (casefolded).
+_MARKS = frozenset(s.casefold() for s in (LINE_ERROR, LINE_SKIPPED))
 
 
 def invoice_rows(
