@@ -49,7 +49,7 @@ from .plan import (
 )
 from .read import SheetData
 from .reconcile import lost_and_changed
-from .schema import CLIENTS, INVOICES
+from .schema import CLIENTS, INVOICES, SERVICES
 from .updates import UpdateSet, read_corrections, state_of
 from .validate import ClientBook, bare_rows, column_text, read_billed_rows, rounded_elsewhere
 
@@ -133,6 +133,9 @@ class Corrections:
         their one message of the day, so a copy or payment note waits for a later date.
       hand_notes: (row, Note) for Invoices rows the tool did not issue that a correction
         was typed on (`hand_row_corrections`): the Note says what was not done.
+      blocking: the Services rows a Rebill waits for (a cell not a number, an unknown
+        client, a line out of place), each told on its row: what to fix there, and that
+        the Rebill waits for it (`rebill_lines`).
     """
 
     credits: tuple[CreditDecision, ...] = ()
@@ -148,6 +151,7 @@ class Corrections:
     lines_gone: tuple[RowError, ...] = ()
     spoken: frozenset[str] = field(default=frozenset(), compare=False)  # from the ledger
     hand_notes: tuple[tuple[int, str], ...] = ()
+    blocking: tuple[RowError, ...] = ()
 
     def with_hand_rows(self, hand: HandRows) -> Corrections:
         """These corrections, with what was typed on rows the tool did not issue told."""
@@ -538,12 +542,15 @@ def decide_corrections(
     reached: Collection[str] = (),
     strays: Strays | None = None,
     spoken: Collection[str] = (),
+    services: SheetData | None = None,
 ) -> Corrections:
     """The corrections typed into the Invoices sheet, checked against the ledger.
 
     `unsent`: invoices whose own message is still owed; `reached`: those of them that
     some address already has (one To address refused, say); `spoken`: those an earlier
-    run on `as_of` made a message for, to the client (`decide.messaged_today`).
+    run on `as_of` made a message for, to the client (`decide.messaged_today`);
+    `services`: the Services sheet `billed` was read from (its rows a Rebill waits for
+    are told on it).
 
     One message per invoice a run, and none new on a rerun the same day: a copy asked
     for with a credit note, or after the day's message, waits for a run on a later date.
@@ -569,6 +576,7 @@ def decide_corrections(
     waiting: list[str] = []
     on_hold: set[str] = set()
     stuck: set[str] = set()
+    blocking: list[RowError] = []
     credit_note = number_pattern(config.billing.credit_note_format)
     for number in sorted(invoices):
         row = rows.get(number)
@@ -642,9 +650,12 @@ def decide_corrections(
                 )
             if typed == REBILL:
                 found = billed.get(number, ())
-                lines, why = rebill_lines(number, inv, found, book, as_of, config, strays)
+                lines, why, rows_at_fault = rebill_lines(
+                    number, inv, found, book, as_of, config, strays, services
+                )
                 if why:
                     errors.append(err(row, "Status", why))
+                    blocking.extend(rows_at_fault)
                     continue
                 rebills.append(RebillDecision(number, lines))
             reason = REBILL_REASON if typed == REBILL else VOID_REASON
@@ -731,6 +742,7 @@ def decide_corrections(
         tuple(waiting),
         frozenset(on_hold),
         spoken=frozenset(spoken),
+        blocking=tuple(blocking),
     )
 
 
@@ -811,49 +823,47 @@ def rebill_lines(
     as_of: date,
     config: Config,
     strays: Strays | None = None,
-) -> tuple[tuple[ServiceLine, ...], str]:
-    """The Services rows a Rebill bills again, or why it must wait (nothing happens then).
+    services: SheetData | None = None,
+) -> tuple[tuple[ServiceLine, ...], str, tuple[RowError, ...]]:
+    """The Services rows a Rebill bills again, or why it must wait (nothing happens then),
+    with the Services rows it waits for: each one's error says what to fix there and that
+    the Rebill waits for it (`services`: the sheet, for its name and headers).
 
     It waits while a line is not where its Invoice No says (`Strays`): billing the rows
     carrying the number would bill again a line of another open invoice, or leave out
     one of its own. A row left with only the tool's cells is told what to do (cleared,
     the Rebill goes on): left, it would carry the void invoice's number for good.
     """
-    why = _stray_wait(number, rows, strays or Strays())
+
+    def at(row: int, column: str | None, text: str, what: str = "cell") -> RowError:
+        name = services.name if services is not None else SERVICES
+        header = services.headers.get(column, column) if services and column else column
+        told = f"{text.rstrip('.')}; the Rebill of {number} waits for this {what}."
+        return RowError(name, row, header, told)
+
+    strays = strays or Strays()
+    out_of_place = _stray_rows(number, rows, strays)
+    if out_of_place:
+        row, text = out_of_place[0]
+        blocking = tuple(at(r, "Invoice No", t, "row") for r, t in out_of_place)
+        return (), f"Rebill waits: Services row {row}: {text}", blocking
+    why = _restored_wait(number, strays)
     if why:
-        return (), f"Rebill waits: {why}"
+        return (), f"Rebill waits: {why}", ()
     if not rows:
-        return (), (
+        why = (
             f"no Services row carries {number}, so there is nothing to bill again; type Void "
             "to cancel it without a new invoice, or put its number back on its rows."
         )
-    lines: list[ServiceLine] = []
-    for found in sorted(rows, key=lambda r: r.row or 0):
-        if isinstance(found, RowError):
-            return (), f"Rebill waits: Services row {found.row}: {found.message}"
-        client = book.clients.get(found.client_key)
-        if client is None:
-            return (), (
-                f'Rebill waits: Services row {found.row}: "{found.client}" is not in Clients; '
-                "add the client there or fix the name."
-            )
-        if found.client_key in book.problems or found.client_key not in book.terms:
-            problem = book.problems.get(found.client_key, "the client's terms are not valid.")
-            return (), f"Rebill waits: Services row {found.row}: {problem}"
-        if not client.active:
-            return (), (
-                f"Rebill waits: Services row {found.row}: {client.name} is inactive (Active = "
-                "No); type Void instead, or make the client active."
-            )
-        rounded = rounded_elsewhere(found, client.currency)
-        if rounded is not None:
-            return (), f"Rebill waits: Services row {found.row}, Amount: {rounded}"
-        if not is_billable(found, as_of, config.billing.bill_after_days):
-            return (), (
-                f"Rebill waits: Services row {found.row} is dated "
-                f"{found.service_date.isoformat()}, not billable yet on {as_of.isoformat()}."
-            )
-        lines.append(found)
+        return (), why, ()
+    ordered = sorted(rows, key=lambda r: r.row or 0)
+    waits = [w for found in ordered if (w := _row_wait(found, book, as_of, config)) is not None]
+    if waits:
+        blocking = tuple(at(*w) for w in waits)
+        first = blocking[0]
+        where = f"Services row {first.row}" + (f", {first.column}" if first.column else "")
+        return (), f"Rebill waits: {where}: {waits[0][2]}", blocking
+    lines = [found for found in ordered if isinstance(found, ServiceLine)]
     for key in {ln.client_key for ln in lines}:
         client = book.clients[key]
         mine = [ln for ln in lines if ln.client_key == key]
@@ -869,30 +879,71 @@ def rebill_lines(
         ]
         *_, total = totals(invoice_lines, client.tax_rate, client.currency)
         if total <= ZERO:
-            return (), (
+            why = (
                 f"Rebill waits: the corrected lines for {client.name} add up to "
                 f"{format_money(total, client.currency, 'en')}; an invoice must be for more "
                 "than zero (type Void to cancel the invoice instead)."
             )
+            return (), why, ()
         if total >= LARGEST:  # as for new lines (decide.refuse_non_positive)
-            return (), (
+            why = (
                 f"Rebill waits: the corrected lines for {client.name} add up to "
                 f"{format_money(total, client.currency, 'en')}, too large for one invoice; "
                 "check the Quantity, Unit Price and Amount of each line."
             )
-    return tuple(lines), ""
+            return (), why, ()
+    return tuple(lines), "", ()
 
 
-def _stray_wait(number: str, rows: Sequence[BilledRow], strays: Strays) -> str:
-    """Why a Rebill of `number` waits for a line out of place (`Strays`), or ""."""
+def _row_wait(
+    found: BilledRow, book: ClientBook, as_of: date, config: Config
+) -> tuple[int, str | None, str] | None:
+    """(row, column, what to fix) when the Services row `found` cannot be billed again by a
+    Rebill (a cell not read, an unknown or inactive client, a date not billable yet), else
+    None. The column is the sheet's header for a cell not read, else the schema's name."""
+    if isinstance(found, RowError):
+        return found.row or 0, found.column, found.message
+    client = book.clients.get(found.client_key)
+    if client is None:
+        text = f'"{found.client}" is not in Clients; add the client there or fix the name.'
+        return found.row, "Client", text
+    if found.client_key in book.problems or found.client_key not in book.terms:
+        problem = book.problems.get(found.client_key, "the client's terms are not valid.")
+        return found.row, "Client", problem
+    if not client.active:
+        text = (
+            f"{client.name} is inactive (Active = No); type Void instead, or make the client "
+            "active."
+        )
+        return found.row, "Client", text
+    rounded = rounded_elsewhere(found, client.currency)
+    if rounded is not None:
+        return found.row, "Amount", rounded
+    if not is_billable(found, as_of, config.billing.bill_after_days):
+        when = found.service_date.isoformat()
+        return found.row, "Date", f"{when} is not billable yet on {as_of.isoformat()}."
+    return None
+
+
+def _stray_rows(number: str, rows: Sequence[BilledRow], strays: Strays) -> list[tuple[int, str]]:
+    """(row, what to do) for each row a Rebill of `number` waits for as a line out of place
+    (`Strays`): its own rows, then the rows holding a line it billed under another number."""
+    found: list[tuple[int, str]] = []
     for row in sorted(r.row or 0 for r in rows):
         if row in strays.elsewhere:
-            return f"Services row {row}: {_sorted_message(*strays.elsewhere[row])}"
-        if row in strays.bare:
-            return f"Services row {row}: {_bare_message(number, strays.bare[row])}"
+            found.append((row, _sorted_message(*strays.elsewhere[row])))
+        elif row in strays.bare:
+            found.append((row, _bare_message(number, strays.bare[row])))
+    own = {row for row, _text in found}
     for row, (carried, billed_on) in sorted(strays.elsewhere.items()):
-        if billed_on == number:
-            return f"Services row {row}: {_sorted_message(carried, billed_on)}"
+        if billed_on == number and row not in own:
+            found.append((row, _sorted_message(carried, billed_on)))
+    return found
+
+
+def _restored_wait(number: str, strays: Strays) -> str:
+    """Why a Rebill of `number` waits for a run after this one (a line of it had lost its
+    Invoice No, written back now), or ""."""
     for row, restored in sorted(strays.restored.items()):
         if restored == number:
             return (

@@ -549,6 +549,7 @@ def look_at_corrections(
     fixes = decide_corrections(
         mine, rows, billed, book, unsent, request.as_of, request.config, data.invoices, reached,
         strays, messaged_today(ledger, request.as_of, mine, book) if ledger else (),
+        data.services,
     )  # fmt: skip
     # Typed on rows the tool did not issue: told, not silently passed over.
     hand = hand_row_corrections(data.invoices, ledger, tell_void=not request.payments_only)
@@ -556,10 +557,13 @@ def look_at_corrections(
     typed_rebill = {n for n in mine if Payments.from_row(rows.get(n)).bookkeeper_status == REBILL}
     skip = typed_rebill | fixes.rebilling
     changed = changed_lines(billed, mine, skip, data.services, strays)
+    # A Rebill that waits: the rows it waits for say so; its other rows, edited or not, are
+    # billed on it still, and no longer told to type Rebill.
+    changed = {**{e.row: e for e in fixes.blocking if e.row}, **changed}
     checked = [
         found._replace(invoice_no=number)
         for number, found_rows in billed.items()
-        if number not in skip and mine[number].voided is None
+        if number not in fixes.rebilling and mine[number].voided is None
         for found in found_rows
         if isinstance(found, ServiceLine) and found.row not in changed
     ]

@@ -263,6 +263,41 @@ def test_rebill_to_another_client_and_a_refused_rebill(billed: Folder) -> None:
     assert len(mails_to(folder, "Cedar")) == 1
 
 
+def test_a_rebill_waiting_for_a_cell_marks_that_row_and_clears_old_advice(
+    billed: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Acme's rows edited (told to type Rebill), then Rebill typed with one cell not a
+    number: the Rebill waits, its message names the row and column, the row shows Error
+    saying the Rebill waits for it, and no row keeps "type Rebill" advice. Fixed, the
+    Rebill goes through and the rows show only the new number."""
+    folder = billed
+    type_into_services(folder, 3, Description="Payroll (March)")
+    assert folder.run("--as-of", "2026-03-10") == 1
+    assert "type Rebill" in services(folder)["Error"][1]
+    capsys.readouterr()
+    type_into_services(folder, 2, Quantity="2,5h")
+    type_into_invoices(folder, "Acme", Status="Rebill")
+    assert folder.run("--as-of", "2026-03-16") == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert 'Rebill waits: Services row 2, Quantity: "2,5h" is not a number' in out
+    rows = services(folder)
+    assert list(rows["Status"][:2]) == ["Error", "Invoiced"]
+    assert rows["Error"][0].startswith('"2,5h" is not a number')
+    assert "the Rebill of INV-2026-0001 waits for this cell" in rows["Error"][0]
+    assert rows["Error"][1:].isna().all()  # Rebill is typed: no row says to type it
+    assert cell(folder, "Acme", "Status") == "Rebill"
+    assert len(mails_to(folder, "Acme")) == 1
+
+    type_into_services(folder, 2, Quantity=Decimal("2.5"), Amount=250)
+    assert folder.run("--as-of", "2026-03-17") == 0
+    rows = services(folder)
+    assert list(rows["Invoice No"][:2]) == ["INV-2026-0004"] * 2
+    assert list(rows["Status"][:2]) == ["Invoiced"] * 2 and rows["Error"].isna().all()
+    sheet = invoices(folder).reset_index().set_index("Invoice No")
+    assert sheet.loc["INV-2026-0001", "Status"] == "Void"
+    assert sheet.loc["INV-2026-0004", "Total"] == 450  # 2.5 x 100 + 2 x 100
+
+
 def test_a_rebill_whose_lines_add_up_to_more_than_any_amount_waits(billed: Folder) -> None:
     """Each corrected line under the largest amount, together over it: the new invoice's
     total would lose its cents in Excel. Nothing is cancelled; the Note says why."""

@@ -270,3 +270,30 @@ def test_void_rebill_and_resend_decisions() -> None:
     assert decide(honoured, InvoiceRow(5, "INV-1", resend=True)).cleared == ("INV-1",)
     held = decide(inv, InvoiceRow(5, "INV-1", status="Hold", credit_amount=D(300)))
     assert held.credits == () and held.errors == ()
+
+
+def test_a_waiting_rebill_names_every_row_it_waits_for_with_its_column() -> None:
+    """The Invoices row names the first row and column; each row at fault gets its own
+    error, in the Services sheet's headers (Quantity renamed Hours), saying the Rebill
+    waits for it. A row that can be billed again is not among them."""
+    inv = ledger_invoice((2, "Work", "5", "100"), (3, "More", "1", "100"), (4, "Last", "1", "1"))
+    hours = SheetData("Services", 1, {**SERVICES.headers, "Quantity": "Hours"}, frozenset(),
+                      pd.DataFrame())  # fmt: skip
+    bad = RowError("Services", 2, "Hours", '"2,5h" is not a number; type it in digits.')
+    billed = [bad, line(3, "More", "1", "100"), line(4, "Last", "1", "1", client="Nobody")]
+    fixes = decide_corrections(
+        {"INV-1": inv}, {"INV-1": InvoiceRow(5, "INV-1", status="Rebill")}, {"INV-1": billed},
+        BOOK, set(), date(2026, 3, 16), Config(), INVOICES, services=hours,
+    )  # fmt: skip
+    assert fixes.rebills == () and fixes.credits == ()
+    (told,) = fixes.errors
+    assert (told.sheet, told.row, told.column) == ("Invoices", 5, "Status")
+    assert told.message == (
+        'Rebill waits: Services row 2, Hours: "2,5h" is not a number; type it in digits.'
+    )
+    assert [(e.sheet, e.row, e.column) for e in fixes.blocking] == [
+        ("Services", 2, "Hours"), ("Services", 4, "Client")]  # fmt: skip
+    assert fixes.blocking[0].message == (
+        '"2,5h" is not a number; type it in digits; the Rebill of INV-1 waits for this cell.'
+    )
+    assert fixes.blocking[1].message.startswith('"Nobody" is not in Clients; add the client')
