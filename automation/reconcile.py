@@ -47,7 +47,7 @@ from .money import ZERO, round_money
 from .read import SheetData, WorkbookData
 from .sending import NOT_DONE, NOT_EMAILED, email_words
 from .summary import KIND_WORDS, NotCounted
-from .updates import inactive_client, no_invoice_numbers, remembered_row, seen_row
+from .updates import no_invoice_numbers, remembered_row, seen_row
 from .validate import (
     ClientBook,
     bare_rows,
@@ -56,6 +56,7 @@ from .validate import (
     line_rows,
     read_billed_rows,
     read_service_line,
+    skipped_client,
 )
 
 if TYPE_CHECKING:
@@ -512,9 +513,16 @@ def placeholder_errors(
     Skipped, whatever else is wrong with it (`updates.services_updates`).
     """
     services = data.services
+    if services is None:
+        return {}
+    if numbers is None:  # the distinct cells first: a long history holds no such mark
+        cells = services.frame["Invoice No"].dropna().unique()
+        distinct = set(column_text(pd.Series(cells, dtype=object))) - {""}
+        if not no_invoice_numbers(distinct, (), config):
+            return {}
     found = invoice_numbers(data) if numbers is None else numbers
     texts = next((t for sheet, t in found if sheet is services), None)
-    if services is None or texts is None or texts.empty:
+    if texts is None or texts.empty:
         return {}
     invoiced = {
         text.casefold()
@@ -537,7 +545,7 @@ def placeholder_errors(
             "it was billed by hand, type that invoice's number.",
         )
         for row, client in lines["Client"].items()
-        if not inactive_client(client, book)
+        if not skipped_client(client, book)
     }
 
 

@@ -57,6 +57,7 @@ from .validate import (
     inactive_rows,
     line_rows,
     other_currency,
+    skipped_client,
     unsaved_message,
 )
 
@@ -235,13 +236,6 @@ def no_invoice_numbers(texts: Iterable[str], invoiced: Collection[str], config: 
     }
 
 
-def inactive_client(cell: object, book: ClientBook) -> bool:
-    """Whether a Services row's Client cell names an inactive client whose Clients row has
-    no problem: its row is Skipped, whatever else is wrong with it (as `validate`'s)."""
-    client = book.clients.get(client_key(cell))
-    return client is not None and not client.active and client.key not in book.problems
-
-
 def _inactive_marked(data: WorkbookData, book: ClientBook, config: Config) -> list[int]:
     """Services rows of inactive clients whose Invoice No names no invoice
     (`no_invoice_numbers`): Skipped, not told (`reconcile.placeholder_errors`)."""
@@ -249,7 +243,7 @@ def _inactive_marked(data: WorkbookData, book: ClientBook, config: Config) -> li
     if all(client.active for client in book.clients.values()):
         return []
     frame = sheet.frame[sheet.frame["Invoice No"].notna()]
-    frame = frame[[inactive_client(c, book) for c in frame["Client"]]]
+    frame = frame[[skipped_client(c, book) for c in frame["Client"]]]
     if frame.empty:
         return []
     texts = column_text(frame["Invoice No"])

@@ -606,13 +606,13 @@ def validate_services(
                 if not (column == "Amount" and _is_product(product, row, formula))
             ]
             if refused:
-                if not _skipped(cells[1], book):
+                if not skipped_client(cells[1], book):
                     errors[int(row)] = _unsaved_error(sheet, int(row), *refused[0])
                 continue
             cells[_AMOUNT] = None  # a stand-in 0 is no result: worked out as for an empty cell
         result = _service_line(row, sheet, *cells)
         if isinstance(result, RowError):
-            if not _skipped(cells[1], book):  # an inactive client's row is Skipped, as it is
+            if not skipped_client(cells[1], book):  # an inactive client's row is Skipped, as it is
                 errors[int(row)] = result
             continue
         client = known.get(result.client_key)
@@ -644,7 +644,7 @@ def validate_services(
     return lines, errors
 
 
-def _skipped(client_cell: object, book: ClientBook) -> bool:
+def skipped_client(client_cell: object, book: ClientBook) -> bool:
     """Whether a Services row's Client cell names an inactive client: its row is never
     billed, so nothing else wrong with it is told (its Status says Skipped). Not a client
     whose Clients row is to be fixed first (an Active cell that says neither Yes nor No,
@@ -659,7 +659,7 @@ def inactive_rows(sheet: SheetData, book: ClientBook, lines: Collection[int]) ->
     if all(client.active for client in book.clients.values()):
         return []
     frame = sheet.frame
-    names = [v for v in frame["Client"].unique() if _skipped(v, book)]
+    names = [v for v in frame["Client"].unique() if skipped_client(v, book)]
     if not names:
         return []
     rows = frame[frame["Client"].isin(names).to_numpy() & ~frame.index.isin(list(lines))]
