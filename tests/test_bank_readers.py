@@ -944,3 +944,34 @@ def test_csv_amounts_with_trailing_zeros_that_cannot_be_thousands_are_read() -> 
     lines, errors = read_csv(data, "c.csv", layout)
     assert errors == []
     assert [ln.amount for ln in lines] == [D("2500"), D("12.5"), D("1.25")]
+
+
+
+def test_camt_batch_entry_keeps_what_its_details_do_not_list() -> None:
+    """A batch entry credited 500.00 but its transactions list 100.00 + 250.50: the other
+    149.50 came in too and is a line of its own, not dropped."""
+    batch = [
+        Tx(date(2026, 3, 4), D("100.00"), "Beta GmbH", account="DE89370400440532013000",
+           purpose="RE INV-2026-0008", ref="B1"),
+        Tx(date(2026, 3, 4), D("250.50"), "Gamma SA", account="BE68539007547034",
+           purpose="INV-2026-0009", ref="B2"),
+    ]  # fmt: skip
+    whole = camt053([], "08", batch=batch)
+    assert whole.count(b'<Amt Ccy="EUR">350.50</Amt>') == 1
+    more = whole.replace(b'<Amt Ccy="EUR">350.50</Amt>', b'<Amt Ccy="EUR">500.00</Amt>')
+    lines, errors = read_camt(more, "batch.xml")
+    assert errors == []
+    assert [(ln.direction, ln.amount) for ln in lines] == [
+        ("in", D("100.00")), ("in", D("250.50")), ("in", D("149.50"))
+    ]  # fmt: skip
+    rest = lines[2]
+    assert rest.currency == "EUR" and rest.date == date(2026, 3, 4)
+    assert "500.00" in rest.reference and "batch" in rest.reference
+    assert len({ln.bank_ref for ln in lines}) == 3
+    assert read_camt(more, "again.xml")[0][2].bank_ref == rest.bank_ref  # stable
+    # Details adding up to more than the entry moved: the entry is refused, with its line.
+    less = whole.replace(b'<Amt Ccy="EUR">350.50</Amt>', b'<Amt Ccy="EUR">300.00</Amt>')
+    lines, (error,) = read_camt(less, "batch.xml")
+    assert lines == [] and "350.50" in str(error) and "300.00" in str(error)
+    # Details that add up to the entry: no extra line (the usual case).
+    assert len(read_camt(whole, "batch.xml")[0]) == 2

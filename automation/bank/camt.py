@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -249,4 +250,36 @@ def _entry(
             BankLine(when, value, tx_currency or currency or account_currency, tx_direction,
                      name, payer_ids, reference, ref, file, tx.sourceline or line, earlier)
         )  # fmt: skip
-    return result
+    rest = _unlisted(result, BankLine(when, amount, currency or account_currency, direction, "",
+                                      (), info, entry_ref, file, line))  # fmt: skip
+    return [*result, rest] if rest else result
+
+
+def _unlisted(listed: list[BankLine], entry: BankLine) -> BankLine | None:
+    """What a batch entry moved that its transactions do not list (a bank that details
+    only some of them), as a line of its own: money on the account is never dropped.
+    None when they add up to the entry (or are in another currency, not comparable);
+    a ValueError when they add up to more than it.
+
+    `entry` is the entry as a line: its amount, mark, AddtlNtryInf and usable reference.
+    """
+    if any(ln.currency != entry.currency for ln in listed):
+        return None
+    total = sum((ln.amount if ln.direction == entry.direction else -ln.amount for ln in listed),
+                Decimal(0))  # fmt: skip
+    if total == entry.amount:
+        return None
+    what = f"{entry.amount} {entry.currency}"
+    if total > entry.amount:
+        raise ValueError(f"the batch entry of {what} lists transactions of {total} "
+                         f"{entry.currency} in all, more than it moved: record its payments by "
+                         "hand.")  # fmt: skip
+    rest = entry.amount - total
+    mark = "CRDT" if entry.direction == IN else "DBIT"
+    ref, earlier = (f"{entry.bank_ref}/rest", ()) if entry.bank_ref else content_refs(
+        "CAMT", [entry.date, rest, mark, entry.reference, "rest"]
+    )  # fmt: skip
+    told = (f"the part of a batch entry of {what} that its transactions ({total}) "
+            "do not list")  # fmt: skip
+    return replace(entry, amount=rest, reference=clean(f"{entry.reference} ({told})"),
+                   bank_ref=ref, earlier_refs=earlier)  # fmt: skip
