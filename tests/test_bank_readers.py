@@ -975,3 +975,26 @@ def test_camt_batch_entry_keeps_what_its_details_do_not_list() -> None:
     assert lines == [] and "350.50" in str(error) and "300.00" in str(error)
     # Details that add up to the entry: no extra line (the usual case).
     assert len(read_camt(whole, "batch.xml")[0]) == 2
+
+
+def test_zero_amount_lines_move_no_money_and_are_left_out(tmp_path: Path) -> None:
+    """SNS Bank's `:61:...C0,00NDIV` is a notice, not a payment; so is a zero line of any
+    format (as the CSV reader already leaves out): nothing waits for review."""
+    notice = (":20:0000000000\r\n:25:NL05SNSB0908244436\r\n:28C:362/1\r\n:60F:C171228EUR10,00\r\n"
+              ":61:1712281228C25,00NTRFNONREF//2017122800001234\r\n:86:INV-2017-0001\r\n"
+              ":61:1712281228C0,00NDIV\r\n:86:Mobiel betalen is vanaf nu niet meer mogelijk\r\n"
+              ":62F:C171228EUR35,00\r\n-\r\n")  # fmt: skip
+    zero_kz = Tx(date(2026, 3, 4), D("0.001"), "Kaspi", "180940012345", purpose="notice")
+    onec = onec_kazakh([KZ[0], zero_kz]).replace("СуммаПриход=0.00".encode("cp1251"),
+                                                  "СуммаПриход=0".encode("cp1251"))  # fmt: skip
+    camt = camt053([*EU[:1], Tx(date(2026, 3, 3), D("0.001"), "Bank", purpose="notice",
+                                ref="2026030300009")])  # fmt: skip
+    ofx = ofx_sgml([*EU[:1], Tx(date(2026, 3, 3), D("0.001"), "Bank", purpose="notice",
+                                ref="2026030300009")])  # fmt: skip
+    for name, data in [("sns.940", notice.encode()), ("kaspi.txt", onec), ("c.xml", camt),
+                       ("b.ofx", ofx)]:  # fmt: skip
+        path = tmp_path / name
+        path.write_bytes(data)
+        lines, errors = read_statement(path, BankConfig())
+        assert errors == [], name
+        assert len(lines) == 1 and lines[0].amount > 0, (name, lines)

@@ -108,15 +108,24 @@ def read_statement(
     except OSError as exc:
         return [], [line_error(name, None, None, f"cannot be read ({exc.strerror}).")]
     try:
-        kind = format_of(data, config)
-        if kind == "1c":
-            return read_onec(as_utf8(data), name, config.currency, set_currency)
-        if kind == "ofx":
-            return read_ofx(as_utf8(data), name)
-        if kind == "camt":
-            return read_camt(data, name)  # XML knows its own encoding
-        if kind == "mt940":
-            return read_mt940(as_utf8(data), name)
-        return read_csv(data, name, csv_layout(data, config.csv), config.currency)
+        lines, errors = _read(data, name, config, set_currency)
     except StatementError as exc:
         return [], [line_error(name, None, None, str(exc))]
+    # A line of amount zero moves no money (SNS Bank's notices, `C0,00NDIV`): it is left
+    # out, as the CSV reader leaves out its balance lines, and waits for no review.
+    return [ln for ln in lines if ln.amount], errors
+
+
+def _read(
+    data: bytes, name: str, config: BankConfig, set_currency: str
+) -> tuple[list[BankLine], list[RowError]]:
+    kind = format_of(data, config)
+    if kind == "1c":
+        return read_onec(as_utf8(data), name, config.currency, set_currency)
+    if kind == "ofx":
+        return read_ofx(as_utf8(data), name)
+    if kind == "camt":
+        return read_camt(data, name)  # XML knows its own encoding
+    if kind == "mt940":
+        return read_mt940(as_utf8(data), name)
+    return read_csv(data, name, csv_layout(data, config.csv), config.currency)

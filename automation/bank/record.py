@@ -41,7 +41,8 @@ class BankLine:
 
     Attributes:
       date: the date the money arrived (or left): the booking date.
-      amount: always positive; `direction` says which way it went.
+      amount: always positive; `direction` says which way it went (a line of amount
+        zero moves no money: `read_statement` leaves it out).
       payer: the payer's name as the bank prints it (the counterparty for "out").
       payer_ids: the payer's identifiers: tax number (BIN/IIN/INN), IBAN or account.
       reference: the payment purpose text (remittance information).
