@@ -946,6 +946,82 @@ def test_csv_amounts_with_trailing_zeros_that_cannot_be_thousands_are_read() -> 
     assert [ln.amount for ln in lines] == [D("2500"), D("12.5"), D("1.25")]
 
 
+def _cut(data: bytes, after: bytes) -> bytes:
+    """The file as an interrupted download leaves it: it ends right after `after`."""
+    return data[: data.rindex(after) + len(after)]
+
+
+def _refused_as_cut(tmp_path: Path, name: str, data: bytes, missing: str) -> None:
+    """Nothing of the file is read; one message names it, says it is cut short, what is
+    missing, and to download it again."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    lines, errors = read_statement(path, BankConfig())
+    assert lines == [] and len(errors) == 1, (lines, errors)
+    text = str(errors[0])
+    assert text.startswith(f"{name}") and "cut short" in text, text
+    assert missing in text and "download the statement again" in text, text
+
+
+def read_statement_bytes(tmp_path: Path, name: str, data: bytes) -> tuple[list[Any], list[Any]]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return read_statement(path, BankConfig())
+
+
+def test_a_1c_file_cut_short_is_refused_whole(tmp_path: Path) -> None:
+    """Kaspi's export cut inside its last document (`СуммаПриход=150` of 150000.00): not
+    one line of it is taken, not the cut amount, not the whole documents before it."""
+    data = onec_kazakh([KZ[1], KZ[0]], "cp1251")
+    _refused_as_cut(tmp_path, "kaspi.txt", _cut(data, "СуммаПриход=150".encode("cp1251")),
+                    "КонецДокумента")  # fmt: skip
+    _refused_as_cut(tmp_path, "kaspi.txt", _cut(data, "КонецДокумента\r\n".encode("cp1251")),
+                    "КонецФайла")  # fmt: skip
+    russian = onec_russian(RU, "utf-8")
+    _refused_as_cut(tmp_path, "sber.txt", _cut(russian, "Сумма=25".encode()), "КонецДокумента")
+    # A document left open where the next begins: damaged, refused the same way.
+    damaged = data.replace("КонецДокумента\r\n".encode("cp1251"), b"", 1)
+    _refused_as_cut(tmp_path, "kaspi.txt", damaged, "КонецДокумента")
+
+
+def test_an_mt940_file_cut_short_is_refused_whole(tmp_path: Path) -> None:
+    """Cut after `:61:...C1210,` (no type, no :86:, no :62F:) or inside the last :86:;
+    a file that ends its statements with `-` must end with one too."""
+    data = mt940_ing([EU[1], EU[0]])
+    _refused_as_cut(tmp_path, "ing.sta", _cut(data, b"C1210,"), ":62F:")
+    _refused_as_cut(tmp_path, "ing.sta", _cut(data, b"REMI/USTD//Invoice"), ":62F:")
+    sparkasse = mt940_sparkasse(EU)
+    assert sparkasse.endswith(b"\r\n-\r\n")
+    # Two statements, the second cut: the first is not imported alone either.
+    two = sparkasse + sparkasse.replace(b":28C:00001", b":28C:00002")
+    _refused_as_cut(tmp_path, "spk.sta", _cut(two, b"?20EREF+NOTPROVIDED"), ":62F:")
+    # In a SWIFT envelope the message ends with `-}`.
+    envelope = b"{1:F01SPKADE2AXXXX0000000000}{2:O940SPKADE2AXXXXN}{4:\r\n" + sparkasse
+    enveloped = envelope.replace(b"\r\n-\r\n", b"\r\n-}{5:}\r\n")
+    _refused_as_cut(tmp_path, "spk.sta", enveloped[: -len(b"-}{5:}\r\n")], "-}")
+    # Complete files, MT942 interim reports (closed by :90C:/:90D:) included, still read.
+    for name, whole in [("ing.sta", data), ("spk.sta", sparkasse), ("two.sta", two),
+                        ("env.sta", enveloped)]:  # fmt: skip
+        (tmp_path / name).write_bytes(whole)
+        lines, errors = read_statement(tmp_path / name, BankConfig())
+        assert errors == [] and lines
+    interim = (":20:ST170119CYC/0001\r\n:25:PL29114010810000267002001002\r\n:28C:1/1\r\n"
+               ":34F:PLN0\r\n:13D:1701191815+0100\r\n"
+               ":61:1701190119CN5,00NTRFNONREF//MB170119012058\r\n:86:INV-2026-0001\r\n"
+               ":90D:0PLN0,00\r\n:90C:1PLN5,00\r\n-\r\n")  # fmt: skip
+    (tmp_path / "mt942.sta").write_text(interim)
+    (line,), errors = read_statement(tmp_path / "mt942.sta", BankConfig())
+    assert errors == [] and line.amount == D("5.00")
+
+
+def test_an_sgml_ofx_cut_short_is_told_as_cut(tmp_path: Path) -> None:
+    data = ofx_sgml([*EU[:1], Tx(date(2026, 3, 3), D("-45.10"), "Rent", purpose="Rent",
+                                 ref="FIT2")])  # fmt: skip
+    _refused_as_cut(tmp_path, "bank.ofx", _cut(data, b"<TRNAMT>-45"), "</OFX>")
+    _refused_as_cut(tmp_path, "bank.ofx", _cut(data, b"</STMTRS>"), "</OFX>")
+    xml = ofx_xml(EU[:1])
+    _refused_as_cut(tmp_path, "bank.qfx", _cut(xml, b"<TRNAMT>12"), "</OFX>")
+
 
 def test_camt_batch_entry_keeps_what_its_details_do_not_list() -> None:
     """A batch entry credited 500.00 but its transactions list 100.00 + 250.50: the other

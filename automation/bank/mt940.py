@@ -41,6 +41,7 @@ from .record import (
     amount_problem,
     clean,
     content_refs,
+    cut_short,
     line_error,
     normal_id,
     number_repeats,
@@ -84,6 +85,12 @@ TAG_FORMS = {
 #: A `:61:` line up to its amount field: value date, entry date, mark, funds code; the
 #: amount field runs to the transaction type (its first letter).
 _AMOUNT_FIELD = re.compile(r":61:\d{6}(?:\d{4}|\s{4})?R?[CD][A-Z]? ?(?P<amount>[^A-Z\n]*)", re.I)
+
+#: A tag at the start of a line: `:61:`, `:62F:`.
+_TAG = re.compile(r":(\d{2}[A-Z]?):")
+#: The tags that close a statement, after its last transaction: its closing balance
+#: (:62M: where it goes on in another message), or an MT942 report's sums.
+CLOSING = frozenset({"62F", "62M", "90D", "90C"})
 
 # On a value its regex does not match the package logs the whole regex at ERROR,
 # which Python prints to stderr; read_mt940 says what is wrong itself.
@@ -249,6 +256,7 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
         parsed, volksbank = _parse(text)
     except Exception as exc:  # the package raises RuntimeError, ValueError... for a bad tag
         return [], [_unreadable(exc, text, file)]
+    _check_whole(text)
     rows = text.splitlines()
     starts = [n for n, row in enumerate(rows, start=1) if row.startswith(":61:")]
     # Which statement (from its :20:) each line is in: one listed twice is read once.
@@ -275,6 +283,21 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     if by_line:  # a statement listed twice in the file (same :20:, :25:, :28C:) counts once
         lines, statements = once_per_statement(lines, statements, _heads(rows, opened))
     return number_repeats(once_across_statements(lines, statements)), errors
+
+
+def _check_whole(text: str) -> None:
+    """A StatementError when the file ends before its statements do (a download cut short):
+    a statement without its closing balance (or, in a SWIFT message, the message's end
+    `-}`), a SWIFT message `{4:` without its `-}`. Nothing of such a file is read: its
+    last amount may be cut (`154551,` of `154551,93`), its details too."""
+    rows = text.split("\n")
+    starts = [n for n, row in enumerate(rows) if row.startswith(":20:")] or [0]
+    for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
+        if not any(((tag := _TAG.match(row)) and tag[1] in CLOSING) or row.startswith("-}")
+                   for row in rows[start:end]):  # fmt: skip
+            raise cut_short(f"the statement on line {start + 1} has no closing balance :62F:")
+    if text.count("{4:") > text.count("-}"):
+        raise cut_short("a SWIFT message {4: has no -} at its end")
 
 
 def _heads(rows: list[str], opened: list[int]) -> dict[int, tuple[str, ...]]:

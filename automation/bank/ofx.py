@@ -27,6 +27,7 @@ from .record import (
     amount_problem,
     clean,
     content_refs,
+    cut_short,
     line_error,
     number_repeats,
     trusted_ref,
@@ -110,6 +111,11 @@ def _date(text: str) -> date:
 def read_ofx(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     text = _CDATA.sub(lambda m: html.escape(m.group(1)), decode(data))
     statements = list(_STATEMENT.finditer(text))
+    # OFX closes every aggregate, SGML too: a file without its </OFX> ends early, maybe
+    # inside a transaction (TRNAMT 25 of 250.00), maybe between statements.
+    upper = text.upper()
+    if upper.rfind("</OFX>") < upper.rfind("<OFX>") or "<OFX>" not in upper:
+        raise cut_short("it ends without </OFX>")
     if not statements:
         raise StatementError("it is OFX but holds no bank or credit card statement.")
     lines: list[BankLine] = []

@@ -38,6 +38,7 @@ from .record import (
     StatementError,
     amount_problem,
     content_refs,
+    cut_short,
     first,
     line_error,
     normal_id,
@@ -91,6 +92,7 @@ def _key(text: str) -> str:
 SECTION_DOC = _key("СекцияДокумент")
 END_DOC = _key("КонецДокумента")
 SECTION_ACCOUNT = _key("СекцияРасчСчет")
+END_FILE = _key("КонецФайла")
 END_ACCOUNT = _key("КонецРасчСчет")
 ACCOUNT = _key("РасчСчет")
 
@@ -99,6 +101,8 @@ def read_onec(
     data: bytes, file: str, default_currency: str = "", set_currency: str = ""
 ) -> tuple[list[BankLine], list[RowError]]:
     """Every document of the file as a BankLine; errors for documents that cannot be read.
+    A file cut short (a document without its `КонецДокумента`, no `КонецФайла`) is a
+    StatementError: nothing of it is read.
 
     The currency is the file's `Валюта` key, else what the account number says: a
     Russian number's currency digits, else `set_currency` (`[bank] currency`, set by
@@ -112,13 +116,17 @@ def read_onec(
     header: dict[str, str] = {}
     documents: list[tuple[int, str, dict[str, str]]] = []
     current: dict[str, str] | None = None
-    kind, start = "", 0
+    kind, start, ended = "", 0, False
     for number, raw in enumerate(text.splitlines(), start=1):
         name, sep, value = raw.partition("=")
         key = _key(name)  # a statement repeats a few dozen keys: cached
         if key == SECTION_DOC:
+            if current is not None:
+                raise cut_short(f"the document on line {start} has no КонецДокумента")
             current, kind, start = {}, value.strip(), number
             continue
+        if key == END_FILE:
+            ended = True
         if key == END_DOC:
             if current is not None:
                 documents.append((start, kind, current))
@@ -131,8 +139,13 @@ def read_onec(
         target = current if current is not None else header
         # The first value of a key wins: a repeated key in one document is a bank's slip.
         target.setdefault(key, value.strip())
+    # A download cut short ends inside a document, its last amount cut too (150 of
+    # 150000.00), or between documents: none of it is taken.
     if current is not None:
-        documents.append((start, kind, current))
+        raise cut_short(f"it ends inside the document on line {start}, without its "
+                        "КонецДокумента and the file's КонецФайла")  # fmt: skip
+    if not ended:
+        raise cut_short("it ends without КонецФайла: documents after its last may be missing")
     # Each of the statement's own accounts with the currency its number says.
     accounts = {a: currency_of_account(a, set_currency) for a in sorted(ours)}
     currency = account_currency(header, accounts) or default_currency

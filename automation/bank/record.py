@@ -35,6 +35,16 @@ class StatementError(ValueError):
     """A file that is not a statement this tool can read (the whole file is skipped)."""
 
 
+def cut_short(missing: str) -> StatementError:
+    """A file that ends before the format says it is complete (an interrupted download):
+    nothing of it is read, not even the whole transactions before the cut.
+
+    >>> str(cut_short("no КонецФайла at its end"))
+    'it is cut short or damaged (no КонецФайла at its end); download the statement again.'
+    """
+    return StatementError(f"it is cut short or damaged ({missing}); download the statement again.")
+
+
 @dataclass(frozen=True)
 class BankLine:
     """One transaction of a bank statement.
