@@ -995,10 +995,15 @@ def test_an_mt940_file_cut_short_is_refused_whole(tmp_path: Path) -> None:
     # Two statements, the second cut: the first is not imported alone either.
     two = sparkasse + sparkasse.replace(b":28C:00001", b":28C:00002")
     _refused_as_cut(tmp_path, "spk.sta", _cut(two, b"?20EREF+NOTPROVIDED"), ":62F:")
-    # In a SWIFT envelope the message ends with `-}`.
+    # In a SWIFT envelope the message ends with `-}`; that end also closes a statement
+    # the bank wrote without its :62F: (de Volksbank's SNS files).
     envelope = b"{1:F01SPKADE2AXXXX0000000000}{2:O940SPKADE2AXXXXN}{4:\r\n" + sparkasse
     enveloped = envelope.replace(b"\r\n-\r\n", b"\r\n-}{5:}\r\n")
     _refused_as_cut(tmp_path, "spk.sta", enveloped[: -len(b"-}{5:}\r\n")], "-}")
+    unbalanced = re.sub(rb":62F:[^\r]*\r\n", b"", enveloped)
+    assert read_statement_bytes(tmp_path, "sns.940", unbalanced) == (
+        read_statement_bytes(tmp_path, "sns.940", enveloped)
+    )
     # Complete files, MT942 interim reports (closed by :90C:/:90D:) included, still read.
     for name, whole in [("ing.sta", data), ("spk.sta", sparkasse), ("two.sta", two),
                         ("env.sta", enveloped)]:  # fmt: skip
@@ -1053,6 +1058,19 @@ def test_camt_batch_entry_keeps_what_its_details_do_not_list() -> None:
     assert len(read_camt(whole, "batch.xml")[0]) == 2
 
 
+def test_mt940_statement_information_is_not_the_last_payments_reference() -> None:
+    """ING writes its totals in an :86: after :62F: (and :64:, :65:), then a `-XXX`
+    trailer: they belong to the statement, not to the last transaction."""
+    plain = mt940_ing(EU)
+    tail = (b":64:C260303EUR1000,00\r\n:65:C260304EUR1000,00\r\n"
+            b":86:D000004C000002D25,24C28,71\r\n-XXX\r\n")  # fmt: skip
+    lines, errors = read_mt940(plain + tail, "ing.sta")
+    assert errors == []
+    expected, _ = read_mt940(plain, "ing.sta")
+    assert [ln.reference for ln in lines] == [ln.reference for ln in expected]
+    assert lines == expected
+
+
 def test_zero_amount_lines_move_no_money_and_are_left_out(tmp_path: Path) -> None:
     """SNS Bank's `:61:...C0,00NDIV` is a notice, not a payment; so is a zero line of any
     format (as the CSV reader already leaves out): nothing waits for review."""
@@ -1074,3 +1092,20 @@ def test_zero_amount_lines_move_no_money_and_are_left_out(tmp_path: Path) -> Non
         lines, errors = read_statement(path, BankConfig())
         assert errors == [], name
         assert len(lines) == 1 and lines[0].amount > 0, (name, lines)
+
+
+def test_mt940_lines_imported_with_the_statement_information_are_known_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Earlier versions added the statement's :86: and `-XXX` to the last line's details,
+    and hashed them into its Bank Ref: that ref is among its earlier ones, so a file
+    imported then is not imported again."""
+    text = (":20:P100723000000001\r\n:25:NL69INGB0123456789EUR\r\n:28C:00000\r\n"
+            ":60F:C100722EUR2,47\r\n:61:100723C1,00NTRFNONREF\r\n:86:0111111111 Hr S Marechal\r\n"
+            ":62F:C100723EUR3,47\r\n:86:D000004C000002D25,24C28,71\r\n-XXX\r\n")  # fmt: skip
+    (line,), errors = read_mt940(text.encode(), "ing.sta")
+    assert errors == [] and line.reference == "0111111111 Hr S Marechal"
+    monkeypatch.setattr(mt940_module, "_without_statement_info", lambda text: text)
+    (before,), _ = read_mt940(text.encode(), "ing.sta")  # as earlier versions read it
+    assert before.reference.endswith("D000004C000002D25,24C28,71 -XXX")
+    assert before.bank_ref != line.bank_ref and before.bank_ref in line.earlier_refs

@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -42,6 +43,7 @@ from .record import (
     clean,
     content_refs,
     cut_short,
+    is_content_ref,
     line_error,
     normal_id,
     number_repeats,
@@ -91,6 +93,9 @@ _TAG = re.compile(r":(\d{2}[A-Z]?):")
 #: The tags that close a statement, after its last transaction: its closing balance
 #: (:62M: where it goes on in another message), or an MT942 report's sums.
 CLOSING = frozenset({"62F", "62M", "90D", "90C"})
+#: The tags that may follow the closing balance and belong to the statement: balances
+#: available and forward, and its own information (ING's counts and totals in an :86:).
+AFTER_CLOSING = frozenset({"64", "65", "86"})
 
 # On a value its regex does not match the package logs the whole regex at ERROR,
 # which Python prints to stderr; read_mt940 says what is wrong itself.
@@ -252,12 +257,14 @@ def _details(data: dict[str, Any], first_width: int = WRAP) -> tuple[str, tuple[
 def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     # Line ends as any bank writes them (\r\n, \n\r, a lone \r): the package reads \n only.
     text = re.sub(r"\r\n|\n\r|\r", "\n", decode(data))
+    plain = _without_statement_info(text)
     try:
-        parsed, volksbank = _parse(text)
+        parsed, volksbank = _parse(plain)
     except Exception as exc:  # the package raises RuntimeError, ValueError... for a bad tag
         return [], [_unreadable(exc, text, file)]
     _check_whole(text)
-    rows = text.splitlines()
+    glued = _read_glued(text, plain, parsed)
+    rows = plain.splitlines()  # the same lines as the text's, numbered alike
     starts = [n for n, row in enumerate(rows, start=1) if row.startswith(":61:")]
     # Which statement (from its :20:) each line is in: one listed twice is read once.
     opened = [n for n, row in enumerate(rows, start=1) if row.startswith(":20:")]
@@ -271,6 +278,10 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
         try:
             row = rows[where - 1] if by_line else ""
             line = _line(parsed, transaction.data, file, where, width, volksbank, row)
+            was = glued[index - 1]
+            if was is not None and is_content_ref(line.bank_ref):
+                line = _also_as_before(line, _line(parsed, was, file, where, width, volksbank,
+                                                   row))  # fmt: skip
             lines.append(line)
             statements.append(bisect.bisect_right(opened, where) if by_line else 0)
             if str(transaction.data.get("status") or "").upper() == "RC":
@@ -283,6 +294,60 @@ def read_mt940(data: bytes, file: str) -> tuple[list[BankLine], list[RowError]]:
     if by_line:  # a statement listed twice in the file (same :20:, :25:, :28C:) counts once
         lines, statements = once_per_statement(lines, statements, _heads(rows, opened))
     return number_repeats(once_across_statements(lines, statements)), errors
+
+
+def _read_glued(
+    text: str, plain: str, parsed: mt940_package.models.Transactions
+) -> list[dict[str, Any] | None]:
+    """Each transaction's data as earlier versions read it, with the statement's own
+    information and end (`_without_statement_info`) added to the last one's details;
+    None where that reading is the same (or is not at hand)."""
+    unknown: list[dict[str, Any] | None] = [None] * len(parsed)
+    if plain == text:
+        return unknown
+    try:
+        before, _ = _parse(text)
+    except Exception:  # earlier versions could not read it either: no Bank Ref to keep
+        return unknown
+    if len(before) != len(parsed):
+        return unknown
+    return [None if was.data.get("transaction_details") == now.data.get("transaction_details")
+            else was.data for was, now in zip(before, parsed, strict=True)]  # fmt: skip
+
+
+def _also_as_before(line: BankLine, before: BankLine) -> BankLine:
+    """The line, knowing the Bank Refs earlier versions gave it when they read its details
+    with the statement's information added (`BankLine.earlier_refs`): a line imported
+    then is not imported again."""
+    refs = {before.bank_ref, *before.earlier_refs, *line.earlier_refs} - {line.bank_ref}
+    return replace(line, earlier_refs=tuple(sorted(refs)))
+
+
+def _closed(rows: list[str]) -> list[bool]:
+    """For each row, whether it comes after its statement's closing tag (`CLOSING`): the
+    statement's own balances, information and end (`-`), not a transaction's."""
+    after, closed = False, []
+    for row in rows:
+        tag = _TAG.match(row)
+        if tag:
+            after = tag[1] in CLOSING or (after and tag[1] in AFTER_CLOSING)
+        closed.append(after)
+    return closed
+
+
+def _without_statement_info(text: str) -> str:
+    """The text with each statement's own `:86:` (after its closing balance) and its end
+    (`-`, `-XXX`, a SWIFT message's `-}`) as blank lines, which the package skips: read
+    as details, they would be added to the last transaction's. Lines keep their numbers."""
+    rows = text.split("\n")
+    info = False
+    for number, (row, after) in enumerate(zip(rows, _closed(rows), strict=True)):
+        tag = _TAG.match(row)
+        if tag:
+            info = after and tag[1] == "86"
+        if (after and (info or row.startswith("-"))) or row.startswith("-}"):
+            rows[number] = ""
+    return "\n".join(rows)
 
 
 def _check_whole(text: str) -> None:
