@@ -687,8 +687,9 @@ def unsaved_message(formula: str) -> str:
     """What a cell holding a formula saved without its result is told."""
     return (
         f"holds the formula ={formula}, whose result was never saved (the workbook was last "
-        "saved by a program that does not calculate formulas): open it in Excel or "
-        "LibreOffice, save it, and run again."
+        "saved by a program that does not calculate formulas): open it in Excel and save it, "
+        "or in LibreOffice recalculate first (Data > Calculate > Recalculate Hard, "
+        "Ctrl+Shift+F9) and save it, then run again."
     )
 
 

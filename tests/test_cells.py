@@ -336,7 +336,7 @@ def test_formulas_saved_without_their_result_are_refused_not_guessed(tmp_path: P
     assert [(line.row, line.amount) for line in lines] == [(2, Decimal("200.00"))]
     assert [(e.row, e.column) for e in errors.values()] == [
         (3, "Amount"), (4, "Unit Price"), (5, "Client")]  # fmt: skip
-    assert "open it in Excel or LibreOffice, save it" in errors[3].message
+    assert "open it in Excel and save it, or in LibreOffice recalculate first" in errors[3].message
 
 
 def test_a_zero_standing_for_a_result_not_worked_out_is_no_result(tmp_path: Path) -> None:
