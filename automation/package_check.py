@@ -14,10 +14,12 @@ It also returns (`Findings`) the cells that hold an Excel error (`#DIV/0!`,
 `#REF!`, ...): the reader underneath shows them as empty, and a broken Amount
 formula must be reported, not billed as Quantity x Unit Price; and the
 formulas saved without their result (a workbook last saved by a script),
-which the reader sees as empty cells too. Each sheet that passes is
-handed on at once (`CheckedSheet`), with its XML as inflated for the check
-when it is asked for, so that the reader can start on it without inflating
-it again.
+which the reader sees as empty cells too; and, of the sheets asked, the
+formulas saved with the result 0, which may be a script's stand-in kept by a
+program that saved without recalculating (LibreOffice, as set by default).
+Each sheet that passes is handed on at once (`CheckedSheet`), with its XML
+as inflated for the check when it is asked for, so that the reader can start
+on it without inflating it again.
 
 The grid a sheet needs is measured from its cells' own references, never
 from its `<dimension>` element, which any program may leave stale; but a
@@ -139,6 +141,8 @@ class UnsavedFormulas:
     """A sheet's formulas saved without their result (a program that does not calculate,
     such as a script with openpyxl, saved the workbook): the reader sees empty cells.
 
+    The same record holds a sheet's formulas saved with the result 0 (`Findings.zeros`).
+
     Kept as the scan found them, positions in arrays and texts as saved: a sheet
     saved by a script can hold one on every row (100,000 of them), and only the
     few rows a run reads as new lines or clients are ever looked at (`formulas`).
@@ -208,11 +212,16 @@ class Findings:
       unsaved: per sheet, its formulas saved without their result (sheets with
         none are left out).
       merges: per sheet, its merged cells (the reader does not look at them).
+      zeros: per sheet asked for (`check_package`'s `zeros_in`), its formulas saved
+        with the result 0 in a workbook that does not ask to be recalculated on open
+        (sheets with none are left out): a 0 that may be a result never worked out
+        (LibreOffice, by default, saves the 0s a script wrote without recalculating).
     """
 
     errors: ErrorCells = field(default_factory=dict)
     unsaved: dict[str, UnsavedFormulas] = field(default_factory=dict)
     merges: dict[str, list[CellRange]] = field(default_factory=dict)
+    zeros: dict[str, UnsavedFormulas] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -240,11 +249,13 @@ def check_package(
     sheets: Iterable[str],
     checked: Callable[[CheckedSheet], object] | None = None,
     keep_xml: int = 0,
+    zeros_in: Collection[str] = (),
 ) -> Findings:
     """Raise UnsafeWorkbookError unless `path` is a zip the reader can take, sheets included.
 
     Returns the cells of those sheets that hold an Excel error value, and their
-    formulas saved without a result.
+    formulas saved without a result; of the sheets in `zeros_in`, also their
+    formulas saved with the result 0 (`Findings.zeros`).
     `checked(sheet)` is called as soon as a sheet has passed, so that the
     reader can start on it while the next one is looked at; the XML of a
     sheet of at most `keep_xml` bytes (inflated) comes with it. The file is
@@ -254,6 +265,8 @@ def check_package(
     errors: ErrorCells = {}
     unsaved: dict[str, UnsavedFormulas] = {}
     merges: dict[str, list[CellRange]] = {}
+    zeroed: dict[str, UnsavedFormulas] = {}
+    noted = {normalise_header(s) for s in zeros_in}
     try:
         data = path.read_bytes()
         with (
@@ -280,6 +293,9 @@ def check_package(
             for sheet, part in parts:
                 found: dict[tuple[int, int], str] = {}
                 formulas: list[UnsavedFormulas] = []
+                zero: list[UnsavedFormulas] | None = None
+                if normalise_header(sheet) in noted:
+                    zero = []
                 merged: list[CellRange] = []
                 size = pkg.names[part].file_size
                 # The long log is scanned on two threads besides this one's inflating: the
@@ -290,7 +306,7 @@ def check_package(
                 if checked is not None and size <= keep_xml:
                     chunks = _keeping(chunks, kept)
                 extent = sheet_extent(
-                    name, sheet, chunks, found, helpers, formulas, zeros, merged
+                    name, sheet, chunks, found, helpers, formulas, zeros, merged, zero
                 )
                 check_extent(name, sheet, extent)
                 if found:
@@ -299,6 +315,8 @@ def check_package(
                     merges[sheet] = merged
                 if formulas:
                     unsaved[sheet] = UnsavedFormulas.joined(formulas, found)
+                if zero:
+                    zeroed[sheet] = UnsavedFormulas.joined(zero, found)
                 if checked is not None and shared is None:
                     checked(CheckedSheet(sheet, part, size, data, tuple(kept)))
             if shared is not None:
@@ -309,7 +327,7 @@ def check_package(
             'save it again as "Excel Workbook (*.xlsx)", or use the latest backup from '
             ".billing/backups/."
         ) from None
-    return Findings(errors, unsaved, merges)
+    return Findings(errors, unsaved, merges, zeroed)
 
 
 @contextmanager
@@ -422,6 +440,7 @@ def sheet_extent(
     unsaved: list[UnsavedFormulas] | None = None,
     zeros: bool = False,
     merges: list[CellRange] | None = None,
+    zeroed: list[UnsavedFormulas] | None = None,
 ) -> Extent:
     """Scan a sheet's XML (streamed) for the grid its cells with content really span.
 
@@ -433,11 +452,14 @@ def sheet_extent(
     the marker is searched for them. With `helpers`, the chunks are scanned on those
     threads a few ahead (numpy lets go of the interpreter); what is wrong is
     still told for the first chunk it is in. The merged cells (after the cells) go
-    into `merges`.
+    into `merges`. Unless `zeros` (the workbook asks to be recalculated on open: its 0s
+    are no results, told as unsaved), the formulas saved with the result 0 go into
+    `zeroed`, when given.
     """
     total = Extent()
     first = True
-    for chunk, (part, marked, formulas) in _scans(chunks, helpers, zeros):
+    note = zeroed is not None and not zeros
+    for chunk, (part, marked, formulas, zero) in _scans(chunks, helpers, zeros, note):
         _refuse_dtd(name, sheet, chunk)
         if first:  # the <dimension> comes before the cells
             _claimed(name, sheet, chunk)
@@ -446,6 +468,8 @@ def sheet_extent(
             _note_errors(chunk, found)
         if formulas.texts and unsaved is not None:
             unsaved.append(formulas)
+        if zero.texts and zeroed is not None:
+            zeroed.append(zero)
         if merges is not None and b"mergeCell" in chunk:  # a rare word first
             merges.extend(_merged_cells(chunk))
         if isinstance(part, str):
@@ -459,18 +483,22 @@ def sheet_extent(
 AHEAD = 3
 
 
+#: What `_scan_chunk` finds in a chunk.
+_Scan = tuple[Extent | str, bool, UnsavedFormulas, UnsavedFormulas]
+
+
 def _scans(
-    chunks: Iterable[bytes], helpers: Executor | None, zeros: bool = False
-) -> Iterator[tuple[bytes, tuple[Extent | str, bool, UnsavedFormulas]]]:
+    chunks: Iterable[bytes], helpers: Executor | None, zeros: bool = False, note: bool = False
+) -> Iterator[tuple[bytes, _Scan]]:
     """Each chunk with its `_scan_chunk`, in order; by `helpers` (if any) up to AHEAD ahead."""
     if helpers is None:
         for chunk in chunks:
-            yield chunk, _scan_chunk(chunk, zeros)
+            yield chunk, _scan_chunk(chunk, zeros, note)
         return
     _byte_classes()  # numpy imported (lazily) on this thread, before the helpers use it
-    pending: deque[tuple[bytes, Future[tuple[Extent | str, bool, UnsavedFormulas]]]] = deque()
+    pending: deque[tuple[bytes, Future[_Scan]]] = deque()
     for chunk in chunks:
-        pending.append((chunk, helpers.submit(_scan_chunk, chunk, zeros)))
+        pending.append((chunk, helpers.submit(_scan_chunk, chunk, zeros, note)))
         if len(pending) > AHEAD:
             first, scan = pending.popleft()
             yield first, scan.result()
@@ -491,10 +519,10 @@ def _merge(a: Extent, b: Extent) -> Extent:
     )
 
 
-def _scan_chunk(chunk: bytes, zeros: bool = False) -> tuple[Extent | str, bool, UnsavedFormulas]:
+def _scan_chunk(chunk: bytes, zeros: bool = False, note: bool = False) -> _Scan:
     """The extent of the cells with content in whole tags (or the reference beyond
-    Excel), whether the chunk may hold an error cell (`t="e"`), and its formulas
-    saved without a result.
+    Excel), whether the chunk may hold an error cell (`t="e"`), its formulas
+    saved without a result, and (with `note`) those saved with the result 0.
 
     Both are read off the few "=" signs rather than every byte: an attribute
     named r (whitespace, r, =, quote, then a letter: a row's r has digits only)
@@ -518,7 +546,7 @@ def _scan_chunk(chunk: bytes, zeros: bool = False) -> tuple[Extent | str, bool, 
         classes.space[data[eq - 2]] & classes.quote[data[eq + 1]] & classes.letter[data[eq + 2]]
     ]
     if not len(eq):
-        return Extent(), errors, UnsavedFormulas()
+        return Extent(), errors, UnsavedFormulas(), UnsavedFormulas()
     starts = eq + 2
     closes = np.flatnonzero(data[:size] == ord(">"))
     # A tag not closed in its chunk was cut off (chunks end where a tag begins, so only
@@ -527,7 +555,7 @@ def _scan_chunk(chunk: bytes, zeros: bool = False) -> tuple[Extent | str, bool, 
     starts, ends = starts[at < len(closes)], closes[at[at < len(closes)]]
     starts = starts[data[ends - 1] != ord("/")]  # <c r="A1" s="2"/> holds nothing
     if not len(starts):
-        return Extent(), errors, UnsavedFormulas()
+        return Extent(), errors, UnsavedFormulas(), UnsavedFormulas()
     # Letters, then digits, a position at a time while any reference still has one
     # (most end within a few): at most 4 letters and 8 digits are looked at.
     cols = np.zeros(len(starts), dtype=np.int64)
@@ -556,9 +584,9 @@ def _scan_chunk(chunk: bytes, zeros: bool = False) -> tuple[Extent | str, bool, 
     if wrong.any():
         at0 = int(starts[int(np.argmax(wrong))])
         ref = re.split(rb"[\"'>\s]", bytes(data[at0 : at0 + _PAD]))[0].decode("latin-1")
-        return ref, errors, UnsavedFormulas()
+        return ref, errors, UnsavedFormulas(), UnsavedFormulas()
     extent = Extent(len(starts), int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
-    return extent, errors, _unsaved_formulas(chunk, data, closes, starts, rows, cols, zeros)
+    return extent, errors, *_unsaved_formulas(chunk, data, closes, starts, rows, cols, zeros, note)
 
 
 def _unsaved_formulas(
@@ -569,11 +597,14 @@ def _unsaved_formulas(
     rows: np.ndarray,
     cols: np.ndarray,
     zeros: bool = False,
-) -> UnsavedFormulas:
+    note: bool = False,
+) -> tuple[UnsavedFormulas, UnsavedFormulas]:
     """The chunk's formulas saved without a result: "</f>" followed by the cell's end,
-    by "<v/>" or by "<v></v>" (openpyxl's form). Excel and LibreOffice always save the
-    result, so most chunks have none, found in one vectorised pass. `closes` are the
-    chunk's ">" as `_scan_chunk` found them."""
+    by "<v/>" or by "<v></v>" (openpyxl's form); and with `note`, apart, those saved
+    with the result 0 ("</f><v>0</v>"). Excel and LibreOffice always save the result,
+    so most chunks have none, found in one vectorised pass; a 0 is looked for only
+    among the formulas that pass found. `closes` are the chunk's ">" as `_scan_chunk`
+    found them."""
     size = len(chunk)
     # "f>" ending "</f>" (or "</x:f>" under a prefix), then what follows it: the cell's end
     # tag, "<v/>" or "<v></v>". Only what is left is looked at further.
@@ -592,37 +623,55 @@ def _unsaved_formulas(
             & (data[after + 4] == ord("/"))
         )
     )
-    if zeros:  # <v>0</v>: the 0 a writer puts in place of a result it did not work out
-        empty_v |= v & (
+    zero = np.zeros(len(found), dtype=bool)
+    if zeros or note:  # <v>0</v>
+        zero = v & (
             (data[after + 2] == ord(">"))
             & (data[after + 3] == ord("0"))
             & (data[after + 4] == ord("<"))
             & (data[after + 5] == ord("/"))
         )
-    found = found[closing | empty_v]
+    if zeros:  # the 0 a writer puts in place of a result it did not work out: no result
+        empty_v |= zero
+        zero[:] = False
+    keep = closing | empty_v | zero
+    found, zero = found[keep], zero[keep]
     # Past the cells, Excel keeps formulas of its own (a drop-down's list, a data bar's
     # limits: `<xm:f>Clients!$A$2:$A$9</xm:f>` in extLst): they are no cell's.
     end = _sheet_data_end(chunk)
     if end >= 0:
-        found = found[found < end]
+        found, zero = found[found < end], zero[found < end]
     if not len(found):
-        return UnsavedFormulas()
+        return UnsavedFormulas(), UnsavedFormulas()
     lts = np.flatnonzero(data[:size] == ord("<"))
     close = lts[np.maximum(np.searchsorted(lts, found) - 1, 0)]  # the tag "f>" ends
     named = (data[found - 1] == ord("/")) & (close == found - 2)
     prefixed = (data[found - 1] == ord(":")) & (data[close + 1] == ord("/")) & (close < found - 2)
-    found, close = found[named | prefixed], close[named | prefixed]
+    tagged = named | prefixed
+    found, close, zero = found[tagged], close[tagged], zero[tagged]
     cell = np.searchsorted(starts, found) - 1
-    found, close, cell = found[cell >= 0], close[cell >= 0], cell[cell >= 0]
+    inside = cell >= 0
+    found, close, cell, zero = found[inside], close[inside], cell[inside], zero[inside]
     opened = lts[np.maximum(np.searchsorted(lts, close) - 1, 0)]  # "<f ...>": no "<" in between
     begin = closes[np.minimum(np.searchsorted(closes, opened), len(closes) - 1)] + 1
     keep = (opened > starts[cell]) & (begin <= close)
-    if not keep.any():
+    at = (chunk, begin, close, rows[cell], cols[cell])
+    return _formulas_at(*at, keep & ~zero), _formulas_at(*at, keep & zero)
+
+
+def _formulas_at(
+    chunk: bytes,
+    begin: np.ndarray,
+    close: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    picked: np.ndarray,
+) -> UnsavedFormulas:
+    """The `picked` formulas: texts `chunk[begin:close]`, of the cells at `rows`, `cols`."""
+    if not picked.any():
         return UnsavedFormulas()
-    texts = tuple(
-        chunk[a:b] for a, b in zip(begin[keep].tolist(), close[keep].tolist(), strict=True)
-    )
-    return UnsavedFormulas(rows[cell[keep]], cols[cell[keep]], texts)
+    pairs = zip(begin[picked].tolist(), close[picked].tolist(), strict=True)
+    return UnsavedFormulas(rows[picked], cols[picked], tuple(chunk[a:b] for a, b in pairs))
 
 
 def _sheet_data_end(chunk: bytes) -> int:

@@ -89,6 +89,7 @@ class SheetData:
       date_order: how slash dates typed as text in this sheet are read ("DMY",
         "MDY" or "": only when they cannot be misread), from the config.
       unsaved: the formulas saved without their result (see `unsaved_formulas`).
+      zeros: the formulas saved with the result 0 (see `zero_formulas`).
       frame: the cells below the header, columns named by their default name
         (missing columns are all-empty), index = Excel row numbers, values as
         the engine gives them (str, int, float, datetime, NaN).
@@ -109,6 +110,9 @@ class SheetData:
     #: the sheet's formulas saved without their result (their cells read as empty), for
     #: the Clients, Services and Invoices sheets
     unsaved: UnsavedFormulas = field(default_factory=UnsavedFormulas)
+    #: the Services sheet's formulas saved with the result 0 in a workbook that does not ask
+    #: to be recalculated on open: a 0 that may be a result never worked out
+    zeros: UnsavedFormulas = field(default_factory=UnsavedFormulas)
     #: default column name -> its column number (from 1), for the columns present
     columns: dict[str, int] = field(default_factory=dict)
 
@@ -135,13 +139,27 @@ class SheetData:
     ) -> dict[int, list[tuple[str, str]]]:
         """Excel row -> (default column name, formula) of the formulas below the header saved
         without their result, in `rows` and `columns` (all if None), in column order."""
-        if not len(self.unsaved):
+        return self._formulas(self.unsaved, rows, columns)
+
+    def zero_formulas(
+        self, rows: Collection[int] | None = None, columns: Collection[str] | None = None
+    ) -> dict[int, list[tuple[str, str]]]:
+        """As `unsaved_formulas`, of the formulas saved with the result 0 (`zeros`)."""
+        return self._formulas(self.zeros, rows, columns)
+
+    def _formulas(
+        self,
+        found: UnsavedFormulas,
+        rows: Collection[int] | None,
+        columns: Collection[str] | None,
+    ) -> dict[int, list[tuple[str, str]]]:
+        if not len(found):
             return {}
         named = {number: column for column, number in self.columns.items()}
         if columns is not None:
             named = {number: column for number, column in named.items() if column in columns}
         by_row: dict[int, list[tuple[str, str]]] = {}
-        for (row, col), formula in self.unsaved.formulas(rows, named).items():
+        for (row, col), formula in found.formulas(rows, named).items():
             if row > self.header_row:
                 by_row.setdefault(row, []).append((named[col], formula))
         return by_row
@@ -218,6 +236,7 @@ def _load_frames(
     path: Path,
     first_ready: FirstFrame | None = None,
     unsaved: dict[str, UnsavedFormulas] | None = None,
+    zeros: dict[str, UnsavedFormulas] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     """The Clients, Services and Invoices sheets as raw frames, and every sheet's name.
 
@@ -225,7 +244,8 @@ def _load_frames(
     sheet that grows with the history would otherwise slow every run.
     `first_ready` gets the Clients sheet's frame as soon as it is there, while
     the long Services sheet is still parsed, so that work on it overlaps.
-    `unsaved` gets each sheet's formulas saved without their result.
+    `unsaved` gets each sheet's formulas saved without their result, `zeros` the
+    Services sheet's saved with the result 0 (`Findings.zeros`).
     """
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
@@ -236,12 +256,16 @@ def _load_frames(
     with _SheetReader(path) as reader:
         # zip bombs, stray far cells, ...; and the error cells calamine shows as empty.
         # Each sheet is parsed as soon as it has passed, while the next is checked.
-        found = check_package(path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML)
+        found = check_package(
+            path, (CLIENTS, SERVICES, INVOICES), reader.checked, KEEP_XML, (SERVICES,)
+        )
         # The error values go into the frames; formulas without their result are for
         # validation to tell.
         errors, merges = found.errors, found.merges
         if unsaved is not None:
             unsaved.update(found.unsaved)
+        if zeros is not None:
+            zeros.update(found.zeros)
         try:
             names, wanted = reader.start_all()
             first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
@@ -711,6 +735,7 @@ def _sheet(
     names: tuple[str, ...],
     tables: dict[str, list[TableInfo]],
     unsaved: dict[str, UnsavedFormulas] | None = None,
+    zeros: dict[str, UnsavedFormulas] | None = None,
 ) -> SheetData:
     actual = _find_sheet(frames, name)
     renames = config.columns
@@ -760,6 +785,7 @@ def _sheet(
         append_table=table.name if table is not None else "",
         date_order=config.billing.date_order.upper(),
         unsaved=(unsaved or {}).get(actual, UnsavedFormulas()),
+        zeros=(zeros or {}).get(actual, UnsavedFormulas()),
         columns={column: position + 1 for column, position in positions.items()},
     )
 
@@ -1007,7 +1033,8 @@ def read_workbook(
             clients_read(sheet)
 
     unsaved: dict[str, UnsavedFormulas] = {}
-    frames, names = _load_frames(path, located, unsaved)
+    zeros: dict[str, UnsavedFormulas] = {}
+    frames, names = _load_frames(path, located, unsaved, zeros)
     if early and frames.get(early[0][1].name) is early[0][0]:  # located in the frames read
         _, clients, tables = early[0]
     else:
@@ -1015,7 +1042,7 @@ def read_workbook(
         clients = _sheet(frames, CLIENTS, config, names, tables, unsaved)
         if clients_read is not None:
             clients_read(clients)
-    services = _sheet(frames, SERVICES, config, names, tables, unsaved)
+    services = _sheet(frames, SERVICES, config, names, tables, unsaved, zeros)
     invoices: SheetData | None = None
     actual = _find_sheet(frames, INVOICES)
     if actual is not None:

@@ -341,6 +341,9 @@ def column_text(column: pd.Series) -> pd.Series:
 #: The Services columns a line is read from (and that make a row more than empty).
 LINE_COLUMNS = ["Date", "Client", "Description", "Quantity", "Unit Price", "Amount"]
 _AMOUNT = LINE_COLUMNS.index("Amount")
+#: The columns a line's amount is worked out from, and where their cells are in a line's.
+_FIGURES = ("Quantity", "Unit Price", "Amount")
+_FIGURE_AT = {column: LINE_COLUMNS.index(column) for column in _FIGURES}
 
 
 def unbilled_rows(sheet: SheetData) -> pd.DataFrame:
@@ -598,6 +601,7 @@ def validate_services(
     known, problems, keep = book.clients, book.problems, lines.append  # looked up once
     unsaved = sheet.unsaved_formulas(rows.index.tolist(), LINE_COLUMNS)
     product = _Product.of(sheet) if unsaved else None
+    zeros = sheet.zero_formulas(rows.index.tolist(), _FIGURES)
     for row, *cells in zip(rows.index.tolist(), *columns, strict=True):
         if product is not None and row in unsaved:
             refused = [
@@ -611,6 +615,8 @@ def validate_services(
                 continue
             cells[_AMOUNT] = None  # a stand-in 0 is no result: worked out as for an empty cell
         result = _service_line(row, sheet, *cells)
+        if zeros and row in zeros:
+            result = _zero_checked(sheet, int(row), result, cells, zeros[row])
         if isinstance(result, RowError):
             if not skipped_client(cells[1], book):  # an inactive client's row is Skipped, as it is
                 errors[int(row)] = result
@@ -695,6 +701,59 @@ def unsaved_message(formula: str) -> str:
 
 def _unsaved_error(sheet: SheetData, row: int, column: str, formula: str) -> RowError:
     return _line_error(sheet, row, column, unsaved_message(formula))
+
+
+def _zero_checked(
+    sheet: SheetData,
+    row: int,
+    result: ServiceLine | RowError,
+    cells: list[object],
+    formulas: list[tuple[str, str]],
+) -> ServiceLine | RowError:
+    """A new line (`result`, read from `cells`) whose `formulas` (column, formula) were
+    saved with the result 0, as it stands when a 0 typed on it says that zero is meant;
+    else a row error (`_zero_error`), which also tells why its figures disagree. What is
+    wrong with its Date, Client or Description is told as it is."""
+    if _zero_meant(cells, formulas):
+        return result
+    if isinstance(result, RowError) and result.column not in {
+        sheet.headers[column] for column in _FIGURES
+    }:
+        return result
+    return _zero_error(sheet, row, *formulas[0])
+
+
+def _zero_meant(cells: list[object], formulas: list[tuple[str, str]]) -> bool:
+    """Whether a line whose `formulas` (column, formula) were saved with the result 0 says
+    that zero is meant: a 0 typed (not a formula) in its Quantity, Unit Price or Amount."""
+    worked_out = {column for column, _formula in formulas}
+    return any(
+        _typed_zero(cells[at]) for column, at in _FIGURE_AT.items() if column not in worked_out
+    )
+
+
+def _typed_zero(value: object) -> bool:
+    if is_blank(value) or isinstance(value, bool):
+        return False
+    try:
+        return cell_decimal(value) == 0
+    except CellError:
+        return False
+
+
+def _zero_error(sheet: SheetData, row: int, column: str, formula: str) -> RowError:
+    """A new line's formula saved with the result 0, with nothing typed on the line saying
+    zero is meant: LibreOffice, by default, saves the 0s a script put in place of results
+    it did not work out, without recalculating them. Never billed at 0 unless typed."""
+    return _line_error(
+        sheet,
+        row,
+        column,
+        f"the formula ={formula} in {sheet.headers[column]} was saved with the result 0: if 0 "
+        "is right, type 0 in its place; if not, the workbook was saved without working its "
+        "formulas out, so recalculate them (in LibreOffice: Data > Calculate > Recalculate "
+        "Hard, Ctrl+Shift+F9), save, and run again.",
+    )
 
 
 @dataclass(frozen=True)

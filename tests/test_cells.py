@@ -9,6 +9,8 @@ subclasses included, goes the general way. `frame_records` is pandas'
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import client, service, write_workbook
+from conftest import Folder, client, service, write_workbook
 
 from automation import validate
 from automation.cells import CellError, cell_date, cell_text, is_blank
@@ -366,6 +368,154 @@ def test_a_zero_standing_for_a_result_not_worked_out_is_no_result(tmp_path: Path
     assert errors == {}
     assert [(line.row, line.amount) for line in lines] == [(2, Decimal("136.50")),
                                                            (3, Decimal("240.00"))]  # fmt: skip
+
+
+def _saved_without_recalculating(path: Path) -> None:
+    """`path` as LibreOffice saves it with its default settings: the results as they were
+    (XlsxWriter's stand-in 0s kept as results), the request to recalculate on open gone."""
+    import re
+    import zipfile
+
+    parts = {}
+    with zipfile.ZipFile(path) as book:
+        for name in book.namelist():
+            parts[name] = book.read(name)
+    parts["xl/workbook.xml"] = re.sub(rb'\s*fullCalcOnLoad="1"', b"", parts["xl/workbook.xml"])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        for name, data in parts.items():
+            book.writestr(name, data)
+
+
+def _script_made_log(path: Path) -> None:
+    """A log written by a script with XlsxWriter: some formulas with their results, some
+    with 0 in place of a result never worked out. Rows (Excel):
+    2 Unit Price =VLOOKUP (0), Amount =D2*E2 (0)   3 Amount =ROUND(400*1.05,2) (0)
+    4 the same Amount, given its result 420         5 Unit Price typed 0, Amount =D5*E5 (0)
+    6 Unit Price =VLOOKUP (0), Amount typed 0       7 Unit Price typed 100, Amount =D7*E7 (0)
+    8 Quantity typed 0, Unit Price =VLOOKUP (0)     9 Quantity =SUM(Hours!B:B) (0)
+    10 billed before: Amount =ROUND(400*1.05,2) (0)
+    11 no Date; Unit Price =VLOOKUP (0), Amount =D11*E11 (0)"""
+    import xlsxwriter
+    from conftest import CLIENT_HEADERS, SERVICE_HEADERS
+
+    wb = xlsxwriter.Workbook(str(path))
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, CLIENT_HEADERS)
+    ws.write_row(1, 0, ["Acme", "ap@acme.example", "", "", "Net 30"])
+    ws = wb.add_worksheet("Services")
+    ws.write_row(0, 0, SERVICE_HEADERS)
+    lookup = "=VLOOKUP(B{r},Prices!A:B,2,FALSE)"
+    rows = [
+        ("Hours at the client's rate", 2.5, lookup, ("=D{r}*E{r}", 0)),
+        ("Fixed fee", None, None, ("=ROUND(400*1.05,2)", 0)),
+        ("Fixed fee worked out", None, None, ("=ROUND(400*1.05,2)", 420)),
+        ("Courtesy call", 1, 0, ("=D{r}*E{r}", 0)),
+        ("Waived", 1, lookup, 0),
+        ("Hours at the old rate", 2, 100, ("=D{r}*E{r}", 0)),
+        ("No charge", 0, lookup, None),
+        ("Hours logged elsewhere", ("=SUM(Hours!B:B)", 0), 100, ("=D{r}*E{r}", 0)),
+        ("Billed before", None, None, ("=ROUND(400*1.05,2)", 0), "INV-2026-0001"),
+    ]
+    for r, (description, *cells) in enumerate(rows, start=1):
+        ws.write_datetime(r, 0, datetime(2026, 3, 2), day)
+        ws.write_row(r, 1, ["Acme", description])
+        for col, cell in enumerate(cells, start=3):
+            if isinstance(cell, tuple):
+                ws.write_formula(r, col, cell[0].format(r=r + 1), None, cell[1])
+            elif isinstance(cell, str) and cell.startswith("="):
+                ws.write_formula(r, col, cell.format(r=r + 1), None, 0)
+            elif cell is not None:
+                ws.write(r, col, cell)
+    ws.write_row(10, 1, ["Acme", "Date not typed yet", 1])
+    ws.write_formula(10, 4, lookup.format(r=11), None, 0)
+    ws.write_formula(10, 5, "=D11*E11", None, 0)
+    wb.close()
+
+
+def test_a_formula_saved_with_the_result_0_is_never_billed_as_0(tmp_path: Path) -> None:
+    """The log a script wrote, opened and saved in LibreOffice as it is set by default: the
+    0s stand as results, and nothing asks for recalculation. A new line whose Quantity,
+    Unit Price or Amount is such a formula is a row error saying how to recalculate,
+    unless a 0 typed on the line says zero is meant; billed rows are left alone."""
+    path = tmp_path / "saved_in_libreoffice.xlsx"
+    _script_made_log(path)
+    _saved_without_recalculating(path)
+    data = read_workbook(path, Config())
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert [(line.row, line.amount) for line in lines] == [
+        (4, Decimal("420.00")), (5, Decimal("0.00")), (6, Decimal("0.00")),
+        (8, Decimal("0.00"))]  # fmt: skip
+    assert [(e.row, e.column) for e in errors.values()] == [
+        (2, "Unit Price"), (3, "Amount"), (7, "Amount"), (9, "Quantity"), (11, "Date")]  # fmt: skip
+    assert errors[2].message == (
+        "the formula =VLOOKUP(B2,Prices!A:B,2,FALSE) in Unit Price was saved with the result 0: "
+        "if 0 is right, type 0 in its place; if not, the workbook was saved without working its "
+        "formulas out, so recalculate them (in LibreOffice: Data > Calculate > Recalculate Hard, "
+        "Ctrl+Shift+F9), save, and run again."
+    )
+    assert "=ROUND(400*1.05,2) in Amount was saved with the result 0" in errors[3].message
+
+
+def test_the_stand_in_0s_of_a_log_asking_for_recalculation_stay_no_results(
+    tmp_path: Path,
+) -> None:
+    """The same log as XlsxWriter wrote it (recalculation asked for on open): its 0s are
+    results never worked out, as before: Quantity x Unit Price is worked out, any other
+    such formula is a row error asking for the workbook to be saved with its results."""
+    path = tmp_path / "exported.xlsx"
+    _script_made_log(path)
+    data = read_workbook(path, Config())
+    lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
+    assert [(line.row, line.amount) for line in lines] == [
+        (4, Decimal("420.00")), (5, Decimal("0.00")), (7, Decimal("200.00"))]  # fmt: skip
+    assert [(e.row, e.column) for e in errors.values()] == [
+        (2, "Unit Price"), (3, "Amount"), (6, "Unit Price"), (8, "Unit Price"),
+        (9, "Quantity"), (11, "Unit Price")]  # fmt: skip
+    assert errors[3].message.endswith(
+        "open it in Excel and save it, or in LibreOffice recalculate first (Data > Calculate > "
+        "Recalculate Hard, Ctrl+Shift+F9) and save it, then run again."
+    )
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_a_log_saved_in_libreoffice_without_recalculating_bills_no_stand_in_0(
+    folder: Folder, tmp_path: Path
+) -> None:
+    """Told to open the script's log in LibreOffice and save it, the bookkeeper did, with
+    LibreOffice's default (formulas of an .xlsx not recalculated on load): the lines whose
+    results are the script's 0s were billed at $0.00 and marked Invoiced. They wait now,
+    Status Error, and the rest of the lines are billed (exit 1)."""
+    made = tmp_path / "made" / "log.xlsx"
+    made.parent.mkdir()
+    _script_made_log(made)
+    profile = tmp_path / "lo"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><oor:items '
+        'xmlns:oor="http://openoffice.org/2001/registry" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<item oor:path="/org.openoffice.Office.Calc/Formula/Load">'
+        '<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>1</value></prop></item>'
+        "</oor:items>"
+    )  # 1: never recalculate, LibreOffice's default
+    out = tmp_path / "saved"
+    cmd = [str(shutil.which("soffice")), f"-env:UserInstallation=file://{profile}",
+           "--headless", "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out),
+           str(made)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shutil.copy(out / "log.xlsx", folder.workbook)
+    assert folder.run("--as-of", "2026-03-09") == 1
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    status = dict(zip(services.index + 2, services["Status"].fillna(""), strict=True))
+    assert status == {2: "Error", 3: "Error", 4: "Invoiced", 5: "Invoiced", 6: "Invoiced",
+                      7: "Error", 8: "Invoiced", 9: "Error", 10: "", 11: "Error"}  # fmt: skip
+    assert "in Unit Price was saved with the result 0: if 0 is right" in services["Error"][0]
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert invoices["Total"].tolist() == [420]
+    assert len(folder.received) == 1
 
 
 @pytest.mark.parametrize(

@@ -342,6 +342,34 @@ def test_formulas_saved_without_a_result_are_found_in_every_form() -> None:
     assert unsaved.formulas(rows=[4]) == {} and UnsavedFormulas().formulas() == {}
 
 
+def test_formulas_saved_with_the_result_0_are_noted_apart() -> None:
+    """A formula followed by <v>0</v> (LibreOffice's form too: `<f aca="false">`) is noted
+    apart from those saved without a result, when asked; other results, and a 0 that is
+    no formula's, are not. In a workbook asking to be recalculated on open, such a 0 is
+    no result: told as unsaved, and nothing is noted apart."""
+    chunks = [
+        b'<row r="2"><c r="E2" s="2" t="n"><f aca="false">VLOOKUP(B2,Clients!A:E,5,FALSE())'
+        b'</f><v>0</v></c><c r="F2"><f>D2*E2</f><v>0</v></c><c r="G2"><f>1+1</f><v>2</v></c>'
+        b'<c r="H2"><v>0</v></c><c r="I2"><f>10-1</f><v>0.5</v></c></row>',
+        b'<row r="3"><c r="D3"><f>1</f></c><c r="J3"><f>A3</f><v>0</v></c></row></sheetData>'
+        b"<extLst><x14:dataValidation><xm:f>Clients!$A$2:$A$9</xm:f><v>0</v>"
+        b"</x14:dataValidation></extLst>",
+    ]
+    unsaved: list[UnsavedFormulas] = []
+    zeroed: list[UnsavedFormulas] = []
+    sheet_extent("book.xlsx", "Services", chunks, {}, None, unsaved, False, None, zeroed)
+    assert UnsavedFormulas.joined(unsaved).formulas() == {(3, 4): "1"}
+    assert UnsavedFormulas.joined(zeroed).formulas() == {
+        (2, 5): "VLOOKUP(B2,Clients!A:E,5,FALSE())", (2, 6): "D2*E2", (3, 10): "A3"}  # fmt: skip
+    unsaved, zeroed = [], []
+    sheet_extent("book.xlsx", "Services", chunks, {}, None, unsaved, True, None, zeroed)
+    assert list(UnsavedFormulas.joined(unsaved).formulas()) == [(2, 5), (2, 6), (3, 4), (3, 10)]
+    assert zeroed == []
+    unsaved = []
+    sheet_extent("book.xlsx", "Services", chunks, {}, None, unsaved)  # not asked: not looked for
+    assert list(UnsavedFormulas.joined(unsaved).formulas()) == [(3, 4)]
+
+
 def test_unsaved_formulas_on_every_row_are_kept_as_found() -> None:
     """A sheet saved by a script holds a formula on every row: they are kept as arrays,
     and only the rows asked for are decoded, the same on helper threads as without."""
