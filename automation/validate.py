@@ -46,6 +46,7 @@ from .money import (
     round_whole,
 )
 from .read import SheetData
+from .rowformula import work_out
 from .schema import CLIENTS, normalise_header
 from .starter import EXAMPLE_CLIENT
 from .terms import USE_ONE_OF, Terms, TermsError, parse_terms
@@ -604,16 +605,14 @@ def validate_services(
     zeros = sheet.zero_formulas(rows.index.tolist(), _FIGURES)
     for row, *cells in zip(rows.index.tolist(), *columns, strict=True):
         if product is not None and row in unsaved:
-            refused = [
-                (column, formula)
-                for column, formula in unsaved[row]
-                if not (column == "Amount" and _is_product(product, row, formula))
-            ]
+            worked = _worked_out(product, row, unsaved[row], cells)
+            refused = [(c, f) for c, f in unsaved[row] if c not in worked]
             if refused:
                 if not skipped_client(cells[1], book):
                     errors[int(row)] = _unsaved_error(sheet, int(row), *refused[0])
                 continue
-            cells[_AMOUNT] = None  # a stand-in 0 is no result: worked out as for an empty cell
+            for column, value in worked.items():  # a stand-in 0 is no result
+                cells[_FIGURE_AT[column]] = value
         result = _service_line(row, sheet, *cells)
         if zeros and row in zeros:
             result = _zero_checked(sheet, int(row), result, cells, zeros[row])
@@ -681,10 +680,13 @@ def read_billed_rows(
     stand-in 0 or nothing: read as an empty cell, so an Amount is Quantity x Unit Price
     (the billed line decides whether the row changed; no error of its own)."""
     unsaved = sheet.unsaved_formulas(rows.index.tolist(), LINE_COLUMNS)
+    product = _Product.of(sheet) if unsaved else None
     found: list[tuple[int, ServiceLine | RowError]] = []
     for row, values in zip(rows.index.tolist(), rows.to_dict("records"), strict=True):
-        if row in unsaved:
-            values = {**values, **{column: None for column, _formula in unsaved[row]}}
+        if product is not None and row in unsaved:
+            figures = [values.get(column) for column in LINE_COLUMNS]
+            worked = _worked_out(product, row, unsaved[row], figures)
+            values = {**values, **{column: worked.get(column) for column, _ in unsaved[row]}}
         found.append((int(row), read_service_line(int(row), values, sheet)))
     return found
 
@@ -754,6 +756,46 @@ def _zero_error(sheet: SheetData, row: int, column: str, formula: str) -> RowErr
         "formulas out, so recalculate them (in LibreOffice: Data > Calculate > Recalculate "
         "Hard, Ctrl+Shift+F9), save, and run again.",
     )
+
+
+def _worked_out(
+    product: _Product, row: int, formulas: list[tuple[str, str]], cells: list[object]
+) -> dict[str, object]:
+    """Of a line's `formulas` (column, formula) saved without their result, those whose
+    value is known: column -> the value (None for an Amount that is Quantity x Unit Price
+    of the row: worked out as for an empty Amount), each other plain arithmetic on the
+    row's Quantity and Unit Price (`rowformula.work_out`: =ROUND(D7*E7,2), a Unit Price
+    of =ROUND(400*1.05,2)). `cells` are the line's, in LINE_COLUMNS order."""
+    pending = dict(formulas)
+    worked: dict[str, object] = {}
+    refs: dict[str, Decimal | None] = {}
+    for column, letter, name in zip(
+        ("Quantity", "Unit Price"), product.letters, product.names, strict=True
+    ):
+        if column in pending:
+            value = work_out(pending[column], row, {})  # numbers only: =2.5, =ROUND(400*1.05,2)
+            if value is not None:
+                worked[column] = value
+        else:
+            value = _number(cells[_FIGURE_AT[column]])
+        refs[letter] = refs[name] = value
+    if "Amount" in pending:
+        if _is_product(product, row, pending["Amount"]):
+            worked["Amount"] = None
+        elif (value := work_out(pending["Amount"], row, refs)) is not None:
+            worked["Amount"] = value
+    return worked
+
+
+def _number(cell: object) -> Decimal | None:
+    """A Quantity or Unit Price cell as the number a formula on its row sees; None when it
+    is empty or no number (a formula using it is then not worked out)."""
+    if is_blank(cell) or isinstance(cell, bool):
+        return None
+    try:
+        return cell_decimal(cell)
+    except CellError:
+        return None
 
 
 @dataclass(frozen=True)

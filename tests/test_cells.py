@@ -338,7 +338,42 @@ def test_formulas_saved_without_their_result_are_refused_not_guessed(tmp_path: P
     assert [(line.row, line.amount) for line in lines] == [(2, Decimal("200.00"))]
     assert [(e.row, e.column) for e in errors.values()] == [
         (3, "Amount"), (4, "Unit Price"), (5, "Client")]  # fmt: skip
-    assert "open it in Excel and save it, or in LibreOffice recalculate first" in errors[3].message
+    assert "Amount 180" in errors[3].message  # =D3*E3*0.9 worked out: not 2 x 100
+    assert "open it in Excel and save it, or in LibreOffice recalculate first" in errors[4].message
+
+
+def test_plain_arithmetic_saved_without_its_result_is_worked_out(folder: Folder) -> None:
+    """=ROUND(D2*E2,2), =PRODUCT(D3,E3), =(D4*E4), a Unit Price of =ROUND(400*1.05,2):
+    plain arithmetic on the row's own Quantity and Unit Price, saved by a script without
+    its result, is worked out as Excel would and billed; a formula reaching elsewhere
+    still waits. The next run finds the billed rows unchanged."""
+    import openpyxl
+    from conftest import CLIENT_HEADERS, SERVICE_HEADERS
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Clients"
+    ws.append(CLIENT_HEADERS)
+    ws.append(["Beta", "beta@clients.example", None, None, "Net 30"])
+    ws = wb.create_sheet("Services")
+    ws.append(SERVICE_HEADERS)
+    day = datetime(2026, 3, 2)
+    ws.append([day, "Beta", "Rounded", 2.5, 33.333, "=ROUND(D2*E2,2)"])
+    ws.append([day, "Beta", "Product", 3, 10, "=PRODUCT(D3,E3)"])
+    ws.append([day, "Beta", "Bracketed", 1, "=ROUND(400*1.05,2)", "=(D4*E4)"])
+    ws.append([day, "Beta", "Hours", "=1.5", 100])
+    ws.append([day, "Beta", "Elsewhere", 1, 10, "=D2*E6"])  # another row's cell: waits
+    wb.save(folder.workbook)
+    assert folder.run("--as-of", "2026-03-09") == 1
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert services["Status"].tolist() == ["Invoiced"] * 4 + ["Error"]
+    assert "=D2*E6, whose result was never saved" in services["Error"][4]
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert invoices["Total"].tolist() == [83.33 + 30 + 420 + 150]
+    before = folder.workbook.read_bytes()
+    assert folder.run("--as-of", "2026-03-09") == 1  # nothing changed, nothing told twice
+    assert folder.workbook.read_bytes() == before
+    assert len(folder.received) == 1
 
 
 def test_a_zero_standing_for_a_result_not_worked_out_is_no_result(tmp_path: Path) -> None:
