@@ -47,6 +47,7 @@ from .money import CURRENCY_CODES, ZERO, round_money, too_many_decimals
 from .plan import InvoiceState, Payments, balance_of, is_billable, status_of
 from .read import SheetData, WorkbookData
 from .report import Receivable
+from .rowformula import work_out
 from .schema import INVOICES, INVOICES_COLUMNS, sheet_headers
 from .terms import RECEIPT, BusinessCalendar, TermsError, due_date, parse_terms
 from .validate import (
@@ -315,6 +316,9 @@ def invoice_rows(
         number = cells.cell_text(values["Invoice No"])
         if not number or number in result:
             continue  # a second row of the number: told on the first one's record
+        left: list[tuple[str, str]] = []
+        if int(row) in unsaved:  # =500+612 saved by a script: worked out
+            values, left = _worked_sums(values, unsaved[int(row)], int(row))
         status = cells.cell_text(values["Status"]) or None
         corrections = read_corrections(values)
         try:
@@ -330,8 +334,8 @@ def invoice_rows(
                     **corrections,
                 )
                 continue
-            if int(row) in unsaved:
-                column, formula = unsaved[int(row)][0]
+            if left:
+                column, formula = left[0]
                 raise PaymentProblem(
                     column,
                     f"{unsaved_message(formula)} Nothing is sent about this invoice until then.",
@@ -372,6 +376,26 @@ def duplicate_message(number: str, others: Sequence[int]) -> str:
 
 #: The Invoices cells the bookkeeper types, read by every run.
 TYPED_CELLS = frozenset({"Paid Amount", "Paid Date", "Status", "Credit Amount", "Resend"})
+#: The typed cells holding sums of money, which a formula may add up (=500+612).
+_SUMS = frozenset({"Paid Amount", "Credit Amount"})
+
+
+def _worked_sums(
+    values: dict[str, Any], formulas: list[tuple[str, str]], row: int
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """An Invoices row's `values` with its sums of money typed as formulas saved without
+    their result (=500+612, by a script) worked out (`rowformula.work_out`: numbers only),
+    and the formulas (column, formula) still without a value."""
+    values = dict(values)
+    left = []
+    for column, formula in formulas:
+        value = work_out(formula, row, {}) if column in _SUMS else None
+        if value is None:
+            left.append((column, formula))
+        else:
+            values[column] = value
+    return values, left
+
 
 def _resend_text(value: object) -> str:
     """The Resend cell as text; a checkbox (TRUE, FALSE) or 1 and 0 say yes and no."""

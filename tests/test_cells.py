@@ -376,6 +376,37 @@ def test_plain_arithmetic_saved_without_its_result_is_worked_out(folder: Folder)
     assert len(folder.received) == 1
 
 
+def test_a_payment_typed_as_a_sum_saved_without_its_result_is_worked_out(
+    folder: Folder,
+) -> None:
+    """Paid Amount =60+40 typed in a workbook a script saved (openpyxl keeps no result):
+    worked out, the invoice is Paid and thanked; one reaching elsewhere still waits."""
+    import openpyxl
+
+    write_workbook(
+        folder.workbook,
+        [client("Acme"), client("Beta")],
+        [service(date(2026, 3, 2), name, "Work", 1, 100) for name in ("Acme", "Beta")],
+    )
+    assert folder.run("--as-of", "2026-03-09") == 0
+    wb = openpyxl.load_workbook(folder.workbook)
+    ws = wb["Invoices"]
+    heads = [c.value for c in ws[1]]
+    paid, when = heads.index("Paid Amount") + 1, heads.index("Paid Date") + 1
+    ws.cell(2, paid, "=60+40")
+    ws.cell(3, paid, "=Payments!B2")  # another sheet's cell: not worked out
+    for row in (2, 3):
+        ws.cell(row, when, datetime(2026, 3, 12))
+    wb.save(folder.workbook)
+    assert folder.run("--as-of", "2026-03-16") == 1
+    invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+    assert invoices["Status"].tolist()[0] == "Paid" and invoices["Balance"].tolist()[0] == 0
+    assert "=Payments!B2, whose result was never saved" in invoices["Note"][1]
+    assert [m["Subject"] for m in (r.message for r in folder.received[2:])] == [
+        "Thank you for paying invoice INV-2026-0001"
+    ]
+
+
 def test_a_zero_standing_for_a_result_not_worked_out_is_no_result(tmp_path: Path) -> None:
     """XlsxWriter (pandas, web exports) writes 0 as the result of a formula it was given no
     result for, and asks for recalculation on open: such an Amount of Quantity x Unit
