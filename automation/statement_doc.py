@@ -291,9 +291,10 @@ def write_statement_files(
             # made before this call (emailed, say): it stays as the client has it
             path = path.with_name(f"{path.stem}-made-{made.isoformat()}{path.suffix}")
         # Two names that differ only in a character no file name may hold ("A/B", "A:B")
-        # would share a file: the second one is numbered.
+        # would share a file: the second one is numbered; so is a statement made again the
+        # same day (the one made before may have gone to the client: it stays).
         stem, number = path.stem, 2
-        while str(path).casefold() in taken:
+        while str(path).casefold() in taken or (made is not None and _made_before(path, taken)):
             path, number = path.with_name(f"{stem}-{number}{path.suffix}"), number + 1
         taken.add(str(path).casefold())
         docs.append((st, render_statement(templates, context, client.language, path)))
@@ -315,3 +316,8 @@ def write_statement_files(
             paths = (pdfs[docx],) if config.email.attach == "pdf" else (docx, pdfs[docx])
         files.append((st, paths))
     return files, notes
+
+
+def _made_before(path: Path, taken: set[str]) -> bool:
+    """A `-made-` statement file there before this call (made earlier the same day)."""
+    return "-made-" in path.stem and path.exists() and str(path).casefold() not in taken

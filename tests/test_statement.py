@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 import shutil
 from datetime import date
 from decimal import Decimal
@@ -530,7 +531,14 @@ def test_statement_command(two_months: Folder, capsys: pytest.CaptureFixture[str
     assert "Statements of account, 2026-10-01 to 2026-10-31:" in out
     assert "Ames (USD), closing balance $1,050.00:" in out
     # the month's file stays as it is; this one is made beside it
-    assert "Ames-2026-10-31-made-2026-11-09.docx" in out and "Borisov" not in out
+    made = re.search(r"\S*Ames-2026-10-31-made-2026-11-09(-\d+)?\.docx", out)
+    assert made is not None and "Borisov" not in out
+    # made again the same day (a payment typed since): the one made before stays too
+    before = Path(made.group(0)).read_bytes()
+    assert statement("ames", "--as-of", "2026-11-09") == 0
+    again = re.search(r"\S*Ames-2026-10-31-made-2026-11-09-\d+\.docx", capsys.readouterr().out)
+    assert again is not None and again.group(0) != made.group(0)
+    assert Path(made.group(0)).read_bytes() == before
     assert statement("Nobody", "--as-of", "2026-11-09") == 2
     assert "'Nobody' matches no client" in capsys.readouterr().out
     assert statement("Amse", "--as-of", "2026-11-09") == 2
