@@ -168,10 +168,11 @@ def as_named(
 
 
 def open_items(items: Iterable[Receivable]) -> list[Receivable]:
-    """Invoices with something still due, oldest due date first."""
+    """Invoices with something still due, oldest due date first (on one day, in the order
+    they were issued)."""
     return sorted(
         (item for item in items if item.balance > 0),
-        key=lambda r: (r.due_date, r.client.casefold(), r.invoice_no),
+        key=lambda r: (r.due_date, r.client.casefold(), number_order(r.invoice_no)),
     )
 
 
@@ -179,7 +180,7 @@ def owed_items(items: Iterable[Receivable]) -> list[Receivable]:
     """Invoices the client paid more on than was due (negative balance), by client."""
     return sorted(
         (item for item in items if item.balance < 0),
-        key=lambda r: (r.client.casefold(), r.currency, r.invoice_no),
+        key=lambda r: (r.client.casefold(), r.currency, number_order(r.invoice_no)),
     )
 
 

@@ -29,6 +29,8 @@ from automation.report import (
     aging_bucket,
     aging_rows,
     currency_totals,
+    open_items,
+    owed_items,
     write_receivables_report,
 )
 
@@ -106,6 +108,14 @@ def test_aging_rows_sum_per_client_and_currency() -> None:
     assert totals["EUR"] == (d(0), d("7.00"), d("500.00"), d(0), d(0))
     assert sum(totals["USD"]) == d("321.65")
     assert sum(totals["JPY"]) == d("1000")
+
+
+def test_one_days_invoices_are_listed_in_the_order_they_were_issued() -> None:
+    # "N{seq}" numbers: as text N10 comes before N2.
+    due = [receivable(n, "Acme Ltd", 5, "10.00") for n in ("N10", "N2", "N9")]
+    assert [r.invoice_no for r in open_items(due)] == ["N2", "N9", "N10"]
+    owed = [receivable(n, "Acme Ltd", 5, "-10.00") for n in ("N10", "N2")]
+    assert [r.invoice_no for r in owed_items(owed)] == ["N2", "N10"]
 
 
 def test_report_file(tmp_path: Path) -> None:
