@@ -84,7 +84,7 @@ def load(request: RunRequest) -> Loaded:
     data = read_workbook(
         request.workbook,
         request.config,
-        lambda clients: books.append(validate_clients(clients, request.config)),
+        lambda clients: books.append(validate_clients(clients, request.config, request.as_of)),
     )
     book = books[-1]  # of data.clients: read_workbook hands on the sheet it returns last
     lines, errors = validate_services(data.services, book)

@@ -85,11 +85,11 @@ _ISO_CODE = re.compile(r"([A-Za-z]{3})([^A-Za-z]+)|([^A-Za-z]+?)([A-Za-z]{3})")
 CURRENCY_CODES = frozenset(list_currencies())
 
 
-@lru_cache(maxsize=1)
-def _tender() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
-    """(the codes of money in use today, each withdrawn code -> the money in use now where
-    it was), from Babel's record of each country's and territory's legal tender."""
-    today = date.today().timetuple()[:3]
+@lru_cache(maxsize=4)
+def _tender(day: date) -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
+    """(the codes of money in use on `day`, each withdrawn code -> the money in use then
+    where it was), from Babel's record of each country's and territory's legal tender."""
+    today = day.timetuple()[:3]
     now: set[str] = set()
     was: dict[str, set[str]] = {}
     for entries in get_global("territory_currencies").values():
@@ -104,18 +104,19 @@ def _tender() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
     return frozenset(now), {code: tuple(sorted(then)) for code, then in was.items()}
 
 
-def currency_in_use(code: str) -> bool:
-    """`code` is the ISO 4217 code of money in use today (what an invoice can be made out in):
+def currency_in_use(code: str, on: date | None = None) -> bool:
+    """`code` is the ISO 4217 code of money in use on `on` (today when None: the run's
+    date, for `--as-of`), what an invoice can be made out in:
     not a code withdrawn (RUR, DEM), a fund (USS, CLF) or one of the X-codes that are no
     money (XXX, XAU, XDR).
 
     >>> [currency_in_use(c) for c in ("USD", "EUR", "KZT", "XOF", "RUR", "DEM", "USS", "XXX")]
     [True, True, True, True, False, False, False, False]
     """
-    return code.upper() in _tender()[0]
+    return code.upper() in _tender(on or date.today())[0]
 
 
-def currency_now(code: str) -> str:
+def currency_now(code: str, on: date | None = None) -> str:
     """The money in use now where the withdrawn `code` was legal tender, or "" when that is
     not one: the one of its country (an ISO code starts with the country's: RUR -> RUB,
     of the ten the Soviet rouble became), else the only one (DEM -> EUR).
@@ -123,18 +124,18 @@ def currency_now(code: str) -> str:
     >>> currency_now("RUR"), currency_now("DEM"), currency_now("ZWL"), currency_now("XXX")
     ('RUB', 'EUR', 'ZWG', '')
     """
-    then = _tender()[1].get(code.upper(), ())
+    then = _tender(on or date.today())[1].get(code.upper(), ())
     own = [c for c in then if c[:2] == code[:2].upper()]
     return own[0] if len(own) == 1 else then[0] if len(then) == 1 else ""
 
 
-def currency_problem(code: str) -> str:
-    """Why `code` cannot be the currency invoices are made out in ("" when it can), as the
-    end of a sentence naming it: 'is not an ISO currency code; use e.g. ...'."""
+def currency_problem(code: str, on: date | None = None) -> str:
+    """Why `code` cannot be the currency invoices are made out in on `on` ("" when it can),
+    as the end of a sentence naming it: 'is not an ISO currency code; use e.g. ...'."""
     if code.upper() not in CURRENCY_CODES:
         return "is not an ISO currency code; use e.g. USD, EUR, KZT."
-    if not currency_in_use(code):
-        instead = currency_now(code)
+    if not currency_in_use(code, on):
+        instead = currency_now(code, on)
         use = f"use {instead}" if instead else "use e.g. USD, EUR, KZT"
         return f"is not the code of a currency in use today; {use}."
     return ""

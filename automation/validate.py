@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -107,7 +107,7 @@ BILLING_COLUMNS = ("Terms", "Currency", "Tax Rate")
 
 
 def _client_row(
-    row: int, cells: dict[str, object], sheet: SheetData, config: Config
+    row: int, cells: dict[str, object], sheet: SheetData, config: Config, as_of: date | None
 ) -> tuple[Client, Terms | None, list[RowError]]:
     def err(column: str, message: str) -> RowError:
         return RowError(sheet.name, row, sheet.headers[column], message)
@@ -129,7 +129,7 @@ def _client_row(
     except TermsError as exc:
         errors.append(err("Terms", str(exc)))
     currency = (cell_text(cells["Currency"]) or config.billing.currency).upper()
-    if problem := currency_problem(currency):  # unknown, or no longer money (RUR, DEM, XXX)
+    if problem := currency_problem(currency, as_of):  # unknown, or no longer money (RUR, DEM, XXX)
         errors.append(err("Currency", f'"{currency}" {problem}'))
     language = (cell_text(cells["Language"]) or config.billing.language).lower()
     if language not in LANGUAGES:
@@ -242,7 +242,9 @@ def _column_cells(column: pd.Series) -> list[object]:
 _DAY_TYPES = frozenset({"datetime64[s]", "datetime64[ms]", "datetime64[us]"})
 
 
-def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
+def validate_clients(sheet: SheetData, config: Config, as_of: date | None = None) -> ClientBook:
+    """The Clients sheet read: its clients, their terms, and what is wrong (a currency as of
+    `as_of`, the run's date: today when None)."""
     clients: dict[str, Client] = {}
     terms: dict[str, Terms] = {}
     problems: dict[str, str] = {}
@@ -267,7 +269,7 @@ def validate_clients(sheet: SheetData, config: Config) -> ClientBook:
                 RowError(sheet.name, int(row), sheet.headers["Client"], "the client name is empty.")
             )
             continue
-        client, parsed, row_errors = _client_row(int(row), values, sheet, config)
+        client, parsed, row_errors = _client_row(int(row), values, sheet, config, as_of)
         row_errors = [_unsaved_error(sheet, int(row), *found) for found in formulas] + row_errors
         if client.key in clients:
             first = clients[client.key].row

@@ -47,6 +47,21 @@ def test_check_clean_workbook_exits_0(tmp_path: Path, capsys) -> None:
     assert digest(book) == before and not (tmp_path / ".billing").exists()
 
 
+def test_a_currency_is_judged_in_use_on_the_runs_date(tmp_path: Path, capsys) -> None:
+    """The lev (BGN) was Bulgaria's money until the euro took over in January 2026: a run
+    as of a day in 2025 (catching up, or a test) bills in it; one as of March names EUR."""
+    config_beside(tmp_path)
+    book = write_workbook(
+        tmp_path / "log.xlsx",
+        [client("Sofia Ltd", Currency="BGN")],
+        [service(date(2025, 11, 28), "Sofia Ltd", "Work")],
+    )
+    assert main(["check", "--workbook", str(book), "--as-of", "2025-12-01"]) == 0
+    capsys.readouterr()
+    assert main(["check", "--workbook", str(book), "--as-of", "2026-03-02"]) == 1
+    assert '"BGN" is not the code of a currency in use today; use EUR.' in capsys.readouterr().out
+
+
 def test_check_lists_every_problem_and_changes_nothing(tmp_path: Path, capsys) -> None:
     config_beside(tmp_path)
     book = write_workbook(
