@@ -55,6 +55,7 @@ from .statement_mail import (
     statement_month_due,
     statement_rows_for,
     statements_to_send,
+    waiting_clients,
 )
 from .summary import RunSummary, SentItem
 from .updates import state_of
@@ -186,7 +187,7 @@ def dry_run(
                          format_money(st.closing, st.currency, config.billing.language))
                 for st in statements_to_send(
                     ledger, statement_rows_for(data, pending, monthly, rows, as_of), book, as_of,
-                    monthly, fixes.held_clients(invoices),
+                    monthly, waiting_clients(book, fixes.held_clients(invoices)),
                 )
             )  # fmt: skip
         # Statements planned at an earlier run and still owed (a Hold kept them back, the

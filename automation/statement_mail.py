@@ -6,8 +6,10 @@ clients get last month's statement: every active client whose balance was
 open at the end of that month and is still open on the run's date. A client
 with an invoice on Hold is planned too, but its statement waits (the run says
 so) and goes at the first run after the Hold is cleared, if the balance is
-still open then; a later month's statement takes in one still waiting (`kept_back`),
-so the months held back go as one statement, never several at once. Each gets
+still open then; so does one whose Clients row has a problem that stops its
+mail (`ClientBook.mail_problem`: the run says so of the row), until the row is
+fixed. A later month's statement takes in one still waiting (`kept_back`), so
+the months held back go as one statement, never several at once. Each gets
 one `statement` message in the ledger; the month is recorded as decided in
 the same transaction, so a rerun, or any later run that month, plans nothing.
 Sending goes through the shared delivery loop (`delivery.deliver`) and the
@@ -136,8 +138,9 @@ def statements_to_send(
     period: tuple[date, date],
     held: Collection[str] = (),
 ) -> list[Statement]:
-    """The month's statements that go out: open at the month's end and still open today,
-    to active clients that can be mailed, none with an invoice `held` (client keys)."""
+    """The month's statements: open at the month's end and still open today, to active
+    clients still in Clients, none of the clients `held` (keys: `waiting_clients`, whose
+    statements wait this run; the plan passes none, and keeps theirs back as it sends)."""
     start, end = period
     now = balances_after(ledger, rows, book, end, as_of)
     chosen = []
@@ -145,10 +148,12 @@ def statements_to_send(
         client = client_for(book, st)
         if not still_open(st, now):
             continue
-        if not client.active or not client.emails or book.mail_problem(client.key) is not None:
-            continue  # inactive clients get no automatic mail; a broken row cannot be mailed
+        if not client.active:
+            continue  # inactive clients get no automatic mail
+        if not client.emails and book.mail_problem(client.key) is None:
+            continue  # no longer in Clients: nobody to mail (a broken row waits to be fixed)
         if client.key in held:
-            continue  # the ledger does not know all of its credits: its balance is not sure
+            continue  # it waits: a Hold (its balance is not sure), or its row cannot be mailed
         chosen.append(st)
     return chosen
 
@@ -183,11 +188,11 @@ def plan_monthly_statements(
 ) -> int:
     """Plan the month's statement messages and mark the month decided; how many were planned.
 
-    A client with an invoice on Hold is planned too: `send_statements` keeps its
-    statement back while the Hold lasts, so the month's statement is still sent once
-    the Hold is cleared (the month being decided, no later run would plan it). A
-    statement of an earlier month still owed (`kept_back`) is taken into the one
-    planned now, which starts where it started.
+    A client with an invoice on Hold, or whose Clients row stops its mail, is planned
+    too: `send_statements` keeps its statement back while the Hold (or the problem)
+    lasts, so the month's statement is still sent once it is cleared (the month being
+    decided, no later run would plan it). A statement of an earlier month still owed
+    (`kept_back`) is taken into the one planned now, which starts where it started.
 
     Call inside a ledger transaction: the plan and the mark land together.
     """
@@ -223,10 +228,11 @@ def plan_monthly_statements(
 
 def kept_back(ledger: Ledger) -> dict[str, list[LedgerMessage]]:
     """`<client key>/<currency>` -> its statement messages of earlier months still owed that
-    nobody has or may have: kept back by a Hold (or refused, or not sent for want of a mail
-    server). The month's statement planned now covers their months in their stead, so the
-    client gets one statement from the first month still owed, never several at once; one
-    that may have reached someone is left to go again identical (`send_statements`)."""
+    nobody has or may have: kept back by a Hold or the client's Clients row (or refused,
+    or not sent for want of a mail server). The month's statement planned now covers
+    their months in their stead, so the client gets one statement from the first month
+    still owed, never several at once; one that may have reached someone is left to go
+    again identical (`send_statements`)."""
     found: dict[str, list[LedgerMessage]] = {}
     for msg in ledger.messages((PLANNED, FAILED)):
         if msg.kind != STATEMENT or any(
@@ -252,8 +258,10 @@ def send_statements(
     held: Collection[str] = (),
 ) -> None:
     """Build every statement message still owed and send it through the delivery loop;
-    those to `held` clients (see `statements_to_send`) wait, and the run says so; one
-    kept back at an earlier run whose client has paid meanwhile is dropped (`_built`).
+    those to `held` clients (see `statements_to_send`) wait, and the run says so; so do
+    those not built yet whose client's Clients row stops its mail (`ClientBook.
+    mail_problem`; the run names the row); one kept back at an earlier run whose client
+    has paid meanwhile is dropped (`_built`).
 
     The loop is the one every message goes through (`delivery.deliver`): per
     recipient, 4xx retried within `retry_window`, each attempt recorded in the
@@ -277,6 +285,8 @@ def send_statements(
             with ledger.transaction():
                 ledger.drop_message(msg.message_id)  # gone or inactive since: no mail
             continue
+        if msg.raw is None and book.mail_problem(key) is not None:
+            continue  # built once the row is fixed (`decide.withheld_for_clients_row` tells)
         built, amount, name = _built(
             msg, ledger, templates, email_templates, out_root, rows, book, config, summary, as_of,
             sender.smtputf8,
@@ -440,7 +450,7 @@ def owed_statements(
 ) -> tuple[list[str], list[str]]:
     """For the dry run: the clients whose statement, planned at an earlier run and still
     owed, a run would send now, and the notes of those a Hold keeps back, as
-    `send_statements` tells them."""
+    `send_statements` tells them (one a Clients row keeps back the row's note tells)."""
     going, notes = [], []
     for msg in ledger.messages((PLANNED, SENDING, FAILED)):
         if msg.kind != STATEMENT:
@@ -449,9 +459,18 @@ def owed_statements(
         client = book.clients.get(key)
         if key in held:
             notes.append(held_note(client.name if client else key, msg.payload))
+        elif msg.raw is None and book.mail_problem(key) is not None:
+            continue
         elif client is not None and (client.active or msg.raw is not None):
             going.append(client.name)
     return going, notes
+
+
+def waiting_clients(book: ClientBook, held: Collection[str]) -> frozenset[str]:
+    """The clients whose month's statement waits this run (for the dry run's preview):
+    those `held` (an invoice on Hold) and those whose Clients row stops their mail."""
+    broken = (key for key in book.clients if book.mail_problem(key) is not None)
+    return frozenset(held).union(broken)
 
 
 def _months(payload: Mapping[str, Any]) -> str:

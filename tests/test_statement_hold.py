@@ -109,3 +109,85 @@ def test_a_refused_statement_and_the_next_months_go_as_one(folder: Folder) -> No
     )
     assert folder.run("--as-of", "2026-12-14") == 0
     assert len(statements_to(folder, "Ames")) == 1
+
+
+@pytest.mark.parametrize(
+    ("column", "wrong", "right"),
+    [("Language", "de", "en"), ("Email", "ames@@clients.example", "ames@clients.example")],
+)
+def test_a_statement_kept_back_by_the_clients_row_goes_at_the_first_run_after_the_fix(
+    folder: Folder, capsys: pytest.CaptureFixture[str], column: str, wrong: str, right: str
+) -> None:
+    """March's statement is due while the client's row stops its mail: the run says so and
+    sends nothing. Fixed the next day: March's statement goes at that run (the dry run says
+    so first), once; May's run sends April's, following on from it."""
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 3, 2), "Ames", "Bookkeeping", 1, 250)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-20") == 0
+    folder.type_in("Clients", 2, **{column: wrong})
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-04-01", "--dry-run") == 1
+    preview = capsys.readouterr().out
+    assert "statement of account" not in preview  # it would not go: the row stops it
+    assert "no reminder, payment note or statement goes" in preview
+    assert folder.run("--as-of", "2026-04-01") == 1
+    assert "no reminder, payment note or statement goes" in capsys.readouterr().out
+    assert statements_to(folder, "Ames") == []
+    folder.type_in("Clients", 2, **{column: right})
+    assert folder.run("--as-of", "2026-04-02", "--dry-run") == 0
+    preview = capsys.readouterr().out
+    assert "statement of account" in preview and "Ames" in preview
+    assert folder.run("--as-of", "2026-04-02") == 0
+    (march,) = statements_to(folder, "Ames")
+    assert march["Subject"] == (
+        "Statement of account for March 1, 2026 – March 31, 2026: $250.00 due"
+    )
+    assert folder.run("--as-of", "2026-04-02") == 0  # a rerun sends nothing
+    assert folder.run("--as-of", "2026-04-10") == 0  # nor a later run that month
+    assert len(statements_to(folder, "Ames")) == 1
+    assert folder.run("--as-of", "2026-05-01") == 0
+    april = statements_to(folder, "Ames")[-1]
+    assert april["Subject"].startswith("Statement of account for April 1, 2026 – April 30, 2026")
+    assert statement_lines(april)[0][1:] == ["Balance brought forward", "", "", "$250.00"]
+    assert len(statements_to(folder, "Ames")) == 2
+
+
+def test_statements_kept_back_by_the_clients_row_for_months_go_as_one(folder: Folder) -> None:
+    """The row stays wrong past April's and May's days: once fixed, one statement from
+    March 1 to April 30, as for a Hold, and nothing of those months again."""
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 3, 2), "Ames", "Bookkeeping", 1, 250)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-20") == 0
+    folder.type_in("Clients", 2, Language="de")
+    assert folder.run("--as-of", "2026-04-01") == 1
+    assert folder.run("--as-of", "2026-05-01") == 1
+    assert statements_to(folder, "Ames") == []
+    folder.type_in("Clients", 2, Language="en")
+    assert folder.run("--as-of", "2026-05-04") == 0
+    (mail,) = statements_to(folder, "Ames")
+    assert mail["Subject"] == (
+        "Statement of account for March 1, 2026 – April 30, 2026: $250.00 due"
+    )
+    assert folder.run("--as-of", "2026-05-11") == 0
+    assert len(statements_to(folder, "Ames")) == 1
+
+
+def test_an_inactive_client_gets_no_statement_for_the_months_it_was_inactive(
+    folder: Folder,
+) -> None:
+    """Active = No on the month's day (its row not checked, a wrong Language or not): no
+    statement is owed for that month, even once the client is active again."""
+    folder.write_config(extra="[statements]\nday = 1")
+    write_workbook(folder.workbook, [client("Ames")],
+                   [service(date(2026, 3, 2), "Ames", "Bookkeeping", 1, 250)])  # fmt: skip
+    assert folder.run("--as-of", "2026-03-20") == 0
+    folder.type_in("Clients", 2, Active="No", Language="de")
+    assert folder.run("--as-of", "2026-04-01") == 0
+    folder.type_in("Clients", 2, Active="Yes", Language="en")
+    assert folder.run("--as-of", "2026-04-02") == 0
+    assert statements_to(folder, "Ames") == []
+    assert folder.run("--as-of", "2026-05-01") == 0
+    (mail,) = statements_to(folder, "Ames")
+    assert mail["Subject"].startswith("Statement of account for April 1, 2026 – April 30, 2026")
