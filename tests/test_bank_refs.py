@@ -12,6 +12,7 @@ earlier versions gave it is still recognised.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ from statements import (
     onec_russian,
 )
 
+from automation.bank import mt940 as mt940_module
 from automation.bank import onec as onec_module
 from automation.bank import record as record_module
 from automation.bank.camt import read_camt
@@ -36,7 +38,7 @@ from automation.bank.csvfile import read_csv
 from automation.bank.mt940 import read_mt940
 from automation.bank.ofx import read_ofx
 from automation.bank.onec import read_onec
-from automation.bank.record import BankLine, CsvLayout, new_lines
+from automation.bank.record import BankLine, CsvLayout, new_lines, without_glued_twins
 from automation.cli import main
 
 D = Decimal
@@ -283,3 +285,79 @@ def test_lines_recorded_by_an_earlier_version_are_not_imported_again(  # type: i
         assert "1 file(s), 0 new incoming line(s)" in capsys.readouterr().out
     assert list(invoices(folder)["Status"]) == ["Paid", "Sent"]
     assert len(payments_sheet(folder)) == 1
+
+
+def mt940_free_text(txs: list[Tx]) -> bytes:
+    """An MT940 statement whose `:86:` is the payment's text alone, without bank ids."""
+    out = [":20:STMT", ":25:DE89370400440532013000", ":28C:1/1", ":60F:C260302EUR0,00"]
+    for tx in txs:
+        out += [f":61:{tx.day:%y%m%d}{tx.day:%m%d}C{tx.amount:.2f}NTRFNONREF".replace(".", ","),
+                f":86:{tx.purpose}"]  # fmt: skip
+    out += [":62F:C260306EUR0,00", "-"]
+    return ("\r\n".join(out) + "\r\n").encode()
+
+
+def with_statement_info(statement: bytes, info: str) -> bytes:
+    """The statement with its own :86: after its closing balance and a `-XXX` end (ING)."""
+    assert statement.endswith(b"\r\n-\r\n")
+    return statement[: -len(b"-\r\n")] + f":86:{info}\r\n-XXX\r\n".encode()
+
+
+ACME_PART = Tx(date(2026, 3, 4), D("100.00"), "ACME GMBH", account="DE02120300000000202051",
+               purpose="Acme part payment INV-2026-0001")  # fmt: skip
+ACME_REST = replace(ACME_PART, day=date(2026, 3, 5), amount=D("50.00"),
+                    purpose="Acme rest of INV-2026-0001")  # fmt: skip
+
+
+@pytest.mark.parametrize("bank", [mt940_free_text, mt940_sparkasse])
+def test_a_line_imported_with_the_statement_information_glued_is_known_again(  # type: ignore[no-untyped-def]
+    folder: Folder, capsys, monkeypatch, bank
+) -> None:
+    """Earlier versions added an MT940 statement's own :86: (ING's totals) and its
+    `-XXX` end to its last line's Reference (or, in `?NN` details, to the payer's name),
+    and hashed them into its Bank Ref. The next week's overlapping statement lists that
+    payment with its own text: it is the line imported then, not a second payment."""
+    two_clients(folder)
+    week1, week2 = folder.root / "week1.sta", folder.root / "week2.sta"
+    week1.write_bytes(with_statement_info(bank([ACME_PART]), "D000000C000001D0,00C100,00"))
+    week2.write_bytes(with_statement_info(bank([ACME_PART, ACME_REST]),
+                                          "D000000C000002D0,00C150,00"))  # fmt: skip
+    with monkeypatch.context() as patch:  # read as versions before this one read it
+        patch.setattr(mt940_module, "_without_statement_info", lambda text: text)
+        assert payments(folder, str(week1), "--as-of", "2026-03-04") == 0
+    (stored,) = payments_sheet(folder).itertuples()
+    assert "D000000C000001D0,00C100,00" in f"{stored.Payer} {stored.Reference}"
+    capsys.readouterr()
+    assert payments(folder, str(week2), "--as-of", "2026-03-06") == 0
+    assert "1 file(s), 1 new incoming line(s); 1 applied." in capsys.readouterr().out
+    assert invoices(folder)["Paid Amount"]["INV-2026-0001"] == 150
+    assert len(payments_sheet(folder)) == 2
+    assert payments(folder, str(week2), "--as-of", "2026-03-06") == 0  # again: nothing new
+    assert "0 new incoming line(s)" in capsys.readouterr().out
+    assert invoices(folder)["Paid Amount"]["INV-2026-0001"] == 150
+
+
+def test_only_the_statement_information_makes_a_stored_line_the_same() -> None:
+    """Two payments of one day, amount and payer are two unless the stored one says what
+    the new one says and more after it; a stored line read again exactly is that line."""
+    first = BankLine(date(2026, 3, 4), D("100.00"), "EUR", "in", "Acme", ("DE0212",),
+                     "Instalment 1 INV-2026-0001", "MT940-0123456789abcdef")  # fmt: skip
+    second = replace(first, reference="Instalment 2 INV-2026-0001",
+                     bank_ref="MT940-1123456789abcdef")  # fmt: skip
+    glued = replace(first, reference=f"{first.reference} D000000C000002D0,00C200,00 -XXX",
+                    bank_ref="MT940-2123456789abcdef")  # fmt: skip
+    assert without_glued_twins([first, second], [first, second], [glued]) == [second]
+    assert without_glued_twins([second], [second], [glued]) == [second]
+    # the stored line is one the file lists as it is: the shorter one is another payment
+    longer = replace(glued, bank_ref="MT940-3123456789abcdef")
+    assert without_glued_twins([first], [first, longer], [glued]) == [first]
+    # a bank's own id, or another reader's fingerprint, was never glued to
+    for ref in ("2026030412345678", "CSV-2123456789abcdef"):
+        assert without_glued_twins([first], [first], [replace(glued, bank_ref=ref)]) == [first]
+    for other in (replace(first, payer_ids=()), replace(first, amount=D("100.01")),
+                  replace(first, payer="Acme Two")):  # fmt: skip
+        assert without_glued_twins([other], [other], [glued]) == [other]
+    # the text the stored line has after the Reference, after the payer's name just as well
+    named = replace(first, payer="Acme", reference="Instalment 1")
+    stored = replace(named, payer="AcmeD000000C", bank_ref=glued.bank_ref)
+    assert without_glued_twins([named], [named], [stored]) == []

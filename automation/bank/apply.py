@@ -64,11 +64,13 @@ from .record import (
     reused_ref,
     reversed_credit,
     said,
+    without_glued_twins,
 )
 from .store import (
     BankTotal,
     bank_totals,
     counter_twins,
+    glued_lines,
     imported_lines,
     known_refs,
     record,
@@ -405,6 +407,8 @@ def import_payments(
     twins = counter_twins(ledger) if lines else set()
     # Overlapping statements, in this import or an earlier one, give a line once.
     new = [ln for ln in new_lines(lines, known) if said(ln) not in twins]
+    # A line an earlier version imported with the statement's information glued to it.
+    new = without_glued_twins(new, lines, glued_lines(ledger) if new else [])
     outcome.new_lines = sum(1 for ln in new if ln.direction == IN)
     waiting = [s.line for s in stored_lines(ledger, (REVIEW,))]
     if not new and not waiting:

@@ -363,6 +363,78 @@ def new_lines(
     return result
 
 
+#: The readers whose earlier versions glued text to a line: MT940's added the statement's
+#: own `:86:` (after its closing balance) and its end (`-XXX`, `-}`) to the last line's
+#: details, so to its Reference (or, in `?NN` details, its payer's name) and its Bank Ref.
+GLUED_BEFORE = ("MT940",)
+
+
+def _glued_reader(ref: str) -> str:
+    """The reader (GLUED_BEFORE) whose fingerprint `ref` is (numbered or not), else ""."""
+    bare = ref.split("#", 1)[0]
+    prefix = bare.split("-", 1)[0]
+    return prefix if prefix in GLUED_BEFORE and is_content_ref(bare) else ""
+
+
+def _longer(now: str, then: str) -> bool:
+    return bool(now) and len(then) > len(now) and then.startswith(now)
+
+
+def glued_twin(line: BankLine, stored: BankLine) -> bool:
+    """Whether `stored` is `line` as an earlier version of its reader imported it, text
+    glued after its Reference or its payer's name (`GLUED_BEFORE`): both fingerprints of
+    that reader, all else they say the same.
+
+    >>> new = BankLine(date(2026, 3, 4), Decimal("100"), "EUR", IN, "", (), "INV 1",
+    ...                "MT940-" + "0" * 16)
+    >>> old = replace(new, reference="INV 1 D000000C000001D0,00C100,00",
+    ...               bank_ref="MT940-" + "1" * 16)
+    >>> glued_twin(new, old), glued_twin(replace(new, reference="INV 2"), old)
+    (True, False)
+    """
+    reader = _glued_reader(line.bank_ref)
+    if not reader or _glued_reader(stored.bank_ref) != reader:
+        return False
+    if _paid(line) != _paid(stored):
+        return False
+    return (line.payer == stored.payer and _longer(line.reference, stored.reference)) or (
+        line.reference == stored.reference and _longer(line.payer, stored.payer)
+    )
+
+
+def without_glued_twins(
+    new: Sequence[BankLine], read: Sequence[BankLine], stored: Sequence[BankLine]
+) -> list[BankLine]:
+    """The new lines (of `read`, all lines read this run) without those imported before as
+    a `glued_twin` of `stored` (the lines imported under a fingerprint, in import order).
+
+    Each stored line answers for one line only. A stored line that a line read now has
+    for its Bank Ref (or an earlier one), or says exactly, is that line: one of the file's
+    (another payment, its text longer) or the same file imported again.
+    """
+    claimed = {ref for line in read for ref in (line.bank_ref, *line.earlier_refs)}
+    exact = {(line.payer_ids, *said(line)) for line in read}
+    waiting: dict[tuple[object, ...], list[BankLine]] = {}
+    for line in stored:
+        if (_glued_reader(line.bank_ref) and line.bank_ref not in claimed
+                and (line.payer_ids, *said(line)) not in exact):  # fmt: skip
+            waiting.setdefault(_paid(line), []).append(line)
+    kept = []
+    for line in new:
+        same = waiting.get(_paid(line), [])
+        twin = next((s for s in same if glued_twin(line, s)), None)
+        if twin is None:
+            kept.append(line)
+        else:
+            same.remove(twin)
+    return kept
+
+
+def _paid(line: BankLine) -> tuple[object, ...]:
+    """What a `glued_twin` shares besides its text: the money, its day, the payer's ids."""
+    return (line.date, line.amount, line.currency, line.direction, line.payer_ids)
+
+
 def _same_line(line: BankLine, seen: tuple[Decimal, str, date]) -> bool:
     amount, currency, when = seen
     return (

@@ -20,7 +20,7 @@ from typing import Any
 from ..ledger import Ledger
 from ..money import ZERO
 from .match import REVIEW, Allocation, Decision
-from .record import BankLine, Said, trusted_ref
+from .record import GLUED_BEFORE, BankLine, Said, trusted_ref
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,19 @@ def imported_lines(ledger: Ledger) -> list[BankLine]:
     return [
         _bank_line(row)
         for row in ledger.conn.execute(f"SELECT {_LINE_COLUMNS} FROM bank_lines ORDER BY rowid")
+    ]
+
+
+def glued_lines(ledger: Ledger) -> list[BankLine]:
+    """The lines imported under a fingerprint of a reader whose earlier versions glued
+    text to a line (`record.GLUED_BEFORE`), in import order."""
+    where = " OR ".join("bank_ref LIKE ?" for _ in GLUED_BEFORE)
+    return [
+        _bank_line(row)
+        for row in ledger.conn.execute(
+            f"SELECT {_LINE_COLUMNS} FROM bank_lines WHERE {where} ORDER BY rowid",
+            [f"{reader}-%" for reader in GLUED_BEFORE],
+        )
     ]
 
 
