@@ -310,13 +310,15 @@ ACME_REST = replace(ACME_PART, day=date(2026, 3, 5), amount=D("50.00"),
 
 
 @pytest.mark.parametrize("bank", [mt940_free_text, mt940_sparkasse])
+@pytest.mark.parametrize("with_week1", [False, True])
 def test_a_line_imported_with_the_statement_information_glued_is_known_again(  # type: ignore[no-untyped-def]
-    folder: Folder, capsys, monkeypatch, bank
+    folder: Folder, capsys, monkeypatch, bank, with_week1
 ) -> None:
     """Earlier versions added an MT940 statement's own :86: (ING's totals) and its
     `-XXX` end to its last line's Reference (or, in `?NN` details, to the payer's name),
     and hashed them into its Bank Ref. The next week's overlapping statement lists that
-    payment with its own text: it is the line imported then, not a second payment."""
+    payment with its own text: it is the line imported then, not a second payment (nor
+    when the first week's file is imported again with it)."""
     two_clients(folder)
     week1, week2 = folder.root / "week1.sta", folder.root / "week2.sta"
     week1.write_bytes(with_statement_info(bank([ACME_PART]), "D000000C000001D0,00C100,00"))
@@ -328,8 +330,9 @@ def test_a_line_imported_with_the_statement_information_glued_is_known_again(  #
     (stored,) = payments_sheet(folder).itertuples()
     assert "D000000C000001D0,00C100,00" in f"{stored.Payer} {stored.Reference}"
     capsys.readouterr()
-    assert payments(folder, str(week2), "--as-of", "2026-03-06") == 0
-    assert "1 file(s), 1 new incoming line(s); 1 applied." in capsys.readouterr().out
+    files = [str(week1), str(week2)] if with_week1 else [str(week2)]
+    assert payments(folder, *files, "--as-of", "2026-03-06") == 0
+    assert f"{len(files)} file(s), 1 new incoming line(s); 1 applied." in capsys.readouterr().out
     assert invoices(folder)["Paid Amount"]["INV-2026-0001"] == 150
     assert len(payments_sheet(folder)) == 2
     assert payments(folder, str(week2), "--as-of", "2026-03-06") == 0  # again: nothing new

@@ -346,13 +346,17 @@ def new_lines(
     out. With another amount or currency, or a month later (a retainer of the
     same amount under an id the bank used again), it is another payment: it gets
     a Bank Ref of its own (`own_ref`), never dropped. A line stored under one of its
-    `earlier_refs` (the hash an earlier version gave it) is left out too.
+    `earlier_refs` (the hash an earlier version gave it) is left out too, and so is that
+    line listed again in another file of `lines`.
     """
     taken = dict(known)
     result = []
     for line in lines:
         if any(ref in known for ref in line.earlier_refs):
-            continue  # imported by an earlier version, under the hash it gave the line
+            # imported by an earlier version, under the hash it gave the line: under its
+            # Bank Ref now too, for the same line in another file of this import
+            taken.setdefault(line.bank_ref, (line.amount, line.currency, line.date))
+            continue
         earlier = taken.get(line.bank_ref)
         if earlier is not None and not _same_line(line, earlier):
             line = own_ref(line)
