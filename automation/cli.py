@@ -486,7 +486,7 @@ def command_payments(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {one_line(str(error))}", markup=False, highlight=False)
     for note in summary.notes:
         console.print(one_line(note), markup=False, highlight=False)
-    return max(summary.exit_code, EXIT_ATTENTION if summary.awaiting_review else EXIT_OK)
+    return summary.payments_exit_code
 
 
 def command_init(args: argparse.Namespace, console: Console) -> int:

@@ -453,6 +453,7 @@ def apply_bank_statements(
     if files:  # part of "plan"; shown on its own when there were statements to read
         summary.timings["bank"] = time.perf_counter() - started
     summary.errors.extend(outcome.errors)
+    summary.bank_errors = len(outcome.errors)
     summary.awaiting_review = outcome.review
     summary.statements_done = outcome.files_done
     summary.bank_lines = outcome.decided

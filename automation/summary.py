@@ -116,6 +116,8 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
     #: bank lines waiting for the bookkeeper (Payments sheet, Status Review)
     awaiting_review: int = 0
+    #: of `errors`, those of the bank import (a statement file, a line typed on Payments)
+    bank_errors: int = 0
     #: inbox statement files fully imported this run (moved to imported/ after write-back)
     statements_done: list[Path] = field(default_factory=list)
     #: incoming bank lines decided this run: invoice_no = the invoices paid, client =
@@ -139,6 +141,24 @@ class RunSummary:
     def exit_code(self) -> int:
         if (
             self.errors
+            or self.failed
+            or self.partial
+            or self.updates_owed
+            or self.workbook_incomplete
+        ):
+            return EXIT_ATTENTION
+        return EXIT_OK
+
+    @property
+    def payments_exit_code(self) -> int:
+        """`payments`' exit code: 1 while bank lines wait for review, or the import had a
+        problem of its own (a file it could not read, a line typed wrong on Payments), or
+        the workbook could not be written in full; 0 when every line was applied or
+        ignored. The workbook's other row errors are listed, and left to the weekly run's
+        exit code."""
+        if (
+            self.awaiting_review
+            or self.bank_errors
             or self.failed
             or self.partial
             or self.updates_owed

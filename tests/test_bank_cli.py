@@ -62,6 +62,26 @@ def test_a_csv_bank_with_renamed_payments_columns(folder: Folder, capsys) -> Non
     assert sum("Thank" in str(r.message["Subject"]) for r in folder.received) == 2
 
 
+def test_payments_exits_0_when_every_line_is_applied_whatever_else_is_wrong(  # type: ignore[no-untyped-def]
+    folder: Folder, capsys
+) -> None:
+    """Exit 1 is for lines waiting for review: a Resend typed "maybe" on another invoice
+    is listed (the weekly run's exit code counts it), and the import still exits 0."""
+    billed_folder(folder)
+    apply_updates(folder.workbook, [CellUpdate("Invoices", 3, "Resend", "maybe")],
+                  header_rows={"Invoices": 1})  # fmt: skip
+    path = folder.root / "march.csv"
+    path.write_bytes(csv_bank([Tx(date(2026, 3, 5), D("1200.00"), "ACME GMBH",
+                                  purpose="Rechnung INV-2026-0001", ref="T1")]))  # fmt: skip
+    assert payments(folder, str(path), "--as-of", "2026-03-09") == 0
+    out = capsys.readouterr().out
+    assert "1 applied" in out and "Invoices row 3, Resend" in out
+    assert folder.run("--as-of", "2026-03-09") == 1  # the weekly run: the row needs fixing
+    broken = folder.root / "april.csv"
+    broken.write_bytes(b"\x00\x01 not a statement")
+    assert payments(folder, str(broken), "--as-of", "2026-03-09") == 1  # the import's own
+
+
 def test_a_csv_bank_that_numbers_each_exports_lines_from_one(folder: Folder, capsys) -> None:  # type: ignore[no-untyped-def]
     # March's export and April's both have a line "1": different payments, both applied
     billed_folder(folder)
