@@ -45,7 +45,7 @@ def steady_run(folder: Path, count: int, settle: bool) -> tuple[float, dict[str,
         return time.perf_counter() - began, summary.timings
 
     if not settle:
-        decide.open_invoices = lambda ledger, data: (set(ledger.invoices()), {})  # type: ignore[assignment]
+        decide.open_invoices = lambda ledger, data, as_of: (set(ledger.invoices()), {})  # type: ignore[assignment]
     run(date(2026, 1, 5))
     paid = [
         update

@@ -76,9 +76,13 @@ def measure(name: str, run: Callable[[Sequence[InvoiceDocument], Path], None],
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    count = int(args[0]) if args else 200
-    lines = int(args[1]) if len(args) > 1 else 8
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("count", nargs="?", type=int, default=200, help="invoices (200)")
+    parser.add_argument("lines", nargs="?", type=int, default=8, help="lines each (8)")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    count, lines = args.count, args.lines
     docs = make_documents(count, lines)
     print(f"{count} invoices, {lines} lines each")
     naive = measure("docxtpl (load, render, save)", render_naive, docs)
