@@ -21,6 +21,13 @@ Each sheet that passes is handed on at once (`CheckedSheet`), with its XML
 as inflated for the check when it is asked for, so that the reader can start
 on it without inflating it again.
 
+Every other part of the zip (content types, theme, document properties, sheets
+the tool does not read) is unpacked too, on the check's helper threads while
+the sheets are looked at, and checked against its CRC: such a part is copied
+into the workbook unchanged when it is written back, so a damaged one must
+stop the run before anything is numbered, not leave a workbook Excel cannot
+open. Nothing of it is kept.
+
 The grid a sheet needs is measured from its cells' own references, never
 from its `<dimension>` element, which any program may leave stale; but a
 `<dimension>` claiming more than Excel's limits is refused like a cell there.
@@ -32,6 +39,7 @@ import html
 import io
 import re
 import zipfile
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -44,9 +52,16 @@ from typing import TYPE_CHECKING, Any
 from .errors import UnusableError
 from .lazy import lazy_import
 from .schema import normalise_header
-from .writeback.package import Package, open_package
+from .writeback.package import (
+    DamagedPart,
+    Package,
+    open_package,
+    rels_path,
+    unpacking,
+)
 from .writeback.records import WriteBackError
 from .writeback.xmlscan import col_index, col_letters
+from .zipcopy import ZipCopyError, raw_member
 
 if TYPE_CHECKING:
     import numpy as np
@@ -101,7 +116,9 @@ class UnsafeWorkbookError(UnusableError):
 
 
 #: What reading a damaged zip or package raises.
-_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, WriteBackError, EOFError, OSError)
+_DAMAGED = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, WriteBackError, EOFError, OSError, zlib.error
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -255,7 +272,9 @@ def check_package(
 
     Returns the cells of those sheets that hold an Excel error value, and their
     formulas saved without a result; of the sheets in `zeros_in`, also their
-    formulas saved with the result 0 (`Findings.zeros`).
+    formulas saved with the result 0 (`Findings.zeros`). Every part of the zip is
+    unpacked and checked against its CRC: those the check does not read on helper
+    threads, meanwhile.
     `checked(sheet)` is called as soon as a sheet has passed, so that the
     reader can start on it while the next one is looked at; the XML of a
     sheet of at most `keep_xml` bytes (inflated) comes with it. The file is
@@ -284,6 +303,11 @@ def check_package(
                 for sheet, part in pkg.sheets.items()
                 if normalise_header(sheet) in wanted and part in pkg.names
             ]
+            # Every part the check does not read is unpacked on a helper thread while it
+            # reads the others: one copied into the workbook as it is must not be damaged.
+            read = {part for _, part in parts} | _read_with_package(pkg)
+            rest = [member for member in members if member.filename not in read]
+            others = scanners.submit(_check_parts, data, rest)
             # The parts the reader opens with any sheet are looked at first, so that no
             # sheet is handed to it before they pass; what is wrong there is still
             # reported after what is wrong in the sheets, as before.
@@ -321,6 +345,7 @@ def check_package(
                     checked(CheckedSheet(sheet, part, size, data, tuple(kept)))
             if shared is not None:
                 raise shared
+            others.result()
     except _DAMAGED as exc:
         raise UnsafeWorkbookError(
             f"{name} is damaged or is not an Excel workbook ({exc}). Open it in Excel and "
@@ -328,6 +353,64 @@ def check_package(
             ".billing/backups/."
         ) from None
     return Findings(errors, unsaved, merges, zeroed)
+
+
+def _read_with_package(pkg: Package) -> set[str]:
+    """The parts `open_package` and the check read whole (their CRC checked) besides the
+    sheets: the relationships, the workbook, its shared strings and styles."""
+    return {
+        part
+        for part in (rels_path(""), pkg.workbook_rels, pkg.workbook, pkg.shared_strings, pkg.styles)
+        if part
+    }
+
+
+#: Compressed bytes handed to zlib at a time, and the most it inflates them to at a time.
+_CHECK_IN, _CHECK_OUT = 1 << 18, 1 << 20
+
+
+def _check_parts(data: bytes, members: Iterable[zipfile.ZipInfo]) -> None:
+    """Raise DamagedPart for the first of `members` whose data does not unpack to as
+    many bytes as its header says, with its CRC. Nothing is kept: each is streamed."""
+    for member in members:
+        with unpacking(member.filename):
+            if member.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                _check_part(data, member)
+            else:  # bzip2 or lzma, which no spreadsheet program writes: zipfile unpacks it
+                with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(member) as part:
+                    while part.read(_CHECK_OUT):
+                        pass
+
+
+def _check_part(data: bytes, member: zipfile.ZipInfo) -> None:
+    """A stored or deflated part's data, unpacked (in bounded pieces) and checked."""
+    try:
+        raw = raw_member(data, member)
+    except ZipCopyError:
+        raise DamagedPart(member.filename, "its header is damaged") from None
+    if len(raw) < member.compress_size:
+        raise DamagedPart(member.filename, "its data ends early")
+    crc = size = 0
+    if member.compress_type == zipfile.ZIP_STORED:
+        crc, size = zlib.crc32(raw), len(raw)
+    else:
+        inflater = zlib.decompressobj(-15)
+        for at in range(0, len(raw), _CHECK_IN):
+            piece: bytes | memoryview = raw[at : at + _CHECK_IN]
+            while piece:
+                out = inflater.decompress(piece, _CHECK_OUT)
+                crc, size = zlib.crc32(out, crc), size + len(out)
+                if size > member.file_size:
+                    raise DamagedPart(member.filename, "it unpacks longer than its header says")
+                piece = inflater.unconsumed_tail
+        out = inflater.flush()  # what the last input left: a few hundred bytes at most
+        crc, size = zlib.crc32(out, crc), size + len(out)
+        if not inflater.eof:
+            raise DamagedPart(member.filename, "its data ends early")
+    if size != member.file_size:
+        raise DamagedPart(member.filename, "it unpacks shorter than its header says")
+    if crc != member.CRC:
+        raise DamagedPart(member.filename, "its data does not match its CRC-32 checksum")
 
 
 @contextmanager
@@ -700,7 +783,8 @@ def _refuse_open_document(name: str, archive: zipfile.ZipFile) -> None:
     """An OpenDocument spreadsheet (.ods, LibreOffice's own format) is a zip too: say what
     it is and how to make it a workbook, rather than call it damaged."""
     try:
-        kind = archive.read("mimetype")[:80]
+        with unpacking("mimetype"):
+            kind = archive.read("mimetype")[:80]
     except KeyError:
         return
     if kind.startswith(b"application/vnd.oasis.opendocument"):
@@ -719,7 +803,7 @@ STRICT_NS = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
 def _refuse_strict(name: str, archive: zipfile.ZipFile, workbook: str) -> None:
     """A Strict Open XML workbook can be read but not updated: refuse it before anything
     is numbered, rather than send invoices that never reach the workbook."""
-    with archive.open(workbook) as part:
+    with unpacking(workbook), archive.open(workbook) as part:
         head = part.read(4096)
     if STRICT_NS in head:
         raise UnsafeWorkbookError(
@@ -789,17 +873,18 @@ def _stream(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[bytes
     """A part's XML in chunks of whole tags (each ends where the next tag begins).
 
     zipfile stops at the size the zip's directory declares and checks the CRC,
-    so a part cannot inflate beyond what was checked. A stretch with no tag at
-    all for several chunks is no XML a spreadsheet program writes.
+    so a part cannot inflate beyond what was checked; damaged data is told as
+    `DamagedPart`, naming the part. A stretch with no tag at all for several
+    chunks is no XML a spreadsheet program writes.
     """
     carry = b""
-    with archive.open(member) as stream:
+    with unpacking(member.filename), archive.open(member) as stream:
         while block := stream.read(CHUNK):
             data = carry + block
             cut = data.rfind(b"<")
             if cut <= 0:
                 if len(data) > 4 * CHUNK:
-                    raise zipfile.BadZipFile(f"{member.filename} is not XML")
+                    raise DamagedPart(member.filename, "it is not XML")
                 carry = data
                 continue
             carry = data[cut:]

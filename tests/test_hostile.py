@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import struct
 import subprocess
 import sys
 import zipfile
@@ -495,3 +496,100 @@ def test_a_machine_without_a_utf8_locale_names_files_it_can_hold(folder: Folder)
     assert len(set(statements)) == 2, statements  # two clients, two names
     frame = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
     assert list(frame["Status"]) == ["Invoiced", "Invoiced"]
+
+
+def _no_longer_inflating(content: bytes) -> bytes:
+    """`content` deflated against a dictionary nobody has: its back-references reach
+    before the start, as a bad sync or disk leaves a part ("invalid distance too far
+    back"); its CRC and size are the content's own."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=content)
+    return packer.compress(content) + packer.flush()
+
+
+def damage(book: Path, part: str, how: str) -> None:
+    """`part` of `book` damaged: its data no longer inflates ("inflate"), or it inflates
+    to other bytes than its CRC says ("crc")."""
+    with zipfile.ZipFile(book) as zf:
+        content = zf.read(part)
+    if how == "inflate":
+        raw = (_no_longer_inflating(content), len(content), zlib.crc32(content))
+    else:
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        raw = (packer.compress(content) + packer.flush(), len(content), zlib.crc32(content) ^ 1)
+    rebuild(book, {}, {part: raw})
+    with zipfile.ZipFile(book) as zf, pytest.raises(zlib.error if how == "inflate" else
+                                                    zipfile.BadZipFile):  # fmt: skip
+        zf.read(part)
+
+
+def damaged_book(folder: Folder) -> Path:
+    return write_workbook(
+        folder.workbook,
+        [client("Acme")],
+        [service(date(2026, 3, 2), "Acme", "Work", 1, 100)],
+        extra=True,  # a sheet the tool does not read: xl/worksheets/sheet3.xml
+    )
+
+
+def test_a_sheet_whose_data_no_longer_inflates_is_damaged(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Services sheet's compressed data broken (not only its CRC): check, the dry run
+    and the run stopped on "an unexpected problem" (exit 1, "the next run finishes the
+    rest"). Now each says the workbook is damaged (exit 2), as for a bad CRC."""
+    book = damaged_book(folder)
+    damage(book, SERVICES_PART, "inflate")
+    before = book.read_bytes()
+    assert main(["check", "--workbook", str(book)]) == 2
+    assert folder.run("--dry-run", "--as-of", "2026-03-09") == 2
+    assert folder.run("--as-of", "2026-03-09") == 2
+    said = capsys.readouterr()
+    out = " ".join((said.out + said.err).split())
+    assert "unexpected problem" not in out, out
+    assert out.count("service_log.xlsx is damaged") == 3, out
+    assert out.count("or use the latest backup from .billing/backups/") == 3, out
+    assert folder.received == [] and book.read_bytes() == before
+
+
+@pytest.mark.parametrize("how", ["inflate", "crc"])
+@pytest.mark.parametrize(
+    "part",
+    ["[Content_Types].xml", "xl/theme/theme1.xml", "docProps/app.xml", "xl/worksheets/sheet3.xml"],
+)
+def test_a_damaged_part_the_tool_does_not_read_stops_the_run(
+    folder: Folder, capsys: pytest.CaptureFixture[str], part: str, how: str
+) -> None:
+    """A part copied through unread (the content types, the theme, a sheet of the
+    bookkeeper's own) damaged: `check` found no problems, the run numbered and sent the
+    invoices and wrote the damaged part back as it was; Excel still could not open the
+    workbook. Now check and the run stop (exit 2) before anything is numbered, naming
+    the part."""
+    book = damaged_book(folder)
+    damage(book, part, how)
+    before = book.read_bytes()
+    assert main(["check", "--workbook", str(book)]) == 2
+    assert folder.run("--as-of", "2026-03-09") == 2
+    said = capsys.readouterr()
+    out = " ".join((said.out + said.err).split())
+    told = f"service_log.xlsx is damaged or is not an Excel workbook (its part {part} is damaged"
+    assert out.count(told) == 2, out
+    assert out.count("or use the latest backup from .billing/backups/") == 2, out
+    assert folder.received == [] and book.read_bytes() == before
+    assert not (folder.root / "invoices").exists() or not any((folder.root / "invoices").iterdir())
+
+
+def test_a_stored_part_is_checked_against_its_crc(tmp_path: Path) -> None:
+    """A part stored rather than deflated (as some programs keep pictures) is checked
+    against its CRC too; as it was saved, the workbook passes."""
+    book = base_book(tmp_path)
+    picture = "xl/media/image1.png"
+    with zipfile.ZipFile(book, "a") as zf:
+        zf.writestr(picture, b"\x89PNG" + bytes(range(256)) * 64, zipfile.ZIP_STORED)
+        crc = zf.getinfo(picture).CRC
+    check_package(book, ["Services"])
+    data = book.read_bytes()
+    assert data.count(struct.pack("<I", crc)) == 2  # its local header and directory entry
+    book.write_bytes(data.replace(struct.pack("<I", crc), struct.pack("<I", crc ^ 1)))
+    with pytest.raises(UnsafeWorkbookError, match=rf"\(its part {picture} is damaged: its data"):
+        check_package(book, ["Services"])
+

@@ -10,7 +10,9 @@ import io
 import posixpath
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,41 @@ from automation.writeback.xmlscan import (
     WORKSHEET_CONTENT_TYPE,
     xml_bytes,
 )
+
+
+class DamagedPart(zipfile.BadZipFile):
+    """A part whose data does not unpack, or unpacks to other bytes than its CRC says (a
+    bad sync, download or disk): the message names the part."""
+
+    def __init__(self, part: str, why: str) -> None:
+        super().__init__(f"its part {part} is damaged: {why}")
+        self.part, self.why = part, why
+
+
+@contextmanager
+def unpacking(part: str) -> Iterator[None]:
+    """Reading `part`'s data: what zipfile and zlib raise for damaged data, as DamagedPart."""
+    try:
+        yield
+    except DamagedPart:
+        raise
+    except zlib.error as exc:
+        why = str(exc).rsplit(": ", 1)[-1]  # "Error -3 while decompressing data: ..."
+        raise DamagedPart(part, f"its data does not unpack: {why}") from None
+    except EOFError:
+        raise DamagedPart(part, "its data ends early") from None
+    except zipfile.BadZipFile as exc:
+        why = str(exc)
+        if why.startswith("Bad CRC-32"):
+            why = "its data does not match its CRC-32 checksum"
+        raise DamagedPart(part, why) from None
+
+
+def read_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A part's data, inflated and checked against its CRC (DamagedPart if damaged)."""
+    with unpacking(info.filename):
+        return zf.read(info)
+
 
 #: Parts larger than this (uncompressed) are inflated into one buffer (see `Package.read_big`).
 BIG_PART = 16 << 20
@@ -53,7 +90,7 @@ class Package:
     date1904: bool
 
     def read(self, name: str) -> bytes:
-        return self.zf.read(self.names[name])
+        return read_part(self.zf, self.names[name])
 
     def read_big(self, name: str) -> bytes:
         """A part's content, inflated piece by piece into one buffer.
@@ -67,7 +104,7 @@ class Package:
         content = bytearray(info.file_size)
         view = memoryview(content)
         at = 0
-        with self.zf.open(info) as fh:  # checks the CRC at the end
+        with unpacking(name), self.zf.open(info) as fh:  # checks the CRC at the end
             while piece := fh.read(READ_PIECE):
                 if at + len(piece) > len(content):
                     raise zipfile.BadZipFile(f"{name} is longer than its header says")
@@ -94,7 +131,7 @@ def relationships(pkg_names: Mapping[str, zipfile.ZipInfo], zf: zipfile.ZipFile,
     name = rels_path(part)
     if name not in pkg_names:
         return etree.Element(f"{{{PKG_REL_NS}}}Relationships")
-    return etree.fromstring(zf.read(pkg_names[name]), PARSER)
+    return etree.fromstring(read_part(zf, pkg_names[name]), PARSER)
 
 
 def _workbook_part(names: Mapping[str, zipfile.ZipInfo], zf: zipfile.ZipFile) -> str:
@@ -113,7 +150,7 @@ def _sheet_targets(
     names: Mapping[str, zipfile.ZipInfo], zf: zipfile.ZipFile, workbook: str
 ) -> tuple[Any, dict[str, tuple[str, str]], list[tuple[str, str, str]]]:
     """(workbook tree, rId -> (type, part), [(sheet name, rel type, part)] in tab order)."""
-    book = etree.fromstring(zf.read(names[workbook]), PARSER)
+    book = etree.fromstring(read_part(zf, names[workbook]), PARSER)
     ns = etree.QName(book).namespace
     rels = {
         rel.get("Id"): (rel.get("Type", ""), resolve_target(workbook, rel.get("Target", "")))
@@ -141,6 +178,8 @@ def open_package(data: bytes, path: Path) -> Package:
         zf = zipfile.ZipFile(io.BytesIO(data))
         names = {info.filename: info for info in zf.infolist()}
         workbook = _workbook_part(names, zf)
+    except DamagedPart:
+        raise  # told as damaged, naming the part
     except (zipfile.BadZipFile, etree.XMLSyntaxError, KeyError) as exc:
         raise WriteBackError(f"{path.name} is not an Excel workbook (.xlsx/.xlsm).") from exc
     if workbook not in names:
@@ -329,6 +368,8 @@ def readable_copy(path: Path, wanted: Sequence[str]) -> tuple[bytes, tuple[str, 
         try:
             workbook = _workbook_part(names, zf)
             book, _, listed = _sheet_targets(names, zf, workbook)
+        except DamagedPart as exc:
+            raise ValueError(str(exc)) from None
         except (etree.XMLSyntaxError, KeyError) as exc:
             raise ValueError(f"its list of sheets ({exc}) cannot be read") from None
         ns = etree.QName(book).namespace
@@ -349,7 +390,10 @@ def readable_copy(path: Path, wanted: Sequence[str]) -> tuple[bytes, tuple[str, 
             for info in zf.infolist():
                 if info.filename in dropped_parts:
                     continue
-                data = xml_bytes(book) if info.filename == workbook else zf.read(info)
+                try:
+                    data = xml_bytes(book) if info.filename == workbook else read_part(zf, info)
+                except DamagedPart as exc:
+                    raise ValueError(str(exc)) from None
                 copy.writestr(info.filename, data)
         return out.getvalue(), tuple(n for n, _, _ in listed)
 
@@ -380,13 +424,15 @@ def damaged_part(path: Path, sheets: Sequence[str]) -> str | None:
                 if part not in names:
                     return f"{what} ({part}) is missing from the file"
                 try:
-                    with zf.open(names[part]) as fh:
+                    with unpacking(part), zf.open(names[part]) as fh:
                         for _, element in etree.iterparse(
                             fh, events=("end",), huge_tree=True, resolve_entities=False
                         ):
                             element.clear()  # a big sheet is checked, not kept
                 except etree.XMLSyntaxError as exc:
                     return f"{what} ({part}) is damaged: {exc}"
+                except DamagedPart as exc:
+                    return f"{what} ({part}) is damaged: {exc.why}"
     except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError, KeyError) as exc:
         return str(exc)
     return None
