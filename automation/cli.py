@@ -421,7 +421,7 @@ def command_check(args: argparse.Namespace, console: Console) -> int:
     # Whatever else the run would list: corrections, empty invoices, bank statements.
     run_errors, run_notes = run_problems(request, loaded)
     problems += [p for p in run_errors if p not in problems]
-    for note in run_notes:
+    for note in [*run_notes, *data.package_notes]:  # a digital signature the run breaks
         console.print(one_line(note), markup=False, highlight=False)
     if not problems:
         console.print(f"{workbook.name}: no problems found.")

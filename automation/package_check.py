@@ -26,7 +26,8 @@ the tool does not read) is unpacked too, on the check's helper threads while
 the sheets are looked at, and checked against its CRC: such a part is copied
 into the workbook unchanged when it is written back, so a damaged one must
 stop the run before anything is numbered, not leave a workbook Excel cannot
-open. Nothing of it is kept.
+open. Nothing of it is kept. Whether the workbook is digitally signed is
+noted (`Findings.signed`): the run's changes make the signature invalid.
 
 The grid a sheet needs is measured from its cells' own references, never
 from its `<dimension>` element, which any program may leave stale; but a
@@ -49,6 +50,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
+
 from .errors import UnusableError
 from .lazy import lazy_import
 from .schema import normalise_header
@@ -56,7 +59,9 @@ from .writeback.package import (
     DamagedPart,
     Package,
     open_package,
+    relationships,
     rels_path,
+    resolve_target,
     unpacking,
 )
 from .writeback.records import WriteBackError
@@ -233,12 +238,14 @@ class Findings:
         with the result 0 in a workbook that does not ask to be recalculated on open
         (sheets with none are left out): a 0 that may be a result never worked out
         (LibreOffice, by default, saves the 0s a script wrote without recalculating).
+      signed: the workbook holds a digital signature (`signed_notice`).
     """
 
     errors: ErrorCells = field(default_factory=dict)
     unsaved: dict[str, UnsavedFormulas] = field(default_factory=dict)
     merges: dict[str, list[CellRange]] = field(default_factory=dict)
     zeros: dict[str, UnsavedFormulas] = field(default_factory=dict)
+    signed: bool = False
 
 
 @dataclass(frozen=True)
@@ -272,9 +279,9 @@ def check_package(
 
     Returns the cells of those sheets that hold an Excel error value, and their
     formulas saved without a result; of the sheets in `zeros_in`, also their
-    formulas saved with the result 0 (`Findings.zeros`). Every part of the zip is
-    unpacked and checked against its CRC: those the check does not read on helper
-    threads, meanwhile.
+    formulas saved with the result 0 (`Findings.zeros`); and whether the workbook
+    is digitally signed. Every part of the zip is unpacked and checked against its
+    CRC: those the check does not read on helper threads, meanwhile.
     `checked(sheet)` is called as soon as a sheet has passed, so that the
     reader can start on it while the next one is looked at; the XML of a
     sheet of at most `keep_xml` bytes (inflated) comes with it. The file is
@@ -308,6 +315,7 @@ def check_package(
             read = {part for _, part in parts} | _read_with_package(pkg)
             rest = [member for member in members if member.filename not in read]
             others = scanners.submit(_check_parts, data, rest)
+            signed = _signed(archive, pkg.names)
             # The parts the reader opens with any sheet are looked at first, so that no
             # sheet is handed to it before they pass; what is wrong there is still
             # reported after what is wrong in the sheets, as before.
@@ -352,7 +360,7 @@ def check_package(
             'save it again as "Excel Workbook (*.xlsx)", or use the latest backup from '
             ".billing/backups/."
         ) from None
-    return Findings(errors, unsaved, merges, zeroed)
+    return Findings(errors, unsaved, merges, zeroed, signed)
 
 
 def _read_with_package(pkg: Package) -> set[str]:
@@ -411,6 +419,36 @@ def _check_part(data: bytes, member: zipfile.ZipInfo) -> None:
         raise DamagedPart(member.filename, "it unpacks shorter than its header says")
     if crc != member.CRC:
         raise DamagedPart(member.filename, "its data does not match its CRC-32 checksum")
+
+
+#: The relationship types of a package's signatures (File > Info > Protect Workbook > Add a
+#: Digital Signature): the package names its signature origin, the origin each signature.
+_SIGNATURE_ORIGIN = "/digital-signature/origin"
+_SIGNATURE = "/digital-signature/signature"
+
+
+def _signed(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo]) -> bool:
+    """Whether the package holds a digital signature."""
+    for rel in relationships(names, archive, ""):
+        if not rel.get("Type", "").endswith(_SIGNATURE_ORIGIN):
+            continue
+        origin = resolve_target("", rel.get("Target", ""))
+        try:
+            signatures = relationships(names, archive, origin)
+        except etree.XMLSyntaxError:
+            return True  # the origin's list of signatures is there, if unreadable
+        if any(sig.get("Type", "").endswith(_SIGNATURE) for sig in signatures):
+            return True
+    return False
+
+
+def signed_notice(name: str) -> str:
+    """What a run and `check` say of a digitally signed workbook (exit code unchanged)."""
+    return (
+        f"{name} is digitally signed: the changes a run writes into it (invoice numbers, "
+        "statuses) make the signature invalid, and Excel will show it as invalid. If the "
+        "workbook must stay signed, sign it again in Excel after the run."
+    )
 
 
 @contextmanager

@@ -224,7 +224,9 @@ def run_billing(request: RunRequest, progress: ProgressFactory = _no_progress) -
     if request.dry_run:
         warning = check_mail_settings(request, paths)
         ensure_not_busy(paths)
-        summary = dry_run(request, paths)
+        loaded = load(request)
+        summary = dry_run(request, paths, loaded=loaded)
+        summary.notes.extend(loaded[0].package_notes)  # a digital signature the run breaks
         if warning:
             summary.notes.append(warning)
         return summary
@@ -386,6 +388,7 @@ class Run:
         if unknown is not None:
             summary.errors.append(unknown)
         self.notices = workbook_notices(self.data, self.book, self.lines, self.as_of, config)
+        self.notices.extend(self.data.package_notes)  # a digital signature the run breaks
         summary.notes.extend(self.notices)
         owed_before = self.ledger.owed_updates()
         if owed_before:

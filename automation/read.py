@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 from .cells import ExcelError, cell_text, is_total_label
 from .config import Config
 from .lazy import lazy_import
-from .package_check import CellRange, CheckedSheet, UnsavedFormulas, check_package
+from .package_check import (
+    CellRange,
+    CheckedSheet,
+    UnsavedFormulas,
+    check_package,
+    signed_notice,
+)
 from .readcopy import Copy, make_copy, opened, split_xml
 from .schema import CLIENTS, INVOICES, PAYMENTS, SERVICES, SHEETS, header_for, normalise_header
 from .sheet_heads import sheet_heads
@@ -185,6 +191,9 @@ class WorkbookData:
     #: header_rows names -> that row: a run that creates one writes its headers there
     #: (the rows above left empty), so the next run finds them where it is told to look
     new_header_rows: dict[str, int] = field(default_factory=dict)
+    #: what is told about the file itself, not its sheets (none changes the exit code):
+    #: that it is digitally signed, and a run's changes make the signature invalid
+    package_notes: tuple[str, ...] = ()
 
     def header_rows(self) -> dict[str, int]:
         """Sheet name -> header row, as the write-back needs it."""
@@ -237,6 +246,7 @@ def _load_frames(
     first_ready: FirstFrame | None = None,
     unsaved: dict[str, UnsavedFormulas] | None = None,
     zeros: dict[str, UnsavedFormulas] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
     """The Clients, Services and Invoices sheets as raw frames, and every sheet's name.
 
@@ -245,7 +255,8 @@ def _load_frames(
     `first_ready` gets the Clients sheet's frame as soon as it is there, while
     the long Services sheet is still parsed, so that work on it overlaps.
     `unsaved` gets each sheet's formulas saved without their result, `zeros` the
-    Services sheet's saved with the result 0 (`Findings.zeros`).
+    Services sheet's saved with the result 0 (`Findings.zeros`); `notes` what is told
+    about the file itself (it is digitally signed).
     """
     if not path.exists():
         raise WorkbookError(f"the workbook {path} does not exist.")
@@ -266,6 +277,8 @@ def _load_frames(
             unsaved.update(found.unsaved)
         if zeros is not None:
             zeros.update(found.zeros)
+        if notes is not None and found.signed:
+            notes.append(signed_notice(path.name))
         try:
             names, wanted = reader.start_all()
             first = [n for n in wanted if _is_one_of(n, (CLIENTS,))]
@@ -1034,7 +1047,8 @@ def read_workbook(
 
     unsaved: dict[str, UnsavedFormulas] = {}
     zeros: dict[str, UnsavedFormulas] = {}
-    frames, names = _load_frames(path, located, unsaved, zeros)
+    notes: list[str] = []
+    frames, names = _load_frames(path, located, unsaved, zeros, notes)
     if early and frames.get(early[0][1].name) is early[0][0]:  # located in the frames read
         _, clients, tables = early[0]
     else:
@@ -1065,6 +1079,7 @@ def read_workbook(
     return WorkbookData(
         path, clients, services, invoices, names, tables, payments=payments,
         payments_problem=problem, invoices_elsewhere=elsewhere, new_header_rows=new_rows,
+        package_notes=tuple(notes),
     )  # fmt: skip
 
 

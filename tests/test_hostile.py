@@ -593,3 +593,92 @@ def test_a_stored_part_is_checked_against_its_crc(tmp_path: Path) -> None:
     with pytest.raises(UnsafeWorkbookError, match=rf"\(its part {picture} is damaged: its data"):
         check_package(book, ["Services"])
 
+
+PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def sign(book: Path) -> None:
+    """`book` with a digital signature as Excel adds it (File > Info > Protect Workbook >
+    Add a Digital Signature): an origin part the package's relationships name, and a
+    signature part the origin's relationships name, holding the signed parts' digests."""
+    with zipfile.ZipFile(book) as zf:
+        parts = {info.filename: zf.read(info) for info in zf.infolist()}
+    digests = "".join(
+        f'<Reference URI="/{name}"><DigestValue>{zlib.crc32(parts[name])}</DigestValue></Reference>'
+        for name in (SERVICES_PART, "xl/styles.xml", "xl/workbook.xml")
+    )
+    parts["_xmlsignatures/sig1.xml"] = (
+        '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo/>'
+        f"<Object><Manifest>{digests}</Manifest></Object></Signature>"
+    ).encode()
+    parts["_xmlsignatures/origin.sigs"] = b""
+    parts["_xmlsignatures/_rels/origin.sigs.rels"] = (
+        f'<Relationships xmlns="{PKG_RELS}"><Relationship Id="rId1" '
+        f'Type="{PKG_RELS}/digital-signature/signature" Target="sig1.xml"/></Relationships>'
+    ).encode()
+    parts["_rels/.rels"] = parts["_rels/.rels"].replace(
+        b"</Relationships>",
+        f'<Relationship Id="rId9" Type="{PKG_RELS}/digital-signature/origin" '
+        'Target="_xmlsignatures/origin.sigs"/></Relationships>'.encode(),
+    )
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>",
+        b'<Default Extension="sigs" ContentType="application/vnd.openxmlformats-package.'
+        b'digital-signature-origin"/><Override PartName="/_xmlsignatures/sig1.xml" '
+        b'ContentType="application/vnd.openxmlformats-package.digital-signature-xmlsignature'
+        b'+xml"/></Types>',
+    )
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in parts.items():
+            zf.writestr(name, content)
+
+
+SIGNED = (
+    "service_log.xlsx is digitally signed: the changes a run writes into it (invoice "
+    "numbers, statuses) make the signature invalid, and Excel will show it as invalid. If "
+    "the workbook must stay signed, sign it again in Excel after the run."
+)
+
+
+def test_a_signed_workbook_is_told_its_signature_breaks(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A digitally signed workbook: the run rewrote signed parts and Excel showed the
+    signature invalid, without a word. `check`, the dry run and the run now each say so
+    once, as a notice: the exit codes and what the run does are unchanged."""
+    write_workbook(
+        folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work", 1, 100)]
+    )
+    sign(folder.workbook)
+    said = []
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-09"]) == 0
+    said.append(capsys.readouterr().out)
+    assert folder.run("--dry-run", "--as-of", "2026-03-09") == 0
+    said.append(capsys.readouterr().out)
+    assert folder.run("--as-of", "2026-03-09") == 0
+    said.append(capsys.readouterr().out)
+    for out in said:
+        assert " ".join(out.split()).count(SIGNED) == 1, out
+    assert "no problems found" in said[0]
+    assert len(folder.received) == 1  # the invoice went, as for any workbook
+    with zipfile.ZipFile(folder.workbook) as zf:
+        assert "_xmlsignatures/sig1.xml" in zf.namelist()  # kept: the bookkeeper signs again
+
+
+def test_a_workbook_without_a_signature_is_not_told_of_one(
+    folder: Folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An origin part with no signature left (signatures removed) is no signature."""
+    write_workbook(
+        folder.workbook, [client("Acme")], [service(date(2026, 3, 2), "Acme", "Work", 1, 100)]
+    )
+    sign(folder.workbook)
+    with zipfile.ZipFile(folder.workbook) as zf:
+        parts = {info.filename: zf.read(info) for info in zf.infolist()}
+    parts["_xmlsignatures/_rels/origin.sigs.rels"] = f'<Relationships xmlns="{PKG_RELS}"/>'.encode()
+    with zipfile.ZipFile(folder.workbook, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in parts.items():
+            zf.writestr(name, content)
+    assert check_package(folder.workbook, ["Services"]).signed is False
+    assert main(["check", "--workbook", str(folder.workbook), "--as-of", "2026-03-09"]) == 0
+    assert "digitally signed" not in capsys.readouterr().out
