@@ -215,6 +215,8 @@ READ_SHEETS = (CLIENTS, SERVICES, INVOICES, PAYMENTS)
 
 #: The start of an OLE compound file: an .xls, or an .xlsx encrypted with a password.
 _COMPOUND_FILE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: The start of a zip (an .xlsx): one that is no zip as a whole was cut short.
+_ZIP_START = b"PK\x03\x04"
 
 
 def folder_given(path: Path) -> str:
@@ -229,6 +231,19 @@ def _not_a_workbook(path: Path) -> str:
             head = file.read(1 << 20)
     except OSError:
         head = b""
+    else:
+        if not head:
+            return (
+                f"{path.name} is empty (0 bytes): a copy not downloaded yet (a cloud "
+                "folder's placeholder) or a save that was interrupted. Let the sync finish, "
+                "or put back the latest backup from .billing/backups/, and run again."
+            )
+    if head.startswith(_ZIP_START):
+        return (
+            f"{path.name} is cut short (damaged): only its beginning is there, as a download, "
+            "sync or save that did not finish leaves it. Let the sync finish, or put back the "
+            "latest backup from .billing/backups/, and run again."
+        )
     if head.startswith(_COMPOUND_FILE) and "EncryptedPackage".encode("utf-16-le") in head:
         return (
             f"{path.name} is protected with a password, so it cannot be read: in Excel, File > "

@@ -18,6 +18,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -186,11 +187,39 @@ def test_damaged_part(tmp_path: Path) -> None:
 
 def test_not_a_zip_at_all(tmp_path: Path) -> None:
     book = base_book(tmp_path)
-    book.write_bytes(book.read_bytes()[: book.stat().st_size // 2])
+    book.write_text("Date,Client,Description\n2026-03-02,Acme,Work\n")  # a CSV named .xlsx
     refused(
         limited_run("check", "--workbook", str(book), cwd=tmp_path),
         "is not an Excel .xlsx workbook",
     )
+
+
+@pytest.mark.parametrize(
+    ("length", "said"),
+    [
+        (lambda size: 0, "service_log.xlsx is empty (0 bytes)"),
+        (lambda size: size // 2, "service_log.xlsx is cut short (damaged)"),
+        (lambda size: 40, "service_log.xlsx is cut short (damaged)"),
+    ],
+)
+def test_an_empty_or_cut_short_workbook_is_told_so(
+    folder: Folder, capsys: pytest.CaptureFixture[str], length: Any, said: str
+) -> None:
+    """A workbook left 0 bytes (a cloud folder's placeholder never downloaded, a save
+    interrupted) or cut short (a download or sync not finished) was told "is not an Excel
+    .xlsx workbook (save it from Excel as ...)", which Excel cannot do with it. Now it is
+    called empty or cut short, and the way out is letting the sync finish or the backup
+    the tool keeps (exit 2 as before); check and the run alike."""
+    book = base_book(folder.root)
+    folder.write_config()
+    data = book.read_bytes()
+    book.write_bytes(data[: length(len(data))])
+    assert main(["check", "--workbook", str(book)]) == 2
+    assert folder.run("--as-of", "2026-03-09") == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.count(said) == 2, out
+    assert out.count("Let the sync finish, or put back the latest backup from .billing/") == 2
+    assert "not an Excel .xlsx workbook" not in out and folder.received == []
 
 
 @pytest.mark.parametrize("cut", [3, 7, 9, 12, 15, 16])
