@@ -527,18 +527,20 @@ def test_the_stand_in_0s_of_a_log_asking_for_recalculation_stay_no_results(
     tmp_path: Path,
 ) -> None:
     """The same log as XlsxWriter wrote it (recalculation asked for on open): its 0s are
-    results never worked out, as before: Quantity x Unit Price is worked out, any other
-    such formula is a row error asking for the workbook to be saved with its results."""
+    results never worked out, as before: plain arithmetic on the row is worked out
+    (=ROUND(400*1.05,2) is 420), any other such formula is a row error asking for the
+    workbook to be saved with its results."""
     path = tmp_path / "exported.xlsx"
     _script_made_log(path)
     data = read_workbook(path, Config())
     lines, errors = validate_services(data.services, validate_clients(data.clients, Config()))
     assert [(line.row, line.amount) for line in lines] == [
-        (4, Decimal("420.00")), (5, Decimal("0.00")), (7, Decimal("200.00"))]  # fmt: skip
+        (3, Decimal("420.00")), (4, Decimal("420.00")), (5, Decimal("0.00")),
+        (7, Decimal("200.00"))]  # fmt: skip
     assert [(e.row, e.column) for e in errors.values()] == [
-        (2, "Unit Price"), (3, "Amount"), (6, "Unit Price"), (8, "Unit Price"),
-        (9, "Quantity"), (11, "Unit Price")]  # fmt: skip
-    assert errors[3].message.endswith(
+        (2, "Unit Price"), (6, "Unit Price"), (8, "Unit Price"), (9, "Quantity"),
+        (11, "Unit Price")]  # fmt: skip
+    assert errors[2].message.endswith(
         "open it in Excel and save it, or in LibreOffice recalculate first (Data > Calculate > "
         "Recalculate Hard, Ctrl+Shift+F9) and save it, then run again."
     )

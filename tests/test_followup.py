@@ -257,8 +257,9 @@ def test_a_dry_run_on_reissue_day_previews_the_reissued_invoice(folder: Folder) 
 def test_a_payment_typed_as_a_formula_never_worked_out_is_not_taken_for_none(
     folder: Folder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`=100+12` in Paid Amount, last saved by a program that does not calculate: the cell
-    reads empty, but the client paid: no reminder, a row error saying what to do."""
+    """`=SUM(Bank!B2:B3)` in Paid Amount, last saved by a program that does not calculate:
+    the cell reads empty, but the client paid: no reminder, a row error saying what to do
+    (a sum of numbers, `=100+12`, is worked out: test_cells)."""
     import openpyxl
 
     write_workbook(
@@ -270,16 +271,16 @@ def test_a_payment_typed_as_a_formula_never_worked_out_is_not_taken_for_none(
     book = openpyxl.load_workbook(folder.workbook)
     sheet = book["Invoices"]
     headers = {c.value: c.column for c in sheet[1]}
-    sheet.cell(row=2, column=headers["Paid Amount"], value="=100+12")
+    sheet.cell(row=2, column=headers["Paid Amount"], value="=SUM(Bank!B2:B3)")
     sheet.cell(row=2, column=headers["Paid Date"], value=week(1))
     book.save(folder.workbook)
     capsys.readouterr()
     assert folder.run("--as-of", week(2).isoformat()) == 1
     out = capsys.readouterr().out
-    assert "Paid Amount" in out and "=100+12" in out and "open it in Excel" in out
+    assert "Paid Amount" in out and "=SUM(Bank!B2:B3)" in out and "open it in Excel" in out
     assert len(mails_to(folder, "Payer")) == 1  # no reminder to a client who paid
     row = invoices(folder).loc["Payer"]
-    assert row["Reissue Count"] == 0 and "=100+12" in row["Note"]
+    assert row["Reissue Count"] == 0 and "=SUM(Bank!B2:B3)" in row["Note"]
 
 
 def test_a_payment_typed_in_another_currencys_sign_is_a_row_error(
