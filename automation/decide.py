@@ -277,14 +277,17 @@ def clients_gone(
     return sorted(errors, key=lambda e: e.row or 0)
 
 
-def unreached(pending: Sequence[LedgerMessage]) -> set[str]:
-    """The invoices whose own email, still owed, no server ever took: planned, or refused
-    by every address (`unbuild_unsent`, `mark_failed` let go of its bytes). It may be built
-    again as the invoice stands, or given up for a message that carries the invoice."""
+def unreached(pending: Collection[LedgerMessage]) -> set[str]:
+    """The invoices whose own email, still owed, no To address has: planned, or refused by
+    every To address, though a CC or the bcc archive may have taken it. The client never
+    had it: it may be given up for a message that carries the invoice (built again as the
+    invoice stands when `mark_failed` let go of its bytes)."""
     return {
         m.invoice_no
         for m in pending
-        if m.kind == "invoice" and m.state in (PLANNED, FAILED) and m.raw is None
+        if m.kind == "invoice"
+        and m.state in (PLANNED, FAILED)
+        and not {a.lower() for a in m.to or m.recipients} & m.reached
     }
 
 
@@ -385,8 +388,8 @@ def owed_now(
             continue
         if msg.invoice_no in seen:
             continue  # at most one message per invoice per run
-        if msg.kind == "invoice" and msg.invoice_no in carried and msg.raw is None:
-            continue  # paid before it could be delivered: its payment note carries it
+        if msg.kind == "invoice" and msg.invoice_no in carried:
+            continue  # paid before the client had it: its payment note carries it
         typed = Payments.from_row(rows.get(msg.invoice_no)).bookkeeper_status
         # Void, Hold and inactive clients get no automatic mail (a credit note goes).
         if msg.kind != "credit_note" and (typed or (client is not None and not client.active)):

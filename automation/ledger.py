@@ -301,6 +301,8 @@ class LedgerMessage:
     #: the envelope addresses that are To and Cc (the rest are blind copies)
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
+    #: the addresses (lower case) a server accepted it for, or may have (`_REACHED`)
+    reached: frozenset[str] = frozenset()
 
 
 def _lines_json(lines: Sequence[InvoiceLine]) -> str:
@@ -1012,13 +1014,15 @@ class Ledger:
     def messages(self, states: Sequence[str] | None = None) -> list[LedgerMessage]:
         query = (
             "SELECT m.message_id, event, invoice_no, kind, state, payload, envelope_from,"
-            " recipients, b.raw, reply, created_run, attempt_run, to_addresses, cc_addresses"
+            " recipients, b.raw, reply, created_run, attempt_run, to_addresses, cc_addresses,"
+            " (SELECT group_concat(d.address, char(10)) FROM deliveries d"
+            "  WHERE d.message_id = m.message_id AND d.state IN (?, ?))"
             " FROM messages m LEFT JOIN message_bytes b ON b.message_id = m.message_id"
         )
-        args: list[Any] = []
+        args: list[Any] = [*_REACHED]
         if states:
             query += f" WHERE state IN ({','.join('?' * len(states))})"
-            args = list(states)
+            args += states
         query += " ORDER BY m.rowid"
         return [
             LedgerMessage(
@@ -1036,8 +1040,9 @@ class Ledger:
                 ar,
                 tuple(json.loads(to)) if to else (),
                 tuple(json.loads(cc)) if cc else (),
+                frozenset(had.split("\n")) if had else frozenset(),
             )
-            for m, e, n, k, s, p, ef, r, raw, reply, cr, ar, to, cc in self.conn.execute(
+            for m, e, n, k, s, p, ef, r, raw, reply, cr, ar, to, cc, had in self.conn.execute(
                 query, args
             )
         ]
@@ -1198,12 +1203,13 @@ class Ledger:
         if cur.rowcount:
             self.conn.execute("DELETE FROM message_bytes WHERE message_id = ?", (message_id,))
 
-    def drop_unsent(self, event: str) -> None:
-        """Forget the message of `event` if no recipient has or may have it (planned, or
-        refused by every address): another message carried what it had to say."""
+    def drop_carried(self, event: str) -> None:
+        """Forget the message of `event`, still owed (planned, or refused by some address):
+        another message carried what it had to say to the addresses without it. Who had an
+        earlier attempt stays in `deliveries`."""
         row = self.conn.execute(
-            f"SELECT message_id FROM messages WHERE event = ? AND {_NOBODY_HAS}",
-            (event, *_REACHED),
+            "SELECT message_id FROM messages WHERE event = ? AND state IN (?, ?)",
+            (event, PLANNED, FAILED),
         ).fetchone()
         if row is not None:
             self.drop_message(row[0])

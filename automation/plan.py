@@ -135,8 +135,9 @@ class InvoiceState:
     failed: bool  # its first email has not gone out yet
     credited: Decimal = ZERO  # the credit notes issued against it, together
     voided: bool = False  # cancelled by a credit note (Void or Rebill)
-    #: its first email, still owed, was never taken by a server (planned, or refused by
-    #: every address): it may be built again, or another message may carry it
+    #: its first email, still owed, reached no To address (planned, or refused by every
+    #: To address, though a CC or the bcc archive may have it): the client never had it,
+    #: and another message may carry it
     unreached: bool = False
     #: times found owing again after its payment was noted (`LedgerInvoice.reopened`)
     reopened: int = 0
@@ -337,7 +338,7 @@ def decide_followup(
     """What to send about one invoice: at most one message, never a repeat.
 
     An invoice whose own email is still owed gets nothing else (the invoice goes first,
-    showing what was paid), unless no server ever took that email and the client has
+    showing what was paid), unless no To address has that email and the client has
     paid it in full or more meanwhile: the thank-you (or overpayment note) goes instead,
     carrying the invoice, rather than an invoice asking for what is paid.
     """

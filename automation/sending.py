@@ -526,8 +526,9 @@ def record_sent(
         }.get(msg.kind, msg.kind.capitalize())
         if msg.payload.get("with_invoice"):
             # Paid before its own email could be delivered: this note carried the invoice,
-            # and that email (never taken by a server) is not sent any more.
-            ledger.drop_unsent(f"{inv.invoice_no}/invoice")
+            # and that email (refused by every To address) is not sent any more, though a
+            # CC or the bcc archive took it.
+            ledger.drop_carried(f"{inv.invoice_no}/invoice")
             ledger.update_invoice(
                 inv.invoice_no,
                 sent_at=inv.sent_at or now,

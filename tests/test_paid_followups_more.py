@@ -4,13 +4,17 @@ paid again before any run saw the invoice owing (`test_paid_followups` has the r
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
-from conftest import Folder
+from conftest import Folder, client, service, write_workbook
 from test_corrections import attachment_names, body, cell, run
 from test_followup import digest, mails_to, type_into_invoices
 from test_paid_followups import (
+    PAID_ON,
+    REFUSED_ON,
     RETRY_ON,
+    ZETA,
     payment_taken_out_sends_the_invoice,
     thank_you_refused_too,
 )
@@ -50,8 +54,6 @@ def test_a_refused_thank_you_for_a_payment_taken_out_no_longer_promises_a_retry(
     """Delivered, paid, the thank-you refused; then the payment is taken out (the bank
     returned it): nothing more goes, and the Note stops saying "it is tried again at the
     next run"."""
-    from conftest import client, service, write_workbook
-
     write_workbook(folder.workbook, [client("Acme", Terms="Net 60")],
                    [service(date(2026, 3, 2), "Acme", "Work", 10, 100)])  # fmt: skip
     run(folder, date(2026, 3, 10))
@@ -68,3 +70,54 @@ def test_a_refused_thank_you_for_a_payment_taken_out_no_longer_promises_a_retry(
     assert "tried again" not in note and "is not sent after all" in note, note
     run(folder, date(2026, 3, 31))
     assert len(folder.received) == sent
+
+
+BOSS = "boss@clients.example"
+ARCHIVE = "archive@ledgerwise.example"
+
+
+def refused_but_copied_then_paid(folder: Folder, copy: str, paid: str) -> str:
+    """Zeta's $100.00 invoice refused for its To address on 9 March while another recipient
+    took it (`copy`: the bcc archive, or the client's CC); `paid` typed on the 11th. Returns
+    the address that has the first email."""
+    if copy == "bcc":
+        folder.write_config(email=f'bcc = "{ARCHIVE}"')
+    write_workbook(
+        folder.workbook,
+        [client("Zeta", CC=BOSS) if copy == "cc" else client("Zeta")],
+        [service(date(2026, 3, 2), "Zeta", "Work", 1, 100)],
+    )
+    folder.recorder.refuse = frozenset({ZETA})
+    assert folder.run("--as-of", REFUSED_ON.isoformat()) == 1
+    assert cell(folder, "Zeta", "Status") == "Failed"
+    had = ARCHIVE if copy == "bcc" else BOSS
+    assert [r.rcpt_tos for r in folder.received] == [[had]]
+    folder.recorder.refuse = frozenset()
+    type_into_invoices(folder, "Zeta", Paid_Amount=Decimal(paid), Paid_Date=PAID_ON)
+    return had
+
+
+@pytest.mark.parametrize("copy", ["bcc", "cc"])
+@pytest.mark.parametrize(("paid", "status"), [("100", "Paid"), ("120", "Overpaid")])
+def test_an_invoice_a_copy_got_and_paid_in_full_is_never_sent_asking_for_payment(
+    folder: Folder, copy: str, paid: str, status: str
+) -> None:
+    """The client's CC (or the bcc archive) took the first email, the To address refused
+    it, and the client paid in full meanwhile: the payment note carries the invoice, to the
+    client as usual, and the kept invoice email is never sent, that week or later."""
+    had = refused_but_copied_then_paid(folder, copy, paid)
+    run(folder, RETRY_ON)
+    (mail,) = mails_to(folder, "Zeta")
+    assert "Please find attached invoice" not in body(mail)
+    assert "The invoice is attached for your records." in body(mail)
+    assert attachment_names(mail) == ["INV-2026-0001.docx"]
+    assert had in folder.received[-1].rcpt_tos  # a new message: CC'd, archived as usual
+    note = str(cell(folder, "Zeta", "Note"))
+    assert "with the invoice attached" in note and "zeta@clients.example" in note, note
+    assert cell(folder, "Zeta", "Status") == status
+    sent = len(folder.received)
+    for day in (date(2026, 3, 23), date(2026, 3, 30), date(2026, 4, 6)):
+        run(folder, day)
+    assert len(folder.received) == sent, [r.message["Subject"] for r in folder.received[sent:]]
+    assert "with the invoice attached" in str(cell(folder, "Zeta", "Note"))
+    assert cell(folder, "Zeta", "Status") == status
