@@ -309,8 +309,12 @@ def prepare_jobs(
         doc: InvoiceDocument | CreditNoteDocument | None
         if msg.kind == "invoice" or msg.payload.get("with_invoice"):
             # The invoice as it stands: a payment made before it could be delivered shows,
-            # with the balance; a payment note carrying it (paid in full) says so.
+            # with the balance; a payment note carrying it (paid in full) says so. Made
+            # again for the To addresses after a CC took the first (`Ledger.restate_kept`):
+            # the due date that first one says (receipt-based terms count from then).
             due = due_on_sending(inv, config, calendar, as_of)
+            if msg.payload.get("had") and inv.first_due is not None:
+                due = inv.first_due
             doc = make_document(
                 inv,
                 client,

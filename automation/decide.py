@@ -280,8 +280,9 @@ def clients_gone(
 def unreached(pending: Collection[LedgerMessage]) -> set[str]:
     """The invoices whose own email, still owed, no To address has: planned, or refused by
     every To address, though a CC or the bcc archive may have taken it. The client never
-    had it: it may be given up for a message that carries the invoice (built again as the
-    invoice stands when `mark_failed` let go of its bytes)."""
+    had it: it may be made again as the invoice stands (`mark_failed` let go of its bytes,
+    or `Ledger.restate_kept` makes it a new message), or given up for a message that
+    carries the invoice."""
     return {
         m.invoice_no
         for m in pending

@@ -960,11 +960,14 @@ class Ledger:
 
         Its bytes are dropped so it is rebuilt (new date, new due date, the
         current address); one that may have reached the server, or that some
-        recipient has or may have, is left alone: it is resent identical.
+        recipient has or may have, is left alone: it is resent identical. One whose
+        bytes a refusal let go already (only the bcc archive had it: `mark_failed`) is
+        built again anyway: it is planned again too.
         """
         row = self.conn.execute(
             "SELECT message_id FROM messages WHERE event = ? AND state IN (?, ?)"
-            f" AND {_NOBODY_HAS}",
+            f" AND ({_NOBODY_HAS}"
+            " OR message_id NOT IN (SELECT message_id FROM message_bytes))",
             (event, PLANNED, FAILED, *_REACHED),
         ).fetchone()
         if row is None:
@@ -1213,6 +1216,29 @@ class Ledger:
         ).fetchone()
         if row is not None:
             self.drop_message(row[0])
+
+    def restate_kept(self, event: str, message_id: str, payload: dict[str, Any]) -> None:
+        """The message of `event`, refused by its To addresses and kept for them because a
+        copy reached others (a CC, the bcc archive), made a new message as of this run:
+        `message_id`, `payload`, built again. The addresses that have (or may have) the
+        earlier one go into the payload's "had": the new one does not go to them. The
+        earlier one's deliveries stay under its own Message-ID."""
+        row = self.conn.execute(
+            "SELECT message_id, payload FROM messages WHERE event = ? AND state = ?"
+            " AND message_id IN (SELECT message_id FROM message_bytes)",
+            (event, FAILED),
+        ).fetchone()
+        if row is None:
+            return
+        old, before = row
+        had = {a for a, (state, _r) in self.deliveries(old).items() if state in _REACHED}
+        had |= set(json.loads(before).get("had", ()))
+        self.conn.execute(
+            f"UPDATE messages SET message_id = ?, payload = ?, reply = '', {_UNBUILT}"
+            " WHERE message_id = ?",
+            (message_id, json.dumps({**payload, "had": sorted(had)}), old),
+        )
+        self.conn.execute("DELETE FROM message_bytes WHERE message_id = ?", (old,))
 
     # -- updates owed to the workbook --------------------------------------
     def owe_updates(self, updates: Iterable[tuple[str, str, str, CellValue]]) -> None:

@@ -39,6 +39,7 @@ from .decide import (
     owed_now,
     reached_by_to,
     refuse_non_positive,
+    unreached,
     unsent_waiting,
 )
 from .delivery import Parcel, RetryPolicy, deliver
@@ -135,6 +136,7 @@ from .sending import (
     NOT_EMAILED,
     SendStage,
     email_words,
+    not_again,
     problem_told,
     refunded_note,
     test_mode_note,
@@ -879,18 +881,36 @@ class Run:
         """An invoice's own email that no server ever took, built again this run: its
         document shows what was paid meanwhile and the balance, as a copy does, rather
         than asking for the whole amount (one that may have reached a server goes
-        identical: `Ledger.replan_message` leaves it alone)."""
+        identical: `Ledger.replan_message` leaves it alone).
+
+        One refused by every To address and kept because a CC or the bcc archive took
+        it, part paid since: the client never had it, and its bytes would ask for the
+        whole amount. It becomes a new message showing the payment, for the addresses
+        without the first alone (`Ledger.restate_kept`). Paid in full, the payment note
+        carries the invoice instead (`plan.decide_followup`)."""
+        client_never_had = unreached(pending)
         for msg in pending:
             inv = self.invoices.get(msg.invoice_no)
-            if msg.kind != "invoice" or msg.raw is not None or inv is None:
+            if msg.kind != "invoice" or inv is None:
                 continue
             pay = Payments.from_row(self.rows.get(msg.invoice_no))
             payload = {k: v for k, v in msg.payload.items() if k not in PAYMENT_FIGURES}
+            due, balance = balance_of(state_of(inv, True), pay)
             if pay.paid > 0:
-                due, balance = balance_of(state_of(inv, True), pay)
                 payload |= {"paid": str(pay.paid), "balance": str(balance), "amount_due": str(due)}
-            if payload != msg.payload:
+            if payload == msg.payload:
+                continue
+            if msg.raw is None:
                 self.ledger.replan_message(msg.event, payload)
+            elif (
+                msg.state == FAILED
+                and msg.invoice_no in client_never_had
+                and pay.paid > 0
+                and balance > 0
+                and not (pay.bookkeeper_status or pay.blocked)
+            ):
+                message_id = make_message_id(self.config.email, self.config.company)
+                self.ledger.restate_kept(msg.event, message_id, payload)
 
     def _note_paid_back(self) -> None:
         """A void invoice whose Note says money is owed back, the Paid Amount lowered since
@@ -1020,6 +1040,7 @@ class Run:
                         header = header_for(CLIENTS, column, config.columns)
                         summary.errors.append(utf8_row_error(job, refusal, CLIENTS, header))
                         continue
+                    message = not_again(message, job.message.payload.get("had", ()))
                     have = ledger.delivered_to(message.message_id)
                     todo = tuple(a for a in message.recipients if a.lower() not in have)
                     by_id[message.message_id] = job

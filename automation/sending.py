@@ -241,6 +241,18 @@ def blind_copies(message: BuiltMessage) -> frozenset[str]:
     return frozenset(a.lower() for a in message.recipients if message.role(a) == "bcc")
 
 
+def not_again(message: BuiltMessage, had: Collection[str]) -> BuiltMessage:
+    """`message` for its recipients but those that `had` an earlier message in its stead
+    (`Ledger.restate_kept`: the invoice's first email, which a CC or the bcc archive took
+    while its To addresses refused it): they are not sent this one. Its headers stay as
+    built; the Note says they had it already."""
+    gone = {a.lower() for a in had}
+    if not gone & {a.lower() for a in message.recipients}:
+        return message
+    kept = tuple(a for a in message.recipients if a.lower() not in gone)
+    return replace(message, recipients=kept)
+
+
 def copies_missed_text(message: BuiltMessage, verdict: Verdict) -> str:
     """ " Not delivered to cc x@y: 550 ..." for each CC or bcc copy refused ("" for none)."""
     return "".join(
@@ -319,7 +331,8 @@ class SendStage(LedgerJournal):
         ]
         interrupted = msg.state == SENDING
         missed, listed = self.copies_refused(message, verdict, outcome)
-        already = f" ({', '.join(earlier)} had it already)" if earlier else ""
+        had = "the invoice's first email" if msg.payload.get("had") else "it"
+        already = f" ({', '.join(earlier)} had {had} already)" if earlier else ""
         day = self.as_of
         note = again_note(self.outbox is not None) if interrupted else ""
         if not tried:

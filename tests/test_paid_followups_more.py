@@ -15,6 +15,7 @@ from test_paid_followups import (
     REFUSED_ON,
     RETRY_ON,
     ZETA,
+    attached_text,
     payment_taken_out_sends_the_invoice,
     thank_you_refused_too,
 )
@@ -121,3 +122,49 @@ def test_an_invoice_a_copy_got_and_paid_in_full_is_never_sent_asking_for_payment
     assert len(folder.received) == sent, [r.message["Subject"] for r in folder.received[sent:]]
     assert "with the invoice attached" in str(cell(folder, "Zeta", "Note"))
     assert cell(folder, "Zeta", "Status") == status
+
+
+@pytest.mark.parametrize("copy", ["bcc", "cc"])
+def test_an_invoice_a_copy_got_and_part_paid_goes_to_the_client_showing_the_payment(
+    folder: Folder, copy: str
+) -> None:
+    """The To address never had the first email: it gets the invoice as it stands, Amount
+    paid and Balance due shown, and whoever had the first gets no second copy."""
+    had = refused_but_copied_then_paid(folder, copy, "40")
+    first = folder.received[0].message["Message-ID"]
+    run(folder, RETRY_ON)
+    (mail,) = mails_to(folder, "Zeta")
+    assert str(mail["Subject"]).startswith("Invoice INV-2026-0001")
+    printed = attached_text(mail, folder)
+    assert "Amount paid\n$40.00\nBalance due\n$60.00" in printed, printed
+    assert "Sixty dollars" in printed
+    assert [r.rcpt_tos for r in folder.received[1:]] == [["zeta@clients.example"]]
+    if copy == "cc":  # not the message the CC has: a new one
+        assert mail["Message-ID"] != first
+    assert cell(folder, "Zeta", "Status") == "Partially Paid"
+    note = str(cell(folder, "Zeta", "Note"))
+    assert note.startswith("Emailed to zeta@clients.example"), note
+    if copy == "cc":
+        assert f"({BOSS} had the invoice's first email already)" in note, note
+    run(folder, date(2026, 3, 23))  # the payment in words: once per amount, as ever
+    last = folder.received[-1]
+    assert "payment received, $60.00 still due" in str(last.message["Subject"])
+    assert ("zeta@clients.example" in last.rcpt_tos) and (had in last.rcpt_tos)
+
+
+def test_an_invoice_a_cc_got_and_part_paid_keeps_the_due_date_the_cc_has(folder: Folder) -> None:
+    """Terms "15 days after receipt": the CC took it on 9 March, so the client had it then (Sent
+    At) and it is due on the 24th; the invoice made again for the To address says so."""
+    write_workbook(
+        folder.workbook,
+        [client("Zeta", CC=BOSS, Terms="15 days after receipt")],
+        [service(date(2026, 3, 2), "Zeta", "Work", 1, 100)],
+    )
+    folder.recorder.refuse = frozenset({ZETA})
+    assert folder.run("--as-of", REFUSED_ON.isoformat()) == 1
+    assert "due on March 24, 2026" in body(folder.received[0].message)
+    folder.recorder.refuse = frozenset()
+    type_into_invoices(folder, "Zeta", Paid_Amount=Decimal("40"), Paid_Date=PAID_ON)
+    run(folder, RETRY_ON)
+    (mail,) = mails_to(folder, "Zeta")
+    assert "Due date: March 24, 2026" in attached_text(mail, folder)
