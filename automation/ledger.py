@@ -921,6 +921,13 @@ class Ledger:
         """A rebilled invoice's lines are on its replacement now, not on it."""
         self.conn.execute("DELETE FROM lines WHERE invoice_no = ?", (invoice_no,))
 
+    def rebilled(self) -> dict[str, LedgerInvoice]:
+        """The invoices a Rebill cancelled and replaced, in the order they were issued: their
+        lines are on the new invoices now (`forget_lines`), their record keeps them as billed."""
+        query = "SELECT invoice_no FROM invoices WHERE replaced_by > ''"  # not NULL, not empty
+        numbers = [number for (number,) in self.conn.execute(query)]
+        return self.invoices(numbers) if numbers else {}
+
     def invoiced_lines(self, fingerprints: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """fingerprint -> [(invoice_no, row_hint)] for the given fingerprints."""
         result: dict[str, list[tuple[str, int]]] = {}

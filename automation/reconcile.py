@@ -19,6 +19,7 @@ import tempfile
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ from .model import (
     REISSUED,
     SENT,
     VOID,
+    InvoiceLine,
     InvoiceRow,
     RowError,
     ServiceLine,
@@ -73,12 +75,24 @@ def restored_lines(
 ) -> dict[int, str]:
     """Rows that lost an Invoice No the ledger gave them: row -> invoice number.
 
+    A line billed on an invoice since rebilled has the number of the invoice billing it
+    now (`rebilled_lines`).
     `prints`: the lines' fingerprints by row, when the caller has them already.
     """
     if ledger is None or not lines:
         return {}
     if prints is None:
         prints = {line.row: fingerprint(line) for line in lines}
+    result = _known_lines(lines, services, ledger, prints)
+    result.update(rebilled_lines([ln for ln in lines if ln.row not in result], services,
+                                 ledger, result))  # fmt: skip
+    return result
+
+
+def _known_lines(
+    lines: Sequence[ServiceLine], services: SheetData, ledger: Ledger, prints: Mapping[int, str]
+) -> dict[int, str]:
+    """`restored_lines` of the lines the ledger knows by their fingerprint."""
     known = ledger.invoiced_lines(set(prints.values()))
     if not known:
         return {}
@@ -113,6 +127,121 @@ def restored_lines(
     return result
 
 
+def rebilled_lines(
+    lines: Sequence[ServiceLine],
+    services: SheetData,
+    ledger: Ledger | None,
+    restored: Mapping[int, str],
+) -> dict[int, str]:
+    """Rows without an Invoice No that hold a line as an invoice since rebilled billed it
+    (an older copy of the workbook put back): row -> the invoice billing that line now.
+
+    A Rebill moves its invoice's lines to the new invoices (`Ledger.forget_lines`): a line
+    as the older copy has it is known by the rebilled invoice's record instead, and follows
+    it to its replacement (on through a replacement rebilled in turn; a void one keeps it).
+    Only while the replacement has fewer rows carrying its number, or given it back
+    (`restored`), than it billed lines: a line typed anew that reads as the old one did,
+    beside the rebilled rows, is new work. A line the Rebill left out is not followed.
+    """
+    if ledger is None or not lines:
+        return {}
+    old = ledger.rebilled()
+    if not old:
+        return {}
+    billed: dict[tuple[object, ...], list[tuple[str, int]]] = {}
+    for inv in old.values():
+        for i, ln in enumerate(inv.lines):
+            key = _said(ln.service_date, inv.client_key, ln.description, ln.quantity)
+            billed.setdefault(key, []).append((inv.invoice_no, i))
+    found: dict[int, list[tuple[str, int]]] = {}
+    for line in lines:
+        said = _said(line.service_date, line.client_key, line.description, line.quantity)
+        places = [
+            (number, i) for number, i in billed.get(said, ())
+            if round_money(line.amount, old[number].currency) == old[number].lines[i].amount
+        ]  # fmt: skip
+        if places:
+            found[line.row] = places
+    if not found:
+        return {}
+    replacements = {n for inv in old.values() for n in inv.replaced_by if n not in old}
+    every = {**ledger.invoices(replacements), **old}
+    moved = _moved_lines(old, every)
+    texts = column_text(services.frame["Invoice No"].dropna())
+    free = dict.fromkeys(every, 0)
+    for number in texts[texts.isin(free.keys())]:
+        free[number] -= 1
+    for number in restored.values():
+        if number in free:
+            free[number] -= 1
+    for number, inv in every.items():
+        free[number] += len(inv.lines)
+    result: dict[int, str] = {}
+    used: set[tuple[str, int]] = set()
+    for row in sorted(found):
+        for place in found[row]:
+            now = _followed(place, moved, old)
+            if place in used or now is None or free[now[0]] <= 0:
+                continue
+            used.add(place)
+            free[now[0]] -= 1
+            result[row] = now[0]
+            break
+    return result
+
+
+def _said(when: date, client_key: str, description: str, quantity: Decimal) -> tuple[object, ...]:
+    """What a line says, but its amount (compared rounded to the invoice's currency)."""
+    return (when, client_key, " ".join(description.split()), quantity.normalize())
+
+
+def _moved_lines(
+    old: Mapping[str, LedgerInvoice], every: Mapping[str, LedgerInvoice]
+) -> dict[tuple[str, int], tuple[str, int]]:
+    """(rebilled invoice, line) -> (its replacement, line) for each line its Rebill billed
+    again: the replacement's line billed on the same row first, then one of the same date
+    and description, then one of the same date (the rows it was billed from, as they stood)."""
+    tests: tuple[Callable[[InvoiceLine, InvoiceLine], bool], ...] = (
+        lambda a, b: a.row == b.row,
+        lambda a, b: (
+            a.service_date == b.service_date
+            and " ".join(a.description.split()) == " ".join(b.description.split())
+        ),
+        lambda a, b: a.service_date == b.service_date,
+    )
+    taken: set[tuple[str, int]] = set()
+    moved: dict[tuple[str, int], tuple[str, int]] = {}
+    for number, inv in old.items():
+        free = [(n, j) for n in inv.replaced_by if n in every
+                for j in range(len(every[n].lines))]  # fmt: skip
+        for same in tests:
+            for i, line in enumerate(inv.lines):
+                if (number, i) in moved:
+                    continue
+                pick = next((p for p in free
+                             if p not in taken and same(line, every[p[0]].lines[p[1]])),
+                            None)  # fmt: skip
+                if pick is not None:
+                    taken.add(pick)
+                    moved[number, i] = pick
+    return moved
+
+
+def _followed(
+    place: tuple[str, int],
+    moved: Mapping[tuple[str, int], tuple[str, int]],
+    old: Mapping[str, LedgerInvoice],
+) -> tuple[str, int] | None:
+    """Where a rebilled invoice's line is billed now (None: a Rebill left it out)."""
+    seen = set()
+    while place[0] in old and place not in seen:
+        seen.add(place)
+        if place not in moved:
+            return None
+        place = moved[place]
+    return None if place in seen else place
+
+
 def lost_and_changed(
     lines: Sequence[ServiceLine],
     ledger: Ledger | None,
@@ -130,12 +259,18 @@ def lost_and_changed(
     client and service date and still its description, or its quantity and
     unit price. (Only after such a loss: a row deleted or sorted since leaves
     the ledger's row numbers behind, and a new line must never be taken.)
+
+    A row given back the number of the invoice that rebilled its line
+    (`rebilled_lines`) says what the line said before the Rebill corrected it:
+    it is told, with the invoice's other rows given back, so each is paired
+    with its own line.
     """
     if ledger is None or not restored:
         return {}
+    invoices = ledger.invoices(set(restored.values()))
+    found = _unlike_their_lines(lines, restored, invoices)
     by_row = {line.row: line for line in lines if line.row not in restored}
-    found: dict[int, LedgerInvoice] = {}
-    for inv in ledger.invoices(set(restored.values())).values():
+    for inv in invoices.values():
         if inv.voided is not None:
             continue
         for billed in inv.lines:
@@ -155,6 +290,28 @@ def lost_and_changed(
             ):
                 found[line.row] = inv
     return found
+
+
+def _unlike_their_lines(
+    lines: Sequence[ServiceLine],
+    restored: Mapping[int, str],
+    invoices: Mapping[str, LedgerInvoice],
+) -> dict[int, LedgerInvoice]:
+    """The rows given back an invoice's number that say none of its lines, and the other rows
+    given back that invoice's number: row -> the invoice."""
+    given = [(line, invoices[restored[line.row]]) for line in lines
+             if restored.get(line.row) in invoices]  # fmt: skip
+    unlike = {
+        inv.invoice_no
+        for line, inv in given
+        if not any(
+            _said(line.service_date, line.client_key, line.description, line.quantity)
+            == _said(ln.service_date, inv.client_key, ln.description, ln.quantity)
+            and round_money(line.amount, inv.currency) == ln.amount
+            for ln in inv.lines
+        )
+    }
+    return {line.row: inv for line, inv in given if inv.invoice_no in unlike}
 
 
 def billed_elsewhere(

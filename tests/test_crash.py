@@ -377,6 +377,85 @@ def test_a_line_edited_in_a_restored_copy_is_told_not_billed_again(folder: Folde
     assert invoices.set_index("Invoice No").loc[new, "Total"] == 300 + 101
 
 
+def restore_oldest_backup(folder: Folder) -> None:
+    """The bookkeeper copies the oldest workbook backup over the workbook: the log as it
+    was before the first run wrote anything back (no Invoice Nos, no Invoices rows)."""
+    backups = sorted((folder.root / ".billing" / "backups").glob("service_log-*.xlsx"))
+    shutil.copy2(backups[0], folder.workbook)
+
+
+@pytest.mark.parametrize("second_line", [False, True])
+def test_a_line_rebilled_since_the_restored_copy_gets_its_new_invoice_back(
+    folder: Folder, capsys: pytest.CaptureFixture[str], second_line: bool
+) -> None:
+    """Birch's line was corrected and rebilled (INV-2026-0001 void, replaced by
+    INV-2026-0003). The oldest backup put back has the line as first billed, without an
+    Invoice No: it is the line INV-2026-0003 bills, so it gets that number back, with the
+    edited row's Error naming how it differs; nothing is billed or sent again, and no
+    invoice is told as having lost a line. Undoing the edit puts all in step."""
+    birch = [service(date(2026, 3, 3), "Birch", "B1 setup", 1, 250)]
+    if second_line:
+        birch.append(service(date(2026, 3, 4), "Birch", "B2 support", 1, 100))
+    write_workbook(folder.workbook, [client("Birch"), client("Cedar")],
+                   [*birch, service(date(2026, 3, 3), "Cedar", "C1 audit", 1, 100)])  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0  # INV-2026-0001 Birch, INV-2026-0002 Cedar
+    folder.type_in("Services", 2, Quantity=2, Amount=500)
+    folder.type_in("Invoices", 2, Status="Rebill")
+    assert folder.run("--as-of", "2026-03-10") == 0  # CN-2026-0001, INV-2026-0003
+    sent = len(folder.received)
+    restore_oldest_backup(folder)
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-11") == 1
+    said = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert len(folder.received) == sent  # nothing billed or sent again
+    numbers = [n for (n,) in ledger_rows(folder, "SELECT invoice_no FROM invoices")]
+    assert sorted(numbers) == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]
+    assert "no Services row holds" not in said, said
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    birch_rows = len(birch)
+    assert list(services["Invoice No"]) == ["INV-2026-0003"] * birch_rows + ["INV-2026-0002"]
+    assert list(services["Status"]) == ["Error"] + ["Invoiced"] * birch_rows
+    assert str(services["Error"][0]).startswith(
+        "Quantity from 2 to 1 and Amount from 500 to 250 changed after the row was billed on "
+        "INV-2026-0003; type Rebill"
+    )
+    folder.type_in("Services", 2, Quantity=2, Amount=500)  # the edit undone
+    assert folder.run("--as-of", "2026-03-12") == 0
+    assert len(folder.received) == sent
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert list(services["Invoice No"]) == ["INV-2026-0003"] * birch_rows + ["INV-2026-0002"]
+    assert set(services["Status"]) == {"Invoiced"}
+    assert [d.date() for d in services["Due Date"][:birch_rows]] == [date(2026, 4, 9)] * birch_rows
+
+
+@pytest.mark.parametrize("rebilled", [False, True])
+def test_a_line_of_a_void_invoice_in_the_restored_copy_stays_billed_on_it(
+    folder: Folder, rebilled: bool
+) -> None:
+    """Void is final: the line of a void invoice (voided by a Void, or rebilled and its new
+    invoice then voided), put back without its Invoice No by restoring the oldest backup,
+    gets the void invoice's number back; it is never billed a second time."""
+    write_workbook(folder.workbook, [client("Birch")],
+                   [service(date(2026, 3, 3), "Birch", "B1 setup", 1, 250)])  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0  # INV-2026-0001
+    void = "INV-2026-0001"
+    if rebilled:
+        folder.type_in("Services", 2, Quantity=2, Amount=500)
+        folder.type_in("Invoices", 2, Status="Rebill")
+        assert folder.run("--as-of", "2026-03-10") == 0  # INV-2026-0002
+        void = "INV-2026-0002"
+    folder.type_in("Invoices", folder.row_of("Invoices", "Invoice No", void), Status="Void")
+    assert folder.run("--as-of", "2026-03-11") == 0
+    sent = len(folder.received)
+    restore_oldest_backup(folder)
+    assert folder.run("--as-of", "2026-03-12") == 0
+    assert len(folder.received) == sent
+    numbers = [n for (n,) in ledger_rows(folder, "SELECT invoice_no FROM invoices")]
+    assert sorted(numbers) == ["INV-2026-0001", "INV-2026-0002"][: 1 + rebilled]
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert list(services["Invoice No"]) == [void]
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
