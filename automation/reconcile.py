@@ -258,7 +258,8 @@ def lost_and_changed(
     billed on the very row the ledger billed it, when it has that line's
     client and service date and still its description, or its quantity and
     unit price. (Only after such a loss: a row deleted or sorted since leaves
-    the ledger's row numbers behind, and a new line must never be taken.)
+    the ledger's row numbers behind, and a new line must never be taken.) A
+    void invoice keeps such a line too: it was billed, and is not billed again.
 
     A row given back the number of the invoice that rebilled its line
     (`rebilled_lines`) says what the line said before the Rebill corrected it:
@@ -271,8 +272,6 @@ def lost_and_changed(
     found = _unlike_their_lines(lines, restored, invoices)
     by_row = {line.row: line for line in lines if line.row not in restored}
     for inv in invoices.values():
-        if inv.voided is not None:
-            continue
         for billed in inv.lines:
             line = by_row.get(billed.row)
             if (

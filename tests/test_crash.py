@@ -456,6 +456,26 @@ def test_a_line_of_a_void_invoice_in_the_restored_copy_stays_billed_on_it(
     assert list(services["Invoice No"]) == [void]
 
 
+def test_a_line_of_a_void_invoice_edited_in_the_restored_copy_is_not_billed_again(
+    folder: Folder,
+) -> None:
+    """INV-2026-0001 (two lines) was voided; the oldest backup is put back and a quantity
+    corrected in it: the line was billed, on the void invoice, and stays billed there."""
+    make_log(folder)
+    assert folder.run("--as-of", AS_OF) == 0
+    folder.type_in("Invoices", 2, Status="Void")
+    assert folder.run("--as-of", "2026-03-10") == 0
+    sent = len(folder.received)
+    restore_oldest_backup(folder)
+    folder.type_in("Services", 2, Quantity=3, Amount=300)
+    assert folder.run("--as-of", "2026-03-11") == 0
+    assert len(folder.received) == sent
+    numbers = [n for (n,) in ledger_rows(folder, "SELECT invoice_no FROM invoices")]
+    assert len(numbers) == len(CLIENTS)
+    services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
+    assert list(services["Invoice No"][:2]) == ["INV-2026-0001"] * 2
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
