@@ -4,6 +4,7 @@ client paid again."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 
@@ -76,6 +77,18 @@ def test_a_line_that_may_be_part_of_a_typed_payment_waits_instead_of_paying_anot
     (reused,) = match_lines(INVOICES, PAYERS, [rest], D("0"), known_closed={"INV-2026-0007"})
     assert (reused.rule, reused.allocations) == (
         "Amount", (Allocation("INV-2026-0002", D("800.00")),))  # fmt: skip
+
+
+def test_a_line_is_decided_as_if_the_invoices_it_may_not_see_yet_did_not_exist() -> None:
+    """`unseen`: INV-2026-0002 issued (the day of the run) after the line was imported. The
+    line naming it is decided as before it existed; the other line sees it."""
+    early = transfer("800.00", 9, "INV-2026-0002", "T1")
+    late = transfer("800.00", 9, "INV-2026-0002", "T2")
+    one, two = match_lines(INVOICES, PAYERS, [early, late], D("0"),
+                           unseen={"T1": {"INV-2026-0002"}})  # fmt: skip
+    assert (one.status, one.note) == (
+        REVIEW, "the payer is a client with no open invoice: type the Invoice No, or Ignore.")
+    assert (two.rule, two.allocations) == ("Reference", (Allocation("INV-2026-0002", D("800")),))
 
 
 def test_lines_of_one_file_never_repeat_each_other() -> None:
@@ -196,3 +209,135 @@ def test_a_payment_returned_and_paid_again_leaves_paid_by_bank_within_paid_amoun
     assert paid(folder, "INV-2026-0002") == (D("300"), D("300"))
     assert folder.run("--as-of", "2026-03-16") == 0  # and it stays so
     assert paid(folder, "INV-2026-0002") == (D("300"), D("300"))
+
+
+# -- a Review line on a day the run issues invoices --------------------------------
+
+
+def more_work_for_acme(folder: Folder, amount: str = "500") -> None:
+    """INV-2026-0001 (Acme, 1200) and -0002 (Beta, 300) issued on 2 March; 500 more work
+    for Acme (or `amount`), billed by the next weekly run (INV-2026-0003)."""
+    billed(folder)
+    apply_updates(folder.workbook, [
+        CellUpdate("Services", 4, "Date", date(2026, 3, 5)),
+        CellUpdate("Services", 4, "Client", "Acme GmbH"),
+        CellUpdate("Services", 4, "Description", "Payroll"),
+        CellUpdate("Services", 4, "Amount", D(amount)),
+    ], header_rows={"Services": 1})  # fmt: skip
+
+
+def digest(folder: Folder) -> str:
+    return hashlib.sha256(folder.workbook.read_bytes()).hexdigest()
+
+
+def statement(folder: Folder, name: str, amount: str, ref: str, purpose: str = "Services") -> str:
+    path = folder.root / name
+    path.write_bytes(csv_bank([Tx(date(2026, 3, 9), D(amount), "Acme GmbH", purpose=purpose,
+                                  ref=ref)]))  # fmt: skip
+    return str(path)
+
+
+def test_a_review_line_is_not_applied_by_a_rerun_to_an_invoice_issued_that_day(
+    folder: Folder, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Acme's 500 arrives on 9 March before the run that day bills its 500 (INV-2026-0003):
+    it waits in Review through that run and through a second run the same day (the
+    workbook, the Payments sheet and the mail as the first run left them); the next
+    day's run applies it to INV-2026-0003 and thanks Acme."""
+    more_work_for_acme(folder)
+    assert payments(folder, statement(folder, "mon.csv", "500.00", "T3001"),
+                    "--as-of", "2026-03-09") == 1  # fmt: skip
+    first = folder.run("--as-of", "2026-03-09")
+    assert list(sheet(folder, "Invoices")["Invoice No"])[-1] == "INV-2026-0003"
+    state, mail = digest(folder), len(folder.received)
+    note = sheet(folder, "Payments").loc[0, "Note"]
+    assert note.startswith(
+        "from a client, but the amount matches no open balance (INV-2026-0001 €1,200.00)"
+    )
+    capsys.readouterr()
+    assert folder.run("--as-of", "2026-03-09", "--dry-run") == first
+    assert "0 applied, 1 wait for review" in capsys.readouterr().out  # the preview agrees
+
+    assert folder.run("--as-of", "2026-03-09") == first
+    assert digest(folder) == state and len(folder.received) == mail
+    lines = sheet(folder, "Payments")
+    assert (lines.loc[0, "Status"], lines.loc[0, "Note"]) == ("Review", note)
+    unpaid = sheet(folder, "Invoices").set_index("Invoice No").loc["INV-2026-0003"]
+    assert unpaid[["Paid Amount", "Paid By Bank"]].isna().all()
+
+    assert folder.run("--as-of", "2026-03-10") == 0
+    assert paid(folder, "INV-2026-0003") == (D("500"), D("500"))
+    assert list(sheet(folder, "Payments")["Status"]) == ["Applied"]
+    assert [str(m.message["Subject"]) for m in folder.received[mail:]] == [
+        "Thank you for paying invoice INV-2026-0003"
+    ]
+
+
+def test_review_notes_are_not_rewritten_by_a_second_run_the_same_day(folder: Folder) -> None:
+    """A 700 from Acme waits in Review (no balance is 700), imported before the run that
+    bills INV-2026-0003, and a 650 imported after it (decided knowing INV-2026-0003): a
+    second run that day writes neither Note again, nor any other cell."""
+    more_work_for_acme(folder)
+    payments(folder, statement(folder, "early.csv", "700.00", "T3002"), "--as-of", "2026-03-09")
+    folder.run("--as-of", "2026-03-09")
+    notes, state = list(sheet(folder, "Payments")["Note"]), digest(folder)
+    folder.run("--as-of", "2026-03-09")
+    assert list(sheet(folder, "Payments")["Note"]) == notes
+    assert digest(folder) == state
+
+    payments(folder, statement(folder, "late.csv", "650.00", "T3003"), "--as-of", "2026-03-09")
+    notes, state = list(sheet(folder, "Payments")["Note"]), digest(folder)
+    assert [n.split(":")[0] for n in notes] == [
+        "from a client, but the amount matches no open balance (INV-2026-0001 €1,200.00)",
+        "from a client, but the amount matches no open balance (INV-2026-0001 €1,200.00, "
+        "INV-2026-0003 €500.00)",
+    ]
+    folder.run("--as-of", "2026-03-09")
+    assert list(sheet(folder, "Payments")["Note"]) == notes
+    assert digest(folder) == state
+
+
+def test_an_invoice_issued_that_day_typed_on_a_review_line_is_applied_the_next_day(
+    folder: Folder,
+) -> None:
+    """The bookkeeper types INV-2026-0003, billed by the run that day, on the waiting 500:
+    a second run that day says when it is applied, and the next day's run applies it."""
+    more_work_for_acme(folder)
+    payments(folder, statement(folder, "mon.csv", "500.00", "T3001"), "--as-of", "2026-03-09")
+    folder.run("--as-of", "2026-03-09")
+    folder.type_in("Payments", 2, Invoice_No="INV-2026-0003")
+    folder.run("--as-of", "2026-03-09")
+    line = sheet(folder, "Payments").loc[0]
+    assert (line["Status"], line["Invoice No"]) == ("Review", "INV-2026-0003")
+    assert line["Note"] == (
+        "'INV-2026-0003' is not an open invoice the tool issued; check the number. (An "
+        "invoice issued on the day of the run is matched from the next day's run on.)"
+    )
+    state = digest(folder)
+    folder.run("--as-of", "2026-03-09")
+    assert digest(folder) == state
+    folder.run("--as-of", "2026-03-10")
+    line = sheet(folder, "Payments").loc[0]
+    assert (line["Status"], line["Rule"]) == ("Applied", "Bookkeeper")
+    assert paid(folder, "INV-2026-0003") == (D("500"), D("500"))
+
+
+def test_a_payment_imported_after_the_run_goes_to_the_invoice_it_issued_that_day(
+    folder: Folder,
+) -> None:
+    """INV-2026-0003 (1200, as INV-2026-0001 still open) issued on 9 March and paid that
+    day, naming it: `payments` after the run applies it to INV-2026-0003, not by its amount
+    to the older invoice, and a second run that day leaves it so."""
+    more_work_for_acme(folder, "1200")
+    folder.run("--as-of", "2026-03-09")
+    assert payments(folder, statement(folder, "late.csv", "1200.00", "T3004", "INV-2026-0003"),
+                    "--as-of", "2026-03-09") == 0  # fmt: skip
+    line = sheet(folder, "Payments").loc[0]
+    assert (line["Status"], line["Rule"], line["Invoice No"]) == (
+        "Applied", "Reference", "INV-2026-0003")  # fmt: skip
+    state = digest(folder)
+    folder.run("--as-of", "2026-03-09")
+    assert paid(folder, "INV-2026-0003") == (D("1200"), D("1200"))
+    unpaid = sheet(folder, "Invoices").set_index("Invoice No").loc["INV-2026-0001"]
+    assert pd.isna(unpaid["Paid Amount"])
+    assert digest(folder) == state

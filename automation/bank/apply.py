@@ -72,11 +72,13 @@ from .store import (
     counter_twins,
     glued_lines,
     imported_lines,
+    issued_since,
     known_refs,
     record,
     record_lowered,
     stored_lines,
     typed_recognised,
+    waiting_since,
 )
 
 if TYPE_CHECKING:
@@ -441,6 +443,7 @@ def import_payments(
         # not rule 1's, and a line the other rules apply says it named that invoice.
         known_closed=all_numbers - {o.invoice_no for o in open_invoices},
         made_before=made_before,
+        unseen=_issued_after_import(ledger, waiting, as_of),
     )
     decided = {d.bank_ref: d for d in [*matched, *held.values()]}
     decisions = [decided[ln.bank_ref] for ln in candidates]
@@ -467,6 +470,28 @@ def import_payments(
             )
         )
     return heal_rows(rows, invoices, bank_totals(ledger, invoices)), outcome
+
+
+def _issued_after_import(
+    ledger: Ledger, waiting: Sequence[BankLine], as_of: date
+) -> dict[str, set[str]]:
+    """Bank Ref -> the invoices issued on the run's date (`as_of`) since that waiting line was
+    imported: it is decided as if they did not exist yet, and sees them from the next
+    day's run on. A line waiting in Review is decided again at the start of every run,
+    before the run issues its invoices: decided against them at a second run that day, it
+    would be decided otherwise (applied, a new Note), and running twice would not be
+    running once."""
+    today = issued_since(ledger, as_of) if waiting else {}
+    if not today:
+        return {}
+    since = waiting_since(ledger)
+    result = {}
+    for line in waiting:
+        run = since.get(line.bank_ref)
+        later = {n for n, by in today.items() if run is None or by is None or by >= run}
+        if later:
+            result[line.bank_ref] = later
+    return result
 
 
 def _repeated(

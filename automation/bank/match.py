@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -396,7 +396,10 @@ def read_part(
         if any(len(found) > 1 for found, _ in named):
             readings.add(("", None))  # the text names more than one invoice: not one reading
     if not readings:
-        return f"{part!r} is not an open invoice the tool issued; check the number."
+        return (
+            f"{part!r} is not an open invoice the tool issued; check the number. (An invoice "
+            "issued on the day of the run is matched from the next day's run on.)"
+        )
     if len(readings) > 1:
         return (
             f"{part!r} can be read more than one way: type the Invoice No as issued and the "
@@ -429,6 +432,13 @@ class _Book:
     by_client: dict[str, list[OpenInvoice]] = field(default_factory=dict)
     #: invoices on the Invoices sheet the tool did not issue (`match_lines`' made_before)
     made_before: frozenset[str] = frozenset()
+
+    def without(self, hidden: Collection[str]) -> _Book:
+        """The book as if the `hidden` invoices did not exist; the balances are shared."""
+        by_client = {c: [i for i in found if i.invoice_no not in hidden]
+                     for c, found in self.by_client.items()}  # fmt: skip
+        invoices = {n: i for n, i in self.invoices.items() if n not in hidden}
+        return _Book(invoices, self.balances, by_client, self.made_before)
 
     def pay(self, allocations: Sequence[Allocation]) -> None:
         for a in allocations:
@@ -467,6 +477,7 @@ def match_lines(
     instructions: Mapping[str, Instruction] | None = None,
     known_closed: Collection[str] = (),
     made_before: Collection[str] = (),
+    unseen: Mapping[str, Collection[str]] | None = None,
 ) -> list[Decision]:
     """One decision per line, in the order of `lines`.
 
@@ -480,43 +491,54 @@ def match_lines(
     `made_before` are the Invoices sheet's invoices the tool did not issue (made before
     it, typed by hand): a payment named for one is the bookkeeper's to record on its row
     (one already typed there is recognised, rule 0); it never goes to another invoice.
+    `unseen`: Bank Ref -> invoices that line is decided as if they did not exist (issued
+    since it was imported, on the day of the run: see `apply.import_payments`).
     """
     ordered = sorted(invoices, key=lambda i: (i.invoice_date, number_order(i.invoice_no)))
     book = _Book({i.invoice_no: i for i in ordered}, {i.invoice_no: i.balance for i in ordered},
                  made_before=frozenset(made_before))  # fmt: skip
     for inv in ordered:
         book.by_client.setdefault(inv.client_key, []).append(inv)
-    index = NumberIndex(
-        [*book.invoices, *known_closed, *(t.invoice_no for t in typed if t.invoice_no
-                                           not in book.made_before)],
-        made_before=book.made_before,
-    )  # fmt: skip
+    numbers = [*book.invoices, *known_closed, *(t.invoice_no for t in typed if t.invoice_no
+                                                not in book.made_before)]  # fmt: skip
+    index = NumberIndex(numbers, made_before=book.made_before)
     typed_left = {(t.invoice_no, t.paid_date): t.amount for t in typed}
     decided: dict[str, Decision] = {}
+    views = {frozenset[str](): (book, index)}
+
+    def view(ln: BankLine) -> tuple[_Book, NumberIndex]:
+        """The invoices `ln` is decided against, and the numbers its reference may name."""
+        hidden = frozenset((unseen or {}).get(ln.bank_ref, ()))
+        if hidden not in views:
+            views[hidden] = (book.without(hidden), NumberIndex(
+                [n for n in numbers if n not in hidden], made_before=book.made_before))  # fmt: skip
+        return views[hidden]
 
     def order(ln: BankLine) -> tuple[bool, date, str, int, str]:
         # keys are taken before any line is decided: invoices open as the import starts
-        return (not _open_named(_named(ln, index), book), ln.date, ln.file, ln.line, ln.bank_ref)
+        seen, names = view(ln)
+        return (not _open_named(_named(ln, names), seen), ln.date, ln.file, ln.line, ln.bank_ref)
 
     told = instructions or {}
     plain = [
         ln for ln in sorted(lines, key=order) if ln.direction == IN and ln.bank_ref not in told
     ]
-    recognised = _recognise_typed(plain, payers, index, typed, typed_left)
+    recognised = _recognise_typed(plain, payers, lambda ln: view(ln)[1], typed, typed_left)
     for line in sorted(lines, key=order):
         instruction = told.get(line.bank_ref)
+        seen, names = view(line)
         if line.direction != IN:
             decision = Decision(line.bank_ref, IGNORED, "", (), "outgoing payment")
         elif instruction is not None:
-            decision = _follow(line, instruction, book, index)
+            decision = _follow(line, instruction, seen, names)
         else:
             decision = (
                 recognised.get(line.bank_ref)
-                or _typed_doubt(line, payers, index, typed, typed_left)
-                or _typed_holds(line, index, book, typed, typed_left)
-                or _match(line, payers, book, index, fee_tolerance)
+                or _typed_doubt(line, payers, names, typed, typed_left)
+                or _typed_holds(line, names, seen, typed, typed_left)
+                or _match(line, payers, seen, names, fee_tolerance)
             )
-        book.pay(decision.allocations)
+        book.pay(decision.allocations)  # the balances every view shares
         decided[line.bank_ref] = decision
     return [decided[line.bank_ref] for line in lines]
 
@@ -540,14 +562,15 @@ def _same_payer(line: BankLine, payment: TypedPayment, payers: Payers, index: Nu
 def _recognise_typed(
     lines: Sequence[BankLine],
     payers: Payers,
-    index: NumberIndex,
+    index_of: Callable[[BankLine], NumberIndex],
     typed: Sequence[TypedPayment],
     left: dict[tuple[str, date], Decimal],
 ) -> dict[str, Decision]:
     """Bank lines that are payments the bookkeeper already typed by hand, by Bank Ref.
 
     The bank date and the typed Paid Date may differ by up to TYPED_WITHIN_DAYS;
-    when several lines could be one typed payment, the nearest date is it.
+    when several lines could be one typed payment, the nearest date is it. A line's
+    reference is read with the numbers `index_of` it.
     """
     pairs = []
     for position, line in enumerate(lines):
@@ -556,7 +579,7 @@ def _recognise_typed(
             if (
                 gap is not None
                 and gap <= TYPED_WITHIN_DAYS
-                and _same_payer(line, payment, payers, index)
+                and _same_payer(line, payment, payers, index_of(line))
             ):
                 pairs.append((gap, position, payment.paid_date, payment.invoice_no, payment))
     found: dict[str, Decision] = {}
@@ -576,7 +599,7 @@ def _recognise_typed(
         taken = [d.allocations[0].amount for d in found.values()
                  if d.allocations[0].invoice_no == payment.invoice_no]  # fmt: skip
         for amount, day in _typed_targets(payment, taken, left[key]):
-            together = _typed_together(lines, index, payment.invoice_no, amount, day, found)
+            together = _typed_together(lines, index_of, payment.invoice_no, amount, day, found)
             if not together or amount > left[key]:
                 continue
             left[key] -= amount
@@ -610,7 +633,7 @@ def _typed_targets(
 
 def _typed_together(
     lines: Sequence[BankLine],
-    index: NumberIndex,
+    index_of: Callable[[BankLine], NumberIndex],
     number: str,
     amount: Decimal,
     day: date,
@@ -625,7 +648,7 @@ def _typed_together(
         for line in lines
         if line.bank_ref not in found
         and -TYPED_DOUBT_DAYS <= (line.date - day).days <= TYPED_WITHIN_DAYS
-        and set(_named(line, index)) == {number}
+        and set(_named(line, index_of(line))) == {number}
     ]
     sets, complete = _sums_to(amount, [(line.bank_ref, line.amount) for line in near])
     if len(sets) != 1 or not complete:

@@ -140,7 +140,9 @@ def record(ledger: Ledger, new: Sequence[BankLine], decisions: Mapping[str, Deci
     """Keep new lines and every decision; call inside a transaction.
 
     A line already decided (Applied or Ignored) is final: only Review lines
-    take a new decision, so a payment is never applied twice.
+    take a new decision, so a payment is never applied twice. A line's run is the
+    one that imported it while it waits in Review (`waiting_since`), then the one
+    that applied or ignored it (`bank_payments`).
     """
     ledger.conn.executemany(
         "INSERT OR IGNORE INTO bank_lines (bank_ref, line_date, amount, currency, direction,"
@@ -161,8 +163,9 @@ def record(ledger: Ledger, new: Sequence[BankLine], decisions: Mapping[str, Deci
     }
     wanted = [d for d in decisions.values() if d.bank_ref in open_refs]
     ledger.conn.executemany(
-        "UPDATE bank_lines SET status = ?, rule = ?, note = ?, run_id = ? WHERE bank_ref = ?",
-        [(d.status, d.rule, d.note, ledger.run_id, d.bank_ref) for d in wanted],
+        "UPDATE bank_lines SET status = ?, rule = ?, note = ?,"
+        " run_id = CASE WHEN ? = ? THEN run_id ELSE ? END WHERE bank_ref = ?",
+        [(d.status, d.rule, d.note, d.status, REVIEW, ledger.run_id, d.bank_ref) for d in wanted],
     )
     dates = dict(
         ledger.conn.execute("SELECT bank_ref, line_date FROM bank_lines")
@@ -176,6 +179,19 @@ def record(ledger: Ledger, new: Sequence[BankLine], decisions: Mapping[str, Deci
             for a in d.allocations
         ],
     )
+
+
+def waiting_since(ledger: Ledger) -> dict[str, int | None]:
+    """Bank Ref -> the run that imported it, of each line waiting in Review (None: imported
+    by a version that did not keep it; an earlier version kept the latest run instead)."""
+    return dict(ledger.conn.execute("SELECT bank_ref, run_id FROM bank_lines WHERE status = ?",
+                                    (REVIEW,)))  # fmt: skip
+
+
+def issued_since(ledger: Ledger, day: date) -> dict[str, int | None]:
+    """Invoice No -> the run that issued it, of the invoices dated `day` or later."""
+    return dict(ledger.conn.execute(
+        "SELECT invoice_no, run_id FROM invoices WHERE invoice_date >= ?", (day.isoformat(),)))
 
 
 #: How the Bank Ref of what the bookkeeper took off an invoice's bank part starts
