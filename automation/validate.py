@@ -782,7 +782,10 @@ def _worked_out(
             value = _number(cells[_FIGURE_AT[column]])
         refs[letter] = refs[name] = value
     if "Amount" in pending:
-        if _is_product(product, row, pending["Amount"]):
+        # An empty Quantity is 0 to Excel (the line's Quantity 1 is this tool's reading of
+        # an empty cell, not Excel's): such a formula is not worked out here.
+        figures = all(refs[letter] is not None for letter in product.letters)
+        if figures and _is_product(product, row, pending["Amount"]):
             worked["Amount"] = None
         elif (value := work_out(pending["Amount"], row, refs)) is not None:
             worked["Amount"] = value

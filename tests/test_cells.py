@@ -363,11 +363,14 @@ def test_plain_arithmetic_saved_without_its_result_is_worked_out(folder: Folder)
     ws.append([day, "Beta", "Bracketed", 1, "=ROUND(400*1.05,2)", "=(D4*E4)"])
     ws.append([day, "Beta", "Hours", "=1.5", 100])
     ws.append([day, "Beta", "Elsewhere", 1, 10, "=D2*E6"])  # another row's cell: waits
+    # Excel reads the empty Quantity as 0 (not as the 1 of a line without a formula): waits
+    ws.append([day, "Beta", "No hours typed", None, 100, "=D7*E7"])
     wb.save(folder.workbook)
     assert folder.run("--as-of", "2026-03-09") == 1
     services = pd.read_excel(folder.workbook, sheet_name="Services", engine="calamine")
-    assert services["Status"].tolist() == ["Invoiced"] * 4 + ["Error"]
+    assert services["Status"].tolist() == ["Invoiced"] * 4 + ["Error", "Error"]
     assert "=D2*E6, whose result was never saved" in services["Error"][4]
+    assert "=D7*E7, whose result was never saved" in services["Error"][5]
     invoices = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
     assert invoices["Total"].tolist() == [83.33 + 30 + 420 + 150]
     before = folder.workbook.read_bytes()
