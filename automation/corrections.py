@@ -729,6 +729,7 @@ def decide_corrections(
                 )
                 continue
             resends.append(number)
+    stuck |= _credit_rewritten(invoices, rows, credits, refused | held)
     by_row = {r.row: n for n, r in rows.items() if r.row}
     return Corrections(
         tuple(credits),
@@ -744,6 +745,30 @@ def decide_corrections(
         spoken=frozenset(spoken),
         blocking=tuple(blocking),
     )
+
+
+def _credit_rewritten(
+    invoices: Mapping[str, LedgerInvoice],
+    rows: Mapping[str, InvoiceRow],
+    credits: Sequence[CreditDecision],
+    left: Collection[str],
+) -> set[str]:
+    """The invoices whose Credit Amount cell the write-back changes: Void or Rebill raises
+    it to the Total, an emptied or lowered cell (an older copy put back) shows the ledger's
+    credits again. Not set aside as settled this run: a settled invoice is looked at again
+    only when its payment cells differ from those it was settled on, and these would be the
+    cells as typed, so the same older copy put back again would never be written.
+    `left`: invoices whose row is left as typed."""
+    after = {c.invoice_no: c.credited_after for c in credits}
+    found: set[str] = set()
+    for number, inv in invoices.items():
+        row = rows.get(number)
+        if row is None or not row.row or number in left or row.credit_problem:
+            continue
+        shown = round_money(row.credit_amount or ZERO, inv.currency)
+        if shown != round_money(after.get(number, inv.credited), inv.currency):
+            found.add(number)
+    return found
 
 
 def _client_row_wait(inv: LedgerInvoice, book: ClientBook) -> str:

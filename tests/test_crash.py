@@ -456,6 +456,53 @@ def test_a_line_of_a_void_invoice_in_the_restored_copy_stays_billed_on_it(
     assert list(services["Invoice No"]) == [void]
 
 
+@pytest.mark.parametrize("credited_first", [False, True])
+def test_a_void_row_restored_from_before_its_credit_note_gets_it_written_back(
+    folder: Folder, credited_first: bool
+) -> None:
+    """Void typed on INV-2026-0001 ($250; Credit Amount 100 credited before, or none): the
+    run issued CN-2026-000n and raised Credit Amount to the Total. The newest backup, taken
+    before that write-back, is put back: the row says Void with the lower Credit Amount the
+    bookkeeper typed. The next run writes back what the ledger knows (credits, Credit Notes,
+    Balance, the Note of the credit note), numbers and sends nothing; a rerun writes nothing."""
+    write_workbook(folder.workbook, [client("Birch")],
+                   [service(date(2026, 3, 3), "Birch", "B1 setup", 1, 250)])  # fmt: skip
+    assert folder.run("--as-of", AS_OF) == 0  # INV-2026-0001
+    notes = []
+    if credited_first:
+        folder.type_in("Invoices", 2, **{"Credit Amount": 100})
+        assert folder.run("--as-of", "2026-03-10") == 0  # CN-2026-0001 for 100
+        notes.append("CN-2026-0001")
+    folder.type_in("Invoices", 2, Status="Void")
+    assert folder.run("--as-of", "2026-03-11") == 0
+    notes.append(f"CN-2026-{len(notes) + 1:04d}")
+    sent = len(folder.received)
+    backups = sorted((folder.root / ".billing" / "backups").glob("service_log-*.xlsx"))
+    shutil.copy2(backups[-1], folder.workbook)  # the row as the bookkeeper left it: Void typed
+
+    def row() -> dict[str, object]:
+        sheet = pd.read_excel(folder.workbook, sheet_name="Invoices", engine="calamine")
+        return sheet.set_index("Invoice No").loc["INV-2026-0001"].to_dict()
+
+    typed = row()
+    assert typed["Status"] == "Void"
+    assert typed["Balance"] == 250 - 100 * credited_first  # as before the Void run wrote
+    for day in ("2026-03-11", "2026-03-18"):
+        assert folder.run("--as-of", day) == 0
+        assert len(folder.received) == sent  # nothing sent again
+        cells = row()
+        assert (cells["Status"], cells["Credit Amount"], cells["Credit Notes"]) == (
+            "Void", 250, "; ".join(notes)
+        )
+        assert cells["Balance"] == 0
+        assert str(cells["Note"]).startswith(f"Void: credit note {notes[-1]} for $")
+    credit_notes = ledger_rows(folder, "SELECT credit_note_no FROM credit_notes ORDER BY 1")
+    assert [n for (n,) in credit_notes] == notes  # none numbered again
+    written = folder.workbook.read_bytes()
+    assert folder.run("--as-of", "2026-03-18") == 0  # a rerun: the row is as the ledger has it
+    assert folder.workbook.read_bytes() == written
+
+
 def test_a_line_of_a_void_invoice_edited_in_the_restored_copy_is_not_billed_again(
     folder: Folder,
 ) -> None:
