@@ -36,9 +36,12 @@ _TOKEN = re.compile(
     | (?P<function>ROUND|PRODUCT|SUM)\s*\(
     | (?P<op>[-+*/(),])
     )""",
-    re.IGNORECASE | re.VERBOSE,
+    re.IGNORECASE | re.VERBOSE | re.ASCII,  # digits are 0-9 to Excel, not "٣" or "１"
 )
-_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)", re.ASCII)
+#: Excel's own limits: a formula of 8,192 characters at most, 64 levels of nesting.
+_LONGEST = 8192
+_DEEPEST = 64
 
 
 class _Refused(Exception):
@@ -50,6 +53,8 @@ def work_out(formula: str, row: int, refs: Mapping[str, Decimal | None]) -> Deci
     arithmetic on Excel row `row`'s cells given in `refs`: column letter (upper case) or
     header name (lower case, spaces taken out) -> the cell's number (None: not a number)."""
     text = formula.strip().removeprefix("=")
+    if len(text) > _LONGEST or text.count("(") > _DEEPEST:
+        return None  # no formula Excel would keep (and no recursion too deep to follow)
     tokens: list[tuple[str, str]] = []
     at = 0
     while at < len(text):

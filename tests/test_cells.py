@@ -379,6 +379,24 @@ def test_plain_arithmetic_saved_without_its_result_is_worked_out(folder: Folder)
     assert len(folder.received) == 1
 
 
+@pytest.mark.parametrize(
+    ("formula", "value"),
+    [
+        ("=ROUND(D7*E7,2)", "300.00"), ("=-D7+1", "-1.5"), ("=2.675*1", "2.675"),
+        ("=ROUND(-2.675,2)", "-2.68"), ("=" + "(" * 60 + "D7" + ")" * 60, "2.5"),
+        ("=\u0663+1", None), ("=\uff11+1", None),  # digits Excel does not read
+        ("=" + "(" * 3000 + "1" + ")" * 3000, None),  # deeper than Excel nests: no crash
+        ("=D8*E7", None), ("=1+", None), ("=ROUND(D7)", None), ("=", None), ("=1/0", None),
+    ],
+)  # fmt: skip
+def test_plain_arithmetic_worked_out_as_excel_would(formula: str, value: str | None) -> None:
+    from automation.rowformula import work_out
+
+    refs = {"D": Decimal("2.5"), "E": Decimal("120")}
+    worked = work_out(formula, 7, refs)
+    assert (None if worked is None else str(worked)) == value
+
+
 def test_a_payment_typed_as_a_sum_saved_without_its_result_is_worked_out(
     folder: Folder,
 ) -> None:
