@@ -73,7 +73,7 @@ def work_out(formula: str, row: int, refs: Mapping[str, Decimal | None]) -> Deci
         if parser.at != len(tokens):
             return None
         return value
-    except (_Refused, InvalidOperation, ZeroDivisionError, IndexError):
+    except (_Refused, InvalidOperation, ZeroDivisionError, IndexError, RecursionError):
         return None
 
 
@@ -112,11 +112,16 @@ class _Parser:
         return value
 
     def _factor(self) -> Decimal:
+        negative = False
+        while self._peek() in (("op", "-"), ("op", "+")):  # signs, one after another
+            negative ^= self.tokens[self.at][1] == "-"
+            self.at += 1
+        value = self._operand()
+        return -value if negative else value
+
+    def _operand(self) -> Decimal:
         kind, text = self._peek()
         self.at += 1
-        if (kind, text) in (("op", "-"), ("op", "+")):
-            value = self._factor()
-            return -value if text == "-" else value
         if kind == "number":
             return Decimal(text)
         if kind == "cell":

@@ -386,6 +386,7 @@ def test_plain_arithmetic_saved_without_its_result_is_worked_out(folder: Folder)
         ("=ROUND(-2.675,2)", "-2.68"), ("=" + "(" * 60 + "D7" + ")" * 60, "2.5"),
         ("=\u0663+1", None), ("=\uff11+1", None),  # digits Excel does not read
         ("=" + "(" * 3000 + "1" + ")" * 3000, None),  # deeper than Excel nests: no crash
+        ("=" + "-" * 5001 + "D7", "-2.5"), ("=+-+-D7", "2.5"),  # signs: no recursion
         ("=D8*E7", None), ("=1+", None), ("=ROUND(D7)", None), ("=", None), ("=1/0", None),
     ],
 )  # fmt: skip
