@@ -350,11 +350,9 @@ def owed_now(
         state = replace(
             state_of(inv, inv.invoice_no in unsent), unreached=inv.invoice_no in not_reached
         )
-        client = book.clients.get(inv.client_key)
-        active = bool(client and client.active and book.mail_problem(inv.client_key) is None)
         decision = decide_followup(
             state, Payments.from_row(rows.get(inv.invoice_no)), request.as_of,
-            request.config, BusinessCalendar(), active, set(),
+            request.config, BusinessCalendar(), book.followed_up(inv.client_key), set(),
         )  # fmt: skip
         return decision.event == msg.event
 
@@ -488,7 +486,6 @@ def decide_followups(
     for number, inv in invoices.items():
         if not request.covers(inv.client_key):
             continue
-        client = book.clients.get(inv.client_key)
         pay = Payments.from_row(rows.get(number))
         state = replace(state_of(inv, number in failed), unreached=number in not_reached)
         decision = decide_followup(
@@ -497,7 +494,7 @@ def decide_followups(
             request.as_of,
             request.config,
             calendar,
-            bool(client and client.active and book.mail_problem(inv.client_key) is None),
+            book.followed_up(inv.client_key),
             by_invoice.get(number, set()),
         )
         if decision.action:

@@ -101,6 +101,12 @@ class ClientBook:
         """
         return None if key in self.billing_only else self.problems.get(key)
 
+    def followed_up(self, key: str) -> bool:
+        """Whether client `key`'s invoices get reminders and payment notes: the client is
+        in Clients, active, and its row has no problem that stops its mail."""
+        client = self.clients.get(key)
+        return client is not None and client.active and self.mail_problem(key) is None
+
 
 #: The Clients columns only new invoices are made from (issued ones keep their own).
 BILLING_COLUMNS = ("Terms", "Currency", "Tax Rate")
@@ -732,17 +738,8 @@ def _zero_meant(cells: list[object], formulas: list[tuple[str, str]]) -> bool:
     that zero is meant: a 0 typed (not a formula) in its Quantity, Unit Price or Amount."""
     worked_out = {column for column, _formula in formulas}
     return any(
-        _typed_zero(cells[at]) for column, at in _FIGURE_AT.items() if column not in worked_out
+        _number(cells[at]) == 0 for column, at in _FIGURE_AT.items() if column not in worked_out
     )
-
-
-def _typed_zero(value: object) -> bool:
-    if is_blank(value) or isinstance(value, bool):
-        return False
-    try:
-        return cell_decimal(value) == 0
-    except CellError:
-        return False
 
 
 def _zero_error(sheet: SheetData, row: int, column: str, formula: str) -> RowError:
