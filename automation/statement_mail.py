@@ -276,16 +276,15 @@ def send_statements(
     for msg in owed:
         if msg.state == FAILED and (msg.attempt_run or 0) >= ledger.run_id:
             continue  # refused in this very run: tried again at the next one
-        key = _client_key(msg.payload)
-        client = book.clients.get(key)
-        if key in held:
-            summary.notes.append(held_note(client.name if client else key, msg.payload))
+        fate = owed_fate(msg, book, held)
+        if fate == HELD:
+            summary.notes.append(held_note(_named(msg, book), msg.payload))
             continue
-        if msg.raw is None and (client is None or not client.active):
+        if fate == DROPPED:
             with ledger.transaction():
                 ledger.drop_message(msg.message_id)  # gone or inactive since: no mail
             continue
-        if msg.raw is None and book.mail_problem(key) is not None:
+        if fate == WAITING:
             continue  # built once the row is fixed (`decide.withheld_for_clients_row` tells)
         built, amount, name = _built(
             msg, ledger, templates, email_templates, out_root, rows, book, config, summary, as_of,
@@ -455,15 +454,41 @@ def owed_statements(
     for msg in ledger.messages((PLANNED, SENDING, FAILED)):
         if msg.kind != STATEMENT:
             continue
-        key = _client_key(msg.payload)
-        client = book.clients.get(key)
-        if key in held:
-            notes.append(held_note(client.name if client else key, msg.payload))
-        elif msg.raw is None and book.mail_problem(key) is not None:
-            continue
-        elif client is not None and (client.active or msg.raw is not None):
+        fate = owed_fate(msg, book, held)
+        client = book.clients.get(_client_key(msg.payload))
+        if fate == HELD:
+            notes.append(held_note(_named(msg, book), msg.payload))
+        elif fate == GOING and client is not None:
             going.append(client.name)
     return going, notes
+
+
+#: What becomes of a statement still owed when a run comes to send it (`owed_fate`).
+HELD, DROPPED, WAITING, GOING = "held", "dropped", "waiting", "going"
+
+
+def owed_fate(msg: LedgerMessage, book: ClientBook, held: Collection[str]) -> str:
+    """What a run does with `msg`, a statement still owed, as `send_statements` does it and
+    the dry run (`owed_statements`) tells it: HELD (an invoice of the client's is on Hold:
+    the run says it waits), DROPPED (not built yet, and its client is gone from Clients or
+    inactive: no mail), WAITING (not built yet, and its client's row stops its mail: built
+    once the row is fixed), else GOING."""
+    key = _client_key(msg.payload)
+    client = book.clients.get(key)
+    if key in held:
+        return HELD
+    if msg.raw is None and (client is None or not client.active):
+        return DROPPED
+    if msg.raw is None and book.mail_problem(key) is not None:
+        return WAITING
+    return GOING
+
+
+def _named(msg: LedgerMessage, book: ClientBook) -> str:
+    """The client a statement message is for, by its name in Clients (else its key)."""
+    key = _client_key(msg.payload)
+    client = book.clients.get(key)
+    return client.name if client is not None else key
 
 
 def waiting_clients(book: ClientBook, held: Collection[str]) -> frozenset[str]:
