@@ -49,13 +49,12 @@ from .money import ZERO, round_money
 from .read import SheetData, WorkbookData
 from .sending import NOT_DONE, NOT_EMAILED, email_words
 from .summary import KIND_WORDS, NotCounted
-from .updates import no_invoice_numbers, remembered_row, seen_row
+from .updates import placeholder_lines, remembered_row, seen_row
 from .validate import (
     ClientBook,
     bare_rows,
     client_key,
     column_text,
-    line_rows,
     read_billed_rows,
     read_service_line,
     skipped_client,
@@ -653,43 +652,19 @@ def sequence_errors(
     return errors
 
 
-def placeholder_errors(
-    data: WorkbookData, config: Config, book: ClientBook, numbers: InvoiceNumbers | None = None
-) -> dict[int, RowError]:
+def placeholder_errors(data: WorkbookData, config: Config, book: ClientBook) -> dict[int, RowError]:
     """Services lines whose Invoice No holds no invoice number (`TBD`, `?`, `pending`, `-`,
-    `n/a`, `0`): such a line counts as billed, so it would never be billed, in silence.
-    One row error each (row -> error), saying how to bill it or to record the invoice it
-    went on: its Status and Error cells say so too, until the cell is fixed.
-
-    No invoice number: `no_invoice_numbers`, and on no row of the Invoices sheet (an
-    invoice of the firm's own, typed there before the tool, is one whatever its name).
-    Anything with a digit is taken as a number typed by hand (`A/18`, `2025-117`, `1005`).
-    A row holding nothing else of a line (a totals row under the lines, the tool's cells
-    left behind) is no line to bill: not told. Nor is a row of an inactive client: it is
-    Skipped, whatever else is wrong with it (`updates.services_updates`).
+    `n/a`, `0`; `updates.placeholder_lines`): such a line counts as billed, so it would
+    never be billed, in silence. One row error each (row -> error), saying how to bill it
+    or to record the invoice it went on: its Status and Error cells say so too, until the
+    cell is fixed. Anything with a digit is taken as a number typed by hand (`A/18`,
+    `2025-117`, `1005`). Not a row of an inactive client: it is Skipped, whatever else is
+    wrong with it (`updates.services_updates`).
     """
     services = data.services
     if services is None:
         return {}
-    if numbers is None:  # the distinct cells first: a long history holds no such mark
-        cells = services.frame["Invoice No"].dropna().unique()
-        distinct = set(column_text(pd.Series(cells, dtype=object))) - {""}
-        if not no_invoice_numbers(distinct, (), config):
-            return {}
-    found = invoice_numbers(data) if numbers is None else numbers
-    texts = next((t for sheet, t in found if sheet is services), None)
-    if texts is None or texts.empty:
-        return {}
-    invoiced = {
-        text.casefold()
-        for sheet, column in found
-        if sheet is data.invoices
-        for text in column.unique()
-    }
-    marks = no_invoice_numbers(texts.unique(), invoiced, config)
-    if not marks:
-        return {}
-    lines = line_rows(services.frame.loc[texts.index[texts.isin(marks).to_numpy()]])
+    lines, texts = placeholder_lines(data, config)
     column = services.headers.get("Invoice No", "Invoice No")
     return {
         int(row): RowError(

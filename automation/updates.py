@@ -237,17 +237,20 @@ def no_invoice_numbers(texts: Iterable[str], invoiced: Collection[str], config: 
     }
 
 
-def _inactive_marked(data: WorkbookData, book: ClientBook, config: Config) -> list[int]:
-    """Services rows of inactive clients whose Invoice No names no invoice
-    (`no_invoice_numbers`): Skipped, not told (`reconcile.placeholder_errors`)."""
-    sheet = data.services
-    if all(client.active for client in book.clients.values()):
-        return []
-    frame = sheet.frame[sheet.frame["Invoice No"].notna()]
-    frame = frame[[skipped_client(c, book) for c in frame["Client"]]]
-    if frame.empty:
-        return []
-    texts = column_text(frame["Invoice No"])
+def placeholder_lines(data: WorkbookData, config: Config) -> tuple[pd.DataFrame, pd.Series]:
+    """The Services lines whose Invoice No names no invoice: `no_invoice_numbers`, and on
+    no row of the Invoices sheet (an invoice of the firm's own, typed there before the
+    tool, is one whatever its name). A row holding nothing else of a line (a totals row,
+    the tool's cells left behind) is none. Returns those rows (as `line_rows`) and the
+    Invoice No of each Services row that has one, as text.
+
+    The distinct cells are looked at first: a long history holds no such mark."""
+    column = data.services.frame["Invoice No"].dropna()
+    distinct = set(column_text(pd.Series(column.unique(), dtype=object))) - {""}
+    if not no_invoice_numbers(distinct, (), config):
+        return data.services.frame.iloc[:0], column.iloc[:0]
+    texts = column_text(column)
+    texts = texts[texts != ""]  # a cell of spaces holds no number: the line is unbilled
     invoices = data.invoices
     invoiced = (
         set(column_text(invoices.frame["Invoice No"].dropna()).str.casefold())
@@ -255,8 +258,16 @@ def _inactive_marked(data: WorkbookData, book: ClientBook, config: Config) -> li
         else set()
     )
     marks = no_invoice_numbers(texts.unique(), invoiced, config)
-    rows = line_rows(frame[texts.isin(marks).to_numpy()])
-    return [int(row) for row in rows.index]
+    return line_rows(data.services.frame.loc[texts.index[texts.isin(marks).to_numpy()]]), texts
+
+
+def _inactive_marked(data: WorkbookData, book: ClientBook, config: Config) -> list[int]:
+    """Services rows of inactive clients whose Invoice No names no invoice
+    (`placeholder_lines`): Skipped, not told (`reconcile.placeholder_errors`)."""
+    if all(client.active for client in book.clients.values()):
+        return []
+    lines, _texts = placeholder_lines(data, config)
+    return [int(row) for row, client in lines["Client"].items() if skipped_client(client, book)]
 
 
 def _numbered_by_hand(
