@@ -40,6 +40,7 @@ from .mail import (
     eml_name,
     needs_smtputf8,
     no_smtputf8,
+    not_among,
 )
 from .model import RowError
 from .summary import KIND_WORDS, RunSummary, SentItem
@@ -246,11 +247,8 @@ def not_again(message: BuiltMessage, had: Collection[str]) -> BuiltMessage:
     (`Ledger.restate_kept`: the invoice's first email, which a CC or the bcc archive took
     while its To addresses refused it): they are not sent this one. Its headers stay as
     built; the Note says they had it already."""
-    gone = {a.lower() for a in had}
-    if not gone & {a.lower() for a in message.recipients}:
-        return message
-    kept = tuple(a for a in message.recipients if a.lower() not in gone)
-    return replace(message, recipients=kept)
+    kept = not_among(message.recipients, tuple(had))
+    return message if kept == message.recipients else replace(message, recipients=kept)
 
 
 def copies_missed_text(message: BuiltMessage, verdict: Verdict) -> str:
